@@ -1,0 +1,120 @@
+/*
+ * conf - the gateway configuration: INI text read with inih through a typed
+ * key table, cross-checked, and returned as one immutable snapshot.
+ *
+ * Contract: conf_load() reports every problem it finds through the error
+ * callback, each as "FILE:LINE: key: what is wrong" (LINE 0 and the section
+ * name for problems that belong to no line), and returns a snapshot only if
+ * there were none.  A snapshot is reference-counted and never changed after
+ * conf_load() returns: sessions hold a reference, SIGHUP swaps in a new one.
+ * Paths are only stored here; nothing is opened but the INI file itself.
+ */
+#ifndef GW_CONF_H
+#define GW_CONF_H
+
+#include <limits.h>
+#include "util/addr.h"
+
+#define CONF_NAME_MAX		64
+#define CONF_HOST_MAX		256
+#define CONF_TEXT_MAX		256
+#define CONF_MAX_LISTEN		8	/* addresses per listener */
+#define CONF_MAX_ALLOW		32	/* CIDRs per listener */
+#define CONF_MAX_LISTENERS	16
+#define CONF_MAX_UPSTREAMS	16
+
+/*
+ * TLS levels towards the upstream.  Ordered: only TLS_NONE and
+ * TLS_STARTTLS_OPTIONAL may ever carry mail in cleartext.
+ * "auto" in the file is resolved at load time: port 465 -> implicit,
+ * anything else -> starttls.
+ */
+enum tls_mode {
+	TLS_NONE = 0,
+	TLS_STARTTLS_OPTIONAL,
+	TLS_STARTTLS,
+	TLS_IMPLICIT
+};
+#define TLS_REQUIRED(m)		((m) == TLS_STARTTLS || (m) == TLS_IMPLICIT)
+#define TLS_USES_STARTTLS(m)	((m) == TLS_STARTTLS || (m) == TLS_STARTTLS_OPTIONAL)
+
+enum bare_newline {
+	BARE_NEWLINE_REJECT = 0,	/* 550 5.6.0, message refused (default) */
+	BARE_NEWLINE_NORMALIZE		/* bare CR or LF becomes CRLF */
+};
+
+/* TLS protocol versions as written in the file: 12 = "1.2", 13 = "1.3" */
+#define CONF_TLS_V12	12
+#define CONF_TLS_V13	13
+
+struct conf_upstream {
+	char		 name[CONF_NAME_MAX];
+	char		 host[CONF_HOST_MAX];	/* required */
+	unsigned	 port;			/* default 587 */
+	enum tls_mode	 tls;			/* default auto */
+	char		 ca_file[PATH_MAX];	/* default "system" */
+	int		 verify_hostname;	/* default 1 */
+	char		 tls_name[CONF_HOST_MAX]; /* default: copy of host */
+	int		 tls_min_version;	/* default CONF_TLS_V12 */
+	char		 helo_name[CONF_HOST_MAX]; /* default: gateway hostname */
+	unsigned	 connect_timeout;	/* seconds, default 30 */
+	unsigned	 command_timeout;	/* seconds, default 300 */
+	int		 line;			/* line of the section header */
+};
+
+struct conf_listener {
+	char		 name[CONF_NAME_MAX];
+	struct hostport	 listen[CONF_MAX_LISTEN];	/* required */
+	size_t		 nlisten;
+	struct cidr	 allow[CONF_MAX_ALLOW];	/* default 127.0.0.0/8, ::1/128 */
+	size_t		 nallow;
+	char		 upstream_name[CONF_NAME_MAX];	/* required */
+	const struct conf_upstream *upstream;	/* resolved by the cross-check */
+	unsigned long long max_message_size;	/* default 50 MiB */
+	unsigned	 max_recipients;	/* default 100 */
+	char		 banner[CONF_TEXT_MAX];	/* default "<hostname> ESMTP smtpgate" */
+	unsigned	 command_timeout;	/* seconds, default 300 */
+	unsigned	 data_timeout;		/* seconds, default 600 */
+	unsigned	 max_sessions_per_client; /* default 50 */
+	enum bare_newline bare_newline;		/* default reject */
+	int		 received_header;	/* default 0 */
+	int		 line;
+};
+
+struct gw_conf {
+	char		 path[PATH_MAX];
+	char		 hostname[CONF_HOST_MAX];	/* default gethostname() */
+	char		 user[CONF_NAME_MAX];	/* default "": no privilege drop */
+	int		 log_level;		/* enum gw_loglevel, default info */
+	unsigned	 log_facilities;	/* LOGF_*, default LOGF_ALL */
+	int		 log_syslog;		/* log_target: stderr(0)|syslog(1) */
+	unsigned	 max_sessions;		/* default 1000 */
+	struct conf_listener listeners[CONF_MAX_LISTENERS];
+	size_t		 nlisteners;
+	struct conf_upstream upstreams[CONF_MAX_UPSTREAMS];
+	size_t		 nupstreams;
+	int		 refcnt;
+};
+
+typedef void (*conf_error_fn)(void *arg, const char *msg);
+
+/*
+ * conf_load - read and check path.  Returns the number of errors (each sent
+ * to err); on 0, *out holds a new snapshot with one reference.
+ */
+int	conf_load(const char *path, struct gw_conf **out, conf_error_fn err, void *arg);
+/*
+ * conf_check - the cross-checks run by conf_load() after parsing (listeners
+ * and upstreams refer to each other, listen addresses do not collide); sets
+ * each listener's upstream pointer.  Returns the number of errors.
+ */
+int	conf_check(struct gw_conf *, conf_error_fn err, void *arg);
+/* conf_ref / conf_unref - reference counting; the last unref frees */
+struct gw_conf *conf_ref(struct gw_conf *);
+void	conf_unref(struct gw_conf *);
+/* conf_find_upstream - by name, or NULL */
+const struct conf_upstream *conf_find_upstream(const struct gw_conf *, const char *name);
+/* tls_mode_name - "none", "starttls-optional", "starttls", "implicit" */
+const char *tls_mode_name(enum tls_mode);
+
+#endif

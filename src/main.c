@@ -1,0 +1,286 @@
+/*
+ * main.c - command line, start-up order, privileges, signals, the loop.
+ *
+ * Start-up order matters: the configuration is read and checked, TLS
+ * contexts are built and sockets are bound while we may still be root;
+ * only then are privileges dropped and the loop started.  SIGHUP builds a
+ * complete new configuration and TLS state beside the old one and swaps
+ * only if every step worked.  SIGTERM stops accepting and lets sessions
+ * finish their transactions for a bounded time.
+ */
+#include <sys/types.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/dns.h>
+
+#include "conf/conf.h"
+#include "net/listener.h"
+#include "relay/relay.h"
+#include "tls/tls.h"
+#include "util/log.h"
+
+/* how long SIGTERM waits for transactions in flight */
+#define DRAIN_SECONDS		30
+#define DRAIN_POLL_MS		100
+
+static struct event_base	*base;
+static struct evdns_base	*dns;
+static struct relay_env		*env;
+static struct listener_set	*listeners;
+static const char		*conf_path;
+static struct event		*drain_ev;
+static struct timeval		 drain_deadline;
+static int			 draining;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: smtpgate [-t] -c FILE\n"
+	    "       smtpgate --version | --help\n"
+	    "\n"
+	    "  -c FILE    configuration file (INI)\n"
+	    "  -t         check the configuration and exit: 0 if good, 1 with\n"
+	    "             every error as FILE:LINE: key: what is wrong\n"
+	    "  --version  print the version\n"
+	    "  --help     this text\n"
+	    "\n"
+	    "smtpgate accepts SMTP from legacy programs and relays every\n"
+	    "transaction to the configured upstream over verified TLS.\n"
+	    "Signals: TERM drains and exits, HUP reloads the configuration.\n");
+}
+
+static void
+conf_err_stderr(void *arg, const char *msg)
+{
+	fprintf(stderr, "%s\n", msg);
+}
+
+static void
+conf_err_log(void *arg, const char *msg)
+{
+	log_error("reload: %s", msg);
+}
+
+static void
+session_done(void *arg, const struct sockaddr *peer)
+{
+	if (listeners != NULL)
+		listeners_session_done(listeners, peer);
+}
+
+static void
+on_accept(void *arg, const struct conf_listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen)
+{
+	if (relay_session_start(env, l, fd, peer, peerlen, session_done,
+	    NULL) == -1) {
+		log_warnx("session start failed: out of memory");
+		listeners_session_done(listeners, peer);
+	}
+}
+
+/* reload - build everything new beside the old, swap only on success */
+static void
+reload(void)
+{
+	struct gw_conf		*nconf = NULL;
+	struct relay_env	*nenv;
+	char			 err[512];
+	int			 nerr;
+
+	log_info("reload: reading %s", conf_path);
+	if ((nerr = conf_load(conf_path, &nconf, conf_err_log, NULL)) != 0) {
+		log_error("reload: %d error(s); keeping the running configuration",
+		    nerr);
+		return;
+	}
+	nenv = relay_env_new(base, dns, nconf, err, sizeof(err));
+	conf_unref(nconf);	/* the env holds its own reference */
+	if (nenv == NULL) {
+		log_error("reload: %s; keeping the running configuration", err);
+		return;
+	}
+	if (listeners_update(listeners, relay_env_conf(nenv), err,
+	    sizeof(err)) == -1) {
+		log_error("reload: %s; keeping the running configuration", err);
+		relay_env_unref(nenv);
+		return;
+	}
+	relay_env_unref(env);
+	env = nenv;
+	log_setlevel(relay_env_conf(env)->log_level,
+	    relay_env_conf(env)->log_facilities);
+	log_info("reload: new configuration in use for new sessions");
+}
+
+static void
+drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	now, tv = { 0, DRAIN_POLL_MS * 1000 };
+
+	if (relay_session_count() == 0) {
+		event_base_loopbreak(base);
+		return;
+	}
+	(void)gettimeofday(&now, NULL);
+	if (timercmp(&now, &drain_deadline, >)) {
+		log_warnx("drain: %u session(s) still open after %d s; exiting",
+		    relay_session_count(), DRAIN_SECONDS);
+		event_base_loopbreak(base);
+		return;
+	}
+	event_add(drain_ev, &tv);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct timeval	tv = { 0, 0 };
+
+	switch (sig) {
+	case SIGHUP:
+		reload();
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (draining) {
+			log_info("second signal: exiting now");
+			event_base_loopbreak(base);
+			return;
+		}
+		draining = 1;
+		log_info("signal %d: no new sessions; draining %u session(s)",
+		    (int)sig, relay_session_count());
+		listeners_stop(listeners);
+		relay_drain_all();
+		(void)gettimeofday(&drain_deadline, NULL);
+		drain_deadline.tv_sec += DRAIN_SECONDS;
+		event_add(drain_ev, &tv);
+		break;
+	}
+}
+
+/* drop_privileges - become conf->user after binding */
+static void
+drop_privileges(const struct gw_conf *conf)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0) {
+		if (conf->user[0] != '\0')
+			log_info("not root: ignoring user=%s", conf->user);
+		return;
+	}
+	if (conf->user[0] == '\0') {
+		log_warnx("running as root: set user in [gateway] to drop "
+		    "privileges after binding");
+		return;
+	}
+	errno = 0;
+	if ((pw = getpwnam(conf->user)) == NULL)
+		fatalx("user %s: %s", conf->user,
+		    errno ? strerror(errno) : "no such user");
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("dropping privileges to %s", conf->user);
+	log_info("running as user=%s", conf->user);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct gw_conf	*conf = NULL;
+	struct event	*sig_hup, *sig_term, *sig_int;
+	char		 err[512];
+	int		 i, check_only = 0, nerr;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0) {
+			printf("smtpgate %s\n", GW_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "-t") == 0)
+			check_only = 1;
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf_path = argv[++i];
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (conf_path == NULL) {
+		usage(stderr);
+		return 2;
+	}
+
+	log_init(0, GW_LOG_INFO, LOGF_ALL);
+	if ((nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL)) != 0) {
+		fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
+		return 1;
+	}
+	if (check_only) {
+		fprintf(stderr, "%s: configuration OK\n", conf_path);
+		conf_unref(conf);
+		return 0;
+	}
+	log_init(conf->log_syslog, conf->log_level, conf->log_facilities);
+	log_info("smtpgate %s starting, configuration %s", GW_VERSION, conf_path);
+
+	/* a peer reset during a write must not kill the gateway */
+	(void)signal(SIGPIPE, SIG_IGN);
+	tls_init();
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (dns == NULL && (dns = evdns_base_new(base, 0)) == NULL)
+		fatalx("evdns_base_new failed");
+
+	if ((env = relay_env_new(base, dns, conf, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	conf_unref(conf);
+	conf = relay_env_conf(env);
+	if ((listeners = listeners_open(conf, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	drop_privileges(conf);
+
+	if (listeners_start(listeners, base, on_accept, NULL) == -1)
+		fatalx("cannot start listeners");
+	sig_hup = evsignal_new(base, SIGHUP, on_signal, NULL);
+	sig_term = evsignal_new(base, SIGTERM, on_signal, NULL);
+	sig_int = evsignal_new(base, SIGINT, on_signal, NULL);
+	drain_ev = evtimer_new(base, drain_check, NULL);
+	if (sig_hup == NULL || sig_term == NULL || sig_int == NULL ||
+	    drain_ev == NULL || event_add(sig_hup, NULL) == -1 ||
+	    event_add(sig_term, NULL) == -1 || event_add(sig_int, NULL) == -1)
+		fatalx("cannot set up signal events");
+	log_info("ready");
+
+	(void)event_base_dispatch(base);
+
+	log_info("exiting");
+	listeners_free(listeners);
+	listeners = NULL;
+	event_free(sig_hup);
+	event_free(sig_term);
+	event_free(sig_int);
+	event_free(drain_ev);
+	relay_env_unref(env);
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+	tls_cleanup();
+	return 0;
+}

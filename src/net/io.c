@@ -1,0 +1,650 @@
+/*
+ * io.c - one non-blocking connection: events, bounded buffers, timeout,
+ * optional transport.  See io.h for the contract.
+ *
+ * The io keeps its libevent events pending only while it needs them:
+ * io_reload() recomputes that after every change, so a paused reader or a
+ * full input buffer costs no wakeups.  Every callback into the owner runs
+ * inside a frame (held > 0); io_free() during a frame only marks the io,
+ * and the outermost frame destroys it on the way out.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "net/io.h"
+#include "util/str.h"
+
+#define IO_READ_CHUNK	16384
+#define IO_WRITE_CHUNK	16384
+
+#define IO_F_READ	0x0001	/* owner wants input */
+#define IO_F_CONNECTING	0x0002
+#define IO_F_HANDSHAKE	0x0004	/* transport handshake running */
+#define IO_F_TSTART	0x0008	/* transport waits for output to drain */
+#define IO_F_EOF	0x0010	/* peer closed; no more reads */
+#define IO_F_ERROR	0x0020	/* failed; no more I/O */
+#define IO_F_FREE	0x0040	/* io_free() called inside a frame */
+#define IO_F_HS_WREAD	0x0080	/* handshake waits for readable */
+#define IO_F_HS_WWRITE	0x0100	/* handshake waits for writable */
+#define IO_F_R_WWRITE	0x0200	/* transport read needs writable */
+#define IO_F_W_WREAD	0x0400	/* transport write needs readable */
+#define IO_F_ABOVE_LOW	0x0800	/* output was above low water */
+
+struct gw_io {
+	struct event_base		*base;
+	int				 fd;
+	struct event			*rev;
+	struct event			*wev;
+	struct event			*tev;
+	struct buf			 in;
+	struct buf			 out;
+	io_callback			 cb;
+	void				*arg;
+	unsigned			 timeout_ms;
+	size_t				 lowat;
+	unsigned			 flags;
+	int				 held;
+	const struct io_transport	*t;
+	void				*tctx;
+	size_t				 twlen;	/* length of a write to repeat */
+	enum gw_fail			 errclass;
+	char				 errtext[256];
+};
+
+static void	io_on_fd(evutil_socket_t, short, void *);
+static void	io_on_timer(evutil_socket_t, short, void *);
+static int	io_deliver(struct gw_io *, enum io_event);
+static void	io_reload(struct gw_io *);
+static void	io_destroy(struct gw_io *);
+static int	io_do_read(struct gw_io *);
+static int	io_do_write(struct gw_io *);
+static int	io_do_handshake(struct gw_io *);
+static void	io_progress(struct gw_io *);
+
+static const char *io_event_names[] = {
+	"IO_CONNECTED", "IO_TLSREADY", "IO_DATAIN", "IO_LOWAT", "IO_TIMEOUT",
+	"IO_CLOSED", "IO_ERROR"
+};
+
+/* io_event_name - printable event name */
+const char *
+io_event_name(enum io_event ev)
+{
+	if ((unsigned)ev >= sizeof(io_event_names) / sizeof(io_event_names[0]))
+		return "IO_?";
+	return io_event_names[ev];
+}
+
+/* io_new - wrap fd (or -1, for io_connect) */
+struct gw_io *
+io_new(struct event_base *base, int fd, size_t inmax, size_t outmax,
+    io_callback cb, void *arg)
+{
+	struct gw_io	*io;
+
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		return NULL;
+	io->base = base;
+	io->fd = -1;
+	io->cb = cb;
+	io->arg = arg;
+	io->flags = IO_F_READ;
+	buf_init(&io->in, inmax);
+	buf_init(&io->out, outmax);
+	io->tev = evtimer_new(base, io_on_timer, io);
+	if (io->tev == NULL) {
+		free(io);
+		return NULL;
+	}
+	if (fd != -1) {
+		io->fd = fd;
+		io->rev = event_new(base, fd, EV_READ | EV_PERSIST, io_on_fd, io);
+		io->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, io_on_fd, io);
+		if (io->rev == NULL || io->wev == NULL) {
+			io->fd = -1;	/* the caller still owns fd on failure */
+			io_destroy(io);
+			return NULL;
+		}
+		if (evutil_make_socket_nonblocking(fd) == -1) {
+			io->fd = -1;
+			io_destroy(io);
+			return NULL;
+		}
+	}
+	return io;
+}
+
+/* io_connect - start a non-blocking connect */
+int
+io_connect(struct gw_io *io, const struct sockaddr *sa, socklen_t salen)
+{
+	int	fd;
+
+	if (io->fd != -1)
+		fatalx("io_connect: io already has a socket");
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		io_set_error(io, FAIL_CONNECT, "socket: %s", strerror(errno));
+		return -1;
+	}
+	io->fd = fd;
+	io->rev = event_new(io->base, fd, EV_READ | EV_PERSIST, io_on_fd, io);
+	io->wev = event_new(io->base, fd, EV_WRITE | EV_PERSIST, io_on_fd, io);
+	if (io->rev == NULL || io->wev == NULL) {
+		io_set_error(io, FAIL_INTERNAL, "event_new failed");
+		return -1;
+	}
+	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS) {
+		io_set_error(io, FAIL_CONNECT, "connect: %s", strerror(errno));
+		return -1;
+	}
+	/* even an immediate success is reported from the loop, never inline */
+	io->flags |= IO_F_CONNECTING;
+	io_reload(io);
+	return 0;
+}
+
+/* io_free - close and free; deferred while a callback is running */
+void
+io_free(struct gw_io *io)
+{
+	if (io == NULL)
+		return;
+	if (io->held > 0) {
+		io->flags |= IO_F_FREE;
+		io->cb = NULL;
+		return;
+	}
+	io_destroy(io);
+}
+
+static void
+io_destroy(struct gw_io *io)
+{
+	if (io->t != NULL) {
+		/* close_notify only on a healthy session; one try, no waiting */
+		if ((io->flags & (IO_F_ERROR | IO_F_HANDSHAKE)) == 0 &&
+		    io->t->shutdown != NULL)
+			io->t->shutdown(io->tctx);
+		io->t->free(io->tctx);
+	}
+	if (io->rev != NULL)
+		event_free(io->rev);
+	if (io->wev != NULL)
+		event_free(io->wev);
+	if (io->tev != NULL)
+		event_free(io->tev);
+	if (io->fd != -1)
+		close(io->fd);
+	buf_release(&io->in);
+	buf_release(&io->out);
+	free(io);
+}
+
+/* io_set_timeout - inactivity timeout in milliseconds, 0 for none */
+void
+io_set_timeout(struct gw_io *io, unsigned ms)
+{
+	io->timeout_ms = ms;
+	event_del(io->tev);
+	io_reload(io);
+}
+
+/* io_set_read - pause or resume reading */
+void
+io_set_read(struct gw_io *io, int on)
+{
+	if (on)
+		io->flags |= IO_F_READ;
+	else
+		io->flags &= ~IO_F_READ;
+	io_reload(io);
+}
+
+/* io_set_lowat - low-water mark for IO_LOWAT */
+void
+io_set_lowat(struct gw_io *io, size_t lowat)
+{
+	io->lowat = lowat;
+}
+
+/* io_in - the input buffer */
+struct buf *
+io_in(struct gw_io *io)
+{
+	return &io->in;
+}
+
+/* io_write - queue bytes */
+int
+io_write(struct gw_io *io, const void *p, size_t len)
+{
+	if (io->flags & IO_F_ERROR) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (buf_append(&io->out, p, len) == -1)
+		return -1;
+	if (buf_len(&io->out) > io->lowat)
+		io->flags |= IO_F_ABOVE_LOW;
+	io_reload(io);
+	return 0;
+}
+
+/* io_printf - formatted io_write; lines longer than 1 KiB are refused */
+int
+io_printf(struct gw_io *io, const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return io_write(io, line, (size_t)n);
+}
+
+/* io_queued - bytes waiting to be sent */
+size_t
+io_queued(const struct gw_io *io)
+{
+	return buf_len(&io->out);
+}
+
+/* io_outroom - room left in the output buffer */
+size_t
+io_outroom(const struct gw_io *io)
+{
+	return buf_room(&io->out);
+}
+
+/* io_fileno - the socket */
+int
+io_fileno(const struct gw_io *io)
+{
+	return io->fd;
+}
+
+/* io_start_transport - layer a transport (TLS) over the fd */
+int
+io_start_transport(struct gw_io *io, const struct io_transport *t, void *ctx)
+{
+	/*
+	 * Plaintext already read must never be taken for protected data
+	 * (CVE-2011-0411 class): refuse, and let the owner fail the session.
+	 */
+	if (buf_len(&io->in) != 0) {
+		io_set_error(io, FAIL_PROTOCOL,
+		    "%zu bytes of plaintext buffered before the TLS handshake",
+		    buf_len(&io->in));
+		return -1;
+	}
+	if (io->t != NULL)
+		fatalx("io_start_transport: transport already set");
+	io->t = t;
+	io->tctx = ctx;
+	if (buf_len(&io->out) != 0)
+		io->flags |= IO_F_TSTART;
+	else
+		io->flags |= IO_F_HANDSHAKE | IO_F_HS_WWRITE;
+	io_reload(io);
+	return 0;
+}
+
+/* io_transport_ctx - the transport context or NULL */
+void *
+io_transport_ctx(const struct gw_io *io)
+{
+	return io->t != NULL ? io->tctx : NULL;
+}
+
+/* io_set_error - remember why the connection failed (first one wins) */
+void
+io_set_error(struct gw_io *io, enum gw_fail cls, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (io->errclass != FAIL_NONE)
+		return;
+	io->errclass = cls;
+	va_start(ap, fmt);
+	(void)vsnprintf(io->errtext, sizeof(io->errtext), fmt, ap);
+	va_end(ap);
+}
+
+/* io_error_class - class of the recorded failure */
+enum gw_fail
+io_error_class(const struct gw_io *io)
+{
+	return io->errclass;
+}
+
+/* io_error - text of the recorded failure */
+const char *
+io_error(const struct gw_io *io)
+{
+	return io->errclass != FAIL_NONE ? io->errtext : "no error";
+}
+
+/*
+ * io_deliver - run the owner's callback inside a frame.  Returns -1 if the
+ * owner freed the io (the caller must not touch it any more).
+ */
+static int
+io_deliver(struct gw_io *io, enum io_event ev)
+{
+	if (io->cb == NULL || (io->flags & IO_F_FREE))
+		return -1;
+	io->held++;
+	io->cb(io, ev, io->arg);
+	io->held--;
+	if (io->flags & IO_F_FREE) {
+		if (io->held == 0)
+			io_destroy(io);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+io_fail(struct gw_io *io, enum gw_fail cls, const char *what, int err)
+{
+	io_set_error(io, cls, "%s: %s", what, strerror(err));
+	io->flags |= IO_F_ERROR;
+}
+
+/* io_progress - bytes moved: restart the inactivity timer */
+static void
+io_progress(struct gw_io *io)
+{
+	struct timeval	tv;
+
+	if (io->timeout_ms == 0)
+		return;
+	tv.tv_sec = io->timeout_ms / 1000;
+	tv.tv_usec = (io->timeout_ms % 1000) * 1000;
+	event_add(io->tev, &tv);
+}
+
+/*
+ * io_reload - make the pending events match what the io needs now.
+ */
+static void
+io_reload(struct gw_io *io)
+{
+	int	want_r = 0, want_w = 0;
+
+	if (io->fd == -1)
+		return;
+	if (io->flags & (IO_F_ERROR | IO_F_FREE)) {
+		event_del(io->rev);
+		event_del(io->wev);
+		event_del(io->tev);
+		return;
+	}
+	if (io->flags & IO_F_CONNECTING)
+		want_w = 1;
+	else if (io->flags & IO_F_HANDSHAKE) {
+		want_r = (io->flags & IO_F_HS_WREAD) != 0;
+		want_w = (io->flags & IO_F_HS_WWRITE) != 0;
+	} else {
+		if ((io->flags & IO_F_READ) && !(io->flags & IO_F_EOF) &&
+		    buf_room(&io->in) > 0) {
+			want_r = 1;
+			/*
+			 * Records already decrypted inside the transport do
+			 * not make the socket readable again: poke ourselves.
+			 */
+			if (io->t != NULL && io->t->pending(io->tctx) > 0)
+				event_active(io->rev, EV_READ, 0);
+		}
+		if (buf_len(&io->out) > 0)
+			want_w = 1;
+		if (io->flags & IO_F_R_WWRITE)
+			want_w = 1;
+		if (io->flags & IO_F_W_WREAD)
+			want_r = 1;
+	}
+	if (want_r)
+		event_add(io->rev, NULL);
+	else
+		event_del(io->rev);
+	if (want_w)
+		event_add(io->wev, NULL);
+	else
+		event_del(io->wev);
+	if (io->timeout_ms == 0 || (!want_r && !want_w))
+		event_del(io->tev);
+	else if (!evtimer_pending(io->tev, NULL))
+		io_progress(io);
+}
+
+/*
+ * io_do_handshake - one step of the transport handshake.  Returns -1 if the
+ * io was freed by the owner, 0 otherwise.
+ */
+static int
+io_do_handshake(struct gw_io *io)
+{
+	int	r;
+
+	io->flags &= ~(IO_F_HS_WREAD | IO_F_HS_WWRITE);
+	r = io->t->handshake(io->tctx);
+	if (r == 0) {
+		io->flags &= ~IO_F_HANDSHAKE;
+		io_progress(io);
+		return io_deliver(io, IO_TLSREADY);
+	}
+	if (r == IO_T_WANT_READ) {
+		io->flags |= IO_F_HS_WREAD;
+		return 0;
+	}
+	if (r == IO_T_WANT_WRITE) {
+		io->flags |= IO_F_HS_WWRITE;
+		return 0;
+	}
+	io_set_error(io, FAIL_TLS_PROTOCOL, "TLS handshake failed");
+	io->flags |= IO_F_ERROR;
+	return io_deliver(io, IO_ERROR);
+}
+
+/*
+ * io_do_read - read what is there (up to the buffer's bound) and tell the
+ * owner.  Returns -1 if the io was freed.
+ */
+static int
+io_do_read(struct gw_io *io)
+{
+	char	*p;
+	size_t	 got, total = 0;
+	ssize_t	 n;
+	int	 eof = 0, err = 0;
+
+	io->flags &= ~(IO_F_W_WREAD | IO_F_R_WWRITE);
+	for (;;) {
+		if ((p = buf_reserve(&io->in, IO_READ_CHUNK, &got)) == NULL)
+			break;	/* full: resumes when the owner consumes */
+		if (io->t == NULL) {
+			n = read(io->fd, p, got);
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN && errno != EWOULDBLOCK) {
+					io_fail(io, FAIL_CLOSED, "read", errno);
+					err = 1;
+				}
+				break;
+			}
+		} else {
+			n = io->t->read(io->tctx, p, got);
+			if (n == IO_T_WANT_READ)
+				break;
+			if (n == IO_T_WANT_WRITE) {
+				io->flags |= IO_F_R_WWRITE;
+				break;
+			}
+			if (n < 0) {
+				io_set_error(io, FAIL_TLS_PROTOCOL, "TLS read failed");
+				io->flags |= IO_F_ERROR;
+				err = 1;
+				break;
+			}
+		}
+		if (n == 0) {
+			eof = 1;
+			break;
+		}
+		buf_commit(&io->in, (size_t)n);
+		total += (size_t)n;
+		/* plaintext: one short read means the socket is drained */
+		if (io->t == NULL && (size_t)n < got)
+			break;
+	}
+	if (total > 0) {
+		io_progress(io);
+		if (io_deliver(io, IO_DATAIN) == -1)
+			return -1;
+	}
+	if (err)
+		return io_deliver(io, IO_ERROR);
+	if (eof && !(io->flags & IO_F_EOF)) {
+		io->flags |= IO_F_EOF;
+		return io_deliver(io, IO_CLOSED);
+	}
+	return 0;
+}
+
+/*
+ * io_do_write - send queued output.  Returns -1 if the io was freed.
+ */
+static int
+io_do_write(struct gw_io *io)
+{
+	size_t	 len;
+	ssize_t	 n;
+	int	 moved = 0;
+
+	io->flags &= ~(IO_F_R_WWRITE | IO_F_W_WREAD);
+	while ((len = buf_len(&io->out)) > 0) {
+		if (io->t == NULL) {
+			n = send(io->fd, buf_data(&io->out), len, MSG_NOSIGNAL);
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				io_fail(io, FAIL_CLOSED, "write", errno);
+				return io_deliver(io, IO_ERROR);
+			}
+		} else {
+			/* after WANT_WRITE the same length must be offered again */
+			if (io->twlen == 0)
+				io->twlen = len < IO_WRITE_CHUNK ? len : IO_WRITE_CHUNK;
+			n = io->t->write(io->tctx, buf_data(&io->out), io->twlen);
+			if (n == IO_T_WANT_WRITE)
+				break;
+			if (n == IO_T_WANT_READ) {
+				io->flags |= IO_F_W_WREAD;
+				break;
+			}
+			if (n < 0) {
+				io_set_error(io, FAIL_TLS_PROTOCOL, "TLS write failed");
+				io->flags |= IO_F_ERROR;
+				return io_deliver(io, IO_ERROR);
+			}
+			io->twlen = 0;
+		}
+		buf_consume(&io->out, (size_t)n);
+		moved = 1;
+	}
+	if (moved)
+		io_progress(io);
+	if (buf_len(&io->out) == 0 && (io->flags & IO_F_TSTART)) {
+		io->flags &= ~IO_F_TSTART;
+		io->flags |= IO_F_HANDSHAKE;
+		return io_do_handshake(io);
+	}
+	if ((io->flags & IO_F_ABOVE_LOW) && buf_len(&io->out) <= io->lowat) {
+		io->flags &= ~IO_F_ABOVE_LOW;
+		return io_deliver(io, IO_LOWAT);
+	}
+	return 0;
+}
+
+static void
+io_on_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_io	*io = arg;
+	int		 soerr = 0;
+	socklen_t	 sl = sizeof(soerr);
+
+	io->held++;
+	if (io->flags & IO_F_CONNECTING) {
+		io->flags &= ~IO_F_CONNECTING;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+			soerr = errno;
+		if (soerr != 0) {
+			io_fail(io, FAIL_CONNECT, "connect", soerr);
+			(void)io_deliver(io, IO_ERROR);
+		} else {
+			io_progress(io);
+			(void)io_deliver(io, IO_CONNECTED);
+		}
+		goto out;
+	}
+	if (io->flags & IO_F_HANDSHAKE) {
+		(void)io_do_handshake(io);
+		goto out;
+	}
+	if ((what & EV_WRITE) || (io->flags & IO_F_R_WWRITE)) {
+		if (io_do_write(io) == -1 || (io->flags & (IO_F_ERROR | IO_F_FREE)))
+			goto out;
+		if (io->flags & IO_F_HANDSHAKE)
+			goto out;
+	}
+	if ((what & EV_READ) && (io->flags & IO_F_READ) &&
+	    !(io->flags & (IO_F_EOF | IO_F_ERROR)))
+		(void)io_do_read(io);
+out:
+	io->held--;
+	if (io->flags & IO_F_FREE) {
+		if (io->held == 0)
+			io_destroy(io);
+		return;
+	}
+	io_reload(io);
+}
+
+static void
+io_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_io	*io = arg;
+
+	io->held++;
+	io_set_error(io, FAIL_TIMEOUT, "no progress for %u ms", io->timeout_ms);
+	(void)io_deliver(io, IO_TIMEOUT);
+	io->held--;
+	if (io->flags & IO_F_FREE) {
+		if (io->held == 0)
+			io_destroy(io);
+		return;
+	}
+	/* the owner chose to carry on: the recorded timeout is not an error */
+	if (io->errclass == FAIL_TIMEOUT && !(io->flags & IO_F_ERROR))
+		io->errclass = FAIL_NONE;
+	io_reload(io);
+}

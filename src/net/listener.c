@@ -1,0 +1,371 @@
+/*
+ * listener.c - bind, accept, ACL and session limits.
+ *
+ * Refusals are written with one non-blocking send and the socket closed:
+ * a client outside the ACL never gets a session, so it can never make the
+ * gateway open an upstream connection.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "net/listener.h"
+#include "util/addr.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define LISTEN_BACKLOG		128
+#define ACCEPTS_PER_EVENT	32
+#define MAX_SOCKETS		(CONF_MAX_LISTENERS * CONF_MAX_LISTEN)
+
+struct lsock {
+	int			 fd;
+	struct event		*ev;
+	char			 name[CONF_NAME_MAX];	/* listener section */
+	struct hostport		 hp;
+	const struct conf_listener *l;
+	struct listener_set	*set;
+};
+
+/* one entry per client address with sessions open */
+struct client_count {
+	struct sockaddr_storage	 addr;
+	unsigned		 n;
+};
+
+struct listener_set {
+	struct lsock		 socks[MAX_SOCKETS];
+	size_t			 nsocks;
+	const struct gw_conf	*conf;
+	listener_accept_fn	 fn;
+	void			*arg;
+	unsigned		 total;
+	struct client_count	*clients;
+	size_t			 nclients;
+	size_t			 clientcap;
+	struct event		*pause_ev;	/* after EMFILE */
+};
+
+static void	listener_on_accept(evutil_socket_t, short, void *);
+
+static int
+same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	if (a->sa_family != b->ss_family)
+		return 0;
+	if (a->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr,
+		    sizeof(struct in_addr)) == 0;
+	if (a->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr,
+		    sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+static struct client_count *
+client_find(struct listener_set *set, const struct sockaddr *sa)
+{
+	size_t	i;
+
+	for (i = 0; i < set->nclients; i++)
+		if (same_addr(sa, &set->clients[i].addr))
+			return &set->clients[i];
+	return NULL;
+}
+
+static int
+bind_one(const struct hostport *hp, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 port[8];
+	int		 fd = -1, on = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	/* listen addresses are literals: never a DNS lookup at start-up */
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	(void)snprintf(port, sizeof(port), "%u", hp->port);
+	if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0) {
+		(void)snprintf(err, errlen, "listen %s:%u: %s", hp->host,
+		    hp->port, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ai->ai_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, LISTEN_BACKLOG) == 0)
+			break;
+		(void)snprintf(err, errlen, "listen %s:%u: %s", hp->host,
+		    hp->port, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* listeners_open - bind every configured address */
+struct listener_set *
+listeners_open(const struct gw_conf *conf, char *err, size_t errlen)
+{
+	struct listener_set	*set;
+	const struct conf_listener *l;
+	struct lsock		*s;
+	size_t			 i, j;
+
+	if ((set = calloc(1, sizeof(*set))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	set->conf = conf;
+	for (i = 0; i < conf->nlisteners; i++) {
+		l = &conf->listeners[i];
+		for (j = 0; j < l->nlisten; j++) {
+			s = &set->socks[set->nsocks];
+			s->set = set;
+			s->l = l;
+			s->hp = l->listen[j];
+			(void)str_copy(s->name, l->name, sizeof(s->name));
+			if ((s->fd = bind_one(&l->listen[j], err, errlen)) == -1) {
+				listeners_free(set);
+				return NULL;
+			}
+			set->nsocks++;
+		}
+	}
+	return set;
+}
+
+static void
+listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener_set	*set = arg;
+	size_t			 i;
+
+	for (i = 0; i < set->nsocks; i++)
+		if (set->socks[i].ev != NULL)
+			event_add(set->socks[i].ev, NULL);
+}
+
+/* listeners_start - register accept events */
+int
+listeners_start(struct listener_set *set, struct event_base *base,
+    listener_accept_fn fn, void *arg)
+{
+	size_t	i;
+
+	set->fn = fn;
+	set->arg = arg;
+	if ((set->pause_ev = evtimer_new(base, listener_resume, set)) == NULL)
+		return -1;
+	for (i = 0; i < set->nsocks; i++) {
+		set->socks[i].ev = event_new(base, set->socks[i].fd,
+		    EV_READ | EV_PERSIST, listener_on_accept, &set->socks[i]);
+		if (set->socks[i].ev == NULL || event_add(set->socks[i].ev, NULL) == -1)
+			return -1;
+		log_info("listening on %s%s%s:%u listener=%s",
+		    strchr(set->socks[i].hp.host, ':') ? "[" : "",
+		    set->socks[i].hp.host,
+		    strchr(set->socks[i].hp.host, ':') ? "]" : "",
+		    set->socks[i].hp.port, set->socks[i].name);
+	}
+	return 0;
+}
+
+/* listeners_update - point every socket at its listener in the new conf */
+int
+listeners_update(struct listener_set *set, const struct gw_conf *conf,
+    char *err, size_t errlen)
+{
+	const struct conf_listener *l;
+	size_t			 i, j, k, n = 0;
+	int			 found;
+
+	/* first check that the new file binds exactly what we have bound */
+	for (i = 0; i < conf->nlisteners; i++)
+		n += conf->listeners[i].nlisten;
+	if (n != set->nsocks) {
+		(void)snprintf(err, errlen,
+		    "listen addresses changed: a restart is needed for that");
+		return -1;
+	}
+	for (k = 0; k < set->nsocks; k++) {
+		found = 0;
+		for (i = 0; i < conf->nlisteners && !found; i++) {
+			l = &conf->listeners[i];
+			if (strcmp(l->name, set->socks[k].name) != 0)
+				continue;
+			for (j = 0; j < l->nlisten; j++)
+				if (strcmp(l->listen[j].host, set->socks[k].hp.host) == 0 &&
+				    l->listen[j].port == set->socks[k].hp.port)
+					found = 1;
+		}
+		if (!found) {
+			(void)snprintf(err, errlen, "listen addresses changed: "
+			    "a restart is needed for that");
+			return -1;
+		}
+	}
+	for (k = 0; k < set->nsocks; k++)
+		for (i = 0; i < conf->nlisteners; i++)
+			if (strcmp(conf->listeners[i].name, set->socks[k].name) == 0)
+				set->socks[k].l = &conf->listeners[i];
+	set->conf = conf;
+	return 0;
+}
+
+static void
+refuse(int fd, const char *reply, const char *peer, const char *why)
+{
+	/* best effort: the socket is fresh, the reply fits its buffer */
+	(void)send(fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	log_info("refused client=%s reason=%s", peer, why);
+}
+
+static int
+allowed(const struct conf_listener *l, const struct sockaddr *sa)
+{
+	size_t	i;
+
+	for (i = 0; i < l->nallow; i++)
+		if (cidr_match(&l->allow[i], sa))
+			return 1;
+	return 0;
+}
+
+static void
+listener_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct lsock		*s = arg;
+	struct listener_set	*set = s->set;
+	struct sockaddr_storage	 ss;
+	struct client_count	*cc, *ncl;
+	socklen_t		 sl;
+	char			 peer[64];
+	int			 fd, i, on = 1;
+
+	for (i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		sl = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* out of descriptors: stop accepting for a second */
+				struct timeval tv = { 1, 0 };
+				size_t k;
+
+				log_warnx("accept: %s; pausing", strerror(errno));
+				for (k = 0; k < set->nsocks; k++)
+					event_del(set->socks[k].ev);
+				event_add(set->pause_ev, &tv);
+			}
+			return;
+		}
+		(void)addr_ntop((struct sockaddr *)&ss, peer, sizeof(peer));
+		if (!allowed(s->l, (struct sockaddr *)&ss)) {
+			refuse(fd, "554 5.7.1 Relaying not allowed from your address\r\n",
+			    peer, "not-allowed");
+			continue;
+		}
+		if (set->total >= set->conf->max_sessions) {
+			refuse(fd, "421 4.3.2 Too many sessions, try again later\r\n",
+			    peer, "max-sessions");
+			continue;
+		}
+		cc = client_find(set, (struct sockaddr *)&ss);
+		if (cc != NULL && cc->n >= s->l->max_sessions_per_client) {
+			refuse(fd, "421 4.7.0 Too many sessions from your address\r\n",
+			    peer, "max-sessions-per-client");
+			continue;
+		}
+		if (cc == NULL) {
+			if (set->nclients == set->clientcap) {
+				size_t ncap = set->clientcap ? set->clientcap * 2 : 64;
+
+				ncl = reallocarray(set->clients, ncap, sizeof(*ncl));
+				if (ncl == NULL) {
+					refuse(fd, "421 4.3.0 Out of memory\r\n",
+					    peer, "enomem");
+					continue;
+				}
+				set->clients = ncl;
+				set->clientcap = ncap;
+			}
+			cc = &set->clients[set->nclients++];
+			memset(cc, 0, sizeof(*cc));
+			memcpy(&cc->addr, &ss, sl);
+		}
+		cc->n++;
+		set->total++;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		set->fn(set->arg, s->l, fd, (struct sockaddr *)&ss, sl);
+	}
+}
+
+/* listeners_session_done - account for a finished session */
+void
+listeners_session_done(struct listener_set *set, const struct sockaddr *peer)
+{
+	struct client_count	*cc;
+
+	if (set->total > 0)
+		set->total--;
+	if ((cc = client_find(set, peer)) == NULL)
+		return;
+	if (--cc->n == 0)
+		*cc = set->clients[--set->nclients];
+}
+
+/* listeners_stop - close the listening sockets */
+void
+listeners_stop(struct listener_set *set)
+{
+	size_t	i;
+
+	for (i = 0; i < set->nsocks; i++) {
+		if (set->socks[i].ev != NULL) {
+			event_free(set->socks[i].ev);
+			set->socks[i].ev = NULL;
+		}
+		if (set->socks[i].fd != -1) {
+			close(set->socks[i].fd);
+			set->socks[i].fd = -1;
+		}
+	}
+	if (set->pause_ev != NULL)
+		event_del(set->pause_ev);
+}
+
+/* listeners_free - stop and release */
+void
+listeners_free(struct listener_set *set)
+{
+	if (set == NULL)
+		return;
+	listeners_stop(set);
+	if (set->pause_ev != NULL)
+		event_free(set->pause_ev);
+	free(set->clients);
+	free(set);
+}

@@ -1,0 +1,633 @@
+/*
+ * relay.c - one client session paired with at most one upstream session.
+ *
+ * The relay is a small state machine of its own: it knows which command of
+ * the client's is waiting for which answer of the upstream's.  The client
+ * session (smtp_server) reads one command at a time and waits for our
+ * answer, so at most one upstream command is ever in flight and replies
+ * can never be crossed.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "relay/relay.h"
+#include "relay/spool.h"
+#include "smtp/smtp_client.h"
+#include "smtp/smtp_reply.h"
+#include "smtp/smtp_server.h"
+#include "tls/tls.h"
+#include "util/log.h"
+#include "util/str.h"
+
+/* messages up to this size stay in memory while they wait */
+#define SPOOL_MEM_THRESHOLD	(256 * 1024)
+/* room for our Received: line beyond max_message_size */
+#define RECEIVED_MAX		1024
+
+struct relay_env {
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct gw_conf		*conf;
+	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
+	int			 refcnt;
+};
+
+enum relay_state {
+	R_IDLE,		/* nothing asked of the upstream */
+	R_CONNECT,	/* MAIL waits for the upstream to become ready */
+	R_PRE_RSET,	/* RSET of an aborted transaction, then MAIL */
+	R_MAIL,
+	R_RCPT,
+	R_DATA,		/* message sent, final reply awaited */
+	R_RSET
+};
+
+static const char *relay_strstate[] = {
+	"IDLE", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
+};
+
+struct relay {
+	LIST_ENTRY(relay)	 entry;
+	uint64_t		 id;
+	struct relay_env	*env;
+	const struct conf_listener *l;
+	const struct conf_upstream *up;
+	struct smtp_server	*srv;
+	struct smtp_client	*cli;
+	int			 cli_ready;
+	enum relay_state	 state;
+	int			 up_tx;		/* upstream has MAIL accepted */
+	enum gw_fail		 lost;		/* upstream failed mid-transaction */
+	struct smtp_path	 from;
+	struct smtp_path	 rcpt;		/* the RCPT in flight */
+	char			 first_rcpt[SMTP_PATH_MAX];
+	unsigned		 nrcpt;
+	struct spool		*spool;
+	struct timespec		 tx_start;
+	struct sockaddr_storage	 peer;
+	relay_done_fn		 done;
+	void			*done_arg;
+};
+
+static LIST_HEAD(, relay) relays = LIST_HEAD_INITIALIZER(relays);
+static unsigned nrelays;
+static uint64_t next_id;
+
+static void	relay_enter(struct relay *, enum relay_state);
+static void	relay_send_mail(struct relay *);
+static void	relay_fail_reply(struct relay *, enum gw_fail);
+static void	relay_close_upstream(struct relay *);
+
+static void	srv_mail(void *, const struct smtp_path *);
+static void	srv_rcpt(void *, const struct smtp_path *);
+static void	srv_rset(void *);
+static int	srv_data_begin(void *);
+static int	srv_data_write(void *, const char *, size_t);
+static void	srv_data_end(void *);
+static void	srv_data_abort(void *);
+static void	srv_closed(void *, const char *);
+
+static void	cli_ready(void *);
+static void	cli_reply(void *, const struct smtp_reply *);
+static void	cli_failed(void *, enum gw_fail, const char *);
+
+static const struct smtp_server_cb server_cb = {
+	srv_mail, srv_rcpt, srv_rset, srv_data_begin, srv_data_write,
+	srv_data_end, srv_data_abort, srv_closed
+};
+
+static const struct smtp_client_cb client_cb = {
+	cli_ready, cli_reply, cli_failed
+};
+
+/* relay_env_new - the shared state of sessions under one configuration */
+struct relay_env *
+relay_env_new(struct event_base *base, struct evdns_base *dns,
+    struct gw_conf *conf, char *err, size_t errlen)
+{
+	struct relay_env	*env;
+	char			 why[256];
+	size_t			 i;
+
+	if ((env = calloc(1, sizeof(*env))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	env->base = base;
+	env->dns = dns;
+	env->conf = conf_ref(conf);
+	env->refcnt = 1;
+	for (i = 0; i < conf->nupstreams; i++) {
+		if (conf->upstreams[i].tls == TLS_NONE)
+			continue;
+		env->tls[i] = tls_client_ctx_new(&conf->upstreams[i], why,
+		    sizeof(why));
+		if (env->tls[i] == NULL) {
+			(void)snprintf(err, errlen, "upstream %s: %s",
+			    conf->upstreams[i].name, why);
+			relay_env_unref(env);
+			return NULL;
+		}
+	}
+	return env;
+}
+
+/* relay_env_unref - drop a reference; the last one frees */
+void
+relay_env_unref(struct relay_env *env)
+{
+	size_t	i;
+
+	if (env == NULL || --env->refcnt > 0)
+		return;
+	for (i = 0; i < CONF_MAX_UPSTREAMS; i++)
+		tls_client_ctx_free(env->tls[i]);
+	conf_unref(env->conf);
+	free(env);
+}
+
+/* relay_env_conf - the configuration of an env */
+struct gw_conf *
+relay_env_conf(const struct relay_env *env)
+{
+	return env->conf;
+}
+
+static uint64_t
+relay_new_id(void)
+{
+	/* random start so ids differ across restarts; then a counter */
+	if (next_id == 0 && getrandom(&next_id, sizeof(next_id), 0) !=
+	    sizeof(next_id))
+		next_id = (uint64_t)time(NULL) << 20;
+	return ++next_id;
+}
+
+/* relay_session_start - a new client session on fd */
+int
+relay_session_start(struct relay_env *env, const struct conf_listener *l,
+    int fd, const struct sockaddr *peer, socklen_t peerlen,
+    relay_done_fn done, void *done_arg)
+{
+	struct relay	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		close(fd);
+		return -1;
+	}
+	r->id = relay_new_id();
+	r->env = env;
+	env->refcnt++;
+	r->l = l;
+	r->up = l->upstream;
+	r->done = done;
+	r->done_arg = done_arg;
+	if (peerlen <= sizeof(r->peer))
+		memcpy(&r->peer, peer, peerlen);
+	r->srv = smtp_server_new(env->base, fd, peer, peerlen, l,
+	    env->conf->hostname, r->id, &server_cb, r);
+	if (r->srv == NULL) {
+		close(fd);
+		relay_env_unref(env);
+		free(r);
+		return -1;
+	}
+	LIST_INSERT_HEAD(&relays, r, entry);
+	nrelays++;
+	return 0;
+}
+
+/* relay_drain_all - ask every session to end after its transaction */
+void
+relay_drain_all(void)
+{
+	struct relay	*r, *next;
+
+	/* a drain may close a session at once, which unlinks it */
+	for (r = LIST_FIRST(&relays); r != NULL; r = next) {
+		next = LIST_NEXT(r, entry);
+		smtp_server_drain(r->srv);
+	}
+}
+
+/* relay_session_count - sessions alive */
+unsigned
+relay_session_count(void)
+{
+	return nrelays;
+}
+
+static void
+relay_enter(struct relay *r, enum relay_state s)
+{
+	log_trace(LOGF_PROXY, "%016" PRIx64 " relay %s -> %s", r->id,
+	    relay_strstate[r->state], relay_strstate[s]);
+	r->state = s;
+}
+
+static struct tls_client_ctx *
+relay_tls_ctx(struct relay *r)
+{
+	size_t	i = (size_t)(r->up - r->env->conf->upstreams);
+
+	if (i >= CONF_MAX_UPSTREAMS)
+		fatalx("relay: upstream outside its configuration");
+	return r->env->tls[i];
+}
+
+/* relay_fail_reply - the 4xx for an upstream failure, to the waiting command */
+static void
+relay_fail_reply(struct relay *r, enum gw_fail cls)
+{
+	const struct smtp_reply_map	*m = smtp_reply_fail_map(cls);
+	char				 text[256];
+
+	(void)snprintf(text, sizeof(text), "%s (%s)", m->text, fail_name(cls));
+	smtp_server_reply(r->srv, m->code, m->enh, text);
+}
+
+/* relay_close_upstream - let go of the upstream connection (politely) */
+static void
+relay_close_upstream(struct relay *r)
+{
+	if (r->cli == NULL)
+		return;
+	if (r->cli_ready)
+		smtp_client_quit(r->cli);
+	else
+		smtp_client_free(r->cli);
+	r->cli = NULL;
+	r->cli_ready = 0;
+	r->up_tx = 0;
+}
+
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec	t1;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* relay_log_tx - the one info line per transaction */
+static void
+relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
+{
+	const struct smtp_server_info	*si = smtp_server_info(r->srv);
+	char				 from[SMTP_PATH_MAX * 2], reply[160];
+
+	(void)str_vis(from, sizeof(from), r->from.addr, strlen(r->from.addr));
+	(void)str_vis(reply, sizeof(reply), text, strlen(text));
+	log_info("%016" PRIx64 " relay client=%s from=<%s> rcpts=%u size=%llu "
+	    "upstream=%s:%u tls=\"%s\" reply=\"%d %s%s%s\" duration=%.3fs",
+	    r->id, si->peer, from, r->nrcpt,
+	    r->spool != NULL ? spool_size(r->spool) : 0ULL,
+	    r->up->host, r->up->port,
+	    r->cli != NULL ? smtp_client_tls(r->cli) : "none",
+	    code, enh != NULL ? enh : "", enh != NULL && *enh ? " " : "",
+	    reply, elapsed(&r->tx_start));
+}
+
+/*
+ * relay_mail_args - "<addr> PARAMS" for the upstream: only parameters the
+ * upstream announced are passed on.  Returns NULL or the reason to refuse.
+ */
+static const char *
+relay_mail_args(struct relay *r, char *buf, size_t len)
+{
+	const struct smtp_ext	*ext = smtp_client_ext(r->cli);
+	const struct smtp_param	*p;
+	size_t			 i;
+	int			 n;
+
+	n = snprintf(buf, len, "<%s>", r->from.addr);
+	if (n < 0 || (size_t)n >= len)
+		return "path too long";
+	for (i = 0; i < r->from.nparams; i++) {
+		p = &r->from.params[i];
+		if (str_ieq(p->keyword, "SIZE") && !(ext->flags & SMTP_EXT_SIZE))
+			continue;
+		/* 8BITMIME bodies are passed through unchanged: no downgrade */
+		if (str_ieq(p->keyword, "BODY") && !(ext->flags & SMTP_EXT_8BITMIME))
+			continue;
+		if (str_ieq(p->keyword, "SMTPUTF8") &&
+		    !(ext->flags & SMTP_EXT_SMTPUTF8))
+			return "upstream does not support SMTPUTF8";
+		if (gw_strlcat(buf, " ", len) >= len ||
+		    gw_strlcat(buf, p->keyword, len) >= len)
+			return "parameters too long";
+		if (p->has_value && (gw_strlcat(buf, "=", len) >= len ||
+		    gw_strlcat(buf, p->value, len) >= len))
+			return "parameters too long";
+	}
+	return NULL;
+}
+
+static void
+relay_send_mail(struct relay *r)
+{
+	char		 args[SMTP_PATH_MAX + SMTP_PARAM_MAX *
+			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2)];
+	const char	*why;
+
+	if ((why = relay_mail_args(r, args, sizeof(args))) != NULL) {
+		relay_enter(r, R_IDLE);
+		smtp_server_reply(r->srv, 555, "5.6.7", why);
+		return;
+	}
+	relay_enter(r, R_MAIL);
+	smtp_client_mail(r->cli, args);
+}
+
+/* server callbacks: the client's commands */
+
+static void
+srv_mail(void *arg, const struct smtp_path *from)
+{
+	struct relay			*r = arg;
+	struct smtp_client_params	 p;
+
+	r->from = *from;
+	r->nrcpt = 0;
+	r->first_rcpt[0] = '\0';
+	r->lost = FAIL_NONE;
+	(void)clock_gettime(CLOCK_MONOTONIC, &r->tx_start);
+	if (r->cli != NULL && r->cli_ready) {
+		if (r->up_tx) {
+			/* an aborted transaction is still open upstream */
+			relay_enter(r, R_PRE_RSET);
+			smtp_client_rset(r->cli);
+			return;
+		}
+		relay_send_mail(r);
+		return;
+	}
+	if (r->cli == NULL) {
+		memset(&p, 0, sizeof(p));
+		p.base = r->env->base;
+		p.dns = r->env->dns;
+		p.up = r->up;
+		p.tls = relay_tls_ctx(r);
+		p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
+		    r->env->conf->hostname;
+		p.id = r->id;
+		log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
+		    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
+		r->cli = smtp_client_new(&p, &client_cb, r);
+		if (r->cli == NULL) {
+			relay_fail_reply(r, FAIL_INTERNAL);
+			return;
+		}
+	}
+	relay_enter(r, R_CONNECT);
+}
+
+static void
+srv_rcpt(void *arg, const struct smtp_path *to)
+{
+	struct relay	*r = arg;
+	char		 args[SMTP_PATH_MAX + 2];
+
+	if (r->cli == NULL || !r->cli_ready) {
+		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
+		return;
+	}
+	r->rcpt = *to;
+	(void)snprintf(args, sizeof(args), "<%s>", to->addr);
+	relay_enter(r, R_RCPT);
+	smtp_client_rcpt(r->cli, args);
+}
+
+static void
+srv_rset(void *arg)
+{
+	struct relay	*r = arg;
+
+	spool_free(r->spool);
+	r->spool = NULL;
+	if (r->cli != NULL && r->cli_ready && r->up_tx) {
+		relay_enter(r, R_RSET);
+		smtp_client_rset(r->cli);
+		return;
+	}
+	smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
+}
+
+/* relay_received - our trace header, when the listener asks for one */
+static int
+relay_received(struct relay *r)
+{
+	const struct smtp_server_info	*si = smtp_server_info(r->srv);
+	char				 hdr[RECEIVED_MAX], date[64], forp[SMTP_PATH_MAX + 16];
+	struct tm			 tm;
+	time_t				 now = time(NULL);
+	int				 n;
+
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		return -1;
+	forp[0] = '\0';
+	if (r->nrcpt == 1)
+		(void)snprintf(forp, sizeof(forp), "\r\n\tfor <%s>", r->first_rcpt);
+	n = snprintf(hdr, sizeof(hdr),
+	    "Received: from %s ([%s])\r\n\tby %s (smtpgate) with %s id %016" PRIx64
+	    "%s;\r\n\t%s\r\n",
+	    si->helo[0] ? si->helo : "unknown", si->peer, r->env->conf->hostname,
+	    si->esmtp ? "ESMTP" : "SMTP", r->id, forp, date);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return -1;
+	return spool_write(r->spool, hdr, (size_t)n);
+}
+
+static int
+srv_data_begin(void *arg)
+{
+	struct relay	*r = arg;
+
+	if (r->cli == NULL || !r->cli_ready)
+		return -1;
+	spool_free(r->spool);
+	r->spool = spool_new(SPOOL_MEM_THRESHOLD,
+	    r->l->max_message_size + RECEIVED_MAX, NULL);
+	if (r->spool == NULL)
+		return -1;
+	if (r->l->received_header && relay_received(r) == -1) {
+		spool_free(r->spool);
+		r->spool = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+srv_data_write(void *arg, const char *p, size_t len)
+{
+	struct relay	*r = arg;
+
+	return spool_write(r->spool, p, len);
+}
+
+static ssize_t
+relay_body(void *arg, char *buf, size_t len)
+{
+	struct relay	*r = arg;
+
+	return spool_read(r->spool, buf, len);
+}
+
+static void
+srv_data_end(void *arg)
+{
+	struct relay	*r = arg;
+
+	if (r->cli == NULL || !r->cli_ready) {
+		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
+		return;
+	}
+	if (spool_rewind(r->spool) == -1) {
+		smtp_server_reply(r->srv, 451, "4.3.0", "Temporary spool failure");
+		return;
+	}
+	relay_enter(r, R_DATA);
+	smtp_client_data(r->cli, relay_body, r);
+}
+
+static void
+srv_data_abort(void *arg)
+{
+	struct relay	*r = arg;
+
+	/* up_tx stays set: the next MAIL sends RSET upstream first */
+	spool_free(r->spool);
+	r->spool = NULL;
+}
+
+static void
+srv_closed(void *arg, const char *reason)
+{
+	struct relay	*r = arg;
+
+	log_debug("%016" PRIx64 " relay session closed reason=%s", r->id, reason);
+	relay_close_upstream(r);
+	spool_free(r->spool);
+	smtp_server_free(r->srv);
+	LIST_REMOVE(r, entry);
+	nrelays--;
+	if (r->done != NULL)
+		r->done(r->done_arg, (struct sockaddr *)&r->peer);
+	relay_env_unref(r->env);
+	free(r);
+}
+
+/* client callbacks: the upstream's answers */
+
+static void
+cli_ready(void *arg)
+{
+	struct relay	*r = arg;
+
+	r->cli_ready = 1;
+	if (r->state == R_CONNECT)
+		relay_send_mail(r);
+}
+
+static void
+cli_reply(void *arg, const struct smtp_reply *rep)
+{
+	struct relay	*r = arg;
+	int		 ok = rep->code >= 200 && rep->code < 300;
+
+	switch (r->state) {
+	case R_PRE_RSET:
+		r->up_tx = 0;
+		if (!ok) {
+			/* an upstream that cannot reset is not one to trust */
+			relay_close_upstream(r);
+			relay_enter(r, R_IDLE);
+			relay_fail_reply(r, FAIL_PROTOCOL);
+			return;
+		}
+		relay_send_mail(r);
+		return;
+	case R_MAIL:
+		r->up_tx = ok;
+		relay_enter(r, R_IDLE);
+		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		return;
+	case R_RCPT:
+		if (ok && r->nrcpt++ == 0)
+			(void)str_copy(r->first_rcpt, r->rcpt.addr,
+			    sizeof(r->first_rcpt));
+		relay_enter(r, R_IDLE);
+		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		return;
+	case R_DATA:
+		/* whatever the answer, the transaction is over upstream */
+		r->up_tx = 0;
+		relay_enter(r, R_IDLE);
+		relay_log_tx(r, rep->code, rep->enh, rep->text);
+		spool_free(r->spool);
+		r->spool = NULL;
+		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		return;
+	case R_RSET:
+		r->up_tx = 0;
+		relay_enter(r, R_IDLE);
+		if (!ok)
+			relay_close_upstream(r);
+		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
+		return;
+	default:
+		fatalx("relay: upstream reply in state %s",
+		    relay_strstate[r->state]);
+	}
+}
+
+static void
+cli_failed(void *arg, enum gw_fail cls, const char *why)
+{
+	struct relay		*r = arg;
+	enum relay_state	 s = r->state;
+
+	log_warnx("%016" PRIx64 " relay upstream=%s:%u failed class=%s "
+	    "state=%s reason=\"%s\"", r->id, r->up->host, r->up->port,
+	    fail_name(cls), relay_strstate[s], why);
+	smtp_client_free(r->cli);
+	r->cli = NULL;
+	r->cli_ready = 0;
+	if (r->up_tx || s == R_RCPT || s == R_DATA)
+		r->lost = cls;
+	r->up_tx = 0;
+	relay_enter(r, R_IDLE);
+	switch (s) {
+	case R_CONNECT:
+	case R_PRE_RSET:
+	case R_MAIL:
+	case R_RCPT:
+		relay_fail_reply(r, cls);
+		break;
+	case R_DATA:
+		relay_log_tx(r, 451, "4.4.2", fail_name(cls));
+		spool_free(r->spool);
+		r->spool = NULL;
+		relay_fail_reply(r, cls);
+		break;
+	case R_RSET:
+		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
+		break;
+	case R_IDLE:
+		break;
+	}
+}

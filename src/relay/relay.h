@@ -1,0 +1,50 @@
+/*
+ * relay - the only module that knows both sides.  It pairs one client-facing
+ * smtp_server with at most one upstream smtp_client and runs the client's
+ * transactions on the upstream in lockstep.
+ *
+ * Contract: the client is told 2xx only for what the upstream accepted:
+ * MAIL and RCPT get the upstream's replies, the message is spooled and then
+ * sent, and the final reply is the upstream's.  Upstream failures become
+ * 4xx replies (smtp_reply's mapping) so the legacy program keeps the
+ * message.  The upstream connection opens at the first MAIL and is reused
+ * for the session's later transactions.
+ *
+ * A relay_env is what sessions share: the configuration snapshot and the
+ * TLS contexts built from it.  It is reference-counted: SIGHUP builds a new
+ * one, new sessions take it, old sessions keep theirs until they end.
+ */
+#ifndef GW_RELAY_H
+#define GW_RELAY_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct evdns_base;
+struct gw_conf;
+struct conf_listener;
+struct relay_env;
+
+/* relay_env_new - TLS contexts for every upstream; NULL with err set */
+struct relay_env *relay_env_new(struct event_base *, struct evdns_base *,
+	    struct gw_conf *, char *err, size_t errlen);
+void	relay_env_unref(struct relay_env *);
+struct gw_conf *relay_env_conf(const struct relay_env *);
+
+/* called when a session ends, for the listener's accounting */
+typedef void (*relay_done_fn)(void *arg, const struct sockaddr *peer);
+
+/*
+ * relay_session_start - run a session on an accepted fd (the listener has
+ * checked the ACL and the limits).  Returns -1 on ENOMEM (fd is closed).
+ */
+int	relay_session_start(struct relay_env *, const struct conf_listener *,
+	    int fd, const struct sockaddr *peer, socklen_t peerlen,
+	    relay_done_fn done, void *done_arg);
+/* relay_drain_all - SIGTERM: every session ends after its transaction */
+void	relay_drain_all(void);
+/* relay_session_count - sessions alive */
+unsigned relay_session_count(void);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * smtp_client - the upstream-facing SMTP session.
+ *
+ * Contract: parameters in, callbacks out (OpenSMTPD smtp_client style).
+ * smtp_client_new() resolves, connects, reads the banner, says EHLO (HELO
+ * if EHLO is refused), runs STARTTLS or implicit TLS as the upstream's tls
+ * mode says, forgets everything learned before TLS and says EHLO again,
+ * then calls ready().  A mode that requires TLS never sends MAIL in
+ * cleartext: a missing STARTTLS is failed(FAIL_TLS_NOT_OFFERED).
+ * After ready(), the owner runs transactions one command at a time: each
+ * of smtp_client_mail/rcpt/data/rset yields exactly one reply() (for data:
+ * the DATA reply if it is not 354, else the reply to the final dot).  A
+ * transaction may run on a connection that is already open, so ready() is
+ * called once and the connection is reused until the owner quits.
+ * failed() is the last callback: the owner then frees the client.
+ * Every reply line from the upstream is validated (code digits, length,
+ * line count, no data left over after a reply that must come alone).
+ */
+#ifndef GW_SMTP_CLIENT_H
+#define GW_SMTP_CLIENT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "util/fail.h"
+#include "smtp/smtp_parse.h"
+
+struct event_base;
+struct evdns_base;
+struct conf_upstream;
+struct tls_client_ctx;
+struct smtp_client;
+
+struct smtp_client_params {
+	struct event_base		*base;
+	struct evdns_base		*dns;
+	const struct conf_upstream	*up;
+	struct tls_client_ctx		*tls;	/* NULL only for tls = none */
+	const char			*helo_name;
+	uint64_t			 id;	/* session id for logs */
+};
+
+struct smtp_client_cb {
+	void	(*ready)(void *arg);
+	void	(*reply)(void *arg, const struct smtp_reply *);
+	void	(*failed)(void *arg, enum gw_fail, const char *why);
+};
+
+/*
+ * The body source for DATA: copy up to len bytes of the (unstuffed, CRLF)
+ * message into buf; return the count, 0 at the end, -1 on an error (the
+ * client then aborts the connection without sending the final dot).
+ */
+typedef ssize_t (*smtp_body_fn)(void *arg, char *buf, size_t len);
+
+struct smtp_client *smtp_client_new(const struct smtp_client_params *,
+	    const struct smtp_client_cb *, void *arg);
+/* smtp_client_mail - "MAIL FROM:<args>": args is "<a@b> SIZE=1" (CR/LF/NUL refused) */
+void	smtp_client_mail(struct smtp_client *, const char *args);
+/* smtp_client_rcpt - "RCPT TO:<args>" */
+void	smtp_client_rcpt(struct smtp_client *, const char *args);
+/* smtp_client_data - DATA, then the body from fn, dot-stuffed, then "." */
+void	smtp_client_data(struct smtp_client *, smtp_body_fn, void *arg);
+/* smtp_client_rset - RSET */
+void	smtp_client_rset(struct smtp_client *);
+/*
+ * smtp_client_quit - send QUIT and close; no callbacks after this call, the
+ * client frees itself.  Safe in any state.
+ */
+void	smtp_client_quit(struct smtp_client *);
+/* smtp_client_free - close at once, no QUIT, no callbacks */
+void	smtp_client_free(struct smtp_client *);
+/* smtp_client_ext - the capabilities of the current (post-TLS) EHLO */
+const struct smtp_ext *smtp_client_ext(const struct smtp_client *);
+/* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */
+const char *smtp_client_tls(const struct smtp_client *);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * smtp_server - the client-facing SMTP session (the legacy program's side).
+ *
+ * Contract: owns the greeting, EHLO/HELO, the command table, pipelining
+ * (replies in order, one command in flight), line and size limits,
+ * timeouts and the DATA stream.  It never touches the upstream: MAIL, RCPT,
+ * RSET, the message and QUIT are handed to the owner through callbacks,
+ * and the owner answers each of mail/rcpt/rset/data_end exactly once with
+ * smtp_server_reply(), possibly later.  While an answer is awaited no
+ * further command is read.  closed() is the last callback; the owner
+ * frees the server there or later with smtp_server_free().
+ */
+#ifndef GW_SMTP_SERVER_H
+#define GW_SMTP_SERVER_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include "smtp/smtp_parse.h"
+
+struct event_base;
+struct conf_listener;
+struct smtp_server;
+
+struct smtp_server_info {
+	uint64_t	 id;
+	char		 peer[64];	/* "127.0.0.1" */
+	char		 helo[SMTP_DOMAIN_MAX + 1];
+	int		 esmtp;		/* EHLO (1) or HELO (0) */
+	int		 tls;		/* the client side is TLS (later) */
+};
+
+struct smtp_server_cb {
+	/* a syntactically valid MAIL; params checked (SIZE, BODY, SMTPUTF8) */
+	void	(*mail)(void *arg, const struct smtp_path *from);
+	void	(*rcpt)(void *arg, const struct smtp_path *to);
+	void	(*rset)(void *arg);
+	/*
+	 * data_begin: DATA accepted by the session (a recipient was accepted);
+	 * return 0 to have 354 sent, or -1 to refuse (451 4.3.0).
+	 */
+	int	(*data_begin)(void *arg);
+	/* data_write: unstuffed message bytes; -1 makes the message fail (452) */
+	int	(*data_write)(void *arg, const char *, size_t);
+	/* data_end: complete message, owner must smtp_server_reply() */
+	void	(*data_end)(void *arg);
+	/* data_abort: the message was refused by the session itself */
+	void	(*data_abort)(void *arg);
+	/* closed: the session is over (QUIT, error, timeout, drain) */
+	void	(*closed)(void *arg, const char *reason);
+};
+
+struct smtp_server *smtp_server_new(struct event_base *, int fd,
+	    const struct sockaddr *peer, socklen_t peerlen,
+	    const struct conf_listener *, const char *hostname, uint64_t id,
+	    const struct smtp_server_cb *, void *arg);
+/*
+ * smtp_server_reply - answer the command in flight.  text may hold several
+ * lines separated by '\n' (a multi-line reply); control characters in it are
+ * replaced.  enh may be NULL or "" when there is no enhanced code.
+ */
+void	smtp_server_reply(struct smtp_server *, int code, const char *enh,
+	    const char *text);
+/* smtp_server_drain - close after the current transaction (421 when idle) */
+void	smtp_server_drain(struct smtp_server *);
+void	smtp_server_free(struct smtp_server *);
+const struct smtp_server_info *smtp_server_info(const struct smtp_server *);
+
+#endif

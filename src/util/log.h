@@ -1,0 +1,55 @@
+/*
+ * log - levelled, facility-filtered logging to stderr or syslog.
+ *
+ * Contract: one event per line; callers put the session id first
+ * ("%016" PRIx64) and key=value pairs after.  Nothing here formats a
+ * secret: redaction is the caller's choke point (smtp_client/smtp_server
+ * log protocol lines by state).  fatal() appends strerror(errno) and exits 1;
+ * fatalx() is for broken invariants (bugs) and exits 1.
+ */
+#ifndef GW_LOG_H
+#define GW_LOG_H
+
+#include <stdarg.h>
+
+enum gw_loglevel {
+	GW_LOG_ERROR = 0,
+	GW_LOG_WARNING,
+	GW_LOG_INFO,
+	GW_LOG_DEBUG
+};
+
+/* facilities select which debug traces are emitted (log_trace) */
+#define LOGF_PROTOCOL	0x01u
+#define LOGF_TLS	0x02u
+#define LOGF_AUTH	0x04u
+#define LOGF_DKIM	0x08u
+#define LOGF_PROXY	0x10u
+#define LOGF_ALL	0x1fu
+
+#define GW_PRINTF(a, b)	__attribute__((format(printf, a, b)))
+#define GW_DEAD		__attribute__((noreturn))
+
+/* log_init - choose the target (0 stderr, 1 syslog), level and facilities */
+void	log_init(int to_syslog, int level, unsigned facilities);
+/* log_setlevel - change level and facilities (reload) */
+void	log_setlevel(int level, unsigned facilities);
+/* log_level_parse - "error|warning|info|debug"; NULL or static error */
+const char *log_level_parse(const char *s, int *level);
+/* log_facilities_parse - "protocol,tls,auth,dkim,proxy" or "all"/"none" */
+const char *log_facilities_parse(const char *s, unsigned *mask);
+/* log_would - would a message at this level be written? */
+int	log_would(int level);
+/* log_trace_enabled - debug level on and facility selected */
+int	log_trace_enabled(unsigned facility);
+
+void	log_error(const char *, ...) GW_PRINTF(1, 2);
+void	log_warnx(const char *, ...) GW_PRINTF(1, 2);
+void	log_info(const char *, ...) GW_PRINTF(1, 2);
+void	log_debug(const char *, ...) GW_PRINTF(1, 2);
+/* log_trace - debug-level message, only if the facility is selected */
+void	log_trace(unsigned facility, const char *, ...) GW_PRINTF(2, 3);
+void	fatal(const char *, ...) GW_PRINTF(1, 2) GW_DEAD;
+void	fatalx(const char *, ...) GW_PRINTF(1, 2) GW_DEAD;
+
+#endif
