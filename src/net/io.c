@@ -119,6 +119,7 @@ io_new(struct event_base *base, int fd, size_t inmax, size_t outmax,
 			io_destroy(io);
 			return NULL;
 		}
+		io_reload(io);
 	}
 	return io;
 }
