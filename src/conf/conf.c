@@ -1,0 +1,1030 @@
+/*
+ * conf.c - read the INI file into a struct gw_conf through one typed key
+ * table.
+ *
+ * Every key is a row of keytab[]: section kind, name, type, default (as the
+ * text a user would write), bounds and the offset of its field.  The same
+ * parser handles a value from the file and a default, so a default can never
+ * be something the file could not say, and docs/configuration.md can be
+ * checked against the table (tests/unit/test_conf.c does).
+ *
+ * inih splits "key = value" lines and strips comments; the line reader
+ * below feeds it one line at a time.  The reader also counts lines, checks
+ * the line syntax and opens sections itself, because Debian's libinih gives
+ * the handler neither a line number nor a call for a section without keys.
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
+/*
+ * "auto" is kept in the tls field until the whole section is read (the port
+ * may come after it) and then resolved; it never leaves conf_load().
+ */
+#define TLS_AUTO	((int)TLS_IMPLICIT + 1)
+
+/* enum fields are written as int: make sure that is their size */
+_Static_assert(sizeof(enum tls_mode) == sizeof(int), "enum tls_mode size");
+_Static_assert(sizeof(enum bare_newline) == sizeof(int),
+    "enum bare_newline size");
+
+enum sec_kind {
+	SEC_GATEWAY,
+	SEC_LISTENER,
+	SEC_UPSTREAM
+};
+
+enum key_type {
+	KT_BANNER,	/* printable ASCII: it goes on the wire */
+	KT_NAME,	/* [A-Za-z0-9_.-] */
+	KT_HOST,	/* DNS name or IP address */
+	KT_CAFILE,	/* "system" or an absolute path to a readable file */
+	KT_UINT,
+	KT_SIZE,
+	KT_DURATION,
+	KT_BOOL,
+	KT_ENUM,
+	KT_LOGLEVEL,
+	KT_LOGFAC,
+	KT_TLSVER,
+	KT_LISTEN,	/* list of numeric ADDR:PORT */
+	KT_CIDRS	/* list of CIDR */
+};
+
+/* defaults that come from other values, computed once those are known */
+enum key_derive {
+	DERIVE_NONE,
+	DERIVE_SYSHOST,		/* gethostname() */
+	DERIVE_GWHOST,		/* [gateway] hostname */
+	DERIVE_UPHOST,		/* host of the same [upstream] */
+	DERIVE_BANNER		/* "<hostname> ESMTP smtpgate" */
+};
+
+struct conf_word {
+	const char	*word;
+	int		 value;
+};
+
+struct conf_key {
+	enum sec_kind	 sec;
+	const char	*name;
+	enum key_type	 type;
+	const char	*def;		/* default as file text, or NULL */
+	enum key_derive	 derive;	/* DERIVE_NONE and def NULL: required */
+	unsigned long long min, max;
+	size_t		 off;		/* field in the section's struct */
+	size_t		 size;		/* sizeof the field */
+	size_t		 noff;		/* lists: the size_t item count */
+	const struct conf_word *words;	/* KT_ENUM, NULL-terminated */
+	int		 empty_ok;	/* "" is a meaningful value */
+};
+
+static const struct conf_word words_log_target[] = {
+	{ "stderr", 0 }, { "syslog", 1 }, { NULL, 0 }
+};
+static const struct conf_word words_tls[] = {
+	{ "auto", TLS_AUTO },
+	{ "none", TLS_NONE },
+	{ "starttls", TLS_STARTTLS },
+	{ "starttls-optional", TLS_STARTTLS_OPTIONAL },
+	{ "implicit", TLS_IMPLICIT },
+	{ NULL, 0 }
+};
+static const struct conf_word words_bare_newline[] = {
+	{ "reject", BARE_NEWLINE_REJECT },
+	{ "normalize", BARE_NEWLINE_NORMALIZE },
+	{ NULL, 0 }
+};
+
+#define F(type, m)	offsetof(struct type, m), sizeof(((struct type *)0)->m)
+#define GW(m)		F(gw_conf, m), 0
+#define LS(m)		F(conf_listener, m), 0
+#define UP(m)		F(conf_upstream, m), 0
+#define LSL(m, n)	F(conf_listener, m), offsetof(struct conf_listener, n)
+#define KB		1024ULL
+#define GB		(1024ULL * 1024 * 1024)
+
+/*
+ * The keys.  Bounds: UINT and SIZE in their unit, DURATION in seconds.
+ * Keep docs/configuration.md in step: test_conf.c loads every default the
+ * document shows and compares the result with the table's.
+ */
+static const struct conf_key keytab[] = {
+	/* sec, name, type, default, derive, min, max, field */
+	{ SEC_GATEWAY, "hostname", KT_HOST, NULL, DERIVE_SYSHOST, 0, 0,
+	    GW(hostname), NULL, 0 },
+	{ SEC_GATEWAY, "user", KT_NAME, "", DERIVE_NONE, 0, 0,
+	    GW(user), NULL, 1 },
+	{ SEC_GATEWAY, "log_level", KT_LOGLEVEL, "info", DERIVE_NONE, 0, 0,
+	    GW(log_level), NULL, 0 },
+	{ SEC_GATEWAY, "log_facilities", KT_LOGFAC, "all", DERIVE_NONE, 0, 0,
+	    GW(log_facilities), NULL, 0 },
+	{ SEC_GATEWAY, "log_target", KT_ENUM, "stderr", DERIVE_NONE, 0, 0,
+	    GW(log_syslog), words_log_target, 0 },
+	{ SEC_GATEWAY, "max_sessions", KT_UINT, "1000", DERIVE_NONE,
+	    1, 100000, GW(max_sessions), NULL, 0 },
+
+	{ SEC_LISTENER, "listen", KT_LISTEN, NULL, DERIVE_NONE,
+	    1, CONF_MAX_LISTEN, LSL(listen, nlisten), NULL, 0 },
+	{ SEC_LISTENER, "allow", KT_CIDRS, "127.0.0.0/8, ::1/128",
+	    DERIVE_NONE, 1, CONF_MAX_ALLOW, LSL(allow, nallow), NULL, 0 },
+	{ SEC_LISTENER, "upstream", KT_NAME, NULL, DERIVE_NONE, 0, 0,
+	    LS(upstream_name), NULL, 0 },
+	{ SEC_LISTENER, "max_message_size", KT_SIZE, "50M", DERIVE_NONE,
+	    1 * KB, 2 * GB, LS(max_message_size), NULL, 0 },
+	{ SEC_LISTENER, "max_recipients", KT_UINT, "100", DERIVE_NONE,
+	    1, 10000, LS(max_recipients), NULL, 0 },
+	{ SEC_LISTENER, "banner", KT_BANNER, NULL, DERIVE_BANNER, 0, 0,
+	    LS(banner), NULL, 0 },
+	{ SEC_LISTENER, "command_timeout", KT_DURATION, "5m", DERIVE_NONE,
+	    1, 3600, LS(command_timeout), NULL, 0 },
+	{ SEC_LISTENER, "data_timeout", KT_DURATION, "10m", DERIVE_NONE,
+	    1, 3600, LS(data_timeout), NULL, 0 },
+	{ SEC_LISTENER, "max_sessions_per_client", KT_UINT, "50", DERIVE_NONE,
+	    1, 100000, LS(max_sessions_per_client), NULL, 0 },
+	{ SEC_LISTENER, "bare_newline", KT_ENUM, "reject", DERIVE_NONE, 0, 0,
+	    LS(bare_newline), words_bare_newline, 0 },
+	{ SEC_LISTENER, "received_header", KT_BOOL, "no", DERIVE_NONE, 0, 0,
+	    LS(received_header), NULL, 0 },
+
+	{ SEC_UPSTREAM, "host", KT_HOST, NULL, DERIVE_NONE, 0, 0,
+	    UP(host), NULL, 0 },
+	{ SEC_UPSTREAM, "port", KT_UINT, "587", DERIVE_NONE, 1, 65535,
+	    UP(port), NULL, 0 },
+	{ SEC_UPSTREAM, "tls", KT_ENUM, "auto", DERIVE_NONE, 0, 0,
+	    UP(tls), words_tls, 0 },
+	{ SEC_UPSTREAM, "ca_file", KT_CAFILE, "system", DERIVE_NONE, 0, 0,
+	    UP(ca_file), NULL, 0 },
+	{ SEC_UPSTREAM, "verify_hostname", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
+	    UP(verify_hostname), NULL, 0 },
+	{ SEC_UPSTREAM, "tls_name", KT_HOST, NULL, DERIVE_UPHOST, 0, 0,
+	    UP(tls_name), NULL, 0 },
+	{ SEC_UPSTREAM, "tls_min_version", KT_TLSVER, "1.2", DERIVE_NONE, 0, 0,
+	    UP(tls_min_version), NULL, 0 },
+	{ SEC_UPSTREAM, "helo_name", KT_HOST, NULL, DERIVE_GWHOST, 0, 0,
+	    UP(helo_name), NULL, 0 },
+	{ SEC_UPSTREAM, "connect_timeout", KT_DURATION, "30s", DERIVE_NONE,
+	    1, 3600, UP(connect_timeout), NULL, 0 },
+	{ SEC_UPSTREAM, "command_timeout", KT_DURATION, "5m", DERIVE_NONE,
+	    1, 3600, UP(command_timeout), NULL, 0 },
+};
+
+#define NKEYS		nitems(keytab)
+#define NSECS		(1 + CONF_MAX_LISTENERS + CONF_MAX_UPSTREAMS)
+#define TITLE_MAX	(16 + CONF_NAME_MAX)
+#define WHY_MAX		(CONF_TEXT_MAX + PATH_MAX + 256)
+#define LINE_BUF	1024		/* longer lines are errors anyway */
+#define FILE_MAX	(1024 * 1024)	/* "-c /dev/zero" must end */
+
+/* one section of the file; secs[0] is [gateway], present or not */
+struct sec {
+	enum sec_kind	 kind;
+	void		*base;		/* the struct its keys go into */
+	int		 line;		/* of the header; 0 if absent */
+	char		 title[TITLE_MAX];	/* "[upstream provider]" */
+	int		 seen[NKEYS];	/* line each key was set on, or 0 */
+};
+
+struct parse {
+	const char	*path;
+	FILE		*fp;
+	char		 line[LINE_BUF];
+	size_t		 nread;		/* bytes of the file so far */
+	int		 lineno;
+	int		 nerr;
+	conf_error_fn	 err;
+	void		*arg;
+	struct gw_conf	*conf;
+	struct sec	 secs[NSECS];
+	size_t		 nsecs;
+	struct sec	*cur;		/* NULL before the first section */
+	int		 skip;		/* ignore keys: the header was bad */
+};
+
+static void	 perr(struct parse *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static const char *quote(char *, size_t, const char *);
+static int	 name_ok(const char *);
+static const char *host_check(const char *);
+static void	 fmt_size(char *, size_t, unsigned long long);
+static void	 fmt_duration(char *, size_t, unsigned long long);
+static int	 store_text(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static int	 parse_list(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static int	 parse_tlsver(const char *, int *, char *, size_t);
+static int	 parse_cafile(const char *, char *, size_t);
+static int	 key_parse(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static const struct conf_key *key_find(enum sec_kind, const char *, size_t *);
+static void	 section_begin(struct parse *, char *);
+static int	 read_line(struct parse *, size_t *, int *);
+static char	*reader(char *, int, void *);
+static int	 handler(void *, const char *, const char *, const char *);
+static int	 derive_default(struct parse *, struct sec *,
+		    const struct conf_key *, char *, size_t);
+static void	 section_finish(struct parse *, struct sec *);
+
+/* report one error as "FILE:LINE: text" */
+static void
+perr(struct parse *p, int line, const char *fmt, ...)
+{
+	char	 text[WHY_MAX], msg[WHY_MAX + PATH_MAX + 32];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	(void)snprintf(msg, sizeof(msg), "%s:%d: %s", p->path, line, text);
+	p->nerr++;
+	if (p->err != NULL)
+		p->err(p->arg, msg);
+}
+
+/* a value in an error message: escaped, because it may be binary junk */
+static const char *
+quote(char *buf, size_t len, const char *s)
+{
+	return str_vis(buf, len, s, strlen(s));
+}
+
+/* section names and user names: a safe, printable alphabet */
+static int
+name_ok(const char *s)
+{
+	const char	*c;
+
+	if (*s == '\0')
+		return 0;
+	for (c = s; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' ||
+		    *c == '-'))
+			return 0;
+	return 1;
+}
+
+/*
+ * A host name goes into EHLO, DNS queries and certificate name checks;
+ * accept only what those accept: RFC 1123 labels, or an IP address.
+ */
+static const char *
+host_check(const char *s)
+{
+	struct in6_addr	 in6;
+	const char	*c, *label;
+
+	if (*s == '\0')
+		return "empty host name";
+	if (strchr(s, ':') != NULL)
+		return inet_pton(AF_INET6, s, &in6) == 1 ? NULL :
+		    "not a host name or IPv6 address";
+	if (strlen(s) > 253)
+		return "host name longer than 253 characters";
+	for (label = c = s;; c++) {
+		if (*c == '.' || *c == '\0') {
+			if (c == label)
+				return "empty label in host name";
+			if (c - label > 63)
+				return "label longer than 63 characters";
+			if (*label == '-' || c[-1] == '-')
+				return "label starts or ends with '-'";
+			if (*c == '\0')
+				break;
+			label = c + 1;
+		} else if (!((*c >= 'a' && *c <= 'z') ||
+		    (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    *c == '-'))
+			return "invalid character in host name";
+	}
+	return NULL;
+}
+
+/* sizes and durations in bound messages, as a user would write them */
+static void
+fmt_size(char *buf, size_t len, unsigned long long v)
+{
+	if (v != 0 && v % GB == 0)
+		(void)snprintf(buf, len, "%lluG", v / GB);
+	else if (v != 0 && v % (1024 * KB) == 0)
+		(void)snprintf(buf, len, "%lluM", v / (1024 * KB));
+	else if (v != 0 && v % KB == 0)
+		(void)snprintf(buf, len, "%lluK", v / KB);
+	else
+		(void)snprintf(buf, len, "%llu", v);
+}
+
+static void
+fmt_duration(char *buf, size_t len, unsigned long long v)
+{
+	if (v != 0 && v % 3600 == 0)
+		(void)snprintf(buf, len, "%lluh", v / 3600);
+	else if (v != 0 && v % 60 == 0)
+		(void)snprintf(buf, len, "%llum", v / 60);
+	else
+		(void)snprintf(buf, len, "%llus", v);
+}
+
+/* string types: check the alphabet, then copy whole or not at all */
+static int
+store_text(const struct conf_key *k, void *base, const char *val, char *why,
+    size_t wlen)
+{
+	const unsigned char	*c;
+	const char		*e = NULL;
+
+	if (*val == '\0' && !k->empty_ok) {
+		(void)snprintf(why, wlen, "empty value");
+		return -1;
+	}
+	for (c = (const unsigned char *)val; *c != '\0'; c++) {
+		/* control characters would end up in logs and replies */
+		if (*c < 0x20 || *c == 0x7f)
+			e = "control characters are not allowed";
+		else if (k->type == KT_BANNER && *c > 0x7e)
+			e = "only printable ASCII is allowed";
+	}
+	if (e == NULL && k->type == KT_NAME && *val != '\0' && !name_ok(val))
+		e = "only letters, digits, '_', '.' and '-' are allowed";
+	if (e == NULL && k->type == KT_HOST)
+		e = host_check(val);
+	if (e == NULL && k->type == KT_CAFILE && strcmp(val, "system") != 0 &&
+	    parse_cafile(val, why, wlen) == -1)
+		return -1;
+	if (e != NULL) {
+		(void)snprintf(why, wlen, "%s", e);
+		return -1;
+	}
+	if (str_copy((char *)base + k->off, val, k->size) == -1) {
+		(void)snprintf(why, wlen, "longer than %zu characters",
+		    k->size - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The CA bundle is only named here (tls_ctx loads it), but a typo found at
+ * load time is an error message; found at the first connection it is mail
+ * that cannot be delivered.
+ */
+static int
+parse_cafile(const char *val, char *why, size_t wlen)
+{
+	struct stat	 st;
+
+	/* the daemon may change directory; a relative path would move */
+	if (val[0] != '/') {
+		(void)snprintf(why, wlen,
+		    "must be \"system\" or an absolute path");
+		return -1;
+	}
+	if (stat(val, &st) == -1 || access(val, R_OK) == -1) {
+		(void)snprintf(why, wlen, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		(void)snprintf(why, wlen, "not a regular file");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * tls_min_version: only "1.2" and "1.3".  Older names get their own message
+ * so that nobody reads "must be 1.2 or 1.3" as a typo to work around.
+ */
+static int
+parse_tlsver(const char *val, int *out, char *why, size_t wlen)
+{
+	static const char *const old[] = {
+		"1", "1.0", "1.1", "tls1", "tls1.0", "tls1.1", "tlsv1",
+		"tlsv1.0", "tlsv1.1", "ssl2", "ssl3", "sslv2", "sslv3", NULL
+	};
+	size_t	 i;
+
+	if (strcmp(val, "1.2") == 0) {
+		*out = CONF_TLS_V12;
+		return 0;
+	}
+	if (strcmp(val, "1.3") == 0) {
+		*out = CONF_TLS_V13;
+		return 0;
+	}
+	for (i = 0; old[i] != NULL; i++)
+		if (str_ieq(val, old[i])) {
+			(void)snprintf(why, wlen,
+			    "TLS versions before 1.2 are not supported");
+			return -1;
+		}
+	(void)snprintf(why, wlen, "must be 1.2 or 1.3");
+	return -1;
+}
+
+/* listen and allow: comma lists into a fixed array and its count */
+static int
+parse_list(const struct conf_key *k, void *base, const char *val, char *why,
+    size_t wlen)
+{
+	char		 copy[CONF_TEXT_MAX * 4], q[64], *items[128];
+	struct hostport	*hp = (struct hostport *)((char *)base + k->off);
+	struct cidr	*cidr = (struct cidr *)((char *)base + k->off);
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	const char	*e;
+	size_t		 n;
+	int		 i, j, count;
+
+	if (str_copy(copy, val, sizeof(copy)) == -1) {
+		(void)snprintf(why, wlen, "list too long");
+		return -1;
+	}
+	if ((count = str_split_list(copy, items, (int)nitems(items))) == -1) {
+		(void)snprintf(why, wlen, "empty item in list");
+		return -1;
+	}
+	if ((unsigned long long)count > k->max) {
+		(void)snprintf(why, wlen, "more than %llu items", k->max);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		if (k->type == KT_LISTEN) {
+			e = addr_parse_hostport(items[i], &hp[i]);
+			/* binding a name would need DNS before the loop runs */
+			if (e == NULL &&
+			    inet_pton(AF_INET, hp[i].host, &a4) != 1 &&
+			    inet_pton(AF_INET6, hp[i].host, &a6) != 1)
+				e = "not a numeric IPv4 or [IPv6] address";
+			for (j = 0; e == NULL && j < i; j++)
+				if (hp[j].port == hp[i].port &&
+				    strcmp(hp[j].host, hp[i].host) == 0)
+					e = "listed twice";
+		} else
+			e = cidr_parse(items[i], &cidr[i]);
+		if (e != NULL) {
+			(void)snprintf(why, wlen, "\"%s\": %s",
+			    quote(q, sizeof(q), items[i]), e);
+			return -1;
+		}
+	}
+	n = (size_t)count;
+	memcpy((char *)base + k->noff, &n, sizeof(n));
+	return 0;
+}
+
+/*
+ * key_parse - the one path from text to field, for file values and
+ * defaults alike.  On error, why holds the text after "key: ".
+ */
+static int
+key_parse(const struct conf_key *k, void *base, const char *val, char *why,
+    size_t wlen)
+{
+	const struct conf_word	*w;
+	unsigned long long	 ull = 0;
+	long long		 ll;
+	unsigned		 u = 0;
+	char			 reason[WHY_MAX - 128], v[64], lo[32], hi[32];
+	const char		*e = NULL;
+	int			 iv = 0, len;
+
+	switch (k->type) {
+	case KT_BANNER:
+	case KT_NAME:
+	case KT_HOST:
+	case KT_CAFILE:
+		if (store_text(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
+	case KT_LISTEN:
+	case KT_CIDRS:
+		return parse_list(k, base, val, why, wlen);
+	case KT_UINT:
+		if ((e = str_tonum(val, 0, LLONG_MAX, &ll)) != NULL)
+			break;
+		if ((unsigned long long)ll < k->min ||
+		    (unsigned long long)ll > k->max) {
+			(void)snprintf(why, wlen,
+			    "must be between %llu and %llu", k->min, k->max);
+			goto bad;
+		}
+		u = (unsigned)ll;
+		memcpy((char *)base + k->off, &u, sizeof(u));
+		return 0;
+	case KT_SIZE:
+		if ((e = str_parse_size(val, ULLONG_MAX, &ull)) != NULL)
+			break;
+		if (ull < k->min || ull > k->max) {
+			fmt_size(lo, sizeof(lo), k->min);
+			fmt_size(hi, sizeof(hi), k->max);
+			(void)snprintf(why, wlen, "must be between %s and %s",
+			    lo, hi);
+			goto bad;
+		}
+		memcpy((char *)base + k->off, &ull, sizeof(ull));
+		return 0;
+	case KT_DURATION:
+		if ((e = str_parse_duration(val, UINT_MAX, &u)) != NULL)
+			break;
+		if (u < k->min || u > k->max) {
+			fmt_duration(lo, sizeof(lo), k->min);
+			fmt_duration(hi, sizeof(hi), k->max);
+			(void)snprintf(why, wlen, "must be between %s and %s",
+			    lo, hi);
+			goto bad;
+		}
+		memcpy((char *)base + k->off, &u, sizeof(u));
+		return 0;
+	case KT_LOGFAC:
+		if ((e = log_facilities_parse(val, &u)) != NULL)
+			break;
+		memcpy((char *)base + k->off, &u, sizeof(u));
+		return 0;
+	case KT_BOOL:
+		e = str_parse_bool(val, &iv);
+		goto store_int;
+	case KT_LOGLEVEL:
+		e = log_level_parse(val, &iv);
+		goto store_int;
+	case KT_TLSVER:
+		if (parse_tlsver(val, &iv, why, wlen) == -1)
+			goto bad;
+		goto store_int;
+	case KT_ENUM:
+		for (w = k->words; w->word != NULL; w++)
+			if (str_ieq(val, w->word))
+				break;
+		if (w->word == NULL) {
+			len = snprintf(why, wlen, "must be one of");
+			for (w = k->words; w->word != NULL && len > 0 &&
+			    (size_t)len < wlen; w++)
+				len += snprintf(why + len, wlen - (size_t)len,
+				    "%s %s", w == k->words ? "" : ",", w->word);
+			goto bad;
+		}
+		iv = w->value;
+	store_int:
+		if (e != NULL)
+			break;
+		memcpy((char *)base + k->off, &iv, sizeof(iv));
+		return 0;
+	}
+	if (e != NULL)
+		(void)snprintf(why, wlen, "%s", e);
+bad:
+	/* "key: "value": why" reads best; prefix the value here */
+	(void)snprintf(reason, sizeof(reason), "%s", why);
+	(void)snprintf(why, wlen, "\"%s\": %s", quote(v, sizeof(v), val),
+	    reason);
+	return -1;
+}
+
+static const struct conf_key *
+key_find(enum sec_kind kind, const char *name, size_t *idx)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keytab[i].sec == kind &&
+		    strcmp(keytab[i].name, name) == 0) {
+			*idx = i;
+			return &keytab[i];
+		}
+	return NULL;
+}
+
+/*
+ * Open the section named by a header's inside ("listener local").  On any
+ * problem the section's keys are ignored: they cannot be attributed, and one
+ * error for the header says it all.
+ */
+static void
+section_begin(struct parse *p, char *inside)
+{
+	/* indexed by enum sec_kind */
+	static const char *const kinds[] = {
+		"gateway", "listener", "upstream"
+	};
+	struct gw_conf	*c = p->conf;
+	struct sec	*s;
+	char		 q[TITLE_MAX], title[TITLE_MAX], *kind, *name;
+	size_t		 i;
+	int		 k;
+
+	p->skip = 1;
+	p->cur = NULL;
+	(void)quote(q, sizeof(q), inside);
+	kind = inside + strspn(inside, " \t");
+	name = kind + strcspn(kind, " \t");
+	if (*name != '\0')
+		*name++ = '\0';
+	name = str_trim(name);
+	for (k = 0; k < (int)nitems(kinds); k++)
+		if (strcmp(kind, kinds[k]) == 0)
+			break;
+	if (k == (int)nitems(kinds)) {
+		perr(p, p->lineno, "[%s]: unknown section (expected [gateway], "
+		    "[listener NAME] or [upstream NAME])", q);
+		return;
+	}
+	if (k == SEC_GATEWAY) {
+		if (*name != '\0') {
+			perr(p, p->lineno, "[%s]: [gateway] takes no name", q);
+			return;
+		}
+		if (p->secs[0].line != 0) {
+			perr(p, p->lineno, "[gateway]: duplicate section "
+			    "(first on line %d)", p->secs[0].line);
+			return;
+		}
+		p->secs[0].line = p->lineno;
+		p->cur = &p->secs[0];
+		p->skip = 0;
+		return;
+	}
+	if (*name == '\0') {
+		perr(p, p->lineno, "[%s]: a name is required, as in [%s NAME]",
+		    q, kind);
+		return;
+	}
+	if (!name_ok(name) || strlen(name) >= CONF_NAME_MAX) {
+		perr(p, p->lineno, "[%s]: the name must be 1 to %d letters, "
+		    "digits, '_', '.' or '-'", q, CONF_NAME_MAX - 1);
+		return;
+	}
+	(void)snprintf(title, sizeof(title), "[%s %s]", kind, name);
+	for (i = 1; i < p->nsecs; i++)
+		if (strcmp(p->secs[i].title, title) == 0) {
+			perr(p, p->lineno, "%s: duplicate section "
+			    "(first on line %d)", title, p->secs[i].line);
+			return;
+		}
+	if (k == SEC_LISTENER && c->nlisteners == CONF_MAX_LISTENERS) {
+		perr(p, p->lineno, "%s: too many listeners (at most %d)",
+		    title, CONF_MAX_LISTENERS);
+		return;
+	}
+	if (k == SEC_UPSTREAM && c->nupstreams == CONF_MAX_UPSTREAMS) {
+		perr(p, p->lineno, "%s: too many upstreams (at most %d)",
+		    title, CONF_MAX_UPSTREAMS);
+		return;
+	}
+	s = &p->secs[p->nsecs++];
+	s->kind = (enum sec_kind)k;
+	s->line = p->lineno;
+	memcpy(s->title, title, sizeof(s->title));
+	if (k == SEC_LISTENER) {
+		struct conf_listener *l = &c->listeners[c->nlisteners++];
+
+		(void)str_copy(l->name, name, sizeof(l->name));
+		l->line = p->lineno;
+		s->base = l;
+	} else {
+		struct conf_upstream *u = &c->upstreams[c->nupstreams++];
+
+		(void)str_copy(u->name, name, sizeof(u->name));
+		u->line = p->lineno;
+		s->base = u;
+	}
+	p->cur = s;
+	p->skip = 0;
+}
+
+/*
+ * One physical line into p->line, without its '\n'; *lenp is its full
+ * length even when only the start fit.  Returns -1 at the end of the file
+ * or on a read error, -2 when the file is too large.
+ */
+static int
+read_line(struct parse *p, size_t *lenp, int *nul)
+{
+	size_t	 len = 0;
+	int	 c, any = 0;
+
+	*nul = 0;
+	while ((c = getc(p->fp)) != EOF) {
+		any = 1;
+		if (++p->nread > FILE_MAX)
+			return -2;
+		if (c == '\n')
+			break;
+		if (c == '\0')
+			*nul = 1;
+		if (len < sizeof(p->line) - 1)
+			p->line[len] = (char)c;
+		len++;
+	}
+	if (!any)
+		return -1;
+	p->line[len < sizeof(p->line) - 1 ? len : sizeof(p->line) - 1] = '\0';
+	*lenp = len;
+	return 0;
+}
+
+/*
+ * The ini_reader: one physical line per call, so our count is inih's.
+ * Lines inih would misread are reported here and handed on as blank lines:
+ * leading blanks are removed because inih would take an indented line as
+ * the continuation of the previous value, and a missing '=' would otherwise
+ * be split at a ':' (inih's "name: value" form).
+ */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parse	*p = stream;
+	size_t		 len;
+	char		*s, *e, *eq, *col;
+	int		 nul, r;
+
+	if ((r = read_line(p, &len, &nul)) == -2) {
+		perr(p, p->lineno + 1, "file larger than %d bytes", FILE_MAX);
+		return NULL;
+	}
+	if (r == -1)
+		return NULL;
+	p->lineno++;
+	s = p->line;
+	if (nul) {
+		perr(p, p->lineno, "line contains a NUL byte");
+		goto blank;
+	}
+	if (p->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0) {
+		s += 3;
+		len -= 3;
+	}
+	if (len > 0 && len < sizeof(p->line) && s[len - 1] == '\r')
+		s[--len] = '\0';
+	/* inih needs room for "\r\n\0"; longer lines it would split */
+	if (num < 3 || len > (size_t)num - 3) {
+		perr(p, p->lineno, "line longer than %d characters",
+		    num < 3 ? 0 : num - 3);
+		goto blank;
+	}
+	s += strspn(s, " \t");
+	if (*s == '\0' || *s == ';' || *s == '#')
+		goto blank;
+	if (*s == '[') {
+		/* keys after a broken header must not go to the last one */
+		p->cur = NULL;
+		p->skip = 1;
+		if ((e = strchr(s, ']')) == NULL) {
+			perr(p, p->lineno, "section header without ']'");
+			goto blank;
+		}
+		*e++ = '\0';
+		e += strspn(e, " \t");
+		if (*e != '\0' && *e != ';' && *e != '#') {
+			perr(p, p->lineno, "text after section header");
+			goto blank;
+		}
+		section_begin(p, s + 1);
+		goto blank;
+	}
+	eq = strchr(s, '=');
+	col = strchr(s, ':');
+	if (eq == NULL || (col != NULL && col < eq) || eq == s) {
+		perr(p, p->lineno, "expected \"key = value\", \"[section]\" "
+		    "or a comment");
+		goto blank;
+	}
+	(void)snprintf(str, (size_t)num, "%s\n", s);
+	return str;
+blank:
+	(void)snprintf(str, (size_t)num, "\n");
+	return str;
+}
+
+/* the ini_handler: section is unused, the reader tracks sections */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse		*p = user;
+	const struct conf_key	*k;
+	char			 why[WHY_MAX], q[64];
+	size_t			 i;
+
+	(void)section;
+	if (p->cur == NULL) {
+		if (!p->skip)
+			perr(p, p->lineno, "%s: key outside of any section",
+			    quote(q, sizeof(q), name));
+		return 1;
+	}
+	if ((k = key_find(p->cur->kind, name, &i)) == NULL) {
+		perr(p, p->lineno, "%s: unknown key in %s",
+		    quote(q, sizeof(q), name), p->cur->title);
+		return 1;
+	}
+	/* a second value would silently win; say which line had the first */
+	if (p->cur->seen[i] != 0) {
+		perr(p, p->lineno, "%s: duplicate key (first set on line %d)",
+		    name, p->cur->seen[i]);
+		return 1;
+	}
+	p->cur->seen[i] = p->lineno;
+	if (key_parse(k, p->cur->base, value, why, sizeof(why)) == -1)
+		perr(p, p->lineno, "%s: %s", name, why);
+	/* errors are counted by perr(); inih's own count would stop nothing */
+	return 1;
+}
+
+/*
+ * Text of a default that depends on other values.  Returns -1 if a value
+ * it depends on is missing (already reported).
+ */
+static int
+derive_default(struct parse *p, struct sec *s, const struct conf_key *k,
+    char *buf, size_t len)
+{
+	const struct conf_upstream *u = s->base;
+	const char	*src = NULL;
+
+	switch (k->derive) {
+	case DERIVE_NONE:
+		src = k->def;
+		break;
+	case DERIVE_SYSHOST:
+		if (gethostname(buf, len) == -1) {
+			perr(p, s->line, "[gateway]: hostname: cannot get the "
+			    "system host name (%s); set hostname",
+			    strerror(errno));
+			return -1;
+		}
+		buf[len - 1] = '\0';
+		return 0;
+	case DERIVE_GWHOST:
+	case DERIVE_BANNER:
+		src = p->conf->hostname;
+		break;
+	case DERIVE_UPHOST:
+		src = u->host;
+		break;
+	}
+	if (src == NULL || (k->derive != DERIVE_NONE && *src == '\0'))
+		return -1;
+	if (k->derive == DERIVE_BANNER)
+		(void)snprintf(buf, len, "%s ESMTP smtpgate", src);
+	else
+		(void)snprintf(buf, len, "%s", src);
+	return 0;
+}
+
+/* defaults for keys not set, required keys, values that need the section */
+static void
+section_finish(struct parse *p, struct sec *s)
+{
+	const struct conf_key	*k;
+	struct conf_upstream	*u;
+	char			 def[CONF_TEXT_MAX * 2], why[WHY_MAX];
+	const char		*title = s->title;
+	size_t			 i;
+	int			 tls;
+
+	for (i = 0; i < NKEYS; i++) {
+		k = &keytab[i];
+		if (k->sec != s->kind || s->seen[i] != 0)
+			continue;
+		if (k->def == NULL && k->derive == DERIVE_NONE) {
+			perr(p, s->line, "%s: %s: required key missing",
+			    title, k->name);
+			continue;
+		}
+		if (derive_default(p, s, k, def, sizeof(def)) == -1)
+			continue;
+		if (key_parse(k, s->base, def, why, sizeof(why)) == -1)
+			perr(p, s->line, "%s: %s: default %s; set %s",
+			    title, k->name, why, k->name);
+	}
+	if (s->kind != SEC_UPSTREAM)
+		return;
+	u = s->base;
+	memcpy(&tls, &u->tls, sizeof(tls));
+	if (tls == TLS_AUTO)
+		u->tls = u->port == 465 ? TLS_IMPLICIT : TLS_STARTTLS;
+}
+
+/* conf_load - read and check path; see conf.h */
+int
+conf_load(const char *path, struct gw_conf **out, conf_error_fn err, void *arg)
+{
+	struct parse	*p;
+	struct gw_conf	*c;
+	size_t		 i;
+	int		 r, nerr;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		free(p);
+		if (err != NULL) {
+			char	 msg[PATH_MAX + 32];
+
+			(void)snprintf(msg, sizeof(msg), "%s:0: out of memory",
+			    path);
+			err(arg, msg);
+		}
+		return 1;
+	}
+	p->path = path;
+	p->err = err;
+	p->arg = arg;
+	p->conf = c;
+	p->secs[0].kind = SEC_GATEWAY;
+	p->secs[0].base = c;
+	(void)snprintf(p->secs[0].title, sizeof(p->secs[0].title),
+	    "[gateway]");
+	p->nsecs = 1;
+	c->refcnt = 1;
+	if (str_copy(c->path, path, sizeof(c->path)) == -1)
+		perr(p, 0, "path longer than %d characters", PATH_MAX - 1);
+	if ((p->fp = fopen(path, "r")) == NULL) {
+		perr(p, 0, "cannot open: %s", strerror(errno));
+		goto done;
+	}
+	r = ini_parse_stream(reader, p, handler, p);
+	if (ferror(p->fp))
+		perr(p, p->lineno, "read error: %s", strerror(errno));
+	else if (r != 0)
+		/* the reader hands inih only lines it accepts: a bug if so */
+		perr(p, r > 0 ? r : 0, "the INI parser failed (%d)", r);
+	(void)fclose(p->fp);
+
+	/* [gateway] first: other sections' defaults use its hostname */
+	for (i = 0; i < p->nsecs; i++)
+		section_finish(p, &p->secs[i]);
+	p->nerr += conf_check(c, err, arg);
+done:
+	nerr = p->nerr;
+	free(p);
+	if (nerr != 0) {
+		free(c);
+		return nerr;
+	}
+	*out = c;
+	return 0;
+}
+
+/* conf_ref - take one more reference */
+struct gw_conf *
+conf_ref(struct gw_conf *c)
+{
+	c->refcnt++;
+	return c;
+}
+
+/* conf_unref - drop a reference; the last one frees the snapshot */
+void
+conf_unref(struct gw_conf *c)
+{
+	if (c == NULL)
+		return;
+	if (c->refcnt <= 0)
+		fatalx("conf_unref: refcnt %d", c->refcnt);
+	if (--c->refcnt == 0)
+		free(c);
+}
+
+/* conf_find_upstream - the [upstream NAME] section, or NULL */
+const struct conf_upstream *
+conf_find_upstream(const struct gw_conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nupstreams; i++)
+		if (strcmp(c->upstreams[i].name, name) == 0)
+			return &c->upstreams[i];
+	return NULL;
+}
+
+/* tls_mode_name - the word the file uses for a resolved mode */
+const char *
+tls_mode_name(enum tls_mode m)
+{
+	switch (m) {
+	case TLS_NONE:
+		return "none";
+	case TLS_STARTTLS_OPTIONAL:
+		return "starttls-optional";
+	case TLS_STARTTLS:
+		return "starttls";
+	case TLS_IMPLICIT:
+		return "implicit";
+	}
+	return "unknown";
+}

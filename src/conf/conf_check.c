@@ -1,0 +1,158 @@
+/*
+ * conf_check.c - checks that need the whole file: names that refer to other
+ * sections, and listen addresses shared between listeners.  Runs on the
+ * parsed struct only; parsing problems were reported by conf.c already,
+ * so a value left empty by such an error is skipped here, not reported twice.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf/conf.h"
+
+struct check {
+	const struct gw_conf	*conf;
+	conf_error_fn		 err;
+	void			*arg;
+	int			 nerr;
+};
+
+/* a listen address in binary, to compare "::1" with "0:0::1" */
+struct bindaddr {
+	int		 family;
+	unsigned char	 addr[16];
+	unsigned short	 port;
+};
+
+static void	cerr(struct check *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static int	bindaddr_get(const struct hostport *, struct bindaddr *);
+static int	bindaddr_clash(const struct bindaddr *,
+		    const struct bindaddr *);
+static void	check_listen(struct check *, const struct conf_listener *,
+		    size_t);
+
+/* report one error as "FILE:LINE: text", like conf.c */
+static void
+cerr(struct check *ck, int line, const char *fmt, ...)
+{
+	char	 text[512], msg[PATH_MAX + 600];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	(void)snprintf(msg, sizeof(msg), "%s:%d: %s", ck->conf->path, line,
+	    text);
+	ck->nerr++;
+	if (ck->err != NULL)
+		ck->err(ck->arg, msg);
+}
+
+static int
+bindaddr_get(const struct hostport *hp, struct bindaddr *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->port = hp->port;
+	if (inet_pton(AF_INET, hp->host, b->addr) == 1)
+		b->family = AF_INET;
+	else if (inet_pton(AF_INET6, hp->host, b->addr) == 1)
+		b->family = AF_INET6;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * Two sockets cannot bind the same address and port, nor a specific address
+ * and the wildcard of its family on that port.  Found here, it is a message
+ * with a line number; found by bind(), it is a half-started daemon.
+ */
+static int
+bindaddr_clash(const struct bindaddr *a, const struct bindaddr *b)
+{
+	static const unsigned char	 any[16];
+	size_t				 alen;
+
+	if (a->family != b->family || a->port != b->port)
+		return 0;
+	alen = a->family == AF_INET ? 4 : 16;
+	return memcmp(a->addr, b->addr, alen) == 0 ||
+	    memcmp(a->addr, any, alen) == 0 || memcmp(b->addr, any, alen) == 0;
+}
+
+/* compare listener li's addresses with those of every earlier listener */
+static void
+check_listen(struct check *ck, const struct conf_listener *l, size_t li)
+{
+	const struct conf_listener	*o;
+	struct bindaddr			 a, b;
+	size_t				 i, j, k;
+
+	for (i = 0; i < l->nlisten; i++) {
+		if (bindaddr_get(&l->listen[i], &a) == -1)
+			continue;
+		for (j = 0; j < li; j++) {
+			o = &ck->conf->listeners[j];
+			for (k = 0; k < o->nlisten; k++) {
+				if (bindaddr_get(&o->listen[k], &b) == -1 ||
+				    !bindaddr_clash(&a, &b))
+					continue;
+				cerr(ck, l->line, "[listener %s]: listen: "
+				    "%s%s%s:%u clashes with %s%s%s:%u of "
+				    "[listener %s]", l->name,
+				    a.family == AF_INET6 ? "[" : "",
+				    l->listen[i].host,
+				    a.family == AF_INET6 ? "]" : "",
+				    l->listen[i].port,
+				    b.family == AF_INET6 ? "[" : "",
+				    o->listen[k].host,
+				    b.family == AF_INET6 ? "]" : "",
+				    o->listen[k].port, o->name);
+			}
+		}
+	}
+}
+
+/* conf_check - cross-checks after parsing; see conf.h */
+int
+conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
+{
+	struct check		 ck = { c, err, arg, 0 };
+	struct conf_listener	*l;
+	size_t			 i, j;
+	int			 used;
+
+	/* a gateway with nothing to listen on is a mistake, not a config */
+	if (c->nlisteners == 0)
+		cerr(&ck, 0, "[listener]: no [listener NAME] section; "
+		    "at least one is required");
+	for (i = 0; i < c->nlisteners; i++) {
+		l = &c->listeners[i];
+		check_listen(&ck, l, i);
+		/* an empty name was reported as a missing key */
+		if (l->upstream_name[0] == '\0')
+			continue;
+		if ((l->upstream = conf_find_upstream(c, l->upstream_name))
+		    == NULL)
+			cerr(&ck, l->line, "[listener %s]: upstream: no "
+			    "[upstream %s] section", l->name,
+			    l->upstream_name);
+	}
+	/*
+	 * An upstream no listener uses is most often a listener pointing at
+	 * the wrong one: mail then goes somewhere other than intended.
+	 */
+	for (i = 0; i < c->nupstreams; i++) {
+		used = 0;
+		for (j = 0; j < c->nlisteners && !used; j++)
+			used = strcmp(c->listeners[j].upstream_name,
+			    c->upstreams[i].name) == 0;
+		if (!used)
+			cerr(&ck, c->upstreams[i].line, "[upstream %s]: not "
+			    "used by any listener", c->upstreams[i].name);
+	}
+	return ck.nerr;
+}

@@ -1,0 +1,1019 @@
+/*
+ * test_conf - conf_load() on INI text written to temporary files: a full
+ * file, defaults, every kind of error with its exact "FILE:LINE: key:"
+ * message, cross-checks, the shipped example, and the defaults printed in
+ * docs/configuration.md against the ones in the key table.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "util/log.h"
+
+#define MAXERR		128
+#define MAXTMP		64
+
+/* what one conf_load() reported */
+static struct {
+	char	*msg[MAXERR];
+	int	 n;
+} errs;
+
+/* temporary files of the current test, removed in teardown */
+static char	*tmpfiles[MAXTMP];
+static int	 ntmp;
+
+static void
+collect(void *arg, const char *msg)
+{
+	(void)arg;
+	if (errs.n < MAXERR)
+		errs.msg[errs.n] = strdup(msg);
+	errs.n++;
+}
+
+static void
+errs_clear(void)
+{
+	int	 i;
+
+	for (i = 0; i < errs.n && i < MAXERR; i++)
+		free(errs.msg[i]);
+	memset(&errs, 0, sizeof(errs));
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	errs_clear();
+	ntmp = 0;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	int	 i;
+
+	(void)state;
+	errs_clear();
+	for (i = 0; i < ntmp; i++) {
+		(void)unlink(tmpfiles[i]);
+		free(tmpfiles[i]);
+	}
+	ntmp = 0;
+	return 0;
+}
+
+/* write len bytes to a new temporary file; returns its path */
+static const char *
+write_tmp(const char *data, size_t len)
+{
+	char	 path[] = "/tmp/test_conf.XXXXXX";
+	int	 fd;
+
+	assert_true(ntmp < MAXTMP);
+	fd = mkstemp(path);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+	tmpfiles[ntmp] = strdup(path);
+	assert_non_null(tmpfiles[ntmp]);
+	return tmpfiles[ntmp++];
+}
+
+/* load text; the number of errors is also in errs.n */
+static int
+load_text(const char *text, struct gw_conf **out, const char **pathp)
+{
+	const char	*path;
+	int		 n;
+
+	errs_clear();
+	path = write_tmp(text, strlen(text));
+	if (pathp != NULL)
+		*pathp = path;
+	n = conf_load(path, out, collect, NULL);
+	assert_int_equal(n, errs.n);
+	if (n != 0)
+		assert_null(*out);
+	else
+		assert_non_null(*out);
+	return n;
+}
+
+static void
+print_errs(void)
+{
+	int	 i;
+
+	for (i = 0; i < errs.n && i < MAXERR; i++)
+		print_message("  got: %s\n", errs.msg[i]);
+}
+
+/* message i must be "PATH:" followed by want (a prefix) */
+static void
+assert_err(int i, const char *path, const char *want)
+{
+	size_t	 plen = strlen(path);
+
+	if (i >= errs.n || strncmp(errs.msg[i], path, plen) != 0 ||
+	    errs.msg[i][plen] != ':' ||
+	    strncmp(errs.msg[i] + plen + 1, want, strlen(want)) != 0) {
+		print_message("error %d: want \"%s:%s...\"\n", i, path, want);
+		print_errs();
+		fail();
+	}
+}
+
+static void
+assert_no_errors(int n)
+{
+	if (n != 0) {
+		print_errs();
+		fail_msg("%d unexpected errors", n);
+	}
+}
+
+#define MINIMAL \
+	"[listener l]\n" \
+	"listen = 127.0.0.1:2525\n" \
+	"upstream = u\n" \
+	"[upstream u]\n" \
+	"host = mail.example.com\n"
+
+/* every key set, none to its default */
+static void
+test_full(void **state)
+{
+	struct gw_conf			*c;
+	const struct conf_listener	*l;
+	const struct conf_upstream	*u;
+	const char			*ca, *path;
+	char				 text[4096];
+	unsigned char			 a[16];
+
+	(void)state;
+	ca = write_tmp("-----BEGIN CERTIFICATE-----\n", 28);
+	(void)snprintf(text, sizeof(text),
+	    "; a full file\n"
+	    "[gateway]\n"
+	    "hostname = gw.example.lan\n"
+	    "user = smtpgate\n"
+	    "log_level = debug\n"
+	    "log_facilities = protocol, tls\n"
+	    "log_target = syslog\n"
+	    "max_sessions = 200\n"
+	    "\n"
+	    "[listener lan]\n"
+	    "listen = 192.0.2.1:25, [2001:db8::1]:2525\n"
+	    "allow = 192.0.2.0/24, 2001:db8::/32, 10.1.2.3\n"
+	    "upstream = smarthost\n"
+	    "max_message_size = 10M\n"
+	    "max_recipients = 20\n"
+	    "banner = gw.example.lan ESMTP relay;ready\n"
+	    "command_timeout = 2m\n"
+	    "data_timeout = 1h\n"
+	    "max_sessions_per_client = 5\n"
+	    "bare_newline = normalize\n"
+	    "received_header = yes\n"
+	    "\n"
+	    "[upstream smarthost]\n"
+	    "host = smtp.example.com\n"
+	    "port = 2465\n"
+	    "tls = implicit\n"
+	    "ca_file = %s\n"
+	    "verify_hostname = off\n"
+	    "tls_name = mx.example.com\n"
+	    "tls_min_version = 1.3\n"
+	    "helo_name = relay.example.lan\n"
+	    "connect_timeout = 45\n"
+	    "command_timeout = 90s ; inline comment\n", ca);
+	assert_no_errors(load_text(text, &c, &path));
+
+	assert_string_equal(c->path, path);
+	assert_string_equal(c->hostname, "gw.example.lan");
+	assert_string_equal(c->user, "smtpgate");
+	assert_int_equal(c->log_level, GW_LOG_DEBUG);
+	assert_int_equal(c->log_facilities, LOGF_PROTOCOL | LOGF_TLS);
+	assert_int_equal(c->log_syslog, 1);
+	assert_int_equal(c->max_sessions, 200);
+	assert_int_equal(c->nlisteners, 1);
+	assert_int_equal(c->nupstreams, 1);
+	assert_int_equal(c->refcnt, 1);
+
+	l = &c->listeners[0];
+	assert_string_equal(l->name, "lan");
+	assert_int_equal(l->line, 10);
+	assert_int_equal(l->nlisten, 2);
+	assert_string_equal(l->listen[0].host, "192.0.2.1");
+	assert_int_equal(l->listen[0].port, 25);
+	assert_string_equal(l->listen[1].host, "2001:db8::1");
+	assert_int_equal(l->listen[1].port, 2525);
+	assert_int_equal(l->nallow, 3);
+	assert_int_equal(l->allow[0].family, AF_INET);
+	assert_int_equal(l->allow[0].prefix, 24);
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.0", a), 1);
+	assert_memory_equal(l->allow[0].addr, a, 4);
+	assert_int_equal(l->allow[1].family, AF_INET6);
+	assert_int_equal(l->allow[1].prefix, 32);
+	assert_int_equal(l->allow[2].prefix, 32);
+	assert_string_equal(l->upstream_name, "smarthost");
+	assert_ptr_equal(l->upstream, &c->upstreams[0]);
+	assert_int_equal(l->max_message_size, 10ULL * 1024 * 1024);
+	assert_int_equal(l->max_recipients, 20);
+	assert_string_equal(l->banner, "gw.example.lan ESMTP relay;ready");
+	assert_int_equal(l->command_timeout, 120);
+	assert_int_equal(l->data_timeout, 3600);
+	assert_int_equal(l->max_sessions_per_client, 5);
+	assert_int_equal(l->bare_newline, BARE_NEWLINE_NORMALIZE);
+	assert_int_equal(l->received_header, 1);
+
+	u = &c->upstreams[0];
+	assert_string_equal(u->name, "smarthost");
+	assert_int_equal(u->line, 23);
+	assert_string_equal(u->host, "smtp.example.com");
+	assert_int_equal(u->port, 2465);
+	assert_int_equal(u->tls, TLS_IMPLICIT);
+	assert_string_equal(u->ca_file, ca);
+	assert_int_equal(u->verify_hostname, 0);
+	assert_string_equal(u->tls_name, "mx.example.com");
+	assert_int_equal(u->tls_min_version, CONF_TLS_V13);
+	assert_string_equal(u->helo_name, "relay.example.lan");
+	assert_int_equal(u->connect_timeout, 45);
+	assert_int_equal(u->command_timeout, 90);
+
+	assert_ptr_equal(conf_find_upstream(c, "smarthost"), u);
+	assert_null(conf_find_upstream(c, "other"));
+	conf_unref(c);
+}
+
+/* only the required keys: everything else from the table */
+static void
+test_defaults(void **state)
+{
+	struct gw_conf			*c;
+	const struct conf_listener	*l;
+	const struct conf_upstream	*u;
+	char				 host[256], banner[300];
+	unsigned char			 lo[4] = { 127, 0, 0, 0 };
+	unsigned char			 v6lo[16] = { [15] = 1 };
+
+	(void)state;
+	assert_no_errors(load_text(MINIMAL, &c, NULL));
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+
+	assert_string_equal(c->hostname, host);
+	assert_string_equal(c->user, "");
+	assert_int_equal(c->log_level, GW_LOG_INFO);
+	assert_int_equal(c->log_facilities, LOGF_ALL);
+	assert_int_equal(c->log_syslog, 0);
+	assert_int_equal(c->max_sessions, 1000);
+
+	l = &c->listeners[0];
+	assert_int_equal(l->line, 1);
+	assert_int_equal(l->nallow, 2);
+	assert_int_equal(l->allow[0].family, AF_INET);
+	assert_int_equal(l->allow[0].prefix, 8);
+	assert_memory_equal(l->allow[0].addr, lo, 4);
+	assert_int_equal(l->allow[1].family, AF_INET6);
+	assert_int_equal(l->allow[1].prefix, 128);
+	assert_memory_equal(l->allow[1].addr, v6lo, 16);
+	assert_int_equal(l->max_message_size, 50ULL * 1024 * 1024);
+	assert_int_equal(l->max_recipients, 100);
+	(void)snprintf(banner, sizeof(banner), "%s ESMTP smtpgate", host);
+	assert_string_equal(l->banner, banner);
+	assert_int_equal(l->command_timeout, 300);
+	assert_int_equal(l->data_timeout, 600);
+	assert_int_equal(l->max_sessions_per_client, 50);
+	assert_int_equal(l->bare_newline, BARE_NEWLINE_REJECT);
+	assert_int_equal(l->received_header, 0);
+
+	u = &c->upstreams[0];
+	assert_int_equal(u->line, 4);
+	assert_int_equal(u->port, 587);
+	assert_int_equal(u->tls, TLS_STARTTLS);
+	assert_string_equal(u->ca_file, "system");
+	assert_int_equal(u->verify_hostname, 1);
+	assert_string_equal(u->tls_name, "mail.example.com");
+	assert_int_equal(u->tls_min_version, CONF_TLS_V12);
+	assert_string_equal(u->helo_name, host);
+	assert_int_equal(u->connect_timeout, 30);
+	assert_int_equal(u->command_timeout, 300);
+	conf_unref(c);
+}
+
+/* helo_name and banner follow [gateway] hostname even if it comes last */
+static void
+test_derived_defaults(void **state)
+{
+	struct gw_conf	*c;
+
+	(void)state;
+	assert_no_errors(load_text(MINIMAL
+	    "[gateway]\n"
+	    "hostname = gw.example.lan\n", &c, NULL));
+	assert_string_equal(c->upstreams[0].helo_name, "gw.example.lan");
+	assert_string_equal(c->listeners[0].banner,
+	    "gw.example.lan ESMTP smtpgate");
+	conf_unref(c);
+}
+
+static void
+test_tls_auto(void **state)
+{
+	static const struct {
+		const char	*lines;
+		enum tls_mode	 want;
+	} cases[] = {
+		{ "port = 465\n", TLS_IMPLICIT },
+		{ "port = 587\n", TLS_STARTTLS },
+		{ "", TLS_STARTTLS },
+		{ "port = 25\n", TLS_STARTTLS },
+		{ "tls = auto\nport = 465\n", TLS_IMPLICIT },
+		{ "tls = AUTO\nport = 25\n", TLS_STARTTLS },
+		{ "port = 465\ntls = starttls\n", TLS_STARTTLS },
+		{ "port = 25\ntls = none\n", TLS_NONE },
+		{ "tls = starttls-optional\n", TLS_STARTTLS_OPTIONAL },
+		{ "port = 587\ntls = implicit\n", TLS_IMPLICIT },
+	};
+	struct gw_conf	*c;
+	char		 text[1024];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(text, sizeof(text), MINIMAL "%s",
+		    cases[i].lines);
+		assert_no_errors(load_text(text, &c, NULL));
+		if (c->upstreams[0].tls != cases[i].want)
+			fail_msg("case %zu: got %s, want %s", i,
+			    tls_mode_name(c->upstreams[0].tls),
+			    tls_mode_name(cases[i].want));
+		conf_unref(c);
+	}
+}
+
+/*
+ * Error cases on a valid base file.  The extra line for [gateway] is line
+ * 2, for [listener l] line 6, for [upstream u] line 9.  Each want is the
+ * message after "PATH:"; all of them, and nothing else, must be reported.
+ */
+#define BASE \
+	"[gateway]\n"				/* 1 */ \
+	"%s\n"					/* 2 */ \
+	"[listener l]\n"			/* 3 */ \
+	"listen = 127.0.0.1:2525\n"		/* 4 */ \
+	"upstream = u\n"			/* 5 */ \
+	"%s\n"					/* 6 */ \
+	"[upstream u]\n"			/* 7 */ \
+	"host = mail.example.com\n"		/* 8 */ \
+	"%s\n"					/* 9 */
+
+struct errcase {
+	const char	*name;
+	const char	*g, *l, *u;	/* extra lines, NULL for none */
+	const char	*want[4];
+};
+
+static const struct errcase errcases[] = {
+	{ "uint range", NULL, NULL, "port = 70000",
+	    { "9: port: \"70000\": must be between 1 and 65535" } },
+	{ "uint zero", NULL, "max_recipients = 0",  NULL,
+	    { "6: max_recipients: \"0\": must be between 1 and 10000" } },
+	{ "uint negative", "max_sessions = -1", NULL, NULL,
+	    { "2: max_sessions: \"-1\": negative number not allowed" } },
+	{ "uint garbage", "max_sessions = 10x", NULL, NULL,
+	    { "2: max_sessions: \"10x\": " } },
+	{ "size too small", NULL, "max_message_size = 100", NULL,
+	    { "6: max_message_size: \"100\": must be between 1K and 2G" } },
+	{ "size too large", NULL, "max_message_size = 3G", NULL,
+	    { "6: max_message_size: \"3G\": must be between 1K and 2G" } },
+	{ "size suffix", NULL, "max_message_size = 5X", NULL,
+	    { "6: max_message_size: \"5X\": bad size suffix" } },
+	{ "duration suffix", NULL, "command_timeout = 2d", NULL,
+	    { "6: command_timeout: \"2d\": bad duration suffix" } },
+	{ "duration zero", NULL, NULL, "connect_timeout = 0",
+	    { "9: connect_timeout: \"0\": must be between 1s and 1h" } },
+	{ "duration too long", NULL, "data_timeout = 2h", NULL,
+	    { "6: data_timeout: \"2h\": must be between 1s and 1h" } },
+	{ "bool", NULL, "received_header = maybe", NULL,
+	    { "6: received_header: \"maybe\": not a boolean" } },
+	{ "enum", NULL, "bare_newline = fix", NULL,
+	    { "6: bare_newline: \"fix\": must be one of reject, normalize" } },
+	{ "tls enum", NULL, NULL, "tls = ssl",
+	    { "9: tls: \"ssl\": must be one of auto, none, starttls, "
+	    "starttls-optional, implicit" } },
+	{ "log_target", "log_target = file", NULL, NULL,
+	    { "2: log_target: \"file\": must be one of stderr, syslog" } },
+	{ "log_level", "log_level = verbose", NULL, NULL,
+	    { "2: log_level: \"verbose\": " } },
+	{ "log_facilities", "log_facilities = protocol, smtp", NULL, NULL,
+	    { "2: log_facilities: \"protocol, smtp\": " } },
+	{ "tls 1.0", NULL, NULL, "tls_min_version = 1.0",
+	    { "9: tls_min_version: \"1.0\": TLS versions before 1.2 are "
+	    "not supported" } },
+	{ "tls 1.1", NULL, NULL, "tls_min_version = TLSv1.1",
+	    { "9: tls_min_version: \"TLSv1.1\": TLS versions before 1.2 are "
+	    "not supported" } },
+	{ "tls 1.4", NULL, NULL, "tls_min_version = 1.4",
+	    { "9: tls_min_version: \"1.4\": must be 1.2 or 1.3" } },
+	{ "banner control", NULL, "banner = a\tb", NULL,
+	    { "6: banner: \"a\\x09b\": control characters are not allowed" } },
+	{ "banner utf-8", NULL, "banner = gr\xc3\xbc\xc3\x9f", NULL,
+	    { "6: banner: \"gr\\xc3\\xbc\\xc3\\x9f\": only printable ASCII" } },
+	{ "banner too long", NULL, "banner = "
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	    NULL, { "6: line longer than 197 characters" } },
+	{ "host empty", NULL, NULL, "tls_name =",
+	    { "9: tls_name: \"\": empty value" } },
+	{ "host underscore", NULL, NULL, "helo_name = my_host",
+	    { "9: helo_name: \"my_host\": invalid character in host name" } },
+	{ "host label", "hostname = a..b", NULL, NULL,
+	    { "2: hostname: \"a..b\": empty label in host name" } },
+	{ "host bad v6", NULL, NULL, "tls_name = fe80::1::2",
+	    { "9: tls_name: \"fe80::1::2\": not a host name or IPv6" } },
+	{ "user", "user = mail user", NULL, NULL,
+	    { "2: user: \"mail user\": only letters, digits" } },
+	{ "unknown key later", NULL, "allow = 10.0.0.0/8\nlisten2 = x", NULL,
+	    { "7: listen2: unknown key in [listener l]" } },
+	{ "cidr host bits", NULL, "allow = ::1/128, 10.0.0.1/8", NULL,
+	    { "6: allow: \"10.0.0.1/8\": host bits set" } },
+	{ "cidr empty item", NULL, "allow = 127.0.0.1,,::1", NULL,
+	    { "6: allow: empty item in list" } },
+	{ "cidr trailing comma", NULL, "allow = 127.0.0.1,", NULL,
+	    { "6: allow: empty item in list" } },
+	{ "ca_file relative", NULL, NULL, "ca_file = certs/ca.pem",
+	    { "9: ca_file: \"certs/ca.pem\": must be \"system\" or an "
+	    "absolute path" } },
+	{ "ca_file missing", NULL, NULL, "ca_file = /nonexistent/ca.pem",
+	    { "9: ca_file: \"/nonexistent/ca.pem\": No such file or "
+	    "directory" } },
+	{ "ca_file directory", NULL, NULL, "ca_file = /tmp",
+	    { "9: ca_file: \"/tmp\": not a regular file" } },
+	{ "unknown key", "listen = 127.0.0.1:25", NULL, NULL,
+	    { "2: listen: unknown key in [gateway]" } },
+	{ "key case", NULL, NULL, "Port = 25",
+	    { "9: Port: unknown key in [upstream u]" } },
+	{ "duplicate key", NULL, "upstream = u", NULL,
+	    { "6: upstream: duplicate key (first set on line 5)" } },
+	{ "duplicate key, bad value", NULL, NULL, "host = x..y",
+	    { "9: host: duplicate key (first set on line 8)" } },
+	{ "unknown section", "[mailer]\nfoo = bar", NULL, NULL,
+	    { "2: [mailer]: unknown section" } },
+	{ "listener without name", NULL, "[listener]\nlisten = 127.0.0.1:1",
+	    NULL, { "6: [listener]: a name is required, as in "
+	    "[listener NAME]" } },
+	{ "gateway with name", NULL, NULL, "[gateway main]",
+	    { "9: [gateway main]: [gateway] takes no name" } },
+	{ "duplicate gateway", NULL, NULL, "[gateway]",
+	    { "9: [gateway]: duplicate section (first on line 1)" } },
+	{ "duplicate upstream", NULL, NULL, "[upstream u]\nhost = b.example",
+	    { "9: [upstream u]: duplicate section (first on line 7)" } },
+	{ "bad section name", NULL, "[listener a/b]", NULL,
+	    { "6: [listener a/b]: the name must be 1 to 63 letters" } },
+	{ "section name with blank", NULL, "[upstream my provider]", NULL,
+	    { "6: [upstream my provider]: the name must be" } },
+	{ "header without ]", "[gateway", NULL, NULL,
+	    { "2: section header without ']'" } },
+	{ "text after header", NULL, NULL, "[upstream v] x",
+	    { "9: text after section header" } },
+	{ "no equals sign", NULL, "received_header", NULL,
+	    { "6: expected \"key = value\", \"[section]\" or a comment" } },
+	{ "colon form", NULL, NULL, "port: 25",
+	    { "9: expected \"key = value\"" } },
+	{ "continuation line", NULL, NULL, "port = 25\n   26",
+	    { "10: expected \"key = value\"" } },
+	{ "missing required", NULL, "[listener m]\nallow = ::1", NULL,
+	    { "6: [listener m]: listen: required key missing",
+	      "6: [listener m]: upstream: required key missing" } },
+	{ "missing host", NULL, NULL, "[upstream v]\nport = 25",
+	    { "9: [upstream v]: host: required key missing",
+	      "9: [upstream v]: not used by any listener" } },
+	{ "unused upstream", NULL, NULL, "[upstream spare]\nhost = x.example",
+	    { "9: [upstream spare]: not used by any listener" } },
+	{ "missing upstream", NULL, "[listener m]\nlisten = [::1]:2526\n"
+	    "upstream = nope", NULL,
+	    { "6: [listener m]: upstream: no [upstream nope] section" } },
+	{ "listen clash", NULL, "[listener m]\nlisten = 127.0.0.1:2525\n"
+	    "upstream = u", NULL,
+	    { "6: [listener m]: listen: 127.0.0.1:2525 clashes with "
+	    "127.0.0.1:2525 of [listener l]" } },
+	{ "listen wildcard clash", NULL, "[listener m]\n"
+	    "listen = 0.0.0.0:2525, [::]:2525\nupstream = u", NULL,
+	    { "6: [listener m]: listen: 0.0.0.0:2525 clashes with "
+	    "127.0.0.1:2525 of [listener l]" } },
+};
+
+static void
+run_errcase(const struct errcase *ec)
+{
+	struct gw_conf	*c;
+	const char	*path;
+	char		 text[2048];
+	int		 i, n, nwant;
+
+	(void)snprintf(text, sizeof(text), BASE, ec->g ? ec->g : "",
+	    ec->l ? ec->l : "", ec->u ? ec->u : "");
+	n = load_text(text, &c, &path);
+	for (nwant = 0; nwant < 4 && ec->want[nwant] != NULL; nwant++)
+		continue;
+	if (n != nwant) {
+		print_message("case \"%s\": %d errors, want %d\n", ec->name,
+		    n, nwant);
+		print_errs();
+		fail();
+	}
+	for (i = 0; i < nwant; i++)
+		assert_err(i, path, ec->want[i]);
+}
+
+static void
+test_errors(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(errcases) / sizeof(errcases[0]); i++) {
+		run_errcase(&errcases[i]);
+		(void)teardown(NULL);
+	}
+}
+
+/* cases whose text does not fit the base file */
+static void
+test_errors_special(void **state)
+{
+	struct gw_conf	*c;
+	const char	*path;
+	char		 text[4096];
+	int		 i, len;
+
+	(void)state;
+	/* listen names are not resolved: binding would need DNS first */
+	(void)load_text("[listener l]\nlisten = localhost:25\nupstream = u\n"
+	    "[upstream u]\nhost = a.example\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "2: listen: \"localhost:25\": not a numeric IPv4 "
+	    "or [IPv6] address");
+
+	(void)load_text("[listener l]\nlisten = 127.0.0.1\nupstream = u\n"
+	    "[upstream u]\nhost = a.example\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "2: listen: \"127.0.0.1\": missing ':' and port");
+
+	(void)load_text("[listener l]\nlisten = ::1:25\nupstream = u\n"
+	    "[upstream u]\nhost = a.example\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "2: listen: \"::1:25\": IPv6 address needs "
+	    "brackets");
+
+	(void)load_text("[listener l]\nlisten = 127.0.0.1:25, 127.0.0.1:25\n"
+	    "upstream = u\n[upstream u]\nhost = a.example\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "2: listen: \"127.0.0.1:25\": listed twice");
+
+	/* CONF_MAX_LISTEN + 1 addresses */
+	len = snprintf(text, sizeof(text), "[listener l]\nlisten = ");
+	for (i = 0; i <= CONF_MAX_LISTEN; i++)
+		len += snprintf(text + len, sizeof(text) - (size_t)len,
+		    "%s127.0.0.1:%d", i ? "," : "", 2000 + i);
+	(void)snprintf(text + len, sizeof(text) - (size_t)len,
+	    "\nupstream = u\n[upstream u]\nhost = a.example\n");
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "2: listen: more than 8 items");
+
+	/* CONF_MAX_ALLOW + 1 networks */
+	len = snprintf(text, sizeof(text), MINIMAL "[listener m]\n"
+	    "listen = 127.0.0.1:2526\nupstream = u\nallow = ::1");
+	for (i = 0; i < CONF_MAX_ALLOW; i++)
+		len += snprintf(text + len, sizeof(text) - (size_t)len, ",::1");
+	(void)snprintf(text + len, sizeof(text) - (size_t)len, "\n");
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "9: allow: more than 32 items");
+
+	(void)load_text(MINIMAL "[gateway]\nmax_sessions = 100001\n", &c,
+	    &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "7: max_sessions: \"100001\": must be between 1 "
+	    "and 100000");
+
+	/* a key before the first section belongs nowhere */
+	(void)load_text("port = 25\n" MINIMAL, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "1: port: key outside of any section");
+
+	/* no listener at all: the problem has no line */
+	(void)load_text("[gateway]\nlog_level = info\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "0: [listener]: no [listener NAME] section");
+
+	/* a key name is escaped like a value */
+	(void)load_text(MINIMAL "po\x01rt = 25\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "6: po\\x01rt: unknown key in [upstream u]");
+
+	/* an empty file says nothing to do either */
+	(void)load_text("", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "0: [listener]: no [listener NAME] section");
+}
+
+static void
+test_too_many_sections(void **state)
+{
+	struct gw_conf	*c;
+	const char	*path;
+	char		 text[8192];
+	int		 i, len = 0;
+
+	(void)state;
+	for (i = 0; i <= CONF_MAX_LISTENERS; i++)
+		len += snprintf(text + len, sizeof(text) - (size_t)len,
+		    "[listener l%d]\nlisten = 127.0.0.1:%d\nupstream = u\n",
+		    i, 3000 + i);
+	len += snprintf(text + len, sizeof(text) - (size_t)len,
+	    "[upstream u]\nhost = a.example\n");
+	for (i = 1; i <= CONF_MAX_UPSTREAMS; i++)
+		len += snprintf(text + len, sizeof(text) - (size_t)len,
+		    "[upstream x%d]\nhost = a.example\n", i);
+	(void)load_text(text, &c, &path);
+	/* the 17th listener and upstream; upstreams x1..x15 unused */
+	assert_int_equal(errs.n, 2 + CONF_MAX_UPSTREAMS - 1);
+	assert_err(0, path, "49: [listener l16]: too many listeners "
+	    "(at most 16)");
+	assert_err(1, path, "84: [upstream x16]: too many upstreams "
+	    "(at most 16)");
+	assert_err(2, path, "54: [upstream x1]: not used by any listener");
+}
+
+/* every error of a file is reported, not only the first, in file order */
+static void
+test_multiple_errors(void **state)
+{
+	struct gw_conf	*c;
+	const char	*path;
+
+	(void)state;
+	(void)load_text(
+	    "[gateway]\n"			/* 1 */
+	    "log_level = loud\n"		/* 2 */
+	    "max_sessions = 0\n"		/* 3 */
+	    "[listener l]\n"			/* 4 */
+	    "listen = 127.0.0.1:2525\n"		/* 5 */
+	    "upstream = missing\n"		/* 6 */
+	    "max_recipients = many\n"		/* 7 */
+	    "listen = 127.0.0.1:2526\n"		/* 8 */
+	    "color = blue\n"			/* 9 */
+	    "[upstream u]\n"			/* 10 */
+	    "port = 0\n"			/* 11 */
+	    "tls_min_version = 1.1\n"		/* 12 */
+	    "[nonsense]\n"			/* 13 */
+	    "whatever = 1\n"			/* 14 */
+	    "garbage line\n",			/* 15 */
+	    &c, &path);
+	assert_int_equal(errs.n, 12);
+	assert_err(0, path, "2: log_level: \"loud\": ");
+	assert_err(1, path, "3: max_sessions: \"0\": must be between");
+	assert_err(2, path, "7: max_recipients: \"many\": ");
+	assert_err(3, path, "8: listen: duplicate key (first set on line 5)");
+	assert_err(4, path, "9: color: unknown key in [listener l]");
+	assert_err(5, path, "11: port: \"0\": must be between 1 and 65535");
+	assert_err(6, path, "12: tls_min_version: \"1.1\": TLS versions "
+	    "before 1.2");
+	assert_err(7, path, "13: [nonsense]: unknown section");
+	assert_err(8, path, "15: expected \"key = value\"");
+	assert_err(9, path, "10: [upstream u]: host: required key missing");
+	assert_err(10, path, "4: [listener l]: upstream: no [upstream "
+	    "missing] section");
+	assert_err(11, path, "10: [upstream u]: not used by any listener");
+}
+
+/* lexical details: CRLF, BOM, comments, blanks, a NUL byte */
+static void
+test_syntax(void **state)
+{
+	static const char nul[] = "[gateway]\nuser = a\0b\n" MINIMAL;
+	struct gw_conf	*c;
+	const char	*path;
+	int		 n;
+
+	(void)state;
+	assert_no_errors(load_text(
+	    "\xef\xbb\xbf; BOM and CRLF\r\n"
+	    "[gateway]   ; comment after a header\r\n"
+	    "# hash comment\r\n"
+	    "   hostname   =   gw.example.lan   ; trailing comment\r\n"
+	    "\t\r\n"
+	    "[ listener   l ]\r\n"
+	    "listen = [::1]:2525\r\n"
+	    "upstream = u\r\n"
+	    "banner = a;b ; c\r\n"
+	    "[upstream u]\r\n"
+	    "host=mail.example.com\r\n"
+	    "tls = Implicit\r\n", &c, NULL));
+	assert_string_equal(c->hostname, "gw.example.lan");
+	assert_string_equal(c->listeners[0].name, "l");
+	assert_string_equal(c->listeners[0].banner, "a;b");
+	assert_int_equal(c->upstreams[0].line, 10);
+	assert_int_equal(c->upstreams[0].tls, TLS_IMPLICIT);
+	conf_unref(c);
+
+	errs_clear();
+	path = write_tmp(nul, sizeof(nul) - 1);
+	n = conf_load(path, &c, collect, NULL);
+	assert_int_equal(n, 1);
+	assert_null(c);
+	assert_err(0, path, "2: line contains a NUL byte");
+}
+
+static void
+test_open_error(void **state)
+{
+	struct gw_conf	*c = (struct gw_conf *)&c;
+	char		*big;
+	const char	*path;
+	size_t		 i, len = 1024 * 1024 + 10;
+
+	(void)state;
+	/* a directory opens, but does not read */
+	errs_clear();
+	assert_int_equal(conf_load("/tmp", &c, collect, NULL), 2);
+	assert_null(c);
+	assert_err(0, "/tmp", "0: read error: Is a directory");
+	assert_err(1, "/tmp", "0: [listener]: no [listener NAME] section");
+
+	/* "-c /dev/zero" or a log file by mistake must end, and soon */
+	big = malloc(len);
+	assert_non_null(big);
+	for (i = 0; i + 10 <= len; i += 10)
+		memcpy(big + i, "; comment\n", 10);
+	errs_clear();
+	path = write_tmp(big, len);
+	free(big);
+	assert_int_equal(conf_load(path, &c, collect, NULL), 2);
+	assert_err(0, path, "104858: file larger than 1048576 bytes");
+
+
+	errs_clear();
+	assert_int_equal(conf_load("/nonexistent/smtpgate.ini", &c, collect,
+	    NULL), 1);
+	assert_null(c);
+	assert_string_equal(errs.msg[0], "/nonexistent/smtpgate.ini:0: "
+	    "cannot open: No such file or directory");
+	/* no callback: errors are still counted */
+	assert_int_equal(conf_load("/nonexistent/smtpgate.ini", &c, NULL,
+	    NULL), 1);
+}
+
+static void
+test_refcount(void **state)
+{
+	struct gw_conf	*c;
+
+	(void)state;
+	assert_no_errors(load_text(MINIMAL, &c, NULL));
+	assert_ptr_equal(conf_ref(c), c);
+	assert_int_equal(c->refcnt, 2);
+	conf_unref(c);
+	assert_int_equal(c->refcnt, 1);
+	conf_unref(c);		/* freed: ASan would see a leak otherwise */
+	conf_unref(NULL);
+
+	assert_string_equal(tls_mode_name(TLS_NONE), "none");
+	assert_string_equal(tls_mode_name(TLS_STARTTLS_OPTIONAL),
+	    "starttls-optional");
+	assert_string_equal(tls_mode_name(TLS_STARTTLS), "starttls");
+	assert_string_equal(tls_mode_name(TLS_IMPLICIT), "implicit");
+}
+
+/* where the source tree is: ctest sets SRCDIR, else this file's place */
+static void
+srcpath(char *buf, size_t len, const char *rel)
+{
+	const char	*dir = getenv("SRCDIR");
+	char		*p;
+
+	if (dir != NULL)
+		(void)snprintf(buf, len, "%s/%s", dir, rel);
+	else {
+		(void)snprintf(buf, len, "%s", __FILE__);
+		if ((p = strstr(buf, "/tests/unit/")) != NULL)
+			*p = '\0';
+		else
+			(void)snprintf(buf, len, ".");
+		(void)snprintf(buf + strlen(buf), len - strlen(buf), "/%s",
+		    rel);
+	}
+}
+
+/* the shipped example must load anywhere */
+static void
+test_example(void **state)
+{
+	struct gw_conf	*c;
+	char		 path[PATH_MAX];
+
+	(void)state;
+	srcpath(path, sizeof(path), "etc/smtpgate.ini");
+	errs_clear();
+	assert_no_errors(conf_load(path, &c, collect, NULL));
+	assert_int_equal(c->nlisteners, 1);
+	assert_int_equal(c->listeners[0].nlisten, 2);
+	assert_string_equal(c->listeners[0].listen[0].host, "127.0.0.1");
+	assert_int_equal(c->listeners[0].listen[0].port, 2525);
+	assert_string_equal(c->listeners[0].listen[1].host, "::1");
+	assert_int_equal(c->listeners[0].listen[1].port, 2525);
+	assert_int_equal(c->nupstreams, 1);
+	assert_string_equal(c->upstreams[0].name, "provider");
+	assert_string_equal(c->upstreams[0].host, "smtp.example.com");
+	assert_int_equal(c->upstreams[0].port, 587);
+	assert_int_equal(c->upstreams[0].tls, TLS_STARTTLS);
+	assert_ptr_equal(c->listeners[0].upstream, &c->upstreams[0]);
+	conf_unref(c);
+}
+
+/*
+ * docs/configuration.md against the table: every key the tests know is
+ * documented in its section, and a file that sets each key to the default
+ * the document prints loads to the same values as a file that sets none.
+ */
+static const char *const all_keys[3][13] = {
+	{ "hostname", "user", "log_level", "log_facilities", "log_target",
+	  "max_sessions", NULL },
+	{ "listen", "allow", "upstream", "max_message_size", "max_recipients",
+	  "banner", "command_timeout", "data_timeout",
+	  "max_sessions_per_client", "bare_newline", "received_header",
+	  NULL },
+	{ "host", "port", "tls", "ca_file", "verify_hostname", "tls_name",
+	  "tls_min_version", "helo_name", "connect_timeout",
+	  "command_timeout", NULL },
+};
+
+static void
+compare_conf(const struct gw_conf *a, const struct gw_conf *b)
+{
+	const struct conf_listener *la = &a->listeners[0];
+	const struct conf_listener *lb = &b->listeners[0];
+	const struct conf_upstream *ua = &a->upstreams[0];
+	const struct conf_upstream *ub = &b->upstreams[0];
+	size_t	 i;
+
+	assert_string_equal(a->hostname, b->hostname);
+	assert_string_equal(a->user, b->user);
+	assert_int_equal(a->log_level, b->log_level);
+	assert_int_equal(a->log_facilities, b->log_facilities);
+	assert_int_equal(a->log_syslog, b->log_syslog);
+	assert_int_equal(a->max_sessions, b->max_sessions);
+	assert_int_equal(la->nallow, lb->nallow);
+	for (i = 0; i < la->nallow; i++) {
+		assert_int_equal(la->allow[i].family, lb->allow[i].family);
+		assert_int_equal(la->allow[i].prefix, lb->allow[i].prefix);
+		assert_memory_equal(la->allow[i].addr, lb->allow[i].addr, 16);
+	}
+	assert_int_equal(la->max_message_size, lb->max_message_size);
+	assert_int_equal(la->max_recipients, lb->max_recipients);
+	assert_string_equal(la->banner, lb->banner);
+	assert_int_equal(la->command_timeout, lb->command_timeout);
+	assert_int_equal(la->data_timeout, lb->data_timeout);
+	assert_int_equal(la->max_sessions_per_client,
+	    lb->max_sessions_per_client);
+	assert_int_equal(la->bare_newline, lb->bare_newline);
+	assert_int_equal(la->received_header, lb->received_header);
+	assert_int_equal(ua->port, ub->port);
+	assert_int_equal(ua->tls, ub->tls);
+	assert_string_equal(ua->ca_file, ub->ca_file);
+	assert_int_equal(ua->verify_hostname, ub->verify_hostname);
+	assert_string_equal(ua->tls_name, ub->tls_name);
+	assert_int_equal(ua->tls_min_version, ub->tls_min_version);
+	assert_string_equal(ua->helo_name, ub->helo_name);
+	assert_int_equal(ua->connect_timeout, ub->connect_timeout);
+	assert_int_equal(ua->command_timeout, ub->command_timeout);
+}
+
+static void
+test_docs_defaults(void **state)
+{
+	static const char *const heads[3] = {
+		"[gateway]", "[listener NAME]", "[upstream NAME]"
+	};
+	struct gw_conf	*doc, *min;
+	FILE		*fp;
+	char		 path[PATH_MAX], line[1024], *cell[6], *p, *e;
+	char		 body[3][2048], text[8192];
+	int		 documented[3][13], sec = -1, i, k, ncell, nlit = 0;
+	int		 fence = 0;
+
+	(void)state;
+	memset(documented, 0, sizeof(documented));
+	memset(body, 0, sizeof(body));
+	srcpath(path, sizeof(path), "docs/configuration.md");
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		/* "# comment" in an INI example is not a heading */
+		if (strncmp(line, "```", 3) == 0)
+			fence = !fence;
+		if (fence)
+			continue;
+		if (line[0] == '#') {
+			sec = -1;
+			for (i = 0; i < 3; i++)
+				if (strstr(line, heads[i]) != NULL)
+					sec = i;
+			continue;
+		}
+		if (sec < 0 || strncmp(line, "| `", 3) != 0)
+			continue;
+		/* | `key` | type | default | meaning | */
+		for (ncell = 0, p = line + 1; ncell < 6 &&
+		    (e = strchr(p, '|')) != NULL; p = e + 1) {
+			*e = '\0';
+			cell[ncell++] = p;
+		}
+		assert_true(ncell >= 3);
+		for (i = 0; i < 3; i++) {
+			while (*cell[i] == ' ')
+				cell[i]++;
+			e = cell[i] + strlen(cell[i]);
+			while (e > cell[i] && e[-1] == ' ')
+				*--e = '\0';
+		}
+		assert_true(cell[0][0] == '`' && strlen(cell[0]) > 2);
+		cell[0][strlen(cell[0]) - 1] = '\0';
+		for (k = 0; all_keys[sec][k] != NULL; k++)
+			if (strcmp(all_keys[sec][k], cell[0] + 1) == 0)
+				documented[sec][k] = 1;
+		/* only a default printed as one literal is a value to test */
+		if (cell[2][0] != '`' || strlen(cell[2]) < 2 ||
+		    strchr(cell[2] + 1, '`') != cell[2] + strlen(cell[2]) - 1)
+			continue;
+		cell[2][strlen(cell[2]) - 1] = '\0';
+		(void)snprintf(body[sec] + strlen(body[sec]),
+		    sizeof(body[sec]) - strlen(body[sec]), "%s = %s\n",
+		    cell[0] + 1, cell[2] + 1);
+		nlit++;
+	}
+	(void)fclose(fp);
+	for (i = 0; i < 3; i++)
+		for (k = 0; all_keys[i][k] != NULL; k++)
+			if (!documented[i][k])
+				fail_msg("%s %s is not documented", heads[i],
+				    all_keys[i][k]);
+	/* every key but the required, derived and empty ones */
+	assert_int_equal(nlit, 19);
+
+	(void)snprintf(text, sizeof(text), "[gateway]\n%s"
+	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n%s"
+	    "[upstream u]\nhost = mail.example.com\n%s",
+	    body[0], body[1], body[2]);
+	assert_no_errors(load_text(text, &doc, NULL));
+	assert_no_errors(load_text(MINIMAL, &min, NULL));
+	compare_conf(doc, min);
+	conf_unref(doc);
+	conf_unref(min);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_derived_defaults, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tls_auto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_special, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_sections, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_multiple_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_syntax, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_error, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_docs_defaults, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
