@@ -15,6 +15,28 @@
  * failed() is the last callback: the owner then frees the client.
  * Every reply line from the upstream is validated (code digits, length,
  * line count, no data left over after a reply that must come alone).
+ *
+ * Details the owner relies on:
+ * - A 421 at any point (the upstream is closing) is failed(FAIL_REJECTED,
+ *   text with the 421), never reply(), even for a transaction command in
+ *   flight: the connection is gone and no further command may be issued.
+ * - A command given while the client is not idle (before ready(), or with
+ *   a reply outstanding) is a bug in the owner: fatalx.  Arguments with
+ *   CR, LF or other control characters fail the session (FAIL_INTERNAL)
+ *   instead of reaching the wire.
+ * - A failure found inside one of the owner's calls is reported by
+ *   failed() from the event loop, never from inside that call; commands
+ *   given meanwhile are ignored.
+ * - If the connection is lost or times out after the final dot and before
+ *   its reply, failed() says "message may be delivered twice" (the
+ *   upstream may have taken the message).
+ * - The reply passed to reply() stays valid until the callback returns,
+ *   even if the callback issues the next command.
+ * - Only tls = starttls-optional continues in cleartext (STARTTLS not
+ *   offered, refused, or only HELO accepted); a failed handshake or a
+ *   rejected certificate ends the session in every mode.
+ * - smtp_client_quit() and smtp_client_free() may be called from inside
+ *   any callback of this client.
  */
 #ifndef GW_SMTP_CLIENT_H
 #define GW_SMTP_CLIENT_H

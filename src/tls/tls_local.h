@@ -1,6 +1,6 @@
 /*
  * tls_local.h - what the three files of the tls module share; not part of
- * the module's public surface (include only from src/tls/*.c).
+ * the module's public surface (include only from the tls_*.c files).
  */
 #ifndef GW_TLS_LOCAL_H
 #define GW_TLS_LOCAL_H

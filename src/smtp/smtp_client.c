@@ -1,0 +1,1164 @@
+/*
+ * smtp_client.c - the upstream-facing SMTP session (see smtp_client.h).
+ *
+ * One explicit state machine: client_enter() moves to a state, logs the
+ * move and sends the state's command; client_response() reacts to the
+ * complete reply.  We never pipeline, so exactly one reply is outstanding
+ * at a time, and any byte left in the input after a complete reply is an
+ * attack or a broken server (after the 220 to STARTTLS it is the classic
+ * plaintext injection).
+ *
+ * Lifetime: every entry from the event loop and every public call holds
+ * the client (held > 0).  smtp_client_free() or the end of QUIT inside
+ * such a frame only marks CF_FREE; the outermost frame frees on the way
+ * out.  After failed() or smtp_client_quit()/smtp_client_free() no
+ * callback is made (CF_QUIET).  Failures found inside a public call are
+ * reported from a zero-delay event, never from inside the call, so the
+ * owner is not re-entered.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "net/io.h"
+#include "net/resolve.h"
+#include "smtp/smtp_client.h"
+#include "smtp/smtp_data.h"
+#include "smtp/smtp_parse.h"
+#include "tls/tls.h"
+#include "util/addr.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define CLIENT_IN_MAX		16384	/* reply lines are consumed as they come */
+#define CLIENT_OUT_MAX		65536
+#define BODY_CHUNK		16384	/* unstuffed octets asked from the body fn */
+#define BODY_STUFF_MAX		32768	/* stuffed octets written per io_write */
+#define BODY_ROOM_MIN		4096	/* keep filling while this much room is left */
+#define BODY_LOWAT		16384	/* resume filling at this much queued */
+#define QUIT_TIMEOUT		10	/* seconds to wait for the reply to QUIT */
+#define CLIENT_TEXT_MAX		512
+
+enum client_state {
+	CS_NEW = 0,
+	CS_RESOLVING,
+	CS_CONNECTING,
+	CS_TLS_IMPLICIT,
+	CS_BANNER,
+	CS_EHLO,
+	CS_HELO,
+	CS_STARTTLS,
+	CS_TLS_STARTTLS,
+	CS_EHLO_TLS,
+	CS_READY,
+	CS_MAIL,
+	CS_RCPT,
+	CS_DATA,
+	CS_BODY,
+	CS_DOT,
+	CS_RSET,
+	CS_QUIT,
+	CS_CLOSED,
+	CS_MAX
+};
+
+static const char *const strstate[] = {
+	[CS_NEW] = "NEW",
+	[CS_RESOLVING] = "RESOLVING",
+	[CS_CONNECTING] = "CONNECTING",
+	[CS_TLS_IMPLICIT] = "TLS_IMPLICIT",
+	[CS_BANNER] = "BANNER",
+	[CS_EHLO] = "EHLO",
+	[CS_HELO] = "HELO",
+	[CS_STARTTLS] = "STARTTLS",
+	[CS_TLS_STARTTLS] = "TLS_STARTTLS",
+	[CS_EHLO_TLS] = "EHLO_TLS",
+	[CS_READY] = "READY",
+	[CS_MAIL] = "MAIL",
+	[CS_RCPT] = "RCPT",
+	[CS_DATA] = "DATA",
+	[CS_BODY] = "BODY",
+	[CS_DOT] = "DOT",
+	[CS_RSET] = "RSET",
+	[CS_QUIT] = "QUIT",
+	[CS_CLOSED] = "CLOSED",
+};
+
+_Static_assert(sizeof(strstate) / sizeof(strstate[0]) == CS_MAX,
+    "strstate[] must name every client state");
+
+#define CF_READY_SENT	0x0001	/* ready() was called */
+#define CF_TLS		0x0002	/* TLS is up on the connection */
+#define CF_FAILED	0x0004	/* the session failed; failed() sent or pending */
+#define CF_FAIL_PENDING	0x0008	/* failed() waits on ev_defer */
+#define CF_QUIET	0x0010	/* no more callbacks to the owner */
+#define CF_FREE		0x0020	/* free when the outermost frame unwinds */
+#define CF_HELO		0x0040	/* the upstream got HELO, not EHLO */
+
+struct smtp_client {
+	enum client_state	 state;
+	unsigned		 flags;
+	int			 held;	/* frames running on this client */
+	int			 api;	/* inside a public call */
+
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	const struct conf_upstream *up;
+	struct tls_client_ctx	*tls;
+	uint64_t		 id;
+	char			 helo[CONF_HOST_MAX];
+	struct smtp_client_cb	 cb;
+	void			*arg;
+
+	struct event		*ev_timer;
+	struct event		*ev_defer;
+	struct resolve_req	*rreq;
+	struct resolve_result	 addrs;
+	size_t			 addri;
+	enum gw_fail		 conn_class;	/* why the last address failed */
+	char			 conn_err[CLIENT_TEXT_MAX];
+	char			 peer[64];	/* "192.0.2.1:587" */
+
+	struct gw_io		*io;
+	struct smtp_reply	 reply;
+	struct smtp_ext		 ext;
+	char			 tlsdesc[96];
+	char			 cmdarg[SMTP_TEXT_LINE_MAX];
+
+	smtp_body_fn		 bodyfn;
+	void			*bodyarg;
+	struct smtp_stuff	 stuff;
+	char			*bodybuf;	/* BODY_CHUNK */
+	char			*stuffbuf;	/* BODY_STUFF_MAX */
+	size_t			 bodyoff;
+	size_t			 bodylen;
+	int			 body_eof;
+	unsigned long long	 body_octets;
+
+	enum gw_fail		 fail_class;
+	char			 fail_text[CLIENT_TEXT_MAX];
+};
+
+static void	client_enter(struct smtp_client *, enum client_state);
+static void	client_response(struct smtp_client *);
+static void	client_hold(struct smtp_client *);
+static void	client_release(struct smtp_client *);
+static void	client_destroy(struct smtp_client *);
+static void	client_close(struct smtp_client *);
+static void	client_finish(struct smtp_client *);
+static void	client_fail(struct smtp_client *, enum gw_fail, const char *, ...)
+		    GW_PRINTF(3, 4);
+static void	client_timer(struct smtp_client *, unsigned);
+static void	client_send(struct smtp_client *, const char *, ...) GW_PRINTF(2, 3);
+static void	client_after_hello(struct smtp_client *);
+static void	client_no_tls(struct smtp_client *, const char *);
+static void	client_connect_next(struct smtp_client *);
+static void	client_body_pump(struct smtp_client *);
+static void	client_body_release(struct smtp_client *);
+static void	client_command(struct smtp_client *, const char *,
+		    enum client_state, const char *);
+static void	client_reply_text(const struct smtp_reply *, char *, size_t);
+static int	client_text_ok(const char *);
+static void	on_io(struct gw_io *, enum io_event, void *);
+static void	on_datain(struct smtp_client *);
+static void	on_ioerror(struct smtp_client *, enum io_event);
+static void	on_connected(struct smtp_client *);
+static void	on_tlsready(struct smtp_client *);
+static void	on_resolved(const struct resolve_result *, void *);
+static void	on_timer(evutil_socket_t, short, void *);
+static void	on_defer(evutil_socket_t, short, void *);
+
+static const char *
+client_strstate(enum client_state s)
+{
+	if ((unsigned)s >= CS_MAX)
+		return "?";
+	return strstate[s];
+}
+
+/* smtp_client_new - resolve, connect and greet an upstream */
+struct smtp_client *
+smtp_client_new(const struct smtp_client_params *p,
+    const struct smtp_client_cb *cb, void *arg)
+{
+	struct smtp_client	*c;
+	const char		*helo;
+
+	if (p->base == NULL || p->up == NULL || cb == NULL ||
+	    cb->ready == NULL || cb->reply == NULL || cb->failed == NULL)
+		fatalx("smtp_client_new: missing parameters");
+	/* the header's contract: only tls = none may come without a context */
+	if (p->up->tls != TLS_NONE && p->tls == NULL)
+		fatalx("smtp_client_new: tls=%s without a TLS context",
+		    tls_mode_name(p->up->tls));
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->base = p->base;
+	c->dns = p->dns;
+	c->up = p->up;
+	c->tls = p->tls;
+	c->id = p->id;
+	c->cb = *cb;
+	c->arg = arg;
+	(void)str_copy(c->tlsdesc, "none", sizeof(c->tlsdesc));
+	(void)str_copy(c->peer, "-", sizeof(c->peer));
+	c->ev_timer = evtimer_new(c->base, on_timer, c);
+	c->ev_defer = event_new(c->base, -1, 0, on_defer, c);
+	if (c->ev_timer == NULL || c->ev_defer == NULL) {
+		client_destroy(c);
+		return NULL;
+	}
+
+	c->held++;
+	c->api++;
+	helo = p->helo_name != NULL && p->helo_name[0] != '\0' ?
+	    p->helo_name : p->up->helo_name;
+	/*
+	 * The name goes onto the wire verbatim: a CR or LF in it would
+	 * inject commands.  It comes from our own configuration, so this is
+	 * a bug guard, and the session fails safe rather than the daemon.
+	 */
+	if (helo[0] == '\0' || !client_text_ok(helo) || strchr(helo, ' ') ||
+	    str_copy(c->helo, helo, sizeof(c->helo)) == -1) {
+		client_fail(c, FAIL_INTERNAL, "unusable HELO name");
+	} else {
+		client_enter(c, CS_RESOLVING);
+		if (c->state == CS_RESOLVING && c->rreq == NULL) {
+			/* resolve_start() failed: ENOMEM, reported as NULL */
+			c->api--;
+			c->held--;
+			client_destroy(c);
+			return NULL;
+		}
+	}
+	c->api--;
+	client_release(c);
+	return c;
+}
+
+/*
+ * client_text_ok - no control characters: the text becomes part of a
+ * command line, and CR/LF would let it carry a second command.
+ */
+static int
+client_text_ok(const char *s)
+{
+	const unsigned char	*u;
+
+	for (u = (const unsigned char *)s; *u != '\0'; u++)
+		if (*u < 0x20 || *u == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void
+client_hold(struct smtp_client *c)
+{
+	c->held++;
+}
+
+static void
+client_release(struct smtp_client *c)
+{
+	if (--c->held == 0 && (c->flags & CF_FREE))
+		client_destroy(c);
+	/* c may be freed here */
+}
+
+/* client_close - drop the connection and every pending wait */
+static void
+client_close(struct smtp_client *c)
+{
+	if (c->rreq != NULL) {
+		resolve_cancel(c->rreq);
+		c->rreq = NULL;
+	}
+	if (c->ev_timer != NULL)
+		evtimer_del(c->ev_timer);
+	if (c->io != NULL) {
+		io_free(c->io);	/* deferred if we are inside its callback */
+		c->io = NULL;
+	}
+	client_body_release(c);
+}
+
+static void
+client_destroy(struct smtp_client *c)
+{
+	client_close(c);
+	if (c->ev_timer != NULL)
+		event_free(c->ev_timer);
+	if (c->ev_defer != NULL)
+		event_free(c->ev_defer);
+	free(c);
+}
+
+/* client_finish - the end of QUIT: free once the frames unwind */
+static void
+client_finish(struct smtp_client *c)
+{
+	log_trace(LOGF_PROTOCOL, "%016llx smtp-client upstream=%s:%u closed",
+	    (unsigned long long)c->id, c->up->host, c->up->port);
+	client_close(c);
+	c->state = CS_CLOSED;
+	c->flags |= CF_QUIET | CF_FREE;
+	if (c->held == 0)
+		client_destroy(c);
+}
+
+/*
+ * client_fail - end the session with a failure class.  From the event loop
+ * failed() is called at once; from inside a public call it is deferred to
+ * a zero-delay event so that the owner is never re-entered.
+ */
+static void
+client_fail(struct smtp_client *c, enum gw_fail cls, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (c->flags & CF_FAILED)
+		return;
+	c->flags |= CF_FAILED;
+	c->fail_class = cls;
+	va_start(ap, fmt);
+	(void)vsnprintf(c->fail_text, sizeof(c->fail_text), fmt, ap);
+	va_end(ap);
+	if (!(c->flags & CF_QUIET))
+		log_warnx("%016llx smtp-client upstream=%s:%u failed class=%s "
+		    "state=%s: %s", (unsigned long long)c->id, c->up->host,
+		    c->up->port, fail_name(cls), client_strstate(c->state),
+		    c->fail_text);
+	client_close(c);
+	client_enter(c, CS_CLOSED);
+	if (c->flags & CF_QUIET)
+		return;
+	if (c->api > 0) {
+		c->flags |= CF_FAIL_PENDING;
+		event_active(c->ev_defer, EV_TIMEOUT, 0);
+		return;
+	}
+	c->flags |= CF_QUIET;
+	c->cb.failed(c->arg, cls, c->fail_text);
+	/* c may be freed here (deferred: we are held) */
+}
+
+static void
+client_timer(struct smtp_client *c, unsigned seconds)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = seconds > 0 ? seconds : 1;
+	tv.tv_usec = 0;
+	evtimer_add(c->ev_timer, &tv);
+}
+
+/* client_send - one command line, logged at the single choke point */
+static void
+client_send(struct smtp_client *c, const char *fmt, ...)
+{
+	char	 line[SMTP_TEXT_LINE_MAX], vis[SMTP_TEXT_LINE_MAX * 2];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	/* callers check lengths first; this only guards against truncation */
+	if (n < 0 || (size_t)n >= sizeof(line) - 2) {
+		client_fail(c, FAIL_INTERNAL, "command line too long");
+		return;
+	}
+	log_trace(LOGF_PROTOCOL, "%016llx > %s", (unsigned long long)c->id,
+	    str_vis(vis, sizeof(vis), line, (size_t)n));
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (io_write(c->io, line, (size_t)n) == -1)
+		client_fail(c, FAIL_INTERNAL, "cannot queue a command");
+}
+
+/*
+ * client_enter - move to a state and do what the state starts with.  The
+ * caller returns right after: the state's action may fail the session and
+ * free the connection.
+ */
+static void
+client_enter(struct smtp_client *c, enum client_state s)
+{
+	enum client_state	 old = c->state;
+
+	if ((unsigned)s >= CS_MAX)
+		fatalx("smtp_client: impossible state %d", (int)s);
+	c->state = s;
+	if (old != s)
+		log_trace(LOGF_PROTOCOL, "%016llx smtp-client %s -> %s",
+		    (unsigned long long)c->id, client_strstate(old),
+		    client_strstate(s));
+
+	switch (s) {
+	case CS_NEW:
+		fatalx("smtp_client: cannot re-enter NEW");
+	case CS_RESOLVING:
+		/* a resolver that never answers must not hold the session */
+		client_timer(c, c->up->connect_timeout);
+		c->rreq = resolve_start(c->base, c->dns, c->up->host,
+		    c->up->port, on_resolved, c);
+		break;
+	case CS_CONNECTING:
+		client_connect_next(c);
+		break;
+	case CS_TLS_IMPLICIT:
+	case CS_TLS_STARTTLS:
+		client_timer(c, c->up->command_timeout);
+		/*
+		 * tls_client_start() refuses if plaintext is still buffered
+		 * (after the 220 to STARTTLS that is an injection attempt).
+		 */
+		if (tls_client_start(c->io, c->tls, c->id) == -1) {
+			client_fail(c, io_error_class(c->io) != FAIL_NONE ?
+			    io_error_class(c->io) : FAIL_INTERNAL,
+			    "cannot start TLS: %s", io_error(c->io));
+			return;
+		}
+		break;
+	case CS_BANNER:
+		client_timer(c, c->up->connect_timeout);
+		break;
+	case CS_EHLO:
+		client_timer(c, c->up->command_timeout);
+		client_send(c, "EHLO %s", c->helo);
+		break;
+	case CS_EHLO_TLS:
+		/* forget everything the cleartext EHLO told us (pitfall 2) */
+		memset(&c->ext, 0, sizeof(c->ext));
+		c->flags &= ~CF_HELO;
+		client_timer(c, c->up->command_timeout);
+		client_send(c, "EHLO %s", c->helo);
+		break;
+	case CS_HELO:
+		memset(&c->ext, 0, sizeof(c->ext));
+		c->flags |= CF_HELO;
+		client_timer(c, c->up->command_timeout);
+		client_send(c, "HELO %s", c->helo);
+		break;
+	case CS_STARTTLS:
+		client_timer(c, c->up->command_timeout);
+		client_send(c, "STARTTLS");
+		break;
+	case CS_READY:
+		evtimer_del(c->ev_timer);
+		/*
+		 * The one place a session becomes usable: a mode that needs
+		 * TLS must never get here in cleartext.
+		 */
+		if (TLS_REQUIRED(c->up->tls) && !(c->flags & CF_TLS))
+			fatalx("smtp_client: READY in cleartext with tls=%s",
+			    tls_mode_name(c->up->tls));
+		if (!(c->flags & CF_READY_SENT)) {
+			c->flags |= CF_READY_SENT;
+			log_info("%016llx smtp-client upstream=%s:%u peer=%s "
+			    "ready tls=\"%s\" helo=%s", (unsigned long long)c->id,
+			    c->up->host, c->up->port, c->peer, c->tlsdesc,
+			    (c->flags & CF_HELO) ? "yes" : "no");
+			if (!(c->flags & CF_QUIET))
+				c->cb.ready(c->arg);
+			/* c may be freed here */
+		}
+		break;
+	case CS_MAIL:
+		client_timer(c, c->up->command_timeout);
+		client_send(c, "MAIL FROM:%s", c->cmdarg);
+		break;
+	case CS_RCPT:
+		client_timer(c, c->up->command_timeout);
+		client_send(c, "RCPT TO:%s", c->cmdarg);
+		break;
+	case CS_DATA:
+		client_timer(c, c->up->command_timeout);
+		client_send(c, "DATA");
+		break;
+	case CS_BODY:
+		/* re-armed on every IO_LOWAT: an upstream that stops reading times out */
+		client_timer(c, c->up->command_timeout);
+		smtp_stuff_init(&c->stuff);
+		c->bodyoff = c->bodylen = 0;
+		c->body_eof = 0;
+		c->body_octets = 0;
+		io_set_lowat(c->io, BODY_LOWAT);
+		client_body_pump(c);
+		break;
+	case CS_DOT:
+		io_set_lowat(c->io, 0);
+		client_timer(c, c->up->command_timeout);
+		break;
+	case CS_RSET:
+		client_timer(c, c->up->command_timeout);
+		client_send(c, "RSET");
+		break;
+	case CS_QUIT:
+		client_timer(c, c->up->command_timeout < QUIT_TIMEOUT ?
+		    c->up->command_timeout : QUIT_TIMEOUT);
+		client_send(c, "QUIT");
+		break;
+	case CS_CLOSED:
+		break;
+	case CS_MAX:
+		fatalx("smtp_client: impossible state %d", (int)s);
+	}
+}
+
+/* client_reply_text - "550 5.1.1 text" for logs and failed(), escaped */
+static void
+client_reply_text(const struct smtp_reply *r, char *out, size_t outlen)
+{
+	char	 flat[SMTP_REPLY_TEXT_MAX], vis[CLIENT_TEXT_MAX];
+	size_t	 i, n;
+
+	n = r->textlen < sizeof(flat) - 1 ? r->textlen : sizeof(flat) - 1;
+	for (i = 0; i < n; i++)
+		flat[i] = r->text[i] == '\n' ? ' ' : r->text[i];
+	(void)str_vis(vis, sizeof(vis), flat, n);
+	(void)snprintf(out, outlen, "%d%s%s %s", r->code,
+	    r->enh[0] != '\0' ? " " : "", r->enh, vis);
+}
+
+/* client_no_tls - STARTTLS impossible: fail or carry on as the mode says */
+static void
+client_no_tls(struct smtp_client *c, const char *why)
+{
+	/* only starttls-optional may ever carry mail in cleartext (pitfall 3) */
+	if (c->up->tls != TLS_STARTTLS_OPTIONAL) {
+		client_fail(c, FAIL_TLS_NOT_OFFERED, "%s; tls=%s requires TLS",
+		    why, tls_mode_name(c->up->tls));
+		return;
+	}
+	log_warnx("%016llx smtp-client upstream=%s:%u continuing without TLS "
+	    "(tls=starttls-optional): %s", (unsigned long long)c->id,
+	    c->up->host, c->up->port, why);
+	client_enter(c, CS_READY);
+}
+
+/* client_after_hello - the greeting was accepted: TLS next, or ready */
+static void
+client_after_hello(struct smtp_client *c)
+{
+	if ((c->flags & CF_TLS) || c->up->tls == TLS_NONE) {
+		client_enter(c, CS_READY);
+		return;
+	}
+	if (!TLS_USES_STARTTLS(c->up->tls))
+		fatalx("smtp_client: tls=%s without TLS after the greeting",
+		    tls_mode_name(c->up->tls));
+	if (c->flags & CF_HELO) {
+		client_no_tls(c, "EHLO refused, HELO cannot negotiate STARTTLS");
+		return;
+	}
+	if (!(c->ext.flags & SMTP_EXT_STARTTLS)) {
+		client_no_tls(c, "STARTTLS not offered");
+		return;
+	}
+	client_enter(c, CS_STARTTLS);
+}
+
+/*
+ * client_response - react to one complete reply in the current state.
+ */
+static void
+client_response(struct smtp_client *c)
+{
+	struct smtp_reply	*r = &c->reply;
+	char			 txt[CLIENT_TEXT_MAX];
+	int			 cls = r->code / 100;
+
+	client_reply_text(r, txt, sizeof(txt));
+	if (c->state == CS_QUIT) {
+		client_finish(c);
+		return;
+	}
+	/*
+	 * 421: the upstream is closing the connection.  Even in the middle of
+	 * a transaction this is reported as failed(), never as a reply: the
+	 * connection is gone and the owner must not issue another command.
+	 */
+	if (r->code == 421) {
+		client_fail(c, FAIL_REJECTED, "upstream is closing in %s: %s",
+		    client_strstate(c->state), txt);
+		return;
+	}
+
+	switch (c->state) {
+	case CS_BANNER:
+		if (r->code != 220) {
+			client_fail(c, FAIL_REJECTED, "banner: %s", txt);
+			return;
+		}
+		client_enter(c, CS_EHLO);
+		break;
+	case CS_EHLO:
+	case CS_EHLO_TLS:
+		if (cls == 2) {
+			smtp_parse_ehlo(r, &c->ext);
+			client_after_hello(c);
+		} else if (cls == 5)
+			client_enter(c, CS_HELO);
+		else
+			client_fail(c, FAIL_REJECTED, "EHLO: %s", txt);
+		break;
+	case CS_HELO:
+		if (cls != 2) {
+			client_fail(c, FAIL_REJECTED, "HELO: %s", txt);
+			return;
+		}
+		client_after_hello(c);
+		break;
+	case CS_STARTTLS:
+		if (r->code != 220) {
+			client_no_tls(c, "STARTTLS refused");
+			return;
+		}
+		/*
+		 * client_datain() already refused bytes after this reply; the
+		 * check is repeated where it matters, next to the switch.
+		 */
+		if (buf_len(io_in(c->io)) != 0) {
+			client_fail(c, FAIL_PROTOCOL, "data after the 220 to STARTTLS");
+			return;
+		}
+		client_enter(c, CS_TLS_STARTTLS);
+		break;
+	case CS_DATA:
+		if (r->code == 354) {
+			client_enter(c, CS_BODY);
+			break;
+		}
+		/* FALLTHROUGH */
+	case CS_MAIL:
+	case CS_RCPT:
+	case CS_RSET:
+	case CS_DOT:
+		client_enter(c, CS_READY);
+		if (!(c->flags & CF_QUIET))
+			c->cb.reply(c->arg, r);
+		/* c may be freed here */
+		break;
+	default:
+		/* nothing was asked: a reply now means the peer is confused */
+		client_fail(c, FAIL_PROTOCOL, "unexpected reply in state %s: %s",
+		    client_strstate(c->state), txt);
+		break;
+	}
+}
+
+/* on_datain - split input into reply lines and feed the reply parser */
+static void
+on_datain(struct smtp_client *c)
+{
+	struct buf	*in;
+	enum buf_line	 lr;
+	const char	*line, *err;
+	char		 vis[SMTP_REPLY_LINE_MAX * 2];
+	size_t		 len;
+
+	while (c->io != NULL && !(c->flags & CF_FAILED)) {
+		in = io_in(c->io);
+		lr = buf_findline(in, SMTP_REPLY_LINE_MAX, &len);
+		if (lr == BUF_LINE_NONE)
+			return;
+		if (c->state == CS_QUIT) {
+			/* any answer (or garbage) to QUIT ends the session */
+			if (lr == BUF_LINE_OK)
+				log_trace(LOGF_PROTOCOL, "%016llx < %s",
+				    (unsigned long long)c->id, str_vis(vis,
+				    sizeof(vis), buf_data(in), len));
+			client_finish(c);
+			return;
+		}
+		if (lr == BUF_LINE_TOOLONG) {
+			client_fail(c, FAIL_PROTOCOL, "reply line too long");
+			return;
+		}
+		if (lr == BUF_LINE_BARE) {
+			client_fail(c, FAIL_PROTOCOL, "bare CR or LF in a reply");
+			return;
+		}
+		line = buf_data(in);
+		log_trace(LOGF_PROTOCOL, "%016llx < %s", (unsigned long long)c->id,
+		    str_vis(vis, sizeof(vis), line, len));
+		/* the previous reply stays readable until the next one starts */
+		if (c->reply.done)
+			smtp_reply_reset(&c->reply);
+		err = smtp_reply_feed(&c->reply, line, len);
+		buf_consume(in, len + 2);
+		if (err != NULL) {
+			client_fail(c, FAIL_PROTOCOL, "bad reply: %s", err);
+			return;
+		}
+		if (!c->reply.done)
+			continue;
+		/*
+		 * We never pipeline, so nothing may follow a complete reply.
+		 * Extra bytes are an attack or a broken server; after the 220
+		 * to STARTTLS they would be a plaintext injection.
+		 */
+		if (buf_len(in) != 0) {
+			client_fail(c, FAIL_PROTOCOL,
+			    "upstream sent data after its reply (%zu bytes)",
+			    buf_len(in));
+			return;
+		}
+		client_response(c);
+		return;
+	}
+}
+
+static void
+on_connected(struct smtp_client *c)
+{
+	log_info("%016llx smtp-client upstream=%s:%u connected peer=%s",
+	    (unsigned long long)c->id, c->up->host, c->up->port, c->peer);
+	if (c->up->tls == TLS_IMPLICIT)
+		client_enter(c, CS_TLS_IMPLICIT);
+	else
+		client_enter(c, CS_BANNER);
+}
+
+static void
+on_tlsready(struct smtp_client *c)
+{
+	struct tls_info	 ti;
+
+	c->flags |= CF_TLS;
+	if (tls_get_info(c->io, &ti) == 0)
+		(void)snprintf(c->tlsdesc, sizeof(c->tlsdesc), "%s %s",
+		    ti.version, ti.cipher);
+	else
+		(void)str_copy(c->tlsdesc, "TLS", sizeof(c->tlsdesc));
+	if (c->state == CS_TLS_IMPLICIT)
+		client_enter(c, CS_BANNER);
+	else if (c->state == CS_TLS_STARTTLS)
+		client_enter(c, CS_EHLO_TLS);
+	else
+		fatalx("smtp_client: TLS ready in state %s",
+		    client_strstate(c->state));
+}
+
+/* on_ioerror - the connection closed or failed */
+static void
+on_ioerror(struct smtp_client *c, enum io_event ev)
+{
+	enum gw_fail	 cls;
+	const char	*why;
+
+	cls = io_error_class(c->io);
+	why = ev == IO_CLOSED ? "connection closed by upstream" : io_error(c->io);
+	switch (c->state) {
+	case CS_CONNECTING:
+		c->conn_class = cls != FAIL_NONE ? cls : FAIL_CONNECT;
+		(void)snprintf(c->conn_err, sizeof(c->conn_err), "%s: %s",
+		    c->peer, why);
+		log_info("%016llx smtp-client upstream=%s:%u connect failed: %s",
+		    (unsigned long long)c->id, c->up->host, c->up->port,
+		    c->conn_err);
+		io_free(c->io);
+		c->io = NULL;
+		client_connect_next(c);
+		return;
+	case CS_QUIT:
+		client_finish(c);
+		return;
+	case CS_DOT:
+		/*
+		 * The final dot is out and no reply came: the upstream may
+		 * have accepted the message.  Say so loudly (pitfall 12); the
+		 * owner answers 4xx and the message may arrive twice.
+		 */
+		log_error("%016llx smtp-client upstream=%s:%u connection lost "
+		    "after the final dot (%s): the message may have been "
+		    "delivered; a retry may deliver it twice",
+		    (unsigned long long)c->id, c->up->host, c->up->port, why);
+		client_fail(c, FAIL_CLOSED, "connection lost after end of data; "
+		    "message may be delivered twice");
+		return;
+	default:
+		if (ev == IO_CLOSED || cls == FAIL_NONE)
+			cls = FAIL_CLOSED;
+		client_fail(c, cls, "%s in state %s", why,
+		    client_strstate(c->state));
+		return;
+	}
+}
+
+static void
+on_io(struct gw_io *io, enum io_event ev, void *arg)
+{
+	struct smtp_client	*c = arg;
+
+	/* an io we already let go of may still be unwinding */
+	if (io != c->io)
+		return;
+	client_hold(c);
+	switch (ev) {
+	case IO_CONNECTED:
+		if (c->state != CS_CONNECTING)
+			fatalx("smtp_client: connected in state %s",
+			    client_strstate(c->state));
+		on_connected(c);
+		break;
+	case IO_TLSREADY:
+		on_tlsready(c);
+		break;
+	case IO_DATAIN:
+		on_datain(c);
+		break;
+	case IO_LOWAT:
+		if (c->state == CS_BODY) {
+			client_timer(c, c->up->command_timeout);
+			client_body_pump(c);
+		}
+		break;
+	case IO_TIMEOUT:
+		/* we run our own timers; the io's is not armed, but be safe */
+		client_fail(c, FAIL_TIMEOUT, "no progress in state %s",
+		    client_strstate(c->state));
+		break;
+	case IO_CLOSED:
+	case IO_ERROR:
+		on_ioerror(c, ev);
+		break;
+	}
+	client_release(c);
+	/* c may be freed here */
+}
+
+static void
+on_resolved(const struct resolve_result *res, void *arg)
+{
+	struct smtp_client	*c = arg;
+
+	client_hold(c);
+	c->rreq = NULL;
+	evtimer_del(c->ev_timer);
+	if (res->error != 0 || res->naddrs == 0) {
+		client_fail(c, FAIL_DNS, "cannot resolve %s: %s", c->up->host,
+		    res->errstr != NULL ? res->errstr : "no address");
+	} else {
+		c->addrs = *res;
+		c->addri = 0;
+		c->conn_class = FAIL_CONNECT;
+		(void)str_copy(c->conn_err, "no address tried", sizeof(c->conn_err));
+		client_enter(c, CS_CONNECTING);
+	}
+	client_release(c);
+	/* c may be freed here */
+}
+
+/* client_connect_next - try the next address, or fail with the last error */
+static void
+client_connect_next(struct smtp_client *c)
+{
+	const struct sockaddr	*sa;
+	struct gw_io		*io;
+	size_t			 i;
+
+	while (c->addri < c->addrs.naddrs) {
+		i = c->addri++;
+		sa = (const struct sockaddr *)&c->addrs.addrs[i];
+		(void)addr_ntop_port(sa, c->peer, sizeof(c->peer));
+		io = io_new(c->base, -1, CLIENT_IN_MAX, CLIENT_OUT_MAX, on_io, c);
+		if (io == NULL) {
+			client_fail(c, FAIL_INTERNAL, "out of memory for a connection");
+			return;
+		}
+		if (io_connect(io, sa, c->addrs.addrlens[i]) == -1) {
+			c->conn_class = io_error_class(io);
+			(void)snprintf(c->conn_err, sizeof(c->conn_err), "%s: %s",
+			    c->peer, io_error(io));
+			io_free(io);
+			continue;
+		}
+		c->io = io;
+		client_timer(c, c->up->connect_timeout);
+		log_trace(LOGF_PROTOCOL, "%016llx smtp-client connecting to %s",
+		    (unsigned long long)c->id, c->peer);
+		return;
+	}
+	client_fail(c, c->conn_class == FAIL_TIMEOUT ? FAIL_TIMEOUT :
+	    c->conn_class == FAIL_INTERNAL ? FAIL_INTERNAL : FAIL_CONNECT,
+	    "cannot connect to %s:%u (%zu address%s tried): %s", c->up->host,
+	    c->up->port, c->addrs.naddrs, c->addrs.naddrs == 1 ? "" : "es",
+	    c->conn_err);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_client	*c = arg;
+
+	client_hold(c);
+	switch (c->state) {
+	case CS_RESOLVING:
+		client_fail(c, FAIL_DNS, "resolving %s timed out", c->up->host);
+		break;
+	case CS_CONNECTING:
+		c->conn_class = FAIL_TIMEOUT;
+		(void)snprintf(c->conn_err, sizeof(c->conn_err),
+		    "%s: connect timed out after %us", c->peer,
+		    c->up->connect_timeout);
+		log_info("%016llx smtp-client upstream=%s:%u connect failed: %s",
+		    (unsigned long long)c->id, c->up->host, c->up->port,
+		    c->conn_err);
+		io_free(c->io);
+		c->io = NULL;
+		client_connect_next(c);
+		break;
+	case CS_QUIT:
+		client_finish(c);
+		break;
+	case CS_DOT:
+		log_error("%016llx smtp-client upstream=%s:%u no reply to the "
+		    "final dot: the message may have been delivered; a retry "
+		    "may deliver it twice", (unsigned long long)c->id,
+		    c->up->host, c->up->port);
+		client_fail(c, FAIL_TIMEOUT, "timeout after end of data; "
+		    "message may be delivered twice");
+		break;
+	default:
+		client_fail(c, FAIL_TIMEOUT, "timeout in state %s",
+		    client_strstate(c->state));
+		break;
+	}
+	client_release(c);
+	/* c may be freed here */
+}
+
+static void
+on_defer(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_client	*c = arg;
+
+	client_hold(c);
+	if ((c->flags & CF_FAIL_PENDING) && !(c->flags & CF_QUIET)) {
+		c->flags &= ~CF_FAIL_PENDING;
+		c->flags |= CF_QUIET;
+		c->cb.failed(c->arg, c->fail_class, c->fail_text);
+	}
+	client_release(c);
+	/* c may be freed here */
+}
+
+static void
+client_body_release(struct smtp_client *c)
+{
+	free(c->bodybuf);
+	free(c->stuffbuf);
+	c->bodybuf = c->stuffbuf = NULL;
+}
+
+/*
+ * client_body_pump - move body octets into the output while it has room;
+ * IO_LOWAT brings us back.  At most one chunk of the message is held here.
+ */
+static void
+client_body_pump(struct smtp_client *c)
+{
+	const char	*end;
+	size_t		 room, used, outlen, outmax;
+	ssize_t		 n;
+
+	for (;;) {
+		if (c->bodyoff == c->bodylen && !c->body_eof) {
+			n = c->bodyfn(c->bodyarg, c->bodybuf, BODY_CHUNK);
+			/* the owner's body source may have freed us */
+			if (c->flags & (CF_FREE | CF_FAILED))
+				return;
+			if (n < 0) {
+				/*
+				 * Without the final dot the upstream discards
+				 * what it got: close now, never send ".".
+				 */
+				client_fail(c, FAIL_INTERNAL, "message body could "
+				    "not be read; aborted before the final dot");
+				return;
+			}
+			if ((size_t)n > BODY_CHUNK)
+				fatalx("smtp_client: body source returned %zd > %d",
+				    n, BODY_CHUNK);
+			if (n == 0)
+				c->body_eof = 1;
+			c->bodyoff = 0;
+			c->bodylen = (size_t)n;
+			c->body_octets += (unsigned long long)n;
+		}
+		room = io_outroom(c->io);
+		if (c->body_eof && c->bodyoff == c->bodylen) {
+			end = smtp_stuff_end(&c->stuff);
+			if (room < strlen(end))
+				return;	/* IO_LOWAT will call again */
+			if (io_write(c->io, end, strlen(end)) == -1) {
+				client_fail(c, FAIL_INTERNAL, "cannot queue the final dot");
+				return;
+			}
+			log_trace(LOGF_PROTOCOL, "%016llx > (%llu body octets) .",
+			    (unsigned long long)c->id, c->body_octets);
+			client_body_release(c);
+			client_enter(c, CS_DOT);
+			return;
+		}
+		if (room < BODY_ROOM_MIN)
+			return;	/* IO_LOWAT will call again */
+		outmax = room < BODY_STUFF_MAX ? room : BODY_STUFF_MAX;
+		used = smtp_stuff(&c->stuff, c->bodybuf + c->bodyoff,
+		    c->bodylen - c->bodyoff, c->stuffbuf, outmax, &outlen);
+		/* with at least BODY_ROOM_MIN of room, a step always moves */
+		if (used == 0)
+			fatalx("smtp_client: dot-stuffing made no progress");
+		if (io_write(c->io, c->stuffbuf, outlen) == -1) {
+			client_fail(c, FAIL_INTERNAL, "cannot queue message data");
+			return;
+		}
+		c->bodyoff += used;
+	}
+}
+
+/*
+ * client_command - the common part of MAIL/RCPT/DATA/RSET: the state must
+ * be READY (anything else is a bug in the owner), TLS as the mode demands.
+ */
+static void
+client_command(struct smtp_client *c, const char *verb, enum client_state s,
+    const char *args)
+{
+	client_hold(c);
+	c->api++;
+	/* a failure is being reported on its way: the command is moot */
+	if (c->flags & CF_FAILED)
+		goto out;
+	if (c->state != CS_READY)
+		fatalx("smtp_client: %s in state %s", verb,
+		    client_strstate(c->state));
+	if (TLS_REQUIRED(c->up->tls) && !(c->flags & CF_TLS))
+		fatalx("smtp_client: %s in cleartext with tls=%s", verb,
+		    tls_mode_name(c->up->tls));
+	if (args != NULL) {
+		/*
+		 * The arguments come from our client through relay; a CR or
+		 * LF here would smuggle a second command upstream.  relay
+		 * should have refused them: fail this session, not the daemon.
+		 */
+		if (!client_text_ok(args)) {
+			client_fail(c, FAIL_INTERNAL, "%s arguments contain "
+			    "control characters", verb);
+			goto out;
+		}
+		if (str_copy(c->cmdarg, args, sizeof(c->cmdarg) - 16) == -1) {
+			client_fail(c, FAIL_INTERNAL, "%s arguments too long", verb);
+			goto out;
+		}
+	}
+	client_enter(c, s);
+out:
+	c->api--;
+	client_release(c);
+}
+
+/* smtp_client_mail - MAIL FROM */
+void
+smtp_client_mail(struct smtp_client *c, const char *args)
+{
+	client_command(c, "MAIL", CS_MAIL, args);
+}
+
+/* smtp_client_rcpt - RCPT TO */
+void
+smtp_client_rcpt(struct smtp_client *c, const char *args)
+{
+	client_command(c, "RCPT", CS_RCPT, args);
+}
+
+/* smtp_client_rset - RSET */
+void
+smtp_client_rset(struct smtp_client *c)
+{
+	client_command(c, "RSET", CS_RSET, NULL);
+}
+
+/* smtp_client_data - DATA, the body, the final dot */
+void
+smtp_client_data(struct smtp_client *c, smtp_body_fn fn, void *arg)
+{
+	if (fn == NULL)
+		fatalx("smtp_client_data: no body source");
+	if (!(c->flags & CF_FAILED) && c->state == CS_READY) {
+		c->bodyfn = fn;
+		c->bodyarg = arg;
+		client_body_release(c);
+		c->bodybuf = malloc(BODY_CHUNK);
+		c->stuffbuf = malloc(BODY_STUFF_MAX);
+		if (c->bodybuf == NULL || c->stuffbuf == NULL) {
+			client_hold(c);
+			c->api++;
+			client_fail(c, FAIL_INTERNAL, "out of memory for DATA");
+			c->api--;
+			client_release(c);
+			return;
+		}
+	}
+	client_command(c, "DATA", CS_DATA, NULL);
+}
+
+/* smtp_client_quit - QUIT if idle, then close; no more callbacks */
+void
+smtp_client_quit(struct smtp_client *c)
+{
+	if (c == NULL)
+		return;
+	c->flags |= CF_QUIET;
+	if (c->state == CS_QUIT)
+		return;
+	if (c->state != CS_READY || c->io == NULL || (c->flags & CF_FAILED)) {
+		smtp_client_free(c);
+		return;
+	}
+	client_hold(c);
+	c->api++;
+	client_enter(c, CS_QUIT);
+	if (c->flags & CF_FAILED)
+		client_finish(c);	/* could not even queue QUIT */
+	c->api--;
+	client_release(c);
+	/* c may be freed here */
+}
+
+/* smtp_client_free - close at once, no QUIT, no callbacks */
+void
+smtp_client_free(struct smtp_client *c)
+{
+	if (c == NULL)
+		return;
+	c->flags |= CF_QUIET | CF_FREE;
+	client_close(c);
+	c->state = CS_CLOSED;
+	if (c->held == 0)
+		client_destroy(c);
+}
+
+/* smtp_client_ext - capabilities from the current EHLO */
+const struct smtp_ext *
+smtp_client_ext(const struct smtp_client *c)
+{
+	return &c->ext;
+}
+
+/* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */
+const char *
+smtp_client_tls(const struct smtp_client *c)
+{
+	return c->tlsdesc;
+}

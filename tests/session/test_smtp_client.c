@@ -1,0 +1,1820 @@
+/*
+ * test_smtp_client.c - the upstream SMTP client against a scripted fake
+ * upstream on a loopback listener inside the same event_base.
+ *
+ * The fake runs a script of steps: send bytes, expect a command line by
+ * prefix, swallow a DATA body up to CRLF.CRLF, switch to TLS (wolfSSL as
+ * the server), close, or go silent.  The owner side runs a list of client
+ * operations, one per ready()/reply().  Certificates are made with the
+ * openssl tool in the group setup: a CA, a server certificate for
+ * mail.test signed by it, and an unrelated CA.
+ *
+ * Set SMTPGATE_TEST_DEBUG=1 for the protocol trace on stderr.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/dns.h>
+
+#include "conf/conf.h"
+#include "net/io.h"
+#include "smtp/smtp_client.h"
+#include "tls/tls.h"
+#include "util/log.h"
+#include "util/str.h"
+
+/* ------------------------------------------------------------------ */
+/* test PKI */
+
+static char	pki_dir[PATH_MAX];
+static int	pki_ok;
+
+static int
+pki_run(const char *fmt, ...)
+{
+	char	 cmd[2048];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void
+pki_path(char *out, size_t len, const char *name)
+{
+	(void)snprintf(out, len, "%s/%s", pki_dir, name);
+}
+
+static int
+pki_make(void)
+{
+	char	 tmpl[] = "/tmp/smtpgate-client-test-XXXXXX";
+	FILE	*f;
+	char	 p[PATH_MAX + 16];
+
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	(void)snprintf(pki_dir, sizeof(pki_dir), "%s", tmpl);
+	pki_path(p, sizeof(p), "ext.cnf");
+	if ((f = fopen(p, "w")) == NULL)
+		return -1;
+	fprintf(f, "subjectAltName=DNS:mail.test,DNS:*.mx.test\n"
+	    "basicConstraints=CA:FALSE\n"
+	    "keyUsage=digitalSignature\n"
+	    "extendedKeyUsage=serverAuth\n");
+	fclose(f);
+	if (pki_run("cd %s && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Test CA' && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout other.key -out other.pem -days 2 "
+	    "-subj '/CN=Other CA' && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout srv.key -out srv.csr -subj '/CN=mail.test/O=Test' && "
+	    "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
+	    "-CAcreateserial -out srv.pem -days 2 -extfile ext.cnf",
+	    pki_dir) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+pki_remove(void)
+{
+	if (pki_dir[0] != '\0')
+		(void)pki_run("rm -rf '%s'", pki_dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* the fake upstream */
+
+enum step_kind {
+	ST_END = 0,
+	ST_SEND,	/* send text */
+	ST_EXPECT,	/* next line must start with text */
+	ST_BODY,	/* collect a body up to CRLF.CRLF */
+	ST_TLS,		/* wolfSSL_accept on the connection */
+	ST_CLOSE,	/* close the connection */
+	ST_SILENT	/* stop reacting; never answer */
+};
+
+struct step {
+	enum step_kind	 kind;
+	const char	*text;
+};
+
+struct fake {
+	struct event_base	*base;
+	int			 lfd;
+	struct event		*lev;
+	int			 fd;
+	struct event		*rev;
+	unsigned short		 port;
+	const struct step	*script;
+	size_t			 pc;
+	int			 accepts;
+	int			 closed;	/* the connection ended */
+	int			 peer_eof;	/* the client closed first */
+	char			 mismatch[512];
+	char			 transcript[8192];	/* command lines seen */
+	char			*in;
+	size_t			 inlen;
+	char			*body;
+	size_t			 bodylen;
+	int			 got_dot;
+	WOLFSSL_CTX		*sctx;
+	WOLFSSL			*ssl;
+	int			 handshaking;
+	int			 tls12_only;
+};
+
+static void	fake_run(struct fake *);
+
+static void
+fake_append(struct fake *f, const char *p, size_t n)
+{
+	f->in = realloc(f->in, f->inlen + n + 1);
+	assert_non_null(f->in);
+	memcpy(f->in + f->inlen, p, n);
+	f->inlen += n;
+}
+
+static void
+fake_consume(struct fake *f, size_t n)
+{
+	memmove(f->in, f->in + n, f->inlen - n);
+	f->inlen -= n;
+}
+
+static void
+fake_close(struct fake *f)
+{
+	if (f->fd == -1)
+		return;
+	if (f->ssl != NULL) {
+		wolfSSL_free(f->ssl);
+		f->ssl = NULL;
+	}
+	event_free(f->rev);
+	f->rev = NULL;
+	close(f->fd);
+	f->fd = -1;
+	f->closed = 1;
+}
+
+static void
+fake_send(struct fake *f, const char *s)
+{
+	size_t	 len = strlen(s), off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		if (f->ssl != NULL)
+			n = wolfSSL_write(f->ssl, s + off, (int)(len - off));
+		else
+			n = send(f->fd, s + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0) {
+			if (f->ssl == NULL && n == -1 && errno == EAGAIN) {
+				usleep(1000);
+				continue;
+			}
+			return;	/* the client went away: its test will say */
+		}
+		off += (size_t)n;
+	}
+}
+
+static void
+fake_start_tls(struct fake *f)
+{
+	f->ssl = wolfSSL_new(f->sctx);
+	assert_non_null(f->ssl);
+	assert_int_equal(wolfSSL_set_fd(f->ssl, f->fd), WOLFSSL_SUCCESS);
+	f->handshaking = 1;
+}
+
+static int
+fake_handshake(struct fake *f)
+{
+	int	 r, e;
+
+	r = wolfSSL_accept(f->ssl);
+	if (r == WOLFSSL_SUCCESS) {
+		f->handshaking = 0;
+		return 1;
+	}
+	e = wolfSSL_get_error(f->ssl, r);
+	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+		return 0;
+	/* the client refused us (name, trust): it closes; so do we */
+	fake_close(f);
+	return -1;
+}
+
+/* fake_run - carry out steps until one needs input */
+static void
+fake_run(struct fake *f)
+{
+	const struct step	*s;
+	char			*nl, *end;
+	size_t			 ll, tl;
+
+	while (f->fd != -1 && !f->handshaking) {
+		s = &f->script[f->pc];
+		switch (s->kind) {
+		case ST_END:
+		case ST_SILENT:
+			return;
+		case ST_SEND:
+			fake_send(f, s->text);
+			f->pc++;
+			break;
+		case ST_TLS:
+			f->pc++;
+			fake_start_tls(f);
+			if (fake_handshake(f) != 0)
+				continue;
+			return;
+		case ST_CLOSE:
+			f->pc++;
+			fake_close(f);
+			return;
+		case ST_EXPECT:
+			if (f->inlen == 0 ||
+			    (nl = memmem(f->in, f->inlen, "\r\n", 2)) == NULL)
+				return;
+			ll = (size_t)(nl - f->in);
+			tl = strlen(f->transcript);
+			if (tl + ll + 2 < sizeof(f->transcript)) {
+				memcpy(f->transcript + tl, f->in, ll);
+				f->transcript[tl + ll] = '\n';
+				f->transcript[tl + ll + 1] = '\0';
+			}
+			if (ll < strlen(s->text) ||
+			    memcmp(f->in, s->text, strlen(s->text)) != 0) {
+				(void)snprintf(f->mismatch, sizeof(f->mismatch),
+				    "step %zu: expected '%s', got '%.*s'", f->pc,
+				    s->text, (int)ll, f->in);
+				fake_close(f);
+				return;
+			}
+			fake_consume(f, ll + 2);
+			f->pc++;
+			break;
+		case ST_BODY:
+			/* the body starts right after DATA's CRLF */
+			if (f->inlen >= 3 && memcmp(f->in, ".\r\n", 3) == 0) {
+				fake_consume(f, 3);
+				f->got_dot = 1;
+				f->pc++;
+				break;
+			}
+			if (f->inlen == 0 || (end = memmem(f->in, f->inlen,
+			    "\r\n.\r\n", 5)) == NULL)
+				return;
+			ll = (size_t)(end - f->in) + 2;
+			f->body = realloc(f->body, f->bodylen + ll + 1);
+			assert_non_null(f->body);
+			memcpy(f->body + f->bodylen, f->in, ll);
+			f->bodylen += ll;
+			fake_consume(f, ll + 3);
+			f->got_dot = 1;
+			f->pc++;
+			break;
+		}
+	}
+}
+
+static void
+fake_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake	*f = arg;
+	char		 buf[16384];
+	ssize_t		 n;
+	int		 e;
+
+	if (f->handshaking) {
+		if (fake_handshake(f) == 1)
+			fake_run(f);
+		return;
+	}
+	for (;;) {
+		if (f->ssl != NULL) {
+			n = wolfSSL_read(f->ssl, buf, sizeof(buf));
+			if (n <= 0) {
+				e = wolfSSL_get_error(f->ssl, (int)n);
+				if (e == WOLFSSL_ERROR_WANT_READ ||
+				    e == WOLFSSL_ERROR_WANT_WRITE)
+					break;
+				f->peer_eof = 1;
+				fake_close(f);
+				return;
+			}
+		} else {
+			n = recv(fd, buf, sizeof(buf), 0);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (n <= 0) {
+				/* keep what arrived: a body may end here */
+				f->peer_eof = 1;
+				fake_run(f);
+				fake_close(f);
+				return;
+			}
+		}
+		fake_append(f, buf, (size_t)n);
+		/* a silent fake must not buffer an endless body */
+		if (f->script[f->pc].kind == ST_SILENT && f->inlen > 65536)
+			fake_consume(f, f->inlen);
+	}
+	fake_run(f);
+}
+
+static void
+fake_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct fake	*f = arg;
+	int		 fd;
+
+	if ((fd = accept(lfd, NULL, NULL)) == -1)
+		return;
+	f->accepts++;
+	/* one connection per test: refuse extra ones */
+	if (f->fd != -1 || f->closed) {
+		close(fd);
+		return;
+	}
+	assert_int_equal(evutil_make_socket_nonblocking(fd), 0);
+	f->fd = fd;
+	f->rev = event_new(f->base, fd, EV_READ | EV_PERSIST, fake_on_read, f);
+	assert_non_null(f->rev);
+	event_add(f->rev, NULL);
+	fake_run(f);
+}
+
+static void
+fake_init(struct fake *f, struct event_base *base, const struct step *script)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 sl = sizeof(sin);
+	int			 one = 1;
+	char			 cert[PATH_MAX + 16], key[PATH_MAX + 16];
+
+	memset(f, 0, sizeof(*f));
+	f->base = base;
+	f->fd = -1;
+	f->script = script;
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(f->lfd >= 0);
+	(void)setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(f->lfd, 8), 0);
+	assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&sin, &sl), 0);
+	f->port = ntohs(sin.sin_port);
+	assert_int_equal(evutil_make_socket_nonblocking(f->lfd), 0);
+	f->lev = event_new(base, f->lfd, EV_READ | EV_PERSIST, fake_on_accept, f);
+	assert_non_null(f->lev);
+	event_add(f->lev, NULL);
+
+	if (pki_ok) {
+		f->sctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+		assert_non_null(f->sctx);
+		pki_path(cert, sizeof(cert), "srv.pem");
+		pki_path(key, sizeof(key), "srv.key");
+		assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(f->sctx,
+		    cert), WOLFSSL_SUCCESS);
+		assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(f->sctx, key,
+		    WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+	}
+}
+
+static void
+fake_tls12_only(struct fake *f)
+{
+	char	 cert[PATH_MAX + 16], key[PATH_MAX + 16];
+
+	wolfSSL_CTX_free(f->sctx);
+	f->sctx = wolfSSL_CTX_new(wolfTLSv1_2_server_method());
+	assert_non_null(f->sctx);
+	pki_path(cert, sizeof(cert), "srv.pem");
+	pki_path(key, sizeof(key), "srv.key");
+	assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(f->sctx, cert),
+	    WOLFSSL_SUCCESS);
+	assert_int_equal(wolfSSL_CTX_use_PrivateKey_file(f->sctx, key,
+	    WOLFSSL_FILETYPE_PEM), WOLFSSL_SUCCESS);
+}
+
+static void
+fake_done(struct fake *f)
+{
+	fake_close(f);
+	event_free(f->lev);
+	close(f->lfd);
+	if (f->sctx != NULL)
+		wolfSSL_CTX_free(f->sctx);
+	free(f->in);
+	free(f->body);
+}
+
+/* ------------------------------------------------------------------ */
+/* the owner */
+
+enum op_kind {
+	OP_NONE = 0,	/* wait: do nothing more */
+	OP_MAIL,
+	OP_RCPT,
+	OP_DATA,
+	OP_RSET,
+	OP_QUIT,
+	OP_FREE
+};
+
+struct op {
+	enum op_kind	 kind;
+	const char	*arg;
+};
+
+struct body {
+	const char	*data;
+	size_t		 len;
+	size_t		 off;
+	size_t		 chunk;		/* at most this per call (0: any) */
+	int		 fail_at_call;	/* return -1 on this call (1-based) */
+	int		 calls;
+	size_t		 maxcall;	/* largest len asked for */
+};
+
+struct owner {
+	struct smtp_client	*c;
+	const struct op		*ops;
+	size_t			 opi;
+	struct body		*body;
+	int			 ready;
+	int			 replies[16];
+	char			 reply_text[16][128];
+	int			 nreplies;
+	int			 failed;
+	enum gw_fail		 fail_class;
+	char			 fail_text[512];
+	int			 finished;	/* quit, freed or failed */
+	int			 after_end;	/* callbacks after we let go */
+	char			 tls[128];
+	struct smtp_ext		 ext;
+	int			 ext_seen;
+};
+
+static ssize_t
+body_fn(void *arg, char *buf, size_t len)
+{
+	struct body	*b = arg;
+	size_t		 n;
+
+	b->calls++;
+	if (len > b->maxcall)
+		b->maxcall = len;
+	if (b->fail_at_call != 0 && b->calls == b->fail_at_call)
+		return -1;
+	n = b->len - b->off;
+	if (n > len)
+		n = len;
+	if (b->chunk != 0 && n > b->chunk)
+		n = b->chunk;
+	memcpy(buf, b->data + b->off, n);
+	b->off += n;
+	return (ssize_t)n;
+}
+
+static void
+owner_next(struct owner *o)
+{
+	const struct op	*op = &o->ops[o->opi];
+
+	if (op->kind == OP_NONE)
+		return;
+	o->opi++;
+	switch (op->kind) {
+	case OP_MAIL:
+		smtp_client_mail(o->c, op->arg);
+		break;
+	case OP_RCPT:
+		smtp_client_rcpt(o->c, op->arg);
+		break;
+	case OP_DATA:
+		smtp_client_data(o->c, body_fn, o->body);
+		break;
+	case OP_RSET:
+		smtp_client_rset(o->c);
+		break;
+	case OP_QUIT:
+		(void)str_copy(o->tls, smtp_client_tls(o->c), sizeof(o->tls));
+		o->ext = *smtp_client_ext(o->c);
+		o->ext_seen = 1;
+		o->finished = 1;
+		smtp_client_quit(o->c);
+		break;
+	case OP_FREE:
+		o->finished = 1;
+		smtp_client_free(o->c);
+		break;
+	case OP_NONE:
+		break;
+	}
+}
+
+static void
+owner_ready(void *arg)
+{
+	struct owner	*o = arg;
+
+	if (o->finished)
+		o->after_end++;
+	o->ready++;
+	(void)str_copy(o->tls, smtp_client_tls(o->c), sizeof(o->tls));
+	owner_next(o);
+}
+
+static void
+owner_reply(void *arg, const struct smtp_reply *r)
+{
+	struct owner	*o = arg;
+
+	if (o->finished)
+		o->after_end++;
+	if (o->nreplies < 16) {
+		o->replies[o->nreplies] = r->code;
+		(void)snprintf(o->reply_text[o->nreplies], 128, "%.100s",
+		    r->text);
+		o->nreplies++;
+	}
+	owner_next(o);
+	/* the reply must stay readable after issuing the next command */
+	assert_int_equal(o->replies[o->nreplies - 1], r->code);
+}
+
+static void
+owner_failed(void *arg, enum gw_fail cls, const char *why)
+{
+	struct owner	*o = arg;
+
+	if (o->finished)
+		o->after_end++;
+	o->failed++;
+	o->fail_class = cls;
+	(void)str_copy(o->fail_text, why, sizeof(o->fail_text));
+	o->finished = 1;
+	/* the contract: failed() is last, and the owner frees the client */
+	smtp_client_free(o->c);
+}
+
+static const struct smtp_client_cb owner_cb = {
+	owner_ready, owner_reply, owner_failed
+};
+
+/* ------------------------------------------------------------------ */
+/* running one scenario */
+
+struct scenario {
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct conf_upstream	 up;
+	struct tls_client_ctx	*tls;
+	struct fake		 fake;
+	struct owner		 owner;
+	struct event		*tick;
+	int			 timed_out;
+	int			 ticks;
+};
+
+static void
+sc_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct scenario	*sc = arg;
+
+	sc->ticks++;
+	/* done: the owner let go and the fake's connection is over */
+	if (sc->owner.finished && (sc->fake.fd == -1))
+		event_base_loopbreak(sc->base);
+	else if (sc->ticks > 1500) {	/* 15 s */
+		sc->timed_out = 1;
+		event_base_loopbreak(sc->base);
+	}
+}
+
+static void
+sc_init(struct scenario *sc, const struct step *script, enum tls_mode mode)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->base = event_base_new();
+	assert_non_null(sc->base);
+	sc->dns = evdns_base_new(sc->base, 0);
+	assert_non_null(sc->dns);
+	fake_init(&sc->fake, sc->base, script);
+	(void)str_copy(sc->up.name, "test", sizeof(sc->up.name));
+	(void)str_copy(sc->up.host, "127.0.0.1", sizeof(sc->up.host));
+	sc->up.port = sc->fake.port;
+	sc->up.tls = mode;
+	(void)str_copy(sc->up.ca_file, "system", sizeof(sc->up.ca_file));
+	if (pki_ok)
+		pki_path(sc->up.ca_file, sizeof(sc->up.ca_file), "ca.pem");
+	sc->up.verify_hostname = 1;
+	(void)str_copy(sc->up.tls_name, "mail.test", sizeof(sc->up.tls_name));
+	sc->up.tls_min_version = CONF_TLS_V12;
+	(void)str_copy(sc->up.helo_name, "gw.test", sizeof(sc->up.helo_name));
+	sc->up.connect_timeout = 5;
+	sc->up.command_timeout = 5;
+}
+
+static void
+sc_run(struct scenario *sc, const struct op *ops, struct body *body)
+{
+	struct smtp_client_params	 p;
+	struct timeval			 tv = { 0, 10000 };
+	char				 err[256] = "";
+
+	if (sc->up.tls != TLS_NONE && sc->tls == NULL) {
+		sc->tls = tls_client_ctx_new(&sc->up, err, sizeof(err));
+		if (sc->tls == NULL)
+			fail_msg("tls_client_ctx_new: %s", err);
+	}
+	memset(&p, 0, sizeof(p));
+	p.base = sc->base;
+	p.dns = sc->dns;
+	p.up = &sc->up;
+	p.tls = sc->tls;
+	p.helo_name = NULL;	/* from the upstream section */
+	p.id = 0x1234;
+	sc->owner.ops = ops;
+	sc->owner.body = body;
+	sc->owner.c = smtp_client_new(&p, &owner_cb, &sc->owner);
+	assert_non_null(sc->owner.c);
+	sc->tick = event_new(sc->base, -1, EV_PERSIST, sc_tick, sc);
+	event_add(sc->tick, &tv);
+	event_base_dispatch(sc->base);
+	assert_false(sc->timed_out);
+	assert_int_equal(sc->owner.after_end, 0);
+}
+
+static void
+sc_done(struct scenario *sc)
+{
+	int	 i;
+
+	/* let deferred callbacks (a cancelled lookup) run before freeing */
+	for (i = 0; i < 3; i++)
+		(void)event_base_loop(sc->base, EVLOOP_NONBLOCK);
+	fake_done(&sc->fake);
+	if (sc->tick != NULL)
+		event_free(sc->tick);
+	if (sc->tls != NULL)
+		tls_client_ctx_free(sc->tls);
+	evdns_base_free(sc->dns, 0);
+	event_base_free(sc->base);
+}
+
+#define NEED_PKI()	do { if (!pki_ok) skip(); } while (0)
+
+/* ------------------------------------------------------------------ */
+/* scripts */
+
+#define BANNER		{ ST_SEND, "220 mx.test ESMTP fake\r\n" }
+#define EXP(s)		{ ST_EXPECT, s }
+#define SEND(s)		{ ST_SEND, s }
+#define END		{ ST_END, NULL }
+
+static const struct op ops_one_message[] = {
+	{ OP_MAIL, "<a@example.org> SIZE=20" },
+	{ OP_RCPT, "<b@example.net>" },
+	{ OP_DATA, NULL },
+	{ OP_QUIT, NULL },
+	{ OP_NONE, NULL }
+};
+
+static const struct op ops_quit[] = {
+	{ OP_QUIT, NULL },
+	{ OP_NONE, NULL }
+};
+
+static const struct op ops_mail_wait[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_NONE, NULL }
+};
+
+static const struct op ops_mail_rcpt_data_wait[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_RCPT, "<b@example.net>" },
+	{ OP_DATA, NULL },
+	{ OP_NONE, NULL }
+};
+
+static const struct step script_plain[] = {
+	BANNER,
+	EXP("EHLO gw.test"),
+	SEND("250-mx.test hello\r\n250-PIPELINING\r\n250-SIZE 10000\r\n"
+	    "250 8BITMIME\r\n"),
+	EXP("MAIL FROM:<a@example.org> SIZE=20"),
+	SEND("250 2.1.0 ok\r\n"),
+	EXP("RCPT TO:<b@example.net>"),
+	SEND("250 2.1.5 ok\r\n"),
+	EXP("DATA"),
+	SEND("354 go ahead\r\n"),
+	{ ST_BODY, NULL },
+	SEND("250 2.0.0 queued as 42\r\n"),
+	EXP("QUIT"),
+	SEND("221 2.0.0 bye\r\n"),
+	{ ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_plain_transaction(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "Subject: hi\r\n\r\n.leading dot\r\n"
+	    "..two\r\nend\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_plain, TLS_NONE);
+	sc_run(&sc, ops_one_message, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.ready, 1);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(sc.owner.replies[0], 250);
+	assert_int_equal(sc.owner.replies[1], 250);
+	assert_int_equal(sc.owner.replies[2], 250);
+	assert_string_equal(sc.owner.reply_text[2], "queued as 42");
+	assert_string_equal(sc.owner.tls, "none");
+	assert_true(sc.owner.ext.flags & SMTP_EXT_SIZE);
+	assert_true(sc.owner.ext.flags & SMTP_EXT_PIPELINING);
+	assert_int_equal(sc.owner.ext.size, 10000);
+	/* dot-stuffed on the wire, terminator after the final CRLF */
+	assert_true(sc.fake.got_dot);
+	assert_int_equal(sc.fake.bodylen, strlen("Subject: hi\r\n\r\n"
+	    "..leading dot\r\n...two\r\nend\r\n"));
+	assert_memory_equal(sc.fake.body, "Subject: hi\r\n\r\n..leading dot\r\n"
+	    "...two\r\nend\r\n", sc.fake.bodylen);
+	assert_int_equal(sc.fake.pc, 14);	/* QUIT seen, closed */
+	sc_done(&sc);
+}
+
+static const struct step script_no_final_crlf[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	EXP("RCPT"), SEND("250 ok\r\n"),
+	EXP("DATA"), SEND("354 go\r\n"),
+	{ ST_BODY, NULL },
+	SEND("250 ok\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_body_without_final_crlf(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "line\r\n.";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_no_final_crlf, TLS_NONE);
+	sc_run(&sc, ops_one_message, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 3);
+	/* "." stuffed to "..", then CRLF . CRLF added */
+	assert_int_equal(sc.fake.bodylen, strlen("line\r\n..\r\n"));
+	assert_memory_equal(sc.fake.body, "line\r\n..\r\n", sc.fake.bodylen);
+	sc_done(&sc);
+}
+
+static void
+test_empty_body(void **state)
+{
+	struct scenario	 sc;
+	struct body	 b = { "", 0, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_no_final_crlf, TLS_NONE);
+	sc_run(&sc, ops_one_message, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_true(sc.fake.got_dot);
+	assert_int_equal(sc.fake.bodylen, 0);
+	sc_done(&sc);
+}
+
+static const struct step script_helo[] = {
+	BANNER,
+	EXP("EHLO gw.test"), SEND("502 5.5.1 no EHLO here\r\n"),
+	EXP("HELO gw.test"), SEND("250 mx.test\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_helo_fallback(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_helo, TLS_NONE);
+	sc_run(&sc, ops_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.ready, 1);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.ext.flags, 0);
+	assert_string_equal(sc.fake.transcript, "EHLO gw.test\nHELO gw.test\nQUIT\n");
+	sc_done(&sc);
+}
+
+/* scenarios that must end in failed(class) before ready() */
+struct fail_case {
+	const char	*name;
+	struct step	 script[8];
+	enum tls_mode	 mode;
+	enum gw_fail	 want;
+	const char	*text;		/* substring of the failure text */
+};
+
+static const struct fail_case fail_cases[] = {
+	{ "banner 554", { SEND("554 5.7.1 go away\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_REJECTED, "554 5.7.1 go away" },
+	{ "banner 421", { SEND("421 4.3.2 busy\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_REJECTED, "421" },
+	{ "short line 25", { SEND("25\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_PROTOCOL, "short" },
+	{ "code 600", { SEND("600 what\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_PROTOCOL, "code" },
+	{ "code 2x0", { SEND("2x0 what\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_PROTOCOL, "code" },
+	{ "bad separator", { SEND("220_hi\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_PROTOCOL, "separator" },
+	{ "bare LF", { SEND("220 hi\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_PROTOCOL, "bare" },
+	{ "control char", { SEND("220 hi\x01there\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_PROTOCOL, "Control" },
+	{ "code changes", { SEND("220-hi\r\n250 there\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_PROTOCOL, "changed" },
+	{ "data after banner", { SEND("220 hi\r\n250 extra\r\n"),
+	    { ST_SILENT, NULL } }, TLS_NONE, FAIL_PROTOCOL, "after its reply" },
+	{ "close before banner", { { ST_CLOSE, NULL } },
+	    TLS_NONE, FAIL_CLOSED, "closed" },
+	{ "EHLO 4xx", { BANNER, EXP("EHLO"), SEND("451 4.3.0 later\r\n"),
+	    { ST_SILENT, NULL } }, TLS_NONE, FAIL_REJECTED, "451" },
+	{ "HELO refused", { BANNER, EXP("EHLO"), SEND("500 no\r\n"),
+	    EXP("HELO"), SEND("550 no either\r\n"), { ST_SILENT, NULL } },
+	    TLS_NONE, FAIL_REJECTED, "550" },
+	{ "STARTTLS not offered", { BANNER, EXP("EHLO"),
+	    SEND("250-mx.test\r\n250 PIPELINING\r\n"), { ST_SILENT, NULL } },
+	    TLS_STARTTLS, FAIL_TLS_NOT_OFFERED, "not offered" },
+	{ "HELO only, TLS required", { BANNER, EXP("EHLO"),
+	    SEND("502 no\r\n"), EXP("HELO"), SEND("250 ok\r\n"),
+	    { ST_SILENT, NULL } }, TLS_STARTTLS, FAIL_TLS_NOT_OFFERED, "HELO" },
+	{ "STARTTLS refused", { BANNER, EXP("EHLO"),
+	    SEND("250-mx.test\r\n250 STARTTLS\r\n"), EXP("STARTTLS"),
+	    SEND("454 4.7.0 TLS not available\r\n"), { ST_SILENT, NULL } },
+	    TLS_STARTTLS, FAIL_TLS_NOT_OFFERED, "refused" },
+	{ "STARTTLS injection", { BANNER, EXP("EHLO"),
+	    SEND("250-mx.test\r\n250 STARTTLS\r\n"), EXP("STARTTLS"),
+	    SEND("220 2.0.0 go ahead\r\n250 INJECTED-PLAINTEXT\r\n"),
+	    { ST_SILENT, NULL } }, TLS_STARTTLS, FAIL_PROTOCOL,
+	    "after its reply" },
+};
+
+static void
+run_fail_case(const struct fail_case *fc)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, fc->script, fc->mode);
+	sc_run(&sc, ops_mail_wait, NULL);
+	if (sc.owner.failed != 1 || sc.owner.fail_class != fc->want ||
+	    strstr(sc.owner.fail_text, fc->text) == NULL)
+		fail_msg("%s: failed=%d class=%s text='%s'; want %s '%s'",
+		    fc->name, sc.owner.failed, fail_name(sc.owner.fail_class),
+		    sc.owner.fail_text, fail_name(fc->want), fc->text);
+	assert_int_equal(sc.owner.ready, 0);
+	assert_int_equal(sc.owner.nreplies, 0);
+	/* nothing of a transaction ever went out */
+	assert_null(strstr(sc.fake.transcript, "MAIL"));
+	sc_done(&sc);
+}
+
+static void
+test_failures_before_ready(void **state)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(fail_cases) / sizeof(fail_cases[0]); i++) {
+		if (fail_cases[i].mode != TLS_NONE && !pki_ok)
+			continue;
+		run_fail_case(&fail_cases[i]);
+	}
+}
+
+static void
+test_overlong_replies(void **state)
+{
+	struct step	 script[3];
+	char		*many, *longline;
+	size_t		 i, off = 0;
+	struct scenario	 sc;
+
+	/* 70 continuation lines: over SMTP_REPLY_LINES_MAX */
+	many = malloc(70 * 16 + 32);
+	assert_non_null(many);
+	for (i = 0; i < 70; i++)
+		off += (size_t)sprintf(many + off, "220-line %zu\r\n", i);
+	(void)sprintf(many + off, "220 end\r\n");
+	script[0].kind = ST_SEND;
+	script[0].text = many;
+	script[1].kind = ST_SILENT;
+	script[1].text = NULL;
+	script[2].kind = ST_END;
+	sc_init(&sc, script, TLS_NONE);
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_PROTOCOL);
+	sc_done(&sc);
+	free(many);
+
+	/* one line of 1500 octets: over SMTP_REPLY_LINE_MAX */
+	longline = malloc(1600);
+	assert_non_null(longline);
+	memcpy(longline, "220 ", 4);
+	memset(longline + 4, 'x', 1500);
+	memcpy(longline + 1504, "\r\n", 3);
+	script[0].text = longline;
+	sc_init(&sc, script, TLS_NONE);
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_PROTOCOL);
+	assert_non_null(strstr(sc.owner.fail_text, "too long"));
+	sc_done(&sc);
+	free(longline);
+}
+
+static const struct step script_optional_no_tls[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250-mx.test\r\n250 SIZE 100\r\n"),
+	EXP("MAIL FROM:<a@example.org>"), SEND("250 ok\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static const struct op ops_mail_quit[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_QUIT, NULL },
+	{ OP_NONE, NULL }
+};
+
+static void
+test_starttls_optional_not_offered(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_optional_no_tls, TLS_STARTTLS_OPTIONAL);
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.ready, 1);
+	assert_int_equal(sc.owner.nreplies, 1);
+	assert_string_equal(sc.owner.tls, "none");
+	sc_done(&sc);
+}
+
+static const struct step script_optional_refused[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250-mx.test\r\n250 STARTTLS\r\n"),
+	EXP("STARTTLS"), SEND("454 4.7.0 not now\r\n"),
+	EXP("MAIL FROM:<a@example.org>"), SEND("250 ok\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_starttls_optional_refused(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_optional_refused, TLS_STARTTLS_OPTIONAL);
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 1);
+	assert_string_equal(sc.owner.tls, "none");
+	sc_done(&sc);
+}
+
+static const struct step script_silent_banner[] = {
+	{ ST_SILENT, NULL },
+	END
+};
+
+static void
+test_timeout_banner(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_silent_banner, TLS_NONE);
+	sc.up.connect_timeout = 1;
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_TIMEOUT);
+	assert_non_null(strstr(sc.owner.fail_text, "BANNER"));
+	sc_done(&sc);
+}
+
+static const struct step script_silent_mail[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), { ST_SILENT, NULL },
+	END
+};
+
+static void
+test_timeout_reply(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_silent_mail, TLS_NONE);
+	sc.up.command_timeout = 1;
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_TIMEOUT);
+	assert_non_null(strstr(sc.owner.fail_text, "MAIL"));
+	assert_int_equal(sc.owner.nreplies, 0);
+	sc_done(&sc);
+}
+
+static const struct step script_silent_dot[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	EXP("RCPT"), SEND("250 ok\r\n"),
+	EXP("DATA"), SEND("354 go\r\n"),
+	{ ST_BODY, NULL },
+	{ ST_SILENT, NULL },
+	END
+};
+
+static void
+test_timeout_after_dot(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hello\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_silent_dot, TLS_NONE);
+	sc.up.command_timeout = 1;
+	sc_run(&sc, ops_mail_rcpt_data_wait, &b);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_TIMEOUT);
+	assert_non_null(strstr(sc.owner.fail_text, "delivered twice"));
+	assert_int_equal(sc.owner.nreplies, 2);
+	sc_done(&sc);
+}
+
+static const struct step script_close_after_dot[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	EXP("RCPT"), SEND("250 ok\r\n"),
+	EXP("DATA"), SEND("354 go\r\n"),
+	{ ST_BODY, NULL },
+	{ ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_close_after_dot(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hello\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_close_after_dot, TLS_NONE);
+	sc_run(&sc, ops_mail_rcpt_data_wait, &b);
+	assert_true(sc.fake.got_dot);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_CLOSED);
+	assert_string_equal(sc.owner.fail_text, "connection lost after end of "
+	    "data; message may be delivered twice");
+	sc_done(&sc);
+}
+
+static const struct step script_body_silent[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	EXP("RCPT"), SEND("250 ok\r\n"),
+	EXP("DATA"), SEND("354 go\r\n"),
+	{ ST_BODY, NULL },
+	SEND("250 ok\r\n"),
+	{ ST_SILENT, NULL },
+	END
+};
+
+static void
+test_body_source_error(void **state)
+{
+	struct scenario	 sc;
+	char		*msg;
+	struct body	 b;
+	size_t		 i;
+
+	/* 40 KiB, failing on the third call: some data is out, no dot */
+	msg = malloc(40960);
+	assert_non_null(msg);
+	for (i = 0; i < 40960; i++)
+		msg[i] = (i % 64) == 62 ? '\r' : (i % 64) == 63 ? '\n' : 'a';
+	memset(&b, 0, sizeof(b));
+	b.data = msg;
+	b.len = 40960;
+	b.fail_at_call = 3;
+	sc_init(&sc, script_body_silent, TLS_NONE);
+	sc_run(&sc, ops_mail_rcpt_data_wait, &b);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_INTERNAL);
+	assert_int_equal(b.calls, 3);
+	assert_false(sc.fake.got_dot);
+	assert_int_equal(sc.owner.nreplies, 2);
+	sc_done(&sc);
+	free(msg);
+}
+
+static void
+test_large_body_backpressure(void **state)
+{
+	struct scenario	 sc;
+	const size_t	 len = 4000000;	/* whole 100-octet lines */
+	char		*msg, *want;
+	struct body	 b;
+	size_t		 i, w = 0;
+
+	msg = malloc(len);
+	want = malloc(len * 2);
+	assert_non_null(msg);
+	assert_non_null(want);
+	/* 100-octet lines, every 7th starting with a dot */
+	for (i = 0; i < len; i++) {
+		size_t	 col = i % 100, line = i / 100;
+
+		if (col == 98)
+			msg[i] = '\r';
+		else if (col == 99)
+			msg[i] = '\n';
+		else if (col == 0 && line % 7 == 0)
+			msg[i] = '.';
+		else
+			msg[i] = (char)('a' + (line % 26));
+		if (col == 0 && msg[i] == '.')
+			want[w++] = '.';
+		want[w++] = msg[i];
+	}
+	memset(&b, 0, sizeof(b));
+	b.data = msg;
+	b.len = len;
+	sc_init(&sc, script_plain, TLS_NONE);
+	sc_run(&sc, ops_one_message, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(sc.fake.bodylen, w);
+	assert_memory_equal(sc.fake.body, want, w);
+	/* streamed in bounded chunks, never the whole message at once */
+	assert_true(b.maxcall <= 65536);
+	assert_true((size_t)b.calls >= len / b.maxcall);
+	sc_done(&sc);
+	free(msg);
+	free(want);
+}
+
+static const struct step script_421_mail[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), SEND("421 4.3.2 shutting down\r\n"),
+	{ ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_421_in_transaction(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_421_mail, TLS_NONE);
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.ready, 1);
+	assert_int_equal(sc.owner.nreplies, 0);	/* failed(), not reply() */
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_REJECTED);
+	assert_non_null(strstr(sc.owner.fail_text, "421 4.3.2 shutting down"));
+	sc_done(&sc);
+}
+
+static const struct step script_close_idle[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	{ ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_close_while_idle(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_close_idle, TLS_NONE);
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.nreplies, 1);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_CLOSED);
+	sc_done(&sc);
+}
+
+static const struct step script_two_tx[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL FROM:<a@example.org>"), SEND("250 ok\r\n"),
+	EXP("RSET"), SEND("250 flushed\r\n"),
+	EXP("MAIL FROM:<>"), SEND("250 ok\r\n"),
+	EXP("RCPT TO:<nobody@example.net>"),
+	SEND("550-5.1.1 no such user\r\n550 5.1.1 really\r\n"),
+	EXP("RCPT TO:<b@example.net>"), SEND("250 ok\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static const struct op ops_two_tx[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_RSET, NULL },
+	{ OP_MAIL, "<>" },
+	{ OP_RCPT, "<nobody@example.net>" },
+	{ OP_RCPT, "<b@example.net>" },
+	{ OP_QUIT, NULL },
+	{ OP_NONE, NULL }
+};
+
+static void
+test_rset_and_rejected_rcpt(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_two_tx, TLS_NONE);
+	sc_run(&sc, ops_two_tx, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 5);
+	assert_int_equal(sc.owner.replies[1], 250);
+	assert_int_equal(sc.owner.replies[3], 550);
+	assert_string_equal(sc.owner.reply_text[3], "no such user\nreally");
+	assert_int_equal(sc.owner.replies[4], 250);
+	sc_done(&sc);
+}
+
+static const struct op ops_inject[] = {
+	{ OP_MAIL, "<a@example.org>\r\nRCPT TO:<evil@example.net>" },
+	{ OP_NONE, NULL }
+};
+
+static const struct step script_ready_silent[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	{ ST_SILENT, NULL },
+	END
+};
+
+static void
+test_crlf_in_arguments(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_ready_silent, TLS_NONE);
+	sc_run(&sc, ops_inject, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_INTERNAL);
+	assert_null(strstr(sc.fake.transcript, "MAIL"));
+	assert_null(strstr(sc.fake.transcript, "evil"));
+	sc_done(&sc);
+}
+
+static const struct op ops_free_in_reply[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_FREE, NULL },
+	{ OP_NONE, NULL }
+};
+
+static const struct step script_mail_then_silent[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	{ ST_SILENT, NULL },
+	END
+};
+
+static void
+test_free_inside_reply(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_mail_then_silent, TLS_NONE);
+	sc_run(&sc, ops_free_in_reply, NULL);
+	assert_int_equal(sc.owner.nreplies, 1);
+	assert_int_equal(sc.owner.failed, 0);
+	/* the fake saw the connection go away without QUIT */
+	assert_true(sc.fake.peer_eof);
+	assert_null(strstr(sc.fake.transcript, "QUIT"));
+	sc_done(&sc);
+}
+
+static const struct step script_quit_at_ready[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"),
+	{ ST_SILENT, NULL },	/* the client must close by itself */
+	END
+};
+
+static void
+test_quit_inside_ready(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_quit_at_ready, TLS_NONE);
+	sc_run(&sc, ops_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_true(sc.fake.peer_eof);
+	sc_done(&sc);
+}
+
+static const struct op ops_free_at_once[] = {
+	{ OP_FREE, NULL },
+	{ OP_NONE, NULL }
+};
+
+static void
+test_free_while_resolving(void **state)
+{
+	struct scenario			 sc;
+	struct smtp_client_params	 p;
+
+	/* freed before the loop ever runs: the resolver must be cancelled */
+	sc_init(&sc, script_ready_silent, TLS_NONE);
+	memset(&p, 0, sizeof(p));
+	p.base = sc.base;
+	p.dns = sc.dns;
+	p.up = &sc.up;
+	sc.owner.ops = ops_free_at_once;
+	sc.owner.c = smtp_client_new(&p, &owner_cb, &sc.owner);
+	assert_non_null(sc.owner.c);
+	smtp_client_free(sc.owner.c);
+	(void)event_base_loop(sc.base, EVLOOP_NONBLOCK);
+	assert_int_equal(sc.owner.ready, 0);
+	assert_int_equal(sc.owner.failed, 0);
+	sc_done(&sc);
+}
+
+static void
+test_connect_refused(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_ready_silent, TLS_NONE);
+	/* nothing listens on the port once the fake's listener is closed */
+	event_del(sc.fake.lev);
+	close(sc.fake.lfd);
+	sc.fake.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_CONNECT);
+	assert_non_null(strstr(sc.owner.fail_text, "refused"));
+	sc_done(&sc);
+}
+
+static void
+test_dns_failure(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_ready_silent, TLS_NONE);
+	(void)str_copy(sc.up.host, "no-such-host.invalid", sizeof(sc.up.host));
+	sc.up.connect_timeout = 2;
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_DNS);
+	sc_done(&sc);
+}
+
+/* ------------------------------------------------------------------ */
+/* real TLS */
+
+static const struct step script_starttls[] = {
+	BANNER,
+	EXP("EHLO gw.test"),
+	SEND("250-mx.test\r\n250-SIZE 1000\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n"),
+	EXP("STARTTLS"), SEND("220 2.0.0 go ahead\r\n"),
+	{ ST_TLS, NULL },
+	EXP("EHLO gw.test"), SEND("250-mx.test\r\n250 PIPELINING\r\n"),
+	EXP("MAIL FROM:<a@example.org> SIZE=20"), SEND("250 ok\r\n"),
+	EXP("RCPT TO:<b@example.net>"), SEND("250 ok\r\n"),
+	EXP("DATA"), SEND("354 go\r\n"),
+	{ ST_BODY, NULL },
+	SEND("250 2.0.0 queued\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_starttls_transaction(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "Subject: tls\r\n\r\nover TLS\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	NEED_PKI();
+	sc_init(&sc, script_starttls, TLS_STARTTLS);
+	sc_run(&sc, ops_one_message, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(strncmp(sc.owner.tls, "TLSv1.3 TLS13-", 14), 0);
+	/* nothing learned before TLS survives: SIZE and AUTH are gone */
+	assert_true(sc.owner.ext_seen);
+	assert_int_equal(sc.owner.ext.flags, SMTP_EXT_PIPELINING);
+	assert_int_equal(sc.owner.ext.size, 0);
+	assert_string_equal(sc.owner.ext.auth, "");
+	assert_string_equal(sc.fake.transcript, "EHLO gw.test\nSTARTTLS\n"
+	    "EHLO gw.test\nMAIL FROM:<a@example.org> SIZE=20\n"
+	    "RCPT TO:<b@example.net>\nDATA\nQUIT\n");
+	assert_int_equal(sc.fake.bodylen, sizeof(msg) - 1);
+	sc_done(&sc);
+}
+
+static const struct step script_implicit[] = {
+	{ ST_TLS, NULL },
+	BANNER,
+	EXP("EHLO gw.test"), SEND("250-mx.test\r\n250 STARTTLS\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_implicit_tls(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 1);
+	assert_int_equal(strncmp(sc.owner.tls, "TLSv1.3 ", 8), 0);
+	/* with TLS already up, an offered STARTTLS is not used again */
+	assert_null(strstr(sc.fake.transcript, "STARTTLS"));
+	sc_done(&sc);
+}
+
+static void
+test_implicit_tls12(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	fake_tls12_only(&sc.fake);
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(strncmp(sc.owner.tls, "TLSv1.2 ECDHE-", 14), 0);
+	sc_done(&sc);
+}
+
+static void
+test_tls_min13_against_tls12(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	fake_tls12_only(&sc.fake);
+	sc.up.tls_min_version = CONF_TLS_V13;
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_TLS_PROTOCOL);
+	assert_int_equal(sc.owner.ready, 0);
+	sc_done(&sc);
+}
+
+static void
+test_tls_name_mismatch(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_starttls, TLS_STARTTLS);
+	(void)str_copy(sc.up.tls_name, "wrong.test", sizeof(sc.up.tls_name));
+	sc_run(&sc, ops_one_message, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_CERT_NAME_MISMATCH);
+	assert_non_null(strstr(sc.owner.fail_text, "-322"));
+	assert_int_equal(sc.owner.ready, 0);
+	assert_null(strstr(sc.fake.transcript, "MAIL"));
+	sc_done(&sc);
+}
+
+static void
+test_tls_wildcard_name(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	(void)str_copy(sc.up.tls_name, "a.mx.test", sizeof(sc.up.tls_name));
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 1);
+	sc_done(&sc);
+}
+
+static void
+test_tls_name_unchecked(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	(void)str_copy(sc.up.tls_name, "wrong.test", sizeof(sc.up.tls_name));
+	sc.up.verify_hostname = 0;
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 1);
+	sc_done(&sc);
+}
+
+static void
+test_tls_untrusted(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_starttls, TLS_STARTTLS);
+	pki_path(sc.up.ca_file, sizeof(sc.up.ca_file), "other.pem");
+	sc_run(&sc, ops_one_message, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_CERT_UNTRUSTED);
+	assert_non_null(strstr(sc.owner.fail_text, "depth="));
+	assert_int_equal(sc.owner.ready, 0);
+	assert_null(strstr(sc.fake.transcript, "MAIL"));
+	sc_done(&sc);
+}
+
+static void
+test_tls_untrusted_optional_no_downgrade(void **state)
+{
+	struct scenario	 sc;
+
+	/* starttls-optional may skip TLS when not offered, never a bad cert */
+	NEED_PKI();
+	sc_init(&sc, script_starttls, TLS_STARTTLS_OPTIONAL);
+	pki_path(sc.up.ca_file, sizeof(sc.up.ca_file), "other.pem");
+	sc_run(&sc, ops_one_message, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_CERT_UNTRUSTED);
+	assert_null(strstr(sc.fake.transcript, "MAIL"));
+	sc_done(&sc);
+}
+
+static const struct step script_tls_silent[] = {
+	BANNER,
+	EXP("EHLO"), SEND("250-mx.test\r\n250 STARTTLS\r\n"),
+	EXP("STARTTLS"), SEND("220 go ahead\r\n"),
+	{ ST_SILENT, NULL },	/* never answers the ClientHello */
+	END
+};
+
+static void
+test_tls_handshake_timeout(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_tls_silent, TLS_STARTTLS);
+	sc.up.command_timeout = 1;
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_TIMEOUT);
+	assert_non_null(strstr(sc.owner.fail_text, "TLS_STARTTLS"));
+	sc_done(&sc);
+}
+
+static void
+test_starttls_large_body(void **state)
+{
+	struct scenario	 sc;
+	const size_t	 len = 2000000;
+	char		*msg;
+	struct body	 b;
+	size_t		 i;
+
+	NEED_PKI();
+	msg = malloc(len);
+	assert_non_null(msg);
+	for (i = 0; i < len; i++)
+		msg[i] = (i % 80) == 78 ? '\r' : (i % 80) == 79 ? '\n' :
+		    (char)('A' + (i / 80) % 26);
+	memset(&b, 0, sizeof(b));
+	b.data = msg;
+	b.len = len;
+	sc_init(&sc, script_starttls, TLS_STARTTLS);
+	sc_run(&sc, ops_one_message, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(sc.fake.bodylen, len);
+	assert_memory_equal(sc.fake.body, msg, len);
+	sc_done(&sc);
+	free(msg);
+}
+
+static void
+io_ignore(struct gw_io *io, enum io_event ev, void *arg)
+{
+	(void)io;
+	(void)ev;
+	*(int *)arg += 1;
+}
+
+static void
+test_tls_start_refused_over_buffered_input(void **state)
+{
+	struct event_base	*base;
+	struct gw_io		*io;
+	struct tls_client_ctx	*tc;
+	struct conf_upstream	 up;
+	struct tls_info		 ti;
+	struct timeval		 tv = { 0, 200000 };
+	char			 err[256];
+	int			 sv[2], events = 0;
+
+	/* the tls module's own guard, below the client's reply check */
+	NEED_PKI();
+	memset(&up, 0, sizeof(up));
+	(void)str_copy(up.host, "mail.test", sizeof(up.host));
+	(void)str_copy(up.tls_name, "mail.test", sizeof(up.tls_name));
+	up.port = 25;
+	up.tls = TLS_STARTTLS;
+	up.verify_hostname = 1;
+	up.tls_min_version = CONF_TLS_V12;
+	pki_path(up.ca_file, sizeof(up.ca_file), "ca.pem");
+	tc = tls_client_ctx_new(&up, err, sizeof(err));
+	assert_non_null(tc);
+	base = event_base_new();
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	io = io_new(base, sv[0], 4096, 4096, io_ignore, &events);
+	assert_non_null(io);
+	assert_int_equal(write(sv[1], "250 INJECTED\r\n", 14), 14);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	assert_true(buf_len(io_in(io)) > 0);
+	assert_int_equal(tls_get_info(io, &ti), -1);
+	assert_int_equal(tls_client_start(io, tc, 7), -1);
+	assert_int_equal(io_error_class(io), FAIL_PROTOCOL);
+	assert_null(io_transport_ctx(io));
+	io_free(io);
+	close(sv[1]);
+	tls_client_ctx_free(tc);
+	event_base_free(base);
+}
+
+static void
+test_ctx_build(void **state)
+{
+	struct conf_upstream	 up;
+	struct tls_client_ctx	*tc;
+	char			 err[256] = "";
+
+	memset(&up, 0, sizeof(up));
+	(void)str_copy(up.host, "mail.test", sizeof(up.host));
+	(void)str_copy(up.tls_name, "mail.test", sizeof(up.tls_name));
+	up.port = 587;
+	up.tls = TLS_STARTTLS;
+	up.tls_min_version = CONF_TLS_V12;
+	(void)str_copy(up.ca_file, "/nonexistent/ca.pem", sizeof(up.ca_file));
+	assert_null(tls_client_ctx_new(&up, err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+	assert_non_null(strstr(err, "No such file"));
+
+	up.tls_min_version = 11;
+	(void)str_copy(up.ca_file, "system", sizeof(up.ca_file));
+	assert_null(tls_client_ctx_new(&up, err, sizeof(err)));
+	assert_non_null(strstr(err, "tls_min_version"));
+
+	/* the distro bundle loads; TLS 1.3 as the minimum is accepted */
+	up.tls_min_version = CONF_TLS_V13;
+	tc = tls_client_ctx_new(&up, err, sizeof(err));
+	assert_non_null(tc);
+	tls_client_ctx_free(tc);
+}
+
+/* ------------------------------------------------------------------ */
+
+static int
+group_setup(void **state)
+{
+	const char	*dbg = getenv("SMTPGATE_TEST_DEBUG");
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	if (dbg != NULL && *dbg != '\0')
+		log_init(0, GW_LOG_DEBUG, LOGF_ALL);
+	else
+		log_init(0, GW_LOG_ERROR, 0);
+	tls_init();
+	pki_ok = pki_make() == 0;
+	if (!pki_ok)
+		fprintf(stderr, "openssl test PKI could not be made: "
+		    "TLS tests are skipped\n");
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	pki_remove();
+	tls_cleanup();
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain_transaction),
+		cmocka_unit_test(test_body_without_final_crlf),
+		cmocka_unit_test(test_empty_body),
+		cmocka_unit_test(test_helo_fallback),
+		cmocka_unit_test(test_failures_before_ready),
+		cmocka_unit_test(test_overlong_replies),
+		cmocka_unit_test(test_starttls_optional_not_offered),
+		cmocka_unit_test(test_starttls_optional_refused),
+		cmocka_unit_test(test_timeout_banner),
+		cmocka_unit_test(test_timeout_reply),
+		cmocka_unit_test(test_timeout_after_dot),
+		cmocka_unit_test(test_close_after_dot),
+		cmocka_unit_test(test_body_source_error),
+		cmocka_unit_test(test_large_body_backpressure),
+		cmocka_unit_test(test_421_in_transaction),
+		cmocka_unit_test(test_close_while_idle),
+		cmocka_unit_test(test_rset_and_rejected_rcpt),
+		cmocka_unit_test(test_crlf_in_arguments),
+		cmocka_unit_test(test_free_inside_reply),
+		cmocka_unit_test(test_quit_inside_ready),
+		cmocka_unit_test(test_free_while_resolving),
+		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_dns_failure),
+		cmocka_unit_test(test_starttls_transaction),
+		cmocka_unit_test(test_implicit_tls),
+		cmocka_unit_test(test_implicit_tls12),
+		cmocka_unit_test(test_tls_min13_against_tls12),
+		cmocka_unit_test(test_tls_name_mismatch),
+		cmocka_unit_test(test_tls_wildcard_name),
+		cmocka_unit_test(test_tls_name_unchecked),
+		cmocka_unit_test(test_tls_untrusted),
+		cmocka_unit_test(test_tls_untrusted_optional_no_downgrade),
+		cmocka_unit_test(test_tls_handshake_timeout),
+		cmocka_unit_test(test_starttls_large_body),
+		cmocka_unit_test(test_tls_start_refused_over_buffered_input),
+		cmocka_unit_test(test_ctx_build),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

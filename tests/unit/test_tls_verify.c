@@ -1,0 +1,148 @@
+/*
+ * test_tls_verify.c - the verdict table: every number that this wolfSSL
+ * build was seen to report (shared/docs/wolfssl-notes.md section 3), from
+ * the verify callback, wolfSSL_get_error() and wolfSSL_get_verify_result(),
+ * maps to the right failure class, and unknown numbers are protocol errors.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tls/tls.h"
+
+struct vcase {
+	int		 err;
+	enum gw_fail	 want;
+	const char	*why;	/* where the number comes from */
+};
+
+static const struct vcase cases[] = {
+	/* expired leaf: callback 14, get_error -151, verify_result 10 */
+	{ 14,	FAIL_CERT_EXPIRED,		"expired, callback" },
+	{ -151,	FAIL_CERT_EXPIRED,		"expired, get_error" },
+	{ 10,	FAIL_CERT_EXPIRED,		"expired, verify_result" },
+	/* not yet valid: 13 / -150 / 9 */
+	{ 13,	FAIL_CERT_NOT_YET_VALID,	"not yet valid, callback" },
+	{ -150,	FAIL_CERT_NOT_YET_VALID,	"not yet valid, get_error" },
+	{ 9,	FAIL_CERT_NOT_YET_VALID,	"not yet valid, verify_result" },
+	/* self-signed leaf: 18 / -275 / 21 */
+	{ 18,	FAIL_CERT_UNTRUSTED,		"self-signed, callback" },
+	{ -275,	FAIL_CERT_UNTRUSTED,		"self-signed, get_error" },
+	{ 21,	FAIL_CERT_UNTRUSTED,		"self-signed, verify_result" },
+	/* unknown root / no CA: 20 / -188 */
+	{ 20,	FAIL_CERT_UNTRUSTED,		"unknown root, callback" },
+	{ -188,	FAIL_CERT_UNTRUSTED,		"unknown root, get_error" },
+	{ 19,	FAIL_CERT_UNTRUSTED,		"self-signed in chain" },
+	{ 2,	FAIL_CERT_UNTRUSTED,		"no issuer certificate" },
+	{ -155,	FAIL_CERT_UNTRUSTED,		"ASN_SIG_CONFIRM_E" },
+	{ -152,	FAIL_CERT_UNTRUSTED,		"ASN_SIG_OID_E" },
+	{ -357,	FAIL_CERT_UNTRUSTED,		"NOT_CA_ERROR" },
+	{ -368,	FAIL_CERT_UNTRUSTED,		"MAX_CHAIN_ERROR" },
+	{ -329,	FAIL_CERT_UNTRUSTED,		"VERIFY_CERT_ERROR" },
+	/* name mismatch: -322 everywhere */
+	{ -322,	FAIL_CERT_NAME_MISMATCH,	"DOMAIN_NAME_MISMATCH" },
+	{ 62,	FAIL_CERT_NAME_MISMATCH,	"X509_V_ERR_HOSTNAME_MISMATCH" },
+	{ 64,	FAIL_CERT_NAME_MISMATCH,	"X509_V_ERR_IP_ADDRESS_MISMATCH" },
+	/* revocation */
+	{ -361,	FAIL_CERT_REVOKED,		"CRL revoked" },
+	{ -360,	FAIL_CERT_REVOKED,		"OCSP revoked (lookup or staple)" },
+	{ 23,	FAIL_CERT_REVOKED,		"revoked, verify_result" },
+	{ -362,	FAIL_CERT_REVOCATION_UNKNOWN,	"CRL missing" },
+	{ -365,	FAIL_CERT_REVOCATION_UNKNOWN,	"OCSP needs URL" },
+	{ -366,	FAIL_CERT_REVOCATION_UNKNOWN,	"must-staple, no staple" },
+	{ -367,	FAIL_CERT_REVOCATION_UNKNOWN,	"OCSP response unusable" },
+	{ -407,	FAIL_CERT_REVOCATION_UNKNOWN,	"OCSP responder unreachable" },
+	{ 28,	FAIL_CERT_REVOCATION_UNKNOWN,	"revocation unknown, verify_result" },
+	{ -191,	FAIL_CERT_REVOCATION_UNKNOWN,	"OCSP signature bad: never good" },
+	/* not certificate problems: protocol */
+	{ -313,	FAIL_TLS_PROTOCOL,		"received fatal alert" },
+	{ -326,	FAIL_TLS_PROTOCOL,		"record layer version error" },
+	{ -501,	FAIL_TLS_PROTOCOL,		"no matching cipher suite" },
+	{ -308,	FAIL_TLS_PROTOCOL,		"socket error" },
+	{ -173,	FAIL_TLS_PROTOCOL,		"BAD_FUNC_ARG" },
+	{ 1,	FAIL_TLS_PROTOCOL,		"unknown positive" },
+	{ 9999,	FAIL_TLS_PROTOCOL,		"unknown large" },
+	{ -99999, FAIL_TLS_PROTOCOL,		"unknown negative" },
+};
+
+static void
+test_class_table(void **state)
+{
+	size_t		 i;
+	enum gw_fail	 got;
+	int		 bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = tls_verify_class(cases[i].err);
+		if (got != cases[i].want) {
+			fprintf(stderr, "err %d (%s): got %s, want %s\n",
+			    cases[i].err, cases[i].why, fail_name(got),
+			    fail_name(cases[i].want));
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+static void
+test_zero_is_no_failure(void **state)
+{
+	(void)state;
+	assert_int_equal(tls_verify_class(0), FAIL_NONE);
+	assert_string_equal(tls_verify_text(0), "ok");
+}
+
+static void
+test_texts(void **state)
+{
+	size_t		 i;
+	const char	*t;
+
+	(void)state;
+	/* every number has a non-empty, printable text */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		t = tls_verify_text(cases[i].err);
+		assert_non_null(t);
+		assert_true(strlen(t) > 0);
+	}
+	assert_string_equal(tls_verify_text(14), "certificate has expired");
+	assert_string_equal(tls_verify_text(-151), "certificate has expired");
+	assert_string_equal(tls_verify_text(20),
+	    "unable to get local issuer certificate");
+	assert_string_equal(tls_verify_text(-322),
+	    "certificate name does not match");
+	assert_string_equal(tls_verify_text(-12345), "TLS protocol error");
+}
+
+static void
+test_class_names(void **state)
+{
+	(void)state;
+	/* the names operators grep for */
+	assert_string_equal(fail_name(tls_verify_class(-322)),
+	    "cert-name-mismatch");
+	assert_string_equal(fail_name(tls_verify_class(20)), "cert-untrusted");
+	assert_string_equal(fail_name(tls_verify_class(14)), "cert-expired");
+	assert_string_equal(fail_name(tls_verify_class(-407)),
+	    "cert-revocation-unknown");
+	assert_string_equal(fail_name(tls_verify_class(-313)), "tls-protocol");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_class_table),
+		cmocka_unit_test(test_zero_is_no_failure),
+		cmocka_unit_test(test_texts),
+		cmocka_unit_test(test_class_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
