@@ -156,6 +156,12 @@ relay_env_unref(struct relay_env *env)
 	free(env);
 }
 
+static void
+relay_env_release(void *arg)
+{
+	relay_env_unref(arg);
+}
+
 /* relay_env_conf - the configuration of an env */
 struct gw_conf *
 relay_env_conf(const struct relay_env *env)
@@ -383,10 +389,15 @@ srv_mail(void *arg, const struct smtp_path *from)
 		p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
 		    r->env->conf->hostname;
 		p.id = r->id;
+		/* the client may outlive this session while it says QUIT */
+		p.release = relay_env_release;
+		p.release_arg = r->env;
 		log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
 		    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
+		r->env->refcnt++;
 		r->cli = smtp_client_new(&p, &client_cb, r);
 		if (r->cli == NULL) {
+			relay_env_unref(r->env);
 			relay_fail_reply(r, FAIL_INTERNAL);
 			return;
 		}

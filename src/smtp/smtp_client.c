@@ -113,6 +113,8 @@ struct smtp_client {
 	const struct conf_upstream *up;
 	struct tls_client_ctx	*tls;
 	uint64_t		 id;
+	void			(*release)(void *);
+	void			*release_arg;
 	char			 helo[CONF_HOST_MAX];
 	struct smtp_client_cb	 cb;
 	void			*arg;
@@ -204,6 +206,8 @@ smtp_client_new(const struct smtp_client_params *p,
 	c->base = p->base;
 	c->dns = p->dns;
 	c->up = p->up;
+	c->release = p->release;
+	c->release_arg = p->release_arg;
 	c->tls = p->tls;
 	c->id = p->id;
 	c->cb = *cb;
@@ -213,6 +217,7 @@ smtp_client_new(const struct smtp_client_params *p,
 	c->ev_timer = evtimer_new(c->base, on_timer, c);
 	c->ev_defer = event_new(c->base, -1, 0, on_defer, c);
 	if (c->ev_timer == NULL || c->ev_defer == NULL) {
+		c->release = NULL;	/* only a returned client releases */
 		client_destroy(c);
 		return NULL;
 	}
@@ -235,6 +240,7 @@ smtp_client_new(const struct smtp_client_params *p,
 			/* resolve_start() failed: ENOMEM, reported as NULL */
 			c->api--;
 			c->held--;
+			c->release = NULL;
 			client_destroy(c);
 			return NULL;
 		}
@@ -298,6 +304,8 @@ client_destroy(struct smtp_client *c)
 		event_free(c->ev_timer);
 	if (c->ev_defer != NULL)
 		event_free(c->ev_defer);
+	if (c->release != NULL)
+		c->release(c->release_arg);
 	free(c);
 }
 

@@ -59,6 +59,14 @@ struct smtp_client_params {
 	struct tls_client_ctx		*tls;	/* NULL only for tls = none */
 	const char			*helo_name;
 	uint64_t			 id;	/* session id for logs */
+	/*
+	 * release(release_arg) runs once when the client is finally freed,
+	 * which after smtp_client_quit() can be later than its owner: the
+	 * owner keeps up and tls alive until then (a reload must not free
+	 * them under a QUIT in flight).
+	 */
+	void				(*release)(void *);
+	void				*release_arg;
 };
 
 struct smtp_client_cb {
