@@ -1,0 +1,1482 @@
+/*
+ * smtp_server - the client-facing SMTP session (the legacy program's side).
+ *
+ * One command is in flight at a time: commands that need the owner (MAIL,
+ * RCPT, RSET, the end of DATA, EHLO inside a transaction) move the session
+ * into a WAIT_* state, reading stops, and buffered input is left alone
+ * until smtp_server_reply() arrives.  The owner may answer from inside the
+ * callback (the loop notices the state change when the callback returns)
+ * or later (the answer is queued and the loop is restarted from a deferred
+ * event, never from the owner's stack).
+ *
+ * Lifetime: every entry from the event loop runs inside a frame.  A call to
+ * smtp_server_free() within a frame only marks the session; the free
+ * happens when the outermost frame unwinds.  closed() is the last callback.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "net/io.h"
+#include "smtp/smtp_data.h"
+#include "smtp/smtp_parse.h"
+#include "smtp/smtp_server.h"
+#include "util/addr.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define SMTP_SRV_INMAX		(64 * 1024)	/* pipelined input held */
+#define SMTP_SRV_OUTMAX		(64 * 1024)	/* replies not yet sent */
+#define SMTP_SRV_BATCH		64	/* commands per loop turn */
+#define SMTP_SRV_MAXERR		10	/* error replies before 421 */
+#define SMTP_SRV_REPLY_LINES	32	/* lines in one reply we send */
+#define SMTP_SRV_REPLY_LEN	510	/* one reply line without CRLF */
+#define SMTP_SRV_CHUNK		4096	/* body bytes fed per step */
+#define SMTP_SRV_LINGER		10	/* seconds to flush the last reply */
+#define SMTP_SRV_TEXT_MAX	1024	/* our own reply texts */
+#define SMTP_SRV_LOG_MAX	1024	/* escaped protocol line in a trace */
+
+/* room a command needs in the output before it is processed */
+#define SMTP_SRV_REPLY_ROOM \
+	(SMTP_SRV_REPLY_LINES * (SMTP_SRV_REPLY_LEN + 2))
+
+enum smtp_state {
+	STATE_NEW = 0,
+	STATE_CONNECTED,	/* greeting sent, no HELO/EHLO yet */
+	STATE_HELO,		/* greeted, no transaction */
+	STATE_TX,		/* MAIL accepted: RCPT, DATA */
+	STATE_WAIT_MAIL,	/* owner->mail() called, reply awaited */
+	STATE_WAIT_RCPT,	/* owner->rcpt() called, reply awaited */
+	STATE_WAIT_RSET,	/* owner->rset(): RSET, or EHLO in a tx */
+	STATE_BODY,		/* reading the message after 354 */
+	STATE_WAIT_DATA,	/* owner->data_end() called, reply awaited */
+	STATE_QUIT,		/* last reply queued, closing once it is sent */
+	STATE_CLOSED		/* closed() delivered; only free remains */
+};
+
+static const char *const smtp_strstates[] = {
+	"NEW",
+	"CONNECTED",
+	"HELO",
+	"TX",
+	"WAIT_MAIL",
+	"WAIT_RCPT",
+	"WAIT_RSET",
+	"BODY",
+	"WAIT_DATA",
+	"QUIT",
+	"CLOSED"
+};
+
+#define SF_FREE		0x0001	/* smtp_server_free() called inside a frame */
+#define SF_DRAIN	0x0002	/* close after the current transaction */
+#define SF_SKIPLINE	0x0004	/* discarding the rest of an over-long line */
+#define SF_OUTFULL	0x0008	/* paused until the output drains */
+#define SF_OVERFLOW	0x0010	/* a reply did not fit the output bound */
+#define SF_WFAIL	0x0020	/* data_write() failed for this message */
+#define SF_INPROC	0x0040	/* inside smtp_process() */
+#define SF_EOF		0x0080	/* the client closed its side */
+#define SF_INBODY	0x0100	/* data_begin() said yes; no end/abort yet */
+#define SF_PIPEWARN	0x0200	/* improper pipelining already logged */
+
+/* command flags */
+#define CMD_LAST	0x01	/* must end a pipelined group (RFC 2920) */
+
+struct smtp_server {
+	struct event_base		*base;
+	struct gw_io			*io;
+	struct event			*ev_resume;	/* continue, deferred */
+	struct event			*ev_linger;	/* bounds last flush */
+	const struct smtp_server_cb	*cb;
+	void				*arg;
+	struct smtp_server_info		 info;
+	char				 hostname[CONF_HOST_MAX];
+	char				 banner[CONF_TEXT_MAX];
+
+	/* copied from the listener: the conf snapshot may be swapped */
+	unsigned long long		 max_size;
+	unsigned			 max_rcpt;
+	unsigned			 cmd_timeout;	/* seconds */
+	unsigned			 data_timeout;	/* seconds */
+	int				 normalize;
+
+	enum smtp_state			 state;
+	unsigned			 flags;
+	int				 frame;
+	unsigned			 nerrors;
+	unsigned long long		 ncommands;
+
+	/* transaction */
+	unsigned			 nrcpt;		/* accepted rcpts */
+	unsigned			 nrcpt_seen;	/* RCPT commands */
+	int				 tx_utf8;	/* MAIL had SMTPUTF8 */
+	struct smtp_path		 path;		/* checked MAIL/RCPT */
+	struct smtp_data		 data;
+
+	/* HELO/EHLO waiting for the owner's rset */
+	enum smtp_verb			 pending;
+	char				 pending_helo[SMTP_DOMAIN_MAX + 1];
+
+	const char			*reason;	/* for closed() */
+};
+
+struct smtp_cmd {
+	enum smtp_verb	 verb;
+	const char	*name;
+	/* check: syntax and state; sends the error reply and returns -1 */
+	int		(*check)(struct smtp_server *, const char *);
+	void		(*proceed)(struct smtp_server *, const char *);
+	unsigned	 flags;
+};
+
+static const char *smtp_strstate(enum smtp_state);
+static void	smtp_enter_state(struct smtp_server *, enum smtp_state);
+static void	smtp_wait_owner(struct smtp_server *, enum smtp_state);
+static void	smtp_frame_enter(struct smtp_server *);
+static void	smtp_frame_leave(struct smtp_server *);
+static void	smtp_destroy(struct smtp_server *);
+static void	smtp_io_cb(struct gw_io *, enum io_event, void *);
+static void	smtp_io_event(struct smtp_server *, enum io_event);
+static void	smtp_resume_cb(evutil_socket_t, short, void *);
+static void	smtp_linger_cb(evutil_socket_t, short, void *);
+static void	smtp_resume(struct smtp_server *);
+static void	smtp_process(struct smtp_server *);
+static int	smtp_reading(const struct smtp_server *);
+static void	smtp_want_input(struct smtp_server *);
+static int	smtp_next_command(struct smtp_server *);
+static int	smtp_skip_line(struct smtp_server *);
+static void	smtp_dispatch(struct smtp_server *, char *, size_t);
+static const struct smtp_cmd *smtp_cmd_lookup(enum smtp_verb);
+static int	smtp_body(struct smtp_server *);
+static void	smtp_body_end(struct smtp_server *);
+static const char *smtp_strdataerr(enum smtp_data_err, int);
+static void	smtp_tx_close(struct smtp_server *, enum smtp_state);
+static void	smtp_quit(struct smtp_server *, const char *);
+static void	smtp_finish(struct smtp_server *, const char *);
+static void	smtp_emit(struct smtp_server *, int, const char *,
+		    const char *);
+static void	smtp_emit_line(struct smtp_server *, int, int, const char *,
+		    const char *, size_t);
+static void	smtp_send(struct smtp_server *, int, const char *,
+		    const char *, ...) GW_PRINTF(4, 5);
+static void	smtp_error(struct smtp_server *, int, const char *,
+		    const char *, ...) GW_PRINTF(4, 5);
+static void	smtp_vsend(struct smtp_server *, int, const char *,
+		    const char *, va_list) GW_PRINTF(4, 0);
+static void	smtp_trace_line(struct smtp_server *, char, const char *,
+		    size_t);
+static void	smtp_trace_in(struct smtp_server *, const char *, size_t);
+static void	smtp_helo_done(struct smtp_server *, enum smtp_verb,
+		    const char *);
+static int	smtp_nonascii(const char *);
+static int	smtp_bad_address(const char *, int, int);
+static int	smtp_size_value(const char *, unsigned long long *);
+static int	smtp_check_mail_params(struct smtp_server *);
+static int	smtp_valid_enh(int, const char *);
+
+static int	smtp_check_helo(struct smtp_server *, const char *);
+static void	smtp_proceed_helo(struct smtp_server *, const char *);
+static void	smtp_proceed_ehlo(struct smtp_server *, const char *);
+static void	smtp_hello(struct smtp_server *, enum smtp_verb);
+static int	smtp_check_mail(struct smtp_server *, const char *);
+static void	smtp_proceed_mail(struct smtp_server *, const char *);
+static int	smtp_check_rcpt(struct smtp_server *, const char *);
+static void	smtp_proceed_rcpt(struct smtp_server *, const char *);
+static int	smtp_check_data(struct smtp_server *, const char *);
+static void	smtp_proceed_data(struct smtp_server *, const char *);
+static int	smtp_check_rset(struct smtp_server *, const char *);
+static void	smtp_proceed_rset(struct smtp_server *, const char *);
+static void	smtp_proceed_noop(struct smtp_server *, const char *);
+static void	smtp_proceed_quit(struct smtp_server *, const char *);
+static void	smtp_proceed_help(struct smtp_server *, const char *);
+static void	smtp_proceed_vrfy(struct smtp_server *, const char *);
+static void	smtp_proceed_notimpl(struct smtp_server *, const char *);
+static void	smtp_proceed_unknown(struct smtp_server *, const char *);
+
+static const struct smtp_cmd smtp_cmds[] = {
+	{ SMTP_CMD_HELO, "HELO", smtp_check_helo, smtp_proceed_helo, CMD_LAST },
+	{ SMTP_CMD_EHLO, "EHLO", smtp_check_helo, smtp_proceed_ehlo, CMD_LAST },
+	{ SMTP_CMD_MAIL, "MAIL", smtp_check_mail, smtp_proceed_mail, 0 },
+	{ SMTP_CMD_RCPT, "RCPT", smtp_check_rcpt, smtp_proceed_rcpt, 0 },
+	{ SMTP_CMD_DATA, "DATA", smtp_check_data, smtp_proceed_data, CMD_LAST },
+	{ SMTP_CMD_RSET, "RSET", smtp_check_rset, smtp_proceed_rset, 0 },
+	{ SMTP_CMD_NOOP, "NOOP", NULL, smtp_proceed_noop, CMD_LAST },
+	{ SMTP_CMD_QUIT, "QUIT", NULL, smtp_proceed_quit, CMD_LAST },
+	{ SMTP_CMD_HELP, "HELP", NULL, smtp_proceed_help, 0 },
+	{ SMTP_CMD_VRFY, "VRFY", NULL, smtp_proceed_vrfy, CMD_LAST },
+	{ SMTP_CMD_EXPN, "EXPN", NULL, smtp_proceed_notimpl, CMD_LAST },
+	{ SMTP_CMD_STARTTLS, "STARTTLS", NULL, smtp_proceed_notimpl, CMD_LAST },
+	{ SMTP_CMD_AUTH, "AUTH", NULL, smtp_proceed_notimpl, CMD_LAST },
+	{ SMTP_CMD_BDAT, "BDAT", NULL, smtp_proceed_notimpl, 0 },
+	{ SMTP_CMD_UNKNOWN, "UNKNOWN", NULL, smtp_proceed_unknown, 0 }
+};
+
+static const char *
+smtp_strstate(enum smtp_state st)
+{
+	if ((size_t)st >= sizeof(smtp_strstates) / sizeof(smtp_strstates[0]))
+		fatalx("smtp_server: impossible state %d", (int)st);
+	return smtp_strstates[st];
+}
+
+static void
+smtp_enter_state(struct smtp_server *s, enum smtp_state st)
+{
+	log_trace(LOGF_PROTOCOL, "%016llx state %s -> %s",
+	    (unsigned long long)s->info.id, smtp_strstate(s->state),
+	    smtp_strstate(st));
+	s->state = st;
+}
+
+/*
+ * Entering a WAIT state stops reading: the next command must not even be
+ * looked at before the owner answered this one.  The client is not at
+ * fault while the owner works, so no inactivity timeout runs either; the
+ * owner bounds its own work (upstream timeouts).
+ */
+static void
+smtp_wait_owner(struct smtp_server *s, enum smtp_state st)
+{
+	smtp_enter_state(s, st);
+	io_set_read(s->io, 0);
+	io_set_timeout(s->io, 0);
+}
+
+static void
+smtp_frame_enter(struct smtp_server *s)
+{
+	s->frame++;
+}
+
+static void
+smtp_frame_leave(struct smtp_server *s)
+{
+	if (--s->frame == 0 && (s->flags & SF_FREE))
+		smtp_destroy(s);
+}
+
+/* smtp_server_new - greet a newly accepted client on fd */
+struct smtp_server *
+smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
+    socklen_t peerlen, const struct conf_listener *conf, const char *hostname,
+    uint64_t id, const struct smtp_server_cb *cb, void *arg)
+{
+	struct smtp_server	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->base = base;
+	s->cb = cb;
+	s->arg = arg;
+	s->info.id = id;
+	s->state = STATE_NEW;
+	s->max_size = conf->max_message_size;
+	s->max_rcpt = conf->max_recipients;
+	s->cmd_timeout = conf->command_timeout;
+	s->data_timeout = conf->data_timeout;
+	s->normalize = conf->bare_newline == BARE_NEWLINE_NORMALIZE;
+
+	/*
+	 * The hostname and banner go into every greeting; a name that does
+	 * not fit is a configuration bug, not something to cut silently.
+	 */
+	if (str_copy(s->hostname, hostname, sizeof(s->hostname)) == -1)
+		goto toolong;
+	if (conf->banner[0] != '\0') {
+		if (str_copy(s->banner, conf->banner, sizeof(s->banner)) == -1)
+			goto toolong;
+	} else {
+		int	 n;
+
+		n = snprintf(s->banner, sizeof(s->banner), "%s ESMTP smtpgate",
+		    s->hostname);
+		if (n < 0 || (size_t)n >= sizeof(s->banner))
+			goto toolong;
+	}
+
+	if (peer != NULL && peerlen > 0)
+		(void)addr_ntop(peer, s->info.peer, sizeof(s->info.peer));
+	else
+		(void)gw_strlcpy(s->info.peer, "unknown", sizeof(s->info.peer));
+
+	s->ev_resume = event_new(base, -1, 0, smtp_resume_cb, s);
+	s->ev_linger = evtimer_new(base, smtp_linger_cb, s);
+	if (s->ev_resume == NULL || s->ev_linger == NULL)
+		goto fail;
+	s->io = io_new(base, fd, SMTP_SRV_INMAX, SMTP_SRV_OUTMAX, smtp_io_cb,
+	    s);
+	if (s->io == NULL)
+		goto fail;
+
+	log_info("%016llx connect from=%s", (unsigned long long)id,
+	    s->info.peer);
+	smtp_enter_state(s, STATE_CONNECTED);
+	smtp_send(s, 220, NULL, "%s", s->banner);
+	smtp_want_input(s);
+	return s;
+
+toolong:
+	log_warnx("%016llx hostname or banner too long",
+	    (unsigned long long)id);
+fail:
+	if (s->ev_resume != NULL)
+		event_free(s->ev_resume);
+	if (s->ev_linger != NULL)
+		event_free(s->ev_linger);
+	free(s);
+	return NULL;
+}
+
+/* smtp_server_free - free now, or when the current callback unwinds */
+void
+smtp_server_free(struct smtp_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->frame > 0) {
+		s->flags |= SF_FREE;
+		return;
+	}
+	smtp_destroy(s);
+}
+
+static void
+smtp_destroy(struct smtp_server *s)
+{
+	if (s->state != STATE_CLOSED)
+		log_info("%016llx disconnect reason=freed commands=%llu",
+		    (unsigned long long)s->info.id, s->ncommands);
+	if (s->io != NULL)
+		io_free(s->io);
+	event_free(s->ev_resume);
+	event_free(s->ev_linger);
+	free(s);
+}
+
+/* smtp_server_info - identity and greeting facts of the session */
+const struct smtp_server_info *
+smtp_server_info(const struct smtp_server *s)
+{
+	return &s->info;
+}
+
+/* smtp_server_drain - close after the current transaction (421 when idle) */
+void
+smtp_server_drain(struct smtp_server *s)
+{
+	if (s->state == STATE_QUIT || s->state == STATE_CLOSED)
+		return;
+	s->flags |= SF_DRAIN;
+	/* the loop sends the 421 once no transaction is open */
+	smtp_resume(s);
+}
+
+/* smtp_server_reply - the owner's answer to the command in flight */
+void
+smtp_server_reply(struct smtp_server *s, int code, const char *enh,
+    const char *text)
+{
+	enum smtp_state	 next;
+	int		 ok;
+
+	if (s->state == STATE_QUIT || s->state == STATE_CLOSED) {
+		/* the session ended while the owner worked: nobody to tell */
+		log_debug("%016llx late reply code=%d ignored",
+		    (unsigned long long)s->info.id, code);
+		return;
+	}
+	if (s->state != STATE_WAIT_MAIL && s->state != STATE_WAIT_RCPT &&
+	    s->state != STATE_WAIT_RSET && s->state != STATE_WAIT_DATA)
+		fatalx("%016llx smtp_server_reply: no command in flight "
+		    "(state %s)", (unsigned long long)s->info.id,
+		    smtp_strstate(s->state));
+
+	/*
+	 * The owner relays upstream replies, already validated, but a code
+	 * outside 2xx-5xx would make the client's reading of our reply
+	 * ambiguous: say "local error" instead of passing it on.
+	 */
+	if (code < 200 || code > 599) {
+		log_warnx("%016llx owner reply code=%d replaced",
+		    (unsigned long long)s->info.id, code);
+		code = 451;
+		enh = "4.3.0";
+		text = "Local error in processing";
+	}
+	ok = code / 100 == 2;
+
+	switch (s->state) {
+	case STATE_WAIT_MAIL:
+		if (ok) {
+			s->nrcpt = 0;
+			s->nrcpt_seen = 0;
+			next = STATE_TX;
+		} else {
+			s->tx_utf8 = 0;
+			next = STATE_HELO;
+		}
+		smtp_enter_state(s, next);
+		smtp_emit(s, code, enh, text);
+		break;
+	case STATE_WAIT_RCPT:
+		if (ok)
+			s->nrcpt++;
+		smtp_enter_state(s, STATE_TX);
+		smtp_emit(s, code, enh, text);
+		break;
+	case STATE_WAIT_RSET:
+		if (s->pending != SMTP_CMD_RSET && ok)
+			smtp_helo_done(s, s->pending, s->pending_helo);
+		else {
+			smtp_tx_close(s, s->info.helo[0] != '\0' ?
+			    STATE_HELO : STATE_CONNECTED);
+			smtp_emit(s, code, enh, text);
+		}
+		s->pending = SMTP_CMD_UNKNOWN;
+		break;
+	case STATE_WAIT_DATA:
+		smtp_tx_close(s, STATE_HELO);
+		smtp_emit(s, code, enh, text);
+		break;
+	default:
+		fatalx("smtp_server_reply: state %s", smtp_strstate(s->state));
+	}
+
+	/* 421 tells the client the channel is closing (RFC 5321 3.8) */
+	if (code == 421) {
+		smtp_quit(s, "owner closed");
+		return;
+	}
+	smtp_resume(s);
+}
+
+/*
+ * Continue from the event loop, never from the caller's stack: the owner
+ * that just answered must not see its own callbacks re-entered.  Inside
+ * smtp_process() the loop notices the state change by itself.
+ */
+static void
+smtp_resume(struct smtp_server *s)
+{
+	if (s->flags & SF_INPROC)
+		return;
+	event_active(s->ev_resume, EV_TIMEOUT, 1);
+}
+
+static void
+smtp_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_server	*s = arg;
+
+	smtp_frame_enter(s);
+	if (s->state == STATE_QUIT) {
+		if (io_queued(s->io) == 0)
+			smtp_finish(s, s->reason);
+	} else if (s->state != STATE_CLOSED)
+		smtp_process(s);
+	smtp_frame_leave(s);
+	/* s may be freed here */
+}
+
+static void
+smtp_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_server	*s = arg;
+
+	smtp_frame_enter(s);
+	if (s->state == STATE_QUIT) {
+		log_debug("%016llx last reply not flushed, closing",
+		    (unsigned long long)s->info.id);
+		smtp_finish(s, s->reason);
+	}
+	smtp_frame_leave(s);
+	/* s may be freed here */
+}
+
+static void
+smtp_io_cb(struct gw_io *io, enum io_event ev, void *arg)
+{
+	struct smtp_server	*s = arg;
+
+	smtp_frame_enter(s);
+	smtp_io_event(s, ev);
+	smtp_frame_leave(s);
+	/* s may be freed here */
+}
+
+static void
+smtp_io_event(struct smtp_server *s, enum io_event ev)
+{
+	unsigned long long	 id = s->info.id;
+
+	if (s->state == STATE_CLOSED)
+		return;
+
+	switch (ev) {
+	case IO_DATAIN:
+		smtp_process(s);
+		break;
+	case IO_LOWAT:
+		if (s->state == STATE_QUIT) {
+			smtp_finish(s, s->reason);
+			break;
+		}
+		if (s->flags & SF_OUTFULL) {
+			s->flags &= ~SF_OUTFULL;
+			smtp_process(s);
+		}
+		break;
+	case IO_TIMEOUT:
+		if (s->state == STATE_QUIT) {
+			smtp_finish(s, s->reason);
+			break;
+		}
+		/* while the owner works the timeout is off; be safe anyway */
+		if (!smtp_reading(s))
+			break;
+		log_info("%016llx timeout state=%s", id,
+		    smtp_strstate(s->state));
+		smtp_send(s, 421, "4.4.2", "%s Timeout, closing connection",
+		    s->hostname);
+		smtp_quit(s, "timeout");
+		break;
+	case IO_CLOSED:
+		/*
+		 * A client may half-close right after its last pipelined
+		 * command (QUIT included): answer what is buffered, then
+		 * close once more input would be needed.
+		 */
+		s->flags |= SF_EOF;
+		if (s->state == STATE_QUIT) {
+			if (io_queued(s->io) == 0)
+				smtp_finish(s, s->reason);
+		} else if (smtp_reading(s))
+			smtp_process(s);
+		break;
+	case IO_ERROR:
+		log_debug("%016llx io error=%s", id, io_error(s->io));
+		smtp_finish(s, s->state == STATE_QUIT ? s->reason :
+		    "io error");
+		break;
+	case IO_CONNECTED:
+	case IO_TLSREADY:
+		/* not used by the server side in this version */
+		log_debug("%016llx unexpected %s", id, io_event_name(ev));
+		break;
+	default:
+		fatalx("%016llx smtp_server: io event %d", id, (int)ev);
+	}
+	/* s may be freed here (the frame keeps it until we return) */
+}
+
+/* states in which input is read: a command, or the message body */
+static int
+smtp_reading(const struct smtp_server *s)
+{
+	switch (s->state) {
+	case STATE_CONNECTED:
+	case STATE_HELO:
+	case STATE_TX:
+	case STATE_BODY:
+		return 1;
+	case STATE_NEW:
+	case STATE_WAIT_MAIL:
+	case STATE_WAIT_RCPT:
+	case STATE_WAIT_RSET:
+	case STATE_WAIT_DATA:
+	case STATE_QUIT:
+	case STATE_CLOSED:
+		return 0;
+	default:
+		fatalx("smtp_server: impossible state %d", (int)s->state);
+	}
+}
+
+static void
+smtp_want_input(struct smtp_server *s)
+{
+	unsigned	 secs;
+
+	secs = s->state == STATE_BODY ? s->data_timeout : s->cmd_timeout;
+	io_set_read(s->io, 1);
+	io_set_timeout(s->io, secs * 1000u);
+}
+
+/*
+ * The loop: commands (or body chunks) are taken from the input buffer
+ * until more input is needed, the owner must answer, the session ends, or
+ * the per-turn budget is spent (then the deferred event brings us back
+ * after other connections had their turn).
+ */
+static void
+smtp_process(struct smtp_server *s)
+{
+	int	 n;
+
+	if (s->flags & SF_INPROC)
+		return;
+	s->flags |= SF_INPROC;
+	for (n = 0;; n++) {
+		if (s->flags & SF_FREE)
+			break;
+		if (s->flags & SF_OVERFLOW) {
+			smtp_quit(s, "output overflow");
+			break;
+		}
+		if (!smtp_reading(s))
+			break;
+		if ((s->flags & SF_DRAIN) && (s->state == STATE_CONNECTED ||
+		    s->state == STATE_HELO)) {
+			smtp_send(s, 421, "4.3.2", "Service shutting down");
+			smtp_quit(s, "drain");
+			break;
+		}
+		if (n == SMTP_SRV_BATCH) {
+			event_active(s->ev_resume, EV_TIMEOUT, 1);
+			break;
+		}
+		/*
+		 * A client that pipelines without reading our replies must
+		 * not make the output grow: stop until it has drained, with
+		 * room left for the largest reply one command can cause.
+		 * The timeout runs meanwhile: one that never reads is gone.
+		 */
+		if (io_outroom(s->io) < SMTP_SRV_REPLY_ROOM) {
+			log_debug("%016llx output full, reading paused",
+			    (unsigned long long)s->info.id);
+			s->flags |= SF_OUTFULL;
+			io_set_read(s->io, 0);
+			io_set_timeout(s->io, s->cmd_timeout * 1000u);
+			break;
+		}
+		if ((s->state == STATE_BODY ? smtp_body(s) :
+		    smtp_next_command(s)) == 0) {
+			if (s->flags & SF_EOF)
+				smtp_finish(s, "client closed");
+			else
+				smtp_want_input(s);
+			break;
+		}
+	}
+	s->flags &= ~SF_INPROC;
+}
+
+/* one command line from the input; 0 if a complete line is not there yet */
+static int
+smtp_next_command(struct smtp_server *s)
+{
+	struct buf	*in = io_in(s->io);
+	char		 line[SMTP_CMD_LINE_MAX];
+	size_t		 len;
+
+	if (s->flags & SF_SKIPLINE)
+		return smtp_skip_line(s);
+
+	switch (buf_findline(in, SMTP_CMD_LINE_MAX, &len)) {
+	case BUF_LINE_NONE:
+		return 0;
+	case BUF_LINE_TOOLONG:
+		s->ncommands++;
+		smtp_trace_in(s, buf_data(in), 64);
+		s->flags |= SF_SKIPLINE;
+		smtp_error(s, 500, "5.5.2", "Line too long");
+		return 1;
+	case BUF_LINE_BARE:
+		/*
+		 * Only CRLF ends a command.  Reading a bare LF or CR as a line
+		 * end is how SMTP smuggling starts, and a client sending one
+		 * is broken or hostile: answer and hang up.
+		 */
+		s->ncommands++;
+		smtp_trace_in(s, buf_data(in), len);
+		smtp_send(s, 500, "5.5.2", "Bare CR or LF not allowed");
+		smtp_quit(s, "bare newline");
+		return 1;
+	case BUF_LINE_OK:
+		break;
+	default:
+		fatalx("smtp_server: buf_findline result");
+	}
+	/* buf_findline honours the limit, CRLF included */
+	if (len >= sizeof(line))
+		fatalx("smtp_server: command line of %zu octets", len);
+	memcpy(line, buf_data(in), len);
+	line[len] = '\0';
+	buf_consume(in, len + 2);
+	s->ncommands++;
+	smtp_dispatch(s, line, len);
+	return 1;
+}
+
+/*
+ * After "Line too long" the rest of that line is not a command: drop input
+ * up to and including the next CRLF.  A CR at the very end is kept, as the
+ * LF completing the CRLF may be in the next read.
+ */
+static int
+smtp_skip_line(struct smtp_server *s)
+{
+	struct buf	*in = io_in(s->io);
+	const char	*p, *eol;
+	size_t		 len;
+
+	if ((len = buf_len(in)) == 0)
+		return 0;
+	p = buf_data(in);
+	if ((eol = memmem(p, len, "\r\n", 2)) != NULL) {
+		buf_consume(in, (size_t)(eol - p) + 2);
+		s->flags &= ~SF_SKIPLINE;
+		return 1;
+	}
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	buf_consume(in, len);
+	return 0;
+}
+
+static const struct smtp_cmd *
+smtp_cmd_lookup(enum smtp_verb verb)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(smtp_cmds) / sizeof(smtp_cmds[0]); i++)
+		if (smtp_cmds[i].verb == verb)
+			return &smtp_cmds[i];
+	/* the last entry handles verbs the table does not know */
+	return &smtp_cmds[sizeof(smtp_cmds) / sizeof(smtp_cmds[0]) - 1];
+}
+
+static void
+smtp_dispatch(struct smtp_server *s, char *line, size_t len)
+{
+	const struct smtp_cmd	*cmd;
+	enum smtp_verb		 verb;
+	const char		*args, *err;
+
+	smtp_trace_in(s, line, len);
+	if ((err = smtp_parse_command(line, len, &verb, &args)) != NULL) {
+		smtp_error(s, 500, "5.5.2", "%s", err);
+		return;
+	}
+	cmd = smtp_cmd_lookup(verb);
+
+	/*
+	 * RFC 2920: these commands end a pipelined group.  Input already
+	 * waiting behind one is a client bug worth knowing about, but not
+	 * worth a refusal; after DATA it is simply the body.  Once per
+	 * session: a NOOP flood must not become a log flood.
+	 */
+	if ((cmd->flags & CMD_LAST) && buf_len(io_in(s->io)) > 0 &&
+	    !(s->flags & SF_PIPEWARN)) {
+		s->flags |= SF_PIPEWARN;
+		log_info("%016llx improper pipelining after=%s",
+		    (unsigned long long)s->info.id, cmd->name);
+	}
+
+	if (cmd->check != NULL && cmd->check(s, args) == -1)
+		return;
+	cmd->proceed(s, args);
+	/* s may be freed here */
+}
+
+static int
+smtp_check_helo(struct smtp_server *s, const char *args)
+{
+	const char	*err;
+
+	err = smtp_parse_helo(args, s->pending_helo, sizeof(s->pending_helo));
+	if (err != NULL) {
+		smtp_error(s, 501, "5.5.4", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_proceed_helo(struct smtp_server *s, const char *args)
+{
+	smtp_hello(s, SMTP_CMD_HELO);
+}
+
+static void
+smtp_proceed_ehlo(struct smtp_server *s, const char *args)
+{
+	smtp_hello(s, SMTP_CMD_EHLO);
+}
+
+static void
+smtp_hello(struct smtp_server *s, enum smtp_verb verb)
+{
+	/*
+	 * HELO/EHLO inside a transaction resets it (RFC 5321 4.1.4): the
+	 * owner drops its side first, and the greeting answers only after.
+	 */
+	if (s->state == STATE_TX) {
+		s->pending = verb;
+		smtp_wait_owner(s, STATE_WAIT_RSET);
+		s->cb->rset(s->arg);
+		/* s may be freed here */
+		return;
+	}
+	smtp_helo_done(s, verb, s->pending_helo);
+}
+
+/* HELO/EHLO accepted (after the owner's rset if a transaction was open) */
+static void
+smtp_helo_done(struct smtp_server *s, enum smtp_verb verb, const char *name)
+{
+	(void)gw_strlcpy(s->info.helo, name, sizeof(s->info.helo));
+	s->info.esmtp = verb == SMTP_CMD_EHLO;
+	smtp_tx_close(s, STATE_HELO);
+	if (verb == SMTP_CMD_HELO) {
+		smtp_send(s, 250, NULL, "%s", s->hostname);
+		return;
+	}
+	smtp_send(s, 250, NULL,
+	    "%s Hello %s [%s]\n"
+	    "PIPELINING\n"
+	    "SIZE %llu\n"
+	    "ENHANCEDSTATUSCODES\n"
+	    "8BITMIME\n"
+	    "SMTPUTF8",
+	    s->hostname, s->info.helo, s->info.peer, s->max_size);
+}
+
+/*
+ * After a failed MAIL/RCPT parse: was it the address (5.1.7/5.1.3) or the
+ * parameters (5.5.4)?  No '>' can be inside a valid path, so the path is
+ * everything up to the first one; parse that alone again.
+ */
+static int
+smtp_bad_address(const char *args, int rcpt, int utf8)
+{
+	struct smtp_path	 p;
+	char			 tmp[SMTP_CMD_LINE_MAX];
+	const char		*end;
+	size_t			 len;
+
+	if ((end = strchr(args, '>')) == NULL)
+		return 1;
+	len = (size_t)(end - args) + 1;
+	if (len >= sizeof(tmp))
+		return 1;
+	memcpy(tmp, args, len);
+	tmp[len] = '\0';
+	if (rcpt)
+		return smtp_parse_rcpt(tmp, utf8, &p) != NULL;
+	return smtp_parse_mail(tmp, utf8, &p) != NULL;
+}
+
+static int
+smtp_nonascii(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 1;
+	return 0;
+}
+
+static int
+smtp_check_mail(struct smtp_server *s, const char *args)
+{
+	const char	*err;
+
+	if (s->state == STATE_CONNECTED) {
+		smtp_error(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		return -1;
+	}
+	if (s->state != STATE_HELO) {
+		smtp_error(s, 503, "5.5.1", "Error: nested MAIL command");
+		return -1;
+	}
+
+	memset(&s->path, 0, sizeof(s->path));
+	err = smtp_parse_mail(args, 0, &s->path);
+	if (err != NULL && smtp_nonascii(args)) {
+		/*
+		 * A non-ASCII address is legal only in a transaction the
+		 * client declared with SMTPUTF8 (RFC 6531 3.4); without it
+		 * the right answer is 553 5.6.7, not a syntax error.
+		 */
+		memset(&s->path, 0, sizeof(s->path));
+		err = smtp_parse_mail(args, 1, &s->path);
+		if (err == NULL &&
+		    smtp_find_param(&s->path, "SMTPUTF8") == NULL) {
+			smtp_error(s, 553, "5.6.7",
+			    "SMTPUTF8 required for a non-ASCII address");
+			return -1;
+		}
+	}
+	if (err != NULL) {
+		if (str_iprefix(args, "FROM:") == NULL)
+			smtp_error(s, 501, "5.5.4",
+			    "Syntax: MAIL FROM:<address>");
+		else if (smtp_bad_address(args, 0, 1))
+			smtp_error(s, 501, "5.1.7", "%s", err);
+		else
+			smtp_error(s, 501, "5.5.4", "%s", err);
+		return -1;
+	}
+	return smtp_check_mail_params(s);
+}
+
+/* SIZE=<digits>; values too large to represent are simply too large */
+static int
+smtp_size_value(const char *v, unsigned long long *out)
+{
+	unsigned long long	 n = 0;
+
+	if (*v == '\0')
+		return -1;
+	for (; *v != '\0'; v++) {
+		if (*v < '0' || *v > '9')
+			return -1;
+		if (n > (~0ULL - 9) / 10)
+			n = ~0ULL;
+		else
+			n = n * 10 + (unsigned)(*v - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * Every parameter is checked before any is acted on: an early "ok" for
+ * one must not skip the checks of the others (CVE-2020-7247's lesson).
+ * Parameters end up in the upstream MAIL, so only known ones pass.
+ */
+static int
+smtp_check_mail_params(struct smtp_server *s)
+{
+	const struct smtp_param	*p;
+	unsigned long long	 size;
+	size_t			 i, j;
+
+	if (s->path.nparams > 0 && !s->info.esmtp) {
+		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
+		return -1;
+	}
+	for (i = 0; i < s->path.nparams; i++) {
+		p = &s->path.params[i];
+		for (j = 0; j < i; j++)
+			if (str_ieq(p->keyword, s->path.params[j].keyword)) {
+				smtp_error(s, 501, "5.5.4",
+				    "Duplicate parameter");
+				return -1;
+			}
+		if (str_ieq(p->keyword, "SIZE")) {
+			if (!p->has_value ||
+			    smtp_size_value(p->value, &size) == -1) {
+				smtp_error(s, 501, "5.5.4",
+				    "Bad SIZE parameter");
+				return -1;
+			}
+			/* 0 is "no limit", as for smtp_data and EHLO SIZE */
+			if (s->max_size != 0 && size > s->max_size) {
+				smtp_send(s, 552, "5.3.4",
+				    "Message size exceeds fixed limit");
+				return -1;
+			}
+		} else if (str_ieq(p->keyword, "BODY")) {
+			if (!p->has_value || (!str_ieq(p->value, "7BIT") &&
+			    !str_ieq(p->value, "8BITMIME"))) {
+				smtp_error(s, 501, "5.5.4",
+				    "Bad BODY parameter");
+				return -1;
+			}
+		} else if (str_ieq(p->keyword, "SMTPUTF8")) {
+			if (p->has_value) {
+				smtp_error(s, 501, "5.5.4",
+				    "SMTPUTF8 takes no value");
+				return -1;
+			}
+		} else {
+			smtp_error(s, 555, "5.5.4",
+			    "Unsupported MAIL parameter");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+smtp_proceed_mail(struct smtp_server *s, const char *args)
+{
+	s->tx_utf8 = smtp_find_param(&s->path, "SMTPUTF8") != NULL;
+	smtp_wait_owner(s, STATE_WAIT_MAIL);
+	s->cb->mail(s->arg, &s->path);
+	/* s may be freed here */
+}
+
+static int
+smtp_check_rcpt(struct smtp_server *s, const char *args)
+{
+	const char	*err;
+
+	if (s->state != STATE_TX) {
+		smtp_error(s, 503, "5.5.1", "Error: need MAIL command");
+		return -1;
+	}
+	s->nrcpt_seen++;
+	/* a limit on accepted recipients; not a client error to count */
+	if (s->nrcpt >= s->max_rcpt) {
+		smtp_send(s, 452, "4.5.3", "Too many recipients");
+		return -1;
+	}
+	memset(&s->path, 0, sizeof(s->path));
+	err = smtp_parse_rcpt(args, s->tx_utf8, &s->path);
+	/* as for MAIL: UTF-8 needs the transaction's SMTPUTF8 (RFC 6531) */
+	if (err != NULL && !s->tx_utf8 && smtp_nonascii(args) &&
+	    smtp_parse_rcpt(args, 1, &s->path) == NULL) {
+		smtp_error(s, 553, "5.6.7",
+		    "SMTPUTF8 required for a non-ASCII address");
+		return -1;
+	}
+	if (err != NULL) {
+		if (str_iprefix(args, "TO:") == NULL)
+			smtp_error(s, 501, "5.5.4",
+			    "Syntax: RCPT TO:<address>");
+		else if (smtp_bad_address(args, 1, s->tx_utf8))
+			smtp_error(s, 501, "5.1.3", "%s", err);
+		else
+			smtp_error(s, 501, "5.5.4", "%s", err);
+		return -1;
+	}
+	if (s->path.nparams > 0) {
+		smtp_error(s, 555, "5.5.4", "Unsupported RCPT parameter");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_proceed_rcpt(struct smtp_server *s, const char *args)
+{
+	smtp_wait_owner(s, STATE_WAIT_RCPT);
+	s->cb->rcpt(s->arg, &s->path);
+	/* s may be freed here */
+}
+
+static int
+smtp_check_data(struct smtp_server *s, const char *args)
+{
+	if (*args != '\0') {
+		smtp_error(s, 501, "5.5.4", "Syntax: DATA");
+		return -1;
+	}
+	if (s->state != STATE_TX) {
+		smtp_error(s, 503, "5.5.1", "Error: need MAIL command");
+		return -1;
+	}
+	/*
+	 * RFC 5321 3.3 allows 503 or 554 here; like Postfix, tell a client
+	 * that never sent RCPT (out of sequence) from one whose recipients
+	 * were all refused.
+	 */
+	if (s->nrcpt_seen == 0) {
+		smtp_error(s, 503, "5.5.1", "Error: need RCPT command");
+		return -1;
+	}
+	if (s->nrcpt == 0) {
+		smtp_error(s, 554, "5.5.1", "No valid recipients");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_proceed_data(struct smtp_server *s, const char *args)
+{
+	int	 r;
+
+	r = s->cb->data_begin(s->arg);
+	/* s may be freed here */
+	if (s->flags & SF_FREE)
+		return;
+	if (r != 0) {
+		smtp_send(s, 451, "4.3.0", "Cannot accept the message now");
+		return;
+	}
+	smtp_data_init(&s->data, s->max_size, s->normalize);
+	s->flags &= ~SF_WFAIL;
+	s->flags |= SF_INBODY;
+	smtp_enter_state(s, STATE_BODY);
+	smtp_send(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+}
+
+/*
+ * One chunk of the message body.  Returns 0 when more input is needed.
+ * After any error the machine keeps consuming to the real end of data, so
+ * the refusal comes once and the next command is read in sync.
+ */
+static int
+smtp_body(struct smtp_server *s)
+{
+	struct buf	*in = io_in(s->io);
+	char		 out[2 * SMTP_SRV_CHUNK + 2];
+	size_t		 inlen, used, outlen = 0;
+	int		 done = 0;
+
+	if ((inlen = buf_len(in)) == 0)
+		return 0;
+	if (inlen > SMTP_SRV_CHUNK)
+		inlen = SMTP_SRV_CHUNK;
+	used = smtp_data_feed(&s->data, buf_data(in), inlen, out, sizeof(out),
+	    &outlen, &done);
+	/* with room for 2 * inlen + 2 the machine always makes progress */
+	if (used == 0 && !done)
+		fatalx("smtp_server: smtp_data_feed consumed nothing");
+	buf_consume(in, used);
+
+	if (outlen > 0 && !(s->flags & SF_WFAIL)) {
+		if (s->cb->data_write(s->arg, out, outlen) == -1)
+			s->flags |= SF_WFAIL;
+		/* s may be freed here */
+		if (s->flags & SF_FREE)
+			return 1;
+	}
+	if (done)
+		smtp_body_end(s);
+	return 1;
+}
+
+static void
+smtp_body_end(struct smtp_server *s)
+{
+	enum smtp_data_err	 err = s->data.err;
+	int			 wfail = s->flags & SF_WFAIL;
+
+	log_debug("%016llx message size=%llu result=%s",
+	    (unsigned long long)s->info.id, s->data.size,
+	    smtp_strdataerr(err, wfail));
+	s->flags &= ~SF_INBODY;
+	if (err == SMTP_DATA_OK && !wfail) {
+		smtp_wait_owner(s, STATE_WAIT_DATA);
+		s->cb->data_end(s->arg);
+		/* s may be freed here */
+		return;
+	}
+
+	/* refused by the session itself: the owner drops what it has */
+	smtp_tx_close(s, STATE_HELO);
+	s->cb->data_abort(s->arg);
+	/* s may be freed here */
+	if (s->flags & SF_FREE)
+		return;
+	switch (err) {
+	case SMTP_DATA_OK:
+		smtp_send(s, 452, "4.3.1", "Insufficient system storage");
+		break;
+	case SMTP_DATA_TOO_BIG:
+		smtp_send(s, 552, "5.3.4", "Message size exceeds fixed limit");
+		break;
+	case SMTP_DATA_BARE_NEWLINE:
+		smtp_send(s, 550, "5.6.0", "Message contains bare CR or LF");
+		break;
+	case SMTP_DATA_LINE_TOO_LONG:
+		smtp_send(s, 550, "5.6.0", "Message line too long");
+		break;
+	default:
+		fatalx("smtp_server: smtp_data error %d", (int)err);
+	}
+}
+
+static const char *
+smtp_strdataerr(enum smtp_data_err err, int wfail)
+{
+	switch (err) {
+	case SMTP_DATA_OK:
+		return wfail ? "write-failed" : "ok";
+	case SMTP_DATA_TOO_BIG:
+		return "too-big";
+	case SMTP_DATA_BARE_NEWLINE:
+		return "bare-newline";
+	case SMTP_DATA_LINE_TOO_LONG:
+		return "line-too-long";
+	}
+	return "?";
+}
+
+static int
+smtp_check_rset(struct smtp_server *s, const char *args)
+{
+	if (*args != '\0') {
+		smtp_error(s, 501, "5.5.4", "Syntax: RSET");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_proceed_rset(struct smtp_server *s, const char *args)
+{
+	s->pending = SMTP_CMD_RSET;
+	smtp_wait_owner(s, STATE_WAIT_RSET);
+	s->cb->rset(s->arg);
+	/* s may be freed here */
+}
+
+static void
+smtp_proceed_noop(struct smtp_server *s, const char *args)
+{
+	smtp_send(s, 250, "2.0.0", "Ok");
+}
+
+static void
+smtp_proceed_quit(struct smtp_server *s, const char *args)
+{
+	smtp_send(s, 221, "2.0.0", "Bye");
+	smtp_quit(s, "quit");
+}
+
+static void
+smtp_proceed_help(struct smtp_server *s, const char *args)
+{
+	smtp_send(s, 214, "2.0.0", "Commands: HELO EHLO MAIL RCPT DATA RSET "
+	    "NOOP QUIT HELP VRFY");
+}
+
+static void
+smtp_proceed_vrfy(struct smtp_server *s, const char *args)
+{
+	smtp_send(s, 252, "2.5.2", "Cannot VRFY user");
+}
+
+static void
+smtp_proceed_notimpl(struct smtp_server *s, const char *args)
+{
+	smtp_error(s, 502, "5.5.1", "Command not implemented");
+}
+
+static void
+smtp_proceed_unknown(struct smtp_server *s, const char *args)
+{
+	smtp_error(s, 500, "5.5.2", "Command unrecognized");
+}
+
+/* the transaction is over, whatever the outcome */
+static void
+smtp_tx_close(struct smtp_server *s, enum smtp_state next)
+{
+	s->nrcpt = 0;
+	s->nrcpt_seen = 0;
+	s->tx_utf8 = 0;
+	smtp_enter_state(s, next);
+}
+
+/*
+ * The last reply is queued: stop reading and close once the output is
+ * flushed (IO_LOWAT), or after SMTP_SRV_LINGER if the client does not read.
+ */
+static void
+smtp_quit(struct smtp_server *s, const char *reason)
+{
+	struct timeval	 tv = { SMTP_SRV_LINGER, 0 };
+
+	if (s->state == STATE_QUIT || s->state == STATE_CLOSED)
+		return;
+	s->reason = reason;
+	smtp_enter_state(s, STATE_QUIT);
+	io_set_read(s->io, 0);
+	io_set_timeout(s->io, 0);
+	(void)evtimer_add(s->ev_linger, &tv);
+	/* the output may be empty already; the deferred event checks */
+	event_active(s->ev_resume, EV_TIMEOUT, 1);
+}
+
+/*
+ * The end.  closed() is the last callback, and nothing of s is touched
+ * after it: the owner frees s there (deferred by the frame).
+ */
+static void
+smtp_finish(struct smtp_server *s, const char *reason)
+{
+	if (s->state == STATE_CLOSED)
+		return;
+	smtp_enter_state(s, STATE_CLOSED);
+	log_info("%016llx disconnect reason=\"%s\" commands=%llu",
+	    (unsigned long long)s->info.id, reason, s->ncommands);
+	(void)event_del(s->ev_resume);
+	(void)evtimer_del(s->ev_linger);
+	io_free(s->io);
+	s->io = NULL;
+	if (s->flags & SF_INBODY) {
+		/* the owner has a partial message to drop */
+		s->flags &= ~SF_INBODY;
+		s->cb->data_abort(s->arg);
+		/* s may be freed here */
+		if (s->flags & SF_FREE)
+			return;
+	}
+	s->cb->closed(s->arg, reason);
+	/* s may be freed here */
+}
+
+static int
+smtp_valid_enh(int code, const char *enh)
+{
+	const char	*p = enh;
+	int		 part, digits;
+
+	/* class.subject.detail, the class matching the reply (RFC 3463) */
+	if (p[0] != '0' + code / 100 || p[1] != '.')
+		return 0;
+	p += 2;
+	for (part = 0; part < 2; part++) {
+		for (digits = 0; *p >= '0' && *p <= '9'; p++)
+			digits++;
+		if (digits < 1 || digits > 3)
+			return 0;
+		if (part == 0 && *p++ != '.')
+			return 0;
+	}
+	return *p == '\0';
+}
+
+/*
+ * Send a reply: text lines are separated by '\n'.  The text may come from
+ * the upstream, so it is made safe for the client here: control and
+ * non-ASCII bytes become '?', lines are cut to the SMTP limit and the
+ * number of lines is capped.
+ */
+static void
+smtp_emit(struct smtp_server *s, int code, const char *enh, const char *text)
+{
+	const char	*p, *nl;
+	size_t		 len, nlines;
+
+	if (s->state == STATE_CLOSED)
+		return;
+	if (enh != NULL && *enh != '\0' && !smtp_valid_enh(code, enh))
+		enh = NULL;
+	if (text == NULL)
+		text = "";
+	for (p = text, nlines = 1; ; nlines++) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			len = strlen(p);
+		else
+			len = (size_t)(nl - p);
+		/* a trailing '\n' does not start another line */
+		if (nl != NULL && nl[1] == '\0')
+			nl = NULL;
+		if (nl == NULL || nlines == SMTP_SRV_REPLY_LINES) {
+			smtp_emit_line(s, code, ' ', enh, p, len);
+			return;
+		}
+		smtp_emit_line(s, code, '-', enh, p, len);
+		p = nl + 1;
+	}
+}
+
+static void
+smtp_emit_line(struct smtp_server *s, int code, int sep, const char *enh,
+    const char *text, size_t len)
+{
+	char	 line[SMTP_SRV_REPLY_LEN + 3];
+	size_t	 n, i;
+	int	 r;
+
+	if (enh != NULL && *enh != '\0')
+		r = snprintf(line, sizeof(line), "%03d%c%s%s", code, sep, enh,
+		    len > 0 ? " " : "");
+	else
+		r = snprintf(line, sizeof(line), "%03d%c", code, sep);
+	if (r < 0 || (size_t)r >= SMTP_SRV_REPLY_LEN)
+		fatalx("smtp_server: reply prefix");
+	n = (size_t)r;
+	for (i = 0; i < len && n < SMTP_SRV_REPLY_LEN; i++) {
+		unsigned char	 c = (unsigned char)text[i];
+
+		line[n++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	smtp_trace_line(s, '>', line, n);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (io_write(s->io, line, n) == -1) {
+		/* the loop closes the session; nothing half-written goes out */
+		s->flags |= SF_OVERFLOW;
+		smtp_resume(s);
+	}
+}
+
+static void
+smtp_vsend(struct smtp_server *s, int code, const char *enh, const char *fmt,
+    va_list ap)
+{
+	char	 text[SMTP_SRV_TEXT_MAX];
+	int	 r;
+
+	r = vsnprintf(text, sizeof(text), fmt, ap);
+	/* our texts are bounded well below this; a cut one is still safe */
+	if (r < 0)
+		text[0] = '\0';
+	smtp_emit(s, code, enh, text);
+}
+
+static void
+smtp_send(struct smtp_server *s, int code, const char *enh, const char *fmt,
+    ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	smtp_vsend(s, code, enh, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A reply to a client error.  Too many of them and the client is not
+ * speaking SMTP (or is probing): end the session.
+ */
+static void
+smtp_error(struct smtp_server *s, int code, const char *enh, const char *fmt,
+    ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	smtp_vsend(s, code, enh, fmt, ap);
+	va_end(ap);
+	if (++s->nerrors >= SMTP_SRV_MAXERR) {
+		smtp_send(s, 421, "4.7.0", "%s Too many errors", s->hostname);
+		smtp_quit(s, "too many errors");
+	}
+}
+
+/*
+ * The one place client lines are logged.  AUTH arguments are credentials:
+ * AUTH is not offered, but a client may send it anyway, so the line is
+ * redacted by its verb, before parsing and whatever its shape.
+ */
+static void
+smtp_trace_in(struct smtp_server *s, const char *p, size_t len)
+{
+	/* ASCII case folding, independent of the locale */
+	if (len >= 4 && (p[0] | 0x20) == 'a' && (p[1] | 0x20) == 'u' &&
+	    (p[2] | 0x20) == 't' && (p[3] | 0x20) == 'h') {
+		log_trace(LOGF_PROTOCOL, "%016llx < AUTH ********",
+		    (unsigned long long)s->info.id);
+		return;
+	}
+	smtp_trace_line(s, '<', p, len);
+}
+
+static void
+smtp_trace_line(struct smtp_server *s, char dir, const char *p, size_t len)
+{
+	char	 vis[SMTP_SRV_LOG_MAX];
+
+	if (!log_trace_enabled(LOGF_PROTOCOL))
+		return;
+	(void)str_vis(vis, sizeof(vis), p, len);
+	log_trace(LOGF_PROTOCOL, "%016llx %c %s",
+	    (unsigned long long)s->info.id, dir, vis);
+}
