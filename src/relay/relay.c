@@ -81,6 +81,7 @@ struct relay {
 
 static LIST_HEAD(, relay) relays = LIST_HEAD_INITIALIZER(relays);
 static unsigned nrelays;
+static unsigned nupstreams;	/* upstream sessions alive, quitting ones too */
 static uint64_t next_id;
 
 static void	relay_enter(struct relay *, enum relay_state);
@@ -159,6 +160,7 @@ relay_env_unref(struct relay_env *env)
 static void
 relay_env_release(void *arg)
 {
+	nupstreams--;
 	relay_env_unref(arg);
 }
 
@@ -226,11 +228,11 @@ relay_drain_all(void)
 	}
 }
 
-/* relay_session_count - sessions alive */
+/* relay_session_count - sessions alive, counting upstreams still closing */
 unsigned
 relay_session_count(void)
 {
-	return nrelays;
+	return nrelays + nupstreams;
 }
 
 static void
@@ -395,8 +397,10 @@ srv_mail(void *arg, const struct smtp_path *from)
 		log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
 		    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
 		r->env->refcnt++;
+		nupstreams++;
 		r->cli = smtp_client_new(&p, &client_cb, r);
 		if (r->cli == NULL) {
+			nupstreams--;
 			relay_env_unref(r->env);
 			relay_fail_reply(r, FAIL_INTERNAL);
 			return;

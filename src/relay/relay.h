@@ -44,7 +44,7 @@ int	relay_session_start(struct relay_env *, const struct conf_listener *,
 	    relay_done_fn done, void *done_arg);
 /* relay_drain_all - SIGTERM: every session ends after its transaction */
 void	relay_drain_all(void);
-/* relay_session_count - sessions alive */
+/* relay_session_count - client sessions alive plus upstream sessions still closing */
 unsigned relay_session_count(void);
 
 #endif
