@@ -44,6 +44,7 @@ static const char *const split_names[] = {
 struct result {
 	char			*out;
 	size_t			 outlen;
+	size_t			 outcap;
 	size_t			 consumed;
 	int			 done;
 	enum smtp_data_err	 err;
@@ -90,8 +91,16 @@ vis(const char *s, size_t n)
 static void
 append(struct result *r, const char *p, size_t n)
 {
-	r->out = realloc(r->out, r->outlen + n + 1);
-	assert_non_null(r->out);
+	/* geometric growth: byte-by-byte feeding must stay linear */
+	if (r->outlen + n + 1 > r->outcap) {
+		size_t cap = r->outcap ? r->outcap : 64;
+
+		while (cap < r->outlen + n + 1)
+			cap *= 2;
+		r->out = realloc(r->out, cap);
+		assert_non_null(r->out);
+		r->outcap = cap;
+	}
 	memcpy(r->out + r->outlen, p, n);
 	r->outlen += n;
 	r->out[r->outlen] = '\0';
