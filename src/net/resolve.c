@@ -100,7 +100,11 @@ resolve_start(struct event_base *base, struct evdns_base *dns,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	/*
+	 * No AI_ADDRCONFIG: libevent's version ignores loopback interfaces,
+	 * so on a loopback-only host (a container) it would hide every
+	 * address.  The client tries each address in turn anyway.
+	 */
 	(void)snprintf(service, sizeof(service), "%u", port);
 	r->starting = 1;
 	r->req = evdns_getaddrinfo(dns, host, service, &hints, resolve_done, r);
