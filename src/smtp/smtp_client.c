@@ -162,6 +162,7 @@ static void	client_send(struct smtp_client *, const char *, ...) GW_PRINTF(2, 3)
 static void	client_after_hello(struct smtp_client *);
 static void	client_no_tls(struct smtp_client *, const char *);
 static void	client_connect_next(struct smtp_client *);
+static void	client_connect_failed(struct smtp_client *);
 static void	client_body_pump(struct smtp_client *);
 static void	client_body_release(struct smtp_client *);
 static void	client_command(struct smtp_client *, const char *,
@@ -771,12 +772,7 @@ on_ioerror(struct smtp_client *c, enum io_event ev)
 		c->conn_class = cls != FAIL_NONE ? cls : FAIL_CONNECT;
 		(void)snprintf(c->conn_err, sizeof(c->conn_err), "%s: %s",
 		    c->peer, why);
-		log_info("%016llx smtp-client upstream=%s:%u connect failed: %s",
-		    (unsigned long long)c->id, c->up->host, c->up->port,
-		    c->conn_err);
-		io_free(c->io);
-		c->io = NULL;
-		client_connect_next(c);
+		client_connect_failed(c);
 		return;
 	case CS_QUIT:
 		client_finish(c);
@@ -868,6 +864,17 @@ on_resolved(const struct resolve_result *res, void *arg)
 }
 
 /* client_connect_next - try the next address, or fail with the last error */
+/* client_connect_failed - this address failed (c->conn_err): try the next */
+static void
+client_connect_failed(struct smtp_client *c)
+{
+	log_info("%016llx smtp-client upstream=%s:%u connect failed: %s",
+	    (unsigned long long)c->id, c->up->host, c->up->port, c->conn_err);
+	io_free(c->io);
+	c->io = NULL;
+	client_connect_next(c);
+}
+
 static void
 client_connect_next(struct smtp_client *c)
 {
@@ -919,12 +926,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		(void)snprintf(c->conn_err, sizeof(c->conn_err),
 		    "%s: connect timed out after %us", c->peer,
 		    c->up->connect_timeout);
-		log_info("%016llx smtp-client upstream=%s:%u connect failed: %s",
-		    (unsigned long long)c->id, c->up->host, c->up->port,
-		    c->conn_err);
-		io_free(c->io);
-		c->io = NULL;
-		client_connect_next(c);
+		client_connect_failed(c);
 		break;
 	case CS_QUIT:
 		client_finish(c);
