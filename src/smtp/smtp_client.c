@@ -529,13 +529,17 @@ client_reply_text(const struct smtp_reply *r, char *out, size_t outlen)
 {
 	char	 flat[SMTP_REPLY_TEXT_MAX], vis[CLIENT_TEXT_MAX];
 	size_t	 i, n;
+	int	 w;
 
 	n = r->textlen < sizeof(flat) - 1 ? r->textlen : sizeof(flat) - 1;
 	for (i = 0; i < n; i++)
 		flat[i] = r->text[i] == '\n' ? ' ' : r->text[i];
 	(void)str_vis(vis, sizeof(vis), flat, n);
-	(void)snprintf(out, outlen, "%d%s%s %s", r->code,
+	w = snprintf(out, outlen, "%d%s%s %s", r->code,
 	    r->enh[0] != '\0' ? " " : "", r->enh, vis);
+	/* a log text may be cut, but visibly */
+	if ((w < 0 || (size_t)w >= outlen) && outlen > 4)
+		memcpy(out + outlen - 4, "...", 4);
 }
 
 /* client_no_tls - STARTTLS impossible: fail or carry on as the mode says */

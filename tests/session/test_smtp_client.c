@@ -64,7 +64,9 @@ pki_run(const char *fmt, ...)
 static void
 pki_path(char *out, size_t len, const char *name)
 {
-	(void)snprintf(out, len, "%s/%s", pki_dir, name);
+	int	n = snprintf(out, len, "%s/%s", pki_dir, name);
+
+	assert_true(n > 0 && (size_t)n < len);
 }
 
 static int
