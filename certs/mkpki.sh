@@ -1,0 +1,164 @@
+#!/bin/bash
+# mkpki.sh OUTDIR - make a throw-away test PKI for smtpgate's tests and demo.
+#
+# Everything is generated fresh on each run (ECDSA P-256, fast); no private
+# key is ever committed to the repository.  OUTDIR is created if needed and
+# the files below are (re)written with these fixed names:
+#
+#   root-ca.pem  root-ca.key      trusted root CA (self-signed)
+#   int-ca.pem   int-ca.key       intermediate CA, signed by the root
+#   ca-bundle.pem                 the trust anchor to give clients: the root only
+#
+#   Server identities.  NAME.pem is the leaf alone, NAME.key its key, and
+#   NAME-chain.pem is what a server sends (leaf, then intermediate if any):
+#
+#   good        by the intermediate; SAN DNS:localhost, DNS:mail.test,
+#               IP:127.0.0.1, IP:::1; valid now
+#   wrongname   by the intermediate; SAN DNS:wrong.test only (CN wrong.test)
+#   untrusted   by untrusted-ca.pem (a separate root nobody trusts); good SANs
+#   expired     by the intermediate; good SANs; valid 2020-01-01..2020-01-02
+#   selfsigned  self-signed leaf (CA:FALSE) with the good SANs
+#
+#   untrusted-ca.pem untrusted-ca.key   the separate, untrusted root CA
+#
+# Exit status 0 on success; on failure openssl's output is printed.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 OUTDIR" >&2
+	exit 2
+fi
+out=$1
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d "$out/.work.XXXXXX")
+log=$work/openssl.log
+trap 'rm -rf "$work"' EXIT
+umask 077
+
+# Run openssl quietly; show what it said only when it fails.
+ossl() {
+	if ! openssl "$@" >>"$log" 2>&1; then
+		echo "mkpki: openssl $1 failed:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+}
+
+newkey() {
+	ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	    -pkeyopt ec_param_enc:named_curve -out "$out/$1.key"
+}
+
+serial() {
+	echo "0x$(openssl rand -hex 12)"
+}
+
+good_san="DNS:localhost,DNS:mail.test,IP:127.0.0.1,IP:::1"
+
+cat >"$work/ext.cnf" <<'EOF'
+[root_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+
+[int_ext]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[leaf_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = ${ENV::LEAF_SAN}
+
+[self_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+subjectAltName = ${ENV::LEAF_SAN}
+EOF
+export LEAF_SAN=$good_san
+
+# selfsigned NAME CN EXT: a self-signed certificate for NAME.key
+selfsigned() {
+	ossl req -new -x509 -key "$out/$1.key" -subj "/O=smtpgate test/CN=$2" \
+	    -days 3650 -sha256 -set_serial "$(serial)" \
+	    -config "$work/ext.cnf" -extensions "$3" -out "$out/$1.pem"
+}
+
+# issue NAME CN EXT CA: NAME.pem for NAME.key, signed by CA.pem/CA.key
+issue() {
+	ossl req -new -key "$out/$1.key" -subj "/O=smtpgate test/CN=$2" \
+	    -config "$work/ext.cnf" -out "$work/$1.csr"
+	ossl x509 -req -in "$work/$1.csr" -CA "$out/$4.pem" -CAkey "$out/$4.key" \
+	    -set_serial "$(serial)" -days 825 -sha256 \
+	    -extfile "$work/ext.cnf" -extensions "$3" -out "$out/$1.pem"
+}
+
+# The req command wants a [req] section when given -config.
+printf '[req]\ndistinguished_name = dn\n[dn]\n' >>"$work/ext.cnf"
+
+newkey root-ca
+selfsigned root-ca "smtpgate test root CA" root_ext
+newkey int-ca
+issue int-ca "smtpgate test intermediate CA" int_ext root-ca
+cp "$out/root-ca.pem" "$out/ca-bundle.pem"
+
+newkey good
+issue good localhost leaf_ext int-ca
+cat "$out/good.pem" "$out/int-ca.pem" >"$out/good-chain.pem"
+
+LEAF_SAN="DNS:wrong.test"
+newkey wrongname
+issue wrongname wrong.test leaf_ext int-ca
+cat "$out/wrongname.pem" "$out/int-ca.pem" >"$out/wrongname-chain.pem"
+LEAF_SAN=$good_san
+
+newkey untrusted-ca
+selfsigned untrusted-ca "smtpgate untrusted root CA" root_ext
+newkey untrusted
+issue untrusted localhost leaf_ext untrusted-ca
+cp "$out/untrusted.pem" "$out/untrusted-chain.pem"
+
+newkey selfsigned
+selfsigned selfsigned localhost self_ext
+cp "$out/selfsigned.pem" "$out/selfsigned-chain.pem"
+
+# "openssl x509 -req" cannot back-date a certificate in OpenSSL 3.0, so the
+# expired leaf goes through "openssl ca", which takes explicit dates.
+mkdir -p "$work/ca/new"
+: >"$work/ca/index.txt"
+serial | sed 's/^0x//' >"$work/ca/serial"
+cat >"$work/ca.cnf" <<EOF
+[ca]
+default_ca = exp
+[exp]
+dir = $work/ca
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+serial = \$dir/serial
+certificate = $out/int-ca.pem
+private_key = $out/int-ca.key
+default_md = sha256
+policy = any
+unique_subject = no
+copy_extensions = none
+[any]
+organizationName = optional
+commonName = supplied
+EOF
+newkey expired
+ossl req -new -key "$out/expired.key" -subj "/O=smtpgate test/CN=localhost" \
+    -config "$work/ext.cnf" -out "$work/expired.csr"
+ossl ca -batch -notext -config "$work/ca.cnf" -in "$work/expired.csr" \
+    -startdate 20200101000000Z -enddate 20200102000000Z \
+    -extfile "$work/ext.cnf" -extensions leaf_ext -out "$out/expired.pem"
+cat "$out/expired.pem" "$out/int-ca.pem" >"$out/expired-chain.pem"
+
+chmod 0644 "$out"/*.pem

@@ -1,0 +1,58 @@
+#!/bin/bash
+# test.sh - build smtpgate and run every test, twice:
+#   build/       the normal build (RelWithDebInfo): unit + integration tests
+#   build-asan/  -DGW_SANITIZE=ON (AddressSanitizer + UBSan, leaks on)
+# Exits non-zero if a build or any test fails.  Dependencies come from
+# scripts/install-deps.sh; the README's test command is
+#   scripts/install-deps.sh && scripts/test.sh
+#
+# Environment: JOBS (parallel build jobs, default: number of CPUs),
+# SKIP_ASAN=1 to run only the normal build, CTEST_ARGS (extra arguments to
+# ctest, e.g. "-L unit" or "-R relay").
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+read -r -a ctest_args <<<"${CTEST_ARGS:-}"
+
+# Sanitizer settings for every process the tests start: fail hard on the
+# first report, find leaks at exit.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-}
+
+status=0
+
+# run_suite DIR [cmake args...]: configure, build, run ctest in DIR.
+run_suite() {
+	local dir=$1
+	shift
+	echo "=== $dir: configure"
+	cmake -S "$top" -B "$top/$dir" "$@"
+	echo "=== $dir: build"
+	cmake --build "$top/$dir" -j "$jobs"
+	echo "=== $dir: ctest"
+	# --timeout is a backstop; the integration tests carry their own.
+	ctest --test-dir "$top/$dir" --output-on-failure --timeout 600 \
+	    "${ctest_args[@]}"
+}
+
+if ! run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+	echo "=== build: FAILED" >&2
+	status=1
+fi
+
+if [ "${SKIP_ASAN:-0}" != "1" ]; then
+	if ! run_suite build-asan -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
+		echo "=== build-asan: FAILED" >&2
+		status=1
+	fi
+fi
+
+if [ $status -eq 0 ]; then
+	echo "=== all tests passed"
+else
+	echo "=== some tests FAILED" >&2
+fi
+exit $status

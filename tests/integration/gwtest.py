@@ -1,0 +1,828 @@
+"""gwtest - the shared harness of smtpgate's integration tests.
+
+A test file imports this module, defines test_* functions (run in the order
+they are written) and ends with ``gwtest.main(globals())``.  The harness:
+
+- makes one test PKI per run (certs/mkpki.sh) in a temporary directory;
+- starts upstream.py instances (Upstream) and the gateway (Gateway) on free
+  loopback ports, waits for them with bounded waits, and always stops them:
+  after each test, at exit, and (through PR_SET_PDEATHSIG) even when this
+  process is killed;
+- gives tests a raw SMTP client over sockets (Client), so that they can send
+  exact bytes (pipelined groups, bare LF) and read parsed replies;
+- prints one line per test and "N passed, N failed" at the end, and exits
+  non-zero when anything failed.
+
+Environment: SMTPGATE_BIN (the binary, required), SRCDIR (source tree,
+default: two levels up), SMTPGATE_KEEP=1 keeps the temporary directory,
+GWTEST_ONLY=name[,name] runs only those tests.
+
+Only the Python standard library is used here; upstream.py needs Debian's
+python3-aiosmtpd and is run with /usr/bin/python3.
+"""
+
+import atexit
+import ctypes
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get("SRCDIR") or os.path.dirname(os.path.dirname(HERE))
+BIN = os.environ.get("SMTPGATE_BIN", "")
+PYTHON = "/usr/bin/python3"
+UPSTREAM_PY = os.path.join(HERE, "upstream.py")
+MKPKI = os.path.join(SRCDIR, "certs", "mkpki.sh")
+
+TEST_TIMEOUT = 45		# seconds per test function, unless it says
+FILE_BUDGET = 250		# seconds for a whole file (ctest allows 300)
+START_TIMEOUT = 10		# seconds for a child to be ready
+REPLY_TIMEOUT = 15		# seconds to wait for one SMTP reply
+MAX_REPLY_LINES = 200
+MAX_LINE = 8192
+
+SANITIZER_RE = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
+    r"|runtime error:")
+
+_tmp = None
+_pki = None
+_children = []			# every live child process, oldest first
+_gateways = []			# Gateway objects made by the running test
+
+
+class TestFailure(Exception):
+    """A check did not hold."""
+
+
+class TestTimeout(Exception):
+    """A test ran over its time."""
+
+
+# ----------------------------------------------------------------- checks
+
+def check(cond, msg, *args):
+    """Fail the running test with msg % args unless cond."""
+    if not cond:
+        raise TestFailure(msg % args if args else msg)
+
+
+def check_reply(reply, code, enh=None, what=""):
+    """The reply has this code (int, or a str prefix like "4") and, if given,
+    this enhanced code (str, or a prefix ending in ".", like "4.7.")."""
+    label = (what + ": ") if what else ""
+    if isinstance(code, int):
+        ok = reply.code == code
+    else:
+        ok = str(reply.code).startswith(code)
+    check(ok, "%swant %s, got %r", label, code, reply)
+    if enh is not None:
+        if enh.endswith("."):
+            ok = (reply.enh or "").startswith(enh)
+        else:
+            ok = reply.enh == enh
+        check(ok, "%swant enhanced code %s, got %r", label, enh, reply)
+
+
+def check_same_bytes(got, want, what="message"):
+    """got == want, or a failure that says where they first differ."""
+    if got == want:
+        return
+    n = min(len(got), len(want))
+    i = next((k for k in range(n) if got[k] != want[k]), n)
+    lo = max(0, i - 40)
+    raise TestFailure(
+        "%s differs at byte %d (got %d bytes, want %d): got %r, want %r" %
+        (what, i, len(got), len(want), got[lo:i + 40], want[lo:i + 40]))
+
+
+def wait_for(pred, timeout=5.0, interval=0.05):
+    """Poll pred() until it returns a true value or timeout; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+# ------------------------------------------------------------- processes
+
+def _pdeathsig():
+    # Runs in the child between fork and exec: die with the test runner,
+    # so that a runner killed by ctest's timeout leaves nothing behind.
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)	# PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _spawn(argv, **kw):
+    p = subprocess.Popen(argv, preexec_fn=_pdeathsig, **kw)
+    _children.append(p)
+    return p
+
+
+def _reap(p, sig=signal.SIGTERM, timeout=10.0):
+    """Stop p (sig, then SIGKILL after timeout); return its exit status and
+    whether it had to be killed."""
+    killed = False
+    if p.poll() is None:
+        try:
+            p.send_signal(sig)
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            killed = True
+            p.kill()
+            p.wait(5)
+    if p in _children:
+        _children.remove(p)
+    return p.returncode, killed
+
+
+def _kill_all():
+    for p in list(_children):
+        try:
+            p.kill()
+            p.wait(5)
+        except Exception:
+            pass
+        if p in _children:
+            _children.remove(p)
+
+
+def tmpdir():
+    """The run's temporary directory (made on first use)."""
+    global _tmp
+    if _tmp is None:
+        _tmp = tempfile.mkdtemp(prefix="smtpgate-it-")
+    return _tmp
+
+
+def newdir(prefix):
+    return tempfile.mkdtemp(prefix=prefix + "-", dir=tmpdir())
+
+
+def _cleanup():
+    _kill_all()
+    if _tmp and os.environ.get("SMTPGATE_KEEP") != "1":
+        subprocess.run(["rm", "-rf", _tmp], check=False)
+
+
+def pki():
+    """Paths of the test PKI, made once per run: pki()["good-chain"] etc.
+    Keys of the dict are the file names without .pem, and NAME.key."""
+    global _pki
+    if _pki is None:
+        d = os.path.join(tmpdir(), "pki")
+        r = subprocess.run(["bash", MKPKI, d], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise TestFailure("mkpki.sh failed: %s" % r.stderr.strip())
+        _pki = {}
+        for f in os.listdir(d):
+            name, ext = os.path.splitext(f)
+            _pki[name if ext == ".pem" else f] = os.path.join(d, f)
+    return _pki
+
+
+def free_port(host="127.0.0.1"):
+    """A port that was free a moment ago on host."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _tail(path, n=40):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(lines[-n:])
+
+
+# --------------------------------------------------------------- upstream
+
+class Message:
+    """One message stored by upstream.py."""
+
+    def __init__(self, base):
+        self.base = base
+        with open(base + ".eml", "rb") as f:
+            self.data = f.read()
+        with open(base + ".json", encoding="utf-8") as f:
+            self.meta = json.load(f)
+        self.mail_from = self.meta["mail_from"]
+        self.rcpt_tos = self.meta["rcpt_tos"]
+
+    def __repr__(self):
+        return "<Message %s from=%s to=%s %d bytes tls=%s>" % (
+            os.path.basename(self.base), self.mail_from, self.rcpt_tos,
+            len(self.data), self.meta.get("tls_version"))
+
+
+class Upstream:
+    """An upstream.py process: a real SMTP server on a loopback port.
+
+    mode: starttls | starttls-optional | implicit | plain
+    cert: a server identity of the PKI (good, wrongname, untrusted,
+    expired, selfsigned); extra: more upstream.py arguments."""
+
+    def __init__(self, mode="starttls", cert="good", extra=(),
+                 host="127.0.0.1"):
+        self.mode = mode
+        self.host = host
+        self.spool = newdir("upstream-" + mode)
+        self.log = os.path.join(self.spool, "upstream.log")
+        argv = [PYTHON, UPSTREAM_PY, "--host", host, "--port", "0",
+                "--mode", mode, "--spool", self.spool, "--stdin-watch"]
+        if mode != "plain":
+            p = pki()
+            argv += ["--cert", p[cert + "-chain"], "--key", p[cert + ".key"]]
+        argv += list(extra)
+        with open(self.log, "wb") as logf:
+            self.proc = _spawn(argv, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=logf)
+        self.port = self._wait_ready()
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                chunk = os.read(fd, 1024)
+                if not chunk:
+                    break
+                buf += chunk
+                m = re.search(rb"READY (\d+)\n", buf)
+                if m:
+                    return int(m.group(1))
+            elif self.proc.poll() is not None:
+                break
+        self.stop()
+        raise TestFailure("upstream.py (%s) did not start: %s %s" %
+                          (self.mode, buf.decode(errors="replace"),
+                           _tail(self.log, 10)))
+
+    def messages(self):
+        """Stored messages, in arrival order (only complete ones)."""
+        names = sorted(f for f in os.listdir(self.spool)
+                       if re.fullmatch(r"\d+\.json", f))
+        return [Message(os.path.join(self.spool, n[:-5])) for n in names]
+
+    def wait_messages(self, n, timeout=5.0):
+        """Wait until at least n messages are stored; return all of them."""
+        wait_for(lambda: len(self.messages()) >= n, timeout)
+        return self.messages()
+
+    def events(self, kind=None):
+        """Commands the upstream saw (dicts from events.jsonl)."""
+        out = []
+        try:
+            with open(os.path.join(self.spool, "events.jsonl"),
+                      encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        out.append(json.loads(line))
+        except FileNotFoundError:
+            pass
+        return [e for e in out if kind is None or e["event"] == kind]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            _reap(self.proc, timeout=5)
+        elif self.proc in _children:
+            _children.remove(self.proc)
+
+
+# ---------------------------------------------------------------- gateway
+
+class GatewayError(TestFailure):
+    pass
+
+
+def ini(sections):
+    """INI text from [(header, {key: value})]; None values are left out."""
+    out = []
+    for header, keys in sections:
+        out.append("[%s]" % header)
+        for k, v in keys.items():
+            if v is not None:
+                out.append("%s = %s" % (k, v))
+        out.append("")
+    return "\n".join(out)
+
+
+def config_text(listen_port, upstream_port, gateway=None, listener=None,
+                upstream=None, listen_host="127.0.0.1"):
+    """A gateway configuration: one listener "test" relaying to upstream
+    "up" on loopback over STARTTLS, verified against the test PKI.
+    The three dicts override or (with None) remove keys."""
+    lh = "[%s]" % listen_host if ":" in listen_host else listen_host
+    g = {"hostname": "gw.test", "log_level": "debug"}
+    lst = {"listen": "%s:%d" % (lh, listen_port),
+           "allow": "127.0.0.0/8, ::1/128", "upstream": "up"}
+    up = {"host": "127.0.0.1", "port": str(upstream_port),
+          "tls": "starttls", "ca_file": pki()["ca-bundle"],
+          "verify_hostname": "yes", "tls_name": "localhost",
+          "helo_name": "gw.test", "connect_timeout": "5",
+          "command_timeout": "20"}
+    g.update(gateway or {})
+    lst.update(listener or {})
+    up.update(upstream or {})
+    return ini([("gateway", g), ("listener test", lst), ("upstream up", up)])
+
+
+class Gateway:
+    """The smtpgate binary, started with -c on a written configuration.
+
+    Gateway(upstream=Upstream(...), listener={...}, upstream_conf={...})
+    or Gateway(text=...) for a configuration written by hand (then port
+    must be given)."""
+
+    def __init__(self, upstream=None, gateway=None, listener=None,
+                 upstream_conf=None, text=None, port=None,
+                 listen_host="127.0.0.1", start=True):
+        self.dir = newdir("gateway")
+        self.path = os.path.join(self.dir, "smtpgate.ini")
+        self.logpath = os.path.join(self.dir, "smtpgate.log")
+        self.host = listen_host
+        self.proc = None
+        self._args = (upstream, gateway, listener, upstream_conf, text,
+                      port)
+        _gateways.append(self)		# the runner stops it after the test
+        if start:
+            self.start()
+
+    def _write(self, port):
+        upstream, gateway, listener, upstream_conf, text, _ = self._args
+        if text is None:
+            uport = upstream.port if upstream else free_port()
+            text = config_text(port, uport, gateway, listener,
+                               upstream_conf, self.host)
+        self.write_config(text)
+
+    def write_config(self, text):
+        """(Re)write the configuration file."""
+        self.config = text
+        with open(self.path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+        os.rename(self.path + ".tmp", self.path)
+
+    def start(self):
+        if not BIN or not os.access(BIN, os.X_OK):
+            raise GatewayError("SMTPGATE_BIN is not an executable: %r" % BIN)
+        fixed = self._args[5]
+        for attempt in range(3):
+            self.port = fixed or free_port(self.host)
+            self._write(self.port)
+            self.logf = open(self.logpath, "ab")
+            self.proc = _spawn([BIN, "-c", self.path], stdin=subprocess.DEVNULL,
+                               stdout=self.logf, stderr=subprocess.STDOUT)
+            if self._wait_listening():
+                return
+            # Lost a race for the port?  Try another one.
+            log = self.log()
+            if fixed or not re.search(r"in use|bind", log, re.I):
+                break
+            _reap(self.proc, timeout=5)
+            self.logf.close()
+        raise GatewayError("smtpgate did not start listening on %s:%d "
+                           "(exit status %s; its log is below)" %
+                           (self.host, self.port, self.proc.poll()))
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                s = socket.create_connection((self.host, self.port), 1)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            # Be polite: read the greeting and say QUIT, so the probe does
+            # not show up as an error in the gateway's log.
+            # Wait for the gateway to close, so that the probe's session
+            # is gone before the test counts sessions.
+            try:
+                s.settimeout(3)
+                data = s.recv(512)
+                if data.startswith(b"220"):
+                    s.sendall(b"QUIT\r\n")
+                    for _ in range(10):
+                        if not s.recv(512):
+                            break
+            except OSError:
+                pass
+            finally:
+                s.close()
+            return True
+        return False
+
+    def client(self, **kw):
+        """A Client connected to this gateway's listener."""
+        return Client(self.port, host=self.host, **kw)
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, pattern, timeout=5.0, start=0):
+        """Wait for a regex in the log (from offset start); return the
+        match or None."""
+        rx = re.compile(pattern, re.M)
+        return wait_for(lambda: rx.search(self.log(), start), timeout)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        """SIGTERM, wait, and report problems: exit status not 0, killed
+        after the grace time, or a sanitizer report in the log.
+        Returns a list of problem strings (empty if none)."""
+        if self.proc is None:
+            return []
+        problems = []
+        was_running = self.proc.poll() is None
+        rc, killed = _reap(self.proc, signal.SIGTERM, timeout=10)
+        self.logf.close()
+        if killed:
+            problems.append("smtpgate did not exit within 10 s of SIGTERM")
+        elif was_running and rc != 0:
+            problems.append("smtpgate exited with status %s after SIGTERM"
+                            % rc)
+        elif not was_running:
+            problems.append("smtpgate had exited by itself (status %s)" % rc)
+        m = SANITIZER_RE.search(self.log())
+        if m:
+            problems.append("sanitizer report in smtpgate's log: %s"
+                            % self.log()[m.start():m.start() + 2000])
+        self.proc = None
+        return problems
+
+
+# ----------------------------------------------------------------- client
+
+class Reply:
+    """A parsed SMTP reply: code (int), enh ("2.1.0" or None), lines (text
+    after "NNN-"/"NNN "), raw (bytes, all lines with CRLF)."""
+
+    ENH_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)")
+
+    def __init__(self, code, lines, raw):
+        self.code = code
+        self.lines = lines
+        self.raw = raw
+        m = self.ENH_RE.match(lines[0]) if lines else None
+        self.enh = ".".join(m.groups()) if m else None
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+    def __repr__(self):
+        return "<Reply %r>" % self.raw.decode("utf-8", "replace").strip()
+
+
+class Client:
+    """A raw SMTP client.  Every read has a deadline; nothing blocks for
+    longer than the timeout."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=REPLY_TIMEOUT,
+                 source=None):
+        self.timeout = timeout
+        src = (source, 0) if source else None
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=src)
+        self.buf = b""
+        self.eof = False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        """Send exact bytes."""
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TestFailure("timed out waiting for the gateway "
+                              "(have %r)" % self.buf[:200])
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise TestFailure("timed out waiting for the gateway "
+                              "(have %r)" % self.buf[:200])
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+
+    def readline(self, deadline):
+        """One line ending in CRLF (without it).  A bare LF in a reply is a
+        protocol violation by the gateway and fails the test."""
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line, self.buf = self.buf[:i + 1], self.buf[i + 1:]
+                check(line.endswith(b"\r\n"),
+                      "reply line not ended by CRLF: %r", line)
+                return line[:-2]
+            check(len(self.buf) <= MAX_LINE, "reply line too long: %r...",
+                  self.buf[:100])
+            if self.eof:
+                raise TestFailure("connection closed by the gateway "
+                                  "(pending %r)" % self.buf)
+            self._fill(deadline)
+
+    def reply(self, timeout=None):
+        """Read one (possibly multi-line) reply."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        lines, raw, code = [], b"", None
+        for _ in range(MAX_REPLY_LINES):
+            line = self.readline(deadline)
+            raw += line + b"\r\n"
+            m = re.fullmatch(rb"([2-5][0-9][0-9])([ -])(.*)", line, re.S)
+            if not m and re.fullmatch(rb"[2-5][0-9][0-9]", line):
+                m = re.fullmatch(rb"([2-5][0-9][0-9])()()", line)
+            check(m is not None, "malformed reply line: %r", line)
+            c = int(m.group(1))
+            check(code is None or c == code,
+                  "reply code changed inside a multi-line reply: %r", raw)
+            code = c
+            lines.append(m.group(3).decode("utf-8", "replace"))
+            if m.group(2) != b"-":
+                return Reply(code, lines, raw)
+        raise TestFailure("reply longer than %d lines" % MAX_REPLY_LINES)
+
+    def replies(self, n, timeout=None):
+        return [self.reply(timeout) for _ in range(n)]
+
+    def cmd(self, line, timeout=None):
+        """Send one command line (CRLF added) and read its reply."""
+        if isinstance(line, str):
+            line = line.encode()
+        self.send(line + b"\r\n")
+        return self.reply(timeout)
+
+    def greeting(self):
+        return self.reply()
+
+    def ehlo(self, name="client.test"):
+        r = self.cmd("EHLO " + name)
+        r.keywords = {}
+        for ln in r.lines[1:]:
+            parts = ln.split()
+            if parts:
+                r.keywords[parts[0].upper()] = parts[1:]
+        return r
+
+    def start(self, name="client.test"):
+        """Greeting and EHLO, both checked for success; returns EHLO."""
+        check_reply(self.greeting(), 220, what="greeting")
+        r = self.ehlo(name)
+        check_reply(r, 250, what="EHLO")
+        return r
+
+    def data(self, message, stuff=True, timeout=None):
+        """DATA (expects 354), then the message (dot-stuffed unless told
+        not to) and the end "CRLF.CRLF"; returns the final reply."""
+        r = self.cmd("DATA")
+        check_reply(r, 354, what="DATA")
+        self.send_message(message, stuff)
+        return self.reply(timeout)
+
+    def send_message(self, message, stuff=True):
+        body = dot_stuff(message) if stuff else message
+        self.send(body + b".\r\n")
+
+    def closed(self, timeout=3.0):
+        """True if the gateway closes the connection within timeout (data
+        that arrives first is kept in the buffer)."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            try:
+                self._fill(deadline)
+            except TestFailure:
+                return False
+        return True
+
+    def pending(self, wait=0.3):
+        """Bytes that arrive within wait seconds without a command."""
+        deadline = time.monotonic() + wait
+        while not self.eof and time.monotonic() < deadline:
+            try:
+                self._fill(deadline)
+            except TestFailure:
+                break
+        return self.buf
+
+
+def transaction(client, sender, rcpts, message, size=None):
+    """MAIL, RCPT..., DATA, message, in lockstep; returns the list of
+    replies.  Stops at the first MAIL or DATA failure."""
+    out = []
+    mail = "MAIL FROM:<%s>" % sender
+    if size is not None:
+        mail += " SIZE=%d" % size
+    r = client.cmd(mail)
+    out.append(r)
+    if r.code != 250:
+        return out
+    ok = False
+    for rc in rcpts:
+        r = client.cmd("RCPT TO:<%s>" % rc)
+        out.append(r)
+        ok = ok or r.code in (250, 251)
+    if not ok:
+        return out
+    r = client.cmd("DATA")
+    out.append(r)
+    if r.code != 354:
+        return out
+    client.send_message(message)
+    out.append(client.reply(timeout=60))
+    return out
+
+
+def dot_stuff(message):
+    """SMTP transparency (RFC 5321 4.5.2): a line starting with "." gets
+    one more.  message must end with CRLF."""
+    check(message.endswith(b"\r\n"), "test bug: message must end with CRLF")
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\r\n.", b"\r\n..")
+
+
+def sample_message(subject="smtpgate test", extra=b""):
+    """A message with the awkward parts a relay must keep byte for byte:
+    lines starting with dots, a lone-dot line, 8-bit UTF-8, tabs and
+    trailing blanks, empty lines, a 998-octet line, "From " at the start."""
+    long_line = b"L" * 998
+    return (b"From: Sender <sender@example.test>\r\n"
+            b"To: Rcpt <rcpt@example.test>\r\n"
+            b"Subject: " + subject.encode() + b"\r\n"
+            b"Message-ID: <gwtest.1@example.test>\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n"
+            b"\r\n"
+            b"Hello,\r\n"
+            b".\r\n"
+            b"..two dots\r\n"
+            b".leading dot\r\n"
+            b"From the start of a line\r\n"
+            b"tab\there, trailing blanks   \r\n"
+            b"\r\n"
+            b"\r\n"
+            b"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\r\n"
+            + long_line + b"\r\n"
+            + extra +
+            b"-- \r\n"
+            b"end\r\n")
+
+
+def big_message(size):
+    """A deterministic message of about size bytes (76-octet lines, some
+    starting with a dot)."""
+    head = (b"From: big@example.test\r\nTo: rcpt@example.test\r\n"
+            b"Subject: big\r\n\r\n")
+    lines = [head]
+    total = len(head)
+    i = 0
+    while total < size:
+        if i % 97 == 0:
+            line = b"." + (b"%09d" % i) + b"." * 66 + b"\r\n"
+        else:
+            line = (b"%09d " % i) + bytes((65 + (i + k) % 26)
+                                          for k in range(66)) + b"\r\n"
+        lines.append(line)
+        total += len(line)
+        i += 1
+    return b"".join(lines)
+
+
+# ----------------------------------------------------------------- runner
+
+def _on_alarm(signum, frame):
+    raise TestTimeout()
+
+
+def timeout(seconds):
+    """Decorator: this test may take longer than TEST_TIMEOUT."""
+    def deco(fn):
+        fn.timeout = seconds
+        return fn
+    return deco
+
+
+def main(ns):
+    """Run the test_* functions of a test module's namespace."""
+    atexit.register(_cleanup)
+    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
+    signal.signal(signal.SIGALRM, _on_alarm)
+    only = [s for s in os.environ.get("GWTEST_ONLY", "").split(",") if s]
+    tests = [(n, f) for n, f in ns.items()
+             if n.startswith("test_") and callable(f)
+             and (not only or n in only)]
+    file = os.path.basename(ns.get("__file__", "?"))
+    start = time.monotonic()
+    passed = failed = 0
+    binary_ok = bool(BIN) and os.access(BIN, os.X_OK)
+    if not binary_ok:
+        print("# SMTPGATE_BIN is not an executable (%r): every test fails"
+              % BIN, flush=True)
+    for name, fn in tests:
+        if not binary_ok:
+            print("FAIL %s: no smtpgate binary" % name, flush=True)
+            failed += 1
+            continue
+        if time.monotonic() - start > FILE_BUDGET:
+            print("FAIL %s: not run, %s used its %d s budget"
+                  % (name, file, FILE_BUDGET), flush=True)
+            failed += 1
+            continue
+        t0 = time.monotonic()
+        err = None
+        before = list(_children)
+        gateways = _gateways
+        del gateways[:]
+        signal.alarm(getattr(fn, "timeout", TEST_TIMEOUT))
+        try:
+            fn()
+        except TestFailure as e:
+            err = str(e)
+        except TestTimeout:
+            err = "timed out after %d s" % getattr(fn, "timeout",
+                                                    TEST_TIMEOUT)
+        except Exception:
+            err = "exception:\n" + traceback.format_exc()
+        finally:
+            signal.alarm(0)
+        # Stop what the test started, and look at how the gateways ended.
+        logs = []
+        for gw in gateways:
+            try:
+                problems = gw.stop()
+            except Exception as e:	# never let cleanup hide a result
+                problems = ["stopping smtpgate: %s" % e]
+            if problems and err is None:
+                err = "; ".join(problems)
+            logs.append(gw.logpath)
+        for p in list(_children):
+            if p not in before:
+                _reap(p, timeout=5)
+        dt = time.monotonic() - t0
+        if err is None:
+            passed += 1
+            print("ok   %s (%.2fs)" % (name, dt), flush=True)
+        else:
+            failed += 1
+            print("FAIL %s (%.2fs): %s" % (name, dt, err), flush=True)
+            for lp in logs:
+                tail = _tail(lp, 30)
+                if tail:
+                    print("     smtpgate log %s (last lines):" % lp)
+                    for ln in tail.splitlines():
+                        print("     | " + ln)
+            sys.stdout.flush()
+    if failed and _tmp:
+        os.environ["SMTPGATE_KEEP"] = "1"
+        print("# files kept in %s" % _tmp)
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    sys.exit(1 if failed or not tests else 0)
+
+

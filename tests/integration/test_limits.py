@@ -1,0 +1,241 @@
+#!/usr/bin/python3
+"""Limits on what a client may send: message size, SIZE at MAIL, command
+line length, bare LF in commands, number of recipients."""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True	# keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import (Gateway, Upstream, check, check_reply,  # noqa: E402
+                    big_message, sample_message, transaction)
+
+SENDER = "sender@example.test"
+RCPT = "rcpt@example.test"
+
+
+@gwtest.timeout(90)
+def test_oversize_message_552():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"max_message_size": "1M"})
+    msg = big_message(2 * 1024 * 1024)
+    with gw.client(timeout=60) as c:
+        r = c.start()
+        check(r.keywords.get("SIZE") == ["1048576"],
+              "want SIZE 1048576, got %r", r)
+        replies = transaction(c, SENDER, [RCPT], msg)
+        check(len(replies) == 4, "transaction stopped early: %r", replies)
+        check_reply(replies[-1], 552, "5.3.4", what="end of 2 MB DATA")
+        # The session is still in step: one reply per command.
+        check_reply(c.cmd("NOOP"), 250, what="NOOP after 552")
+        check(not c.pending(0.3), "stray bytes after 552: %r", c.buf)
+        check_reply(c.cmd("QUIT"), 221)
+    check(not up.messages(), "oversize message delivered: %r",
+          up.messages())
+
+
+def test_message_under_limit_delivered():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"max_message_size": "1M"})
+    msg = big_message(900 * 1024)
+    with gw.client(timeout=60) as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], msg, size=len(msg))
+        check_reply(replies[-1], 250, what="end of DATA (900 KiB)")
+    m = up.wait_messages(1)
+    check(len(m) == 1, "want one message, got %r", m)
+    gwtest.check_same_bytes(m[0].data, msg)
+
+
+def test_size_param_over_max_552_at_mail():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"max_message_size": "1M"})
+    with gw.client() as c:
+        c.start()
+        r = c.cmd("MAIL FROM:<%s> SIZE=%d" % (SENDER, 2 * 1024 * 1024))
+        check_reply(r, 552, "5.3.4", what="MAIL SIZE=2M")
+        # Not a transaction: RCPT now is out of sequence.
+        r = c.cmd("RCPT TO:<%s>" % RCPT)
+        check_reply(r, 503, what="RCPT after refused MAIL")
+        # The same client may go on with an acceptable size.
+        r = c.cmd("MAIL FROM:<%s> SIZE=1000" % SENDER)
+        check_reply(r, 250, what="MAIL SIZE=1000")
+        check_reply(c.cmd("QUIT"), 221)
+    check(not up.messages(), "something was delivered")
+
+
+def test_command_line_too_long():
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    with gw.client() as c:
+        c.start()
+        r = c.cmd(b"NOOP " + b"x" * 600)
+        check_reply(r, 500, "5.5.2", what="600-octet command")
+        check_reply(c.cmd("NOOP"), 250, what="NOOP after the long line")
+        # A long MAIL must not half-reach the upstream either.
+        r = c.cmd(b"MAIL FROM:<" + b"a" * 1000 + b"@example.test>")
+        check_reply(r, 500, "5.5.2", what="1000-octet MAIL")
+        check_reply(c.cmd("QUIT"), 221)
+    check(not up.events("MAIL"), "MAIL reached the upstream: %r",
+          up.events("MAIL"))
+
+
+def test_very_long_line_is_bounded():
+    # 100 KB without a line end: the gateway refuses it and stays up.
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    with gw.client() as c:
+        c.start()
+        try:
+            c.send(b"NOOP " + b"y" * 100000 + b"\r\n")
+        except OSError:
+            pass		# it may close on us; that is fine
+        if not c.closed(0.5) or c.buf:
+            r = c.reply()
+            check_reply(r, "5", what="100 KB command line")
+    with gw.client() as c:
+        check_reply(c.greeting(), 220, what="a new session afterwards")
+
+
+def test_bare_lf_in_command():
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    with gw.client() as c:
+        c.start()
+        c.send(b"MAIL FROM:<%s>\nRCPT TO:<%s>\r\n"
+               % (SENDER.encode(), RCPT.encode()))
+        r = c.reply()
+        check_reply(r, "50", what="command with a bare LF")
+        # Whatever it did next, it must not have taken the bare-LF line
+        # as two commands.
+        extra = c.pending(0.5)
+        check(not extra.startswith(b"250"), "a second reply %r", extra)
+    check(not up.events("MAIL"), "MAIL reached the upstream: %r",
+          up.events("MAIL"))
+
+
+def test_bare_lf_alone_is_not_a_command_end():
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    with gw.client() as c:
+        c.start()
+        c.send(b"NOOP\n")
+        extra = c.pending(0.5)
+        check(not extra.startswith(b"250"),
+              "NOOP ended by a bare LF was accepted: %r", extra)
+
+
+def test_max_recipients():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"max_recipients": "2"})
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 250)
+        check_reply(c.cmd("RCPT TO:<r1@example.test>"), 250)
+        check_reply(c.cmd("RCPT TO:<r2@example.test>"), 250)
+        r = c.cmd("RCPT TO:<r3@example.test>")
+        check_reply(r, 452, "4.5.3", what="third RCPT, max_recipients = 2")
+        check_reply(c.data(sample_message("max rcpt")), 250)
+    m = up.wait_messages(1)
+    check(len(m) == 1 and m[0].rcpt_tos == ["r1@example.test",
+                                            "r2@example.test"],
+          "want one message to r1, r2; got %r", m)
+
+
+def test_long_data_line_refused():
+    # RFC 5321 4.5.3.1.6: 1000 octets with CRLF; longer lines are refused
+    # (folding them would change the message).
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    msg = b"Subject: long\r\n\r\n" + b"x" * 1200 + b"\r\nend\r\n"
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], msg)
+        check_reply(replies[-1], 550, "5.6.0", what="1200-octet line")
+        check_reply(c.cmd("NOOP"), 250, what="NOOP afterwards")
+    check(not up.messages(), "delivered: %r", up.messages())
+
+
+def test_commands_out_of_sequence():
+    # RFC 5321 3.3: DATA without MAIL or without an accepted RCPT gets
+    # 503 (out of sequence) or 554 (no valid recipients).
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    with gw.client() as c:
+        c.start()
+        r = c.cmd("DATA")
+        check(r.code in (503, 554), "DATA before MAIL: got %r", r)
+        check_reply(c.cmd("RCPT TO:<%s>" % RCPT), 503,
+                    what="RCPT before MAIL")
+        check_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 250)
+        r = c.cmd("DATA")
+        check(r.code in (503, 554), "DATA before RCPT: got %r", r)
+        check_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 503,
+                    what="nested MAIL")
+        check_reply(c.cmd("RCPT TO:<reject-1@example.test>"), 550)
+        r = c.cmd("DATA")
+        check(r.code in (503, 554), "DATA with no accepted RCPT: got %r", r)
+        check_reply(c.cmd("QUIT"), 221)
+    check(not up.messages(), "delivered: %r", up.messages())
+
+
+def test_mail_before_ehlo_503():
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    with gw.client() as c:
+        check_reply(c.greeting(), 220)
+        check_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 503,
+                    what="MAIL before EHLO")
+        r = c.cmd("VRFY postmaster")
+        check(r.code != 250, "VRFY verified something: %r", r)
+        check_reply(c.cmd("QUIT"), 221)
+    check(not up.events(), "upstream contacted: %r", up.events())
+
+
+def test_idle_client_timeout():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"command_timeout": "1s"})
+    with gw.client() as c:
+        c.start()
+        r = c.reply(timeout=10)
+        check_reply(r, 421, "4.4.2", what="idle client after 1 s")
+        check(c.closed(5), "connection not closed after 421")
+
+
+def test_data_timeout_nothing_delivered():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"data_timeout": "1s"})
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 250)
+        check_reply(c.cmd("RCPT TO:<%s>" % RCPT), 250)
+        check_reply(c.cmd("DATA"), 354)
+        c.send(b"Subject: stalled\r\n\r\nhalf a message\r\n")
+        r = c.reply(timeout=10)
+        check_reply(r, 421, "4.4.2", what="stalled DATA after 1 s")
+        check(c.closed(5), "connection not closed after 421")
+    check(not up.messages(), "a partial message was delivered: %r",
+          up.messages())
+
+
+def test_too_many_errors_421():
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    with gw.client() as c:
+        c.start()
+        got = None
+        for i in range(15):
+            r = c.cmd("BOGUS%d" % i)
+            if r.code == 421:
+                got = (i, r)
+                break
+            check_reply(r, "5", what="unknown command %d" % i)
+        check(got is not None, "15 bad commands and no 421")
+        check_reply(got[1], 421, "4.7.0", what="after %d errors" % got[0])
+        check(got[0] >= 9, "421 already after %d errors", got[0])
+        check(c.closed(5), "connection not closed after 421")
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())

@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""Operating the gateway: command line (-t, --version, --help), and
+signals (HUP reloads, a broken file keeps the old configuration)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True	# keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import (BIN, Gateway, Upstream, check, check_reply,  # noqa: E402
+                    sample_message, transaction)
+
+SENDER = "sender@example.test"
+RCPT = "rcpt@example.test"
+
+
+def run(*args, timeout=15):
+    r = subprocess.run([BIN] + list(args), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout)
+    r.out = (r.stdout + r.stderr).decode("utf-8", "replace")
+    return r
+
+
+def write(text, name="smtpgate.ini"):
+    path = os.path.join(gwtest.newdir("conf"), name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def good_config():
+    return gwtest.config_text(gwtest.free_port(), gwtest.free_port())
+
+
+def test_version():
+    r = run("--version")
+    check(r.returncode == 0, "--version exit %d: %s", r.returncode, r.out)
+    check("smtpgate" in r.out and any(ch.isdigit() for ch in r.out),
+          "--version says %r", r.out)
+
+
+def test_help():
+    r = run("--help")
+    check(r.returncode == 0, "--help exit %d: %s", r.returncode, r.out)
+    check("-c" in r.out and "-t" in r.out, "--help does not mention -c "
+          "and -t: %r", r.out)
+
+
+def test_unknown_option():
+    r = run("--no-such-option")
+    check(r.returncode != 0, "unknown option accepted: %s", r.out)
+
+
+def test_check_good_config():
+    path = write(good_config())
+    r = run("-t", "-c", path)
+    check(r.returncode == 0, "-t on a good file: exit %d: %s",
+          r.returncode, r.out)
+
+
+def test_check_bad_config_reports_every_error():
+    text = "\n".join([
+        "[gateway]",				# 1
+        "hostname = gw.test",			# 2
+        "log_level = loud",			# 3  bad level
+        "",					# 4
+        "[listener test]",			# 5
+        "listen = 127.0.0.1:2525",		# 6
+        "upstream = up",			# 7
+        "max_message_size = lots",		# 8  not a size
+        "bare_newline = sometimes",		# 9  not a choice
+        "",					# 10
+        "[upstream up]",			# 11
+        "host = 127.0.0.1",			# 12
+        "port = 99999",				# 13 out of range
+        "tls = sometimes",			# 14 not a level
+        "no_such_key = 1",			# 15 unknown key
+        "",
+    ])
+    path = write(text)
+    r = run("-t", "-c", path)
+    check(r.returncode == 1, "-t on a bad file: want exit 1, got %d: %s",
+          r.returncode, r.out)
+    for line, key in ((3, "log_level"), (8, "max_message_size"),
+                      (9, "bare_newline"), (13, "port"), (14, "tls"),
+                      (15, "no_such_key")):
+        want = "%s:%d: %s:" % (path, line, key)
+        check(want in r.out, "want %r in the output, got %r", want, r.out)
+
+
+def test_check_syntax_error_line():
+    text = good_config() + "\nthis line is not INI\n"
+    n = text.count("\n")		# the bad line is the last one
+    path = write(text)
+    r = run("-t", "-c", path)
+    check(r.returncode == 1, "want exit 1, got %d: %s", r.returncode, r.out)
+    check("%s:%d:" % (path, n) in r.out, "want %s:%d: in %r", path, n,
+          r.out)
+
+
+def test_check_unknown_upstream_name():
+    text = good_config().replace("upstream = up", "upstream = nowhere")
+    path = write(text)
+    r = run("-t", "-c", path)
+    check(r.returncode == 1, "want exit 1, got %d: %s", r.returncode, r.out)
+    check("nowhere" in r.out and path in r.out,
+          "the error does not name the file and the upstream: %r", r.out)
+
+
+def test_check_missing_file():
+    path = os.path.join(gwtest.tmpdir(), "does-not-exist.ini")
+    r = run("-t", "-c", path)
+    check(r.returncode != 0, "a missing file passed -t: %s", r.out)
+    check(path in r.out, "the error does not name the file: %r", r.out)
+
+
+def test_start_with_bad_config_fails():
+    path = write(good_config() + "\nmax_recipients = many\n")
+    try:
+        r = run("-c", path, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise gwtest.TestFailure("started with a bad configuration")
+    check(r.returncode != 0, "exit 0 with a bad configuration: %s", r.out)
+
+
+def relay(gw, up, n, subject):
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], sample_message(subject))
+        check_reply(replies[-1], 250, what="end of DATA (%s)" % subject)
+        check_reply(c.cmd("QUIT"), 221)
+    check(len(up.wait_messages(n)) == n, "want %d messages", n)
+
+
+def test_sighup_broken_config_keeps_serving():
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    relay(gw, up, 1, "before HUP")
+    good = gw.config
+    gw.write_config(good + "\n[listener test]\nmax_message_size = huge\n"
+                    "this is not a key value line\n")
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    # The log should say the reload failed; wait for some sign of it.
+    gw.wait_log(r"(?i)reload|config|error", 5, start=mark)
+    time.sleep(0.2)
+    check(gw.alive(), "smtpgate died on HUP with a broken file")
+    relay(gw, up, 2, "after broken HUP")
+    # And a repaired file is taken on the next HUP.
+    gw.write_config(good)
+    gw.signal(signal.SIGHUP)
+    time.sleep(0.5)
+    check(gw.alive(), "smtpgate died on HUP with a good file")
+    relay(gw, up, 3, "after good HUP")
+
+
+def test_sighup_applies_new_banner():
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    with gw.client() as c:
+        check(c.greeting().lines[0] == "gw.test ESMTP smtpgate",
+              "default banner")
+    gw.write_config(gw.config.replace(
+        "[listener test]", "[listener test]\nbanner = reloaded.test ESMTP"))
+    gw.signal(signal.SIGHUP)
+
+    def banner():
+        with gw.client() as c:
+            return c.greeting().lines[0] == "reloaded.test ESMTP"
+    check(gwtest.wait_for(banner, 5, 0.2),
+          "the new banner was not used after HUP")
+    relay(gw, up, 1, "after banner HUP")
+
+
+def test_sighup_new_upstream_port():
+    # The reloaded configuration points at another upstream: new
+    # transactions go there.
+    up1 = Upstream("starttls")
+    up2 = Upstream("starttls")
+    gw = Gateway(up1)
+    relay(gw, up1, 1, "to the first")
+    gw.write_config(gw.config.replace("port = %d" % up1.port,
+                                      "port = %d" % up2.port))
+    gw.signal(signal.SIGHUP)
+    time.sleep(0.5)
+    relay(gw, up2, 1, "to the second")
+    check(len(up1.messages()) == 1, "the first upstream got more mail")
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
