@@ -191,5 +191,50 @@ def test_sighup_new_upstream_port():
     check(len(up1.messages()) == 1, "the first upstream got more mail")
 
 
+def test_sigterm_drains_transaction_in_flight():
+    # SIGTERM in the middle of a message: that transaction still completes
+    # (the client gets the upstream's 250), an idle session is told 421,
+    # no new session is accepted, and the gateway exits 0 by itself.
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    busy = gw.client()
+    busy.start()
+    check_reply(busy.cmd("MAIL FROM:<%s>" % SENDER), 250)
+    check_reply(busy.cmd("RCPT TO:<%s>" % RCPT), 250)
+    check_reply(busy.cmd("DATA"), 354)
+    msg = sample_message("drained")
+    wire = gwtest.dot_stuff(msg)
+    half = len(wire) // 2
+    busy.send(wire[:half])
+    idle = gw.client()
+    idle.start()
+    time.sleep(0.2)
+    gw.signal(signal.SIGTERM)
+    check_reply(idle.reply(timeout=5), 421, "4.3.2", "idle session on TERM")
+    check(idle.closed(), "idle session not closed after 421")
+    check(gw.wait_log(r"draining", 5) is not None, "no drain in the log")
+    try:
+        late = gw.client()
+        r = late.reply(timeout=2)
+        raise gwtest.TestFailure("a new session was served while "
+                                 "draining: %r" % (r,))
+    except OSError:
+        pass
+    busy.send(wire[half:] + b".\r\n")
+    gw.exit_expected = True		# the harness still checks for sanitizer reports
+    check_reply(busy.reply(timeout=10), 250, what="message in flight")
+    check(busy.closed(5), "busy session not closed after its transaction")
+    check(wait_for_exit(gw, 10), "smtpgate did not exit after draining")
+    check(gw.proc.returncode == 0, "exit status %s", gw.proc.returncode)
+    got = up.wait_messages(1)
+    check(len(got) == 1, "want the drained message upstream, got %d",
+          len(got))
+    gwtest.check_same_bytes(got[0].data, msg, "drained message")
+
+
+def wait_for_exit(gw, timeout):
+    return gwtest.wait_for(lambda: gw.proc.poll() is not None, timeout)
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
