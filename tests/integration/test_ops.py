@@ -3,6 +3,7 @@
 signals (HUP reloads, a broken file keeps the old configuration)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -234,6 +235,30 @@ def test_sigterm_drains_transaction_in_flight():
 
 def wait_for_exit(gw, timeout):
     return gwtest.wait_for(lambda: gw.proc.poll() is not None, timeout)
+
+
+def test_drops_privileges_after_binding():
+    # Started as root with user = nobody: the sockets are bound first, then
+    # every uid and gid of the process is nobody's, and mail still flows
+    # (TLS contexts and CA files were loaded before the drop).
+    if os.geteuid() != 0:
+        raise gwtest.TestSkip("needs root to test the privilege drop")
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    up = Upstream("starttls")
+    gw = Gateway(up, gateway={"user": "nobody"})
+    with open("/proc/%d/status" % gw.proc.pid) as f:
+        status = f.read()
+    uids = re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()
+    gids = re.search(r"^Gid:\s+(.*)$", status, re.M).group(1).split()
+    groups = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
+    check(uids == [str(nobody.pw_uid)] * 4, "uids after the drop: %s", uids)
+    check(gids == [str(nobody.pw_gid)] * 4, "gids after the drop: %s", gids)
+    check(groups in ([], [str(nobody.pw_gid)]),
+          "supplementary groups kept: %s", groups)
+    check(gw.wait_log(r"running as user=nobody", 5) is not None,
+          "the drop is not logged")
+    relay(gw, up, 1, "as nobody")
 
 
 if __name__ == "__main__":
