@@ -1,0 +1,131 @@
+#!/bin/bash
+# fuzz.sh - build the libFuzzer targets with clang and run each one for a
+# bounded time.
+#
+#   scripts/fuzz.sh                 every target, FUZZ_SECONDS each
+#   FUZZ_SECONDS=600 scripts/fuzz.sh data conf
+#
+# Builds build-fuzz/ with CC=clang -DGW_FUZZ=ON (libFuzzer, ASan, UBSan),
+# then runs each target on a temporary copy of its seed corpus
+# (tests/fuzz/corpus/<target>/ is never written to).  Crash, leak, timeout
+# and out-of-memory inputs are written to build-fuzz/fuzz-artifacts/<target>/
+# and their paths printed.  Prints one summary line per target and
+# "N passed, N failed" at the end; exits non-zero if any target failed.
+#
+# Environment: FUZZ_SECONDS (per target, default 60), JOBS (parallel build
+# jobs), FUZZ_ARGS (extra libFuzzer flags, e.g. "-jobs=4 -workers=4"),
+# KEEP=1 to keep the temporary corpora (new inputs found by this run).
+# Needs Debian's clang and libclang-rt-14-dev (libFuzzer's runtime).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+seconds=${FUZZ_SECONDS:-60}
+read -r -a extra_args <<<"${FUZZ_ARGS:-}"
+build=$top/build-fuzz
+artifacts=$build/fuzz-artifacts
+
+# target:max_len.  Commands are at most 512 octets a line and replies 1000,
+# so a few lines of each; DATA needs lines over 1000 octets and bodies past
+# small limits; an INI file of a few KiB reaches every key.
+all_targets=(command:2048 reply:8192 data:8192 conf:4096)
+
+case $seconds in
+'' | *[!0-9]* | 0)
+	echo "fuzz: FUZZ_SECONDS must be a positive number" >&2
+	exit 2
+	;;
+esac
+
+if ! command -v clang >/dev/null; then
+	echo "fuzz: clang not found (apt-get install clang libclang-rt-14-dev)" >&2
+	exit 2
+fi
+# clang finds its libFuzzer runtime here, or prints the bare name back
+rt=$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)
+if [ ! -f "$rt" ]; then
+	echo "fuzz: libFuzzer runtime missing (apt-get install libclang-rt-14-dev)" >&2
+	exit 2
+fi
+
+targets=()
+for arg in "${@:-}"; do
+	for t in "${all_targets[@]}"; do
+		if [ -z "$arg" ] || [ "$arg" = "${t%%:*}" ]; then
+			targets+=("$t")
+		fi
+	done
+done
+if [ ${#targets[@]} -eq 0 ]; then
+	echo "fuzz: unknown target(s) $*; have: ${all_targets[*]%%:*}" >&2
+	exit 2
+fi
+
+echo "=== build-fuzz: configure"
+CC=clang cmake -S "$top" -B "$build" -DGW_FUZZ=ON -DGW_TESTS=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+echo "=== build-fuzz: build"
+names=()
+for t in "${targets[@]}"; do
+	names+=("fuzz_${t%%:*}")
+done
+cmake --build "$build" -j "$jobs" --target "${names[@]}"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtpgate-fuzz.XXXXXX")
+cleanup() {
+	if [ "${KEEP:-0}" = "1" ]; then
+		echo "fuzz: corpora and logs kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+
+# Fail hard on the first report of any sanitizer; libFuzzer sets the rest.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0
+failed=0
+summary=()
+for t in "${targets[@]}"; do
+	name=${t%%:*}
+	maxlen=${t#*:}
+	corpus=$tmp/corpus-$name
+	log=$tmp/$name.log
+	mkdir -p "$corpus" "$artifacts/$name"
+	cp "$top/tests/fuzz/corpus/$name"/* "$corpus"/
+	echo "=== fuzz_$name: ${seconds}s, -max_len=$maxlen"
+	rc=0
+	start=$SECONDS
+	"$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" \
+	    -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix="$artifacts/$name/" \
+	    "${extra_args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+	elapsed=$((SECONDS - start))
+
+	# the last status line: "#1234 REDUCE cov: 105 ft: 278 corp: 11/2356b ..."
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 |
+	    sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\) corp: \([^ ]*\).*/cov \1, ft \2, corpus \3/p')
+	line="fuzz_$name: runs ${runs:-?}, ${cov:-cov ?}, ${elapsed}s"
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+		summary+=("PASS $line")
+	else
+		failed=$((failed + 1))
+		summary+=("FAIL $line (exit $rc)")
+		echo "--- fuzz_$name failed (exit $rc); end of its log:" >&2
+		tail -n 60 "$log" >&2
+		repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log")
+		for r in $repro; do
+			summary+=("     reproducer: $r")
+			summary+=("     replay: $build/tests/fuzz/fuzz_$name $r")
+		done
+	fi
+done
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

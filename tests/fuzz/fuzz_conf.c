@@ -1,0 +1,155 @@
+/*
+ * fuzz_conf - the configuration loader, conf_load(), on arbitrary INI text.
+ *
+ * conf_load() takes a path, so the input is written to a memfd and loaded
+ * as /proc/self/fd/N (nothing touches the disk, and every process has its
+ * own).  Leaks are LeakSanitizer's to find, at exit under libFuzzer.
+ *
+ * Invariants: the return value is the number of error callbacks; a
+ * snapshot comes back exactly when there were none; every message is
+ * "PATH:LINE: ..." with no control character, so a hostile file cannot
+ * forge or split log lines; a snapshot has its counts within bounds,
+ * terminated strings, resolved TLS modes, and each listener points at an
+ * upstream of the same snapshot with the name it asked for.
+ */
+#include <sys/mman.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "fuzz.h"
+
+#define ERR_MSG_MAX	(PATH_MAX + 1024)	/* a generous bound */
+
+struct errs {
+	const char	*path;
+	int		 n;
+};
+
+static void	on_error(void *, const char *);
+static void	check_str(const char *, size_t, const char *);
+static void	check_conf(const struct gw_conf *);
+
+/* the error callback: count and check one message */
+static void
+on_error(void *arg, const char *msg)
+{
+	struct errs		*e = arg;
+	const unsigned char	*u;
+	size_t			 pl = strlen(e->path), n;
+
+	e->n++;
+	FUZZ_CHECK(msg != NULL, "NULL message");
+	n = strnlen(msg, ERR_MSG_MAX);
+	FUZZ_CHECK(n < ERR_MSG_MAX, "message of %zu octets or more", n);
+	FUZZ_CHECK(n > pl + 2 && strncmp(msg, e->path, pl) == 0 &&
+	    msg[pl] == ':' && msg[pl + 1] >= '0' && msg[pl + 1] <= '9',
+	    "message not \"FILE:LINE: ...\": %s", msg);
+	for (u = (const unsigned char *)msg; *u != '\0'; u++)
+		FUZZ_CHECK(*u >= 0x20 && *u != 0x7f,
+		    "control 0x%02x in message: %s", *u, msg);
+}
+
+/* a NUL-terminated string within its array */
+static void
+check_str(const char *s, size_t size, const char *what)
+{
+	FUZZ_CHECK(memchr(s, '\0', size) != NULL, "%s not terminated", what);
+}
+
+static void
+check_conf(const struct gw_conf *c)
+{
+	const struct conf_listener	*l;
+	const struct conf_upstream	*u;
+	size_t				 i;
+
+	FUZZ_CHECK(c->refcnt == 1, "refcnt %d", c->refcnt);
+	FUZZ_CHECK(c->nlisteners <= CONF_MAX_LISTENERS &&
+	    c->nupstreams <= CONF_MAX_UPSTREAMS, "%zu listeners, %zu upstreams",
+	    c->nlisteners, c->nupstreams);
+	check_str(c->hostname, sizeof(c->hostname), "hostname");
+	check_str(c->user, sizeof(c->user), "user");
+	for (i = 0; i < c->nupstreams; i++) {
+		u = &c->upstreams[i];
+		check_str(u->name, sizeof(u->name), "upstream name");
+		check_str(u->host, sizeof(u->host), "host");
+		check_str(u->ca_file, sizeof(u->ca_file), "ca_file");
+		check_str(u->tls_name, sizeof(u->tls_name), "tls_name");
+		check_str(u->helo_name, sizeof(u->helo_name), "helo_name");
+		FUZZ_CHECK(u->host[0] != '\0', "upstream %s without host",
+		    u->name);
+		/* "auto" must have been resolved */
+		FUZZ_CHECK(u->tls >= TLS_NONE && u->tls <= TLS_IMPLICIT,
+		    "upstream %s tls %d", u->name, (int)u->tls);
+		FUZZ_CHECK(conf_find_upstream(c, u->name) == u,
+		    "upstream %s not found by name", u->name);
+	}
+	for (i = 0; i < c->nlisteners; i++) {
+		l = &c->listeners[i];
+		check_str(l->name, sizeof(l->name), "listener name");
+		check_str(l->banner, sizeof(l->banner), "banner");
+		check_str(l->upstream_name, sizeof(l->upstream_name),
+		    "upstream name");
+		FUZZ_CHECK(l->nlisten >= 1 && l->nlisten <= CONF_MAX_LISTEN &&
+		    l->nallow <= CONF_MAX_ALLOW, "listener %s: %zu listen, "
+		    "%zu allow", l->name, l->nlisten, l->nallow);
+		FUZZ_CHECK(l->upstream != NULL &&
+		    l->upstream >= c->upstreams &&
+		    l->upstream < c->upstreams + c->nupstreams &&
+		    strcmp(l->upstream->name, l->upstream_name) == 0,
+		    "listener %s: upstream not resolved", l->name);
+		FUZZ_CHECK(l->bare_newline == BARE_NEWLINE_REJECT ||
+		    l->bare_newline == BARE_NEWLINE_NORMALIZE,
+		    "bare_newline %d", (int)l->bare_newline);
+	}
+}
+
+/* LLVMFuzzerTestOneInput - the input as an INI file */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int	 fd = -1;
+	static char	 path[64];
+	struct gw_conf	*c = NULL;
+	struct errs	 e;
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 r;
+
+	if (fd == -1) {
+		if ((fd = memfd_create("fuzz_conf", MFD_CLOEXEC)) == -1) {
+			perror("memfd_create");
+			abort();
+		}
+		(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	}
+	if (ftruncate(fd, 0) == -1) {
+		perror("ftruncate");
+		abort();
+	}
+	while (off < size) {
+		if ((n = pwrite(fd, data + off, size - off, (off_t)off)) <= 0) {
+			perror("pwrite");
+			abort();
+		}
+		off += (size_t)n;
+	}
+
+	e.path = path;
+	e.n = 0;
+	r = conf_load(path, &c, on_error, &e);
+	FUZZ_CHECK(r == e.n, "returned %d after %d messages", r, e.n);
+	FUZZ_CHECK((r == 0) == (c != NULL), "returned %d with snapshot %p", r,
+	    (void *)c);
+	if (c != NULL) {
+		check_conf(c);
+		FUZZ_CHECK(conf_ref(c) == c && c->refcnt == 2, "conf_ref");
+		conf_unref(c);
+		conf_unref(c);
+	}
+	return 0;
+}
