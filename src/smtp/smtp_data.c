@@ -42,6 +42,7 @@ enum {
 	S_CR,		/* after a CR inside a line; the CR is pending */
 	S_DOT,		/* after "." at the beginning of a line */
 	S_DOTCR,	/* after ".\r" at the beginning of a line */
+	S_NLBOL,	/* after a normalised bare newline: output line begins */
 	S_DONE		/* CRLF.CRLF consumed */
 };
 
@@ -103,7 +104,7 @@ bare_newline(struct sink *k)
 	else
 		emit(k, "\r\n", 2);
 	k->d->linelen = 0;
-	k->d->state = S_TEXT;
+	k->d->state = k->d->normalize ? S_NLBOL : S_TEXT;
 }
 
 /* one more octet of the current line */
@@ -128,6 +129,13 @@ text_byte(struct sink *k, char c)
 		bare_newline(k);
 		return;
 	}
+	/*
+	 * After a normalised bare newline the output is at the start of a
+	 * line, so smtp_stuff() will send this dot doubled: count both, or
+	 * a 998-octet line would leave as 999 (found by fuzz_data).
+	 */
+	if (c == '.' && d->state == S_NLBOL)
+		count(d);
 	count(d);
 	emit(k, &c, 1);
 	d->state = S_TEXT;
@@ -178,6 +186,7 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t inlen, char *out,
 				text_byte(&k, c);
 			break;
 		case S_TEXT:
+		case S_NLBOL:
 			text_byte(&k, c);
 			break;
 		case S_CR:

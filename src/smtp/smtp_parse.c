@@ -370,9 +370,15 @@ check_literal(const char *s, size_t len)
 		;
 	if (tag == 0 || tag >= n - 1 || in[tag] != ':' || in[tag - 1] == '-')
 		return "Bad address literal";
+	/*
+	 * RFC 5321 dcontent allows '<' and '>', but a path must never carry
+	 * them: the address is re-bracketed on the way upstream, where a
+	 * stray '>' or '<' would change what the upstream parses.
+	 */
 	for (i = tag + 1; i < n; i++)
 		if (in[i] < 33 || in[i] > 126 || in[i] == '[' ||
-		    in[i] == '\\' || in[i] == ']')
+		    in[i] == '\\' || in[i] == ']' || in[i] == '<' ||
+		    in[i] == '>')
 			return "Bad address literal";
 	return NULL;
 }

@@ -635,6 +635,33 @@ test_line_length(void **state)
 	assert_int_equal(r.err, SMTP_DATA_OK);
 	free(r.out);
 
+	/*
+	 * fuzz_data: a dot after a normalised bare LF goes out stuffed, so a
+	 * line ".x{997}" there is 999 octets on the wire and must be refused;
+	 * ".x{996}" (998 on the wire) passes.  After a real CRLF the dot is
+	 * stuffed already in the input and counted there.
+	 */
+	memcpy(in, "a\n.", 3);
+	memset(in + 3, 'x', 997);
+	memcpy(in + 1000, "\r\n.\r\n", 5);
+	bad += run_all("dot after LF, 999 stuffed", in, 1005, 0, 1, &r);
+	assert_int_equal(r.err, SMTP_DATA_LINE_TOO_LONG);
+	free(r.out);
+	memcpy(in + 999, "\r\n.\r\n", 5);
+	bad += run_all("dot after LF, 998 stuffed", in, 1004, 0, 1, &r);
+	assert_int_equal(r.err, SMTP_DATA_OK);
+	free(r.out);
+	in[1] = '\r';
+	memcpy(in + 999, "\r\n.\r\n", 5);
+	bad += run_all("dot after CR, 998 stuffed", in, 1004, 0, 1, &r);
+	assert_int_equal(r.err, SMTP_DATA_OK);
+	free(r.out);
+	in[999] = 'x';
+	memcpy(in + 1000, "\r\n.\r\n", 5);
+	bad += run_all("dot after CR, 999 stuffed", in, 1005, 0, 1, &r);
+	assert_int_equal(r.err, SMTP_DATA_LINE_TOO_LONG);
+	free(r.out);
+
 	/* size and line errors: first one wins */
 	memset(in, 'w', 1500);
 	memcpy(in + 1500, "\r\n.\r\n", 5);

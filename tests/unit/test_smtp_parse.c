@@ -407,6 +407,10 @@ static const struct path_case mail_cases[] = {
 	{ "FROM:<a@[x:]>", 0, 0, NULL, NULL },
 	{ "FROM:<a@[x:a b]>", 0, 0, NULL, NULL },
 	{ "FROM:<a@[x:a[b]>", 0, 0, NULL, NULL },
+	/* fuzz_command: '<' or '>' reached a path through a general literal */
+	{ "FROM:<a@[x:a<b]>", 0, 0, NULL, NULL },
+	{ "FROM:<a@[TO:<b@]>", 0, 0, NULL, NULL },
+	{ "FROM:<a@[x:a>b]>", 0, 0, NULL, NULL },
 	{ "FROM:<a@[1.2.3.4].com>", 0, 0, NULL, NULL },
 	/* source routes */
 	{ "FROM:<@a.b>", 0, 0, NULL, NULL },
