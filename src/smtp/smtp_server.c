@@ -95,6 +95,7 @@ struct smtp_server {
 	struct gw_io			*io;
 	struct event			*ev_resume;	/* continue, deferred */
 	struct event			*ev_linger;	/* bounds last flush */
+	struct event			*ev_cmd;	/* command deadline */
 	const struct smtp_server_cb	*cb;
 	void				*arg;
 	struct smtp_server_info		 info;
@@ -141,6 +142,8 @@ static const char *smtp_strstate(enum smtp_state);
 static void	smtp_enter_state(struct smtp_server *, enum smtp_state);
 static void	smtp_wait_owner(struct smtp_server *, enum smtp_state);
 static void	smtp_frame_enter(struct smtp_server *);
+static void	smtp_timeout(struct smtp_server *, const char *);
+static void	smtp_cmd_deadline_cb(evutil_socket_t, short, void *);
 static void	smtp_frame_leave(struct smtp_server *);
 static void	smtp_destroy(struct smtp_server *);
 static void	smtp_io_cb(struct gw_io *, enum io_event, void *);
@@ -248,6 +251,7 @@ smtp_wait_owner(struct smtp_server *s, enum smtp_state st)
 	smtp_enter_state(s, st);
 	io_set_read(s->io, 0);
 	io_set_timeout(s->io, 0);
+	(void)evtimer_del(s->ev_cmd);
 }
 
 static void
@@ -309,7 +313,8 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 
 	s->ev_resume = event_new(base, -1, 0, smtp_resume_cb, s);
 	s->ev_linger = evtimer_new(base, smtp_linger_cb, s);
-	if (s->ev_resume == NULL || s->ev_linger == NULL)
+	s->ev_cmd = evtimer_new(base, smtp_cmd_deadline_cb, s);
+	if (s->ev_resume == NULL || s->ev_linger == NULL || s->ev_cmd == NULL)
 		goto fail;
 	s->io = io_new(base, fd, SMTP_SRV_INMAX, SMTP_SRV_OUTMAX, smtp_io_cb,
 	    s);
@@ -331,6 +336,8 @@ fail:
 		event_free(s->ev_resume);
 	if (s->ev_linger != NULL)
 		event_free(s->ev_linger);
+	if (s->ev_cmd != NULL)
+		event_free(s->ev_cmd);
 	free(s);
 	return NULL;
 }
@@ -358,6 +365,7 @@ smtp_destroy(struct smtp_server *s)
 		io_free(s->io);
 	event_free(s->ev_resume);
 	event_free(s->ev_linger);
+	event_free(s->ev_cmd);
 	free(s);
 }
 
@@ -486,6 +494,38 @@ smtp_resume_cb(evutil_socket_t fd, short what, void *arg)
 	/* s may be freed here */
 }
 
+/*
+ * smtp_timeout - the client took too long: no input at all for the
+ * inactivity timeout, or a command not complete by its deadline.
+ */
+static void
+smtp_timeout(struct smtp_server *s, const char *kind)
+{
+	if (s->state == STATE_QUIT) {
+		smtp_finish(s, s->reason);
+		return;
+	}
+	/* while the owner works the timeouts are off; be safe anyway */
+	if (!smtp_reading(s))
+		return;
+	log_info("%016llx timeout kind=%s state=%s",
+	    (unsigned long long)s->info.id, kind, smtp_strstate(s->state));
+	smtp_send(s, 421, "4.4.2", "%s Timeout, closing connection",
+	    s->hostname);
+	smtp_quit(s, "timeout");
+}
+
+static void
+smtp_cmd_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_server	*s = arg;
+
+	smtp_frame_enter(s);
+	smtp_timeout(s, "command");
+	smtp_frame_leave(s);
+	/* s may be freed here */
+}
+
 static void
 smtp_linger_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -535,18 +575,7 @@ smtp_io_event(struct smtp_server *s, enum io_event ev)
 		}
 		break;
 	case IO_TIMEOUT:
-		if (s->state == STATE_QUIT) {
-			smtp_finish(s, s->reason);
-			break;
-		}
-		/* while the owner works the timeout is off; be safe anyway */
-		if (!smtp_reading(s))
-			break;
-		log_info("%016llx timeout state=%s", id,
-		    smtp_strstate(s->state));
-		smtp_send(s, 421, "4.4.2", "%s Timeout, closing connection",
-		    s->hostname);
-		smtp_quit(s, "timeout");
+		smtp_timeout(s, "idle");
 		break;
 	case IO_CLOSED:
 		/*
@@ -600,14 +629,27 @@ smtp_reading(const struct smtp_server *s)
 	}
 }
 
+/*
+ * Waiting for input.  In the body, data_timeout bounds the silence between
+ * bytes.  For a command, command_timeout is a deadline for the whole line:
+ * restarting it on every byte would let a client that sends one byte a
+ * second hold the session for ever (slowloris).  The deadline starts when
+ * the session begins waiting for a command and ends when a line is taken.
+ */
 static void
 smtp_want_input(struct smtp_server *s)
 {
-	unsigned	 secs;
+	struct timeval	 tv = { s->cmd_timeout, 0 };
 
-	secs = s->state == STATE_BODY ? s->data_timeout : s->cmd_timeout;
 	io_set_read(s->io, 1);
-	io_set_timeout(s->io, secs * 1000u);
+	if (s->state == STATE_BODY) {
+		(void)evtimer_del(s->ev_cmd);
+		io_set_timeout(s->io, s->data_timeout * 1000u);
+		return;
+	}
+	io_set_timeout(s->io, s->cmd_timeout * 1000u);
+	if (!evtimer_pending(s->ev_cmd, NULL))
+		(void)evtimer_add(s->ev_cmd, &tv);
 }
 
 /*
@@ -619,7 +661,7 @@ smtp_want_input(struct smtp_server *s)
 static void
 smtp_process(struct smtp_server *s)
 {
-	int	 n;
+	int	 n, got;
 
 	if (s->flags & SF_INPROC)
 		return;
@@ -657,8 +699,11 @@ smtp_process(struct smtp_server *s)
 			io_set_timeout(s->io, s->cmd_timeout * 1000u);
 			break;
 		}
-		if ((s->state == STATE_BODY ? smtp_body(s) :
-		    smtp_next_command(s)) == 0) {
+		if (s->state == STATE_BODY)
+			got = smtp_body(s);
+		else if ((got = smtp_next_command(s)) != 0)
+			(void)evtimer_del(s->ev_cmd);	/* the line is in */
+		if (got == 0) {
 			if (s->flags & SF_EOF)
 				smtp_finish(s, "client closed");
 			else
@@ -1287,6 +1332,7 @@ smtp_quit(struct smtp_server *s, const char *reason)
 	smtp_enter_state(s, STATE_QUIT);
 	io_set_read(s->io, 0);
 	io_set_timeout(s->io, 0);
+	(void)evtimer_del(s->ev_cmd);
 	(void)evtimer_add(s->ev_linger, &tv);
 	/* the output may be empty already; the deferred event checks */
 	event_active(s->ev_resume, EV_TIMEOUT, 1);
@@ -1306,6 +1352,7 @@ smtp_finish(struct smtp_server *s, const char *reason)
 	    (unsigned long long)s->info.id, reason, s->ncommands);
 	(void)event_del(s->ev_resume);
 	(void)evtimer_del(s->ev_linger);
+	(void)evtimer_del(s->ev_cmd);
 	io_free(s->io);
 	s->io = NULL;
 	if (s->flags & SF_INBODY) {

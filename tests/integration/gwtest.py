@@ -17,6 +17,15 @@ Environment: SMTPGATE_BIN (the binary, required), SRCDIR (source tree,
 default: two levels up), SMTPGATE_KEEP=1 keeps the temporary directory,
 GWTEST_ONLY=name[,name] runs only those tests.
 
+SMTPGATE_VALGRIND=1 runs every Gateway under valgrind's memcheck (log in
+the gateway's directory, valgrind.log); an error, a definite or indirect
+leak, or exit status 99 fails the test that started it.  Valgrind is slow,
+so the harness's own waits (start, replies, stop, per-test and per-file
+budgets, wait_for, Client.closed) are multiplied by TIME_SCALE
+(SMTPGATE_TIME_SCALE, default 8 under valgrind, 1 otherwise).  A test that
+cannot run under valgrind in reasonable time calls skip_under_valgrind();
+it is reported as "skip" and counted in "N passed, N failed, N skipped".
+
 Only the Python standard library is used here; upstream.py needs Debian's
 python3-aiosmtpd and is run with /usr/bin/python3.
 """
@@ -40,12 +49,29 @@ SRCDIR = os.environ.get("SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("SMTPGATE_BIN", "")
 PYTHON = "/usr/bin/python3"
 UPSTREAM_PY = os.path.join(HERE, "upstream.py")
+FAULTUP_PY = os.path.join(HERE, "faultup.py")
 MKPKI = os.path.join(SRCDIR, "certs", "mkpki.sh")
 
-TEST_TIMEOUT = 45		# seconds per test function, unless it says
-FILE_BUDGET = 250		# seconds for a whole file (ctest allows 300)
-START_TIMEOUT = 10		# seconds for a child to be ready
-REPLY_TIMEOUT = 15		# seconds to wait for one SMTP reply
+VALGRIND = os.environ.get("SMTPGATE_VALGRIND") == "1"
+VALGRIND_BIN = "/usr/bin/valgrind"
+VALGRIND_ARGS = ["--tool=memcheck", "--error-exitcode=99",
+                 "--leak-check=full",
+                 "--show-leak-kinds=definite,indirect",
+                 "--errors-for-leak-kinds=definite,indirect",
+                 "--track-fds=no"]
+VALGRIND_RE = re.compile(r"ERROR SUMMARY: [1-9]|definitely lost: [1-9]"
+                         r"|indirectly lost: [1-9]")
+TIME_SCALE = float(os.environ.get("SMTPGATE_TIME_SCALE") or
+                   (8 if VALGRIND else 1))
+
+# Seconds per test function, unless it says; for a whole file (ctest
+# allows 300); for a child to be ready; for one SMTP reply; for smtpgate to
+# exit after SIGTERM.
+TEST_TIMEOUT = int(45 * TIME_SCALE)
+FILE_BUDGET = int(250 * TIME_SCALE)
+START_TIMEOUT = 10 * TIME_SCALE
+REPLY_TIMEOUT = 15 * TIME_SCALE
+STOP_TIMEOUT = 10 * TIME_SCALE
 MAX_REPLY_LINES = 200
 MAX_LINE = 8192
 
@@ -65,6 +91,18 @@ class TestFailure(Exception):
 
 class TestTimeout(Exception):
     """A test ran over its time."""
+
+
+class TestSkip(Exception):
+    """The test does not apply in this run (reported as skip)."""
+
+
+def skip_under_valgrind(why="too slow under valgrind"):
+    """Call first thing in a test that cannot run under valgrind in
+    reasonable time: with SMTPGATE_VALGRIND=1 the test stops here and is
+    reported as skipped."""
+    if VALGRIND:
+        raise TestSkip(why)
 
 
 # ----------------------------------------------------------------- checks
@@ -105,8 +143,9 @@ def check_same_bytes(got, want, what="message"):
 
 
 def wait_for(pred, timeout=5.0, interval=0.05):
-    """Poll pred() until it returns a true value or timeout; return it."""
-    deadline = time.monotonic() + timeout
+    """Poll pred() until it returns a true value or timeout (times
+    TIME_SCALE); return it."""
+    deadline = time.monotonic() + timeout * TIME_SCALE
     while True:
         v = pred()
         if v or time.monotonic() >= deadline:
@@ -309,6 +348,48 @@ class Upstream:
             _children.remove(self.proc)
 
 
+class FaultUpstream(Upstream):
+    """A faultup.py process: an upstream that misbehaves on purpose.
+
+    fault: one of faultup.py's --fault names; mode: starttls | implicit |
+    plain; count: fault only the first count connections (0: all), later
+    ones deliver.  events() and messages() say what it received."""
+
+    def __init__(self, fault, mode="starttls", cert="good", count=0,
+                 extra=(), host="127.0.0.1"):
+        self.mode = fault
+        self.host = host
+        self.spool = newdir("faultup-" + fault)
+        self.log = os.path.join(self.spool, "faultup.log")
+        argv = [PYTHON, FAULTUP_PY, "--host", host, "--port", "0",
+                "--fault", fault, "--mode", mode, "--spool", self.spool,
+                "--count", str(count), "--stdin-watch"]
+        if mode != "plain":
+            p = pki()
+            argv += ["--cert", p[cert + "-chain"], "--key", p[cert + ".key"]]
+        argv += list(extra)
+        with open(self.log, "wb") as logf:
+            self.proc = _spawn(argv, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=logf)
+        self.port = self._wait_ready()
+
+    def messages(self):
+        """Delivered messages (bytes), in arrival order."""
+        names = sorted(f for f in os.listdir(self.spool)
+                       if re.fullmatch(r"\d+\.eml", f))
+        out = []
+        for n in names:
+            with open(os.path.join(self.spool, n), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def events(self, kind=None, conn=None):
+        """What it saw (dicts from events.jsonl), optionally one kind of
+        event or one connection (numbered from 1)."""
+        return [e for e in Upstream.events(self, kind)
+                if conn is None or e["conn"] == conn]
+
+
 # ---------------------------------------------------------------- gateway
 
 class GatewayError(TestFailure):
@@ -391,7 +472,7 @@ class Gateway:
             self.port = fixed or free_port(self.host)
             self._write(self.port)
             self.logf = open(self.logpath, "ab")
-            self.proc = _spawn([BIN, "-c", self.path], stdin=subprocess.DEVNULL,
+            self.proc = _spawn(self._argv(), stdin=subprocess.DEVNULL,
                                stdout=self.logf, stderr=subprocess.STDOUT)
             if self._wait_listening():
                 return
@@ -404,6 +485,46 @@ class Gateway:
         raise GatewayError("smtpgate did not start listening on %s:%d "
                            "(exit status %s; its log is below)" %
                            (self.host, self.port, self.proc.poll()))
+
+    def _argv(self):
+        """The command line; under valgrind, wrapped in memcheck with a
+        fresh log file per start (valgrind.log, valgrind.2.log, ...)."""
+        argv = [BIN, "-c", self.path]
+        if not VALGRIND:
+            self.vglog = None
+            return argv
+        if not os.access(VALGRIND_BIN, os.X_OK):
+            raise GatewayError("SMTPGATE_VALGRIND=1 but %s is missing "
+                               "(Debian package valgrind)" % VALGRIND_BIN)
+        self._starts = getattr(self, "_starts", 0) + 1
+        name = ("valgrind.log" if self._starts == 1 else
+                "valgrind.%d.log" % self._starts)
+        self.vglog = os.path.join(self.dir, name)
+        return ([VALGRIND_BIN] + VALGRIND_ARGS +
+                ["--log-file=" + self.vglog] + argv)
+
+    def valgrind_problems(self, rc=None):
+        """Problems valgrind reported for the last start (a list)."""
+        if not getattr(self, "vglog", None):
+            return []
+        out = []
+        try:
+            with open(self.vglog, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        if rc == 99:
+            out.append("valgrind: exit status 99 (memcheck errors)")
+        if VALGRIND_RE.search(text):
+            lines = [ln for ln in text.splitlines()
+                     if re.search(r"ERROR SUMMARY|definitely lost|"
+                                  r"indirectly lost", ln)]
+            out.append("valgrind reported errors in %s: %s\n%s" %
+                       (self.vglog, "; ".join(lines), _tail(self.vglog, 80)))
+        elif rc == 99:
+            out.append("valgrind log %s:\n%s" % (self.vglog,
+                                                 _tail(self.vglog, 80)))
+        return out
 
     def _wait_listening(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -465,10 +586,13 @@ class Gateway:
             return []
         problems = []
         was_running = self.proc.poll() is None
-        rc, killed = _reap(self.proc, signal.SIGTERM, timeout=10)
+        rc, killed = _reap(self.proc, signal.SIGTERM, timeout=STOP_TIMEOUT)
         self.logf.close()
         if killed:
-            problems.append("smtpgate did not exit within 10 s of SIGTERM")
+            problems.append("smtpgate did not exit within %d s of SIGTERM"
+                            % STOP_TIMEOUT)
+        elif VALGRIND and rc == 99:
+            pass			# valgrind_problems() says what
         elif was_running and rc != 0:
             problems.append("smtpgate exited with status %s after SIGTERM"
                             % rc)
@@ -478,6 +602,8 @@ class Gateway:
         if m:
             problems.append("sanitizer report in smtpgate's log: %s"
                             % self.log()[m.start():m.start() + 2000])
+        if not killed:
+            problems += self.valgrind_problems(rc)
         self.proc = None
         return problems
 
@@ -569,8 +695,10 @@ class Client:
             self._fill(deadline)
 
     def reply(self, timeout=None):
-        """Read one (possibly multi-line) reply."""
-        deadline = time.monotonic() + (timeout or self.timeout)
+        """Read one (possibly multi-line) reply.  An explicit timeout is
+        multiplied by TIME_SCALE (the default one already is)."""
+        deadline = time.monotonic() + (timeout * TIME_SCALE if timeout
+                                       else self.timeout)
         lines, raw, code = [], b"", None
         for _ in range(MAX_REPLY_LINES):
             line = self.readline(deadline)
@@ -630,9 +758,9 @@ class Client:
         self.send(body + b".\r\n")
 
     def closed(self, timeout=3.0):
-        """True if the gateway closes the connection within timeout (data
-        that arrives first is kept in the buffer)."""
-        deadline = time.monotonic() + timeout
+        """True if the gateway closes the connection within timeout (times
+        TIME_SCALE; data that arrives first is kept in the buffer)."""
+        deadline = time.monotonic() + timeout * TIME_SCALE
         while not self.eof:
             try:
                 self._fill(deadline)
@@ -741,8 +869,14 @@ def _on_alarm(signum, frame):
     raise TestTimeout()
 
 
+def _budget(fn):
+    t = getattr(fn, "timeout", None)
+    return int(t * TIME_SCALE) if t else TEST_TIMEOUT
+
+
 def timeout(seconds):
-    """Decorator: this test may take longer than TEST_TIMEOUT."""
+    """Decorator: this test may take longer than TEST_TIMEOUT (the given
+    seconds are multiplied by TIME_SCALE)."""
     def deco(fn):
         fn.timeout = seconds
         return fn
@@ -760,7 +894,7 @@ def main(ns):
              and (not only or n in only)]
     file = os.path.basename(ns.get("__file__", "?"))
     start = time.monotonic()
-    passed = failed = 0
+    passed = failed = skipped = 0
     binary_ok = bool(BIN) and os.access(BIN, os.X_OK)
     if not binary_ok:
         print("# SMTPGATE_BIN is not an executable (%r): every test fails"
@@ -780,14 +914,17 @@ def main(ns):
         before = list(_children)
         gateways = _gateways
         del gateways[:]
-        signal.alarm(getattr(fn, "timeout", TEST_TIMEOUT))
+        budget = _budget(fn)
+        skip = None
+        signal.alarm(budget)
         try:
             fn()
+        except TestSkip as e:
+            skip = str(e) or "skipped"
         except TestFailure as e:
             err = str(e)
         except TestTimeout:
-            err = "timed out after %d s" % getattr(fn, "timeout",
-                                                    TEST_TIMEOUT)
+            err = "timed out after %d s" % budget
         except Exception:
             err = "exception:\n" + traceback.format_exc()
         finally:
@@ -806,7 +943,10 @@ def main(ns):
             if p not in before:
                 _reap(p, timeout=5)
         dt = time.monotonic() - t0
-        if err is None:
+        if err is None and skip is not None:
+            skipped += 1
+            print("skip %s: %s" % (name, skip), flush=True)
+        elif err is None:
             passed += 1
             print("ok   %s (%.2fs)" % (name, dt), flush=True)
         else:
@@ -822,7 +962,8 @@ def main(ns):
     if failed and _tmp:
         os.environ["SMTPGATE_KEEP"] = "1"
         print("# files kept in %s" % _tmp)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped),
+          flush=True)
     sys.exit(1 if failed or not tests else 0)
 
 
