@@ -1,9 +1,14 @@
 #!/bin/bash
-# install-deps.sh [--runtime] - install what smtpgate needs from Debian 12.
+# install-deps.sh [--runtime | --bench] - install what smtpgate needs from
+# Debian 12.
 #
 # Without arguments: everything to build, test and run the demo.
 # --runtime: only the shared libraries the binary needs (for the Docker
 # image's runtime stage).
+# --bench: everything of the default set, plus what bench/run.sh needs:
+# Postfix (for smtp-sink and smtp-source only; installed as "No
+# configuration", and no Postfix mail system is left running or enabled)
+# and stunnel4 (the TLS peer to compare against).
 #
 # Idempotent: when every package is already installed it changes nothing
 # and does not touch the network.  Runs non-interactively (CI has no
@@ -17,16 +22,22 @@ build_pkgs=(
 	ca-certificates
 )
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 ca-certificates)
+bench_pkgs=(postfix stunnel4 procps iproute2)
 
 usage() {
-	echo "usage: $0 [--runtime]" >&2
+	echo "usage: $0 [--runtime | --bench]" >&2
 	exit 2
 }
 
 pkgs=("${build_pkgs[@]}")
+bench=0
 case $# in
 0) ;;
-1) [ "$1" = "--runtime" ] || usage; pkgs=("${runtime_pkgs[@]}") ;;
+1) case $1 in
+	--runtime) pkgs=("${runtime_pkgs[@]}") ;;
+	--bench) pkgs+=("${bench_pkgs[@]}"); bench=1 ;;
+	*) usage ;;
+	esac ;;
 *) usage ;;
 esac
 
@@ -39,6 +50,32 @@ else
 	exit 1
 fi
 
+# --bench: make sure the Postfix package left no mail system running or
+# enabled (nothing may listen on port 25 because of it), and that the
+# stunnel4 package starts no tunnels of its own at boot.
+no_mail_service() {
+	local now=()
+	[ -d /run/systemd/system ] && now=(--now)
+	if command -v systemctl >/dev/null; then
+		# Works without a running systemd too (it edits the links).
+		"${sudo[@]}" systemctl disable "${now[@]}" postfix.service \
+		    stunnel4.service >/dev/null 2>&1 || true
+	elif command -v update-rc.d >/dev/null; then
+		"${sudo[@]}" update-rc.d postfix disable >/dev/null 2>&1 || true
+		"${sudo[@]}" update-rc.d stunnel4 disable >/dev/null 2>&1 || true
+	fi
+	# The system instance (if one was ever configured and started).
+	if "${sudo[@]}" postfix status >/dev/null 2>&1; then
+		echo "install-deps: stopping the running Postfix mail system"
+		"${sudo[@]}" postfix stop >/dev/null 2>&1 || true
+	fi
+	if command -v ss >/dev/null &&
+	    ss -Hltn 'sport = :25' 2>/dev/null | grep -q .; then
+		echo "install-deps: warning: something still listens on port 25:" >&2
+		ss -Hltnp 'sport = :25' >&2 || true
+	fi
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
@@ -46,7 +83,15 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: all ${#pkgs[@]} packages already installed"
+	[ "$bench" = 0 ] || no_mail_service
 	exit 0
+fi
+
+if [ "$bench" = 1 ]; then
+	# Postfix is wanted only for its smtp-sink and smtp-source tools:
+	# "No configuration" makes the package set up no mail system.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    "${sudo[@]}" debconf-set-selections
 fi
 
 echo "install-deps: installing ${missing[*]}"
@@ -59,6 +104,7 @@ for try in 1 2 3; do
 	    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
 	    apt-get install "${apt_opts[@]}" --no-install-recommends \
 	    "${missing[@]}" </dev/null; then
+		[ "$bench" = 0 ] || no_mail_service
 		echo "install-deps: done"
 		exit 0
 	fi

@@ -1,0 +1,513 @@
+#!/bin/bash
+# bench/run.sh - measure smtpgate against stunnel4 and a plaintext baseline.
+#
+#   scripts/install-deps.sh --bench && bench/run.sh
+#   BENCH_QUICK=1 bench/run.sh          # about a minute, smaller counts
+#
+# Everything runs on 127.0.0.1 and is stopped at the end.  The upstream is
+# Postfix's smtp-sink (plaintext, fast) behind stunnel4 in server mode, with
+# an ECDSA P-256 certificate from certs/mkpki.sh: one implicit-TLS port and
+# one STARTTLS port (protocol = smtp).  In front of it, one at a time:
+#
+#   plain        the load generator straight to smtp-sink (no TLS at all)
+#   smtpgate     plaintext listener, upstream = the sink's TLS port, chain
+#                and host-name verification against the test CA
+#   stunnel      stunnel4 in client mode towards the same port, with
+#                verifyChain = yes, checkHost = localhost, CAfile = test CA
+#
+# Two load shapes: one message per session on the implicit-TLS port (the
+# TLS handshake is paid per message), and many messages per session over
+# STARTTLS (the handshake is paid once; bulk relaying).  The load generator
+# is bench/smtpload.c (built here with gcc); it reports messages/s and the
+# p50/p99 latency per message (MAIL to final 250) and per session (connect
+# to the final 250).  Postfix's smtp-source gives a second throughput
+# figure.  Memory: peak RSS (VmHWM) of each proxy under load, and RSS per
+# idle open session with BENCH_IDLE (1000) sessions held open.  See
+# docs/performance.md.
+#
+# Environment:
+#   BENCH_QUICK=1       smaller counts (smoke run, about a minute)
+#   BENCH_PORT=N        first of 4 consecutive loopback ports (39250)
+#   BENCH_SIZE=BYTES    message size (10000)
+#   BENCH_CONC=N        parallel sessions (10)
+#   BENCH_N1=N          messages, one per session (2000; quick: 400)
+#   BENCH_NM=N          messages, many per session (10000; quick: 3000)
+#   BENCH_ROUNDS=N      rounds of every load run; the figures are medians
+#                       (peak RSS: the highest) (3; quick: 1)
+#   BENCH_IDLE=N        idle sessions to hold open (1000)
+#   SMTPGATE_BIN=PATH   the binary to measure (default build/smtpgate,
+#                       built RelWithDebInfo into build/ if missing)
+#   KEEP=1              keep the temporary directory (configs and logs)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+quick=${BENCH_QUICK:-0}
+base=${BENCH_PORT:-39250}
+size=${BENCH_SIZE:-10000}
+conc=${BENCH_CONC:-10}
+if [ "$quick" = 1 ]; then
+	n1=${BENCH_N1:-400}
+	nm=${BENCH_NM:-3000}
+	rounds=${BENCH_ROUNDS:-1}
+else
+	n1=${BENCH_N1:-2000}
+	nm=${BENCH_NM:-10000}
+	rounds=${BENCH_ROUNDS:-3}
+fi
+idle=${BENCH_IDLE:-1000}
+warm=20			# messages through a fresh proxy before measuring
+tlimit=120		# seconds: upper bound for any one load run
+
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+for v in base size conc n1 nm idle rounds; do
+	[[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer"
+done
+[ "$base" -ge 1024 ] && [ "$base" -le 65525 ] || die "BENCH_PORT must be 1024..65525"
+mps=$(( (nm + conc - 1) / conc ))	# messages per session, many-per-session shape
+
+for c in smtp-sink smtp-source stunnel4 gcc ss; do
+	command -v "$c" >/dev/null ||
+	    PATH=$PATH:/usr/sbin command -v "$c" >/dev/null ||
+	    die "$c missing: run scripts/install-deps.sh --bench"
+done
+export PATH=$PATH:/usr/sbin
+
+bin=${SMTPGATE_BIN:-$top/build/smtpgate}
+if [ ! -x "$bin" ]; then
+	note "building smtpgate (cmake -B build, RelWithDebInfo)"
+	cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$top/build" -j "$(nproc 2>/dev/null || echo 2)" --target smtpgate >/dev/null
+	bin=$top/build/smtpgate
+fi
+[ -x "$bin" ] || die "no smtpgate binary at $bin"
+
+# 1000 idle sessions through stunnel take 2000 descriptors in each stunnel
+# and 1000 in the sink and in the load generator.
+need=$(( idle * 2 + 200 ))
+[ "$need" -lt 4096 ] && need=4096
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$need" ] ||
+    die "open-file limit $(ulimit -n) is below $need (raise ulimit -n)"
+
+P_SINK=$base			# smtp-sink, plaintext
+P_TLS=$((base + 1))		# stunnel server -> sink, implicit TLS
+P_STLS=$((base + 2))		# stunnel server -> sink, STARTTLS
+P_PROXY=$((base + 3))		# the proxy being measured
+for p in $(seq "$base" $((base + 3))); do
+	if ss -Hltn "sport = :$p" | grep -q .; then
+		die "port $p is in use (set BENCH_PORT)"
+	fi
+done
+
+tmp=$(mktemp -d /tmp/smtpgate-bench.XXXXXX)
+sink_pid=
+stsrv_pid=
+proxy_pid=
+hold_pid=
+cleanup() {
+	local p
+	exec 9>&- 2>/dev/null || true
+	for p in $hold_pid $proxy_pid $stsrv_pid $sink_pid; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $hold_pid $proxy_pid $stsrv_pid $sink_pid; do
+		wait_gone "$p"
+	done
+	if [ "${KEEP:-0}" = 1 ]; then
+		note "files kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# wait_port PORT: until something listens there (at most 10 s)
+wait_port() {
+	for _ in $(seq 100); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_gone PID: until it exited (at most 10 s), then reap it
+wait_gone() {
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+load() { cut -d' ' -f1 /proc/loadavg; }
+# cpu_ticks PID: utime + stime, in clock ticks (all threads, also exited ones)
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# status_kb PID FIELD: VmHWM, VmRSS ... in kB
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+hz=$(getconf CLK_TCK)
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+note "load average before the run: $load_before"
+note "building the load generator"
+gcc -O2 -Wall -o "$tmp/smtpload" "$top/bench/smtpload.c"
+note "making the test PKI"
+bash "$top/certs/mkpki.sh" "$tmp/pki" >/dev/null
+pki=$tmp/pki
+
+# --- the upstream: smtp-sink behind stunnel in server mode ---------------
+sink_user=()
+[ "$(id -u)" -eq 0 ] && sink_user=(-u nobody)
+# -a: no AUTH offered; -t: idle sessions may be held for a while;
+# -m: enough simultaneous sessions for the idle test.
+smtp-sink "${sink_user[@]}" -a -t 600 -m $((idle + 500)) \
+    "127.0.0.1:$P_SINK" 1024 >"$tmp/sink.log" 2>&1 &
+sink_pid=$!
+cat >"$tmp/stunnel-sink.conf" <<EOF
+foreground = quiet
+pid =
+syslog = no
+debug = warning
+output = $tmp/stunnel-sink.log
+[sink-tls]
+accept = 127.0.0.1:$P_TLS
+connect = 127.0.0.1:$P_SINK
+cert = $pki/good-chain.pem
+key = $pki/good.key
+[sink-starttls]
+accept = 127.0.0.1:$P_STLS
+connect = 127.0.0.1:$P_SINK
+protocol = smtp
+cert = $pki/good-chain.pem
+key = $pki/good.key
+EOF
+stunnel4 "$tmp/stunnel-sink.conf" >>"$tmp/stunnel-sink.log" 2>&1 &
+stsrv_pid=$!
+for p in $P_SINK $P_TLS $P_STLS; do
+	wait_port "$p" || die "the sink did not come up on port $p (see logs in KEEP=1 run)"
+done
+
+# --- the proxies under test ---------------------------------------------
+# write_conf NAME: the configuration file for proxy NAME
+write_conf() {
+	case $1 in
+	smtpgate-implicit | smtpgate-starttls)
+		local port=$P_TLS tls=implicit
+		[ "$1" = smtpgate-starttls ] && port=$P_STLS tls=starttls
+		cat >"$tmp/$1.ini" <<EOF
+[gateway]
+hostname = bench.test
+log_level = info
+log_facilities = none
+log_target = stderr
+max_sessions = $((idle + 1000))
+[listener bench]
+listen = 127.0.0.1:$P_PROXY
+allow = 127.0.0.0/8
+upstream = sink
+max_sessions_per_client = $((idle + 1000))
+[upstream sink]
+host = 127.0.0.1
+port = $port
+tls = $tls
+tls_name = localhost
+ca_file = $pki/ca-bundle.pem
+verify_hostname = yes
+EOF
+		;;
+	stunnel-implicit | stunnel-starttls | stunnel-noresume)
+		local port=$P_TLS extra=
+		[ "$1" = stunnel-starttls ] && port=$P_STLS extra="protocol = smtp"
+		[ "$1" = stunnel-noresume ] && extra="sessionResume = no"
+		cat >"$tmp/$1.conf" <<EOF
+foreground = quiet
+pid =
+syslog = no
+output = $tmp/$1.log
+[bench]
+client = yes
+accept = 127.0.0.1:$P_PROXY
+connect = 127.0.0.1:$port
+verifyChain = yes
+CAfile = $pki/ca-bundle.pem
+checkHost = localhost
+$extra
+EOF
+		;;
+	esac
+}
+
+# start_proxy NAME: start it (fresh process), set proxy_pid, warm it up
+start_proxy() {
+	proxy_pid=
+	case $1 in
+	plain) return 0 ;;
+	smtpgate-*)
+		write_conf "$1"
+		"$bin" -t -c "$tmp/$1.ini" >"$tmp/check.out" 2>&1 ||
+		    die "$1: configuration refused: $(cat "$tmp/check.out")"
+		"$bin" -c "$tmp/$1.ini" >>"$tmp/$1.log" 2>&1 &
+		proxy_pid=$!
+		;;
+	stunnel-*)
+		write_conf "$1"
+		stunnel4 "$tmp/$1.conf" >>"$tmp/$1.log" 2>&1 &
+		proxy_pid=$!
+		;;
+	esac
+	wait_port "$P_PROXY" || die "$1 did not come up (log: $(tail -3 "$tmp/$1.log"))"
+	"$tmp/smtpload" -p "$P_PROXY" -n "$warm" -c 2 -m 1 -s "$size" -t 30 \
+	    -l warmup >/dev/null || die "$1: warm-up messages failed (log: $(tail -3 "$tmp/$1.log"))"
+}
+
+stop_proxy() {
+	if [ -n "$proxy_pid" ]; then
+		kill "$proxy_pid" 2>/dev/null || true
+		wait_gone "$proxy_pid"
+	fi
+	proxy_pid=
+	# the port must be free before the next proxy starts (at most 10 s)
+	for _ in $(seq 100); do
+		ss -Hltn "sport = :$P_PROXY" | grep -q . || return 0
+		sleep 0.1
+	done
+	die "port $P_PROXY still in use"
+}
+
+# port_of NAME: where the load goes
+port_of() { if [ "$1" = plain ]; then echo "$P_SINK"; else echo "$P_PROXY"; fi; }
+
+# kv LINE KEY: the value of KEY=... in LINE
+kv() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<" $1"; }
+
+declare -A R	# R[shape,name,metric,round]
+
+# sys_busy: user + nice + system ticks of all CPUs, from /proc/stat
+sys_busy() { awk '$1 == "cpu" { print $2 + $3 + $4; exit }' /proc/stat; }
+
+# measure SHAPE NAME N PER_SESSION ROUND
+measure() {
+	local shape=$1 name=$2 n=$3 per=$4 rd=$5 port out t0 t1 k
+	local c0=0 c1=0 s0 s1 k0 k1 b0 b1 own
+	start_proxy "$name"
+	port=$(port_of "$name")
+	[ -n "$proxy_pid" ] && c0=$(cpu_ticks "$proxy_pid")
+	s0=$(cpu_ticks "$sink_pid"); k0=$(cpu_ticks "$stsrv_pid"); b0=$(sys_busy)
+	t0=$(date +%s.%N)
+	out=$("$tmp/smtpload" -p "$port" -n "$n" -c "$conc" -m "$per" \
+	    -s "$size" -t "$tlimit" -l "$name") ||
+	    note "$shape $name: some messages failed: $out"
+	t1=$(date +%s.%N)
+	[ -n "$proxy_pid" ] && c1=$(cpu_ticks "$proxy_pid")
+	s1=$(cpu_ticks "$sink_pid"); k1=$(cpu_ticks "$stsrv_pid"); b1=$(sys_busy)
+	for k in ok msg_per_s mail_p50_ms mail_p99_ms sess_p50_ms sess_p99_ms; do
+		R[$shape,$name,$k,$rd]=$(kv "$out" $k)
+	done
+	# CPU used by processes that are not part of this bench, in % of
+	# the machine: a sign that another job disturbed the measurement
+	own=$(awk -v c="$(kv "$out" cpu_s)" -v hz="$hz" 'BEGIN { print c * hz }')
+	R[$shape,$name,other,$rd]=$(awk -v b=$((b1 - b0)) \
+	    -v o=$((c1 - c0 + s1 - s0 + k1 - k0)) -v l="$own" -v t0="$t0" \
+	    -v t1="$t1" -v hz="$hz" -v np="$(nproc)" 'BEGIN {
+		v = (b - o - l) * 100 / ((t1 - t0) * hz * np); if (v < 0) v = 0
+		printf "%.0f", v }')
+	if [ -n "$proxy_pid" ]; then
+		R[$shape,$name,hwm,$rd]=$(status_kb "$proxy_pid" VmHWM)
+		R[$shape,$name,cpu,$rd]=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$hz" \
+		    'BEGIN { printf "%.3f", (b - a) * 1000 / hz / n }')
+	fi
+	# the same load with Postfix's smtp-source, for throughput only
+	local d=()
+	[ "$per" -gt 1 ] && d=(-d)
+	t0=$(date +%s.%N)
+	if timeout "$tlimit" smtp-source "${d[@]}" -s "$conc" -m "$n" -l "$size" \
+	    -f sender@bench.test -t rcpt@bench.test -M bench.test \
+	    "127.0.0.1:$port" >"$tmp/source.out" 2>&1; then
+		t1=$(date +%s.%N)
+		R[$shape,$name,src,$rd]=$(awk -v a="$t0" -v b="$t1" -v n="$n" \
+		    'BEGIN { printf "%.1f", n / (b - a) }')
+	else
+		note "$shape $name: smtp-source failed: $(tail -2 "$tmp/source.out")"
+		R[$shape,$name,src,$rd]=fail
+	fi
+	note "round $rd $shape: $out other_cpu=${R[$shape,$name,other,$rd]}% smtp-source=${R[$shape,$name,src,$rd]}/s"
+	stop_proxy
+}
+
+# med SHAPE NAME METRIC: the median over the rounds (max for peak RSS)
+med() {
+	local rd vals=()
+	for rd in $(seq "$rounds"); do
+		vals+=("${R[$1,$2,$3,$rd]:-}")
+	done
+	printf '%s\n' "${vals[@]}" | grep -E '^[0-9.]+$' | sort -g | awk -v m="$3" '
+	    { v[NR] = $1 }
+	    END { if (NR == 0) print "-"; else if (m == "hwm") print v[NR]; else if (m == "ok") print v[1];
+		  else if (NR % 2) print v[(NR + 1) / 2];
+		  else printf "%.*f\n", (v[1] ~ /\./ ? 2 : 0), (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# idle NAME [-M] ROUND: RSS per idle session with $idle sessions held open
+idle_measure() {
+	local name=$1 key=$1 flag=() rd=$3 r0 r1 la got u0=0 u1=0 hs=n/a
+	if [ "$2" = -M ]; then flag=(-M); key=$1-mail; fi
+	start_proxy "$name"
+	sleep 0.5
+	r0=$(status_kb "$proxy_pid" VmRSS)
+	la=$(load)
+	[ "$name" = stunnel-implicit ] ||
+	    u0=$(grep -c ' tls upstream=' "$tmp/$name.log" || true)
+	# smtpload holds the sessions until its standard input closes; the
+	# file must not hold "held N" from the last run when polling starts
+	rm -f "$tmp/hold.out"
+	exec 9> >(exec "$tmp/smtpload" -p "$P_PROXY" -I "$idle" "${flag[@]}" \
+	    -t "$tlimit" >"$tmp/hold.out" 2>&1)
+	hold_pid=$!
+	got=
+	for _ in $(seq 600); do
+		got=$(sed -n 's/^held //p' "$tmp/hold.out" 2>/dev/null || true)
+		[ -n "$got" ] && break
+		sleep 0.1
+	done
+	sleep 1
+	r1=$(status_kb "$proxy_pid" VmRSS)
+	[ "$name" = stunnel-implicit ] ||
+	    u1=$(grep -c ' tls upstream=' "$tmp/$name.log" || true)
+	[ "$name" = stunnel-implicit ] || hs=$((u1 - u0))
+	exec 9>&-
+	wait_gone "$hold_pid"
+	hold_pid=
+	sleep 1		# let the proxy see the sessions close before it stops
+	[ "$got" = "$idle" ] || note "idle $key: only ${got:-0} of $idle sessions held"
+	R[idle,$key,held,$rd]=${got:-0}
+	R[idle,$key,rss0,$rd]=$r0
+	R[idle,$key,rss1,$rd]=$r1
+	R[idle,$key,per,$rd]=$(awk -v a="$r0" -v b="$r1" -v n="${got:-0}" \
+	    'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "-" }')
+	note "round $rd idle $key: held ${got:-0}, VmRSS ${r0} -> ${r1} kB," \
+	    "${R[idle,$key,per,$rd]} kB/session, smtpgate's upstream TLS" \
+	    "handshakes $hs, load=$la"
+	stop_proxy
+}
+
+# range SHAPE NAME METRIC: "lowest-highest" over the rounds
+range() {
+	local rd
+	for rd in $(seq "$rounds"); do
+		echo "${R[$1,$2,$3,$rd]:-}"
+	done | grep -E '^[0-9.]+$' | sort -g | sed -n '1p;$p' | paste -sd- -
+}
+
+# --- a check first: one message through each path, and what TLS it used --
+note "checking each path with one message"
+for name in plain smtpgate-implicit smtpgate-starttls stunnel-implicit stunnel-starttls; do
+	start_proxy "$name"
+	"$tmp/smtpload" -p "$(port_of "$name")" -n 1 -c 1 -m 1 -s 100 -t 30 \
+	    -l check >/dev/null || die "$name: a message did not go through"
+	stop_proxy
+done
+gw_tls=$(grep -o 'tls upstream=[^ ]* version=[^ ]* cipher=[^ ]* group=[^ ]*' \
+    "$tmp/smtpgate-implicit.log" | head -1 | cut -d' ' -f3-)
+# stunnel's client-side view of the handshake, from one more connection
+sed -i 's/^output = .*/&\ndebug = info/' "$tmp/stunnel-implicit.conf"
+stunnel4 "$tmp/stunnel-implicit.conf" >"$tmp/st-info.log" 2>&1 &
+proxy_pid=$!
+wait_port "$P_PROXY" || die "stunnel did not come up"
+"$tmp/smtpload" -p "$P_PROXY" -n 3 -c 1 -m 1 -s 100 -t 30 >/dev/null || true
+stop_proxy
+st_tls="$(grep -ho 'TLSv1\.[23] ciphersuite: [^ ]*' "$tmp/stunnel-implicit.log" | head -1),\
+ $(grep -ho 'Peer temporary key: [^,]*' "$tmp/stunnel-implicit.log" | head -1),\
+ $(grep -c 'previous session reused' "$tmp/stunnel-implicit.log" || true) of 3 connections resumed"
+
+# --- load ------------------------------------------------------------------
+start_time=$(date -u '+%Y-%m-%d %H:%M UTC')
+for rd in $(seq "$rounds"); do
+	note "round $rd of $rounds: one message per session: $n1 messages of $size bytes, $conc sessions at once, implicit TLS"
+	for name in plain smtpgate-implicit stunnel-implicit stunnel-noresume; do
+		measure one "$name" "$n1" 1 "$rd"
+	done
+	note "round $rd of $rounds: many messages per session: $nm messages of $size bytes, $conc sessions of $mps messages, STARTTLS"
+	for name in plain smtpgate-starttls stunnel-starttls; do
+		measure many "$name" "$nm" "$mps" "$rd"
+	done
+done
+for rd in $(seq "$rounds"); do
+	note "round $rd of $rounds: idle sessions: $idle held open through each proxy"
+	idle_measure smtpgate-implicit "" "$rd"
+	idle_measure smtpgate-implicit -M "$rd"
+	idle_measure stunnel-implicit "" "$rd"
+done
+end_load=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- report --------------------------------------------------------------
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo
+echo "smtpgate bench, $start_time, $rounds round(s), figures are medians over the rounds (peak RSS: highest)"
+echo "machine: $(nproc) CPUs, $cpu, kernel $(uname -r)"
+echo "load average (1/5/15 min): before the run $load_before; at the end $end_load (includes the bench itself)"
+echo "binary: $bin, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')"
+echo "smtpgate $("$bin" --version 2>&1 | head -1), $(stunnel4 -version 2>&1 | grep -m1 '^stunnel'), sink: Postfix smtp-sink behind stunnel (ECDSA P-256 certificate)"
+echo "TLS: smtpgate ${gw_tls:-?}; stunnel ${st_tls:-?}"
+echo "message size $size bytes, $conc parallel sessions; latency: MAIL to final 250 (msg), connect to final 250 of the session's last message (ses)"
+echo "cpu ms/msg: utime+stime of the proxy process per message; other %: CPU used by processes outside the bench during the run"
+echo
+
+fmt='%-24s %9s %9s %8s %8s %8s %8s %8s %9s %7s %6s\n'
+row() {	# shape name label
+	printf "$fmt" "$3" "$(med "$1" "$2" msg_per_s)" "$(med "$1" "$2" src)" \
+	    "$(med "$1" "$2" mail_p50_ms)" "$(med "$1" "$2" mail_p99_ms)" \
+	    "$(med "$1" "$2" sess_p50_ms)" "$(med "$1" "$2" sess_p99_ms)" \
+	    "$(med "$1" "$2" cpu)" "$(med "$1" "$2" hwm)" "$(med "$1" "$2" ok)" \
+	    "$(med "$1" "$2" other)"
+}
+hdr() {
+	printf "$fmt" "$1" "msg/s" "msg/s" "msg p50" "msg p99" "ses p50" "ses p99" \
+	    "cpu ms" "peak RSS" "ok" "other"
+	printf "$fmt" "$2" "smtpload" "smtp-src" "ms" "ms" "ms" "ms" "per msg" "kB" "msgs" "CPU %"
+}
+hdr "one message/session" "($n1 msgs, implicit)"
+row one plain "plain (no TLS)"
+row one smtpgate-implicit "smtpgate"
+row one stunnel-implicit "stunnel"
+row one stunnel-noresume "stunnel sessionResume=no"
+echo
+hdr "many messages/session" "($nm msgs, STARTTLS)"
+row many plain "plain (no TLS)"
+row many smtpgate-starttls "smtpgate"
+row many stunnel-starttls "stunnel protocol=smtp"
+echo
+printf '%-30s %6s %12s %12s %10s %14s\n' "$idle idle sessions" "held" "VmRSS before" "VmRSS after" "kB/session" "(lowest-highest)"
+for k in smtpgate-implicit smtpgate-implicit-mail stunnel-implicit; do
+	label=$k
+	[ "$k" = smtpgate-implicit ] && label="smtpgate (greeting only)"
+	[ "$k" = smtpgate-implicit-mail ] && label="smtpgate (after MAIL, TLS up)"
+	[ "$k" = stunnel-implicit ] && label="stunnel (TLS up at connect)"
+	printf '%-30s %6s %12s %12s %10s %14s\n' "$label" "$(med idle "$k" held)" \
+	    "$(med idle "$k" rss0)" "$(med idle "$k" rss1)" "$(med idle "$k" per)" \
+	    "($(range idle "$k" per))"
+done
+echo "(median over the rounds; VmRSS in kB)"
+
+# ratio A B: A / B to two decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 != 0) printf "%.2f", a / b; else print "-" }'; }
+echo
+echo "ratios smtpgate / stunnel, same run (msg/s: above 1 = smtpgate faster; the others: above 1 = smtpgate slower or bigger)"
+rfmt='%-36s %8s %8s %8s %8s %8s %8s %8s\n'
+printf "$rfmt" "" "msg/s" "msg p50" "msg p99" "ses p50" "ses p99" "cpu/msg" "peak RSS"
+for pair in "one smtpgate-implicit stunnel-implicit one msg/session, implicit TLS" \
+    "one smtpgate-implicit stunnel-noresume one msg/session, vs sessionResume=no" \
+    "many smtpgate-starttls stunnel-starttls many msgs/session, STARTTLS"; do
+	read -r s a b label <<<"$pair"
+	args=()
+	for m in msg_per_s mail_p50_ms mail_p99_ms sess_p50_ms sess_p99_ms cpu hwm; do
+		args+=("$(ratio "$(med "$s" "$a" $m)" "$(med "$s" "$b" $m)")")
+	done
+	printf "$rfmt" "$label" "${args[@]}"
+done
+printf '%-36s %8s\n' "idle session RSS, greeting only" \
+    "$(ratio "$(med idle smtpgate-implicit per)" "$(med idle stunnel-implicit per)")"
+printf '%-36s %8s\n' "idle session RSS, after MAIL" \
+    "$(ratio "$(med idle smtpgate-implicit-mail per)" "$(med idle stunnel-implicit per)")"

@@ -1,0 +1,539 @@
+/*
+ * smtpload.c - a small SMTP load generator for bench/run.sh.
+ *
+ * One thread, epoll, C sessions at once, one command in flight per session
+ * (no pipelining, like Postfix's smtp-source).  Each session connects,
+ * reads the greeting, sends EHLO, then sends M messages (MAIL, RCPT, DATA,
+ * body, ".") and QUIT; a new session starts while messages remain.  It
+ * records, per message, the time from sending MAIL to the final 250, and
+ * per session the time from connect() to the final 250 of its last
+ * message (what a program sending one message per connection waits).
+ *
+ *   smtpload -p PORT [-a ADDR] -n MESSAGES -c SESSIONS -m MSGS_PER_SESSION
+ *            -s SIZE [-t SECONDS] [-l LABEL]
+ *   smtpload -p PORT [-a ADDR] -I COUNT [-M] [-t SECONDS]
+ *
+ * Load mode prints one line of key=value pairs: ok, failed, secs,
+ * msg_per_s, mail_p50_ms, mail_p99_ms, sess_p50_ms, sess_p99_ms and
+ * cpu_s (the CPU time smtpload itself used, to show that it was not the
+ * bottleneck).  Idle mode (-I) opens COUNT sessions (at most 50 opening
+ * at a time), reads each greeting (with -M also EHLO and MAIL, so that a
+ * gateway that connects upstream only at MAIL has done so), prints
+ * "held N" and keeps them open until standard input reaches end of file or
+ * the time limit passes; then it closes them all.
+ *
+ * Every loop is bounded: by the message or session count and by the time
+ * limit (-t, default 120 s), after which it stops and reports what it has.
+ * Exit status: 0 if every message got 250 (idle mode: every session was
+ * held), 1 otherwise, 2 on usage errors.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum st {
+	S_FREE, S_CONNECT, S_GREET, S_EHLO, S_MAIL, S_RCPT, S_DATA, S_BODY,
+	S_QUIT, S_HELD
+};
+
+struct sess {
+	int		fd;
+	enum st		st;
+	char		in[4096];
+	size_t		inlen;
+	const char     *out;		/* what is left to send */
+	size_t		outlen;
+	int		msgs_left;
+	double		t_conn, t_mail;
+};
+
+static struct sockaddr_in dst;
+static int	ep;
+static int	per_sess = 1, idle_mail;
+static long	total = 0, started = 0, done = 0, failed = 0;
+static char    *body;
+static size_t	bodylen;
+static double  *lat_mail, *lat_sess;
+static long	nlat_mail, nlat_sess;
+static long	sess_max;
+static const char *cmd_ehlo = "EHLO bench.test\r\n";
+static const char *cmd_mail = "MAIL FROM:<sender@bench.test>\r\n";
+static const char *cmd_rcpt = "RCPT TO:<rcpt@bench.test>\r\n";
+static const char *cmd_data = "DATA\r\n";
+static const char *cmd_quit = "QUIT\r\n";
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: smtpload -p PORT [-a ADDR] -n MESSAGES -c SESSIONS"
+	    " -m MSGS_PER_SESSION -s SIZE [-t SECONDS] [-l LABEL]\n"
+	    "       smtpload -p PORT [-a ADDR] -I COUNT [-M] [-t SECONDS]\n");
+	exit(2);
+}
+
+static void
+sess_close(struct sess *s)
+{
+	if (s->fd >= 0) {
+		epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
+		close(s->fd);
+	}
+	s->fd = -1;
+	s->st = S_FREE;
+	s->inlen = 0;
+	s->outlen = 0;
+}
+
+static void
+sess_fail(struct sess *s)
+{
+	/* the messages this session had not finished count as failed */
+	if (s->st != S_HELD && s->st != S_FREE)
+		failed += s->msgs_left;
+	sess_close(s);
+}
+
+static void
+want(struct sess *s, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.ptr = s };
+
+	epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &e);
+}
+
+/* send what is pending; returns -1 on error */
+static int
+flush(struct sess *s)
+{
+	while (s->outlen > 0) {
+		ssize_t n = send(s->fd, s->out, s->outlen, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -1;
+		}
+		s->out += n;
+		s->outlen -= (size_t)n;
+	}
+	want(s, s->outlen > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	return 0;
+}
+
+static int
+sendcmd(struct sess *s, const char *c, enum st next)
+{
+	s->out = c;
+	s->outlen = strlen(c);
+	s->st = next;
+	return flush(s);
+}
+
+static int
+sess_open(struct sess *s)
+{
+	struct epoll_event e = { .events = EPOLLOUT, .data.ptr = s };
+	int one = 1;
+
+	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		return -1;
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	s->t_conn = now();
+	s->inlen = 0;
+	s->outlen = 0;
+	if (connect(s->fd, (struct sockaddr *)&dst, sizeof dst) < 0 &&
+	    errno != EINPROGRESS) {
+		close(s->fd);
+		s->fd = -1;
+		return -1;
+	}
+	s->st = S_CONNECT;
+	epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &e);
+	return 0;
+}
+
+/* load mode: start a session if messages remain */
+static void
+sess_start(struct sess *s)
+{
+	long n = total - started;
+
+	if (n <= 0)
+		return;
+	if (n > per_sess)
+		n = per_sess;
+	s->msgs_left = (int)n;
+	started += n;
+	if (sess_open(s) < 0) {
+		failed += n;
+		s->st = S_FREE;
+	}
+}
+
+static int
+next_message(struct sess *s)
+{
+	s->t_mail = now();
+	return sendcmd(s, cmd_mail, S_MAIL);
+}
+
+/* a complete reply arrived: code is its 3-digit code */
+static int
+on_reply(struct sess *s, int code)
+{
+	double t;
+
+	switch (s->st) {
+	case S_GREET:
+		if (code != 220)
+			return -1;
+		if (sess_max > 0 && !idle_mail) {
+			s->st = S_HELD;
+			return 0;
+		}
+		return sendcmd(s, cmd_ehlo, S_EHLO);
+	case S_EHLO:
+		if (code != 250)
+			return -1;
+		return next_message(s);
+	case S_MAIL:
+		if (code != 250)
+			return -1;
+		if (sess_max > 0) {
+			s->st = S_HELD;
+			return 0;
+		}
+		return sendcmd(s, cmd_rcpt, S_RCPT);
+	case S_RCPT:
+		if (code != 250)
+			return -1;
+		return sendcmd(s, cmd_data, S_DATA);
+	case S_DATA:
+		if (code != 354)
+			return -1;
+		s->out = body;
+		s->outlen = bodylen;
+		s->st = S_BODY;
+		return flush(s);
+	case S_BODY:
+		if (code != 250)
+			return -1;
+		t = now();
+		lat_mail[nlat_mail++] = t - s->t_mail;
+		done++;
+		if (--s->msgs_left > 0)
+			return next_message(s);
+		lat_sess[nlat_sess++] = t - s->t_conn;
+		return sendcmd(s, cmd_quit, S_QUIT);
+	case S_QUIT:
+		sess_close(s);
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+/* parse complete reply lines; returns -1 on failure, 1 if closed */
+static int
+on_input(struct sess *s)
+{
+	for (;;) {
+		char *nl = memchr(s->in, '\n', s->inlen);
+		size_t ll;
+		int r, code, cont;
+
+		if (nl == NULL) {
+			if (s->inlen == sizeof s->in)
+				return -1;
+			return 0;
+		}
+		ll = (size_t)(nl - s->in) + 1;
+		if (ll < 4 || s->in[0] < '2' || s->in[0] > '5')
+			return -1;
+		code = atoi(s->in);
+		/* "250-..." continues; "250 ...", "250" and "250 " end */
+		cont = ll > 4 && s->in[3] == '-';
+		memmove(s->in, s->in + ll, s->inlen - ll);
+		s->inlen -= ll;
+		if (!cont) {
+			r = on_reply(s, code);
+			if (r != 0)
+				return r;	/* failed, or closed */
+		}
+		if (s->st == S_HELD && s->inlen > 0)
+			return -1;
+	}
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+pct(double *v, long n, double p)
+{
+	long i;
+
+	if (n == 0)
+		return 0;
+	i = (long)(p * (double)n + 0.5) - 1;
+	if (i < 0)
+		i = 0;
+	if (i >= n)
+		i = n - 1;
+	return v[i] * 1000.0;
+}
+
+static void
+handle(struct sess *s, uint32_t ev)
+{
+	if (s->st == S_CONNECT) {
+		int err = 0;
+		socklen_t el = sizeof err;
+
+		getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err != 0 || (ev & (EPOLLERR | EPOLLHUP))) {
+			sess_fail(s);
+			return;
+		}
+		s->st = S_GREET;
+		want(s, EPOLLIN);
+		return;
+	}
+	if (ev & EPOLLOUT) {
+		if (flush(s) < 0) {
+			sess_fail(s);
+			return;
+		}
+	}
+	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		ssize_t n = recv(s->fd, s->in + s->inlen,
+		    sizeof s->in - s->inlen, 0);
+		int r;
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			if (s->st == S_QUIT)	/* closed after QUIT: fine */
+				sess_close(s);
+			else
+				sess_fail(s);
+			return;
+		}
+		if (n < 0)
+			return;
+		s->inlen += (size_t)n;
+		r = on_input(s);
+		if (r < 0)
+			sess_fail(s);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *addr = "127.0.0.1", *label = "load";
+	int port = 0, conc = 1, size = 1000, opt, i;
+	double tlimit = 120, t0, t1;
+	struct sess *ss;
+	struct rlimit rl;
+	struct rusage ru;
+	struct epoll_event evs[256];
+
+	while ((opt = getopt(argc, argv, "a:p:n:c:m:s:t:l:I:M")) != -1) {
+		switch (opt) {
+		case 'a': addr = optarg; break;
+		case 'p': port = atoi(optarg); break;
+		case 'n': total = atol(optarg); break;
+		case 'c': conc = atoi(optarg); break;
+		case 'm': per_sess = atoi(optarg); break;
+		case 's': size = atoi(optarg); break;
+		case 't': tlimit = atof(optarg); break;
+		case 'l': label = optarg; break;
+		case 'I': sess_max = atol(optarg); break;
+		case 'M': idle_mail = 1; break;
+		default: usage();
+		}
+	}
+	if (port <= 0 || port > 65535 || conc < 1 || conc > 10000 ||
+	    per_sess < 1 || size < 0 || size > 64 * 1024 * 1024 ||
+	    tlimit <= 0 || (sess_max == 0 && (total < 1 || total > 10000000)) ||
+	    sess_max < 0 || sess_max > 100000)
+		usage();
+	memset(&dst, 0, sizeof dst);
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, addr, &dst.sin_addr) != 1)
+		usage();
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+
+	/* the message: a few headers, then 76-character lines, then "." */
+	body = malloc((size_t)size + 256);
+	if (body == NULL)
+		return 1;
+	bodylen = (size_t)snprintf(body, 256, "From: <sender@bench.test>\r\n"
+	    "To: <rcpt@bench.test>\r\nSubject: smtpgate bench\r\n\r\n");
+	while (bodylen < (size_t)size) {
+		size_t k = (size_t)size - bodylen;
+
+		if (k > 76)
+			k = 76;
+		memset(body + bodylen, 'x', k);
+		bodylen += k;
+		memcpy(body + bodylen, "\r\n", 2);
+		bodylen += 2;
+	}
+	memcpy(body + bodylen, ".\r\n", 3);
+	bodylen += 3;
+
+	if (sess_max > 0)
+		conc = (int)sess_max;
+	ss = calloc((size_t)conc, sizeof *ss);
+	lat_mail = calloc((size_t)(total > 0 ? total : 1), sizeof(double));
+	lat_sess = calloc((size_t)(total > 0 ? total : 1), sizeof(double));
+	if (ss == NULL || lat_mail == NULL || lat_sess == NULL)
+		return 1;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	for (i = 0; i < conc; i++)
+		ss[i].fd = -1;
+
+	t0 = now();
+	if (sess_max > 0) {
+		/* idle mode: open in waves of at most 50 opening at once */
+		long opened = 0, held = 0, bad = 0;
+
+		while (held + bad < sess_max && now() - t0 < tlimit) {
+			long opening = 0;
+			int n;
+
+			for (i = 0; i < conc; i++)
+				if (ss[i].st != S_FREE && ss[i].st != S_HELD)
+					opening++;
+			while (opening < 50 && opened < sess_max) {
+				if (sess_open(&ss[opened]) < 0) {
+					bad++;
+					ss[opened].st = S_FREE;
+				} else
+					opening++;
+				opened++;
+			}
+			n = epoll_wait(ep, evs, 256, 100);
+			for (i = 0; i < n; i++)
+				handle(evs[i].data.ptr, evs[i].events);
+			held = bad = 0;
+			for (i = 0; i < opened; i++) {
+				if (ss[i].st == S_HELD)
+					held++;
+				else if (ss[i].st == S_FREE)
+					bad++;
+			}
+		}
+		printf("held %ld\n", held);
+		fflush(stdout);
+		/* hold until stdin closes, or the time limit */
+		{
+			struct epoll_event e = { .events = EPOLLIN,
+			    .data.ptr = NULL };
+			char b[64];
+			int stop = 0;
+
+			epoll_ctl(ep, EPOLL_CTL_ADD, 0, &e);
+			while (!stop && now() - t0 < tlimit) {
+				int n = epoll_wait(ep, evs, 256, 200);
+
+				for (i = 0; i < n; i++) {
+					if (evs[i].data.ptr == NULL) {
+						if (read(0, b, sizeof b) <= 0)
+							stop = 1;
+					} else {
+						/* a held session that talks or
+						 * closes is lost */
+						sess_close(evs[i].data.ptr);
+						held--;
+					}
+				}
+			}
+			if (!stop)
+				fprintf(stderr, "smtpload: time limit while"
+				    " holding\n");
+		}
+		for (i = 0; i < conc; i++)
+			sess_close(&ss[i]);
+		printf("released %ld\n", held);
+		return held == sess_max ? 0 : 1;
+	}
+
+	for (i = 0; i < conc; i++)
+		sess_start(&ss[i]);
+	while (done + failed < total) {
+		int n;
+
+		if (now() - t0 > tlimit) {
+			fprintf(stderr, "smtpload: %s: time limit of %.0f s"
+			    " reached\n", label, tlimit);
+			break;
+		}
+		n = epoll_wait(ep, evs, 256, 100);
+		for (i = 0; i < n; i++)
+			handle(evs[i].data.ptr, evs[i].events);
+		for (i = 0; i < conc; i++)
+			if (ss[i].st == S_FREE)
+				sess_start(&ss[i]);
+	}
+	/* let the last QUITs finish (bounded), then close everything */
+	t1 = now();
+	while (now() - t1 < 2.0) {
+		int busy = 0, n;
+
+		for (i = 0; i < conc; i++)
+			if (ss[i].st != S_FREE)
+				busy = 1;
+		if (!busy)
+			break;
+		n = epoll_wait(ep, evs, 256, 50);
+		for (i = 0; i < n; i++)
+			handle(evs[i].data.ptr, evs[i].events);
+	}
+	for (i = 0; i < conc; i++)
+		sess_close(&ss[i]);
+
+	getrusage(RUSAGE_SELF, &ru);
+	qsort(lat_mail, (size_t)nlat_mail, sizeof(double), cmp);
+	qsort(lat_sess, (size_t)nlat_sess, sizeof(double), cmp);
+	printf("label=%s ok=%ld failed=%ld secs=%.3f msg_per_s=%.1f "
+	    "mail_p50_ms=%.2f mail_p99_ms=%.2f sess_p50_ms=%.2f "
+	    "sess_p99_ms=%.2f cpu_s=%.3f\n", label, done, total - done, t1 - t0,
+	    done / (t1 - t0), pct(lat_mail, nlat_mail, 0.50),
+	    pct(lat_mail, nlat_mail, 0.99), pct(lat_sess, nlat_sess, 0.50),
+	    pct(lat_sess, nlat_sess, 0.99),
+	    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	return done == total ? 0 : 1;
+}
