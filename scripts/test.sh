@@ -6,9 +6,13 @@
 # scripts/install-deps.sh; the README's test command is
 #   scripts/install-deps.sh && scripts/test.sh
 #
+# Then the fuzz targets for FUZZ_SECONDS each (scripts/fuzz.sh) and the
+# integration suite under valgrind (scripts/valgrind.sh).
+#
 # Environment: JOBS (parallel build jobs, default: number of CPUs),
-# SKIP_ASAN=1 to run only the normal build, CTEST_ARGS (extra arguments to
-# ctest, e.g. "-L unit" or "-R relay").
+# SKIP_ASAN=1 to run only the normal build, SKIP_FUZZ=1, SKIP_VALGRIND=1,
+# FUZZ_SECONDS (default 60), CTEST_ARGS (extra arguments to ctest, e.g.
+# "-L unit" or "-R relay").
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +50,23 @@ fi
 if [ "${SKIP_ASAN:-0}" != "1" ]; then
 	if ! run_suite build-asan -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
 		echo "=== build-asan: FAILED" >&2
+		status=1
+	fi
+fi
+
+# Fuzzing (clang, libFuzzer) for a bounded time per target, and the
+# integration suite once more under valgrind memcheck.
+if [ "${SKIP_FUZZ:-0}" != "1" ]; then
+	echo "=== fuzz: ${FUZZ_SECONDS:-60} s per target"
+	if ! FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash "$top/scripts/fuzz.sh"; then
+		echo "=== fuzz: FAILED" >&2
+		status=1
+	fi
+fi
+if [ "${SKIP_VALGRIND:-0}" != "1" ]; then
+	echo "=== valgrind: integration suite under memcheck"
+	if ! bash "$top/scripts/valgrind.sh"; then
+		echo "=== valgrind: FAILED" >&2
 		status=1
 	fi
 fi
