@@ -38,6 +38,9 @@
 #define IO_F_R_WWRITE	0x0200	/* transport read needs writable */
 #define IO_F_W_WREAD	0x0400	/* transport write needs readable */
 #define IO_F_ABOVE_LOW	0x0800	/* output was above low water */
+#define IO_F_RADDED	0x1000	/* rev is registered with the loop */
+#define IO_F_ERRPEND	0x2000	/* IO_ERROR recorded outside the loop */
+#define IO_F_WACTIVE	0x4000	/* wev activated by us: do not event_del */
 
 struct gw_io {
 	struct event_base		*base;
@@ -67,6 +70,7 @@ static void	io_reload(struct gw_io *);
 static void	io_destroy(struct gw_io *);
 static int	io_do_read(struct gw_io *);
 static int	io_do_write(struct gw_io *);
+static int	io_flush(struct gw_io *);
 static int	io_do_handshake(struct gw_io *);
 static void	io_progress(struct gw_io *);
 
@@ -229,14 +233,35 @@ io_in(struct gw_io *io)
 int
 io_write(struct gw_io *io, const void *p, size_t len)
 {
-	if (io->flags & IO_F_ERROR) {
-		errno = EPIPE;
-		return -1;
-	}
+	/*
+	 * The connection is dead and IO_ERROR is on its way (or was
+	 * delivered): drop the bytes.  Failing here would make the owner
+	 * report its own error instead of the connection's.
+	 */
+	if (io->flags & IO_F_ERROR)
+		return 0;
 	if (buf_append(&io->out, p, len) == -1)
 		return -1;
 	if (buf_len(&io->out) > io->lowat)
 		io->flags |= IO_F_ABOVE_LOW;
+	/*
+	 * Optimistic write: a socket is almost always writable, so send now
+	 * rather than register for EV_WRITE and wait a loop turn (two
+	 * epoll_ctl calls and a wakeup per reply).  Nothing is delivered to
+	 * the owner from here: an error or the low-water event is passed to
+	 * the loop with event_active() and reported from there.
+	 */
+	if (buf_len(&io->out) == len && io->fd != -1 && (io->flags &
+	    (IO_F_CONNECTING | IO_F_HANDSHAKE | IO_F_TSTART | IO_F_FREE |
+	    IO_F_R_WWRITE | IO_F_W_WREAD)) == 0) {
+		if (io_flush(io) == -1)
+			io->flags |= IO_F_ERRPEND;
+		if ((io->flags & IO_F_ERRPEND) || ((io->flags & IO_F_ABOVE_LOW) &&
+		    buf_len(&io->out) <= io->lowat)) {
+			io->flags |= IO_F_WACTIVE;
+			event_active(io->wev, EV_WRITE, 0);
+		}
+	}
 	io_reload(io);
 	return 0;
 }
@@ -393,7 +418,10 @@ io_reload(struct gw_io *io)
 		return;
 	if (io->flags & (IO_F_ERROR | IO_F_FREE)) {
 		event_del(io->rev);
-		event_del(io->wev);
+		io->flags &= ~IO_F_RADDED;
+		/* event_del would also cancel an IO_ERROR we still owe */
+		if (!(io->flags & IO_F_WACTIVE) || (io->flags & IO_F_FREE))
+			event_del(io->wev);
 		event_del(io->tev);
 		return;
 	}
@@ -420,13 +448,19 @@ io_reload(struct gw_io *io)
 		if (io->flags & IO_F_W_WREAD)
 			want_r = 1;
 	}
-	if (want_r)
+	/*
+	 * Reading is paused around every command while the relay works; the
+	 * peer rarely sends meanwhile, so the read event stays registered and
+	 * is removed only if it fires while unwanted (io_on_fd).  That saves
+	 * two epoll_ctl calls per command.
+	 */
+	if (want_r && !(io->flags & IO_F_RADDED)) {
 		event_add(io->rev, NULL);
-	else
-		event_del(io->rev);
+		io->flags |= IO_F_RADDED;
+	}
 	if (want_w)
 		event_add(io->wev, NULL);
-	else
+	else if (!(io->flags & IO_F_WACTIVE))
 		event_del(io->wev);
 	if (io->timeout_ms == 0 || (!want_r && !want_w))
 		event_del(io->tev);
@@ -530,10 +564,11 @@ io_do_read(struct gw_io *io)
 }
 
 /*
- * io_do_write - send queued output.  Returns -1 if the io was freed.
+ * io_flush - send what the socket takes now.  No callback is made: returns
+ * -1 with IO_F_ERROR set and the error recorded, else 0.
  */
 static int
-io_do_write(struct gw_io *io)
+io_flush(struct gw_io *io)
 {
 	size_t	 len;
 	ssize_t	 n;
@@ -549,7 +584,7 @@ io_do_write(struct gw_io *io)
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					break;
 				io_fail(io, FAIL_CLOSED, "write", errno);
-				return io_deliver(io, IO_ERROR);
+				return -1;
 			}
 		} else {
 			/* after WANT_WRITE the same length must be offered again */
@@ -565,7 +600,7 @@ io_do_write(struct gw_io *io)
 			if (n < 0) {
 				io_set_error(io, FAIL_TLS_PROTOCOL, "TLS write failed");
 				io->flags |= IO_F_ERROR;
-				return io_deliver(io, IO_ERROR);
+				return -1;
 			}
 			io->twlen = 0;
 		}
@@ -574,6 +609,22 @@ io_do_write(struct gw_io *io)
 	}
 	if (moved)
 		io_progress(io);
+	return 0;
+}
+
+/*
+ * io_do_write - send queued output and tell the owner what follows from
+ * it.  Returns -1 if the io was freed.
+ */
+static int
+io_do_write(struct gw_io *io)
+{
+	if (io->flags & IO_F_ERRPEND) {
+		io->flags &= ~IO_F_ERRPEND;
+		return io_deliver(io, IO_ERROR);
+	}
+	if (io_flush(io) == -1)
+		return io_deliver(io, IO_ERROR);
 	if (buf_len(&io->out) == 0 && (io->flags & IO_F_TSTART)) {
 		io->flags &= ~IO_F_TSTART;
 		io->flags |= IO_F_HANDSHAKE;
@@ -594,6 +645,15 @@ io_on_fd(evutil_socket_t fd, short what, void *arg)
 	socklen_t	 sl = sizeof(soerr);
 
 	io->held++;
+	if (what & EV_WRITE)
+		io->flags &= ~IO_F_WACTIVE;
+	/* the read event is left registered while paused (io_reload) */
+	if ((what & EV_READ) && (!(io->flags & IO_F_READ) ||
+	    (io->flags & (IO_F_EOF | IO_F_ERROR)) || buf_room(&io->in) == 0) &&
+	    !(io->flags & (IO_F_HANDSHAKE | IO_F_W_WREAD))) {
+		event_del(io->rev);
+		io->flags &= ~IO_F_RADDED;
+	}
 	if (io->flags & IO_F_CONNECTING) {
 		io->flags &= ~IO_F_CONNECTING;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)

@@ -74,7 +74,11 @@ void	io_set_read(struct gw_io *, int on);
 void	io_set_lowat(struct gw_io *, size_t);
 /* io_in - the input buffer (consume with buf_consume) */
 struct buf *io_in(struct gw_io *);
-/* io_write - queue output; -1 (ENOBUFS) if over the bound, nothing queued */
+/*
+ * io_write - queue output (sent at once when the socket takes it); -1
+ * (ENOBUFS) if over the bound, nothing queued.  On a failed connection the
+ * bytes are dropped and 0 returned: IO_ERROR reports the failure.
+ */
 int	io_write(struct gw_io *, const void *, size_t);
 /* io_printf - formatted io_write */
 int	io_printf(struct gw_io *, const char *, ...) GW_PRINTF(2, 3);
