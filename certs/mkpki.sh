@@ -21,6 +21,19 @@
 #
 #   untrusted-ca.pem untrusted-ca.key   the separate, untrusted root CA
 #
+#   notyet      by the intermediate; good SANs; valid 2040-01-01..2041-01-01
+#   revoked     by the intermediate; good SANs; revoked in int-ca.crl
+#   revint      by revint-ca, an intermediate the root has revoked; good SANs
+#   client      a client certificate (clientAuth) by the intermediate;
+#               client-chain.pem = client + intermediate; client-enc.key is
+#               the same key encrypted with the password in client.pass
+#
+#   int-ca.crl.pem   the intermediate's CRL (revokes "revoked")
+#   root-ca.crl.pem  the root's CRL (revokes revint-ca)
+#   int-ca.crl.der   the intermediate's CRL in DER
+#   ca-chain-bundle.pem  root + intermediate + revint-ca: a trust store in
+#               which both intermediates' CRLs can be loaded
+#
 # Exit status 0 on success; on failure openssl's output is printed.
 set -euo pipefail
 
@@ -75,6 +88,13 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 subjectAltName = ${ENV::LEAF_SAN}
+
+[client_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 
 [self_ext]
 basicConstraints = critical, CA:FALSE
@@ -160,5 +180,50 @@ ossl ca -batch -notext -config "$work/ca.cnf" -in "$work/expired.csr" \
     -startdate 20200101000000Z -enddate 20200102000000Z \
     -extfile "$work/ext.cnf" -extensions leaf_ext -out "$out/expired.pem"
 cat "$out/expired.pem" "$out/int-ca.pem" >"$out/expired-chain.pem"
+
+
+# Not yet valid, by the same "openssl ca" set-up.
+newkey notyet
+ossl req -new -key "$out/notyet.key" -subj "/O=smtpgate test/CN=localhost" \
+    -config "$work/ext.cnf" -out "$work/notyet.csr"
+ossl ca -batch -notext -config "$work/ca.cnf" -in "$work/notyet.csr" \
+    -startdate 20400101000000Z -enddate 20410101000000Z \
+    -extfile "$work/ext.cnf" -extensions leaf_ext -out "$out/notyet.pem"
+cat "$out/notyet.pem" "$out/int-ca.pem" >"$out/notyet-chain.pem"
+
+# A leaf the intermediate revokes, and the intermediate's CRL.
+newkey revoked
+issue revoked localhost leaf_ext int-ca
+cat "$out/revoked.pem" "$out/int-ca.pem" >"$out/revoked-chain.pem"
+ossl ca -config "$work/ca.cnf" -revoke "$out/revoked.pem" \
+    -crl_reason keyCompromise
+ossl ca -config "$work/ca.cnf" -gencrl -crldays 30 -out "$out/int-ca.crl.pem"
+ossl crl -in "$out/int-ca.crl.pem" -outform DER -out "$out/int-ca.crl.der"
+
+# An intermediate the root revokes, a leaf under it, and the root's CRL.
+newkey revint-ca
+issue revint-ca "smtpgate revoked intermediate CA" int_ext root-ca
+newkey revint
+issue revint localhost leaf_ext revint-ca
+cat "$out/revint.pem" "$out/revint-ca.pem" >"$out/revint-chain.pem"
+mkdir -p "$work/rootca/new"
+: >"$work/rootca/index.txt"
+serial | sed 's/^0x//' >"$work/rootca/serial"
+sed -e "s|$work/ca|$work/rootca|" -e "s|$out/int-ca|$out/root-ca|g" \
+    "$work/ca.cnf" >"$work/rootca.cnf"
+ossl ca -config "$work/rootca.cnf" -revoke "$out/revint-ca.pem" \
+    -crl_reason cACompromise
+ossl ca -config "$work/rootca.cnf" -gencrl -crldays 30 \
+    -out "$out/root-ca.crl.pem"
+cat "$out/root-ca.pem" "$out/int-ca.pem" "$out/revint-ca.pem" \
+    >"$out/ca-chain-bundle.pem"
+
+# A client certificate, and its key encrypted with a password.
+newkey client
+issue client "smtpgate client" client_ext int-ca
+cat "$out/client.pem" "$out/int-ca.pem" >"$out/client-chain.pem"
+printf 'test password\n' >"$out/client.pass"
+ossl pkey -in "$out/client.key" -aes256 -passout "file:$out/client.pass" \
+    -out "$out/client-enc.key"
 
 chmod 0644 "$out"/*.pem

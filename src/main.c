@@ -24,6 +24,7 @@
 #include "conf/conf.h"
 #include "net/listener.h"
 #include "relay/relay.h"
+#include "smtp/smtp_probe.h"
 #include "tls/tls.h"
 #include "util/log.h"
 
@@ -45,6 +46,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: smtpgate [-t] -c FILE\n"
+	    "       smtpgate probe -c FILE UPSTREAM\n"
 	    "       smtpgate --version | --help\n"
 	    "\n"
 	    "  -c FILE    configuration file (INI)\n"
@@ -52,6 +54,9 @@ usage(FILE *f)
 	    "             every error as FILE:LINE: key: what is wrong\n"
 	    "  --version  print the version\n"
 	    "  --help     this text\n"
+	    "  probe      connect to [upstream UPSTREAM] as the relay would,\n"
+	    "             show the dialogue, TLS, certificates and every check;\n"
+	    "             exit 0 only if a relay would go ahead (no mail sent)\n"
 	    "\n"
 	    "smtpgate accepts SMTP from legacy programs and relays every\n"
 	    "transaction to the configured upstream over verified TLS.\n"
@@ -196,6 +201,74 @@ drop_privileges(const struct gw_conf *conf)
 	log_info("running as user=%s", conf->user);
 }
 
+/*
+ * probe_main - "smtpgate probe -c FILE UPSTREAM": one upstream session
+ * with the relay's own client and a probe-mode TLS context, on stdout.
+ */
+static int
+probe_main(int argc, char *argv[])
+{
+	const struct conf_upstream	*up;
+	struct gw_conf			*conf = NULL;
+	struct event_base		*pbase;
+	struct evdns_base		*pdns;
+	struct tls_client_ctx		*tc = NULL;
+	const char			*path = NULL, *name = NULL;
+	char				 err[512];
+	int				 i, nerr, rc;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (name == NULL && argv[i][0] != '-')
+			name = argv[i];
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (path == NULL || name == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	/* warnings (verify_chain = no) and errors on stderr, no info noise */
+	log_init(0, GW_LOG_WARNING, LOGF_ALL);
+	if ((nerr = conf_load(path, &conf, conf_err_stderr, NULL)) != 0) {
+		fprintf(stderr, "%s: %d error(s)\n", path, nerr);
+		return 1;
+	}
+	if ((up = conf_find_upstream(conf, name)) == NULL) {
+		fprintf(stderr, "%s: no [upstream %s] section\n", path, name);
+		conf_unref(conf);
+		return 1;
+	}
+	(void)signal(SIGPIPE, SIG_IGN);
+	tls_init();
+	if ((pbase = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	pdns = evdns_base_new(pbase, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (pdns == NULL && (pdns = evdns_base_new(pbase, 0)) == NULL)
+		fatalx("evdns_base_new failed");
+	if (up->tls != TLS_NONE) {
+		if ((tc = tls_client_ctx_new(up, err, sizeof(err))) == NULL) {
+			printf("verdict        REFUSED (internal): upstream %s: "
+			    "%s\n", name, err);
+			rc = 1;
+			goto done;
+		}
+		tls_client_ctx_set_probe(tc);
+	}
+	rc = smtp_probe(pbase, pdns, up, up->helo_name, tc, stdout);
+done:
+	(void)fflush(stdout);
+	tls_client_ctx_free(tc);
+	evdns_base_free(pdns, 0);
+	event_base_free(pbase);
+	conf_unref(conf);
+	tls_cleanup();
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -204,6 +277,8 @@ main(int argc, char *argv[])
 	char		 err[512];
 	int		 i, check_only = 0, nerr;
 
+	if (argc > 1 && strcmp(argv[1], "probe") == 0)
+		return probe_main(argc, argv);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0 ||
 		    strcmp(argv[i], "-V") == 0) {

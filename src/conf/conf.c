@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -43,6 +44,7 @@
 _Static_assert(sizeof(enum tls_mode) == sizeof(int), "enum tls_mode size");
 _Static_assert(sizeof(enum bare_newline) == sizeof(int),
     "enum bare_newline size");
+_Static_assert(sizeof(enum crl_check) == sizeof(int), "enum crl_check size");
 
 enum sec_kind {
 	SEC_GATEWAY,
@@ -59,12 +61,20 @@ enum key_type {
 	KT_SIZE,
 	KT_DURATION,
 	KT_BOOL,
+	KT_NBOOL,	/* boolean stored inverted */
 	KT_ENUM,
 	KT_LOGLEVEL,
 	KT_LOGFAC,
 	KT_TLSVER,
 	KT_LISTEN,	/* list of numeric ADDR:PORT */
-	KT_CIDRS	/* list of CIDR */
+	KT_CIDRS,	/* list of CIDR */
+	KT_FILE,	/* "" or an absolute path to a readable regular file */
+	KT_DIR,		/* "" or an absolute path to a directory */
+	KT_FLAGS,	/* list of words, OR-ed into an unsigned */
+	KT_PINS,	/* list of base64 SHA-256 digests */
+	KT_CIPHERS12,	/* ':'-separated TLS 1.2 cipher names */
+	KT_CIPHERS13,	/* ':'-separated TLS 1.3 suite names */
+	KT_CURVES	/* list of curve names, in order */
 };
 
 /* defaults that come from other values, computed once those are known */
@@ -106,6 +116,36 @@ static const struct conf_word words_tls[] = {
 	{ "implicit", TLS_IMPLICIT },
 	{ NULL, 0 }
 };
+static const struct conf_word words_accept[] = {
+	{ "self-signed", CONF_ACCEPT_SELF_SIGNED },
+	{ "untrusted-root", CONF_ACCEPT_UNTRUSTED_ROOT },
+	{ "expired", CONF_ACCEPT_EXPIRED },
+	{ "not-yet-valid", CONF_ACCEPT_NOT_YET_VALID },
+	{ "name-mismatch", CONF_ACCEPT_NAME_MISMATCH },
+	{ NULL, 0 }
+};
+/* the first spelling of each is the one error messages list */
+static const struct conf_word words_curves[] = {
+	{ "X25519", CONF_CURVE_X25519 },
+	{ "P-256", CONF_CURVE_P256 },
+	{ "P-384", CONF_CURVE_P384 },
+	{ "P-521", CONF_CURVE_P521 },
+	{ "X448", CONF_CURVE_X448 },
+	{ "secp256r1", CONF_CURVE_P256 },
+	{ "prime256v1", CONF_CURVE_P256 },
+	{ "secp384r1", CONF_CURVE_P384 },
+	{ "secp521r1", CONF_CURVE_P521 },
+	{ NULL, 0 }
+};
+static const struct conf_word words_crl_check[] = {
+	{ "chain", CRL_CHECK_CHAIN },
+	{ "leaf", CRL_CHECK_LEAF },
+	{ "chain-except-root", CRL_CHECK_CHAIN_EXCEPT_ROOT },
+	{ NULL, 0 }
+};
+static const struct conf_word words_crl_missing[] = {
+	{ "ignore", 0 }, { "fail", 1 }, { NULL, 0 }
+};
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
 	{ "normalize", BARE_NEWLINE_NORMALIZE },
@@ -116,6 +156,7 @@ static const struct conf_word words_bare_newline[] = {
 #define GW(m)		F(gw_conf, m), 0
 #define LS(m)		F(conf_listener, m), 0
 #define UP(m)		F(conf_upstream, m), 0
+#define UPL(m, n)	F(conf_upstream, m), offsetof(struct conf_upstream, n)
 #define LSL(m, n)	F(conf_listener, m), offsetof(struct conf_listener, n)
 #define KB		1024ULL
 #define GB		(1024ULL * 1024 * 1024)
@@ -177,6 +218,36 @@ static const struct conf_key keytab[] = {
 	    UP(tls_name), NULL, 0 },
 	{ SEC_UPSTREAM, "tls_min_version", KT_TLSVER, "1.2", DERIVE_NONE, 0, 0,
 	    UP(tls_min_version), NULL, 0 },
+	{ SEC_UPSTREAM, "tls_max_version", KT_TLSVER, "1.3", DERIVE_NONE, 0, 0,
+	    UP(tls_max_version), NULL, 0 },
+	{ SEC_UPSTREAM, "ca_path", KT_DIR, "", DERIVE_NONE, 0, 0,
+	    UP(ca_path), NULL, 1 },
+	{ SEC_UPSTREAM, "verify_chain", KT_NBOOL, "yes", DERIVE_NONE, 0, 0,
+	    UP(no_verify_chain), NULL, 0 },
+	{ SEC_UPSTREAM, "accept", KT_FLAGS, "", DERIVE_NONE, 0, 0,
+	    UP(accept), words_accept, 1 },
+	{ SEC_UPSTREAM, "pin_sha256", KT_PINS, "", DERIVE_NONE,
+	    0, CONF_MAX_PINS, UPL(pins, npins), NULL, 1 },
+	{ SEC_UPSTREAM, "ciphers", KT_CIPHERS12, "", DERIVE_NONE, 0, 0,
+	    UP(ciphers), NULL, 1 },
+	{ SEC_UPSTREAM, "ciphersuites", KT_CIPHERS13, "", DERIVE_NONE, 0, 0,
+	    UP(ciphersuites), NULL, 1 },
+	{ SEC_UPSTREAM, "curves", KT_CURVES, "", DERIVE_NONE,
+	    0, CONF_MAX_CURVES, UPL(curves, ncurves), words_curves, 1 },
+	{ SEC_UPSTREAM, "client_cert", KT_FILE, "", DERIVE_NONE, 0, 0,
+	    UP(client_cert), NULL, 1 },
+	{ SEC_UPSTREAM, "client_key", KT_FILE, "", DERIVE_NONE, 0, 0,
+	    UP(client_key), NULL, 1 },
+	{ SEC_UPSTREAM, "client_key_password_file", KT_FILE, "", DERIVE_NONE,
+	    0, 0, UP(client_key_password_file), NULL, 1 },
+	{ SEC_UPSTREAM, "crl_file", KT_FILE, "", DERIVE_NONE, 0, 0,
+	    UP(crl_file), NULL, 1 },
+	{ SEC_UPSTREAM, "crl_path", KT_DIR, "", DERIVE_NONE, 0, 0,
+	    UP(crl_path), NULL, 1 },
+	{ SEC_UPSTREAM, "crl_check", KT_ENUM, "chain", DERIVE_NONE, 0, 0,
+	    UP(crl_check), words_crl_check, 0 },
+	{ SEC_UPSTREAM, "crl_missing", KT_ENUM, "ignore", DERIVE_NONE, 0, 0,
+	    UP(crl_missing_fail), words_crl_missing, 0 },
 	{ SEC_UPSTREAM, "helo_name", KT_HOST, NULL, DERIVE_GWHOST, 0, 0,
 	    UP(helo_name), NULL, 0 },
 	{ SEC_UPSTREAM, "connect_timeout", KT_DURATION, "30s", DERIVE_NONE,
@@ -230,6 +301,15 @@ static int	 parse_list(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_tlsver(const char *, int *, char *, size_t);
 static int	 parse_cafile(const char *, char *, size_t);
+static int	 parse_path(const char *, int, char *, size_t);
+static const struct conf_word *word_find(const struct conf_key *,
+		    const char *);
+static int	 parse_words(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static int	 parse_pins(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static int	 parse_ciphers(const struct conf_key *, void *, const char *,
+		    char *, size_t);
 static int	 key_parse(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static const struct conf_key *key_find(enum sec_kind, const char *, size_t *);
@@ -365,7 +445,10 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 	if (e == NULL && k->type == KT_HOST)
 		e = host_check(val);
 	if (e == NULL && k->type == KT_CAFILE && strcmp(val, "system") != 0 &&
-	    parse_cafile(val, why, wlen) == -1)
+	    strcmp(val, "none") != 0 && parse_cafile(val, why, wlen) == -1)
+		return -1;
+	if (e == NULL && (k->type == KT_FILE || k->type == KT_DIR) &&
+	    *val != '\0' && parse_path(val, k->type == KT_DIR, why, wlen) == -1)
 		return -1;
 	if (e != NULL) {
 		(void)snprintf(why, wlen, "%s", e);
@@ -392,7 +475,7 @@ parse_cafile(const char *val, char *why, size_t wlen)
 	/* the daemon may change directory; a relative path would move */
 	if (val[0] != '/') {
 		(void)snprintf(why, wlen,
-		    "must be \"system\" or an absolute path");
+		    "must be \"system\", \"none\" or an absolute path");
 		return -1;
 	}
 	if (stat(val, &st) == -1 || access(val, R_OK) == -1) {
@@ -401,6 +484,235 @@ parse_cafile(const char *val, char *why, size_t wlen)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		(void)snprintf(why, wlen, "not a regular file");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Certificate, key, CRL and password files and directories: named here,
+ * read by tls_ctx; checked now for the same reason as ca_file.
+ */
+static int
+parse_path(const char *val, int dir, char *why, size_t wlen)
+{
+	struct stat	 st;
+
+	if (val[0] != '/') {
+		(void)snprintf(why, wlen, "must be an absolute path");
+		return -1;
+	}
+	if (stat(val, &st) == -1) {
+		(void)snprintf(why, wlen, "%s", strerror(errno));
+		return -1;
+	}
+	if (dir && !S_ISDIR(st.st_mode)) {
+		(void)snprintf(why, wlen, "not a directory");
+		return -1;
+	}
+	if (!dir && !S_ISREG(st.st_mode)) {
+		(void)snprintf(why, wlen, "not a regular file");
+		return -1;
+	}
+	if (access(val, R_OK | (dir ? X_OK : 0)) == -1) {
+		(void)snprintf(why, wlen, "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* a word of k->words, any case; NULL if none */
+static const struct conf_word *
+word_find(const struct conf_key *k, const char *s)
+{
+	const struct conf_word	*w;
+
+	for (w = k->words; w->word != NULL; w++)
+		if (str_ieq(s, w->word))
+			return w;
+	return NULL;
+}
+
+/*
+ * accept (a set of bits) and curves (an ordered list): comma lists of the
+ * key's words.  An unknown word refuses the whole list: a typo in accept
+ * must not quietly accept less or more than was meant.
+ */
+static int
+parse_words(const struct conf_key *k, void *base, const char *val, char *why,
+    size_t wlen)
+{
+	const struct conf_word	*w;
+	char			 copy[CONF_TEXT_MAX], q[64], *items[16];
+	unsigned		 bits = 0;
+	int			 i, j, count, vals[16];
+	size_t			 n;
+
+	if (*val == '\0')
+		count = 0;
+	else if (str_copy(copy, val, sizeof(copy)) == -1) {
+		(void)snprintf(why, wlen, "list too long");
+		return -1;
+	} else if ((count = str_split_list(copy, items, (int)nitems(items)))
+	    == -1) {
+		(void)snprintf(why, wlen, "empty item in list");
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		if ((w = word_find(k, items[i])) == NULL) {
+			(void)snprintf(why, wlen, "\"%s\": not one of",
+			    quote(q, sizeof(q), items[i]));
+			for (w = k->words; w->word != NULL; w++) {
+				/* aliases map to a value listed before */
+				for (j = 0; &k->words[j] < w; j++)
+					if (k->words[j].value == w->value)
+						break;
+				if (&k->words[j] != w)
+					continue;
+				n = strlen(why);
+				(void)snprintf(why + n, wlen - n, "%s %s",
+				    w == k->words ? "" : ",", w->word);
+			}
+			return -1;
+		}
+		vals[i] = w->value;
+		bits |= (unsigned)w->value;
+		for (j = 0; j < i; j++)
+			if (vals[j] == vals[i]) {
+				(void)snprintf(why, wlen, "\"%s\": listed twice",
+				    quote(q, sizeof(q), items[i]));
+				return -1;
+			}
+	}
+	if (k->type == KT_FLAGS) {
+		memcpy((char *)base + k->off, &bits, sizeof(bits));
+		return 0;
+	}
+	if ((unsigned long long)count > k->max) {
+		(void)snprintf(why, wlen, "more than %llu items", k->max);
+		return -1;
+	}
+	memcpy((char *)base + k->off, vals, (size_t)count * sizeof(int));
+	n = (size_t)count;
+	memcpy((char *)base + k->noff, &n, sizeof(n));
+	return 0;
+}
+
+/* pin_sha256: each item the base64 of a 32-byte SHA-256 digest */
+static int
+parse_pins(const struct conf_key *k, void *base, const char *val, char *why,
+    size_t wlen)
+{
+	unsigned char	 pins[CONF_MAX_PINS][CONF_PIN_LEN], d[48];
+	char		 copy[CONF_TEXT_MAX], q[64], *items[16];
+	ssize_t		 len;
+	int		 i, count;
+	size_t		 n;
+
+	if (*val == '\0')
+		count = 0;
+	else if (str_copy(copy, val, sizeof(copy)) == -1) {
+		(void)snprintf(why, wlen, "list too long");
+		return -1;
+	} else if ((count = str_split_list(copy, items, (int)nitems(items)))
+	    == -1) {
+		(void)snprintf(why, wlen, "empty item in list");
+		return -1;
+	}
+	if ((unsigned long long)count > k->max) {
+		(void)snprintf(why, wlen, "more than %llu pins", k->max);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		len = base64_decode(items[i], strlen(items[i]), d, sizeof(d));
+		/* a hex fingerprint or a SHA-1 pin is a different thing */
+		if (len != CONF_PIN_LEN) {
+			(void)snprintf(why, wlen, "\"%s\": not the base64 of "
+			    "a SHA-256 digest (44 characters)",
+			    quote(q, sizeof(q), items[i]));
+			return -1;
+		}
+		memcpy(pins[i], d, CONF_PIN_LEN);
+	}
+	if (count > 0)
+		memcpy((char *)base + k->off, pins,
+		    (size_t)count * CONF_PIN_LEN);
+	n = (size_t)count;
+	memcpy((char *)base + k->noff, &n, sizeof(n));
+	return 0;
+}
+
+/*
+ * ciphers (TLS 1.2) and ciphersuites (TLS 1.3): ':'-separated names.  The
+ * library checks that it knows them; here, that each list holds only its
+ * own kind, that no OpenSSL-style keyword ("ALL", "!aNULL", "@SECLEVEL")
+ * slips in, and that nothing known to be broken is asked for: this build
+ * has RC4, NULL, anonymous and DES suites compiled in.
+ */
+static int
+parse_ciphers(const struct conf_key *k, void *base, const char *val,
+    char *why, size_t wlen)
+{
+	static const char *const weak[] = {
+		"NULL", "RC4", "DES", "EXP", "ANON", "ADH", "AECDH", "MD5",
+		NULL
+	};
+	char		 copy[CONF_TEXT_MAX], item[CONF_TEXT_MAX], q[64];
+	char		*p, *colon;
+	size_t		 i, j;
+	int		 tls13;
+
+	if (*val == '\0')
+		goto store;
+	if (str_copy(copy, val, sizeof(copy)) == -1) {
+		(void)snprintf(why, wlen, "list too long");
+		return -1;
+	}
+	for (p = copy;; p = colon + 1) {
+		if ((colon = strchr(p, ':')) != NULL)
+			*colon = '\0';
+		if (*p == '\0') {
+			(void)snprintf(why, wlen, "empty item in list");
+			return -1;
+		}
+		(void)quote(q, sizeof(q), p);
+		if (strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+		    "wxyz0123456789-_") != strlen(p) ||
+		    strpbrk(p, "-_") == NULL) {
+			(void)snprintf(why, wlen, "\"%s\": not a cipher "
+			    "name (keywords and operators are not supported)", q);
+			return -1;
+		}
+		tls13 = strncmp(p, "TLS13-", 6) == 0 || strncmp(p, "TLS_", 4) == 0;
+		if (k->type == KT_CIPHERS12 && tls13) {
+			(void)snprintf(why, wlen, "\"%s\": a TLS 1.3 suite; "
+			    "list it in ciphersuites", q);
+			return -1;
+		}
+		if (k->type == KT_CIPHERS13 && !tls13) {
+			(void)snprintf(why, wlen, "\"%s\": not a TLS 1.3 suite "
+			    "(TLS13-... or TLS_...); TLS 1.2 ciphers go in "
+			    "ciphers", q);
+			return -1;
+		}
+		for (i = 0; p[i] != '\0'; i++)
+			item[i] = (char)((p[i] >= 'a' && p[i] <= 'z') ?
+			    p[i] - 'a' + 'A' : p[i]);
+		item[i] = '\0';
+		for (j = 0; weak[j] != NULL; j++)
+			if (strstr(item, weak[j]) != NULL) {
+				(void)snprintf(why, wlen, "\"%s\": weak or "
+				    "unauthenticated ciphers are not allowed",
+				    q);
+				return -1;
+			}
+		if (colon == NULL)
+			break;
+	}
+store:
+	if (str_copy((char *)base + k->off, val, k->size) == -1) {
+		(void)snprintf(why, wlen, "longer than %zu characters",
+		    k->size - 1);
 		return -1;
 	}
 	return 0;
@@ -509,7 +821,23 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 	case KT_NAME:
 	case KT_HOST:
 	case KT_CAFILE:
+	case KT_FILE:
+	case KT_DIR:
 		if (store_text(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
+	case KT_FLAGS:
+	case KT_CURVES:
+		if (parse_words(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
+	case KT_PINS:
+		if (parse_pins(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
+	case KT_CIPHERS12:
+	case KT_CIPHERS13:
+		if (parse_ciphers(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
 	case KT_LISTEN:
@@ -557,7 +885,10 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 		memcpy((char *)base + k->off, &u, sizeof(u));
 		return 0;
 	case KT_BOOL:
+	case KT_NBOOL:
 		e = str_parse_bool(val, &iv);
+		if (e == NULL && k->type == KT_NBOOL)
+			iv = !iv;
 		goto store_int;
 	case KT_LOGLEVEL:
 		e = log_level_parse(val, &iv);

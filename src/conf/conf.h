@@ -22,6 +22,9 @@
 #define CONF_MAX_ALLOW		32	/* CIDRs per listener */
 #define CONF_MAX_LISTENERS	16
 #define CONF_MAX_UPSTREAMS	16
+#define CONF_MAX_PINS		4	/* pin_sha256 values (a line holds 4) */
+#define CONF_MAX_CURVES		5
+#define CONF_PIN_LEN		32	/* SHA-256 */
 
 /*
  * TLS levels towards the upstream.  Ordered: only TLS_NONE and
@@ -47,6 +50,32 @@ enum bare_newline {
 #define CONF_TLS_V12	12
 #define CONF_TLS_V13	13
 
+/*
+ * accept: the narrow exceptions an upstream may be granted instead of
+ * switching verification off.  Bits, so that a session can record which
+ * of them it used.
+ */
+#define CONF_ACCEPT_SELF_SIGNED		0x01
+#define CONF_ACCEPT_UNTRUSTED_ROOT	0x02
+#define CONF_ACCEPT_EXPIRED		0x04
+#define CONF_ACCEPT_NOT_YET_VALID	0x08
+#define CONF_ACCEPT_NAME_MISMATCH	0x10
+
+/* curves, in the order given; tls_ctx maps them to wolfSSL's numbers */
+enum conf_curve {
+	CONF_CURVE_X25519 = 1,
+	CONF_CURVE_P256,
+	CONF_CURVE_P384,
+	CONF_CURVE_P521,
+	CONF_CURVE_X448
+};
+
+enum crl_check {
+	CRL_CHECK_CHAIN = 0,		/* every certificate of the chain */
+	CRL_CHECK_LEAF,			/* the server's certificate only */
+	CRL_CHECK_CHAIN_EXCEPT_ROOT	/* no CRL needed from the root CA */
+};
+
 struct conf_upstream {
 	char		 name[CONF_NAME_MAX];
 	char		 host[CONF_HOST_MAX];	/* required */
@@ -56,6 +85,27 @@ struct conf_upstream {
 	int		 verify_hostname;	/* default 1 */
 	char		 tls_name[CONF_HOST_MAX]; /* default: copy of host */
 	int		 tls_min_version;	/* default CONF_TLS_V12 */
+	int		 tls_max_version;	/* default CONF_TLS_V13 */
+	char		 ca_path[PATH_MAX];	/* default "": none */
+	/*
+	 * verify_chain = no, stored inverted so that a zeroed struct (a
+	 * test's, a future caller's) fails closed: chain checked.
+	 */
+	int		 no_verify_chain;	/* default 0 */
+	unsigned	 accept;		/* CONF_ACCEPT_*, default 0 */
+	unsigned char	 pins[CONF_MAX_PINS][CONF_PIN_LEN];
+	size_t		 npins;			/* pin_sha256, default none */
+	char		 ciphers[CONF_TEXT_MAX];	/* TLS 1.2; "" = built in */
+	char		 ciphersuites[CONF_TEXT_MAX];	/* TLS 1.3; "" = built in */
+	int		 curves[CONF_MAX_CURVES];	/* enum conf_curve */
+	size_t		 ncurves;		/* 0 = built in */
+	char		 client_cert[PATH_MAX];	/* default "": none */
+	char		 client_key[PATH_MAX];
+	char		 client_key_password_file[PATH_MAX];
+	char		 crl_file[PATH_MAX];	/* default "": none */
+	char		 crl_path[PATH_MAX];
+	enum crl_check	 crl_check;		/* default chain */
+	int		 crl_missing_fail;	/* crl_missing: ignore(0)|fail(1) */
 	char		 helo_name[CONF_HOST_MAX]; /* default: gateway hostname */
 	unsigned	 connect_timeout;	/* seconds, default 30 */
 	unsigned	 command_timeout;	/* seconds, default 300 */

@@ -33,6 +33,7 @@ static int	bindaddr_clash(const struct bindaddr *,
 		    const struct bindaddr *);
 static void	check_listen(struct check *, const struct conf_listener *,
 		    size_t);
+static void	check_upstream(struct check *, const struct conf_upstream *);
 
 /* report one error as "FILE:LINE: text", like conf.c */
 static void
@@ -116,6 +117,36 @@ check_listen(struct check *ck, const struct conf_listener *l, size_t li)
 	}
 }
 
+/*
+ * The TLS keys of one upstream that only make sense together.  Weakening
+ * combinations that are allowed (verify_chain = no without pins) are
+ * warned about by tls_ctx when the context is built, not refused here.
+ */
+static void
+check_upstream(struct check *ck, const struct conf_upstream *u)
+{
+	/* 0: a bad value, reported by conf.c already */
+	if (u->tls_min_version != 0 && u->tls_max_version != 0 &&
+	    u->tls_min_version > u->tls_max_version)
+		cerr(ck, u->line, "[upstream %s]: tls_max_version: %d.%d is "
+		    "older than tls_min_version %d.%d", u->name,
+		    u->tls_max_version / 10, u->tls_max_version % 10,
+		    u->tls_min_version / 10, u->tls_min_version % 10);
+	if ((u->client_cert[0] == '\0') != (u->client_key[0] == '\0'))
+		cerr(ck, u->line, "[upstream %s]: %s: required with %s",
+		    u->name, u->client_cert[0] == '\0' ? "client_cert" :
+		    "client_key", u->client_cert[0] == '\0' ? "client_key" :
+		    "client_cert");
+	if (u->client_key_password_file[0] != '\0' && u->client_key[0] == '\0')
+		cerr(ck, u->line, "[upstream %s]: client_key_password_file: "
+		    "set without client_key", u->name);
+	/* nothing to verify against would fail every handshake */
+	if (strcmp(u->ca_file, "none") == 0 && u->ca_path[0] == '\0' &&
+	    !u->no_verify_chain)
+		cerr(ck, u->line, "[upstream %s]: ca_file: \"none\" needs "
+		    "ca_path (or verify_chain = no with pin_sha256)", u->name);
+}
+
 /* conf_check - cross-checks after parsing; see conf.h */
 int
 conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
@@ -146,6 +177,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 	 * the wrong one: mail then goes somewhere other than intended.
 	 */
 	for (i = 0; i < c->nupstreams; i++) {
+		check_upstream(&ck, &c->upstreams[i]);
 		used = 0;
 		for (j = 0; j < c->nlisteners && !used; j++)
 			used = strcmp(c->listeners[j].upstream_name,

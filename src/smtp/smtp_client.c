@@ -114,6 +114,8 @@ struct smtp_client {
 	struct tls_client_ctx	*tls;
 	uint64_t		 id;
 	void			(*release)(void *);
+	void			(*trace)(void *, int, const char *, size_t);
+	void			*trace_arg;
 	void			*release_arg;
 	char			 helo[CONF_HOST_MAX];
 	struct smtp_client_cb	 cb;
@@ -208,6 +210,8 @@ smtp_client_new(const struct smtp_client_params *p,
 	c->dns = p->dns;
 	c->up = p->up;
 	c->release = p->release;
+	c->trace = p->trace;
+	c->trace_arg = p->trace_arg;
 	c->release_arg = p->release_arg;
 	c->tls = p->tls;
 	c->id = p->id;
@@ -387,6 +391,8 @@ client_send(struct smtp_client *c, const char *fmt, ...)
 	}
 	log_trace(LOGF_PROTOCOL, "%016llx > %s", (unsigned long long)c->id,
 	    str_vis(vis, sizeof(vis), line, (size_t)n));
+	if (c->trace != NULL)
+		c->trace(c->trace_arg, 1, line, (size_t)n);
 	line[n++] = '\r';
 	line[n++] = '\n';
 	if (io_write(c->io, line, (size_t)n) == -1)
@@ -548,7 +554,7 @@ client_no_tls(struct smtp_client *c, const char *why)
 {
 	/* only starttls-optional may ever carry mail in cleartext (pitfall 3) */
 	if (c->up->tls != TLS_STARTTLS_OPTIONAL) {
-		client_fail(c, FAIL_TLS_NOT_OFFERED, "%s; tls=%s requires TLS",
+		client_fail(c, FAIL_STARTTLS_UNAVAILABLE, "%s; tls=%s requires TLS",
 		    why, tls_mode_name(c->up->tls));
 		return;
 	}
@@ -704,6 +710,8 @@ on_datain(struct smtp_client *c)
 		line = buf_data(in);
 		log_trace(LOGF_PROTOCOL, "%016llx < %s", (unsigned long long)c->id,
 		    str_vis(vis, sizeof(vis), line, len));
+		if (c->trace != NULL)
+			c->trace(c->trace_arg, 0, line, len);
 		/* the previous reply stays readable until the next one starts */
 		if (c->reply.done)
 			smtp_reply_reset(&c->reply);
@@ -1168,6 +1176,13 @@ const struct smtp_ext *
 smtp_client_ext(const struct smtp_client *c)
 {
 	return &c->ext;
+}
+
+/* smtp_client_tls_report - the probe's TLS report of this connection */
+int
+smtp_client_tls_report(const struct smtp_client *c, struct tls_report *rp)
+{
+	return c->io == NULL ? -1 : tls_get_report(c->io, rp);
 }
 
 /* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */

@@ -6,7 +6,7 @@
  * if EHLO is refused), runs STARTTLS or implicit TLS as the upstream's tls
  * mode says, forgets everything learned before TLS and says EHLO again,
  * then calls ready().  A mode that requires TLS never sends MAIL in
- * cleartext: a missing STARTTLS is failed(FAIL_TLS_NOT_OFFERED).
+ * cleartext: a missing STARTTLS is failed(FAIL_STARTTLS_UNAVAILABLE).
  * After ready(), the owner runs transactions one command at a time: each
  * of smtp_client_mail/rcpt/data/rset yields exactly one reply() (for data:
  * the DATA reply if it is not 354, else the reply to the final dot).  A
@@ -67,6 +67,13 @@ struct smtp_client_params {
 	 */
 	void				(*release)(void *);
 	void				*release_arg;
+	/*
+	 * trace (optional, for smtpgate probe): every protocol line, sent
+	 * (out = 1) or received (out = 0), without its CRLF, as it passes.
+	 */
+	void				(*trace)(void *, int out,
+					    const char *line, size_t len);
+	void				*trace_arg;
 };
 
 struct smtp_client_cb {
@@ -101,6 +108,9 @@ void	smtp_client_quit(struct smtp_client *);
 void	smtp_client_free(struct smtp_client *);
 /* smtp_client_ext - the capabilities of the current (post-TLS) EHLO */
 const struct smtp_ext *smtp_client_ext(const struct smtp_client *);
+/* smtp_client_tls_report - the probe's TLS report; -1 if none */
+struct tls_report;
+int	smtp_client_tls_report(const struct smtp_client *, struct tls_report *);
 /* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */
 const char *smtp_client_tls(const struct smtp_client *);
 

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "conf/conf.h"
 #include "util/fail.h"
 
 struct gw_io;
@@ -43,12 +44,51 @@ struct tls_info {
 	int	resumed;
 	char	subject[256];		/* escaped */
 	char	issuer[256];		/* escaped */
+	char	serial[80];		/* hex */
 	char	fingerprint[100];	/* SHA-256, hex with colons */
 	char	not_after[40];
-	char	verify[64];		/* "verified" or what was accepted by policy */
+	char	verify[128];		/* "verified" or what was accepted by policy */
+	char	revocation[32];		/* "crl:good", "crl:missing", "not-checked" */
+	char	pin[16];		/* "ok" or "none" */
 };
 /* tls_get_info - what the finished handshake on io negotiated; -1 if no TLS */
 int	tls_get_info(const struct gw_io *, struct tls_info *);
+
+/*
+ * Probe mode (smtpgate probe): the context's sessions record every
+ * verification error and the pin result instead of stopping at the
+ * first, so that one connection can show every check; the verdict a relay
+ * would reach is in the report.  Never set on a relaying context.
+ */
+void	tls_client_ctx_set_probe(struct tls_client_ctx *);
+
+#define TLS_REPORT_CHECKS	16
+#define TLS_REPORT_CHAIN	8
+
+struct tls_report {
+	struct tls_info	 info;
+	struct {
+		int	 depth;
+		int	 err;
+		int	 accepted;	/* by this upstream's policy */
+	}		 checks[TLS_REPORT_CHECKS];
+	size_t		 nchecks;
+	struct {
+		char	 subject[256];
+		char	 issuer[256];
+		char	 not_before[40];
+		char	 not_after[40];
+	}		 chain[TLS_REPORT_CHAIN];	/* as the server sent it */
+	size_t		 nchain;
+	int		 name_checked;
+	int		 crl_on;
+	int		 pin;		/* 0 no pins, 1 matched, -1 no match */
+	char		 spki_pin[48];	/* the server key's pin_sha256 */
+	enum gw_fail	 verdict;	/* FAIL_NONE: a relay would go ahead */
+	char		 why[256];
+};
+/* tls_get_report - the probe's report for io; -1 if none */
+int	tls_get_report(const struct gw_io *, struct tls_report *);
 
 /*
  * tls_verify_class - the failure class for a verification error as the
@@ -59,5 +99,49 @@ int	tls_get_info(const struct gw_io *, struct tls_info *);
 enum gw_fail tls_verify_class(int err);
 /* tls_verify_text - short text for such an error ("certificate has expired") */
 const char *tls_verify_text(int err);
+
+/*
+ * The part of an upstream's policy the verify callback applies, per error
+ * and depth.  Pure data, so that the decision can be tested without TLS.
+ */
+struct tls_vpolicy {
+	unsigned	 accept;		/* CONF_ACCEPT_* */
+	int		 verify_chain;
+	int		 crl_on;		/* crl_file or crl_path set */
+	int		 crl_missing_fail;
+	int		 crl_except_root;	/* crl_check = chain-except-root */
+};
+
+/* what a session's verification used, besides CONF_ACCEPT_* bits */
+#define TLS_USED_NO_CHAIN	0x100	/* verify_chain = no let an error pass */
+#define TLS_USED_CRL_MISSING	0x200	/* no CRL for an issuer, ignored */
+#define TLS_USED_CRL_ROOT	0x400	/* chain-except-root skipped the root CRL */
+
+/* tls_verify_exception - the CONF_ACCEPT_* bit that covers err, or 0 */
+unsigned tls_verify_exception(int err);
+/*
+ * tls_verify_decide - 1 if the policy lets the error err, reported at depth
+ * (top: the highest depth of this chain, the certificate the root issued)
+ * through, with the reason OR-ed into *used; 0 to fail the handshake.
+ * A revoked certificate is never let through.
+ */
+int	tls_verify_decide(const struct tls_vpolicy *, int err, int depth,
+	    int top, unsigned *used);
+/*
+ * tls_verify_describe - the verify= text of the info line: "verified",
+ * "verified-chain-only" (no name check), "accepted:untrusted-root,expired",
+ * "chain-not-verified"; ",name-not-checked" is added where it applies.
+ */
+void	tls_verify_describe(unsigned used, int name_checked, char *buf,
+	    size_t len);
+/* tls_pin_match - 1 if hash (32 bytes) equals one of the pins */
+int	tls_pin_match(const unsigned char *hash,
+	    const unsigned char (*pins)[CONF_PIN_LEN], size_t npins);
+/*
+ * tls_alert_class - the class of a fatal alert received from the server:
+ * alerts about a certificate can only be about ours (the server checks no
+ * other), so they are client-cert-rejected; everything else tls-protocol.
+ */
+enum gw_fail tls_alert_class(int alert);
 
 #endif

@@ -9,7 +9,9 @@
 #include "tls/tls_local.h"	/* wolfssl/options.h first */
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,12 +27,15 @@
  * TLS 1.3 suites first, then TLS 1.2 ECDHE with AEAD only: no RC4, 3DES,
  * CBC, NULL, anonymous or static-RSA key exchange.
  */
-#define TLS_CLIENT_CIPHERS						\
+#define TLS_CLIENT_SUITES13						\
 	"TLS13-AES128-GCM-SHA256:TLS13-CHACHA20-POLY1305-SHA256:"	\
-	"TLS13-AES256-GCM-SHA384:"					\
+	"TLS13-AES256-GCM-SHA384"
+#define TLS_CLIENT_CIPHERS12						\
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"	\
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"	\
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+
+#define PASSWORD_MAX	256
 
 static int	tls_initialized;
 static int	tls_exidx = -1;
@@ -39,6 +44,22 @@ static struct tls_client_ctx *ctx_fail(struct tls_client_ctx *, char *,
 		    size_t, const char *, ...) GW_PRINTF(4, 5);
 static int	ctx_load_ca(struct tls_client_ctx *, const char *, char *,
 		    size_t);
+static int	ctx_load_ca_path(struct tls_client_ctx *, const char *, char *,
+		    size_t);
+static int	ctx_versions(struct tls_client_ctx *,
+		    const struct conf_upstream *, char *, size_t);
+static int	ctx_algorithms(struct tls_client_ctx *,
+		    const struct conf_upstream *, char *, size_t);
+static int	ctx_client_cert(struct tls_client_ctx *,
+		    const struct conf_upstream *, char *, size_t);
+static int	ctx_load_crl(struct tls_client_ctx *, const char *, char *,
+		    size_t);
+static int	ctx_load_crls(struct tls_client_ctx *,
+		    const struct conf_upstream *, char *, size_t);
+static int	passwd_cb(char *, int, int, void *);
+static int	dir_files(const char *, int (*)(struct tls_client_ctx *,
+		    const char *, char *, size_t), struct tls_client_ctx *,
+		    const char *, char *, size_t);
 static int	is_ip_literal(const char *);
 
 /* tls_init - initialise wolfSSL once per process */
@@ -105,6 +126,8 @@ ctx_load_ca(struct tls_client_ctx *tc, const char *ca, char *err,
 	char	 why[80];
 	int	 r;
 
+	if (strcmp(ca, "none") == 0)
+		return 0;	/* conf_check: ca_path is set, or no chain check */
 	if (strcmp(ca, "system") == 0) {
 		if (wolfSSL_CTX_load_system_CA_certs(tc->ctx) != WOLFSSL_SUCCESS) {
 			(void)snprintf(err, errlen,
@@ -137,7 +160,6 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 {
 	struct tls_client_ctx	*tc;
 	WOLFSSL_METHOD		*method;
-	int			 groups[3], minv;
 
 	(void)tls_ex_index();	/* fatalx if tls_init() was forgotten */
 	if ((tc = calloc(1, sizeof(*tc))) == NULL)
@@ -153,6 +175,56 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	tc->verify_hostname = up->verify_hostname;
 	tc->name_is_ip = is_ip_literal(tc->name);
 
+	tc->vp.accept = up->accept;
+	tc->vp.verify_chain = !up->no_verify_chain;
+	tc->vp.crl_on = up->crl_file[0] != '\0' || up->crl_path[0] != '\0';
+	tc->vp.crl_missing_fail = up->crl_missing_fail;
+	tc->vp.crl_except_root = up->crl_check == CRL_CHECK_CHAIN_EXCEPT_ROOT;
+	if (up->npins > CONF_MAX_PINS)
+		return ctx_fail(tc, err, errlen, "too many pins");
+	memcpy(tc->pins, up->pins, sizeof(tc->pins));
+	tc->npins = up->npins;
+	tc->warn_no_chain = up->no_verify_chain && up->npins == 0;
+
+	if ((method = wolfSSLv23_client_method()) == NULL ||
+	    (tc->ctx = wolfSSL_CTX_new(method)) == NULL)
+		return ctx_fail(tc, err, errlen, "wolfSSL_CTX_new failed");
+	if (ctx_versions(tc, up, err, errlen) == -1 ||
+	    ctx_algorithms(tc, up, err, errlen) == -1)
+		goto fail;
+	/* CAs before CRLs: a CRL loads only once its issuer is trusted */
+	if (ctx_load_ca(tc, up->ca_file, err, errlen) == -1)
+		goto fail;
+	if (up->ca_path[0] != '\0' && dir_files(up->ca_path, ctx_load_ca_path,
+	    tc, "ca_path", err, errlen) == -1)
+		goto fail;
+	if (ctx_load_crls(tc, up, err, errlen) == -1 ||
+	    ctx_client_cert(tc, up, err, errlen) == -1)
+		goto fail;
+	/*
+	 * Always VERIFY_PEER; the callback applies the exceptions and
+	 * records the first problem for the log and the failure class
+	 * (wolfSSL_get_error says only -188).
+	 */
+	wolfSSL_CTX_set_verify(tc->ctx, WOLFSSL_VERIFY_PEER, tls_verify_cb);
+	wolfSSL_CTX_set_cert_cb(tc->ctx, tls_cert_cb, NULL);
+	if (tc->warn_no_chain)
+		log_warnx("tls upstream=%s:%u verify_chain=no without "
+		    "pin_sha256: the upstream's identity is not verified; "
+		    "anyone on the path can pose as it", tc->host, tc->port);
+	return tc;
+fail:
+	tls_client_ctx_free(tc);
+	return NULL;
+}
+
+/* versions: the library default would still negotiate TLS 1.1 */
+static int
+ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
+    char *err, size_t errlen)
+{
+	int	 minv;
+
 	switch (up->tls_min_version) {
 	case CONF_TLS_V12:
 		minv = WOLFSSL_TLSV1_2;
@@ -161,35 +233,315 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 		minv = WOLFSSL_TLSV1_3;
 		break;
 	default:
-		return ctx_fail(tc, err, errlen,
-		    "tls_min_version %d is not supported", up->tls_min_version);
+		(void)snprintf(err, errlen, "tls_min_version %d is not "
+		    "supported", up->tls_min_version);
+		return -1;
+	}
+	if (wolfSSL_CTX_SetMinVersion(tc->ctx, minv) != WOLFSSL_SUCCESS) {
+		(void)snprintf(err, errlen,
+		    "cannot set the minimum TLS version");
+		return -1;
+	}
+	if (up->tls_max_version == CONF_TLS_V12 &&
+	    wolfSSL_CTX_set_max_proto_version(tc->ctx, TLS1_2_VERSION) !=
+	    WOLFSSL_SUCCESS) {
+		(void)snprintf(err, errlen,
+		    "cannot set the maximum TLS version");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One cipher list for both versions (wolfSSL has no separate TLS 1.3
+ * call): the configured or built-in 1.3 suites, then the 1.2 ciphers.
+ * Groups through the numeric API: set1_groups_list knows only "P-256".
+ */
+static int
+ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
+    char *err, size_t errlen)
+{
+	char	 list[2 * CONF_TEXT_MAX + 2], one[CONF_TEXT_MAX], *p, *colon;
+	int	 groups[CONF_MAX_CURVES], n, i, k;
+
+	/*
+	 * wolfSSL drops names it does not know from a list that still has
+	 * one it knows, so a typo would quietly narrow the list: try each
+	 * configured name alone first.
+	 */
+	for (k = 0; k < 2; k++) {
+		if (str_copy(one, k == 0 ? up->ciphers : up->ciphersuites,
+		    sizeof(one)) == -1 || one[0] == '\0')
+			continue;
+		for (p = one; p != NULL; p = colon) {
+			if ((colon = strchr(p, ':')) != NULL)
+				*colon++ = '\0';
+			if (wolfSSL_CTX_set_cipher_list(tc->ctx, p) !=
+			    WOLFSSL_SUCCESS) {
+				(void)snprintf(err, errlen, "%s: %s: not a "
+				    "cipher this TLS library knows",
+				    k == 0 ? "ciphers" : "ciphersuites", p);
+				return -1;
+			}
+		}
 	}
 
-	if ((method = wolfSSLv23_client_method()) == NULL ||
-	    (tc->ctx = wolfSSL_CTX_new(method)) == NULL)
-		return ctx_fail(tc, err, errlen, "wolfSSL_CTX_new failed");
-	/* the library default would still negotiate TLS 1.1 */
-	if (wolfSSL_CTX_SetMinVersion(tc->ctx, minv) != WOLFSSL_SUCCESS)
-		return ctx_fail(tc, err, errlen, "cannot set the minimum TLS version");
-	if (wolfSSL_CTX_set_cipher_list(tc->ctx, TLS_CLIENT_CIPHERS) !=
-	    WOLFSSL_SUCCESS)
-		return ctx_fail(tc, err, errlen, "cannot set the cipher list");
-	/* set1_groups_list only knows "P-256" here: use the numeric API */
-	groups[0] = WOLFSSL_ECC_X25519;
-	groups[1] = WOLFSSL_ECC_SECP256R1;
-	groups[2] = WOLFSSL_ECC_SECP384R1;
-	if (wolfSSL_CTX_set_groups(tc->ctx, groups, 3) != WOLFSSL_SUCCESS)
-		return ctx_fail(tc, err, errlen, "cannot set the key exchange groups");
-	if (ctx_load_ca(tc, up->ca_file, err, errlen) == -1) {
-		tls_client_ctx_free(tc);
-		return NULL;
+	n = snprintf(list, sizeof(list), "%s:%s",
+	    up->ciphersuites[0] != '\0' ? up->ciphersuites : TLS_CLIENT_SUITES13,
+	    up->ciphers[0] != '\0' ? up->ciphers : TLS_CLIENT_CIPHERS12);
+	if (n < 0 || (size_t)n >= sizeof(list)) {
+		(void)snprintf(err, errlen, "cipher lists too long");
+		return -1;
 	}
-	/*
-	 * Always VERIFY_PEER; the callback records the first problem for the
-	 * log and the failure class (wolfSSL_get_error says only -188).
-	 */
-	wolfSSL_CTX_set_verify(tc->ctx, WOLFSSL_VERIFY_PEER, tls_verify_cb);
-	return tc;
+	if (wolfSSL_CTX_set_cipher_list(tc->ctx, list) != WOLFSSL_SUCCESS) {
+		(void)snprintf(err, errlen, "ciphers/ciphersuites: the TLS "
+		    "library does not accept the list \"%s\"", list);
+		return -1;
+	}
+	if (up->ncurves == 0) {
+		groups[0] = WOLFSSL_ECC_X25519;
+		groups[1] = WOLFSSL_ECC_SECP256R1;
+		groups[2] = WOLFSSL_ECC_SECP384R1;
+		n = 3;
+	} else {
+		for (i = 0; i < (int)up->ncurves && i < CONF_MAX_CURVES; i++) {
+			switch (up->curves[i]) {
+			case CONF_CURVE_X25519:
+				groups[i] = WOLFSSL_ECC_X25519;
+				break;
+			case CONF_CURVE_P256:
+				groups[i] = WOLFSSL_ECC_SECP256R1;
+				break;
+			case CONF_CURVE_P384:
+				groups[i] = WOLFSSL_ECC_SECP384R1;
+				break;
+			case CONF_CURVE_P521:
+				groups[i] = WOLFSSL_ECC_SECP521R1;
+				break;
+			case CONF_CURVE_X448:
+				groups[i] = WOLFSSL_ECC_X448;
+				break;
+			default:
+				fatalx("tls: curve %d from conf", up->curves[i]);
+			}
+		}
+		n = i;
+	}
+	if (wolfSSL_CTX_set_groups(tc->ctx, groups, n) != WOLFSSL_SUCCESS) {
+		(void)snprintf(err, errlen,
+		    "curves: the TLS library does not accept them");
+		return -1;
+	}
+	return 0;
+}
+
+/* hands the password read from client_key_password_file to wolfSSL */
+static int
+passwd_cb(char *buf, int size, int rwflag, void *arg)
+{
+	const char	*pw = arg;
+	size_t		 len;
+
+	(void)rwflag;
+	if (pw == NULL || size <= 0)
+		return 0;
+	len = strlen(pw);
+	if (len >= (size_t)size)
+		return 0;
+	memcpy(buf, pw, len + 1);
+	return (int)len;
+}
+
+/*
+ * The client certificate (leaf first, then intermediates) and its key.
+ * A password is read from its file, used once and wiped; the file must
+ * not be readable by others, like every secret of the gateway.
+ */
+static int
+ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
+    char *err, size_t errlen)
+{
+	char		 pw[PASSWORD_MAX];
+	struct stat	 st;
+	FILE		*fp;
+	int		 r;
+
+	if (up->client_cert[0] == '\0')
+		return 0;
+	if (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, up->client_cert) !=
+	    WOLFSSL_SUCCESS) {
+		(void)snprintf(err, errlen, "client_cert %s: no PEM "
+		    "certificate could be loaded", up->client_cert);
+		return -1;
+	}
+	pw[0] = '\0';
+	if (up->client_key_password_file[0] != '\0') {
+		if ((fp = fopen(up->client_key_password_file, "r")) == NULL ||
+		    fstat(fileno(fp), &st) == -1) {
+			(void)snprintf(err, errlen,
+			    "client_key_password_file %s: %s",
+			    up->client_key_password_file, strerror(errno));
+			if (fp != NULL)
+				(void)fclose(fp);
+			return -1;
+		}
+		if ((st.st_mode & 077) != 0) {
+			(void)fclose(fp);
+			(void)snprintf(err, errlen,
+			    "client_key_password_file %s: readable by group "
+			    "or others (chmod 600)", up->client_key_password_file);
+			return -1;
+		}
+		if (fgets(pw, sizeof(pw), fp) == NULL)
+			pw[0] = '\0';
+		(void)fclose(fp);
+		pw[strcspn(pw, "\r\n")] = '\0';
+		wolfSSL_CTX_set_default_passwd_cb(tc->ctx, passwd_cb);
+		wolfSSL_CTX_set_default_passwd_cb_userdata(tc->ctx, pw);
+	}
+	r = wolfSSL_CTX_use_PrivateKey_file(tc->ctx, up->client_key,
+	    WOLFSSL_FILETYPE_PEM);
+	/* pw lives on this stack: no callback may see it after return */
+	wolfSSL_CTX_set_default_passwd_cb(tc->ctx, NULL);
+	wolfSSL_CTX_set_default_passwd_cb_userdata(tc->ctx, NULL);
+	explicit_bzero(pw, sizeof(pw));
+	if (r != WOLFSSL_SUCCESS) {
+		(void)snprintf(err, errlen, "client_key %s: cannot load the "
+		    "key (wrong format or password?)", up->client_key);
+		return -1;
+	}
+	if (wolfSSL_CTX_check_private_key(tc->ctx) != WOLFSSL_SUCCESS) {
+		(void)snprintf(err, errlen, "client_key %s does not belong to "
+		    "client_cert %s", up->client_key, up->client_cert);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every regular file of a directory, in name order, dot files excepted.
+ * Each must load: wolfSSL's own directory loaders report success when
+ * they skipped a file (shared/docs/wolfssl-notes.md section 4).
+ */
+static int
+dir_files(const char *dir, int (*load)(struct tls_client_ctx *,
+    const char *, char *, size_t), struct tls_client_ctx *tc,
+    const char *key, char *err, size_t errlen)
+{
+	struct dirent	**names = NULL;
+	struct stat	 st;
+	char		 path[PATH_MAX];
+	int		 i, n, nloaded = 0, r = 0;
+
+	if ((n = scandir(dir, &names, NULL, alphasort)) == -1) {
+		(void)snprintf(err, errlen, "%s %s: %s", key, dir,
+		    strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (r == 0 && names[i]->d_name[0] != '.') {
+			if (snprintf(path, sizeof(path), "%s/%s", dir,
+			    names[i]->d_name) >= (int)sizeof(path)) {
+				(void)snprintf(err, errlen, "%s %s: a file "
+				    "name is too long", key, dir);
+				r = -1;
+			} else if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+				if (load(tc, path, err, errlen) == -1)
+					r = -1;
+				else
+					nloaded++;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (r == 0 && nloaded == 0) {
+		(void)snprintf(err, errlen, "%s %s: no files in the directory",
+		    key, dir);
+		r = -1;
+	}
+	return r;
+}
+
+static int
+ctx_load_ca_path(struct tls_client_ctx *tc, const char *path, char *err,
+    size_t errlen)
+{
+	char	 why[80];
+	int	 r;
+
+	r = wolfSSL_CTX_load_verify_locations(tc->ctx, path, NULL);
+	if (r != WOLFSSL_SUCCESS) {
+		wolfSSL_ERR_error_string_n((unsigned long)r, why, sizeof(why));
+		(void)snprintf(err, errlen, "ca_path: %s: no CA certificates "
+		    "loaded (%s, %d)", path, why, r);
+		return -1;
+	}
+	return 0;
+}
+
+/* one CRL file, PEM or DER by its contents */
+static int
+ctx_load_crl(struct tls_client_ctx *tc, const char *path, char *err,
+    size_t errlen)
+{
+	char	 head[4096], why[80];
+	size_t	 n;
+	FILE	*fp;
+	int	 r, type;
+
+	if ((fp = fopen(path, "rb")) == NULL) {
+		(void)snprintf(err, errlen, "CRL %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = fread(head, 1, sizeof(head) - 1, fp);
+	(void)fclose(fp);
+	head[n] = '\0';
+	/* a PEM-typed load of a DER file fails, and the reverse too */
+	type = memmem(head, n, "-----BEGIN X509 CRL-----", 24) != NULL ?
+	    WOLFSSL_FILETYPE_PEM : WOLFSSL_FILETYPE_ASN1;
+	r = wolfSSL_CTX_LoadCRLFile(tc->ctx, path, type);
+	if (r == WOLFSSL_SUCCESS)
+		return 0;
+	if (r == -190)		/* ASN_CRL_NO_SIGNER_E */
+		(void)snprintf(err, errlen, "CRL %s: its issuer is not a "
+		    "trusted CA; add the CA that issued it (the intermediate, "
+		    "usually) to ca_file or ca_path", path);
+	else {
+		wolfSSL_ERR_error_string_n((unsigned long)(long)r, why,
+		    sizeof(why));
+		(void)snprintf(err, errlen, "CRL %s: cannot be loaded "
+		    "(%s, %d)", path, why, r);
+	}
+	return -1;
+}
+
+/* CRL checking: on when a CRL file or directory is named */
+static int
+ctx_load_crls(struct tls_client_ctx *tc, const struct conf_upstream *up,
+    char *err, size_t errlen)
+{
+	if (!tc->vp.crl_on)
+		return 0;
+	if (wolfSSL_CTX_EnableCRL(tc->ctx, up->crl_check == CRL_CHECK_LEAF ?
+	    0 : WOLFSSL_CRL_CHECKALL) != WOLFSSL_SUCCESS) {
+		(void)snprintf(err, errlen, "cannot enable CRL checking");
+		return -1;
+	}
+	if (up->crl_file[0] != '\0' &&
+	    ctx_load_crl(tc, up->crl_file, err, errlen) == -1)
+		return -1;
+	if (up->crl_path[0] != '\0' && dir_files(up->crl_path, ctx_load_crl,
+	    tc, "crl_path", err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/* tls_client_ctx_set_probe - sessions of tc record instead of failing */
+void
+tls_client_ctx_set_probe(struct tls_client_ctx *tc)
+{
+	tc->probe = 1;
 }
 
 /* tls_client_ctx_free - sessions still running keep their own reference */

@@ -12,6 +12,7 @@
  */
 #include "tls/tls_local.h"	/* wolfssl/options.h first */
 #include <wolfssl/openssl/evp.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 
 #include <sys/socket.h>
 #include <inttypes.h>
@@ -22,6 +23,7 @@
 
 #include "net/io.h"
 #include "tls/tls.h"
+#include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -41,7 +43,21 @@ struct tls_conn {
 	char		 vsubject[256];	/* escaped */
 	int		 done;		/* handshake finished */
 	struct tls_info	 info;
-	char		 serial[80];
+	/* the policy, copied: a reload may free the context under us */
+	struct tls_vpolicy vp;
+	unsigned char	 pins[CONF_MAX_PINS][CONF_PIN_LEN];
+	size_t		 npins;
+	int		 warn_no_chain;
+	unsigned	 used;		/* TLS_USED_* and CONF_ACCEPT_* bits */
+	int		 topdepth;	/* first depth the callback saw */
+	int		 cert_requested; /* the server sent CertificateRequest */
+	int		 got_data;	/* a record was read after the handshake */
+	int		 probe;
+	struct tls_report *report;	/* probe mode only */
+	/* accept = name-mismatch: the name is checked after the handshake */
+	int		 name_deferred;
+	char		 name[CONF_HOST_MAX];
+	int		 name_is_ip;
 };
 
 static int	tio_handshake(void *);
@@ -55,6 +71,13 @@ static void	tio_collect(struct tls_conn *);
 static void	tio_name(WOLFSSL_X509_NAME *, char *, size_t);
 static void	tio_hex(const unsigned char *, size_t, int, char *, size_t);
 static void	tio_errstr(int, char *, size_t);
+static int	tio_spki_sha256(WOLFSSL_X509 *, unsigned char *);
+static int	tio_check_pins(struct tls_conn *);
+static enum gw_fail tio_alert(struct tls_conn *, enum gw_fail, int *);
+static void	tio_probe_chain(struct tls_conn *);
+static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
+static void	tio_check_name(struct tls_conn *);
+static int	tio_cert_dates(WOLFSSL_X509 *);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
@@ -67,9 +90,21 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	WOLFSSL		*ssl;
 	WOLFSSL_X509	*cert;
 	struct tls_conn	*tc = NULL;
-	int		 err;
+	int		 err, derr, depth, ok;
 
 	err = wolfSSL_X509_STORE_CTX_get_error(store);
+	depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+	/* current_cert is owned by the store: never freed here */
+	cert = wolfSSL_X509_STORE_CTX_get_current_cert(store);
+	ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store,
+	    wolfSSL_get_ex_data_X509_STORE_CTX_idx());
+	if (ssl != NULL)
+		tc = wolfSSL_get_ex_data(ssl, tls_ex_index());
+	if (tc != NULL && tc->magic != TLS_CONN_MAGIC)
+		tc = NULL;
+	/* called top of the chain first, for every certificate (notes 3) */
+	if (tc != NULL && tc->topdepth < 0)
+		tc->topdepth = depth;
 	/*
 	 * preverify alone is not enough: with some host-check paths wolfSSL
 	 * passes preverify=1 together with err=-322 (notes section 3).
@@ -78,22 +113,86 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		return 1;
 	if (err == 0)
 		err = -329;	/* VERIFY_CERT_ERROR: failed without a reason */
-	ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store,
-	    wolfSSL_get_ex_data_X509_STORE_CTX_idx());
-	if (ssl != NULL)
-		tc = wolfSSL_get_ex_data(ssl, tls_ex_index());
-	if (tc != NULL && tc->magic == TLS_CONN_MAGIC && tc->verr == 0) {
+	/* without our session state there is no policy: fail closed */
+	if (tc == NULL)
+		return 0;
+	ok = tls_verify_decide(&tc->vp, err, depth, tc->topdepth, &tc->used);
+	/*
+	 * wolfSSL reports one error per certificate: "unknown issuer" hides
+	 * "expired" (tested).  Before any error is let through, the
+	 * certificate's dates are checked here, under the same policy.
+	 */
+	if (ok && (derr = tio_cert_dates(cert)) != 0 && derr != err &&
+	    !tls_verify_decide(&tc->vp, derr, depth, tc->topdepth,
+	    &tc->used)) {
+		ok = 0;
+		err = derr;
+	}
+	if (tc->probe) {
+		struct tls_report *rp = tc->report;
+
+		if (rp->nchecks < TLS_REPORT_CHECKS) {
+			rp->checks[rp->nchecks].depth = depth;
+			rp->checks[rp->nchecks].err = err;
+			rp->checks[rp->nchecks].accepted = ok;
+			rp->nchecks++;
+		}
+	} else if (ok) {
+		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u depth=%d "
+		    "error %d (%s) let through by policy",
+		    (unsigned long long)tc->id, tc->host, tc->port, depth, err,
+		    tls_verify_text(err));
+		return 1;
+	}
+	if (!ok && tc->verr == 0) {
 		tc->verr = err;
-		tc->vdepth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
-		cert = wolfSSL_X509_STORE_CTX_get_current_cert(store);
-		/* current_cert is owned by the store: not freed here */
+		tc->vdepth = depth;
 		if (cert != NULL)
 			tio_name(wolfSSL_X509_get_subject_name(cert),
 			    tc->vsubject, sizeof(tc->vsubject));
 		else
 			(void)str_copy(tc->vsubject, "-", sizeof(tc->vsubject));
 	}
+	/* the probe goes on: it wants every check, and sends no mail */
+	return tc->probe ? 1 : 0;
+}
+
+/*
+ * tio_cert_dates - 13 (not yet valid), 14 (expired) or 0 for cert now,
+ * in the callback's numbering; 0 when the dates cannot be read (wolfSSL
+ * checked them then, or the parse failed and was reported).
+ */
+static int
+tio_cert_dates(WOLFSSL_X509 *cert)
+{
+	WOLFSSL_ASN1_TIME *t;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	if (cert == NULL)
+		return 0;
+	if ((t = wolfSSL_X509_get_notBefore(cert)) != NULL &&
+	    wolfSSL_ASN1_TIME_to_tm(t, &tm) == WOLFSSL_SUCCESS &&
+	    timegm(&tm) > now)
+		return 13;
+	if ((t = wolfSSL_X509_get_notAfter(cert)) != NULL &&
+	    wolfSSL_ASN1_TIME_to_tm(t, &tm) == WOLFSSL_SUCCESS &&
+	    timegm(&tm) < now)
+		return 14;
 	return 0;
+}
+
+/* tls_cert_cb - the server asked for our certificate: remember it */
+int
+tls_cert_cb(WOLFSSL *ssl, void *arg)
+{
+	struct tls_conn	*tc;
+
+	(void)arg;
+	tc = wolfSSL_get_ex_data(ssl, tls_ex_index());
+	if (tc != NULL && tc->magic == TLS_CONN_MAGIC)
+		tc->cert_requested = 1;
+	return 1;	/* go on with what the context has (or nothing) */
 }
 
 /* tls_client_start - layer a new client session over io */
@@ -125,6 +224,18 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 	tc->id = id;
 	tc->port = ctx->port;
 	(void)str_copy(tc->host, ctx->host, sizeof(tc->host));
+	tc->vp = ctx->vp;
+	memcpy(tc->pins, ctx->pins, sizeof(tc->pins));
+	tc->npins = ctx->npins;
+	tc->warn_no_chain = ctx->warn_no_chain;
+	tc->topdepth = -1;
+	if (ctx->probe) {
+		tc->probe = 1;
+		if ((tc->report = calloc(1, sizeof(*tc->report))) == NULL) {
+			io_set_error(io, FAIL_INTERNAL, "out of memory for TLS");
+			goto fail;
+		}
+	}
 	if ((tc->ssl = wolfSSL_new(ctx->ctx)) == NULL) {
 		io_set_error(io, FAIL_INTERNAL, "wolfSSL_new failed");
 		goto fail;
@@ -141,7 +252,21 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 		io_set_error(io, FAIL_INTERNAL, "cannot set SNI");
 		goto fail;
 	}
-	if (ctx->verify_hostname) {
+	/*
+	 * wolfSSL reports one error per certificate, and a name mismatch
+	 * replaces a date or trust error found before it: a callback that
+	 * accepted -322 would also accept an expired certificate.  So when
+	 * the policy accepts name mismatches, wolfSSL does not check the
+	 * name at all (every other error still reaches the callback) and we
+	 * check it after the handshake.
+	 */
+	if (ctx->verify_hostname &&
+	    ((ctx->vp.accept & CONF_ACCEPT_NAME_MISMATCH) || ctx->probe)) {
+		tc->name_deferred = 1;
+		tc->name_checked = 1;
+		tc->name_is_ip = ctx->name_is_ip;
+		(void)str_copy(tc->name, ctx->name, sizeof(tc->name));
+	} else if (ctx->verify_hostname) {
 		if (wolfSSL_check_domain_name(tc->ssl, ctx->name) !=
 		    WOLFSSL_SUCCESS) {
 			io_set_error(io, FAIL_INTERNAL, "cannot set the name to check");
@@ -194,20 +319,36 @@ tio_handshake(void *arg)
 {
 	struct tls_conn	*tc = arg;
 	char		 wtext[WOLFSSL_MAX_ERROR_SZ];
-	int		 r, err;
+	int		 r, err, alert;
 
 	r = wolfSSL_connect(tc->ssl);
 	if (r == WOLFSSL_SUCCESS) {
-		tc->done = 1;
+		if (tc->name_deferred)
+			tio_check_name(tc);
 		tio_collect(tc);
+		/*
+		 * Pins are checked on every handshake, resumed or not: the
+		 * verify callback does not run for a resumed session.
+		 */
+		if (tio_check_pins(tc) == -1 && !tc->probe)
+			return IO_T_ERROR;
+		tc->done = 1;
+		if (tc->probe)
+			tio_probe_chain(tc);
 		log_info("%016llx tls upstream=%s:%u version=%s cipher=%s "
 		    "group=%s resumed=%s subject=%s issuer=%s serial=%s "
-		    "sha256=%s not_after=%s verify=%s",
+		    "sha256=%s not_after=%s verify=%s pin=%s revocation=%s",
 		    (unsigned long long)tc->id, tc->host, tc->port,
 		    tc->info.version, tc->info.cipher, tc->info.group,
 		    tc->info.resumed ? "yes" : "no", tc->info.subject,
-		    tc->info.issuer, tc->serial, tc->info.fingerprint,
-		    tc->info.not_after, tc->info.verify);
+		    tc->info.issuer, tc->info.serial, tc->info.fingerprint,
+		    tc->info.not_after, tc->info.verify, tc->info.pin,
+		    tc->info.revocation);
+		if (tc->warn_no_chain)
+			log_warnx("%016llx tls upstream=%s:%u verify_chain=no "
+			    "without pin_sha256: the upstream's identity was "
+			    "not verified", (unsigned long long)tc->id,
+			    tc->host, tc->port);
 		return 0;
 	}
 	err = wolfSSL_get_error(tc->ssl, r);
@@ -226,6 +367,22 @@ tio_handshake(void *arg)
 		io_set_error(tc->io, tls_verify_class(err),
 		    "certificate rejected: %s; wolfSSL: %s (%d)",
 		    tls_verify_text(err), wtext, err);
+	} else if (tio_alert(tc, FAIL_TLS_PROTOCOL, &alert) ==
+	    FAIL_CLIENT_CERT_REJECTED) {
+		io_set_error(tc->io, FAIL_CLIENT_CERT_REJECTED,
+		    "the upstream refused our client certificate (alert %d); "
+		    "wolfSSL: %s (%d)", alert, wtext, err);
+	} else if (tc->cert_requested && (err == SOCKET_ERROR_E ||
+	    err == SOCKET_PEER_CLOSED_E || err == BUFFER_ERROR)) {
+		/*
+		 * It asked for our certificate, then hung up without a word
+		 * (BUFFER_ERROR: the close cut wolfSSL's read of the record
+		 * after our Finished, seen with TLS 1.3 and no certificate).
+		 */
+		io_set_error(tc->io, FAIL_CLIENT_CERT_REJECTED,
+		    "the upstream asked for a client certificate and closed "
+		    "the connection during the handshake; wolfSSL: %s (%d)",
+		    wtext, err);
 	} else {
 		io_set_error(tc->io, FAIL_TLS_PROTOCOL,
 		    "TLS handshake failed: %s (%d)", wtext, err);
@@ -242,7 +399,33 @@ static ssize_t
 tio_ioerror(struct tls_conn *tc, int err, const char *what)
 {
 	char	 wtext[WOLFSSL_MAX_ERROR_SZ];
+	int	 alert;
 
+	/*
+	 * With TLS 1.3 a server that rejects our client certificate (or
+	 * wanted one) says so after our handshake has finished: the alert
+	 * arrives on the first read (notes section 2).
+	 */
+	if (tio_alert(tc, FAIL_TLS_PROTOCOL, &alert) ==
+	    FAIL_CLIENT_CERT_REJECTED) {
+		io_set_error(tc->io, FAIL_CLIENT_CERT_REJECTED,
+		    "TLS %s: the upstream refused our client certificate "
+		    "(alert %d)", what, alert);
+		return IO_T_ERROR;
+	}
+	/*
+	 * Some servers just close instead of sending that alert.  A server
+	 * that asked for a certificate and hung up before its first byte
+	 * of SMTP did so over the certificate: nothing else was exchanged.
+	 */
+	if (tc->cert_requested && !tc->got_data &&
+	    (err == SOCKET_PEER_CLOSED_E || err == SOCKET_ERROR_E ||
+	    err == WOLFSSL_ERROR_ZERO_RETURN)) {
+		io_set_error(tc->io, FAIL_CLIENT_CERT_REJECTED,
+		    "TLS %s: the upstream asked for a client certificate and "
+		    "closed the connection after the handshake", what);
+		return IO_T_ERROR;
+	}
 	/*
 	 * A TCP close without close_notify: SMTP replies are self-delimiting,
 	 * so for us it is the same as a close; the caller decides whether it
@@ -267,8 +450,10 @@ tio_read(void *arg, void *buf, size_t len)
 
 	want = len > INT32_MAX ? INT32_MAX : (int)len;
 	n = wolfSSL_read(tc->ssl, buf, want);
-	if (n > 0)
+	if (n > 0) {
+		tc->got_data = 1;
 		return n;
+	}
 	err = wolfSSL_get_error(tc->ssl, n);
 	switch (err) {
 	case WOLFSSL_ERROR_WANT_READ:
@@ -329,6 +514,7 @@ tio_free(void *arg)
 		return;
 	if (tc->ssl != NULL)
 		wolfSSL_free(tc->ssl);
+	free(tc->report);
 	tc->magic = 0;
 	free(tc);
 }
@@ -387,14 +573,25 @@ tio_collect(struct tls_conn *tc)
 	s = wolfSSL_get_curve_name(tc->ssl);
 	(void)str_copy(ti->group, s != NULL ? s : "(none)", sizeof(ti->group));
 	ti->resumed = wolfSSL_session_reused(tc->ssl) ? 1 : 0;
-	(void)str_copy(ti->verify, tc->name_checked ? "verified" :
-	    "verified-chain-only", sizeof(ti->verify));
+	tls_verify_describe(tc->used, tc->name_checked, ti->verify,
+	    sizeof(ti->verify));
+	if (!tc->vp.crl_on)
+		(void)str_copy(ti->revocation, "not-checked",
+		    sizeof(ti->revocation));
+	else if (ti->resumed)
+		/* nothing was checked now; the first handshake did */
+		(void)str_copy(ti->revocation, "crl:resumed",
+		    sizeof(ti->revocation));
+	else
+		(void)str_copy(ti->revocation, tc->used & TLS_USED_CRL_MISSING ?
+		    "crl:missing" : "crl:good", sizeof(ti->revocation));
+	(void)str_copy(ti->pin, tc->npins > 0 ? "ok" : "none", sizeof(ti->pin));
 
 	(void)str_copy(ti->subject, "-", sizeof(ti->subject));
 	(void)str_copy(ti->issuer, "-", sizeof(ti->issuer));
 	(void)str_copy(ti->fingerprint, "-", sizeof(ti->fingerprint));
 	(void)str_copy(ti->not_after, "-", sizeof(ti->not_after));
-	(void)str_copy(tc->serial, "-", sizeof(tc->serial));
+	(void)str_copy(ti->serial, "-", sizeof(ti->serial));
 	/* a duplicate that we own (wolfSSL_X509_dup inside) */
 	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) == NULL)
 		return;
@@ -404,7 +601,7 @@ tio_collect(struct tls_conn *tc)
 	    sizeof(ti->issuer));
 	if (wolfSSL_X509_get_serial_number(x, serial, &slen) == WOLFSSL_SUCCESS &&
 	    slen > 0 && (size_t)slen <= sizeof(serial))
-		tio_hex(serial, (size_t)slen, 0, tc->serial, sizeof(tc->serial));
+		tio_hex(serial, (size_t)slen, 0, ti->serial, sizeof(ti->serial));
 	if (wolfSSL_X509_digest(x, wolfSSL_EVP_sha256(), md, &mdlen) ==
 	    WOLFSSL_SUCCESS && mdlen == sizeof(md))
 		tio_hex(md, mdlen, 1, ti->fingerprint, sizeof(ti->fingerprint));
@@ -413,4 +610,206 @@ tio_collect(struct tls_conn *tc)
 		(void)strftime(ti->not_after, sizeof(ti->not_after),
 		    "%Y-%m-%dT%H:%M:%SZ", &tm);
 	wolfSSL_X509_free(x);
+}
+
+/* tio_spki_sha256 - SHA-256 of the certificate's SubjectPublicKeyInfo */
+static int
+tio_spki_sha256(WOLFSSL_X509 *x, unsigned char *out)
+{
+	WOLFSSL_EVP_PKEY	*pk;
+	unsigned char		*der = NULL, *p;
+	int			 len, r = -1;
+
+	if ((pk = wolfSSL_X509_get_pubkey(x)) == NULL)
+		return -1;
+	if ((len = wolfSSL_i2d_PUBKEY(pk, NULL)) <= 0 || len > 16384 ||
+	    (der = malloc((size_t)len)) == NULL)
+		goto done;
+	p = der;
+	if (wolfSSL_i2d_PUBKEY(pk, &p) != len)
+		goto done;
+	if (wc_Sha256Hash(der, (word32)len, out) == 0)
+		r = 0;
+done:
+	free(der);
+	wolfSSL_EVP_PKEY_free(pk);
+	return r;
+}
+
+/*
+ * tio_check_pins - with pin_sha256 set, the server's key must be one of
+ * the pinned ones; -1 (the io's error set) if not.
+ */
+static int
+tio_check_pins(struct tls_conn *tc)
+{
+	WOLFSSL_X509	*x;
+	unsigned char	 h[WC_SHA256_DIGEST_SIZE];
+	char		 b64[64];
+	int		 r;
+
+	/* the probe shows the server's pin even when none is configured */
+	if (tc->npins == 0 && !tc->probe)
+		return 0;
+	/* a duplicate that we own */
+	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) == NULL) {
+		io_set_error(tc->io, FAIL_PIN_MISMATCH,
+		    "no server certificate to check the pins against");
+		return -1;
+	}
+	r = tio_spki_sha256(x, h);
+	wolfSSL_X509_free(x);
+	if (r == 0 && tc->npins == 0) {
+		if (base64_encode(h, sizeof(h), b64, sizeof(b64)) != -1)
+			(void)str_copy(tc->report->spki_pin, b64,
+			    sizeof(tc->report->spki_pin));
+		return 0;
+	}
+	if (r == -1) {
+		io_set_error(tc->io, FAIL_PIN_MISMATCH,
+		    "cannot hash the server's public key");
+		return -1;
+	}
+	if (base64_encode(h, sizeof(h), b64, sizeof(b64)) == -1)
+		(void)str_copy(b64, "?", sizeof(b64));
+	if (tc->report != NULL)
+		(void)str_copy(tc->report->spki_pin, b64,
+		    sizeof(tc->report->spki_pin));
+	if (tls_pin_match(h, (const unsigned char (*)[CONF_PIN_LEN])tc->pins,
+	    tc->npins)) {
+		if (tc->report != NULL)
+			tc->report->pin = 1;
+		return 0;
+	}
+	if (tc->report != NULL)
+		tc->report->pin = -1;
+	io_set_error(tc->io, FAIL_PIN_MISMATCH, "the server's public key "
+	    "matches no pin_sha256: its pin is %s, subject=%s", b64,
+	    tc->info.subject);
+	return -1;
+}
+
+/*
+ * tio_alert - the class of the last alert the server sent us, or dflt if
+ * there was none; *alertp gets its code.
+ */
+static enum gw_fail
+tio_alert(struct tls_conn *tc, enum gw_fail dflt, int *alertp)
+{
+	WOLFSSL_ALERT_HISTORY	 h;
+
+	*alertp = 0;
+	memset(&h, 0, sizeof(h));
+	if (wolfSSL_get_alert_history(tc->ssl, &h) != WOLFSSL_SUCCESS ||
+	    h.last_rx.code <= 0)
+		return dflt;
+	*alertp = h.last_rx.code;
+	return tls_alert_class(h.last_rx.code);
+}
+
+/* tio_time - a certificate time as ISO 8601 UTC, or "-" */
+static void
+tio_time(WOLFSSL_ASN1_TIME *t, char *out, size_t len)
+{
+	struct tm	 tm;
+
+	(void)str_copy(out, "-", len);
+	if (t != NULL && wolfSSL_ASN1_TIME_to_tm(t, &tm) == WOLFSSL_SUCCESS)
+		(void)strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* tio_probe_chain - the chain as the server sent it, into the report */
+static void
+tio_probe_chain(struct tls_conn *tc)
+{
+	struct tls_report	*rp = tc->report;
+	WOLFSSL_X509_CHAIN	*ch;
+	WOLFSSL_X509		*x;
+	int			 i, n;
+
+	rp->info = tc->info;
+	rp->name_checked = tc->name_checked;
+	rp->crl_on = tc->vp.crl_on;
+	if ((ch = wolfSSL_get_peer_chain(tc->ssl)) != NULL &&
+	    (n = wolfSSL_get_chain_count(ch)) > 0) {
+		for (i = 0; i < n && i < TLS_REPORT_CHAIN; i++) {
+			/* an allocated copy: freed here */
+			if ((x = wolfSSL_get_chain_X509(ch, i)) == NULL)
+				break;
+			tio_name(wolfSSL_X509_get_subject_name(x),
+			    rp->chain[i].subject, sizeof(rp->chain[i].subject));
+			tio_name(wolfSSL_X509_get_issuer_name(x),
+			    rp->chain[i].issuer, sizeof(rp->chain[i].issuer));
+			tio_time(wolfSSL_X509_get_notBefore(x),
+			    rp->chain[i].not_before,
+			    sizeof(rp->chain[i].not_before));
+			tio_time(wolfSSL_X509_get_notAfter(x),
+			    rp->chain[i].not_after,
+			    sizeof(rp->chain[i].not_after));
+			wolfSSL_X509_free(x);
+			rp->nchain++;
+		}
+	}
+	/* the relay's verdict: the first refused check, then the pins */
+	if (tc->verr != 0) {
+		rp->verdict = tls_verify_class(tc->verr);
+		(void)snprintf(rp->why, sizeof(rp->why), "%s (%d) at depth %d",
+		    tls_verify_text(tc->verr), tc->verr, tc->vdepth);
+	} else if (rp->pin == -1) {
+		rp->verdict = FAIL_PIN_MISMATCH;
+		(void)snprintf(rp->why, sizeof(rp->why), "the server's key "
+		    "matches no pin_sha256");
+	} else
+		rp->verdict = FAIL_NONE;
+}
+
+/* tls_get_report - the probe's report of a finished handshake */
+int
+tls_get_report(const struct gw_io *io, struct tls_report *rp)
+{
+	const struct tls_conn	*tc;
+
+	if (io == NULL || (tc = io_transport_ctx(io)) == NULL ||
+	    tc->magic != TLS_CONN_MAGIC || !tc->done || tc->report == NULL)
+		return -1;
+	*rp = *tc->report;
+	return 0;
+}
+
+/*
+ * tio_check_name - the deferred name check (accept = name-mismatch): a
+ * mismatch is only recorded as the exception used, never a failure.
+ */
+static void
+tio_check_name(struct tls_conn *tc)
+{
+	WOLFSSL_X509	*x;
+	int		 ok = 0;
+
+	/* a duplicate that we own */
+	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) != NULL) {
+		if (tc->name_is_ip)
+			ok = wolfSSL_X509_check_ip_asc(x, tc->name, 0) ==
+			    WOLFSSL_SUCCESS;
+		else
+			ok = wolfSSL_X509_check_host(x, tc->name,
+			    strlen(tc->name), 0, NULL) == WOLFSSL_SUCCESS;
+		wolfSSL_X509_free(x);
+	}
+	if (ok)
+		return;
+	/* the probe defers the name check whatever the policy says */
+	ok = (tc->vp.accept & CONF_ACCEPT_NAME_MISMATCH) != 0;
+	if (ok)
+		tc->used |= CONF_ACCEPT_NAME_MISMATCH;
+	else if (tc->verr == 0) {
+		tc->verr = -322;
+		tc->vdepth = 0;
+	}
+	if (tc->report != NULL && tc->report->nchecks < TLS_REPORT_CHECKS) {
+		tc->report->checks[tc->report->nchecks].depth = 0;
+		tc->report->checks[tc->report->nchecks].err = -322;
+		tc->report->checks[tc->report->nchecks].accepted = ok;
+		tc->report->nchecks++;
+	}
 }

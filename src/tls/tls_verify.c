@@ -12,8 +12,11 @@
  * table reads the same as the notes and cannot drift with a header.
  */
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "tls/tls.h"
+#include "util/str.h"
 
 struct verify_entry {
 	int		 err;
@@ -26,15 +29,15 @@ static const struct verify_entry *verify_find(int);
 static const struct verify_entry verify_table[] = {
 	/* OpenSSL X509_V_ERR_* numbers, as the callback or verify_result give them */
 	{ 2,	FAIL_CERT_UNTRUSTED,	"unable to get issuer certificate" },
-	{ 3,	FAIL_CERT_REVOCATION_UNKNOWN, "unable to get certificate CRL" },
+	{ 3,	FAIL_REVOCATION_UNKNOWN, "unable to get certificate CRL" },
 	{ 4,	FAIL_CERT_UNTRUSTED,	"unable to decrypt certificate signature" },
 	{ 6,	FAIL_CERT_UNTRUSTED,	"unable to decode issuer public key" },
 	{ 7,	FAIL_CERT_UNTRUSTED,	"certificate signature failure" },
-	{ 8,	FAIL_CERT_REVOCATION_UNKNOWN, "CRL signature failure" },
+	{ 8,	FAIL_REVOCATION_UNKNOWN, "CRL signature failure" },
 	{ 9,	FAIL_CERT_NOT_YET_VALID, "certificate is not yet valid" },
 	{ 10,	FAIL_CERT_EXPIRED,	"certificate has expired" },
-	{ 11,	FAIL_CERT_REVOCATION_UNKNOWN, "CRL is not yet valid" },
-	{ 12,	FAIL_CERT_REVOCATION_UNKNOWN, "CRL has expired" },
+	{ 11,	FAIL_REVOCATION_UNKNOWN, "CRL is not yet valid" },
+	{ 12,	FAIL_REVOCATION_UNKNOWN, "CRL has expired" },
 	/* this build reports 13/14 where OpenSSL would say 9/10 */
 	{ 13,	FAIL_CERT_NOT_YET_VALID, "certificate is not yet valid" },
 	{ 14,	FAIL_CERT_EXPIRED,	"certificate has expired" },
@@ -53,11 +56,11 @@ static const struct verify_entry verify_table[] = {
 	 * could not be established" case (missing CRL, OCSP unreachable or
 	 * unusable), not OpenSSL's "certificate rejected".
 	 */
-	{ 28,	FAIL_CERT_REVOCATION_UNKNOWN, "revocation status unknown" },
+	{ 28,	FAIL_REVOCATION_UNKNOWN, "revocation status unknown" },
 	{ 29,	FAIL_CERT_UNTRUSTED,	"subject issuer mismatch" },
 	{ 30,	FAIL_CERT_UNTRUSTED,	"authority and subject key identifier mismatch" },
 	{ 32,	FAIL_CERT_UNTRUSTED,	"key usage does not include certificate signing" },
-	{ 33,	FAIL_CERT_REVOCATION_UNKNOWN, "unable to get CRL issuer certificate" },
+	{ 33,	FAIL_REVOCATION_UNKNOWN, "unable to get CRL issuer certificate" },
 	{ 34,	FAIL_CERT_UNTRUSTED,	"unhandled critical extension" },
 	{ 37,	FAIL_CERT_UNTRUSTED,	"invalid non-CA certificate" },
 	{ 47,	FAIL_CERT_UNTRUSTED,	"permitted subtree violation" },
@@ -72,13 +75,13 @@ static const struct verify_entry verify_table[] = {
 	{ -155,	FAIL_CERT_UNTRUSTED,	"certificate signature does not verify" },
 	{ -156,	FAIL_CERT_UNTRUSTED,	"unsupported certificate signature hash" },
 	{ -157,	FAIL_CERT_UNTRUSTED,	"unsupported certificate signature key" },
-	{ -178,	FAIL_CERT_REVOCATION_UNKNOWN, "OCSP responder not authorised" },
-	{ -179,	FAIL_CERT_REVOCATION_UNKNOWN, "CRL date error" },
+	{ -178,	FAIL_REVOCATION_UNKNOWN, "OCSP responder not authorised" },
+	{ -179,	FAIL_REVOCATION_UNKNOWN, "CRL date error" },
 	{ -188,	FAIL_CERT_UNTRUSTED,	"no trusted signer for the certificate" },
-	{ -189,	FAIL_CERT_REVOCATION_UNKNOWN, "CRL signature does not verify" },
-	{ -190,	FAIL_CERT_REVOCATION_UNKNOWN, "no trusted signer for the CRL" },
+	{ -189,	FAIL_REVOCATION_UNKNOWN, "CRL signature does not verify" },
+	{ -190,	FAIL_REVOCATION_UNKNOWN, "no trusted signer for the CRL" },
 	/* an OCSP answer that fails its signature check is never "good" */
-	{ -191,	FAIL_CERT_REVOCATION_UNKNOWN, "OCSP response signature does not verify" },
+	{ -191,	FAIL_REVOCATION_UNKNOWN, "OCSP response signature does not verify" },
 	{ -198,	FAIL_CERT_UNTRUSTED,	"name constraint violation" },
 	{ -237,	FAIL_CERT_UNTRUSTED,	"CA path length too large" },
 	{ -238,	FAIL_CERT_UNTRUSTED,	"CA path length inversion" },
@@ -91,16 +94,16 @@ static const struct verify_entry verify_table[] = {
 	{ -357,	FAIL_CERT_UNTRUSTED,	"issuer is not a CA" },
 	{ -360,	FAIL_CERT_REVOKED,	"certificate revoked (OCSP)" },
 	{ -361,	FAIL_CERT_REVOKED,	"certificate revoked (CRL)" },
-	{ -362,	FAIL_CERT_REVOCATION_UNKNOWN, "no CRL for the issuer" },
-	{ -363,	FAIL_CERT_REVOCATION_UNKNOWN, "CRL monitor setup error" },
-	{ -364,	FAIL_CERT_REVOCATION_UNKNOWN, "CRL thread error" },
-	{ -365,	FAIL_CERT_REVOCATION_UNKNOWN, "no OCSP URL for the lookup" },
-	{ -366,	FAIL_CERT_REVOCATION_UNKNOWN, "OCSP responder does not know the certificate" },
-	{ -367,	FAIL_CERT_REVOCATION_UNKNOWN, "OCSP lookup failed" },
+	{ -362,	FAIL_REVOCATION_UNKNOWN, "no CRL for the issuer" },
+	{ -363,	FAIL_REVOCATION_UNKNOWN, "CRL monitor setup error" },
+	{ -364,	FAIL_REVOCATION_UNKNOWN, "CRL thread error" },
+	{ -365,	FAIL_REVOCATION_UNKNOWN, "no OCSP URL for the lookup" },
+	{ -366,	FAIL_REVOCATION_UNKNOWN, "OCSP responder does not know the certificate" },
+	{ -367,	FAIL_REVOCATION_UNKNOWN, "OCSP lookup failed" },
 	{ -368,	FAIL_CERT_UNTRUSTED,	"certificate chain too long" },
-	{ -406,	FAIL_CERT_REVOCATION_UNKNOWN, "bad certificate status message" },
-	{ -407,	FAIL_CERT_REVOCATION_UNKNOWN, "OCSP status invalid or responder unreachable" },
-	{ -408,	FAIL_CERT_REVOCATION_UNKNOWN, "OCSP lookup would block" },
+	{ -406,	FAIL_REVOCATION_UNKNOWN, "bad certificate status message" },
+	{ -407,	FAIL_REVOCATION_UNKNOWN, "OCSP status invalid or responder unreachable" },
+	{ -408,	FAIL_REVOCATION_UNKNOWN, "OCSP lookup would block" },
 };
 
 static const struct verify_entry *
@@ -142,4 +145,168 @@ tls_verify_text(int err)
 	if ((e = verify_find(err)) == NULL)
 		return "TLS protocol error";
 	return e->text;
+}
+
+/*
+ * Which error numbers each accept word covers.  Narrow on purpose: a word
+ * lets through only the numbers listed, in the three numberings this
+ * build uses (callback, get_error, verify_result).
+ */
+static const struct {
+	int		 err;
+	unsigned	 bit;
+} exception_table[] = {
+	{ 18,	CONF_ACCEPT_SELF_SIGNED },	/* depth-zero self-signed */
+	{ -275,	CONF_ACCEPT_SELF_SIGNED },
+	{ 2,	CONF_ACCEPT_UNTRUSTED_ROOT },	/* issuer not found */
+	{ 19,	CONF_ACCEPT_UNTRUSTED_ROOT },	/* self-signed root in chain */
+	{ 20,	CONF_ACCEPT_UNTRUSTED_ROOT },	/* unknown local issuer */
+	{ 21,	CONF_ACCEPT_UNTRUSTED_ROOT },
+	{ -188,	CONF_ACCEPT_UNTRUSTED_ROOT },	/* no signer */
+	{ 10,	CONF_ACCEPT_EXPIRED },
+	{ 14,	CONF_ACCEPT_EXPIRED },
+	{ -151,	CONF_ACCEPT_EXPIRED },
+	{ 9,	CONF_ACCEPT_NOT_YET_VALID },
+	{ 13,	CONF_ACCEPT_NOT_YET_VALID },
+	{ -150,	CONF_ACCEPT_NOT_YET_VALID },
+	{ -322,	CONF_ACCEPT_NAME_MISMATCH },
+	{ 62,	CONF_ACCEPT_NAME_MISMATCH },
+	{ 64,	CONF_ACCEPT_NAME_MISMATCH },
+};
+
+static const struct {
+	unsigned	 bit;
+	const char	*name;
+} exception_names[] = {
+	{ CONF_ACCEPT_SELF_SIGNED,	"self-signed" },
+	{ CONF_ACCEPT_UNTRUSTED_ROOT,	"untrusted-root" },
+	{ CONF_ACCEPT_EXPIRED,		"expired" },
+	{ CONF_ACCEPT_NOT_YET_VALID,	"not-yet-valid" },
+	{ CONF_ACCEPT_NAME_MISMATCH,	"name-mismatch" },
+};
+
+/* tls_verify_exception - the accept word that covers err, as a bit */
+unsigned
+tls_verify_exception(int err)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(exception_table) / sizeof(exception_table[0]);
+	    i++)
+		if (exception_table[i].err == err)
+			return exception_table[i].bit;
+	return 0;
+}
+
+/* tls_verify_decide - the verify callback's verdict on one error */
+int
+tls_verify_decide(const struct tls_vpolicy *p, int err, int depth, int top,
+    unsigned *used)
+{
+	enum gw_fail	 cls;
+	unsigned	 bit;
+
+	if (err == 0)
+		return 1;
+	cls = tls_verify_class(err);
+	/* "revoked" is an answer, not a gap: no setting overrides it */
+	if (cls == FAIL_CERT_REVOKED)
+		return 0;
+	if (err == -362 && p->crl_on) {
+		/*
+		 * The certificate at the top of the chain was issued by the
+		 * root, whose CRL chain-except-root does not require.
+		 */
+		if (p->crl_except_root && depth > 0 && depth == top) {
+			*used |= TLS_USED_CRL_ROOT;
+			return 1;
+		}
+		if (!p->crl_missing_fail) {
+			*used |= TLS_USED_CRL_MISSING;
+			return 1;
+		}
+		return 0;
+	}
+	bit = tls_verify_exception(err);
+	if (bit != 0 && (p->accept & bit) != 0) {
+		*used |= bit;
+		return 1;
+	}
+	/*
+	 * verify_chain = no waives trust and dates, never the name (that is
+	 * verify_hostname's) nor a protocol-level certificate error.
+	 */
+	if (!p->verify_chain && (cls == FAIL_CERT_UNTRUSTED ||
+	    cls == FAIL_CERT_EXPIRED || cls == FAIL_CERT_NOT_YET_VALID)) {
+		*used |= TLS_USED_NO_CHAIN;
+		return 1;
+	}
+	return 0;
+}
+
+/* tls_verify_describe - the verify= value of the info line */
+void
+tls_verify_describe(unsigned used, int name_checked, char *buf, size_t len)
+{
+	size_t	 i, n;
+	int	 any = 0;
+
+	if (len == 0)
+		return;
+	if (used & TLS_USED_NO_CHAIN)
+		(void)str_copy(buf, "chain-not-verified", len);
+	else if (used & (CONF_ACCEPT_SELF_SIGNED | CONF_ACCEPT_UNTRUSTED_ROOT |
+	    CONF_ACCEPT_EXPIRED | CONF_ACCEPT_NOT_YET_VALID |
+	    CONF_ACCEPT_NAME_MISMATCH)) {
+		(void)str_copy(buf, "accepted:", len);
+		for (i = 0; i < sizeof(exception_names) /
+		    sizeof(exception_names[0]); i++) {
+			if (!(used & exception_names[i].bit))
+				continue;
+			n = strlen(buf);
+			(void)snprintf(buf + n, len - n, "%s%s", any ? "," : "",
+			    exception_names[i].name);
+			any = 1;
+		}
+	} else {
+		(void)str_copy(buf, name_checked ? "verified" :
+		    "verified-chain-only", len);
+		return;
+	}
+	if (!name_checked) {
+		n = strlen(buf);
+		(void)snprintf(buf + n, len - n, ",name-not-checked");
+	}
+}
+
+/* tls_pin_match - one of the pins equals hash */
+int
+tls_pin_match(const unsigned char *hash,
+    const unsigned char (*pins)[CONF_PIN_LEN], size_t npins)
+{
+	size_t	 i;
+
+	for (i = 0; i < npins; i++)
+		if (memcmp(hash, pins[i], CONF_PIN_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* tls_alert_class - class of a fatal alert the server sent */
+enum gw_fail
+tls_alert_class(int alert)
+{
+	switch (alert) {
+	case 42:	/* bad_certificate */
+	case 43:	/* unsupported_certificate */
+	case 44:	/* certificate_revoked */
+	case 45:	/* certificate_expired */
+	case 46:	/* certificate_unknown */
+	case 48:	/* unknown_ca */
+	case 49:	/* access_denied */
+	case 116:	/* certificate_required (TLS 1.3) */
+		return FAIL_CLIENT_CERT_REJECTED;
+	default:
+		return FAIL_TLS_PROTOCOL;
+	}
 }

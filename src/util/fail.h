@@ -20,9 +20,10 @@ enum gw_fail {
 	FAIL_CERT_NOT_YET_VALID,	/* "cert-not-yet-valid" */
 	FAIL_CERT_NAME_MISMATCH,	/* "cert-name-mismatch" */
 	FAIL_CERT_REVOKED,		/* "cert-revoked" */
-	FAIL_CERT_REVOCATION_UNKNOWN,	/* "cert-revocation-unknown" */
-	FAIL_CERT_PIN_MISMATCH,		/* "cert-pin-mismatch" */
-	FAIL_TLS_NOT_OFFERED,		/* "tls-not-offered" */
+	FAIL_REVOCATION_UNKNOWN,	/* "revocation-unknown" */
+	FAIL_PIN_MISMATCH,		/* "pin-mismatch" */
+	FAIL_STARTTLS_UNAVAILABLE,	/* "starttls-unavailable" */
+	FAIL_CLIENT_CERT_REJECTED,	/* "client-cert-rejected" */
 	FAIL_AUTH,			/* "auth-failed" */
 	FAIL_PROTOCOL,			/* "protocol": upstream broke SMTP */
 	FAIL_REJECTED,			/* "rejected": banner/EHLO refused */

@@ -109,7 +109,7 @@ def test_verify_hostname_no_still_checks_chain():
 def test_starttls_required_not_offered():
     up = Upstream("plain")
     gw = Gateway(up, upstream_conf={"tls": "starttls"})
-    expect_tempfail(up, gw, "4.7.", "tls-not-offered")
+    expect_tempfail(up, gw, "4.7.", "starttls-unavailable")
     check(not up.events("MAIL") and not up.events("RCPT"),
           "commands sent in cleartext: %r", up.events())
 

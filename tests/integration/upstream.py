@@ -29,6 +29,11 @@ repeated).  The defaults: "reject..." -> "550 5.1.1 No such user",
 --data-reply force the reply to MAIL or to the end of DATA; --drop-at
 closes the connection instead of answering, --delay-at answers late.
 
+TLS: --tls-min and --tls-max (1.2 or 1.3) limit the versions the server
+accepts; --client-ca FILE makes it require a client certificate that
+chains to FILE (with TLS 1.3, a client without one sees the connection
+closed after its handshake, without an alert).
+
 When listening, it prints "READY <port>" on stdout and flushes; it stops
 on SIGTERM or SIGINT, or when stdin is closed if --stdin-watch is given.
 
@@ -232,6 +237,13 @@ def parse_args(argv):
                    help="wait before answering MAIL, RCPT or end of DATA")
     p.add_argument("--timeout", type=float, default=60,
                    help="idle timeout of a session, seconds")
+    p.add_argument("--tls-min", choices=["1.2", "1.3"],
+                   help="oldest TLS version the server accepts")
+    p.add_argument("--tls-max", choices=["1.2", "1.3"],
+                   help="newest TLS version the server accepts")
+    p.add_argument("--client-ca",
+                   help="require a client certificate that chains to "
+                        "this CA file")
     p.add_argument("--stdin-watch", action="store_true",
                    help="exit when stdin reaches end of file")
     args = p.parse_args(argv)
@@ -256,11 +268,21 @@ def parse_args(argv):
     return args
 
 
-def server_context(cert, key):
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def server_context(cert, key, tls_min=None, tls_max=None, client_ca=None):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    if tls_min:
+        ctx.minimum_version = TLS_VERSIONS[tls_min]
+    if tls_max:
+        ctx.maximum_version = TLS_VERSIONS[tls_max]
+    if client_ca:
+        ctx.load_verify_locations(client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 
 
@@ -271,7 +293,8 @@ async def serve(args):
     handler.drop_count = args.drop_count
     ctx = None
     if args.mode != "plain":
-        ctx = server_context(args.cert, args.key)
+        ctx = server_context(args.cert, args.key, args.tls_min,
+                             args.tls_max, args.client_ca)
 
     def factory():
         # hostname given: aiosmtpd would otherwise call getfqdn(), which

@@ -49,6 +49,8 @@
 static char	pki_dir[PATH_MAX];
 static int	pki_ok;
 
+static int	pki_run(const char *, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 pki_run(const char *fmt, ...)
 {
@@ -891,14 +893,14 @@ static const struct fail_case fail_cases[] = {
 	    TLS_NONE, FAIL_REJECTED, "550" },
 	{ "STARTTLS not offered", { BANNER, EXP("EHLO"),
 	    SEND("250-mx.test\r\n250 PIPELINING\r\n"), { ST_SILENT, NULL } },
-	    TLS_STARTTLS, FAIL_TLS_NOT_OFFERED, "not offered" },
+	    TLS_STARTTLS, FAIL_STARTTLS_UNAVAILABLE, "not offered" },
 	{ "HELO only, TLS required", { BANNER, EXP("EHLO"),
 	    SEND("502 no\r\n"), EXP("HELO"), SEND("250 ok\r\n"),
-	    { ST_SILENT, NULL } }, TLS_STARTTLS, FAIL_TLS_NOT_OFFERED, "HELO" },
+	    { ST_SILENT, NULL } }, TLS_STARTTLS, FAIL_STARTTLS_UNAVAILABLE, "HELO" },
 	{ "STARTTLS refused", { BANNER, EXP("EHLO"),
 	    SEND("250-mx.test\r\n250 STARTTLS\r\n"), EXP("STARTTLS"),
 	    SEND("454 4.7.0 TLS not available\r\n"), { ST_SILENT, NULL } },
-	    TLS_STARTTLS, FAIL_TLS_NOT_OFFERED, "refused" },
+	    TLS_STARTTLS, FAIL_STARTTLS_UNAVAILABLE, "refused" },
 	{ "STARTTLS injection", { BANNER, EXP("EHLO"),
 	    SEND("250-mx.test\r\n250 STARTTLS\r\n"), EXP("STARTTLS"),
 	    SEND("220 2.0.0 go ahead\r\n250 INJECTED-PLAINTEXT\r\n"),

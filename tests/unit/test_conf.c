@@ -259,6 +259,82 @@ test_full(void **state)
 	conf_unref(c);
 }
 
+/* the TLS policy keys of an upstream, each set away from its default */
+static void
+test_tls_keys(void **state)
+{
+	static const unsigned char empty_sha256[32] = {
+		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
+		0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+		0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55
+	};
+	struct gw_conf			*c;
+	const struct conf_upstream	*u;
+	const char			*f;
+	char				 text[4096];
+
+	(void)state;
+	f = write_tmp("x\n", 2);
+	(void)snprintf(text, sizeof(text), MINIMAL
+	    "tls_max_version = 1.2\n"
+	    "ca_file = none\n"
+	    "ca_path = /tmp\n"
+	    "verify_chain = no\n"
+	    "accept = untrusted-root, Expired, name-mismatch\n"
+	    "pin_sha256 = 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=, "
+	    "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+	    "ciphers = ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305\n"
+	    "ciphersuites = TLS13-CHACHA20-POLY1305-SHA256:TLS_AES_128_GCM_SHA256\n"
+	    "curves = x25519, secp384r1, P-256\n"
+	    "client_cert = %s\nclient_key = %s\n"
+	    "client_key_password_file = %s\n"
+	    "crl_file = %s\ncrl_path = /tmp\n"
+	    "crl_check = chain-except-root\ncrl_missing = fail\n",
+	    f, f, f, f);
+	assert_no_errors(load_text(text, &c, NULL));
+	u = &c->upstreams[0];
+	assert_int_equal(u->tls_max_version, CONF_TLS_V12);
+	assert_string_equal(u->ca_file, "none");
+	assert_string_equal(u->ca_path, "/tmp");
+	assert_int_equal(u->no_verify_chain, 1);
+	assert_int_equal(u->accept, CONF_ACCEPT_UNTRUSTED_ROOT |
+	    CONF_ACCEPT_EXPIRED | CONF_ACCEPT_NAME_MISMATCH);
+	assert_int_equal(u->npins, 2);
+	assert_memory_equal(u->pins[0], empty_sha256, 32);
+	assert_memory_equal(u->pins[1], empty_sha256, 32);
+	assert_string_equal(u->ciphers,
+	    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305");
+	assert_string_equal(u->ciphersuites,
+	    "TLS13-CHACHA20-POLY1305-SHA256:TLS_AES_128_GCM_SHA256");
+	assert_int_equal(u->ncurves, 3);
+	assert_int_equal(u->curves[0], CONF_CURVE_X25519);
+	assert_int_equal(u->curves[1], CONF_CURVE_P384);
+	assert_int_equal(u->curves[2], CONF_CURVE_P256);
+	assert_string_equal(u->client_cert, f);
+	assert_string_equal(u->client_key, f);
+	assert_string_equal(u->client_key_password_file, f);
+	assert_string_equal(u->crl_file, f);
+	assert_string_equal(u->crl_path, "/tmp");
+	assert_int_equal(u->crl_check, CRL_CHECK_CHAIN_EXCEPT_ROOT);
+	assert_int_equal(u->crl_missing_fail, 1);
+	conf_unref(c);
+
+	/* and the defaults */
+	assert_no_errors(load_text(MINIMAL, &c, NULL));
+	u = &c->upstreams[0];
+	assert_int_equal(u->tls_max_version, CONF_TLS_V13);
+	assert_int_equal(u->no_verify_chain, 0);
+	assert_int_equal(u->accept, 0);
+	assert_int_equal(u->npins, 0);
+	assert_int_equal(u->ncurves, 0);
+	assert_string_equal(u->ciphers, "");
+	assert_string_equal(u->crl_file, "");
+	assert_int_equal(u->crl_check, CRL_CHECK_CHAIN);
+	assert_int_equal(u->crl_missing_fail, 0);
+	conf_unref(c);
+}
+
 /* only the required keys: everything else from the table */
 static void
 test_defaults(void **state)
@@ -458,13 +534,81 @@ static const struct errcase errcases[] = {
 	{ "cidr trailing comma", NULL, "allow = 127.0.0.1,", NULL,
 	    { "6: allow: empty item in list" } },
 	{ "ca_file relative", NULL, NULL, "ca_file = certs/ca.pem",
-	    { "9: ca_file: \"certs/ca.pem\": must be \"system\" or an "
+	    { "9: ca_file: \"certs/ca.pem\": must be \"system\", \"none\" or an "
 	    "absolute path" } },
 	{ "ca_file missing", NULL, NULL, "ca_file = /nonexistent/ca.pem",
 	    { "9: ca_file: \"/nonexistent/ca.pem\": No such file or "
 	    "directory" } },
 	{ "ca_file directory", NULL, NULL, "ca_file = /tmp",
 	    { "9: ca_file: \"/tmp\": not a regular file" } },
+	{ "accept unknown word", NULL, NULL, "accept = expired, anything",
+	    { "9: accept: \"expired, anything\": \"anything\": not one of "
+	    "self-signed, untrusted-root, expired, not-yet-valid, "
+	    "name-mismatch" } },
+	{ "accept twice", NULL, NULL, "accept = expired, EXPIRED",
+	    { "9: accept: \"expired, EXPIRED\": \"EXPIRED\": listed twice" } },
+	{ "accept empty item", NULL, NULL, "accept = expired,",
+	    { "9: accept: \"expired,\": empty item in list" } },
+	{ "pin hex", NULL, NULL, "pin_sha256 = 0123abcd",
+	    { "9: pin_sha256: \"0123abcd\": \"0123abcd\": not the base64 of "
+	    "a SHA-256 digest" } },
+	{ "pin sha1 length", NULL, NULL,
+	    "pin_sha256 = 2jmj7l5rSw0yVb/vlWAYkK/YBwk=",
+	    { "9: pin_sha256: \"2jmj7l5rSw0yVb/vlWAYkK/YBwk=\": " } },
+	{ "curves unknown", NULL, NULL, "curves = X25519, brainpool",
+	    { "9: curves: \"X25519, brainpool\": \"brainpool\": not one of "
+	    "X25519, P-256, P-384, P-521, X448" } },
+	{ "curves alias twice", NULL, NULL, "curves = P-256, secp256r1",
+	    { "9: curves: \"P-256, secp256r1\": \"secp256r1\": listed "
+	    "twice" } },
+	{ "ciphers 1.3 name", NULL, NULL,
+	    "ciphers = TLS13-AES128-GCM-SHA256",
+	    { "9: ciphers: \"TLS13-AES128-GCM-SHA256\": " } },
+	{ "ciphersuites 1.2 name", NULL, NULL,
+	    "ciphersuites = ECDHE-RSA-AES128-GCM-SHA256",
+	    { "9: ciphersuites: \"ECDHE-RSA-AES128-GCM-SHA256\": " } },
+	{ "ciphers weak", NULL, NULL,
+	    "ciphers = ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-RC4-SHA",
+	    { "9: ciphers: \"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-RC4-SHA\": "
+	    "\"ECDHE-RSA-RC4-SHA\": weak or unauthenticated" } },
+	{ "ciphers keyword", NULL, NULL, "ciphers = HIGH:!aNULL",
+	    { "9: ciphers: \"HIGH:!aNULL\": \"HIGH\": not a cipher name" } },
+	{ "ciphers empty item", NULL, NULL,
+	    "ciphers = ECDHE-RSA-AES128-GCM-SHA256::",
+	    { "9: ciphers: \"ECDHE-RSA-AES128-GCM-SHA256::\": empty item" } },
+	{ "tls_max_version 1.1", NULL, NULL, "tls_max_version = 1.1",
+	    { "9: tls_max_version: \"1.1\": TLS versions before 1.2 are "
+	    "not supported" } },
+	{ "tls max below min", NULL, NULL,
+	    "tls_min_version = 1.3\ntls_max_version = 1.2",
+	    { "7: [upstream u]: tls_max_version: 1.2 is older than "
+	    "tls_min_version 1.3" } },
+	{ "client_cert relative", NULL, NULL, "client_cert = client.pem",
+	    { "9: client_cert: \"client.pem\": must be an absolute path" } },
+	{ "client_key missing file", NULL, NULL,
+	    "client_key = /nonexistent/k.pem",
+	    { "9: client_key: \"/nonexistent/k.pem\": No such file" } },
+	{ "client_cert without key", NULL, NULL, "client_cert = /etc/passwd",
+	    { "7: [upstream u]: client_key: required with client_cert" } },
+	{ "password file without key", NULL, NULL,
+	    "client_key_password_file = /etc/passwd",
+	    { "7: [upstream u]: client_key_password_file: set without "
+	    "client_key" } },
+	{ "crl_path not a directory", NULL, NULL, "crl_path = /etc/passwd",
+	    { "9: crl_path: \"/etc/passwd\": not a directory" } },
+	{ "ca_path not a directory", NULL, NULL, "ca_path = /etc/passwd",
+	    { "9: ca_path: \"/etc/passwd\": not a directory" } },
+	{ "crl_file directory", NULL, NULL, "crl_file = /tmp",
+	    { "9: crl_file: \"/tmp\": not a regular file" } },
+	{ "crl_check", NULL, NULL, "crl_check = all",
+	    { "9: crl_check: \"all\": must be one of chain, leaf, "
+	    "chain-except-root" } },
+	{ "crl_missing", NULL, NULL, "crl_missing = soft",
+	    { "9: crl_missing: \"soft\": must be one of ignore, fail" } },
+	{ "ca_file none alone", NULL, NULL, "ca_file = none",
+	    { "7: [upstream u]: ca_file: \"none\" needs ca_path" } },
+	{ "verify_chain bool", NULL, NULL, "verify_chain = sometimes",
+	    { "9: verify_chain: \"sometimes\": not a boolean" } },
 	{ "unknown key", "listen = 127.0.0.1:25", NULL, NULL,
 	    { "2: listen: unknown key in [gateway]" } },
 	{ "key case", NULL, NULL, "Port = 25",
@@ -854,7 +998,7 @@ test_example(void **state)
  * documented in its section, and a file that sets each key to the default
  * the document prints loads to the same values as a file that sets none.
  */
-static const char *const all_keys[3][13] = {
+static const char *const all_keys[3][32] = {
 	{ "hostname", "user", "log_level", "log_facilities", "log_target",
 	  "max_sessions", NULL },
 	{ "listen", "allow", "upstream", "max_message_size", "max_recipients",
@@ -863,7 +1007,10 @@ static const char *const all_keys[3][13] = {
 	  NULL },
 	{ "host", "port", "tls", "ca_file", "verify_hostname", "tls_name",
 	  "tls_min_version", "helo_name", "connect_timeout",
-	  "command_timeout", NULL },
+	  "command_timeout", "tls_max_version", "ca_path", "verify_chain",
+	  "accept", "pin_sha256", "ciphers", "ciphersuites", "curves",
+	  "client_cert", "client_key", "client_key_password_file",
+	  "crl_file", "crl_path", "crl_check", "crl_missing", NULL },
 };
 
 static void
@@ -905,6 +1052,18 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_string_equal(ua->helo_name, ub->helo_name);
 	assert_int_equal(ua->connect_timeout, ub->connect_timeout);
 	assert_int_equal(ua->command_timeout, ub->command_timeout);
+	assert_int_equal(ua->tls_max_version, ub->tls_max_version);
+	assert_string_equal(ua->ca_path, ub->ca_path);
+	assert_int_equal(ua->no_verify_chain, ub->no_verify_chain);
+	assert_int_equal(ua->accept, ub->accept);
+	assert_int_equal(ua->npins, ub->npins);
+	assert_string_equal(ua->ciphers, ub->ciphers);
+	assert_string_equal(ua->ciphersuites, ub->ciphersuites);
+	assert_int_equal(ua->ncurves, ub->ncurves);
+	assert_string_equal(ua->client_cert, ub->client_cert);
+	assert_string_equal(ua->crl_file, ub->crl_file);
+	assert_int_equal(ua->crl_check, ub->crl_check);
+	assert_int_equal(ua->crl_missing_fail, ub->crl_missing_fail);
 }
 
 static void
@@ -917,7 +1076,7 @@ test_docs_defaults(void **state)
 	FILE		*fp;
 	char		 path[PATH_MAX], line[1024], *cell[6], *p, *e;
 	char		 body[3][2048], text[8192];
-	int		 documented[3][13], sec = -1, i, k, ncell, nlit = 0;
+	int		 documented[3][32], sec = -1, i, k, ncell, nlit = 0;
 	int		 fence = 0;
 
 	(void)state;
@@ -977,7 +1136,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 19);
+	assert_int_equal(nlit, 23);
 
 	(void)snprintf(text, sizeof(text), "[gateway]\n%s"
 	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n%s"
@@ -996,6 +1155,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_derived_defaults, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tls_auto, setup, teardown),

@@ -48,13 +48,16 @@ static const struct {
 	    "451 4.7.5 Upstream TLS certificate rejected (cert-name-mismatch)" },
 	{ FAIL_CERT_REVOKED, "4.7.5",
 	    "451 4.7.5 Upstream TLS certificate rejected (cert-revoked)" },
-	{ FAIL_CERT_REVOCATION_UNKNOWN, "4.7.5",
+	{ FAIL_REVOCATION_UNKNOWN, "4.7.5",
 	    "451 4.7.5 Upstream TLS certificate rejected "
-	    "(cert-revocation-unknown)" },
-	{ FAIL_CERT_PIN_MISMATCH, "4.7.5",
-	    "451 4.7.5 Upstream TLS certificate rejected (cert-pin-mismatch)" },
-	{ FAIL_TLS_NOT_OFFERED, "4.7.4",
-	    "451 4.7.4 Upstream does not offer TLS (tls-not-offered)" },
+	    "(revocation-unknown)" },
+	{ FAIL_PIN_MISMATCH, "4.7.5",
+	    "451 4.7.5 Upstream TLS certificate rejected (pin-mismatch)" },
+	{ FAIL_STARTTLS_UNAVAILABLE, "4.7.4",
+	    "451 4.7.4 Upstream does not offer TLS (starttls-unavailable)" },
+	{ FAIL_CLIENT_CERT_REJECTED, "4.7.5",
+	    "451 4.7.5 Upstream refused the gateway's TLS client certificate "
+	    "(client-cert-rejected)" },
 	{ FAIL_AUTH, "4.7.0",
 	    "451 4.7.0 Upstream authentication failed (auth-failed)" },
 	{ FAIL_PROTOCOL, "4.5.0", "451 4.5.0 Upstream protocol error (protocol)" },
@@ -135,7 +138,7 @@ test_cert_classes_alike(void **state)
 	static const enum gw_fail cert[] = {
 		FAIL_CERT_UNTRUSTED, FAIL_CERT_EXPIRED, FAIL_CERT_NOT_YET_VALID,
 		FAIL_CERT_NAME_MISMATCH, FAIL_CERT_REVOKED,
-		FAIL_CERT_REVOCATION_UNKNOWN, FAIL_CERT_PIN_MISMATCH,
+		FAIL_REVOCATION_UNKNOWN, FAIL_PIN_MISMATCH,
 	};
 	const struct smtp_reply_map	*first, *m;
 	size_t				 i;

@@ -52,13 +52,13 @@ static const struct vcase cases[] = {
 	{ -361,	FAIL_CERT_REVOKED,		"CRL revoked" },
 	{ -360,	FAIL_CERT_REVOKED,		"OCSP revoked (lookup or staple)" },
 	{ 23,	FAIL_CERT_REVOKED,		"revoked, verify_result" },
-	{ -362,	FAIL_CERT_REVOCATION_UNKNOWN,	"CRL missing" },
-	{ -365,	FAIL_CERT_REVOCATION_UNKNOWN,	"OCSP needs URL" },
-	{ -366,	FAIL_CERT_REVOCATION_UNKNOWN,	"must-staple, no staple" },
-	{ -367,	FAIL_CERT_REVOCATION_UNKNOWN,	"OCSP response unusable" },
-	{ -407,	FAIL_CERT_REVOCATION_UNKNOWN,	"OCSP responder unreachable" },
-	{ 28,	FAIL_CERT_REVOCATION_UNKNOWN,	"revocation unknown, verify_result" },
-	{ -191,	FAIL_CERT_REVOCATION_UNKNOWN,	"OCSP signature bad: never good" },
+	{ -362,	FAIL_REVOCATION_UNKNOWN,	"CRL missing" },
+	{ -365,	FAIL_REVOCATION_UNKNOWN,	"OCSP needs URL" },
+	{ -366,	FAIL_REVOCATION_UNKNOWN,	"must-staple, no staple" },
+	{ -367,	FAIL_REVOCATION_UNKNOWN,	"OCSP response unusable" },
+	{ -407,	FAIL_REVOCATION_UNKNOWN,	"OCSP responder unreachable" },
+	{ 28,	FAIL_REVOCATION_UNKNOWN,	"revocation unknown, verify_result" },
+	{ -191,	FAIL_REVOCATION_UNKNOWN,	"OCSP signature bad: never good" },
 	/* not certificate problems: protocol */
 	{ -313,	FAIL_TLS_PROTOCOL,		"received fatal alert" },
 	{ -326,	FAIL_TLS_PROTOCOL,		"record layer version error" },
@@ -130,8 +130,141 @@ test_class_names(void **state)
 	assert_string_equal(fail_name(tls_verify_class(20)), "cert-untrusted");
 	assert_string_equal(fail_name(tls_verify_class(14)), "cert-expired");
 	assert_string_equal(fail_name(tls_verify_class(-407)),
-	    "cert-revocation-unknown");
+	    "revocation-unknown");
 	assert_string_equal(fail_name(tls_verify_class(-313)), "tls-protocol");
+}
+
+/*
+ * The verify callback's verdict: one table of (policy, error, depth) ->
+ * (accepted?, what it used).  Errors in the callback's numbering.
+ */
+struct dcase {
+	const char	*name;
+	struct tls_vpolicy p;
+	int		 err, depth, top;
+	int		 want;
+	unsigned	 used;
+};
+
+#define STRICT		{ 0, 1, 0, 0, 0 }
+#define ACC(bits)	{ (bits), 1, 0, 0, 0 }
+#define NOCHAIN		{ 0, 0, 0, 0, 0 }
+#define CRL(fail, xroot) { 0, 1, 1, (fail), (xroot) }
+
+static const struct dcase dcases[] = {
+	{ "ok", STRICT, 0, 0, 1, 1, 0 },
+	{ "untrusted, strict", STRICT, 20, 0, 0, 0, 0 },
+	{ "untrusted, accepted", ACC(CONF_ACCEPT_UNTRUSTED_ROOT), 20, 0, 0,
+	    1, CONF_ACCEPT_UNTRUSTED_ROOT },
+	{ "no signer, accepted", ACC(CONF_ACCEPT_UNTRUSTED_ROOT), -188, 0, 0,
+	    1, CONF_ACCEPT_UNTRUSTED_ROOT },
+	{ "untrusted-root does not cover self-signed",
+	    ACC(CONF_ACCEPT_UNTRUSTED_ROOT), 18, 0, 0, 0, 0 },
+	{ "self-signed accepted", ACC(CONF_ACCEPT_SELF_SIGNED), 18, 0, 0, 1,
+	    CONF_ACCEPT_SELF_SIGNED },
+	{ "self-signed does not cover unknown root",
+	    ACC(CONF_ACCEPT_SELF_SIGNED), 20, 0, 0, 0, 0 },
+	{ "untrusted-root does not cover expired",
+	    ACC(CONF_ACCEPT_UNTRUSTED_ROOT), 14, 0, 0, 0, 0 },
+	{ "expired accepted", ACC(CONF_ACCEPT_EXPIRED), 14, 1, 1, 1,
+	    CONF_ACCEPT_EXPIRED },
+	{ "expired does not cover not yet valid", ACC(CONF_ACCEPT_EXPIRED),
+	    13, 0, 0, 0, 0 },
+	{ "not yet valid accepted", ACC(CONF_ACCEPT_NOT_YET_VALID), -150, 0,
+	    0, 1, CONF_ACCEPT_NOT_YET_VALID },
+	{ "name mismatch strict", STRICT, -322, 0, 0, 0, 0 },
+	{ "name mismatch accepted", ACC(CONF_ACCEPT_NAME_MISMATCH), -322, 0,
+	    0, 1, CONF_ACCEPT_NAME_MISMATCH },
+	{ "revoked never", ACC(0x1f), -361, 0, 0, 0, 0 },
+	{ "revoked never, no chain", NOCHAIN, -361, 0, 0, 0, 0 },
+	{ "revoked OCSP never", ACC(0x1f), -360, 0, 0, 0, 0 },
+	{ "no chain: untrusted", NOCHAIN, 20, 0, 0, 1, TLS_USED_NO_CHAIN },
+	{ "no chain: expired", NOCHAIN, 14, 0, 0, 1, TLS_USED_NO_CHAIN },
+	{ "no chain: self-signed", NOCHAIN, 18, 0, 0, 1, TLS_USED_NO_CHAIN },
+	{ "no chain: name still checked", NOCHAIN, -322, 0, 0, 0, 0 },
+	{ "no chain: protocol error", NOCHAIN, -313, 0, 0, 0, 0 },
+	{ "unknown error never", ACC(0x1f), -12345, 0, 0, 0, 0 },
+	{ "crl missing ignored", CRL(0, 0), -362, 0, 1, 1,
+	    TLS_USED_CRL_MISSING },
+	{ "crl missing fail", CRL(1, 0), -362, 0, 1, 0, 0 },
+	{ "crl missing at top, fail", CRL(1, 0), -362, 1, 1, 0, 0 },
+	{ "chain-except-root: root CRL not needed", CRL(1, 1), -362, 1, 1, 1,
+	    TLS_USED_CRL_ROOT },
+	{ "chain-except-root: leaf CRL needed", CRL(1, 1), -362, 0, 1, 0, 0 },
+	{ "chain-except-root: depth 0 is not the top", CRL(1, 1), -362, 0, 0,
+	    0, 0 },
+	{ "chain-except-root: mid-chain CRL needed", CRL(1, 1), -362, 1, 2, 0,
+	    0 },
+	{ "crl missing without CRLs configured", STRICT, -362, 0, 0, 0, 0 },
+};
+
+static void
+test_decide(void **state)
+{
+	const struct dcase	*d;
+	size_t			 i;
+	unsigned		 used;
+	int			 got, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(dcases) / sizeof(dcases[0]); i++) {
+		d = &dcases[i];
+		used = 0;
+		got = tls_verify_decide(&d->p, d->err, d->depth, d->top, &used);
+		if (got != d->want || used != d->used) {
+			print_message("%s: got %d used %#x, want %d used %#x\n",
+			    d->name, got, used, d->want, d->used);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+static void
+test_describe(void **state)
+{
+	char	 buf[128];
+
+	(void)state;
+	tls_verify_describe(0, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "verified");
+	tls_verify_describe(TLS_USED_CRL_MISSING, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "verified-chain-only");
+	tls_verify_describe(CONF_ACCEPT_UNTRUSTED_ROOT, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "accepted:untrusted-root");
+	tls_verify_describe(CONF_ACCEPT_EXPIRED | CONF_ACCEPT_SELF_SIGNED, 0,
+	    buf, sizeof(buf));
+	assert_string_equal(buf, "accepted:self-signed,expired,name-not-checked");
+	tls_verify_describe(TLS_USED_NO_CHAIN | CONF_ACCEPT_EXPIRED, 1, buf,
+	    sizeof(buf));
+	assert_string_equal(buf, "chain-not-verified");
+	/* a short buffer never overflows */
+	tls_verify_describe(0x1f, 0, buf, 8);
+	assert_true(strlen(buf) < 8);
+}
+
+static void
+test_pins_and_alerts(void **state)
+{
+	unsigned char	 pins[2][CONF_PIN_LEN], h[CONF_PIN_LEN];
+	const unsigned char (*pp)[CONF_PIN_LEN] = pins;
+
+	(void)state;
+	memset(pins[0], 1, CONF_PIN_LEN);
+	memset(pins[1], 2, CONF_PIN_LEN);
+	memset(h, 2, sizeof(h));
+	assert_int_equal(tls_pin_match(h, pp, 2), 1);
+	assert_int_equal(tls_pin_match(h, pp, 1), 0);
+	assert_int_equal(tls_pin_match(h, NULL, 0), 0);
+	h[31] = 1;
+	assert_int_equal(tls_pin_match(h, pp, 2), 0);
+
+	assert_int_equal(tls_alert_class(116), FAIL_CLIENT_CERT_REJECTED);
+	assert_int_equal(tls_alert_class(42), FAIL_CLIENT_CERT_REJECTED);
+	assert_int_equal(tls_alert_class(48), FAIL_CLIENT_CERT_REJECTED);
+	assert_int_equal(tls_alert_class(40), FAIL_TLS_PROTOCOL);
+	assert_int_equal(tls_alert_class(70), FAIL_TLS_PROTOCOL);
+	assert_int_equal(tls_alert_class(0), FAIL_TLS_PROTOCOL);
 }
 
 int
@@ -142,6 +275,9 @@ main(void)
 		cmocka_unit_test(test_zero_is_no_failure),
 		cmocka_unit_test(test_texts),
 		cmocka_unit_test(test_class_names),
+		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_pins_and_alerts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

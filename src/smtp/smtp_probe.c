@@ -1,0 +1,260 @@
+/*
+ * smtp_probe.c - "smtpgate probe": the relay's upstream session, watched.
+ *
+ * Honesty rule: the probe does not have its own SMTP or TLS logic.  It
+ * drives the same smtp_client the relay uses; the only difference is the
+ * TLS context's probe mode, in which the verify callback records each
+ * error with the policy's decision (the relay's tls_verify_decide) and
+ * goes on, so that one connection shows every check.  The verdict is the
+ * first check the relay would have refused on, or the pins.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "smtp/smtp_client.h"
+#include "smtp/smtp_parse.h"
+#include "smtp/smtp_probe.h"
+#include "tls/tls.h"
+#include "util/fail.h"
+#include "util/str.h"
+
+struct probe {
+	struct event_base		*base;
+	struct smtp_client		*c;
+	const struct conf_upstream	*up;
+	FILE				*out;
+	int				 ready;
+	int				 finished;
+	enum gw_fail			 cls;
+	char				 why[512];
+	struct tls_report		 rep;
+	int				 have_rep;
+	struct smtp_ext			 ext;
+	char				 tlsdesc[96];
+};
+
+static void	probe_trace(void *, int, const char *, size_t);
+static void	probe_ready(void *);
+static void	probe_reply(void *, const struct smtp_reply *);
+static void	probe_failed(void *, enum gw_fail, const char *);
+static void	probe_release(void *);
+static void	probe_checks(struct probe *);
+static int	probe_verdict(struct probe *);
+
+static const struct smtp_client_cb probe_cb = {
+	probe_ready, probe_reply, probe_failed
+};
+
+/* every line of the dialogue, escaped: it comes from the network */
+static void
+probe_trace(void *arg, int out, const char *line, size_t len)
+{
+	struct probe	*p = arg;
+	char		 vis[2048];
+
+	(void)fprintf(p->out, "  %s %s\n", out ? "C:" : "S:",
+	    str_vis(vis, sizeof(vis), line, len));
+}
+
+static void
+probe_ready(void *arg)
+{
+	struct probe	*p = arg;
+	const struct smtp_ext *ext;
+
+	p->ready = 1;
+	if ((ext = smtp_client_ext(p->c)) != NULL)
+		p->ext = *ext;
+	(void)str_copy(p->tlsdesc, smtp_client_tls(p->c), sizeof(p->tlsdesc));
+	p->have_rep = smtp_client_tls_report(p->c, &p->rep) == 0;
+	/* no mail, ever: QUIT, and the client frees itself */
+	smtp_client_quit(p->c);
+	p->c = NULL;
+}
+
+static void
+probe_reply(void *arg, const struct smtp_reply *r)
+{
+	(void)arg;
+	(void)r;	/* no transaction is ever started */
+}
+
+static void
+probe_failed(void *arg, enum gw_fail cls, const char *why)
+{
+	struct probe	*p = arg;
+
+	p->cls = cls != FAIL_NONE ? cls : FAIL_INTERNAL;
+	(void)str_copy(p->why, why, sizeof(p->why));
+	p->have_rep = smtp_client_tls_report(p->c, &p->rep) == 0;
+	smtp_client_free(p->c);
+	p->c = NULL;
+	p->finished = 1;
+	(void)event_base_loopexit(p->base, NULL);
+}
+
+static void
+probe_release(void *arg)
+{
+	struct probe	*p = arg;
+
+	p->finished = 1;
+	(void)event_base_loopexit(p->base, NULL);
+}
+
+/* one line per check, grouped as an operator thinks of them */
+static void
+probe_checks(struct probe *p)
+{
+	static const struct {
+		const char	*name;
+		enum gw_fail	 a, b;
+	} groups[] = {
+		{ "chain", FAIL_CERT_UNTRUSTED, FAIL_CERT_UNTRUSTED },
+		{ "dates", FAIL_CERT_EXPIRED, FAIL_CERT_NOT_YET_VALID },
+		{ "name", FAIL_CERT_NAME_MISMATCH, FAIL_CERT_NAME_MISMATCH },
+		{ "crl", FAIL_CERT_REVOKED, FAIL_REVOCATION_UNKNOWN },
+	};
+	const struct tls_report	*r = &p->rep;
+	enum gw_fail		 cls;
+	size_t			 g, i;
+	int			 any;
+
+	for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+		any = 0;
+		for (i = 0; i < r->nchecks; i++) {
+			cls = tls_verify_class(r->checks[i].err);
+			if (cls != groups[g].a && cls != groups[g].b)
+				continue;
+			(void)fprintf(p->out, "check %-8s depth %d: %s (%d): %s\n",
+			    groups[g].name, r->checks[i].depth,
+			    tls_verify_text(r->checks[i].err), r->checks[i].err,
+			    r->checks[i].accepted ? "let through by policy" :
+			    "FAILED");
+			any = 1;
+		}
+		if (any)
+			continue;
+		if (g == 2 && !r->name_checked)
+			(void)fprintf(p->out, "check %-8s not checked "
+			    "(verify_hostname = no)\n", groups[g].name);
+		else if (g == 3 && !r->crl_on)
+			(void)fprintf(p->out, "check %-8s not checked (no "
+			    "crl_file or crl_path)\n", groups[g].name);
+		else
+			(void)fprintf(p->out, "check %-8s ok\n", groups[g].name);
+	}
+	/* errors of no group (a protocol-level certificate problem) */
+	for (i = 0; i < r->nchecks; i++) {
+		cls = tls_verify_class(r->checks[i].err);
+		for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+			if (cls == groups[g].a || cls == groups[g].b)
+				break;
+		if (g == sizeof(groups) / sizeof(groups[0]))
+			(void)fprintf(p->out, "check other    depth %d: %s "
+			    "(%d): %s\n", r->checks[i].depth,
+			    tls_verify_text(r->checks[i].err), r->checks[i].err,
+			    r->checks[i].accepted ? "let through by policy" :
+			    "FAILED");
+	}
+	(void)fprintf(p->out, "check ocsp     not checked (not implemented)\n");
+	(void)fprintf(p->out, "check stapling not requested (not "
+	    "implemented)\n");
+	if (r->pin == 0)
+		(void)fprintf(p->out, "check pins     none configured; the "
+		    "server's key: pin_sha256 = %s\n", r->spki_pin);
+	else
+		(void)fprintf(p->out, "check pins     %s; the server's key: "
+		    "pin_sha256 = %s\n", r->pin > 0 ? "ok" : "FAILED: no pin "
+		    "matches", r->spki_pin);
+}
+
+/* the summary after the dialogue; returns the exit status */
+static int
+probe_verdict(struct probe *p)
+{
+	const struct tls_report	*r = &p->rep;
+	size_t			 i;
+
+	(void)fprintf(p->out, "\n");
+	if (p->have_rep) {
+		(void)fprintf(p->out, "tls            %s cipher %s group %s "
+		    "resumed %s\n", r->info.version, r->info.cipher,
+		    r->info.group, r->info.resumed ? "yes" : "no");
+		for (i = 0; i < r->nchain; i++)
+			(void)fprintf(p->out, "certificate %zu  subject %s\n"
+			    "               issuer  %s\n"
+			    "               valid   %s .. %s\n", i,
+			    r->chain[i].subject, r->chain[i].issuer,
+			    r->chain[i].not_before, r->chain[i].not_after);
+		(void)fprintf(p->out, "leaf           serial %s sha256 %s\n",
+		    r->info.serial, r->info.fingerprint);
+		probe_checks(p);
+	} else if (p->ready)
+		(void)fprintf(p->out, "tls            none: the session ran "
+		    "in CLEARTEXT (tls = %s)\n", tls_mode_name(p->up->tls));
+	if (p->ready) {
+		if (p->ext.flags & SMTP_EXT_AUTH)
+			(void)fprintf(p->out, "auth           %s\n", p->ext.auth);
+		else
+			(void)fprintf(p->out, "auth           none offered\n");
+	}
+	if (!p->ready) {
+		(void)fprintf(p->out, "verdict        REFUSED (%s): %s\n",
+		    fail_name(p->cls), p->why);
+		return 1;
+	}
+	if (p->have_rep && r->verdict != FAIL_NONE) {
+		(void)fprintf(p->out, "verdict        REFUSED (%s): %s\n",
+		    fail_name(r->verdict), r->why);
+		return 1;
+	}
+	if (p->have_rep)
+		(void)fprintf(p->out, "verify         %s revocation %s\n",
+		    r->info.verify, r->info.revocation);
+	(void)fprintf(p->out, "verdict        GO AHEAD: a relay would send "
+	    "mail to this upstream\n");
+	return 0;
+}
+
+/* smtp_probe - connect like the relay, print everything; see smtp_probe.h */
+int
+smtp_probe(struct event_base *base, struct evdns_base *dns,
+    const struct conf_upstream *up, const char *helo_name,
+    struct tls_client_ctx *tls, FILE *out)
+{
+	struct smtp_client_params	 prm;
+	struct probe			 p;
+
+	memset(&p, 0, sizeof(p));
+	p.base = base;
+	p.up = up;
+	p.out = out;
+	memset(&prm, 0, sizeof(prm));
+	prm.base = base;
+	prm.dns = dns;
+	prm.up = up;
+	prm.tls = tls;
+	prm.helo_name = helo_name;
+	prm.id = 0x70726f6265ULL;	/* "probe" in the log */
+	prm.release = probe_release;
+	prm.release_arg = &p;
+	prm.trace = probe_trace;
+	prm.trace_arg = &p;
+	(void)fprintf(out, "probe upstream %s: %s port %u tls %s\n", up->name,
+	    up->host, up->port, tls_mode_name(up->tls));
+	if ((p.c = smtp_client_new(&prm, &probe_cb, &p)) == NULL) {
+		(void)fprintf(out, "verdict        REFUSED (internal): cannot "
+		    "start the client\n");
+		return 1;
+	}
+	while (!p.finished)
+		if (event_base_dispatch(base) != 0)
+			break;
+	if (p.c != NULL)
+		smtp_client_free(p.c);
+	return probe_verdict(&p);
+}
