@@ -10,6 +10,8 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -71,6 +73,7 @@ static void	io_destroy(struct gw_io *);
 static int	io_do_read(struct gw_io *);
 static int	io_do_write(struct gw_io *);
 static int	io_flush(struct gw_io *);
+static void	io_write_now(struct gw_io *);
 static int	io_do_handshake(struct gw_io *);
 static void	io_progress(struct gw_io *);
 
@@ -148,6 +151,10 @@ io_connect(struct gw_io *io, const struct sockaddr *sa, socklen_t salen)
 		io_set_error(io, FAIL_INTERNAL, "event_new failed");
 		return -1;
 	}
+	/* SMTP is request and reply: never let a command wait for an ACK */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+		    sizeof(int));
 	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS) {
 		io_set_error(io, FAIL_CONNECT, "connect: %s", strerror(errno));
 		return -1;
@@ -251,17 +258,14 @@ io_write(struct gw_io *io, const void *p, size_t len)
 	 * the owner from here: an error or the low-water event is passed to
 	 * the loop with event_active() and reported from there.
 	 */
-	if (buf_len(&io->out) == len && io->fd != -1 && (io->flags &
-	    (IO_F_CONNECTING | IO_F_HANDSHAKE | IO_F_TSTART | IO_F_FREE |
-	    IO_F_R_WWRITE | IO_F_W_WREAD)) == 0) {
-		if (io_flush(io) == -1)
-			io->flags |= IO_F_ERRPEND;
-		if ((io->flags & IO_F_ERRPEND) || ((io->flags & IO_F_ABOVE_LOW) &&
-		    buf_len(&io->out) <= io->lowat)) {
-			io->flags |= IO_F_WACTIVE;
-			event_active(io->wev, EV_WRITE, 0);
-		}
-	}
+	/*
+	 * Inside the io's own callback the owner often writes several pieces
+	 * (a body chunk, then the final dot): they are sent together when the
+	 * frame ends.  Sent one by one, a small last piece would wait for the
+	 * peer's delayed ACK (Nagle), 40 ms a message.
+	 */
+	if (io->held == 0 && buf_len(&io->out) == len)
+		io_write_now(io);
 	io_reload(io);
 	return 0;
 }
@@ -613,6 +617,27 @@ io_flush(struct gw_io *io)
 }
 
 /*
+ * io_write_now - send queued output from outside the loop's write event.
+ * What follows for the owner (an error, low water) is passed to the loop
+ * with event_active(), never delivered from here.
+ */
+static void
+io_write_now(struct gw_io *io)
+{
+	if (io->fd == -1 || buf_len(&io->out) == 0 || (io->flags &
+	    (IO_F_CONNECTING | IO_F_HANDSHAKE | IO_F_TSTART | IO_F_FREE |
+	    IO_F_ERROR | IO_F_R_WWRITE | IO_F_W_WREAD)) != 0)
+		return;
+	if (io_flush(io) == -1)
+		io->flags |= IO_F_ERRPEND;
+	if ((io->flags & IO_F_ERRPEND) || ((io->flags & IO_F_ABOVE_LOW) &&
+	    buf_len(&io->out) <= io->lowat)) {
+		io->flags |= IO_F_WACTIVE;
+		event_active(io->wev, EV_WRITE, 0);
+	}
+}
+
+/*
  * io_do_write - send queued output and tell the owner what follows from
  * it.  Returns -1 if the io was freed.
  */
@@ -687,6 +712,9 @@ out:
 			io_destroy(io);
 		return;
 	}
+	/* what the owner wrote during the callback goes out in one send */
+	if (io->held == 0)
+		io_write_now(io);
 	io_reload(io);
 }
 
@@ -707,5 +735,7 @@ io_on_timer(evutil_socket_t fd, short what, void *arg)
 	/* the owner chose to carry on: the recorded timeout is not an error */
 	if (io->errclass == FAIL_TIMEOUT && !(io->flags & IO_F_ERROR))
 		io->errclass = FAIL_NONE;
+	if (io->held == 0)
+		io_write_now(io);
 	io_reload(io);
 }
