@@ -34,6 +34,19 @@
 #   ca-chain-bundle.pem  root + intermediate + revint-ca: a trust store in
 #               which both intermediates' CRLs can be loaded
 #
+#   OCSP (answered by "openssl ocsp" run by the tests).  The AIA URL is
+#   $MKPKI_OCSP_URL (default http://127.0.0.1:9/, a port nothing serves):
+#
+#   ocsp-signer      the intermediate's delegated OCSP signer (OCSPSigning)
+#   int-ca.index.txt the intermediate's "openssl ca" index: good, ocsp-good,
+#               expired and notyet valid; revoked, ocsp-revoked revoked;
+#               any other serial is unknown to the responder
+#   ocsp-good   by the intermediate; good SANs; AIA OCSP URL; valid
+#   ocsp-revoked  as ocsp-good, revoked in int-ca.index.txt only (not in
+#               int-ca.crl, so the CRL tests are unchanged)
+#   root-ocsp-signer root-ca.index.txt  the same for the root: int-ca valid,
+#               revint-ca revoked
+#
 # Exit status 0 on success; on failure openssl's output is printed.
 set -euo pipefail
 
@@ -96,6 +109,23 @@ extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 
+[leaf_ocsp_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = ${ENV::LEAF_SAN}
+authorityInfoAccess = OCSP;URI:${ENV::MKPKI_OCSP_URL}
+
+[ocsp_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = critical, OCSPSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+noCheck = ignored
+
 [self_ext]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -104,6 +134,7 @@ subjectKeyIdentifier = hash
 subjectAltName = ${ENV::LEAF_SAN}
 EOF
 export LEAF_SAN=$good_san
+export MKPKI_OCSP_URL=${MKPKI_OCSP_URL:-http://127.0.0.1:9/}
 
 # selfsigned NAME CN EXT: a self-signed certificate for NAME.key
 selfsigned() {
@@ -226,4 +257,33 @@ printf 'test password\n' >"$out/client.pass"
 ossl pkey -in "$out/client.key" -aes256 -passout "file:$out/client.pass" \
     -out "$out/client-enc.key"
 
-chmod 0644 "$out"/*.pem
+# OCSP: the leaves go through "openssl ca" so that the index the responder
+# reads knows them.  This comes after the CRLs so that they do not list
+# ocsp-revoked.
+ocsp_leaf() {
+	newkey "$1"
+	ossl req -new -key "$out/$1.key" -subj "/O=smtpgate test/CN=localhost" \
+	    -config "$work/ext.cnf" -out "$work/$1.csr"
+	ossl ca -batch -notext -config "$work/ca.cnf" -in "$work/$1.csr" \
+	    -days 825 -extfile "$work/ext.cnf" -extensions leaf_ocsp_ext \
+	    -out "$out/$1.pem"
+	cat "$out/$1.pem" "$out/int-ca.pem" >"$out/$1-chain.pem"
+}
+ocsp_leaf ocsp-good
+ocsp_leaf ocsp-revoked
+ossl ca -config "$work/ca.cnf" -revoke "$out/ocsp-revoked.pem" \
+    -crl_reason keyCompromise
+ossl ca -config "$work/ca.cnf" -valid "$out/good.pem"
+newkey ocsp-signer
+issue ocsp-signer "smtpgate test OCSP signer" ocsp_ext int-ca
+# The .attr file carries unique_subject = no: the leaves share a subject.
+cp "$work/ca/index.txt" "$out/int-ca.index.txt"
+cp "$work/ca/index.txt.attr" "$out/int-ca.index.txt.attr"
+
+ossl ca -config "$work/rootca.cnf" -valid "$out/int-ca.pem"
+newkey root-ocsp-signer
+issue root-ocsp-signer "smtpgate test root OCSP signer" ocsp_ext root-ca
+cp "$work/rootca/index.txt" "$out/root-ca.index.txt"
+cp "$work/rootca/index.txt.attr" "$out/root-ca.index.txt.attr"
+
+chmod 0644 "$out"/*.pem "$out"/*.index.txt*

@@ -49,6 +49,7 @@ SRCDIR = os.environ.get("SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("SMTPGATE_BIN", "")
 PYTHON = "/usr/bin/python3"
 UPSTREAM_PY = os.path.join(HERE, "upstream.py")
+OCSPFWD_PY = os.path.join(HERE, "ocspfwd.py")
 FAULTUP_PY = os.path.join(HERE, "faultup.py")
 MKPKI = os.path.join(SRCDIR, "certs", "mkpki.sh")
 
@@ -81,6 +82,7 @@ SANITIZER_RE = re.compile(
 
 _tmp = None
 _pki = None
+_ocsp_aia_port = None
 _children = []			# every live child process, oldest first
 _gateways = []			# Gateway objects made by the running test
 
@@ -219,12 +221,15 @@ def _cleanup():
 
 def pki():
     """Paths of the test PKI, made once per run: pki()["good-chain"] etc.
-    Keys of the dict are the file names without .pem, and NAME.key."""
+    Keys of the dict are the file names without .pem, and NAME.key.
+    The ocsp-* leaves name http://127.0.0.1:ocsp_aia_port()/ in their AIA."""
     global _pki
     if _pki is None:
         d = os.path.join(tmpdir(), "pki")
+        env = dict(os.environ, MKPKI_OCSP_URL="http://127.0.0.1:%d/"
+                   % ocsp_aia_port())
         r = subprocess.run(["bash", MKPKI, d], capture_output=True,
-                           text=True, timeout=60)
+                           text=True, timeout=60, env=env)
         if r.returncode != 0:
             raise TestFailure("mkpki.sh failed: %s" % r.stderr.strip())
         _pki = {}
@@ -232,6 +237,15 @@ def pki():
             name, ext = os.path.splitext(f)
             _pki[name if ext == ".pem" else f] = os.path.join(d, f)
     return _pki
+
+
+def ocsp_aia_port():
+    """The loopback port the PKI's AIA OCSP URL names, chosen once per run;
+    start an OcspResponder on it to answer the URL."""
+    global _ocsp_aia_port
+    if _ocsp_aia_port is None:
+        _ocsp_aia_port = free_port()
+    return _ocsp_aia_port
 
 
 def free_port(host="127.0.0.1"):
@@ -391,6 +405,104 @@ class FaultUpstream(Upstream):
 
 
 # ---------------------------------------------------------------- gateway
+
+class OcspResponder:
+    """An "openssl ocsp" responder for one CA of the PKI, reachable only on
+    127.0.0.1:port.
+
+    openssl ocsp binds every interface, so it runs in a network namespace
+    of its own (unshare -n, only lo up) and ocspfwd.py forwards the
+    loopback port into it; ocspfwd.py also logs each HTTP request, which
+    requests() counts.  ca: "int-ca" (signer ocsp-signer) or "root-ca"
+    (root-ocsp-signer); the index is CA.index.txt.  mode: "answer", or
+    "silent" (accepts and reads, never answers: no openssl at all).
+    stop_responder() kills openssl but keeps the port: connections are then
+    accepted and closed at once, a responder that is down.  Needs
+    CAP_SYS_ADMIN for the namespace; without it the test is skipped."""
+
+    def __init__(self, ca="int-ca", mode="answer", port=None):
+        self.port = port or free_port()
+        self.dir = newdir("ocsp")
+        self.reqlog = os.path.join(self.dir, "requests.log")
+        self.ossl = None
+        self.log = os.path.join(self.dir, "openssl-ocsp.log")
+        open(self.reqlog, "w").close()
+        if mode == "answer":
+            self._start_openssl(ca)
+            fwd = ["--netns", str(self.ossl.pid), str(self.inner)]
+        elif mode == "silent":
+            fwd = ["--silent"]
+        else:
+            raise TestFailure("OcspResponder: unknown mode %r" % mode)
+        self.fwd = _spawn([PYTHON, OCSPFWD_PY, str(self.port), self.reqlog]
+                          + fwd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+        line = b""
+        r, _, _ = select.select([self.fwd.stdout], [], [],
+                                START_TIMEOUT)
+        if r:
+            line = self.fwd.stdout.readline()
+        if line.strip() != b"ready":
+            self.stop()
+            raise TestFailure("ocspfwd.py did not start: %r %s"
+                              % (line, _tail(self.log, 5)))
+
+    def _start_openssl(self, ca):
+        p = pki()
+        signer = "ocsp-signer" if ca == "int-ca" else "root-ocsp-signer"
+        if subprocess.run(["unshare", "-n", "true"], capture_output=True,
+                          timeout=10).returncode != 0:
+            raise TestSkip("no network namespace (unshare -n needs "
+                           "CAP_SYS_ADMIN) for the OCSP responder")
+        # Inside its own namespace any port is free.
+        self.inner = 8888
+        script = ('ip link set lo up && exec openssl ocsp -index "$1" '
+                  '-CA "$2" -rsigner "$3" -rkey "$4" -port "$5" '
+                  '-ignore_err')
+        with open(self.log, "wb") as logf:
+            self.ossl = _spawn(["unshare", "-n", "sh", "-c", script, "sh",
+                                p[ca + ".index.txt"], p[ca], p[signer],
+                                p[signer + ".key"], str(self.inner)],
+                               stdout=logf, stderr=subprocess.STDOUT)
+        # /proc/PID/net/tcp shows the sockets of PID's own namespace.
+        want = ":%04X" % self.inner
+        tcp = "/proc/%d/net/tcp" % self.ossl.pid
+        tcp6 = "/proc/%d/net/tcp6" % self.ossl.pid
+
+        def listening():
+            for path in (tcp, tcp6):
+                try:
+                    with open(path) as f:
+                        for ln in f.readlines()[1:]:
+                            fs = ln.split()
+                            if fs[1].endswith(want) and fs[3] == "0A":
+                                return True
+                except OSError:
+                    pass
+            if self.ossl.poll() is not None:
+                raise TestFailure("openssl ocsp exited: %s"
+                                  % _tail(self.log, 10))
+            return False
+        wait_for(listening, START_TIMEOUT)
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/" % self.port
+
+    def requests(self):
+        """HTTP requests received so far ("POST /" lines)."""
+        with open(self.reqlog, encoding="latin-1") as f:
+            return [ln.rstrip("\n") for ln in f if ln.strip()]
+
+    def stop_responder(self):
+        if self.ossl is not None:
+            _reap(self.ossl, timeout=5)
+
+    def stop(self):
+        self.stop_responder()
+        if getattr(self, "fwd", None) is not None:
+            _reap(self.fwd, timeout=5)
+
 
 class GatewayError(TestFailure):
     pass
