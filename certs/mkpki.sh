@@ -38,9 +38,10 @@
 #   $MKPKI_OCSP_URL (default http://127.0.0.1:9/, a port nothing serves):
 #
 #   ocsp-signer      the intermediate's delegated OCSP signer (OCSPSigning)
-#   int-ca.index.txt the intermediate's "openssl ca" index: good, ocsp-good,
+#   int-ca.index.txt the intermediate's "openssl ca" index: ocsp-good,
 #               expired and notyet valid; revoked, ocsp-revoked revoked;
-#               any other serial is unknown to the responder
+#               any other serial (good, client, ...) is unknown to the
+#               responder
 #   ocsp-good   by the intermediate; good SANs; AIA OCSP URL; valid
 #   ocsp-revoked  as ocsp-good, revoked in int-ca.index.txt only (not in
 #               int-ca.crl, so the CRL tests are unchanged)
@@ -273,7 +274,6 @@ ocsp_leaf ocsp-good
 ocsp_leaf ocsp-revoked
 ossl ca -config "$work/ca.cnf" -revoke "$out/ocsp-revoked.pem" \
     -crl_reason keyCompromise
-ossl ca -config "$work/ca.cnf" -valid "$out/good.pem"
 newkey ocsp-signer
 issue ocsp-signer "smtpgate test OCSP signer" ocsp_ext int-ca
 # The .attr file carries unique_subject = no: the leaves share a subject.

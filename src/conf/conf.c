@@ -45,6 +45,7 @@ _Static_assert(sizeof(enum tls_mode) == sizeof(int), "enum tls_mode size");
 _Static_assert(sizeof(enum bare_newline) == sizeof(int),
     "enum bare_newline size");
 _Static_assert(sizeof(enum crl_check) == sizeof(int), "enum crl_check size");
+_Static_assert(sizeof(enum ocsp_mode) == sizeof(int), "enum ocsp_mode size");
 
 enum sec_kind {
 	SEC_GATEWAY,
@@ -145,6 +146,13 @@ static const struct conf_word words_crl_check[] = {
 };
 static const struct conf_word words_crl_missing[] = {
 	{ "ignore", 0 }, { "fail", 1 }, { NULL, 0 }
+};
+static const struct conf_word words_ocsp[] = {
+	{ "off", OCSP_OFF }, { "soft", OCSP_SOFT }, { "hard", OCSP_HARD },
+	{ NULL, 0 }
+};
+static const struct conf_word words_ocsp_check[] = {
+	{ "leaf", 0 }, { "chain", 1 }, { NULL, 0 }
 };
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
@@ -248,6 +256,16 @@ static const struct conf_key keytab[] = {
 	    UP(crl_check), words_crl_check, 0 },
 	{ SEC_UPSTREAM, "crl_missing", KT_ENUM, "ignore", DERIVE_NONE, 0, 0,
 	    UP(crl_missing_fail), words_crl_missing, 0 },
+	{ SEC_UPSTREAM, "ocsp", KT_ENUM, "off", DERIVE_NONE, 0, 0,
+	    UP(ocsp), words_ocsp, 0 },
+	{ SEC_UPSTREAM, "ocsp_url", KT_BANNER, "", DERIVE_NONE, 0, 0,
+	    UP(ocsp_url), NULL, 1 },
+	{ SEC_UPSTREAM, "ocsp_nonce", KT_BOOL, "no", DERIVE_NONE, 0, 0,
+	    UP(ocsp_nonce), NULL, 0 },
+	{ SEC_UPSTREAM, "ocsp_check", KT_ENUM, "leaf", DERIVE_NONE, 0, 0,
+	    UP(ocsp_chain), words_ocsp_check, 0 },
+	{ SEC_UPSTREAM, "ocsp_timeout", KT_DURATION, "10s", DERIVE_NONE,
+	    1, 300, UP(ocsp_timeout), NULL, 0 },
 	{ SEC_UPSTREAM, "helo_name", KT_HOST, NULL, DERIVE_GWHOST, 0, 0,
 	    UP(helo_name), NULL, 0 },
 	{ SEC_UPSTREAM, "connect_timeout", KT_DURATION, "30s", DERIVE_NONE,

@@ -76,6 +76,14 @@ enum crl_check {
 	CRL_CHECK_CHAIN_EXCEPT_ROOT	/* no CRL needed from the root CA */
 };
 
+enum ocsp_mode {
+	OCSP_OFF = 0,
+	OCSP_SOFT,			/* only "revoked" fails */
+	OCSP_HARD			/* "unknown" and no answer fail too */
+};
+
+#define CONF_URL_MAX	256
+
 struct conf_upstream {
 	char		 name[CONF_NAME_MAX];
 	char		 host[CONF_HOST_MAX];	/* required */
@@ -106,6 +114,11 @@ struct conf_upstream {
 	char		 crl_path[PATH_MAX];
 	enum crl_check	 crl_check;		/* default chain */
 	int		 crl_missing_fail;	/* crl_missing: ignore(0)|fail(1) */
+	enum ocsp_mode	 ocsp;			/* default off */
+	char		 ocsp_url[CONF_URL_MAX]; /* default "": the AIA URL */
+	int		 ocsp_nonce;		/* default 0; 1 is refused */
+	int		 ocsp_chain;		/* ocsp_check: leaf(0)|chain(1) */
+	unsigned	 ocsp_timeout;		/* seconds, default 10 */
 	char		 helo_name[CONF_HOST_MAX]; /* default: gateway hostname */
 	unsigned	 connect_timeout;	/* seconds, default 30 */
 	unsigned	 command_timeout;	/* seconds, default 300 */

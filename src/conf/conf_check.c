@@ -140,6 +140,19 @@ check_upstream(struct check *ck, const struct conf_upstream *u)
 	if (u->client_key_password_file[0] != '\0' && u->client_key[0] == '\0')
 		cerr(ck, u->line, "[upstream %s]: client_key_password_file: "
 		    "set without client_key", u->name);
+	/*
+	 * OCSP answers are fetched once and cached until their nextUpdate;
+	 * a nonce would bind each answer to one request and make the cache
+	 * useless (and wolfSSL would reject every cached answer).
+	 */
+	if (u->ocsp_nonce)
+		cerr(ck, u->line, "[upstream %s]: ocsp_nonce: \"yes\" is not "
+		    "supported: OCSP answers are cached until their "
+		    "nextUpdate, which a nonce forbids", u->name);
+	if (u->ocsp_url[0] != '\0' && (strncmp(u->ocsp_url, "http://", 7) != 0 ||
+	    u->ocsp_url[7] == '\0' || strchr(u->ocsp_url, ' ') != NULL))
+		cerr(ck, u->line, "[upstream %s]: ocsp_url: \"%s\" is not an "
+		    "http:// URL", u->name, u->ocsp_url);
 	/* nothing to verify against would fail every handshake */
 	if (strcmp(u->ca_file, "none") == 0 && u->ca_path[0] == '\0' &&
 	    !u->no_verify_chain)

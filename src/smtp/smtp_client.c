@@ -131,6 +131,7 @@ struct smtp_client {
 	char			 peer[64];	/* "192.0.2.1:587" */
 
 	struct gw_io		*io;
+	struct tls_ocsp_fetch	*ocspf;	/* OCSP answer awaited */
 	struct smtp_reply	 reply;
 	struct smtp_ext		 ext;
 	char			 tlsdesc[96];
@@ -176,6 +177,8 @@ static void	on_datain(struct smtp_client *);
 static void	on_ioerror(struct smtp_client *, enum io_event);
 static void	on_connected(struct smtp_client *);
 static void	on_tlsready(struct smtp_client *);
+static void	on_tlsverified(struct smtp_client *);
+static void	on_ocsp(void *, enum gw_fail, const char *);
 static void	on_resolved(const struct resolve_result *, void *);
 static void	on_timer(evutil_socket_t, short, void *);
 static void	on_defer(evutil_socket_t, short, void *);
@@ -288,6 +291,11 @@ client_release(struct smtp_client *c)
 static void
 client_close(struct smtp_client *c)
 {
+	/* it points into the io's TLS session: stop it first */
+	if (c->ocspf != NULL) {
+		tls_ocsp_fetch_cancel(c->ocspf);
+		c->ocspf = NULL;
+	}
 	if (c->rreq != NULL) {
 		resolve_cancel(c->rreq);
 		c->rreq = NULL;
@@ -685,7 +693,8 @@ on_datain(struct smtp_client *c)
 	char		 vis[SMTP_REPLY_LINE_MAX * 2];
 	size_t		 len;
 
-	while (c->io != NULL && !(c->flags & CF_FAILED)) {
+	/* replies wait in the buffer until the OCSP answer is in */
+	while (c->io != NULL && !(c->flags & CF_FAILED) && c->ocspf == NULL) {
 		in = io_in(c->io);
 		lr = buf_findline(in, SMTP_REPLY_LINE_MAX, &len);
 		if (lr == BUF_LINE_NONE)
@@ -761,6 +770,46 @@ on_tlsready(struct smtp_client *c)
 		    ti.version, ti.cipher);
 	else
 		(void)str_copy(c->tlsdesc, "TLS", sizeof(c->tlsdesc));
+	/*
+	 * The certificate's OCSP answer was not cached: nothing goes over
+	 * the session until it is fetched (without blocking the loop) and
+	 * says the certificate may be used.
+	 */
+	if (tls_ocsp_pending(c->io)) {
+		c->ocspf = tls_ocsp_fetch_start(c->io, c->base, c->dns, c->id,
+		    on_ocsp, c);
+		if (c->ocspf == NULL)
+			client_fail(c, FAIL_INTERNAL,
+			    "out of memory for an OCSP request");
+		return;
+	}
+	on_tlsverified(c);
+}
+
+/* on_ocsp - the OCSP answer is in (or is not coming) */
+static void
+on_ocsp(void *arg, enum gw_fail cls, const char *why)
+{
+	struct smtp_client	*c = arg;
+
+	c->ocspf = NULL;	/* freed by its owner before this call */
+	client_hold(c);
+	if (cls != FAIL_NONE)
+		client_fail(c, cls, "%s", why);
+	else {
+		on_tlsverified(c);
+		/* an implicit-TLS banner may have arrived meanwhile */
+		if (c->io != NULL && buf_len(io_in(c->io)) != 0)
+			on_datain(c);
+	}
+	client_release(c);
+	/* c may be freed here */
+}
+
+/* on_tlsverified - TLS is up and its certificate fully checked */
+static void
+on_tlsverified(struct smtp_client *c)
+{
 	if (c->state == CS_TLS_IMPLICIT)
 		client_enter(c, CS_BANNER);
 	else if (c->state == CS_TLS_STARTTLS)

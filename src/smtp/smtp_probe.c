@@ -160,7 +160,9 @@ probe_checks(struct probe *p)
 			    r->checks[i].accepted ? "let through by policy" :
 			    "FAILED");
 	}
-	(void)fprintf(p->out, "check ocsp     not checked (not implemented)\n");
+	/* the relay fetches OCSP answers after the handshake; probe does not */
+	(void)fprintf(p->out, "check ocsp     not checked (probe does not fetch "
+	    "OCSP answers)\n");
 	(void)fprintf(p->out, "check stapling not requested (not "
 	    "implemented)\n");
 	if (r->pin == 0)

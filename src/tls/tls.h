@@ -48,11 +48,40 @@ struct tls_info {
 	char	fingerprint[100];	/* SHA-256, hex with colons */
 	char	not_after[40];
 	char	verify[128];		/* "verified" or what was accepted by policy */
-	char	revocation[32];		/* "crl:good", "crl:missing", "not-checked" */
+	char	revocation[48];		/* "crl:good", "ocsp:good", "not-checked" */
 	char	pin[16];		/* "ok" or "none" */
 };
 /* tls_get_info - what the finished handshake on io negotiated; -1 if no TLS */
 int	tls_get_info(const struct gw_io *, struct tls_info *);
+
+/*
+ * OCSP (ocsp = soft | hard).  The handshake never waits for a responder:
+ * when an answer is not cached, it finishes with the session marked
+ * pending, and the caller must run tls_ocsp_fetch_start() and wait for
+ * its done callback before sending anything over the session.  done gets
+ * FAIL_NONE to go on, or the class to fail with (cert-revoked;
+ * revocation-unknown under hard) and a reason.  It is called from the
+ * event loop, never from inside tls_ocsp_fetch_start().
+ */
+#define TLS_OCSP_NONE		0	/* not checked */
+#define TLS_OCSP_GOOD		1
+#define TLS_OCSP_UNKNOWN	2	/* no usable answer (let through: soft) */
+#define TLS_OCSP_REVOKED	3
+#define TLS_OCSP_PENDING	4	/* answer being fetched */
+
+struct event_base;
+struct evdns_base;
+struct tls_ocsp_fetch;
+typedef void	tls_ocsp_done_fn(void *, enum gw_fail, const char *);
+
+/* tls_ocsp_pending - 1 if the session on io waits for an OCSP fetch */
+int	tls_ocsp_pending(const struct gw_io *);
+/* tls_ocsp_fetch_start - NULL on ENOMEM (the caller fails the session) */
+struct tls_ocsp_fetch *tls_ocsp_fetch_start(struct gw_io *,
+	    struct event_base *, struct evdns_base *, uint64_t id,
+	    tls_ocsp_done_fn *, void *);
+/* tls_ocsp_fetch_cancel - before the io is freed; done is not called */
+void	tls_ocsp_fetch_cancel(struct tls_ocsp_fetch *);
 
 /*
  * Probe mode (smtpgate probe): the context's sessions record every

@@ -199,8 +199,12 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	    tc, "ca_path", err, errlen) == -1)
 		goto fail;
 	if (ctx_load_crls(tc, up, err, errlen) == -1 ||
-	    ctx_client_cert(tc, up, err, errlen) == -1)
+	    ctx_client_cert(tc, up, err, errlen) == -1 ||
+	    tls_ocsp_ctx_setup(tc->ctx, up, err, errlen) == -1)
 		goto fail;
+	tc->ocsp = up->ocsp;
+	tc->ocsp_chain = up->ocsp_chain;
+	tc->ocsp_timeout = up->ocsp_timeout;
 	/*
 	 * Always VERIFY_PEER; the callback applies the exceptions and
 	 * records the first problem for the log and the failure class

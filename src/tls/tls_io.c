@@ -58,6 +58,7 @@ struct tls_conn {
 	int		 name_deferred;
 	char		 name[CONF_HOST_MAX];
 	int		 name_is_ip;
+	struct tls_ocsp_state ocsp;
 };
 
 static int	tio_handshake(void *);
@@ -78,6 +79,7 @@ static void	tio_probe_chain(struct tls_conn *);
 static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
 static void	tio_check_name(struct tls_conn *);
 static int	tio_cert_dates(WOLFSSL_X509 *);
+static void	tio_revocation(struct tls_conn *);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
@@ -116,6 +118,22 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	/* without our session state there is no policy: fail closed */
 	if (tc == NULL)
 		return 0;
+	/*
+	 * OCSP: our callback answered "not cached" and recorded the
+	 * request; the answer is fetched after the handshake and decides
+	 * then (tls_ocsp.c).  A cached "unknown" is a gap that soft lets
+	 * through; "revoked" never passes (tls_verify_decide).
+	 */
+	if (tc->ocsp.mode != OCSP_OFF && tls_ocsp_is_unknown(err)) {
+		if (tc->ocsp.nitems > 0 || tc->ocsp.overflow) {
+			tc->ocsp.pending = 1;
+			return 1;
+		}
+		if (tc->ocsp.mode == OCSP_SOFT) {
+			tc->ocsp.result = TLS_OCSP_UNKNOWN;
+			return 1;
+		}
+	}
 	ok = tls_verify_decide(&tc->vp, err, depth, tc->topdepth, &tc->used);
 	/*
 	 * wolfSSL reports one error per certificate: "unknown issuer" hides
@@ -229,6 +247,9 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 	tc->npins = ctx->npins;
 	tc->warn_no_chain = ctx->warn_no_chain;
 	tc->topdepth = -1;
+	tc->ocsp.mode = ctx->ocsp;
+	tc->ocsp.chain = ctx->ocsp_chain;
+	tc->ocsp.timeout = ctx->ocsp_timeout;
 	if (ctx->probe) {
 		tc->probe = 1;
 		if ((tc->report = calloc(1, sizeof(*tc->report))) == NULL) {
@@ -305,6 +326,86 @@ tls_get_info(const struct gw_io *io, struct tls_info *info)
 	return 0;
 }
 
+static const char *const ocsp_names[] = {
+	"ocsp:not-checked", "ocsp:good", "ocsp:unknown", "ocsp:revoked",
+	"ocsp:pending"
+};
+
+/* tio_revocation - the revocation= text with the OCSP result added */
+static void
+tio_revocation(struct tls_conn *tc)
+{
+	struct tls_info	*ti = &tc->info;
+	const char	*o;
+	char		 buf[sizeof(ti->revocation)];
+
+	o = tc->ocsp.result >= 0 && tc->ocsp.result <
+	    (int)(sizeof(ocsp_names) / sizeof(ocsp_names[0])) ?
+	    ocsp_names[tc->ocsp.result] : "ocsp:?";
+	if (ti->resumed)
+		o = "ocsp:resumed";	/* the first handshake checked */
+	/* "crl:missing,ocsp:not-checked" is the longest: it fits */
+	buf[0] = '\0';
+	if (tc->vp.crl_on && strncmp(ti->revocation, "crl:", 4) == 0 &&
+	    (str_copy(buf, ti->revocation, sizeof(buf)) == -1 ||
+	    str_copy(buf + strlen(buf), ",", sizeof(buf) - strlen(buf)) == -1))
+		buf[0] = '\0';
+	(void)str_copy(buf + strlen(buf), o, sizeof(buf) - strlen(buf));
+	(void)str_copy(ti->revocation, buf, sizeof(ti->revocation));
+}
+
+/* tls_ocsp_pending - the session on io waits for an OCSP answer */
+int
+tls_ocsp_pending(const struct gw_io *io)
+{
+	const struct tls_conn	*tc;
+
+	if (io == NULL || (tc = io_transport_ctx(io)) == NULL ||
+	    tc->magic != TLS_CONN_MAGIC || !tc->done)
+		return 0;
+	return tc->ocsp.pending;
+}
+
+/* tls_io_ocsp - for tls_ocsp.c: the session and its OCSP state */
+int
+tls_io_ocsp(struct gw_io *io, WOLFSSL **ssl, struct tls_ocsp_state **st)
+{
+	struct tls_conn	*tc;
+
+	if (io == NULL || (tc = io_transport_ctx(io)) == NULL ||
+	    tc->magic != TLS_CONN_MAGIC || !tc->done)
+		return -1;
+	*ssl = tc->ssl;
+	*st = &tc->ocsp;
+	return 0;
+}
+
+/* tls_io_ocsp_result - the fetched verdict, logged and kept for info */
+void
+tls_io_ocsp_result(struct gw_io *io, int result, const char *why)
+{
+	struct tls_conn	*tc;
+	char		 crl[sizeof(tc->info.revocation)];
+	char		*comma;
+
+	if (io == NULL || (tc = io_transport_ctx(io)) == NULL ||
+	    tc->magic != TLS_CONN_MAGIC)
+		return;
+	tc->ocsp.pending = 0;
+	tc->ocsp.result = result;
+	/* keep the CRL part of the handshake's text, redo the OCSP part */
+	(void)str_copy(crl, tc->info.revocation, sizeof(crl));
+	if ((comma = strchr(crl, ',')) != NULL)
+		*comma = '\0';
+	(void)str_copy(tc->info.revocation, crl, sizeof(tc->info.revocation));
+	tio_revocation(tc);
+	log_info("%016llx tls upstream=%s:%u ocsp=%s revocation=%s%s%s",
+	    (unsigned long long)tc->id, tc->host, tc->port,
+	    result >= 0 && result < (int)(sizeof(ocsp_names) /
+	    sizeof(ocsp_names[0])) ? ocsp_names[result] + 5 : "?",
+	    tc->info.revocation, why[0] != '\0' ? " " : "", why);
+}
+
 static void
 tio_errstr(int err, char *buf, size_t len)
 {
@@ -321,7 +422,9 @@ tio_handshake(void *arg)
 	char		 wtext[WOLFSSL_MAX_ERROR_SZ];
 	int		 r, err, alert;
 
+	tls_ocsp_begin(&tc->ocsp);
 	r = wolfSSL_connect(tc->ssl);
+	tls_ocsp_end();
 	if (r == WOLFSSL_SUCCESS) {
 		if (tc->name_deferred)
 			tio_check_name(tc);
@@ -514,6 +617,7 @@ tio_free(void *arg)
 		return;
 	if (tc->ssl != NULL)
 		wolfSSL_free(tc->ssl);
+	tls_ocsp_state_clear(&tc->ocsp);
 	free(tc->report);
 	tc->magic = 0;
 	free(tc);
@@ -585,6 +689,14 @@ tio_collect(struct tls_conn *tc)
 	else
 		(void)str_copy(ti->revocation, tc->used & TLS_USED_CRL_MISSING ?
 		    "crl:missing" : "crl:good", sizeof(ti->revocation));
+	if (tc->ocsp.mode != OCSP_OFF) {
+		if (tc->ocsp.pending)
+			tc->ocsp.result = TLS_OCSP_PENDING;
+		else if (tc->ocsp.result == TLS_OCSP_NONE && !ti->resumed)
+			/* no error reached the callback: a cached "good" */
+			tc->ocsp.result = TLS_OCSP_GOOD;
+		tio_revocation(tc);
+	}
 	(void)str_copy(ti->pin, tc->npins > 0 ? "ok" : "none", sizeof(ti->pin));
 
 	(void)str_copy(ti->subject, "-", sizeof(ti->subject));

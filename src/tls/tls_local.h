@@ -28,7 +28,48 @@ struct tls_client_ctx {
 	size_t		 npins;
 	int		 warn_no_chain;		/* verify_chain = no, no pins */
 	int		 probe;			/* record, do not stop */
+	int		 ocsp;			/* enum ocsp_mode */
+	int		 ocsp_chain;
+	unsigned	 ocsp_timeout;		/* seconds */
 };
+
+/*
+ * OCSP state of one session (tls_ocsp.c): the requests wolfSSL built
+ * during the handshake, fetched after it.
+ */
+#define TLS_OCSP_MAXREQ		4	/* leaf and up to 3 intermediates */
+#define TLS_OCSP_REQ_MAX	1024	/* a request without nonce is ~70 */
+
+struct tls_ocsp_item {
+	char		 url[CONF_URL_MAX];
+	unsigned char	 req[TLS_OCSP_REQ_MAX];
+	int		 reqlen;
+	unsigned char	*resp;			/* fetched DER, or NULL */
+	int		 resplen;
+};
+
+struct tls_ocsp_state {
+	int		 mode;			/* enum ocsp_mode */
+	int		 chain;			/* ocsp_check = chain */
+	unsigned	 timeout;
+	struct tls_ocsp_item items[TLS_OCSP_MAXREQ];
+	size_t		 nitems;
+	int		 overflow;		/* a request did not fit */
+	int		 pending;		/* fetch before going on */
+	int		 result;		/* TLS_OCSP_* */
+};
+
+int	tls_ocsp_ctx_setup(WOLFSSL_CTX *, const struct conf_upstream *,
+	    char *, size_t);
+/* tls_ocsp_begin / end - around every wolfSSL_connect() of a session */
+void	tls_ocsp_begin(struct tls_ocsp_state *);
+void	tls_ocsp_end(void);
+void	tls_ocsp_state_clear(struct tls_ocsp_state *);
+int	tls_ocsp_is_unknown(int);
+/* tls_io_ocsp - the session on io and its OCSP state; -1 if none */
+int	tls_io_ocsp(struct gw_io *, WOLFSSL **, struct tls_ocsp_state **);
+/* tls_io_ocsp_result - record the fetched verdict for logs and info */
+void	tls_io_ocsp_result(struct gw_io *, int, const char *);
 
 /* tls_ex_index - the WOLFSSL ex_data slot holding the session state */
 int	tls_ex_index(void);

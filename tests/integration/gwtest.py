@@ -418,7 +418,9 @@ class OcspResponder:
     "silent" (accepts and reads, never answers: no openssl at all).
     stop_responder() kills openssl but keeps the port: connections are then
     accepted and closed at once, a responder that is down.  Needs
-    CAP_SYS_ADMIN for the namespace; without it the test is skipped."""
+    CAP_SYS_ADMIN for the namespace; without it the test is skipped.
+    Answers carry a nextUpdate one day ahead (-ndays 1), so that clients
+    may cache them."""
 
     def __init__(self, ca="int-ca", mode="answer", port=None):
         self.port = port or free_port()
@@ -458,7 +460,7 @@ class OcspResponder:
         self.inner = 8888
         script = ('ip link set lo up && exec openssl ocsp -index "$1" '
                   '-CA "$2" -rsigner "$3" -rkey "$4" -port "$5" '
-                  '-ignore_err')
+                  '-ignore_err -ndays 1')
         with open(self.log, "wb") as logf:
             self.ossl = _spawn(["unshare", "-n", "sh", "-c", script, "sh",
                                 p[ca + ".index.txt"], p[ca], p[signer],

@@ -290,13 +290,20 @@ test_tls_keys(void **state)
 	    "client_cert = %s\nclient_key = %s\n"
 	    "client_key_password_file = %s\n"
 	    "crl_file = %s\ncrl_path = /tmp\n"
-	    "crl_check = chain-except-root\ncrl_missing = fail\n",
+	    "crl_check = chain-except-root\ncrl_missing = fail\n"
+	    "ocsp = hard\nocsp_url = http://ocsp.example:8080/x\n"
+	    "ocsp_check = chain\nocsp_timeout = 2s\n",
 	    f, f, f, f);
 	assert_no_errors(load_text(text, &c, NULL));
 	u = &c->upstreams[0];
 	assert_int_equal(u->tls_max_version, CONF_TLS_V12);
 	assert_string_equal(u->ca_file, "none");
 	assert_string_equal(u->ca_path, "/tmp");
+	assert_int_equal(u->ocsp, OCSP_HARD);
+	assert_string_equal(u->ocsp_url, "http://ocsp.example:8080/x");
+	assert_int_equal(u->ocsp_chain, 1);
+	assert_int_equal(u->ocsp_timeout, 2);
+	assert_int_equal(u->ocsp_nonce, 0);
 	assert_int_equal(u->no_verify_chain, 1);
 	assert_int_equal(u->accept, CONF_ACCEPT_UNTRUSTED_ROOT |
 	    CONF_ACCEPT_EXPIRED | CONF_ACCEPT_NAME_MISMATCH);
@@ -605,6 +612,14 @@ static const struct errcase errcases[] = {
 	    "chain-except-root" } },
 	{ "crl_missing", NULL, NULL, "crl_missing = soft",
 	    { "9: crl_missing: \"soft\": must be one of ignore, fail" } },
+	{ "ocsp", NULL, NULL, "ocsp = strict",
+	    { "9: ocsp: \"strict\": must be one of off, soft, hard" } },
+	{ "ocsp_nonce yes", NULL, NULL, "ocsp_nonce = yes",
+	    { "7: [upstream u]: ocsp_nonce: \"yes\" is not supported" } },
+	{ "ocsp_url not http", NULL, NULL, "ocsp_url = https://x/",
+	    { "7: [upstream u]: ocsp_url: \"https://x/\" is not an http://" } },
+	{ "ocsp_timeout range", NULL, NULL, "ocsp_timeout = 10m",
+	    { "9: ocsp_timeout" } },
 	{ "ca_file none alone", NULL, NULL, "ca_file = none",
 	    { "7: [upstream u]: ca_file: \"none\" needs ca_path" } },
 	{ "verify_chain bool", NULL, NULL, "verify_chain = sometimes",
@@ -1010,7 +1025,8 @@ static const char *const all_keys[3][32] = {
 	  "command_timeout", "tls_max_version", "ca_path", "verify_chain",
 	  "accept", "pin_sha256", "ciphers", "ciphersuites", "curves",
 	  "client_cert", "client_key", "client_key_password_file",
-	  "crl_file", "crl_path", "crl_check", "crl_missing", NULL },
+	  "crl_file", "crl_path", "crl_check", "crl_missing", "ocsp",
+	  "ocsp_url", "ocsp_nonce", "ocsp_check", "ocsp_timeout", NULL },
 };
 
 static void
@@ -1045,6 +1061,11 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_int_equal(la->received_header, lb->received_header);
 	assert_int_equal(ua->port, ub->port);
 	assert_int_equal(ua->tls, ub->tls);
+	assert_int_equal(ua->ocsp, ub->ocsp);
+	assert_string_equal(ua->ocsp_url, ub->ocsp_url);
+	assert_int_equal(ua->ocsp_nonce, ub->ocsp_nonce);
+	assert_int_equal(ua->ocsp_chain, ub->ocsp_chain);
+	assert_int_equal(ua->ocsp_timeout, ub->ocsp_timeout);
 	assert_string_equal(ua->ca_file, ub->ca_file);
 	assert_int_equal(ua->verify_hostname, ub->verify_hostname);
 	assert_string_equal(ua->tls_name, ub->tls_name);
@@ -1136,7 +1157,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 23);
+	assert_int_equal(nlit, 27);
 
 	(void)snprintf(text, sizeof(text), "[gateway]\n%s"
 	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n%s"
