@@ -778,9 +778,16 @@ on_tlsready(struct smtp_client *c)
 	if (tls_ocsp_pending(c->io)) {
 		c->ocspf = tls_ocsp_fetch_start(c->io, c->base, c->dns, c->id,
 		    on_ocsp, c);
-		if (c->ocspf == NULL)
+		if (c->ocspf == NULL) {
 			client_fail(c, FAIL_INTERNAL,
 			    "out of memory for an OCSP request");
+			return;
+		}
+		/*
+		 * ocsp_timeout bounds the fetch; this timer is only the
+		 * backstop, so that the failure says revocation-unknown.
+		 */
+		client_timer(c, c->up->ocsp_timeout + c->up->command_timeout);
 		return;
 	}
 	on_tlsverified(c);
