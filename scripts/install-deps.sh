@@ -20,7 +20,7 @@ build_pkgs=(
 	libwolfssl-dev libevent-dev libinih-dev libcmocka-dev
 	python3 python3-aiosmtpd openssl swaks libnet-ssleay-perl
 	ca-certificates
-	clang libclang-rt-14-dev valgrind
+	clang libclang-rt-14-dev valgrind iproute2
 )
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)
