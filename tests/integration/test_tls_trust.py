@@ -67,6 +67,21 @@ def spki_pin(certname):
     return out
 
 
+def test_missing_intermediate():
+    # A server that sends its leaf without the intermediate cannot be
+    # chained to the trusted root: refused as untrusted.  The same server
+    # passes once the gateway trusts the intermediate itself.
+    p = pki()
+    p["leafonly-chain"] = p["good"]
+    p["leafonly.key"] = p["good.key"]
+    up = Upstream("starttls", cert="leafonly")
+    gw = Gateway(up)
+    expect_tempfail(up, gw, "cert-untrusted")
+    gw2 = Gateway(up, upstream_conf={"ca_file": p["ca-chain-bundle"]})
+    expect_delivered(up, gw2)
+    expect_log(gw2, r"tls upstream=\S+ .*verify=verified ", "verified")
+
+
 # ------------------------------------------------------------- exceptions
 
 def test_untrusted_refused_then_accepted_by_policy():
