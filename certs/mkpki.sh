@@ -205,23 +205,20 @@ copy_extensions = none
 organizationName = optional
 commonName = supplied
 EOF
-newkey expired
-ossl req -new -key "$out/expired.key" -subj "/O=smtpgate test/CN=localhost" \
-    -config "$work/ext.cnf" -out "$work/expired.csr"
-ossl ca -batch -notext -config "$work/ca.cnf" -in "$work/expired.csr" \
-    -startdate 20200101000000Z -enddate 20200102000000Z \
-    -extfile "$work/ext.cnf" -extensions leaf_ext -out "$out/expired.pem"
-cat "$out/expired.pem" "$out/int-ca.pem" >"$out/expired-chain.pem"
-
-
+# dated_leaf NAME START END: a localhost leaf from the intermediate with
+# the given validity (openssl ca, so dates can lie in the past or future).
+dated_leaf() {
+	newkey "$1"
+	ossl req -new -key "$out/$1.key" -subj "/O=smtpgate test/CN=localhost" \
+	    -config "$work/ext.cnf" -out "$work/$1.csr"
+	ossl ca -batch -notext -config "$work/ca.cnf" -in "$work/$1.csr" \
+	    -startdate "$2" -enddate "$3" \
+	    -extfile "$work/ext.cnf" -extensions leaf_ext -out "$out/$1.pem"
+	cat "$out/$1.pem" "$out/int-ca.pem" >"$out/$1-chain.pem"
+}
+dated_leaf expired 20200101000000Z 20200102000000Z
 # Not yet valid, by the same "openssl ca" set-up.
-newkey notyet
-ossl req -new -key "$out/notyet.key" -subj "/O=smtpgate test/CN=localhost" \
-    -config "$work/ext.cnf" -out "$work/notyet.csr"
-ossl ca -batch -notext -config "$work/ca.cnf" -in "$work/notyet.csr" \
-    -startdate 20400101000000Z -enddate 20410101000000Z \
-    -extfile "$work/ext.cnf" -extensions leaf_ext -out "$out/notyet.pem"
-cat "$out/notyet.pem" "$out/int-ca.pem" >"$out/notyet-chain.pem"
+dated_leaf notyet 20400101000000Z 20410101000000Z
 
 # A leaf the intermediate revokes, and the intermediate's CRL.
 newkey revoked

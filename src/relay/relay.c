@@ -69,7 +69,7 @@ struct relay {
 	int			 up_tx;		/* upstream has MAIL accepted */
 	enum gw_fail		 lost;		/* upstream failed mid-transaction */
 	struct smtp_path	 from;
-	struct smtp_path	 rcpt;		/* the RCPT in flight */
+	char			 rcpt[SMTP_PATH_MAX];	/* the RCPT in flight */
 	char			 first_rcpt[SMTP_PATH_MAX];
 	unsigned		 nrcpt;
 	struct spool		*spool;
@@ -419,7 +419,7 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
 		return;
 	}
-	r->rcpt = *to;
+	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
 	(void)snprintf(args, sizeof(args), "<%s>", to->addr);
 	relay_enter(r, R_RCPT);
 	smtp_client_rcpt(r->cli, args);
@@ -583,7 +583,7 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 		return;
 	case R_RCPT:
 		if (ok && r->nrcpt++ == 0)
-			(void)str_copy(r->first_rcpt, r->rcpt.addr,
+			(void)str_copy(r->first_rcpt, r->rcpt,
 			    sizeof(r->first_rcpt));
 		relay_enter(r, R_IDLE);
 		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
