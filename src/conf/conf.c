@@ -154,6 +154,10 @@ static const struct conf_word words_ocsp[] = {
 static const struct conf_word words_ocsp_check[] = {
 	{ "leaf", 0 }, { "chain", 1 }, { NULL, 0 }
 };
+static const struct conf_word words_ocsp_stapling[] = {
+	{ "off", STAPLING_OFF }, { "request", STAPLING_REQUEST },
+	{ "require", STAPLING_REQUIRE }, { NULL, 0 }
+};
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
 	{ "normalize", BARE_NEWLINE_NORMALIZE },
@@ -266,6 +270,8 @@ static const struct conf_key keytab[] = {
 	    UP(ocsp_chain), words_ocsp_check, 0 },
 	{ SEC_UPSTREAM, "ocsp_timeout", KT_DURATION, "10s", DERIVE_NONE,
 	    1, 300, UP(ocsp_timeout), NULL, 0 },
+	{ SEC_UPSTREAM, "ocsp_stapling", KT_ENUM, "off", DERIVE_NONE, 0, 0,
+	    UP(ocsp_stapling), words_ocsp_stapling, 0 },
 	{ SEC_UPSTREAM, "helo_name", KT_HOST, NULL, DERIVE_GWHOST, 0, 0,
 	    UP(helo_name), NULL, 0 },
 	{ SEC_UPSTREAM, "connect_timeout", KT_DURATION, "30s", DERIVE_NONE,

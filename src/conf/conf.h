@@ -76,6 +76,13 @@ enum crl_check {
 	CRL_CHECK_CHAIN_EXCEPT_ROOT	/* no CRL needed from the root CA */
 };
 
+/* ocsp_stapling: the server's own OCSP answer (RFC 6066 status_request) */
+enum ocsp_stapling {
+	STAPLING_OFF = 0,
+	STAPLING_REQUEST,		/* ask; a stapled answer is checked */
+	STAPLING_REQUIRE		/* no good staple: revocation-unknown */
+};
+
 enum ocsp_mode {
 	OCSP_OFF = 0,
 	OCSP_SOFT,			/* only "revoked" fails */
@@ -119,6 +126,7 @@ struct conf_upstream {
 	int		 ocsp_nonce;		/* default 0; 1 is refused */
 	int		 ocsp_chain;		/* ocsp_check: leaf(0)|chain(1) */
 	unsigned	 ocsp_timeout;		/* seconds, default 10 */
+	enum ocsp_stapling ocsp_stapling;	/* default off */
 	char		 helo_name[CONF_HOST_MAX]; /* default: gateway hostname */
 	unsigned	 connect_timeout;	/* seconds, default 30 */
 	unsigned	 command_timeout;	/* seconds, default 300 */

@@ -149,6 +149,16 @@ check_upstream(struct check *ck, const struct conf_upstream *u)
 		cerr(ck, u->line, "[upstream %s]: ocsp_nonce: \"yes\" is not "
 		    "supported: OCSP answers are cached until their "
 		    "nextUpdate, which a nonce forbids", u->name);
+	/*
+	 * wolfSSL 5.5.4 never asks a responder once a staple was requested:
+	 * a server that staples nothing would then go unchecked under a
+	 * mode that promises a lookup.  One source per upstream.
+	 */
+	if (u->ocsp_stapling != STAPLING_OFF && u->ocsp != OCSP_OFF)
+		cerr(ck, u->line, "[upstream %s]: ocsp_stapling: cannot be "
+		    "combined with ocsp = %s (the TLS library makes no "
+		    "responder lookup once it asked for a staple); use one of "
+		    "them", u->name, u->ocsp == OCSP_SOFT ? "soft" : "hard");
 	if (u->ocsp_url[0] != '\0' && (strncmp(u->ocsp_url, "http://", 7) != 0 ||
 	    u->ocsp_url[7] == '\0' || strchr(u->ocsp_url, ' ') != NULL))
 		cerr(ck, u->line, "[upstream %s]: ocsp_url: \"%s\" is not an "

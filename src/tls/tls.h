@@ -68,6 +68,7 @@ int	tls_get_info(const struct gw_io *, struct tls_info *);
 #define TLS_OCSP_UNKNOWN	2	/* no usable answer (let through: soft) */
 #define TLS_OCSP_REVOKED	3
 #define TLS_OCSP_PENDING	4	/* answer being fetched */
+#define TLS_OCSP_NO_STAPLE	5	/* stapling asked for, nothing sent */
 
 struct event_base;
 struct evdns_base;

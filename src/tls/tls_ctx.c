@@ -205,6 +205,7 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	tc->ocsp = up->ocsp;
 	tc->ocsp_chain = up->ocsp_chain;
 	tc->ocsp_timeout = up->ocsp_timeout;
+	tc->stapling = up->ocsp_stapling;
 	/*
 	 * Always VERIFY_PEER; the callback applies the exceptions and
 	 * records the first problem for the log and the failure class

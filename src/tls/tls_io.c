@@ -119,6 +119,18 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if (tc == NULL)
 		return 0;
 	/*
+	 * Stapling: a good staple raises no error and a revoked one fails
+	 * the handshake without asking us (-360).  An unknown status here
+	 * means the server stapled nothing usable.
+	 */
+	if (tc->ocsp.stapling != STAPLING_OFF && tls_ocsp_is_unknown(err)) {
+		if (tc->ocsp.stapling == STAPLING_REQUEST) {
+			tc->ocsp.result = TLS_OCSP_NO_STAPLE;
+			return 1;
+		}
+		err = TLS_VERR_NO_STAPLE;
+	}
+	/*
 	 * OCSP: our callback answered "not cached" and recorded the
 	 * request; the answer is fetched after the handshake and decides
 	 * then (tls_ocsp.c).  A cached "unknown" is a gap that soft lets
@@ -250,6 +262,7 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 	tc->ocsp.mode = ctx->ocsp;
 	tc->ocsp.chain = ctx->ocsp_chain;
 	tc->ocsp.timeout = ctx->ocsp_timeout;
+	tc->ocsp.stapling = ctx->stapling;
 	if (ctx->probe) {
 		tc->probe = 1;
 		if ((tc->report = calloc(1, sizeof(*tc->report))) == NULL) {
@@ -267,6 +280,11 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 	}
 	/* a peer reset during a write must not raise SIGPIPE */
 	wolfSSL_SetIOWriteFlags(tc->ssl, MSG_NOSIGNAL);
+	if (ctx->stapling != STAPLING_OFF && wolfSSL_UseOCSPStapling(tc->ssl,
+	    WOLFSSL_CSR_OCSP, 0) != WOLFSSL_SUCCESS) {
+		io_set_error(io, FAIL_INTERNAL, "cannot ask for an OCSP staple");
+		goto fail;
+	}
 	/* RFC 6066: SNI carries host names only, never address literals */
 	if (!ctx->name_is_ip && wolfSSL_UseSNI(tc->ssl, WOLFSSL_SNI_HOST_NAME,
 	    ctx->name, (unsigned short)strlen(ctx->name)) != WOLFSSL_SUCCESS) {
@@ -328,7 +346,7 @@ tls_get_info(const struct gw_io *io, struct tls_info *info)
 
 static const char *const ocsp_names[] = {
 	"ocsp:not-checked", "ocsp:good", "ocsp:unknown", "ocsp:revoked",
-	"ocsp:pending"
+	"ocsp:pending", "ocsp:no-staple"
 };
 
 /* tio_revocation - the revocation= text with the OCSP result added */
@@ -461,10 +479,18 @@ tio_handshake(void *arg)
 		return IO_T_WANT_WRITE;
 	tio_errstr(err, wtext, sizeof(wtext));
 	if (tc->verr != 0) {
+		/*
+		 * wolfSSL does not take an intermediate as the leaf's issuer
+		 * while its OCSP status is still to be fetched (tested): the
+		 * leaf then has "no issuer".  Say what fixes it.
+		 */
 		io_set_error(tc->io, tls_verify_class(tc->verr),
 		    "certificate verification failed: %s (%d) depth=%d "
-		    "subject=%s; wolfSSL: %s (%d)", tls_verify_text(tc->verr),
-		    tc->verr, tc->vdepth, tc->vsubject, wtext, err);
+		    "subject=%s; wolfSSL: %s (%d)%s", tls_verify_text(tc->verr),
+		    tc->verr, tc->vdepth, tc->vsubject, wtext, err,
+		    tc->ocsp.chain && tc->ocsp.nitems > 0 && tc->vdepth == 0 &&
+		    tc->verr == 20 ? "; ocsp_check = chain needs the "
+		    "intermediate CAs in ca_file or ca_path" : "");
 	} else if (tls_verify_class(err) != FAIL_TLS_PROTOCOL) {
 		/* e.g. a revoked staple: the callback is not consulted */
 		io_set_error(tc->io, tls_verify_class(err),
@@ -689,7 +715,7 @@ tio_collect(struct tls_conn *tc)
 	else
 		(void)str_copy(ti->revocation, tc->used & TLS_USED_CRL_MISSING ?
 		    "crl:missing" : "crl:good", sizeof(ti->revocation));
-	if (tc->ocsp.mode != OCSP_OFF) {
+	if (tc->ocsp.mode != OCSP_OFF || tc->ocsp.stapling != STAPLING_OFF) {
 		if (tc->ocsp.pending)
 			tc->ocsp.result = TLS_OCSP_PENDING;
 		else if (tc->ocsp.result == TLS_OCSP_NONE && !ti->resumed)
@@ -885,6 +911,8 @@ tls_get_report(const struct gw_io *io, struct tls_report *rp)
 	    tc->magic != TLS_CONN_MAGIC || !tc->done || tc->report == NULL)
 		return -1;
 	*rp = *tc->report;
+	/* an OCSP answer fetched after the handshake updated tc->info */
+	rp->info = tc->info;
 	return 0;
 }
 

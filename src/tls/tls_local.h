@@ -31,6 +31,7 @@ struct tls_client_ctx {
 	int		 ocsp;			/* enum ocsp_mode */
 	int		 ocsp_chain;
 	unsigned	 ocsp_timeout;		/* seconds */
+	int		 stapling;		/* enum ocsp_stapling */
 };
 
 /*
@@ -39,6 +40,12 @@ struct tls_client_ctx {
  */
 #define TLS_OCSP_MAXREQ		4	/* leaf and up to 3 intermediates */
 #define TLS_OCSP_REQ_MAX	1024	/* a request without nonce is ~70 */
+
+/*
+ * The verify callback's code for "ocsp_stapling = require and the server
+ * stapled nothing" (wolfSSL's own -407 says only "OCSP status invalid").
+ */
+#define TLS_VERR_NO_STAPLE	(-10407)
 
 struct tls_ocsp_item {
 	char		 url[CONF_URL_MAX];
@@ -51,6 +58,7 @@ struct tls_ocsp_item {
 struct tls_ocsp_state {
 	int		 mode;			/* enum ocsp_mode */
 	int		 chain;			/* ocsp_check = chain */
+	int		 stapling;		/* enum ocsp_stapling */
 	unsigned	 timeout;
 	struct tls_ocsp_item items[TLS_OCSP_MAXREQ];
 	size_t		 nitems;

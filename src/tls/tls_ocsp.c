@@ -145,6 +145,23 @@ tls_ocsp_ctx_setup(WOLFSSL_CTX *ctx, const struct conf_upstream *up,
 {
 	int	 opts;
 
+	/*
+	 * Stapling needs OCSP on in the certificate manager too: without
+	 * it a server that staples nothing passes unnoticed; with it that
+	 * case reaches the verify callback as -407 (tested), which is how
+	 * "require" tells it apart.  conf_check keeps ocsp off then.
+	 */
+	if (up->ocsp_stapling != STAPLING_OFF) {
+		if (wolfSSL_CTX_EnableOCSP(ctx, WOLFSSL_OCSP_NO_NONCE) !=
+		    WOLFSSL_SUCCESS ||
+		    wolfSSL_CTX_EnableOCSPStapling(ctx) != WOLFSSL_SUCCESS ||
+		    wolfSSL_CTX_SetOCSP_Cb(ctx, tls_ocsp_io, tls_ocsp_resp_free,
+		    NULL) != WOLFSSL_SUCCESS) {
+			(void)snprintf(err, errlen, "cannot enable OCSP stapling");
+			return -1;
+		}
+		return 0;
+	}
 	if (up->ocsp == OCSP_OFF)
 		return 0;
 	opts = WOLFSSL_OCSP_NO_NONCE;

@@ -104,6 +104,8 @@ static const struct verify_entry verify_table[] = {
 	{ -406,	FAIL_REVOCATION_UNKNOWN, "bad certificate status message" },
 	{ -407,	FAIL_REVOCATION_UNKNOWN, "OCSP status invalid or responder unreachable" },
 	{ -408,	FAIL_REVOCATION_UNKNOWN, "OCSP lookup would block" },
+	/* TLS_VERR_NO_STAPLE (tls_local.h) */
+	{ -10407, FAIL_REVOCATION_UNKNOWN, "no OCSP staple from the server (ocsp_stapling = require)" },
 };
 
 static const struct verify_entry *

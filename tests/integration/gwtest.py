@@ -50,6 +50,7 @@ BIN = os.environ.get("SMTPGATE_BIN", "")
 PYTHON = "/usr/bin/python3"
 UPSTREAM_PY = os.path.join(HERE, "upstream.py")
 OCSPFWD_PY = os.path.join(HERE, "ocspfwd.py")
+STAPLEUP_PY = os.path.join(HERE, "stapleup.py")
 FAULTUP_PY = os.path.join(HERE, "faultup.py")
 MKPKI = os.path.join(SRCDIR, "certs", "mkpki.sh")
 
@@ -504,6 +505,53 @@ class OcspResponder:
         self.stop_responder()
         if getattr(self, "fwd", None) is not None:
             _reap(self.fwd, timeout=5)
+
+
+def ocsp_staple(cert):
+    """A DER OCSP answer for the PKI leaf cert (ocsp-good, ocsp-revoked),
+    signed by the intermediate's OCSP signer as openssl ocsp answers it,
+    valid for a day: what a stapling server sends."""
+    p = pki()
+    out = os.path.join(os.path.dirname(p["int-ca"]), cert + ".staple.der")
+    if os.path.exists(out):
+        return out
+    req = out + ".req"
+    for argv in (["openssl", "ocsp", "-issuer", p["int-ca"], "-cert", p[cert],
+                  "-no_nonce", "-reqout", req],
+                 ["openssl", "ocsp", "-index", p["int-ca.index.txt"],
+                  "-CA", p["int-ca"], "-rsigner", p["ocsp-signer"],
+                  "-rkey", p["ocsp-signer.key"], "-reqin", req,
+                  "-respout", out, "-ndays", "1"]):
+        r = subprocess.run(argv, capture_output=True, timeout=30)
+        if r.returncode != 0:
+            raise TestFailure("openssl ocsp: %s" % r.stderr.decode(
+                errors="replace"))
+    return out
+
+
+class StapleUpstream(Upstream):
+    """An implicit-TLS SMTP server that staples an OCSP answer
+    (stapleup.py over `openssl s_server -status_file`).  staple: a PKI
+    leaf name whose OCSP answer is stapled (ocsp-good, ocsp-revoked), or
+    None for a server that staples nothing; cert: the server's identity.
+    One connection at a time; messages() and events() as Upstream."""
+
+    def __init__(self, cert="ocsp-good", staple="ocsp-good"):
+        p = pki()
+        self.mode = "implicit"
+        self.host = "127.0.0.1"
+        self.spool = newdir("upstream-staple")
+        self.log = os.path.join(self.spool, "upstream.log")
+        status = ocsp_staple(staple) if staple else "-"
+        argv = [PYTHON, STAPLEUP_PY, str(free_port()), self.spool, p[cert],
+                p[cert + ".key"], p["int-ca"], status]
+        with open(self.log, "wb") as logf:
+            self.proc = _spawn(argv, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=logf)
+        self.port = self._wait_ready()
+
+    def connections(self):
+        return len(self.events("connection"))
 
 
 class GatewayError(TestFailure):

@@ -11,8 +11,8 @@ import sys
 sys.dont_write_bytecode = True	# keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest  # noqa: E402
-from gwtest import (BIN, Upstream, check, config_text, free_port,  # noqa: E402
-                    newdir, pki)
+from gwtest import (BIN, OcspResponder, StapleUpstream, Upstream,  # noqa: E402
+                    check, config_text, free_port, newdir, pki)
 from test_tls_trust import spki_pin  # noqa: E402
 
 
@@ -139,6 +139,42 @@ def test_usage_errors():
                        capture_output=True, text=True, timeout=20)
     check(r.returncode == 1 and "no [upstream nosuch]" in r.stderr,
           "unknown upstream: %d %r", r.returncode, r.stderr)
+
+
+def test_ocsp_fetched_by_probe():
+    # the probe's client fetches the answer like the relay's does
+    rs = OcspResponder()
+    up = Upstream("starttls", cert="ocsp-good")
+    rc, out = probe(up, {"ocsp": "hard", "ocsp_url": rs.url})
+    check(rc == 0, "exit %d:\n%s", rc, out)
+    want(out, r"^check ocsp +good \(responder, ocsp = hard\)",
+         r"^verify +.* revocation ocsp:good", r"^verdict +GO AHEAD")
+    check(len(rs.requests()) == 1, "requests %r", rs.requests())
+    up2 = Upstream("starttls", cert="ocsp-revoked")
+    rc, out = probe(up2, {"ocsp": "soft", "ocsp_url": rs.url})
+    check(rc == 1, "exit %d:\n%s", rc, out)
+    want(out, r"^verdict +REFUSED \(cert-revoked\)")
+    rs.stop()
+
+
+def test_ocsp_off_said():
+    up = Upstream("starttls")
+    rc, out = probe(up)
+    want(out, r"^check ocsp +not checked \(ocsp = off, ocsp_stapling = off\)")
+
+
+def test_stapling_probe():
+    up = StapleUpstream(cert="ocsp-good", staple="ocsp-good")
+    conf = {"tls": "implicit", "ocsp_stapling": "require"}
+    rc, out = probe(up, conf)
+    check(rc == 0, "exit %d:\n%s", rc, out)
+    want(out, r"^check ocsp +good \(stapling = require\)",
+         r"^verdict +GO AHEAD")
+    check(not up.messages(), "the probe sent mail")
+    up2 = StapleUpstream(cert="ocsp-good", staple=None)
+    rc, out = probe(up2, conf)
+    check(rc == 1, "exit %d:\n%s", rc, out)
+    want(out, r"^verdict +REFUSED \(revocation-unknown\).*no OCSP staple")
 
 
 if __name__ == "__main__":

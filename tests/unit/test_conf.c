@@ -618,6 +618,11 @@ static const struct errcase errcases[] = {
 	    { "7: [upstream u]: ocsp_nonce: \"yes\" is not supported" } },
 	{ "ocsp_url not http", NULL, NULL, "ocsp_url = https://x/",
 	    { "7: [upstream u]: ocsp_url: \"https://x/\" is not an http://" } },
+	{ "ocsp_stapling word", NULL, NULL, "ocsp_stapling = maybe",
+	    { "9: ocsp_stapling: \"maybe\": must be one of off, request, require" } },
+	{ "ocsp_stapling with ocsp", NULL, NULL,
+	    "ocsp = soft\nocsp_stapling = require",
+	    { "7: [upstream u]: ocsp_stapling: cannot be combined with ocsp = soft" } },
 	{ "ocsp_timeout range", NULL, NULL, "ocsp_timeout = 10m",
 	    { "9: ocsp_timeout" } },
 	{ "ca_file none alone", NULL, NULL, "ca_file = none",
@@ -1013,7 +1018,7 @@ test_example(void **state)
  * documented in its section, and a file that sets each key to the default
  * the document prints loads to the same values as a file that sets none.
  */
-static const char *const all_keys[3][32] = {
+static const char *const all_keys[3][64] = {
 	{ "hostname", "user", "log_level", "log_facilities", "log_target",
 	  "max_sessions", NULL },
 	{ "listen", "allow", "upstream", "max_message_size", "max_recipients",
@@ -1026,7 +1031,8 @@ static const char *const all_keys[3][32] = {
 	  "accept", "pin_sha256", "ciphers", "ciphersuites", "curves",
 	  "client_cert", "client_key", "client_key_password_file",
 	  "crl_file", "crl_path", "crl_check", "crl_missing", "ocsp",
-	  "ocsp_url", "ocsp_nonce", "ocsp_check", "ocsp_timeout", NULL },
+	  "ocsp_url", "ocsp_nonce", "ocsp_check", "ocsp_timeout",
+	  "ocsp_stapling", NULL },
 };
 
 static void
@@ -1066,6 +1072,7 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_int_equal(ua->ocsp_nonce, ub->ocsp_nonce);
 	assert_int_equal(ua->ocsp_chain, ub->ocsp_chain);
 	assert_int_equal(ua->ocsp_timeout, ub->ocsp_timeout);
+	assert_int_equal(ua->ocsp_stapling, ub->ocsp_stapling);
 	assert_string_equal(ua->ca_file, ub->ca_file);
 	assert_int_equal(ua->verify_hostname, ub->verify_hostname);
 	assert_string_equal(ua->tls_name, ub->tls_name);
@@ -1097,7 +1104,7 @@ test_docs_defaults(void **state)
 	FILE		*fp;
 	char		 path[PATH_MAX], line[1024], *cell[6], *p, *e;
 	char		 body[3][2048], text[8192];
-	int		 documented[3][32], sec = -1, i, k, ncell, nlit = 0;
+	int		 documented[3][64], sec = -1, i, k, ncell, nlit = 0;
 	int		 fence = 0;
 
 	(void)state;
@@ -1157,7 +1164,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 27);
+	assert_int_equal(nlit, 28);
 
 	(void)snprintf(text, sizeof(text), "[gateway]\n%s"
 	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n%s"

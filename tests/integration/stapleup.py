@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""stapleup.py - an implicit-TLS SMTP server that staples an OCSP answer.
+
+Python's ssl module cannot staple, so the TLS side is OpenSSL's own
+`openssl s_server -status_file FILE`, which sends FILE as the OCSP staple
+of every handshake.  s_server copies the decrypted bytes it receives to its
+stdout and sends what it reads on its stdin; this script speaks a small SMTP
+server dialogue over those two pipes.  One s_server serves one connection
+(-naccept 1) and is started again for the next, so that every session begins
+with a clean dialogue.
+
+Usage: stapleup.py PORT SPOOL CERT KEY CHAIN STATUS_FILE|-
+("-": no staple).  Prints "READY PORT" once listening.  Messages are stored
+as upstream.py stores them (NNN.eml, then NNN.json), so gwtest's Message
+class reads them; events.jsonl gets one line per connection.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def listening(port):
+    want = ":%04X" % port
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                for ln in f.readlines()[1:]:
+                    fs = ln.split()
+                    if fs[1].endswith(want) and fs[3] == "0A":
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+class Session:
+    def __init__(self, spool, seq):
+        self.spool = spool
+        self.seq = seq
+
+    def run(self, rd, wr):
+        def send(line):
+            wr.write(line.encode() + b"\r\n")
+            wr.flush()
+
+        send("220 staple.test ESMTP stapleup")
+        mail_from, rcpts = None, []
+        while True:
+            line = rd.readline()
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n").decode("latin-1")
+            verb = cmd.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                send("250-staple.test")
+                send("250-PIPELINING")
+                send("250 8BITMIME")
+            elif verb == "MAIL":
+                mail_from, rcpts = cmd.split(":", 1)[1].strip(), []
+                send("250 2.1.0 OK")
+            elif verb == "RCPT":
+                rcpts.append(cmd.split(":", 1)[1].strip())
+                send("250 2.1.5 OK")
+            elif verb == "DATA":
+                send("354 go ahead")
+                data = b""
+                while True:
+                    ln = rd.readline()
+                    if not ln:
+                        return
+                    if ln == b".\r\n":
+                        break
+                    if ln.startswith(b"."):
+                        ln = ln[1:]
+                    data += ln
+                self.store(mail_from, rcpts, data)
+                send("250 2.0.0 stored")
+            elif verb == "RSET":
+                send("250 2.0.0 OK")
+            elif verb == "NOOP":
+                send("250 2.0.0 OK")
+            elif verb == "QUIT":
+                send("221 2.0.0 bye")
+                return
+            else:
+                send("502 5.5.1 not here")
+
+    def store(self, mail_from, rcpts, data):
+        self.seq[0] += 1
+        base = os.path.join(self.spool, "%03d" % self.seq[0])
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(data)
+        os.rename(base + ".eml.tmp", base + ".eml")
+        meta = {"mail_from": mail_from.strip("<>").split(">")[0],
+                "rcpt_tos": [r.strip("<>").split(">")[0] for r in rcpts],
+                "tls_version": "stapled"}
+        with open(base + ".json.tmp", "w") as f:
+            json.dump(meta, f)
+        os.rename(base + ".json.tmp", base + ".json")
+
+
+def main():
+    port, spool, cert, key, chain, status = sys.argv[1:7]
+    port = int(port)
+    seq = [0]
+    announced = False
+    events = open(os.path.join(spool, "events.jsonl"), "a")
+    while True:
+        argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
+                "-naccept", "1", "-quiet", "-cert", cert, "-key", key,
+                "-cert_chain", chain]
+        if status != "-":
+            argv += ["-status_file", status]
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not listening(port):
+            if p.poll() is not None or time.monotonic() > deadline:
+                sys.stderr.write("stapleup: s_server did not start\n")
+                sys.exit(1)
+            time.sleep(0.02)
+        if not announced:
+            sys.stdout.write("READY %d\n" % port)
+            sys.stdout.flush()
+            announced = True
+        try:
+            Session(spool, seq).run(p.stdout, p.stdin)
+        except (BrokenPipeError, ConnectionError):
+            pass
+        events.write(json.dumps({"event": "connection"}) + "\n")
+        events.flush()
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+if __name__ == "__main__":
+    main()
