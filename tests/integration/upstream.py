@@ -500,6 +500,10 @@ async def serve(args):
             kw["tls_context"] = ctx
             kw["require_starttls"] = args.mode == "starttls"
         if not auth_on:
+            # as before AUTH support: only aiosmtpd's own (always failing)
+            # LOGIN and PLAIN, not the handler's mechanisms
+            kw["auth_exclude_mechanism"] = ["CRAM-MD5", "XOAUTH2",
+                                            "OAUTHBEARER"]
             return SMTP(handler, **kw)
         kw["authenticator"] = handler.authenticator
         kw["auth_required"] = args.auth_require
