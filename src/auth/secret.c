@@ -410,8 +410,7 @@ cmd_result(struct secret_fetch *f, int st)
 		    "with a token");
 		return;
 	}
-	log_debug("%016" PRIx64 " auth token_command done length=%zu",
-	    f->id, f->len);
+	log_debug("%016" PRIx64 " auth token_command done", f->id);
 	fetch_finish(f, 1, NULL);
 }
 
