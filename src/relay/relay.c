@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "auth/secret.h"
 #include "conf/conf.h"
 #include "relay/relay.h"
 #include "relay/spool.h"
@@ -44,6 +45,7 @@ struct relay_env {
 
 enum relay_state {
 	R_IDLE,		/* nothing asked of the upstream */
+	R_SECRET,	/* MAIL waits for the AUTH credentials */
 	R_CONNECT,	/* MAIL waits for the upstream to become ready */
 	R_PRE_RSET,	/* RSET of an aborted transaction, then MAIL */
 	R_MAIL,
@@ -53,7 +55,7 @@ enum relay_state {
 };
 
 static const char *relay_strstate[] = {
-	"IDLE", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
+	"IDLE", "SECRET", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
 };
 
 struct relay {
@@ -64,6 +66,7 @@ struct relay {
 	const struct conf_upstream *up;
 	struct smtp_server	*srv;
 	struct smtp_client	*cli;
+	struct secret_fetch	*sf;		/* auth = inject, fetching */
 	int			 cli_ready;
 	enum relay_state	 state;
 	int			 up_tx;		/* upstream has MAIL accepted */
@@ -88,6 +91,10 @@ static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_close_upstream(struct relay *);
+static void	relay_open_upstream(struct relay *,
+		    const struct smtp_client_auth *);
+static void	relay_auth_secret(void *, const struct secret_cred *,
+		    const char *);
 
 static void	srv_mail(void *, const struct smtp_path *);
 static void	srv_rcpt(void *, const struct smtp_path *);
@@ -365,7 +372,6 @@ static void
 srv_mail(void *arg, const struct smtp_path *from)
 {
 	struct relay			*r = arg;
-	struct smtp_client_params	 p;
 
 	r->from = *from;
 	r->nrcpt = 0;
@@ -382,29 +388,80 @@ srv_mail(void *arg, const struct smtp_path *from)
 		relay_send_mail(r);
 		return;
 	}
-	if (r->cli == NULL) {
-		memset(&p, 0, sizeof(p));
-		p.base = r->env->base;
-		p.dns = r->env->dns;
-		p.up = r->up;
-		p.tls = relay_tls_ctx(r);
-		p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
-		    r->env->conf->hostname;
-		p.id = r->id;
-		/* the client may outlive this session while it says QUIT */
-		p.release = relay_env_release;
-		p.release_arg = r->env;
-		log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
-		    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
-		r->env->refcnt++;
-		nupstreams++;
-		r->cli = smtp_client_new(&p, &client_cb, r);
-		if (r->cli == NULL) {
-			nupstreams--;
-			relay_env_unref(r->env);
+	if (r->cli != NULL) {
+		relay_enter(r, R_CONNECT);	/* still connecting */
+		return;
+	}
+	/*
+	 * The upstream's credentials, per connection.  inject: fetched
+	 * afresh (token_command is asynchronous), then the connection is
+	 * opened in relay_auth_secret().
+	 */
+	if (r->up->auth == AUTH_INJECT) {
+		relay_enter(r, R_SECRET);
+		if ((r->sf = secret_fetch(r->env->base, r->up, r->id,
+		    relay_auth_secret, r)) == NULL) {
+			relay_enter(r, R_IDLE);
 			relay_fail_reply(r, FAIL_INTERNAL);
-			return;
 		}
+		return;
+	}
+	relay_open_upstream(r, NULL);
+}
+
+/* the credentials of auth = inject are in (or not): connect */
+static void
+relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
+{
+	struct relay		*r = arg;
+	struct smtp_client_auth	 a;
+
+	r->sf = NULL;
+	if (cred == NULL) {
+		log_warnx("%016" PRIx64 " relay upstream=%s:%u auth "
+		    "credentials unavailable: %s", r->id, r->up->host,
+		    r->up->port, why);
+		relay_enter(r, R_IDLE);
+		relay_fail_reply(r, FAIL_AUTH);
+		return;
+	}
+	a.user = cred->user;
+	a.secret = cred->password;
+	a.token = cred->token;
+	/* smtp_client_new() copies them; cred is wiped when we return */
+	relay_open_upstream(r, &a);
+}
+
+/* relay_open_upstream - the connection for the MAIL waiting in r */
+static void
+relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
+{
+	struct smtp_client_params	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.base = r->env->base;
+	p.dns = r->env->dns;
+	p.up = r->up;
+	p.tls = relay_tls_ctx(r);
+	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
+	    r->env->conf->hostname;
+	p.id = r->id;
+	p.auth = auth;
+	/* the client may outlive this session while it says QUIT */
+	p.release = relay_env_release;
+	p.release_arg = r->env;
+	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s auth=%s",
+	    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls),
+	    auth != NULL ? auth_mode_name(r->up->auth) : "none");
+	r->env->refcnt++;
+	nupstreams++;
+	r->cli = smtp_client_new(&p, &client_cb, r);
+	if (r->cli == NULL) {
+		nupstreams--;
+		relay_env_unref(r->env);
+		relay_enter(r, R_IDLE);
+		relay_fail_reply(r, FAIL_INTERNAL);
+		return;
 	}
 	relay_enter(r, R_CONNECT);
 }
@@ -535,6 +592,8 @@ srv_closed(void *arg, const char *reason)
 	struct relay	*r = arg;
 
 	log_debug("%016" PRIx64 " relay session closed reason=%s", r->id, reason);
+	secret_fetch_cancel(r->sf);
+	r->sf = NULL;
 	relay_close_upstream(r);
 	spool_free(r->spool);
 	smtp_server_free(r->srv);
@@ -627,6 +686,8 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 	r->up_tx = 0;
 	relay_enter(r, R_IDLE);
 	switch (s) {
+	case R_SECRET:
+		fatalx("relay: upstream failed before it was opened");
 	case R_CONNECT:
 	case R_PRE_RSET:
 	case R_MAIL:

@@ -5,8 +5,12 @@
  * smtp_client_new() resolves, connects, reads the banner, says EHLO (HELO
  * if EHLO is refused), runs STARTTLS or implicit TLS as the upstream's tls
  * mode says, forgets everything learned before TLS and says EHLO again,
- * then calls ready().  A mode that requires TLS never sends MAIL in
- * cleartext: a missing STARTTLS is failed(FAIL_STARTTLS_UNAVAILABLE).
+ * then (with params.auth) authenticates, and calls ready().  A mode that
+ * requires TLS never sends MAIL in cleartext: a missing STARTTLS is
+ * failed(FAIL_STARTTLS_UNAVAILABLE).  AUTH never sends PLAIN, LOGIN or a
+ * bearer token before TLS unless auth_allow_cleartext; its failure is
+ * failed(FAIL_AUTH, "<mech>: <reply>"), and its lines reach the log and
+ * the trace only as "AUTH <MECH> <redacted>" and "<redacted>".
  * After ready(), the owner runs transactions one command at a time: each
  * of smtp_client_mail/rcpt/data/rset yields exactly one reply() (for data:
  * the DATA reply if it is not 354, else the reply to the final dot).  A
@@ -52,6 +56,19 @@ struct conf_upstream;
 struct tls_client_ctx;
 struct smtp_client;
 
+/*
+ * Per-session credentials for AUTH towards the upstream.  The mechanism
+ * allow-list, the fallback and the cleartext rule come from the
+ * upstream's conf (auth_mechanisms, auth_fallback, auth_allow_cleartext).
+ * smtp_client_new() copies the strings; the copies are wiped once the
+ * AUTH exchange is over.
+ */
+struct smtp_client_auth {
+	const char	*user;		/* authentication identity */
+	const char	*secret;	/* password, or NULL */
+	const char	*token;		/* OAuth bearer token, or NULL */
+};
+
 struct smtp_client_params {
 	struct event_base		*base;
 	struct evdns_base		*dns;
@@ -74,6 +91,12 @@ struct smtp_client_params {
 	void				(*trace)(void *, int out,
 					    const char *line, size_t len);
 	void				*trace_arg;
+	/*
+	 * auth: NULL for no AUTH.  Otherwise AUTH runs after the last
+	 * EHLO (after STARTTLS when TLS is used) and before ready(); its
+	 * failure is failed(FAIL_AUTH, "<mech>: <upstream reply>").
+	 */
+	const struct smtp_client_auth	*auth;
 };
 
 struct smtp_client_cb {
@@ -111,6 +134,13 @@ const struct smtp_ext *smtp_client_ext(const struct smtp_client *);
 /* smtp_client_tls_report - the probe's TLS report; -1 if none */
 struct tls_report;
 int	smtp_client_tls_report(const struct smtp_client *, struct tls_report *);
+/*
+ * smtp_client_auth_reply - the upstream's last reply to AUTH (235 or the
+ * failure), valid in ready() and failed(); NULL if no AUTH ran.
+ */
+const struct smtp_reply *smtp_client_auth_reply(const struct smtp_client *);
+/* smtp_client_auth_mech - the mechanism that ran last, or "none" */
+const char *smtp_client_auth_mech(const struct smtp_client *);
 /* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */
 const char *smtp_client_tls(const struct smtp_client *);
 
