@@ -97,6 +97,7 @@ static int	srv_data_write(void *, const char *, size_t);
 static void	srv_data_end(void *);
 static void	srv_data_abort(void *);
 static void	srv_closed(void *, const char *);
+static void	srv_auth(void *, const char *, const char *, const char *);
 
 static void	cli_ready(void *);
 static void	cli_reply(void *, const struct smtp_reply *);
@@ -104,7 +105,7 @@ static void	cli_failed(void *, enum gw_fail, const char *);
 
 static const struct smtp_server_cb server_cb = {
 	srv_mail, srv_rcpt, srv_rset, srv_data_begin, srv_data_write,
-	srv_data_end, srv_data_abort, srv_closed
+	srv_data_end, srv_data_abort, srv_closed, srv_auth
 };
 
 static const struct smtp_client_cb client_cb = {
@@ -544,6 +545,15 @@ srv_closed(void *arg, const char *reason)
 		r->done(r->done_arg, (struct sockaddr *)&r->peer);
 	relay_env_unref(r->env);
 	free(r);
+}
+
+static void
+srv_auth(void *arg, const char *mech, const char *user, const char *pass)
+{
+	struct relay	*r = arg;
+
+	smtp_server_reply(r->srv, 454, "4.7.0",
+	    "Temporary authentication failure");
 }
 
 /* client callbacks: the upstream's answers */
