@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "auth/users.h"
 #include "conf/conf.h"
 #include "relay/relay.h"
 #include "relay/spool.h"
@@ -39,6 +40,7 @@ struct relay_env {
 	struct evdns_base	*dns;
 	struct gw_conf		*conf;
 	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
+	struct users		*users[CONF_MAX_UPSTREAMS];	/* auth = map */
 	int			 refcnt;
 };
 
@@ -49,11 +51,12 @@ enum relay_state {
 	R_MAIL,
 	R_RCPT,
 	R_DATA,		/* message sent, final reply awaited */
-	R_RSET
+	R_RSET,
+	R_AUTH		/* passthrough: the client's AUTH runs upstream */
 };
 
 static const char *relay_strstate[] = {
-	"IDLE", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
+	"IDLE", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET", "AUTH"
 };
 
 struct relay {
@@ -73,6 +76,11 @@ struct relay {
 	char			 first_rcpt[SMTP_PATH_MAX];
 	unsigned		 nrcpt;
 	struct spool		*spool;
+	/* auth = map: the client's entry, alive as long as env is */
+	const struct users_entry *map;
+	/* passthrough: who is authenticating, and the upstream's refusal */
+	char			 auth_user[SMTP_SASL_ID_MAX + 1];
+	struct smtp_reply	 auth_rep;
 	struct timespec		 tx_start;
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
@@ -88,6 +96,16 @@ static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_close_upstream(struct relay *);
+static struct smtp_client *relay_open_upstream(struct relay *,
+		    const struct smtp_client_auth *);
+static const struct smtp_client_auth *relay_listener_auth(struct relay *,
+		    struct smtp_client_auth *);
+static int	relay_load_users(const struct gw_conf *, size_t,
+		    struct users **, users_error_fn, void *);
+static void	relay_auth_log(struct relay *, const char *, const char *,
+		    int);
+static void	relay_auth_done(struct relay *);
+static void	relay_auth_failed(struct relay *, enum gw_fail, const char *);
 
 static void	srv_mail(void *, const struct smtp_path *);
 static void	srv_rcpt(void *, const struct smtp_path *);
@@ -112,12 +130,28 @@ static const struct smtp_client_cb client_cb = {
 	cli_ready, cli_reply, cli_failed
 };
 
+/* errors of users_load() in relay_env_new(): all logged, the first kept */
+struct users_errs {
+	char	 first[512];
+};
+
+static void
+env_users_err(void *arg, const char *msg)
+{
+	struct users_errs	*ue = arg;
+
+	log_error("%s", msg);
+	if (ue->first[0] == '\0')
+		(void)gw_strlcpy(ue->first, msg, sizeof(ue->first));
+}
+
 /* relay_env_new - the shared state of sessions under one configuration */
 struct relay_env *
 relay_env_new(struct event_base *base, struct evdns_base *dns,
     struct gw_conf *conf, char *err, size_t errlen)
 {
 	struct relay_env	*env;
+	struct users_errs	 ue = { "" };
 	char			 why[256];
 	size_t			 i;
 
@@ -141,7 +175,52 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 			return NULL;
 		}
 	}
+	for (i = 0; i < conf->nupstreams; i++) {
+		if (relay_load_users(conf, i, &env->users[i], env_users_err,
+		    &ue) != 0) {
+			(void)snprintf(err, errlen, "upstream %s: %s",
+			    conf->upstreams[i].name, ue.first);
+			relay_env_unref(env);
+			return NULL;
+		}
+	}
 	return env;
+}
+
+/*
+ * users_file is read here, when a configuration is put to use (start,
+ * SIGHUP), and never in a session: a broken file keeps the old
+ * configuration running.
+ */
+static int
+relay_load_users(const struct gw_conf *conf, size_t i, struct users **out,
+    users_error_fn err, void *arg)
+{
+	const struct conf_upstream	*up = &conf->upstreams[i];
+
+	*out = NULL;
+	if (up->auth != AUTH_MAP)
+		return 0;
+	if ((*out = users_load(up->users_file, err, arg)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* relay_check_conf - what relay_env_new() would refuse, for -t */
+int
+relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
+    const char *), void *arg)
+{
+	struct users	*u;
+	size_t		 i;
+	int		 nerr = 0;
+
+	for (i = 0; i < conf->nupstreams; i++) {
+		if (relay_load_users(conf, i, &u, err, arg) != 0)
+			nerr++;
+		users_free(u);
+	}
+	return nerr;
 }
 
 /* relay_env_unref - drop a reference; the last one frees */
@@ -152,8 +231,10 @@ relay_env_unref(struct relay_env *env)
 
 	if (env == NULL || --env->refcnt > 0)
 		return;
-	for (i = 0; i < CONF_MAX_UPSTREAMS; i++)
+	for (i = 0; i < CONF_MAX_UPSTREAMS; i++) {
 		tls_client_ctx_free(env->tls[i]);
+		users_free(env->users[i]);
+	}
 	conf_unref(env->conf);
 	free(env);
 }
@@ -211,6 +292,9 @@ relay_session_start(struct relay_env *env, const struct conf_listener *l,
 		free(r);
 		return -1;
 	}
+	/* the modes that take the client's AUTH require it before MAIL */
+	if (r->up->auth == AUTH_PASSTHROUGH || r->up->auth == AUTH_MAP)
+		smtp_server_require_auth(r->srv);
 	LIST_INSERT_HEAD(&relays, r, entry);
 	nrelays++;
 	return 0;
@@ -366,7 +450,7 @@ static void
 srv_mail(void *arg, const struct smtp_path *from)
 {
 	struct relay			*r = arg;
-	struct smtp_client_params	 p;
+	struct smtp_client_auth		 a;
 
 	r->from = *from;
 	r->nrcpt = 0;
@@ -384,30 +468,68 @@ srv_mail(void *arg, const struct smtp_path *from)
 		return;
 	}
 	if (r->cli == NULL) {
-		memset(&p, 0, sizeof(p));
-		p.base = r->env->base;
-		p.dns = r->env->dns;
-		p.up = r->up;
-		p.tls = relay_tls_ctx(r);
-		p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
-		    r->env->conf->hostname;
-		p.id = r->id;
-		/* the client may outlive this session while it says QUIT */
-		p.release = relay_env_release;
-		p.release_arg = r->env;
-		log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
-		    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
-		r->env->refcnt++;
-		nupstreams++;
-		r->cli = smtp_client_new(&p, &client_cb, r);
-		if (r->cli == NULL) {
-			nupstreams--;
-			relay_env_unref(r->env);
+		/*
+		 * passthrough: the client's password was used for the AUTH
+		 * upstream and is gone; a lost connection cannot be opened
+		 * again in this session.  The client retries with a new one.
+		 */
+		if (r->up->auth == AUTH_PASSTHROUGH) {
+			relay_fail_reply(r, FAIL_CLOSED);
+			return;
+		}
+		if ((r->cli = relay_open_upstream(r,
+		    relay_listener_auth(r, &a))) == NULL) {
 			relay_fail_reply(r, FAIL_INTERNAL);
 			return;
 		}
 	}
 	relay_enter(r, R_CONNECT);
+}
+
+/*
+ * auth = map: the upstream credentials of the client's users_file entry.
+ * NULL for the other modes (inject builds its own).
+ */
+static const struct smtp_client_auth *
+relay_listener_auth(struct relay *r, struct smtp_client_auth *a)
+{
+	if (r->up->auth != AUTH_MAP || r->map == NULL)
+		return NULL;
+	memset(a, 0, sizeof(*a));
+	a->user = r->map->up_user;
+	a->secret = r->map->up_secret;
+	return a;
+}
+
+/* relay_open_upstream - start an upstream session; NULL when out of memory */
+static struct smtp_client *
+relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
+{
+	struct smtp_client_params	 p;
+	struct smtp_client		*c;
+
+	memset(&p, 0, sizeof(p));
+	p.base = r->env->base;
+	p.dns = r->env->dns;
+	p.up = r->up;
+	p.tls = relay_tls_ctx(r);
+	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
+	    r->env->conf->hostname;
+	p.id = r->id;
+	/* the client may outlive this session while it says QUIT */
+	p.release = relay_env_release;
+	p.release_arg = r->env;
+	p.auth = auth;
+	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
+	    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
+	r->env->refcnt++;
+	nupstreams++;
+	/* smtp_client_new() copies the credentials */
+	if ((c = smtp_client_new(&p, &client_cb, r)) == NULL) {
+		nupstreams--;
+		relay_env_unref(r->env);
+	}
+	return c;
 }
 
 static void
@@ -547,13 +669,112 @@ srv_closed(void *arg, const char *reason)
 	free(r);
 }
 
+/*
+ * The client's AUTH.  map: checked here against users_file.  passthrough:
+ * the upstream connection opens now with the client's credentials, and
+ * the upstream's verdict becomes the reply (cli_ready/cli_failed).
+ */
 static void
 srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 {
-	struct relay	*r = arg;
+	struct relay		*r = arg;
+	struct smtp_client_auth	 a;
+	size_t			 i = (size_t)(r->up - r->env->conf->upstreams);
 
-	smtp_server_reply(r->srv, 454, "4.7.0",
-	    "Temporary authentication failure");
+	if (r->up->auth == AUTH_MAP) {
+		r->map = users_verify(r->env->users[i], user, pass);
+		relay_auth_log(r, user, r->map != NULL ? "ok" : "failed", 0);
+		if (r->map != NULL)
+			smtp_server_reply(r->srv, 235, "2.7.0",
+			    "Authentication successful");
+		else
+			smtp_server_reply(r->srv, 535, "5.7.8",
+			    "Authentication credentials invalid");
+		return;
+	}
+	if (r->up->auth != AUTH_PASSTHROUGH)
+		fatalx("relay: AUTH from the client with auth = %s",
+		    auth_mode_name(r->up->auth));
+	/* a failed attempt closed its connection; never reuse one */
+	relay_close_upstream(r);
+	memset(&a, 0, sizeof(a));
+	a.user = user;
+	a.secret = pass;
+	if ((r->cli = relay_open_upstream(r, &a)) == NULL) {
+		relay_auth_log(r, user, "failed", 0);
+		smtp_server_reply(r->srv, 454, "4.7.0",
+		    "Temporary authentication failure (internal)");
+		return;
+	}
+	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
+	relay_enter(r, R_AUTH);
+}
+
+/* one line per AUTH verdict: who, how, what; never the secret */
+static void
+relay_auth_log(struct relay *r, const char *user, const char *result,
+    int code)
+{
+	char	 vis[SMTP_SASL_ID_MAX * 4 + 1];
+
+	(void)str_vis(vis, sizeof(vis), user, strlen(user));
+	if (code != 0)
+		log_info("%016" PRIx64 " relay auth mode=%s user=\"%s\" "
+		    "result=%s upstream=%s:%u code=%d", r->id,
+		    auth_mode_name(r->up->auth), vis, result, r->up->host,
+		    r->up->port, code);
+	else
+		log_info("%016" PRIx64 " relay auth mode=%s user=\"%s\" "
+		    "result=%s", r->id, auth_mode_name(r->up->auth), vis,
+		    result);
+}
+
+/* passthrough: the upstream took the client's credentials */
+static void
+relay_auth_done(struct relay *r)
+{
+	const struct smtp_reply	*rep = smtp_client_auth_reply(r->cli);
+
+	relay_enter(r, R_IDLE);
+	/*
+	 * Ready without an AUTH reply would mean the upstream was never
+	 * asked: do not tell the client it is authenticated.
+	 */
+	if (rep == NULL || rep->code != 235) {
+		relay_auth_log(r, r->auth_user, "failed", 0);
+		relay_close_upstream(r);
+		smtp_server_reply(r->srv, 454, "4.7.0",
+		    "Temporary authentication failure");
+		return;
+	}
+	relay_auth_log(r, r->auth_user, "ok", rep->code);
+	smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+}
+
+/*
+ * passthrough: the upstream refused (its 4xx/5xx to AUTH goes to the
+ * client as it was), or could not be reached or asked (454, RFC 4954).
+ * The client was told nothing yet; r->cli is already gone.
+ */
+static void
+relay_auth_failed(struct relay *r, enum gw_fail cls, const char *rtext)
+{
+	const struct smtp_reply	*rep = NULL;
+	char			 text[256];
+
+	relay_enter(r, R_IDLE);
+	(void)rtext;
+	rep = r->auth_rep.code != 0 ? &r->auth_rep : NULL;
+	if (cls == FAIL_AUTH && rep != NULL && rep->code >= 400 &&
+	    rep->code < 600) {
+		relay_auth_log(r, r->auth_user, "failed", rep->code);
+		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		return;
+	}
+	relay_auth_log(r, r->auth_user, "failed", 0);
+	(void)snprintf(text, sizeof(text),
+	    "Temporary authentication failure (%s)", fail_name(cls));
+	smtp_server_reply(r->srv, 454, "4.7.0", text);
 }
 
 /* client callbacks: the upstream's answers */
@@ -566,6 +787,8 @@ cli_ready(void *arg)
 	r->cli_ready = 1;
 	if (r->state == R_CONNECT)
 		relay_send_mail(r);
+	else if (r->state == R_AUTH)
+		relay_auth_done(r);
 }
 
 static void
@@ -625,10 +848,15 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 {
 	struct relay		*r = arg;
 	enum relay_state	 s = r->state;
+	const struct smtp_reply	*rep;
 
 	log_warnx("%016" PRIx64 " relay upstream=%s:%u failed class=%s "
 	    "state=%s reason=\"%s\"", r->id, r->up->host, r->up->port,
 	    fail_name(cls), relay_strstate[s], why);
+	/* the AUTH reply lives in the client: keep it past the free */
+	memset(&r->auth_rep, 0, sizeof(r->auth_rep));
+	if (s == R_AUTH && (rep = smtp_client_auth_reply(r->cli)) != NULL)
+		r->auth_rep = *rep;
 	smtp_client_free(r->cli);
 	r->cli = NULL;
 	r->cli_ready = 0;
@@ -651,6 +879,9 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 		break;
 	case R_RSET:
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
+		break;
+	case R_AUTH:
+		relay_auth_failed(r, cls, why);
 		break;
 	case R_IDLE:
 		break;
