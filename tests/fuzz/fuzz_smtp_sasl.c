@@ -1,5 +1,5 @@
 /*
- * fuzz_sasl - the listener's SASL response decoders (smtp_sasl): each
+ * fuzz_smtp_sasl - the listener's SASL response decoders (smtp_sasl): each
  * CRLF-delimited line of the input is given to the PLAIN and the LOGIN
  * decoder, as the session would after "AUTH PLAIN" or a 334.
  *
