@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "auth/secret.h"
 #include "auth/users.h"
 #include "conf/conf.h"
 #include "relay/relay.h"
@@ -46,6 +47,7 @@ struct relay_env {
 
 enum relay_state {
 	R_IDLE,		/* nothing asked of the upstream */
+	R_SECRET,	/* MAIL waits for the AUTH credentials */
 	R_CONNECT,	/* MAIL waits for the upstream to become ready */
 	R_PRE_RSET,	/* RSET of an aborted transaction, then MAIL */
 	R_MAIL,
@@ -56,7 +58,8 @@ enum relay_state {
 };
 
 static const char *relay_strstate[] = {
-	"IDLE", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET", "AUTH"
+	"IDLE", "SECRET", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET",
+	"AUTH"
 };
 
 struct relay {
@@ -67,6 +70,7 @@ struct relay {
 	const struct conf_upstream *up;
 	struct smtp_server	*srv;
 	struct smtp_client	*cli;
+	struct secret_fetch	*sf;		/* auth = inject, fetching */
 	int			 cli_ready;
 	enum relay_state	 state;
 	int			 up_tx;		/* upstream has MAIL accepted */
@@ -96,8 +100,10 @@ static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_close_upstream(struct relay *);
-static struct smtp_client *relay_open_upstream(struct relay *,
+static void	relay_open_upstream(struct relay *,
 		    const struct smtp_client_auth *);
+static void	relay_auth_secret(void *, const struct secret_cred *,
+		    const char *);
 static const struct smtp_client_auth *relay_listener_auth(struct relay *,
 		    struct smtp_client_auth *);
 static int	relay_load_users(const struct gw_conf *, size_t,
@@ -467,21 +473,90 @@ srv_mail(void *arg, const struct smtp_path *from)
 		relay_send_mail(r);
 		return;
 	}
-	if (r->cli == NULL) {
-		/*
-		 * passthrough: the client's password was used for the AUTH
-		 * upstream and is gone; a lost connection cannot be opened
-		 * again in this session.  The client retries with a new one.
-		 */
-		if (r->up->auth == AUTH_PASSTHROUGH) {
-			relay_fail_reply(r, FAIL_CLOSED);
-			return;
-		}
-		if ((r->cli = relay_open_upstream(r,
-		    relay_listener_auth(r, &a))) == NULL) {
+	if (r->cli != NULL) {
+		relay_enter(r, R_CONNECT);	/* still connecting */
+		return;
+	}
+	/*
+	 * passthrough: the client's password was used for the AUTH
+	 * upstream and is gone; a lost connection cannot be opened again
+	 * in this session.  The client retries with a new one.
+	 */
+	if (r->up->auth == AUTH_PASSTHROUGH) {
+		relay_fail_reply(r, FAIL_CLOSED);
+		return;
+	}
+	/*
+	 * The upstream's credentials, per connection.  inject: fetched
+	 * afresh (token_command is asynchronous), then the connection is
+	 * opened in relay_auth_secret().
+	 */
+	if (r->up->auth == AUTH_INJECT) {
+		relay_enter(r, R_SECRET);
+		if ((r->sf = secret_fetch(r->env->base, r->up, r->id,
+		    relay_auth_secret, r)) == NULL) {
+			relay_enter(r, R_IDLE);
 			relay_fail_reply(r, FAIL_INTERNAL);
-			return;
 		}
+		return;
+	}
+	/* map: the client's entry; none: no AUTH */
+	relay_open_upstream(r, relay_listener_auth(r, &a));
+}
+
+/* the credentials of auth = inject are in (or not): connect */
+static void
+relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
+{
+	struct relay		*r = arg;
+	struct smtp_client_auth	 a;
+
+	r->sf = NULL;
+	if (cred == NULL) {
+		log_warnx("%016" PRIx64 " relay upstream=%s:%u auth "
+		    "credentials unavailable: %s", r->id, r->up->host,
+		    r->up->port, why);
+		relay_enter(r, R_IDLE);
+		relay_fail_reply(r, FAIL_AUTH);
+		return;
+	}
+	a.user = cred->user;
+	a.secret = cred->password;
+	a.token = cred->token;
+	/* smtp_client_new() copies them; cred is wiped when we return */
+	relay_open_upstream(r, &a);
+}
+
+/* relay_open_upstream - the connection for the MAIL waiting in r */
+static void
+relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
+{
+	struct smtp_client_params	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.base = r->env->base;
+	p.dns = r->env->dns;
+	p.up = r->up;
+	p.tls = relay_tls_ctx(r);
+	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
+	    r->env->conf->hostname;
+	p.id = r->id;
+	p.auth = auth;
+	/* the client may outlive this session while it says QUIT */
+	p.release = relay_env_release;
+	p.release_arg = r->env;
+	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s auth=%s",
+	    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls),
+	    auth != NULL ? auth_mode_name(r->up->auth) : "none");
+	r->env->refcnt++;
+	nupstreams++;
+	r->cli = smtp_client_new(&p, &client_cb, r);
+	if (r->cli == NULL) {
+		nupstreams--;
+		relay_env_unref(r->env);
+		relay_enter(r, R_IDLE);
+		relay_fail_reply(r, FAIL_INTERNAL);
+		return;
 	}
 	relay_enter(r, R_CONNECT);
 }
@@ -499,37 +574,6 @@ relay_listener_auth(struct relay *r, struct smtp_client_auth *a)
 	a->user = r->map->up_user;
 	a->secret = r->map->up_secret;
 	return a;
-}
-
-/* relay_open_upstream - start an upstream session; NULL when out of memory */
-static struct smtp_client *
-relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
-{
-	struct smtp_client_params	 p;
-	struct smtp_client		*c;
-
-	memset(&p, 0, sizeof(p));
-	p.base = r->env->base;
-	p.dns = r->env->dns;
-	p.up = r->up;
-	p.tls = relay_tls_ctx(r);
-	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
-	    r->env->conf->hostname;
-	p.id = r->id;
-	/* the client may outlive this session while it says QUIT */
-	p.release = relay_env_release;
-	p.release_arg = r->env;
-	p.auth = auth;
-	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
-	    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
-	r->env->refcnt++;
-	nupstreams++;
-	/* smtp_client_new() copies the credentials */
-	if ((c = smtp_client_new(&p, &client_cb, r)) == NULL) {
-		nupstreams--;
-		relay_env_unref(r->env);
-	}
-	return c;
 }
 
 static void
@@ -658,6 +702,8 @@ srv_closed(void *arg, const char *reason)
 	struct relay	*r = arg;
 
 	log_debug("%016" PRIx64 " relay session closed reason=%s", r->id, reason);
+	secret_fetch_cancel(r->sf);
+	r->sf = NULL;
 	relay_close_upstream(r);
 	spool_free(r->spool);
 	smtp_server_free(r->srv);
@@ -700,13 +746,14 @@ srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 	memset(&a, 0, sizeof(a));
 	a.user = user;
 	a.secret = pass;
-	if ((r->cli = relay_open_upstream(r, &a)) == NULL) {
+	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
+	/* smtp_client_new() copies the credentials */
+	relay_open_upstream(r, &a);
+	if (r->cli == NULL) {
+		/* relay_open_upstream() answered (451, out of memory) */
 		relay_auth_log(r, user, "failed", 0);
-		smtp_server_reply(r->srv, 454, "4.7.0",
-		    "Temporary authentication failure (internal)");
 		return;
 	}
-	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
 	relay_enter(r, R_AUTH);
 }
 
@@ -865,6 +912,8 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 	r->up_tx = 0;
 	relay_enter(r, R_IDLE);
 	switch (s) {
+	case R_SECRET:
+		fatalx("relay: upstream failed before it was opened");
 	case R_CONNECT:
 	case R_PRE_RSET:
 	case R_MAIL:
