@@ -8,6 +8,8 @@ records which account authenticated each stored message."""
 import base64
 import ctypes
 import os
+import re
+import signal
 import subprocess
 import sys
 import warnings
@@ -253,6 +255,47 @@ def test_map_upstream_refuses():
         r = c.cmd("MAIL FROM:<s@example.test>")
         check_reply(r, 451, "4.7.0", what="MAIL, upstream AUTH failed")
     check(not up.messages(), "message stored: %r", up.messages())
+
+
+def test_map_reload():
+    up = Upstream("starttls", auth={"users": ACCOUNTS})
+    y = make_hash("$y$", "local-one")
+    path = users_file(["app1:%s:alice@isp.test:%s"
+                       % (y, ACCOUNTS["alice@isp.test"])])
+    gw = Gateway(up, upstream_conf={"auth": "map", "users_file": path})
+    with gw.client() as c:
+        c.start()
+        check_reply(auth_plain(c, "app3", "local-three"), 535, "5.7.8",
+                    what="app3 before the reload")
+    # a new user: SIGHUP reads the file again
+    with open(path, "a") as f:
+        f.write("app3:%s:bob@isp.test:%s\n" % (
+            make_hash("$6$", "local-three"), ACCOUNTS["bob@isp.test"]))
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    check(gw.wait_log(r"reload: new configuration in use", start=mark),
+          "no reload: %s", gw.log()[mark:])
+    with gw.client() as c:
+        c.start()
+        check_reply(auth_plain(c, "app3", "local-three"), 235,
+                    what="app3 after the reload")
+        send_one(c, "via app3")
+    check(by_subject(up, 1)["via app3"].auth_user == "bob@isp.test",
+          "app3's message not under bob: %r", up.messages())
+    # a broken file: reported with its line, the running table is kept
+    with open(path, "a") as f:
+        f.write("app1:%s:x@isp.test:s\n" % y)
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    check(gw.wait_log(r"%s:3: duplicate user app1" % re.escape(path),
+                      start=mark), "duplicate not reported: %s",
+          gw.log()[mark:])
+    check(gw.wait_log(r"keeping the running configuration", start=mark),
+          "broken file not refused: %s", gw.log()[mark:])
+    with gw.client() as c:
+        c.start()
+        check_reply(auth_plain(c, "app3", "local-three"), 235,
+                    what="app3 after a failed reload")
 
 
 def run_check(path):
