@@ -111,7 +111,7 @@ static int	relay_load_users(const struct gw_conf *, size_t,
 static void	relay_auth_log(struct relay *, const char *, const char *,
 		    int);
 static void	relay_auth_done(struct relay *);
-static void	relay_auth_failed(struct relay *, enum gw_fail, const char *);
+static void	relay_auth_failed(struct relay *, enum gw_fail);
 
 static void	srv_mail(void *, const struct smtp_path *);
 static void	srv_rcpt(void *, const struct smtp_path *);
@@ -804,13 +804,12 @@ relay_auth_done(struct relay *r)
  * The client was told nothing yet; r->cli is already gone.
  */
 static void
-relay_auth_failed(struct relay *r, enum gw_fail cls, const char *rtext)
+relay_auth_failed(struct relay *r, enum gw_fail cls)
 {
-	const struct smtp_reply	*rep = NULL;
+	const struct smtp_reply	*rep;
 	char			 text[256];
 
 	relay_enter(r, R_IDLE);
-	(void)rtext;
 	rep = r->auth_rep.code != 0 ? &r->auth_rep : NULL;
 	if (cls == FAIL_AUTH && rep != NULL && rep->code >= 400 &&
 	    rep->code < 600) {
@@ -930,7 +929,7 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
 		break;
 	case R_AUTH:
-		relay_auth_failed(r, cls, why);
+		relay_auth_failed(r, cls);
 		break;
 	case R_IDLE:
 		break;
