@@ -362,6 +362,21 @@ def test_debug_session_shows_no_secret():
     for s in secrets:
         check(s not in log, "secret %r in the gateway's output", s)
 
+    # map: neither the local password nor the mapped upstream secret
+    gw2 = Gateway(up, upstream_conf={"auth": "map",
+                                     "users_file": map_users()})
+    with gw2.client() as c:
+        c.start()
+        check_reply(auth_plain(c, "app1", "local-onX"), 535, what="wrong")
+        check_reply(auth_login(c, "app1", "local-one"), 235, what="LOGIN")
+        send_one(c, "debug map")
+    log = gw2.log()
+    check("< <redacted>" in log, "no redacted SASL line: %s", log[-3000:])
+    for s in ("local-one", "local-onX", b64(b"local-one"),
+              plain("app1", "local-onX"), pw,
+              b64(b"\0alice@isp.test\0" + pw.encode())):
+        check(s not in log, "secret %r in the gateway's output", s)
+
 
 if __name__ == "__main__":
     gwtest.main(globals())
