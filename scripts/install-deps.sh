@@ -21,8 +21,9 @@ build_pkgs=(
 	python3 python3-aiosmtpd openssl swaks libnet-ssleay-perl
 	ca-certificates
 	clang libclang-rt-14-dev valgrind iproute2
+	libcrypt-dev
 )
-runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 ca-certificates)
+runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)
 
 usage() {

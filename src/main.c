@@ -308,6 +308,12 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (check_only) {
+		if ((nerr = relay_check_conf(conf, conf_err_stderr,
+		    NULL)) != 0) {
+			fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
+			conf_unref(conf);
+			return 1;
+		}
 		fprintf(stderr, "%s: configuration OK\n", conf_path);
 		conf_unref(conf);
 		return 0;

@@ -35,6 +35,7 @@ static void	check_listen(struct check *, const struct conf_listener *,
 		    size_t);
 static void	check_upstream(struct check *, const struct conf_upstream *);
 static void	check_auth(struct check *, const struct conf_upstream *);
+static void	check_auth_map(struct check *, const struct conf_upstream *);
 
 /* report one error as "FILE:LINE: text", like conf.c */
 static void
@@ -215,6 +216,21 @@ check_auth(struct check *ck, const struct conf_upstream *u)
 		    "needs XOAUTH2 or OAUTHBEARER in the list", u->name);
 }
 
+/*
+ * auth = map without users_file would refuse every client; users_file
+ * without map would be a table nobody reads, probably a typo in auth.
+ */
+static void
+check_auth_map(struct check *ck, const struct conf_upstream *u)
+{
+	if (u->auth == AUTH_MAP && u->users_file[0] == '\0')
+		cerr(ck, u->line, "[upstream %s]: users_file: required with "
+		    "auth = map", u->name);
+	if (u->auth != AUTH_MAP && u->users_file[0] != '\0')
+		cerr(ck, u->line, "[upstream %s]: users_file: only used with "
+		    "auth = map", u->name);
+}
+
 /* conf_check - cross-checks after parsing; see conf.h */
 int
 conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
@@ -247,6 +263,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 	for (i = 0; i < c->nupstreams; i++) {
 		check_upstream(&ck, &c->upstreams[i]);
 		check_auth(&ck, &c->upstreams[i]);
+		check_auth_map(&ck, &c->upstreams[i]);
 		used = 0;
 		for (j = 0; j < c->nlisteners && !used; j++)
 			used = strcmp(c->listeners[j].upstream_name,

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "auth/secret.h"
+#include "auth/users.h"
 #include "conf/conf.h"
 #include "relay/relay.h"
 #include "relay/spool.h"
@@ -40,6 +41,7 @@ struct relay_env {
 	struct evdns_base	*dns;
 	struct gw_conf		*conf;
 	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
+	struct users		*users[CONF_MAX_UPSTREAMS];	/* auth = map */
 	int			 refcnt;
 };
 
@@ -51,11 +53,13 @@ enum relay_state {
 	R_MAIL,
 	R_RCPT,
 	R_DATA,		/* message sent, final reply awaited */
-	R_RSET
+	R_RSET,
+	R_AUTH		/* passthrough: the client's AUTH runs upstream */
 };
 
 static const char *relay_strstate[] = {
-	"IDLE", "SECRET", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
+	"IDLE", "SECRET", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET",
+	"AUTH"
 };
 
 struct relay {
@@ -76,6 +80,11 @@ struct relay {
 	char			 first_rcpt[SMTP_PATH_MAX];
 	unsigned		 nrcpt;
 	struct spool		*spool;
+	/* auth = map: the client's entry, alive as long as env is */
+	const struct users_entry *map;
+	/* passthrough: who is authenticating, and the upstream's refusal */
+	char			 auth_user[SMTP_SASL_ID_MAX + 1];
+	struct smtp_reply	 auth_rep;
 	struct timespec		 tx_start;
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
@@ -95,6 +104,14 @@ static void	relay_open_upstream(struct relay *,
 		    const struct smtp_client_auth *);
 static void	relay_auth_secret(void *, const struct secret_cred *,
 		    const char *);
+static const struct smtp_client_auth *relay_listener_auth(struct relay *,
+		    struct smtp_client_auth *);
+static int	relay_load_users(const struct gw_conf *, size_t,
+		    struct users **, users_error_fn, void *);
+static void	relay_auth_log(struct relay *, const char *, const char *,
+		    int);
+static void	relay_auth_done(struct relay *);
+static void	relay_auth_failed(struct relay *, enum gw_fail);
 
 static void	srv_mail(void *, const struct smtp_path *);
 static void	srv_rcpt(void *, const struct smtp_path *);
@@ -104,6 +121,7 @@ static int	srv_data_write(void *, const char *, size_t);
 static void	srv_data_end(void *);
 static void	srv_data_abort(void *);
 static void	srv_closed(void *, const char *);
+static void	srv_auth(void *, const char *, const char *, const char *);
 
 static void	cli_ready(void *);
 static void	cli_reply(void *, const struct smtp_reply *);
@@ -111,12 +129,27 @@ static void	cli_failed(void *, enum gw_fail, const char *);
 
 static const struct smtp_server_cb server_cb = {
 	srv_mail, srv_rcpt, srv_rset, srv_data_begin, srv_data_write,
-	srv_data_end, srv_data_abort, srv_closed
+	srv_data_end, srv_data_abort, srv_closed, srv_auth
 };
 
 static const struct smtp_client_cb client_cb = {
 	cli_ready, cli_reply, cli_failed
 };
+
+/* errors of users_load() in relay_env_new(): all logged, the first kept */
+struct users_errs {
+	char	 first[512];
+};
+
+static void
+env_users_err(void *arg, const char *msg)
+{
+	struct users_errs	*ue = arg;
+
+	log_error("%s", msg);
+	if (ue->first[0] == '\0')
+		(void)gw_strlcpy(ue->first, msg, sizeof(ue->first));
+}
 
 /* relay_env_new - the shared state of sessions under one configuration */
 struct relay_env *
@@ -124,6 +157,7 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
     struct gw_conf *conf, char *err, size_t errlen)
 {
 	struct relay_env	*env;
+	struct users_errs	 ue = { "" };
 	char			 why[256];
 	size_t			 i;
 
@@ -147,7 +181,52 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 			return NULL;
 		}
 	}
+	for (i = 0; i < conf->nupstreams; i++) {
+		if (relay_load_users(conf, i, &env->users[i], env_users_err,
+		    &ue) != 0) {
+			(void)snprintf(err, errlen, "upstream %s: %s",
+			    conf->upstreams[i].name, ue.first);
+			relay_env_unref(env);
+			return NULL;
+		}
+	}
 	return env;
+}
+
+/*
+ * users_file is read here, when a configuration is put to use (start,
+ * SIGHUP), and never in a session: a broken file keeps the old
+ * configuration running.
+ */
+static int
+relay_load_users(const struct gw_conf *conf, size_t i, struct users **out,
+    users_error_fn err, void *arg)
+{
+	const struct conf_upstream	*up = &conf->upstreams[i];
+
+	*out = NULL;
+	if (up->auth != AUTH_MAP)
+		return 0;
+	if ((*out = users_load(up->users_file, err, arg)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* relay_check_conf - what relay_env_new() would refuse, for -t */
+int
+relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
+    const char *), void *arg)
+{
+	struct users	*u;
+	size_t		 i;
+	int		 nerr = 0;
+
+	for (i = 0; i < conf->nupstreams; i++) {
+		if (relay_load_users(conf, i, &u, err, arg) != 0)
+			nerr++;
+		users_free(u);
+	}
+	return nerr;
 }
 
 /* relay_env_unref - drop a reference; the last one frees */
@@ -158,8 +237,10 @@ relay_env_unref(struct relay_env *env)
 
 	if (env == NULL || --env->refcnt > 0)
 		return;
-	for (i = 0; i < CONF_MAX_UPSTREAMS; i++)
+	for (i = 0; i < CONF_MAX_UPSTREAMS; i++) {
 		tls_client_ctx_free(env->tls[i]);
+		users_free(env->users[i]);
+	}
 	conf_unref(env->conf);
 	free(env);
 }
@@ -217,6 +298,9 @@ relay_session_start(struct relay_env *env, const struct conf_listener *l,
 		free(r);
 		return -1;
 	}
+	/* the modes that take the client's AUTH require it before MAIL */
+	if (r->up->auth == AUTH_PASSTHROUGH || r->up->auth == AUTH_MAP)
+		smtp_server_require_auth(r->srv);
 	LIST_INSERT_HEAD(&relays, r, entry);
 	nrelays++;
 	return 0;
@@ -372,6 +456,7 @@ static void
 srv_mail(void *arg, const struct smtp_path *from)
 {
 	struct relay			*r = arg;
+	struct smtp_client_auth		 a;
 
 	r->from = *from;
 	r->nrcpt = 0;
@@ -393,6 +478,15 @@ srv_mail(void *arg, const struct smtp_path *from)
 		return;
 	}
 	/*
+	 * passthrough: the client's password was used for the AUTH
+	 * upstream and is gone; a lost connection cannot be opened again
+	 * in this session.  The client retries with a new one.
+	 */
+	if (r->up->auth == AUTH_PASSTHROUGH) {
+		relay_fail_reply(r, FAIL_CLOSED);
+		return;
+	}
+	/*
 	 * The upstream's credentials, per connection.  inject: fetched
 	 * afresh (token_command is asynchronous), then the connection is
 	 * opened in relay_auth_secret().
@@ -406,7 +500,8 @@ srv_mail(void *arg, const struct smtp_path *from)
 		}
 		return;
 	}
-	relay_open_upstream(r, NULL);
+	/* map: the client's entry; none: no AUTH */
+	relay_open_upstream(r, relay_listener_auth(r, &a));
 }
 
 /* the credentials of auth = inject are in (or not): connect */
@@ -464,6 +559,21 @@ relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
 		return;
 	}
 	relay_enter(r, R_CONNECT);
+}
+
+/*
+ * auth = map: the upstream credentials of the client's users_file entry.
+ * NULL for the other modes (inject builds its own).
+ */
+static const struct smtp_client_auth *
+relay_listener_auth(struct relay *r, struct smtp_client_auth *a)
+{
+	if (r->up->auth != AUTH_MAP || r->map == NULL)
+		return NULL;
+	memset(a, 0, sizeof(*a));
+	a->user = r->map->up_user;
+	a->secret = r->map->up_secret;
+	return a;
 }
 
 static void
@@ -605,6 +715,114 @@ srv_closed(void *arg, const char *reason)
 	free(r);
 }
 
+/*
+ * The client's AUTH.  map: checked here against users_file.  passthrough:
+ * the upstream connection opens now with the client's credentials, and
+ * the upstream's verdict becomes the reply (cli_ready/cli_failed).
+ */
+static void
+srv_auth(void *arg, const char *mech, const char *user, const char *pass)
+{
+	struct relay		*r = arg;
+	struct smtp_client_auth	 a;
+	size_t			 i = (size_t)(r->up - r->env->conf->upstreams);
+
+	if (r->up->auth == AUTH_MAP) {
+		r->map = users_verify(r->env->users[i], user, pass);
+		relay_auth_log(r, user, r->map != NULL ? "ok" : "failed", 0);
+		if (r->map != NULL)
+			smtp_server_reply(r->srv, 235, "2.7.0",
+			    "Authentication successful");
+		else
+			smtp_server_reply(r->srv, 535, "5.7.8",
+			    "Authentication credentials invalid");
+		return;
+	}
+	if (r->up->auth != AUTH_PASSTHROUGH)
+		fatalx("relay: AUTH from the client with auth = %s",
+		    auth_mode_name(r->up->auth));
+	/* a failed attempt closed its connection; never reuse one */
+	relay_close_upstream(r);
+	memset(&a, 0, sizeof(a));
+	a.user = user;
+	a.secret = pass;
+	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
+	/* smtp_client_new() copies the credentials */
+	relay_open_upstream(r, &a);
+	if (r->cli == NULL) {
+		/* relay_open_upstream() answered (451, out of memory) */
+		relay_auth_log(r, user, "failed", 0);
+		return;
+	}
+	relay_enter(r, R_AUTH);
+}
+
+/* one line per AUTH verdict: who, how, what; never the secret */
+static void
+relay_auth_log(struct relay *r, const char *user, const char *result,
+    int code)
+{
+	char	 vis[SMTP_SASL_ID_MAX * 4 + 1];
+
+	(void)str_vis(vis, sizeof(vis), user, strlen(user));
+	if (code != 0)
+		log_info("%016" PRIx64 " relay auth mode=%s user=\"%s\" "
+		    "result=%s upstream=%s:%u code=%d", r->id,
+		    auth_mode_name(r->up->auth), vis, result, r->up->host,
+		    r->up->port, code);
+	else
+		log_info("%016" PRIx64 " relay auth mode=%s user=\"%s\" "
+		    "result=%s", r->id, auth_mode_name(r->up->auth), vis,
+		    result);
+}
+
+/* passthrough: the upstream took the client's credentials */
+static void
+relay_auth_done(struct relay *r)
+{
+	const struct smtp_reply	*rep = smtp_client_auth_reply(r->cli);
+
+	relay_enter(r, R_IDLE);
+	/*
+	 * Ready without an AUTH reply would mean the upstream was never
+	 * asked: do not tell the client it is authenticated.
+	 */
+	if (rep == NULL || rep->code != 235) {
+		relay_auth_log(r, r->auth_user, "failed", 0);
+		relay_close_upstream(r);
+		smtp_server_reply(r->srv, 454, "4.7.0",
+		    "Temporary authentication failure");
+		return;
+	}
+	relay_auth_log(r, r->auth_user, "ok", rep->code);
+	smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+}
+
+/*
+ * passthrough: the upstream refused (its 4xx/5xx to AUTH goes to the
+ * client as it was), or could not be reached or asked (454, RFC 4954).
+ * The client was told nothing yet; r->cli is already gone.
+ */
+static void
+relay_auth_failed(struct relay *r, enum gw_fail cls)
+{
+	const struct smtp_reply	*rep;
+	char			 text[256];
+
+	relay_enter(r, R_IDLE);
+	rep = r->auth_rep.code != 0 ? &r->auth_rep : NULL;
+	if (cls == FAIL_AUTH && rep != NULL && rep->code >= 400 &&
+	    rep->code < 600) {
+		relay_auth_log(r, r->auth_user, "failed", rep->code);
+		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		return;
+	}
+	relay_auth_log(r, r->auth_user, "failed", 0);
+	(void)snprintf(text, sizeof(text),
+	    "Temporary authentication failure (%s)", fail_name(cls));
+	smtp_server_reply(r->srv, 454, "4.7.0", text);
+}
+
 /* client callbacks: the upstream's answers */
 
 static void
@@ -615,6 +833,8 @@ cli_ready(void *arg)
 	r->cli_ready = 1;
 	if (r->state == R_CONNECT)
 		relay_send_mail(r);
+	else if (r->state == R_AUTH)
+		relay_auth_done(r);
 }
 
 static void
@@ -674,10 +894,15 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 {
 	struct relay		*r = arg;
 	enum relay_state	 s = r->state;
+	const struct smtp_reply	*rep;
 
 	log_warnx("%016" PRIx64 " relay upstream=%s:%u failed class=%s "
 	    "state=%s reason=\"%s\"", r->id, r->up->host, r->up->port,
 	    fail_name(cls), relay_strstate[s], why);
+	/* the AUTH reply lives in the client: keep it past the free */
+	memset(&r->auth_rep, 0, sizeof(r->auth_rep));
+	if (s == R_AUTH && (rep = smtp_client_auth_reply(r->cli)) != NULL)
+		r->auth_rep = *rep;
 	smtp_client_free(r->cli);
 	r->cli = NULL;
 	r->cli_ready = 0;
@@ -702,6 +927,9 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 		break;
 	case R_RSET:
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
+		break;
+	case R_AUTH:
+		relay_auth_failed(r, cls);
 		break;
 	case R_IDLE:
 		break;

@@ -32,6 +32,14 @@ struct relay_env *relay_env_new(struct event_base *, struct evdns_base *,
 void	relay_env_unref(struct relay_env *);
 struct gw_conf *relay_env_conf(const struct relay_env *);
 
+/*
+ * relay_check_conf - load what relay_env_new() loads beyond the conf
+ * (users_file), for -t: every error to err as "FILE:LINE: why".  Returns
+ * the number of files that failed.
+ */
+int	relay_check_conf(const struct gw_conf *, void (*err)(void *,
+	    const char *), void *arg);
+
 /* called when a session ends, for the listener's accounting */
 typedef void (*relay_done_fn)(void *arg, const struct sockaddr *peer);
 

@@ -27,6 +27,7 @@
 #include "net/io.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
+#include "smtp/smtp_sasl.h"
 #include "smtp/smtp_server.h"
 #include "util/addr.h"
 #include "util/buf.h"
@@ -58,6 +59,10 @@ enum smtp_state {
 	STATE_WAIT_RSET,	/* owner->rset(): RSET, or EHLO in a tx */
 	STATE_BODY,		/* reading the message after 354 */
 	STATE_WAIT_DATA,	/* owner->data_end() called, reply awaited */
+	STATE_AUTH_PLAIN,	/* 334 sent, the PLAIN response awaited */
+	STATE_AUTH_LOGIN_USER,	/* 334 Username: sent */
+	STATE_AUTH_LOGIN_PASS,	/* 334 Password: sent */
+	STATE_WAIT_AUTH,	/* owner->auth() called, reply awaited */
 	STATE_QUIT,		/* last reply queued, closing once it is sent */
 	STATE_CLOSED		/* closed() delivered; only free remains */
 };
@@ -72,6 +77,10 @@ static const char *const smtp_strstates[] = {
 	"WAIT_RSET",
 	"BODY",
 	"WAIT_DATA",
+	"AUTH_PLAIN",
+	"AUTH_LOGIN_USER",
+	"AUTH_LOGIN_PASS",
+	"WAIT_AUTH",
 	"QUIT",
 	"CLOSED"
 };
@@ -86,6 +95,8 @@ static const char *const smtp_strstates[] = {
 #define SF_EOF		0x0080	/* the client closed its side */
 #define SF_INBODY	0x0100	/* data_begin() said yes; no end/abort yet */
 #define SF_PIPEWARN	0x0200	/* improper pipelining already logged */
+#define SF_AUTHON	0x0400	/* AUTH offered and required before MAIL */
+#define SF_AUTHED	0x0800	/* an AUTH got 235 */
 
 /* command flags */
 #define CMD_LAST	0x01	/* must end a pipelined group (RFC 2920) */
@@ -125,6 +136,10 @@ struct smtp_server {
 	/* HELO/EHLO waiting for the owner's rset */
 	enum smtp_verb			 pending;
 	char				 pending_helo[SMTP_DOMAIN_MAX + 1];
+
+	/* the AUTH exchange in progress; wiped when it ends */
+	const char			*auth_mech;	/* "PLAIN" or "LOGIN" */
+	struct smtp_sasl_creds		 creds;
 
 	const char			*reason;	/* for closed() */
 };
@@ -184,6 +199,13 @@ static int	smtp_bad_address(const char *, int, int);
 static int	smtp_size_value(const char *, unsigned long long *);
 static int	smtp_check_mail_params(struct smtp_server *);
 static int	smtp_valid_enh(int, const char *);
+static int	smtp_in_sasl(const struct smtp_server *);
+static size_t	smtp_line_limit(struct smtp_server *);
+static void	smtp_sasl_line(struct smtp_server *, const char *, size_t);
+static void	smtp_sasl_plain(struct smtp_server *, const char *, size_t);
+static void	smtp_sasl_login(struct smtp_server *, const char *, size_t);
+static void	smtp_sasl_done(struct smtp_server *);
+static void	smtp_sasl_abort(struct smtp_server *);
 
 static int	smtp_check_helo(struct smtp_server *, const char *);
 static void	smtp_proceed_helo(struct smtp_server *, const char *);
@@ -202,6 +224,8 @@ static void	smtp_proceed_quit(struct smtp_server *, const char *);
 static void	smtp_proceed_help(struct smtp_server *, const char *);
 static void	smtp_proceed_vrfy(struct smtp_server *, const char *);
 static void	smtp_proceed_notimpl(struct smtp_server *, const char *);
+static int	smtp_check_auth(struct smtp_server *, const char *);
+static void	smtp_proceed_auth(struct smtp_server *, const char *);
 static void	smtp_proceed_unknown(struct smtp_server *, const char *);
 
 static const struct smtp_cmd smtp_cmds[] = {
@@ -217,7 +241,7 @@ static const struct smtp_cmd smtp_cmds[] = {
 	{ SMTP_CMD_VRFY, "VRFY", NULL, smtp_proceed_vrfy, CMD_LAST },
 	{ SMTP_CMD_EXPN, "EXPN", NULL, smtp_proceed_notimpl, CMD_LAST },
 	{ SMTP_CMD_STARTTLS, "STARTTLS", NULL, smtp_proceed_notimpl, CMD_LAST },
-	{ SMTP_CMD_AUTH, "AUTH", NULL, smtp_proceed_notimpl, CMD_LAST },
+	{ SMTP_CMD_AUTH, "AUTH", smtp_check_auth, smtp_proceed_auth, CMD_LAST },
 	{ SMTP_CMD_BDAT, "BDAT", NULL, smtp_proceed_notimpl, 0 },
 	{ SMTP_CMD_UNKNOWN, "UNKNOWN", NULL, smtp_proceed_unknown, 0 }
 };
@@ -366,7 +390,17 @@ smtp_destroy(struct smtp_server *s)
 	event_free(s->ev_resume);
 	event_free(s->ev_linger);
 	event_free(s->ev_cmd);
+	smtp_sasl_wipe(&s->creds);
 	free(s);
+}
+
+/* smtp_server_require_auth - offer AUTH and require it before MAIL */
+void
+smtp_server_require_auth(struct smtp_server *s)
+{
+	if (s->cb->auth == NULL)
+		fatalx("smtp_server_require_auth: no auth callback");
+	s->flags |= SF_AUTHON;
 }
 
 /* smtp_server_info - identity and greeting facts of the session */
@@ -402,7 +436,8 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		return;
 	}
 	if (s->state != STATE_WAIT_MAIL && s->state != STATE_WAIT_RCPT &&
-	    s->state != STATE_WAIT_RSET && s->state != STATE_WAIT_DATA)
+	    s->state != STATE_WAIT_RSET && s->state != STATE_WAIT_DATA &&
+	    s->state != STATE_WAIT_AUTH)
 		fatalx("%016llx smtp_server_reply: no command in flight "
 		    "(state %s)", (unsigned long long)s->info.id,
 		    smtp_strstate(s->state));
@@ -453,6 +488,29 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 	case STATE_WAIT_DATA:
 		smtp_tx_close(s, STATE_HELO);
 		smtp_emit(s, code, enh, text);
+		break;
+	case STATE_WAIT_AUTH:
+		if (ok) {
+			s->flags |= SF_AUTHED;
+			(void)gw_strlcpy(s->info.auth_user, s->creds.user,
+			    sizeof(s->info.auth_user));
+		}
+		log_info("%016llx auth mech=%s user=\"%s\" result=%s code=%d",
+		    (unsigned long long)s->info.id, s->auth_mech,
+		    s->creds.user, ok ? "ok" : "failed", code);
+		smtp_sasl_wipe(&s->creds);
+		smtp_enter_state(s, STATE_HELO);
+		smtp_emit(s, code, enh, text);
+		/*
+		 * A failed AUTH counts as a client error: the error limit
+		 * also bounds password guessing on one connection.
+		 */
+		if (!ok && code != 421 && ++s->nerrors >= SMTP_SRV_MAXERR) {
+			smtp_send(s, 421, "4.7.0", "%s Too many errors",
+			    s->hostname);
+			smtp_quit(s, "too many errors");
+			return;
+		}
 		break;
 	default:
 		fatalx("smtp_server_reply: state %s", smtp_strstate(s->state));
@@ -615,7 +673,11 @@ smtp_reading(const struct smtp_server *s)
 	case STATE_HELO:
 	case STATE_TX:
 	case STATE_BODY:
+	case STATE_AUTH_PLAIN:
+	case STATE_AUTH_LOGIN_USER:
+	case STATE_AUTH_LOGIN_PASS:
 		return 1;
+	case STATE_WAIT_AUTH:
 	case STATE_NEW:
 	case STATE_WAIT_MAIL:
 	case STATE_WAIT_RCPT:
@@ -719,19 +781,27 @@ static int
 smtp_next_command(struct smtp_server *s)
 {
 	struct buf	*in = io_in(s->io);
-	char		 line[SMTP_CMD_LINE_MAX];
-	size_t		 len;
+	char		 line[SMTP_SASL_LINE_MAX];
+	size_t		 len, limit;
 
 	if (s->flags & SF_SKIPLINE)
 		return smtp_skip_line(s);
 
-	switch (buf_findline(in, SMTP_CMD_LINE_MAX, &len)) {
+	limit = smtp_line_limit(s);
+	switch (buf_findline(in, limit, &len)) {
 	case BUF_LINE_NONE:
 		return 0;
 	case BUF_LINE_TOOLONG:
 		s->ncommands++;
 		smtp_trace_in(s, buf_data(in), 64);
 		s->flags |= SF_SKIPLINE;
+		if (smtp_in_sasl(s)) {
+			/* RFC 4954 4: 500 5.5.6, and the exchange is over */
+			smtp_sasl_abort(s);
+			smtp_error(s, 500, "5.5.6",
+			    "Authentication Exchange line is too long");
+			return 1;
+		}
 		smtp_error(s, 500, "5.5.2", "Line too long");
 		return 1;
 	case BUF_LINE_BARE:
@@ -757,8 +827,34 @@ smtp_next_command(struct smtp_server *s)
 	line[len] = '\0';
 	buf_consume(in, len + 2);
 	s->ncommands++;
-	smtp_dispatch(s, line, len);
+	if (smtp_in_sasl(s))
+		smtp_sasl_line(s, line, len);
+	else
+		smtp_dispatch(s, line, len);
+	/* s may be freed here */
+	/* the line may have been a credential */
+	explicit_bzero(line, len);
 	return 1;
+}
+
+/*
+ * Commands are bounded at 512 octets, but RFC 4954 4 lets the AUTH command
+ * with its initial response, and each SASL response, reach 12288.  The
+ * larger bound applies only where the session expects one of those.
+ */
+static size_t
+smtp_line_limit(struct smtp_server *s)
+{
+	struct buf	*in = io_in(s->io);
+	const char	*p = buf_data(in);
+
+	if (smtp_in_sasl(s))
+		return SMTP_SASL_LINE_MAX;
+	if ((s->flags & SF_AUTHON) && buf_len(in) >= 5 &&
+	    (p[0] | 0x20) == 'a' && (p[1] | 0x20) == 'u' &&
+	    (p[2] | 0x20) == 't' && (p[3] | 0x20) == 'h' && p[4] == ' ')
+		return SMTP_SASL_LINE_MAX;
+	return SMTP_CMD_LINE_MAX;
 }
 
 /*
@@ -807,7 +903,19 @@ smtp_dispatch(struct smtp_server *s, char *line, size_t len)
 	const char		*args, *err;
 
 	smtp_trace_in(s, line, len);
-	if ((err = smtp_parse_command(line, len, &verb, &args)) != NULL) {
+	if (len > SMTP_CMD_LINE_MAX - 2) {
+		/*
+		 * Only an AUTH line gets past 512 octets (smtp_line_limit);
+		 * buf_findline left no CR or LF in it, a NUL is checked here.
+		 */
+		if (memchr(line, '\0', len) != NULL) {
+			smtp_error(s, 500, "5.5.2", "Bad character in command");
+			return;
+		}
+		verb = SMTP_CMD_AUTH;
+		args = line + 5;
+	} else if ((err = smtp_parse_command(line, len, &verb, &args)) !=
+	    NULL) {
 		smtp_error(s, 500, "5.5.2", "%s", err);
 		return;
 	}
@@ -891,8 +999,10 @@ smtp_helo_done(struct smtp_server *s, enum smtp_verb verb, const char *name)
 	    "SIZE %llu\n"
 	    "ENHANCEDSTATUSCODES\n"
 	    "8BITMIME\n"
+	    "%s"
 	    "SMTPUTF8",
-	    s->hostname, s->info.helo, s->info.peer, s->max_size);
+	    s->hostname, s->info.helo, s->info.peer, s->max_size,
+	    (s->flags & SF_AUTHON) ? "AUTH PLAIN LOGIN\n" : "");
 }
 
 /*
@@ -940,6 +1050,11 @@ smtp_check_mail(struct smtp_server *s, const char *args)
 	}
 	if (s->state != STATE_HELO) {
 		smtp_error(s, 503, "5.5.1", "Error: nested MAIL command");
+		return -1;
+	}
+	/* the modes that offer AUTH must not relay for anonymous clients */
+	if ((s->flags & SF_AUTHON) && !(s->flags & SF_AUTHED)) {
+		smtp_error(s, 530, "5.7.0", "Authentication required");
 		return -1;
 	}
 
@@ -1285,8 +1400,8 @@ smtp_proceed_quit(struct smtp_server *s, const char *args)
 static void
 smtp_proceed_help(struct smtp_server *s, const char *args)
 {
-	smtp_send(s, 214, "2.0.0", "Commands: HELO EHLO MAIL RCPT DATA RSET "
-	    "NOOP QUIT HELP VRFY");
+	smtp_send(s, 214, "2.0.0", "Commands: HELO EHLO %sMAIL RCPT DATA RSET "
+	    "NOOP QUIT HELP VRFY", (s->flags & SF_AUTHON) ? "AUTH " : "");
 }
 
 static void
@@ -1299,6 +1414,182 @@ static void
 smtp_proceed_notimpl(struct smtp_server *s, const char *args)
 {
 	smtp_error(s, 502, "5.5.1", "Command not implemented");
+}
+
+/* RFC 4954 4: "AUTH mechanism [initial-response]" */
+static int
+smtp_check_auth(struct smtp_server *s, const char *args)
+{
+	size_t	 mlen;
+
+	if (!(s->flags & SF_AUTHON)) {
+		smtp_error(s, 502, "5.5.1", "Command not implemented");
+		return -1;
+	}
+	if (s->state == STATE_CONNECTED || !s->info.esmtp) {
+		smtp_error(s, 503, "5.5.1", "Error: send EHLO first");
+		return -1;
+	}
+	if (s->flags & SF_AUTHED) {
+		smtp_error(s, 503, "5.5.1", "Error: already authenticated");
+		return -1;
+	}
+	if (s->state != STATE_HELO) {
+		smtp_error(s, 503, "5.5.1",
+		    "Error: AUTH not allowed in a mail transaction");
+		return -1;
+	}
+	/*
+	 * RFC 4954 4 (and RFC 2920): AUTH ends a pipelined group.  Input
+	 * already behind it was sent before the client could know the
+	 * outcome: a response it could not have read a challenge for, or a
+	 * MAIL meant to ride on an AUTH it did not see succeed.
+	 */
+	if (buf_len(io_in(s->io)) > 0) {
+		smtp_error(s, 503, "5.5.1",
+		    "Error: AUTH must be the last command of a pipelined group");
+		return -1;
+	}
+	for (mlen = 0; args[mlen] != '\0' && args[mlen] != ' '; mlen++)
+		;
+	if (mlen == 0) {
+		smtp_error(s, 501, "5.5.4",
+		    "Syntax: AUTH mechanism [initial-response]");
+		return -1;
+	}
+	if (mlen == 5 && str_iprefix(args, "PLAIN") != NULL)
+		s->auth_mech = "PLAIN";
+	else if (mlen == 5 && str_iprefix(args, "LOGIN") != NULL)
+		s->auth_mech = "LOGIN";
+	else {
+		smtp_error(s, 504, "5.5.4", "Unrecognized authentication type");
+		return -1;
+	}
+	if (args[mlen] == ' ' && args[mlen + 1] == '\0') {
+		smtp_error(s, 501, "5.5.4",
+		    "Syntax: AUTH mechanism [initial-response]");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_proceed_auth(struct smtp_server *s, const char *args)
+{
+	const char	*ir = strchr(args, ' ');
+	size_t		 irlen;
+
+	smtp_sasl_wipe(&s->creds);
+	if (ir == NULL) {
+		/* no initial response: the first challenge */
+		if (strcmp(s->auth_mech, "PLAIN") == 0) {
+			smtp_enter_state(s, STATE_AUTH_PLAIN);
+			smtp_send(s, 334, NULL, "%s", "");
+		} else {
+			smtp_enter_state(s, STATE_AUTH_LOGIN_USER);
+			smtp_send(s, 334, NULL, "VXNlcm5hbWU6");
+		}
+		return;
+	}
+	ir++;
+	irlen = strlen(ir);
+	/* "=" is the empty initial response (RFC 4954 4) */
+	if (irlen == 1 && ir[0] == '=')
+		irlen = 0;
+	if (smtp_sasl_cancel(ir, irlen)) {
+		smtp_send(s, 501, "5.7.0", "Authentication cancelled");
+		return;
+	}
+	if (strcmp(s->auth_mech, "PLAIN") == 0)
+		smtp_sasl_plain(s, ir, irlen);
+	else {
+		/* LOGIN's initial response, where sent, is the user name */
+		smtp_enter_state(s, STATE_AUTH_LOGIN_USER);
+		smtp_sasl_login(s, ir, irlen);
+	}
+	/* s may be freed here */
+}
+
+/* states in which a line is a SASL response, not a command */
+static int
+smtp_in_sasl(const struct smtp_server *s)
+{
+	return s->state == STATE_AUTH_PLAIN ||
+	    s->state == STATE_AUTH_LOGIN_USER ||
+	    s->state == STATE_AUTH_LOGIN_PASS;
+}
+
+/* one line of the client's side of the exchange */
+static void
+smtp_sasl_line(struct smtp_server *s, const char *line, size_t len)
+{
+	smtp_trace_in(s, line, len);
+	if (smtp_sasl_cancel(line, len)) {
+		smtp_sasl_abort(s);
+		smtp_send(s, 501, "5.7.0", "Authentication cancelled");
+		return;
+	}
+	if (s->state == STATE_AUTH_PLAIN)
+		smtp_sasl_plain(s, line, len);
+	else
+		smtp_sasl_login(s, line, len);
+	/* s may be freed here */
+}
+
+static void
+smtp_sasl_plain(struct smtp_server *s, const char *b64, size_t len)
+{
+	const char	*err;
+
+	if ((err = smtp_sasl_plain_decode(b64, len, &s->creds)) != NULL) {
+		smtp_sasl_abort(s);
+		smtp_error(s, 501, "5.5.2", "%s", err);
+		return;
+	}
+	smtp_sasl_done(s);
+}
+
+static void
+smtp_sasl_login(struct smtp_server *s, const char *b64, size_t len)
+{
+	const char	*err;
+
+	if (s->state == STATE_AUTH_LOGIN_USER) {
+		err = smtp_sasl_login_decode(b64, len, s->creds.user,
+		    sizeof(s->creds.user));
+		if (err == NULL) {
+			smtp_enter_state(s, STATE_AUTH_LOGIN_PASS);
+			smtp_send(s, 334, NULL, "UGFzc3dvcmQ6");
+			return;
+		}
+	} else {
+		err = smtp_sasl_login_decode(b64, len, s->creds.pass,
+		    sizeof(s->creds.pass));
+		if (err == NULL) {
+			smtp_sasl_done(s);
+			return;
+		}
+	}
+	smtp_sasl_abort(s);
+	smtp_error(s, 501, "5.5.2", "%s", err);
+}
+
+/* the exchange is complete: the owner decides */
+static void
+smtp_sasl_done(struct smtp_server *s)
+{
+	smtp_wait_owner(s, STATE_WAIT_AUTH);
+	s->cb->auth(s->arg, s->auth_mech, s->creds.user, s->creds.pass);
+	/* s may be freed here, but not before the frame unwinds */
+	explicit_bzero(s->creds.pass, sizeof(s->creds.pass));
+}
+
+/* the exchange ended without a verdict: back to commands */
+static void
+smtp_sasl_abort(struct smtp_server *s)
+{
+	smtp_sasl_wipe(&s->creds);
+	smtp_enter_state(s, STATE_HELO);
 }
 
 static void
@@ -1499,18 +1790,41 @@ smtp_error(struct smtp_server *s, int code, const char *enh, const char *fmt,
 }
 
 /*
- * The one place client lines are logged.  AUTH arguments are credentials:
- * AUTH is not offered, but a client may send it anyway, so the line is
- * redacted by its verb, before parsing and whatever its shape.
+ * The one place client lines are logged.  Credentials are redacted by
+ * state, not by command text (AUTH LOGIN sends them as lines of their
+ * own): every line of a SASL exchange is "<redacted>".  An AUTH command
+ * is redacted by its verb, before parsing and whatever its shape; only a
+ * known mechanism name is kept, as the secret may sit anywhere in it.
  */
 static void
 smtp_trace_in(struct smtp_server *s, const char *p, size_t len)
 {
+	const char	*mech = NULL;
+	size_t		 mlen;
+
+	if (smtp_in_sasl(s)) {
+		log_trace(LOGF_PROTOCOL, "%016llx < <redacted>",
+		    (unsigned long long)s->info.id);
+		return;
+	}
 	/* ASCII case folding, independent of the locale */
 	if (len >= 4 && (p[0] | 0x20) == 'a' && (p[1] | 0x20) == 'u' &&
 	    (p[2] | 0x20) == 't' && (p[3] | 0x20) == 'h') {
-		log_trace(LOGF_PROTOCOL, "%016llx < AUTH ********",
-		    (unsigned long long)s->info.id);
+		for (mlen = 0; 5 + mlen < len && p[5 + mlen] != ' '; mlen++)
+			;
+		if (len > 5 && p[4] == ' ' && mlen == 5 &&
+		    str_iprefix(p + 5, "PLAIN") != NULL)
+			mech = "PLAIN";
+		else if (len > 5 && p[4] == ' ' && mlen == 5 &&
+		    str_iprefix(p + 5, "LOGIN") != NULL)
+			mech = "LOGIN";
+		if (mech == NULL)
+			log_trace(LOGF_PROTOCOL, "%016llx < AUTH <redacted>",
+			    (unsigned long long)s->info.id);
+		else
+			log_trace(LOGF_PROTOCOL, "%016llx < AUTH %s%s",
+			    (unsigned long long)s->info.id, mech,
+			    len > 5 + mlen ? " <redacted>" : "");
 		return;
 	}
 	smtp_trace_line(s, '<', p, len);

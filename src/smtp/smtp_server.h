@@ -5,7 +5,7 @@
  * (replies in order, one command in flight), line and size limits,
  * timeouts and the DATA stream.  It never touches the upstream: MAIL, RCPT,
  * RSET, the message and QUIT are handed to the owner through callbacks,
- * and the owner answers each of mail/rcpt/rset/data_end exactly once with
+ * and the owner answers each of mail/rcpt/rset/data_end/auth exactly once with
  * smtp_server_reply(), possibly later.  While an answer is awaited no
  * further command is read.  closed() is the last callback; the owner
  * frees the server there or later with smtp_server_free().
@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include "smtp/smtp_parse.h"
+#include "smtp/smtp_sasl.h"
 
 struct event_base;
 struct conf_listener;
@@ -28,6 +29,8 @@ struct smtp_server_info {
 	char		 helo[SMTP_DOMAIN_MAX + 1];
 	int		 esmtp;		/* EHLO (1) or HELO (0) */
 	int		 tls;		/* the client side is TLS (later) */
+	/* the local identity after a 235 to AUTH, else "" */
+	char		 auth_user[SMTP_SASL_ID_MAX + 1];
 };
 
 struct smtp_server_cb {
@@ -48,6 +51,16 @@ struct smtp_server_cb {
 	void	(*data_abort)(void *arg);
 	/* closed: the session is over (QUIT, error, timeout, drain) */
 	void	(*closed)(void *arg, const char *reason);
+	/*
+	 * auth: a complete AUTH exchange ("PLAIN" or "LOGIN"; user and pass
+	 * checked: no control characters, at most SMTP_SASL_ID_MAX octets).
+	 * The strings are wiped when the callback returns: the owner copies
+	 * what it needs.  The owner answers with smtp_server_reply(): 235
+	 * marks the session authenticated, anything else leaves it not.
+	 * Only called after smtp_server_require_auth().
+	 */
+	void	(*auth)(void *arg, const char *mech, const char *user,
+		    const char *pass);
 };
 
 struct smtp_server *smtp_server_new(struct event_base *, int fd,
@@ -61,6 +74,11 @@ struct smtp_server *smtp_server_new(struct event_base *, int fd,
  */
 void	smtp_server_reply(struct smtp_server *, int code, const char *enh,
 	    const char *text);
+/*
+ * smtp_server_require_auth - offer AUTH PLAIN LOGIN in EHLO and refuse MAIL
+ * (530 5.7.0) until an AUTH got 235.  Call right after smtp_server_new().
+ */
+void	smtp_server_require_auth(struct smtp_server *);
 /* smtp_server_drain - close after the current transaction (421 when idle) */
 void	smtp_server_drain(struct smtp_server *);
 void	smtp_server_free(struct smtp_server *);

@@ -1257,10 +1257,26 @@ test_auth_keys(void **state)
 	(void)load_text(MINIMAL "auth = kerberos\n", &c, &path);
 	assert_int_equal(errs.n, 1);
 
-	/* passthrough and map are accepted words (auth-server's) */
-	assert_no_errors(load_text(MINIMAL "auth = map\n", &c, &path));
-	assert_int_equal(c->upstreams[0].auth, AUTH_MAP);
+	/* passthrough and map (auth-server's): map needs its users_file */
+	assert_no_errors(load_text(MINIMAL "auth = passthrough\n", &c, &path));
+	assert_int_equal(c->upstreams[0].auth, AUTH_PASSTHROUGH);
 	conf_unref(c);
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = map\n"
+	    "users_file = %s\n", pwpath);
+	assert_no_errors(load_text(text, &c, &path));
+	assert_int_equal(c->upstreams[0].auth, AUTH_MAP);
+	assert_string_equal(c->upstreams[0].users_file, pwpath);
+	conf_unref(c);
+	(void)load_text(MINIMAL "auth = map\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "users_file: required with "
+	    "auth = map"));
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = passthrough\n"
+	    "users_file = %s\n", pwpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "users_file: only used with "
+	    "auth = map"));
 }
 
 int
