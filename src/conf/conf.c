@@ -46,6 +46,7 @@ _Static_assert(sizeof(enum bare_newline) == sizeof(int),
     "enum bare_newline size");
 _Static_assert(sizeof(enum crl_check) == sizeof(int), "enum crl_check size");
 _Static_assert(sizeof(enum ocsp_mode) == sizeof(int), "enum ocsp_mode size");
+_Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode size");
 
 enum sec_kind {
 	SEC_GATEWAY,
@@ -75,7 +76,9 @@ enum key_type {
 	KT_PINS,	/* list of base64 SHA-256 digests */
 	KT_CIPHERS12,	/* ':'-separated TLS 1.2 cipher names */
 	KT_CIPHERS13,	/* ':'-separated TLS 1.3 suite names */
-	KT_CURVES	/* list of curve names, in order */
+	KT_CURVES,	/* list of curve names, in order */
+	KT_MECHS,	/* "all", or a list of SASL mechanisms, in order */
+	KT_SECRET	/* KT_FILE, and no access for group or others */
 };
 
 /* defaults that come from other values, computed once those are known */
@@ -153,6 +156,21 @@ static const struct conf_word words_ocsp[] = {
 };
 static const struct conf_word words_ocsp_check[] = {
 	{ "leaf", 0 }, { "chain", 1 }, { NULL, 0 }
+};
+static const struct conf_word words_auth[] = {
+	{ "none", AUTH_NONE },
+	{ "inject", AUTH_INJECT },
+	{ "passthrough", AUTH_PASSTHROUGH },
+	{ "map", AUTH_MAP },
+	{ NULL, 0 }
+};
+static const struct conf_word words_mechs[] = {
+	{ "PLAIN", AUTH_MECH_PLAIN },
+	{ "LOGIN", AUTH_MECH_LOGIN },
+	{ "CRAM-MD5", AUTH_MECH_CRAM_MD5 },
+	{ "XOAUTH2", AUTH_MECH_XOAUTH2 },
+	{ "OAUTHBEARER", AUTH_MECH_OAUTHBEARER },
+	{ NULL, 0 }
 };
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
@@ -272,6 +290,26 @@ static const struct conf_key keytab[] = {
 	    1, 3600, UP(connect_timeout), NULL, 0 },
 	{ SEC_UPSTREAM, "command_timeout", KT_DURATION, "5m", DERIVE_NONE,
 	    1, 3600, UP(command_timeout), NULL, 0 },
+	{ SEC_UPSTREAM, "auth", KT_ENUM, "none", DERIVE_NONE, 0, 0,
+	    UP(auth), words_auth, 0 },
+	{ SEC_UPSTREAM, "username", KT_BANNER, "", DERIVE_NONE, 0, 0,
+	    UP(username), NULL, 1 },
+	{ SEC_UPSTREAM, "password_file", KT_SECRET, "", DERIVE_NONE, 0, 0,
+	    UP(password_file), NULL, 1 },
+	{ SEC_UPSTREAM, "token_file", KT_SECRET, "", DERIVE_NONE, 0, 0,
+	    UP(token_file), NULL, 1 },
+	{ SEC_UPSTREAM, "token_command", KT_BANNER, "", DERIVE_NONE, 0, 0,
+	    UP(token_command), NULL, 1 },
+	{ SEC_UPSTREAM, "token_timeout", KT_DURATION, "10s", DERIVE_NONE,
+	    1, 300, UP(token_timeout), NULL, 0 },
+	{ SEC_UPSTREAM, "users_file", KT_SECRET, "", DERIVE_NONE, 0, 0,
+	    UP(users_file), NULL, 1 },
+	{ SEC_UPSTREAM, "auth_mechanisms", KT_MECHS, "all", DERIVE_NONE,
+	    0, CONF_MAX_MECHS, UPL(auth_mechs, nauth_mechs), words_mechs, 0 },
+	{ SEC_UPSTREAM, "auth_fallback", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
+	    UP(auth_fallback), NULL, 0 },
+	{ SEC_UPSTREAM, "auth_allow_cleartext", KT_BOOL, "no", DERIVE_NONE,
+	    0, 0, UP(auth_allow_cleartext), NULL, 0 },
 };
 
 #define NKEYS		nitems(keytab)
@@ -320,6 +358,7 @@ static int	 parse_list(const struct conf_key *, void *, const char *,
 static int	 parse_tlsver(const char *, int *, char *, size_t);
 static int	 parse_cafile(const char *, char *, size_t);
 static int	 parse_path(const char *, int, char *, size_t);
+static int	 secret_mode_ok(const char *, char *, size_t);
 static const struct conf_word *word_find(const struct conf_key *,
 		    const char *);
 static int	 parse_words(const struct conf_key *, void *, const char *,
@@ -465,8 +504,9 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 	if (e == NULL && k->type == KT_CAFILE && strcmp(val, "system") != 0 &&
 	    strcmp(val, "none") != 0 && parse_cafile(val, why, wlen) == -1)
 		return -1;
-	if (e == NULL && (k->type == KT_FILE || k->type == KT_DIR) &&
-	    *val != '\0' && parse_path(val, k->type == KT_DIR, why, wlen) == -1)
+	if (e == NULL && (k->type == KT_FILE || k->type == KT_DIR ||
+	    k->type == KT_SECRET) && *val != '\0' &&
+	    parse_path(val, k->type == KT_DIR, why, wlen) == -1)
 		return -1;
 	if (e != NULL) {
 		(void)snprintf(why, wlen, "%s", e);
@@ -537,6 +577,33 @@ parse_path(const char *val, int dir, char *why, size_t wlen)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Password and token files: a copy others can read is a leaked secret, and
+ * one others can write lets them choose what we send.  Refused, with the
+ * fix in the message, rather than silently tolerated.
+ */
+static int
+secret_mode_ok(const char *val, char *why, size_t wlen)
+{
+	struct stat	 st;
+
+	if (stat(val, &st) == -1) {
+		(void)snprintf(why, wlen, "%s: %s", val, strerror(errno));
+		return 0;
+	}
+	if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+		(void)snprintf(why, wlen, "%s is readable by group or others; "
+		    "chmod 600 %s", val, val);
+		return 0;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		(void)snprintf(why, wlen, "%s is writable by group or others; "
+		    "chmod 600 %s", val, val);
+		return 0;
+	}
+	return 1;
 }
 
 /* a word of k->words, any case; NULL if none */
@@ -844,6 +911,24 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 		if (store_text(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
+	case KT_SECRET:
+		if (store_text(k, base, val, why, wlen) == -1)
+			goto bad;
+		/* the message names the path itself: no "value": prefix */
+		if (*val != '\0' && !secret_mode_ok(val, why, wlen))
+			return -1;
+		return 0;
+	case KT_MECHS:
+		/* "all": no list, the choice then follows the secret */
+		if (str_ieq(val, "all")) {
+			memset((char *)base + k->noff, 0, sizeof(size_t));
+			return 0;
+		}
+		if (*val == '\0') {
+			(void)snprintf(why, wlen, "empty value");
+			goto bad;
+		}
+		/* FALLTHROUGH */
 	case KT_FLAGS:
 	case KT_CURVES:
 		if (parse_words(k, base, val, why, wlen) == 0)
@@ -1359,6 +1444,30 @@ conf_find_upstream(const struct gw_conf *c, const char *name)
 		if (strcmp(c->upstreams[i].name, name) == 0)
 			return &c->upstreams[i];
 	return NULL;
+}
+
+/* auth_mech_name - the name a mechanism has in EHLO and in the file */
+const char *
+auth_mech_name(int m)
+{
+	const struct conf_word	*w;
+
+	for (w = words_mechs; w->word != NULL; w++)
+		if (w->value == m)
+			return w->word;
+	return "none";
+}
+
+/* auth_mode_name - the word the file uses */
+const char *
+auth_mode_name(enum auth_mode m)
+{
+	const struct conf_word	*w;
+
+	for (w = words_auth; w->word != NULL; w++)
+		if (w->value == (int)m)
+			return w->word;
+	return "unknown";
 }
 
 /* tls_mode_name - the word the file uses for a resolved mode */

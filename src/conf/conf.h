@@ -83,6 +83,27 @@ enum ocsp_mode {
 };
 
 #define CONF_URL_MAX	256
+#define CONF_CMD_MAX	512	/* token_command */
+
+/* auth: how the gateway authenticates to an upstream */
+enum auth_mode {
+	AUTH_NONE = 0,
+	AUTH_INJECT,			/* username + a secret from files */
+	AUTH_PASSTHROUGH,		/* the client's own AUTH, relayed */
+	AUTH_MAP			/* users_file maps local users */
+};
+
+/* SASL mechanisms towards the upstream (auth_mechanisms) */
+enum auth_mech {
+	AUTH_MECH_NONE = 0,
+	AUTH_MECH_PLAIN,
+	AUTH_MECH_LOGIN,
+	AUTH_MECH_CRAM_MD5,
+	AUTH_MECH_XOAUTH2,
+	AUTH_MECH_OAUTHBEARER,
+	AUTH_MECH_MAX
+};
+#define CONF_MAX_MECHS	(AUTH_MECH_MAX - 1)
 
 struct conf_upstream {
 	char		 name[CONF_NAME_MAX];
@@ -122,6 +143,21 @@ struct conf_upstream {
 	char		 helo_name[CONF_HOST_MAX]; /* default: gateway hostname */
 	unsigned	 connect_timeout;	/* seconds, default 30 */
 	unsigned	 command_timeout;	/* seconds, default 300 */
+	enum auth_mode	 auth;			/* default none */
+	char		 username[CONF_TEXT_MAX];	/* default "" */
+	char		 password_file[PATH_MAX];	/* mode 0600 or stricter */
+	char		 token_file[PATH_MAX];		/* read at each AUTH */
+	char		 token_command[CONF_CMD_MAX];	/* run via /bin/sh -c */
+	unsigned	 token_timeout;		/* seconds, default 10 */
+	char		 users_file[PATH_MAX];	/* auth = map */
+	/*
+	 * auth_mechanisms in the order given; none (the default "all")
+	 * means every mechanism, strongest first for the secret at hand.
+	 */
+	int		 auth_mechs[CONF_MAX_MECHS];	/* enum auth_mech */
+	size_t		 nauth_mechs;
+	int		 auth_fallback;		/* default 1 */
+	int		 auth_allow_cleartext;	/* default 0 */
 	int		 line;			/* line of the section header */
 };
 
@@ -177,6 +213,10 @@ struct gw_conf *conf_ref(struct gw_conf *);
 void	conf_unref(struct gw_conf *);
 /* conf_find_upstream - by name, or NULL */
 const struct conf_upstream *conf_find_upstream(const struct gw_conf *, const char *name);
+/* auth_mech_name - "PLAIN", "CRAM-MD5", ...; "none" for 0 */
+const char *auth_mech_name(int);
+/* auth_mode_name - "none", "inject", "passthrough", "map" */
+const char *auth_mode_name(enum auth_mode);
 /* tls_mode_name - "none", "starttls-optional", "starttls", "implicit" */
 const char *tls_mode_name(enum tls_mode);
 

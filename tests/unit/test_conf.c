@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -1013,7 +1015,7 @@ test_example(void **state)
  * documented in its section, and a file that sets each key to the default
  * the document prints loads to the same values as a file that sets none.
  */
-static const char *const all_keys[3][32] = {
+static const char *const all_keys[3][48] = {
 	{ "hostname", "user", "log_level", "log_facilities", "log_target",
 	  "max_sessions", NULL },
 	{ "listen", "allow", "upstream", "max_message_size", "max_recipients",
@@ -1026,7 +1028,10 @@ static const char *const all_keys[3][32] = {
 	  "accept", "pin_sha256", "ciphers", "ciphersuites", "curves",
 	  "client_cert", "client_key", "client_key_password_file",
 	  "crl_file", "crl_path", "crl_check", "crl_missing", "ocsp",
-	  "ocsp_url", "ocsp_nonce", "ocsp_check", "ocsp_timeout", NULL },
+	  "ocsp_url", "ocsp_nonce", "ocsp_check", "ocsp_timeout", "auth",
+	  "username", "password_file", "token_file", "token_command",
+	  "token_timeout", "users_file", "auth_mechanisms", "auth_fallback",
+	  "auth_allow_cleartext", NULL },
 };
 
 static void
@@ -1085,6 +1090,14 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_string_equal(ua->crl_file, ub->crl_file);
 	assert_int_equal(ua->crl_check, ub->crl_check);
 	assert_int_equal(ua->crl_missing_fail, ub->crl_missing_fail);
+	assert_int_equal(ua->auth, ub->auth);
+	assert_string_equal(ua->username, ub->username);
+	assert_string_equal(ua->password_file, ub->password_file);
+	assert_string_equal(ua->token_command, ub->token_command);
+	assert_int_equal(ua->token_timeout, ub->token_timeout);
+	assert_int_equal(ua->nauth_mechs, ub->nauth_mechs);
+	assert_int_equal(ua->auth_fallback, ub->auth_fallback);
+	assert_int_equal(ua->auth_allow_cleartext, ub->auth_allow_cleartext);
 }
 
 static void
@@ -1097,7 +1110,7 @@ test_docs_defaults(void **state)
 	FILE		*fp;
 	char		 path[PATH_MAX], line[1024], *cell[6], *p, *e;
 	char		 body[3][2048], text[8192];
-	int		 documented[3][32], sec = -1, i, k, ncell, nlit = 0;
+	int		 documented[3][48], sec = -1, i, k, ncell, nlit = 0;
 	int		 fence = 0;
 
 	(void)state;
@@ -1157,7 +1170,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 27);
+	assert_int_equal(nlit, 32);
 
 	(void)snprintf(text, sizeof(text), "[gateway]\n%s"
 	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n%s"
@@ -1168,6 +1181,79 @@ test_docs_defaults(void **state)
 	compare_conf(doc, min);
 	conf_unref(doc);
 	conf_unref(min);
+}
+
+/* auth keys: values, the secret-file mode rule and the inject checks */
+static void
+test_auth_keys(void **state)
+{
+	struct gw_conf	*c;
+	const char	*path, *pw;
+	char		 text[8192], want[8192], pwpath[256];
+
+	(void)state;
+	pw = write_tmp("secret\n", 7);
+	(void)snprintf(pwpath, sizeof(pwpath), "%s", pw);
+	assert_int_equal(chmod(pwpath, 0600), 0);
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = inject\n"
+	    "username = joe@example.com\npassword_file = %s\n"
+	    "auth_mechanisms = CRAM-MD5, plain\nauth_fallback = no\n"
+	    "auth_allow_cleartext = yes\ntoken_timeout = 3s\n", pwpath);
+	assert_no_errors(load_text(text, &c, &path));
+	assert_int_equal(c->upstreams[0].auth, AUTH_INJECT);
+	assert_string_equal(c->upstreams[0].username, "joe@example.com");
+	assert_string_equal(c->upstreams[0].password_file, pwpath);
+	assert_int_equal(c->upstreams[0].nauth_mechs, 2);
+	assert_int_equal(c->upstreams[0].auth_mechs[0], AUTH_MECH_CRAM_MD5);
+	assert_int_equal(c->upstreams[0].auth_mechs[1], AUTH_MECH_PLAIN);
+	assert_int_equal(c->upstreams[0].auth_fallback, 0);
+	assert_int_equal(c->upstreams[0].auth_allow_cleartext, 1);
+	assert_int_equal(c->upstreams[0].token_timeout, 3);
+	conf_unref(c);
+
+	/* group-readable: refused with the fix in the message */
+	assert_int_equal(chmod(pwpath, 0640), 0);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	(void)snprintf(want, sizeof(want), "8: password_file: %s is readable "
+	    "by group or others; chmod 600 %s", pwpath, pwpath);
+	assert_err(0, path, want);
+	assert_int_equal(chmod(pwpath, 0600), 0);
+
+	/* inject without a secret, and with two */
+	(void)load_text(MINIMAL "auth = inject\nusername = u\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "auth: inject needs exactly one"));
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = inject\n"
+	    "password_file = %s\ntoken_command = echo t\n", pwpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 2);
+	assert_non_null(strstr(errs.msg[0], "username: required"));
+	assert_non_null(strstr(errs.msg[1], "(2 set)"));
+
+	/* a token mechanism without a token, and a token without one */
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = inject\n"
+	    "username = u\npassword_file = %s\n"
+	    "auth_mechanisms = XOAUTH2, PLAIN\n", pwpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "XOAUTH2 needs token_file"));
+	(void)load_text(MINIMAL "auth = inject\nusername = u\n"
+	    "token_command = echo t\nauth_mechanisms = PLAIN\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "needs XOAUTH2 or OAUTHBEARER"));
+
+	/* unknown mechanism, unknown mode */
+	(void)load_text(MINIMAL "auth_mechanisms = PLAIN, NTLM\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "auth_mechanisms: \"PLAIN, NTLM\""));
+	(void)load_text(MINIMAL "auth = kerberos\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+
+	/* passthrough and map are accepted words (auth-server's) */
+	assert_no_errors(load_text(MINIMAL "auth = map\n", &c, &path));
+	assert_int_equal(c->upstreams[0].auth, AUTH_MAP);
+	conf_unref(c);
 }
 
 int
@@ -1193,6 +1279,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docs_defaults, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_auth_keys, setup,
 		    teardown),
 	};
 

@@ -1,0 +1,81 @@
+/*
+ * sasl - the client side of the SASL mechanisms smtpgate speaks to an
+ * upstream (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER), and the choice
+ * of mechanism.
+ *
+ * Contract: pure functions, no I/O, no logging, no allocation.  The caller
+ * (smtp_client) sends the lines these build and feeds back the upstream's
+ * 334 challenges.  Inputs holding CR, LF or NUL are refused (they would
+ * end up on the wire or split a SASL field).  Output buffers are filled
+ * whole or the call fails; callers wipe them (explicit_bzero) once sent.
+ */
+#ifndef GW_SASL_H
+#define GW_SASL_H
+
+#include <stddef.h>
+
+#include "conf/conf.h"		/* enum auth_mech */
+
+/* RFC 4954: an AUTH command line may be 12288 octets; this fits it */
+#define SASL_LINE_MAX		12300
+/* secrets: bounded so that the encoded line always fits */
+#define SASL_USER_MAX		256
+#define SASL_SECRET_MAX		1024
+#define SASL_TOKEN_MAX		8192
+
+#define SASL_BIT(m)		(1u << (unsigned)(m))
+
+struct sasl_cred {
+	const char	*user;		/* authentication identity */
+	const char	*password;	/* or NULL */
+	const char	*token;		/* OAuth bearer token, or NULL */
+	const char	*host;		/* OAUTHBEARER host=, may be NULL */
+	unsigned	 port;		/* OAUTHBEARER port=, 0 = none */
+};
+
+/* the facts the mechanism choice depends on */
+struct sasl_choice {
+	unsigned	 offered;	/* SASL_BIT()s of the EHLO AUTH list */
+	const int	*allow;		/* auth_mechanisms, in order */
+	size_t		 nallow;	/* 0: "all", strongest first */
+	int		 have_token;	/* token (1) or password (0) */
+	int		 tls;		/* TLS is up */
+	int		 cleartext_ok;	/* auth_allow_cleartext */
+	unsigned	 tried;		/* SASL_BIT()s already tried */
+};
+
+/* sasl_offered - SASL_BIT()s of a space-separated EHLO AUTH list */
+unsigned	sasl_offered(const char *list);
+/*
+ * sasl_choose - the next mechanism to try, or AUTH_MECH_NONE.
+ * *cleartext is set when the choice sends a password in cleartext
+ * (PLAIN or LOGIN without TLS): the caller logs that loudly.
+ */
+int		sasl_choose(const struct sasl_choice *, int *cleartext);
+/* sasl_usable - SASL_BIT()s the secret kind and TLS state allow at all */
+unsigned	sasl_usable(int have_token, int tls, int cleartext_ok);
+/*
+ * sasl_start - the AUTH command line for mech (no CRLF), with the initial
+ * response for PLAIN, XOAUTH2 and OAUTHBEARER.  NULL or an error string.
+ */
+const char	*sasl_start(int mech, const struct sasl_cred *, char *out,
+		    size_t outlen);
+/*
+ * sasl_step - the answer to the step-th 334 challenge (step from 0):
+ * challenge is the base64 text after "334 ".  *expect_fail is set when
+ * the answer only ends a failed exchange (XOAUTH2/OAUTHBEARER error
+ * challenges).  NULL or an error string (a challenge the mechanism does
+ * not expect, bad base64, an input too long).
+ */
+const char	*sasl_step(int mech, int step, const struct sasl_cred *,
+		    const char *challenge, size_t len, char *out,
+		    size_t outlen, int *expect_fail);
+/*
+ * sasl_cram_md5 - "user hexdigest" for the decoded challenge (RFC 2195),
+ * NUL-terminated in out.  NULL or an error string.
+ */
+const char	*sasl_cram_md5(const char *user, const char *password,
+		    const unsigned char *challenge, size_t len, char *out,
+		    size_t outlen);
+
+#endif
