@@ -68,6 +68,8 @@ static const char *const strstate[] = {
 	[PS_DONE] = "DONE",
 };
 
+_Static_assert(POP3_SECRET_MAX == POP3_ARG_MAX + 1,
+    "POP3_SECRET_MAX must hold what pop3_arg_ok accepts");
 _Static_assert(sizeof(strstate) / sizeof(strstate[0]) == PS_MAX,
     "strstate[] must name every POP3 client state");
 
@@ -84,7 +86,7 @@ struct pop3_client {
 	struct evdns_base	*dns;
 	char			 host[POP_HOST_MAX];
 	unsigned		 port;
-	enum pop3_tls		 tls;
+	enum pop_tls_mode		 tls;
 	struct tls_client_ctx	*tlsctx;
 	int			 allow_cleartext;
 	unsigned		 timeout;
@@ -131,14 +133,14 @@ static void	on_timer(evutil_socket_t, short, void *);
 
 /* pop3_tls_name - the pop_tls word for a mode */
 const char *
-pop3_tls_name(enum pop3_tls t)
+pop3_tls_name(enum pop_tls_mode t)
 {
 	switch (t) {
-	case POP3_TLS_IMPLICIT:
+	case POP_TLS_IMPLICIT:
 		return "implicit";
-	case POP3_TLS_STLS:
+	case POP_TLS_STLS:
 		return "stls";
-	case POP3_TLS_NONE:
+	case POP_TLS_NONE:
 		return "none";
 	}
 	return "?";
@@ -163,7 +165,7 @@ pop3_client_new(const struct pop3_client_params *p, pop3_done_fn done,
 	if (p->base == NULL || p->host == NULL || done == NULL)
 		fatalx("pop3_client_new: missing parameters");
 	/* a TLS mode without its context would end up in cleartext */
-	if (p->tls != POP3_TLS_NONE && p->tlsctx == NULL)
+	if (p->tls != POP_TLS_NONE && p->tlsctx == NULL)
 		fatalx("pop3_client_new: pop_tls=%s without a TLS context",
 		    pop3_tls_name(p->tls));
 	/* both go onto the wire: a CR or LF in them would inject commands */
@@ -467,7 +469,7 @@ pop_response(struct pop3_client *c, const char *line, size_t len)
 			pop_finish(c, FAIL_REJECTED, "greeting: %s: %s", err, txt);
 			return;
 		}
-		if (c->tls == POP3_TLS_STLS && !(c->flags & PF_TLS))
+		if (c->tls == POP_TLS_STLS && !(c->flags & PF_TLS))
 			pop_enter(c, PS_CAPA);
 		else
 			pop_login(c);
@@ -652,7 +654,7 @@ on_io(struct gw_io *io, enum io_event ev, void *arg)
 	case IO_CONNECTED:
 		log_debug("%016llx pop3 server=%s:%u connected peer=%s",
 		    (unsigned long long)c->id, c->host, c->port, c->peer);
-		pop_enter(c, c->tls == POP3_TLS_IMPLICIT ? PS_TLS_IMPLICIT :
+		pop_enter(c, c->tls == POP_TLS_IMPLICIT ? PS_TLS_IMPLICIT :
 		    PS_GREETING);
 		break;
 	case IO_TLSREADY:

@@ -25,6 +25,7 @@
 #define GW_POP3_CLIENT_H
 
 #include <stdint.h>
+#include "conf/conf.h"
 #include "util/fail.h"
 
 struct event_base;
@@ -32,25 +33,22 @@ struct evdns_base;
 struct tls_client_ctx;
 struct pop3_client;
 
-enum pop3_tls {
-	POP3_TLS_IMPLICIT = 0,		/* TLS from the first byte (995) */
-	POP3_TLS_STLS,			/* RFC 2595 STLS, required */
-	POP3_TLS_NONE			/* cleartext: APOP only, unless allowed */
-};
-
 struct pop3_client_params {
 	struct event_base	*base;
 	struct evdns_base	*dns;
 	const char		*host;
 	unsigned		 port;
-	enum pop3_tls		 tls;
-	struct tls_client_ctx	*tlsctx;	/* NULL only for POP3_TLS_NONE */
+	enum pop_tls_mode	 tls;
+	struct tls_client_ctx	*tlsctx;	/* NULL only for POP_TLS_NONE */
 	const char		*user;
 	const char		*secret;	/* copied; the caller wipes its own */
 	int			 allow_cleartext;	/* USER/PASS without TLS */
 	unsigned		 timeout;	/* seconds for the whole login */
 	uint64_t		 id;		/* session id for logs */
 };
+
+/* room for a secret the client accepts, NUL included (pop3_arg_ok) */
+#define POP3_SECRET_MAX		256
 
 typedef void (*pop3_done_fn)(void *arg, enum gw_fail, const char *why);
 
@@ -60,6 +58,6 @@ struct pop3_client *pop3_client_new(const struct pop3_client_params *,
 /* pop3_client_free - stop and free; no callback after this */
 void	pop3_client_free(struct pop3_client *);
 /* pop3_tls_name - "implicit", "stls", "none" */
-const char *pop3_tls_name(enum pop3_tls);
+const char *pop3_tls_name(enum pop_tls_mode);
 
 #endif

@@ -20,6 +20,8 @@
 #include <event2/event.h>
 
 #include "conf/conf.h"
+#include "auth/secret.h"
+#include "pop/pop3_client.h"
 #include "relay/relay.h"
 #include "relay/spool.h"
 #include "smtp/smtp_client.h"
@@ -39,11 +41,15 @@ struct relay_env {
 	struct evdns_base	*dns;
 	struct gw_conf		*conf;
 	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
+	/* POP-before-SMTP: the upstream's trust, checked against the POP host */
+	struct tls_client_ctx	*pop_tls[CONF_MAX_UPSTREAMS];
+	struct timespec		 pop_ok[CONF_MAX_UPSTREAMS];	/* last login */
 	int			 refcnt;
 };
 
 enum relay_state {
 	R_IDLE,		/* nothing asked of the upstream */
+	R_POP,		/* MAIL waits for the POP-before-SMTP login */
 	R_CONNECT,	/* MAIL waits for the upstream to become ready */
 	R_PRE_RSET,	/* RSET of an aborted transaction, then MAIL */
 	R_MAIL,
@@ -53,7 +59,7 @@ enum relay_state {
 };
 
 static const char *relay_strstate[] = {
-	"IDLE", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
+	"IDLE", "POP", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
 };
 
 struct relay {
@@ -64,6 +70,7 @@ struct relay {
 	const struct conf_upstream *up;
 	struct smtp_server	*srv;
 	struct smtp_client	*cli;
+	struct pop3_client	*pop;		/* POP-before-SMTP login running */
 	int			 cli_ready;
 	enum relay_state	 state;
 	int			 up_tx;		/* upstream has MAIL accepted */
@@ -88,6 +95,12 @@ static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_close_upstream(struct relay *);
+static int	relay_open_upstream(struct relay *);
+static int	relay_pop_start(struct relay *);
+static void	relay_pop_fail(struct relay *, enum gw_fail);
+static void	relay_pop_done(void *, enum gw_fail, const char *);
+static struct tls_client_ctx *relay_pop_ctx_new(const struct conf_upstream *,
+		    char *, size_t);
 
 static void	srv_mail(void *, const struct smtp_path *);
 static void	srv_rcpt(void *, const struct smtp_path *);
@@ -140,7 +153,48 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 			return NULL;
 		}
 	}
+	for (i = 0; i < conf->nupstreams; i++) {
+		if (conf->upstreams[i].pop_server.host[0] == '\0' ||
+		    conf->upstreams[i].pop_tls == POP_TLS_NONE)
+			continue;
+		env->pop_tls[i] = relay_pop_ctx_new(&conf->upstreams[i], why,
+		    sizeof(why));
+		if (env->pop_tls[i] == NULL) {
+			(void)snprintf(err, errlen, "upstream %s: "
+			    "pop_before_smtp: %s", conf->upstreams[i].name, why);
+			relay_env_unref(env);
+			return NULL;
+		}
+	}
 	return env;
+}
+
+/*
+ * relay_pop_ctx_new - the POP server is verified like the upstream (same
+ * CA, CRL, pins, versions, exceptions) but against its own host name: a
+ * context built from a copy of the upstream's policy with tls_name set.
+ */
+static struct tls_client_ctx *
+relay_pop_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
+{
+	struct conf_upstream	*pu;
+	struct tls_client_ctx	*ctx = NULL;
+
+	if ((pu = malloc(sizeof(*pu))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*pu = *up;
+	if (str_copy(pu->host, up->pop_server.host, sizeof(pu->host)) == -1 ||
+	    str_copy(pu->tls_name, up->pop_server.host,
+	    sizeof(pu->tls_name)) == -1)
+		(void)snprintf(err, errlen, "host name too long");
+	else {
+		pu->port = up->pop_server.port;
+		ctx = tls_client_ctx_new(pu, err, errlen);
+	}
+	free(pu);
+	return ctx;
 }
 
 /* relay_env_unref - drop a reference; the last one frees */
@@ -151,8 +205,10 @@ relay_env_unref(struct relay_env *env)
 
 	if (env == NULL || --env->refcnt > 0)
 		return;
-	for (i = 0; i < CONF_MAX_UPSTREAMS; i++)
+	for (i = 0; i < CONF_MAX_UPSTREAMS; i++) {
 		tls_client_ctx_free(env->tls[i]);
+		tls_client_ctx_free(env->pop_tls[i]);
+	}
 	conf_unref(env->conf);
 	free(env);
 }
@@ -243,14 +299,20 @@ relay_enter(struct relay *r, enum relay_state s)
 	r->state = s;
 }
 
-static struct tls_client_ctx *
-relay_tls_ctx(struct relay *r)
+static size_t
+relay_up_index(struct relay *r)
 {
 	size_t	i = (size_t)(r->up - r->env->conf->upstreams);
 
 	if (i >= CONF_MAX_UPSTREAMS)
 		fatalx("relay: upstream outside its configuration");
-	return r->env->tls[i];
+	return i;
+}
+
+static struct tls_client_ctx *
+relay_tls_ctx(struct relay *r)
+{
+	return r->env->tls[relay_up_index(r)];
 }
 
 /* relay_fail_reply - the 4xx for an upstream failure, to the waiting command */
@@ -364,8 +426,7 @@ relay_send_mail(struct relay *r)
 static void
 srv_mail(void *arg, const struct smtp_path *from)
 {
-	struct relay			*r = arg;
-	struct smtp_client_params	 p;
+	struct relay	*r = arg;
 
 	r->from = *from;
 	r->nrcpt = 0;
@@ -383,28 +444,146 @@ srv_mail(void *arg, const struct smtp_path *from)
 		return;
 	}
 	if (r->cli == NULL) {
-		memset(&p, 0, sizeof(p));
-		p.base = r->env->base;
-		p.dns = r->env->dns;
-		p.up = r->up;
-		p.tls = relay_tls_ctx(r);
-		p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
-		    r->env->conf->hostname;
-		p.id = r->id;
-		/* the client may outlive this session while it says QUIT */
-		p.release = relay_env_release;
-		p.release_arg = r->env;
-		log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
-		    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
-		r->env->refcnt++;
-		nupstreams++;
-		r->cli = smtp_client_new(&p, &client_cb, r);
-		if (r->cli == NULL) {
-			nupstreams--;
-			relay_env_unref(r->env);
-			relay_fail_reply(r, FAIL_INTERNAL);
-			return;
+		/* POP-before-SMTP: the login first, the SMTP session after it */
+		if (r->up->pop_server.host[0] != '\0') {
+			if (relay_pop_start(r) == 0)
+				return;
+			/* else a fresh login is not needed: go on */
 		}
+		if (relay_open_upstream(r) == -1)
+			return;
+	}
+	relay_enter(r, R_CONNECT);
+}
+
+/* relay_open_upstream - start the SMTP client; -1 after a 451 was sent */
+static int
+relay_open_upstream(struct relay *r)
+{
+	struct smtp_client_params	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.base = r->env->base;
+	p.dns = r->env->dns;
+	p.up = r->up;
+	p.tls = relay_tls_ctx(r);
+	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
+	    r->env->conf->hostname;
+	p.id = r->id;
+	/* the client may outlive this session while it says QUIT */
+	p.release = relay_env_release;
+	p.release_arg = r->env;
+	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
+	    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
+	r->env->refcnt++;
+	nupstreams++;
+	r->cli = smtp_client_new(&p, &client_cb, r);
+	if (r->cli == NULL) {
+		nupstreams--;
+		relay_env_unref(r->env);
+		relay_fail_reply(r, FAIL_INTERNAL);
+		return -1;
+	}
+	return 0;
+}
+
+/* relay_pop_fail - the 451 for a failed POP-before-SMTP login */
+static void
+relay_pop_fail(struct relay *r, enum gw_fail cls)
+{
+	char	 text[128];
+
+	(void)snprintf(text, sizeof(text), "POP-before-SMTP login failed (%s)",
+	    fail_name(cls));
+	smtp_server_reply(r->srv, 451, "4.7.0", text);
+}
+
+/*
+ * relay_pop_start - run the POP3 login before the SMTP session.  Returns
+ * 0 when MAIL now waits for it (or was answered with a 451), 1 when a
+ * login within pop_interval makes a new one unnecessary.
+ */
+static int
+relay_pop_start(struct relay *r)
+{
+	struct pop3_client_params	 p;
+	struct timespec			 now;
+	size_t				 i = relay_up_index(r);
+	char				 secret[POP3_SECRET_MAX + 1], why[256];
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	if (r->up->pop_interval > 0 && r->env->pop_ok[i].tv_sec != 0 &&
+	    now.tv_sec - r->env->pop_ok[i].tv_sec < (time_t)r->up->pop_interval) {
+		log_debug("%016" PRIx64 " relay pop-before-smtp skipped: last "
+		    "login %llds ago (pop_interval %us)", r->id,
+		    (long long)(now.tv_sec - r->env->pop_ok[i].tv_sec),
+		    r->up->pop_interval);
+		return 1;
+	}
+	/* read at each login, so that a changed password is picked up */
+	if (secret_read_file(r->up->password_file, secret, sizeof(secret),
+	    why, sizeof(why)) == -1) {
+		explicit_bzero(secret, sizeof(secret));
+		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+		    "failed class=%s: password_file: %s", r->id,
+		    r->up->pop_server.host, r->up->pop_server.port,
+		    fail_name(FAIL_INTERNAL), why);
+		relay_pop_fail(r, FAIL_INTERNAL);
+		return 0;
+	}
+	memset(&p, 0, sizeof(p));
+	p.base = r->env->base;
+	p.dns = r->env->dns;
+	p.host = r->up->pop_server.host;
+	p.port = r->up->pop_server.port;
+	p.tls = r->up->pop_tls;
+	p.tlsctx = r->env->pop_tls[i];
+	p.user = r->up->username;
+	p.secret = secret;
+	p.allow_cleartext = r->up->auth_allow_cleartext;
+	p.timeout = r->up->pop_timeout;
+	p.id = r->id;
+	log_debug("%016" PRIx64 " relay pop-before-smtp server=%s:%u pop_tls=%s",
+	    r->id, p.host, p.port, pop3_tls_name(p.tls));
+	r->pop = pop3_client_new(&p, relay_pop_done, r);
+	explicit_bzero(secret, sizeof(secret));
+	if (r->pop == NULL) {
+		/* ENOMEM, or a user name or password unfit for a command line */
+		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+		    "failed class=%s: cannot start the login (out of memory, "
+		    "or control characters in username or password)", r->id,
+		    p.host, p.port, fail_name(FAIL_INTERNAL));
+		relay_pop_fail(r, FAIL_INTERNAL);
+		return 0;
+	}
+	relay_enter(r, R_POP);
+	return 0;
+}
+
+/* relay_pop_done - the login's verdict: open SMTP, or 451 and keep the mail */
+static void
+relay_pop_done(void *arg, enum gw_fail cls, const char *why)
+{
+	struct relay	*r = arg;
+
+	pop3_client_free(r->pop);
+	r->pop = NULL;
+	if (r->state != R_POP)
+		fatalx("relay: POP login done in state %s",
+		    relay_strstate[r->state]);
+	if (cls != FAIL_NONE) {
+		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+		    "failed class=%s reason=\"%s\"", r->id,
+		    r->up->pop_server.host, r->up->pop_server.port,
+		    fail_name(cls), why);
+		relay_enter(r, R_IDLE);
+		relay_pop_fail(r, cls);
+		return;
+	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &r->env->pop_ok[relay_up_index(r)]);
+	if (relay_open_upstream(r) == -1) {
+		relay_enter(r, R_IDLE);
+		return;
 	}
 	relay_enter(r, R_CONNECT);
 }
@@ -535,6 +714,7 @@ srv_closed(void *arg, const char *reason)
 	struct relay	*r = arg;
 
 	log_debug("%016" PRIx64 " relay session closed reason=%s", r->id, reason);
+	pop3_client_free(r->pop);
 	relay_close_upstream(r);
 	spool_free(r->spool);
 	smtp_server_free(r->srv);
@@ -643,6 +823,7 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
 		break;
 	case R_IDLE:
+	case R_POP:	/* no SMTP client exists during the login */
 		break;
 	}
 }
