@@ -279,6 +279,9 @@ class Message:
             self.meta = json.load(f)
         self.mail_from = self.meta["mail_from"]
         self.rcpt_tos = self.meta["rcpt_tos"]
+        # the account the upstream session authenticated as, or None
+        self.auth_user = self.meta.get("auth_user")
+        self.auth_mech = self.meta.get("auth_mech")
 
     def __repr__(self):
         return "<Message %s from=%s to=%s %d bytes tls=%s>" % (
@@ -286,15 +289,39 @@ class Message:
             len(self.data), self.meta.get("tls_version"))
 
 
+def auth_args(auth):
+    """upstream.py arguments for Upstream(auth={...})."""
+    if not auth:
+        return []
+    argv = []
+    for u, pw in (auth.get("users") or {}).items():
+        argv += ["--auth-user", "%s=%s" % (u, pw)]
+    for u, tok in (auth.get("tokens") or {}).items():
+        argv += ["--auth-token", "%s=%s" % (u, tok)]
+    if auth.get("mechs"):
+        argv += ["--auth-mechs", ",".join(auth["mechs"])]
+    for m in auth.get("refuse") or ():
+        argv += ["--auth-refuse", m]
+    if auth.get("require", True):
+        argv.append("--auth-require")
+    if auth.get("hide_before_tls"):
+        argv.append("--auth-hide-before-tls")
+    return argv
+
+
 class Upstream:
     """An upstream.py process: a real SMTP server on a loopback port.
 
     mode: starttls | starttls-optional | implicit | plain
     cert: a server identity of the PKI (good, wrongname, untrusted,
-    expired, selfsigned); extra: more upstream.py arguments."""
+    expired, selfsigned); extra: more upstream.py arguments.
+    auth: None, or a dict turning AUTH on: users {user: password},
+    tokens {user: token}, mechs [offered], refuse [mechs the backend
+    refuses], require (530 to MAIL before AUTH, default True),
+    hide_before_tls (no AUTH before STARTTLS)."""
 
     def __init__(self, mode="starttls", cert="good", extra=(),
-                 host="127.0.0.1"):
+                 host="127.0.0.1", auth=None):
         self.mode = mode
         self.host = host
         self.spool = newdir("upstream-" + mode)
@@ -304,6 +331,7 @@ class Upstream:
         if mode != "plain":
             p = pki()
             argv += ["--cert", p[cert + "-chain"], "--key", p[cert + ".key"]]
+        argv += auth_args(auth)
         argv += list(extra)
         with open(self.log, "wb") as logf:
             self.proc = _spawn(argv, stdin=subprocess.PIPE,
@@ -381,6 +409,7 @@ class FaultUpstream(Upstream):
         if mode != "plain":
             p = pki()
             argv += ["--cert", p[cert + "-chain"], "--key", p[cert + ".key"]]
+        argv += auth_args(auth)
         argv += list(extra)
         with open(self.log, "wb") as logf:
             self.proc = _spawn(argv, stdin=subprocess.PIPE,

@@ -34,6 +34,28 @@ accepts; --client-ca FILE makes it require a client certificate that
 chains to FILE (with TLS 1.3, a client without one sees the connection
 closed after its handshake, without an alert).
 
+AUTH (off unless an account is given):
+    --auth-user USER=PASSWORD   an account for PLAIN, LOGIN and CRAM-MD5
+    --auth-token USER=TOKEN     an OAuth account for XOAUTH2 and OAUTHBEARER
+                                (a test double: Debian has no OAuth SMTP
+                                server; it checks the token, and on a bad
+                                one answers with the 334 JSON error
+                                challenge, then 535 after the client's
+                                empty (XOAUTH2) or %x01 (OAUTHBEARER) answer)
+    --auth-mechs LIST           mechanisms offered, comma-separated
+                                (default PLAIN,LOGIN,CRAM-MD5,XOAUTH2,
+                                OAUTHBEARER)
+    --auth-refuse MECH          the account backend refuses MECH with 535
+                                even for good credentials (may be repeated)
+    --auth-require              MAIL without AUTH gets 530 5.7.0
+    --auth-hide-before-tls      AUTH is neither offered nor accepted (538)
+                                before STARTTLS
+Every AUTH command is an "AUTH" event (mechanism, and "ok"/"fail" with
+the user once decided; never the secret).  A stored message's .json
+names the account that authenticated its session ("auth_user", null if
+none) and the mechanism ("auth_mech").  On an implicit-TLS listener the
+session counts as TLS for AUTH (aiosmtpd alone would answer 538).
+
 When listening, it prints "READY <port>" on stdout and flushes; it stops
 on SIGTERM or SIGINT, or when stdin is closed if --stdin-watch is given.
 
@@ -53,16 +75,24 @@ What aiosmtpd 1.4.3 does that tests must know:
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import signal
 import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, MISSING
 
 # 64 MiB: more than the 10 MB test message, less than nothing sensible.
 DATA_LIMIT = 64 * 1024 * 1024
+
+ALL_MECHS = ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"]
+# RFC 4954 allows 12288 octets for an AUTH line; aiosmtpd's reader stops
+# every line at 1001 (line_length_limit), which is enough for test secrets
+AUTH_LINE_MAX = 1000
 
 DEFAULT_REJECTS = [
     ("reject", "550 5.1.1 No such user"),
@@ -124,6 +154,116 @@ class Handler:
         self.drop_at = set(drop_at)
         self.drop_count = -1		# < 0: every time
         self.delay_at = delay_at or {}
+        self.accounts = {}		# user -> password
+        self.tokens = {}		# user -> OAuth token
+        self.refuse = set()		# mechanisms the backend refuses
+
+    def authenticator(self, server, session, envelope, mechanism,
+                      auth_data):
+        """PLAIN and LOGIN (aiosmtpd's own) and CRAM-MD5 (below)."""
+        user = auth_data.login.decode("utf-8", "replace")
+        ok = (mechanism not in self.refuse and
+              user in self.accounts and
+              auth_data.password == self.accounts[user].encode())
+        return self.auth_result(server, mechanism, user, ok)
+
+    def auth_result(self, server, mechanism, user, ok):
+        self.spool.event(server, "AUTH", mech=mechanism, user=user,
+                         result="ok" if ok else "fail")
+        if not ok:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=LoginPassword(
+            user.encode(), b""))
+
+    async def auth_CRAM__MD5(self, server, args):
+        if len(args) != 1:
+            await server.push("501 5.5.2 CRAM-MD5 takes no initial response")
+            return AuthResult(success=False, handled=True)
+        challenge = "<%d.%d@upstream.test>" % (os.getpid(),
+                                               int.from_bytes(os.urandom(4),
+                                                              "big"))
+        answer = await server.challenge_auth(challenge)
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)
+        user, _, digest = answer.decode("utf-8", "replace").rpartition(" ")
+        pw = self.accounts.get(user)
+        ok = pw is not None and hmac.compare_digest(
+            digest, hmac.new(pw.encode(), challenge.encode(),
+                             hashlib.md5).hexdigest())
+        return self.auth_result(server, "CRAM-MD5",
+                                user, ok and "CRAM-MD5" not in self.refuse)
+
+    async def oauth(self, server, mech, args, parse):
+        if len(args) == 2:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        else:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        fields = parse(blob)
+        if fields is None:
+            self.spool.event(server, "AUTH", mech=mech, result="malformed")
+            await server.push("501 5.5.2 Malformed %s response" % mech)
+            return AuthResult(success=False, handled=True)
+        user, token = fields
+        ok = (mech not in self.refuse and user in self.tokens and
+              token == self.tokens[user])
+        if ok:
+            return self.auth_result(server, mech, user, True)
+        self.spool.event(server, "AUTH", mech=mech, user=user, result="fail")
+        # the error challenge of RFC 7628 3.2.2 (and Google's XOAUTH2)
+        err = json.dumps({"status": "invalid_token", "schemes": "bearer",
+                          "scope": "https://mail.example/"})
+        answer = await server.challenge_auth(err)
+        want = b"" if mech == "XOAUTH2" else b"\x01"
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)
+        if answer != want:
+            await server.push("501 5.5.2 Bad answer to the error challenge")
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.8 Invalid token")
+
+    @staticmethod
+    def parse_xoauth2(blob):
+        """user=U^Aauth=Bearer T^A^A -> (U, T), or None."""
+        if not blob.endswith(b"\x01\x01"):
+            return None
+        parts = blob[:-2].split(b"\x01")
+        if (len(parts) != 2 or not parts[0].startswith(b"user=") or
+                not parts[1].startswith(b"auth=Bearer ")):
+            return None
+        return (parts[0][5:].decode("utf-8", "replace"),
+                parts[1][12:].decode("utf-8", "replace"))
+
+    @staticmethod
+    def parse_oauthbearer(blob):
+        """n,a=U,^Ahost=H^Aport=P^Aauth=Bearer T^A^A -> (U, T), or None."""
+        if not blob.endswith(b"\x01\x01"):
+            return None
+        parts = blob[:-2].split(b"\x01")
+        gs2 = parts[0].split(b",")
+        if len(gs2) != 3 or gs2[0] != b"n" or not gs2[1].startswith(b"a="):
+            return None
+        kv = dict(p.split(b"=", 1) for p in parts[1:] if b"=" in p)
+        if len(kv) != len(parts) - 1 or not kv.get(b"auth", b"").startswith(
+                b"Bearer "):
+            return None
+        if b"host" not in kv or b"port" not in kv:
+            return None
+        return (gs2[1][2:].decode("utf-8", "replace"),
+                kv[b"auth"][7:].decode("utf-8", "replace"))
+
+    async def auth_XOAUTH2(self, server, args):
+        return await self.oauth(server, "XOAUTH2", args, self.parse_xoauth2)
+
+    async def auth_OAUTHBEARER(self, server, args):
+        return await self.oauth(server, "OAUTHBEARER", args,
+                                self.parse_oauthbearer)
 
     async def misbehave(self, server, what):
         """--delay-at and --drop-at: True if the connection was dropped."""
@@ -201,6 +341,10 @@ class Handler:
             "tls_version": version,
             "tls_cipher": cipher,
             "size": len(data),
+            "auth_user": (session.auth_data.login.decode("utf-8", "replace")
+                          if session.authenticated and session.auth_data
+                          else None),
+            "auth_mech": getattr(session, "auth_mech", None),
         }
         base = self.spool.store(data, meta)
         return "250 2.0.0 Ok: queued as %s" % os.path.basename(base)
@@ -244,6 +388,21 @@ def parse_args(argv):
     p.add_argument("--client-ca",
                    help="require a client certificate that chains to "
                         "this CA file")
+    p.add_argument("--auth-user", action="append", default=[],
+                   metavar="USER=PASSWORD", help="an account (PLAIN, LOGIN, "
+                   "CRAM-MD5)")
+    p.add_argument("--auth-token", action="append", default=[],
+                   metavar="USER=TOKEN", help="an OAuth account (XOAUTH2, "
+                   "OAUTHBEARER)")
+    p.add_argument("--auth-mechs", default=",".join(ALL_MECHS),
+                   help="mechanisms offered, comma-separated")
+    p.add_argument("--auth-refuse", action="append", default=[],
+                   choices=ALL_MECHS,
+                   help="the backend refuses this mechanism with 535")
+    p.add_argument("--auth-require", action="store_true",
+                   help="530 5.7.0 to MAIL before AUTH")
+    p.add_argument("--auth-hide-before-tls", action="store_true",
+                   help="no AUTH before STARTTLS (538 if tried)")
     p.add_argument("--stdin-watch", action="store_true",
                    help="exit when stdin reaches end of file")
     args = p.parse_args(argv)
@@ -256,6 +415,19 @@ def parse_args(argv):
             p.error("bad --reject %r" % r)
         rejects.append((prefix.lower(), reply))
     args.rejects = rejects + DEFAULT_REJECTS
+    args.accounts, args.tokens = {}, {}
+    for what, dest in ((args.auth_user, args.accounts),
+                       (args.auth_token, args.tokens)):
+        for a in what:
+            user, sep, secret = a.partition("=")
+            if not sep or not user:
+                p.error("bad account %r" % a)
+            dest[user] = secret
+    args.mechs = [m.strip().upper() for m in args.auth_mechs.split(",")
+                  if m.strip()]
+    for m in args.mechs:
+        if m not in ALL_MECHS:
+            p.error("unknown mechanism %r" % m)
     args.delays = {}
     for d in args.delay_at:
         what, sep, secs = d.partition("=")
@@ -269,6 +441,23 @@ def parse_args(argv):
 
 
 TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+class AuthSMTP(SMTP):
+    """aiosmtpd's SMTP with AUTH events, a longer AUTH line, and implicit
+    TLS counted as TLS."""
+
+    def __init__(self, handler, implicit=False, **kw):
+        super().__init__(handler, **kw)
+        self.implicit = implicit
+        self.command_size_limits["AUTH"] = AUTH_LINE_MAX
+
+    async def smtp_AUTH(self, arg):
+        mech = arg.split()[0].upper() if arg and arg.split() else ""
+        self.event_handler.spool.event(self, "AUTH", mech=mech,
+                                       result="start")
+        self.session.auth_mech = mech
+        await super().smtp_AUTH(arg)
 
 
 def server_context(cert, key, tls_min=None, tls_max=None, client_ca=None):
@@ -291,6 +480,10 @@ async def serve(args):
     handler = Handler(Spool(args.spool), args.rejects, args.mail_reply,
                       args.data_reply, args.drop_at, args.delays)
     handler.drop_count = args.drop_count
+    handler.accounts = args.accounts
+    handler.tokens = args.tokens
+    handler.refuse = set(args.auth_refuse)
+    auth_on = bool(args.accounts or args.tokens)
     ctx = None
     if args.mode != "plain":
         ctx = server_context(args.cert, args.key, args.tls_min,
@@ -306,7 +499,17 @@ async def serve(args):
         if args.mode in ("starttls", "starttls-optional"):
             kw["tls_context"] = ctx
             kw["require_starttls"] = args.mode == "starttls"
-        return SMTP(handler, **kw)
+        if not auth_on:
+            return SMTP(handler, **kw)
+        kw["authenticator"] = handler.authenticator
+        kw["auth_required"] = args.auth_require
+        # aiosmtpd counts only STARTTLS as TLS: on an implicit-TLS
+        # listener its TLS check would refuse every AUTH (538)
+        kw["auth_require_tls"] = (args.auth_hide_before_tls and
+                                  args.mode != "implicit")
+        kw["auth_exclude_mechanism"] = [m for m in ALL_MECHS
+                                        if m not in args.mechs]
+        return AuthSMTP(handler, **kw)
 
     server = await loop.create_server(
         factory, host=args.host, port=args.port,
