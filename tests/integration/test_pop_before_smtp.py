@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""POP-before-SMTP against Debian's Dovecot: the gateway logs in to POP3
+(implicit TLS, STLS, APOP) and only then opens the SMTP session, to an
+upstream that relays only after a recent POP3 login (it reads Dovecot's
+log, as the classic pop-before-smtp watchers do)."""
+
+import hashlib
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True	# keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import (Gateway, Upstream, check, check_reply,  # noqa: E402
+                    free_port, newdir, sample_message, transaction)
+from dovecot import Dovecot  # noqa: E402
+
+SENDER = "sender@example.test"
+RCPT = "rcpt@example.test"
+USER = "joe"
+PASSWORD = "Pw-4f9c2e-not-in-logs"
+LOGIN_LINE = r"pop3-login: Info: Login: user=<joe>, method=%s,.*rip=127\.0\.0\.1"
+
+
+def password_file(secret=PASSWORD):
+    path = os.path.join(newdir("secret"), "pop.pass")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return path
+
+
+def pop_upstream(dv, window=30):
+    """An upstream that answers RCPT with 554 unless dv logged a login."""
+    return Upstream("starttls", extra=["--pop-log", dv.log, "--pop-user",
+                                       USER, "--pop-window", str(window)])
+
+
+def pop_gateway(up, port, pop_tls, secret=PASSWORD, **more):
+    conf = {"username": USER, "password_file": password_file(secret),
+            "pop_before_smtp": "127.0.0.1:%d" % port, "pop_tls": pop_tls,
+            "pop_timeout": "10s"}
+    conf.update(more)
+    return Gateway(up, upstream_conf=conf)
+
+
+def send_one(gw):
+    """One transaction; the replies."""
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], sample_message())
+        c.cmd("QUIT")
+    return replies
+
+
+def check_delivered(up, gw):
+    replies = send_one(gw)
+    check(len(replies) == 4, "transaction stopped early: %r", replies)
+    check_reply(replies[0], 250, what="MAIL")
+    check_reply(replies[1], 250, what="RCPT")
+    check_reply(replies[-1], 250, what="end of DATA")
+    msgs = up.wait_messages(1)
+    check(len(msgs) == 1, "want 1 message upstream, got %r", msgs)
+
+
+def check_refused(up, gw, cls):
+    """MAIL gets 451 4.7.0 naming the class; nothing reaches the upstream."""
+    replies = send_one(gw)
+    check(len(replies) == 1, "want MAIL refused, got %r", replies)
+    check_reply(replies[0], 451, "4.7.0", what="MAIL")
+    text = " ".join(replies[0].lines)
+    check("POP-before-SMTP" in text and "(%s)" % cls in text,
+          "want the class %s in the reply, got %r", cls, replies[0])
+    check(up.events("EHLO") == [] and up.messages() == [],
+          "the upstream was contacted after a failed POP login: %r",
+          up.events())
+    check(re.search(r"pop-before-smtp server=127\.0\.0\.1:\d+ failed "
+                    r"class=%s" % re.escape(cls), gw.log()),
+          "the log does not say why (class=%s):\n%s", cls, gw.log()[-3000:])
+
+
+def check_no_secret(gw, dv_text=""):
+    log = gw.log()
+    check(PASSWORD not in log, "the password is in the gateway's log")
+    # every APOP timestamp the gateway saw, and the digest it would make
+    for ts in set(re.findall(r"<[^<> ]+@[^<> ]+>", log)):
+        digest = hashlib.md5((ts + PASSWORD).encode()).hexdigest()
+        check(digest not in log, "the APOP digest is in the gateway's log")
+
+
+def test_pop_implicit_tls():
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv)
+    gw = pop_gateway(up, dv.port_tls, "implicit")
+    check_delivered(up, gw)
+    logins = re.findall(LOGIN_LINE % "PLAIN" + ".*", dv.text())
+    check(len(logins) == 1 and "TLS" in logins[0],
+          "want one POP3 login over TLS, Dovecot logged: %r", logins)
+    check(gw.wait_log(r"pop3 server=127\.0\.0\.1:%d peer=\S+ login ok "
+                      r"tls=\"TLS" % dv.port_tls),
+          "no 'login ok' over TLS in the gateway's log")
+    check(gw.wait_log(r"pop3 > PASS <redacted>"),
+          "the trace does not show the redacted PASS")
+    check_no_secret(gw)
+
+
+def test_pop_stls():
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv)
+    gw = pop_gateway(up, dv.port, "stls")
+    check_delivered(up, gw)
+    logins = re.findall(LOGIN_LINE % "PLAIN" + ".*", dv.text())
+    check(len(logins) == 1 and "TLS" in logins[0],
+          "want one POP3 login over TLS, Dovecot logged: %r", logins)
+    log = gw.log()
+    stls, user = log.find("pop3 > STLS"), log.find("pop3 > USER joe")
+    check(0 <= stls < user, "USER was not sent after STLS:\n%s", log[-3000:])
+    check_no_secret(gw)
+
+
+def test_pop_apop():
+    # APOP in cleartext: the password does not travel, only its digest
+    dv = Dovecot({USER: PASSWORD}, apop=True)
+    up = pop_upstream(dv)
+    gw = pop_gateway(up, dv.port, "none")
+    check_delivered(up, gw)
+    check(re.search(LOGIN_LINE % "APOP", dv.text()),
+          "Dovecot logged no APOP login:\n%s", dv.text()[-2000:])
+    check(gw.wait_log(r"pop3 > APOP joe <redacted>"),
+          "the trace does not show the redacted APOP")
+    check("pop3 > USER" not in gw.log() and "pop3 > PASS" not in gw.log(),
+          "USER/PASS sent although APOP was offered")
+    check_no_secret(gw)
+
+
+def test_pop_wrong_password():
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv)
+    gw = pop_gateway(up, dv.port_tls, "implicit", secret="wrong-password")
+    check_refused(up, gw, "auth-failed")
+    check(dv.logins(USER) == [], "Dovecot logged a login: %r", dv.logins(USER))
+    check("wrong-password" not in gw.log(), "the password is in the log")
+
+
+def test_without_pop_upstream_refuses():
+    # proves the upstream's check is real: no POP login, no relaying
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv)
+    gw = Gateway(up)
+    replies = send_one(gw)
+    check(len(replies) >= 2, "transaction stopped early: %r", replies)
+    check_reply(replies[0], 250, what="MAIL")
+    check_reply(replies[1], 554, "5.7.1", what="RCPT")
+    check(up.messages() == [], "a message was relayed")
+
+
+def test_pop_server_down():
+    dv_port = free_port()		# nothing listens there
+    up = Upstream("starttls")
+    gw = Gateway(up, upstream_conf={
+        "username": USER, "password_file": password_file(),
+        "pop_before_smtp": "127.0.0.1:%d" % dv_port})
+    check_refused(up, gw, "connect")
+
+
+def test_pop_wrong_name_certificate():
+    dv = Dovecot({USER: PASSWORD}, cert="wrongname")
+    up = pop_upstream(dv)
+    gw = pop_gateway(up, dv.port_tls, "implicit")
+    check_refused(up, gw, "cert-name-mismatch")
+    check("pop3 > USER" not in gw.log() and "pop3 > PASS" not in gw.log(),
+          "USER/PASS sent to a server with the wrong certificate")
+    check(not re.search(r"auth failed|Login:", dv.text()),
+          "Dovecot saw a login attempt:\n%s", dv.text()[-2000:])
+
+
+def test_pop_cleartext_user_pass_refused():
+    # no APOP timestamp and pop_tls = none: USER/PASS would be cleartext
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv)
+    gw = pop_gateway(up, dv.port, "none")
+    check_refused(up, gw, "starttls-unavailable")
+    check("pop3 > USER" not in gw.log() and "pop3 > PASS" not in gw.log(),
+          "USER/PASS sent in cleartext")
+    check(dv.logins(USER) == [], "Dovecot logged a login")
+
+
+def test_pop_interval_skips_recent_login():
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv, window=300)
+    gw = pop_gateway(up, dv.port_tls, "implicit", pop_interval="5m")
+    check_delivered(up, gw)
+    replies = send_one(gw)
+    check_reply(replies[-1], 250, what="second message")
+    check(len(dv.logins(USER)) == 1, "want one POP3 login for two "
+          "sessions, got %r", dv.logins(USER))
+    check(gw.wait_log(r"pop-before-smtp skipped: last login \d+s ago"),
+          "the skipped login is not logged")
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
