@@ -95,7 +95,7 @@ static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_close_upstream(struct relay *);
-static int	relay_open_upstream(struct relay *);
+static void	relay_open_upstream(struct relay *);
 static int	relay_pop_start(struct relay *);
 static void	relay_pop_fail(struct relay *, enum gw_fail);
 static void	relay_pop_done(void *, enum gw_fail, const char *);
@@ -450,14 +450,18 @@ srv_mail(void *arg, const struct smtp_path *from)
 				return;
 			/* else a fresh login is not needed: go on */
 		}
-		if (relay_open_upstream(r) == -1)
-			return;
+		relay_open_upstream(r);
+		return;
 	}
 	relay_enter(r, R_CONNECT);
 }
 
-/* relay_open_upstream - start the SMTP client; -1 after a 451 was sent */
-static int
+/*
+ * relay_open_upstream - start the SMTP client and wait for it (R_CONNECT),
+ * or answer 451.  The reply is the last thing done: the session may end
+ * inside it.
+ */
+static void
 relay_open_upstream(struct relay *r)
 {
 	struct smtp_client_params	 p;
@@ -481,10 +485,11 @@ relay_open_upstream(struct relay *r)
 	if (r->cli == NULL) {
 		nupstreams--;
 		relay_env_unref(r->env);
+		relay_enter(r, R_IDLE);
 		relay_fail_reply(r, FAIL_INTERNAL);
-		return -1;
+		return;
 	}
-	return 0;
+	relay_enter(r, R_CONNECT);
 }
 
 /* relay_pop_fail - the 451 for a failed POP-before-SMTP login */
@@ -581,11 +586,8 @@ relay_pop_done(void *arg, enum gw_fail cls, const char *why)
 		return;
 	}
 	(void)clock_gettime(CLOCK_MONOTONIC, &r->env->pop_ok[relay_up_index(r)]);
-	if (relay_open_upstream(r) == -1) {
-		relay_enter(r, R_IDLE);
-		return;
-	}
-	relay_enter(r, R_CONNECT);
+	relay_open_upstream(r);
+	/* r may be freed here */
 }
 
 static void
