@@ -7,7 +7,9 @@ log, as the classic pop-before-smtp watchers do)."""
 import hashlib
 import os
 import re
+import socket
 import sys
+import time
 
 sys.dont_write_bytecode = True	# keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -184,6 +186,54 @@ def test_pop_cleartext_user_pass_refused():
     check("pop3 > USER" not in gw.log() and "pop3 > PASS" not in gw.log(),
           "USER/PASS sent in cleartext")
     check(dv.logins(USER) == [], "Dovecot logged a login")
+
+
+def silent_pop_server():
+    """A port whose connections complete but never hear a greeting (the
+    kernel accepts them into the backlog): a hung POP server."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    return s
+
+
+def test_pop_timeout():
+    hung = silent_pop_server()
+    try:
+        up = Upstream("starttls")
+        gw = Gateway(up, upstream_conf={
+            "username": USER, "password_file": password_file(),
+            "pop_before_smtp": "127.0.0.1:%d" % hung.getsockname()[1],
+            "pop_timeout": "2s"})
+        t0 = time.monotonic()
+        check_refused(up, gw, "timeout")
+        check(time.monotonic() - t0 < 10, "pop_timeout was not applied")
+    finally:
+        hung.close()
+
+
+def test_client_leaves_during_login():
+    # the session ends while the login waits: nothing may outlive it
+    hung = silent_pop_server()
+    try:
+        up = Upstream("starttls")
+        gw = Gateway(up, upstream_conf={
+            "username": USER, "password_file": password_file(),
+            "pop_before_smtp": "127.0.0.1:%d" % hung.getsockname()[1],
+            "pop_timeout": "20s"})
+        with gw.client() as c:
+            c.start()
+            c.send(b"MAIL FROM:<%s>\r\n" % SENDER.encode())
+            check(gw.wait_log(r"relay IDLE -> POP"), "no login started")
+            mark = len(gw.log())
+        check(gw.wait_log(r"relay session closed", start=mark),
+              "the session did not end")
+        with gw.client() as c:
+            c.start()
+            check_reply(c.cmd("NOOP"), 250, what="NOOP after")
+        check(up.events("EHLO") == [], "the upstream was contacted")
+    finally:
+        hung.close()
 
 
 def test_pop_interval_skips_recent_login():
