@@ -463,10 +463,13 @@ pop_response(struct pop3_client *c, const char *line, size_t len)
 		return;
 	}
 	if (c->state == PS_GREETING) {
+		/* a -ERR greeting is a refusal; anything else unparsable is not POP3 */
 		if ((err = pop3_parse_greeting(line, len, c->ts,
 		    sizeof(c->ts))) != NULL) {
 			(void)str_vis(txt, sizeof(txt), line, len);
-			pop_finish(c, FAIL_REJECTED, "greeting: %s: %s", err, txt);
+			pop_finish(c, pop3_parse_status(line, len, &st) == NULL ?
+			    FAIL_REJECTED : FAIL_PROTOCOL, "greeting: %s: %s",
+			    err, txt);
 			return;
 		}
 		if (c->tls == POP_TLS_STLS && !(c->flags & PF_TLS))
