@@ -1,52 +1,386 @@
-/* sasl.c - SASL client mechanisms and their choice (see sasl.h); stub */
+/*
+ * sasl.c - the client side of PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195),
+ * XOAUTH2 (Google's) and OAUTHBEARER (RFC 7628), and the mechanism choice.
+ *
+ * Every function is pure: lines are built into the caller's buffers and
+ * the caller sends them.  Intermediate buffers that held a secret are
+ * wiped before returning, on every path.
+ */
 #include <string.h>
 
-#include "auth/sasl.h"
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hmac.h>
 
+#include "auth/sasl.h"
+#include "util/base64.h"
+#include "util/str.h"
+
+#define CHALLENGE_MAX	1024	/* decoded 334 text; RFC 2195 ones are short */
+
+static const char *cred_check(const char *, size_t, const char *);
+static const char *token_check(const char *);
+static const char *b64_line(const char *, const unsigned char *, size_t,
+		    char *, size_t);
+static const char *esc_saslname(const char *, char *, size_t);
+
+/* strongest first, per secret kind and TLS state (see docs/auth.md) */
+static const int order_token[] = {
+	AUTH_MECH_XOAUTH2, AUTH_MECH_OAUTHBEARER
+};
+static const int order_tls[] = {
+	AUTH_MECH_PLAIN, AUTH_MECH_LOGIN, AUTH_MECH_CRAM_MD5
+};
+/* before TLS, only CRAM-MD5 keeps the password off the wire */
+static const int order_clear[] = {
+	AUTH_MECH_CRAM_MD5, AUTH_MECH_PLAIN, AUTH_MECH_LOGIN
+};
+
+/*
+ * A credential goes into a SASL field, then base64, then the wire.  NUL
+ * would split PLAIN's fields and CR or LF could end up in a log line of
+ * the upstream; neither is a real password character.
+ */
+static const char *
+cred_check(const char *s, size_t max, const char *what)
+{
+	size_t	 i;
+
+	if (s == NULL || *s == '\0')
+		return what;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= max)
+			return "credential too long";
+		if (s[i] == '\r' || s[i] == '\n')
+			return "CR or LF in a credential";
+	}
+	return NULL;
+}
+
+/*
+ * RFC 6750 b64token: the \x01 separators of XOAUTH2 and OAUTHBEARER must
+ * not be forgeable from inside the token.
+ */
+static const char *
+token_check(const char *t)
+{
+	size_t	 i, n;
+
+	if (t == NULL || *t == '\0')
+		return "empty token";
+	n = strlen(t);
+	if (n > SASL_TOKEN_MAX)
+		return "token too long";
+	i = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~+/");
+	while (i < n && t[i] == '=')
+		i++;
+	if (i != n)
+		return "token has characters outside RFC 6750's b64token";
+	return NULL;
+}
+
+/* prefix followed by the base64 of raw, whole into out or an error */
+static const char *
+b64_line(const char *prefix, const unsigned char *raw, size_t len, char *out,
+    size_t outlen)
+{
+	size_t	 plen = strlen(prefix);
+
+	if (plen >= outlen)
+		return "response too long";
+	memcpy(out, prefix, plen);
+	if (base64_encode(raw, len, out + plen, outlen - plen) == -1) {
+		explicit_bzero(out, outlen);
+		return "response too long";
+	}
+	return NULL;
+}
+
+/* RFC 5801 saslname: ',' and '=' would end the gs2 field */
+static const char *
+esc_saslname(const char *s, char *out, size_t outlen)
+{
+	size_t	 o = 0;
+
+	for (; *s != '\0'; s++) {
+		if (o + 4 > outlen)
+			return "user name too long";
+		if (*s == ',') {
+			memcpy(out + o, "=2C", 3);
+			o += 3;
+		} else if (*s == '=') {
+			memcpy(out + o, "=3D", 3);
+			o += 3;
+		} else
+			out[o++] = *s;
+	}
+	out[o] = '\0';
+	return NULL;
+}
+
+/* sasl_offered - bits of the mechanisms in an EHLO AUTH parameter list */
 unsigned
 sasl_offered(const char *list)
 {
-	(void)list;
-	return 0;
+	char		 word[32];
+	const char	*p = list, *e;
+	unsigned	 bits = 0;
+	size_t		 n;
+	int		 m;
+
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " ");
+		e = p + strcspn(p, " ");
+		n = (size_t)(e - p);
+		if (n > 0 && n < sizeof(word)) {
+			memcpy(word, p, n);
+			word[n] = '\0';
+			for (m = AUTH_MECH_PLAIN; m < AUTH_MECH_MAX; m++)
+				if (str_ieq(word, auth_mech_name(m)))
+					bits |= SASL_BIT(m);
+		}
+		p = e;
+	}
+	return bits;
 }
 
+/*
+ * sasl_usable - what the secret kind allows at all.  A bearer token can be
+ * replayed as well as a password can, so the cleartext rule of PLAIN and
+ * LOGIN covers XOAUTH2 and OAUTHBEARER too.
+ */
 unsigned
 sasl_usable(int have_token, int tls, int cleartext_ok)
 {
-	(void)have_token; (void)tls; (void)cleartext_ok;
-	return 0;
+	unsigned	 bits;
+
+	if (have_token)
+		bits = SASL_BIT(AUTH_MECH_XOAUTH2) |
+		    SASL_BIT(AUTH_MECH_OAUTHBEARER);
+	else
+		bits = SASL_BIT(AUTH_MECH_PLAIN) | SASL_BIT(AUTH_MECH_LOGIN);
+	if (!tls && !cleartext_ok)
+		bits = 0;
+	if (!have_token)
+		bits |= SASL_BIT(AUTH_MECH_CRAM_MD5);
+	return bits;
 }
 
+/* sasl_choose - the next mechanism to try; see sasl.h */
 int
 sasl_choose(const struct sasl_choice *ch, int *cleartext)
 {
-	(void)ch;
+	const int	*order;
+	unsigned	 cand;
+	size_t		 i, n;
+	int		 m = AUTH_MECH_NONE;
+
 	*cleartext = 0;
-	return AUTH_MECH_NONE;
+	cand = ch->offered & ~ch->tried &
+	    sasl_usable(ch->have_token, ch->tls, ch->cleartext_ok);
+	if (ch->nallow > 0) {
+		order = ch->allow;
+		n = ch->nallow;
+	} else if (ch->have_token) {
+		order = order_token;
+		n = sizeof(order_token) / sizeof(order_token[0]);
+	} else if (ch->tls) {
+		order = order_tls;
+		n = sizeof(order_tls) / sizeof(order_tls[0]);
+	} else {
+		order = order_clear;
+		n = sizeof(order_clear) / sizeof(order_clear[0]);
+	}
+	for (i = 0; i < n; i++)
+		if (order[i] > AUTH_MECH_NONE && order[i] < AUTH_MECH_MAX &&
+		    (cand & SASL_BIT(order[i])) != 0) {
+			m = order[i];
+			break;
+		}
+	if (m != AUTH_MECH_NONE && m != AUTH_MECH_CRAM_MD5 && !ch->tls)
+		*cleartext = 1;
+	return m;
 }
 
+/* sasl_start - the AUTH command line; see sasl.h */
 const char *
 sasl_start(int mech, const struct sasl_cred *cr, char *out, size_t outlen)
 {
-	(void)mech; (void)cr; (void)out; (void)outlen;
-	return "not implemented";
+	unsigned char	 raw[SASL_LINE_MAX];
+	char		 user[SASL_USER_MAX * 3 + 1];
+	const char	*e;
+	int		 n;
+
+	if ((e = cred_check(cr->user, SASL_USER_MAX, "empty user name"))
+	    != NULL)
+		return e;
+	switch (mech) {
+	case AUTH_MECH_PLAIN:
+	case AUTH_MECH_LOGIN:
+	case AUTH_MECH_CRAM_MD5:
+		if ((e = cred_check(cr->password, SASL_SECRET_MAX,
+		    "no password")) != NULL)
+			return e;
+		break;
+	case AUTH_MECH_XOAUTH2:
+	case AUTH_MECH_OAUTHBEARER:
+		if ((e = token_check(cr->token)) != NULL)
+			return e;
+		/* \x01 would split the fields */
+		if (strchr(cr->user, '\x01') != NULL)
+			return "control character in the user name";
+		break;
+	default:
+		return "unknown mechanism";
+	}
+
+	switch (mech) {
+	case AUTH_MECH_PLAIN:
+		/* authzid empty: act as the authenticated identity itself */
+		n = snprintf((char *)raw, sizeof(raw), "%c%s%c%s", '\0',
+		    cr->user, '\0', cr->password);
+		if (n < 0 || (size_t)n >= sizeof(raw))
+			e = "credentials too long";
+		else
+			e = b64_line("AUTH PLAIN ", raw, (size_t)n, out,
+			    outlen);
+		break;
+	case AUTH_MECH_LOGIN:
+	case AUTH_MECH_CRAM_MD5:
+		n = snprintf(out, outlen, "AUTH %s", auth_mech_name(mech));
+		e = n < 0 || (size_t)n >= outlen ? "response too long" : NULL;
+		break;
+	case AUTH_MECH_XOAUTH2:
+		n = snprintf((char *)raw, sizeof(raw),
+		    "user=%s\001auth=Bearer %s\001\001", cr->user, cr->token);
+		if (n < 0 || (size_t)n >= sizeof(raw))
+			e = "credentials too long";
+		else
+			e = b64_line("AUTH XOAUTH2 ", raw, (size_t)n, out,
+			    outlen);
+		break;
+	case AUTH_MECH_OAUTHBEARER:
+		if ((e = esc_saslname(cr->user, user, sizeof(user))) != NULL)
+			break;
+		if (cr->host != NULL && cr->port != 0)
+			n = snprintf((char *)raw, sizeof(raw), "n,a=%s,\001"
+			    "host=%s\001port=%u\001auth=Bearer %s\001\001",
+			    user, cr->host, cr->port, cr->token);
+		else
+			n = snprintf((char *)raw, sizeof(raw), "n,a=%s,\001"
+			    "auth=Bearer %s\001\001", user, cr->token);
+		if (n < 0 || (size_t)n >= sizeof(raw))
+			e = "credentials too long";
+		else
+			e = b64_line("AUTH OAUTHBEARER ", raw, (size_t)n, out,
+			    outlen);
+		break;
+	}
+	explicit_bzero(raw, sizeof(raw));
+	return e;
 }
 
+/* sasl_cram_md5 - RFC 2195's "user hexdigest"; see sasl.h */
+const char *
+sasl_cram_md5(const char *user, const char *password,
+    const unsigned char *challenge, size_t len, char *out, size_t outlen)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	Hmac			 h;
+	unsigned char		 d[WC_MD5_DIGEST_SIZE];
+	size_t			 ulen, i;
+	const char		*e = NULL;
+
+	ulen = strlen(user);
+	if (ulen + 1 + 2 * sizeof(d) + 1 > outlen)
+		return "response too long";
+	if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
+		return "HMAC-MD5 unavailable";
+	if (wc_HmacSetKey(&h, WC_MD5, (const byte *)password,
+	    (word32)strlen(password)) != 0 ||
+	    wc_HmacUpdate(&h, challenge, (word32)len) != 0 ||
+	    wc_HmacFinal(&h, d) != 0)
+		e = "HMAC-MD5 failed";
+	wc_HmacFree(&h);
+	/* the HMAC state holds the padded key */
+	explicit_bzero(&h, sizeof(h));
+	if (e != NULL)
+		return e;
+	memcpy(out, user, ulen);
+	out[ulen] = ' ';
+	for (i = 0; i < sizeof(d); i++) {
+		out[ulen + 1 + 2 * i] = hex[d[i] >> 4];
+		out[ulen + 2 + 2 * i] = hex[d[i] & 0x0f];
+	}
+	out[ulen + 1 + 2 * sizeof(d)] = '\0';
+	explicit_bzero(d, sizeof(d));
+	return NULL;
+}
+
+/* sasl_step - the answer to a 334 challenge; see sasl.h */
 const char *
 sasl_step(int mech, int step, const struct sasl_cred *cr,
     const char *challenge, size_t len, char *out, size_t outlen,
     int *expect_fail)
 {
-	(void)mech; (void)step; (void)cr; (void)challenge; (void)len;
-	(void)out; (void)outlen; (void)expect_fail;
-	return "not implemented";
-}
+	unsigned char	 dec[CHALLENGE_MAX];
+	char		 resp[SASL_USER_MAX + 64];
+	const char	*e = NULL, *piece;
+	ssize_t		 dlen;
 
-const char *
-sasl_cram_md5(const char *user, const char *password,
-    const unsigned char *challenge, size_t len, char *out, size_t outlen)
-{
-	(void)user; (void)password; (void)challenge; (void)len; (void)out;
-	(void)outlen;
-	return "not implemented";
+	*expect_fail = 0;
+	/* the challenge is the upstream's: check it before anything else */
+	dlen = base64_decode(challenge, len, dec, sizeof(dec));
+	if (dlen < 0)
+		return "334 challenge is not base64 (or too long)";
+
+	switch (mech) {
+	case AUTH_MECH_LOGIN:
+		/* "Username:" then "Password:"; their wording varies */
+		if (step > 1)
+			return "unexpected 334 after the password";
+		piece = step == 0 ? cr->user : cr->password;
+		if (piece == NULL)
+			return "no credential for the 334 challenge";
+		e = b64_line("", (const unsigned char *)piece, strlen(piece),
+		    out, outlen);
+		break;
+	case AUTH_MECH_CRAM_MD5:
+		if (step > 0)
+			return "unexpected second 334";
+		if (dlen == 0)
+			return "empty CRAM-MD5 challenge";
+		if (cr->password == NULL)
+			return "no password";
+		e = sasl_cram_md5(cr->user, cr->password, dec, (size_t)dlen,
+		    resp, sizeof(resp));
+		if (e == NULL)
+			e = b64_line("", (unsigned char *)resp, strlen(resp),
+			    out, outlen);
+		explicit_bzero(resp, sizeof(resp));
+		break;
+	case AUTH_MECH_XOAUTH2:
+	case AUTH_MECH_OAUTHBEARER:
+		/*
+		 * After the initial response, a 334 carries the JSON error
+		 * (RFC 7628 3.2.2): the client ends the exchange, XOAUTH2
+		 * with an empty line, OAUTHBEARER with %x01, and the
+		 * server then sends its final 5xx.
+		 */
+		if (step > 0)
+			return "unexpected second 334";
+		if (outlen < 5)
+			return "response too long";
+		(void)str_copy(out, mech == AUTH_MECH_XOAUTH2 ? "" : "AQ==",
+		    outlen);
+		*expect_fail = 1;
+		break;
+	case AUTH_MECH_PLAIN:
+		/* the initial response went with AUTH: nothing is owed */
+		return "unexpected 334 after the initial response";
+	default:
+		return "unknown mechanism";
+	}
+	explicit_bzero(dec, sizeof(dec));
+	return e;
 }

@@ -19,8 +19,8 @@
 
 #include <event2/event.h>
 
-#include "conf/conf.h"
 #include "auth/secret.h"
+#include "conf/conf.h"
 #include "pop/pop3_client.h"
 #include "relay/relay.h"
 #include "relay/spool.h"
@@ -50,6 +50,7 @@ struct relay_env {
 enum relay_state {
 	R_IDLE,		/* nothing asked of the upstream */
 	R_POP,		/* MAIL waits for the POP-before-SMTP login */
+	R_SECRET,	/* MAIL waits for the AUTH credentials */
 	R_CONNECT,	/* MAIL waits for the upstream to become ready */
 	R_PRE_RSET,	/* RSET of an aborted transaction, then MAIL */
 	R_MAIL,
@@ -59,7 +60,7 @@ enum relay_state {
 };
 
 static const char *relay_strstate[] = {
-	"IDLE", "POP", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
+	"IDLE", "POP", "SECRET", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
 };
 
 struct relay {
@@ -70,6 +71,7 @@ struct relay {
 	const struct conf_upstream *up;
 	struct smtp_server	*srv;
 	struct smtp_client	*cli;
+	struct secret_fetch	*sf;		/* auth = inject, fetching */
 	struct pop3_client	*pop;		/* POP-before-SMTP login running */
 	int			 cli_ready;
 	enum relay_state	 state;
@@ -95,7 +97,11 @@ static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_close_upstream(struct relay *);
-static void	relay_open_upstream(struct relay *);
+static void	relay_open_upstream(struct relay *,
+		    const struct smtp_client_auth *);
+static void	relay_auth_secret(void *, const struct secret_cred *,
+		    const char *);
+static void	relay_connect(struct relay *);
 static int	relay_pop_start(struct relay *);
 static void	relay_pop_fail(struct relay *, enum gw_fail);
 static void	relay_pop_done(void *, enum gw_fail, const char *);
@@ -426,7 +432,7 @@ relay_send_mail(struct relay *r)
 static void
 srv_mail(void *arg, const struct smtp_path *from)
 {
-	struct relay	*r = arg;
+	struct relay			*r = arg;
 
 	r->from = *from;
 	r->nrcpt = 0;
@@ -443,53 +449,39 @@ srv_mail(void *arg, const struct smtp_path *from)
 		relay_send_mail(r);
 		return;
 	}
-	if (r->cli == NULL) {
-		/* POP-before-SMTP: the login first, the SMTP session after it */
-		if (r->up->pop_server.host[0] != '\0') {
-			if (relay_pop_start(r) == 0)
-				return;
-			/* else a fresh login is not needed: go on */
-		}
-		relay_open_upstream(r);
+	if (r->cli != NULL) {
+		relay_enter(r, R_CONNECT);	/* still connecting */
 		return;
 	}
-	relay_enter(r, R_CONNECT);
+	/* POP-before-SMTP: the login first, the SMTP session after it */
+	if (r->up->pop_server.host[0] != '\0' && relay_pop_start(r) == 0)
+		return;
+	relay_connect(r);
 }
 
 /*
- * relay_open_upstream - start the SMTP client and wait for it (R_CONNECT),
- * or answer 451.  The reply is the last thing done: the session may end
- * inside it.
+ * relay_connect - open the upstream for the MAIL waiting in r (after the
+ * POP login, if any).  Every path ends in R_CONNECT, R_SECRET, or a 451
+ * sent as the last thing done.
  */
 static void
-relay_open_upstream(struct relay *r)
+relay_connect(struct relay *r)
 {
-	struct smtp_client_params	 p;
-
-	memset(&p, 0, sizeof(p));
-	p.base = r->env->base;
-	p.dns = r->env->dns;
-	p.up = r->up;
-	p.tls = relay_tls_ctx(r);
-	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
-	    r->env->conf->hostname;
-	p.id = r->id;
-	/* the client may outlive this session while it says QUIT */
-	p.release = relay_env_release;
-	p.release_arg = r->env;
-	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s",
-	    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls));
-	r->env->refcnt++;
-	nupstreams++;
-	r->cli = smtp_client_new(&p, &client_cb, r);
-	if (r->cli == NULL) {
-		nupstreams--;
-		relay_env_unref(r->env);
-		relay_enter(r, R_IDLE);
-		relay_fail_reply(r, FAIL_INTERNAL);
+	/*
+	 * The upstream's credentials, per connection.  inject: fetched
+	 * afresh (token_command is asynchronous), then the connection is
+	 * opened in relay_auth_secret().
+	 */
+	if (r->up->auth == AUTH_INJECT) {
+		relay_enter(r, R_SECRET);
+		if ((r->sf = secret_fetch(r->env->base, r->up, r->id,
+		    relay_auth_secret, r)) == NULL) {
+			relay_enter(r, R_IDLE);
+			relay_fail_reply(r, FAIL_INTERNAL);
+		}
 		return;
 	}
-	relay_enter(r, R_CONNECT);
+	relay_open_upstream(r, NULL);
 }
 
 /* relay_pop_fail - the 451 for a failed POP-before-SMTP login */
@@ -565,7 +557,7 @@ relay_pop_start(struct relay *r)
 	return 0;
 }
 
-/* relay_pop_done - the login's verdict: open SMTP, or 451 and keep the mail */
+/* relay_pop_done - the login's verdict: connect, or 451 and keep the mail */
 static void
 relay_pop_done(void *arg, enum gw_fail cls, const char *why)
 {
@@ -586,8 +578,65 @@ relay_pop_done(void *arg, enum gw_fail cls, const char *why)
 		return;
 	}
 	(void)clock_gettime(CLOCK_MONOTONIC, &r->env->pop_ok[relay_up_index(r)]);
-	relay_open_upstream(r);
+	relay_connect(r);
 	/* r may be freed here */
+}
+
+/* the credentials of auth = inject are in (or not): connect */
+static void
+relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
+{
+	struct relay		*r = arg;
+	struct smtp_client_auth	 a;
+
+	r->sf = NULL;
+	if (cred == NULL) {
+		log_warnx("%016" PRIx64 " relay upstream=%s:%u auth "
+		    "credentials unavailable: %s", r->id, r->up->host,
+		    r->up->port, why);
+		relay_enter(r, R_IDLE);
+		relay_fail_reply(r, FAIL_AUTH);
+		return;
+	}
+	a.user = cred->user;
+	a.secret = cred->password;
+	a.token = cred->token;
+	/* smtp_client_new() copies them; cred is wiped when we return */
+	relay_open_upstream(r, &a);
+}
+
+/* relay_open_upstream - the connection for the MAIL waiting in r */
+static void
+relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
+{
+	struct smtp_client_params	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.base = r->env->base;
+	p.dns = r->env->dns;
+	p.up = r->up;
+	p.tls = relay_tls_ctx(r);
+	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
+	    r->env->conf->hostname;
+	p.id = r->id;
+	p.auth = auth;
+	/* the client may outlive this session while it says QUIT */
+	p.release = relay_env_release;
+	p.release_arg = r->env;
+	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s auth=%s",
+	    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls),
+	    auth != NULL ? auth_mode_name(r->up->auth) : "none");
+	r->env->refcnt++;
+	nupstreams++;
+	r->cli = smtp_client_new(&p, &client_cb, r);
+	if (r->cli == NULL) {
+		nupstreams--;
+		relay_env_unref(r->env);
+		relay_enter(r, R_IDLE);
+		relay_fail_reply(r, FAIL_INTERNAL);
+		return;
+	}
+	relay_enter(r, R_CONNECT);
 }
 
 static void
@@ -716,7 +765,10 @@ srv_closed(void *arg, const char *reason)
 	struct relay	*r = arg;
 
 	log_debug("%016" PRIx64 " relay session closed reason=%s", r->id, reason);
+	secret_fetch_cancel(r->sf);
+	r->sf = NULL;
 	pop3_client_free(r->pop);
+	r->pop = NULL;
 	relay_close_upstream(r);
 	spool_free(r->spool);
 	smtp_server_free(r->srv);
@@ -809,6 +861,9 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 	r->up_tx = 0;
 	relay_enter(r, R_IDLE);
 	switch (s) {
+	case R_SECRET:
+	case R_POP:
+		fatalx("relay: upstream failed before it was opened");
 	case R_CONNECT:
 	case R_PRE_RSET:
 	case R_MAIL:
@@ -825,7 +880,6 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
 		break;
 	case R_IDLE:
-	case R_POP:	/* no SMTP client exists during the login */
 		break;
 	}
 }

@@ -31,6 +31,7 @@
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
+#include "auth/sasl.h"
 #include "tls/tls.h"
 #include "util/addr.h"
 #include "util/buf.h"
@@ -57,6 +58,7 @@ enum client_state {
 	CS_STARTTLS,
 	CS_TLS_STARTTLS,
 	CS_EHLO_TLS,
+	CS_AUTH,
 	CS_READY,
 	CS_MAIL,
 	CS_RCPT,
@@ -80,6 +82,7 @@ static const char *const strstate[] = {
 	[CS_STARTTLS] = "STARTTLS",
 	[CS_TLS_STARTTLS] = "TLS_STARTTLS",
 	[CS_EHLO_TLS] = "EHLO_TLS",
+	[CS_AUTH] = "AUTH",
 	[CS_READY] = "READY",
 	[CS_MAIL] = "MAIL",
 	[CS_RCPT] = "RCPT",
@@ -101,6 +104,11 @@ _Static_assert(sizeof(strstate) / sizeof(strstate[0]) == CS_MAX,
 #define CF_QUIET	0x0010	/* no more callbacks to the owner */
 #define CF_FREE		0x0020	/* free when the outermost frame unwinds */
 #define CF_HELO		0x0040	/* the upstream got HELO, not EHLO */
+#define CF_AUTH_RAN	0x0080	/* an AUTH command was sent */
+#define CF_AUTH_DONE	0x0100	/* AUTH succeeded (235) */
+#define CF_AUTH_CLEAR	0x0200	/* the cleartext warning was logged */
+#define CF_AUTH_EXPECT_FAIL 0x0400 /* error challenge answered: 5xx next */
+#define CF_AUTH_WANTED	0x0800	/* the owner gave credentials */
 
 struct smtp_client {
 	enum client_state	 state;
@@ -149,6 +157,18 @@ struct smtp_client {
 
 	enum gw_fail		 fail_class;
 	char			 fail_text[CLIENT_TEXT_MAX];
+
+	/*
+	 * AUTH: copies of the credentials, wiped and freed as soon as the
+	 * exchange is over (235, failure or close), never logged.
+	 */
+	char			*auth_user;
+	char			*auth_secret;
+	char			*auth_token;
+	int			 auth_mech;	/* enum auth_mech running/last */
+	int			 auth_step;	/* 334 challenges answered */
+	unsigned		 auth_tried;	/* SASL_BIT()s */
+	struct smtp_reply	 auth_reply;	/* last reply to AUTH */
 };
 
 static void	client_enter(struct smtp_client *, enum client_state);
@@ -163,6 +183,14 @@ static void	client_fail(struct smtp_client *, enum gw_fail, const char *, ...)
 static void	client_timer(struct smtp_client *, unsigned);
 static void	client_send(struct smtp_client *, const char *, ...) GW_PRINTF(2, 3);
 static void	client_after_hello(struct smtp_client *);
+static int	client_auth_copy(struct smtp_client *,
+		    const struct smtp_client_auth *);
+static void	client_auth_wipe(struct smtp_client *);
+static void	client_auth_or_ready(struct smtp_client *);
+static void	client_auth_start(struct smtp_client *);
+static void	client_auth_response(struct smtp_client *, const char *);
+static void	client_send_secret(struct smtp_client *, const char *,
+		    const char *);
 static void	client_no_tls(struct smtp_client *, const char *);
 static void	client_connect_next(struct smtp_client *);
 static void	client_connect_failed(struct smtp_client *);
@@ -224,7 +252,8 @@ smtp_client_new(const struct smtp_client_params *p,
 	(void)str_copy(c->peer, "-", sizeof(c->peer));
 	c->ev_timer = evtimer_new(c->base, on_timer, c);
 	c->ev_defer = event_new(c->base, -1, 0, on_defer, c);
-	if (c->ev_timer == NULL || c->ev_defer == NULL) {
+	if (c->ev_timer == NULL || c->ev_defer == NULL ||
+	    client_auth_copy(c, p->auth) == -1) {
 		c->release = NULL;	/* only a returned client releases */
 		client_destroy(c);
 		return NULL;
@@ -307,6 +336,7 @@ client_close(struct smtp_client *c)
 		c->io = NULL;
 	}
 	client_body_release(c);
+	client_auth_wipe(c);
 }
 
 static void
@@ -475,6 +505,9 @@ client_enter(struct smtp_client *c, enum client_state s)
 		client_timer(c, c->up->command_timeout);
 		client_send(c, "STARTTLS");
 		break;
+	case CS_AUTH:
+		client_auth_start(c);
+		break;
 	case CS_READY:
 		evtimer_del(c->ev_timer);
 		/*
@@ -484,12 +517,18 @@ client_enter(struct smtp_client *c, enum client_state s)
 		if (TLS_REQUIRED(c->up->tls) && !(c->flags & CF_TLS))
 			fatalx("smtp_client: READY in cleartext with tls=%s",
 			    tls_mode_name(c->up->tls));
+		/* and one that needs AUTH never without it */
+		if ((c->flags & CF_AUTH_WANTED) && !(c->flags & CF_AUTH_DONE))
+			fatalx("smtp_client: READY without the AUTH asked for");
 		if (!(c->flags & CF_READY_SENT)) {
 			c->flags |= CF_READY_SENT;
 			log_info("%016llx smtp-client upstream=%s:%u peer=%s "
-			    "ready tls=\"%s\" helo=%s", (unsigned long long)c->id,
-			    c->up->host, c->up->port, c->peer, c->tlsdesc,
-			    (c->flags & CF_HELO) ? "yes" : "no");
+			    "ready tls=\"%s\" helo=%s auth=%s",
+			    (unsigned long long)c->id, c->up->host, c->up->port,
+			    c->peer, c->tlsdesc,
+			    (c->flags & CF_HELO) ? "yes" : "no",
+			    (c->flags & CF_AUTH_DONE) ?
+			    auth_mech_name(c->auth_mech) : "none");
 			if (!(c->flags & CF_QUIET))
 				c->cb.ready(c->arg);
 			/* c may be freed here */
@@ -569,7 +608,7 @@ client_no_tls(struct smtp_client *c, const char *why)
 	log_warnx("%016llx smtp-client upstream=%s:%u continuing without TLS "
 	    "(tls=starttls-optional): %s", (unsigned long long)c->id,
 	    c->up->host, c->up->port, why);
-	client_enter(c, CS_READY);
+	client_auth_or_ready(c);
 }
 
 /* client_after_hello - the greeting was accepted: TLS next, or ready */
@@ -577,7 +616,7 @@ static void
 client_after_hello(struct smtp_client *c)
 {
 	if ((c->flags & CF_TLS) || c->up->tls == TLS_NONE) {
-		client_enter(c, CS_READY);
+		client_auth_or_ready(c);
 		return;
 	}
 	if (!TLS_USES_STARTTLS(c->up->tls))
@@ -592,6 +631,229 @@ client_after_hello(struct smtp_client *c)
 		return;
 	}
 	client_enter(c, CS_STARTTLS);
+}
+
+/*
+ * client_auth_copy - keep the owner's credentials for the one exchange.
+ * Bounded here, so that every line sasl builds fits.
+ */
+static int
+client_auth_copy(struct smtp_client *c, const struct smtp_client_auth *a)
+{
+	if (a == NULL)
+		return 0;
+	c->flags |= CF_AUTH_WANTED;
+	if ((c->auth_user = strndup(a->user != NULL ? a->user : "",
+	    SASL_USER_MAX + 1)) == NULL)
+		return -1;
+	if (a->secret != NULL && (c->auth_secret = strndup(a->secret,
+	    SASL_SECRET_MAX + 1)) == NULL)
+		return -1;
+	if (a->token != NULL && (c->auth_token = strndup(a->token,
+	    SASL_TOKEN_MAX + 1)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+client_auth_free1(char **p)
+{
+	if (*p == NULL)
+		return;
+	explicit_bzero(*p, strlen(*p));
+	free(*p);
+	*p = NULL;
+}
+
+/* client_auth_wipe - the credentials are needed no longer (rule 14) */
+static void
+client_auth_wipe(struct smtp_client *c)
+{
+	client_auth_free1(&c->auth_user);
+	client_auth_free1(&c->auth_secret);
+	client_auth_free1(&c->auth_token);
+}
+
+/*
+ * client_send_secret - a line of the SASL exchange.  It bypasses
+ * client_send() so that the line (up to RFC 4954's 12288 octets) is
+ * never formatted into a log: the log and the trace get shown instead.
+ */
+static void
+client_send_secret(struct smtp_client *c, const char *line, const char *shown)
+{
+	size_t	 n = strlen(line);
+
+	log_trace(LOGF_PROTOCOL, "%016llx > %s", (unsigned long long)c->id,
+	    shown);
+	if (c->trace != NULL)
+		c->trace(c->trace_arg, 1, shown, strlen(shown));
+	if (io_write(c->io, line, n) == -1 || io_write(c->io, "\r\n", 2) == -1)
+		client_fail(c, FAIL_INTERNAL, "cannot queue a command");
+}
+
+/* client_auth_or_ready - after the last EHLO: AUTH if asked for */
+static void
+client_auth_or_ready(struct smtp_client *c)
+{
+	if (!(c->flags & CF_AUTH_WANTED)) {
+		client_enter(c, CS_READY);
+		return;
+	}
+	if (c->flags & CF_HELO) {
+		client_fail(c, FAIL_AUTH, "the upstream accepts only HELO, "
+		    "so it cannot do AUTH");
+		return;
+	}
+	client_enter(c, CS_AUTH);
+}
+
+/*
+ * client_auth_start - choose the next mechanism and send its AUTH line.
+ * Called on entering CS_AUTH, and again by the fallback.
+ */
+static void
+client_auth_start(struct smtp_client *c)
+{
+	struct sasl_choice	 ch;
+	struct sasl_cred	 cr;
+	char			 line[SASL_LINE_MAX], shown[64], allowed[96];
+	char			 shown_user[SASL_USER_MAX * 4 + 8];
+	const char		*e;
+	size_t			 i, n;
+	int			 clear, m;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.offered = sasl_offered(c->ext.auth);
+	ch.allow = c->up->auth_mechs;
+	ch.nallow = c->up->nauth_mechs;
+	ch.have_token = c->auth_token != NULL;
+	ch.tls = (c->flags & CF_TLS) != 0;
+	ch.cleartext_ok = c->up->auth_allow_cleartext;
+	ch.tried = c->auth_tried;
+	if ((m = sasl_choose(&ch, &clear)) == AUTH_MECH_NONE) {
+		/* say what was offered and what we may use: the fix is one */
+		if (ch.nallow == 0)
+			(void)str_copy(allowed, "all", sizeof(allowed));
+		else
+			for (allowed[0] = '\0', i = 0; i < ch.nallow; i++) {
+				n = strlen(allowed);
+				(void)snprintf(allowed + n, sizeof(allowed) - n,
+				    "%s%s", i ? "," : "",
+				    auth_mech_name(ch.allow[i]));
+			}
+		client_fail(c, FAIL_AUTH, "no usable AUTH mechanism: upstream "
+		    "offers \"%s\", auth_mechanisms = %s, secret = %s%s",
+		    c->ext.auth, allowed, ch.have_token ? "token" : "password",
+		    ch.tls ? "" : ", no TLS (PLAIN, LOGIN, XOAUTH2 and "
+		    "OAUTHBEARER need TLS or auth_allow_cleartext = yes)");
+		return;
+	}
+	if (clear && !(c->flags & CF_AUTH_CLEAR)) {
+		c->flags |= CF_AUTH_CLEAR;
+		log_warnx("%016llx smtp-client upstream=%s:%u WARNING: AUTH %s "
+		    "in CLEARTEXT (auth_allow_cleartext = yes): the secret "
+		    "can be read by anyone on the path",
+		    (unsigned long long)c->id, c->up->host, c->up->port,
+		    auth_mech_name(m));
+	}
+	client_timer(c, c->up->command_timeout);
+	c->auth_mech = m;
+	c->auth_step = 0;
+	c->auth_tried |= SASL_BIT(m);
+	c->flags &= ~CF_AUTH_EXPECT_FAIL;
+	c->flags |= CF_AUTH_RAN;
+	cr.user = c->auth_user;
+	cr.password = c->auth_secret;
+	cr.token = c->auth_token;
+	cr.host = c->up->host;
+	cr.port = c->up->port;
+	if ((e = sasl_start(m, &cr, line, sizeof(line))) != NULL) {
+		explicit_bzero(line, sizeof(line));
+		client_fail(c, FAIL_AUTH, "%s: %s", auth_mech_name(m), e);
+		return;
+	}
+	/* "AUTH PLAIN <redacted>": the mechanism is no secret, the rest is */
+	(void)snprintf(shown, sizeof(shown), "AUTH %s%s", auth_mech_name(m),
+	    strchr(line + 5, ' ') != NULL ? " <redacted>" : "");
+	log_info("%016llx smtp-client upstream=%s:%u auth mech=%s user=\"%s\"",
+	    (unsigned long long)c->id, c->up->host, c->up->port,
+	    auth_mech_name(m), str_vis(shown_user, sizeof(shown_user),
+	    c->auth_user, strlen(c->auth_user)));
+	client_send_secret(c, line, shown);
+	explicit_bzero(line, sizeof(line));
+}
+
+/* client_auth_response - a reply in CS_AUTH: 334, 235, or a failure */
+static void
+client_auth_response(struct smtp_client *c, const char *txt)
+{
+	struct smtp_reply	*r = &c->reply;
+	struct sasl_cred	 cr;
+	char			 line[SASL_LINE_MAX];
+	const char		*e, *mech = auth_mech_name(c->auth_mech);
+	int			 fail;
+
+	if (r->code == 334) {
+		cr.user = c->auth_user;
+		cr.password = c->auth_secret;
+		cr.token = c->auth_token;
+		cr.host = c->up->host;
+		cr.port = c->up->port;
+		/* the challenge is the upstream's text: sasl checks it */
+		if ((c->flags & CF_AUTH_EXPECT_FAIL) || r->nlines != 1 ||
+		    (e = sasl_step(c->auth_mech, c->auth_step++, &cr, r->text,
+		    r->textlen, line, sizeof(line), &fail)) != NULL) {
+			explicit_bzero(line, sizeof(line));
+			client_fail(c, FAIL_AUTH, "%s: bad 334 challenge: %s",
+			    mech, (c->flags & CF_AUTH_EXPECT_FAIL) ?
+			    "another after the error challenge" :
+			    r->nlines != 1 ? "more than one line" : e);
+			return;
+		}
+		if (fail)
+			c->flags |= CF_AUTH_EXPECT_FAIL;
+		client_timer(c, c->up->command_timeout);
+		client_send_secret(c, line, "<redacted>");
+		explicit_bzero(line, sizeof(line));
+		return;
+	}
+	c->auth_reply = *r;
+	if (r->code == 235 && !(c->flags & CF_AUTH_EXPECT_FAIL)) {
+		c->flags |= CF_AUTH_DONE;
+		client_auth_wipe(c);
+		log_info("%016llx smtp-client upstream=%s:%u auth mech=%s "
+		    "result=ok", (unsigned long long)c->id, c->up->host,
+		    c->up->port, mech);
+		client_enter(c, CS_READY);
+		return;
+	}
+	log_warnx("%016llx smtp-client upstream=%s:%u auth mech=%s "
+	    "result=failed reply=\"%s\"", (unsigned long long)c->id,
+	    c->up->host, c->up->port, mech, txt);
+	/*
+	 * A 5xx is this mechanism's verdict: the next one may still work
+	 * (auth_fallback).  A 4xx is the server's state, not the secret's,
+	 * and anything else is a server that does not follow RFC 4954.
+	 */
+	if (r->code / 100 == 5 && c->up->auth_fallback) {
+		struct sasl_choice	 ch;
+		int			 clear;
+
+		memset(&ch, 0, sizeof(ch));
+		ch.offered = sasl_offered(c->ext.auth);
+		ch.allow = c->up->auth_mechs;
+		ch.nallow = c->up->nauth_mechs;
+		ch.have_token = c->auth_token != NULL;
+		ch.tls = (c->flags & CF_TLS) != 0;
+		ch.cleartext_ok = c->up->auth_allow_cleartext;
+		ch.tried = c->auth_tried;
+		if (sasl_choose(&ch, &clear) != AUTH_MECH_NONE) {
+			client_auth_start(c);
+			return;
+		}
+	}
+	client_fail(c, FAIL_AUTH, "%s: %s", mech, txt);
 }
 
 /*
@@ -644,6 +906,9 @@ client_response(struct smtp_client *c)
 			return;
 		}
 		client_after_hello(c);
+		break;
+	case CS_AUTH:
+		client_auth_response(c, txt);
 		break;
 	case CS_STARTTLS:
 		if (r->code != 220) {
@@ -1252,14 +1517,15 @@ smtp_client_tls(const struct smtp_client *c)
 const struct smtp_reply *
 smtp_client_auth_reply(const struct smtp_client *c)
 {
-	(void)c;
-	return NULL;
+	if (!(c->flags & CF_AUTH_RAN) || c->auth_reply.code == 0)
+		return NULL;
+	return &c->auth_reply;
 }
 
 /* smtp_client_auth_mech - the mechanism that ran last, or "none" */
 const char *
 smtp_client_auth_mech(const struct smtp_client *c)
 {
-	(void)c;
-	return "none";
+	return (c->flags & CF_AUTH_RAN) ? auth_mech_name(c->auth_mech) :
+	    "none";
 }

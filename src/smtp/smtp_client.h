@@ -5,8 +5,12 @@
  * smtp_client_new() resolves, connects, reads the banner, says EHLO (HELO
  * if EHLO is refused), runs STARTTLS or implicit TLS as the upstream's tls
  * mode says, forgets everything learned before TLS and says EHLO again,
- * then calls ready().  A mode that requires TLS never sends MAIL in
- * cleartext: a missing STARTTLS is failed(FAIL_STARTTLS_UNAVAILABLE).
+ * then (with params.auth) authenticates, and calls ready().  A mode that
+ * requires TLS never sends MAIL in cleartext: a missing STARTTLS is
+ * failed(FAIL_STARTTLS_UNAVAILABLE).  AUTH never sends PLAIN, LOGIN or a
+ * bearer token before TLS unless auth_allow_cleartext; its failure is
+ * failed(FAIL_AUTH, "<mech>: <reply>"), and its lines reach the log and
+ * the trace only as "AUTH <MECH> <redacted>" and "<redacted>".
  * After ready(), the owner runs transactions one command at a time: each
  * of smtp_client_mail/rcpt/data/rset yields exactly one reply() (for data:
  * the DATA reply if it is not 354, else the reply to the final dot).  A

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "auth/sasl.h"
 #include "conf/conf.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_parse.h"
@@ -42,6 +43,7 @@ static void	probe_reply(void *, const struct smtp_reply *);
 static void	probe_failed(void *, enum gw_fail, const char *);
 static void	probe_release(void *);
 static void	probe_checks(struct probe *);
+static void	probe_auth_choice(struct probe *);
 static int	probe_verdict(struct probe *);
 
 static const struct smtp_client_cb probe_cb = {
@@ -174,6 +176,36 @@ probe_checks(struct probe *p)
 		    "matches", r->spki_pin);
 }
 
+/*
+ * The mechanism auth = inject would use on this session, without
+ * authenticating: the probe has no business sending a secret.
+ */
+static void
+probe_auth_choice(struct probe *p)
+{
+	struct sasl_choice	 ch;
+	int			 m, clear;
+
+	if (p->up->auth != AUTH_INJECT)
+		return;
+	memset(&ch, 0, sizeof(ch));
+	ch.offered = sasl_offered(p->ext.auth);
+	ch.allow = p->up->auth_mechs;
+	ch.nallow = p->up->nauth_mechs;
+	ch.have_token = p->up->password_file[0] == '\0';
+	ch.tls = p->have_rep;
+	ch.cleartext_ok = p->up->auth_allow_cleartext;
+	if ((m = sasl_choose(&ch, &clear)) == AUTH_MECH_NONE)
+		(void)fprintf(p->out, "auth choice    NONE usable with a %s "
+		    "(auth = inject; see auth_mechanisms, "
+		    "auth_allow_cleartext)\n", ch.have_token ? "token" :
+		    "password");
+	else
+		(void)fprintf(p->out, "auth choice    would use %s%s (not "
+		    "tried by the probe)\n", auth_mech_name(m),
+		    clear ? " in CLEARTEXT" : "");
+}
+
 /* the summary after the dialogue; returns the exit status */
 static int
 probe_verdict(struct probe *p)
@@ -203,6 +235,7 @@ probe_verdict(struct probe *p)
 			(void)fprintf(p->out, "auth           %s\n", p->ext.auth);
 		else
 			(void)fprintf(p->out, "auth           none offered\n");
+		probe_auth_choice(p);
 	}
 	if (!p->ready) {
 		(void)fprintf(p->out, "verdict        REFUSED (%s): %s\n",

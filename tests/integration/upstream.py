@@ -189,9 +189,9 @@ class Handler:
         ok = (mechanism not in self.refuse and
               user in self.accounts and
               auth_data.password == self.accounts[user].encode())
-        return self.auth_result(server, mechanism, user, ok)
+        return self._outcome(server, mechanism, user, ok)
 
-    def auth_result(self, server, mechanism, user, ok):
+    def _outcome(self, server, mechanism, user, ok):
         self.spool.event(server, "AUTH", mech=mechanism, user=user,
                          result="ok" if ok else "fail")
         if not ok:
@@ -214,7 +214,7 @@ class Handler:
         ok = pw is not None and hmac.compare_digest(
             digest, hmac.new(pw.encode(), challenge.encode(),
                              hashlib.md5).hexdigest())
-        return self.auth_result(server, "CRAM-MD5",
+        return self._outcome(server, "CRAM-MD5",
                                 user, ok and "CRAM-MD5" not in self.refuse)
 
     async def oauth(self, server, mech, args, parse):
@@ -237,7 +237,7 @@ class Handler:
         ok = (mech not in self.refuse and user in self.tokens and
               token == self.tokens[user])
         if ok:
-            return self.auth_result(server, mech, user, True)
+            return self._outcome(server, mech, user, True)
         self.spool.event(server, "AUTH", mech=mech, user=user, result="fail")
         # the error challenge of RFC 7628 3.2.2 (and Google's XOAUTH2)
         err = json.dumps({"status": "invalid_token", "schemes": "bearer",
@@ -536,6 +536,10 @@ async def serve(args):
             kw["tls_context"] = ctx
             kw["require_starttls"] = args.mode == "starttls"
         if not auth_on:
+            # as before AUTH support: only aiosmtpd's own (always failing)
+            # LOGIN and PLAIN, not the handler's mechanisms
+            kw["auth_exclude_mechanism"] = ["CRAM-MD5", "XOAUTH2",
+                                            "OAUTHBEARER"]
             return SMTP(handler, **kw)
         kw["authenticator"] = handler.authenticator
         kw["auth_required"] = args.auth_require

@@ -1,0 +1,456 @@
+#!/usr/bin/python3
+"""auth = inject: the gateway authenticates to an upstream that requires
+AUTH (upstream.py on aiosmtpd; XOAUTH2 and OAUTHBEARER through its test
+double), with each mechanism, the choice rules, the fallback, the
+cleartext rule, OAuth tokens from a file or a command, the secret-file
+permission check, and no secret in any output."""
+
+import base64
+import os
+import stat
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True	# keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import (Gateway, Upstream, check, check_reply,  # noqa: E402
+                    newdir, sample_message, transaction, wait_for)
+
+SENDER = "sender@example.test"
+RCPT = "rcpt@example.test"
+USER = "relay@example.test"
+PASSWORD = "Corr3ct-horse:battery staple"
+TOKEN = "ya29.A0ARrdaM-test_Token~1+2/3="
+TOKEN2 = "ya29.ROTATED-token_2"
+ALL = ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"]
+
+
+def secret_file(text, mode=0o600, name="secret"):
+    path = os.path.join(newdir(name), name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def inject(mechs=None, password=PASSWORD, token_file=None,
+           token_command=None, **extra):
+    """[upstream] keys for auth = inject."""
+    conf = {"auth": "inject", "username": USER}
+    if token_file:
+        conf["token_file"] = token_file
+    elif token_command:
+        conf["token_command"] = token_command
+    else:
+        conf["password_file"] = secret_file(password + "\n")
+    if mechs:
+        conf["auth_mechanisms"] = ", ".join(mechs)
+    conf.update(extra)
+    return conf
+
+
+def auth_up(mode="starttls", mechs=ALL, password=PASSWORD, tokens=None,
+            **kw):
+    return Upstream(mode, auth=dict(users={USER: password},
+                                    tokens=tokens or {USER: TOKEN},
+                                    mechs=mechs, **kw))
+
+
+def deliver(gw, subject="auth"):
+    """One message through the gateway; returns the replies."""
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], sample_message(subject))
+        c.cmd("QUIT")
+    return replies
+
+
+def expect_delivered(up, gw, mech, n=1, subject="auth"):
+    replies = deliver(gw, subject)
+    check(all(r.code < 400 for r in replies), "transaction failed: %r",
+          replies)
+    msgs = up.wait_messages(n)
+    check(len(msgs) == n, "want %d messages, got %r", n, msgs)
+    m = msgs[n - 1]
+    check(m.auth_user == USER, "stored as user %r, want %r", m.auth_user,
+          USER)
+    check(m.auth_mech == mech, "upstream saw AUTH %r, want %r", m.auth_mech,
+          mech)
+    return m
+
+
+def expect_authfail(up, gw, why=None, before=0):
+    """The client gets 451 4.7.0 at MAIL, nothing (beyond the before
+    messages) is delivered, and the gateway's log says why (a regex)."""
+    with gw.client() as c:
+        c.start()
+        r = c.cmd("MAIL FROM:<%s>" % SENDER)
+        check_reply(r, 451, "4.7.0", what="MAIL with failing AUTH")
+        check("auth-failed" in r.text, "no auth-failed in %r", r)
+        check_reply(c.cmd("QUIT"), 221, what="QUIT")
+    check(len(up.messages()) == before, "delivered despite failed AUTH: %r",
+          up.messages())
+    want_log(gw, r"class=auth-failed")
+    if why:
+        want_log(gw, why)
+
+
+def want_log(gw, pattern):
+    check(gw.wait_log(pattern), "no /%s/ in the gateway's log:\n%s",
+          pattern, gw.log()[-3000:])
+
+
+def auth_events(up, result=None):
+    return [e for e in up.events("AUTH")
+            if result is None or e.get("result") == result]
+
+
+# each mechanism, right and wrong secret
+
+def _mech_ok(mech):
+    up = auth_up()
+    gw = Gateway(up, upstream_conf=inject([mech]))
+    expect_delivered(up, gw, mech)
+
+
+def _mech_bad(mech):
+    up = auth_up()
+    gw = Gateway(up, upstream_conf=inject([mech], password="wrong"))
+    expect_authfail(up, gw, r"%s: 535 5\.7\.8" % mech)
+    check(auth_events(up, "fail"), "upstream saw no failed AUTH")
+
+
+def test_plain_good():
+    _mech_ok("PLAIN")
+
+
+def test_plain_wrong_password():
+    _mech_bad("PLAIN")
+
+
+def test_login_good():
+    _mech_ok("LOGIN")
+
+
+def test_login_wrong_password():
+    _mech_bad("LOGIN")
+
+
+def test_cram_md5_good():
+    _mech_ok("CRAM-MD5")
+
+
+def test_cram_md5_wrong_password():
+    _mech_bad("CRAM-MD5")
+
+
+# the choice
+
+def test_strongest_under_tls_is_plain():
+    """Offered everything, with a password under TLS: PLAIN, not CRAM-MD5
+    (CRAM-MD5 is the choice only before TLS)."""
+    up = auth_up()
+    gw = Gateway(up, upstream_conf=inject())
+    expect_delivered(up, gw, "PLAIN")
+    check([e["mech"] for e in auth_events(up, "start")] == ["PLAIN"],
+          "AUTH attempts: %r", auth_events(up))
+
+
+def test_strongest_in_cleartext_is_cram_md5():
+    up = auth_up("plain")
+    gw = Gateway(up, upstream_conf=inject(tls="none"))
+    expect_delivered(up, gw, "CRAM-MD5")
+
+
+def test_token_prefers_xoauth2():
+    up = auth_up()
+    gw = Gateway(up, upstream_conf=inject(
+        token_file=secret_file(TOKEN + "\n")))
+    expect_delivered(up, gw, "XOAUTH2")
+
+
+def test_mechanisms_order_honoured():
+    """auth_mechanisms = LOGIN, PLAIN: LOGIN first although PLAIN is the
+    default under TLS."""
+    up = auth_up()
+    gw = Gateway(up, upstream_conf=inject(["LOGIN", "PLAIN"]))
+    expect_delivered(up, gw, "LOGIN")
+
+
+def test_no_usable_mechanism_named():
+    up = auth_up(mechs=["CRAM-MD5"])
+    gw = Gateway(up, upstream_conf=inject(["PLAIN", "LOGIN"]))
+    expect_authfail(up, gw, r'no usable AUTH mechanism: upstream offers '
+                    r'"CRAM-MD5", auth_mechanisms = PLAIN,LOGIN')
+    check(not auth_events(up), "AUTH sent: %r", auth_events(up))
+
+
+# fallback
+
+def test_fallback_on():
+    """CRAM-MD5 refused by the account backend, PLAIN accepted."""
+    up = auth_up(refuse=["CRAM-MD5"])
+    gw = Gateway(up, upstream_conf=inject(["CRAM-MD5", "PLAIN"]))
+    expect_delivered(up, gw, "PLAIN")
+    tried = [e["mech"] for e in auth_events(up, "start")]
+    check(tried == ["CRAM-MD5", "PLAIN"], "AUTH attempts: %r", tried)
+
+
+def test_fallback_off():
+    up = auth_up(refuse=["CRAM-MD5"])
+    gw = Gateway(up, upstream_conf=inject(["CRAM-MD5", "PLAIN"],
+                                          auth_fallback="no"))
+    expect_authfail(up, gw, r"CRAM-MD5: 535")
+    tried = [e["mech"] for e in auth_events(up, "start")]
+    check(tried == ["CRAM-MD5"], "AUTH attempts: %r", tried)
+
+
+def test_fallback_each_once():
+    """Every mechanism fails: each is tried once, then 451."""
+    up = auth_up(password="other")
+    gw = Gateway(up, upstream_conf=inject())
+    expect_authfail(up, gw)
+    tried = [e["mech"] for e in auth_events(up, "start")]
+    check(tried == ["PLAIN", "LOGIN", "CRAM-MD5"], "AUTH attempts: %r",
+          tried)
+
+
+# cleartext
+
+def test_no_plain_in_cleartext():
+    """starttls-optional, no STARTTLS offered: PLAIN/LOGIN are not sent."""
+    up = auth_up("plain", mechs=["PLAIN", "LOGIN"])
+    gw = Gateway(up, upstream_conf=inject(tls="starttls-optional"))
+    expect_authfail(up, gw, r"no usable AUTH mechanism")
+    check(not up.events("AUTH"), "the upstream saw AUTH: %r",
+          up.events("AUTH"))
+    check(up.events("EHLO"), "the gateway did not even say EHLO")
+
+
+def test_cleartext_allowed_warns():
+    up = auth_up("plain", mechs=["PLAIN", "LOGIN"])
+    gw = Gateway(up, upstream_conf=inject(tls="starttls-optional",
+                                          auth_allow_cleartext="yes"))
+    m = expect_delivered(up, gw, "PLAIN")
+    check(m.meta["tls_version"] is None, "not cleartext: %r", m.meta)
+    want_log(gw, r"WARNING: AUTH PLAIN in CLEARTEXT")
+
+
+def test_auth_hidden_before_starttls():
+    up = auth_up(hide_before_tls=True)
+    gw = Gateway(up, upstream_conf=inject())
+    m = expect_delivered(up, gw, "PLAIN")
+    starts = auth_events(up, "start")
+    check(all(e["tls"] for e in starts), "AUTH before TLS: %r", starts)
+    check(m.meta["tls_version"], "message not over TLS: %r", m.meta)
+
+
+def test_implicit_tls():
+    up = auth_up("implicit")
+    gw = Gateway(up, upstream_conf=inject(["LOGIN"], tls="implicit"))
+    expect_delivered(up, gw, "LOGIN")
+
+
+# OAuth
+
+def test_xoauth2_token_file_rotates():
+    tf = secret_file(TOKEN + "\n", name="token")
+    up = auth_up(mechs=["XOAUTH2"])
+    gw = Gateway(up, upstream_conf=inject(token_file=tf))
+    expect_delivered(up, gw, "XOAUTH2", 1, "first")
+    # An outside refresher replaces the file; the server now wants it.
+    up.stop()
+    up2 = auth_up(mechs=["XOAUTH2"], tokens={USER: TOKEN2})
+    gw.stop()
+    with open(tf + ".new", "w", encoding="utf-8") as f:
+        f.write(TOKEN2 + "\n")
+    os.chmod(tf + ".new", 0o600)
+    os.rename(tf + ".new", tf)
+    gw2 = Gateway(up2, upstream_conf=inject(token_file=tf))
+    expect_delivered(up2, gw2, "XOAUTH2", 1, "second")
+
+
+def test_xoauth2_same_gateway_rereads_file():
+    """Within one running gateway: session 1 with the old token, the file
+    is replaced, session 2 authenticates with the new one."""
+    tf = secret_file(TOKEN + "\n", name="token")
+    up = auth_up(mechs=["XOAUTH2"], tokens={USER: TOKEN})
+    gw = Gateway(up, upstream_conf=inject(token_file=tf))
+    expect_delivered(up, gw, "XOAUTH2", 1, "first")
+    with open(tf, "w", encoding="utf-8") as f:
+        f.write(TOKEN2 + "\n")
+    # the server still wants TOKEN: the second AUTH, with TOKEN2, fails
+    expect_authfail(up, gw, r"XOAUTH2: 535 5\.7\.8", before=1)
+    fails = auth_events(up, "fail")
+    check(fails and fails[-1]["mech"] == "XOAUTH2", "events: %r", fails)
+
+
+def test_xoauth2_bad_token():
+    up = auth_up(mechs=["XOAUTH2"])
+    gw = Gateway(up, upstream_conf=inject(
+        token_file=secret_file("wrong-token\n")))
+    expect_authfail(up, gw, r"XOAUTH2: 535 5\.7\.8 Invalid token")
+    # the error challenge was answered as the double demands (else 501)
+    check(any(e.get("result") == "fail" for e in up.events("AUTH")),
+          "no failed XOAUTH2: %r", up.events("AUTH"))
+
+
+def test_oauthbearer():
+    up = auth_up(mechs=["OAUTHBEARER"])
+    gw = Gateway(up, upstream_conf=inject(
+        token_file=secret_file(TOKEN + "\n")))
+    expect_delivered(up, gw, "OAUTHBEARER")
+
+
+def test_oauthbearer_bad_token():
+    up = auth_up(mechs=["OAUTHBEARER"])
+    gw = Gateway(up, upstream_conf=inject(
+        token_file=secret_file("nope\n")))
+    expect_authfail(up, gw, r"OAUTHBEARER: 535 5\.7\.8 Invalid token")
+
+
+def test_token_command():
+    d = newdir("tokcmd")
+    script = os.path.join(d, "tok.sh")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write("#!/bin/sh\necho '  %s  '\necho oops >&2\n" % TOKEN)
+    os.chmod(script, 0o700)
+    up = auth_up(mechs=["XOAUTH2"])
+    gw = Gateway(up, upstream_conf=inject(token_command=script))
+    expect_delivered(up, gw, "XOAUTH2")
+
+
+def test_token_command_fails():
+    up = auth_up(mechs=["XOAUTH2"])
+    gw = Gateway(up, upstream_conf=inject(
+        token_command="echo %s; exit 3" % TOKEN))
+    expect_authfail_nosession(up, gw, r"token_command: exit status 3")
+
+
+def test_token_command_timeout():
+    up = auth_up(mechs=["XOAUTH2"])
+    gw = Gateway(up, upstream_conf=inject(
+        token_command="sleep 30; echo %s" % TOKEN, token_timeout="1s"))
+    t0 = time.monotonic()
+    expect_authfail_nosession(up, gw, r"token_command: no answer within "
+                              r"1s, killed")
+    check(time.monotonic() - t0 < 10, "the timeout took %.1fs",
+          time.monotonic() - t0)
+    # the killed group leaves no sleep behind
+    out = subprocess.run(["pgrep", "-f", "sleep 30; echo"],
+                         stdout=subprocess.PIPE, check=False).stdout
+    check(not out.strip(), "token_command left processes: %r", out)
+
+
+def expect_authfail_nosession(up, gw, why):
+    """No secret: 451 4.7.0 and the upstream was never even contacted."""
+    with gw.client() as c:
+        c.start()
+        r = c.cmd("MAIL FROM:<%s>" % SENDER)
+        check_reply(r, 451, "4.7.0", what="MAIL without credentials")
+        check_reply(c.cmd("QUIT"), 221, what="QUIT")
+    want_log(gw, why)
+    check(not up.events("EHLO"), "upstream contacted: %r", up.events())
+
+
+# secret files
+
+def run_check(text):
+    d = newdir("check")
+    path = os.path.join(d, "smtpgate.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    r = subprocess.run([gwtest.BIN, "-t", "-c", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       check=False)
+    return r.returncode, r.stdout.decode(errors="replace")
+
+
+def test_group_readable_password_file_refused():
+    pw = secret_file(PASSWORD + "\n", mode=0o640)
+    text = gwtest.config_text(2525, 2526, upstream={
+        "auth": "inject", "username": USER, "password_file": pw})
+    rc, out = run_check(text)
+    check(rc != 0, "-t accepted a group-readable password_file: %s", out)
+    want = "password_file: %s is readable by group or others; chmod 600 %s" \
+        % (pw, pw)
+    check(want in out, "want %r in %r", want, out)
+    os.chmod(pw, 0o600)
+    rc, out = run_check(text)
+    check(rc == 0, "-t refused a 0600 password_file: %s", out)
+
+
+def test_password_file_checked_at_each_read():
+    """Made group-readable after start: the next AUTH refuses it."""
+    up = auth_up()
+    conf = inject()
+    gw = Gateway(up, upstream_conf=conf)
+    os.chmod(conf["password_file"], 0o644)
+    expect_authfail_nosession(up, gw, r"accessible by group or others")
+
+
+# no secret in any output
+
+def secret_forms():
+    """Every form the secrets could take on the wire."""
+    forms = {PASSWORD, TOKEN}
+    b = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+    forms.add(b("\0%s\0%s" % (USER, PASSWORD)))		# PLAIN blob
+    forms.add(b(PASSWORD))					# LOGIN piece
+    forms.add(b("user=%s\x01auth=Bearer %s\x01\x01" % (USER, TOKEN)))
+    forms.add(TOKEN.split(".")[1])				# token body
+    forms.add(PASSWORD.split(":")[1])
+    return forms
+
+
+def test_no_secret_in_debug_output():
+    """A whole session at debug level with every mechanism (and failures,
+    which log the most): no password, token or base64 form appears."""
+    outputs = []
+    runs = [(["PLAIN"], None), (["LOGIN"], None), (["CRAM-MD5"], None),
+            (["XOAUTH2"], TOKEN), (["OAUTHBEARER"], TOKEN)]
+    for mechs, token in runs:
+        up = auth_up()
+        conf = inject(mechs, token_file=token and secret_file(token + "\n"))
+        gw = Gateway(up, gateway={"log_level": "debug",
+                                  "log_facilities": "all"},
+                     upstream_conf=conf)
+        expect_delivered(up, gw, mechs[0])
+        gw.stop()
+        outputs.append(gw.log())
+    # a failing exchange and a refused LOGIN password step too
+    up = auth_up(password="other")
+    gw = Gateway(up, gateway={"log_level": "debug"}, upstream_conf=inject())
+    expect_authfail(up, gw)
+    gw.stop()
+    outputs.append(gw.log())
+    text = "\n".join(outputs)
+    check("AUTH PLAIN <redacted>" in text, "no redacted PLAIN line")
+    check("> <redacted>" in text, "no redacted SASL response line")
+    for form in secret_forms():
+        check(form not in text, "secret form %r in the output", form)
+
+
+def test_probe_names_the_choice():
+    up = auth_up()
+    d = newdir("probe")
+    path = os.path.join(d, "smtpgate.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(gwtest.config_text(gwtest.free_port(), up.port,
+                                   upstream=inject()))
+    r = subprocess.run([gwtest.BIN, "probe", "-c", path, "up"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       check=False, timeout=30, stdin=subprocess.DEVNULL)
+    out = r.stdout.decode(errors="replace")
+    check("AUTH" in out, "probe does not list AUTH: %s", out)
+    check("would use PLAIN" in out, "probe does not name the choice: %s",
+          out)
+    check(not auth_events(up), "probe authenticated: %r", auth_events(up))
+    for form in secret_forms():
+        check(form not in out, "secret form %r in the probe output", form)
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
