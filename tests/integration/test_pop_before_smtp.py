@@ -188,6 +188,40 @@ def test_pop_cleartext_user_pass_refused():
     check(dv.logins(USER) == [], "Dovecot logged a login")
 
 
+def test_pop_then_auth_inject():
+    # both: the POP login first, then AUTH with the same credentials
+    dv = Dovecot({USER: PASSWORD})
+    up = Upstream("starttls", auth={"users": {USER: PASSWORD}},
+                  extra=["--pop-log", dv.log, "--pop-user", USER])
+    gw = pop_gateway(up, dv.port_tls, "implicit", auth="inject")
+    check_delivered(up, gw)
+    check(len(dv.logins(USER)) == 1, "want one POP3 login, got %r",
+          dv.logins(USER))
+    auths = [e for e in up.events("AUTH") if e.get("result") == "ok"]
+    check(len(auths) == 1 and auths[0]["user"] == USER,
+          "want one successful AUTH upstream, got %r", up.events("AUTH"))
+    log = gw.log()
+    check(log.find("pop3 login accepted") < log.find("smtp-client") and
+          log.find("pop3 login accepted") >= 0,
+          "the SMTP session started before the POP login ended")
+    check_no_secret(gw)
+
+
+def test_password_file_loses_its_mode():
+    # the file is checked at each login, not only at start
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv)
+    gw = pop_gateway(up, dv.port_tls, "implicit")
+    path = re.search(r"password_file = (\S+)", gw.config).group(1)
+    os.chmod(path, 0o644)
+    check_refused(up, gw, "internal")
+    check(re.search(r"password_file: .*(readable|accessible) by group or "
+                    r"others; chmod 600", gw.log()),
+          "the log does not name the file's problem")
+    check("pop3 RESOLVING -> CONNECTING" not in gw.log(),
+          "the POP server was contacted")
+
+
 def silent_pop_server():
     """A port whose connections complete but never hear a greeting (the
     kernel accepts them into the backlog): a hung POP server."""
