@@ -749,6 +749,10 @@ client_auth_start(struct smtp_client *c)
 		    "OAUTHBEARER need TLS or auth_allow_cleartext = yes)");
 		return;
 	}
+	log_trace(LOGF_AUTH, "%016llx smtp-client auth choice=%s offered=\"%s\" "
+	    "secret=%s tls=%s tried=0x%x", (unsigned long long)c->id,
+	    auth_mech_name(m), c->ext.auth, ch.have_token ? "token" :
+	    "password", ch.tls ? "yes" : "no", ch.tried);
 	if (clear && !(c->flags & CF_AUTH_CLEAR)) {
 		c->flags |= CF_AUTH_CLEAR;
 		log_warnx("%016llx smtp-client upstream=%s:%u WARNING: AUTH %s "
@@ -791,7 +795,7 @@ client_auth_response(struct smtp_client *c, const char *txt)
 	struct smtp_reply	*r = &c->reply;
 	struct sasl_cred	 cr;
 	char			 line[SASL_LINE_MAX];
-	const char		*e, *mech = auth_mech_name(c->auth_mech);
+	const char		*e = NULL, *mech = auth_mech_name(c->auth_mech);
 	int			 fail;
 
 	if (r->code == 334) {

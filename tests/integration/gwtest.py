@@ -409,7 +409,6 @@ class FaultUpstream(Upstream):
         if mode != "plain":
             p = pki()
             argv += ["--cert", p[cert + "-chain"], "--key", p[cert + ".key"]]
-        argv += auth_args(auth)
         argv += list(extra)
         with open(self.log, "wb") as logf:
             self.proc = _spawn(argv, stdin=subprocess.PIPE,

@@ -490,6 +490,8 @@ struct owner {
 	char			 tls[128];
 	struct smtp_ext		 ext;
 	int			 ext_seen;
+	int			 auth_code;	/* smtp_client_auth_reply in ready() */
+	char			 auth_mech[16];
 };
 
 static ssize_t
@@ -559,6 +561,10 @@ owner_ready(void *arg)
 		o->after_end++;
 	o->ready++;
 	(void)str_copy(o->tls, smtp_client_tls(o->c), sizeof(o->tls));
+	o->auth_code = smtp_client_auth_reply(o->c) != NULL ?
+	    smtp_client_auth_reply(o->c)->code : 0;
+	(void)str_copy(o->auth_mech, smtp_client_auth_mech(o->c),
+	    sizeof(o->auth_mech));
 	owner_next(o);
 }
 
@@ -612,7 +618,22 @@ struct scenario {
 	struct event		*tick;
 	int			 timed_out;
 	int			 ticks;
+	const struct smtp_client_auth *auth;	/* params.auth */
+	char			 trace[8192];	/* params.trace, sent lines */
 };
+
+static void
+sc_trace(void *arg, int out, const char *line, size_t len)
+{
+	struct scenario	*sc = arg;
+	size_t		 tl = strlen(sc->trace);
+
+	if (out && tl + len + 2 < sizeof(sc->trace)) {
+		memcpy(sc->trace + tl, line, len);
+		sc->trace[tl + len] = '\n';
+		sc->trace[tl + len + 1] = '\0';
+	}
+}
 
 static void
 sc_tick(evutil_socket_t fd, short what, void *arg)
@@ -672,6 +693,9 @@ sc_run(struct scenario *sc, const struct op *ops, struct body *body)
 	p.tls = sc->tls;
 	p.helo_name = NULL;	/* from the upstream section */
 	p.id = 0x1234;
+	p.auth = sc->auth;
+	p.trace = sc_trace;
+	p.trace_arg = sc;
 	sc->owner.ops = ops;
 	sc->owner.body = body;
 	sc->owner.c = smtp_client_new(&p, &owner_cb, &sc->owner);
@@ -1778,6 +1802,139 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* AUTH (cleartext here: the TLS side is covered by the integration tests) */
+
+static const struct smtp_client_auth auth_joe = { "joe", "pw", NULL };
+
+#define EHLO_AUTH(m)	EXP("EHLO gw.test"), \
+			SEND("250-mx.test\r\n250 AUTH " m "\r\n")
+
+/* LOGIN on the wire, redacted in the trace, then the transaction */
+static const struct step script_auth_login[] = {
+	BANNER, EHLO_AUTH("LOGIN"),
+	EXP("AUTH LOGIN"), SEND("334 VXNlcm5hbWU6\r\n"),
+	EXP("am9l"), SEND("334 UGFzc3dvcmQ6\r\n"),
+	EXP("cHc="), SEND("235 2.7.0 ok\r\n"),
+	EXP("MAIL FROM:<a@example.org>"), SEND("250 ok\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_auth_login_redacted(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_auth_login, TLS_NONE);
+	sc.up.auth_allow_cleartext = 1;
+	sc.auth = &auth_joe;
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.ready, 1);
+	assert_int_equal(sc.owner.auth_code, 235);
+	assert_string_equal(sc.owner.auth_mech, "LOGIN");
+	assert_string_equal(sc.trace, "EHLO gw.test\nAUTH LOGIN\n<redacted>\n"
+	    "<redacted>\nMAIL FROM:<a@example.org>\nQUIT\n");
+	sc_done(&sc);
+}
+
+/* 5xx on CRAM-MD5: PLAIN next (fallback), redacted as one line */
+static const struct step script_auth_fallback[] = {
+	BANNER, EHLO_AUTH("PLAIN CRAM-MD5"),
+	EXP("AUTH CRAM-MD5"), SEND("334 PDEyMzRAbXgudGVzdD4=\r\n"),
+	{ ST_EXPECT, "am9lI" },
+	SEND("535 5.7.8 no\r\n"),
+	EXP("AUTH PLAIN AGpvZQBwdw=="), SEND("235 2.7.0 ok\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_auth_fallback(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_auth_fallback, TLS_NONE);
+	sc.up.auth_allow_cleartext = 1;
+	sc.up.auth_fallback = 1;
+	sc.auth = &auth_joe;
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.ready, 1);
+	assert_string_equal(sc.owner.auth_mech, "PLAIN");
+	assert_non_null(strstr(sc.trace, "AUTH PLAIN <redacted>\n"));
+	assert_null(strstr(sc.trace, "AGpvZQBwdw=="));
+	assert_null(strstr(sc.trace, "am9l"));
+	sc_done(&sc);
+}
+
+/* AUTH scenarios that must end in failed(FAIL_AUTH) before MAIL */
+static const struct {
+	const char	*name;
+	struct step	 script[10];
+	int		 fallback, cleartext;
+	const char	*text;
+} auth_fail_cases[] = {
+	{ "CRAM-MD5 challenge not base64", { BANNER, EHLO_AUTH("CRAM-MD5"),
+	    EXP("AUTH CRAM-MD5"), SEND("334 !!not*base64\r\n"),
+	    { ST_SILENT, NULL } }, 1, 0, "CRAM-MD5: bad 334 challenge" },
+	{ "multi-line 334", { BANNER, EHLO_AUTH("CRAM-MD5"),
+	    EXP("AUTH CRAM-MD5"), SEND("334-PDE+\r\n334 PDE+\r\n"),
+	    { ST_SILENT, NULL } }, 1, 0, "more than one line" },
+	{ "334 after PLAIN's initial response", { BANNER, EHLO_AUTH("PLAIN"),
+	    EXP("AUTH PLAIN "), SEND("334 \r\n"), { ST_SILENT, NULL } },
+	    1, 1, "PLAIN: bad 334" },
+	{ "4xx: no fallback", { BANNER, EHLO_AUTH("PLAIN CRAM-MD5"),
+	    EXP("AUTH CRAM-MD5"), SEND("454 4.7.0 try later\r\n"),
+	    { ST_SILENT, NULL } }, 1, 1, "CRAM-MD5: 454 4.7.0 try later" },
+	{ "fallback off", { BANNER, EHLO_AUTH("PLAIN CRAM-MD5"),
+	    EXP("AUTH CRAM-MD5"), SEND("535 5.7.8 no\r\n"),
+	    { ST_SILENT, NULL } }, 0, 1, "CRAM-MD5: 535 5.7.8 no" },
+	{ "no PLAIN in cleartext", { BANNER, EHLO_AUTH("PLAIN LOGIN"),
+	    { ST_SILENT, NULL } }, 1, 0, "no usable AUTH mechanism" },
+	{ "no AUTH offered", { BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	    { ST_SILENT, NULL } }, 1, 1, "upstream offers \"\"" },
+	{ "HELO only", { BANNER, EXP("EHLO"), SEND("500 what\r\n"),
+	    EXP("HELO"), SEND("250 mx.test\r\n"), { ST_SILENT, NULL } },
+	    1, 1, "only HELO" },
+	{ "a second CRAM-MD5 challenge", { BANNER,
+	    EHLO_AUTH("CRAM-MD5"), EXP("AUTH CRAM-MD5"),
+	    SEND("334 PDE+\r\n"), EXP(""), SEND("334 PDE+\r\n"),
+	    { ST_SILENT, NULL } }, 1, 0, "unexpected second 334" },
+};
+
+static void
+test_auth_failures(void **state)
+{
+	struct scenario	 sc;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(auth_fail_cases) / sizeof(auth_fail_cases[0]);
+	    i++) {
+		sc_init(&sc, auth_fail_cases[i].script, TLS_NONE);
+		sc.up.auth_fallback = auth_fail_cases[i].fallback;
+		sc.up.auth_allow_cleartext = auth_fail_cases[i].cleartext;
+		sc.auth = &auth_joe;
+		sc_run(&sc, ops_mail_wait, NULL);
+		if (sc.owner.failed != 1 || sc.owner.fail_class != FAIL_AUTH ||
+		    strstr(sc.owner.fail_text, auth_fail_cases[i].text) ==
+		    NULL)
+			fail_msg("%s: failed=%d class=%s text='%s'; want '%s'",
+			    auth_fail_cases[i].name, sc.owner.failed,
+			    fail_name(sc.owner.fail_class), sc.owner.fail_text,
+			    auth_fail_cases[i].text);
+		assert_int_equal(sc.owner.ready, 0);
+		assert_null(strstr(sc.fake.transcript, "MAIL"));
+		/* no secret reached the trace in any case */
+		assert_null(strstr(sc.trace, "cHc="));
+		assert_null(strstr(sc.trace, "AGpvZQBwdw=="));
+		sc_done(&sc);
+	}
+}
+
 int
 main(void)
 {
@@ -1818,6 +1975,9 @@ main(void)
 		cmocka_unit_test(test_starttls_large_body),
 		cmocka_unit_test(test_tls_start_refused_over_buffered_input),
 		cmocka_unit_test(test_ctx_build),
+		cmocka_unit_test(test_auth_login_redacted),
+		cmocka_unit_test(test_auth_fallback),
+		cmocka_unit_test(test_auth_failures),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
