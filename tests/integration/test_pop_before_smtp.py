@@ -39,9 +39,10 @@ def pop_upstream(dv, window=30):
                                        USER, "--pop-window", str(window)])
 
 
-def pop_gateway(up, port, pop_tls, secret=PASSWORD, **more):
+def pop_gateway(up, port, pop_tls, secret=PASSWORD, pop_host="127.0.0.1",
+                **more):
     conf = {"username": USER, "password_file": password_file(secret),
-            "pop_before_smtp": "127.0.0.1:%d" % port, "pop_tls": pop_tls,
+            "pop_before_smtp": "%s:%d" % (pop_host, port), "pop_tls": pop_tls,
             "pop_timeout": "10s"}
     conf.update(more)
     return Gateway(up, upstream_conf=conf)
@@ -105,6 +106,18 @@ def test_pop_implicit_tls():
     check(gw.wait_log(r"pop3 > PASS <redacted>"),
           "the trace does not show the redacted PASS")
     check_no_secret(gw)
+
+
+def test_pop_host_name():
+    # a name, not an address: looked up, and the certificate checked for it
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv)
+    gw = pop_gateway(up, dv.port_tls, "implicit", pop_host="localhost")
+    check_delivered(up, gw)
+    check(gw.wait_log(r"tls handshake started upstream=localhost:%d "
+                      r"name=localhost sni=yes" % dv.port_tls),
+          "the POP server was not checked for the name localhost")
+    check(len(dv.logins(USER)) == 1, "want one POP3 login")
 
 
 def test_pop_stls():
