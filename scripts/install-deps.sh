@@ -10,6 +10,10 @@
 # configuration", and no Postfix mail system is left running or enabled)
 # and stunnel4 (the TLS peer to compare against).
 #
+# Dovecot (POP-before-SMTP tests) is only ever run by the tests, as private
+# instances from temporary directories: the package's own service is
+# kept from starting while it installs (policy-rc.d) and left disabled.
+#
 # Idempotent: when every package is already installed it changes nothing
 # and does not touch the network.  Runs non-interactively (CI has no
 # stdin); uses sudo when not root.
@@ -22,6 +26,7 @@ build_pkgs=(
 	ca-certificates
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
+	dovecot-core dovecot-pop3d
 )
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)
@@ -78,6 +83,19 @@ no_mail_service() {
 	fi
 }
 
+# no_dovecot_service - after installing: the system Dovecot stays disabled
+no_dovecot_service() {
+	command -v dovecot >/dev/null || return 0
+	if command -v systemctl >/dev/null; then
+		local now=()
+		[ -d /run/systemd/system ] && now=(--now)
+		"${sudo[@]}" systemctl disable "${now[@]}" dovecot.service \
+		    dovecot.socket >/dev/null 2>&1 || true
+	elif command -v update-rc.d >/dev/null; then
+		"${sudo[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
+	fi
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
@@ -87,6 +105,15 @@ if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: all ${#pkgs[@]} packages already installed"
 	[ "$bench" = 0 ] || no_mail_service
 	exit 0
+fi
+
+# While packages install, no service may start (invoke-rc.d asks this
+# script; 101 = action forbidden).  Only ours is removed afterwards.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+	"${sudo[@]}" chmod 755 "$policy"
+	trap '"${sudo[@]}" rm -f "$policy"' EXIT
 fi
 
 if [ "$bench" = 1 ]; then
@@ -107,6 +134,7 @@ for try in 1 2 3; do
 	    apt-get install "${apt_opts[@]}" --no-install-recommends \
 	    "${missing[@]}" </dev/null; then
 		[ "$bench" = 0 ] || no_mail_service
+		no_dovecot_service
 		echo "install-deps: done"
 		exit 0
 	fi

@@ -78,7 +78,8 @@ enum key_type {
 	KT_CIPHERS13,	/* ':'-separated TLS 1.3 suite names */
 	KT_CURVES,	/* list of curve names, in order */
 	KT_MECHS,	/* "all", or a list of SASL mechanisms, in order */
-	KT_SECRET	/* KT_FILE, and no access for group or others */
+	KT_SECRET,	/* KT_FILE, and no access for group or others */
+	KT_HOSTPORT	/* "" or one HOST:PORT, the host a name or address */
 };
 
 /* defaults that come from other values, computed once those are known */
@@ -166,6 +167,12 @@ static const struct conf_word words_auth[] = {
 	{ "inject", AUTH_INJECT },
 	{ "passthrough", AUTH_PASSTHROUGH },
 	{ "map", AUTH_MAP },
+	{ NULL, 0 }
+};
+static const struct conf_word words_pop_tls[] = {
+	{ "implicit", POP_TLS_IMPLICIT },
+	{ "stls", POP_TLS_STLS },
+	{ "none", POP_TLS_NONE },
 	{ NULL, 0 }
 };
 static const struct conf_word words_mechs[] = {
@@ -316,6 +323,14 @@ static const struct conf_key keytab[] = {
 	    UP(auth_fallback), NULL, 0 },
 	{ SEC_UPSTREAM, "auth_allow_cleartext", KT_BOOL, "no", DERIVE_NONE,
 	    0, 0, UP(auth_allow_cleartext), NULL, 0 },
+	{ SEC_UPSTREAM, "pop_before_smtp", KT_HOSTPORT, "", DERIVE_NONE, 0, 0,
+	    UP(pop_server), NULL, 1 },
+	{ SEC_UPSTREAM, "pop_tls", KT_ENUM, "implicit", DERIVE_NONE, 0, 0,
+	    UP(pop_tls), words_pop_tls, 0 },
+	{ SEC_UPSTREAM, "pop_timeout", KT_DURATION, "30s", DERIVE_NONE,
+	    1, 300, UP(pop_timeout), NULL, 0 },
+	{ SEC_UPSTREAM, "pop_interval", KT_DURATION, "0s", DERIVE_NONE,
+	    0, 3600, UP(pop_interval), NULL, 0 },
 };
 
 #define NKEYS		nitems(keytab)
@@ -358,6 +373,8 @@ static const char *host_check(const char *);
 static void	 fmt_size(char *, size_t, unsigned long long);
 static void	 fmt_duration(char *, size_t, unsigned long long);
 static int	 store_text(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static int	 parse_hostport(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_list(const struct conf_key *, void *, const char *,
 		    char *, size_t);
@@ -891,6 +908,27 @@ parse_list(const struct conf_key *k, void *base, const char *val, char *why,
 	return 0;
 }
 
+/* pop_before_smtp: "" (off) or one HOST:PORT, looked up when used */
+static int
+parse_hostport(const struct conf_key *k, void *base, const char *val,
+    char *why, size_t wlen)
+{
+	struct hostport	 hp;
+	const char	*e;
+
+	memset(&hp, 0, sizeof(hp));
+	if (*val != '\0') {
+		if ((e = addr_parse_hostport(val, &hp)) == NULL)
+			e = host_check(hp.host);
+		if (e != NULL) {
+			(void)snprintf(why, wlen, "%s", e);
+			return -1;
+		}
+	}
+	memcpy((char *)base + k->off, &hp, sizeof(hp));
+	return 0;
+}
+
 /*
  * key_parse - the one path from text to field, for file values and
  * defaults alike.  On error, why holds the text after "key: ".
@@ -952,6 +990,10 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 	case KT_LISTEN:
 	case KT_CIDRS:
 		return parse_list(k, base, val, why, wlen);
+	case KT_HOSTPORT:
+		if (parse_hostport(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
 	case KT_UINT:
 		if ((e = str_tonum(val, 0, LLONG_MAX, &ll)) != NULL)
 			break;

@@ -112,6 +112,13 @@ enum auth_mech {
 };
 #define CONF_MAX_MECHS	(AUTH_MECH_MAX - 1)
 
+/* pop_tls: how the POP-before-SMTP login reaches its server */
+enum pop_tls_mode {
+	POP_TLS_IMPLICIT = 0,		/* TLS from the first byte (995) */
+	POP_TLS_STLS,			/* RFC 2595 STLS, required */
+	POP_TLS_NONE			/* cleartext: APOP only, unless allowed */
+};
+
 struct conf_upstream {
 	char		 name[CONF_NAME_MAX];
 	char		 host[CONF_HOST_MAX];	/* required */
@@ -166,6 +173,10 @@ struct conf_upstream {
 	size_t		 nauth_mechs;
 	int		 auth_fallback;		/* default 1 */
 	int		 auth_allow_cleartext;	/* default 0 */
+	struct hostport	 pop_server;		/* pop_before_smtp; host "" = off */
+	enum pop_tls_mode pop_tls;		/* default implicit */
+	unsigned	 pop_timeout;		/* seconds, default 30 */
+	unsigned	 pop_interval;		/* seconds, default 0: every time */
 	int		 line;			/* line of the section header */
 };
 

@@ -36,6 +36,7 @@ static void	check_listen(struct check *, const struct conf_listener *,
 static void	check_upstream(struct check *, const struct conf_upstream *);
 static void	check_auth(struct check *, const struct conf_upstream *);
 static void	check_auth_map(struct check *, const struct conf_upstream *);
+static void	check_pop(struct check *, const struct conf_upstream *);
 
 /* report one error as "FILE:LINE: text", like conf.c */
 static void
@@ -231,6 +232,28 @@ check_auth_map(struct check *ck, const struct conf_upstream *u)
 		    "auth = map", u->name);
 }
 
+/*
+ * pop_before_smtp logs in with the upstream's username and password_file
+ * (a token cannot log in to POP3); without them every message would wait
+ * for a login that cannot succeed.
+ */
+static void
+check_pop(struct check *ck, const struct conf_upstream *u)
+{
+	if (u->pop_server.host[0] == '\0')
+		return;
+	/* passthrough opens the upstream at the client's AUTH, not at MAIL */
+	if (u->auth == AUTH_PASSTHROUGH)
+		cerr(ck, u->line, "[upstream %s]: pop_before_smtp: not "
+		    "supported with auth = passthrough", u->name);
+	if (u->username[0] == '\0')
+		cerr(ck, u->line, "[upstream %s]: username: required with "
+		    "pop_before_smtp", u->name);
+	if (u->password_file[0] == '\0')
+		cerr(ck, u->line, "[upstream %s]: password_file: required with "
+		    "pop_before_smtp", u->name);
+}
+
 /* conf_check - cross-checks after parsing; see conf.h */
 int
 conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
@@ -264,6 +287,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 		check_upstream(&ck, &c->upstreams[i]);
 		check_auth(&ck, &c->upstreams[i]);
 		check_auth_map(&ck, &c->upstreams[i]);
+		check_pop(&ck, &c->upstreams[i]);
 		used = 0;
 		for (j = 0; j < c->nlisteners && !used; j++)
 			used = strcmp(c->listeners[j].upstream_name,

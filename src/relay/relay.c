@@ -22,6 +22,7 @@
 #include "auth/secret.h"
 #include "auth/users.h"
 #include "conf/conf.h"
+#include "pop/pop3_client.h"
 #include "relay/relay.h"
 #include "relay/spool.h"
 #include "smtp/smtp_client.h"
@@ -42,11 +43,15 @@ struct relay_env {
 	struct gw_conf		*conf;
 	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
 	struct users		*users[CONF_MAX_UPSTREAMS];	/* auth = map */
+	/* POP-before-SMTP: the upstream's trust, checked against the POP host */
+	struct tls_client_ctx	*pop_tls[CONF_MAX_UPSTREAMS];
+	struct timespec		 pop_ok[CONF_MAX_UPSTREAMS];	/* last login */
 	int			 refcnt;
 };
 
 enum relay_state {
 	R_IDLE,		/* nothing asked of the upstream */
+	R_POP,		/* MAIL waits for the POP-before-SMTP login */
 	R_SECRET,	/* MAIL waits for the AUTH credentials */
 	R_CONNECT,	/* MAIL waits for the upstream to become ready */
 	R_PRE_RSET,	/* RSET of an aborted transaction, then MAIL */
@@ -58,8 +63,8 @@ enum relay_state {
 };
 
 static const char *relay_strstate[] = {
-	"IDLE", "SECRET", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET",
-	"AUTH"
+	"IDLE", "POP", "SECRET", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA",
+	"RSET", "AUTH"
 };
 
 struct relay {
@@ -71,6 +76,7 @@ struct relay {
 	struct smtp_server	*srv;
 	struct smtp_client	*cli;
 	struct secret_fetch	*sf;		/* auth = inject, fetching */
+	struct pop3_client	*pop;		/* POP-before-SMTP login running */
 	int			 cli_ready;
 	enum relay_state	 state;
 	int			 up_tx;		/* upstream has MAIL accepted */
@@ -112,6 +118,12 @@ static void	relay_auth_log(struct relay *, const char *, const char *,
 		    int);
 static void	relay_auth_done(struct relay *);
 static void	relay_auth_failed(struct relay *, enum gw_fail);
+static void	relay_connect(struct relay *);
+static int	relay_pop_start(struct relay *);
+static void	relay_pop_fail(struct relay *, enum gw_fail);
+static void	relay_pop_done(void *, enum gw_fail, const char *);
+static struct tls_client_ctx *relay_pop_ctx_new(const struct conf_upstream *,
+		    char *, size_t);
 
 static void	srv_mail(void *, const struct smtp_path *);
 static void	srv_rcpt(void *, const struct smtp_path *);
@@ -190,6 +202,19 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 			return NULL;
 		}
 	}
+	for (i = 0; i < conf->nupstreams; i++) {
+		if (conf->upstreams[i].pop_server.host[0] == '\0' ||
+		    conf->upstreams[i].pop_tls == POP_TLS_NONE)
+			continue;
+		env->pop_tls[i] = relay_pop_ctx_new(&conf->upstreams[i], why,
+		    sizeof(why));
+		if (env->pop_tls[i] == NULL) {
+			(void)snprintf(err, errlen, "upstream %s: "
+			    "pop_before_smtp: %s", conf->upstreams[i].name, why);
+			relay_env_unref(env);
+			return NULL;
+		}
+	}
 	return env;
 }
 
@@ -229,6 +254,34 @@ relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
 	return nerr;
 }
 
+/*
+ * relay_pop_ctx_new - the POP server is verified like the upstream (same
+ * CA, CRL, pins, versions, exceptions) but against its own host name: a
+ * context built from a copy of the upstream's policy with tls_name set.
+ */
+static struct tls_client_ctx *
+relay_pop_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
+{
+	struct conf_upstream	*pu;
+	struct tls_client_ctx	*ctx = NULL;
+
+	if ((pu = malloc(sizeof(*pu))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*pu = *up;
+	if (str_copy(pu->host, up->pop_server.host, sizeof(pu->host)) == -1 ||
+	    str_copy(pu->tls_name, up->pop_server.host,
+	    sizeof(pu->tls_name)) == -1)
+		(void)snprintf(err, errlen, "host name too long");
+	else {
+		pu->port = up->pop_server.port;
+		ctx = tls_client_ctx_new(pu, err, errlen);
+	}
+	free(pu);
+	return ctx;
+}
+
 /* relay_env_unref - drop a reference; the last one frees */
 void
 relay_env_unref(struct relay_env *env)
@@ -240,6 +293,7 @@ relay_env_unref(struct relay_env *env)
 	for (i = 0; i < CONF_MAX_UPSTREAMS; i++) {
 		tls_client_ctx_free(env->tls[i]);
 		users_free(env->users[i]);
+		tls_client_ctx_free(env->pop_tls[i]);
 	}
 	conf_unref(env->conf);
 	free(env);
@@ -334,14 +388,20 @@ relay_enter(struct relay *r, enum relay_state s)
 	r->state = s;
 }
 
-static struct tls_client_ctx *
-relay_tls_ctx(struct relay *r)
+static size_t
+relay_up_index(struct relay *r)
 {
 	size_t	i = (size_t)(r->up - r->env->conf->upstreams);
 
 	if (i >= CONF_MAX_UPSTREAMS)
 		fatalx("relay: upstream outside its configuration");
-	return r->env->tls[i];
+	return i;
+}
+
+static struct tls_client_ctx *
+relay_tls_ctx(struct relay *r)
+{
+	return r->env->tls[relay_up_index(r)];
 }
 
 /* relay_fail_reply - the 4xx for an upstream failure, to the waiting command */
@@ -456,7 +516,6 @@ static void
 srv_mail(void *arg, const struct smtp_path *from)
 {
 	struct relay			*r = arg;
-	struct smtp_client_auth		 a;
 
 	r->from = *from;
 	r->nrcpt = 0;
@@ -486,6 +545,22 @@ srv_mail(void *arg, const struct smtp_path *from)
 		relay_fail_reply(r, FAIL_CLOSED);
 		return;
 	}
+	/* POP-before-SMTP: the login first, the SMTP session after it */
+	if (r->up->pop_server.host[0] != '\0' && relay_pop_start(r) == 0)
+		return;
+	relay_connect(r);
+}
+
+/*
+ * relay_connect - open the upstream for the MAIL waiting in r (after the
+ * POP login, if any).  Every path ends in R_CONNECT, R_SECRET, or a 451
+ * sent as the last thing done.
+ */
+static void
+relay_connect(struct relay *r)
+{
+	struct smtp_client_auth		 a;
+
 	/*
 	 * The upstream's credentials, per connection.  inject: fetched
 	 * afresh (token_command is asynchronous), then the connection is
@@ -502,6 +577,104 @@ srv_mail(void *arg, const struct smtp_path *from)
 	}
 	/* map: the client's entry; none: no AUTH */
 	relay_open_upstream(r, relay_listener_auth(r, &a));
+}
+
+/* relay_pop_fail - the 451 for a failed POP-before-SMTP login */
+static void
+relay_pop_fail(struct relay *r, enum gw_fail cls)
+{
+	char	 text[128];
+
+	(void)snprintf(text, sizeof(text), "POP-before-SMTP login failed (%s)",
+	    fail_name(cls));
+	smtp_server_reply(r->srv, 451, "4.7.0", text);
+}
+
+/*
+ * relay_pop_start - run the POP3 login before the SMTP session.  Returns
+ * 0 when MAIL now waits for it (or was answered with a 451), 1 when a
+ * login within pop_interval makes a new one unnecessary.
+ */
+static int
+relay_pop_start(struct relay *r)
+{
+	struct pop3_client_params	 p;
+	struct timespec			 now;
+	size_t				 i = relay_up_index(r);
+	char				 secret[POP3_SECRET_MAX + 1], why[256];
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	if (r->up->pop_interval > 0 && r->env->pop_ok[i].tv_sec != 0 &&
+	    now.tv_sec - r->env->pop_ok[i].tv_sec < (time_t)r->up->pop_interval) {
+		log_debug("%016" PRIx64 " relay pop-before-smtp skipped: last "
+		    "login %llds ago (pop_interval %us)", r->id,
+		    (long long)(now.tv_sec - r->env->pop_ok[i].tv_sec),
+		    r->up->pop_interval);
+		return 1;
+	}
+	/* read at each login, so that a changed password is picked up */
+	if (secret_read_file(r->up->password_file, secret, sizeof(secret),
+	    why, sizeof(why)) == -1) {
+		explicit_bzero(secret, sizeof(secret));
+		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+		    "failed class=%s: password_file: %s", r->id,
+		    r->up->pop_server.host, r->up->pop_server.port,
+		    fail_name(FAIL_INTERNAL), why);
+		relay_pop_fail(r, FAIL_INTERNAL);
+		return 0;
+	}
+	memset(&p, 0, sizeof(p));
+	p.base = r->env->base;
+	p.dns = r->env->dns;
+	p.host = r->up->pop_server.host;
+	p.port = r->up->pop_server.port;
+	p.tls = r->up->pop_tls;
+	p.tlsctx = r->env->pop_tls[i];
+	p.user = r->up->username;
+	p.secret = secret;
+	p.allow_cleartext = r->up->auth_allow_cleartext;
+	p.timeout = r->up->pop_timeout;
+	p.id = r->id;
+	log_debug("%016" PRIx64 " relay pop-before-smtp server=%s:%u pop_tls=%s",
+	    r->id, p.host, p.port, pop3_tls_name(p.tls));
+	r->pop = pop3_client_new(&p, relay_pop_done, r);
+	explicit_bzero(secret, sizeof(secret));
+	if (r->pop == NULL) {
+		/* ENOMEM, or a user name or password unfit for a command line */
+		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+		    "failed class=%s: cannot start the login (out of memory, "
+		    "or control characters in username or password)", r->id,
+		    p.host, p.port, fail_name(FAIL_INTERNAL));
+		relay_pop_fail(r, FAIL_INTERNAL);
+		return 0;
+	}
+	relay_enter(r, R_POP);
+	return 0;
+}
+
+/* relay_pop_done - the login's verdict: connect, or 451 and keep the mail */
+static void
+relay_pop_done(void *arg, enum gw_fail cls, const char *why)
+{
+	struct relay	*r = arg;
+
+	pop3_client_free(r->pop);
+	r->pop = NULL;
+	if (r->state != R_POP)
+		fatalx("relay: POP login done in state %s",
+		    relay_strstate[r->state]);
+	if (cls != FAIL_NONE) {
+		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+		    "failed class=%s reason=\"%s\"", r->id,
+		    r->up->pop_server.host, r->up->pop_server.port,
+		    fail_name(cls), why);
+		relay_enter(r, R_IDLE);
+		relay_pop_fail(r, cls);
+		return;
+	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &r->env->pop_ok[relay_up_index(r)]);
+	relay_connect(r);
+	/* r may be freed here */
 }
 
 /* the credentials of auth = inject are in (or not): connect */
@@ -704,6 +877,8 @@ srv_closed(void *arg, const char *reason)
 	log_debug("%016" PRIx64 " relay session closed reason=%s", r->id, reason);
 	secret_fetch_cancel(r->sf);
 	r->sf = NULL;
+	pop3_client_free(r->pop);
+	r->pop = NULL;
 	relay_close_upstream(r);
 	spool_free(r->spool);
 	smtp_server_free(r->srv);
@@ -912,6 +1087,7 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 	relay_enter(r, R_IDLE);
 	switch (s) {
 	case R_SECRET:
+	case R_POP:
 		fatalx("relay: upstream failed before it was opened");
 	case R_CONNECT:
 	case R_PRE_RSET:

@@ -28,6 +28,10 @@ repeated).  The defaults: "reject..." -> "550 5.1.1 No such user",
 "tempfail..." -> "451 4.3.0 Try again later".  --mail-reply and
 --data-reply force the reply to MAIL or to the end of DATA; --drop-at
 closes the connection instead of answering, --delay-at answers late.
+--pop-log FILE (with --pop-user and --pop-window) makes it an old
+POP-before-SMTP server: RCPT gets "554 5.7.1 Relaying denied" unless
+Dovecot's log FILE shows a login of that user from 127.0.0.1 within the
+window (log_timestamp "%s ", as tests/integration/dovecot.py sets it).
 
 TLS: --tls-min and --tls-max (1.2 or 1.3) limit the versions the server
 accepts; --client-ca FILE makes it require a client certificate that
@@ -80,9 +84,11 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import ssl
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, MISSING
 
@@ -157,6 +163,24 @@ class Handler:
         self.accounts = {}		# user -> password
         self.tokens = {}		# user -> OAuth token
         self.refuse = set()		# mechanisms the backend refuses
+        self.pop_log = None		# --pop-log: relay only after a login
+        self.pop_user = None
+        self.pop_window = 60
+
+    def pop_recent(self):
+        """The classic pop-before-smtp log watcher: a successful POP3 login
+        of pop_user from 127.0.0.1 in Dovecot's log (log_timestamp "%s ")
+        within the last pop_window seconds."""
+        rx = re.compile(r"^(\d+) pop3-login: Info: Login: user=<%s>.*"
+                        r"rip=127\.0\.0\.1" % re.escape(self.pop_user), re.M)
+        try:
+            with open(self.pop_log, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return False
+        now = time.time()
+        return any(now - int(m.group(1)) <= self.pop_window
+                   for m in rx.finditer(text))
 
     def authenticator(self, server, session, envelope, mechanism,
                       auth_data):
@@ -303,6 +327,10 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, options):
         if await self.misbehave(server, "RCPT"):
             return "421 4.4.2 dropped"
+        if self.pop_log and not self.pop_recent():
+            reply = "554 5.7.1 Relaying denied"
+            self.spool.event(server, "RCPT", arg=address, reply=reply)
+            return reply
         local = address.rsplit("@", 1)[0].lower()
         for prefix, reply in self.rejects:
             if local.startswith(prefix):
@@ -403,6 +431,11 @@ def parse_args(argv):
                    help="530 5.7.0 to MAIL before AUTH")
     p.add_argument("--auth-hide-before-tls", action="store_true",
                    help="no AUTH before STARTTLS (538 if tried)")
+    p.add_argument("--pop-log", help="POP-before-SMTP: Dovecot's log; RCPT "
+                   "is refused (554 5.7.1) unless it shows a recent login")
+    p.add_argument("--pop-user", default="", help="the login to look for")
+    p.add_argument("--pop-window", type=int, default=60,
+                   help="seconds a POP3 login allows relaying")
     p.add_argument("--stdin-watch", action="store_true",
                    help="exit when stdin reaches end of file")
     args = p.parse_args(argv)
@@ -483,6 +516,9 @@ async def serve(args):
     handler.accounts = args.accounts
     handler.tokens = args.tokens
     handler.refuse = set(args.auth_refuse)
+    handler.pop_log = args.pop_log
+    handler.pop_user = args.pop_user
+    handler.pop_window = args.pop_window
     auth_on = bool(args.accounts or args.tokens)
     ctx = None
     if args.mode != "plain":

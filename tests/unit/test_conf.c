@@ -1037,7 +1037,8 @@ static const char *const all_keys[3][64] = {
 	  "ocsp_stapling", "auth",
 	  "username", "password_file", "token_file", "token_command",
 	  "token_timeout", "users_file", "auth_mechanisms", "auth_fallback",
-	  "auth_allow_cleartext", NULL },
+	  "auth_allow_cleartext", "pop_before_smtp", "pop_tls",
+	  "pop_timeout", "pop_interval", NULL },
 };
 
 static void
@@ -1105,6 +1106,10 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_int_equal(ua->nauth_mechs, ub->nauth_mechs);
 	assert_int_equal(ua->auth_fallback, ub->auth_fallback);
 	assert_int_equal(ua->auth_allow_cleartext, ub->auth_allow_cleartext);
+	assert_string_equal(ua->pop_server.host, ub->pop_server.host);
+	assert_int_equal(ua->pop_tls, ub->pop_tls);
+	assert_int_equal(ua->pop_timeout, ub->pop_timeout);
+	assert_int_equal(ua->pop_interval, ub->pop_interval);
 }
 
 static void
@@ -1177,7 +1182,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 33);
+	assert_int_equal(nlit, 36);
 
 	(void)snprintf(text, sizeof(text), "[gateway]\n%s"
 	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n%s"
@@ -1188,6 +1193,66 @@ test_docs_defaults(void **state)
 	compare_conf(doc, min);
 	conf_unref(doc);
 	conf_unref(min);
+}
+
+
+/* pop_before_smtp keys: values, the address syntax and the cross-check */
+static void
+test_pop_keys(void **state)
+{
+	struct gw_conf	*c;
+	const char	*path, *pw;
+	char		 text[8192], pwpath[256];
+
+	(void)state;
+	pw = write_tmp("secret\n", 7);
+	(void)snprintf(pwpath, sizeof(pwpath), "%s", pw);
+	assert_int_equal(chmod(pwpath, 0600), 0);
+	(void)snprintf(text, sizeof(text), MINIMAL "username = joe\n"
+	    "password_file = %s\npop_before_smtp = pop.example.com:995\n"
+	    "pop_tls = stls\npop_timeout = 7s\npop_interval = 5m\n", pwpath);
+	assert_no_errors(load_text(text, &c, &path));
+	assert_string_equal(c->upstreams[0].pop_server.host, "pop.example.com");
+	assert_int_equal(c->upstreams[0].pop_server.port, 995);
+	assert_int_equal(c->upstreams[0].pop_tls, POP_TLS_STLS);
+	assert_int_equal(c->upstreams[0].pop_timeout, 7);
+	assert_int_equal(c->upstreams[0].pop_interval, 300);
+	conf_unref(c);
+
+	/* off by default */
+	assert_no_errors(load_text(MINIMAL, &c, &path));
+	assert_string_equal(c->upstreams[0].pop_server.host, "");
+	assert_int_equal(c->upstreams[0].pop_tls, POP_TLS_IMPLICIT);
+	conf_unref(c);
+
+	/* an IPv6 literal in brackets */
+	(void)snprintf(text, sizeof(text), MINIMAL "username = joe\n"
+	    "password_file = %s\npop_before_smtp = [::1]:110\n"
+	    "pop_tls = none\n", pwpath);
+	assert_no_errors(load_text(text, &c, &path));
+	assert_string_equal(c->upstreams[0].pop_server.host, "::1");
+	assert_int_equal(c->upstreams[0].pop_tls, POP_TLS_NONE);
+	conf_unref(c);
+
+	/* no port, a bad host, a bad mode */
+	(void)load_text(MINIMAL "pop_before_smtp = pop.example.com\n", &c, &path);
+	assert_true(errs.n >= 1);
+	assert_non_null(strstr(errs.msg[0], "pop_before_smtp:"));
+	(void)load_text(MINIMAL "pop_before_smtp = pop_x.example:995\n", &c,
+	    &path);
+	assert_true(errs.n >= 1);
+	assert_non_null(strstr(errs.msg[0], "pop_before_smtp:"));
+	(void)load_text(MINIMAL "pop_tls = starttls\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "pop_tls:"));
+
+	/* the login needs username and password_file */
+	(void)load_text(MINIMAL "pop_before_smtp = 127.0.0.1:995\n", &c, &path);
+	assert_int_equal(errs.n, 2);
+	assert_non_null(strstr(errs.msg[0], "username: required with "
+	    "pop_before_smtp"));
+	assert_non_null(strstr(errs.msg[1], "password_file: required with "
+	    "pop_before_smtp"));
 }
 
 /* auth keys: values, the secret-file mode rule and the inject checks */
@@ -1304,6 +1369,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_docs_defaults, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_auth_keys, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pop_keys, setup,
 		    teardown),
 	};
 
