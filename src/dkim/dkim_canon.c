@@ -147,7 +147,7 @@ long
 dkim_canon_header(enum dkim_canon c, const char *h, size_t len, char *out,
     size_t outlen)
 {
-	size_t i, o = 0, colon;
+	size_t i, o = 0, colon, vstart;
 	int wsp = 0;
 
 	if (c == DKIM_CANON_SIMPLE) {
@@ -177,6 +177,7 @@ dkim_canon_header(enum dkim_canon c, const char *h, size_t len, char *out,
 	if (colon == len)
 		goto done;	/* no colon: a malformed line, name only */
 	out[o++] = ':';
+	vstart = o;
 	/* value: unfolded, runs of blanks to one SP, no leading or trailing */
 	for (i = colon + 1; i < len; i++) {
 		char ch = h[i];
@@ -185,7 +186,7 @@ dkim_canon_header(enum dkim_canon c, const char *h, size_t len, char *out,
 			wsp = 1;
 			continue;
 		}
-		if (wsp && out[o - 1] != ':')
+		if (wsp && o > vstart)
 			out[o++] = ' ';
 		wsp = 0;
 		out[o++] = ch;

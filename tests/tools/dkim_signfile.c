@@ -10,6 +10,7 @@
  *	-i IDENTITY -x SECONDS -t TIME
  *	-D -M			leave Date / Message-ID out of h=
  *	-C N			feed the message in chunks of N bytes (4096)
+ *	-k KEY:SELECTOR		a key with its own selector (dual signing)
  *   dkim_signfile -r KEY		print the DNS TXT value
  *   dkim_signfile -g rsa|ed25519 [-b BITS] OUTFILE	generate a key
  */
@@ -61,7 +62,8 @@ main(int argc, char **argv)
 {
 	struct dkim_signer sg;
 	struct dkim_key *keys[MAXKEYS];
-	const char *keypaths[MAXKEYS], *gen = NULL, *why, *from;
+	const char *keypaths[MAXKEYS], *keysels[MAXKEYS], *gen = NULL, *why;
+	const char *from;
 	char err[256], sig[DKIM_SIG_MAX], rec[DKIM_RECORD_MAX];
 	char *msg = NULL;
 	size_t nkeys = 0, len = 0, cap = 0, chunk = 4096, off, i, j;
@@ -69,6 +71,7 @@ main(int argc, char **argv)
 	struct dkim_msg *m;
 	unsigned bits = 0;
 	int ch, weak, record = 0;
+	char *sel;
 	FILE *fp;
 
 	memset(&sg, 0, sizeof sg);
@@ -94,7 +97,13 @@ main(int argc, char **argv)
 		case 'k':
 			if (nkeys == MAXKEYS)
 				usage();
-			keypaths[nkeys++] = optarg;
+			keypaths[nkeys] = optarg;
+			keysels[nkeys] = NULL;
+			if ((sel = strchr(optarg, ':')) != NULL) {
+				*sel = '\0';
+				keysels[nkeys] = sel + 1;
+			}
+			nkeys++;
 			break;
 		case 'r': record = 1; break;
 		case 's': sg.selector = optarg; break;
@@ -187,6 +196,8 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < nkeys; i++) {
 		sg.key = keys[i];
+		if (keysels[i] != NULL)
+			sg.selector = keysels[i];
 		if (dkim_msg_sign(m, &sg, now, sig, sizeof sig, err,
 		    sizeof err) == -1) {
 			fprintf(stderr, "sign: %s\n", err);
