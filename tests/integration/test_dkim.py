@@ -372,9 +372,15 @@ def test_20mb_body():
     recs = records_of(("rsa", "example.com", "rsa1"),
                       ("ed", "example.com", "ed1"))
     check_verifies(data, recs, what="20 MB")
-    # the body streams: the peak stays far below the message's size
+    # the body streams: the peak stays far below the message's size.
+    # AddressSanitizer keeps freed memory in quarantine (up to 256 MB), so
+    # the figure means nothing in a sanitizer build.
     print("# 20 MB message: VmRSS before %d KiB, VmHWM after %d KiB"
           % (base, hwm), flush=True)
+    with open("/proc/%d/maps" % gw.proc.pid) as f:
+        if "libasan" in f.read():
+            print("# sanitizer build: memory bound not checked", flush=True)
+            return
     check(hwm - base < 12 * 1024, "memory grew by %d KiB for a 20 MB "
           "message (VmRSS before %d KiB, VmHWM %d KiB)", hwm - base, base,
           hwm)
