@@ -54,6 +54,9 @@ enum relay_dkim {
 };
 
 #define DKIM_LOG_MAX	512
+/* docs/replies.md lists these */
+#define DKIM_TEXT_ERROR		"DKIM signing failed, try again later"
+#define DKIM_TEXT_REQUIRED	"Message cannot be DKIM-signed here, refused"
 
 enum relay_state {
 	R_IDLE,		/* nothing asked of the upstream */
@@ -700,16 +703,14 @@ srv_data_end(void *arg)
 	 */
 	if (r->dkim == RD_ERROR) {
 		log_warnx("%016" PRIx64 " relay dkim %s", r->id, r->dkim_log);
-		relay_log_tx(r, 451, "4.3.0", "DKIM signing failed");
-		smtp_server_reply(r->srv, 451, "4.3.0",
-		    "DKIM signing failed, try again later");
+		relay_log_tx(r, 451, "4.3.0", DKIM_TEXT_ERROR);
+		smtp_server_reply(r->srv, 451, "4.3.0", DKIM_TEXT_ERROR);
 		relay_dkim_reset(r);
 		return;
 	}
 	if (r->dkim == RD_UNSIGNED && r->l->dkim_required) {
-		relay_log_tx(r, 550, "5.7.1", "DKIM signature required");
-		smtp_server_reply(r->srv, 550, "5.7.1",
-		    "Message cannot be DKIM-signed here, refused");
+		relay_log_tx(r, 550, "5.7.1", DKIM_TEXT_REQUIRED);
+		smtp_server_reply(r->srv, 550, "5.7.1", DKIM_TEXT_REQUIRED);
 		relay_dkim_reset(r);
 		return;
 	}

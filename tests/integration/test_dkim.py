@@ -417,6 +417,47 @@ def test_missing_and_repeated_from():
               "log says %r", log)
 
 
+def test_header_block_too_large():
+    key("rsa1")
+    up = Upstream("starttls")
+    gw = DkimGateway(up, [section("r", "example.com", "s", "rsa1")])
+    filler = b"".join(b"X-Filler-%04d: " % i + b"f" * 960 + b"\r\n"
+                      for i in range(300))
+    msg = message(extra=filler)
+    data = relay(up, gw, msg)
+    check(data == msg, "message changed")
+    check(tx_log(gw) == "unsigned(header block too large)", "log: %r",
+          tx_log(gw))
+    gw2 = DkimGateway(up, [section("r", "example.com", "s", "rsa1")],
+                      listener={"dkim_required": "yes"})
+    check_reply(send(gw2, msg), 550, "5.7.1", what="dkim_required")
+    check(len(up.messages()) == 1, "refused message went upstream")
+
+
+def test_signature_options():
+    key("ed1", "ed25519")
+    up = Upstream("starttls")
+    gw = DkimGateway(up, [section("e", "example.com", "ed", "ed1",
+                                  expire="1h", sign_date="no",
+                                  sign_message_id="no",
+                                  identity="bounce@mail.example.com",
+                                  headers="From, Subject, Date, Message-ID,"
+                                  " To",
+                                  oversign="From, Subject",
+                                  canonicalization="relaxed")])
+    data = relay(up, gw, message())
+    sig = signatures(data)[0]
+    h = sig["h"].lower().split(":")
+    check(sorted(h) == ["from", "from", "subject", "subject", "to"],
+          "h= %r", h)
+    check(sig["c"] == "relaxed/simple", "c=relaxed means relaxed/simple: %r",
+          sig["c"])
+    check(int(sig["x"]) - int(sig["t"]) == 3600, "x=%s t=%s", sig["x"],
+          sig["t"])
+    check(sig["i"] == "bounce@mail.example.com", "i=%r", sig.get("i"))
+    check_verifies(data, records_of(("ed", "example.com", "ed1")))
+
+
 def test_no_key_for_domain():
     key("rsa1")
     up = Upstream("starttls")
