@@ -14,7 +14,8 @@
 #include "util/str.h"
 
 #define FOLD_COL	76	/* lines stay under 78 columns */
-#define HLIST_MAX	(2 * DKIM_MAX_HEADERS + 1)
+/* entries in h=; more instances of signed fields: refused, never cut */
+#define HLIST_MAX	128
 
 const char *const dkim_default_headers[] = {
 	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
