@@ -337,9 +337,44 @@ test_expire_identity(void **state)
 	assert_int_equal(tag(sig, "i", v, sizeof v), 0);
 	assert_string_equal(v, "joe@mail.example.com");
 	verify(MSG, sig, s.key, s.hcanon);
+	s.identity = "@example.com";
+	sign_ok(MSG, &s, 1700000000, sig);
 	s.identity = "";
 	sign_ok(MSG, &s, 1700000000, sig);
 	assert_int_equal(tag(sig, "i", v, sizeof v), -1);
+}
+
+static void
+test_bad_values(void **state)
+{
+	static const char *const bad_ids[] = { "joe@example.org",
+	    "joe@badexample.com", "joe", "joe@example.com; x=1",
+	    "j oe@example.com", NULL };
+	struct dkim_signer s;
+	struct dkim_msg *dm = feed(MSG);
+	char sig[DKIM_SIG_MAX], err[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; bad_ids[i] != NULL; i++) {
+		signer_init(&s, edkey);
+		s.identity = bad_ids[i];
+		assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig,
+		    err, sizeof err), -1);
+	}
+	signer_init(&s, edkey);
+	s.domain = "example.com; h=x";
+	assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig, err,
+	    sizeof err), -1);
+	signer_init(&s, edkey);
+	s.selector = "a\r\nX-Injected: 1";
+	assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig, err,
+	    sizeof err), -1);
+	signer_init(&s, edkey);
+	s.headers[0] = "From:To";
+	assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig, err,
+	    sizeof err), -1);
+	dkim_msg_free(dm);
 }
 
 static void
@@ -454,6 +489,7 @@ main(void)
 		cmocka_unit_test(test_h_selection),
 		cmocka_unit_test(test_expire_identity),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_keys),
 	};
 
