@@ -28,8 +28,9 @@ artifacts=$build/fuzz-artifacts
 
 # target:max_len.  Commands are at most 512 octets a line and replies 1000,
 # so a few lines of each; DATA needs lines over 1000 octets and bodies past
-# small limits; an INI file of a few KiB reaches every key.
-all_targets=(command:2048 reply:8192 data:8192 conf:4096)
+# small limits; an INI file of a few KiB reaches every key; a DKIM message
+# needs a header block, a body and room for many headers.
+all_targets=(command:2048 reply:8192 data:8192 conf:4096 dkim:16384)
 
 case $seconds in
 '' | *[!0-9]* | 0)

@@ -198,89 +198,92 @@ done:
 }
 
 /*
- * From: the value is reduced to its address outside comments and quoted
- * strings; one mailbox, either "addr-spec" or "phrase <addr-spec>".
+ * From: the value is reduced to its address outside comments; one mailbox,
+ * either "addr-spec" or "[phrase] <addr-spec>".  Quoted strings are kept
+ * (a quoted local part may hold '@'); the domain follows the last '@'
+ * outside quotes.
  */
 const char *
 dkim_from_parse(const char *v, size_t len, char *domain, size_t domainlen)
 {
 	char addr[512];
-	size_t i, n = 0, at, d;
+	size_t i, n = 0, at = 0, d;
 	int depth = 0, quoted = 0, angle = 0, angles = 0, done = 0;
+	int gap = 0, spaced = 0;
 
 	for (i = 0; i < len; i++) {
 		char c = v[i];
 
-		if (quoted) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '"')
-				quoted = 0;
-			if (angle && n < sizeof addr)
-				addr[n++] = c;	/* quoted local part */
-			continue;
-		}
 		if (depth > 0) {
+			/* a comment: skipped, but it separates words */
 			if (c == '\\' && i + 1 < len)
 				i++;
 			else if (c == '(')
 				depth++;
 			else if (c == ')')
 				depth--;
+			gap = n > 0;
 			continue;
 		}
-		switch (c) {
-		case '(':
-			depth = 1;
-			continue;
-		case '"':
-			quoted = 1;
-			if (angle && n < sizeof addr)
-				addr[n++] = c;
-			else if (!angle && !angles)
-				n = 0, addr[0] = 0;	/* a phrase, not an address */
-			continue;
-		case '<':
-			if (angle || angles)
-				return "unparseable From address";
-			angle = 1;
-			angles = 1;
-			n = 0;
-			continue;
-		case '>':
-			if (!angle)
-				return "unparseable From address";
-			angle = 0;
-			done = 1;
-			continue;
-		case ',':
-			return "several From addresses";
-		case ':':
-		case ';':
-			if (!angle)
+		if (!quoted) {
+			switch (c) {
+			case ' ': case '\t': case '\r': case '\n':
+				gap = n > 0;
+				continue;
+			case '(':
+				depth = 1;
+				continue;
+			case '<':
+				if (angles)
+					return "unparseable From address";
+				angle = angles = 1;
+				n = at = 0;	/* what came before was a phrase */
+				gap = 0;
+				continue;
+			case '>':
+				if (!angle)
+					return "unparseable From address";
+				angle = 0;
+				done = 1;
+				continue;
+			case ',':
+				return "several From addresses";
+			case ':': case ';':
 				return "group syntax in From";
-			break;
-		default:
-			break;
+			case '"':
+				quoted = 1;
+				break;
+			case '@':
+				at = n + 1;
+				break;
+			default:
+				break;
+			}
+		} else if (c == '"') {
+			quoted = 0;
+		} else if (c == '\\' && i + 1 < len) {
+			/* a quoted pair: both kept, neither ends the string */
+			if (n + 2 > sizeof addr)
+				return "From address too long";
+			addr[n++] = c;
+			c = v[++i];
 		}
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
 		if (done)
-			continue;	/* text after "<...>" is phrase-like junk */
+			return "text after the From address";
+		if (gap && !angle)
+			spaced = 1;	/* words apart: a phrase without <> */
+		gap = 0;
 		if (n >= sizeof addr)
 			return "From address too long";
 		addr[n++] = c;
 	}
 	if (quoted || depth > 0 || angle)
 		return "unparseable From address";
-	if (!angles) {
-		/* the bare form: the whole value was collected; '<' absent */
-	}
+	if (!angles && spaced)
+		return "unparseable From address";
 	if (n == 0)
 		return "no address in From";
-	for (at = n; at > 0 && addr[at - 1] != '@'; at--)
-		;
-	if (at == 0 || at == 1)
+	if (at <= 1)
 		return "no domain in From address";
 	d = n - at;
 	if (d == 0 || d >= domainlen)
@@ -298,5 +301,7 @@ dkim_from_parse(const char *v, size_t len, char *domain, size_t domainlen)
 		return "bad domain in From address";
 	if (domain[d - 1] == '.')
 		domain[d - 1] = '\0';	/* a root dot: same domain */
+	if (domain[0] == '\0')
+		return "bad domain in From address";
 	return NULL;
 }

@@ -14,7 +14,8 @@
 #include "util/str.h"
 
 #define FOLD_COL	76	/* lines stay under 78 columns */
-#define HLIST_MAX	(2 * DKIM_MAX_HEADERS + 1)
+/* entries in h=; more instances of signed fields: refused, never cut */
+#define HLIST_MAX	128
 
 const char *const dkim_default_headers[] = {
 	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
@@ -33,6 +34,7 @@ struct hbuf {
 static void	hb_raw(struct hbuf *, const char *, size_t);
 static void	hb_token(struct hbuf *, const char *, int);
 static int	listed(const char *const *, size_t, const char *);
+static int	tag_safe(const char *, const char *);
 static size_t	count_fields(const struct dkim_msg *, const char *);
 static int	hash_canon(wc_Sha256 *, enum dkim_canon, const char *, size_t,
 		    int);
@@ -78,6 +80,19 @@ listed(const char *const *list, size_t n, const char *name)
 		if (strcasecmp(list[i], name) == 0)
 			return 1;
 	return 0;
+}
+
+/* a tag value must not end the tag or the header: no ';', ':'-free names */
+static int
+tag_safe(const char *v, const char *bad)
+{
+	if (*v == '\0')
+		return 0;
+	for (; *v; v++)
+		if ((unsigned char)*v <= ' ' || *v == ';' || *v == 0x7f ||
+		    strchr(bad, *v) != NULL)
+			return 0;
+	return 1;
 }
 
 static size_t
@@ -139,6 +154,32 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		snprintf(err, errlen, "signer without key, domain or selector");
 		return -1;
 	}
+	/* values go into the header as they are: nothing that breaks it */
+	if (!tag_safe(s->domain, "=") || !tag_safe(s->selector, "=")) {
+		snprintf(err, errlen, "bad domain or selector");
+		return -1;
+	}
+	if (s->identity != NULL && s->identity[0] != '\0') {
+		const char *at = strrchr(s->identity, '@');
+
+		/* RFC 6376 §3.5: i= is in d= or one of its subdomains */
+		if (!tag_safe(s->identity, "") || at == NULL ||
+		    !dkim_domain_match(at + 1, s->domain, 1)) {
+			snprintf(err, errlen, "identity %s is not an address "
+			    "in %s", s->identity, s->domain);
+			return -1;
+		}
+	}
+	for (i = 0; i < s->nheaders; i++)
+		if (!tag_safe(s->headers[i], ":")) {
+			snprintf(err, errlen, "bad header name");
+			return -1;
+		}
+	for (i = 0; i < s->noversign; i++)
+		if (!tag_safe(s->oversign[i], ":")) {
+			snprintf(err, errlen, "bad header name");
+			return -1;
+		}
 
 	/*
 	 * h=: From always (RFC 6376 §5.4 requires it), then the configured

@@ -633,10 +633,8 @@ relay_dkim_sign(struct relay *r)
 
 	if (r->dmsg == NULL)
 		return;
-	if (r->dmsg_full || dkim_msg_end(r->dmsg) == -1) {
-		relay_dkim_unsigned(r, "header block too large");
-		return;
-	}
+	/* an unsignable message says why (header block too large, ...) */
+	(void)dkim_msg_end(r->dmsg);
 	if ((dom = dkim_msg_from_domain(r->dmsg, &why)) == NULL) {
 		relay_dkim_unsigned(r, why != NULL ? why : "no From domain");
 		return;
