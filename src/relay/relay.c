@@ -90,7 +90,7 @@ struct relay {
 	unsigned		 nrcpt;
 	struct spool		*spool;
 	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
-	int			 dmsg_full;	/* header block over the bound */
+	int			 dmsg_full;	/* unsignable: stop feeding it */
 	enum relay_dkim		 dkim;
 	char			 dkim_log[DKIM_LOG_MAX];
 	char			*sigs;		/* DKIM-Signature headers, sent first */
@@ -702,14 +702,18 @@ srv_data_end(void *arg)
 	if (r->dkim == RD_ERROR) {
 		log_warnx("%016" PRIx64 " relay dkim %s", r->id, r->dkim_log);
 		relay_log_tx(r, 451, "4.3.0", DKIM_TEXT_ERROR);
-		smtp_server_reply(r->srv, 451, "4.3.0", DKIM_TEXT_ERROR);
+		spool_free(r->spool);
+		r->spool = NULL;
 		relay_dkim_reset(r);
+		smtp_server_reply(r->srv, 451, "4.3.0", DKIM_TEXT_ERROR);
 		return;
 	}
 	if (r->dkim == RD_UNSIGNED && r->l->dkim_required) {
 		relay_log_tx(r, 550, "5.7.1", DKIM_TEXT_REQUIRED);
-		smtp_server_reply(r->srv, 550, "5.7.1", DKIM_TEXT_REQUIRED);
+		spool_free(r->spool);
+		r->spool = NULL;
 		relay_dkim_reset(r);
+		smtp_server_reply(r->srv, 550, "5.7.1", DKIM_TEXT_REQUIRED);
 		return;
 	}
 	relay_enter(r, R_DATA);
