@@ -65,6 +65,8 @@ unsignable(struct dkim_msg *m, const char *why)
 static int
 hdr_append(struct dkim_msg *m, const char *p, size_t n)
 {
+	if (n == 0)
+		return 0;
 	if (m->hdrlen + n > DKIM_MAX_HEADER_BLOCK) {
 		unsignable(m, "header block too large");
 		return -1;
