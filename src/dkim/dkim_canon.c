@@ -99,6 +99,20 @@ dkim_body_update(struct dkim_body *b, const char *p, size_t n)
 	for (i = 0; i < n; i++) {
 		char c = p[i];
 
+		/* fast path: a run of plain bytes with nothing held back */
+		if (!b->cr && !b->wsp && b->pending_crlf == 0) {
+			size_t j = i;
+
+			while (j < n && p[j] != '\r' &&
+			    (b->canon == DKIM_CANON_SIMPLE || !is_wsp(p[j])))
+				j++;
+			if (j > i) {
+				body_put(b, p + i, j - i);
+				b->inline_ = b->any = 1;
+				i = j - 1;
+				continue;
+			}
+		}
 		if (b->cr) {
 			b->cr = 0;
 			if (c == '\n') {
