@@ -21,7 +21,7 @@ build_pkgs=(
 	python3 python3-aiosmtpd openssl swaks libnet-ssleay-perl
 	ca-certificates
 	clang libclang-rt-14-dev valgrind iproute2
-	python3-dkim libmail-dkim-perl libnet-dns-perl
+	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 )
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)

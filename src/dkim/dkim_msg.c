@@ -13,6 +13,8 @@ static int	hdr_append(struct dkim_msg *, const char *, size_t);
 static void	hdr_split(struct dkim_msg *);
 static void	from_find(struct dkim_msg *);
 static void	unsignable(struct dkim_msg *, const char *);
+static int	field_is(const struct dkim_msg *, const struct dkim_field *,
+		    const char *);
 
 static void
 body_sink(void *arg, const char *p, size_t n)
