@@ -142,7 +142,8 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 	size_t nh = 0, i, j;
 	int hash_err = 0;
 	struct hbuf h = { out, 0, outlen, 0, 0 };
-	char tok[512], b64[1024];
+	/* sig and b64 hold an RSA-8192 signature, the largest key loaded */
+	char tok[512], b64[1400];
 	unsigned char digest[WC_SHA256_DIGEST_SIZE], sig[1024];
 	wc_Sha256 sha;
 	word32 b64len;
