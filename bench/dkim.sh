@@ -34,5 +34,6 @@ echo "=== gw_dkim (wolfCrypt): whole messages, relaxed/relaxed"
 
 echo "=== reference: OpenSSL $(openssl version | cut -d' ' -f2), 1 s each"
 openssl speed -seconds 1 rsa2048 ed25519 2>/dev/null |
-    grep -E '^(rsa|ed25519| *sign|  *[0-9]+ bits? ed25519)' || true
+    grep -E 'sign|bits' || true
+echo "sha256, 16 KB blocks, kB/s:"
 openssl speed -seconds 1 -bytes 16384 sha256 2>/dev/null | tail -n 1

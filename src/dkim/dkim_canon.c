@@ -75,19 +75,17 @@ body_content(struct dkim_body *b, char c)
 		b->wsp = 0;
 	}
 	body_put(b, &c, 1);
-	b->inline_ = 1;
 	b->any = 1;
 }
 
-/* A CRLF: the line ends; its CRLF is held back with the empty lines. */
+/*
+ * A CRLF: the line ends.  Its CRLF is held back with those of the empty
+ * lines after it, until content shows they are not at the end.
+ */
 static void
 body_eol(struct dkim_body *b)
 {
 	b->wsp = 0;	/* relaxed: blanks at the end of a line go */
-	if (b->inline_) {
-		/* the line's own CRLF, held until we know more follows */
-		b->inline_ = 0;
-	}
 	b->pending_crlf++;
 }
 
@@ -99,6 +97,20 @@ dkim_body_update(struct dkim_body *b, const char *p, size_t n)
 	for (i = 0; i < n; i++) {
 		char c = p[i];
 
+		/* fast path: a run of plain bytes with nothing held back */
+		if (!b->cr && !b->wsp && b->pending_crlf == 0) {
+			size_t j = i;
+
+			while (j < n && p[j] != '\r' &&
+			    (b->canon == DKIM_CANON_SIMPLE || !is_wsp(p[j])))
+				j++;
+			if (j > i) {
+				body_put(b, p + i, j - i);
+				b->any = 1;
+				i = j - 1;
+				continue;
+			}
+		}
 		if (b->cr) {
 			b->cr = 0;
 			if (c == '\n') {

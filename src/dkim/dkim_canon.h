@@ -25,7 +25,6 @@ struct dkim_body {
 	size_t		pending_crlf;	/* empty lines held back */
 	int		cr;		/* a CR seen, LF may follow */
 	int		wsp;		/* relaxed: blanks seen, not emitted */
-	int		inline_;	/* content emitted since the last line end */
 	int		any;		/* any content emitted at all */
 	unsigned long long total;	/* canonical bytes emitted */
 	size_t		outlen;

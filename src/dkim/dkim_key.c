@@ -160,9 +160,10 @@ dkim_key_load(const char *path, struct dkim_key **out, int *weak, char *err,
 		goto out;
 	}
 	if (load_rsa(k, der, (word32)derlen) == 0) {
-		if (k->bits < RSA_MIN_BITS) {
+		if (k->bits < RSA_MIN_BITS || k->bits > RSA_MAX_BITS) {
 			snprintf(err, errlen, "%s: RSA key of %u bits; "
-			    "at least %u needed", path, k->bits, RSA_MIN_BITS);
+			    "at least %u needed, at most %u", path, k->bits,
+			    RSA_MIN_BITS, RSA_MAX_BITS);
 			goto out;
 		}
 		*weak = k->bits < RSA_WEAK_BITS;

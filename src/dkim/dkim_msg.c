@@ -13,6 +13,8 @@ static int	hdr_append(struct dkim_msg *, const char *, size_t);
 static void	hdr_split(struct dkim_msg *);
 static void	from_find(struct dkim_msg *);
 static void	unsignable(struct dkim_msg *, const char *);
+static int	field_is(const struct dkim_msg *, const struct dkim_field *,
+		    const char *);
 
 static void
 body_sink(void *arg, const char *p, size_t n)
@@ -65,6 +67,8 @@ unsignable(struct dkim_msg *m, const char *why)
 static int
 hdr_append(struct dkim_msg *m, const char *p, size_t n)
 {
+	if (n == 0)
+		return 0;
 	if (m->hdrlen + n > DKIM_MAX_HEADER_BLOCK) {
 		unsignable(m, "header block too large");
 		return -1;

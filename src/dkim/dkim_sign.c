@@ -14,6 +14,7 @@
 #include "util/str.h"
 
 #define FOLD_COL	76	/* lines stay under 78 columns */
+#define TAG_VALUE_MAX	320	/* d=, s=, i=, a header name: tok[] holds it */
 /* entries in h=; more instances of signed fields: refused, never cut */
 #define HLIST_MAX	128
 
@@ -82,11 +83,14 @@ listed(const char *const *list, size_t n, const char *name)
 	return 0;
 }
 
-/* a tag value must not end the tag or the header: no ';', ':'-free names */
+/*
+ * A tag value must not end the tag or the header (no blanks, controls,
+ * ';', nor the characters in bad), and must fit a token buffer.
+ */
 static int
 tag_safe(const char *v, const char *bad)
 {
-	if (*v == '\0')
+	if (*v == '\0' || strlen(v) > TAG_VALUE_MAX)
 		return 0;
 	for (; *v; v++)
 		if ((unsigned char)*v <= ' ' || *v == ';' || *v == 0x7f ||
@@ -138,7 +142,8 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 	size_t nh = 0, i, j;
 	int hash_err = 0;
 	struct hbuf h = { out, 0, outlen, 0, 0 };
-	char tok[512], b64[1024];
+	/* sig and b64 hold an RSA-8192 signature, the largest key loaded */
+	char tok[512], b64[1400];
 	unsigned char digest[WC_SHA256_DIGEST_SIZE], sig[1024];
 	wc_Sha256 sha;
 	word32 b64len;

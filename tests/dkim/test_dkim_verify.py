@@ -378,6 +378,20 @@ def test_small_rsa_refused_and_weak_accepted():
                {"s1": "weak"})
 
 
+def test_rsa_4096():
+    path = os.path.join(TMP, "rsa4096.pem")
+    run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+         "rsa_keygen_bits:4096", "-out", path])
+    os.chmod(path, 0o600)
+    KEYS["rsa4096"] = path
+    assert record("rsa4096") == openssl_record(path, "rsa")
+    for canon in ("relaxed/relaxed", "simple/simple"):
+        signed = sign(BASIC, ["rsa4096"], canon, ["-s", "s1"])
+        assert len(base64.b64decode(sig_tags(signed)["b"])) == 512
+        check_pass(signed, {"s1": "rsa4096"})
+        check_fail(flip_body_byte(signed), {"s1": "rsa4096"})
+
+
 def test_unsignable_from():
     for m, why in ((msg(["Subject: x"], b"b\r\n"), b"no From header"),
                    (msg(["From: a@example.com", "From: b@example.com"],

@@ -70,7 +70,7 @@ main(int argc, char **argv)
 	time_t now = time(NULL);
 	struct dkim_msg *m;
 	unsigned bits = 0;
-	int ch, weak, record = 0;
+	int ch, weak, record = 0, rc;
 	char *sel;
 	FILE *fp;
 
@@ -192,7 +192,8 @@ main(int argc, char **argv)
 	    (from = dkim_msg_from_domain(m, &why)) == NULL) {
 		dkim_msg_from_domain(m, &why);
 		fprintf(stderr, "unsignable: %s\n", why ? why : "?");
-		return 3;
+		rc = 3;
+		goto out;
 	}
 	for (i = 0; i < nkeys; i++) {
 		sg.key = keys[i];
@@ -201,14 +202,17 @@ main(int argc, char **argv)
 		if (dkim_msg_sign(m, &sg, now, sig, sizeof sig, err,
 		    sizeof err) == -1) {
 			fprintf(stderr, "sign: %s\n", err);
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		fputs(sig, stdout);
 	}
 	fwrite(msg, 1, len, stdout);
+	rc = 0;
+out:
 	dkim_msg_free(m);
 	for (j = 0; j < nkeys; j++)
 		dkim_key_free(keys[j]);
 	free(msg);
-	return 0;
+	return rc;
 }

@@ -267,6 +267,44 @@ test_body_hash_values(void **state)
 	dkim_msg_free(dm);
 }
 
+/* 20 MB streamed in 64 KB writes: hashed, not held */
+static void
+test_large_body_streamed(void **state)
+{
+	static const char hdr[] = "From: a@example.com\r\n\r\n";
+	static char chunk[65536];
+	unsigned char want[WC_SHA256_DIGEST_SIZE];
+	struct dkim_msg *dm = dkim_msg_new();
+	wc_Sha256 sha;
+	size_t i;
+
+	(void)state;
+	/* lines of 78 octets without blanks: both canonicalisations equal */
+	for (i = 0; i < sizeof chunk; i++)
+		chunk[i] = (char)('a' + i % 26);
+	for (i = 76; i + 1 < sizeof chunk; i += 78) {
+		chunk[i] = '\r';
+		chunk[i + 1] = '\n';
+	}
+	chunk[sizeof chunk - 2] = '\r';
+	chunk[sizeof chunk - 1] = '\n';
+	assert_int_equal(dkim_msg_write(dm, hdr, sizeof hdr - 1), 0);
+	assert_int_equal(wc_InitSha256(&sha), 0);
+	for (i = 0; i < 320; i++) {
+		assert_int_equal(dkim_msg_write(dm, chunk, sizeof chunk), 0);
+		assert_int_equal(wc_Sha256Update(&sha, (byte *)chunk,
+		    sizeof chunk), 0);
+	}
+	assert_int_equal(wc_Sha256Final(&sha, want), 0);
+	wc_Sha256Free(&sha);
+	assert_int_equal(dkim_msg_end(dm), 0);
+	assert_memory_equal(dm->bh[DKIM_CANON_SIMPLE], want, sizeof want);
+	assert_memory_equal(dm->bh[DKIM_CANON_RELAXED], want, sizeof want);
+	/* only the header block was kept */
+	assert_true(dm->hdrcap <= 4096);
+	dkim_msg_free(dm);
+}
+
 static void
 test_header_block_too_large(void **state)
 {
@@ -439,6 +477,7 @@ main(void)
 		cmocka_unit_test(test_header_outlen),
 		cmocka_unit_test(test_chunking_same_hashes),
 		cmocka_unit_test(test_body_hash_values),
+		cmocka_unit_test(test_large_body_streamed),
 		cmocka_unit_test(test_header_block_too_large),
 		cmocka_unit_test(test_from_extraction),
 		cmocka_unit_test(test_from_refused),

@@ -370,6 +370,16 @@ test_bad_values(void **state)
 	s.selector = "a\r\nX-Injected: 1";
 	assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig, err,
 	    sizeof err), -1);
+	{
+		char longdom[400];
+
+		memset(longdom, 'a', sizeof longdom - 1);
+		longdom[sizeof longdom - 1] = '\0';
+		signer_init(&s, edkey);
+		s.domain = longdom;
+		assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig,
+		    err, sizeof err), -1);
+	}
 	signer_init(&s, edkey);
 	s.headers[0] = "From:To";
 	assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig, err,
