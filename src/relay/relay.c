@@ -570,7 +570,7 @@ srv_data_write(void *arg, const char *p, size_t len)
 	if (spool_write(r->spool, p, len) == -1)
 		return -1;
 	/* too large a header block makes the message unsignable, not failed */
-	if (r->dmsg != NULL && !r->dmsg_full &&
+	if (r->dmsg != NULL && !r->dmsg_full && len > 0 &&
 	    dkim_msg_write(r->dmsg, p, len) == -1)
 		r->dmsg_full = 1;
 	return 0;
