@@ -113,6 +113,7 @@ static void	relay_close_upstream(struct relay *);
 static void	relay_dkim_reset(struct relay *);
 static void	relay_dkim_unsigned(struct relay *, const char *);
 static void	relay_dkim_sign(struct relay *);
+static int	relay_dkim_err_permanent(const char *);
 static void	env_err_first(void *, const char *);
 static void	env_warn(void *, const char *);
 
@@ -619,6 +620,19 @@ relay_dkim_unsigned(struct relay *r, const char *why)
 }
 
 /*
+ * A signing failure the message itself causes (too many signed fields for
+ * h=, a signature that would not fit) would fail the same way on every
+ * retry: it makes the message unsignable, not the gateway broken.  The
+ * library gives only text, so these are matched by their words.
+ */
+static int
+relay_dkim_err_permanent(const char *err)
+{
+	return strstr(err, "too many header fields") != NULL ||
+	    strstr(err, "signature header too long") != NULL;
+}
+
+/*
  * relay_dkim_sign - at the end of DATA: which signers apply, and their
  * signatures into r->sigs.  Sets r->dkim to what happened.
  */
@@ -657,14 +671,18 @@ relay_dkim_sign(struct relay *r)
 		err[0] = '\0';
 		if (dkim_msg_sign(r->dmsg, pick[i], now, r->sigs + off,
 		    n * DKIM_SIG_MAX - off, err, sizeof(err)) == -1) {
+			free(r->sigs);
+			r->sigs = NULL;
+			r->siglen = 0;
+			if (relay_dkim_err_permanent(err)) {
+				relay_dkim_unsigned(r, err);
+				return;
+			}
 			r->dkim = RD_ERROR;
 			(void)str_vis(v, sizeof(v), err, strlen(err));
 			(void)snprintf(r->dkim_log, sizeof(r->dkim_log),
 			    "error(d=%s,s=%s: %s)", pick[i]->domain,
 			    pick[i]->selector, v);
-			free(r->sigs);
-			r->sigs = NULL;
-			r->siglen = 0;
 			return;
 		}
 		off += strlen(r->sigs + off);

@@ -434,6 +434,19 @@ def test_header_block_too_large():
     check(len(up.messages()) == 1, "refused message went upstream")
 
 
+def test_too_many_fields_to_sign():
+    # more signed fields than h= may hold: unsignable, not a retryable fault
+    key("rsa1")
+    up = Upstream("starttls")
+    gw = DkimGateway(up, [section("r", "example.com", "s", "rsa1")])
+    many = b"".join(b"To: r%d@example.test\r\n" % i for i in range(140))
+    msg = message(extra=many)
+    data = relay(up, gw, msg)
+    check(data == msg, "message changed")
+    check(tx_log(gw).startswith("unsigned(") and "too many" in tx_log(gw),
+          "log: %r", tx_log(gw))
+
+
 def test_signature_options():
     key("ed1", "ed25519")
     up = Upstream("starttls")
