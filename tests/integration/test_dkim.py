@@ -10,6 +10,7 @@ checked with dkimpy only.  Keys are made at test time with openssl and
 import base64
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -500,10 +501,11 @@ def test_dkim_required():
     msgs = up.wait_messages(1)
     check(len(msgs) == 1, "want only the signed message: %r", msgs)
     check_verifies(msgs[0].data, records_of(("s", "example.com", "rsa1")))
-    check(re.search(r'dkim="unsigned\(no From header\)" reply="550 5\.7\.1',
-                    gw.log()) or re.search(r'dkim="unsigned\([^)]*\)" '
-                                           r'reply="550 5\.7\.1', gw.log()),
-          "no 550 log line:\n%s", gw.log()[-2000:])
+    refused = re.findall(r'dkim="(unsigned\([^"]*\))" reply="550 5\.7\.1 ',
+                         gw.log())
+    check(refused == ["unsigned(no From header)",
+                      "unsigned(no key for example.org)"],
+          "want two 550 log lines with the reasons, got %r", refused)
 
 
 def test_listener_selection():
@@ -615,8 +617,7 @@ def test_key_file_checks():
           "RSA 512 not refused: %s", out)
 
 
-def test_reload_with_bad_key_keeps_running_config():
-    import signal
+def test_reload_bad_key_then_rotation():
     key("rsa1")
     d = newdir("reloadkey")
     kp = os.path.join(d, "k.pem")
@@ -637,6 +638,18 @@ def test_reload_with_bad_key_keeps_running_config():
           "no chmod advice in the log:\n%s", gw.log()[mark:])
     data = relay(up, gw, message())
     check_verifies(data, records_of(("s", "example.com", "rsa1")))
+    # key rotation: a new selector and key, taken on the next SIGHUP
+    key("rsa2")
+    gw.dkim_sections = [section("r", "example.com", "s2", "rsa2")]
+    gw._write(gw.port)
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    check(gw.wait_log(r"new configuration in use", start=mark),
+          "reload with the new key failed:\n%s", gw.log()[mark:])
+    data = relay(up, gw, message(), 2)
+    sigs = signatures(data)
+    check([x["s"] for x in sigs] == ["s2"], "after rotation: %r", sigs)
+    check_verifies(data, records_of(("s2", "example.com", "rsa2")))
 
 
 def zone_record(out):
