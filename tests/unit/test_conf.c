@@ -1290,6 +1290,50 @@ test_dkim(void **state)
 	    "the domain example.com");
 	assert_int_equal(errs.n, 12);
 
+	/* every spelling of canonicalization */
+	{
+		static const struct {
+			const char	*v;
+			int		 h, b;
+		} cv[] = {
+			{ "simple", CONF_CANON_SIMPLE, CONF_CANON_SIMPLE },
+			{ "relaxed", CONF_CANON_RELAXED, CONF_CANON_SIMPLE },
+			{ "simple/simple", CONF_CANON_SIMPLE, CONF_CANON_SIMPLE },
+			{ "simple/relaxed", CONF_CANON_SIMPLE,
+			    CONF_CANON_RELAXED },
+			{ "Relaxed/Simple", CONF_CANON_RELAXED,
+			    CONF_CANON_SIMPLE },
+			{ "relaxed/relaxed", CONF_CANON_RELAXED,
+			    CONF_CANON_RELAXED },
+		};
+		static const char *const bad[] = {
+			"", "/", "relaxed/", "/simple", "nofws",
+			"relaxed/relaxed/relaxed", "simple relaxed",
+			"relaxedrelaxed/simple"
+		};
+		size_t	 i;
+
+		for (i = 0; i < sizeof(cv) / sizeof(cv[0]); i++) {
+			(void)snprintf(text, sizeof(text), MINIMAL
+			    "[dkim a]\ndomain = example.com\nselector = s\n"
+			    "key_file = %s\ncanonicalization = %s\n", key,
+			    cv[i].v);
+			assert_no_errors(load_text(text, &c, &path));
+			assert_int_equal(c->dkims[0].canon[0], cv[i].h);
+			assert_int_equal(c->dkims[0].canon[1], cv[i].b);
+			conf_unref(c);
+		}
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			(void)snprintf(text, sizeof(text), MINIMAL
+			    "[dkim a]\ndomain = example.com\nselector = s\n"
+			    "key_file = %s\ncanonicalization = %s\n", key,
+			    bad[i]);
+			(void)load_text(text, &c, &path);
+			assert_int_equal(errs.n, 1);
+			assert_err(0, path, "10: canonicalization: ");
+		}
+	}
+
 	/* dkim_required with nothing to sign with */
 	(void)load_text("[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n"
 	    "dkim_required = yes\n[upstream u]\nhost = a.example\n", &c, &path);
