@@ -159,6 +159,10 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		snprintf(err, errlen, "signer without key, domain or selector");
 		return -1;
 	}
+	if (s->nheaders > DKIM_MAX_HEADERS || s->noversign > DKIM_MAX_HEADERS) {
+		snprintf(err, errlen, "too many header names configured");
+		return -1;
+	}
 	/* values go into the header as they are: nothing that breaks it */
 	if (!tag_safe(s->domain, "=") || !tag_safe(s->selector, "=")) {
 		snprintf(err, errlen, "bad domain or selector");
