@@ -27,6 +27,7 @@ build_pkgs=(
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
 	dovecot-core dovecot-pop3d
+	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 )
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)

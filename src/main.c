@@ -22,11 +22,17 @@
 #include <event2/dns.h>
 
 #include "conf/conf.h"
+#include "dkim/dkim.h"
 #include "net/listener.h"
 #include "relay/relay.h"
+#include "relay/signers.h"
 #include "smtp/smtp_probe.h"
 #include "tls/tls.h"
 #include "util/log.h"
+#include "util/str.h"
+
+/* a TXT record's character-strings hold at most 255 bytes (RFC 1035) */
+#define TXT_CHUNK		255
 
 /* how long SIGTERM waits for transactions in flight */
 #define DRAIN_SECONDS		30
@@ -47,6 +53,9 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: smtpgate [-t] -c FILE\n"
 	    "       smtpgate probe -c FILE UPSTREAM\n"
+	    "       smtpgate dkim-keygen --algorithm rsa|ed25519 [--bits N]\n"
+	    "                --domain D --selector S --out FILE\n"
+	    "       smtpgate dkim-record FILE [--domain D --selector S]\n"
 	    "       smtpgate --version | --help\n"
 	    "\n"
 	    "  -c FILE    configuration file (INI)\n"
@@ -57,6 +66,12 @@ usage(FILE *f)
 	    "  probe      connect to [upstream UPSTREAM] as the relay would,\n"
 	    "             show the dialogue, TLS, certificates and every check;\n"
 	    "             exit 0 only if a relay would go ahead (no mail sent)\n"
+	    "  dkim-keygen  write a new DKIM key (mode 0600, never overwrites;\n"
+	    "             RSA bits 1024..4096, default 2048) and print the DNS\n"
+	    "             TXT record to publish for it\n"
+	    "  dkim-record  print the DNS TXT record of an existing key: a\n"
+	    "             zone-file line with --domain and --selector, else\n"
+	    "             the record's text alone\n"
 	    "\n"
 	    "smtpgate accepts SMTP from legacy programs and relays every\n"
 	    "transaction to the configured upstream over verified TLS.\n"
@@ -269,6 +284,122 @@ done:
 	return rc;
 }
 
+/* a domain or selector as it goes into a zone file line */
+static int
+dns_name_ok(const char *s)
+{
+	return *s != '\0' && strlen(s) < 254 && strspn(s,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+	    == strlen(s) && s[0] != '.' && s[strlen(s) - 1] != '.';
+}
+
+/*
+ * print_record - the TXT record of key: a zone-file line when domain and
+ * selector are known, split into <= 255-byte strings; else the value.
+ */
+static int
+print_record(const char *path, const char *domain, const char *selector)
+{
+	struct dkim_key	*key = NULL;
+	char		 rec[DKIM_RECORD_MAX], err[512];
+	int		 weak = 0, len, off;
+
+	if (dkim_key_load(path, &key, &weak, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		return 1;
+	}
+	if (weak)
+		fprintf(stderr, "%s: warning: RSA key of %u bits; use 2048 or "
+		    "more\n", path, dkim_key_bits(key));
+	len = dkim_key_record(key, rec, sizeof(rec));
+	dkim_key_free(key);
+	if (len < 0 || (size_t)len >= sizeof(rec)) {
+		fprintf(stderr, "%s: cannot make the DNS record\n", path);
+		return 1;
+	}
+	if (domain == NULL) {
+		printf("%s\n", rec);
+		return 0;
+	}
+	printf("%s._domainkey.%s. IN TXT (", selector, domain);
+	for (off = 0; off < len; off += TXT_CHUNK)
+		printf("%s\"%.*s\"", off == 0 ? " " : "\n\t",
+		    len - off > TXT_CHUNK ? TXT_CHUNK : len - off, rec + off);
+	printf(" )\n");
+	return 0;
+}
+
+/*
+ * dkim_main - "smtpgate dkim-keygen ..." and "smtpgate dkim-record ...";
+ * argv[1] says which.
+ */
+static int
+dkim_main(int argc, char *argv[])
+{
+	const char	*alg = NULL, *domain = NULL, *selector = NULL;
+	const char	*out = NULL, *bits_s = NULL, *file = NULL, *e;
+	int		 keygen = strcmp(argv[1], "dkim-keygen") == 0, i;
+	long long	 bits = 0;
+	char		 err[512];
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--algorithm") == 0 && i + 1 < argc)
+			alg = argv[++i];
+		else if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc)
+			bits_s = argv[++i];
+		else if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc)
+			domain = argv[++i];
+		else if (strcmp(argv[i], "--selector") == 0 && i + 1 < argc)
+			selector = argv[++i];
+		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (!keygen && file == NULL && argv[i][0] != '-')
+			file = argv[i];
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if ((domain == NULL) != (selector == NULL) ||
+	    (keygen && (alg == NULL || domain == NULL || out == NULL ||
+	    file != NULL)) || (!keygen && (file == NULL || alg != NULL ||
+	    out != NULL || bits_s != NULL))) {
+		usage(stderr);
+		return 2;
+	}
+	if (domain != NULL && (!dns_name_ok(domain) || !dns_name_ok(selector))) {
+		fprintf(stderr, "smtpgate: --domain and --selector must be DNS "
+		    "names\n");
+		return 2;
+	}
+	if (!keygen)
+		return print_record(file, domain, selector);
+	if (strcmp(alg, "rsa") != 0 && strcmp(alg, "ed25519") != 0) {
+		fprintf(stderr, "smtpgate: --algorithm must be rsa or ed25519\n");
+		return 2;
+	}
+	if (bits_s != NULL) {
+		if (strcmp(alg, "rsa") != 0) {
+			fprintf(stderr, "smtpgate: --bits is for rsa only\n");
+			return 2;
+		}
+		/* under 1024 no verifier accepts; over 4096 DNS gets awkward */
+		if ((e = str_tonum(bits_s, 1024, 4096, &bits)) != NULL) {
+			fprintf(stderr, "smtpgate: --bits %s: %s (1024..4096)\n",
+			    bits_s, e);
+			return 2;
+		}
+	}
+	if (dkim_keygen(strcmp(alg, "rsa") == 0 ? DKIM_RSA_SHA256 :
+	    DKIM_ED25519_SHA256, (unsigned)bits, out, err, sizeof(err)) == -1) {
+		fprintf(stderr, "smtpgate: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "smtpgate: wrote %s (mode 0600); publish this record:\n",
+	    out);
+	return print_record(out, domain, selector);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -279,6 +410,9 @@ main(int argc, char *argv[])
 
 	if (argc > 1 && strcmp(argv[1], "probe") == 0)
 		return probe_main(argc, argv);
+	if (argc > 1 && (strcmp(argv[1], "dkim-keygen") == 0 ||
+	    strcmp(argv[1], "dkim-record") == 0))
+		return dkim_main(argc, argv);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0 ||
 		    strcmp(argv[i], "-V") == 0) {
@@ -308,14 +442,22 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (check_only) {
-		if ((nerr = relay_check_conf(conf, conf_err_stderr,
-		    NULL)) != 0) {
+		struct signers	*set = NULL;
+
+		/*
+		 * What start-up would load beyond the file: DKIM keys and
+		 * users_file.  -t finds what it finds.
+		 */
+		nerr = signers_load(conf, &set, conf_err_stderr, conf_err_stderr,
+		    NULL);
+		signers_free(set);
+		nerr += relay_check_conf(conf, conf_err_stderr, NULL);
+		conf_unref(conf);
+		if (nerr != 0) {
 			fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
-			conf_unref(conf);
 			return 1;
 		}
 		fprintf(stderr, "%s: configuration OK\n", conf_path);
-		conf_unref(conf);
 		return 0;
 	}
 	log_init(conf->log_syslog, conf->log_level, conf->log_facilities);

@@ -51,7 +51,8 @@ _Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode size");
 enum sec_kind {
 	SEC_GATEWAY,
 	SEC_LISTENER,
-	SEC_UPSTREAM
+	SEC_UPSTREAM,
+	SEC_DKIM
 };
 
 enum key_type {
@@ -79,7 +80,12 @@ enum key_type {
 	KT_CURVES,	/* list of curve names, in order */
 	KT_MECHS,	/* "all", or a list of SASL mechanisms, in order */
 	KT_SECRET,	/* KT_FILE, and no access for group or others */
-	KT_HOSTPORT	/* "" or one HOST:PORT, the host a name or address */
+	KT_HOSTPORT,	/* "" or one HOST:PORT, the host a name or address */
+	KT_DOMAIN,	/* DNS name (no address), stored lowercase */
+	KT_CANON,	/* DKIM "header/body" canonicalisation: int[2] */
+	KT_HDRLIST,	/* list of header field names */
+	KT_NAMES,	/* list of section names */
+	KT_IDENTITY	/* DKIM i=: "" or "[local]@domain" */
 };
 
 /* defaults that come from other values, computed once those are known */
@@ -195,6 +201,12 @@ static const struct conf_word words_bare_newline[] = {
 #define UP(m)		F(conf_upstream, m), 0
 #define UPL(m, n)	F(conf_upstream, m), offsetof(struct conf_upstream, n)
 #define LSL(m, n)	F(conf_listener, m), offsetof(struct conf_listener, n)
+#define DK(m)		F(conf_dkim, m), 0
+#define DKL(m, n)	F(conf_dkim, m), offsetof(struct conf_dkim, n)
+/* the list; RFC 6376 5.4.1's advice without the trace headers */
+#define DKIM_DEFAULT_HEADERS	"From, To, Cc, Subject, Date, Message-ID, " \
+	"Reply-To, In-Reply-To, References, MIME-Version, Content-Type, " \
+	"Content-Transfer-Encoding"
 #define KB		1024ULL
 #define GB		(1024ULL * 1024 * 1024)
 
@@ -240,6 +252,10 @@ static const struct conf_key keytab[] = {
 	    LS(bare_newline), words_bare_newline, 0 },
 	{ SEC_LISTENER, "received_header", KT_BOOL, "no", DERIVE_NONE, 0, 0,
 	    LS(received_header), NULL, 0 },
+	{ SEC_LISTENER, "dkim", KT_NAMES, "", DERIVE_NONE, 0, CONF_MAX_DKIM,
+	    LSL(dkim_names, ndkim), NULL, 1 },
+	{ SEC_LISTENER, "dkim_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,
+	    LS(dkim_required), NULL, 0 },
 
 	{ SEC_UPSTREAM, "host", KT_HOST, NULL, DERIVE_NONE, 0, 0,
 	    UP(host), NULL, 0 },
@@ -331,10 +347,35 @@ static const struct conf_key keytab[] = {
 	    1, 300, UP(pop_timeout), NULL, 0 },
 	{ SEC_UPSTREAM, "pop_interval", KT_DURATION, "0s", DERIVE_NONE,
 	    0, 3600, UP(pop_interval), NULL, 0 },
+
+	{ SEC_DKIM, "domain", KT_DOMAIN, NULL, DERIVE_NONE, 0, 0,
+	    DK(domain), NULL, 0 },
+	{ SEC_DKIM, "selector", KT_DOMAIN, NULL, DERIVE_NONE, 0, 0,
+	    DK(selector), NULL, 0 },
+	{ SEC_DKIM, "key_file", KT_FILE, NULL, DERIVE_NONE, 0, 0,
+	    DK(key_file), NULL, 0 },
+	{ SEC_DKIM, "canonicalization", KT_CANON, "relaxed/relaxed",
+	    DERIVE_NONE, 0, 0, DK(canon), NULL, 0 },
+	{ SEC_DKIM, "headers", KT_HDRLIST, DKIM_DEFAULT_HEADERS, DERIVE_NONE,
+	    1, CONF_DKIM_HEADERS, DKL(headers, nheaders), NULL, 0 },
+	{ SEC_DKIM, "oversign", KT_HDRLIST, "From", DERIVE_NONE,
+	    0, CONF_DKIM_HEADERS, DKL(oversign, noversign), NULL, 1 },
+	{ SEC_DKIM, "sign_date", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
+	    DK(sign_date), NULL, 0 },
+	{ SEC_DKIM, "sign_message_id", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
+	    DK(sign_message_id), NULL, 0 },
+	/* 0 = no x=; else at most a year: a longer x= is as good as none */
+	{ SEC_DKIM, "expire", KT_DURATION, "0", DERIVE_NONE, 0, 366 * 86400,
+	    DK(expire), NULL, 0 },
+	{ SEC_DKIM, "identity", KT_IDENTITY, "", DERIVE_NONE, 0, 0,
+	    DK(identity), NULL, 1 },
+	{ SEC_DKIM, "subdomains", KT_BOOL, "no", DERIVE_NONE, 0, 0,
+	    DK(subdomains), NULL, 0 },
 };
 
 #define NKEYS		nitems(keytab)
-#define NSECS		(1 + CONF_MAX_LISTENERS + CONF_MAX_UPSTREAMS)
+#define NSECS		(1 + CONF_MAX_LISTENERS + CONF_MAX_UPSTREAMS + \
+			    CONF_MAX_DKIM)
 #define TITLE_MAX	(16 + CONF_NAME_MAX)
 #define WHY_MAX		(CONF_TEXT_MAX + PATH_MAX + 256)
 #define LINE_BUF	1024		/* longer lines are errors anyway */
@@ -390,6 +431,11 @@ static int	 parse_pins(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_ciphers(const struct conf_key *, void *, const char *,
 		    char *, size_t);
+static int	 parse_canon(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static int	 parse_names(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static int	 parse_identity(const char *, char *, size_t);
 static int	 key_parse(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static const struct conf_key *key_find(enum sec_kind, const char *, size_t *);
@@ -522,8 +568,17 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 	}
 	if (e == NULL && k->type == KT_NAME && *val != '\0' && !name_ok(val))
 		e = "only letters, digits, '_', '.' and '-' are allowed";
-	if (e == NULL && k->type == KT_HOST)
+	if (e == NULL && (k->type == KT_HOST || k->type == KT_DOMAIN))
 		e = host_check(val);
+	/* a DKIM domain or selector is looked up in DNS: no address */
+	if (e == NULL && k->type == KT_DOMAIN &&
+	    strspn(val, "0123456789.") == strlen(val))
+		e = "an IP address is not a DNS name";
+	if (e == NULL && k->type == KT_DOMAIN && strchr(val, ':') != NULL)
+		e = "an IP address is not a DNS name";
+	if (e == NULL && k->type == KT_IDENTITY && *val != '\0' &&
+	    parse_identity(val, why, wlen) == -1)
+		return -1;
 	if (e == NULL && k->type == KT_CAFILE && strcmp(val, "system") != 0 &&
 	    strcmp(val, "none") != 0 && parse_cafile(val, why, wlen) == -1)
 		return -1;
@@ -540,6 +595,150 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 		    k->size - 1);
 		return -1;
 	}
+	/* DNS names compare in any case; one spelling makes matching simple */
+	if (k->type == KT_DOMAIN) {
+		char	*d;
+
+		for (d = (char *)base + k->off; *d != '\0'; d++)
+			if (*d >= 'A' && *d <= 'Z')
+				*d = (char)(*d - 'A' + 'a');
+	}
+	return 0;
+}
+
+/*
+ * identity (DKIM i=): "[local-part]@domain".  Whether the domain is the
+ * section's domain or under it is checked by conf_check, once both are known.
+ */
+static int
+parse_identity(const char *val, char *why, size_t wlen)
+{
+	const char	*at, *c, *e;
+
+	if ((at = strrchr(val, '@')) == NULL) {
+		(void)snprintf(why, wlen, "must be [local-part]@domain");
+		return -1;
+	}
+	for (c = val; c < at; c++)
+		/* RFC 5322 dot-atom text: no quoting, no blanks */
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') ||
+		    strchr("!#$%&'*+-/=?^_`{|}~.", *c) != NULL)) {
+			(void)snprintf(why, wlen, "local part: only letters, "
+			    "digits, '.' and !#$%%&'*+-/=?^_`{|}~ are allowed");
+			return -1;
+		}
+	if ((e = host_check(at + 1)) != NULL || strchr(at + 1, ':') != NULL) {
+		(void)snprintf(why, wlen, "domain: %s",
+		    e != NULL ? e : "not a DNS name");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * DKIM canonicalization: "header/body", or one word for the header with
+ * "simple" for the body (RFC 6376 3.5, c=).
+ */
+static int
+parse_canon(const struct conf_key *k, void *base, const char *val, char *why,
+    size_t wlen)
+{
+	static const char *const names[] = { "simple", "relaxed" };
+	const char	*slash = strchr(val, '/');
+	char		 part[2][16];
+	int		 c[2], i, j;
+
+	c[1] = CONF_CANON_SIMPLE;
+	if (slash == NULL) {
+		if (str_copy(part[0], val, sizeof(part[0])) == -1)
+			goto bad;
+	} else if ((size_t)(slash - val) >= sizeof(part[0]) ||
+	    str_copy(part[1], slash + 1, sizeof(part[1])) == -1)
+		goto bad;
+	else {
+		memcpy(part[0], val, (size_t)(slash - val));
+		part[0][slash - val] = '\0';
+	}
+	for (i = 0; i < (slash == NULL ? 1 : 2); i++) {
+		for (j = 0; j < 2; j++)
+			if (str_ieq(part[i], names[j]))
+				break;
+		if (j == 2)
+			goto bad;
+		c[i] = j == 0 ? CONF_CANON_SIMPLE : CONF_CANON_RELAXED;
+	}
+	memcpy((char *)base + k->off, c, sizeof(c));
+	return 0;
+bad:
+	(void)snprintf(why, wlen, "must be simple, relaxed, or HEADER/BODY "
+	    "with each simple or relaxed");
+	return -1;
+}
+
+/*
+ * headers, oversign (header field names) and a listener's dkim (section
+ * names): comma lists of distinct names into a char[][] and its count.
+ */
+static int
+parse_names(const struct conf_key *k, void *base, const char *val, char *why,
+    size_t wlen)
+{
+	char		 copy[LINE_BUF], q[64], *items[CONF_DKIM_HEADERS + 1];
+	const char	*c;
+	size_t		 n, width = k->type == KT_NAMES ? CONF_NAME_MAX :
+			    CONF_HDR_NAME_MAX;
+	char		*dst = (char *)base + k->off;
+	int		 i, j, count;
+
+	if (*val == '\0')
+		count = 0;
+	else if (str_copy(copy, val, sizeof(copy)) == -1) {
+		(void)snprintf(why, wlen, "list too long");
+		return -1;
+	} else if ((count = str_split_list(copy, items, (int)nitems(items)))
+	    == -1) {
+		(void)snprintf(why, wlen, "empty item in list");
+		return -1;
+	}
+	if ((unsigned long long)count > k->max) {
+		(void)snprintf(why, wlen, "more than %llu items", k->max);
+		return -1;
+	}
+	if ((unsigned long long)count < k->min) {
+		(void)snprintf(why, wlen, "empty list");
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		(void)quote(q, sizeof(q), items[i]);
+		if (k->type == KT_NAMES && !name_ok(items[i])) {
+			(void)snprintf(why, wlen, "\"%s\": not a section name",
+			    q);
+			return -1;
+		}
+		/* RFC 5322 2.2: printable ASCII but ':' */
+		for (c = items[i]; k->type == KT_HDRLIST && *c != '\0'; c++)
+			if (*c < 33 || *c > 126 || *c == ':') {
+				(void)snprintf(why, wlen, "\"%s\": not a "
+				    "header field name", q);
+				return -1;
+			}
+		if (strlen(items[i]) >= width) {
+			(void)snprintf(why, wlen, "\"%s\": longer than %zu "
+			    "characters", q, width - 1);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (str_ieq(items[j], items[i])) {
+				(void)snprintf(why, wlen, "\"%s\": listed "
+				    "twice", q);
+				return -1;
+			}
+	}
+	for (i = 0; i < count; i++)
+		(void)str_copy(dst + (size_t)i * width, items[i], width);
+	n = (size_t)count;
+	memcpy((char *)base + k->noff, &n, sizeof(n));
 	return 0;
 }
 
@@ -952,7 +1151,18 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 	case KT_CAFILE:
 	case KT_FILE:
 	case KT_DIR:
+	case KT_DOMAIN:
+	case KT_IDENTITY:
 		if (store_text(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
+	case KT_CANON:
+		if (parse_canon(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
+	case KT_HDRLIST:
+	case KT_NAMES:
+		if (parse_names(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
 	case KT_SECRET:
@@ -1101,7 +1311,7 @@ section_begin(struct parse *p, char *inside)
 {
 	/* indexed by enum sec_kind */
 	static const char *const kinds[] = {
-		"gateway", "listener", "upstream"
+		"gateway", "listener", "upstream", "dkim"
 	};
 	struct gw_conf	*c = p->conf;
 	struct sec	*s;
@@ -1122,7 +1332,7 @@ section_begin(struct parse *p, char *inside)
 			break;
 	if (k == (int)nitems(kinds)) {
 		perr(p, p->lineno, "[%s]: unknown section (expected [gateway], "
-		    "[listener NAME] or [upstream NAME])", q);
+		    "[listener NAME], [upstream NAME] or [dkim NAME])", q);
 		return;
 	}
 	if (k == SEC_GATEWAY) {
@@ -1167,6 +1377,11 @@ section_begin(struct parse *p, char *inside)
 		    title, CONF_MAX_UPSTREAMS);
 		return;
 	}
+	if (k == SEC_DKIM && c->ndkims == CONF_MAX_DKIM) {
+		perr(p, p->lineno, "%s: too many dkim sections (at most %d)",
+		    title, CONF_MAX_DKIM);
+		return;
+	}
 	s = &p->secs[p->nsecs++];
 	s->kind = (enum sec_kind)k;
 	s->line = p->lineno;
@@ -1177,6 +1392,12 @@ section_begin(struct parse *p, char *inside)
 		(void)str_copy(l->name, name, sizeof(l->name));
 		l->line = p->lineno;
 		s->base = l;
+	} else if (k == SEC_DKIM) {
+		struct conf_dkim *d = &c->dkims[c->ndkims++];
+
+		(void)str_copy(d->name, name, sizeof(d->name));
+		d->line = p->lineno;
+		s->base = d;
 	} else {
 		struct conf_upstream *u = &c->upstreams[c->nupstreams++];
 
@@ -1516,6 +1737,31 @@ auth_mode_name(enum auth_mode m)
 		if (w->value == (int)m)
 			return w->word;
 	return "unknown";
+}
+
+/* conf_find_dkim - the [dkim NAME] section, or NULL */
+const struct conf_dkim *
+conf_find_dkim(const struct gw_conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->ndkims; i++)
+		if (strcmp(c->dkims[i].name, name) == 0)
+			return &c->dkims[i];
+	return NULL;
+}
+
+/* conf_domain_within - domain is parent or under it; see conf.h */
+int
+conf_domain_within(const char *domain, const char *parent)
+{
+	size_t	 dl = strlen(domain), pl = strlen(parent);
+
+	if (pl == 0 || dl < pl)
+		return 0;
+	if (dl == pl)
+		return str_ieq(domain, parent);
+	return domain[dl - pl - 1] == '.' && str_ieq(domain + dl - pl, parent);
 }
 
 /* tls_mode_name - the word the file uses for a resolved mode */

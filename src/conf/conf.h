@@ -25,6 +25,9 @@
 #define CONF_MAX_PINS		4	/* pin_sha256 values (a line holds 4) */
 #define CONF_MAX_CURVES		5
 #define CONF_PIN_LEN		32	/* SHA-256 */
+#define CONF_MAX_DKIM		16	/* [dkim NAME] sections */
+#define CONF_DKIM_HEADERS	32	/* names in headers / oversign */
+#define CONF_HDR_NAME_MAX	64	/* one header field name */
 
 /*
  * TLS levels towards the upstream.  Ordered: only TLS_NONE and
@@ -180,6 +183,35 @@ struct conf_upstream {
 	int		 line;			/* line of the section header */
 };
 
+/* DKIM canonicalisations; header and body each */
+enum conf_canon {
+	CONF_CANON_SIMPLE = 0,
+	CONF_CANON_RELAXED
+};
+
+/*
+ * One [dkim NAME] section: a signing key and how to sign with it.  The key
+ * file is only named here; relay loads it (and refuses a bad one) when it
+ * builds its state, at start, on SIGHUP and for "smtpgate -t".
+ */
+struct conf_dkim {
+	char		 name[CONF_NAME_MAX];
+	char		 domain[CONF_HOST_MAX];	/* required, lowercase */
+	char		 selector[CONF_HOST_MAX];	/* required */
+	char		 key_file[PATH_MAX];	/* required */
+	int		 canon[2];		/* header, body: relaxed/relaxed */
+	char		 headers[CONF_DKIM_HEADERS][CONF_HDR_NAME_MAX];
+	size_t		 nheaders;		/* default: the RFC-ish list */
+	char		 oversign[CONF_DKIM_HEADERS][CONF_HDR_NAME_MAX];
+	size_t		 noversign;		/* default: From */
+	int		 sign_date;		/* default 1 */
+	int		 sign_message_id;	/* default 1 */
+	unsigned	 expire;		/* seconds, default 0: no x= */
+	char		 identity[CONF_HOST_MAX + CONF_NAME_MAX]; /* "": no i= */
+	int		 subdomains;		/* default 0 */
+	int		 line;
+};
+
 struct conf_listener {
 	char		 name[CONF_NAME_MAX];
 	struct hostport	 listen[CONF_MAX_LISTEN];	/* required */
@@ -196,6 +228,10 @@ struct conf_listener {
 	unsigned	 max_sessions_per_client; /* default 50 */
 	enum bare_newline bare_newline;		/* default reject */
 	int		 received_header;	/* default 0 */
+	char		 dkim_names[CONF_MAX_DKIM][CONF_NAME_MAX];
+	size_t		 ndkim;			/* default none: match by domain */
+	const struct conf_dkim *dkim[CONF_MAX_DKIM];	/* resolved by the cross-check */
+	int		 dkim_required;		/* default 0 */
 	int		 line;
 };
 
@@ -211,6 +247,8 @@ struct gw_conf {
 	size_t		 nlisteners;
 	struct conf_upstream upstreams[CONF_MAX_UPSTREAMS];
 	size_t		 nupstreams;
+	struct conf_dkim dkims[CONF_MAX_DKIM];
+	size_t		 ndkims;
 	int		 refcnt;
 };
 
@@ -236,6 +274,13 @@ const struct conf_upstream *conf_find_upstream(const struct gw_conf *, const cha
 const char *auth_mech_name(int);
 /* auth_mode_name - "none", "inject", "passthrough", "map" */
 const char *auth_mode_name(enum auth_mode);
+/* conf_find_dkim - by name, or NULL */
+const struct conf_dkim *conf_find_dkim(const struct gw_conf *, const char *name);
+/*
+ * conf_domain_within - 1 if domain is parent or a subdomain of it (any
+ * case); parent "example.com" holds "a.example.com" but not "badexample.com"
+ */
+int	conf_domain_within(const char *domain, const char *parent);
 /* tls_mode_name - "none", "starttls-optional", "starttls", "implicit" */
 const char *tls_mode_name(enum tls_mode);
 

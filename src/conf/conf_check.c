@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf/conf.h"
 
@@ -37,6 +38,10 @@ static void	check_upstream(struct check *, const struct conf_upstream *);
 static void	check_auth(struct check *, const struct conf_upstream *);
 static void	check_auth_map(struct check *, const struct conf_upstream *);
 static void	check_pop(struct check *, const struct conf_upstream *);
+static int	hdr_listed(const char (*)[CONF_HDR_NAME_MAX], size_t,
+		    const char *);
+static void	check_dkim(struct check *, const struct conf_dkim *);
+static void	check_listener_dkim(struct check *, struct conf_listener *);
 
 /* report one error as "FILE:LINE: text", like conf.c */
 static void
@@ -254,6 +259,59 @@ check_pop(struct check *ck, const struct conf_upstream *u)
 		    "pop_before_smtp", u->name);
 }
 
+static int
+hdr_listed(const char (*list)[CONF_HDR_NAME_MAX], size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(list[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* the keys of one [dkim] section that only make sense together */
+static void
+check_dkim(struct check *ck, const struct conf_dkim *d)
+{
+	const char	*at;
+	size_t		 i;
+
+	/* RFC 6376 5.4: From MUST be signed; a signature without it is void */
+	if (d->nheaders > 0 && !hdr_listed(d->headers, d->nheaders, "From"))
+		cerr(ck, d->line, "[dkim %s]: headers: must include From",
+		    d->name);
+	/* oversigning a header that is not signed would sign nothing */
+	for (i = 0; i < d->noversign; i++)
+		if (d->nheaders > 0 &&
+		    !hdr_listed(d->headers, d->nheaders, d->oversign[i]))
+			cerr(ck, d->line, "[dkim %s]: oversign: %s is not in "
+			    "headers", d->name, d->oversign[i]);
+	/* RFC 6376 3.5: i= must be in d= or a subdomain of it */
+	if (d->identity[0] != '\0' && d->domain[0] != '\0' &&
+	    (at = strrchr(d->identity, '@')) != NULL &&
+	    !conf_domain_within(at + 1, d->domain))
+		cerr(ck, d->line, "[dkim %s]: identity: %s is not in the "
+		    "domain %s or a subdomain of it", d->name, d->identity,
+		    d->domain);
+}
+
+/* a listener's dkim names: each an existing [dkim] section */
+static void
+check_listener_dkim(struct check *ck, struct conf_listener *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->ndkim; i++)
+		if ((l->dkim[i] = conf_find_dkim(ck->conf, l->dkim_names[i]))
+		    == NULL)
+			cerr(ck, l->line, "[listener %s]: dkim: no [dkim %s] "
+			    "section", l->name, l->dkim_names[i]);
+	if (l->dkim_required && ck->conf->ndkims == 0)
+		cerr(ck, l->line, "[listener %s]: dkim_required: no [dkim "
+		    "NAME] section to sign with", l->name);
+}
+
 /* conf_check - cross-checks after parsing; see conf.h */
 int
 conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
@@ -270,6 +328,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 	for (i = 0; i < c->nlisteners; i++) {
 		l = &c->listeners[i];
 		check_listen(&ck, l, i);
+		check_listener_dkim(&ck, l);
 		/* an empty name was reported as a missing key */
 		if (l->upstream_name[0] == '\0')
 			continue;
@@ -296,5 +355,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 			cerr(&ck, c->upstreams[i].line, "[upstream %s]: not "
 			    "used by any listener", c->upstreams[i].name);
 	}
+	for (i = 0; i < c->ndkims; i++)
+		check_dkim(&ck, &c->dkims[i]);
 	return ck.nerr;
 }

@@ -23,7 +23,9 @@
 #include "auth/users.h"
 #include "conf/conf.h"
 #include "pop/pop3_client.h"
+#include "dkim/dkim.h"
 #include "relay/relay.h"
+#include "relay/signers.h"
 #include "relay/spool.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
@@ -46,8 +48,22 @@ struct relay_env {
 	/* POP-before-SMTP: the upstream's trust, checked against the POP host */
 	struct tls_client_ctx	*pop_tls[CONF_MAX_UPSTREAMS];
 	struct timespec		 pop_ok[CONF_MAX_UPSTREAMS];	/* last login */
+	struct signers		*signers;	/* the [dkim] keys */
 	int			 refcnt;
 };
+
+/* what became of DKIM for one message, for the log line and the reply */
+enum relay_dkim {
+	RD_OFF,		/* no [dkim] section: nothing to say */
+	RD_SIGNED,
+	RD_UNSIGNED,	/* this configuration can never sign it */
+	RD_ERROR	/* signing failed: try again later */
+};
+
+#define DKIM_LOG_MAX	512
+/* docs/replies.md lists these */
+#define DKIM_TEXT_ERROR		"DKIM signing failed, try again later"
+#define DKIM_TEXT_REQUIRED	"Message cannot be DKIM-signed here, refused"
 
 enum relay_state {
 	R_IDLE,		/* nothing asked of the upstream */
@@ -91,6 +107,12 @@ struct relay {
 	/* passthrough: who is authenticating, and the upstream's refusal */
 	char			 auth_user[SMTP_SASL_ID_MAX + 1];
 	struct smtp_reply	 auth_rep;
+	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
+	int			 dmsg_full;	/* unsignable: stop feeding it */
+	enum relay_dkim		 dkim;
+	char			 dkim_log[DKIM_LOG_MAX];
+	char			*sigs;		/* DKIM-Signature headers, sent first */
+	size_t			 siglen, sigoff;
 	struct timespec		 tx_start;
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
@@ -124,6 +146,12 @@ static void	relay_pop_fail(struct relay *, enum gw_fail);
 static void	relay_pop_done(void *, enum gw_fail, const char *);
 static struct tls_client_ctx *relay_pop_ctx_new(const struct conf_upstream *,
 		    char *, size_t);
+static void	relay_dkim_reset(struct relay *);
+static void	relay_dkim_unsigned(struct relay *, const char *);
+static void	relay_dkim_sign(struct relay *);
+static int	relay_dkim_err_permanent(const char *);
+static void	env_err_first(void *, const char *);
+static void	env_warn(void *, const char *);
 
 static void	srv_mail(void *, const struct smtp_path *);
 static void	srv_rcpt(void *, const struct smtp_path *);
@@ -161,6 +189,30 @@ env_users_err(void *arg, const char *msg)
 	log_error("%s", msg);
 	if (ue->first[0] == '\0')
 		(void)gw_strlcpy(ue->first, msg, sizeof(ue->first));
+}
+
+/* signers_load's error callback: keep the first for relay_env_new's err */
+struct env_errs {
+	char	*buf;
+	size_t	 len;
+	int	 n;
+};
+
+static void
+env_err_first(void *arg, const char *msg)
+{
+	struct env_errs	*e = arg;
+
+	if (e->n++ == 0)
+		(void)snprintf(e->buf, e->len, "%s", msg);
+	else
+		log_error("%s", msg);
+}
+
+static void
+env_warn(void *arg, const char *msg)
+{
+	log_warnx("%s", msg);
 }
 
 /* relay_env_new - the shared state of sessions under one configuration */
@@ -211,6 +263,16 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 		if (env->pop_tls[i] == NULL) {
 			(void)snprintf(err, errlen, "upstream %s: "
 			    "pop_before_smtp: %s", conf->upstreams[i].name, why);
+			relay_env_unref(env);
+			return NULL;
+		}
+	}
+	/* beside the TLS contexts: a bad key refuses the whole snapshot */
+	{
+		struct env_errs	 e = { err, errlen, 0 };
+
+		if (signers_load(conf, &env->signers, env_err_first, env_warn,
+		    &e) != 0) {
 			relay_env_unref(env);
 			return NULL;
 		}
@@ -295,6 +357,7 @@ relay_env_unref(struct relay_env *env)
 		users_free(env->users[i]);
 		tls_client_ctx_free(env->pop_tls[i]);
 	}
+	signers_free(env->signers);
 	conf_unref(env->conf);
 	free(env);
 }
@@ -446,15 +509,19 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 {
 	const struct smtp_server_info	*si = smtp_server_info(r->srv);
 	char				 from[SMTP_PATH_MAX * 2], reply[160];
+	char				 dkim[DKIM_LOG_MAX + 16];
 
 	(void)str_vis(from, sizeof(from), r->from.addr, strlen(r->from.addr));
 	(void)str_vis(reply, sizeof(reply), text, strlen(text));
+	dkim[0] = '\0';
+	if (r->dkim != RD_OFF)
+		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", r->dkim_log);
 	log_info("%016" PRIx64 " relay client=%s from=<%s> rcpts=%u size=%llu "
-	    "upstream=%s:%u tls=\"%s\" reply=\"%d %s%s%s\" duration=%.3fs",
+	    "upstream=%s:%u tls=\"%s\"%s reply=\"%d %s%s%s\" duration=%.3fs",
 	    r->id, si->peer, from, r->nrcpt,
 	    r->spool != NULL ? spool_size(r->spool) : 0ULL,
 	    r->up->host, r->up->port,
-	    r->cli != NULL ? smtp_client_tls(r->cli) : "none",
+	    r->cli != NULL ? smtp_client_tls(r->cli) : "none", dkim,
 	    code, enh != NULL ? enh : "", enh != NULL && *enh ? " " : "",
 	    reply, elapsed(&r->tx_start));
 }
@@ -772,6 +839,7 @@ srv_rset(void *arg)
 
 	spool_free(r->spool);
 	r->spool = NULL;
+	relay_dkim_reset(r);
 	if (r->cli != NULL && r->cli_ready && r->up_tx) {
 		relay_enter(r, R_RSET);
 		smtp_client_rset(r->cli);
@@ -818,9 +886,18 @@ srv_data_begin(void *arg)
 	    r->l->max_message_size + RECEIVED_MAX, NULL);
 	if (r->spool == NULL)
 		return -1;
+	relay_dkim_reset(r);
+	/* the signature never covers our own Received: it is not fed here */
+	if (signers_count(r->env->signers) > 0 &&
+	    (r->dmsg = dkim_msg_new()) == NULL) {
+		spool_free(r->spool);
+		r->spool = NULL;
+		return -1;
+	}
 	if (r->l->received_header && relay_received(r) == -1) {
 		spool_free(r->spool);
 		r->spool = NULL;
+		relay_dkim_reset(r);
 		return -1;
 	}
 	return 0;
@@ -831,15 +908,135 @@ srv_data_write(void *arg, const char *p, size_t len)
 {
 	struct relay	*r = arg;
 
-	return spool_write(r->spool, p, len);
+	if (spool_write(r->spool, p, len) == -1)
+		return -1;
+	/* too large a header block makes the message unsignable, not failed */
+	if (r->dmsg != NULL && !r->dmsg_full && len > 0 &&
+	    dkim_msg_write(r->dmsg, p, len) == -1)
+		r->dmsg_full = 1;
+	return 0;
 }
 
+/* the body for the upstream: our DKIM-Signature headers, then the spool */
 static ssize_t
 relay_body(void *arg, char *buf, size_t len)
 {
 	struct relay	*r = arg;
+	size_t		 n;
 
+	if (r->sigoff < r->siglen) {
+		n = r->siglen - r->sigoff;
+		if (n > len)
+			n = len;
+		memcpy(buf, r->sigs + r->sigoff, n);
+		r->sigoff += n;
+		return (ssize_t)n;
+	}
 	return spool_read(r->spool, buf, len);
+}
+
+/* relay_dkim_reset - forget the DKIM state of the last message */
+static void
+relay_dkim_reset(struct relay *r)
+{
+	dkim_msg_free(r->dmsg);
+	r->dmsg = NULL;
+	r->dmsg_full = 0;
+	free(r->sigs);
+	r->sigs = NULL;
+	r->siglen = r->sigoff = 0;
+	r->dkim = RD_OFF;
+	r->dkim_log[0] = '\0';
+}
+
+static void
+relay_dkim_unsigned(struct relay *r, const char *why)
+{
+	char	 v[DKIM_LOG_MAX - 16];
+
+	r->dkim = RD_UNSIGNED;
+	(void)str_vis(v, sizeof(v), why, strlen(why));
+	(void)snprintf(r->dkim_log, sizeof(r->dkim_log), "unsigned(%s)", v);
+}
+
+/*
+ * A signing failure the message itself causes (too many signed fields for
+ * h=, a signature that would not fit) would fail the same way on every
+ * retry: it makes the message unsignable, not the gateway broken.  The
+ * library gives only text, so these are matched by their words.
+ */
+static int
+relay_dkim_err_permanent(const char *err)
+{
+	return strstr(err, "too many header fields") != NULL ||
+	    strstr(err, "signature header too long") != NULL;
+}
+
+/*
+ * relay_dkim_sign - at the end of DATA: which signers apply, and their
+ * signatures into r->sigs.  Sets r->dkim to what happened.
+ */
+static void
+relay_dkim_sign(struct relay *r)
+{
+	const struct dkim_signer	*pick[CONF_MAX_DKIM];
+	const char			*dom, *why = NULL;
+	char				 err[256], v[200];
+	size_t				 i, n, off, used;
+	time_t				 now = time(NULL);
+
+	if (r->dmsg == NULL)
+		return;
+	/* an unsignable message says why (header block too large, ...) */
+	(void)dkim_msg_end(r->dmsg);
+	if ((dom = dkim_msg_from_domain(r->dmsg, &why)) == NULL) {
+		relay_dkim_unsigned(r, why != NULL ? why : "no From domain");
+		return;
+	}
+	n = signers_pick(r->env->signers, r->l, dom, pick, CONF_MAX_DKIM);
+	if (n == 0) {
+		(void)str_vis(v, sizeof(v), dom, strlen(dom));
+		(void)snprintf(err, sizeof(err), "no key for %s", v);
+		relay_dkim_unsigned(r, err);
+		return;
+	}
+	if ((r->sigs = malloc(n * DKIM_SIG_MAX)) == NULL) {
+		r->dkim = RD_ERROR;
+		(void)snprintf(r->dkim_log, sizeof(r->dkim_log),
+		    "error(out of memory)");
+		return;
+	}
+	/* the same time in every signature of the message */
+	for (i = 0, off = 0; i < n; i++) {
+		err[0] = '\0';
+		if (dkim_msg_sign(r->dmsg, pick[i], now, r->sigs + off,
+		    n * DKIM_SIG_MAX - off, err, sizeof(err)) == -1) {
+			free(r->sigs);
+			r->sigs = NULL;
+			r->siglen = 0;
+			if (relay_dkim_err_permanent(err)) {
+				relay_dkim_unsigned(r, err);
+				return;
+			}
+			r->dkim = RD_ERROR;
+			(void)str_vis(v, sizeof(v), err, strlen(err));
+			(void)snprintf(r->dkim_log, sizeof(r->dkim_log),
+			    "error(d=%s,s=%s: %s)", pick[i]->domain,
+			    pick[i]->selector, v);
+			return;
+		}
+		off += strlen(r->sigs + off);
+	}
+	r->siglen = off;
+	r->sigoff = 0;
+	r->dkim = RD_SIGNED;
+	for (i = 0; i < n; i++) {
+		used = strlen(r->dkim_log);
+		(void)snprintf(r->dkim_log + used, sizeof(r->dkim_log) - used,
+		    "%ssigned(d=%s,s=%s,a=%s)", i > 0 ? "," : "",
+		    pick[i]->domain, pick[i]->selector,
+		    signers_alg_name(pick[i]));
+	}
 }
 
 static void
@@ -855,6 +1052,28 @@ srv_data_end(void *arg)
 		smtp_server_reply(r->srv, 451, "4.3.0", "Temporary spool failure");
 		return;
 	}
+	relay_dkim_sign(r);
+	/*
+	 * up_tx stays set on a refusal: the next MAIL resets the upstream's
+	 * open transaction first, as after an aborted DATA.
+	 */
+	if (r->dkim == RD_ERROR) {
+		log_warnx("%016" PRIx64 " relay dkim %s", r->id, r->dkim_log);
+		relay_log_tx(r, 451, "4.3.0", DKIM_TEXT_ERROR);
+		spool_free(r->spool);
+		r->spool = NULL;
+		relay_dkim_reset(r);
+		smtp_server_reply(r->srv, 451, "4.3.0", DKIM_TEXT_ERROR);
+		return;
+	}
+	if (r->dkim == RD_UNSIGNED && r->l->dkim_required) {
+		relay_log_tx(r, 550, "5.7.1", DKIM_TEXT_REQUIRED);
+		spool_free(r->spool);
+		r->spool = NULL;
+		relay_dkim_reset(r);
+		smtp_server_reply(r->srv, 550, "5.7.1", DKIM_TEXT_REQUIRED);
+		return;
+	}
 	relay_enter(r, R_DATA);
 	smtp_client_data(r->cli, relay_body, r);
 }
@@ -867,6 +1086,7 @@ srv_data_abort(void *arg)
 	/* up_tx stays set: the next MAIL sends RSET upstream first */
 	spool_free(r->spool);
 	r->spool = NULL;
+	relay_dkim_reset(r);
 }
 
 static void
@@ -881,6 +1101,7 @@ srv_closed(void *arg, const char *reason)
 	r->pop = NULL;
 	relay_close_upstream(r);
 	spool_free(r->spool);
+	relay_dkim_reset(r);
 	smtp_server_free(r->srv);
 	LIST_REMOVE(r, entry);
 	nrelays--;
@@ -1049,6 +1270,7 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 		relay_log_tx(r, rep->code, rep->enh, rep->text);
 		spool_free(r->spool);
 		r->spool = NULL;
+		relay_dkim_reset(r);
 		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
 		return;
 	case R_RSET:
@@ -1099,6 +1321,7 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 		relay_log_tx(r, 451, "4.4.2", fail_name(cls));
 		spool_free(r->spool);
 		r->spool = NULL;
+		relay_dkim_reset(r);
 		relay_fail_reply(r, cls);
 		break;
 	case R_RSET:

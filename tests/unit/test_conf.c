@@ -1020,13 +1020,13 @@ test_example(void **state)
  * documented in its section, and a file that sets each key to the default
  * the document prints loads to the same values as a file that sets none.
  */
-static const char *const all_keys[3][64] = {
+static const char *const all_keys[4][64] = {
 	{ "hostname", "user", "log_level", "log_facilities", "log_target",
 	  "max_sessions", NULL },
 	{ "listen", "allow", "upstream", "max_message_size", "max_recipients",
 	  "banner", "command_timeout", "data_timeout",
 	  "max_sessions_per_client", "bare_newline", "received_header",
-	  NULL },
+	  "dkim", "dkim_required", NULL },
 	{ "host", "port", "tls", "ca_file", "verify_hostname", "tls_name",
 	  "tls_min_version", "helo_name", "connect_timeout",
 	  "command_timeout", "tls_max_version", "ca_path", "verify_chain",
@@ -1039,6 +1039,9 @@ static const char *const all_keys[3][64] = {
 	  "token_timeout", "users_file", "auth_mechanisms", "auth_fallback",
 	  "auth_allow_cleartext", "pop_before_smtp", "pop_tls",
 	  "pop_timeout", "pop_interval", NULL },
+	{ "domain", "selector", "key_file", "canonicalization", "headers",
+	  "oversign", "sign_date", "sign_message_id", "expire", "identity",
+	  "subdomains", NULL },
 };
 
 static void
@@ -1071,6 +1074,26 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	    lb->max_sessions_per_client);
 	assert_int_equal(la->bare_newline, lb->bare_newline);
 	assert_int_equal(la->received_header, lb->received_header);
+	assert_int_equal(la->ndkim, lb->ndkim);
+	assert_int_equal(la->dkim_required, lb->dkim_required);
+	assert_int_equal(a->ndkims, b->ndkims);
+	for (i = 0; i < a->ndkims; i++) {
+		const struct conf_dkim *da = &a->dkims[i], *db = &b->dkims[i];
+		size_t j;
+
+		assert_memory_equal(da->canon, db->canon, sizeof(da->canon));
+		assert_int_equal(da->nheaders, db->nheaders);
+		for (j = 0; j < da->nheaders; j++)
+			assert_string_equal(da->headers[j], db->headers[j]);
+		assert_int_equal(da->noversign, db->noversign);
+		for (j = 0; j < da->noversign; j++)
+			assert_string_equal(da->oversign[j], db->oversign[j]);
+		assert_int_equal(da->sign_date, db->sign_date);
+		assert_int_equal(da->sign_message_id, db->sign_message_id);
+		assert_int_equal(da->expire, db->expire);
+		assert_string_equal(da->identity, db->identity);
+		assert_int_equal(da->subdomains, db->subdomains);
+	}
 	assert_int_equal(ua->port, ub->port);
 	assert_int_equal(ua->tls, ub->tls);
 	assert_int_equal(ua->ocsp, ub->ocsp);
@@ -1115,14 +1138,15 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 static void
 test_docs_defaults(void **state)
 {
-	static const char *const heads[3] = {
-		"[gateway]", "[listener NAME]", "[upstream NAME]"
+	static const char *const heads[4] = {
+		"[gateway]", "[listener NAME]", "[upstream NAME]",
+		"[dkim NAME]"
 	};
 	struct gw_conf	*doc, *min;
 	FILE		*fp;
 	char		 path[PATH_MAX], line[1024], *cell[6], *p, *e;
-	char		 body[3][2048], text[8192];
-	int		 documented[3][64], sec = -1, i, k, ncell, nlit = 0;
+	char		 body[4][2048], text[16384], self[PATH_MAX];
+	int		 documented[4][64], sec = -1, i, k, ncell, nlit = 0;
 	int		 fence = 0;
 
 	(void)state;
@@ -1139,7 +1163,7 @@ test_docs_defaults(void **state)
 			continue;
 		if (line[0] == '#') {
 			sec = -1;
-			for (i = 0; i < 3; i++)
+			for (i = 0; i < 4; i++)
 				if (strstr(line, heads[i]) != NULL)
 					sec = i;
 			continue;
@@ -1176,20 +1200,26 @@ test_docs_defaults(void **state)
 		nlit++;
 	}
 	(void)fclose(fp);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		for (k = 0; all_keys[i][k] != NULL; k++)
 			if (!documented[i][k])
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 36);
+	assert_int_equal(nlit, 44);
 
+	/* conf only names the key file: any readable file will do here */
+	(void)snprintf(self, sizeof(self), "%s", path);
 	(void)snprintf(text, sizeof(text), "[gateway]\n%s"
 	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n%s"
-	    "[upstream u]\nhost = mail.example.com\n%s",
-	    body[0], body[1], body[2]);
+	    "[upstream u]\nhost = mail.example.com\n%s"
+	    "[dkim d]\ndomain = example.com\nselector = s\nkey_file = %s\n%s",
+	    body[0], body[1], body[2], self, body[3]);
 	assert_no_errors(load_text(text, &doc, NULL));
-	assert_no_errors(load_text(MINIMAL, &min, NULL));
+	(void)snprintf(text, sizeof(text), "%s"
+	    "[dkim d]\ndomain = example.com\nselector = s\nkey_file = %s\n",
+	    MINIMAL, self);
+	assert_no_errors(load_text(text, &min, NULL));
 	compare_conf(doc, min);
 	conf_unref(doc);
 	conf_unref(min);
@@ -1344,6 +1374,148 @@ test_auth_keys(void **state)
 	    "auth = map"));
 }
 
+/* [dkim NAME] sections and the listener keys that name them */
+static void
+test_dkim(void **state)
+{
+	struct gw_conf		*c;
+	const struct conf_dkim	*d;
+	const char		*path;
+	char			 text[4096 + 2 * PATH_MAX], key[PATH_MAX];
+
+	(void)state;
+	srcpath(key, sizeof(key), "docs/configuration.md");
+	(void)snprintf(text, sizeof(text),
+	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n"
+	    "dkim = b, a\ndkim_required = yes\n"
+	    "[upstream u]\nhost = mail.example.com\n"
+	    "[dkim a]\ndomain = Example.COM\nselector = Sel1\nkey_file = %s\n"
+	    "canonicalization = simple/relaxed\nheaders = from, Subject\n"
+	    "oversign = FROM, subject\nsign_date = no\nsign_message_id = no\n"
+	    "expire = 168h\nidentity = bounce@mail.example.com\n"
+	    "subdomains = yes\n"
+	    "[dkim b]\ndomain = example.com\nselector = s2\nkey_file = %s\n"
+	    "canonicalization = relaxed\n", key, key);
+	assert_no_errors(load_text(text, &c, &path));
+	assert_int_equal(c->ndkims, 2);
+	d = &c->dkims[0];
+	assert_string_equal(d->name, "a");
+	assert_string_equal(d->domain, "example.com");
+	assert_string_equal(d->selector, "sel1");
+	assert_int_equal(d->canon[0], CONF_CANON_SIMPLE);
+	assert_int_equal(d->canon[1], CONF_CANON_RELAXED);
+	assert_int_equal(d->nheaders, 2);
+	assert_string_equal(d->headers[0], "from");
+	assert_int_equal(d->noversign, 2);
+	assert_int_equal(d->sign_date, 0);
+	assert_int_equal(d->sign_message_id, 0);
+	assert_int_equal(d->expire, 7 * 86400);
+	assert_string_equal(d->identity, "bounce@mail.example.com");
+	assert_int_equal(d->subdomains, 1);
+	/* one word: header canonicalisation, body simple (RFC 6376 3.5) */
+	assert_int_equal(c->dkims[1].canon[0], CONF_CANON_RELAXED);
+	assert_int_equal(c->dkims[1].canon[1], CONF_CANON_SIMPLE);
+	/* defaults */
+	assert_int_equal(c->dkims[1].nheaders, 12);
+	assert_string_equal(c->dkims[1].headers[11],
+	    "Content-Transfer-Encoding");
+	assert_int_equal(c->dkims[1].noversign, 1);
+	assert_string_equal(c->dkims[1].oversign[0], "From");
+	assert_int_equal(c->dkims[1].sign_date, 1);
+	assert_int_equal(c->dkims[1].expire, 0);
+	assert_string_equal(c->dkims[1].identity, "");
+	assert_int_equal(c->listeners[0].ndkim, 2);
+	assert_ptr_equal(c->listeners[0].dkim[0], &c->dkims[1]);
+	assert_ptr_equal(c->listeners[0].dkim[1], &c->dkims[0]);
+	assert_int_equal(c->listeners[0].dkim_required, 1);
+	assert_ptr_equal(conf_find_dkim(c, "a"), &c->dkims[0]);
+	assert_null(conf_find_dkim(c, "z"));
+	conf_unref(c);
+
+	/* every value error, and the cross-checks, each with its line */
+	(void)snprintf(text, sizeof(text),
+	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n"
+	    "dkim = a, nosuch\n"
+	    "[upstream u]\nhost = mail.example.com\n"
+	    "[dkim a]\ndomain = 192.0.2.1\nselector = s\nkey_file = %s\n"
+	    "canonicalization = relaxed/loose\nheaders = Subject, Bad:Name\n"
+	    "oversign = To, to\nexpire = 9000h\nidentity = nobody\n"
+	    "[dkim b]\ndomain = example.com\nselector = s\nkey_file = %s\n"
+	    "headers = Subject, To\noversign = Cc\n"
+	    "identity = x@example.org\n"
+	    "[dkim c]\nselector = s\n", key, key);
+	(void)load_text(text, &c, &path);
+	assert_err(0, path, "8: domain: \"192.0.2.1\": an IP address is not "
+	    "a DNS name");
+	assert_err(1, path, "11: canonicalization: \"relaxed/loose\": must be "
+	    "simple, relaxed");
+	assert_err(2, path, "12: headers: \"Subject, Bad:Name\": \"Bad:Name\": "
+	    "not a header field name");
+	assert_err(3, path, "13: oversign: \"To, to\": \"to\": listed twice");
+	assert_err(4, path, "14: expire: \"9000h\": must be between 0s and 8784h");
+	assert_err(5, path, "15: identity: \"nobody\": must be "
+	    "[local-part]@domain");
+	assert_err(6, path, "23: [dkim c]: domain: required key missing");
+	assert_err(7, path, "23: [dkim c]: key_file: required key missing");
+	assert_err(8, path, "1: [listener l]: dkim: no [dkim nosuch] section");
+	assert_err(9, path, "16: [dkim b]: headers: must include From");
+	assert_err(10, path, "16: [dkim b]: oversign: Cc is not in headers");
+	assert_err(11, path, "16: [dkim b]: identity: x@example.org is not in "
+	    "the domain example.com");
+	assert_int_equal(errs.n, 12);
+
+	/* every spelling of canonicalization */
+	{
+		static const struct {
+			const char	*v;
+			int		 h, b;
+		} cv[] = {
+			{ "simple", CONF_CANON_SIMPLE, CONF_CANON_SIMPLE },
+			{ "relaxed", CONF_CANON_RELAXED, CONF_CANON_SIMPLE },
+			{ "simple/simple", CONF_CANON_SIMPLE, CONF_CANON_SIMPLE },
+			{ "simple/relaxed", CONF_CANON_SIMPLE,
+			    CONF_CANON_RELAXED },
+			{ "Relaxed/Simple", CONF_CANON_RELAXED,
+			    CONF_CANON_SIMPLE },
+			{ "relaxed/relaxed", CONF_CANON_RELAXED,
+			    CONF_CANON_RELAXED },
+		};
+		static const char *const bad[] = {
+			"", "/", "relaxed/", "/simple", "nofws",
+			"relaxed/relaxed/relaxed", "simple relaxed",
+			"relaxedrelaxed/simple"
+		};
+		size_t	 i;
+
+		for (i = 0; i < sizeof(cv) / sizeof(cv[0]); i++) {
+			(void)snprintf(text, sizeof(text), MINIMAL
+			    "[dkim a]\ndomain = example.com\nselector = s\n"
+			    "key_file = %s\ncanonicalization = %s\n", key,
+			    cv[i].v);
+			assert_no_errors(load_text(text, &c, &path));
+			assert_int_equal(c->dkims[0].canon[0], cv[i].h);
+			assert_int_equal(c->dkims[0].canon[1], cv[i].b);
+			conf_unref(c);
+		}
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			(void)snprintf(text, sizeof(text), MINIMAL
+			    "[dkim a]\ndomain = example.com\nselector = s\n"
+			    "key_file = %s\ncanonicalization = %s\n", key,
+			    bad[i]);
+			(void)load_text(text, &c, &path);
+			assert_int_equal(errs.n, 1);
+			assert_err(0, path, "10: canonicalization: ");
+		}
+	}
+
+	/* dkim_required with nothing to sign with */
+	(void)load_text("[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n"
+	    "dkim_required = yes\n[upstream u]\nhost = a.example\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_err(0, path, "1: [listener l]: dkim_required: no [dkim NAME] "
+	    "section");
+}
+
 int
 main(void)
 {
@@ -1372,6 +1544,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pop_keys, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_dkim, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
