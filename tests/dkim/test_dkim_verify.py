@@ -5,9 +5,13 @@ Keys are made by openssl at test time (RSA-2048 as PKCS#8 and as PKCS#1,
 Ed25519), and by dkim_signfile -g (our own keygen).  Every message is
 signed in all four canonicalisations, verified by dkimpy (RSA and Ed25519)
 and Mail::DKIM (RSA; Debian's version has no Ed25519), and then changed by
-one byte, which both must reject.  Prints "N passed, N failed".
+one byte, which both must reject.  test_random_messages adds 40 generated
+messages (blank runs, folds, blank lines, repeated fields) per run, with a
+new seed each time (printed on failure; DKIM_SEED=N repeats a run).
+Prints "N passed, N failed".
 
-Environment: DKIM_SIGNFILE (the tool, required).
+Environment: DKIM_SIGNFILE (the tool, required), DKIM_SEED,
+GWTEST_ONLY=test_a,test_b (run only those).
 """
 
 import base64

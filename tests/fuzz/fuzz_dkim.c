@@ -3,17 +3,18 @@
  * message, then signed with an Ed25519 key made on the first call.
  *
  * The input is fed once whole (the reference) and once in chunks whose
- * sizes come from a generator seeded by the first input octets.  Ed25519
- * is deterministic and the time is fixed, so both runs must agree on
- * everything: the write results, the From domain or the reason, and the
- * signature header in each of the four canonicalisations.  A message with
- * a From domain is signed unless it has more instances of the signed
- * fields than h= may list (then a clear refusal).  A signature
- * header must start with "DKIM-Signature:", end in CRLF, hold no other
- * CR or LF than its folds, and keep every line under 78 columns.  The
- * input is also given to the From parser and the header canonicaliser
- * directly, with output buffers that end exactly where their allocation
- * does.
+ * sizes come from a generator seeded by the first input octets; the
+ * signer's options (sign_date, sign_message_id, extra and oversigned
+ * names, x=, i=) come from the last input octet.  Ed25519 is deterministic
+ * and the time is fixed, so both runs must agree on everything: the write
+ * results, the From domain or the reason, and the signature header in each
+ * of the four canonicalisations.  A message with a From domain is signed
+ * unless it has more instances of the signed fields than h= may list (then
+ * a clear refusal).  A signature header must start with "DKIM-Signature:",
+ * end in CRLF, hold no other CR or LF than its folds, and keep every line
+ * under 78 columns.  The input is also given to the From parser and the
+ * header canonicaliser directly, with output buffers that end exactly
+ * where their allocation does.
  */
 #include <sys/stat.h>
 
@@ -78,7 +79,7 @@ run(const uint8_t *data, size_t size, uint32_t *rng, struct result *r)
 	const char *why = NULL, *d;
 	size_t off = 0, i;
 	char err[256];
-	int c;
+	int c, opt;
 
 	FUZZ_CHECK(m != NULL, "dkim_msg_new");
 	memset(r, 0, sizeof *r);
@@ -99,17 +100,25 @@ run(const uint8_t *data, size_t size, uint32_t *rng, struct result *r)
 	snprintf(r->domain, sizeof r->domain, "%s%s", d ? "" : "!",
 	    d ? d : why);
 
+	/* signer options from the last input octet */
+	opt = size > 0 ? data[size - 1] : 0;
 	memset(&s, 0, sizeof s);
 	s.key = key;
 	s.domain = "example.com";
 	s.selector = "fuzz";
-	s.sign_date = s.sign_message_id = 1;
+	s.sign_date = !(opt & 1);
+	s.sign_message_id = !(opt & 2);
 	for (i = 0; dkim_default_headers[i] != NULL; i++)
 		s.headers[s.nheaders++] = dkim_default_headers[i];
-	s.oversign[s.noversign++] = "From";
-	s.oversign[s.noversign++] = "Subject";
-	s.expire = 3600;
-	s.identity = "@example.com";
+	if (opt & 4)
+		s.headers[s.nheaders++] = "Received";
+	if (!(opt & 8)) {
+		s.oversign[s.noversign++] = "From";
+		s.oversign[s.noversign++] = "Subject";
+		s.oversign[s.noversign++] = "X-Absent";
+	}
+	s.expire = (opt & 16) ? 3600 : 0;
+	s.identity = (opt & 32) ? "@example.com" : NULL;
 	for (c = 0; c < 4; c++) {
 		s.hcanon = (enum dkim_canon)(c >> 1);
 		s.bcanon = (enum dkim_canon)(c & 1);
