@@ -172,8 +172,12 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		const char *at = strrchr(s->identity, '@');
 
 		/* RFC 6376 §3.5: i= is in d= or one of its subdomains */
-		if (!tag_safe(s->identity, "") || at == NULL ||
-		    !dkim_domain_match(at + 1, s->domain, 1)) {
+		if (!tag_safe(s->identity, "")) {
+			/* not echoed: it may hold control characters */
+			snprintf(err, errlen, "bad identity");
+			return -1;
+		}
+		if (at == NULL || !dkim_domain_match(at + 1, s->domain, 1)) {
 			snprintf(err, errlen, "identity %s is not an address "
 			    "in %s", s->identity, s->domain);
 			return -1;
