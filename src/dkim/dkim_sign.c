@@ -159,6 +159,11 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		snprintf(err, errlen, "signer without key, domain or selector");
 		return -1;
 	}
+	if (!(m->canons & (1u << s->bcanon))) {
+		snprintf(err, errlen, "body not hashed in %s canonicalization",
+		    dkim_canon_name(s->bcanon));
+		return -1;
+	}
 	if (s->nheaders > DKIM_MAX_HEADERS || s->noversign > DKIM_MAX_HEADERS) {
 		snprintf(err, errlen, "too many header names configured");
 		return -1;

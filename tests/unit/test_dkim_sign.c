@@ -344,6 +344,38 @@ test_expire_identity(void **state)
 	assert_int_equal(tag(sig, "i", v, sizeof v), -1);
 }
 
+/* one body hash kept: the same bh=, and the other canonicalisation refused */
+static void
+test_one_body_canon(void **state)
+{
+	struct dkim_signer s;
+	struct dkim_msg *all = feed(MSG), *one;
+	char sig[DKIM_SIG_MAX], sig1[DKIM_SIG_MAX], err[128];
+	int c;
+
+	(void)state;
+	assert_null(dkim_msg_new_canons(0));
+	for (c = 0; c < 2; c++) {
+		one = dkim_msg_new_canons(1u << c);
+		assert_non_null(one);
+		assert_int_equal(dkim_msg_write(one, MSG, strlen(MSG)), 0);
+		assert_int_equal(dkim_msg_end(one), 0);
+		signer_init(&s, edkey);
+		s.bcanon = (enum dkim_canon)c;
+		assert_int_equal(dkim_msg_sign(all, &s, 1, sig, sizeof sig,
+		    err, sizeof err), 0);
+		assert_int_equal(dkim_msg_sign(one, &s, 1, sig1, sizeof sig1,
+		    err, sizeof err), 0);
+		assert_string_equal(sig, sig1);	/* Ed25519: deterministic */
+		s.bcanon = (enum dkim_canon)!c;
+		assert_int_equal(dkim_msg_sign(one, &s, 1, sig1, sizeof sig1,
+		    err, sizeof err), -1);
+		assert_non_null(strstr(err, "not hashed"));
+		dkim_msg_free(one);
+	}
+	dkim_msg_free(all);
+}
+
 static void
 test_bad_values(void **state)
 {
@@ -586,6 +618,7 @@ main(void)
 		cmocka_unit_test(test_expire_identity),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_one_body_canon),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_rfc8463_known_answer),
 	};
