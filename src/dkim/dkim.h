@@ -65,6 +65,15 @@ struct dkim_msg;
 /* dkim_msg_new - hashes both body canonicalisations; NULL if out of memory */
 struct dkim_msg *dkim_msg_new(void);
 /*
+ * dkim_msg_new_canons - hashes only the body canonicalisations in mask
+ * (DKIM_BODY_SIMPLE | DKIM_BODY_RELAXED: what the candidate signers use);
+ * a signer asking for another fails in dkim_msg_sign().  Saves a SHA-256
+ * pass over the body when all signers agree.
+ */
+#define DKIM_BODY_SIMPLE	(1u << DKIM_CANON_SIMPLE)
+#define DKIM_BODY_RELAXED	(1u << DKIM_CANON_RELAXED)
+struct dkim_msg *dkim_msg_new_canons(unsigned mask);
+/*
  * dkim_msg_write - feed message bytes.  -1: header block too large (the
  * message is then unsignable; this is not an I/O error, keep relaying).
  */

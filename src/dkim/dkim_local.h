@@ -45,6 +45,7 @@ struct dkim_msg {
 	int		 crlfs;		/* end-of-header matcher: 0..3 of CRLFCRLF */
 	struct dkim_field *fields;
 	size_t		 nfields;
+	unsigned	 canons;	/* DKIM_BODY_*: the body hashes kept */
 	wc_Sha256	 sha[2];	/* body hash, by enum dkim_canon */
 	struct dkim_body body[2];
 	unsigned char	 bh[2][WC_SHA256_DIGEST_SIZE];

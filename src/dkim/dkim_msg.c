@@ -26,11 +26,19 @@ body_sink(void *arg, const char *p, size_t n)
 struct dkim_msg *
 dkim_msg_new(void)
 {
+	return dkim_msg_new_canons(DKIM_BODY_SIMPLE | DKIM_BODY_RELAXED);
+}
+
+struct dkim_msg *
+dkim_msg_new_canons(unsigned mask)
+{
 	struct dkim_msg *m;
 	int c;
 
-	if ((m = calloc(1, sizeof *m)) == NULL)
+	mask &= DKIM_BODY_SIMPLE | DKIM_BODY_RELAXED;
+	if (mask == 0 || (m = calloc(1, sizeof *m)) == NULL)
 		return NULL;
+	m->canons = mask;
 	for (c = 0; c < 2; c++) {
 		if (wc_InitSha256(&m->sha[c]) != 0) {
 			if (c == 1)
@@ -123,7 +131,8 @@ dkim_msg_write(struct dkim_msg *m, const char *p, size_t n)
 		return hdr_append(m, p, n);
 	case DKIM_MSG_BODY:
 		for (c = 0; c < 2; c++)
-			dkim_body_update(&m->body[c], p, n);
+			if (m->canons & (1u << c))
+				dkim_body_update(&m->body[c], p, n);
 		return 0;
 	case DKIM_MSG_UNSIGNABLE:
 		return -1;
@@ -240,6 +249,8 @@ dkim_msg_end(struct dkim_msg *m)
 		return m->state == DKIM_MSG_DONE ? 0 : -1;
 	/* no empty line: the whole message is header, the body is empty */
 	for (c = 0; c < 2; c++) {
+		if (!(m->canons & (1u << c)))
+			continue;
 		dkim_body_final(&m->body[c]);
 		if (wc_Sha256Final(&m->sha[c], m->bh[c]) != 0) {
 			unsignable(m, "hash failure");

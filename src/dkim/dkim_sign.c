@@ -159,6 +159,11 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		snprintf(err, errlen, "signer without key, domain or selector");
 		return -1;
 	}
+	if (!(m->canons & (1u << s->bcanon))) {
+		snprintf(err, errlen, "body not hashed in %s canonicalization",
+		    dkim_canon_name(s->bcanon));
+		return -1;
+	}
 	if (s->nheaders > DKIM_MAX_HEADERS || s->noversign > DKIM_MAX_HEADERS) {
 		snprintf(err, errlen, "too many header names configured");
 		return -1;
@@ -172,8 +177,12 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		const char *at = strrchr(s->identity, '@');
 
 		/* RFC 6376 §3.5: i= is in d= or one of its subdomains */
-		if (!tag_safe(s->identity, "") || at == NULL ||
-		    !dkim_domain_match(at + 1, s->domain, 1)) {
+		if (!tag_safe(s->identity, "")) {
+			/* not echoed: it may hold control characters */
+			snprintf(err, errlen, "bad identity");
+			return -1;
+		}
+		if (at == NULL || !dkim_domain_match(at + 1, s->domain, 1)) {
 			snprintf(err, errlen, "identity %s is not an address "
 			    "in %s", s->identity, s->domain);
 			return -1;

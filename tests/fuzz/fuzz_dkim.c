@@ -3,17 +3,18 @@
  * message, then signed with an Ed25519 key made on the first call.
  *
  * The input is fed once whole (the reference) and once in chunks whose
- * sizes come from a generator seeded by the first input octets.  Ed25519
- * is deterministic and the time is fixed, so both runs must agree on
- * everything: the write results, the From domain or the reason, and the
- * signature header in each of the four canonicalisations.  A message with
- * a From domain is signed unless it has more instances of the signed
- * fields than h= may list (then a clear refusal).  A signature
- * header must start with "DKIM-Signature:", end in CRLF, hold no other
- * CR or LF than its folds, and keep every line under 78 columns.  The
- * input is also given to the From parser and the header canonicaliser
- * directly, with output buffers that end exactly where their allocation
- * does.
+ * sizes come from a generator seeded by the first input octets; the
+ * signer's options (sign_date, sign_message_id, extra and oversigned
+ * names, x=, i=) and the body hashes kept come from the last input octet.  Ed25519 is deterministic
+ * and the time is fixed, so both runs must agree on everything: the write
+ * results, the From domain or the reason, and the signature header in each
+ * of the four canonicalisations.  A message with a From domain is signed
+ * unless it has more instances of the signed fields than h= may list (then
+ * a clear refusal).  A signature header must start with "DKIM-Signature:",
+ * end in CRLF, hold no other CR or LF than its folds, and keep every line
+ * under 78 columns.  The input is also given to the From parser and the
+ * header canonicaliser directly, with output buffers that end exactly
+ * where their allocation does.
  */
 #include <sys/stat.h>
 
@@ -74,13 +75,19 @@ static void
 run(const uint8_t *data, size_t size, uint32_t *rng, struct result *r)
 {
 	struct dkim_signer s;
-	struct dkim_msg *m = dkim_msg_new();
+	struct dkim_msg *m;
 	const char *why = NULL, *d;
 	size_t off = 0, i;
 	char err[256];
-	int c;
+	int c, opt;
+	unsigned mask;
 
-	FUZZ_CHECK(m != NULL, "dkim_msg_new");
+	/* signer options from the last input octet; body hashes from two bits */
+	opt = size > 0 ? data[size - 1] : 0;
+	mask = (opt & 64) ? DKIM_BODY_RELAXED : (opt & 128) ? DKIM_BODY_SIMPLE :
+	    DKIM_BODY_SIMPLE | DKIM_BODY_RELAXED;
+	m = dkim_msg_new_canons(mask);
+	FUZZ_CHECK(m != NULL, "dkim_msg_new_canons");
 	memset(r, 0, sizeof *r);
 	while (off < size) {
 		size_t n = size - off;
@@ -103,22 +110,34 @@ run(const uint8_t *data, size_t size, uint32_t *rng, struct result *r)
 	s.key = key;
 	s.domain = "example.com";
 	s.selector = "fuzz";
-	s.sign_date = s.sign_message_id = 1;
+	s.sign_date = !(opt & 1);
+	s.sign_message_id = !(opt & 2);
 	for (i = 0; dkim_default_headers[i] != NULL; i++)
 		s.headers[s.nheaders++] = dkim_default_headers[i];
-	s.oversign[s.noversign++] = "From";
-	s.oversign[s.noversign++] = "Subject";
-	s.expire = 3600;
-	s.identity = "@example.com";
+	if (opt & 4)
+		s.headers[s.nheaders++] = "Received";
+	if (!(opt & 8)) {
+		s.oversign[s.noversign++] = "From";
+		s.oversign[s.noversign++] = "Subject";
+		s.oversign[s.noversign++] = "X-Absent";
+	}
+	s.expire = (opt & 16) ? 3600 : 0;
+	s.identity = (opt & 32) ? "@example.com" : NULL;
 	for (c = 0; c < 4; c++) {
 		s.hcanon = (enum dkim_canon)(c >> 1);
 		s.bcanon = (enum dkim_canon)(c & 1);
 		r->sigrc[c] = dkim_msg_sign(m, &s, NOW, r->sig[c],
 		    sizeof r->sig[c], err, sizeof err);
-		/* refusals: no From domain, or too many fields for h= */
+		/*
+		 * Refusals: no From domain, too many fields for h=, or a body
+		 * canonicalisation that was not hashed.
+		 */
 		FUZZ_CHECK(r->sigrc[c] == 0 || d == NULL ||
-		    strstr(err, "too many") || strstr(err, "too long"),
+		    strstr(err, "too many") || strstr(err, "too long") ||
+		    !(mask & (1u << s.bcanon)),
 		    "signable message not signed: %s", err);
+		FUZZ_CHECK(mask & (1u << s.bcanon) || r->sigrc[c] == -1,
+		    "signed with a body hash not kept");
 		if (r->sigrc[c] == 0)
 			check_sig(r->sig[c]);
 		else

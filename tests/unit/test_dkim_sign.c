@@ -344,6 +344,38 @@ test_expire_identity(void **state)
 	assert_int_equal(tag(sig, "i", v, sizeof v), -1);
 }
 
+/* one body hash kept: the same bh=, and the other canonicalisation refused */
+static void
+test_one_body_canon(void **state)
+{
+	struct dkim_signer s;
+	struct dkim_msg *all = feed(MSG), *one;
+	char sig[DKIM_SIG_MAX], sig1[DKIM_SIG_MAX], err[128];
+	int c;
+
+	(void)state;
+	assert_null(dkim_msg_new_canons(0));
+	for (c = 0; c < 2; c++) {
+		one = dkim_msg_new_canons(1u << c);
+		assert_non_null(one);
+		assert_int_equal(dkim_msg_write(one, MSG, strlen(MSG)), 0);
+		assert_int_equal(dkim_msg_end(one), 0);
+		signer_init(&s, edkey);
+		s.bcanon = (enum dkim_canon)c;
+		assert_int_equal(dkim_msg_sign(all, &s, 1, sig, sizeof sig,
+		    err, sizeof err), 0);
+		assert_int_equal(dkim_msg_sign(one, &s, 1, sig1, sizeof sig1,
+		    err, sizeof err), 0);
+		assert_string_equal(sig, sig1);	/* Ed25519: deterministic */
+		s.bcanon = (enum dkim_canon)!c;
+		assert_int_equal(dkim_msg_sign(one, &s, 1, sig1, sizeof sig1,
+		    err, sizeof err), -1);
+		assert_non_null(strstr(err, "not hashed"));
+		dkim_msg_free(one);
+	}
+	dkim_msg_free(all);
+}
+
 static void
 test_bad_values(void **state)
 {
@@ -490,6 +522,92 @@ test_keys(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+/*
+ * RFC 8463 Appendix A: the RFC 8032 §7.1 test key, the RFC 6376 example
+ * message, and the published relaxed/relaxed signature.  Ed25519 is
+ * deterministic, so canonicalising the RFC's own signature header and
+ * signing must give its b= exactly; the body hashes must match too.
+ */
+static void
+test_rfc8463_known_answer(void **state)
+{
+	static const char pem[] = "-----BEGIN PRIVATE KEY-----\n"
+	    "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+	    "-----END PRIVATE KEY-----\n";
+	static const char *const hdrs[] = {
+	    "From: Joe SixPack <joe@football.example.com>\r\n",
+	    "To: Suzie Q <suzie@shopping.example.net>\r\n",
+	    "Subject: Is dinner ready?\r\n",
+	    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n",
+	    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n",
+	    NULL };
+	static const char body[] = "\r\nHi.\r\n\r\nWe lost the game.  "
+	    "Are you hungry yet?\r\n\r\nJoe.\r\n\r\n\r\n";
+	static const char sighdr[] =
+	    "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
+	    " d=football.example.com; i=@football.example.com;\r\n"
+	    " q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n"
+	    " subject : date : message-id : from : subject : date;\r\n"
+	    " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
+	    " b=";
+	static const char want_b[] = "/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9O"
+	    "dqQehSwhEIug4D11BusFa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==";
+	char path[160], err[256], rec[DKIM_RECORD_MAX], buf[512], b64[128];
+	unsigned char digest[32], sig[64];
+	struct dkim_key *k;
+	struct dkim_msg *dm;
+	wc_Sha256 sha;
+	FILE *fp;
+	long n;
+	int weak, i;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/rfc8463.pem", tmpdir);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(pem, fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(dkim_key_load(path, &k, &weak, err, sizeof err), 0);
+	unlink(path);
+	assert_true(dkim_key_record(k, rec, sizeof rec) > 0);
+	assert_string_equal(rec, "v=DKIM1; k=ed25519; "
+	    "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+
+	/* body hashes: relaxed from RFC 8463, simple from its simple variant */
+	dm = dkim_msg_new();
+	for (i = 0; hdrs[i] != NULL; i++)
+		assert_int_equal(dkim_msg_write(dm, hdrs[i], strlen(hdrs[i])),
+		    0);
+	assert_int_equal(dkim_msg_write(dm, body, sizeof body - 1), 0);
+	assert_int_equal(dkim_msg_end(dm), 0);
+	assert_true(base64_encode(dm->bh[DKIM_CANON_RELAXED], 32, b64,
+	    sizeof b64) > 0);
+	assert_string_equal(b64, "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=");
+	assert_true(base64_encode(dm->bh[DKIM_CANON_SIMPLE], 32, b64,
+	    sizeof b64) > 0);
+	assert_string_equal(b64, "4bLNXImK9drULnmePzZNEBleUanJCX5PIsDIFoH4KTQ=");
+	dkim_msg_free(dm);
+
+	/* h=: the five present fields; the oversigned three hash nothing */
+	assert_int_equal(wc_InitSha256(&sha), 0);
+	for (i = 0; hdrs[i] != NULL; i++) {
+		n = dkim_canon_header(DKIM_CANON_RELAXED, hdrs[i],
+		    strlen(hdrs[i]), buf, sizeof buf);
+		assert_true(n > 0);
+		wc_Sha256Update(&sha, (byte *)buf, (word32)n);
+	}
+	n = dkim_canon_header(DKIM_CANON_RELAXED, sighdr, sizeof sighdr - 1,
+	    buf, sizeof buf);
+	assert_true(n > 2);
+	wc_Sha256Update(&sha, (byte *)buf, (word32)(n - 2));
+	wc_Sha256Final(&sha, digest);
+	wc_Sha256Free(&sha);
+	assert_int_equal(dkim_key_sign(k, digest, sig, sizeof sig), 64);
+	assert_true(base64_encode(sig, 64, b64, sizeof b64) > 0);
+	assert_string_equal(b64, want_b);
+	dkim_key_free(k);
+}
+
 int
 main(void)
 {
@@ -500,7 +618,9 @@ main(void)
 		cmocka_unit_test(test_expire_identity),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_one_body_canon),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_rfc8463_known_answer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
