@@ -889,7 +889,8 @@ srv_data_begin(void *arg)
 	relay_dkim_reset(r);
 	/* the signature never covers our own Received: it is not fed here */
 	if (signers_count(r->env->signers) > 0 &&
-	    (r->dmsg = dkim_msg_new()) == NULL) {
+	    (r->dmsg = dkim_msg_new_canons(signers_body_canons(r->env->signers,
+	    r->l))) == NULL) {
 		spool_free(r->spool);
 		r->spool = NULL;
 		return -1;

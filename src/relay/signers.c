@@ -158,6 +158,31 @@ signers_pick(const struct signers *set, const struct conf_listener *l,
 	return n;
 }
 
+unsigned
+signers_body_canons(const struct signers *set, const struct conf_listener *l)
+{
+	const struct conf_dkim	*d;
+	unsigned		 mask = 0;
+	size_t			 i, idx;
+
+	if (set == NULL)
+		return 0;
+	if (l != NULL && l->ndkim > 0) {
+		for (i = 0; i < l->ndkim; i++) {
+			if ((d = l->dkim[i]) == NULL)
+				continue;
+			idx = (size_t)(d - set->conf->dkims);
+			if (idx < set->n && set->keys[idx] != NULL)
+				mask |= 1u << set->s[idx].bcanon;
+		}
+		return mask;
+	}
+	for (i = 0; i < set->n; i++)
+		if (set->keys[i] != NULL)
+			mask |= 1u << set->s[i].bcanon;
+	return mask;
+}
+
 const char *
 signers_alg_name(const struct dkim_signer *s)
 {
