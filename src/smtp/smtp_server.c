@@ -225,6 +225,7 @@ static void	smtp_proceed_help(struct smtp_server *, const char *);
 static void	smtp_proceed_vrfy(struct smtp_server *, const char *);
 static void	smtp_proceed_notimpl(struct smtp_server *, const char *);
 static int	smtp_check_auth(struct smtp_server *, const char *);
+static int	smtp_check_auth1(struct smtp_server *, const char *);
 static void	smtp_proceed_auth(struct smtp_server *, const char *);
 static void	smtp_proceed_unknown(struct smtp_server *, const char *);
 
@@ -1416,9 +1417,35 @@ smtp_proceed_notimpl(struct smtp_server *s, const char *args)
 	smtp_error(s, 502, "5.5.1", "Command not implemented");
 }
 
-/* RFC 4954 4: "AUTH mechanism [initial-response]" */
+/*
+ * RFC 4954 4: "AUTH mechanism [initial-response]".  A refused AUTH with
+ * input behind it drops that input: a client that pipelines its SASL
+ * responses would otherwise have them run, and traced, as commands.
+ */
 static int
 smtp_check_auth(struct smtp_server *s, const char *args)
+{
+	struct buf	*in = io_in(s->io);
+	size_t		 len;
+
+	if (smtp_check_auth1(s, args) == 0)
+		return 0;
+	if ((len = buf_len(in)) == 0)
+		return -1;
+	log_debug("%016llx %zu octets of input behind a refused AUTH "
+	    "dropped", (unsigned long long)s->info.id, len);
+	/* an unfinished line: skip its rest too (keep a CR for its LF) */
+	if (len < 2 || memcmp(buf_data(in) + len - 2, "\r\n", 2) != 0) {
+		s->flags |= SF_SKIPLINE;
+		if (buf_data(in)[len - 1] == '\r')
+			len--;
+	}
+	buf_consume(in, len);
+	return -1;
+}
+
+static int
+smtp_check_auth1(struct smtp_server *s, const char *args)
 {
 	size_t	 mlen;
 

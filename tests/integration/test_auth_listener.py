@@ -378,5 +378,31 @@ def test_debug_session_shows_no_secret():
         check(s not in log, "secret %r in the gateway's output", s)
 
 
+def test_pipelined_sasl_responses_not_logged():
+    """A client that pipelines its SASL responses behind AUTH gets 503,
+    and the lines behind it are dropped, not run (and traced) as
+    commands: they are its credentials."""
+    up = Upstream("starttls", auth={"users": ACCOUNTS})
+    gw = passthrough_gateway(up)
+    pw = ACCOUNTS["alice@isp.test"]
+    secrets = [plain("alice@isp.test", pw), b64(b"alice@isp.test"),
+               b64(pw.encode())]
+    with gw.client() as c:
+        c.start()
+        c.send(("AUTH PLAIN\r\n%s\r\n" % secrets[0]).encode())
+        check_reply(c.reply(), 503, what="pipelined AUTH PLAIN")
+        c.send(("AUTH LOGIN\r\n%s\r\n%s\r\n" %
+                (secrets[1], secrets[2])).encode())
+        check_reply(c.reply(), 503, what="pipelined AUTH LOGIN")
+        # nothing else was answered: the next reply is NOOP's
+        r = c.cmd("NOOP")
+        check_reply(r, 250, what="NOOP after the dropped input")
+        check_reply(auth_plain(c, "alice@isp.test", pw), 235,
+                    what="AUTH after")
+    log = gw.log()
+    for s in secrets:
+        check(s not in log, "secret %r in the gateway's output", s)
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
