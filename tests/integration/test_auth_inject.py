@@ -469,5 +469,24 @@ def test_probe_names_the_choice():
         check(form not in out, "secret form %r in the probe output", form)
 
 
+def test_client_leaves_while_token_command_runs():
+    """The client goes away while token_command runs: the session ends
+    with the fetch (no callback into a freed session; run under ASan)
+    and the gateway goes on serving."""
+    up = auth_up(mechs=["XOAUTH2"])
+    gw = Gateway(up, upstream_conf=inject(
+        token_command="sleep 2; echo %s" % TOKEN, token_timeout="5s"))
+    with gw.client() as c:
+        c.start()
+        c.send(b"MAIL FROM:<s@example.test>\r\n")
+        check(gw.wait_log(r"token_command started"), "no token_command")
+        mark = len(gw.log())
+    check(gw.wait_log(r"relay session closed", timeout=15, start=mark),
+          "the session did not end")
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("NOOP"), 250, what="NOOP after")
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

@@ -404,5 +404,32 @@ def test_pipelined_sasl_responses_not_logged():
         check(s not in log, "secret %r in the gateway's output", s)
 
 
+def test_passthrough_client_leaves_during_auth():
+    """The client goes away while its AUTH waits on a hung upstream; the
+    session ends when the upstream times out, and the gateway goes on
+    serving (run under ASan: no use after free)."""
+    import socket
+    hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    try:
+        gw = Gateway(None, upstream_conf={
+            "auth": "passthrough", "port": str(hung.getsockname()[1]),
+            "command_timeout": "2s", "connect_timeout": "2s"})
+        with gw.client() as c:
+            c.start()
+            c.send(("AUTH PLAIN %s\r\n" %
+                    plain("alice@isp.test", "pw")).encode())
+            check(gw.wait_log(r"relay CONNECT -> AUTH"), "no AUTH started")
+            mark = len(gw.log())
+        check(gw.wait_log(r"relay session closed", timeout=15, start=mark),
+              "the session did not end")
+        with gw.client() as c:
+            c.start()
+            check_reply(c.cmd("NOOP"), 250, what="NOOP after")
+    finally:
+        hung.close()
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
