@@ -826,7 +826,7 @@ smtp_next_command(struct smtp_server *s)
 		fatalx("smtp_server: command line of %zu octets", len);
 	memcpy(line, buf_data(in), len);
 	line[len] = '\0';
-	buf_consume(in, len + 2);
+	buf_consume_wipe(in, len + 2);	/* it may be a credential */
 	s->ncommands++;
 	if (smtp_in_sasl(s))
 		smtp_sasl_line(s, line, len);
@@ -874,13 +874,13 @@ smtp_skip_line(struct smtp_server *s)
 		return 0;
 	p = buf_data(in);
 	if ((eol = memmem(p, len, "\r\n", 2)) != NULL) {
-		buf_consume(in, (size_t)(eol - p) + 2);
+		buf_consume_wipe(in, (size_t)(eol - p) + 2);
 		s->flags &= ~SF_SKIPLINE;
 		return 1;
 	}
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
-	buf_consume(in, len);
+	buf_consume_wipe(in, len);
 	return 0;
 }
 
@@ -1440,7 +1440,7 @@ smtp_check_auth(struct smtp_server *s, const char *args)
 		if (buf_data(in)[len - 1] == '\r')
 			len--;
 	}
-	buf_consume(in, len);
+	buf_consume_wipe(in, len);
 	return -1;
 }
 

@@ -162,6 +162,20 @@ buf_consume(struct buf *b, size_t n)
 	b->off = b->len == 0 ? 0 : b->off + n;
 }
 
+/*
+ * buf_consume_wipe - buf_consume, but the bytes are zeroed first: a line
+ * that held a credential must not stay readable in the storage.
+ */
+void
+buf_consume_wipe(struct buf *b, size_t n)
+{
+	if (n > b->len)
+		fatalx("buf_consume_wipe: %zu bytes but only %zu buffered",
+		    n, b->len);
+	explicit_bzero(b->data + b->off, n);
+	buf_consume(b, n);
+}
+
 /* buf_clear - drop everything, keep storage */
 void
 buf_clear(struct buf *b)
