@@ -431,5 +431,37 @@ def test_passthrough_client_leaves_during_auth():
         hung.close()
 
 
+def test_passthrough_reload_during_auth():
+    """SIGHUP while a passthrough AUTH waits upstream: the AUTH still gets
+    its verdict, the session goes on, and sessions under the new
+    configuration work (run under ASan)."""
+    import socket
+    hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    try:
+        gw = Gateway(None, upstream_conf={
+            "auth": "passthrough", "port": str(hung.getsockname()[1]),
+            "command_timeout": "2s", "connect_timeout": "2s"})
+        with gw.client() as c:
+            c.start()
+            c.send(("AUTH PLAIN %s\r\n" %
+                    plain("alice@isp.test", "pw")).encode())
+            check(gw.wait_log(r"relay CONNECT -> AUTH"), "no AUTH started")
+            mark = len(gw.log())
+            gw.signal(signal.SIGHUP)
+            check(gw.wait_log(r"reload: new configuration in use",
+                              start=mark), "no reload")
+            check_reply(c.reply(timeout=10), 454, "4.7.0",
+                        what="AUTH across the reload")
+            # the session goes on under the configuration it began with
+            check_reply(c.cmd("NOOP"), 250, what="NOOP after the reload")
+        with gw.client() as c:
+            c.start()
+            check_reply(c.cmd("NOOP"), 250, what="NOOP after")
+    finally:
+        hung.close()
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
