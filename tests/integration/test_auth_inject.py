@@ -399,6 +399,26 @@ def test_group_readable_password_file_refused():
     check(rc == 0, "-t refused a 0600 password_file: %s", out)
 
 
+def test_group_readable_token_file_refused_at_start():
+    """token_file too, and by a real start, not only by -t."""
+    tok = secret_file(TOKEN + "\n", mode=0o604)
+    text = gwtest.config_text(2525, 2526, upstream={
+        "auth": "inject", "username": USER, "token_file": tok})
+    rc, out = run_check(text)
+    want = "token_file: %s is readable by group or others; chmod 600 %s" \
+        % (tok, tok)
+    check(rc != 0 and want in out, "-t: exit %d, want %r in %r", rc, want,
+          out)
+    path = os.path.join(newdir("start"), "smtpgate.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    r = subprocess.run([gwtest.BIN, "-c", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30, check=False)
+    out = r.stdout.decode(errors="replace")
+    check(r.returncode != 0 and want in out,
+          "start: exit %d, want %r in %r", r.returncode, want, out)
+
+
 def test_password_file_checked_at_each_read():
     """Made group-readable after start: the next AUTH refuses it."""
     up = auth_up()
