@@ -172,6 +172,8 @@ buf_consume_wipe(struct buf *b, size_t n)
 	if (n > b->len)
 		fatalx("buf_consume_wipe: %zu bytes but only %zu buffered",
 		    n, b->len);
+	if (n == 0)
+		return;		/* data may be NULL: no pointer arithmetic */
 	explicit_bzero(b->data + b->off, n);
 	buf_consume(b, n);
 }
