@@ -198,7 +198,9 @@ users_load(const char *path, users_error_fn err, void *arg)
 	unsigned		 lineno = 0, nerr = 0;
 	int			 fd, skip, c;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO put there must not hang us in open(2) */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		load_err(err, arg, path, 0, "%s", strerror(errno));
 		return NULL;
 	}

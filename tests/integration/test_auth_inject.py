@@ -428,6 +428,18 @@ def test_password_file_checked_at_each_read():
     expect_authfail_nosession(up, gw, r"accessible by group or others")
 
 
+def test_password_file_swapped_for_a_fifo():
+    """A FIFO put in place of password_file after start must not block
+    the gateway in open(2): the AUTH fails at once, and other sessions
+    are served meanwhile."""
+    up = auth_up()
+    conf = inject()
+    gw = Gateway(up, upstream_conf=conf)
+    os.unlink(conf["password_file"])
+    os.mkfifo(conf["password_file"], 0o600)
+    expect_authfail_nosession(up, gw, r"not a regular file")
+
+
 # no secret in any output
 
 def secret_forms():
