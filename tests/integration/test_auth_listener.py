@@ -463,5 +463,22 @@ def test_passthrough_reload_during_auth():
         hung.close()
 
 
+def test_map_never_cleartext():
+    """map under starttls-optional, upstream without STARTTLS and only
+    PLAIN/LOGIN: the mapped secret is not sent; MAIL gets 451 4.7.0."""
+    up = Upstream("plain", auth={"users": ACCOUNTS,
+                                 "mechs": ["PLAIN", "LOGIN"]})
+    gw = Gateway(up, upstream_conf={"auth": "map", "users_file": map_users(),
+                                    "tls": "starttls-optional"})
+    with gw.client() as c:
+        c.start()
+        check_reply(auth_plain(c, "app1", "local-one"), 235, what="local")
+        r = c.cmd("MAIL FROM:<sender@example.test>")
+        check_reply(r, 451, "4.7.0", what="MAIL, no TLS upstream")
+    check(not up.events("AUTH"), "the upstream saw AUTH in cleartext: %r",
+          up.events("AUTH"))
+    check(ACCOUNTS["alice@isp.test"] not in gw.log(), "secret in the log")
+
+
 if __name__ == "__main__":
     gwtest.main(globals())
