@@ -389,6 +389,30 @@ test_consume_wipe(void **state)
 	buf_release(&b);
 }
 
+/* compaction leaves no second copy of the bytes it moved */
+static void
+test_compact_wipes(void **state)
+{
+	struct buf	 b;
+	char		 chunk[1000];
+	size_t		 i;
+
+	(void)state;
+	buf_init(&b, 1024);
+	memset(chunk, 'S', sizeof(chunk));
+	assert_int_equal(buf_append(&b, chunk, 1000), 0);
+	assert_int_equal(b.cap, 1024);
+	buf_consume(&b, 900);
+	memset(chunk, 'N', sizeof(chunk));
+	/* 100 + 200 fit once the 100 unread bytes move down */
+	assert_int_equal(buf_append(&b, chunk, 200), 0);
+	assert_int_equal(b.off, 0);
+	assert_int_equal(buf_len(&b), 300);
+	for (i = 300; i < b.cap; i++)
+		assert_int_not_equal(b.data[i], 'S');
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -403,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_stream_model),
 		cmocka_unit_test(test_growth_bounded),
 		cmocka_unit_test(test_consume_wipe),
+		cmocka_unit_test(test_compact_wipes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
