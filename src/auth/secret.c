@@ -83,7 +83,9 @@ secret_read_file(const char *path, char *buf, size_t len, char *why,
 	char		*nl;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO put there must not hang us in open(2) */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		(void)snprintf(why, wlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}

@@ -190,13 +190,17 @@ users_load(const char *path, users_error_fn err, void *arg)
 	struct users_entry	 e;
 	struct stat		 st;
 	char			 line[USERS_LINE_MAX + 1];
+	/* stdio's own buffer would keep the secrets after fclose: ours */
+	static char		 iobuf[BUFSIZ];
 	const char		*why;
 	FILE			*fp;
 	size_t			 len, i;
 	unsigned		 lineno = 0, nerr = 0;
 	int			 fd, skip, c;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO put there must not hang us in open(2) */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		load_err(err, arg, path, 0, "%s", strerror(errno));
 		return NULL;
 	}
@@ -222,9 +226,11 @@ users_load(const char *path, users_error_fn err, void *arg)
 		close(fd);
 		return NULL;
 	}
+	(void)setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		load_err(err, arg, path, 0, "out of memory");
 		fclose(fp);
+		explicit_bzero(iobuf, sizeof(iobuf));
 		return NULL;
 	}
 	while (fgets(line, sizeof(line), fp) != NULL) {
@@ -237,6 +243,7 @@ users_load(const char *path, users_error_fn err, void *arg)
 			load_err(err, arg, path, lineno, "line longer than %d "
 			    "octets", USERS_LINE_MAX - 1);
 			nerr++;
+			explicit_bzero(line, sizeof(line));
 			while ((c = getc(fp)) != EOF && c != '\n')
 				;
 			continue;
@@ -272,6 +279,7 @@ users_load(const char *path, users_error_fn err, void *arg)
 		nerr++;
 	}
 	fclose(fp);
+	explicit_bzero(iobuf, sizeof(iobuf));
 	if (nerr == 0 && t->n == 0) {
 		load_err(err, arg, path, 0, "no users");
 		nerr++;

@@ -37,6 +37,8 @@ static void	check_listen(struct check *, const struct conf_listener *,
 static void	check_upstream(struct check *, const struct conf_upstream *);
 static void	check_auth(struct check *, const struct conf_upstream *);
 static void	check_auth_map(struct check *, const struct conf_upstream *);
+static void	check_auth_password_mechs(struct check *,
+		    const struct conf_upstream *);
 static void	check_pop(struct check *, const struct conf_upstream *);
 static int	hdr_listed(const char (*)[CONF_HDR_NAME_MAX], size_t,
 		    const char *);
@@ -235,6 +237,30 @@ check_auth_map(struct check *ck, const struct conf_upstream *u)
 	if (u->auth != AUTH_MAP && u->users_file[0] != '\0')
 		cerr(ck, u->line, "[upstream %s]: users_file: only used with "
 		    "auth = map", u->name);
+	check_auth_password_mechs(ck, u);
+}
+
+/*
+ * passthrough and map log in upstream with a password: a list of token
+ * mechanisms only would fail every AUTH at run time.
+ */
+static void
+check_auth_password_mechs(struct check *ck, const struct conf_upstream *u)
+{
+	size_t	 i;
+	int	 m;
+
+	if ((u->auth != AUTH_PASSTHROUGH && u->auth != AUTH_MAP) ||
+	    u->nauth_mechs == 0)
+		return;
+	for (i = 0; i < u->nauth_mechs; i++) {
+		m = u->auth_mechs[i];
+		if (m != AUTH_MECH_XOAUTH2 && m != AUTH_MECH_OAUTHBEARER)
+			return;
+	}
+	cerr(ck, u->line, "[upstream %s]: auth_mechanisms: auth = %s logs in "
+	    "with a password and needs PLAIN, LOGIN or CRAM-MD5 in the list",
+	    u->name, auth_mode_name(u->auth));
 }
 
 /*

@@ -197,6 +197,9 @@ io_destroy(struct gw_io *io)
 		event_free(io->tev);
 	if (io->fd != -1)
 		close(io->fd);
+	/* what was never read or sent may be a credential too */
+	buf_consume_wipe(&io->in, buf_len(&io->in));
+	buf_consume_wipe(&io->out, buf_len(&io->out));
 	buf_release(&io->in);
 	buf_release(&io->out);
 	free(io);
@@ -608,7 +611,8 @@ io_flush(struct gw_io *io)
 			}
 			io->twlen = 0;
 		}
-		buf_consume(&io->out, (size_t)n);
+		/* sent lines may be credentials (AUTH, PASS): no copy stays */
+		buf_consume_wipe(&io->out, (size_t)n);
 		moved = 1;
 	}
 	if (moved)

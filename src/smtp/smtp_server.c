@@ -225,6 +225,7 @@ static void	smtp_proceed_help(struct smtp_server *, const char *);
 static void	smtp_proceed_vrfy(struct smtp_server *, const char *);
 static void	smtp_proceed_notimpl(struct smtp_server *, const char *);
 static int	smtp_check_auth(struct smtp_server *, const char *);
+static int	smtp_check_auth1(struct smtp_server *, const char *);
 static void	smtp_proceed_auth(struct smtp_server *, const char *);
 static void	smtp_proceed_unknown(struct smtp_server *, const char *);
 
@@ -825,7 +826,7 @@ smtp_next_command(struct smtp_server *s)
 		fatalx("smtp_server: command line of %zu octets", len);
 	memcpy(line, buf_data(in), len);
 	line[len] = '\0';
-	buf_consume(in, len + 2);
+	buf_consume_wipe(in, len + 2);	/* it may be a credential */
 	s->ncommands++;
 	if (smtp_in_sasl(s))
 		smtp_sasl_line(s, line, len);
@@ -873,13 +874,13 @@ smtp_skip_line(struct smtp_server *s)
 		return 0;
 	p = buf_data(in);
 	if ((eol = memmem(p, len, "\r\n", 2)) != NULL) {
-		buf_consume(in, (size_t)(eol - p) + 2);
+		buf_consume_wipe(in, (size_t)(eol - p) + 2);
 		s->flags &= ~SF_SKIPLINE;
 		return 1;
 	}
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
-	buf_consume(in, len);
+	buf_consume_wipe(in, len);
 	return 0;
 }
 
@@ -1416,9 +1417,35 @@ smtp_proceed_notimpl(struct smtp_server *s, const char *args)
 	smtp_error(s, 502, "5.5.1", "Command not implemented");
 }
 
-/* RFC 4954 4: "AUTH mechanism [initial-response]" */
+/*
+ * RFC 4954 4: "AUTH mechanism [initial-response]".  A refused AUTH with
+ * input behind it drops that input: a client that pipelines its SASL
+ * responses would otherwise have them run, and traced, as commands.
+ */
 static int
 smtp_check_auth(struct smtp_server *s, const char *args)
+{
+	struct buf	*in = io_in(s->io);
+	size_t		 len;
+
+	if (smtp_check_auth1(s, args) == 0)
+		return 0;
+	if ((len = buf_len(in)) == 0)
+		return -1;
+	log_debug("%016llx %zu octets of input behind a refused AUTH "
+	    "dropped", (unsigned long long)s->info.id, len);
+	/* an unfinished line: skip its rest too (keep a CR for its LF) */
+	if (len < 2 || memcmp(buf_data(in) + len - 2, "\r\n", 2) != 0) {
+		s->flags |= SF_SKIPLINE;
+		if (buf_data(in)[len - 1] == '\r')
+			len--;
+	}
+	buf_consume_wipe(in, len);
+	return -1;
+}
+
+static int
+smtp_check_auth1(struct smtp_server *s, const char *args)
 {
 	size_t	 mlen;
 

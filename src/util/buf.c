@@ -34,6 +34,9 @@ buf_init(struct buf *b, size_t max)
 void
 buf_release(struct buf *b)
 {
+	/* freed memory is not cleared: it may have held a credential */
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->off = 0;
@@ -48,6 +51,8 @@ buf_compact(struct buf *b)
 		return;
 	if (b->len > 0)
 		memmove(b->data, b->data + b->off, b->len);
+	/* the old copy of the moved bytes may hold a credential */
+	explicit_bzero(b->data + b->len, b->off);
 	b->off = 0;
 }
 
@@ -89,6 +94,8 @@ buf_make_room(struct buf *b, size_t n)
 	}
 	if (b->len > 0)
 		memcpy(p, b->data + b->off, b->len);
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
 	free(b->data);
 	b->data = p;
 	b->off = 0;
@@ -160,6 +167,22 @@ buf_consume(struct buf *b, size_t n)
 		    n, b->len);
 	b->len -= n;
 	b->off = b->len == 0 ? 0 : b->off + n;
+}
+
+/*
+ * buf_consume_wipe - buf_consume, but the bytes are zeroed first: a line
+ * that held a credential must not stay readable in the storage.
+ */
+void
+buf_consume_wipe(struct buf *b, size_t n)
+{
+	if (n > b->len)
+		fatalx("buf_consume_wipe: %zu bytes but only %zu buffered",
+		    n, b->len);
+	if (n == 0)
+		return;		/* data may be NULL: no pointer arithmetic */
+	explicit_bzero(b->data + b->off, n);
+	buf_consume(b, n);
 }
 
 /* buf_clear - drop everything, keep storage */

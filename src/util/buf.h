@@ -39,6 +39,8 @@ char	*buf_reserve(struct buf *, size_t want, size_t *got);
 void	 buf_commit(struct buf *, size_t n);
 /* buf_consume - drop n bytes from the front (n <= len) */
 void	 buf_consume(struct buf *, size_t n);
+/* buf_consume_wipe - buf_consume, zeroing the bytes first (credentials) */
+void	 buf_consume_wipe(struct buf *, size_t n);
 /* buf_clear - drop everything, keep storage */
 void	 buf_clear(struct buf *);
 static inline const char *buf_data(const struct buf *b) { return b->data + b->off; }

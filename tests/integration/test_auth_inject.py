@@ -399,6 +399,26 @@ def test_group_readable_password_file_refused():
     check(rc == 0, "-t refused a 0600 password_file: %s", out)
 
 
+def test_group_readable_token_file_refused_at_start():
+    """token_file too, and by a real start, not only by -t."""
+    tok = secret_file(TOKEN + "\n", mode=0o604)
+    text = gwtest.config_text(2525, 2526, upstream={
+        "auth": "inject", "username": USER, "token_file": tok})
+    rc, out = run_check(text)
+    want = "token_file: %s is readable by group or others; chmod 600 %s" \
+        % (tok, tok)
+    check(rc != 0 and want in out, "-t: exit %d, want %r in %r", rc, want,
+          out)
+    path = os.path.join(newdir("start"), "smtpgate.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    r = subprocess.run([gwtest.BIN, "-c", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30, check=False)
+    out = r.stdout.decode(errors="replace")
+    check(r.returncode != 0 and want in out,
+          "start: exit %d, want %r in %r", r.returncode, want, out)
+
+
 def test_password_file_checked_at_each_read():
     """Made group-readable after start: the next AUTH refuses it."""
     up = auth_up()
@@ -406,6 +426,18 @@ def test_password_file_checked_at_each_read():
     gw = Gateway(up, upstream_conf=conf)
     os.chmod(conf["password_file"], 0o644)
     expect_authfail_nosession(up, gw, r"accessible by group or others")
+
+
+def test_password_file_swapped_for_a_fifo():
+    """A FIFO put in place of password_file after start must not block
+    the gateway in open(2): the AUTH fails at once, and other sessions
+    are served meanwhile."""
+    up = auth_up()
+    conf = inject()
+    gw = Gateway(up, upstream_conf=conf)
+    os.unlink(conf["password_file"])
+    os.mkfifo(conf["password_file"], 0o600)
+    expect_authfail_nosession(up, gw, r"not a regular file")
 
 
 # no secret in any output
@@ -467,6 +499,25 @@ def test_probe_names_the_choice():
     check(not auth_events(up), "probe authenticated: %r", auth_events(up))
     for form in secret_forms():
         check(form not in out, "secret form %r in the probe output", form)
+
+
+def test_client_leaves_while_token_command_runs():
+    """The client goes away while token_command runs: the session ends
+    with the fetch (no callback into a freed session; run under ASan)
+    and the gateway goes on serving."""
+    up = auth_up(mechs=["XOAUTH2"])
+    gw = Gateway(up, upstream_conf=inject(
+        token_command="sleep 2; echo %s" % TOKEN, token_timeout="5s"))
+    with gw.client() as c:
+        c.start()
+        c.send(b"MAIL FROM:<s@example.test>\r\n")
+        check(gw.wait_log(r"token_command started"), "no token_command")
+        mark = len(gw.log())
+    check(gw.wait_log(r"relay session closed", timeout=15, start=mark),
+          "the session did not end")
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("NOOP"), 250, what="NOOP after")
 
 
 if __name__ == "__main__":

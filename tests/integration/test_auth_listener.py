@@ -378,5 +378,107 @@ def test_debug_session_shows_no_secret():
         check(s not in log, "secret %r in the gateway's output", s)
 
 
+def test_pipelined_sasl_responses_not_logged():
+    """A client that pipelines its SASL responses behind AUTH gets 503,
+    and the lines behind it are dropped, not run (and traced) as
+    commands: they are its credentials."""
+    up = Upstream("starttls", auth={"users": ACCOUNTS})
+    gw = passthrough_gateway(up)
+    pw = ACCOUNTS["alice@isp.test"]
+    secrets = [plain("alice@isp.test", pw), b64(b"alice@isp.test"),
+               b64(pw.encode())]
+    with gw.client() as c:
+        c.start()
+        c.send(("AUTH PLAIN\r\n%s\r\n" % secrets[0]).encode())
+        check_reply(c.reply(), 503, what="pipelined AUTH PLAIN")
+        c.send(("AUTH LOGIN\r\n%s\r\n%s\r\n" %
+                (secrets[1], secrets[2])).encode())
+        check_reply(c.reply(), 503, what="pipelined AUTH LOGIN")
+        # nothing else was answered: the next reply is NOOP's
+        r = c.cmd("NOOP")
+        check_reply(r, 250, what="NOOP after the dropped input")
+        check_reply(auth_plain(c, "alice@isp.test", pw), 235,
+                    what="AUTH after")
+    log = gw.log()
+    for s in secrets:
+        check(s not in log, "secret %r in the gateway's output", s)
+
+
+def test_passthrough_client_leaves_during_auth():
+    """The client goes away while its AUTH waits on a hung upstream; the
+    session ends when the upstream times out, and the gateway goes on
+    serving (run under ASan: no use after free)."""
+    import socket
+    hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    try:
+        gw = Gateway(None, upstream_conf={
+            "auth": "passthrough", "port": str(hung.getsockname()[1]),
+            "command_timeout": "2s", "connect_timeout": "2s"})
+        with gw.client() as c:
+            c.start()
+            c.send(("AUTH PLAIN %s\r\n" %
+                    plain("alice@isp.test", "pw")).encode())
+            check(gw.wait_log(r"relay CONNECT -> AUTH"), "no AUTH started")
+            mark = len(gw.log())
+        check(gw.wait_log(r"relay session closed", timeout=15, start=mark),
+              "the session did not end")
+        with gw.client() as c:
+            c.start()
+            check_reply(c.cmd("NOOP"), 250, what="NOOP after")
+    finally:
+        hung.close()
+
+
+def test_passthrough_reload_during_auth():
+    """SIGHUP while a passthrough AUTH waits upstream: the AUTH still gets
+    its verdict, the session goes on, and sessions under the new
+    configuration work (run under ASan)."""
+    import socket
+    hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    try:
+        gw = Gateway(None, upstream_conf={
+            "auth": "passthrough", "port": str(hung.getsockname()[1]),
+            "command_timeout": "2s", "connect_timeout": "2s"})
+        with gw.client() as c:
+            c.start()
+            c.send(("AUTH PLAIN %s\r\n" %
+                    plain("alice@isp.test", "pw")).encode())
+            check(gw.wait_log(r"relay CONNECT -> AUTH"), "no AUTH started")
+            mark = len(gw.log())
+            gw.signal(signal.SIGHUP)
+            check(gw.wait_log(r"reload: new configuration in use",
+                              start=mark), "no reload")
+            check_reply(c.reply(timeout=10), 454, "4.7.0",
+                        what="AUTH across the reload")
+            # the session goes on under the configuration it began with
+            check_reply(c.cmd("NOOP"), 250, what="NOOP after the reload")
+        with gw.client() as c:
+            c.start()
+            check_reply(c.cmd("NOOP"), 250, what="NOOP after")
+    finally:
+        hung.close()
+
+
+def test_map_never_cleartext():
+    """map under starttls-optional, upstream without STARTTLS and only
+    PLAIN/LOGIN: the mapped secret is not sent; MAIL gets 451 4.7.0."""
+    up = Upstream("plain", auth={"users": ACCOUNTS,
+                                 "mechs": ["PLAIN", "LOGIN"]})
+    gw = Gateway(up, upstream_conf={"auth": "map", "users_file": map_users(),
+                                    "tls": "starttls-optional"})
+    with gw.client() as c:
+        c.start()
+        check_reply(auth_plain(c, "app1", "local-one"), 235, what="local")
+        r = c.cmd("MAIL FROM:<sender@example.test>")
+        check_reply(r, 451, "4.7.0", what="MAIL, no TLS upstream")
+    check(not up.events("AUTH"), "the upstream saw AUTH in cleartext: %r",
+          up.events("AUTH"))
+    check(ACCOUNTS["alice@isp.test"] not in gw.log(), "secret in the log")
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

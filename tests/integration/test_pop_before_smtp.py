@@ -220,6 +220,44 @@ def test_pop_then_auth_inject():
     check_no_secret(gw)
 
 
+def test_pop_then_auth_map():
+    """auth = map with pop_before_smtp: the POP login uses the upstream's
+    username and password_file, the SMTP AUTH the client's mapped
+    account; no secret of the three reaches the log."""
+    import base64
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    local_pw, up_user, up_pw = "local-Pw-77", "alice@isp.test", "alice-Up-88"
+    path = os.path.join(newdir("users"), "users")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("app1:%s:%s:%s\n" % (crypt.crypt(local_pw, "$6$Xy12Zq34$"),
+                                     up_user, up_pw))
+    dv = Dovecot({USER: PASSWORD})
+    up = Upstream("starttls", auth={"users": {up_user: up_pw}},
+                  extra=["--pop-log", dv.log, "--pop-user", USER])
+    gw = pop_gateway(up, dv.port_tls, "implicit", auth="map",
+                     users_file=path)
+    with gw.client() as c:
+        c.start()
+        blob = base64.b64encode(b"\0app1\0" + local_pw.encode()).decode()
+        check_reply(c.cmd("AUTH PLAIN " + blob), 235, what="local AUTH")
+        replies = transaction(c, SENDER, [RCPT], sample_message())
+        c.cmd("QUIT")
+    check_reply(replies[-1], 250, what="end of DATA")
+    check(len(dv.logins(USER)) == 1, "want one POP3 login, got %r",
+          dv.logins(USER))
+    auths = [e for e in up.events("AUTH") if e.get("result") == "ok"]
+    check(len(auths) == 1 and auths[0]["user"] == up_user,
+          "want one AUTH upstream as %s, got %r", up_user, up.events("AUTH"))
+    check_no_secret(gw)
+    log = gw.log()
+    for sec in (local_pw, up_pw, blob):
+        check(sec not in log, "secret %r in the gateway's log", sec)
+
+
 def test_password_file_loses_its_mode():
     # the file is checked at each login, not only at start
     dv = Dovecot({USER: PASSWORD})

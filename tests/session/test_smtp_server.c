@@ -1261,7 +1261,17 @@ test_auth_pipelined(void **state)
 	greet_auth(o);
 	client_send(o, "AUTH PLAIN AGdvb2QAc2VjcmV0\r\nMAIL FROM:<a@b.test>\r\n");
 	expect_prefix(o, "503 5.5.1 Error: AUTH must be the last");
-	expect(o, "530 5.7.0 Authentication required");
+	/*
+	 * The input behind a refused AUTH is dropped, not run: here it is
+	 * a MAIL, but it may be the SASL responses (credentials) that a
+	 * command would trace.  The next reply is the NOOP's.
+	 */
+	client_send(o, "NOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
+	client_send(o, "AUTH PLAIN\r\nAGdvb2QAc2VjcmV0\r\n");
+	expect_prefix(o, "503 5.5.1 Error: AUTH must be the last");
+	client_send(o, "NOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
 	/* the LOGIN steps may arrive together once the 334 was sent */
 	client_send(o, "AUTH LOGIN\r\n");
 	expect(o, "334 VXNlcm5hbWU6");

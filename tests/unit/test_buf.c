@@ -366,6 +366,53 @@ test_growth_bounded(void **state)
 	buf_release(&b);
 }
 
+/* buf_consume_wipe zeroes what it drops, in the storage itself */
+static void
+test_consume_wipe(void **state)
+{
+	struct buf	 b;
+	const char	*p;
+	size_t		 i;
+
+	(void)state;
+	buf_init(&b, 64);
+	assert_int_equal(buf_append(&b, "AUTH PLAIN c2VjcmV0\r\nNOOP\r\n", 27),
+	    0);
+	p = buf_data(&b);
+	buf_consume_wipe(&b, 21);
+	for (i = 0; i < 21; i++)
+		assert_int_equal(p[i], 0);
+	assert_int_equal(buf_len(&b), 6);
+	assert_memory_equal(buf_data(&b), "NOOP\r\n", 6);
+	buf_consume_wipe(&b, 6);
+	assert_int_equal(buf_len(&b), 0);
+	buf_release(&b);
+}
+
+/* compaction leaves no second copy of the bytes it moved */
+static void
+test_compact_wipes(void **state)
+{
+	struct buf	 b;
+	char		 chunk[1000];
+	size_t		 i;
+
+	(void)state;
+	buf_init(&b, 1024);
+	memset(chunk, 'S', sizeof(chunk));
+	assert_int_equal(buf_append(&b, chunk, 1000), 0);
+	assert_int_equal(b.cap, 1024);
+	buf_consume(&b, 900);
+	memset(chunk, 'N', sizeof(chunk));
+	/* 100 + 200 fit once the 100 unread bytes move down */
+	assert_int_equal(buf_append(&b, chunk, 200), 0);
+	assert_int_equal(b.off, 0);
+	assert_int_equal(buf_len(&b), 300);
+	for (i = 300; i < b.cap; i++)
+		assert_int_not_equal(b.data[i], 'S');
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -379,6 +426,8 @@ main(void)
 		cmocka_unit_test(test_clear_release),
 		cmocka_unit_test(test_stream_model),
 		cmocka_unit_test(test_growth_bounded),
+		cmocka_unit_test(test_consume_wipe),
+		cmocka_unit_test(test_compact_wipes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1372,6 +1372,15 @@ test_auth_keys(void **state)
 	assert_int_equal(errs.n, 1);
 	assert_non_null(strstr(errs.msg[0], "users_file: only used with "
 	    "auth = map"));
+	/* the listener modes carry a password: a token-only list is dead */
+	(void)load_text(MINIMAL "auth = passthrough\n"
+	    "auth_mechanisms = XOAUTH2, OAUTHBEARER\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "auth = passthrough logs in with "
+	    "a password"));
+	assert_no_errors(load_text(MINIMAL "auth = passthrough\n"
+	    "auth_mechanisms = XOAUTH2, LOGIN\n", &c, &path));
+	conf_unref(c);
 }
 
 /* [dkim NAME] sections and the listener keys that name them */
