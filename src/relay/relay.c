@@ -760,6 +760,7 @@ relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
 		relay_fail_reply(r, FAIL_AUTH);
 		return;
 	}
+	memset(&a, 0, sizeof(a));
 	a.user = cred->user;
 	a.secret = cred->password;
 	a.token = cred->token;
@@ -1143,6 +1144,7 @@ srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 	memset(&a, 0, sizeof(a));
 	a.user = user;
 	a.secret = pass;
+	a.one_try = 1;		/* the client's password: no fallback */
 	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
 	/* smtp_client_new() copies the credentials */
 	relay_open_upstream(r, &a);

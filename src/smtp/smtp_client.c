@@ -109,6 +109,7 @@ _Static_assert(sizeof(strstate) / sizeof(strstate[0]) == CS_MAX,
 #define CF_AUTH_CLEAR	0x0200	/* the cleartext warning was logged */
 #define CF_AUTH_EXPECT_FAIL 0x0400 /* error challenge answered: 5xx next */
 #define CF_AUTH_WANTED	0x0800	/* the owner gave credentials */
+#define CF_AUTH_ONE_TRY	0x1000	/* no fallback (smtp_client_auth.one_try) */
 
 struct smtp_client {
 	enum client_state	 state;
@@ -643,6 +644,8 @@ client_auth_copy(struct smtp_client *c, const struct smtp_client_auth *a)
 	if (a == NULL)
 		return 0;
 	c->flags |= CF_AUTH_WANTED;
+	if (a->one_try)
+		c->flags |= CF_AUTH_ONE_TRY;
 	if ((c->auth_user = strndup(a->user != NULL ? a->user : "",
 	    SASL_USER_MAX + 1)) == NULL)
 		return -1;
@@ -840,7 +843,8 @@ client_auth_response(struct smtp_client *c, const char *txt)
 	 * (auth_fallback).  A 4xx is the server's state, not the secret's,
 	 * and anything else is a server that does not follow RFC 4954.
 	 */
-	if (r->code / 100 == 5 && c->up->auth_fallback) {
+	if (r->code / 100 == 5 && c->up->auth_fallback &&
+	    !(c->flags & CF_AUTH_ONE_TRY)) {
 		struct sasl_choice	 ch;
 		int			 clear;
 

@@ -67,6 +67,13 @@ struct smtp_client_auth {
 	const char	*user;		/* authentication identity */
 	const char	*secret;	/* password, or NULL */
 	const char	*token;		/* OAuth bearer token, or NULL */
+	/*
+	 * one_try: one mechanism only, whatever auth_fallback says.  For a
+	 * client's own password (passthrough): a refused password is
+	 * refused by every mechanism, and each extra try counts as one
+	 * more failed login at the provider (account lockout).
+	 */
+	int		 one_try;
 };
 
 struct smtp_client_params {

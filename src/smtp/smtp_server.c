@@ -429,6 +429,7 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 {
 	enum smtp_state	 next;
 	int		 ok;
+	char		 uvis[SMTP_SASL_ID_MAX * 4 + 1];
 
 	if (s->state == STATE_QUIT || s->state == STATE_CLOSED) {
 		/* the session ended while the owner worked: nobody to tell */
@@ -498,7 +499,8 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		}
 		log_info("%016llx auth mech=%s user=\"%s\" result=%s code=%d",
 		    (unsigned long long)s->info.id, s->auth_mech,
-		    s->creds.user, ok ? "ok" : "failed", code);
+		    str_vis(uvis, sizeof(uvis), s->creds.user,
+		    strlen(s->creds.user)), ok ? "ok" : "failed", code);
 		smtp_sasl_wipe(&s->creds);
 		smtp_enter_state(s, STATE_HELO);
 		smtp_emit(s, code, enh, text);

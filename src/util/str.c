@@ -308,7 +308,10 @@ str_iprefix(const char *s, const char *prefix)
 	return s;
 }
 
-/* str_vis - escape src for a log line, truncating with "..." */
+/*
+ * str_vis - escape src for a log line (\\, \", \xNN for the rest outside
+ * printable ASCII), truncating with "..."
+ */
 char *
 str_vis(char *dst, size_t dstlen, const char *src, size_t srclen)
 {
@@ -321,7 +324,8 @@ str_vis(char *dst, size_t dstlen, const char *src, size_t srclen)
 		return dst;
 	for (i = 0; i < srclen; i++) {
 		c = (unsigned char)src[i];
-		need += (c == '\\') ? 2 : (c >= 0x20 && c < 0x7f) ? 1 : 4;
+		need += (c == '\\' || c == '"') ? 2 :
+		    (c >= 0x20 && c < 0x7f) ? 1 : 4;
 	}
 	/*
 	 * Decide up front whether the "..." marker is needed, so that an
@@ -333,11 +337,12 @@ str_vis(char *dst, size_t dstlen, const char *src, size_t srclen)
 		avail = avail > 3 ? avail - 3 : 0;
 	for (i = 0; i < srclen; i++) {
 		c = (unsigned char)src[i];
-		if (c == '\\') {
+		if (c == '\\' || c == '"') {
+			/* '"' too: peer text sits in key="..." fields */
 			if (pos + 2 > avail)
 				break;
 			dst[pos++] = '\\';
-			dst[pos++] = '\\';
+			dst[pos++] = (char)c;
 		} else if (c >= 0x20 && c < 0x7f) {
 			if (pos + 1 > avail)
 				break;

@@ -455,6 +455,9 @@ test_vis(void **state)
 		{ "\x80\xff\x7f", 3, 32, "\\x80\\xff\\x7f" },
 		{ "a\0b", 3, 32, "a\\x00b" },
 		{ "\t ~", 3, 32, "\\x09 ~" },
+		/* a quote cannot end a key="..." field early */
+		{ "a\" b=\"c", 7, 32, "a\\\" b=\\\"c" },
+		{ "ab\"cdefgh", 9, 8, "ab\\\"..." },
 		{ "", 0, 32, "" },
 		/* exact fit: no marker */
 		{ "abc", 3, 4, "abc" },
