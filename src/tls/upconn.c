@@ -89,6 +89,7 @@ struct upconn {
 static const char *uc_strstate(enum uc_state);
 static void	uc_hold(struct upconn *);
 static void	uc_release(struct upconn *);
+static void	uc_stop(struct upconn *);
 static void	uc_close(struct upconn *);
 static void	uc_destroy(struct upconn *);
 static void	uc_fail(struct upconn *, enum gw_fail, const char *, ...)
@@ -182,11 +183,11 @@ uc_release(struct upconn *u)
 	/* u may be freed here */
 }
 
-/* uc_close - drop the connection and every pending wait */
+/* uc_stop - stop every pending wait */
 static void
-uc_close(struct upconn *u)
+uc_stop(struct upconn *u)
 {
-	/* it points into the io's TLS session: stop it first */
+	/* it points into the io's TLS session: stop it before the io */
 	if (u->ocspf != NULL) {
 		tls_ocsp_fetch_cancel(u->ocspf);
 		u->ocspf = NULL;
@@ -197,6 +198,13 @@ uc_close(struct upconn *u)
 	}
 	if (u->ev_timer != NULL)
 		evtimer_del(u->ev_timer);
+}
+
+/* uc_close - stop every wait and drop the connection */
+static void
+uc_close(struct upconn *u)
+{
+	uc_stop(u);
 	if (u->io != NULL) {
 		io_free(u->io);	/* deferred if we are inside its callback */
 		u->io = NULL;
@@ -214,7 +222,8 @@ uc_destroy(struct upconn *u)
 
 /*
  * uc_fail - tell the owner, once.  Called only from event-loop frames (we
- * are held), so the owner may free us inside failed().
+ * are held), so the owner may free us inside failed().  The io stays
+ * until upconn_free(): the owner may still hold a pointer to it.
  */
 static void
 uc_fail(struct upconn *u, enum gw_fail cls, const char *fmt, ...)
@@ -228,7 +237,7 @@ uc_fail(struct upconn *u, enum gw_fail cls, const char *fmt, ...)
 	(void)vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	u->state = UC_FAILED;
-	uc_close(u);
+	uc_stop(u);
 	u->cb.failed(u->arg, cls, why);
 	/* u may be freed here (deferred: we are held) */
 }
@@ -332,7 +341,7 @@ on_io(struct gw_io *io, enum io_event ev, void *arg)
 	const char	*why;
 
 	/* an io we already let go of may still be unwinding */
-	if (io != u->io)
+	if (io != u->io || u->state == UC_FAILED)
 		return;
 	uc_hold(u);
 	if (u->state == UC_CONNECTING) {
