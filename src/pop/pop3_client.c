@@ -337,7 +337,7 @@ pop_enter(struct pop3_client *c, enum pop_state s)
 	enum pop_state	 old = c->state;
 	char		 hex[POP3_DIGEST_LEN + 1], shown[POP3_ARG_MAX + 32];
 	const char	*err;
-	struct upconn_params up;
+	struct upconn_params	 up;
 	enum gw_fail	 cls;
 
 	if ((unsigned)s >= PS_MAX)
@@ -540,7 +540,7 @@ on_datain(struct pop3_client *c)
 	size_t		 len;
 	enum pop_state	 s;
 
-	/* replies wait in the buffer until the OCSP answer is in */
+	/* (upconn holds input back while an OCSP answer is awaited) */
 	while (c->io != NULL && !(c->flags & PF_DONE)) {
 		in = io_in(c->io);
 		lr = buf_findline(in, POP3_LINE_MAX, &len);

@@ -964,7 +964,7 @@ on_datain(struct smtp_client *c)
 	char		 vis[SMTP_REPLY_LINE_MAX * 2];
 	size_t		 len;
 
-	/* replies wait in the buffer until the OCSP answer is in */
+	/* (upconn holds input back while an OCSP answer is awaited) */
 	while (c->io != NULL && !(c->flags & CF_FAILED)) {
 		in = io_in(c->io);
 		lr = buf_findline(in, SMTP_REPLY_LINE_MAX, &len);
