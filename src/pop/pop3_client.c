@@ -117,23 +117,10 @@ static void	pop_finish(struct pop3_client *, enum gw_fail, const char *, ...)
 		    GW_PRINTF(3, 4);
 static void	pop_send(struct pop3_client *, const char *, const char *, ...)
 		    GW_PRINTF(3, 4);
-static void	on_io(void *, enum io_event);
+static void	on_conn(void *, enum upconn_event, enum gw_fail, const char *);
 static void	on_datain(struct pop3_client *);
-static void	on_resolved(void *);
-static void	on_connected(void *, struct gw_io *, const char *);
-static void	on_tlsup(void *, const char *, int);
-static void	on_tlsverified(void *);
-static void	on_connfail(void *, enum gw_fail, const char *);
+static void	on_tlsverified(struct pop3_client *);
 static void	on_timer(evutil_socket_t, short, void *);
-
-static const struct upconn_cb pop_conn_cb = {
-	.resolved = on_resolved,
-	.connected = on_connected,
-	.tls_up = on_tlsup,
-	.tls_verified = on_tlsverified,
-	.io = on_io,
-	.failed = on_connfail,
-};
 
 /* pop3_tls_name - the pop_tls word for a mode */
 const char *
@@ -364,7 +351,7 @@ pop_enter(struct pop3_client *c, enum pop_state s)
 		up.connect_timeout = 0;
 		up.tag = "pop3 server";
 		up.id = c->id;
-		c->conn = upconn_new(&up, &pop_conn_cb, c);
+		c->conn = upconn_new(&up, on_conn, c);
 		break;
 	case PS_CONNECTING:
 		break;	/* upconn tries each address */
@@ -592,25 +579,10 @@ on_datain(struct pop3_client *c)
 	}
 }
 
-/* on_tlsup - the handshake is done; OCSP may still be awaited by upconn */
-static void
-on_tlsup(void *arg, const char *desc, int ocsp_wait)
-{
-	struct pop3_client	*c = arg;
-
-	/* the whole-login timer also bounds the OCSP wait */
-	(void)ocsp_wait;
-	c->flags |= PF_TLS;
-	(void)str_copy(c->tlsdesc, desc, sizeof(c->tlsdesc));
-}
-
 /* on_tlsverified - TLS is up and its certificate fully checked */
 static void
-on_tlsverified(void *arg)
+on_tlsverified(struct pop3_client *c)
 {
-	struct pop3_client	*c = arg;
-
-	pop_hold(c);
 	log_trace(LOGF_TLS, "%016llx pop3 server=%s:%u tls=\"%s\"",
 	    (unsigned long long)c->id, c->host, c->port, c->tlsdesc);
 	if (c->state == PS_TLS_IMPLICIT)
@@ -620,79 +592,62 @@ on_tlsverified(void *arg)
 	else
 		fatalx("pop3_client: TLS ready in state %s",
 		    pop_strstate(c->state));
-	pop_release(c);
-	/* c may be freed here */
 }
 
+/* on_conn - the connection's events (see upconn.h) */
 static void
-on_resolved(void *arg)
-{
-	struct pop3_client	*c = arg;
-
-	pop_enter(c, PS_CONNECTING);
-}
-
-static void
-on_connected(void *arg, struct gw_io *io, const char *peer)
-{
-	struct pop3_client	*c = arg;
-
-	pop_hold(c);
-	c->io = io;
-	(void)str_copy(c->peer, peer, sizeof(c->peer));
-	log_debug("%016llx pop3 server=%s:%u connected peer=%s",
-	    (unsigned long long)c->id, c->host, c->port, c->peer);
-	pop_enter(c, c->tls == POP_TLS_IMPLICIT ? PS_TLS_IMPLICIT :
-	    PS_GREETING);
-	pop_release(c);
-	/* c may be freed here */
-}
-
-/* on_connfail - the lookup, every address or the OCSP check failed */
-static void
-on_connfail(void *arg, enum gw_fail cls, const char *why)
-{
-	struct pop3_client	*c = arg;
-
-	pop_hold(c);
-	pop_finish(c, cls, "%s", why);
-	pop_release(c);
-	/* c may be freed here */
-}
-
-static void
-on_io(void *arg, enum io_event ev)
+on_conn(void *arg, enum upconn_event ev, enum gw_fail fcls, const char *text)
 {
 	struct pop3_client	*c = arg;
 	enum gw_fail		 cls;
 
 	pop_hold(c);
 	switch (ev) {
-	case IO_CONNECTED:
-	case IO_TLSREADY:
-		fatalx("pop3_client: %s from upconn", io_event_name(ev));
-	case IO_DATAIN:
+	case UPCONN_RESOLVED:
+		pop_enter(c, PS_CONNECTING);
+		break;
+	case UPCONN_CONNECTED:
+		c->io = upconn_io(c->conn);
+		(void)str_copy(c->peer, text, sizeof(c->peer));
+		log_debug("%016llx pop3 server=%s:%u connected peer=%s",
+		    (unsigned long long)c->id, c->host, c->port, c->peer);
+		pop_enter(c, c->tls == POP_TLS_IMPLICIT ? PS_TLS_IMPLICIT :
+		    PS_GREETING);
+		break;
+	case UPCONN_TLS_UP:
+		c->flags |= PF_TLS;
+		(void)str_copy(c->tlsdesc, text, sizeof(c->tlsdesc));
+		break;
+	case UPCONN_OCSP_WAIT:
+		break;	/* the login timer bounds the OCSP wait too */
+	case UPCONN_TLS_VERIFIED:
+		on_tlsverified(c);
+		break;
+	case UPCONN_DATAIN:
 		on_datain(c);
 		break;
-	case IO_LOWAT:
+	case UPCONN_LOWAT:
 		break;
-	case IO_TIMEOUT:
+	case UPCONN_TIMEOUT:
 		pop_finish(c, FAIL_TIMEOUT, "no progress in state %s",
 		    pop_strstate(c->state));
 		break;
-	case IO_CLOSED:
-	case IO_ERROR:
+	case UPCONN_CLOSED:
+	case UPCONN_ERROR:
 		cls = io_error_class(c->io);
 		if (c->state == PS_QUIT) {
 			/* the login was accepted before QUIT */
 			pop_finish(c, FAIL_NONE, "ok");
 		} else {
-			if (ev == IO_CLOSED || cls == FAIL_NONE)
+			if (ev == UPCONN_CLOSED || cls == FAIL_NONE)
 				cls = FAIL_CLOSED;
-			pop_finish(c, cls, "%s in state %s", ev == IO_CLOSED ?
-			    "connection closed by server" : io_error(c->io),
-			    pop_strstate(c->state));
+			pop_finish(c, cls, "%s in state %s",
+			    ev == UPCONN_CLOSED ? "connection closed by server" :
+			    io_error(c->io), pop_strstate(c->state));
 		}
+		break;
+	case UPCONN_FAILED:
+		pop_finish(c, fcls, "%s", text);
 		break;
 	}
 	pop_release(c);

@@ -192,25 +192,13 @@ static void	client_command(struct smtp_client *, const char *,
 		    enum client_state, const char *);
 static void	client_reply_text(const struct smtp_reply *, char *, size_t);
 static int	client_text_ok(const char *);
-static void	on_io(void *, enum io_event);
+static void	on_conn(void *, enum upconn_event, enum gw_fail, const char *);
 static void	on_datain(struct smtp_client *);
-static void	on_ioerror(struct smtp_client *, enum io_event);
-static void	on_resolved(void *);
-static void	on_connected(void *, struct gw_io *, const char *);
-static void	on_tlsup(void *, const char *, int);
-static void	on_tlsverified(void *);
-static void	on_connfail(void *, enum gw_fail, const char *);
+static void	on_ioerror(struct smtp_client *, enum upconn_event);
+static void	on_connected(struct smtp_client *, const char *);
+static void	on_tlsverified(struct smtp_client *);
 static void	on_timer(evutil_socket_t, short, void *);
 static void	on_defer(evutil_socket_t, short, void *);
-
-static const struct upconn_cb client_conn_cb = {
-	.resolved = on_resolved,
-	.connected = on_connected,
-	.tls_up = on_tlsup,
-	.tls_verified = on_tlsverified,
-	.io = on_io,
-	.failed = on_connfail,
-};
 
 static const char *
 client_strstate(enum client_state s)
@@ -467,7 +455,7 @@ client_enter(struct smtp_client *c, enum client_state s)
 		    c->up->connect_timeout : 1;
 		up.tag = "smtp-client upstream";
 		up.id = c->id;
-		c->conn = upconn_new(&up, &client_conn_cb, c);
+		c->conn = upconn_new(&up, on_conn, c);
 		break;
 	case CS_CONNECTING:
 		break;	/* upconn tries each address */
@@ -1019,25 +1007,13 @@ on_datain(struct smtp_client *c)
 	}
 }
 
-/* on_resolved - upconn tries the addresses now */
 static void
-on_resolved(void *arg)
+on_connected(struct smtp_client *c, const char *peer)
 {
-	struct smtp_client	*c = arg;
-
-	client_enter(c, CS_CONNECTING);
-}
-
-static void
-on_connected(void *arg, struct gw_io *io, const char *peer)
-{
-	struct smtp_client	*c = arg;
-
-	client_hold(c);
 	if (c->state != CS_CONNECTING)
 		fatalx("smtp_client: connected in state %s",
 		    client_strstate(c->state));
-	c->io = io;
+	c->io = upconn_io(c->conn);
 	(void)str_copy(c->peer, peer, sizeof(c->peer));
 	log_info("%016llx smtp-client upstream=%s:%u connected peer=%s",
 	    (unsigned long long)c->id, c->up->host, c->up->port, c->peer);
@@ -1045,33 +1021,12 @@ on_connected(void *arg, struct gw_io *io, const char *peer)
 		client_enter(c, CS_TLS_IMPLICIT);
 	else
 		client_enter(c, CS_BANNER);
-	client_release(c);
-	/* c may be freed here */
-}
-
-/* on_tlsup - the handshake is done; upconn may still await OCSP */
-static void
-on_tlsup(void *arg, const char *desc, int ocsp_wait)
-{
-	struct smtp_client	*c = arg;
-
-	c->flags |= CF_TLS;
-	(void)str_copy(c->tlsdesc, desc, sizeof(c->tlsdesc));
-	/*
-	 * ocsp_timeout bounds the fetch; this timer is only the backstop, so
-	 * that the failure says revocation-unknown.
-	 */
-	if (ocsp_wait)
-		client_timer(c, c->up->ocsp_timeout + c->up->command_timeout);
 }
 
 /* on_tlsverified - TLS is up and its certificate fully checked */
 static void
-on_tlsverified(void *arg)
+on_tlsverified(struct smtp_client *c)
 {
-	struct smtp_client	*c = arg;
-
-	client_hold(c);
 	if (c->state == CS_TLS_IMPLICIT)
 		client_enter(c, CS_BANNER);
 	else if (c->state == CS_TLS_STARTTLS)
@@ -1079,31 +1034,18 @@ on_tlsverified(void *arg)
 	else
 		fatalx("smtp_client: TLS ready in state %s",
 		    client_strstate(c->state));
-	client_release(c);
-	/* c may be freed here */
-}
-
-/* on_connfail - the lookup, every address or the OCSP check failed */
-static void
-on_connfail(void *arg, enum gw_fail cls, const char *why)
-{
-	struct smtp_client	*c = arg;
-
-	client_hold(c);
-	client_fail(c, cls, "%s", why);
-	client_release(c);
-	/* c may be freed here */
 }
 
 /* on_ioerror - the connection closed or failed */
 static void
-on_ioerror(struct smtp_client *c, enum io_event ev)
+on_ioerror(struct smtp_client *c, enum upconn_event ev)
 {
 	enum gw_fail	 cls;
 	const char	*why;
 
 	cls = io_error_class(c->io);
-	why = ev == IO_CLOSED ? "connection closed by upstream" : io_error(c->io);
+	why = ev == UPCONN_CLOSED ? "connection closed by upstream" :
+	    io_error(c->io);
 	switch (c->state) {
 	case CS_QUIT:
 		client_finish(c);
@@ -1122,7 +1064,7 @@ on_ioerror(struct smtp_client *c, enum io_event ev)
 		    "message may be delivered twice");
 		return;
 	default:
-		if (ev == IO_CLOSED || cls == FAIL_NONE)
+		if (ev == UPCONN_CLOSED || cls == FAIL_NONE)
 			cls = FAIL_CLOSED;
 		client_fail(c, cls, "%s in state %s", why,
 		    client_strstate(c->state));
@@ -1130,33 +1072,54 @@ on_ioerror(struct smtp_client *c, enum io_event ev)
 	}
 }
 
+/* on_conn - the connection's events (see upconn.h) */
 static void
-on_io(void *arg, enum io_event ev)
+on_conn(void *arg, enum upconn_event ev, enum gw_fail fcls, const char *text)
 {
 	struct smtp_client	*c = arg;
 
 	client_hold(c);
 	switch (ev) {
-	case IO_CONNECTED:
-	case IO_TLSREADY:
-		fatalx("smtp_client: %s from upconn", io_event_name(ev));
-	case IO_DATAIN:
+	case UPCONN_RESOLVED:
+		client_enter(c, CS_CONNECTING);
+		break;
+	case UPCONN_CONNECTED:
+		on_connected(c, text);
+		break;
+	case UPCONN_TLS_UP:
+		c->flags |= CF_TLS;
+		(void)str_copy(c->tlsdesc, text, sizeof(c->tlsdesc));
+		break;
+	case UPCONN_OCSP_WAIT:
+		/*
+		 * ocsp_timeout bounds the fetch; this timer is only the
+		 * backstop, so that the failure says revocation-unknown.
+		 */
+		client_timer(c, c->up->ocsp_timeout + c->up->command_timeout);
+		break;
+	case UPCONN_TLS_VERIFIED:
+		on_tlsverified(c);
+		break;
+	case UPCONN_DATAIN:
 		on_datain(c);
 		break;
-	case IO_LOWAT:
+	case UPCONN_LOWAT:
 		if (c->state == CS_BODY) {
 			client_timer(c, c->up->command_timeout);
 			client_body_pump(c);
 		}
 		break;
-	case IO_TIMEOUT:
+	case UPCONN_TIMEOUT:
 		/* we run our own timers; the io's is not armed, but be safe */
 		client_fail(c, FAIL_TIMEOUT, "no progress in state %s",
 		    client_strstate(c->state));
 		break;
-	case IO_CLOSED:
-	case IO_ERROR:
+	case UPCONN_CLOSED:
+	case UPCONN_ERROR:
 		on_ioerror(c, ev);
+		break;
+	case UPCONN_FAILED:
+		client_fail(c, fcls, "%s", text);
 		break;
 	}
 	client_release(c);

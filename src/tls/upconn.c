@@ -70,7 +70,7 @@ struct upconn {
 	unsigned		 connect_timeout;
 	const char		*tag;
 	uint64_t		 id;
-	struct upconn_cb	 cb;
+	upconn_fn		 fn;
 	void			*arg;
 
 	struct event		*ev_timer;	/* lookup and each attempt */
@@ -97,6 +97,8 @@ static void	uc_fail(struct upconn *, enum gw_fail, const char *, ...)
 static void	uc_timer(struct upconn *);
 static void	uc_connect_next(struct upconn *);
 static void	uc_connect_failed(struct upconn *);
+static void	uc_report(struct upconn *, enum upconn_event, enum gw_fail,
+		    const char *);
 static void	on_io(struct gw_io *, enum io_event, void *);
 static void	on_tlsready(struct upconn *);
 static void	on_ocsp(void *, enum gw_fail, const char *);
@@ -113,15 +115,11 @@ uc_strstate(enum uc_state s)
 
 /* upconn_new - start resolving; the rest follows from the event loop */
 struct upconn *
-upconn_new(const struct upconn_params *p, const struct upconn_cb *cb,
-    void *arg)
+upconn_new(const struct upconn_params *p, upconn_fn fn, void *arg)
 {
 	struct upconn	*u;
 
-	if (p->base == NULL || p->host == NULL || p->tag == NULL ||
-	    cb == NULL || cb->resolved == NULL || cb->connected == NULL ||
-	    cb->tls_up == NULL || cb->tls_verified == NULL || cb->io == NULL ||
-	    cb->failed == NULL)
+	if (p->base == NULL || p->host == NULL || p->tag == NULL || fn == NULL)
 		fatalx("upconn_new: missing parameters");
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return NULL;
@@ -138,7 +136,7 @@ upconn_new(const struct upconn_params *p, const struct upconn_cb *cb,
 	u->connect_timeout = p->connect_timeout;
 	u->tag = p->tag;
 	u->id = p->id;
-	u->cb = *cb;
+	u->fn = fn;
 	u->arg = arg;
 	u->state = UC_RESOLVING;
 	(void)str_copy(u->peer, "-", sizeof(u->peer));
@@ -155,6 +153,14 @@ upconn_new(const struct upconn_params *p, const struct upconn_cb *cb,
 		return NULL;
 	}
 	return u;
+}
+
+/* upconn_io - the connected io */
+struct gw_io *
+upconn_io(const struct upconn *u)
+{
+	return u->state == UC_RESOLVING || u->state == UC_CONNECTING ?
+	    NULL : u->io;
 }
 
 /* upconn_free - stop at once; no callback */
@@ -238,7 +244,18 @@ uc_fail(struct upconn *u, enum gw_fail cls, const char *fmt, ...)
 	va_end(ap);
 	u->state = UC_FAILED;
 	uc_stop(u);
-	u->cb.failed(u->arg, cls, why);
+	uc_report(u, UPCONN_FAILED, cls, why);
+	/* u may be freed here (deferred: we are held) */
+}
+
+/* uc_report - one event to the owner, unless it let go of us */
+static void
+uc_report(struct upconn *u, enum upconn_event ev, enum gw_fail cls,
+    const char *text)
+{
+	if (u->flags & UF_FREE)
+		return;
+	u->fn(u->arg, ev, cls, text);
 	/* u may be freed here (deferred: we are held) */
 }
 
@@ -299,13 +316,14 @@ on_tlsready(struct upconn *u)
 	 */
 	wait = tls_ocsp_pending(u->io);
 	u->state = wait ? UC_OCSP : UC_OPEN;
-	u->cb.tls_up(u->arg, desc, wait);
-	if (u->flags & UF_FREE)
-		return;
+	uc_report(u, UPCONN_TLS_UP, FAIL_NONE, desc);
 	if (!wait) {
-		u->cb.tls_verified(u->arg);
+		uc_report(u, UPCONN_TLS_VERIFIED, FAIL_NONE, NULL);
 		return;
 	}
+	uc_report(u, UPCONN_OCSP_WAIT, FAIL_NONE, NULL);
+	if (u->flags & UF_FREE)
+		return;
 	u->ocspf = tls_ocsp_fetch_start(u->io, u->base, u->dns, u->id,
 	    on_ocsp, u);
 	if (u->ocspf == NULL)
@@ -324,11 +342,10 @@ on_ocsp(void *arg, enum gw_fail cls, const char *why)
 		uc_fail(u, cls, "%s", why);
 	else {
 		u->state = UC_OPEN;
-		u->cb.tls_verified(u->arg);
+		uc_report(u, UPCONN_TLS_VERIFIED, FAIL_NONE, NULL);
 		/* an implicit-TLS greeting may have arrived meanwhile */
-		if (!(u->flags & UF_FREE) && u->io != NULL &&
-		    buf_len(io_in(u->io)) != 0)
-			u->cb.io(u->arg, IO_DATAIN);
+		if (u->io != NULL && buf_len(io_in(u->io)) != 0)
+			uc_report(u, UPCONN_DATAIN, FAIL_NONE, NULL);
 	}
 	uc_release(u);
 	/* u may be freed here */
@@ -349,7 +366,7 @@ on_io(struct gw_io *io, enum io_event ev, void *arg)
 		case IO_CONNECTED:
 			evtimer_del(u->ev_timer);
 			u->state = UC_OPEN;
-			u->cb.connected(u->arg, u->io, u->peer);
+			uc_report(u, UPCONN_CONNECTED, FAIL_NONE, u->peer);
 			break;
 		case IO_CLOSED:
 		case IO_ERROR:
@@ -365,14 +382,33 @@ on_io(struct gw_io *io, enum io_event ev, void *arg)
 			fatalx("upconn: %s while connecting",
 			    io_event_name(ev));
 		}
-	} else if (ev == IO_TLSREADY) {
-		on_tlsready(u);
-	} else if (ev == IO_CONNECTED) {
-		fatalx("upconn: connected in state %s", uc_strstate(u->state));
-	} else if (ev == IO_DATAIN && u->state == UC_OCSP) {
-		/* input waits in the buffer until the OCSP answer is in */
-	} else
-		u->cb.io(u->arg, ev);
+	} else {
+		switch (ev) {
+		case IO_CONNECTED:
+			fatalx("upconn: connected in state %s",
+			    uc_strstate(u->state));
+		case IO_TLSREADY:
+			on_tlsready(u);
+			break;
+		case IO_DATAIN:
+			/* input waits in the buffer until OCSP says yes */
+			if (u->state != UC_OCSP)
+				uc_report(u, UPCONN_DATAIN, FAIL_NONE, NULL);
+			break;
+		case IO_LOWAT:
+			uc_report(u, UPCONN_LOWAT, FAIL_NONE, NULL);
+			break;
+		case IO_TIMEOUT:
+			uc_report(u, UPCONN_TIMEOUT, FAIL_NONE, NULL);
+			break;
+		case IO_CLOSED:
+			uc_report(u, UPCONN_CLOSED, FAIL_NONE, NULL);
+			break;
+		case IO_ERROR:
+			uc_report(u, UPCONN_ERROR, FAIL_NONE, NULL);
+			break;
+		}
+	}
 	uc_release(u);
 	/* u may be freed here */
 }
@@ -395,7 +431,7 @@ on_resolved(const struct resolve_result *res, void *arg)
 		(void)str_copy(u->conn_err, "no address tried",
 		    sizeof(u->conn_err));
 		u->state = UC_CONNECTING;
-		u->cb.resolved(u->arg);
+		uc_report(u, UPCONN_RESOLVED, FAIL_NONE, NULL);
 		if (!(u->flags & UF_FREE))
 			uc_connect_next(u);
 	}

@@ -6,26 +6,27 @@
  * or STARTTLS-style later) together with the OCSP fetch the certificate
  * check may need.
  *
- * Contract: params in, callbacks out.  The owner keeps its own protocol
- * state machine and timers; upconn only knows sockets, TLS and OCSP.
- * - resolved(): the addresses are known; connecting to the first.
- * - connected(io, peer): TCP is up.  The owner reads and writes io (it
- *   stays the same until upconn_free(), which frees it; the owner never
- *   calls io_free() on it).
- * - tls_up(desc, ocsp_wait): the handshake started by upconn_tls_start()
- *   is done and the certificate passed every check but OCSP; desc is
- *   "TLSv1.3 <cipher>".  With ocsp_wait the answer is being fetched and no
- *   input is delivered until it is in: tls_verified() or failed() follows.
- * - tls_verified(): TLS is up and fully checked.  Input that arrived while
- *   OCSP was fetched is delivered as IO_DATAIN right after.
- * - io(ev): IO_DATAIN, IO_LOWAT, IO_TIMEOUT, IO_CLOSED or IO_ERROR of the
- *   connected io, as io.h describes them (never IO_CONNECTED/IO_TLSREADY).
- * - failed(class, why): the lookup, every address, or the OCSP check
- *   failed (dns, connect, timeout, cert-revoked, revocation-unknown, ...).
- *   Nothing follows.
- * Callbacks come only from the event loop, never from inside upconn_new()
- * or upconn_tls_start(); the owner may call upconn_free() inside any of
- * them, and no callback is made after it.
+ * Contract: params in, one callback out with an event (as io.h), the
+ * failure class and a text.  The owner keeps its own protocol state
+ * machine and timers; upconn only knows sockets, TLS and OCSP.
+ * - UPCONN_RESOLVED: the addresses are known; connecting to the first.
+ * - UPCONN_CONNECTED (text: the peer, "192.0.2.1:25"): TCP is up.  The
+ *   owner reads and writes upconn_io(), which stays the same until
+ *   upconn_free() frees it (the owner never calls io_free() on it).
+ * - UPCONN_TLS_UP (text: "TLSv1.3 <cipher>"): the handshake started by
+ *   upconn_tls_start() is done and the certificate passed every check but
+ *   OCSP.  UPCONN_OCSP_WAIT follows if the OCSP answer must be fetched:
+ *   no input is delivered until it is in.  Then UPCONN_TLS_VERIFIED: TLS
+ *   is fully checked, and input that arrived meanwhile is delivered as
+ *   UPCONN_DATAIN right after.
+ * - UPCONN_DATAIN, _LOWAT, _TIMEOUT, _CLOSED, _ERROR: the io's events of
+ *   the same names, after connecting (io_error_class() and io_error()).
+ * - UPCONN_FAILED (class, text: why): the lookup, every address, or the
+ *   OCSP check failed (dns, connect, timeout, cert-revoked,
+ *   revocation-unknown, internal).  Nothing follows.
+ * The callback runs only from the event loop, never from inside
+ * upconn_new() or upconn_tls_start(); the owner may call upconn_free()
+ * inside it, and no callback is made after that.
  * Logs: "<tag>=host:port connect failed: <peer>: <why>" for each address
  * that fails (tag is the owner's, e.g. "smtp-client upstream").
  */
@@ -34,13 +35,31 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "net/io.h"
 #include "util/fail.h"
 
 struct event_base;
+struct gw_io;
 struct evdns_base;
 struct tls_client_ctx;
 struct upconn;
+
+enum upconn_event {
+	UPCONN_RESOLVED,
+	UPCONN_CONNECTED,
+	UPCONN_TLS_UP,
+	UPCONN_OCSP_WAIT,
+	UPCONN_TLS_VERIFIED,
+	UPCONN_DATAIN,
+	UPCONN_LOWAT,
+	UPCONN_TIMEOUT,
+	UPCONN_CLOSED,
+	UPCONN_ERROR,
+	UPCONN_FAILED
+};
+
+/* text: see the events above; NULL where none is named */
+typedef void (*upconn_fn)(void *arg, enum upconn_event, enum gw_fail,
+	    const char *text);
 
 struct upconn_params {
 	struct event_base	*base;
@@ -55,18 +74,10 @@ struct upconn_params {
 	uint64_t		 id;		/* session id for logs */
 };
 
-struct upconn_cb {
-	void	(*resolved)(void *arg);
-	void	(*connected)(void *arg, struct gw_io *, const char *peer);
-	void	(*tls_up)(void *arg, const char *desc, int ocsp_wait);
-	void	(*tls_verified)(void *arg);
-	void	(*io)(void *arg, enum io_event);
-	void	(*failed)(void *arg, enum gw_fail, const char *why);
-};
-
 /* upconn_new - start the lookup; NULL on ENOMEM */
-struct upconn *upconn_new(const struct upconn_params *,
-	    const struct upconn_cb *, void *arg);
+struct upconn *upconn_new(const struct upconn_params *, upconn_fn, void *arg);
+/* upconn_io - the connected io, or NULL before UPCONN_CONNECTED */
+struct gw_io *upconn_io(const struct upconn *);
 /*
  * upconn_tls_start - begin the TLS handshake on the connected io.  NULL
  * when started, else why not ("cannot start TLS: ...", valid until the

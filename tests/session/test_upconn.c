@@ -57,81 +57,53 @@ o_end(struct owner *o)
 }
 
 static void
-o_resolved(void *arg)
-{
-	struct owner	*o = arg;
-
-	o->after_end += o->ended;
-	o->resolved++;
-}
-
-static void
-o_connected(void *arg, struct gw_io *io, const char *peer)
-{
-	struct owner	*o = arg;
-
-	o->after_end += o->ended;
-	o->connected++;
-	o->io = io;
-	(void)snprintf(o->peer, sizeof(o->peer), "%s", peer);
-	if (o->free_in == 1)
-		o_end(o);
-}
-
-static void
-o_tls_up(void *arg, const char *desc, int wait)
-{
-	(void)arg;
-	(void)desc;
-	(void)wait;
-	fail_msg("tls_up without upconn_tls_start");
-}
-
-static void
-o_tls_verified(void *arg)
-{
-	(void)arg;
-	fail_msg("tls_verified without upconn_tls_start");
-}
-
-static void
-o_io(void *arg, enum io_event ev)
+o_event(void *arg, enum upconn_event ev, enum gw_fail cls, const char *text)
 {
 	struct owner	*o = arg;
 	struct buf	*in;
 
 	o->after_end += o->ended;
-	if (ev != IO_DATAIN || o->io == NULL)
-		return;
-	o->datain++;
-	in = io_in(o->io);
-	(void)snprintf(o->got, sizeof(o->got), "%.*s", (int)buf_len(in),
-	    (const char *)buf_data(in));
-	if (o->free_in == 2)
+	switch (ev) {
+	case UPCONN_RESOLVED:
+		o->resolved++;
+		/* not connected yet: no io */
+		assert_null(upconn_io(o->u));
+		break;
+	case UPCONN_CONNECTED:
+		o->connected++;
+		o->io = upconn_io(o->u);
+		assert_non_null(o->io);
+		(void)snprintf(o->peer, sizeof(o->peer), "%s", text);
+		if (o->free_in == 1)
+			o_end(o);
+		break;
+	case UPCONN_TLS_UP:
+	case UPCONN_OCSP_WAIT:
+	case UPCONN_TLS_VERIFIED:
+		fail_msg("TLS event without upconn_tls_start");
+		break;
+	case UPCONN_DATAIN:
+		o->datain++;
+		in = io_in(o->io);
+		(void)snprintf(o->got, sizeof(o->got), "%.*s",
+		    (int)buf_len(in), (const char *)buf_data(in));
+		if (o->free_in == 2)
+			o_end(o);
+		break;
+	case UPCONN_LOWAT:
+	case UPCONN_TIMEOUT:
+	case UPCONN_CLOSED:
+	case UPCONN_ERROR:
+		break;
+	case UPCONN_FAILED:
+		o->failed++;
+		o->cls = cls;
+		(void)snprintf(o->why, sizeof(o->why), "%s", text);
+		/* the owner frees inside the callback, as both clients do */
 		o_end(o);
+		break;
+	}
 }
-
-static void
-o_failed(void *arg, enum gw_fail cls, const char *why)
-{
-	struct owner	*o = arg;
-
-	o->after_end += o->ended;
-	o->failed++;
-	o->cls = cls;
-	(void)snprintf(o->why, sizeof(o->why), "%s", why);
-	/* the owner frees inside failed(), as both clients do */
-	o_end(o);
-}
-
-static const struct upconn_cb o_cb = {
-	.resolved = o_resolved,
-	.connected = o_connected,
-	.tls_up = o_tls_up,
-	.tls_verified = o_tls_verified,
-	.io = o_io,
-	.failed = o_failed,
-};
 
 /* listener - a loopback TCP listener with the given backlog; its port */
 static int
@@ -183,7 +155,7 @@ run(struct owner *o, unsigned short port, unsigned connect_timeout,
 	p.connect_timeout = connect_timeout;
 	p.tag = "test upstream";
 	p.id = 0x42;
-	o->u = upconn_new(&p, &o_cb, o);
+	o->u = upconn_new(&p, o_event, o);
 	assert_non_null(o->u);
 	/* nothing is reported from inside upconn_new() */
 	assert_int_equal(o->resolved + o->connected + o->failed, 0);
