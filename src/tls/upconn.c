@@ -227,9 +227,9 @@ uc_destroy(struct upconn *u)
 }
 
 /*
- * uc_fail - tell the owner, once.  Called only from event-loop frames (we
- * are held), so the owner may free us inside failed().  The io stays
- * until upconn_free(): the owner may still hold a pointer to it.
+ * uc_fail - UPCONN_FAILED to the owner, once.  Called only from event-loop
+ * frames (we are held), so the owner may free us in its callback.  The io
+ * stays until upconn_free(): the owner may still hold a pointer to it.
  */
 static void
 uc_fail(struct upconn *u, enum gw_fail cls, const char *fmt, ...)
