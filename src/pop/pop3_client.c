@@ -21,11 +21,10 @@
 #include <event2/event.h>
 
 #include "net/io.h"
-#include "net/resolve.h"
 #include "pop/pop3_client.h"
 #include "pop/pop3_parse.h"
 #include "tls/tls.h"
-#include "util/addr.h"
+#include "tls/upconn.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -100,13 +99,9 @@ struct pop3_client {
 	struct pop3_capa	 capa;
 
 	struct event		*ev_timer;
-	struct resolve_req	*rreq;
-	struct resolve_result	 addrs;
-	size_t			 addri;
-	char			 conn_err[POP_TEXT_MAX];
+	struct upconn		*conn;	/* lookup, connect, TLS, OCSP */
 	char			 peer[64];
-	struct gw_io		*io;
-	struct tls_ocsp_fetch	*ocspf;
+	struct gw_io		*io;	/* conn's, once connected */
 	char			 tlsdesc[96];
 };
 
@@ -122,13 +117,9 @@ static void	pop_finish(struct pop3_client *, enum gw_fail, const char *, ...)
 		    GW_PRINTF(3, 4);
 static void	pop_send(struct pop3_client *, const char *, const char *, ...)
 		    GW_PRINTF(3, 4);
-static void	pop_connect_next(struct pop3_client *);
-static void	on_io(struct gw_io *, enum io_event, void *);
+static void	on_conn(void *, enum upconn_event, enum gw_fail, const char *);
 static void	on_datain(struct pop3_client *);
-static void	on_tlsready(struct pop3_client *);
 static void	on_tlsverified(struct pop3_client *);
-static void	on_ocsp(void *, enum gw_fail, const char *);
-static void	on_resolved(const struct resolve_result *, void *);
 static void	on_timer(evutil_socket_t, short, void *);
 
 /* pop3_tls_name - the pop_tls word for a mode */
@@ -202,7 +193,7 @@ pop3_client_new(const struct pop3_client_params *p, pop3_done_fn done,
 	tv.tv_usec = 0;
 	evtimer_add(c->ev_timer, &tv);
 	pop_enter(c, PS_RESOLVING);
-	if (c->rreq == NULL) {
+	if (c->conn == NULL) {
 		pop_destroy(c);
 		return NULL;
 	}
@@ -239,20 +230,12 @@ pop_release(struct pop3_client *c)
 static void
 pop_close(struct pop3_client *c)
 {
-	if (c->ocspf != NULL) {
-		tls_ocsp_fetch_cancel(c->ocspf);
-		c->ocspf = NULL;
-	}
-	if (c->rreq != NULL) {
-		resolve_cancel(c->rreq);
-		c->rreq = NULL;
-	}
 	if (c->ev_timer != NULL)
 		evtimer_del(c->ev_timer);
-	if (c->io != NULL) {
-		io_free(c->io);	/* deferred if we are inside its callback */
-		c->io = NULL;
-	}
+	/* frees the io too (deferred if we are inside its callback) */
+	upconn_free(c->conn);
+	c->conn = NULL;
+	c->io = NULL;
 	explicit_bzero(c->secret, sizeof(c->secret));
 }
 
@@ -341,6 +324,8 @@ pop_enter(struct pop3_client *c, enum pop_state s)
 	enum pop_state	 old = c->state;
 	char		 hex[POP3_DIGEST_LEN + 1], shown[POP3_ARG_MAX + 32];
 	const char	*err;
+	struct upconn_params	 up;
+	enum gw_fail	 cls;
 
 	if ((unsigned)s >= PS_MAX)
 		fatalx("pop3_client: impossible state %d", (int)s);
@@ -354,19 +339,27 @@ pop_enter(struct pop3_client *c, enum pop_state s)
 	case PS_NEW:
 		fatalx("pop3_client: cannot re-enter NEW");
 	case PS_RESOLVING:
-		c->rreq = resolve_start(c->base, c->dns, c->host, c->port,
-		    on_resolved, c);
+		/* no bound per attempt: the login timer bounds it all */
+		memset(&up, 0, sizeof(up));
+		up.base = c->base;
+		up.dns = c->dns;
+		up.host = c->host;
+		up.port = c->port;
+		up.tlsctx = c->tlsctx;
+		up.inmax = POP_IN_MAX;
+		up.outmax = POP_OUT_MAX;
+		up.connect_timeout = 0;
+		up.tag = "pop3 server";
+		up.id = c->id;
+		c->conn = upconn_new(&up, on_conn, c);
 		break;
 	case PS_CONNECTING:
-		pop_connect_next(c);
-		break;
+		break;	/* upconn tries each address */
 	case PS_TLS_IMPLICIT:
 	case PS_TLS_STLS:
 		/* refused if plaintext is still buffered (STLS injection) */
-		if (tls_client_start(c->io, c->tlsctx, c->id) == -1)
-			pop_finish(c, io_error_class(c->io) != FAIL_NONE ?
-			    io_error_class(c->io) : FAIL_INTERNAL,
-			    "cannot start TLS: %s", io_error(c->io));
+		if ((err = upconn_tls_start(c->conn, &cls)) != NULL)
+			pop_finish(c, cls, "%s", err);
 		break;
 	case PS_GREETING:
 		break;
@@ -534,8 +527,8 @@ on_datain(struct pop3_client *c)
 	size_t		 len;
 	enum pop_state	 s;
 
-	/* replies wait in the buffer until the OCSP answer is in */
-	while (c->io != NULL && !(c->flags & PF_DONE) && c->ocspf == NULL) {
+	/* (upconn holds input back while an OCSP answer is awaited) */
+	while (c->io != NULL && !(c->flags & PF_DONE)) {
 		in = io_in(c->io);
 		lr = buf_findline(in, POP3_LINE_MAX, &len);
 		if (lr == BUF_LINE_NONE)
@@ -586,48 +579,6 @@ on_datain(struct pop3_client *c)
 	}
 }
 
-static void
-on_tlsready(struct pop3_client *c)
-{
-	struct tls_info	 ti;
-
-	c->flags |= PF_TLS;
-	if (tls_get_info(c->io, &ti) == 0)
-		(void)snprintf(c->tlsdesc, sizeof(c->tlsdesc), "%s %s",
-		    ti.version, ti.cipher);
-	else
-		(void)str_copy(c->tlsdesc, "TLS", sizeof(c->tlsdesc));
-	/* as for SMTP: nothing goes over the session before OCSP says so */
-	if (tls_ocsp_pending(c->io)) {
-		c->ocspf = tls_ocsp_fetch_start(c->io, c->base, c->dns, c->id,
-		    on_ocsp, c);
-		if (c->ocspf == NULL)
-			pop_finish(c, FAIL_INTERNAL,
-			    "out of memory for an OCSP request");
-		return;
-	}
-	on_tlsverified(c);
-}
-
-static void
-on_ocsp(void *arg, enum gw_fail cls, const char *why)
-{
-	struct pop3_client	*c = arg;
-
-	c->ocspf = NULL;	/* freed by its owner before this call */
-	pop_hold(c);
-	if (cls != FAIL_NONE)
-		pop_finish(c, cls, "%s", why);
-	else {
-		on_tlsverified(c);
-		/* an implicit-TLS greeting may have arrived meanwhile */
-		if (c->io != NULL && buf_len(io_in(c->io)) != 0)
-			on_datain(c);
-	}
-	pop_release(c);
-	/* c may be freed here */
-}
-
 /* on_tlsverified - TLS is up and its certificate fully checked */
 static void
 on_tlsverified(struct pop3_client *c)
@@ -643,111 +594,64 @@ on_tlsverified(struct pop3_client *c)
 		    pop_strstate(c->state));
 }
 
+/* on_conn - the connection's events (see upconn.h) */
 static void
-on_io(struct gw_io *io, enum io_event ev, void *arg)
+on_conn(void *arg, enum upconn_event ev, enum gw_fail fcls, const char *text)
 {
 	struct pop3_client	*c = arg;
 	enum gw_fail		 cls;
 
-	/* an io we already let go of may still be unwinding */
-	if (io != c->io)
-		return;
 	pop_hold(c);
 	switch (ev) {
-	case IO_CONNECTED:
+	case UPCONN_RESOLVED:
+		pop_enter(c, PS_CONNECTING);
+		break;
+	case UPCONN_CONNECTED:
+		c->io = upconn_io(c->conn);
+		(void)str_copy(c->peer, text, sizeof(c->peer));
 		log_debug("%016llx pop3 server=%s:%u connected peer=%s",
 		    (unsigned long long)c->id, c->host, c->port, c->peer);
 		pop_enter(c, c->tls == POP_TLS_IMPLICIT ? PS_TLS_IMPLICIT :
 		    PS_GREETING);
 		break;
-	case IO_TLSREADY:
-		on_tlsready(c);
+	case UPCONN_TLS_UP:
+		c->flags |= PF_TLS;
+		(void)str_copy(c->tlsdesc, text, sizeof(c->tlsdesc));
 		break;
-	case IO_DATAIN:
+	case UPCONN_OCSP_WAIT:
+		break;	/* the login timer bounds the OCSP wait too */
+	case UPCONN_TLS_VERIFIED:
+		on_tlsverified(c);
+		break;
+	case UPCONN_DATAIN:
 		on_datain(c);
 		break;
-	case IO_LOWAT:
+	case UPCONN_LOWAT:
 		break;
-	case IO_TIMEOUT:
+	case UPCONN_TIMEOUT:
 		pop_finish(c, FAIL_TIMEOUT, "no progress in state %s",
 		    pop_strstate(c->state));
 		break;
-	case IO_CLOSED:
-	case IO_ERROR:
+	case UPCONN_CLOSED:
+	case UPCONN_ERROR:
 		cls = io_error_class(c->io);
 		if (c->state == PS_QUIT) {
 			/* the login was accepted before QUIT */
 			pop_finish(c, FAIL_NONE, "ok");
-		} else if (c->state == PS_CONNECTING) {
-			(void)snprintf(c->conn_err, sizeof(c->conn_err),
-			    "%s: %s", c->peer, ev == IO_CLOSED ?
-			    "connection closed" : io_error(c->io));
-			io_free(c->io);
-			c->io = NULL;
-			pop_connect_next(c);
 		} else {
-			if (ev == IO_CLOSED || cls == FAIL_NONE)
+			if (ev == UPCONN_CLOSED || cls == FAIL_NONE)
 				cls = FAIL_CLOSED;
-			pop_finish(c, cls, "%s in state %s", ev == IO_CLOSED ?
-			    "connection closed by server" : io_error(c->io),
-			    pop_strstate(c->state));
+			pop_finish(c, cls, "%s in state %s",
+			    ev == UPCONN_CLOSED ? "connection closed by server" :
+			    io_error(c->io), pop_strstate(c->state));
 		}
+		break;
+	case UPCONN_FAILED:
+		pop_finish(c, fcls, "%s", text);
 		break;
 	}
 	pop_release(c);
 	/* c may be freed here */
-}
-
-static void
-on_resolved(const struct resolve_result *res, void *arg)
-{
-	struct pop3_client	*c = arg;
-
-	pop_hold(c);
-	c->rreq = NULL;
-	if (res->error != 0 || res->naddrs == 0) {
-		pop_finish(c, FAIL_DNS, "cannot resolve %s: %s", c->host,
-		    res->errstr != NULL ? res->errstr : "no address");
-	} else {
-		c->addrs = *res;
-		c->addri = 0;
-		(void)str_copy(c->conn_err, "no address tried",
-		    sizeof(c->conn_err));
-		pop_enter(c, PS_CONNECTING);
-	}
-	pop_release(c);
-	/* c may be freed here */
-}
-
-/* pop_connect_next - try the next address, or fail with the last error */
-static void
-pop_connect_next(struct pop3_client *c)
-{
-	const struct sockaddr	*sa;
-	struct gw_io		*io;
-	size_t			 i;
-
-	while (c->addri < c->addrs.naddrs) {
-		i = c->addri++;
-		sa = (const struct sockaddr *)&c->addrs.addrs[i];
-		(void)addr_ntop_port(sa, c->peer, sizeof(c->peer));
-		io = io_new(c->base, -1, POP_IN_MAX, POP_OUT_MAX, on_io, c);
-		if (io == NULL) {
-			pop_finish(c, FAIL_INTERNAL,
-			    "out of memory for a connection");
-			return;
-		}
-		if (io_connect(io, sa, c->addrs.addrlens[i]) == -1) {
-			(void)snprintf(c->conn_err, sizeof(c->conn_err),
-			    "%s: %s", c->peer, io_error(io));
-			io_free(io);
-			continue;
-		}
-		c->io = io;
-		return;
-	}
-	pop_finish(c, FAIL_CONNECT, "cannot connect to %s:%u: %s", c->host,
-	    c->port, c->conn_err);
 }
 
 static void

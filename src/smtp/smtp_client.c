@@ -27,13 +27,12 @@
 
 #include "conf/conf.h"
 #include "net/io.h"
-#include "net/resolve.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "auth/sasl.h"
 #include "tls/tls.h"
-#include "util/addr.h"
+#include "tls/upconn.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -132,15 +131,10 @@ struct smtp_client {
 
 	struct event		*ev_timer;
 	struct event		*ev_defer;
-	struct resolve_req	*rreq;
-	struct resolve_result	 addrs;
-	size_t			 addri;
-	enum gw_fail		 conn_class;	/* why the last address failed */
-	char			 conn_err[CLIENT_TEXT_MAX];
+	struct upconn		*conn;	/* lookup, connect, TLS, OCSP */
 	char			 peer[64];	/* "192.0.2.1:587" */
 
-	struct gw_io		*io;
-	struct tls_ocsp_fetch	*ocspf;	/* OCSP answer awaited */
+	struct gw_io		*io;	/* conn's, once connected */
 	struct smtp_reply	 reply;
 	struct smtp_ext		 ext;
 	char			 tlsdesc[96];
@@ -193,22 +187,17 @@ static void	client_auth_response(struct smtp_client *, const char *);
 static void	client_send_secret(struct smtp_client *, const char *,
 		    const char *);
 static void	client_no_tls(struct smtp_client *, const char *);
-static void	client_connect_next(struct smtp_client *);
-static void	client_connect_failed(struct smtp_client *);
 static void	client_body_pump(struct smtp_client *);
 static void	client_body_release(struct smtp_client *);
 static void	client_command(struct smtp_client *, const char *,
 		    enum client_state, const char *);
 static void	client_reply_text(const struct smtp_reply *, char *, size_t);
 static int	client_text_ok(const char *);
-static void	on_io(struct gw_io *, enum io_event, void *);
+static void	on_conn(void *, enum upconn_event, enum gw_fail, const char *);
 static void	on_datain(struct smtp_client *);
-static void	on_ioerror(struct smtp_client *, enum io_event);
-static void	on_connected(struct smtp_client *);
-static void	on_tlsready(struct smtp_client *);
+static void	on_ioerror(struct smtp_client *, enum upconn_event);
+static void	on_connected(struct smtp_client *, const char *);
 static void	on_tlsverified(struct smtp_client *);
-static void	on_ocsp(void *, enum gw_fail, const char *);
-static void	on_resolved(const struct resolve_result *, void *);
 static void	on_timer(evutil_socket_t, short, void *);
 static void	on_defer(evutil_socket_t, short, void *);
 
@@ -274,8 +263,8 @@ smtp_client_new(const struct smtp_client_params *p,
 		client_fail(c, FAIL_INTERNAL, "unusable HELO name");
 	} else {
 		client_enter(c, CS_RESOLVING);
-		if (c->state == CS_RESOLVING && c->rreq == NULL) {
-			/* resolve_start() failed: ENOMEM, reported as NULL */
+		if (c->state == CS_RESOLVING && c->conn == NULL) {
+			/* upconn_new() failed: ENOMEM, reported as NULL */
 			c->api--;
 			c->held--;
 			c->release = NULL;
@@ -321,21 +310,12 @@ client_release(struct smtp_client *c)
 static void
 client_close(struct smtp_client *c)
 {
-	/* it points into the io's TLS session: stop it first */
-	if (c->ocspf != NULL) {
-		tls_ocsp_fetch_cancel(c->ocspf);
-		c->ocspf = NULL;
-	}
-	if (c->rreq != NULL) {
-		resolve_cancel(c->rreq);
-		c->rreq = NULL;
-	}
 	if (c->ev_timer != NULL)
 		evtimer_del(c->ev_timer);
-	if (c->io != NULL) {
-		io_free(c->io);	/* deferred if we are inside its callback */
-		c->io = NULL;
-	}
+	/* frees the io too (deferred if we are inside its callback) */
+	upconn_free(c->conn);
+	c->conn = NULL;
+	c->io = NULL;
 	client_body_release(c);
 	client_auth_wipe(c);
 }
@@ -447,6 +427,9 @@ static void
 client_enter(struct smtp_client *c, enum client_state s)
 {
 	enum client_state	 old = c->state;
+	struct upconn_params	 up;
+	const char		*err;
+	enum gw_fail		 cls;
 
 	if ((unsigned)s >= CS_MAX)
 		fatalx("smtp_client: impossible state %d", (int)s);
@@ -460,25 +443,32 @@ client_enter(struct smtp_client *c, enum client_state s)
 	case CS_NEW:
 		fatalx("smtp_client: cannot re-enter NEW");
 	case CS_RESOLVING:
-		/* a resolver that never answers must not hold the session */
-		client_timer(c, c->up->connect_timeout);
-		c->rreq = resolve_start(c->base, c->dns, c->up->host,
-		    c->up->port, on_resolved, c);
+		/* upconn bounds the lookup and each attempt by connect_timeout */
+		memset(&up, 0, sizeof(up));
+		up.base = c->base;
+		up.dns = c->dns;
+		up.host = c->up->host;
+		up.port = c->up->port;
+		up.tlsctx = c->tls;
+		up.inmax = CLIENT_IN_MAX;
+		up.outmax = CLIENT_OUT_MAX;
+		up.connect_timeout = c->up->connect_timeout > 0 ?
+		    c->up->connect_timeout : 1;
+		up.tag = "smtp-client upstream";
+		up.id = c->id;
+		c->conn = upconn_new(&up, on_conn, c);
 		break;
 	case CS_CONNECTING:
-		client_connect_next(c);
-		break;
+		break;	/* upconn tries each address */
 	case CS_TLS_IMPLICIT:
 	case CS_TLS_STARTTLS:
 		client_timer(c, c->up->command_timeout);
 		/*
-		 * tls_client_start() refuses if plaintext is still buffered
-		 * (after the 220 to STARTTLS that is an injection attempt).
+		 * Refused if plaintext is still buffered (after the 220 to
+		 * STARTTLS that is an injection attempt).
 		 */
-		if (tls_client_start(c->io, c->tls, c->id) == -1) {
-			client_fail(c, io_error_class(c->io) != FAIL_NONE ?
-			    io_error_class(c->io) : FAIL_INTERNAL,
-			    "cannot start TLS: %s", io_error(c->io));
+		if ((err = upconn_tls_start(c->conn, &cls)) != NULL) {
+			client_fail(c, cls, "%s", err);
 			return;
 		}
 		break;
@@ -966,8 +956,8 @@ on_datain(struct smtp_client *c)
 	char		 vis[SMTP_REPLY_LINE_MAX * 2];
 	size_t		 len;
 
-	/* replies wait in the buffer until the OCSP answer is in */
-	while (c->io != NULL && !(c->flags & CF_FAILED) && c->ocspf == NULL) {
+	/* (upconn holds input back while an OCSP answer is awaited) */
+	while (c->io != NULL && !(c->flags & CF_FAILED)) {
 		in = io_in(c->io);
 		lr = buf_findline(in, SMTP_REPLY_LINE_MAX, &len);
 		if (lr == BUF_LINE_NONE)
@@ -1022,68 +1012,19 @@ on_datain(struct smtp_client *c)
 }
 
 static void
-on_connected(struct smtp_client *c)
+on_connected(struct smtp_client *c, const char *peer)
 {
+	if (c->state != CS_CONNECTING)
+		fatalx("smtp_client: connected in state %s",
+		    client_strstate(c->state));
+	c->io = upconn_io(c->conn);
+	(void)str_copy(c->peer, peer, sizeof(c->peer));
 	log_info("%016llx smtp-client upstream=%s:%u connected peer=%s",
 	    (unsigned long long)c->id, c->up->host, c->up->port, c->peer);
 	if (c->up->tls == TLS_IMPLICIT)
 		client_enter(c, CS_TLS_IMPLICIT);
 	else
 		client_enter(c, CS_BANNER);
-}
-
-static void
-on_tlsready(struct smtp_client *c)
-{
-	struct tls_info	 ti;
-
-	c->flags |= CF_TLS;
-	if (tls_get_info(c->io, &ti) == 0)
-		(void)snprintf(c->tlsdesc, sizeof(c->tlsdesc), "%s %s",
-		    ti.version, ti.cipher);
-	else
-		(void)str_copy(c->tlsdesc, "TLS", sizeof(c->tlsdesc));
-	/*
-	 * The certificate's OCSP answer was not cached: nothing goes over
-	 * the session until it is fetched (without blocking the loop) and
-	 * says the certificate may be used.
-	 */
-	if (tls_ocsp_pending(c->io)) {
-		c->ocspf = tls_ocsp_fetch_start(c->io, c->base, c->dns, c->id,
-		    on_ocsp, c);
-		if (c->ocspf == NULL) {
-			client_fail(c, FAIL_INTERNAL,
-			    "out of memory for an OCSP request");
-			return;
-		}
-		/*
-		 * ocsp_timeout bounds the fetch; this timer is only the
-		 * backstop, so that the failure says revocation-unknown.
-		 */
-		client_timer(c, c->up->ocsp_timeout + c->up->command_timeout);
-		return;
-	}
-	on_tlsverified(c);
-}
-
-/* on_ocsp - the OCSP answer is in (or is not coming) */
-static void
-on_ocsp(void *arg, enum gw_fail cls, const char *why)
-{
-	struct smtp_client	*c = arg;
-
-	c->ocspf = NULL;	/* freed by its owner before this call */
-	client_hold(c);
-	if (cls != FAIL_NONE)
-		client_fail(c, cls, "%s", why);
-	else {
-		on_tlsverified(c);
-		/* an implicit-TLS banner may have arrived meanwhile */
-		if (c->io != NULL && buf_len(io_in(c->io)) != 0)
-			on_datain(c);
-	}
-	client_release(c);
-	/* c may be freed here */
 }
 
 /* on_tlsverified - TLS is up and its certificate fully checked */
@@ -1101,20 +1042,15 @@ on_tlsverified(struct smtp_client *c)
 
 /* on_ioerror - the connection closed or failed */
 static void
-on_ioerror(struct smtp_client *c, enum io_event ev)
+on_ioerror(struct smtp_client *c, enum upconn_event ev)
 {
 	enum gw_fail	 cls;
 	const char	*why;
 
 	cls = io_error_class(c->io);
-	why = ev == IO_CLOSED ? "connection closed by upstream" : io_error(c->io);
+	why = ev == UPCONN_CLOSED ? "connection closed by upstream" :
+	    io_error(c->io);
 	switch (c->state) {
-	case CS_CONNECTING:
-		c->conn_class = cls != FAIL_NONE ? cls : FAIL_CONNECT;
-		(void)snprintf(c->conn_err, sizeof(c->conn_err), "%s: %s",
-		    c->peer, why);
-		client_connect_failed(c);
-		return;
 	case CS_QUIT:
 		client_finish(c);
 		return;
@@ -1132,7 +1068,7 @@ on_ioerror(struct smtp_client *c, enum io_event ev)
 		    "message may be delivered twice");
 		return;
 	default:
-		if (ev == IO_CLOSED || cls == FAIL_NONE)
+		if (ev == UPCONN_CLOSED || cls == FAIL_NONE)
 			cls = FAIL_CLOSED;
 		client_fail(c, cls, "%s in state %s", why,
 		    client_strstate(c->state));
@@ -1140,116 +1076,58 @@ on_ioerror(struct smtp_client *c, enum io_event ev)
 	}
 }
 
+/* on_conn - the connection's events (see upconn.h) */
 static void
-on_io(struct gw_io *io, enum io_event ev, void *arg)
+on_conn(void *arg, enum upconn_event ev, enum gw_fail fcls, const char *text)
 {
 	struct smtp_client	*c = arg;
 
-	/* an io we already let go of may still be unwinding */
-	if (io != c->io)
-		return;
 	client_hold(c);
 	switch (ev) {
-	case IO_CONNECTED:
-		if (c->state != CS_CONNECTING)
-			fatalx("smtp_client: connected in state %s",
-			    client_strstate(c->state));
-		on_connected(c);
+	case UPCONN_RESOLVED:
+		client_enter(c, CS_CONNECTING);
 		break;
-	case IO_TLSREADY:
-		on_tlsready(c);
+	case UPCONN_CONNECTED:
+		on_connected(c, text);
 		break;
-	case IO_DATAIN:
+	case UPCONN_TLS_UP:
+		c->flags |= CF_TLS;
+		(void)str_copy(c->tlsdesc, text, sizeof(c->tlsdesc));
+		break;
+	case UPCONN_OCSP_WAIT:
+		/*
+		 * ocsp_timeout bounds the fetch; this timer is only the
+		 * backstop, so that the failure says revocation-unknown.
+		 */
+		client_timer(c, c->up->ocsp_timeout + c->up->command_timeout);
+		break;
+	case UPCONN_TLS_VERIFIED:
+		on_tlsverified(c);
+		break;
+	case UPCONN_DATAIN:
 		on_datain(c);
 		break;
-	case IO_LOWAT:
+	case UPCONN_LOWAT:
 		if (c->state == CS_BODY) {
 			client_timer(c, c->up->command_timeout);
 			client_body_pump(c);
 		}
 		break;
-	case IO_TIMEOUT:
+	case UPCONN_TIMEOUT:
 		/* we run our own timers; the io's is not armed, but be safe */
 		client_fail(c, FAIL_TIMEOUT, "no progress in state %s",
 		    client_strstate(c->state));
 		break;
-	case IO_CLOSED:
-	case IO_ERROR:
+	case UPCONN_CLOSED:
+	case UPCONN_ERROR:
 		on_ioerror(c, ev);
+		break;
+	case UPCONN_FAILED:
+		client_fail(c, fcls, "%s", text);
 		break;
 	}
 	client_release(c);
 	/* c may be freed here */
-}
-
-static void
-on_resolved(const struct resolve_result *res, void *arg)
-{
-	struct smtp_client	*c = arg;
-
-	client_hold(c);
-	c->rreq = NULL;
-	evtimer_del(c->ev_timer);
-	if (res->error != 0 || res->naddrs == 0) {
-		client_fail(c, FAIL_DNS, "cannot resolve %s: %s", c->up->host,
-		    res->errstr != NULL ? res->errstr : "no address");
-	} else {
-		c->addrs = *res;
-		c->addri = 0;
-		c->conn_class = FAIL_CONNECT;
-		(void)str_copy(c->conn_err, "no address tried", sizeof(c->conn_err));
-		client_enter(c, CS_CONNECTING);
-	}
-	client_release(c);
-	/* c may be freed here */
-}
-
-/* client_connect_next - try the next address, or fail with the last error */
-/* client_connect_failed - this address failed (c->conn_err): try the next */
-static void
-client_connect_failed(struct smtp_client *c)
-{
-	log_info("%016llx smtp-client upstream=%s:%u connect failed: %s",
-	    (unsigned long long)c->id, c->up->host, c->up->port, c->conn_err);
-	io_free(c->io);
-	c->io = NULL;
-	client_connect_next(c);
-}
-
-static void
-client_connect_next(struct smtp_client *c)
-{
-	const struct sockaddr	*sa;
-	struct gw_io		*io;
-	size_t			 i;
-
-	while (c->addri < c->addrs.naddrs) {
-		i = c->addri++;
-		sa = (const struct sockaddr *)&c->addrs.addrs[i];
-		(void)addr_ntop_port(sa, c->peer, sizeof(c->peer));
-		io = io_new(c->base, -1, CLIENT_IN_MAX, CLIENT_OUT_MAX, on_io, c);
-		if (io == NULL) {
-			client_fail(c, FAIL_INTERNAL, "out of memory for a connection");
-			return;
-		}
-		if (io_connect(io, sa, c->addrs.addrlens[i]) == -1) {
-			c->conn_class = io_error_class(io);
-			(void)snprintf(c->conn_err, sizeof(c->conn_err), "%s: %s",
-			    c->peer, io_error(io));
-			io_free(io);
-			continue;
-		}
-		c->io = io;
-		client_timer(c, c->up->connect_timeout);
-		log_trace(LOGF_PROTOCOL, "%016llx smtp-client connecting to %s",
-		    (unsigned long long)c->id, c->peer);
-		return;
-	}
-	client_fail(c, c->conn_class == FAIL_TIMEOUT ? FAIL_TIMEOUT :
-	    c->conn_class == FAIL_INTERNAL ? FAIL_INTERNAL : FAIL_CONNECT,
-	    "cannot connect to %s:%u (%zu address%s tried): %s", c->up->host,
-	    c->up->port, c->addrs.naddrs, c->addrs.naddrs == 1 ? "" : "es",
-	    c->conn_err);
 }
 
 static void
@@ -1259,16 +1137,6 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 	client_hold(c);
 	switch (c->state) {
-	case CS_RESOLVING:
-		client_fail(c, FAIL_DNS, "resolving %s timed out", c->up->host);
-		break;
-	case CS_CONNECTING:
-		c->conn_class = FAIL_TIMEOUT;
-		(void)snprintf(c->conn_err, sizeof(c->conn_err),
-		    "%s: connect timed out after %us", c->peer,
-		    c->up->connect_timeout);
-		client_connect_failed(c);
-		break;
 	case CS_QUIT:
 		client_finish(c);
 		break;
