@@ -106,7 +106,6 @@ struct relay {
 	const struct users_entry *map;
 	/* passthrough: who is authenticating, and the upstream's refusal */
 	char			 auth_user[SMTP_SASL_ID_MAX + 1];
-	struct smtp_reply	 auth_rep;
 	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
 	int			 dmsg_full;	/* unsignable: stop feeding it */
 	enum relay_dkim		 dkim;
@@ -139,7 +138,8 @@ static int	relay_load_users(const struct gw_conf *, size_t,
 static void	relay_auth_log(struct relay *, const char *, const char *,
 		    int);
 static void	relay_auth_done(struct relay *);
-static void	relay_auth_failed(struct relay *, enum gw_fail);
+static void	relay_auth_failed(struct relay *, enum gw_fail,
+		    const struct smtp_reply *);
 static void	relay_connect(struct relay *);
 static int	relay_pop_start(struct relay *);
 static void	relay_pop_fail(struct relay *, enum gw_fail);
@@ -1203,13 +1203,12 @@ relay_auth_done(struct relay *r)
  * The client was told nothing yet; r->cli is already gone.
  */
 static void
-relay_auth_failed(struct relay *r, enum gw_fail cls)
+relay_auth_failed(struct relay *r, enum gw_fail cls,
+    const struct smtp_reply *rep)
 {
-	const struct smtp_reply	*rep;
 	char			 text[256];
 
 	relay_enter(r, R_IDLE);
-	rep = r->auth_rep.code != 0 ? &r->auth_rep : NULL;
 	if (cls == FAIL_AUTH && rep != NULL && rep->code >= 400 &&
 	    rep->code < 600) {
 		relay_auth_log(r, r->auth_user, "failed", rep->code);
@@ -1295,14 +1294,16 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 	struct relay		*r = arg;
 	enum relay_state	 s = r->state;
 	const struct smtp_reply	*rep;
+	/* on the stack, not in every relay: only a passthrough AUTH needs it */
+	struct smtp_reply	 authrep;
 
 	log_warnx("%016" PRIx64 " relay upstream=%s:%u failed class=%s "
 	    "state=%s reason=\"%s\"", r->id, r->up->host, r->up->port,
 	    fail_name(cls), relay_strstate[s], why);
 	/* the AUTH reply lives in the client: keep it past the free */
-	memset(&r->auth_rep, 0, sizeof(r->auth_rep));
+	memset(&authrep, 0, sizeof(authrep));
 	if (s == R_AUTH && (rep = smtp_client_auth_reply(r->cli)) != NULL)
-		r->auth_rep = *rep;
+		authrep = *rep;
 	smtp_client_free(r->cli);
 	r->cli = NULL;
 	r->cli_ready = 0;
@@ -1331,7 +1332,7 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
 		break;
 	case R_AUTH:
-		relay_auth_failed(r, cls);
+		relay_auth_failed(r, cls, authrep.code != 0 ? &authrep : NULL);
 		break;
 	case R_IDLE:
 		break;

@@ -163,7 +163,9 @@ struct smtp_client {
 	int			 auth_mech;	/* enum auth_mech running/last */
 	int			 auth_step;	/* 334 challenges answered */
 	unsigned		 auth_tried;	/* SASL_BIT()s */
-	struct smtp_reply	 auth_reply;	/* last reply to AUTH */
+	/* last reply to AUTH; allocated at the first, so that sessions
+	 * without AUTH do not carry 4 KiB for it */
+	struct smtp_reply	*auth_reply;
 };
 
 static void	client_enter(struct smtp_client *, enum client_state);
@@ -330,6 +332,7 @@ client_destroy(struct smtp_client *c)
 		event_free(c->ev_defer);
 	if (c->release != NULL)
 		c->release(c->release_arg);
+	free(c->auth_reply);
 	free(c);
 }
 
@@ -815,7 +818,11 @@ client_auth_response(struct smtp_client *c, const char *txt)
 		explicit_bzero(line, sizeof(line));
 		return;
 	}
-	c->auth_reply = *r;
+	/* without memory the owner just sees no reply (a temporary failure) */
+	if (c->auth_reply == NULL)
+		c->auth_reply = malloc(sizeof(*c->auth_reply));
+	if (c->auth_reply != NULL)
+		*c->auth_reply = *r;
 	if (r->code == 235 && !(c->flags & CF_AUTH_EXPECT_FAIL)) {
 		c->flags |= CF_AUTH_DONE;
 		client_auth_wipe(c);
@@ -1393,9 +1400,10 @@ smtp_client_tls(const struct smtp_client *c)
 const struct smtp_reply *
 smtp_client_auth_reply(const struct smtp_client *c)
 {
-	if (!(c->flags & CF_AUTH_RAN) || c->auth_reply.code == 0)
+	if (!(c->flags & CF_AUTH_RAN) || c->auth_reply == NULL ||
+	    c->auth_reply->code == 0)
 		return NULL;
-	return &c->auth_reply;
+	return c->auth_reply;
 }
 
 /* smtp_client_auth_mech - the mechanism that ran last, or "none" */
