@@ -157,6 +157,21 @@ def test_ocsp_fetched_by_probe():
     rs.stop()
 
 
+def test_ocsp_responder_down_probe():
+    # soft lets the gap through (GO AHEAD, status unknown); hard refuses
+    rs = OcspResponder()
+    rs.stop_responder()
+    up = Upstream("starttls", cert="ocsp-good")
+    rc, out = probe(up, {"ocsp": "soft", "ocsp_url": rs.url})
+    check(rc == 0, "exit %d:\n%s", rc, out)
+    want(out, r"^check ocsp +unknown \(responder, ocsp = soft\)",
+         r"^verdict +GO AHEAD")
+    rc, out = probe(up, {"ocsp": "hard", "ocsp_url": rs.url})
+    check(rc == 1, "exit %d:\n%s", rc, out)
+    want(out, r"^verdict +REFUSED \(revocation-unknown\)")
+    rs.stop()
+
+
 def test_ocsp_off_said():
     up = Upstream("starttls")
     rc, out = probe(up)
