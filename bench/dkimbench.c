@@ -107,7 +107,7 @@ run(struct dkim_signer *s, struct dkim_key **keys, int nkeys,
 		for (i = 0; i < nkeys; i++) {
 			s->key = keys[i];
 			if (dkim_msg_sign(dm, s, 1700000000, sig, sizeof sig,
-			    err, sizeof err) == -1) {
+			    err, sizeof err) != 0) {
 				fprintf(stderr, "sign: %s\n", err);
 				return -1;
 			}

@@ -86,7 +86,14 @@ int	dkim_msg_end(struct dkim_msg *);
  * Valid after dkim_msg_end().
  */
 const char *dkim_msg_from_domain(const struct dkim_msg *, const char **why);
-/* dkim_msg_sign - one "DKIM-Signature: ...\r\n" header, folded; 0 ok, -1 with err */
+/*
+ * dkim_msg_sign - one "DKIM-Signature: ...\r\n" header, folded.  0 ok;
+ * DKIM_ERR_MESSAGE when the message itself cannot be signed (unsignable,
+ * no or repeated From, too many fields for h=, a header too long): the
+ * same message would fail again; -1 for everything else (a bad signer, a
+ * key error, called too early).  err says why in both cases.
+ */
+#define DKIM_ERR_MESSAGE	(-2)
 int	dkim_msg_sign(const struct dkim_msg *, const struct dkim_signer *,
 	    time_t now, char *out, size_t outlen, char *err, size_t errlen);
 void	dkim_msg_free(struct dkim_msg *);

@@ -153,7 +153,9 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		snprintf(err, errlen, "message not signable: %s",
 		    m->state == DKIM_MSG_UNSIGNABLE ? m->why :
 		    m->from_why ? m->from_why : "incomplete");
-		return -1;
+		/* "incomplete" is the caller's mistake, not the message's */
+		return m->state == DKIM_MSG_UNSIGNABLE || m->from_why != NULL ?
+		    DKIM_ERR_MESSAGE : -1;
 	}
 	if (s->key == NULL || s->domain == NULL || s->selector == NULL) {
 		snprintf(err, errlen, "signer without key, domain or selector");
@@ -232,7 +234,7 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 				if (nh == HLIST_MAX) {
 					snprintf(err, errlen,
 					    "too many header fields to sign");
-					return -1;
+					return DKIM_ERR_MESSAGE;
 				}
 				hlist[nh++] = names[k];
 			}
@@ -284,7 +286,7 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		hb_token(&h, "b=", 1);
 	if (h.overflow) {
 		snprintf(err, errlen, "signature header too long");
-		return -1;
+		return DKIM_ERR_MESSAGE;
 	}
 
 	/* header hash: the selected fields bottom-up, then this header */
@@ -349,7 +351,7 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 	hb_raw(&h, "\r\n", 2);
 	if (h.overflow) {
 		snprintf(err, errlen, "signature header too long");
-		return -1;
+		return DKIM_ERR_MESSAGE;
 	}
 	return 0;
 }

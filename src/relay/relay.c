@@ -149,7 +149,6 @@ static struct tls_client_ctx *relay_pop_ctx_new(const struct conf_upstream *,
 static void	relay_dkim_reset(struct relay *);
 static void	relay_dkim_unsigned(struct relay *, const char *);
 static void	relay_dkim_sign(struct relay *);
-static int	relay_dkim_err_permanent(const char *);
 static void	env_err_first(void *, const char *);
 static void	env_warn(void *, const char *);
 
@@ -962,19 +961,6 @@ relay_dkim_unsigned(struct relay *r, const char *why)
 }
 
 /*
- * A signing failure the message itself causes (too many signed fields for
- * h=, a signature that would not fit) would fail the same way on every
- * retry: it makes the message unsignable, not the gateway broken.  The
- * library gives only text, so these are matched by their words.
- */
-static int
-relay_dkim_err_permanent(const char *err)
-{
-	return strstr(err, "too many header fields") != NULL ||
-	    strstr(err, "signature header too long") != NULL;
-}
-
-/*
  * relay_dkim_sign - at the end of DATA: which signers apply, and their
  * signatures into r->sigs.  Sets r->dkim to what happened.
  */
@@ -985,6 +971,7 @@ relay_dkim_sign(struct relay *r)
 	const char			*dom, *why = NULL;
 	char				 err[256], v[200];
 	size_t				 i, n, off, used;
+	int				 rc;
 	time_t				 now = time(NULL);
 
 	if (r->dmsg == NULL)
@@ -1011,12 +998,13 @@ relay_dkim_sign(struct relay *r)
 	/* the same time in every signature of the message */
 	for (i = 0, off = 0; i < n; i++) {
 		err[0] = '\0';
-		if (dkim_msg_sign(r->dmsg, pick[i], now, r->sigs + off,
-		    n * DKIM_SIG_MAX - off, err, sizeof(err)) == -1) {
+		if ((rc = dkim_msg_sign(r->dmsg, pick[i], now, r->sigs + off,
+		    n * DKIM_SIG_MAX - off, err, sizeof(err))) != 0) {
 			free(r->sigs);
 			r->sigs = NULL;
 			r->siglen = 0;
-			if (relay_dkim_err_permanent(err)) {
+			/* caused by the message: it would fail again */
+			if (rc == DKIM_ERR_MESSAGE) {
 				relay_dkim_unsigned(r, err);
 				return;
 			}

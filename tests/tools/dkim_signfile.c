@@ -200,7 +200,7 @@ main(int argc, char **argv)
 		if (keysels[i] != NULL)
 			sg.selector = keysels[i];
 		if (dkim_msg_sign(m, &sg, now, sig, sizeof sig, err,
-		    sizeof err) == -1) {
+		    sizeof err) != 0) {
 			fprintf(stderr, "sign: %s\n", err);
 			rc = 1;
 			goto out;

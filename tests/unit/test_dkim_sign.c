@@ -430,12 +430,12 @@ test_errors(void **state)
 	signer_init(&s, rsakey);
 	dm = feed("Subject: no from\r\n\r\nx\r\n");
 	assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig, err,
-	    sizeof err), -1);
+	    sizeof err), DKIM_ERR_MESSAGE);
 	assert_non_null(strstr(err, "no From header"));
 	dkim_msg_free(dm);
 	dm = feed(MSG);
 	assert_int_equal(dkim_msg_sign(dm, &s, 1, small, sizeof small, err,
-	    sizeof err), -1);
+	    sizeof err), DKIM_ERR_MESSAGE);
 	assert_non_null(strstr(err, "too long"));
 	s.key = NULL;
 	assert_int_equal(dkim_msg_sign(dm, &s, 1, sig, sizeof sig, err,
