@@ -3,7 +3,9 @@
 # (libmail-dkim-perl), the public keys given on the command line instead
 # of DNS:
 #
-#   perl maildkim_verify.pl MSGFILE SELECTOR=RECORD [SELECTOR=RECORD ...]
+#   perl maildkim_verify.pl MSGFILE NAME=RECORD [NAME=RECORD ...]
+#
+# NAME is the full "selector._domainkey.domain" or the selector alone.
 #
 # Prints one line per signature: "<result> <detail>" (pass, fail, invalid,
 # ...), in header order.  Exit 0 if every signature passed, 1 otherwise.
@@ -14,19 +16,20 @@ use Mail::DKIM::DNS;
 use Net::DNS;
 
 my ($file, @recs) = @ARGV;
-die "usage: $0 MSGFILE SEL=RECORD...\n" unless defined $file;
+die "usage: $0 MSGFILE NAME=RECORD...\n" unless defined $file;
 my %rec;
 for (@recs) {
 	my ($s, $r) = split /=/, $_, 2;
 	$rec{lc $s} = $r;
 }
 {
-	# the DNS answer for "<selector>._domainkey.<domain>", from %rec
+	# the DNS answer for "<selector>._domainkey.<domain>", from %rec:
+	# by the full name, else by the selector
 	no warnings 'redefine';
 	*Mail::DKIM::DNS::query = sub {
 		my ($name, $type) = @_;
 		my ($sel) = split /\./, $name;
-		my $r = $rec{lc $sel};
+		my $r = $rec{lc $name} // $rec{lc $sel};
 		return () unless defined $r && $type eq 'TXT';
 		my @chunks = unpack('(A255)*', $r);
 		return (Net::DNS::RR->new(name => $name, type => 'TXT',
