@@ -9,9 +9,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conf/conf.h"
+#include "util/str.h"
 
 struct check {
 	const struct gw_conf	*conf;
@@ -291,7 +291,7 @@ hdr_listed(const char (*list)[CONF_HDR_NAME_MAX], size_t n, const char *name)
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		if (strcasecmp(list[i], name) == 0)
+		if (str_ieq(list[i], name))
 			return 1;
 	return 0;
 }
