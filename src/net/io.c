@@ -197,9 +197,7 @@ io_destroy(struct gw_io *io)
 		event_free(io->tev);
 	if (io->fd != -1)
 		close(io->fd);
-	/* what was never read or sent may be a credential too */
-	buf_consume_wipe(&io->in, buf_len(&io->in));
-	buf_consume_wipe(&io->out, buf_len(&io->out));
+	/* buf_release wipes what was never read or sent (credentials too) */
 	buf_release(&io->in);
 	buf_release(&io->out);
 	free(io);
