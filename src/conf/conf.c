@@ -572,9 +572,8 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 		e = host_check(val);
 	/* a DKIM domain or selector is looked up in DNS: no address */
 	if (e == NULL && k->type == KT_DOMAIN &&
-	    strspn(val, "0123456789.") == strlen(val))
-		e = "an IP address is not a DNS name";
-	if (e == NULL && k->type == KT_DOMAIN && strchr(val, ':') != NULL)
+	    (strspn(val, "0123456789.") == strlen(val) ||
+	    strchr(val, ':') != NULL))
 		e = "an IP address is not a DNS name";
 	if (e == NULL && k->type == KT_IDENTITY && *val != '\0' &&
 	    parse_identity(val, why, wlen) == -1)
