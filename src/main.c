@@ -288,9 +288,11 @@ done:
 static int
 dns_name_ok(const char *s)
 {
-	return *s != '\0' && strlen(s) < 254 && strspn(s,
+	size_t	 len = strlen(s);
+
+	return len > 0 && len < 254 && strspn(s,
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
-	    == strlen(s) && s[0] != '.' && s[strlen(s) - 1] != '.';
+	    == len && s[0] != '.' && s[len - 1] != '.';
 }
 
 /*
