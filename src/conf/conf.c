@@ -425,6 +425,8 @@ static int	 parse_path(const char *, int, char *, size_t);
 static int	 secret_mode_ok(const char *, char *, size_t);
 static const struct conf_word *word_find(const struct conf_key *,
 		    const char *);
+static int	 split_value(const char *, char *, size_t, char **, int,
+		    char *, size_t);
 static int	 parse_words(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_pins(const struct conf_key *, void *, const char *,
@@ -690,16 +692,9 @@ parse_names(const struct conf_key *k, void *base, const char *val, char *why,
 	char		*dst = (char *)base + k->off;
 	int		 i, j, count;
 
-	if (*val == '\0')
-		count = 0;
-	else if (str_copy(copy, val, sizeof(copy)) == -1) {
-		(void)snprintf(why, wlen, "list too long");
+	if ((count = split_value(val, copy, sizeof(copy), items,
+	    (int)nitems(items), why, wlen)) == -1)
 		return -1;
-	} else if ((count = str_split_list(copy, items, (int)nitems(items)))
-	    == -1) {
-		(void)snprintf(why, wlen, "empty item in list");
-		return -1;
-	}
 	if ((unsigned long long)count > k->max) {
 		(void)snprintf(why, wlen, "more than %llu items", k->max);
 		return -1;
@@ -827,6 +822,29 @@ secret_mode_ok(const char *val, char *why, size_t wlen)
 	return 1;
 }
 
+/*
+ * split_value - a comma list into items, held in copy; "" is no items.
+ * Returns the count, or -1 with why set.
+ */
+static int
+split_value(const char *val, char *copy, size_t copylen, char **items,
+    int max, char *why, size_t wlen)
+{
+	int	 count;
+
+	if (*val == '\0')
+		return 0;
+	if (str_copy(copy, val, copylen) == -1) {
+		(void)snprintf(why, wlen, "list too long");
+		return -1;
+	}
+	if ((count = str_split_list(copy, items, max)) == -1) {
+		(void)snprintf(why, wlen, "empty item in list");
+		return -1;
+	}
+	return count;
+}
+
 /* a word of k->words, any case; NULL if none */
 static const struct conf_word *
 word_find(const struct conf_key *k, const char *s)
@@ -854,16 +872,9 @@ parse_words(const struct conf_key *k, void *base, const char *val, char *why,
 	int			 i, j, count, vals[16];
 	size_t			 n;
 
-	if (*val == '\0')
-		count = 0;
-	else if (str_copy(copy, val, sizeof(copy)) == -1) {
-		(void)snprintf(why, wlen, "list too long");
+	if ((count = split_value(val, copy, sizeof(copy), items,
+	    (int)nitems(items), why, wlen)) == -1)
 		return -1;
-	} else if ((count = str_split_list(copy, items, (int)nitems(items)))
-	    == -1) {
-		(void)snprintf(why, wlen, "empty item in list");
-		return -1;
-	}
 	for (i = 0; i < count; i++) {
 		if ((w = word_find(k, items[i])) == NULL) {
 			(void)snprintf(why, wlen, "\"%s\": not one of",
@@ -915,16 +926,9 @@ parse_pins(const struct conf_key *k, void *base, const char *val, char *why,
 	int		 i, count;
 	size_t		 n;
 
-	if (*val == '\0')
-		count = 0;
-	else if (str_copy(copy, val, sizeof(copy)) == -1) {
-		(void)snprintf(why, wlen, "list too long");
+	if ((count = split_value(val, copy, sizeof(copy), items,
+	    (int)nitems(items), why, wlen)) == -1)
 		return -1;
-	} else if ((count = str_split_list(copy, items, (int)nitems(items)))
-	    == -1) {
-		(void)snprintf(why, wlen, "empty item in list");
-		return -1;
-	}
 	if ((unsigned long long)count > k->max) {
 		(void)snprintf(why, wlen, "more than %llu pins", k->max);
 		return -1;
