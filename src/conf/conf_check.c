@@ -237,7 +237,6 @@ check_auth_map(struct check *ck, const struct conf_upstream *u)
 	if (u->auth != AUTH_MAP && u->users_file[0] != '\0')
 		cerr(ck, u->line, "[upstream %s]: users_file: only used with "
 		    "auth = map", u->name);
-	check_auth_password_mechs(ck, u);
 }
 
 /*
@@ -372,6 +371,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 		check_upstream(&ck, &c->upstreams[i]);
 		check_auth(&ck, &c->upstreams[i]);
 		check_auth_map(&ck, &c->upstreams[i]);
+		check_auth_password_mechs(&ck, &c->upstreams[i]);
 		check_pop(&ck, &c->upstreams[i]);
 		used = 0;
 		for (j = 0; j < c->nlisteners && !used; j++)
