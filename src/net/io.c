@@ -258,8 +258,7 @@ io_write(struct gw_io *io, const void *p, size_t len)
 	 * epoll_ctl calls and a wakeup per reply).  Nothing is delivered to
 	 * the owner from here: an error or the low-water event is passed to
 	 * the loop with event_active() and reported from there.
-	 */
-	/*
+	 *
 	 * Inside the io's own callback the owner often writes several pieces
 	 * (a body chunk, then the final dot): they are sent together when the
 	 * frame ends.  Sent one by one, a small last piece would wait for the
