@@ -47,6 +47,10 @@ _Static_assert(sizeof(enum bare_newline) == sizeof(int),
 _Static_assert(sizeof(enum crl_check) == sizeof(int), "enum crl_check size");
 _Static_assert(sizeof(enum ocsp_mode) == sizeof(int), "enum ocsp_mode size");
 _Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode size");
+_Static_assert(sizeof(enum ocsp_stapling) == sizeof(int),
+    "enum ocsp_stapling size");
+_Static_assert(sizeof(enum pop_tls_mode) == sizeof(int),
+    "enum pop_tls_mode size");
 
 enum sec_kind {
 	SEC_GATEWAY,
