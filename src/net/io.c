@@ -69,6 +69,7 @@ static void	io_on_fd(evutil_socket_t, short, void *);
 static void	io_on_timer(evutil_socket_t, short, void *);
 static int	io_deliver(struct gw_io *, enum io_event);
 static void	io_reload(struct gw_io *);
+static int	io_wants_read(const struct gw_io *);
 static void	io_destroy(struct gw_io *);
 static int	io_do_read(struct gw_io *);
 static int	io_do_write(struct gw_io *);
@@ -431,27 +432,21 @@ io_reload(struct gw_io *io)
 	}
 	if (io->flags & IO_F_CONNECTING)
 		want_w = 1;
-	else if (io->flags & IO_F_HANDSHAKE) {
-		want_r = (io->flags & IO_F_HS_WREAD) != 0;
+	else if (io->flags & IO_F_HANDSHAKE)
 		want_w = (io->flags & IO_F_HS_WWRITE) != 0;
-	} else {
+	else {
+		/*
+		 * Records already decrypted inside the transport do not make
+		 * the socket readable again: poke ourselves.
+		 */
 		if ((io->flags & IO_F_READ) && !(io->flags & IO_F_EOF) &&
-		    buf_room(&io->in) > 0) {
-			want_r = 1;
-			/*
-			 * Records already decrypted inside the transport do
-			 * not make the socket readable again: poke ourselves.
-			 */
-			if (io->t != NULL && io->t->pending(io->tctx) > 0)
-				event_active(io->rev, EV_READ, 0);
-		}
-		if (buf_len(&io->out) > 0)
+		    buf_room(&io->in) > 0 && io->t != NULL &&
+		    io->t->pending(io->tctx) > 0)
+			event_active(io->rev, EV_READ, 0);
+		if (buf_len(&io->out) > 0 || (io->flags & IO_F_R_WWRITE))
 			want_w = 1;
-		if (io->flags & IO_F_R_WWRITE)
-			want_w = 1;
-		if (io->flags & IO_F_W_WREAD)
-			want_r = 1;
 	}
+	want_r = io_wants_read(io);
 	/*
 	 * Reading is paused around every command while the relay works; the
 	 * peer rarely sends meanwhile, so the read event stays registered and
@@ -663,6 +658,23 @@ io_do_write(struct gw_io *io)
 	return 0;
 }
 
+/*
+ * io_wants_read - whether the read event is wanted now (io_reload adds
+ * it; io_on_fd removes it when it fires while unwanted).
+ */
+static int
+io_wants_read(const struct gw_io *io)
+{
+	if (io->flags & (IO_F_ERROR | IO_F_FREE | IO_F_CONNECTING))
+		return 0;
+	if (io->flags & IO_F_HANDSHAKE)
+		return (io->flags & IO_F_HS_WREAD) != 0;
+	if ((io->flags & IO_F_READ) && !(io->flags & IO_F_EOF) &&
+	    buf_room(&io->in) > 0)
+		return 1;
+	return (io->flags & IO_F_W_WREAD) != 0;
+}
+
 static void
 io_on_fd(evutil_socket_t fd, short what, void *arg)
 {
@@ -673,10 +685,11 @@ io_on_fd(evutil_socket_t fd, short what, void *arg)
 	io->held++;
 	if (what & EV_WRITE)
 		io->flags &= ~IO_F_WACTIVE;
-	/* the read event is left registered while paused (io_reload) */
-	if ((what & EV_READ) && (!(io->flags & IO_F_READ) ||
-	    (io->flags & (IO_F_EOF | IO_F_ERROR)) || buf_room(&io->in) == 0) &&
-	    !(io->flags & (IO_F_HANDSHAKE | IO_F_W_WREAD))) {
+	/*
+	 * The read event is left registered while paused (io_reload); a
+	 * handshake that waits to write must not spin on readable input.
+	 */
+	if ((what & EV_READ) && !io_wants_read(io)) {
 		event_del(io->rev);
 		io->flags &= ~IO_F_RADDED;
 	}
