@@ -1111,7 +1111,7 @@ srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 {
 	struct relay		*r = arg;
 	struct smtp_client_auth	 a;
-	size_t			 i = (size_t)(r->up - r->env->conf->upstreams);
+	size_t			 i = relay_up_index(r);
 
 	if (r->up->auth == AUTH_MAP) {
 		r->map = users_verify(r->env->users[i], user, pass);
