@@ -243,9 +243,7 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 
 	/* the header up to "b=", folded */
 	hb_raw(&h, "DKIM-Signature:", 15);
-	snprintf(tok, sizeof tok, "v=1; a=%s;",
-	    s->key->alg == DKIM_ED25519_SHA256 ? "ed25519-sha256" :
-	    "rsa-sha256");
+	snprintf(tok, sizeof tok, "v=1; a=%s;", dkim_alg_name(s->key->alg));
 	hb_token(&h, tok, 1);
 	snprintf(tok, sizeof tok, "c=%s/%s;", dkim_canon_name(s->hcanon),
 	    dkim_canon_name(s->bcanon));
@@ -389,6 +387,12 @@ const char *
 dkim_canon_name(enum dkim_canon c)
 {
 	return c == DKIM_CANON_RELAXED ? "relaxed" : "simple";
+}
+
+const char *
+dkim_alg_name(enum dkim_alg a)
+{
+	return a == DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256";
 }
 
 int

@@ -193,6 +193,5 @@ signers_body_canons(const struct signers *set, const struct conf_listener *l)
 const char *
 signers_alg_name(const struct dkim_signer *s)
 {
-	return dkim_key_alg(s->key) == DKIM_ED25519_SHA256 ? "ed25519-sha256" :
-	    "rsa-sha256";
+	return dkim_alg_name(dkim_key_alg(s->key));
 }
