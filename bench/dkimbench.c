@@ -173,8 +173,7 @@ main(int argc, char **argv)
 		for (b = 0; b < sizeof bodies / sizeof bodies[0] && rc == 0;
 		    b++)
 			rc = run(&s, &keys[a], 1,
-			    dkim_key_alg(keys[a]) == DKIM_ED25519_SHA256 ?
-			    "ed25519-sha256" : "rsa-sha256",
+			    dkim_alg_name(dkim_key_alg(keys[a])),
 			    dkim_key_bits(keys[a]), bodies[b], maxcount,
 			    maxsec);
 	/* dual signing: one pass over the body, every key signs */

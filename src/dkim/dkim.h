@@ -103,6 +103,8 @@ void	dkim_msg_free(struct dkim_msg *);
 int	dkim_canon_parse(const char *, enum dkim_canon *h, enum dkim_canon *b);
 /* dkim_canon_name - "relaxed" or "simple" */
 const char *dkim_canon_name(enum dkim_canon);
+/* dkim_alg_name - "rsa-sha256" or "ed25519-sha256", as in a= */
+const char *dkim_alg_name(enum dkim_alg);
 extern const char *const dkim_default_headers[];	/* NULL-terminated */
 /*
  * dkim_domain_match - 1 if from_domain equals signer_domain (any case), or,

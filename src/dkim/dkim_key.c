@@ -13,9 +13,9 @@
 
 #include "dkim/dkim_local.h"	/* wolfssl/options.h first */
 #include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/coding.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
+#include "util/base64.h"
 
 #define KEYFILE_MAX	(64 * 1024)	/* a PEM key is a few KiB */
 #define RSA_MIN_BITS	1024
@@ -264,7 +264,8 @@ dkim_key_record(const struct dkim_key *ck, char *out, size_t outlen)
 	struct dkim_key *k = (struct dkim_key *)ck;
 	unsigned char der[2048];
 	char b64[4096];
-	word32 derlen = sizeof der, b64len = sizeof b64;
+	word32 derlen = sizeof der;
+	ssize_t b64len;
 	int n;
 
 	if (k->alg == DKIM_ED25519_SHA256) {
@@ -278,7 +279,7 @@ dkim_key_record(const struct dkim_key *ck, char *out, size_t outlen)
 			return -1;
 		derlen = (word32)n;
 	}
-	if (Base64_Encode_NoNl(der, derlen, (byte *)b64, &b64len) != 0)
+	if ((b64len = base64_encode(der, derlen, b64, sizeof b64)) == -1)
 		return -1;
 	n = snprintf(out, outlen, "v=DKIM1; k=%s; p=%.*s",
 	    k->alg == DKIM_ED25519_SHA256 ? "ed25519" : "rsa",

@@ -9,8 +9,8 @@
 #include <strings.h>
 
 #include "dkim/dkim_local.h"	/* wolfssl/options.h first */
-#include <wolfssl/wolfcrypt/coding.h>
 
+#include "util/base64.h"
 #include "util/str.h"
 
 #define FOLD_COL	76	/* lines stay under 78 columns */
@@ -146,7 +146,7 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 	char tok[512], b64[1400];
 	unsigned char digest[WC_SHA256_DIGEST_SIZE], sig[1024];
 	wc_Sha256 sha;
-	word32 b64len;
+	ssize_t b64len;
 	int siglen;
 
 	if (m->state != DKIM_MSG_DONE || m->from_why != NULL) {
@@ -243,9 +243,7 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 
 	/* the header up to "b=", folded */
 	hb_raw(&h, "DKIM-Signature:", 15);
-	snprintf(tok, sizeof tok, "v=1; a=%s;",
-	    s->key->alg == DKIM_ED25519_SHA256 ? "ed25519-sha256" :
-	    "rsa-sha256");
+	snprintf(tok, sizeof tok, "v=1; a=%s;", dkim_alg_name(s->key->alg));
 	hb_token(&h, tok, 1);
 	snprintf(tok, sizeof tok, "c=%s/%s;", dkim_canon_name(s->hcanon),
 	    dkim_canon_name(s->bcanon));
@@ -271,9 +269,8 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		    hlist[i], i + 1 == nh ? ";" : ":");
 		hb_token(&h, tok, i == 0);
 	}
-	b64len = sizeof b64;
-	if (Base64_Encode_NoNl(m->bh[s->bcanon], WC_SHA256_DIGEST_SIZE,
-	    (byte *)b64, &b64len) != 0) {
+	if ((b64len = base64_encode(m->bh[s->bcanon], WC_SHA256_DIGEST_SIZE,
+	    b64, sizeof b64)) == -1) {
 		snprintf(err, errlen, "base64 failure");
 		return -1;
 	}
@@ -329,22 +326,21 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		snprintf(err, errlen, "signing failed");
 		return -1;
 	}
-	b64len = sizeof b64;
-	if (Base64_Encode_NoNl(sig, (word32)siglen, (byte *)b64,
-	    &b64len) != 0) {
+	if ((b64len = base64_encode(sig, (size_t)siglen, b64,
+	    sizeof b64)) == -1) {
 		snprintf(err, errlen, "base64 failure");
 		return -1;
 	}
 	/* b= in pieces that fill each line; FWS inside b= is allowed */
-	for (i = 0; i < b64len; ) {
+	for (i = 0; i < (size_t)b64len; ) {
 		size_t room = h.col < FOLD_COL ? FOLD_COL - h.col : 0;
 
 		if (room == 0) {
 			hb_raw(&h, "\r\n\t", 3);
 			continue;
 		}
-		if (room > b64len - i)
-			room = b64len - i;
+		if (room > (size_t)b64len - i)
+			room = (size_t)b64len - i;
 		hb_raw(&h, b64 + i, room);
 		i += room;
 	}
@@ -391,6 +387,12 @@ const char *
 dkim_canon_name(enum dkim_canon c)
 {
 	return c == DKIM_CANON_RELAXED ? "relaxed" : "simple";
+}
+
+const char *
+dkim_alg_name(enum dkim_alg a)
+{
+	return a == DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256";
 }
 
 int

@@ -149,6 +149,8 @@ static struct tls_client_ctx *relay_pop_ctx_new(const struct conf_upstream *,
 static void	relay_dkim_reset(struct relay *);
 static void	relay_dkim_unsigned(struct relay *, const char *);
 static void	relay_dkim_sign(struct relay *);
+static void	relay_dkim_refuse(struct relay *, int, const char *,
+		    const char *);
 static void	env_err_first(void *, const char *);
 static void	env_warn(void *, const char *);
 
@@ -1029,6 +1031,18 @@ relay_dkim_sign(struct relay *r)
 	}
 }
 
+/* relay_dkim_refuse - end the transaction at DATA's end without sending */
+static void
+relay_dkim_refuse(struct relay *r, int code, const char *enh,
+    const char *text)
+{
+	relay_log_tx(r, code, enh, text);
+	spool_free(r->spool);
+	r->spool = NULL;
+	relay_dkim_reset(r);
+	smtp_server_reply(r->srv, code, enh, text);
+}
+
 static void
 srv_data_end(void *arg)
 {
@@ -1049,19 +1063,11 @@ srv_data_end(void *arg)
 	 */
 	if (r->dkim == RD_ERROR) {
 		log_warnx("%016" PRIx64 " relay dkim %s", r->id, r->dkim_log);
-		relay_log_tx(r, 451, "4.3.0", DKIM_TEXT_ERROR);
-		spool_free(r->spool);
-		r->spool = NULL;
-		relay_dkim_reset(r);
-		smtp_server_reply(r->srv, 451, "4.3.0", DKIM_TEXT_ERROR);
+		relay_dkim_refuse(r, 451, "4.3.0", DKIM_TEXT_ERROR);
 		return;
 	}
 	if (r->dkim == RD_UNSIGNED && r->l->dkim_required) {
-		relay_log_tx(r, 550, "5.7.1", DKIM_TEXT_REQUIRED);
-		spool_free(r->spool);
-		r->spool = NULL;
-		relay_dkim_reset(r);
-		smtp_server_reply(r->srv, 550, "5.7.1", DKIM_TEXT_REQUIRED);
+		relay_dkim_refuse(r, 550, "5.7.1", DKIM_TEXT_REQUIRED);
 		return;
 	}
 	relay_enter(r, R_DATA);
@@ -1111,7 +1117,7 @@ srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 {
 	struct relay		*r = arg;
 	struct smtp_client_auth	 a;
-	size_t			 i = (size_t)(r->up - r->env->conf->upstreams);
+	size_t			 i = relay_up_index(r);
 
 	if (r->up->auth == AUTH_MAP) {
 		r->map = users_verify(r->env->users[i], user, pass);

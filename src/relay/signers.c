@@ -21,6 +21,10 @@ struct signers {
 
 static void	signer_fill(struct dkim_signer *, const struct conf_dkim *,
 		    const struct dkim_key *);
+static size_t	signers_ncand(const struct signers *,
+		    const struct conf_listener *);
+static int	signers_cand(const struct signers *,
+		    const struct conf_listener *, size_t, size_t *);
 
 /* the section's settings as the signing library wants them */
 static void
@@ -123,6 +127,29 @@ signers_count(const struct signers *set)
 	return set != NULL ? set->n : 0;
 }
 
+/* how many candidates: the listener's own list, else every section */
+static size_t
+signers_ncand(const struct signers *set, const struct conf_listener *l)
+{
+	return l != NULL && l->ndkim > 0 ? l->ndkim : set->n;
+}
+
+/* the set index of candidate i; -1 if it names no loaded key */
+static int
+signers_cand(const struct signers *set, const struct conf_listener *l,
+    size_t i, size_t *idx)
+{
+	if (l != NULL && l->ndkim > 0) {
+		if (l->dkim[i] == NULL)
+			return -1;
+		*idx = (size_t)(l->dkim[i] - set->conf->dkims);
+	} else
+		*idx = i;
+	if (*idx >= set->n || set->keys[*idx] == NULL)
+		return -1;
+	return 0;
+}
+
 /*
  * signers_pick - see signers.h.  The From domain is matched even for a
  * listener's own list: a signature from a domain unrelated to From helps
@@ -134,24 +161,15 @@ signers_pick(const struct signers *set, const struct conf_listener *l,
     const char *from_domain, const struct dkim_signer **out, size_t max)
 {
 	const struct conf_dkim	*d;
-	size_t			 i, idx, n = 0, cand;
+	size_t			 i, idx, n = 0;
 
 	if (set == NULL || from_domain == NULL)
 		return 0;
-	cand = l != NULL && l->ndkim > 0 ? l->ndkim : set->n;
-	for (i = 0; i < cand && n < max; i++) {
-		if (l != NULL && l->ndkim > 0) {
-			if ((d = l->dkim[i]) == NULL)
-				continue;
-			idx = (size_t)(d - set->conf->dkims);
-			if (idx >= set->n)
-				continue;
-		} else {
-			idx = i;
-			d = &set->conf->dkims[i];
-		}
-		if (set->keys[idx] == NULL ||
-		    !dkim_domain_match(from_domain, d->domain, d->subdomains))
+	for (i = 0; i < signers_ncand(set, l) && n < max; i++) {
+		if (signers_cand(set, l, i, &idx) == -1)
+			continue;
+		d = &set->conf->dkims[idx];
+		if (!dkim_domain_match(from_domain, d->domain, d->subdomains))
 			continue;
 		out[n++] = &set->s[idx];
 	}
@@ -161,31 +179,19 @@ signers_pick(const struct signers *set, const struct conf_listener *l,
 unsigned
 signers_body_canons(const struct signers *set, const struct conf_listener *l)
 {
-	const struct conf_dkim	*d;
 	unsigned		 mask = 0;
 	size_t			 i, idx;
 
 	if (set == NULL)
 		return 0;
-	if (l != NULL && l->ndkim > 0) {
-		for (i = 0; i < l->ndkim; i++) {
-			if ((d = l->dkim[i]) == NULL)
-				continue;
-			idx = (size_t)(d - set->conf->dkims);
-			if (idx < set->n && set->keys[idx] != NULL)
-				mask |= 1u << set->s[idx].bcanon;
-		}
-		return mask;
-	}
-	for (i = 0; i < set->n; i++)
-		if (set->keys[i] != NULL)
-			mask |= 1u << set->s[i].bcanon;
+	for (i = 0; i < signers_ncand(set, l); i++)
+		if (signers_cand(set, l, i, &idx) == 0)
+			mask |= 1u << set->s[idx].bcanon;
 	return mask;
 }
 
 const char *
 signers_alg_name(const struct dkim_signer *s)
 {
-	return dkim_key_alg(s->key) == DKIM_ED25519_SHA256 ? "ed25519-sha256" :
-	    "rsa-sha256";
+	return dkim_alg_name(dkim_key_alg(s->key));
 }
