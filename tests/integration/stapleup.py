@@ -21,19 +21,7 @@ import subprocess
 import sys
 import time
 
-
-def listening(port):
-    want = ":%04X" % port
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                for ln in f.readlines()[1:]:
-                    fs = ln.split()
-                    if fs[1].endswith(want) and fs[3] == "0A":
-                        return True
-        except OSError:
-            pass
-    return False
+from gwtest import tcp_listening
 
 
 class Session:
@@ -118,7 +106,7 @@ def main():
                              stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while not listening(port):
+        while not tcp_listening(port):
             if p.poll() is not None or time.monotonic() > deadline:
                 sys.stderr.write("stapleup: s_server did not start\n")
                 sys.exit(1)
