@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 
-from gwtest import tcp_listening
+sys.dont_write_bytecode = True	# keep the source tree clean
+from gwtest import tcp_listening  # noqa: E402
 
 
 class Session:
