@@ -30,4 +30,17 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	}								\
 } while (0)
 
+/* rng_next - xorshift32 for fuzzers that derive choices from their input;
+ * a zero state would stick at zero, so it starts from a constant instead */
+static inline uint32_t
+rng_next(uint32_t *s)
+{
+	uint32_t	x = *s ? *s : 0x9e3779b9u;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
 #endif

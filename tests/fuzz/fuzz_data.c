@@ -38,7 +38,6 @@ struct run {
 	unsigned long long	 size;
 };
 
-static uint32_t	rng_next(uint32_t *);
 static void	*xmalloc(size_t);
 static void	run_data(const char *, size_t, int, unsigned long long,
 		    uint32_t *, struct run *);
@@ -47,18 +46,6 @@ static void	check_end(const char *, size_t, const struct run *);
 static void	check_same(const struct run *, const struct run *,
 		    const char *);
 static void	check_roundtrip(const struct run *, uint32_t *);
-
-/* xorshift32; a zero state would stick at zero */
-static uint32_t
-rng_next(uint32_t *s)
-{
-	uint32_t	x = *s ? *s : 0x9e3779b9u;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
 
 static void *
 xmalloc(size_t n)

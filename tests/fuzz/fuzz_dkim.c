@@ -39,21 +39,9 @@ struct result {
 
 static struct dkim_key *key;
 
-static uint32_t	rng_next(uint32_t *);
 static void	init_key(void);
 static void	run(const uint8_t *, size_t, uint32_t *, struct result *);
 static void	check_sig(const char *);
-
-static uint32_t
-rng_next(uint32_t *s)
-{
-	uint32_t x = *s ? *s : 0x9e3779b9u;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
 
 static void
 init_key(void)

@@ -19,7 +19,6 @@ starts with its epoch second).
 import os
 import pwd
 import re
-import socket
 import time
 
 import gwtest
@@ -131,14 +130,8 @@ class Dovecot:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            ok = 0
-            for port in (self.port, self.port_tls):
-                try:
-                    socket.create_connection(("127.0.0.1", port), 1).close()
-                    ok += 1
-                except OSError:
-                    pass
-            if ok == 2:
+            if (gwtest.tcp_listening(self.port) and
+                    gwtest.tcp_listening(self.port_tls)):
                 return True
             time.sleep(0.1)
         return False

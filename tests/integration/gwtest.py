@@ -156,6 +156,22 @@ def wait_for(pred, timeout=5.0, interval=0.05):
         time.sleep(interval)
 
 
+def tcp_listening(port, pid="self"):
+    """True when a TCP socket on port is listening (state 0A) in the
+    network namespace of pid; reads /proc, so it opens no connection."""
+    want = ":%04X" % port
+    for name in ("tcp", "tcp6"):
+        try:
+            with open("/proc/%s/net/%s" % (pid, name)) as f:
+                for ln in f.readlines()[1:]:
+                    fs = ln.split()
+                    if fs[1].endswith(want) and fs[3] == "0A":
+                        return True
+        except OSError:
+            pass
+    return False
+
+
 # ------------------------------------------------------------- processes
 
 def _pdeathsig():
@@ -496,20 +512,9 @@ class OcspResponder:
                                 p[signer + ".key"], str(self.inner)],
                                stdout=logf, stderr=subprocess.STDOUT)
         # /proc/PID/net/tcp shows the sockets of PID's own namespace.
-        want = ":%04X" % self.inner
-        tcp = "/proc/%d/net/tcp" % self.ossl.pid
-        tcp6 = "/proc/%d/net/tcp6" % self.ossl.pid
-
         def listening():
-            for path in (tcp, tcp6):
-                try:
-                    with open(path) as f:
-                        for ln in f.readlines()[1:]:
-                            fs = ln.split()
-                            if fs[1].endswith(want) and fs[3] == "0A":
-                                return True
-                except OSError:
-                    pass
+            if tcp_listening(self.inner, self.ossl.pid):
+                return True
             if self.ossl.poll() is not None:
                 raise TestFailure("openssl ocsp exited: %s"
                                   % _tail(self.log, 10))

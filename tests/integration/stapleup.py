@@ -11,35 +11,23 @@ with a clean dialogue.
 
 Usage: stapleup.py PORT SPOOL CERT KEY CHAIN STATUS_FILE|-
 ("-": no staple).  Prints "READY PORT" once listening.  Messages are stored
-as upstream.py stores them (NNN.eml, then NNN.json), so gwtest's Message
+with upstream.py's Spool (NNN.eml, then NNN.json), so gwtest's Message
 class reads them; events.jsonl gets one line per connection.
 """
 
 import json
-import os
 import subprocess
 import sys
 import time
 
-
-def listening(port):
-    want = ":%04X" % port
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                for ln in f.readlines()[1:]:
-                    fs = ln.split()
-                    if fs[1].endswith(want) and fs[3] == "0A":
-                        return True
-        except OSError:
-            pass
-    return False
+sys.dont_write_bytecode = True	# keep the source tree clean
+from gwtest import tcp_listening  # noqa: E402
+from upstream import Spool  # noqa: E402
 
 
 class Session:
-    def __init__(self, spool, seq):
+    def __init__(self, spool):
         self.spool = spool
-        self.seq = seq
 
     def run(self, rd, wr):
         def send(line):
@@ -89,25 +77,17 @@ class Session:
                 send("502 5.5.1 not here")
 
     def store(self, mail_from, rcpts, data):
-        self.seq[0] += 1
-        base = os.path.join(self.spool, "%03d" % self.seq[0])
-        with open(base + ".eml.tmp", "wb") as f:
-            f.write(data)
-        os.rename(base + ".eml.tmp", base + ".eml")
         meta = {"mail_from": mail_from.strip("<>").split(">")[0],
                 "rcpt_tos": [r.strip("<>").split(">")[0] for r in rcpts],
                 "tls_version": "stapled"}
-        with open(base + ".json.tmp", "w") as f:
-            json.dump(meta, f)
-        os.rename(base + ".json.tmp", base + ".json")
+        self.spool.store(data, meta)
 
 
 def main():
     port, spool, cert, key, chain, status = sys.argv[1:7]
     port = int(port)
-    seq = [0]
+    spool = Spool(spool)
     announced = False
-    events = open(os.path.join(spool, "events.jsonl"), "a")
     while True:
         argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
                 "-naccept", "1", "-quiet", "-cert", cert, "-key", key,
@@ -118,7 +98,7 @@ def main():
                              stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while not listening(port):
+        while not tcp_listening(port):
             if p.poll() is not None or time.monotonic() > deadline:
                 sys.stderr.write("stapleup: s_server did not start\n")
                 sys.exit(1)
@@ -128,11 +108,10 @@ def main():
             sys.stdout.flush()
             announced = True
         try:
-            Session(spool, seq).run(p.stdout, p.stdin)
+            Session(spool).run(p.stdout, p.stdin)
         except (BrokenPipeError, ConnectionError):
             pass
-        events.write(json.dumps({"event": "connection"}) + "\n")
-        events.flush()
+        spool.events.write(json.dumps({"event": "connection"}) + "\n")
         try:
             p.stdin.close()
         except OSError:
