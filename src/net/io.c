@@ -43,6 +43,7 @@
 #define IO_F_RADDED	0x1000	/* rev is registered with the loop */
 #define IO_F_ERRPEND	0x2000	/* IO_ERROR recorded outside the loop */
 #define IO_F_WACTIVE	0x4000	/* wev activated by us: do not event_del */
+#define IO_F_WIPE	0x8000	/* a credential is queued: wipe what is sent */
 
 struct gw_io {
 	struct event_base		*base;
@@ -239,6 +240,16 @@ io_in(struct gw_io *io)
 }
 
 /* io_write - queue bytes */
+/* io_write_secret - io_write for a credential: see io.h */
+int
+io_write_secret(struct gw_io *io, const void *p, size_t len)
+{
+	if (io->flags & IO_F_ERROR)
+		return 0;
+	io->flags |= IO_F_WIPE;
+	return io_write(io, p, len);
+}
+
 int
 io_write(struct gw_io *io, const void *p, size_t len)
 {
@@ -603,8 +614,17 @@ io_flush(struct gw_io *io)
 			}
 			io->twlen = 0;
 		}
-		/* sent lines may be credentials (AUTH, PASS): no copy stays */
-		buf_consume_wipe(&io->out, (size_t)n);
+		/*
+		 * A queued credential (io_write_secret) leaves no copy: the
+		 * output is wiped as it goes until the queue has drained.
+		 * Other output (message bodies) is not touched per byte.
+		 */
+		if (io->flags & IO_F_WIPE) {
+			buf_consume_wipe(&io->out, (size_t)n);
+			if (buf_len(&io->out) == 0)
+				io->flags &= ~IO_F_WIPE;
+		} else
+			buf_consume(&io->out, (size_t)n);
 		moved = 1;
 	}
 	if (moved)

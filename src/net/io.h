@@ -80,6 +80,12 @@ struct buf *io_in(struct gw_io *);
  * bytes are dropped and 0 returned: IO_ERROR reports the failure.
  */
 int	io_write(struct gw_io *, const void *, size_t);
+/*
+ * io_write_secret - io_write for a line holding a credential (AUTH, PASS):
+ * the output storage is wiped as it is sent, until the queue drains, and
+ * on free.  Plain io_write leaves sent bytes alone (no per-byte cost).
+ */
+int	io_write_secret(struct gw_io *, const void *, size_t);
 /* io_printf - formatted io_write */
 int	io_printf(struct gw_io *, const char *, ...) GW_PRINTF(2, 3);
 /* io_queued - output bytes not yet sent */

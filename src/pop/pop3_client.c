@@ -309,7 +309,9 @@ pop_send(struct pop3_client *c, const char *shown, const char *fmt, ...)
 		    str_vis(vis, sizeof(vis), line, (size_t)n));
 	line[n++] = '\r';
 	line[n++] = '\n';
-	if (io_write(c->io, line, (size_t)n) == -1) {
+	/* a line with a shown text carries a secret (PASS, APOP) */
+	if ((shown != NULL ? io_write_secret(c->io, line, (size_t)n) :
+	    io_write(c->io, line, (size_t)n)) == -1) {
 		explicit_bzero(line, sizeof(line));
 		pop_finish(c, FAIL_INTERNAL, "cannot queue a command");
 		return;

@@ -684,7 +684,8 @@ client_send_secret(struct smtp_client *c, const char *line, const char *shown)
 	    shown);
 	if (c->trace != NULL)
 		c->trace(c->trace_arg, 1, shown, strlen(shown));
-	if (io_write(c->io, line, n) == -1 || io_write(c->io, "\r\n", 2) == -1)
+	if (io_write_secret(c->io, line, n) == -1 ||
+	    io_write(c->io, "\r\n", 2) == -1)
 		client_fail(c, FAIL_INTERNAL, "cannot queue a command");
 }
 
