@@ -80,6 +80,7 @@ static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
 static void	tio_check_name(struct tls_conn *);
 static int	tio_cert_dates(WOLFSSL_X509 *);
 static void	tio_revocation(struct tls_conn *);
+static const char *tio_ocsp_name(int);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
@@ -349,6 +350,16 @@ static const char *const ocsp_names[] = {
 	"ocsp:pending", "ocsp:no-staple"
 };
 
+/* tio_ocsp_name - "ocsp:good" etc. for a TLS_OCSP_* result */
+static const char *
+tio_ocsp_name(int result)
+{
+	if (result < 0 ||
+	    (size_t)result >= sizeof(ocsp_names) / sizeof(ocsp_names[0]))
+		return "ocsp:?";
+	return ocsp_names[result];
+}
+
 /* tio_revocation - the revocation= text with the OCSP result added */
 static void
 tio_revocation(struct tls_conn *tc)
@@ -357,9 +368,7 @@ tio_revocation(struct tls_conn *tc)
 	const char	*o;
 	char		 buf[sizeof(ti->revocation)];
 
-	o = tc->ocsp.result >= 0 && tc->ocsp.result <
-	    (int)(sizeof(ocsp_names) / sizeof(ocsp_names[0])) ?
-	    ocsp_names[tc->ocsp.result] : "ocsp:?";
+	o = tio_ocsp_name(tc->ocsp.result);
 	if (ti->resumed)
 		o = "ocsp:resumed";	/* the first handshake checked */
 	/* "crl:missing,ocsp:not-checked" is the longest: it fits */
@@ -419,8 +428,7 @@ tls_io_ocsp_result(struct gw_io *io, int result, const char *why)
 	tio_revocation(tc);
 	log_info("%016llx tls upstream=%s:%u ocsp=%s revocation=%s%s%s",
 	    (unsigned long long)tc->id, tc->host, tc->port,
-	    result >= 0 && result < (int)(sizeof(ocsp_names) /
-	    sizeof(ocsp_names[0])) ? ocsp_names[result] + 5 : "?",
+	    tio_ocsp_name(result) + 5,
 	    tc->info.revocation, why[0] != '\0' ? " " : "", why);
 }
 
