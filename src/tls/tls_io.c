@@ -78,6 +78,7 @@ static enum gw_fail tio_alert(struct tls_conn *, enum gw_fail, int *);
 static void	tio_probe_chain(struct tls_conn *);
 static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
 static void	tio_check_name(struct tls_conn *);
+static void	tio_report_check(struct tls_conn *, int, int, int);
 static int	tio_cert_dates(WOLFSSL_X509 *);
 static void	tio_revocation(struct tls_conn *);
 static const char *tio_ocsp_name(int);
@@ -159,16 +160,9 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		ok = 0;
 		err = derr;
 	}
-	if (tc->probe) {
-		struct tls_report *rp = tc->report;
-
-		if (rp->nchecks < TLS_REPORT_CHECKS) {
-			rp->checks[rp->nchecks].depth = depth;
-			rp->checks[rp->nchecks].err = err;
-			rp->checks[rp->nchecks].accepted = ok;
-			rp->nchecks++;
-		}
-	} else if (ok) {
+	if (tc->probe)
+		tio_report_check(tc, depth, err, ok);
+	else if (ok) {
 		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u depth=%d "
 		    "error %d (%s) let through by policy",
 		    (unsigned long long)tc->id, tc->host, tc->port, depth, err,
@@ -954,10 +948,19 @@ tio_check_name(struct tls_conn *tc)
 		tc->verr = -322;
 		tc->vdepth = 0;
 	}
-	if (tc->report != NULL && tc->report->nchecks < TLS_REPORT_CHECKS) {
-		tc->report->checks[tc->report->nchecks].depth = 0;
-		tc->report->checks[tc->report->nchecks].err = -322;
-		tc->report->checks[tc->report->nchecks].accepted = ok;
-		tc->report->nchecks++;
-	}
+	tio_report_check(tc, 0, -322, ok);
+}
+
+/* tio_report_check - one check and its verdict into the probe's report */
+static void
+tio_report_check(struct tls_conn *tc, int depth, int err, int accepted)
+{
+	struct tls_report	*rp = tc->report;
+
+	if (rp == NULL || rp->nchecks >= TLS_REPORT_CHECKS)
+		return;
+	rp->checks[rp->nchecks].depth = depth;
+	rp->checks[rp->nchecks].err = err;
+	rp->checks[rp->nchecks].accepted = accepted;
+	rp->nchecks++;
 }
