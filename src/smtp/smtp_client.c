@@ -184,6 +184,8 @@ static int	client_auth_copy(struct smtp_client *,
 		    const struct smtp_client_auth *);
 static void	client_auth_wipe(struct smtp_client *);
 static void	client_auth_or_ready(struct smtp_client *);
+static void	client_auth_choice(const struct smtp_client *,
+		    struct sasl_choice *);
 static void	client_auth_start(struct smtp_client *);
 static void	client_auth_response(struct smtp_client *, const char *);
 static void	client_send_secret(struct smtp_client *, const char *,
@@ -705,6 +707,20 @@ client_auth_or_ready(struct smtp_client *c)
 	client_enter(c, CS_AUTH);
 }
 
+/* client_auth_choice - what sasl_choose needs to know about this session */
+static void
+client_auth_choice(const struct smtp_client *c, struct sasl_choice *ch)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->offered = sasl_offered(c->ext.auth);
+	ch->allow = c->up->auth_mechs;
+	ch->nallow = c->up->nauth_mechs;
+	ch->have_token = c->auth_token != NULL;
+	ch->tls = (c->flags & CF_TLS) != 0;
+	ch->cleartext_ok = c->up->auth_allow_cleartext;
+	ch->tried = c->auth_tried;
+}
+
 /*
  * client_auth_start - choose the next mechanism and send its AUTH line.
  * Called on entering CS_AUTH, and again by the fallback.
@@ -720,14 +736,7 @@ client_auth_start(struct smtp_client *c)
 	size_t			 i, n;
 	int			 clear, m;
 
-	memset(&ch, 0, sizeof(ch));
-	ch.offered = sasl_offered(c->ext.auth);
-	ch.allow = c->up->auth_mechs;
-	ch.nallow = c->up->nauth_mechs;
-	ch.have_token = c->auth_token != NULL;
-	ch.tls = (c->flags & CF_TLS) != 0;
-	ch.cleartext_ok = c->up->auth_allow_cleartext;
-	ch.tried = c->auth_tried;
+	client_auth_choice(c, &ch);
 	if ((m = sasl_choose(&ch, &clear)) == AUTH_MECH_NONE) {
 		/* say what was offered and what we may use: the fix is one */
 		if (ch.nallow == 0)
@@ -846,14 +855,7 @@ client_auth_response(struct smtp_client *c, const char *txt)
 		struct sasl_choice	 ch;
 		int			 clear;
 
-		memset(&ch, 0, sizeof(ch));
-		ch.offered = sasl_offered(c->ext.auth);
-		ch.allow = c->up->auth_mechs;
-		ch.nallow = c->up->nauth_mechs;
-		ch.have_token = c->auth_token != NULL;
-		ch.tls = (c->flags & CF_TLS) != 0;
-		ch.cleartext_ok = c->up->auth_allow_cleartext;
-		ch.tried = c->auth_tried;
+		client_auth_choice(c, &ch);
 		if (sasl_choose(&ch, &clear) != AUTH_MECH_NONE) {
 			client_auth_start(c);
 			return;

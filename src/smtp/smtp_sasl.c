@@ -69,8 +69,11 @@ smtp_sasl_plain_decode(const char *b64, size_t len, struct smtp_sasl_creds *c)
 	 */
 	if (len / 4 * 3 > sizeof(dec) + 2)
 		return err_long;
-	if ((r = base64_decode(b64, len, dec, sizeof(dec))) == -1)
-		return err_b64;
+	/* a bad quantum fails after the good ones are decoded: wipe them */
+	if ((r = base64_decode(b64, len, dec, sizeof(dec))) == -1) {
+		err = err_b64;
+		goto out;
+	}
 	dlen = (size_t)r;
 	if ((n1 = memchr(dec, '\0', dlen)) == NULL ||
 	    (n2 = memchr(n1 + 1, '\0', dlen - (size_t)(n1 - dec) - 1)) ==
@@ -114,9 +117,9 @@ smtp_sasl_login_decode(const char *b64, size_t len, char *out, size_t outlen)
 	if (len / 4 * 3 > sizeof(dec) + 2)
 		return err_long;
 	if ((r = base64_decode(b64, len, dec, sizeof(dec))) == -1)
-		return err_b64;
+		err = err_b64;	/* dec may hold the quanta before the bad one */
 	/* an empty user name or password is not a credential */
-	if (r == 0)
+	else if (r == 0)
 		err = "Empty credential";
 	else
 		err = sasl_piece(dec, (size_t)r, out, outlen);

@@ -78,8 +78,10 @@ static enum gw_fail tio_alert(struct tls_conn *, enum gw_fail, int *);
 static void	tio_probe_chain(struct tls_conn *);
 static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
 static void	tio_check_name(struct tls_conn *);
+static void	tio_report_check(struct tls_conn *, int, int, int);
 static int	tio_cert_dates(WOLFSSL_X509 *);
 static void	tio_revocation(struct tls_conn *);
+static const char *tio_ocsp_name(int);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
@@ -158,16 +160,9 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		ok = 0;
 		err = derr;
 	}
-	if (tc->probe) {
-		struct tls_report *rp = tc->report;
-
-		if (rp->nchecks < TLS_REPORT_CHECKS) {
-			rp->checks[rp->nchecks].depth = depth;
-			rp->checks[rp->nchecks].err = err;
-			rp->checks[rp->nchecks].accepted = ok;
-			rp->nchecks++;
-		}
-	} else if (ok) {
+	if (tc->probe)
+		tio_report_check(tc, depth, err, ok);
+	else if (ok) {
 		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u depth=%d "
 		    "error %d (%s) let through by policy",
 		    (unsigned long long)tc->id, tc->host, tc->port, depth, err,
@@ -349,6 +344,16 @@ static const char *const ocsp_names[] = {
 	"ocsp:pending", "ocsp:no-staple"
 };
 
+/* tio_ocsp_name - "ocsp:good" etc. for a TLS_OCSP_* result */
+static const char *
+tio_ocsp_name(int result)
+{
+	if (result < 0 ||
+	    (size_t)result >= sizeof(ocsp_names) / sizeof(ocsp_names[0]))
+		return "ocsp:?";
+	return ocsp_names[result];
+}
+
 /* tio_revocation - the revocation= text with the OCSP result added */
 static void
 tio_revocation(struct tls_conn *tc)
@@ -357,9 +362,7 @@ tio_revocation(struct tls_conn *tc)
 	const char	*o;
 	char		 buf[sizeof(ti->revocation)];
 
-	o = tc->ocsp.result >= 0 && tc->ocsp.result <
-	    (int)(sizeof(ocsp_names) / sizeof(ocsp_names[0])) ?
-	    ocsp_names[tc->ocsp.result] : "ocsp:?";
+	o = tio_ocsp_name(tc->ocsp.result);
 	if (ti->resumed)
 		o = "ocsp:resumed";	/* the first handshake checked */
 	/* "crl:missing,ocsp:not-checked" is the longest: it fits */
@@ -419,8 +422,7 @@ tls_io_ocsp_result(struct gw_io *io, int result, const char *why)
 	tio_revocation(tc);
 	log_info("%016llx tls upstream=%s:%u ocsp=%s revocation=%s%s%s",
 	    (unsigned long long)tc->id, tc->host, tc->port,
-	    result >= 0 && result < (int)(sizeof(ocsp_names) /
-	    sizeof(ocsp_names[0])) ? ocsp_names[result] + 5 : "?",
+	    tio_ocsp_name(result) + 5,
 	    tc->info.revocation, why[0] != '\0' ? " " : "", why);
 }
 
@@ -797,12 +799,6 @@ tio_check_pins(struct tls_conn *tc)
 	}
 	r = tio_spki_sha256(x, h);
 	wolfSSL_X509_free(x);
-	if (r == 0 && tc->npins == 0) {
-		if (base64_encode(h, sizeof(h), b64, sizeof(b64)) != -1)
-			(void)str_copy(tc->report->spki_pin, b64,
-			    sizeof(tc->report->spki_pin));
-		return 0;
-	}
 	if (r == -1) {
 		io_set_error(tc->io, FAIL_PIN_MISMATCH,
 		    "cannot hash the server's public key");
@@ -813,6 +809,8 @@ tio_check_pins(struct tls_conn *tc)
 	if (tc->report != NULL)
 		(void)str_copy(tc->report->spki_pin, b64,
 		    sizeof(tc->report->spki_pin));
+	if (tc->npins == 0)
+		return 0;	/* the probe only shows it */
 	if (tls_pin_match(h, (const unsigned char (*)[CONF_PIN_LEN])tc->pins,
 	    tc->npins)) {
 		if (tc->report != NULL)
@@ -946,10 +944,19 @@ tio_check_name(struct tls_conn *tc)
 		tc->verr = -322;
 		tc->vdepth = 0;
 	}
-	if (tc->report != NULL && tc->report->nchecks < TLS_REPORT_CHECKS) {
-		tc->report->checks[tc->report->nchecks].depth = 0;
-		tc->report->checks[tc->report->nchecks].err = -322;
-		tc->report->checks[tc->report->nchecks].accepted = ok;
-		tc->report->nchecks++;
-	}
+	tio_report_check(tc, 0, -322, ok);
+}
+
+/* tio_report_check - one check and its verdict into the probe's report */
+static void
+tio_report_check(struct tls_conn *tc, int depth, int err, int accepted)
+{
+	struct tls_report	*rp = tc->report;
+
+	if (rp == NULL || rp->nchecks >= TLS_REPORT_CHECKS)
+		return;
+	rp->checks[rp->nchecks].depth = depth;
+	rp->checks[rp->nchecks].err = err;
+	rp->checks[rp->nchecks].accepted = accepted;
+	rp->nchecks++;
 }
