@@ -786,6 +786,7 @@ smtp_next_command(struct smtp_server *s)
 	struct buf	*in = io_in(s->io);
 	char		 line[SMTP_SASL_LINE_MAX];
 	size_t		 len, limit;
+	int		 secret;
 
 	if (s->flags & SF_SKIPLINE)
 		return smtp_skip_line(s);
@@ -828,15 +829,20 @@ smtp_next_command(struct smtp_server *s)
 		fatalx("smtp_server: command line of %zu octets", len);
 	memcpy(line, buf_data(in), len);
 	line[len] = '\0';
-	buf_consume_wipe(in, len + 2);	/* it may be a credential */
+	/* only AUTH and SASL lines carry credentials: no wipe for the rest */
+	secret = smtp_in_sasl(s) || str_iprefix(line, "auth ") != NULL;
+	if (secret)
+		buf_consume_wipe(in, len + 2);
+	else
+		buf_consume(in, len + 2);
 	s->ncommands++;
 	if (smtp_in_sasl(s))
 		smtp_sasl_line(s, line, len);
 	else
 		smtp_dispatch(s, line, len);
 	/* s may be freed here */
-	/* the line may have been a credential */
-	explicit_bzero(line, len);
+	if (secret)
+		explicit_bzero(line, len);
 	return 1;
 }
 
