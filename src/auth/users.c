@@ -325,32 +325,54 @@ ct_equal(const char *a, const char *b)
 	return d == 0;
 }
 
-/* users_verify - the entry of user if pass matches its hash */
+/* users_lookup - user's entry, and the hash to run for it */
 const struct users_entry *
-users_verify(const struct users *t, const char *user, const char *pass)
+users_lookup(const struct users *t, const char *user, const char **hash)
 {
-	/* crypt_rn's scratch space is large (about 32 KiB): not on the stack */
-	static struct crypt_data	 cd;
-	const struct users_entry	*e = NULL;
-	const char			*h;
-	size_t				 i;
-	int				 ok;
+	size_t	 i;
 
+	*hash = NULL;
 	if (t == NULL || t->n == 0)
 		return NULL;
 	for (i = 0; i < t->n; i++)
 		if (strcmp(t->v[i].user, user) == 0) {
-			e = &t->v[i];
-			break;
+			*hash = t->v[i].hash;
+			return &t->v[i];
 		}
 	/*
 	 * An unknown user costs the same as a known one: hash against the
 	 * first entry's setting, and throw the result away.
 	 */
-	memset(&cd, 0, sizeof(cd));
-	h = crypt_rn(pass, e != NULL ? e->hash : t->v[0].hash, &cd,
-	    sizeof(cd));
-	ok = h != NULL && h[0] != '*' && e != NULL && ct_equal(h, e->hash);
-	explicit_bzero(&cd, sizeof(cd));
-	return ok ? e : NULL;
+	*hash = t->v[0].hash;
+	return NULL;
+}
+
+/* users_hash_match - does pass hash to hash?  Safe on any thread */
+int
+users_hash_match(const char *hash, const char *pass)
+{
+	/* crypt_rn's scratch space is large (about 32 KiB): not on the stack */
+	struct crypt_data	*cd;
+	const char		*h;
+	int			 ok;
+
+	if ((cd = calloc(1, sizeof(*cd))) == NULL)
+		return -1;
+	h = crypt_rn(pass, hash, cd, sizeof(*cd));
+	ok = h != NULL && h[0] != '*' && ct_equal(h, hash);
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return ok;
+}
+
+/* users_verify - the entry of user if pass matches its hash */
+const struct users_entry *
+users_verify(const struct users *t, const char *user, const char *pass)
+{
+	const struct users_entry	*e;
+	const char			*hash;
+
+	if ((e = users_lookup(t, user, &hash)) == NULL && hash == NULL)
+		return NULL;
+	return users_hash_match(hash, pass) == 1 && e != NULL ? e : NULL;
 }

@@ -51,9 +51,24 @@ void		 users_free(struct users *);
 size_t		 users_count(const struct users *);
 /*
  * users_verify - the entry of user if pass matches its hash, else NULL.
- * Blocks for one hash computation (tens of milliseconds for yescrypt).
+ * Blocks for one hash computation (tens of milliseconds for yescrypt):
+ * the listener runs it through hashpool, never on the event loop.
  */
 const struct users_entry *users_verify(const struct users *,
 		    const char *user, const char *pass);
+
+/*
+ * users_lookup - the entry of user or NULL; *hash is set to the hash to
+ * compute in either case (for an unknown user, the first entry's, so the
+ * answer takes as long), NULL only for an empty table.
+ */
+const struct users_entry *users_lookup(const struct users *,
+		    const char *user, const char **hash);
+/*
+ * users_hash_match - 1 if pass hashes to hash, 0 if not, -1 out of
+ * memory.  Thread-safe (its own scratch space); the comparison takes
+ * constant time.
+ */
+int		 users_hash_match(const char *hash, const char *pass);
 
 #endif

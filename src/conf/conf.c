@@ -233,6 +233,12 @@ static const struct conf_key keytab[] = {
 	    GW(log_syslog), words_log_target, 0 },
 	{ SEC_GATEWAY, "max_sessions", KT_UINT, "1000", DERIVE_NONE,
 	    1, 100000, GW(max_sessions), NULL, 0 },
+	{ SEC_GATEWAY, "auth_fail_limit", KT_UINT, "10", DERIVE_NONE,
+	    0, 1000, GW(auth_fail_limit), NULL, 0 },
+	{ SEC_GATEWAY, "auth_fail_window", KT_DURATION, "15m", DERIVE_NONE,
+	    1, 86400, GW(auth_fail_window), NULL, 0 },
+	{ SEC_GATEWAY, "auth_fail_delay_max", KT_DURATION, "8s", DERIVE_NONE,
+	    0, 60, GW(auth_fail_delay_max), NULL, 0 },
 
 	{ SEC_LISTENER, "listen", KT_LISTEN, NULL, DERIVE_NONE,
 	    1, CONF_MAX_LISTEN, LSL(listen, nlisten), NULL, 0 },

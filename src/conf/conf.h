@@ -243,6 +243,10 @@ struct gw_conf {
 	unsigned	 log_facilities;	/* LOGF_*, default LOGF_ALL */
 	int		 log_syslog;		/* log_target: stderr(0)|syslog(1) */
 	unsigned	 max_sessions;		/* default 1000 */
+	/* listener AUTH failures per client address (docs/auth.md) */
+	unsigned	 auth_fail_limit;	/* lockout after; 0 none, dflt 10 */
+	unsigned	 auth_fail_window;	/* seconds, default 900 */
+	unsigned	 auth_fail_delay_max;	/* seconds, 0 none, default 8 */
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	size_t		 nlisteners;
 	struct conf_upstream upstreams[CONF_MAX_UPSTREAMS];

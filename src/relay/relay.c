@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,13 @@
 
 #include <event2/event.h>
 
+#include "auth/hashpool.h"
 #include "auth/secret.h"
 #include "auth/users.h"
 #include "conf/conf.h"
 #include "pop/pop3_client.h"
 #include "dkim/dkim.h"
+#include "relay/authguard.h"
 #include "relay/relay.h"
 #include "relay/signers.h"
 #include "relay/spool.h"
@@ -45,6 +48,7 @@ struct relay_env {
 	struct gw_conf		*conf;
 	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
 	struct users		*users[CONF_MAX_UPSTREAMS];	/* auth = map */
+	struct hashpool		*hpool;		/* their hashes, on first use */
 	/* POP-before-SMTP: the upstream's trust, checked against the POP host */
 	struct tls_client_ctx	*pop_tls[CONF_MAX_UPSTREAMS];
 	struct timespec		 pop_ok[CONF_MAX_UPSTREAMS];	/* last login */
@@ -104,8 +108,11 @@ struct relay {
 	struct spool		*spool;
 	/* auth = map: the client's entry, alive as long as env is */
 	const struct users_entry *map;
-	/* passthrough: who is authenticating, and the upstream's refusal */
+	/* map and passthrough: who is authenticating */
 	char			 auth_user[SMTP_SASL_ID_MAX + 1];
+	int			 hashing;	/* map: a hashpool job is out */
+	struct event		*ev_authdelay;	/* holds a failure reply */
+	struct smtp_reply	 auth_rep;	/* the reply held */
 	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
 	int			 dmsg_full;	/* unsignable: stop feeding it */
 	enum relay_dkim		 dkim;
@@ -138,6 +145,11 @@ static int	relay_load_users(const struct gw_conf *, size_t,
 static void	relay_auth_log(struct relay *, const char *, const char *,
 		    int);
 static void	relay_auth_done(struct relay *);
+static int	relay_hash_start(struct relay *, const char *, const char *);
+static void	relay_hash_done(uint64_t, int, void *);
+static void	relay_auth_reject(struct relay *, int, const char *,
+		    const char *);
+static void	relay_authdelay_cb(evutil_socket_t, short, void *);
 static void	relay_auth_failed(struct relay *, enum gw_fail,
 		    const struct smtp_reply *);
 static void	relay_connect(struct relay *);
@@ -353,6 +365,7 @@ relay_env_unref(struct relay_env *env)
 
 	if (env == NULL || --env->refcnt > 0)
 		return;
+	hashpool_free(env->hpool);
 	for (i = 0; i < CONF_MAX_UPSTREAMS; i++) {
 		tls_client_ctx_free(env->tls[i]);
 		users_free(env->users[i]);
@@ -1099,6 +1112,9 @@ srv_closed(void *arg, const char *reason)
 	spool_free(r->spool);
 	relay_dkim_reset(r);
 	smtp_server_free(r->srv);
+	/* a hash still running is dropped by id in relay_hash_done() */
+	if (r->ev_authdelay != NULL)
+		event_free(r->ev_authdelay);
 	LIST_REMOVE(r, entry);
 	nrelays--;
 	if (r->done != NULL)
@@ -1108,26 +1124,33 @@ srv_closed(void *arg, const char *reason)
 }
 
 /*
- * The client's AUTH.  map: checked here against users_file.  passthrough:
- * the upstream connection opens now with the client's credentials, and
- * the upstream's verdict becomes the reply (cli_ready/cli_failed).
+ * The client's AUTH.  An address over auth_fail_limit is refused before
+ * anything is tried (authguard).  map: the password is hashed off the
+ * loop (hashpool) and relay_hash_done() answers.  passthrough: the
+ * upstream connection opens now with the client's credentials, and the
+ * upstream's verdict becomes the reply (cli_ready/cli_failed).
  */
 static void
 srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 {
 	struct relay		*r = arg;
 	struct smtp_client_auth	 a;
-	size_t			 i = relay_up_index(r);
 
+	if (authguard_locked(r->env->conf, (struct sockaddr *)&r->peer,
+	    r->id)) {
+		relay_auth_log(r, user, "locked", 0);
+		smtp_server_reply(r->srv, 454, "4.7.0", "Too many failed "
+		    "logins from your address, try again later");
+		return;
+	}
 	if (r->up->auth == AUTH_MAP) {
-		r->map = users_verify(r->env->users[i], user, pass);
-		relay_auth_log(r, user, r->map != NULL ? "ok" : "failed", 0);
-		if (r->map != NULL)
-			smtp_server_reply(r->srv, 235, "2.7.0",
-			    "Authentication successful");
-		else
-			smtp_server_reply(r->srv, 535, "5.7.8",
-			    "Authentication credentials invalid");
+		r->map = NULL;
+		(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
+		if (relay_hash_start(r, user, pass) == -1) {
+			relay_auth_log(r, user, "failed", 0);
+			smtp_server_reply(r->srv, 454, "4.7.0",
+			    "Temporary authentication failure");
+		}
 		return;
 	}
 	if (r->up->auth != AUTH_PASSTHROUGH)
@@ -1148,6 +1171,104 @@ srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 		return;
 	}
 	relay_enter(r, R_AUTH);
+}
+
+/* map: queue the hash of pass; the answer comes to relay_hash_done() */
+static int
+relay_hash_start(struct relay *r, const char *user, const char *pass)
+{
+	struct relay_env		*env = r->env;
+	const struct users_entry	*e;
+	const char			*hash;
+
+	e = users_lookup(env->users[relay_up_index(r)], user, &hash);
+	if (hash == NULL)
+		return -1;
+	if (env->hpool == NULL && (env->hpool = hashpool_new(env->base,
+	    HASHPOOL_THREADS, HASHPOOL_QUEUE, relay_hash_done, env)) == NULL) {
+		log_warnx("%016" PRIx64 " relay auth: starting hash workers: "
+		    "%s", r->id, strerror(errno));
+		return -1;
+	}
+	if (hashpool_check(env->hpool, r->id, hash, pass, e != NULL) == -1) {
+		log_warnx("%016" PRIx64 " relay auth: %u password hashes "
+		    "queued, refused", r->id, hashpool_inflight(env->hpool));
+		return -1;
+	}
+	r->hashing = 1;
+	return 0;
+}
+
+/*
+ * map: a hash is done.  By id: the session that asked may have ended
+ * (a new one cannot have its id, ids are never reused).
+ */
+static void
+relay_hash_done(uint64_t id, int ok, void *arg)
+{
+	struct relay	*r;
+	const char	*hash;
+
+	(void)arg;
+	LIST_FOREACH(r, &relays, entry)
+		if (r->id == id)
+			break;
+	if (r == NULL || !r->hashing) {
+		log_debug("%016" PRIx64 " relay auth: hash result for a "
+		    "session gone", id);
+		return;
+	}
+	r->hashing = 0;
+	r->map = ok ? users_lookup(r->env->users[relay_up_index(r)],
+	    r->auth_user, &hash) : NULL;
+	relay_auth_log(r, r->auth_user, r->map != NULL ? "ok" : "failed", 0);
+	if (r->map != NULL)
+		smtp_server_reply(r->srv, 235, "2.7.0",
+		    "Authentication successful");
+	else
+		relay_auth_reject(r, 535, "5.7.8",
+		    "Authentication credentials invalid");
+}
+
+/*
+ * The credentials were refused: count the failure against the client's
+ * address and hold the reply for the delay authguard sets, so that each
+ * guess costs the guesser time.  The session waits in its AUTH state.
+ */
+static void
+relay_auth_reject(struct relay *r, int code, const char *enh,
+    const char *text)
+{
+	struct timeval	 tv;
+	unsigned	 delay;
+
+	delay = authguard_failed(r->env->conf, (struct sockaddr *)&r->peer,
+	    r->id);
+	smtp_reply_reset(&r->auth_rep);
+	r->auth_rep.code = code;
+	if (str_copy(r->auth_rep.enh, enh != NULL ? enh : "",
+	    sizeof(r->auth_rep.enh)) == -1)
+		r->auth_rep.enh[0] = '\0';
+	(void)str_copy(r->auth_rep.text, text, sizeof(r->auth_rep.text));
+	if (delay > 0 && r->ev_authdelay == NULL)
+		r->ev_authdelay = evtimer_new(r->env->base,
+		    relay_authdelay_cb, r);
+	tv.tv_sec = delay;
+	tv.tv_usec = 0;
+	if (delay == 0 || r->ev_authdelay == NULL ||
+	    evtimer_add(r->ev_authdelay, &tv) == -1)
+		relay_authdelay_cb(-1, 0, r);
+}
+
+static void
+relay_authdelay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*r = arg;
+
+	(void)fd;
+	(void)what;
+	smtp_server_reply(r->srv, r->auth_rep.code, r->auth_rep.enh[0] !=
+	    '\0' ? r->auth_rep.enh : NULL, r->auth_rep.text);
 }
 
 /* one line per AUTH verdict: who, how, what; never the secret */
@@ -1206,7 +1327,12 @@ relay_auth_failed(struct relay *r, enum gw_fail cls,
 	if (cls == FAIL_AUTH && rep != NULL && rep->code >= 400 &&
 	    rep->code < 600) {
 		relay_auth_log(r, r->auth_user, "failed", rep->code);
-		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		/* a permanent refusal of the credentials counts, and waits */
+		if (rep->code >= 500)
+			relay_auth_reject(r, rep->code, rep->enh, rep->text);
+		else
+			smtp_server_reply(r->srv, rep->code, rep->enh,
+			    rep->text);
 		return;
 	}
 	relay_auth_log(r, r->auth_user, "failed", 0);

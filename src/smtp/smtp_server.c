@@ -97,6 +97,7 @@ static const char *const smtp_strstates[] = {
 #define SF_PIPEWARN	0x0200	/* improper pipelining already logged */
 #define SF_AUTHON	0x0400	/* AUTH offered and required before MAIL */
 #define SF_AUTHED	0x0800	/* an AUTH got 235 */
+#define SF_SKIPDROP	0x1000	/* after SF_SKIPLINE, drop the input behind */
 
 /* command flags */
 #define CMD_LAST	0x01	/* must end a pipelined group (RFC 2920) */
@@ -171,6 +172,7 @@ static int	smtp_reading(const struct smtp_server *);
 static void	smtp_want_input(struct smtp_server *);
 static int	smtp_next_command(struct smtp_server *);
 static int	smtp_skip_line(struct smtp_server *);
+static void	smtp_drop_input(struct smtp_server *, const char *);
 static void	smtp_dispatch(struct smtp_server *, char *, size_t);
 static const struct smtp_cmd *smtp_cmd_lookup(enum smtp_verb);
 static int	smtp_body(struct smtp_server *);
@@ -503,6 +505,8 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		    strlen(s->creds.user)), ok ? "ok" : "failed", code);
 		smtp_sasl_wipe(&s->creds);
 		smtp_enter_state(s, STATE_HELO);
+		if (!ok)
+			smtp_drop_input(s, "failed AUTH");
 		smtp_emit(s, code, enh, text);
 		/*
 		 * A failed AUTH counts as a client error: the error limit
@@ -800,7 +804,12 @@ smtp_next_command(struct smtp_server *s)
 		smtp_trace_in(s, buf_data(in), 64);
 		s->flags |= SF_SKIPLINE;
 		if (smtp_in_sasl(s)) {
-			/* RFC 4954 4: 500 5.5.6, and the exchange is over */
+			/*
+			 * RFC 4954 4: 500 5.5.6, and the exchange is over.
+			 * What the client sent behind the long line (its
+			 * password, if this was the user name) goes too.
+			 */
+			s->flags |= SF_SKIPDROP;
 			smtp_sasl_abort(s);
 			smtp_error(s, 500, "5.5.6",
 			    "Authentication Exchange line is too long");
@@ -884,6 +893,10 @@ smtp_skip_line(struct smtp_server *s)
 	if ((eol = memmem(p, len, "\r\n", 2)) != NULL) {
 		buf_consume_wipe(in, (size_t)(eol - p) + 2);
 		s->flags &= ~SF_SKIPLINE;
+		if (s->flags & SF_SKIPDROP) {
+			s->flags &= ~SF_SKIPDROP;
+			smtp_drop_input(s, "failed AUTH exchange");
+		}
 		return 1;
 	}
 	if (len > 0 && p[len - 1] == '\r')
@@ -1433,15 +1446,29 @@ smtp_proceed_notimpl(struct smtp_server *s, const char *args)
 static int
 smtp_check_auth(struct smtp_server *s, const char *args)
 {
+	if (smtp_check_auth1(s, args) == 0)
+		return 0;
+	smtp_drop_input(s, "refused AUTH");
+	return -1;
+}
+
+/*
+ * Input that arrived behind an AUTH that was refused or an exchange that
+ * failed was sent before the client could read the outcome: most likely
+ * its next SASL response, a user name or a password.  Run as a command it
+ * would be answered and traced; wipe and drop it instead.  Only what is
+ * buffered now: a client that waits for replies loses nothing.
+ */
+static void
+smtp_drop_input(struct smtp_server *s, const char *after)
+{
 	struct buf	*in = io_in(s->io);
 	size_t		 len;
 
-	if (smtp_check_auth1(s, args) == 0)
-		return 0;
 	if ((len = buf_len(in)) == 0)
-		return -1;
-	log_debug("%016llx %zu octets of input behind a refused AUTH "
-	    "dropped", (unsigned long long)s->info.id, len);
+		return;
+	log_debug("%016llx %zu octets of input behind a %s dropped",
+	    (unsigned long long)s->info.id, len, after);
 	/* an unfinished line: skip its rest too (keep a CR for its LF) */
 	if (len < 2 || memcmp(buf_data(in) + len - 2, "\r\n", 2) != 0) {
 		s->flags |= SF_SKIPLINE;
@@ -1449,7 +1476,6 @@ smtp_check_auth(struct smtp_server *s, const char *args)
 			len--;
 	}
 	buf_consume_wipe(in, len);
-	return -1;
 }
 
 static int
@@ -1561,6 +1587,7 @@ smtp_sasl_line(struct smtp_server *s, const char *line, size_t len)
 	smtp_trace_in(s, line, len);
 	if (smtp_sasl_cancel(line, len)) {
 		smtp_sasl_abort(s);
+		smtp_drop_input(s, "cancelled AUTH exchange");
 		smtp_send(s, 501, "5.7.0", "Authentication cancelled");
 		return;
 	}
@@ -1578,6 +1605,7 @@ smtp_sasl_plain(struct smtp_server *s, const char *b64, size_t len)
 
 	if ((err = smtp_sasl_plain_decode(b64, len, &s->creds)) != NULL) {
 		smtp_sasl_abort(s);
+		smtp_drop_input(s, "failed AUTH exchange");
 		smtp_error(s, 501, "5.5.2", "%s", err);
 		return;
 	}
@@ -1606,6 +1634,7 @@ smtp_sasl_login(struct smtp_server *s, const char *b64, size_t len)
 		}
 	}
 	smtp_sasl_abort(s);
+	smtp_drop_input(s, "failed AUTH exchange");
 	smtp_error(s, 501, "5.5.2", "%s", err);
 }
 

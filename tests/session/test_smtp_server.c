@@ -1191,6 +1191,38 @@ test_auth_cancel(void **state)
 	assert_int_equal(o->nauth, 0);
 }
 
+/*
+ * A line sent behind one that ends the exchange (bad base64, "*", a
+ * failed verdict) is the client's next secret: dropped, never a command.
+ */
+static void
+test_auth_fail_drops_pipelined(void **state)
+{
+	struct owner	*o = *state;
+
+	greet_auth(o);
+	client_send(o, "AUTH PLAIN\r\n");
+	expect(o, "334 ");
+	client_send(o, "!!!\r\nAGdvb2QAc2VjcmV0\r\n");
+	expect(o, "501 5.5.2 Invalid base64 data");
+	client_send(o, "NOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
+	client_send(o, "AUTH LOGIN\r\n");
+	expect(o, "334 VXNlcm5hbWU6");
+	client_send(o, "*\r\nc2VjcmV0\r\nsecr");
+	expect(o, "501 5.7.0 Authentication cancelled");
+	/* the unfinished line is skipped up to its end too */
+	client_send(o, "et\r\nNOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
+	client_send(o, "AUTH LOGIN Z29vZA==\r\n");
+	expect(o, "334 UGFzc3dvcmQ6");
+	client_send(o, "d3Jvbmc=\r\nc2VjcmV0\r\n");
+	expect(o, "535 5.7.8 Authentication credentials invalid");
+	client_send(o, "NOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
+	assert_int_equal(o->nauth, 1);
+}
+
 /* syntax, mechanism and state errors; none reaches the owner */
 static void
 test_auth_errors(void **state)
@@ -1660,6 +1692,7 @@ main(void)
 		BOTH(test_auth_login),
 		ONE(test_auth_temporary),
 		ONE(test_auth_cancel),
+		ONE(test_auth_fail_drops_pipelined),
 		ONE(test_auth_errors),
 		ONE(test_auth_pipelined),
 		ONE(test_auth_line_bounds),

@@ -237,6 +237,22 @@ test_load_and_verify(void **state)
 	assert_null(users_verify(t, "carol", "alice-pw"));
 	assert_null(users_verify(t, "", "alice-pw"));
 	assert_null(users_verify(NULL, "alice", "alice-pw"));
+
+	/* the pieces hashpool runs: lookup on the loop, the hash anywhere */
+	{
+		const char	*h;
+
+		e = users_lookup(t, "bob", &h);
+		assert_non_null(e);
+		assert_string_equal(h, s6);
+		assert_int_equal(users_hash_match(h, "bob-pw"), 1);
+		assert_int_equal(users_hash_match(h, "bob-pW"), 0);
+		/* unknown: no entry, but the first entry's hash to run */
+		assert_null(users_lookup(t, "carol", &h));
+		assert_string_equal(h, y);
+		assert_null(users_lookup(NULL, "bob", &h));
+		assert_null(h);
+	}
 	users_free(t);
 }
 

@@ -1,0 +1,58 @@
+/*
+ * authfail - failed listener logins counted per client address, across
+ * connections, in a table of fixed size (issue 10, section 9).
+ *
+ * Contract: no I/O, no clock (the caller passes "now"), no allocation
+ * after authfail_new().  The key of an address is the address itself for
+ * IPv4 (and IPv4-mapped IPv6) and its /64 for IPv6, since one host on an
+ * IPv6 LAN commonly holds a whole /64 and rotates addresses inside it.
+ * A key's failures are forgotten once "window" seconds have passed since
+ * its last failure.  The table holds AUTHFAIL_SLOTS keys in sets of
+ * AUTHFAIL_WAYS; a new key takes the free, expired or least recently
+ * failed slot of its set, so memory stays bounded under any number of
+ * addresses.  Set choice uses a hash keyed at random per process: which
+ * addresses share a set cannot be planned from outside.
+ */
+#ifndef GW_AUTHFAIL_H
+#define GW_AUTHFAIL_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <time.h>
+
+#define AUTHFAIL_SLOTS	8192
+#define AUTHFAIL_WAYS	8
+/* "192.0.2.1" or "2001:db8:1:2::/64" */
+#define AUTHFAIL_NAME_MAX	64
+
+struct authfail;
+
+struct authfail_key {
+	unsigned char	 b[8];	/* IPv4 in the first 4, or an IPv6 /64 */
+	int		 v6;
+};
+
+/* authfail_new - an empty table; NULL if out of memory */
+struct authfail	*authfail_new(void);
+void		 authfail_free(struct authfail *);
+/* authfail_key - the key of sa; -1 for a family other than IPv4/IPv6 */
+int		 authfail_key(const struct sockaddr *sa,
+		    struct authfail_key *k);
+/* authfail_name - the key for a log line, as in AUTHFAIL_NAME_MAX */
+const char	*authfail_name(const struct authfail_key *k, char *buf,
+		    size_t len);
+/* authfail_count - failures of k within the window (0 if none) */
+unsigned	 authfail_count(const struct authfail *,
+		    const struct authfail_key *k, time_t now,
+		    unsigned window);
+/* authfail_add - count one failure of k; returns its new count */
+unsigned	 authfail_add(struct authfail *, const struct authfail_key *k,
+		    time_t now, unsigned window);
+/*
+ * authfail_delay - seconds to hold the reply to failure number n:
+ * 1, 2, 4, ... up to max (0 turns the delay off).
+ */
+unsigned	 authfail_delay(unsigned n, unsigned max);
+
+#endif
