@@ -198,6 +198,7 @@ static int	smtp_nonascii(const char *);
 static int	smtp_bad_address(const char *, int, int);
 static int	smtp_size_value(const char *, unsigned long long *);
 static int	smtp_check_mail_params(struct smtp_server *);
+static int	smtp_check_rcpt_params(struct smtp_server *);
 static int	smtp_valid_enh(int, const char *);
 static int	smtp_in_sasl(const struct smtp_server *);
 static size_t	smtp_line_limit(struct smtp_server *);
@@ -1008,6 +1009,7 @@ smtp_helo_done(struct smtp_server *s, enum smtp_verb verb, const char *name)
 	    "SIZE %llu\n"
 	    "ENHANCEDSTATUSCODES\n"
 	    "8BITMIME\n"
+	    "DSN\n"
 	    "%s"
 	    "SMTPUTF8",
 	    s->hostname, s->info.helo, s->info.peer, s->max_size,
@@ -1126,6 +1128,8 @@ static int
 smtp_check_mail_params(struct smtp_server *s)
 {
 	const struct smtp_param	*p;
+	const char		*err;
+	enum smtp_dsn_kw	 dsn;
 	unsigned long long	 size;
 	size_t			 i, j;
 
@@ -1165,6 +1169,12 @@ smtp_check_mail_params(struct smtp_server *s)
 			if (p->has_value) {
 				smtp_error(s, 501, "5.5.4",
 				    "SMTPUTF8 takes no value");
+				return -1;
+			}
+		} else if ((dsn = smtp_dsn_keyword(p->keyword, 0)) !=
+		    SMTP_DSN_NONE) {
+			if ((err = smtp_check_dsn(dsn, p)) != NULL) {
+				smtp_error(s, 501, "5.5.4", "%s", err);
 				return -1;
 			}
 		} else {
@@ -1219,9 +1229,33 @@ smtp_check_rcpt(struct smtp_server *s, const char *args)
 			smtp_error(s, 501, "5.5.4", "%s", err);
 		return -1;
 	}
-	if (s->path.nparams > 0) {
-		smtp_error(s, 555, "5.5.4", "Unsupported RCPT parameter");
+	return smtp_check_rcpt_params(s);
+}
+
+/* RCPT takes the DSN parameters NOTIFY and ORCPT (RFC 3461), nothing else */
+static int
+smtp_check_rcpt_params(struct smtp_server *s)
+{
+	const struct smtp_param	*p;
+	const char		*err;
+	enum smtp_dsn_kw	 dsn;
+	size_t			 i;
+
+	if (s->path.nparams > 0 && !s->info.esmtp) {
+		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
 		return -1;
+	}
+	for (i = 0; i < s->path.nparams; i++) {
+		p = &s->path.params[i];
+		if ((dsn = smtp_dsn_keyword(p->keyword, 1)) == SMTP_DSN_NONE) {
+			smtp_error(s, 555, "5.5.4",
+			    "Unsupported RCPT parameter");
+			return -1;
+		}
+		if ((err = smtp_check_dsn(dsn, p)) != NULL) {
+			smtp_error(s, 501, "5.5.4", "%s", err);
+			return -1;
+		}
 	}
 	return 0;
 }
