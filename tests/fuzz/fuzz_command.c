@@ -13,7 +13,10 @@
  * follow the RFC 5321 grammar and are not repeated; a failed parse leaves
  * nothing half-filled; what parses without SMTPUTF8 parses the same with
  * it; and a parsed path, written out again as we would send it upstream,
- * parses back to the same thing.
+ * parses back to the same thing.  A DSN parameter (RFC 3461) that
+ * smtp_check_dsn accepts is plain ASCII, and its xtext decodes to
+ * printable text with no CR or LF (no header injection into the
+ * upstream's DSN), within the ENVID bound.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@
 
 static int	lc(int);
 static void	check_path(const struct smtp_path *, int, int);
+static void	check_dsn(const struct smtp_param *, int);
 static void	check_roundtrip(const struct smtp_path *, int, int);
 static void	check_helo(const char *, size_t);
 static void	check_args(const char *);
@@ -101,7 +105,48 @@ check_path(const struct smtp_path *p, int kind, int utf8)
 		}
 		FUZZ_CHECK(smtp_find_param(p, pa->keyword) == pa,
 		    "smtp_find_param(%s) missed", pa->keyword);
+		check_dsn(pa, kind == KIND_RCPT);
 	}
+}
+
+/* one ESMTP parameter of a parsed MAIL (rcpt 0) or RCPT (rcpt 1) */
+static void
+check_dsn(const struct smtp_param *pa, int rcpt)
+{
+	enum smtp_dsn_kw	 kw;
+	const unsigned char	*u;
+	const char		*err, *x;
+	char			 dec[SMTP_PARAM_VAL_MAX];
+	size_t			 n, i;
+
+	if ((kw = smtp_dsn_keyword(pa->keyword, rcpt)) == SMTP_DSN_NONE)
+		return;
+	if ((err = smtp_check_dsn(kw, pa)) != NULL)
+		return;
+	FUZZ_CHECK(pa->has_value, "DSN %s without a value", pa->keyword);
+	for (u = (const unsigned char *)pa->value; *u != '\0'; u++)
+		FUZZ_CHECK(*u > 0x20 && *u < 0x7f, "DSN %s octet 0x%02x",
+		    pa->keyword, *u);
+	x = NULL;
+	if (kw == SMTP_DSN_ENVID) {
+		FUZZ_CHECK(strlen(pa->value) <= SMTP_DSN_ENVID_MAX,
+		    "ENVID of %zu octets", strlen(pa->value));
+		x = pa->value;
+	} else if (kw == SMTP_DSN_ORCPT) {
+		x = strchr(pa->value, ';');
+		FUZZ_CHECK(x != NULL && x != pa->value && x[1] != '\0',
+		    "ORCPT \"%s\"", pa->value);
+		x++;
+	}
+	if (x == NULL)
+		return;
+	err = smtp_xtext_decode(x, dec, sizeof(dec), &n);
+	FUZZ_CHECK(err == NULL, "xtext \"%s\": %s", x, err);
+	FUZZ_CHECK(n == strlen(dec), "xtext \"%s\" decodes to a NUL", x);
+	for (i = 0; i < n; i++)
+		FUZZ_CHECK(dec[i] == '\t' || (dec[i] >= 0x20 && dec[i] < 0x7f),
+		    "xtext \"%s\" decodes to 0x%02x", x,
+		    (unsigned char)dec[i]);
 }
 
 /*
