@@ -202,6 +202,7 @@ static int	smtp_check_rcpt_params(struct smtp_server *);
 static int	smtp_valid_enh(int, const char *);
 static int	smtp_in_sasl(const struct smtp_server *);
 static size_t	smtp_line_limit(struct smtp_server *);
+static int	smtp_mailrcpt_line(const char *, size_t);
 static void	smtp_sasl_line(struct smtp_server *, const char *, size_t);
 static void	smtp_sasl_plain(struct smtp_server *, const char *, size_t);
 static void	smtp_sasl_login(struct smtp_server *, const char *, size_t);
@@ -864,7 +865,17 @@ smtp_line_limit(struct smtp_server *s)
 	    (p[0] | 0x20) == 'a' && (p[1] | 0x20) == 'u' &&
 	    (p[2] | 0x20) == 't' && (p[3] | 0x20) == 'h' && p[4] == ' ')
 		return SMTP_SASL_LINE_MAX;
+	if (smtp_mailrcpt_line(p, buf_len(in)))
+		return SMTP_MAILRCPT_LINE_MAX;
 	return SMTP_CMD_LINE_MAX;
+}
+
+/* "MAIL " or "RCPT " (any case): RFC 3461 4 lets these lines be longer */
+static int
+smtp_mailrcpt_line(const char *p, size_t len)
+{
+	return len >= 5 && (str_iprefix(p, "MAIL ") != NULL ||
+	    str_iprefix(p, "RCPT ") != NULL);
 }
 
 /*
@@ -913,9 +924,10 @@ smtp_dispatch(struct smtp_server *s, char *line, size_t len)
 	const char		*args, *err;
 
 	smtp_trace_in(s, line, len);
-	if (len > SMTP_CMD_LINE_MAX - 2) {
+	if (len > SMTP_CMD_LINE_MAX - 2 && !smtp_mailrcpt_line(line, len)) {
 		/*
-		 * Only an AUTH line gets past 512 octets (smtp_line_limit);
+		 * Only an AUTH line gets past 512 octets (smtp_line_limit),
+		 * but for MAIL and RCPT, which smtp_parse_command bounds;
 		 * buf_findline left no CR or LF in it, a NUL is checked here.
 		 */
 		if (memchr(line, '\0', len) != NULL) {

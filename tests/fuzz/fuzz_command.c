@@ -270,13 +270,17 @@ check_line(const char *line, size_t len)
 	FUZZ_CHECK(args != NULL, "args NULL");
 	FUZZ_CHECK((int)verb >= SMTP_CMD_UNKNOWN && verb <= SMTP_CMD_BDAT,
 	    "verb %d", (int)verb);
-	if (len > SMTP_CMD_LINE_MAX - 2 || bad) {
+	if (len > SMTP_MAILRCPT_LINE_MAX - 2 || bad) {
 		FUZZ_CHECK(err != NULL, "line of %zu octets (bad %d) accepted",
 		    len, bad);
 		return;
 	}
 	if (err != NULL)
 		return;
+	/* past 512 octets only MAIL and RCPT (RFC 3461 4) */
+	FUZZ_CHECK(len <= SMTP_CMD_LINE_MAX - 2 || verb == SMTP_CMD_MAIL ||
+	    verb == SMTP_CMD_RCPT, "verb %d line of %zu octets accepted",
+	    (int)verb, len);
 	/*
 	 * args points into the line, past the verb and a space (and is not
 	 * NUL-terminated there), or is a constant "".

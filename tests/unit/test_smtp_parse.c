@@ -198,6 +198,42 @@ test_command_length(void **state)
 	assert_non_null(smtp_parse_command(line, (size_t)-1, &verb, &args));
 }
 
+/* RFC 3461 4: MAIL and RCPT lines may be 500 octets longer, no others */
+static void
+test_command_length_dsn(void **state)
+{
+	static const char *const verbs[] = { "MAIL", "rcpt", "NOOP", "AUTH",
+	    "HELO", "XYZW" };
+	char		 line[SMTP_MAILRCPT_LINE_MAX + 8];
+	enum smtp_verb	 verb;
+	const char	*args, *err;
+	size_t		 i;
+	int		 long_ok;
+
+	(void)state;
+	for (i = 0; i < NELEM(verbs); i++) {
+		long_ok = i < 2;
+		memcpy(line, verbs[i], 4);
+		line[4] = ' ';
+		repeat(line + 5, 'x', SMTP_MAILRCPT_LINE_MAX - 2 - 5);
+		err = smtp_parse_command(line, strlen(line), &verb, &args);
+		if (long_ok) {
+			assert_null(err);
+			assert_int_equal(verb, i == 0 ? SMTP_CMD_MAIL :
+			    SMTP_CMD_RCPT);
+			assert_ptr_equal(args, line + 5);
+		} else {
+			assert_non_null(err);
+			assert_int_equal(verb, SMTP_CMD_UNKNOWN);
+			assert_string_equal(args, "");
+		}
+		repeat(line + 5, 'x', SMTP_MAILRCPT_LINE_MAX - 2 - 4);
+		assert_non_null(smtp_parse_command(line, strlen(line), &verb,
+		    &args));
+		assert_int_equal(verb, SMTP_CMD_UNKNOWN);
+	}
+}
+
 /* ---- smtp_parse_mail / smtp_parse_rcpt ---- */
 
 struct path_case {
@@ -1217,6 +1253,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_command),
 		cmocka_unit_test(test_command_length),
+		cmocka_unit_test(test_command_length_dsn),
 		cmocka_unit_test(test_mail),
 		cmocka_unit_test(test_rcpt),
 		cmocka_unit_test(test_path_bounds),
