@@ -99,6 +99,24 @@ def test_dsn_dropped_for_non_dsn_upstream():
           mail, rcpt, log)
 
 
+def test_dsn_long_orcpt_passed():
+    """RFC 3461 4: RCPT may be 500 octets longer than RFC 5321's 512."""
+    up = Upstream("starttls", extra=["--dsn"])
+    gw = Gateway(up)
+    orcpt = "rfc822;" + "o" * 460 + "+2B@example.test"
+    rcpt = "TO:<%s> NOTIFY=FAILURE,DELAY ORCPT=%s" % (RCPT, orcpt)
+    check(len("RCPT " + rcpt) > 510, "test line too short")
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("MAIL FROM:<%s> RET=FULL" % SENDER), 250)
+        check_reply(c.cmd("RCPT " + rcpt), 250, "2.1.5", what="long RCPT")
+        check_reply(c.data(sample_message("long-orcpt")), 250)
+        check_reply(c.cmd("QUIT"), 221)
+    up.wait_messages(1)
+    args = [e["arg"] for e in up.events("RCPT_ARGS")]
+    check(args == [rcpt], "upstream RCPT %r, want %r", args, rcpt)
+
+
 def test_dsn_malformed_values_refused():
     up = Upstream("starttls", extra=["--dsn"])
     gw = Gateway(up)
