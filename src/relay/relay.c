@@ -28,6 +28,7 @@
 #include "relay/signers.h"
 #include "relay/spool.h"
 #include "smtp/smtp_client.h"
+#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
 #include "tls/tls.h"

@@ -70,34 +70,6 @@ const char *smtp_parse_helo(const char *args, char *name, size_t namelen);
 /* smtp_find_param - the parameter with this keyword (any case), or NULL */
 const struct smtp_param *smtp_find_param(const struct smtp_path *p, const char *kw);
 
-/*
- * DSN parameters (RFC 3461): RET and ENVID belong to MAIL, NOTIFY and
- * ORCPT to RCPT.  smtp_dsn_keyword - which one kw is for this command
- * (rcpt != 0: RCPT), or SMTP_DSN_NONE.
- */
-enum smtp_dsn_kw {
-	SMTP_DSN_NONE = 0,
-	SMTP_DSN_RET, SMTP_DSN_ENVID, SMTP_DSN_NOTIFY, SMTP_DSN_ORCPT
-};
-#define SMTP_DSN_ENVID_MAX	100	/* RFC 3461 4.4, the xtext as sent */
-
-enum smtp_dsn_kw smtp_dsn_keyword(const char *kw, int rcpt);
-/*
- * smtp_check_dsn - the RFC 3461 syntax of one DSN parameter's value:
- * RET=FULL|HDRS; ENVID=xtext of at most SMTP_DSN_ENVID_MAX octets;
- * NOTIFY=NEVER or a list of SUCCESS, FAILURE, DELAY; ORCPT=addr-type;xtext.
- * xtext ("+" and two upper-case hex digits for an encoded octet) must
- * decode to printable US-ASCII (SP and HTAB allowed).
- */
-const char *smtp_check_dsn(enum smtp_dsn_kw, const struct smtp_param *);
-/*
- * smtp_xtext_decode - RFC 3461 4 xtext into out (NUL-terminated); *outlen
- * is the decoded length.  Errors: bad syntax, an encoded octet outside
- * printable US-ASCII, or no room in out.
- */
-const char *smtp_xtext_decode(const char *s, char *out, size_t outsize,
-	    size_t *outlen);
-
 /* one reply line: "250-text" or "250 text" or "250" */
 struct smtp_reply_line {
 	int		 code;		/* 200..599 */

@@ -26,6 +26,7 @@
 #include "conf/conf.h"
 #include "net/io.h"
 #include "smtp/smtp_data.h"
+#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_sasl.h"
 #include "smtp/smtp_server.h"

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_parse.h"
 #include "fuzz.h"
 

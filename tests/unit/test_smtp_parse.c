@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_parse.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
