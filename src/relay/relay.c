@@ -868,14 +868,19 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 	struct relay	*r = arg;
 	char		 args[SMTP_PATH_MAX + SMTP_PARAM_MAX *
 			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2)];
+	const char	*why;
 
 	if (r->cli == NULL || !r->cli_ready) {
 		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
 		return;
 	}
-	/* the buffer holds any parsed path: a failure here is a bug */
-	if (relay_path_args(r, to, 1, args, sizeof(args)) != NULL)
-		fatalx("relay: RCPT arguments do not fit");
+	/* the buffer holds any parsed path: this is not expected to fail */
+	if ((why = relay_path_args(r, to, 1, args, sizeof(args))) != NULL) {
+		log_warnx("%016" PRIx64 " relay RCPT arguments: %s", r->id,
+		    why);
+		relay_fail_reply(r, FAIL_INTERNAL);
+		return;
+	}
 	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
 	relay_enter(r, R_RCPT);
 	smtp_client_rcpt(r->cli, args);

@@ -174,8 +174,8 @@ smtp_check_dsn(enum smtp_dsn_kw kw, const struct smtp_param *pa)
 		return "DSN parameter needs a value";
 	switch (kw) {
 	case SMTP_DSN_RET:
-		if ((strlen(pa->value) == 4 && (ieq_n(pa->value, "FULL", 4) ||
-		    ieq_n(pa->value, "HDRS", 4))))
+		if (strlen(pa->value) == 4 && (ieq_n(pa->value, "FULL", 4) ||
+		    ieq_n(pa->value, "HDRS", 4)))
 			return NULL;
 		return "Bad RET parameter";
 	case SMTP_DSN_ENVID:

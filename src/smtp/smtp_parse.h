@@ -38,8 +38,8 @@ enum smtp_verb {
  * smtp_parse_command - split "VERB[ args]".  The verb is matched without
  * regard to case; *args points into line just past the single space after
  * the verb ("" if none).  A line is at most SMTP_CMD_LINE_MAX octets with
- * its CRLF, MAIL and RCPT SMTP_MAILRCPT_LINE_MAX.  An unknown verb is not an error: *verb is
- * SMTP_CMD_UNKNOWN and NULL is returned.  "MAIL FROM:" and "RCPT TO:" keep
+ * its CRLF, a MAIL or RCPT line SMTP_MAILRCPT_LINE_MAX.  An unknown verb is
+ * not an error: *verb is SMTP_CMD_UNKNOWN and NULL is returned.  "MAIL FROM:" and "RCPT TO:" keep
  * "FROM:"/"TO:" inside args.
  */
 const char *smtp_parse_command(const char *line, size_t len,
