@@ -31,6 +31,7 @@
 #include "relay/signers.h"
 #include "relay/spool.h"
 #include "smtp/smtp_client.h"
+#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
 #include "tls/tls.h"
@@ -100,6 +101,7 @@ struct relay {
 	int			 cli_ready;
 	enum relay_state	 state;
 	int			 up_tx;		/* upstream has MAIL accepted */
+	int			 dsn_logged;	/* 1 MAIL, 2 RCPT: DSN drop logged */
 	enum gw_fail		 lost;		/* upstream failed mid-transaction */
 	struct smtp_path	 from;
 	char			 rcpt[SMTP_PATH_MAX];	/* the RCPT in flight */
@@ -132,6 +134,10 @@ static uint64_t next_id;
 
 static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
+static const char *relay_path_args(struct relay *, const struct smtp_path *,
+		    int, char *, size_t);
+static void	relay_reply(struct relay *, enum smtp_reply_cmd,
+		    const struct smtp_reply *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_close_upstream(struct relay *);
 static void	relay_open_upstream(struct relay *,
@@ -541,22 +547,30 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 }
 
 /*
- * relay_mail_args - "<addr> PARAMS" for the upstream: only parameters the
- * upstream announced are passed on.  Returns NULL or the reason to refuse.
+ * relay_path_args - "<addr> PARAMS" for the upstream's MAIL or RCPT: only
+ * parameters the upstream announced are passed on, exactly as the client
+ * sent them.  The DSN ones (RFC 3461) go to an upstream without DSN as
+ * RFC 3461 4 says a relay to a non-DSN server does: the command goes
+ * without them, and that is logged once per transaction and command
+ * (docs/replies.md says what it means here).  Returns NULL or the reason
+ * to refuse.
  */
 static const char *
-relay_mail_args(struct relay *r, char *buf, size_t len)
+relay_path_args(struct relay *r, const struct smtp_path *path, int rcpt,
+    char *buf, size_t len)
 {
 	const struct smtp_ext	*ext = smtp_client_ext(r->cli);
 	const struct smtp_param	*p;
+	char			 dropped[SMTP_PARAM_MAX * SMTP_PARAM_KW_MAX];
 	size_t			 i;
 	int			 n;
 
-	n = snprintf(buf, len, "<%s>", r->from.addr);
+	dropped[0] = '\0';
+	n = snprintf(buf, len, "<%s>", path->addr);
 	if (n < 0 || (size_t)n >= len)
 		return "path too long";
-	for (i = 0; i < r->from.nparams; i++) {
-		p = &r->from.params[i];
+	for (i = 0; i < path->nparams; i++) {
+		p = &path->params[i];
 		if (str_ieq(p->keyword, "SIZE") && !(ext->flags & SMTP_EXT_SIZE))
 			continue;
 		/* 8BITMIME bodies are passed through unchanged: no downgrade */
@@ -565,6 +579,14 @@ relay_mail_args(struct relay *r, char *buf, size_t len)
 		if (str_ieq(p->keyword, "SMTPUTF8") &&
 		    !(ext->flags & SMTP_EXT_SMTPUTF8))
 			return "upstream does not support SMTPUTF8";
+		if (smtp_dsn_keyword(p->keyword, rcpt) != SMTP_DSN_NONE &&
+		    !(ext->flags & SMTP_EXT_DSN)) {
+			/* keywords are checked letters, digits and '-' */
+			if (dropped[0] != '\0')
+				(void)gw_strlcat(dropped, ",", sizeof(dropped));
+			(void)gw_strlcat(dropped, p->keyword, sizeof(dropped));
+			continue;
+		}
 		if (gw_strlcat(buf, " ", len) >= len ||
 		    gw_strlcat(buf, p->keyword, len) >= len)
 			return "parameters too long";
@@ -572,7 +594,27 @@ relay_mail_args(struct relay *r, char *buf, size_t len)
 		    gw_strlcat(buf, p->value, len) >= len))
 			return "parameters too long";
 	}
+	if (dropped[0] != '\0' && !(r->dsn_logged & (rcpt ? 2 : 1))) {
+		r->dsn_logged |= rcpt ? 2 : 1;
+		log_info("%016" PRIx64 " relay dsn dropped upstream=%s:%u "
+		    "command=%s params=%s reason=\"upstream does not offer "
+		    "DSN\"", r->id, r->up->host, r->up->port,
+		    rcpt ? "RCPT" : "MAIL", dropped);
+	}
 	return NULL;
+}
+
+/*
+ * relay_reply - pass an upstream reply to the client.  We advertise
+ * ENHANCEDSTATUSCODES, so a reply the upstream gave without one gets the
+ * code that fits (smtp_reply_enh); the transaction log uses the same.
+ */
+static void
+relay_reply(struct relay *r, enum smtp_reply_cmd cmd,
+    const struct smtp_reply *rep)
+{
+	smtp_server_reply(r->srv, rep->code,
+	    smtp_reply_enh(cmd, rep->code, rep->enh), rep->text);
 }
 
 static void
@@ -582,7 +624,8 @@ relay_send_mail(struct relay *r)
 			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2)];
 	const char	*why;
 
-	if ((why = relay_mail_args(r, args, sizeof(args))) != NULL) {
+	if ((why = relay_path_args(r, &r->from, 0, args, sizeof(args))) !=
+	    NULL) {
 		relay_enter(r, R_IDLE);
 		smtp_server_reply(r->srv, 555, "5.6.7", why);
 		return;
@@ -599,6 +642,7 @@ srv_mail(void *arg, const struct smtp_path *from)
 	struct relay			*r = arg;
 
 	r->from = *from;
+	r->dsn_logged = 0;
 	r->nrcpt = 0;
 	r->first_rcpt[0] = '\0';
 	r->lost = FAIL_NONE;
@@ -835,14 +879,22 @@ static void
 srv_rcpt(void *arg, const struct smtp_path *to)
 {
 	struct relay	*r = arg;
-	char		 args[SMTP_PATH_MAX + 2];
+	char		 args[SMTP_PATH_MAX + SMTP_PARAM_MAX *
+			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2)];
+	const char	*why;
 
 	if (r->cli == NULL || !r->cli_ready) {
 		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
 		return;
 	}
+	/* the buffer holds any parsed path: this is not expected to fail */
+	if ((why = relay_path_args(r, to, 1, args, sizeof(args))) != NULL) {
+		log_warnx("%016" PRIx64 " relay RCPT arguments: %s", r->id,
+		    why);
+		relay_fail_reply(r, FAIL_INTERNAL);
+		return;
+	}
 	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
-	(void)snprintf(args, sizeof(args), "<%s>", to->addr);
 	relay_enter(r, R_RCPT);
 	smtp_client_rcpt(r->cli, args);
 }
@@ -1309,7 +1361,7 @@ relay_auth_done(struct relay *r)
 		return;
 	}
 	relay_auth_log(r, r->auth_user, "ok", rep->code);
-	smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+	relay_reply(r, SMTP_RC_AUTH, rep);
 }
 
 /*
@@ -1329,10 +1381,11 @@ relay_auth_failed(struct relay *r, enum gw_fail cls,
 		relay_auth_log(r, r->auth_user, "failed", rep->code);
 		/* a permanent refusal of the credentials counts, and waits */
 		if (rep->code >= 500)
-			relay_auth_reject(r, rep->code, rep->enh, rep->text);
-		else
-			smtp_server_reply(r->srv, rep->code, rep->enh,
+			relay_auth_reject(r, rep->code,
+			    smtp_reply_enh(SMTP_RC_AUTH, rep->code, rep->enh),
 			    rep->text);
+		else
+			relay_reply(r, SMTP_RC_AUTH, rep);
 		return;
 	}
 	relay_auth_log(r, r->auth_user, "failed", 0);
@@ -1376,24 +1429,25 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 	case R_MAIL:
 		r->up_tx = ok;
 		relay_enter(r, R_IDLE);
-		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		relay_reply(r, SMTP_RC_MAIL, rep);
 		return;
 	case R_RCPT:
 		if (ok && r->nrcpt++ == 0)
 			(void)str_copy(r->first_rcpt, r->rcpt,
 			    sizeof(r->first_rcpt));
 		relay_enter(r, R_IDLE);
-		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		relay_reply(r, SMTP_RC_RCPT, rep);
 		return;
 	case R_DATA:
 		/* whatever the answer, the transaction is over upstream */
 		r->up_tx = 0;
 		relay_enter(r, R_IDLE);
-		relay_log_tx(r, rep->code, rep->enh, rep->text);
+		relay_log_tx(r, rep->code,
+		    smtp_reply_enh(SMTP_RC_DOT, rep->code, rep->enh), rep->text);
 		spool_free(r->spool);
 		r->spool = NULL;
 		relay_dkim_reset(r);
-		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		relay_reply(r, SMTP_RC_DOT, rep);
 		return;
 	case R_RSET:
 		r->up_tx = 0;

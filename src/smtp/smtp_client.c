@@ -138,7 +138,8 @@ struct smtp_client {
 	struct smtp_reply	 reply;
 	struct smtp_ext		 ext;
 	char			 tlsdesc[96];
-	char			 cmdarg[SMTP_TEXT_LINE_MAX];
+	/* MAIL and RCPT arguments, up to RFC 3461's longer lines */
+	char			 cmdarg[SMTP_MAILRCPT_LINE_MAX + 16];
 
 	smtp_body_fn		 bodyfn;
 	void			*bodyarg;
@@ -401,7 +402,8 @@ client_timer(struct smtp_client *c, unsigned seconds)
 static void
 client_send(struct smtp_client *c, const char *fmt, ...)
 {
-	char	 line[SMTP_TEXT_LINE_MAX], vis[SMTP_TEXT_LINE_MAX * 2];
+	char	 line[SMTP_MAILRCPT_LINE_MAX + 16];
+	char	 vis[sizeof(line) * 2];
 	va_list	 ap;
 	int	 n;
 

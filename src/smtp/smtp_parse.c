@@ -607,7 +607,7 @@ smtp_parse_command(const char *line, size_t len, enum smtp_verb *verb,
 	*verb = SMTP_CMD_UNKNOWN;
 	*args = "";
 	/* bound first: nothing below may look past what the buffer allows */
-	if (len > SMTP_CMD_LINE_MAX - 2)
+	if (len > SMTP_MAILRCPT_LINE_MAX - 2)
 		return "Line too long";
 	/* a CR or LF here is a smuggled second command; NUL truncates it */
 	for (i = 0; i < len; i++)
@@ -623,6 +623,13 @@ smtp_parse_command(const char *line, size_t len, enum smtp_verb *verb,
 			*verb = verbs[i].verb;
 			break;
 		}
+	}
+	/* only MAIL and RCPT may use the room RFC 3461 gives DSN */
+	if (len > SMTP_CMD_LINE_MAX - 2 && *verb != SMTP_CMD_MAIL &&
+	    *verb != SMTP_CMD_RCPT) {
+		*verb = SMTP_CMD_UNKNOWN;
+		*args = "";
+		return "Line too long";
 	}
 	return NULL;
 }

@@ -14,13 +14,15 @@
 #include <stddef.h>
 
 #define SMTP_CMD_LINE_MAX	512	/* RFC 5321 4.5.3.1.4, CRLF included */
+/* RFC 3461 4: DSN lets MAIL grow by 100 octets and RCPT by 500 */
+#define SMTP_MAILRCPT_LINE_MAX	(SMTP_CMD_LINE_MAX + 500)
 #define SMTP_TEXT_LINE_MAX	1000	/* RFC 5321 4.5.3.1.6, CRLF included */
 #define SMTP_REPLY_LINE_MAX	1000	/* we accept reply lines up to this (CRLF incl.) */
 #define SMTP_PATH_MAX		256	/* RFC 5321 4.5.3.1.3, brackets incl. */
 #define SMTP_DOMAIN_MAX		255
 #define SMTP_PARAM_MAX		8	/* ESMTP parameters per MAIL/RCPT */
 #define SMTP_PARAM_KW_MAX	32
-#define SMTP_PARAM_VAL_MAX	128
+#define SMTP_PARAM_VAL_MAX	501	/* ORCPT: up to 500 octets */
 #define SMTP_REPLY_TEXT_MAX	4096	/* all lines of one reply, joined */
 #define SMTP_REPLY_LINES_MAX	64	/* lines in one multi-line reply */
 
@@ -35,8 +37,9 @@ enum smtp_verb {
 /*
  * smtp_parse_command - split "VERB[ args]".  The verb is matched without
  * regard to case; *args points into line just past the single space after
- * the verb ("" if none).  An unknown verb is not an error: *verb is
- * SMTP_CMD_UNKNOWN and NULL is returned.  "MAIL FROM:" and "RCPT TO:" keep
+ * the verb ("" if none).  A line is at most SMTP_CMD_LINE_MAX octets with
+ * its CRLF, a MAIL or RCPT line SMTP_MAILRCPT_LINE_MAX.  An unknown verb is
+ * not an error: *verb is SMTP_CMD_UNKNOWN and NULL is returned.  "MAIL FROM:" and "RCPT TO:" keep
  * "FROM:"/"TO:" inside args.
  */
 const char *smtp_parse_command(const char *line, size_t len,

@@ -10,6 +10,7 @@
  * docs/replies.md lists the same table for operators; keep them in step.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "smtp/smtp_reply.h"
 
@@ -79,4 +80,86 @@ smtp_reply_for_fail(enum gw_fail cls, char *buf, size_t len)
 		return -1;
 	}
 	return n;
+}
+
+/*
+ * Codes for upstream replies that came without one (Exim, aiosmtpd: "250
+ * OK", "550 no such user here").  First match wins; code 0 is "any code
+ * of class cls".  The specific subjects are used only where the command
+ * or the reply code itself says what the status is about: 2.1.0 "sender
+ * ok" and 2.1.5 "destination ok" (RFC 3463 as Postfix and Sendmail use
+ * them), the X.5.x protocol status of 50x and 555 (RFC 5321 defines
+ * those codes as syntax and sequence errors), and the codes RFC 4954
+ * gives AUTH replies.  A refusal's cause is otherwise unknown here (a
+ * 550 to RCPT may be an unknown user, a full mailbox or a policy), and
+ * a wrong subject would mislead the client more than X.0.0 does.
+ */
+static const struct {
+	enum smtp_reply_cmd	 cmd;	/* SMTP_RC_OTHER: any command */
+	int			 code;	/* 0: any code of class cls */
+	int			 cls;
+	const char		*enh;
+} enh_map[] = {
+	{ SMTP_RC_MAIL, 0, 2, "2.1.0" },
+	{ SMTP_RC_RCPT, 0, 2, "2.1.5" },
+	{ SMTP_RC_AUTH, 235, 2, "2.7.0" },
+	{ SMTP_RC_AUTH, 432, 4, "4.7.12" },
+	{ SMTP_RC_AUTH, 454, 4, "4.7.0" },
+	{ SMTP_RC_AUTH, 500, 5, "5.5.6" },
+	{ SMTP_RC_AUTH, 530, 5, "5.7.0" },
+	{ SMTP_RC_AUTH, 534, 5, "5.7.9" },
+	{ SMTP_RC_AUTH, 535, 5, "5.7.8" },
+	{ SMTP_RC_AUTH, 538, 5, "5.7.11" },
+	{ SMTP_RC_OTHER, 500, 5, "5.5.2" },
+	{ SMTP_RC_OTHER, 501, 5, "5.5.4" },
+	{ SMTP_RC_OTHER, 502, 5, "5.5.1" },
+	{ SMTP_RC_OTHER, 503, 5, "5.5.1" },
+	{ SMTP_RC_OTHER, 504, 5, "5.5.4" },
+	{ SMTP_RC_OTHER, 555, 5, "5.5.4" },
+	{ SMTP_RC_OTHER, 0, 2, "2.0.0" },
+	{ SMTP_RC_OTHER, 0, 4, "4.0.0" },
+	{ SMTP_RC_OTHER, 0, 5, "5.0.0" },
+};
+
+/* "c.s.d": class equal to the reply's, subject and detail 1-3 digits */
+static int
+enh_valid(int code, const char *e)
+{
+	int	part, digits;
+
+	if (e[0] != '0' + code / 100 || e[1] != '.')
+		return 0;
+	e += 2;
+	for (part = 0; part < 2; part++) {
+		for (digits = 0; *e >= '0' && *e <= '9'; e++)
+			digits++;
+		if (digits < 1 || digits > 3)
+			return 0;
+		if (part == 0 && *e++ != '.')
+			return 0;
+	}
+	return *e == '\0';
+}
+
+/* smtp_reply_enh - the upstream's enhanced code, or the one that fits */
+const char *
+smtp_reply_enh(enum smtp_reply_cmd cmd, int code, const char *given)
+{
+	size_t	i;
+	int	cls = code / 100;
+
+	if (code < 200 || code > 599 || cls == 3)
+		return NULL;
+	if (given != NULL && given[0] != '\0' && enh_valid(code, given))
+		return given;
+	for (i = 0; i < sizeof(enh_map) / sizeof(enh_map[0]); i++) {
+		if (enh_map[i].cmd != SMTP_RC_OTHER && enh_map[i].cmd != cmd)
+			continue;
+		if (enh_map[i].cls != cls)
+			continue;
+		if (enh_map[i].code == 0 || enh_map[i].code == code)
+			return enh_map[i].enh;
+	}
+	/* the last rows cover every class: not reached */
+	return NULL;
 }

@@ -26,4 +26,24 @@ const struct smtp_reply_map *smtp_reply_fail_map(enum gw_fail cls);
  */
 int	smtp_reply_for_fail(enum gw_fail cls, char *buf, size_t len);
 
+/* the command an upstream reply answers, for smtp_reply_enh() */
+enum smtp_reply_cmd {
+	SMTP_RC_MAIL,
+	SMTP_RC_RCPT,
+	SMTP_RC_DATA,		/* the DATA command itself */
+	SMTP_RC_DOT,		/* the end of the message data */
+	SMTP_RC_RSET,
+	SMTP_RC_AUTH,
+	SMTP_RC_OTHER
+};
+
+/*
+ * smtp_reply_enh - the enhanced status code (RFC 3463) the client gets
+ * with an upstream reply: the upstream's own code when it gave a valid
+ * one (given, may be NULL or ""), else the one that fits the command and
+ * the reply code (docs/replies.md).  NULL for replies that have none: the
+ * 3xx intermediates (RFC 3463 has no class 3) and codes outside 2xx-5xx.
+ */
+const char *smtp_reply_enh(enum smtp_reply_cmd, int code, const char *given);
+
 #endif

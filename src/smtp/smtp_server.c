@@ -26,6 +26,7 @@
 #include "conf/conf.h"
 #include "net/io.h"
 #include "smtp/smtp_data.h"
+#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_sasl.h"
 #include "smtp/smtp_server.h"
@@ -200,9 +201,11 @@ static int	smtp_nonascii(const char *);
 static int	smtp_bad_address(const char *, int, int);
 static int	smtp_size_value(const char *, unsigned long long *);
 static int	smtp_check_mail_params(struct smtp_server *);
+static int	smtp_check_rcpt_params(struct smtp_server *);
 static int	smtp_valid_enh(int, const char *);
 static int	smtp_in_sasl(const struct smtp_server *);
 static size_t	smtp_line_limit(struct smtp_server *);
+static int	smtp_mailrcpt_line(const char *, size_t);
 static void	smtp_sasl_line(struct smtp_server *, const char *, size_t);
 static void	smtp_sasl_plain(struct smtp_server *, const char *, size_t);
 static void	smtp_sasl_login(struct smtp_server *, const char *, size_t);
@@ -872,7 +875,17 @@ smtp_line_limit(struct smtp_server *s)
 	    (p[0] | 0x20) == 'a' && (p[1] | 0x20) == 'u' &&
 	    (p[2] | 0x20) == 't' && (p[3] | 0x20) == 'h' && p[4] == ' ')
 		return SMTP_SASL_LINE_MAX;
+	if (smtp_mailrcpt_line(p, buf_len(in)))
+		return SMTP_MAILRCPT_LINE_MAX;
 	return SMTP_CMD_LINE_MAX;
+}
+
+/* "MAIL " or "RCPT " (any case): RFC 3461 4 lets these lines be longer */
+static int
+smtp_mailrcpt_line(const char *p, size_t len)
+{
+	return len >= 5 && (str_iprefix(p, "MAIL ") != NULL ||
+	    str_iprefix(p, "RCPT ") != NULL);
 }
 
 /*
@@ -925,9 +938,10 @@ smtp_dispatch(struct smtp_server *s, char *line, size_t len)
 	const char		*args, *err;
 
 	smtp_trace_in(s, line, len);
-	if (len > SMTP_CMD_LINE_MAX - 2) {
+	if (len > SMTP_CMD_LINE_MAX - 2 && !smtp_mailrcpt_line(line, len)) {
 		/*
-		 * Only an AUTH line gets past 512 octets (smtp_line_limit);
+		 * Only an AUTH line gets past 512 octets (smtp_line_limit),
+		 * but for MAIL and RCPT, which smtp_parse_command bounds;
 		 * buf_findline left no CR or LF in it, a NUL is checked here.
 		 */
 		if (memchr(line, '\0', len) != NULL) {
@@ -1021,6 +1035,7 @@ smtp_helo_done(struct smtp_server *s, enum smtp_verb verb, const char *name)
 	    "SIZE %llu\n"
 	    "ENHANCEDSTATUSCODES\n"
 	    "8BITMIME\n"
+	    "DSN\n"
 	    "%s"
 	    "SMTPUTF8",
 	    s->hostname, s->info.helo, s->info.peer, s->max_size,
@@ -1139,6 +1154,8 @@ static int
 smtp_check_mail_params(struct smtp_server *s)
 {
 	const struct smtp_param	*p;
+	const char		*err;
+	enum smtp_dsn_kw	 dsn;
 	unsigned long long	 size;
 	size_t			 i, j;
 
@@ -1178,6 +1195,12 @@ smtp_check_mail_params(struct smtp_server *s)
 			if (p->has_value) {
 				smtp_error(s, 501, "5.5.4",
 				    "SMTPUTF8 takes no value");
+				return -1;
+			}
+		} else if ((dsn = smtp_dsn_keyword(p->keyword, 0)) !=
+		    SMTP_DSN_NONE) {
+			if ((err = smtp_check_dsn(dsn, p)) != NULL) {
+				smtp_error(s, 501, "5.5.4", "%s", err);
 				return -1;
 			}
 		} else {
@@ -1232,9 +1255,33 @@ smtp_check_rcpt(struct smtp_server *s, const char *args)
 			smtp_error(s, 501, "5.5.4", "%s", err);
 		return -1;
 	}
-	if (s->path.nparams > 0) {
-		smtp_error(s, 555, "5.5.4", "Unsupported RCPT parameter");
+	return smtp_check_rcpt_params(s);
+}
+
+/* RCPT takes the DSN parameters NOTIFY and ORCPT (RFC 3461), nothing else */
+static int
+smtp_check_rcpt_params(struct smtp_server *s)
+{
+	const struct smtp_param	*p;
+	const char		*err;
+	enum smtp_dsn_kw	 dsn;
+	size_t			 i;
+
+	if (s->path.nparams > 0 && !s->info.esmtp) {
+		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
 		return -1;
+	}
+	for (i = 0; i < s->path.nparams; i++) {
+		p = &s->path.params[i];
+		if ((dsn = smtp_dsn_keyword(p->keyword, 1)) == SMTP_DSN_NONE) {
+			smtp_error(s, 555, "5.5.4",
+			    "Unsupported RCPT parameter");
+			return -1;
+		}
+		if ((err = smtp_check_dsn(dsn, p)) != NULL) {
+			smtp_error(s, 501, "5.5.4", "%s", err);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -13,12 +13,16 @@
  * follow the RFC 5321 grammar and are not repeated; a failed parse leaves
  * nothing half-filled; what parses without SMTPUTF8 parses the same with
  * it; and a parsed path, written out again as we would send it upstream,
- * parses back to the same thing.
+ * parses back to the same thing.  A DSN parameter (RFC 3461) that
+ * smtp_check_dsn accepts is plain ASCII, and its xtext decodes to
+ * printable text with no CR or LF (no header injection into the
+ * upstream's DSN), within the ENVID bound.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_parse.h"
 #include "fuzz.h"
 
@@ -26,6 +30,7 @@
 
 static int	lc(int);
 static void	check_path(const struct smtp_path *, int, int);
+static void	check_dsn(const struct smtp_param *, int);
 static void	check_roundtrip(const struct smtp_path *, int, int);
 static void	check_helo(const char *, size_t);
 static void	check_args(const char *);
@@ -101,7 +106,48 @@ check_path(const struct smtp_path *p, int kind, int utf8)
 		}
 		FUZZ_CHECK(smtp_find_param(p, pa->keyword) == pa,
 		    "smtp_find_param(%s) missed", pa->keyword);
+		check_dsn(pa, kind == KIND_RCPT);
 	}
+}
+
+/* one ESMTP parameter of a parsed MAIL (rcpt 0) or RCPT (rcpt 1) */
+static void
+check_dsn(const struct smtp_param *pa, int rcpt)
+{
+	enum smtp_dsn_kw	 kw;
+	const unsigned char	*u;
+	const char		*err, *x;
+	char			 dec[SMTP_PARAM_VAL_MAX];
+	size_t			 n, i;
+
+	if ((kw = smtp_dsn_keyword(pa->keyword, rcpt)) == SMTP_DSN_NONE)
+		return;
+	if ((err = smtp_check_dsn(kw, pa)) != NULL)
+		return;
+	FUZZ_CHECK(pa->has_value, "DSN %s without a value", pa->keyword);
+	for (u = (const unsigned char *)pa->value; *u != '\0'; u++)
+		FUZZ_CHECK(*u > 0x20 && *u < 0x7f, "DSN %s octet 0x%02x",
+		    pa->keyword, *u);
+	x = NULL;
+	if (kw == SMTP_DSN_ENVID) {
+		FUZZ_CHECK(strlen(pa->value) <= SMTP_DSN_ENVID_MAX,
+		    "ENVID of %zu octets", strlen(pa->value));
+		x = pa->value;
+	} else if (kw == SMTP_DSN_ORCPT) {
+		x = strchr(pa->value, ';');
+		FUZZ_CHECK(x != NULL && x != pa->value && x[1] != '\0',
+		    "ORCPT \"%s\"", pa->value);
+		x++;
+	}
+	if (x == NULL)
+		return;
+	err = smtp_xtext_decode(x, dec, sizeof(dec), &n);
+	FUZZ_CHECK(err == NULL, "xtext \"%s\": %s", x, err);
+	FUZZ_CHECK(n == strlen(dec), "xtext \"%s\" decodes to a NUL", x);
+	for (i = 0; i < n; i++)
+		FUZZ_CHECK(dec[i] == '\t' || (dec[i] >= 0x20 && dec[i] < 0x7f),
+		    "xtext \"%s\" decodes to 0x%02x", x,
+		    (unsigned char)dec[i]);
 }
 
 /*
@@ -225,13 +271,17 @@ check_line(const char *line, size_t len)
 	FUZZ_CHECK(args != NULL, "args NULL");
 	FUZZ_CHECK((int)verb >= SMTP_CMD_UNKNOWN && verb <= SMTP_CMD_BDAT,
 	    "verb %d", (int)verb);
-	if (len > SMTP_CMD_LINE_MAX - 2 || bad) {
+	if (len > SMTP_MAILRCPT_LINE_MAX - 2 || bad) {
 		FUZZ_CHECK(err != NULL, "line of %zu octets (bad %d) accepted",
 		    len, bad);
 		return;
 	}
 	if (err != NULL)
 		return;
+	/* past 512 octets only MAIL and RCPT (RFC 3461 4) */
+	FUZZ_CHECK(len <= SMTP_CMD_LINE_MAX - 2 || verb == SMTP_CMD_MAIL ||
+	    verb == SMTP_CMD_RCPT, "verb %d line of %zu octets accepted",
+	    (int)verb, len);
 	/*
 	 * args points into the line, past the verb and a space (and is not
 	 * NUL-terminated there), or is a constant "".

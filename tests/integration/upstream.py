@@ -60,6 +60,19 @@ names the account that authenticated its session ("auth_user", null if
 none) and the mechanism ("auth_mech").  On an implicit-TLS listener the
 session counts as TLS for AUTH (aiosmtpd alone would answer 538).
 
+DSN (RFC 3461): --dsn advertises DSN and accepts RET and ENVID on MAIL,
+NOTIFY and ORCPT on RCPT (aiosmtpd alone answers 555 to them).  Every
+MAIL and RCPT is then also a "MAIL_ARGS"/"RCPT_ARGS" event holding the
+command's argument exactly as received (aiosmtpd upper-cases the options
+it hands on), and a stored message's .json has the exact parameter text
+of its MAIL ("mail_params") and of each accepted RCPT ("rcpt_params").
+Without --dsn, the stored lists are empty of DSN parameters by
+construction: aiosmtpd would have refused the command.
+
+--bare-replies answers as aiosmtpd and Exim do, without enhanced status
+codes: "250 OK" to MAIL, RCPT and the end of DATA (use --reject with a
+reply such as "550 no such user here" for refusals).
+
 When listening, it prints "READY <port>" on stdout and flushes; it stops
 on SIGTERM or SIGINT, or when stdin is closed if --stdin-watch is given.
 
@@ -166,6 +179,8 @@ class Handler:
         self.pop_log = None		# --pop-log: relay only after a login
         self.pop_user = None
         self.pop_window = 60
+        self.dsn = False		# --dsn: advertise and accept DSN
+        self.bare = False		# --bare-replies: no enhanced codes
 
     def pop_recent(self):
         """The classic pop-before-smtp log watcher: a successful POP3 login
@@ -307,7 +322,14 @@ class Handler:
         self.spool.event(server, "EHLO", arg=hostname)
         # aiosmtpd answers pipelined commands in order; say so, as real
         # submission servers do.
-        return responses[:-1] + ["250-PIPELINING"] + responses[-1:]
+        extra = ["250-PIPELINING"]
+        if self.dsn:
+            extra.append("250-DSN")
+            # RFC 3461 4: MAIL may grow by 100 octets, RCPT by 500
+            server.command_size_limits["MAIL"] += 100
+            server.command_size_limits["RCPT"] = (server.command_size_limit
+                                                  + 500)
+        return responses[:-1] + extra + responses[-1:]
 
     async def handle_HELO(self, server, session, envelope, hostname):
         session.host_name = hostname
@@ -322,7 +344,8 @@ class Handler:
             return self.mail_reply
         envelope.mail_from = address
         envelope.mail_options.extend(options)
-        return "250 2.1.0 Sender OK"
+        session.dsn_rcpt_params = []
+        return "250 OK" if self.bare else "250 2.1.0 Sender OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         if await self.misbehave(server, "RCPT"):
@@ -339,7 +362,10 @@ class Handler:
         self.spool.event(server, "RCPT", arg=address, reply="250")
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        return "250 2.1.5 Recipient OK"
+        if hasattr(session, "dsn_last_rcpt"):
+            session.dsn_rcpt_params = getattr(session, "dsn_rcpt_params",
+                                              []) + [session.dsn_last_rcpt]
+        return "250 OK" if self.bare else "250 2.1.5 Recipient OK"
 
     async def handle_RSET(self, server, session, envelope):
         self.spool.event(server, "RSET")
@@ -373,8 +399,12 @@ class Handler:
                           if session.authenticated and session.auth_data
                           else None),
             "auth_mech": getattr(session, "auth_mech", None),
+            "mail_params": getattr(session, "dsn_mail_params", None),
+            "rcpt_params": getattr(session, "dsn_rcpt_params", None),
         }
         base = self.spool.store(data, meta)
+        if self.bare:
+            return "250 OK"
         return "250 2.0.0 Ok: queued as %s" % os.path.basename(base)
 
 
@@ -436,6 +466,12 @@ def parse_args(argv):
     p.add_argument("--pop-user", default="", help="the login to look for")
     p.add_argument("--pop-window", type=int, default=60,
                    help="seconds a POP3 login allows relaying")
+    p.add_argument("--dsn", action="store_true",
+                   help="advertise DSN, accept and record RET, ENVID, "
+                        "NOTIFY and ORCPT")
+    p.add_argument("--bare-replies", action="store_true",
+                   help="'250 OK' without enhanced status codes to MAIL, "
+                        "RCPT and the end of DATA")
     p.add_argument("--stdin-watch", action="store_true",
                    help="exit when stdin reaches end of file")
     args = p.parse_args(argv)
@@ -493,6 +529,50 @@ class AuthSMTP(SMTP):
         await super().smtp_AUTH(arg)
 
 
+DSN_PARAMS = ("RET", "ENVID", "NOTIFY", "ORCPT")
+
+
+def _params_text(arg):
+    """The parameter text after the path of a MAIL/RCPT argument, exactly
+    as sent ("" if none)."""
+    _, sep, rest = (arg or "").partition(">")
+    return rest.strip() if sep else ""
+
+
+class DSNMixin:
+    """RFC 3461 for aiosmtpd: the DSN parameters are taken out of the set
+    aiosmtpd checks (it answers 555 to any it does not know), and the
+    command's argument is recorded exactly as it came."""
+
+    def _getparams(self, params):
+        result = super()._getparams(params)
+        if result is not None:
+            for k in DSN_PARAMS:
+                result.pop(k, None)
+        return result
+
+    async def smtp_MAIL(self, arg):
+        self.event_handler.spool.event(self, "MAIL_ARGS", arg=arg)
+        if self.session is not None:
+            self.session.dsn_mail_params = _params_text(arg)
+            self.session.dsn_rcpt_params = []
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg):
+        self.event_handler.spool.event(self, "RCPT_ARGS", arg=arg)
+        if self.session is not None:
+            self.session.dsn_last_rcpt = _params_text(arg)
+        await super().smtp_RCPT(arg)
+
+
+class DSNSMTP(DSNMixin, SMTP):
+    pass
+
+
+class DSNAuthSMTP(DSNMixin, AuthSMTP):
+    pass
+
+
 def server_context(cert, key, tls_min=None, tls_max=None, client_ca=None):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
@@ -519,6 +599,8 @@ async def serve(args):
     handler.pop_log = args.pop_log
     handler.pop_user = args.pop_user
     handler.pop_window = args.pop_window
+    handler.dsn = args.dsn
+    handler.bare = args.bare_replies
     auth_on = bool(args.accounts or args.tokens)
     ctx = None
     if args.mode != "plain":
@@ -540,7 +622,7 @@ async def serve(args):
             # LOGIN and PLAIN, not the handler's mechanisms
             kw["auth_exclude_mechanism"] = ["CRAM-MD5", "XOAUTH2",
                                             "OAUTHBEARER"]
-            return SMTP(handler, **kw)
+            return (DSNSMTP if args.dsn else SMTP)(handler, **kw)
         kw["authenticator"] = handler.authenticator
         kw["auth_required"] = args.auth_require
         # aiosmtpd counts only STARTTLS as TLS: on an implicit-TLS
@@ -549,7 +631,7 @@ async def serve(args):
                                   args.mode != "implicit")
         kw["auth_exclude_mechanism"] = [m for m in ALL_MECHS
                                         if m not in args.mechs]
-        return AuthSMTP(handler, **kw)
+        return (DSNAuthSMTP if args.dsn else AuthSMTP)(handler, **kw)
 
     server = await loop.create_server(
         factory, host=args.host, port=args.port,

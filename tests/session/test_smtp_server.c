@@ -527,6 +527,7 @@ test_ehlo_capabilities(void **state)
 	    "250-SIZE 10240\r\n"
 	    "250-ENHANCEDSTATUSCODES\r\n"
 	    "250-8BITMIME\r\n"
+	    "250-DSN\r\n"
 	    "250 SMTPUTF8");
 	info = smtp_server_info(o->srv);
 	assert_string_equal(info->helo, "client.test");
@@ -750,9 +751,71 @@ test_mail_params(void **state)
 
 	client_send(o, "MAIL FROM:<a@b.test> SIZE=10240 BODY=7bit\r\n");
 	expect(o, "250 2.1.0 Ok");
-	client_send(o, "RCPT TO:<c@d.test> NOTIFY=NEVER\r\n");
+	client_send(o, "RCPT TO:<c@d.test> FOO=BAR\r\n");
 	expect_prefix(o, "555 5.5.4 ");
 	assert_int_equal(o->nrcpt, 0);
+}
+
+/* RFC 3461: RET and ENVID on MAIL, NOTIFY and ORCPT on RCPT */
+static void
+test_dsn_params(void **state)
+{
+	struct owner	*o = *state;
+	char		 line[SMTP_MAILRCPT_LINE_MAX + 16];
+	size_t		 n;
+
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test> RET=HEADERS\r\n");
+	expect_prefix(o, "501 5.5.4 ");
+	client_send(o, "MAIL FROM:<a@b.test> ENVID=x+0D+0Ay\r\n");
+	expect_prefix(o, "501 5.5.4 ");
+	client_send(o, "MAIL FROM:<a@b.test> NOTIFY=NEVER\r\n");
+	expect_prefix(o, "555 5.5.4 ");
+	assert_int_equal(o->nmail, 0);
+	client_send(o, "MAIL FROM:<a@b.test> RET=HDRS ENVID=QQ+2B1\r\n");
+	expect(o, "250 2.1.0 Ok");
+	client_send(o, "RCPT TO:<c@d.test> NOTIFY=NEVER,DELAY\r\n");
+	expect_prefix(o, "501 5.5.4 ");
+	client_send(o, "RCPT TO:<c@d.test> ORCPT=c@d.test\r\n");
+	expect_prefix(o, "501 5.5.4 ");
+	client_send(o, "RCPT TO:<c@d.test> RET=FULL\r\n");
+	expect_prefix(o, "555 5.5.4 ");
+	assert_int_equal(o->nrcpt, 0);
+	client_send(o, "RCPT TO:<c@d.test> NOTIFY=SUCCESS,FAILURE "
+	    "ORCPT=rfc822;c@d.test\r\n");
+	expect(o, "250 2.1.5 Ok");
+	assert_int_equal(o->nrcpt, 1);
+
+	/* RFC 3461 4: a RCPT line may be 500 octets longer than 512 */
+	n = (size_t)snprintf(line, sizeof(line), "RCPT TO:<e@d.test> "
+	    "NOTIFY=DELAY ORCPT=rfc822;");
+	memset(line + n, 'o', SMTP_MAILRCPT_LINE_MAX - 2 - n - 4);
+	memcpy(line + SMTP_MAILRCPT_LINE_MAX - 2 - 4, "@d.t\r\n", 7);
+	assert_int_equal(strlen(line), SMTP_MAILRCPT_LINE_MAX);
+	client_send(o, line);
+	expect_prefix(o, "501 5.5.4 ");	/* ORCPT value over 500 octets */
+	n = (size_t)snprintf(line, sizeof(line), "RCPT TO:<e@d.test> "
+	    "ORCPT=rfc822;");
+	memset(line + n, 'o', 480);
+	memcpy(line + n + 480, "@d.test\r\n", 10);
+	assert_true(strlen(line) > SMTP_CMD_LINE_MAX);
+	client_send(o, line);
+	expect(o, "250 2.1.5 Ok");
+	assert_int_equal(o->nrcpt, 2);
+	/* one octet more than the bound: too long, whatever it holds */
+	n = (size_t)snprintf(line, sizeof(line), "RCPT TO:<e@d.test> X=");
+	memset(line + n, 'o', SMTP_MAILRCPT_LINE_MAX - 2 - n + 1);
+	memcpy(line + SMTP_MAILRCPT_LINE_MAX - 1, "\r\n", 3);
+	client_send(o, line);
+	expect(o, "500 5.5.2 Line too long");
+	/* other commands keep the 512 of RFC 5321 */
+	memcpy(line, "NOOP ", 5);
+	memset(line + 5, 'n', 600);
+	memcpy(line + 605, "\r\n", 3);
+	client_send(o, line);
+	expect(o, "500 5.5.2 Line too long");
+	client_send(o, "NOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
 }
 
 static void
@@ -1066,6 +1129,7 @@ greet_auth(struct owner *o)
 	    "250-SIZE 10240\r\n"
 	    "250-ENHANCEDSTATUSCODES\r\n"
 	    "250-8BITMIME\r\n"
+	    "250-DSN\r\n"
 	    "250-AUTH PLAIN LOGIN\r\n"
 	    "250 SMTPUTF8");
 }
@@ -1673,6 +1737,7 @@ main(void)
 		BOTH(test_owner_reply_bounds),
 		BOTH(test_owner_421),
 		ONE(test_mail_params),
+		ONE(test_dsn_params),
 		ONE(test_params_after_helo),
 		ONE(test_bad_addresses),
 		BOTH(test_too_many_recipients),

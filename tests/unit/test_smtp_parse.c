@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_parse.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -196,6 +197,42 @@ test_command_length(void **state)
 	line[0] = 'Z';
 	assert_non_null(smtp_parse_command(line, strlen(line), &verb, &args));
 	assert_non_null(smtp_parse_command(line, (size_t)-1, &verb, &args));
+}
+
+/* RFC 3461 4: MAIL and RCPT lines may be 500 octets longer, no others */
+static void
+test_command_length_dsn(void **state)
+{
+	static const char *const verbs[] = { "MAIL", "rcpt", "NOOP", "AUTH",
+	    "HELO", "XYZW" };
+	char		 line[SMTP_MAILRCPT_LINE_MAX + 8];
+	enum smtp_verb	 verb;
+	const char	*args, *err;
+	size_t		 i;
+	int		 long_ok;
+
+	(void)state;
+	for (i = 0; i < NELEM(verbs); i++) {
+		long_ok = i < 2;
+		memcpy(line, verbs[i], 4);
+		line[4] = ' ';
+		repeat(line + 5, 'x', SMTP_MAILRCPT_LINE_MAX - 2 - 5);
+		err = smtp_parse_command(line, strlen(line), &verb, &args);
+		if (long_ok) {
+			assert_null(err);
+			assert_int_equal(verb, i == 0 ? SMTP_CMD_MAIL :
+			    SMTP_CMD_RCPT);
+			assert_ptr_equal(args, line + 5);
+		} else {
+			assert_non_null(err);
+			assert_int_equal(verb, SMTP_CMD_UNKNOWN);
+			assert_string_equal(args, "");
+		}
+		repeat(line + 5, 'x', SMTP_MAILRCPT_LINE_MAX - 2 - 4);
+		assert_non_null(smtp_parse_command(line, strlen(line), &verb,
+		    &args));
+		assert_int_equal(verb, SMTP_CMD_UNKNOWN);
+	}
 }
 
 /* ---- smtp_parse_mail / smtp_parse_rcpt ---- */
@@ -599,6 +636,136 @@ test_find_param(void **state)
 }
 
 /* ---- smtp_parse_helo ---- */
+
+/* RFC 3461 parameter values: keyword, command, value, valid */
+static const struct {
+	const char	*kw;
+	int		 rcpt;
+	const char	*value;		/* NULL: the keyword alone */
+	int		 ok;
+} dsn_cases[] = {
+	{ "RET", 0, "FULL", 1 },
+	{ "RET", 0, "HDRS", 1 },
+	{ "ret", 0, "hdrs", 1 },
+	{ "RET", 0, "HEADERS", 0 },
+	{ "RET", 0, "FULLX", 0 },
+	{ "RET", 0, NULL, 0 },
+	{ "ENVID", 0, "QQ314159", 1 },
+	{ "ENVID", 0, "a+2Bb", 1 },		/* "a+b" */
+	{ "ENVID", 0, "+20x+09", 1 },		/* SP and HTAB decode fine */
+	{ "ENVID", 0, "a+2bb", 0 },		/* lower-case hex */
+	{ "ENVID", 0, "a+2", 0 },		/* cut hexchar */
+	{ "ENVID", 0, "a+", 0 },
+	{ "ENVID", 0, "a+0D+0AX-Injected:+20y", 0 }, /* CR LF encoded */
+	{ "ENVID", 0, "a+00", 0 },
+	{ "ENVID", 0, "a+7F", 0 },
+	{ "ENVID", 0, "a+C3+A4", 0 },		/* 8-bit after decoding */
+	{ "ENVID", 0, "a+", 0 },
+	{ "ENVID", 0, "a\xc3\xa4", 0 },		/* raw UTF-8 is no xtext */
+	{ "ENVID", 0, NULL, 0 },
+	{ "NOTIFY", 1, "NEVER", 1 },
+	{ "NOTIFY", 1, "never", 1 },
+	{ "NOTIFY", 1, "SUCCESS", 1 },
+	{ "NOTIFY", 1, "SUCCESS,FAILURE", 1 },
+	{ "NOTIFY", 1, "DELAY,FAILURE,SUCCESS", 1 },
+	{ "NOTIFY", 1, "success,Delay", 1 },
+	{ "NOTIFY", 1, "NEVER,SUCCESS", 0 },	/* NEVER stands alone */
+	{ "NOTIFY", 1, "SUCCESS,NEVER", 0 },
+	{ "NOTIFY", 1, "SUCCESS,", 0 },
+	{ "NOTIFY", 1, ",SUCCESS", 0 },
+	{ "NOTIFY", 1, "SUCCESS,,FAILURE", 0 },
+	{ "NOTIFY", 1, "SUCCES", 0 },
+	{ "NOTIFY", 1, "ALWAYS", 0 },
+	{ "NOTIFY", 1, NULL, 0 },
+	{ "ORCPT", 1, "rfc822;a@b.c", 1 },
+	{ "ORCPT", 1, "RFC822;a+2Bx@b.c", 1 },
+	{ "ORCPT", 1, "utf-8;a\\x{E9}@b.c", 1 },
+	{ "ORCPT", 1, "x400;/c+3Dus/", 1 },
+	{ "ORCPT", 1, "rfc822;", 0 },
+	{ "ORCPT", 1, ";a@b.c", 0 },
+	{ "ORCPT", 1, "a@b.c", 0 },
+	{ "ORCPT", 1, "rf(c;a@b.c", 0 },
+	{ "ORCPT", 1, "rfc822;a+0A@b.c", 0 },
+	{ "ORCPT", 1, "rfc822;a+zz@b.c", 0 },
+	{ "ORCPT", 1, NULL, 0 },
+};
+
+static void
+test_dsn(void **state)
+{
+	struct smtp_param	 pa;
+	enum smtp_dsn_kw	 kw;
+	const char		*err;
+	size_t			 i;
+	int			 bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(dsn_cases); i++) {
+		memset(&pa, 0, sizeof(pa));
+		strcpy(pa.keyword, dsn_cases[i].kw);
+		if (dsn_cases[i].value != NULL) {
+			strcpy(pa.value, dsn_cases[i].value);
+			pa.has_value = 1;
+		}
+		kw = smtp_dsn_keyword(pa.keyword, dsn_cases[i].rcpt);
+		CHECK(bad, kw != SMTP_DSN_NONE, "%s not a DSN keyword\n",
+		    pa.keyword);
+		/* each keyword belongs to one command only */
+		CHECK(bad, smtp_dsn_keyword(pa.keyword,
+		    !dsn_cases[i].rcpt) == SMTP_DSN_NONE,
+		    "%s a DSN keyword of the other command\n", pa.keyword);
+		err = smtp_check_dsn(kw, &pa);
+		CHECK(bad, (err == NULL) == dsn_cases[i].ok,
+		    "%s=%s: got %s, want %s\n", pa.keyword, vs(pa.value),
+		    err == NULL ? "ok" : err, dsn_cases[i].ok ? "ok" : "error");
+	}
+	CHECK(bad, smtp_dsn_keyword("SIZE", 0) == SMTP_DSN_NONE, "SIZE\n");
+	CHECK(bad, smtp_dsn_keyword("RETX", 0) == SMTP_DSN_NONE, "RETX\n");
+	CHECK(bad, smtp_dsn_keyword("NOTIF", 1) == SMTP_DSN_NONE, "NOTIF\n");
+	assert_int_equal(bad, 0);
+}
+
+/* ENVID: 100 octets as sent (RFC 3461 4.4), encoded octets counted */
+static void
+test_dsn_envid_length(void **state)
+{
+	struct smtp_param	 pa;
+
+	(void)state;
+	memset(&pa, 0, sizeof(pa));
+	strcpy(pa.keyword, "ENVID");
+	pa.has_value = 1;
+	repeat(pa.value, 'e', SMTP_DSN_ENVID_MAX);
+	assert_null(smtp_check_dsn(SMTP_DSN_ENVID, &pa));
+	repeat(pa.value, 'e', SMTP_DSN_ENVID_MAX + 1);
+	assert_non_null(smtp_check_dsn(SMTP_DSN_ENVID, &pa));
+	repeat(pa.value, 'e', SMTP_DSN_ENVID_MAX - 3);
+	strcat(pa.value, "+2B");
+	assert_null(smtp_check_dsn(SMTP_DSN_ENVID, &pa));
+	strcat(pa.value, "e");
+	assert_non_null(smtp_check_dsn(SMTP_DSN_ENVID, &pa));
+}
+
+static void
+test_xtext_decode(void **state)
+{
+	char		 out[8];
+	size_t		 n;
+
+	(void)state;
+	assert_null(smtp_xtext_decode("a+2Bb+3D", out, sizeof(out), &n));
+	assert_string_equal(out, "a+b=");
+	assert_int_equal(n, 4);
+	assert_null(smtp_xtext_decode("", out, sizeof(out), &n));
+	assert_int_equal(n, 0);
+	/* exactly fits (7 + NUL), then one too many: refused, never cut */
+	assert_null(smtp_xtext_decode("abcdefg", out, sizeof(out), &n));
+	assert_non_null(smtp_xtext_decode("abcdefgh", out, sizeof(out), &n));
+	assert_non_null(smtp_xtext_decode("a=b", out, sizeof(out), &n));
+	assert_non_null(smtp_xtext_decode("a b", out, sizeof(out), &n));
+	assert_non_null(smtp_xtext_decode("+4", out, sizeof(out), &n));
+	assert_non_null(smtp_xtext_decode("x", out, 0, &n));
+}
 
 static void
 test_helo(void **state)
@@ -1087,10 +1254,14 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_command),
 		cmocka_unit_test(test_command_length),
+		cmocka_unit_test(test_command_length_dsn),
 		cmocka_unit_test(test_mail),
 		cmocka_unit_test(test_rcpt),
 		cmocka_unit_test(test_path_bounds),
 		cmocka_unit_test(test_find_param),
+		cmocka_unit_test(test_dsn),
+		cmocka_unit_test(test_dsn_envid_length),
+		cmocka_unit_test(test_xtext_decode),
 		cmocka_unit_test(test_helo),
 		cmocka_unit_test(test_reply_line),
 		cmocka_unit_test(test_reply_line_length),

@@ -196,6 +196,116 @@ test_small_buffer(void **state)
 	assert_string_equal(buf, full);
 }
 
+/* enhanced codes added to upstream replies that came without one */
+static const struct {
+	enum smtp_reply_cmd	 cmd;
+	int			 code;
+	const char		*given;
+	const char		*want;	/* NULL: none */
+} enh_cases[] = {
+	{ SMTP_RC_MAIL, 250, NULL, "2.1.0" },
+	{ SMTP_RC_MAIL, 250, "", "2.1.0" },
+	{ SMTP_RC_RCPT, 250, NULL, "2.1.5" },
+	{ SMTP_RC_RCPT, 251, NULL, "2.1.5" },
+	{ SMTP_RC_DOT, 250, NULL, "2.0.0" },
+	{ SMTP_RC_RSET, 250, NULL, "2.0.0" },
+	{ SMTP_RC_DATA, 354, NULL, NULL },
+	{ SMTP_RC_AUTH, 334, NULL, NULL },
+	{ SMTP_RC_MAIL, 354, NULL, NULL },
+	{ SMTP_RC_RCPT, 550, NULL, "5.0.0" },
+	{ SMTP_RC_RCPT, 551, NULL, "5.0.0" },
+	{ SMTP_RC_RCPT, 553, NULL, "5.0.0" },
+	{ SMTP_RC_RCPT, 450, NULL, "4.0.0" },
+	{ SMTP_RC_RCPT, 452, NULL, "4.0.0" },
+	{ SMTP_RC_MAIL, 421, NULL, "4.0.0" },
+	{ SMTP_RC_MAIL, 550, NULL, "5.0.0" },
+	{ SMTP_RC_DOT, 554, NULL, "5.0.0" },
+	{ SMTP_RC_DOT, 552, NULL, "5.0.0" },
+	{ SMTP_RC_DOT, 451, NULL, "4.0.0" },
+	{ SMTP_RC_MAIL, 500, NULL, "5.5.2" },
+	{ SMTP_RC_RCPT, 501, NULL, "5.5.4" },
+	{ SMTP_RC_DOT, 502, NULL, "5.5.1" },
+	{ SMTP_RC_RCPT, 503, NULL, "5.5.1" },
+	{ SMTP_RC_MAIL, 504, NULL, "5.5.4" },
+	{ SMTP_RC_MAIL, 555, NULL, "5.5.4" },
+	{ SMTP_RC_AUTH, 235, NULL, "2.7.0" },
+	{ SMTP_RC_AUTH, 432, NULL, "4.7.12" },
+	{ SMTP_RC_AUTH, 454, NULL, "4.7.0" },
+	{ SMTP_RC_AUTH, 500, NULL, "5.5.6" },
+	{ SMTP_RC_AUTH, 530, NULL, "5.7.0" },
+	{ SMTP_RC_AUTH, 534, NULL, "5.7.9" },
+	{ SMTP_RC_AUTH, 535, NULL, "5.7.8" },
+	{ SMTP_RC_AUTH, 538, NULL, "5.7.11" },
+	{ SMTP_RC_AUTH, 501, NULL, "5.5.4" },
+	{ SMTP_RC_AUTH, 550, NULL, "5.0.0" },
+	{ SMTP_RC_OTHER, 221, NULL, "2.0.0" },
+	/* the upstream's own code is kept when it is valid for the reply */
+	{ SMTP_RC_RCPT, 550, "5.1.1", "5.1.1" },
+	{ SMTP_RC_MAIL, 250, "2.1.0", "2.1.0" },
+	{ SMTP_RC_DOT, 250, "2.6.0", "2.6.0" },
+	{ SMTP_RC_RCPT, 452, "4.5.3", "4.5.3" },
+	{ SMTP_RC_RCPT, 550, "5.123.999", "5.123.999" },
+	/* ... and replaced when it is not */
+	{ SMTP_RC_RCPT, 550, "4.1.1", "5.0.0" },
+	{ SMTP_RC_RCPT, 550, "5.1", "5.0.0" },
+	{ SMTP_RC_RCPT, 550, "5.1.1x", "5.0.0" },
+	{ SMTP_RC_RCPT, 550, "5.1234.1", "5.0.0" },
+	{ SMTP_RC_RCPT, 550, "5..1", "5.0.0" },
+	{ SMTP_RC_RCPT, 250, "5.1.1", "2.1.5" },
+	/* codes outside 2xx-5xx get none */
+	{ SMTP_RC_MAIL, 199, NULL, NULL },
+	{ SMTP_RC_MAIL, 600, NULL, NULL },
+	{ SMTP_RC_MAIL, 0, NULL, NULL },
+	{ SMTP_RC_MAIL, -250, NULL, NULL },
+};
+
+static void
+test_enh(void **state)
+{
+	const char	*got;
+	size_t		 i;
+	int		 bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(enh_cases); i++) {
+		got = smtp_reply_enh(enh_cases[i].cmd, enh_cases[i].code,
+		    enh_cases[i].given);
+		CHECK(bad, (got == NULL && enh_cases[i].want == NULL) ||
+		    (got != NULL && enh_cases[i].want != NULL &&
+		    strcmp(got, enh_cases[i].want) == 0),
+		    "row %zu: cmd %d code %d given %s: got %s, want %s\n", i,
+		    (int)enh_cases[i].cmd, enh_cases[i].code,
+		    enh_cases[i].given != NULL ? enh_cases[i].given : "(null)",
+		    got != NULL ? got : "(none)",
+		    enh_cases[i].want != NULL ? enh_cases[i].want : "(none)");
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* every 2xx/4xx/5xx of every command gets a code of the reply's class */
+static void
+test_enh_total(void **state)
+{
+	const char	*got;
+	int		 cmd, code, bad = 0;
+
+	(void)state;
+	for (cmd = SMTP_RC_MAIL; cmd <= SMTP_RC_OTHER; cmd++)
+		for (code = 200; code <= 599; code++) {
+			got = smtp_reply_enh((enum smtp_reply_cmd)cmd, code,
+			    NULL);
+			if (code / 100 == 3) {
+				CHECK(bad, got == NULL, "%d: got %s\n", code,
+				    got);
+				continue;
+			}
+			CHECK(bad, got != NULL && got[0] == '0' + code / 100 &&
+			    got[1] == '.', "cmd %d code %d: got %s\n", cmd,
+			    code, got != NULL ? got : "(none)");
+		}
+	assert_int_equal(bad, 0);
+}
+
 /* docs/replies.md lists each class with the code's reply and text */
 static void
 test_docs_match(void **state)
@@ -244,6 +354,8 @@ main(void)
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_small_buffer),
 		cmocka_unit_test(test_docs_match),
+		cmocka_unit_test(test_enh),
+		cmocka_unit_test(test_enh_total),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
