@@ -27,6 +27,7 @@
 #include "relay/relay.h"
 #include "relay/signers.h"
 #include "relay/spool.h"
+#include "relay/txlog.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
@@ -113,6 +114,9 @@ struct relay {
 	char			*sigs;		/* DKIM-Signature headers, sent first */
 	size_t			 siglen, sigoff;
 	struct timespec		 tx_start;
+	struct timespec		 dot_start;	/* the client's final dot */
+	/* the upstream's TLS, kept past the client's free for the log */
+	char			 up_tls[96];
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
 	void			*done_arg;
@@ -126,6 +130,11 @@ static uint64_t next_id;
 static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
+static void	relay_fail_rcpt(struct relay *, enum gw_fail);
+static void	relay_fail_tx(struct relay *, enum gw_fail);
+static void	relay_tx_reply(struct relay *, int, const char *,
+		    const char *);
+static void	relay_slow_reply(struct relay *, int);
 static void	relay_close_upstream(struct relay *);
 static void	relay_open_upstream(struct relay *,
 		    const struct smtp_client_auth *);
@@ -468,15 +477,49 @@ relay_tls_ctx(struct relay *r)
 	return r->env->tls[relay_up_index(r)];
 }
 
+/* relay_fail_text - the text of the 4xx for an upstream failure */
+static const struct smtp_reply_map *
+relay_fail_text(enum gw_fail cls, char *text, size_t len)
+{
+	const struct smtp_reply_map	*m = smtp_reply_fail_map(cls);
+
+	(void)snprintf(text, len, "%s (%s)", m->text, fail_name(cls));
+	return m;
+}
+
 /* relay_fail_reply - the 4xx for an upstream failure, to the waiting command */
 static void
 relay_fail_reply(struct relay *r, enum gw_fail cls)
 {
-	const struct smtp_reply_map	*m = smtp_reply_fail_map(cls);
+	const struct smtp_reply_map	*m;
 	char				 text[256];
 
-	(void)snprintf(text, sizeof(text), "%s (%s)", m->text, fail_name(cls));
+	m = relay_fail_text(cls, text, sizeof(text));
 	smtp_server_reply(r->srv, m->code, m->enh, text);
+}
+
+/* relay_fail_rcpt - the 4xx to RCPT without an upstream, logged */
+static void
+relay_fail_rcpt(struct relay *r, enum gw_fail cls)
+{
+	const struct smtp_reply_map	*m;
+	char				 text[256];
+
+	m = relay_fail_text(cls, text, sizeof(text));
+	txlog_refused(r->id, "rcpt", "gateway", smtp_server_info(r->srv)->peer,
+	    r->from.addr, r->rcpt, m->code, m->enh, text);
+	smtp_server_reply(r->srv, m->code, m->enh, text);
+}
+
+/* relay_fail_tx - the 4xx to the final dot without an upstream, logged */
+static void
+relay_fail_tx(struct relay *r, enum gw_fail cls)
+{
+	const struct smtp_reply_map	*m;
+	char				 text[256];
+
+	m = relay_fail_text(cls, text, sizeof(text));
+	relay_tx_reply(r, m->code, m->enh, text);
 }
 
 /* relay_close_upstream - let go of the upstream connection (politely) */
@@ -508,23 +551,59 @@ elapsed(const struct timespec *t0)
 static void
 relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 {
-	const struct smtp_server_info	*si = smtp_server_info(r->srv);
-	char				 from[SMTP_PATH_MAX * 2], reply[160];
-	char				 dkim[DKIM_LOG_MAX + 16];
+	struct txlog_tx	 t;
 
-	(void)str_vis(from, sizeof(from), r->from.addr, strlen(r->from.addr));
-	(void)str_vis(reply, sizeof(reply), text, strlen(text));
-	dkim[0] = '\0';
-	if (r->dkim != RD_OFF)
-		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", r->dkim_log);
-	log_info("%016" PRIx64 " relay client=%s from=<%s> rcpts=%u size=%llu "
-	    "upstream=%s:%u tls=\"%s\"%s reply=\"%d %s%s%s\" duration=%.3fs",
-	    r->id, si->peer, from, r->nrcpt,
-	    r->spool != NULL ? spool_size(r->spool) : 0ULL,
-	    r->up->host, r->up->port,
-	    r->cli != NULL ? smtp_client_tls(r->cli) : "none", dkim,
-	    code, enh != NULL ? enh : "", enh != NULL && *enh ? " " : "",
-	    reply, elapsed(&r->tx_start));
+	memset(&t, 0, sizeof(t));
+	t.id = r->id;
+	t.client = smtp_server_info(r->srv)->peer;
+	t.from = r->from.addr;
+	t.nrcpt = r->nrcpt;
+	t.size = r->spool != NULL ? spool_size(r->spool) : 0ULL;
+	t.host = r->up->host;
+	t.port = r->up->port;
+	/* kept from cli_ready: the client may be gone (a timeout at the dot) */
+	t.tls = r->up_tls[0] != '\0' ? r->up_tls : "none";
+	t.dkim = r->dkim != RD_OFF ? r->dkim_log : NULL;
+	t.duration = elapsed(&r->tx_start);
+	t.code = code;
+	t.enh = enh;
+	t.text = text;
+	txlog_tx(&t);
+}
+
+/*
+ * relay_tx_reply - end the transaction towards the client: the log line
+ * and the reply carry the same code, enhanced code and text.
+ */
+static void
+relay_tx_reply(struct relay *r, int code, const char *enh, const char *text)
+{
+	relay_log_tx(r, code, enh, text);
+	spool_free(r->spool);
+	r->spool = NULL;
+	relay_dkim_reset(r);
+	smtp_server_reply(r->srv, code, enh, text);
+}
+
+/*
+ * relay_slow_reply - the client waited for the final reply as long as
+ * the upstream took.  Many clients give up after 30 s and send the
+ * message again later while the upstream may still deliver it: say so,
+ * so that an operator can explain a duplicate.
+ */
+static void
+relay_slow_reply(struct relay *r, int code)
+{
+	double	 t = elapsed(&r->dot_start);
+
+	if (r->up->slow_reply_warning == 0 ||
+	    t < (double)r->up->slow_reply_warning)
+		return;
+	log_warnx("%016" PRIx64 " relay slow-reply upstream=%s:%u "
+	    "waited=%.1fs limit=%us code=%d: the client waited this long "
+	    "after its final dot; a client that gave up earlier may send "
+	    "the message again (a duplicate)", r->id, r->up->host,
+	    r->up->port, t, r->up->slow_reply_warning, code);
 }
 
 /*
@@ -571,6 +650,9 @@ relay_send_mail(struct relay *r)
 
 	if ((why = relay_mail_args(r, args, sizeof(args))) != NULL) {
 		relay_enter(r, R_IDLE);
+		txlog_refused(r->id, "mail", "gateway",
+		    smtp_server_info(r->srv)->peer, r->from.addr, NULL, 555,
+		    "5.6.7", why);
 		smtp_server_reply(r->srv, 555, "5.6.7", why);
 		return;
 	}
@@ -792,6 +874,7 @@ relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
 	    auth != NULL ? auth_mode_name(r->up->auth) : "none");
 	r->env->refcnt++;
 	nupstreams++;
+	r->up_tls[0] = '\0';
 	r->cli = smtp_client_new(&p, &client_cb, r);
 	if (r->cli == NULL) {
 		nupstreams--;
@@ -824,11 +907,11 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 	struct relay	*r = arg;
 	char		 args[SMTP_PATH_MAX + 2];
 
+	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
 	if (r->cli == NULL || !r->cli_ready) {
-		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
+		relay_fail_rcpt(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
 		return;
 	}
-	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
 	(void)snprintf(args, sizeof(args), "<%s>", to->addr);
 	relay_enter(r, R_RCPT);
 	smtp_client_rcpt(r->cli, args);
@@ -1036,11 +1119,7 @@ static void
 relay_dkim_refuse(struct relay *r, int code, const char *enh,
     const char *text)
 {
-	relay_log_tx(r, code, enh, text);
-	spool_free(r->spool);
-	r->spool = NULL;
-	relay_dkim_reset(r);
-	smtp_server_reply(r->srv, code, enh, text);
+	relay_tx_reply(r, code, enh, text);
 }
 
 static void
@@ -1049,11 +1128,11 @@ srv_data_end(void *arg)
 	struct relay	*r = arg;
 
 	if (r->cli == NULL || !r->cli_ready) {
-		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
+		relay_fail_tx(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
 		return;
 	}
 	if (spool_rewind(r->spool) == -1) {
-		smtp_server_reply(r->srv, 451, "4.3.0", "Temporary spool failure");
+		relay_tx_reply(r, 451, "4.3.0", "Temporary spool failure");
 		return;
 	}
 	relay_dkim_sign(r);
@@ -1071,6 +1150,7 @@ srv_data_end(void *arg)
 		return;
 	}
 	relay_enter(r, R_DATA);
+	(void)clock_gettime(CLOCK_MONOTONIC, &r->dot_start);
 	smtp_client_data(r->cli, relay_body, r);
 }
 
@@ -1223,6 +1303,7 @@ cli_ready(void *arg)
 	struct relay	*r = arg;
 
 	r->cli_ready = 1;
+	(void)str_copy(r->up_tls, smtp_client_tls(r->cli), sizeof(r->up_tls));
 	if (r->state == R_CONNECT)
 		relay_send_mail(r);
 	else if (r->state == R_AUTH)
@@ -1250,6 +1331,10 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 	case R_MAIL:
 		r->up_tx = ok;
 		relay_enter(r, R_IDLE);
+		if (!ok)
+			txlog_refused(r->id, "mail", "upstream",
+			    smtp_server_info(r->srv)->peer, r->from.addr, NULL,
+			    rep->code, rep->enh, rep->text);
 		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
 		return;
 	case R_RCPT:
@@ -1257,17 +1342,18 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 			(void)str_copy(r->first_rcpt, r->rcpt,
 			    sizeof(r->first_rcpt));
 		relay_enter(r, R_IDLE);
+		if (!ok)
+			txlog_refused(r->id, "rcpt", "upstream",
+			    smtp_server_info(r->srv)->peer, r->from.addr,
+			    r->rcpt, rep->code, rep->enh, rep->text);
 		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
 		return;
 	case R_DATA:
 		/* whatever the answer, the transaction is over upstream */
 		r->up_tx = 0;
 		relay_enter(r, R_IDLE);
-		relay_log_tx(r, rep->code, rep->enh, rep->text);
-		spool_free(r->spool);
-		r->spool = NULL;
-		relay_dkim_reset(r);
-		smtp_server_reply(r->srv, rep->code, rep->enh, rep->text);
+		relay_slow_reply(r, rep->code);
+		relay_tx_reply(r, rep->code, rep->enh, rep->text);
 		return;
 	case R_RSET:
 		r->up_tx = 0;
@@ -1312,15 +1398,14 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 	case R_CONNECT:
 	case R_PRE_RSET:
 	case R_MAIL:
-	case R_RCPT:
 		relay_fail_reply(r, cls);
 		break;
+	case R_RCPT:
+		relay_fail_rcpt(r, cls);
+		break;
 	case R_DATA:
-		relay_log_tx(r, 451, "4.4.2", fail_name(cls));
-		spool_free(r->spool);
-		r->spool = NULL;
-		relay_dkim_reset(r);
-		relay_fail_reply(r, cls);
+		relay_slow_reply(r, smtp_reply_fail_map(cls)->code);
+		relay_fail_tx(r, cls);
 		break;
 	case R_RSET:
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
