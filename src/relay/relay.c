@@ -600,9 +600,9 @@ relay_slow_reply(struct relay *r, int code)
 	    t < (double)r->up->slow_reply_warning)
 		return;
 	log_warnx("%016" PRIx64 " relay slow-reply upstream=%s:%u "
-	    "waited=%.1fs limit=%us code=%d: the client waited this long "
-	    "after its final dot; a client that gave up earlier may send "
-	    "the message again (a duplicate)", r->id, r->up->host,
+	    "waited=%.1fs limit=%us code=%d hint=\"the client waited this "
+	    "long after its final dot; one that gave up earlier may send "
+	    "the message again (a duplicate)\"", r->id, r->up->host,
 	    r->up->port, t, r->up->slow_reply_warning, code);
 }
 

@@ -158,6 +158,35 @@ def check_same_bytes(got, want, what="message"):
         (what, i, len(got), len(want), got[lo:i + 40], want[lo:i + 40]))
 
 
+_FIELD_RE = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|<[^>]*>|\S*)')
+
+
+def _unvis(v):
+    r"""Undo the log's escaping (str_vis): \\, \", \xNN."""
+    return re.sub(r'\\(x[0-9a-f]{2}|.)',
+                  lambda m: (chr(int(m.group(1)[1:], 16))
+                             if len(m.group(1)) == 3 else m.group(1)), v)
+
+
+def log_fields(line):
+    """The key=value fields of one smtpgate log line, as a dict: quoted
+    values unescaped, <addresses> without the brackets."""
+    out = {}
+    for k, v in _FIELD_RE.findall(line):
+        if v.startswith('"'):
+            v = _unvis(v[1:-1])
+        elif v.startswith("<"):
+            v = _unvis(v[1:-1])
+        out.setdefault(k, v)
+    return out
+
+
+def reply_as_logged(reply):
+    """A client's Reply as smtpgate's log writes it: "451 4.4.2 text"
+    (one-line replies)."""
+    return "%d %s" % (reply.code, reply.text)
+
+
 def wait_for(pred, timeout=5.0, interval=0.05):
     """Poll pred() until it returns a true value or timeout (times
     TIME_SCALE); return it."""
