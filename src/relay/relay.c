@@ -585,25 +585,12 @@ relay_tx_reply(struct relay *r, int code, const char *enh, const char *text)
 	smtp_server_reply(r->srv, code, enh, text);
 }
 
-/*
- * relay_slow_reply - the client waited for the final reply as long as
- * the upstream took.  Many clients give up after 30 s and send the
- * message again later while the upstream may still deliver it: say so,
- * so that an operator can explain a duplicate.
- */
+/* relay_slow_reply - warn when the final reply kept the client waiting */
 static void
 relay_slow_reply(struct relay *r, int code)
 {
-	double	 t = elapsed(&r->dot_start);
-
-	if (r->up->slow_reply_warning == 0 ||
-	    t < (double)r->up->slow_reply_warning)
-		return;
-	log_warnx("%016" PRIx64 " relay slow-reply upstream=%s:%u "
-	    "waited=%.1fs limit=%us code=%d hint=\"the client waited this "
-	    "long after its final dot; one that gave up earlier may send "
-	    "the message again (a duplicate)\"", r->id, r->up->host,
-	    r->up->port, t, r->up->slow_reply_warning, code);
+	txlog_slow_reply(r->id, r->up->host, r->up->port,
+	    elapsed(&r->dot_start), r->up->slow_reply_warning, code);
 }
 
 /*

@@ -76,3 +76,22 @@ txlog_refused(uint64_t id, const char *what, const char *by,
 	log_info("%016" PRIx64 " relay %s refused by=%s client=%s from=<%s> "
 	    "to=<%s> reply=\"%s\"", id, what, by, client, f, r, reply);
 }
+
+/*
+ * txlog_slow_reply - the client waited for the final reply as long as
+ * the upstream took.  Many clients give up after 30 s and send the
+ * message again later while the upstream may still deliver it: say so,
+ * so that an operator can explain a duplicate.
+ */
+void
+txlog_slow_reply(uint64_t id, const char *host, unsigned port,
+    double waited, unsigned limit, int code)
+{
+	if (limit == 0 || waited < (double)limit)
+		return;
+	log_warnx("%016" PRIx64 " relay slow-reply upstream=%s:%u "
+	    "waited=%.1fs limit=%us code=%d hint=\"the client waited this "
+	    "long after its final dot; one that gave up earlier may send "
+	    "the message again (a duplicate)\"", id, host, port, waited,
+	    limit, code);
+}

@@ -43,6 +43,12 @@ void	txlog_refused(uint64_t id, const char *what, const char *by,
 	    const char *client, const char *from, const char *to, int code,
 	    const char *enh, const char *text);
 /*
+ * txlog_slow_reply - a warning when the reply to the final dot came
+ * waited >= limit seconds after the client's final dot (limit 0: never).
+ */
+void	txlog_slow_reply(uint64_t id, const char *host, unsigned port,
+	    double waited, unsigned limit, int code);
+/*
  * txlog_reply - "451 4.4.2 text" as the client reads it, escaped for a
  * key="..." field (a multi-line text keeps its line breaks as \x0a).
  * Returns buf.
