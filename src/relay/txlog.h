@@ -20,7 +20,7 @@
 struct txlog_tx {
 	uint64_t		 id;
 	const char		*client;	/* "127.0.0.1" */
-	const char		*from;		/* MAIL FROM address, unescaped */
+	const char		*from;		/* MAIL FROM, unescaped */
 	unsigned		 nrcpt;		/* recipients accepted */
 	unsigned long long	 size;		/* message octets, 0 if none */
 	const char		*host;		/* upstream */

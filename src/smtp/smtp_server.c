@@ -1293,7 +1293,7 @@ smtp_proceed_data(struct smtp_server *s, const char *args)
 	if (s->flags & SF_FREE)
 		return;
 	if (r != 0) {
-		smtp_log_msg(s, "spool-failure", s->nrcpt, 0, 451, "4.3.0",
+		smtp_log_msg(s, "cannot-accept", s->nrcpt, 0, 451, "4.3.0",
 		    "Cannot accept the message now");
 		smtp_send(s, 451, "4.3.0", "Cannot accept the message now");
 		return;
@@ -1367,23 +1367,23 @@ smtp_body_end(struct smtp_server *s)
 		return;
 	switch (err) {
 	case SMTP_DATA_OK:
-		smtp_log_msg(s, "spool-failure", nrcpt, s->data.size, 452, "4.3.1",
-		    "Insufficient system storage");
+		smtp_log_msg(s, "spool-failure", nrcpt, s->data.size, 452,
+		    "4.3.1", "Insufficient system storage");
 		smtp_send(s, 452, "4.3.1", "Insufficient system storage");
 		break;
 	case SMTP_DATA_TOO_BIG:
-		smtp_log_msg(s, "too-big", nrcpt, s->data.size, 552, "5.3.4",
-		    "Message size exceeds fixed limit");
+		smtp_log_msg(s, "too-big", nrcpt, s->data.size, 552,
+		    "5.3.4", "Message size exceeds fixed limit");
 		smtp_send(s, 552, "5.3.4", "Message size exceeds fixed limit");
 		break;
 	case SMTP_DATA_BARE_NEWLINE:
-		smtp_log_msg(s, "bare-newline", nrcpt, s->data.size, 550, "5.6.0",
-		    "Message contains bare CR or LF");
+		smtp_log_msg(s, "bare-newline", nrcpt, s->data.size, 550,
+		    "5.6.0", "Message contains bare CR or LF");
 		smtp_send(s, 550, "5.6.0", "Message contains bare CR or LF");
 		break;
 	case SMTP_DATA_LINE_TOO_LONG:
-		smtp_log_msg(s, "line-too-long", nrcpt, s->data.size, 550, "5.6.0",
-		    "Message line too long");
+		smtp_log_msg(s, "line-too-long", nrcpt, s->data.size, 550,
+		    "5.6.0", "Message line too long");
 		smtp_send(s, 550, "5.6.0", "Message line too long");
 		break;
 	default:
