@@ -19,8 +19,10 @@ char *
 txlog_reply(char *buf, size_t len, int code, const char *enh,
     const char *text)
 {
-	char	 head[32];
-	int	 n;
+	char		 head[32], seen[TXLOG_REPLY_MAX];
+	size_t		 i;
+	int		 n;
+	unsigned char	 c;
 
 	if (len == 0)
 		return buf;
@@ -36,7 +38,17 @@ txlog_reply(char *buf, size_t len, int code, const char *enh,
 	n = snprintf(buf, len, "%s", head);
 	if (n < 0 || (size_t)n >= len)
 		return buf;
-	(void)str_vis(buf + n, len - (size_t)n, text, strlen(text));
+	/*
+	 * smtp_server sends each line with its control and non-ASCII bytes
+	 * (TAB, UTF-8 from an SMTPUTF8 upstream) as '?': log that, not the
+	 * upstream's bytes.  '\n' separates the lines (escaped below).
+	 */
+	for (i = 0; text[i] != '\0' && i < sizeof(seen) - 1; i++) {
+		c = (unsigned char)text[i];
+		seen[i] = c == '\n' || (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	seen[i] = '\0';
+	(void)str_vis(buf + n, len - (size_t)n, seen, i);
 	return buf;
 }
 

@@ -50,8 +50,8 @@ void	txlog_slow_reply(uint64_t id, const char *host, unsigned port,
 	    double waited, unsigned limit, int code);
 /*
  * txlog_reply - "451 4.4.2 text" as the client reads it, escaped for a
- * key="..." field (a multi-line text keeps its line breaks as \x0a).
- * Returns buf.
+ * key="..." field: control and non-ASCII bytes as the '?' smtp_server
+ * sends for them, a multi-line text's line breaks as \x0a.  Returns buf.
  */
 char	*txlog_reply(char *buf, size_t len, int code, const char *enh,
 	    const char *text);

@@ -34,6 +34,8 @@ static const struct reply_case reply_cases[] = {
 	    "550 5.1.1 no \\\"x\\\\y\\\"" },
 	{ "multi-line", 250, "2.0.0", "one\ntwo", 0,
 	    "250 2.0.0 one\\x0atwo" },
+	{ "8-bit and TAB as the client sees them", 250, "2.0.0",
+	    "caf\xc3\xa9\tok\x7f", 0, "250 2.0.0 caf???ok?" },
 	{ "cut, marked", 250, "2.0.0", "abcdefghijklmnopqrstuvwxyz", 20,
 	    "250 2.0.0 abcdef..." },
 	{ "head only fits", 250, "2.0.0", "text", 10, "250 2.0.0" },
