@@ -9,6 +9,10 @@
 # Then the fuzz targets for FUZZ_SECONDS each (scripts/fuzz.sh) and the
 # integration suite under valgrind (scripts/valgrind.sh).
 #
+# Every process a test starts carries SMTPGATE_TEST_RUN, a marker unique to
+# this run; after each suite scripts/leftovers.sh fails the run, naming
+# them, if any of them is still there (a server a test did not stop).
+#
 # Environment: JOBS (parallel build jobs, default: number of CPUs),
 # SKIP_ASAN=1 to run only the normal build, SKIP_FUZZ=1, SKIP_VALGRIND=1,
 # FUZZ_SECONDS (default 60), CTEST_ARGS (extra arguments to ctest, e.g.
@@ -28,6 +32,10 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-}
 
 status=0
 
+# Unique to this run (host, pid, time); only the ctest runs get it, not
+# this shell, so that the check below cannot find the script itself.
+mark="test.sh-$(hostname)-$$-$(date +%s%N)"
+
 # run_suite DIR [cmake args...]: configure, build, run ctest in DIR.
 run_suite() {
 	local dir=$1
@@ -38,8 +46,15 @@ run_suite() {
 	cmake --build "$top/$dir" -j "$jobs"
 	echo "=== $dir: ctest"
 	# --timeout is a backstop; the integration tests carry their own.
-	ctest --test-dir "$top/$dir" --output-on-failure --timeout 600 \
-	    "${ctest_args[@]}"
+	local rc=0
+	SMTPGATE_TEST_RUN=$mark ctest --test-dir "$top/$dir" \
+	    --output-on-failure --timeout 600 "${ctest_args[@]}" || rc=1
+	echo "=== $dir: processes left behind"
+	if ! bash "$top/scripts/leftovers.sh" "$mark"; then
+		echo "=== $dir: tests left processes behind" >&2
+		rc=1
+	fi
+	return $rc
 }
 
 if ! run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then

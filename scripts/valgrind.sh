@@ -9,7 +9,8 @@
 # test that started that gateway; its valgrind.log is kept (the path is in
 # the failure).  Tests that cannot run under valgrind in reasonable time
 # (the 2000-session load test) report "skip".  Prints one summary line and
-# exits non-zero on any failure.
+# exits non-zero on any failure, and also when a test file left a process
+# behind (scripts/leftovers.sh, keyed on a marker unique to this run).
 #
 # Environment: BUILD_DIR (default build), JOBS (parallel build jobs),
 # VALGRIND_FILES (space-separated test file names to run instead of all,
@@ -46,6 +47,8 @@ else
 fi
 
 export SMTPGATE_VALGRIND=1 SMTPGATE_BIN=$bin SRCDIR=$top
+# Given to the tests only (not exported): see scripts/leftovers.sh.
+mark="valgrind.sh-$(hostname)-$$-$(date +%s%N)"
 start=$(date +%s)
 passed=0 failed=0 skipped=0 bad_files=()
 for f in "${files[@]}"; do
@@ -55,10 +58,15 @@ for f in "${files[@]}"; do
 	out=$(mktemp)
 	set +e
 	(cd "$top/tests/integration" &&
-	    timeout --kill-after=30 "$file_timeout" /usr/bin/python3 "$f") \
-	    2>&1 | tee "$out"
+	    SMTPGATE_TEST_RUN=$mark timeout --kill-after=30 "$file_timeout" \
+	    /usr/bin/python3 "$f") 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	set -e
+	if ! bash "$top/scripts/leftovers.sh" "$mark"; then
+		echo "FAIL $name: left processes behind"
+		failed=$((failed + 1))
+		[ "$rc" -ne 0 ] || rc=1
+	fi
 	# The harness's last line: "N passed, N failed, N skipped".
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1 || true)
 	rm -f "$out"

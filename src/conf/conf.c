@@ -329,6 +329,8 @@ static const struct conf_key keytab[] = {
 	    1, 3600, UP(connect_timeout), NULL, 0 },
 	{ SEC_UPSTREAM, "command_timeout", KT_DURATION, "5m", DERIVE_NONE,
 	    1, 3600, UP(command_timeout), NULL, 0 },
+	{ SEC_UPSTREAM, "slow_reply_warning", KT_DURATION, "25s", DERIVE_NONE,
+	    0, 3600, UP(slow_reply_warning), NULL, 0 },
 	{ SEC_UPSTREAM, "auth", KT_ENUM, "none", DERIVE_NONE, 0, 0,
 	    UP(auth), words_auth, 0 },
 	{ SEC_UPSTREAM, "username", KT_BANNER, "", DERIVE_NONE, 0, 0,

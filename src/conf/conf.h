@@ -161,6 +161,7 @@ struct conf_upstream {
 	char		 helo_name[CONF_HOST_MAX]; /* default: gateway hostname */
 	unsigned	 connect_timeout;	/* seconds, default 30 */
 	unsigned	 command_timeout;	/* seconds, default 300 */
+	unsigned	 slow_reply_warning;	/* seconds, default 25; 0 off */
 	enum auth_mode	 auth;			/* default none */
 	char		 username[CONF_TEXT_MAX];	/* default "" */
 	char		 password_file[PATH_MAX];	/* mode 0600 or stricter */

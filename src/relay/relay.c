@@ -30,6 +30,7 @@
 #include "relay/relay.h"
 #include "relay/signers.h"
 #include "relay/spool.h"
+#include "relay/txlog.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_dsn.h"
 #include "smtp/smtp_reply.h"
@@ -122,6 +123,9 @@ struct relay {
 	char			*sigs;		/* DKIM-Signature headers, sent first */
 	size_t			 siglen, sigoff;
 	struct timespec		 tx_start;
+	struct timespec		 dot_start;	/* the client's final dot */
+	/* the upstream's TLS, kept past the client's free for the log */
+	char			 up_tls[96];
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
 	void			*done_arg;
@@ -139,6 +143,11 @@ static const char *relay_path_args(struct relay *, const struct smtp_path *,
 static void	relay_reply(struct relay *, enum smtp_reply_cmd,
 		    const struct smtp_reply *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
+static void	relay_fail_rcpt(struct relay *, enum gw_fail);
+static void	relay_fail_tx(struct relay *, enum gw_fail);
+static void	relay_tx_reply(struct relay *, int, const char *,
+		    const char *);
+static void	relay_slow_reply(struct relay *, int);
 static void	relay_close_upstream(struct relay *);
 static void	relay_open_upstream(struct relay *,
 		    const struct smtp_client_auth *);
@@ -487,15 +496,49 @@ relay_tls_ctx(struct relay *r)
 	return r->env->tls[relay_up_index(r)];
 }
 
+/* relay_fail_text - the text of the 4xx for an upstream failure */
+static const struct smtp_reply_map *
+relay_fail_text(enum gw_fail cls, char *text, size_t len)
+{
+	const struct smtp_reply_map	*m = smtp_reply_fail_map(cls);
+
+	(void)snprintf(text, len, "%s (%s)", m->text, fail_name(cls));
+	return m;
+}
+
 /* relay_fail_reply - the 4xx for an upstream failure, to the waiting command */
 static void
 relay_fail_reply(struct relay *r, enum gw_fail cls)
 {
-	const struct smtp_reply_map	*m = smtp_reply_fail_map(cls);
+	const struct smtp_reply_map	*m;
 	char				 text[256];
 
-	(void)snprintf(text, sizeof(text), "%s (%s)", m->text, fail_name(cls));
+	m = relay_fail_text(cls, text, sizeof(text));
 	smtp_server_reply(r->srv, m->code, m->enh, text);
+}
+
+/* relay_fail_rcpt - the 4xx to RCPT without an upstream, logged */
+static void
+relay_fail_rcpt(struct relay *r, enum gw_fail cls)
+{
+	const struct smtp_reply_map	*m;
+	char				 text[256];
+
+	m = relay_fail_text(cls, text, sizeof(text));
+	txlog_refused(r->id, "rcpt", "gateway", smtp_server_info(r->srv)->peer,
+	    r->from.addr, r->rcpt, m->code, m->enh, text);
+	smtp_server_reply(r->srv, m->code, m->enh, text);
+}
+
+/* relay_fail_tx - the 4xx to the final dot without an upstream, logged */
+static void
+relay_fail_tx(struct relay *r, enum gw_fail cls)
+{
+	const struct smtp_reply_map	*m;
+	char				 text[256];
+
+	m = relay_fail_text(cls, text, sizeof(text));
+	relay_tx_reply(r, m->code, m->enh, text);
 }
 
 /* relay_close_upstream - let go of the upstream connection (politely) */
@@ -527,23 +570,46 @@ elapsed(const struct timespec *t0)
 static void
 relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 {
-	const struct smtp_server_info	*si = smtp_server_info(r->srv);
-	char				 from[SMTP_PATH_MAX * 2], reply[160];
-	char				 dkim[DKIM_LOG_MAX + 16];
+	struct txlog_tx	 t;
 
-	(void)str_vis(from, sizeof(from), r->from.addr, strlen(r->from.addr));
-	(void)str_vis(reply, sizeof(reply), text, strlen(text));
-	dkim[0] = '\0';
-	if (r->dkim != RD_OFF)
-		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", r->dkim_log);
-	log_info("%016" PRIx64 " relay client=%s from=<%s> rcpts=%u size=%llu "
-	    "upstream=%s:%u tls=\"%s\"%s reply=\"%d %s%s%s\" duration=%.3fs",
-	    r->id, si->peer, from, r->nrcpt,
-	    r->spool != NULL ? spool_size(r->spool) : 0ULL,
-	    r->up->host, r->up->port,
-	    r->cli != NULL ? smtp_client_tls(r->cli) : "none", dkim,
-	    code, enh != NULL ? enh : "", enh != NULL && *enh ? " " : "",
-	    reply, elapsed(&r->tx_start));
+	memset(&t, 0, sizeof(t));
+	t.id = r->id;
+	t.client = smtp_server_info(r->srv)->peer;
+	t.from = r->from.addr;
+	t.nrcpt = r->nrcpt;
+	t.size = r->spool != NULL ? spool_size(r->spool) : 0ULL;
+	t.host = r->up->host;
+	t.port = r->up->port;
+	/* kept from cli_ready: the client may be gone (a timeout at the dot) */
+	t.tls = r->up_tls[0] != '\0' ? r->up_tls : "none";
+	t.dkim = r->dkim != RD_OFF ? r->dkim_log : NULL;
+	t.duration = elapsed(&r->tx_start);
+	t.code = code;
+	t.enh = enh;
+	t.text = text;
+	txlog_tx(&t);
+}
+
+/*
+ * relay_tx_reply - end the transaction towards the client: the log line
+ * and the reply carry the same code, enhanced code and text.
+ */
+static void
+relay_tx_reply(struct relay *r, int code, const char *enh, const char *text)
+{
+	relay_log_tx(r, code, enh, text);
+	spool_free(r->spool);
+	r->spool = NULL;
+	relay_dkim_reset(r);
+	smtp_server_reply(r->srv, code, enh, text);
+}
+
+/* relay_slow_reply - warn when the final reply kept the client waiting */
+static void
+relay_slow_reply(struct relay *r, int code)
+{
+	txlog_slow_reply(r->id, r->up->host, r->up->port,
+	    elapsed(&r->dot_start), r->up->slow_reply_warning, code);
 }
 
 /*
@@ -627,6 +693,9 @@ relay_send_mail(struct relay *r)
 	if ((why = relay_path_args(r, &r->from, 0, args, sizeof(args))) !=
 	    NULL) {
 		relay_enter(r, R_IDLE);
+		txlog_refused(r->id, "mail", "gateway",
+		    smtp_server_info(r->srv)->peer, r->from.addr, NULL, 555,
+		    "5.6.7", why);
 		smtp_server_reply(r->srv, 555, "5.6.7", why);
 		return;
 	}
@@ -849,6 +918,7 @@ relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
 	    auth != NULL ? auth_mode_name(r->up->auth) : "none");
 	r->env->refcnt++;
 	nupstreams++;
+	r->up_tls[0] = '\0';
 	r->cli = smtp_client_new(&p, &client_cb, r);
 	if (r->cli == NULL) {
 		nupstreams--;
@@ -883,18 +953,18 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2)];
 	const char	*why;
 
+	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
 	if (r->cli == NULL || !r->cli_ready) {
-		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
+		relay_fail_rcpt(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
 		return;
 	}
 	/* the buffer holds any parsed path: this is not expected to fail */
 	if ((why = relay_path_args(r, to, 1, args, sizeof(args))) != NULL) {
 		log_warnx("%016" PRIx64 " relay RCPT arguments: %s", r->id,
 		    why);
-		relay_fail_reply(r, FAIL_INTERNAL);
+		relay_fail_rcpt(r, FAIL_INTERNAL);
 		return;
 	}
-	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
 	relay_enter(r, R_RCPT);
 	smtp_client_rcpt(r->cli, args);
 }
@@ -1101,11 +1171,7 @@ static void
 relay_dkim_refuse(struct relay *r, int code, const char *enh,
     const char *text)
 {
-	relay_log_tx(r, code, enh, text);
-	spool_free(r->spool);
-	r->spool = NULL;
-	relay_dkim_reset(r);
-	smtp_server_reply(r->srv, code, enh, text);
+	relay_tx_reply(r, code, enh, text);
 }
 
 static void
@@ -1114,11 +1180,11 @@ srv_data_end(void *arg)
 	struct relay	*r = arg;
 
 	if (r->cli == NULL || !r->cli_ready) {
-		relay_fail_reply(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
+		relay_fail_tx(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
 		return;
 	}
 	if (spool_rewind(r->spool) == -1) {
-		smtp_server_reply(r->srv, 451, "4.3.0", "Temporary spool failure");
+		relay_tx_reply(r, 451, "4.3.0", "Temporary spool failure");
 		return;
 	}
 	relay_dkim_sign(r);
@@ -1136,6 +1202,7 @@ srv_data_end(void *arg)
 		return;
 	}
 	relay_enter(r, R_DATA);
+	(void)clock_gettime(CLOCK_MONOTONIC, &r->dot_start);
 	smtp_client_data(r->cli, relay_body, r);
 }
 
@@ -1402,6 +1469,7 @@ cli_ready(void *arg)
 	struct relay	*r = arg;
 
 	r->cli_ready = 1;
+	(void)str_copy(r->up_tls, smtp_client_tls(r->cli), sizeof(r->up_tls));
 	if (r->state == R_CONNECT)
 		relay_send_mail(r);
 	else if (r->state == R_AUTH)
@@ -1429,6 +1497,11 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 	case R_MAIL:
 		r->up_tx = ok;
 		relay_enter(r, R_IDLE);
+		if (!ok)
+			txlog_refused(r->id, "mail", "upstream",
+			    smtp_server_info(r->srv)->peer, r->from.addr, NULL,
+			    rep->code, smtp_reply_enh(SMTP_RC_MAIL, rep->code,
+			    rep->enh), rep->text);
 		relay_reply(r, SMTP_RC_MAIL, rep);
 		return;
 	case R_RCPT:
@@ -1436,18 +1509,20 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 			(void)str_copy(r->first_rcpt, r->rcpt,
 			    sizeof(r->first_rcpt));
 		relay_enter(r, R_IDLE);
+		if (!ok)
+			txlog_refused(r->id, "rcpt", "upstream",
+			    smtp_server_info(r->srv)->peer, r->from.addr,
+			    r->rcpt, rep->code, smtp_reply_enh(SMTP_RC_RCPT,
+			    rep->code, rep->enh), rep->text);
 		relay_reply(r, SMTP_RC_RCPT, rep);
 		return;
 	case R_DATA:
 		/* whatever the answer, the transaction is over upstream */
 		r->up_tx = 0;
 		relay_enter(r, R_IDLE);
-		relay_log_tx(r, rep->code,
+		relay_slow_reply(r, rep->code);
+		relay_tx_reply(r, rep->code,
 		    smtp_reply_enh(SMTP_RC_DOT, rep->code, rep->enh), rep->text);
-		spool_free(r->spool);
-		r->spool = NULL;
-		relay_dkim_reset(r);
-		relay_reply(r, SMTP_RC_DOT, rep);
 		return;
 	case R_RSET:
 		r->up_tx = 0;
@@ -1492,15 +1567,14 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 	case R_CONNECT:
 	case R_PRE_RSET:
 	case R_MAIL:
-	case R_RCPT:
 		relay_fail_reply(r, cls);
 		break;
+	case R_RCPT:
+		relay_fail_rcpt(r, cls);
+		break;
 	case R_DATA:
-		relay_log_tx(r, 451, "4.4.2", fail_name(cls));
-		spool_free(r->spool);
-		r->spool = NULL;
-		relay_dkim_reset(r);
-		relay_fail_reply(r, cls);
+		relay_slow_reply(r, smtp_reply_fail_map(cls)->code);
+		relay_fail_tx(r, cls);
 		break;
 	case R_RSET:
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");

@@ -133,6 +133,7 @@ struct smtp_server {
 	unsigned			 nrcpt_seen;	/* RCPT commands */
 	int				 tx_utf8;	/* MAIL had SMTPUTF8 */
 	struct smtp_path		 path;		/* checked MAIL/RCPT */
+	char				 from[SMTP_PATH_MAX];	/* for logs */
 	struct smtp_data		 data;
 
 	/* HELO/EHLO waiting for the owner's rset */
@@ -160,6 +161,10 @@ static void	smtp_enter_state(struct smtp_server *, enum smtp_state);
 static void	smtp_wait_owner(struct smtp_server *, enum smtp_state);
 static void	smtp_frame_enter(struct smtp_server *);
 static void	smtp_timeout(struct smtp_server *, const char *);
+static void	smtp_log_rcpt(struct smtp_server *, const char *, int,
+		    const char *, const char *);
+static void	smtp_log_msg(struct smtp_server *, const char *, unsigned,
+		    unsigned long long, int, const char *, const char *);
 static void	smtp_cmd_deadline_cb(evutil_socket_t, short, void *);
 static void	smtp_frame_leave(struct smtp_server *);
 static void	smtp_destroy(struct smtp_server *);
@@ -201,7 +206,7 @@ static int	smtp_nonascii(const char *);
 static int	smtp_bad_address(const char *, int, int);
 static int	smtp_size_value(const char *, unsigned long long *);
 static int	smtp_check_mail_params(struct smtp_server *);
-static int	smtp_check_rcpt_params(struct smtp_server *);
+static int	smtp_check_rcpt_params(struct smtp_server *, const char *);
 static int	smtp_valid_enh(int, const char *);
 static int	smtp_in_sasl(const struct smtp_server *);
 static size_t	smtp_line_limit(struct smtp_server *);
@@ -1180,6 +1185,10 @@ smtp_check_mail_params(struct smtp_server *s)
 			}
 			/* 0 is "no limit", as for smtp_data and EHLO SIZE */
 			if (s->max_size != 0 && size > s->max_size) {
+				(void)str_copy(s->from, s->path.addr,
+				    sizeof(s->from));
+				smtp_log_msg(s, "size-param", 0, size, 552,
+				    "5.3.4", "Message size exceeds fixed limit");
 				smtp_send(s, 552, "5.3.4",
 				    "Message size exceeds fixed limit");
 				return -1;
@@ -1216,6 +1225,7 @@ static void
 smtp_proceed_mail(struct smtp_server *s, const char *args)
 {
 	s->tx_utf8 = smtp_find_param(&s->path, "SMTPUTF8") != NULL;
+	(void)str_copy(s->from, s->path.addr, sizeof(s->from));
 	smtp_wait_owner(s, STATE_WAIT_MAIL);
 	s->cb->mail(s->arg, &s->path);
 	/* s may be freed here */
@@ -1233,6 +1243,7 @@ smtp_check_rcpt(struct smtp_server *s, const char *args)
 	s->nrcpt_seen++;
 	/* a limit on accepted recipients; not a client error to count */
 	if (s->nrcpt >= s->max_rcpt) {
+		smtp_log_rcpt(s, args, 452, "4.5.3", "Too many recipients");
 		smtp_send(s, 452, "4.5.3", "Too many recipients");
 		return -1;
 	}
@@ -1241,26 +1252,33 @@ smtp_check_rcpt(struct smtp_server *s, const char *args)
 	/* as for MAIL: UTF-8 needs the transaction's SMTPUTF8 (RFC 6531) */
 	if (err != NULL && !s->tx_utf8 && smtp_nonascii(args) &&
 	    smtp_parse_rcpt(args, 1, &s->path) == NULL) {
+		smtp_log_rcpt(s, args, 553, "5.6.7",
+		    "SMTPUTF8 required for a non-ASCII address");
 		smtp_error(s, 553, "5.6.7",
 		    "SMTPUTF8 required for a non-ASCII address");
 		return -1;
 	}
 	if (err != NULL) {
-		if (str_iprefix(args, "TO:") == NULL)
+		if (str_iprefix(args, "TO:") == NULL) {
+			smtp_log_rcpt(s, args, 501, "5.5.4",
+			    "Syntax: RCPT TO:<address>");
 			smtp_error(s, 501, "5.5.4",
 			    "Syntax: RCPT TO:<address>");
-		else if (smtp_bad_address(args, 1, s->tx_utf8))
+		} else if (smtp_bad_address(args, 1, s->tx_utf8)) {
+			smtp_log_rcpt(s, args, 501, "5.1.3", err);
 			smtp_error(s, 501, "5.1.3", "%s", err);
-		else
+		} else {
+			smtp_log_rcpt(s, args, 501, "5.5.4", err);
 			smtp_error(s, 501, "5.5.4", "%s", err);
+		}
 		return -1;
 	}
-	return smtp_check_rcpt_params(s);
+	return smtp_check_rcpt_params(s, args);
 }
 
 /* RCPT takes the DSN parameters NOTIFY and ORCPT (RFC 3461), nothing else */
 static int
-smtp_check_rcpt_params(struct smtp_server *s)
+smtp_check_rcpt_params(struct smtp_server *s, const char *args)
 {
 	const struct smtp_param	*p;
 	const char		*err;
@@ -1268,17 +1286,22 @@ smtp_check_rcpt_params(struct smtp_server *s)
 	size_t			 i;
 
 	if (s->path.nparams > 0 && !s->info.esmtp) {
+		smtp_log_rcpt(s, args, 555, "5.5.4",
+		    "ESMTP parameters need EHLO");
 		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
 		return -1;
 	}
 	for (i = 0; i < s->path.nparams; i++) {
 		p = &s->path.params[i];
 		if ((dsn = smtp_dsn_keyword(p->keyword, 1)) == SMTP_DSN_NONE) {
+			smtp_log_rcpt(s, args, 555, "5.5.4",
+			    "Unsupported RCPT parameter");
 			smtp_error(s, 555, "5.5.4",
 			    "Unsupported RCPT parameter");
 			return -1;
 		}
 		if ((err = smtp_check_dsn(dsn, p)) != NULL) {
+			smtp_log_rcpt(s, args, 501, "5.5.4", err);
 			smtp_error(s, 501, "5.5.4", "%s", err);
 			return -1;
 		}
@@ -1315,6 +1338,8 @@ smtp_check_data(struct smtp_server *s, const char *args)
 		return -1;
 	}
 	if (s->nrcpt == 0) {
+		smtp_log_msg(s, "no-recipients", 0, 0, 554, "5.5.1",
+		    "No valid recipients");
 		smtp_error(s, 554, "5.5.1", "No valid recipients");
 		return -1;
 	}
@@ -1331,6 +1356,8 @@ smtp_proceed_data(struct smtp_server *s, const char *args)
 	if (s->flags & SF_FREE)
 		return;
 	if (r != 0) {
+		smtp_log_msg(s, "cannot-accept", s->nrcpt, 0, 451, "4.3.0",
+		    "Cannot accept the message now");
 		smtp_send(s, 451, "4.3.0", "Cannot accept the message now");
 		return;
 	}
@@ -1382,6 +1409,7 @@ smtp_body_end(struct smtp_server *s)
 {
 	enum smtp_data_err	 err = s->data.err;
 	int			 wfail = s->flags & SF_WFAIL;
+	unsigned		 nrcpt = s->nrcpt;	/* for the log */
 
 	log_debug("%016llx message size=%llu result=%s",
 	    (unsigned long long)s->info.id, s->data.size,
@@ -1402,15 +1430,23 @@ smtp_body_end(struct smtp_server *s)
 		return;
 	switch (err) {
 	case SMTP_DATA_OK:
+		smtp_log_msg(s, "spool-failure", nrcpt, s->data.size, 452,
+		    "4.3.1", "Insufficient system storage");
 		smtp_send(s, 452, "4.3.1", "Insufficient system storage");
 		break;
 	case SMTP_DATA_TOO_BIG:
+		smtp_log_msg(s, "too-big", nrcpt, s->data.size, 552,
+		    "5.3.4", "Message size exceeds fixed limit");
 		smtp_send(s, 552, "5.3.4", "Message size exceeds fixed limit");
 		break;
 	case SMTP_DATA_BARE_NEWLINE:
+		smtp_log_msg(s, "bare-newline", nrcpt, s->data.size, 550,
+		    "5.6.0", "Message contains bare CR or LF");
 		smtp_send(s, 550, "5.6.0", "Message contains bare CR or LF");
 		break;
 	case SMTP_DATA_LINE_TOO_LONG:
+		smtp_log_msg(s, "line-too-long", nrcpt, s->data.size, 550,
+		    "5.6.0", "Message line too long");
 		smtp_send(s, 550, "5.6.0", "Message line too long");
 		break;
 	default:
@@ -1898,6 +1934,47 @@ smtp_error(struct smtp_server *s, int code, const char *enh, const char *fmt,
 		smtp_send(s, 421, "4.7.0", "%s Too many errors", s->hostname);
 		smtp_quit(s, "too many errors");
 	}
+}
+
+/*
+ * Refusals by the session itself, one info line each, in the style of
+ * the relay's transaction line (the owner logs the upstream's refusals):
+ * who sent, to whom, and the reply exactly as the client gets it.  A
+ * recipient is logged as written (escaped): it may not have parsed.
+ */
+static void
+smtp_log_rcpt(struct smtp_server *s, const char *args, int code,
+    const char *enh, const char *text)
+{
+	char		 from[SMTP_PATH_MAX * 4], to[SMTP_PATH_MAX * 4];
+	char		 t[SMTP_SRV_TEXT_MAX * 2];
+	const char	*a, *e;
+
+	/* "TO:<x@y> PARAMS" -> x@y; anything else as it came */
+	if ((a = str_iprefix(args, "TO:")) == NULL)
+		a = args;
+	if (*a == '<' && (e = strchr(a, '>')) != NULL)
+		(void)str_vis(to, sizeof(to), a + 1, (size_t)(e - a - 1));
+	else
+		(void)str_vis(to, sizeof(to), a, strlen(a));
+	log_info("%016llx smtp rcpt refused by=gateway client=%s from=<%s> "
+	    "to=<%s> reply=\"%d %s %s\"", (unsigned long long)s->info.id,
+	    s->info.peer, str_vis(from, sizeof(from), s->from,
+	    strlen(s->from)), to, code, enh,
+	    str_vis(t, sizeof(t), text, strlen(text)));
+}
+
+static void
+smtp_log_msg(struct smtp_server *s, const char *reason, unsigned nrcpt,
+    unsigned long long size, int code, const char *enh, const char *text)
+{
+	char	 from[SMTP_PATH_MAX * 4];
+
+	log_info("%016llx smtp message refused by=gateway client=%s "
+	    "from=<%s> rcpts=%u size=%llu reason=%s reply=\"%d %s %s\"",
+	    (unsigned long long)s->info.id, s->info.peer,
+	    str_vis(from, sizeof(from), s->from, strlen(s->from)), nrcpt,
+	    size, reason, code, enh, text);
 }
 
 /*

@@ -7,7 +7,10 @@ they are written) and ends with ``gwtest.main(globals())``.  The harness:
 - starts upstream.py instances (Upstream) and the gateway (Gateway) on free
   loopback ports, waits for them with bounded waits, and always stops them:
   after each test, at exit, and (through PR_SET_PDEATHSIG) even when this
-  process is killed;
+  process is killed.  Each child leads a process group of its own, which
+  is signalled whole, so that what a child started (stapleup.py's
+  openssl s_server) goes with it; a process left in such a group after
+  the test fails the test, named;
 - gives tests a raw SMTP client over sockets (Client), so that they can send
   exact bytes (pipelined groups, bare LF) and read parsed replies;
 - prints one line per test and "N passed, N failed" at the end, and exits
@@ -15,7 +18,10 @@ they are written) and ends with ``gwtest.main(globals())``.  The harness:
 
 Environment: SMTPGATE_BIN (the binary, required), SRCDIR (source tree,
 default: two levels up), SMTPGATE_KEEP=1 keeps the temporary directory,
-GWTEST_ONLY=name[,name] runs only those tests.
+GWTEST_ONLY=name[,name] runs only those tests.  SMTPGATE_TEST_RUN marks
+every process of a run (set here to a fresh value unless the runner,
+scripts/test.sh, gave one): scripts/leftovers.sh finds what a run left
+behind by it, and never mistakes another user's test run for ours.
 
 SMTPGATE_VALGRIND=1 runs every Gateway under valgrind's memcheck (log in
 the gateway's directory, valgrind.log); an error, a definite or indirect
@@ -85,6 +91,13 @@ _tmp = None
 _pki = None
 _ocsp_aia_port = None
 _children = []			# every live child process, oldest first
+
+# The run's marker, inherited by every process the tests start (see the
+# docstring); unique per run, so other test runs on the machine never match.
+RUN_MARK_VAR = "SMTPGATE_TEST_RUN"
+if not os.environ.get(RUN_MARK_VAR):
+    os.environ[RUN_MARK_VAR] = "gwtest-%d-%d" % (os.getpid(), time.time_ns())
+RUN_MARK = os.environ[RUN_MARK_VAR]
 _gateways = []			# Gateway objects made by the running test
 
 
@@ -145,6 +158,35 @@ def check_same_bytes(got, want, what="message"):
         (what, i, len(got), len(want), got[lo:i + 40], want[lo:i + 40]))
 
 
+_FIELD_RE = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|<[^>]*>|\S*)')
+
+
+def _unvis(v):
+    r"""Undo the log's escaping (str_vis): \\, \", \xNN."""
+    return re.sub(r'\\(x[0-9a-f]{2}|.)',
+                  lambda m: (chr(int(m.group(1)[1:], 16))
+                             if len(m.group(1)) == 3 else m.group(1)), v)
+
+
+def log_fields(line):
+    """The key=value fields of one smtpgate log line, as a dict: quoted
+    values unescaped, <addresses> without the brackets."""
+    out = {}
+    for k, v in _FIELD_RE.findall(line):
+        if v.startswith('"'):
+            v = _unvis(v[1:-1])
+        elif v.startswith("<"):
+            v = _unvis(v[1:-1])
+        out.setdefault(k, v)
+    return out
+
+
+def reply_as_logged(reply):
+    """A client's Reply as smtpgate's log writes it: "451 4.4.2 text"
+    (one-line replies)."""
+    return "%d %s" % (reply.code, reply.text)
+
+
 def wait_for(pred, timeout=5.0, interval=0.05):
     """Poll pred() until it returns a true value or timeout (times
     TIME_SCALE); return it."""
@@ -176,7 +218,13 @@ def tcp_listening(port, pid="self"):
 
 def _pdeathsig():
     # Runs in the child between fork and exec: die with the test runner,
-    # so that a runner killed by ctest's timeout leaves nothing behind.
+    # so that a runner killed by ctest's timeout leaves nothing behind;
+    # and lead a process group, so that _reap() reaches what the child
+    # starts in turn (PDEATHSIG does not pass to grandchildren).
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)	# PR_SET_PDEATHSIG
@@ -190,18 +238,92 @@ def _spawn(argv, **kw):
     return p
 
 
+def _signal_group(p, sig):
+    """sig to p's process group (p leads it), or to p alone if the group
+    is gone.  Only while p is not reaped: then its id cannot name anyone
+    else's group."""
+    try:
+        os.killpg(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            p.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+def _proc_marked(pid):
+    """True if /proc/pid carries this run's marker in its environment."""
+    want = ("%s=%s" % (RUN_MARK_VAR, RUN_MARK)).encode()
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return want in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def _proc_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(
+                "utf-8", "replace").strip()
+    except OSError:
+        return "?"
+
+
+def group_members(pgid):
+    """Live processes of process group pgid that carry this run's marker
+    (zombies, already dead, are left out): [(pid, command line)]."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) < 3 or fields[0] == b"Z" or int(fields[2]) != pgid:
+            continue
+        if _proc_marked(pid):
+            out.append((pid, _proc_cmdline(pid)))
+    return out
+
+
+def _kill_leftovers(pgid):
+    """Kill what is left in a stopped child's group; return what was."""
+    left = group_members(pgid)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return left
+
+
+_leftovers = []		# [(pid, command line)] found by _reap since reset
+
+
 def _reap(p, sig=signal.SIGTERM, timeout=10.0):
-    """Stop p (sig, then SIGKILL after timeout); return its exit status and
-    whether it had to be killed."""
+    """Stop p and its process group (sig, then SIGKILL after timeout);
+    return p's exit status and whether it had to be killed.  Processes of
+    the group still alive after p is gone are killed and remembered in
+    _leftovers (the runner fails the test for them)."""
     killed = False
     if p.poll() is None:
         try:
-            p.send_signal(sig)
+            _signal_group(p, sig)
             p.wait(timeout)
         except subprocess.TimeoutExpired:
             killed = True
-            p.kill()
+            _signal_group(p, signal.SIGKILL)
             p.wait(5)
+    # A grandchild may outlive p (it had no reason to notice): give it a
+    # moment to follow the signal, then kill what stays.
+    if wait_for(lambda: not group_members(p.pid), 2.0, 0.05) is False:
+        _leftovers.extend(_kill_leftovers(p.pid))
     if p in _children:
         _children.remove(p)
     return p.returncode, killed
@@ -210,8 +332,9 @@ def _reap(p, sig=signal.SIGTERM, timeout=10.0):
 def _kill_all():
     for p in list(_children):
         try:
-            p.kill()
+            _signal_group(p, signal.SIGKILL)
             p.wait(5)
+            _kill_leftovers(p.pid)
         except Exception:
             pass
         if p in _children:
@@ -1137,6 +1260,10 @@ def main(ns):
         for p in list(_children):
             if p not in before:
                 _reap(p, timeout=5)
+        if _leftovers and err is None:
+            err = ("processes left behind (killed now): %s" %
+                   "; ".join("%d %s" % pc for pc in _leftovers))
+        del _leftovers[:]
         dt = time.monotonic() - t0
         if err is None and skip is not None:
             skipped += 1

@@ -13,9 +13,15 @@ Usage: stapleup.py PORT SPOOL CERT KEY CHAIN STATUS_FILE|-
 ("-": no staple).  Prints "READY PORT" once listening.  Messages are stored
 with upstream.py's Spool (NNN.eml, then NNN.json), so gwtest's Message
 class reads them; events.jsonl gets one line per connection.
+
+The s_server waiting for the next connection must not outlive this
+script: it dies with it (PR_SET_PDEATHSIG), and SIGTERM stops it first.
+Before, a stopped stapleup.py left it waiting, reparented to init.
 """
 
+import ctypes
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +29,22 @@ import time
 sys.dont_write_bytecode = True	# keep the source tree clean
 from gwtest import tcp_listening  # noqa: E402
 from upstream import Spool  # noqa: E402
+
+
+def _die_with_parent():
+    # In the s_server child between fork and exec.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except Exception:
+        pass
+
+
+class Stop(Exception):
+    """SIGTERM or SIGINT: stop the s_server, then exit."""
+
+
+def _on_signal(signum, frame):
+    raise Stop()
 
 
 class Session:
@@ -87,6 +109,26 @@ def main():
     port, spool, cert, key, chain, status = sys.argv[1:7]
     port = int(port)
     spool = Spool(spool)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _on_signal)
+    try:
+        serve(port, spool, cert, key, chain, status)
+    except Stop:
+        pass
+
+
+def stop_server(p):
+    """End one s_server, bounded."""
+    try:
+        p.stdin.close()
+    except OSError:
+        pass
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+
+
+def serve(port, spool, cert, key, chain, status):
     announced = False
     while True:
         argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
@@ -96,31 +138,39 @@ def main():
             argv += ["-status_file", status]
         p = subprocess.Popen(argv, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not tcp_listening(port):
-            if p.poll() is not None or time.monotonic() > deadline:
-                sys.stderr.write("stapleup: s_server did not start\n")
-                sys.exit(1)
-            time.sleep(0.02)
-        if not announced:
-            sys.stdout.write("READY %d\n" % port)
-            sys.stdout.flush()
-            announced = True
+                             stderr=subprocess.DEVNULL,
+                             preexec_fn=_die_with_parent)
         try:
-            Session(spool).run(p.stdout, p.stdin)
-        except (BrokenPipeError, ConnectionError):
-            pass
-        spool.events.write(json.dumps({"event": "connection"}) + "\n")
-        try:
-            p.stdin.close()
-        except OSError:
-            pass
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+            serve_one(p, port, spool, announced)
+        finally:
+            stop_server(p)
+        announced = True
+
+
+def serve_one(p, port, spool, announced):
+    """Wait for p to listen, run one session, let p end."""
+    deadline = time.monotonic() + 10
+    while not tcp_listening(port):
+        if p.poll() is not None or time.monotonic() > deadline:
+            sys.stderr.write("stapleup: s_server did not start\n")
+            sys.exit(1)
+        time.sleep(0.02)
+    if not announced:
+        sys.stdout.write("READY %d\n" % port)
+        sys.stdout.flush()
+    try:
+        Session(spool).run(p.stdout, p.stdin)
+    except (BrokenPipeError, ConnectionError):
+        pass
+    spool.events.write(json.dumps({"event": "connection"}) + "\n")
+    try:
+        p.stdin.close()
+    except OSError:
+        pass
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass			# stop_server() kills it
 
 
 if __name__ == "__main__":

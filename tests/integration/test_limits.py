@@ -237,5 +237,69 @@ def test_too_many_errors_421():
         check(c.closed(5), "connection not closed after 421")
 
 
+def message_refused(gw, reason):
+    """Fields of the log's "message refused" line with this reason."""
+    m = gw.wait_log(r"^.* info: .* message refused .*reason=%s .*$" % reason,
+                    3)
+    check(m, "no info line 'message refused ... reason=%s'" % reason)
+    return gwtest.log_fields(m.group(0))
+
+
+def check_refused(f, reply, rcpts="1"):
+    told = gwtest.reply_as_logged(reply)
+    check(f.get("from") == SENDER and f.get("rcpts") == rcpts and
+          f.get("by") == "gateway" and f.get("reply") == told and
+          f.get("client") == "127.0.0.1",
+          "want from=%s rcpts=%s reply=%r, got %r", SENDER, rcpts, told, f)
+
+
+# Issue 10, section 7: a message the gateway itself refused (size, bare
+# line end, spool failure) left no line at info.  Each now has one with
+# the addresses and the reply as the client got it.
+
+def test_refused_messages_logged():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"max_message_size": "64K"})
+    with gw.client(timeout=60) as c:
+        c.start()
+        big = transaction(c, SENDER, [RCPT], big_message(128 * 1024))
+        check_reply(big[-1], 552, "5.3.4", what="end of 128 KiB DATA")
+        check_refused(message_refused(gw, "too-big"), big[-1])
+        bare = transaction(c, SENDER, [RCPT],
+                           b"Subject: bare\r\n\r\nbare\nLF\r\n")
+        check_reply(bare[-1], 550, "5.6.0", what="bare LF in the body")
+        check_refused(message_refused(gw, "bare-newline"), bare[-1])
+        r = c.cmd("MAIL FROM:<%s> SIZE=%d" % (SENDER, 1024 * 1024))
+        check_reply(r, 552, "5.3.4", what="MAIL SIZE=1M")
+        f = message_refused(gw, "size-param")
+        check_refused(f, r, rcpts="0")
+        check(f.get("size") == str(1024 * 1024), "want the SIZE, got %r", f)
+        check_reply(c.cmd("QUIT"), 221)
+    check(not up.messages(), "a refused message was delivered")
+
+
+def test_spool_failure_logged():
+    # Messages over 256 KiB go to a file in TMPDIR; one that does not exist
+    # makes the spool fail (452 4.3.1).  valgrind needs TMPDIR itself.
+    gwtest.skip_under_valgrind("valgrind cannot start without TMPDIR")
+    up = Upstream("starttls")
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = os.path.join(gwtest.tmpdir(), "no-such-dir")
+    try:
+        gw = Gateway(up)
+    finally:
+        if old is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = old
+    with gw.client(timeout=60) as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], big_message(400 * 1024))
+        check_reply(replies[-1], 452, "4.3.1", what="end of DATA, no spool")
+        check_reply(c.cmd("QUIT"), 221)
+    check_refused(message_refused(gw, "spool-failure"), replies[-1])
+    check(not up.messages(), "delivered without a spool")
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

@@ -284,5 +284,63 @@ def test_received_header_yes():
         check(ln[:1] in (b" ", b"\t"), "bad Received: continuation %r", ln)
 
 
+def refusal_lines(gw, what):
+    """Fields of the log's "<what> refused" lines (what: rcpt, mail)."""
+    return [gwtest.log_fields(ln) for ln in gw.log().splitlines()
+            if " %s refused " % what in ln and " info: " in ln]
+
+
+def test_refused_recipients_logged():
+    # Issue 10, section 7: a recipient refused by the upstream or by the
+    # gateway left no line at info.  Each gets one, with the addresses
+    # and the reply exactly as the client got it.
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"max_recipients": "1"})
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 250, what="MAIL")
+        r_up = c.cmd("RCPT TO:<reject-me@example.test>")
+        check_reply(r_up, 550, "5.1.1", what="RCPT rejected upstream")
+        r_syn = c.cmd("RCPT TO:<no spaces@example.test>")
+        check_reply(r_syn, 501, what="RCPT with a bad address")
+        check_reply(c.cmd("RCPT TO:<%s>" % RCPT), 250, what="good RCPT")
+        r_gw = c.cmd("RCPT TO:<one-too-many@example.test>")
+        check_reply(r_gw, 452, "4.5.3", what="RCPT over max_recipients")
+        check_reply(c.data(sample_message("one")), 250, what="DATA")
+        check_reply(c.cmd("QUIT"), 221)
+    want = [("upstream", "reject-me@example.test", r_up),
+            ("gateway", "no spaces@example.test", r_syn),
+            ("gateway", "one-too-many@example.test", r_gw)]
+    gw.wait_log(r" rcpt refused .*one-too-many", 3)
+    got = refusal_lines(gw, "rcpt")
+    check(len(got) == len(want), "want %d rcpt refused lines, got %r",
+          len(want), got)
+    for f, (by, to, r) in zip(got, want):
+        told = gwtest.reply_as_logged(r)
+        check(f.get("by") == by and f.get("to") == to and
+              f.get("from") == SENDER and f.get("reply") == told and
+              f.get("client") == "127.0.0.1",
+              "want by=%s to=%s from=%s reply=%r, got %r", by, to, SENDER,
+              told, f)
+
+
+def test_refused_sender_logged():
+    up = Upstream("starttls", extra=["--mail-reply",
+                                     "550 5.7.1 Sender refused here"])
+    gw = Gateway(up)
+    with gw.client() as c:
+        c.start()
+        r = c.cmd("MAIL FROM:<%s>" % SENDER)
+        check_reply(r, 550, "5.7.1", what="MAIL rejected upstream")
+        check_reply(c.cmd("QUIT"), 221)
+    gw.wait_log(r" mail refused ", 3)
+    got = refusal_lines(gw, "mail")
+    told = gwtest.reply_as_logged(r)
+    check(len(got) == 1 and got[0].get("by") == "upstream" and
+          got[0].get("from") == SENDER and got[0].get("reply") == told,
+          "want one mail refused line by=upstream reply=%r, got %r", told,
+          got)
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

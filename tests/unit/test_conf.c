@@ -397,6 +397,7 @@ test_defaults(void **state)
 	assert_string_equal(u->helo_name, host);
 	assert_int_equal(u->connect_timeout, 30);
 	assert_int_equal(u->command_timeout, 300);
+	assert_int_equal(u->slow_reply_warning, 25);
 	conf_unref(c);
 }
 
@@ -1030,7 +1031,8 @@ static const char *const all_keys[4][64] = {
 	  "dkim", "dkim_required", NULL },
 	{ "host", "port", "tls", "ca_file", "verify_hostname", "tls_name",
 	  "tls_min_version", "helo_name", "connect_timeout",
-	  "command_timeout", "tls_max_version", "ca_path", "verify_chain",
+	  "command_timeout", "slow_reply_warning", "tls_max_version",
+	  "ca_path", "verify_chain",
 	  "accept", "pin_sha256", "ciphers", "ciphersuites", "curves",
 	  "client_cert", "client_key", "client_key_password_file",
 	  "crl_file", "crl_path", "crl_check", "crl_missing", "ocsp",
@@ -1110,6 +1112,7 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_string_equal(ua->helo_name, ub->helo_name);
 	assert_int_equal(ua->connect_timeout, ub->connect_timeout);
 	assert_int_equal(ua->command_timeout, ub->command_timeout);
+	assert_int_equal(ua->slow_reply_warning, ub->slow_reply_warning);
 	assert_int_equal(ua->tls_max_version, ub->tls_max_version);
 	assert_string_equal(ua->ca_path, ub->ca_path);
 	assert_int_equal(ua->no_verify_chain, ub->no_verify_chain);
@@ -1207,7 +1210,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 47);
+	assert_int_equal(nlit, 48);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);

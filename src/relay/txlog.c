@@ -1,0 +1,109 @@
+/*
+ * txlog.c - the info lines of transactions, refused senders and refused
+ * recipients (what an operator greps for when a user asks "where is my
+ * mail?").  Kept out of relay.c: formatting only, no session state.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "relay/txlog.h"
+#include "util/log.h"
+#include "util/str.h"
+
+/* an address escaped: up to four octets of log per octet of address */
+#define ADDR_LOG_MAX	(256 * 4 + 1)
+
+/* txlog_reply - the client's reply, escaped for a log field */
+char *
+txlog_reply(char *buf, size_t len, int code, const char *enh,
+    const char *text)
+{
+	char		 head[32], seen[TXLOG_REPLY_MAX];
+	size_t		 i;
+	int		 n;
+	unsigned char	 c;
+
+	if (len == 0)
+		return buf;
+	if (enh == NULL)
+		enh = "";
+	if (text == NULL)
+		text = "";
+	/* smtp_server writes "NNN text" without an enhanced code */
+	n = snprintf(head, sizeof(head), "%d%s%s%s", code, *enh ? " " : "",
+	    enh, *text ? " " : "");
+	if (n < 0 || (size_t)n >= sizeof(head))
+		(void)snprintf(head, sizeof(head), "%d ", code);
+	n = snprintf(buf, len, "%s", head);
+	if (n < 0 || (size_t)n >= len)
+		return buf;
+	/*
+	 * smtp_server sends each line with its control and non-ASCII bytes
+	 * (TAB, UTF-8 from an SMTPUTF8 upstream) as '?': log that, not the
+	 * upstream's bytes.  '\n' separates the lines (escaped below).
+	 */
+	for (i = 0; text[i] != '\0' && i < sizeof(seen) - 1; i++) {
+		c = (unsigned char)text[i];
+		seen[i] = c == '\n' || (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	seen[i] = '\0';
+	(void)str_vis(buf + n, len - (size_t)n, seen, i);
+	return buf;
+}
+
+/* txlog_tx - the one info line of a transaction */
+void
+txlog_tx(const struct txlog_tx *t)
+{
+	char	 from[ADDR_LOG_MAX], reply[TXLOG_REPLY_MAX], dkim[600];
+
+	(void)str_vis(from, sizeof(from), t->from, strlen(t->from));
+	(void)txlog_reply(reply, sizeof(reply), t->code, t->enh, t->text);
+	dkim[0] = '\0';
+	if (t->dkim != NULL)
+		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", t->dkim);
+	log_info("%016" PRIx64 " relay client=%s from=<%s> rcpts=%u size=%llu "
+	    "upstream=%s:%u tls=\"%s\"%s reply=\"%s\" duration=%.3fs",
+	    t->id, t->client, from, t->nrcpt, t->size, t->host, t->port,
+	    t->tls, dkim, reply, t->duration);
+}
+
+/* txlog_refused - one info line per refused MAIL or RCPT */
+void
+txlog_refused(uint64_t id, const char *what, const char *by,
+    const char *client, const char *from, const char *to, int code,
+    const char *enh, const char *text)
+{
+	char	 f[ADDR_LOG_MAX], r[ADDR_LOG_MAX], reply[TXLOG_REPLY_MAX];
+
+	(void)str_vis(f, sizeof(f), from, strlen(from));
+	(void)txlog_reply(reply, sizeof(reply), code, enh, text);
+	if (to == NULL) {
+		log_info("%016" PRIx64 " relay %s refused by=%s client=%s "
+		    "from=<%s> reply=\"%s\"", id, what, by, client, f, reply);
+		return;
+	}
+	(void)str_vis(r, sizeof(r), to, strlen(to));
+	log_info("%016" PRIx64 " relay %s refused by=%s client=%s from=<%s> "
+	    "to=<%s> reply=\"%s\"", id, what, by, client, f, r, reply);
+}
+
+/*
+ * txlog_slow_reply - the client waited for the final reply as long as
+ * the upstream took.  Many clients give up after 30 s and send the
+ * message again later while the upstream may still deliver it: say so,
+ * so that an operator can explain a duplicate.
+ */
+void
+txlog_slow_reply(uint64_t id, const char *host, unsigned port,
+    double waited, unsigned limit, int code)
+{
+	if (limit == 0 || waited < (double)limit)
+		return;
+	log_warnx("%016" PRIx64 " relay slow-reply upstream=%s:%u "
+	    "waited=%.1fs limit=%us code=%d hint=\"the client waited this "
+	    "long after its final dot; one that gave up earlier may send "
+	    "the message again (a duplicate)\"", id, host, port, waited,
+	    limit, code);
+}

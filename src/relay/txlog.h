@@ -1,0 +1,59 @@
+/*
+ * txlog - the info lines that say what became of mail: one line per
+ * message (relayed, refused or failed) and one per sender or recipient
+ * refused, by the upstream or by the gateway.
+ *
+ * Contract: the reply logged is the reply the client is sent (code,
+ * enhanced code, text), so callers log and answer from the same values.
+ * Addresses and reply texts are peer text: escaped here (str_vis).  Never
+ * hand it a secret.  txlog_reply() is pure.
+ */
+#ifndef GW_TXLOG_H
+#define GW_TXLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* room for a whole upstream reply text, escaped */
+#define TXLOG_REPLY_MAX	1024
+
+struct txlog_tx {
+	uint64_t		 id;
+	const char		*client;	/* "127.0.0.1" */
+	const char		*from;		/* MAIL FROM, unescaped */
+	unsigned		 nrcpt;		/* recipients accepted */
+	unsigned long long	 size;		/* message octets, 0 if none */
+	const char		*host;		/* upstream */
+	unsigned		 port;
+	const char		*tls;		/* "TLSv1.3 ..." or "none" */
+	const char		*dkim;		/* NULL: no dkim= field */
+	double			 duration;	/* seconds since MAIL */
+	int			 code;		/* the reply the client got */
+	const char		*enh;		/* NULL or "" when none */
+	const char		*text;
+};
+
+/* txlog_tx - the one info line of a transaction */
+void	txlog_tx(const struct txlog_tx *);
+/*
+ * txlog_refused - an info line for a refused MAIL ("mail") or RCPT
+ * ("rcpt"); by is "upstream" or "gateway"; to may be NULL (MAIL).
+ */
+void	txlog_refused(uint64_t id, const char *what, const char *by,
+	    const char *client, const char *from, const char *to, int code,
+	    const char *enh, const char *text);
+/*
+ * txlog_slow_reply - a warning when the reply to the final dot came
+ * waited >= limit seconds after the client's final dot (limit 0: never).
+ */
+void	txlog_slow_reply(uint64_t id, const char *host, unsigned port,
+	    double waited, unsigned limit, int code);
+/*
+ * txlog_reply - "451 4.4.2 text" as the client reads it, escaped for a
+ * key="..." field: control and non-ASCII bytes as the '?' smtp_server
+ * sends for them, a multi-line text's line breaks as \x0a.  Returns buf.
+ */
+char	*txlog_reply(char *buf, size_t len, int code, const char *enh,
+	    const char *text);
+
+#endif
