@@ -10,7 +10,6 @@
  */
 #include <sys/types.h>
 #include <errno.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,19 +95,6 @@ conf_err_start(void *arg, const char *msg)
 	log_error("%s", msg);
 }
 
-/* the name of the user we run as, for messages */
-static const char *
-self_name(char *buf, size_t len)
-{
-	struct passwd	*pw;
-
-	if ((pw = getpwuid(geteuid())) != NULL)
-		(void)snprintf(buf, len, "%s", pw->pw_name);
-	else
-		(void)snprintf(buf, len, "%ld", (long)geteuid());
-	return buf;
-}
-
 static void
 session_done(void *arg, const struct sockaddr *peer)
 {
@@ -138,7 +124,7 @@ reload(void)
 
 	log_info("reload: reading %s", conf_path);
 	if ((nerr = conf_load(conf_path, &nconf, conf_err_log, NULL)) == 0 &&
-	    (nerr = conf_files_check(nconf, self_name(err, sizeof(err)),
+	    (nerr = conf_files_check(nconf, conf_self_name(err, sizeof(err)),
 	    conf_err_log, NULL)) != 0)
 		conf_unref(nconf);
 	if (nerr != 0) {
@@ -235,7 +221,7 @@ drop_privileges(const struct gw_conf *conf)
 		fatalx("user %s", why);
 	else
 		log_info("running as user=%s", conf->user);
-	(void)self_name(me, sizeof(me));
+	(void)conf_self_name(me, sizeof(me));
 	if ((nerr = conf_files_check(conf, me, conf_err_start, NULL)) != 0)
 		fatalx("%d file(s) or command(s) cannot be used by user %s; "
 		    "not starting", nerr, me);

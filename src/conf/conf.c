@@ -427,6 +427,7 @@ static int	 parse_list(const struct conf_key *, void *, const char *,
 static int	 parse_tlsver(const char *, int *, char *, size_t);
 static int	 parse_cafile(const char *, char *, size_t);
 static int	 parse_path(const char *, int, const char *, char *, size_t);
+static int	 unreadable(char *, size_t);
 static int	 port_in_host(const struct conf_key *, const char *, char *,
 		    size_t);
 static int	 secret_mode_ok(const char *, char *, size_t);
@@ -800,11 +801,24 @@ parse_cafile(const char *val, char *why, size_t wlen)
 		(void)snprintf(why, wlen, "not a regular file");
 		return -1;
 	}
-	if (access(val, R_OK) == -1) {
-		(void)snprintf(why, wlen, "%s", strerror(errno));
-		return -1;
-	}
+	if (access(val, R_OK) == -1)
+		return unreadable(why, wlen);
 	return 0;
+}
+
+/*
+ * access(2) failed: on SIGHUP we run as [gateway] user, so name the user,
+ * as conf_files_check() does at start and for -t.
+ */
+static int
+unreadable(char *why, size_t wlen)
+{
+	char	 me[64];
+	int	 e = errno;
+
+	(void)snprintf(why, wlen, "not readable by user %s (%s)",
+	    conf_self_name(me, sizeof(me)), strerror(e));
+	return -1;
 }
 
 /*
@@ -838,10 +852,8 @@ parse_path(const char *val, int dir, const char *dirkey, char *why,
 		(void)snprintf(why, wlen, "not a regular file");
 		return -1;
 	}
-	if (access(val, R_OK | (dir ? X_OK : 0)) == -1) {
-		(void)snprintf(why, wlen, "%s", strerror(errno));
-		return -1;
-	}
+	if (access(val, R_OK | (dir ? X_OK : 0)) == -1)
+		return unreadable(why, wlen);
 	return 0;
 }
 

@@ -373,11 +373,23 @@ child_check(const struct gw_conf *c, conf_error_fn err, void *arg)
 	return n;
 }
 
+/* conf_self_name - see conf_files.h */
+const char *
+conf_self_name(char *buf, size_t len)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwuid(geteuid())) != NULL)
+		(void)snprintf(buf, len, "%s", pw->pw_name);
+	else
+		(void)snprintf(buf, len, "%ld", (long)geteuid());
+	return buf;
+}
+
 /* conf_files_check_as - see conf_files.h */
 int
 conf_files_check_as(const struct gw_conf *c, conf_error_fn err, void *arg)
 {
-	struct passwd	*pw;
 	char		 self[64];
 
 	if (geteuid() == 0 && c->user[0] != '\0') {
@@ -391,11 +403,8 @@ conf_files_check_as(const struct gw_conf *c, conf_error_fn err, void *arg)
 		return c->npaths == 0 ? 0 : child_check(c, err, arg);
 	}
 	/* not root: start-up keeps running as this user, whatever user says */
-	if ((pw = getpwuid(geteuid())) != NULL)
-		(void)snprintf(self, sizeof(self), "%s", pw->pw_name);
-	else
-		(void)snprintf(self, sizeof(self), "%ld", (long)geteuid());
-	return conf_files_check(c, self, err, arg);
+	return conf_files_check(c, conf_self_name(self, sizeof(self)), err,
+	    arg);
 }
 
 /* conf_command_word - see conf_files.h */

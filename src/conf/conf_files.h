@@ -40,6 +40,8 @@ int	 conf_files_check(const struct gw_conf *, const char *user,
  */
 int	 conf_files_check_as(const struct gw_conf *, conf_error_fn err,
 	    void *arg);
+/* conf_self_name - the name of the user we run as (or its uid) */
+const char *conf_self_name(char *buf, size_t len);
 /*
  * conf_drop_privileges - become user (its uid, gid and only its primary
  * group).  0, or -1 with why set.

@@ -325,6 +325,41 @@ def test_secret_unreadable_by_user_refused():
           "exit %d: %s", t.returncode, t.out)
 
 
+def test_sighup_secret_unreadable_by_user_refused():
+    # After the drop, a reload that names a file the user cannot read is
+    # refused with the reason, and the running configuration stays.
+    nobody = open_for_nobody()
+    up = Upstream("starttls")
+    gw = Gateway(up, gateway={"user": "nobody"}, start=False)
+    os.chmod(gw.dir, 0o755)		# nobody must be able to reload the file
+    gw.start()
+    relay(gw, up, 1, "before HUP")
+    d = gwtest.newdir("secret")
+    os.chmod(d, 0o755)
+    pw = os.path.join(d, "password")
+    with open(pw, "w", encoding="utf-8") as f:
+        f.write("s3cret\n")
+    os.chmod(pw, 0o600)
+    good = gw.config
+    bad = good.replace("[upstream up]", "[upstream up]\nauth = inject\n"
+                       "username = me@example.test\npassword_file = " + pw)
+    gw.write_config(bad)
+    os.chmod(gw.path, 0o644)
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    # (the value is quoted when the load itself finds it, as it does here)
+    want = (r"reload: %s:%d: password_file: \"?%s\"?: not readable by user "
+            r"nobody \(Permission denied\)" % (re.escape(gw.path),
+                                        line_of(bad, "password_file"),
+                                        re.escape(pw)))
+    check(gw.wait_log(want, 5, start=mark) is not None,
+          "no refused reload: %s", gw.log()[mark:])
+    check(gw.wait_log(r"keeping the running configuration", 5,
+                      start=mark) is not None, "old configuration not kept")
+    relay(gw, up, 2, "after a refused reload")
+    check(nobody.pw_uid != 0, "nobody is root")
+
+
 def test_token_command_missing_refused():
     text = gwtest.config_text(
         gwtest.free_port(), gwtest.free_port(),
