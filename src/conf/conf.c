@@ -27,6 +27,7 @@
 
 #include "conf/conf.h"
 #include "conf/conf_files.h"
+#include "conf/conf_hint.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -457,7 +458,6 @@ static int	 derive_default(struct parse *, struct sec *,
 		    const struct conf_key *, char *, size_t);
 static void	 section_finish(struct parse *, struct sec *);
 static void	 paths_add(struct parse *, struct sec *);
-static const char *key_hint(enum sec_kind, const char *);
 
 /* report one error as "FILE:LINE: text" */
 static void
@@ -1579,42 +1579,6 @@ blank:
 	return str;
 }
 
-/*
- * Keys other software uses for the same thing.  A secret is never a key:
- * the file is often world-readable and its lines reach logs and -t output.
- */
-static const char *
-key_hint(enum sec_kind kind, const char *name)
-{
-	static const struct {
-		enum sec_kind	 kind;
-		const char	*name, *hint;
-	} hints[] = {
-		{ SEC_UPSTREAM, "password", "put the password in a file "
-		    "(mode 0600) and name it in password_file" },
-		{ SEC_UPSTREAM, "pass", "put the password in a file "
-		    "(mode 0600) and name it in password_file" },
-		{ SEC_UPSTREAM, "token", "use token_file or token_command" },
-		{ SEC_UPSTREAM, "user", "use username" },
-		{ SEC_UPSTREAM, "login", "use username" },
-		{ SEC_UPSTREAM, "server", "use host (and port)" },
-		{ SEC_UPSTREAM, "hostname", "use host (and port)" },
-		{ SEC_UPSTREAM, "starttls", "use tls = starttls" },
-		{ SEC_UPSTREAM, "ssl", "use tls = implicit or starttls" },
-		{ SEC_UPSTREAM, "cafile", "use ca_file" },
-		{ SEC_UPSTREAM, "capath", "use ca_path" },
-		{ SEC_GATEWAY, "loglevel", "use log_level" },
-		{ SEC_LISTENER, "port", "use listen = ADDRESS:PORT" },
-		{ SEC_LISTENER, "bind", "use listen = ADDRESS:PORT" },
-	};
-	size_t	 i;
-
-	for (i = 0; i < nitems(hints); i++)
-		if (hints[i].kind == kind && str_ieq(hints[i].name, name))
-			return hints[i].hint;
-	return NULL;
-}
-
 /* the ini_handler: section is unused, the reader tracks sections */
 static int
 handler(void *user, const char *section, const char *name, const char *value)
@@ -1632,7 +1596,10 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	if ((k = key_find(p->cur->kind, name, &i)) == NULL) {
-		const char	*hint = key_hint(p->cur->kind, name);
+		const char	*hint = conf_key_hint(p->cur->kind ==
+		    SEC_UPSTREAM ? "upstream" : p->cur->kind == SEC_LISTENER ?
+		    "listener" : p->cur->kind == SEC_DKIM ? "dkim" : "gateway",
+		    name);
 
 		perr(p, p->lineno, "%s: unknown key in %s%s%s",
 		    quote(q, sizeof(q), name), p->cur->title,

@@ -2,8 +2,8 @@
  * test_conf_files - the configuration file opened safely (FIFO, directory,
  * group- and world-writable), the list of files a snapshot names, the
  * check of those files and of token_command as the running user (and, as
- * root, as [gateway] user), and conf_command_word() on a table.
- * Issue 10, sections 2 and 9.
+ * root, as [gateway] user), conf_command_word() on a table, and
+ * conf_key_hint() (conf_hint.c).  Issue 10, sections 2, 8 and 9.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +22,7 @@
 
 #include "conf/conf.h"
 #include "conf/conf_files.h"
+#include "conf/conf_hint.h"
 
 #define MAXERR		32
 
@@ -429,6 +430,39 @@ test_command_word(void **state)
 	assert_string_equal(word, "");
 }
 
+/* the fix for an unknown key: only where the key means that thing */
+static void
+test_key_hint(void **state)
+{
+	static const struct {
+		const char	*kind, *key, *want;
+	} cases[] = {
+		{ "upstream", "password", "put the password in a file (mode "
+		    "0600) and name it in password_file" },
+		{ "upstream", "Password", "put the password in a file (mode "
+		    "0600) and name it in password_file" },
+		{ "upstream", "user", "use username" },
+		{ "upstream", "server", "use host (and port)" },
+		{ "listener", "port", "use listen = ADDRESS:PORT" },
+		{ "gateway", "password", NULL },
+		{ "listener", "user", NULL },
+		{ "upstream", "colour", NULL },
+		{ "upstream", "", NULL },
+	};
+	const char	*got;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = conf_key_hint(cases[i].kind, cases[i].key);
+		if ((got == NULL) != (cases[i].want == NULL) ||
+		    (got != NULL && strcmp(got, cases[i].want) != 0))
+			fail_msg("[%s] %s: got %s, want %s", cases[i].kind,
+			    cases[i].key, got ? got : "NULL",
+			    cases[i].want ? cases[i].want : "NULL");
+	}
+}
+
 int
 main(void)
 {
@@ -446,6 +480,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_check_as_user, setup,
 		    teardown),
 		cmocka_unit_test(test_command_word),
+		cmocka_unit_test(test_key_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
