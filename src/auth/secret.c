@@ -38,6 +38,7 @@
 #define SECRET_FILE_MAX		(SECRET_CMD_OUT_MAX + 1)
 #define REAP_POLL_USEC		10000	/* after EOF, until the child exits */
 #define ERR_LINE_MAX		200	/* token_command's stderr kept */
+#define ERR_READS_MAX		64	/* reads of stderr per event */
 
 enum fetch_state {
 	FS_DONE,		/* result ready, callback pending */
@@ -436,9 +437,11 @@ cmd_err_read(evutil_socket_t fd, short what, void *arg)
 	char			 chunk[512], *nl;
 	size_t			 take;
 	ssize_t			 n;
+	int			 rounds;
 
 	(void)what;
-	for (;;) {
+	/* bounded: a helper that floods stderr must not hold the loop */
+	for (rounds = 0; rounds < ERR_READS_MAX; rounds++) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n == -1 && errno == EINTR)
 			continue;

@@ -446,7 +446,8 @@ conf_command_word(const char *cmd, char *word, size_t len)
 	for (i = 0; reserved[i] != NULL; i++)
 		if (strlen(reserved[i]) == n && strncmp(s, reserved[i], n) == 0)
 			return NULL;
-	if (strcspn(s, SH_META) < n)
+	/* "exec -a NAME prog": an option is not the program */
+	if (strcspn(s, SH_META) < n || *s == '-')
 		return NULL;
 	if (n >= len)
 		return "program name too long";

@@ -50,8 +50,9 @@ int	 conf_drop_privileges(const char *user, char *why, size_t wlen);
 /*
  * conf_command_word - the program a "/bin/sh -c" command line runs first,
  * into word: leading NAME=value assignments and "exec" are skipped.  A
- * first word with shell syntax (quotes, $, redirections...) cannot be
- * followed: word is then "".  Pure.  NULL, or a static error string.
+ * first word with shell syntax (quotes, $, redirections...), a reserved
+ * word or an option cannot be followed: word is then "".  Pure.  NULL, or
+ * a static error string.
  */
 const char *conf_command_word(const char *cmd, char *word, size_t len);
 

@@ -406,6 +406,7 @@ test_command_word(void **state)
 		{ "if true; then x; fi", "", NULL },
 		{ "tool>out", "", NULL },
 		{ "2x=1 tool", "", NULL },		/* not an assignment */
+		{ "exec -a name tool", "", NULL },	/* an option: stop */
 		{ "", "", "no program to run" },
 		{ "  \t ", "", "no program to run" },
 		{ "A=1", "", "no program to run" },
