@@ -218,7 +218,7 @@ drop_privileges(const struct gw_conf *conf)
 		log_warnx("running as root: set user in [gateway] to drop "
 		    "privileges after binding");
 	else if (conf_drop_privileges(conf->user, why, sizeof(why)) == -1)
-		fatalx("user %s", why);
+		fatalx("%s", why);
 	else
 		log_info("running as user=%s", conf->user);
 	(void)conf_self_name(me, sizeof(me));

@@ -267,7 +267,7 @@ conf_drop_privileges(const char *user, char *why, size_t wlen)
 
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
-		(void)snprintf(why, wlen, "%s: %s", user,
+		(void)snprintf(why, wlen, "user %s: %s", user,
 		    errno != 0 ? strerror(errno) : "no such user");
 		return -1;
 	}
@@ -337,7 +337,8 @@ child_check(const struct gw_conf *c, conf_error_fn err, void *arg)
 		(void)close(p[0]);
 		if (conf_drop_privileges(c->user, why, sizeof(why)) == -1) {
 			report(to_pipe, &p[1], c->path, c->user_line,
-			    "user: %s", why);
+			    "user: %s", why + (strncmp(why, "user ", 5) == 0 ?
+			    5 : 0));
 			_exit(1);
 		}
 		_exit(conf_files_check(c, c->user, to_pipe, &p[1]) != 0);
