@@ -134,18 +134,20 @@ static int
 check_path(const struct gw_conf *c, const struct conf_path *p,
     const char *user, conf_error_fn err, void *arg)
 {
-	int	 fd, dir = p->kind == CONF_PATH_DIR;
+	int	 fd, e, dir = p->kind == CONF_PATH_DIR;
 
 	fd = open(p->value, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY |
 	    (dir ? O_DIRECTORY : 0));
+	e = errno;
 	/* the certificates in a directory are looked up by name: x needed */
 	if (fd != -1 && dir && access(p->value, R_OK | X_OK) == -1) {
+		e = errno;
 		(void)close(fd);
 		fd = -1;
 	}
 	if (fd == -1) {
 		report(err, arg, c->path, p->line, "%s: %s: not readable by "
-		    "user %s (%s)", p->key, p->value, user, strerror(errno));
+		    "user %s (%s)", p->key, p->value, user, strerror(e));
 		return 1;
 	}
 	(void)close(fd);
