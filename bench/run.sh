@@ -39,6 +39,8 @@
 #                       built RelWithDebInfo into build/ if missing)
 #   KEEP=1              keep the temporary directory (configs and logs)
 set -euo pipefail
+# smtpgate refuses a group- or world-writable configuration file
+umask 022
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 quick=${BENCH_QUICK:-0}

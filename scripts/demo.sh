@@ -15,6 +15,8 @@
 # Environment: SMTPGATE_BIN to use another binary; KEEP=1 keeps the
 # temporary directory.
 set -euo pipefail
+# smtpgate refuses a group- or world-writable configuration file
+umask 022
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 py=/usr/bin/python3		# Debian's, for python3-aiosmtpd

@@ -10,8 +10,6 @@
  */
 #include <sys/types.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +20,7 @@
 #include <event2/dns.h>
 
 #include "conf/conf.h"
+#include "conf/conf_files.h"
 #include "dkim/dkim.h"
 #include "net/listener.h"
 #include "relay/relay.h"
@@ -91,6 +90,12 @@ conf_err_log(void *arg, const char *msg)
 }
 
 static void
+conf_err_start(void *arg, const char *msg)
+{
+	log_error("%s", msg);
+}
+
+static void
 session_done(void *arg, const struct sockaddr *peer)
 {
 	if (listeners != NULL)
@@ -118,7 +123,11 @@ reload(void)
 	int			 nerr;
 
 	log_info("reload: reading %s", conf_path);
-	if ((nerr = conf_load(conf_path, &nconf, conf_err_log, NULL)) != 0) {
+	if ((nerr = conf_load(conf_path, &nconf, conf_err_log, NULL)) == 0 &&
+	    (nerr = conf_files_check(nconf, conf_self_name(err, sizeof(err)),
+	    conf_err_log, NULL)) != 0)
+		conf_unref(nconf);
+	if (nerr != 0) {
 		log_error("reload: %d error(s); keeping the running configuration",
 		    nerr);
 		return;
@@ -189,31 +198,39 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/* drop_privileges - become conf->user after binding */
+/*
+ * drop_privileges - become conf->user after binding, then make sure that
+ * user can use every file and the command the configuration names: they
+ * are read again at each AUTH and on SIGHUP.  Refused here rather than
+ * found as 451 to every message.
+ */
 static void
 drop_privileges(const struct gw_conf *conf)
 {
-	struct passwd	*pw;
+	FILE	*fp;
+	char	 why[512], me[64];
+	int	 nerr;
 
 	if (geteuid() != 0) {
 		if (conf->user[0] != '\0')
 			log_info("not root: ignoring user=%s", conf->user);
-		return;
-	}
-	if (conf->user[0] == '\0') {
+	} else if (conf->user[0] == '\0')
 		log_warnx("running as root: set user in [gateway] to drop "
 		    "privileges after binding");
-		return;
-	}
-	errno = 0;
-	if ((pw = getpwnam(conf->user)) == NULL)
-		fatalx("user %s: %s", conf->user,
-		    errno ? strerror(errno) : "no such user");
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("dropping privileges to %s", conf->user);
-	log_info("running as user=%s", conf->user);
+	else if (conf_drop_privileges(conf->user, why, sizeof(why)) == -1)
+		fatalx("%s", why);
+	else
+		log_info("running as user=%s", conf->user);
+	(void)conf_self_name(me, sizeof(me));
+	if ((nerr = conf_files_check(conf, me, conf_err_start, NULL)) != 0)
+		fatalx("%d file(s) or command(s) cannot be used by user %s; "
+		    "not starting", nerr, me);
+	/* the file itself: only SIGHUP needs it again, so a warning */
+	if ((fp = conf_file_open(conf_path, why, sizeof(why))) == NULL)
+		log_warnx("%s: %s: SIGHUP will not be able to reload it as "
+		    "user %s", conf_path, why, me);
+	else
+		(void)fclose(fp);
 }
 
 /*
@@ -454,6 +471,8 @@ main(int argc, char *argv[])
 		    NULL);
 		signers_free(set);
 		nerr += relay_check_conf(conf, conf_err_stderr, NULL);
+		/* as start-up after its privilege drop: as [gateway] user */
+		nerr += conf_files_check_as(conf, conf_err_stderr, NULL);
 		conf_unref(conf);
 		if (nerr != 0) {
 			fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);

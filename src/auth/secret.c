@@ -5,8 +5,11 @@
  * Files are read synchronously (small, local) and answered from a
  * zero-delay event so the caller is never re-entered.  token_command runs
  * as /bin/sh -c in its own process group, stdout into a non-blocking
- * pipe, stdin and stderr on /dev/null (stderr could carry the token into
- * our log).  The fetch ends at EOF plus the child's exit, or at
+ * pipe, stdin on /dev/null, stderr into a second pipe of which only the
+ * first line is kept (ERR_LINE_MAX), and shown, escaped, only when the
+ * command failed: a helper that worked may have printed the token there
+ * too, one that failed says why ("invalid_grant", "not found").  The
+ * fetch ends at EOF plus the child's exit, or at
  * token_timeout, when the whole group is killed.  There is no SIGCHLD
  * handler in smtpgate: the child is reaped here, by pid, polling briefly
  * after EOF and once more, blocking, after SIGKILL.
@@ -19,6 +22,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +33,12 @@
 #include "auth/secret.h"
 #include "conf/conf.h"
 #include "util/log.h"
+#include "util/str.h"
 
 #define SECRET_FILE_MAX		(SECRET_CMD_OUT_MAX + 1)
 #define REAP_POLL_USEC		10000	/* after EOF, until the child exits */
+#define ERR_LINE_MAX		200	/* token_command's stderr kept */
+#define ERR_READS_MAX		64	/* reads of stderr per event */
 
 enum fetch_state {
 	FS_DONE,		/* result ready, callback pending */
@@ -53,9 +60,14 @@ struct secret_fetch {
 	size_t			 len;
 	pid_t			 pid;
 	int			 fd;
+	int			 efd;		/* the command's stderr */
+	char			 errline[ERR_LINE_MAX + 1];
+	size_t			 errlen;
+	int			 errdone;	/* first line complete */
 	unsigned		 timeout;
 	struct timeval		 deadline;
 	struct event		*ev_read;
+	struct event		*ev_err;
 	struct event		*ev_timer;
 };
 
@@ -64,6 +76,9 @@ static void	fetch_finish(struct secret_fetch *, int, const char *, ...)
 static void	fetch_deliver(evutil_socket_t, short, void *);
 static int	cmd_start(struct secret_fetch *, const char *);
 static void	cmd_read(evutil_socket_t, short, void *);
+static void	cmd_err_read(evutil_socket_t, short, void *);
+static void	cmd_fail(struct secret_fetch *, const char *, ...)
+		    GW_PRINTF(2, 3);
 static void	cmd_timer(evutil_socket_t, short, void *);
 static void	cmd_kill(struct secret_fetch *);
 static int	cmd_reaped(struct secret_fetch *, int *);
@@ -162,6 +177,7 @@ secret_fetch(struct event_base *base, const struct conf_upstream *up,
 	f->id = id;
 	f->pid = -1;
 	f->fd = -1;
+	f->efd = -1;
 	f->timeout = up->token_timeout;
 	(void)snprintf(f->user, sizeof(f->user), "%s", up->username);
 	f->is_token = up->password_file[0] == '\0';
@@ -200,11 +216,16 @@ fetch_free(struct secret_fetch *f)
 {
 	if (f->ev_read != NULL)
 		event_free(f->ev_read);
+	if (f->ev_err != NULL)
+		event_free(f->ev_err);
 	if (f->ev_timer != NULL)
 		event_free(f->ev_timer);
 	if (f->fd != -1)
 		(void)close(f->fd);
+	if (f->efd != -1)
+		(void)close(f->efd);
 	explicit_bzero(f->buf, sizeof(f->buf));
+	explicit_bzero(f->errline, sizeof(f->errline));
 	free(f);
 }
 
@@ -225,6 +246,8 @@ fetch_finish(struct secret_fetch *f, int ok, const char *fmt, ...)
 		explicit_bzero(f->buf, sizeof(f->buf));
 	if (f->ev_read != NULL)
 		event_del(f->ev_read);
+	if (f->ev_err != NULL)
+		event_del(f->ev_err);
 	f->state = FS_DONE;
 	evtimer_del(f->ev_timer);
 	evtimer_add(f->ev_timer, &now);
@@ -255,7 +278,7 @@ static int
 cmd_start(struct secret_fetch *f, const char *cmd)
 {
 	struct timeval	 tv, now;
-	int		 p[2], devnull;
+	int		 p[2], e[2], devnull;
 	pid_t		 pid;
 
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -263,11 +286,20 @@ cmd_start(struct secret_fetch *f, const char *cmd)
 		    "pipe: %s", strerror(errno));
 		return -1;
 	}
+	if (pipe2(e, O_CLOEXEC | O_NONBLOCK) == -1) {
+		(void)snprintf(f->why, sizeof(f->why), "token_command: "
+		    "pipe: %s", strerror(errno));
+		(void)close(p[0]);
+		(void)close(p[1]);
+		return -1;
+	}
 	if ((pid = fork()) == -1) {
 		(void)snprintf(f->why, sizeof(f->why), "token_command: "
 		    "fork: %s", strerror(errno));
 		(void)close(p[0]);
 		(void)close(p[1]);
+		(void)close(e[0]);
+		(void)close(e[1]);
 		return -1;
 	}
 	if (pid == 0) {
@@ -276,20 +308,24 @@ cmd_start(struct secret_fetch *f, const char *cmd)
 		(void)signal(SIGPIPE, SIG_DFL);
 		devnull = open("/dev/null", O_RDWR);
 		if (devnull == -1 || dup2(devnull, 0) == -1 ||
-		    dup2(p[1], 1) == -1 || dup2(devnull, 2) == -1)
+		    dup2(p[1], 1) == -1 || dup2(e[1], 2) == -1)
 			_exit(127);
-		/* dup2 clears O_CLOEXEC; stdout must stay blocking */
+		/* dup2 clears O_CLOEXEC; stdout and stderr must block */
 		(void)fcntl(1, F_SETFL, 0);
+		(void)fcntl(2, F_SETFL, 0);
 		closefrom(3);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	(void)setpgid(pid, pid);	/* both sides: no race with kill */
 	(void)close(p[1]);
+	(void)close(e[1]);
 	f->pid = pid;
 	f->fd = p[0];
+	f->efd = e[0];
 	if ((f->ev_read = event_new(f->base, f->fd, EV_READ | EV_PERSIST,
-	    cmd_read, f)) == NULL) {
+	    cmd_read, f)) == NULL || (f->ev_err = event_new(f->base, f->efd,
+	    EV_READ | EV_PERSIST, cmd_err_read, f)) == NULL) {
 		cmd_kill(f);
 		(void)snprintf(f->why, sizeof(f->why), "token_command: out "
 		    "of memory");
@@ -301,6 +337,7 @@ cmd_start(struct secret_fetch *f, const char *cmd)
 	tv.tv_usec = 0;
 	timeradd(&now, &tv, &f->deadline);
 	event_add(f->ev_read, NULL);
+	event_add(f->ev_err, NULL);
 	evtimer_add(f->ev_timer, &tv);
 	log_debug("%016" PRIx64 " auth token_command started pid=%ld",
 	    f->id, (long)pid);
@@ -359,7 +396,7 @@ cmd_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (n == -1) {
 			cmd_kill(f);
-			fetch_finish(f, 0, "token_command: read: %s",
+			cmd_fail(f, "token_command: read: %s",
 			    strerror(errno));
 			return;
 		}
@@ -368,7 +405,7 @@ cmd_read(evutil_socket_t fd, short what, void *arg)
 		if (f->len >= SECRET_CMD_OUT_MAX) {
 			explicit_bzero(junk, sizeof(junk));
 			cmd_kill(f);
-			fetch_finish(f, 0, "token_command: more than %d bytes "
+			cmd_fail(f, "token_command: more than %d bytes "
 			    "of output", SECRET_CMD_OUT_MAX);
 			return;
 		}
@@ -389,26 +426,96 @@ cmd_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * The command's stderr, read as it comes so that a chatty helper never
+ * blocks on a full pipe: the first line is kept, the rest thrown away.
+ */
+static void
+cmd_err_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct secret_fetch	*f = arg;
+	char			 chunk[512], *nl;
+	size_t			 take;
+	ssize_t			 n;
+	int			 rounds;
+
+	(void)what;
+	/* bounded: a helper that floods stderr must not hold the loop */
+	for (rounds = 0; rounds < ERR_READS_MAX; rounds++) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			event_del(f->ev_err);
+			return;
+		}
+		if (f->errdone)
+			continue;
+		take = (size_t)n;
+		if ((nl = memchr(chunk, '\n', take)) != NULL) {
+			take = (size_t)(nl - chunk);
+			f->errdone = 1;
+		}
+		if (take > ERR_LINE_MAX - f->errlen) {
+			take = ERR_LINE_MAX - f->errlen;
+			f->errdone = 1;
+		}
+		memcpy(f->errline + f->errlen, chunk, take);
+		f->errlen += take;
+	}
+}
+
+/*
+ * A failed command: the reason, and the first line of what it wrote to
+ * stderr, escaped (it is the helper's text, not ours).
+ */
+static void
+cmd_fail(struct secret_fetch *f, const char *fmt, ...)
+{
+	char	 vis[ERR_LINE_MAX * 4 + 4];
+	size_t	 len;
+	va_list	 ap;
+
+	/* what the command wrote just before it ended is still in the pipe */
+	if (f->efd != -1 && f->ev_err != NULL)
+		cmd_err_read(f->efd, EV_READ, f);
+	va_start(ap, fmt);
+	(void)vsnprintf(f->why, sizeof(f->why), fmt, ap);
+	va_end(ap);
+	if (f->errlen > 0 && f->errline[f->errlen - 1] == '\r')
+		f->errlen--;
+	if (f->errlen > 0) {
+		(void)str_vis(vis, sizeof(vis), f->errline, f->errlen);
+		len = strlen(f->why);
+		(void)snprintf(f->why + len, sizeof(f->why) - len,
+		    "; stderr: %s", vis);
+	}
+	explicit_bzero(f->errline, sizeof(f->errline));
+	fetch_finish(f, 0, NULL);
+}
+
 /* the exit status and output of a finished command */
 static void
 cmd_result(struct secret_fetch *f, int st)
 {
 	if (st == -1) {
-		fetch_finish(f, 0, "token_command: lost the child");
+		cmd_fail(f, "token_command: lost the child");
 		return;
 	}
 	if (WIFSIGNALED(st)) {
-		fetch_finish(f, 0, "token_command: killed by signal %d",
+		cmd_fail(f, "token_command: killed by signal %d",
 		    WTERMSIG(st));
 		return;
 	}
 	if (WEXITSTATUS(st) != 0) {
-		fetch_finish(f, 0, "token_command: exit status %d",
+		cmd_fail(f, "token_command: exit status %d",
 		    WEXITSTATUS(st));
 		return;
 	}
 	if (trim_token(f->buf, &f->len) == -1) {
-		fetch_finish(f, 0, "token_command: output is not one line "
+		cmd_fail(f, "token_command: output is not one line "
 		    "with a token");
 		return;
 	}
@@ -445,7 +552,7 @@ cmd_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	cmd_kill(f);
-	fetch_finish(f, 0, "token_command: no answer within %us, killed",
+	cmd_fail(f, "token_command: no answer within %us, killed",
 	    f->timeout);
 }
 

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/conf_files.h"
+#include "conf/conf_hint.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -433,7 +435,10 @@ static int	 parse_list(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_tlsver(const char *, int *, char *, size_t);
 static int	 parse_cafile(const char *, char *, size_t);
-static int	 parse_path(const char *, int, char *, size_t);
+static int	 parse_path(const char *, int, const char *, char *, size_t);
+static int	 unreadable(char *, size_t);
+static int	 port_in_host(const struct conf_key *, const char *, char *,
+		    size_t);
 static int	 secret_mode_ok(const char *, char *, size_t);
 static const struct conf_word *word_find(const struct conf_key *,
 		    const char *);
@@ -460,6 +465,7 @@ static int	 handler(void *, const char *, const char *, const char *);
 static int	 derive_default(struct parse *, struct sec *,
 		    const struct conf_key *, char *, size_t);
 static void	 section_finish(struct parse *, struct sec *);
+static void	 paths_add(struct parse *, struct sec *);
 
 /* report one error as "FILE:LINE: text" */
 static void
@@ -584,6 +590,8 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 		e = "only letters, digits, '_', '.' and '-' are allowed";
 	if (e == NULL && (k->type == KT_HOST || k->type == KT_DOMAIN))
 		e = host_check(val);
+	if (e != NULL && k->type == KT_HOST && port_in_host(k, val, why, wlen))
+		return -1;
 	/* a DKIM domain or selector is looked up in DNS: no address */
 	if (e == NULL && k->type == KT_DOMAIN &&
 	    (strspn(val, "0123456789.") == strlen(val) ||
@@ -597,7 +605,8 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 		return -1;
 	if (e == NULL && (k->type == KT_FILE || k->type == KT_DIR ||
 	    k->type == KT_SECRET) && *val != '\0' &&
-	    parse_path(val, k->type == KT_DIR, why, wlen) == -1)
+	    parse_path(val, k->type == KT_DIR, strcmp(k->name, "crl_file") ==
+	    0 ? "crl_path" : NULL, why, wlen) == -1)
 		return -1;
 	if (e != NULL) {
 		(void)snprintf(why, wlen, "%s", e);
@@ -617,6 +626,27 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 				*d = (char)(*d - 'A' + 'a');
 	}
 	return 0;
+}
+
+/*
+ * "host = smtp.example.com:587" is the commonest slip: say where the port
+ * goes instead of "not a host name".  1 with why set if val is HOST:PORT.
+ */
+static int
+port_in_host(const struct conf_key *k, const char *val, char *why,
+    size_t wlen)
+{
+	struct hostport	 hp;
+
+	if (addr_parse_hostport(val, &hp) != NULL || host_check(hp.host) != NULL)
+		return 0;
+	if (strcmp(k->name, "host") == 0)
+		(void)snprintf(why, wlen, "a port does not go in host; write "
+		    "host = %s and port = %u", hp.host, hp.port);
+	else
+		(void)snprintf(why, wlen, "a port does not go in %s; write "
+		    "%s = %s", k->name, k->name, hp.host);
+	return 1;
 }
 
 /*
@@ -764,15 +794,39 @@ parse_cafile(const char *val, char *why, size_t wlen)
 		    "must be \"system\", \"none\" or an absolute path");
 		return -1;
 	}
-	if (stat(val, &st) == -1 || access(val, R_OK) == -1) {
+	if (stat(val, &st) == -1) {
 		(void)snprintf(why, wlen, "%s", strerror(errno));
+		return -1;
+	}
+	/* OpenSSL's CAfile/CApath split: a directory is ca_path's job */
+	if (S_ISDIR(st.st_mode)) {
+		(void)snprintf(why, wlen, "a directory; ca_file takes one PEM "
+		    "bundle: use ca_path = %s for a directory of hashed "
+		    "certificates", val);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		(void)snprintf(why, wlen, "not a regular file");
 		return -1;
 	}
+	if (access(val, R_OK) == -1)
+		return unreadable(why, wlen);
 	return 0;
+}
+
+/*
+ * access(2) failed: on SIGHUP we run as [gateway] user, so name the user,
+ * as conf_files_check() does at start and for -t.
+ */
+static int
+unreadable(char *why, size_t wlen)
+{
+	char	 me[64];
+	int	 e = errno;
+
+	(void)snprintf(why, wlen, "not readable by user %s (%s)",
+	    conf_self_name(me, sizeof(me)), strerror(e));
+	return -1;
 }
 
 /*
@@ -780,7 +834,8 @@ parse_cafile(const char *val, char *why, size_t wlen)
  * read by tls_ctx; checked now for the same reason as ca_file.
  */
 static int
-parse_path(const char *val, int dir, char *why, size_t wlen)
+parse_path(const char *val, int dir, const char *dirkey, char *why,
+    size_t wlen)
 {
 	struct stat	 st;
 
@@ -796,14 +851,17 @@ parse_path(const char *val, int dir, char *why, size_t wlen)
 		(void)snprintf(why, wlen, "not a directory");
 		return -1;
 	}
+	if (!dir && S_ISDIR(st.st_mode) && dirkey != NULL) {
+		(void)snprintf(why, wlen, "a directory; use %s = %s for a "
+		    "directory", dirkey, val);
+		return -1;
+	}
 	if (!dir && !S_ISREG(st.st_mode)) {
 		(void)snprintf(why, wlen, "not a regular file");
 		return -1;
 	}
-	if (access(val, R_OK | (dir ? X_OK : 0)) == -1) {
-		(void)snprintf(why, wlen, "%s", strerror(errno));
-		return -1;
-	}
+	if (access(val, R_OK | (dir ? X_OK : 0)) == -1)
+		return unreadable(why, wlen);
 	return 0;
 }
 
@@ -1267,7 +1325,8 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 			iv = !iv;
 		goto store_int;
 	case KT_LOGLEVEL:
-		e = log_level_parse(val, &iv);
+		if (log_level_parse(val, &iv) != NULL)
+			e = "must be one of error, warning, info, debug";
 		goto store_int;
 	case KT_TLSVER:
 		if (parse_tlsver(val, &iv, why, wlen) == -1)
@@ -1545,8 +1604,14 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	if ((k = key_find(p->cur->kind, name, &i)) == NULL) {
-		perr(p, p->lineno, "%s: unknown key in %s",
-		    quote(q, sizeof(q), name), p->cur->title);
+		const char	*hint = conf_key_hint(p->cur->kind ==
+		    SEC_UPSTREAM ? "upstream" : p->cur->kind == SEC_LISTENER ?
+		    "listener" : p->cur->kind == SEC_DKIM ? "dkim" : "gateway",
+		    name);
+
+		perr(p, p->lineno, "%s: unknown key in %s%s%s",
+		    quote(q, sizeof(q), name), p->cur->title,
+		    hint != NULL ? "; " : "", hint != NULL ? hint : "");
 		return 1;
 	}
 	/* a second value would silently win; say which line had the first */
@@ -1637,12 +1702,56 @@ section_finish(struct parse *p, struct sec *s)
 		u->tls = u->port == 465 ? TLS_IMPLICIT : TLS_STARTTLS;
 }
 
+/*
+ * The files, directories and the command a section names, with the line of
+ * their key, for conf_files_check(): they are used again after start, as
+ * [gateway] user.
+ */
+static void
+paths_add(struct parse *p, struct sec *s)
+{
+	const struct conf_key	*k;
+	struct conf_path	*cp;
+	const char		*v;
+	size_t			 i;
+	int			 kind;
+
+	for (i = 0; i < NKEYS; i++) {
+		k = &keytab[i];
+		if (k->sec != s->kind || s->seen[i] == 0)
+			continue;
+		if (k->sec == SEC_GATEWAY && strcmp(k->name, "user") == 0)
+			p->conf->user_line = s->seen[i];
+		if (k->type == KT_FILE || k->type == KT_SECRET ||
+		    k->type == KT_CAFILE)
+			kind = CONF_PATH_FILE;
+		else if (k->type == KT_DIR)
+			kind = CONF_PATH_DIR;
+		else if (strcmp(k->name, "token_command") == 0)
+			kind = CONF_PATH_COMMAND;
+		else
+			continue;
+		v = (const char *)s->base + k->off;
+		if (*v == '\0' || (k->type == KT_CAFILE &&
+		    (strcmp(v, "system") == 0 || strcmp(v, "none") == 0)))
+			continue;
+		if (p->conf->npaths == CONF_MAX_PATHS)
+			fatalx("conf: more than %d paths", CONF_MAX_PATHS);
+		cp = &p->conf->paths[p->conf->npaths++];
+		cp->key = k->name;
+		cp->value = v;
+		cp->line = s->seen[i];
+		cp->kind = (enum conf_path_kind)kind;
+	}
+}
+
 /* conf_load - read and check path; see conf.h */
 int
 conf_load(const char *path, struct gw_conf **out, conf_error_fn err, void *arg)
 {
 	struct parse	*p;
 	struct gw_conf	*c;
+	char		 why[PATH_MAX + 128];
 	size_t		 i;
 	int		 r, nerr;
 
@@ -1671,8 +1780,8 @@ conf_load(const char *path, struct gw_conf **out, conf_error_fn err, void *arg)
 	c->refcnt = 1;
 	if (str_copy(c->path, path, sizeof(c->path)) == -1)
 		perr(p, 0, "path longer than %d characters", PATH_MAX - 1);
-	if ((p->fp = fopen(path, "r")) == NULL) {
-		perr(p, 0, "cannot open: %s", strerror(errno));
+	if ((p->fp = conf_file_open(path, why, sizeof(why))) == NULL) {
+		perr(p, 0, "%s", why);
 		goto done;
 	}
 	r = ini_parse_stream(reader, p, handler, p);
@@ -1684,8 +1793,10 @@ conf_load(const char *path, struct gw_conf **out, conf_error_fn err, void *arg)
 	(void)fclose(p->fp);
 
 	/* [gateway] first: other sections' defaults use its hostname */
-	for (i = 0; i < p->nsecs; i++)
+	for (i = 0; i < p->nsecs; i++) {
 		section_finish(p, &p->secs[i]);
+		paths_add(p, &p->secs[i]);
+	}
 	p->nerr += conf_check(c, err, arg);
 done:
 	nerr = p->nerr;

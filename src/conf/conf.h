@@ -7,7 +7,8 @@
  * name for problems that belong to no line), and returns a snapshot only if
  * there were none.  A snapshot is reference-counted and never changed after
  * conf_load() returns: sessions hold a reference, SIGHUP swaps in a new one.
- * Paths are only stored here; nothing is opened but the INI file itself.
+ * Paths are only stored here (and listed in paths[] for conf_files.c);
+ * nothing is opened but the INI file itself.
  */
 #ifndef GW_CONF_H
 #define GW_CONF_H
@@ -236,10 +237,30 @@ struct conf_listener {
 	int		 line;
 };
 
+/*
+ * A file, directory or command the running gateway uses after start (at
+ * each AUTH or on SIGHUP, as [gateway] user): conf_files_check() tries
+ * them as that user.  value points into the same snapshot.
+ */
+enum conf_path_kind {
+	CONF_PATH_FILE = 0,
+	CONF_PATH_DIR,
+	CONF_PATH_COMMAND		/* token_command */
+};
+struct conf_path {
+	const char	*key;		/* "password_file", ... */
+	const char	*value;
+	int		 line;		/* where the key is set */
+	enum conf_path_kind kind;
+};
+/* per upstream: 7 TLS files and directories, 3 secret files, a command */
+#define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 11 + CONF_MAX_DKIM)
+
 struct gw_conf {
 	char		 path[PATH_MAX];
 	char		 hostname[CONF_HOST_MAX];	/* default gethostname() */
 	char		 user[CONF_NAME_MAX];	/* default "": no privilege drop */
+	int		 user_line;		/* 0: not set in the file */
 	int		 log_level;		/* enum gw_loglevel, default info */
 	unsigned	 log_facilities;	/* LOGF_*, default LOGF_ALL */
 	int		 log_syslog;		/* log_target: stderr(0)|syslog(1) */
@@ -254,6 +275,8 @@ struct gw_conf {
 	size_t		 nupstreams;
 	struct conf_dkim dkims[CONF_MAX_DKIM];
 	size_t		 ndkims;
+	struct conf_path paths[CONF_MAX_PATHS];	/* files used after start */
+	size_t		 npaths;
 	int		 refcnt;
 };
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "util/log.h"
 #include "util/str.h"
 
 struct check {
@@ -44,6 +45,7 @@ static int	hdr_listed(const char (*)[CONF_HDR_NAME_MAX], size_t,
 		    const char *);
 static void	check_dkim(struct check *, const struct conf_dkim *);
 static void	check_listener_dkim(struct check *, struct conf_listener *);
+static void	warn_open_relay(struct check *, const struct conf_listener *);
 
 /* report one error as "FILE:LINE: text", like conf.c */
 static void
@@ -337,6 +339,35 @@ check_listener_dkim(struct check *ck, struct conf_listener *l)
 		    "NAME] section to sign with", l->name);
 }
 
+/*
+ * An allow list with 0.0.0.0/0 or ::/0 lets anyone who reaches the port
+ * send mail through the upstream with the gateway's credentials: an open
+ * relay.  It is a warning, not an error, because a listener behind a
+ * firewall may mean it; listeners whose clients must log in (auth = map or
+ * passthrough) are not open and get no warning.
+ */
+static void
+warn_open_relay(struct check *ck, const struct conf_listener *l)
+{
+	const struct cidr	*c;
+	size_t			 i;
+
+	if (l->upstream != NULL && (l->upstream->auth == AUTH_MAP ||
+	    l->upstream->auth == AUTH_PASSTHROUGH))
+		return;
+	for (i = 0; i < l->nallow; i++) {
+		c = &l->allow[i];
+		if (c->prefix != 0)
+			continue;
+		log_warnx("%s:%d: [listener %s]: allow: %s admits every %s "
+		    "address: anyone who can connect can send mail through "
+		    "the upstream (an open relay); list only your clients' "
+		    "networks", ck->conf->path, l->line, l->name,
+		    c->family == AF_INET ? "0.0.0.0/0" : "::/0",
+		    c->family == AF_INET ? "IPv4" : "IPv6");
+	}
+}
+
 /* conf_check - cross-checks after parsing; see conf.h */
 int
 conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
@@ -363,6 +394,8 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 			    "[upstream %s] section", l->name,
 			    l->upstream_name);
 	}
+	for (i = 0; i < c->nlisteners; i++)
+		warn_open_relay(&ck, &c->listeners[i]);
 	/*
 	 * An upstream no listener uses is most often a listener pointing at
 	 * the wrong one: mail then goes somewhere other than intended.

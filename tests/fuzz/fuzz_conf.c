@@ -10,9 +10,16 @@
  * "PATH:LINE: ..." with no control character, so a hostile file cannot
  * forge or split log lines; a snapshot has its counts within bounds,
  * terminated strings, resolved TLS modes, and each listener points at an
- * upstream of the same snapshot with the name it asked for.
+ * upstream of the same snapshot with the name it asked for; every path in
+ * paths[] points into the snapshot at a non-empty value.
+ *
+ * The same input, as one command line, goes to conf_command_word()
+ * (token_command's program): NULL or a non-empty error; a word found is
+ * terminated, a substring of the input, and free of blanks and shell
+ * syntax.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +27,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/conf_files.h"
 #include "fuzz.h"
 
 #define ERR_MSG_MAX	(PATH_MAX + 1024)	/* a generous bound */
@@ -32,6 +40,7 @@ struct errs {
 static void	on_error(void *, const char *);
 static void	check_str(const char *, size_t, const char *);
 static void	check_conf(const struct gw_conf *);
+static void	check_command_word(const uint8_t *, size_t);
 
 /* the error callback: count and check one message */
 static void
@@ -108,6 +117,30 @@ check_conf(const struct gw_conf *c)
 	}
 }
 
+/* conf_command_word on the input as one command line */
+static void
+check_command_word(const uint8_t *data, size_t size)
+{
+	char		 cmd[CONF_CMD_MAX], word[64];
+	const char	*e;
+	size_t		 n = size < sizeof(cmd) - 1 ? size : sizeof(cmd) - 1;
+
+	memcpy(cmd, data, n);
+	cmd[n] = '\0';
+	memset(word, 'x', sizeof(word));
+	e = conf_command_word(cmd, word, sizeof(word));
+	FUZZ_CHECK(memchr(word, '\0', sizeof(word)) != NULL,
+	    "word not terminated");
+	if (e != NULL) {
+		FUZZ_CHECK(*e != '\0' && word[0] == '\0', "error \"%s\" with "
+		    "word \"%s\"", e, word);
+		return;
+	}
+	FUZZ_CHECK(word[0] == '\0' || (strstr(cmd, word) != NULL &&
+	    strpbrk(word, " \t'\"`$\\|&;<>(){}*?[]~#=!") == NULL),
+	    "bad word \"%s\" from \"%s\"", word, cmd);
+}
+
 /* LLVMFuzzerTestOneInput - the input as an INI file */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -118,11 +151,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct errs	 e;
 	size_t		 off = 0;
 	ssize_t		 n;
+	size_t		 i;
 	int		 r;
 
 	if (fd == -1) {
 		if ((fd = memfd_create("fuzz_conf", MFD_CLOEXEC)) == -1) {
 			perror("memfd_create");
+			abort();
+		}
+		/* a memfd is created 0777; conf_load refuses group-writable */
+		if (fchmod(fd, 0600) == -1) {
+			perror("fchmod");
 			abort();
 		}
 		(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -147,9 +186,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (void *)c);
 	if (c != NULL) {
 		check_conf(c);
+		for (i = 0; i < c->npaths; i++)
+			FUZZ_CHECK(c->paths[i].value >= (const char *)c &&
+			    c->paths[i].value < (const char *)(c + 1) &&
+			    c->paths[i].value[0] != '\0' &&
+			    c->paths[i].key != NULL, "paths[%zu]", i);
 		FUZZ_CHECK(conf_ref(c) == c && c->refcnt == 2, "conf_ref");
 		conf_unref(c);
 		conf_unref(c);
 	}
+	check_command_word(data, size);
 	return 0;
 }

@@ -50,6 +50,10 @@ import tempfile
 import time
 import traceback
 
+# smtpgate refuses a group- or world-writable configuration file; under a
+# umask of 002 every file the tests write would be one.
+os.umask(0o022)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("SMTPGATE_BIN", "")

@@ -329,6 +329,23 @@ def test_token_command_fails():
     expect_authfail_nosession(up, gw, r"token_command: exit status 3")
 
 
+def test_token_command_fails_logs_stderr():
+    # Issue 10, section 2: the log says why a helper failed, from the first
+    # line of its standard error, escaped (a tab, an escape byte); the
+    # lines after it and the helper's stdout are not logged.
+    up = auth_up(mechs=["XOAUTH2"])
+    gw = Gateway(up, upstream_conf=inject(
+        token_command="echo %s; printf 'invalid_grant:\\tno\\033[0m "
+        "refresh\\nsecond line %s\\n' >&2; exit 2" % (TOKEN, TOKEN)))
+    expect_authfail_nosession(up, gw, r"token_command: exit status 2; "
+                              r"stderr: invalid_grant:\\x09no\\x1b\[0m "
+                              r"refresh$")
+    log = gw.log()
+    check(TOKEN not in log, "the token (stdout or stderr) is in the log")
+    check("second line" not in log, "more than the first stderr line "
+          "was logged")
+
+
 def test_token_command_timeout():
     up = auth_up(mechs=["XOAUTH2"])
     gw = Gateway(up, upstream_conf=inject(

@@ -237,14 +237,23 @@ def wait_for_exit(gw, timeout):
     return gwtest.wait_for(lambda: gw.proc.poll() is not None, timeout)
 
 
-def test_drops_privileges_after_binding():
-    # Started as root with user = nobody: the sockets are bound first, then
-    # every uid and gid of the process is nobody's, and mail still flows
-    # (TLS contexts and CA files were loaded before the drop).
+def open_for_nobody():
+    """The run's directory may be crossed (not listed) by others, so that
+    files a test makes readable by nobody are; the start-up check opens
+    every named file as [gateway] user (issue 10, section 2)."""
     if os.geteuid() != 0:
         raise gwtest.TestSkip("needs root to test the privilege drop")
     import pwd
-    nobody = pwd.getpwnam("nobody")
+    os.chmod(gwtest.tmpdir(), 0o711)
+    return pwd.getpwnam("nobody")
+
+
+def test_drops_privileges_after_binding():
+    # Started as root with user = nobody: the sockets are bound first, then
+    # every uid and gid of the process is nobody's, and mail still flows
+    # (TLS contexts and CA files were loaded before the drop, and nobody
+    # can read the CA file again on SIGHUP).
+    nobody = open_for_nobody()
     up = Upstream("starttls")
     gw = Gateway(up, gateway={"user": "nobody"})
     with open("/proc/%d/status" % gw.proc.pid) as f:
@@ -259,6 +268,209 @@ def test_drops_privileges_after_binding():
     check(gw.wait_log(r"running as user=nobody", 5) is not None,
           "the drop is not logged")
     relay(gw, up, 1, "as nobody")
+
+
+
+# Issue 10, section 2: what start refuses, -t refuses, and the reverse.
+
+def line_of(text, key):
+    """The 1-based line of the first "key = " line in text."""
+    for n, ln in enumerate(text.split("\n"), 1):
+        if ln.startswith(key + " = "):
+            return n
+    raise gwtest.TestFailure("no %s line in %r" % (key, text))
+
+
+def check_refused(path, want, what):
+    """-t and a start both refuse path, with want in their output; the
+    start never says ready."""
+    try:
+        t = run("-t", "-c", path, timeout=10)
+        r = run("-c", path, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise gwtest.TestFailure("%s: -t or start did not end" % what)
+    check(t.returncode == 1, "%s: -t exit %d: %s", what, t.returncode, t.out)
+    check(want in t.out, "%s: want %r from -t, got %r", what, want, t.out)
+    check(r.returncode != 0, "%s: started: %s", what, r.out)
+    check(want in r.out, "%s: want %r at start, got %r", what, want, r.out)
+    check(not re.search(r": ready$", r.out, re.M), "%s: said ready: %s",
+          what, r.out)
+
+
+def test_secret_unreadable_by_user_refused():
+    # A password_file only root can read, with user = nobody: it used to
+    # pass -t and start, and every message got 451.  Now -t (as root,
+    # checking as nobody) and the start (after its drop) refuse it.
+    nobody = open_for_nobody()
+    d = gwtest.newdir("secret")
+    os.chmod(d, 0o755)
+    pw = os.path.join(d, "password")
+    with open(pw, "w", encoding="utf-8") as f:
+        f.write("s3cret\n")
+    os.chmod(pw, 0o600)
+    text = gwtest.config_text(
+        gwtest.free_port(), gwtest.free_port(), gateway={"user": "nobody"},
+        upstream={"auth": "inject", "username": "me@example.test",
+                  "password_file": pw})
+    path = write(text)
+    want = ("%s:%d: password_file: %s: not readable by user nobody "
+            "(Permission denied)" % (path, line_of(text, "password_file"),
+                                     pw))
+    check_refused(path, want, "root-only password_file")
+    # readable by nobody: both accept (the start is
+    # test_drops_privileges_after_binding's)
+    os.chown(pw, nobody.pw_uid, -1)
+    t = run("-t", "-c", path)
+    check(t.returncode == 0, "-t with a password_file nobody can read: "
+          "exit %d: %s", t.returncode, t.out)
+
+
+def test_sighup_secret_unreadable_by_user_refused():
+    # After the drop, a reload that names a file the user cannot read is
+    # refused with the reason, and the running configuration stays.
+    nobody = open_for_nobody()
+    up = Upstream("starttls")
+    gw = Gateway(up, gateway={"user": "nobody"}, start=False)
+    os.chmod(gw.dir, 0o755)		# nobody must be able to reload the file
+    gw.start()
+    relay(gw, up, 1, "before HUP")
+    d = gwtest.newdir("secret")
+    os.chmod(d, 0o755)
+    pw = os.path.join(d, "password")
+    with open(pw, "w", encoding="utf-8") as f:
+        f.write("s3cret\n")
+    os.chmod(pw, 0o600)
+    good = gw.config
+    bad = good.replace("[upstream up]", "[upstream up]\nauth = inject\n"
+                       "username = me@example.test\npassword_file = " + pw)
+    gw.write_config(bad)
+    os.chmod(gw.path, 0o644)
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    # (the value is quoted when the load itself finds it, as it does here)
+    want = (r"reload: %s:%d: password_file: \"?%s\"?: not readable by user "
+            r"nobody \(Permission denied\)" % (re.escape(gw.path),
+                                        line_of(bad, "password_file"),
+                                        re.escape(pw)))
+    check(gw.wait_log(want, 5, start=mark) is not None,
+          "no refused reload: %s", gw.log()[mark:])
+    check(gw.wait_log(r"keeping the running configuration", 5,
+                      start=mark) is not None, "old configuration not kept")
+    relay(gw, up, 2, "after a refused reload")
+    check(nobody.pw_uid != 0, "nobody is root")
+
+
+def test_token_command_missing_refused():
+    text = gwtest.config_text(
+        gwtest.free_port(), gwtest.free_port(),
+        upstream={"auth": "inject", "username": "me@example.test",
+                  "auth_mechanisms": "XOAUTH2",
+                  "token_command": "/nonexistent/get-token --user me"})
+    path = write(text)
+    check_refused(path, "%s:%d: token_command: /nonexistent/get-token: No "
+                  "such file or directory" % (path,
+                                              line_of(text, "token_command")),
+                  "missing token_command")
+    script = os.path.join(os.path.dirname(path), "get-token")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write("#!/bin/sh\necho token\n")
+    os.chmod(script, 0o644)
+    text = text.replace("/nonexistent/get-token", script)
+    path = write(text)
+    check_refused(path, "%s:%d: token_command: %s: not executable by user "
+                  % (path, line_of(text, "token_command"), script),
+                  "token_command without x bits")
+    os.chmod(script, 0o755)
+    t = run("-t", "-c", path)
+    check(t.returncode == 0, "-t with an executable token_command: exit "
+          "%d: %s", t.returncode, t.out)
+
+
+# Issue 10, section 9: the file is opened safely, at start, -t and HUP.
+
+def test_check_fifo_does_not_hang():
+    fifo = os.path.join(gwtest.newdir("fifo"), "smtpgate.ini")
+    os.mkfifo(fifo, 0o600)
+    try:
+        r = run("-t", "-c", fifo, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise gwtest.TestFailure("-t hung on a FIFO")
+    check(r.returncode == 1, "-t on a FIFO: exit %d: %s", r.returncode,
+          r.out)
+    check("%s:0: not a regular file (a FIFO)" % fifo in r.out,
+          "-t on a FIFO says %r", r.out)
+
+
+def test_sighup_fifo_keeps_serving():
+    # A FIFO put in place of the file hung the event loop at SIGHUP.  Now
+    # the reload is refused at once, the old configuration keeps serving,
+    # and a good file is taken on the next HUP.
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    relay(gw, up, 1, "before the FIFO")
+    good = gw.config
+    os.unlink(gw.path)
+    os.mkfifo(gw.path, 0o600)
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    check(gw.wait_log(r"reload: %s:0: not a regular file \(a FIFO\)"
+                      % re.escape(gw.path), 5, start=mark) is not None,
+          "no reason for the refused reload: %s", gw.log()[mark:])
+    check(gw.wait_log(r"keeping the running configuration", 5,
+                      start=mark) is not None, "old configuration not kept")
+    relay(gw, up, 2, "with a FIFO in place")
+    os.unlink(gw.path)
+    gw.write_config(good.replace("[listener test]",
+                                 "[listener test]\nbanner = after.fifo"))
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    check(gw.wait_log(r"new configuration in use", 5, start=mark)
+          is not None, "the repaired file was not taken")
+    with gw.client() as c:
+        check(c.greeting().lines[0] == "after.fifo", "new banner not used")
+    relay(gw, up, 3, "after the FIFO")
+
+
+def test_writable_config_refused():
+    # The file can name a command the gateway runs (token_command):
+    # writable by others or by the group is refused at -t, start and HUP.
+    text = good_config()
+    for mode, who in ((0o666, "others"), (0o664, "group")):
+        path = write(text)
+        os.chmod(path, mode)
+        check_refused(path, "%s:0: writable by %s: it can name a command "
+                      "to run (token_command); chmod go-w %s"
+                      % (path, who, path), "mode %o" % mode)
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    os.chmod(gw.path, 0o646)
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    check(gw.wait_log(r"reload: .*writable by others", 5, start=mark)
+          is not None, "no refused reload: %s", gw.log()[mark:])
+    check(gw.wait_log(r"keeping the running configuration", 5,
+                      start=mark) is not None, "old configuration not kept")
+    relay(gw, up, 1, "after a refused reload")
+
+
+# Issue 10, section 8: an allow list open to everyone is an open relay.
+
+def test_open_relay_warning():
+    text = gwtest.config_text(gwtest.free_port(), gwtest.free_port(),
+                              listener={"allow": "0.0.0.0/0, ::1/128"})
+    path = write(text)
+    t = run("-t", "-c", path)
+    header = text.split("\n").index("[listener test]") + 1
+    want = ("warning: %s:%d: [listener test]: allow: 0.0.0.0/0 admits "
+            "every IPv4 address" % (path, header))
+    check(t.returncode == 0, "-t: exit %d: %s", t.returncode, t.out)
+    check("open relay" in t.out and want in t.out, "-t: want %r, got %r",
+          want, t.out)
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"allow": "0.0.0.0/0"})
+    check(gw.wait_log(r"warning: .*allow: 0\.0\.0\.0/0 admits every IPv4 "
+                      r"address.*open relay", 5) is not None,
+          "no open relay warning at start: %s", gw.log())
 
 
 if __name__ == "__main__":

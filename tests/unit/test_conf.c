@@ -505,7 +505,8 @@ static const struct errcase errcases[] = {
 	{ "log_target", "log_target = file", NULL, NULL,
 	    { "2: log_target: \"file\": must be one of stderr, syslog" } },
 	{ "log_level", "log_level = verbose", NULL, NULL,
-	    { "2: log_level: \"verbose\": " } },
+	    { "2: log_level: \"verbose\": must be one of error, warning, "
+	    "info, debug" } },
 	{ "log_facilities", "log_facilities = protocol, smtp", NULL, NULL,
 	    { "2: log_facilities: \"protocol, smtp\": " } },
 	{ "tls 1.0", NULL, NULL, "tls_min_version = 1.0",
@@ -549,8 +550,22 @@ static const struct errcase errcases[] = {
 	{ "ca_file missing", NULL, NULL, "ca_file = /nonexistent/ca.pem",
 	    { "9: ca_file: \"/nonexistent/ca.pem\": No such file or "
 	    "directory" } },
+	/* issue 10, section 8: error messages that say the fix */
 	{ "ca_file directory", NULL, NULL, "ca_file = /tmp",
-	    { "9: ca_file: \"/tmp\": not a regular file" } },
+	    { "9: ca_file: \"/tmp\": a directory; ca_file takes one PEM "
+	    "bundle: use ca_path = /tmp for a directory of hashed "
+	    "certificates" } },
+	{ "ca_file device", NULL, NULL, "ca_file = /dev/null",
+	    { "9: ca_file: \"/dev/null\": not a regular file" } },
+	{ "tls_name with port", NULL, NULL, "tls_name = mx.example.com:25",
+	    { "9: tls_name: \"mx.example.com:25\": a port does not go in "
+	    "tls_name; write tls_name = mx.example.com" } },
+	{ "password key", NULL, NULL, "password = hunter2",
+	    { "9: password: unknown key in [upstream u]; put the password in "
+	    "a file (mode 0600) and name it in password_file" } },
+	{ "token key", NULL, NULL, "token = abc",
+	    { "9: token: unknown key in [upstream u]; use token_file or "
+	    "token_command" } },
 	{ "accept unknown word", NULL, NULL, "accept = expired, anything",
 	    { "9: accept: \"expired, anything\": \"anything\": not one of "
 	    "self-signed, untrusted-root, expired, not-yet-valid, "
@@ -609,7 +624,8 @@ static const struct errcase errcases[] = {
 	{ "ca_path not a directory", NULL, NULL, "ca_path = /etc/passwd",
 	    { "9: ca_path: \"/etc/passwd\": not a directory" } },
 	{ "crl_file directory", NULL, NULL, "crl_file = /tmp",
-	    { "9: crl_file: \"/tmp\": not a regular file" } },
+	    { "9: crl_file: \"/tmp\": a directory; use crl_path = /tmp for "
+	    "a directory" } },
 	{ "crl_check", NULL, NULL, "crl_check = all",
 	    { "9: crl_check: \"all\": must be one of chain, leaf, "
 	    "chain-except-root" } },
@@ -919,12 +935,14 @@ test_open_error(void **state)
 	size_t		 i, len = 1024 * 1024 + 10;
 
 	(void)state;
-	/* a directory opens, but does not read */
+	/* only a regular file is read (conf_files.c; test_conf_files.c) */
 	errs_clear();
-	assert_int_equal(conf_load("/tmp", &c, collect, NULL), 2);
+	assert_int_equal(conf_load("/tmp", &c, collect, NULL), 1);
 	assert_null(c);
-	assert_err(0, "/tmp", "0: read error: Is a directory");
-	assert_err(1, "/tmp", "0: [listener]: no [listener NAME] section");
+	assert_err(0, "/tmp", "0: not a regular file (a directory)");
+	errs_clear();
+	assert_int_equal(conf_load("/dev/zero", &c, collect, NULL), 1);
+	assert_err(0, "/dev/zero", "0: not a regular file (a device)");
 
 	/* "-c /dev/zero" or a log file by mistake must end, and soon */
 	big = malloc(len);
@@ -947,6 +965,104 @@ test_open_error(void **state)
 	/* no callback: errors are still counted */
 	assert_int_equal(conf_load("/nonexistent/smtpgate.ini", &c, NULL,
 	    NULL), 1);
+}
+
+/*
+ * issue 10, section 8: "host = name:587" says where the port goes (the
+ * base file of test_errors already sets host, hence a file of its own).
+ */
+static void
+test_host_with_port(void **state)
+{
+	static const struct {
+		const char	*host, *want;
+	} cases[] = {
+		{ "smtp.example.com:587", "5: host: \"smtp.example.com:587\": "
+		    "a port does not go in host; write host = smtp.example.com "
+		    "and port = 587" },
+		{ "[2001:db8::1]:465", "5: host: \"[2001:db8::1]:465\": a port "
+		    "does not go in host; write host = 2001:db8::1 and port = "
+		    "465" },
+		{ "smtp.example.com:x", "5: host: \"smtp.example.com:x\": not "
+		    "a host name or IPv6 address" },
+	};
+	struct gw_conf	*c;
+	const char	*path;
+	char		 text[512];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(text, sizeof(text), "[listener l]\n"
+		    "listen = 127.0.0.1:2525\nupstream = u\n[upstream u]\n"
+		    "host = %s\n", cases[i].host);
+		assert_int_equal(load_text(text, &c, &path), 1);
+		assert_err(0, path, cases[i].want);
+	}
+}
+
+/* what log_warnx() wrote to stderr while fn(text) ran */
+static char *
+stderr_of_load(const char *text)
+{
+	struct gw_conf	*c;
+	char		 path[] = "/tmp/test_conf.err.XXXXXX", *buf;
+	int		 fd, saved;
+	ssize_t		 n;
+
+	fd = mkstemp(path);
+	assert_true(fd != -1);
+	(void)unlink(path);
+	(void)fflush(stderr);
+	saved = dup(2);
+	assert_true(saved != -1 && dup2(fd, 2) == 2);
+	log_init(0, GW_LOG_WARNING, LOGF_ALL);
+	n = load_text(text, &c, NULL);
+	conf_unref(c);
+	(void)fflush(stderr);
+	assert_true(dup2(saved, 2) == 2);
+	(void)close(saved);
+	assert_no_errors((int)n);
+	buf = calloc(1, 8192);
+	assert_non_null(buf);
+	n = pread(fd, buf, 8191, 0);
+	assert_true(n >= 0);
+	(void)close(fd);
+	return buf;
+}
+
+/*
+ * issue 10, section 8: an allow list that admits every address is an open
+ * relay: a warning with FILE:LINE, unless clients must log in.
+ */
+static void
+test_open_relay_warning(void **state)
+{
+	char	*out;
+
+	(void)state;
+	out = stderr_of_load("[listener l]\nlisten = 127.0.0.1:2525\n"
+	    "upstream = u\nallow = 10.0.0.0/8, 0.0.0.0/0, ::/0\n[upstream u]\n"
+	    "host = mail.example.com\n");
+	if (strstr(out, ":1: [listener l]: allow: 0.0.0.0/0 admits every "
+	    "IPv4 address: anyone who can connect can send mail through the "
+	    "upstream (an open relay)") == NULL ||
+	    strstr(out, "warning: ") == NULL ||
+	    strstr(out, "allow: ::/0 admits every IPv6 address") == NULL)
+		fail_msg("no open relay warning in: %s", out);
+	free(out);
+	/* the default, a narrower list, and a listener that needs AUTH */
+	out = stderr_of_load(MINIMAL "[listener m]\nlisten = 0.0.0.0:2526\n"
+	    "upstream = u\nallow = 10.0.0.0/8, 2001:db8::/32\n");
+	if (strstr(out, "open relay") != NULL)
+		fail_msg("unexpected warning: %s", out);
+	free(out);
+	out = stderr_of_load("[listener l]\nlisten = 127.0.0.1:2525\n"
+	    "upstream = u\nallow = 0.0.0.0/0\n[upstream u]\n"
+	    "host = mail.example.com\nauth = passthrough\n");
+	if (strstr(out, "open relay") != NULL)
+		fail_msg("warning although clients must log in: %s", out);
+	free(out);
 }
 
 static void
@@ -1550,6 +1666,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_open_error, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_with_port, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_open_relay_warning, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docs_defaults, setup,
 		    teardown),

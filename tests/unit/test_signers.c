@@ -90,6 +90,8 @@ load(const char *listener_extra, const char *key_a)
 	    "[dkim c]\ndomain = example.net\nselector = c\nkey_file = %s\n",
 	    listener_extra, key_a, key2, key1);
 	assert_int_equal(fclose(f), 0);
+	/* under umask 002 the file would be group-writable: refused */
+	assert_int_equal(chmod(conf_path, 0644), 0);
 	assert_int_equal(conf_load(conf_path, &c, NULL, NULL), 0);
 	return c;
 }
