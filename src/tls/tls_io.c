@@ -23,6 +23,7 @@
 
 #include "net/io.h"
 #include "tls/tls.h"
+#include "tls/tls_cert.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -54,11 +55,11 @@ struct tls_conn {
 	int		 got_data;	/* a record was read after the handshake */
 	int		 probe;
 	struct tls_report *report;	/* probe mode only */
-	/* accept = name-mismatch: the name is checked after the handshake */
-	int		 name_deferred;
-	char		 name[CONF_HOST_MAX];
-	int		 name_is_ip;
+	char		 name[CONF_HOST_MAX];	/* checked when name_checked */
+	int		 leaf_checked;	/* tio_own_checks ran on the leaf */
 	struct tls_ocsp_state ocsp;
+	struct tls_crlset *crls;	/* deferred CRLs (a reference), or NULL */
+	struct tls_crlchain crlchain;	/* the chain as the callback saw it */
 };
 
 static int	tio_handshake(void *);
@@ -72,12 +73,15 @@ static void	tio_collect(struct tls_conn *);
 static void	tio_name(WOLFSSL_X509_NAME *, char *, size_t);
 static void	tio_hex(const unsigned char *, size_t, int, char *, size_t);
 static void	tio_errstr(int, char *, size_t);
-static int	tio_spki_sha256(WOLFSSL_X509 *, unsigned char *);
+static int	tio_spki_sha256(struct tls_conn *, unsigned char *);
+static WOLFSSL_X509 *tio_peer_cert(struct tls_conn *);
 static int	tio_check_pins(struct tls_conn *);
 static enum gw_fail tio_alert(struct tls_conn *, enum gw_fail, int *);
 static void	tio_probe_chain(struct tls_conn *);
 static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
-static void	tio_check_name(struct tls_conn *);
+static int	tio_lib_error(struct tls_conn *, int *, int, WOLFSSL_X509 *);
+static void	tio_verdict(struct tls_conn *, int, int, int, WOLFSSL_X509 *);
+static int	tio_own_checks(struct tls_conn *, WOLFSSL_X509 *, int);
 static void	tio_report_check(struct tls_conn *, int, int, int);
 static int	tio_cert_dates(WOLFSSL_X509 *);
 static void	tio_revocation(struct tls_conn *);
@@ -87,14 +91,15 @@ static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
 };
 
-/* tls_verify_cb - record the first verification problem of the session */
+/* tls_verify_cb - decide on each certificate; record the first problem */
 int
 tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
 	WOLFSSL		*ssl;
 	WOLFSSL_X509	*cert;
 	struct tls_conn	*tc = NULL;
-	int		 err, derr, depth, ok;
+	const unsigned char *der;
+	int		 err, depth, ok, len = 0;
 
 	err = wolfSSL_X509_STORE_CTX_get_error(store);
 	depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
@@ -106,20 +111,49 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		tc = wolfSSL_get_ex_data(ssl, tls_ex_index());
 	if (tc != NULL && tc->magic != TLS_CONN_MAGIC)
 		tc = NULL;
+	/*
+	 * Without our session state there is no policy and none of our own
+	 * checks (name, key size, hash) can run: fail closed.
+	 */
+	if (tc == NULL)
+		return 0;
 	/* called top of the chain first, for every certificate (notes 3) */
-	if (tc != NULL && tc->topdepth < 0)
+	if (tc->topdepth < 0)
 		tc->topdepth = depth;
 	/*
 	 * preverify alone is not enough: with some host-check paths wolfSSL
 	 * passes preverify=1 together with err=-322 (notes section 3).
 	 */
-	if (preverify && err == 0)
-		return 1;
-	if (err == 0)
+	if (!preverify && err == 0)
 		err = -329;	/* VERIFY_CERT_ERROR: failed without a reason */
-	/* without our session state there is no policy: fail closed */
-	if (tc == NULL)
+	/*
+	 * A certificate wolfSSL chained to a trust anchor (a missing CRL
+	 * is no trust problem) may vouch for a deferred CRL one level
+	 * down (tls_crl.c).
+	 */
+	if (tc->crls != NULL && (err == 0 || err == -362) && cert != NULL &&
+	    (der = wolfSSL_X509_get_der(cert, &len)) != NULL && len > 0)
+		tls_crl_note(&tc->crlchain, depth, der, (size_t)len);
+	ok = err == 0 || tio_lib_error(tc, &err, depth, cert);
+	/* the probe goes on: it wants every check, and sends no mail */
+	if (!ok && !tc->probe)
 		return 0;
+	/* wolfSSL's checks passed or were let through: now ours */
+	if (!tio_own_checks(tc, cert, depth))
+		ok = 0;
+	return tc->probe ? 1 : ok;
+}
+
+/*
+ * tio_lib_error - the policy's verdict on an error wolfSSL reported for
+ * the certificate at depth: 1 to go on (our own checks still follow), 0
+ * to fail, recorded.
+ */
+static int
+tio_lib_error(struct tls_conn *tc, int *errp, int depth, WOLFSSL_X509 *cert)
+{
+	int	 err = *errp, derr, ok;
+
 	/*
 	 * Stapling: a good staple raises no error and a revoked one fails
 	 * the handshake without asking us (-360).  An unknown status here
@@ -148,6 +182,16 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 			return 1;
 		}
 	}
+	/*
+	 * A CRL issued by an intermediate that is not in ca_file could not
+	 * be loaded into the context: wolfSSL finds no CRL for the issuer,
+	 * and we check the deferred CRLs against the issuer the chain
+	 * presented (tls_crl.c).
+	 */
+	if (err == -362 && tc->crls != NULL)
+		err = tls_crl_check(tc->crls, &tc->crlchain, depth, cert);
+	if (err == 0)
+		return 1;
 	ok = tls_verify_decide(&tc->vp, err, depth, tc->topdepth, &tc->used);
 	/*
 	 * wolfSSL reports one error per certificate: "unknown issuer" hides
@@ -160,26 +204,96 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		ok = 0;
 		err = derr;
 	}
+	*errp = err;
+	tio_verdict(tc, depth, err, ok, cert);
+	return ok;
+}
+
+/*
+ * tio_verdict - one decided error: traced when let through, reported to
+ * the probe, and kept as the session's reason when it is the first that
+ * fails.
+ */
+static void
+tio_verdict(struct tls_conn *tc, int depth, int err, int ok,
+    WOLFSSL_X509 *cert)
+{
 	if (tc->probe)
 		tio_report_check(tc, depth, err, ok);
-	else if (ok) {
+	else if (ok)
 		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u depth=%d "
 		    "error %d (%s) let through by policy",
 		    (unsigned long long)tc->id, tc->host, tc->port, depth, err,
 		    tls_verify_text(err));
-		return 1;
+	if (ok || tc->verr != 0)
+		return;
+	tc->verr = err;
+	tc->vdepth = depth;
+	if (cert != NULL)
+		tio_name(wolfSSL_X509_get_subject_name(cert), tc->vsubject,
+		    sizeof(tc->vsubject));
+	else
+		(void)str_copy(tc->vsubject, "-", sizeof(tc->vsubject));
+}
+
+/*
+ * tio_own_checks - what smtpgate checks itself on every certificate the
+ * server sent, from the certificate's own DER: RSA keys of 2048 bits or
+ * more, no SHA-1 or MD5 signature (a self-signed certificate's own
+ * signature proves nothing and is not judged), and for the leaf the host
+ * name (RFC 6125, tls_name.c).  1 if all pass or the policy lets them
+ * through, else 0 with the first problem recorded.
+ */
+static int
+tio_own_checks(struct tls_conn *tc, WOLFSSL_X509 *cert, int depth)
+{
+	struct tls_cert_facts	 f;
+	const unsigned char	*der = NULL;
+	int			 errs[4], n = 0, i, len = 0, ok = 1, m;
+
+	if (cert != NULL)
+		der = wolfSSL_X509_get_der(cert, &len);
+	if (der == NULL || len <= 0 ||
+	    tls_cert_parse(der, (size_t)len, &f) != NULL) {
+		errs[n++] = TLS_VERR_UNPARSABLE;
+	} else {
+		if (f.key == TLS_KEY_RSA && f.rsa_bits < TLS_RSA_MIN_BITS)
+			errs[n++] = TLS_VERR_WEAK_RSA;
+		if (f.issuer.len != f.subject.len ||
+		    memcmp(f.issuer.p, f.subject.p, f.issuer.len) != 0) {
+			if (f.sighash == TLS_SIG_SHA1)
+				errs[n++] = TLS_VERR_SHA1;
+			else if (f.sighash == TLS_SIG_MD)
+				errs[n++] = TLS_VERR_MD;
+		}
+		if (depth == 0 && tc->name_checked) {
+			m = tls_name_match(tc->name, &f);
+			if (m == TLS_NAME_NONE)
+				errs[n++] = -322;
+			else
+				log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u "
+				    "name %s matched by %s", (unsigned long long)
+				    tc->id, tc->host, tc->port, tc->name,
+				    m == TLS_NAME_IP ? "an iPAddress" :
+				    m == TLS_NAME_WILDCARD ? "a wildcard" :
+				    m == TLS_NAME_CN ? "the commonName (no "
+				    "dNSName in the certificate)" : "a dNSName");
+		}
 	}
-	if (!ok && tc->verr == 0) {
-		tc->verr = err;
-		tc->vdepth = depth;
-		if (cert != NULL)
-			tio_name(wolfSSL_X509_get_subject_name(cert),
-			    tc->vsubject, sizeof(tc->vsubject));
-		else
-			(void)str_copy(tc->vsubject, "-", sizeof(tc->vsubject));
+	if (depth == 0)
+		tc->leaf_checked = 1;
+	for (i = 0; i < n; i++) {
+		if (tls_verify_decide(&tc->vp, errs[i], depth, tc->topdepth,
+		    &tc->used)) {
+			tio_verdict(tc, depth, errs[i], 1, cert);
+			continue;
+		}
+		tio_verdict(tc, depth, errs[i], 0, cert);
+		ok = 0;
+		if (!tc->probe)
+			break;
 	}
-	/* the probe goes on: it wants every check, and sends no mail */
-	return tc->probe ? 1 : 0;
+	return ok;
 }
 
 /*
@@ -287,27 +401,17 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 		goto fail;
 	}
 	/*
-	 * wolfSSL reports one error per certificate, and a name mismatch
-	 * replaces a date or trust error found before it: a callback that
-	 * accepted -322 would also accept an expired certificate.  So when
-	 * the policy accepts name mismatches, wolfSSL does not check the
-	 * name at all (every other error still reaches the callback) and we
-	 * check it after the handshake.
+	 * The host name is ours to check (tls_name.c, RFC 6125), in the
+	 * verify callback on the leaf: wolfSSL's own check accepted "*.com"
+	 * and names for addresses, and its -322 replaced a date or trust
+	 * error found on the same certificate.
 	 */
-	if (ctx->verify_hostname &&
-	    ((ctx->vp.accept & CONF_ACCEPT_NAME_MISMATCH) || ctx->probe)) {
-		tc->name_deferred = 1;
+	if (ctx->verify_hostname) {
 		tc->name_checked = 1;
-		tc->name_is_ip = ctx->name_is_ip;
 		(void)str_copy(tc->name, ctx->name, sizeof(tc->name));
-	} else if (ctx->verify_hostname) {
-		if (wolfSSL_check_domain_name(tc->ssl, ctx->name) !=
-		    WOLFSSL_SUCCESS) {
-			io_set_error(io, FAIL_INTERNAL, "cannot set the name to check");
-			goto fail;
-		}
-		tc->name_checked = 1;
 	}
+	if (ctx->crls != NULL)
+		tc->crls = tls_crlset_ref(ctx->crls);
 	if (wolfSSL_set_ex_data(tc->ssl, tls_ex_index(), tc) != WOLFSSL_SUCCESS) {
 		io_set_error(io, FAIL_INTERNAL, "cannot attach TLS session state");
 		goto fail;
@@ -446,8 +550,16 @@ tio_handshake(void *arg)
 	r = wolfSSL_connect(tc->ssl);
 	tls_ocsp_end();
 	if (r == WOLFSSL_SUCCESS) {
-		if (tc->name_deferred)
-			tio_check_name(tc);
+		/*
+		 * Our own checks run in the verify callback; a full handshake
+		 * in which it never saw the leaf must not pass unchecked.
+		 */
+		if (!tc->leaf_checked && !wolfSSL_session_reused(tc->ssl)) {
+			io_set_error(tc->io, FAIL_CERT_UNTRUSTED, "the server "
+			    "certificate was not checked (no verify callback "
+			    "for it)");
+			return IO_T_ERROR;
+		}
 		tio_collect(tc);
 		/*
 		 * Pins are checked on every handshake, resumed or not: the
@@ -646,6 +758,8 @@ tio_free(void *arg)
 	if (tc->ssl != NULL)
 		wolfSSL_free(tc->ssl);
 	tls_ocsp_state_clear(&tc->ocsp);
+	tls_crlchain_clear(&tc->crlchain);
+	tls_crlset_unref(tc->crls);
 	free(tc->report);
 	tc->magic = 0;
 	free(tc);
@@ -732,8 +846,7 @@ tio_collect(struct tls_conn *tc)
 	(void)str_copy(ti->fingerprint, "-", sizeof(ti->fingerprint));
 	(void)str_copy(ti->not_after, "-", sizeof(ti->not_after));
 	(void)str_copy(ti->serial, "-", sizeof(ti->serial));
-	/* a duplicate that we own (wolfSSL_X509_dup inside) */
-	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) == NULL)
+	if ((x = tio_peer_cert(tc)) == NULL)
 		return;
 	tio_name(wolfSSL_X509_get_subject_name(x), ti->subject,
 	    sizeof(ti->subject));
@@ -752,28 +865,48 @@ tio_collect(struct tls_conn *tc)
 	wolfSSL_X509_free(x);
 }
 
-/* tio_spki_sha256 - SHA-256 of the certificate's SubjectPublicKeyInfo */
-static int
-tio_spki_sha256(WOLFSSL_X509 *x, unsigned char *out)
+/*
+ * tio_peer_cert - the server's certificate, a copy that the caller frees.
+ * wolfSSL_get_peer_certificate() gave NULL for an Ed25519 leaf (tested:
+ * its internal duplicate fails), so the leaf as sent is the fallback.
+ */
+static WOLFSSL_X509 *
+tio_peer_cert(struct tls_conn *tc)
 {
-	WOLFSSL_EVP_PKEY	*pk;
-	unsigned char		*der = NULL, *p;
-	int			 len, r = -1;
+	WOLFSSL_X509_CHAIN	*ch;
+	WOLFSSL_X509		*x;
 
-	if ((pk = wolfSSL_X509_get_pubkey(x)) == NULL)
+	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) != NULL)
+		return x;
+	if ((ch = wolfSSL_get_peer_chain(tc->ssl)) == NULL ||
+	    wolfSSL_get_chain_count(ch) <= 0)
+		return NULL;
+	return wolfSSL_get_chain_X509(ch, 0);
+}
+
+/*
+ * tio_spki_sha256 - SHA-256 of the server certificate's
+ * SubjectPublicKeyInfo as encoded in the certificate (RFC 7469): for every
+ * key type the same bytes "openssl pkey -pubin -outform DER" gives.
+ * wolfSSL_i2d_PUBKEY() is not used: for RSA it gives the PKCS#1 key
+ * without the algorithm.  The leaf's DER as sent, from the peer chain.
+ */
+static int
+tio_spki_sha256(struct tls_conn *tc, unsigned char *out)
+{
+	struct tls_cert_facts	 f;
+	WOLFSSL_X509_CHAIN	*ch;
+	const unsigned char	*der;
+	int			 len;
+
+	if ((ch = wolfSSL_get_peer_chain(tc->ssl)) == NULL ||
+	    wolfSSL_get_chain_count(ch) <= 0 ||
+	    (der = wolfSSL_get_chain_cert(ch, 0)) == NULL ||
+	    (len = wolfSSL_get_chain_length(ch, 0)) <= 0 ||
+	    tls_cert_parse(der, (size_t)len, &f) != NULL ||
+	    f.spki.len > UINT32_MAX)
 		return -1;
-	if ((len = wolfSSL_i2d_PUBKEY(pk, NULL)) <= 0 || len > 16384 ||
-	    (der = malloc((size_t)len)) == NULL)
-		goto done;
-	p = der;
-	if (wolfSSL_i2d_PUBKEY(pk, &p) != len)
-		goto done;
-	if (wc_Sha256Hash(der, (word32)len, out) == 0)
-		r = 0;
-done:
-	free(der);
-	wolfSSL_EVP_PKEY_free(pk);
-	return r;
+	return wc_Sha256Hash(f.spki.p, (word32)f.spki.len, out) == 0 ? 0 : -1;
 }
 
 /*
@@ -783,25 +916,15 @@ done:
 static int
 tio_check_pins(struct tls_conn *tc)
 {
-	WOLFSSL_X509	*x;
 	unsigned char	 h[WC_SHA256_DIGEST_SIZE];
 	char		 b64[64];
-	int		 r;
 
 	/* the probe shows the server's pin even when none is configured */
 	if (tc->npins == 0 && !tc->probe)
 		return 0;
-	/* a duplicate that we own */
-	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) == NULL) {
-		io_set_error(tc->io, FAIL_PIN_MISMATCH,
-		    "no server certificate to check the pins against");
-		return -1;
-	}
-	r = tio_spki_sha256(x, h);
-	wolfSSL_X509_free(x);
-	if (r == -1) {
-		io_set_error(tc->io, FAIL_PIN_MISMATCH,
-		    "cannot hash the server's public key");
+	if (tio_spki_sha256(tc, h) == -1) {
+		io_set_error(tc->io, FAIL_PIN_MISMATCH, "no server certificate "
+		    "whose public key could be hashed for the pins");
 		return -1;
 	}
 	if (base64_encode(h, sizeof(h), b64, sizeof(b64)) == -1)
@@ -912,39 +1035,6 @@ tls_get_report(const struct gw_io *io, struct tls_report *rp)
 	/* an OCSP answer fetched after the handshake updated tc->info */
 	rp->info = tc->info;
 	return 0;
-}
-
-/*
- * tio_check_name - the deferred name check (accept = name-mismatch): a
- * mismatch is only recorded as the exception used, never a failure.
- */
-static void
-tio_check_name(struct tls_conn *tc)
-{
-	WOLFSSL_X509	*x;
-	int		 ok = 0;
-
-	/* a duplicate that we own */
-	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) != NULL) {
-		if (tc->name_is_ip)
-			ok = wolfSSL_X509_check_ip_asc(x, tc->name, 0) ==
-			    WOLFSSL_SUCCESS;
-		else
-			ok = wolfSSL_X509_check_host(x, tc->name,
-			    strlen(tc->name), 0, NULL) == WOLFSSL_SUCCESS;
-		wolfSSL_X509_free(x);
-	}
-	if (ok)
-		return;
-	/* the probe defers the name check whatever the policy says */
-	ok = (tc->vp.accept & CONF_ACCEPT_NAME_MISMATCH) != 0;
-	if (ok)
-		tc->used |= CONF_ACCEPT_NAME_MISMATCH;
-	else if (tc->verr == 0) {
-		tc->verr = -322;
-		tc->vdepth = 0;
-	}
-	tio_report_check(tc, 0, -322, ok);
 }
 
 /* tio_report_check - one check and its verdict into the probe's report */

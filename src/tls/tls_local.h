@@ -11,6 +11,8 @@
 #include "conf/conf.h"
 #include "tls/tls.h"
 
+struct tls_crlset;
+
 /*
  * One per upstream per configuration snapshot; immutable once built.  The
  * verification policy travels with it because the verify callback decides
@@ -32,6 +34,7 @@ struct tls_client_ctx {
 	int		 ocsp_chain;
 	unsigned	 ocsp_timeout;		/* seconds */
 	int		 stapling;		/* enum ocsp_stapling */
+	struct tls_crlset *crls;		/* deferred CRLs (tls_crl.c) */
 };
 
 /*
@@ -46,6 +49,33 @@ struct tls_client_ctx {
  * stapled nothing" (wolfSSL's own -407 says only "OCSP status invalid").
  */
 #define TLS_VERR_NO_STAPLE	(-10407)
+
+/*
+ * Our own checks' codes (tio_own_checks), in the verify callback's
+ * numbering; tls_verify.c has their class and text.
+ */
+#define TLS_VERR_WEAK_RSA	(-10501)	/* RSA key under 2048 bits */
+#define TLS_VERR_SHA1		(-10502)	/* SHA-1 signature */
+#define TLS_VERR_MD		(-10503)	/* MD5, MD4 or MD2 signature */
+#define TLS_VERR_UNPARSABLE	(-10504)	/* our DER reader refused it */
+#define TLS_RSA_MIN_BITS	2048
+
+/* deferred CRLs: the chain the verify callback saw, by depth */
+#define TLS_CRL_DEPTH		10
+struct tls_crlchain {
+	unsigned char	*der[TLS_CRL_DEPTH];
+	size_t		 len[TLS_CRL_DEPTH];
+};
+int	tls_crlset_add(struct tls_crlset **, const unsigned char *, size_t,
+	    int);
+struct tls_crlset *tls_crlset_ref(struct tls_crlset *);
+void	tls_crlset_unref(struct tls_crlset *);
+size_t	tls_crlset_count(const struct tls_crlset *);
+void	tls_crl_note(struct tls_crlchain *, int, const unsigned char *,
+	    size_t);
+void	tls_crlchain_clear(struct tls_crlchain *);
+int	tls_crl_check(struct tls_crlset *, struct tls_crlchain *, int,
+	    WOLFSSL_X509 *);
 
 struct tls_ocsp_item {
 	char		 url[CONF_URL_MAX];
