@@ -487,6 +487,12 @@ ctx_load_ca_path(struct tls_client_ctx *tc, const char *path, char *err,
 	int	 r;
 
 	r = wolfSSL_CTX_load_verify_locations(tc->ctx, path, NULL);
+	if (r == 0 || r == WOLFSSL_FAILURE) {
+		(void)snprintf(err, errlen, "ca_path: %s: holds no "
+		    "certificate (a PEM file of \"-----BEGIN CERTIFICATE-----\" "
+		    "blocks is needed)", path);
+		return -1;
+	}
 	if (r != WOLFSSL_SUCCESS) {
 		wolfSSL_ERR_error_string_n((unsigned long)r, why, sizeof(why));
 		(void)snprintf(err, errlen, "ca_path: %s: no CA certificates "
