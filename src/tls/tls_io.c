@@ -6,9 +6,10 @@
  * Nothing read in plaintext can reach the TLS parser: the session starts
  * only on an empty input buffer (STARTTLS injection, CVE-2011-0411 class).
  *
- * The verify callback records the first error it sees with its depth and
- * subject, because after a failed handshake wolfSSL_get_error() often says
- * only -188 ("no signer") whatever the real problem was.
+ * The verify callback (tls_chain.c) records the first error it sees with
+ * its depth and subject, because after a failed handshake
+ * wolfSSL_get_error() often says only -188 ("no signer") whatever the real
+ * problem was; the pins and the info line are made here afterwards.
  */
 #include "tls/tls_local.h"	/* wolfssl/options.h first */
 #include <wolfssl/openssl/evp.h>
@@ -28,39 +29,6 @@
 #include "util/log.h"
 #include "util/str.h"
 
-#define TLS_CONN_MAGIC	0x544c5343u	/* "TLSC" */
-
-struct tls_conn {
-	uint32_t	 magic;
-	WOLFSSL		*ssl;
-	struct gw_io	*io;
-	uint64_t	 id;
-	char		 host[CONF_HOST_MAX];
-	unsigned	 port;
-	int		 name_checked;
-	/* first verification problem seen by the callback */
-	int		 verr;
-	int		 vdepth;
-	char		 vsubject[256];	/* escaped */
-	int		 done;		/* handshake finished */
-	struct tls_info	 info;
-	/* the policy, copied: a reload may free the context under us */
-	struct tls_vpolicy vp;
-	unsigned char	 pins[CONF_MAX_PINS][CONF_PIN_LEN];
-	size_t		 npins;
-	int		 warn_no_chain;
-	unsigned	 used;		/* TLS_USED_* and CONF_ACCEPT_* bits */
-	int		 topdepth;	/* first depth the callback saw */
-	int		 cert_requested; /* the server sent CertificateRequest */
-	int		 got_data;	/* a record was read after the handshake */
-	int		 probe;
-	struct tls_report *report;	/* probe mode only */
-	char		 name[CONF_HOST_MAX];	/* checked when name_checked */
-	int		 leaf_checked;	/* tio_own_checks ran on the leaf */
-	struct tls_ocsp_state ocsp;
-	struct tls_crlset *crls;	/* deferred CRLs (a reference), or NULL */
-	struct tls_crlchain crlchain;	/* the chain as the callback saw it */
-};
 
 static int	tio_handshake(void *);
 static ssize_t	tio_read(void *, void *, size_t);
@@ -70,7 +38,6 @@ static void	tio_shutdown(void *);
 static void	tio_free(void *);
 static ssize_t	tio_ioerror(struct tls_conn *, int, const char *);
 static void	tio_collect(struct tls_conn *);
-static void	tio_name(WOLFSSL_X509_NAME *, char *, size_t);
 static void	tio_hex(const unsigned char *, size_t, int, char *, size_t);
 static void	tio_errstr(int, char *, size_t);
 static int	tio_spki_sha256(struct tls_conn *, unsigned char *);
@@ -79,247 +46,12 @@ static int	tio_check_pins(struct tls_conn *);
 static enum gw_fail tio_alert(struct tls_conn *, enum gw_fail, int *);
 static void	tio_probe_chain(struct tls_conn *);
 static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
-static int	tio_lib_error(struct tls_conn *, int *, int, WOLFSSL_X509 *);
-static void	tio_verdict(struct tls_conn *, int, int, int, WOLFSSL_X509 *);
-static int	tio_own_checks(struct tls_conn *, WOLFSSL_X509 *, int);
-static void	tio_report_check(struct tls_conn *, int, int, int);
-static int	tio_cert_dates(WOLFSSL_X509 *);
 static void	tio_revocation(struct tls_conn *);
 static const char *tio_ocsp_name(int);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
 };
-
-/* tls_verify_cb - decide on each certificate; record the first problem */
-int
-tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
-{
-	WOLFSSL		*ssl;
-	WOLFSSL_X509	*cert;
-	struct tls_conn	*tc = NULL;
-	const unsigned char *der;
-	int		 err, depth, ok, len = 0;
-
-	err = wolfSSL_X509_STORE_CTX_get_error(store);
-	depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
-	/* current_cert is owned by the store: never freed here */
-	cert = wolfSSL_X509_STORE_CTX_get_current_cert(store);
-	ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store,
-	    wolfSSL_get_ex_data_X509_STORE_CTX_idx());
-	if (ssl != NULL)
-		tc = wolfSSL_get_ex_data(ssl, tls_ex_index());
-	if (tc != NULL && tc->magic != TLS_CONN_MAGIC)
-		tc = NULL;
-	/*
-	 * Without our session state there is no policy and none of our own
-	 * checks (name, key size, hash) can run: fail closed.
-	 */
-	if (tc == NULL)
-		return 0;
-	/* called top of the chain first, for every certificate (notes 3) */
-	if (tc->topdepth < 0)
-		tc->topdepth = depth;
-	/*
-	 * preverify alone is not enough: with some host-check paths wolfSSL
-	 * passes preverify=1 together with err=-322 (notes section 3).
-	 */
-	if (!preverify && err == 0)
-		err = -329;	/* VERIFY_CERT_ERROR: failed without a reason */
-	/*
-	 * A certificate wolfSSL chained to a trust anchor (a missing CRL
-	 * is no trust problem) may vouch for a deferred CRL one level
-	 * down (tls_crl.c).
-	 */
-	if (tc->crls != NULL && (err == 0 || err == -362) && cert != NULL &&
-	    (der = wolfSSL_X509_get_der(cert, &len)) != NULL && len > 0)
-		tls_crl_note(&tc->crlchain, depth, der, (size_t)len);
-	ok = err == 0 || tio_lib_error(tc, &err, depth, cert);
-	/* the probe goes on: it wants every check, and sends no mail */
-	if (!ok && !tc->probe)
-		return 0;
-	/* wolfSSL's checks passed or were let through: now ours */
-	if (!tio_own_checks(tc, cert, depth))
-		ok = 0;
-	return tc->probe ? 1 : ok;
-}
-
-/*
- * tio_lib_error - the policy's verdict on an error wolfSSL reported for
- * the certificate at depth: 1 to go on (our own checks still follow), 0
- * to fail, recorded.
- */
-static int
-tio_lib_error(struct tls_conn *tc, int *errp, int depth, WOLFSSL_X509 *cert)
-{
-	int	 err = *errp, derr, ok;
-
-	/*
-	 * Stapling: a good staple raises no error and a revoked one fails
-	 * the handshake without asking us (-360).  An unknown status here
-	 * means the server stapled nothing usable.
-	 */
-	if (tc->ocsp.stapling != STAPLING_OFF && tls_ocsp_is_unknown(err)) {
-		if (tc->ocsp.stapling == STAPLING_REQUEST) {
-			tc->ocsp.result = TLS_OCSP_NO_STAPLE;
-			return 1;
-		}
-		err = TLS_VERR_NO_STAPLE;
-	}
-	/*
-	 * OCSP: our callback answered "not cached" and recorded the
-	 * request; the answer is fetched after the handshake and decides
-	 * then (tls_ocsp.c).  A cached "unknown" is a gap that soft lets
-	 * through; "revoked" never passes (tls_verify_decide).
-	 */
-	if (tc->ocsp.mode != OCSP_OFF && tls_ocsp_is_unknown(err)) {
-		if (tc->ocsp.nitems > 0 || tc->ocsp.overflow) {
-			tc->ocsp.pending = 1;
-			return 1;
-		}
-		if (tc->ocsp.mode == OCSP_SOFT) {
-			tc->ocsp.result = TLS_OCSP_UNKNOWN;
-			return 1;
-		}
-	}
-	/*
-	 * A CRL issued by an intermediate that is not in ca_file could not
-	 * be loaded into the context: wolfSSL finds no CRL for the issuer,
-	 * and we check the deferred CRLs against the issuer the chain
-	 * presented (tls_crl.c).
-	 */
-	if (err == -362 && tc->crls != NULL)
-		err = tls_crl_check(tc->crls, &tc->crlchain, depth, cert);
-	if (err == 0)
-		return 1;
-	ok = tls_verify_decide(&tc->vp, err, depth, tc->topdepth, &tc->used);
-	/*
-	 * wolfSSL reports one error per certificate: "unknown issuer" hides
-	 * "expired" (tested).  Before any error is let through, the
-	 * certificate's dates are checked here, under the same policy.
-	 */
-	if (ok && (derr = tio_cert_dates(cert)) != 0 && derr != err &&
-	    !tls_verify_decide(&tc->vp, derr, depth, tc->topdepth,
-	    &tc->used)) {
-		ok = 0;
-		err = derr;
-	}
-	*errp = err;
-	tio_verdict(tc, depth, err, ok, cert);
-	return ok;
-}
-
-/*
- * tio_verdict - one decided error: traced when let through, reported to
- * the probe, and kept as the session's reason when it is the first that
- * fails.
- */
-static void
-tio_verdict(struct tls_conn *tc, int depth, int err, int ok,
-    WOLFSSL_X509 *cert)
-{
-	if (tc->probe)
-		tio_report_check(tc, depth, err, ok);
-	else if (ok)
-		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u depth=%d "
-		    "error %d (%s) let through by policy",
-		    (unsigned long long)tc->id, tc->host, tc->port, depth, err,
-		    tls_verify_text(err));
-	if (ok || tc->verr != 0)
-		return;
-	tc->verr = err;
-	tc->vdepth = depth;
-	if (cert != NULL)
-		tio_name(wolfSSL_X509_get_subject_name(cert), tc->vsubject,
-		    sizeof(tc->vsubject));
-	else
-		(void)str_copy(tc->vsubject, "-", sizeof(tc->vsubject));
-}
-
-/*
- * tio_own_checks - what smtpgate checks itself on every certificate the
- * server sent, from the certificate's own DER: RSA keys of 2048 bits or
- * more, no SHA-1 or MD5 signature (a self-signed certificate's own
- * signature proves nothing and is not judged), and for the leaf the host
- * name (RFC 6125, tls_name.c).  1 if all pass or the policy lets them
- * through, else 0 with the first problem recorded.
- */
-static int
-tio_own_checks(struct tls_conn *tc, WOLFSSL_X509 *cert, int depth)
-{
-	struct tls_cert_facts	 f;
-	const unsigned char	*der = NULL;
-	int			 errs[4], n = 0, i, len = 0, ok = 1, m;
-
-	if (cert != NULL)
-		der = wolfSSL_X509_get_der(cert, &len);
-	if (der == NULL || len <= 0 ||
-	    tls_cert_parse(der, (size_t)len, &f) != NULL) {
-		errs[n++] = TLS_VERR_UNPARSABLE;
-	} else {
-		if (f.key == TLS_KEY_RSA && f.rsa_bits < TLS_RSA_MIN_BITS)
-			errs[n++] = TLS_VERR_WEAK_RSA;
-		if (f.issuer.len != f.subject.len ||
-		    memcmp(f.issuer.p, f.subject.p, f.issuer.len) != 0) {
-			if (f.sighash == TLS_SIG_SHA1)
-				errs[n++] = TLS_VERR_SHA1;
-			else if (f.sighash == TLS_SIG_MD)
-				errs[n++] = TLS_VERR_MD;
-		}
-		if (depth == 0 && tc->name_checked) {
-			m = tls_name_match(tc->name, &f);
-			if (m == TLS_NAME_NONE)
-				errs[n++] = -322;
-			else
-				log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u "
-				    "name %s matched by %s", (unsigned long long)
-				    tc->id, tc->host, tc->port, tc->name,
-				    m == TLS_NAME_IP ? "an iPAddress" :
-				    m == TLS_NAME_WILDCARD ? "a wildcard" :
-				    m == TLS_NAME_CN ? "the commonName (no "
-				    "dNSName in the certificate)" : "a dNSName");
-		}
-	}
-	if (depth == 0)
-		tc->leaf_checked = 1;
-	for (i = 0; i < n; i++) {
-		if (tls_verify_decide(&tc->vp, errs[i], depth, tc->topdepth,
-		    &tc->used)) {
-			tio_verdict(tc, depth, errs[i], 1, cert);
-			continue;
-		}
-		tio_verdict(tc, depth, errs[i], 0, cert);
-		ok = 0;
-		if (!tc->probe)
-			break;
-	}
-	return ok;
-}
-
-/*
- * tio_cert_dates - 13 (not yet valid), 14 (expired) or 0 for cert now,
- * in the callback's numbering; 0 when the dates cannot be read (wolfSSL
- * checked them then, or the parse failed and was reported).
- */
-static int
-tio_cert_dates(WOLFSSL_X509 *cert)
-{
-	WOLFSSL_ASN1_TIME *t;
-	struct tm	 tm;
-	time_t		 now = time(NULL);
-
-	if (cert == NULL)
-		return 0;
-	if ((t = wolfSSL_X509_get_notBefore(cert)) != NULL &&
-	    wolfSSL_ASN1_TIME_to_tm(t, &tm) == WOLFSSL_SUCCESS &&
-	    timegm(&tm) > now)
-		return 13;
-	if ((t = wolfSSL_X509_get_notAfter(cert)) != NULL &&
-	    wolfSSL_ASN1_TIME_to_tm(t, &tm) == WOLFSSL_SUCCESS &&
-	    timegm(&tm) < now)
-		return 14;
-	return 0;
-}
 
 /* tls_cert_cb - the server asked for our certificate: remember it */
 int
@@ -765,9 +497,9 @@ tio_free(void *arg)
 	free(tc);
 }
 
-/* tio_name - a certificate name as escaped one-line text */
-static void
-tio_name(WOLFSSL_X509_NAME *name, char *out, size_t outlen)
+/* tls_x509_name - a certificate name as escaped one-line text */
+void
+tls_x509_name(WOLFSSL_X509_NAME *name, char *out, size_t outlen)
 {
 	char	 raw[512];
 
@@ -848,9 +580,9 @@ tio_collect(struct tls_conn *tc)
 	(void)str_copy(ti->serial, "-", sizeof(ti->serial));
 	if ((x = tio_peer_cert(tc)) == NULL)
 		return;
-	tio_name(wolfSSL_X509_get_subject_name(x), ti->subject,
+	tls_x509_name(wolfSSL_X509_get_subject_name(x), ti->subject,
 	    sizeof(ti->subject));
-	tio_name(wolfSSL_X509_get_issuer_name(x), ti->issuer,
+	tls_x509_name(wolfSSL_X509_get_issuer_name(x), ti->issuer,
 	    sizeof(ti->issuer));
 	if (wolfSSL_X509_get_serial_number(x, serial, &slen) == WOLFSSL_SUCCESS &&
 	    slen > 0 && (size_t)slen <= sizeof(serial))
@@ -995,9 +727,9 @@ tio_probe_chain(struct tls_conn *tc)
 			/* an allocated copy: freed here */
 			if ((x = wolfSSL_get_chain_X509(ch, i)) == NULL)
 				break;
-			tio_name(wolfSSL_X509_get_subject_name(x),
+			tls_x509_name(wolfSSL_X509_get_subject_name(x),
 			    rp->chain[i].subject, sizeof(rp->chain[i].subject));
-			tio_name(wolfSSL_X509_get_issuer_name(x),
+			tls_x509_name(wolfSSL_X509_get_issuer_name(x),
 			    rp->chain[i].issuer, sizeof(rp->chain[i].issuer));
 			tio_time(wolfSSL_X509_get_notBefore(x),
 			    rp->chain[i].not_before,
@@ -1037,9 +769,9 @@ tls_get_report(const struct gw_io *io, struct tls_report *rp)
 	return 0;
 }
 
-/* tio_report_check - one check and its verdict into the probe's report */
-static void
-tio_report_check(struct tls_conn *tc, int depth, int err, int accepted)
+/* tls_report_check - one check and its verdict into the probe's report */
+void
+tls_report_check(struct tls_conn *tc, int depth, int err, int accepted)
 {
 	struct tls_report	*rp = tc->report;
 

@@ -109,6 +109,49 @@ int	tls_io_ocsp(struct gw_io *, WOLFSSL **, struct tls_ocsp_state **);
 /* tls_io_ocsp_result - record the fetched verdict for logs and info */
 void	tls_io_ocsp_result(struct gw_io *, int, const char *);
 
+/*
+ * One client session (tls_io.c); the verify callback (tls_chain.c) fills
+ * the verification part.
+ */
+#define TLS_CONN_MAGIC	0x544c5343u	/* "TLSC" */
+
+struct tls_conn {
+	uint32_t	 magic;
+	WOLFSSL		*ssl;
+	struct gw_io	*io;
+	uint64_t	 id;
+	char		 host[CONF_HOST_MAX];
+	unsigned	 port;
+	int		 name_checked;
+	/* first verification problem seen by the callback */
+	int		 verr;
+	int		 vdepth;
+	char		 vsubject[256];	/* escaped */
+	int		 done;		/* handshake finished */
+	struct tls_info	 info;
+	/* the policy, copied: a reload may free the context under us */
+	struct tls_vpolicy vp;
+	unsigned char	 pins[CONF_MAX_PINS][CONF_PIN_LEN];
+	size_t		 npins;
+	int		 warn_no_chain;
+	unsigned	 used;		/* TLS_USED_* and CONF_ACCEPT_* bits */
+	int		 topdepth;	/* first depth the callback saw */
+	int		 cert_requested; /* the server sent CertificateRequest */
+	int		 got_data;	/* a record was read after the handshake */
+	int		 probe;
+	struct tls_report *report;	/* probe mode only */
+	char		 name[CONF_HOST_MAX];	/* checked when name_checked */
+	int		 leaf_checked;	/* tio_own_checks ran on the leaf */
+	struct tls_ocsp_state ocsp;
+	struct tls_crlset *crls;	/* deferred CRLs (a reference), or NULL */
+	struct tls_crlchain crlchain;	/* the chain as the callback saw it */
+};
+
+/* tls_x509_name - a certificate name as escaped one-line text */
+void	tls_x509_name(WOLFSSL_X509_NAME *, char *, size_t);
+/* tls_report_check - one check and its verdict into the probe's report */
+void	tls_report_check(struct tls_conn *, int, int, int);
+
 /* tls_ex_index - the WOLFSSL ex_data slot holding the session state */
 int	tls_ex_index(void);
 /* tls_verify_cb - the verify callback installed on every client CTX */
