@@ -48,6 +48,25 @@
 #   root-ocsp-signer root-ca.index.txt  the same for the root: int-ca valid,
 #               revint-ca revoked
 #
+#   Key types (pins are tested with each), all by the intermediate with
+#   the good SANs:
+#
+#   rsa         RSA 2048
+#   ed25519     Ed25519
+#   rsa1024     RSA 1024 (refused unless accept = weak-rsa-key)
+#   sha1        P-256, but signed by the intermediate with SHA-1
+#
+#   Host-name cases (RFC 6125), by the intermediate; SAN as named:
+#
+#   wild-ok     DNS:*.mx.test          wild-com   DNS:*.com
+#   wild-bare   DNS:*                  wild-mid   DNS:a.*.mx.test
+#   wild-part   DNS:f*.mx.test         wild-couk  DNS:*.co.uk
+#   ipdns       DNS:127.0.0.1 (a DNS name that looks like an address)
+#   cn-ip       no SAN, CN 127.0.0.1   cn-only    no SAN, CN mail.test
+#
+#   fake-int-ca.crl.pem  a CRL that names the intermediate as its issuer
+#               but is signed by another key (fake-int-ca, same subject)
+#
 # Exit status 0 on success; on failure openssl's output is printed.
 set -euo pipefail
 
@@ -75,6 +94,15 @@ ossl() {
 newkey() {
 	ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
 	    -pkeyopt ec_param_enc:named_curve -out "$out/$1.key"
+}
+
+# newkey_rsa NAME BITS, newkey_ed25519 NAME
+newkey_rsa() {
+	ossl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$2" \
+	    -out "$out/$1.key"
+}
+newkey_ed25519() {
+	ossl genpkey -algorithm ED25519 -out "$out/$1.key"
 }
 
 serial() {
@@ -127,6 +155,13 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 noCheck = ignored
 
+[leaf_nosan_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [self_ext]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -144,12 +179,13 @@ selfsigned() {
 	    -config "$work/ext.cnf" -extensions "$3" -out "$out/$1.pem"
 }
 
-# issue NAME CN EXT CA: NAME.pem for NAME.key, signed by CA.pem/CA.key
+# issue NAME CN EXT CA [MD]: NAME.pem for NAME.key, signed by CA.pem/CA.key
+# with digest MD (sha256 unless given)
 issue() {
 	ossl req -new -key "$out/$1.key" -subj "/O=smtpgate test/CN=$2" \
 	    -config "$work/ext.cnf" -out "$work/$1.csr"
 	ossl x509 -req -in "$work/$1.csr" -CA "$out/$4.pem" -CAkey "$out/$4.key" \
-	    -set_serial "$(serial)" -days 825 -sha256 \
+	    -set_serial "$(serial)" -days 825 "-${5:-sha256}" \
 	    -extfile "$work/ext.cnf" -extensions "$3" -out "$out/$1.pem"
 }
 
@@ -282,5 +318,48 @@ newkey root-ocsp-signer
 issue root-ocsp-signer "smtpgate test root OCSP signer" ocsp_ext root-ca
 cp "$work/rootca/index.txt" "$out/root-ca.index.txt"
 cp "$work/rootca/index.txt.attr" "$out/root-ca.index.txt.attr"
+
+# Key types.  KEYGEN NAME [ARG]: a leaf with the good SANs.
+typed_leaf() {
+	local name=$1 gen=$2 md=${4:-sha256}
+	$gen "$name" ${3:+"$3"}
+	issue "$name" localhost leaf_ext int-ca "$md"
+	cat "$out/$name.pem" "$out/int-ca.pem" >"$out/$name-chain.pem"
+}
+typed_leaf rsa newkey_rsa 2048
+typed_leaf ed25519 newkey_ed25519
+typed_leaf rsa1024 newkey_rsa 1024
+typed_leaf sha1 newkey "" sha1
+
+# Host-name cases: named_leaf NAME SAN [CN].  An empty SAN: no SAN at all.
+named_leaf() {
+	newkey "$1"
+	if [ -n "$2" ]; then
+		LEAF_SAN=$2 issue "$1" "${3:-localhost}" leaf_ext int-ca
+	else
+		issue "$1" "$3" leaf_nosan_ext int-ca
+	fi
+	cat "$out/$1.pem" "$out/int-ca.pem" >"$out/$1-chain.pem"
+}
+named_leaf wild-ok "DNS:*.mx.test"
+named_leaf wild-com "DNS:*.com"
+named_leaf wild-bare "DNS:*"
+named_leaf wild-mid "DNS:a.*.mx.test"
+named_leaf wild-part "DNS:f*.mx.test"
+named_leaf wild-couk "DNS:*.co.uk"
+named_leaf ipdns "DNS:127.0.0.1"
+named_leaf cn-ip "" 127.0.0.1
+named_leaf cn-only "" mail.test
+
+# A CRL that claims the intermediate as its issuer, signed by another key.
+newkey fake-int-ca
+selfsigned fake-int-ca "smtpgate test intermediate CA" root_ext
+mkdir -p "$work/fakeca/new"
+: >"$work/fakeca/index.txt"
+serial | sed 's/^0x//' >"$work/fakeca/serial"
+sed -e "s|$work/ca|$work/fakeca|" -e "s|$out/int-ca|$out/fake-int-ca|g" \
+    "$work/ca.cnf" >"$work/fakeca.cnf"
+ossl ca -config "$work/fakeca.cnf" -gencrl -crldays 30 \
+    -out "$out/fake-int-ca.crl.pem"
 
 chmod 0644 "$out"/*.pem "$out"/*.index.txt*

@@ -139,6 +139,8 @@ static const struct conf_word words_accept[] = {
 	{ "expired", CONF_ACCEPT_EXPIRED },
 	{ "not-yet-valid", CONF_ACCEPT_NOT_YET_VALID },
 	{ "name-mismatch", CONF_ACCEPT_NAME_MISMATCH },
+	{ "weak-rsa-key", CONF_ACCEPT_WEAK_RSA_KEY },
+	{ "sha1-signature", CONF_ACCEPT_SHA1_SIGNATURE },
 	{ NULL, 0 }
 };
 /* the first spelling of each is the one error messages list */

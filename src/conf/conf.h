@@ -64,6 +64,8 @@ enum bare_newline {
 #define CONF_ACCEPT_EXPIRED		0x04
 #define CONF_ACCEPT_NOT_YET_VALID	0x08
 #define CONF_ACCEPT_NAME_MISMATCH	0x10
+#define CONF_ACCEPT_WEAK_RSA_KEY	0x20	/* RSA key under 2048 bits */
+#define CONF_ACCEPT_SHA1_SIGNATURE	0x40	/* SHA-1 signature in the chain */
 
 /* curves, in the order given; tls_ctx maps them to wolfSSL's numbers */
 enum conf_curve {

@@ -173,6 +173,8 @@ static void	relay_pop_fail(struct relay *, enum gw_fail);
 static void	relay_pop_done(void *, enum gw_fail, const char *);
 static struct tls_client_ctx *relay_pop_ctx_new(const struct conf_upstream *,
 		    char *, size_t);
+static int	relay_check_tls(const struct gw_conf *, void (*)(void *,
+		    const char *), void *);
 static void	relay_dkim_reset(struct relay *);
 static void	relay_dkim_unsigned(struct relay *, const char *);
 static void	relay_dkim_sign(struct relay *);
@@ -340,6 +342,49 @@ relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
 		if (relay_load_users(conf, i, &u, err, arg) != 0)
 			nerr++;
 		users_free(u);
+	}
+	nerr += relay_check_tls(conf, err, arg);
+	return nerr;
+}
+
+/*
+ * relay_check_tls - build every TLS context as relay_env_new() does (CA
+ * and CRL files, client certificate, POP server) and drop it: a file
+ * that passes -t must also start.
+ */
+static int
+relay_check_tls(const struct gw_conf *conf, void (*err)(void *,
+    const char *), void *arg)
+{
+	const struct conf_upstream	*up;
+	struct tls_client_ctx		*tc;
+	char				 why[256], msg[400];
+	size_t				 i;
+	int				 nerr = 0;
+
+	tls_init();
+	for (i = 0; i < conf->nupstreams; i++) {
+		up = &conf->upstreams[i];
+		if (up->tls != TLS_NONE) {
+			if ((tc = tls_client_ctx_new(up, why,
+			    sizeof(why))) == NULL) {
+				(void)snprintf(msg, sizeof(msg),
+				    "upstream %s: %s", up->name, why);
+				err(arg, msg);
+				nerr++;
+			}
+			tls_client_ctx_free(tc);
+		}
+		if (up->pop_server.host[0] == '\0' ||
+		    up->pop_tls == POP_TLS_NONE)
+			continue;
+		if ((tc = relay_pop_ctx_new(up, why, sizeof(why))) == NULL) {
+			(void)snprintf(msg, sizeof(msg), "upstream %s: "
+			    "pop_before_smtp: %s", up->name, why);
+			err(arg, msg);
+			nerr++;
+		}
+		tls_client_ctx_free(tc);
 	}
 	return nerr;
 }

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,16 @@ ctx_load_ca(struct tls_client_ctx *tc, const char *ca, char *err,
 	}
 	r = wolfSSL_CTX_load_verify_locations(tc->ctx, ca, NULL);
 	if (r != WOLFSSL_SUCCESS) {
+		/*
+		 * A file without a single certificate gives 0 and error
+		 * text "ok": say what the operator has to fix instead.
+		 */
+		if (r == 0 || r == WOLFSSL_FAILURE) {
+			(void)snprintf(err, errlen, "ca_file %s: holds no "
+			    "certificate (a PEM file of \"-----BEGIN "
+			    "CERTIFICATE-----\" blocks is needed)", ca);
+			return -1;
+		}
 		wolfSSL_ERR_error_string_n((unsigned long)r, why, sizeof(why));
 		(void)snprintf(err, errlen,
 		    "ca_file %s: no CA certificates loaded (%s, %d)", ca, why, r);
@@ -476,6 +487,12 @@ ctx_load_ca_path(struct tls_client_ctx *tc, const char *path, char *err,
 	int	 r;
 
 	r = wolfSSL_CTX_load_verify_locations(tc->ctx, path, NULL);
+	if (r == 0 || r == WOLFSSL_FAILURE) {
+		(void)snprintf(err, errlen, "ca_path: %s: holds no "
+		    "certificate (a PEM file of \"-----BEGIN CERTIFICATE-----\" "
+		    "blocks is needed)", path);
+		return -1;
+	}
 	if (r != WOLFSSL_SUCCESS) {
 		wolfSSL_ERR_error_string_n((unsigned long)r, why, sizeof(why));
 		(void)snprintf(err, errlen, "ca_path: %s: no CA certificates "
@@ -485,39 +502,95 @@ ctx_load_ca_path(struct tls_client_ctx *tc, const char *path, char *err,
 	return 0;
 }
 
-/* one CRL file, PEM or DER by its contents */
+/*
+ * crl_read - the whole of a CRL file (a CRL of a large CA runs to
+ * megabytes; more than CRL_FILE_MAX is no CRL we want in memory).
+ */
+#define CRL_FILE_MAX	(64 * 1024 * 1024)
+
+static unsigned char *
+crl_read(const char *path, size_t *lenp, char *err, size_t errlen)
+{
+	unsigned char	*buf = NULL, *nb;
+	size_t		 len = 0, cap = 0, n;
+	FILE		*fp;
+
+	if ((fp = fopen(path, "rb")) == NULL) {
+		(void)snprintf(err, errlen, "CRL %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= CRL_FILE_MAX ||
+			    (nb = realloc(buf, cap ? cap * 2 : 65536)) == NULL) {
+				(void)snprintf(err, errlen, "CRL %s: %s", path,
+				    cap >= CRL_FILE_MAX ? "larger than 64 MB" :
+				    "out of memory");
+				goto fail;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 65536;
+		}
+		n = fread(buf + len, 1, cap - len, fp);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(fp)) {
+		(void)snprintf(err, errlen, "CRL %s: read error", path);
+		goto fail;
+	}
+	(void)fclose(fp);
+	*lenp = len;
+	return buf;
+fail:
+	(void)fclose(fp);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * One CRL file, PEM or DER by its contents.  A CRL whose issuer is not a
+ * trusted CA (an intermediate the server presents, with only the root in
+ * ca_file) cannot be loaded into the context: it is kept and checked in
+ * handshakes against the intermediate the chain validated (tls_crl.c).
+ */
 static int
 ctx_load_crl(struct tls_client_ctx *tc, const char *path, char *err,
     size_t errlen)
 {
-	char	 head[4096], why[80];
-	size_t	 n;
-	FILE	*fp;
-	int	 r, type;
+	unsigned char	*buf;
+	char		 why[80];
+	size_t		 n;
+	int		 r, type;
 
-	if ((fp = fopen(path, "rb")) == NULL) {
-		(void)snprintf(err, errlen, "CRL %s: %s", path, strerror(errno));
+	if ((buf = crl_read(path, &n, err, errlen)) == NULL)
 		return -1;
-	}
-	n = fread(head, 1, sizeof(head) - 1, fp);
-	(void)fclose(fp);
-	head[n] = '\0';
 	/* a PEM-typed load of a DER file fails, and the reverse too */
-	type = memmem(head, n, "-----BEGIN X509 CRL-----", 24) != NULL ?
+	type = memmem(buf, n, "-----BEGIN X509 CRL-----", 24) != NULL ?
 	    WOLFSSL_FILETYPE_PEM : WOLFSSL_FILETYPE_ASN1;
-	r = wolfSSL_CTX_LoadCRLFile(tc->ctx, path, type);
+	r = n > LONG_MAX ? -1 : wolfSSL_CTX_LoadCRLBuffer(tc->ctx, buf,
+	    (long)n, type);
+	if (r == -190) {	/* ASN_CRL_NO_SIGNER_E: read, issuer unknown */
+		r = tls_crlset_add(&tc->crls, buf, n, type);
+		free(buf);
+		if (r == -1) {
+			(void)snprintf(err, errlen, "CRL %s: out of memory",
+			    path);
+			return -1;
+		}
+		log_info("tls upstream=%s:%u CRL %s: its issuer is not in "
+		    "ca_file or ca_path; it will be checked against the "
+		    "intermediate CA the server presents", tc->host, tc->port,
+		    path);
+		return 0;
+	}
+	free(buf);
 	if (r == WOLFSSL_SUCCESS)
 		return 0;
-	if (r == -190)		/* ASN_CRL_NO_SIGNER_E */
-		(void)snprintf(err, errlen, "CRL %s: its issuer is not a "
-		    "trusted CA; add the CA that issued it (the intermediate, "
-		    "usually) to ca_file or ca_path", path);
-	else {
-		wolfSSL_ERR_error_string_n((unsigned long)(long)r, why,
-		    sizeof(why));
-		(void)snprintf(err, errlen, "CRL %s: cannot be loaded "
-		    "(%s, %d)", path, why, r);
-	}
+	wolfSSL_ERR_error_string_n((unsigned long)(long)r, why, sizeof(why));
+	(void)snprintf(err, errlen, "CRL %s: cannot be loaded (%s, %d)", path,
+	    why, r);
 	return -1;
 }
 
@@ -557,5 +630,6 @@ tls_client_ctx_free(struct tls_client_ctx *tc)
 		return;
 	if (tc->ctx != NULL)
 		wolfSSL_CTX_free(tc->ctx);
+	tls_crlset_unref(tc->crls);
 	free(tc);
 }

@@ -6,9 +6,10 @@
  * Nothing read in plaintext can reach the TLS parser: the session starts
  * only on an empty input buffer (STARTTLS injection, CVE-2011-0411 class).
  *
- * The verify callback records the first error it sees with its depth and
- * subject, because after a failed handshake wolfSSL_get_error() often says
- * only -188 ("no signer") whatever the real problem was.
+ * The verify callback (tls_chain.c) records the first error it sees with
+ * its depth and subject, because after a failed handshake
+ * wolfSSL_get_error() often says only -188 ("no signer") whatever the real
+ * problem was; the pins and the info line are made here afterwards.
  */
 #include "tls/tls_local.h"	/* wolfssl/options.h first */
 #include <wolfssl/openssl/evp.h>
@@ -23,43 +24,11 @@
 
 #include "net/io.h"
 #include "tls/tls.h"
+#include "tls/tls_cert.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
 
-#define TLS_CONN_MAGIC	0x544c5343u	/* "TLSC" */
-
-struct tls_conn {
-	uint32_t	 magic;
-	WOLFSSL		*ssl;
-	struct gw_io	*io;
-	uint64_t	 id;
-	char		 host[CONF_HOST_MAX];
-	unsigned	 port;
-	int		 name_checked;
-	/* first verification problem seen by the callback */
-	int		 verr;
-	int		 vdepth;
-	char		 vsubject[256];	/* escaped */
-	int		 done;		/* handshake finished */
-	struct tls_info	 info;
-	/* the policy, copied: a reload may free the context under us */
-	struct tls_vpolicy vp;
-	unsigned char	 pins[CONF_MAX_PINS][CONF_PIN_LEN];
-	size_t		 npins;
-	int		 warn_no_chain;
-	unsigned	 used;		/* TLS_USED_* and CONF_ACCEPT_* bits */
-	int		 topdepth;	/* first depth the callback saw */
-	int		 cert_requested; /* the server sent CertificateRequest */
-	int		 got_data;	/* a record was read after the handshake */
-	int		 probe;
-	struct tls_report *report;	/* probe mode only */
-	/* accept = name-mismatch: the name is checked after the handshake */
-	int		 name_deferred;
-	char		 name[CONF_HOST_MAX];
-	int		 name_is_ip;
-	struct tls_ocsp_state ocsp;
-};
 
 static int	tio_handshake(void *);
 static ssize_t	tio_read(void *, void *, size_t);
@@ -69,143 +38,20 @@ static void	tio_shutdown(void *);
 static void	tio_free(void *);
 static ssize_t	tio_ioerror(struct tls_conn *, int, const char *);
 static void	tio_collect(struct tls_conn *);
-static void	tio_name(WOLFSSL_X509_NAME *, char *, size_t);
 static void	tio_hex(const unsigned char *, size_t, int, char *, size_t);
 static void	tio_errstr(int, char *, size_t);
-static int	tio_spki_sha256(WOLFSSL_X509 *, unsigned char *);
+static int	tio_spki_sha256(struct tls_conn *, unsigned char *);
+static WOLFSSL_X509 *tio_peer_cert(struct tls_conn *);
 static int	tio_check_pins(struct tls_conn *);
 static enum gw_fail tio_alert(struct tls_conn *, enum gw_fail, int *);
 static void	tio_probe_chain(struct tls_conn *);
 static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
-static void	tio_check_name(struct tls_conn *);
-static void	tio_report_check(struct tls_conn *, int, int, int);
-static int	tio_cert_dates(WOLFSSL_X509 *);
 static void	tio_revocation(struct tls_conn *);
 static const char *tio_ocsp_name(int);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
 };
-
-/* tls_verify_cb - record the first verification problem of the session */
-int
-tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
-{
-	WOLFSSL		*ssl;
-	WOLFSSL_X509	*cert;
-	struct tls_conn	*tc = NULL;
-	int		 err, derr, depth, ok;
-
-	err = wolfSSL_X509_STORE_CTX_get_error(store);
-	depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
-	/* current_cert is owned by the store: never freed here */
-	cert = wolfSSL_X509_STORE_CTX_get_current_cert(store);
-	ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store,
-	    wolfSSL_get_ex_data_X509_STORE_CTX_idx());
-	if (ssl != NULL)
-		tc = wolfSSL_get_ex_data(ssl, tls_ex_index());
-	if (tc != NULL && tc->magic != TLS_CONN_MAGIC)
-		tc = NULL;
-	/* called top of the chain first, for every certificate (notes 3) */
-	if (tc != NULL && tc->topdepth < 0)
-		tc->topdepth = depth;
-	/*
-	 * preverify alone is not enough: with some host-check paths wolfSSL
-	 * passes preverify=1 together with err=-322 (notes section 3).
-	 */
-	if (preverify && err == 0)
-		return 1;
-	if (err == 0)
-		err = -329;	/* VERIFY_CERT_ERROR: failed without a reason */
-	/* without our session state there is no policy: fail closed */
-	if (tc == NULL)
-		return 0;
-	/*
-	 * Stapling: a good staple raises no error and a revoked one fails
-	 * the handshake without asking us (-360).  An unknown status here
-	 * means the server stapled nothing usable.
-	 */
-	if (tc->ocsp.stapling != STAPLING_OFF && tls_ocsp_is_unknown(err)) {
-		if (tc->ocsp.stapling == STAPLING_REQUEST) {
-			tc->ocsp.result = TLS_OCSP_NO_STAPLE;
-			return 1;
-		}
-		err = TLS_VERR_NO_STAPLE;
-	}
-	/*
-	 * OCSP: our callback answered "not cached" and recorded the
-	 * request; the answer is fetched after the handshake and decides
-	 * then (tls_ocsp.c).  A cached "unknown" is a gap that soft lets
-	 * through; "revoked" never passes (tls_verify_decide).
-	 */
-	if (tc->ocsp.mode != OCSP_OFF && tls_ocsp_is_unknown(err)) {
-		if (tc->ocsp.nitems > 0 || tc->ocsp.overflow) {
-			tc->ocsp.pending = 1;
-			return 1;
-		}
-		if (tc->ocsp.mode == OCSP_SOFT) {
-			tc->ocsp.result = TLS_OCSP_UNKNOWN;
-			return 1;
-		}
-	}
-	ok = tls_verify_decide(&tc->vp, err, depth, tc->topdepth, &tc->used);
-	/*
-	 * wolfSSL reports one error per certificate: "unknown issuer" hides
-	 * "expired" (tested).  Before any error is let through, the
-	 * certificate's dates are checked here, under the same policy.
-	 */
-	if (ok && (derr = tio_cert_dates(cert)) != 0 && derr != err &&
-	    !tls_verify_decide(&tc->vp, derr, depth, tc->topdepth,
-	    &tc->used)) {
-		ok = 0;
-		err = derr;
-	}
-	if (tc->probe)
-		tio_report_check(tc, depth, err, ok);
-	else if (ok) {
-		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u depth=%d "
-		    "error %d (%s) let through by policy",
-		    (unsigned long long)tc->id, tc->host, tc->port, depth, err,
-		    tls_verify_text(err));
-		return 1;
-	}
-	if (!ok && tc->verr == 0) {
-		tc->verr = err;
-		tc->vdepth = depth;
-		if (cert != NULL)
-			tio_name(wolfSSL_X509_get_subject_name(cert),
-			    tc->vsubject, sizeof(tc->vsubject));
-		else
-			(void)str_copy(tc->vsubject, "-", sizeof(tc->vsubject));
-	}
-	/* the probe goes on: it wants every check, and sends no mail */
-	return tc->probe ? 1 : 0;
-}
-
-/*
- * tio_cert_dates - 13 (not yet valid), 14 (expired) or 0 for cert now,
- * in the callback's numbering; 0 when the dates cannot be read (wolfSSL
- * checked them then, or the parse failed and was reported).
- */
-static int
-tio_cert_dates(WOLFSSL_X509 *cert)
-{
-	WOLFSSL_ASN1_TIME *t;
-	struct tm	 tm;
-	time_t		 now = time(NULL);
-
-	if (cert == NULL)
-		return 0;
-	if ((t = wolfSSL_X509_get_notBefore(cert)) != NULL &&
-	    wolfSSL_ASN1_TIME_to_tm(t, &tm) == WOLFSSL_SUCCESS &&
-	    timegm(&tm) > now)
-		return 13;
-	if ((t = wolfSSL_X509_get_notAfter(cert)) != NULL &&
-	    wolfSSL_ASN1_TIME_to_tm(t, &tm) == WOLFSSL_SUCCESS &&
-	    timegm(&tm) < now)
-		return 14;
-	return 0;
-}
 
 /* tls_cert_cb - the server asked for our certificate: remember it */
 int
@@ -287,27 +133,17 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 		goto fail;
 	}
 	/*
-	 * wolfSSL reports one error per certificate, and a name mismatch
-	 * replaces a date or trust error found before it: a callback that
-	 * accepted -322 would also accept an expired certificate.  So when
-	 * the policy accepts name mismatches, wolfSSL does not check the
-	 * name at all (every other error still reaches the callback) and we
-	 * check it after the handshake.
+	 * The host name is ours to check (tls_name.c, RFC 6125), in the
+	 * verify callback on the leaf: wolfSSL's own check accepted "*.com"
+	 * and names for addresses, and its -322 replaced a date or trust
+	 * error found on the same certificate.
 	 */
-	if (ctx->verify_hostname &&
-	    ((ctx->vp.accept & CONF_ACCEPT_NAME_MISMATCH) || ctx->probe)) {
-		tc->name_deferred = 1;
+	if (ctx->verify_hostname) {
 		tc->name_checked = 1;
-		tc->name_is_ip = ctx->name_is_ip;
 		(void)str_copy(tc->name, ctx->name, sizeof(tc->name));
-	} else if (ctx->verify_hostname) {
-		if (wolfSSL_check_domain_name(tc->ssl, ctx->name) !=
-		    WOLFSSL_SUCCESS) {
-			io_set_error(io, FAIL_INTERNAL, "cannot set the name to check");
-			goto fail;
-		}
-		tc->name_checked = 1;
 	}
+	if (ctx->crls != NULL)
+		tc->crls = tls_crlset_ref(ctx->crls);
 	if (wolfSSL_set_ex_data(tc->ssl, tls_ex_index(), tc) != WOLFSSL_SUCCESS) {
 		io_set_error(io, FAIL_INTERNAL, "cannot attach TLS session state");
 		goto fail;
@@ -446,8 +282,16 @@ tio_handshake(void *arg)
 	r = wolfSSL_connect(tc->ssl);
 	tls_ocsp_end();
 	if (r == WOLFSSL_SUCCESS) {
-		if (tc->name_deferred)
-			tio_check_name(tc);
+		/*
+		 * Our own checks run in the verify callback; a full handshake
+		 * in which it never saw the leaf must not pass unchecked.
+		 */
+		if (!tc->leaf_checked && !wolfSSL_session_reused(tc->ssl)) {
+			io_set_error(tc->io, FAIL_CERT_UNTRUSTED, "the server "
+			    "certificate was not checked (no verify callback "
+			    "for it)");
+			return IO_T_ERROR;
+		}
 		tio_collect(tc);
 		/*
 		 * Pins are checked on every handshake, resumed or not: the
@@ -646,14 +490,16 @@ tio_free(void *arg)
 	if (tc->ssl != NULL)
 		wolfSSL_free(tc->ssl);
 	tls_ocsp_state_clear(&tc->ocsp);
+	tls_crlchain_clear(&tc->crlchain);
+	tls_crlset_unref(tc->crls);
 	free(tc->report);
 	tc->magic = 0;
 	free(tc);
 }
 
-/* tio_name - a certificate name as escaped one-line text */
-static void
-tio_name(WOLFSSL_X509_NAME *name, char *out, size_t outlen)
+/* tls_x509_name - a certificate name as escaped one-line text */
+void
+tls_x509_name(WOLFSSL_X509_NAME *name, char *out, size_t outlen)
 {
 	char	 raw[512];
 
@@ -732,12 +578,11 @@ tio_collect(struct tls_conn *tc)
 	(void)str_copy(ti->fingerprint, "-", sizeof(ti->fingerprint));
 	(void)str_copy(ti->not_after, "-", sizeof(ti->not_after));
 	(void)str_copy(ti->serial, "-", sizeof(ti->serial));
-	/* a duplicate that we own (wolfSSL_X509_dup inside) */
-	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) == NULL)
+	if ((x = tio_peer_cert(tc)) == NULL)
 		return;
-	tio_name(wolfSSL_X509_get_subject_name(x), ti->subject,
+	tls_x509_name(wolfSSL_X509_get_subject_name(x), ti->subject,
 	    sizeof(ti->subject));
-	tio_name(wolfSSL_X509_get_issuer_name(x), ti->issuer,
+	tls_x509_name(wolfSSL_X509_get_issuer_name(x), ti->issuer,
 	    sizeof(ti->issuer));
 	if (wolfSSL_X509_get_serial_number(x, serial, &slen) == WOLFSSL_SUCCESS &&
 	    slen > 0 && (size_t)slen <= sizeof(serial))
@@ -752,28 +597,48 @@ tio_collect(struct tls_conn *tc)
 	wolfSSL_X509_free(x);
 }
 
-/* tio_spki_sha256 - SHA-256 of the certificate's SubjectPublicKeyInfo */
-static int
-tio_spki_sha256(WOLFSSL_X509 *x, unsigned char *out)
+/*
+ * tio_peer_cert - the server's certificate, a copy that the caller frees.
+ * wolfSSL_get_peer_certificate() gave NULL for an Ed25519 leaf (tested:
+ * its internal duplicate fails), so the leaf as sent is the fallback.
+ */
+static WOLFSSL_X509 *
+tio_peer_cert(struct tls_conn *tc)
 {
-	WOLFSSL_EVP_PKEY	*pk;
-	unsigned char		*der = NULL, *p;
-	int			 len, r = -1;
+	WOLFSSL_X509_CHAIN	*ch;
+	WOLFSSL_X509		*x;
 
-	if ((pk = wolfSSL_X509_get_pubkey(x)) == NULL)
+	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) != NULL)
+		return x;
+	if ((ch = wolfSSL_get_peer_chain(tc->ssl)) == NULL ||
+	    wolfSSL_get_chain_count(ch) <= 0)
+		return NULL;
+	return wolfSSL_get_chain_X509(ch, 0);
+}
+
+/*
+ * tio_spki_sha256 - SHA-256 of the server certificate's
+ * SubjectPublicKeyInfo as encoded in the certificate (RFC 7469): for every
+ * key type the same bytes "openssl pkey -pubin -outform DER" gives.
+ * wolfSSL_i2d_PUBKEY() is not used: for RSA it gives the PKCS#1 key
+ * without the algorithm.  The leaf's DER as sent, from the peer chain.
+ */
+static int
+tio_spki_sha256(struct tls_conn *tc, unsigned char *out)
+{
+	struct tls_cert_facts	 f;
+	WOLFSSL_X509_CHAIN	*ch;
+	const unsigned char	*der;
+	int			 len;
+
+	if ((ch = wolfSSL_get_peer_chain(tc->ssl)) == NULL ||
+	    wolfSSL_get_chain_count(ch) <= 0 ||
+	    (der = wolfSSL_get_chain_cert(ch, 0)) == NULL ||
+	    (len = wolfSSL_get_chain_length(ch, 0)) <= 0 ||
+	    tls_cert_parse(der, (size_t)len, &f) != NULL ||
+	    f.spki.len > UINT32_MAX)
 		return -1;
-	if ((len = wolfSSL_i2d_PUBKEY(pk, NULL)) <= 0 || len > 16384 ||
-	    (der = malloc((size_t)len)) == NULL)
-		goto done;
-	p = der;
-	if (wolfSSL_i2d_PUBKEY(pk, &p) != len)
-		goto done;
-	if (wc_Sha256Hash(der, (word32)len, out) == 0)
-		r = 0;
-done:
-	free(der);
-	wolfSSL_EVP_PKEY_free(pk);
-	return r;
+	return wc_Sha256Hash(f.spki.p, (word32)f.spki.len, out) == 0 ? 0 : -1;
 }
 
 /*
@@ -783,25 +648,15 @@ done:
 static int
 tio_check_pins(struct tls_conn *tc)
 {
-	WOLFSSL_X509	*x;
 	unsigned char	 h[WC_SHA256_DIGEST_SIZE];
 	char		 b64[64];
-	int		 r;
 
 	/* the probe shows the server's pin even when none is configured */
 	if (tc->npins == 0 && !tc->probe)
 		return 0;
-	/* a duplicate that we own */
-	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) == NULL) {
-		io_set_error(tc->io, FAIL_PIN_MISMATCH,
-		    "no server certificate to check the pins against");
-		return -1;
-	}
-	r = tio_spki_sha256(x, h);
-	wolfSSL_X509_free(x);
-	if (r == -1) {
-		io_set_error(tc->io, FAIL_PIN_MISMATCH,
-		    "cannot hash the server's public key");
+	if (tio_spki_sha256(tc, h) == -1) {
+		io_set_error(tc->io, FAIL_PIN_MISMATCH, "no server certificate "
+		    "whose public key could be hashed for the pins");
 		return -1;
 	}
 	if (base64_encode(h, sizeof(h), b64, sizeof(b64)) == -1)
@@ -872,9 +727,9 @@ tio_probe_chain(struct tls_conn *tc)
 			/* an allocated copy: freed here */
 			if ((x = wolfSSL_get_chain_X509(ch, i)) == NULL)
 				break;
-			tio_name(wolfSSL_X509_get_subject_name(x),
+			tls_x509_name(wolfSSL_X509_get_subject_name(x),
 			    rp->chain[i].subject, sizeof(rp->chain[i].subject));
-			tio_name(wolfSSL_X509_get_issuer_name(x),
+			tls_x509_name(wolfSSL_X509_get_issuer_name(x),
 			    rp->chain[i].issuer, sizeof(rp->chain[i].issuer));
 			tio_time(wolfSSL_X509_get_notBefore(x),
 			    rp->chain[i].not_before,
@@ -914,42 +769,9 @@ tls_get_report(const struct gw_io *io, struct tls_report *rp)
 	return 0;
 }
 
-/*
- * tio_check_name - the deferred name check (accept = name-mismatch): a
- * mismatch is only recorded as the exception used, never a failure.
- */
-static void
-tio_check_name(struct tls_conn *tc)
-{
-	WOLFSSL_X509	*x;
-	int		 ok = 0;
-
-	/* a duplicate that we own */
-	if ((x = wolfSSL_get_peer_certificate(tc->ssl)) != NULL) {
-		if (tc->name_is_ip)
-			ok = wolfSSL_X509_check_ip_asc(x, tc->name, 0) ==
-			    WOLFSSL_SUCCESS;
-		else
-			ok = wolfSSL_X509_check_host(x, tc->name,
-			    strlen(tc->name), 0, NULL) == WOLFSSL_SUCCESS;
-		wolfSSL_X509_free(x);
-	}
-	if (ok)
-		return;
-	/* the probe defers the name check whatever the policy says */
-	ok = (tc->vp.accept & CONF_ACCEPT_NAME_MISMATCH) != 0;
-	if (ok)
-		tc->used |= CONF_ACCEPT_NAME_MISMATCH;
-	else if (tc->verr == 0) {
-		tc->verr = -322;
-		tc->vdepth = 0;
-	}
-	tio_report_check(tc, 0, -322, ok);
-}
-
-/* tio_report_check - one check and its verdict into the probe's report */
-static void
-tio_report_check(struct tls_conn *tc, int depth, int err, int accepted)
+/* tls_report_check - one check and its verdict into the probe's report */
+void
+tls_report_check(struct tls_conn *tc, int depth, int err, int accepted)
 {
 	struct tls_report	*rp = tc->report;
 

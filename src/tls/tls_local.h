@@ -11,6 +11,8 @@
 #include "conf/conf.h"
 #include "tls/tls.h"
 
+struct tls_crlset;
+
 /*
  * One per upstream per configuration snapshot; immutable once built.  The
  * verification policy travels with it because the verify callback decides
@@ -32,6 +34,7 @@ struct tls_client_ctx {
 	int		 ocsp_chain;
 	unsigned	 ocsp_timeout;		/* seconds */
 	int		 stapling;		/* enum ocsp_stapling */
+	struct tls_crlset *crls;		/* deferred CRLs (tls_crl.c) */
 };
 
 /*
@@ -46,6 +49,33 @@ struct tls_client_ctx {
  * stapled nothing" (wolfSSL's own -407 says only "OCSP status invalid").
  */
 #define TLS_VERR_NO_STAPLE	(-10407)
+
+/*
+ * Our own checks' codes (tio_own_checks), in the verify callback's
+ * numbering; tls_verify.c has their class and text.
+ */
+#define TLS_VERR_WEAK_RSA	(-10501)	/* RSA key under 2048 bits */
+#define TLS_VERR_SHA1		(-10502)	/* SHA-1 signature */
+#define TLS_VERR_MD		(-10503)	/* MD5, MD4 or MD2 signature */
+#define TLS_VERR_UNPARSABLE	(-10504)	/* our DER reader refused it */
+#define TLS_RSA_MIN_BITS	2048
+
+/* deferred CRLs: the chain the verify callback saw, by depth */
+#define TLS_CRL_DEPTH		10
+struct tls_crlchain {
+	unsigned char	*der[TLS_CRL_DEPTH];
+	size_t		 len[TLS_CRL_DEPTH];
+};
+int	tls_crlset_add(struct tls_crlset **, const unsigned char *, size_t,
+	    int);
+struct tls_crlset *tls_crlset_ref(struct tls_crlset *);
+void	tls_crlset_unref(struct tls_crlset *);
+size_t	tls_crlset_count(const struct tls_crlset *);
+void	tls_crl_note(struct tls_crlchain *, int, const unsigned char *,
+	    size_t);
+void	tls_crlchain_clear(struct tls_crlchain *);
+int	tls_crl_check(struct tls_crlset *, struct tls_crlchain *, int,
+	    WOLFSSL_X509 *);
 
 struct tls_ocsp_item {
 	char		 url[CONF_URL_MAX];
@@ -78,6 +108,49 @@ int	tls_ocsp_is_unknown(int);
 int	tls_io_ocsp(struct gw_io *, WOLFSSL **, struct tls_ocsp_state **);
 /* tls_io_ocsp_result - record the fetched verdict for logs and info */
 void	tls_io_ocsp_result(struct gw_io *, int, const char *);
+
+/*
+ * One client session (tls_io.c); the verify callback (tls_chain.c) fills
+ * the verification part.
+ */
+#define TLS_CONN_MAGIC	0x544c5343u	/* "TLSC" */
+
+struct tls_conn {
+	uint32_t	 magic;
+	WOLFSSL		*ssl;
+	struct gw_io	*io;
+	uint64_t	 id;
+	char		 host[CONF_HOST_MAX];
+	unsigned	 port;
+	int		 name_checked;
+	/* first verification problem seen by the callback */
+	int		 verr;
+	int		 vdepth;
+	char		 vsubject[256];	/* escaped */
+	int		 done;		/* handshake finished */
+	struct tls_info	 info;
+	/* the policy, copied: a reload may free the context under us */
+	struct tls_vpolicy vp;
+	unsigned char	 pins[CONF_MAX_PINS][CONF_PIN_LEN];
+	size_t		 npins;
+	int		 warn_no_chain;
+	unsigned	 used;		/* TLS_USED_* and CONF_ACCEPT_* bits */
+	int		 topdepth;	/* first depth the callback saw */
+	int		 cert_requested; /* the server sent CertificateRequest */
+	int		 got_data;	/* a record was read after the handshake */
+	int		 probe;
+	struct tls_report *report;	/* probe mode only */
+	char		 name[CONF_HOST_MAX];	/* checked when name_checked */
+	int		 leaf_checked;	/* tio_own_checks ran on the leaf */
+	struct tls_ocsp_state ocsp;
+	struct tls_crlset *crls;	/* deferred CRLs (a reference), or NULL */
+	struct tls_crlchain crlchain;	/* the chain as the callback saw it */
+};
+
+/* tls_x509_name - a certificate name as escaped one-line text */
+void	tls_x509_name(WOLFSSL_X509_NAME *, char *, size_t);
+/* tls_report_check - one check and its verdict into the probe's report */
+void	tls_report_check(struct tls_conn *, int, int, int);
 
 /* tls_ex_index - the WOLFSSL ex_data slot holding the session state */
 int	tls_ex_index(void);

@@ -10,7 +10,11 @@
  *     that one error through and marks the session "OCSP pending".
  *  2. After the handshake, before any SMTP command, the session fetches
  *     the recorded requests with libevent's HTTP client (POST,
- *     application/ocsp-request), bounded by ocsp_timeout.
+ *     application/ocsp-request).  ocsp_timeout is a deadline for the
+ *     whole fetch, not an idle bound: evhttp's own timeout restarts on
+ *     every byte, so a responder dripping one byte a second would hold
+ *     the session until command_timeout.  Our own timer cancels what is
+ *     still running when the deadline passes.
  *  3. With the answers in hand, wolfSSL_CertManagerCheckOCSP() runs the
  *     check again; now the callback hands over the fetched DER, and
  *     wolfSSL verifies the signature, the certificate ID and the dates as
@@ -56,6 +60,8 @@ struct tls_ocsp_fetch {
 	tls_ocsp_done_fn	*done;
 	void			*arg;
 	struct event		*ev_done;	/* runs after the last answer */
+	struct event		*ev_deadline;	/* ocsp_timeout for the whole fetch */
+	int			 timed_out;
 	struct ocsp_sub		 sub[TLS_OCSP_MAXREQ];
 	size_t			 nsub;
 	size_t			 running;
@@ -67,6 +73,7 @@ static int			 ocsp_rechecking;
 
 static void	ocsp_http_done(struct evhttp_request *, void *);
 static void	ocsp_on_done(evutil_socket_t, short, void *);
+static void	ocsp_on_deadline(evutil_socket_t, short, void *);
 static void	ocsp_subs_free(struct tls_ocsp_fetch *);
 
 /* tls_ocsp_is_unknown - an OCSP error that means "no usable answer" */
@@ -246,13 +253,27 @@ tls_ocsp_fetch_start(struct gw_io *io, struct event_base *base,
 	struct evkeyvalq	*hdr;
 	char			 host[CONF_HOST_MAX], len[16];
 	const char		*path;
+	struct timeval		 tv;
 	unsigned		 port;
 	size_t			 i;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	if (tls_io_ocsp(io, &f->ssl, &f->st) == -1 ||
-	    (f->ev_done = event_new(base, -1, 0, ocsp_on_done, f)) == NULL) {
+	    (f->ev_done = event_new(base, -1, 0, ocsp_on_done, f)) == NULL ||
+	    (f->ev_deadline = evtimer_new(base, ocsp_on_deadline, f)) ==
+	    NULL) {
+		if (f->ev_done != NULL)
+			event_free(f->ev_done);
+		free(f);
+		return NULL;
+	}
+	/* conf bounds ocsp_timeout to at least a second */
+	tv.tv_sec = f->st->timeout > 0 ? f->st->timeout : 1;
+	tv.tv_usec = 0;
+	if (evtimer_add(f->ev_deadline, &tv) == -1) {
+		event_free(f->ev_deadline);
+		event_free(f->ev_done);
 		free(f);
 		return NULL;
 	}
@@ -331,12 +352,36 @@ ocsp_http_done(struct evhttp_request *req, void *arg)
 	    (it->resp = malloc(n)) != NULL) {
 		(void)evbuffer_remove(b, it->resp, n);
 		it->resplen = (int)n;
-	} else
+	} else if (!f->timed_out)
 		log_warnx("%016llx tls ocsp: no answer from %s (%s)",
 		    (unsigned long long)f->id, it->url, code == 0 ?
 		    "unreachable or timed out" : "HTTP error");
 	if (--f->running == 0)
 		event_active(f->ev_done, EV_TIMEOUT, 0);
+}
+
+/*
+ * ocsp_on_deadline - ocsp_timeout has passed since the fetch started:
+ * whatever has not answered in full by now counts as no answer.
+ */
+static void
+ocsp_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_ocsp_fetch	*f = arg;
+	size_t			 i;
+
+	(void)fd;
+	(void)what;
+	f->timed_out = 1;
+	for (i = 0; i < f->nsub; i++)
+		if (f->sub[i].req != NULL)
+			log_warnx("%016llx tls ocsp: no complete answer from %s "
+			    "within ocsp_timeout (%us)", (unsigned long long)f->id,
+			    f->st->items[f->sub[i].idx].url, f->st->timeout);
+	/* cancelled requests call nothing back: finish from here */
+	ocsp_subs_free(f);
+	f->running = 0;
+	event_active(f->ev_done, EV_TIMEOUT, 0);
 }
 
 /* ocsp_subs_free - drop every HTTP connection, cancelling what runs */
@@ -408,6 +453,8 @@ ocsp_on_done(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	event_free(f->ev_deadline);
+	f->ev_deadline = NULL;
 	ocsp_subs_free(f);
 	r = ocsp_recheck(f);
 	tls_ocsp_state_clear(f->st);
@@ -423,8 +470,9 @@ ocsp_on_done(evutil_socket_t fd, short what, void *arg)
 			cls = FAIL_REVOCATION_UNKNOWN;
 	}
 	if (r != 0)
-		(void)snprintf(why, sizeof(why), "OCSP: %s (%d)",
-		    tls_verify_text(r), r);
+		(void)snprintf(why, sizeof(why), "OCSP: %s (%d)%s",
+		    tls_verify_text(r), r, f->timed_out ?
+		    "; ocsp_timeout reached" : "");
 	tls_io_ocsp_result(f->io, f->st->result, why);
 	event_free(f->ev_done);
 	free(f);
@@ -438,6 +486,8 @@ tls_ocsp_fetch_cancel(struct tls_ocsp_fetch *f)
 	if (f == NULL)
 		return;
 	ocsp_subs_free(f);
+	if (f->ev_deadline != NULL)
+		event_free(f->ev_deadline);
 	event_free(f->ev_done);
 	free(f);
 }

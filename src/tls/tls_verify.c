@@ -106,6 +106,11 @@ static const struct verify_entry verify_table[] = {
 	{ -408,	FAIL_REVOCATION_UNKNOWN, "OCSP lookup would block" },
 	/* TLS_VERR_NO_STAPLE (tls_local.h) */
 	{ -10407, FAIL_REVOCATION_UNKNOWN, "no OCSP staple from the server (ocsp_stapling = require)" },
+	/* TLS_VERR_*: smtpgate's own checks (tls_io.c tio_own_checks) */
+	{ -10501, FAIL_CERT_UNTRUSTED,	"RSA key shorter than 2048 bits" },
+	{ -10502, FAIL_CERT_UNTRUSTED,	"certificate signed with SHA-1" },
+	{ -10503, FAIL_CERT_UNTRUSTED,	"certificate signed with MD5, MD4 or MD2" },
+	{ -10504, FAIL_CERT_UNTRUSTED,	"certificate cannot be parsed" },
 };
 
 static const struct verify_entry *
@@ -174,6 +179,8 @@ static const struct {
 	{ -322,	CONF_ACCEPT_NAME_MISMATCH },
 	{ 62,	CONF_ACCEPT_NAME_MISMATCH },
 	{ 64,	CONF_ACCEPT_NAME_MISMATCH },
+	{ -10501, CONF_ACCEPT_WEAK_RSA_KEY },
+	{ -10502, CONF_ACCEPT_SHA1_SIGNATURE },
 };
 
 static const struct {
@@ -185,6 +192,8 @@ static const struct {
 	{ CONF_ACCEPT_EXPIRED,		"expired" },
 	{ CONF_ACCEPT_NOT_YET_VALID,	"not-yet-valid" },
 	{ CONF_ACCEPT_NAME_MISMATCH,	"name-mismatch" },
+	{ CONF_ACCEPT_WEAK_RSA_KEY,	"weak-rsa-key" },
+	{ CONF_ACCEPT_SHA1_SIGNATURE,	"sha1-signature" },
 };
 
 /* tls_verify_exception - the accept word that covers err, as a bit */
@@ -235,6 +244,14 @@ tls_verify_decide(const struct tls_vpolicy *p, int err, int depth, int top,
 		return 1;
 	}
 	/*
+	 * A short RSA key can be factored, and then a pin (the usual
+	 * companion of verify_chain = no) proves nothing: only its own word
+	 * lets it through.  A certificate we cannot read cannot be checked
+	 * at all.
+	 */
+	if (err == -10501 || err == -10504)
+		return 0;
+	/*
 	 * verify_chain = no waives trust and dates, never the name (that is
 	 * verify_hostname's) nor a protocol-level certificate error.
 	 */
@@ -259,7 +276,8 @@ tls_verify_describe(unsigned used, int name_checked, char *buf, size_t len)
 		(void)str_copy(buf, "chain-not-verified", len);
 	else if (used & (CONF_ACCEPT_SELF_SIGNED | CONF_ACCEPT_UNTRUSTED_ROOT |
 	    CONF_ACCEPT_EXPIRED | CONF_ACCEPT_NOT_YET_VALID |
-	    CONF_ACCEPT_NAME_MISMATCH)) {
+	    CONF_ACCEPT_NAME_MISMATCH | CONF_ACCEPT_WEAK_RSA_KEY |
+	    CONF_ACCEPT_SHA1_SIGNATURE)) {
 		(void)str_copy(buf, "accepted:", len);
 		for (i = 0; i < sizeof(exception_names) /
 		    sizeof(exception_names[0]); i++) {

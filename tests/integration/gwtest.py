@@ -587,7 +587,9 @@ class OcspResponder:
     loopback port into it; ocspfwd.py also logs each HTTP request, which
     requests() counts.  ca: "int-ca" (signer ocsp-signer) or "root-ca"
     (root-ocsp-signer); the index is CA.index.txt.  mode: "answer", or
-    "silent" (accepts and reads, never answers: no openssl at all).
+    "silent" (accepts and reads, never answers: no openssl at all), or
+    "drip" (answers every request with a 200 header and body one byte
+    every 0.5 s, never completing).
     stop_responder() kills openssl but keeps the port: connections are then
     accepted and closed at once, a responder that is down.  Needs
     CAP_SYS_ADMIN for the namespace; without it the test is skipped.
@@ -604,8 +606,8 @@ class OcspResponder:
         if mode == "answer":
             self._start_openssl(ca)
             fwd = ["--netns", str(self.ossl.pid), str(self.inner)]
-        elif mode == "silent":
-            fwd = ["--silent"]
+        elif mode in ("silent", "drip"):
+            fwd = ["--" + mode]
         else:
             raise TestFailure("OcspResponder: unknown mode %r" % mode)
         self.fwd = _spawn([PYTHON, OCSPFWD_PY, str(self.port), self.reqlog]

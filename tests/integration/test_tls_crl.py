@@ -2,7 +2,9 @@
 """Revocation by CRL, through the relay against real TLS SMTP servers on
 loopback: a revoked leaf and a revoked intermediate under each crl_check
 mode, a missing CRL under crl_missing = ignore and fail, CRLs from a file
-(PEM and DER) and from a directory, and a CRL that cannot be loaded."""
+(PEM and DER) and from a directory, and a CRL that cannot be loaded; a CRL
+issued by an intermediate that only the server presents (root-only
+ca_file), and a forged one; and -t loading the files as start does."""
 
 import os
 import shutil
@@ -187,11 +189,112 @@ def start_fails(upstream_conf, want):
     check(want in out, "want %r in the output, got %r", want, out)
 
 
-def test_crl_issuer_not_trusted():
-    # Only the root is trusted: the intermediate's CRL cannot be checked.
-    start_fails({"ca_file": pki()["ca-bundle"],
-                 "crl_file": pki()["int-ca.crl"]},
-                "its issuer is not a trusted CA")
+def check_t(upstream_conf, ok, want=None):
+    """smtpgate -t on a configuration with this upstream: passes (ok) or
+    fails saying want; and start agrees (the -t promise)."""
+    d = newdir("gw-t")
+    path = os.path.join(d, "smtpgate.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(config_text(free_port(), free_port(),
+                            upstream=upstream_conf))
+    r = subprocess.run([BIN, "-t", "-c", path], capture_output=True,
+                       text=True, timeout=20, stdin=subprocess.DEVNULL)
+    out = r.stdout + r.stderr
+    check((r.returncode == 0) == ok, "-t exit %d: %r", r.returncode, out)
+    if want:
+        check(want in out, "-t: want %r in the output, got %r", want, out)
+    if not ok:
+        start_fails(upstream_conf, want or "")
+
+
+# ----------------------------------- a CRL of an intermediate not in ca_file
+
+def root_only(**kw):
+    """Only the root is trusted; the server presents the intermediate."""
+    conf = {"ca_file": pki()["ca-bundle"]}
+    conf.update(kw)
+    return conf
+
+
+def test_intermediate_crl_root_only_leaf_mode():
+    # The usual corporate layout (stunnel and OpenSSL accept it): the
+    # intermediate's CRL is checked against the intermediate the server
+    # presents, once the chain has validated it.
+    for crl in ("int-ca.crl", "int-ca.crl.der"):
+        up = Upstream("starttls", cert="revoked")
+        gw = Gateway(up, upstream_conf=root_only(
+            crl_file=pki()[crl], crl_check="leaf", crl_missing="fail"))
+        expect_tempfail(up, gw, "cert-revoked")
+        expect_log(gw, r"its issuer is not in ca_file or ca_path; it will "
+                   r"be checked against the intermediate", "deferred")
+        gw.stop()
+        up.stop()
+        up = Upstream("starttls")
+        gw = Gateway(up, upstream_conf=root_only(
+            crl_file=pki()[crl], crl_check="leaf", crl_missing="fail"))
+        expect_delivered(up, gw, crl)
+        expect_log(gw, r"revocation=crl:good$", "crl good")
+        gw.stop()
+        up.stop()
+
+
+def test_intermediate_crl_root_only_chain_mode():
+    # the root's CRL loads as usual, the intermediate's is deferred
+    up = Upstream("starttls", cert="revoked")
+    gw = Gateway(up, upstream_conf=root_only(crl_path=both_crls(),
+                                             crl_missing="fail"))
+    expect_tempfail(up, gw, "cert-revoked")
+    up2 = Upstream("starttls")
+    gw2 = Gateway(up2, upstream_conf=root_only(crl_path=both_crls(),
+                                               crl_missing="fail"))
+    expect_delivered(up2, gw2)
+    expect_log(gw2, r"verify=verified pin=none revocation=crl:good$",
+               "crl good")
+    up3 = Upstream("starttls", cert="revint")
+    gw3 = Gateway(up3, upstream_conf=root_only(crl_path=both_crls()))
+    expect_tempfail(up3, gw3, "cert-revoked")
+
+
+def test_forged_intermediate_crl_does_not_count():
+    # A CRL naming the intermediate as issuer but signed by another key:
+    # its signature does not verify with the presented intermediate's
+    # key, so the leaf has no CRL (refused under crl_missing = fail).
+    up = Upstream("starttls")
+    gw = Gateway(up, upstream_conf=root_only(
+        crl_file=pki()["fake-int-ca.crl"], crl_check="leaf",
+        crl_missing="fail"))
+    expect_tempfail(up, gw, "revocation-unknown")
+    up2 = Upstream("starttls", cert="revoked")
+    gw2 = Gateway(up2, upstream_conf=root_only(
+        crl_file=pki()["fake-int-ca.crl"], crl_check="leaf"))
+    expect_delivered(up2, gw2)
+    expect_log(gw2, r"revocation=crl:missing$", "crl missing")
+
+
+# ------------------------------------------------ -t loads what start loads
+
+def test_t_intermediate_crl_root_only_passes():
+    check_t(root_only(crl_file=pki()["int-ca.crl"]), True,
+            "configuration OK")
+
+
+def test_t_empty_ca_file():
+    d = newdir("ca-empty")
+    empty = os.path.join(d, "empty.pem")
+    open(empty, "w").close()
+    check_t({"ca_file": empty}, False, "holds no certificate")
+    junk = os.path.join(d, "junk.pem")
+    with open(junk, "w") as f:
+        f.write("# no certificate here\n")
+    check_t({"ca_file": junk}, False, "holds no certificate")
+
+
+def test_t_junk_crl_file():
+    d = newdir("crl-junk")
+    junk = os.path.join(d, "junk.crl")
+    with open(junk, "w") as f:
+        f.write("not a CRL\n")
+    check_t(crl_conf(crl_file=junk), False, "junk.crl")
 
 
 def test_crl_path_with_junk():

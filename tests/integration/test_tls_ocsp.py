@@ -178,6 +178,33 @@ def test_silent_responder_does_not_block_others():
     silent.stop()
 
 
+def test_dripping_responder_bounded_by_ocsp_timeout():
+    """ocsp_timeout is a deadline for the whole fetch: a responder that
+    sends its answer one byte every half second (an idle timeout never
+    fires) ends at ocsp_timeout, not at command_timeout."""
+    drip = OcspResponder(mode="drip")
+    tmo = max(2, int(2 * gwtest.TIME_SCALE))
+    for mode in ("hard", "soft"):
+        up = Upstream("starttls", cert="ocsp-good")
+        gw = Gateway(up, upstream_conf=ocsp_conf(
+            mode, drip.url, ocsp_timeout="%ds" % tmo, command_timeout="60"))
+        t0 = time.monotonic()
+        if mode == "hard":
+            expect_tempfail(up, gw, "revocation-unknown")
+        else:
+            expect_delivered(up, gw)
+        dt = time.monotonic() - t0
+        check(tmo - 0.5 <= dt < tmo + 6 * gwtest.TIME_SCALE,
+              "%s: the session took %.1fs, want about the %ds ocsp_timeout",
+              mode, dt, tmo)
+        expect_log(gw, r"no complete answer from \S+ within ocsp_timeout",
+                   "deadline")
+        gw.stop()
+        up.stop()
+    check(len(drip.requests()) == 2, "requests %r", drip.requests())
+    drip.stop()
+
+
 def test_client_leaves_while_fetching():
     """The client leaves while its session's OCSP request is outstanding:
     the gateway goes on serving others, and the session ends when the

@@ -443,6 +443,9 @@ def parse_args(argv):
                    help="oldest TLS version the server accepts")
     p.add_argument("--tls-max", choices=["1.2", "1.3"],
                    help="newest TLS version the server accepts")
+    p.add_argument("--weak-cert", action="store_true",
+                   help="allow serving an RSA-1024 or SHA-1 certificate "
+                   "(OpenSSL security level 0)")
     p.add_argument("--client-ca",
                    help="require a client certificate that chains to "
                         "this CA file")
@@ -573,8 +576,13 @@ class DSNAuthSMTP(DSNMixin, AuthSMTP):
     pass
 
 
-def server_context(cert, key, tls_min=None, tls_max=None, client_ca=None):
+def server_context(cert, key, tls_min=None, tls_max=None, client_ca=None,
+                   weak=False):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if weak:
+        # Debian's OpenSSL refuses to serve an RSA-1024 or SHA-1 signed
+        # certificate at its default security level
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     ctx.load_cert_chain(cert, key)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -605,7 +613,7 @@ async def serve(args):
     ctx = None
     if args.mode != "plain":
         ctx = server_context(args.cert, args.key, args.tls_min,
-                             args.tls_max, args.client_ca)
+                             args.tls_max, args.client_ca, args.weak_cert)
 
     def factory():
         # hostname given: aiosmtpd would otherwise call getfqdn(), which

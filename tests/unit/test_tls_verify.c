@@ -68,6 +68,11 @@ static const struct vcase cases[] = {
 	{ 1,	FAIL_TLS_PROTOCOL,		"unknown positive" },
 	{ 9999,	FAIL_TLS_PROTOCOL,		"unknown large" },
 	{ -99999, FAIL_TLS_PROTOCOL,		"unknown negative" },
+	/* smtpgate's own checks (TLS_VERR_* in tls_local.h) */
+	{ -10501, FAIL_CERT_UNTRUSTED,		"RSA key under 2048 bits" },
+	{ -10502, FAIL_CERT_UNTRUSTED,		"SHA-1 signature" },
+	{ -10503, FAIL_CERT_UNTRUSTED,		"MD5 signature" },
+	{ -10504, FAIL_CERT_UNTRUSTED,		"certificate not parsable" },
 };
 
 static void
@@ -196,6 +201,24 @@ static const struct dcase dcases[] = {
 	{ "chain-except-root: mid-chain CRL needed", CRL(1, 1), -362, 1, 2, 0,
 	    0 },
 	{ "crl missing without CRLs configured", STRICT, -362, 0, 0, 0, 0 },
+	/* smtpgate's own checks (tls_io.c), each with its own word only */
+	{ "weak RSA key strict", STRICT, -10501, 0, 0, 0, 0 },
+	{ "weak RSA key accepted", ACC(CONF_ACCEPT_WEAK_RSA_KEY), -10501, 0,
+	    0, 1, CONF_ACCEPT_WEAK_RSA_KEY },
+	{ "weak RSA key: other words do not cover it",
+	    ACC(0x1f | CONF_ACCEPT_SHA1_SIGNATURE), -10501, 0, 0, 0, 0 },
+	{ "weak RSA key: not waived by verify_chain = no", NOCHAIN, -10501,
+	    0, 0, 0, 0 },
+	{ "SHA-1 strict", STRICT, -10502, 1, 1, 0, 0 },
+	{ "SHA-1 accepted", ACC(CONF_ACCEPT_SHA1_SIGNATURE), -10502, 1, 1, 1,
+	    CONF_ACCEPT_SHA1_SIGNATURE },
+	{ "SHA-1: other words do not cover it",
+	    ACC(0x1f | CONF_ACCEPT_WEAK_RSA_KEY), -10502, 0, 0, 0, 0 },
+	{ "SHA-1 with verify_chain = no", NOCHAIN, -10502, 0, 0, 1,
+	    TLS_USED_NO_CHAIN },
+	{ "MD5 never by a word", ACC(0x7f), -10503, 0, 0, 0, 0 },
+	{ "unparsable never", ACC(0x7f), -10504, 0, 0, 0, 0 },
+	{ "unparsable, verify_chain = no", NOCHAIN, -10504, 0, 0, 0, 0 },
 };
 
 static void
@@ -238,6 +261,9 @@ test_describe(void **state)
 	tls_verify_describe(TLS_USED_NO_CHAIN | CONF_ACCEPT_EXPIRED, 1, buf,
 	    sizeof(buf));
 	assert_string_equal(buf, "chain-not-verified");
+	tls_verify_describe(CONF_ACCEPT_WEAK_RSA_KEY |
+	    CONF_ACCEPT_SHA1_SIGNATURE, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "accepted:weak-rsa-key,sha1-signature");
 	/* a short buffer never overflows */
 	tls_verify_describe(0x1f, 0, buf, 8);
 	assert_true(strlen(buf) < 8);
