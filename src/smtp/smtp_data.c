@@ -61,6 +61,7 @@ struct sink {
 static void	set_err(struct smtp_data *, enum smtp_data_err);
 static void	emit(struct sink *, const char *, size_t);
 static void	bare_newline(struct sink *);
+static void	nul_byte(struct sink *);
 static void	count(struct smtp_data *);
 static void	text_byte(struct sink *, char);
 
@@ -107,6 +108,28 @@ bare_newline(struct sink *k)
 	k->d->state = k->d->normalize ? S_NLBOL : S_TEXT;
 }
 
+/*
+ * A NUL octet.  It has no place in a mail message (RFC 5322 2.3), and a
+ * peer that reads text as C strings may end a line or the data at it:
+ * "\r\n\0.\r\n" is one of the published smuggling probes.  Under reject
+ * it refuses the message; under normalize it is dropped.  Dropped, it
+ * still was an input octet, so a dot after it is content, not an end or
+ * a stuffed dot: the state notes only whether the output is at the start
+ * of a line (S_NLBOL), where smtp_stuff() will double that dot.
+ */
+static void
+nul_byte(struct sink *k)
+{
+	struct smtp_data	*d = k->d;
+
+	if (!d->normalize)
+		set_err(d, SMTP_DATA_NUL);
+	if (d->state == S_BOL || d->state == S_NLBOL || d->state == S_DOT)
+		d->state = S_NLBOL;
+	else
+		d->state = S_TEXT;
+}
+
 /* one more octet of the current line */
 static void
 count(struct smtp_data *d)
@@ -127,6 +150,10 @@ text_byte(struct sink *k, char c)
 	}
 	if (c == '\n') {
 		bare_newline(k);
+		return;
+	}
+	if (c == '\0') {
+		nul_byte(k);
 		return;
 	}
 	/*

@@ -5,7 +5,7 @@
  * byte at a time).  Inbound: only CRLF ends a line; the only end of data
  * is CRLF.CRLF (the first line may be ".\r\n" right after DATA); leading
  * dots are unstuffed; bare CR/LF are refused or normalised to CRLF by
- * policy; size and line length are counted.  An error is sticky: the machine
+ * policy, and NUL octets refused or dropped by the same policy; size and line length are counted.  An error is sticky: the machine
  * keeps consuming to the real end of data and then reports it, so the
  * caller replies once and the next command is parsed in sync.
  * Outbound: smtp_stuff doubles a leading dot on every line.
@@ -19,12 +19,13 @@ enum smtp_data_err {
 	SMTP_DATA_OK = 0,
 	SMTP_DATA_TOO_BIG,		/* over max: 552 5.3.4 */
 	SMTP_DATA_BARE_NEWLINE,		/* bare CR or LF under reject policy: 550 5.6.0 */
-	SMTP_DATA_LINE_TOO_LONG		/* over 1000 octets with CRLF: 550 5.6.0 */
+	SMTP_DATA_LINE_TOO_LONG,	/* over 1000 octets with CRLF: 550 5.6.0 */
+	SMTP_DATA_NUL			/* NUL under reject policy: 550 5.6.0 */
 };
 
 struct smtp_data {
 	int			 state;	/* private */
-	int			 normalize;	/* 1: bare newline -> CRLF */
+	int			 normalize;	/* 1: bare newline -> CRLF, NUL dropped */
 	unsigned long long	 max;	/* max message size (unstuffed octets) */
 	unsigned long long	 size;	/* unstuffed octets so far */
 	size_t			 linelen; /* private: octets in the current line */

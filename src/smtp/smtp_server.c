@@ -201,6 +201,7 @@ static int	smtp_check_mail_params(struct smtp_server *);
 static int	smtp_valid_enh(int, const char *);
 static int	smtp_in_sasl(const struct smtp_server *);
 static size_t	smtp_line_limit(struct smtp_server *);
+static int	smtp_bare_lf_line(const struct smtp_server *, size_t, size_t);
 static void	smtp_sasl_line(struct smtp_server *, const char *, size_t);
 static void	smtp_sasl_plain(struct smtp_server *, const char *, size_t);
 static void	smtp_sasl_login(struct smtp_server *, const char *, size_t);
@@ -785,8 +786,8 @@ smtp_next_command(struct smtp_server *s)
 {
 	struct buf	*in = io_in(s->io);
 	char		 line[SMTP_SASL_LINE_MAX];
-	size_t		 len, limit;
-	int		 secret;
+	size_t		 len, limit, eol = 2;
+	int		 secret, r;
 
 	if (s->flags & SF_SKIPLINE)
 		return smtp_skip_line(s);
@@ -796,6 +797,7 @@ smtp_next_command(struct smtp_server *s)
 	case BUF_LINE_NONE:
 		return 0;
 	case BUF_LINE_TOOLONG:
+	toolong:
 		s->ncommands++;
 		smtp_trace_in(s, buf_data(in), 64);
 		s->flags |= SF_SKIPLINE;
@@ -809,6 +811,18 @@ smtp_next_command(struct smtp_server *s)
 		smtp_error(s, 500, "5.5.2", "Line too long");
 		return 1;
 	case BUF_LINE_BARE:
+		/*
+		 * Under bare_newline = normalize a command may end in a bare
+		 * LF (old scripts, embedded devices), as in Postfix's
+		 * "normalize".  The end of data stays CRLF.CRLF only.
+		 */
+		if ((r = smtp_bare_lf_line(s, len, limit)) == 1) {
+			len--;
+			eol = 1;
+			break;
+		}
+		if (r == -1)
+			goto toolong;
 		/*
 		 * Only CRLF ends a command.  Reading a bare LF or CR as a line
 		 * end is how SMTP smuggling starts, and a client sending one
@@ -832,9 +846,9 @@ smtp_next_command(struct smtp_server *s)
 	/* only AUTH and SASL lines carry credentials: no wipe for the rest */
 	secret = smtp_in_sasl(s) || str_iprefix(line, "auth ") != NULL;
 	if (secret)
-		buf_consume_wipe(in, len + 2);
+		buf_consume_wipe(in, len + eol);
 	else
-		buf_consume(in, len + 2);
+		buf_consume(in, len + eol);
 	s->ncommands++;
 	if (smtp_in_sasl(s))
 		smtp_sasl_line(s, line, len);
@@ -844,6 +858,25 @@ smtp_next_command(struct smtp_server *s)
 	if (secret)
 		explicit_bzero(line, len);
 	return 1;
+}
+
+/*
+ * buf_findline() said BARE with the offending octet at off - 1.  Is it an
+ * LF that may end a command under normalize?  An LF right after a CR would
+ * have been a CRLF, and an earlier CR would have been reported first, so
+ * the line before it holds no CR or LF.  The line and its LF must fit the
+ * same bound as with CRLF, so that a 511-octet "command" is not taken for
+ * a long AUTH line by smtp_dispatch().  Returns 1 for a command line, -1
+ * for one that is too long, 0 when the bare octet is not a line end.
+ */
+static int
+smtp_bare_lf_line(const struct smtp_server *s, size_t off, size_t limit)
+{
+	const char	*p = buf_data(io_in(s->io));
+
+	if (!s->normalize || off == 0 || p[off - 1] != '\n')
+		return 0;
+	return off - 1 + 2 <= limit ? 1 : -1;
 }
 
 /*
@@ -881,6 +914,12 @@ smtp_skip_line(struct smtp_server *s)
 	if ((len = buf_len(in)) == 0)
 		return 0;
 	p = buf_data(in);
+	/* under normalize a bare LF ends the line too (smtp_bare_lf_line) */
+	if (s->normalize && (eol = memchr(p, '\n', len)) != NULL) {
+		buf_consume_wipe(in, (size_t)(eol - p) + 1);
+		s->flags &= ~SF_SKIPLINE;
+		return 1;
+	}
 	if ((eol = memmem(p, len, "\r\n", 2)) != NULL) {
 		buf_consume_wipe(in, (size_t)(eol - p) + 2);
 		s->flags &= ~SF_SKIPLINE;
@@ -1353,6 +1392,9 @@ smtp_body_end(struct smtp_server *s)
 	case SMTP_DATA_LINE_TOO_LONG:
 		smtp_send(s, 550, "5.6.0", "Message line too long");
 		break;
+	case SMTP_DATA_NUL:
+		smtp_send(s, 550, "5.6.0", "Message contains NUL octet");
+		break;
 	default:
 		fatalx("smtp_server: smtp_data error %d", (int)err);
 	}
@@ -1370,6 +1412,8 @@ smtp_strdataerr(enum smtp_data_err err, int wfail)
 		return "bare-newline";
 	case SMTP_DATA_LINE_TOO_LONG:
 		return "line-too-long";
+	case SMTP_DATA_NUL:
+		return "nul";
 	}
 	return "?";
 }

@@ -11,7 +11,7 @@
  *
  * Invariants: the end is reported exactly at the first CRLF "." CRLF of
  * CRLF + input (memmem), and then nothing more is consumed; the split
- * does not matter; the output is CRLF-clean, its lines fit 998 octets
+ * does not matter; the output is CRLF-clean and free of NUL, its lines fit 998 octets
  * when there is no error, it never exceeds max, and with a size error it
  * is a prefix of the unlimited output; nothing is written once an error
  * is set.  Round trip: when the message was accepted, its output
@@ -148,6 +148,8 @@ check_output(const struct run *r)
 			line = 0;
 			continue;
 		}
+		/* a NUL is refused or dropped, never passed on */
+		FUZZ_CHECK(r->out[i] != '\0', "NUL at %zu of the output", i);
 		line++;
 		FUZZ_CHECK(r->err != SMTP_DATA_OK || line <= DATA_LINE_MAX,
 		    "output line of %zu octets", line);

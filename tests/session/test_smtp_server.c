@@ -940,6 +940,102 @@ test_command_bare_lf(void **state)
 	assert_int_equal(o->inlen, 0);
 }
 
+/* bare_newline = normalize: a command may end in a bare LF (Postfix's normalize) */
+static void
+test_command_bare_lf_normalized(void **state)
+{
+	struct owner	*o = *state;
+	char		 line[700];
+
+	o->conf.bare_newline = BARE_NEWLINE_NORMALIZE;
+	start(o);
+	expect(o, "220 " HOST " ESMTP smtpgate");
+	client_send(o, "EHLO client.test\n");
+	expect_prefix(o, "250-" HOST " Hello client.test");
+	client_send(o, "NOOP\nRSET\r\nMAIL FROM:<a@b.test>\n");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "250 2.1.0 Ok");
+	client_send(o, "RCPT TO:<c@d.test>\nDATA\n");
+	expect(o, "250 2.1.5 Ok");
+	expect_prefix(o, "354 ");
+	/* the body's lines are normalised; only CRLF.CRLF ends it */
+	client_send(o, "a\nb\n.\nc\r\n.\r\n");
+	expect(o, "250 2.0.0 Ok: queued");
+	assert_int_equal(o->nend, 1);
+	assert_int_equal(o->bodylen, 12);
+	assert_memory_equal(o->body, "a\r\nb\r\n.\r\nc\r\n", 12);
+
+	/* a line too long, ended by a bare LF, is skipped up to that LF */
+	memset(line, 'X', 600);
+	memcpy(line + 600, "\nNOOP\n", 7);
+	client_send(o, line);
+	expect(o, "500 5.5.2 Line too long");
+	expect(o, "250 2.0.0 Ok");
+	/* 511 octets and LF: over the 512 bound as with CRLF */
+	memcpy(line, "NOOP ", 5);
+	memset(line + 5, 'x', 506);
+	memcpy(line + 511, "\nNOOP\n", 7);
+	client_send(o, line);
+	expect(o, "500 5.5.2 Line too long");
+	expect(o, "250 2.0.0 Ok");
+	/* 510 and LF fits, as 510 and CRLF does */
+	memcpy(line + 510, "\nNOOP\n", 7);
+	client_send(o, line);
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "250 2.0.0 Ok");
+
+	/* a bare CR is still no line end: answered and closed */
+	client_send(o, "NOOP\rRSET\n");
+	expect(o, "500 5.5.2 Bare CR or LF not allowed");
+	expect_closed(o, "bare newline");
+	assert_int_equal(o->nrset, 1);
+}
+
+/* a NUL in the body is refused under reject, dropped under normalize */
+static void
+test_body_nul(void **state)
+{
+	struct owner	*o = *state;
+
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	/* the published probe: CRLF NUL "." CRLF is no end of data */
+	client_write(o, "a\r\n\0.\r\nMAIL FROM:<evil@x.test>\r\n.\r\n",
+	    35);
+	expect(o, "550 5.6.0 Message contains NUL octet");
+	assert_int_equal(o->nabort, 1);
+	assert_int_equal(o->nend, 0);
+	assert_int_equal(o->nmail, 1);
+	assert_null(memchr(o->body, '\0', o->bodylen));
+}
+
+static void
+test_body_nul_normalized(void **state)
+{
+	struct owner	*o = *state;
+
+	o->conf.bare_newline = BARE_NEWLINE_NORMALIZE;
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	client_write(o, "a\r\n\0.\r\nMAIL FROM:<evil@x.test>\r\n.\r\n",
+	    35);
+	expect(o, "250 2.0.0 Ok: queued");
+	assert_int_equal(o->nend, 1);
+	assert_int_equal(o->nmail, 1);
+	assert_int_equal(o->bodylen, 31);
+	assert_memory_equal(o->body, "a\r\n.\r\nMAIL FROM:<evil@x.test>\r\n",
+	    31);
+}
+
 static void
 test_command_bare_cr(void **state)
 {
@@ -1650,6 +1746,9 @@ main(void)
 		ONE(test_data_write_fails),
 		ONE(test_data_begin_refused),
 		ONE(test_command_bare_lf),
+		ONE(test_command_bare_lf_normalized),
+		BOTH(test_body_nul),
+		ONE(test_body_nul_normalized),
 		ONE(test_command_bare_cr),
 		ONE(test_long_line),
 		ONE(test_misc_commands),

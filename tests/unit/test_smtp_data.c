@@ -173,7 +173,8 @@ run(const char *in, size_t inlen, unsigned long long max, int normalize,
  * The reference model, written as plainly as possible over the whole
  * buffer: the message ends at the first CRLF "." CRLF in CRLF + input; in
  * the message, a line begins only after a literal CRLF, a leading dot is
- * dropped, and a bare CR or LF is an error (reject) or CRLF (normalize).
+ * dropped, a bare CR or LF is an error (reject) or CRLF (normalize), and
+ * a NUL is an error (reject) or dropped (normalize).
  * It needs a terminator in the input and does not model size or line limits.
  */
 static void
@@ -212,10 +213,18 @@ ref(const char *in, size_t n, int normalize, struct result *r)
 			bol = 1;
 		} else if (c == '\r' || c == '\n') {
 			if (!normalize) {
-				r->err = SMTP_DATA_BARE_NEWLINE;
+				if (!stopped)
+					r->err = SMTP_DATA_BARE_NEWLINE;
 				stopped = 1;
 			} else
 				append(r, "\r\n", 2);
+		} else if (c == '\0') {
+			/* refused, or dropped; never a line start either way */
+			if (!normalize) {
+				if (!stopped)
+					r->err = SMTP_DATA_NUL;
+				stopped = 1;
+			}
 		} else if (!stopped)
 			append(r, &c, 1);
 	}
@@ -322,8 +331,31 @@ static const struct {
 	{ "incomplete: line", L("a\r\n"), 0, 0, L("a\r\n"), ALL, 0,
 	    SMTP_DATA_OK },
 	{ "incomplete: nothing", L(""), 0, 0, L(""), 0, 0, SMTP_DATA_OK },
-	{ "8-bit and NUL pass", L("\x00\xff\xc3\xa9\r\n.\r\n"), 0, 0,
-	    L("\x00\xff\xc3\xa9\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "8-bit passes", L("\x01\xff\xc3\xa9\r\n.\r\n"), 0, 0,
+	    L("\x01\xff\xc3\xa9\r\n"), ALL, 1, SMTP_DATA_OK },
+
+	/* NUL: refused (reject) or dropped (normalize), never relayed */
+	{ "NUL rejected", L("a\x00" "b\r\n.\r\n"), 0, 0, L("a"), ALL, 1,
+	    SMTP_DATA_NUL },
+	{ "NUL first byte rejected", L("\x00\r\n.\r\n"), 0, 0, L(""), ALL,
+	    1, SMTP_DATA_NUL },
+	{ "NUL dot probe rejected", L("a\r\n\x00.\r\nMAIL\r\n.\r\n"), 0,
+	    0, L("a\r\n"), ALL, 1, SMTP_DATA_NUL },
+	{ "NUL then bare LF: NUL first", L("\x00\n\r\n.\r\n"), 0, 0, L(""),
+	    ALL, 1, SMTP_DATA_NUL },
+	{ "bare LF then NUL: bare first", L("\n\x00\r\n.\r\n"), 0, 0, L(""),
+	    ALL, 1, SMTP_DATA_BARE_NEWLINE },
+	{ "normalize: NUL dropped", L("a\x00" "b\r\n.\r\n"), 1, 0,
+	    L("ab\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "normalize: NUL dot probe is content",
+	    L("a\r\n\x00.\r\nMAIL\r\n.\r\n"), 1, 0,
+	    L("a\r\n.\r\nMAIL\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "normalize: NUL after dot", L("a\r\n.\x00\r\n.\r\n"), 1, 0,
+	    L("a\r\n\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "normalize: NUL after dot, then dot", L(".\x00.x\r\n.\r\n"), 1, 0,
+	    L(".x\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "normalize: only NULs", L("\x00\x00\r\n.\r\n"), 1, 0, L("\r\n"),
+	    ALL, 1, SMTP_DATA_OK },
 
 	/* reject policy: first error sticky, no output after it, read to the end */
 	{ "bare LF rejected", L("a\nb\r\n.\r\n"), 0, 0, L("a"), ALL, 1,
@@ -714,7 +746,7 @@ test_large(void **state)
 static void
 test_random_vs_model(void **state)
 {
-	static const char	 alpha[] = "\r\n.a.\r\n";
+	static const char	 alpha[] = "\r\n.a.\r\n\0";
 	struct result		 r, want;
 	char			 in[512], name[64];
 	unsigned		 seed = 20240104;
@@ -727,8 +759,8 @@ test_random_vs_model(void **state)
 		for (n = 0; n < len; n++) {
 			if (rand_r(&seed) % 4 == 0)
 				in[n] = (char)('b' + rand_r(&seed) % 20);
-			else
-				in[n] = alpha[rand_r(&seed) % (sizeof(alpha) - 1)];
+			else	/* the NUL that ends alpha included */
+				in[n] = alpha[rand_r(&seed) % sizeof(alpha)];
 		}
 		memcpy(in + n, "\r\n.\r\n", 5);
 		n += 5;
