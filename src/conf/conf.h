@@ -227,6 +227,9 @@ struct conf_listener {
 	unsigned	 data_timeout;		/* seconds, default 600 */
 	unsigned	 max_sessions_per_client; /* default 50 */
 	enum bare_newline bare_newline;		/* default reject */
+	unsigned	 max_session_time;	/* seconds, default 3600 */
+	unsigned	 max_junk_commands;	/* default 100 */
+	unsigned	 min_data_rate;		/* octets/s, default 500, 0 off */
 	int		 received_header;	/* default 0 */
 	char		 dkim_names[CONF_MAX_DKIM][CONF_NAME_MAX];
 	size_t		 ndkim;			/* default none: match by domain */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -1036,6 +1037,85 @@ test_body_nul_normalized(void **state)
 	    31);
 }
 
+/* max_junk_commands: NOOP, RSET, VRFY... without a message, then 421 */
+static void
+test_junk_commands(void **state)
+{
+	struct owner	*o = *state;
+
+	o->conf.max_junk_commands = 4;
+	greet(o);			/* EHLO is the first */
+	client_send(o, "NOOP\r\nVRFY x\r\nRSET\r\n");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "252 2.5.2 Cannot VRFY user");
+	expect(o, "250 2.0.0 Ok");
+	/* an accepted message is progress: the count starts again */
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	client_send(o, "x\r\n.\r\n");
+	expect(o, "250 2.0.0 Ok: queued");
+	client_send(o, "NOOP\r\nNOOP\r\nHELP\r\nRSET\r\nNOOP\r\nNOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "250 2.0.0 Ok");
+	expect_prefix(o, "214 ");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "421 4.7.0 " HOST " Too many commands without a message, "
+	    "closing connection");
+	expect_closed(o, "junk-commands");
+	assert_int_equal(o->nrset, 2);
+}
+
+/* max_session_time: the session ends at the bound, whatever it does */
+static void
+test_session_time(void **state)
+{
+	struct owner	*o = *state;
+	struct timespec	 t0, t1;
+
+	o->conf.max_session_time = 1;
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "421 4.7.0 " HOST " Session time limit exceeded, "
+	    "closing connection");
+	expect_closed(o, "session-time");
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec <= 3);
+}
+
+/* min_data_rate: a body dripping a byte at a time is cut off */
+static void
+test_data_drip(void **state)
+{
+	struct owner	*o = *state;
+	int		 i;
+
+	o->conf.data_timeout = 1;
+	o->conf.min_data_rate = 1000;
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	/* 100 ms apart: never silent for data_timeout, but far too slow */
+	for (i = 0; i < 40 && !have_reply(o); i++) {
+		if (!o->eof)
+			client_send(o, "x");
+		run_for(o, 100);
+	}
+	expect(o, "421 4.7.0 " HOST " Message data too slow, closing "
+	    "connection");
+	expect_closed(o, "min-data-rate");
+	assert_true(i >= 8 && i <= 15);
+	assert_int_equal(o->nabort, 1);
+	assert_int_equal(o->nend, 0);
+}
+
 static void
 test_command_bare_cr(void **state)
 {
@@ -1749,6 +1829,9 @@ main(void)
 		ONE(test_command_bare_lf_normalized),
 		BOTH(test_body_nul),
 		ONE(test_body_nul_normalized),
+		BOTH(test_junk_commands),
+		ONE(test_session_time),
+		ONE(test_data_drip),
 		ONE(test_command_bare_cr),
 		ONE(test_long_line),
 		ONE(test_misc_commands),
