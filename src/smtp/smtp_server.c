@@ -124,6 +124,7 @@ struct smtp_server {
 	unsigned			 cmd_timeout;	/* seconds */
 	unsigned			 data_timeout;	/* seconds */
 	int				 normalize;
+	enum long_lines			 long_lines;
 	unsigned			 max_session;	/* seconds, 0: none */
 	unsigned			 max_junk;	/* 0: no limit */
 	unsigned			 min_rate;	/* octets/s, 0: none */
@@ -330,6 +331,7 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 	s->cmd_timeout = conf->command_timeout;
 	s->data_timeout = conf->data_timeout;
 	s->normalize = conf->bare_newline == BARE_NEWLINE_NORMALIZE;
+	s->long_lines = conf->long_lines;
 	s->max_session = conf->max_session_time;
 	s->max_junk = conf->max_junk_commands;
 	s->min_rate = conf->min_data_rate;
@@ -1441,6 +1443,8 @@ smtp_proceed_data(struct smtp_server *s, const char *args)
 		return;
 	}
 	smtp_data_init(&s->data, s->max_size, s->normalize);
+	if (s->long_lines != LONG_LINES_REFUSE)
+		smtp_data_linemax(&s->data, SMTP_DATA_LONG_LINE_MAX);
 	(void)clock_gettime(CLOCK_MONOTONIC, &s->data_t0);
 	s->data_in = 0;
 	s->flags &= ~SF_WFAIL;
@@ -1496,6 +1500,10 @@ smtp_body_end(struct smtp_server *s)
 	    (unsigned long long)s->info.id, s->data.size,
 	    smtp_strdataerr(err, wfail));
 	s->flags &= ~SF_INBODY;
+	/* lines over 998 octets are relayed as they are (long_lines = pass) */
+	if (err == SMTP_DATA_OK && !wfail && s->data.longline)
+		log_info("%016llx message has lines over 998 octets, "
+		    "long_lines=pass", (unsigned long long)s->info.id);
 	if (err == SMTP_DATA_OK && !wfail) {
 		smtp_wait_owner(s, STATE_WAIT_DATA);
 		s->cb->data_end(s->arg);

@@ -145,15 +145,49 @@ def test_max_recipients():
 
 
 def test_long_data_line_refused():
-    # RFC 5321 4.5.3.1.6: 1000 octets with CRLF; longer lines are refused
-    # (folding them would change the message).
+    # long_lines = refuse: RFC 5321 4.5.3.1.6, 1000 octets with CRLF;
+    # longer lines are refused (folding them would change the message).
     up = Upstream("starttls")
-    gw = Gateway(up)
+    gw = Gateway(up, listener={"long_lines": "refuse"})
     msg = b"Subject: long\r\n\r\n" + b"x" * 1200 + b"\r\nend\r\n"
     with gw.client() as c:
         c.start()
         replies = transaction(c, SENDER, [RCPT], msg)
         check_reply(replies[-1], 550, "5.6.0", what="1200-octet line")
+        check_reply(c.cmd("NOOP"), 250, what="NOOP afterwards")
+    check(not up.messages(), "delivered: %r", up.messages())
+
+
+def test_long_data_line_passed():
+    # long_lines = pass (the default): a 5,000-octet line (HTML written on
+    # one line) is relayed byte for byte, as Postfix does.
+    up = Upstream("starttls", extra=("--line-limit", "100000"))
+    gw = Gateway(up)
+    html = b"<html><body>" + b"<p>x</p>" * 630 + b"</body></html>"
+    check(len(html) > 5000, "test line too short")
+    msg = (b"Subject: long\r\nContent-Type: text/html\r\n\r\n" + html +
+           b"\r\n.dot line\r\nend\r\n")
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], msg)
+        check_reply(replies[-1], 250, what="5,000-octet line")
+    m = up.wait_messages(1)
+    check(len(m) == 1, "want one message, got %r", m)
+    gwtest.check_same_bytes(m[0].data, msg)
+    check(gw.wait_log(r"lines over 998 octets, long_lines=pass"),
+          "no log line for the long line")
+
+
+@gwtest.timeout(90)
+def test_long_data_line_over_hard_bound_refused():
+    # pass has a hard bound (1 MiB before CRLF), so no line is unbounded.
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    msg = b"Subject: huge line\r\n\r\n" + b"y" * (1024 * 1024 + 1) + b"\r\n"
+    with gw.client(timeout=60) as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], msg)
+        check_reply(replies[-1], 550, "5.6.0", what="line over 1 MiB")
         check_reply(c.cmd("NOOP"), 250, what="NOOP afterwards")
     check(not up.messages(), "delivered: %r", up.messages())
 
