@@ -198,6 +198,7 @@ static const struct conf_word words_mechs[] = {
 static const struct conf_word words_long_lines[] = {
 	{ "refuse", LONG_LINES_REFUSE },
 	{ "pass", LONG_LINES_PASS },
+	{ "encode", LONG_LINES_ENCODE },
 	{ NULL, 0 }
 };
 static const struct conf_word words_bare_newline[] = {

@@ -46,7 +46,8 @@ enum tls_mode {
 
 enum long_lines {
 	LONG_LINES_REFUSE = 0,		/* 550 5.6.0 over 998 octets */
-	LONG_LINES_PASS			/* relayed as they are (default) */
+	LONG_LINES_PASS,		/* relayed as they are (default) */
+	LONG_LINES_ENCODE		/* body re-encoded quoted-printable */
 };
 
 enum bare_newline {

@@ -13,7 +13,7 @@
  * other than 7bit, 8bit or binary (RFC 2045 6.4), and re-encoding one of
  * its parts means parsing the MIME structure; a body that is already
  * quoted-printable or base64 would decode to its encoded form if encoded
- * again.  These cases are refused with a reason and the caller passes the
+ * again; a message the sender signed with DKIM would no longer verify.  These cases are refused with a reason and the caller passes the
  * message on unchanged.
  *
  * The encoder (RFC 2045 6.7): printable ASCII except "=" as it is; "=",
@@ -197,6 +197,9 @@ mime_qp_headers(const char *hdr, size_t hlen, char *out, size_t outmax,
 		}
 		if (field_is(f, flen, "mime-version"))
 			mime = 1;
+		/* re-encoding would break the sender's own signature */
+		if (field_is(f, flen, "dkim-signature"))
+			return "signed by the sender";
 		if (field_is(f, flen, "content-transfer-encoding")) {
 			(void)field_value(f, flen, 25, v, sizeof(v));
 			(void)value_token(v, tok, sizeof(tok));

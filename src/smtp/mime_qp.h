@@ -9,7 +9,8 @@
  * mime_qp_body_end().  Decoding the result as RFC 2045 6.7 says gives the
  * original body octets back; every output line is at most 76 octets.
  * Only a single-part message is re-encoded: a multipart or message type,
- * or a body already encoded, is left alone (the reason is returned).
+ * a body already encoded, or a message with a DKIM-Signature of its own is
+ * left alone (the reason is returned).
  */
 #ifndef GW_MIME_QP_H
 #define GW_MIME_QP_H

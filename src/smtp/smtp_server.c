@@ -445,6 +445,13 @@ smtp_server_info(const struct smtp_server *s)
 	return &s->info;
 }
 
+/* smtp_server_longline - the last message had lines over 998 octets */
+int
+smtp_server_longline(const struct smtp_server *s)
+{
+	return s->data.longline;
+}
+
 /* smtp_server_drain - close after the current transaction (421 when idle) */
 void
 smtp_server_drain(struct smtp_server *s)
@@ -1500,10 +1507,11 @@ smtp_body_end(struct smtp_server *s)
 	    (unsigned long long)s->info.id, s->data.size,
 	    smtp_strdataerr(err, wfail));
 	s->flags &= ~SF_INBODY;
-	/* lines over 998 octets are relayed as they are (long_lines = pass) */
+	/* lines over 998 octets: passed, or re-encoded by the owner */
 	if (err == SMTP_DATA_OK && !wfail && s->data.longline)
 		log_info("%016llx message has lines over 998 octets, "
-		    "long_lines=pass", (unsigned long long)s->info.id);
+		    "long_lines=%s", (unsigned long long)s->info.id,
+		    s->long_lines == LONG_LINES_ENCODE ? "encode" : "pass");
 	if (err == SMTP_DATA_OK && !wfail) {
 		smtp_wait_owner(s, STATE_WAIT_DATA);
 		s->cb->data_end(s->arg);

@@ -253,6 +253,8 @@ static const struct {
 	    NULL, 0, "body already encoded" },
 	{ "already QP", L("Content-Transfer-Encoding: Quoted-Printable\r\n"
 	    "\r\n"), NULL, 0, "body already encoded" },
+	{ "signed by the sender", L("Subject: x\r\nDKIM-Signature: v=1;\r\n"
+	    " b=x\r\n\r\n"), NULL, 0, "signed by the sender" },
 	{ "continuation first", L(" x: y\r\n\r\n"), NULL, 0,
 	    "malformed header" },
 	{ "no colon", L("Subject x\r\n\r\n"), NULL, 0, "malformed header" },
