@@ -31,8 +31,9 @@ artifacts=$build/fuzz-artifacts
 # small limits; an INI file of a few KiB reaches every key; a users_file
 # of a few lines; SASL lines reach 12288 octets; POP3 lines are at most
 # 512 octets, a greeting and a CAPA reply fit in 4 KiB; a DKIM message
-# needs a header block, a body and room for many headers.
-all_targets=(command:2048 reply:8192 data:8192 conf:4096 users:4096 smtp_sasl:16384 sasl:16384 pop3:4096 dkim:16384)
+# needs a header block, a body and room for many headers; a message for
+# mime_qp needs lines over 998 octets behind its header block.
+all_targets=(command:2048 reply:8192 data:8192 conf:4096 users:4096 smtp_sasl:16384 sasl:16384 pop3:4096 dkim:16384 mime_qp:16384)
 
 case $seconds in
 '' | *[!0-9]* | 0)
