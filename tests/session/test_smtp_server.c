@@ -84,6 +84,22 @@ answer_cb(evutil_socket_t fd, short what, void *arg)
 		smtp_server_reply(o->srv, o->pcode, o->penh, o->ptext);
 }
 
+/* answer from a timer ms later, whatever the mode (a slow upstream) */
+static void
+answer_later(struct owner *o, int ms, int code, const char *enh,
+    const char *text)
+{
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	assert_int_equal(o->pending, 0);
+	o->pending = 1;
+	o->pcode = code;
+	snprintf(o->penh, sizeof(o->penh), "%s", enh);
+	snprintf(o->ptext, sizeof(o->ptext), "%s", text);
+	assert_int_equal(event_base_once(o->base, -1, EV_TIMEOUT, answer_cb,
+	    o, &tv), 0);
+}
+
 /* answer now, from inside the callback, or from a timer 20 ms later */
 static void
 answer(struct owner *o, int code, const char *enh, const char *text)
@@ -116,6 +132,8 @@ cb_mail(void *arg, const struct smtp_path *from)
 		answer(o, 550, "5.7.1", "Sender rejected");
 	else if (strncmp(from->addr, "shutdown", 8) == 0)
 		answer(o, 421, "4.3.2", "Upstream going away");
+	else if (strncmp(from->addr, "slow", 4) == 0)
+		answer_later(o, 1500, 250, "2.1.0", "Ok");
 	else
 		answer(o, 250, "2.1.0", "Ok");
 }
@@ -1087,6 +1105,45 @@ test_session_time(void **state)
 	assert_true(t1.tv_sec - t0.tv_sec <= 3);
 }
 
+/* the session time ends while the owner works: its answer comes first */
+static void
+test_session_time_owner_busy(void **state)
+{
+	struct owner	*o = *state;
+
+	o->conf.max_session_time = 1;
+	greet(o);
+	client_send(o, "MAIL FROM:<slow@b.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "421 4.7.0 " HOST " Session time limit exceeded, "
+	    "closing connection");
+	expect_closed(o, "session-time");
+	assert_int_equal(o->nmail, 1);
+}
+
+/* long_lines = pass: a 5,000-octet line reaches the owner as it is */
+static void
+test_long_line_pass(void **state)
+{
+	struct owner	*o = *state;
+	char		 msg[5100];
+
+	o->conf.long_lines = LONG_LINES_PASS;
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	memset(msg, 'h', 5000);
+	memcpy(msg + 5000, "\r\n.\r\n", 6);
+	client_send(o, msg);
+	expect(o, "250 2.0.0 Ok: queued");
+	assert_int_equal(o->bodylen, 5002);
+	assert_memory_equal(o->body, msg, 5002);
+	assert_int_equal(o->nend, 1);
+}
+
 /* min_data_rate: a body dripping a byte at a time is cut off */
 static void
 test_data_drip(void **state)
@@ -1832,6 +1889,8 @@ main(void)
 		BOTH(test_junk_commands),
 		ONE(test_session_time),
 		ONE(test_data_drip),
+		ONE(test_session_time_owner_busy),
+		ONE(test_long_line_pass),
 		ONE(test_command_bare_cr),
 		ONE(test_long_line),
 		ONE(test_misc_commands),
