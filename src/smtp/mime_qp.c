@@ -156,8 +156,8 @@ value_token(const char *v, char *tok, size_t tmax)
 
 /* mime_qp_headers - the header block for a quoted-printable body */
 const char *
-mime_qp_headers(const char *hdr, size_t hlen, char *out, size_t outmax,
-    size_t *outlen)
+mime_qp_headers(const char *hdr, size_t hlen, int top, char *out,
+    size_t outmax, size_t *outlen)
 {
 	char		 v[HDR_VALUE_MAX], tok[32];
 	const char	*f, *e;
@@ -198,7 +198,7 @@ mime_qp_headers(const char *hdr, size_t hlen, char *out, size_t outmax,
 		if (field_is(f, flen, "mime-version"))
 			mime = 1;
 		/* re-encoding would break the sender's own signature */
-		if (field_is(f, flen, "dkim-signature"))
+		if (top && field_is(f, flen, "dkim-signature"))
 			return "signed by the sender";
 		if (field_is(f, flen, "content-transfer-encoding")) {
 			(void)field_value(f, flen, 25, v, sizeof(v));
@@ -213,7 +213,7 @@ mime_qp_headers(const char *hdr, size_t hlen, char *out, size_t outmax,
 		}
 		off += flen;
 	}
-	if (!mime) {
+	if (top && !mime) {
 		memcpy(out + n, add_mime, sizeof(add_mime) - 1);
 		n += sizeof(add_mime) - 1;
 	}

@@ -33,12 +33,13 @@ size_t	mime_header_end(const char *p, size_t len);
  * mime_qp_headers - the header block hdr[0..hlen) (as mime_header_end()
  * measured it) rewritten for a quoted-printable body: every
  * Content-Transfer-Encoding field dropped, and "MIME-Version: 1.0" (if
- * missing) and "Content-Transfer-Encoding: quoted-printable" added before
- * the empty line.  out needs hlen + MIME_QP_HDR_EXTRA octets.  Returns
+ * missing, and top is set) and "Content-Transfer-Encoding:
+ * quoted-printable" added before the empty line.  top: the message's own
+ * header block (else one of a part of a multipart, see mime_walk).  out needs hlen + MIME_QP_HDR_EXTRA octets.  Returns
  * NULL, or why the message is left as it is (then out is not valid).
  */
-const char *mime_qp_headers(const char *hdr, size_t hlen, char *out,
-	    size_t outmax, size_t *outlen);
+const char *mime_qp_headers(const char *hdr, size_t hlen, int top,
+	    char *out, size_t outmax, size_t *outlen);
 
 struct mime_qp {
 	size_t	col;	/* octets on the current output line */

@@ -10,11 +10,11 @@
  * Invariants: a rewritten header block stays within hlen +
  * MIME_QP_HDR_EXTRA, ends in its empty line, holds our
  * Content-Transfer-Encoding field, and is refused by a second
- * mime_qp_headers() as already encoded (never encoded twice).  The body encoding does not
- * depend on the split; every output line is at most 76 octets, holds
- * only printable ASCII, space and tab, never ends in white space, and
- * every "=" starts a soft break or an upper-case hex escape; decoded, it
- * is the input body, octet for octet.
+ * mime_qp_headers() as already encoded (never encoded twice).  The body
+ * encoding does not depend on the split; every output line is at most 76
+ * octets, holds only printable ASCII, space and tab, never ends in white
+ * space, and every "=" starts a soft break or an upper-case hex escape;
+ * decoded, it is the input body, octet for octet.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -153,7 +153,7 @@ check_headers(const char *hdr, size_t hlen)
 	size_t		 n, n2, cte = 0;
 
 	out = xmalloc(hlen + MIME_QP_HDR_EXTRA);
-	why = mime_qp_headers(hdr, hlen, out, hlen + MIME_QP_HDR_EXTRA, &n);
+	why = mime_qp_headers(hdr, hlen, 1, out, hlen + MIME_QP_HDR_EXTRA, &n);
 	if (why != NULL) {
 		free(out);
 		return;
@@ -168,7 +168,7 @@ check_headers(const char *hdr, size_t hlen)
 	FUZZ_CHECK(cte >= 1, "no Content-Transfer-Encoding added");
 	/* our own output reads as encoded: never encoded twice */
 	again = xmalloc(n + MIME_QP_HDR_EXTRA);
-	why = mime_qp_headers(out, n, again, n + MIME_QP_HDR_EXTRA, &n2);
+	why = mime_qp_headers(out, n, 1, again, n + MIME_QP_HDR_EXTRA, &n2);
 	FUZZ_CHECK(why != NULL && strcmp(why, "body already encoded") == 0,
 	    "second rewrite: %s", why != NULL ? why : "accepted");
 	free(again);

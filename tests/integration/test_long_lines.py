@@ -3,9 +3,9 @@
 line) reaches a real upstream (aiosmtpd, which refuses lines over 1000
 octets) re-encoded as quoted-printable, decodes with Python's email and
 quopri to the very octets sent, and its DKIM signature (made after the
-re-encoding) verifies with dkimpy and Mail::DKIM.  Multipart messages are
-passed as they are (documented), and messages without long lines are not
-touched."""
+re-encoding) verifies with dkimpy and Mail::DKIM.  In a multipart message
+only the parts with long lines are re-encoded; messages without long lines
+are not touched."""
 
 import email
 import email.policy
@@ -115,21 +115,67 @@ def test_encode_adds_mime_headers():
     check_decodes(data, b, "no MIME headers")
 
 
-def test_encode_multipart_passed_as_is():
-    # Only single-part messages are re-encoded; a multipart one goes on
-    # as under pass (docs/configuration.md says so).
+def multipart_message(html_cte=b""):
+    """mixed( alternative( plain, html with the long line ), base64 )"""
+    return (headers(b"MIME-Version: 1.0\r\n"
+                    b"Content-Type: multipart/mixed;\r\n"
+                    b"\tboundary=\"outer b\"\r\n") +
+            b"\r\npreamble\r\n"
+            b"--outer b\r\n"
+            b"Content-Type: multipart/alternative; boundary=inner\r\n\r\n"
+            b"--inner\r\nContent-Type: text/plain\r\n\r\nshort = ok \r\n"
+            b"--inner\r\nContent-Type: text/html; charset=utf-8\r\n" +
+            html_cte + b"\r\n" + LONG + b"\r\n" + LONG + b"\r\n"
+            b"--inner--\r\n"
+            b"--outer b\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n"
+            b"--outer b--\r\nepilogue\r\n")
+
+
+@gwtest.timeout(120)
+def test_encode_multipart_part_signed():
+    # The part with the long lines is re-encoded, the others are kept.
+    key("rsa-ll")
+    up = Upstream("starttls")
+    gw = DkimGateway(up, [section("r", "example.com", "s1", "rsa-ll")],
+                     listener={"long_lines": "encode"})
+    msg = multipart_message(b"Content-Transfer-Encoding: 8bit\r\n")
+    send(gw, msg)
+    data = one_message(up)
+    check_lines(data, 998)
+    m = email.message_from_bytes(data, policy=email.policy.default)
+    parts = [p for p in m.walk() if not p.is_multipart()]
+    check(len(parts) == 3, "want 3 leaf parts, got %d", len(parts))
+    check(parts[0].get_payload(decode=True) == b"short = ok ",
+          "plain part changed: %r", parts[0].get_payload(decode=True))
+    check(parts[1]["Content-Transfer-Encoding"] == "quoted-printable",
+          "html part CTE %r", parts[1]["Content-Transfer-Encoding"])
+    check(parts[1].get_payload(decode=True) == LONG + b"\r\n" + LONG,
+          "html part decodes to something else")
+    check(parts[2].get_payload(decode=True) == b"\x00\x01\x02",
+          "base64 part changed")
+    check(b"\r\npreamble\r\n" in data and data.endswith(b"epilogue\r\n"),
+          "preamble or epilogue lost")
+    check(data.count(b"Content-Transfer-Encoding:") == 2,
+          "want the base64 and our QP field only")
+    check_verifies(data, records_of(("s1", "example.com", "rsa-ll")),
+                   what="re-encoded multipart")
+    check(gw.wait_log(r"long lines re-encoded as quoted-printable"),
+          "no log line for the re-encoding")
+
+
+def test_encode_multipart_encoded_part_passed_as_is():
+    # The long lines are in a part that is already quoted-printable (a
+    # broken one): nothing can be re-encoded, the message goes on as is.
     up = Upstream("starttls", extra=("--line-limit", "100000"))
     gw = Gateway(up, listener={"long_lines": "encode"})
-    msg = (headers(b"MIME-Version: 1.0\r\n"
-                   b"Content-Type: multipart/alternative; boundary=\"b1\"\r\n")
-           + b"\r\n--b1\r\nContent-Type: text/plain\r\n\r\nshort\r\n"
-           b"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
-           LONG + b"\r\n--b1--\r\n")
+    msg = multipart_message(
+        b"Content-Transfer-Encoding: quoted-printable\r\n")
     send(gw, msg)
     gwtest.check_same_bytes(one_message(up), msg)
-    check(gw.wait_log(r"long lines passed as they are "
-                      r"\(not re-encoded: multipart\)"),
-          "no log line for the multipart fallback")
+    check(gw.wait_log(r"long lines passed as they are \(not re-encoded: "
+                      r"multipart, no part that can be re-encoded\)"),
+          "no log line for the fallback")
 
 
 def test_encode_short_lines_untouched():
