@@ -86,22 +86,26 @@ boundary_param(struct mime_walk *w, const char *v)
 				if (*p == '\\' && p[1] != '\0')
 					p++;
 				if (n == MIME_BOUNDARY_MAX)
-					return;		/* too long: unusable */
+					goto unusable;
 				w->newbound[n++] = *p;
 			}
 			if (*p != '"')
-				return;
+				goto unusable;
 		} else {
 			for (; *p != '\0' && *p != ';' && *p != ' ' &&
 			    *p != '\t'; p++) {
 				if (n == MIME_BOUNDARY_MAX)
-					return;
+					goto unusable;
 				w->newbound[n++] = *p;
 			}
 		}
 		w->newbound[n] = '\0';
 		return;
 	}
+	return;
+unusable:
+	/* too long, or an open quote: no boundary, so a leaf */
+	w->newbound[0] = '\0';
 }
 
 /* a header field is complete: is it the one we look for? */

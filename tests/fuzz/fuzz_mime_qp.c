@@ -15,18 +15,26 @@
  * octets, holds only printable ASCII, space and tab, never ends in white
  * space, and every "=" starts a soft break or an upper-case hex escape;
  * decoded, it is the input body, octet for octet.
+ *
+ * mime_walk over the input's CRLF lines (the structure relay_qp rewrites
+ * multipart messages by, in two passes): a second walk classifies every
+ * line the same; entities are numbered in order; an entity's header lines
+ * come before its one header end, its body lines after; at most
+ * MIME_WALK_DEPTH boundaries are open.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "smtp/mime_qp.h"
+#include "smtp/mime_walk.h"
 #include "fuzz.h"
 
 static void	*xmalloc(size_t);
 static char	*encode(const char *, size_t, uint32_t *, size_t *);
 static void	 check_decode(const char *, size_t, const char *, size_t);
 static void	 check_headers(const char *, size_t);
+static void	 check_walk(const char *, size_t);
 
 static void *
 xmalloc(size_t n)
@@ -175,6 +183,45 @@ check_headers(const char *hdr, size_t hlen)
 	free(out);
 }
 
+#define WALK_PARTS	4096
+
+static void
+check_walk(const char *in, size_t len)
+{
+	struct mime_walk	 a, b;
+	static unsigned char	 ended[WALK_PARTS];
+	const char		*p, *e;
+	unsigned		 pa, pb;
+	enum mime_line		 ca, cb;
+
+	memset(ended, 0, sizeof(ended));
+	mime_walk_init(&a);
+	mime_walk_init(&b);
+	for (p = in; p < in + len; p = e + 2) {
+		if ((e = memmem(p, (size_t)(in + len - p), "\r\n", 2)) == NULL)
+			e = in + len;
+		ca = mime_walk_line(&a, p, (size_t)(e - p), &pa);
+		cb = mime_walk_line(&b, p, (size_t)(e - p), &pb);
+		FUZZ_CHECK(ca == cb && pa == pb, "second walk differs: %d/%u "
+		    "vs %d/%u", (int)ca, pa, (int)cb, pb);
+		FUZZ_CHECK(pa < a.nparts && a.depth >= 0 &&
+		    a.depth <= MIME_WALK_DEPTH, "part %u of %u, depth %d", pa,
+		    a.nparts, a.depth);
+		if (pa < WALK_PARTS) {
+			if (ca == ML_HEADER || ca == ML_HEADER_END)
+				FUZZ_CHECK(!ended[pa], "header line of part %u "
+				    "after its end", pa);
+			if (ca == ML_HEADER_END)
+				ended[pa] = 1;
+			if (ca == ML_BODY)
+				FUZZ_CHECK(ended[pa], "body of part %u before "
+				    "its header end", pa);
+		}
+		if (e == in + len)
+			break;
+	}
+}
+
 /* LLVMFuzzerTestOneInput - the input as a message */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -186,6 +233,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (i = 0; i < size && i < 8; i++)
 		rng = (rng ^ data[i]) * 16777619u;
+	check_walk(in, size);
 	hlen = mime_header_end(in, size);
 	if (hlen > 0)
 		check_headers(in, hlen);
