@@ -1,12 +1,14 @@
 /*
  * relay_qp - long_lines = encode: a spooled message with lines over 998
- * octets rewritten with a quoted-printable body (smtp/mime_qp), into a new
- * spool and a new DKIM state, before the message is signed and sent.
+ * octets rewritten with a quoted-printable body, or with quoted-printable
+ * parts where parts of a multipart have them (smtp/mime_qp,
+ * smtp/mime_walk), into a new spool and a new DKIM state, before the
+ * message is signed and sent.
  *
  * Contract: reads the spool from the start; on success the spool and the
  * DKIM state are replaced (the old ones freed) and the new spool is
- * rewound; when the message is not re-encoded (*why says why: multipart,
- * already encoded, ...) nothing changes but the spool is rewound; -1 is a
+ * rewound; when the message is not re-encoded (*why says why: already
+ * encoded, signed by the sender, ...) nothing changes but the spool is rewound; -1 is a
  * spool failure.
  */
 #ifndef GW_RELAY_QP_H

@@ -1,6 +1,6 @@
 /*
- * mime_qp - quoted-printable re-encoding of a single-part message body
- * (long_lines = encode).
+ * mime_qp - quoted-printable re-encoding of a message body or of one
+ * part's body (long_lines = encode).
  *
  * Why quoted-printable: it is the one encoding that keeps a text body
  * readable, bounds every line (76 octets, RFC 2045 6.7) and decodes to
@@ -8,13 +8,14 @@
  * octets becomes valid RFC 5322 without losing anything, and a later hop
  * has no reason to fold (and so break a DKIM signature over) its lines.
  *
- * Only the whole body of a single-part message is re-encoded.  A
- * multipart or message body must not carry a Content-Transfer-Encoding
- * other than 7bit, 8bit or binary (RFC 2045 6.4), and re-encoding one of
- * its parts means parsing the MIME structure; a body that is already
- * quoted-printable or base64 would decode to its encoded form if encoded
- * again; a message the sender signed with DKIM would no longer verify.  These cases are refused with a reason and the caller passes the
- * message on unchanged.
+ * Only the body of a leaf entity is re-encoded (the message, or a part
+ * that mime_walk found).  A multipart or message body must not carry a
+ * Content-Transfer-Encoding other than 7bit, 8bit or binary (RFC 2045
+ * 6.4), so its parts are re-encoded one by one instead; a body that is
+ * already quoted-printable or base64 would decode to its encoded form if
+ * encoded again; a message the sender signed with DKIM would no longer
+ * verify.  These cases are refused with a reason, and the caller passes
+ * the entity on unchanged.
  *
  * The encoder (RFC 2045 6.7): printable ASCII except "=" as it is; "=",
  * control octets, octets over 126, a CR or LF not part of a CRLF, and a

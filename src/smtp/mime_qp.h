@@ -8,9 +8,9 @@
  * header block, then passes the body through mime_qp_body() and ends with
  * mime_qp_body_end().  Decoding the result as RFC 2045 6.7 says gives the
  * original body octets back; every output line is at most 76 octets.
- * Only a single-part message is re-encoded: a multipart or message type,
- * a body already encoded, or a message with a DKIM-Signature of its own is
- * left alone (the reason is returned).
+ * A multipart or message type, a body already encoded, or (top) a
+ * message with a DKIM-Signature of its own is left alone (the reason is
+ * returned); the parts of a multipart are found with mime_walk.
  */
 #ifndef GW_MIME_QP_H
 #define GW_MIME_QP_H
