@@ -8,8 +8,8 @@
  * Contract: reads the spool from the start; on success the spool and the
  * DKIM state are replaced (the old ones freed) and the new spool is
  * rewound; when the message is not re-encoded (*why says why: already
- * encoded, signed by the sender, ...) nothing changes but the spool is rewound; -1 is a
- * spool failure.
+ * encoded, signed by the sender, ...) nothing changes but the spool is
+ * rewound; -1 is a spool failure.
  */
 #ifndef GW_RELAY_QP_H
 #define GW_RELAY_QP_H

@@ -35,8 +35,9 @@ size_t	mime_header_end(const char *p, size_t len);
  * Content-Transfer-Encoding field dropped, and "MIME-Version: 1.0" (if
  * missing, and top is set) and "Content-Transfer-Encoding:
  * quoted-printable" added before the empty line.  top: the message's own
- * header block (else one of a part of a multipart, see mime_walk).  out needs hlen + MIME_QP_HDR_EXTRA octets.  Returns
- * NULL, or why the message is left as it is (then out is not valid).
+ * header block (else one of a part of a multipart, see mime_walk).  out
+ * needs hlen + MIME_QP_HDR_EXTRA octets.  Returns NULL, or why the
+ * entity is left as it is (then out is not valid).
  */
 const char *mime_qp_headers(const char *hdr, size_t hlen, int top,
 	    char *out, size_t outmax, size_t *outlen);
@@ -55,7 +56,7 @@ void	mime_qp_init(struct mime_qp *);
  */
 size_t	mime_qp_body(struct mime_qp *, const char *in, size_t inlen,
 	    char *out, size_t outmax, size_t *outlen);
-/* mime_qp_body_end - what is pending; outmax >= MIME_QP_OUT_ROOM; returns octets */
+/* mime_qp_body_end - what is held; outmax >= MIME_QP_OUT_ROOM; octets written */
 size_t	mime_qp_body_end(struct mime_qp *, char *out, size_t outmax);
 
 #endif
