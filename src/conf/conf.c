@@ -46,6 +46,8 @@
 _Static_assert(sizeof(enum tls_mode) == sizeof(int), "enum tls_mode size");
 _Static_assert(sizeof(enum bare_newline) == sizeof(int),
     "enum bare_newline size");
+_Static_assert(sizeof(enum long_lines) == sizeof(int),
+    "enum long_lines size");
 _Static_assert(sizeof(enum crl_check) == sizeof(int), "enum crl_check size");
 _Static_assert(sizeof(enum ocsp_mode) == sizeof(int), "enum ocsp_mode size");
 _Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode size");
@@ -197,6 +199,12 @@ static const struct conf_word words_mechs[] = {
 	{ "OAUTHBEARER", AUTH_MECH_OAUTHBEARER },
 	{ NULL, 0 }
 };
+static const struct conf_word words_long_lines[] = {
+	{ "refuse", LONG_LINES_REFUSE },
+	{ "pass", LONG_LINES_PASS },
+	{ "encode", LONG_LINES_ENCODE },
+	{ NULL, 0 }
+};
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
 	{ "normalize", BARE_NEWLINE_NORMALIZE },
@@ -264,6 +272,14 @@ static const struct conf_key keytab[] = {
 	    1, 100000, LS(max_sessions_per_client), NULL, 0 },
 	{ SEC_LISTENER, "bare_newline", KT_ENUM, "reject", DERIVE_NONE, 0, 0,
 	    LS(bare_newline), words_bare_newline, 0 },
+	{ SEC_LISTENER, "long_lines", KT_ENUM, "pass", DERIVE_NONE, 0, 0,
+	    LS(long_lines), words_long_lines, 0 },
+	{ SEC_LISTENER, "max_session_time", KT_DURATION, "1h", DERIVE_NONE,
+	    1, 86400, LS(max_session_time), NULL, 0 },
+	{ SEC_LISTENER, "max_junk_commands", KT_UINT, "100", DERIVE_NONE,
+	    1, 100000, LS(max_junk_commands), NULL, 0 },
+	{ SEC_LISTENER, "min_data_rate", KT_UINT, "500", DERIVE_NONE,
+	    0, 1000000000, LS(min_data_rate), NULL, 0 },
 	{ SEC_LISTENER, "received_header", KT_BOOL, "no", DERIVE_NONE, 0, 0,
 	    LS(received_header), NULL, 0 },
 	{ SEC_LISTENER, "dkim", KT_NAMES, "", DERIVE_NONE, 0, CONF_MAX_DKIM,

@@ -45,6 +45,12 @@ enum tls_mode {
 #define TLS_REQUIRED(m)		((m) == TLS_STARTTLS || (m) == TLS_IMPLICIT)
 #define TLS_USES_STARTTLS(m)	((m) == TLS_STARTTLS || (m) == TLS_STARTTLS_OPTIONAL)
 
+enum long_lines {
+	LONG_LINES_REFUSE = 0,		/* 550 5.6.0 over 998 octets */
+	LONG_LINES_PASS,		/* relayed as they are (default) */
+	LONG_LINES_ENCODE		/* body re-encoded quoted-printable */
+};
+
 enum bare_newline {
 	BARE_NEWLINE_REJECT = 0,	/* 550 5.6.0, message refused (default) */
 	BARE_NEWLINE_NORMALIZE		/* bare CR or LF becomes CRLF */
@@ -231,6 +237,10 @@ struct conf_listener {
 	unsigned	 data_timeout;		/* seconds, default 600 */
 	unsigned	 max_sessions_per_client; /* default 50 */
 	enum bare_newline bare_newline;		/* default reject */
+	enum long_lines	 long_lines;		/* default pass */
+	unsigned	 max_session_time;	/* seconds, default 3600 */
+	unsigned	 max_junk_commands;	/* default 100 */
+	unsigned	 min_data_rate;		/* octets/s, default 500, 0 off */
 	int		 received_header;	/* default 0 */
 	char		 dkim_names[CONF_MAX_DKIM][CONF_NAME_MAX];
 	size_t		 ndkim;			/* default none: match by domain */

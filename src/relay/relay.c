@@ -28,6 +28,7 @@
 #include "dkim/dkim.h"
 #include "relay/authguard.h"
 #include "relay/relay.h"
+#include "relay/relay_qp.h"
 #include "relay/signers.h"
 #include "relay/spool.h"
 #include "relay/txlog.h"
@@ -118,6 +119,7 @@ struct relay {
 	struct smtp_reply	 auth_rep;	/* the reply held */
 	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
 	int			 dmsg_full;	/* unsignable: stop feeding it */
+	size_t			 recvlen;	/* our Received header, spooled first */
 	enum relay_dkim		 dkim;
 	char			 dkim_log[DKIM_LOG_MAX];
 	char			*sigs;		/* DKIM-Signature headers, sent first */
@@ -176,6 +178,7 @@ static struct tls_client_ctx *relay_pop_ctx_new(const struct conf_upstream *,
 static int	relay_check_tls(const struct gw_conf *, void (*)(void *,
 		    const char *), void *);
 static void	relay_dkim_reset(struct relay *);
+static int	relay_long_lines(struct relay *);
 static void	relay_dkim_unsigned(struct relay *, const char *);
 static void	relay_dkim_sign(struct relay *);
 static void	relay_dkim_refuse(struct relay *, int, const char *,
@@ -1053,6 +1056,7 @@ relay_received(struct relay *r)
 	    si->esmtp ? "ESMTP" : "SMTP", r->id, forp, date);
 	if (n < 0 || (size_t)n >= sizeof(hdr))
 		return -1;
+	r->recvlen = (size_t)n;
 	return spool_write(r->spool, hdr, (size_t)n);
 }
 
@@ -1069,6 +1073,7 @@ srv_data_begin(void *arg)
 	if (r->spool == NULL)
 		return -1;
 	relay_dkim_reset(r);
+	r->recvlen = 0;
 	/* the signature never covers our own Received: it is not fed here */
 	if (signers_count(r->env->signers) > 0 &&
 	    (r->dmsg = dkim_msg_new_canons(signers_body_canons(r->env->signers,
@@ -1116,6 +1121,34 @@ relay_body(void *arg, char *buf, size_t len)
 		return (ssize_t)n;
 	}
 	return spool_read(r->spool, buf, len);
+}
+
+/*
+ * long_lines = encode: lines over 998 octets become a quoted-printable
+ * body before signing (relay_qp).  A message that cannot be re-encoded
+ * (multipart, already encoded) goes on as it is, as under pass.
+ */
+static int
+relay_long_lines(struct relay *r)
+{
+	const char	*why;
+	int		 rc;
+
+	if (r->l->long_lines != LONG_LINES_ENCODE ||
+	    !smtp_server_longline(r->srv))
+		return 0;
+	rc = relay_qp_encode(&r->spool, r->recvlen, SPOOL_MEM_THRESHOLD,
+	    &r->dmsg, r->dmsg != NULL ? signers_body_canons(r->env->signers,
+	    r->l) : 0, &r->dmsg_full, &why);
+	if (rc == 1)
+		log_info("%016" PRIx64 " long lines re-encoded as "
+		    "quoted-printable", r->id);
+	else if (rc == 0)
+		log_info("%016" PRIx64 " long lines passed as they are "
+		    "(not re-encoded: %s)", r->id, why);
+	else
+		log_warnx("%016" PRIx64 " long lines: spool failure", r->id);
+	return rc == -1 ? -1 : 0;
 }
 
 /* relay_dkim_reset - forget the DKIM state of the last message */
@@ -1228,7 +1261,7 @@ srv_data_end(void *arg)
 		relay_fail_tx(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
 		return;
 	}
-	if (spool_rewind(r->spool) == -1) {
+	if (spool_rewind(r->spool) == -1 || relay_long_lines(r) == -1) {
 		relay_tx_reply(r, 451, "4.3.0", "Temporary spool failure");
 		return;
 	}

@@ -20,8 +20,10 @@
  * Accounting: size is the octets written to out (unstuffed, normalised);
  * max == 0 means no limit.  linelen counts input octets of the current
  * line as transmitted (a stuffed dot included, the newline excluded); the
- * limit is 998, i.e. 1000 with CRLF (RFC 5321 4.5.3.1.6).  A normalised
- * bare newline ends an output line, so it also resets linelen.
+ * limit is 998, i.e. 1000 with CRLF (RFC 5321 4.5.3.1.6), or linemax
+ * when the listener takes long lines (longline then says one was seen).
+ * A normalised bare newline ends an output line, so it also resets
+ * linelen.
  *
  * The state holds everything pending, so no input byte is ever buffered:
  * after a CR the CR is not yet written (it may become CRLF, or a
@@ -33,7 +35,6 @@
 
 #include "smtp/smtp_data.h"
 
-#define DATA_LINE_MAX	998	/* octets before CRLF */
 #define DATA_OUT_WORST	3	/* output octets one input octet may cause */
 
 enum {
@@ -61,6 +62,7 @@ struct sink {
 static void	set_err(struct smtp_data *, enum smtp_data_err);
 static void	emit(struct sink *, const char *, size_t);
 static void	bare_newline(struct sink *);
+static void	nul_byte(struct sink *);
 static void	count(struct smtp_data *);
 static void	text_byte(struct sink *, char);
 
@@ -107,12 +109,42 @@ bare_newline(struct sink *k)
 	k->d->state = k->d->normalize ? S_NLBOL : S_TEXT;
 }
 
-/* one more octet of the current line */
+/*
+ * A NUL octet.  It has no place in a mail message (RFC 5322 2.3), and a
+ * peer that reads text as C strings may end a line or the data at it:
+ * "\r\n\0.\r\n" is one of the published smuggling probes.  Under reject
+ * it refuses the message; under normalize it is dropped.  Dropped, it
+ * still was an input octet, so a dot after it is content, not an end or
+ * a stuffed dot: the state notes only whether the output is at the start
+ * of a line (S_NLBOL), where smtp_stuff() will double that dot.
+ */
+static void
+nul_byte(struct sink *k)
+{
+	struct smtp_data	*d = k->d;
+
+	if (!d->normalize)
+		set_err(d, SMTP_DATA_NUL);
+	if (d->state == S_BOL || d->state == S_NLBOL || d->state == S_DOT)
+		d->state = S_NLBOL;
+	else
+		d->state = S_TEXT;
+}
+
+/*
+ * One more octet of the current line.  Past 998 (RFC 5321) the line is
+ * refused, unless the listener takes long lines (long_lines = pass or
+ * encode): then it is only noted, up to the hard bound linemax.
+ */
 static void
 count(struct smtp_data *d)
 {
-	if (++d->linelen > DATA_LINE_MAX)
+	if (++d->linelen <= SMTP_DATA_LINE_MAX)
+		return;
+	if (d->linelen > d->linemax)
 		set_err(d, SMTP_DATA_LINE_TOO_LONG);
+	else if (d->err == SMTP_DATA_OK)
+		d->longline = 1;
 }
 
 /* a byte in S_TEXT (or one that leaves S_BOL/S_DOT for S_TEXT) */
@@ -127,6 +159,10 @@ text_byte(struct sink *k, char c)
 	}
 	if (c == '\n') {
 		bare_newline(k);
+		return;
+	}
+	if (c == '\0') {
+		nul_byte(k);
 		return;
 	}
 	/*
@@ -149,7 +185,19 @@ smtp_data_init(struct smtp_data *d, unsigned long long max, int normalize)
 	d->state = S_BOL;
 	d->normalize = normalize != 0;
 	d->max = max;
+	d->linemax = SMTP_DATA_LINE_MAX;
 	d->err = SMTP_DATA_OK;
+}
+
+/* smtp_data_linemax - the longest line taken, for long_lines */
+void
+smtp_data_linemax(struct smtp_data *d, size_t n)
+{
+	if (n < SMTP_DATA_LINE_MAX)
+		n = SMTP_DATA_LINE_MAX;
+	if (n > SMTP_DATA_LONG_LINE_MAX)
+		n = SMTP_DATA_LONG_LINE_MAX;
+	d->linemax = n;
 }
 
 /* smtp_data_feed - consume DATA input, write the unstuffed message */

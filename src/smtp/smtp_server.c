@@ -16,10 +16,12 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -99,9 +101,11 @@ static const char *const smtp_strstates[] = {
 #define SF_AUTHON	0x0400	/* AUTH offered and required before MAIL */
 #define SF_AUTHED	0x0800	/* an AUTH got 235 */
 #define SF_SKIPDROP	0x1000	/* after SF_SKIPLINE, drop the input behind */
+#define SF_EXPIRED	0x4000	/* max_session_time passed while not reading */
 
 /* command flags */
 #define CMD_LAST	0x01	/* must end a pipelined group (RFC 2920) */
+#define CMD_JUNK	0x02	/* counts against max_junk_commands */
 
 struct smtp_server {
 	struct event_base		*base;
@@ -109,6 +113,7 @@ struct smtp_server {
 	struct event			*ev_resume;	/* continue, deferred */
 	struct event			*ev_linger;	/* bounds last flush */
 	struct event			*ev_cmd;	/* command deadline */
+	struct event			*ev_session;	/* max_session_time */
 	const struct smtp_server_cb	*cb;
 	void				*arg;
 	struct smtp_server_info		 info;
@@ -121,12 +126,17 @@ struct smtp_server {
 	unsigned			 cmd_timeout;	/* seconds */
 	unsigned			 data_timeout;	/* seconds */
 	int				 normalize;
+	enum long_lines			 long_lines;
+	unsigned			 max_session;	/* seconds, 0: none */
+	unsigned			 max_junk;	/* 0: no limit */
+	unsigned			 min_rate;	/* octets/s, 0: none */
 
 	enum smtp_state			 state;
 	unsigned			 flags;
 	int				 frame;
 	unsigned			 nerrors;
 	unsigned long long		 ncommands;
+	unsigned			 njunk;		/* since the last message */
 
 	/* transaction */
 	unsigned			 nrcpt;		/* accepted rcpts */
@@ -135,6 +145,8 @@ struct smtp_server {
 	struct smtp_path		 path;		/* checked MAIL/RCPT */
 	char				 from[SMTP_PATH_MAX];	/* for logs */
 	struct smtp_data		 data;
+	struct timespec			 data_t0;	/* when 354 was sent */
+	unsigned long long		 data_in;	/* octets read since */
 
 	/* HELO/EHLO waiting for the owner's rset */
 	enum smtp_verb			 pending;
@@ -166,6 +178,9 @@ static void	smtp_log_rcpt(struct smtp_server *, const char *, int,
 static void	smtp_log_msg(struct smtp_server *, const char *, unsigned,
 		    unsigned long long, int, const char *, const char *);
 static void	smtp_cmd_deadline_cb(evutil_socket_t, short, void *);
+static void	smtp_session_time_cb(evutil_socket_t, short, void *);
+static void	smtp_limit(struct smtp_server *, const char *, const char *);
+static long long smtp_data_time_left(const struct smtp_server *);
 static void	smtp_frame_leave(struct smtp_server *);
 static void	smtp_destroy(struct smtp_server *);
 static void	smtp_io_cb(struct gw_io *, enum io_event, void *);
@@ -211,6 +226,7 @@ static int	smtp_valid_enh(int, const char *);
 static int	smtp_in_sasl(const struct smtp_server *);
 static size_t	smtp_line_limit(struct smtp_server *);
 static int	smtp_mailrcpt_line(const char *, size_t);
+static int	smtp_bare_lf_line(const struct smtp_server *, size_t, size_t);
 static void	smtp_sasl_line(struct smtp_server *, const char *, size_t);
 static void	smtp_sasl_plain(struct smtp_server *, const char *, size_t);
 static void	smtp_sasl_login(struct smtp_server *, const char *, size_t);
@@ -240,17 +256,20 @@ static void	smtp_proceed_auth(struct smtp_server *, const char *);
 static void	smtp_proceed_unknown(struct smtp_server *, const char *);
 
 static const struct smtp_cmd smtp_cmds[] = {
-	{ SMTP_CMD_HELO, "HELO", smtp_check_helo, smtp_proceed_helo, CMD_LAST },
-	{ SMTP_CMD_EHLO, "EHLO", smtp_check_helo, smtp_proceed_ehlo, CMD_LAST },
+	{ SMTP_CMD_HELO, "HELO", smtp_check_helo, smtp_proceed_helo,
+	    CMD_LAST | CMD_JUNK },
+	{ SMTP_CMD_EHLO, "EHLO", smtp_check_helo, smtp_proceed_ehlo,
+	    CMD_LAST | CMD_JUNK },
 	{ SMTP_CMD_MAIL, "MAIL", smtp_check_mail, smtp_proceed_mail, 0 },
 	{ SMTP_CMD_RCPT, "RCPT", smtp_check_rcpt, smtp_proceed_rcpt, 0 },
 	{ SMTP_CMD_DATA, "DATA", smtp_check_data, smtp_proceed_data, CMD_LAST },
-	{ SMTP_CMD_RSET, "RSET", smtp_check_rset, smtp_proceed_rset, 0 },
-	{ SMTP_CMD_NOOP, "NOOP", NULL, smtp_proceed_noop, CMD_LAST },
+	{ SMTP_CMD_RSET, "RSET", smtp_check_rset, smtp_proceed_rset, CMD_JUNK },
+	{ SMTP_CMD_NOOP, "NOOP", NULL, smtp_proceed_noop, CMD_LAST | CMD_JUNK },
 	{ SMTP_CMD_QUIT, "QUIT", NULL, smtp_proceed_quit, CMD_LAST },
-	{ SMTP_CMD_HELP, "HELP", NULL, smtp_proceed_help, 0 },
-	{ SMTP_CMD_VRFY, "VRFY", NULL, smtp_proceed_vrfy, CMD_LAST },
-	{ SMTP_CMD_EXPN, "EXPN", NULL, smtp_proceed_notimpl, CMD_LAST },
+	{ SMTP_CMD_HELP, "HELP", NULL, smtp_proceed_help, CMD_JUNK },
+	{ SMTP_CMD_VRFY, "VRFY", NULL, smtp_proceed_vrfy, CMD_LAST | CMD_JUNK },
+	{ SMTP_CMD_EXPN, "EXPN", NULL, smtp_proceed_notimpl,
+	    CMD_LAST | CMD_JUNK },
 	{ SMTP_CMD_STARTTLS, "STARTTLS", NULL, smtp_proceed_notimpl, CMD_LAST },
 	{ SMTP_CMD_AUTH, "AUTH", smtp_check_auth, smtp_proceed_auth, CMD_LAST },
 	{ SMTP_CMD_BDAT, "BDAT", NULL, smtp_proceed_notimpl, 0 },
@@ -322,6 +341,10 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 	s->cmd_timeout = conf->command_timeout;
 	s->data_timeout = conf->data_timeout;
 	s->normalize = conf->bare_newline == BARE_NEWLINE_NORMALIZE;
+	s->long_lines = conf->long_lines;
+	s->max_session = conf->max_session_time;
+	s->max_junk = conf->max_junk_commands;
+	s->min_rate = conf->min_data_rate;
 
 	/*
 	 * The hostname and banner go into every greeting; a name that does
@@ -349,8 +372,16 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 	s->ev_resume = event_new(base, -1, 0, smtp_resume_cb, s);
 	s->ev_linger = evtimer_new(base, smtp_linger_cb, s);
 	s->ev_cmd = evtimer_new(base, smtp_cmd_deadline_cb, s);
-	if (s->ev_resume == NULL || s->ev_linger == NULL || s->ev_cmd == NULL)
+	s->ev_session = evtimer_new(base, smtp_session_time_cb, s);
+	if (s->ev_resume == NULL || s->ev_linger == NULL || s->ev_cmd == NULL ||
+	    s->ev_session == NULL)
 		goto fail;
+	if (s->max_session > 0) {
+		struct timeval	 tv = { s->max_session, 0 };
+
+		if (evtimer_add(s->ev_session, &tv) == -1)
+			goto fail;
+	}
 	s->io = io_new(base, fd, SMTP_SRV_INMAX, SMTP_SRV_OUTMAX, smtp_io_cb,
 	    s);
 	if (s->io == NULL)
@@ -373,6 +404,8 @@ fail:
 		event_free(s->ev_linger);
 	if (s->ev_cmd != NULL)
 		event_free(s->ev_cmd);
+	if (s->ev_session != NULL)
+		event_free(s->ev_session);
 	free(s);
 	return NULL;
 }
@@ -401,6 +434,7 @@ smtp_destroy(struct smtp_server *s)
 	event_free(s->ev_resume);
 	event_free(s->ev_linger);
 	event_free(s->ev_cmd);
+	event_free(s->ev_session);
 	smtp_sasl_wipe(&s->creds);
 	free(s);
 }
@@ -419,6 +453,13 @@ const struct smtp_server_info *
 smtp_server_info(const struct smtp_server *s)
 {
 	return &s->info;
+}
+
+/* smtp_server_longline - the last message had lines over 998 octets */
+int
+smtp_server_longline(const struct smtp_server *s)
+{
+	return s->data.longline;
 }
 
 /* smtp_server_drain - close after the current transaction (421 when idle) */
@@ -498,6 +539,9 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		s->pending = SMTP_CMD_UNKNOWN;
 		break;
 	case STATE_WAIT_DATA:
+		/* a message went through: the session makes progress */
+		if (ok)
+			s->njunk = 0;
 		smtp_tx_close(s, STATE_HELO);
 		smtp_emit(s, code, enh, text);
 		break;
@@ -581,6 +625,15 @@ smtp_timeout(struct smtp_server *s, const char *kind)
 	/* while the owner works the timeouts are off; be safe anyway */
 	if (!smtp_reading(s))
 		return;
+	/*
+	 * In the body the io timeout is the sooner of data_timeout and the
+	 * data-rate deadline (smtp_want_input); a little slack for a timer
+	 * that fires a millisecond before the computed end.
+	 */
+	if (s->state == STATE_BODY && smtp_data_time_left(s) <= 50) {
+		smtp_limit(s, "min-data-rate", "Message data too slow");
+		return;
+	}
 	log_info("%016llx timeout kind=%s state=%s",
 	    (unsigned long long)s->info.id, kind, smtp_strstate(s->state));
 	smtp_send(s, 421, "4.4.2", "%s Timeout, closing connection",
@@ -597,6 +650,65 @@ smtp_cmd_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_timeout(s, "command");
 	smtp_frame_leave(s);
 	/* s may be freed here */
+}
+
+/*
+ * max_session_time: the overall bound of a session, whatever it does.  The
+ * cut waits while the owner works (an upstream exchange in flight must get
+ * its answer to the client, or a message could be delivered that the client
+ * was told nothing about); smtp_process() makes it once reading resumes.
+ */
+static void
+smtp_session_time_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_server	*s = arg;
+
+	smtp_frame_enter(s);
+	if (s->state != STATE_QUIT && s->state != STATE_CLOSED) {
+		s->flags |= SF_EXPIRED;
+		if (smtp_reading(s))
+			smtp_limit(s, "session-time", "Session time limit "
+			    "exceeded");
+	}
+	smtp_frame_leave(s);
+	/* s may be freed here */
+}
+
+/*
+ * A session bound was reached: 421 4.7.0 and close.  A message being read
+ * is dropped (smtp_finish() aborts it); the client keeps it and retries,
+ * as after any 421.
+ */
+static void
+smtp_limit(struct smtp_server *s, const char *reason, const char *text)
+{
+	log_info("%016llx session limit=%s state=%s commands=%llu",
+	    (unsigned long long)s->info.id, reason, smtp_strstate(s->state),
+	    s->ncommands);
+	smtp_send(s, 421, "4.7.0", "%s %s, closing connection", s->hostname,
+	    text);
+	smtp_quit(s, reason);
+}
+
+/*
+ * min_data_rate, as Postfix's smtpd_min_data_rate: the time a client has
+ * for a message is data_timeout plus one second per min_data_rate octets
+ * it has sent.  Milliseconds left, 0 once spent, LLONG_MAX without a rate.
+ */
+static long long
+smtp_data_time_left(const struct smtp_server *s)
+{
+	struct timespec	 now;
+	long long	 allowed, spent;
+
+	if (s->min_rate == 0)
+		return LLONG_MAX;
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	allowed = (long long)s->data_timeout * 1000 +
+	    (long long)(s->data_in * 1000 / s->min_rate);
+	spent = (long long)(now.tv_sec - s->data_t0.tv_sec) * 1000 +
+	    (now.tv_nsec - s->data_t0.tv_nsec) / 1000000;
+	return spent >= allowed ? 0 : allowed - spent;
 }
 
 static void
@@ -720,8 +832,17 @@ smtp_want_input(struct smtp_server *s)
 
 	io_set_read(s->io, 1);
 	if (s->state == STATE_BODY) {
+		long long	 left = smtp_data_time_left(s);
+
 		(void)evtimer_del(s->ev_cmd);
-		io_set_timeout(s->io, s->data_timeout * 1000u);
+		if (left == 0) {
+			smtp_limit(s, "min-data-rate", "Message data too slow");
+			return;
+		}
+		/* silence or a slow drip, whichever ends first (smtp_timeout) */
+		if (left > (long long)s->data_timeout * 1000)
+			left = (long long)s->data_timeout * 1000;
+		io_set_timeout(s->io, (unsigned)left);
 		return;
 	}
 	io_set_timeout(s->io, s->cmd_timeout * 1000u);
@@ -752,6 +873,11 @@ smtp_process(struct smtp_server *s)
 		}
 		if (!smtp_reading(s))
 			break;
+		if (s->flags & SF_EXPIRED) {
+			smtp_limit(s, "session-time", "Session time limit "
+			    "exceeded");
+			break;
+		}
 		if ((s->flags & SF_DRAIN) && (s->state == STATE_CONNECTED ||
 		    s->state == STATE_HELO)) {
 			smtp_send(s, 421, "4.3.2", "Service shutting down");
@@ -797,8 +923,8 @@ smtp_next_command(struct smtp_server *s)
 {
 	struct buf	*in = io_in(s->io);
 	char		 line[SMTP_SASL_LINE_MAX];
-	size_t		 len, limit;
-	int		 secret;
+	size_t		 len, limit, eol = 2;
+	int		 secret, r;
 
 	if (s->flags & SF_SKIPLINE)
 		return smtp_skip_line(s);
@@ -808,6 +934,7 @@ smtp_next_command(struct smtp_server *s)
 	case BUF_LINE_NONE:
 		return 0;
 	case BUF_LINE_TOOLONG:
+	toolong:
 		s->ncommands++;
 		smtp_trace_in(s, buf_data(in), 64);
 		s->flags |= SF_SKIPLINE;
@@ -826,6 +953,18 @@ smtp_next_command(struct smtp_server *s)
 		smtp_error(s, 500, "5.5.2", "Line too long");
 		return 1;
 	case BUF_LINE_BARE:
+		/*
+		 * Under bare_newline = normalize a command may end in a bare
+		 * LF (old scripts, embedded devices), as in Postfix's
+		 * "normalize".  The end of data stays CRLF.CRLF only.
+		 */
+		if ((r = smtp_bare_lf_line(s, len, limit)) == 1) {
+			len--;
+			eol = 1;
+			break;
+		}
+		if (r == -1)
+			goto toolong;
 		/*
 		 * Only CRLF ends a command.  Reading a bare LF or CR as a line
 		 * end is how SMTP smuggling starts, and a client sending one
@@ -849,9 +988,9 @@ smtp_next_command(struct smtp_server *s)
 	/* only AUTH and SASL lines carry credentials: no wipe for the rest */
 	secret = smtp_in_sasl(s) || str_iprefix(line, "auth ") != NULL;
 	if (secret)
-		buf_consume_wipe(in, len + 2);
+		buf_consume_wipe(in, len + eol);
 	else
-		buf_consume(in, len + 2);
+		buf_consume(in, len + eol);
 	s->ncommands++;
 	if (smtp_in_sasl(s))
 		smtp_sasl_line(s, line, len);
@@ -861,6 +1000,25 @@ smtp_next_command(struct smtp_server *s)
 	if (secret)
 		explicit_bzero(line, len);
 	return 1;
+}
+
+/*
+ * buf_findline() said BARE with the offending octet at off - 1.  Is it an
+ * LF that may end a command under normalize?  An LF right after a CR would
+ * have been a CRLF, and an earlier CR would have been reported first, so
+ * the line before it holds no CR or LF.  The line and its LF must fit the
+ * same bound as with CRLF, so that a 511-octet "command" is not taken for
+ * a long AUTH line by smtp_dispatch().  Returns 1 for a command line, -1
+ * for one that is too long, 0 when the bare octet is not a line end.
+ */
+static int
+smtp_bare_lf_line(const struct smtp_server *s, size_t off, size_t limit)
+{
+	const char	*p = buf_data(io_in(s->io));
+
+	if (!s->normalize || off == 0 || p[off - 1] != '\n')
+		return 0;
+	return off - 1 + 2 <= limit ? 1 : -1;
 }
 
 /*
@@ -908,6 +1066,12 @@ smtp_skip_line(struct smtp_server *s)
 	if ((len = buf_len(in)) == 0)
 		return 0;
 	p = buf_data(in);
+	/* under normalize a bare LF ends the line too (smtp_bare_lf_line) */
+	if (s->normalize && (eol = memchr(p, '\n', len)) != NULL) {
+		buf_consume_wipe(in, (size_t)(eol - p) + 1);
+		s->flags &= ~SF_SKIPLINE;
+		return 1;
+	}
 	if ((eol = memmem(p, len, "\r\n", 2)) != NULL) {
 		buf_consume_wipe(in, (size_t)(eol - p) + 2);
 		s->flags &= ~SF_SKIPLINE;
@@ -975,6 +1139,17 @@ smtp_dispatch(struct smtp_server *s, char *line, size_t len)
 		    (unsigned long long)s->info.id, cmd->name);
 	}
 
+	/*
+	 * Commands that move no mail (Postfix's smtpd_junk_command_limit):
+	 * a client looping on NOOP, RSET or VRFY would otherwise hold the
+	 * session for ever, as each resets the command timeout.
+	 */
+	if ((cmd->flags & CMD_JUNK) && s->max_junk > 0 &&
+	    ++s->njunk > s->max_junk) {
+		smtp_limit(s, "junk-commands", "Too many commands without a "
+		    "message");
+		return;
+	}
 	if (cmd->check != NULL && cmd->check(s, args) == -1)
 		return;
 	cmd->proceed(s, args);
@@ -1362,6 +1537,10 @@ smtp_proceed_data(struct smtp_server *s, const char *args)
 		return;
 	}
 	smtp_data_init(&s->data, s->max_size, s->normalize);
+	if (s->long_lines != LONG_LINES_REFUSE)
+		smtp_data_linemax(&s->data, SMTP_DATA_LONG_LINE_MAX);
+	(void)clock_gettime(CLOCK_MONOTONIC, &s->data_t0);
+	s->data_in = 0;
 	s->flags &= ~SF_WFAIL;
 	s->flags |= SF_INBODY;
 	smtp_enter_state(s, STATE_BODY);
@@ -1391,6 +1570,7 @@ smtp_body(struct smtp_server *s)
 	if (used == 0 && !done)
 		fatalx("smtp_server: smtp_data_feed consumed nothing");
 	buf_consume(in, used);
+	s->data_in += used;
 
 	if (outlen > 0 && !(s->flags & SF_WFAIL)) {
 		if (s->cb->data_write(s->arg, out, outlen) == -1)
@@ -1415,6 +1595,11 @@ smtp_body_end(struct smtp_server *s)
 	    (unsigned long long)s->info.id, s->data.size,
 	    smtp_strdataerr(err, wfail));
 	s->flags &= ~SF_INBODY;
+	/* lines over 998 octets: passed, or re-encoded by the owner */
+	if (err == SMTP_DATA_OK && !wfail && s->data.longline)
+		log_info("%016llx message has lines over 998 octets, "
+		    "long_lines=%s", (unsigned long long)s->info.id,
+		    s->long_lines == LONG_LINES_ENCODE ? "encode" : "pass");
 	if (err == SMTP_DATA_OK && !wfail) {
 		smtp_wait_owner(s, STATE_WAIT_DATA);
 		s->cb->data_end(s->arg);
@@ -1449,6 +1634,9 @@ smtp_body_end(struct smtp_server *s)
 		    "5.6.0", "Message line too long");
 		smtp_send(s, 550, "5.6.0", "Message line too long");
 		break;
+	case SMTP_DATA_NUL:
+		smtp_send(s, 550, "5.6.0", "Message contains NUL octet");
+		break;
 	default:
 		fatalx("smtp_server: smtp_data error %d", (int)err);
 	}
@@ -1466,6 +1654,8 @@ smtp_strdataerr(enum smtp_data_err err, int wfail)
 		return "bare-newline";
 	case SMTP_DATA_LINE_TOO_LONG:
 		return "line-too-long";
+	case SMTP_DATA_NUL:
+		return "nul";
 	}
 	return "?";
 }
@@ -1791,6 +1981,7 @@ smtp_finish(struct smtp_server *s, const char *reason)
 	(void)event_del(s->ev_resume);
 	(void)evtimer_del(s->ev_linger);
 	(void)evtimer_del(s->ev_cmd);
+	(void)evtimer_del(s->ev_session);
 	io_free(s->io);
 	s->io = NULL;
 	if (s->flags & SF_INBODY) {

@@ -83,5 +83,10 @@ void	smtp_server_require_auth(struct smtp_server *);
 void	smtp_server_drain(struct smtp_server *);
 void	smtp_server_free(struct smtp_server *);
 const struct smtp_server_info *smtp_server_info(const struct smtp_server *);
+/*
+ * smtp_server_longline - the message just read had a line over 998
+ * octets (taken under long_lines = pass or encode); valid in data_end
+ */
+int	smtp_server_longline(const struct smtp_server *);
 
 #endif

@@ -11,7 +11,7 @@
  *
  * Invariants: the end is reported exactly at the first CRLF "." CRLF of
  * CRLF + input (memmem), and then nothing more is consumed; the split
- * does not matter; the output is CRLF-clean, its lines fit 998 octets
+ * does not matter; the output is CRLF-clean and free of NUL, its lines fit 998 octets
  * when there is no error, it never exceeds max, and with a size error it
  * is a prefix of the unlimited output; nothing is written once an error
  * is set.  Round trip: when the message was accepted, its output
@@ -36,7 +36,11 @@ struct run {
 	int			 done;
 	enum smtp_data_err	 err;
 	unsigned long long	 size;
+	int			 longline;
 };
+
+/* long_lines: 0 is the RFC's 998, else smtp_data_linemax() after init */
+static size_t	 linemax;
 
 static void	*xmalloc(size_t);
 static void	run_data(const char *, size_t, int, unsigned long long,
@@ -78,6 +82,8 @@ run_data(const char *in, size_t len, int normalize, unsigned long long max,
 	scap = 2 * len + 4;
 	scratch = xmalloc(scap);
 	smtp_data_init(&d, max, normalize);
+	if (linemax != 0)
+		smtp_data_linemax(&d, linemax);
 	do {
 		if (rng == NULL) {
 			chunk = len;
@@ -114,6 +120,7 @@ run_data(const char *in, size_t len, int normalize, unsigned long long max,
 	r->consumed = off;
 	r->done = done;
 	r->size = d.size;
+	r->longline = d.longline;
 	FUZZ_CHECK(r->size == r->outlen, "size %llu for %zu octets", r->size,
 	    r->outlen);
 	if (max != 0)
@@ -134,7 +141,7 @@ run_data(const char *in, size_t len, int normalize, unsigned long long max,
 static void
 check_output(const struct run *r)
 {
-	size_t	i, line = 0;
+	size_t	i, line = 0, longest = 0, lmax;
 
 	for (i = 0; i < r->outlen; i++) {
 		if (r->out[i] == '\r') {
@@ -148,10 +155,19 @@ check_output(const struct run *r)
 			line = 0;
 			continue;
 		}
+		/* a NUL is refused or dropped, never passed on */
+		FUZZ_CHECK(r->out[i] != '\0', "NUL at %zu of the output", i);
 		line++;
-		FUZZ_CHECK(r->err != SMTP_DATA_OK || line <= DATA_LINE_MAX,
+		if (line > longest)
+			longest = line;
+		lmax = linemax != 0 ? linemax : DATA_LINE_MAX;
+		FUZZ_CHECK(r->err != SMTP_DATA_OK || line <= lmax,
 		    "output line of %zu octets", line);
 	}
+	/* a line over 998 is noted (a stuffed dot may count one more) */
+	if (r->err == SMTP_DATA_OK)
+		FUZZ_CHECK(longest <= DATA_LINE_MAX || r->longline,
+		    "line of %zu octets not noted", longest);
 	if (r->done && r->err == SMTP_DATA_OK)
 		FUZZ_CHECK(r->outlen == 0 || (r->outlen >= 2 &&
 		    memcmp(r->out + r->outlen - 2, "\r\n", 2) == 0),
@@ -281,6 +297,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(ref.out);
 		free(split.out);
 		free(lim.out);
+
+		/*
+		 * long_lines = pass, with a bound low enough for the fuzzer
+		 * to reach: same end, lines up to the bound, noted.
+		 */
+		linemax = 1000 + rng_next(&rng) % 1000;
+		run_data(in, size, normalize, 0, NULL, &ref);
+		check_end(in, size, &ref);
+		run_data(in, size, normalize, 0, &rng, &split);
+		check_same(&ref, &split, "chunked, long lines");
+		linemax = 0;
+		if (ref.done && ref.err == SMTP_DATA_OK && !ref.longline)
+			check_roundtrip(&ref, &rng);
+		free(ref.out);
+		free(split.out);
 	}
 	return 0;
 }

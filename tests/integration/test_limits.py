@@ -4,6 +4,7 @@ line length, bare LF in commands, number of recipients."""
 
 import os
 import sys
+import time
 
 sys.dont_write_bytecode = True	# keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -144,15 +145,49 @@ def test_max_recipients():
 
 
 def test_long_data_line_refused():
-    # RFC 5321 4.5.3.1.6: 1000 octets with CRLF; longer lines are refused
-    # (folding them would change the message).
+    # long_lines = refuse: RFC 5321 4.5.3.1.6, 1000 octets with CRLF;
+    # longer lines are refused (folding them would change the message).
     up = Upstream("starttls")
-    gw = Gateway(up)
+    gw = Gateway(up, listener={"long_lines": "refuse"})
     msg = b"Subject: long\r\n\r\n" + b"x" * 1200 + b"\r\nend\r\n"
     with gw.client() as c:
         c.start()
         replies = transaction(c, SENDER, [RCPT], msg)
         check_reply(replies[-1], 550, "5.6.0", what="1200-octet line")
+        check_reply(c.cmd("NOOP"), 250, what="NOOP afterwards")
+    check(not up.messages(), "delivered: %r", up.messages())
+
+
+def test_long_data_line_passed():
+    # long_lines = pass (the default): a 5,000-octet line (HTML written on
+    # one line) is relayed byte for byte, as Postfix does.
+    up = Upstream("starttls", extra=("--line-limit", "100000"))
+    gw = Gateway(up)
+    html = b"<html><body>" + b"<p>x</p>" * 630 + b"</body></html>"
+    check(len(html) > 5000, "test line too short")
+    msg = (b"Subject: long\r\nContent-Type: text/html\r\n\r\n" + html +
+           b"\r\n.dot line\r\nend\r\n")
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], msg)
+        check_reply(replies[-1], 250, what="5,000-octet line")
+    m = up.wait_messages(1)
+    check(len(m) == 1, "want one message, got %r", m)
+    gwtest.check_same_bytes(m[0].data, msg)
+    check(gw.wait_log(r"lines over 998 octets, long_lines=pass"),
+          "no log line for the long line")
+
+
+@gwtest.timeout(90)
+def test_long_data_line_over_hard_bound_refused():
+    # pass has a hard bound (1 MiB before CRLF), so no line is unbounded.
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    msg = b"Subject: huge line\r\n\r\n" + b"y" * (1024 * 1024 + 1) + b"\r\n"
+    with gw.client(timeout=60) as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], msg)
+        check_reply(replies[-1], 550, "5.6.0", what="line over 1 MiB")
         check_reply(c.cmd("NOOP"), 250, what="NOOP afterwards")
     check(not up.messages(), "delivered: %r", up.messages())
 
@@ -299,6 +334,113 @@ def test_spool_failure_logged():
         check_reply(c.cmd("QUIT"), 221)
     check_refused(message_refused(gw, "spool-failure"), replies[-1])
     check(not up.messages(), "delivered without a spool")
+
+
+def test_bare_lf_commands_under_normalize():
+    # bare_newline = normalize: legacy scripts end commands with LF alone.
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"bare_newline": "normalize"})
+    with gw.client() as c:
+        check_reply(c.greeting(), 220)
+        c.send(b"EHLO client.test\n")
+        check_reply(c.reply(), 250, what="EHLO ended by LF")
+        c.send(b"MAIL FROM:<%s>\nRCPT TO:<%s>\n"
+               % (SENDER.encode(), RCPT.encode()))
+        check_reply(c.reply(), 250, what="MAIL ended by LF")
+        check_reply(c.reply(), 250, what="RCPT ended by LF")
+        c.send(b"DATA\n")
+        check_reply(c.reply(), 354, what="DATA ended by LF")
+        # LF lines in the body are normalised; only CRLF.CRLF ends it.
+        c.send(b"Subject: lf\n\nline one\n.\nline two\r\n.\r\n")
+        check_reply(c.reply(), 250, what="end of DATA")
+        c.send(b"QUIT\n")
+        check_reply(c.reply(), 221, what="QUIT ended by LF")
+    m = up.wait_messages(1)
+    check(len(m) == 1, "want one message, got %r", m)
+    gwtest.check_same_bytes(
+        m[0].data, b"Subject: lf\r\n\r\nline one\r\n.\r\nline two\r\n")
+
+
+def test_bare_cr_command_still_refused_under_normalize():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"bare_newline": "normalize"})
+    with gw.client() as c:
+        c.start()
+        c.send(b"MAIL FROM:<%s>\rRCPT TO:<%s>\r\n"
+               % (SENDER.encode(), RCPT.encode()))
+        check_reply(c.reply(), 500, "5.5.2", what="command with a bare CR")
+        check(c.closed(5), "connection not closed after a bare CR")
+    check(not up.events("MAIL"), "MAIL reached the upstream: %r",
+          up.events("MAIL"))
+
+
+def test_junk_commands_421():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"max_junk_commands": "5"})
+    with gw.client() as c:
+        c.start()			# EHLO counts
+        got = None
+        for i in range(10):
+            r = c.cmd(["NOOP", "RSET", "VRFY x", "HELP"][i % 4])
+            if r.code == 421:
+                got = i
+                break
+        check(got == 4, "want 421 at the 5th command after EHLO, got %r",
+              got)
+        check_reply(r, 421, "4.7.0", what="junk command limit")
+        check(c.closed(5), "connection not closed after 421")
+    check(gw.wait_log(r"session limit=junk-commands"),
+          "no log line for the junk command limit")
+
+
+def test_session_time_421():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"max_session_time": "2s"})
+    with gw.client() as c:
+        c.start()
+        t0 = time.monotonic()
+        r = None
+        while time.monotonic() - t0 < 10 * gwtest.TIME_SCALE:
+            c.send(b"MAIL FROM:<%s>\r\n" % SENDER.encode())
+            r = c.reply(timeout=5)
+            if r.code == 421:
+                break
+            check_reply(r, "2", what="MAIL")
+            check_reply(c.cmd("RSET"), 250, what="RSET")
+            time.sleep(0.2)
+        check_reply(r, 421, "4.7.0", what="after max_session_time")
+        check(c.closed(5), "connection not closed after 421")
+    check(gw.wait_log(r"session limit=session-time"),
+          "no log line for the session time limit")
+
+
+def test_data_drip_421():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"data_timeout": "2s",
+                               "min_data_rate": "1000"})
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 250)
+        check_reply(c.cmd("RCPT TO:<%s>" % RCPT), 250)
+        check_reply(c.cmd("DATA"), 354)
+        t0 = time.monotonic()
+        # A byte every 0.2 s: never silent for data_timeout, far too slow.
+        while time.monotonic() - t0 < 10 * gwtest.TIME_SCALE:
+            try:
+                c.send(b"x")
+            except OSError:
+                break
+            if c.pending(0.2):
+                break
+        r = c.reply(timeout=5)
+        check_reply(r, 421, "4.7.0", what="dripping DATA")
+        took = time.monotonic() - t0
+        check(took >= 1.5, "cut after %.1f s, before data_timeout", took)
+        check(c.closed(5), "connection not closed after 421")
+    check(gw.wait_log(r"session limit=min-data-rate"),
+          "no log line for the data rate limit")
+    check(not up.messages(), "a partial message was delivered: %r",
+          up.messages())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 """SMTP smuggling: end-of-data look-alikes built from bare LF or bare CR
 inside a message must never end the message, here or upstream.  A message
 carrying them is refused (bare_newline = reject, the default) or passed on
-as one normalised message (bare_newline = normalize); never two."""
+as one normalised message (bare_newline = normalize); never two.  NUL
+octets follow the same policy: refused, or removed."""
 
 import os
 import socket
@@ -21,6 +22,11 @@ RCPT = "rcpt@example.test"
 SEPARATORS = [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n", b"\n.\r",
               b"\r\n.\r"]
 NEWLINES = [b"\r\n", b"\n"]
+# Look-alikes with a NUL, which a peer reading C strings may drop or stop
+# at (published probes).  Refused or removed under bare_newline, never
+# relayed as they are.
+NUL_SEPARATORS = [b"\r\n\x00.\r\n", b"\r\n.\x00\r\n", b"\r\n.\r\x00\n",
+                  b"\r\n\x00.\n"]
 
 
 def smuggling_message(sep, nl):
@@ -72,8 +78,8 @@ def one_attempt(gw, sep, nl, slow):
     return final
 
 
-def variants():
-    for sep in SEPARATORS:
+def variants(seps=SEPARATORS):
+    for sep in seps:
         for nl in NEWLINES:
             for slow in (False, True):
                 yield sep, nl, slow
@@ -126,6 +132,39 @@ def test_bare_newline_normalize_one_message():
         check(b"\r" not in data.replace(b"\r\n", b"") and
               b"\n" not in data.replace(b"\r\n", b""),
               "%s: bare CR/LF delivered: %r", what, data)
+        no_smuggled_transaction(up, what)
+
+
+@gwtest.timeout(120)
+def test_nul_reject_default():
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    for sep, nl, slow in variants(NUL_SEPARATORS):
+        what = label(sep, nl, slow)
+        r = one_attempt(gw, sep, nl, slow)
+        check_reply(r, 550, "5.6.0", what=what)
+        check(not up.messages(), "%s: refused message delivered: %r",
+              what, up.messages())
+        no_smuggled_transaction(up, what)
+
+
+@gwtest.timeout(120)
+def test_nul_normalize_removed():
+    up = Upstream("starttls")
+    gw = Gateway(up, listener={"bare_newline": "normalize"})
+    n = 0
+    for sep, nl, slow in variants(NUL_SEPARATORS):
+        what = label(sep, nl, slow)
+        r = one_attempt(gw, sep, nl, slow)
+        check_reply(r, 250, what=what)
+        n += 1
+        msgs = up.wait_messages(n)
+        check(len(msgs) == n, "%s: want %d messages so far, got %d",
+              what, n, len(msgs))
+        data = msgs[-1].data
+        check(b"\x00" not in data, "%s: NUL delivered: %r", what, data)
+        check(b"evil@x.test" in data and data.endswith(b"tail\r\n"),
+              "%s: the body was cut: %r", what, data)
         no_smuggled_transaction(up, what)
 
 

@@ -437,6 +437,10 @@ def parse_args(argv):
     p.add_argument("--delay-at", action="append", default=[],
                    metavar="EVENT=SECONDS",
                    help="wait before answering MAIL, RCPT or end of DATA")
+    p.add_argument("--line-limit", type=int, default=0,
+                   help="longest line taken, CRLF included (aiosmtpd's "
+                   "line_length_limit, 1001 unless given), as Postfix "
+                   "takes long message lines")
     p.add_argument("--timeout", type=float, default=60,
                    help="idle timeout of a session, seconds")
     p.add_argument("--tls-min", choices=["1.2", "1.3"],
@@ -615,6 +619,13 @@ async def serve(args):
         ctx = server_context(args.cert, args.key, args.tls_min,
                              args.tls_max, args.client_ca, args.weak_cert)
 
+    def cls(base):
+        # aiosmtpd sizes its reader from the class attribute in __init__
+        if not args.line_limit:
+            return base
+        return type(base.__name__, (base,),
+                    {"line_length_limit": args.line_limit})
+
     def factory():
         # hostname given: aiosmtpd would otherwise call getfqdn(), which
         # can wait on DNS.  SMTPUTF8 on so that the gateway may pass the
@@ -630,7 +641,7 @@ async def serve(args):
             # LOGIN and PLAIN, not the handler's mechanisms
             kw["auth_exclude_mechanism"] = ["CRAM-MD5", "XOAUTH2",
                                             "OAUTHBEARER"]
-            return (DSNSMTP if args.dsn else SMTP)(handler, **kw)
+            return cls(DSNSMTP if args.dsn else SMTP)(handler, **kw)
         kw["authenticator"] = handler.authenticator
         kw["auth_required"] = args.auth_require
         # aiosmtpd counts only STARTTLS as TLS: on an implicit-TLS
@@ -639,7 +650,7 @@ async def serve(args):
                                   args.mode != "implicit")
         kw["auth_exclude_mechanism"] = [m for m in ALL_MECHS
                                         if m not in args.mechs]
-        return (DSNAuthSMTP if args.dsn else AuthSMTP)(handler, **kw)
+        return cls(DSNAuthSMTP if args.dsn else AuthSMTP)(handler, **kw)
 
     server = await loop.create_server(
         factory, host=args.host, port=args.port,

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -83,6 +84,22 @@ answer_cb(evutil_socket_t fd, short what, void *arg)
 		smtp_server_reply(o->srv, o->pcode, o->penh, o->ptext);
 }
 
+/* answer from a timer ms later, whatever the mode (a slow upstream) */
+static void
+answer_later(struct owner *o, int ms, int code, const char *enh,
+    const char *text)
+{
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	assert_int_equal(o->pending, 0);
+	o->pending = 1;
+	o->pcode = code;
+	snprintf(o->penh, sizeof(o->penh), "%s", enh);
+	snprintf(o->ptext, sizeof(o->ptext), "%s", text);
+	assert_int_equal(event_base_once(o->base, -1, EV_TIMEOUT, answer_cb,
+	    o, &tv), 0);
+}
+
 /* answer now, from inside the callback, or from a timer 20 ms later */
 static void
 answer(struct owner *o, int code, const char *enh, const char *text)
@@ -115,6 +132,8 @@ cb_mail(void *arg, const struct smtp_path *from)
 		answer(o, 550, "5.7.1", "Sender rejected");
 	else if (strncmp(from->addr, "shutdown", 8) == 0)
 		answer(o, 421, "4.3.2", "Upstream going away");
+	else if (strncmp(from->addr, "slow", 4) == 0)
+		answer_later(o, 1500, 250, "2.1.0", "Ok");
 	else
 		answer(o, 250, "2.1.0", "Ok");
 }
@@ -1003,6 +1022,233 @@ test_command_bare_lf(void **state)
 	assert_int_equal(o->inlen, 0);
 }
 
+/* bare_newline = normalize: a command may end in a bare LF (Postfix's normalize) */
+static void
+test_command_bare_lf_normalized(void **state)
+{
+	struct owner	*o = *state;
+	char		 line[700];
+
+	o->conf.bare_newline = BARE_NEWLINE_NORMALIZE;
+	start(o);
+	expect(o, "220 " HOST " ESMTP smtpgate");
+	client_send(o, "EHLO client.test\n");
+	expect_prefix(o, "250-" HOST " Hello client.test");
+	client_send(o, "NOOP\nRSET\r\nMAIL FROM:<a@b.test>\n");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "250 2.1.0 Ok");
+	client_send(o, "RCPT TO:<c@d.test>\nDATA\n");
+	expect(o, "250 2.1.5 Ok");
+	expect_prefix(o, "354 ");
+	/* the body's lines are normalised; only CRLF.CRLF ends it */
+	client_send(o, "a\nb\n.\nc\r\n.\r\n");
+	expect(o, "250 2.0.0 Ok: queued");
+	assert_int_equal(o->nend, 1);
+	assert_int_equal(o->bodylen, 12);
+	assert_memory_equal(o->body, "a\r\nb\r\n.\r\nc\r\n", 12);
+
+	/* a line too long, ended by a bare LF, is skipped up to that LF */
+	memset(line, 'X', 600);
+	memcpy(line + 600, "\nNOOP\n", 7);
+	client_send(o, line);
+	expect(o, "500 5.5.2 Line too long");
+	expect(o, "250 2.0.0 Ok");
+	/* 511 octets and LF: over the 512 bound as with CRLF */
+	memcpy(line, "NOOP ", 5);
+	memset(line + 5, 'x', 506);
+	memcpy(line + 511, "\nNOOP\n", 7);
+	client_send(o, line);
+	expect(o, "500 5.5.2 Line too long");
+	expect(o, "250 2.0.0 Ok");
+	/* 510 and LF fits, as 510 and CRLF does */
+	memcpy(line + 510, "\nNOOP\n", 7);
+	client_send(o, line);
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "250 2.0.0 Ok");
+
+	/* a bare CR is still no line end: answered and closed */
+	client_send(o, "NOOP\rRSET\n");
+	expect(o, "500 5.5.2 Bare CR or LF not allowed");
+	expect_closed(o, "bare newline");
+	assert_int_equal(o->nrset, 1);
+}
+
+/* a NUL in the body is refused under reject, dropped under normalize */
+static void
+test_body_nul(void **state)
+{
+	struct owner	*o = *state;
+
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	/* the published probe: CRLF NUL "." CRLF is no end of data */
+	client_write(o, "a\r\n\0.\r\nMAIL FROM:<evil@x.test>\r\n.\r\n",
+	    35);
+	expect(o, "550 5.6.0 Message contains NUL octet");
+	assert_int_equal(o->nabort, 1);
+	assert_int_equal(o->nend, 0);
+	assert_int_equal(o->nmail, 1);
+	assert_null(memchr(o->body, '\0', o->bodylen));
+}
+
+static void
+test_body_nul_normalized(void **state)
+{
+	struct owner	*o = *state;
+
+	o->conf.bare_newline = BARE_NEWLINE_NORMALIZE;
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	client_write(o, "a\r\n\0.\r\nMAIL FROM:<evil@x.test>\r\n.\r\n",
+	    35);
+	expect(o, "250 2.0.0 Ok: queued");
+	assert_int_equal(o->nend, 1);
+	assert_int_equal(o->nmail, 1);
+	assert_int_equal(o->bodylen, 31);
+	assert_memory_equal(o->body, "a\r\n.\r\nMAIL FROM:<evil@x.test>\r\n",
+	    31);
+}
+
+/* max_junk_commands: NOOP, RSET, VRFY... without a message, then 421 */
+static void
+test_junk_commands(void **state)
+{
+	struct owner	*o = *state;
+
+	o->conf.max_junk_commands = 4;
+	greet(o);			/* EHLO is the first */
+	client_send(o, "NOOP\r\nVRFY x\r\nRSET\r\n");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "252 2.5.2 Cannot VRFY user");
+	expect(o, "250 2.0.0 Ok");
+	/* an accepted message is progress: the count starts again */
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	client_send(o, "x\r\n.\r\n");
+	expect(o, "250 2.0.0 Ok: queued");
+	client_send(o, "NOOP\r\nNOOP\r\nHELP\r\nRSET\r\nNOOP\r\nNOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "250 2.0.0 Ok");
+	expect_prefix(o, "214 ");
+	expect(o, "250 2.0.0 Ok");
+	expect(o, "421 4.7.0 " HOST " Too many commands without a message, "
+	    "closing connection");
+	expect_closed(o, "junk-commands");
+	assert_int_equal(o->nrset, 2);
+}
+
+/* max_session_time: the session ends at the bound, whatever it does */
+static void
+test_session_time(void **state)
+{
+	struct owner	*o = *state;
+	struct timespec	 t0, t1;
+
+	o->conf.max_session_time = 1;
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "421 4.7.0 " HOST " Session time limit exceeded, "
+	    "closing connection");
+	expect_closed(o, "session-time");
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec <= 3);
+}
+
+/* the session time ends while the owner works: its answer comes first */
+static void
+test_session_time_owner_busy(void **state)
+{
+	struct owner	*o = *state;
+
+	o->conf.max_session_time = 1;
+	greet(o);
+	client_send(o, "MAIL FROM:<slow@b.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "421 4.7.0 " HOST " Session time limit exceeded, "
+	    "closing connection");
+	expect_closed(o, "session-time");
+	assert_int_equal(o->nmail, 1);
+}
+
+/* long_lines = pass: a 5,000-octet line reaches the owner as it is */
+static void
+test_long_line_pass(void **state)
+{
+	struct owner	*o = *state;
+	char		 msg[5100];
+
+	o->conf.long_lines = LONG_LINES_PASS;
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	memset(msg, 'h', 5000);
+	memcpy(msg + 5000, "\r\n.\r\n", 6);
+	client_send(o, msg);
+	expect(o, "250 2.0.0 Ok: queued");
+	assert_int_equal(o->bodylen, 5002);
+	assert_memory_equal(o->body, msg, 5002);
+	assert_int_equal(o->nend, 1);
+}
+
+/* min_data_rate: a body dripping a byte at a time is cut off */
+static void
+test_data_drip(void **state)
+{
+	struct owner	*o = *state;
+	struct timespec	 t0, t1;
+	long		 ms;
+	int		 i;
+
+	o->conf.data_timeout = 1;
+	o->conf.min_data_rate = 1000;
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(o, "250 2.1.0 Ok");
+	expect(o, "250 2.1.5 Ok");
+	client_send(o, "DATA\r\n");
+	expect_prefix(o, "354 ");
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	/*
+	 * 100 ms apart: never silent for data_timeout, but far too slow.  The
+	 * session may close between two bytes, before the 421 is read here:
+	 * a write that fails then is expected.
+	 */
+	for (i = 0; i < 40 && !have_reply(o); i++) {
+		ssize_t	 n = write(o->cfd, "x", 1);
+
+		(void)n;
+		run_for(o, 100);
+	}
+	expect(o, "421 4.7.0 " HOST " Message data too slow, closing "
+	    "connection");
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	expect_closed(o, "min-data-rate");
+	/* data_timeout (1 s) plus 1 ms per octet sent, and not much more */
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 950 && ms <= 3000);
+	assert_true(i < 40);
+	assert_int_equal(o->nabort, 1);
+	assert_int_equal(o->nend, 0);
+}
+
 static void
 test_command_bare_cr(void **state)
 {
@@ -1747,6 +1993,14 @@ main(void)
 		ONE(test_data_write_fails),
 		ONE(test_data_begin_refused),
 		ONE(test_command_bare_lf),
+		ONE(test_command_bare_lf_normalized),
+		BOTH(test_body_nul),
+		ONE(test_body_nul_normalized),
+		BOTH(test_junk_commands),
+		ONE(test_session_time),
+		ONE(test_data_drip),
+		ONE(test_session_time_owner_busy),
+		ONE(test_long_line_pass),
 		ONE(test_command_bare_cr),
 		ONE(test_long_line),
 		ONE(test_misc_commands),

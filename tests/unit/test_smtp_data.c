@@ -49,7 +49,11 @@ struct result {
 	int			 done;
 	enum smtp_data_err	 err;
 	unsigned long long	 size;
+	int			 longline;
 };
+
+/* test_long_lines: smtp_data_linemax() after init when non-zero */
+static size_t	 linemax_opt;
 
 static const char *vis(const char *, size_t);
 static void	 append(struct result *, const char *, size_t);
@@ -123,6 +127,8 @@ run(const char *in, size_t inlen, unsigned long long max, int normalize,
 	memset(r, 0, sizeof(*r));
 	append(r, "", 0);
 	smtp_data_init(&d, max, normalize);
+	if (linemax_opt != 0)
+		smtp_data_linemax(&d, linemax_opt);
 	while (pos < inlen && !done) {
 		switch (how) {
 		case SPLIT_BYTE:
@@ -166,6 +172,7 @@ run(const char *in, size_t inlen, unsigned long long max, int normalize,
 	r->done = done;
 	r->err = d.err;
 	r->size = d.size;
+	r->longline = d.longline;
 	return 0;
 }
 
@@ -173,7 +180,8 @@ run(const char *in, size_t inlen, unsigned long long max, int normalize,
  * The reference model, written as plainly as possible over the whole
  * buffer: the message ends at the first CRLF "." CRLF in CRLF + input; in
  * the message, a line begins only after a literal CRLF, a leading dot is
- * dropped, and a bare CR or LF is an error (reject) or CRLF (normalize).
+ * dropped, a bare CR or LF is an error (reject) or CRLF (normalize), and
+ * a NUL is an error (reject) or dropped (normalize).
  * It needs a terminator in the input and does not model size or line limits.
  */
 static void
@@ -212,10 +220,18 @@ ref(const char *in, size_t n, int normalize, struct result *r)
 			bol = 1;
 		} else if (c == '\r' || c == '\n') {
 			if (!normalize) {
-				r->err = SMTP_DATA_BARE_NEWLINE;
+				if (!stopped)
+					r->err = SMTP_DATA_BARE_NEWLINE;
 				stopped = 1;
 			} else
 				append(r, "\r\n", 2);
+		} else if (c == '\0') {
+			/* refused, or dropped; never a line start either way */
+			if (!normalize) {
+				if (!stopped)
+					r->err = SMTP_DATA_NUL;
+				stopped = 1;
+			}
 		} else if (!stopped)
 			append(r, &c, 1);
 	}
@@ -322,8 +338,31 @@ static const struct {
 	{ "incomplete: line", L("a\r\n"), 0, 0, L("a\r\n"), ALL, 0,
 	    SMTP_DATA_OK },
 	{ "incomplete: nothing", L(""), 0, 0, L(""), 0, 0, SMTP_DATA_OK },
-	{ "8-bit and NUL pass", L("\x00\xff\xc3\xa9\r\n.\r\n"), 0, 0,
-	    L("\x00\xff\xc3\xa9\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "8-bit passes", L("\x01\xff\xc3\xa9\r\n.\r\n"), 0, 0,
+	    L("\x01\xff\xc3\xa9\r\n"), ALL, 1, SMTP_DATA_OK },
+
+	/* NUL: refused (reject) or dropped (normalize), never relayed */
+	{ "NUL rejected", L("a\x00" "b\r\n.\r\n"), 0, 0, L("a"), ALL, 1,
+	    SMTP_DATA_NUL },
+	{ "NUL first byte rejected", L("\x00\r\n.\r\n"), 0, 0, L(""), ALL,
+	    1, SMTP_DATA_NUL },
+	{ "NUL dot probe rejected", L("a\r\n\x00.\r\nMAIL\r\n.\r\n"), 0,
+	    0, L("a\r\n"), ALL, 1, SMTP_DATA_NUL },
+	{ "NUL then bare LF: NUL first", L("\x00\n\r\n.\r\n"), 0, 0, L(""),
+	    ALL, 1, SMTP_DATA_NUL },
+	{ "bare LF then NUL: bare first", L("\n\x00\r\n.\r\n"), 0, 0, L(""),
+	    ALL, 1, SMTP_DATA_BARE_NEWLINE },
+	{ "normalize: NUL dropped", L("a\x00" "b\r\n.\r\n"), 1, 0,
+	    L("ab\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "normalize: NUL dot probe is content",
+	    L("a\r\n\x00.\r\nMAIL\r\n.\r\n"), 1, 0,
+	    L("a\r\n.\r\nMAIL\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "normalize: NUL after dot", L("a\r\n.\x00\r\n.\r\n"), 1, 0,
+	    L("a\r\n\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "normalize: NUL after dot, then dot", L(".\x00.x\r\n.\r\n"), 1, 0,
+	    L(".x\r\n"), ALL, 1, SMTP_DATA_OK },
+	{ "normalize: only NULs", L("\x00\x00\r\n.\r\n"), 1, 0, L("\r\n"),
+	    ALL, 1, SMTP_DATA_OK },
 
 	/* reject policy: first error sticky, no output after it, read to the end */
 	{ "bare LF rejected", L("a\nb\r\n.\r\n"), 0, 0, L("a"), ALL, 1,
@@ -676,6 +715,86 @@ test_line_length(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* long_lines = pass: lines over 998 noted, up to the hard bound */
+static void
+test_long_lines(void **state)
+{
+	struct result	 r;
+	char		*in;
+	size_t		 n;
+	int		 bad = 0;
+
+	(void)state;
+	in = malloc(SMTP_DATA_LONG_LINE_MAX + 64);
+	assert_non_null(in);
+
+	/* 998: not a long line either way */
+	linemax_opt = SMTP_DATA_LONG_LINE_MAX;
+	memset(in, 'x', 998);
+	memcpy(in + 998, "\r\n.\r\n", 5);
+	bad += run_all("998, pass", in, 1003, 0, 0, &r);
+	assert_int_equal(r.err, SMTP_DATA_OK);
+	assert_int_equal(r.longline, 0);
+	free(r.out);
+
+	/* 5000 passes, noted, byte for byte */
+	memcpy(in, "Subject: x\r\n\r\n", 14);
+	memset(in + 14, 'h', 5000);
+	memcpy(in + 5014, "\r\nend\r\n.\r\n", 10);
+	bad += run_all("5000, pass", in, 5024, 0, 0, &r);
+	assert_int_equal(r.err, SMTP_DATA_OK);
+	assert_int_equal(r.longline, 1);
+	assert_int_equal(r.outlen, 5021);
+	assert_memory_equal(r.out, in, 5021);
+	free(r.out);
+
+	/* the hard bound, then one more */
+	n = SMTP_DATA_LONG_LINE_MAX;
+	memset(in, 'y', n);
+	memcpy(in + n, "\r\n.\r\n", 5);
+	assert_int_equal(run(in, n + 5, 0, 0, SPLIT_WHOLE, 0, &r), 0);
+	assert_int_equal(r.err, SMTP_DATA_OK);
+	assert_int_equal(r.longline, 1);
+	assert_int_equal(r.outlen, n + 2);
+	free(r.out);
+	in[n] = 'y';
+	memcpy(in + n + 1, "\r\n.\r\nQUIT\r\n", 11);
+	assert_int_equal(run(in, n + 12, 0, 0, SPLIT_WHOLE, 0, &r), 0);
+	assert_int_equal(r.err, SMTP_DATA_LINE_TOO_LONG);
+	assert_int_equal(r.outlen, n);
+	assert_int_equal(r.consumed, n + 6);
+	assert_true(r.done);
+	free(r.out);
+
+	/* clamped: below 998 means 998 */
+	linemax_opt = 10;
+	memset(in, 'x', 998);
+	memcpy(in + 998, "\r\n.\r\n", 5);
+	bad += run_all("998, linemax 10", in, 1003, 0, 0, &r);
+	assert_int_equal(r.err, SMTP_DATA_OK);
+	free(r.out);
+
+	/* a small bound: a long line noted, a longer one refused, first error wins */
+	linemax_opt = 1500;
+	memset(in, 'x', 1200);
+	memcpy(in + 1200, "\r\n", 2);
+	memset(in + 1202, 'x', 1501);
+	memcpy(in + 2703, "\r\n.\r\n", 5);
+	bad += run_all("1200 then 1501, linemax 1500", in, 2708, 0, 0, &r);
+	assert_int_equal(r.err, SMTP_DATA_LINE_TOO_LONG);
+	assert_int_equal(r.outlen, 1202 + 1500);
+	free(r.out);
+	in[500] = '\n';
+	bad += run_all("bare LF first, linemax 1500", in, 2708, 0, 0, &r);
+	assert_int_equal(r.err, SMTP_DATA_BARE_NEWLINE);
+	assert_int_equal(r.longline, 0);
+	free(r.out);
+
+	linemax_opt = 0;
+	free(in);
+	assert_int_equal(bad, 0);
+}
+
 /* a large body fed in pieces: size counts, big max fine */
 static void
 test_large(void **state)
@@ -714,7 +833,7 @@ test_large(void **state)
 static void
 test_random_vs_model(void **state)
 {
-	static const char	 alpha[] = "\r\n.a.\r\n";
+	static const char	 alpha[] = "\r\n.a.\r\n\0";
 	struct result		 r, want;
 	char			 in[512], name[64];
 	unsigned		 seed = 20240104;
@@ -727,8 +846,8 @@ test_random_vs_model(void **state)
 		for (n = 0; n < len; n++) {
 			if (rand_r(&seed) % 4 == 0)
 				in[n] = (char)('b' + rand_r(&seed) % 20);
-			else
-				in[n] = alpha[rand_r(&seed) % (sizeof(alpha) - 1)];
+			else	/* the NUL that ends alpha included */
+				in[n] = alpha[rand_r(&seed) % sizeof(alpha)];
 		}
 		memcpy(in + n, "\r\n.\r\n", 5);
 		n += 5;
@@ -943,6 +1062,7 @@ main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_smuggling),
 		cmocka_unit_test(test_line_length),
+		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_random_vs_model),
 		cmocka_unit_test(test_stuff),

@@ -1,0 +1,62 @@
+/*
+ * mime_qp - re-encode a message body as quoted-printable, for a message
+ * with lines over 998 octets (long_lines = encode).
+ *
+ * Contract: pure (no I/O, no allocation), streaming for the body.  The
+ * caller finds the header block with mime_header_end(), asks
+ * mime_qp_headers() whether the message can be re-encoded and for the new
+ * header block, then passes the body through mime_qp_body() and ends with
+ * mime_qp_body_end().  Decoding the result as RFC 2045 6.7 says gives the
+ * original body octets back; every output line is at most 76 octets.
+ * A multipart or message type, a body already encoded, or (top) a
+ * message with a DKIM-Signature of its own is left alone (the reason is
+ * returned); the parts of a multipart are found with mime_walk.
+ */
+#ifndef GW_MIME_QP_H
+#define GW_MIME_QP_H
+
+#include <stddef.h>
+
+#define MIME_QP_LINE		76	/* RFC 2045 6.7 (5), CRLF excluded */
+#define MIME_QP_OUT_ROOM	24	/* output room one input octet may need */
+/* what mime_qp_headers() adds at most to the header block */
+#define MIME_QP_HDR_EXTRA	64
+
+/*
+ * mime_header_end - the length of the header block, its empty line
+ * included, in p[0..len); 0 if no empty line is there yet.  A message that
+ * starts with CRLF has an empty header block (2).
+ */
+size_t	mime_header_end(const char *p, size_t len);
+
+/*
+ * mime_qp_headers - the header block hdr[0..hlen) (as mime_header_end()
+ * measured it) rewritten for a quoted-printable body: every
+ * Content-Transfer-Encoding field dropped, and "MIME-Version: 1.0" (if
+ * missing, and top is set) and "Content-Transfer-Encoding:
+ * quoted-printable" added before the empty line.  top: the message's own
+ * header block (else one of a part of a multipart, see mime_walk).  out
+ * needs hlen + MIME_QP_HDR_EXTRA octets.  Returns NULL, or why the
+ * entity is left as it is (then out is not valid).
+ */
+const char *mime_qp_headers(const char *hdr, size_t hlen, int top,
+	    char *out, size_t outmax, size_t *outlen);
+
+struct mime_qp {
+	size_t	col;	/* octets on the current output line */
+	int	ws;	/* a space or tab not yet written, or 0 */
+	int	cr;	/* a CR not yet written (CRLF or not) */
+};
+
+void	mime_qp_init(struct mime_qp *);
+/*
+ * mime_qp_body - encode body octets; stops while fewer than
+ * MIME_QP_OUT_ROOM octets of out are left.  Returns octets consumed;
+ * *outlen octets were written.
+ */
+size_t	mime_qp_body(struct mime_qp *, const char *in, size_t inlen,
+	    char *out, size_t outmax, size_t *outlen);
+/* mime_qp_body_end - what is held; outmax >= MIME_QP_OUT_ROOM; octets written */
+size_t	mime_qp_body_end(struct mime_qp *, char *out, size_t outmax);
+
+#endif
