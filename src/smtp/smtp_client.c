@@ -302,9 +302,16 @@ client_hold(struct smtp_client *c)
 	c->held++;
 }
 
+/*
+ * client_release - leave a frame; the outermost one frees a client marked
+ * CF_FREE.  This is the only place a frame frees: code inside a frame
+ * only marks, so nothing can touch the client after it is gone.
+ */
 static void
 client_release(struct smtp_client *c)
 {
+	if (c->held <= 0)
+		fatalx("smtp_client: release without a hold");
 	if (--c->held == 0 && (c->flags & CF_FREE))
 		client_destroy(c);
 	/* c may be freed here */
@@ -338,17 +345,23 @@ client_destroy(struct smtp_client *c)
 	free(c);
 }
 
-/* client_finish - the end of QUIT: free once the frames unwind */
+/*
+ * client_finish - the end of QUIT: mark the client to be freed when the
+ * frames unwind.  Every caller runs inside a frame (an event handler or
+ * smtp_client_quit(), holding the client), so the free is always the
+ * frame's client_release(), never this function: freeing here would leave
+ * the frame to decrement a freed counter.
+ */
 static void
 client_finish(struct smtp_client *c)
 {
+	if (c->held <= 0)
+		fatalx("smtp_client: QUIT finished outside a frame");
 	log_trace(LOGF_PROTOCOL, "%016llx smtp-client upstream=%s:%u closed",
 	    (unsigned long long)c->id, c->up->host, c->up->port);
 	client_close(c);
 	c->state = CS_CLOSED;
 	c->flags |= CF_QUIET | CF_FREE;
-	if (c->held == 0)
-		client_destroy(c);
 }
 
 /*
