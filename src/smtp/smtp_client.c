@@ -951,11 +951,33 @@ client_response(struct smtp_client *c)
 			client_enter(c, CS_BODY);
 			break;
 		}
+		/*
+		 * Only 354 lets the body go.  A 2xx here means the upstream
+		 * took no message (a broken server, or someone on the path
+		 * under tls = none): passed on, it would be a 250 for a
+		 * message never sent.  Refusals (4xx, 5xx) are replies.
+		 */
+		if (cls != 4 && cls != 5) {
+			client_fail(c, FAIL_PROTOCOL, "DATA answered with %s "
+			    "instead of 354: no message was sent", txt);
+			return;
+		}
 		/* FALLTHROUGH */
 	case CS_MAIL:
 	case CS_RCPT:
 	case CS_RSET:
 	case CS_DOT:
+		/*
+		 * RFC 5321 4.3.2: no 3xx answers these.  The upstream and we
+		 * no longer agree on where the transaction is, so neither
+		 * its 3xx nor a guess goes to the owner.
+		 */
+		if (cls == 3) {
+			client_fail(c, FAIL_PROTOCOL, "%s answered with %s",
+			    c->state == CS_DOT ? "final dot" :
+			    client_strstate(c->state), txt);
+			return;
+		}
 		client_enter(c, CS_READY);
 		if (!(c->flags & CF_QUIET))
 			c->cb.reply(c->arg, r);

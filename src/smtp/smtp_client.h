@@ -13,7 +13,10 @@
  * the trace only as "AUTH <MECH> <redacted>" and "<redacted>".
  * After ready(), the owner runs transactions one command at a time: each
  * of smtp_client_mail/rcpt/data/rset yields exactly one reply() (for data:
- * the DATA reply if it is not 354, else the reply to the final dot).  A
+ * the DATA reply if it is a 4xx or 5xx, else the reply to the final dot)
+ * or failed().  Only 354 answers DATA: any other 2xx or 3xx there, and a
+ * 3xx to MAIL, RCPT, RSET or the final dot, is failed(FAIL_PROTOCOL),
+ * never reply(): the owner never sees a 2xx for a message not sent.  A
  * transaction may run on a connection that is already open, so ready() is
  * called once and the connection is reused until the owner quits.
  * failed() is the last callback: the owner then frees the client.

@@ -1327,6 +1327,93 @@ test_rset_and_rejected_rcpt(void **state)
 	sc_done(&sc);
 }
 
+/*
+ * issue 10: only 354 answers DATA, and no 3xx answers MAIL, RCPT, RSET or
+ * the final dot.  Each is failed(FAIL_PROTOCOL), never a reply(): a 250
+ * to DATA passed on would be a 250 for a message never sent.
+ */
+static const struct op ops_mail_rset_wait[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_RSET, NULL },
+	{ OP_NONE, NULL }
+};
+
+static const struct op ops_mail_rcpt_wait[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_RCPT, "<b@example.net>" },
+	{ OP_NONE, NULL }
+};
+
+#define TX_UP_TO_DATA	BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"), \
+			EXP("MAIL"), SEND("250 ok\r\n"), \
+			EXP("RCPT"), SEND("250 ok\r\n"), EXP("DATA")
+
+static const struct {
+	const char	*name;
+	struct step	 script[16];
+	const struct op	*ops;
+	int		 nreplies;	/* replies before the wrong one */
+	const char	*text;
+} wrong_reply_cases[] = {
+	{ "250 to DATA", { TX_UP_TO_DATA, SEND("250 2.0.0 ok\r\n"),
+	    { ST_SILENT, NULL } }, ops_mail_rcpt_data_wait, 2,
+	    "DATA answered with 250 2.0.0 ok instead of 354" },
+	{ "220 to DATA", { TX_UP_TO_DATA, SEND("220 hi\r\n"),
+	    { ST_SILENT, NULL } }, ops_mail_rcpt_data_wait, 2,
+	    "DATA answered with 220 hi instead of 354" },
+	{ "334 to DATA", { TX_UP_TO_DATA, SEND("334 go on\r\n"),
+	    { ST_SILENT, NULL } }, ops_mail_rcpt_data_wait, 2,
+	    "DATA answered with 334 go on instead of 354" },
+	{ "354 to the final dot", { TX_UP_TO_DATA, SEND("354 go\r\n"),
+	    { ST_BODY, NULL }, SEND("354 more\r\n"), { ST_SILENT, NULL } },
+	    ops_mail_rcpt_data_wait, 2, "final dot answered with 354 more" },
+	{ "354 to MAIL", { BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	    EXP("MAIL"), SEND("354 sender ok\r\n"), { ST_SILENT, NULL } },
+	    ops_mail_wait, 0, "MAIL answered with 354 sender ok" },
+	{ "354 to RCPT", { BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	    EXP("MAIL"), SEND("250 ok\r\n"), EXP("RCPT"),
+	    SEND("354 rcpt ok\r\n"), { ST_SILENT, NULL } },
+	    ops_mail_rcpt_wait, 1, "RCPT answered with 354 rcpt ok" },
+	{ "354 to RSET", { BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	    EXP("MAIL"), SEND("250 ok\r\n"), EXP("RSET"),
+	    SEND("354 reset\r\n"), { ST_SILENT, NULL } },
+	    ops_mail_rset_wait, 1, "RSET answered with 354 reset" },
+};
+
+static void
+test_wrong_reply_kind(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+	struct body	 b;
+	size_t		 i;
+	int		 j;
+
+	for (i = 0; i < sizeof(wrong_reply_cases) /
+	    sizeof(wrong_reply_cases[0]); i++) {
+		memset(&b, 0, sizeof(b));
+		b.data = msg;
+		b.len = sizeof(msg) - 1;
+		sc_init(&sc, wrong_reply_cases[i].script, TLS_NONE);
+		sc_run(&sc, wrong_reply_cases[i].ops, &b);
+		if (sc.owner.failed != 1 || sc.owner.fail_class != FAIL_PROTOCOL ||
+		    strstr(sc.owner.fail_text, wrong_reply_cases[i].text) == NULL)
+			fail_msg("%s: failed=%d class=%s text='%s'; want '%s'",
+			    wrong_reply_cases[i].name, sc.owner.failed,
+			    fail_name(sc.owner.fail_class), sc.owner.fail_text,
+			    wrong_reply_cases[i].text);
+		assert_string_equal(sc.fake.mismatch, "");
+		/* the replies before it were 250s; the wrong one never came */
+		assert_int_equal(sc.owner.nreplies,
+		    wrong_reply_cases[i].nreplies);
+		for (j = 0; j < sc.owner.nreplies; j++)
+			assert_int_equal(sc.owner.replies[j], 250);
+		/* and the connection is gone */
+		assert_true(sc.fake.peer_eof);
+		sc_done(&sc);
+	}
+}
+
 static const struct op ops_inject[] = {
 	{ OP_MAIL, "<a@example.org>\r\nRCPT TO:<evil@example.net>" },
 	{ OP_NONE, NULL }
@@ -1956,6 +2043,7 @@ main(void)
 		cmocka_unit_test(test_421_in_transaction),
 		cmocka_unit_test(test_close_while_idle),
 		cmocka_unit_test(test_rset_and_rejected_rcpt),
+		cmocka_unit_test(test_wrong_reply_kind),
 		cmocka_unit_test(test_crlf_in_arguments),
 		cmocka_unit_test(test_free_inside_reply),
 		cmocka_unit_test(test_quit_inside_ready),
