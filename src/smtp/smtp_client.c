@@ -426,6 +426,13 @@ client_fail_v(struct smtp_client *c, enum gw_fail cls, enum client_end how,
 		    "state=%s: %s", (unsigned long long)c->id, c->up->host,
 		    c->up->port, fail_name(cls), client_strstate(c->state),
 		    c->fail_text);
+	/*
+	 * failed() waits for the event loop inside a public call, and a
+	 * QUIT finished meanwhile would silence it: close instead.  (AUTH
+	 * runs only from the event loop, so this is a guard.)
+	 */
+	if (c->api > 0)
+		how = END_CLOSE;
 	if (how != END_CLOSE && c->io != NULL) {
 		/*
 		 * The QUIT runs on after failed(): smtp_client_free() leaves
