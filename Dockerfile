@@ -15,7 +15,7 @@ COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN rm -rf build \
-    && cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGW_TESTS=OFF \
+    && cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGW_TESTS=OFF -DGW_WERROR=ON \
     && cmake --build build -j "$(nproc)" --target smtpgate \
     && strip --strip-unneeded build/smtpgate \
     && build/smtpgate --version

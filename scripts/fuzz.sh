@@ -70,7 +70,7 @@ fi
 
 echo "=== build-fuzz: configure"
 CC=clang cmake -S "$top" -B "$build" -DGW_FUZZ=ON -DGW_TESTS=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGW_WERROR=ON >/dev/null
 echo "=== build-fuzz: build"
 names=()
 for t in "${targets[@]}"; do

@@ -2,6 +2,12 @@
 # test.sh - build smtpgate and run every test, twice:
 #   build/       the normal build (RelWithDebInfo): unit + integration tests
 #   build-asan/  -DGW_SANITIZE=ON (AddressSanitizer + UBSan, leaks on)
+# and compile (no tests run) the packagers' build:
+#   build-release/  CMAKE_BUILD_TYPE=Release (-O3), so that warnings only
+#                   the optimiser finds are caught here, not by a packager
+# Every build here passes -DGW_WERROR=ON: warnings are errors in the
+# project's own builds (CMakeLists.txt leaves -Werror off for Release by
+# default, so that a packager's newer compiler does not break the build).
 # Exits non-zero if a build or any test fails.  Dependencies come from
 # scripts/install-deps.sh; the README's test command is
 #   scripts/install-deps.sh && scripts/test.sh
@@ -14,7 +20,8 @@
 # them, if any of them is still there (a server a test did not stop).
 #
 # Environment: JOBS (parallel build jobs, default: number of CPUs),
-# SKIP_ASAN=1 to run only the normal build, SKIP_FUZZ=1, SKIP_VALGRIND=1,
+# SKIP_ASAN=1 to run only the normal build, SKIP_RELEASE=1, SKIP_FUZZ=1,
+# SKIP_VALGRIND=1,
 # FUZZ_SECONDS (default 60), CTEST_ARGS (extra arguments to ctest, e.g.
 # "-L unit" or "-R relay").
 set -euo pipefail
@@ -57,14 +64,27 @@ run_suite() {
 	return $rc
 }
 
-if ! run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+if ! run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGW_WERROR=ON; then
 	echo "=== build: FAILED" >&2
 	status=1
 fi
 
 if [ "${SKIP_ASAN:-0}" != "1" ]; then
-	if ! run_suite build-asan -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
+	if ! run_suite build-asan -DGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+	    -DGW_WERROR=ON; then
 		echo "=== build-asan: FAILED" >&2
+		status=1
+	fi
+fi
+
+# Release (-O3) finds what -O2 does not (GCC 12's use-after-free and
+# maybe-uninitialized analyses run deeper); compiled with the tests, not run.
+if [ "${SKIP_RELEASE:-0}" != "1" ]; then
+	echo "=== build-release: configure and build (Release, compile only)"
+	if ! { cmake -S "$top" -B "$top/build-release" \
+	    -DCMAKE_BUILD_TYPE=Release -DGW_WERROR=ON &&
+	    cmake --build "$top/build-release" -j "$jobs"; }; then
+		echo "=== build-release: FAILED" >&2
 		status=1
 	fi
 fi

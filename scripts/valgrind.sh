@@ -32,7 +32,7 @@ if [ ! -x /usr/bin/valgrind ]; then
 fi
 
 echo "=== $build: configure and build (RelWithDebInfo)"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGW_WERROR=ON >/dev/null
 cmake --build "$build" -j "$jobs" >/dev/null
 bin=$build/smtpgate
 [ -x "$bin" ] || { echo "valgrind.sh: no $bin" >&2; exit 2; }

@@ -202,6 +202,33 @@ sasl_choose(const struct sasl_choice *ch, int *cleartext)
 	return m;
 }
 
+/* sasl_fallback_ok - the mechanism failed, not the account; see sasl.h */
+int
+sasl_fallback_ok(int code, const char *enh)
+{
+	/*
+	 * The enhanced code is the more precise word: "credentials invalid"
+	 * stops the fallback whatever the basic code says.
+	 */
+	if (enh != NULL && strcmp(enh, "5.7.8") == 0)
+		return 0;
+	switch (code) {
+	case 432:	/* 4.7.12 a password transition is needed */
+	case 504:	/* 5.5.4 unrecognized authentication type */
+	case 534:	/* 5.7.9 authentication mechanism is too weak */
+	case 538:	/* 5.7.11 encryption required for the mechanism */
+		return 1;
+	case 500:
+		/*
+		 * 5.5.6: this mechanism's line was too long for the server.
+		 * A bare 500 may mean AUTH itself is unknown: no fallback.
+		 */
+		return enh != NULL && strcmp(enh, "5.5.6") == 0;
+	default:
+		return 0;
+	}
+}
+
 /* sasl_start - the AUTH command line; see sasl.h */
 const char *
 sasl_start(int mech, const struct sasl_cred *cr, char *out, size_t outlen)

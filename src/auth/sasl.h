@@ -52,6 +52,17 @@ unsigned	sasl_offered(const char *list);
  * (PLAIN or LOGIN without TLS): the caller logs that loudly.
  */
 int		sasl_choose(const struct sasl_choice *, int *cleartext);
+/*
+ * sasl_fallback_ok - may auth_fallback try the next mechanism after this
+ * final reply to AUTH?  Only when the mechanism failed, not the account
+ * (RFC 4954 section 6): 432 (password transition), 504 (mechanism not
+ * supported), 534 (mechanism too weak), 538 (mechanism needs encryption)
+ * and 500 5.5.6 (exchange line too long for the mechanism).  Never after
+ * 535 or an enhanced code 5.7.8 (credentials rejected), 454 (temporary),
+ * or any other reply: each further try with a rejected secret is one
+ * more failed login at the provider (lockout, fail2ban).  enh may be "".
+ */
+int		sasl_fallback_ok(int code, const char *enh);
 /* sasl_usable - SASL_BIT()s the secret kind and TLS state allow at all */
 unsigned	sasl_usable(int have_token, int tls, int cleartext_ok);
 /*

@@ -176,8 +176,19 @@ static void	client_release(struct smtp_client *);
 static void	client_destroy(struct smtp_client *);
 static void	client_close(struct smtp_client *);
 static void	client_finish(struct smtp_client *);
+/* how a failure ends the connection (client_fail_v) */
+enum client_end {
+	END_CLOSE = 0,		/* close at once */
+	END_QUIT,		/* in step with the upstream: QUIT, then close */
+	END_CANCEL_QUIT		/* inside a SASL exchange: "*", QUIT, close */
+};
+
 static void	client_fail(struct smtp_client *, enum gw_fail, const char *, ...)
 		    GW_PRINTF(3, 4);
+static void	client_auth_fail(struct smtp_client *, enum client_end,
+		    const char *, ...) GW_PRINTF(3, 4);
+static void	client_fail_v(struct smtp_client *, enum gw_fail,
+		    enum client_end, const char *, va_list) GW_PRINTF(4, 0);
 static void	client_timer(struct smtp_client *, unsigned);
 static void	client_send(struct smtp_client *, const char *, ...) GW_PRINTF(2, 3);
 static void	client_after_hello(struct smtp_client *);
@@ -189,6 +200,8 @@ static void	client_auth_choice(const struct smtp_client *,
 		    struct sasl_choice *);
 static void	client_auth_start(struct smtp_client *);
 static void	client_auth_response(struct smtp_client *, const char *);
+static void	client_auth_next(struct smtp_client *, const char *,
+		    const char *);
 static void	client_send_secret(struct smtp_client *, const char *,
 		    const char *);
 static void	client_no_tls(struct smtp_client *, const char *);
@@ -303,9 +316,16 @@ client_hold(struct smtp_client *c)
 	c->held++;
 }
 
+/*
+ * client_release - leave a frame; the outermost one frees a client marked
+ * CF_FREE.  This is the only place a frame frees: code inside a frame
+ * only marks, so nothing can touch the client after it is gone.
+ */
 static void
 client_release(struct smtp_client *c)
 {
+	if (c->held <= 0)
+		fatalx("smtp_client: release without a hold");
 	if (--c->held == 0 && (c->flags & CF_FREE))
 		client_destroy(c);
 	/* c may be freed here */
@@ -339,43 +359,98 @@ client_destroy(struct smtp_client *c)
 	free(c);
 }
 
-/* client_finish - the end of QUIT: free once the frames unwind */
+/*
+ * client_finish - the end of QUIT: mark the client to be freed when the
+ * frames unwind.  Every caller runs inside a frame (an event handler or
+ * smtp_client_quit(), holding the client), so the free is always the
+ * frame's client_release(), never this function: freeing here would leave
+ * the frame to decrement a freed counter.
+ */
 static void
 client_finish(struct smtp_client *c)
 {
+	if (c->held <= 0)
+		fatalx("smtp_client: QUIT finished outside a frame");
 	log_trace(LOGF_PROTOCOL, "%016llx smtp-client upstream=%s:%u closed",
 	    (unsigned long long)c->id, c->up->host, c->up->port);
 	client_close(c);
 	c->state = CS_CLOSED;
 	c->flags |= CF_QUIET | CF_FREE;
-	if (c->held == 0)
-		client_destroy(c);
 }
 
 /*
- * client_fail - end the session with a failure class.  From the event loop
- * failed() is called at once; from inside a public call it is deferred to
- * a zero-delay event so that the owner is never re-entered.
+ * client_fail - end the session with a failure class, closing at once.
+ * From the event loop failed() is called at once; from inside a public
+ * call it is deferred to a zero-delay event so that the owner is never
+ * re-entered.
  */
 static void
 client_fail(struct smtp_client *c, enum gw_fail cls, const char *fmt, ...)
 {
 	va_list	 ap;
 
+	va_start(ap, fmt);
+	client_fail_v(c, cls, END_CLOSE, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * client_auth_fail - AUTH failed (FAIL_AUTH) on a connection that is
+ * still in step with the upstream: say QUIT before closing, as a client
+ * that means well does (END_CANCEL_QUIT first cancels a SASL exchange
+ * that awaits our answer, RFC 4954 section 4).  A provider that sees a
+ * login fail and the connection dropped without QUIT may count it as one
+ * more sign of an attack.
+ */
+static void
+client_auth_fail(struct smtp_client *c, enum client_end how,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	client_fail_v(c, FAIL_AUTH, how, fmt, ap);
+	va_end(ap);
+}
+
+static void
+client_fail_v(struct smtp_client *c, enum gw_fail cls, enum client_end how,
+    const char *fmt, va_list ap)
+{
 	if (c->flags & CF_FAILED)
 		return;
 	c->flags |= CF_FAILED;
 	c->fail_class = cls;
-	va_start(ap, fmt);
 	(void)vsnprintf(c->fail_text, sizeof(c->fail_text), fmt, ap);
-	va_end(ap);
 	if (!(c->flags & CF_QUIET))
 		log_warnx("%016llx smtp-client upstream=%s:%u failed class=%s "
 		    "state=%s: %s", (unsigned long long)c->id, c->up->host,
 		    c->up->port, fail_name(cls), client_strstate(c->state),
 		    c->fail_text);
-	client_close(c);
-	client_enter(c, CS_CLOSED);
+	/*
+	 * failed() waits for the event loop inside a public call, and a
+	 * QUIT finished meanwhile would silence it: close instead.  (AUTH
+	 * runs only from the event loop, so this is a guard.)
+	 */
+	if (c->api > 0)
+		how = END_CLOSE;
+	if (how != END_CLOSE && c->io != NULL) {
+		/*
+		 * The QUIT runs on after failed(): smtp_client_free() leaves
+		 * a client in CS_QUIT to finish by itself (bounded by
+		 * QUIT_TIMEOUT), and the owner's release() runs after it.
+		 * A failure to queue either line fails nothing more (we are
+		 * CF_FAILED); the QUIT timer then closes.
+		 */
+		client_auth_wipe(c);
+		client_body_release(c);
+		if (how == END_CANCEL_QUIT)
+			client_send(c, "*");
+		client_enter(c, CS_QUIT);
+	} else {
+		client_close(c);
+		client_enter(c, CS_CLOSED);
+	}
 	if (c->flags & CF_QUIET)
 		return;
 	if (c->api > 0) {
@@ -702,7 +777,7 @@ client_auth_or_ready(struct smtp_client *c)
 		return;
 	}
 	if (c->flags & CF_HELO) {
-		client_fail(c, FAIL_AUTH, "the upstream accepts only HELO, "
+		client_auth_fail(c, END_QUIT, "the upstream accepts only HELO, "
 		    "so it cannot do AUTH");
 		return;
 	}
@@ -750,7 +825,7 @@ client_auth_start(struct smtp_client *c)
 				    "%s%s", i ? "," : "",
 				    auth_mech_name(ch.allow[i]));
 			}
-		client_fail(c, FAIL_AUTH, "no usable AUTH mechanism: upstream "
+		client_auth_fail(c, END_QUIT, "no usable AUTH mechanism: upstream "
 		    "offers \"%s\", auth_mechanisms = %s, secret = %s%s",
 		    c->ext.auth, allowed, ch.have_token ? "token" : "password",
 		    ch.tls ? "" : ", no TLS (PLAIN, LOGIN, XOAUTH2 and "
@@ -782,7 +857,7 @@ client_auth_start(struct smtp_client *c)
 	cr.port = c->up->port;
 	if ((e = sasl_start(m, &cr, line, sizeof(line))) != NULL) {
 		explicit_bzero(line, sizeof(line));
-		client_fail(c, FAIL_AUTH, "%s: %s", auth_mech_name(m), e);
+		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
 		return;
 	}
 	/* "AUTH PLAIN <redacted>": the mechanism is no secret, the rest is */
@@ -817,7 +892,8 @@ client_auth_response(struct smtp_client *c, const char *txt)
 		    (e = sasl_step(c->auth_mech, c->auth_step++, &cr, r->text,
 		    r->textlen, line, sizeof(line), &fail)) != NULL) {
 			explicit_bzero(line, sizeof(line));
-			client_fail(c, FAIL_AUTH, "%s: bad 334 challenge: %s",
+			client_auth_fail(c, END_CANCEL_QUIT,
+			    "%s: bad 334 challenge: %s",
 			    mech, (c->flags & CF_AUTH_EXPECT_FAIL) ?
 			    "another after the error challenge" :
 			    r->nlines != 1 ? "more than one line" : e);
@@ -847,23 +923,47 @@ client_auth_response(struct smtp_client *c, const char *txt)
 	log_warnx("%016llx smtp-client upstream=%s:%u auth mech=%s "
 	    "result=failed reply=\"%s\"", (unsigned long long)c->id,
 	    c->up->host, c->up->port, mech, txt);
-	/*
-	 * A 5xx is this mechanism's verdict: the next one may still work
-	 * (auth_fallback).  A 4xx is the server's state, not the secret's,
-	 * and anything else is a server that does not follow RFC 4954.
-	 */
-	if (r->code / 100 == 5 && c->up->auth_fallback &&
-	    !(c->flags & CF_AUTH_ONE_TRY)) {
-		struct sasl_choice	 ch;
-		int			 clear;
+	if (c->up->auth_fallback && !(c->flags & CF_AUTH_ONE_TRY))
+		client_auth_next(c, mech, txt);
+	else
+		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
+}
 
-		client_auth_choice(c, &ch);
-		if (sasl_choose(&ch, &clear) != AUTH_MECH_NONE) {
-			client_auth_start(c);
-			return;
-		}
+/*
+ * client_auth_next - auth_fallback after a failed mechanism: the next one
+ * only when this one failed as a mechanism (sasl_fallback_ok: 504, 534,
+ * 538, 432, 500 5.5.6).  After 535 the secret is wrong for every
+ * mechanism, and each further try is one more failed login at the
+ * provider: Dovecot's delay per failure, a lockout, a fail2ban ban.
+ */
+static void
+client_auth_next(struct smtp_client *c, const char *mech, const char *txt)
+{
+	struct smtp_reply	*r = &c->reply;
+	struct sasl_choice	 ch;
+	int			 clear, next;
+
+	client_auth_choice(c, &ch);
+	next = sasl_choose(&ch, &clear);
+	if (next == AUTH_MECH_NONE) {
+		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
+		return;
 	}
-	client_fail(c, FAIL_AUTH, "%s: %s", mech, txt);
+	if (!sasl_fallback_ok(r->code, r->enh)) {
+		log_info("%016llx smtp-client upstream=%s:%u auth mech=%s: no "
+		    "fallback to %s after %d%s%s: the upstream refused the "
+		    "credentials, not the mechanism", (unsigned long long)c->id,
+		    c->up->host, c->up->port, mech, auth_mech_name(next),
+		    r->code, r->enh[0] != '\0' ? " " : "", r->enh);
+		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
+		return;
+	}
+	log_info("%016llx smtp-client upstream=%s:%u auth mech=%s failed as a "
+	    "mechanism (%d%s%s): trying %s (auth_fallback = yes)",
+	    (unsigned long long)c->id, c->up->host, c->up->port, mech,
+	    r->code, r->enh[0] != '\0' ? " " : "", r->enh,
+	    auth_mech_name(next));
+	client_auth_start(c);
 }
 
 /*
@@ -940,11 +1040,33 @@ client_response(struct smtp_client *c)
 			client_enter(c, CS_BODY);
 			break;
 		}
+		/*
+		 * Only 354 lets the body go.  A 2xx here means the upstream
+		 * took no message (a broken server, or someone on the path
+		 * under tls = none): passed on, it would be a 250 for a
+		 * message never sent.  Refusals (4xx, 5xx) are replies.
+		 */
+		if (cls != 4 && cls != 5) {
+			client_fail(c, FAIL_PROTOCOL, "DATA answered with %s "
+			    "instead of 354: no message was sent", txt);
+			return;
+		}
 		/* FALLTHROUGH */
 	case CS_MAIL:
 	case CS_RCPT:
 	case CS_RSET:
 	case CS_DOT:
+		/*
+		 * RFC 5321 4.3.2: no 3xx answers these.  The upstream and we
+		 * no longer agree on where the transaction is, so neither
+		 * its 3xx nor a guess goes to the owner.
+		 */
+		if (cls == 3) {
+			client_fail(c, FAIL_PROTOCOL, "%s answered with %s",
+			    c->state == CS_DOT ? "final dot" :
+			    client_strstate(c->state), txt);
+			return;
+		}
 		client_enter(c, CS_READY);
 		if (!(c->flags & CF_QUIET))
 			c->cb.reply(c->arg, r);
@@ -969,7 +1091,9 @@ on_datain(struct smtp_client *c)
 	size_t		 len;
 
 	/* (upconn holds input back while an OCSP answer is awaited) */
-	while (c->io != NULL && !(c->flags & CF_FAILED)) {
+	/* a failed session reads on only for the reply to its QUIT */
+	while (c->io != NULL &&
+	    (!(c->flags & CF_FAILED) || c->state == CS_QUIT)) {
 		in = io_in(c->io);
 		lr = buf_findline(in, SMTP_REPLY_LINE_MAX, &len);
 		if (lr == BUF_LINE_NONE)
@@ -1127,15 +1251,21 @@ on_conn(void *arg, enum upconn_event ev, enum gw_fail fcls, const char *text)
 		break;
 	case UPCONN_TIMEOUT:
 		/* we run our own timers; the io's is not armed, but be safe */
-		client_fail(c, FAIL_TIMEOUT, "no progress in state %s",
-		    client_strstate(c->state));
+		if (c->state == CS_QUIT)
+			client_finish(c);
+		else
+			client_fail(c, FAIL_TIMEOUT, "no progress in state %s",
+			    client_strstate(c->state));
 		break;
 	case UPCONN_CLOSED:
 	case UPCONN_ERROR:
 		on_ioerror(c, ev);
 		break;
 	case UPCONN_FAILED:
-		client_fail(c, fcls, "%s", text);
+		if (c->state == CS_QUIT)
+			client_finish(c);
+		else
+			client_fail(c, fcls, "%s", text);
 		break;
 	}
 	client_release(c);
@@ -1367,13 +1497,20 @@ smtp_client_quit(struct smtp_client *c)
 	/* c may be freed here */
 }
 
-/* smtp_client_free - close at once, no QUIT, no callbacks */
+/*
+ * smtp_client_free - close at once, no callbacks.  The one QUIT it lets
+ * finish is the one a failed AUTH started (client_auth_fail): the client
+ * then frees itself when the reply, a close or QUIT_TIMEOUT ends it.
+ */
 void
 smtp_client_free(struct smtp_client *c)
 {
 	if (c == NULL)
 		return;
-	c->flags |= CF_QUIET | CF_FREE;
+	c->flags |= CF_QUIET;
+	if (c->state == CS_QUIT && (c->flags & CF_FAILED) && c->io != NULL)
+		return;
+	c->flags |= CF_FREE;
 	client_close(c);
 	c->state = CS_CLOSED;
 	if (c->held == 0)

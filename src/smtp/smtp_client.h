@@ -10,10 +10,19 @@
  * failed(FAIL_STARTTLS_UNAVAILABLE).  AUTH never sends PLAIN, LOGIN or a
  * bearer token before TLS unless auth_allow_cleartext; its failure is
  * failed(FAIL_AUTH, "<mech>: <reply>"), and its lines reach the log and
- * the trace only as "AUTH <MECH> <redacted>" and "<redacted>".
+ * the trace only as "AUTH <MECH> <redacted>" and "<redacted>".  With
+ * auth_fallback the next mechanism is tried only when the reply says the
+ * mechanism failed (sasl_fallback_ok: 432, 504, 534, 538, 500 5.5.6),
+ * never after 535: a wrong secret costs one failed login, not one per
+ * mechanism.  After an AUTH failure on a connection still in step, the
+ * client says QUIT (after "*" if a SASL exchange awaited an answer)
+ * before it closes; see smtp_client_free().
  * After ready(), the owner runs transactions one command at a time: each
  * of smtp_client_mail/rcpt/data/rset yields exactly one reply() (for data:
- * the DATA reply if it is not 354, else the reply to the final dot).  A
+ * the DATA reply if it is a 4xx or 5xx, else the reply to the final dot)
+ * or failed().  Only 354 answers DATA: any other 2xx or 3xx there, and a
+ * 3xx to MAIL, RCPT, RSET or the final dot, is failed(FAIL_PROTOCOL),
+ * never reply(): the owner never sees a 2xx for a message not sent.  A
  * transaction may run on a connection that is already open, so ready() is
  * called once and the connection is reused until the owner quits.
  * failed() is the last callback: the owner then frees the client.
@@ -134,7 +143,11 @@ void	smtp_client_rset(struct smtp_client *);
  * client frees itself.  Safe in any state.
  */
 void	smtp_client_quit(struct smtp_client *);
-/* smtp_client_free - close at once, no QUIT, no callbacks */
+/*
+ * smtp_client_free - close at once, no QUIT, no callbacks.  Except after
+ * failed(FAIL_AUTH): the QUIT the client already sent then finishes on
+ * its own (at most QUIT_TIMEOUT, 10 s), and release() runs after it.
+ */
 void	smtp_client_free(struct smtp_client *);
 /* smtp_client_ext - the capabilities of the current (post-TLS) EHLO */
 const struct smtp_ext *smtp_client_ext(const struct smtp_client *);

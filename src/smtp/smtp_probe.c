@@ -7,13 +7,24 @@
  * error with the policy's decision (the relay's tls_verify_decide) and
  * goes on, so that one connection shows every check.  The verdict is the
  * first check the relay would have refused on, or the pins.
+ *
+ * With auth = inject the probe then logs in (issue 10: it once said GO
+ * AHEAD with a wrong password).  Not on the first connection: the probe
+ * mode lets a refused certificate through, and no secret may go to a
+ * server the relay would refuse.  So a second session runs only when the
+ * first would have gone ahead, with a TLS context built exactly as the
+ * relay's (every check enforced) and the credentials fetched exactly as
+ * the relay fetches them; it ends with AUTH and QUIT, never MAIL.  Its
+ * trace shows the SASL lines redacted, as the relay's log does.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <event2/event.h>
 
 #include "auth/sasl.h"
+#include "auth/secret.h"
 #include "conf/conf.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_parse.h"
@@ -35,7 +46,20 @@ struct probe {
 	int				 have_rep;
 	struct smtp_ext			 ext;
 	char				 tlsdesc[96];
+
+	/* the login session (auth = inject) */
+	struct secret_fetch		*sf;
+	struct evdns_base		*dns;
+	const char			*helo_name;
+	struct tls_client_ctx		*login_tls;	/* the relay's own kind */
+	int				 login_ok;
+	enum gw_fail			 login_cls;
+	char				 login_why[512];
+	char				 login_mech[16];
+	char				 login_reply[160];
 };
+
+#define PROBE_ID	0x70726f6265ULL		/* "probe" in the log */
 
 static void	probe_trace(void *, int, const char *, size_t);
 static void	probe_ready(void *);
@@ -45,10 +69,21 @@ static void	probe_release(void *);
 static void	probe_checks(struct probe *);
 static void	probe_ocsp(struct probe *);
 static void	probe_auth_choice(struct probe *);
+static void	probe_report(struct probe *);
 static int	probe_verdict(struct probe *);
+static void	probe_run(struct probe *);
+static int	probe_login(struct probe *);
+static void	probe_secret(void *, const struct secret_cred *, const char *);
+static void	login_ready(void *);
+static void	login_failed(void *, enum gw_fail, const char *);
+static void	login_auth_reply(struct probe *);
 
 static const struct smtp_client_cb probe_cb = {
 	probe_ready, probe_reply, probe_failed
+};
+
+static const struct smtp_client_cb login_cb = {
+	login_ready, probe_reply, login_failed
 };
 
 /* every line of the dialogue, escaped: it comes from the network */
@@ -93,10 +128,9 @@ probe_failed(void *arg, enum gw_fail cls, const char *why)
 	p->cls = cls != FAIL_NONE ? cls : FAIL_INTERNAL;
 	(void)str_copy(p->why, why, sizeof(p->why));
 	p->have_rep = smtp_client_tls_report(p->c, &p->rep) == 0;
+	/* the end comes with probe_release(), once the client is gone */
 	smtp_client_free(p->c);
 	p->c = NULL;
-	p->finished = 1;
-	(void)event_base_loopexit(p->base, NULL);
 }
 
 static void
@@ -224,14 +258,13 @@ probe_auth_choice(struct probe *p)
 		    "auth_allow_cleartext)\n", ch.have_token ? "token" :
 		    "password");
 	else
-		(void)fprintf(p->out, "auth choice    would use %s%s (not "
-		    "tried by the probe)\n", auth_mech_name(m),
-		    clear ? " in CLEARTEXT" : "");
+		(void)fprintf(p->out, "auth choice    would use %s%s first\n",
+		    auth_mech_name(m), clear ? " in CLEARTEXT" : "");
 }
 
-/* the summary after the dialogue; returns the exit status */
-static int
-probe_verdict(struct probe *p)
+/* what the first session showed: TLS, certificates, checks, AUTH offered */
+static void
+probe_report(struct probe *p)
 {
 	const struct tls_report	*r = &p->rep;
 	size_t			 i;
@@ -260,6 +293,21 @@ probe_verdict(struct probe *p)
 			(void)fprintf(p->out, "auth           none offered\n");
 		probe_auth_choice(p);
 	}
+}
+
+/* 1 if the relay would go on past TLS with this upstream */
+static int
+probe_tls_ok(const struct probe *p)
+{
+	return p->ready && (!p->have_rep || p->rep.verdict == FAIL_NONE);
+}
+
+/* the verdict line; returns the exit status */
+static int
+probe_verdict(struct probe *p)
+{
+	const struct tls_report	*r = &p->rep;
+
 	if (!p->ready) {
 		(void)fprintf(p->out, "verdict        REFUSED (%s): %s\n",
 		    fail_name(p->cls), p->why);
@@ -270,12 +318,171 @@ probe_verdict(struct probe *p)
 		    fail_name(r->verdict), r->why);
 		return 1;
 	}
+	if (p->up->auth == AUTH_INJECT && !p->login_ok) {
+		(void)fprintf(p->out, "verdict        REFUSED (%s): %s\n",
+		    fail_name(p->login_cls), p->login_why);
+		return 1;
+	}
 	if (p->have_rep)
 		(void)fprintf(p->out, "verify         %s revocation %s\n",
 		    r->info.verify, r->info.revocation);
 	(void)fprintf(p->out, "verdict        GO AHEAD: a relay would send "
-	    "mail to this upstream\n");
+	    "mail to this upstream%s\n", p->up->auth == AUTH_INJECT ?
+	    " (the credentials work)" : "");
 	return 0;
+}
+
+/* probe_run - dispatch until the current session's client is gone */
+static void
+probe_run(struct probe *p)
+{
+	while (!p->finished)
+		if (event_base_dispatch(p->base) != 0)
+			break;
+}
+
+/* the AUTH reply of the login session, for the report line */
+static void
+login_auth_reply(struct probe *p)
+{
+	const struct smtp_reply	*r = smtp_client_auth_reply(p->c);
+	char			 flat[SMTP_REPLY_TEXT_MAX], vis[160];
+	size_t			 i, n;
+
+	(void)str_copy(p->login_mech, smtp_client_auth_mech(p->c),
+	    sizeof(p->login_mech));
+	if (r == NULL)
+		return;
+	n = r->textlen < sizeof(flat) - 1 ? r->textlen : sizeof(flat) - 1;
+	for (i = 0; i < n; i++)
+		flat[i] = r->text[i] == '\n' ? ' ' : r->text[i];
+	(void)snprintf(p->login_reply, sizeof(p->login_reply), "%d%s%s %s",
+	    r->code, r->enh[0] != '\0' ? " " : "", r->enh,
+	    str_vis(vis, sizeof(vis), flat, n));
+}
+
+static void
+login_ready(void *arg)
+{
+	struct probe	*p = arg;
+
+	p->login_ok = 1;
+	login_auth_reply(p);
+	/* AUTH worked: QUIT, never MAIL; the client frees itself */
+	smtp_client_quit(p->c);
+	p->c = NULL;
+}
+
+static void
+login_failed(void *arg, enum gw_fail cls, const char *why)
+{
+	struct probe	*p = arg;
+
+	p->login_cls = cls != FAIL_NONE ? cls : FAIL_INTERNAL;
+	(void)str_copy(p->login_why, why, sizeof(p->login_why));
+	login_auth_reply(p);
+	/* after an AUTH failure the client says QUIT and frees itself */
+	smtp_client_free(p->c);
+	p->c = NULL;
+}
+
+/*
+ * probe_secret - the credentials, fetched as the relay fetches them
+ * (password_file, token_file or token_command): open the login session.
+ * cred is wiped when this returns; smtp_client_new() keeps a copy.
+ */
+static void
+probe_secret(void *arg, const struct secret_cred *cred, const char *why)
+{
+	struct probe			*p = arg;
+	struct smtp_client_params	 prm;
+	struct smtp_client_auth		 a;
+
+	p->sf = NULL;
+	if (cred == NULL) {
+		p->login_cls = FAIL_AUTH;
+		(void)snprintf(p->login_why, sizeof(p->login_why),
+		    "credentials unavailable: %s", why);
+		p->finished = 1;
+		(void)event_base_loopexit(p->base, NULL);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.user = cred->user;
+	a.secret = cred->password;
+	a.token = cred->token;
+	memset(&prm, 0, sizeof(prm));
+	prm.base = p->base;
+	prm.dns = p->dns;
+	prm.up = p->up;
+	prm.tls = p->login_tls;
+	prm.helo_name = p->helo_name;
+	prm.id = PROBE_ID;
+	prm.release = probe_release;
+	prm.release_arg = p;
+	prm.trace = probe_trace;
+	prm.trace_arg = p;
+	prm.auth = &a;
+	if ((p->c = smtp_client_new(&prm, &login_cb, p)) == NULL) {
+		p->login_cls = FAIL_INTERNAL;
+		(void)str_copy(p->login_why, "cannot start the client",
+		    sizeof(p->login_why));
+		p->finished = 1;
+		(void)event_base_loopexit(p->base, NULL);
+	}
+}
+
+/*
+ * probe_login - auth = inject: log in on a second session, as the relay
+ * would, and say whether the credentials work.  Returns 0 if they do.
+ */
+static int
+probe_login(struct probe *p)
+{
+	char	 err[256], user[CONF_TEXT_MAX * 4];
+
+	(void)fprintf(p->out, "\nlogin          a second session, as the "
+	    "relay opens it: AUTH as user \"%s\", then QUIT (never MAIL)\n",
+	    str_vis(user, sizeof(user), p->up->username,
+	    strlen(p->up->username)));
+	p->login_cls = FAIL_AUTH;
+	if (p->up->tls != TLS_NONE &&
+	    (p->login_tls = tls_client_ctx_new(p->up, err,
+	    sizeof(err))) == NULL) {
+		p->login_cls = FAIL_INTERNAL;
+		(void)snprintf(p->login_why, sizeof(p->login_why),
+		    "TLS context: %s", err);
+		goto out;
+	}
+	p->finished = 0;
+	if ((p->sf = secret_fetch(p->base, p->up, PROBE_ID, probe_secret,
+	    p)) == NULL) {
+		p->login_cls = FAIL_INTERNAL;
+		(void)str_copy(p->login_why, "out of memory",
+		    sizeof(p->login_why));
+		goto out;
+	}
+	probe_run(p);
+	/* a loop that ran dry leaves nothing behind */
+	secret_fetch_cancel(p->sf);
+	p->sf = NULL;
+	if (p->c != NULL) {
+		smtp_client_free(p->c);
+		p->c = NULL;
+	}
+out:
+	if (p->login_ok)
+		(void)fprintf(p->out, "auth login     ok: the upstream accepted "
+		    "the credentials with %s (%s)\n", p->login_mech,
+		    p->login_reply[0] != '\0' ? p->login_reply : "no reply");
+	else if (p->login_reply[0] != '\0')
+		(void)fprintf(p->out, "auth login     FAILED: the upstream "
+		    "refused the credentials with %s (%s)\n", p->login_mech,
+		    p->login_reply);
+	else
+		(void)fprintf(p->out, "auth login     FAILED: %s\n",
+		    p->login_why);
+	return p->login_ok ? 0 : 1;
 }
 
 /* smtp_probe - connect like the relay, print everything; see smtp_probe.h */
@@ -286,9 +493,12 @@ smtp_probe(struct event_base *base, struct evdns_base *dns,
 {
 	struct smtp_client_params	 prm;
 	struct probe			 p;
+	int				 rc;
 
 	memset(&p, 0, sizeof(p));
 	p.base = base;
+	p.dns = dns;
+	p.helo_name = helo_name;
 	p.up = up;
 	p.out = out;
 	memset(&prm, 0, sizeof(prm));
@@ -297,7 +507,7 @@ smtp_probe(struct event_base *base, struct evdns_base *dns,
 	prm.up = up;
 	prm.tls = tls;
 	prm.helo_name = helo_name;
-	prm.id = 0x70726f6265ULL;	/* "probe" in the log */
+	prm.id = PROBE_ID;
 	prm.release = probe_release;
 	prm.release_arg = &p;
 	prm.trace = probe_trace;
@@ -309,10 +519,23 @@ smtp_probe(struct event_base *base, struct evdns_base *dns,
 		    "start the client\n");
 		return 1;
 	}
-	while (!p.finished)
-		if (event_base_dispatch(base) != 0)
-			break;
-	if (p.c != NULL)
+	probe_run(&p);
+	if (p.c != NULL) {
 		smtp_client_free(p.c);
-	return probe_verdict(&p);
+		p.c = NULL;
+	}
+	probe_report(&p);
+	if (probe_tls_ok(&p)) {
+		if (up->auth == AUTH_INJECT)
+			(void)probe_login(&p);
+		else if (up->auth != AUTH_NONE)
+			(void)fprintf(out, "auth login     not tried: auth = %s "
+			    "logs in with each client's own credentials\n",
+			    auth_mode_name(up->auth));
+	} else if (up->auth == AUTH_INJECT)
+		(void)fprintf(out, "auth login     not tried: no secret goes to "
+		    "an upstream the relay would refuse\n");
+	rc = probe_verdict(&p);
+	tls_client_ctx_free(p.login_tls);
+	return rc;
 }

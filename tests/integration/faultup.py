@@ -32,6 +32,13 @@ Faults (what the upstream does to the gateway's connection):
                             implicit)
     drip-reply              answer EHLO one byte a second (a reply that
                             takes half a minute to arrive)
+    wrong-reply             answer the command named by --at (MAIL, RCPT,
+                            DATA, DOT for the final dot, RSET) with the
+                            line --reply instead of the right one, for
+                            example DATA with "250 2.0.0 OK" instead of
+                            354 (then no body is read: the server thinks
+                            the transaction is over) or the final dot with
+                            a 3xx (the body is read, nothing is stored)
 
 --count N applies the fault to the first N connections only; later ones
 behave (fault "none"), so a test can show that the gateway recovers and
@@ -70,7 +77,8 @@ import time
 
 FAULTS = ("none", "close-mid-data", "stall-after-greeting", "421-at-connect",
           "tls-reset", "garbage-after-starttls", "starttls-extra-reply",
-          "implicit-tls-reset", "drip-reply")
+          "implicit-tls-reset", "drip-reply", "wrong-reply")
+WRONG_AT = ("MAIL", "RCPT", "DATA", "DOT", "RSET")
 
 IDLE_TIMEOUT = 30.0		# seconds a connection may sit silent
 STALL_LIMIT = 60.0		# stall-after-greeting holds at most this long
@@ -90,8 +98,9 @@ class Recorder:
                       encoding="utf-8")
         self.delivered = 0
 
-    def event(self, conn, what, **fields):
-        rec = {"conn": conn, "event": what, "t": round(time.time(), 3)}
+    def event(self, conn, kind, **fields):
+        # kind, not "what": events carry a field named "what"
+        rec = {"conn": conn, "event": kind, "t": round(time.time(), 3)}
         rec.update(fields)
         with self.lock:
             self.f.write(json.dumps(rec, sort_keys=True) + "\n")
@@ -129,8 +138,8 @@ class Session:
 
     # -- plumbing
 
-    def ev(self, what, **fields):
-        self.rec.event(self.conn, what, **fields)
+    def ev(self, kind, **fields):
+        self.rec.event(self.conn, kind, **fields)
 
     def send(self, data):
         self.sock.sendall(data)
@@ -264,6 +273,9 @@ class Session:
             elif verb == "STARTTLS" and offer_tls and not self.tls:
                 self.starttls()
                 in_mail = rcpts = 0
+            elif verb in ("MAIL", "RCPT", "DATA", "RSET") and \
+                    self.wrong(verb):
+                in_mail = rcpts = 0
             elif verb == "MAIL":
                 in_mail, rcpts = 1, 0
                 self.send(b"250 2.1.0 Sender OK\r\n")
@@ -290,6 +302,17 @@ class Session:
             else:
                 self.send(b"502 5.5.2 Command not implemented\r\n")
         raise Closed("too many commands")
+
+    def wrong(self, verb):
+        """wrong-reply: answer verb with --reply if --at names it; True
+        if it did (the caller then forgets the transaction)."""
+        if self.fault != "wrong-reply" or self.args.at != verb:
+            return False
+        # recorded first: the gateway may act on it before we return
+        self.ev("sent", what="wrong reply to %s" % verb,
+                reply=self.args.reply)
+        self.send(self.args.reply.encode("latin-1") + b"\r\n")
+        return True
 
     def starttls(self):
         f = self.fault
@@ -371,6 +394,13 @@ class Session:
         msg = bytes(body).replace(b"\r\n..", b"\r\n.")
         if msg.startswith(b".."):
             msg = msg[1:]
+        if self.fault == "wrong-reply" and self.args.at == "DOT":
+            # the reply claims nothing: nothing is stored
+            self.ev("body", bytes=len(msg))
+            self.ev("sent", what="wrong reply to the final dot",
+                    reply=self.args.reply)
+            self.send(self.args.reply.encode("latin-1") + b"\r\n")
+            return
         n = self.rec.store(self.conn, msg)
         self.send(b"250 2.0.0 Ok: queued as faultup-%d\r\n" % n)
 
@@ -391,8 +421,14 @@ def parse_args(argv):
                    help="close-mid-data: body bytes read before closing")
     p.add_argument("--rst", action="store_true",
                    help="close-mid-data: reset instead of a FIN")
+    p.add_argument("--at", choices=WRONG_AT,
+                   help="wrong-reply: the command answered wrongly")
+    p.add_argument("--reply", default="250 2.0.0 OK",
+                   help="wrong-reply: the line sent instead (no CRLF)")
     p.add_argument("--stdin-watch", action="store_true")
     args = p.parse_args(argv)
+    if args.fault == "wrong-reply" and not args.at:
+        p.error("--fault wrong-reply needs --at")
     if args.mode != "plain" and not (args.cert and args.key):
         p.error("--cert and --key are needed for mode %s" % args.mode)
     return args

@@ -446,6 +446,8 @@ def auth_args(auth):
         argv += ["--auth-mechs", ",".join(auth["mechs"])]
     for m in auth.get("refuse") or ():
         argv += ["--auth-refuse", m]
+    for m, reply in (auth.get("refuse_mech") or {}).items():
+        argv += ["--auth-refuse-mech", "%s=%s" % (m, reply)]
     if auth.get("require", True):
         argv.append("--auth-require")
     if auth.get("hide_before_tls"):
@@ -461,7 +463,8 @@ class Upstream:
     expired, selfsigned); extra: more upstream.py arguments.
     auth: None, or a dict turning AUTH on: users {user: password},
     tokens {user: token}, mechs [offered], refuse [mechs the backend
-    refuses], require (530 to MAIL before AUTH, default True),
+    refuses with 535], refuse_mech {mech: reply given to the AUTH command
+    itself, e.g. "534 5.7.9 ..."}, require (530 to MAIL before AUTH, default True),
     hide_before_tls (no AUTH before STARTTLS)."""
 
     def __init__(self, mode="starttls", cert="good", extra=(),

@@ -7,6 +7,7 @@ permission check, and no secret in any output."""
 
 import base64
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -52,8 +53,8 @@ def inject(mechs=None, password=PASSWORD, token_file=None,
 
 
 def auth_up(mode="starttls", mechs=ALL, password=PASSWORD, tokens=None,
-            **kw):
-    return Upstream(mode, auth=dict(users={USER: password},
+            cert="good", **kw):
+    return Upstream(mode, cert=cert, auth=dict(users={USER: password},
                                     tokens=tokens or {USER: TOKEN},
                                     mechs=mechs, **kw))
 
@@ -187,34 +188,99 @@ def test_no_usable_mechanism_named():
     check(not auth_events(up), "AUTH sent: %r", auth_events(up))
 
 
-# fallback
+# fallback: only when the mechanism failed, never after 535 (issue 10,
+# section 5; the list of codes is in docs/auth.md)
+
+MECH_FAILURES = [
+    "504 5.5.4 Unrecognized authentication type",
+    "534 5.7.9 Authentication mechanism is too weak",
+    "538 5.7.11 Encryption required for requested authentication "
+    "mechanism",
+    "432 4.7.12 A password transition is needed",
+]
+
 
 def test_fallback_on():
-    """CRAM-MD5 refused by the account backend, PLAIN accepted."""
-    up = auth_up(refuse=["CRAM-MD5"])
-    gw = Gateway(up, upstream_conf=inject(["CRAM-MD5", "PLAIN"]))
-    expect_delivered(up, gw, "PLAIN")
-    tried = [e["mech"] for e in auth_events(up, "start")]
-    check(tried == ["CRAM-MD5", "PLAIN"], "AUTH attempts: %r", tried)
+    """CRAM-MD5 refused as a mechanism (each RFC 4954 code that says so):
+    PLAIN next, accepted."""
+    for reply in MECH_FAILURES:
+        up = auth_up(refuse_mech={"CRAM-MD5": reply})
+        gw = Gateway(up, upstream_conf=inject(["CRAM-MD5", "PLAIN"]))
+        expect_delivered(up, gw, "PLAIN")
+        tried = [e["mech"] for e in auth_events(up, "start")]
+        check(tried == ["CRAM-MD5", "PLAIN"], "%s: AUTH attempts: %r",
+              reply, tried)
+        want_log(gw, r"auth mech=CRAM-MD5 failed as a mechanism \(%s\): "
+                 r"trying PLAIN" % " ".join(reply.split(" ")[:2]))
+        gw.stop()
+        up.stop()
 
 
 def test_fallback_off():
-    up = auth_up(refuse=["CRAM-MD5"])
+    up = auth_up(refuse_mech={"CRAM-MD5": MECH_FAILURES[1]})
     gw = Gateway(up, upstream_conf=inject(["CRAM-MD5", "PLAIN"],
                                           auth_fallback="no"))
-    expect_authfail(up, gw, r"CRAM-MD5: 535")
+    expect_authfail(up, gw, r"CRAM-MD5: 534 5\.7\.9")
     tried = [e["mech"] for e in auth_events(up, "start")]
     check(tried == ["CRAM-MD5"], "AUTH attempts: %r", tried)
 
 
-def test_fallback_each_once():
-    """Every mechanism fails: each is tried once, then 451."""
+def test_no_fallback_after_535():
+    """The backend refuses CRAM-MD5 with 535 (credentials invalid): that
+    is a verdict on the account, so PLAIN is not tried with the same
+    secret."""
+    up = auth_up(refuse=["CRAM-MD5"])
+    gw = Gateway(up, upstream_conf=inject(["CRAM-MD5", "PLAIN"]))
+    expect_authfail(up, gw, r"CRAM-MD5: 535 5\.7\.8")
+    tried = [e["mech"] for e in auth_events(up, "start")]
+    check(tried == ["CRAM-MD5"], "AUTH attempts: %r", tried)
+    want_log(gw, r"auth mech=CRAM-MD5: no fallback to PLAIN after 535 "
+             r"5\.7\.8: the upstream refused the credentials")
+
+
+def quit_after(up, event):
+    """The QUIT events of the connection event belongs to, after it."""
+    evs = up.events()
+    i = evs.index(event)
+    return [e for e in evs[i + 1:]
+            if e["event"] == "QUIT" and e["peer"] == event["peer"]]
+
+
+def test_wrong_password_one_attempt_then_quit():
+    """issue 10: a wrong password cost three failed logins per message
+    (PLAIN, LOGIN, CRAM-MD5 with the same secret) under the default
+    auth_fallback = yes.  Now: one AUTH per message, then QUIT."""
     up = auth_up(password="other")
     gw = Gateway(up, upstream_conf=inject())
+    expect_authfail(up, gw, r"PLAIN: 535 5\.7\.8")
+    starts = auth_events(up, "start")
+    check([e["mech"] for e in starts] == ["PLAIN"], "AUTH attempts: %r",
+          auth_events(up))
+    fails = auth_events(up, "fail")
+    check(len(fails) == 1, "failed logins at the upstream: %r", fails)
+    check(wait_for(lambda: quit_after(up, fails[0]), 5),
+          "no QUIT after the failed AUTH: %r", up.events())
+    check(not up.events("MAIL"), "MAIL after a failed AUTH: %r",
+          up.events("MAIL"))
+    # a second message: again exactly one attempt
     expect_authfail(up, gw)
-    tried = [e["mech"] for e in auth_events(up, "start")]
-    check(tried == ["PLAIN", "LOGIN", "CRAM-MD5"], "AUTH attempts: %r",
-          tried)
+    check(len(auth_events(up, "start")) == 2, "AUTH attempts for two "
+          "messages: %r", auth_events(up, "start"))
+
+
+def test_fallback_then_wrong_password_then_quit():
+    """504 for CRAM-MD5, then PLAIN with a wrong password (535): two
+    AUTH commands, one failed login, then QUIT."""
+    up = auth_up(password="other",
+                 refuse_mech={"CRAM-MD5": MECH_FAILURES[0]})
+    gw = Gateway(up, upstream_conf=inject(["CRAM-MD5", "PLAIN", "LOGIN"]))
+    expect_authfail(up, gw, r"PLAIN: 535 5\.7\.8")
+    check([e["mech"] for e in auth_events(up, "start")] ==
+          ["CRAM-MD5", "PLAIN"], "AUTH attempts: %r", auth_events(up))
+    fails = auth_events(up, "fail")
+    check(len(fails) == 1, "failed logins: %r", fails)
+    check(wait_for(lambda: quit_after(up, fails[0]), 5),
+          "no QUIT after the failed AUTH: %r", up.events())
 
 
 # cleartext
@@ -499,23 +565,90 @@ def test_no_secret_in_debug_output():
         check(form not in text, "secret form %r in the output", form)
 
 
-def test_probe_names_the_choice():
-    up = auth_up()
+def run_probe(up, conf):
+    """smtpgate probe against up; returns (exit status, output)."""
     d = newdir("probe")
     path = os.path.join(d, "smtpgate.ini")
     with open(path, "w", encoding="utf-8") as f:
         f.write(gwtest.config_text(gwtest.free_port(), up.port,
-                                   upstream=inject()))
+                                   upstream=conf))
     r = subprocess.run([gwtest.BIN, "probe", "-c", path, "up"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       check=False, timeout=30, stdin=subprocess.DEVNULL)
+                       check=False, timeout=60, stdin=subprocess.DEVNULL)
     out = r.stdout.decode(errors="replace")
-    check("AUTH" in out, "probe does not list AUTH: %s", out)
+    for form in secret_forms():
+        check(form not in out, "secret form %r in the probe output:\n%s",
+              form, out)
+    check(not up.events("MAIL") and not up.events("DATA"),
+          "the probe sent mail: %r", up.events())
+    return r.returncode, out
+
+
+def test_probe_good_credentials():
+    """The probe logs in (issue 10: it said GO AHEAD without trying) and
+    says that the credentials work; AUTH then QUIT, never MAIL."""
+    up = auth_up()
+    rc, out = run_probe(up, inject())
+    check(rc == 0, "probe exit %d with good credentials:\n%s", rc, out)
     check("would use PLAIN" in out, "probe does not name the choice: %s",
           out)
-    check(not auth_events(up), "probe authenticated: %r", auth_events(up))
-    for form in secret_forms():
-        check(form not in out, "secret form %r in the probe output", form)
+    check("C: AUTH PLAIN <redacted>" in out, "no redacted AUTH line: %s",
+          out)
+    check(re.search(r"^auth login +ok: the upstream accepted the "
+                    r"credentials with PLAIN \(235 ", out, re.M),
+          "no login verdict: %s", out)
+    check(re.search(r"^verdict +GO AHEAD.*credentials work", out, re.M),
+          "no GO AHEAD: %s", out)
+    ok = auth_events(up, "ok")
+    check(len(ok) == 1 and ok[0]["user"] == USER, "upstream saw: %r",
+          auth_events(up))
+    check(wait_for(lambda: quit_after(up, ok[0]), 5), "no QUIT after "
+          "the probe's AUTH: %r", up.events())
+
+
+def test_probe_bad_credentials():
+    """A wrong password: non-zero exit, the refusal named, one AUTH
+    attempt, QUIT, no secret in the output."""
+    up = auth_up(password="other")
+    rc, out = run_probe(up, inject())
+    check(rc != 0, "probe exit 0 with a wrong password:\n%s", out)
+    check(re.search(r"^auth login +FAILED: the upstream refused the "
+                    r"credentials with PLAIN \(535 5\.7\.8 ", out, re.M),
+          "no refusal named: %s", out)
+    check(re.search(r"^verdict +REFUSED \(auth-failed\): PLAIN: 535", out,
+                    re.M), "no REFUSED verdict: %s", out)
+    check("GO AHEAD" not in out, "GO AHEAD with a wrong password: %s", out)
+    starts = auth_events(up, "start")
+    check([e["mech"] for e in starts] == ["PLAIN"], "AUTH attempts: %r",
+          auth_events(up))
+    fails = auth_events(up, "fail")
+    check(len(fails) == 1 and wait_for(lambda: quit_after(up, fails[0]), 5),
+          "no single failed AUTH followed by QUIT: %r", up.events())
+
+
+def test_probe_token_command_fails():
+    """No credentials (token_command fails): the upstream is not asked
+    to log in, the reason is named, exit 1."""
+    up = auth_up(mechs=["XOAUTH2"])
+    rc, out = run_probe(up, inject(token_command="echo %s; exit 3" % TOKEN))
+    check(rc != 0, "probe exit 0 without credentials:\n%s", out)
+    check(re.search(r"^auth login +FAILED: credentials unavailable: "
+                    r"token_command: exit status 3", out, re.M),
+          "no reason named: %s", out)
+    check(not auth_events(up), "AUTH sent: %r", auth_events(up))
+
+
+def test_probe_no_secret_to_a_refused_server():
+    """The probe's first session lets a refused certificate through to
+    show every check; the login must not follow it there."""
+    up = auth_up(cert="untrusted")
+    rc, out = run_probe(up, inject())
+    check(rc != 0, "probe exit 0 with an untrusted certificate:\n%s", out)
+    check(re.search(r"^auth login +not tried: no secret goes to an "
+                    r"upstream the relay would refuse", out, re.M),
+          "no 'not tried' line: %s", out)
+    check(not auth_events(up), "AUTH sent to a refused server: %r",
+          auth_events(up))
 
 
 def test_client_leaves_while_token_command_runs():

@@ -43,14 +43,15 @@ def relay_ok(gw, message, what="next transaction"):
 
 
 def fault_case(fault, enh, cls, message=None, mode="starttls",
-               upstream_conf=None, at="MAIL"):
+               upstream_conf=None, at="MAIL", extra=()):
     """Relay one message through a gateway whose upstream shows fault on
     its first connection.  The failure must be a 451 with enhanced code
     enh and "(cls)" in the text, at MAIL (the upstream connection is made
-    for MAIL) or at the final dot; nothing may be delivered.  Then the
-    same session must still answer, and a new session must deliver through
-    the same upstream, now behaving.  Returns (FaultUpstream, Gateway)."""
-    up = FaultUpstream(fault, mode=mode, count=1)
+    for MAIL), at RCPT or at the final dot; nothing may be delivered.
+    Then the same session must still answer, and a new session must
+    deliver through the same upstream, now behaving.  Returns
+    (FaultUpstream, Gateway)."""
+    up = FaultUpstream(fault, mode=mode, count=1, extra=extra)
     gw = Gateway(up, upstream_conf=upstream_conf)
     message = message or sample_message(fault)
     with gw.client() as c:
@@ -64,6 +65,9 @@ def fault_case(fault, enh, cls, message=None, mode="starttls",
         r = bad[0]
         if at == "MAIL":
             check(r is replies[0], "want the failure at MAIL: %r", replies)
+        elif at == "RCPT":
+            check(r is replies[1] and len(replies) == 2,
+                  "want the failure at RCPT: %r", replies)
         else:
             check(r is replies[-1] and len(replies) == 4,
                   "want the failure at the final dot: %r", replies)
@@ -206,6 +210,57 @@ def test_upstream_drips_reply():
               "command_timeout %ds)", secs, UP_TIMEOUT)
     check(not up.messages(), "delivered")
     relay_ok(gw, sample_message("after drip"))
+
+
+# A reply of the wrong kind (issue 10, section 0).  Only 354 may answer
+# DATA: an upstream (or anyone on the path under tls = none or
+# starttls-optional) that answers DATA with 250 took no message, and the
+# gateway once passed that 250 on as the reply to the client's final dot
+# and logged the message as delivered.  A 3xx to MAIL, RCPT or the final
+# dot is no answer either.  Each is a protocol failure: 451 4.5.0
+# (protocol), a log line that says what came instead, no transaction
+# logged with the upstream's 2xx/3xx, and the connection dropped.
+
+def wrong_reply_case(at, reply, client_at):
+    up, gw = fault_case("wrong-reply", "4.5.0", "protocol", at=client_at,
+                        extra=["--at", at, "--reply", reply])
+    sent = up.events("sent", conn=1)
+    check(sent and sent[0]["reply"] == reply, "faultup did not send the "
+          "wrong reply: %r", up.events(conn=1))
+    verb = "the final dot" if at == "DOT" else at
+    code = reply.split(" ")[0]
+    want = r"class=protocol state=%s: %s answered with %s" % (
+        "DOT" if at == "DOT" else at, "final dot" if at == "DOT" else at,
+        code)
+    check(gw.wait_log(want), "no log line /%s/ for %s answered with %r:\n%s",
+          want, verb, reply, gw.log()[-3000:])
+    # the transaction line carries what the client was told, never the
+    # upstream's wrong 2xx/3xx
+    bad = [ln for ln in gw.log().splitlines()
+           if " relay client=" in ln and ('reply="%s"' % reply) in ln]
+    check(not bad, "transaction logged with the upstream's %r: %r", reply,
+          bad)
+    return up, gw
+
+
+def test_data_answered_250_not_354():
+    wrong_reply_case("DATA", "250 2.0.0 OK", "dot")
+
+
+def test_data_answered_3xx_not_354():
+    wrong_reply_case("DATA", "334 2.0.0 go on", "dot")
+
+
+def test_mail_answered_3xx():
+    wrong_reply_case("MAIL", "354 2.1.0 Sender OK", "MAIL")
+
+
+def test_rcpt_answered_3xx():
+    wrong_reply_case("RCPT", "354 2.1.5 Recipient OK", "RCPT")
+
+
+def test_final_dot_answered_3xx():
+    wrong_reply_case("DOT", "354 send more", "dot")
 
 
 # ------------------------------------------------------------- limits

@@ -51,6 +51,13 @@ AUTH (off unless an account is given):
                                 OAUTHBEARER)
     --auth-refuse MECH          the account backend refuses MECH with 535
                                 even for good credentials (may be repeated)
+    --auth-refuse-mech MECH=REPLY
+                                the server refuses the mechanism itself:
+                                "AUTH MECH" gets REPLY at once, before any
+                                credentials (for example "534 5.7.9
+                                Authentication mechanism is too weak", as
+                                RFC 4954 has it); the AUTH event's result
+                                is "mech-refused"
     --auth-require              MAIL without AUTH gets 530 5.7.0
     --auth-hide-before-tls      AUTH is neither offered nor accepted (538)
                                 before STARTTLS
@@ -176,6 +183,7 @@ class Handler:
         self.accounts = {}		# user -> password
         self.tokens = {}		# user -> OAuth token
         self.refuse = set()		# mechanisms the backend refuses
+        self.refuse_mech = {}		# mechanism -> reply to AUTH itself
         self.pop_log = None		# --pop-log: relay only after a login
         self.pop_user = None
         self.pop_window = 60
@@ -464,6 +472,10 @@ def parse_args(argv):
     p.add_argument("--auth-refuse", action="append", default=[],
                    choices=ALL_MECHS,
                    help="the backend refuses this mechanism with 535")
+    p.add_argument("--auth-refuse-mech", action="append", default=[],
+                   metavar="MECH=REPLY",
+                   help="answer AUTH MECH with REPLY at once (504, 534, "
+                   "538 ...)")
     p.add_argument("--auth-require", action="store_true",
                    help="530 5.7.0 to MAIL before AUTH")
     p.add_argument("--auth-hide-before-tls", action="store_true",
@@ -499,6 +511,13 @@ def parse_args(argv):
             if not sep or not user:
                 p.error("bad account %r" % a)
             dest[user] = secret
+    args.refuse_mech = {}
+    for r in args.auth_refuse_mech:
+        mech, sep, reply = r.partition("=")
+        if not sep or mech.upper() not in ALL_MECHS or \
+                not reply[:3].isdigit():
+            p.error("bad --auth-refuse-mech %r" % r)
+        args.refuse_mech[mech.upper()] = reply
     args.mechs = [m.strip().upper() for m in args.auth_mechs.split(",")
                   if m.strip()]
     for m in args.mechs:
@@ -533,6 +552,12 @@ class AuthSMTP(SMTP):
         self.event_handler.spool.event(self, "AUTH", mech=mech,
                                        result="start")
         self.session.auth_mech = mech
+        reply = self.event_handler.refuse_mech.get(mech)
+        if reply and not self.session.authenticated:
+            self.event_handler.spool.event(self, "AUTH", mech=mech,
+                                           result="mech-refused")
+            await self.push(reply)
+            return
         await super().smtp_AUTH(arg)
 
 
@@ -608,6 +633,7 @@ async def serve(args):
     handler.accounts = args.accounts
     handler.tokens = args.tokens
     handler.refuse = set(args.auth_refuse)
+    handler.refuse_mech = args.refuse_mech
     handler.pop_log = args.pop_log
     handler.pop_user = args.pop_user
     handler.pop_window = args.pop_window

@@ -620,7 +620,17 @@ struct scenario {
 	int			 ticks;
 	const struct smtp_client_auth *auth;	/* params.auth */
 	char			 trace[8192];	/* params.trace, sent lines */
+	int			 released;	/* params.release ran */
 };
+
+/* the client is gone for good (after a QUIT it may outlive the owner) */
+static void
+sc_release(void *arg)
+{
+	struct scenario	*sc = arg;
+
+	sc->released++;
+}
 
 static void
 sc_trace(void *arg, int out, const char *line, size_t len)
@@ -641,8 +651,9 @@ sc_tick(evutil_socket_t fd, short what, void *arg)
 	struct scenario	*sc = arg;
 
 	sc->ticks++;
-	/* done: the owner let go and the fake's connection is over */
-	if (sc->owner.finished && (sc->fake.fd == -1))
+	/* done: the owner let go, the fake's connection is over, and the
+	 * client freed itself */
+	if (sc->owner.finished && sc->fake.fd == -1 && sc->released)
 		event_base_loopbreak(sc->base);
 	else if (sc->ticks > 1500) {	/* 15 s */
 		sc->timed_out = 1;
@@ -696,6 +707,8 @@ sc_run(struct scenario *sc, const struct op *ops, struct body *body)
 	p.auth = sc->auth;
 	p.trace = sc_trace;
 	p.trace_arg = sc;
+	p.release = sc_release;
+	p.release_arg = sc;
 	sc->owner.ops = ops;
 	sc->owner.body = body;
 	sc->owner.c = smtp_client_new(&p, &owner_cb, &sc->owner);
@@ -705,6 +718,7 @@ sc_run(struct scenario *sc, const struct op *ops, struct body *body)
 	event_base_dispatch(sc->base);
 	assert_false(sc->timed_out);
 	assert_int_equal(sc->owner.after_end, 0);
+	assert_int_equal(sc->released, 1);
 }
 
 static void
@@ -1327,6 +1341,93 @@ test_rset_and_rejected_rcpt(void **state)
 	sc_done(&sc);
 }
 
+/*
+ * issue 10: only 354 answers DATA, and no 3xx answers MAIL, RCPT, RSET or
+ * the final dot.  Each is failed(FAIL_PROTOCOL), never a reply(): a 250
+ * to DATA passed on would be a 250 for a message never sent.
+ */
+static const struct op ops_mail_rset_wait[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_RSET, NULL },
+	{ OP_NONE, NULL }
+};
+
+static const struct op ops_mail_rcpt_wait[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_RCPT, "<b@example.net>" },
+	{ OP_NONE, NULL }
+};
+
+#define TX_UP_TO_DATA	BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"), \
+			EXP("MAIL"), SEND("250 ok\r\n"), \
+			EXP("RCPT"), SEND("250 ok\r\n"), EXP("DATA")
+
+static const struct {
+	const char	*name;
+	struct step	 script[16];
+	const struct op	*ops;
+	int		 nreplies;	/* replies before the wrong one */
+	const char	*text;
+} wrong_reply_cases[] = {
+	{ "250 to DATA", { TX_UP_TO_DATA, SEND("250 2.0.0 ok\r\n"),
+	    { ST_SILENT, NULL } }, ops_mail_rcpt_data_wait, 2,
+	    "DATA answered with 250 2.0.0 ok instead of 354" },
+	{ "220 to DATA", { TX_UP_TO_DATA, SEND("220 hi\r\n"),
+	    { ST_SILENT, NULL } }, ops_mail_rcpt_data_wait, 2,
+	    "DATA answered with 220 hi instead of 354" },
+	{ "334 to DATA", { TX_UP_TO_DATA, SEND("334 go on\r\n"),
+	    { ST_SILENT, NULL } }, ops_mail_rcpt_data_wait, 2,
+	    "DATA answered with 334 go on instead of 354" },
+	{ "354 to the final dot", { TX_UP_TO_DATA, SEND("354 go\r\n"),
+	    { ST_BODY, NULL }, SEND("354 more\r\n"), { ST_SILENT, NULL } },
+	    ops_mail_rcpt_data_wait, 2, "final dot answered with 354 more" },
+	{ "354 to MAIL", { BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	    EXP("MAIL"), SEND("354 sender ok\r\n"), { ST_SILENT, NULL } },
+	    ops_mail_wait, 0, "MAIL answered with 354 sender ok" },
+	{ "354 to RCPT", { BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	    EXP("MAIL"), SEND("250 ok\r\n"), EXP("RCPT"),
+	    SEND("354 rcpt ok\r\n"), { ST_SILENT, NULL } },
+	    ops_mail_rcpt_wait, 1, "RCPT answered with 354 rcpt ok" },
+	{ "354 to RSET", { BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	    EXP("MAIL"), SEND("250 ok\r\n"), EXP("RSET"),
+	    SEND("354 reset\r\n"), { ST_SILENT, NULL } },
+	    ops_mail_rset_wait, 1, "RSET answered with 354 reset" },
+};
+
+static void
+test_wrong_reply_kind(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+	struct body	 b;
+	size_t		 i;
+	int		 j;
+
+	for (i = 0; i < sizeof(wrong_reply_cases) /
+	    sizeof(wrong_reply_cases[0]); i++) {
+		memset(&b, 0, sizeof(b));
+		b.data = msg;
+		b.len = sizeof(msg) - 1;
+		sc_init(&sc, wrong_reply_cases[i].script, TLS_NONE);
+		sc_run(&sc, wrong_reply_cases[i].ops, &b);
+		if (sc.owner.failed != 1 || sc.owner.fail_class != FAIL_PROTOCOL ||
+		    strstr(sc.owner.fail_text, wrong_reply_cases[i].text) == NULL)
+			fail_msg("%s: failed=%d class=%s text='%s'; want '%s'",
+			    wrong_reply_cases[i].name, sc.owner.failed,
+			    fail_name(sc.owner.fail_class), sc.owner.fail_text,
+			    wrong_reply_cases[i].text);
+		assert_string_equal(sc.fake.mismatch, "");
+		/* the replies before it were 250s; the wrong one never came */
+		assert_int_equal(sc.owner.nreplies,
+		    wrong_reply_cases[i].nreplies);
+		for (j = 0; j < sc.owner.nreplies; j++)
+			assert_int_equal(sc.owner.replies[j], 250);
+		/* and the connection is gone */
+		assert_true(sc.fake.peer_eof);
+		sc_done(&sc);
+	}
+}
+
 static const struct op ops_inject[] = {
 	{ OP_MAIL, "<a@example.org>\r\nRCPT TO:<evil@example.net>" },
 	{ OP_NONE, NULL }
@@ -1840,12 +1941,15 @@ test_auth_login_redacted(void **state)
 	sc_done(&sc);
 }
 
-/* 5xx on CRAM-MD5: PLAIN next (fallback), redacted as one line */
+/*
+ * 534 (mechanism too weak) on CRAM-MD5: PLAIN next (fallback), redacted
+ * as one line.  The mechanism failed, not the password.
+ */
 static const struct step script_auth_fallback[] = {
 	BANNER, EHLO_AUTH("PLAIN CRAM-MD5"),
 	EXP("AUTH CRAM-MD5"), SEND("334 PDEyMzRAbXgudGVzdD4=\r\n"),
 	{ ST_EXPECT, "am9lI" },
-	SEND("535 5.7.8 no\r\n"),
+	SEND("534 5.7.9 Authentication mechanism is too weak\r\n"),
 	EXP("AUTH PLAIN AGpvZQBwdw=="), SEND("235 2.7.0 ok\r\n"),
 	EXP("MAIL"), SEND("250 ok\r\n"),
 	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
@@ -1871,39 +1975,67 @@ test_auth_fallback(void **state)
 	sc_done(&sc);
 }
 
-/* AUTH scenarios that must end in failed(FAIL_AUTH) before MAIL */
+/*
+ * AUTH scenarios that must end in failed(FAIL_AUTH) before MAIL.  Each
+ * ends with QUIT on a connection still in step (issue 10: say QUIT after
+ * an AUTH failure), after "*" when a challenge awaited an answer.
+ */
+#define QUIT_BYE	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL }
+#define CANCEL_QUIT	EXP("*"), SEND("501 5.7.0 cancelled\r\n"), \
+			EXP("QUIT"), { ST_CLOSE, NULL }
+
 static const struct {
 	const char	*name;
-	struct step	 script[10];
+	struct step	 script[16];
 	int		 fallback, cleartext;
 	const char	*text;
 } auth_fail_cases[] = {
 	{ "CRAM-MD5 challenge not base64", { BANNER, EHLO_AUTH("CRAM-MD5"),
 	    EXP("AUTH CRAM-MD5"), SEND("334 !!not*base64\r\n"),
-	    { ST_SILENT, NULL } }, 1, 0, "CRAM-MD5: bad 334 challenge" },
+	    CANCEL_QUIT }, 1, 0, "CRAM-MD5: bad 334 challenge" },
 	{ "multi-line 334", { BANNER, EHLO_AUTH("CRAM-MD5"),
 	    EXP("AUTH CRAM-MD5"), SEND("334-PDE+\r\n334 PDE+\r\n"),
-	    { ST_SILENT, NULL } }, 1, 0, "more than one line" },
+	    CANCEL_QUIT }, 1, 0, "more than one line" },
 	{ "334 after PLAIN's initial response", { BANNER, EHLO_AUTH("PLAIN"),
-	    EXP("AUTH PLAIN "), SEND("334 \r\n"), { ST_SILENT, NULL } },
+	    EXP("AUTH PLAIN "), SEND("334 \r\n"), CANCEL_QUIT },
 	    1, 1, "PLAIN: bad 334" },
 	{ "4xx: no fallback", { BANNER, EHLO_AUTH("PLAIN CRAM-MD5"),
 	    EXP("AUTH CRAM-MD5"), SEND("454 4.7.0 try later\r\n"),
-	    { ST_SILENT, NULL } }, 1, 1, "CRAM-MD5: 454 4.7.0 try later" },
+	    QUIT_BYE }, 1, 1, "CRAM-MD5: 454 4.7.0 try later" },
 	{ "fallback off", { BANNER, EHLO_AUTH("PLAIN CRAM-MD5"),
-	    EXP("AUTH CRAM-MD5"), SEND("535 5.7.8 no\r\n"),
-	    { ST_SILENT, NULL } }, 0, 1, "CRAM-MD5: 535 5.7.8 no" },
+	    EXP("AUTH CRAM-MD5"), SEND("534 5.7.9 too weak\r\n"),
+	    QUIT_BYE }, 0, 1, "CRAM-MD5: 534 5.7.9 too weak" },
+	/* issue 10: a wrong password is wrong for every mechanism */
+	{ "535: no fallback", { BANNER, EHLO_AUTH("PLAIN LOGIN CRAM-MD5"),
+	    EXP("AUTH CRAM-MD5"), SEND("334 PDE+\r\n"), EXP("am9l"),
+	    SEND("535 5.7.8 Authentication credentials invalid\r\n"),
+	    QUIT_BYE }, 1, 1, "CRAM-MD5: 535 5.7.8 Authentication" },
+	{ "535 without an enhanced code: no fallback", { BANNER,
+	    EHLO_AUTH("PLAIN LOGIN"), EXP("AUTH PLAIN "),
+	    SEND("535 authentication failed\r\n"), QUIT_BYE }, 1, 1,
+	    "PLAIN: 535 authentication failed" },
+	{ "554 (account disabled): no fallback", { BANNER,
+	    EHLO_AUTH("PLAIN LOGIN"), EXP("AUTH PLAIN "),
+	    SEND("554 5.7.1 account disabled\r\n"), QUIT_BYE }, 1, 1,
+	    "PLAIN: 554 5.7.1 account disabled" },
+	{ "504 then 535: one login failed, then QUIT", { BANNER,
+	    EHLO_AUTH("PLAIN LOGIN"), EXP("AUTH PLAIN "),
+	    SEND("504 5.5.4 Unrecognized authentication type\r\n"),
+	    EXP("AUTH LOGIN"), SEND("334 VXNlcm5hbWU6\r\n"), EXP("am9l"),
+	    SEND("334 UGFzc3dvcmQ6\r\n"), EXP("cHc="),
+	    SEND("535 5.7.8 no\r\n"), QUIT_BYE }, 1, 1,
+	    "LOGIN: 535 5.7.8 no" },
 	{ "no PLAIN in cleartext", { BANNER, EHLO_AUTH("PLAIN LOGIN"),
-	    { ST_SILENT, NULL } }, 1, 0, "no usable AUTH mechanism" },
+	    QUIT_BYE }, 1, 0, "no usable AUTH mechanism" },
 	{ "no AUTH offered", { BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
-	    { ST_SILENT, NULL } }, 1, 1, "upstream offers \"\"" },
+	    QUIT_BYE }, 1, 1, "upstream offers \"\"" },
 	{ "HELO only", { BANNER, EXP("EHLO"), SEND("500 what\r\n"),
-	    EXP("HELO"), SEND("250 mx.test\r\n"), { ST_SILENT, NULL } },
+	    EXP("HELO"), SEND("250 mx.test\r\n"), QUIT_BYE },
 	    1, 1, "only HELO" },
 	{ "a second CRAM-MD5 challenge", { BANNER,
 	    EHLO_AUTH("CRAM-MD5"), EXP("AUTH CRAM-MD5"),
 	    SEND("334 PDE+\r\n"), EXP(""), SEND("334 PDE+\r\n"),
-	    { ST_SILENT, NULL } }, 1, 0, "unexpected second 334" },
+	    CANCEL_QUIT }, 1, 0, "unexpected second 334" },
 };
 
 static void
@@ -1927,6 +2059,12 @@ test_auth_failures(void **state)
 			    fail_name(sc.owner.fail_class), sc.owner.fail_text,
 			    auth_fail_cases[i].text);
 		assert_int_equal(sc.owner.ready, 0);
+		if (sc.fake.mismatch[0] != '\0')
+			fail_msg("%s: %s", auth_fail_cases[i].name,
+			    sc.fake.mismatch);
+		/* QUIT was said, and the whole script ran */
+		assert_non_null(strstr(sc.fake.transcript, "QUIT\n"));
+		assert_int_equal(sc.fake.script[sc.fake.pc].kind, ST_END);
 		assert_null(strstr(sc.fake.transcript, "MAIL"));
 		/* no secret reached the trace in any case */
 		assert_null(strstr(sc.trace, "cHc="));
@@ -1956,6 +2094,7 @@ main(void)
 		cmocka_unit_test(test_421_in_transaction),
 		cmocka_unit_test(test_close_while_idle),
 		cmocka_unit_test(test_rset_and_rejected_rcpt),
+		cmocka_unit_test(test_wrong_reply_kind),
 		cmocka_unit_test(test_crlf_in_arguments),
 		cmocka_unit_test(test_free_inside_reply),
 		cmocka_unit_test(test_quit_inside_ready),

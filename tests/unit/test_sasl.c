@@ -306,6 +306,55 @@ test_choose(void **state)
 	}
 }
 
+/*
+ * issue 10, section 5: fall back only when the mechanism failed; a
+ * rejected password tried again under another mechanism is one more
+ * failed login at the provider.
+ */
+static void
+test_fallback_ok(void **state)
+{
+	static const struct {
+		int		 code;
+		const char	*enh;
+		int		 want;
+	} t[] = {
+		{ 432, "4.7.12", 1 },	/* password transition needed */
+		{ 432, "", 1 },
+		{ 504, "5.5.4", 1 },	/* mechanism not supported */
+		{ 504, "", 1 },
+		{ 534, "5.7.9", 1 },	/* mechanism too weak */
+		{ 538, "5.7.11", 1 },	/* mechanism needs encryption */
+		{ 538, "", 1 },
+		{ 500, "5.5.6", 1 },	/* line too long for the mechanism */
+		{ 500, "", 0 },		/* AUTH itself unknown, maybe */
+		{ 500, "5.5.2", 0 },
+		{ 535, "5.7.8", 0 },	/* credentials invalid */
+		{ 535, "", 0 },
+		{ 535, "5.7.0", 0 },
+		{ 504, "5.7.8", 0 },	/* the enhanced code says: account */
+		{ 534, "5.7.8", 0 },
+		{ 454, "4.7.0", 0 },	/* temporary: the server, not us */
+		{ 454, "", 0 },
+		{ 501, "5.5.2", 0 },	/* syntax, cancelled */
+		{ 530, "5.7.0", 0 },
+		{ 550, "5.7.1", 0 },	/* account disabled and the like */
+		{ 554, "5.7.0", 0 },
+		{ 421, "4.4.2", 0 },
+		{ 235, "2.7.0", 0 },
+		{ 334, "", 0 },
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(t); i++)
+		if (sasl_fallback_ok(t[i].code, t[i].enh) != t[i].want)
+			fail_msg("%d %s: got %d, want %d", t[i].code, t[i].enh,
+			    !t[i].want, t[i].want);
+	assert_int_equal(sasl_fallback_ok(504, NULL), 1);
+	assert_int_equal(sasl_fallback_ok(500, NULL), 0);
+}
+
 int
 main(void)
 {
@@ -318,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_refused_inputs),
 		cmocka_unit_test(test_offered),
 		cmocka_unit_test(test_choose),
+		cmocka_unit_test(test_fallback_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
