@@ -386,6 +386,69 @@ test_check_as_user(void **state)
 	conf_unref(c);
 }
 
+/* fill the stack below us, as earlier calls would leave it */
+static void __attribute__((noinline))
+stack_dirty(void)
+{
+	volatile unsigned char	 junk[64 * 1024];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = 0xff;
+}
+
+/*
+ * SIGCHLD ignored by whoever started "smtpgate -t" (the disposition
+ * survives exec): the kernel reaps the child by itself, waitpid() fails,
+ * and the verdict must still be the child's, not stack garbage.
+ */
+static void
+test_check_as_user_sigchld_ignored(void **state)
+{
+	struct gw_conf	*c;
+	struct sigaction sa, old;
+	char		 text[1024];
+	const char	*pw, *ini;
+	int		 n, bad;
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("nobody") == NULL) {
+		print_message("not root or no user nobody: nothing to fork\n");
+		return;
+	}
+	pw = put("pw-ign", "secret\n", 0600);
+	assert_int_equal(chown(pw, getpwnam("nobody")->pw_uid, (gid_t)-1), 0);
+	(void)snprintf(text, sizeof(text), "[gateway]\nuser = nobody\n"
+	    MINIMAL "auth = inject\nusername = me\npassword_file = %s\n", pw);
+	ini = put("ign.ini", text, 0644);
+	assert_int_equal(conf_load(ini, &c, collect, NULL), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
+	stack_dirty();
+	n = conf_files_check_as(c, collect, NULL);
+	/* and the caller's disposition is left as it was */
+	assert_int_equal(sigaction(SIGCHLD, &old, &sa), 0);
+	bad = sa.sa_handler != SIG_IGN;
+	conf_unref(c);
+	assert_int_equal(n, 0);
+	assert_int_equal(bad, 0);
+	if (n != 0)
+		print_errs();
+	assert_int_equal(errs.n, 0);
+
+	/* an unreadable file is still reported */
+	assert_int_equal(chown(pw, 0, (gid_t)-1), 0);
+	assert_int_equal(conf_load(ini, &c, collect, NULL), 0);
+	sa.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
+	stack_dirty();
+	n = conf_files_check_as(c, collect, NULL);
+	assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+	conf_unref(c);
+	assert_int_equal(n, 1);
+}
+
 /* conf_command_word: the program a /bin/sh -c line starts */
 static void
 test_command_word(void **state)
@@ -480,6 +543,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_check_as_user, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_check_as_user_sigchld_ignored, setup, teardown),
 		cmocka_unit_test(test_command_word),
 		cmocka_unit_test(test_key_hint),
 	};
