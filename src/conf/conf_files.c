@@ -417,7 +417,11 @@ conf_files_check_as(const struct gw_conf *c, conf_error_fn err, void *arg)
 			    "no such user");
 			return 1;
 		}
-		return c->npaths == 0 ? 0 : child_check(c, err, arg);
+		/*
+		 * Even with no file to check: start stops when it cannot
+		 * become the user (root without CAP_SETUID, in a container).
+		 */
+		return child_check(c, err, arg);
 	}
 	/* not root: start-up keeps running as this user, whatever user says */
 	return conf_files_check(c, conf_self_name(self, sizeof(self)), err,

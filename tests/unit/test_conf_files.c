@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
 
 #include <pwd.h>
 #include <signal.h>
@@ -449,6 +452,52 @@ test_check_as_user_sigchld_ignored(void **state)
 	assert_int_equal(n, 1);
 }
 
+/*
+ * Root without CAP_SETUID and CAP_SETGID (a container that dropped them):
+ * start cannot become [gateway] user and stops.  -t must say so too, even
+ * when the configuration names no file to check as that user.  In a child
+ * process, so that the test keeps its capabilities.
+ */
+static void
+test_check_as_user_cannot_drop(void **state)
+{
+	struct __user_cap_header_struct	 hdr;
+	struct __user_cap_data_struct	 data[2];
+	struct gw_conf			*c;
+	const char			*ini;
+	pid_t				 pid;
+	int				 st, n;
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("nobody") == NULL) {
+		print_message("not root or no user nobody: nothing to drop\n");
+		return;
+	}
+	ini = put("nodrop.ini", "[gateway]\nuser = nobody\n" MINIMAL, 0644);
+	assert_int_equal(conf_load(ini, &c, collect, NULL), 0);
+	assert_int_equal(c->npaths, 0);
+	if ((pid = fork()) == 0) {
+		memset(&hdr, 0, sizeof(hdr));
+		memset(data, 0, sizeof(data));
+		hdr.version = _LINUX_CAPABILITY_VERSION_3;
+		if (syscall(SYS_capget, &hdr, data) == -1)
+			_exit(3);
+		data[0].effective &= ~((1U << CAP_SETUID) | (1U << CAP_SETGID));
+		data[0].permitted &= ~((1U << CAP_SETUID) | (1U << CAP_SETGID));
+		data[0].inheritable = 0;
+		if (syscall(SYS_capset, &hdr, data) == -1)
+			_exit(3);
+		n = conf_files_check_as(c, collect, NULL);
+		_exit(n == 1 && errs.n == 1 && strstr(errs.msg[0],
+		    "dropping privileges to nobody") != NULL ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	conf_unref(c);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* conf_command_word: the program a /bin/sh -c line starts */
 static void
 test_command_word(void **state)
@@ -545,6 +594,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_check_as_user_sigchld_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_check_as_user_cannot_drop, setup, teardown),
 		cmocka_unit_test(test_command_word),
 		cmocka_unit_test(test_key_hint),
 	};
