@@ -427,6 +427,12 @@ main(int argc, char *argv[])
 	char		 err[512];
 	int		 i, check_only = 0, nerr;
 
+	/*
+	 * SIGCHLD ignored by whoever started us survives exec, and then the
+	 * kernel reaps our children itself: token_command's exit status
+	 * (and the -t check's) would be lost, and every AUTH fail.
+	 */
+	(void)signal(SIGCHLD, SIG_DFL);
 	if (argc > 1 && strcmp(argv[1], "probe") == 0)
 		return probe_main(argc, argv);
 	if (argc > 1 && (strcmp(argv[1], "dkim-keygen") == 0 ||

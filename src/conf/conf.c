@@ -532,6 +532,7 @@ static const char *
 host_check(const char *s)
 {
 	struct in6_addr	 in6;
+	struct in_addr	 in4;
 	const char	*c, *label;
 
 	if (*s == '\0')
@@ -557,6 +558,16 @@ host_check(const char *s)
 		    *c == '-'))
 			return "invalid character in host name";
 	}
+	/*
+	 * A last label of digits only is no DNS name (RFC 3696 section 2):
+	 * "127.1" or "10.0.0.010" is an address inet_pton() refuses, which
+	 * the resolver would look up as a name and the host-name check
+	 * never matches (tls_name.c).
+	 */
+	if (strspn(label, "0123456789") == strlen(label) &&
+	    inet_pton(AF_INET, s, &in4) != 1)
+		return "not a host name (its last label is all digits) nor an "
+		    "IPv4 address in dotted-quad form (like 192.0.2.1)";
 	return NULL;
 }
 

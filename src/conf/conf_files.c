@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,11 +314,12 @@ to_pipe(void *arg, const char *msg)
 static int
 child_check(const struct gw_conf *c, conf_error_fn err, void *arg)
 {
+	struct sigaction sa, osa;
 	char	*buf, why[512], *line, *nl;
 	size_t	 len = 0;
 	ssize_t	 r;
-	pid_t	 pid;
-	int	 p[2], st, n = 0;
+	pid_t	 pid, w;
+	int	 p[2], st = 0, n = 0;
 
 	if ((buf = malloc(CHILD_OUT_MAX + 1)) == NULL || pipe2(p, O_CLOEXEC)
 	    == -1) {
@@ -326,10 +328,19 @@ child_check(const struct gw_conf *c, conf_error_fn err, void *arg)
 		    "the files as %s: %s", c->user, strerror(errno));
 		return 1;
 	}
+	/*
+	 * SIGCHLD ignored by whoever started us (it survives exec) would
+	 * have the kernel reap the child, and waitpid() no status to give.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGCHLD, &sa, &osa);
 	(void)fflush(NULL);
 	if ((pid = fork()) == -1) {
 		report(err, arg, c->path, c->user_line, "user: cannot check "
 		    "the files as %s: fork: %s", c->user, strerror(errno));
+		(void)sigaction(SIGCHLD, &osa, NULL);
 		(void)close(p[0]);
 		(void)close(p[1]);
 		free(buf);
@@ -357,8 +368,11 @@ child_check(const struct gw_conf *c, conf_error_fn err, void *arg)
 			break;
 	}
 	(void)close(p[0]);
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+	while ((w = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
 		;
+	(void)sigaction(SIGCHLD, &osa, NULL);
+	if (w == -1)
+		st = -1;	/* no status: not a clean exit */
 	buf[len] = '\0';
 	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
 		*nl = '\0';
@@ -403,7 +417,11 @@ conf_files_check_as(const struct gw_conf *c, conf_error_fn err, void *arg)
 			    "no such user");
 			return 1;
 		}
-		return c->npaths == 0 ? 0 : child_check(c, err, arg);
+		/*
+		 * Even with no file to check: start stops when it cannot
+		 * become the user (root without CAP_SETUID, in a container).
+		 */
+		return child_check(c, err, arg);
 	}
 	/* not root: start-up keeps running as this user, whatever user says */
 	return conf_files_check(c, conf_self_name(self, sizeof(self)), err,

@@ -36,7 +36,8 @@ int	 conf_files_check(const struct gw_conf *, const char *user,
 /*
  * conf_files_check_as - conf_files_check() as the user the gateway would
  * run as: conf->user when we are root (a forked child drops to it), else
- * ourselves.  An unknown user is one problem.  For "smtpgate -t".
+ * ourselves.  An unknown user, or one we cannot become, is one problem.
+ * For "smtpgate -t".
  */
 int	 conf_files_check_as(const struct gw_conf *, conf_error_fn err,
 	    void *arg);

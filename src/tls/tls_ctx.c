@@ -579,10 +579,16 @@ ctx_load_crl(struct tls_client_ctx *tc, const char *path, char *err,
 			    path);
 			return -1;
 		}
-		log_info("tls upstream=%s:%u CRL %s: its issuer is not in "
+		/*
+		 * A warning, not info: a CRL of a CA that never appears in
+		 * the server's chain is never consulted, and with
+		 * crl_missing = ignore revocation is then quietly off.
+		 */
+		log_warnx("tls upstream=%s:%u CRL %s: its issuer is not in "
 		    "ca_file or ca_path; it will be checked against the "
-		    "intermediate CA the server presents", tc->host, tc->port,
-		    path);
+		    "intermediate CA the server presents (if none of its "
+		    "CAs issued it, revocation is not checked)", tc->host,
+		    tc->port, path);
 		return 0;
 	}
 	free(buf);

@@ -41,7 +41,7 @@ name_char(int c)
 
 /*
  * name_labels - the number of labels of s if it is a host name made of
- * non-empty labels of name characters, else 0.
+ * non-empty labels of name characters, the last not all digits, else 0.
  */
 static int
 name_labels(const unsigned char *s, size_t len)
@@ -60,7 +60,17 @@ name_labels(const unsigned char *s, size_t len)
 		} else if (!name_char(s[i]) || ++lab > 63)
 			return 0;
 	}
-	return lab == 0 ? 0 : n;
+	if (lab == 0)
+		return 0;
+	/*
+	 * A top-level label of digits only is no DNS name (RFC 3696
+	 * section 2): "127.1" or "127.000.000.001" is an address that
+	 * inet_pton() refused, and must not be matched as a name.
+	 */
+	for (i = len - lab; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return n;
+	return 0;
 }
 
 /* name_eq - equal ignoring ASCII case (the bytes are name characters) */

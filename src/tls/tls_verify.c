@@ -247,9 +247,10 @@ tls_verify_decide(const struct tls_vpolicy *p, int err, int depth, int top,
 	 * A short RSA key can be factored, and then a pin (the usual
 	 * companion of verify_chain = no) proves nothing: only its own word
 	 * lets it through.  A certificate we cannot read cannot be checked
-	 * at all.
+	 * at all.  MD5, MD4 and MD2 are never accepted (docs/configuration.md),
+	 * not even where verify_chain = no waives the rest of the chain.
 	 */
-	if (err == -10501 || err == -10504)
+	if (err == -10501 || err == -10503 || err == -10504)
 		return 0;
 	/*
 	 * verify_chain = no waives trust and dates, never the name (that is

@@ -48,6 +48,11 @@ check_one(const char *ref, const unsigned char *pat, size_t patlen, int m)
 		return;
 	FUZZ_CHECK(memchr(pat, '\0', patlen) == NULL, "NUL in a match");
 	FUZZ_CHECK(strchr(ref, '*') == NULL, "'*' in a matched reference");
+	/* an all-digit last label is an address in some form, not a name */
+	for (n = rlen; n > 0 && ref[n - 1] != '.'; n--)
+		;
+	FUZZ_CHECK(strspn(ref + n, "0123456789") < rlen - n,
+	    "a name with an all-digit last label matched");
 	if (m == TLS_NAME_DNS) {
 		FUZZ_CHECK(plen == rlen && strncasecmp(ref, (const char *)pat,
 		    rlen) == 0, "exact match of different names");

@@ -8,6 +8,7 @@ permission check, and no secret in any output."""
 import base64
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -385,6 +386,24 @@ def test_token_command():
     os.chmod(script, 0o700)
     up = auth_up(mechs=["XOAUTH2"])
     gw = Gateway(up, upstream_conf=inject(token_command=script))
+    expect_delivered(up, gw, "XOAUTH2")
+
+
+def test_token_command_sigchld_ignored():
+    # A supervisor or shell that starts smtpgate with SIGCHLD ignored (the
+    # disposition survives exec): the kernel then reaps token_command by
+    # itself, and every AUTH failed with "token_command: lost the child".
+    d = newdir("tokcmd-ign")
+    script = os.path.join(d, "tok.sh")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write("#!/bin/sh\necho '%s'\n" % TOKEN)
+    os.chmod(script, 0o700)
+    up = auth_up(mechs=["XOAUTH2"])
+    old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        gw = Gateway(up, upstream_conf=inject(token_command=script))
+    finally:
+        signal.signal(signal.SIGCHLD, old)
     expect_delivered(up, gw, "XOAUTH2")
 
 

@@ -532,6 +532,11 @@ static const struct errcase errcases[] = {
 	    { "9: helo_name: \"my_host\": invalid character in host name" } },
 	{ "host label", "hostname = a..b", NULL, NULL,
 	    { "2: hostname: \"a..b\": empty label in host name" } },
+	{ "host numeric", NULL, NULL, "tls_name = 127.000.000.001",
+	    { "9: tls_name: \"127.000.000.001\": not a host name (its last "
+	    "label is all digits) nor an IPv4 address" } },
+	{ "host short v4", NULL, NULL, "helo_name = 127.1",
+	    { "9: helo_name: \"127.1\": not a host name" } },
 	{ "host bad v6", NULL, NULL, "tls_name = fe80::1::2",
 	    { "9: tls_name: \"fe80::1::2\": not a host name or IPv6" } },
 	{ "user", "user = mail user", NULL, NULL,

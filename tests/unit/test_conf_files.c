@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
 
 #include <pwd.h>
 #include <signal.h>
@@ -386,6 +389,115 @@ test_check_as_user(void **state)
 	conf_unref(c);
 }
 
+/* fill the stack below us, as earlier calls would leave it */
+static void __attribute__((noinline))
+stack_dirty(void)
+{
+	volatile unsigned char	 junk[64 * 1024];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = 0xff;
+}
+
+/*
+ * SIGCHLD ignored by whoever started "smtpgate -t" (the disposition
+ * survives exec): the kernel reaps the child by itself, waitpid() fails,
+ * and the verdict must still be the child's, not stack garbage.
+ */
+static void
+test_check_as_user_sigchld_ignored(void **state)
+{
+	struct gw_conf	*c;
+	struct sigaction sa, old;
+	char		 text[1024];
+	const char	*pw, *ini;
+	int		 n, bad;
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("nobody") == NULL) {
+		print_message("not root or no user nobody: nothing to fork\n");
+		return;
+	}
+	pw = put("pw-ign", "secret\n", 0600);
+	assert_int_equal(chown(pw, getpwnam("nobody")->pw_uid, (gid_t)-1), 0);
+	(void)snprintf(text, sizeof(text), "[gateway]\nuser = nobody\n"
+	    MINIMAL "auth = inject\nusername = me\npassword_file = %s\n", pw);
+	ini = put("ign.ini", text, 0644);
+	assert_int_equal(conf_load(ini, &c, collect, NULL), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
+	stack_dirty();
+	n = conf_files_check_as(c, collect, NULL);
+	/* and the caller's disposition is left as it was */
+	assert_int_equal(sigaction(SIGCHLD, &old, &sa), 0);
+	bad = sa.sa_handler != SIG_IGN;
+	conf_unref(c);
+	assert_int_equal(n, 0);
+	assert_int_equal(bad, 0);
+	if (n != 0)
+		print_errs();
+	assert_int_equal(errs.n, 0);
+
+	/* an unreadable file is still reported */
+	assert_int_equal(chown(pw, 0, (gid_t)-1), 0);
+	assert_int_equal(conf_load(ini, &c, collect, NULL), 0);
+	sa.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
+	stack_dirty();
+	n = conf_files_check_as(c, collect, NULL);
+	assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+	conf_unref(c);
+	assert_int_equal(n, 1);
+}
+
+/*
+ * Root without CAP_SETUID and CAP_SETGID (a container that dropped them):
+ * start cannot become [gateway] user and stops.  -t must say so too, even
+ * when the configuration names no file to check as that user.  In a child
+ * process, so that the test keeps its capabilities.
+ */
+static void
+test_check_as_user_cannot_drop(void **state)
+{
+	struct __user_cap_header_struct	 hdr;
+	struct __user_cap_data_struct	 data[2];
+	struct gw_conf			*c;
+	const char			*ini;
+	pid_t				 pid;
+	int				 st, n;
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("nobody") == NULL) {
+		print_message("not root or no user nobody: nothing to drop\n");
+		return;
+	}
+	ini = put("nodrop.ini", "[gateway]\nuser = nobody\n" MINIMAL, 0644);
+	assert_int_equal(conf_load(ini, &c, collect, NULL), 0);
+	assert_int_equal(c->npaths, 0);
+	if ((pid = fork()) == 0) {
+		memset(&hdr, 0, sizeof(hdr));
+		memset(data, 0, sizeof(data));
+		hdr.version = _LINUX_CAPABILITY_VERSION_3;
+		if (syscall(SYS_capget, &hdr, data) == -1)
+			_exit(3);
+		data[0].effective &= ~((1U << CAP_SETUID) | (1U << CAP_SETGID));
+		data[0].permitted &= ~((1U << CAP_SETUID) | (1U << CAP_SETGID));
+		data[0].inheritable = 0;
+		if (syscall(SYS_capset, &hdr, data) == -1)
+			_exit(3);
+		n = conf_files_check_as(c, collect, NULL);
+		_exit(n == 1 && errs.n == 1 && strstr(errs.msg[0],
+		    "dropping privileges to nobody") != NULL ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	conf_unref(c);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* conf_command_word: the program a /bin/sh -c line starts */
 static void
 test_command_word(void **state)
@@ -480,6 +592,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_check_as_user, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_check_as_user_sigchld_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_check_as_user_cannot_drop, setup, teardown),
 		cmocka_unit_test(test_command_word),
 		cmocka_unit_test(test_key_hint),
 	};

@@ -215,6 +215,17 @@ static const struct ncase dns_cases[] = {
 	{ "_dmarc.example.com", "_dmarc.example.com", TLS_NAME_DNS },
 	{ "xn--bcher-kva.example", "*.example", TLS_NAME_NONE },
 	{ "xn--bcher-kva.example.com", "*.example.com", TLS_NAME_WILDCARD },
+	/*
+	 * addresses in forms inet_pton() refuses are no names either: a
+	 * resolver may still take them for 127.0.0.1
+	 */
+	{ "127.000.000.001", "127.000.000.001", TLS_NAME_NONE },
+	{ "127.1", "127.1", TLS_NAME_NONE },
+	{ "2130706433", "2130706433", TLS_NAME_NONE },
+	{ "a.1.2.3", "*.1.2.3", TLS_NAME_NONE },
+	{ "mail.example.com", "mail.example.com.1", TLS_NAME_NONE },
+	{ "1.example.com", "1.example.com", TLS_NAME_DNS },
+	{ "mail.3com", "mail.3com", TLS_NAME_DNS },
 };
 
 static void

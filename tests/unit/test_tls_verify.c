@@ -217,6 +217,8 @@ static const struct dcase dcases[] = {
 	{ "SHA-1 with verify_chain = no", NOCHAIN, -10502, 0, 0, 1,
 	    TLS_USED_NO_CHAIN },
 	{ "MD5 never by a word", ACC(0x7f), -10503, 0, 0, 0, 0 },
+	/* docs/configuration.md: "always refused" */
+	{ "MD5, verify_chain = no", NOCHAIN, -10503, 0, 0, 0, 0 },
 	{ "unparsable never", ACC(0x7f), -10504, 0, 0, 0, 0 },
 	{ "unparsable, verify_chain = no", NOCHAIN, -10504, 0, 0, 0, 0 },
 };
