@@ -105,7 +105,7 @@ struct relay {
 	int			 up_tx;		/* upstream has MAIL accepted */
 	int			 dsn_logged;	/* 1 MAIL, 2 RCPT: DSN drop logged */
 	enum gw_fail		 lost;		/* upstream failed mid-transaction */
-	struct smtp_path	 from;
+	struct smtp_path	*from;		/* allocated at the first MAIL */
 	char			 rcpt[SMTP_PATH_MAX];	/* the RCPT in flight */
 	char			 first_rcpt[SMTP_PATH_MAX];
 	unsigned		 nrcpt;
@@ -146,6 +146,7 @@ static void	relay_reply(struct relay *, enum smtp_reply_cmd,
 		    const struct smtp_reply *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_fail_rcpt(struct relay *, enum gw_fail);
+static const char *relay_from(const struct relay *);
 static void	relay_fail_tx(struct relay *, enum gw_fail);
 static void	relay_tx_reply(struct relay *, int, const char *,
 		    const char *);
@@ -574,7 +575,7 @@ relay_fail_rcpt(struct relay *r, enum gw_fail cls)
 
 	m = relay_fail_text(cls, text, sizeof(text));
 	txlog_refused(r->id, "rcpt", "gateway", smtp_server_info(r->srv)->peer,
-	    r->from.addr, r->rcpt, m->code, m->enh, text);
+	    relay_from(r), r->rcpt, m->code, m->enh, text);
 	smtp_server_reply(r->srv, m->code, m->enh, text);
 }
 
@@ -614,6 +615,13 @@ elapsed(const struct timespec *t0)
 	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* relay_from - the transaction's sender for the logs ("" before MAIL) */
+static const char *
+relay_from(const struct relay *r)
+{
+	return r->from != NULL ? r->from->addr : "";
+}
+
 /* relay_log_tx - the one info line per transaction */
 static void
 relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
@@ -623,7 +631,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	memset(&t, 0, sizeof(t));
 	t.id = r->id;
 	t.client = smtp_server_info(r->srv)->peer;
-	t.from = r->from.addr;
+	t.from = relay_from(r);
 	t.nrcpt = r->nrcpt;
 	t.size = r->spool != NULL ? spool_size(r->spool) : 0ULL;
 	t.host = r->up->host;
@@ -738,11 +746,11 @@ relay_send_mail(struct relay *r)
 			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2)];
 	const char	*why;
 
-	if ((why = relay_path_args(r, &r->from, 0, args, sizeof(args))) !=
+	if ((why = relay_path_args(r, r->from, 0, args, sizeof(args))) !=
 	    NULL) {
 		relay_enter(r, R_IDLE);
 		txlog_refused(r->id, "mail", "gateway",
-		    smtp_server_info(r->srv)->peer, r->from.addr, NULL, 555,
+		    smtp_server_info(r->srv)->peer, relay_from(r), NULL, 555,
 		    "5.6.7", why);
 		smtp_server_reply(r->srv, 555, "5.6.7", why);
 		return;
@@ -758,7 +766,13 @@ srv_mail(void *arg, const struct smtp_path *from)
 {
 	struct relay			*r = arg;
 
-	r->from = *from;
+	/* over 4 KiB with the DSN parameters: not held by idle sessions */
+	if (r->from == NULL && (r->from = malloc(sizeof(*r->from))) == NULL) {
+		log_warnx("%016" PRIx64 " relay: out of memory", r->id);
+		smtp_server_reply(r->srv, 421, "4.3.0", "Out of memory");
+		return;
+	}
+	*r->from = *from;
 	r->dsn_logged = 0;
 	r->nrcpt = 0;
 	r->first_rcpt[0] = '\0';
@@ -1312,6 +1326,7 @@ srv_closed(void *arg, const char *reason)
 	/* a hash still running is dropped by id in relay_hash_done() */
 	if (r->ev_authdelay != NULL)
 		event_free(r->ev_authdelay);
+	free(r->from);
 	LIST_REMOVE(r, entry);
 	nrelays--;
 	if (r->done != NULL)
@@ -1577,7 +1592,7 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 		relay_enter(r, R_IDLE);
 		if (!ok)
 			txlog_refused(r->id, "mail", "upstream",
-			    smtp_server_info(r->srv)->peer, r->from.addr, NULL,
+			    smtp_server_info(r->srv)->peer, relay_from(r), NULL,
 			    rep->code, smtp_reply_enh(SMTP_RC_MAIL, rep->code,
 			    rep->enh), rep->text);
 		relay_reply(r, SMTP_RC_MAIL, rep);
@@ -1589,7 +1604,7 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 		relay_enter(r, R_IDLE);
 		if (!ok)
 			txlog_refused(r->id, "rcpt", "upstream",
-			    smtp_server_info(r->srv)->peer, r->from.addr,
+			    smtp_server_info(r->srv)->peer, relay_from(r),
 			    r->rcpt, rep->code, smtp_reply_enh(SMTP_RC_RCPT,
 			    rep->code, rep->enh), rep->text);
 		relay_reply(r, SMTP_RC_RCPT, rep);

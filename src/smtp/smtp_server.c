@@ -142,7 +142,7 @@ struct smtp_server {
 	unsigned			 nrcpt;		/* accepted rcpts */
 	unsigned			 nrcpt_seen;	/* RCPT commands */
 	int				 tx_utf8;	/* MAIL had SMTPUTF8 */
-	struct smtp_path		 path;		/* checked MAIL/RCPT */
+	struct smtp_path		*path;		/* checked MAIL/RCPT; from the first */
 	char				 from[SMTP_PATH_MAX];	/* for logs */
 	struct smtp_data		 data;
 	struct timespec			 data_t0;	/* when 354 was sent */
@@ -222,6 +222,7 @@ static int	smtp_bad_address(const char *, int, int);
 static int	smtp_size_value(const char *, unsigned long long *);
 static int	smtp_check_mail_params(struct smtp_server *);
 static int	smtp_check_rcpt_params(struct smtp_server *, const char *);
+static int	smtp_path_reset(struct smtp_server *);
 static int	smtp_valid_enh(int, const char *);
 static int	smtp_in_sasl(const struct smtp_server *);
 static size_t	smtp_line_limit(struct smtp_server *);
@@ -436,6 +437,7 @@ smtp_destroy(struct smtp_server *s)
 	event_free(s->ev_cmd);
 	event_free(s->ev_session);
 	smtp_sasl_wipe(&s->creds);
+	free(s->path);
 	free(s);
 }
 
@@ -1223,6 +1225,26 @@ smtp_helo_done(struct smtp_server *s, enum smtp_verb verb, const char *name)
 }
 
 /*
+ * smtp_path_reset - the parsed MAIL/RCPT path, cleared.  With the DSN
+ * parameters it is over 4 KiB, so it is allocated at the first MAIL or
+ * RCPT, not held by every idle session.  Out of memory: 421 and close.
+ */
+static int
+smtp_path_reset(struct smtp_server *s)
+{
+	if (s->path == NULL && (s->path = malloc(sizeof(*s->path))) == NULL) {
+		log_warnx("%016llx smtp: out of memory for a path",
+		    (unsigned long long)s->info.id);
+		smtp_send(s, 421, "4.3.0", "%s Out of memory, closing connection",
+		    s->hostname);
+		smtp_quit(s, "out of memory");
+		return -1;
+	}
+	memset(s->path, 0, sizeof(*s->path));
+	return 0;
+}
+
+/*
  * After a failed MAIL/RCPT parse: was it the address (5.1.7/5.1.3) or the
  * parameters (5.5.4)?  No '>' can be inside a valid path, so the path is
  * everything up to the first one; parse that alone again.
@@ -1275,18 +1297,19 @@ smtp_check_mail(struct smtp_server *s, const char *args)
 		return -1;
 	}
 
-	memset(&s->path, 0, sizeof(s->path));
-	err = smtp_parse_mail(args, 0, &s->path);
+	if (smtp_path_reset(s) == -1)
+		return -1;
+	err = smtp_parse_mail(args, 0, s->path);
 	if (err != NULL && smtp_nonascii(args)) {
 		/*
 		 * A non-ASCII address is legal only in a transaction the
 		 * client declared with SMTPUTF8 (RFC 6531 3.4); without it
 		 * the right answer is 553 5.6.7, not a syntax error.
 		 */
-		memset(&s->path, 0, sizeof(s->path));
-		err = smtp_parse_mail(args, 1, &s->path);
+		memset(s->path, 0, sizeof(*s->path));
+		err = smtp_parse_mail(args, 1, s->path);
 		if (err == NULL &&
-		    smtp_find_param(&s->path, "SMTPUTF8") == NULL) {
+		    smtp_find_param(s->path, "SMTPUTF8") == NULL) {
 			smtp_error(s, 553, "5.6.7",
 			    "SMTPUTF8 required for a non-ASCII address");
 			return -1;
@@ -1339,14 +1362,14 @@ smtp_check_mail_params(struct smtp_server *s)
 	unsigned long long	 size;
 	size_t			 i, j;
 
-	if (s->path.nparams > 0 && !s->info.esmtp) {
+	if (s->path->nparams > 0 && !s->info.esmtp) {
 		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
 		return -1;
 	}
-	for (i = 0; i < s->path.nparams; i++) {
-		p = &s->path.params[i];
+	for (i = 0; i < s->path->nparams; i++) {
+		p = &s->path->params[i];
 		for (j = 0; j < i; j++)
-			if (str_ieq(p->keyword, s->path.params[j].keyword)) {
+			if (str_ieq(p->keyword, s->path->params[j].keyword)) {
 				smtp_error(s, 501, "5.5.4",
 				    "Duplicate parameter");
 				return -1;
@@ -1360,7 +1383,7 @@ smtp_check_mail_params(struct smtp_server *s)
 			}
 			/* 0 is "no limit", as for smtp_data and EHLO SIZE */
 			if (s->max_size != 0 && size > s->max_size) {
-				(void)str_copy(s->from, s->path.addr,
+				(void)str_copy(s->from, s->path->addr,
 				    sizeof(s->from));
 				smtp_log_msg(s, "size-param", 0, size, 552,
 				    "5.3.4", "Message size exceeds fixed limit");
@@ -1399,10 +1422,10 @@ smtp_check_mail_params(struct smtp_server *s)
 static void
 smtp_proceed_mail(struct smtp_server *s, const char *args)
 {
-	s->tx_utf8 = smtp_find_param(&s->path, "SMTPUTF8") != NULL;
-	(void)str_copy(s->from, s->path.addr, sizeof(s->from));
+	s->tx_utf8 = smtp_find_param(s->path, "SMTPUTF8") != NULL;
+	(void)str_copy(s->from, s->path->addr, sizeof(s->from));
 	smtp_wait_owner(s, STATE_WAIT_MAIL);
-	s->cb->mail(s->arg, &s->path);
+	s->cb->mail(s->arg, s->path);
 	/* s may be freed here */
 }
 
@@ -1422,11 +1445,12 @@ smtp_check_rcpt(struct smtp_server *s, const char *args)
 		smtp_send(s, 452, "4.5.3", "Too many recipients");
 		return -1;
 	}
-	memset(&s->path, 0, sizeof(s->path));
-	err = smtp_parse_rcpt(args, s->tx_utf8, &s->path);
+	if (smtp_path_reset(s) == -1)
+		return -1;
+	err = smtp_parse_rcpt(args, s->tx_utf8, s->path);
 	/* as for MAIL: UTF-8 needs the transaction's SMTPUTF8 (RFC 6531) */
 	if (err != NULL && !s->tx_utf8 && smtp_nonascii(args) &&
-	    smtp_parse_rcpt(args, 1, &s->path) == NULL) {
+	    smtp_parse_rcpt(args, 1, s->path) == NULL) {
 		smtp_log_rcpt(s, args, 553, "5.6.7",
 		    "SMTPUTF8 required for a non-ASCII address");
 		smtp_error(s, 553, "5.6.7",
@@ -1460,14 +1484,14 @@ smtp_check_rcpt_params(struct smtp_server *s, const char *args)
 	enum smtp_dsn_kw	 dsn;
 	size_t			 i;
 
-	if (s->path.nparams > 0 && !s->info.esmtp) {
+	if (s->path->nparams > 0 && !s->info.esmtp) {
 		smtp_log_rcpt(s, args, 555, "5.5.4",
 		    "ESMTP parameters need EHLO");
 		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
 		return -1;
 	}
-	for (i = 0; i < s->path.nparams; i++) {
-		p = &s->path.params[i];
+	for (i = 0; i < s->path->nparams; i++) {
+		p = &s->path->params[i];
 		if ((dsn = smtp_dsn_keyword(p->keyword, 1)) == SMTP_DSN_NONE) {
 			smtp_log_rcpt(s, args, 555, "5.5.4",
 			    "Unsupported RCPT parameter");
@@ -1488,7 +1512,7 @@ static void
 smtp_proceed_rcpt(struct smtp_server *s, const char *args)
 {
 	smtp_wait_owner(s, STATE_WAIT_RCPT);
-	s->cb->rcpt(s->arg, &s->path);
+	s->cb->rcpt(s->arg, s->path);
 	/* s may be freed here */
 }
 
