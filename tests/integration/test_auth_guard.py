@@ -270,6 +270,10 @@ def test_hashing_off_the_loop():
     while they run.  Bound: the NOOP's median under load stays under
     0.15 s or 10 times its median alone, whichever is larger; 16 hashes
     (half the guessers) on the loop would exceed it."""
+    # valgrind runs one thread at a time, so a worker's hash holds the
+    # loop there too: the claim is measurable only in the other builds
+    gwtest.skip_under_valgrind("valgrind serialises threads: hashing on "
+                               "a worker still stops the loop there")
     up = Upstream("starttls", auth={"users": ACCOUNTS})
     y = make_hash("$y$", "local-one")
     path = users_file(["app1:%s:alice@isp.test:%s" % (y, PW)])
