@@ -116,7 +116,10 @@ struct relay {
 	char			 auth_user[SMTP_SASL_ID_MAX + 1];
 	int			 hashing;	/* map: a hashpool job is out */
 	struct event		*ev_authdelay;	/* holds a failure reply */
-	struct smtp_reply	 auth_rep;	/* the reply held */
+	/* the failure reply held; text allocated only while held */
+	int			 auth_code;
+	char			 auth_enh[16];
+	char			*auth_text;
 	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
 	int			 dmsg_full;	/* unsignable: stop feeding it */
 	size_t			 recvlen;	/* our Received header, spooled first */
@@ -1327,6 +1330,7 @@ srv_closed(void *arg, const char *reason)
 	if (r->ev_authdelay != NULL)
 		event_free(r->ev_authdelay);
 	free(r->from);
+	free(r->auth_text);
 	LIST_REMOVE(r, entry);
 	nrelays--;
 	if (r->done != NULL)
@@ -1456,12 +1460,14 @@ relay_auth_reject(struct relay *r, int code, const char *enh,
 
 	delay = authguard_failed(r->env->conf, (struct sockaddr *)&r->peer,
 	    r->id);
-	smtp_reply_reset(&r->auth_rep);
-	r->auth_rep.code = code;
-	if (str_copy(r->auth_rep.enh, enh != NULL ? enh : "",
-	    sizeof(r->auth_rep.enh)) == -1)
-		r->auth_rep.enh[0] = '\0';
-	(void)str_copy(r->auth_rep.text, text, sizeof(r->auth_rep.text));
+	r->auth_code = code;
+	if (str_copy(r->auth_enh, enh != NULL ? enh : "",
+	    sizeof(r->auth_enh)) == -1)
+		r->auth_enh[0] = '\0';
+	free(r->auth_text);
+	/* out of memory: the reply goes without its text, at once */
+	if ((r->auth_text = strdup(text)) == NULL)
+		delay = 0;
 	if (delay > 0 && r->ev_authdelay == NULL)
 		r->ev_authdelay = evtimer_new(r->env->base,
 		    relay_authdelay_cb, r);
@@ -1476,11 +1482,15 @@ static void
 relay_authdelay_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay	*r = arg;
+	char		*text = r->auth_text;
 
 	(void)fd;
 	(void)what;
-	smtp_server_reply(r->srv, r->auth_rep.code, r->auth_rep.enh[0] !=
-	    '\0' ? r->auth_rep.enh : NULL, r->auth_rep.text);
+	/* taken out first: the reply may end the session and free r */
+	r->auth_text = NULL;
+	smtp_server_reply(r->srv, r->auth_code, r->auth_enh[0] != '\0' ?
+	    r->auth_enh : NULL, text != NULL ? text : "Authentication failed");
+	free(text);
 }
 
 /* one line per AUTH verdict: who, how, what; never the secret */
