@@ -21,6 +21,7 @@ Before, a stopped stapleup.py left it waiting, reparented to init.
 
 import ctypes
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -31,12 +32,21 @@ from gwtest import tcp_listening  # noqa: E402
 from upstream import Spool  # noqa: E402
 
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+_PARENT = os.getpid()
+
+
 def _die_with_parent():
-    # In the s_server child between fork and exec.
+    # In the s_server child between fork and exec: the signals the parent
+    # blocked around the fork are unblocked again, and a parent that died
+    # before the prctl took effect leaves nobody to wait for.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
     except Exception:
         pass
+    if os.getppid() != _PARENT:
+        os._exit(1)
 
 
 class Stop(Exception):
@@ -136,14 +146,23 @@ def serve(port, spool, cert, key, chain, status):
                 "-cert_chain", chain]
         if status != "-":
             argv += ["-status_file", status]
-        p = subprocess.Popen(argv, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL,
-                             preexec_fn=_die_with_parent)
+        # SIGTERM during Popen would leave a started s_server that p
+        # never names (and so never stops): hold the signals until p is
+        # set; one that came meanwhile is raised at the unblock, inside
+        # the try whose finally stops p.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        p = None
         try:
+            p = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL,
+                                 preexec_fn=_die_with_parent)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             serve_one(p, port, spool, announced)
         finally:
-            stop_server(p)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            if p is not None:
+                stop_server(p)
         announced = True
 
 
