@@ -118,6 +118,9 @@ spool_write(struct spool *sp, const void *p, size_t len)
 		errno = EIO;
 		return -1;
 	}
+	/* nothing to store; and no buffer yet to memcpy zero bytes into */
+	if (len == 0)
+		return 0;
 	/* the session enforces the size limit too; this is the backstop */
 	if (len > sp->max - sp->size) {
 		sp->failed = 1;

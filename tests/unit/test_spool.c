@@ -86,6 +86,20 @@ test_empty(void **state)
 	spool_free(sp);
 }
 
+/* an empty write to a spool with no memory yet: nothing to copy (UBSan) */
+static void
+test_empty_write(void **state)
+{
+	struct spool	*sp = spool_new(1024, 1024, NULL);
+	char		 c;
+
+	assert_non_null(sp);
+	assert_int_equal(spool_write(sp, "", 0), 0);
+	assert_int_equal(spool_rewind(sp), 0);
+	assert_int_equal(spool_read(sp, &c, 1), 0);
+	spool_free(sp);
+}
+
 static void
 test_bound_is_hard(void **state)
 {
@@ -123,6 +137,7 @@ main(void)
 		cmocka_unit_test(test_memory_only),
 		cmocka_unit_test(test_spills_to_disk),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_empty_write),
 		cmocka_unit_test(test_bound_is_hard),
 		cmocka_unit_test(test_bad_tmpdir),
 	};
