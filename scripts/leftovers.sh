@@ -14,25 +14,47 @@
 # environment cannot be read are not ours to judge and are skipped.
 set -uo pipefail
 
+# Run with the marker in our own environment (by hand, from a shell of the
+# run), this script and the subshells it forks would match it: drop it.
+[ -n "${SMTPGATE_TEST_RUN+set}" ] &&
+    exec env -u SMTPGATE_TEST_RUN bash "$0" "$@"
+
 mark=${1:?usage: leftovers.sh MARK}
 want="SMTPGATE_TEST_RUN=$mark"
-found=()
-for dir in /proc/[0-9]*; do
-	pid=${dir#/proc/}
-	[ "$pid" = "$$" ] && continue
-	# a leftover's environment holds the marker as one whole entry
-	if { tr '\0' '\n' <"$dir/environ" | grep -qxF -- "$want"; } \
-	    2>/dev/null; then
-		cmd=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null)
+total=0
+
+# scan: the live processes (not zombies) whose environment holds the
+# marker as one whole entry; one grep over every environ file (-z: the
+# entries are NUL-separated), not two processes per pid
+scan() {
+	local f pid state
+	grep -lsxzF -- "$want" /proc/[0-9]*/environ 2>/dev/null |
+	while IFS= read -r f; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		[ "$pid" = "$$" ] && continue
 		# the state follows "(comm) ", and comm may hold blanks
-		state=$(sed 's/.*) //' "$dir/stat" 2>/dev/null | cut -d' ' -f1)
-		[ "$state" = "Z" ] && continue	# dead, waiting for its parent
-		found+=("$pid")
+		state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null |
+		    cut -d' ' -f1)
+		# gone meanwhile, or dead and waiting for its parent
+		[ -n "$state" ] && [ "$state" != "Z" ] && echo "$pid"
+	done
+}
+
+# A leftover may fork between the scan and the kill: scan again until a
+# scan finds nothing, a few rounds at most.
+for round in 1 2 3 4 5; do
+	mapfile -t found < <(scan)
+	[ ${#found[@]} -eq 0 ] && break
+	for pid in "${found[@]}"; do
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
 		echo "leftover process $pid: ${cmd:-?}" >&2
-	fi
+	done
+	kill -KILL "${found[@]}" 2>/dev/null
+	total=$((total + ${#found[@]}))
+	sleep 0.1
 done
-[ ${#found[@]} -eq 0 ] && exit 0
-kill -KILL "${found[@]}" 2>/dev/null
-echo "leftovers.sh: ${#found[@]} process(es) left behind by the tests" \
+[ "$total" -eq 0 ] && exit 0
+echo "leftovers.sh: $total process(es) left behind by the tests" \
     "(killed now)" >&2
 exit 1

@@ -50,7 +50,7 @@ export SMTPGATE_VALGRIND=1 SMTPGATE_BIN=$bin SRCDIR=$top
 # Given to the tests only (not exported): see scripts/leftovers.sh.
 mark="valgrind.sh-$(hostname)-$$-$(date +%s%N)"
 start=$(date +%s)
-passed=0 failed=0 skipped=0 bad_files=()
+passed=0 failed=0 skipped=0 bad_files=() skip_lines=()
 for f in "${files[@]}"; do
 	name=$(basename "$f")
 	echo "=== $name (under valgrind)"
@@ -69,6 +69,10 @@ for f in "${files[@]}"; do
 	fi
 	# The harness's last line: "N passed, N failed, N skipped".
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1 || true)
+	# each skip, named again in the summary (not only in the scroll)
+	while IFS= read -r line; do
+		skip_lines+=("$name: ${line#skip }")
+	done < <(grep -E '^skip ' "$out" || true)
 	rm -f "$out"
 	if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)? ]]; then
 		passed=$((passed + BASH_REMATCH[1]))
@@ -85,6 +89,9 @@ for f in "${files[@]}"; do
 done
 
 elapsed=$(( $(date +%s) - start ))
+for line in "${skip_lines[@]}"; do
+	echo "=== valgrind: skipped in $line"
+done
 echo "=== valgrind: $passed passed, $failed failed, $skipped skipped" \
     "in ${elapsed} s (${#files[@]} files)"
 if [ "$failed" -ne 0 ] || [ ${#bad_files[@]} -ne 0 ]; then

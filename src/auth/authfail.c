@@ -24,8 +24,9 @@
 
 struct slot {
 	struct authfail_key	 key;
-	time_t			 last;	/* last failure; 0: a free slot */
+	time_t			 last;	/* last failure; 0: none counted */
 	unsigned		 count;
+	unsigned		 pending; /* attempts without a verdict yet */
 };
 
 struct authfail {
@@ -35,10 +36,12 @@ struct authfail {
 
 static size_t		 set_of(const struct authfail *,
 			    const struct authfail_key *);
-static struct slot	*find(const struct authfail *,
-			    const struct authfail_key *, time_t, unsigned);
+static struct slot	*lookup(const struct authfail *,
+			    const struct authfail_key *);
+static struct slot	*claim(struct authfail *, const struct authfail_key *,
+			    time_t, unsigned);
+static int		 counted(const struct slot *, time_t, unsigned);
 static int		 live(const struct slot *, time_t, unsigned);
-
 /* authfail_new - an empty table */
 struct authfail *
 authfail_new(void)
@@ -130,26 +133,72 @@ set_of(const struct authfail *t, const struct authfail_key *k)
 	return (size_t)(x % NSETS);
 }
 
+/* are the failures of s still within the window? */
 static int
-live(const struct slot *s, time_t now, unsigned window)
+counted(const struct slot *s, time_t now, unsigned window)
 {
 	/* the caller's clock is monotonic: now is never before last */
 	return s->last != 0 && now - s->last < (time_t)window;
 }
 
+/* may s not be given to another key? */
+static int
+live(const struct slot *s, time_t now, unsigned window)
+{
+	return s->pending > 0 || counted(s, now, window);
+}
+
+/* k's slot, or NULL; a slot with nothing counted or pending is free */
 static struct slot *
-find(const struct authfail *t, const struct authfail_key *k, time_t now,
-    unsigned window)
+lookup(const struct authfail *t, const struct authfail_key *k)
 {
 	const struct slot	*s = &t->slots[set_of(t, k) * AUTHFAIL_WAYS];
 	size_t			 i;
 
 	for (i = 0; i < AUTHFAIL_WAYS; i++)
-		if (s[i].last != 0 && s[i].key.v6 == k->v6 &&
+		if ((s[i].last != 0 || s[i].pending > 0) &&
+		    s[i].key.v6 == k->v6 &&
 		    memcmp(s[i].key.b, k->b, sizeof(k->b)) == 0)
-			return live(&s[i], now, window) ?
-			    (struct slot *)&s[i] : NULL;
+			return (struct slot *)&s[i];
 	return NULL;
+}
+
+/*
+ * k's slot, its failures forgotten if they are past the window; or a new
+ * one: a free or expired slot of k's set, else the one whose last failure
+ * is the oldest (a slot with an attempt in flight counts as active now).
+ */
+static struct slot *
+claim(struct authfail *t, const struct authfail_key *k, time_t now,
+    unsigned window)
+{
+	struct slot	*set = &t->slots[set_of(t, k) * AUTHFAIL_WAYS], *s;
+	time_t		 age, oldest = -2;
+	size_t		 i;
+
+	if ((s = lookup(t, k)) != NULL) {
+		if (!counted(s, now, window)) {
+			s->count = 0;
+			s->last = 0;
+		}
+		return s;
+	}
+	s = &set[0];
+	for (i = 0; i < AUTHFAIL_WAYS; i++) {
+		if (!live(&set[i], now, window)) {
+			s = &set[i];
+			break;
+		}
+		/* live: failures within the window, or an attempt pending */
+		age = set[i].pending > 0 ? -1 : now - set[i].last;
+		if (age > oldest) {
+			oldest = age;
+			s = &set[i];
+		}
+	}
+	memset(s, 0, sizeof(*s));
+	s->key = *k;
+	return s;
 }
 
 /* authfail_count - failures of k within the window */
@@ -157,9 +206,9 @@ unsigned
 authfail_count(const struct authfail *t, const struct authfail_key *k,
     time_t now, unsigned window)
 {
-	const struct slot	*s = find(t, k, now, window);
+	const struct slot	*s = lookup(t, k);
 
-	return s != NULL ? s->count : 0;
+	return s != NULL && counted(s, now, window) ? s->count : 0;
 }
 
 /* authfail_add - one more failure of k */
@@ -167,38 +216,47 @@ unsigned
 authfail_add(struct authfail *t, const struct authfail_key *k, time_t now,
     unsigned window)
 {
-	struct slot	*set = &t->slots[set_of(t, k) * AUTHFAIL_WAYS], *s;
-	size_t		 i;
+	struct slot	*s;
 
-	/* last == 0 marks a free slot */
+	/* last == 0 means no failure counted */
 	if (now <= 0)
 		now = 1;
-	for (i = 0; i < AUTHFAIL_WAYS; i++) {
-		s = &set[i];
-		if (s->last != 0 && s->key.v6 == k->v6 &&
-		    memcmp(s->key.b, k->b, sizeof(k->b)) == 0) {
-			if (!live(s, now, window))
-				s->count = 0;
-			goto found;
-		}
-	}
-	/* not there: a free or expired slot, else the least recent one */
-	s = &set[0];
-	for (i = 0; i < AUTHFAIL_WAYS; i++) {
-		if (!live(&set[i], now, window)) {
-			s = &set[i];
-			break;
-		}
-		if (set[i].last < s->last)
-			s = &set[i];
-	}
-	s->key = *k;
-	s->count = 0;
-found:
+	s = claim(t, k, now, window);
 	s->last = now;
 	if (s->count < UINT_MAX)
 		s->count++;
 	return s->count;
+}
+
+/* authfail_inflight - attempts of k begun and not yet ended */
+unsigned
+authfail_inflight(const struct authfail *t, const struct authfail_key *k)
+{
+	const struct slot	*s = lookup(t, k);
+
+	return s != NULL ? s->pending : 0;
+}
+
+/* authfail_begin - an attempt of k is in flight */
+void
+authfail_begin(struct authfail *t, const struct authfail_key *k, time_t now,
+    unsigned window)
+{
+	struct slot	*s = claim(t, k, now <= 0 ? 1 : now, window);
+
+	if (s->pending < UINT_MAX)
+		s->pending++;
+}
+
+/* authfail_end - an attempt of k has its verdict (or was abandoned) */
+void
+authfail_end(struct authfail *t, const struct authfail_key *k)
+{
+	struct slot	*s = lookup(t, k);
+
+	/* its slot may have been taken by a flood meanwhile */
+	if (s != NULL && s->pending > 0)
+		s->pending--;
 }
 
 /* authfail_delay - 1, 2, 4, ... seconds, at most max */

@@ -50,6 +50,19 @@ unsigned	 authfail_count(const struct authfail *,
 unsigned	 authfail_add(struct authfail *, const struct authfail_key *k,
 		    time_t now, unsigned window);
 /*
+ * Attempts in flight (a hash queued, a passthrough AUTH at the provider)
+ * are counted apart from failures, so that parallel connections cannot
+ * all pass the lockout check before the first verdict: begin when an
+ * attempt is let through, end at its verdict or when it is abandoned.
+ * A key's slot is kept while an attempt is in flight.
+ */
+void		 authfail_begin(struct authfail *, const struct authfail_key *k,
+		    time_t now, unsigned window);
+void		 authfail_end(struct authfail *, const struct authfail_key *k);
+/* authfail_inflight - attempts of k begun and not ended */
+unsigned	 authfail_inflight(const struct authfail *,
+		    const struct authfail_key *k);
+/*
  * authfail_delay - seconds to hold the reply to failure number n:
  * 1, 2, 4, ... up to max (0 turns the delay off).
  */

@@ -42,23 +42,52 @@ guard_key(const struct sockaddr *peer, struct authfail_key *k)
 	return authfail_key(peer, k);
 }
 
-/* authguard_locked - is peer over the limit? */
+/*
+ * authguard_begin - is peer over the limit?  If not, its attempt is in
+ * flight until authguard_end().  Attempts in flight count toward the
+ * limit: without them, a client opening many connections at once would
+ * have every AUTH tried (in passthrough, at the provider) before the
+ * first verdict counted.
+ */
 int
-authguard_locked(const struct gw_conf *conf, const struct sockaddr *peer,
+authguard_begin(const struct gw_conf *conf, const struct sockaddr *peer,
     uint64_t id)
 {
 	struct authfail_key	 k;
 	char			 name[AUTHFAIL_NAME_MAX];
-	unsigned		 n;
+	unsigned		 n, inflight;
+	time_t			 now = guard_now();
 
 	if (conf->auth_fail_limit == 0 || guard_key(peer, &k) == -1)
 		return 0;
-	n = authfail_count(table, &k, guard_now(), conf->auth_fail_window);
-	if (n < conf->auth_fail_limit)
+	n = authfail_count(table, &k, now, conf->auth_fail_window);
+	inflight = authfail_inflight(table, &k);
+	if (n < conf->auth_fail_limit &&
+	    inflight < conf->auth_fail_limit - n) {
+		authfail_begin(table, &k, now, conf->auth_fail_window);
 		return 0;
-	log_info("%016" PRIx64 " auth refused address=%s failures=%u "
-	    "reason=lockout", id, authfail_name(&k, name, sizeof(name)), n);
+	}
+	if (n < conf->auth_fail_limit)
+		log_info("%016" PRIx64 " auth refused address=%s failures=%u "
+		    "inflight=%u reason=lockout", id,
+		    authfail_name(&k, name, sizeof(name)), n, inflight);
+	else
+		log_info("%016" PRIx64 " auth refused address=%s failures=%u "
+		    "reason=lockout", id,
+		    authfail_name(&k, name, sizeof(name)), n);
 	return 1;
+}
+
+/* authguard_end - peer's attempt has its verdict, or was abandoned */
+void
+authguard_end(const struct gw_conf *conf, const struct sockaddr *peer)
+{
+	struct authfail_key	 k;
+
+	if (conf->auth_fail_limit == 0 || table == NULL ||
+	    authfail_key(peer, &k) == -1)
+		return;
+	authfail_end(table, &k);
 }
 
 /* authguard_failed - count, log, and say how long to hold the reply */

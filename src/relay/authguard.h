@@ -17,11 +17,16 @@ struct gw_conf;
 struct sockaddr;
 
 /*
- * authguard_locked - 1 if AUTH from peer must be refused without being
- * tried (no hash, nothing forwarded upstream); logs why.
+ * authguard_begin - 1 if AUTH from peer must be refused without being
+ * tried (no hash, nothing forwarded upstream); logs why.  0: the attempt
+ * is let through and counts as in flight (toward auth_fail_limit) until
+ * authguard_end(), which the caller must call exactly once, at the
+ * verdict or when the session ends first.
  */
-int		 authguard_locked(const struct gw_conf *,
+int		 authguard_begin(const struct gw_conf *,
 		    const struct sockaddr *peer, uint64_t id);
+void		 authguard_end(const struct gw_conf *,
+		    const struct sockaddr *peer);
 /*
  * authguard_failed - one more failure of peer, logged; returns the
  * seconds to hold the failure reply.

@@ -115,6 +115,7 @@ struct relay {
 	/* map and passthrough: who is authenticating */
 	char			 auth_user[SMTP_SASL_ID_MAX + 1];
 	int			 hashing;	/* map: a hashpool job is out */
+	int			 auth_inflight;	/* authguard_begin() said go */
 	struct event		*ev_authdelay;	/* holds a failure reply */
 	/* the failure reply held; text allocated only while held */
 	int			 auth_code;
@@ -166,6 +167,7 @@ static int	relay_load_users(const struct gw_conf *, size_t,
 static void	relay_auth_log(struct relay *, const char *, const char *,
 		    int);
 static void	relay_auth_done(struct relay *);
+static void	relay_auth_settle(struct relay *);
 static int	relay_hash_start(struct relay *, const char *, const char *);
 static void	relay_hash_done(uint64_t, int, void *);
 static void	relay_auth_reject(struct relay *, int, const char *,
@@ -1327,6 +1329,7 @@ srv_closed(void *arg, const char *reason)
 	relay_dkim_reset(r);
 	smtp_server_free(r->srv);
 	/* a hash still running is dropped by id in relay_hash_done() */
+	relay_auth_settle(r);
 	if (r->ev_authdelay != NULL)
 		event_free(r->ev_authdelay);
 	free(r->from);
@@ -1352,13 +1355,15 @@ srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 	struct relay		*r = arg;
 	struct smtp_client_auth	 a;
 
-	if (authguard_locked(r->env->conf, (struct sockaddr *)&r->peer,
+	if (authguard_begin(r->env->conf, (struct sockaddr *)&r->peer,
 	    r->id)) {
 		relay_auth_log(r, user, "locked", 0);
 		smtp_server_reply(r->srv, 454, "4.7.0", "Too many failed "
 		    "logins from your address, try again later");
 		return;
 	}
+	/* in flight until relay_auth_log() says the verdict */
+	r->auth_inflight = 1;
 	if (r->up->auth == AUTH_MAP) {
 		r->map = NULL;
 		(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
@@ -1493,13 +1498,27 @@ relay_authdelay_cb(evutil_socket_t fd, short what, void *arg)
 	free(text);
 }
 
-/* one line per AUTH verdict: who, how, what; never the secret */
+/* the client's AUTH attempt is over: it no longer counts as in flight */
+static void
+relay_auth_settle(struct relay *r)
+{
+	if (!r->auth_inflight)
+		return;
+	r->auth_inflight = 0;
+	authguard_end(r->env->conf, (struct sockaddr *)&r->peer);
+}
+
+/*
+ * One line per AUTH verdict: who, how, what; never the secret.  Every
+ * verdict passes here, so the attempt is settled here too.
+ */
 static void
 relay_auth_log(struct relay *r, const char *user, const char *result,
     int code)
 {
 	char	 vis[SMTP_SASL_ID_MAX * 4 + 1];
 
+	relay_auth_settle(r);
 	(void)str_vis(vis, sizeof(vis), user, strlen(user));
 	if (code != 0)
 		log_info("%016" PRIx64 " relay auth mode=%s user=\"%s\" "

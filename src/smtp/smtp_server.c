@@ -194,6 +194,8 @@ static void	smtp_want_input(struct smtp_server *);
 static int	smtp_next_command(struct smtp_server *);
 static int	smtp_skip_line(struct smtp_server *);
 static void	smtp_drop_input(struct smtp_server *, const char *);
+static int	smtp_ends_line(const struct smtp_server *, const char *,
+		    size_t);
 static void	smtp_dispatch(struct smtp_server *, char *, size_t);
 static const struct smtp_cmd *smtp_cmd_lookup(enum smtp_verb);
 static int	smtp_body(struct smtp_server *);
@@ -1069,13 +1071,12 @@ smtp_skip_line(struct smtp_server *s)
 		return 0;
 	p = buf_data(in);
 	/* under normalize a bare LF ends the line too (smtp_bare_lf_line) */
-	if (s->normalize && (eol = memchr(p, '\n', len)) != NULL) {
+	if (s->normalize)
+		eol = memchr(p, '\n', len);
+	else if ((eol = memmem(p, len, "\r\n", 2)) != NULL)
+		eol++;
+	if (eol != NULL) {
 		buf_consume_wipe(in, (size_t)(eol - p) + 1);
-		s->flags &= ~SF_SKIPLINE;
-		return 1;
-	}
-	if ((eol = memmem(p, len, "\r\n", 2)) != NULL) {
-		buf_consume_wipe(in, (size_t)(eol - p) + 2);
 		s->flags &= ~SF_SKIPLINE;
 		if (s->flags & SF_SKIPDROP) {
 			s->flags &= ~SF_SKIPDROP;
@@ -1766,13 +1767,25 @@ smtp_drop_input(struct smtp_server *s, const char *after)
 		return;
 	log_debug("%016llx %zu octets of input behind a %s dropped",
 	    (unsigned long long)s->info.id, len, after);
-	/* an unfinished line: skip its rest too (keep a CR for its LF) */
-	if (len < 2 || memcmp(buf_data(in) + len - 2, "\r\n", 2) != 0) {
+	/*
+	 * An unfinished line: skip its rest too (keep a CR for its LF).
+	 * Under normalize a bare LF ends a line, as in smtp_skip_line().
+	 */
+	if (!smtp_ends_line(s, buf_data(in), len)) {
 		s->flags |= SF_SKIPLINE;
 		if (buf_data(in)[len - 1] == '\r')
 			len--;
 	}
 	buf_consume_wipe(in, len);
+}
+
+/* does the input p[0..len) end with a whole line? */
+static int
+smtp_ends_line(const struct smtp_server *s, const char *p, size_t len)
+{
+	if (s->normalize)
+		return len > 0 && p[len - 1] == '\n';
+	return len >= 2 && memcmp(p + len - 2, "\r\n", 2) == 0;
 }
 
 static int

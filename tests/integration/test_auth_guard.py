@@ -179,6 +179,42 @@ def test_passthrough_not_forwarded_when_locked():
         time.sleep(0.5)
 
 
+def test_parallel_guesses_bounded():
+    """Many connections guessing at once: every AUTH arrives before the
+    first verdict, so a check that counted only verdicts let all of them
+    through to the provider.  Attempts in flight count toward the limit:
+    the provider sees at most auth_fail_limit of them; the rest get 454
+    without being forwarded."""
+    up = Upstream("starttls", auth={"users": ACCOUNTS})
+    gw = passthrough(up, gateway={"auth_fail_limit": "2",
+                                  "auth_fail_window": "60s",
+                                  "auth_fail_delay_max": "0s"})
+    clients = [gw.client() for _ in range(6)]
+    try:
+        for c in clients:
+            c.start()
+        # all six AUTHs sent before any reply is read
+        for i, c in enumerate(clients):
+            c.send(("%s\r\n" % auth_plain_cmd("alice@isp.test",
+                                               "guess-%d" % i)).encode())
+        codes = sorted(c.reply(timeout=15).code for c in clients)
+    finally:
+        for c in clients:
+            c.close()
+    check(codes == [454, 454, 454, 454, 535, 535],
+          "want two 535 and four 454, got %r", codes)
+    fails = [e for e in up.events("AUTH") if e.get("result") == "fail"]
+    check(len(fails) == 2, "want 2 failed AUTHs at the provider, got %r",
+          up.events("AUTH"))
+    check("inflight=" in gw.log(), "no lockout for attempts in flight "
+          "logged: %s", gw.log()[-3000:])
+    # the two verdicts are in: the address is now locked by its failures
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd(auth_plain_cmd("alice@isp.test", PW)), 454,
+                    "4.7.0", what="locked after two failures")
+
+
 def test_map_client_gone_before_hash():
     """Clients that reset their connection while their password is being
     hashed: each session ends once its verdict is in (it reads nothing

@@ -1656,6 +1656,41 @@ test_auth_line_bounds(void **state)
 	assert_int_equal(o->nauth, 0);
 }
 
+/*
+ * bare_newline = normalize: the line sent behind an over-long exchange
+ * line (its password) is dropped as under reject, and a drop that ends
+ * on a bare LF leaves no half line to swallow the next command.
+ */
+static void
+test_auth_drop_normalized(void **state)
+{
+	struct owner	*o = *state;
+	static char	 line[12400];
+
+	o->conf.bare_newline = BARE_NEWLINE_NORMALIZE;
+	greet_auth(o);
+	client_send(o, "AUTH PLAIN\r\n");
+	expect(o, "334 ");
+	memset(line, 'A', 12300);
+	memcpy(line + 12300, "\r\nAGdvb2QAc2VjcmV0\r\n", 21);
+	client_send(o, line);
+	expect(o, "500 5.5.6 Authentication Exchange line is too long");
+	/* the next reply is the NOOP's, not a 500 for the password line */
+	client_send(o, "NOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
+	/* the flag is spent: a later line is a command again */
+	client_send(o, "NOOP\r\n");
+	expect(o, "250 2.0.0 Ok");
+	/* a dropped line ending in a bare LF is a whole line */
+	client_send(o, "AUTH LOGIN\n");
+	expect(o, "334 VXNlcm5hbWU6");
+	client_send(o, "*\nc2VjcmV0\n");
+	expect(o, "501 5.7.0 Authentication cancelled");
+	client_send(o, "NOOP\n");
+	expect(o, "250 2.0.0 Ok");
+	assert_int_equal(o->nauth, 0);
+}
+
 /* password guessing counts against the error limit */
 static void
 test_auth_guessing(void **state)
@@ -2015,6 +2050,7 @@ main(void)
 		ONE(test_auth_errors),
 		ONE(test_auth_pipelined),
 		ONE(test_auth_line_bounds),
+		ONE(test_auth_drop_normalized),
 		ONE(test_auth_guessing),
 		ONE(test_auth_transcript),
 		BOTH(test_rset_and_ehlo_reset),

@@ -100,6 +100,86 @@ test_count_window(void **state)
 	authfail_free(t);
 }
 
+/*
+ * Attempts in flight: counted apart from failures, kept while in flight
+ * even past the window, ended once each; a stray end changes nothing.
+ */
+static void
+test_inflight(void **state)
+{
+	struct authfail		*t;
+	struct authfail_key	 a, b;
+
+	(void)state;
+	assert_non_null(t = authfail_new());
+	key4("192.0.2.1", &a);
+	key4("192.0.2.2", &b);
+	authfail_end(t, &a);
+	assert_int_equal(authfail_inflight(t, &a), 0);
+	authfail_begin(t, &a, 100, 60);
+	authfail_begin(t, &a, 100, 60);
+	assert_int_equal(authfail_inflight(t, &a), 2);
+	assert_int_equal(authfail_count(t, &a, 100, 60), 0);
+	assert_int_equal(authfail_inflight(t, &b), 0);
+	/* a verdict: one fewer in flight, one more failure */
+	authfail_end(t, &a);
+	assert_int_equal(authfail_add(t, &a, 101, 60), 1);
+	assert_int_equal(authfail_inflight(t, &a), 1);
+	/* the failures age out; the attempt still in flight stays */
+	assert_int_equal(authfail_count(t, &a, 500, 60), 0);
+	assert_int_equal(authfail_inflight(t, &a), 1);
+	assert_int_equal(authfail_add(t, &a, 500, 60), 1);
+	authfail_end(t, &a);
+	authfail_end(t, &a);
+	assert_int_equal(authfail_inflight(t, &a), 0);
+	assert_int_equal(authfail_count(t, &a, 501, 60), 1);
+	/* nothing counted or in flight: the slot is free again */
+	authfail_begin(t, &b, 600, 60);
+	authfail_end(t, &b);
+	assert_int_equal(authfail_inflight(t, &b), 0);
+	assert_int_equal(authfail_count(t, &b, 600, 60), 0);
+	authfail_free(t);
+}
+
+/*
+ * More addresses in flight than the table has slots: it stays bounded,
+ * the newest is counted, and the end of an attempt whose slot was taken
+ * by another address changes nothing.
+ */
+static void
+test_inflight_kept(void **state)
+{
+	struct authfail		*t;
+	struct authfail_key	 k[AUTHFAIL_SLOTS + 1];
+	struct sockaddr_in	 sin;
+	unsigned		 i, n = 0, inflight = 0;
+
+	(void)state;
+	assert_non_null(t = authfail_new());
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	/* far more addresses than slots, each with one attempt in flight */
+	for (i = 0; i <= AUTHFAIL_SLOTS; i++) {
+		sin.sin_addr.s_addr = htonl(0x0a000000u + i);
+		assert_int_equal(authfail_key((struct sockaddr *)&sin, &k[i]),
+		    0);
+		authfail_begin(t, &k[i], 100, 60);
+	}
+	/* the table is bounded: some slots were reused */
+	for (i = 0; i <= AUTHFAIL_SLOTS; i++)
+		inflight += authfail_inflight(t, &k[i]);
+	assert_true(inflight <= AUTHFAIL_SLOTS);
+	/* the last one begun is always there */
+	assert_int_equal(authfail_inflight(t, &k[AUTHFAIL_SLOTS]), 1);
+	/* ending an attempt whose slot went is harmless */
+	for (i = 0; i <= AUTHFAIL_SLOTS; i++) {
+		authfail_end(t, &k[i]);
+		n += authfail_inflight(t, &k[i]);
+	}
+	assert_int_equal(n, 0);
+	authfail_free(t);
+}
+
 static void
 test_delay(void **state)
 {
@@ -161,6 +241,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_count_window),
+		cmocka_unit_test(test_inflight),
+		cmocka_unit_test(test_inflight_kept),
 		cmocka_unit_test(test_delay),
 		cmocka_unit_test(test_bounded),
 	};
