@@ -117,6 +117,42 @@ def test_dsn_long_orcpt_passed():
     check(args == [rcpt], "upstream RCPT %r, want %r", args, rcpt)
 
 
+def test_dsn_later_transactions():
+    """The MAIL parameters reach the upstream on every path the relay takes:
+    the first MAIL waits for the connection, a later one goes at once, and
+    one after a transaction the gateway refused (bare LF, 550 5.6.0) waits
+    for the RSET that ends the upstream's open transaction."""
+    up = Upstream("starttls", extra=["--dsn"])
+    gw = Gateway(up)
+    opts = ["RET=HDRS ENVID=first", "RET=FULL ENVID=second",
+            "ENVID=third+2B RET=HDRS"]
+    with gw.client() as c:
+        c.start()
+        for i, o in enumerate(opts):
+            check_reply(c.cmd("MAIL FROM:<%s> %s" % (SENDER, o)), 250,
+                        what="MAIL %d" % i)
+            check_reply(c.cmd("RCPT TO:<%s> NOTIFY=NEVER" % RCPT), 250,
+                        what="RCPT %d" % i)
+            if i == 1:
+                # refused by the gateway: the upstream has MAIL open
+                check_reply(c.cmd("DATA"), 354, what="DATA")
+                c.send(b"Subject: bare\n\nbare LF\r\n.\r\n")
+                check_reply(c.reply(), 550, "5.6.0", what="bare LF")
+                continue
+            check_reply(c.data(sample_message("later-%d" % i)), 250,
+                        what="message %d" % i)
+        check_reply(c.cmd("QUIT"), 221)
+    m = up.wait_messages(2)
+    got = [" ".join(p for p in x.meta["mail_params"].split()
+                    if not p.lower().startswith("size="))
+           for x in m]
+    check(got == [opts[0], opts[2]], "upstream MAIL parameters %r, want %r",
+          got, [opts[0], opts[2]])
+    mails = [e["arg"] for e in up.events("MAIL_ARGS")]
+    check(mails == ["FROM:<%s> %s" % (SENDER, o) for o in opts],
+          "upstream MAIL lines %r", mails)
+
+
 def test_dsn_malformed_values_refused():
     up = Upstream("starttls", extra=["--dsn"])
     gw = Gateway(up)
