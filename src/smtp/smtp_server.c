@@ -1361,20 +1361,15 @@ smtp_check_mail_params(struct smtp_server *s)
 	const char		*err;
 	enum smtp_dsn_kw	 dsn;
 	unsigned long long	 size;
-	size_t			 i, j;
+	size_t			 i;
 
 	if (s->path->nparams > 0 && !s->info.esmtp) {
 		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
 		return -1;
 	}
 	for (i = 0; i < s->path->nparams; i++) {
+		/* smtp_parse_mail() has refused a duplicate already */
 		p = &s->path->params[i];
-		for (j = 0; j < i; j++)
-			if (str_ieq(p->keyword, s->path->params[j].keyword)) {
-				smtp_error(s, 501, "5.5.4",
-				    "Duplicate parameter");
-				return -1;
-			}
 		if (str_ieq(p->keyword, "SIZE")) {
 			if (!p->has_value ||
 			    smtp_size_value(p->value, &size) == -1) {
