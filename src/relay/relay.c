@@ -26,8 +26,8 @@
 #include "conf/conf.h"
 #include "pop/pop3_client.h"
 #include "dkim/dkim.h"
-#include "relay/authguard.h"
 #include "relay/relay.h"
+#include "relay/relay_local.h"
 #include "relay/relay_qp.h"
 #include "relay/signers.h"
 #include "relay/spool.h"
@@ -44,97 +44,13 @@
 #define SPOOL_MEM_THRESHOLD	(256 * 1024)
 /* room for our Received: line beyond max_message_size */
 #define RECEIVED_MAX		1024
-
-struct relay_env {
-	struct event_base	*base;
-	struct evdns_base	*dns;
-	struct gw_conf		*conf;
-	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
-	struct users		*users[CONF_MAX_UPSTREAMS];	/* auth = map */
-	struct hashpool		*hpool;		/* their hashes, on first use */
-	/* POP-before-SMTP: the upstream's trust, checked against the POP host */
-	struct tls_client_ctx	*pop_tls[CONF_MAX_UPSTREAMS];
-	struct timespec		 pop_ok[CONF_MAX_UPSTREAMS];	/* last login */
-	struct signers		*signers;	/* the [dkim] keys */
-	int			 refcnt;
-};
-
-/* what became of DKIM for one message, for the log line and the reply */
-enum relay_dkim {
-	RD_OFF,		/* no [dkim] section: nothing to say */
-	RD_SIGNED,
-	RD_UNSIGNED,	/* this configuration can never sign it */
-	RD_ERROR	/* signing failed: try again later */
-};
-
-#define DKIM_LOG_MAX	512
 /* docs/replies.md lists these */
 #define DKIM_TEXT_ERROR		"DKIM signing failed, try again later"
 #define DKIM_TEXT_REQUIRED	"Message cannot be DKIM-signed here, refused"
 
-enum relay_state {
-	R_IDLE,		/* nothing asked of the upstream */
-	R_POP,		/* MAIL waits for the POP-before-SMTP login */
-	R_SECRET,	/* MAIL waits for the AUTH credentials */
-	R_CONNECT,	/* MAIL waits for the upstream to become ready */
-	R_PRE_RSET,	/* RSET of an aborted transaction, then MAIL */
-	R_MAIL,
-	R_RCPT,
-	R_DATA,		/* message sent, final reply awaited */
-	R_RSET,
-	R_AUTH		/* passthrough: the client's AUTH runs upstream */
-};
-
 static const char *relay_strstate[] = {
 	"IDLE", "POP", "SECRET", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA",
 	"RSET", "AUTH"
-};
-
-struct relay {
-	LIST_ENTRY(relay)	 entry;
-	uint64_t		 id;
-	struct relay_env	*env;
-	const struct conf_listener *l;
-	const struct conf_upstream *up;
-	struct smtp_server	*srv;
-	struct smtp_client	*cli;
-	struct secret_fetch	*sf;		/* auth = inject, fetching */
-	struct pop3_client	*pop;		/* POP-before-SMTP login running */
-	int			 cli_ready;
-	enum relay_state	 state;
-	int			 up_tx;		/* upstream has MAIL accepted */
-	int			 dsn_logged;	/* 1 MAIL, 2 RCPT: DSN drop logged */
-	enum gw_fail		 lost;		/* upstream failed mid-transaction */
-	struct smtp_path	*from;		/* allocated at the first MAIL */
-	char			 rcpt[SMTP_PATH_MAX];	/* the RCPT in flight */
-	char			 first_rcpt[SMTP_PATH_MAX];
-	unsigned		 nrcpt;
-	struct spool		*spool;
-	/* auth = map: the client's entry, alive as long as env is */
-	const struct users_entry *map;
-	/* map and passthrough: who is authenticating */
-	char			 auth_user[SMTP_SASL_ID_MAX + 1];
-	int			 hashing;	/* map: a hashpool job is out */
-	int			 auth_inflight;	/* authguard_begin() said go */
-	struct event		*ev_authdelay;	/* holds a failure reply */
-	/* the failure reply held; text allocated only while held */
-	int			 auth_code;
-	char			 auth_enh[16];
-	char			*auth_text;
-	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
-	int			 dmsg_full;	/* unsignable: stop feeding it */
-	size_t			 recvlen;	/* our Received header, spooled first */
-	enum relay_dkim		 dkim;
-	char			 dkim_log[DKIM_LOG_MAX];
-	char			*sigs;		/* DKIM-Signature headers, sent first */
-	size_t			 siglen, sigoff;
-	struct timespec		 tx_start;
-	struct timespec		 dot_start;	/* the client's final dot */
-	/* the upstream's TLS, kept past the client's free for the log */
-	char			 up_tls[96];
-	struct sockaddr_storage	 peer;
-	relay_done_fn		 done;
-	void			*done_arg;
 };
 
 static LIST_HEAD(, relay) relays = LIST_HEAD_INITIALIZER(relays);
@@ -142,12 +58,9 @@ static unsigned nrelays;
 static unsigned nupstreams;	/* upstream sessions alive, quitting ones too */
 static uint64_t next_id;
 
-static void	relay_enter(struct relay *, enum relay_state);
 static void	relay_send_mail(struct relay *);
 static const char *relay_path_args(struct relay *, const struct smtp_path *,
 		    int, char *, size_t);
-static void	relay_reply(struct relay *, enum smtp_reply_cmd,
-		    const struct smtp_reply *);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_fail_rcpt(struct relay *, enum gw_fail);
 static const char *relay_from(const struct relay *);
@@ -155,26 +68,10 @@ static void	relay_fail_tx(struct relay *, enum gw_fail);
 static void	relay_tx_reply(struct relay *, int, const char *,
 		    const char *);
 static void	relay_slow_reply(struct relay *, int);
-static void	relay_close_upstream(struct relay *);
-static void	relay_open_upstream(struct relay *,
-		    const struct smtp_client_auth *);
 static void	relay_auth_secret(void *, const struct secret_cred *,
 		    const char *);
-static const struct smtp_client_auth *relay_listener_auth(struct relay *,
-		    struct smtp_client_auth *);
 static int	relay_load_users(const struct gw_conf *, size_t,
 		    struct users **, users_error_fn, void *);
-static void	relay_auth_log(struct relay *, const char *, const char *,
-		    int);
-static void	relay_auth_done(struct relay *);
-static void	relay_auth_settle(struct relay *);
-static int	relay_hash_start(struct relay *, const char *, const char *);
-static void	relay_hash_done(uint64_t, int, void *);
-static void	relay_auth_reject(struct relay *, int, const char *,
-		    const char *);
-static void	relay_authdelay_cb(evutil_socket_t, short, void *);
-static void	relay_auth_failed(struct relay *, enum gw_fail,
-		    const struct smtp_reply *);
 static void	relay_connect(struct relay *);
 static int	relay_pop_start(struct relay *);
 static void	relay_pop_fail(struct relay *, enum gw_fail);
@@ -200,7 +97,6 @@ static int	srv_data_write(void *, const char *, size_t);
 static void	srv_data_end(void *);
 static void	srv_data_abort(void *);
 static void	srv_closed(void *, const char *);
-static void	srv_auth(void *, const char *, const char *, const char *);
 
 static void	cli_ready(void *);
 static void	cli_reply(void *, const struct smtp_reply *);
@@ -208,7 +104,7 @@ static void	cli_failed(void *, enum gw_fail, const char *);
 
 static const struct smtp_server_cb server_cb = {
 	srv_mail, srv_rcpt, srv_rset, srv_data_begin, srv_data_write,
-	srv_data_end, srv_data_abort, srv_closed, srv_auth
+	srv_data_end, srv_data_abort, srv_closed, relay_srv_auth
 };
 
 static const struct smtp_client_cb client_cb = {
@@ -526,7 +422,7 @@ relay_session_count(void)
 	return nrelays + nupstreams;
 }
 
-static void
+void
 relay_enter(struct relay *r, enum relay_state s)
 {
 	log_trace(LOGF_PROXY, "%016" PRIx64 " relay %s -> %s", r->id,
@@ -534,7 +430,7 @@ relay_enter(struct relay *r, enum relay_state s)
 	r->state = s;
 }
 
-static size_t
+size_t
 relay_up_index(struct relay *r)
 {
 	size_t	i = (size_t)(r->up - r->env->conf->upstreams);
@@ -542,6 +438,18 @@ relay_up_index(struct relay *r)
 	if (i >= CONF_MAX_UPSTREAMS)
 		fatalx("relay: upstream outside its configuration");
 	return i;
+}
+
+/* relay_find - the live session with this id (ids are never reused) */
+struct relay *
+relay_find(uint64_t id)
+{
+	struct relay	*r;
+
+	LIST_FOREACH(r, &relays, entry)
+		if (r->id == id)
+			break;
+	return r;
 }
 
 static struct tls_client_ctx *
@@ -596,7 +504,7 @@ relay_fail_tx(struct relay *r, enum gw_fail cls)
 }
 
 /* relay_close_upstream - let go of the upstream connection (politely) */
-static void
+void
 relay_close_upstream(struct relay *r)
 {
 	if (r->cli == NULL)
@@ -736,7 +644,7 @@ relay_path_args(struct relay *r, const struct smtp_path *path, int rcpt,
  * ENHANCEDSTATUSCODES, so a reply the upstream gave without one gets the
  * code that fits (smtp_reply_enh); the transaction log uses the same.
  */
-static void
+void
 relay_reply(struct relay *r, enum smtp_reply_cmd cmd,
     const struct smtp_reply *rep)
 {
@@ -963,7 +871,7 @@ relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
 }
 
 /* relay_open_upstream - the connection for the MAIL waiting in r */
-static void
+void
 relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
 {
 	struct smtp_client_params	 p;
@@ -995,21 +903,6 @@ relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
 		return;
 	}
 	relay_enter(r, R_CONNECT);
-}
-
-/*
- * auth = map: the upstream credentials of the client's users_file entry.
- * NULL for the other modes (inject builds its own).
- */
-static const struct smtp_client_auth *
-relay_listener_auth(struct relay *r, struct smtp_client_auth *a)
-{
-	if (r->up->auth != AUTH_MAP || r->map == NULL)
-		return NULL;
-	memset(a, 0, sizeof(*a));
-	a->user = r->map->up_user;
-	a->secret = r->map->up_secret;
-	return a;
 }
 
 static void
@@ -1340,247 +1233,6 @@ srv_closed(void *arg, const char *reason)
 		r->done(r->done_arg, (struct sockaddr *)&r->peer);
 	relay_env_unref(r->env);
 	free(r);
-}
-
-/*
- * The client's AUTH.  An address over auth_fail_limit is refused before
- * anything is tried (authguard).  map: the password is hashed off the
- * loop (hashpool) and relay_hash_done() answers.  passthrough: the
- * upstream connection opens now with the client's credentials, and the
- * upstream's verdict becomes the reply (cli_ready/cli_failed).
- */
-static void
-srv_auth(void *arg, const char *mech, const char *user, const char *pass)
-{
-	struct relay		*r = arg;
-	struct smtp_client_auth	 a;
-
-	if (authguard_begin(r->env->conf, (struct sockaddr *)&r->peer,
-	    r->id)) {
-		relay_auth_log(r, user, "locked", 0);
-		smtp_server_reply(r->srv, 454, "4.7.0", "Too many failed "
-		    "logins from your address, try again later");
-		return;
-	}
-	/* in flight until relay_auth_log() says the verdict */
-	r->auth_inflight = 1;
-	if (r->up->auth == AUTH_MAP) {
-		r->map = NULL;
-		(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
-		if (relay_hash_start(r, user, pass) == -1) {
-			relay_auth_log(r, user, "failed", 0);
-			smtp_server_reply(r->srv, 454, "4.7.0",
-			    "Temporary authentication failure");
-		}
-		return;
-	}
-	if (r->up->auth != AUTH_PASSTHROUGH)
-		fatalx("relay: AUTH from the client with auth = %s",
-		    auth_mode_name(r->up->auth));
-	/* a failed attempt closed its connection; never reuse one */
-	relay_close_upstream(r);
-	memset(&a, 0, sizeof(a));
-	a.user = user;
-	a.secret = pass;
-	a.one_try = 1;		/* the client's password: no fallback */
-	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
-	/* smtp_client_new() copies the credentials */
-	relay_open_upstream(r, &a);
-	if (r->cli == NULL) {
-		/* relay_open_upstream() answered (451, out of memory) */
-		relay_auth_log(r, user, "failed", 0);
-		return;
-	}
-	relay_enter(r, R_AUTH);
-}
-
-/* map: queue the hash of pass; the answer comes to relay_hash_done() */
-static int
-relay_hash_start(struct relay *r, const char *user, const char *pass)
-{
-	struct relay_env		*env = r->env;
-	const struct users_entry	*e;
-	const char			*hash;
-
-	e = users_lookup(env->users[relay_up_index(r)], user, &hash);
-	if (hash == NULL)
-		return -1;
-	if (env->hpool == NULL && (env->hpool = hashpool_new(env->base,
-	    HASHPOOL_THREADS, HASHPOOL_QUEUE, relay_hash_done, env)) == NULL) {
-		log_warnx("%016" PRIx64 " relay auth: starting hash workers: "
-		    "%s", r->id, strerror(errno));
-		return -1;
-	}
-	if (hashpool_check(env->hpool, r->id, hash, pass, e != NULL) == -1) {
-		log_warnx("%016" PRIx64 " relay auth: %u password hashes "
-		    "queued, refused", r->id, hashpool_inflight(env->hpool));
-		return -1;
-	}
-	r->hashing = 1;
-	return 0;
-}
-
-/*
- * map: a hash is done.  By id: the session that asked may have ended
- * (a new one cannot have its id, ids are never reused).
- */
-static void
-relay_hash_done(uint64_t id, int ok, void *arg)
-{
-	struct relay	*r;
-	const char	*hash;
-
-	(void)arg;
-	LIST_FOREACH(r, &relays, entry)
-		if (r->id == id)
-			break;
-	if (r == NULL || !r->hashing) {
-		log_debug("%016" PRIx64 " relay auth: hash result for a "
-		    "session gone", id);
-		return;
-	}
-	r->hashing = 0;
-	r->map = ok ? users_lookup(r->env->users[relay_up_index(r)],
-	    r->auth_user, &hash) : NULL;
-	relay_auth_log(r, r->auth_user, r->map != NULL ? "ok" : "failed", 0);
-	if (r->map != NULL)
-		smtp_server_reply(r->srv, 235, "2.7.0",
-		    "Authentication successful");
-	else
-		relay_auth_reject(r, 535, "5.7.8",
-		    "Authentication credentials invalid");
-}
-
-/*
- * The credentials were refused: count the failure against the client's
- * address and hold the reply for the delay authguard sets, so that each
- * guess costs the guesser time.  The session waits in its AUTH state.
- */
-static void
-relay_auth_reject(struct relay *r, int code, const char *enh,
-    const char *text)
-{
-	struct timeval	 tv;
-	unsigned	 delay;
-
-	delay = authguard_failed(r->env->conf, (struct sockaddr *)&r->peer,
-	    r->id);
-	r->auth_code = code;
-	if (str_copy(r->auth_enh, enh != NULL ? enh : "",
-	    sizeof(r->auth_enh)) == -1)
-		r->auth_enh[0] = '\0';
-	free(r->auth_text);
-	/* out of memory: the reply goes without its text, at once */
-	if ((r->auth_text = strdup(text)) == NULL)
-		delay = 0;
-	if (delay > 0 && r->ev_authdelay == NULL)
-		r->ev_authdelay = evtimer_new(r->env->base,
-		    relay_authdelay_cb, r);
-	tv.tv_sec = delay;
-	tv.tv_usec = 0;
-	if (delay == 0 || r->ev_authdelay == NULL ||
-	    evtimer_add(r->ev_authdelay, &tv) == -1)
-		relay_authdelay_cb(-1, 0, r);
-}
-
-static void
-relay_authdelay_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct relay	*r = arg;
-	char		*text = r->auth_text;
-
-	(void)fd;
-	(void)what;
-	/* taken out first: the reply may end the session and free r */
-	r->auth_text = NULL;
-	smtp_server_reply(r->srv, r->auth_code, r->auth_enh[0] != '\0' ?
-	    r->auth_enh : NULL, text != NULL ? text : "Authentication failed");
-	free(text);
-}
-
-/* the client's AUTH attempt is over: it no longer counts as in flight */
-static void
-relay_auth_settle(struct relay *r)
-{
-	if (!r->auth_inflight)
-		return;
-	r->auth_inflight = 0;
-	authguard_end(r->env->conf, (struct sockaddr *)&r->peer);
-}
-
-/*
- * One line per AUTH verdict: who, how, what; never the secret.  Every
- * verdict passes here, so the attempt is settled here too.
- */
-static void
-relay_auth_log(struct relay *r, const char *user, const char *result,
-    int code)
-{
-	char	 vis[SMTP_SASL_ID_MAX * 4 + 1];
-
-	relay_auth_settle(r);
-	(void)str_vis(vis, sizeof(vis), user, strlen(user));
-	if (code != 0)
-		log_info("%016" PRIx64 " relay auth mode=%s user=\"%s\" "
-		    "result=%s upstream=%s:%u code=%d", r->id,
-		    auth_mode_name(r->up->auth), vis, result, r->up->host,
-		    r->up->port, code);
-	else
-		log_info("%016" PRIx64 " relay auth mode=%s user=\"%s\" "
-		    "result=%s", r->id, auth_mode_name(r->up->auth), vis,
-		    result);
-}
-
-/* passthrough: the upstream took the client's credentials */
-static void
-relay_auth_done(struct relay *r)
-{
-	const struct smtp_reply	*rep = smtp_client_auth_reply(r->cli);
-
-	relay_enter(r, R_IDLE);
-	/*
-	 * Ready without an AUTH reply would mean the upstream was never
-	 * asked: do not tell the client it is authenticated.
-	 */
-	if (rep == NULL || rep->code != 235) {
-		relay_auth_log(r, r->auth_user, "failed", 0);
-		relay_close_upstream(r);
-		smtp_server_reply(r->srv, 454, "4.7.0",
-		    "Temporary authentication failure");
-		return;
-	}
-	relay_auth_log(r, r->auth_user, "ok", rep->code);
-	relay_reply(r, SMTP_RC_AUTH, rep);
-}
-
-/*
- * passthrough: the upstream refused (its 4xx/5xx to AUTH goes to the
- * client as it was), or could not be reached or asked (454, RFC 4954).
- * The client was told nothing yet; r->cli is already gone.
- */
-static void
-relay_auth_failed(struct relay *r, enum gw_fail cls,
-    const struct smtp_reply *rep)
-{
-	char			 text[256];
-
-	relay_enter(r, R_IDLE);
-	if (cls == FAIL_AUTH && rep != NULL && rep->code >= 400 &&
-	    rep->code < 600) {
-		relay_auth_log(r, r->auth_user, "failed", rep->code);
-		/* a permanent refusal of the credentials counts, and waits */
-		if (rep->code >= 500)
-			relay_auth_reject(r, rep->code,
-			    smtp_reply_enh(SMTP_RC_AUTH, rep->code, rep->enh),
-			    rep->text);
-		else
-			relay_reply(r, SMTP_RC_AUTH, rep);
-		return;
-	}
-	relay_auth_log(r, r->auth_user, "failed", 0);
-	(void)snprintf(text, sizeof(text),
-	    "Temporary authentication failure (%s)", fail_name(cls));
-	smtp_server_reply(r->srv, 454, "4.7.0", text);
 }
 
 /* client callbacks: the upstream's answers */

@@ -1,0 +1,143 @@
+/*
+ * relay_local.h - what the files of src/relay/ share about a session:
+ * struct relay (one client session and its upstream) and struct
+ * relay_env (what sessions under one configuration snapshot share).
+ * Private to src/relay/: nothing outside it includes this file; the
+ * public interface is relay.h.
+ *
+ * relay.c is the glue between the client session and the upstream;
+ * relay_lauth.c is the listener's AUTH (map and passthrough).
+ */
+#ifndef GW_RELAY_LOCAL_H
+#define GW_RELAY_LOCAL_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "relay/relay.h"
+#include "smtp/smtp_client.h"
+#include "smtp/smtp_reply.h"
+#include "smtp/smtp_server.h"
+#include "util/fail.h"
+
+struct hashpool;
+struct pop3_client;
+struct secret_fetch;
+struct signers;
+struct spool;
+struct dkim_msg;
+struct users;
+struct users_entry;
+
+struct relay_env {
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct gw_conf		*conf;
+	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
+	struct users		*users[CONF_MAX_UPSTREAMS];	/* auth = map */
+	struct hashpool		*hpool;		/* their hashes, on first use */
+	/* POP-before-SMTP: the upstream's trust, checked against the POP host */
+	struct tls_client_ctx	*pop_tls[CONF_MAX_UPSTREAMS];
+	struct timespec		 pop_ok[CONF_MAX_UPSTREAMS];	/* last login */
+	struct signers		*signers;	/* the [dkim] keys */
+	int			 refcnt;
+};
+
+/* what became of DKIM for one message, for the log line and the reply */
+enum relay_dkim {
+	RD_OFF,		/* no [dkim] section: nothing to say */
+	RD_SIGNED,
+	RD_UNSIGNED,	/* this configuration can never sign it */
+	RD_ERROR	/* signing failed: try again later */
+};
+
+#define DKIM_LOG_MAX	512
+
+enum relay_state {
+	R_IDLE,		/* nothing asked of the upstream */
+	R_POP,		/* MAIL waits for the POP-before-SMTP login */
+	R_SECRET,	/* MAIL waits for the AUTH credentials */
+	R_CONNECT,	/* MAIL waits for the upstream to become ready */
+	R_PRE_RSET,	/* RSET of an aborted transaction, then MAIL */
+	R_MAIL,
+	R_RCPT,
+	R_DATA,		/* message sent, final reply awaited */
+	R_RSET,
+	R_AUTH		/* passthrough: the client's AUTH runs upstream */
+};
+
+
+struct relay {
+	LIST_ENTRY(relay)	 entry;
+	uint64_t		 id;
+	struct relay_env	*env;
+	const struct conf_listener *l;
+	const struct conf_upstream *up;
+	struct smtp_server	*srv;
+	struct smtp_client	*cli;
+	struct secret_fetch	*sf;		/* auth = inject, fetching */
+	struct pop3_client	*pop;		/* POP-before-SMTP login running */
+	int			 cli_ready;
+	enum relay_state	 state;
+	int			 up_tx;		/* upstream has MAIL accepted */
+	int			 dsn_logged;	/* 1 MAIL, 2 RCPT: DSN drop logged */
+	enum gw_fail		 lost;		/* upstream failed mid-transaction */
+	struct smtp_path	*from;		/* allocated at the first MAIL */
+	char			 rcpt[SMTP_PATH_MAX];	/* the RCPT in flight */
+	char			 first_rcpt[SMTP_PATH_MAX];
+	unsigned		 nrcpt;
+	struct spool		*spool;
+	/* auth = map: the client's entry, alive as long as env is */
+	const struct users_entry *map;
+	/* map and passthrough: who is authenticating */
+	char			 auth_user[SMTP_SASL_ID_MAX + 1];
+	int			 hashing;	/* map: a hashpool job is out */
+	int			 auth_inflight;	/* authguard_begin() said go */
+	struct event		*ev_authdelay;	/* holds a failure reply */
+	/* the failure reply held; text allocated only while held */
+	int			 auth_code;
+	char			 auth_enh[16];
+	char			*auth_text;
+	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
+	int			 dmsg_full;	/* unsignable: stop feeding it */
+	size_t			 recvlen;	/* our Received header, spooled first */
+	enum relay_dkim		 dkim;
+	char			 dkim_log[DKIM_LOG_MAX];
+	char			*sigs;		/* DKIM-Signature headers, sent first */
+	size_t			 siglen, sigoff;
+	struct timespec		 tx_start;
+	struct timespec		 dot_start;	/* the client's final dot */
+	/* the upstream's TLS, kept past the client's free for the log */
+	char			 up_tls[96];
+	struct sockaddr_storage	 peer;
+	relay_done_fn		 done;
+	void			*done_arg;
+};
+
+/* relay.c: the session's states and its upstream */
+void	relay_enter(struct relay *, enum relay_state);
+/* relay_up_index - r->up's index in its configuration's upstreams[] */
+size_t	relay_up_index(struct relay *);
+/* relay_find - the live session with this id, or NULL */
+struct relay *relay_find(uint64_t);
+void	relay_reply(struct relay *, enum smtp_reply_cmd,
+	    const struct smtp_reply *);
+void	relay_close_upstream(struct relay *);
+void	relay_open_upstream(struct relay *, const struct smtp_client_auth *);
+
+/* relay_lauth.c: the listener's AUTH */
+void	relay_srv_auth(void *, const char *, const char *, const char *);
+const struct smtp_client_auth *relay_listener_auth(struct relay *,
+	    struct smtp_client_auth *);
+void	relay_auth_settle(struct relay *);
+void	relay_auth_done(struct relay *);
+void	relay_auth_failed(struct relay *, enum gw_fail,
+	    const struct smtp_reply *);
+
+#endif
