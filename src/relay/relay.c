@@ -37,6 +37,7 @@
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
 #include "tls/tls.h"
+#include "upstream/uprt.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -70,16 +71,10 @@ static void	relay_tx_reply(struct relay *, int, const char *,
 static void	relay_slow_reply(struct relay *, int);
 static void	relay_auth_secret(void *, const struct secret_cred *,
 		    const char *);
-static int	relay_load_users(const struct gw_conf *, size_t,
-		    struct users **, users_error_fn, void *);
 static void	relay_connect(struct relay *);
 static int	relay_pop_start(struct relay *);
 static void	relay_pop_fail(struct relay *, enum gw_fail);
 static void	relay_pop_done(void *, enum gw_fail, const char *);
-static struct tls_client_ctx *relay_pop_ctx_new(const struct conf_upstream *,
-		    char *, size_t);
-static int	relay_check_tls(const struct gw_conf *, void (*)(void *,
-		    const char *), void *);
 static void	relay_dkim_reset(struct relay *);
 static int	relay_long_lines(struct relay *);
 static void	relay_dkim_unsigned(struct relay *, const char *);
@@ -111,19 +106,11 @@ static const struct smtp_client_cb client_cb = {
 	cli_ready, cli_reply, cli_failed
 };
 
-/* errors of users_load() in relay_env_new(): all logged, the first kept */
-struct users_errs {
-	char	 first[512];
-};
-
+/* users_file errors in relay_env_new(): all logged, uprt keeps the first */
 static void
 env_users_err(void *arg, const char *msg)
 {
-	struct users_errs	*ue = arg;
-
 	log_error("%s", msg);
-	if (ue->first[0] == '\0')
-		(void)gw_strlcpy(ue->first, msg, sizeof(ue->first));
 }
 
 /* signers_load's error callback: keep the first for relay_env_new's err */
@@ -156,8 +143,8 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
     struct gw_conf *conf, char *err, size_t errlen)
 {
 	struct relay_env	*env;
-	struct users_errs	 ue = { "" };
-	char			 why[256];
+	struct env_errs		 e = { err, errlen, 0 };
+	char			 why[512];
 	size_t			 i;
 
 	if ((env = calloc(1, sizeof(*env))) == NULL) {
@@ -168,70 +155,25 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 	env->dns = dns;
 	env->conf = conf_ref(conf);
 	env->refcnt = 1;
+	/* one runtime per upstream: TLS and POP contexts, users_file */
 	for (i = 0; i < conf->nupstreams; i++) {
-		if (conf->upstreams[i].tls == TLS_NONE)
-			continue;
-		env->tls[i] = tls_client_ctx_new(&conf->upstreams[i], why,
-		    sizeof(why));
-		if (env->tls[i] == NULL) {
+		env->uprt[i] = uprt_new(&conf->upstreams[i], env_users_err,
+		    NULL, why, sizeof(why));
+		if (env->uprt[i] == NULL) {
 			(void)snprintf(err, errlen, "upstream %s: %s",
 			    conf->upstreams[i].name, why);
 			relay_env_unref(env);
 			return NULL;
 		}
-	}
-	for (i = 0; i < conf->nupstreams; i++) {
-		if (relay_load_users(conf, i, &env->users[i], env_users_err,
-		    &ue) != 0) {
-			(void)snprintf(err, errlen, "upstream %s: %s",
-			    conf->upstreams[i].name, ue.first);
-			relay_env_unref(env);
-			return NULL;
-		}
-	}
-	for (i = 0; i < conf->nupstreams; i++) {
-		if (conf->upstreams[i].pop_server.host[0] == '\0' ||
-		    conf->upstreams[i].pop_tls == POP_TLS_NONE)
-			continue;
-		env->pop_tls[i] = relay_pop_ctx_new(&conf->upstreams[i], why,
-		    sizeof(why));
-		if (env->pop_tls[i] == NULL) {
-			(void)snprintf(err, errlen, "upstream %s: "
-			    "pop_before_smtp: %s", conf->upstreams[i].name, why);
-			relay_env_unref(env);
-			return NULL;
-		}
+		env->nuprt++;
 	}
 	/* beside the TLS contexts: a bad key refuses the whole snapshot */
-	{
-		struct env_errs	 e = { err, errlen, 0 };
-
-		if (signers_load(conf, &env->signers, env_err_first, env_warn,
-		    &e) != 0) {
-			relay_env_unref(env);
-			return NULL;
-		}
+	if (signers_load(conf, &env->signers, env_err_first, env_warn,
+	    &e) != 0) {
+		relay_env_unref(env);
+		return NULL;
 	}
 	return env;
-}
-
-/*
- * users_file is read here, when a configuration is put to use (start,
- * SIGHUP), and never in a session: a broken file keeps the old
- * configuration running.
- */
-static int
-relay_load_users(const struct gw_conf *conf, size_t i, struct users **out,
-    users_error_fn err, void *arg)
-{
-	const struct conf_upstream	*up = &conf->upstreams[i];
-
-	*out = NULL;
-	if (up->auth != AUTH_MAP)
-		return 0;
-	if ((*out = users_load(up->users_file, err, arg)) == NULL)
-		return -1;
-	return 0;
 }
 
 /* relay_check_conf - what relay_env_new() would refuse, for -t */
@@ -239,87 +181,15 @@ int
 relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
     const char *), void *arg)
 {
-	struct users	*u;
 	size_t		 i;
 	int		 nerr = 0;
 
-	for (i = 0; i < conf->nupstreams; i++) {
-		if (relay_load_users(conf, i, &u, err, arg) != 0)
-			nerr++;
-		users_free(u);
-	}
-	nerr += relay_check_tls(conf, err, arg);
-	return nerr;
-}
-
-/*
- * relay_check_tls - build every TLS context as relay_env_new() does (CA
- * and CRL files, client certificate, POP server) and drop it: a file
- * that passes -t must also start.
- */
-static int
-relay_check_tls(const struct gw_conf *conf, void (*err)(void *,
-    const char *), void *arg)
-{
-	const struct conf_upstream	*up;
-	struct tls_client_ctx		*tc;
-	char				 why[256], msg[400];
-	size_t				 i;
-	int				 nerr = 0;
-
+	for (i = 0; i < conf->nupstreams; i++)
+		nerr += uprt_check_users(&conf->upstreams[i], err, arg);
 	tls_init();
-	for (i = 0; i < conf->nupstreams; i++) {
-		up = &conf->upstreams[i];
-		if (up->tls != TLS_NONE) {
-			if ((tc = tls_client_ctx_new(up, why,
-			    sizeof(why))) == NULL) {
-				(void)snprintf(msg, sizeof(msg),
-				    "upstream %s: %s", up->name, why);
-				err(arg, msg);
-				nerr++;
-			}
-			tls_client_ctx_free(tc);
-		}
-		if (up->pop_server.host[0] == '\0' ||
-		    up->pop_tls == POP_TLS_NONE)
-			continue;
-		if ((tc = relay_pop_ctx_new(up, why, sizeof(why))) == NULL) {
-			(void)snprintf(msg, sizeof(msg), "upstream %s: "
-			    "pop_before_smtp: %s", up->name, why);
-			err(arg, msg);
-			nerr++;
-		}
-		tls_client_ctx_free(tc);
-	}
+	for (i = 0; i < conf->nupstreams; i++)
+		nerr += uprt_check_tls(&conf->upstreams[i], err, arg);
 	return nerr;
-}
-
-/*
- * relay_pop_ctx_new - the POP server is verified like the upstream (same
- * CA, CRL, pins, versions, exceptions) but against its own host name: a
- * context built from a copy of the upstream's policy with tls_name set.
- */
-static struct tls_client_ctx *
-relay_pop_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
-{
-	struct conf_upstream	*pu;
-	struct tls_client_ctx	*ctx = NULL;
-
-	if ((pu = malloc(sizeof(*pu))) == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	*pu = *up;
-	if (str_copy(pu->host, up->pop_server.host, sizeof(pu->host)) == -1 ||
-	    str_copy(pu->tls_name, up->pop_server.host,
-	    sizeof(pu->tls_name)) == -1)
-		(void)snprintf(err, errlen, "host name too long");
-	else {
-		pu->port = up->pop_server.port;
-		ctx = tls_client_ctx_new(pu, err, errlen);
-	}
-	free(pu);
-	return ctx;
 }
 
 /* relay_env_unref - drop a reference; the last one frees */
@@ -331,11 +201,8 @@ relay_env_unref(struct relay_env *env)
 	if (env == NULL || --env->refcnt > 0)
 		return;
 	hashpool_free(env->hpool);
-	for (i = 0; i < CONF_MAX_UPSTREAMS; i++) {
-		tls_client_ctx_free(env->tls[i]);
-		users_free(env->users[i]);
-		tls_client_ctx_free(env->pop_tls[i]);
-	}
+	for (i = 0; i < env->nuprt; i++)
+		uprt_free(env->uprt[i]);
 	signers_free(env->signers);
 	conf_unref(env->conf);
 	free(env);
@@ -430,14 +297,14 @@ relay_enter(struct relay *r, enum relay_state s)
 	r->state = s;
 }
 
-size_t
-relay_up_index(struct relay *r)
+struct uprt *
+relay_uprt(struct relay *r)
 {
-	size_t	i = (size_t)(r->up - r->env->conf->upstreams);
+	struct uprt	*u = uprt_find(r->env->uprt, r->env->nuprt, r->up);
 
-	if (i >= CONF_MAX_UPSTREAMS)
+	if (u == NULL)
 		fatalx("relay: upstream outside its configuration");
-	return i;
+	return u;
 }
 
 /* relay_find - the live session with this id (ids are never reused) */
@@ -455,7 +322,7 @@ relay_find(uint64_t id)
 static struct tls_client_ctx *
 relay_tls_ctx(struct relay *r)
 {
-	return r->env->tls[relay_up_index(r)];
+	return relay_uprt(r)->tls;
 }
 
 /* relay_fail_text - the text of the 4xx for an upstream failure */
@@ -769,15 +636,15 @@ relay_pop_start(struct relay *r)
 {
 	struct pop3_client_params	 p;
 	struct timespec			 now;
-	size_t				 i = relay_up_index(r);
+	struct uprt			*u = relay_uprt(r);
 	char				 secret[POP3_SECRET_MAX + 1], why[256];
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	if (r->up->pop_interval > 0 && r->env->pop_ok[i].tv_sec != 0 &&
-	    now.tv_sec - r->env->pop_ok[i].tv_sec < (time_t)r->up->pop_interval) {
+	if (r->up->pop_interval > 0 && u->pop_ok.tv_sec != 0 &&
+	    now.tv_sec - u->pop_ok.tv_sec < (time_t)r->up->pop_interval) {
 		log_debug("%016" PRIx64 " relay pop-before-smtp skipped: last "
 		    "login %llds ago (pop_interval %us)", r->id,
-		    (long long)(now.tv_sec - r->env->pop_ok[i].tv_sec),
+		    (long long)(now.tv_sec - u->pop_ok.tv_sec),
 		    r->up->pop_interval);
 		return 1;
 	}
@@ -798,7 +665,7 @@ relay_pop_start(struct relay *r)
 	p.host = r->up->pop_server.host;
 	p.port = r->up->pop_server.port;
 	p.tls = r->up->pop_tls;
-	p.tlsctx = r->env->pop_tls[i];
+	p.tlsctx = u->pop_tls;
 	p.user = r->up->username;
 	p.secret = secret;
 	p.allow_cleartext = r->up->auth_allow_cleartext;
@@ -841,7 +708,7 @@ relay_pop_done(void *arg, enum gw_fail cls, const char *why)
 		relay_pop_fail(r, cls);
 		return;
 	}
-	(void)clock_gettime(CLOCK_MONOTONIC, &r->env->pop_ok[relay_up_index(r)]);
+	(void)clock_gettime(CLOCK_MONOTONIC, &relay_uprt(r)->pop_ok);
 	relay_connect(r);
 	/* r may be freed here */
 }

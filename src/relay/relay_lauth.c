@@ -25,6 +25,7 @@
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
+#include "upstream/uprt.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -111,7 +112,7 @@ relay_hash_start(struct relay *r, const char *user, const char *pass)
 	const struct users_entry	*e;
 	const char			*hash;
 
-	e = users_lookup(env->users[relay_up_index(r)], user, &hash);
+	e = users_lookup(relay_uprt(r)->users, user, &hash);
 	if (hash == NULL)
 		return -1;
 	if (env->hpool == NULL && (env->hpool = hashpool_new(env->base,
@@ -147,7 +148,7 @@ relay_hash_done(uint64_t id, int ok, void *arg)
 		return;
 	}
 	r->hashing = 0;
-	r->map = ok ? users_lookup(r->env->users[relay_up_index(r)],
+	r->map = ok ? users_lookup(relay_uprt(r)->users,
 	    r->auth_user, &hash) : NULL;
 	relay_auth_log(r, r->auth_user, r->map != NULL ? "ok" : "failed", 0);
 	if (r->map != NULL)

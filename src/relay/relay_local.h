@@ -34,17 +34,16 @@ struct spool;
 struct dkim_msg;
 struct users;
 struct users_entry;
+struct uprt;
 
 struct relay_env {
 	struct event_base	*base;
 	struct evdns_base	*dns;
 	struct gw_conf		*conf;
-	struct tls_client_ctx	*tls[CONF_MAX_UPSTREAMS];
-	struct users		*users[CONF_MAX_UPSTREAMS];	/* auth = map */
-	struct hashpool		*hpool;		/* their hashes, on first use */
-	/* POP-before-SMTP: the upstream's trust, checked against the POP host */
-	struct tls_client_ctx	*pop_tls[CONF_MAX_UPSTREAMS];
-	struct timespec		 pop_ok[CONF_MAX_UPSTREAMS];	/* last login */
+	/* one per conf->upstreams[]: TLS, POP, users_file (uprt.h) */
+	struct uprt		*uprt[CONF_MAX_UPSTREAMS];
+	size_t			 nuprt;
+	struct hashpool		*hpool;		/* auth = map hashes, on first use */
 	struct signers		*signers;	/* the [dkim] keys */
 	int			 refcnt;
 };
@@ -122,8 +121,8 @@ struct relay {
 
 /* relay.c: the session's states and its upstream */
 void	relay_enter(struct relay *, enum relay_state);
-/* relay_up_index - r->up's index in its configuration's upstreams[] */
-size_t	relay_up_index(struct relay *);
+/* relay_uprt - the runtime of r's upstream in r's snapshot */
+struct uprt *relay_uprt(struct relay *);
 /* relay_find - the live session with this id, or NULL */
 struct relay *relay_find(uint64_t);
 void	relay_reply(struct relay *, enum smtp_reply_cmd,
