@@ -635,16 +635,18 @@ static int
 relay_pop_start(struct relay *r)
 {
 	struct pop3_client_params	 p;
-	struct timespec			 now;
+	struct timespec			 now, last;
 	struct uprt			*u = relay_uprt(r);
 	char				 secret[POP3_SECRET_MAX + 1], why[256];
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	if (r->up->pop_interval > 0 && u->pop_ok.tv_sec != 0 &&
-	    now.tv_sec - u->pop_ok.tv_sec < (time_t)r->up->pop_interval) {
+	/* kept across reloads (uprt.c says why) */
+	last = uprt_pop_ok(u);
+	if (r->up->pop_interval > 0 && last.tv_sec != 0 &&
+	    now.tv_sec - last.tv_sec < (time_t)r->up->pop_interval) {
 		log_debug("%016" PRIx64 " relay pop-before-smtp skipped: last "
 		    "login %llds ago (pop_interval %us)", r->id,
-		    (long long)(now.tv_sec - u->pop_ok.tv_sec),
+		    (long long)(now.tv_sec - last.tv_sec),
 		    r->up->pop_interval);
 		return 1;
 	}
@@ -693,6 +695,7 @@ static void
 relay_pop_done(void *arg, enum gw_fail cls, const char *why)
 {
 	struct relay	*r = arg;
+	struct timespec	 now;
 
 	pop3_client_free(r->pop);
 	r->pop = NULL;
@@ -708,7 +711,8 @@ relay_pop_done(void *arg, enum gw_fail cls, const char *why)
 		relay_pop_fail(r, cls);
 		return;
 	}
-	(void)clock_gettime(CLOCK_MONOTONIC, &relay_uprt(r)->pop_ok);
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	uprt_pop_ok_set(relay_uprt(r), &now);
 	relay_connect(r);
 	/* r may be freed here */
 }

@@ -5,6 +5,7 @@
  * a session: a users_file or a CA file that does not load keeps the old
  * configuration running.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,31 @@
 #include "tls/tls.h"
 #include "upstream/uprt.h"
 #include "util/str.h"
+
+/*
+ * State that must survive a reload lives here, outside every snapshot:
+ * the time of the last POP-before-SMTP login per upstream.  The login
+ * opens the relay at the provider for the gateway's address, and a
+ * SIGHUP changes nothing there; forgetting it made the first message
+ * after every reload wait for a POP login that pop_interval says is not
+ * needed.  The key is everything the login vouches for (the upstream's
+ * name, host and port, the POP server, the username): a reload that
+ * changes any of them starts afresh.  Fixed size, one process, one
+ * thread (the loop); when full, the entry written longest ago is replaced
+ * (upstreams removed by a reload are the ones that age).
+ */
+#define UPRT_KEEP_MAX	(CONF_MAX_UPSTREAMS * 2)
+#define UPRT_KEY_MAX	(CONF_NAME_MAX + CONF_HOST_MAX + ADDR_HOST_MAX + \
+			    CONF_TEXT_MAX + 32)
+
+struct uprt_keep {
+	char		 key[UPRT_KEY_MAX];	/* "" = free */
+	struct timespec	 pop_ok;
+	uint64_t	 used;			/* uprt_keep_tick when last used */
+};
+
+static struct uprt_keep	uprt_keep[UPRT_KEEP_MAX];
+static uint64_t		uprt_keep_tick;
 
 /* users_load()'s errors: all passed on, the first kept for why */
 struct uprt_uerr {
@@ -33,6 +59,60 @@ uprt_users_err(void *arg, const char *msg)
 		ue->fn(ue->arg, msg);
 	if (ue->n++ == 0)
 		(void)gw_strlcpy(ue->why, msg, ue->whylen);
+}
+
+/* uprt_keepkey - what a POP login for up vouches for, as one string */
+static char *
+uprt_keepkey(const struct conf_upstream *up)
+{
+	char	*k;
+
+	if ((k = malloc(UPRT_KEY_MAX)) == NULL)
+		return NULL;
+	/* fields end at a newline: none of them can hold one */
+	(void)snprintf(k, UPRT_KEY_MAX, "%s\n%s:%u\n%s:%u\n%s", up->name,
+	    up->host, up->port, up->pop_server.host, up->pop_server.port,
+	    up->username);
+	return k;
+}
+
+/* uprt_keep_find - key's entry; with make, a new or the oldest one */
+static struct uprt_keep *
+uprt_keep_find(const char *key, int make)
+{
+	struct uprt_keep	*k, *old = &uprt_keep[0];
+	size_t			 i;
+
+	for (i = 0; i < UPRT_KEEP_MAX; i++) {
+		k = &uprt_keep[i];
+		if (strcmp(k->key, key) == 0 && k->key[0] != '\0')
+			return k;
+		if (k->used < old->used)
+			old = k;
+	}
+	if (!make)
+		return NULL;
+	memset(old, 0, sizeof(*old));
+	(void)gw_strlcpy(old->key, key, sizeof(old->key));
+	return old;
+}
+
+struct timespec
+uprt_pop_ok(const struct uprt *u)
+{
+	struct uprt_keep	*k = uprt_keep_find(u->keepkey, 0);
+	struct timespec		 none = { 0, 0 };
+
+	return k != NULL ? k->pop_ok : none;
+}
+
+void
+uprt_pop_ok_set(struct uprt *u, const struct timespec *t)
+{
+	struct uprt_keep	*k = uprt_keep_find(u->keepkey, 1);
+
+	k->pop_ok = *t;
+	k->used = ++uprt_keep_tick;
 }
 
 static int
@@ -57,6 +137,10 @@ uprt_new(const struct conf_upstream *up, uprt_error_fn err, void *arg,
 		return NULL;
 	}
 	u->up = up;
+	if ((u->keepkey = uprt_keepkey(up)) == NULL) {
+		(void)snprintf(why, whylen, "out of memory");
+		goto fail;
+	}
 	if (up->tls != TLS_NONE &&
 	    (u->tls = tls_client_ctx_new(up, why, whylen)) == NULL)
 		goto fail;
@@ -84,6 +168,7 @@ uprt_free(struct uprt *u)
 	tls_client_ctx_free(u->tls);
 	users_free(u->users);
 	tls_client_ctx_free(u->pop_tls);
+	free(u->keepkey);
 	free(u);
 }
 

@@ -6,7 +6,7 @@
  * SIGHUP builds new ones beside the old.
  *
  * What must outlive a snapshot (the last POP-before-SMTP login) is not
- * kept here but in uprt_keep, see uprt_pop_ok().
+ * kept here but in a table of uprt.c's own, see uprt_pop_ok().
  */
 #ifndef GW_UPRT_H
 #define GW_UPRT_H
@@ -38,8 +38,8 @@ struct uprt {
 	 */
 	struct uppool		*pool;
 	struct upsess_cache	*sessions;
-	/* last POP-before-SMTP login, CLOCK_MONOTONIC; 0 = none yet */
-	struct timespec		 pop_ok;
+	/* what the POP-before-SMTP login vouches for, uprt_pop_ok()'s key */
+	char			*keepkey;
 };
 
 /* every error of users_file is sent here; the first also ends up in why */
@@ -72,6 +72,15 @@ int		 uprt_check_users(const struct conf_upstream *,
 		    void (*err)(void *, const char *), void *arg);
 int		 uprt_check_tls(const struct conf_upstream *,
 		    void (*err)(void *, const char *), void *arg);
+
+/*
+ * uprt_pop_ok - when the last POP-before-SMTP login for this upstream
+ * succeeded (CLOCK_MONOTONIC; tv_sec 0 if none is known), in this
+ * snapshot or an earlier one with the same upstream name, host, POP
+ * server and username.  uprt_pop_ok_set - a login just succeeded.
+ */
+struct timespec	 uprt_pop_ok(const struct uprt *);
+void		 uprt_pop_ok_set(struct uprt *, const struct timespec *);
 
 /*
  * uprt_pop_ctx_new - the POP server's TLS context: the upstream's policy

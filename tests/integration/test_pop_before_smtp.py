@@ -7,6 +7,7 @@ log, as the classic pop-before-smtp watchers do)."""
 import hashlib
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -334,6 +335,25 @@ def test_pop_interval_skips_recent_login():
           "sessions, got %r", dv.logins(USER))
     check(gw.wait_log(r"pop-before-smtp skipped: last login \d+s ago"),
           "the skipped login is not logged")
+
+
+def test_pop_interval_survives_reload():
+    """The last login is kept outside the configuration snapshot: a
+    SIGHUP does not make the next message wait for a new one."""
+    dv = Dovecot({USER: PASSWORD})
+    up = pop_upstream(dv, window=300)
+    gw = pop_gateway(up, dv.port_tls, "implicit", pop_interval="5m")
+    check_delivered(up, gw)
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    check(gw.wait_log(r"reload: new configuration in use", start=mark),
+          "no reload: %s", gw.log()[mark:])
+    replies = send_one(gw)
+    check_reply(replies[-1], 250, what="message after the reload")
+    check(len(dv.logins(USER)) == 1, "want one POP3 login across the "
+          "reload, got %r", dv.logins(USER))
+    check(gw.wait_log(r"pop-before-smtp skipped: last login \d+s ago",
+                      start=mark), "the skipped login is not logged")
 
 
 if __name__ == "__main__":
