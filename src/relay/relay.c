@@ -37,6 +37,7 @@
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
 #include "tls/tls.h"
+#include "upstream/upcred.h"
 #include "upstream/uprt.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -595,7 +596,7 @@ srv_mail(void *arg, const struct smtp_path *from)
 static void
 relay_connect(struct relay *r)
 {
-	struct smtp_client_auth		 a;
+	struct upcred_facts		 f;
 
 	/*
 	 * The upstream's credentials, per connection.  inject: fetched
@@ -612,7 +613,8 @@ relay_connect(struct relay *r)
 		return;
 	}
 	/* map: the client's entry; none: no AUTH */
-	relay_open_upstream(r, relay_listener_auth(r, &a));
+	relay_cred_facts(r, &f);
+	relay_open_upstream(r, &f);
 }
 
 /* relay_pop_fail - the 451 for a failed POP-before-SMTP login */
@@ -722,7 +724,7 @@ static void
 relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
 {
 	struct relay		*r = arg;
-	struct smtp_client_auth	 a;
+	struct upcred_facts	 f;
 
 	r->sf = NULL;
 	if (cred == NULL) {
@@ -733,20 +735,48 @@ relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
 		relay_fail_reply(r, FAIL_AUTH);
 		return;
 	}
-	memset(&a, 0, sizeof(a));
-	a.user = cred->user;
-	a.secret = cred->password;
-	a.token = cred->token;
+	relay_cred_facts(r, &f);
+	f.inject = cred;
 	/* smtp_client_new() copies them; cred is wiped when we return */
-	relay_open_upstream(r, &a);
+	relay_open_upstream(r, &f);
 }
 
-/* relay_open_upstream - the connection for the MAIL waiting in r */
+/*
+ * relay_cred_facts - what upcred chooses from, as far as r knows it: the
+ * mode, the POP login, the client's map entry.  The callers add the
+ * inject secret or the client's own AUTH.
+ */
 void
-relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
+relay_cred_facts(struct relay *r, struct upcred_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->mode = r->up->auth;
+	if (r->up->pop_server.host[0] != '\0')
+		f->pop_user = r->up->username;
+	f->map = r->map;
+}
+
+/*
+ * relay_open_upstream - the connection for the MAIL (or the passthrough
+ * AUTH) waiting in r, with the credentials upcred chooses from f.  On
+ * failure the client has its 451 and r->cli is NULL.
+ */
+void
+relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 {
 	struct smtp_client_params	 p;
+	struct upcred			 c;
+	const char			*why;
+	char				 vis[UPCRED_ID_MAX * 4 + 1];
 
+	if (upcred_select(f, &c, &why) == -1) {
+		log_warnx("%016" PRIx64 " relay upstream=%s:%u auth=%s: %s",
+		    r->id, r->up->host, r->up->port,
+		    auth_mode_name(r->up->auth), why);
+		relay_enter(r, R_IDLE);
+		relay_fail_reply(r, FAIL_INTERNAL);
+		return;
+	}
 	memset(&p, 0, sizeof(p));
 	p.base = r->env->base;
 	p.dns = r->env->dns;
@@ -755,13 +785,16 @@ relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
 	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
 	    r->env->conf->hostname;
 	p.id = r->id;
-	p.auth = auth;
+	p.auth = upcred_auth(&c);
 	/* the client may outlive this session while it says QUIT */
 	p.release = relay_env_release;
 	p.release_arg = r->env;
-	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s auth=%s",
-	    r->id, r->up->host, r->up->port, tls_mode_name(r->up->tls),
-	    auth != NULL ? auth_mode_name(r->up->auth) : "none");
+	/* c.identity: what a pool will key this connection on */
+	(void)str_vis(vis, sizeof(vis), c.identity, strlen(c.identity));
+	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s auth=%s "
+	    "as=\"%s\"", r->id, r->up->host, r->up->port,
+	    tls_mode_name(r->up->tls), p.auth != NULL ?
+	    auth_mode_name(r->up->auth) : "none", vis);
 	r->env->refcnt++;
 	nupstreams++;
 	r->up_tls[0] = '\0';

@@ -25,6 +25,7 @@
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
+#include "upstream/upcred.h"
 #include "upstream/uprt.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -38,21 +39,6 @@ static void	relay_auth_log(struct relay *, const char *, const char *,
 		    int);
 
 /*
- * auth = map: the upstream credentials of the client's users_file entry.
- * NULL for the other modes (inject builds its own).
- */
-const struct smtp_client_auth *
-relay_listener_auth(struct relay *r, struct smtp_client_auth *a)
-{
-	if (r->up->auth != AUTH_MAP || r->map == NULL)
-		return NULL;
-	memset(a, 0, sizeof(*a));
-	a->user = r->map->up_user;
-	a->secret = r->map->up_secret;
-	return a;
-}
-
-/*
  * The client's AUTH.  An address over auth_fail_limit is refused before
  * anything is tried (authguard).  map: the password is hashed off the
  * loop (hashpool) and relay_hash_done() answers.  passthrough: the
@@ -60,10 +46,11 @@ relay_listener_auth(struct relay *r, struct smtp_client_auth *a)
  * upstream's verdict becomes the reply (cli_ready/cli_failed).
  */
 void
-relay_srv_auth(void *arg, const char *mech, const char *user, const char *pass)
+relay_srv_auth(void *arg, const char *mech, const char *user,
+    const char *pass)
 {
 	struct relay		*r = arg;
-	struct smtp_client_auth	 a;
+	struct upcred_facts	 f;
 
 	if (authguard_begin(r->env->conf, (struct sockaddr *)&r->peer,
 	    r->id)) {
@@ -89,15 +76,14 @@ relay_srv_auth(void *arg, const char *mech, const char *user, const char *pass)
 		    auth_mode_name(r->up->auth));
 	/* a failed attempt closed its connection; never reuse one */
 	relay_close_upstream(r);
-	memset(&a, 0, sizeof(a));
-	a.user = user;
-	a.secret = pass;
-	a.one_try = 1;		/* the client's password: no fallback */
+	relay_cred_facts(r, &f);
+	f.user = user;		/* upcred: one try, no fallback */
+	f.secret = pass;
 	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
 	/* smtp_client_new() copies the credentials */
-	relay_open_upstream(r, &a);
+	relay_open_upstream(r, &f);
 	if (r->cli == NULL) {
-		/* relay_open_upstream() answered (451, out of memory) */
+		/* relay_open_upstream() answered (451: out of memory) */
 		relay_auth_log(r, user, "failed", 0);
 		return;
 	}

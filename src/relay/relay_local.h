@@ -35,6 +35,7 @@ struct dkim_msg;
 struct users;
 struct users_entry;
 struct uprt;
+struct upcred_facts;
 
 struct relay_env {
 	struct event_base	*base;
@@ -128,12 +129,12 @@ struct relay *relay_find(uint64_t);
 void	relay_reply(struct relay *, enum smtp_reply_cmd,
 	    const struct smtp_reply *);
 void	relay_close_upstream(struct relay *);
-void	relay_open_upstream(struct relay *, const struct smtp_client_auth *);
+/* relay_cred_facts - upcred's facts for r, before inject or passthrough's */
+void	relay_cred_facts(struct relay *, struct upcred_facts *);
+void	relay_open_upstream(struct relay *, const struct upcred_facts *);
 
 /* relay_lauth.c: the listener's AUTH */
 void	relay_srv_auth(void *, const char *, const char *, const char *);
-const struct smtp_client_auth *relay_listener_auth(struct relay *,
-	    struct smtp_client_auth *);
 void	relay_auth_settle(struct relay *);
 void	relay_auth_done(struct relay *);
 void	relay_auth_failed(struct relay *, enum gw_fail,

@@ -1,0 +1,185 @@
+/*
+ * test_upcred - upstream credential selection: for each auth mode and
+ * the facts a session has, the AUTH sent upstream and the identity the
+ * connection is authenticated as.  Two accounts never share an identity.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "auth/secret.h"
+#include "auth/users.h"
+#include "upstream/upcred.h"
+
+static const struct secret_cred inject_pw = { "relay@isp.test", "pw-1", NULL };
+static const struct secret_cred inject_tok = { "relay@isp.test", NULL, "tok-1" };
+static const struct secret_cred inject_nouser = { NULL, "pw-1", NULL };
+static struct users_entry map_alice = { "app1", "$y$x", "alice@isp.test",
+    "alice-secret" };
+
+struct cred_case {
+	const char		*name;
+	struct upcred_facts	 f;
+	int			 rc;
+	const char		*identity;	/* when rc == 0 */
+	const char		*user;		/* NULL: no AUTH upstream */
+	const char		*secret;
+	const char		*token;
+	int			 one_try;
+};
+
+static const struct cred_case cases[] = {
+	{ "none", { AUTH_NONE, NULL, NULL, NULL, NULL, NULL }, 0, "none",
+	    NULL, NULL, NULL, 0 },
+	{ "none ignores stray facts", { AUTH_NONE, NULL, &inject_pw,
+	    &map_alice, "bob", "x" }, 0, "none", NULL, NULL, NULL, 0 },
+	{ "none after a POP login", { AUTH_NONE, "joe", NULL, NULL, NULL,
+	    NULL }, 0, "pop:joe", NULL, NULL, NULL, 0 },
+	{ "inject, password", { AUTH_INJECT, NULL, &inject_pw, NULL, NULL,
+	    NULL }, 0, "inject:relay@isp.test", "relay@isp.test", "pw-1",
+	    NULL, 0 },
+	{ "inject, token", { AUTH_INJECT, NULL, &inject_tok, NULL, NULL,
+	    NULL }, 0, "inject:relay@isp.test", "relay@isp.test", NULL,
+	    "tok-1", 0 },
+	{ "inject after POP: the AUTH names it", { AUTH_INJECT, "joe",
+	    &inject_pw, NULL, NULL, NULL }, 0, "inject:relay@isp.test",
+	    "relay@isp.test", "pw-1", NULL, 0 },
+	{ "inject, not fetched", { AUTH_INJECT, NULL, NULL, NULL, NULL,
+	    NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	{ "inject, no user", { AUTH_INJECT, NULL, &inject_nouser, NULL, NULL,
+	    NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	{ "map: the upstream account, not the local user", { AUTH_MAP, NULL,
+	    NULL, &map_alice, "app1", "local" }, 0, "map:alice@isp.test",
+	    "alice@isp.test", "alice-secret", NULL, 0 },
+	{ "map without an entry", { AUTH_MAP, NULL, NULL, NULL, NULL, NULL },
+	    -1, NULL, NULL, NULL, NULL, 0 },
+	{ "passthrough: one try", { AUTH_PASSTHROUGH, NULL, NULL, NULL,
+	    "carol@isp.test", "carol-pw" }, 0, "pass:carol@isp.test",
+	    "carol@isp.test", "carol-pw", NULL, 1 },
+	{ "passthrough, empty user", { AUTH_PASSTHROUGH, NULL, NULL, NULL,
+	    "", "pw" }, 0, "pass:", "", "pw", NULL, 1 },
+	{ "passthrough without the client's AUTH", { AUTH_PASSTHROUGH, NULL,
+	    NULL, NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	{ "passthrough without a password", { AUTH_PASSTHROUGH, NULL, NULL,
+	    NULL, "carol", NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+};
+
+static void
+test_cases(void **state)
+{
+	const struct cred_case		*tc;
+	const struct smtp_client_auth	*a;
+	struct upcred			 c;
+	const char			*why;
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tc = &cases[i];
+		why = NULL;
+		print_message("%s\n", tc->name);
+		assert_int_equal(upcred_select(&tc->f, &c, &why), tc->rc);
+		if (tc->rc == -1) {
+			assert_non_null(why);
+			assert_null(upcred_auth(&c));
+			assert_string_equal(c.identity, "");
+			continue;
+		}
+		assert_string_equal(c.identity, tc->identity);
+		a = upcred_auth(&c);
+		if (tc->user == NULL) {
+			assert_null(a);
+			continue;
+		}
+		assert_non_null(a);
+		assert_string_equal(a->user, tc->user);
+		if (tc->secret != NULL)
+			assert_string_equal(a->secret, tc->secret);
+		else
+			assert_null(a->secret);
+		if (tc->token != NULL)
+			assert_string_equal(a->token, tc->token);
+		else
+			assert_null(a->token);
+		assert_int_equal(a->one_try, tc->one_try);
+	}
+}
+
+/* a name too long for an identity is refused, never cut to another's */
+static void
+test_identity_not_cut(void **state)
+{
+	struct upcred_facts	 f;
+	struct upcred		 c;
+	const char		*why = NULL;
+	static char		 longa[UPCRED_ID_MAX + 8], longb[UPCRED_ID_MAX + 8];
+	char			 fits[UPCRED_ID_MAX - 6 + 1];
+
+	(void)state;
+	memset(longa, 'a', sizeof(longa) - 1);
+	memcpy(longb, longa, sizeof(longb));
+	longb[sizeof(longb) - 2] = 'b';
+	memset(&f, 0, sizeof(f));
+	f.mode = AUTH_PASSTHROUGH;
+	f.user = longa;
+	f.secret = "x";
+	assert_int_equal(upcred_select(&f, &c, &why), -1);
+	assert_string_equal(why, "user name too long for an identity");
+	assert_null(upcred_auth(&c));
+	f.user = longb;
+	assert_int_equal(upcred_select(&f, &c, &why), -1);
+	/* the longest that fits: "pass:" and the name, and the NUL */
+	memset(fits, 'f', sizeof(fits) - 1);
+	fits[sizeof(fits) - 1] = '\0';
+	f.user = fits;
+	assert_int_equal(upcred_select(&f, &c, &why), 0);
+	assert_int_equal(strlen(c.identity), UPCRED_ID_MAX - 1);
+	/* a POP user too long, without SMTP AUTH */
+	memset(&f, 0, sizeof(f));
+	f.mode = AUTH_NONE;
+	f.pop_user = longa;
+	assert_int_equal(upcred_select(&f, &c, &why), -1);
+}
+
+/* the modes never share an identity for the same name */
+static void
+test_modes_distinct(void **state)
+{
+	struct users_entry	 e = { "x", "h", "same", "s" };
+	const struct secret_cred cred = { "same", "s", NULL };
+	struct upcred_facts	 f;
+	struct upcred		 c[4];
+	const char		*why;
+	int			 i, j;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.pop_user = "same";
+	f.inject = &cred;
+	f.map = &e;
+	f.user = "same";
+	f.secret = "s";
+	for (i = 0; i < 4; i++) {
+		f.mode = (enum auth_mode)i;
+		assert_int_equal(upcred_select(&f, &c[i], &why), 0);
+	}
+	for (i = 0; i < 4; i++)
+		for (j = i + 1; j < 4; j++)
+			assert_string_not_equal(c[i].identity, c[j].identity);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_identity_not_cut),
+		cmocka_unit_test(test_modes_distinct),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
