@@ -140,4 +140,8 @@ void	relay_auth_done(struct relay *);
 void	relay_auth_failed(struct relay *, enum gw_fail,
 	    const struct smtp_reply *);
 
+/* relay_dkim.c: DKIM of the session's message */
+void	relay_dkim_reset(struct relay *);
+void	relay_dkim_sign(struct relay *);
+
 #endif
