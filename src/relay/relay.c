@@ -33,12 +33,12 @@
 #include "relay/spool.h"
 #include "relay/txlog.h"
 #include "smtp/smtp_client.h"
-#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
 #include "tls/tls.h"
 #include "upstream/upcred.h"
 #include "upstream/uprt.h"
+#include "upstream/uptx.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -447,61 +447,30 @@ relay_slow_reply(struct relay *r, int code)
 }
 
 /*
- * relay_path_args - "<addr> PARAMS" for the upstream's MAIL or RCPT: only
- * parameters the upstream announced are passed on, exactly as the client
- * sent them.  The DSN ones (RFC 3461) go to an upstream without DSN as
- * RFC 3461 4 says a relay to a non-DSN server does: the command goes
- * without them, and that is logged once per transaction and command
- * (docs/replies.md says what it means here).  Returns NULL or the reason
- * to refuse.
+ * relay_path_args - "<addr> PARAMS" for the upstream's MAIL or RCPT
+ * (uptx_path_args says which parameters go).  DSN parameters left out
+ * for an upstream without DSN are logged once per transaction and
+ * command (docs/replies.md says what it means here).  Returns NULL or
+ * the reason to refuse.
  */
 static const char *
 relay_path_args(struct relay *r, const struct smtp_path *path, int rcpt,
     char *buf, size_t len)
 {
-	const struct smtp_ext	*ext = smtp_client_ext(r->cli);
-	const struct smtp_param	*p;
-	char			 dropped[SMTP_PARAM_MAX * SMTP_PARAM_KW_MAX];
-	size_t			 i;
-	int			 n;
+	char		 dropped[UPTX_DROPPED_MAX];
+	const char	*why;
 
-	dropped[0] = '\0';
-	n = snprintf(buf, len, "<%s>", path->addr);
-	if (n < 0 || (size_t)n >= len)
-		return "path too long";
-	for (i = 0; i < path->nparams; i++) {
-		p = &path->params[i];
-		if (str_ieq(p->keyword, "SIZE") && !(ext->flags & SMTP_EXT_SIZE))
-			continue;
-		/* 8BITMIME bodies are passed through unchanged: no downgrade */
-		if (str_ieq(p->keyword, "BODY") && !(ext->flags & SMTP_EXT_8BITMIME))
-			continue;
-		if (str_ieq(p->keyword, "SMTPUTF8") &&
-		    !(ext->flags & SMTP_EXT_SMTPUTF8))
-			return "upstream does not support SMTPUTF8";
-		if (smtp_dsn_keyword(p->keyword, rcpt) != SMTP_DSN_NONE &&
-		    !(ext->flags & SMTP_EXT_DSN)) {
-			/* keywords are checked letters, digits and '-' */
-			if (dropped[0] != '\0')
-				(void)gw_strlcat(dropped, ",", sizeof(dropped));
-			(void)gw_strlcat(dropped, p->keyword, sizeof(dropped));
-			continue;
-		}
-		if (gw_strlcat(buf, " ", len) >= len ||
-		    gw_strlcat(buf, p->keyword, len) >= len)
-			return "parameters too long";
-		if (p->has_value && (gw_strlcat(buf, "=", len) >= len ||
-		    gw_strlcat(buf, p->value, len) >= len))
-			return "parameters too long";
-	}
-	if (dropped[0] != '\0' && !(r->dsn_logged & (rcpt ? 2 : 1))) {
+	why = uptx_path_args(smtp_client_ext(r->cli)->flags, path, rcpt, buf,
+	    len, dropped, sizeof(dropped));
+	if (why == NULL && dropped[0] != '\0' &&
+	    !(r->dsn_logged & (rcpt ? 2 : 1))) {
 		r->dsn_logged |= rcpt ? 2 : 1;
 		log_info("%016" PRIx64 " relay dsn dropped upstream=%s:%u "
 		    "command=%s params=%s reason=\"upstream does not offer "
 		    "DSN\"", r->id, r->up->host, r->up->port,
 		    rcpt ? "RCPT" : "MAIL", dropped);
 	}
-	return NULL;
+	return why;
 }
 
 /*
@@ -520,8 +489,7 @@ relay_reply(struct relay *r, enum smtp_reply_cmd cmd,
 static void
 relay_send_mail(struct relay *r)
 {
-	char		 args[SMTP_PATH_MAX + SMTP_PARAM_MAX *
-			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2)];
+	char		 args[UPTX_ARGS_MAX];
 	const char	*why;
 
 	if ((why = relay_path_args(r, r->from, 0, args, sizeof(args))) !=
@@ -810,8 +778,7 @@ static void
 srv_rcpt(void *arg, const struct smtp_path *to)
 {
 	struct relay	*r = arg;
-	char		 args[SMTP_PATH_MAX + SMTP_PARAM_MAX *
-			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2)];
+	char		 args[UPTX_ARGS_MAX];
 	const char	*why;
 
 	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));

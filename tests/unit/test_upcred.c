@@ -16,7 +16,8 @@
 #include "upstream/upcred.h"
 
 static const struct secret_cred inject_pw = { "relay@isp.test", "pw-1", NULL };
-static const struct secret_cred inject_tok = { "relay@isp.test", NULL, "tok-1" };
+static const struct secret_cred inject_tok = { "relay@isp.test", NULL,
+    "tok-1" };
 static const struct secret_cred inject_nouser = { NULL, "pw-1", NULL };
 static struct users_entry map_alice = { "app1", "$y$x", "alice@isp.test",
     "alice-secret" };
