@@ -6,7 +6,9 @@
  * public interface is relay.h.
  *
  * relay.c is the glue between the client session and the upstream;
- * relay_lauth.c is the listener's AUTH (map and passthrough).
+ * relay_lauth.c is the listener's AUTH (map and passthrough);
+ * relay_dkim.c signs the session's message.  The upstream's runtime,
+ * credentials and command arguments are in src/upstream/.
  */
 #ifndef GW_RELAY_LOCAL_H
 #define GW_RELAY_LOCAL_H
