@@ -64,13 +64,11 @@ static const char *const strstate[] = {
 _Static_assert(sizeof(strstate) / sizeof(strstate[0]) == CS_MAX,
     "strstate[] must name every client state");
 
-static void	client_enter(struct smtp_client *, enum client_state);
 static void	client_response(struct smtp_client *);
-static void	client_hold(struct smtp_client *);
-static void	client_release(struct smtp_client *);
 static void	client_destroy(struct smtp_client *);
 static void	client_close(struct smtp_client *);
 static void	client_finish(struct smtp_client *);
+static void	client_notify_failed(struct smtp_client *);
 /* how a failure ends the connection (client_fail_v) */
 enum client_end {
 	END_CLOSE = 0,		/* close at once */
@@ -78,8 +76,6 @@ enum client_end {
 	END_CANCEL_QUIT		/* inside a SASL exchange: "*", QUIT, close */
 };
 
-static void	client_fail(struct smtp_client *, enum gw_fail, const char *, ...)
-		    GW_PRINTF(3, 4);
 static void	client_auth_fail(struct smtp_client *, enum client_end,
 		    const char *, ...) GW_PRINTF(3, 4);
 static void	client_fail_v(struct smtp_client *, enum gw_fail,
@@ -114,7 +110,7 @@ static void	on_tlsverified(struct smtp_client *);
 static void	on_timer(evutil_socket_t, short, void *);
 static void	on_defer(evutil_socket_t, short, void *);
 
-static const char *
+const char *
 client_strstate(enum client_state s)
 {
 	if ((unsigned)s >= CS_MAX)
@@ -151,6 +147,7 @@ smtp_client_new(const struct smtp_client_params *p,
 	c->id = p->id;
 	c->cb = *cb;
 	c->arg = arg;
+	c->owners = 1;
 	(void)str_copy(c->tlsdesc, "none", sizeof(c->tlsdesc));
 	(void)str_copy(c->peer, "-", sizeof(c->peer));
 	c->ev_timer = evtimer_new(c->base, on_timer, c);
@@ -205,7 +202,7 @@ client_text_ok(const char *s)
 	return 1;
 }
 
-static void
+void
 client_hold(struct smtp_client *c)
 {
 	c->held++;
@@ -216,7 +213,7 @@ client_hold(struct smtp_client *c)
  * CF_FREE.  This is the only place a frame frees: code inside a frame
  * only marks, so nothing can touch the client after it is gone.
  */
-static void
+void
 client_release(struct smtp_client *c)
 {
 	if (c->held <= 0)
@@ -279,7 +276,7 @@ client_finish(struct smtp_client *c)
  * call it is deferred to a zero-delay event so that the owner is never
  * re-entered.
  */
-static void
+void
 client_fail(struct smtp_client *c, enum gw_fail cls, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -317,7 +314,13 @@ client_fail_v(struct smtp_client *c, enum gw_fail cls, enum client_end how,
 	c->flags |= CF_FAILED;
 	c->fail_class = cls;
 	(void)vsnprintf(c->fail_text, sizeof(c->fail_text), fmt, ap);
-	if (!(c->flags & CF_QUIET))
+	/* an idle connection the upstream dropped is routine, not a warning */
+	if (!(c->flags & CF_QUIET) && (c->flags & CF_DETACHED))
+		log_info("%016llx smtp-client upstream=%s:%u idle connection "
+		    "dropped class=%s state=%s: %s", (unsigned long long)c->id,
+		    c->up->host, c->up->port, fail_name(cls),
+		    client_strstate(c->state), c->fail_text);
+	else if (!(c->flags & CF_QUIET))
 		log_warnx("%016llx smtp-client upstream=%s:%u failed class=%s "
 		    "state=%s: %s", (unsigned long long)c->id, c->up->host,
 		    c->up->port, fail_name(cls), client_strstate(c->state),
@@ -353,9 +356,23 @@ client_fail_v(struct smtp_client *c, enum gw_fail cls, enum client_end how,
 		event_active(c->ev_defer, EV_TIMEOUT, 0);
 		return;
 	}
-	c->flags |= CF_QUIET;
-	c->cb.failed(c->arg, cls, c->fail_text);
+	client_notify_failed(c);
 	/* c may be freed here (deferred: we are held) */
+}
+
+/*
+ * client_notify_failed - the last callback: failed() to the owner, or
+ * dead() to the holder of a detached client.
+ */
+static void
+client_notify_failed(struct smtp_client *c)
+{
+	c->flags |= CF_QUIET;
+	if (c->flags & CF_DETACHED)
+		c->icb.dead(c->iarg, c, c->fail_class, c->fail_text);
+	else
+		c->cb.failed(c->arg, c->fail_class, c->fail_text);
+	/* c may be freed here */
 }
 
 static void
@@ -400,7 +417,7 @@ client_send(struct smtp_client *c, const char *fmt, ...)
  * caller returns right after: the state's action may fail the session and
  * free the connection.
  */
-static void
+void
 client_enter(struct smtp_client *c, enum client_state s)
 {
 	enum client_state	 old = c->state;
@@ -503,6 +520,8 @@ client_enter(struct smtp_client *c, enum client_state s)
 		}
 		break;
 	case CS_MAIL:
+		c->tx = SMTP_TX_NONE;	/* a new transaction */
+		c->flags |= CF_TX_DIRTY;
 		client_timer(c, c->up->command_timeout);
 		client_send(c, "MAIL FROM:%s", c->cmdarg);
 		break;
@@ -525,6 +544,7 @@ client_enter(struct smtp_client *c, enum client_state s)
 		client_body_pump(c);
 		break;
 	case CS_DOT:
+		c->tx = SMTP_TX_DOT;	/* never retried from here on */
 		io_set_lowat(c->io, 0);
 		client_timer(c, c->up->command_timeout);
 		break;
@@ -872,6 +892,8 @@ client_response(struct smtp_client *c)
 	int			 cls = r->code / 100;
 
 	client_reply_text(r, txt, sizeof(txt));
+	if (c->state == CS_DOT)
+		c->messages++;	/* carried, whatever the answer */
 	if (c->state == CS_QUIT) {
 		client_finish(c);
 		return;
@@ -884,6 +906,10 @@ client_response(struct smtp_client *c)
 	if (r->code == 421) {
 		client_fail(c, FAIL_REJECTED, "upstream is closing in %s: %s",
 		    client_strstate(c->state), txt);
+		return;
+	}
+	if (c->flags & CF_PARKING) {
+		client_park_reply(c, txt);
 		return;
 	}
 
@@ -962,6 +988,13 @@ client_response(struct smtp_client *c)
 			    client_strstate(c->state), txt);
 			return;
 		}
+		if (c->state == CS_MAIL && cls == 2)
+			c->tx = SMTP_TX_MAIL;
+		else if (c->state == CS_RSET && cls == 2) {
+			if (c->tx == SMTP_TX_MAIL)
+				c->tx = SMTP_TX_NONE;
+			c->flags &= ~CF_TX_DIRTY;
+		}
 		client_enter(c, CS_READY);
 		if (!(c->flags & CF_QUIET))
 			c->cb.reply(c->arg, r);
@@ -990,6 +1023,10 @@ on_datain(struct smtp_client *c)
 	while (c->io != NULL &&
 	    (!(c->flags & CF_FAILED) || c->state == CS_QUIT)) {
 		in = io_in(c->io);
+		if ((c->flags & CF_DETACHED) && c->state == CS_READY) {
+			client_idle_datain(c);	/* nothing was asked */
+			return;
+		}
 		lr = buf_findline(in, SMTP_REPLY_LINE_MAX, &len);
 		if (lr == BUF_LINE_NONE)
 			return;
@@ -1202,9 +1239,9 @@ on_defer(evutil_socket_t fd, short what, void *arg)
 	client_hold(c);
 	if ((c->flags & CF_FAIL_PENDING) && !(c->flags & CF_QUIET)) {
 		c->flags &= ~CF_FAIL_PENDING;
-		c->flags |= CF_QUIET;
-		c->cb.failed(c->arg, c->fail_class, c->fail_text);
+		client_notify_failed(c);
 	}
+	client_idle_defer(c);
 	client_release(c);
 	/* c may be freed here */
 }
@@ -1299,6 +1336,10 @@ client_command(struct smtp_client *c, const char *verb, enum client_state s,
 	if (c->state != CS_READY)
 		fatalx("smtp_client: %s in state %s", verb,
 		    client_strstate(c->state));
+	/* a detached client has no owner; a new one waits for ready() */
+	if (c->flags & (CF_DETACHED | CF_READY_PENDING))
+		fatalx("smtp_client: %s %s", verb, (c->flags & CF_DETACHED) ?
+		    "on a detached client" : "before ready()");
 	if (TLS_REQUIRED(c->up->tls) && !(c->flags & CF_TLS))
 		fatalx("smtp_client: %s in cleartext with tls=%s", verb,
 		    tls_mode_name(c->up->tls));
@@ -1378,7 +1419,9 @@ smtp_client_quit(struct smtp_client *c)
 	c->flags |= CF_QUIET;
 	if (c->state == CS_QUIT)
 		return;
-	if (c->state != CS_READY || c->io == NULL || (c->flags & CF_FAILED)) {
+	/* during detach's own RSET, QUIT follows it on the wire */
+	if ((c->state != CS_READY && !(c->flags & CF_PARKING)) ||
+	    c->io == NULL || (c->flags & CF_FAILED)) {
 		smtp_client_free(c);
 		return;
 	}

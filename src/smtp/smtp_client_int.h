@@ -66,6 +66,11 @@ enum client_state {
 #define CF_AUTH_EXPECT_FAIL 0x0400 /* error challenge answered: 5xx next */
 #define CF_AUTH_WANTED	0x0800	/* the owner gave credentials */
 #define CF_AUTH_ONE_TRY	0x1000	/* no fallback (smtp_client_auth.one_try) */
+#define CF_DETACHED	0x2000	/* no owner: the holder's idle callbacks */
+#define CF_PARKING	0x4000	/* our own RSET (from detach) is in flight */
+#define CF_READY_PENDING 0x8000	/* ready() to a new owner waits on ev_defer */
+#define CF_REUSED	0x10000	/* the current owner is not the first */
+#define CF_TX_DIRTY	0x20000	/* a MAIL went out since ready or RSET's 250 */
 
 struct smtp_client {
 	enum client_state	 state;
@@ -85,6 +90,13 @@ struct smtp_client {
 	char			 helo[CONF_HOST_MAX];
 	struct smtp_client_cb	 cb;
 	void			*arg;
+	/* while detached: the holder's callbacks (smtp_client_idle.c) */
+	struct smtp_client_idle_cb icb;
+	void			*iarg;
+	enum smtp_client_tx	 tx;	/* the retry rule: see smtp_client.h */
+	unsigned long		 messages;	/* final-dot replies received */
+	unsigned		 owners;	/* attach count, the first included */
+	struct timespec		 idle_since;	/* CLOCK_MONOTONIC */
 
 	struct event		*ev_timer;
 	struct event		*ev_defer;
@@ -125,5 +137,18 @@ struct smtp_client {
 	 * without AUTH do not carry 4 KiB for it */
 	struct smtp_reply	*auth_reply;
 };
+
+/* smtp_client.c */
+const char *client_strstate(enum client_state);
+void	client_hold(struct smtp_client *);
+void	client_release(struct smtp_client *);
+void	client_enter(struct smtp_client *, enum client_state);
+void	client_fail(struct smtp_client *, enum gw_fail, const char *, ...)
+	    GW_PRINTF(3, 4);
+
+/* smtp_client_idle.c */
+void	client_idle_datain(struct smtp_client *);
+void	client_park_reply(struct smtp_client *, const char *txt);
+void	client_idle_defer(struct smtp_client *);
 
 #endif
