@@ -23,6 +23,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -121,6 +122,8 @@ enum step_kind {
 	ST_BODY,	/* collect a body up to CRLF.CRLF */
 	ST_TLS,		/* wolfSSL_accept on the connection */
 	ST_CLOSE,	/* close the connection */
+	ST_TLS_CLOSE,	/* close_notify, then close */
+	ST_CORK,	/* TCP_CORK on ("1") or off ("0"): sends go out together */
 	ST_SILENT	/* stop reacting; never answer */
 };
 
@@ -263,6 +266,17 @@ fake_run(struct fake *f)
 			return;
 		case ST_CLOSE:
 			f->pc++;
+			fake_close(f);
+			return;
+		case ST_CORK:
+			f->pc++;
+			(void)setsockopt(f->fd, IPPROTO_TCP, TCP_CORK,
+			    &(int){ s->text[0] == '1' }, sizeof(int));
+			break;
+		case ST_TLS_CLOSE:
+			f->pc++;
+			assert_non_null(f->ssl);
+			(void)wolfSSL_shutdown(f->ssl);
 			fake_close(f);
 			return;
 		case ST_EXPECT:
@@ -503,7 +517,9 @@ struct owner {
 enum holder_action {
 	H_WAIT = 0,	/* only watch: dead() is expected */
 	H_ATTACH,	/* once idle, hand it to the scenario's owner2 */
-	H_QUIT		/* once idle, smtp_client_quit() */
+	H_QUIT,		/* once idle, smtp_client_quit() */
+	H_QUIT_NOW,	/* smtp_client_quit() right after detach */
+	H_DROP_ATTACH	/* once idle, the fake closes, then attach */
 };
 
 struct holder {
@@ -581,6 +597,11 @@ owner_next(struct owner *o)
 		assert_int_equal(smtp_client_detach(o->c, &holder_cb,
 		    cur_holder), 0);
 		cur_holder->c = o->c;
+		if (cur_holder->action == H_QUIT_NOW) {
+			cur_holder->acted = 1;
+			cur_holder->c = NULL;
+			smtp_client_quit(o->c);
+		}
 		break;
 	case OP_NONE:
 		break;
@@ -694,6 +715,9 @@ sc_holder_act(struct scenario *sc)
 		smtp_client_quit(c);
 		return;
 	}
+	/* the upstream hung up, and the loop has not seen it yet */
+	if (h->action == H_DROP_ATTACH)
+		fake_close(&sc->fake);
 	sc->owner2.c = c;
 	h->attach_rc = smtp_client_attach(c, &owner_cb, &sc->owner2);
 	if (h->attach_rc == -1)
@@ -2395,6 +2419,128 @@ test_tx_state_on_failure(void **state)
 	sc_done(&sc);
 }
 
+
+static void
+test_quit_right_after_detach(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	static const struct step script[] = {
+		TX_ONE,
+		EXP("RSET"), EXP("QUIT"), SEND("250 ok\r\n221 bye\r\n"),
+		{ ST_SILENT, NULL },
+		END
+	};
+
+	sc_init(&sc, script, TLS_NONE);
+	sc.holder.action = H_QUIT_NOW;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.holder.dead, 0);
+	/* QUIT follows detach's RSET on the wire */
+	assert_non_null(strstr(sc.fake.transcript, "DATA\nRSET\nQUIT\n"));
+	assert_true(sc.fake.peer_eof);
+	sc_done(&sc);
+}
+
+static void
+test_attach_to_dropped(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	static const struct step script[] = {
+		TX_ONE, EXP("RSET"), SEND("250 ok\r\n"), { ST_SILENT, NULL },
+		END
+	};
+
+	sc_init(&sc, script, TLS_NONE);
+	sc.holder.action = H_DROP_ATTACH;
+	sc.owner2.ops = ops_mail_only;
+	sc_run(&sc, ops_tx_detach, &b);
+	/* attach saw the EOF itself: -1, and no callback to anyone */
+	assert_int_equal(sc.holder.attach_rc, -1);
+	assert_int_equal(sc.holder.dead, 0);
+	assert_int_equal(sc.owner2.ready, 0);
+	assert_int_equal(sc.owner2.failed, 0);
+	assert_null(strstr(sc.fake.transcript, "MAIL FROM:<c@"));
+	sc_done(&sc);
+}
+
+#define TX_ONE_TLS { ST_TLS, NULL }, BANNER, EXP("EHLO"), \
+		SEND("250 mx.test\r\n"), \
+		EXP("MAIL FROM:<a@example.org>"), SEND("250 ok\r\n"), \
+		EXP("RCPT TO:<b@example.net>"), SEND("250 ok\r\n"), \
+		EXP("DATA"), SEND("354 go\r\n"), { ST_BODY, NULL }, \
+		SEND("250 2.0.0 queued as 1\r\n")
+
+static void
+test_tls_reuse_and_idle_close(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	struct body	 b2 = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	static const struct step reuse[] = {
+		TX_ONE_TLS,
+		EXP("RSET"), SEND("250 ok\r\n"),
+		EXP("MAIL FROM:<c@example.org>"), SEND("250 ok\r\n"),
+		EXP("RCPT TO:<d@example.net>"), SEND("250 ok\r\n"),
+		EXP("DATA"), SEND("354 go\r\n"), { ST_BODY, NULL },
+		SEND("250 2.0.0 queued as 2\r\n"),
+		EXP("QUIT"), SEND("221 bye\r\n"), { ST_TLS_CLOSE, NULL },
+		END
+	};
+	/* the RSET reply, then close_notify in the same flight */
+	static const struct step notify[] = {
+		TX_ONE_TLS, EXP("RSET"), SEND("250 ok\r\n"),
+		{ ST_TLS_CLOSE, NULL }, END
+	};
+	/* two records at once: wolfSSL holds the second after the first */
+	static const struct step late421[] = {
+		TX_ONE_TLS, EXP("RSET"), { ST_CORK, "1" }, SEND("250 ok\r\n"),
+		SEND("421 4.4.2 bye\r\n"), { ST_CORK, "0" },
+		{ ST_SILENT, NULL }, END
+	};
+
+	NEED_PKI();
+	sc_init(&sc, reuse, TLS_IMPLICIT);
+	sc.holder.action = H_ATTACH;
+	sc.owner2.ops = ops_second_tx;
+	sc.owner2.body = &b2;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.fake.accepts, 1);
+	assert_int_equal(sc.owner2.ready, 1);
+	assert_int_equal(sc.owner2.reused, 1);
+	assert_int_equal(sc.owner2.nreplies, 3);
+	assert_int_equal(sc.owner2.messages, 2);
+	assert_int_equal(sc.holder.dead, 0);
+	sc_done(&sc);
+
+	b.off = 0;
+	sc_init(&sc, notify, TLS_IMPLICIT);
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(sc.holder.dead, 1);
+	assert_int_equal(sc.holder.dead_class, FAIL_CLOSED);
+	sc_done(&sc);
+
+	b.off = 0;
+	sc_init(&sc, late421, TLS_IMPLICIT);
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.holder.dead, 1);
+	/* read with the 250 (data after a reply) or on its own (421) */
+	assert_true(sc.holder.dead_class == FAIL_REJECTED ||
+	    sc.holder.dead_class == FAIL_PROTOCOL);
+	sc_done(&sc);
+}
+
 int
 main(void)
 {
@@ -2444,6 +2590,9 @@ main(void)
 		cmocka_unit_test(test_quit_while_idle),
 		cmocka_unit_test(test_reused_421_to_mail),
 		cmocka_unit_test(test_tx_state_on_failure),
+		cmocka_unit_test(test_quit_right_after_detach),
+		cmocka_unit_test(test_attach_to_dropped),
+		cmocka_unit_test(test_tls_reuse_and_idle_close),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
