@@ -53,7 +53,8 @@
  *
  * Pooling (smtp_client_idle.c): owners change, the connection stays.
  * - smtp_client_detach() lets the owner go when the client is idle (after
- *   ready() or a reply(), no command outstanding).  If a MAIL went out
+ *   ready() or a reply(), no command outstanding; or after attach and
+ *   before its ready(), giving back a client it never used).  If a MAIL went out
  *   since ready() or the last 250 to RSET, the client sends RSET itself
  *   first: the 250 proves the connection alive and in step, off the next
  *   message's path (Postfix checks with RSET when it takes a connection

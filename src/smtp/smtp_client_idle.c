@@ -49,7 +49,8 @@ smtp_client_detach(struct smtp_client *c, const struct smtp_client_idle_cb *icb,
 		fatalx("smtp_client_detach: already detached");
 	if ((c->flags & (CF_FAILED | CF_QUIET | CF_FREE)) || c->io == NULL)
 		return -1;
-	if (c->state != CS_READY)
+	/* an owner that attached during detach's RSET may give it back */
+	if (c->state != CS_READY && !(c->flags & CF_PARKING))
 		fatalx("smtp_client_detach: in state %s (a command is "
 		    "outstanding)", client_strstate(c->state));
 	client_hold(c);
@@ -64,7 +65,9 @@ smtp_client_detach(struct smtp_client *c, const struct smtp_client_idle_cb *icb,
 	    "messages=%lu%s", (unsigned long long)c->id, c->up->host,
 	    c->up->port, c->messages, (c->flags & CF_TX_DIRTY) ?
 	    ", RSET first" : "");
-	if (c->flags & CF_TX_DIRTY) {
+	if (c->flags & CF_PARKING)
+		;	/* the RSET in flight goes on: idle at its 250 */
+	else if (c->flags & CF_TX_DIRTY) {
 		c->flags |= CF_PARKING;
 		client_enter(c, CS_RSET);
 	} else

@@ -519,7 +519,8 @@ enum holder_action {
 	H_ATTACH,	/* once idle, hand it to the scenario's owner2 */
 	H_QUIT,		/* once idle, smtp_client_quit() */
 	H_QUIT_NOW,	/* smtp_client_quit() right after detach */
-	H_DROP_ATTACH	/* once idle, the fake closes, then attach */
+	H_DROP_ATTACH,	/* once idle, the fake closes, then attach */
+	H_BOUNCE	/* at once attach to owner2, detach again, then H_QUIT */
 };
 
 struct holder {
@@ -533,9 +534,11 @@ struct holder {
 };
 
 static struct holder	*cur_holder;	/* the running scenario's */
+static struct owner	 cur_owner2;	/* H_BOUNCE's short owner */
 static void	holder_dead(void *, struct smtp_client *, enum gw_fail,
 		    const char *);
 static const struct smtp_client_idle_cb holder_cb = { holder_dead };
+static const struct smtp_client_cb owner_cb;
 
 static ssize_t
 body_fn(void *arg, char *buf, size_t len)
@@ -597,6 +600,14 @@ owner_next(struct owner *o)
 		assert_int_equal(smtp_client_detach(o->c, &holder_cb,
 		    cur_holder), 0);
 		cur_holder->c = o->c;
+		if (cur_holder->action == H_BOUNCE) {
+			/* owner2 gives it back before its ready() */
+			assert_int_equal(smtp_client_attach(o->c, &owner_cb,
+			    &cur_owner2), 0);
+			assert_int_equal(smtp_client_detach(o->c, &holder_cb,
+			    cur_holder), 0);
+			cur_holder->action = H_QUIT;
+		}
 		if (cur_holder->action == H_QUIT_NOW) {
 			cur_holder->acted = 1;
 			cur_holder->c = NULL;
@@ -2541,6 +2552,27 @@ test_tls_reuse_and_idle_close(void **state)
 	sc_done(&sc);
 }
 
+
+static void
+test_give_back_before_ready(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	memset(&cur_owner2, 0, sizeof(cur_owner2));
+	sc_init(&sc, script_quit_idle, TLS_NONE);
+	sc.holder.action = H_BOUNCE;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.holder.dead, 0);
+	/* the short owner never heard anything */
+	assert_int_equal(cur_owner2.ready + cur_owner2.failed +
+	    cur_owner2.nreplies, 0);
+	assert_non_null(strstr(sc.fake.transcript, "DATA\nRSET\nQUIT\n"));
+	sc_done(&sc);
+}
+
 int
 main(void)
 {
@@ -2593,6 +2625,7 @@ main(void)
 		cmocka_unit_test(test_quit_right_after_detach),
 		cmocka_unit_test(test_attach_to_dropped),
 		cmocka_unit_test(test_tls_reuse_and_idle_close),
+		cmocka_unit_test(test_give_back_before_ready),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
