@@ -54,15 +54,17 @@
  * Pooling (smtp_client_idle.c): owners change, the connection stays.
  * - smtp_client_detach() lets the owner go when the client is idle (after
  *   ready() or a reply(), no command outstanding; or after attach and
- *   before its ready(), giving back a client it never used).  If a MAIL went out
- *   since ready() or the last 250 to RSET, the client sends RSET itself
- *   first: the 250 proves the connection alive and in step, off the next
+ *   before its ready(), giving back a client it never used).  If a MAIL
+ *   went out since ready() or the last 250 to RSET, the client sends RSET
+ *   itself first: the 250 proves the connection alive and in step, off the next
  *   message's path (Postfix checks with RSET when it takes a connection
  *   back; done here at return, the next message does not wait for it).
  *   From then on only the holder's dead() can come, once: the upstream
  *   closed or reset the connection, sent a TLS alert or close_notify, a
  *   421 or any other text (nothing was asked: any byte means the
  *   connection is out of step), or the RSET was refused or timed out.
+ *   The socket keeps being read while idle, and records wolfSSL already
+ *   holds are read on (io pokes itself), so nothing waits unseen.
  *   dead() is the last callback; the holder then frees the client
  *   (smtp_client_free(), also from inside dead()).  No QUIT is sent to a
  *   dead connection.  No idle timeout is kept here: the holder closes an
@@ -78,7 +80,8 @@
  * - The retry rule.  smtp_client_tx_state(), valid in failed() and
  *   reply(), says how far the upstream got with the current transaction
  *   (the one started by the last MAIL, or none yet):
- *   SMTP_TX_NONE: no 2xx to MAIL yet (or the transaction was reset):
+ *   SMTP_TX_NONE: no 2xx to MAIL yet (or a 250 to RSET before the
+ *   final dot ended the transaction; after the final dot it stays DOT):
  *   the upstream holds nothing of it, and the owner may run it again on
  *   a new connection without the client seeing anything (a pooled
  *   connection that died under us: 421 or close before MAIL's 250);
