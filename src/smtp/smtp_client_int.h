@@ -15,6 +15,7 @@
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "util/fail.h"
+#include "util/log.h"
 
 struct event;
 struct upconn;
