@@ -28,6 +28,7 @@
 #include "conf/conf.h"
 #include "net/io.h"
 #include "smtp/smtp_client.h"
+#include "smtp/smtp_client_int.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "auth/sasl.h"
@@ -36,39 +37,6 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
-
-#define CLIENT_IN_MAX		16384	/* reply lines are consumed as they come */
-#define CLIENT_OUT_MAX		65536
-#define BODY_CHUNK		16384	/* unstuffed octets asked from the body fn */
-#define BODY_STUFF_MAX		32768	/* stuffed octets written per io_write */
-#define BODY_ROOM_MIN		4096	/* keep filling while this much room is left */
-#define BODY_LOWAT		16384	/* resume filling at this much queued */
-#define QUIT_TIMEOUT		10	/* seconds to wait for the reply to QUIT */
-#define CLIENT_TEXT_MAX		512
-
-enum client_state {
-	CS_NEW = 0,
-	CS_RESOLVING,
-	CS_CONNECTING,
-	CS_TLS_IMPLICIT,
-	CS_BANNER,
-	CS_EHLO,
-	CS_HELO,
-	CS_STARTTLS,
-	CS_TLS_STARTTLS,
-	CS_EHLO_TLS,
-	CS_AUTH,
-	CS_READY,
-	CS_MAIL,
-	CS_RCPT,
-	CS_DATA,
-	CS_BODY,
-	CS_DOT,
-	CS_RSET,
-	CS_QUIT,
-	CS_CLOSED,
-	CS_MAX
-};
 
 static const char *const strstate[] = {
 	[CS_NEW] = "NEW",
@@ -96,86 +64,11 @@ static const char *const strstate[] = {
 _Static_assert(sizeof(strstate) / sizeof(strstate[0]) == CS_MAX,
     "strstate[] must name every client state");
 
-#define CF_READY_SENT	0x0001	/* ready() was called */
-#define CF_TLS		0x0002	/* TLS is up on the connection */
-#define CF_FAILED	0x0004	/* the session failed; failed() sent or pending */
-#define CF_FAIL_PENDING	0x0008	/* failed() waits on ev_defer */
-#define CF_QUIET	0x0010	/* no more callbacks to the owner */
-#define CF_FREE		0x0020	/* free when the outermost frame unwinds */
-#define CF_HELO		0x0040	/* the upstream got HELO, not EHLO */
-#define CF_AUTH_RAN	0x0080	/* an AUTH command was sent */
-#define CF_AUTH_DONE	0x0100	/* AUTH succeeded (235) */
-#define CF_AUTH_CLEAR	0x0200	/* the cleartext warning was logged */
-#define CF_AUTH_EXPECT_FAIL 0x0400 /* error challenge answered: 5xx next */
-#define CF_AUTH_WANTED	0x0800	/* the owner gave credentials */
-#define CF_AUTH_ONE_TRY	0x1000	/* no fallback (smtp_client_auth.one_try) */
-
-struct smtp_client {
-	enum client_state	 state;
-	unsigned		 flags;
-	int			 held;	/* frames running on this client */
-	int			 api;	/* inside a public call */
-
-	struct event_base	*base;
-	struct evdns_base	*dns;
-	const struct conf_upstream *up;
-	struct tls_client_ctx	*tls;
-	uint64_t		 id;
-	void			(*release)(void *);
-	void			(*trace)(void *, int, const char *, size_t);
-	void			*trace_arg;
-	void			*release_arg;
-	char			 helo[CONF_HOST_MAX];
-	struct smtp_client_cb	 cb;
-	void			*arg;
-
-	struct event		*ev_timer;
-	struct event		*ev_defer;
-	struct upconn		*conn;	/* lookup, connect, TLS, OCSP */
-	char			 peer[64];	/* "192.0.2.1:587" */
-
-	struct gw_io		*io;	/* conn's, once connected */
-	struct smtp_reply	 reply;
-	struct smtp_ext		 ext;
-	char			 tlsdesc[96];
-	/* MAIL and RCPT arguments, up to RFC 3461's longer lines */
-	char			 cmdarg[SMTP_MAILRCPT_LINE_MAX + 16];
-
-	smtp_body_fn		 bodyfn;
-	void			*bodyarg;
-	struct smtp_stuff	 stuff;
-	char			*bodybuf;	/* BODY_CHUNK */
-	char			*stuffbuf;	/* BODY_STUFF_MAX */
-	size_t			 bodyoff;
-	size_t			 bodylen;
-	int			 body_eof;
-	unsigned long long	 body_octets;
-
-	enum gw_fail		 fail_class;
-	char			 fail_text[CLIENT_TEXT_MAX];
-
-	/*
-	 * AUTH: copies of the credentials, wiped and freed as soon as the
-	 * exchange is over (235, failure or close), never logged.
-	 */
-	char			*auth_user;
-	char			*auth_secret;
-	char			*auth_token;
-	int			 auth_mech;	/* enum auth_mech running/last */
-	int			 auth_step;	/* 334 challenges answered */
-	unsigned		 auth_tried;	/* SASL_BIT()s */
-	/* last reply to AUTH; allocated at the first, so that sessions
-	 * without AUTH do not carry 4 KiB for it */
-	struct smtp_reply	*auth_reply;
-};
-
-static void	client_enter(struct smtp_client *, enum client_state);
 static void	client_response(struct smtp_client *);
-static void	client_hold(struct smtp_client *);
-static void	client_release(struct smtp_client *);
 static void	client_destroy(struct smtp_client *);
 static void	client_close(struct smtp_client *);
 static void	client_finish(struct smtp_client *);
+static void	client_notify_failed(struct smtp_client *);
 /* how a failure ends the connection (client_fail_v) */
 enum client_end {
 	END_CLOSE = 0,		/* close at once */
@@ -183,8 +76,6 @@ enum client_end {
 	END_CANCEL_QUIT		/* inside a SASL exchange: "*", QUIT, close */
 };
 
-static void	client_fail(struct smtp_client *, enum gw_fail, const char *, ...)
-		    GW_PRINTF(3, 4);
 static void	client_auth_fail(struct smtp_client *, enum client_end,
 		    const char *, ...) GW_PRINTF(3, 4);
 static void	client_fail_v(struct smtp_client *, enum gw_fail,
@@ -219,7 +110,7 @@ static void	on_tlsverified(struct smtp_client *);
 static void	on_timer(evutil_socket_t, short, void *);
 static void	on_defer(evutil_socket_t, short, void *);
 
-static const char *
+const char *
 client_strstate(enum client_state s)
 {
 	if ((unsigned)s >= CS_MAX)
@@ -256,6 +147,7 @@ smtp_client_new(const struct smtp_client_params *p,
 	c->id = p->id;
 	c->cb = *cb;
 	c->arg = arg;
+	c->owners = 1;
 	(void)str_copy(c->tlsdesc, "none", sizeof(c->tlsdesc));
 	(void)str_copy(c->peer, "-", sizeof(c->peer));
 	c->ev_timer = evtimer_new(c->base, on_timer, c);
@@ -310,7 +202,7 @@ client_text_ok(const char *s)
 	return 1;
 }
 
-static void
+void
 client_hold(struct smtp_client *c)
 {
 	c->held++;
@@ -321,7 +213,7 @@ client_hold(struct smtp_client *c)
  * CF_FREE.  This is the only place a frame frees: code inside a frame
  * only marks, so nothing can touch the client after it is gone.
  */
-static void
+void
 client_release(struct smtp_client *c)
 {
 	if (c->held <= 0)
@@ -384,7 +276,7 @@ client_finish(struct smtp_client *c)
  * call it is deferred to a zero-delay event so that the owner is never
  * re-entered.
  */
-static void
+void
 client_fail(struct smtp_client *c, enum gw_fail cls, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -422,7 +314,13 @@ client_fail_v(struct smtp_client *c, enum gw_fail cls, enum client_end how,
 	c->flags |= CF_FAILED;
 	c->fail_class = cls;
 	(void)vsnprintf(c->fail_text, sizeof(c->fail_text), fmt, ap);
-	if (!(c->flags & CF_QUIET))
+	/* an idle connection the upstream dropped is routine, not a warning */
+	if (!(c->flags & CF_QUIET) && (c->flags & CF_DETACHED))
+		log_info("%016llx smtp-client upstream=%s:%u idle connection "
+		    "dropped class=%s state=%s: %s", (unsigned long long)c->id,
+		    c->up->host, c->up->port, fail_name(cls),
+		    client_strstate(c->state), c->fail_text);
+	else if (!(c->flags & CF_QUIET))
 		log_warnx("%016llx smtp-client upstream=%s:%u failed class=%s "
 		    "state=%s: %s", (unsigned long long)c->id, c->up->host,
 		    c->up->port, fail_name(cls), client_strstate(c->state),
@@ -458,9 +356,23 @@ client_fail_v(struct smtp_client *c, enum gw_fail cls, enum client_end how,
 		event_active(c->ev_defer, EV_TIMEOUT, 0);
 		return;
 	}
-	c->flags |= CF_QUIET;
-	c->cb.failed(c->arg, cls, c->fail_text);
+	client_notify_failed(c);
 	/* c may be freed here (deferred: we are held) */
+}
+
+/*
+ * client_notify_failed - the last callback: failed() to the owner, or
+ * dead() to the holder of a detached client.
+ */
+static void
+client_notify_failed(struct smtp_client *c)
+{
+	c->flags |= CF_QUIET;
+	if (c->flags & CF_DETACHED)
+		c->icb.dead(c->iarg, c, c->fail_class, c->fail_text);
+	else
+		c->cb.failed(c->arg, c->fail_class, c->fail_text);
+	/* c may be freed here */
 }
 
 static void
@@ -505,7 +417,7 @@ client_send(struct smtp_client *c, const char *fmt, ...)
  * caller returns right after: the state's action may fail the session and
  * free the connection.
  */
-static void
+void
 client_enter(struct smtp_client *c, enum client_state s)
 {
 	enum client_state	 old = c->state;
@@ -608,6 +520,8 @@ client_enter(struct smtp_client *c, enum client_state s)
 		}
 		break;
 	case CS_MAIL:
+		c->tx = SMTP_TX_NONE;	/* a new transaction */
+		c->flags |= CF_TX_DIRTY;
 		client_timer(c, c->up->command_timeout);
 		client_send(c, "MAIL FROM:%s", c->cmdarg);
 		break;
@@ -630,6 +544,7 @@ client_enter(struct smtp_client *c, enum client_state s)
 		client_body_pump(c);
 		break;
 	case CS_DOT:
+		c->tx = SMTP_TX_DOT;	/* never retried from here on */
 		io_set_lowat(c->io, 0);
 		client_timer(c, c->up->command_timeout);
 		break;
@@ -977,6 +892,8 @@ client_response(struct smtp_client *c)
 	int			 cls = r->code / 100;
 
 	client_reply_text(r, txt, sizeof(txt));
+	if (c->state == CS_DOT)
+		c->messages++;	/* carried, whatever the answer */
 	if (c->state == CS_QUIT) {
 		client_finish(c);
 		return;
@@ -989,6 +906,10 @@ client_response(struct smtp_client *c)
 	if (r->code == 421) {
 		client_fail(c, FAIL_REJECTED, "upstream is closing in %s: %s",
 		    client_strstate(c->state), txt);
+		return;
+	}
+	if (c->flags & CF_PARKING) {
+		client_park_reply(c, txt);
 		return;
 	}
 
@@ -1067,6 +988,13 @@ client_response(struct smtp_client *c)
 			    client_strstate(c->state), txt);
 			return;
 		}
+		if (c->state == CS_MAIL && cls == 2)
+			c->tx = SMTP_TX_MAIL;
+		else if (c->state == CS_RSET && cls == 2) {
+			if (c->tx == SMTP_TX_MAIL)
+				c->tx = SMTP_TX_NONE;
+			c->flags &= ~CF_TX_DIRTY;
+		}
 		client_enter(c, CS_READY);
 		if (!(c->flags & CF_QUIET))
 			c->cb.reply(c->arg, r);
@@ -1095,6 +1023,10 @@ on_datain(struct smtp_client *c)
 	while (c->io != NULL &&
 	    (!(c->flags & CF_FAILED) || c->state == CS_QUIT)) {
 		in = io_in(c->io);
+		if ((c->flags & CF_DETACHED) && c->state == CS_READY) {
+			client_idle_datain(c);	/* nothing was asked */
+			return;
+		}
 		lr = buf_findline(in, SMTP_REPLY_LINE_MAX, &len);
 		if (lr == BUF_LINE_NONE)
 			return;
@@ -1307,9 +1239,9 @@ on_defer(evutil_socket_t fd, short what, void *arg)
 	client_hold(c);
 	if ((c->flags & CF_FAIL_PENDING) && !(c->flags & CF_QUIET)) {
 		c->flags &= ~CF_FAIL_PENDING;
-		c->flags |= CF_QUIET;
-		c->cb.failed(c->arg, c->fail_class, c->fail_text);
+		client_notify_failed(c);
 	}
+	client_idle_defer(c);
 	client_release(c);
 	/* c may be freed here */
 }
@@ -1404,6 +1336,10 @@ client_command(struct smtp_client *c, const char *verb, enum client_state s,
 	if (c->state != CS_READY)
 		fatalx("smtp_client: %s in state %s", verb,
 		    client_strstate(c->state));
+	/* a detached client has no owner; a new one waits for ready() */
+	if (c->flags & (CF_DETACHED | CF_READY_PENDING))
+		fatalx("smtp_client: %s %s", verb, (c->flags & CF_DETACHED) ?
+		    "on a detached client" : "before ready()");
 	if (TLS_REQUIRED(c->up->tls) && !(c->flags & CF_TLS))
 		fatalx("smtp_client: %s in cleartext with tls=%s", verb,
 		    tls_mode_name(c->up->tls));
@@ -1483,7 +1419,9 @@ smtp_client_quit(struct smtp_client *c)
 	c->flags |= CF_QUIET;
 	if (c->state == CS_QUIT)
 		return;
-	if (c->state != CS_READY || c->io == NULL || (c->flags & CF_FAILED)) {
+	/* during detach's own RSET, QUIT follows it on the wire */
+	if ((c->state != CS_READY && !(c->flags & CF_PARKING)) ||
+	    c->io == NULL || (c->flags & CF_FAILED)) {
 		smtp_client_free(c);
 		return;
 	}

@@ -50,11 +50,56 @@
  *   rejected certificate ends the session in every mode.
  * - smtp_client_quit() and smtp_client_free() may be called from inside
  *   any callback of this client.
+ *
+ * Pooling (smtp_client_idle.c): owners change, the connection stays.
+ * - smtp_client_detach() lets the owner go when the client is idle (after
+ *   ready() or a reply(), no command outstanding; or after attach and
+ *   before its ready(), giving back a client it never used).  If a MAIL
+ *   went out since ready() or the last 250 to RSET, the client sends RSET
+ *   itself first: the 250 proves the connection alive and in step, off the next
+ *   message's path (Postfix checks with RSET when it takes a connection
+ *   back; done here at return, the next message does not wait for it).
+ *   From then on only the holder's dead() can come, once: the upstream
+ *   closed or reset the connection, sent a TLS alert or close_notify, a
+ *   421 or any other text (nothing was asked: any byte means the
+ *   connection is out of step), or the RSET was refused or timed out.
+ *   The socket keeps being read while idle, and records wolfSSL already
+ *   holds are read on (io pokes itself), so nothing waits unseen.
+ *   dead() is the last callback; the holder then frees the client
+ *   (smtp_client_free(), also from inside dead()).  No QUIT is sent to a
+ *   dead connection.  No idle timeout is kept here: the holder closes an
+ *   idle client with smtp_client_quit() (which says QUIT, also right
+ *   behind detach's RSET) when it has been idle long enough.
+ * - smtp_client_attach() hands a detached client to a new owner.  It
+ *   first checks the socket (EOF, reset, unread input): -1 if the
+ *   connection is dead, and then no callback at all, the holder frees it.
+ *   On 0 the new owner gets exactly one ready() (after detach's RSET, if
+ *   it is still in flight) or failed(), always from the event loop, and
+ *   then runs transactions as above.  Commands before that ready() are a
+ *   bug (fatalx), like commands on a detached client.
+ * - The retry rule.  smtp_client_tx_state(), valid in failed() and
+ *   reply(), says how far the upstream got with the current transaction
+ *   (the one started by the last MAIL, or none yet):
+ *   SMTP_TX_NONE: no 2xx to MAIL yet (or a 250 to RSET before the
+ *   final dot ended the transaction; after the final dot it stays DOT):
+ *   the upstream holds nothing of it, and the owner may run it again on
+ *   a new connection without the client seeing anything (a pooled
+ *   connection that died under us: 421 or close before MAIL's 250);
+ *   SMTP_TX_MAIL: MAIL was accepted, the final dot not sent: a failure
+ *   now is reported to the client (4xx), not retried;
+ *   SMTP_TX_DOT: the final dot went out: never retried (the message may
+ *   have been delivered).
+ * - Counting: smtp_client_messages() (final-dot replies received, 2xx
+ *   or not, over the connection's life), smtp_client_reused() (0 for the
+ *   owner that created it, 1 for an owner that got it by attach),
+ *   smtp_client_idle_since() (CLOCK_MONOTONIC, set when detach left it
+ *   idle or when detach's RSET got its 250).
  */
 #ifndef GW_SMTP_CLIENT_H
 #define GW_SMTP_CLIENT_H
 
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 #include "util/fail.h"
 #include "smtp/smtp_parse.h"
@@ -163,5 +208,45 @@ const struct smtp_reply *smtp_client_auth_reply(const struct smtp_client *);
 const char *smtp_client_auth_mech(const struct smtp_client *);
 /* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */
 const char *smtp_client_tls(const struct smtp_client *);
+
+/* how far the upstream got with the current transaction (the retry rule) */
+enum smtp_client_tx {
+	SMTP_TX_NONE = 0,	/* nothing accepted: safe to retry elsewhere */
+	SMTP_TX_MAIL,		/* MAIL accepted, final dot not sent */
+	SMTP_TX_DOT		/* final dot sent: never retry */
+};
+
+/* the holder's callbacks while a client is detached */
+struct smtp_client_idle_cb {
+	/* the idle connection is gone; once, last; the holder frees c */
+	void	(*dead)(void *arg, struct smtp_client *c, enum gw_fail,
+		    const char *why);
+};
+
+/*
+ * smtp_client_detach - the owner lets go of an idle client (RSET first
+ * if a transaction ran); only icb->dead(arg, ...) can follow.  -1 if the
+ * client is failing (failed() may still come to the owner, who keeps it
+ * and frees it): nothing changed.  Never calls back from inside.
+ */
+int	smtp_client_detach(struct smtp_client *,
+	    const struct smtp_client_idle_cb *, void *arg);
+/*
+ * smtp_client_attach - a new owner for a detached client: 0, and ready()
+ * or failed() follows from the event loop; -1 if the connection is dead
+ * (no callback follows, the holder frees it).
+ */
+int	smtp_client_attach(struct smtp_client *, const struct smtp_client_cb *,
+	    void *arg);
+/* smtp_client_idle - 1 if detached, in step and not resetting */
+int	smtp_client_idle(const struct smtp_client *);
+/* smtp_client_tx_state - see "the retry rule" above */
+enum smtp_client_tx smtp_client_tx_state(const struct smtp_client *);
+/* smtp_client_messages - final-dot replies received on this connection */
+unsigned long smtp_client_messages(const struct smtp_client *);
+/* smtp_client_reused - 1 if the current owner got it by attach */
+int	smtp_client_reused(const struct smtp_client *);
+/* smtp_client_idle_since - when it last became idle (CLOCK_MONOTONIC) */
+struct timespec smtp_client_idle_since(const struct smtp_client *);
 
 #endif

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -121,6 +122,8 @@ enum step_kind {
 	ST_BODY,	/* collect a body up to CRLF.CRLF */
 	ST_TLS,		/* wolfSSL_accept on the connection */
 	ST_CLOSE,	/* close the connection */
+	ST_TLS_CLOSE,	/* close_notify, then close */
+	ST_CORK,	/* TCP_CORK on ("1") or off ("0"): sends go out together */
 	ST_SILENT	/* stop reacting; never answer */
 };
 
@@ -263,6 +266,17 @@ fake_run(struct fake *f)
 			return;
 		case ST_CLOSE:
 			f->pc++;
+			fake_close(f);
+			return;
+		case ST_CORK:
+			f->pc++;
+			(void)setsockopt(f->fd, IPPROTO_TCP, TCP_CORK,
+			    &(int){ s->text[0] == '1' }, sizeof(int));
+			break;
+		case ST_TLS_CLOSE:
+			f->pc++;
+			assert_non_null(f->ssl);
+			(void)wolfSSL_shutdown(f->ssl);
 			fake_close(f);
 			return;
 		case ST_EXPECT:
@@ -455,7 +469,8 @@ enum op_kind {
 	OP_DATA,
 	OP_RSET,
 	OP_QUIT,
-	OP_FREE
+	OP_FREE,
+	OP_DETACH	/* give the client to the scenario's holder */
 };
 
 struct op {
@@ -492,7 +507,38 @@ struct owner {
 	int			 ext_seen;
 	int			 auth_code;	/* smtp_client_auth_reply in ready() */
 	char			 auth_mech[16];
+	int			 reused;	/* smtp_client_reused in ready() */
+	enum smtp_client_tx	 tx[16];	/* smtp_client_tx_state per reply */
+	enum smtp_client_tx	 fail_tx;	/* ... in failed() */
+	unsigned long		 messages;	/* smtp_client_messages at QUIT */
 };
+
+/* the pool's part: holds a detached client, then acts on it */
+enum holder_action {
+	H_WAIT = 0,	/* only watch: dead() is expected */
+	H_ATTACH,	/* once idle, hand it to the scenario's owner2 */
+	H_QUIT,		/* once idle, smtp_client_quit() */
+	H_QUIT_NOW,	/* smtp_client_quit() right after detach */
+	H_DROP_ATTACH,	/* once idle, the fake closes, then attach */
+	H_BOUNCE	/* at once attach to owner2, detach again, then H_QUIT */
+};
+
+struct holder {
+	struct smtp_client	*c;
+	enum holder_action	 action;
+	int			 dead;
+	enum gw_fail		 dead_class;
+	char			 dead_text[256];
+	int			 attach_rc;
+	int			 acted;
+};
+
+static struct holder	*cur_holder;	/* the running scenario's */
+static struct owner	 cur_owner2;	/* H_BOUNCE's short owner */
+static void	holder_dead(void *, struct smtp_client *, enum gw_fail,
+		    const char *);
+static const struct smtp_client_idle_cb holder_cb = { holder_dead };
+static const struct smtp_client_cb owner_cb;
 
 static ssize_t
 body_fn(void *arg, char *buf, size_t len)
@@ -540,12 +586,33 @@ owner_next(struct owner *o)
 		(void)str_copy(o->tls, smtp_client_tls(o->c), sizeof(o->tls));
 		o->ext = *smtp_client_ext(o->c);
 		o->ext_seen = 1;
+		o->messages = smtp_client_messages(o->c);
 		o->finished = 1;
 		smtp_client_quit(o->c);
 		break;
 	case OP_FREE:
 		o->finished = 1;
 		smtp_client_free(o->c);
+		break;
+	case OP_DETACH:
+		o->finished = 1;	/* a callback to us after this is wrong */
+		assert_non_null(cur_holder);
+		assert_int_equal(smtp_client_detach(o->c, &holder_cb,
+		    cur_holder), 0);
+		cur_holder->c = o->c;
+		if (cur_holder->action == H_BOUNCE) {
+			/* owner2 gives it back before its ready() */
+			assert_int_equal(smtp_client_attach(o->c, &owner_cb,
+			    &cur_owner2), 0);
+			assert_int_equal(smtp_client_detach(o->c, &holder_cb,
+			    cur_holder), 0);
+			cur_holder->action = H_QUIT;
+		}
+		if (cur_holder->action == H_QUIT_NOW) {
+			cur_holder->acted = 1;
+			cur_holder->c = NULL;
+			smtp_client_quit(o->c);
+		}
 		break;
 	case OP_NONE:
 		break;
@@ -565,6 +632,7 @@ owner_ready(void *arg)
 	    smtp_client_auth_reply(o->c)->code : 0;
 	(void)str_copy(o->auth_mech, smtp_client_auth_mech(o->c),
 	    sizeof(o->auth_mech));
+	o->reused = smtp_client_reused(o->c);
 	owner_next(o);
 }
 
@@ -579,6 +647,7 @@ owner_reply(void *arg, const struct smtp_reply *r)
 		o->replies[o->nreplies] = r->code;
 		(void)snprintf(o->reply_text[o->nreplies], 128, "%.100s",
 		    r->text);
+		o->tx[o->nreplies] = smtp_client_tx_state(o->c);
 		o->nreplies++;
 	}
 	owner_next(o);
@@ -595,6 +664,7 @@ owner_failed(void *arg, enum gw_fail cls, const char *why)
 		o->after_end++;
 	o->failed++;
 	o->fail_class = cls;
+	o->fail_tx = smtp_client_tx_state(o->c);
 	(void)str_copy(o->fail_text, why, sizeof(o->fail_text));
 	o->finished = 1;
 	/* the contract: failed() is last, and the owner frees the client */
@@ -604,6 +674,21 @@ owner_failed(void *arg, enum gw_fail cls, const char *why)
 static const struct smtp_client_cb owner_cb = {
 	owner_ready, owner_reply, owner_failed
 };
+
+/* dead() is the last callback: the holder frees the client */
+static void
+holder_dead(void *arg, struct smtp_client *c, enum gw_fail cls,
+    const char *why)
+{
+	struct holder	*h = arg;
+
+	assert_ptr_equal(c, h->c);
+	h->dead++;
+	h->dead_class = cls;
+	(void)str_copy(h->dead_text, why, sizeof(h->dead_text));
+	h->c = NULL;
+	smtp_client_free(c);
+}
 
 /* ------------------------------------------------------------------ */
 /* running one scenario */
@@ -621,7 +706,34 @@ struct scenario {
 	const struct smtp_client_auth *auth;	/* params.auth */
 	char			 trace[8192];	/* params.trace, sent lines */
 	int			 released;	/* params.release ran */
+	struct holder		 holder;	/* after OP_DETACH */
+	struct owner		 owner2;	/* after H_ATTACH */
 };
+
+/* the holder acts once the detached client is idle (RSET answered) */
+static void
+sc_holder_act(struct scenario *sc)
+{
+	struct holder	*h = &sc->holder;
+	struct smtp_client *c = h->c;
+
+	if (c == NULL || h->acted || h->action == H_WAIT ||
+	    !smtp_client_idle(c))
+		return;
+	h->acted = 1;
+	h->c = NULL;
+	if (h->action == H_QUIT) {
+		smtp_client_quit(c);
+		return;
+	}
+	/* the upstream hung up, and the loop has not seen it yet */
+	if (h->action == H_DROP_ATTACH)
+		fake_close(&sc->fake);
+	sc->owner2.c = c;
+	h->attach_rc = smtp_client_attach(c, &owner_cb, &sc->owner2);
+	if (h->attach_rc == -1)
+		smtp_client_free(c);
+}
 
 /* the client is gone for good (after a QUIT it may outlive the owner) */
 static void
@@ -651,6 +763,7 @@ sc_tick(evutil_socket_t fd, short what, void *arg)
 	struct scenario	*sc = arg;
 
 	sc->ticks++;
+	sc_holder_act(sc);
 	/* done: the owner let go, the fake's connection is over, and the
 	 * client freed itself */
 	if (sc->owner.finished && sc->fake.fd == -1 && sc->released)
@@ -711,6 +824,7 @@ sc_run(struct scenario *sc, const struct op *ops, struct body *body)
 	p.release_arg = sc;
 	sc->owner.ops = ops;
 	sc->owner.body = body;
+	cur_holder = &sc->holder;
 	sc->owner.c = smtp_client_new(&p, &owner_cb, &sc->owner);
 	assert_non_null(sc->owner.c);
 	sc->tick = event_new(sc->base, -1, EV_PERSIST, sc_tick, sc);
@@ -718,7 +832,9 @@ sc_run(struct scenario *sc, const struct op *ops, struct body *body)
 	event_base_dispatch(sc->base);
 	assert_false(sc->timed_out);
 	assert_int_equal(sc->owner.after_end, 0);
+	assert_int_equal(sc->owner2.after_end, 0);
 	assert_int_equal(sc->released, 1);
+	cur_holder = NULL;
 }
 
 static void
@@ -2073,6 +2189,390 @@ test_auth_failures(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* issue 11: detach, attach, the idle watch and the retry rule */
+
+static const struct op ops_tx_detach[] = {
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_RCPT, "<b@example.net>" },
+	{ OP_DATA, NULL },
+	{ OP_DETACH, NULL },
+	{ OP_NONE, NULL }
+};
+
+static const struct op ops_second_tx[] = {
+	{ OP_MAIL, "<c@example.org>" },
+	{ OP_RCPT, "<d@example.net>" },
+	{ OP_DATA, NULL },
+	{ OP_QUIT, NULL },
+	{ OP_NONE, NULL }
+};
+
+#define TX_ONE	BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"), \
+		EXP("MAIL FROM:<a@example.org>"), SEND("250 ok\r\n"), \
+		EXP("RCPT TO:<b@example.net>"), SEND("250 ok\r\n"), \
+		EXP("DATA"), SEND("354 go\r\n"), { ST_BODY, NULL }, \
+		SEND("250 2.0.0 queued as 1\r\n")
+
+static const struct step script_reuse[] = {
+	TX_ONE,
+	EXP("RSET"), SEND("250 2.0.0 flushed\r\n"),
+	EXP("MAIL FROM:<c@example.org>"), SEND("250 ok\r\n"),
+	EXP("RCPT TO:<d@example.net>"), SEND("250 ok\r\n"),
+	EXP("DATA"), SEND("354 go\r\n"), { ST_BODY, NULL },
+	SEND("250 2.0.0 queued as 2\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_detach_attach_two_owners(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "Subject: one\r\n\r\nfirst\r\n";
+	static const char msg2[] = "Subject: two\r\n\r\nsecond\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	struct body	 b2 = { msg2, sizeof(msg2) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_reuse, TLS_NONE);
+	sc.holder.action = H_ATTACH;
+	sc.owner2.ops = ops_second_tx;
+	sc.owner2.body = &b2;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.fake.accepts, 1);	/* one connection for both */
+	/* the first owner: its transaction, then nothing after detach */
+	assert_int_equal(sc.owner.ready, 1);
+	assert_int_equal(sc.owner.reused, 0);
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.tx[0], SMTP_TX_MAIL);
+	assert_int_equal(sc.owner.tx[2], SMTP_TX_DOT);
+	/* the second: ready() once, every reply, after detach's RSET */
+	assert_int_equal(sc.holder.attach_rc, 0);
+	assert_int_equal(sc.holder.dead, 0);
+	assert_int_equal(sc.owner2.ready, 1);
+	assert_int_equal(sc.owner2.reused, 1);
+	assert_int_equal(sc.owner2.failed, 0);
+	assert_int_equal(sc.owner2.nreplies, 3);
+	assert_string_equal(sc.owner2.reply_text[2], "queued as 2");
+	assert_int_equal(sc.owner2.messages, 2);
+	assert_string_equal(sc.fake.transcript, "EHLO gw.test\n"
+	    "MAIL FROM:<a@example.org>\nRCPT TO:<b@example.net>\nDATA\n"
+	    "RSET\nMAIL FROM:<c@example.org>\nRCPT TO:<d@example.net>\n"
+	    "DATA\nQUIT\n");
+	assert_int_equal(sc.fake.bodylen, sizeof(msg) + sizeof(msg2) - 2);
+	assert_memory_equal(sc.fake.body + sizeof(msg) - 1, msg2,
+	    sizeof(msg2) - 1);
+	sc_done(&sc);
+}
+
+/* what the upstream does to a connection once it idles */
+static const struct {
+	const char	*name;
+	struct step	 script[24];
+	enum gw_fail	 want;
+	const char	*text;
+} idle_dead_cases[] = {
+	{ "closed while idle", { TX_ONE, EXP("RSET"), SEND("250 ok\r\n"),
+	    { ST_CLOSE, NULL }, END }, FAIL_CLOSED, "closed by upstream" },
+	{ "421 while idle", { TX_ONE, EXP("RSET"), SEND("250 ok\r\n"),
+	    SEND("421 4.4.2 mx.test idle timeout\r\n"), { ST_SILENT, NULL },
+	    END }, FAIL_REJECTED, "421 while idle: 421 4.4.2 mx.test idle" },
+	{ "reply while idle", { TX_ONE, EXP("RSET"), SEND("250 ok\r\n"),
+	    SEND("250 surprise\r\n"), { ST_SILENT, NULL }, END },
+	    FAIL_PROTOCOL, "unsolicited data while idle: 250 surprise" },
+	{ "partial line while idle", { TX_ONE, EXP("RSET"),
+	    SEND("250 ok\r\n"), SEND("2"), { ST_SILENT, NULL }, END },
+	    FAIL_PROTOCOL, "unsolicited data while idle: 2" },
+	{ "RSET refused", { TX_ONE, EXP("RSET"),
+	    SEND("500 5.5.1 what\r\n"), { ST_SILENT, NULL }, END },
+	    FAIL_REJECTED, "RSET before reuse answered 500 5.5.1 what" },
+	{ "closed before RSET's reply", { TX_ONE, EXP("RSET"),
+	    { ST_CLOSE, NULL }, END }, FAIL_CLOSED, "in state RSET" },
+};
+
+static void
+test_idle_dead(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(idle_dead_cases) / sizeof(idle_dead_cases[0]);
+	    i++) {
+		memset(&b, 0, sizeof(b));
+		b.data = msg;
+		b.len = sizeof(msg) - 1;
+		sc_init(&sc, idle_dead_cases[i].script, TLS_NONE);
+		sc.holder.action = H_WAIT;
+		sc_run(&sc, ops_tx_detach, &b);
+		if (sc.holder.dead != 1 ||
+		    sc.holder.dead_class != idle_dead_cases[i].want ||
+		    strstr(sc.holder.dead_text, idle_dead_cases[i].text) == NULL)
+			fail_msg("%s: dead=%d class=%s text='%s'; want %s '%s'",
+			    idle_dead_cases[i].name, sc.holder.dead,
+			    fail_name(sc.holder.dead_class), sc.holder.dead_text,
+			    fail_name(idle_dead_cases[i].want),
+			    idle_dead_cases[i].text);
+		assert_string_equal(sc.fake.mismatch, "");
+		/* the owner saw its transaction and nothing after detach */
+		assert_int_equal(sc.owner.nreplies, 3);
+		assert_int_equal(sc.owner.failed, 0);
+		/* no QUIT to a dead connection */
+		assert_null(strstr(sc.fake.transcript, "QUIT"));
+		sc_done(&sc);
+	}
+}
+
+static const struct step script_quit_idle[] = {
+	TX_ONE,
+	EXP("RSET"), SEND("250 ok\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_SILENT, NULL },
+	END
+};
+
+static void
+test_quit_while_idle(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_quit_idle, TLS_NONE);
+	sc.holder.action = H_QUIT;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.holder.acted, 1);
+	assert_int_equal(sc.holder.dead, 0);
+	assert_int_equal(sc.fake.pc, 15);	/* QUIT seen and answered */
+	assert_non_null(strstr(sc.fake.transcript, "DATA\nRSET\nQUIT\n"));
+	assert_true(sc.fake.peer_eof);		/* and the client closed */
+	sc_done(&sc);
+}
+
+/* a connection that never carried a MAIL idles without RSET */
+static const struct op ops_detach_at_ready[] = {
+	{ OP_DETACH, NULL },
+	{ OP_NONE, NULL }
+};
+
+static const struct step script_fresh_reuse[] = {
+	BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL FROM:<c@example.org>"),
+	SEND("421 4.7.0 mx.test too many connections\r\n"),
+	{ ST_CLOSE, NULL },
+	END
+};
+
+static const struct op ops_mail_only[] = {
+	{ OP_MAIL, "<c@example.org>" },
+	{ OP_NONE, NULL }
+};
+
+static void
+test_reused_421_to_mail(void **state)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_fresh_reuse, TLS_NONE);
+	sc.holder.action = H_ATTACH;
+	sc.owner2.ops = ops_mail_only;
+	sc_run(&sc, ops_detach_at_ready, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_null(strstr(sc.fake.transcript, "RSET"));
+	assert_int_equal(sc.owner2.ready, 1);
+	assert_int_equal(sc.owner2.reused, 1);
+	assert_int_equal(sc.owner2.failed, 1);
+	assert_int_equal(sc.owner2.fail_class, FAIL_REJECTED);
+	/* nothing of the transaction was accepted: the pool may retry */
+	assert_int_equal(sc.owner2.fail_tx, SMTP_TX_NONE);
+	sc_done(&sc);
+}
+
+/* the retry rule on failures at each point of a transaction */
+static const struct step script_close_after_mail[] = {
+	BANNER, EXP("EHLO"), SEND("250 mx.test\r\n"),
+	EXP("MAIL"), SEND("250 ok\r\n"),
+	EXP("RCPT"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_tx_state_on_failure(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hello\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	/* 421 to MAIL: nothing accepted */
+	sc_init(&sc, script_421_mail, TLS_NONE);
+	sc_run(&sc, ops_mail_wait, NULL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_tx, SMTP_TX_NONE);
+	sc_done(&sc);
+
+	/* closed after MAIL's 250: the upstream had the sender */
+	sc_init(&sc, script_close_after_mail, TLS_NONE);
+	sc_run(&sc, ops_mail_rcpt_wait, NULL);
+	assert_int_equal(sc.owner.nreplies, 1);
+	assert_int_equal(sc.owner.tx[0], SMTP_TX_MAIL);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_tx, SMTP_TX_MAIL);
+	sc_done(&sc);
+
+	/* closed after the final dot: never retried */
+	sc_init(&sc, script_close_after_dot, TLS_NONE);
+	sc_run(&sc, ops_mail_rcpt_data_wait, &b);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_tx, SMTP_TX_DOT);
+	sc_done(&sc);
+}
+
+
+static void
+test_quit_right_after_detach(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	static const struct step script[] = {
+		TX_ONE,
+		EXP("RSET"), EXP("QUIT"), SEND("250 ok\r\n221 bye\r\n"),
+		{ ST_SILENT, NULL },
+		END
+	};
+
+	sc_init(&sc, script, TLS_NONE);
+	sc.holder.action = H_QUIT_NOW;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.holder.dead, 0);
+	/* QUIT follows detach's RSET on the wire */
+	assert_non_null(strstr(sc.fake.transcript, "DATA\nRSET\nQUIT\n"));
+	assert_true(sc.fake.peer_eof);
+	sc_done(&sc);
+}
+
+static void
+test_attach_to_dropped(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	static const struct step script[] = {
+		TX_ONE, EXP("RSET"), SEND("250 ok\r\n"), { ST_SILENT, NULL },
+		END
+	};
+
+	sc_init(&sc, script, TLS_NONE);
+	sc.holder.action = H_DROP_ATTACH;
+	sc.owner2.ops = ops_mail_only;
+	sc_run(&sc, ops_tx_detach, &b);
+	/* attach saw the EOF itself: -1, and no callback to anyone */
+	assert_int_equal(sc.holder.attach_rc, -1);
+	assert_int_equal(sc.holder.dead, 0);
+	assert_int_equal(sc.owner2.ready, 0);
+	assert_int_equal(sc.owner2.failed, 0);
+	assert_null(strstr(sc.fake.transcript, "MAIL FROM:<c@"));
+	sc_done(&sc);
+}
+
+#define TX_ONE_TLS { ST_TLS, NULL }, BANNER, EXP("EHLO"), \
+		SEND("250 mx.test\r\n"), \
+		EXP("MAIL FROM:<a@example.org>"), SEND("250 ok\r\n"), \
+		EXP("RCPT TO:<b@example.net>"), SEND("250 ok\r\n"), \
+		EXP("DATA"), SEND("354 go\r\n"), { ST_BODY, NULL }, \
+		SEND("250 2.0.0 queued as 1\r\n")
+
+static void
+test_tls_reuse_and_idle_close(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	struct body	 b2 = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	static const struct step reuse[] = {
+		TX_ONE_TLS,
+		EXP("RSET"), SEND("250 ok\r\n"),
+		EXP("MAIL FROM:<c@example.org>"), SEND("250 ok\r\n"),
+		EXP("RCPT TO:<d@example.net>"), SEND("250 ok\r\n"),
+		EXP("DATA"), SEND("354 go\r\n"), { ST_BODY, NULL },
+		SEND("250 2.0.0 queued as 2\r\n"),
+		EXP("QUIT"), SEND("221 bye\r\n"), { ST_TLS_CLOSE, NULL },
+		END
+	};
+	/* the RSET reply, then close_notify in the same flight */
+	static const struct step notify[] = {
+		TX_ONE_TLS, EXP("RSET"), SEND("250 ok\r\n"),
+		{ ST_TLS_CLOSE, NULL }, END
+	};
+	/* two records at once: wolfSSL holds the second after the first */
+	static const struct step late421[] = {
+		TX_ONE_TLS, EXP("RSET"), { ST_CORK, "1" }, SEND("250 ok\r\n"),
+		SEND("421 4.4.2 bye\r\n"), { ST_CORK, "0" },
+		{ ST_SILENT, NULL }, END
+	};
+
+	NEED_PKI();
+	sc_init(&sc, reuse, TLS_IMPLICIT);
+	sc.holder.action = H_ATTACH;
+	sc.owner2.ops = ops_second_tx;
+	sc.owner2.body = &b2;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.fake.accepts, 1);
+	assert_int_equal(sc.owner2.ready, 1);
+	assert_int_equal(sc.owner2.reused, 1);
+	assert_int_equal(sc.owner2.nreplies, 3);
+	assert_int_equal(sc.owner2.messages, 2);
+	assert_int_equal(sc.holder.dead, 0);
+	sc_done(&sc);
+
+	b.off = 0;
+	sc_init(&sc, notify, TLS_IMPLICIT);
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(sc.holder.dead, 1);
+	assert_int_equal(sc.holder.dead_class, FAIL_CLOSED);
+	sc_done(&sc);
+
+	b.off = 0;
+	sc_init(&sc, late421, TLS_IMPLICIT);
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.nreplies, 3);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.holder.dead, 1);
+	/* read with the 250 (data after a reply) or on its own (421) */
+	assert_true(sc.holder.dead_class == FAIL_REJECTED ||
+	    sc.holder.dead_class == FAIL_PROTOCOL);
+	sc_done(&sc);
+}
+
+
+static void
+test_give_back_before_ready(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	memset(&cur_owner2, 0, sizeof(cur_owner2));
+	sc_init(&sc, script_quit_idle, TLS_NONE);
+	sc.holder.action = H_BOUNCE;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.holder.dead, 0);
+	/* the short owner never heard anything */
+	assert_int_equal(cur_owner2.ready + cur_owner2.failed +
+	    cur_owner2.nreplies, 0);
+	assert_non_null(strstr(sc.fake.transcript, "DATA\nRSET\nQUIT\n"));
+	sc_done(&sc);
+}
+
 int
 main(void)
 {
@@ -2117,6 +2617,15 @@ main(void)
 		cmocka_unit_test(test_auth_login_redacted),
 		cmocka_unit_test(test_auth_fallback),
 		cmocka_unit_test(test_auth_failures),
+		cmocka_unit_test(test_detach_attach_two_owners),
+		cmocka_unit_test(test_idle_dead),
+		cmocka_unit_test(test_quit_while_idle),
+		cmocka_unit_test(test_reused_421_to_mail),
+		cmocka_unit_test(test_tx_state_on_failure),
+		cmocka_unit_test(test_quit_right_after_detach),
+		cmocka_unit_test(test_attach_to_dropped),
+		cmocka_unit_test(test_tls_reuse_and_idle_close),
+		cmocka_unit_test(test_give_back_before_ready),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
