@@ -60,7 +60,7 @@ static const char HOLD[] = "(held)";
 
 struct ups;
 
-struct upconn_t {
+struct fconn {
 	struct ups		*u;
 	int			 fd;
 	struct event		*ev;
@@ -71,7 +71,7 @@ struct upconn_t {
 	size_t			 inlen;
 	char			 raw[RAW_MAX];	/* every byte received */
 	size_t			 rawlen;
-	char			 body[RAW_MAX];	/* the last body, without the dot */
+	char			 body[RAW_MAX];	/* the last body, no dot */
 	size_t			 bodylen;
 	int			 quit;		/* got QUIT */
 	int			 held;		/* a HOLD step waits */
@@ -84,13 +84,13 @@ struct ups {
 	struct event		*lev;
 	unsigned short		 port;
 	const struct step	*scripts[MAX_CONNS];
-	struct upconn_t		 conns[MAX_CONNS];
+	struct fconn		 conns[MAX_CONNS];
 	int			 accepts;
 	char			 mismatch[512];
 };
 
 static void
-up_send(struct upconn_t *c, const char *s)
+up_send(struct fconn *c, const char *s)
 {
 	size_t	 len = strlen(s), off = 0;
 	ssize_t	 n;
@@ -99,13 +99,13 @@ up_send(struct upconn_t *c, const char *s)
 	while (off < len) {
 		n = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
 		if (n <= 0)
-			return;	/* the relay went away: its test will say */
+			return;	/* the relay went away: its test says */
 		off += (size_t)n;
 	}
 }
 
 static void
-up_close(struct upconn_t *c)
+up_close(struct fconn *c)
 {
 	if (c->fd == -1)
 		return;
@@ -117,14 +117,14 @@ up_close(struct upconn_t *c)
 }
 
 static void
-up_consume(struct upconn_t *c, size_t n)
+up_consume(struct fconn *c, size_t n)
 {
 	memmove(c->in, c->in + n, c->inlen - n);
 	c->inlen -= n;
 }
 
 static void
-up_mismatch(struct upconn_t *c, const char *want, const char *got,
+up_mismatch(struct fconn *c, const char *want, const char *got,
     size_t gotlen)
 {
 	struct ups	*u = c->u;
@@ -137,7 +137,7 @@ up_mismatch(struct upconn_t *c, const char *want, const char *got,
 
 /* up_answer - the reply of a matched step (or close) */
 static void
-up_answer(struct upconn_t *c, const struct step *s)
+up_answer(struct fconn *c, const struct step *s)
 {
 	c->pc++;
 	if (c->script[c->pc].expect == NULL &&
@@ -153,7 +153,7 @@ up_answer(struct upconn_t *c, const struct step *s)
 
 /* up_run - match what has arrived against the script */
 static void
-up_run(struct upconn_t *c)
+up_run(struct fconn *c)
 {
 	const struct step	*s;
 	char			*nl, *end;
@@ -206,7 +206,7 @@ up_run(struct upconn_t *c)
 static void
 up_on_read(evutil_socket_t fd, short what, void *arg)
 {
-	struct upconn_t	*c = arg;
+	struct fconn	*c = arg;
 	ssize_t		 n;
 
 	(void)what;
@@ -228,7 +228,7 @@ static void
 up_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct ups	*u = arg;
-	struct upconn_t	*c;
+	struct fconn	*c;
 	int		 fd;
 
 	(void)what;
@@ -307,7 +307,7 @@ ups_free(struct ups *u)
 static void
 up_release(struct ups *u, int i, const char *reply)
 {
-	struct upconn_t	*c = &u->conns[i];
+	struct fconn	*c = &u->conns[i];
 
 	assert_int_equal(c->held, 1);
 	c->held = 0;
@@ -332,7 +332,7 @@ struct t {
 	int			 ceof;
 	int			 done;		/* relay_done_fn calls */
 	int			 timed_out;
-	unsigned		 base_count;	/* sessions a failed test left */
+	unsigned		 base_count;	/* left by a failed test */
 	struct event		*timer;
 	char			 conferr[1024];
 };
@@ -642,7 +642,7 @@ upstream_quit(struct t *t)
 static const char *
 raw(struct t *t, int i)
 {
-	struct upconn_t	*c = &t->up.conns[i];
+	struct fconn	*c = &t->up.conns[i];
 
 	assert_true(c->rawlen < sizeof(c->raw));
 	c->raw[c->rawlen] = '\0';
