@@ -426,6 +426,8 @@ t_conf(struct t *t, const char *listener_extra, const char *upstream_extra)
 	n = snprintf(text, sizeof(text),
 	    "[gateway]\n"
 	    "hostname = gw.test\n"
+	    /* a refused AUTH answers at once (the delay is not tested) */
+	    "auth_fail_delay_max = 0s\n"
 	    "[listener test]\n"
 	    "listen = 127.0.0.1:2525\n"
 	    "allow = 127.0.0.0/8\n"
@@ -1311,6 +1313,144 @@ test_auth_inject_cleartext_refused(void **state)
 	t_free(t);
 }
 
+/* auth = map: a users_file line, "localuser:hash:upstream-user:secret" */
+#define USERS	"# test users\n" \
+		"scanner:$6$Zq3xK9tQ$DjTOBkAhf0a0onPwpCrM4dyLeyDv9OevP0wi1n9D3" \
+		"xiFPjuIaKIPjRVTWENupfW2bmmyS1lC7R0IxUF.s374j.:up-user:" \
+		"up:secret x\n"
+
+static void
+map_conf(struct t *t)
+{
+	char	 path[128], extra[512];
+
+	(void)snprintf(path, sizeof(path), "%s/users", t->dir);
+	write_file(path, USERS, 0600);
+	(void)snprintf(extra, sizeof(extra), "auth = map\n"
+	    "users_file = %s\nauth_allow_cleartext = yes\n", path);
+	if (t_conf(t, NULL, extra) != 0)
+		fail_msg("conf: %s", t->conferr);
+}
+
+/*
+ * auth = map: MAIL before AUTH is refused; the local user's password is
+ * checked locally ("local pw"), and the upstream gets the mapped account
+ * ("up-user", secret "up:secret x"), never the local credentials.
+ */
+static void
+test_auth_map(void **state)
+{
+	static const struct step s[] = {
+		GREET,
+		{ "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n"
+		    "250 ENHANCEDSTATUSCODES\r\n" },
+		/* base64 of "\0up-user\0up:secret x" */
+		{ "AUTH PLAIN AHVwLXVzZXIAdXA6c2VjcmV0IHg=",
+		    "235 2.7.0 Authentication successful\r\n" },
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	map_conf(t);
+	t_start(t);
+	ehlo(t);
+	cmd_prefix(t, "MAIL FROM:<a@src.test>\r\n", "530 5.7.0 ");
+	/* "\0scanner\0local pw" */
+	cmd_prefix(t, "AUTH PLAIN AHNjYW5uZXIAbG9jYWwgcHc=\r\n", "235 2.7.0 ");
+	/* the local check does not open the upstream */
+	assert_int_equal(t->up.accepts, 0);
+	one_message(t, CL_OK);
+	assert_raw(t, 0, "EHLO gw.test\r\n"
+	    "AUTH PLAIN AHVwLXVzZXIAdXA6c2VjcmV0IHg=\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    MSG_UP ".\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/* auth = map, a wrong local password: 535 5.7.8, the upstream untouched */
+static void
+test_auth_map_wrong_password(void **state)
+{
+	static const struct step s[] = { GREET, END };
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	map_conf(t);
+	t_start(t);
+	ehlo(t);
+	/* "\0scanner\0wrong" */
+	cmd_prefix(t, "AUTH PLAIN AHNjYW5uZXIAd3Jvbmc=\r\n", "535 5.7.8 ");
+	cmd_prefix(t, "MAIL FROM:<a@src.test>\r\n", "530 5.7.0 ");
+	assert_int_equal(t->up.accepts, 0);
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/*
+ * auth = passthrough: the client's AUTH opens the upstream at once and
+ * goes there unchanged; the upstream's verdict, text and all, is the
+ * client's reply.  A refusal closes that upstream connection; the next
+ * AUTH opens a new one.
+ */
+static void
+test_auth_passthrough(void **state)
+{
+	static const struct step s0[] = {
+		GREET,
+		{ "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n"
+		    "250 ENHANCEDSTATUSCODES\r\n" },
+		{ "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=",
+		    "535 5.7.8 alice: bad credentials at up.test\r\n" },
+		END
+	};
+	static const struct step s1[] = {
+		GREET,
+		{ "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n"
+		    "250 ENHANCEDSTATUSCODES\r\n" },
+		{ "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=",
+		    "235 2.7.0 welcome alice\r\n" },
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	if (t_conf(t, NULL, "auth = passthrough\n"
+	    "auth_allow_cleartext = yes\n") != 0)
+		fail_msg("conf: %s", t->conferr);
+	t_start(t);
+	ehlo(t);
+	cmd_prefix(t, "MAIL FROM:<a@src.test>\r\n", "530 5.7.0 ");
+	/* "\0alice\0alicepw" */
+	cmd(t, "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=\r\n",
+	    "535 5.7.8 alice: bad credentials at up.test\r\n");
+	assert_true(run_until(t, upstream_quit));
+	cmd(t, "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=\r\n",
+	    "235 2.7.0 welcome alice\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	one_message(t, CL_OK);
+	assert_raw(t, 0, "EHLO gw.test\r\n"
+	    "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=\r\nQUIT\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n"
+	    "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    MSG_UP ".\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -1332,6 +1472,9 @@ main(void)
 		cmocka_unit_test(test_received_first),
 		cmocka_unit_test(test_auth_inject_cleartext_allowed),
 		cmocka_unit_test(test_auth_inject_cleartext_refused),
+		cmocka_unit_test(test_auth_map),
+		cmocka_unit_test(test_auth_map_wrong_password),
+		cmocka_unit_test(test_auth_passthrough),
 	};
 
 	log_init(0, getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,
