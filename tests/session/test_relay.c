@@ -335,6 +335,7 @@ struct t {
 	unsigned		 base_count;	/* left by a failed test */
 	struct event		*timer;
 	char			 conferr[1024];
+	char			 sections[512];	/* more sections for t_conf */
 };
 
 static void
@@ -413,7 +414,8 @@ write_file(const char *path, const char *text, mode_t mode)
 /*
  * t_conf - load the configuration: one listener "test" relaying to
  * upstream "up" at the scripted server over tls = none; listener_extra
- * and upstream_extra are added lines ("key = value\n").  Returns
+ * and upstream_extra are added lines ("key = value\n"), t->sections
+ * more sections at the end.  Returns
  * conf_load()'s error count (the first error in t->conferr).
  */
 static int
@@ -440,9 +442,10 @@ t_conf(struct t *t, const char *listener_extra, const char *upstream_extra)
 	    "helo_name = gw.test\n"
 	    "connect_timeout = 5\n"
 	    "command_timeout = 10\n"
+	    "%s"
 	    "%s",
 	    listener_extra ? listener_extra : "", t->up.port,
-	    upstream_extra ? upstream_extra : "");
+	    upstream_extra ? upstream_extra : "", t->sections);
 	assert_true(n > 0 && (size_t)n < sizeof(text));
 	write_file(path, text, 0600);
 	return conf_load(path, &t->conf, conf_err, t);
@@ -1237,6 +1240,60 @@ test_received_first(void **state)
 	t_free(t);
 }
 
+/*
+ * A listener with dkim and received_header: the upstream's body starts
+ * with our DKIM-Signature (d= and s= of the [dkim] section), then our
+ * Received, then the client's message unchanged.  (Whether the signature
+ * verifies is tests/dkim's job.)
+ */
+static void
+test_dkim_then_received(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 cmdline[512], keyp[128];
+	const char	*body, *recv, *msg;
+
+	(void)state;
+	t = t_new(s, NULL);
+	(void)snprintf(keyp, sizeof(keyp), "%s/dkim.pem", t->dir);
+	(void)snprintf(cmdline, sizeof(cmdline), "openssl genpkey -algorithm "
+	    "ed25519 -out '%s' 2>/dev/null && chmod 600 '%s'", keyp, keyp);
+	if (system(cmdline) != 0)
+		fail_msg("openssl could not make an ed25519 key");
+	(void)snprintf(t->sections, sizeof(t->sections), "[dkim s1]\n"
+	    "domain = src.test\nselector = sel1\nkey_file = %s\n", keyp);
+	if (t_conf(t, "received_header = yes\ndkim = s1\n", NULL) != 0)
+		fail_msg("conf: %s", t->conferr);
+	t_start(t);
+	ehlo(t);
+	one_message(t, CL_OK);
+	t->up.conns[0].body[t->up.conns[0].bodylen] = '\0';
+	body = t->up.conns[0].body;
+	if (strncmp(body, "DKIM-Signature: ", 16) != 0)
+		fail_msg("body starts '%.120s'", body);
+	recv = strstr(body, "\r\nReceived: from client.test ([127.0.0.1])\r\n");
+	msg = strstr(body, "\r\nSubject: one\r\n");
+	assert_non_null(recv);
+	assert_non_null(msg);
+	assert_true(recv < msg);
+	/* exactly one signature, and it is ours */
+	assert_null(strstr(body + 1, "DKIM-Signature:"));
+	assert_non_null(memmem(body, (size_t)(recv - body), "d=src.test;",
+	    11));
+	assert_non_null(memmem(body, (size_t)(recv - body), "s=sel1;", 7));
+	assert_string_equal(msg + 2, MSG_UP);
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
 /* auth = inject: the password_file's secret goes upstream as AUTH PLAIN */
 static void
 test_auth_inject_cleartext_allowed(void **state)
@@ -1470,6 +1527,7 @@ main(void)
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_data_refused),
 		cmocka_unit_test(test_received_first),
+		cmocka_unit_test(test_dkim_then_received),
 		cmocka_unit_test(test_auth_inject_cleartext_allowed),
 		cmocka_unit_test(test_auth_inject_cleartext_refused),
 		cmocka_unit_test(test_auth_map),
