@@ -933,6 +933,88 @@ test_close_after_dot(void **state)
 	t_free(t);
 }
 
+/*
+ * An upstream without enhanced codes (aiosmtpd, Exim): we advertise
+ * ENHANCEDSTATUSCODES, so each reply gets the code that fits, its text
+ * kept.
+ */
+static void
+test_bare_replies(void **state)
+{
+	static const struct step s[] = {
+		GREET,
+		{ "EHLO gw.test", "250-up.test\r\n250 8BITMIME\r\n" },
+		{ "MAIL FROM:<a@src.test>", "250 sender fine\r\n" },
+		{ "RCPT TO:<nobody@dst.test>", "550 no such user\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 rcpt fine\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", "250 queued as BARE1\r\n" },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 sender fine\r\n");
+	cmd(t, "RCPT TO:<nobody@dst.test>\r\n", "550 5.0.0 no such user\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 rcpt fine\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cmd(t, MSG ".\r\n", "250 2.0.0 queued as BARE1\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/*
+ * A 421 to RCPT ends the upstream session: the client gets a 4xx for
+ * that recipient, nothing is acknowledged, and the next MAIL is carried
+ * by a new connection.
+ */
+static void
+test_rcpt_421(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "421 4.4.2 idle too long\r\n" },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cl_send(t, "RCPT TO:<b@dst.test>\r\n");
+	cl_reply(t, got, sizeof(got));
+	if (got[0] != '4')
+		fail_msg("RCPT: got '%s', want a 4xx", got);
+	assert_string_equal(got, "451 4.4.0 Upstream refused the session "
+	    "(rejected)\r\n");
+	/* no recipient: DATA is refused by the gateway itself */
+	cmd_prefix(t, "DATA\r\n", "5");
+	assert_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n");
+	cmd_prefix(t, "RSET\r\n", "250 ");
+	one_message(t, CL_OK);
+	assert_int_equal(t->up.accepts, 2);
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
 /* nobody listens at the upstream's port: 451 4.4.1 at MAIL */
 static void
 test_unreachable(void **state)
@@ -1518,6 +1600,8 @@ main(void)
 		cmocka_unit_test(test_mail_452),
 		cmocka_unit_test(test_mail_421),
 		cmocka_unit_test(test_close_after_dot),
+		cmocka_unit_test(test_bare_replies),
+		cmocka_unit_test(test_rcpt_421),
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_params_offered),
 		cmocka_unit_test(test_params_dropped),
