@@ -490,6 +490,32 @@ t_start(struct t *t)
 	t->cinlen = 0;
 }
 
+/* the fixture of the running test, for teardown() after a failure */
+static struct t	*cur;
+
+static void
+rm_dir(const char *dir)
+{
+	char	 cmd[256];
+
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * teardown - a failed test leaves its loop and session as they were
+ * (freeing them could hang on what failed), but not its files in /tmp.
+ */
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (cur != NULL)
+		rm_dir(cur->dir);
+	cur = NULL;
+	return 0;
+}
+
 /* t_new - the event base and the scripted upstream (scripts NULL-ended) */
 static struct t *
 t_new(const struct step *s0, const struct step *s1)
@@ -503,6 +529,7 @@ t_new(const struct step *s0, const struct step *s1)
 	t->base_count = relay_session_count();
 	(void)snprintf(t->dir, sizeof(t->dir), "/tmp/test_relay.XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
+	cur = t;
 	t->base = event_base_new();
 	assert_non_null(t->base);
 	t->dns = evdns_base_new(t->base, 0);
@@ -529,8 +556,6 @@ all_gone(struct t *t)
 static void
 t_free(struct t *t)
 {
-	char	 cmd[256];
-
 	if (t->cfd != -1) {
 		event_free(t->cev);
 		close(t->cfd);
@@ -547,8 +572,8 @@ t_free(struct t *t)
 	event_free(t->timer);
 	evdns_base_free(t->dns, 0);
 	event_base_free(t->base);
-	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	assert_int_equal(system(cmd), 0);
+	rm_dir(t->dir);
+	cur = NULL;
 	free(t);
 }
 
@@ -1594,29 +1619,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_one_message),
-		cmocka_unit_test(test_two_transactions_one_connection),
-		cmocka_unit_test(test_rcpt_550_passed),
-		cmocka_unit_test(test_mail_452),
-		cmocka_unit_test(test_mail_421),
-		cmocka_unit_test(test_close_after_dot),
-		cmocka_unit_test(test_bare_replies),
-		cmocka_unit_test(test_rcpt_421),
-		cmocka_unit_test(test_unreachable),
-		cmocka_unit_test(test_params_offered),
-		cmocka_unit_test(test_params_dropped),
-		cmocka_unit_test(test_rset_reaches_upstream),
-		cmocka_unit_test(test_drain_after_transaction),
-		cmocka_unit_test(test_drain_idle),
-		cmocka_unit_test(test_pipelined),
-		cmocka_unit_test(test_data_refused),
-		cmocka_unit_test(test_received_first),
-		cmocka_unit_test(test_dkim_then_received),
-		cmocka_unit_test(test_auth_inject_cleartext_allowed),
-		cmocka_unit_test(test_auth_inject_cleartext_refused),
-		cmocka_unit_test(test_auth_map),
-		cmocka_unit_test(test_auth_map_wrong_password),
-		cmocka_unit_test(test_auth_passthrough),
+		cmocka_unit_test_teardown(test_one_message, teardown),
+		cmocka_unit_test_teardown(test_two_transactions_one_connection, teardown),
+		cmocka_unit_test_teardown(test_rcpt_550_passed, teardown),
+		cmocka_unit_test_teardown(test_mail_452, teardown),
+		cmocka_unit_test_teardown(test_mail_421, teardown),
+		cmocka_unit_test_teardown(test_close_after_dot, teardown),
+		cmocka_unit_test_teardown(test_bare_replies, teardown),
+		cmocka_unit_test_teardown(test_rcpt_421, teardown),
+		cmocka_unit_test_teardown(test_unreachable, teardown),
+		cmocka_unit_test_teardown(test_params_offered, teardown),
+		cmocka_unit_test_teardown(test_params_dropped, teardown),
+		cmocka_unit_test_teardown(test_rset_reaches_upstream, teardown),
+		cmocka_unit_test_teardown(test_drain_after_transaction, teardown),
+		cmocka_unit_test_teardown(test_drain_idle, teardown),
+		cmocka_unit_test_teardown(test_pipelined, teardown),
+		cmocka_unit_test_teardown(test_data_refused, teardown),
+		cmocka_unit_test_teardown(test_received_first, teardown),
+		cmocka_unit_test_teardown(test_dkim_then_received, teardown),
+		cmocka_unit_test_teardown(test_auth_inject_cleartext_allowed, teardown),
+		cmocka_unit_test_teardown(test_auth_inject_cleartext_refused, teardown),
+		cmocka_unit_test_teardown(test_auth_map, teardown),
+		cmocka_unit_test_teardown(test_auth_map_wrong_password, teardown),
+		cmocka_unit_test_teardown(test_auth_passthrough, teardown),
 	};
 
 	log_init(0, getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,
