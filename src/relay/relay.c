@@ -132,6 +132,7 @@ struct relay {
 	struct timespec		 dot_start;	/* the client's final dot */
 	/* the upstream's TLS, kept past the client's free for the log */
 	char			 up_tls[96];
+	int			 up_resumed;	/* its TLS session was resumed */
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
 	void			*done_arg;
@@ -643,6 +644,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	t.port = r->up->port;
 	/* kept from cli_ready: the client may be gone (a timeout at the dot) */
 	t.tls = r->up_tls[0] != '\0' ? r->up_tls : "none";
+	t.resumed = r->up_resumed;
 	t.dkim = r->dkim != RD_OFF ? r->dkim_log : NULL;
 	t.duration = elapsed(&r->tx_start);
 	t.code = code;
@@ -986,6 +988,7 @@ relay_open_upstream(struct relay *r, const struct smtp_client_auth *auth)
 	r->env->refcnt++;
 	nupstreams++;
 	r->up_tls[0] = '\0';
+	r->up_resumed = 0;
 	r->cli = smtp_client_new(&p, &client_cb, r);
 	if (r->cli == NULL) {
 		nupstreams--;
@@ -1592,6 +1595,7 @@ cli_ready(void *arg)
 
 	r->cli_ready = 1;
 	(void)str_copy(r->up_tls, smtp_client_tls(r->cli), sizeof(r->up_tls));
+	r->up_resumed = smtp_client_tls_resumed(r->cli);
 	if (r->state == R_CONNECT)
 		relay_send_mail(r);
 	else if (r->state == R_AUTH)
