@@ -149,7 +149,8 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 	/* the probe shows a full handshake's checks: it never resumes */
 	if (ctx->sess != NULL && !ctx->probe) {
 		tc->sess = tls_sesscache_ref(ctx->sess);
-		if (tls_sesscache_offer(tc->sess, tc->ssl, id, &tc->sess_ocsp))
+		if (tls_sesscache_offer(tc->sess, tc->ssl, id, &tc->sess_ocsp,
+		    &tc->sess_used))
 			log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u "
 			    "offering the last session", (unsigned long long)id,
 			    tc->host, tc->port);
@@ -305,7 +306,8 @@ tio_store_session(struct tls_conn *tc)
 		    tc->host, tc->port, tio_ocsp_name(tc->ocsp.result));
 		return;
 	}
-	if (tls_sesscache_store(tc->sess, tc->ssl, ocsp, tc->ocsp_chain) == 0)
+	if (tls_sesscache_store(tc->sess, tc->ssl, ocsp, tc->ocsp_chain,
+	    tc->used) == 0)
 		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session kept "
 		    "for resumption%s", (unsigned long long)tc->id, tc->host,
 		    tc->port, ocsp ? " while its OCSP answer is good" : "");
@@ -603,6 +605,9 @@ tio_collect(struct tls_conn *tc)
 	s = wolfSSL_get_curve_name(tc->ssl);
 	(void)str_copy(ti->group, s != NULL ? s : "(none)", sizeof(ti->group));
 	ti->resumed = wolfSSL_session_reused(tc->ssl) ? 1 : 0;
+	/* no verify callback ran: what the session's full handshake let pass */
+	if (ti->resumed)
+		tc->used = tc->sess_used;
 	tls_verify_describe(tc->used, tc->name_checked, ti->verify,
 	    sizeof(ti->verify));
 	if (!tc->vp.crl_on)

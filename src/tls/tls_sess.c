@@ -70,6 +70,7 @@ sc_clear(struct tls_sesscache *sc)
 	memset(sc->derlen, 0, sizeof(sc->derlen));
 	sc->ncerts = 0;
 	sc->ocsp = 0;
+	sc->used = 0;
 }
 
 void
@@ -117,9 +118,10 @@ sc_ocsp_still_good(struct tls_sesscache *sc, WOLFSSL *ssl)
  */
 int
 tls_sesscache_offer(struct tls_sesscache *sc, WOLFSSL *ssl, uint64_t id,
-    int *ocsp)
+    int *ocsp, unsigned *used)
 {
 	*ocsp = 0;
+	*used = 0;
 	if (sc == NULL || sc->sess == NULL)
 		return 0;
 	if (sc->ocsp && !sc_ocsp_still_good(sc, ssl)) {
@@ -133,6 +135,7 @@ tls_sesscache_offer(struct tls_sesscache *sc, WOLFSSL *ssl, uint64_t id,
 	if (wolfSSL_set_session(ssl, sc->sess) != WOLFSSL_SUCCESS)
 		return 0;
 	*ocsp = sc->ocsp;
+	*used = sc->used;
 	return 1;
 }
 
@@ -141,11 +144,13 @@ tls_sesscache_offer(struct tls_sesscache *sc, WOLFSSL *ssl, uint64_t id,
  * called for a handshake that passed every check; ocsp says whether that
  * verdict rests on an OCSP answer (then the certificates it was about are
  * kept for the re-check before offering: the leaf, or the chain with
- * ocsp_check = chain).  0 if stored, -1 if the session cannot resume.
+ * ocsp_check = chain).  used: what the policy let through in the full
+ * handshake (TLS_USED_*), so that a resumed session's verify= says the
+ * same.  0 if stored, -1 if the session cannot resume.
  */
 int
 tls_sesscache_store(struct tls_sesscache *sc, WOLFSSL *ssl, int ocsp,
-    int ocsp_chain)
+    int ocsp_chain, unsigned used)
 {
 	WOLFSSL_SESSION		*s;
 	WOLFSSL_X509_CHAIN	*ch;
@@ -163,6 +168,7 @@ tls_sesscache_store(struct tls_sesscache *sc, WOLFSSL *ssl, int ocsp,
 	}
 	sc_clear(sc);
 	sc->sess = s;
+	sc->used = used;
 	if (!ocsp)
 		return 0;
 	sc->ocsp = 1;

@@ -12,6 +12,7 @@ is offered only while that answer is still cached as good."""
 import os
 import re
 import signal
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True	# keep the source tree clean
@@ -81,6 +82,20 @@ def test_tls12():
     gw = resume_case("starttls", extra=("--tls-max", "1.2"))
     check(re.search(r"tls upstream=.* version=TLSv1\.2 .* resumed=yes ",
                     gw.log()), "no resumed TLS 1.2 info line")
+
+
+def test_resumed_says_what_policy_let_through():
+    """verify= of a resumed session is its full handshake's, not a bare
+    "verified" (no verify callback runs on resumption)."""
+    up = Upstream("starttls", cert="untrusted")
+    gw = Gateway(up, upstream_conf={"accept": "untrusted-root"})
+    check(sessions(up, gw, 2) == ["no", "yes"], "resumed= %r",
+          tx_resumed(gw))
+    check(re.search(r"tls upstream=.* resumed=yes .*"
+                    r"verify=accepted:untrusted-root ", gw.log()),
+          "the resumed session's verify= lost the accepted exception")
+    gw.stop()
+    up.stop()
 
 
 def test_resume_off():
@@ -170,16 +185,15 @@ def test_ocsp_answer_not_cached_no_resume():
 
 
 def test_tls_resume_key_refused_when_bad():
-    up = Upstream("starttls")
-    gw = Gateway(up, upstream_conf={"tls_resume": "maybe"}, start=False)
-    r = gwtest.subprocess.run([gwtest.BIN, "-t", "-c", gw.path],
-                              capture_output=True, text=True, timeout=30,
-                              stdin=gwtest.subprocess.DEVNULL) \
-        if gw._write(gwtest.free_port()) is None else None
+    """A word that is not yes/no: FILE:LINE: tls_resume: why, from -t."""
+    gw = Gateway(upstream_conf={"tls_resume": "maybe"}, start=False)
+    gw._write(gwtest.free_port())
+    r = subprocess.run([gwtest.BIN, "-t", "-c", gw.path],
+                       capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
     check(r.returncode != 0 and re.search(r":\d+: tls_resume: ", r.stderr),
           "want FILE:LINE: tls_resume: ..., got %d %r", r.returncode,
           r.stderr)
-    up.stop()
 
 
 if __name__ == "__main__":
