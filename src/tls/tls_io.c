@@ -294,9 +294,24 @@ tio_store_session(struct tls_conn *tc)
 	if (!tc->done || tc->probe || tc->ocsp.pending)
 		return;
 	tc->sess_stored = 1;
+	/*
+	 * A stapled answer's nextUpdate cannot be known afterwards: wolfSSL
+	 * 5.5.4 keeps neither the staple on a client session
+	 * (get_tlsext_status_ocsp_resp gives nothing, tested) nor the answer
+	 * in the context's OCSP cache, so the re-check before offering would
+	 * always fail.  Such a session is not kept: every connection is a
+	 * full handshake with a fresh staple.
+	 */
+	if (tc->ocsp.stapling != STAPLING_OFF) {
+		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session not "
+		    "kept for resumption: ocsp_stapling (the staple's "
+		    "nextUpdate is not kept)", (unsigned long long)tc->id,
+		    tc->host, tc->port);
+		return;
+	}
 	if (tc->info.resumed)
 		ocsp = tc->sess_ocsp;
-	else if (tc->ocsp.mode == OCSP_OFF && tc->ocsp.stapling == STAPLING_OFF)
+	else if (tc->ocsp.mode == OCSP_OFF)
 		ocsp = 0;
 	else if (tc->ocsp.result == TLS_OCSP_GOOD)
 		ocsp = 1;

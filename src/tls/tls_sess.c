@@ -27,6 +27,7 @@
  *   outside a handshake): it says good only while it still holds a good
  *   answer that has not passed its nextUpdate.  Otherwise the session is
  *   dropped and a full handshake checks (and fetches) again.
+ * - OCSP stapling: no session is kept (tls_io.c says why).
  */
 #include "tls/tls_local.h"	/* wolfssl/options.h first */
 

@@ -184,6 +184,27 @@ def test_ocsp_answer_not_cached_no_resume():
     rs.stop()
 
 
+def test_stapling_sessions_not_kept():
+    """With ocsp_stapling the staple's nextUpdate cannot be honoured on a
+    resumed session (wolfSSL keeps no staple): nothing is kept, and the
+    second connection is a full handshake with a fresh staple."""
+    up = gwtest.StapleUpstream()
+    gw = Gateway(up, upstream_conf={"tls": "implicit", "port": str(up.port),
+                                    "ocsp_stapling": "require"})
+    for i in range(2):
+        # stapleup.py starts a new s_server for each connection
+        check(gwtest.wait_for(lambda: gwtest.tcp_listening(up.port), 10),
+              "stapleup.py not listening again")
+        deliver(up, gw, "staple %d" % i)
+    check(tx_resumed(gw) == ["no", "no"], "resumed= %r", tx_resumed(gw))
+    check(len(re.findall(r"session not kept for resumption: ocsp_stapling",
+                         gw.log())) == 2, "no 'not kept' debug lines")
+    check(len(re.findall(r"revocation=ocsp:good", gw.log())) == 2,
+          "each connection should check its own staple")
+    gw.stop()
+    up.stop()
+
+
 def test_tls_resume_key_refused_when_bad():
     """A word that is not yes/no: FILE:LINE: tls_resume: why, from -t."""
     gw = Gateway(upstream_conf={"tls_resume": "maybe"}, start=False)
