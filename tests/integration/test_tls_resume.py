@@ -84,6 +84,13 @@ def test_tls12():
                     gw.log()), "no resumed TLS 1.2 info line")
 
 
+def test_tls12_session_id():
+    """A TLS 1.2 server that issues no tickets resumes by session ID."""
+    gw = resume_case("starttls", extra=("--tls-max", "1.2", "--no-tickets"))
+    check(re.search(r"tls upstream=.* version=TLSv1\.2 .* resumed=yes ",
+                    gw.log()), "no resumed TLS 1.2 info line")
+
+
 def test_resumed_says_what_policy_let_through():
     """verify= of a resumed session is its full handshake's, not a bare
     "verified" (no verify callback runs on resumption)."""
