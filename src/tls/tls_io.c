@@ -293,7 +293,7 @@ tio_store_session(struct tls_conn *tc)
 
 	if (!tc->done || tc->probe || tc->ocsp.pending)
 		return;
-	tc->sess_stored = 1;
+	tc->sess_stored = 1;	/* decided: not asked again, unless below */
 	/*
 	 * A stapled answer's nextUpdate cannot be known afterwards: wolfSSL
 	 * 5.5.4 keeps neither the staple on a client session
@@ -322,10 +322,14 @@ tio_store_session(struct tls_conn *tc)
 		return;
 	}
 	if (tls_sesscache_store(tc->sess, tc->ssl, ocsp, tc->ocsp_chain,
-	    tc->used) == 0)
-		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session kept "
-		    "for resumption%s", (unsigned long long)tc->id, tc->host,
-		    tc->port, ocsp ? " while its OCSP answer is good" : "");
+	    tc->used) == -1) {
+		/* no ticket yet (one may follow the data): try at the next read */
+		tc->sess_stored = 0;
+		return;
+	}
+	log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session kept "
+	    "for resumption%s", (unsigned long long)tc->id, tc->host,
+	    tc->port, ocsp ? " while its OCSP answer is good" : "");
 }
 
 static void

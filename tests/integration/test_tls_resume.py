@@ -199,11 +199,20 @@ def test_stapling_sessions_not_kept():
     gw = Gateway(up, upstream_conf={"tls": "implicit", "port": str(up.port),
                                     "ocsp_stapling": "require"})
     for i in range(2):
-        # stapleup.py starts a new s_server for each connection
-        check(gwtest.wait_for(lambda: gwtest.tcp_listening(up.port), 10),
-              "stapleup.py not listening again")
-        deliver(up, gw, "staple %d" % i)
-    check(tx_resumed(gw) == ["no", "no"], "resumed= %r", tx_resumed(gw))
+        # stapleup.py starts a new s_server once the last one has exited;
+        # until then a connection is refused (4.4.1): try again
+        def sent():
+            try:
+                deliver(up, gw, "staple %d" % i)
+                return True
+            except gwtest.TestFailure as e:
+                if "4.4.1" not in str(e):
+                    raise
+                return False
+        check(gwtest.wait_for(sent, 10, 0.1), "stapleup.py unreachable")
+    got = [m for m in re.findall(r' tls="[^"]*" resumed=(\w+) reply="250 ',
+                                 gw.log())]
+    check(got == ["no", "no"], "resumed= %r", got)
     check(len(re.findall(r"session not kept for resumption: ocsp_stapling",
                          gw.log())) == 2, "no 'not kept' debug lines")
     check(len(re.findall(r"revocation=ocsp:good", gw.log())) == 2,
