@@ -644,6 +644,8 @@ static const struct errcase errcases[] = {
 	    { "7: [upstream u]: ocsp_url: \"https://x/\" is not an http://" } },
 	{ "ocsp_stapling word", NULL, NULL, "ocsp_stapling = maybe",
 	    { "9: ocsp_stapling: \"maybe\": must be one of off, request, require" } },
+	{ "tls_resume word", NULL, NULL, "tls_resume = maybe",
+	    { "9: tls_resume: \"maybe\": not a boolean (use yes or no)" } },
 	{ "ocsp_stapling with ocsp", NULL, NULL,
 	    "ocsp = soft\nocsp_stapling = require",
 	    { "7: [upstream u]: ocsp_stapling: cannot be combined with ocsp = soft" } },
