@@ -15,7 +15,8 @@ struct tls_crlset;
 struct tls_sesscache;
 
 /*
- * One per upstream per configuration snapshot; immutable once built.  The
+ * One per upstream per configuration snapshot; immutable once built but
+ * for the session cache its connections fill (tls_sess.c).  The
  * verification policy travels with it because the verify callback decides
  * per session, never by swapping in a laxer WOLFSSL_CTX.
  */
