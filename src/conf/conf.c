@@ -343,6 +343,8 @@ static const struct conf_key keytab[] = {
 	    1, 300, UP(ocsp_timeout), NULL, 0 },
 	{ SEC_UPSTREAM, "ocsp_stapling", KT_ENUM, "off", DERIVE_NONE, 0, 0,
 	    UP(ocsp_stapling), words_ocsp_stapling, 0 },
+	{ SEC_UPSTREAM, "tls_resume", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
+	    UP(tls_resume), NULL, 0 },
 	{ SEC_UPSTREAM, "helo_name", KT_HOST, NULL, DERIVE_GWHOST, 0, 0,
 	    UP(helo_name), NULL, 0 },
 	{ SEC_UPSTREAM, "connect_timeout", KT_DURATION, "30s", DERIVE_NONE,

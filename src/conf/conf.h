@@ -167,6 +167,7 @@ struct conf_upstream {
 	int		 ocsp_chain;		/* ocsp_check: leaf(0)|chain(1) */
 	unsigned	 ocsp_timeout;		/* seconds, default 10 */
 	enum ocsp_stapling ocsp_stapling;	/* default off */
+	int		 tls_resume;		/* default 1 */
 	char		 helo_name[CONF_HOST_MAX]; /* default: gateway hostname */
 	unsigned	 connect_timeout;	/* seconds, default 30 */
 	unsigned	 command_timeout;	/* seconds, default 300 */

@@ -416,6 +416,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	t.port = r->up->port;
 	/* kept from cli_ready: the client may be gone (a timeout at the dot) */
 	t.tls = r->up_tls[0] != '\0' ? r->up_tls : "none";
+	t.resumed = r->up_resumed;
 	t.dkim = r->dkim != RD_OFF ? r->dkim_log : NULL;
 	t.duration = elapsed(&r->tx_start);
 	t.code = code;
@@ -763,6 +764,7 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 	r->env->refcnt++;
 	nupstreams++;
 	r->up_tls[0] = '\0';
+	r->up_resumed = 0;
 	r->cli = smtp_client_new(&p, &client_cb, r);
 	if (r->cli == NULL) {
 		nupstreams--;
@@ -1019,6 +1021,7 @@ cli_ready(void *arg)
 
 	r->cli_ready = 1;
 	(void)str_copy(r->up_tls, smtp_client_tls(r->cli), sizeof(r->up_tls));
+	r->up_resumed = smtp_client_tls_resumed(r->cli);
 	if (r->state == R_CONNECT)
 		relay_send_mail(r);
 	else if (r->state == R_AUTH)

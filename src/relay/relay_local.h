@@ -117,6 +117,7 @@ struct relay {
 	struct timespec		 dot_start;	/* the client's final dot */
 	/* the upstream's TLS, kept past the client's free for the log */
 	char			 up_tls[96];
+	int			 up_resumed;	/* its TLS session was resumed */
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
 	void			*done_arg;

@@ -26,6 +26,7 @@ struct txlog_tx {
 	const char		*host;		/* upstream */
 	unsigned		 port;
 	const char		*tls;		/* "TLSv1.3 ..." or "none" */
+	int			 resumed;	/* the TLS session was resumed */
 	const char		*dkim;		/* NULL: no dkim= field */
 	double			 duration;	/* seconds since MAIL */
 	int			 code;		/* the reply the client got */

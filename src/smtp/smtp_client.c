@@ -1476,6 +1476,15 @@ smtp_client_tls(const struct smtp_client *c)
 	return c->tlsdesc;
 }
 
+/* smtp_client_tls_resumed - the TLS session resumed an earlier one */
+int
+smtp_client_tls_resumed(const struct smtp_client *c)
+{
+	struct tls_info	 ti;
+
+	return c->io != NULL && tls_get_info(c->io, &ti) == 0 && ti.resumed;
+}
+
 /* smtp_client_auth_reply - the last reply to AUTH, or NULL */
 const struct smtp_reply *
 smtp_client_auth_reply(const struct smtp_client *c)

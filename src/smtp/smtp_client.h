@@ -208,6 +208,8 @@ const struct smtp_reply *smtp_client_auth_reply(const struct smtp_client *);
 const char *smtp_client_auth_mech(const struct smtp_client *);
 /* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */
 const char *smtp_client_tls(const struct smtp_client *);
+/* smtp_client_tls_resumed - 1 if the TLS session was resumed, else 0 */
+int	smtp_client_tls_resumed(const struct smtp_client *);
 
 /* how far the upstream got with the current transaction (the retry rule) */
 enum smtp_client_tx {

@@ -3,7 +3,9 @@
  * handshake over an io, certificate verification and what was negotiated.
  *
  * Contract: a tls_client_ctx is built once per upstream per configuration
- * snapshot (and rebuilt on reload); it is never changed after building.
+ * snapshot (and rebuilt on reload); it is never changed after building,
+ * except for its session cache (tls_resume: the last good session, which
+ * each new connection offers; tls_sess.c).
  * tls_client_start() layers TLS over an io whose input buffer is empty,
  * sends SNI and checks the chain and the host name as the policy says; the
  * io then reports IO_TLSREADY, or IO_ERROR with a certificate or protocol

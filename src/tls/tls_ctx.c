@@ -217,6 +217,18 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	tc->ocsp_chain = up->ocsp_chain;
 	tc->ocsp_timeout = up->ocsp_timeout;
 	tc->stapling = up->ocsp_stapling;
+	/* a new context, a new (empty) session cache: nothing crosses a reload */
+	if (up->tls_resume && (tc->sess = tls_sesscache_new()) == NULL)
+		return ctx_fail(tc, err, errlen, "out of memory");
+	/*
+	 * TLS 1.2 tickets (RFC 5077) as well as session IDs: a server behind
+	 * a load balancer often has no shared session cache but shared
+	 * ticket keys.  TLS 1.3 tickets need no call.
+	 */
+	if (up->tls_resume && wolfSSL_CTX_UseSessionTicket(tc->ctx) !=
+	    WOLFSSL_SUCCESS)
+		return ctx_fail(tc, err, errlen, "cannot enable session "
+		    "tickets");
 	/*
 	 * Always VERIFY_PEER; the callback applies the exceptions and
 	 * records the first problem for the log and the failure class
@@ -637,5 +649,6 @@ tls_client_ctx_free(struct tls_client_ctx *tc)
 	if (tc->ctx != NULL)
 		wolfSSL_CTX_free(tc->ctx);
 	tls_crlset_unref(tc->crls);
+	tls_sesscache_unref(tc->sess);	/* live sessions keep theirs */
 	free(tc);
 }

@@ -48,6 +48,7 @@ static void	tio_probe_chain(struct tls_conn *);
 static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
 static void	tio_revocation(struct tls_conn *);
 static const char *tio_ocsp_name(int);
+static void	tio_store_session(struct tls_conn *);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
@@ -144,6 +145,16 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 	}
 	if (ctx->crls != NULL)
 		tc->crls = tls_crlset_ref(ctx->crls);
+	tc->ocsp_chain = ctx->ocsp_chain;
+	/* the probe shows a full handshake's checks: it never resumes */
+	if (ctx->sess != NULL && !ctx->probe) {
+		tc->sess = tls_sesscache_ref(ctx->sess);
+		if (tls_sesscache_offer(tc->sess, tc->ssl, id, &tc->sess_ocsp,
+		    &tc->sess_used))
+			log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u "
+			    "offering the last session", (unsigned long long)id,
+			    tc->host, tc->port);
+	}
 	if (wolfSSL_set_ex_data(tc->ssl, tls_ex_index(), tc) != WOLFSSL_SUCCESS) {
 		io_set_error(io, FAIL_INTERNAL, "cannot attach TLS session state");
 		goto fail;
@@ -260,6 +271,65 @@ tls_io_ocsp_result(struct gw_io *io, int result, const char *why)
 	    (unsigned long long)tc->id, tc->host, tc->port,
 	    tio_ocsp_name(result) + 5,
 	    tc->info.revocation, why[0] != '\0' ? " " : "", why);
+	/* the verdict is in: a session that already read data may be kept */
+	if (tc->got_data && !tc->sess_stored && tc->sess != NULL)
+		tio_store_session(tc);
+}
+
+/*
+ * tio_store_session - keep this session for the next connection once it
+ * passed every check: the handshake (chain, name, pins: done is set only
+ * after them) and revocation (no OCSP answer pending; only a good one, or
+ * none asked for).  Called after a read, because a TLS 1.3 ticket comes
+ * after the handshake and wolfSSL takes it in while reading.  A session
+ * without a usable verdict ("unknown", "no staple") is not kept: the next
+ * connection runs a full handshake and asks again.  A resumed session
+ * carries the verdict of the one it resumed.
+ */
+static void
+tio_store_session(struct tls_conn *tc)
+{
+	int	 ocsp;
+
+	if (!tc->done || tc->probe || tc->ocsp.pending)
+		return;
+	tc->sess_stored = 1;	/* decided: not asked again, unless below */
+	/*
+	 * A stapled answer's nextUpdate cannot be known afterwards: wolfSSL
+	 * 5.5.4 keeps neither the staple on a client session
+	 * (get_tlsext_status_ocsp_resp gives nothing, tested) nor the answer
+	 * in the context's OCSP cache, so the re-check before offering would
+	 * always fail.  Such a session is not kept: every connection is a
+	 * full handshake with a fresh staple.
+	 */
+	if (tc->ocsp.stapling != STAPLING_OFF) {
+		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session not "
+		    "kept for resumption: ocsp_stapling (the staple's "
+		    "nextUpdate is not kept)", (unsigned long long)tc->id,
+		    tc->host, tc->port);
+		return;
+	}
+	if (tc->info.resumed)
+		ocsp = tc->sess_ocsp;
+	else if (tc->ocsp.mode == OCSP_OFF)
+		ocsp = 0;
+	else if (tc->ocsp.result == TLS_OCSP_GOOD)
+		ocsp = 1;
+	else {
+		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session not "
+		    "kept for resumption: %s", (unsigned long long)tc->id,
+		    tc->host, tc->port, tio_ocsp_name(tc->ocsp.result));
+		return;
+	}
+	if (tls_sesscache_store(tc->sess, tc->ssl, ocsp, tc->ocsp_chain,
+	    tc->used) == -1) {
+		/* no ticket yet (one may follow the data): try at the next read */
+		tc->sess_stored = 0;
+		return;
+	}
+	log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session kept "
+	    "for resumption%s", (unsigned long long)tc->id, tc->host,
+	    tc->port, ocsp ? " while its OCSP answer is good" : "");
 }
 
 static void
@@ -427,6 +497,8 @@ tio_read(void *arg, void *buf, size_t len)
 	n = wolfSSL_read(tc->ssl, buf, want);
 	if (n > 0) {
 		tc->got_data = 1;
+		if (!tc->sess_stored && tc->sess != NULL)
+			tio_store_session(tc);
 		return n;
 	}
 	err = wolfSSL_get_error(tc->ssl, n);
@@ -492,6 +564,7 @@ tio_free(void *arg)
 	tls_ocsp_state_clear(&tc->ocsp);
 	tls_crlchain_clear(&tc->crlchain);
 	tls_crlset_unref(tc->crls);
+	tls_sesscache_unref(tc->sess);
 	free(tc->report);
 	tc->magic = 0;
 	free(tc);
@@ -551,6 +624,9 @@ tio_collect(struct tls_conn *tc)
 	s = wolfSSL_get_curve_name(tc->ssl);
 	(void)str_copy(ti->group, s != NULL ? s : "(none)", sizeof(ti->group));
 	ti->resumed = wolfSSL_session_reused(tc->ssl) ? 1 : 0;
+	/* no verify callback ran: what the session's full handshake let pass */
+	if (ti->resumed)
+		tc->used = tc->sess_used;
 	tls_verify_describe(tc->used, tc->name_checked, ti->verify,
 	    sizeof(ti->verify));
 	if (!tc->vp.crl_on)

@@ -12,9 +12,11 @@
 #include "tls/tls.h"
 
 struct tls_crlset;
+struct tls_sesscache;
 
 /*
- * One per upstream per configuration snapshot; immutable once built.  The
+ * One per upstream per configuration snapshot; immutable once built but
+ * for the session cache its connections fill (tls_sess.c).  The
  * verification policy travels with it because the verify callback decides
  * per session, never by swapping in a laxer WOLFSSL_CTX.
  */
@@ -35,6 +37,7 @@ struct tls_client_ctx {
 	unsigned	 ocsp_timeout;		/* seconds */
 	int		 stapling;		/* enum ocsp_stapling */
 	struct tls_crlset *crls;		/* deferred CRLs (tls_crl.c) */
+	struct tls_sesscache *sess;		/* tls_resume = yes, else NULL */
 };
 
 /*
@@ -145,7 +148,35 @@ struct tls_conn {
 	struct tls_ocsp_state ocsp;
 	struct tls_crlset *crls;	/* deferred CRLs (a reference), or NULL */
 	struct tls_crlchain crlchain;	/* the chain as the callback saw it */
+	struct tls_sesscache *sess;	/* a reference, or NULL (no resume) */
+	int		 sess_ocsp;	/* the offered session's verdict has OCSP */
+	unsigned	 sess_used;	/* and what its full handshake let through */
+	int		 sess_stored;	/* stored (or tried): once per session */
+	int		 ocsp_chain;	/* ocsp_check = chain */
 };
+
+/*
+ * The session cache of one upstream per snapshot (tls_sess.c): the last
+ * session that passed every check.  Its memory: the WOLFSSL_SESSION
+ * (with SESSION_CERTS, the server's chain as sent) and, when the verdict
+ * rests on OCSP, a copy of the certificates to re-check.
+ */
+struct tls_sesscache {
+	unsigned	 refs;
+	WOLFSSL_SESSION	*sess;		/* NULL: nothing to offer */
+	int		 ocsp;		/* re-check OCSP before offering */
+	unsigned	 used;		/* TLS_USED_* of its full handshake */
+	unsigned char	*der[TLS_OCSP_MAXREQ];
+	size_t		 derlen[TLS_OCSP_MAXREQ];
+	size_t		 ncerts;
+};
+struct tls_sesscache *tls_sesscache_new(void);
+struct tls_sesscache *tls_sesscache_ref(struct tls_sesscache *);
+void	tls_sesscache_unref(struct tls_sesscache *);
+int	tls_sesscache_offer(struct tls_sesscache *, WOLFSSL *, uint64_t,
+	    int *, unsigned *);
+int	tls_sesscache_store(struct tls_sesscache *, WOLFSSL *, int, int,
+	    unsigned);
 
 /* tls_x509_name - a certificate name as escaped one-line text */
 void	tls_x509_name(WOLFSSL_X509_NAME *, char *, size_t);

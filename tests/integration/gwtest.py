@@ -597,9 +597,11 @@ class OcspResponder:
     accepted and closed at once, a responder that is down.  Needs
     CAP_SYS_ADMIN for the namespace; without it the test is skipped.
     Answers carry a nextUpdate one day ahead (-ndays 1), so that clients
-    may cache them."""
+    may cache them; next_update=False leaves it out (never cached)."""
 
-    def __init__(self, ca="int-ca", mode="answer", port=None):
+    def __init__(self, ca="int-ca", mode="answer", port=None,
+                 next_update=True):
+        self.next_update = next_update
         self.port = port or free_port()
         self.dir = newdir("ocsp")
         self.reqlog = os.path.join(self.dir, "requests.log")
@@ -637,7 +639,8 @@ class OcspResponder:
         self.inner = 8888
         script = ('ip link set lo up && exec openssl ocsp -index "$1" '
                   '-CA "$2" -rsigner "$3" -rkey "$4" -port "$5" '
-                  '-ignore_err -ndays 1')
+                  '-ignore_err' + (' -ndays 1' if self.next_update
+                                   else ''))
         with open(self.log, "wb") as logf:
             self.ossl = _spawn(["unshare", "-n", "sh", "-c", script, "sh",
                                 p[ca + ".index.txt"], p[ca], p[signer],

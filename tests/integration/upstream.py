@@ -455,6 +455,8 @@ def parse_args(argv):
                    help="oldest TLS version the server accepts")
     p.add_argument("--tls-max", choices=["1.2", "1.3"],
                    help="newest TLS version the server accepts")
+    p.add_argument("--no-tickets", action="store_true",
+                   help="issue no session tickets (TLS 1.2: session IDs)")
     p.add_argument("--weak-cert", action="store_true",
                    help="allow serving an RSA-1024 or SHA-1 certificate "
                    "(OpenSSL security level 0)")
@@ -606,8 +608,11 @@ class DSNAuthSMTP(DSNMixin, AuthSMTP):
 
 
 def server_context(cert, key, tls_min=None, tls_max=None, client_ca=None,
-                   weak=False):
+                   weak=False, no_tickets=False):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if no_tickets:
+        # TLS 1.2 resumption by session ID only (OpenSSL's server cache)
+        ctx.options |= ssl.OP_NO_TICKET
     if weak:
         # Debian's OpenSSL refuses to serve an RSA-1024 or SHA-1 signed
         # certificate at its default security level
@@ -643,7 +648,8 @@ async def serve(args):
     ctx = None
     if args.mode != "plain":
         ctx = server_context(args.cert, args.key, args.tls_min,
-                             args.tls_max, args.client_ca, args.weak_cert)
+                             args.tls_max, args.client_ca, args.weak_cert,
+                             args.no_tickets)
 
     def cls(base):
         # aiosmtpd sizes its reader from the class attribute in __init__

@@ -41,6 +41,7 @@
 #include "net/io.h"
 #include "smtp/smtp_client.h"
 #include "tls/tls.h"
+#include "tls/tls_local.h"	/* the session cache, for its tests */
 #include "util/log.h"
 #include "util/str.h"
 
@@ -503,6 +504,7 @@ struct owner {
 	int			 finished;	/* quit, freed or failed */
 	int			 after_end;	/* callbacks after we let go */
 	char			 tls[128];
+	int			 resumed;	/* smtp_client_tls_resumed */
 	struct smtp_ext		 ext;
 	int			 ext_seen;
 	int			 auth_code;	/* smtp_client_auth_reply in ready() */
@@ -628,6 +630,7 @@ owner_ready(void *arg)
 		o->after_end++;
 	o->ready++;
 	(void)str_copy(o->tls, smtp_client_tls(o->c), sizeof(o->tls));
+	o->resumed = smtp_client_tls_resumed(o->c);
 	o->auth_code = smtp_client_auth_reply(o->c) != NULL ?
 	    smtp_client_auth_reply(o->c)->code : 0;
 	(void)str_copy(o->auth_mech, smtp_client_auth_mech(o->c),
@@ -1764,6 +1767,105 @@ test_implicit_tls12(void **state)
 	sc_done(&sc);
 }
 
+/*
+ * sc_again - the same scenario (and TLS context) for one more connection
+ * to the fake, with a fresh script run and owner.
+ */
+static void
+sc_again(struct scenario *sc, const struct op *ops)
+{
+	int	 i;
+
+	for (i = 0; i < 3; i++)
+		(void)event_base_loop(sc->base, EVLOOP_NONBLOCK);
+	fake_close(&sc->fake);
+	sc->fake.closed = 0;
+	sc->fake.pc = 0;
+	sc->fake.transcript[0] = '\0';
+	sc->fake.mismatch[0] = '\0';
+	sc->fake.inlen = 0;
+	event_free(sc->tick);
+	sc->tick = NULL;
+	sc->released = 0;
+	memset(&sc->owner, 0, sizeof(sc->owner));
+	sc_run(sc, ops, NULL);
+	assert_string_equal(sc->fake.mismatch, "");
+	assert_int_equal(sc->owner.failed, 0);
+}
+
+/* tls_resume: the second connection with the same context resumes */
+static void
+resume_case(int tls12, int resume, int want2)
+{
+	struct scenario	 sc;
+
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	if (tls12)
+		fake_tls12_only(&sc.fake);
+	sc.up.tls_resume = resume;
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.resumed, 0);
+	sc_again(&sc, ops_mail_quit);
+	assert_int_equal(sc.owner.resumed, want2);
+	sc_again(&sc, ops_mail_quit);
+	assert_int_equal(sc.owner.resumed, want2);
+	sc_done(&sc);
+}
+
+static void
+test_tls_resume(void **state)
+{
+	NEED_PKI();
+	resume_case(0, 1, 1);
+	resume_case(1, 1, 1);
+	resume_case(0, 0, 0);
+}
+
+/*
+ * A session whose OCSP verdict was "unknown" (soft: let through) is not
+ * kept, and a kept one whose OCSP answer the context no longer holds as
+ * good (here: none was ever fetched) is not offered and is dropped: both
+ * times the next connection is a full handshake.
+ */
+static void
+test_tls_resume_ocsp_not_good(void **state)
+{
+	struct scenario	 sc;
+
+	NEED_PKI();
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	sc.up.tls_resume = 1;
+	sc.up.ocsp = OCSP_SOFT;
+	/* a port nobody listens on: the fetch fails at once, "unknown" */
+	(void)str_copy(sc.up.ocsp_url, "http://127.0.0.1:1/",
+	    sizeof(sc.up.ocsp_url));
+	sc.up.ocsp_timeout = 2;
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_null(sc.tls->sess->sess);	/* unknown: not kept */
+	sc_again(&sc, ops_mail_quit);
+	assert_int_equal(sc.owner.resumed, 0);
+	assert_null(sc.tls->sess->sess);
+
+	/* a kept session that rests on an answer the context lacks */
+	sc.tls->sess->ocsp = 0;
+	sc.up.ocsp = OCSP_OFF;
+	tls_client_ctx_free(sc.tls);
+	sc.tls = NULL;			/* sc_run builds it again */
+	sc_again(&sc, ops_mail_quit);
+	assert_int_equal(sc.owner.resumed, 0);
+	assert_non_null(sc.tls->sess->sess);	/* kept, no OCSP asked */
+	sc_again(&sc, ops_mail_quit);
+	assert_int_equal(sc.owner.resumed, 1);
+	sc.tls->sess->ocsp = 1;		/* as if it rested on OCSP ... */
+	sc.tls->sess->ncerts = 0;	/* ... with nothing the context holds */
+	sc_again(&sc, ops_mail_quit);
+	assert_int_equal(sc.owner.resumed, 0);
+	sc_done(&sc);
+}
+
 static void
 test_tls_min13_against_tls12(void **state)
 {
@@ -2604,6 +2706,8 @@ main(void)
 		cmocka_unit_test(test_starttls_transaction),
 		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test(test_implicit_tls12),
+		cmocka_unit_test(test_tls_resume),
+		cmocka_unit_test(test_tls_resume_ocsp_not_good),
 		cmocka_unit_test(test_tls_min13_against_tls12),
 		cmocka_unit_test(test_tls_name_mismatch),
 		cmocka_unit_test(test_tls_wildcard_name),

@@ -644,6 +644,8 @@ static const struct errcase errcases[] = {
 	    { "7: [upstream u]: ocsp_url: \"https://x/\" is not an http://" } },
 	{ "ocsp_stapling word", NULL, NULL, "ocsp_stapling = maybe",
 	    { "9: ocsp_stapling: \"maybe\": must be one of off, request, require" } },
+	{ "tls_resume word", NULL, NULL, "tls_resume = maybe",
+	    { "9: tls_resume: \"maybe\": not a boolean (use yes or no)" } },
 	{ "ocsp_stapling with ocsp", NULL, NULL,
 	    "ocsp = soft\nocsp_stapling = require",
 	    { "7: [upstream u]: ocsp_stapling: cannot be combined with ocsp = soft" } },
@@ -1160,7 +1162,7 @@ static const char *const all_keys[4][64] = {
 	  "client_cert", "client_key", "client_key_password_file",
 	  "crl_file", "crl_path", "crl_check", "crl_missing", "ocsp",
 	  "ocsp_url", "ocsp_nonce", "ocsp_check", "ocsp_timeout",
-	  "ocsp_stapling", "auth",
+	  "ocsp_stapling", "tls_resume", "auth",
 	  "username", "password_file", "token_file", "token_command",
 	  "token_timeout", "users_file", "auth_mechanisms", "auth_fallback",
 	  "auth_allow_cleartext", "pop_before_smtp", "pop_tls",
@@ -1228,6 +1230,7 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_int_equal(ua->ocsp_chain, ub->ocsp_chain);
 	assert_int_equal(ua->ocsp_timeout, ub->ocsp_timeout);
 	assert_int_equal(ua->ocsp_stapling, ub->ocsp_stapling);
+	assert_int_equal(ua->tls_resume, ub->tls_resume);
 	assert_string_equal(ua->ca_file, ub->ca_file);
 	assert_int_equal(ua->verify_hostname, ub->verify_hostname);
 	assert_string_equal(ua->tls_name, ub->tls_name);
@@ -1333,7 +1336,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 52);
+	assert_int_equal(nlit, 53);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);
