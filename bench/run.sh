@@ -475,7 +475,7 @@ med() {
 	for rd in $(seq "$rounds"); do
 		vals+=("${R[$1,$2,$3,$rd]:-}")
 	done
-	printf '%s\n' "${vals[@]}" | grep -E '^[0-9.]+$' | sort -g | awk -v m="$3" '
+	printf '%s\n' "${vals[@]}" | { grep -E '^[0-9.]+$' || true; } | sort -g | awk -v m="$3" '
 	    { v[NR] = $1 }
 	    END { if (NR == 0) print "-"; else if (m == "hwm") print v[NR]; else if (m == "ok") print v[1];
 		  else if (NR % 2) print v[(NR + 1) / 2];
@@ -530,7 +530,7 @@ range() {
 	local rd
 	for rd in $(seq "$rounds"); do
 		echo "${R[$1,$2,$3,$rd]:-}"
-	done | grep -E '^[0-9.]+$' | sort -g | sed -n '1p;$p' | paste -sd- -
+	done | { grep -E '^[0-9.]+$' || true; } | sort -g | sed -n '1p;$p' | paste -sd- -
 }
 
 # --- what this binary can do ----------------------------------------------
