@@ -33,7 +33,7 @@
 # docs/performance.md.
 #
 # Environment:
-#   BENCH_QUICK=1       smaller counts (smoke run, about two minutes)
+#   BENCH_QUICK=1       smaller counts (smoke run, about a minute)
 #   BENCH_PORT=N        first of 4 consecutive loopback ports (39250)
 #   BENCH_SIZE=BYTES    message size (10000)
 #   BENCH_CONC=N        parallel sessions (10)
