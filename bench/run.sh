@@ -6,8 +6,12 @@
 #
 # Everything runs on 127.0.0.1 and is stopped at the end.  The upstream is
 # Postfix's smtp-sink (plaintext, fast) behind stunnel4 in server mode, with
-# an ECDSA P-256 certificate from certs/mkpki.sh: one implicit-TLS port and
-# one STARTTLS port (protocol = smtp).  In front of it, one at a time:
+# an ECDSA P-256 certificate from certs/mkpki.sh (implicit-TLS port), and
+# behind a private Postfix smtpd instance (STARTTLS port; smtpd offers
+# STARTTLS and hands each transaction to smtp-sink with smtpd_proxy_filter,
+# so nothing is queued).  stunnel's server side is not used for STARTTLS: with
+# protocol = smtp it waits 200 ms on every new connection.  In front of the
+# upstream, one at a time:
 #
 #   plain        the load generator straight to smtp-sink (no TLS at all)
 #   smtpgate     plaintext listener, upstream = the sink's TLS port, chain
@@ -15,14 +19,17 @@
 #   stunnel      stunnel4 in client mode towards the same port, with
 #                verifyChain = yes, checkHost = localhost, CAfile = test CA
 #
-# Two load shapes: one message per session on the implicit-TLS port (the
-# TLS handshake is paid per message), and many messages per session over
-# STARTTLS (the handshake is paid once; bulk relaying).  The load generator
+# Two load shapes, each on both upstream TLS modes (implicit TLS and
+# STARTTLS): one message per session (the upstream set-up is paid per
+# message, unless the proxy reuses connections) and many messages per
+# session (bulk relaying).  Then session latency at concurrency 1, CPU per
+# message, and a summary against issue 11's targets.  The load generator
 # is bench/smtpload.c (built here with gcc); it reports messages/s and the
 # p50/p99 latency per message (MAIL to final 250) and per session (connect
 # to the final 250).  Postfix's smtp-source gives a second throughput
-# figure.  Memory: peak RSS (VmHWM) of each proxy under load, and RSS per
-# idle open session with BENCH_IDLE (1000) sessions held open.  See
+# figure.  Memory: peak RSS (VmHWM) of each proxy under load, RSS per
+# idle open session with BENCH_IDLE (1000) sessions held open, and RSS per
+# idle pooled upstream connection (when smtpgate has a `pool` key).  See
 # docs/performance.md.
 #
 # Environment:
@@ -35,6 +42,12 @@
 #   BENCH_ROUNDS=N      rounds of every load run; the figures are medians
 #                       (peak RSS: the highest) (3; quick: 1)
 #   BENCH_IDLE=N        idle sessions to hold open (1000)
+#   BENCH_LAT=N         sessions for the latency at concurrency 1 (1000;
+#                       quick: 200)
+#   BENCH_POOLIDLE=N    idle pooled upstream connections to open (50)
+#   BENCH_GW_EXTRA=TEXT lines appended to smtpgate's [upstream] section in
+#                       every smtpgate configuration ("\n" separates lines),
+#                       e.g. BENCH_GW_EXTRA='tls_resume = no'
 #   SMTPGATE_BIN=PATH   the binary to measure (default build/smtpgate,
 #                       built RelWithDebInfo into build/ if missing)
 #   KEEP=1              keep the temporary directory (configs and logs)
@@ -51,19 +64,23 @@ if [ "$quick" = 1 ]; then
 	n1=${BENCH_N1:-400}
 	nm=${BENCH_NM:-3000}
 	rounds=${BENCH_ROUNDS:-1}
+	nlat=${BENCH_LAT:-200}
 else
 	n1=${BENCH_N1:-2000}
 	nm=${BENCH_NM:-10000}
 	rounds=${BENCH_ROUNDS:-3}
+	nlat=${BENCH_LAT:-1000}
 fi
 idle=${BENCH_IDLE:-1000}
+poolidle=${BENCH_POOLIDLE:-50}
+gw_extra=$(printf '%b' "${BENCH_GW_EXTRA:-}")
 warm=20			# messages through a fresh proxy before measuring
 tlimit=120		# seconds: upper bound for any one load run
 
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
-for v in base size conc n1 nm idle rounds; do
+for v in base size conc n1 nm idle rounds nlat poolidle; do
 	[[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer"
 done
 [ "$base" -ge 1024 ] && [ "$base" -le 65525 ] || die "BENCH_PORT must be 1024..65525"
@@ -95,7 +112,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 P_SINK=$base			# smtp-sink, plaintext
 P_TLS=$((base + 1))		# stunnel server -> sink, implicit TLS
-P_STLS=$((base + 2))		# stunnel server -> sink, STARTTLS
+P_STLS=$((base + 2))		# Postfix smtpd -> sink, STARTTLS
 P_PROXY=$((base + 3))		# the proxy being measured
 for p in $(seq "$base" $((base + 3))); do
 	if ss -Hltn "sport = :$p" | grep -q .; then
@@ -106,15 +123,17 @@ done
 tmp=$(mktemp -d /tmp/smtpgate-bench.XXXXXX)
 sink_pid=
 stsrv_pid=
+pf_pid=
 proxy_pid=
 hold_pid=
 cleanup() {
 	local p
 	exec 9>&- 2>/dev/null || true
-	for p in $hold_pid $proxy_pid $stsrv_pid $sink_pid; do
+	# Postfix's master stops the smtpd processes of its own process group
+	for p in $hold_pid $proxy_pid $stsrv_pid $pf_pid $sink_pid; do
 		kill "$p" 2>/dev/null || true
 	done
-	for p in $hold_pid $proxy_pid $stsrv_pid $sink_pid; do
+	for p in $hold_pid $proxy_pid $stsrv_pid $pf_pid $sink_pid; do
 		wait_gone "$p"
 	done
 	if [ "${KEEP:-0}" = 1 ]; then
@@ -148,6 +167,15 @@ wait_gone() {
 load() { cut -d' ' -f1 /proc/loadavg; }
 # cpu_ticks PID: utime + stime, in clock ticks (all threads, also exited ones)
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# group_ticks PGID: utime + stime of a process group, with its reaped children
+group_ticks() {
+	local p files=()
+	for p in $(pgrep -g "$1" 2>/dev/null); do
+		files+=("/proc/$p/stat")
+	done
+	awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }' \
+	    "${files[@]}" /dev/null 2>/dev/null || echo 0
+}
 # status_kb PID FIELD: VmHWM, VmRSS ... in kB
 status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
@@ -179,6 +207,21 @@ accept = 127.0.0.1:$P_TLS
 connect = 127.0.0.1:$P_SINK
 cert = $pki/good-chain.pem
 key = $pki/good.key
+EOF
+# The STARTTLS port: stunnel's server side with protocol = smtp waits 200
+# ms on each new connection (to see whether the client speaks first), which
+# would swamp one message per session.  A private Postfix instance does not
+# wait: its master runs one smtpd (TLS at "may", the same certificate)
+# that hands each transaction to smtp-sink (smtpd_proxy_filter), so nothing
+# is queued or delivered.  Postfix's master must start as root; without
+# root the old stunnel port is used, and one message per session over
+# STARTTLS is not measured.
+stls_sink=postfix
+if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/lib/postfix/sbin/master ] ||
+    ! getent passwd postfix >/dev/null; then
+	stls_sink=stunnel
+	note "not root or no Postfix master: STARTTLS upstream is stunnel (protocol = smtp, 200 ms per connection); one message per session over STARTTLS is skipped"
+	cat >>"$tmp/stunnel-sink.conf" <<EOF
 [sink-starttls]
 accept = 127.0.0.1:$P_STLS
 connect = 127.0.0.1:$P_SINK
@@ -186,19 +229,88 @@ protocol = smtp
 cert = $pki/good-chain.pem
 key = $pki/good.key
 EOF
+else
+	pf=$tmp/postfix
+	mkdir -p "$pf/q/pid" "$pf/q/private" "$pf/q/public" "$pf/data"
+	chown -R postfix "$pf/q" "$pf/data"
+	chmod 700 "$pf/q/private"
+	chgrp postdrop "$pf/q/public" 2>/dev/null || true
+	chmod 710 "$pf/q/public"
+	chmod 755 "$tmp"	# smtpd (user postfix) reads the key below $tmp
+	chmod 644 "$pki/good.key"
+	cat >"$pf/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $pf/q
+data_directory = $pf/data
+mail_owner = postfix
+myhostname = sink.bench.test
+mydestination =
+mynetworks = 127.0.0.0/8
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+maillog_file = $pf/maillog
+maillog_file_prefixes = $tmp
+alias_maps =
+alias_database =
+local_recipient_maps =
+smtpd_peername_lookup = no
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = $pki/good.key, $pki/good-chain.pem
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_recipient_restrictions =
+smtpd_reject_unlisted_recipient = no
+smtpd_proxy_filter = 127.0.0.1:$P_SINK
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_error_sleep_time = 0
+default_process_limit = $((idle + 500))
+max_use = 100000
+max_idle = 600
+message_size_limit = 0
+EOF
+	cat >"$pf/master.cf" <<EOF
+127.0.0.1:$P_STLS inet n - n - - smtpd
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+anvil     unix  -       -       n       -       1       anvil
+proxymap  unix  -       -       n       -       -       proxymap
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+	# its own session: on SIGTERM the master stops its process group
+	setsid /usr/lib/postfix/sbin/master -d -c "$pf" >"$tmp/postfix.out" 2>&1 &
+	pf_pid=$!
+fi
 stunnel4 "$tmp/stunnel-sink.conf" >>"$tmp/stunnel-sink.log" 2>&1 &
 stsrv_pid=$!
 for p in $P_SINK $P_TLS $P_STLS; do
 	wait_port "$p" || die "the sink did not come up on port $p (see logs in KEEP=1 run)"
 done
+if [ "$stls_sink" = postfix ]; then
+	# Postfix's master starts smtpd processes on demand (each loads the
+	# certificate): have enough of them running before anything is measured
+	"$tmp/smtpload" -p "$P_STLS" -n $((conc * 4)) -c $((conc * 2)) -m 1 -s 100 \
+	    -t 30 -l pf-warmup >/dev/null ||
+	    die "the Postfix STARTTLS sink does not take mail (log: $(tail -3 "$tmp/postfix/maillog" 2>/dev/null))"
+fi
 
 # --- the proxies under test ---------------------------------------------
 # write_conf NAME: the configuration file for proxy NAME
 write_conf() {
 	case $1 in
-	smtpgate-implicit | smtpgate-starttls)
-		local port=$P_TLS tls=implicit
-		[ "$1" = smtpgate-starttls ] && port=$P_STLS tls=starttls
+	smtpgate-*)
+		local port=$P_TLS tls=implicit more=$gw_extra
+		case $1 in *-starttls) port=$P_STLS tls=starttls ;; esac
+		case $1 in
+		smtpgate-nopool-*)
+			# pool = no first; a pool line of BENCH_GW_EXTRA would
+			# repeat the key
+			more=$(printf 'pool = no\n%s' "$(grep -v '^[[:space:]]*pool[[:space:]]*=' <<<"$gw_extra" || true)")
+			;;
+		smtpgate-poolidle-*)
+			[ "$has_pool_max_idle" = 0 ] ||
+			    more=$(printf 'pool_max_idle = %s\n%s' "$poolidle" "$(grep -v '^[[:space:]]*pool_max_idle[[:space:]]*=' <<<"$gw_extra" || true)")
+			;;
+		esac
 		cat >"$tmp/$1.ini" <<EOF
 [gateway]
 hostname = bench.test
@@ -218,6 +330,7 @@ tls = $tls
 tls_name = localhost
 ca_file = $pki/ca-bundle.pem
 verify_hostname = yes
+$more
 EOF
 		;;
 	stunnel-implicit | stunnel-starttls | stunnel-noresume)
@@ -240,6 +353,21 @@ $extra
 EOF
 		;;
 	esac
+}
+
+# pf_ticks: CPU ticks of the Postfix STARTTLS sink (0 without it)
+pf_ticks() { if [ -n "$pf_pid" ]; then group_ticks "$pf_pid"; else echo 0; fi; }
+
+# gw_accepts LINE: smtpgate -t accepts LINE in its [upstream] section (a
+# key it does not know fails the check, so keys of later work are only
+# used once the binary has them)
+gw_accepts() {
+	local save=$gw_extra rc=0
+	gw_extra=$1
+	write_conf smtpgate-probe-implicit
+	gw_extra=$save
+	"$bin" -t -c "$tmp/smtpgate-probe-implicit.ini" >/dev/null 2>&1 || rc=1
+	return $rc
 }
 
 # start_proxy NAME: start it (fresh process), set proxy_pid, warm it up
@@ -297,14 +425,16 @@ measure() {
 	start_proxy "$name"
 	port=$(port_of "$name")
 	[ -n "$proxy_pid" ] && c0=$(cpu_ticks "$proxy_pid")
-	s0=$(cpu_ticks "$sink_pid"); k0=$(cpu_ticks "$stsrv_pid"); b0=$(sys_busy)
-	t0=$(date +%s.%N)
+	s0=$(cpu_ticks "$sink_pid"); k0=$(($(cpu_ticks "$stsrv_pid") + $(pf_ticks)))
+	# the machine's busy time right around the load run: reading the
+	# processes' times forks, and that must not count as other load
+	b0=$(sys_busy); t0=$(date +%s.%N)
 	out=$("$tmp/smtpload" -p "$port" -n "$n" -c "$conc" -m "$per" \
 	    -s "$size" -t "$tlimit" -l "$name") ||
 	    note "$shape $name: some messages failed: $out"
-	t1=$(date +%s.%N)
+	t1=$(date +%s.%N); b1=$(sys_busy)
 	[ -n "$proxy_pid" ] && c1=$(cpu_ticks "$proxy_pid")
-	s1=$(cpu_ticks "$sink_pid"); k1=$(cpu_ticks "$stsrv_pid"); b1=$(sys_busy)
+	s1=$(cpu_ticks "$sink_pid"); k1=$(($(cpu_ticks "$stsrv_pid") + $(pf_ticks)))
 	for k in ok msg_per_s mail_p50_ms mail_p99_ms sess_p50_ms sess_p99_ms; do
 		R[$shape,$name,$k,$rd]=$(kv "$out" $k)
 	done
@@ -345,7 +475,7 @@ med() {
 	for rd in $(seq "$rounds"); do
 		vals+=("${R[$1,$2,$3,$rd]:-}")
 	done
-	printf '%s\n' "${vals[@]}" | grep -E '^[0-9.]+$' | sort -g | awk -v m="$3" '
+	printf '%s\n' "${vals[@]}" | { grep -E '^[0-9.]+$' || true; } | sort -g | awk -v m="$3" '
 	    { v[NR] = $1 }
 	    END { if (NR == 0) print "-"; else if (m == "hwm") print v[NR]; else if (m == "ok") print v[1];
 		  else if (NR % 2) print v[(NR + 1) / 2];
@@ -400,8 +530,32 @@ range() {
 	local rd
 	for rd in $(seq "$rounds"); do
 		echo "${R[$1,$2,$3,$rd]:-}"
-	done | grep -E '^[0-9.]+$' | sort -g | sed -n '1p;$p' | paste -sd- -
+	done | { grep -E '^[0-9.]+$' || true; } | sort -g | sed -n '1p;$p' | paste -sd- -
 }
+
+# --- what this binary can do ----------------------------------------------
+has_pool=0 has_pool_max_idle=0 has_resume=0
+gw_accepts 'pool = no' && has_pool=1
+gw_accepts "pool_max_idle = $poolidle" && has_pool_max_idle=1
+gw_accepts 'tls_resume = yes' && has_resume=1
+note "smtpgate keys: pool $has_pool, pool_max_idle $has_pool_max_idle, tls_resume $has_resume${gw_extra:+; BENCH_GW_EXTRA: $(paste -sd';' - <<<"$gw_extra")}"
+pool_note="no pool in this binary: every session opens its own upstream connection"
+[ "$has_pool" = 0 ] || pool_note="pool as configured (default on), warm: measured after $warm warm-up messages"
+
+modes=(implicit starttls)
+one_modes=(implicit)
+[ "$stls_sink" != postfix ] || one_modes=(implicit starttls)
+one_names=(plain)
+for m in "${one_modes[@]}"; do
+	one_names+=("smtpgate-$m" "stunnel-$m")
+	if [ "$has_pool" = 1 ]; then one_names+=("smtpgate-nopool-$m"); fi
+done
+one_names+=(stunnel-noresume)
+many_names=(plain smtpgate-implicit stunnel-implicit smtpgate-starttls stunnel-starttls)
+lat_names=(plain)
+for m in "${one_modes[@]}"; do
+	lat_names+=("smtpgate-$m" "stunnel-$m")
+done
 
 # --- a check first: one message through each path, and what TLS it used --
 note "checking each path with one message"
@@ -424,16 +578,64 @@ st_tls="$(grep -ho 'TLSv1\.[23] ciphersuite: [^ ]*' "$tmp/stunnel-implicit.log" 
  $(grep -ho 'Peer temporary key: [^,]*' "$tmp/stunnel-implicit.log" | head -1),\
  $(grep -c 'previous session reused' "$tmp/stunnel-implicit.log" || true) of 3 connections resumed"
 
+# measure_lat NAME ROUND: session latency at concurrency 1 (connect to the
+# final 250), one message per session, after the warm-up of start_proxy
+measure_lat() {
+	local name=$1 rd=$2 out k
+	start_proxy "$name"
+	out=$("$tmp/smtpload" -p "$(port_of "$name")" -n "$nlat" -c 1 -m 1 \
+	    -s "$size" -t "$tlimit" -l "lat-$name") ||
+	    note "latency $name: some messages failed: $out"
+	for k in ok msg_per_s mail_p50_ms mail_p99_ms sess_p50_ms sess_p99_ms; do
+		R[lat,$name,$k,$rd]=$(kv "$out" $k)
+	done
+	note "round $rd latency, concurrency 1: $out load=$(load)"
+	stop_proxy
+}
+
+# upstream_conns: established connections of the proxy to the TLS sink
+upstream_conns() {
+	ss -Htnp state established "( dport = :$P_TLS )" 2>/dev/null |
+	    grep -c "pid=$proxy_pid," || true
+}
+
+# pool_idle_measure ROUND: RSS per idle pooled upstream connection: VmRSS
+# of smtpgate before and after BENCH_POOLIDLE one-message sessions at once,
+# divided by the upstream connections left open (counted with ss).  An
+# upper bound: it includes what the burst of client sessions left in the
+# heap.
+pool_idle_measure() {
+	local rd=$1 r0 r1 n0 n1 out
+	start_proxy smtpgate-poolidle-implicit
+	sleep 1
+	n0=$(upstream_conns); r0=$(status_kb "$proxy_pid" VmRSS)
+	out=$("$tmp/smtpload" -p "$P_PROXY" -n "$poolidle" -c "$poolidle" -m 1 \
+	    -s "$size" -t "$tlimit" -l poolidle) ||
+	    note "pool idle: some messages failed: $out"
+	sleep 1
+	n1=$(upstream_conns); r1=$(status_kb "$proxy_pid" VmRSS)
+	R[pool,idle,conns,$rd]=$((n1 - n0))
+	R[pool,idle,per,$rd]=$(awk -v a="$r0" -v b="$r1" -v n=$((n1 - n0)) \
+	    'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "-" }')
+	note "round $rd pooled idle: upstream connections $n0 -> $n1, VmRSS $r0 -> $r1 kB, ${R[pool,idle,per,$rd]} kB/connection"
+	stop_proxy
+}
+
 # --- load ------------------------------------------------------------------
 start_time=$(date -u '+%Y-%m-%d %H:%M UTC')
+t_start=$(date +%s)
 for rd in $(seq "$rounds"); do
-	note "round $rd of $rounds: one message per session: $n1 messages of $size bytes, $conc sessions at once, implicit TLS"
-	for name in plain smtpgate-implicit stunnel-implicit stunnel-noresume; do
+	note "round $rd of $rounds: one message per session: $n1 messages of $size bytes, $conc sessions at once (${one_modes[*]})"
+	for name in "${one_names[@]}"; do
 		measure one "$name" "$n1" 1 "$rd"
 	done
-	note "round $rd of $rounds: many messages per session: $nm messages of $size bytes, $conc sessions of $mps messages, STARTTLS"
-	for name in plain smtpgate-starttls stunnel-starttls; do
+	note "round $rd of $rounds: many messages per session: $nm messages of $size bytes, $conc sessions of $mps messages (implicit, starttls)"
+	for name in "${many_names[@]}"; do
 		measure many "$name" "$nm" "$mps" "$rd"
+	done
+	note "round $rd of $rounds: session latency at concurrency 1: $nlat sessions of one message"
+	for name in "${lat_names[@]}"; do
+		measure_lat "$name" "$rd"
 	done
 done
 for rd in $(seq "$rounds"); do
@@ -441,23 +643,29 @@ for rd in $(seq "$rounds"); do
 	idle_measure smtpgate-implicit "" "$rd"
 	idle_measure smtpgate-implicit -M "$rd"
 	idle_measure stunnel-implicit "" "$rd"
+	if [ "$has_pool" = 1 ]; then
+		pool_idle_measure "$rd"
+	fi
 done
 end_load=$(cut -d' ' -f1-3 /proc/loadavg)
+t_end=$(date +%s)
 
 # --- report --------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
-echo "smtpgate bench, $start_time, $rounds round(s), figures are medians over the rounds (peak RSS: highest)"
+echo "smtpgate bench, $start_time, $rounds round(s) in $((t_end - t_start)) s, figures are medians over the rounds (peak RSS: highest)"
 echo "machine: $(nproc) CPUs, $cpu, kernel $(uname -r)"
 echo "load average (1/5/15 min): before the run $load_before; at the end $end_load (includes the bench itself)"
 echo "binary: $bin, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')"
-echo "smtpgate $("$bin" --version 2>&1 | head -1), $(stunnel4 -version 2>&1 | grep -m1 '^stunnel'), sink: Postfix smtp-sink behind stunnel (ECDSA P-256 certificate)"
+echo "smtpgate $("$bin" --version 2>&1 | head -1), $(stunnel4 -version 2>&1 | grep -m1 '^stunnel')"
+echo "sink: Postfix smtp-sink; implicit TLS: stunnel server in front; STARTTLS: $([ "$stls_sink" = postfix ] && echo "Postfix $(postconf -d -h mail_version 2>/dev/null) smtpd (smtpd_proxy_filter to the sink)" || echo "stunnel server, protocol = smtp (200 ms per connection)") (ECDSA P-256 certificate)"
+echo "smtpgate: $pool_note; keys known: pool=$has_pool tls_resume=$has_resume${gw_extra:+; BENCH_GW_EXTRA: $(paste -sd';' - <<<"$gw_extra")}"
 echo "TLS: smtpgate ${gw_tls:-?}; stunnel ${st_tls:-?}"
 echo "message size $size bytes, $conc parallel sessions; latency: MAIL to final 250 (msg), connect to final 250 of the session's last message (ses)"
 echo "cpu ms/msg: utime+stime of the proxy process per message; other %: CPU used by processes outside the bench during the run"
 echo
 
-fmt='%-24s %9s %9s %8s %8s %8s %8s %8s %9s %7s %6s\n'
+fmt='%-28s %9s %9s %8s %8s %8s %8s %8s %9s %7s %6s\n'
 row() {	# shape name label
 	printf "$fmt" "$3" "$(med "$1" "$2" msg_per_s)" "$(med "$1" "$2" src)" \
 	    "$(med "$1" "$2" mail_p50_ms)" "$(med "$1" "$2" mail_p99_ms)" \
@@ -470,46 +678,140 @@ hdr() {
 	    "cpu ms" "peak RSS" "ok" "other"
 	printf "$fmt" "$2" "smtpload" "smtp-src" "ms" "ms" "ms" "ms" "per msg" "kB" "msgs" "CPU %"
 }
-hdr "one message/session" "($n1 msgs, implicit)"
-row one plain "plain (no TLS)"
-row one smtpgate-implicit "smtpgate"
-row one stunnel-implicit "stunnel"
-row one stunnel-noresume "stunnel sessionResume=no"
+# label NAME: a row label
+label() {
+	case $1 in
+	plain) echo "plain floor (no TLS)" ;;
+	smtpgate-nopool-*) echo "smtpgate pool=no, ${1#smtpgate-nopool-}" ;;
+	stunnel-noresume) echo "stunnel noresume, implicit" ;;
+	*) echo "${1%%-*}, ${1#*-}" ;;
+	esac
+}
+hdr "one message/session" "($n1 msgs)"
+for name in "${one_names[@]}"; do
+	row one "$name" "$(label "$name")"
+done
+[ "$stls_sink" = postfix ] || echo "(one message per session over STARTTLS: not measured, no Postfix sink)"
 echo
-hdr "many messages/session" "($nm msgs, STARTTLS)"
-row many plain "plain (no TLS)"
-row many smtpgate-starttls "smtpgate"
-row many stunnel-starttls "stunnel protocol=smtp"
+hdr "many messages/session" "($nm msgs)"
+for name in "${many_names[@]}"; do
+	row many "$name" "$(label "$name")"
+done
+echo
+lfmt='%-28s %8s %8s %8s %8s %9s\n'
+echo "session latency at concurrency 1 ($nlat sessions of one message; smtpgate: $pool_note)"
+printf "$lfmt" "" "ses p50" "ses p99" "msg p50" "msg p99" "msg/s"
+for name in "${lat_names[@]}"; do
+	printf "$lfmt" "$(label "$name")" "$(med lat "$name" sess_p50_ms)" \
+	    "$(med lat "$name" sess_p99_ms)" "$(med lat "$name" mail_p50_ms)" \
+	    "$(med lat "$name" mail_p99_ms)" "$(med lat "$name" msg_per_s)"
+done
 echo
 printf '%-30s %6s %12s %12s %10s %14s\n' "$idle idle sessions" "held" "VmRSS before" "VmRSS after" "kB/session" "(lowest-highest)"
 for k in smtpgate-implicit smtpgate-implicit-mail stunnel-implicit; do
-	label=$k
-	[ "$k" = smtpgate-implicit ] && label="smtpgate (greeting only)"
-	[ "$k" = smtpgate-implicit-mail ] && label="smtpgate (after MAIL, TLS up)"
-	[ "$k" = stunnel-implicit ] && label="stunnel (TLS up at connect)"
-	printf '%-30s %6s %12s %12s %10s %14s\n' "$label" "$(med idle "$k" held)" \
+	case $k in
+	smtpgate-implicit) lb="smtpgate (greeting only)" ;;
+	smtpgate-implicit-mail) lb="smtpgate (after MAIL, TLS up)" ;;
+	stunnel-implicit) lb="stunnel (TLS up at connect)" ;;
+	esac
+	printf '%-30s %6s %12s %12s %10s %14s\n' "$lb" "$(med idle "$k" held)" \
 	    "$(med idle "$k" rss0)" "$(med idle "$k" rss1)" "$(med idle "$k" per)" \
 	    "($(range idle "$k" per))"
 done
+if [ "$has_pool" = 1 ]; then
+	pool_kb=$(med pool idle per)
+	echo "idle pooled upstream connection (implicit TLS): $pool_kb kB each ($(med pool idle conns) left open by $poolidle sessions at once; upper bound)"
+else
+	pool_kb="n/a (no pool)"
+	echo "idle pooled upstream connection: n/a (no pool)"
+fi
 echo "(median over the rounds; VmRSS in kB)"
 
 # ratio A B: A / B to two decimals
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 != 0) printf "%.2f", a / b; else print "-" }'; }
 echo
 echo "ratios smtpgate / stunnel, same run (msg/s: above 1 = smtpgate faster; the others: above 1 = smtpgate slower or bigger)"
-rfmt='%-36s %8s %8s %8s %8s %8s %8s %8s\n'
+rfmt='%-40s %8s %8s %8s %8s %8s %8s %8s\n'
 printf "$rfmt" "" "msg/s" "msg p50" "msg p99" "ses p50" "ses p99" "cpu/msg" "peak RSS"
-for pair in "one smtpgate-implicit stunnel-implicit one msg/session, implicit TLS" \
-    "one smtpgate-implicit stunnel-noresume one msg/session, vs sessionResume=no" \
-    "many smtpgate-starttls stunnel-starttls many msgs/session, STARTTLS"; do
-	read -r s a b label <<<"$pair"
+pairs=()
+for m in "${one_modes[@]}"; do
+	pairs+=("one smtpgate-$m stunnel-$m one msg/session, $m")
+	if [ "$has_pool" = 1 ]; then
+		pairs+=("one smtpgate-nopool-$m stunnel-$m one msg/session, $m, pool=no")
+	fi
+done
+pairs+=("one smtpgate-implicit stunnel-noresume one msg/session, vs stunnel noresume")
+for m in "${modes[@]}"; do
+	pairs+=("many smtpgate-$m stunnel-$m many msgs/session, $m")
+done
+for pair in "${pairs[@]}"; do
+	read -r s a b lb <<<"$pair"
 	args=()
 	for m in msg_per_s mail_p50_ms mail_p99_ms sess_p50_ms sess_p99_ms cpu hwm; do
 		args+=("$(ratio "$(med "$s" "$a" $m)" "$(med "$s" "$b" $m)")")
 	done
-	printf "$rfmt" "$label" "${args[@]}"
+	printf "$rfmt" "$lb" "${args[@]}"
 done
-printf '%-36s %8s\n' "idle session RSS, greeting only" \
+printf '%-40s %8s\n' "idle session RSS, greeting only" \
     "$(ratio "$(med idle smtpgate-implicit per)" "$(med idle stunnel-implicit per)")"
-printf '%-36s %8s\n' "idle session RSS, after MAIL" \
+printf '%-40s %8s\n' "idle session RSS, after MAIL" \
     "$(ratio "$(med idle smtpgate-implicit-mail per)" "$(med idle stunnel-implicit per)")"
+echo
+echo "msg/s against the plaintext floor of the same shape (smtpload straight to smtp-sink)"
+ffmt='%-40s %9s %9s\n'
+printf "$ffmt" "" "smtpgate" "stunnel"
+for m in "${one_modes[@]}"; do
+	printf "$ffmt" "one msg/session, $m" \
+	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one plain msg_per_s)")" \
+	    "$(ratio "$(med one "stunnel-$m" msg_per_s)" "$(med one plain msg_per_s)")"
+done
+for m in "${modes[@]}"; do
+	printf "$ffmt" "many msgs/session, $m" \
+	    "$(ratio "$(med many "smtpgate-$m" msg_per_s)" "$(med many plain msg_per_s)")" \
+	    "$(ratio "$(med many "stunnel-$m" msg_per_s)" "$(med many plain msg_per_s)")"
+done
+
+# verdict VALUE OP TARGET: met / not met / n/a (OP: ge or le)
+verdict() {
+	awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
+		if (v !~ /^[0-9.]+$/) { print "n/a"; exit }
+		ok = (op == "ge") ? (v + 0 >= t + 0) : (v + 0 <= t + 0)
+		print ok ? "met" : "NOT met" }'
+}
+sfmt='%-58s %-8s %-14s %s\n'
+srow() {	# label target value op threshold [note]
+	printf "$sfmt" "$1" "$2" "$3" "$(verdict "$3" "$4" "$5")${6:+ ($6)}"
+}
+echo
+echo "issue 11 targets, this run (smtpgate: $pool_note)"
+printf "$sfmt" "figure" "target" "measured" "verdict"
+for m in "${one_modes[@]}"; do
+	srow "one msg/session, $m: msg/s smtpgate / stunnel" ">= 5" \
+	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one "stunnel-$m" msg_per_s)")" ge 5
+	srow "one msg/session, $m: msg/s smtpgate / plain floor" ">= 0.5" \
+	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one plain msg_per_s)")" ge 0.5
+done
+for m in "${one_modes[@]}"; do
+	if [ "$has_pool" = 1 ]; then
+		srow "one msg/session, $m, pool=no: smtpgate / stunnel" ">= 1.0" \
+		    "$(ratio "$(med one "smtpgate-nopool-$m" msg_per_s)" "$(med one "stunnel-$m" msg_per_s)")" \
+		    ge 1.0 "$([ "$has_resume" = 1 ] || echo "no tls_resume key")"
+	else
+		printf "$sfmt" "one msg/session, $m, pool=no: smtpgate / stunnel" ">= 1.0" "n/a (no pool)" "n/a"
+	fi
+done
+for m in "${one_modes[@]}"; do
+	srow "session p50 at concurrency 1, $m, ms (warm pool)" "<= 1" \
+	    "$(med lat "smtpgate-$m" sess_p50_ms)" le 1 \
+	    "stunnel $(med lat "stunnel-$m" sess_p50_ms), floor $(med lat plain sess_p50_ms)"
+done
+for m in "${one_modes[@]}"; do
+	srow "CPU/msg one msg/session, $m: smtpgate / stunnel" "<= 0.33" \
+	    "$(ratio "$(med one "smtpgate-$m" cpu)" "$(med one "stunnel-$m" cpu)")" le 0.334
+done
+for m in "${modes[@]}"; do
+	srow "CPU/msg many msgs/session, $m: smtpgate / stunnel" "<= 0.33" \
+	    "$(ratio "$(med many "smtpgate-$m" cpu)" "$(med many "stunnel-$m" cpu)")" le 0.334
+done
+srow "idle client session, greeting only, kB" "< 10" "$(med idle smtpgate-implicit per)" le 9.999
+srow "idle pooled upstream connection, kB" "< 100" "$pool_kb" le 99.999

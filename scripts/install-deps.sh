@@ -6,9 +6,10 @@
 # --runtime: only the shared libraries the binary needs (for the Docker
 # image's runtime stage).
 # --bench: everything of the default set, plus what bench/run.sh needs:
-# Postfix (for smtp-sink and smtp-source only; installed as "No
-# configuration", and no Postfix mail system is left running or enabled)
-# and stunnel4 (the TLS peer to compare against).
+# Postfix (for smtp-sink and smtp-source, and a private smtpd instance the
+# bench runs from its temporary directory as its STARTTLS upstream;
+# installed as "No configuration", and no Postfix mail system is left
+# running or enabled) and stunnel4 (the TLS peer to compare against).
 #
 # Dovecot (POP-before-SMTP tests) is only ever run by the tests, as private
 # instances from temporary directories: the package's own service is
