@@ -609,6 +609,26 @@ static const struct errcase errcases[] = {
 	{ "tls_max_version 1.1", NULL, NULL, "tls_max_version = 1.1",
 	    { "9: tls_max_version: \"1.1\": TLS versions before 1.2 are "
 	    "not supported" } },
+	{ "pool_max_idle range", NULL, NULL, "pool_max_idle = 1001",
+	    { "9: pool_max_idle: \"1001\": must be between 0 and 1000" } },
+	{ "pool_max_messages 0", NULL, NULL, "pool_max_messages = 0",
+	    { "9: pool_max_messages: \"0\": must be between 1 and 100000" } },
+	{ "pool_idle_timeout 0", NULL, NULL, "pool_idle_timeout = 0s",
+	    { "9: pool_idle_timeout: \"0s\": must be between " } },
+	{ "pool min above max", NULL, NULL,
+	    "pool_max_idle = 2\npool_min_idle = 3",
+	    { "7: [upstream u]: pool_min_idle: 3 is more than "
+	    "pool_max_idle 2" } },
+	{ "pool idle timeout not below command", NULL, NULL,
+	    "command_timeout = 30s\npool_idle_timeout = 30s",
+	    { "7: [upstream u]: pool_idle_timeout: 30s must be below "
+	    "command_timeout 30s" } },
+	{ "pool pre-warm passthrough", NULL, NULL,
+	    "auth = passthrough\npool_min_idle = 1",
+	    { "7: [upstream u]: pool_min_idle: needs auth = none or "
+	    "inject" } },
+	{ "pool = no skips the pool checks", NULL, NULL,
+	    "pool = no\npool_max_idle = 0\npool_min_idle = 1", { NULL } },
 	{ "tls max below min", NULL, NULL,
 	    "tls_min_version = 1.3\ntls_max_version = 1.2",
 	    { "7: [upstream u]: tls_max_version: 1.2 is older than "
