@@ -748,6 +748,8 @@ run_errcase(const struct errcase *ec)
 	}
 	for (i = 0; i < nwant; i++)
 		assert_err(i, path, ec->want[i]);
+	if (n == 0)
+		conf_unref(c);	/* a case that must load */
 }
 
 static void
