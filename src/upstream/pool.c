@@ -86,6 +86,8 @@ pool_new(struct event_base *base, const struct pool_limits *lim,
 	p->lim = *lim;
 	if (p->lim.backoff_min == 0)
 		p->lim.backoff_min = 1;
+	if (p->lim.backoff_max == 0)
+		p->lim.backoff_max = 60;
 	if (p->lim.backoff_max < p->lim.backoff_min)
 		p->lim.backoff_max = p->lim.backoff_min;
 	p->ops = ops;

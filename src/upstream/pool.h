@@ -12,6 +12,12 @@
  * a connection only for exactly the same string (one account's mail
  * never leaves on another account's connection).  Passthrough: the
  * caller asks only after the client proved the same credentials again.
+ *
+ * Lifetime: the pool must outlive every connection taken from it (a
+ * retired pool still takes back the ones in use, to close them) and
+ * every pre-warm the opener has in flight (answer each with
+ * pool_opened or pool_open_failed, even after retire or shutdown,
+ * before pool_free).  Not thread-safe: one event loop.
  */
 #ifndef GW_UPSTREAM_POOL_H
 #define GW_UPSTREAM_POOL_H
@@ -29,8 +35,8 @@ struct pool_limits {
 	unsigned	 idle_timeout;	/* seconds */
 	unsigned	 max_messages;	/* per connection, then QUIT */
 	unsigned	 min_idle;	/* pre-warmed, 0 off */
-	unsigned	 backoff_min;	/* seconds, pre-warm retry after a failure */
-	unsigned	 backoff_max;	/* seconds, doubling up to this */
+	unsigned	 backoff_min;	/* seconds, pre-warm retry after a failure; 0: 1 */
+	unsigned	 backoff_max;	/* seconds, doubling up to this; 0: 60 */
 };
 
 struct pool_ops {
