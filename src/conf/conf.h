@@ -172,6 +172,11 @@ struct conf_upstream {
 	unsigned	 connect_timeout;	/* seconds, default 30 */
 	unsigned	 command_timeout;	/* seconds, default 300 */
 	unsigned	 slow_reply_warning;	/* seconds, default 25; 0 off */
+	int		 pool;			/* default 1: reuse connections */
+	unsigned	 pool_max_idle;		/* default 4 */
+	unsigned	 pool_idle_timeout;	/* seconds, default 60 */
+	unsigned	 pool_max_messages;	/* default 100 */
+	unsigned	 pool_min_idle;		/* default 0: no pre-warm */
 	enum auth_mode	 auth;			/* default none */
 	char		 username[CONF_TEXT_MAX];	/* default "" */
 	char		 password_file[PATH_MAX];	/* mode 0600 or stricter */

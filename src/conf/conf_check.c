@@ -37,6 +37,7 @@ static void	check_listen(struct check *, const struct conf_listener *,
 		    size_t);
 static void	check_upstream(struct check *, const struct conf_upstream *);
 static void	check_auth(struct check *, const struct conf_upstream *);
+static void	check_pool(struct check *, const struct conf_upstream *);
 static void	check_auth_map(struct check *, const struct conf_upstream *);
 static void	check_auth_password_mechs(struct check *,
 		    const struct conf_upstream *);
@@ -175,11 +176,40 @@ check_upstream(struct check *ck, const struct conf_upstream *u)
 	    u->ocsp_url[7] == '\0' || strchr(u->ocsp_url, ' ') != NULL))
 		cerr(ck, u->line, "[upstream %s]: ocsp_url: \"%s\" is not an "
 		    "http:// URL", u->name, u->ocsp_url);
+	check_pool(ck, u);
 	/* nothing to verify against would fail every handshake */
 	if (strcmp(u->ca_file, "none") == 0 && u->ca_path[0] == '\0' &&
 	    !u->no_verify_chain)
 		cerr(ck, u->line, "[upstream %s]: ca_file: \"none\" needs "
 		    "ca_path (or verify_chain = no with pin_sha256)", u->name);
+}
+
+/*
+ * The pool's limits against each other.  An idle connection must be
+ * closed by us before the upstream would time it out; and pre-warmed
+ * connections need an identity known before any client connects, which
+ * only auth = none and inject have (map and passthrough log in as the
+ * client's account, so a pre-warmed one could never be handed out).
+ */
+static void
+check_pool(struct check *ck, const struct conf_upstream *u)
+{
+	if (!u->pool)
+		return;
+	if (u->pool_min_idle > u->pool_max_idle)
+		cerr(ck, u->line, "[upstream %s]: pool_min_idle: %u is more "
+		    "than pool_max_idle %u", u->name, u->pool_min_idle,
+		    u->pool_max_idle);
+	if (u->pool_idle_timeout >= u->command_timeout)
+		cerr(ck, u->line, "[upstream %s]: pool_idle_timeout: %us must "
+		    "be below command_timeout %us", u->name,
+		    u->pool_idle_timeout, u->command_timeout);
+	if (u->pool_min_idle > 0 &&
+	    (u->auth == AUTH_PASSTHROUGH || u->auth == AUTH_MAP))
+		cerr(ck, u->line, "[upstream %s]: pool_min_idle: needs auth "
+		    "= none or inject (with %s the account is the client's, "
+		    "unknown before it connects)", u->name,
+		    u->auth == AUTH_MAP ? "map" : "passthrough");
 }
 
 /*

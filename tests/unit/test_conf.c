@@ -609,6 +609,26 @@ static const struct errcase errcases[] = {
 	{ "tls_max_version 1.1", NULL, NULL, "tls_max_version = 1.1",
 	    { "9: tls_max_version: \"1.1\": TLS versions before 1.2 are "
 	    "not supported" } },
+	{ "pool_max_idle range", NULL, NULL, "pool_max_idle = 1001",
+	    { "9: pool_max_idle: \"1001\": must be between 0 and 1000" } },
+	{ "pool_max_messages 0", NULL, NULL, "pool_max_messages = 0",
+	    { "9: pool_max_messages: \"0\": must be between 1 and 100000" } },
+	{ "pool_idle_timeout 0", NULL, NULL, "pool_idle_timeout = 0s",
+	    { "9: pool_idle_timeout: \"0s\": must be between " } },
+	{ "pool min above max", NULL, NULL,
+	    "pool_max_idle = 2\npool_min_idle = 3",
+	    { "7: [upstream u]: pool_min_idle: 3 is more than "
+	    "pool_max_idle 2" } },
+	{ "pool idle timeout not below command", NULL, NULL,
+	    "command_timeout = 30s\npool_idle_timeout = 30s",
+	    { "7: [upstream u]: pool_idle_timeout: 30s must be below "
+	    "command_timeout 30s" } },
+	{ "pool pre-warm passthrough", NULL, NULL,
+	    "auth = passthrough\npool_min_idle = 1",
+	    { "7: [upstream u]: pool_min_idle: needs auth = none or "
+	    "inject" } },
+	{ "pool = no skips the pool checks", NULL, NULL,
+	    "pool = no\npool_max_idle = 0\npool_min_idle = 1", { NULL } },
 	{ "tls max below min", NULL, NULL,
 	    "tls_min_version = 1.3\ntls_max_version = 1.2",
 	    { "7: [upstream u]: tls_max_version: 1.2 is older than "
@@ -730,6 +750,8 @@ run_errcase(const struct errcase *ec)
 	}
 	for (i = 0; i < nwant; i++)
 		assert_err(i, path, ec->want[i]);
+	if (n == 0)
+		conf_unref(c);	/* a case that must load */
 }
 
 static void
@@ -1157,6 +1179,8 @@ static const char *const all_keys[4][64] = {
 	{ "host", "port", "tls", "ca_file", "verify_hostname", "tls_name",
 	  "tls_min_version", "helo_name", "connect_timeout",
 	  "command_timeout", "slow_reply_warning", "tls_max_version",
+	  "pool", "pool_max_idle", "pool_idle_timeout", "pool_max_messages",
+	  "pool_min_idle",
 	  "ca_path", "verify_chain",
 	  "accept", "pin_sha256", "ciphers", "ciphersuites", "curves",
 	  "client_cert", "client_key", "client_key_password_file",
@@ -1336,7 +1360,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 53);
+	assert_int_equal(nlit, 58);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);

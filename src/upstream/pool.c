@@ -1,0 +1,367 @@
+/*
+ * pool.c: idle upstream connections of one upstream runtime.
+ *
+ * Idle timeout: one libevent timer per idle connection on the pool's
+ * event base (not a sweep), so a connection closes at its own deadline
+ * and an idle pool does not wake the loop.  The idle list is ordered
+ * oldest first; when full, the oldest is QUIT to make room (what
+ * Postfix's cache does: the newest connection has the longest life left).
+ */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "upstream/pool.h"
+
+struct pool_ent {
+	struct pool_ent	*prev, *next;
+	struct pool	*pool;
+	void		*conn;
+	unsigned	 messages;
+	struct event	*timer;
+	char		 identity[POOL_IDENT_MAX];
+};
+
+enum pool_state { POOL_ACTIVE, POOL_RETIRED, POOL_SHUT };
+
+struct pool {
+	struct event_base	*base;
+	struct pool_limits	 lim;
+	const struct pool_ops	*ops;
+	void			*arg;
+	enum pool_state		 state;
+	struct pool_ent		*head, *tail;	/* oldest first */
+	size_t			 nidle;
+	unsigned		 opening;	/* pre-warm in flight */
+	unsigned		 backoff;	/* seconds, 0 none */
+	struct event		*warm_timer;
+	struct pool_stats	 st;
+};
+
+static void	pool_ent_close(struct pool *, struct pool_ent *,
+		    enum pool_close, int);
+static void	pool_prewarm(struct pool *);
+
+static void
+pool_unlink(struct pool *p, struct pool_ent *e)
+{
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		p->head = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		p->tail = e->prev;
+	e->prev = e->next = NULL;
+	p->nidle--;
+}
+
+static void
+pool_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool_ent *e = arg;
+	struct pool *p = e->pool;
+
+	pool_unlink(p, e);
+	pool_ent_close(p, e, POOL_CLOSE_TIMEOUT, 1);
+	pool_prewarm(p);
+}
+
+static void
+pool_warm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pool_prewarm(arg);
+}
+
+struct pool *
+pool_new(struct event_base *base, const struct pool_limits *lim,
+    const struct pool_ops *ops, void *arg)
+{
+	struct pool *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->base = base;
+	p->lim = *lim;
+	if (p->lim.backoff_min == 0)
+		p->lim.backoff_min = 1;
+	if (p->lim.backoff_max == 0)
+		p->lim.backoff_max = 60;
+	if (p->lim.backoff_max < p->lim.backoff_min)
+		p->lim.backoff_max = p->lim.backoff_min;
+	p->ops = ops;
+	p->arg = arg;
+	if ((p->warm_timer = evtimer_new(base, pool_warm_cb, p)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* the entry is unlinked already; e is freed here */
+static void
+pool_ent_close(struct pool *p, struct pool_ent *e, enum pool_close why,
+    int quit)
+{
+	void *conn = e->conn;
+
+	if (e->timer != NULL)
+		event_free(e->timer);
+	free(e);
+	p->st.closed[why]++;
+	if (quit)
+		p->ops->quit(conn, p->arg);
+	else
+		p->ops->drop(conn, p->arg);
+	/* conn may be freed here */
+}
+
+void *
+pool_get(struct pool *p, const char *identity, unsigned *messages)
+{
+	struct pool_ent *e;
+	void *conn;
+
+	if (p->state != POOL_ACTIVE || !p->lim.enabled)
+		goto miss;
+	/* newest first: it has the longest life left before idle_timeout */
+	for (e = p->tail; e != NULL; e = e->prev) {
+		if (strcmp(e->identity, identity) != 0)
+			continue;
+		pool_unlink(p, e);
+		conn = e->conn;
+		if (messages != NULL)
+			*messages = e->messages;
+		event_free(e->timer);
+		free(e);
+		p->st.hits++;
+		pool_prewarm(p);
+		return conn;
+	}
+miss:
+	p->st.misses++;
+	if (messages != NULL)
+		*messages = 0;
+	return NULL;
+}
+
+/* keep conn idle; 1 kept, 0 closed */
+static int
+pool_keep(struct pool *p, void *conn, const char *identity,
+    unsigned messages)
+{
+	struct pool_ent *e;
+	struct timeval tv;
+	size_t n;
+
+	if (p->state == POOL_RETIRED) {
+		p->st.closed[POOL_CLOSE_RETIRED]++;
+		p->ops->quit(conn, p->arg);
+		return 0;
+	}
+	if (p->state == POOL_SHUT) {
+		p->st.closed[POOL_CLOSE_SHUTDOWN]++;
+		p->ops->quit(conn, p->arg);
+		return 0;
+	}
+	if (!p->lim.enabled || p->lim.max_idle == 0) {
+		p->st.closed[POOL_CLOSE_DISABLED]++;
+		p->ops->quit(conn, p->arg);
+		return 0;
+	}
+	if (p->lim.max_messages != 0 && messages >= p->lim.max_messages) {
+		p->st.closed[POOL_CLOSE_MAXMSG]++;
+		p->ops->quit(conn, p->arg);
+		return 0;
+	}
+	n = strlen(identity);
+	if (n >= POOL_IDENT_MAX || (e = calloc(1, sizeof(*e))) == NULL) {
+		p->st.closed[POOL_CLOSE_FULL]++;
+		p->ops->quit(conn, p->arg);
+		return 0;
+	}
+	if ((e->timer = evtimer_new(p->base, pool_idle_cb, e)) == NULL) {
+		free(e);
+		p->st.closed[POOL_CLOSE_FULL]++;
+		p->ops->quit(conn, p->arg);
+		return 0;
+	}
+	memcpy(e->identity, identity, n + 1);
+	e->pool = p;
+	e->conn = conn;
+	e->messages = messages;
+	/* full: the oldest makes room */
+	while (p->nidle >= p->lim.max_idle && p->head != NULL) {
+		struct pool_ent *old = p->head;
+
+		pool_unlink(p, old);
+		pool_ent_close(p, old, POOL_CLOSE_FULL, 1);
+	}
+	e->prev = p->tail;
+	if (p->tail != NULL)
+		p->tail->next = e;
+	else
+		p->head = e;
+	p->tail = e;
+	p->nidle++;
+	tv.tv_sec = p->lim.idle_timeout;
+	tv.tv_usec = 0;
+	evtimer_add(e->timer, &tv);
+	return 1;
+}
+
+int
+pool_put(struct pool *p, void *conn, const char *identity,
+    unsigned messages)
+{
+	int kept;
+
+	if ((kept = pool_keep(p, conn, identity, messages)) != 0)
+		p->st.kept++;
+	pool_prewarm(p);
+	return kept;
+}
+
+int
+pool_remove(struct pool *p, void *conn)
+{
+	struct pool_ent *e;
+
+	for (e = p->head; e != NULL; e = e->next) {
+		if (e->conn != conn)
+			continue;
+		pool_unlink(p, e);
+		pool_ent_close(p, e, POOL_CLOSE_DEAD, 0);
+		pool_prewarm(p);
+		return 1;
+	}
+	return 0;
+}
+
+void
+pool_opened(struct pool *p, void *conn, const char *identity)
+{
+	if (p->opening > 0)
+		p->opening--;
+	p->st.opened++;
+	p->backoff = 0;
+	if (pool_keep(p, conn, identity, 0))
+		p->st.kept++;
+	pool_prewarm(p);
+}
+
+void
+pool_open_failed(struct pool *p)
+{
+	struct timeval tv;
+
+	if (p->opening > 0)
+		p->opening--;
+	p->st.open_failed++;
+	if (p->state != POOL_ACTIVE)
+		return;
+	/* bounded back-off: a down upstream is not hammered */
+	if (p->backoff == 0)
+		p->backoff = p->lim.backoff_min;
+	else if (p->backoff < p->lim.backoff_max / 2)
+		p->backoff *= 2;
+	else
+		p->backoff = p->lim.backoff_max;
+	tv.tv_sec = p->backoff;
+	tv.tv_usec = 0;
+	evtimer_add(p->warm_timer, &tv);
+}
+
+/* ask for idle + opening < min_idle; not while backing off */
+static void
+pool_prewarm(struct pool *p)
+{
+	if (p->state != POOL_ACTIVE || !p->lim.enabled ||
+	    p->ops->open == NULL || p->lim.min_idle == 0)
+		return;
+	if (evtimer_pending(p->warm_timer, NULL))
+		return;
+	while (p->nidle + p->opening < p->lim.min_idle &&
+	    p->nidle + p->opening < p->lim.max_idle) {
+		p->opening++;
+		if (p->ops->open(p, p->arg) != 0) {
+			pool_open_failed(p);
+			return;
+		}
+	}
+}
+
+void
+pool_warm(struct pool *p)
+{
+	pool_prewarm(p);
+}
+
+static void
+pool_close_all(struct pool *p, enum pool_close why, int quit)
+{
+	struct pool_ent *e;
+
+	while ((e = p->head) != NULL) {
+		pool_unlink(p, e);
+		pool_ent_close(p, e, why, quit);
+	}
+}
+
+void
+pool_retire(struct pool *p)
+{
+	if (p->state != POOL_ACTIVE)
+		return;
+	p->state = POOL_RETIRED;
+	evtimer_del(p->warm_timer);
+	pool_close_all(p, POOL_CLOSE_RETIRED, 1);
+}
+
+void
+pool_shutdown(struct pool *p)
+{
+	p->state = POOL_SHUT;
+	evtimer_del(p->warm_timer);
+	pool_close_all(p, POOL_CLOSE_SHUTDOWN, 1);
+}
+
+void
+pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	pool_close_all(p, POOL_CLOSE_SHUTDOWN, 0);
+	event_free(p->warm_timer);
+	free(p);
+}
+
+size_t
+pool_nidle(const struct pool *p)
+{
+	return p->nidle;
+}
+
+unsigned
+pool_nopening(const struct pool *p)
+{
+	return p->opening;
+}
+
+const struct pool_stats *
+pool_stats(const struct pool *p)
+{
+	return &p->st;
+}
+
+const char *
+pool_close_name(enum pool_close why)
+{
+	static const char *const names[POOL_CLOSE_NREASONS] = {
+		"max-messages", "full", "idle-timeout", "dead", "retired",
+		"shutdown", "disabled",
+	};
+
+	return (unsigned)why < POOL_CLOSE_NREASONS ? names[why] : "?";
+}
