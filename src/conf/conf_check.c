@@ -138,18 +138,18 @@ static void
 check_upstream(struct check *ck, const struct conf_upstream *u)
 {
 	/* 0: a bad value, reported by conf.c already */
-	if (u->tls_min_version != 0 && u->tls_max_version != 0 &&
-	    u->tls_min_version > u->tls_max_version)
+	if (u->tlsset.tls_min_version != 0 && u->tlsset.tls_max_version != 0 &&
+	    u->tlsset.tls_min_version > u->tlsset.tls_max_version)
 		cerr(ck, u->line, "[upstream %s]: tls_max_version: %d.%d is "
 		    "older than tls_min_version %d.%d", u->name,
-		    u->tls_max_version / 10, u->tls_max_version % 10,
-		    u->tls_min_version / 10, u->tls_min_version % 10);
-	if ((u->client_cert[0] == '\0') != (u->client_key[0] == '\0'))
+		    u->tlsset.tls_max_version / 10, u->tlsset.tls_max_version % 10,
+		    u->tlsset.tls_min_version / 10, u->tlsset.tls_min_version % 10);
+	if ((u->tlsset.client_cert[0] == '\0') != (u->tlsset.client_key[0] == '\0'))
 		cerr(ck, u->line, "[upstream %s]: %s: required with %s",
-		    u->name, u->client_cert[0] == '\0' ? "client_cert" :
-		    "client_key", u->client_cert[0] == '\0' ? "client_key" :
+		    u->name, u->tlsset.client_cert[0] == '\0' ? "client_cert" :
+		    "client_key", u->tlsset.client_cert[0] == '\0' ? "client_key" :
 		    "client_cert");
-	if (u->client_key_password_file[0] != '\0' && u->client_key[0] == '\0')
+	if (u->tlsset.client_key_password_file[0] != '\0' && u->tlsset.client_key[0] == '\0')
 		cerr(ck, u->line, "[upstream %s]: client_key_password_file: "
 		    "set without client_key", u->name);
 	/*
@@ -157,7 +157,7 @@ check_upstream(struct check *ck, const struct conf_upstream *u)
 	 * a nonce would bind each answer to one request and make the cache
 	 * useless (and wolfSSL would reject every cached answer).
 	 */
-	if (u->ocsp_nonce)
+	if (u->tlsset.ocsp_nonce)
 		cerr(ck, u->line, "[upstream %s]: ocsp_nonce: \"yes\" is not "
 		    "supported: OCSP answers are cached until their "
 		    "nextUpdate, which a nonce forbids", u->name);
@@ -166,18 +166,18 @@ check_upstream(struct check *ck, const struct conf_upstream *u)
 	 * a server that staples nothing would then go unchecked under a
 	 * mode that promises a lookup.  One source per upstream.
 	 */
-	if (u->ocsp_stapling != STAPLING_OFF && u->ocsp != OCSP_OFF)
+	if (u->tlsset.ocsp_stapling != STAPLING_OFF && u->tlsset.ocsp != OCSP_OFF)
 		cerr(ck, u->line, "[upstream %s]: ocsp_stapling: cannot be "
 		    "combined with ocsp = %s (the TLS library makes no "
 		    "responder lookup once it asked for a staple); use one of "
-		    "them", u->name, u->ocsp == OCSP_SOFT ? "soft" : "hard");
-	if (u->ocsp_url[0] != '\0' && (strncmp(u->ocsp_url, "http://", 7) != 0 ||
-	    u->ocsp_url[7] == '\0' || strchr(u->ocsp_url, ' ') != NULL))
+		    "them", u->name, u->tlsset.ocsp == OCSP_SOFT ? "soft" : "hard");
+	if (u->tlsset.ocsp_url[0] != '\0' && (strncmp(u->tlsset.ocsp_url, "http://", 7) != 0 ||
+	    u->tlsset.ocsp_url[7] == '\0' || strchr(u->tlsset.ocsp_url, ' ') != NULL))
 		cerr(ck, u->line, "[upstream %s]: ocsp_url: \"%s\" is not an "
-		    "http:// URL", u->name, u->ocsp_url);
+		    "http:// URL", u->name, u->tlsset.ocsp_url);
 	/* nothing to verify against would fail every handshake */
-	if (strcmp(u->ca_file, "none") == 0 && u->ca_path[0] == '\0' &&
-	    !u->no_verify_chain)
+	if (strcmp(u->tlsset.ca_file, "none") == 0 && u->tlsset.ca_path[0] == '\0' &&
+	    !u->tlsset.no_verify_chain)
 		cerr(ck, u->line, "[upstream %s]: ca_file: \"none\" needs "
 		    "ca_path (or verify_chain = no with pin_sha256)", u->name);
 }

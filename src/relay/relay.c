@@ -415,8 +415,8 @@ relay_pop_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	}
 	*pu = *up;
 	if (str_copy(pu->host, up->pop_server.host, sizeof(pu->host)) == -1 ||
-	    str_copy(pu->tls_name, up->pop_server.host,
-	    sizeof(pu->tls_name)) == -1)
+	    str_copy(pu->tlsset.tls_name, up->pop_server.host,
+	    sizeof(pu->tlsset.tls_name)) == -1)
 		(void)snprintf(err, errlen, "host name too long");
 	else {
 		pu->port = up->pop_server.port;

@@ -178,24 +178,24 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	if (str_copy(tc->host, up->host, sizeof(tc->host)) == -1)
 		return ctx_fail(tc, err, errlen, "host name too long");
 	/* conf fills tls_name from host; an empty one is a loader bug */
-	if (up->tls_name[0] == '\0')
+	if (up->tlsset.tls_name[0] == '\0')
 		return ctx_fail(tc, err, errlen, "tls_name is empty");
-	if (str_copy(tc->name, up->tls_name, sizeof(tc->name)) == -1)
+	if (str_copy(tc->name, up->tlsset.tls_name, sizeof(tc->name)) == -1)
 		return ctx_fail(tc, err, errlen, "tls_name too long");
 	tc->port = up->port;
-	tc->verify_hostname = up->verify_hostname;
+	tc->verify_hostname = up->tlsset.verify_hostname;
 	tc->name_is_ip = is_ip_literal(tc->name);
 
-	tc->vp.accept = up->accept;
-	tc->vp.verify_chain = !up->no_verify_chain;
-	tc->vp.crl_on = up->crl_file[0] != '\0' || up->crl_path[0] != '\0';
-	tc->vp.crl_missing_fail = up->crl_missing_fail;
-	tc->vp.crl_except_root = up->crl_check == CRL_CHECK_CHAIN_EXCEPT_ROOT;
-	if (up->npins > CONF_MAX_PINS)
+	tc->vp.accept = up->tlsset.accept;
+	tc->vp.verify_chain = !up->tlsset.no_verify_chain;
+	tc->vp.crl_on = up->tlsset.crl_file[0] != '\0' || up->tlsset.crl_path[0] != '\0';
+	tc->vp.crl_missing_fail = up->tlsset.crl_missing_fail;
+	tc->vp.crl_except_root = up->tlsset.crl_check == CRL_CHECK_CHAIN_EXCEPT_ROOT;
+	if (up->tlsset.npins > CONF_MAX_PINS)
 		return ctx_fail(tc, err, errlen, "too many pins");
-	memcpy(tc->pins, up->pins, sizeof(tc->pins));
-	tc->npins = up->npins;
-	tc->warn_no_chain = up->no_verify_chain && up->npins == 0;
+	memcpy(tc->pins, up->tlsset.pins, sizeof(tc->pins));
+	tc->npins = up->tlsset.npins;
+	tc->warn_no_chain = up->tlsset.no_verify_chain && up->tlsset.npins == 0;
 
 	if ((method = wolfSSLv23_client_method()) == NULL ||
 	    (tc->ctx = wolfSSL_CTX_new(method)) == NULL)
@@ -204,19 +204,19 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	    ctx_algorithms(tc, up, err, errlen) == -1)
 		goto fail;
 	/* CAs before CRLs: a CRL loads only once its issuer is trusted */
-	if (ctx_load_ca(tc, up->ca_file, err, errlen) == -1)
+	if (ctx_load_ca(tc, up->tlsset.ca_file, err, errlen) == -1)
 		goto fail;
-	if (up->ca_path[0] != '\0' && dir_files(up->ca_path, ctx_load_ca_path,
+	if (up->tlsset.ca_path[0] != '\0' && dir_files(up->tlsset.ca_path, ctx_load_ca_path,
 	    tc, "ca_path", err, errlen) == -1)
 		goto fail;
 	if (ctx_load_crls(tc, up, err, errlen) == -1 ||
 	    ctx_client_cert(tc, up, err, errlen) == -1 ||
 	    tls_ocsp_ctx_setup(tc->ctx, up, err, errlen) == -1)
 		goto fail;
-	tc->ocsp = up->ocsp;
-	tc->ocsp_chain = up->ocsp_chain;
-	tc->ocsp_timeout = up->ocsp_timeout;
-	tc->stapling = up->ocsp_stapling;
+	tc->ocsp = up->tlsset.ocsp;
+	tc->ocsp_chain = up->tlsset.ocsp_chain;
+	tc->ocsp_timeout = up->tlsset.ocsp_timeout;
+	tc->stapling = up->tlsset.ocsp_stapling;
 	/*
 	 * Always VERIFY_PEER; the callback applies the exceptions and
 	 * records the first problem for the log and the failure class
@@ -241,7 +241,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
 {
 	int	 minv;
 
-	switch (up->tls_min_version) {
+	switch (up->tlsset.tls_min_version) {
 	case CONF_TLS_V12:
 		minv = WOLFSSL_TLSV1_2;
 		break;
@@ -250,7 +250,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		break;
 	default:
 		(void)snprintf(err, errlen, "tls_min_version %d is not "
-		    "supported", up->tls_min_version);
+		    "supported", up->tlsset.tls_min_version);
 		return -1;
 	}
 	if (wolfSSL_CTX_SetMinVersion(tc->ctx, minv) != WOLFSSL_SUCCESS) {
@@ -258,7 +258,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		    "cannot set the minimum TLS version");
 		return -1;
 	}
-	if (up->tls_max_version == CONF_TLS_V12 &&
+	if (up->tlsset.tls_max_version == CONF_TLS_V12 &&
 	    wolfSSL_CTX_set_max_proto_version(tc->ctx, TLS1_2_VERSION) !=
 	    WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen,
@@ -286,7 +286,7 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	 * configured name alone first.
 	 */
 	for (k = 0; k < 2; k++) {
-		if (str_copy(one, k == 0 ? up->ciphers : up->ciphersuites,
+		if (str_copy(one, k == 0 ? up->tlsset.ciphers : up->tlsset.ciphersuites,
 		    sizeof(one)) == -1 || one[0] == '\0')
 			continue;
 		for (p = one; p != NULL; p = colon) {
@@ -303,8 +303,8 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	}
 
 	n = snprintf(list, sizeof(list), "%s:%s",
-	    up->ciphersuites[0] != '\0' ? up->ciphersuites : TLS_CLIENT_SUITES13,
-	    up->ciphers[0] != '\0' ? up->ciphers : TLS_CLIENT_CIPHERS12);
+	    up->tlsset.ciphersuites[0] != '\0' ? up->tlsset.ciphersuites : TLS_CLIENT_SUITES13,
+	    up->tlsset.ciphers[0] != '\0' ? up->tlsset.ciphers : TLS_CLIENT_CIPHERS12);
 	if (n < 0 || (size_t)n >= sizeof(list)) {
 		(void)snprintf(err, errlen, "cipher lists too long");
 		return -1;
@@ -314,14 +314,14 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		    "library does not accept the list \"%s\"", list);
 		return -1;
 	}
-	if (up->ncurves == 0) {
+	if (up->tlsset.ncurves == 0) {
 		groups[0] = WOLFSSL_ECC_X25519;
 		groups[1] = WOLFSSL_ECC_SECP256R1;
 		groups[2] = WOLFSSL_ECC_SECP384R1;
 		n = 3;
 	} else {
-		for (i = 0; i < (int)up->ncurves && i < CONF_MAX_CURVES; i++) {
-			switch (up->curves[i]) {
+		for (i = 0; i < (int)up->tlsset.ncurves && i < CONF_MAX_CURVES; i++) {
+			switch (up->tlsset.curves[i]) {
 			case CONF_CURVE_X25519:
 				groups[i] = WOLFSSL_ECC_X25519;
 				break;
@@ -338,7 +338,7 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 				groups[i] = WOLFSSL_ECC_X448;
 				break;
 			default:
-				fatalx("tls: curve %d from conf", up->curves[i]);
+				fatalx("tls: curve %d from conf", up->tlsset.curves[i]);
 			}
 		}
 		n = i;
@@ -382,21 +382,21 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	FILE		*fp;
 	int		 r;
 
-	if (up->client_cert[0] == '\0')
+	if (up->tlsset.client_cert[0] == '\0')
 		return 0;
-	if (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, up->client_cert) !=
+	if (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, up->tlsset.client_cert) !=
 	    WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_cert %s: no PEM "
-		    "certificate could be loaded", up->client_cert);
+		    "certificate could be loaded", up->tlsset.client_cert);
 		return -1;
 	}
 	pw[0] = '\0';
-	if (up->client_key_password_file[0] != '\0') {
-		if ((fp = fopen(up->client_key_password_file, "r")) == NULL ||
+	if (up->tlsset.client_key_password_file[0] != '\0') {
+		if ((fp = fopen(up->tlsset.client_key_password_file, "r")) == NULL ||
 		    fstat(fileno(fp), &st) == -1) {
 			(void)snprintf(err, errlen,
 			    "client_key_password_file %s: %s",
-			    up->client_key_password_file, strerror(errno));
+			    up->tlsset.client_key_password_file, strerror(errno));
 			if (fp != NULL)
 				(void)fclose(fp);
 			return -1;
@@ -405,7 +405,7 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 			(void)fclose(fp);
 			(void)snprintf(err, errlen,
 			    "client_key_password_file %s: readable by group "
-			    "or others (chmod 600)", up->client_key_password_file);
+			    "or others (chmod 600)", up->tlsset.client_key_password_file);
 			return -1;
 		}
 		if (fgets(pw, sizeof(pw), fp) == NULL)
@@ -415,7 +415,7 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		wolfSSL_CTX_set_default_passwd_cb(tc->ctx, passwd_cb);
 		wolfSSL_CTX_set_default_passwd_cb_userdata(tc->ctx, pw);
 	}
-	r = wolfSSL_CTX_use_PrivateKey_file(tc->ctx, up->client_key,
+	r = wolfSSL_CTX_use_PrivateKey_file(tc->ctx, up->tlsset.client_key,
 	    WOLFSSL_FILETYPE_PEM);
 	/* pw lives on this stack: no callback may see it after return */
 	wolfSSL_CTX_set_default_passwd_cb(tc->ctx, NULL);
@@ -423,12 +423,12 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	explicit_bzero(pw, sizeof(pw));
 	if (r != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_key %s: cannot load the "
-		    "key (wrong format or password?)", up->client_key);
+		    "key (wrong format or password?)", up->tlsset.client_key);
 		return -1;
 	}
 	if (wolfSSL_CTX_check_private_key(tc->ctx) != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_key %s does not belong to "
-		    "client_cert %s", up->client_key, up->client_cert);
+		    "client_cert %s", up->tlsset.client_key, up->tlsset.client_cert);
 		return -1;
 	}
 	return 0;
@@ -607,15 +607,15 @@ ctx_load_crls(struct tls_client_ctx *tc, const struct conf_upstream *up,
 {
 	if (!tc->vp.crl_on)
 		return 0;
-	if (wolfSSL_CTX_EnableCRL(tc->ctx, up->crl_check == CRL_CHECK_LEAF ?
+	if (wolfSSL_CTX_EnableCRL(tc->ctx, up->tlsset.crl_check == CRL_CHECK_LEAF ?
 	    0 : WOLFSSL_CRL_CHECKALL) != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "cannot enable CRL checking");
 		return -1;
 	}
-	if (up->crl_file[0] != '\0' &&
-	    ctx_load_crl(tc, up->crl_file, err, errlen) == -1)
+	if (up->tlsset.crl_file[0] != '\0' &&
+	    ctx_load_crl(tc, up->tlsset.crl_file, err, errlen) == -1)
 		return -1;
-	if (up->crl_path[0] != '\0' && dir_files(up->crl_path, ctx_load_crl,
+	if (up->tlsset.crl_path[0] != '\0' && dir_files(up->tlsset.crl_path, ctx_load_crl,
 	    tc, "crl_path", err, errlen) == -1)
 		return -1;
 	return 0;

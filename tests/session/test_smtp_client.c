@@ -674,12 +674,12 @@ sc_init(struct scenario *sc, const struct step *script, enum tls_mode mode)
 	(void)str_copy(sc->up.host, "127.0.0.1", sizeof(sc->up.host));
 	sc->up.port = sc->fake.port;
 	sc->up.tls = mode;
-	(void)str_copy(sc->up.ca_file, "system", sizeof(sc->up.ca_file));
+	(void)str_copy(sc->up.tlsset.ca_file, "system", sizeof(sc->up.tlsset.ca_file));
 	if (pki_ok)
-		pki_path(sc->up.ca_file, sizeof(sc->up.ca_file), "ca.pem");
-	sc->up.verify_hostname = 1;
-	(void)str_copy(sc->up.tls_name, "mail.test", sizeof(sc->up.tls_name));
-	sc->up.tls_min_version = CONF_TLS_V12;
+		pki_path(sc->up.tlsset.ca_file, sizeof(sc->up.tlsset.ca_file), "ca.pem");
+	sc->up.tlsset.verify_hostname = 1;
+	(void)str_copy(sc->up.tlsset.tls_name, "mail.test", sizeof(sc->up.tlsset.tls_name));
+	sc->up.tlsset.tls_min_version = CONF_TLS_V12;
 	(void)str_copy(sc->up.helo_name, "gw.test", sizeof(sc->up.helo_name));
 	sc->up.connect_timeout = 5;
 	sc->up.command_timeout = 5;
@@ -1656,7 +1656,7 @@ test_tls_min13_against_tls12(void **state)
 	NEED_PKI();
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
 	fake_tls12_only(&sc.fake);
-	sc.up.tls_min_version = CONF_TLS_V13;
+	sc.up.tlsset.tls_min_version = CONF_TLS_V13;
 	sc_run(&sc, ops_mail_quit, NULL);
 	assert_int_equal(sc.owner.failed, 1);
 	assert_int_equal(sc.owner.fail_class, FAIL_TLS_PROTOCOL);
@@ -1671,7 +1671,7 @@ test_tls_name_mismatch(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_starttls, TLS_STARTTLS);
-	(void)str_copy(sc.up.tls_name, "wrong.test", sizeof(sc.up.tls_name));
+	(void)str_copy(sc.up.tlsset.tls_name, "wrong.test", sizeof(sc.up.tlsset.tls_name));
 	sc_run(&sc, ops_one_message, NULL);
 	assert_int_equal(sc.owner.failed, 1);
 	assert_int_equal(sc.owner.fail_class, FAIL_CERT_NAME_MISMATCH);
@@ -1688,7 +1688,7 @@ test_tls_wildcard_name(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
-	(void)str_copy(sc.up.tls_name, "a.mx.test", sizeof(sc.up.tls_name));
+	(void)str_copy(sc.up.tlsset.tls_name, "a.mx.test", sizeof(sc.up.tlsset.tls_name));
 	sc_run(&sc, ops_mail_quit, NULL);
 	assert_int_equal(sc.owner.failed, 0);
 	assert_int_equal(sc.owner.nreplies, 1);
@@ -1702,8 +1702,8 @@ test_tls_name_unchecked(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
-	(void)str_copy(sc.up.tls_name, "wrong.test", sizeof(sc.up.tls_name));
-	sc.up.verify_hostname = 0;
+	(void)str_copy(sc.up.tlsset.tls_name, "wrong.test", sizeof(sc.up.tlsset.tls_name));
+	sc.up.tlsset.verify_hostname = 0;
 	sc_run(&sc, ops_mail_quit, NULL);
 	assert_int_equal(sc.owner.failed, 0);
 	assert_int_equal(sc.owner.nreplies, 1);
@@ -1717,7 +1717,7 @@ test_tls_untrusted(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_starttls, TLS_STARTTLS);
-	pki_path(sc.up.ca_file, sizeof(sc.up.ca_file), "other.pem");
+	pki_path(sc.up.tlsset.ca_file, sizeof(sc.up.tlsset.ca_file), "other.pem");
 	sc_run(&sc, ops_one_message, NULL);
 	assert_int_equal(sc.owner.failed, 1);
 	assert_int_equal(sc.owner.fail_class, FAIL_CERT_UNTRUSTED);
@@ -1735,7 +1735,7 @@ test_tls_untrusted_optional_no_downgrade(void **state)
 	/* starttls-optional may skip TLS when not offered, never a bad cert */
 	NEED_PKI();
 	sc_init(&sc, script_starttls, TLS_STARTTLS_OPTIONAL);
-	pki_path(sc.up.ca_file, sizeof(sc.up.ca_file), "other.pem");
+	pki_path(sc.up.tlsset.ca_file, sizeof(sc.up.tlsset.ca_file), "other.pem");
 	sc_run(&sc, ops_one_message, NULL);
 	assert_int_equal(sc.owner.failed, 1);
 	assert_int_equal(sc.owner.fail_class, FAIL_CERT_UNTRUSTED);
@@ -1819,12 +1819,12 @@ test_tls_start_refused_over_buffered_input(void **state)
 	NEED_PKI();
 	memset(&up, 0, sizeof(up));
 	(void)str_copy(up.host, "mail.test", sizeof(up.host));
-	(void)str_copy(up.tls_name, "mail.test", sizeof(up.tls_name));
+	(void)str_copy(up.tlsset.tls_name, "mail.test", sizeof(up.tlsset.tls_name));
 	up.port = 25;
 	up.tls = TLS_STARTTLS;
-	up.verify_hostname = 1;
-	up.tls_min_version = CONF_TLS_V12;
-	pki_path(up.ca_file, sizeof(up.ca_file), "ca.pem");
+	up.tlsset.verify_hostname = 1;
+	up.tlsset.tls_min_version = CONF_TLS_V12;
+	pki_path(up.tlsset.ca_file, sizeof(up.tlsset.ca_file), "ca.pem");
 	tc = tls_client_ctx_new(&up, err, sizeof(err));
 	assert_non_null(tc);
 	base = event_base_new();
@@ -1854,22 +1854,22 @@ test_ctx_build(void **state)
 
 	memset(&up, 0, sizeof(up));
 	(void)str_copy(up.host, "mail.test", sizeof(up.host));
-	(void)str_copy(up.tls_name, "mail.test", sizeof(up.tls_name));
+	(void)str_copy(up.tlsset.tls_name, "mail.test", sizeof(up.tlsset.tls_name));
 	up.port = 587;
 	up.tls = TLS_STARTTLS;
-	up.tls_min_version = CONF_TLS_V12;
-	(void)str_copy(up.ca_file, "/nonexistent/ca.pem", sizeof(up.ca_file));
+	up.tlsset.tls_min_version = CONF_TLS_V12;
+	(void)str_copy(up.tlsset.ca_file, "/nonexistent/ca.pem", sizeof(up.tlsset.ca_file));
 	assert_null(tls_client_ctx_new(&up, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
 	assert_non_null(strstr(err, "No such file"));
 
-	up.tls_min_version = 11;
-	(void)str_copy(up.ca_file, "system", sizeof(up.ca_file));
+	up.tlsset.tls_min_version = 11;
+	(void)str_copy(up.tlsset.ca_file, "system", sizeof(up.tlsset.ca_file));
 	assert_null(tls_client_ctx_new(&up, err, sizeof(err)));
 	assert_non_null(strstr(err, "tls_min_version"));
 
 	/* the distro bundle loads; TLS 1.3 as the minimum is accepted */
-	up.tls_min_version = CONF_TLS_V13;
+	up.tlsset.tls_min_version = CONF_TLS_V13;
 	tc = tls_client_ctx_new(&up, err, sizeof(err));
 	assert_non_null(tc);
 	tls_client_ctx_free(tc);
