@@ -275,7 +275,7 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 	for (i = 0; i < conf->nupstreams; i++) {
 		if (conf->upstreams[i].tls == TLS_NONE)
 			continue;
-		env->tls[i] = tls_client_ctx_new(&conf->upstreams[i], why,
+		env->tls[i] = tls_upstream_ctx_new(&conf->upstreams[i], why,
 		    sizeof(why));
 		if (env->tls[i] == NULL) {
 			(void)snprintf(err, errlen, "upstream %s: %s",
@@ -375,7 +375,7 @@ relay_check_tls(const struct gw_conf *conf, void (*err)(void *,
 	for (i = 0; i < conf->nupstreams; i++) {
 		up = &conf->upstreams[i];
 		if (up->tls != TLS_NONE) {
-			if ((tc = tls_client_ctx_new(up, why,
+			if ((tc = tls_upstream_ctx_new(up, why,
 			    sizeof(why))) == NULL) {
 				(void)snprintf(msg, sizeof(msg),
 				    "upstream %s: %s", up->name, why);
@@ -400,30 +400,14 @@ relay_check_tls(const struct gw_conf *conf, void (*err)(void *,
 
 /*
  * relay_pop_ctx_new - the POP server is verified like the upstream (same
- * CA, CRL, pins, versions, exceptions) but against its own host name: a
- * context built from a copy of the upstream's policy with tls_name set.
+ * TLS-settings block: CA, CRL, pins, versions, exceptions) but against its
+ * own host name.
  */
 static struct tls_client_ctx *
 relay_pop_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 {
-	struct conf_upstream	*pu;
-	struct tls_client_ctx	*ctx = NULL;
-
-	if ((pu = malloc(sizeof(*pu))) == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	*pu = *up;
-	if (str_copy(pu->host, up->pop_server.host, sizeof(pu->host)) == -1 ||
-	    str_copy(pu->tlsset.tls_name, up->pop_server.host,
-	    sizeof(pu->tlsset.tls_name)) == -1)
-		(void)snprintf(err, errlen, "host name too long");
-	else {
-		pu->port = up->pop_server.port;
-		ctx = tls_client_ctx_new(pu, err, errlen);
-	}
-	free(pu);
-	return ctx;
+	return tls_client_ctx_new(&up->tlsset, up->pop_server.host,
+	    up->pop_server.port, up->pop_server.host, err, errlen);
 }
 
 /* relay_env_unref - drop a reference; the last one frees */

@@ -48,15 +48,15 @@ static int	ctx_load_ca(struct tls_client_ctx *, const char *, char *,
 static int	ctx_load_ca_path(struct tls_client_ctx *, const char *, char *,
 		    size_t);
 static int	ctx_versions(struct tls_client_ctx *,
-		    const struct conf_upstream *, char *, size_t);
+		    const struct conf_tls *, char *, size_t);
 static int	ctx_algorithms(struct tls_client_ctx *,
-		    const struct conf_upstream *, char *, size_t);
+		    const struct conf_tls *, char *, size_t);
 static int	ctx_client_cert(struct tls_client_ctx *,
-		    const struct conf_upstream *, char *, size_t);
+		    const struct conf_tls *, char *, size_t);
 static int	ctx_load_crl(struct tls_client_ctx *, const char *, char *,
 		    size_t);
 static int	ctx_load_crls(struct tls_client_ctx *,
-		    const struct conf_upstream *, char *, size_t);
+		    const struct conf_tls *, char *, size_t);
 static int	passwd_cb(char *, int, int, void *);
 static int	dir_files(const char *, int (*)(struct tls_client_ctx *,
 		    const char *, char *, size_t), struct tls_client_ctx *,
@@ -165,9 +165,22 @@ ctx_load_ca(struct tls_client_ctx *tc, const char *ca, char *err,
 	return 0;
 }
 
-/* tls_client_ctx_new - a client context for one upstream's TLS policy */
+/* tls_upstream_ctx_new - the context of one [upstream]: its block, its name */
 struct tls_client_ctx *
-tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
+tls_upstream_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
+{
+	return tls_client_ctx_new(&up->tlsset, up->host, up->port,
+	    up->tlsset.tls_name, err, errlen);
+}
+
+/*
+ * tls_client_ctx_new - a client context for the TLS-settings block ts,
+ * connecting to host:port and checking the certificate against
+ * verify_name (an upstream's tls_name; the POP server's own host name)
+ */
+struct tls_client_ctx *
+tls_client_ctx_new(const struct conf_tls *ts, const char *host, unsigned port,
+    const char *verify_name, char *err, size_t errlen)
 {
 	struct tls_client_ctx	*tc;
 	WOLFSSL_METHOD		*method;
@@ -175,48 +188,48 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	(void)tls_ex_index();	/* fatalx if tls_init() was forgotten */
 	if ((tc = calloc(1, sizeof(*tc))) == NULL)
 		return ctx_fail(NULL, err, errlen, "out of memory");
-	if (str_copy(tc->host, up->host, sizeof(tc->host)) == -1)
+	if (str_copy(tc->host, host, sizeof(tc->host)) == -1)
 		return ctx_fail(tc, err, errlen, "host name too long");
 	/* conf fills tls_name from host; an empty one is a loader bug */
-	if (up->tlsset.tls_name[0] == '\0')
+	if (verify_name[0] == '\0')
 		return ctx_fail(tc, err, errlen, "tls_name is empty");
-	if (str_copy(tc->name, up->tlsset.tls_name, sizeof(tc->name)) == -1)
+	if (str_copy(tc->name, verify_name, sizeof(tc->name)) == -1)
 		return ctx_fail(tc, err, errlen, "tls_name too long");
-	tc->port = up->port;
-	tc->verify_hostname = up->tlsset.verify_hostname;
+	tc->port = port;
+	tc->verify_hostname = ts->verify_hostname;
 	tc->name_is_ip = is_ip_literal(tc->name);
 
-	tc->vp.accept = up->tlsset.accept;
-	tc->vp.verify_chain = !up->tlsset.no_verify_chain;
-	tc->vp.crl_on = up->tlsset.crl_file[0] != '\0' || up->tlsset.crl_path[0] != '\0';
-	tc->vp.crl_missing_fail = up->tlsset.crl_missing_fail;
-	tc->vp.crl_except_root = up->tlsset.crl_check == CRL_CHECK_CHAIN_EXCEPT_ROOT;
-	if (up->tlsset.npins > CONF_MAX_PINS)
+	tc->vp.accept = ts->accept;
+	tc->vp.verify_chain = !ts->no_verify_chain;
+	tc->vp.crl_on = ts->crl_file[0] != '\0' || ts->crl_path[0] != '\0';
+	tc->vp.crl_missing_fail = ts->crl_missing_fail;
+	tc->vp.crl_except_root = ts->crl_check == CRL_CHECK_CHAIN_EXCEPT_ROOT;
+	if (ts->npins > CONF_MAX_PINS)
 		return ctx_fail(tc, err, errlen, "too many pins");
-	memcpy(tc->pins, up->tlsset.pins, sizeof(tc->pins));
-	tc->npins = up->tlsset.npins;
-	tc->warn_no_chain = up->tlsset.no_verify_chain && up->tlsset.npins == 0;
+	memcpy(tc->pins, ts->pins, sizeof(tc->pins));
+	tc->npins = ts->npins;
+	tc->warn_no_chain = ts->no_verify_chain && ts->npins == 0;
 
 	if ((method = wolfSSLv23_client_method()) == NULL ||
 	    (tc->ctx = wolfSSL_CTX_new(method)) == NULL)
 		return ctx_fail(tc, err, errlen, "wolfSSL_CTX_new failed");
-	if (ctx_versions(tc, up, err, errlen) == -1 ||
-	    ctx_algorithms(tc, up, err, errlen) == -1)
+	if (ctx_versions(tc, ts, err, errlen) == -1 ||
+	    ctx_algorithms(tc, ts, err, errlen) == -1)
 		goto fail;
 	/* CAs before CRLs: a CRL loads only once its issuer is trusted */
-	if (ctx_load_ca(tc, up->tlsset.ca_file, err, errlen) == -1)
+	if (ctx_load_ca(tc, ts->ca_file, err, errlen) == -1)
 		goto fail;
-	if (up->tlsset.ca_path[0] != '\0' && dir_files(up->tlsset.ca_path, ctx_load_ca_path,
+	if (ts->ca_path[0] != '\0' && dir_files(ts->ca_path, ctx_load_ca_path,
 	    tc, "ca_path", err, errlen) == -1)
 		goto fail;
-	if (ctx_load_crls(tc, up, err, errlen) == -1 ||
-	    ctx_client_cert(tc, up, err, errlen) == -1 ||
-	    tls_ocsp_ctx_setup(tc->ctx, up, err, errlen) == -1)
+	if (ctx_load_crls(tc, ts, err, errlen) == -1 ||
+	    ctx_client_cert(tc, ts, err, errlen) == -1 ||
+	    tls_ocsp_ctx_setup(tc->ctx, ts, err, errlen) == -1)
 		goto fail;
-	tc->ocsp = up->tlsset.ocsp;
-	tc->ocsp_chain = up->tlsset.ocsp_chain;
-	tc->ocsp_timeout = up->tlsset.ocsp_timeout;
-	tc->stapling = up->tlsset.ocsp_stapling;
+	tc->ocsp = ts->ocsp;
+	tc->ocsp_chain = ts->ocsp_chain;
+	tc->ocsp_timeout = ts->ocsp_timeout;
+	tc->stapling = ts->ocsp_stapling;
 	/*
 	 * Always VERIFY_PEER; the callback applies the exceptions and
 	 * records the first problem for the log and the failure class
@@ -236,12 +249,12 @@ fail:
 
 /* versions: the library default would still negotiate TLS 1.1 */
 static int
-ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
+ctx_versions(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	int	 minv;
 
-	switch (up->tlsset.tls_min_version) {
+	switch (ts->tls_min_version) {
 	case CONF_TLS_V12:
 		minv = WOLFSSL_TLSV1_2;
 		break;
@@ -250,7 +263,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		break;
 	default:
 		(void)snprintf(err, errlen, "tls_min_version %d is not "
-		    "supported", up->tlsset.tls_min_version);
+		    "supported", ts->tls_min_version);
 		return -1;
 	}
 	if (wolfSSL_CTX_SetMinVersion(tc->ctx, minv) != WOLFSSL_SUCCESS) {
@@ -258,7 +271,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		    "cannot set the minimum TLS version");
 		return -1;
 	}
-	if (up->tlsset.tls_max_version == CONF_TLS_V12 &&
+	if (ts->tls_max_version == CONF_TLS_V12 &&
 	    wolfSSL_CTX_set_max_proto_version(tc->ctx, TLS1_2_VERSION) !=
 	    WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen,
@@ -274,7 +287,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
  * Groups through the numeric API: set1_groups_list knows only "P-256".
  */
 static int
-ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
+ctx_algorithms(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	char	 list[2 * CONF_TEXT_MAX + 2], one[CONF_TEXT_MAX], *p, *colon;
@@ -286,7 +299,7 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	 * configured name alone first.
 	 */
 	for (k = 0; k < 2; k++) {
-		if (str_copy(one, k == 0 ? up->tlsset.ciphers : up->tlsset.ciphersuites,
+		if (str_copy(one, k == 0 ? ts->ciphers : ts->ciphersuites,
 		    sizeof(one)) == -1 || one[0] == '\0')
 			continue;
 		for (p = one; p != NULL; p = colon) {
@@ -303,8 +316,9 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	}
 
 	n = snprintf(list, sizeof(list), "%s:%s",
-	    up->tlsset.ciphersuites[0] != '\0' ? up->tlsset.ciphersuites : TLS_CLIENT_SUITES13,
-	    up->tlsset.ciphers[0] != '\0' ? up->tlsset.ciphers : TLS_CLIENT_CIPHERS12);
+	    ts->ciphersuites[0] != '\0' ? ts->ciphersuites :
+	    TLS_CLIENT_SUITES13,
+	    ts->ciphers[0] != '\0' ? ts->ciphers : TLS_CLIENT_CIPHERS12);
 	if (n < 0 || (size_t)n >= sizeof(list)) {
 		(void)snprintf(err, errlen, "cipher lists too long");
 		return -1;
@@ -314,14 +328,14 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		    "library does not accept the list \"%s\"", list);
 		return -1;
 	}
-	if (up->tlsset.ncurves == 0) {
+	if (ts->ncurves == 0) {
 		groups[0] = WOLFSSL_ECC_X25519;
 		groups[1] = WOLFSSL_ECC_SECP256R1;
 		groups[2] = WOLFSSL_ECC_SECP384R1;
 		n = 3;
 	} else {
-		for (i = 0; i < (int)up->tlsset.ncurves && i < CONF_MAX_CURVES; i++) {
-			switch (up->tlsset.curves[i]) {
+		for (i = 0; i < (int)ts->ncurves && i < CONF_MAX_CURVES; i++) {
+			switch (ts->curves[i]) {
 			case CONF_CURVE_X25519:
 				groups[i] = WOLFSSL_ECC_X25519;
 				break;
@@ -338,7 +352,8 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 				groups[i] = WOLFSSL_ECC_X448;
 				break;
 			default:
-				fatalx("tls: curve %d from conf", up->tlsset.curves[i]);
+				fatalx("tls: curve %d from conf",
+				    ts->curves[i]);
 			}
 		}
 		n = i;
@@ -374,7 +389,7 @@ passwd_cb(char *buf, int size, int rwflag, void *arg)
  * not be readable by others, like every secret of the gateway.
  */
 static int
-ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
+ctx_client_cert(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	char		 pw[PASSWORD_MAX];
@@ -382,21 +397,21 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	FILE		*fp;
 	int		 r;
 
-	if (up->tlsset.client_cert[0] == '\0')
+	if (ts->client_cert[0] == '\0')
 		return 0;
-	if (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, up->tlsset.client_cert) !=
+	if (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, ts->client_cert) !=
 	    WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_cert %s: no PEM "
-		    "certificate could be loaded", up->tlsset.client_cert);
+		    "certificate could be loaded", ts->client_cert);
 		return -1;
 	}
 	pw[0] = '\0';
-	if (up->tlsset.client_key_password_file[0] != '\0') {
-		if ((fp = fopen(up->tlsset.client_key_password_file, "r")) == NULL ||
+	if (ts->client_key_password_file[0] != '\0') {
+		if ((fp = fopen(ts->client_key_password_file, "r")) == NULL ||
 		    fstat(fileno(fp), &st) == -1) {
 			(void)snprintf(err, errlen,
 			    "client_key_password_file %s: %s",
-			    up->tlsset.client_key_password_file, strerror(errno));
+			    ts->client_key_password_file, strerror(errno));
 			if (fp != NULL)
 				(void)fclose(fp);
 			return -1;
@@ -405,7 +420,8 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 			(void)fclose(fp);
 			(void)snprintf(err, errlen,
 			    "client_key_password_file %s: readable by group "
-			    "or others (chmod 600)", up->tlsset.client_key_password_file);
+			    "or others (chmod 600)",
+			    ts->client_key_password_file);
 			return -1;
 		}
 		if (fgets(pw, sizeof(pw), fp) == NULL)
@@ -415,7 +431,7 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		wolfSSL_CTX_set_default_passwd_cb(tc->ctx, passwd_cb);
 		wolfSSL_CTX_set_default_passwd_cb_userdata(tc->ctx, pw);
 	}
-	r = wolfSSL_CTX_use_PrivateKey_file(tc->ctx, up->tlsset.client_key,
+	r = wolfSSL_CTX_use_PrivateKey_file(tc->ctx, ts->client_key,
 	    WOLFSSL_FILETYPE_PEM);
 	/* pw lives on this stack: no callback may see it after return */
 	wolfSSL_CTX_set_default_passwd_cb(tc->ctx, NULL);
@@ -423,12 +439,12 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	explicit_bzero(pw, sizeof(pw));
 	if (r != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_key %s: cannot load the "
-		    "key (wrong format or password?)", up->tlsset.client_key);
+		    "key (wrong format or password?)", ts->client_key);
 		return -1;
 	}
 	if (wolfSSL_CTX_check_private_key(tc->ctx) != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_key %s does not belong to "
-		    "client_cert %s", up->tlsset.client_key, up->tlsset.client_cert);
+		    "client_cert %s", ts->client_key, ts->client_cert);
 		return -1;
 	}
 	return 0;
@@ -602,20 +618,20 @@ ctx_load_crl(struct tls_client_ctx *tc, const char *path, char *err,
 
 /* CRL checking: on when a CRL file or directory is named */
 static int
-ctx_load_crls(struct tls_client_ctx *tc, const struct conf_upstream *up,
+ctx_load_crls(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	if (!tc->vp.crl_on)
 		return 0;
-	if (wolfSSL_CTX_EnableCRL(tc->ctx, up->tlsset.crl_check == CRL_CHECK_LEAF ?
+	if (wolfSSL_CTX_EnableCRL(tc->ctx, ts->crl_check == CRL_CHECK_LEAF ?
 	    0 : WOLFSSL_CRL_CHECKALL) != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "cannot enable CRL checking");
 		return -1;
 	}
-	if (up->tlsset.crl_file[0] != '\0' &&
-	    ctx_load_crl(tc, up->tlsset.crl_file, err, errlen) == -1)
+	if (ts->crl_file[0] != '\0' &&
+	    ctx_load_crl(tc, ts->crl_file, err, errlen) == -1)
 		return -1;
-	if (up->tlsset.crl_path[0] != '\0' && dir_files(up->tlsset.crl_path, ctx_load_crl,
+	if (ts->crl_path[0] != '\0' && dir_files(ts->crl_path, ctx_load_crl,
 	    tc, "crl_path", err, errlen) == -1)
 		return -1;
 	return 0;

@@ -203,7 +203,7 @@ run_login(const struct step *script, enum pop_tls_mode mode, int cleartext,
 		up->tlsset.verify_hostname = 1;
 		up->tlsset.tls_min_version = CONF_TLS_V12;
 		up->tlsset.tls_max_version = CONF_TLS_V13;
-		ctx = tls_client_ctx_new(up, err, sizeof(err));
+		ctx = tls_upstream_ctx_new(up, err, sizeof(err));
 		free(up);
 		assert_non_null(ctx);
 	}

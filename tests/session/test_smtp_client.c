@@ -693,7 +693,7 @@ sc_run(struct scenario *sc, const struct op *ops, struct body *body)
 	char				 err[256] = "";
 
 	if (sc->up.tls != TLS_NONE && sc->tls == NULL) {
-		sc->tls = tls_client_ctx_new(&sc->up, err, sizeof(err));
+		sc->tls = tls_upstream_ctx_new(&sc->up, err, sizeof(err));
 		if (sc->tls == NULL)
 			fail_msg("tls_client_ctx_new: %s", err);
 	}
@@ -1825,7 +1825,7 @@ test_tls_start_refused_over_buffered_input(void **state)
 	up.tlsset.verify_hostname = 1;
 	up.tlsset.tls_min_version = CONF_TLS_V12;
 	pki_path(up.tlsset.ca_file, sizeof(up.tlsset.ca_file), "ca.pem");
-	tc = tls_client_ctx_new(&up, err, sizeof(err));
+	tc = tls_upstream_ctx_new(&up, err, sizeof(err));
 	assert_non_null(tc);
 	base = event_base_new();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -1859,18 +1859,50 @@ test_ctx_build(void **state)
 	up.tls = TLS_STARTTLS;
 	up.tlsset.tls_min_version = CONF_TLS_V12;
 	(void)str_copy(up.tlsset.ca_file, "/nonexistent/ca.pem", sizeof(up.tlsset.ca_file));
-	assert_null(tls_client_ctx_new(&up, err, sizeof(err)));
+	assert_null(tls_upstream_ctx_new(&up, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
 	assert_non_null(strstr(err, "No such file"));
 
 	up.tlsset.tls_min_version = 11;
 	(void)str_copy(up.tlsset.ca_file, "system", sizeof(up.tlsset.ca_file));
-	assert_null(tls_client_ctx_new(&up, err, sizeof(err)));
+	assert_null(tls_upstream_ctx_new(&up, err, sizeof(err)));
 	assert_non_null(strstr(err, "tls_min_version"));
 
 	/* the distro bundle loads; TLS 1.3 as the minimum is accepted */
 	up.tlsset.tls_min_version = CONF_TLS_V13;
-	tc = tls_client_ctx_new(&up, err, sizeof(err));
+	tc = tls_upstream_ctx_new(&up, err, sizeof(err));
+	assert_non_null(tc);
+	tls_client_ctx_free(tc);
+}
+
+/*
+ * A context from the TLS-settings block alone, with the host and the name
+ * to verify given apart (what POP-before-SMTP does): no [upstream] needed.
+ */
+static void
+test_ctx_from_block(void **state)
+{
+	struct conf_tls		 ts;
+	struct tls_client_ctx	*tc;
+	char			 err[256] = "";
+
+	(void)state;
+	memset(&ts, 0, sizeof(ts));
+	ts.verify_hostname = 1;
+	ts.tls_min_version = CONF_TLS_V12;
+	ts.tls_max_version = CONF_TLS_V13;
+	(void)str_copy(ts.ca_file, "/nonexistent/ca.pem", sizeof(ts.ca_file));
+	assert_null(tls_client_ctx_new(&ts, "pop.test", 995, "pop.test", err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+
+	(void)str_copy(ts.ca_file, "system", sizeof(ts.ca_file));
+	assert_null(tls_client_ctx_new(&ts, "pop.test", 995, "", err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "tls_name is empty"));
+
+	tc = tls_client_ctx_new(&ts, "pop.test", 995, "pop.test", err,
+	    sizeof(err));
 	assert_non_null(tc);
 	tls_client_ctx_free(tc);
 }
@@ -2114,6 +2146,7 @@ main(void)
 		cmocka_unit_test(test_starttls_large_body),
 		cmocka_unit_test(test_tls_start_refused_over_buffered_input),
 		cmocka_unit_test(test_ctx_build),
+		cmocka_unit_test(test_ctx_from_block),
 		cmocka_unit_test(test_auth_login_redacted),
 		cmocka_unit_test(test_auth_fallback),
 		cmocka_unit_test(test_auth_failures),
