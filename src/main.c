@@ -282,7 +282,7 @@ probe_main(int argc, char *argv[])
 	if (pdns == NULL && (pdns = evdns_base_new(pbase, 0)) == NULL)
 		fatalx("evdns_base_new failed");
 	if (up->tls != TLS_NONE) {
-		if ((tc = tls_client_ctx_new(up, err, sizeof(err))) == NULL) {
+		if ((tc = tls_upstream_ctx_new(up, err, sizeof(err))) == NULL) {
 			printf("verdict        REFUSED (internal): upstream %s: "
 			    "%s\n", name, err);
 			rc = 1;

@@ -131,11 +131,12 @@ enum pop_tls_mode {
 	POP_TLS_NONE			/* cleartext: APOP only, unless allowed */
 };
 
-struct conf_upstream {
-	char		 name[CONF_NAME_MAX];
-	char		 host[CONF_HOST_MAX];	/* required */
-	unsigned	 port;			/* default 587 */
-	enum tls_mode	 tls;			/* default auto */
+/*
+ * The TLS-settings block: how to verify a server and what to offer it.
+ * [upstream] holds one; the POP-before-SMTP connection uses its upstream's
+ * block with its own host name; the listener will use the same block.
+ */
+struct conf_tls {
 	char		 ca_file[PATH_MAX];	/* default "system" */
 	int		 verify_hostname;	/* default 1 */
 	char		 tls_name[CONF_HOST_MAX]; /* default: copy of host */
@@ -168,6 +169,14 @@ struct conf_upstream {
 	unsigned	 ocsp_timeout;		/* seconds, default 10 */
 	enum ocsp_stapling ocsp_stapling;	/* default off */
 	int		 tls_resume;		/* default 1 */
+};
+
+struct conf_upstream {
+	char		 name[CONF_NAME_MAX];
+	char		 host[CONF_HOST_MAX];	/* required */
+	unsigned	 port;			/* default 587 */
+	enum tls_mode	 tls;			/* default auto */
+	struct conf_tls	 tlsset;		/* the TLS-settings block */
 	char		 helo_name[CONF_HOST_MAX]; /* default: gateway hostname */
 	unsigned	 connect_timeout;	/* seconds, default 30 */
 	unsigned	 command_timeout;	/* seconds, default 300 */

@@ -131,57 +131,60 @@ check_listen(struct check *ck, const struct conf_listener *l, size_t li)
 }
 
 /*
- * The TLS keys of one upstream that only make sense together.  Weakening
- * combinations that are allowed (verify_chain = no without pins) are
+ * The keys of one TLS-settings block that only make sense together; kind
+ * and name say the section ("upstream", its name) for the messages.
+ * Weakening combinations that are allowed (verify_chain = no without pins) are
  * warned about by tls_ctx when the context is built, not refused here.
  */
 static void
-check_upstream(struct check *ck, const struct conf_upstream *u)
+check_tls(struct check *ck, const struct conf_tls *t, int line,
+    const char *kind, const char *name)
 {
 	/* 0: a bad value, reported by conf.c already */
-	if (u->tls_min_version != 0 && u->tls_max_version != 0 &&
-	    u->tls_min_version > u->tls_max_version)
-		cerr(ck, u->line, "[upstream %s]: tls_max_version: %d.%d is "
-		    "older than tls_min_version %d.%d", u->name,
-		    u->tls_max_version / 10, u->tls_max_version % 10,
-		    u->tls_min_version / 10, u->tls_min_version % 10);
-	if ((u->client_cert[0] == '\0') != (u->client_key[0] == '\0'))
-		cerr(ck, u->line, "[upstream %s]: %s: required with %s",
-		    u->name, u->client_cert[0] == '\0' ? "client_cert" :
-		    "client_key", u->client_cert[0] == '\0' ? "client_key" :
+	if (t->tls_min_version != 0 && t->tls_max_version != 0 &&
+	    t->tls_min_version > t->tls_max_version)
+		cerr(ck, line, "[%s %s]: tls_max_version: %d.%d is "
+		    "older than tls_min_version %d.%d", kind, name,
+		    t->tls_max_version / 10, t->tls_max_version % 10,
+		    t->tls_min_version / 10, t->tls_min_version % 10);
+	if ((t->client_cert[0] == '\0') != (t->client_key[0] == '\0'))
+		cerr(ck, line, "[%s %s]: %s: required with %s",
+		    kind, name, t->client_cert[0] == '\0' ? "client_cert" :
+		    "client_key", t->client_cert[0] == '\0' ? "client_key" :
 		    "client_cert");
-	if (u->client_key_password_file[0] != '\0' && u->client_key[0] == '\0')
-		cerr(ck, u->line, "[upstream %s]: client_key_password_file: "
-		    "set without client_key", u->name);
+	if (t->client_key_password_file[0] != '\0' && t->client_key[0] == '\0')
+		cerr(ck, line, "[%s %s]: client_key_password_file: "
+		    "set without client_key", kind, name);
 	/*
 	 * OCSP answers are fetched once and cached until their nextUpdate;
 	 * a nonce would bind each answer to one request and make the cache
 	 * useless (and wolfSSL would reject every cached answer).
 	 */
-	if (u->ocsp_nonce)
-		cerr(ck, u->line, "[upstream %s]: ocsp_nonce: \"yes\" is not "
+	if (t->ocsp_nonce)
+		cerr(ck, line, "[%s %s]: ocsp_nonce: \"yes\" is not "
 		    "supported: OCSP answers are cached until their "
-		    "nextUpdate, which a nonce forbids", u->name);
+		    "nextUpdate, which a nonce forbids", kind, name);
 	/*
 	 * wolfSSL 5.5.4 never asks a responder once a staple was requested:
 	 * a server that staples nothing would then go unchecked under a
 	 * mode that promises a lookup.  One source per upstream.
 	 */
-	if (u->ocsp_stapling != STAPLING_OFF && u->ocsp != OCSP_OFF)
-		cerr(ck, u->line, "[upstream %s]: ocsp_stapling: cannot be "
+	if (t->ocsp_stapling != STAPLING_OFF && t->ocsp != OCSP_OFF)
+		cerr(ck, line, "[%s %s]: ocsp_stapling: cannot be "
 		    "combined with ocsp = %s (the TLS library makes no "
 		    "responder lookup once it asked for a staple); use one of "
-		    "them", u->name, u->ocsp == OCSP_SOFT ? "soft" : "hard");
-	if (u->ocsp_url[0] != '\0' && (strncmp(u->ocsp_url, "http://", 7) != 0 ||
-	    u->ocsp_url[7] == '\0' || strchr(u->ocsp_url, ' ') != NULL))
-		cerr(ck, u->line, "[upstream %s]: ocsp_url: \"%s\" is not an "
-		    "http:// URL", u->name, u->ocsp_url);
-	check_pool(ck, u);
+		    "them", kind, name, t->ocsp == OCSP_SOFT ? "soft" : "hard");
+	if (t->ocsp_url[0] != '\0' &&
+	    (strncmp(t->ocsp_url, "http://", 7) != 0 ||
+	    t->ocsp_url[7] == '\0' || strchr(t->ocsp_url, ' ') != NULL))
+		cerr(ck, line, "[%s %s]: ocsp_url: \"%s\" is not an "
+		    "http:// URL", kind, name, t->ocsp_url);
 	/* nothing to verify against would fail every handshake */
-	if (strcmp(u->ca_file, "none") == 0 && u->ca_path[0] == '\0' &&
-	    !u->no_verify_chain)
-		cerr(ck, u->line, "[upstream %s]: ca_file: \"none\" needs "
-		    "ca_path (or verify_chain = no with pin_sha256)", u->name);
+	if (strcmp(t->ca_file, "none") == 0 && t->ca_path[0] == '\0' &&
+	    !t->no_verify_chain)
+		cerr(ck, line, "[%s %s]: ca_file: \"none\" needs "
+		    "ca_path (or verify_chain = no with pin_sha256)", kind,
+		    name);
 }
 
 /*
@@ -200,10 +203,6 @@ check_pool(struct check *ck, const struct conf_upstream *u)
 		cerr(ck, u->line, "[upstream %s]: pool_min_idle: %u is more "
 		    "than pool_max_idle %u", u->name, u->pool_min_idle,
 		    u->pool_max_idle);
-	if (u->pool_idle_timeout >= u->command_timeout)
-		cerr(ck, u->line, "[upstream %s]: pool_idle_timeout: %us must "
-		    "be below command_timeout %us", u->name,
-		    u->pool_idle_timeout, u->command_timeout);
 	if (u->pool_min_idle > 0 &&
 	    (u->auth == AUTH_PASSTHROUGH || u->auth == AUTH_MAP))
 		cerr(ck, u->line, "[upstream %s]: pool_min_idle: needs auth "
@@ -211,6 +210,15 @@ check_pool(struct check *ck, const struct conf_upstream *u)
 		    "unknown before it connects)", u->name,
 		    u->auth == AUTH_MAP ? "map" : "passthrough");
 }
+
+/* check_upstream - an upstream's TLS-settings block */
+static void
+check_upstream(struct check *ck, const struct conf_upstream *u)
+{
+	check_tls(ck, &u->tlsset, u->line, "upstream", u->name);
+	check_pool(ck, u);
+}
+
 
 /*
  * auth = inject: one identity and exactly one source of its secret, and

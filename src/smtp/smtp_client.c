@@ -1167,7 +1167,8 @@ on_conn(void *arg, enum upconn_event ev, enum gw_fail fcls, const char *text)
 		 * ocsp_timeout bounds the fetch; this timer is only the
 		 * backstop, so that the failure says revocation-unknown.
 		 */
-		client_timer(c, c->up->ocsp_timeout + c->up->command_timeout);
+		client_timer(c, c->up->tlsset.ocsp_timeout +
+		    c->up->command_timeout);
 		break;
 	case UPCONN_TLS_VERIFIED:
 		on_tlsverified(c);

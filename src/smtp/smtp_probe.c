@@ -152,20 +152,23 @@ probe_ocsp(struct probe *p)
 {
 	const char	*o;
 
-	if (p->up->ocsp == OCSP_OFF && p->up->ocsp_stapling == STAPLING_OFF) {
+	if (p->up->tlsset.ocsp == OCSP_OFF &&
+	    p->up->tlsset.ocsp_stapling == STAPLING_OFF) {
 		(void)fprintf(p->out, "check ocsp     not checked (ocsp = off, "
 		    "ocsp_stapling = off)\n");
 		return;
 	}
 	o = strstr(p->rep.info.revocation, "ocsp:");
 	o = o != NULL ? o + 5 : "not-checked";
-	if (p->up->ocsp_stapling != STAPLING_OFF)
+	if (p->up->tlsset.ocsp_stapling != STAPLING_OFF)
 		(void)fprintf(p->out, "check ocsp     %s (stapling = %s)\n", o,
-		    p->up->ocsp_stapling == STAPLING_REQUIRE ? "require" :
+		    p->up->tlsset.ocsp_stapling == STAPLING_REQUIRE ?
+		    "require" :
 		    "request");
 	else
 		(void)fprintf(p->out, "check ocsp     %s (responder, ocsp = "
-		    "%s)\n", o, p->up->ocsp == OCSP_HARD ? "hard" : "soft");
+		    "%s)\n", o,
+		    p->up->tlsset.ocsp == OCSP_HARD ? "hard" : "soft");
 }
 
 /* one line per check, grouped as an operator thinks of them */
@@ -447,7 +450,7 @@ probe_login(struct probe *p)
 	    strlen(p->up->username)));
 	p->login_cls = FAIL_AUTH;
 	if (p->up->tls != TLS_NONE &&
-	    (p->login_tls = tls_client_ctx_new(p->up, err,
+	    (p->login_tls = tls_upstream_ctx_new(p->up, err,
 	    sizeof(err))) == NULL) {
 		p->login_cls = FAIL_INTERNAL;
 		(void)snprintf(p->login_why, sizeof(p->login_why),

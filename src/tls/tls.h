@@ -20,6 +20,7 @@
 #include "util/fail.h"
 
 struct gw_io;
+struct conf_tls;
 struct conf_upstream;
 struct tls_client_ctx;
 
@@ -28,7 +29,11 @@ void	tls_init(void);
 void	tls_cleanup(void);
 
 /* tls_client_ctx_new - NULL with a reason in err if the policy cannot be built */
-struct tls_client_ctx *tls_client_ctx_new(const struct conf_upstream *,
+struct tls_client_ctx *tls_client_ctx_new(const struct conf_tls *,
+	    const char *host, unsigned port, const char *verify_name,
+	    char *err, size_t errlen);
+/* tls_upstream_ctx_new - the same from an [upstream]'s block, host and tls_name */
+struct tls_client_ctx *tls_upstream_ctx_new(const struct conf_upstream *,
 	    char *err, size_t errlen);
 void	tls_client_ctx_free(struct tls_client_ctx *);
 

@@ -48,15 +48,15 @@ static int	ctx_load_ca(struct tls_client_ctx *, const char *, char *,
 static int	ctx_load_ca_path(struct tls_client_ctx *, const char *, char *,
 		    size_t);
 static int	ctx_versions(struct tls_client_ctx *,
-		    const struct conf_upstream *, char *, size_t);
+		    const struct conf_tls *, char *, size_t);
 static int	ctx_algorithms(struct tls_client_ctx *,
-		    const struct conf_upstream *, char *, size_t);
+		    const struct conf_tls *, char *, size_t);
 static int	ctx_client_cert(struct tls_client_ctx *,
-		    const struct conf_upstream *, char *, size_t);
+		    const struct conf_tls *, char *, size_t);
 static int	ctx_load_crl(struct tls_client_ctx *, const char *, char *,
 		    size_t);
 static int	ctx_load_crls(struct tls_client_ctx *,
-		    const struct conf_upstream *, char *, size_t);
+		    const struct conf_tls *, char *, size_t);
 static int	passwd_cb(char *, int, int, void *);
 static int	dir_files(const char *, int (*)(struct tls_client_ctx *,
 		    const char *, char *, size_t), struct tls_client_ctx *,
@@ -165,9 +165,22 @@ ctx_load_ca(struct tls_client_ctx *tc, const char *ca, char *err,
 	return 0;
 }
 
-/* tls_client_ctx_new - a client context for one upstream's TLS policy */
+/* tls_upstream_ctx_new - the context of one [upstream]: its block, its name */
 struct tls_client_ctx *
-tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
+tls_upstream_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
+{
+	return tls_client_ctx_new(&up->tlsset, up->host, up->port,
+	    up->tlsset.tls_name, err, errlen);
+}
+
+/*
+ * tls_client_ctx_new - a client context for the TLS-settings block ts,
+ * connecting to host:port and checking the certificate against
+ * verify_name (an upstream's tls_name; the POP server's own host name)
+ */
+struct tls_client_ctx *
+tls_client_ctx_new(const struct conf_tls *ts, const char *host, unsigned port,
+    const char *verify_name, char *err, size_t errlen)
 {
 	struct tls_client_ctx	*tc;
 	WOLFSSL_METHOD		*method;
@@ -175,57 +188,57 @@ tls_client_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 	(void)tls_ex_index();	/* fatalx if tls_init() was forgotten */
 	if ((tc = calloc(1, sizeof(*tc))) == NULL)
 		return ctx_fail(NULL, err, errlen, "out of memory");
-	if (str_copy(tc->host, up->host, sizeof(tc->host)) == -1)
+	if (str_copy(tc->host, host, sizeof(tc->host)) == -1)
 		return ctx_fail(tc, err, errlen, "host name too long");
 	/* conf fills tls_name from host; an empty one is a loader bug */
-	if (up->tls_name[0] == '\0')
+	if (verify_name[0] == '\0')
 		return ctx_fail(tc, err, errlen, "tls_name is empty");
-	if (str_copy(tc->name, up->tls_name, sizeof(tc->name)) == -1)
+	if (str_copy(tc->name, verify_name, sizeof(tc->name)) == -1)
 		return ctx_fail(tc, err, errlen, "tls_name too long");
-	tc->port = up->port;
-	tc->verify_hostname = up->verify_hostname;
+	tc->port = port;
+	tc->verify_hostname = ts->verify_hostname;
 	tc->name_is_ip = is_ip_literal(tc->name);
 
-	tc->vp.accept = up->accept;
-	tc->vp.verify_chain = !up->no_verify_chain;
-	tc->vp.crl_on = up->crl_file[0] != '\0' || up->crl_path[0] != '\0';
-	tc->vp.crl_missing_fail = up->crl_missing_fail;
-	tc->vp.crl_except_root = up->crl_check == CRL_CHECK_CHAIN_EXCEPT_ROOT;
-	if (up->npins > CONF_MAX_PINS)
+	tc->vp.accept = ts->accept;
+	tc->vp.verify_chain = !ts->no_verify_chain;
+	tc->vp.crl_on = ts->crl_file[0] != '\0' || ts->crl_path[0] != '\0';
+	tc->vp.crl_missing_fail = ts->crl_missing_fail;
+	tc->vp.crl_except_root = ts->crl_check == CRL_CHECK_CHAIN_EXCEPT_ROOT;
+	if (ts->npins > CONF_MAX_PINS)
 		return ctx_fail(tc, err, errlen, "too many pins");
-	memcpy(tc->pins, up->pins, sizeof(tc->pins));
-	tc->npins = up->npins;
-	tc->warn_no_chain = up->no_verify_chain && up->npins == 0;
+	memcpy(tc->pins, ts->pins, sizeof(tc->pins));
+	tc->npins = ts->npins;
+	tc->warn_no_chain = ts->no_verify_chain && ts->npins == 0;
 
 	if ((method = wolfSSLv23_client_method()) == NULL ||
 	    (tc->ctx = wolfSSL_CTX_new(method)) == NULL)
 		return ctx_fail(tc, err, errlen, "wolfSSL_CTX_new failed");
-	if (ctx_versions(tc, up, err, errlen) == -1 ||
-	    ctx_algorithms(tc, up, err, errlen) == -1)
+	if (ctx_versions(tc, ts, err, errlen) == -1 ||
+	    ctx_algorithms(tc, ts, err, errlen) == -1)
 		goto fail;
 	/* CAs before CRLs: a CRL loads only once its issuer is trusted */
-	if (ctx_load_ca(tc, up->ca_file, err, errlen) == -1)
+	if (ctx_load_ca(tc, ts->ca_file, err, errlen) == -1)
 		goto fail;
-	if (up->ca_path[0] != '\0' && dir_files(up->ca_path, ctx_load_ca_path,
+	if (ts->ca_path[0] != '\0' && dir_files(ts->ca_path, ctx_load_ca_path,
 	    tc, "ca_path", err, errlen) == -1)
 		goto fail;
-	if (ctx_load_crls(tc, up, err, errlen) == -1 ||
-	    ctx_client_cert(tc, up, err, errlen) == -1 ||
-	    tls_ocsp_ctx_setup(tc->ctx, up, err, errlen) == -1)
+	if (ctx_load_crls(tc, ts, err, errlen) == -1 ||
+	    ctx_client_cert(tc, ts, err, errlen) == -1 ||
+	    tls_ocsp_ctx_setup(tc->ctx, ts, err, errlen) == -1)
 		goto fail;
-	tc->ocsp = up->ocsp;
-	tc->ocsp_chain = up->ocsp_chain;
-	tc->ocsp_timeout = up->ocsp_timeout;
-	tc->stapling = up->ocsp_stapling;
+	tc->ocsp = ts->ocsp;
+	tc->ocsp_chain = ts->ocsp_chain;
+	tc->ocsp_timeout = ts->ocsp_timeout;
+	tc->stapling = ts->ocsp_stapling;
 	/* a new context, a new (empty) session cache: nothing crosses a reload */
-	if (up->tls_resume && (tc->sess = tls_sesscache_new()) == NULL)
+	if (ts->tls_resume && (tc->sess = tls_sesscache_new()) == NULL)
 		return ctx_fail(tc, err, errlen, "out of memory");
 	/*
 	 * TLS 1.2 tickets (RFC 5077) as well as session IDs: a server behind
 	 * a load balancer often has no shared session cache but shared
 	 * ticket keys.  TLS 1.3 tickets need no call.
 	 */
-	if (up->tls_resume && wolfSSL_CTX_UseSessionTicket(tc->ctx) !=
+	if (ts->tls_resume && wolfSSL_CTX_UseSessionTicket(tc->ctx) !=
 	    WOLFSSL_SUCCESS)
 		return ctx_fail(tc, err, errlen, "cannot enable session "
 		    "tickets");
@@ -248,12 +261,12 @@ fail:
 
 /* versions: the library default would still negotiate TLS 1.1 */
 static int
-ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
+ctx_versions(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	int	 minv;
 
-	switch (up->tls_min_version) {
+	switch (ts->tls_min_version) {
 	case CONF_TLS_V12:
 		minv = WOLFSSL_TLSV1_2;
 		break;
@@ -262,7 +275,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		break;
 	default:
 		(void)snprintf(err, errlen, "tls_min_version %d is not "
-		    "supported", up->tls_min_version);
+		    "supported", ts->tls_min_version);
 		return -1;
 	}
 	if (wolfSSL_CTX_SetMinVersion(tc->ctx, minv) != WOLFSSL_SUCCESS) {
@@ -270,7 +283,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		    "cannot set the minimum TLS version");
 		return -1;
 	}
-	if (up->tls_max_version == CONF_TLS_V12 &&
+	if (ts->tls_max_version == CONF_TLS_V12 &&
 	    wolfSSL_CTX_set_max_proto_version(tc->ctx, TLS1_2_VERSION) !=
 	    WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen,
@@ -286,7 +299,7 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_upstream *up,
  * Groups through the numeric API: set1_groups_list knows only "P-256".
  */
 static int
-ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
+ctx_algorithms(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	char	 list[2 * CONF_TEXT_MAX + 2], one[CONF_TEXT_MAX], *p, *colon;
@@ -298,7 +311,7 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	 * configured name alone first.
 	 */
 	for (k = 0; k < 2; k++) {
-		if (str_copy(one, k == 0 ? up->ciphers : up->ciphersuites,
+		if (str_copy(one, k == 0 ? ts->ciphers : ts->ciphersuites,
 		    sizeof(one)) == -1 || one[0] == '\0')
 			continue;
 		for (p = one; p != NULL; p = colon) {
@@ -315,8 +328,9 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	}
 
 	n = snprintf(list, sizeof(list), "%s:%s",
-	    up->ciphersuites[0] != '\0' ? up->ciphersuites : TLS_CLIENT_SUITES13,
-	    up->ciphers[0] != '\0' ? up->ciphers : TLS_CLIENT_CIPHERS12);
+	    ts->ciphersuites[0] != '\0' ? ts->ciphersuites :
+	    TLS_CLIENT_SUITES13,
+	    ts->ciphers[0] != '\0' ? ts->ciphers : TLS_CLIENT_CIPHERS12);
 	if (n < 0 || (size_t)n >= sizeof(list)) {
 		(void)snprintf(err, errlen, "cipher lists too long");
 		return -1;
@@ -326,14 +340,14 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		    "library does not accept the list \"%s\"", list);
 		return -1;
 	}
-	if (up->ncurves == 0) {
+	if (ts->ncurves == 0) {
 		groups[0] = WOLFSSL_ECC_X25519;
 		groups[1] = WOLFSSL_ECC_SECP256R1;
 		groups[2] = WOLFSSL_ECC_SECP384R1;
 		n = 3;
 	} else {
-		for (i = 0; i < (int)up->ncurves && i < CONF_MAX_CURVES; i++) {
-			switch (up->curves[i]) {
+		for (i = 0; i < (int)ts->ncurves && i < CONF_MAX_CURVES; i++) {
+			switch (ts->curves[i]) {
 			case CONF_CURVE_X25519:
 				groups[i] = WOLFSSL_ECC_X25519;
 				break;
@@ -350,7 +364,8 @@ ctx_algorithms(struct tls_client_ctx *tc, const struct conf_upstream *up,
 				groups[i] = WOLFSSL_ECC_X448;
 				break;
 			default:
-				fatalx("tls: curve %d from conf", up->curves[i]);
+				fatalx("tls: curve %d from conf",
+				    ts->curves[i]);
 			}
 		}
 		n = i;
@@ -386,7 +401,7 @@ passwd_cb(char *buf, int size, int rwflag, void *arg)
  * not be readable by others, like every secret of the gateway.
  */
 static int
-ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
+ctx_client_cert(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	char		 pw[PASSWORD_MAX];
@@ -394,21 +409,21 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	FILE		*fp;
 	int		 r;
 
-	if (up->client_cert[0] == '\0')
+	if (ts->client_cert[0] == '\0')
 		return 0;
-	if (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, up->client_cert) !=
+	if (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, ts->client_cert) !=
 	    WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_cert %s: no PEM "
-		    "certificate could be loaded", up->client_cert);
+		    "certificate could be loaded", ts->client_cert);
 		return -1;
 	}
 	pw[0] = '\0';
-	if (up->client_key_password_file[0] != '\0') {
-		if ((fp = fopen(up->client_key_password_file, "r")) == NULL ||
+	if (ts->client_key_password_file[0] != '\0') {
+		if ((fp = fopen(ts->client_key_password_file, "r")) == NULL ||
 		    fstat(fileno(fp), &st) == -1) {
 			(void)snprintf(err, errlen,
 			    "client_key_password_file %s: %s",
-			    up->client_key_password_file, strerror(errno));
+			    ts->client_key_password_file, strerror(errno));
 			if (fp != NULL)
 				(void)fclose(fp);
 			return -1;
@@ -417,7 +432,8 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 			(void)fclose(fp);
 			(void)snprintf(err, errlen,
 			    "client_key_password_file %s: readable by group "
-			    "or others (chmod 600)", up->client_key_password_file);
+			    "or others (chmod 600)",
+			    ts->client_key_password_file);
 			return -1;
 		}
 		if (fgets(pw, sizeof(pw), fp) == NULL)
@@ -427,7 +443,7 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 		wolfSSL_CTX_set_default_passwd_cb(tc->ctx, passwd_cb);
 		wolfSSL_CTX_set_default_passwd_cb_userdata(tc->ctx, pw);
 	}
-	r = wolfSSL_CTX_use_PrivateKey_file(tc->ctx, up->client_key,
+	r = wolfSSL_CTX_use_PrivateKey_file(tc->ctx, ts->client_key,
 	    WOLFSSL_FILETYPE_PEM);
 	/* pw lives on this stack: no callback may see it after return */
 	wolfSSL_CTX_set_default_passwd_cb(tc->ctx, NULL);
@@ -435,12 +451,12 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_upstream *up,
 	explicit_bzero(pw, sizeof(pw));
 	if (r != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_key %s: cannot load the "
-		    "key (wrong format or password?)", up->client_key);
+		    "key (wrong format or password?)", ts->client_key);
 		return -1;
 	}
 	if (wolfSSL_CTX_check_private_key(tc->ctx) != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "client_key %s does not belong to "
-		    "client_cert %s", up->client_key, up->client_cert);
+		    "client_cert %s", ts->client_key, ts->client_cert);
 		return -1;
 	}
 	return 0;
@@ -614,20 +630,20 @@ ctx_load_crl(struct tls_client_ctx *tc, const char *path, char *err,
 
 /* CRL checking: on when a CRL file or directory is named */
 static int
-ctx_load_crls(struct tls_client_ctx *tc, const struct conf_upstream *up,
+ctx_load_crls(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	if (!tc->vp.crl_on)
 		return 0;
-	if (wolfSSL_CTX_EnableCRL(tc->ctx, up->crl_check == CRL_CHECK_LEAF ?
+	if (wolfSSL_CTX_EnableCRL(tc->ctx, ts->crl_check == CRL_CHECK_LEAF ?
 	    0 : WOLFSSL_CRL_CHECKALL) != WOLFSSL_SUCCESS) {
 		(void)snprintf(err, errlen, "cannot enable CRL checking");
 		return -1;
 	}
-	if (up->crl_file[0] != '\0' &&
-	    ctx_load_crl(tc, up->crl_file, err, errlen) == -1)
+	if (ts->crl_file[0] != '\0' &&
+	    ctx_load_crl(tc, ts->crl_file, err, errlen) == -1)
 		return -1;
-	if (up->crl_path[0] != '\0' && dir_files(up->crl_path, ctx_load_crl,
+	if (ts->crl_path[0] != '\0' && dir_files(ts->crl_path, ctx_load_crl,
 	    tc, "crl_path", err, errlen) == -1)
 		return -1;
 	return 0;

@@ -100,7 +100,7 @@ struct tls_ocsp_state {
 	int		 result;		/* TLS_OCSP_* */
 };
 
-int	tls_ocsp_ctx_setup(WOLFSSL_CTX *, const struct conf_upstream *,
+int	tls_ocsp_ctx_setup(WOLFSSL_CTX *, const struct conf_tls *,
 	    char *, size_t);
 /* tls_ocsp_begin / end - around every wolfSSL_connect() of a session */
 void	tls_ocsp_begin(struct tls_ocsp_state *);

@@ -147,7 +147,7 @@ tls_ocsp_resp_free(void *ctx, unsigned char *resp)
 
 /* tls_ocsp_ctx_setup - OCSP on a client context, as the upstream says */
 int
-tls_ocsp_ctx_setup(WOLFSSL_CTX *ctx, const struct conf_upstream *up,
+tls_ocsp_ctx_setup(WOLFSSL_CTX *ctx, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	int	 opts;
@@ -158,7 +158,7 @@ tls_ocsp_ctx_setup(WOLFSSL_CTX *ctx, const struct conf_upstream *up,
 	 * case reaches the verify callback as -407 (tested), which is how
 	 * "require" tells it apart.  conf_check keeps ocsp off then.
 	 */
-	if (up->ocsp_stapling != STAPLING_OFF) {
+	if (ts->ocsp_stapling != STAPLING_OFF) {
 		if (wolfSSL_CTX_EnableOCSP(ctx, WOLFSSL_OCSP_NO_NONCE) !=
 		    WOLFSSL_SUCCESS ||
 		    wolfSSL_CTX_EnableOCSPStapling(ctx) != WOLFSSL_SUCCESS ||
@@ -169,16 +169,16 @@ tls_ocsp_ctx_setup(WOLFSSL_CTX *ctx, const struct conf_upstream *up,
 		}
 		return 0;
 	}
-	if (up->ocsp == OCSP_OFF)
+	if (ts->ocsp == OCSP_OFF)
 		return 0;
 	opts = WOLFSSL_OCSP_NO_NONCE;
-	if (up->ocsp_chain)
+	if (ts->ocsp_chain)
 		opts |= WOLFSSL_OCSP_CHECKALL;
-	if (up->ocsp_url[0] != '\0')
+	if (ts->ocsp_url[0] != '\0')
 		opts |= WOLFSSL_OCSP_URL_OVERRIDE;
 	if (wolfSSL_CTX_EnableOCSP(ctx, opts) != WOLFSSL_SUCCESS ||
-	    (up->ocsp_url[0] != '\0' &&
-	    wolfSSL_CTX_SetOCSP_OverrideURL(ctx, up->ocsp_url) !=
+	    (ts->ocsp_url[0] != '\0' &&
+	    wolfSSL_CTX_SetOCSP_OverrideURL(ctx, ts->ocsp_url) !=
 	    WOLFSSL_SUCCESS) ||
 	    wolfSSL_CTX_SetOCSP_Cb(ctx, tls_ocsp_io, tls_ocsp_resp_free,
 	    NULL) != WOLFSSL_SUCCESS) {

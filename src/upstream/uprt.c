@@ -142,7 +142,7 @@ uprt_new(const struct conf_upstream *up, uprt_error_fn err, void *arg,
 		goto fail;
 	}
 	if (up->tls != TLS_NONE &&
-	    (u->tls = tls_client_ctx_new(up, why, whylen)) == NULL)
+	    (u->tls = tls_upstream_ctx_new(up, why, whylen)) == NULL)
 		goto fail;
 	/* users_file is read here and never in a session */
 	if (up->auth == AUTH_MAP &&
@@ -223,7 +223,7 @@ uprt_check_tls(const struct conf_upstream *up, void (*err)(void *,
 	int			 nerr = 0;
 
 	if (up->tls != TLS_NONE) {
-		if ((tc = tls_client_ctx_new(up, why, sizeof(why))) == NULL) {
+		if ((tc = tls_upstream_ctx_new(up, why, sizeof(why))) == NULL) {
 			(void)snprintf(msg, sizeof(msg), "upstream %s: %s",
 			    up->name, why);
 			err(arg, msg);
@@ -244,29 +244,13 @@ uprt_check_tls(const struct conf_upstream *up, void (*err)(void *,
 }
 
 /*
- * uprt_pop_ctx_new - the POP server is verified like the upstream (same
- * CA, CRL, pins, versions, exceptions) but against its own host name: a
- * context built from a copy of the upstream's policy with tls_name set.
+ * uprt_pop_ctx_new - the POP server is verified like the upstream (the
+ * same TLS-settings block: CA, CRL, pins, versions, exceptions) but
+ * against its own host name.
  */
 struct tls_client_ctx *
 uprt_pop_ctx_new(const struct conf_upstream *up, char *err, size_t errlen)
 {
-	struct conf_upstream	*pu;
-	struct tls_client_ctx	*ctx = NULL;
-
-	if ((pu = malloc(sizeof(*pu))) == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	*pu = *up;
-	if (str_copy(pu->host, up->pop_server.host, sizeof(pu->host)) == -1 ||
-	    str_copy(pu->tls_name, up->pop_server.host,
-	    sizeof(pu->tls_name)) == -1)
-		(void)snprintf(err, errlen, "host name too long");
-	else {
-		pu->port = up->pop_server.port;
-		ctx = tls_client_ctx_new(pu, err, errlen);
-	}
-	free(pu);
-	return ctx;
+	return tls_client_ctx_new(&up->tlsset, up->pop_server.host,
+	    up->pop_server.port, up->pop_server.host, err, errlen);
 }

@@ -86,8 +86,8 @@ check_conf(const struct gw_conf *c)
 		u = &c->upstreams[i];
 		check_str(u->name, sizeof(u->name), "upstream name");
 		check_str(u->host, sizeof(u->host), "host");
-		check_str(u->ca_file, sizeof(u->ca_file), "ca_file");
-		check_str(u->tls_name, sizeof(u->tls_name), "tls_name");
+		check_str(u->tlsset.ca_file, sizeof(u->tlsset.ca_file), "ca_file");
+		check_str(u->tlsset.tls_name, sizeof(u->tlsset.tls_name), "tls_name");
 		check_str(u->helo_name, sizeof(u->helo_name), "helo_name");
 		FUZZ_CHECK(u->host[0] != '\0', "upstream %s without host",
 		    u->name);

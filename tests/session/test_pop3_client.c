@@ -197,13 +197,13 @@ run_login(const struct step *script, enum pop_tls_mode mode, int cleartext,
 		up = calloc(1, sizeof(*up));
 		assert_non_null(up);
 		(void)snprintf(up->host, sizeof(up->host), "127.0.0.1");
-		(void)snprintf(up->tls_name, sizeof(up->tls_name), "127.0.0.1");
-		(void)snprintf(up->ca_file, sizeof(up->ca_file), "system");
+		(void)snprintf(up->tlsset.tls_name, sizeof(up->tlsset.tls_name), "127.0.0.1");
+		(void)snprintf(up->tlsset.ca_file, sizeof(up->tlsset.ca_file), "system");
 		up->port = f->port;
-		up->verify_hostname = 1;
-		up->tls_min_version = CONF_TLS_V12;
-		up->tls_max_version = CONF_TLS_V13;
-		ctx = tls_client_ctx_new(up, err, sizeof(err));
+		up->tlsset.verify_hostname = 1;
+		up->tlsset.tls_min_version = CONF_TLS_V12;
+		up->tlsset.tls_max_version = CONF_TLS_V13;
+		ctx = tls_upstream_ctx_new(up, err, sizeof(err));
 		free(up);
 		assert_non_null(ctx);
 	}

@@ -790,12 +790,12 @@ sc_init(struct scenario *sc, const struct step *script, enum tls_mode mode)
 	(void)str_copy(sc->up.host, "127.0.0.1", sizeof(sc->up.host));
 	sc->up.port = sc->fake.port;
 	sc->up.tls = mode;
-	(void)str_copy(sc->up.ca_file, "system", sizeof(sc->up.ca_file));
+	(void)str_copy(sc->up.tlsset.ca_file, "system", sizeof(sc->up.tlsset.ca_file));
 	if (pki_ok)
-		pki_path(sc->up.ca_file, sizeof(sc->up.ca_file), "ca.pem");
-	sc->up.verify_hostname = 1;
-	(void)str_copy(sc->up.tls_name, "mail.test", sizeof(sc->up.tls_name));
-	sc->up.tls_min_version = CONF_TLS_V12;
+		pki_path(sc->up.tlsset.ca_file, sizeof(sc->up.tlsset.ca_file), "ca.pem");
+	sc->up.tlsset.verify_hostname = 1;
+	(void)str_copy(sc->up.tlsset.tls_name, "mail.test", sizeof(sc->up.tlsset.tls_name));
+	sc->up.tlsset.tls_min_version = CONF_TLS_V12;
 	(void)str_copy(sc->up.helo_name, "gw.test", sizeof(sc->up.helo_name));
 	sc->up.connect_timeout = 5;
 	sc->up.command_timeout = 5;
@@ -809,7 +809,7 @@ sc_run(struct scenario *sc, const struct op *ops, struct body *body)
 	char				 err[256] = "";
 
 	if (sc->up.tls != TLS_NONE && sc->tls == NULL) {
-		sc->tls = tls_client_ctx_new(&sc->up, err, sizeof(err));
+		sc->tls = tls_upstream_ctx_new(&sc->up, err, sizeof(err));
 		if (sc->tls == NULL)
 			fail_msg("tls_client_ctx_new: %s", err);
 	}
@@ -1802,7 +1802,7 @@ resume_case(int tls12, int resume, int want2)
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
 	if (tls12)
 		fake_tls12_only(&sc.fake);
-	sc.up.tls_resume = resume;
+	sc.up.tlsset.tls_resume = resume;
 	sc_run(&sc, ops_mail_quit, NULL);
 	assert_string_equal(sc.fake.mismatch, "");
 	assert_int_equal(sc.owner.failed, 0);
@@ -1836,12 +1836,12 @@ test_tls_resume_ocsp_not_good(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
-	sc.up.tls_resume = 1;
-	sc.up.ocsp = OCSP_SOFT;
+	sc.up.tlsset.tls_resume = 1;
+	sc.up.tlsset.ocsp = OCSP_SOFT;
 	/* a port nobody listens on: the fetch fails at once, "unknown" */
-	(void)str_copy(sc.up.ocsp_url, "http://127.0.0.1:1/",
-	    sizeof(sc.up.ocsp_url));
-	sc.up.ocsp_timeout = 2;
+	(void)str_copy(sc.up.tlsset.ocsp_url, "http://127.0.0.1:1/",
+	    sizeof(sc.up.tlsset.ocsp_url));
+	sc.up.tlsset.ocsp_timeout = 2;
 	sc_run(&sc, ops_mail_quit, NULL);
 	assert_int_equal(sc.owner.failed, 0);
 	assert_null(sc.tls->sess->sess);	/* unknown: not kept */
@@ -1851,7 +1851,7 @@ test_tls_resume_ocsp_not_good(void **state)
 
 	/* a kept session that rests on an answer the context lacks */
 	sc.tls->sess->ocsp = 0;
-	sc.up.ocsp = OCSP_OFF;
+	sc.up.tlsset.ocsp = OCSP_OFF;
 	tls_client_ctx_free(sc.tls);
 	sc.tls = NULL;			/* sc_run builds it again */
 	sc_again(&sc, ops_mail_quit);
@@ -1874,7 +1874,7 @@ test_tls_min13_against_tls12(void **state)
 	NEED_PKI();
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
 	fake_tls12_only(&sc.fake);
-	sc.up.tls_min_version = CONF_TLS_V13;
+	sc.up.tlsset.tls_min_version = CONF_TLS_V13;
 	sc_run(&sc, ops_mail_quit, NULL);
 	assert_int_equal(sc.owner.failed, 1);
 	assert_int_equal(sc.owner.fail_class, FAIL_TLS_PROTOCOL);
@@ -1889,7 +1889,7 @@ test_tls_name_mismatch(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_starttls, TLS_STARTTLS);
-	(void)str_copy(sc.up.tls_name, "wrong.test", sizeof(sc.up.tls_name));
+	(void)str_copy(sc.up.tlsset.tls_name, "wrong.test", sizeof(sc.up.tlsset.tls_name));
 	sc_run(&sc, ops_one_message, NULL);
 	assert_int_equal(sc.owner.failed, 1);
 	assert_int_equal(sc.owner.fail_class, FAIL_CERT_NAME_MISMATCH);
@@ -1906,7 +1906,7 @@ test_tls_wildcard_name(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
-	(void)str_copy(sc.up.tls_name, "a.mx.test", sizeof(sc.up.tls_name));
+	(void)str_copy(sc.up.tlsset.tls_name, "a.mx.test", sizeof(sc.up.tlsset.tls_name));
 	sc_run(&sc, ops_mail_quit, NULL);
 	assert_int_equal(sc.owner.failed, 0);
 	assert_int_equal(sc.owner.nreplies, 1);
@@ -1920,8 +1920,8 @@ test_tls_name_unchecked(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
-	(void)str_copy(sc.up.tls_name, "wrong.test", sizeof(sc.up.tls_name));
-	sc.up.verify_hostname = 0;
+	(void)str_copy(sc.up.tlsset.tls_name, "wrong.test", sizeof(sc.up.tlsset.tls_name));
+	sc.up.tlsset.verify_hostname = 0;
 	sc_run(&sc, ops_mail_quit, NULL);
 	assert_int_equal(sc.owner.failed, 0);
 	assert_int_equal(sc.owner.nreplies, 1);
@@ -1935,7 +1935,7 @@ test_tls_untrusted(void **state)
 
 	NEED_PKI();
 	sc_init(&sc, script_starttls, TLS_STARTTLS);
-	pki_path(sc.up.ca_file, sizeof(sc.up.ca_file), "other.pem");
+	pki_path(sc.up.tlsset.ca_file, sizeof(sc.up.tlsset.ca_file), "other.pem");
 	sc_run(&sc, ops_one_message, NULL);
 	assert_int_equal(sc.owner.failed, 1);
 	assert_int_equal(sc.owner.fail_class, FAIL_CERT_UNTRUSTED);
@@ -1953,7 +1953,7 @@ test_tls_untrusted_optional_no_downgrade(void **state)
 	/* starttls-optional may skip TLS when not offered, never a bad cert */
 	NEED_PKI();
 	sc_init(&sc, script_starttls, TLS_STARTTLS_OPTIONAL);
-	pki_path(sc.up.ca_file, sizeof(sc.up.ca_file), "other.pem");
+	pki_path(sc.up.tlsset.ca_file, sizeof(sc.up.tlsset.ca_file), "other.pem");
 	sc_run(&sc, ops_one_message, NULL);
 	assert_int_equal(sc.owner.failed, 1);
 	assert_int_equal(sc.owner.fail_class, FAIL_CERT_UNTRUSTED);
@@ -2037,13 +2037,13 @@ test_tls_start_refused_over_buffered_input(void **state)
 	NEED_PKI();
 	memset(&up, 0, sizeof(up));
 	(void)str_copy(up.host, "mail.test", sizeof(up.host));
-	(void)str_copy(up.tls_name, "mail.test", sizeof(up.tls_name));
+	(void)str_copy(up.tlsset.tls_name, "mail.test", sizeof(up.tlsset.tls_name));
 	up.port = 25;
 	up.tls = TLS_STARTTLS;
-	up.verify_hostname = 1;
-	up.tls_min_version = CONF_TLS_V12;
-	pki_path(up.ca_file, sizeof(up.ca_file), "ca.pem");
-	tc = tls_client_ctx_new(&up, err, sizeof(err));
+	up.tlsset.verify_hostname = 1;
+	up.tlsset.tls_min_version = CONF_TLS_V12;
+	pki_path(up.tlsset.ca_file, sizeof(up.tlsset.ca_file), "ca.pem");
+	tc = tls_upstream_ctx_new(&up, err, sizeof(err));
 	assert_non_null(tc);
 	base = event_base_new();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -2072,23 +2072,55 @@ test_ctx_build(void **state)
 
 	memset(&up, 0, sizeof(up));
 	(void)str_copy(up.host, "mail.test", sizeof(up.host));
-	(void)str_copy(up.tls_name, "mail.test", sizeof(up.tls_name));
+	(void)str_copy(up.tlsset.tls_name, "mail.test", sizeof(up.tlsset.tls_name));
 	up.port = 587;
 	up.tls = TLS_STARTTLS;
-	up.tls_min_version = CONF_TLS_V12;
-	(void)str_copy(up.ca_file, "/nonexistent/ca.pem", sizeof(up.ca_file));
-	assert_null(tls_client_ctx_new(&up, err, sizeof(err)));
+	up.tlsset.tls_min_version = CONF_TLS_V12;
+	(void)str_copy(up.tlsset.ca_file, "/nonexistent/ca.pem", sizeof(up.tlsset.ca_file));
+	assert_null(tls_upstream_ctx_new(&up, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
 	assert_non_null(strstr(err, "No such file"));
 
-	up.tls_min_version = 11;
-	(void)str_copy(up.ca_file, "system", sizeof(up.ca_file));
-	assert_null(tls_client_ctx_new(&up, err, sizeof(err)));
+	up.tlsset.tls_min_version = 11;
+	(void)str_copy(up.tlsset.ca_file, "system", sizeof(up.tlsset.ca_file));
+	assert_null(tls_upstream_ctx_new(&up, err, sizeof(err)));
 	assert_non_null(strstr(err, "tls_min_version"));
 
 	/* the distro bundle loads; TLS 1.3 as the minimum is accepted */
-	up.tls_min_version = CONF_TLS_V13;
-	tc = tls_client_ctx_new(&up, err, sizeof(err));
+	up.tlsset.tls_min_version = CONF_TLS_V13;
+	tc = tls_upstream_ctx_new(&up, err, sizeof(err));
+	assert_non_null(tc);
+	tls_client_ctx_free(tc);
+}
+
+/*
+ * A context from the TLS-settings block alone, with the host and the name
+ * to verify given apart (what POP-before-SMTP does): no [upstream] needed.
+ */
+static void
+test_ctx_from_block(void **state)
+{
+	struct conf_tls		 ts;
+	struct tls_client_ctx	*tc;
+	char			 err[256] = "";
+
+	(void)state;
+	memset(&ts, 0, sizeof(ts));
+	ts.verify_hostname = 1;
+	ts.tls_min_version = CONF_TLS_V12;
+	ts.tls_max_version = CONF_TLS_V13;
+	(void)str_copy(ts.ca_file, "/nonexistent/ca.pem", sizeof(ts.ca_file));
+	assert_null(tls_client_ctx_new(&ts, "pop.test", 995, "pop.test", err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+
+	(void)str_copy(ts.ca_file, "system", sizeof(ts.ca_file));
+	assert_null(tls_client_ctx_new(&ts, "pop.test", 995, "", err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "tls_name is empty"));
+
+	tc = tls_client_ctx_new(&ts, "pop.test", 995, "pop.test", err,
+	    sizeof(err));
 	assert_non_null(tc);
 	tls_client_ctx_free(tc);
 }
@@ -2718,6 +2750,7 @@ main(void)
 		cmocka_unit_test(test_starttls_large_body),
 		cmocka_unit_test(test_tls_start_refused_over_buffered_input),
 		cmocka_unit_test(test_ctx_build),
+		cmocka_unit_test(test_ctx_from_block),
 		cmocka_unit_test(test_auth_login_redacted),
 		cmocka_unit_test(test_auth_fallback),
 		cmocka_unit_test(test_auth_failures),

@@ -248,10 +248,10 @@ test_full(void **state)
 	assert_string_equal(u->host, "smtp.example.com");
 	assert_int_equal(u->port, 2465);
 	assert_int_equal(u->tls, TLS_IMPLICIT);
-	assert_string_equal(u->ca_file, ca);
-	assert_int_equal(u->verify_hostname, 0);
-	assert_string_equal(u->tls_name, "mx.example.com");
-	assert_int_equal(u->tls_min_version, CONF_TLS_V13);
+	assert_string_equal(u->tlsset.ca_file, ca);
+	assert_int_equal(u->tlsset.verify_hostname, 0);
+	assert_string_equal(u->tlsset.tls_name, "mx.example.com");
+	assert_int_equal(u->tlsset.tls_min_version, CONF_TLS_V13);
 	assert_string_equal(u->helo_name, "relay.example.lan");
 	assert_int_equal(u->connect_timeout, 45);
 	assert_int_equal(u->command_timeout, 90);
@@ -298,49 +298,49 @@ test_tls_keys(void **state)
 	    f, f, f, f);
 	assert_no_errors(load_text(text, &c, NULL));
 	u = &c->upstreams[0];
-	assert_int_equal(u->tls_max_version, CONF_TLS_V12);
-	assert_string_equal(u->ca_file, "none");
-	assert_string_equal(u->ca_path, "/tmp");
-	assert_int_equal(u->ocsp, OCSP_HARD);
-	assert_string_equal(u->ocsp_url, "http://ocsp.example:8080/x");
-	assert_int_equal(u->ocsp_chain, 1);
-	assert_int_equal(u->ocsp_timeout, 2);
-	assert_int_equal(u->ocsp_nonce, 0);
-	assert_int_equal(u->no_verify_chain, 1);
-	assert_int_equal(u->accept, CONF_ACCEPT_UNTRUSTED_ROOT |
+	assert_int_equal(u->tlsset.tls_max_version, CONF_TLS_V12);
+	assert_string_equal(u->tlsset.ca_file, "none");
+	assert_string_equal(u->tlsset.ca_path, "/tmp");
+	assert_int_equal(u->tlsset.ocsp, OCSP_HARD);
+	assert_string_equal(u->tlsset.ocsp_url, "http://ocsp.example:8080/x");
+	assert_int_equal(u->tlsset.ocsp_chain, 1);
+	assert_int_equal(u->tlsset.ocsp_timeout, 2);
+	assert_int_equal(u->tlsset.ocsp_nonce, 0);
+	assert_int_equal(u->tlsset.no_verify_chain, 1);
+	assert_int_equal(u->tlsset.accept, CONF_ACCEPT_UNTRUSTED_ROOT |
 	    CONF_ACCEPT_EXPIRED | CONF_ACCEPT_NAME_MISMATCH);
-	assert_int_equal(u->npins, 2);
-	assert_memory_equal(u->pins[0], empty_sha256, 32);
-	assert_memory_equal(u->pins[1], empty_sha256, 32);
-	assert_string_equal(u->ciphers,
+	assert_int_equal(u->tlsset.npins, 2);
+	assert_memory_equal(u->tlsset.pins[0], empty_sha256, 32);
+	assert_memory_equal(u->tlsset.pins[1], empty_sha256, 32);
+	assert_string_equal(u->tlsset.ciphers,
 	    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305");
-	assert_string_equal(u->ciphersuites,
+	assert_string_equal(u->tlsset.ciphersuites,
 	    "TLS13-CHACHA20-POLY1305-SHA256:TLS_AES_128_GCM_SHA256");
-	assert_int_equal(u->ncurves, 3);
-	assert_int_equal(u->curves[0], CONF_CURVE_X25519);
-	assert_int_equal(u->curves[1], CONF_CURVE_P384);
-	assert_int_equal(u->curves[2], CONF_CURVE_P256);
-	assert_string_equal(u->client_cert, f);
-	assert_string_equal(u->client_key, f);
-	assert_string_equal(u->client_key_password_file, f);
-	assert_string_equal(u->crl_file, f);
-	assert_string_equal(u->crl_path, "/tmp");
-	assert_int_equal(u->crl_check, CRL_CHECK_CHAIN_EXCEPT_ROOT);
-	assert_int_equal(u->crl_missing_fail, 1);
+	assert_int_equal(u->tlsset.ncurves, 3);
+	assert_int_equal(u->tlsset.curves[0], CONF_CURVE_X25519);
+	assert_int_equal(u->tlsset.curves[1], CONF_CURVE_P384);
+	assert_int_equal(u->tlsset.curves[2], CONF_CURVE_P256);
+	assert_string_equal(u->tlsset.client_cert, f);
+	assert_string_equal(u->tlsset.client_key, f);
+	assert_string_equal(u->tlsset.client_key_password_file, f);
+	assert_string_equal(u->tlsset.crl_file, f);
+	assert_string_equal(u->tlsset.crl_path, "/tmp");
+	assert_int_equal(u->tlsset.crl_check, CRL_CHECK_CHAIN_EXCEPT_ROOT);
+	assert_int_equal(u->tlsset.crl_missing_fail, 1);
 	conf_unref(c);
 
 	/* and the defaults */
 	assert_no_errors(load_text(MINIMAL, &c, NULL));
 	u = &c->upstreams[0];
-	assert_int_equal(u->tls_max_version, CONF_TLS_V13);
-	assert_int_equal(u->no_verify_chain, 0);
-	assert_int_equal(u->accept, 0);
-	assert_int_equal(u->npins, 0);
-	assert_int_equal(u->ncurves, 0);
-	assert_string_equal(u->ciphers, "");
-	assert_string_equal(u->crl_file, "");
-	assert_int_equal(u->crl_check, CRL_CHECK_CHAIN);
-	assert_int_equal(u->crl_missing_fail, 0);
+	assert_int_equal(u->tlsset.tls_max_version, CONF_TLS_V13);
+	assert_int_equal(u->tlsset.no_verify_chain, 0);
+	assert_int_equal(u->tlsset.accept, 0);
+	assert_int_equal(u->tlsset.npins, 0);
+	assert_int_equal(u->tlsset.ncurves, 0);
+	assert_string_equal(u->tlsset.ciphers, "");
+	assert_string_equal(u->tlsset.crl_file, "");
+	assert_int_equal(u->tlsset.crl_check, CRL_CHECK_CHAIN);
+	assert_int_equal(u->tlsset.crl_missing_fail, 0);
 	conf_unref(c);
 }
 
@@ -390,10 +390,10 @@ test_defaults(void **state)
 	assert_int_equal(u->line, 4);
 	assert_int_equal(u->port, 587);
 	assert_int_equal(u->tls, TLS_STARTTLS);
-	assert_string_equal(u->ca_file, "system");
-	assert_int_equal(u->verify_hostname, 1);
-	assert_string_equal(u->tls_name, "mail.example.com");
-	assert_int_equal(u->tls_min_version, CONF_TLS_V12);
+	assert_string_equal(u->tlsset.ca_file, "system");
+	assert_int_equal(u->tlsset.verify_hostname, 1);
+	assert_string_equal(u->tlsset.tls_name, "mail.example.com");
+	assert_int_equal(u->tlsset.tls_min_version, CONF_TLS_V12);
 	assert_string_equal(u->helo_name, host);
 	assert_int_equal(u->connect_timeout, 30);
 	assert_int_equal(u->command_timeout, 300);
@@ -619,10 +619,9 @@ static const struct errcase errcases[] = {
 	    "pool_max_idle = 2\npool_min_idle = 3",
 	    { "7: [upstream u]: pool_min_idle: 3 is more than "
 	    "pool_max_idle 2" } },
-	{ "pool idle timeout not below command", NULL, NULL,
-	    "command_timeout = 30s\npool_idle_timeout = 30s",
-	    { "7: [upstream u]: pool_idle_timeout: 30s must be below "
-	    "command_timeout 30s" } },
+	/* unrelated timeouts: a short command_timeout must not refuse the default */
+	{ "pool idle timeout above command_timeout", NULL, NULL,
+	    "command_timeout = 10s", { NULL } },
 	{ "pool pre-warm passthrough", NULL, NULL,
 	    "auth = passthrough\npool_min_idle = 1",
 	    { "7: [upstream u]: pool_min_idle: needs auth = none or "
@@ -1248,33 +1247,33 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	}
 	assert_int_equal(ua->port, ub->port);
 	assert_int_equal(ua->tls, ub->tls);
-	assert_int_equal(ua->ocsp, ub->ocsp);
-	assert_string_equal(ua->ocsp_url, ub->ocsp_url);
-	assert_int_equal(ua->ocsp_nonce, ub->ocsp_nonce);
-	assert_int_equal(ua->ocsp_chain, ub->ocsp_chain);
-	assert_int_equal(ua->ocsp_timeout, ub->ocsp_timeout);
-	assert_int_equal(ua->ocsp_stapling, ub->ocsp_stapling);
-	assert_int_equal(ua->tls_resume, ub->tls_resume);
-	assert_string_equal(ua->ca_file, ub->ca_file);
-	assert_int_equal(ua->verify_hostname, ub->verify_hostname);
-	assert_string_equal(ua->tls_name, ub->tls_name);
-	assert_int_equal(ua->tls_min_version, ub->tls_min_version);
+	assert_int_equal(ua->tlsset.ocsp, ub->tlsset.ocsp);
+	assert_string_equal(ua->tlsset.ocsp_url, ub->tlsset.ocsp_url);
+	assert_int_equal(ua->tlsset.ocsp_nonce, ub->tlsset.ocsp_nonce);
+	assert_int_equal(ua->tlsset.ocsp_chain, ub->tlsset.ocsp_chain);
+	assert_int_equal(ua->tlsset.ocsp_timeout, ub->tlsset.ocsp_timeout);
+	assert_int_equal(ua->tlsset.ocsp_stapling, ub->tlsset.ocsp_stapling);
+	assert_string_equal(ua->tlsset.ca_file, ub->tlsset.ca_file);
+	assert_int_equal(ua->tlsset.verify_hostname, ub->tlsset.verify_hostname);
+	assert_string_equal(ua->tlsset.tls_name, ub->tlsset.tls_name);
+	assert_int_equal(ua->tlsset.tls_min_version, ub->tlsset.tls_min_version);
+	assert_int_equal(ua->tlsset.tls_resume, ub->tlsset.tls_resume);
 	assert_string_equal(ua->helo_name, ub->helo_name);
 	assert_int_equal(ua->connect_timeout, ub->connect_timeout);
 	assert_int_equal(ua->command_timeout, ub->command_timeout);
 	assert_int_equal(ua->slow_reply_warning, ub->slow_reply_warning);
-	assert_int_equal(ua->tls_max_version, ub->tls_max_version);
-	assert_string_equal(ua->ca_path, ub->ca_path);
-	assert_int_equal(ua->no_verify_chain, ub->no_verify_chain);
-	assert_int_equal(ua->accept, ub->accept);
-	assert_int_equal(ua->npins, ub->npins);
-	assert_string_equal(ua->ciphers, ub->ciphers);
-	assert_string_equal(ua->ciphersuites, ub->ciphersuites);
-	assert_int_equal(ua->ncurves, ub->ncurves);
-	assert_string_equal(ua->client_cert, ub->client_cert);
-	assert_string_equal(ua->crl_file, ub->crl_file);
-	assert_int_equal(ua->crl_check, ub->crl_check);
-	assert_int_equal(ua->crl_missing_fail, ub->crl_missing_fail);
+	assert_int_equal(ua->tlsset.tls_max_version, ub->tlsset.tls_max_version);
+	assert_string_equal(ua->tlsset.ca_path, ub->tlsset.ca_path);
+	assert_int_equal(ua->tlsset.no_verify_chain, ub->tlsset.no_verify_chain);
+	assert_int_equal(ua->tlsset.accept, ub->tlsset.accept);
+	assert_int_equal(ua->tlsset.npins, ub->tlsset.npins);
+	assert_string_equal(ua->tlsset.ciphers, ub->tlsset.ciphers);
+	assert_string_equal(ua->tlsset.ciphersuites, ub->tlsset.ciphersuites);
+	assert_int_equal(ua->tlsset.ncurves, ub->tlsset.ncurves);
+	assert_string_equal(ua->tlsset.client_cert, ub->tlsset.client_cert);
+	assert_string_equal(ua->tlsset.crl_file, ub->tlsset.crl_file);
+	assert_int_equal(ua->tlsset.crl_check, ub->tlsset.crl_check);
+	assert_int_equal(ua->tlsset.crl_missing_fail, ub->tlsset.crl_missing_fail);
 	assert_int_equal(ua->auth, ub->auth);
 	assert_string_equal(ua->username, ub->username);
 	assert_string_equal(ua->password_file, ub->password_file);
