@@ -60,9 +60,6 @@ static unsigned nrelays;
 static unsigned nupstreams;	/* upstream sessions alive, quitting ones too */
 static uint64_t next_id;
 
-static void	relay_send_mail(struct relay *);
-static const char *relay_path_args(struct relay *, const struct smtp_path *,
-		    int, char *, size_t);
 static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_fail_rcpt(struct relay *, enum gw_fail);
 static const char *relay_from(const struct relay *);
@@ -73,6 +70,7 @@ static void	relay_slow_reply(struct relay *, int);
 static void	relay_auth_secret(void *, const struct secret_cred *,
 		    const char *);
 static void	relay_connect(struct relay *);
+static void	relay_open_mail(struct relay *, const struct upcred_facts *);
 static int	relay_pop_start(struct relay *);
 static void	relay_pop_fail(struct relay *, enum gw_fail);
 static void	relay_pop_done(void *, enum gw_fail, const char *);
@@ -91,17 +89,19 @@ static void	srv_data_end(void *);
 static void	srv_data_abort(void *);
 static void	srv_closed(void *, const char *);
 
-static void	cli_ready(void *);
-static void	cli_reply(void *, const struct smtp_reply *);
-static void	cli_failed(void *, enum gw_fail, const char *);
+static void	tx_ready(void *);
+static void	tx_reply(void *, enum uptx_state, const struct smtp_reply *);
+static void	tx_refused(void *, const char *);
+static void	tx_failed(void *, enum uptx_state, enum gw_fail, const char *,
+		    const struct smtp_reply *);
 
 static const struct smtp_server_cb server_cb = {
 	srv_mail, srv_rcpt, srv_rset, srv_data_begin, srv_data_write,
 	srv_data_end, srv_data_abort, srv_closed, relay_srv_auth
 };
 
-static const struct smtp_client_cb client_cb = {
-	cli_ready, cli_reply, cli_failed
+static const struct uptx_cb tx_cb = {
+	tx_ready, tx_reply, tx_refused, tx_failed
 };
 
 /* users_file errors in relay_env_new(): all logged, uprt keeps the first */
@@ -251,10 +251,17 @@ relay_session_start(struct relay_env *env, const struct conf_listener *l,
 	r->done_arg = done_arg;
 	if (peerlen <= sizeof(r->peer))
 		memcpy(&r->peer, peer, peerlen);
+	if ((r->tx = uptx_new(r->id, r->up, &tx_cb, r)) == NULL) {
+		close(fd);
+		relay_env_unref(env);
+		free(r);
+		return -1;
+	}
 	r->srv = smtp_server_new(env->base, fd, peer, peerlen, l,
 	    env->conf->hostname, r->id, &server_cb, r);
 	if (r->srv == NULL) {
 		close(fd);
+		uptx_free(r->tx);
 		relay_env_unref(env);
 		free(r);
 		return -1;
@@ -372,15 +379,7 @@ relay_fail_tx(struct relay *r, enum gw_fail cls)
 void
 relay_close_upstream(struct relay *r)
 {
-	if (r->cli == NULL)
-		return;
-	if (r->cli_ready)
-		smtp_client_quit(r->cli);
-	else
-		smtp_client_free(r->cli);
-	r->cli = NULL;
-	r->cli_ready = 0;
-	r->up_tx = 0;
+	uptx_close(r->tx);
 }
 
 static double
@@ -414,7 +413,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	t.size = r->spool != NULL ? spool_size(r->spool) : 0ULL;
 	t.host = r->up->host;
 	t.port = r->up->port;
-	/* kept from cli_ready: the client may be gone (a timeout at the dot) */
+	/* kept from tx_ready: the client may be gone (a timeout at the dot) */
 	t.tls = r->up_tls[0] != '\0' ? r->up_tls : "none";
 	t.resumed = r->up_resumed;
 	t.dkim = r->dkim != RD_OFF ? r->dkim_log : NULL;
@@ -448,33 +447,6 @@ relay_slow_reply(struct relay *r, int code)
 }
 
 /*
- * relay_path_args - "<addr> PARAMS" for the upstream's MAIL or RCPT
- * (uptx_path_args says which parameters go).  DSN parameters left out
- * for an upstream without DSN are logged once per transaction and
- * command (docs/replies.md says what it means here).  Returns NULL or
- * the reason to refuse.
- */
-static const char *
-relay_path_args(struct relay *r, const struct smtp_path *path, int rcpt,
-    char *buf, size_t len)
-{
-	char		 dropped[UPTX_DROPPED_MAX];
-	const char	*why;
-
-	why = uptx_path_args(smtp_client_ext(r->cli)->flags, path, rcpt, buf,
-	    len, dropped, sizeof(dropped));
-	if (why == NULL && dropped[0] != '\0' &&
-	    !(r->dsn_logged & (rcpt ? 2 : 1))) {
-		r->dsn_logged |= rcpt ? 2 : 1;
-		log_info("%016" PRIx64 " relay dsn dropped upstream=%s:%u "
-		    "command=%s params=%s reason=\"upstream does not offer "
-		    "DSN\"", r->id, r->up->host, r->up->port,
-		    rcpt ? "RCPT" : "MAIL", dropped);
-	}
-	return why;
-}
-
-/*
  * relay_reply - pass an upstream reply to the client.  We advertise
  * ENHANCEDSTATUSCODES, so a reply the upstream gave without one gets the
  * code that fits (smtp_reply_enh); the transaction log uses the same.
@@ -485,25 +457,6 @@ relay_reply(struct relay *r, enum smtp_reply_cmd cmd,
 {
 	smtp_server_reply(r->srv, rep->code,
 	    smtp_reply_enh(cmd, rep->code, rep->enh), rep->text);
-}
-
-static void
-relay_send_mail(struct relay *r)
-{
-	char		 args[UPTX_ARGS_MAX];
-	const char	*why;
-
-	if ((why = relay_path_args(r, r->from, 0, args, sizeof(args))) !=
-	    NULL) {
-		relay_enter(r, R_IDLE);
-		txlog_refused(r->id, "mail", "gateway",
-		    smtp_server_info(r->srv)->peer, relay_from(r), NULL, 555,
-		    "5.6.7", why);
-		smtp_server_reply(r->srv, 555, "5.6.7", why);
-		return;
-	}
-	relay_enter(r, R_MAIL);
-	smtp_client_mail(r->cli, args);
 }
 
 /* server callbacks: the client's commands */
@@ -520,23 +473,15 @@ srv_mail(void *arg, const struct smtp_path *from)
 		return;
 	}
 	*r->from = *from;
-	r->dsn_logged = 0;
 	r->nrcpt = 0;
 	r->first_rcpt[0] = '\0';
-	r->lost = FAIL_NONE;
+	uptx_begin(r->tx);
 	(void)clock_gettime(CLOCK_MONOTONIC, &r->tx_start);
-	if (r->cli != NULL && r->cli_ready) {
-		if (r->up_tx) {
-			/* an aborted transaction is still open upstream */
-			relay_enter(r, R_PRE_RSET);
-			smtp_client_rset(r->cli);
-			return;
-		}
-		relay_send_mail(r);
-		return;
-	}
-	if (r->cli != NULL) {
-		relay_enter(r, R_CONNECT);	/* still connecting */
+	/* uptx resets a transaction left open, or waits for the connection */
+	if (uptx_connected(r->tx)) {
+		/* before: a refusal (tx_refused) may come from inside */
+		relay_enter(r, uptx_ready(r->tx) ? R_MAIL : R_CONNECT);
+		(void)uptx_mail(r->tx, r->from);
 		return;
 	}
 	/*
@@ -580,7 +525,7 @@ relay_connect(struct relay *r)
 	}
 	/* map: the client's entry; none: no AUTH */
 	relay_cred_facts(r, &f);
-	relay_open_upstream(r, &f);
+	relay_open_mail(r, &f);
 }
 
 /* relay_pop_fail - the 451 for a failed POP-before-SMTP login */
@@ -704,7 +649,7 @@ relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
 	relay_cred_facts(r, &f);
 	f.inject = cred;
 	/* smtp_client_new() copies them; cred is wiped when we return */
-	relay_open_upstream(r, &f);
+	relay_open_mail(r, &f);
 }
 
 /*
@@ -725,7 +670,7 @@ relay_cred_facts(struct relay *r, struct upcred_facts *f)
 /*
  * relay_open_upstream - the connection for the MAIL (or the passthrough
  * AUTH) waiting in r, with the credentials upcred chooses from f.  On
- * failure the client has its 451 and r->cli is NULL.
+ * failure the client has its 451 and r holds no connection.
  */
 void
 relay_open_upstream(struct relay *r, const struct upcred_facts *f)
@@ -765,8 +710,8 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 	nupstreams++;
 	r->up_tls[0] = '\0';
 	r->up_resumed = 0;
-	r->cli = smtp_client_new(&p, &client_cb, r);
-	if (r->cli == NULL) {
+	/* the seam where the connection pool will lease a connection */
+	if (uptx_open(r->tx, &uptx_conn_direct, &p, c.identity) == -1) {
 		nupstreams--;
 		relay_env_unref(r->env);
 		relay_enter(r, R_IDLE);
@@ -776,27 +721,36 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 	relay_enter(r, R_CONNECT);
 }
 
+/* relay_open_mail - the connection for the MAIL waiting in r, then MAIL */
+static void
+relay_open_mail(struct relay *r, const struct upcred_facts *f)
+{
+	relay_open_upstream(r, f);
+	/* uptx sends it when the connection is ready */
+	if (uptx_connected(r->tx))
+		(void)uptx_mail(r->tx, r->from);
+}
+
 static void
 srv_rcpt(void *arg, const struct smtp_path *to)
 {
 	struct relay	*r = arg;
-	char		 args[UPTX_ARGS_MAX];
 	const char	*why;
 
 	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
-	if (r->cli == NULL || !r->cli_ready) {
-		relay_fail_rcpt(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
-		return;
-	}
-	/* the buffer holds any parsed path: this is not expected to fail */
-	if ((why = relay_path_args(r, to, 1, args, sizeof(args))) != NULL) {
-		log_warnx("%016" PRIx64 " relay RCPT arguments: %s", r->id,
-		    why);
-		relay_fail_rcpt(r, FAIL_INTERNAL);
+	if (!uptx_ready(r->tx)) {
+		relay_fail_rcpt(r, uptx_lost(r->tx) != FAIL_NONE ?
+		    uptx_lost(r->tx) : FAIL_CLOSED);
 		return;
 	}
 	relay_enter(r, R_RCPT);
-	smtp_client_rcpt(r->cli, args);
+	/* the buffer holds any parsed path: this is not expected to fail */
+	if ((why = uptx_rcpt(r->tx, to)) != NULL) {
+		relay_enter(r, R_IDLE);
+		log_warnx("%016" PRIx64 " relay RCPT arguments: %s", r->id,
+		    why);
+		relay_fail_rcpt(r, FAIL_INTERNAL);
+	}
 }
 
 static void
@@ -807,9 +761,8 @@ srv_rset(void *arg)
 	spool_free(r->spool);
 	r->spool = NULL;
 	relay_dkim_reset(r);
-	if (r->cli != NULL && r->cli_ready && r->up_tx) {
+	if (uptx_rset(r->tx) == 0) {
 		relay_enter(r, R_RSET);
-		smtp_client_rset(r->cli);
 		return;
 	}
 	smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
@@ -847,7 +800,7 @@ srv_data_begin(void *arg)
 {
 	struct relay	*r = arg;
 
-	if (r->cli == NULL || !r->cli_ready)
+	if (!uptx_ready(r->tx))
 		return -1;
 	spool_free(r->spool);
 	r->spool = spool_new(SPOOL_MEM_THRESHOLD,
@@ -946,8 +899,9 @@ srv_data_end(void *arg)
 {
 	struct relay	*r = arg;
 
-	if (r->cli == NULL || !r->cli_ready) {
-		relay_fail_tx(r, r->lost != FAIL_NONE ? r->lost : FAIL_CLOSED);
+	if (!uptx_ready(r->tx)) {
+		relay_fail_tx(r, uptx_lost(r->tx) != FAIL_NONE ?
+		    uptx_lost(r->tx) : FAIL_CLOSED);
 		return;
 	}
 	if (spool_rewind(r->spool) == -1 || relay_long_lines(r) == -1) {
@@ -956,8 +910,8 @@ srv_data_end(void *arg)
 	}
 	relay_dkim_sign(r);
 	/*
-	 * up_tx stays set on a refusal: the next MAIL resets the upstream's
-	 * open transaction first, as after an aborted DATA.
+	 * The transaction stays open upstream on a refusal: the next MAIL
+	 * resets it first (uptx_mail), as after an aborted DATA.
 	 */
 	if (r->dkim == RD_ERROR) {
 		log_warnx("%016" PRIx64 " relay dkim %s", r->id, r->dkim_log);
@@ -970,7 +924,7 @@ srv_data_end(void *arg)
 	}
 	relay_enter(r, R_DATA);
 	(void)clock_gettime(CLOCK_MONOTONIC, &r->dot_start);
-	smtp_client_data(r->cli, relay_body, r);
+	uptx_data(r->tx, relay_body, r);
 }
 
 static void
@@ -978,7 +932,7 @@ srv_data_abort(void *arg)
 {
 	struct relay	*r = arg;
 
-	/* up_tx stays set: the next MAIL sends RSET upstream first */
+	/* still open upstream: the next MAIL sends RSET there first */
 	spool_free(r->spool);
 	r->spool = NULL;
 	relay_dkim_reset(r);
@@ -994,7 +948,7 @@ srv_closed(void *arg, const char *reason)
 	r->sf = NULL;
 	pop3_client_free(r->pop);
 	r->pop = NULL;
-	relay_close_upstream(r);
+	uptx_free(r->tx);
 	spool_free(r->spool);
 	relay_dkim_reset(r);
 	smtp_server_free(r->srv);
@@ -1012,43 +966,46 @@ srv_closed(void *arg, const char *reason)
 	free(r);
 }
 
-/* client callbacks: the upstream's answers */
+/* uptx callbacks: the upstream's answers, mapped to the client's replies */
 
 static void
-cli_ready(void *arg)
+tx_ready(void *arg)
 {
 	struct relay	*r = arg;
 
-	r->cli_ready = 1;
-	(void)str_copy(r->up_tls, smtp_client_tls(r->cli), sizeof(r->up_tls));
-	r->up_resumed = smtp_client_tls_resumed(r->cli);
-	if (r->state == R_CONNECT)
-		relay_send_mail(r);
-	else if (r->state == R_AUTH)
+	(void)str_copy(r->up_tls, smtp_client_tls(uptx_client(r->tx)),
+	    sizeof(r->up_tls));
+	r->up_resumed = smtp_client_tls_resumed(uptx_client(r->tx));
+	/* a MAIL waiting (R_CONNECT) is sent by uptx after this */
+	if (r->state == R_AUTH)
 		relay_auth_done(r);
 }
 
+/* tx_refused - MAIL's arguments do not fit the upstream: 555, not sent */
 static void
-cli_reply(void *arg, const struct smtp_reply *rep)
+tx_refused(void *arg, const char *why)
+{
+	struct relay	*r = arg;
+
+	relay_enter(r, R_IDLE);
+	txlog_refused(r->id, "mail", "gateway", smtp_server_info(r->srv)->peer,
+	    relay_from(r), NULL, 555, "5.6.7", why);
+	smtp_server_reply(r->srv, 555, "5.6.7", why);
+}
+
+static void
+tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 {
 	struct relay	*r = arg;
 	int		 ok = rep->code >= 200 && rep->code < 300;
 
-	switch (r->state) {
-	case R_PRE_RSET:
-		r->up_tx = 0;
-		if (!ok) {
-			/* an upstream that cannot reset is not one to trust */
-			relay_close_upstream(r);
-			relay_enter(r, R_IDLE);
-			relay_fail_reply(r, FAIL_PROTOCOL);
-			return;
-		}
-		relay_send_mail(r);
+	relay_enter(r, R_IDLE);
+	switch (s) {
+	case UPTX_PRE_RSET:
+		/* refused: uptx closed the connection */
+		relay_fail_reply(r, FAIL_PROTOCOL);
 		return;
-	case R_MAIL:
-		r->up_tx = ok;
-		relay_enter(r, R_IDLE);
+	case UPTX_MAIL:
 		if (!ok)
 			txlog_refused(r->id, "mail", "upstream",
 			    smtp_server_info(r->srv)->peer, relay_from(r), NULL,
@@ -1056,11 +1013,10 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 			    rep->enh), rep->text);
 		relay_reply(r, SMTP_RC_MAIL, rep);
 		return;
-	case R_RCPT:
+	case UPTX_RCPT:
 		if (ok && r->nrcpt++ == 0)
 			(void)str_copy(r->first_rcpt, r->rcpt,
 			    sizeof(r->first_rcpt));
-		relay_enter(r, R_IDLE);
 		if (!ok)
 			txlog_refused(r->id, "rcpt", "upstream",
 			    smtp_server_info(r->srv)->peer, relay_from(r),
@@ -1068,49 +1024,44 @@ cli_reply(void *arg, const struct smtp_reply *rep)
 			    rep->code, rep->enh), rep->text);
 		relay_reply(r, SMTP_RC_RCPT, rep);
 		return;
-	case R_DATA:
-		/* whatever the answer, the transaction is over upstream */
-		r->up_tx = 0;
-		relay_enter(r, R_IDLE);
+	case UPTX_DATA:
 		relay_slow_reply(r, rep->code);
 		relay_tx_reply(r, rep->code,
 		    smtp_reply_enh(SMTP_RC_DOT, rep->code, rep->enh), rep->text);
 		return;
-	case R_RSET:
-		r->up_tx = 0;
-		relay_enter(r, R_IDLE);
-		if (!ok)
-			relay_close_upstream(r);
+	case UPTX_RSET:
+		/* refused: uptx closed the connection; the client's is done */
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
 		return;
 	default:
-		fatalx("relay: upstream reply in state %s",
-		    relay_strstate[r->state]);
+		fatalx("relay: upstream reply in uptx state %s",
+		    uptx_state_name(s));
 	}
 }
 
+/* tx_state - the relay state a failure in uptx state s is logged as */
+static enum relay_state
+tx_state(const struct relay *r, enum uptx_state s)
+{
+	static const enum relay_state map[] = {
+		R_IDLE, R_CONNECT, R_PRE_RSET, R_MAIL, R_RCPT, R_DATA, R_RSET
+	};
+
+	if (r->state == R_SECRET || r->state == R_POP)
+		fatalx("relay: upstream failed before it was opened");
+	return r->state == R_AUTH ? R_AUTH : map[s];
+}
+
 static void
-cli_failed(void *arg, enum gw_fail cls, const char *why)
+tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
+    const struct smtp_reply *authrep)
 {
 	struct relay		*r = arg;
-	enum relay_state	 s = r->state;
-	const struct smtp_reply	*rep;
-	/* on the stack, not in every relay: only a passthrough AUTH needs it */
-	struct smtp_reply	 authrep;
+	enum relay_state	 s = tx_state(r, us);
 
 	log_warnx("%016" PRIx64 " relay upstream=%s:%u failed class=%s "
 	    "state=%s reason=\"%s\"", r->id, r->up->host, r->up->port,
 	    fail_name(cls), relay_strstate[s], why);
-	/* the AUTH reply lives in the client: keep it past the free */
-	memset(&authrep, 0, sizeof(authrep));
-	if (s == R_AUTH && (rep = smtp_client_auth_reply(r->cli)) != NULL)
-		authrep = *rep;
-	smtp_client_free(r->cli);
-	r->cli = NULL;
-	r->cli_ready = 0;
-	if (r->up_tx || s == R_RCPT || s == R_DATA)
-		r->lost = cls;
-	r->up_tx = 0;
 	relay_enter(r, R_IDLE);
 	switch (s) {
 	case R_SECRET:
@@ -1132,7 +1083,7 @@ cli_failed(void *arg, enum gw_fail cls, const char *why)
 		smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
 		break;
 	case R_AUTH:
-		relay_auth_failed(r, cls, authrep.code != 0 ? &authrep : NULL);
+		relay_auth_failed(r, cls, authrep);
 		break;
 	case R_IDLE:
 		break;

@@ -27,6 +27,7 @@
 #include "smtp/smtp_server.h"
 #include "upstream/upcred.h"
 #include "upstream/uprt.h"
+#include "upstream/uptx.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -43,7 +44,7 @@ static void	relay_auth_log(struct relay *, const char *, const char *,
  * anything is tried (authguard).  map: the password is hashed off the
  * loop (hashpool) and relay_hash_done() answers.  passthrough: the
  * upstream connection opens now with the client's credentials, and the
- * upstream's verdict becomes the reply (cli_ready/cli_failed).
+ * upstream's verdict becomes the reply (tx_ready/tx_failed in relay.c).
  */
 void
 relay_srv_auth(void *arg, const char *mech, const char *user,
@@ -82,7 +83,7 @@ relay_srv_auth(void *arg, const char *mech, const char *user,
 	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
 	/* smtp_client_new() copies the credentials */
 	relay_open_upstream(r, &f);
-	if (r->cli == NULL) {
+	if (!uptx_connected(r->tx)) {
 		/* relay_open_upstream() answered (451: out of memory) */
 		relay_auth_log(r, user, "failed", 0);
 		return;
@@ -229,8 +230,9 @@ relay_auth_log(struct relay *r, const char *user, const char *result,
 void
 relay_auth_done(struct relay *r)
 {
-	const struct smtp_reply	*rep = smtp_client_auth_reply(r->cli);
+	const struct smtp_reply	*rep;
 
+	rep = smtp_client_auth_reply(uptx_client(r->tx));
 	relay_enter(r, R_IDLE);
 	/*
 	 * Ready without an AUTH reply would mean the upstream was never
@@ -250,7 +252,7 @@ relay_auth_done(struct relay *r)
 /*
  * passthrough: the upstream refused (its 4xx/5xx to AUTH goes to the
  * client as it was), or could not be reached or asked (454, RFC 4954).
- * The client was told nothing yet; r->cli is already gone.
+ * The client was told nothing yet; its connection is already gone.
  */
 void
 relay_auth_failed(struct relay *r, enum gw_fail cls,

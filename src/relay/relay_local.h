@@ -5,7 +5,9 @@
  * Private to src/relay/: nothing outside it includes this file; the
  * public interface is relay.h.
  *
- * relay.c is the glue between the client session and the upstream;
+ * relay.c is the glue between the client session and the upstream
+ * transaction (src/upstream/uptx.c, which runs the lockstep), and maps
+ * the upstream's replies and failures to the client's replies;
  * relay_lauth.c is the listener's AUTH (map and passthrough);
  * relay_dkim.c signs the session's message.  The upstream's runtime,
  * credentials and command arguments are in src/upstream/.
@@ -37,6 +39,7 @@ struct dkim_msg;
 struct users;
 struct users_entry;
 struct uprt;
+struct uptx;
 struct upcred_facts;
 
 struct relay_env {
@@ -82,14 +85,10 @@ struct relay {
 	const struct conf_listener *l;
 	const struct conf_upstream *up;
 	struct smtp_server	*srv;
-	struct smtp_client	*cli;
+	struct uptx		*tx;		/* the upstream side (uptx.h) */
 	struct secret_fetch	*sf;		/* auth = inject, fetching */
 	struct pop3_client	*pop;		/* POP-before-SMTP login running */
-	int			 cli_ready;
 	enum relay_state	 state;
-	int			 up_tx;		/* upstream has MAIL accepted */
-	int			 dsn_logged;	/* 1 MAIL, 2 RCPT: DSN drop logged */
-	enum gw_fail		 lost;		/* upstream failed mid-transaction */
 	struct smtp_path	*from;		/* allocated at the first MAIL */
 	char			 rcpt[SMTP_PATH_MAX];	/* the RCPT in flight */
 	char			 first_rcpt[SMTP_PATH_MAX];

@@ -1,10 +1,18 @@
 /*
- * uptx.c - the upstream side of one transaction (its first piece: the
- * MAIL and RCPT arguments).  Pure, no I/O.
+ * uptx.c - the upstream side of one transaction: the MAIL and RCPT
+ * arguments (pure), and the lockstep object that runs MAIL, RCPT, DATA
+ * and RSET on one smtp_client for its driver (uptx.h).
  */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "conf/conf.h"
+#include "smtp/smtp_client.h"
 #include "smtp/smtp_dsn.h"
+#include "smtp/smtp_reply.h"
+#include "util/log.h"
 #include "upstream/uptx.h"
 #include "util/str.h"
 
@@ -53,4 +61,315 @@ uptx_path_args(unsigned flags, const struct smtp_path *path, int rcpt,
 			return "parameters too long";
 	}
 	return NULL;
+}
+
+struct uptx {
+	uint64_t		 id;
+	const struct conf_upstream *up;
+	const struct uptx_cb	*cb;
+	void			*arg;
+	const struct uptx_conn	*conn;	/* where cli came from */
+	struct smtp_client	*cli;
+	int			 ready;	/* cli said ready() */
+	int			 open;	/* the upstream has MAIL accepted */
+	int			 mailwait;	/* MAIL waits for ready() */
+	int			 dsn_logged;	/* 1 MAIL, 2 RCPT: DSN drop logged */
+	enum uptx_state		 state;
+	enum gw_fail		 lost;	/* failed mid-transaction */
+	const struct smtp_path	*from;
+};
+
+static const char *uptx_strstate[] = {
+	"IDLE", "CONNECT", "PRE_RSET", "MAIL", "RCPT", "DATA", "RSET"
+};
+
+static void	uptx_cli_ready(void *);
+static void	uptx_cli_reply(void *, const struct smtp_reply *);
+static void	uptx_cli_failed(void *, enum gw_fail, const char *);
+
+static const struct smtp_client_cb uptx_client_cb = {
+	uptx_cli_ready, uptx_cli_reply, uptx_cli_failed
+};
+
+/* the direct seam: a new connection per lease, closed at give-back */
+static struct smtp_client *
+direct_lease(void *ctx, const struct smtp_client_params *p,
+    const char *identity, const struct smtp_client_cb *cb, void *cbarg)
+{
+	return smtp_client_new(p, cb, cbarg);
+}
+
+static void
+direct_give_back(void *ctx, struct smtp_client *c, int ready)
+{
+	if (ready)
+		smtp_client_quit(c);
+	else
+		smtp_client_free(c);
+}
+
+const struct uptx_conn uptx_conn_direct = {
+	direct_lease, direct_give_back, NULL
+};
+
+const char *
+uptx_state_name(enum uptx_state s)
+{
+	return uptx_strstate[s];
+}
+
+struct uptx *
+uptx_new(uint64_t id, const struct conf_upstream *up, const struct uptx_cb *cb,
+    void *arg)
+{
+	struct uptx	*tx;
+
+	if ((tx = calloc(1, sizeof(*tx))) == NULL)
+		return NULL;
+	tx->id = id;
+	tx->up = up;
+	tx->cb = cb;
+	tx->arg = arg;
+	return tx;
+}
+
+void
+uptx_free(struct uptx *tx)
+{
+	if (tx == NULL)
+		return;
+	uptx_close(tx);
+	free(tx);
+}
+
+int
+uptx_open(struct uptx *tx, const struct uptx_conn *conn,
+    const struct smtp_client_params *p, const char *identity)
+{
+	if (tx->cli != NULL)
+		fatalx("uptx: open with a connection held");
+	tx->cli = conn->lease(conn->ctx, p, identity, &uptx_client_cb, tx);
+	if (tx->cli == NULL)
+		return -1;
+	tx->conn = conn;
+	tx->ready = 0;
+	tx->open = 0;
+	tx->mailwait = 0;
+	tx->state = UPTX_CONNECT;
+	return 0;
+}
+
+void
+uptx_close(struct uptx *tx)
+{
+	struct smtp_client	*c = tx->cli;
+
+	if (c == NULL)
+		return;
+	tx->cli = NULL;
+	tx->conn->give_back(tx->conn->ctx, c, tx->ready);
+	tx->ready = 0;
+	tx->open = 0;
+	tx->mailwait = 0;
+	tx->state = UPTX_IDLE;
+}
+
+void
+uptx_begin(struct uptx *tx)
+{
+	tx->dsn_logged = 0;
+	tx->lost = FAIL_NONE;
+}
+
+int
+uptx_connected(const struct uptx *tx)
+{
+	return tx->cli != NULL;
+}
+
+int
+uptx_ready(const struct uptx *tx)
+{
+	return tx->cli != NULL && tx->ready;
+}
+
+struct smtp_client *
+uptx_client(const struct uptx *tx)
+{
+	return tx->cli;
+}
+
+enum gw_fail
+uptx_lost(const struct uptx *tx)
+{
+	return tx->lost;
+}
+
+/*
+ * uptx_args - the arguments for MAIL or RCPT (uptx_path_args).  DSN
+ * parameters left out for an upstream without DSN are logged once per
+ * transaction and command (docs/replies.md says what it means here).
+ */
+static const char *
+uptx_args(struct uptx *tx, const struct smtp_path *path, int rcpt,
+    char *buf, size_t len)
+{
+	char		 dropped[UPTX_DROPPED_MAX];
+	const char	*why;
+
+	why = uptx_path_args(smtp_client_ext(tx->cli)->flags, path, rcpt, buf,
+	    len, dropped, sizeof(dropped));
+	if (why == NULL && dropped[0] != '\0' &&
+	    !(tx->dsn_logged & (rcpt ? 2 : 1))) {
+		tx->dsn_logged |= rcpt ? 2 : 1;
+		log_info("%016" PRIx64 " relay dsn dropped upstream=%s:%u "
+		    "command=%s params=%s reason=\"upstream does not offer "
+		    "DSN\"", tx->id, tx->up->host, tx->up->port,
+		    rcpt ? "RCPT" : "MAIL", dropped);
+	}
+	return why;
+}
+
+static void
+uptx_send_mail(struct uptx *tx)
+{
+	char		 args[UPTX_ARGS_MAX];
+	const char	*why;
+
+	tx->mailwait = 0;
+	if ((why = uptx_args(tx, tx->from, 0, args, sizeof(args))) != NULL) {
+		tx->state = UPTX_IDLE;
+		tx->cb->refused(tx->arg, why);
+		return;
+	}
+	tx->state = UPTX_MAIL;
+	smtp_client_mail(tx->cli, args);
+}
+
+int
+uptx_mail(struct uptx *tx, const struct smtp_path *from)
+{
+	if (tx->cli == NULL)
+		return -1;
+	tx->from = from;
+	if (!tx->ready) {
+		tx->mailwait = 1;	/* uptx_cli_ready() sends it */
+		return 0;
+	}
+	if (tx->open) {
+		/* an aborted transaction is still open upstream */
+		tx->state = UPTX_PRE_RSET;
+		smtp_client_rset(tx->cli);
+		return 0;
+	}
+	uptx_send_mail(tx);
+	return 0;
+}
+
+const char *
+uptx_rcpt(struct uptx *tx, const struct smtp_path *to)
+{
+	char		 args[UPTX_ARGS_MAX];
+	const char	*why;
+
+	if ((why = uptx_args(tx, to, 1, args, sizeof(args))) != NULL)
+		return why;
+	tx->state = UPTX_RCPT;
+	smtp_client_rcpt(tx->cli, args);
+	return NULL;
+}
+
+void
+uptx_data(struct uptx *tx, ssize_t (*fn)(void *, char *, size_t), void *arg)
+{
+	tx->state = UPTX_DATA;
+	smtp_client_data(tx->cli, fn, arg);
+}
+
+int
+uptx_rset(struct uptx *tx)
+{
+	if (tx->cli == NULL || !tx->ready || !tx->open)
+		return -1;
+	tx->state = UPTX_RSET;
+	smtp_client_rset(tx->cli);
+	return 0;
+}
+
+static void
+uptx_cli_ready(void *arg)
+{
+	struct uptx	*tx = arg;
+
+	tx->ready = 1;
+	if (!tx->mailwait)
+		tx->state = UPTX_IDLE;
+	tx->cb->ready(tx->arg);
+	/* the driver may have closed the connection in ready() */
+	if (tx->cli != NULL && tx->mailwait)
+		uptx_send_mail(tx);
+}
+
+static void
+uptx_cli_reply(void *arg, const struct smtp_reply *rep)
+{
+	struct uptx	*tx = arg;
+	enum uptx_state	 s = tx->state;
+	int		 ok = rep->code >= 200 && rep->code < 300;
+
+	tx->state = UPTX_IDLE;
+	switch (s) {
+	case UPTX_PRE_RSET:
+		tx->open = 0;
+		if (ok) {
+			uptx_send_mail(tx);
+			return;
+		}
+		/* an upstream that cannot reset is not one to trust */
+		uptx_close(tx);
+		break;
+	case UPTX_MAIL:
+		tx->open = ok;
+		break;
+	case UPTX_RCPT:
+		break;
+	case UPTX_DATA:
+		/* whatever the answer, the transaction is over upstream */
+		tx->open = 0;
+		break;
+	case UPTX_RSET:
+		tx->open = 0;
+		if (!ok)
+			uptx_close(tx);
+		break;
+	default:
+		fatalx("uptx: upstream reply in state %s", uptx_strstate[s]);
+	}
+	tx->cb->reply(tx->arg, s, rep);
+}
+
+static void
+uptx_cli_failed(void *arg, enum gw_fail cls, const char *why)
+{
+	struct uptx		*tx = arg;
+	enum uptx_state		 s = tx->state;
+	struct smtp_client	*c = tx->cli;
+	const struct smtp_reply	*rep;
+	/* on the stack, not in every uptx: only a passthrough AUTH needs it */
+	struct smtp_reply	 authrep;
+
+	/* the AUTH reply lives in the client: keep it past the free */
+	memset(&authrep, 0, sizeof(authrep));
+	if ((rep = smtp_client_auth_reply(c)) != NULL)
+		authrep = *rep;
+	tx->cli = NULL;
+	tx->conn->give_back(tx->conn->ctx, c, 0);
+	if (tx->open || s == UPTX_RCPT || s == UPTX_DATA)
+		tx->lost = cls;
+	tx->ready = 0;
+	tx->open = 0;
+	tx->mailwait = 0;
+	tx->state = UPTX_IDLE;
+	tx->cb->failed(tx->arg, s, cls, why, authrep.code != 0 ? &authrep :
+	    NULL);
 }

@@ -1,19 +1,21 @@
 /*
  * uptx - the upstream side of one transaction.
  *
- * Only its first piece exists so far: the arguments of MAIL and RCPT as
- * the upstream will read them (uptx_path_args), pure and tested alone.
- * The transaction object itself (start it with a sender, add recipients,
- * hand it a body, get each reply back), which the client session drives
- * today and a queue runner will drive later, is still relay.c's lockstep
- * (issue 11, part 1: not done).
+ * The arguments of MAIL and RCPT as the upstream will read them
+ * (uptx_path_args), pure and tested alone; and the transaction object
+ * (start it with a sender, add recipients, hand it a body, get each reply
+ * back), which the client session (relay.c) drives today and a queue
+ * runner will drive later.
  */
 #ifndef GW_UPTX_H
 #define GW_UPTX_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "smtp/smtp_parse.h"
+#include "util/fail.h"
 
 /* room for any parsed path with all its parameters */
 #define UPTX_ARGS_MAX	(SMTP_PATH_MAX + SMTP_PARAM_MAX * \
@@ -36,5 +38,110 @@
 const char *uptx_path_args(unsigned ext_flags, const struct smtp_path *,
 		    int rcpt, char *buf, size_t len, char *dropped,
 		    size_t droppedlen);
+
+/*
+ * The transaction object.  One struct uptx per driver (a client session
+ * today, a queue runner later): it holds at most one upstream connection
+ * (smtp_client) at a time and runs MAIL, RCPT, DATA and RSET on it in
+ * lockstep, one command in flight.  It knows nothing of the client
+ * session: every upstream answer goes back to the driver through
+ * struct uptx_cb, and the driver decides what its own client is told.
+ *
+ * Use: uptx_new(); uptx_open() with the connection's parameters (the
+ * connection itself comes from a struct uptx_conn: lease and give back,
+ * the seam where a pool fits); uptx_begin() and uptx_mail() (which waits
+ * for the connection to become ready, and resets a transaction left open
+ * upstream first); uptx_rcpt() per recipient; uptx_data() with the body;
+ * each yields exactly one reply() or failed().  uptx_close() gives the
+ * connection back; uptx_free() at the end.
+ */
+struct smtp_client;
+struct smtp_client_cb;
+struct smtp_client_params;
+struct smtp_reply;
+struct conf_upstream;
+struct uptx;
+
+/* the lockstep: which upstream command is in flight */
+enum uptx_state {
+	UPTX_IDLE,	/* nothing asked of the upstream */
+	UPTX_CONNECT,	/* the connection is not ready yet */
+	UPTX_PRE_RSET,	/* RSET of a transaction left open, then MAIL */
+	UPTX_MAIL,
+	UPTX_RCPT,
+	UPTX_DATA,	/* body sent, the final reply awaited */
+	UPTX_RSET
+};
+
+struct uptx_cb {
+	/* the connection is ready (the MAIL waiting, if any, goes next) */
+	void	(*ready)(void *arg);
+	/*
+	 * the upstream's reply to the command of state s (MAIL, RCPT,
+	 * DATA, RSET; PRE_RSET only when it was refused: the connection
+	 * is then already closed, and so after a refused RSET)
+	 */
+	void	(*reply)(void *arg, enum uptx_state s, const struct smtp_reply *);
+	/* MAIL was not sent: its arguments do not fit this upstream */
+	void	(*refused)(void *arg, const char *why);
+	/*
+	 * the connection failed in state s; it is gone.  authrep: the
+	 * upstream's reply to AUTH if one came, else NULL (valid during
+	 * the call).
+	 */
+	void	(*failed)(void *arg, enum uptx_state s, enum gw_fail,
+		    const char *why, const struct smtp_reply *authrep);
+};
+
+/*
+ * The connection seam.  lease: a client for this identity (the account
+ * it is authenticated as), owned by cb/cbarg, NULL on failure; give_back:
+ * the transaction is done with c (ready: 1 if it is in step and may be
+ * kept, 0 if it must be closed at once).  uptx_conn_direct opens a new
+ * connection each time and closes it (QUIT when in step).
+ */
+struct uptx_conn {
+	struct smtp_client *(*lease)(void *ctx,
+		    const struct smtp_client_params *, const char *identity,
+		    const struct smtp_client_cb *, void *cbarg);
+	void	(*give_back)(void *ctx, struct smtp_client *, int ready);
+	void	*ctx;
+};
+extern const struct uptx_conn uptx_conn_direct;
+
+/* uptx_new - an idle transaction object; id and up name its log lines */
+struct uptx *uptx_new(uint64_t id, const struct conf_upstream *,
+		    const struct uptx_cb *, void *arg);
+/* uptx_free - close the connection (uptx_close) and free */
+void	uptx_free(struct uptx *);
+/* uptx_open - lease a connection; -1 if none could be had */
+int	uptx_open(struct uptx *, const struct uptx_conn *,
+	    const struct smtp_client_params *, const char *identity);
+/* uptx_close - give the connection back (politely if in step) */
+void	uptx_close(struct uptx *);
+/* uptx_begin - a new transaction: forget the last one's failure */
+void	uptx_begin(struct uptx *);
+/*
+ * uptx_mail - MAIL with from (kept by the caller until its reply), now
+ * or when the connection is ready; -1 if there is no connection.
+ */
+int	uptx_mail(struct uptx *, const struct smtp_path *from);
+/* uptx_rcpt - RCPT; NULL, or why the arguments could not be built */
+const char *uptx_rcpt(struct uptx *, const struct smtp_path *to);
+/* uptx_data - DATA, the body from fn, the final dot */
+void	uptx_data(struct uptx *, ssize_t (*fn)(void *, char *, size_t),
+	    void *arg);
+/* uptx_rset - RSET if a transaction is open upstream: 0, else -1 */
+int	uptx_rset(struct uptx *);
+/* uptx_connected - a connection is held (ready or not) */
+int	uptx_connected(const struct uptx *);
+/* uptx_ready - a connection is held and ready for commands */
+int	uptx_ready(const struct uptx *);
+/* uptx_client - the connection held, or NULL */
+struct smtp_client *uptx_client(const struct uptx *);
+/* uptx_lost - why the current transaction was lost upstream, or FAIL_NONE */
+enum gw_fail uptx_lost(const struct uptx *);
+/* uptx_state_name - "MAIL", ... for the logs */
+const char *uptx_state_name(enum uptx_state);
 
 #endif
