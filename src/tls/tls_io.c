@@ -49,6 +49,7 @@ static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
 static void	tio_revocation(struct tls_conn *);
 static const char *tio_ocsp_name(int);
 static void	tio_store_session(struct tls_conn *);
+static int	tio_not_after(struct tls_conn *, time_t *);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
@@ -150,7 +151,7 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 	if (ctx->sess != NULL && !ctx->probe) {
 		tc->sess = tls_sesscache_ref(ctx->sess);
 		if (tls_sesscache_offer(tc->sess, tc->ssl, id, &tc->sess_ocsp,
-		    &tc->sess_used))
+		    &tc->sess_used, &tc->sess_not_after))
 			log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u "
 			    "offering the last session", (unsigned long long)id,
 			    tc->host, tc->port);
@@ -290,6 +291,7 @@ static void
 tio_store_session(struct tls_conn *tc)
 {
 	int	 ocsp;
+	time_t	 not_after;
 
 	if (!tc->done || tc->probe || tc->ocsp.pending)
 		return;
@@ -321,8 +323,18 @@ tio_store_session(struct tls_conn *tc)
 		    tc->host, tc->port, tio_ocsp_name(tc->ocsp.result));
 		return;
 	}
+	/* a resumed session keeps the dates of the one it resumed */
+	if (tc->info.resumed)
+		not_after = tc->sess_not_after;
+	else if (tio_not_after(tc, &not_after) == -1) {
+		log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session not "
+		    "kept for resumption: no notAfter of the server "
+		    "certificate", (unsigned long long)tc->id, tc->host,
+		    tc->port);
+		return;
+	}
 	if (tls_sesscache_store(tc->sess, tc->ssl, ocsp, tc->ocsp_chain,
-	    tc->used) == -1) {
+	    tc->used, not_after) == -1) {
 		/* no ticket yet (one may follow the data): try at the next read */
 		tc->sess_stored = 0;
 		return;
@@ -330,6 +342,33 @@ tio_store_session(struct tls_conn *tc)
 	log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u session kept "
 	    "for resumption%s", (unsigned long long)tc->id, tc->host,
 	    tc->port, ocsp ? " while its OCSP answer is good" : "");
+}
+
+/*
+ * tio_not_after - the time past which a session of this full handshake
+ * must not be resumed: the leaf's notAfter, or 0 (none) when the policy
+ * waives dates.  -1 if it cannot be read.
+ */
+static int
+tio_not_after(struct tls_conn *tc, time_t *out)
+{
+	WOLFSSL_X509		*x;
+	WOLFSSL_ASN1_TIME	*t;
+	struct tm		 tm;
+	int			 rc = -1;
+
+	*out = 0;
+	if ((tc->vp.accept & CONF_ACCEPT_EXPIRED) || !tc->vp.verify_chain)
+		return 0;
+	if ((x = tio_peer_cert(tc)) == NULL)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if ((t = wolfSSL_X509_get_notAfter(x)) != NULL &&
+	    wolfSSL_ASN1_TIME_to_tm(t, &tm) == WOLFSSL_SUCCESS &&
+	    (*out = timegm(&tm)) > 0)
+		rc = 0;
+	wolfSSL_X509_free(x);
+	return rc;
 }
 
 static void

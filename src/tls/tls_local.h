@@ -151,6 +151,7 @@ struct tls_conn {
 	struct tls_sesscache *sess;	/* a reference, or NULL (no resume) */
 	int		 sess_ocsp;	/* the offered session's verdict has OCSP */
 	unsigned	 sess_used;	/* and what its full handshake let through */
+	time_t		 sess_not_after; /* and its leaf's notAfter (0: waived) */
 	int		 sess_stored;	/* stored (or tried): once per session */
 	int		 ocsp_chain;	/* ocsp_check = chain */
 };
@@ -166,6 +167,7 @@ struct tls_sesscache {
 	WOLFSSL_SESSION	*sess;		/* NULL: nothing to offer */
 	int		 ocsp;		/* re-check OCSP before offering */
 	unsigned	 used;		/* TLS_USED_* of its full handshake */
+	time_t		 not_after;	/* its leaf's notAfter, 0: dates waived */
 	unsigned char	*der[TLS_OCSP_MAXREQ];
 	size_t		 derlen[TLS_OCSP_MAXREQ];
 	size_t		 ncerts;
@@ -174,9 +176,9 @@ struct tls_sesscache *tls_sesscache_new(void);
 struct tls_sesscache *tls_sesscache_ref(struct tls_sesscache *);
 void	tls_sesscache_unref(struct tls_sesscache *);
 int	tls_sesscache_offer(struct tls_sesscache *, WOLFSSL *, uint64_t,
-	    int *, unsigned *);
+	    int *, unsigned *, time_t *);
 int	tls_sesscache_store(struct tls_sesscache *, WOLFSSL *, int, int,
-	    unsigned);
+	    unsigned, time_t);
 
 /* tls_x509_name - a certificate name as escaped one-line text */
 void	tls_x509_name(WOLFSSL_X509_NAME *, char *, size_t);

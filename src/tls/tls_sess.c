@@ -16,6 +16,13 @@
  * - the verify callback does not run (no Certificate message), so chain,
  *   name, key size and hash are those of the full handshake that made the
  *   session, under this snapshot's policy (the cache is per snapshot);
+ * - dates: nor are they checked, and each resumption brings a new ticket
+ *   that is kept in turn, so without a limit a session would outlive its
+ *   certificate.  The leaf's notAfter travels with the session (from the
+ *   full handshake through every resumption) and a session is not offered
+ *   from then on, unless the policy waives dates (accept = expired,
+ *   verify_chain = no); a full handshake then checks the certificate the
+ *   server has now (often a renewed one);
  * - pins: checked again on every handshake (tls_io.c) against the server
  *   chain wolfSSL keeps in the session (SESSION_CERTS), and a session is
  *   stored only after the pins passed, under the same pins;
@@ -33,6 +40,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
@@ -72,6 +80,7 @@ sc_clear(struct tls_sesscache *sc)
 	sc->ncerts = 0;
 	sc->ocsp = 0;
 	sc->used = 0;
+	sc->not_after = 0;
 }
 
 void
@@ -119,12 +128,19 @@ sc_ocsp_still_good(struct tls_sesscache *sc, WOLFSSL *ssl)
  */
 int
 tls_sesscache_offer(struct tls_sesscache *sc, WOLFSSL *ssl, uint64_t id,
-    int *ocsp, unsigned *used)
+    int *ocsp, unsigned *used, time_t *not_after)
 {
 	*ocsp = 0;
 	*used = 0;
+	*not_after = 0;
 	if (sc == NULL || sc->sess == NULL)
 		return 0;
+	if (sc->not_after != 0 && time(NULL) >= sc->not_after) {
+		log_debug("%016llx tls session not offered: its certificate "
+		    "has expired since; full handshake", (unsigned long long)id);
+		sc_clear(sc);
+		return 0;
+	}
 	if (sc->ocsp && !sc_ocsp_still_good(sc, ssl)) {
 		log_debug("%016llx tls session not offered: its OCSP answer "
 		    "is no longer cached as good (past nextUpdate?); full "
@@ -137,6 +153,7 @@ tls_sesscache_offer(struct tls_sesscache *sc, WOLFSSL *ssl, uint64_t id,
 		return 0;
 	*ocsp = sc->ocsp;
 	*used = sc->used;
+	*not_after = sc->not_after;
 	return 1;
 }
 
@@ -147,11 +164,12 @@ tls_sesscache_offer(struct tls_sesscache *sc, WOLFSSL *ssl, uint64_t id,
  * kept for the re-check before offering: the leaf, or the chain with
  * ocsp_check = chain).  used: what the policy let through in the full
  * handshake (TLS_USED_*), so that a resumed session's verify= says the
- * same.  0 if stored, -1 if the session cannot resume.
+ * same.  not_after: past it the session is not offered (0: never).
+ * 0 if stored, -1 if the session cannot resume.
  */
 int
 tls_sesscache_store(struct tls_sesscache *sc, WOLFSSL *ssl, int ocsp,
-    int ocsp_chain, unsigned used)
+    int ocsp_chain, unsigned used, time_t not_after)
 {
 	WOLFSSL_SESSION		*s;
 	WOLFSSL_X509_CHAIN	*ch;
@@ -170,6 +188,7 @@ tls_sesscache_store(struct tls_sesscache *sc, WOLFSSL *ssl, int ocsp,
 	sc_clear(sc);
 	sc->sess = s;
 	sc->used = used;
+	sc->not_after = not_after;
 	if (!ocsp)
 		return 0;
 	sc->ocsp = 1;

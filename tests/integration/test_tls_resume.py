@@ -200,13 +200,15 @@ def test_stapling_sessions_not_kept():
                                     "ocsp_stapling": "require"})
     for i in range(2):
         # stapleup.py starts a new s_server once the last one has exited;
-        # until then a connection is refused (4.4.1): try again
+        # until then a connection is refused (4.4.1), or, under load, cut
+        # during the handshake by the s_server on its way out (4.7.5
+        # tls-protocol, "error state on socket"): try again
         def sent():
             try:
                 deliver(up, gw, "staple %d" % i)
                 return True
             except gwtest.TestFailure as e:
-                if "4.4.1" not in str(e):
+                if "4.4.1" not in str(e) and "(tls-protocol)" not in str(e):
                     raise
                 return False
         check(gwtest.wait_for(sent, 10, 0.1), "stapleup.py unreachable")

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -1866,6 +1867,85 @@ test_tls_resume_ocsp_not_good(void **state)
 	sc_done(&sc);
 }
 
+/*
+ * pki_short_cert - srv.key's certificate again, by the test CA, valid
+ * until *end (a few seconds from now): "short.pem".  openssl ca, because
+ * openssl x509 -req of OpenSSL 3.0 sets whole days only.
+ */
+static int
+pki_short_cert(time_t *end)
+{
+	char		 p[PATH_MAX + 16], from[32], to[32];
+	FILE		*f;
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	*end = now + 4;
+	(void)strftime(from, sizeof(from), "%Y%m%d%H%M%SZ",
+	    gmtime_r(&(time_t){ now - 60 }, &tm));
+	(void)strftime(to, sizeof(to), "%Y%m%d%H%M%SZ", gmtime_r(end, &tm));
+	pki_path(p, sizeof(p), "short.cnf");
+	if ((f = fopen(p, "w")) == NULL)
+		return -1;
+	fprintf(f, "[ca]\ndefault_ca = d\n[d]\ndatabase = short.idx\n"
+	    "new_certs_dir = .\nserial = short.srl\ndefault_md = sha256\n"
+	    "policy = p\nx509_extensions = e\nunique_subject = no\n"
+	    "[p]\ncommonName = supplied\n"
+	    "[e]\nsubjectAltName = DNS:mail.test\n"
+	    "basicConstraints = CA:FALSE\nkeyUsage = digitalSignature\n"
+	    "extendedKeyUsage = serverAuth\n");
+	fclose(f);
+	return pki_run("cd %s && : > short.idx && echo 1000 > short.srl && "
+	    "openssl ca -batch -notext -config short.cnf -cert ca.pem "
+	    "-keyfile ca.key -in srv.csr -out short.pem -startdate %s "
+	    "-enddate %s >/dev/null 2>&1", pki_dir, from, to) == 0 ? 0 : -1;
+}
+
+/*
+ * A resumed handshake checks no dates: a session whose certificate has
+ * expired since its full handshake is not offered (a full handshake
+ * would refuse that certificate; a server that renewed its certificate
+ * meanwhile passes a full one).  The fake keeps its ticket key and its
+ * key pair, only its certificate is renewed, so it would resume.
+ */
+static void
+test_tls_resume_not_past_not_after(void **state)
+{
+	struct scenario	 sc;
+	char		 p[PATH_MAX + 16];
+	time_t		 end;
+	int		 i;
+
+	NEED_PKI();
+	assert_int_equal(pki_short_cert(&end), 0);
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	sc.up.tls_resume = 1;
+	pki_path(p, sizeof(p), "short.pem");
+	assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sc.fake.sctx,
+	    p), WOLFSSL_SUCCESS);
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.resumed, 0);
+	/* the first connection's session resumes while the cert is valid */
+	if (time(NULL) < end) {
+		sc_again(&sc, ops_mail_quit);
+		assert_int_equal(sc.owner.resumed, 1);
+	}
+	for (i = 0; i < 100 && time(NULL) <= end; i++)
+		(void)usleep(100000);
+	assert_true(time(NULL) > end);
+	pki_path(p, sizeof(p), "srv.pem");
+	assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sc.fake.sctx,
+	    p), WOLFSSL_SUCCESS);
+	sc_again(&sc, ops_mail_quit);
+	assert_int_equal(sc.owner.resumed, 0);	/* a full handshake */
+	/* and that session, with the renewed certificate, resumes */
+	sc_again(&sc, ops_mail_quit);
+	assert_int_equal(sc.owner.resumed, 1);
+	sc_done(&sc);
+}
+
 static void
 test_tls_min13_against_tls12(void **state)
 {
@@ -2740,6 +2820,7 @@ main(void)
 		cmocka_unit_test(test_implicit_tls12),
 		cmocka_unit_test(test_tls_resume),
 		cmocka_unit_test(test_tls_resume_ocsp_not_good),
+		cmocka_unit_test(test_tls_resume_not_past_not_after),
 		cmocka_unit_test(test_tls_min13_against_tls12),
 		cmocka_unit_test(test_tls_name_mismatch),
 		cmocka_unit_test(test_tls_wildcard_name),
