@@ -1919,7 +1919,7 @@ test_tls_resume_not_past_not_after(void **state)
 	NEED_PKI();
 	assert_int_equal(pki_short_cert(&end), 0);
 	sc_init(&sc, script_implicit, TLS_IMPLICIT);
-	sc.up.tls_resume = 1;
+	sc.up.tlsset.tls_resume = 1;
 	pki_path(p, sizeof(p), "short.pem");
 	assert_int_equal(wolfSSL_CTX_use_certificate_chain_file(sc.fake.sctx,
 	    p), WOLFSSL_SUCCESS);
