@@ -58,7 +58,9 @@ def sessions(up, gw, n, start=0):
 
 def resume_case(mode, extra=(), conf=None, want=("no", "yes", "yes")):
     up = Upstream(mode, extra=extra)
-    gw = Gateway(up, upstream_conf=conf or {})
+    conf = dict(conf or {})
+    conf.setdefault("tls_resume", "yes")    # off by default (Postfix)
+    gw = Gateway(up, upstream_conf=conf)
     got = sessions(up, gw, len(want))
     check(tuple(got) == tuple(want), "%s %r: resumed= %r, want %r", mode,
           extra, got, want)
@@ -78,6 +80,17 @@ def test_tls13_ticket_implicit():
     resume_case("implicit", conf={"tls": "implicit"})
 
 
+def test_default_off():
+    """tls_resume is off by default (a Postfix 3.7 server refuses wolfSSL
+    5.5.4's TLS 1.3 resumptions, docs/configuration.md): never resumed."""
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    got = sessions(up, gw, 2)
+    check(got == ["no", "no"], "resumed without tls_resume: %r", got)
+    gw.stop()
+    up.stop()
+
+
 def test_tls12():
     gw = resume_case("starttls", extra=("--tls-max", "1.2"))
     check(re.search(r"tls upstream=.* version=TLSv1\.2 .* resumed=yes ",
@@ -95,7 +108,8 @@ def test_resumed_says_what_policy_let_through():
     """verify= of a resumed session is its full handshake's, not a bare
     "verified" (no verify callback runs on resumption)."""
     up = Upstream("starttls", cert="untrusted")
-    gw = Gateway(up, upstream_conf={"accept": "untrusted-root"})
+    gw = Gateway(up, upstream_conf={"accept": "untrusted-root",
+                                    "tls_resume": "yes"})
     check(sessions(up, gw, 2) == ["no", "yes"], "resumed= %r",
           tx_resumed(gw))
     check(re.search(r"tls upstream=.* resumed=yes .*"
@@ -117,7 +131,7 @@ def test_pins_held_on_resumption_and_reload():
     a reload starts with an empty cache (the first session after it is a
     full handshake), and a changed pin_sha256 then refuses the server."""
     up = Upstream("starttls", cert="good")
-    conf = {"pin_sha256": spki_pin("good")}
+    conf = {"pin_sha256": spki_pin("good"), "tls_resume": "yes"}
     gw = Gateway(up, upstream_conf=conf)
     check(sessions(up, gw, 2) == ["no", "yes"], "no resumption: %r",
           tx_resumed(gw))
@@ -157,7 +171,8 @@ def test_pins_held_on_resumption_and_reload():
 
 def ocsp_case(rs, want_requests):
     up = Upstream("starttls", cert="ocsp-good")
-    gw = Gateway(up, upstream_conf={"ocsp": "hard", "ocsp_url": rs.url})
+    gw = Gateway(up, upstream_conf={"ocsp": "hard", "ocsp_url": rs.url,
+                                    "tls_resume": "yes"})
     got = sessions(up, gw, 2)
     check(len(rs.requests()) == want_requests, "OCSP requests %r, want %d",
           rs.requests(), want_requests)
@@ -197,7 +212,8 @@ def test_stapling_sessions_not_kept():
     second connection is a full handshake with a fresh staple."""
     up = gwtest.StapleUpstream()
     gw = Gateway(up, upstream_conf={"tls": "implicit", "port": str(up.port),
-                                    "ocsp_stapling": "require"})
+                                    "ocsp_stapling": "require",
+                                    "tls_resume": "yes"})
     for i in range(2):
         # stapleup.py starts a new s_server once the last one has exited;
         # until then a connection is refused (4.4.1), or, under load, cut
