@@ -535,7 +535,13 @@ range() {
 
 # --- what this binary can do ----------------------------------------------
 has_pool=0 has_pool_max_idle=0 has_resume=0
-gw_accepts 'pool = no' && has_pool=1
+# The pool keys are read and checked before the relay uses the pool
+# (issue 11 lands in steps), so knowing the key is not enough: the binary
+# must also say "upstream-pool" in its --version output.
+if gw_accepts 'pool = no' &&
+    "$bin" --version 2>&1 | grep -qw 'upstream-pool'; then
+	has_pool=1
+fi
 gw_accepts "pool_max_idle = $poolidle" && has_pool_max_idle=1
 gw_accepts 'tls_resume = yes' && has_resume=1
 note "smtpgate keys: pool $has_pool, pool_max_idle $has_pool_max_idle, tls_resume $has_resume${gw_extra:+; BENCH_GW_EXTRA: $(paste -sd';' - <<<"$gw_extra")}"
