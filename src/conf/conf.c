@@ -346,7 +346,7 @@ static const struct conf_key keytab[] = {
 	    1, 300, UT(ocsp_timeout), NULL, 0 },
 	{ SEC_UPSTREAM, "ocsp_stapling", KT_ENUM, "off", DERIVE_NONE, 0, 0,
 	    UT(ocsp_stapling), words_ocsp_stapling, 0 },
-	{ SEC_UPSTREAM, "tls_resume", KT_BOOL, "no", DERIVE_NONE, 0, 0,
+	{ SEC_UPSTREAM, "tls_resume", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
 	    UT(tls_resume), NULL, 0 },
 	{ SEC_UPSTREAM, "helo_name", KT_HOST, NULL, DERIVE_GWHOST, 0, 0,
 	    UP(helo_name), NULL, 0 },

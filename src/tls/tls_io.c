@@ -49,6 +49,7 @@ static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
 static void	tio_revocation(struct tls_conn *);
 static const char *tio_ocsp_name(int);
 static void	tio_store_session(struct tls_conn *);
+static int	tio_ticket_cb(WOLFSSL *, const unsigned char *, int, void *);
 static int	tio_not_after(struct tls_conn *, time_t *);
 
 static const struct io_transport tls_transport = {
@@ -150,8 +151,10 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 	/* the probe shows a full handshake's checks: it never resumes */
 	if (ctx->sess != NULL && !ctx->probe) {
 		tc->sess = tls_sesscache_ref(ctx->sess);
+		/* only a new ticket makes a resumed session worth keeping */
+		(void)wolfSSL_set_SessionTicket_cb(tc->ssl, tio_ticket_cb, tc);
 		if (tls_sesscache_offer(tc->sess, tc->ssl, id, &tc->sess_ocsp,
-		    &tc->sess_used, &tc->sess_not_after))
+		    &tc->sess_used, &tc->sess_not_after, &tc->sess_gen))
 			log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u "
 			    "offering the last session", (unsigned long long)id,
 			    tc->host, tc->port);
@@ -277,6 +280,19 @@ tls_io_ocsp_result(struct gw_io *io, int result, const char *why)
 		tio_store_session(tc);
 }
 
+/* tio_ticket_cb - wolfSSL got a NewSessionTicket on this connection */
+static int
+tio_ticket_cb(WOLFSSL *ssl, const unsigned char *ticket, int len, void *arg)
+{
+	struct tls_conn	*tc = arg;
+
+	(void)ssl;
+	(void)ticket;
+	(void)len;
+	tc->new_ticket = 1;
+	return 0;
+}
+
 /*
  * tio_store_session - keep this session for the next connection once it
  * passed every check: the handshake (chain, name, pins: done is set only
@@ -295,6 +311,18 @@ tio_store_session(struct tls_conn *tc)
 
 	if (!tc->done || tc->probe || tc->ocsp.pending)
 		return;
+	/*
+	 * A resumed TLS 1.3 handshake makes wolfSSL derive a new resumption
+	 * secret into the session, which keeps the old ticket and nonce: only
+	 * a NewSessionTicket on this connection makes them agree again.  A
+	 * server that renews no ticket on resumption (Postfix 3.7 with
+	 * OpenSSL 3, tested) refuses such a session ("binder does not
+	 * verify"), so keep the one that was offered until a ticket comes.
+	 * (A TLS 1.2 resumption keeps its master secret; keeping the entry
+	 * offered is right for it too.)
+	 */
+	if (tc->info.resumed && !tc->new_ticket)
+		return;		/* asked again at the next read */
 	tc->sess_stored = 1;	/* decided: not asked again, unless below */
 	/*
 	 * A stapled answer's nextUpdate cannot be known afterwards: wolfSSL
@@ -471,6 +499,8 @@ tio_handshake(void *arg)
 		io_set_error(tc->io, FAIL_TLS_PROTOCOL,
 		    "TLS handshake failed: %s (%d)", wtext, err);
 	}
+	/* the session offered may be what the server refused */
+	tls_sesscache_forget(tc->sess, tc->sess_gen, tc->id);
 	/* the session logs the failure with this text; here only a trace */
 	log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u handshake failed "
 	    "class=%s: %s", (unsigned long long)tc->id, tc->host, tc->port,

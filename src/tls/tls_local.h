@@ -153,6 +153,8 @@ struct tls_conn {
 	unsigned	 sess_used;	/* and what its full handshake let through */
 	time_t		 sess_not_after; /* and its leaf's notAfter (0: waived) */
 	int		 sess_stored;	/* stored (or tried): once per session */
+	unsigned long	 sess_gen;	/* the offered entry's gen; 0: none */
+	int		 new_ticket;	/* a NewSessionTicket came on this one */
 	int		 ocsp_chain;	/* ocsp_check = chain */
 };
 
@@ -165,6 +167,7 @@ struct tls_conn {
 struct tls_sesscache {
 	unsigned	 refs;
 	WOLFSSL_SESSION	*sess;		/* NULL: nothing to offer */
+	unsigned long	 gen;		/* bumped at each store */
 	int		 ocsp;		/* re-check OCSP before offering */
 	unsigned	 used;		/* TLS_USED_* of its full handshake */
 	time_t		 not_after;	/* its leaf's notAfter, 0: dates waived */
@@ -176,7 +179,8 @@ struct tls_sesscache *tls_sesscache_new(void);
 struct tls_sesscache *tls_sesscache_ref(struct tls_sesscache *);
 void	tls_sesscache_unref(struct tls_sesscache *);
 int	tls_sesscache_offer(struct tls_sesscache *, WOLFSSL *, uint64_t,
-	    int *, unsigned *, time_t *);
+	    int *, unsigned *, time_t *, unsigned long *);
+void	tls_sesscache_forget(struct tls_sesscache *, unsigned long, uint64_t);
 int	tls_sesscache_store(struct tls_sesscache *, WOLFSSL *, int, int,
 	    unsigned, time_t);
 

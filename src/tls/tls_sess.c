@@ -128,11 +128,12 @@ sc_ocsp_still_good(struct tls_sesscache *sc, WOLFSSL *ssl)
  */
 int
 tls_sesscache_offer(struct tls_sesscache *sc, WOLFSSL *ssl, uint64_t id,
-    int *ocsp, unsigned *used, time_t *not_after)
+    int *ocsp, unsigned *used, time_t *not_after, unsigned long *gen)
 {
 	*ocsp = 0;
 	*used = 0;
 	*not_after = 0;
+	*gen = 0;
 	if (sc == NULL || sc->sess == NULL)
 		return 0;
 	if (sc->not_after != 0 && time(NULL) >= sc->not_after) {
@@ -154,7 +155,24 @@ tls_sesscache_offer(struct tls_sesscache *sc, WOLFSSL *ssl, uint64_t id,
 	*ocsp = sc->ocsp;
 	*used = sc->used;
 	*not_after = sc->not_after;
+	*gen = sc->gen;
 	return 1;
+}
+
+/*
+ * tls_sesscache_forget - a handshake that offered entry gen failed: drop
+ * it (if it is still the one kept), so that one bad session costs one
+ * connection, not every connection until a reload.
+ */
+void
+tls_sesscache_forget(struct tls_sesscache *sc, unsigned long gen, uint64_t id)
+{
+	if (sc == NULL || gen == 0 || sc->sess == NULL || sc->gen != gen)
+		return;
+	log_info("%016llx tls session dropped: the handshake that offered "
+	    "it failed; the next connection makes a full handshake",
+	    (unsigned long long)id);
+	sc_clear(sc);
 }
 
 /*
@@ -187,6 +205,7 @@ tls_sesscache_store(struct tls_sesscache *sc, WOLFSSL *ssl, int ocsp,
 	}
 	sc_clear(sc);
 	sc->sess = s;
+	sc->gen++;
 	sc->used = used;
 	sc->not_after = not_after;
 	if (!ocsp)

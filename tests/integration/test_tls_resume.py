@@ -59,7 +59,7 @@ def sessions(up, gw, n, start=0):
 def resume_case(mode, extra=(), conf=None, want=("no", "yes", "yes")):
     up = Upstream(mode, extra=extra)
     conf = dict(conf or {})
-    conf.setdefault("tls_resume", "yes")    # off by default (Postfix)
+    conf.setdefault("tls_resume", "yes")
     gw = Gateway(up, upstream_conf=conf)
     got = sessions(up, gw, len(want))
     check(tuple(got) == tuple(want), "%s %r: resumed= %r, want %r", mode,
@@ -80,13 +80,12 @@ def test_tls13_ticket_implicit():
     resume_case("implicit", conf={"tls": "implicit"})
 
 
-def test_default_off():
-    """tls_resume is off by default (a Postfix 3.7 server refuses wolfSSL
-    5.5.4's TLS 1.3 resumptions, docs/configuration.md): never resumed."""
+def test_default_on():
+    """tls_resume is on by default: the second session resumes."""
     up = Upstream("starttls")
     gw = Gateway(up)
     got = sessions(up, gw, 2)
-    check(got == ["no", "no"], "resumed without tls_resume: %r", got)
+    check(got == ["no", "yes"], "default: %r, want no, yes", got)
     gw.stop()
     up.stop()
 

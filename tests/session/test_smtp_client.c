@@ -135,6 +135,8 @@ struct step {
 };
 
 struct fake {
+	/* no NewSessionTicket on later connections (as Postfix on resumption) */
+	int			 no_ticket;
 	struct event_base	*base;
 	int			 lfd;
 	struct event		*lev;
@@ -220,6 +222,8 @@ fake_start_tls(struct fake *f)
 {
 	f->ssl = wolfSSL_new(f->sctx);
 	assert_non_null(f->ssl);
+	if (f->no_ticket)
+		assert_int_equal(wolfSSL_no_ticket_TLSv13(f->ssl), 0);
 	assert_int_equal(wolfSSL_set_fd(f->ssl, f->fd), WOLFSSL_SUCCESS);
 	f->handshaking = 1;
 }
@@ -1825,6 +1829,33 @@ test_tls_resume(void **state)
 }
 
 /*
+ * A server that sends no new ticket when it resumes (Postfix 3.7 with
+ * OpenSSL 3): wolfSSL derives a new resumption secret into the resumed
+ * session but keeps the old ticket and nonce, so keeping that session
+ * made the third connection fail ("binder does not verify" at Postfix).
+ * The session offered stays kept: every later connection resumes.
+ */
+static void
+test_tls_resume_server_renews_no_ticket(void **state)
+{
+	struct scenario	 sc;
+	int		 i;
+
+	NEED_PKI();
+	sc_init(&sc, script_implicit, TLS_IMPLICIT);
+	sc.up.tlsset.tls_resume = 1;
+	sc_run(&sc, ops_mail_quit, NULL);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.resumed, 0);
+	sc.fake.no_ticket = 1;
+	for (i = 0; i < 3; i++) {
+		sc_again(&sc, ops_mail_quit);
+		assert_int_equal(sc.owner.resumed, 1);
+	}
+	sc_done(&sc);
+}
+
+/*
  * A session whose OCSP verdict was "unknown" (soft: let through) is not
  * kept, and a kept one whose OCSP answer the context no longer holds as
  * good (here: none was ever fetched) is not offered and is dropped: both
@@ -2819,6 +2850,7 @@ main(void)
 		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test(test_implicit_tls12),
 		cmocka_unit_test(test_tls_resume),
+		cmocka_unit_test(test_tls_resume_server_renews_no_ticket),
 		cmocka_unit_test(test_tls_resume_ocsp_not_good),
 		cmocka_unit_test(test_tls_resume_not_past_not_after),
 		cmocka_unit_test(test_tls_min13_against_tls12),
