@@ -406,7 +406,11 @@ def test_session_time_421():
             if r.code == 421:
                 break
             check_reply(r, "2", what="MAIL")
-            check_reply(c.cmd("RSET"), 250, what="RSET")
+            # the limit may fall on either command (seen under valgrind)
+            r = c.cmd("RSET")
+            if r.code == 421:
+                break
+            check_reply(r, 250, what="RSET")
             time.sleep(0.2)
         check_reply(r, 421, "4.7.0", what="after max_session_time")
         check(c.closed(5), "connection not closed after 421")
