@@ -111,9 +111,9 @@ pool_ent_close(struct pool *p, struct pool_ent *e, enum pool_close why,
 	free(e);
 	p->st.closed[why]++;
 	if (quit)
-		p->ops->quit(conn, p->arg);
+		p->ops->quit(conn, why, p->arg);
 	else
-		p->ops->drop(conn, p->arg);
+		p->ops->drop(conn, why, p->arg);
 	/* conn may be freed here */
 }
 
@@ -157,34 +157,34 @@ pool_keep(struct pool *p, void *conn, const char *identity,
 
 	if (p->state == POOL_RETIRED) {
 		p->st.closed[POOL_CLOSE_RETIRED]++;
-		p->ops->quit(conn, p->arg);
+		p->ops->quit(conn, POOL_CLOSE_RETIRED, p->arg);
 		return 0;
 	}
 	if (p->state == POOL_SHUT) {
 		p->st.closed[POOL_CLOSE_SHUTDOWN]++;
-		p->ops->quit(conn, p->arg);
+		p->ops->quit(conn, POOL_CLOSE_SHUTDOWN, p->arg);
 		return 0;
 	}
 	if (!p->lim.enabled || p->lim.max_idle == 0) {
 		p->st.closed[POOL_CLOSE_DISABLED]++;
-		p->ops->quit(conn, p->arg);
+		p->ops->quit(conn, POOL_CLOSE_DISABLED, p->arg);
 		return 0;
 	}
 	if (p->lim.max_messages != 0 && messages >= p->lim.max_messages) {
 		p->st.closed[POOL_CLOSE_MAXMSG]++;
-		p->ops->quit(conn, p->arg);
+		p->ops->quit(conn, POOL_CLOSE_MAXMSG, p->arg);
 		return 0;
 	}
 	n = strlen(identity);
 	if (n >= POOL_IDENT_MAX || (e = calloc(1, sizeof(*e))) == NULL) {
 		p->st.closed[POOL_CLOSE_FULL]++;
-		p->ops->quit(conn, p->arg);
+		p->ops->quit(conn, POOL_CLOSE_FULL, p->arg);
 		return 0;
 	}
 	if ((e->timer = evtimer_new(p->base, pool_idle_cb, e)) == NULL) {
 		free(e);
 		p->st.closed[POOL_CLOSE_FULL]++;
-		p->ops->quit(conn, p->arg);
+		p->ops->quit(conn, POOL_CLOSE_FULL, p->arg);
 		return 0;
 	}
 	memcpy(e->identity, identity, n + 1);
@@ -280,9 +280,9 @@ pool_prewarm(struct pool *p)
 	if (p->state != POOL_ACTIVE || !p->lim.enabled ||
 	    p->ops->open == NULL || p->lim.min_idle == 0)
 		return;
-	if (evtimer_pending(p->warm_timer, NULL))
-		return;
-	while (p->nidle + p->opening < p->lim.min_idle &&
+	/* an opener may fail from inside open(): that starts the back-off */
+	while (!evtimer_pending(p->warm_timer, NULL) &&
+	    p->nidle + p->opening < p->lim.min_idle &&
 	    p->nidle + p->opening < p->lim.max_idle) {
 		p->opening++;
 		if (p->ops->open(p, p->arg) != 0) {

@@ -39,20 +39,6 @@ struct pool_limits {
 	unsigned	 backoff_max;	/* seconds, doubling up to this; 0: 60 */
 };
 
-struct pool_ops {
-	/* close politely (QUIT, then free); conn may be freed here */
-	void	(*quit)(void *conn, void *arg);
-	/* close at once, no QUIT (dead connection) */
-	void	(*drop)(void *conn, void *arg);
-	/*
-	 * Pre-warm: start opening one connection; answer later with
-	 * pool_opened() or pool_open_failed().  Returns 0 when started,
-	 * -1 when it cannot start (counted as a failure, backs off).
-	 * May be NULL: no pre-warm (passthrough has no identity to use).
-	 */
-	int	(*open)(struct pool *p, void *arg);
-};
-
 enum pool_close {
 	POOL_CLOSE_MAXMSG,	/* pool_max_messages reached */
 	POOL_CLOSE_FULL,	/* pool_max_idle reached, oldest QUIT */
@@ -63,6 +49,21 @@ enum pool_close {
 	POOL_CLOSE_DISABLED,	/* pool = no */
 	POOL_CLOSE_NREASONS
 };
+
+struct pool_ops {
+	/* close politely (QUIT, then free); conn may be freed here */
+	void	(*quit)(void *conn, enum pool_close why, void *arg);
+	/* close at once, no QUIT (dead connection) */
+	void	(*drop)(void *conn, enum pool_close why, void *arg);
+	/*
+	 * Pre-warm: start opening one connection; answer later with
+	 * pool_opened() or pool_open_failed().  Returns 0 when started,
+	 * -1 when it cannot start (counted as a failure, backs off).
+	 * May be NULL: no pre-warm (passthrough has no identity to use).
+	 */
+	int	(*open)(struct pool *p, void *arg);
+};
+
 
 struct pool_stats {
 	unsigned long	 hits;		/* pool_get found one */

@@ -21,14 +21,14 @@ static int nquit, ndrop, nopen, open_fails;
 static struct event_base *base;
 
 static void
-fake_quit(void *c, void *arg)
+fake_quit(void *c, enum pool_close why, void *arg)
 {
 	nquit++;
 	free(c);
 }
 
 static void
-fake_drop(void *c, void *arg)
+fake_drop(void *c, enum pool_close why, void *arg)
 {
 	ndrop++;
 	free(c);
