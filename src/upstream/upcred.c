@@ -1,22 +1,83 @@
 /*
  * upcred.c - upstream credential selection (pure, no I/O).
  */
+#include <sys/random.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hmac.h>
 
 #include "auth/secret.h"
 #include "auth/users.h"
 #include "upstream/upcred.h"
+#include "util/str.h"
 
-/* upcred_id - "<kind>:<name>", refused rather than cut */
+/* upcred_idbuf - "<kind>:<name>" into id, refused rather than cut */
 static int
-upcred_id(struct upcred *c, const char *kind, const char *name,
+upcred_idbuf(char *id, size_t len, const char *kind, const char *name,
     const char **why)
 {
 	int	n;
 
-	n = snprintf(c->identity, sizeof(c->identity), "%s:%s", kind, name);
-	if (n < 0 || (size_t)n >= sizeof(c->identity)) {
+	n = snprintf(id, len, "%s:%s", kind, name);
+	if (n < 0 || (size_t)n >= len) {
+		*why = "user name too long for an identity";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+upcred_id(struct upcred *c, const char *kind, const char *name,
+    const char **why)
+{
+	return upcred_idbuf(c->identity, sizeof(c->identity), kind, name, why);
+}
+
+/*
+ * upcred_pass_id - "pass:<user>:<hex HMAC-SHA256(key, user NUL password)>".
+ * The key is drawn once per process: proofs are never comparable across
+ * restarts, and nothing logged can be checked against a guessed password
+ * without it.
+ */
+static int
+upcred_pass_id(char *id, size_t len, const char *user, const char *secret,
+    const char **why)
+{
+	static unsigned char	 key[32];
+	static int		 have_key;
+	Hmac			 h;
+	unsigned char		 mac[WC_SHA256_DIGEST_SIZE];
+	char			 hex[2 * sizeof(mac) + 1];
+	size_t			 i;
+	int			 n, rc;
+
+	*why = "cannot compute the passthrough identity";
+	if (!have_key) {
+		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+			return -1;
+		have_key = 1;
+	}
+	if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
+		return -1;
+	rc = wc_HmacSetKey(&h, WC_SHA256, key, sizeof(key));
+	if (rc == 0)
+		rc = wc_HmacUpdate(&h, (const byte *)user,
+		    (word32)strlen(user) + 1);
+	if (rc == 0)
+		rc = wc_HmacUpdate(&h, (const byte *)secret,
+		    (word32)strlen(secret));
+	if (rc == 0)
+		rc = wc_HmacFinal(&h, mac);
+	wc_HmacFree(&h);
+	if (rc != 0)
+		return -1;
+	for (i = 0; i < sizeof(mac); i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	n = snprintf(id, len, "pass:%s:%s", user, hex);
+	explicit_bzero(mac, sizeof(mac));
+	if (n < 0 || (size_t)n >= len) {
 		*why = "user name too long for an identity";
 		return -1;
 	}
@@ -74,7 +135,8 @@ upcred_pass(const struct upcred_facts *f, struct upcred *c, const char **why)
 	/* the client's password: no fallback (smtp_client.h says why) */
 	c->auth.one_try = 1;
 	c->has_auth = 1;
-	return upcred_id(c, "pass", f->user, why);
+	return upcred_pass_id(c->identity, sizeof(c->identity), f->user,
+	    f->secret, why);
 }
 
 int
@@ -103,6 +165,38 @@ upcred_select(const struct upcred_facts *f, struct upcred *c,
 	if (rc == -1)
 		memset(c, 0, sizeof(*c));
 	return rc;
+}
+
+int
+upcred_identity(const struct upcred_facts *f, char *id, size_t len,
+    const char **why)
+{
+	*why = "unknown auth mode";
+	switch (f->mode) {
+	case AUTH_NONE:
+		if (f->pop_user == NULL)
+			return str_copy(id, "none", len) == 0 ? 0 : -1;
+		return upcred_idbuf(id, len, "pop", f->pop_user, why);
+	case AUTH_INJECT:
+		if (f->inject_user == NULL) {
+			*why = "no inject user name";
+			return -1;
+		}
+		return upcred_idbuf(id, len, "inject", f->inject_user, why);
+	case AUTH_MAP:
+		if (f->map == NULL) {
+			*why = "no users_file entry for the client";
+			return -1;
+		}
+		return upcred_idbuf(id, len, "map", f->map->up_user, why);
+	case AUTH_PASSTHROUGH:
+		if (f->user == NULL || f->secret == NULL) {
+			*why = "no credentials from the client";
+			return -1;
+		}
+		return upcred_pass_id(id, len, f->user, f->secret, why);
+	}
+	return -1;
 }
 
 const struct smtp_client_auth *

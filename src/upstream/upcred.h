@@ -7,9 +7,13 @@
  * The identity names the account a connection is authenticated as, so
  * that a pool can give a connection only to a transaction of the same
  * account: "none", "pop:<username>" (no SMTP AUTH, the relay opened by
- * a POP login), "inject:<user>", "map:<upstream user>", "pass:<user>".
- * Two different accounts never have the same identity: a name that does
- * not fit is refused, never cut.
+ * a POP login), "inject:<user>", "map:<upstream user>",
+ * "pass:<user>:<proof>".  Two different accounts never have the same
+ * identity: a name that does not fit is refused, never cut.  The proof of
+ * passthrough is HMAC-SHA256 of user and password under a key made at
+ * random when the process starts: only a client that gives the same
+ * password again gets a connection that password opened, and the
+ * identity (logged, kept in the pool) says nothing about the password.
  */
 #ifndef GW_UPCRED_H
 #define GW_UPCRED_H
@@ -32,6 +36,8 @@ struct upcred_facts {
 	/* passthrough: the client's own AUTH */
 	const char			*user;
 	const char			*secret;
+	/* inject: the account it will be (up->username), before the fetch */
+	const char			*inject_user;
 };
 
 struct upcred {
@@ -48,6 +54,13 @@ struct upcred {
  * credentials) or the identity would not fit.
  */
 int	upcred_select(const struct upcred_facts *, struct upcred *,
+	    const char **why);
+/*
+ * upcred_identity - the identity upcred_select() would give, from what is
+ * known before the secrets are fetched (inject_user for inject): the key
+ * to look for an idle connection with.  0, or -1 with why.
+ */
+int	upcred_identity(const struct upcred_facts *, char *id, size_t len,
 	    const char **why);
 /* upcred_auth - what smtp_client_params.auth takes: NULL for no AUTH */
 const struct smtp_client_auth *upcred_auth(const struct upcred *);

@@ -34,40 +34,63 @@ struct cred_case {
 };
 
 static const struct cred_case cases[] = {
-	{ "none", { AUTH_NONE, NULL, NULL, NULL, NULL, NULL }, 0, "none",
-	    NULL, NULL, NULL, 0 },
+	{ "none", { AUTH_NONE, NULL, NULL, NULL, NULL, NULL, NULL }, 0,
+	    "none", NULL, NULL, NULL, 0 },
 	{ "none ignores stray facts", { AUTH_NONE, NULL, &inject_pw,
-	    &map_alice, "bob", "x" }, 0, "none", NULL, NULL, NULL, 0 },
+	    &map_alice, "bob", "x", NULL }, 0, "none", NULL, NULL, NULL, 0 },
 	{ "none after a POP login", { AUTH_NONE, "joe", NULL, NULL, NULL,
-	    NULL }, 0, "pop:joe", NULL, NULL, NULL, 0 },
+	    NULL, NULL }, 0, "pop:joe", NULL, NULL, NULL, 0 },
 	{ "inject, password", { AUTH_INJECT, NULL, &inject_pw, NULL, NULL,
-	    NULL }, 0, "inject:relay@isp.test", "relay@isp.test", "pw-1",
-	    NULL, 0 },
-	{ "inject, token", { AUTH_INJECT, NULL, &inject_tok, NULL, NULL,
-	    NULL }, 0, "inject:relay@isp.test", "relay@isp.test", NULL,
-	    "tok-1", 0 },
-	{ "inject after POP: the AUTH names it", { AUTH_INJECT, "joe",
-	    &inject_pw, NULL, NULL, NULL }, 0, "inject:relay@isp.test",
+	    NULL, "relay@isp.test" }, 0, "inject:relay@isp.test",
 	    "relay@isp.test", "pw-1", NULL, 0 },
+	{ "inject, token", { AUTH_INJECT, NULL, &inject_tok, NULL, NULL,
+	    NULL, "relay@isp.test" }, 0, "inject:relay@isp.test",
+	    "relay@isp.test", NULL, "tok-1", 0 },
+	{ "inject after POP: the AUTH names it", { AUTH_INJECT, "joe",
+	    &inject_pw, NULL, NULL, NULL, "relay@isp.test" }, 0,
+	    "inject:relay@isp.test", "relay@isp.test", "pw-1", NULL, 0 },
 	{ "inject, not fetched", { AUTH_INJECT, NULL, NULL, NULL, NULL,
-	    NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "relay@isp.test" }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "inject, no user", { AUTH_INJECT, NULL, &inject_nouser, NULL, NULL,
-	    NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "relay@isp.test" }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "map: the upstream account, not the local user", { AUTH_MAP, NULL,
-	    NULL, &map_alice, "app1", "local" }, 0, "map:alice@isp.test",
+	    NULL, &map_alice, "app1", "local", NULL }, 0, "map:alice@isp.test",
 	    "alice@isp.test", "alice-secret", NULL, 0 },
-	{ "map without an entry", { AUTH_MAP, NULL, NULL, NULL, NULL, NULL },
-	    -1, NULL, NULL, NULL, NULL, 0 },
+	{ "map without an entry", { AUTH_MAP, NULL, NULL, NULL, NULL, NULL,
+	    NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "passthrough: one try", { AUTH_PASSTHROUGH, NULL, NULL, NULL,
-	    "carol@isp.test", "carol-pw" }, 0, "pass:carol@isp.test",
+	    "carol@isp.test", "carol-pw", NULL }, 0, "pass:carol@isp.test:",
 	    "carol@isp.test", "carol-pw", NULL, 1 },
 	{ "passthrough, empty user", { AUTH_PASSTHROUGH, NULL, NULL, NULL,
-	    "", "pw" }, 0, "pass:", "", "pw", NULL, 1 },
+	    "", "pw", NULL }, 0, "pass::", "", "pw", NULL, 1 },
 	{ "passthrough without the client's AUTH", { AUTH_PASSTHROUGH, NULL,
-	    NULL, NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, NULL, NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "passthrough without a password", { AUTH_PASSTHROUGH, NULL, NULL,
-	    NULL, "carol", NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "carol", NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 };
+
+/*
+ * check_identity - got is want, or for passthrough want followed by the
+ * 64 hex digits of the proof; upcred_identity() gives the same.
+ */
+static void
+check_identity(const struct upcred_facts *f, const char *got,
+    const char *want)
+{
+	char		 id[UPCRED_ID_MAX];
+	const char	*why;
+	size_t		 n = strlen(want), i;
+
+	if (f->mode == AUTH_PASSTHROUGH) {
+		assert_int_equal(strncmp(got, want, n), 0);
+		assert_int_equal(strlen(got), n + 64);
+		for (i = n; got[i] != '\0'; i++)
+			assert_non_null(strchr("0123456789abcdef", got[i]));
+	} else
+		assert_string_equal(got, want);
+	assert_int_equal(upcred_identity(f, id, sizeof(id), &why), 0);
+	assert_string_equal(id, got);
+}
 
 static void
 test_cases(void **state)
@@ -90,7 +113,7 @@ test_cases(void **state)
 			assert_string_equal(c.identity, "");
 			continue;
 		}
-		assert_string_equal(c.identity, tc->identity);
+		check_identity(&tc->f, c.identity, tc->identity);
 		a = upcred_auth(&c);
 		if (tc->user == NULL) {
 			assert_null(a);
@@ -118,7 +141,8 @@ test_identity_not_cut(void **state)
 	struct upcred		 c;
 	const char		*why = NULL;
 	static char		 longa[UPCRED_ID_MAX + 8], longb[UPCRED_ID_MAX + 8];
-	char			 fits[UPCRED_ID_MAX - 6 + 1];
+	/* "pass:", the name, ':', 64 hex digits of the proof, the NUL */
+	char			 fits[UPCRED_ID_MAX - 71 + 1];
 
 	(void)state;
 	memset(longa, 'a', sizeof(longa) - 1);
@@ -133,7 +157,7 @@ test_identity_not_cut(void **state)
 	assert_null(upcred_auth(&c));
 	f.user = longb;
 	assert_int_equal(upcred_select(&f, &c, &why), -1);
-	/* the longest that fits: "pass:" and the name, and the NUL */
+	/* the longest that fits */
 	memset(fits, 'f', sizeof(fits) - 1);
 	fits[sizeof(fits) - 1] = '\0';
 	f.user = fits;
@@ -173,11 +197,46 @@ test_modes_distinct(void **state)
 			assert_string_not_equal(c[i].identity, c[j].identity);
 }
 
+/*
+ * passthrough's proof: the same user and password give the same
+ * identity (a pooled connection is found again), another password or
+ * user another one, and the password is not in it.
+ */
+static void
+test_pass_proof(void **state)
+{
+	struct upcred_facts	 f;
+	char			 a[UPCRED_ID_MAX], b[UPCRED_ID_MAX];
+	const char		*why;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.mode = AUTH_PASSTHROUGH;
+	f.user = "carol";
+	f.secret = "right-pw";
+	assert_int_equal(upcred_identity(&f, a, sizeof(a), &why), 0);
+	assert_int_equal(upcred_identity(&f, b, sizeof(b), &why), 0);
+	assert_string_equal(a, b);
+	assert_null(strstr(a, "right-pw"));
+	f.secret = "wrong-pw";
+	assert_int_equal(upcred_identity(&f, b, sizeof(b), &why), 0);
+	assert_string_not_equal(a, b);
+	/* user and password are not simply run together */
+	f.user = "carolr";
+	f.secret = "ight-pw";
+	assert_int_equal(upcred_identity(&f, b, sizeof(b), &why), 0);
+	assert_string_not_equal(a + strlen("pass:carol:"),
+	    b + strlen("pass:carolr:"));
+	/* too small a buffer is refused, never cut */
+	assert_int_equal(upcred_identity(&f, b, 20, &why), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_pass_proof),
 		cmocka_unit_test(test_identity_not_cut),
 		cmocka_unit_test(test_modes_distinct),
 	};
