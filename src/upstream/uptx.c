@@ -77,6 +77,10 @@ struct uptx {
 	enum uptx_state		 state;
 	enum gw_fail		 lost;	/* failed mid-transaction */
 	const struct smtp_path	*from;
+	int			 reused;	/* cli came idle from a pool */
+	unsigned		 carried;	/* its messages at MAIL */
+	int			 retryable;	/* in failed(): see uptx.h */
+	char			 identity[UPTX_IDENT_MAX];
 };
 
 static const char *uptx_strstate[] = {
@@ -94,15 +98,19 @@ static const struct smtp_client_cb uptx_client_cb = {
 /* the direct seam: a new connection per lease, closed at give-back */
 static struct smtp_client *
 direct_lease(void *ctx, const struct smtp_client_params *p,
-    const char *identity, const struct smtp_client_cb *cb, void *cbarg)
+    const char *identity, const struct smtp_client_cb *cb, void *cbarg,
+    int *reused, unsigned *carried)
 {
-	return smtp_client_new(p, cb, cbarg);
+	*reused = 0;
+	*carried = 0;
+	return p != NULL ? smtp_client_new(p, cb, cbarg) : NULL;
 }
 
 static void
-direct_give_back(void *ctx, struct smtp_client *c, int ready)
+direct_give_back(void *ctx, struct smtp_client *c, const char *identity,
+    enum uptx_give how)
 {
-	if (ready)
+	if (how != UPTX_GIVE_DROP)
 		smtp_client_quit(c);
 	else
 		smtp_client_free(c);
@@ -146,11 +154,21 @@ int
 uptx_open(struct uptx *tx, const struct uptx_conn *conn,
     const struct smtp_client_params *p, const char *identity)
 {
+	int		 reused;
+	unsigned	 carried;
+
 	if (tx->cli != NULL)
 		fatalx("uptx: open with a connection held");
-	tx->cli = conn->lease(conn->ctx, p, identity, &uptx_client_cb, tx);
+	/* one that does not fit could never be matched: not kept either */
+	if (str_copy(tx->identity, identity, sizeof(tx->identity)) == -1)
+		tx->identity[0] = '\0';
+	tx->cli = conn->lease(conn->ctx, p, identity, &uptx_client_cb, tx,
+	    &reused, &carried);
 	if (tx->cli == NULL)
 		return -1;
+	tx->reused = reused;
+	tx->carried = carried;
+	tx->retryable = 0;
 	tx->conn = conn;
 	tx->ready = 0;
 	tx->open = 0;
@@ -159,19 +177,59 @@ uptx_open(struct uptx *tx, const struct uptx_conn *conn,
 	return 0;
 }
 
-void
-uptx_close(struct uptx *tx)
+/* uptx_give_back - let go of the connection, how as uptx_conn says */
+static void
+uptx_give_back(struct uptx *tx, enum uptx_give how)
 {
 	struct smtp_client	*c = tx->cli;
 
-	if (c == NULL)
-		return;
 	tx->cli = NULL;
-	tx->conn->give_back(tx->conn->ctx, c, tx->ready);
+	tx->conn->give_back(tx->conn->ctx, c, tx->identity, how);
+}
+
+void
+uptx_close(struct uptx *tx)
+{
+	if (tx->cli == NULL)
+		return;
+	/* kept only in step with nothing in flight and a known identity */
+	uptx_give_back(tx, !tx->ready ? UPTX_GIVE_QUIT :
+	    tx->state != UPTX_IDLE || tx->identity[0] == '\0' ?
+	    UPTX_GIVE_QUIT : UPTX_GIVE_KEEP);
 	tx->ready = 0;
 	tx->open = 0;
 	tx->mailwait = 0;
 	tx->state = UPTX_IDLE;
+}
+
+void
+uptx_discard(struct uptx *tx)
+{
+	if (tx->cli == NULL)
+		return;
+	uptx_give_back(tx, UPTX_GIVE_QUIT);
+	tx->ready = 0;
+	tx->open = 0;
+	tx->mailwait = 0;
+	tx->state = UPTX_IDLE;
+}
+
+int
+uptx_reused(const struct uptx *tx)
+{
+	return tx->reused;
+}
+
+unsigned
+uptx_carried(const struct uptx *tx)
+{
+	return tx->carried;
+}
+
+int
+uptx_retryable(const struct uptx *tx)
+{
+	return tx->retryable;
 }
 
 void
@@ -237,6 +295,7 @@ uptx_send_mail(struct uptx *tx)
 	const char	*why;
 
 	tx->mailwait = 0;
+	tx->carried = (unsigned)smtp_client_messages(tx->cli);
 	if ((why = uptx_args(tx, tx->from, 0, args, sizeof(args))) != NULL) {
 		tx->state = UPTX_IDLE;
 		tx->cb->refused(tx->arg, why);
@@ -326,7 +385,7 @@ uptx_cli_reply(void *arg, const struct smtp_reply *rep)
 			return;
 		}
 		/* an upstream that cannot reset is not one to trust */
-		uptx_close(tx);
+		uptx_discard(tx);
 		break;
 	case UPTX_MAIL:
 		tx->open = ok;
@@ -340,7 +399,7 @@ uptx_cli_reply(void *arg, const struct smtp_reply *rep)
 	case UPTX_RSET:
 		tx->open = 0;
 		if (!ok)
-			uptx_close(tx);
+			uptx_discard(tx);
 		break;
 	default:
 		fatalx("uptx: upstream reply in state %s", uptx_strstate[s]);
@@ -362,8 +421,11 @@ uptx_cli_failed(void *arg, enum gw_fail cls, const char *why)
 	memset(&authrep, 0, sizeof(authrep));
 	if ((rep = smtp_client_auth_reply(c)) != NULL)
 		authrep = *rep;
-	tx->cli = NULL;
-	tx->conn->give_back(tx->conn->ctx, c, 0);
+	/* before the give-back: the client's word on how far it got */
+	tx->retryable = tx->reused && smtp_client_tx_state(c) ==
+	    SMTP_TX_NONE && (s == UPTX_CONNECT || s == UPTX_PRE_RSET ||
+	    s == UPTX_MAIL);
+	uptx_give_back(tx, UPTX_GIVE_DROP);
 	if (tx->open || s == UPTX_RCPT || s == UPTX_DATA)
 		tx->lost = cls;
 	tx->ready = 0;

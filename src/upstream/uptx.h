@@ -20,6 +20,8 @@
 /* room for any parsed path with all its parameters */
 #define UPTX_ARGS_MAX	(SMTP_PATH_MAX + SMTP_PARAM_MAX * \
 			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2))
+/* the longest identity a connection is kept under (pool.h's bound) */
+#define UPTX_IDENT_MAX	320
 /* the DSN keywords left out, comma-separated */
 #define UPTX_DROPPED_MAX	(SMTP_PARAM_MAX * SMTP_PARAM_KW_MAX)
 
@@ -94,17 +96,29 @@ struct uptx_cb {
 };
 
 /*
- * The connection seam.  lease: a client for this identity (the account
- * it is authenticated as), owned by cb/cbarg, NULL on failure; give_back:
- * the transaction is done with c (ready: 1 if it is in step and may be
- * kept, 0 if it must be closed at once).  uptx_conn_direct opens a new
- * connection each time and closes it (QUIT when in step).
+ * The connection seam.  lease: with p, a new connection for this
+ * identity (the account it is authenticated as); with p NULL, an idle
+ * one already authenticated as identity, or NULL (uptx_conn_direct has
+ * none).  The connection is owned by cb/cbarg; *reused is set to 1 for an
+ * idle one and *carried to the messages it carried before.  give_back:
+ * the transaction is done with c; how says whether it may be kept idle
+ * for the same identity, must be closed politely, or dropped.
+ * uptx_conn_direct opens a new connection each time and closes it (QUIT
+ * when in step).
  */
+enum uptx_give {
+	UPTX_GIVE_KEEP,		/* in step, nothing in flight: may be kept */
+	UPTX_GIVE_QUIT,		/* QUIT and close (not to be trusted again) */
+	UPTX_GIVE_DROP		/* failed: close at once */
+};
+
 struct uptx_conn {
 	struct smtp_client *(*lease)(void *ctx,
-		    const struct smtp_client_params *, const char *identity,
-		    const struct smtp_client_cb *, void *cbarg);
-	void	(*give_back)(void *ctx, struct smtp_client *, int ready);
+		    const struct smtp_client_params *p, const char *identity,
+		    const struct smtp_client_cb *, void *cbarg, int *reused,
+		    unsigned *carried);
+	void	(*give_back)(void *ctx, struct smtp_client *,
+		    const char *identity, enum uptx_give how);
 	void	*ctx;
 };
 extern const struct uptx_conn uptx_conn_direct;
@@ -114,11 +128,16 @@ struct uptx *uptx_new(uint64_t id, const struct conf_upstream *,
 		    const struct uptx_cb *, void *arg);
 /* uptx_free - close the connection (uptx_close) and free */
 void	uptx_free(struct uptx *);
-/* uptx_open - lease a connection; -1 if none could be had */
+/*
+ * uptx_open - lease a connection for identity: a new one with p, an idle
+ * one with p NULL; -1 if none could be had (or none was idle).
+ */
 int	uptx_open(struct uptx *, const struct uptx_conn *,
 	    const struct smtp_client_params *, const char *identity);
-/* uptx_close - give the connection back (politely if in step) */
+/* uptx_close - give the connection back, to be kept if in step */
 void	uptx_close(struct uptx *);
+/* uptx_discard - give it back never to be used again (QUIT if in step) */
+void	uptx_discard(struct uptx *);
 /* uptx_begin - a new transaction: forget the last one's failure */
 void	uptx_begin(struct uptx *);
 /*
@@ -141,6 +160,20 @@ int	uptx_ready(const struct uptx *);
 struct smtp_client *uptx_client(const struct uptx *);
 /* uptx_lost - why the current transaction was lost upstream, or FAIL_NONE */
 enum gw_fail uptx_lost(const struct uptx *);
+/*
+ * The connection of the current (or last) transaction, for the log:
+ * uptx_reused - 1 if it was an idle one; uptx_carried - the messages it
+ * had carried when this transaction's MAIL went out.
+ */
+int	uptx_reused(const struct uptx *);
+unsigned uptx_carried(const struct uptx *);
+/*
+ * uptx_retryable - valid in failed(): 1 if the connection lost was an
+ * idle one and the upstream had accepted nothing of this transaction
+ * (smtp_client.h, "the retry rule"): the driver may run it again on a
+ * new connection without the client seeing anything.
+ */
+int	uptx_retryable(const struct uptx *);
 /* uptx_state_name - "MAIL", ... for the logs */
 const char *uptx_state_name(enum uptx_state);
 
