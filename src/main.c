@@ -144,8 +144,11 @@ reload(void)
 		relay_env_unref(nenv);
 		return;
 	}
+	/* the old snapshot's idle connections go; none is handed out again */
+	relay_env_retire(env);
 	relay_env_unref(env);
 	env = nenv;
+	relay_env_warm(env);
 	log_setlevel(relay_env_conf(env)->log_level,
 	    relay_env_conf(env)->log_facilities);
 	log_info("reload: new configuration in use for new sessions");
@@ -191,6 +194,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		    (int)sig, relay_session_count());
 		listeners_stop(listeners);
 		relay_drain_all();
+		/* idle upstream connections say QUIT; in use ones when back */
+		relay_env_shutdown(env);
 		(void)gettimeofday(&drain_deadline, NULL);
 		drain_deadline.tv_sec += DRAIN_SECONDS;
 		event_add(drain_ev, &tv);
@@ -441,7 +446,9 @@ main(int argc, char *argv[])
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0 ||
 		    strcmp(argv[i], "-V") == 0) {
-			printf("smtpgate %s\n", GW_VERSION);
+			/* features a benchmark or a test may look for */
+			printf("smtpgate %s\nfeatures: tls-resume upstream-pool\n",
+			    GW_VERSION);
 			return 0;
 		} else if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
@@ -517,6 +524,7 @@ main(int argc, char *argv[])
 	    drain_ev == NULL || event_add(sig_hup, NULL) == -1 ||
 	    event_add(sig_term, NULL) == -1 || event_add(sig_int, NULL) == -1)
 		fatalx("cannot set up signal events");
+	relay_env_warm(env);
 	log_info("ready");
 
 	(void)event_base_dispatch(base);

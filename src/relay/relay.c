@@ -37,6 +37,7 @@
 #include "smtp/smtp_server.h"
 #include "tls/tls.h"
 #include "upstream/upcred.h"
+#include "upstream/uppool.h"
 #include "upstream/uprt.h"
 #include "upstream/uptx.h"
 #include "util/log.h"
@@ -57,7 +58,6 @@ static const char *relay_strstate[] = {
 
 static LIST_HEAD(, relay) relays = LIST_HEAD_INITIALIZER(relays);
 static unsigned nrelays;
-static unsigned nupstreams;	/* upstream sessions alive, quitting ones too */
 static uint64_t next_id;
 
 static void	relay_fail_reply(struct relay *, enum gw_fail);
@@ -77,8 +77,6 @@ static void	relay_pop_done(void *, enum gw_fail, const char *);
 static int	relay_long_lines(struct relay *);
 static void	relay_dkim_refuse(struct relay *, int, const char *,
 		    const char *);
-static void	env_err_first(void *, const char *);
-static void	env_warn(void *, const char *);
 
 static void	srv_mail(void *, const struct smtp_path *);
 static void	srv_rcpt(void *, const struct smtp_path *);
@@ -104,123 +102,7 @@ static const struct uptx_cb tx_cb = {
 	tx_ready, tx_reply, tx_refused, tx_failed
 };
 
-/* users_file errors in relay_env_new(): all logged, uprt keeps the first */
-static void
-env_users_err(void *arg, const char *msg)
-{
-	log_error("%s", msg);
-}
-
-/* signers_load's error callback: keep the first for relay_env_new's err */
-struct env_errs {
-	char	*buf;
-	size_t	 len;
-	int	 n;
-};
-
-static void
-env_err_first(void *arg, const char *msg)
-{
-	struct env_errs	*e = arg;
-
-	if (e->n++ == 0)
-		(void)snprintf(e->buf, e->len, "%s", msg);
-	else
-		log_error("%s", msg);
-}
-
-static void
-env_warn(void *arg, const char *msg)
-{
-	log_warnx("%s", msg);
-}
-
-/* relay_env_new - the shared state of sessions under one configuration */
-struct relay_env *
-relay_env_new(struct event_base *base, struct evdns_base *dns,
-    struct gw_conf *conf, char *err, size_t errlen)
-{
-	struct relay_env	*env;
-	struct env_errs		 e = { err, errlen, 0 };
-	char			 why[512];
-	size_t			 i;
-
-	if ((env = calloc(1, sizeof(*env))) == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	env->base = base;
-	env->dns = dns;
-	env->conf = conf_ref(conf);
-	env->refcnt = 1;
-	/* one runtime per upstream: TLS and POP contexts, users_file */
-	for (i = 0; i < conf->nupstreams; i++) {
-		env->uprt[i] = uprt_new(&conf->upstreams[i], env_users_err,
-		    NULL, why, sizeof(why));
-		if (env->uprt[i] == NULL) {
-			(void)snprintf(err, errlen, "upstream %s: %s",
-			    conf->upstreams[i].name, why);
-			relay_env_unref(env);
-			return NULL;
-		}
-		env->nuprt++;
-	}
-	/* beside the TLS contexts: a bad key refuses the whole snapshot */
-	if (signers_load(conf, &env->signers, env_err_first, env_warn,
-	    &e) != 0) {
-		relay_env_unref(env);
-		return NULL;
-	}
-	return env;
-}
-
-/* relay_check_conf - what relay_env_new() would refuse, for -t */
-int
-relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
-    const char *), void *arg)
-{
-	size_t		 i;
-	int		 nerr = 0;
-
-	for (i = 0; i < conf->nupstreams; i++)
-		nerr += uprt_check_users(&conf->upstreams[i], err, arg);
-	tls_init();
-	for (i = 0; i < conf->nupstreams; i++)
-		nerr += uprt_check_tls(&conf->upstreams[i], err, arg);
-	return nerr;
-}
-
-/* relay_env_unref - drop a reference; the last one frees */
-void
-relay_env_unref(struct relay_env *env)
-{
-	size_t	i;
-
-	if (env == NULL || --env->refcnt > 0)
-		return;
-	hashpool_free(env->hpool);
-	for (i = 0; i < env->nuprt; i++)
-		uprt_free(env->uprt[i]);
-	signers_free(env->signers);
-	conf_unref(env->conf);
-	free(env);
-}
-
-static void
-relay_env_release(void *arg)
-{
-	nupstreams--;
-	relay_env_unref(arg);
-}
-
-/* relay_env_conf - the configuration of an env */
-struct gw_conf *
-relay_env_conf(const struct relay_env *env)
-{
-	return env->conf;
-}
-
-static uint64_t
+uint64_t
 relay_new_id(void)
 {
 	/* random start so ids differ across restarts; then a counter */
@@ -291,7 +173,7 @@ relay_drain_all(void)
 unsigned
 relay_session_count(void)
 {
-	return nrelays + nupstreams;
+	return nrelays + relay_env_nupstreams();
 }
 
 void
@@ -322,12 +204,6 @@ relay_find(uint64_t id)
 		if (r->id == id)
 			break;
 	return r;
-}
-
-static struct tls_client_ctx *
-relay_tls_ctx(struct relay *r)
-{
-	return relay_uprt(r)->tls;
 }
 
 /* relay_fail_text - the text of the 4xx for an upstream failure */
@@ -375,11 +251,14 @@ relay_fail_tx(struct relay *r, enum gw_fail cls)
 	relay_tx_reply(r, m->code, m->enh, text);
 }
 
-/* relay_close_upstream - let go of the upstream connection (politely) */
+/*
+ * relay_close_upstream - close the upstream connection (politely), never
+ * to be kept: what is not known to be good is not pooled.
+ */
 void
 relay_close_upstream(struct relay *r)
 {
-	uptx_close(r->tx);
+	uptx_discard(r->tx);
 }
 
 static double
@@ -416,6 +295,8 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	/* kept from tx_ready: the client may be gone (a timeout at the dot) */
 	t.tls = r->up_tls[0] != '\0' ? r->up_tls : "none";
 	t.resumed = r->up_resumed;
+	t.reused = uptx_reused(r->tx);
+	t.carried = uptx_carried(r->tx);
 	t.dkim = r->dkim != RD_OFF ? r->dkim_log : NULL;
 	t.duration = elapsed(&r->tx_start);
 	t.code = code;
@@ -475,6 +356,7 @@ srv_mail(void *arg, const struct smtp_path *from)
 	*r->from = *from;
 	r->nrcpt = 0;
 	r->first_rcpt[0] = '\0';
+	r->retried = 0;
 	uptx_begin(r->tx);
 	(void)clock_gettime(CLOCK_MONOTONIC, &r->tx_start);
 	/* uptx resets a transaction left open, or waits for the connection */
@@ -509,6 +391,12 @@ relay_connect(struct relay *r)
 {
 	struct upcred_facts		 f;
 
+	/* an idle connection of the same account first: no secret needed */
+	relay_cred_facts(r, &f);
+	if (relay_open_idle(r, &f)) {
+		(void)uptx_mail(r->tx, r->from);
+		return;
+	}
 	/*
 	 * The upstream's credentials, per connection.  inject: fetched
 	 * afresh (token_command is asynchronous), then the connection is
@@ -524,7 +412,6 @@ relay_connect(struct relay *r)
 		return;
 	}
 	/* map: the client's entry; none: no AUTH */
-	relay_cred_facts(r, &f);
 	relay_open_mail(r, &f);
 }
 
@@ -665,6 +552,7 @@ relay_cred_facts(struct relay *r, struct upcred_facts *f)
 	if (r->up->pop_server.host[0] != '\0')
 		f->pop_user = r->up->username;
 	f->map = r->map;
+	f->inject_user = r->up->username;
 }
 
 /*
@@ -677,6 +565,7 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 {
 	struct smtp_client_params	 p;
 	struct upcred			 c;
+	struct uprt			*u = relay_uprt(r);
 	const char			*why;
 	char				 vis[UPCRED_ID_MAX * 4 + 1];
 
@@ -688,37 +577,47 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 		relay_fail_reply(r, FAIL_INTERNAL);
 		return;
 	}
-	memset(&p, 0, sizeof(p));
-	p.base = r->env->base;
-	p.dns = r->env->dns;
-	p.up = r->up;
-	p.tls = relay_tls_ctx(r);
-	p.helo_name = r->up->helo_name[0] != '\0' ? r->up->helo_name :
-	    r->env->conf->hostname;
-	p.id = r->id;
+	relay_client_params(r->env, u, r->id, &p);
 	p.auth = upcred_auth(&c);
-	/* the client may outlive this session while it says QUIT */
-	p.release = relay_env_release;
-	p.release_arg = r->env;
-	/* c.identity: what a pool will key this connection on */
 	(void)str_vis(vis, sizeof(vis), c.identity, strlen(c.identity));
 	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s auth=%s "
 	    "as=\"%s\"", r->id, r->up->host, r->up->port,
 	    tls_mode_name(r->up->tls), p.auth != NULL ?
 	    auth_mode_name(r->up->auth) : "none", vis);
-	r->env->refcnt++;
-	nupstreams++;
+	relay_env_hold(r->env);
 	r->up_tls[0] = '\0';
 	r->up_resumed = 0;
-	/* the seam where the connection pool will lease a connection */
-	if (uptx_open(r->tx, &uptx_conn_direct, &p, c.identity) == -1) {
-		nupstreams--;
-		relay_env_unref(r->env);
+	if (uptx_open(r->tx, uppool_conn(u->pool), &p, c.identity) == -1) {
+		relay_env_release(r->env);
 		relay_enter(r, R_IDLE);
 		relay_fail_reply(r, FAIL_INTERNAL);
 		return;
 	}
 	relay_enter(r, R_CONNECT);
+}
+
+/*
+ * relay_open_idle - an idle connection of the pool for the account f
+ * names, leased to r: 1, and r waits in R_CONNECT for its ready (after
+ * attach's check); 0 when there is none (nothing changed).
+ */
+int
+relay_open_idle(struct relay *r, const struct upcred_facts *f)
+{
+	char		 id[UPCRED_ID_MAX];
+	const char	*why;
+
+	if (r->retried || !r->up->pool ||
+	    upcred_identity(f, id, sizeof(id), &why) == -1)
+		return 0;
+	r->up_tls[0] = '\0';
+	r->up_resumed = 0;
+	if (uptx_open(r->tx, uppool_conn(relay_uprt(r)->pool), NULL, id) == -1)
+		return 0;
+	log_debug("%016" PRIx64 " relay reusing upstream=%s:%u carried=%u",
+	    r->id, r->up->host, r->up->port, uptx_carried(r->tx));
+	relay_enter(r, R_CONNECT);
+	return 1;
 }
 
 /* relay_open_mail - the connection for the MAIL waiting in r, then MAIL */
@@ -1052,6 +951,31 @@ tx_state(const struct relay *r, enum uptx_state s)
 	return r->state == R_AUTH ? R_AUTH : map[s];
 }
 
+/*
+ * relay_retry - an idle connection taken from the pool died before the
+ * upstream accepted anything of this transaction (uptx_retryable): run
+ * it once more on a new connection, and the client sees nothing.  Not
+ * for passthrough (the client's password is gone) nor a second time.
+ */
+static int
+relay_retry(struct relay *r, enum relay_state s, const char *why)
+{
+	char	 vis[256];
+
+	if (!uptx_retryable(r->tx) || r->retried || s == R_AUTH ||
+	    r->up->auth == AUTH_PASSTHROUGH || r->from == NULL)
+		return 0;
+	r->retried = 1;
+	(void)str_vis(vis, sizeof(vis), why, strlen(why));
+	log_info("%016" PRIx64 " relay retry upstream=%s:%u state=%s "
+	    "reason=\"reused connection lost: %s\"", r->id, r->up->host,
+	    r->up->port, relay_strstate[s], vis);
+	relay_enter(r, R_IDLE);
+	relay_connect(r);
+	/* r may be freed here */
+	return 1;
+}
+
 static void
 tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
     const struct smtp_reply *authrep)
@@ -1059,6 +983,8 @@ tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
 	struct relay		*r = arg;
 	enum relay_state	 s = tx_state(r, us);
 
+	if (relay_retry(r, s, why))
+		return;
 	log_warnx("%016" PRIx64 " relay upstream=%s:%u failed class=%s "
 	    "state=%s reason=\"%s\"", r->id, r->up->host, r->up->port,
 	    fail_name(cls), relay_strstate[s], why);

@@ -30,6 +30,12 @@ struct relay_env;
 struct relay_env *relay_env_new(struct event_base *, struct evdns_base *,
 	    struct gw_conf *, char *err, size_t errlen);
 void	relay_env_unref(struct relay_env *);
+/* relay_env_warm - start pre-warming its pools (pool_min_idle) */
+void	relay_env_warm(struct relay_env *);
+/* relay_env_retire - SIGHUP: its idle connections QUIT, none kept again */
+void	relay_env_retire(struct relay_env *);
+/* relay_env_shutdown - SIGTERM: the same, before draining */
+void	relay_env_shutdown(struct relay_env *);
 struct gw_conf *relay_env_conf(const struct relay_env *);
 
 /*

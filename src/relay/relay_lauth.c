@@ -81,8 +81,13 @@ relay_srv_auth(void *arg, const char *mech, const char *user,
 	f.user = user;		/* upcred: one try, no fallback */
 	f.secret = pass;
 	(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
-	/* smtp_client_new() copies the credentials */
-	relay_open_upstream(r, &f);
+	/*
+	 * An idle connection this same user and password opened (the
+	 * identity holds their proof, upcred.h): the upstream's 235 on it
+	 * stands.  Else a new one; smtp_client_new() copies the credentials.
+	 */
+	if (!relay_open_idle(r, &f))
+		relay_open_upstream(r, &f);
 	if (!uptx_connected(r->tx)) {
 		/* relay_open_upstream() answered (451: out of memory) */
 		relay_auth_log(r, user, "failed", 0);

@@ -117,12 +117,22 @@ struct relay {
 	/* the upstream's TLS, kept past the client's free for the log */
 	char			 up_tls[96];
 	int			 up_resumed;	/* its TLS session was resumed */
+	int			 retried;	/* this transaction's one retry */
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
 	void			*done_arg;
 };
 
+/* relay_env.c: the snapshot's holds and pools */
+struct smtp_client_params;
+void	relay_env_hold(struct relay_env *);
+void	relay_env_release(void *);
+unsigned relay_env_nupstreams(void);
+void	relay_client_params(struct relay_env *, struct uprt *, uint64_t,
+	    struct smtp_client_params *);
+
 /* relay.c: the session's states and its upstream */
+uint64_t relay_new_id(void);
 void	relay_enter(struct relay *, enum relay_state);
 /* relay_uprt - the runtime of r's upstream in r's snapshot */
 struct uprt *relay_uprt(struct relay *);
@@ -134,6 +144,7 @@ void	relay_close_upstream(struct relay *);
 /* relay_cred_facts - upcred's facts for r, before inject or passthrough's */
 void	relay_cred_facts(struct relay *, struct upcred_facts *);
 void	relay_open_upstream(struct relay *, const struct upcred_facts *);
+int	relay_open_idle(struct relay *, const struct upcred_facts *);
 
 /* relay_lauth.c: the listener's AUTH */
 void	relay_srv_auth(void *, const char *, const char *, const char *);

@@ -64,9 +64,10 @@ txlog_tx(const struct txlog_tx *t)
 	if (t->dkim != NULL)
 		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", t->dkim);
 	log_info("%016" PRIx64 " relay client=%s from=<%s> rcpts=%u size=%llu "
-	    "upstream=%s:%u tls=\"%s\" resumed=%s%s reply=\"%s\" "
-	    "duration=%.3fs", t->id, t->client, from, t->nrcpt, t->size,
-	    t->host, t->port, t->tls, t->resumed ? "yes" : "no", dkim, reply,
+	    "upstream=%s:%u tls=\"%s\" resumed=%s conn=%s carried=%u%s "
+	    "reply=\"%s\" duration=%.3fs", t->id, t->client, from, t->nrcpt,
+	    t->size, t->host, t->port, t->tls, t->resumed ? "yes" : "no",
+	    t->reused ? "reused" : "new", t->carried, dkim, reply,
 	    t->duration);
 }
 

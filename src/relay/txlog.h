@@ -27,6 +27,8 @@ struct txlog_tx {
 	unsigned		 port;
 	const char		*tls;		/* "TLSv1.3 ..." or "none" */
 	int			 resumed;	/* the TLS session was resumed */
+	int			 reused;	/* the connection came from the pool */
+	unsigned		 carried;	/* messages it carried before */
 	const char		*dkim;		/* NULL: no dkim= field */
 	double			 duration;	/* seconds since MAIL */
 	int			 code;		/* the reply the client got */

@@ -13,6 +13,7 @@
 #include "auth/users.h"
 #include "conf/conf.h"
 #include "tls/tls.h"
+#include "upstream/uppool.h"
 #include "upstream/uprt.h"
 #include "util/str.h"
 
@@ -165,6 +166,8 @@ uprt_free(struct uprt *u)
 {
 	if (u == NULL)
 		return;
+	/* first: an idle connection's TLS uses u->tls */
+	uppool_free(u->pool);
 	tls_client_ctx_free(u->tls);
 	users_free(u->users);
 	tls_client_ctx_free(u->pop_tls);

@@ -18,7 +18,6 @@ struct conf_upstream;
 struct tls_client_ctx;
 struct users;
 struct uppool;
-struct upsess_cache;
 
 struct uprt {
 	/* the section in the snapshot this was built from */
@@ -32,12 +31,12 @@ struct uprt {
 	struct tls_client_ctx	*pop_tls;
 	struct users		*users;		/* auth = map, else NULL */
 	/*
-	 * Issue 11, parts 2 and 3, built elsewhere: the idle connections
-	 * of this snapshot (never handed to another snapshot's
-	 * transactions) and the TLS sessions to resume.  NULL for now.
+	 * The idle connections of this snapshot (uppool.h), never handed
+	 * to another snapshot's transactions; set by the owner after
+	 * uprt_new() (it needs the event loop), freed by uprt_free().  The
+	 * TLS sessions to resume are in tls's own cache (tls_sess.c).
 	 */
 	struct uppool		*pool;
-	struct upsess_cache	*sessions;
 	/* what the POP-before-SMTP login vouches for, uprt_pop_ok()'s key */
 	char			*keepkey;
 };

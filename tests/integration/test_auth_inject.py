@@ -344,7 +344,11 @@ def test_xoauth2_same_gateway_rereads_file():
     is replaced, session 2 authenticates with the new one."""
     tf = secret_file(TOKEN + "\n", name="token")
     up = auth_up(mechs=["XOAUTH2"], tokens={USER: TOKEN})
-    gw = Gateway(up, upstream_conf=inject(token_file=tf))
+    # the file is read for each new connection: pool = no makes the
+    # second session open one (a pooled one stays authenticated)
+    conf = inject(token_file=tf)
+    conf["pool"] = "no"
+    gw = Gateway(up, upstream_conf=conf)
     expect_delivered(up, gw, "XOAUTH2", 1, "first")
     with open(tf, "w", encoding="utf-8") as f:
         f.write(TOKEN2 + "\n")

@@ -443,8 +443,15 @@ t_conf(struct t *t, const char *listener_extra, const char *upstream_extra)
 	    "connect_timeout = 5\n"
 	    "command_timeout = 10\n"
 	    "%s"
+	    "%s"
 	    "%s",
 	    listener_extra ? listener_extra : "", t->up.port,
+	    /*
+	     * One upstream connection per session, ended by QUIT, unless a
+	     * test is about the pool: the scripts are per connection.
+	     */
+	    upstream_extra != NULL && strstr(upstream_extra, "pool") != NULL ?
+	    "" : "pool = no\n",
 	    upstream_extra ? upstream_extra : "", t->sections);
 	assert_true(n > 0 && (size_t)n < sizeof(text));
 	write_file(path, text, 0600);

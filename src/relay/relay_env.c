@@ -1,0 +1,269 @@
+/*
+ * relay_env.c - what the sessions under one configuration snapshot
+ * share (struct relay_env): the upstream runtimes with their pools, the
+ * DKIM signers, the hash workers; and the holds every upstream
+ * connection keeps on its snapshot, so that a reload frees nothing under
+ * a connection still open (closing, or idle in a pool).
+ */
+#include <sys/types.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "auth/hashpool.h"
+#include "conf/conf.h"
+#include "relay/relay.h"
+#include "relay/relay_local.h"
+#include "relay/signers.h"
+#include "smtp/smtp_client.h"
+#include "tls/tls.h"
+#include "upstream/uppool.h"
+#include "upstream/uprt.h"
+#include "util/log.h"
+
+static unsigned nupstreams;	/* upstream connections alive: idle, closing */
+
+static int	env_pool_params(void *, const struct conf_upstream *,
+		    struct smtp_client_params *);
+static void	env_pool_unhold(void *, const struct smtp_client_params *);
+
+/* users_file errors in relay_env_new(): all logged, uprt keeps the first */
+static void
+env_users_err(void *arg, const char *msg)
+{
+	log_error("%s", msg);
+}
+
+/* signers_load's error callback: keep the first for relay_env_new's err */
+struct env_errs {
+	char	*buf;
+	size_t	 len;
+	int	 n;
+};
+
+static void
+env_err_first(void *arg, const char *msg)
+{
+	struct env_errs	*e = arg;
+
+	if (e->n++ == 0)
+		(void)snprintf(e->buf, e->len, "%s", msg);
+	else
+		log_error("%s", msg);
+}
+
+static void
+env_warn(void *arg, const char *msg)
+{
+	log_warnx("%s", msg);
+}
+
+/* relay_env_new - the shared state of sessions under one configuration */
+struct relay_env *
+relay_env_new(struct event_base *base, struct evdns_base *dns,
+    struct gw_conf *conf, char *err, size_t errlen)
+{
+	struct relay_env	*env;
+	struct env_errs		 e = { err, errlen, 0 };
+	struct uppool_hooks	 hooks;
+	char			 why[512];
+	size_t			 i;
+
+	if ((env = calloc(1, sizeof(*env))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	env->base = base;
+	env->dns = dns;
+	env->conf = conf_ref(conf);
+	env->refcnt = 1;
+	hooks.params = env_pool_params;
+	hooks.unhold = env_pool_unhold;
+	hooks.arg = env;
+	/* one runtime per upstream: TLS and POP contexts, users_file */
+	for (i = 0; i < conf->nupstreams; i++) {
+		env->uprt[i] = uprt_new(&conf->upstreams[i], env_users_err,
+		    NULL, why, sizeof(why));
+		if (env->uprt[i] == NULL) {
+			(void)snprintf(err, errlen, "upstream %s: %s",
+			    conf->upstreams[i].name, why);
+			relay_env_unref(env);
+			return NULL;
+		}
+		env->nuprt++;
+		env->uprt[i]->pool = uppool_new(base, &conf->upstreams[i],
+		    &hooks);
+		if (env->uprt[i]->pool == NULL) {
+			(void)snprintf(err, errlen, "upstream %s: out of memory",
+			    conf->upstreams[i].name);
+			relay_env_unref(env);
+			return NULL;
+		}
+	}
+	/* beside the TLS contexts: a bad key refuses the whole snapshot */
+	if (signers_load(conf, &env->signers, env_err_first, env_warn,
+	    &e) != 0) {
+		relay_env_unref(env);
+		return NULL;
+	}
+	return env;
+}
+
+/* relay_check_conf - what relay_env_new() would refuse, for -t */
+int
+relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
+    const char *), void *arg)
+{
+	size_t		 i;
+	int		 nerr = 0;
+
+	for (i = 0; i < conf->nupstreams; i++)
+		nerr += uprt_check_users(&conf->upstreams[i], err, arg);
+	tls_init();
+	for (i = 0; i < conf->nupstreams; i++)
+		nerr += uprt_check_tls(&conf->upstreams[i], err, arg);
+	return nerr;
+}
+
+/* relay_env_unref - drop a reference; the last one frees */
+void
+relay_env_unref(struct relay_env *env)
+{
+	size_t	i;
+
+	if (env == NULL || --env->refcnt > 0)
+		return;
+	hashpool_free(env->hpool);
+	for (i = 0; i < env->nuprt; i++)
+		uprt_free(env->uprt[i]);
+	signers_free(env->signers);
+	conf_unref(env->conf);
+	free(env);
+}
+
+/*
+ * relay_env_release - an upstream connection was freed: give back its
+ * hold.  Deferred to the loop: the free may come from inside the pool
+ * (a QUIT, a drop), and the last reference frees the pool with the env.
+ */
+static void
+relay_env_release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	nupstreams--;
+	relay_env_unref(arg);
+}
+
+void
+relay_env_release(void *arg)
+{
+	struct relay_env	*env = arg;
+	const struct timeval	 now = { 0, 0 };
+
+	if (event_base_once(env->base, -1, EV_TIMEOUT, relay_env_release_cb,
+	    env, &now) == -1)
+		relay_env_release_cb(-1, 0, env);
+}
+
+/* relay_env_hold - an upstream connection is made: it holds env */
+void
+relay_env_hold(struct relay_env *env)
+{
+	env->refcnt++;
+	nupstreams++;
+}
+
+/* relay_env_nupstreams - upstream connections alive, idle and closing too */
+unsigned
+relay_env_nupstreams(void)
+{
+	return nupstreams;
+}
+
+/* the pool's own connections (pre-warm): what relay_open_upstream sets */
+static int
+env_pool_params(void *arg, const struct conf_upstream *up,
+    struct smtp_client_params *p)
+{
+	struct relay_env	*env = arg;
+	struct uprt		*u;
+
+	if ((u = uprt_find(env->uprt, env->nuprt, up)) == NULL)
+		return -1;
+	relay_client_params(env, u, relay_new_id(), p);
+	relay_env_hold(env);
+	return 0;
+}
+
+static void
+env_pool_unhold(void *arg, const struct smtp_client_params *p)
+{
+	relay_env_release(arg);
+}
+
+/*
+ * relay_client_params - a new connection to u's upstream under env,
+ * without its credentials; release gives back relay_env_hold's hold.
+ */
+void
+relay_client_params(struct relay_env *env, struct uprt *u, uint64_t id,
+    struct smtp_client_params *p)
+{
+	const struct conf_upstream	*up = u->up;
+
+	memset(p, 0, sizeof(*p));
+	p->base = env->base;
+	p->dns = env->dns;
+	p->up = up;
+	p->tls = u->tls;
+	p->helo_name = up->helo_name[0] != '\0' ? up->helo_name :
+	    env->conf->hostname;
+	p->id = id;
+	/* the client may outlive its session while it says QUIT, or idle */
+	p->release = relay_env_release;
+	p->release_arg = env;
+}
+
+/* for every pool of env: f */
+static void
+env_pools(struct relay_env *env, void (*f)(struct uppool *))
+{
+	size_t	i;
+
+	/* a QUIT may free what holds env: hold it while we walk */
+	env->refcnt++;
+	for (i = 0; i < env->nuprt; i++)
+		if (env->uprt[i]->pool != NULL)
+			f(env->uprt[i]->pool);
+	relay_env_unref(env);
+}
+
+/* relay_env_warm - start pre-warming, once the loop runs */
+void
+relay_env_warm(struct relay_env *env)
+{
+	env_pools(env, uppool_warm);
+}
+
+/* relay_env_retire - SIGHUP: env's idle connections go, none are kept */
+void
+relay_env_retire(struct relay_env *env)
+{
+	env_pools(env, uppool_retire);
+}
+
+/* relay_env_shutdown - SIGTERM: idle connections say QUIT */
+void
+relay_env_shutdown(struct relay_env *env)
+{
+	env_pools(env, uppool_shutdown);
+}
+
+/* relay_env_conf - the configuration of an env */
+struct gw_conf *
+relay_env_conf(const struct relay_env *env)
+{
+	return env->conf;
+}
+
