@@ -310,6 +310,10 @@ write_conf() {
 			[ "$has_pool_max_idle" = 0 ] ||
 			    more=$(printf 'pool_max_idle = %s\n%s' "$poolidle" "$(grep -v '^[[:space:]]*pool_max_idle[[:space:]]*=' <<<"$gw_extra" || true)")
 			;;
+		smtpgate-poolwarm-*)
+			# pre-warmed: the idle connections and nothing else
+			more=$(printf 'pool_max_idle = %s\npool_min_idle = %s\n%s' "$poolidle" "$poolidle" "$(grep -v '^[[:space:]]*pool_m[a-z]*_idle[[:space:]]*=' <<<"$gw_extra" || true)")
+			;;
 		esac
 		cat >"$tmp/$1.ini" <<EOF
 [gateway]
@@ -625,6 +629,20 @@ pool_idle_measure() {
 	    'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "-" }')
 	note "round $rd pooled idle: upstream connections $n0 -> $n1, VmRSS $r0 -> $r1 kB, ${R[pool,idle,per,$rd]} kB/connection"
 	stop_proxy
+	# exact: a gateway that pre-warms BENCH_POOLIDLE connections
+	# (pool_min_idle) and has no client session, against r0 above
+	start_proxy smtpgate-poolwarm-implicit
+	local i=0
+	while [ "$(upstream_conns)" -lt "$poolidle" ] && [ $i -lt 200 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	sleep 0.5
+	n1=$(upstream_conns); r1=$(status_kb "$proxy_pid" VmRSS)
+	R[pool,warm,conns,$rd]=$n1
+	R[pool,warm,per,$rd]=$(awk -v a="$r0" -v b="$r1" -v n="$n1" \
+	    'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "-" }')
+	note "round $rd pre-warmed idle: upstream connections $n1, VmRSS $r0 -> $r1 kB, ${R[pool,warm,per,$rd]} kB/connection"
+	stop_proxy
 }
 
 # --- load ------------------------------------------------------------------
@@ -725,8 +743,9 @@ for k in smtpgate-implicit smtpgate-implicit-mail stunnel-implicit; do
 	    "($(range idle "$k" per))"
 done
 if [ "$has_pool" = 1 ]; then
-	pool_kb=$(med pool idle per)
-	echo "idle pooled upstream connection (implicit TLS): $pool_kb kB each ($(med pool idle conns) left open by $poolidle sessions at once; upper bound)"
+	pool_kb=$(med pool warm per)
+	echo "idle pooled upstream connection (implicit TLS): $pool_kb kB each ($(med pool warm conns) pre-warmed with pool_min_idle, no client session)"
+	echo "  upper bound after a burst: $(med pool idle per) kB each ($(med pool idle conns) left open by $poolidle sessions at once; includes the heap the sessions left)"
 else
 	pool_kb="n/a (no pool)"
 	echo "idle pooled upstream connection: n/a (no pool)"
