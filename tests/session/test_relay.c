@@ -48,6 +48,9 @@
  *   expect "."		the message body: everything up to CRLF.CRLF
  *   reply NULL		close the connection instead of answering
  *   reply HOLD		answer nothing until the test calls up_release()
+ *   THEN_CLOSE		(a step of its own) close right after the reply
+ *			of the step before it, unasked: a server dropping
+ *			an idle client
  * After the last step a QUIT gets 221 and the connection closes; any
  * other line is a mismatch.
  */
@@ -57,6 +60,8 @@ struct step {
 };
 #define END	{ NULL, NULL }
 static const char HOLD[] = "(held)";
+static const char CLOSE[] = "(close)";
+#define THEN_CLOSE { NULL, CLOSE }
 
 struct ups;
 
@@ -149,6 +154,12 @@ up_answer(struct fconn *c, const struct step *s)
 		c->held = 1;
 	else
 		up_send(c, s->reply);
+	if (c->script[c->pc].expect == NULL &&
+	    c->script[c->pc].reply == CLOSE) {
+		c->pc++;
+		c->done = 1;
+		up_close(c);
+	}
 }
 
 /* up_run - match what has arrived against the script */
@@ -331,6 +342,10 @@ struct t {
 	size_t			 cinlen;
 	int			 ceof;
 	int			 done;		/* relay_done_fn calls */
+	int			 nsessions;	/* t_session calls */
+	int			 wconn;		/* what wait_* waits for */
+	const char		*wraw;
+	unsigned		 widle;
 	int			 timed_out;
 	unsigned		 base_count;	/* left by a failed test */
 	struct event		*timer;
@@ -464,18 +479,39 @@ got_banner(struct t *t)
 	return memmem(t->cin, t->cinlen, "\r\n", 2) != NULL || t->ceof;
 }
 
-/* t_start - the relay_env and one session on a socketpair */
+/* t_env - the relay_env of t->conf */
 static void
-t_start(struct t *t)
+t_env(struct t *t)
 {
-	struct sockaddr_in	 peer;
 	char			 err[512];
-	int			 sv[2];
 
 	err[0] = '\0';
 	t->env = relay_env_new(t->base, t->dns, t->conf, err, sizeof(err));
 	if (t->env == NULL)
 		fail_msg("relay_env_new: %s", err);
+}
+
+/*
+ * t_session - a client session on a socketpair, to its banner.  A session
+ * before it (on the same env) must have ended: its client end is closed
+ * here.  Idle pooled connections count in relay_session_count().
+ */
+static void
+t_session(struct t *t)
+{
+	struct sockaddr_in	 peer;
+	unsigned		 before;
+	int			 sv[2];
+
+	if (t->cfd != -1) {
+		event_free(t->cev);
+		t->cev = NULL;
+		close(t->cfd);
+		t->cfd = -1;
+	}
+	t->cinlen = 0;
+	t->ceof = 0;
+	before = relay_session_count();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
 	assert_int_equal(evutil_make_socket_nonblocking(sv[1]), 0);
@@ -490,11 +526,20 @@ t_start(struct t *t)
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(relay_session_start(t->env, &t->conf->listeners[0],
 	    sv[0], (struct sockaddr *)&peer, sizeof(peer), on_done, t), 0);
-	assert_int_equal(relay_session_count(), t->base_count + 1);
+	t->nsessions++;
+	assert_int_equal(relay_session_count(), before + 1);
 	if (!run_until(t, got_banner))
 		fail_msg("no banner from the relay");
 	assert_true(t->cinlen >= 4 && memcmp(t->cin, "220 ", 4) == 0);
 	t->cinlen = 0;
+}
+
+/* t_start - the relay_env and its first session */
+static void
+t_start(struct t *t)
+{
+	t_env(t);
+	t_session(t);
 }
 
 /* the fixture of the running test, for teardown() after a failure */
@@ -558,7 +603,9 @@ all_gone(struct t *t)
 /*
  * t_free - end the session (the client hangs up if it has not), wait until
  * the relay has let go of both sides, and free everything: under ASan and
- * valgrind a leak in the relay shows here.
+ * valgrind a leak in the relay shows here.  Idle pooled connections hold
+ * the env: relay_env_shutdown() makes them QUIT (as SIGTERM does), and a
+ * connection given back after it is closed too.
  */
 static void
 t_free(struct t *t)
@@ -568,6 +615,7 @@ t_free(struct t *t)
 		close(t->cfd);
 	}
 	if (t->env != NULL) {
+		relay_env_shutdown(t->env);
 		if (!run_until(t, all_gone))
 			fail_msg("the relay kept %u sessions",
 			    relay_session_count());
@@ -1622,6 +1670,420 @@ test_auth_passthrough(void **state)
 	t_free(t);
 }
 
+/* ------------------------------------------------------------------ */
+/* the pool: sessions one after another on the same env */
+
+/* one transaction as the scripts and the upstream see it */
+#define TX(ok) \
+	{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" }, \
+	{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" }, \
+	{ "DATA", "354 go ahead\r\n" }, \
+	{ ".", ok }
+#define TX_UP	"MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n" \
+		MSG_UP ".\r\n"
+#define RSET_OK	{ "RSET", "250 2.0.0 Ok\r\n" }
+#define POOL_ON	"pool = yes\n"
+
+static int
+sessions_ended(struct t *t)
+{
+	return t->done == t->nsessions;
+}
+
+/* t_end - the client says QUIT; wait until the relay is done with it */
+static void
+t_end(struct t *t)
+{
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	if (!run_until(t, sessions_ended))
+		fail_msg("session %d did not end", t->nsessions);
+}
+
+static int
+raw_arrived(struct t *t)
+{
+	const struct fconn	*c = &t->up.conns[t->wconn];
+
+	return c->rawlen >= strlen(t->wraw) || c->closed ||
+	    t->up.mismatch[0] != '\0';
+}
+
+/* wait_raw - until upstream conn i has received as much as want: exactly it */
+static void
+wait_raw(struct t *t, int i, const char *want)
+{
+	t->wconn = i;
+	t->wraw = want;
+	(void)run_until(t, raw_arrived);
+	if (t->up.mismatch[0] != '\0')
+		fail_msg("upstream: %s", t->up.mismatch);
+	assert_raw(t, i, want);
+}
+
+static int
+conn_closed(struct t *t)
+{
+	return t->up.conns[t->wconn].closed;
+}
+
+/* wait_closed - until upstream conn i is closed (by either side) */
+static void
+wait_closed(struct t *t, int i)
+{
+	t->wconn = i;
+	if (!run_until(t, conn_closed))
+		fail_msg("upstream conn %d still open", i);
+}
+
+static int
+only_idle(struct t *t)
+{
+	return relay_session_count() == t->base_count + t->widle;
+}
+
+/* wait_count - until the relay keeps n upstream connections, no session */
+static void
+wait_count(struct t *t, unsigned n)
+{
+	t->widle = n;
+	if (!run_until(t, only_idle))
+		fail_msg("relay_session_count() is %u, want %u",
+		    relay_session_count(), t->base_count + n);
+}
+
+/*
+ * Two one-message sessions with the pool on: one upstream connection
+ * carries both; at the end of each session it is reset (RSET) and kept,
+ * the second session starts with MAIL (no banner, no EHLO again), and
+ * the idle connection says QUIT at shutdown.
+ */
+static void
+test_pool_two_sessions(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	/* the client session is gone, the idle connection stays */
+	wait_count(t, 1);
+	assert_int_equal(t->up.conns[0].closed, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+
+	relay_env_shutdown(t->env);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n" TX_UP "RSET\r\n"
+	    "QUIT\r\n");
+	wait_count(t, 0);
+	assert_int_equal(t->up.accepts, 1);
+	assert_int_equal(t->done, 2);
+	t_free(t);
+}
+
+/*
+ * A reused connection answers MAIL with 421 and closes: the MAIL runs
+ * again, once, on a new connection, and the client sees only its 250.
+ */
+static void
+test_pool_retry_421_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		{ "MAIL FROM:<a@src.test>", "421 4.3.2 shutting down\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_int_equal(t->up.conns[0].closed, 1);
+	assert_int_equal(t->up.conns[0].quit, 0);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n"
+	    "MAIL FROM:<a@src.test>\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	assert_int_equal(t->up.conns[1].bodylen, strlen(MSG_UP));
+	assert_memory_equal(t->up.conns[1].body, MSG_UP, strlen(MSG_UP));
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	t_free(t);
+	/* t_free's shutdown: the one kept says QUIT */
+}
+
+/*
+ * The upstream drops the idle connection right after answering RSET:
+ * the idle watch lets it go, and the next session gets a new connection
+ * and its 250, no 4xx.
+ */
+static void
+test_pool_idle_closed(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_closed(t, 0);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	/* the relay noticed while idle: nothing is kept */
+	wait_count(t, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+/*
+ * A 421 while idle, then the close, and the next session's MAIL comes
+ * at once (the relay may or may not have seen the close yet): a new
+ * connection, the client sees 250.
+ */
+static void
+test_pool_idle_421(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	up_send(&t->up.conns[0], "421 4.4.2 idle too long\r\n");
+	up_close(&t->up.conns[0]);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_int_equal(t->up.conns[0].quit, 0);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	t_free(t);
+}
+
+/* pool_max_messages = 1: each connection carries one message, then QUIT */
+static void
+test_pool_max_messages(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON "pool_max_messages = 1\n"),
+	    0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	wait_closed(t, 1);
+	assert_int_equal(t->up.conns[1].quit, 1);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/* SIGTERM (relay_env_shutdown): the idle connection says QUIT and goes */
+static void
+test_pool_shutdown(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	relay_env_shutdown(t->env);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\nQUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/* the give-back's RSET refused: the connection is dropped, not kept */
+static void
+test_pool_rset_refused(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"),
+		{ "RSET", "500 5.5.1 no RSET here\r\n" },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), RSET_OK, END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_closed(t, 0);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	assert_int_equal(t->up.conns[0].quit, 0);
+	wait_count(t, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+static int
+rset_held(struct t *t)
+{
+	return t->up.conns[0].held || t->up.mismatch[0] != '\0';
+}
+
+/*
+ * The next session's MAIL while the give-back's RSET is still
+ * unanswered: the MAIL waits for it on the same connection, then goes.
+ */
+static void
+test_pool_mail_during_rset(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), { "RSET", HOLD },
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+	int		 i;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	if (!run_until(t, rset_held))
+		fail_msg("no RSET at the upstream");
+
+	t_session(t);
+	ehlo(t);
+	cl_send(t, "MAIL FROM:<a@src.test>\r\n");
+	for (i = 0; i < 20; i++)
+		(void)event_base_loop(t->base, EVLOOP_NONBLOCK);
+	assert_int_equal(t->cinlen, 0);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	up_release(&t->up, 0, "250 2.0.0 Ok\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cmd(t, MSG ".\r\n", "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -1649,6 +2111,14 @@ main(void)
 		cmocka_unit_test_teardown(test_auth_map, teardown),
 		cmocka_unit_test_teardown(test_auth_map_wrong_password, teardown),
 		cmocka_unit_test_teardown(test_auth_passthrough, teardown),
+		cmocka_unit_test_teardown(test_pool_two_sessions, teardown),
+		cmocka_unit_test_teardown(test_pool_retry_421_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_idle_closed, teardown),
+		cmocka_unit_test_teardown(test_pool_idle_421, teardown),
+		cmocka_unit_test_teardown(test_pool_max_messages, teardown),
+		cmocka_unit_test_teardown(test_pool_shutdown, teardown),
+		cmocka_unit_test_teardown(test_pool_rset_refused, teardown),
+		cmocka_unit_test_teardown(test_pool_mail_during_rset, teardown),
 	};
 
 	log_init(0, getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,
