@@ -1996,6 +1996,75 @@ test_pool_shutdown(void **state)
 	t_free(t);
 }
 
+/*
+ * SIGHUP (relay_env_retire): the idle connection says QUIT, and a
+ * session still on the old env opens a new one and QUITs it at its end:
+ * nothing is kept under a retired snapshot.
+ */
+static void
+test_pool_retire(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	relay_env_retire(t->env);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	wait_count(t, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	wait_closed(t, 1);
+	assert_int_equal(t->up.conns[1].quit, 1);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/*
+ * SIGTERM while a session holds its connection: at the session's end the
+ * connection says QUIT at once, no RSET first (it would not be kept).
+ */
+static void
+test_pool_shutdown_in_use(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	relay_env_shutdown(t->env);
+	assert_int_equal(t->up.conns[0].closed, 0);
+	t_end(t);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
 /* the give-back's RSET refused: the connection is dropped, not kept */
 static void
 test_pool_rset_refused(void **state)
@@ -2117,6 +2186,8 @@ main(void)
 		cmocka_unit_test_teardown(test_pool_idle_421, teardown),
 		cmocka_unit_test_teardown(test_pool_max_messages, teardown),
 		cmocka_unit_test_teardown(test_pool_shutdown, teardown),
+		cmocka_unit_test_teardown(test_pool_retire, teardown),
+		cmocka_unit_test_teardown(test_pool_shutdown_in_use, teardown),
 		cmocka_unit_test_teardown(test_pool_rset_refused, teardown),
 		cmocka_unit_test_teardown(test_pool_mail_during_rset, teardown),
 	};
