@@ -343,7 +343,7 @@ struct t {
 	int			 ceof;
 	int			 done;		/* relay_done_fn calls */
 	int			 nsessions;	/* t_session calls */
-	int			 wconn;		/* what wait_* waits for */
+	int			 wconn;		/* what wait_*() wait for */
 	const char		*wraw;
 	unsigned		 widle;
 	int			 timed_out;
@@ -545,6 +545,88 @@ t_start(struct t *t)
 /* the fixture of the running test, for teardown() after a failure */
 static struct t	*cur;
 
+/*
+ * Log capture: while a test looks at the relay's log lines, stderr goes
+ * into a file of its directory at level info; log_collect() (or the
+ * teardown of a failed test) puts stderr and the level back.
+ */
+static int	saved_stderr = -1;
+
+static void
+log_level_default(void)
+{
+	log_setlevel(getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,
+	    getenv("TEST_RELAY_DEBUG") ? LOGF_ALL : 0);
+}
+
+static void
+log_restore(void)
+{
+	if (saved_stderr == -1)
+		return;
+	(void)fflush(stderr);
+	(void)dup2(saved_stderr, STDERR_FILENO);
+	(void)close(saved_stderr);
+	saved_stderr = -1;
+	log_level_default();
+}
+
+static void
+log_capture(const char *dir)
+{
+	char	 path[128];
+	int	 fd;
+
+	(void)snprintf(path, sizeof(path), "%s/log", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	(void)fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	(void)close(fd);
+	log_setlevel(GW_LOG_INFO, 0);
+}
+
+/* log_collect - end the capture; what was logged into buf */
+static void
+log_collect(const char *dir, char *buf, size_t len)
+{
+	char	 path[128];
+	FILE	*f;
+	size_t	 n;
+
+	log_restore();
+	(void)snprintf(path, sizeof(path), "%s/log", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	(void)fclose(f);
+}
+
+/* log_has - the captured log has a line with every one of the strings */
+static int
+log_has(const char *log, const char *a, const char *b)
+{
+	const char	*p = log, *nl;
+	size_t		 ll;
+	char		 line[2048];
+
+	for (; *p != '\0'; p = *nl != '\0' ? nl + 1 : nl) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		ll = (size_t)(nl - p) < sizeof(line) - 1 ? (size_t)(nl - p) :
+		    sizeof(line) - 1;
+		memcpy(line, p, ll);
+		line[ll] = '\0';
+		if (strstr(line, a) != NULL && (b == NULL ||
+		    strstr(line, b) != NULL))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 rm_dir(const char *dir)
 {
@@ -562,6 +644,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	log_restore();
 	if (cur != NULL)
 		rm_dir(cur->dir);
 	cur = NULL;
@@ -1679,8 +1762,8 @@ test_auth_passthrough(void **state)
 	{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" }, \
 	{ "DATA", "354 go ahead\r\n" }, \
 	{ ".", ok }
-#define TX_UP	"MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n" \
-		MSG_UP ".\r\n"
+#define TX_UP	"MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n" \
+		"DATA\r\n" MSG_UP ".\r\n"
 #define RSET_OK	{ "RSET", "250 2.0.0 Ok\r\n" }
 #define POOL_ON	"pool = yes\n"
 
@@ -1767,10 +1850,12 @@ test_pool_two_sessions(void **state)
 		END
 	};
 	struct t	*t;
+	char		 log[8192];
 
 	(void)state;
 	t = t_new(s, NULL);
 	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	log_capture(t->dir);
 	t_start(t);
 	ehlo(t);
 	one_message(t, "250 2.0.0 first\r\n");
@@ -1787,6 +1872,13 @@ test_pool_two_sessions(void **state)
 	t_end(t);
 	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n" TX_UP "RSET\r\n");
 	wait_count(t, 1);
+	log_collect(t->dir, log, sizeof(log));
+	/* the transaction lines: new, then reused having carried one */
+	if (!log_has(log, "reply=\"250 2.0.0 first\"",
+	    " conn=new carried=0 ") ||
+	    !log_has(log, "reply=\"250 2.0.0 second\"",
+	    " conn=reused carried=1 "))
+		fail_msg("transaction lines not as expected:\n%s", log);
 
 	relay_env_shutdown(t->env);
 	wait_closed(t, 0);
@@ -1819,6 +1911,7 @@ test_pool_retry_421_mail(void **state)
 		END
 	};
 	struct t	*t;
+	char		 log[8192], want[64];
 
 	(void)state;
 	t = t_new(s0, s1);
@@ -1831,7 +1924,14 @@ test_pool_retry_421_mail(void **state)
 
 	t_session(t);
 	ehlo(t);
+	log_capture(t->dir);
 	one_message(t, "250 2.0.0 second\r\n");
+	log_collect(t->dir, log, sizeof(log));
+	(void)snprintf(want, sizeof(want),
+	    " relay retry upstream=127.0.0.1:%u ", t->up.port);
+	if (!log_has(log, want, "421 4.3.2 shutting down") ||
+	    !log_has(log, "reply=\"250 2.0.0 second\"", " conn=new carried=0 "))
+		fail_msg("retry not logged as expected:\n%s", log);
 	assert_int_equal(t->up.accepts, 2);
 	assert_int_equal(t->up.conns[0].closed, 1);
 	assert_int_equal(t->up.conns[0].quit, 0);
