@@ -2070,6 +2070,194 @@ test_pool_max_messages(void **state)
 	t_free(t);
 }
 
+/* a reused connection closed at MAIL, unanswered: retried the same way */
+static void
+test_pool_retry_closed_at_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		{ "MAIL FROM:<a@src.test>", NULL },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n"
+	    "MAIL FROM:<a@src.test>\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+/* the retry's new connection fails too: a 4xx, and no third connection */
+static void
+test_pool_retry_once(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		{ "MAIL FROM:<a@src.test>", "421 4.3.2 shutting down\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>",
+		    "421 4.3.2 still shutting down\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s2[] = {
+		GREET, EHLO, TX("250 2.0.0 third\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	t->up.scripts[2] = s2;
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n",
+	    "451 4.4.0 Upstream refused the session (rejected)\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 1, "EHLO gw.test\r\nMAIL FROM:<a@src.test>\r\n");
+	t_end(t);
+	assert_int_equal(t->up.accepts, 2);
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/* a reused connection lost after MAIL's 250: no retry, the client is told */
+static void
+test_pool_no_retry_after_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "421 4.3.2 shutting down\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n",
+	    "451 4.4.0 Upstream refused the session (rejected)\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	t_end(t);
+	assert_int_equal(t->up.accepts, 1);
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/* pool_idle_timeout: an idle connection says QUIT after it */
+static void
+test_pool_idle_timeout(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON "pool_idle_timeout = 1s\n"),
+	    0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\nQUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/*
+ * The client leaves after RCPT, its transaction open upstream: the
+ * give-back's RSET clears it, the connection is kept and the next
+ * session's message goes on it.
+ */
+static void
+test_pool_client_leaves_mid_tx(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		RSET_OK,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\nMAIL FROM:<a@src.test>\r\n"
+	    "RCPT TO:<b@dst.test>\r\nRSET\r\n");
+	wait_count(t, 1);
+	assert_int_equal(t->up.conns[0].closed, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\nMAIL FROM:<a@src.test>\r\n"
+	    "RCPT TO:<b@dst.test>\r\nRSET\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
 /* SIGTERM (relay_env_shutdown): the idle connection says QUIT and goes */
 static void
 test_pool_shutdown(void **state)
@@ -2284,6 +2472,11 @@ main(void)
 		cmocka_unit_test_teardown(test_pool_retry_421_mail, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_closed, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_421, teardown),
+		cmocka_unit_test_teardown(test_pool_retry_closed_at_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_retry_once, teardown),
+		cmocka_unit_test_teardown(test_pool_no_retry_after_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_idle_timeout, teardown),
+		cmocka_unit_test_teardown(test_pool_client_leaves_mid_tx, teardown),
 		cmocka_unit_test_teardown(test_pool_max_messages, teardown),
 		cmocka_unit_test_teardown(test_pool_shutdown, teardown),
 		cmocka_unit_test_teardown(test_pool_retire, teardown),
