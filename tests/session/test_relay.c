@@ -2258,6 +2258,79 @@ test_pool_client_leaves_mid_tx(void **state)
 	t_free(t);
 }
 
+/*
+ * auth = map with the pool: a connection is reused only for the same
+ * upstream account.  scanner (up-user), then printer (up-two) on a new
+ * connection of its own, then scanner again on scanner's idle one.
+ */
+#define USERS2	USERS \
+		"printer:$6$Pr1nt3rSalt$70sz46hSzW/GCMFxVZGWJnUCAzGi9d87y1ra9" \
+		"62LBs5bi1E.FqI70LvK7x0yxE1p.uttG6AWoy2eA7vb3JLlD1:up-two:" \
+		"two secret\n"
+#define EHLO_AUTH { "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n" \
+		    "250 ENHANCEDSTATUSCODES\r\n" }
+/* "\0up-user\0up:secret x", "\0up-two\0two secret" */
+#define UP_AUTH1 "AUTH PLAIN AHVwLXVzZXIAdXA6c2VjcmV0IHg="
+#define UP_AUTH2 "AUTH PLAIN AHVwLXR3bwB0d28gc2VjcmV0"
+/* "\0scanner\0local pw", "\0printer\0print pw" */
+#define CL_AUTH1 "AUTH PLAIN AHNjYW5uZXIAbG9jYWwgcHc=\r\n"
+#define CL_AUTH2 "AUTH PLAIN AHByaW50ZXIAcHJpbnQgcHc=\r\n"
+
+static void
+test_pool_map_identity(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO_AUTH,
+		{ UP_AUTH1, "235 2.7.0 Authentication successful\r\n" },
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		TX("250 2.0.0 third\r\n"), RSET_OK,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO_AUTH,
+		{ UP_AUTH2, "235 2.7.0 Authentication successful\r\n" },
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+	char		 path[128], extra[512];
+
+	(void)state;
+	t = t_new(s0, s1);
+	(void)snprintf(path, sizeof(path), "%s/users", t->dir);
+	write_file(path, USERS2, 0600);
+	(void)snprintf(extra, sizeof(extra), POOL_ON "auth = map\n"
+	    "users_file = %s\nauth_allow_cleartext = yes\n", path);
+	if (t_conf(t, NULL, extra) != 0)
+		fail_msg("conf: %s", t->conferr);
+	t_start(t);
+	ehlo(t);
+	cmd_prefix(t, CL_AUTH1, "235 2.7.0 ");
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" UP_AUTH1 "\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	cmd_prefix(t, CL_AUTH2, "235 2.7.0 ");
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" UP_AUTH2 "\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 2);
+
+	t_session(t);
+	ehlo(t);
+	cmd_prefix(t, CL_AUTH1, "235 2.7.0 ");
+	one_message(t, "250 2.0.0 third\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" UP_AUTH1 "\r\n" TX_UP "RSET\r\n"
+	    TX_UP "RSET\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" UP_AUTH2 "\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
 /* SIGTERM (relay_env_shutdown): the idle connection says QUIT and goes */
 static void
 test_pool_shutdown(void **state)
@@ -2477,6 +2550,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pool_no_retry_after_mail, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_timeout, teardown),
 		cmocka_unit_test_teardown(test_pool_client_leaves_mid_tx, teardown),
+		cmocka_unit_test_teardown(test_pool_map_identity, teardown),
 		cmocka_unit_test_teardown(test_pool_max_messages, teardown),
 		cmocka_unit_test_teardown(test_pool_shutdown, teardown),
 		cmocka_unit_test_teardown(test_pool_retire, teardown),
