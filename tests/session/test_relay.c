@@ -2033,6 +2033,56 @@ test_pool_idle_421(void **state)
 	t_free(t);
 }
 
+/*
+ * The idle connection closes while the next session is already at EHLO:
+ * the close and the client's MAIL arrive in the same turn of the loop,
+ * so the lease may find it before the idle watch does (attach's check
+ * then drops it) or after.  Either way: a new connection, 250.
+ */
+static void
+test_pool_idle_closed_at_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+
+	t_session(t);
+	ehlo(t);
+	/* the client's MAIL is ready first, then the upstream's close */
+	cl_send(t, "MAIL FROM:<a@src.test>\r\n");
+	up_close(&t->up.conns[0]);
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cmd(t, MSG ".\r\n", "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
 /* pool_max_messages = 1: each connection carries one message, then QUIT */
 static void
 test_pool_max_messages(void **state)
@@ -2545,6 +2595,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pool_retry_421_mail, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_closed, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_421, teardown),
+		cmocka_unit_test_teardown(test_pool_idle_closed_at_mail, teardown),
 		cmocka_unit_test_teardown(test_pool_retry_closed_at_mail, teardown),
 		cmocka_unit_test_teardown(test_pool_retry_once, teardown),
 		cmocka_unit_test_teardown(test_pool_no_retry_after_mail, teardown),
