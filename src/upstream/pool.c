@@ -327,6 +327,16 @@ pool_shutdown(struct pool *p)
 	pool_close_all(p, POOL_CLOSE_SHUTDOWN, 1);
 }
 
+int
+pool_closing(const struct pool *p, enum pool_close *why)
+{
+	if (p->state == POOL_ACTIVE)
+		return 0;
+	*why = p->state == POOL_RETIRED ? POOL_CLOSE_RETIRED :
+	    POOL_CLOSE_SHUTDOWN;
+	return 1;
+}
+
 void
 pool_free(struct pool *p)
 {

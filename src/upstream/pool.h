@@ -93,6 +93,8 @@ void		 pool_warm(struct pool *);
 void		 pool_retire(struct pool *);	/* SIGHUP */
 void		 pool_shutdown(struct pool *);	/* SIGTERM */
 void		 pool_free(struct pool *);	/* drops whatever is idle */
+/* retired or shut down: nothing given back is kept (*why: which) */
+int		 pool_closing(const struct pool *, enum pool_close *why);
 size_t		 pool_nidle(const struct pool *);
 unsigned	 pool_nopening(const struct pool *);
 const struct pool_stats *pool_stats(const struct pool *);

@@ -199,9 +199,16 @@ upp_give_back(void *ctx, struct smtp_client *c, const char *identity,
 {
 	struct uppool	*upp = ctx;
 	unsigned long	 n = smtp_client_messages(c);
+	enum pool_close	 why;
 
 	if (how == UPTX_GIVE_DROP) {
 		smtp_client_free(c);
+		return;
+	}
+	/* a reload or SIGTERM came while it was in use: QUIT, no RSET */
+	if (how == UPTX_GIVE_KEEP && pool_closing(upp->pool, &why)) {
+		upp_log_close(upp, why);
+		smtp_client_quit(c);
 		return;
 	}
 	/* no RSET for a connection that will not be kept anyway */

@@ -48,6 +48,9 @@
  *   expect "."		the message body: everything up to CRLF.CRLF
  *   reply NULL		close the connection instead of answering
  *   reply HOLD		answer nothing until the test calls up_release()
+ *   THEN_CLOSE		(a step of its own) close right after the reply
+ *			of the step before it, unasked: a server dropping
+ *			an idle client
  * After the last step a QUIT gets 221 and the connection closes; any
  * other line is a mismatch.
  */
@@ -57,6 +60,8 @@ struct step {
 };
 #define END	{ NULL, NULL }
 static const char HOLD[] = "(held)";
+static const char CLOSE[] = "(close)";
+#define THEN_CLOSE { NULL, CLOSE }
 
 struct ups;
 
@@ -149,6 +154,12 @@ up_answer(struct fconn *c, const struct step *s)
 		c->held = 1;
 	else
 		up_send(c, s->reply);
+	if (c->script[c->pc].expect == NULL &&
+	    c->script[c->pc].reply == CLOSE) {
+		c->pc++;
+		c->done = 1;
+		up_close(c);
+	}
 }
 
 /* up_run - match what has arrived against the script */
@@ -331,6 +342,10 @@ struct t {
 	size_t			 cinlen;
 	int			 ceof;
 	int			 done;		/* relay_done_fn calls */
+	int			 nsessions;	/* t_session calls */
+	int			 wconn;		/* what wait_*() wait for */
+	const char		*wraw;
+	unsigned		 widle;
 	int			 timed_out;
 	unsigned		 base_count;	/* left by a failed test */
 	struct event		*timer;
@@ -464,18 +479,39 @@ got_banner(struct t *t)
 	return memmem(t->cin, t->cinlen, "\r\n", 2) != NULL || t->ceof;
 }
 
-/* t_start - the relay_env and one session on a socketpair */
+/* t_env - the relay_env of t->conf */
 static void
-t_start(struct t *t)
+t_env(struct t *t)
 {
-	struct sockaddr_in	 peer;
 	char			 err[512];
-	int			 sv[2];
 
 	err[0] = '\0';
 	t->env = relay_env_new(t->base, t->dns, t->conf, err, sizeof(err));
 	if (t->env == NULL)
 		fail_msg("relay_env_new: %s", err);
+}
+
+/*
+ * t_session - a client session on a socketpair, to its banner.  A session
+ * before it (on the same env) must have ended: its client end is closed
+ * here.  Idle pooled connections count in relay_session_count().
+ */
+static void
+t_session(struct t *t)
+{
+	struct sockaddr_in	 peer;
+	unsigned		 before;
+	int			 sv[2];
+
+	if (t->cfd != -1) {
+		event_free(t->cev);
+		t->cev = NULL;
+		close(t->cfd);
+		t->cfd = -1;
+	}
+	t->cinlen = 0;
+	t->ceof = 0;
+	before = relay_session_count();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
 	assert_int_equal(evutil_make_socket_nonblocking(sv[1]), 0);
@@ -490,15 +526,106 @@ t_start(struct t *t)
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(relay_session_start(t->env, &t->conf->listeners[0],
 	    sv[0], (struct sockaddr *)&peer, sizeof(peer), on_done, t), 0);
-	assert_int_equal(relay_session_count(), t->base_count + 1);
+	t->nsessions++;
+	assert_int_equal(relay_session_count(), before + 1);
 	if (!run_until(t, got_banner))
 		fail_msg("no banner from the relay");
 	assert_true(t->cinlen >= 4 && memcmp(t->cin, "220 ", 4) == 0);
 	t->cinlen = 0;
 }
 
+/* t_start - the relay_env and its first session */
+static void
+t_start(struct t *t)
+{
+	t_env(t);
+	t_session(t);
+}
+
 /* the fixture of the running test, for teardown() after a failure */
 static struct t	*cur;
+
+/*
+ * Log capture: while a test looks at the relay's log lines, stderr goes
+ * into a file of its directory at level info; log_collect() (or the
+ * teardown of a failed test) puts stderr and the level back.
+ */
+static int	saved_stderr = -1;
+
+static void
+log_level_default(void)
+{
+	log_setlevel(getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,
+	    getenv("TEST_RELAY_DEBUG") ? LOGF_ALL : 0);
+}
+
+static void
+log_restore(void)
+{
+	if (saved_stderr == -1)
+		return;
+	(void)fflush(stderr);
+	(void)dup2(saved_stderr, STDERR_FILENO);
+	(void)close(saved_stderr);
+	saved_stderr = -1;
+	log_level_default();
+}
+
+static void
+log_capture(const char *dir)
+{
+	char	 path[128];
+	int	 fd;
+
+	(void)snprintf(path, sizeof(path), "%s/log", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	(void)fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	(void)close(fd);
+	log_setlevel(GW_LOG_INFO, 0);
+}
+
+/* log_collect - end the capture; what was logged into buf */
+static void
+log_collect(const char *dir, char *buf, size_t len)
+{
+	char	 path[128];
+	FILE	*f;
+	size_t	 n;
+
+	log_restore();
+	(void)snprintf(path, sizeof(path), "%s/log", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	(void)fclose(f);
+}
+
+/* log_has - the captured log has a line with every one of the strings */
+static int
+log_has(const char *log, const char *a, const char *b)
+{
+	const char	*p = log, *nl;
+	size_t		 ll;
+	char		 line[2048];
+
+	for (; *p != '\0'; p = *nl != '\0' ? nl + 1 : nl) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		ll = (size_t)(nl - p) < sizeof(line) - 1 ? (size_t)(nl - p) :
+		    sizeof(line) - 1;
+		memcpy(line, p, ll);
+		line[ll] = '\0';
+		if (strstr(line, a) != NULL && (b == NULL ||
+		    strstr(line, b) != NULL))
+			return 1;
+	}
+	return 0;
+}
 
 static void
 rm_dir(const char *dir)
@@ -517,6 +644,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	log_restore();
 	if (cur != NULL)
 		rm_dir(cur->dir);
 	cur = NULL;
@@ -558,7 +686,9 @@ all_gone(struct t *t)
 /*
  * t_free - end the session (the client hangs up if it has not), wait until
  * the relay has let go of both sides, and free everything: under ASan and
- * valgrind a leak in the relay shows here.
+ * valgrind a leak in the relay shows here.  Idle pooled connections hold
+ * the env: relay_env_shutdown() makes them QUIT (as SIGTERM does), and a
+ * connection given back after it is closed too.
  */
 static void
 t_free(struct t *t)
@@ -568,6 +698,7 @@ t_free(struct t *t)
 		close(t->cfd);
 	}
 	if (t->env != NULL) {
+		relay_env_shutdown(t->env);
 		if (!run_until(t, all_gone))
 			fail_msg("the relay kept %u sessions",
 			    relay_session_count());
@@ -1622,6 +1753,817 @@ test_auth_passthrough(void **state)
 	t_free(t);
 }
 
+/* ------------------------------------------------------------------ */
+/* the pool: sessions one after another on the same env */
+
+/* one transaction as the scripts and the upstream see it */
+#define TX(ok) \
+	{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" }, \
+	{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" }, \
+	{ "DATA", "354 go ahead\r\n" }, \
+	{ ".", ok }
+#define TX_UP	"MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n" \
+		"DATA\r\n" MSG_UP ".\r\n"
+#define RSET_OK	{ "RSET", "250 2.0.0 Ok\r\n" }
+#define POOL_ON	"pool = yes\n"
+
+static int
+sessions_ended(struct t *t)
+{
+	return t->done == t->nsessions;
+}
+
+/* t_end - the client says QUIT; wait until the relay is done with it */
+static void
+t_end(struct t *t)
+{
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	if (!run_until(t, sessions_ended))
+		fail_msg("session %d did not end", t->nsessions);
+}
+
+static int
+raw_arrived(struct t *t)
+{
+	const struct fconn	*c = &t->up.conns[t->wconn];
+
+	return c->rawlen >= strlen(t->wraw) || c->closed ||
+	    t->up.mismatch[0] != '\0';
+}
+
+/* wait_raw - until upstream conn i has received as much as want: exactly it */
+static void
+wait_raw(struct t *t, int i, const char *want)
+{
+	t->wconn = i;
+	t->wraw = want;
+	(void)run_until(t, raw_arrived);
+	if (t->up.mismatch[0] != '\0')
+		fail_msg("upstream: %s", t->up.mismatch);
+	assert_raw(t, i, want);
+}
+
+static int
+conn_closed(struct t *t)
+{
+	return t->up.conns[t->wconn].closed;
+}
+
+/* wait_closed - until upstream conn i is closed (by either side) */
+static void
+wait_closed(struct t *t, int i)
+{
+	t->wconn = i;
+	if (!run_until(t, conn_closed))
+		fail_msg("upstream conn %d still open", i);
+}
+
+static int
+only_idle(struct t *t)
+{
+	return relay_session_count() == t->base_count + t->widle;
+}
+
+/* wait_count - until the relay keeps n upstream connections, no session */
+static void
+wait_count(struct t *t, unsigned n)
+{
+	t->widle = n;
+	if (!run_until(t, only_idle))
+		fail_msg("relay_session_count() is %u, want %u",
+		    relay_session_count(), t->base_count + n);
+}
+
+/*
+ * Two one-message sessions with the pool on: one upstream connection
+ * carries both; at the end of each session it is reset (RSET) and kept,
+ * the second session starts with MAIL (no banner, no EHLO again), and
+ * the idle connection says QUIT at shutdown.
+ */
+static void
+test_pool_two_sessions(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+	char		 log[8192];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	log_capture(t->dir);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	/* the client session is gone, the idle connection stays */
+	wait_count(t, 1);
+	assert_int_equal(t->up.conns[0].closed, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	log_collect(t->dir, log, sizeof(log));
+	/* the transaction lines: new, then reused having carried one */
+	if (!log_has(log, "reply=\"250 2.0.0 first\"",
+	    " conn=new carried=0 ") ||
+	    !log_has(log, "reply=\"250 2.0.0 second\"",
+	    " conn=reused carried=1 "))
+		fail_msg("transaction lines not as expected:\n%s", log);
+
+	relay_env_shutdown(t->env);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n" TX_UP "RSET\r\n"
+	    "QUIT\r\n");
+	wait_count(t, 0);
+	assert_int_equal(t->up.accepts, 1);
+	assert_int_equal(t->done, 2);
+	t_free(t);
+}
+
+/*
+ * A reused connection answers MAIL with 421 and closes: the MAIL runs
+ * again, once, on a new connection, and the client sees only its 250.
+ */
+static void
+test_pool_retry_421_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		{ "MAIL FROM:<a@src.test>", "421 4.3.2 shutting down\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+	char		 log[8192], want[64];
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	log_capture(t->dir);
+	one_message(t, "250 2.0.0 second\r\n");
+	log_collect(t->dir, log, sizeof(log));
+	(void)snprintf(want, sizeof(want),
+	    " relay retry upstream=127.0.0.1:%u ", t->up.port);
+	if (!log_has(log, want, "421 4.3.2 shutting down") ||
+	    !log_has(log, "reply=\"250 2.0.0 second\"", " conn=new carried=0 "))
+		fail_msg("retry not logged as expected:\n%s", log);
+	assert_int_equal(t->up.accepts, 2);
+	assert_int_equal(t->up.conns[0].closed, 1);
+	assert_int_equal(t->up.conns[0].quit, 0);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n"
+	    "MAIL FROM:<a@src.test>\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	assert_int_equal(t->up.conns[1].bodylen, strlen(MSG_UP));
+	assert_memory_equal(t->up.conns[1].body, MSG_UP, strlen(MSG_UP));
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	t_free(t);
+	/* t_free's shutdown: the one kept says QUIT */
+}
+
+/*
+ * The upstream drops the idle connection right after answering RSET:
+ * the idle watch lets it go, and the next session gets a new connection
+ * and its 250, no 4xx.
+ */
+static void
+test_pool_idle_closed(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_closed(t, 0);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	/* the relay noticed while idle: nothing is kept */
+	wait_count(t, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+/*
+ * A 421 while idle, then the close, and the next session's MAIL comes
+ * at once (the relay may or may not have seen the close yet): a new
+ * connection, the client sees 250.
+ */
+static void
+test_pool_idle_421(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	up_send(&t->up.conns[0], "421 4.4.2 idle too long\r\n");
+	up_close(&t->up.conns[0]);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_int_equal(t->up.conns[0].quit, 0);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	t_free(t);
+}
+
+/*
+ * The idle connection closes while the next session is already at EHLO:
+ * the close and the client's MAIL arrive in the same turn of the loop,
+ * so the lease may find it before the idle watch does (attach's check
+ * then drops it) or after.  Either way: a new connection, 250.
+ */
+static void
+test_pool_idle_closed_at_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+
+	t_session(t);
+	ehlo(t);
+	/* the client's MAIL is ready first, then the upstream's close */
+	cl_send(t, "MAIL FROM:<a@src.test>\r\n");
+	up_close(&t->up.conns[0]);
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cmd(t, MSG ".\r\n", "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+/* pool_max_messages = 1: each connection carries one message, then QUIT */
+static void
+test_pool_max_messages(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON "pool_max_messages = 1\n"),
+	    0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	wait_closed(t, 1);
+	assert_int_equal(t->up.conns[1].quit, 1);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/* a reused connection closed at MAIL, unanswered: retried the same way */
+static void
+test_pool_retry_closed_at_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		{ "MAIL FROM:<a@src.test>", NULL },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n"
+	    "MAIL FROM:<a@src.test>\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+/* the retry's new connection fails too: a 4xx, and no third connection */
+static void
+test_pool_retry_once(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		{ "MAIL FROM:<a@src.test>", "421 4.3.2 shutting down\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>",
+		    "421 4.3.2 still shutting down\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s2[] = {
+		GREET, EHLO, TX("250 2.0.0 third\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	t->up.scripts[2] = s2;
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n",
+	    "451 4.4.0 Upstream refused the session (rejected)\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 1, "EHLO gw.test\r\nMAIL FROM:<a@src.test>\r\n");
+	t_end(t);
+	assert_int_equal(t->up.accepts, 2);
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/* a reused connection lost after MAIL's 250: no retry, the client is told */
+static void
+test_pool_no_retry_after_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "421 4.3.2 shutting down\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n",
+	    "451 4.4.0 Upstream refused the session (rejected)\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	t_end(t);
+	assert_int_equal(t->up.accepts, 1);
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/* pool_idle_timeout: an idle connection says QUIT after it */
+static void
+test_pool_idle_timeout(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON "pool_idle_timeout = 1s\n"),
+	    0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\nQUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/*
+ * The client leaves after RCPT, its transaction open upstream: the
+ * give-back's RSET clears it, the connection is kept and the next
+ * session's message goes on it.
+ */
+static void
+test_pool_client_leaves_mid_tx(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		RSET_OK,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\nMAIL FROM:<a@src.test>\r\n"
+	    "RCPT TO:<b@dst.test>\r\nRSET\r\n");
+	wait_count(t, 1);
+	assert_int_equal(t->up.conns[0].closed, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\nMAIL FROM:<a@src.test>\r\n"
+	    "RCPT TO:<b@dst.test>\r\nRSET\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+/*
+ * auth = map with the pool: a connection is reused only for the same
+ * upstream account.  scanner (up-user), then printer (up-two) on a new
+ * connection of its own, then scanner again on scanner's idle one.
+ */
+#define USERS2	USERS \
+		"printer:$6$Pr1nt3rSalt$70sz46hSzW/GCMFxVZGWJnUCAzGi9d87y1ra9" \
+		"62LBs5bi1E.FqI70LvK7x0yxE1p.uttG6AWoy2eA7vb3JLlD1:up-two:" \
+		"two secret\n"
+#define EHLO_AUTH { "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n" \
+		    "250 ENHANCEDSTATUSCODES\r\n" }
+/* "\0up-user\0up:secret x", "\0up-two\0two secret" */
+#define UP_AUTH1 "AUTH PLAIN AHVwLXVzZXIAdXA6c2VjcmV0IHg="
+#define UP_AUTH2 "AUTH PLAIN AHVwLXR3bwB0d28gc2VjcmV0"
+/* "\0scanner\0local pw", "\0printer\0print pw" */
+#define CL_AUTH1 "AUTH PLAIN AHNjYW5uZXIAbG9jYWwgcHc=\r\n"
+#define CL_AUTH2 "AUTH PLAIN AHByaW50ZXIAcHJpbnQgcHc=\r\n"
+
+static void
+test_pool_map_identity(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO_AUTH,
+		{ UP_AUTH1, "235 2.7.0 Authentication successful\r\n" },
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		TX("250 2.0.0 third\r\n"), RSET_OK,
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO_AUTH,
+		{ UP_AUTH2, "235 2.7.0 Authentication successful\r\n" },
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+	char		 path[128], extra[512];
+
+	(void)state;
+	t = t_new(s0, s1);
+	(void)snprintf(path, sizeof(path), "%s/users", t->dir);
+	write_file(path, USERS2, 0600);
+	(void)snprintf(extra, sizeof(extra), POOL_ON "auth = map\n"
+	    "users_file = %s\nauth_allow_cleartext = yes\n", path);
+	if (t_conf(t, NULL, extra) != 0)
+		fail_msg("conf: %s", t->conferr);
+	t_start(t);
+	ehlo(t);
+	cmd_prefix(t, CL_AUTH1, "235 2.7.0 ");
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" UP_AUTH1 "\r\n" TX_UP "RSET\r\n");
+
+	t_session(t);
+	ehlo(t);
+	cmd_prefix(t, CL_AUTH2, "235 2.7.0 ");
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" UP_AUTH2 "\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 2);
+
+	t_session(t);
+	ehlo(t);
+	cmd_prefix(t, CL_AUTH1, "235 2.7.0 ");
+	one_message(t, "250 2.0.0 third\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" UP_AUTH1 "\r\n" TX_UP "RSET\r\n"
+	    TX_UP "RSET\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" UP_AUTH2 "\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+/* SIGTERM (relay_env_shutdown): the idle connection says QUIT and goes */
+static void
+test_pool_shutdown(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	wait_count(t, 1);
+	relay_env_shutdown(t->env);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\nQUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/*
+ * SIGHUP (relay_env_retire): the idle connection says QUIT, and a
+ * session still on the old env opens a new one and QUITs it at its end:
+ * nothing is kept under a retired snapshot.
+ */
+static void
+test_pool_retire(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	relay_env_retire(t->env);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	wait_count(t, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	wait_closed(t, 1);
+	assert_int_equal(t->up.conns[1].quit, 1);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/*
+ * SIGTERM while a session holds its connection: at the session's end the
+ * connection says QUIT at once, no RSET first (it would not be kept).
+ */
+static void
+test_pool_shutdown_in_use(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	relay_env_shutdown(t->env);
+	assert_int_equal(t->up.conns[0].closed, 0);
+	t_end(t);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/* the give-back's RSET refused: the connection is dropped, not kept */
+static void
+test_pool_rset_refused(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"),
+		{ "RSET", "500 5.5.1 no RSET here\r\n" },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), RSET_OK, END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_closed(t, 0);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	assert_int_equal(t->up.conns[0].quit, 0);
+	wait_count(t, 0);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_raw(t, 1, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
+static int
+rset_held(struct t *t)
+{
+	return t->up.conns[0].held || t->up.mismatch[0] != '\0';
+}
+
+/*
+ * The next session's MAIL while the give-back's RSET is still
+ * unanswered: the MAIL waits for it on the same connection, then goes.
+ */
+static void
+test_pool_mail_during_rset(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), { "RSET", HOLD },
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+	int		 i;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	if (!run_until(t, rset_held))
+		fail_msg("no RSET at the upstream");
+
+	t_session(t);
+	ehlo(t);
+	cl_send(t, "MAIL FROM:<a@src.test>\r\n");
+	for (i = 0; i < 20; i++)
+		(void)event_base_loop(t->base, EVLOOP_NONBLOCK);
+	assert_int_equal(t->cinlen, 0);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n");
+	up_release(&t->up, 0, "250 2.0.0 Ok\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cmd(t, MSG ".\r\n", "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	t_end(t);
+	wait_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n" TX_UP "RSET\r\n");
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -1649,6 +2591,23 @@ main(void)
 		cmocka_unit_test_teardown(test_auth_map, teardown),
 		cmocka_unit_test_teardown(test_auth_map_wrong_password, teardown),
 		cmocka_unit_test_teardown(test_auth_passthrough, teardown),
+		cmocka_unit_test_teardown(test_pool_two_sessions, teardown),
+		cmocka_unit_test_teardown(test_pool_retry_421_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_idle_closed, teardown),
+		cmocka_unit_test_teardown(test_pool_idle_421, teardown),
+		cmocka_unit_test_teardown(test_pool_idle_closed_at_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_retry_closed_at_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_retry_once, teardown),
+		cmocka_unit_test_teardown(test_pool_no_retry_after_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_idle_timeout, teardown),
+		cmocka_unit_test_teardown(test_pool_client_leaves_mid_tx, teardown),
+		cmocka_unit_test_teardown(test_pool_map_identity, teardown),
+		cmocka_unit_test_teardown(test_pool_max_messages, teardown),
+		cmocka_unit_test_teardown(test_pool_shutdown, teardown),
+		cmocka_unit_test_teardown(test_pool_retire, teardown),
+		cmocka_unit_test_teardown(test_pool_shutdown_in_use, teardown),
+		cmocka_unit_test_teardown(test_pool_rset_refused, teardown),
+		cmocka_unit_test_teardown(test_pool_mail_during_rset, teardown),
 	};
 
 	log_init(0, getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,

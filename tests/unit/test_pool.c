@@ -176,9 +176,13 @@ test_retire(void **state)
 {
 	struct pool *p = mkpool(4, 60, 100, 0, &ops);
 	struct fake *inuse = mk(2);
+	enum pool_close why;
 
 	pool_put(p, mk(1), "none", 1);
+	assert_int_equal(pool_closing(p, &why), 0);
 	pool_retire(p);
+	assert_int_equal(pool_closing(p, &why), 1);
+	assert_int_equal(why, POOL_CLOSE_RETIRED);
 	assert_int_equal(nquit, 1);	/* idle one closed */
 	assert_null(pool_get(p, "none", NULL));
 	assert_int_equal(pool_put(p, inuse, "none", 1), 0);
@@ -191,10 +195,13 @@ static void
 test_shutdown(void **state)
 {
 	struct pool *p = mkpool(4, 60, 100, 0, &ops);
+	enum pool_close why;
 
 	pool_put(p, mk(1), "none", 1);
 	pool_put(p, mk(2), "inject:u@example.com", 1);
 	pool_shutdown(p);
+	assert_int_equal(pool_closing(p, &why), 1);
+	assert_int_equal(why, POOL_CLOSE_SHUTDOWN);
 	assert_int_equal(nquit, 2);
 	assert_int_equal(ndrop, 0);
 	assert_int_equal(pool_put(p, mk(3), "none", 1), 0);
