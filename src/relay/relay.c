@@ -614,8 +614,6 @@ relay_open_idle(struct relay *r, const struct upcred_facts *f)
 	r->up_resumed = 0;
 	if (uptx_open(r->tx, uppool_conn(relay_uprt(r)->pool), NULL, id) == -1)
 		return 0;
-	log_debug("%016" PRIx64 " relay reusing upstream=%s:%u carried=%u",
-	    r->id, r->up->host, r->up->port, uptx_carried(r->tx));
 	relay_enter(r, R_CONNECT);
 	return 1;
 }

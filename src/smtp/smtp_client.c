@@ -1456,6 +1456,15 @@ smtp_client_free(struct smtp_client *c)
 		client_destroy(c);
 }
 
+uint64_t
+smtp_client_set_id(struct smtp_client *c, uint64_t id)
+{
+	uint64_t	old = c->id;
+
+	c->id = id;
+	return old;
+}
+
 /* smtp_client_ext - capabilities from the current EHLO */
 const struct smtp_ext *
 smtp_client_ext(const struct smtp_client *c)

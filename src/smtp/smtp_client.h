@@ -240,6 +240,12 @@ int	smtp_client_detach(struct smtp_client *,
  */
 int	smtp_client_attach(struct smtp_client *, const struct smtp_client_cb *,
 	    void *arg);
+/*
+ * smtp_client_set_id - the id its log lines carry from now on: a new
+ * owner's session id after attach, so that grepping a session finds its
+ * upstream's lines.  Returns the id it had.
+ */
+uint64_t smtp_client_set_id(struct smtp_client *, uint64_t id);
 /* smtp_client_idle - 1 if detached, in step and not resetting */
 int	smtp_client_idle(const struct smtp_client *);
 /* smtp_client_tx_state - see "the retry rule" above */

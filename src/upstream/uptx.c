@@ -169,6 +169,11 @@ uptx_open(struct uptx *tx, const struct uptx_conn *conn,
 	tx->reused = reused;
 	tx->carried = carried;
 	tx->retryable = 0;
+	if (reused)
+		log_debug("%016" PRIx64 " relay upstream=%s:%u reusing the "
+		    "connection opened by %016" PRIx64 " carried=%u", tx->id,
+		    tx->up->host, tx->up->port,
+		    smtp_client_set_id(tx->cli, tx->id), carried);
 	tx->conn = conn;
 	tx->ready = 0;
 	tx->open = 0;
