@@ -1622,6 +1622,100 @@ test_auth_passthrough(void **state)
 	t_free(t);
 }
 
+/* ------------------------------------------------------------------ */
+/* the pool (review of issue 11): a second session on the same env */
+
+static int	done_target;
+
+static int
+sessions_done(struct t *t)
+{
+	return t->done >= done_target;
+}
+
+/* t_next_session - the client hangs up; a new session on the same env */
+static void
+t_next_session(struct t *t)
+{
+	struct sockaddr_in	 peer;
+	int			 sv[2];
+
+	event_free(t->cev);
+	close(t->cfd);
+	t->ceof = 0;
+	t->cinlen = 0;
+	done_target = t->done + 1;
+	if (!run_until(t, sessions_done))
+		fail_msg("the first session never ended");
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[1]), 0);
+	t->cfd = sv[1];
+	t->cev = event_new(t->base, t->cfd, EV_READ | EV_PERSIST, cl_on_read,
+	    t);
+	assert_non_null(t->cev);
+	assert_int_equal(event_add(t->cev, NULL), 0);
+	memset(&peer, 0, sizeof(peer));
+	peer.sin_family = AF_INET;
+	peer.sin_port = htons(40001);
+	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(relay_session_start(t->env, &t->conf->listeners[0],
+	    sv[0], (struct sockaddr *)&peer, sizeof(peer), on_done, t), 0);
+	if (!run_until(t, got_banner))
+		fail_msg("no banner from the relay");
+	t->cinlen = 0;
+}
+
+/*
+ * A pooled connection answers the next session's MAIL with 421: the
+ * relay retries on a new connection from inside the failure callback,
+ * and the client sees only the new connection's 250 (under ASan: no use
+ * of the dead connection after its free).
+ */
+static void
+test_pool_retry_421_at_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", "250 2.0.0 first\r\n" },
+		{ "RSET", "250 2.0.0 reset\r\n" },
+		{ "MAIL FROM:<a@src.test>", "421 4.3.2 going away\r\n" },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", "250 2.0.0 second\r\n" },
+		{ "RSET", "250 2.0.0 reset\r\n" },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	if (t_conf(t, NULL, "pool = yes\n") != 0)
+		fail_msg("conf: %s", t->conferr);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_next_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	/* the pooled connection says QUIT, so that the sessions end */
+	done_target = 2;
+	if (!run_until(t, sessions_done))
+		fail_msg("the second session never ended");
+	relay_env_shutdown(t->env);
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -1649,6 +1743,7 @@ main(void)
 		cmocka_unit_test_teardown(test_auth_map, teardown),
 		cmocka_unit_test_teardown(test_auth_map_wrong_password, teardown),
 		cmocka_unit_test_teardown(test_auth_passthrough, teardown),
+		cmocka_unit_test_teardown(test_pool_retry_421_at_mail, teardown),
 	};
 
 	log_init(0, getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,
