@@ -1716,6 +1716,70 @@ test_pool_retry_421_at_mail(void **state)
 	t_free(t);
 }
 
+/*
+ * Passthrough and the pool: a wrong password never gets the connection
+ * the right one opened (it is tried upstream on a new connection and
+ * refused); the right one again gets it without a new AUTH upstream.
+ */
+static void
+test_pool_passthrough_proof(void **state)
+{
+	static const struct step s0[] = {
+		GREET,
+		{ "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n"
+		    "250 ENHANCEDSTATUSCODES\r\n" },
+		{ "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=",
+		    "235 2.7.0 welcome alice\r\n" },
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", "250 2.0.0 first\r\n" },
+		{ "RSET", "250 2.0.0 reset\r\n" },
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", "250 2.0.0 second\r\n" },
+		{ "RSET", "250 2.0.0 reset\r\n" },
+		END
+	};
+	static const struct step s1[] = {
+		GREET,
+		{ "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n"
+		    "250 ENHANCEDSTATUSCODES\r\n" },
+		{ "AUTH PLAIN AGFsaWNlAHdyb25ncHc=",
+		    "535 5.7.8 alice: bad credentials\r\n" },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	if (t_conf(t, NULL, "auth = passthrough\n"
+	    "auth_allow_cleartext = yes\npool = yes\n") != 0)
+		fail_msg("conf: %s", t->conferr);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=\r\n",
+	    "235 2.7.0 welcome alice\r\n");
+	one_message(t, "250 2.0.0 first\r\n");
+	t_next_session(t);
+	ehlo(t);
+	/* "\0alice\0wrongpw": asked upstream on a new connection */
+	cmd(t, "AUTH PLAIN AGFsaWNlAHdyb25ncHc=\r\n",
+	    "535 5.7.8 alice: bad credentials\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	cmd(t, "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=\r\n",
+	    "235 2.7.0 welcome alice\r\n");
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	done_target = 2;
+	if (!run_until(t, sessions_done))
+		fail_msg("the second session never ended");
+	relay_env_shutdown(t->env);
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -1744,6 +1808,7 @@ main(void)
 		cmocka_unit_test_teardown(test_auth_map_wrong_password, teardown),
 		cmocka_unit_test_teardown(test_auth_passthrough, teardown),
 		cmocka_unit_test_teardown(test_pool_retry_421_at_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_passthrough_proof, teardown),
 	};
 
 	log_init(0, getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,
