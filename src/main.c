@@ -148,7 +148,11 @@ reload(void)
 	relay_env_retire(env);
 	relay_env_unref(env);
 	env = nenv;
-	relay_env_warm(env);
+	/* after SIGTERM nothing new may open: the drain waits for it all */
+	if (draining)
+		relay_env_shutdown(env);
+	else
+		relay_env_warm(env);
 	log_setlevel(relay_env_conf(env)->log_level,
 	    relay_env_conf(env)->log_facilities);
 	log_info("reload: new configuration in use for new sessions");

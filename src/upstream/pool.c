@@ -41,6 +41,7 @@ struct pool {
 static void	pool_ent_close(struct pool *, struct pool_ent *,
 		    enum pool_close, int);
 static void	pool_prewarm(struct pool *);
+static void	pool_backoff(struct pool *);
 
 static void
 pool_unlink(struct pool *p, struct pool_ent *e)
@@ -65,6 +66,8 @@ pool_idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	pool_unlink(p, e);
 	pool_ent_close(p, e, POOL_CLOSE_TIMEOUT, 1);
+	/* it lived its whole idle life: the upstream keeps what we open */
+	p->backoff = 0;
 	pool_prewarm(p);
 }
 
@@ -136,6 +139,7 @@ pool_get(struct pool *p, const char *identity, unsigned *messages)
 		event_free(e->timer);
 		free(e);
 		p->st.hits++;
+		p->backoff = 0;		/* it served: the upstream is fine */
 		pool_prewarm(p);
 		return conn;
 	}
@@ -233,6 +237,13 @@ pool_remove(struct pool *p, void *conn)
 			continue;
 		pool_unlink(p, e);
 		pool_ent_close(p, e, POOL_CLOSE_DEAD, 0);
+		/*
+		 * Not re-opened at once: an upstream that drops (or 421s)
+		 * each connection as soon as it is idle would otherwise get
+		 * a new login as fast as handshakes go.
+		 */
+		if (p->ops->open != NULL && p->lim.min_idle > 0)
+			pool_backoff(p);
 		pool_prewarm(p);
 		return 1;
 	}
@@ -245,7 +256,7 @@ pool_opened(struct pool *p, void *conn, const char *identity)
 	if (p->opening > 0)
 		p->opening--;
 	p->st.opened++;
-	p->backoff = 0;
+	/* the back-off is reset by use (pool_get) or a whole idle life */
 	if (pool_keep(p, conn, identity, 0))
 		p->st.kept++;
 	pool_prewarm(p);
@@ -254,11 +265,18 @@ pool_opened(struct pool *p, void *conn, const char *identity)
 void
 pool_open_failed(struct pool *p)
 {
-	struct timeval tv;
-
 	if (p->opening > 0)
 		p->opening--;
 	p->st.open_failed++;
+	pool_backoff(p);
+}
+
+/* pool_backoff - the next pre-warm waits, longer each time in a row */
+static void
+pool_backoff(struct pool *p)
+{
+	struct timeval tv;
+
 	if (p->state != POOL_ACTIVE)
 		return;
 	/* bounded back-off: a down upstream is not hammered */

@@ -83,7 +83,11 @@ void		*pool_get(struct pool *, const char *identity,
 /* the caller is done: returns 1 kept, 0 closed (conn may be freed here) */
 int		 pool_put(struct pool *, void *conn, const char *identity,
 		    unsigned messages);
-/* idle watcher: conn died (readable, 421, reset); drop it, 0 if unknown */
+/*
+ * idle watcher: conn died (readable, 421, reset); drop it, 0 if unknown.
+ * With pre-warm the next opening waits the back-off, which only use
+ * (pool_get) or a whole idle life (pool_idle_timeout) resets.
+ */
 int		 pool_remove(struct pool *, void *conn);
 /* pre-warm results */
 void		 pool_opened(struct pool *, void *conn, const char *identity);

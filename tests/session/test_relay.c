@@ -2564,6 +2564,59 @@ test_pool_mail_during_rset(void **state)
 	t_free(t);
 }
 
+/*
+ * Passthrough and the pool (review of issue 11): a wrong password never
+ * gets the connection the right one opened (it is tried upstream on a
+ * new connection and refused); the right one again gets it without a
+ * new AUTH upstream.
+ */
+static void
+test_pool_passthrough_proof(void **state)
+{
+	static const struct step s0[] = {
+		GREET,
+		{ "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n"
+		    "250 ENHANCEDSTATUSCODES\r\n" },
+		{ "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=",
+		    "235 2.7.0 welcome alice\r\n" },
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		TX("250 2.0.0 second\r\n"), RSET_OK,
+		END
+	};
+	static const struct step s1[] = {
+		GREET,
+		{ "EHLO gw.test", "250-up.test\r\n250-AUTH PLAIN\r\n"
+		    "250 ENHANCEDSTATUSCODES\r\n" },
+		{ "AUTH PLAIN AGFsaWNlAHdyb25ncHc=",
+		    "535 5.7.8 alice: bad credentials\r\n" },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, "auth = passthrough\n"
+	    "auth_allow_cleartext = yes\n" POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=\r\n",
+	    "235 2.7.0 welcome alice\r\n");
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	t_session(t);
+	ehlo(t);
+	/* "\0alice\0wrongpw": asked upstream on a new connection */
+	cmd(t, "AUTH PLAIN AGFsaWNlAHdyb25ncHc=\r\n",
+	    "535 5.7.8 alice: bad credentials\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	cmd(t, "AUTH PLAIN AGFsaWNlAGFsaWNlcHc=\r\n",
+	    "235 2.7.0 welcome alice\r\n");
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	t_end(t);
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -2608,6 +2661,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pool_shutdown_in_use, teardown),
 		cmocka_unit_test_teardown(test_pool_rset_refused, teardown),
 		cmocka_unit_test_teardown(test_pool_mail_during_rset, teardown),
+		cmocka_unit_test_teardown(test_pool_passthrough_proof, teardown),
 	};
 
 	log_init(0, getenv("TEST_RELAY_DEBUG") ? GW_LOG_DEBUG : GW_LOG_ERROR,

@@ -253,6 +253,32 @@ test_prewarm_fail_sync(void **state)
 	pool_free(p);
 }
 
+/*
+ * A pre-warmed connection the upstream drops as soon as it is idle is
+ * not re-opened at once (that was a new login per handshake time, ~180
+ * a second against a server that closes idle clients at once): the
+ * back-off applies, and grows while no connection is used.
+ */
+static void
+test_prewarm_dead_backs_off(void **state)
+{
+	struct pool *p = mkpool(4, 60, 100, 1, &ops_warm);
+	struct fake *a = mk(1), *b = mk(2);
+
+	pool_warm(p);
+	assert_int_equal(nopen, 1);
+	pool_opened(p, a, "none");
+	assert_int_equal(pool_remove(p, a), 1);
+	assert_int_equal(nopen, 1);	/* not at once */
+	run_until(&nopen, 2);		/* after the 1 s back-off */
+	assert_int_equal(nopen, 2);
+	pool_opened(p, b, "none");
+	assert_int_equal(pool_remove(p, b), 1);
+	assert_int_equal(nopen, 2);
+	pool_shutdown(p);
+	pool_free(p);
+}
+
 int
 main(void)
 {
@@ -265,6 +291,7 @@ main(void)
 		cmocka_unit_test(test_retire),
 		cmocka_unit_test(test_shutdown),
 		cmocka_unit_test(test_prewarm),
+		cmocka_unit_test(test_prewarm_dead_backs_off),
 		cmocka_unit_test(test_prewarm_fail_sync),
 	};
 
