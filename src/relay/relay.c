@@ -359,6 +359,15 @@ srv_mail(void *arg, const struct smtp_path *from)
 	r->retried = 0;
 	uptx_begin(r->tx);
 	(void)clock_gettime(CLOCK_MONOTONIC, &r->tx_start);
+	/*
+	 * pool_max_messages holds within one client session too: a
+	 * connection that carried that many says QUIT and the session
+	 * takes another (not under passthrough: no password to log in).
+	 */
+	if (uptx_ready(r->tx) && r->up->pool && r->up->auth !=
+	    AUTH_PASSTHROUGH && smtp_client_messages(uptx_client(r->tx)) >=
+	    r->up->pool_max_messages)
+		uptx_discard(r->tx);
 	/* uptx resets a transaction left open, or waits for the connection */
 	if (uptx_connected(r->tx)) {
 		/* before: a refusal (tx_refused) may come from inside */

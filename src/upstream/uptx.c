@@ -398,8 +398,13 @@ uptx_cli_reply(void *arg, const struct smtp_reply *rep)
 	case UPTX_RCPT:
 		break;
 	case UPTX_DATA:
-		/* whatever the answer, the transaction is over upstream */
-		tx->open = 0;
+		/*
+		 * After the final dot the transaction is over upstream,
+		 * whatever the answer; a refused DATA command leaves it
+		 * open (MAIL and RCPT stand), so the next MAIL resets it.
+		 */
+		if (smtp_client_tx_state(tx->cli) == SMTP_TX_DOT)
+			tx->open = 0;
 		break;
 	case UPTX_RSET:
 		tx->open = 0;

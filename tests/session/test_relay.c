@@ -1446,6 +1446,45 @@ test_data_refused(void **state)
 	t_free(t);
 }
 
+/*
+ * The upstream refuses the DATA command itself: its MAIL and RCPT stand,
+ * so the next MAIL of the session is preceded by RSET (else a Postfix
+ * answers 503 nested MAIL).
+ */
+static void
+test_data_refused_then_mail(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "554 5.5.1 No valid recipients\r\n" },
+		{ "RSET", "250 2.0.0 reset\r\n" },
+		{ "MAIL FROM:<c@src.test>", "250 2.1.0 Sender ok\r\n" },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cl_send(t, MSG ".\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "554 5.5.1 No valid recipients\r\n");
+	cmd(t, "MAIL FROM:<c@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	assert_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    "RSET\r\nMAIL FROM:<c@src.test>\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
 /* received_header = yes: our Received is the first line upstream */
 static void
 test_received_first(void **state)
@@ -2120,6 +2159,37 @@ test_pool_max_messages(void **state)
 	t_free(t);
 }
 
+/* pool_max_messages within one client session: QUIT, then a new one */
+static void
+test_pool_max_messages_in_session(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO, TX("250 2.0.0 first\r\n"), END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON "pool_max_messages = 1\n"),
+	    0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	t_end(t);
+	wait_closed(t, 1);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP "QUIT\r\n");
+	wait_count(t, 0);
+	t_free(t);
+}
+
 /* a reused connection closed at MAIL, unanswered: retried the same way */
 static void
 test_pool_retry_closed_at_mail(void **state)
@@ -2637,6 +2707,7 @@ main(void)
 		cmocka_unit_test_teardown(test_drain_idle, teardown),
 		cmocka_unit_test_teardown(test_pipelined, teardown),
 		cmocka_unit_test_teardown(test_data_refused, teardown),
+		cmocka_unit_test_teardown(test_data_refused_then_mail, teardown),
 		cmocka_unit_test_teardown(test_received_first, teardown),
 		cmocka_unit_test_teardown(test_dkim_then_received, teardown),
 		cmocka_unit_test_teardown(test_auth_inject_cleartext_allowed, teardown),
@@ -2656,6 +2727,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pool_client_leaves_mid_tx, teardown),
 		cmocka_unit_test_teardown(test_pool_map_identity, teardown),
 		cmocka_unit_test_teardown(test_pool_max_messages, teardown),
+		cmocka_unit_test_teardown(test_pool_max_messages_in_session, teardown),
 		cmocka_unit_test_teardown(test_pool_shutdown, teardown),
 		cmocka_unit_test_teardown(test_pool_retire, teardown),
 		cmocka_unit_test_teardown(test_pool_shutdown_in_use, teardown),
