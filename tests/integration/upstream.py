@@ -76,6 +76,16 @@ of its MAIL ("mail_params") and of each accepted RCPT ("rcpt_params").
 Without --dsn, the stored lists are empty of DSN parameters by
 construction: aiosmtpd would have refused the command.
 
+Connection reuse (the gateway's pool): --idle-close SECONDS closes a
+connection (a plain close, no reply) when no command arrived for that
+long, as real servers drop idle clients; --idle-close-reply REPLY sends
+REPLY (e.g. "421 4.4.2 Idle timeout") first.  Either is an "IDLE_CLOSE"
+event.  --mail-reply-reused REPLY answers MAIL with REPLY on every
+connection that already carried a stored message (the first message of
+a connection gets 250, a reused connection fails at MAIL); a 421 is
+followed by a close, as Postfix does.  It is a "MAIL_REUSED" event.
+Count connections as the distinct "peer" values of the EHLO events.
+
 --bare-replies answers as aiosmtpd and Exim do, without enhanced status
 codes: "250 OK" to MAIL, RCPT and the end of DATA (use --reject with a
 reply such as "550 no such user here" for refusals).
@@ -189,6 +199,8 @@ class Handler:
         self.pop_window = 60
         self.dsn = False		# --dsn: advertise and accept DSN
         self.bare = False		# --bare-replies: no enhanced codes
+        self.idle_close_reply = None	# --idle-close-reply
+        self.mail_reply_reused = None	# --mail-reply-reused
 
     def pop_recent(self):
         """The classic pop-before-smtp log watcher: a successful POP3 login
@@ -350,6 +362,17 @@ class Handler:
             return "421 4.4.2 dropped"
         if self.mail_reply:
             return self.mail_reply
+        carried = getattr(server, "carried", 0)
+        if self.mail_reply_reused and carried > 0:
+            reply = self.mail_reply_reused
+            self.spool.event(server, "MAIL_REUSED", carried=carried,
+                             reply=reply)
+            if reply.startswith("421"):
+                # after aiosmtpd has written the reply (no await between
+                # this return and its write); close() sends what is
+                # buffered first
+                server.loop.call_soon(server.transport.close)
+            return reply
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         session.dsn_rcpt_params = []
@@ -411,6 +434,9 @@ class Handler:
             "rcpt_params": getattr(session, "dsn_rcpt_params", None),
         }
         base = self.spool.store(data, meta)
+        # messages this connection carried (on the protocol object: the
+        # session is made anew at STARTTLS)
+        server.carried = getattr(server, "carried", 0) + 1
         if self.bare:
             return "250 OK"
         return "250 2.0.0 Ok: queued as %s" % os.path.basename(base)
@@ -493,6 +519,15 @@ def parse_args(argv):
     p.add_argument("--bare-replies", action="store_true",
                    help="'250 OK' without enhanced status codes to MAIL, "
                         "RCPT and the end of DATA")
+    p.add_argument("--idle-close", type=float, default=0,
+                   metavar="SECONDS", help="close a connection when no "
+                   "command arrived for this long (no reply)")
+    p.add_argument("--idle-close-reply", metavar="REPLY",
+                   help="with --idle-close: send this reply first "
+                   "(e.g. '421 4.4.2 Idle timeout')")
+    p.add_argument("--mail-reply-reused", metavar="REPLY",
+                   help="answer MAIL with this on a connection that "
+                   "already carried a message (421: then close)")
     p.add_argument("--stdin-watch", action="store_true",
                    help="exit when stdin reaches end of file")
     args = p.parse_args(argv)
@@ -525,6 +560,11 @@ def parse_args(argv):
     for m in args.mechs:
         if m not in ALL_MECHS:
             p.error("unknown mechanism %r" % m)
+    for r in filter(None, (args.idle_close_reply, args.mail_reply_reused)):
+        if not r[:3].isdigit():
+            p.error("bad reply %r" % r)
+    if args.idle_close_reply and not args.idle_close:
+        p.error("--idle-close-reply needs --idle-close")
     args.delays = {}
     for d in args.delay_at:
         what, sep, secs = d.partition("=")
@@ -607,6 +647,18 @@ class DSNAuthSMTP(DSNMixin, AuthSMTP):
     pass
 
 
+def idle_close_cb(server):
+    """--idle-close: aiosmtpd's session timeout (restarted at every
+    command), recorded, with an optional last reply."""
+    if server.transport is None:
+        return
+    h = server.event_handler
+    h.spool.event(server, "IDLE_CLOSE", reply=h.idle_close_reply)
+    if h.idle_close_reply:
+        server.transport.write((h.idle_close_reply + "\r\n").encode())
+    server.transport.close()
+
+
 def server_context(cert, key, tls_min=None, tls_max=None, client_ca=None,
                    weak=False, no_tickets=False):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -644,6 +696,8 @@ async def serve(args):
     handler.pop_window = args.pop_window
     handler.dsn = args.dsn
     handler.bare = args.bare_replies
+    handler.idle_close_reply = args.idle_close_reply
+    handler.mail_reply_reused = args.mail_reply_reused
     auth_on = bool(args.accounts or args.tokens)
     ctx = None
     if args.mode != "plain":
@@ -652,11 +706,16 @@ async def serve(args):
                              args.no_tickets)
 
     def cls(base):
-        # aiosmtpd sizes its reader from the class attribute in __init__
-        if not args.line_limit:
+        attrs = {}
+        if args.line_limit:
+            # aiosmtpd sizes its reader from the class attribute in
+            # __init__
+            attrs["line_length_limit"] = args.line_limit
+        if args.idle_close:
+            attrs["_timeout_cb"] = idle_close_cb
+        if not attrs:
             return base
-        return type(base.__name__, (base,),
-                    {"line_length_limit": args.line_limit})
+        return type(base.__name__, (base,), attrs)
 
     def factory():
         # hostname given: aiosmtpd would otherwise call getfqdn(), which
@@ -664,7 +723,8 @@ async def serve(args):
         # parameter on; decode_data off so the DATA bytes are kept.
         kw = dict(data_size_limit=DATA_LIMIT, enable_SMTPUTF8=True,
                   decode_data=False, hostname=args.hostname,
-                  ident="ESMTP upstream.py", timeout=args.timeout, loop=loop)
+                  ident="ESMTP upstream.py",
+                  timeout=args.idle_close or args.timeout, loop=loop)
         if args.mode in ("starttls", "starttls-optional"):
             kw["tls_context"] = ctx
             kw["require_starttls"] = args.mode == "starttls"
