@@ -24,6 +24,14 @@ from test_tls_trust import (RCPT, SENDER, expect_tempfail,  # noqa: E402
                             spki_pin)
 
 
+# Resumption shows only on a new connection: with the upstream pool on (the
+# default since issue 11) the second session would reuse the first's
+# connection and never do a second handshake.  These tests are about the
+# handshake, so they run with pool = no; test_pool.py checks resumption
+# with the pool on (pool_max_messages = 1).
+NOPOOL = {"pool": "no"}
+
+
 def tx_resumed(gw, start=0):
     """resumed= of every transaction line from offset start."""
     out = []
@@ -58,7 +66,7 @@ def sessions(up, gw, n, start=0):
 
 def resume_case(mode, extra=(), conf=None, want=("no", "yes", "yes")):
     up = Upstream(mode, extra=extra)
-    conf = dict(conf or {})
+    conf = dict(NOPOOL, **(conf or {}))
     conf.setdefault("tls_resume", "yes")
     gw = Gateway(up, upstream_conf=conf)
     got = sessions(up, gw, len(want))
@@ -83,7 +91,7 @@ def test_tls13_ticket_implicit():
 def test_default_on():
     """tls_resume is on by default: the second session resumes."""
     up = Upstream("starttls")
-    gw = Gateway(up)
+    gw = Gateway(up, upstream_conf=NOPOOL)
     got = sessions(up, gw, 2)
     check(got == ["no", "yes"], "default: %r, want no, yes", got)
     gw.stop()
@@ -107,8 +115,8 @@ def test_resumed_says_what_policy_let_through():
     """verify= of a resumed session is its full handshake's, not a bare
     "verified" (no verify callback runs on resumption)."""
     up = Upstream("starttls", cert="untrusted")
-    gw = Gateway(up, upstream_conf={"accept": "untrusted-root",
-                                    "tls_resume": "yes"})
+    gw = Gateway(up, upstream_conf=dict(NOPOOL, accept="untrusted-root",
+                                        tls_resume="yes"))
     check(sessions(up, gw, 2) == ["no", "yes"], "resumed= %r",
           tx_resumed(gw))
     check(re.search(r"tls upstream=.* resumed=yes .*"
@@ -130,7 +138,7 @@ def test_pins_held_on_resumption_and_reload():
     a reload starts with an empty cache (the first session after it is a
     full handshake), and a changed pin_sha256 then refuses the server."""
     up = Upstream("starttls", cert="good")
-    conf = {"pin_sha256": spki_pin("good"), "tls_resume": "yes"}
+    conf = dict(NOPOOL, pin_sha256=spki_pin("good"), tls_resume="yes")
     gw = Gateway(up, upstream_conf=conf)
     check(sessions(up, gw, 2) == ["no", "yes"], "no resumption: %r",
           tx_resumed(gw))
@@ -170,8 +178,8 @@ def test_pins_held_on_resumption_and_reload():
 
 def ocsp_case(rs, want_requests):
     up = Upstream("starttls", cert="ocsp-good")
-    gw = Gateway(up, upstream_conf={"ocsp": "hard", "ocsp_url": rs.url,
-                                    "tls_resume": "yes"})
+    gw = Gateway(up, upstream_conf=dict(NOPOOL, ocsp="hard",
+                                        ocsp_url=rs.url, tls_resume="yes"))
     got = sessions(up, gw, 2)
     check(len(rs.requests()) == want_requests, "OCSP requests %r, want %d",
           rs.requests(), want_requests)
@@ -210,9 +218,10 @@ def test_stapling_sessions_not_kept():
     resumed session (wolfSSL keeps no staple): nothing is kept, and the
     second connection is a full handshake with a fresh staple."""
     up = gwtest.StapleUpstream()
-    gw = Gateway(up, upstream_conf={"tls": "implicit", "port": str(up.port),
-                                    "ocsp_stapling": "require",
-                                    "tls_resume": "yes"})
+    gw = Gateway(up, upstream_conf=dict(NOPOOL, tls="implicit",
+                                        port=str(up.port),
+                                        ocsp_stapling="require",
+                                        tls_resume="yes"))
     for i in range(2):
         # stapleup.py starts a new s_server once the last one has exited;
         # until then a connection is refused (4.4.1), or, under load, cut
