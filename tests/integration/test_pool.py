@@ -455,5 +455,79 @@ def test_resumption_with_pool_on():
     check(len(connections(up)) == 3, "connections %r", connections(up))
 
 
+def reused_fault_case(at):
+    """The upstream drops a reused connection at `at` (RCPT, or DATA: after
+    the whole body was read, before the reply to the final dot), after
+    MAIL's 250: no retry, the client gets a 4xx (never a 250 for a message
+    the upstream did not accept), nothing is stored, the message went
+    upstream at most once; the next session delivers on a new
+    connection."""
+    up = Upstream("starttls", extra=["--drop-at", at, "--reused-only"])
+    gw = Gateway(up)
+    m1 = deliver(gw, "first")
+    mark = len(gw.log())
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], message("dropped"))
+        codes = [r.code for r in replies]
+        # RCPT: MAIL 250, RCPT 4xx (transaction() stops there); DATA:
+        # 250 250 354, then a 4xx to the final dot
+        want = [250] if at == "RCPT" else [250, 250, 354]
+        check(len(codes) == len(want) + 1 and codes[:-1] == want and
+              400 <= codes[-1] < 500,
+              "want %r then a 4xx, never a 250 the upstream did not give: "
+              "%r", want, replies)
+        check_reply(c.cmd("RSET"), 250, what="RSET after the failure")
+        check_reply(c.cmd("QUIT"), 221, what="QUIT")
+    check(len(up.events("DROP")) == 1, "drops %r", up.events("DROP"))
+    check(not re.search(r" relay retry ", gw.log()[mark:]),
+          "retried after MAIL's 250: %s", gw.log()[mark:][-2000:])
+    if at == "DATA":
+        check(len(up.events("DATA")) == 2, "the message went upstream "
+              "again: %r", up.events("DATA"))
+    m3 = deliver(gw, "third")
+    got = by_subject(up.wait_messages(2))
+    check(sorted(got) == ["first", "third"], "stored %r", sorted(got))
+    check_same_bytes(got["first"].data, m1, "first")
+    check_same_bytes(got["third"].data, m3, "third")
+    check(len(connections(up)) == 2, "connections %r", connections(up))
+    lines = wait_tx(gw, 2)
+    check(conn_carried(lines)[-1] == ("new", 0), "after the drop: %r",
+          conn_carried(lines))
+
+
+def test_reused_connection_lost_at_rcpt_not_retried():
+    reused_fault_case("RCPT")
+
+
+def test_reused_connection_lost_after_dot_not_retried():
+    reused_fault_case("DATA")
+
+
+def test_connection_whose_rset_fails_not_reused():
+    """The upstream answers the RSET of a connection given back with an
+    error: that connection is not kept; the next session opens a new
+    one and delivers."""
+    up = gwtest.FaultUpstream("wrong-reply", count=1,
+                              extra=["--at", "RSET", "--reply",
+                                     "554 5.5.1 Not today"])
+    gw = Gateway(up)
+    m1 = deliver(gw, "first")
+    check(wait_for(lambda: up.events("cmd", conn=1) and any(
+        e["line"].upper().startswith("RSET")
+        for e in up.events("cmd", conn=1)), 5),
+          "no RSET on the given-back connection: %r", up.events(conn=1))
+    m2 = deliver(gw, "second")
+    got = up.messages()
+    check(len(got) == 2, "want 2 messages, got %d", len(got))
+    check_same_bytes(got[0], m1, "first")
+    check_same_bytes(got[1], m2, "second")
+    mails = [e for e in up.events("cmd", conn=1)
+             if e["line"].upper().startswith("MAIL")]
+    check(len(mails) == 1, "MAIL on the connection whose RSET failed: %r",
+          up.events("cmd", conn=1))
+    check(up.events("connect", conn=2), "no new connection")
+
+
 if __name__ == "__main__":
     gwtest.main(globals())

@@ -84,6 +84,8 @@ event.  --mail-reply-reused REPLY answers MAIL with REPLY on every
 connection that already carried a stored message (the first message of
 a connection gets 250, a reused connection fails at MAIL); a 421 is
 followed by a close, as Postfix does.  It is a "MAIL_REUSED" event.
+--reused-only limits --drop-at and --delay-at to such connections (a
+fault after the first message, where the gateway must not retry).
 Count connections as the distinct "peer" values of the EHLO events.
 
 --bare-replies answers as aiosmtpd and Exim do, without enhanced status
@@ -201,6 +203,7 @@ class Handler:
         self.bare = False		# --bare-replies: no enhanced codes
         self.idle_close_reply = None	# --idle-close-reply
         self.mail_reply_reused = None	# --mail-reply-reused
+        self.reused_only = False	# --reused-only
 
     def pop_recent(self):
         """The classic pop-before-smtp log watcher: a successful POP3 login
@@ -326,6 +329,8 @@ class Handler:
 
     async def misbehave(self, server, what):
         """--delay-at and --drop-at: True if the connection was dropped."""
+        if self.reused_only and not getattr(server, "carried", 0):
+            return False
         delay = self.delay_at.get(what)
         if delay:
             await asyncio.sleep(delay)
@@ -528,6 +533,9 @@ def parse_args(argv):
     p.add_argument("--mail-reply-reused", metavar="REPLY",
                    help="answer MAIL with this on a connection that "
                    "already carried a message (421: then close)")
+    p.add_argument("--reused-only", action="store_true",
+                   help="--drop-at and --delay-at only on a connection "
+                   "that already carried a message")
     p.add_argument("--stdin-watch", action="store_true",
                    help="exit when stdin reaches end of file")
     args = p.parse_args(argv)
@@ -698,6 +706,7 @@ async def serve(args):
     handler.bare = args.bare_replies
     handler.idle_close_reply = args.idle_close_reply
     handler.mail_reply_reused = args.mail_reply_reused
+    handler.reused_only = args.reused_only
     auth_on = bool(args.accounts or args.tokens)
     ctx = None
     if args.mode != "plain":
