@@ -1008,6 +1008,27 @@ client_response(struct smtp_client *c)
 	}
 }
 
+/*
+ * client_quit_rset_line - a line of the reply to detach's own RSET, which
+ * went out before a QUIT (smtp_client_quit() while parking): it is not
+ * QUIT's answer.  Once it is complete, or unreadable, the next reply is
+ * QUIT's; closing at the RSET's reply would leave the QUIT unread.
+ */
+static void
+client_quit_rset_line(struct smtp_client *c, struct buf *in, size_t len)
+{
+	char	 vis[SMTP_REPLY_LINE_MAX * 2];
+
+	log_trace(LOGF_PROTOCOL, "%016llx < %s", (unsigned long long)c->id,
+	    str_vis(vis, sizeof(vis), buf_data(in), len));
+	if (c->reply.done)
+		smtp_reply_reset(&c->reply);
+	if (smtp_reply_feed(&c->reply, buf_data(in), len) != NULL ||
+	    c->reply.done)
+		c->flags &= ~CF_PARKING;
+	buf_consume(in, len + 2);
+}
+
 /* on_datain - split input into reply lines and feed the reply parser */
 static void
 on_datain(struct smtp_client *c)
@@ -1030,6 +1051,11 @@ on_datain(struct smtp_client *c)
 		lr = buf_findline(in, SMTP_REPLY_LINE_MAX, &len);
 		if (lr == BUF_LINE_NONE)
 			return;
+		if (c->state == CS_QUIT && (c->flags & CF_PARKING) &&
+		    lr == BUF_LINE_OK) {
+			client_quit_rset_line(c, in, len);
+			continue;
+		}
 		if (c->state == CS_QUIT) {
 			/* any answer (or garbage) to QUIT ends the session */
 			if (lr == BUF_LINE_OK)

@@ -2700,6 +2700,42 @@ test_quit_right_after_detach(void **state)
 	sc_done(&sc);
 }
 
+/*
+ * smtp_client_quit() while detach's RSET is in flight (SIGTERM or SIGHUP
+ * as a session gives its connection back): QUIT follows the RSET on the
+ * wire, and the reply to the RSET must not be taken for QUIT's.  The
+ * upstream here answers the RSET and never QUIT: the client waits for
+ * QUIT's reply until its timer (command_timeout, 1 s) instead of closing
+ * at the RSET's 250, after which a real server may never see the QUIT.
+ */
+static void
+test_quit_during_detach_rset_waits_for_quit_reply(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "hi\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+	static const struct step script[] = {
+		TX_ONE,
+		EXP("RSET"), EXP("QUIT"), SEND("250 ok\r\n"),
+		{ ST_SILENT, NULL },
+		END
+	};
+
+	sc_init(&sc, script, TLS_NONE);
+	sc.up.command_timeout = 1;
+	sc.holder.action = H_QUIT_NOW;
+	sc_run(&sc, ops_tx_detach, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.holder.dead, 0);
+	assert_non_null(strstr(sc.fake.transcript, "DATA\nRSET\nQUIT\n"));
+	assert_true(sc.fake.peer_eof);
+	/* 10 ms a tick: closed at the timer, not at the RSET's reply */
+	if (sc.ticks < 80)
+		fail_msg("closed after %u ticks: the RSET's reply ended QUIT",
+		    (unsigned)sc.ticks);
+	sc_done(&sc);
+}
+
 static void
 test_attach_to_dropped(void **state)
 {
@@ -2873,6 +2909,7 @@ main(void)
 		cmocka_unit_test(test_reused_421_to_mail),
 		cmocka_unit_test(test_tx_state_on_failure),
 		cmocka_unit_test(test_quit_right_after_detach),
+		cmocka_unit_test(test_quit_during_detach_rset_waits_for_quit_reply),
 		cmocka_unit_test(test_attach_to_dropped),
 		cmocka_unit_test(test_tls_reuse_and_idle_close),
 		cmocka_unit_test(test_give_back_before_ready),
