@@ -377,6 +377,33 @@ def test_sigterm_quits_idle_connections():
     print("     (exit %.2fs after SIGTERM)" % dt)
 
 
+def test_sigterm_while_give_back_rset_in_flight():
+    """SIGTERM while a connection's give-back RSET waits for its reply
+    (the upstream answers RSET, and then QUIT, after half a second each):
+    QUIT follows the RSET, the gateway waits for QUIT's own reply (it
+    once closed at the RSET's 250, so a server could miss the QUIT), and
+    smtpgate exits 0."""
+    delay = 0.5 * gwtest.TIME_SCALE
+    up = Upstream("starttls", extra=["--delay-at", "RSET=%g" % delay,
+                                     "--delay-at", "QUIT=%g" % delay,
+                                     "--reused-only"])
+    gw = Gateway(up)
+    deliver(gw, "before term")
+    check(wait_for(lambda: up.events("RSET"), 5),
+          "no give-back RSET at the upstream")
+    gw.exit_expected = True
+    gw.signal(signal.SIGTERM)
+    check(wait_for(lambda: gw.proc.poll() is not None, 5 + delay),
+          "smtpgate did not exit after SIGTERM")
+    check(gw.proc.returncode == 0, "exit status %s", gw.proc.returncode)
+    conns = connections(up)
+    check(wait_for(lambda: quits(up) == conns, 3),
+          "the upstream saw no QUIT after the RSET: %r (connections %r)",
+          up.events()[-4:], conns)
+    check(not up.events("QUIT_CUT"), "smtpgate closed before the reply "
+          "to its QUIT: %r", up.events()[-4:])
+
+
 def test_pool_off():
     """pool = no: every session its own connection, each with QUIT."""
     up = Upstream("starttls")

@@ -84,6 +84,8 @@ event.  --mail-reply-reused REPLY answers MAIL with REPLY on every
 connection that already carried a stored message (the first message of
 a connection gets 250, a reused connection fails at MAIL); a 421 is
 followed by a close, as Postfix does.  It is a "MAIL_REUSED" event.
+--delay-at also takes RSET and QUIT; a client that closes while the
+reply to its QUIT is delayed is a "QUIT_CUT" event.
 --reused-only limits --drop-at and --delay-at to such connections (a
 fault after the first message, where the gateway must not retry).
 Count connections as the distinct "peer" values of the EHLO events.
@@ -405,10 +407,18 @@ class Handler:
 
     async def handle_RSET(self, server, session, envelope):
         self.spool.event(server, "RSET")
+        await self.misbehave(server, "RSET")  # --delay-at RSET only
         return "250 2.0.0 OK"
 
     async def handle_QUIT(self, server, session, envelope):
         self.spool.event(server, "QUIT")
+        try:
+            await self.misbehave(server, "QUIT")  # --delay-at QUIT only
+        except asyncio.CancelledError:
+            # the client closed before our 221 (aiosmtpd cancels the
+            # handler at EOF)
+            self.spool.event(server, "QUIT_CUT")
+            raise
         return "221 2.0.0 Bye"
 
     async def handle_DATA(self, server, session, envelope):
@@ -475,7 +485,9 @@ def parse_args(argv):
                    help="drop only this many times (default: always)")
     p.add_argument("--delay-at", action="append", default=[],
                    metavar="EVENT=SECONDS",
-                   help="wait before answering MAIL, RCPT or end of DATA")
+                   help="wait before answering MAIL, RCPT, end of DATA, "
+                   "RSET or QUIT (a client that closes before the 221 "
+                   "is a QUIT_CUT event)")
     p.add_argument("--line-limit", type=int, default=0,
                    help="longest line taken, CRLF included (aiosmtpd's "
                    "line_length_limit, 1001 unless given), as Postfix "
@@ -580,7 +592,8 @@ def parse_args(argv):
             args.delays[what.upper()] = float(secs)
         except ValueError:
             p.error("bad --delay-at %r" % d)
-        if not sep or what.upper() not in ("MAIL", "RCPT", "DATA"):
+        if not sep or what.upper() not in ("MAIL", "RCPT", "DATA",
+                                           "RSET", "QUIT"):
             p.error("bad --delay-at %r" % d)
     return args
 
