@@ -91,9 +91,8 @@
  *   have been delivered).
  * - Counting: smtp_client_messages() (final-dot replies received, 2xx
  *   or not, over the connection's life), smtp_client_reused() (0 for the
- *   owner that created it, 1 for an owner that got it by attach),
- *   smtp_client_idle_since() (CLOCK_MONOTONIC, set when detach left it
- *   idle or when detach's RSET got its 250).
+ *   owner that created it, 1 for an owner that got it by attach).  The
+ *   idle time is the pool's to keep (pool.c's timers).
  */
 #ifndef GW_SMTP_CLIENT_H
 #define GW_SMTP_CLIENT_H
@@ -254,7 +253,5 @@ enum smtp_client_tx smtp_client_tx_state(const struct smtp_client *);
 unsigned long smtp_client_messages(const struct smtp_client *);
 /* smtp_client_reused - 1 if the current owner got it by attach */
 int	smtp_client_reused(const struct smtp_client *);
-/* smtp_client_idle_since - when it last became idle (CLOCK_MONOTONIC) */
-struct timespec smtp_client_idle_since(const struct smtp_client *);
 
 #endif

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -31,12 +30,6 @@
 #define IDLE_SHOW_MAX	80	/* octets of unsolicited text shown */
 
 static const char *client_idle_probe(struct smtp_client *, char *, size_t);
-
-static void
-client_idle_mark(struct smtp_client *c)
-{
-	(void)clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
-}
 
 /* smtp_client_detach - the owner lets go of an idle client */
 int
@@ -65,13 +58,11 @@ smtp_client_detach(struct smtp_client *c, const struct smtp_client_idle_cb *icb,
 	    "messages=%lu%s", (unsigned long long)c->id, c->up->host,
 	    c->up->port, c->messages, (c->flags & CF_TX_DIRTY) ?
 	    ", RSET first" : "");
-	if (c->flags & CF_PARKING)
-		;	/* the RSET in flight goes on: idle at its 250 */
-	else if (c->flags & CF_TX_DIRTY) {
+	/* an RSET already in flight goes on: idle at its 250 */
+	if (!(c->flags & CF_PARKING) && (c->flags & CF_TX_DIRTY)) {
 		c->flags |= CF_PARKING;
 		client_enter(c, CS_RSET);
-	} else
-		client_idle_mark(c);
+	}
 	c->api--;
 	client_release(c);
 	return 0;
@@ -168,7 +159,6 @@ client_park_reply(struct smtp_client *c, const char *txt)
 	}
 	c->flags &= ~CF_TX_DIRTY;
 	client_enter(c, CS_READY);
-	client_idle_mark(c);
 	if (!(c->flags & (CF_DETACHED | CF_QUIET)))
 		c->cb.ready(c->arg);
 	/* c may be freed here */
@@ -243,11 +233,4 @@ int
 smtp_client_reused(const struct smtp_client *c)
 {
 	return (c->flags & CF_REUSED) != 0;
-}
-
-/* smtp_client_idle_since - when the client last became idle */
-struct timespec
-smtp_client_idle_since(const struct smtp_client *c)
-{
-	return c->idle_since;
 }

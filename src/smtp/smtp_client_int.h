@@ -97,7 +97,6 @@ struct smtp_client {
 	enum smtp_client_tx	 tx;	/* the retry rule: see smtp_client.h */
 	unsigned long		 messages;	/* final-dot replies received */
 	unsigned		 owners;	/* attach count, the first included */
-	struct timespec		 idle_since;	/* CLOCK_MONOTONIC */
 
 	struct event		*ev_timer;
 	struct event		*ev_defer;

@@ -123,12 +123,6 @@ uppool_shutdown(struct uppool *upp)
 	pool_shutdown(upp->pool);
 }
 
-struct pool *
-uppool_pool(struct uppool *upp)
-{
-	return upp->pool;
-}
-
 static void
 upp_log_close(struct uppool *upp, enum pool_close why)
 {

@@ -50,7 +50,5 @@ void		 uppool_warm(struct uppool *);
 void		 uppool_retire(struct uppool *);
 /* uppool_shutdown - SIGTERM: the same, and the reason logged is shutdown */
 void		 uppool_shutdown(struct uppool *);
-/* uppool_pool - the idle list, for its counters */
-struct pool	*uppool_pool(struct uppool *);
 
 #endif
