@@ -11,9 +11,10 @@
 # installed as "No configuration", and no Postfix mail system is left
 # running or enabled) and stunnel4 (the TLS peer to compare against).
 #
-# Dovecot (POP-before-SMTP tests) is only ever run by the tests, as private
-# instances from temporary directories: the package's own service is
-# kept from starting while it installs (policy-rc.d) and left disabled.
+# Dovecot (POP-before-SMTP tests) and HAProxy (PROXY protocol tests) are
+# only ever run by the tests, as private instances from temporary
+# directories: the packages' own services are kept from starting while
+# they install (policy-rc.d) and left disabled.
 #
 # Idempotent: when every package is already installed it changes nothing
 # and does not touch the network.  Runs non-interactively (CI has no
@@ -27,7 +28,7 @@ build_pkgs=(
 	ca-certificates
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
-	dovecot-core dovecot-pop3d
+	dovecot-core dovecot-pop3d haproxy
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 )
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
@@ -85,16 +86,17 @@ no_mail_service() {
 	fi
 }
 
-# no_dovecot_service - after installing: the system Dovecot stays disabled
-no_dovecot_service() {
-	command -v dovecot >/dev/null || return 0
+# no_test_services - after installing: the system Dovecot and HAProxy
+# stay disabled
+no_test_services() {
+	local now=()
+	[ -d /run/systemd/system ] && now=(--now)
 	if command -v systemctl >/dev/null; then
-		local now=()
-		[ -d /run/systemd/system ] && now=(--now)
 		"${sudo[@]}" systemctl disable "${now[@]}" dovecot.service \
-		    dovecot.socket >/dev/null 2>&1 || true
+		    dovecot.socket haproxy.service >/dev/null 2>&1 || true
 	elif command -v update-rc.d >/dev/null; then
 		"${sudo[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
+		"${sudo[@]}" update-rc.d haproxy disable >/dev/null 2>&1 || true
 	fi
 }
 
@@ -136,7 +138,7 @@ for try in 1 2 3; do
 	    apt-get install "${apt_opts[@]}" --no-install-recommends \
 	    "${missing[@]}" </dev/null; then
 		[ "$bench" = 0 ] || no_mail_service
-		no_dovecot_service
+		no_test_services
 		echo "install-deps: done"
 		exit 0
 	fi
