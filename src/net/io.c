@@ -586,7 +586,8 @@ io_flush(struct gw_io *io)
 
 	io->flags &= ~(IO_F_R_WWRITE | IO_F_W_WREAD);
 	while ((len = buf_len(&io->out)) > 0) {
-		if (io->t == NULL) {
+		/* before the handshake (TSTART) the queue is plaintext: a 220 */
+		if (io->t == NULL || (io->flags & IO_F_TSTART)) {
 			n = send(io->fd, buf_data(&io->out), len, MSG_NOSIGNAL);
 			if (n == -1) {
 				if (errno == EINTR)
