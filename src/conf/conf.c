@@ -135,6 +135,18 @@ static const struct conf_word words_tls[] = {
 	{ "implicit", TLS_IMPLICIT },
 	{ NULL, 0 }
 };
+static const struct conf_word words_listen_tls[] = {
+	{ "none", LISTEN_TLS_NONE },
+	{ "starttls", LISTEN_TLS_STARTTLS },
+	{ "implicit", LISTEN_TLS_IMPLICIT },
+	{ NULL, 0 }
+};
+static const struct conf_word words_verify_client[] = {
+	{ "none", VERIFY_CLIENT_NONE },
+	{ "optional", VERIFY_CLIENT_OPTIONAL },
+	{ "required", VERIFY_CLIENT_REQUIRED },
+	{ NULL, 0 }
+};
 static const struct conf_word words_accept[] = {
 	{ "self-signed", CONF_ACCEPT_SELF_SIGNED },
 	{ "untrusted-root", CONF_ACCEPT_UNTRUSTED_ROOT },
@@ -220,6 +232,9 @@ static const struct conf_word words_bare_newline[] = {
 #define UT(m)		UP(tlsset.m)
 #define UTL(m, n)	UPL(tlsset.m, tlsset.n)
 #define LSL(m, n)	F(conf_listener, m), offsetof(struct conf_listener, n)
+/* a key of the listener's TLS-settings block */
+#define LT(m)		LS(tlsset.m)
+#define LTL(m, n)	LSL(tlsset.m, tlsset.n)
 #define DK(m)		F(conf_dkim, m), 0
 #define DKL(m, n)	F(conf_dkim, m), offsetof(struct conf_dkim, n)
 /* the list; RFC 6376 5.4.1's advice without the trace headers */
@@ -289,6 +304,42 @@ static const struct conf_key keytab[] = {
 	    LSL(dkim_names, ndkim), NULL, 1 },
 	{ SEC_LISTENER, "dkim_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,
 	    LS(dkim_required), NULL, 0 },
+	{ SEC_LISTENER, "tls", KT_ENUM, "none", DERIVE_NONE, 0, 0,
+	    LS(tls), words_listen_tls, 0 },
+	{ SEC_LISTENER, "tls_cert", KT_FILE, "", DERIVE_NONE, 0, 0,
+	    LS(tls_cert), NULL, 1 },
+	{ SEC_LISTENER, "tls_key", KT_SECRET, "", DERIVE_NONE, 0, 0,
+	    LS(tls_key), NULL, 1 },
+	{ SEC_LISTENER, "tls_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,
+	    LS(tls_required), NULL, 0 },
+	{ SEC_LISTENER, "tls_handshake_timeout", KT_DURATION, "10s",
+	    DERIVE_NONE, 1, 300, LS(tls_handshake_timeout), NULL, 0 },
+	{ SEC_LISTENER, "tls_min_version", KT_TLSVER, "1.2", DERIVE_NONE, 0, 0,
+	    LT(tls_min_version), NULL, 0 },
+	{ SEC_LISTENER, "tls_max_version", KT_TLSVER, "1.3", DERIVE_NONE, 0, 0,
+	    LT(tls_max_version), NULL, 0 },
+	{ SEC_LISTENER, "ciphers", KT_CIPHERS12, "", DERIVE_NONE, 0, 0,
+	    LT(ciphers), NULL, 1 },
+	{ SEC_LISTENER, "ciphersuites", KT_CIPHERS13, "", DERIVE_NONE, 0, 0,
+	    LT(ciphersuites), NULL, 1 },
+	{ SEC_LISTENER, "curves", KT_CURVES, "", DERIVE_NONE,
+	    0, CONF_MAX_CURVES, LTL(curves, ncurves), words_curves, 1 },
+	{ SEC_LISTENER, "verify_client", KT_ENUM, "none", DERIVE_NONE, 0, 0,
+	    LS(verify_client), words_verify_client, 0 },
+	{ SEC_LISTENER, "client_ca_file", KT_FILE, "", DERIVE_NONE, 0, 0,
+	    LT(ca_file), NULL, 1 },
+	{ SEC_LISTENER, "client_cert_pins", KT_PINS, "", DERIVE_NONE,
+	    0, CONF_MAX_PINS, LTL(pins, npins), NULL, 1 },
+	{ SEC_LISTENER, "crl_file", KT_FILE, "", DERIVE_NONE, 0, 0,
+	    LT(crl_file), NULL, 1 },
+	{ SEC_LISTENER, "crl_path", KT_DIR, "", DERIVE_NONE, 0, 0,
+	    LT(crl_path), NULL, 1 },
+	{ SEC_LISTENER, "crl_check", KT_ENUM, "chain", DERIVE_NONE, 0, 0,
+	    LT(crl_check), words_crl_check, 0 },
+	{ SEC_LISTENER, "crl_missing", KT_ENUM, "ignore", DERIVE_NONE, 0, 0,
+	    LT(crl_missing_fail), words_crl_missing, 0 },
+	{ SEC_LISTENER, "auth_allow_cleartext", KT_BOOL, "no", DERIVE_NONE,
+	    0, 0, LS(auth_allow_cleartext), NULL, 0 },
 
 	{ SEC_UPSTREAM, "host", KT_HOST, NULL, DERIVE_NONE, 0, 0,
 	    UP(host), NULL, 0 },

@@ -237,6 +237,20 @@ struct conf_dkim {
 	int		 line;
 };
 
+/* tls on a listener: how clients reach the gateway */
+enum listen_tls {
+	LISTEN_TLS_NONE = 0,		/* plaintext only (default) */
+	LISTEN_TLS_STARTTLS,		/* RFC 3207, offered in EHLO */
+	LISTEN_TLS_IMPLICIT		/* TLS before the greeting (465) */
+};
+
+/* verify_client: client certificates on a TLS listener */
+enum verify_client {
+	VERIFY_CLIENT_NONE = 0,		/* not asked for (default) */
+	VERIFY_CLIENT_OPTIONAL,		/* asked; one sent must verify */
+	VERIFY_CLIENT_REQUIRED		/* no verified certificate: no session */
+};
+
 struct conf_listener {
 	char		 name[CONF_NAME_MAX];
 	struct hostport	 listen[CONF_MAX_LISTEN];	/* required */
@@ -261,6 +275,21 @@ struct conf_listener {
 	size_t		 ndkim;			/* default none: match by domain */
 	const struct conf_dkim *dkim[CONF_MAX_DKIM];	/* resolved by the cross-check */
 	int		 dkim_required;		/* default 0 */
+	enum listen_tls	 tls;			/* default none */
+	char		 tls_cert[PATH_MAX];	/* leaf, then intermediates */
+	char		 tls_key[PATH_MAX];	/* no access for group/others */
+	int		 tls_required;		/* starttls: 530 before TLS */
+	unsigned	 tls_handshake_timeout;	/* seconds, default 10 */
+	enum verify_client verify_client;	/* default none */
+	/*
+	 * The TLS-settings block of the listener side: versions, ciphers,
+	 * curves; client_ca_file is its ca_file, client_cert_pins its pins,
+	 * and the CRL keys are the upstream side's.  Nothing else is used.
+	 */
+	struct conf_tls	 tlsset;
+	int		 auth_allow_cleartext;	/* default 0 */
+	/* AUTH only after TLS: clients log in from beyond loopback */
+	int		 auth_after_tls;	/* set by the cross-check */
 	int		 line;
 };
 
@@ -280,8 +309,12 @@ struct conf_path {
 	int		 line;		/* where the key is set */
 	enum conf_path_kind kind;
 };
-/* per upstream: 7 TLS files and directories, 3 secret files, a command */
-#define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 11 + CONF_MAX_DKIM)
+/*
+ * per upstream: 7 TLS files and directories, 3 secret files, a command;
+ * per listener: certificate, key, client CA file, CRL file and directory
+ */
+#define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 11 + CONF_MAX_LISTENERS * 5 + \
+			    CONF_MAX_DKIM)
 
 struct gw_conf {
 	char		 path[PATH_MAX];

@@ -47,6 +47,9 @@ static int	hdr_listed(const char (*)[CONF_HDR_NAME_MAX], size_t,
 static void	check_dkim(struct check *, const struct conf_dkim *);
 static void	check_listener_dkim(struct check *, struct conf_listener *);
 static void	warn_open_relay(struct check *, const struct conf_listener *);
+static void	check_listener_tls(struct check *, const struct conf_listener *);
+static void	check_listener_auth(struct check *, struct conf_listener *);
+static int	cidr_loopback(const struct cidr *);
 
 /* report one error as "FILE:LINE: text", like conf.c */
 static void
@@ -432,8 +435,11 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 			    "[upstream %s] section", l->name,
 			    l->upstream_name);
 	}
-	for (i = 0; i < c->nlisteners; i++)
+	for (i = 0; i < c->nlisteners; i++) {
 		warn_open_relay(&ck, &c->listeners[i]);
+		check_listener_tls(&ck, &c->listeners[i]);
+		check_listener_auth(&ck, &c->listeners[i]);
+	}
 	/*
 	 * An upstream no listener uses is most often a listener pointing at
 	 * the wrong one: mail then goes somewhere other than intended.
@@ -455,4 +461,110 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 	for (i = 0; i < c->ndkims; i++)
 		check_dkim(&ck, &c->dkims[i]);
 	return ck.nerr;
+}
+
+/*
+ * A listener's TLS keys: a certificate and key with tls, none of the TLS
+ * keys without it (a forgotten "tls = starttls" would otherwise leave a
+ * listener in plaintext that its operator believes protected).
+ */
+static void
+check_listener_tls(struct check *ck, const struct conf_listener *l)
+{
+	const struct conf_tls	*t = &l->tlsset;
+	const char		*stray = NULL;
+
+	if (l->tls == LISTEN_TLS_NONE) {
+		if (l->tls_cert[0] != '\0')
+			stray = "tls_cert";
+		else if (l->tls_key[0] != '\0')
+			stray = "tls_key";
+		else if (l->tls_required)
+			stray = "tls_required";
+		else if (l->verify_client != VERIFY_CLIENT_NONE)
+			stray = "verify_client";
+		if (stray != NULL)
+			cerr(ck, l->line, "[listener %s]: %s: set, but tls = "
+			    "none (set tls = starttls or implicit)", l->name,
+			    stray);
+		return;
+	}
+	if (l->tls_cert[0] == '\0' || l->tls_key[0] == '\0')
+		cerr(ck, l->line, "[listener %s]: %s: required with tls = %s",
+		    l->name, l->tls_cert[0] == '\0' ? "tls_cert" : "tls_key",
+		    l->tls == LISTEN_TLS_STARTTLS ? "starttls" : "implicit");
+	if (t->tls_min_version != 0 && t->tls_max_version != 0 &&
+	    t->tls_min_version > t->tls_max_version)
+		cerr(ck, l->line, "[listener %s]: tls_max_version: %d.%d is "
+		    "older than tls_min_version %d.%d", l->name,
+		    t->tls_max_version / 10, t->tls_max_version % 10,
+		    t->tls_min_version / 10, t->tls_min_version % 10);
+	if (l->verify_client == VERIFY_CLIENT_NONE) {
+		if (t->ca_file[0] != '\0')
+			stray = "client_ca_file";
+		else if (t->npins > 0)
+			stray = "client_cert_pins";
+		else if (t->crl_file[0] != '\0' || t->crl_path[0] != '\0')
+			stray = t->crl_file[0] != '\0' ? "crl_file" :
+			    "crl_path";
+		if (stray != NULL)
+			cerr(ck, l->line, "[listener %s]: %s: set, but "
+			    "verify_client = none", l->name, stray);
+		return;
+	}
+	/* pins alone: a few known devices with self-signed certificates */
+	if (t->ca_file[0] == '\0' && t->npins == 0)
+		cerr(ck, l->line, "[listener %s]: verify_client: needs "
+		    "client_ca_file or client_cert_pins", l->name);
+	if (t->ca_file[0] == '\0' &&
+	    (t->crl_file[0] != '\0' || t->crl_path[0] != '\0'))
+		cerr(ck, l->line, "[listener %s]: %s: needs client_ca_file",
+		    l->name, t->crl_file[0] != '\0' ? "crl_file" : "crl_path");
+}
+
+/* 1 if every address of c is a loopback one */
+static int
+cidr_loopback(const struct cidr *c)
+{
+	static const unsigned char	 v6lo[16] = { [15] = 1 };
+
+	if (c->family == AF_INET)
+		return c->prefix >= 8 && c->addr[0] == 127;
+	return c->prefix == 128 && memcmp(c->addr, v6lo, 16) == 0;
+}
+
+/*
+ * A listener whose clients log in (auth = map or passthrough upstream)
+ * takes passwords.  Unless only loopback clients are allowed, they must
+ * not cross the network in cleartext: AUTH is offered only after TLS, so
+ * a listener without TLS could never take mail.  auth_allow_cleartext
+ * lets it, with a warning (a LAN the operator trusts).
+ */
+static void
+check_listener_auth(struct check *ck, struct conf_listener *l)
+{
+	size_t	 i;
+	int	 local = 1;
+
+	if (l->upstream == NULL || (l->upstream->auth != AUTH_MAP &&
+	    l->upstream->auth != AUTH_PASSTHROUGH))
+		return;
+	for (i = 0; i < l->nallow; i++)
+		local = local && cidr_loopback(&l->allow[i]);
+	if (local)
+		return;
+	l->auth_after_tls = !l->auth_allow_cleartext;
+	if (l->auth_allow_cleartext) {
+		log_warnx("%s:%d: [listener %s]: auth_allow_cleartext: "
+		    "clients from the network may send their passwords "
+		    "without TLS", ck->conf->path, l->line, l->name);
+		return;
+	}
+	if (l->tls == LISTEN_TLS_NONE)
+		cerr(ck, l->line, "[listener %s]: tls: clients log in (upstream "
+		    "%s has auth = %s) from non-loopback networks, and AUTH is "
+		    "offered only after TLS: set tls = starttls or implicit "
+		    "(or auth_allow_cleartext = yes on a trusted network)",
+		    l->name, l->upstream->name,
+		    l->upstream->auth == AUTH_MAP ? "map" : "passthrough");
 }
