@@ -23,6 +23,8 @@ struct gw_io;
 struct conf_tls;
 struct conf_upstream;
 struct tls_client_ctx;
+struct tls_server_ctx;
+struct conf_listener;
 
 /* tls_init / tls_cleanup - once per process */
 void	tls_init(void);
@@ -43,6 +45,22 @@ void	tls_client_ctx_free(struct tls_client_ctx *);
  * error class is set then.
  */
 int	tls_client_start(struct gw_io *, struct tls_client_ctx *, uint64_t id);
+
+/*
+ * The listener side (tls_srv.c).  tls_server_ctx_new builds a listener's
+ * context (tls = starttls or implicit): its certificate and key, versions,
+ * ciphers, curves and verify_client with client_ca_file, CRLs and
+ * client_cert_pins; NULL with "key file: why" in err.  tls_server_start
+ * layers the server handshake over io (input must be empty: -1 then, as
+ * on ENOMEM, with the io's error set); IO_TLSREADY or IO_ERROR follows,
+ * and a failed handshake is logged with its class.  peer names the
+ * client in the log lines.
+ */
+struct tls_server_ctx *tls_server_ctx_new(const struct conf_listener *,
+	    char *err, size_t errlen);
+void	tls_server_ctx_free(struct tls_server_ctx *);
+int	tls_server_start(struct gw_io *, struct tls_server_ctx *, uint64_t id,
+	    const char *peer);
 
 struct tls_info {
 	char	version[16];		/* "TLSv1.3" */

@@ -25,6 +25,20 @@ static int	tio_own_checks(struct tls_conn *, WOLFSSL_X509 *, int);
 static int	tio_cert_dates(WOLFSSL_X509 *);
 
 /* tls_verify_cb - decide on each certificate; record the first problem */
+/*
+ * With no certificate from the client wolfSSL still passes an (empty)
+ * X509; the chain it received is what tells.  Should that chain only
+ * be filled later, the leaf goes unchecked and tls_srv.c fails closed.
+ */
+static int
+tls_srv_no_peer_cert(WOLFSSL *ssl)
+{
+	WOLFSSL_X509_CHAIN	*ch;
+
+	ch = wolfSSL_get_peer_chain(ssl);
+	return ch == NULL || wolfSSL_get_chain_count(ch) <= 0;
+}
+
 int
 tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
@@ -50,6 +64,13 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	 */
 	if (tc == NULL)
 		return 0;
+	/*
+	 * A listener asked for a certificate the client did not send: the
+	 * callback still runs, with none.  verify_client = required fails
+	 * in wolfSSL (no peer certificate); optional goes on without one.
+	 */
+	if (tc->srv && (cert == NULL || tls_srv_no_peer_cert(ssl)))
+		return preverify;
 	/* called top of the chain first, for every certificate (notes 3) */
 	if (tc->topdepth < 0)
 		tc->topdepth = depth;

@@ -43,20 +43,12 @@ static int	tls_exidx = -1;
 
 static struct tls_client_ctx *ctx_fail(struct tls_client_ctx *, char *,
 		    size_t, const char *, ...) GW_PRINTF(4, 5);
-static int	ctx_load_ca(struct tls_client_ctx *, const char *, char *,
-		    size_t);
 static int	ctx_load_ca_path(struct tls_client_ctx *, const char *, char *,
 		    size_t);
-static int	ctx_versions(struct tls_client_ctx *,
-		    const struct conf_tls *, char *, size_t);
-static int	ctx_algorithms(struct tls_client_ctx *,
-		    const struct conf_tls *, char *, size_t);
 static int	ctx_client_cert(struct tls_client_ctx *,
 		    const struct conf_tls *, char *, size_t);
 static int	ctx_load_crl(struct tls_client_ctx *, const char *, char *,
 		    size_t);
-static int	ctx_load_crls(struct tls_client_ctx *,
-		    const struct conf_tls *, char *, size_t);
 static int	passwd_cb(char *, int, int, void *);
 static int	dir_files(const char *, int (*)(struct tls_client_ctx *,
 		    const char *, char *, size_t), struct tls_client_ctx *,
@@ -120,8 +112,8 @@ is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
-static int
-ctx_load_ca(struct tls_client_ctx *tc, const char *ca, char *err,
+int
+tls_ctx_load_ca(struct tls_client_ctx *tc, const char *ca, char *err,
     size_t errlen)
 {
 	char	 why[80];
@@ -213,16 +205,16 @@ tls_client_ctx_new(const struct conf_tls *ts, const char *host, unsigned port,
 	if ((method = wolfSSLv23_client_method()) == NULL ||
 	    (tc->ctx = wolfSSL_CTX_new(method)) == NULL)
 		return ctx_fail(tc, err, errlen, "wolfSSL_CTX_new failed");
-	if (ctx_versions(tc, ts, err, errlen) == -1 ||
-	    ctx_algorithms(tc, ts, err, errlen) == -1)
+	if (tls_ctx_versions(tc, ts, err, errlen) == -1 ||
+	    tls_ctx_algorithms(tc, ts, err, errlen) == -1)
 		goto fail;
 	/* CAs before CRLs: a CRL loads only once its issuer is trusted */
-	if (ctx_load_ca(tc, ts->ca_file, err, errlen) == -1)
+	if (tls_ctx_load_ca(tc, ts->ca_file, err, errlen) == -1)
 		goto fail;
 	if (ts->ca_path[0] != '\0' && dir_files(ts->ca_path, ctx_load_ca_path,
 	    tc, "ca_path", err, errlen) == -1)
 		goto fail;
-	if (ctx_load_crls(tc, ts, err, errlen) == -1 ||
+	if (tls_ctx_load_crls(tc, ts, err, errlen) == -1 ||
 	    ctx_client_cert(tc, ts, err, errlen) == -1 ||
 	    tls_ocsp_ctx_setup(tc->ctx, ts, err, errlen) == -1)
 		goto fail;
@@ -260,8 +252,8 @@ fail:
 }
 
 /* versions: the library default would still negotiate TLS 1.1 */
-static int
-ctx_versions(struct tls_client_ctx *tc, const struct conf_tls *ts,
+int
+tls_ctx_versions(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	int	 minv;
@@ -298,8 +290,8 @@ ctx_versions(struct tls_client_ctx *tc, const struct conf_tls *ts,
  * call): the configured or built-in 1.3 suites, then the 1.2 ciphers.
  * Groups through the numeric API: set1_groups_list knows only "P-256".
  */
-static int
-ctx_algorithms(struct tls_client_ctx *tc, const struct conf_tls *ts,
+int
+tls_ctx_algorithms(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	char	 list[2 * CONF_TEXT_MAX + 2], one[CONF_TEXT_MAX], *p, *colon;
@@ -612,11 +604,17 @@ ctx_load_crl(struct tls_client_ctx *tc, const char *path, char *err,
 		 * the server's chain is never consulted, and with
 		 * crl_missing = ignore revocation is then quietly off.
 		 */
-		log_warnx("tls upstream=%s:%u CRL %s: its issuer is not in "
-		    "ca_file or ca_path; it will be checked against the "
-		    "intermediate CA the server presents (if none of its "
-		    "CAs issued it, revocation is not checked)", tc->host,
-		    tc->port, path);
+		if (tc->srv)
+			log_warnx("tls listener=%s CRL %s: its issuer is not "
+			    "in client_ca_file; it will be checked against "
+			    "the intermediate CA the client presents",
+			    tc->host, path);
+		else
+			log_warnx("tls upstream=%s:%u CRL %s: its issuer is "
+			    "not in ca_file or ca_path; it will be checked "
+			    "against the intermediate CA the server presents "
+			    "(if none of its CAs issued it, revocation is not "
+			    "checked)", tc->host, tc->port, path);
 		return 0;
 	}
 	free(buf);
@@ -629,8 +627,8 @@ ctx_load_crl(struct tls_client_ctx *tc, const char *path, char *err,
 }
 
 /* CRL checking: on when a CRL file or directory is named */
-static int
-ctx_load_crls(struct tls_client_ctx *tc, const struct conf_tls *ts,
+int
+tls_ctx_load_crls(struct tls_client_ctx *tc, const struct conf_tls *ts,
     char *err, size_t errlen)
 {
 	if (!tc->vp.crl_on)

@@ -31,18 +31,10 @@
 
 
 static int	tio_handshake(void *);
-static ssize_t	tio_read(void *, void *, size_t);
-static ssize_t	tio_write(void *, const void *, size_t);
-static int	tio_pending(void *);
-static void	tio_shutdown(void *);
-static void	tio_free(void *);
 static ssize_t	tio_ioerror(struct tls_conn *, int, const char *);
-static void	tio_collect(struct tls_conn *);
 static void	tio_hex(const unsigned char *, size_t, int, char *, size_t);
-static void	tio_errstr(int, char *, size_t);
 static int	tio_spki_sha256(struct tls_conn *, unsigned char *);
 static WOLFSSL_X509 *tio_peer_cert(struct tls_conn *);
-static int	tio_check_pins(struct tls_conn *);
 static enum gw_fail tio_alert(struct tls_conn *, enum gw_fail, int *);
 static void	tio_probe_chain(struct tls_conn *);
 static void	tio_time(WOLFSSL_ASN1_TIME *, char *, size_t);
@@ -399,7 +391,7 @@ tio_not_after(struct tls_conn *tc, time_t *out)
 	return rc;
 }
 
-static void
+void
 tio_errstr(int err, char *buf, size_t len)
 {
 	char	 tmp[WOLFSSL_MAX_ERROR_SZ];
@@ -556,7 +548,7 @@ tio_ioerror(struct tls_conn *tc, int err, const char *what)
 	return IO_T_ERROR;
 }
 
-static ssize_t
+ssize_t
 tio_read(void *arg, void *buf, size_t len)
 {
 	struct tls_conn	*tc = arg;
@@ -583,7 +575,7 @@ tio_read(void *arg, void *buf, size_t len)
 	}
 }
 
-static ssize_t
+ssize_t
 tio_write(void *arg, const void *buf, size_t len)
 {
 	struct tls_conn	*tc = arg;
@@ -604,7 +596,7 @@ tio_write(void *arg, const void *buf, size_t len)
 	}
 }
 
-static int
+int
 tio_pending(void *arg)
 {
 	struct tls_conn	*tc = arg;
@@ -612,7 +604,7 @@ tio_pending(void *arg)
 	return wolfSSL_pending(tc->ssl);
 }
 
-static void
+void
 tio_shutdown(void *arg)
 {
 	struct tls_conn	*tc = arg;
@@ -621,7 +613,7 @@ tio_shutdown(void *arg)
 	(void)wolfSSL_shutdown(tc->ssl);
 }
 
-static void
+void
 tio_free(void *arg)
 {
 	struct tls_conn	*tc = arg;
@@ -674,7 +666,7 @@ tio_hex(const unsigned char *p, size_t n, int colons, char *out, size_t outlen)
 }
 
 /* tio_collect - fill tc->info from the finished handshake */
-static void
+void
 tio_collect(struct tls_conn *tc)
 {
 	struct tls_info	*ti = &tc->info;
@@ -790,7 +782,7 @@ tio_spki_sha256(struct tls_conn *tc, unsigned char *out)
  * tio_check_pins - with pin_sha256 set, the server's key must be one of
  * the pinned ones; -1 (the io's error set) if not.
  */
-static int
+int
 tio_check_pins(struct tls_conn *tc)
 {
 	unsigned char	 h[WC_SHA256_DIGEST_SIZE];
@@ -800,8 +792,9 @@ tio_check_pins(struct tls_conn *tc)
 	if (tc->npins == 0 && !tc->probe)
 		return 0;
 	if (tio_spki_sha256(tc, h) == -1) {
-		io_set_error(tc->io, FAIL_PIN_MISMATCH, "no server certificate "
-		    "whose public key could be hashed for the pins");
+		io_set_error(tc->io, FAIL_PIN_MISMATCH, "no %s certificate "
+		    "whose public key could be hashed for the pins",
+		    tc->srv ? "client" : "server");
 		return -1;
 	}
 	if (base64_encode(h, sizeof(h), b64, sizeof(b64)) == -1)
@@ -819,8 +812,10 @@ tio_check_pins(struct tls_conn *tc)
 	}
 	if (tc->report != NULL)
 		tc->report->pin = -1;
-	io_set_error(tc->io, FAIL_PIN_MISMATCH, "the server's public key "
-	    "matches no pin_sha256: its pin is %s, subject=%s", b64,
+	io_set_error(tc->io, FAIL_PIN_MISMATCH, "the %s's public key "
+	    "matches no %s: its pin is %s, subject=%s",
+	    tc->srv ? "client" : "server",
+	    tc->srv ? "client_cert_pins" : "pin_sha256", b64,
 	    tc->info.subject);
 	return -1;
 }

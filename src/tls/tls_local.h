@@ -38,7 +38,17 @@ struct tls_client_ctx {
 	int		 stapling;		/* enum ocsp_stapling */
 	struct tls_crlset *crls;		/* deferred CRLs (tls_crl.c) */
 	struct tls_sesscache *sess;		/* tls_resume = yes, else NULL */
+	int		 srv;			/* a listener's (tls_srv.c) */
 };
+
+/* tls_ctx.c's steps that a listener's context (tls_srv.c) shares */
+int	tls_ctx_versions(struct tls_client_ctx *, const struct conf_tls *,
+	    char *, size_t);
+int	tls_ctx_algorithms(struct tls_client_ctx *, const struct conf_tls *,
+	    char *, size_t);
+int	tls_ctx_load_ca(struct tls_client_ctx *, const char *, char *, size_t);
+int	tls_ctx_load_crls(struct tls_client_ctx *, const struct conf_tls *,
+	    char *, size_t);
 
 /*
  * OCSP state of one session (tls_ocsp.c): the requests wolfSSL built
@@ -156,7 +166,21 @@ struct tls_conn {
 	unsigned long	 sess_gen;	/* the offered entry's gen; 0: none */
 	int		 new_ticket;	/* a NewSessionTicket came on this one */
 	int		 ocsp_chain;	/* ocsp_check = chain */
+	int		 srv;		/* our side is the server (tls_srv.c) */
 };
+
+/*
+ * The parts of a client session that a server session (tls_srv.c) shares:
+ * the transport's I/O, the info line's facts, the pins.
+ */
+ssize_t	tio_read(void *, void *, size_t);
+ssize_t	tio_write(void *, const void *, size_t);
+int	tio_pending(void *);
+void	tio_shutdown(void *);
+void	tio_free(void *);
+void	tio_collect(struct tls_conn *);
+void	tio_errstr(int, char *, size_t);
+int	tio_check_pins(struct tls_conn *);
 
 /*
  * The session cache of one upstream per snapshot (tls_sess.c): the last
