@@ -140,7 +140,8 @@ relay_session_start(struct relay_env *env, const struct conf_listener *l,
 		return -1;
 	}
 	r->srv = smtp_server_new(env->base, fd, peer, peerlen, l,
-	    env->conf->hostname, r->id, &server_cb, r);
+	    env->conf->hostname, r->id, relay_env_listener_tls(env, l),
+	    &server_cb, r);
 	if (r->srv == NULL) {
 		close(fd);
 		uptx_free(r->tx);
@@ -287,6 +288,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	memset(&t, 0, sizeof(t));
 	t.id = r->id;
 	t.client = smtp_server_info(r->srv)->peer;
+	t.ctls = smtp_server_tls(r->srv);
 	t.from = relay_from(r);
 	t.nrcpt = r->nrcpt;
 	t.size = r->spool != NULL ? spool_size(r->spool) : 0ULL;

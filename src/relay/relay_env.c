@@ -60,6 +60,45 @@ env_warn(void *arg, const char *msg)
 	log_warnx("%s", msg);
 }
 
+/*
+ * The listeners' TLS contexts.  Built with the snapshot: a certificate
+ * or key that does not load refuses it, so that on SIGHUP the old
+ * snapshot, with its certificate, stays in service and the log says why.
+ */
+static int
+env_listener_tls(struct relay_env *env, char *err, size_t errlen)
+{
+	const struct conf_listener	*l;
+	char				 why[512];
+	size_t				 i;
+
+	for (i = 0; i < env->conf->nlisteners; i++) {
+		l = &env->conf->listeners[i];
+		if (l->tls == LISTEN_TLS_NONE)
+			continue;
+		env->lstls[i] = tls_server_ctx_new(l, why, sizeof(why));
+		if (env->lstls[i] == NULL) {
+			(void)snprintf(err, errlen, "%s:%d: [listener %s]: %s",
+			    env->conf->path, l->line, l->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* relay_env_listener_tls - the TLS context of listener l, or NULL */
+struct tls_server_ctx *
+relay_env_listener_tls(const struct relay_env *env,
+    const struct conf_listener *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < env->conf->nlisteners; i++)
+		if (&env->conf->listeners[i] == l)
+			return env->lstls[i];
+	return NULL;
+}
+
 /* relay_env_new - the shared state of sessions under one configuration */
 struct relay_env *
 relay_env_new(struct event_base *base, struct evdns_base *dns,
@@ -102,6 +141,10 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 			return NULL;
 		}
 	}
+	if (env_listener_tls(env, err, errlen) == -1) {
+		relay_env_unref(env);
+		return NULL;
+	}
 	/* beside the TLS contexts: a bad key refuses the whole snapshot */
 	if (signers_load(conf, &env->signers, env_err_first, env_warn,
 	    &e) != 0) {
@@ -109,6 +152,27 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 		return NULL;
 	}
 	return env;
+}
+
+/* a listener's TLS context as relay_env_new() builds it, for -t */
+static int
+env_check_listener_tls(const struct gw_conf *conf,
+    const struct conf_listener *l, void (*err)(void *, const char *),
+    void *arg)
+{
+	struct tls_server_ctx	*sc;
+	char			 why[512], msg[PATH_MAX + 700];
+
+	if (l->tls == LISTEN_TLS_NONE)
+		return 0;
+	if ((sc = tls_server_ctx_new(l, why, sizeof(why))) != NULL) {
+		tls_server_ctx_free(sc);
+		return 0;
+	}
+	(void)snprintf(msg, sizeof(msg), "%s:%d: [listener %s]: %s",
+	    conf->path, l->line, l->name, why);
+	err(arg, msg);
+	return 1;
 }
 
 /* relay_check_conf - what relay_env_new() would refuse, for -t */
@@ -124,6 +188,9 @@ relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
 	tls_init();
 	for (i = 0; i < conf->nupstreams; i++)
 		nerr += uprt_check_tls(&conf->upstreams[i], err, arg);
+	for (i = 0; i < conf->nlisteners; i++)
+		nerr += env_check_listener_tls(conf, &conf->listeners[i], err,
+		    arg);
 	return nerr;
 }
 
@@ -138,6 +205,8 @@ relay_env_unref(struct relay_env *env)
 	hashpool_free(env->hpool);
 	for (i = 0; i < env->nuprt; i++)
 		uprt_free(env->uprt[i]);
+	for (i = 0; i < CONF_MAX_LISTENERS; i++)
+		tls_server_ctx_free(env->lstls[i]);
 	signers_free(env->signers);
 	conf_unref(env->conf);
 	free(env);

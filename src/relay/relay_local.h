@@ -49,6 +49,8 @@ struct relay_env {
 	/* one per conf->upstreams[]: TLS, POP, users_file (uprt.h) */
 	struct uprt		*uprt[CONF_MAX_UPSTREAMS];
 	size_t			 nuprt;
+	/* one per conf->listeners[] with tls, else NULL (tls_srv.c) */
+	struct tls_server_ctx	*lstls[CONF_MAX_LISTENERS];
 	struct hashpool		*hpool;		/* auth = map hashes, on first use */
 	struct signers		*signers;	/* the [dkim] keys */
 	int			 refcnt;
@@ -156,5 +158,9 @@ void	relay_auth_failed(struct relay *, enum gw_fail,
 /* relay_dkim.c: DKIM of the session's message */
 void	relay_dkim_reset(struct relay *);
 void	relay_dkim_sign(struct relay *);
+
+/* relay_env_listener_tls - listener l's TLS context (relay_env.c), or NULL */
+struct tls_server_ctx *relay_env_listener_tls(const struct relay_env *,
+	    const struct conf_listener *);
 
 #endif

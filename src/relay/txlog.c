@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "relay/txlog.h"
+#include "tls/tls.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -52,20 +53,42 @@ txlog_reply(char *buf, size_t len, int code, const char *enh,
 	return buf;
 }
 
+/*
+ * The client side's TLS on the transaction line: version, and the
+ * client certificate's subject (escaped when it was read) and SHA-256
+ * fingerprint when one was presented.  Nothing in plaintext.
+ */
+static void
+txlog_client_tls(char *buf, size_t len, const struct tls_info *ti)
+{
+	buf[0] = '\0';
+	if (ti == NULL)
+		return;
+	if (strcmp(ti->fingerprint, "-") == 0)
+		(void)snprintf(buf, len, " client_tls=%s", ti->version);
+	else
+		(void)snprintf(buf, len, " client_tls=%s client_cert=\"%s\" "
+		    "client_cert_sha256=%s", ti->version, ti->subject,
+		    ti->fingerprint);
+}
+
 /* txlog_tx - the one info line of a transaction */
 void
 txlog_tx(const struct txlog_tx *t)
 {
 	char	 from[ADDR_LOG_MAX], reply[TXLOG_REPLY_MAX], dkim[600];
+	char	 ctls[512];
 
 	(void)str_vis(from, sizeof(from), t->from, strlen(t->from));
+	txlog_client_tls(ctls, sizeof(ctls), t->ctls);
 	(void)txlog_reply(reply, sizeof(reply), t->code, t->enh, t->text);
 	dkim[0] = '\0';
 	if (t->dkim != NULL)
 		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", t->dkim);
-	log_info("%016" PRIx64 " relay client=%s from=<%s> rcpts=%u size=%llu "
-	    "upstream=%s:%u tls=\"%s\" resumed=%s conn=%s carried=%u%s "
-	    "reply=\"%s\" duration=%.3fs", t->id, t->client, from, t->nrcpt,
+	log_info("%016" PRIx64 " relay client=%s%s from=<%s> rcpts=%u "
+	    "size=%llu upstream=%s:%u tls=\"%s\" resumed=%s conn=%s "
+	    "carried=%u%s reply=\"%s\" duration=%.3fs", t->id, t->client,
+	    ctls, from, t->nrcpt,
 	    t->size, t->host, t->port, t->tls, t->resumed ? "yes" : "no",
 	    t->reused ? "reused" : "new", t->carried, dkim, reply,
 	    t->duration);

@@ -17,9 +17,12 @@
 /* room for a whole upstream reply text, escaped */
 #define TXLOG_REPLY_MAX	1024
 
+struct tls_info;
+
 struct txlog_tx {
 	uint64_t		 id;
 	const char		*client;	/* "127.0.0.1" */
+	const struct tls_info	*ctls;		/* client side's TLS, or NULL */
 	const char		*from;		/* MAIL FROM, unescaped */
 	unsigned		 nrcpt;		/* recipients accepted */
 	unsigned long long	 size;		/* message octets, 0 if none */

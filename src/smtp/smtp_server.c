@@ -32,6 +32,7 @@
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_sasl.h"
 #include "smtp/smtp_server.h"
+#include "tls/tls.h"
 #include "util/addr.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -66,6 +67,7 @@ enum smtp_state {
 	STATE_AUTH_LOGIN_USER,	/* 334 Username: sent */
 	STATE_AUTH_LOGIN_PASS,	/* 334 Password: sent */
 	STATE_WAIT_AUTH,	/* owner->auth() called, reply awaited */
+	STATE_TLS,		/* TLS handshake (implicit, or after STARTTLS) */
 	STATE_QUIT,		/* last reply queued, closing once it is sent */
 	STATE_CLOSED		/* closed() delivered; only free remains */
 };
@@ -84,6 +86,7 @@ static const char *const smtp_strstates[] = {
 	"AUTH_LOGIN_USER",
 	"AUTH_LOGIN_PASS",
 	"WAIT_AUTH",
+	"TLS",
 	"QUIT",
 	"CLOSED"
 };
@@ -157,6 +160,14 @@ struct smtp_server {
 	struct smtp_sasl_creds		 creds;
 
 	const char			*reason;	/* for closed() */
+
+	/* TLS on the listener (tls_srv.c) */
+	struct tls_server_ctx		*tls;		/* NULL: tls = none */
+	enum listen_tls			 tls_mode;
+	int				 tls_required;	/* 530 before TLS */
+	int				 auth_after_tls; /* no AUTH in clear */
+	unsigned			 hs_timeout;	/* seconds */
+	struct tls_info			*tlsinfo;	/* after the handshake */
 };
 
 struct smtp_cmd {
@@ -257,6 +268,11 @@ static int	smtp_check_auth(struct smtp_server *, const char *);
 static int	smtp_check_auth1(struct smtp_server *, const char *);
 static void	smtp_proceed_auth(struct smtp_server *, const char *);
 static void	smtp_proceed_unknown(struct smtp_server *, const char *);
+static int	smtp_check_starttls(struct smtp_server *, const char *);
+static void	smtp_proceed_starttls(struct smtp_server *, const char *);
+static void	smtp_tls_begin(struct smtp_server *);
+static void	smtp_tls_ready(struct smtp_server *);
+static int	smtp_tls_needed(struct smtp_server *);
 
 static const struct smtp_cmd smtp_cmds[] = {
 	{ SMTP_CMD_HELO, "HELO", smtp_check_helo, smtp_proceed_helo,
@@ -273,7 +289,8 @@ static const struct smtp_cmd smtp_cmds[] = {
 	{ SMTP_CMD_VRFY, "VRFY", NULL, smtp_proceed_vrfy, CMD_LAST | CMD_JUNK },
 	{ SMTP_CMD_EXPN, "EXPN", NULL, smtp_proceed_notimpl,
 	    CMD_LAST | CMD_JUNK },
-	{ SMTP_CMD_STARTTLS, "STARTTLS", NULL, smtp_proceed_notimpl, CMD_LAST },
+	{ SMTP_CMD_STARTTLS, "STARTTLS", smtp_check_starttls,
+	    smtp_proceed_starttls, CMD_LAST },
 	{ SMTP_CMD_AUTH, "AUTH", smtp_check_auth, smtp_proceed_auth, CMD_LAST },
 	{ SMTP_CMD_BDAT, "BDAT", NULL, smtp_proceed_notimpl, 0 },
 	{ SMTP_CMD_UNKNOWN, "UNKNOWN", NULL, smtp_proceed_unknown, 0 }
@@ -328,7 +345,8 @@ smtp_frame_leave(struct smtp_server *s)
 struct smtp_server *
 smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
     socklen_t peerlen, const struct conf_listener *conf, const char *hostname,
-    uint64_t id, const struct smtp_server_cb *cb, void *arg)
+    uint64_t id, struct tls_server_ctx *tls, const struct smtp_server_cb *cb,
+    void *arg)
 {
 	struct smtp_server	*s;
 
@@ -348,6 +366,14 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 	s->max_session = conf->max_session_time;
 	s->max_junk = conf->max_junk_commands;
 	s->min_rate = conf->min_data_rate;
+	if (conf->tls != LISTEN_TLS_NONE && tls == NULL)
+		fatalx("smtp_server_new: listener %s has tls but no context",
+		    conf->name);
+	s->tls = conf->tls != LISTEN_TLS_NONE ? tls : NULL;
+	s->tls_mode = conf->tls;
+	s->tls_required = conf->tls_required;
+	s->auth_after_tls = conf->auth_after_tls;
+	s->hs_timeout = conf->tls_handshake_timeout;
 
 	/*
 	 * The hostname and banner go into every greeting; a name that does
@@ -392,6 +418,11 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 
 	log_info("%016llx connect from=%s", (unsigned long long)id,
 	    s->info.peer);
+	/* implicit TLS: the handshake first, the greeting over it */
+	if (s->tls_mode == LISTEN_TLS_IMPLICIT) {
+		smtp_tls_begin(s);
+		return s;
+	}
 	smtp_enter_state(s, STATE_CONNECTED);
 	smtp_send(s, 220, NULL, "%s", s->banner);
 	smtp_want_input(s);
@@ -440,6 +471,7 @@ smtp_destroy(struct smtp_server *s)
 	event_free(s->ev_session);
 	smtp_sasl_wipe(&s->creds);
 	free(s->path);
+	free(s->tlsinfo);
 	free(s);
 }
 
@@ -626,6 +658,13 @@ smtp_timeout(struct smtp_server *s, const char *kind)
 		smtp_finish(s, s->reason);
 		return;
 	}
+	/* no reply can be sent in the middle of a handshake */
+	if (s->state == STATE_TLS) {
+		log_info("%016llx timeout kind=tls-handshake client=%s",
+		    (unsigned long long)s->info.id, s->info.peer);
+		smtp_finish(s, "tls handshake timeout");
+		return;
+	}
 	/* while the owner works the timeouts are off; be safe anyway */
 	if (!smtp_reading(s))
 		return;
@@ -767,6 +806,10 @@ smtp_io_event(struct smtp_server *s, enum io_event ev)
 		smtp_timeout(s, "idle");
 		break;
 	case IO_CLOSED:
+		if (s->state == STATE_TLS) {
+			smtp_finish(s, "client closed during the TLS handshake");
+			break;
+		}
 		/*
 		 * A client may half-close right after its last pipelined
 		 * command (QUIT included): answer what is buffered, then
@@ -782,11 +825,15 @@ smtp_io_event(struct smtp_server *s, enum io_event ev)
 	case IO_ERROR:
 		log_debug("%016llx io error=%s", id, io_error(s->io));
 		smtp_finish(s, s->state == STATE_QUIT ? s->reason :
+		    s->state == STATE_TLS ? "tls handshake failed" :
 		    "io error");
 		break;
-	case IO_CONNECTED:
 	case IO_TLSREADY:
-		/* not used by the server side in this version */
+		if (s->state == STATE_TLS)
+			smtp_tls_ready(s);
+		break;
+	case IO_CONNECTED:
+		/* the server side never connects */
 		log_debug("%016llx unexpected %s", id, io_event_name(ev));
 		break;
 	default:
@@ -809,6 +856,7 @@ smtp_reading(const struct smtp_server *s)
 	case STATE_AUTH_LOGIN_PASS:
 		return 1;
 	case STATE_WAIT_AUTH:
+	case STATE_TLS:
 	case STATE_NEW:
 	case STATE_WAIT_MAIL:
 	case STATE_WAIT_RCPT:
@@ -1219,10 +1267,13 @@ smtp_helo_done(struct smtp_server *s, enum smtp_verb verb, const char *name)
 	    "ENHANCEDSTATUSCODES\n"
 	    "8BITMIME\n"
 	    "DSN\n"
-	    "%s"
+	    "%s%s"
 	    "SMTPUTF8",
 	    s->hostname, s->info.helo, s->info.peer, s->max_size,
-	    (s->flags & SF_AUTHON) ? "AUTH PLAIN LOGIN\n" : "");
+	    s->tls_mode == LISTEN_TLS_STARTTLS && !s->info.tls ?
+	    "STARTTLS\n" : "",
+	    (s->flags & SF_AUTHON) && (s->info.tls || !s->auth_after_tls) ?
+	    "AUTH PLAIN LOGIN\n" : "");
 }
 
 /*
@@ -1292,6 +1343,8 @@ smtp_check_mail(struct smtp_server *s, const char *args)
 		smtp_error(s, 503, "5.5.1", "Error: nested MAIL command");
 		return -1;
 	}
+	if (smtp_tls_needed(s))
+		return -1;
 	/* the modes that offer AUTH must not relay for anonymous clients */
 	if ((s->flags & SF_AUTHON) && !(s->flags & SF_AUTHED)) {
 		smtp_error(s, 530, "5.7.0", "Authentication required");
@@ -1796,6 +1849,8 @@ smtp_check_auth1(struct smtp_server *s, const char *args)
 		smtp_error(s, 503, "5.5.1", "Error: send EHLO first");
 		return -1;
 	}
+	if (smtp_tls_needed(s))
+		return -1;
 	if (s->flags & SF_AUTHED) {
 		smtp_error(s, 503, "5.5.1", "Error: already authenticated");
 		return -1;
@@ -2251,4 +2306,134 @@ smtp_trace_line(struct smtp_server *s, char dir, const char *p, size_t len)
 	(void)str_vis(vis, sizeof(vis), p, len);
 	log_trace(LOGF_PROTOCOL, "%016llx %c %s",
 	    (unsigned long long)s->info.id, dir, vis);
+}
+
+/*
+ * smtp_tls_needed - MAIL or AUTH before TLS where TLS is due: on a
+ * listener with tls_required, or one whose clients log in from networks
+ * that are not loopback (auth_after_tls).  530 5.7.0, as Postfix says it.
+ */
+static int
+smtp_tls_needed(struct smtp_server *s)
+{
+	if (s->info.tls || !(s->tls_required ||
+	    ((s->flags & SF_AUTHON) && s->auth_after_tls)))
+		return 0;
+	smtp_error(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+	return 1;
+}
+
+static int
+smtp_check_starttls(struct smtp_server *s, const char *args)
+{
+	if (s->tls_mode != LISTEN_TLS_STARTTLS) {
+		smtp_error(s, 502, "5.5.1", "Command not implemented");
+		return -1;
+	}
+	if (s->info.tls) {
+		smtp_error(s, 503, "5.5.1", "Error: TLS already active");
+		return -1;
+	}
+	if (*args != '\0') {
+		smtp_error(s, 501, "5.5.4", "Syntax: STARTTLS");
+		return -1;
+	}
+	if (s->state == STATE_CONNECTED) {
+		smtp_error(s, 503, "5.5.1", "Error: send EHLO first");
+		return -1;
+	}
+	if (s->state != STATE_HELO) {
+		smtp_error(s, 503, "5.5.1",
+		    "Error: STARTTLS not allowed in a mail transaction");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * STARTTLS (RFC 3207).  Input behind the command was sent before the
+ * client could see our 220: read after the handshake it would pass as if
+ * it had come over TLS (the STARTTLS command injection of CVE-2011-0411
+ * and the NO STARTTLS study).  Such a client is broken or an attacker
+ * sits on the path: 554 and close, never a handshake.
+ */
+static void
+smtp_proceed_starttls(struct smtp_server *s, const char *args)
+{
+	size_t	 n;
+
+	(void)args;
+	if ((n = buf_len(io_in(s->io))) > 0) {
+		log_warnx("%016llx client=%s sent %zu octets behind STARTTLS "
+		    "before the handshake (command injection?): closing",
+		    (unsigned long long)s->info.id, s->info.peer, n);
+		buf_consume_wipe(io_in(s->io), n);
+		smtp_send(s, 554, "5.5.1", "Error: data pipelined after "
+		    "STARTTLS, closing connection");
+		smtp_quit(s, "starttls injection");
+		return;
+	}
+	smtp_send(s, 220, "2.0.0", "Ready to start TLS");
+	smtp_tls_begin(s);
+}
+
+/*
+ * smtp_tls_begin - the handshake, bounded by tls_handshake_timeout as a
+ * deadline (a client sending a byte now and then must not hold the
+ * session).  Reading stops first: the 220 may still be queued, and
+ * nothing may be read in plaintext meanwhile.
+ */
+static void
+smtp_tls_begin(struct smtp_server *s)
+{
+	struct timeval	 tv = { s->hs_timeout, 0 };
+
+	smtp_enter_state(s, STATE_TLS);
+	io_set_read(s->io, 0);
+	io_set_timeout(s->io, s->hs_timeout * 1000u);
+	(void)evtimer_del(s->ev_cmd);
+	(void)evtimer_add(s->ev_cmd, &tv);
+	if (tls_server_start(s->io, s->tls, s->info.id, s->info.peer) == -1) {
+		log_info("%016llx tls client=%s cannot start: %s",
+		    (unsigned long long)s->info.id, s->info.peer,
+		    io_error(s->io));
+		smtp_quit(s, "tls start failed");
+	}
+}
+
+/*
+ * The handshake is done.  After STARTTLS everything learnt before it is
+ * forgotten (RFC 3207 4.2): the client says EHLO again, and an AUTH of
+ * the cleartext part (none can have succeeded where TLS was due) is void.
+ */
+static void
+smtp_tls_ready(struct smtp_server *s)
+{
+	struct tls_info	 ti;
+
+	(void)evtimer_del(s->ev_cmd);
+	s->info.tls = 1;
+	if (tls_get_info(s->io, &ti) == 0 &&
+	    (s->tlsinfo = malloc(sizeof(*s->tlsinfo))) != NULL)
+		*s->tlsinfo = ti;
+	if (s->tls_mode == LISTEN_TLS_IMPLICIT) {
+		smtp_enter_state(s, STATE_CONNECTED);
+		smtp_send(s, 220, NULL, "%s", s->banner);
+		smtp_want_input(s);
+		return;
+	}
+	s->info.helo[0] = '\0';
+	s->info.esmtp = 0;
+	s->info.auth_user[0] = '\0';
+	s->flags &= ~SF_AUTHED;
+	s->njunk = 0;
+	smtp_enter_state(s, STATE_CONNECTED);
+	smtp_process(s);
+}
+
+/* smtp_server_tls - what the client's TLS negotiated, or NULL */
+const struct tls_info *
+smtp_server_tls(const struct smtp_server *s)
+{
+	return s->tlsinfo;
 }

@@ -22,13 +22,15 @@
 struct event_base;
 struct conf_listener;
 struct smtp_server;
+struct tls_info;
+struct tls_server_ctx;
 
 struct smtp_server_info {
 	uint64_t	 id;
 	char		 peer[64];	/* "127.0.0.1" */
 	char		 helo[SMTP_DOMAIN_MAX + 1];
 	int		 esmtp;		/* EHLO (1) or HELO (0) */
-	int		 tls;		/* the client side is TLS (later) */
+	int		 tls;		/* the client side is TLS */
 	/* the local identity after a 235 to AUTH, else "" */
 	char		 auth_user[SMTP_SASL_ID_MAX + 1];
 };
@@ -63,10 +65,16 @@ struct smtp_server_cb {
 		    const char *pass);
 };
 
+/*
+ * smtp_server_new - greet the client on fd, or (tls = implicit) first
+ * run the TLS handshake.  tls: the listener's context, NULL when the
+ * listener has tls = none.
+ */
 struct smtp_server *smtp_server_new(struct event_base *, int fd,
 	    const struct sockaddr *peer, socklen_t peerlen,
 	    const struct conf_listener *, const char *hostname, uint64_t id,
-	    const struct smtp_server_cb *, void *arg);
+	    struct tls_server_ctx *tls, const struct smtp_server_cb *,
+	    void *arg);
 /*
  * smtp_server_reply - answer the command in flight.  text may hold several
  * lines separated by '\n' (a multi-line reply); control characters in it are
@@ -88,5 +96,7 @@ const struct smtp_server_info *smtp_server_info(const struct smtp_server *);
  * octets (taken under long_lines = pass or encode); valid in data_end
  */
 int	smtp_server_longline(const struct smtp_server *);
+/* smtp_server_tls - the client side's TLS facts, NULL in plaintext */
+const struct tls_info *smtp_server_tls(const struct smtp_server *);
 
 #endif
