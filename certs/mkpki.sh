@@ -27,6 +27,10 @@
 #   client      a client certificate (clientAuth) by the intermediate;
 #               client-chain.pem = client + intermediate; client-enc.key is
 #               the same key encrypted with the password in client.pass
+#   client2     another client certificate by the intermediate (a device
+#               whose key is not pinned)
+#   client-revoked  a client certificate revoked in int-ca.crl
+#   client-untrusted  a client certificate by untrusted-ca
 #
 #   int-ca.crl.pem   the intermediate's CRL (revokes "revoked")
 #   root-ca.crl.pem  the root's CRL (revokes revint-ca)
@@ -262,6 +266,19 @@ issue revoked localhost leaf_ext int-ca
 cat "$out/revoked.pem" "$out/int-ca.pem" >"$out/revoked-chain.pem"
 ossl ca -config "$work/ca.cnf" -revoke "$out/revoked.pem" \
     -crl_reason keyCompromise
+# Client certificates for the listener's verify_client: one revoked in
+# the same CRL, one by the untrusted root, and a second good one.
+newkey client-revoked
+issue client-revoked "smtpgate revoked client" client_ext int-ca
+cat "$out/client-revoked.pem" "$out/int-ca.pem" >"$out/client-revoked-chain.pem"
+ossl ca -config "$work/ca.cnf" -revoke "$out/client-revoked.pem" \
+    -crl_reason keyCompromise
+newkey client-untrusted
+issue client-untrusted "smtpgate untrusted client" client_ext untrusted-ca
+cp "$out/client-untrusted.pem" "$out/client-untrusted-chain.pem"
+newkey client2
+issue client2 "smtpgate second client" client_ext int-ca
+cat "$out/client2.pem" "$out/int-ca.pem" >"$out/client2-chain.pem"
 ossl ca -config "$work/ca.cnf" -gencrl -crldays 30 -out "$out/int-ca.crl.pem"
 ossl crl -in "$out/int-ca.crl.pem" -outform DER -out "$out/int-ca.crl.der"
 
