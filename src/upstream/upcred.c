@@ -39,7 +39,8 @@ upcred_id(struct upcred *c, const char *kind, const char *name,
  * upcred_pass_id - "pass:<user>:<hex HMAC-SHA256(key, user NUL password)>".
  * The key is drawn once per process: proofs are never comparable across
  * restarts, and nothing logged can be checked against a guessed password
- * without it.
+ * without it.  Every local derived from the password (the HMAC state, the
+ * MAC, its hex) is wiped on every way out, and a refused id too.
  */
 static int
 upcred_pass_id(char *id, size_t len, const char *user, const char *secret,
@@ -51,16 +52,19 @@ upcred_pass_id(char *id, size_t len, const char *user, const char *secret,
 	unsigned char		 mac[WC_SHA256_DIGEST_SIZE];
 	char			 hex[2 * sizeof(mac) + 1];
 	size_t			 i;
-	int			 n, rc;
+	int			 n, rc = -1;
 
 	*why = "cannot compute the passthrough identity";
 	if (!have_key) {
-		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+			/* a short read left part of a key: not kept */
+			explicit_bzero(key, sizeof(key));
 			return -1;
+		}
 		have_key = 1;
 	}
 	if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
-		return -1;
+		goto out;
 	rc = wc_HmacSetKey(&h, WC_SHA256, key, sizeof(key));
 	if (rc == 0)
 		rc = wc_HmacUpdate(&h, (const byte *)user,
@@ -71,17 +75,25 @@ upcred_pass_id(char *id, size_t len, const char *user, const char *secret,
 	if (rc == 0)
 		rc = wc_HmacFinal(&h, mac);
 	wc_HmacFree(&h);
-	if (rc != 0)
-		return -1;
+	if (rc != 0) {
+		rc = -1;
+		goto out;
+	}
 	for (i = 0; i < sizeof(mac); i++)
 		(void)snprintf(hex + 2 * i, 3, "%02x", mac[i]);
 	n = snprintf(id, len, "pass:%s:%s", user, hex);
-	explicit_bzero(mac, sizeof(mac));
 	if (n < 0 || (size_t)n >= len) {
+		/* a cut id may still hold part of the proof */
+		if (len > 0)
+			explicit_bzero(id, len);
 		*why = "user name too long for an identity";
-		return -1;
+		rc = -1;
 	}
-	return 0;
+out:
+	explicit_bzero(&h, sizeof(h));
+	explicit_bzero(mac, sizeof(mac));
+	explicit_bzero(hex, sizeof(hex));
+	return rc;
 }
 
 /* no SMTP AUTH: the connection is as good as the POP login, if any */

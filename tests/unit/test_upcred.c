@@ -229,6 +229,8 @@ test_pass_proof(void **state)
 	    b + strlen("pass:carolr:"));
 	/* too small a buffer is refused, never cut */
 	assert_int_equal(upcred_identity(&f, b, 20, &why), -1);
+	/* and what snprintf cut, part of the proof, is not left behind */
+	assert_string_equal(b, "");
 }
 
 int
