@@ -147,6 +147,14 @@ upcred_pass(const struct upcred_facts *f, struct upcred *c, const char **why)
 	/* the client's password: no fallback (smtp_client.h says why) */
 	c->auth.one_try = 1;
 	c->has_auth = 1;
+	if (f->identity != NULL) {
+		if (str_copy(c->identity, f->identity,
+		    sizeof(c->identity)) == -1) {
+			*why = "user name too long for an identity";
+			return -1;
+		}
+		return 0;
+	}
 	return upcred_pass_id(c->identity, sizeof(c->identity), f->user,
 	    f->secret, why);
 }

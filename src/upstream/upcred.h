@@ -38,6 +38,13 @@ struct upcred_facts {
 	const char			*secret;
 	/* inject: the account it will be (up->username), before the fetch */
 	const char			*inject_user;
+	/*
+	 * passthrough: upcred_identity()'s answer for these same facts when
+	 * the caller has it already (looking for an idle connection), so
+	 * that upcred_select() does not compute the HMAC again; NULL: it is
+	 * computed.  Other modes ignore it.
+	 */
+	const char			*identity;
 };
 
 struct upcred {

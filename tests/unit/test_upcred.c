@@ -34,39 +34,41 @@ struct cred_case {
 };
 
 static const struct cred_case cases[] = {
-	{ "none", { AUTH_NONE, NULL, NULL, NULL, NULL, NULL, NULL }, 0,
+	{ "none", { AUTH_NONE, NULL, NULL, NULL, NULL, NULL, NULL, NULL }, 0,
 	    "none", NULL, NULL, NULL, 0 },
 	{ "none ignores stray facts", { AUTH_NONE, NULL, &inject_pw,
-	    &map_alice, "bob", "x", NULL }, 0, "none", NULL, NULL, NULL, 0 },
+	    &map_alice, "bob", "x", NULL, NULL }, 0, "none", NULL, NULL, NULL,
+	    0 },
 	{ "none after a POP login", { AUTH_NONE, "joe", NULL, NULL, NULL,
-	    NULL, NULL }, 0, "pop:joe", NULL, NULL, NULL, 0 },
+	    NULL, NULL, NULL }, 0, "pop:joe", NULL, NULL, NULL, 0 },
 	{ "inject, password", { AUTH_INJECT, NULL, &inject_pw, NULL, NULL,
-	    NULL, "relay@isp.test" }, 0, "inject:relay@isp.test",
+	    NULL, "relay@isp.test", NULL }, 0, "inject:relay@isp.test",
 	    "relay@isp.test", "pw-1", NULL, 0 },
 	{ "inject, token", { AUTH_INJECT, NULL, &inject_tok, NULL, NULL,
-	    NULL, "relay@isp.test" }, 0, "inject:relay@isp.test",
+	    NULL, "relay@isp.test", NULL }, 0, "inject:relay@isp.test",
 	    "relay@isp.test", NULL, "tok-1", 0 },
 	{ "inject after POP: the AUTH names it", { AUTH_INJECT, "joe",
-	    &inject_pw, NULL, NULL, NULL, "relay@isp.test" }, 0,
+	    &inject_pw, NULL, NULL, NULL, "relay@isp.test", NULL }, 0,
 	    "inject:relay@isp.test", "relay@isp.test", "pw-1", NULL, 0 },
 	{ "inject, not fetched", { AUTH_INJECT, NULL, NULL, NULL, NULL,
-	    NULL, "relay@isp.test" }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "relay@isp.test", NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "inject, no user", { AUTH_INJECT, NULL, &inject_nouser, NULL, NULL,
-	    NULL, "relay@isp.test" }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "relay@isp.test", NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "map: the upstream account, not the local user", { AUTH_MAP, NULL,
-	    NULL, &map_alice, "app1", "local", NULL }, 0, "map:alice@isp.test",
-	    "alice@isp.test", "alice-secret", NULL, 0 },
+	    NULL, &map_alice, "app1", "local", NULL, NULL }, 0,
+	    "map:alice@isp.test", "alice@isp.test", "alice-secret", NULL, 0 },
 	{ "map without an entry", { AUTH_MAP, NULL, NULL, NULL, NULL, NULL,
-	    NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "passthrough: one try", { AUTH_PASSTHROUGH, NULL, NULL, NULL,
-	    "carol@isp.test", "carol-pw", NULL }, 0, "pass:carol@isp.test:",
-	    "carol@isp.test", "carol-pw", NULL, 1 },
+	    "carol@isp.test", "carol-pw", NULL, NULL }, 0,
+	    "pass:carol@isp.test:", "carol@isp.test", "carol-pw", NULL, 1 },
 	{ "passthrough, empty user", { AUTH_PASSTHROUGH, NULL, NULL, NULL,
-	    "", "pw", NULL }, 0, "pass::", "", "pw", NULL, 1 },
+	    "", "pw", NULL, NULL }, 0, "pass::", "", "pw", NULL, 1 },
 	{ "passthrough without the client's AUTH", { AUTH_PASSTHROUGH, NULL,
-	    NULL, NULL, NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, NULL, NULL, NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL,
+	    0 },
 	{ "passthrough without a password", { AUTH_PASSTHROUGH, NULL, NULL,
-	    NULL, "carol", NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "carol", NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 };
 
 /*
@@ -197,6 +199,16 @@ test_modes_distinct(void **state)
 			assert_string_not_equal(c[i].identity, c[j].identity);
 }
 
+/* carol_facts - passthrough with the client's user and right password */
+static void
+carol_facts(struct upcred_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->mode = AUTH_PASSTHROUGH;
+	f->user = "carol";
+	f->secret = "right-pw";
+}
+
 /*
  * passthrough's proof: the same user and password give the same
  * identity (a pooled connection is found again), another password or
@@ -210,10 +222,7 @@ test_pass_proof(void **state)
 	const char		*why;
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	f.mode = AUTH_PASSTHROUGH;
-	f.user = "carol";
-	f.secret = "right-pw";
+	carol_facts(&f);
 	assert_int_equal(upcred_identity(&f, a, sizeof(a), &why), 0);
 	assert_int_equal(upcred_identity(&f, b, sizeof(b), &why), 0);
 	assert_string_equal(a, b);
@@ -233,6 +242,35 @@ test_pass_proof(void **state)
 	assert_string_equal(b, "");
 }
 
+/*
+ * passthrough with the identity already known (relay_open_idle looked
+ * for it): upcred_select takes it as is instead of computing the HMAC
+ * again, and gives the same as computing it would; other modes ignore it.
+ */
+static void
+test_pass_identity_given(void **state)
+{
+	struct upcred_facts	 f;
+	struct upcred		 c;
+	char			 id[UPCRED_ID_MAX];
+	const char		*why;
+
+	(void)state;
+	carol_facts(&f);
+	assert_int_equal(upcred_identity(&f, id, sizeof(id), &why), 0);
+	f.identity = id;
+	assert_int_equal(upcred_select(&f, &c, &why), 0);
+	assert_string_equal(c.identity, id);
+	assert_string_equal(upcred_auth(&c)->secret, "right-pw");
+	/* taken, not recomputed */
+	f.identity = "pass:carol:given";
+	assert_int_equal(upcred_select(&f, &c, &why), 0);
+	assert_string_equal(c.identity, "pass:carol:given");
+	f.mode = AUTH_NONE;
+	assert_int_equal(upcred_select(&f, &c, &why), 0);
+	assert_string_equal(c.identity, "none");
+}
+
 int
 main(void)
 {
@@ -241,6 +279,7 @@ main(void)
 		cmocka_unit_test(test_pass_proof),
 		cmocka_unit_test(test_identity_not_cut),
 		cmocka_unit_test(test_modes_distinct),
+		cmocka_unit_test(test_pass_identity_given),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
