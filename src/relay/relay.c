@@ -577,7 +577,7 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 	struct upcred			 c;
 	struct uprt			*u = relay_uprt(r);
 	const char			*why;
-	char				 vis[UPCRED_ID_MAX * 4 + 1];
+	char				 vis[UPCRED_ID_LOG_MAX];
 
 	if (upcred_select(f, &c, &why) == -1) {
 		log_warnx("%016" PRIx64 " relay upstream=%s:%u auth=%s: %s",
@@ -589,7 +589,7 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 	}
 	relay_client_params(r->env, u, r->id, &p);
 	p.auth = upcred_auth(&c);
-	(void)str_vis(vis, sizeof(vis), c.identity, strlen(c.identity));
+	(void)upcred_id_log(c.identity, vis, sizeof(vis));
 	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s auth=%s "
 	    "as=\"%s\"", r->id, r->up->host, r->up->port,
 	    tls_mode_name(r->up->tls), p.auth != NULL ?

@@ -219,6 +219,30 @@ upcred_identity(const struct upcred_facts *f, char *id, size_t len,
 	return -1;
 }
 
+/* upcred_id_log - id for a log line, passthrough's proof left out */
+const char *
+upcred_id_log(const char *id, char *out, size_t len)
+{
+	static const char	 pass[] = "pass:", hidden[] = "***";
+	const char		*proof;
+	size_t			 n;
+
+	if (strncmp(id, pass, sizeof(pass) - 1) != 0)
+		return str_vis(out, len, id, strlen(id));
+	/*
+	 * The proof is hex, after the last colon (a user name may hold
+	 * one); without a colon after the prefix, hide all that follows.
+	 */
+	if ((proof = strrchr(id, ':')) == id + sizeof(pass) - 2)
+		proof = NULL;
+	n = proof != NULL ? (size_t)(proof - id) + 1 : sizeof(pass) - 1;
+	(void)str_vis(out, len, id, n);
+	/* a cut user name ends in "..." already: nothing to add */
+	if (strlen(out) + sizeof(hidden) <= len)
+		(void)gw_strlcat(out, hidden, len);
+	return out;
+}
+
 const struct smtp_client_auth *
 upcred_auth(const struct upcred *c)
 {

@@ -271,6 +271,51 @@ test_pass_identity_given(void **state)
 	assert_string_equal(c.identity, "none");
 }
 
+/*
+ * upcred_id_log: no log shows passthrough's proof (derived from the
+ * password), whatever the user name holds; other identities are whole.
+ */
+static void
+test_id_log(void **state)
+{
+	static const struct {
+		const char	*id;
+		const char	*want;
+	} log_cases[] = {
+		{ "none", "none" },
+		{ "pop:joe", "pop:joe" },
+		{ "inject:relay@isp.test", "inject:relay@isp.test" },
+		{ "map:alice@isp.test", "map:alice@isp.test" },
+		{ "pass:carol:0123abcd", "pass:carol:***" },
+		{ "pass:a:b:0123abcd", "pass:a:b:***" },	/* last colon */
+		{ "pass::0123abcd", "pass::***" },
+		{ "pass:0123abcd", "pass:***" },		/* no user part */
+		{ "pass:\"x\n:0123", "pass:\\\"x\\x0a:***" },
+	};
+	struct upcred_facts	 f;
+	char			 id[UPCRED_ID_MAX], out[UPCRED_ID_LOG_MAX];
+	char			 small[12];
+	const char		*why, *hex;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(log_cases) / sizeof(log_cases[0]); i++)
+		if (strcmp(upcred_id_log(log_cases[i].id, out, sizeof(out)),
+		    log_cases[i].want) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"",
+			    log_cases[i].id, out, log_cases[i].want);
+	/* a real one: none of the proof's digits are left */
+	carol_facts(&f);
+	assert_int_equal(upcred_identity(&f, id, sizeof(id), &why), 0);
+	hex = strrchr(id, ':') + 1;
+	assert_int_equal(strlen(hex), 64);
+	assert_string_equal(upcred_id_log(id, out, sizeof(out)),
+	    "pass:carol:***");
+	/* no room for the marker: still without the proof */
+	assert_string_equal(upcred_id_log(id, small, sizeof(small)),
+	    "pass:carol:");
+}
+
 int
 main(void)
 {
@@ -280,6 +325,7 @@ main(void)
 		cmocka_unit_test(test_identity_not_cut),
 		cmocka_unit_test(test_modes_distinct),
 		cmocka_unit_test(test_pass_identity_given),
+		cmocka_unit_test(test_id_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
