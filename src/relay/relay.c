@@ -401,10 +401,11 @@ static void
 relay_connect(struct relay *r)
 {
 	struct upcred_facts		 f;
+	char				 id[UPCRED_ID_MAX];
 
 	/* an idle connection of the same account first: no secret needed */
 	relay_cred_facts(r, &f);
-	if (relay_open_idle(r, &f)) {
+	if (relay_open_idle(r, &f, id, sizeof(id))) {
 		(void)uptx_mail(r->tx, r->from);
 		return;
 	}
@@ -578,7 +579,7 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 	struct upcred			 c;
 	struct uprt			*u = relay_uprt(r);
 	const char			*why;
-	char				 vis[UPCRED_ID_MAX * 4 + 1];
+	char				 vis[UPCRED_ID_LOG_MAX];
 
 	if (upcred_select(f, &c, &why) == -1) {
 		log_warnx("%016" PRIx64 " relay upstream=%s:%u auth=%s: %s",
@@ -590,7 +591,7 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 	}
 	relay_client_params(r->env, u, r->id, &p);
 	p.auth = upcred_auth(&c);
-	(void)str_vis(vis, sizeof(vis), c.identity, strlen(c.identity));
+	(void)upcred_id_log(c.identity, vis, sizeof(vis));
 	log_debug("%016" PRIx64 " relay opening upstream=%s:%u tls=%s auth=%s "
 	    "as=\"%s\"", r->id, r->up->host, r->up->port,
 	    tls_mode_name(r->up->tls), p.auth != NULL ?
@@ -610,17 +611,21 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 /*
  * relay_open_idle - an idle connection of the pool for the account f
  * names, leased to r: 1, and r waits in R_CONNECT for its ready (after
- * attach's check); 0 when there is none (nothing changed).
+ * attach's check); 0 when there is none (r unchanged).  The identity
+ * looked for is left in id (len bytes, the caller's) and f->identity
+ * points to it, so that relay_open_upstream() with the same f does not
+ * compute passthrough's HMAC again.  The caller wipes id.
  */
 int
-relay_open_idle(struct relay *r, const struct upcred_facts *f)
+relay_open_idle(struct relay *r, struct upcred_facts *f, char *id,
+    size_t len)
 {
-	char		 id[UPCRED_ID_MAX];
 	const char	*why;
 
 	if (r->retried || !r->up->pool ||
-	    upcred_identity(f, id, sizeof(id), &why) == -1)
+	    upcred_identity(f, id, len, &why) == -1)
 		return 0;
+	f->identity = id;
 	r->up_tls[0] = '\0';
 	r->up_resumed = 0;
 	if (uptx_open(r->tx, uppool_conn(relay_uprt(r)->pool), NULL, id) == -1)

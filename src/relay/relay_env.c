@@ -21,6 +21,7 @@
 #include "tls/tls.h"
 #include "upstream/uppool.h"
 #include "upstream/uprt.h"
+#include "util/errfirst.h"
 #include "util/log.h"
 
 static unsigned nupstreams;	/* upstream connections alive: idle, closing */
@@ -29,29 +30,14 @@ static int	env_pool_params(void *, const struct conf_upstream *,
 		    struct smtp_client_params *);
 static void	env_pool_unhold(void *, const struct smtp_client_params *);
 
-/* users_file errors in relay_env_new(): all logged, uprt keeps the first */
+/*
+ * relay_env_new()'s loader errors that do not become its err: users_file's
+ * (all of them, uprt keeps the first), signers_load's after the first.
+ */
 static void
-env_users_err(void *arg, const char *msg)
+env_err(void *arg, const char *msg)
 {
 	log_error("%s", msg);
-}
-
-/* signers_load's error callback: keep the first for relay_env_new's err */
-struct env_errs {
-	char	*buf;
-	size_t	 len;
-	int	 n;
-};
-
-static void
-env_err_first(void *arg, const char *msg)
-{
-	struct env_errs	*e = arg;
-
-	if (e->n++ == 0)
-		(void)snprintf(e->buf, e->len, "%s", msg);
-	else
-		log_error("%s", msg);
 }
 
 static void
@@ -105,11 +91,13 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
     struct gw_conf *conf, char *err, size_t errlen)
 {
 	struct relay_env	*env;
-	struct env_errs		 e = { err, errlen, 0 };
+	struct errfirst		 e;
 	struct uppool_hooks	 hooks;
 	char			 why[512];
 	size_t			 i;
 
+	/* signers_load's errors: the first in err, the others logged */
+	errfirst_init(&e, err, errlen, env_err, NULL, 0);
 	if ((env = calloc(1, sizeof(*env))) == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -123,7 +111,7 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 	hooks.arg = env;
 	/* one runtime per upstream: TLS and POP contexts, users_file */
 	for (i = 0; i < conf->nupstreams; i++) {
-		env->uprt[i] = uprt_new(&conf->upstreams[i], env_users_err,
+		env->uprt[i] = uprt_new(&conf->upstreams[i], env_err,
 		    NULL, why, sizeof(why));
 		if (env->uprt[i] == NULL) {
 			(void)snprintf(err, errlen, "upstream %s: %s",
@@ -146,7 +134,7 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 		return NULL;
 	}
 	/* beside the TLS contexts: a bad key refuses the whole snapshot */
-	if (signers_load(conf, &env->signers, env_err_first, env_warn,
+	if (signers_load(conf, &env->signers, errfirst_cb, env_warn,
 	    &e) != 0) {
 		relay_env_unref(env);
 		return NULL;

@@ -52,6 +52,7 @@ relay_srv_auth(void *arg, const char *mech, const char *user,
 {
 	struct relay		*r = arg;
 	struct upcred_facts	 f;
+	char			 id[UPCRED_ID_MAX];
 
 	if (authguard_begin(r->env->conf, (struct sockaddr *)&r->peer,
 	    r->id)) {
@@ -84,10 +85,13 @@ relay_srv_auth(void *arg, const char *mech, const char *user,
 	/*
 	 * An idle connection this same user and password opened (the
 	 * identity holds their proof, upcred.h): the upstream's 235 on it
-	 * stands.  Else a new one; smtp_client_new() copies the credentials.
+	 * stands.  Else a new one; smtp_client_new() copies the credentials,
+	 * and the identity relay_open_idle() computed is used again.
 	 */
-	if (!relay_open_idle(r, &f))
+	if (!relay_open_idle(r, &f, id, sizeof(id)))
 		relay_open_upstream(r, &f);
+	/* uptx and the pool keep their own copies of the identity */
+	explicit_bzero(id, sizeof(id));
 	if (!uptx_connected(r->tx)) {
 		/* relay_open_upstream() answered (451: out of memory) */
 		relay_auth_log(r, user, "failed", 0);

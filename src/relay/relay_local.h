@@ -146,7 +146,8 @@ void	relay_close_upstream(struct relay *);
 /* relay_cred_facts - upcred's facts for r, before inject or passthrough's */
 void	relay_cred_facts(struct relay *, struct upcred_facts *);
 void	relay_open_upstream(struct relay *, const struct upcred_facts *);
-int	relay_open_idle(struct relay *, const struct upcred_facts *);
+int	relay_open_idle(struct relay *, struct upcred_facts *, char *,
+	    size_t);
 
 /* relay_lauth.c: the listener's AUTH */
 void	relay_srv_auth(void *, const char *, const char *, const char *);

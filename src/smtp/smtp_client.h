@@ -90,9 +90,8 @@
  *   SMTP_TX_DOT: the final dot went out: never retried (the message may
  *   have been delivered).
  * - Counting: smtp_client_messages() (final-dot replies received, 2xx
- *   or not, over the connection's life), smtp_client_reused() (0 for the
- *   owner that created it, 1 for an owner that got it by attach).  The
- *   idle time is the pool's to keep (pool.c's timers).
+ *   or not, over the connection's life).  The idle time is the pool's to
+ *   keep (pool.c's timers).
  */
 #ifndef GW_SMTP_CLIENT_H
 #define GW_SMTP_CLIENT_H
@@ -245,13 +244,15 @@ int	smtp_client_attach(struct smtp_client *, const struct smtp_client_cb *,
  * upstream's lines.  Returns the id it had.
  */
 uint64_t smtp_client_set_id(struct smtp_client *, uint64_t id);
-/* smtp_client_idle - 1 if detached, in step and not resetting */
+/*
+ * smtp_client_idle - 1 if detached, in step and not resetting.  No caller
+ * in src/ (the pool attaches during detach's RSET): the session tests wait
+ * on it to attach only once the connection is idle.
+ */
 int	smtp_client_idle(const struct smtp_client *);
 /* smtp_client_tx_state - see "the retry rule" above */
 enum smtp_client_tx smtp_client_tx_state(const struct smtp_client *);
 /* smtp_client_messages - final-dot replies received on this connection */
 unsigned long smtp_client_messages(const struct smtp_client *);
-/* smtp_client_reused - 1 if the current owner got it by attach */
-int	smtp_client_reused(const struct smtp_client *);
 
 #endif

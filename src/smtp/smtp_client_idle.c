@@ -129,7 +129,6 @@ smtp_client_attach(struct smtp_client *c, const struct smtp_client_cb *cb,
 	c->cb = *cb;
 	c->arg = arg;
 	c->flags &= ~CF_DETACHED;
-	c->flags |= CF_REUSED;
 	c->tx = SMTP_TX_NONE;
 	c->owners++;
 	log_trace(LOGF_PROTOCOL, "%016llx smtp-client upstream=%s:%u attached "
@@ -226,11 +225,4 @@ unsigned long
 smtp_client_messages(const struct smtp_client *c)
 {
 	return c->messages;
-}
-
-/* smtp_client_reused - the current owner got the client by attach */
-int
-smtp_client_reused(const struct smtp_client *c)
-{
-	return (c->flags & CF_REUSED) != 0;
 }

@@ -70,7 +70,6 @@ enum client_state {
 #define CF_DETACHED	0x2000	/* no owner: the holder's idle callbacks */
 #define CF_PARKING	0x4000	/* our own RSET (from detach) is in flight */
 #define CF_READY_PENDING 0x8000	/* ready() to a new owner waits on ev_defer */
-#define CF_REUSED	0x10000	/* the current owner is not the first */
 #define CF_TX_DIRTY	0x20000	/* a MAIL went out since ready or RSET's 250 */
 
 struct smtp_client {

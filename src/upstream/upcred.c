@@ -39,7 +39,8 @@ upcred_id(struct upcred *c, const char *kind, const char *name,
  * upcred_pass_id - "pass:<user>:<hex HMAC-SHA256(key, user NUL password)>".
  * The key is drawn once per process: proofs are never comparable across
  * restarts, and nothing logged can be checked against a guessed password
- * without it.
+ * without it.  Every local derived from the password (the HMAC state, the
+ * MAC, its hex) is wiped on every way out, and a refused id too.
  */
 static int
 upcred_pass_id(char *id, size_t len, const char *user, const char *secret,
@@ -51,16 +52,19 @@ upcred_pass_id(char *id, size_t len, const char *user, const char *secret,
 	unsigned char		 mac[WC_SHA256_DIGEST_SIZE];
 	char			 hex[2 * sizeof(mac) + 1];
 	size_t			 i;
-	int			 n, rc;
+	int			 n, rc = -1;
 
 	*why = "cannot compute the passthrough identity";
 	if (!have_key) {
-		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+			/* a short read left part of a key: not kept */
+			explicit_bzero(key, sizeof(key));
 			return -1;
+		}
 		have_key = 1;
 	}
 	if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
-		return -1;
+		goto out;
 	rc = wc_HmacSetKey(&h, WC_SHA256, key, sizeof(key));
 	if (rc == 0)
 		rc = wc_HmacUpdate(&h, (const byte *)user,
@@ -71,17 +75,25 @@ upcred_pass_id(char *id, size_t len, const char *user, const char *secret,
 	if (rc == 0)
 		rc = wc_HmacFinal(&h, mac);
 	wc_HmacFree(&h);
-	if (rc != 0)
-		return -1;
+	if (rc != 0) {
+		rc = -1;
+		goto out;
+	}
 	for (i = 0; i < sizeof(mac); i++)
 		(void)snprintf(hex + 2 * i, 3, "%02x", mac[i]);
 	n = snprintf(id, len, "pass:%s:%s", user, hex);
-	explicit_bzero(mac, sizeof(mac));
 	if (n < 0 || (size_t)n >= len) {
+		/* a cut id may still hold part of the proof */
+		if (len > 0)
+			explicit_bzero(id, len);
 		*why = "user name too long for an identity";
-		return -1;
+		rc = -1;
 	}
-	return 0;
+out:
+	explicit_bzero(&h, sizeof(h));
+	explicit_bzero(mac, sizeof(mac));
+	explicit_bzero(hex, sizeof(hex));
+	return rc;
 }
 
 /* no SMTP AUTH: the connection is as good as the POP login, if any */
@@ -135,6 +147,14 @@ upcred_pass(const struct upcred_facts *f, struct upcred *c, const char **why)
 	/* the client's password: no fallback (smtp_client.h says why) */
 	c->auth.one_try = 1;
 	c->has_auth = 1;
+	if (f->identity != NULL) {
+		if (str_copy(c->identity, f->identity,
+		    sizeof(c->identity)) == -1) {
+			*why = "user name too long for an identity";
+			return -1;
+		}
+		return 0;
+	}
 	return upcred_pass_id(c->identity, sizeof(c->identity), f->user,
 	    f->secret, why);
 }
@@ -197,6 +217,30 @@ upcred_identity(const struct upcred_facts *f, char *id, size_t len,
 		return upcred_pass_id(id, len, f->user, f->secret, why);
 	}
 	return -1;
+}
+
+/* upcred_id_log - id for a log line, passthrough's proof left out */
+const char *
+upcred_id_log(const char *id, char *out, size_t len)
+{
+	static const char	 pass[] = "pass:", hidden[] = "***";
+	const char		*proof;
+	size_t			 n;
+
+	if (strncmp(id, pass, sizeof(pass) - 1) != 0)
+		return str_vis(out, len, id, strlen(id));
+	/*
+	 * The proof is hex, after the last colon (a user name may hold
+	 * one); without a colon after the prefix, hide all that follows.
+	 */
+	if ((proof = strrchr(id, ':')) == id + sizeof(pass) - 2)
+		proof = NULL;
+	n = proof != NULL ? (size_t)(proof - id) + 1 : sizeof(pass) - 1;
+	(void)str_vis(out, len, id, n);
+	/* a cut user name ends in "..." already: nothing to add */
+	if (strlen(out) + sizeof(hidden) <= len)
+		(void)gw_strlcat(out, hidden, len);
+	return out;
 }
 
 const struct smtp_client_auth *

@@ -13,7 +13,8 @@
  * passthrough is HMAC-SHA256 of user and password under a key made at
  * random when the process starts: only a client that gives the same
  * password again gets a connection that password opened, and the
- * identity (logged, kept in the pool) says nothing about the password.
+ * identity (kept in the pool) says nothing about the password.  Still,
+ * no log carries the proof: upcred_id_log() leaves it out.
  */
 #ifndef GW_UPCRED_H
 #define GW_UPCRED_H
@@ -38,6 +39,13 @@ struct upcred_facts {
 	const char			*secret;
 	/* inject: the account it will be (up->username), before the fetch */
 	const char			*inject_user;
+	/*
+	 * passthrough: upcred_identity()'s answer for these same facts when
+	 * the caller has it already (looking for an idle connection), so
+	 * that upcred_select() does not compute the HMAC again; NULL: it is
+	 * computed.  Other modes ignore it.
+	 */
+	const char			*identity;
 };
 
 struct upcred {
@@ -62,6 +70,14 @@ int	upcred_select(const struct upcred_facts *, struct upcred *,
  */
 int	upcred_identity(const struct upcred_facts *, char *id, size_t len,
 	    const char **why);
+/*
+ * upcred_id_log - id as a log line may show it, escaped (str_vis) into
+ * out: passthrough's proof is left out ("pass:<user>:***"), since it is
+ * derived from the password; the other identities are shown whole.  The
+ * only way an identity reaches a log.  Returns out.
+ */
+#define UPCRED_ID_LOG_MAX	(UPCRED_ID_MAX * 4 + 1)
+const char *upcred_id_log(const char *id, char *out, size_t len);
 /* upcred_auth - what smtp_client_params.auth takes: NULL for no AUTH */
 const struct smtp_client_auth *upcred_auth(const struct upcred *);
 

@@ -15,6 +15,7 @@
 #include "tls/tls.h"
 #include "upstream/uppool.h"
 #include "upstream/uprt.h"
+#include "util/errfirst.h"
 #include "util/str.h"
 
 /*
@@ -41,26 +42,6 @@ struct uprt_keep {
 
 static struct uprt_keep	uprt_keep[UPRT_KEEP_MAX];
 static uint64_t		uprt_keep_tick;
-
-/* users_load()'s errors: all passed on, the first kept for why */
-struct uprt_uerr {
-	uprt_error_fn	 fn;
-	void		*arg;
-	char		*why;
-	size_t		 whylen;
-	int		 n;
-};
-
-static void
-uprt_users_err(void *arg, const char *msg)
-{
-	struct uprt_uerr	*ue = arg;
-
-	if (ue->fn != NULL)
-		ue->fn(ue->arg, msg);
-	if (ue->n++ == 0)
-		(void)gw_strlcpy(ue->why, msg, ue->whylen);
-}
 
 /* uprt_keepkey - what a POP login for up vouches for, as one string */
 static char *
@@ -128,11 +109,11 @@ uprt_new(const struct conf_upstream *up, uprt_error_fn err, void *arg,
     char *why, size_t whylen)
 {
 	struct uprt		*u;
-	struct uprt_uerr	 ue = { err, arg, why, whylen, 0 };
+	struct errfirst		 ue;
 	char			 pwhy[256];
 
-	if (whylen > 0)
-		why[0] = '\0';
+	/* users_load()'s errors: all passed on, the first kept for why */
+	errfirst_init(&ue, why, whylen, err, arg, 1);
 	if ((u = calloc(1, sizeof(*u))) == NULL) {
 		(void)snprintf(why, whylen, "out of memory");
 		return NULL;
@@ -147,8 +128,7 @@ uprt_new(const struct conf_upstream *up, uprt_error_fn err, void *arg,
 		goto fail;
 	/* users_file is read here and never in a session */
 	if (up->auth == AUTH_MAP &&
-	    (u->users = users_load(up->users_file, uprt_users_err,
-	    &ue)) == NULL)
+	    (u->users = users_load(up->users_file, errfirst_cb, &ue)) == NULL)
 		goto fail;
 	if (uprt_has_pop_tls(up) && (u->pop_tls = uprt_pop_ctx_new(up, pwhy,
 	    sizeof(pwhy))) == NULL) {

@@ -458,6 +458,12 @@ def test_passthrough_reuse_needs_same_credentials():
               got.get(subj) and got[subj].auth_user, user)
     check(tuple(got["alice 3"].meta["peer"]) == pooled,
           "alice's third message not on her pooled connection")
+    # the identity's proof comes from the password: never in a log line
+    log = gw.log()
+    check('as="pass:alice@isp.test:***"' in log,
+          "no redacted as= line for alice in the log")
+    leaked = re.findall(r"pass:[^\s\"]*:[0-9a-f]{16,}", log)
+    check(not leaked, "passthrough proof in the log: %r", leaked[:3])
     check(tuple(got["bob 1"].meta["peer"]) != pooled,
           "bob's message on alice's connection")
     lines = wait_tx(gw, 4)

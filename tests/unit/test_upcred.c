@@ -34,39 +34,41 @@ struct cred_case {
 };
 
 static const struct cred_case cases[] = {
-	{ "none", { AUTH_NONE, NULL, NULL, NULL, NULL, NULL, NULL }, 0,
+	{ "none", { AUTH_NONE, NULL, NULL, NULL, NULL, NULL, NULL, NULL }, 0,
 	    "none", NULL, NULL, NULL, 0 },
 	{ "none ignores stray facts", { AUTH_NONE, NULL, &inject_pw,
-	    &map_alice, "bob", "x", NULL }, 0, "none", NULL, NULL, NULL, 0 },
+	    &map_alice, "bob", "x", NULL, NULL }, 0, "none", NULL, NULL, NULL,
+	    0 },
 	{ "none after a POP login", { AUTH_NONE, "joe", NULL, NULL, NULL,
-	    NULL, NULL }, 0, "pop:joe", NULL, NULL, NULL, 0 },
+	    NULL, NULL, NULL }, 0, "pop:joe", NULL, NULL, NULL, 0 },
 	{ "inject, password", { AUTH_INJECT, NULL, &inject_pw, NULL, NULL,
-	    NULL, "relay@isp.test" }, 0, "inject:relay@isp.test",
+	    NULL, "relay@isp.test", NULL }, 0, "inject:relay@isp.test",
 	    "relay@isp.test", "pw-1", NULL, 0 },
 	{ "inject, token", { AUTH_INJECT, NULL, &inject_tok, NULL, NULL,
-	    NULL, "relay@isp.test" }, 0, "inject:relay@isp.test",
+	    NULL, "relay@isp.test", NULL }, 0, "inject:relay@isp.test",
 	    "relay@isp.test", NULL, "tok-1", 0 },
 	{ "inject after POP: the AUTH names it", { AUTH_INJECT, "joe",
-	    &inject_pw, NULL, NULL, NULL, "relay@isp.test" }, 0,
+	    &inject_pw, NULL, NULL, NULL, "relay@isp.test", NULL }, 0,
 	    "inject:relay@isp.test", "relay@isp.test", "pw-1", NULL, 0 },
 	{ "inject, not fetched", { AUTH_INJECT, NULL, NULL, NULL, NULL,
-	    NULL, "relay@isp.test" }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "relay@isp.test", NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "inject, no user", { AUTH_INJECT, NULL, &inject_nouser, NULL, NULL,
-	    NULL, "relay@isp.test" }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "relay@isp.test", NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "map: the upstream account, not the local user", { AUTH_MAP, NULL,
-	    NULL, &map_alice, "app1", "local", NULL }, 0, "map:alice@isp.test",
-	    "alice@isp.test", "alice-secret", NULL, 0 },
+	    NULL, &map_alice, "app1", "local", NULL, NULL }, 0,
+	    "map:alice@isp.test", "alice@isp.test", "alice-secret", NULL, 0 },
 	{ "map without an entry", { AUTH_MAP, NULL, NULL, NULL, NULL, NULL,
-	    NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 	{ "passthrough: one try", { AUTH_PASSTHROUGH, NULL, NULL, NULL,
-	    "carol@isp.test", "carol-pw", NULL }, 0, "pass:carol@isp.test:",
-	    "carol@isp.test", "carol-pw", NULL, 1 },
+	    "carol@isp.test", "carol-pw", NULL, NULL }, 0,
+	    "pass:carol@isp.test:", "carol@isp.test", "carol-pw", NULL, 1 },
 	{ "passthrough, empty user", { AUTH_PASSTHROUGH, NULL, NULL, NULL,
-	    "", "pw", NULL }, 0, "pass::", "", "pw", NULL, 1 },
+	    "", "pw", NULL, NULL }, 0, "pass::", "", "pw", NULL, 1 },
 	{ "passthrough without the client's AUTH", { AUTH_PASSTHROUGH, NULL,
-	    NULL, NULL, NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, NULL, NULL, NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL,
+	    0 },
 	{ "passthrough without a password", { AUTH_PASSTHROUGH, NULL, NULL,
-	    NULL, "carol", NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
+	    NULL, "carol", NULL, NULL, NULL }, -1, NULL, NULL, NULL, NULL, 0 },
 };
 
 /*
@@ -197,6 +199,16 @@ test_modes_distinct(void **state)
 			assert_string_not_equal(c[i].identity, c[j].identity);
 }
 
+/* carol_facts - passthrough with the client's user and right password */
+static void
+carol_facts(struct upcred_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->mode = AUTH_PASSTHROUGH;
+	f->user = "carol";
+	f->secret = "right-pw";
+}
+
 /*
  * passthrough's proof: the same user and password give the same
  * identity (a pooled connection is found again), another password or
@@ -210,10 +222,7 @@ test_pass_proof(void **state)
 	const char		*why;
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	f.mode = AUTH_PASSTHROUGH;
-	f.user = "carol";
-	f.secret = "right-pw";
+	carol_facts(&f);
 	assert_int_equal(upcred_identity(&f, a, sizeof(a), &why), 0);
 	assert_int_equal(upcred_identity(&f, b, sizeof(b), &why), 0);
 	assert_string_equal(a, b);
@@ -229,6 +238,82 @@ test_pass_proof(void **state)
 	    b + strlen("pass:carolr:"));
 	/* too small a buffer is refused, never cut */
 	assert_int_equal(upcred_identity(&f, b, 20, &why), -1);
+	/* and what snprintf cut, part of the proof, is not left behind */
+	assert_string_equal(b, "");
+}
+
+/*
+ * passthrough with the identity already known (relay_open_idle looked
+ * for it): upcred_select takes it as is instead of computing the HMAC
+ * again, and gives the same as computing it would; other modes ignore it.
+ */
+static void
+test_pass_identity_given(void **state)
+{
+	struct upcred_facts	 f;
+	struct upcred		 c;
+	char			 id[UPCRED_ID_MAX];
+	const char		*why;
+
+	(void)state;
+	carol_facts(&f);
+	assert_int_equal(upcred_identity(&f, id, sizeof(id), &why), 0);
+	f.identity = id;
+	assert_int_equal(upcred_select(&f, &c, &why), 0);
+	assert_string_equal(c.identity, id);
+	assert_string_equal(upcred_auth(&c)->secret, "right-pw");
+	/* taken, not recomputed */
+	f.identity = "pass:carol:given";
+	assert_int_equal(upcred_select(&f, &c, &why), 0);
+	assert_string_equal(c.identity, "pass:carol:given");
+	f.mode = AUTH_NONE;
+	assert_int_equal(upcred_select(&f, &c, &why), 0);
+	assert_string_equal(c.identity, "none");
+}
+
+/*
+ * upcred_id_log: no log shows passthrough's proof (derived from the
+ * password), whatever the user name holds; other identities are whole.
+ */
+static void
+test_id_log(void **state)
+{
+	static const struct {
+		const char	*id;
+		const char	*want;
+	} log_cases[] = {
+		{ "none", "none" },
+		{ "pop:joe", "pop:joe" },
+		{ "inject:relay@isp.test", "inject:relay@isp.test" },
+		{ "map:alice@isp.test", "map:alice@isp.test" },
+		{ "pass:carol:0123abcd", "pass:carol:***" },
+		{ "pass:a:b:0123abcd", "pass:a:b:***" },	/* last colon */
+		{ "pass::0123abcd", "pass::***" },
+		{ "pass:0123abcd", "pass:***" },		/* no user part */
+		{ "pass:\"x\n:0123", "pass:\\\"x\\x0a:***" },
+	};
+	struct upcred_facts	 f;
+	char			 id[UPCRED_ID_MAX], out[UPCRED_ID_LOG_MAX];
+	char			 small[12];
+	const char		*why, *hex;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(log_cases) / sizeof(log_cases[0]); i++)
+		if (strcmp(upcred_id_log(log_cases[i].id, out, sizeof(out)),
+		    log_cases[i].want) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"",
+			    log_cases[i].id, out, log_cases[i].want);
+	/* a real one: none of the proof's digits are left */
+	carol_facts(&f);
+	assert_int_equal(upcred_identity(&f, id, sizeof(id), &why), 0);
+	hex = strrchr(id, ':') + 1;
+	assert_int_equal(strlen(hex), 64);
+	assert_string_equal(upcred_id_log(id, out, sizeof(out)),
+	    "pass:carol:***");
+	/* no room for the marker: still without the proof */
+	assert_string_equal(upcred_id_log(id, small, sizeof(small)),
+	    "pass:carol:");
 }
 
 int
@@ -239,6 +324,8 @@ main(void)
 		cmocka_unit_test(test_pass_proof),
 		cmocka_unit_test(test_identity_not_cut),
 		cmocka_unit_test(test_modes_distinct),
+		cmocka_unit_test(test_pass_identity_given),
+		cmocka_unit_test(test_id_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
