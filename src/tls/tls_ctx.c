@@ -440,18 +440,23 @@ ctx_client_cert(struct tls_client_ctx *tc, const struct conf_tls *ts,
 	/* pw lives on this stack: no callback may see it after return */
 	wolfSSL_CTX_set_default_passwd_cb(tc->ctx, NULL);
 	wolfSSL_CTX_set_default_passwd_cb_userdata(tc->ctx, NULL);
-	explicit_bzero(pw, sizeof(pw));
 	if (r != WOLFSSL_SUCCESS) {
+		explicit_bzero(pw, sizeof(pw));
 		(void)snprintf(err, errlen, "client_key %s: cannot load the "
 		    "key (wrong format or password?)", ts->client_key);
 		return -1;
 	}
 	if (wolfSSL_CTX_check_private_key(tc->ctx) != WOLFSSL_SUCCESS) {
+		explicit_bzero(pw, sizeof(pw));
 		(void)snprintf(err, errlen, "client_key %s does not belong to "
 		    "client_cert %s", ts->client_key, ts->client_cert);
 		return -1;
 	}
-	return 0;
+	/* wolfSSL's check passes any key of the same curve */
+	r = tls_key_matches(ts->client_cert, "client_cert", ts->client_key,
+	    "client_key", pw[0] != '\0' ? pw : NULL, err, errlen);
+	explicit_bzero(pw, sizeof(pw));
+	return r;
 }
 
 /*

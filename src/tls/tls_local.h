@@ -49,6 +49,15 @@ int	tls_ctx_algorithms(struct tls_client_ctx *, const struct conf_tls *,
 int	tls_ctx_load_ca(struct tls_client_ctx *, const char *, char *, size_t);
 int	tls_ctx_load_crls(struct tls_client_ctx *, const struct conf_tls *,
 	    char *, size_t);
+/*
+ * tls_key_matches - 0 if the PEM key in key_file (password or NULL) is the
+ * private half of cert_file's first certificate (or of a type it cannot
+ * judge); -1 with "key_key FILE does not belong to cert_key FILE" or why
+ * a file could not be read (tls_keymatch.c)
+ */
+int	tls_key_matches(const char *cert_file, const char *cert_key,
+	    const char *key_file, const char *key_key, const char *password,
+	    char *err, size_t errlen);
 
 /*
  * OCSP state of one session (tls_ocsp.c): the requests wolfSSL built

@@ -70,7 +70,9 @@ tsrv_cert(struct tls_client_ctx *tc, const struct conf_listener *l,
 		    "tls_cert %s", l->tls_key, l->tls_cert);
 		return -1;
 	}
-	return 0;
+	/* wolfSSL's check passes any key of the same curve */
+	return tls_key_matches(l->tls_cert, "tls_cert", l->tls_key, "tls_key",
+	    NULL, err, errlen);
 }
 
 /*

@@ -345,6 +345,10 @@ def test_config_refusals():
          r"verify_client: needs client_ca_file or client_cert_pins"),
         (tls_listener(tls_cert="/nonexistent/cert.pem"),
          r"/nonexistent/cert.pem"),
+        (tls_listener(tls_key=p["client.key"]),
+         r"tls_key .* does not belong to tls_cert"),
+        (tls_listener(tls_key=p["rsa.key"]),
+         r"tls_key .* does not belong to tls_cert"),
     ]
     for lst, want in cases:
         gw = Gateway(up, listener=lst, start=False)
@@ -353,6 +357,13 @@ def test_config_refusals():
               re.search(r"smtpgate.ini:\d+:", out),
               "-t with %r: exit %d, want %r with FILE:LINE:\n%s", lst, rc,
               want, out)
+    # the right key of every type the PKI has passes
+    for name in ("good", "rsa", "ed25519"):
+        gw = Gateway(up, listener=tls_listener(
+            tls_cert=p[name + "-chain"], tls_key=p[name + ".key"]),
+            start=False)
+        rc, out = run_check(gw)
+        check(rc == 0, "-t with %s's own key: exit %d: %s", name, rc, out)
     # passthrough from the network without TLS: refused, unless allowed
     gw = Gateway(up, listener={"allow": "0.0.0.0/0"},
                  upstream_conf={"auth": "passthrough"}, start=False)
