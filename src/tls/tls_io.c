@@ -512,7 +512,7 @@ tio_ioerror(struct tls_conn *tc, int err, const char *what)
 	 * wanted one) says so after our handshake has finished: the alert
 	 * arrives on the first read (notes section 2).
 	 */
-	if (tio_alert(tc, FAIL_TLS_PROTOCOL, &alert) ==
+	if (!tc->srv && tio_alert(tc, FAIL_TLS_PROTOCOL, &alert) ==
 	    FAIL_CLIENT_CERT_REJECTED) {
 		io_set_error(tc->io, FAIL_CLIENT_CERT_REJECTED,
 		    "TLS %s: the upstream refused our client certificate "
@@ -524,7 +524,7 @@ tio_ioerror(struct tls_conn *tc, int err, const char *what)
 	 * that asked for a certificate and hung up before its first byte
 	 * of SMTP did so over the certificate: nothing else was exchanged.
 	 */
-	if (tc->cert_requested && !tc->got_data &&
+	if (!tc->srv && tc->cert_requested && !tc->got_data &&
 	    (err == SOCKET_PEER_CLOSED_E || err == SOCKET_ERROR_E ||
 	    err == WOLFSSL_ERROR_ZERO_RETURN)) {
 		io_set_error(tc->io, FAIL_CLIENT_CERT_REJECTED,
