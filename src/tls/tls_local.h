@@ -99,9 +99,14 @@ void	tls_crlchain_clear(struct tls_crlchain *);
 int	tls_crl_check(struct tls_crlset *, struct tls_crlchain *, int,
 	    WOLFSSL_X509 *);
 
+/*
+ * url and req are allocated when a request is recorded: most sessions
+ * (every listener's, every upstream's without OCSP) record none, and
+ * four fixed items cost 5 KB in each.
+ */
 struct tls_ocsp_item {
-	char		 url[CONF_URL_MAX];
-	unsigned char	 req[TLS_OCSP_REQ_MAX];
+	char		*url;			/* < CONF_URL_MAX */
+	unsigned char	*req;			/* <= TLS_OCSP_REQ_MAX */
 	int		 reqlen;
 	unsigned char	*resp;			/* fetched DER, or NULL */
 	int		 resplen;

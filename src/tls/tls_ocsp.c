@@ -126,11 +126,19 @@ tls_ocsp_io(void *ctx, const char *url, int urlsz, unsigned char *req,
 	if (ocsp_rechecking)
 		return -1;	/* not asked during the handshake */
 	if (st->nitems == TLS_OCSP_MAXREQ || reqsz > TLS_OCSP_REQ_MAX ||
-	    (size_t)urlsz >= sizeof(st->items[0].url)) {
+	    urlsz >= CONF_URL_MAX) {
 		st->overflow = 1;	/* stays unknown: never a silent pass */
 		return -1;
 	}
-	it = &st->items[st->nitems++];
+	it = &st->items[st->nitems];
+	if ((it->url = malloc((size_t)urlsz + 1)) == NULL ||
+	    (it->req = malloc((size_t)reqsz)) == NULL) {
+		free(it->url);
+		it->url = NULL;
+		st->overflow = 1;	/* out of memory: unknown as well */
+		return -1;
+	}
+	st->nitems++;
 	memcpy(it->url, url, urlsz);
 	it->url[urlsz] = '\0';
 	memcpy(it->req, req, reqsz);
@@ -207,7 +215,11 @@ tls_ocsp_state_clear(struct tls_ocsp_state *st)
 
 	for (i = 0; i < st->nitems; i++) {
 		free(st->items[i].resp);
+		free(st->items[i].url);
+		free(st->items[i].req);
 		st->items[i].resp = NULL;
+		st->items[i].url = NULL;
+		st->items[i].req = NULL;
 	}
 	st->nitems = 0;
 }
