@@ -133,6 +133,22 @@ tls_server_ctx_new(const struct conf_listener *l, char *err, size_t errlen)
 	if (sc->verify == VERIFY_CLIENT_REQUIRED)
 		mode |= WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 	wolfSSL_CTX_set_verify(tc->ctx, mode, tls_verify_cb);
+	/*
+	 * No resumption where clients show certificates: a resumed session
+	 * runs no verification (a CRL loaded since would not apply) and
+	 * carries no peer chain (no subject, fingerprint or pin for the
+	 * logs).  Full handshakes only; listeners without client
+	 * certificates keep wolfSSL's session cache and tickets.
+	 */
+	/* returns the previous mode, as OpenSSL's */
+	(void)wolfSSL_CTX_set_session_cache_mode(tc->ctx,
+	    WOLFSSL_SESS_CACHE_OFF);
+	if (wolfSSL_CTX_NoTicketTLSv12(tc->ctx) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_no_ticket_TLSv13(tc->ctx) != 0) {	/* 0: done */
+		(void)snprintf(err, errlen, "cannot turn session resumption "
+		    "off");
+		goto fail;
+	}
 	return sc;
 fail:
 	tls_server_ctx_free(sc);

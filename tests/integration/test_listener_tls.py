@@ -239,6 +239,39 @@ def test_client_cert_optional():
     handshake_refused(gw, "client-untrusted", "cert-untrusted")
 
 
+def reused_on_second(gw, cert):
+    """Connect twice with the same client context, offering the first
+    session again: was it resumed?"""
+    ctx = client_ctx(cert)
+    sess = None
+    for i in range(2):
+        with Client(gw.port) as c:
+            c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost",
+                                     session=sess)
+            c.greeting()
+            c.cmd("QUIT")	# TLS 1.3 tickets come after the handshake
+            reused, sess = c.sock.session_reused, c.sock.session
+    return reused
+
+
+def test_resumption_only_without_client_certs():
+    """A listener without client certificates resumes sessions; one with
+    them always runs the full handshake (verification, CRLs, the
+    certificate in the logs)."""
+    up = Upstream("starttls")
+    gw = Gateway(up, listener=tls_listener("implicit"))
+    check(reused_on_second(gw, None), "no resumption without "
+          "verify_client")
+    gw2 = Gateway(up, listener=tls_listener(
+        "implicit", verify_client="required",
+        client_ca_file=pki()["ca-bundle"]))
+    check(not reused_on_second(gw2, "client"), "a session was resumed "
+          "under verify_client")
+    check(len([t for t in tls_lines(gw2) if t.get("client_cert") == "yes"])
+          == 2, "not two full handshakes with the certificate: %r",
+          tls_lines(gw2))
+
+
 def test_starttls_injection():
     """Commands pipelined behind STARTTLS are never run: 554 and close,
     no handshake, nothing reaches the upstream."""
