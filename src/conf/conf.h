@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include "util/addr.h"
+#include "util/ratelimit.h"
 
 #define CONF_NAME_MAX		64
 #define CONF_HOST_MAX		256
@@ -261,6 +262,11 @@ struct conf_listener {
 	size_t		 ndkim;			/* default none: match by domain */
 	const struct conf_dkim *dkim[CONF_MAX_DKIM];	/* resolved by the cross-check */
 	int		 dkim_required;		/* default 0 */
+	/* COUNT/PERIOD limits (util/ratelimit.h), default off */
+	struct rate	 rate_connections;	/* per client address */
+	struct rate	 rate_messages;		/* per client address */
+	struct rate	 rate_recipients;	/* per client address */
+	struct rate	 rate_user_messages;	/* per authenticated user */
 	int		 line;
 };
 
