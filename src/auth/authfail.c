@@ -9,9 +9,6 @@
  */
 #include <sys/random.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +20,7 @@
 #define NSETS	(AUTHFAIL_SLOTS / AUTHFAIL_WAYS)
 
 struct slot {
-	struct authfail_key	 key;
+	struct addr_key	 key;
 	time_t			 last;	/* last failure; 0: none counted */
 	unsigned		 count;
 	unsigned		 pending; /* attempts without a verdict yet */
@@ -35,10 +32,10 @@ struct authfail {
 };
 
 static size_t		 set_of(const struct authfail *,
-			    const struct authfail_key *);
+			    const struct addr_key *);
 static struct slot	*lookup(const struct authfail *,
-			    const struct authfail_key *);
-static struct slot	*claim(struct authfail *, const struct authfail_key *,
+			    const struct addr_key *);
+static struct slot	*claim(struct authfail *, const struct addr_key *,
 			    time_t, unsigned);
 static int		 counted(const struct slot *, time_t, unsigned);
 static int		 live(const struct slot *, time_t, unsigned);
@@ -65,60 +62,9 @@ authfail_free(struct authfail *t)
 	free(t);
 }
 
-/* authfail_key - IPv4 as is, IPv6 by its /64, IPv4-mapped IPv6 as IPv4 */
-int
-authfail_key(const struct sockaddr *sa, struct authfail_key *k)
-{
-	const struct sockaddr_in	*sin;
-	const struct sockaddr_in6	*sin6;
-	const unsigned char		*a;
-	static const unsigned char	 mapped[12] = { 0, 0, 0, 0, 0, 0, 0,
-					    0, 0, 0, 0xff, 0xff };
-
-	memset(k, 0, sizeof(*k));
-	switch (sa->sa_family) {
-	case AF_INET:
-		sin = (const struct sockaddr_in *)sa;
-		memcpy(k->b, &sin->sin_addr, 4);
-		return 0;
-	case AF_INET6:
-		sin6 = (const struct sockaddr_in6 *)sa;
-		a = (const unsigned char *)&sin6->sin6_addr;
-		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			memcpy(k->b, a + 12, 4);
-			return 0;
-		}
-		memcpy(k->b, a, 8);
-		k->v6 = 1;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-/* authfail_name - "192.0.2.1" or "2001:db8::/64" */
-const char *
-authfail_name(const struct authfail_key *k, char *buf, size_t len)
-{
-	struct in6_addr	 a6;
-	char		 tmp[INET6_ADDRSTRLEN];
-
-	if (!k->v6) {
-		if (inet_ntop(AF_INET, k->b, buf, (socklen_t)len) == NULL)
-			(void)snprintf(buf, len, "?");
-		return buf;
-	}
-	memset(&a6, 0, sizeof(a6));
-	memcpy(&a6, k->b, 8);
-	if (inet_ntop(AF_INET6, &a6, tmp, sizeof(tmp)) == NULL ||
-	    snprintf(buf, len, "%s/64", tmp) >= (int)len)
-		(void)snprintf(buf, len, "?");
-	return buf;
-}
-
 /* a keyed mix (SplitMix64 finaliser) of the key: the set index */
 static size_t
-set_of(const struct authfail *t, const struct authfail_key *k)
+set_of(const struct authfail *t, const struct addr_key *k)
 {
 	uint64_t	 x, w;
 
@@ -150,7 +96,7 @@ live(const struct slot *s, time_t now, unsigned window)
 
 /* k's slot, or NULL; a slot with nothing counted or pending is free */
 static struct slot *
-lookup(const struct authfail *t, const struct authfail_key *k)
+lookup(const struct authfail *t, const struct addr_key *k)
 {
 	const struct slot	*s = &t->slots[set_of(t, k) * AUTHFAIL_WAYS];
 	size_t			 i;
@@ -169,7 +115,7 @@ lookup(const struct authfail *t, const struct authfail_key *k)
  * is the oldest (a slot with an attempt in flight counts as active now).
  */
 static struct slot *
-claim(struct authfail *t, const struct authfail_key *k, time_t now,
+claim(struct authfail *t, const struct addr_key *k, time_t now,
     unsigned window)
 {
 	struct slot	*set = &t->slots[set_of(t, k) * AUTHFAIL_WAYS], *s;
@@ -203,7 +149,7 @@ claim(struct authfail *t, const struct authfail_key *k, time_t now,
 
 /* authfail_count - failures of k within the window */
 unsigned
-authfail_count(const struct authfail *t, const struct authfail_key *k,
+authfail_count(const struct authfail *t, const struct addr_key *k,
     time_t now, unsigned window)
 {
 	const struct slot	*s = lookup(t, k);
@@ -213,7 +159,7 @@ authfail_count(const struct authfail *t, const struct authfail_key *k,
 
 /* authfail_add - one more failure of k */
 unsigned
-authfail_add(struct authfail *t, const struct authfail_key *k, time_t now,
+authfail_add(struct authfail *t, const struct addr_key *k, time_t now,
     unsigned window)
 {
 	struct slot	*s;
@@ -230,7 +176,7 @@ authfail_add(struct authfail *t, const struct authfail_key *k, time_t now,
 
 /* authfail_inflight - attempts of k begun and not yet ended */
 unsigned
-authfail_inflight(const struct authfail *t, const struct authfail_key *k)
+authfail_inflight(const struct authfail *t, const struct addr_key *k)
 {
 	const struct slot	*s = lookup(t, k);
 
@@ -239,7 +185,7 @@ authfail_inflight(const struct authfail *t, const struct authfail_key *k)
 
 /* authfail_begin - an attempt of k is in flight */
 void
-authfail_begin(struct authfail *t, const struct authfail_key *k, time_t now,
+authfail_begin(struct authfail *t, const struct addr_key *k, time_t now,
     unsigned window)
 {
 	struct slot	*s = claim(t, k, now <= 0 ? 1 : now, window);
@@ -250,7 +196,7 @@ authfail_begin(struct authfail *t, const struct authfail_key *k, time_t now,
 
 /* authfail_end - an attempt of k has its verdict (or was abandoned) */
 void
-authfail_end(struct authfail *t, const struct authfail_key *k)
+authfail_end(struct authfail *t, const struct addr_key *k)
 {
 	struct slot	*s = lookup(t, k);
 

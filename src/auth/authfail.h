@@ -3,9 +3,8 @@
  * connections, in a table of fixed size (issue 10, section 9).
  *
  * Contract: no I/O, no clock (the caller passes "now"), no allocation
- * after authfail_new().  The key of an address is the address itself for
- * IPv4 (and IPv4-mapped IPv6) and its /64 for IPv6, since one host on an
- * IPv6 LAN commonly holds a whole /64 and rotates addresses inside it.
+ * after authfail_new().  The key of an address is util/addr.h's
+ * addr_key: the address itself for IPv4, its /64 for IPv6.
  * A key's failures are forgotten once "window" seconds have passed since
  * its last failure.  The table holds AUTHFAIL_SLOTS keys in sets of
  * AUTHFAIL_WAYS; a new key takes the free, expired or least recently
@@ -21,33 +20,21 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "util/addr.h"
+
 #define AUTHFAIL_SLOTS	8192
 #define AUTHFAIL_WAYS	8
-/* "192.0.2.1" or "2001:db8:1:2::/64" */
-#define AUTHFAIL_NAME_MAX	64
-
 struct authfail;
-
-struct authfail_key {
-	unsigned char	 b[8];	/* IPv4 in the first 4, or an IPv6 /64 */
-	int		 v6;
-};
 
 /* authfail_new - an empty table; NULL if out of memory */
 struct authfail	*authfail_new(void);
 void		 authfail_free(struct authfail *);
-/* authfail_key - the key of sa; -1 for a family other than IPv4/IPv6 */
-int		 authfail_key(const struct sockaddr *sa,
-		    struct authfail_key *k);
-/* authfail_name - the key for a log line, as in AUTHFAIL_NAME_MAX */
-const char	*authfail_name(const struct authfail_key *k, char *buf,
-		    size_t len);
 /* authfail_count - failures of k within the window (0 if none) */
 unsigned	 authfail_count(const struct authfail *,
-		    const struct authfail_key *k, time_t now,
+		    const struct addr_key *k, time_t now,
 		    unsigned window);
 /* authfail_add - count one failure of k; returns its new count */
-unsigned	 authfail_add(struct authfail *, const struct authfail_key *k,
+unsigned	 authfail_add(struct authfail *, const struct addr_key *k,
 		    time_t now, unsigned window);
 /*
  * Attempts in flight (a hash queued, a passthrough AUTH at the provider)
@@ -56,12 +43,12 @@ unsigned	 authfail_add(struct authfail *, const struct authfail_key *k,
  * attempt is let through, end at its verdict or when it is abandoned.
  * A key's slot is kept while an attempt is in flight.
  */
-void		 authfail_begin(struct authfail *, const struct authfail_key *k,
+void		 authfail_begin(struct authfail *, const struct addr_key *k,
 		    time_t now, unsigned window);
-void		 authfail_end(struct authfail *, const struct authfail_key *k);
+void		 authfail_end(struct authfail *, const struct addr_key *k);
 /* authfail_inflight - attempts of k begun and not ended */
 unsigned	 authfail_inflight(const struct authfail *,
-		    const struct authfail_key *k);
+		    const struct addr_key *k);
 /*
  * authfail_delay - seconds to hold the reply to failure number n:
  * 1, 2, 4, ... up to max (0 turns the delay off).

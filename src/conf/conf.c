@@ -93,7 +93,8 @@ enum key_type {
 	KT_CANON,	/* DKIM "header/body" canonicalisation: int[2] */
 	KT_HDRLIST,	/* list of header field names */
 	KT_NAMES,	/* list of section names */
-	KT_IDENTITY	/* DKIM i=: "" or "[local]@domain" */
+	KT_IDENTITY,	/* DKIM i=: "" or "[local]@domain" */
+	KT_RATE		/* "COUNT/PERIOD" or "off": struct rate */
 };
 
 /* defaults that come from other values, computed once those are known */
@@ -340,6 +341,14 @@ static const struct conf_key keytab[] = {
 	    LT(crl_missing_fail), words_crl_missing, 0 },
 	{ SEC_LISTENER, "auth_allow_cleartext", KT_BOOL, "no", DERIVE_NONE,
 	    0, 0, LS(auth_allow_cleartext), NULL, 0 },
+	{ SEC_LISTENER, "rate_connections", KT_RATE, "off", DERIVE_NONE,
+	    0, 0, LS(rate_connections), NULL, 0 },
+	{ SEC_LISTENER, "rate_messages", KT_RATE, "off", DERIVE_NONE,
+	    0, 0, LS(rate_messages), NULL, 0 },
+	{ SEC_LISTENER, "rate_recipients", KT_RATE, "off", DERIVE_NONE,
+	    0, 0, LS(rate_recipients), NULL, 0 },
+	{ SEC_LISTENER, "rate_user_messages", KT_RATE, "off", DERIVE_NONE,
+	    0, 0, LS(rate_user_messages), NULL, 0 },
 
 	{ SEC_UPSTREAM, "host", KT_HOST, NULL, DERIVE_NONE, 0, 0,
 	    UP(host), NULL, 0 },
@@ -1308,6 +1317,7 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 	unsigned long long	 ull = 0;
 	long long		 ll;
 	unsigned		 u = 0;
+	struct rate		 rate;
 	char			 reason[WHY_MAX - 128], v[64], lo[32], hi[32];
 	const char		*e = NULL;
 	int			 iv = 0, len;
@@ -1407,6 +1417,11 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 			goto bad;
 		}
 		memcpy((char *)base + k->off, &u, sizeof(u));
+		return 0;
+	case KT_RATE:
+		if ((e = ratelimit_parse(val, &rate)) != NULL)
+			break;
+		memcpy((char *)base + k->off, &rate, sizeof(rate));
 		return 0;
 	case KT_LOGFAC:
 		if ((e = log_facilities_parse(val, &u)) != NULL)

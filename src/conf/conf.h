@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include "util/addr.h"
+#include "util/ratelimit.h"
 
 #define CONF_NAME_MAX		64
 #define CONF_HOST_MAX		256
@@ -290,6 +291,11 @@ struct conf_listener {
 	int		 auth_allow_cleartext;	/* default 0 */
 	/* AUTH only after TLS: clients log in from beyond loopback */
 	int		 auth_after_tls;	/* set by the cross-check */
+	/* COUNT/PERIOD limits (util/ratelimit.h), default off */
+	struct rate	 rate_connections;	/* per client address */
+	struct rate	 rate_messages;		/* per client address */
+	struct rate	 rate_recipients;	/* per client address */
+	struct rate	 rate_user_messages;	/* per authenticated user */
 	int		 line;
 };
 

@@ -20,6 +20,7 @@
 
 #include "conf/conf.h"
 #include "net/listener.h"
+#include "net/ratecheck.h"
 #include "util/addr.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -297,6 +298,13 @@ listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (cc != NULL && cc->n >= s->l->max_sessions_per_client) {
 			refuse(fd, "421 4.7.0 Too many sessions from your address\r\n",
 			    peer, "max-sessions-per-client");
+			continue;
+		}
+		/* last: only a connection let in counts toward the rate */
+		if (!ratecheck_connection(s->l, (struct sockaddr *)&ss)) {
+			refuse(fd, "421 4.7.0 Too many connections from your "
+			    "address, try again later\r\n", peer,
+			    "rate-connections");
 			continue;
 		}
 		if (cc == NULL) {

@@ -4,8 +4,8 @@
  * Contract: listeners_open() binds every address of every [listener]
  * (before privileges are dropped).  On accept the client address is
  * checked against the listener's allow networks (outside: "554 5.7.1" and
- * close) and against the global and per-client session limits ("421" and
- * close); only then is the fd handed to the accept callback.  The callback
+ * close), against the global and per-client session limits and the
+ * rate_connections limit (net/ratecheck.c) ("421" and close); only then is the fd handed to the accept callback.  The callback
  * owner reports each session's end with listeners_session_done() so the
  * limits stay accurate.  On reload listeners_update() swaps in the new
  * configuration by listener name; the bound addresses themselves can only

@@ -19,7 +19,7 @@
 
 static struct authfail	*table;
 
-static int	guard_key(const struct sockaddr *, struct authfail_key *);
+static int	guard_key(const struct sockaddr *, struct addr_key *);
 static time_t	guard_now(void);
 
 /* seconds of a clock that never goes back (and is never 0) */
@@ -35,11 +35,11 @@ guard_now(void)
 
 /* the table on first use; -1 if there is none (counting is then off) */
 static int
-guard_key(const struct sockaddr *peer, struct authfail_key *k)
+guard_key(const struct sockaddr *peer, struct addr_key *k)
 {
 	if (table == NULL && (table = authfail_new()) == NULL)
 		return -1;
-	return authfail_key(peer, k);
+	return addr_key(peer, k);
 }
 
 /*
@@ -53,8 +53,8 @@ int
 authguard_begin(const struct gw_conf *conf, const struct sockaddr *peer,
     uint64_t id)
 {
-	struct authfail_key	 k;
-	char			 name[AUTHFAIL_NAME_MAX];
+	struct addr_key	 k;
+	char			 name[ADDR_KEY_NAME_MAX];
 	unsigned		 n, inflight;
 	time_t			 now = guard_now();
 
@@ -70,11 +70,11 @@ authguard_begin(const struct gw_conf *conf, const struct sockaddr *peer,
 	if (n < conf->auth_fail_limit)
 		log_info("%016" PRIx64 " auth refused address=%s failures=%u "
 		    "inflight=%u reason=lockout", id,
-		    authfail_name(&k, name, sizeof(name)), n, inflight);
+		    addr_key_name(&k, name, sizeof(name)), n, inflight);
 	else
 		log_info("%016" PRIx64 " auth refused address=%s failures=%u "
 		    "reason=lockout", id,
-		    authfail_name(&k, name, sizeof(name)), n);
+		    addr_key_name(&k, name, sizeof(name)), n);
 	return 1;
 }
 
@@ -82,10 +82,10 @@ authguard_begin(const struct gw_conf *conf, const struct sockaddr *peer,
 void
 authguard_end(const struct gw_conf *conf, const struct sockaddr *peer)
 {
-	struct authfail_key	 k;
+	struct addr_key	 k;
 
 	if (conf->auth_fail_limit == 0 || table == NULL ||
-	    authfail_key(peer, &k) == -1)
+	    addr_key(peer, &k) == -1)
 		return;
 	authfail_end(table, &k);
 }
@@ -95,15 +95,15 @@ unsigned
 authguard_failed(const struct gw_conf *conf, const struct sockaddr *peer,
     uint64_t id)
 {
-	struct authfail_key	 k;
-	char			 name[AUTHFAIL_NAME_MAX];
+	struct addr_key	 k;
+	char			 name[ADDR_KEY_NAME_MAX];
 	unsigned		 n, delay;
 
 	if (guard_key(peer, &k) == -1)
 		return conf->auth_fail_delay_max;
 	n = authfail_add(table, &k, guard_now(), conf->auth_fail_window);
 	delay = authfail_delay(n, conf->auth_fail_delay_max);
-	(void)authfail_name(&k, name, sizeof(name));
+	(void)addr_key_name(&k, name, sizeof(name));
 	if (conf->auth_fail_limit != 0 && n == conf->auth_fail_limit)
 		log_warnx("%016" PRIx64 " auth lockout address=%s failures=%u "
 		    "window=%us", id, name, n, conf->auth_fail_window);

@@ -349,6 +349,8 @@ srv_mail(void *arg, const struct smtp_path *from)
 {
 	struct relay			*r = arg;
 
+	if (relay_rate_mail(r))
+		return;
 	/* over 4 KiB with the DSN parameters: not held by idle sessions */
 	if (r->from == NULL && (r->from = malloc(sizeof(*r->from))) == NULL) {
 		log_warnx("%016" PRIx64 " relay: out of memory", r->id);
@@ -651,6 +653,8 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 	const char	*why;
 
 	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
+	if (relay_rate_rcpt(r))
+		return;
 	if (!uptx_ready(r->tx)) {
 		relay_fail_rcpt(r, uptx_lost(r->tx) != FAIL_NONE ?
 		    uptx_lost(r->tx) : FAIL_CLOSED);

@@ -156,6 +156,10 @@ void	relay_auth_done(struct relay *);
 void	relay_auth_failed(struct relay *, enum gw_fail,
 	    const struct smtp_reply *);
 
+/* relay_rate.c: rate limits; 1 if over, the command then answered */
+int	relay_rate_mail(struct relay *);
+int	relay_rate_rcpt(struct relay *);
+
 /* relay_dkim.c: DKIM of the session's message */
 void	relay_dkim_reset(struct relay *);
 void	relay_dkim_sign(struct relay *);

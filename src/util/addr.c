@@ -270,3 +270,54 @@ addr_ntop_port(const struct sockaddr *sa, char *buf, size_t len)
 		return addr_ntop(NULL, buf, len);
 	return buf;
 }
+
+/* addr_key - IPv4 as is, IPv6 by its /64, IPv4-mapped IPv6 as IPv4 */
+int
+addr_key(const struct sockaddr *sa, struct addr_key *k)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	const unsigned char		*a;
+	static const unsigned char	 mapped[12] = { 0, 0, 0, 0, 0, 0, 0,
+					    0, 0, 0, 0xff, 0xff };
+
+	memset(k, 0, sizeof(*k));
+	switch (sa->sa_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)sa;
+		memcpy(k->b, &sin->sin_addr, 4);
+		return 0;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)sa;
+		a = (const unsigned char *)&sin6->sin6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			memcpy(k->b, a + 12, 4);
+			return 0;
+		}
+		memcpy(k->b, a, 8);
+		k->v6 = 1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* addr_key_name - "192.0.2.1" or "2001:db8::/64" */
+const char *
+addr_key_name(const struct addr_key *k, char *buf, size_t len)
+{
+	struct in6_addr	 a6;
+	char		 tmp[INET6_ADDRSTRLEN];
+
+	if (!k->v6) {
+		if (inet_ntop(AF_INET, k->b, buf, (socklen_t)len) == NULL)
+			(void)snprintf(buf, len, "?");
+		return buf;
+	}
+	memset(&a6, 0, sizeof(a6));
+	memcpy(&a6, k->b, 8);
+	if (inet_ntop(AF_INET6, &a6, tmp, sizeof(tmp)) == NULL ||
+	    snprintf(buf, len, "%s/64", tmp) >= (int)len)
+		(void)snprintf(buf, len, "?");
+	return buf;
+}

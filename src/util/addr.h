@@ -38,4 +38,22 @@ const char *addr_ntop(const struct sockaddr *sa, char *buf, size_t len);
 /* addr_ntop_port - "127.0.0.1:25" / "[::1]:25" */
 const char *addr_ntop_port(const struct sockaddr *sa, char *buf, size_t len);
 
+/*
+ * The key of a client in per-address tables (AUTH failures, rate
+ * limits): the address itself for IPv4 (and IPv4-mapped IPv6), its /64
+ * for IPv6, since one host on an IPv6 LAN commonly holds a whole /64 and
+ * rotates addresses inside it.
+ */
+struct addr_key {
+	unsigned char	 b[8];	/* IPv4 in the first 4, or an IPv6 /64 */
+	int		 v6;
+};
+/* "192.0.2.1" or "2001:db8:1:2::/64" */
+#define ADDR_KEY_NAME_MAX	64
+
+/* addr_key - the key of sa; -1 for a family other than IPv4/IPv6 */
+int	addr_key(const struct sockaddr *sa, struct addr_key *k);
+/* addr_key_name - the key for a log line, as in ADDR_KEY_NAME_MAX */
+const char *addr_key_name(const struct addr_key *k, char *buf, size_t len);
+
 #endif

@@ -18,29 +18,29 @@
 #include "auth/authfail.h"
 
 static void
-key4(const char *a, struct authfail_key *k)
+key4(const char *a, struct addr_key *k)
 {
 	struct sockaddr_in	 sin;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	assert_int_equal(inet_pton(AF_INET, a, &sin.sin_addr), 1);
-	assert_int_equal(authfail_key((struct sockaddr *)&sin, k), 0);
+	assert_int_equal(addr_key((struct sockaddr *)&sin, k), 0);
 }
 
 static void
-key6(const char *a, struct authfail_key *k)
+key6(const char *a, struct addr_key *k)
 {
 	struct sockaddr_in6	 sin6;
 
 	memset(&sin6, 0, sizeof(sin6));
 	sin6.sin6_family = AF_INET6;
 	assert_int_equal(inet_pton(AF_INET6, a, &sin6.sin6_addr), 1);
-	assert_int_equal(authfail_key((struct sockaddr *)&sin6, k), 0);
+	assert_int_equal(addr_key((struct sockaddr *)&sin6, k), 0);
 }
 
 static int
-same(const struct authfail_key *a, const struct authfail_key *b)
+same(const struct addr_key *a, const struct addr_key *b)
 {
 	return a->v6 == b->v6 && memcmp(a->b, b->b, sizeof(a->b)) == 0;
 }
@@ -48,13 +48,13 @@ same(const struct authfail_key *a, const struct authfail_key *b)
 static void
 test_keys(void **state)
 {
-	struct authfail_key	 a, b;
+	struct addr_key	 a, b;
 	struct sockaddr_un	 sun;
-	char			 name[AUTHFAIL_NAME_MAX];
+	char			 name[ADDR_KEY_NAME_MAX];
 
 	(void)state;
 	key4("192.0.2.1", &a);
-	assert_string_equal(authfail_name(&a, name, sizeof(name)),
+	assert_string_equal(addr_key_name(&a, name, sizeof(name)),
 	    "192.0.2.1");
 	key4("192.0.2.2", &b);
 	assert_false(same(&a, &b));
@@ -65,7 +65,7 @@ test_keys(void **state)
 	key6("2001:db8:1:2::1", &a);
 	key6("2001:db8:1:2:ffff:1:2:3", &b);
 	assert_true(same(&a, &b));
-	assert_string_equal(authfail_name(&a, name, sizeof(name)),
+	assert_string_equal(addr_key_name(&a, name, sizeof(name)),
 	    "2001:db8:1:2::/64");
 	key6("2001:db8:1:3::1", &b);
 	assert_false(same(&a, &b));
@@ -75,14 +75,14 @@ test_keys(void **state)
 	assert_false(same(&a, &b));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	assert_int_equal(authfail_key((struct sockaddr *)&sun, &a), -1);
+	assert_int_equal(addr_key((struct sockaddr *)&sun, &a), -1);
 }
 
 static void
 test_count_window(void **state)
 {
 	struct authfail		*t;
-	struct authfail_key	 a, b;
+	struct addr_key	 a, b;
 
 	(void)state;
 	assert_non_null(t = authfail_new());
@@ -108,7 +108,7 @@ static void
 test_inflight(void **state)
 {
 	struct authfail		*t;
-	struct authfail_key	 a, b;
+	struct addr_key	 a, b;
 
 	(void)state;
 	assert_non_null(t = authfail_new());
@@ -150,7 +150,7 @@ static void
 test_inflight_kept(void **state)
 {
 	struct authfail		*t;
-	struct authfail_key	 k[AUTHFAIL_SLOTS + 1];
+	struct addr_key	 k[AUTHFAIL_SLOTS + 1];
 	struct sockaddr_in	 sin;
 	unsigned		 i, n = 0, inflight = 0;
 
@@ -161,7 +161,7 @@ test_inflight_kept(void **state)
 	/* far more addresses than slots, each with one attempt in flight */
 	for (i = 0; i <= AUTHFAIL_SLOTS; i++) {
 		sin.sin_addr.s_addr = htonl(0x0a000000u + i);
-		assert_int_equal(authfail_key((struct sockaddr *)&sin, &k[i]),
+		assert_int_equal(addr_key((struct sockaddr *)&sin, &k[i]),
 		    0);
 		authfail_begin(t, &k[i], 100, 60);
 	}
@@ -210,7 +210,7 @@ static void
 test_bounded(void **state)
 {
 	struct authfail		*t;
-	struct authfail_key	 k, guesser, last;
+	struct addr_key	 k, guesser, last;
 	struct sockaddr_in6	 sin6;
 	unsigned		 i;
 
@@ -222,7 +222,7 @@ test_bounded(void **state)
 	for (i = 0; i < AUTHFAIL_SLOTS * 8; i++) {
 		sin6.sin6_addr.s6_addr[0] = 0x20;
 		memcpy(&sin6.sin6_addr.s6_addr[4], &i, sizeof(i));
-		assert_int_equal(authfail_key((struct sockaddr *)&sin6, &k), 0);
+		assert_int_equal(addr_key((struct sockaddr *)&sin6, &k), 0);
 		assert_int_equal(authfail_add(t, &k, 1000 + i / 64, 3600), 1);
 		last = k;
 		/* the guesser fails as often as 64 flooders together */

@@ -190,6 +190,10 @@ test_full(void **state)
 	    "max_sessions_per_client = 5\n"
 	    "bare_newline = normalize\n"
 	    "received_header = yes\n"
+	    "rate_connections = 100/1h\n"
+	    "rate_messages = 30/90\n"
+	    "rate_recipients = OFF\n"
+	    "rate_user_messages = 1000/1d\n"
 	    "\n"
 	    "[upstream smarthost]\n"
 	    "host = smtp.example.com\n"
@@ -241,10 +245,17 @@ test_full(void **state)
 	assert_int_equal(l->max_sessions_per_client, 5);
 	assert_int_equal(l->bare_newline, BARE_NEWLINE_NORMALIZE);
 	assert_int_equal(l->received_header, 1);
+	assert_int_equal(l->rate_connections.count, 100);
+	assert_int_equal(l->rate_connections.period, 3600);
+	assert_int_equal(l->rate_messages.count, 30);
+	assert_int_equal(l->rate_messages.period, 90);
+	assert_int_equal(l->rate_recipients.count, 0);
+	assert_int_equal(l->rate_user_messages.count, 1000);
+	assert_int_equal(l->rate_user_messages.period, 86400);
 
 	u = &c->upstreams[0];
 	assert_string_equal(u->name, "smarthost");
-	assert_int_equal(u->line, 23);
+	assert_int_equal(u->line, 27);
 	assert_string_equal(u->host, "smtp.example.com");
 	assert_int_equal(u->port, 2465);
 	assert_int_equal(u->tls, TLS_IMPLICIT);
@@ -385,6 +396,11 @@ test_defaults(void **state)
 	assert_int_equal(l->max_sessions_per_client, 50);
 	assert_int_equal(l->bare_newline, BARE_NEWLINE_REJECT);
 	assert_int_equal(l->received_header, 0);
+	/* the rate limits are off */
+	assert_int_equal(l->rate_connections.count, 0);
+	assert_int_equal(l->rate_messages.count, 0);
+	assert_int_equal(l->rate_recipients.count, 0);
+	assert_int_equal(l->rate_user_messages.count, 0);
 
 	u = &c->upstreams[0];
 	assert_int_equal(u->line, 4);
@@ -495,6 +511,19 @@ static const struct errcase errcases[] = {
 	    { "9: connect_timeout: \"0\": must be between 1s and 1h" } },
 	{ "duration too long", NULL, "data_timeout = 2h", NULL,
 	    { "6: data_timeout: \"2h\": must be between 1s and 1h" } },
+	{ "rate form", NULL, "rate_connections = 100", NULL,
+	    { "6: rate_connections: \"100\": must be COUNT/PERIOD, as "
+	    "100/1h, or off" } },
+	{ "rate count", NULL, "rate_messages = 0/1h", NULL,
+	    { "6: rate_messages: \"0/1h\": COUNT must be a number from 1 "
+	    "to 1000000" } },
+	{ "rate period", NULL, "rate_recipients = 10/8d", NULL,
+	    { "6: rate_recipients: \"10/8d\": PERIOD must be at most 7d" } },
+	{ "rate suffix", NULL, "rate_user_messages = 10/1w", NULL,
+	    { "6: rate_user_messages: \"10/1w\": bad PERIOD suffix (use s, "
+	    "m, h or d)" } },
+	{ "rate zero period", NULL, "rate_messages = 10/0s", NULL,
+	    { "6: rate_messages: \"10/0s\": PERIOD must be at least 1s" } },
 	{ "bool", NULL, "received_header = maybe", NULL,
 	    { "6: received_header: \"maybe\": not a boolean" } },
 	{ "enum", NULL, "bare_newline = fix", NULL,
@@ -1179,7 +1208,8 @@ static const char *const all_keys[4][64] = {
 	  "tls_max_version", "ciphers", "ciphersuites", "curves",
 	  "verify_client", "client_ca_file", "client_cert_pins", "crl_file",
 	  "crl_path", "crl_check", "crl_missing", "auth_allow_cleartext",
-	  NULL },
+	  "rate_connections", "rate_messages", "rate_recipients",
+	  "rate_user_messages", NULL },
 	{ "host", "port", "tls", "ca_file", "verify_hostname", "tls_name",
 	  "tls_min_version", "helo_name", "connect_timeout",
 	  "command_timeout", "slow_reply_warning", "tls_max_version",
@@ -1232,6 +1262,14 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_int_equal(la->received_header, lb->received_header);
 	assert_int_equal(la->ndkim, lb->ndkim);
 	assert_int_equal(la->dkim_required, lb->dkim_required);
+	assert_memory_equal(&la->rate_connections, &lb->rate_connections,
+	    sizeof(la->rate_connections));
+	assert_memory_equal(&la->rate_messages, &lb->rate_messages,
+	    sizeof(la->rate_messages));
+	assert_memory_equal(&la->rate_recipients, &lb->rate_recipients,
+	    sizeof(la->rate_recipients));
+	assert_memory_equal(&la->rate_user_messages, &lb->rate_user_messages,
+	    sizeof(la->rate_user_messages));
 	assert_int_equal(a->ndkims, b->ndkims);
 	for (i = 0; i < a->ndkims; i++) {
 		const struct conf_dkim *da = &a->dkims[i], *db = &b->dkims[i];
@@ -1364,7 +1402,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 67);
+	assert_int_equal(nlit, 71);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);
