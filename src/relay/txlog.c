@@ -57,15 +57,20 @@ void
 txlog_tx(const struct txlog_tx *t)
 {
 	char	 from[ADDR_LOG_MAX], reply[TXLOG_REPLY_MAX], dkim[600];
+	char	 proxy[80];
 
 	(void)str_vis(from, sizeof(from), t->from, strlen(t->from));
 	(void)txlog_reply(reply, sizeof(reply), t->code, t->enh, t->text);
 	dkim[0] = '\0';
 	if (t->dkim != NULL)
 		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", t->dkim);
-	log_info("%016" PRIx64 " relay client=%s from=<%s> rcpts=%u size=%llu "
+	proxy[0] = '\0';
+	if (t->proxy != NULL && t->proxy[0] != '\0')
+		(void)snprintf(proxy, sizeof(proxy), " proxy=%s", t->proxy);
+	log_info("%016" PRIx64 " relay client=%s%s from=<%s> rcpts=%u size=%llu "
 	    "upstream=%s:%u tls=\"%s\" resumed=%s conn=%s carried=%u%s "
-	    "reply=\"%s\" duration=%.3fs", t->id, t->client, from, t->nrcpt,
+	    "reply=\"%s\" duration=%.3fs", t->id, t->client, proxy, from,
+	    t->nrcpt,
 	    t->size, t->host, t->port, t->tls, t->resumed ? "yes" : "no",
 	    t->reused ? "reused" : "new", t->carried, dkim, reply,
 	    t->duration);

@@ -26,6 +26,7 @@ struct smtp_server;
 struct smtp_server_info {
 	uint64_t	 id;
 	char		 peer[64];	/* "127.0.0.1" */
+	char		 proxy[64];	/* PROXY balancer, "" when none */
 	char		 helo[SMTP_DOMAIN_MAX + 1];
 	int		 esmtp;		/* EHLO (1) or HELO (0) */
 	int		 tls;		/* the client side is TLS (later) */
@@ -63,9 +64,13 @@ struct smtp_server_cb {
 		    const char *pass);
 };
 
+/*
+ * smtp_server_new - greet the client on fd.  peer is the client (carried
+ * by a PROXY header, if any), proxy the balancer that sent one or NULL.
+ */
 struct smtp_server *smtp_server_new(struct event_base *, int fd,
 	    const struct sockaddr *peer, socklen_t peerlen,
-	    const struct conf_listener *, const char *hostname, uint64_t id,
+	    const struct sockaddr *proxy, const struct conf_listener *, const char *hostname, uint64_t id,
 	    const struct smtp_server_cb *, void *arg);
 /*
  * smtp_server_reply - answer the command in flight.  text may hold several
