@@ -385,10 +385,21 @@ check_listener_dkim(struct check *ck, struct conf_listener *l)
 static void
 check_listener_proxy(struct check *ck, const struct conf_listener *l)
 {
+	size_t	 i;
+
 	if (l->proxy_protocol != PROXY_PROTOCOL_NO && l->nproxy_from == 0)
 		cerr(ck, l->line, "[listener %s]: proxy_from: required when "
 		    "proxy_protocol is not no (the balancers' addresses)",
 		    l->name);
+	/* like an open allow list: a warning, the port may be firewalled */
+	for (i = 0; l->proxy_protocol != PROXY_PROTOCOL_NO &&
+	    i < l->nproxy_from; i++)
+		if (l->proxy_from[i].prefix == 0)
+			log_warnx("%s:%d: [listener %s]: proxy_from: %s lets "
+			    "anyone who can connect claim any client address; "
+			    "list only your balancers", ck->conf->path, l->line,
+			    l->name, l->proxy_from[i].family == AF_INET ?
+			    "0.0.0.0/0" : "::/0");
 }
 
 /*

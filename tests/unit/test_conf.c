@@ -1094,6 +1094,14 @@ test_open_relay_warning(void **state)
 	    strstr(out, "allow: ::/0 admits every IPv6 address") == NULL)
 		fail_msg("no open relay warning in: %s", out);
 	free(out);
+	/* a PROXY listener trusting every address lets anyone pick its address */
+	out = stderr_of_load("[listener l]\nlisten = 127.0.0.1:2525\n"
+	    "upstream = u\nproxy_protocol = v1\nproxy_from = 10.0.0.0/8, ::/0\n"
+	    "[upstream u]\nhost = mail.example.com\n");
+	if (strstr(out, ":1: [listener l]: proxy_from: ::/0 lets anyone") ==
+	    NULL || strstr(out, "10.0.0.0") != NULL)
+		fail_msg("no proxy_from warning in: %s", out);
+	free(out);
 	/* the default, a narrower list, and a listener that needs AUTH */
 	out = stderr_of_load(MINIMAL "[listener m]\nlisten = 0.0.0.0:2526\n"
 	    "upstream = u\nallow = 10.0.0.0/8, 2001:db8::/32\n");
