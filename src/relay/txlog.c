@@ -70,9 +70,9 @@ txlog_tx(const struct txlog_tx *t)
 	log_info("%016" PRIx64 " relay client=%s%s from=<%s> rcpts=%u size=%llu "
 	    "upstream=%s:%u tls=\"%s\" resumed=%s conn=%s carried=%u%s "
 	    "reply=\"%s\" duration=%.3fs", t->id, t->client, proxy, from,
-	    t->nrcpt, t->size, t->host, t->port, t->tls, t->resumed ? "yes" : "no",
-	    t->reused ? "reused" : "new", t->carried, dkim, reply,
-	    t->duration);
+	    t->nrcpt, t->size, t->host, t->port, t->tls,
+	    t->resumed ? "yes" : "no", t->reused ? "reused" : "new",
+	    t->carried, dkim, reply, t->duration);
 }
 
 /* txlog_refused - one info line per refused MAIL or RCPT */
