@@ -104,10 +104,11 @@ session_done(void *arg, const struct sockaddr *peer)
 
 static void
 on_accept(void *arg, const struct conf_listener *l, int fd,
-    const struct sockaddr *peer, socklen_t peerlen)
+    const struct sockaddr *peer, socklen_t peerlen,
+    const struct sockaddr *proxy)
 {
-	if (relay_session_start(env, l, fd, peer, peerlen, session_done,
-	    NULL) == -1) {
+	if (relay_session_start(env, l, fd, peer, peerlen, proxy,
+	    session_done, NULL) == -1) {
 		log_warnx("session start failed: out of memory");
 		listeners_session_done(listeners, peer);
 	}

@@ -218,6 +218,13 @@ static const struct conf_word words_long_lines[] = {
 	{ "encode", LONG_LINES_ENCODE },
 	{ NULL, 0 }
 };
+static const struct conf_word words_proxy_protocol[] = {
+	{ "no", PROXY_PROTOCOL_NO },
+	{ "v1", PROXY_PROTOCOL_V1 },
+	{ "v2", PROXY_PROTOCOL_V2 },
+	{ "any", PROXY_PROTOCOL_ANY },
+	{ NULL, 0 }
+};
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
 	{ "normalize", BARE_NEWLINE_NORMALIZE },
@@ -349,6 +356,12 @@ static const struct conf_key keytab[] = {
 	    0, 0, LS(rate_recipients), NULL, 0 },
 	{ SEC_LISTENER, "rate_user_messages", KT_RATE, "off", DERIVE_NONE,
 	    0, 0, LS(rate_user_messages), NULL, 0 },
+	{ SEC_LISTENER, "proxy_protocol", KT_ENUM, "no", DERIVE_NONE, 0, 0,
+	    LS(proxy_protocol), words_proxy_protocol, 0 },
+	{ SEC_LISTENER, "proxy_from", KT_CIDRS, "", DERIVE_NONE,
+	    0, CONF_MAX_ALLOW, LSL(proxy_from, nproxy_from), NULL, 0 },
+	{ SEC_LISTENER, "proxy_timeout", KT_DURATION, "10s", DERIVE_NONE,
+	    1, 300, LS(proxy_timeout), NULL, 0 },
 
 	{ SEC_UPSTREAM, "host", KT_HOST, NULL, DERIVE_NONE, 0, 0,
 	    UP(host), NULL, 0 },
@@ -1250,6 +1263,12 @@ parse_list(const struct conf_key *k, void *base, const char *val, char *why,
 	if (str_copy(copy, val, sizeof(copy)) == -1) {
 		(void)snprintf(why, wlen, "list too long");
 		return -1;
+	}
+	/* proxy_from may be empty (the default); allow and listen may not */
+	if (k->min == 0 && *str_trim(copy) == '\0') {
+		n = 0;
+		memcpy((char *)base + k->noff, &n, sizeof(n));
+		return 0;
 	}
 	if ((count = str_split_list(copy, items, (int)nitems(items))) == -1) {
 		(void)snprintf(why, wlen, "empty item in list");

@@ -57,6 +57,14 @@ enum bare_newline {
 	BARE_NEWLINE_NORMALIZE		/* bare CR or LF becomes CRLF */
 };
 
+/* which PROXY protocol headers a listener takes: a mask of versions */
+enum proxy_protocol {
+	PROXY_PROTOCOL_NO = 0,
+	PROXY_PROTOCOL_V1 = 1,
+	PROXY_PROTOCOL_V2 = 2,
+	PROXY_PROTOCOL_ANY = 3
+};
+
 /* TLS protocol versions as written in the file: 12 = "1.2", 13 = "1.3" */
 #define CONF_TLS_V12	12
 #define CONF_TLS_V13	13
@@ -296,6 +304,10 @@ struct conf_listener {
 	struct rate	 rate_messages;		/* per client address */
 	struct rate	 rate_recipients;	/* per client address */
 	struct rate	 rate_user_messages;	/* per authenticated user */
+	enum proxy_protocol proxy_protocol;	/* default no */
+	struct cidr	 proxy_from[CONF_MAX_ALLOW];	/* default none */
+	size_t		 nproxy_from;
+	unsigned	 proxy_timeout;		/* seconds, default 10 */
 	int		 line;
 };
 

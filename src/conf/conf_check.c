@@ -381,6 +381,31 @@ check_listener_dkim(struct check *ck, struct conf_listener *l)
 }
 
 /*
+ * A PROXY header names the client the allow list and the limits see: taken
+ * from anyone, it would let any client claim any address.  So a listener
+ * that takes one must say which balancers may send it.
+ */
+static void
+check_listener_proxy(struct check *ck, const struct conf_listener *l)
+{
+	size_t	 i;
+
+	if (l->proxy_protocol != PROXY_PROTOCOL_NO && l->nproxy_from == 0)
+		cerr(ck, l->line, "[listener %s]: proxy_from: required when "
+		    "proxy_protocol is not no (the balancers' addresses)",
+		    l->name);
+	/* like an open allow list: a warning, the port may be firewalled */
+	for (i = 0; l->proxy_protocol != PROXY_PROTOCOL_NO &&
+	    i < l->nproxy_from; i++)
+		if (l->proxy_from[i].prefix == 0)
+			log_warnx("%s:%d: [listener %s]: proxy_from: %s lets "
+			    "anyone who can connect claim any client address; "
+			    "list only your balancers", ck->conf->path, l->line,
+			    l->name, l->proxy_from[i].family == AF_INET ?
+			    "0.0.0.0/0" : "::/0");
+}
+
+/*
  * An allow list with 0.0.0.0/0 or ::/0 lets anyone who reaches the port
  * send mail through the upstream with the gateway's credentials: an open
  * relay.  It is a warning, not an error, because a listener behind a
@@ -426,6 +451,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 		l = &c->listeners[i];
 		check_listen(&ck, l, i);
 		check_listener_dkim(&ck, l);
+		check_listener_proxy(&ck, l);
 		/* an empty name was reported as a missing key */
 		if (l->upstream_name[0] == '\0')
 			continue;

@@ -20,6 +20,8 @@
 
 #include "conf/conf.h"
 #include "net/listener.h"
+#include "net/proxyproto.h"
+#include "net/proxywait.h"
 #include "net/ratecheck.h"
 #include "util/addr.h"
 #include "util/log.h"
@@ -55,9 +57,12 @@ struct listener_set {
 	size_t			 nclients;
 	size_t			 clientcap;
 	struct event		*pause_ev;	/* after EMFILE */
+	struct proxywait_set	*pw;		/* waiting for a PROXY header */
 };
 
 static void	listener_on_accept(evutil_socket_t, short, void *);
+static void	listener_on_proxy(void *, int, const struct sockaddr *,
+		    socklen_t, const struct proxy_hdr *);
 
 static int
 same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
@@ -179,6 +184,8 @@ listeners_start(struct listener_set *set, struct event_base *base,
 	set->arg = arg;
 	if ((set->pause_ev = evtimer_new(base, listener_resume, set)) == NULL)
 		return -1;
+	if ((set->pw = proxywait_new(base, listener_on_proxy)) == NULL)
+		return -1;
 	for (i = 0; i < set->nsocks; i++) {
 		set->socks[i].ev = event_new(base, set->socks[i].fd,
 		    EV_READ | EV_PERSIST, listener_on_accept, &set->socks[i]);
@@ -236,23 +243,137 @@ listeners_update(struct listener_set *set, const struct gw_conf *conf,
 }
 
 static void
-refuse(int fd, const char *reply, const char *peer, const char *why)
+refuse(int fd, const char *reply, const char *peer, const char *proxy,
+    const char *why)
 {
 	/* best effort: the socket is fresh, the reply fits its buffer */
 	(void)send(fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
-	log_info("refused client=%s reason=%s", peer, why);
+	log_info("refused client=%s%s%s reason=%s", peer, proxy ? " proxy=" :
+	    "", proxy ? proxy : "", why);
 }
 
 static int
-allowed(const struct conf_listener *l, const struct sockaddr *sa)
+in_cidrs(const struct cidr *list, size_t n, const struct sockaddr *sa)
 {
 	size_t	i;
 
-	for (i = 0; i < l->nallow; i++)
-		if (cidr_match(&l->allow[i], sa))
+	for (i = 0; i < n; i++)
+		if (cidr_match(&list[i], sa))
 			return 1;
 	return 0;
+}
+
+/*
+ * admit - the checks every client passes before it gets a session: the
+ * allow list, the global and the per-client session limits.  sa is the
+ * client (carried by a PROXY header, or the peer); proxy is the balancer
+ * or NULL.  One place, so that a new check (a rate limit) applies to
+ * both kinds of listener.
+ */
+static void
+admit(struct lsock *s, int fd, const struct sockaddr *sa, socklen_t sl,
+    const struct sockaddr *proxy)
+{
+	struct listener_set	*set = s->set;
+	struct client_count	*cc, *ncl;
+	char			 peer[64], pbuf[64];
+	const char		*pr = NULL;
+	int			 on = 1;
+
+	(void)addr_ntop(sa, peer, sizeof(peer));
+	if (proxy != NULL)
+		pr = addr_ntop(proxy, pbuf, sizeof(pbuf));
+	if (!in_cidrs(s->l->allow, s->l->nallow, sa)) {
+		refuse(fd, "554 5.7.1 Relaying not allowed from your address\r\n",
+		    peer, pr, "not-allowed");
+		return;
+	}
+	if (set->total >= set->conf->max_sessions) {
+		refuse(fd, "421 4.3.2 Too many sessions, try again later\r\n",
+		    peer, pr, "max-sessions");
+		return;
+	}
+	cc = client_find(set, sa);
+	if (cc != NULL && cc->n >= s->l->max_sessions_per_client) {
+		refuse(fd, "421 4.7.0 Too many sessions from your address\r\n",
+		    peer, pr, "max-sessions-per-client");
+		return;
+	}
+	/* last: only a connection let in counts toward the rate */
+	if (!ratecheck_connection(s->l, sa)) {
+		refuse(fd, "421 4.7.0 Too many connections from your "
+		    "address, try again later\r\n", peer, pr,
+		    "rate-connections");
+		return;
+	}
+	if (cc == NULL) {
+		if (set->nclients == set->clientcap) {
+			size_t ncap = set->clientcap ? set->clientcap * 2 : 64;
+
+			ncl = reallocarray(set->clients, ncap, sizeof(*ncl));
+			if (ncl == NULL) {
+				refuse(fd, "421 4.3.0 Out of memory\r\n",
+				    peer, pr, "enomem");
+				return;
+			}
+			set->clients = ncl;
+			set->clientcap = ncap;
+		}
+		cc = &set->clients[set->nclients++];
+		memset(cc, 0, sizeof(*cc));
+		memcpy(&cc->addr, sa, sl);
+	}
+	cc->n++;
+	set->total++;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	set->fn(set->arg, s->l, fd, sa, sl, proxy);
+}
+
+/*
+ * A PROXY listener: the peer must be a listed balancer, and its header
+ * comes first.  Waiting connections count against max_sessions, so a
+ * flood of silent ones is bounded like sessions are (each holds an fd).
+ */
+static void
+proxy_start(struct lsock *s, int fd, const struct sockaddr *sa, socklen_t sl)
+{
+	struct listener_set	*set = s->set;
+	char			 peer[64];
+
+	(void)addr_ntop(sa, peer, sizeof(peer));
+	if (!in_cidrs(s->l->proxy_from, s->l->nproxy_from, sa)) {
+		/* not a balancer: no reply, it does not speak for a client */
+		close(fd);
+		log_info("refused client=%s reason=proxy-not-trusted", peer);
+		return;
+	}
+	if (set->total + proxywait_count(set->pw) >= set->conf->max_sessions) {
+		refuse(fd, "421 4.3.2 Too many sessions, try again later\r\n",
+		    peer, NULL, "max-sessions");
+		return;
+	}
+	if (proxywait_add(set->pw, fd, sa, sl, (int)s->l->proxy_protocol,
+	    s->l->proxy_timeout, s) == -1)
+		refuse(fd, "421 4.3.0 Out of memory\r\n", peer, NULL,
+		    "enomem");
+}
+
+/* the header is in: admit the client it names (LOCAL, UNKNOWN: the peer) */
+static void
+listener_on_proxy(void *arg, int fd, const struct sockaddr *peer,
+    socklen_t peerlen, const struct proxy_hdr *h)
+{
+	struct lsock	*s = arg;
+	char		 c[64], p[64];
+
+	log_trace(LOGF_PROXY, "proxy header v%d client=%s proxy=%s len=%zu",
+	    h->version, h->local ? "local" : addr_ntop((const struct sockaddr *)
+	    &h->src, c, sizeof(c)), addr_ntop(peer, p, sizeof(p)), h->len);
+	if (h->local)
+		admit(s, fd, peer, peerlen, peer);
+	else
+		admit(s, fd, (const struct sockaddr *)&h->src, h->srclen, peer);
 }
 
 static void
@@ -261,10 +382,8 @@ listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct lsock		*s = arg;
 	struct listener_set	*set = s->set;
 	struct sockaddr_storage	 ss;
-	struct client_count	*cc, *ncl;
 	socklen_t		 sl;
-	char			 peer[64];
-	int			 fd, i, on = 1;
+	int			 fd, i;
 
 	for (i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		sl = sizeof(ss);
@@ -283,51 +402,10 @@ listener_on_accept(evutil_socket_t lfd, short what, void *arg)
 			}
 			return;
 		}
-		(void)addr_ntop((struct sockaddr *)&ss, peer, sizeof(peer));
-		if (!allowed(s->l, (struct sockaddr *)&ss)) {
-			refuse(fd, "554 5.7.1 Relaying not allowed from your address\r\n",
-			    peer, "not-allowed");
-			continue;
-		}
-		if (set->total >= set->conf->max_sessions) {
-			refuse(fd, "421 4.3.2 Too many sessions, try again later\r\n",
-			    peer, "max-sessions");
-			continue;
-		}
-		cc = client_find(set, (struct sockaddr *)&ss);
-		if (cc != NULL && cc->n >= s->l->max_sessions_per_client) {
-			refuse(fd, "421 4.7.0 Too many sessions from your address\r\n",
-			    peer, "max-sessions-per-client");
-			continue;
-		}
-		/* last: only a connection let in counts toward the rate */
-		if (!ratecheck_connection(s->l, (struct sockaddr *)&ss)) {
-			refuse(fd, "421 4.7.0 Too many connections from your "
-			    "address, try again later\r\n", peer,
-			    "rate-connections");
-			continue;
-		}
-		if (cc == NULL) {
-			if (set->nclients == set->clientcap) {
-				size_t ncap = set->clientcap ? set->clientcap * 2 : 64;
-
-				ncl = reallocarray(set->clients, ncap, sizeof(*ncl));
-				if (ncl == NULL) {
-					refuse(fd, "421 4.3.0 Out of memory\r\n",
-					    peer, "enomem");
-					continue;
-				}
-				set->clients = ncl;
-				set->clientcap = ncap;
-			}
-			cc = &set->clients[set->nclients++];
-			memset(cc, 0, sizeof(*cc));
-			memcpy(&cc->addr, &ss, sl);
-		}
-		cc->n++;
-		set->total++;
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-		set->fn(set->arg, s->l, fd, (struct sockaddr *)&ss, sl);
+		if (s->l->proxy_protocol != PROXY_PROTOCOL_NO)
+			proxy_start(s, fd, (struct sockaddr *)&ss, sl);
+		else
+			admit(s, fd, (struct sockaddr *)&ss, sl, NULL);
 	}
 }
 
@@ -363,6 +441,9 @@ listeners_stop(struct listener_set *set)
 	}
 	if (set->pause_ev != NULL)
 		event_del(set->pause_ev);
+	/* a connection still waiting for its header never got a session */
+	proxywait_free(set->pw);
+	set->pw = NULL;
 }
 
 /* listeners_free - stop and release */

@@ -10,6 +10,12 @@
  * limits stay accurate.  On reload listeners_update() swaps in the new
  * configuration by listener name; the bound addresses themselves can only
  * change with a restart.
+ *
+ * A listener with proxy_protocol first checks the peer against
+ * proxy_from (outside: closed, no reply) and reads the PROXY header
+ * (proxywait); the same checks then apply to the client address the
+ * header carries, and the accept callback and listeners_session_done()
+ * see that address.
  */
 #ifndef GW_LISTENER_H
 #define GW_LISTENER_H
@@ -21,8 +27,13 @@ struct gw_conf;
 struct conf_listener;
 struct listener_set;
 
+/*
+ * peer is the client: the address a PROXY header carried, else the
+ * connection's peer; proxy is the balancer that sent the header, or NULL.
+ */
 typedef void (*listener_accept_fn)(void *arg, const struct conf_listener *,
-	    int fd, const struct sockaddr *peer, socklen_t peerlen);
+	    int fd, const struct sockaddr *peer, socklen_t peerlen,
+	    const struct sockaddr *proxy);
 
 /* listeners_open - bind and listen; NULL with a reason in err */
 struct listener_set *listeners_open(const struct gw_conf *, char *err, size_t errlen);

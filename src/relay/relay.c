@@ -116,7 +116,7 @@ relay_new_id(void)
 int
 relay_session_start(struct relay_env *env, const struct conf_listener *l,
     int fd, const struct sockaddr *peer, socklen_t peerlen,
-    relay_done_fn done, void *done_arg)
+    const struct sockaddr *proxy, relay_done_fn done, void *done_arg)
 {
 	struct relay	*r;
 
@@ -139,7 +139,7 @@ relay_session_start(struct relay_env *env, const struct conf_listener *l,
 		free(r);
 		return -1;
 	}
-	r->srv = smtp_server_new(env->base, fd, peer, peerlen, l,
+	r->srv = smtp_server_new(env->base, fd, peer, peerlen, proxy, l,
 	    env->conf->hostname, r->id, relay_env_listener_tls(env, l),
 	    &server_cb, r);
 	if (r->srv == NULL) {
@@ -289,6 +289,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	t.id = r->id;
 	t.client = smtp_server_info(r->srv)->peer;
 	t.ctls = smtp_server_tls(r->srv);
+	t.proxy = smtp_server_info(r->srv)->proxy;
 	t.from = relay_from(r);
 	t.nrcpt = r->nrcpt;
 	t.size = r->spool != NULL ? spool_size(r->spool) : 0ULL;

@@ -51,11 +51,13 @@ typedef void (*relay_done_fn)(void *arg, const struct sockaddr *peer);
 
 /*
  * relay_session_start - run a session on an accepted fd (the listener has
- * checked the ACL and the limits).  Returns -1 on ENOMEM (fd is closed).
+ * checked the ACL and the limits).  peer is the client (the address a
+ * PROXY header carried), proxy the balancer or NULL.  Returns -1 on
+ * ENOMEM (fd is closed).
  */
 int	relay_session_start(struct relay_env *, const struct conf_listener *,
 	    int fd, const struct sockaddr *peer, socklen_t peerlen,
-	    relay_done_fn done, void *done_arg);
+	    const struct sockaddr *proxy, relay_done_fn done, void *done_arg);
 /* relay_drain_all - SIGTERM: every session ends after its transaction */
 void	relay_drain_all(void);
 /* relay_session_count - client sessions alive plus upstream sessions still closing */

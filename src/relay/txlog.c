@@ -77,7 +77,7 @@ void
 txlog_tx(const struct txlog_tx *t)
 {
 	char	 from[ADDR_LOG_MAX], reply[TXLOG_REPLY_MAX], dkim[600];
-	char	 ctls[512];
+	char	 ctls[512], proxy[80];
 
 	(void)str_vis(from, sizeof(from), t->from, strlen(t->from));
 	txlog_client_tls(ctls, sizeof(ctls), t->ctls);
@@ -85,13 +85,15 @@ txlog_tx(const struct txlog_tx *t)
 	dkim[0] = '\0';
 	if (t->dkim != NULL)
 		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", t->dkim);
-	log_info("%016" PRIx64 " relay client=%s%s from=<%s> rcpts=%u "
+	proxy[0] = '\0';
+	if (t->proxy != NULL && t->proxy[0] != '\0')
+		(void)snprintf(proxy, sizeof(proxy), " proxy=%s", t->proxy);
+	log_info("%016" PRIx64 " relay client=%s%s%s from=<%s> rcpts=%u "
 	    "size=%llu upstream=%s:%u tls=\"%s\" resumed=%s conn=%s "
 	    "carried=%u%s reply=\"%s\" duration=%.3fs", t->id, t->client,
-	    ctls, from, t->nrcpt,
-	    t->size, t->host, t->port, t->tls, t->resumed ? "yes" : "no",
-	    t->reused ? "reused" : "new", t->carried, dkim, reply,
-	    t->duration);
+	    proxy, ctls, from, t->nrcpt, t->size, t->host, t->port, t->tls,
+	    t->resumed ? "yes" : "no", t->reused ? "reused" : "new",
+	    t->carried, dkim, reply, t->duration);
 }
 
 /* txlog_refused - one info line per refused MAIL or RCPT */

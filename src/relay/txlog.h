@@ -23,6 +23,7 @@ struct txlog_tx {
 	uint64_t		 id;
 	const char		*client;	/* "127.0.0.1" */
 	const struct tls_info	*ctls;		/* client side's TLS, or NULL */
+	const char		*proxy;		/* PROXY balancer; NULL, "": none */
 	const char		*from;		/* MAIL FROM, unescaped */
 	unsigned		 nrcpt;		/* recipients accepted */
 	unsigned long long	 size;		/* message octets, 0 if none */

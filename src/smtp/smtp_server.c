@@ -142,9 +142,9 @@ smtp_frame_leave(struct smtp_server *s)
 /* smtp_server_new - greet a newly accepted client on fd */
 struct smtp_server *
 smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
-    socklen_t peerlen, const struct conf_listener *conf, const char *hostname,
-    uint64_t id, struct tls_server_ctx *tls, const struct smtp_server_cb *cb,
-    void *arg)
+    socklen_t peerlen, const struct sockaddr *proxy,
+    const struct conf_listener *conf, const char *hostname, uint64_t id,
+    struct tls_server_ctx *tls, const struct smtp_server_cb *cb, void *arg)
 {
 	struct smtp_server	*s;
 
@@ -195,6 +195,8 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 		(void)addr_ntop(peer, s->info.peer, sizeof(s->info.peer));
 	else
 		(void)gw_strlcpy(s->info.peer, "unknown", sizeof(s->info.peer));
+	if (proxy != NULL)
+		(void)addr_ntop(proxy, s->info.proxy, sizeof(s->info.proxy));
 
 	s->ev_resume = event_new(base, -1, 0, smtp_resume_cb, s);
 	s->ev_linger = evtimer_new(base, smtp_linger_cb, s);
@@ -214,8 +216,8 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 	if (s->io == NULL)
 		goto fail;
 
-	log_info("%016llx connect from=%s", (unsigned long long)id,
-	    s->info.peer);
+	log_info("%016llx connect from=%s%s%s", (unsigned long long)id,
+	    s->info.peer, s->info.proxy[0] ? " proxy=" : "", s->info.proxy);
 	/* implicit TLS: the handshake first, the greeting over it */
 	if (s->tls_mode == LISTEN_TLS_IMPLICIT) {
 		smtp_tls_begin(s);
@@ -927,8 +929,9 @@ smtp_finish(struct smtp_server *s, const char *reason)
 	if (s->state == STATE_CLOSED)
 		return;
 	smtp_enter_state(s, STATE_CLOSED);
-	log_info("%016llx disconnect reason=\"%s\" commands=%llu",
-	    (unsigned long long)s->info.id, reason, s->ncommands);
+	log_info("%016llx disconnect reason=\"%s\" commands=%llu%s%s",
+	    (unsigned long long)s->info.id, reason, s->ncommands,
+	    s->info.proxy[0] ? " proxy=" : "", s->info.proxy);
 	(void)event_del(s->ev_resume);
 	(void)evtimer_del(s->ev_linger);
 	(void)evtimer_del(s->ev_cmd);

@@ -28,6 +28,7 @@ struct tls_server_ctx;
 struct smtp_server_info {
 	uint64_t	 id;
 	char		 peer[64];	/* "127.0.0.1" */
+	char		 proxy[64];	/* PROXY balancer, "" when none */
 	char		 helo[SMTP_DOMAIN_MAX + 1];
 	int		 esmtp;		/* EHLO (1) or HELO (0) */
 	int		 tls;		/* the client side is TLS */
@@ -67,14 +68,15 @@ struct smtp_server_cb {
 
 /*
  * smtp_server_new - greet the client on fd, or (tls = implicit) first
- * run the TLS handshake.  tls: the listener's context, NULL when the
- * listener has tls = none.
+ * run the TLS handshake.  peer is the client (carried by a PROXY header,
+ * if any), proxy the balancer that sent one or NULL; tls the listener's
+ * context, NULL when the listener has tls = none.
  */
 struct smtp_server *smtp_server_new(struct event_base *, int fd,
 	    const struct sockaddr *peer, socklen_t peerlen,
-	    const struct conf_listener *, const char *hostname, uint64_t id,
-	    struct tls_server_ctx *tls, const struct smtp_server_cb *,
-	    void *arg);
+	    const struct sockaddr *proxy, const struct conf_listener *,
+	    const char *hostname, uint64_t id, struct tls_server_ctx *tls,
+	    const struct smtp_server_cb *, void *arg);
 /*
  * smtp_server_reply - answer the command in flight.  text may hold several
  * lines separated by '\n' (a multi-line reply); control characters in it are

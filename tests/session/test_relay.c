@@ -525,7 +525,8 @@ t_session(struct t *t)
 	peer.sin_port = htons(40000);
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(relay_session_start(t->env, &t->conf->listeners[0],
-	    sv[0], (struct sockaddr *)&peer, sizeof(peer), on_done, t), 0);
+	    sv[0], (struct sockaddr *)&peer, sizeof(peer), NULL, on_done, t),
+	    0);
 	t->nsessions++;
 	assert_int_equal(relay_session_count(), before + 1);
 	if (!run_until(t, got_banner))

@@ -349,7 +349,7 @@ start(struct owner *o)
 	sin.sin_port = htons(40000);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	o->srv = smtp_server_new(o->base, o->sfd, (struct sockaddr *)&sin,
-	    sizeof(sin), &o->conf, HOST, 0x1234, NULL, &owner_cb, o);
+	    sizeof(sin), NULL, &o->conf, HOST, 0x1234, NULL, &owner_cb, o);
 	assert_non_null(o->srv);
 	o->sfd = -1;	/* the session owns it now */
 }

@@ -751,6 +751,21 @@ static const struct errcase errcases[] = {
 	    "upstream = u", NULL,
 	    { "6: [listener m]: listen: 127.0.0.1:2525 clashes with "
 	    "127.0.0.1:2525 of [listener l]" } },
+	{ "proxy_protocol without proxy_from", NULL, "proxy_protocol = v2",
+	    NULL, { "3: [listener l]: proxy_from: required when "
+	    "proxy_protocol is not no" } },
+	{ "proxy_protocol word", NULL, "proxy_protocol = v3", NULL,
+	    { "6: proxy_protocol: \"v3\": must be one of no, v1, v2, any" } },
+	{ "proxy_from not a network", NULL, "proxy_protocol = any\n"
+	    "proxy_from = 10.0.0.1/8", NULL, { "7: proxy_from: \"10.0.0.1/8\"",
+	    "3: [listener l]: proxy_from: required" } },
+	{ "proxy_from empty item", NULL, "proxy_protocol = v1\n"
+	    "proxy_from = 10.0.0.0/8,", NULL, { "7: proxy_from: ",
+	    "3: [listener l]: proxy_from: required" } },
+	{ "proxy_timeout range", NULL, "proxy_timeout = 10m", NULL,
+	    { "6: proxy_timeout: \"10m\": must be between 1s and 5m" } },
+	{ "proxy listener loads", NULL, "proxy_protocol = any\n"
+	    "proxy_from = 10.0.0.0/8, ::1", NULL, { NULL } },
 	{ "listen wildcard clash", NULL, "[listener m]\n"
 	    "listen = 0.0.0.0:2525, [::]:2525\nupstream = u", NULL,
 	    { "6: [listener m]: listen: 0.0.0.0:2525 clashes with "
@@ -1108,6 +1123,14 @@ test_open_relay_warning(void **state)
 	    strstr(out, "allow: ::/0 admits every IPv6 address") == NULL)
 		fail_msg("no open relay warning in: %s", out);
 	free(out);
+	/* a PROXY listener trusting every address lets anyone pick its address */
+	out = stderr_of_load("[listener l]\nlisten = 127.0.0.1:2525\n"
+	    "upstream = u\nproxy_protocol = v1\nproxy_from = 10.0.0.0/8, ::/0\n"
+	    "[upstream u]\nhost = mail.example.com\n");
+	if (strstr(out, ":1: [listener l]: proxy_from: ::/0 lets anyone") ==
+	    NULL || strstr(out, "10.0.0.0") != NULL)
+		fail_msg("no proxy_from warning in: %s", out);
+	free(out);
 	/* the default, a narrower list, and a listener that needs AUTH */
 	out = stderr_of_load(MINIMAL "[listener m]\nlisten = 0.0.0.0:2526\n"
 	    "upstream = u\nallow = 10.0.0.0/8, 2001:db8::/32\n");
@@ -1209,7 +1232,8 @@ static const char *const all_keys[4][64] = {
 	  "verify_client", "client_ca_file", "client_cert_pins", "crl_file",
 	  "crl_path", "crl_check", "crl_missing", "auth_allow_cleartext",
 	  "rate_connections", "rate_messages", "rate_recipients",
-	  "rate_user_messages", NULL },
+	  "rate_user_messages", "proxy_protocol", "proxy_from",
+	  "proxy_timeout", NULL },
 	{ "host", "port", "tls", "ca_file", "verify_hostname", "tls_name",
 	  "tls_min_version", "helo_name", "connect_timeout",
 	  "command_timeout", "slow_reply_warning", "tls_max_version",
@@ -1402,7 +1426,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 71);
+	assert_int_equal(nlit, 73);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);
