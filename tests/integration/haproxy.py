@@ -36,14 +36,35 @@ frontend smtp
     default_backend gateway
 
 backend gateway
-    server gw 127.0.0.1:{gw_port} {send}
+{servers}
 """
+
+# several gateways: round robin, health checks (with the PROXY header, as
+# a real check would send it), and a connection to a dead one retried on
+# another (redispatch) instead of failing the client
+BACKEND_OPTS = """\
+    balance roundrobin
+    option redispatch
+    retries 3
+"""
+
+
+def servers(gw_port, send, check_ms):
+    ports = gw_port if isinstance(gw_port, (list, tuple)) else [gw_port]
+    chk = (" check check-send-proxy inter %d fall 1 rise 1" % check_ms
+           if check_ms else "")
+    out = BACKEND_OPTS if len(ports) > 1 else ""
+    for i, p in enumerate(ports):
+        out += "    server gw%d 127.0.0.1:%d %s%s\n" % (i, p, send, chk)
+    return out.rstrip("\n")
 
 
 class HAProxy:
     """A private HAProxy (see the module comment)."""
 
-    def __init__(self, gw_port, send="send-proxy-v2"):
+    def __init__(self, gw_port, send="send-proxy-v2", check_ms=0):
+        """gw_port: one port, or a list of gateway ports balanced round
+        robin; check_ms > 0 health-checks each every check_ms ms."""
         if not os.access(HAPROXY, os.X_OK):
             raise TestSkip("HAProxy missing (apt-get install haproxy)")
         self.dir = gwtest.newdir("haproxy")
@@ -52,8 +73,9 @@ class HAProxy:
         for _ in range(3):
             self.port = gwtest.free_port()
             with open(self.conf, "w", encoding="utf-8") as f:
-                f.write(CONF.format(port=self.port, gw_port=gw_port,
-                                    send=send))
+                f.write(CONF.format(port=self.port,
+                                    servers=servers(gw_port, send,
+                                                    check_ms)))
             with open(self.errlog, "ab") as err:
                 self.proc = gwtest._spawn([HAPROXY, "-db", "-f", self.conf],
                                           stdin=gwtest.subprocess.DEVNULL,
