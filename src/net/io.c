@@ -25,7 +25,8 @@
 #include "net/io.h"
 #include "util/str.h"
 
-#define IO_READ_CHUNK	16384
+#define IO_READ_CHUNK	16384	/* the most read at once */
+#define IO_READ_FIRST	1024	/* the first read: replies and commands are short */
 #define IO_WRITE_CHUNK	16384
 
 #define IO_F_READ	0x0001	/* owner wants input */
@@ -62,6 +63,7 @@ struct gw_io {
 	const struct io_transport	*t;
 	void				*tctx;
 	size_t				 twlen;	/* length of a write to repeat */
+	size_t				 rdchunk; /* doubles when a read fills it */
 	enum gw_fail			 errclass;
 	char				 errtext[256];
 };
@@ -107,6 +109,7 @@ io_new(struct event_base *base, int fd, size_t inmax, size_t outmax,
 	io->cb = cb;
 	io->arg = arg;
 	io->flags = IO_F_READ;
+	io->rdchunk = IO_READ_FIRST;
 	buf_init(&io->in, inmax);
 	buf_init(&io->out, outmax);
 	io->tev = evtimer_new(base, io_on_timer, io);
@@ -301,6 +304,21 @@ io_printf(struct gw_io *io, const char *fmt, ...)
 }
 
 /* io_queued - bytes waiting to be sent */
+void
+io_trim(struct gw_io *io)
+{
+	/*
+	 * A read buffer grows to IO_READ_CHUNK at the first reply and an
+	 * output buffer to the largest write; an idle pooled connection has
+	 * no use for either (about 16 kB of its 110).  Safe between
+	 * callbacks: nothing holds a pointer into the storage.
+	 */
+	if (buf_len(&io->in) == 0)
+		buf_release(&io->in);
+	if (buf_len(&io->out) == 0)
+		buf_release(&io->out);
+}
+
 size_t
 io_queued(const struct gw_io *io)
 {
@@ -517,11 +535,11 @@ io_do_read(struct gw_io *io)
 	char	*p;
 	size_t	 got, total = 0;
 	ssize_t	 n;
-	int	 eof = 0, err = 0;
+	int	 eof = 0, err = 0, bare = io->in.cap == 0;
 
 	io->flags &= ~(IO_F_W_WREAD | IO_F_R_WWRITE);
 	for (;;) {
-		if ((p = buf_reserve(&io->in, IO_READ_CHUNK, &got)) == NULL)
+		if ((p = buf_reserve(&io->in, io->rdchunk, &got)) == NULL)
 			break;	/* full: resumes when the owner consumes */
 		if (io->t == NULL) {
 			n = read(io->fd, p, got);
@@ -555,6 +573,13 @@ io_do_read(struct gw_io *io)
 		}
 		buf_commit(&io->in, (size_t)n);
 		total += (size_t)n;
+		/*
+		 * Start small and grow while reads fill the room: an SMTP
+		 * connection that only ever sees replies (an idle pooled one)
+		 * keeps 1 kB, not 16; a body grows it in a few reads.
+		 */
+		if ((size_t)n == got && io->rdchunk < IO_READ_CHUNK)
+			io->rdchunk *= 2;
 		/* plaintext: one short read means the socket is drained */
 		if (io->t == NULL && (size_t)n < got)
 			break;
@@ -563,7 +588,8 @@ io_do_read(struct gw_io *io)
 		io_progress(io);
 		if (io_deliver(io, IO_DATAIN) == -1)
 			return -1;
-	}
+	} else if (bare && buf_len(&io->in) == 0)
+		buf_release(&io->in);	/* trimmed, and still idle (a TLS ticket) */
 	if (err)
 		return io_deliver(io, IO_ERROR);
 	if (eof && !(io->flags & IO_F_EOF)) {

@@ -88,6 +88,8 @@ int	io_write(struct gw_io *, const void *, size_t);
 int	io_write_secret(struct gw_io *, const void *, size_t);
 /* io_printf - formatted io_write */
 int	io_printf(struct gw_io *, const char *, ...) GW_PRINTF(2, 3);
+/* io_trim - free the storage of empty buffers: an idle connection keeps none */
+void	io_trim(struct gw_io *);
 /* io_queued - output bytes not yet sent */
 size_t	io_queued(const struct gw_io *);
 /* io_outroom - how many more bytes io_write would accept */

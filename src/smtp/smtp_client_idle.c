@@ -62,7 +62,8 @@ smtp_client_detach(struct smtp_client *c, const struct smtp_client_idle_cb *icb,
 	if (!(c->flags & CF_PARKING) && (c->flags & CF_TX_DIRTY)) {
 		c->flags |= CF_PARKING;
 		client_enter(c, CS_RSET);
-	}
+	} else if (!(c->flags & CF_PARKING))
+		io_trim(c->io);		/* idle now */
 	c->api--;
 	client_release(c);
 	return 0;
@@ -191,8 +192,10 @@ client_idle_datain(struct smtp_client *c)
 	const char	*p;
 	size_t		 n, i;
 
-	if ((n = buf_len(in)) == 0)
+	if ((n = buf_len(in)) == 0) {
+		io_trim(c->io);		/* idle from here: keep no buffers */
 		return;
+	}
 	p = buf_data(in);
 	for (i = 0; i < n && i < IDLE_SHOW_MAX; i++)
 		if (p[i] == '\r' || p[i] == '\n')

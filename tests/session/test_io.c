@@ -103,6 +103,57 @@ test_read_and_write(void **state)
 	event_base_free(base);
 }
 
+/*
+ * Short input keeps the input storage small (a pooled connection only
+ * ever reads replies); a burst still arrives whole in one delivery, the
+ * reads growing as they fill; io_trim gives empty storage back.
+ */
+static void
+test_read_sizing_and_trim(void **state)
+{
+	struct event_base	*base = event_base_new();
+	struct probe		 p = { .base = base, .consume = 1 };
+	struct gw_io		*io;
+	static char		 big[60000];
+	size_t			 i;
+	int			 sv[2], sz = 1 << 20;
+
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	pair(sv);
+	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz,
+	    sizeof(sz)), 0);
+	io = io_new(base, sv[0], 65536, 1024, probe_cb, &p);
+	assert_non_null(io);
+	assert_int_equal(write(sv[1], "250 ok\r\n", 8), 8);
+	p.stop_on = IO_DATAIN + 1;
+	run_for(base, 2000);
+	assert_int_equal(p.seen, 8);
+	assert_true(io_in(io)->cap > 0 && io_in(io)->cap <= 1024);
+
+	p.seen = 0;
+	p.events[IO_DATAIN] = 0;
+	assert_int_equal(write(sv[1], big, sizeof(big)), (ssize_t)sizeof(big));
+	run_for(base, 2000);
+	assert_int_equal(p.seen, sizeof(big));
+	assert_memory_equal(p.data, big, sizeof(big));
+	assert_int_equal(p.events[IO_DATAIN], 1);	/* read whole */
+	assert_true(io_in(io)->cap >= 16384);
+
+	io_trim(io);
+	assert_int_equal(io_in(io)->cap, 0);
+	assert_null(io_in(io)->data);
+	/* and it reads on as before */
+	p.seen = 0;
+	assert_int_equal(write(sv[1], "221 bye\r\n", 9), 9);
+	run_for(base, 2000);
+	assert_int_equal(p.seen, 9);
+	assert_memory_equal(p.data, "221 bye\r\n", 9);
+	io_free(io);
+	close(sv[1]);
+	event_base_free(base);
+}
+
 /* a full input buffer stops reading; consuming resumes it; nothing is lost */
 static void
 test_input_bound_backpressure(void **state)
@@ -459,6 +510,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_and_write),
 		cmocka_unit_test(test_input_bound_backpressure),
+		cmocka_unit_test(test_read_sizing_and_trim),
 		cmocka_unit_test(test_free_inside_callback),
 		cmocka_unit_test(test_timeout_and_eof),
 		cmocka_unit_test(test_output_bound_and_lowat),
