@@ -237,7 +237,8 @@ relay_fail_rcpt(struct relay *r, enum gw_fail cls)
 
 	m = relay_fail_text(cls, text, sizeof(text));
 	txlog_refused(r->id, "rcpt", "gateway", smtp_server_info(r->srv)->peer,
-	    relay_from(r), r->rcpt, m->code, m->enh, text);
+	    smtp_server_info(r->srv)->proxy, relay_from(r), r->rcpt, m->code,
+	    m->enh, text);
 	smtp_server_reply(r->srv, m->code, m->enh, text);
 }
 
@@ -907,7 +908,8 @@ tx_refused(void *arg, const char *why)
 
 	relay_enter(r, R_IDLE);
 	txlog_refused(r->id, "mail", "gateway", smtp_server_info(r->srv)->peer,
-	    relay_from(r), NULL, 555, "5.6.7", why);
+	    smtp_server_info(r->srv)->proxy, relay_from(r), NULL, 555, "5.6.7",
+	    why);
 	smtp_server_reply(r->srv, 555, "5.6.7", why);
 }
 
@@ -926,7 +928,8 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 	case UPTX_MAIL:
 		if (!ok)
 			txlog_refused(r->id, "mail", "upstream",
-			    smtp_server_info(r->srv)->peer, relay_from(r), NULL,
+			    smtp_server_info(r->srv)->peer,
+			    smtp_server_info(r->srv)->proxy, relay_from(r), NULL,
 			    rep->code, smtp_reply_enh(SMTP_RC_MAIL, rep->code,
 			    rep->enh), rep->text);
 		relay_reply(r, SMTP_RC_MAIL, rep);
@@ -937,7 +940,8 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 			    sizeof(r->first_rcpt));
 		if (!ok)
 			txlog_refused(r->id, "rcpt", "upstream",
-			    smtp_server_info(r->srv)->peer, relay_from(r),
+			    smtp_server_info(r->srv)->peer,
+			    smtp_server_info(r->srv)->proxy, relay_from(r),
 			    r->rcpt, rep->code, smtp_reply_enh(SMTP_RC_RCPT,
 			    rep->code, rep->enh), rep->text);
 		relay_reply(r, SMTP_RC_RCPT, rep);

@@ -99,21 +99,27 @@ txlog_tx(const struct txlog_tx *t)
 /* txlog_refused - one info line per refused MAIL or RCPT */
 void
 txlog_refused(uint64_t id, const char *what, const char *by,
-    const char *client, const char *from, const char *to, int code,
-    const char *enh, const char *text)
+    const char *client, const char *proxy, const char *from, const char *to,
+    int code, const char *enh, const char *text)
 {
 	char	 f[ADDR_LOG_MAX], r[ADDR_LOG_MAX], reply[TXLOG_REPLY_MAX];
+	char	 px[80] = "";
 
+	/* behind a balancer, the balancer's address too (as on txlog_tx) */
+	if (proxy != NULL && proxy[0] != '\0')
+		(void)snprintf(px, sizeof(px), " proxy=%s", proxy);
 	(void)str_vis(f, sizeof(f), from, strlen(from));
 	(void)txlog_reply(reply, sizeof(reply), code, enh, text);
 	if (to == NULL) {
-		log_info("%016" PRIx64 " relay %s refused by=%s client=%s "
-		    "from=<%s> reply=\"%s\"", id, what, by, client, f, reply);
+		log_info("%016" PRIx64 " relay %s refused by=%s client=%s%s "
+		    "from=<%s> reply=\"%s\"", id, what, by, client, px, f,
+		    reply);
 		return;
 	}
 	(void)str_vis(r, sizeof(r), to, strlen(to));
-	log_info("%016" PRIx64 " relay %s refused by=%s client=%s from=<%s> "
-	    "to=<%s> reply=\"%s\"", id, what, by, client, f, r, reply);
+	log_info("%016" PRIx64 " relay %s refused by=%s client=%s%s "
+	    "from=<%s> to=<%s> reply=\"%s\"", id, what, by, client, px, f, r,
+	    reply);
 }
 
 /*

@@ -44,11 +44,12 @@ struct txlog_tx {
 void	txlog_tx(const struct txlog_tx *);
 /*
  * txlog_refused - an info line for a refused MAIL ("mail") or RCPT
- * ("rcpt"); by is "upstream" or "gateway"; to may be NULL (MAIL).
+ * ("rcpt"); by is "upstream" or "gateway"; proxy (the balancer that
+ * carried the client's address) may be NULL or ""; to may be NULL (MAIL).
  */
 void	txlog_refused(uint64_t id, const char *what, const char *by,
-	    const char *client, const char *from, const char *to, int code,
-	    const char *enh, const char *text);
+	    const char *client, const char *proxy, const char *from,
+	    const char *to, int code, const char *enh, const char *text);
 /*
  * txlog_slow_reply - a warning when the reply to the final dot came
  * waited >= limit seconds after the client's final dot (limit 0: never).

@@ -286,9 +286,11 @@ smtp_log_rcpt(struct smtp_server *s, const char *args, int code,
 		(void)str_vis(to, sizeof(to), a + 1, (size_t)(e - a - 1));
 	else
 		(void)str_vis(to, sizeof(to), a, strlen(a));
-	log_info("%016llx smtp rcpt refused by=gateway client=%s from=<%s> "
-	    "to=<%s> reply=\"%d %s %s\"", (unsigned long long)s->info.id,
-	    s->info.peer, str_vis(from, sizeof(from), s->from,
+	log_info("%016llx smtp rcpt refused by=gateway client=%s%s%s "
+	    "from=<%s> to=<%s> reply=\"%d %s %s\"",
+	    (unsigned long long)s->info.id, s->info.peer,
+	    s->info.proxy[0] ? " proxy=" : "", s->info.proxy,
+	    str_vis(from, sizeof(from), s->from,
 	    strlen(s->from)), to, code, enh,
 	    str_vis(t, sizeof(t), text, strlen(text)));
 }
@@ -299,9 +301,10 @@ smtp_log_msg(struct smtp_server *s, const char *reason, unsigned nrcpt,
 {
 	char	 from[SMTP_PATH_MAX * 4];
 
-	log_info("%016llx smtp message refused by=gateway client=%s "
+	log_info("%016llx smtp message refused by=gateway client=%s%s%s "
 	    "from=<%s> rcpts=%u size=%llu reason=%s reply=\"%d %s %s\"",
 	    (unsigned long long)s->info.id, s->info.peer,
+	    s->info.proxy[0] ? " proxy=" : "", s->info.proxy,
 	    str_vis(from, sizeof(from), s->from, strlen(s->from)), nrcpt,
 	    size, reason, code, enh, text);
 }

@@ -69,13 +69,15 @@ def expect_dropped(gw, c, reason, detail=None):
 
 def deliver_through(c, subject):
     c.start()
-    replies = transaction(c, SENDER, [RCPT], sample_message(subject))
+    replies = transaction(c, SENDER, [RCPT, "nobody@example.net"],
+                          sample_message(subject))
+    check_reply(replies[2], 550, what="RCPT the upstream refuses")
     check_reply(replies[-1], 250, what="end of DATA")
     c.cmd("QUIT")
 
 
 def check_haproxy(send, version):
-    up = Upstream("starttls")
+    up = Upstream("starttls", extra=["--reject", "nobody=550 5.1.1 No"])
     gw = proxy_gw(up, version)
     ha = HAProxy(gw.port, send=send)
     try:
@@ -91,6 +93,10 @@ def check_haproxy(send, version):
               m.group(0))
         check(gw.wait_log(r"disconnect reason=.* proxy=127\.0\.0\.1$"),
               "disconnect line without proxy=")
+        check(gw.wait_log(r"relay rcpt refused by=upstream "
+                          r"client=127\.0\.0\.2 proxy=127\.0\.0\.1 "
+                          r"from=<.*> to=<nobody@example\.net>"),
+              "refused-recipient line without both addresses")
         # 127.0.0.3 reaches the gateway from the same balancer, but the
         # allow list sees the carried address and refuses it.
         with ha.client(source="127.0.0.3") as c:
