@@ -23,6 +23,7 @@ static int	tio_lib_error(struct tls_conn *, int *, int, WOLFSSL_X509 *);
 static void	tio_verdict(struct tls_conn *, int, int, int, WOLFSSL_X509 *);
 static int	tio_own_checks(struct tls_conn *, WOLFSSL_X509 *, int);
 static int	tio_cert_dates(WOLFSSL_X509 *);
+static void	tio_learn_ca(struct tls_conn *, WOLFSSL *, WOLFSSL_X509 *);
 
 /* tls_verify_cb - decide on each certificate; record the first problem */
 /*
@@ -46,7 +47,7 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	WOLFSSL_X509	*cert;
 	struct tls_conn	*tc = NULL;
 	const unsigned char *der;
-	int		 err, depth, ok, len = 0;
+	int		 err, err0, depth, ok, len = 0;
 
 	err = wolfSSL_X509_STORE_CTX_get_error(store);
 	depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
@@ -88,7 +89,10 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if (tc->crls != NULL && (err == 0 || err == -362) && cert != NULL &&
 	    (der = wolfSSL_X509_get_der(cert, &len)) != NULL && len > 0)
 		tls_crl_note(&tc->crlchain, depth, der, (size_t)len);
+	err0 = err;
 	ok = err == 0 || tio_lib_error(tc, &err, depth, cert);
+	if (ok && err0 == -362 && depth > 0 && cert != NULL)
+		tio_learn_ca(tc, ssl, cert);
 	/* the probe goes on: it wants every check, and sends no mail */
 	if (!ok && !tc->probe)
 		return 0;
@@ -96,6 +100,33 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if (!tio_own_checks(tc, cert, depth))
 		ok = 0;
 	return tc->probe ? 1 : ok;
+}
+
+/*
+ * tio_learn_ca - wolfSSL adds an intermediate of the peer's chain to the
+ * context's store, where the certificate below it finds its issuer, only
+ * when nothing at all was reported for it.  One whose only problem is a
+ * missing CRL (a root-only store, crl_check = chain, no CRL from the
+ * root, and a policy that lets that through) is left out, and the leaf
+ * then fails "unable to get local issuer" (tested, both sides).  Its
+ * signature and dates did check against a trust anchor (wolfSSL looks
+ * for a CRL only after those), so add it as wolfSSL would have.
+ */
+static void
+tio_learn_ca(struct tls_conn *tc, WOLFSSL *ssl, WOLFSSL_X509 *cert)
+{
+	const unsigned char	*der;
+	WOLFSSL_CTX		*ctx;
+	int			 len = 0;
+
+	if ((der = wolfSSL_X509_get_der(cert, &len)) == NULL || len <= 0 ||
+	    (ctx = wolfSSL_get_SSL_CTX(ssl)) == NULL)
+		return;
+	if (wolfSSL_CTX_load_verify_buffer(ctx, der, len,
+	    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+		log_trace(LOGF_TLS, "%016llx tls %s:%u: an intermediate with "
+		    "no CRL could not be added to the trust store",
+		    (unsigned long long)tc->id, tc->host, tc->port);
 }
 
 /*

@@ -201,6 +201,22 @@ def test_client_cert_required_refusals():
           "revocation: %r", t)
 
 
+def test_client_cert_revoked_root_only_store():
+    # Only the root is trusted: the intermediate comes in the client's own
+    # chain, so its CRL is checked once the chain is built (the deferred
+    # path), not while the store is loaded.
+    up = Upstream("starttls")
+    p = pki()
+    gw = Gateway(up, listener=tls_listener(
+        "implicit", verify_client="required", client_ca_file=p["ca-bundle"],
+        crl_file=p["int-ca.crl"]))
+    handshake_refused(gw, "client-revoked", "cert-revoked")
+    with implicit_client(gw, "client") as c:
+        c.start()
+        send_one(c, "good client, root-only store")
+    check(len(up.wait_messages(1)) == 1, "good client not delivered")
+
+
 def test_client_cert_pins():
     up = Upstream("starttls")
     p = pki()

@@ -255,6 +255,22 @@ def test_intermediate_crl_root_only_chain_mode():
     expect_tempfail(up3, gw3, "cert-revoked")
 
 
+def test_intermediate_crl_root_only_chain_mode_root_crl_missing():
+    # No CRL from the root: the intermediate's missing CRL is let through
+    # (crl_missing = ignore), and it must still count as the leaf's
+    # issuer; wolfSSL alone leaves it out of the store and the leaf fails
+    # "unable to get local issuer certificate".
+    up = Upstream("starttls")
+    gw = Gateway(up, upstream_conf=root_only(crl_file=pki()["int-ca.crl"]))
+    expect_delivered(up, gw)
+    expect_log(gw, r"verify=verified pin=none revocation=crl:missing$",
+               "crl missing (the root's)")
+    up2 = Upstream("starttls", cert="revoked")
+    gw2 = Gateway(up2, upstream_conf=root_only(
+        crl_file=pki()["int-ca.crl"]))
+    expect_tempfail(up2, gw2, "cert-revoked")
+
+
 def test_forged_intermediate_crl_does_not_count():
     # A CRL naming the intermediate as issuer but signed by another key:
     # its signature does not verify with the presented intermediate's
