@@ -505,6 +505,7 @@ main(int argc, char *argv[])
 	/* a peer reset during a write must not kill the gateway */
 	(void)signal(SIGPIPE, SIG_IGN);
 	tls_init();
+	log_info("tls: default cipher order %s", tls_preference());
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);

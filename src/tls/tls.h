@@ -29,6 +29,10 @@ struct conf_listener;
 /* tls_init / tls_cleanup - once per process */
 void	tls_init(void);
 void	tls_cleanup(void);
+/* tls_aes_hw - AES-GCM on AES instructions (library and CPU); else ChaCha first */
+int	tls_aes_hw(void);
+/* tls_preference - the default AEAD order and why, for the start log */
+const char *tls_preference(void);
 
 /* tls_client_ctx_new - NULL with a reason in err if the policy cannot be built */
 struct tls_client_ctx *tls_client_ctx_new(const struct conf_tls *,

@@ -123,6 +123,16 @@ def test_implicit_smtplib_and_swaks():
         check(not s.has_extn("starttls"), "STARTTLS offered on implicit "
               "TLS: %r", s.esmtp_features)
         s.sendmail(SENDER, [RCPT], sample_message("implicit in"))
+        got = s.sock.cipher()[0]
+    # The listener picks by its own order, ChaCha20-Poly1305 first when
+    # the TLS library has no AES instructions (OpenSSL's client puts
+    # AES-256-GCM first).
+    start = gw.wait_log(r"tls: default cipher order (\S+) first")
+    check(start, "no start line for the cipher order")
+    want = ("TLS_CHACHA20_POLY1305_SHA256"
+            if start.group(1) == "ChaCha20-Poly1305" else
+            "TLS_AES_128_GCM_SHA256")
+    check(got == want, "cipher %r, want %r", got, want)
     r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port",
                         str(gw.port), "--tls-on-connect", "--tls-verify",
                         "--tls-ca-path", pki()["ca-bundle"],

@@ -303,6 +303,25 @@ def test_ciphersuites_and_curves():
     expect_log(gw, r"group=SECP384R1 ", "curve")
 
 
+def test_default_order_follows_aes_hardware():
+    # Debian's wolfSSL has no AES instructions: ChaCha20-Poly1305 first,
+    # which a server picking by the client's order (Postfix's default)
+    # takes; the start log says which order and why.
+    up = Upstream("starttls", extra=["--client-order"])
+    gw = Gateway(up)
+    m = expect_delivered(up, gw)
+    start = gw.wait_log(r"tls: default cipher order (\S+) first")
+    check(start, "no start line for the cipher order")
+    want = ("TLS_CHACHA20_POLY1305_SHA256"
+            if start.group(1) == "ChaCha20-Poly1305" else
+            "TLS_AES_128_GCM_SHA256")
+    check(m.meta["tls_cipher"] == want, "cipher %r, want %r (%s)",
+          m.meta["tls_cipher"], want, start.group(0))
+    if os.environ.get("SMTPGATE_WOLFSSL_AESNI") != "1":
+        check(start.group(1) == "ChaCha20-Poly1305", "Debian's wolfSSL "
+              "has no AES-NI, yet: %s", start.group(0))
+
+
 def test_unknown_cipher_name_refused_at_start():
     # wolfSSL would drop the unknown name silently; smtpgate refuses.
     d = newdir("gw-bad")

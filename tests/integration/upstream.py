@@ -500,6 +500,8 @@ def parse_args(argv):
                    help="newest TLS version the server accepts")
     p.add_argument("--no-tickets", action="store_true",
                    help="issue no session tickets (TLS 1.2: session IDs)")
+    p.add_argument("--client-order", action="store_true",
+                   help="pick the cipher suite by the client's order")
     p.add_argument("--weak-cert", action="store_true",
                    help="allow serving an RSA-1024 or SHA-1 certificate "
                    "(OpenSSL security level 0)")
@@ -681,8 +683,12 @@ def idle_close_cb(server):
 
 
 def server_context(cert, key, tls_min=None, tls_max=None, client_ca=None,
-                   weak=False, no_tickets=False):
+                   weak=False, no_tickets=False, client_order=False):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if client_order:
+        # as Postfix by default (tls_preempt_cipherlist = no): the
+        # client's order of cipher suites decides
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     if no_tickets:
         # TLS 1.2 resumption by session ID only (OpenSSL's server cache)
         ctx.options |= ssl.OP_NO_TICKET
@@ -725,7 +731,7 @@ async def serve(args):
     if args.mode != "plain":
         ctx = server_context(args.cert, args.key, args.tls_min,
                              args.tls_max, args.client_ca, args.weak_cert,
-                             args.no_tickets)
+                             args.no_tickets, args.client_order)
 
     def cls(base):
         attrs = {}
