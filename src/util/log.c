@@ -302,9 +302,9 @@ log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* log_debug - detail for debugging, any facility */
+/* log_debug_ - detail for debugging, any facility (log.h: log_debug) */
 void
-log_debug(const char *fmt, ...)
+log_debug_(const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -315,9 +315,9 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* log_trace - debug-level message, only if the facility is selected */
+/* log_trace_ - debug-level, only if the facility is selected (log_trace) */
 void
-log_trace(unsigned facility, const char *fmt, ...)
+log_trace_(unsigned facility, const char *fmt, ...)
 {
 	const char	*label = "debug";
 	va_list		 ap;

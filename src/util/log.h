@@ -46,9 +46,23 @@ int	log_trace_enabled(unsigned facility);
 void	log_error(const char *, ...) GW_PRINTF(1, 2);
 void	log_warnx(const char *, ...) GW_PRINTF(1, 2);
 void	log_info(const char *, ...) GW_PRINTF(1, 2);
-void	log_debug(const char *, ...) GW_PRINTF(1, 2);
-/* log_trace - debug-level message, only if the facility is selected */
-void	log_trace(unsigned facility, const char *, ...) GW_PRINTF(2, 3);
+void	log_debug_(const char *, ...) GW_PRINTF(1, 2);
+void	log_trace_(unsigned facility, const char *, ...) GW_PRINTF(2, 3);
+/*
+ * log_debug, log_trace (debug-level, only if the facility is selected):
+ * macros, so that their arguments (often a str_vis() of a whole line, on
+ * every command and reply) are not even evaluated when the level is off.
+ */
+#define log_debug(...)							\
+	do {								\
+		if (log_would(GW_LOG_DEBUG))				\
+			log_debug_(__VA_ARGS__);			\
+	} while (0)
+#define log_trace(fac, ...)						\
+	do {								\
+		if (log_trace_enabled(fac))				\
+			log_trace_((fac), __VA_ARGS__);			\
+	} while (0)
 void	fatal(const char *, ...) GW_PRINTF(1, 2) GW_DEAD;
 void	fatalx(const char *, ...) GW_PRINTF(1, 2) GW_DEAD;
 
