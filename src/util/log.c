@@ -194,26 +194,48 @@ log_escape(char *dst, size_t dstlen, const char *src)
 	dst[o] = '\0';
 }
 
+/*
+ * log_stamp - the UTC time stamp of a line, formatted once a second
+ * (a busy gateway writes a few lines per message), and the process id,
+ * read once per stamp so that a forked child still shows its own.
+ */
+static const char *
+log_stamp(long *pid)
+{
+	static char	 ts[32] = "-";
+	static time_t	 last = (time_t)-1;
+	static long	 lastpid = -1;
+	struct tm	 tm;
+	time_t		 now;
+
+	now = time(NULL);
+	if (now != last || (long)getpid() != lastpid) {
+		if (gmtime_r(&now, &tm) == NULL ||
+		    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			(void)gw_strlcpy(ts, "-", sizeof(ts));
+		last = now;
+		lastpid = (long)getpid();
+	}
+	*pid = lastpid;
+	return ts;
+}
+
 /* log_emit - write one finished event to the target */
 static void
 log_emit(int pri, const char *label, const char *msg)
 {
 	char		 line[LOG_MSG_MAX * 4 + 128];
-	char		 ts[32];
-	struct tm	 tm;
-	time_t		 now;
+	const char	*ts;
+	long		 pid;
 	int		 n;
 
 	if (log_syslog) {
 		syslog(pri, "%s: %s", label, msg);
 		return;
 	}
-	now = time(NULL);
-	if (gmtime_r(&now, &tm) == NULL ||
-	    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)gw_strlcpy(ts, "-", sizeof(ts));
+	ts = log_stamp(&pid);
 	n = snprintf(line, sizeof(line), "%s smtpgate[%ld]: %s: %s\n", ts,
-	    (long)getpid(), label, msg);
+	    pid, label, msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
