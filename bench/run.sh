@@ -32,6 +32,23 @@
 # idle pooled upstream connection (when smtpgate has a `pool` key).  See
 # docs/performance.md.
 #
+# TLS client side (issue 12): the clients speak implicit TLS (smtpload -T,
+# wolfSSL, a full handshake per session, chain and name checked against
+# the test CA) and the sink is the plaintext smtp-sink itself, so only the
+# client-side TLS is measured:
+#
+#   tlsc-smtpgate  a listener with tls = implicit (the same certificate),
+#                  [upstream] tls = none straight to smtp-sink
+#   tlsc-stunnel   stunnel4 in server mode, accept TLS, connect to the sink
+#
+# Both load shapes, msg/s, CPU per message (the proxy's, and the load
+# generator's, which does the expensive side of each handshake), peak RSS,
+# RSS per idle TLS client session (handshake done, greeting read).  With
+# BENCH_HOLD=N, smtpgate then holds N plaintext and N implicit-TLS client
+# sessions at once (greeting read, then idle), each in a fresh process:
+# total VmRSS, kB per session, the time to open them and smtpgate's CPU
+# per session opened; stunnel too when the open-file limit allows 2N.
+#
 # Environment:
 #   BENCH_QUICK=1       smaller counts (smoke run, about a minute)
 #   BENCH_PORT=N        first of 4 consecutive loopback ports (39250)
@@ -48,6 +65,9 @@
 #   BENCH_GW_EXTRA=TEXT lines appended to smtpgate's [upstream] section in
 #                       every smtpgate configuration ("\n" separates lines),
 #                       e.g. BENCH_GW_EXTRA='tls_resume = no'
+#   BENCH_TLSCLIENT=0   skip the TLS client side row (default 1)
+#   BENCH_HOLD=N        also hold N plaintext, then N TLS client sessions
+#                       open through smtpgate (e.g. 10000; default 0: off)
 #   SMTPGATE_BIN=PATH   the binary to measure (default build/smtpgate,
 #                       built RelWithDebInfo into build/ if missing)
 #   KEEP=1              keep the temporary directory (configs and logs)
@@ -72,6 +92,8 @@ else
 	nlat=${BENCH_LAT:-1000}
 fi
 idle=${BENCH_IDLE:-1000}
+tlsclient=${BENCH_TLSCLIENT:-1}
+hold=${BENCH_HOLD:-0}
 poolidle=${BENCH_POOLIDLE:-50}
 gw_extra=$(printf '%b' "${BENCH_GW_EXTRA:-}")
 warm=20			# messages through a fresh proxy before measuring
@@ -84,6 +106,7 @@ for v in base size conc n1 nm idle rounds nlat poolidle; do
 	[[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer"
 done
 [ "$base" -ge 1024 ] && [ "$base" -le 65525 ] || die "BENCH_PORT must be 1024..65525"
+[[ $hold =~ ^[0-9]+$ ]] && [ "$hold" -le 100000 ] || die "BENCH_HOLD must be 0..100000"
 mps=$(( (nm + conc - 1) / conc ))	# messages per session, many-per-session shape
 
 for c in smtp-sink smtp-source stunnel4 gcc ss; do
@@ -106,6 +129,12 @@ fi
 # and 1000 in the sink and in the load generator.
 need=$(( idle * 2 + 200 ))
 [ "$need" -lt 4096 ] && need=4096
+# holding N sessions: N descriptors in smtpgate and in the load generator
+# (stunnel: 2N, and N in the sink); root may raise the hard limit
+if [ "$hold" -gt 0 ]; then
+	[ "$need" -ge $((hold + 200)) ] || need=$((hold + 200))
+	ulimit -Hn 65536 2>/dev/null || true
+fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$need" ] ||
     die "open-file limit $(ulimit -n) is below $need (raise ulimit -n)"
@@ -183,17 +212,23 @@ hz=$(getconf CLK_TCK)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 note "load average before the run: $load_before"
 note "building the load generator"
-gcc -O2 -Wall -o "$tmp/smtpload" "$top/bench/smtpload.c"
+gcc -O2 -Wall -o "$tmp/smtpload" "$top/bench/smtpload.c" -lwolfssl
 note "making the test PKI"
 bash "$top/certs/mkpki.sh" "$tmp/pki" >/dev/null
 pki=$tmp/pki
+# smtpgate's listener key must be private (the Postfix set-up below opens
+# good.key to its smtpd)
+cp "$pki/good.key" "$pki/gw.key"
+chmod 600 "$pki/gw.key"
 
 # --- the upstream: smtp-sink behind stunnel in server mode ---------------
 sink_user=()
 [ "$(id -u)" -eq 0 ] && sink_user=(-u nobody)
 # -a: no AUTH offered; -t: idle sessions may be held for a while;
 # -m: enough simultaneous sessions for the idle test.
-smtp-sink "${sink_user[@]}" -a -t 600 -m $((idle + 500)) \
+sink_max=$((idle + 500))
+[ "$sink_max" -ge $((hold + 500)) ] || sink_max=$((hold + 500))
+smtp-sink "${sink_user[@]}" -a -t 600 -m "$sink_max" \
     "127.0.0.1:$P_SINK" 1024 >"$tmp/sink.log" 2>&1 &
 sink_pid=$!
 cat >"$tmp/stunnel-sink.conf" <<EOF
@@ -337,6 +372,47 @@ verify_hostname = yes
 $more
 EOF
 		;;
+	tlsc-smtpgate | hold-plain | hold-tls)
+		# clients in TLS (hold-plain: plaintext), upstream the
+		# plaintext sink; the hold needs room for $hold sessions
+		local ltls="tls = implicit
+tls_cert = $pki/good-chain.pem
+tls_key = $pki/gw.key" max=$((idle + 1000))
+		[ "$1" != hold-plain ] || ltls="tls = none"
+		[ "$max" -ge $((hold + 100)) ] || max=$((hold + 100))
+		cat >"$tmp/$1.ini" <<EOF
+[gateway]
+hostname = bench.test
+log_level = info
+log_facilities = none
+log_target = stderr
+max_sessions = $max
+[listener bench]
+listen = 127.0.0.1:$P_PROXY
+allow = 127.0.0.0/8
+upstream = sink
+max_sessions_per_client = $max
+$ltls
+[upstream sink]
+host = 127.0.0.1
+port = $P_SINK
+tls = none
+$gw_extra
+EOF
+		;;
+	tlsc-stunnel | hold-stunnel)
+		cat >"$tmp/$1.conf" <<EOF
+foreground = quiet
+pid =
+syslog = no
+output = $tmp/$1.log
+[bench]
+accept = 127.0.0.1:$P_PROXY
+connect = 127.0.0.1:$P_SINK
+cert = $pki/good-chain.pem
+key = $pki/good.key
+EOF
+		;;
 	stunnel-implicit | stunnel-starttls | stunnel-noresume)
 		local port=$P_TLS extra=
 		[ "$1" = stunnel-starttls ] && port=$P_STLS extra="protocol = smtp"
@@ -379,21 +455,22 @@ start_proxy() {
 	proxy_pid=
 	case $1 in
 	plain) return 0 ;;
-	smtpgate-*)
+	smtpgate-* | tlsc-smtpgate | hold-plain | hold-tls)
 		write_conf "$1"
 		"$bin" -t -c "$tmp/$1.ini" >"$tmp/check.out" 2>&1 ||
 		    die "$1: configuration refused: $(cat "$tmp/check.out")"
 		"$bin" -c "$tmp/$1.ini" >>"$tmp/$1.log" 2>&1 &
 		proxy_pid=$!
 		;;
-	stunnel-*)
+	stunnel-* | tlsc-stunnel | hold-stunnel)
 		write_conf "$1"
 		stunnel4 "$tmp/$1.conf" >>"$tmp/$1.log" 2>&1 &
 		proxy_pid=$!
 		;;
 	esac
 	wait_port "$P_PROXY" || die "$1 did not come up (log: $(tail -3 "$tmp/$1.log"))"
-	"$tmp/smtpload" -p "$P_PROXY" -n "$warm" -c 2 -m 1 -s "$size" -t 30 \
+	tlsf "$1"
+	"$tmp/smtpload" "${tf[@]}" -p "$P_PROXY" -n "$warm" -c 2 -m 1 -s "$size" -t 30 \
 	    -l warmup >/dev/null || die "$1: warm-up messages failed (log: $(tail -3 "$tmp/$1.log"))"
 }
 
@@ -409,6 +486,22 @@ stop_proxy() {
 		sleep 0.1
 	done
 	die "port $P_PROXY still in use"
+}
+
+# tlsf NAME: set tf to smtpload's TLS options for NAME (none: plaintext)
+tlsf() {
+	case $1 in
+	tlsc-* | hold-tls | hold-stunnel) tf=(-T -C "$pki/ca-bundle.pem") ;;
+	*) tf=() ;;
+	esac
+}
+
+# is_gw NAME: NAME is an smtpgate configuration
+is_gw() {
+	case $1 in
+	smtpgate-* | tlsc-smtpgate | hold-plain | hold-tls) return 0 ;;
+	esac
+	return 1
 }
 
 # port_of NAME: where the load goes
@@ -432,8 +525,9 @@ measure() {
 	s0=$(cpu_ticks "$sink_pid"); k0=$(($(cpu_ticks "$stsrv_pid") + $(pf_ticks)))
 	# the machine's busy time right around the load run: reading the
 	# processes' times forks, and that must not count as other load
+	tlsf "$name"
 	b0=$(sys_busy); t0=$(date +%s.%N)
-	out=$("$tmp/smtpload" -p "$port" -n "$n" -c "$conc" -m "$per" \
+	out=$("$tmp/smtpload" "${tf[@]}" -p "$port" -n "$n" -c "$conc" -m "$per" \
 	    -s "$size" -t "$tlimit" -l "$name") ||
 	    note "$shape $name: some messages failed: $out"
 	t1=$(date +%s.%N); b1=$(sys_busy)
@@ -455,11 +549,18 @@ measure() {
 		R[$shape,$name,cpu,$rd]=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$hz" \
 		    'BEGIN { printf "%.3f", (b - a) * 1000 / hz / n }')
 	fi
-	# the same load with Postfix's smtp-source, for throughput only
+	# the load generator's own CPU per message (with TLS clients it
+	# does the dearer half of every handshake)
+	R[$shape,$name,lcpu,$rd]=$(awk -v c="$(kv "$out" cpu_s)" -v n="$n" \
+	    'BEGIN { if (c != "") printf "%.3f", c * 1000 / n }')
+	# the same load with Postfix's smtp-source, for throughput only (it
+	# has no implicit TLS)
 	local d=()
 	[ "$per" -gt 1 ] && d=(-d)
 	t0=$(date +%s.%N)
-	if timeout "$tlimit" smtp-source "${d[@]}" -s "$conc" -m "$n" -l "$size" \
+	if [ ${#tf[@]} -gt 0 ]; then
+		R[$shape,$name,src,$rd]=-
+	elif timeout "$tlimit" smtp-source "${d[@]}" -s "$conc" -m "$n" -l "$size" \
 	    -f sender@bench.test -t rcpt@bench.test -M bench.test \
 	    "127.0.0.1:$port" >"$tmp/source.out" 2>&1; then
 		t1=$(date +%s.%N)
@@ -494,25 +595,26 @@ idle_measure() {
 	sleep 0.5
 	r0=$(status_kb "$proxy_pid" VmRSS)
 	la=$(load)
-	[ "$name" = stunnel-implicit ] ||
+	! is_gw "$name" ||
 	    u0=$(grep -c ' tls upstream=' "$tmp/$name.log" || true)
 	# smtpload holds the sessions until its standard input closes; the
 	# file must not hold "held N" from the last run when polling starts
 	rm -f "$tmp/hold.out"
-	exec 9> >(exec "$tmp/smtpload" -p "$P_PROXY" -I "$idle" "${flag[@]}" \
+	tlsf "$name"
+	exec 9> >(exec "$tmp/smtpload" "${tf[@]}" -p "$P_PROXY" -I "$idle" "${flag[@]}" \
 	    -t "$tlimit" >"$tmp/hold.out" 2>&1)
 	hold_pid=$!
 	got=
 	for _ in $(seq 600); do
-		got=$(sed -n 's/^held //p' "$tmp/hold.out" 2>/dev/null || true)
+		got=$(sed -n 's/^held \([0-9]*\).*/\1/p' "$tmp/hold.out" 2>/dev/null || true)
 		[ -n "$got" ] && break
 		sleep 0.1
 	done
 	sleep 1
 	r1=$(status_kb "$proxy_pid" VmRSS)
-	[ "$name" = stunnel-implicit ] ||
+	! is_gw "$name" ||
 	    u1=$(grep -c ' tls upstream=' "$tmp/$name.log" || true)
-	[ "$name" = stunnel-implicit ] || hs=$((u1 - u0))
+	! is_gw "$name" || hs=$((u1 - u0))
 	exec 9>&-
 	wait_gone "$hold_pid"
 	hold_pid=
@@ -569,10 +671,16 @@ done
 
 # --- a check first: one message through each path, and what TLS it used --
 note "checking each path with one message"
-for name in plain smtpgate-implicit smtpgate-starttls stunnel-implicit stunnel-starttls; do
+tlsc_names=()
+[ "$tlsclient" != 1 ] || tlsc_names=(tlsc-smtpgate tlsc-stunnel)
+declare -A CTLS	# the TLS the load generator got from each TLS-client proxy
+for name in plain smtpgate-implicit smtpgate-starttls stunnel-implicit stunnel-starttls \
+    "${tlsc_names[@]}"; do
 	start_proxy "$name"
-	"$tmp/smtpload" -p "$(port_of "$name")" -n 1 -c 1 -m 1 -s 100 -t 30 \
-	    -l check >/dev/null || die "$name: a message did not go through"
+	tlsf "$name"
+	out=$("$tmp/smtpload" "${tf[@]}" -p "$(port_of "$name")" -n 1 -c 1 -m 1 \
+	    -s 100 -t 30 -l check) || die "$name: a message did not go through"
+	CTLS[$name]=$(kv "$out" tls)
 	stop_proxy
 done
 gw_tls=$(grep -o 'tls upstream=[^ ]* version=[^ ]* cipher=[^ ]* group=[^ ]*' \
@@ -645,6 +753,10 @@ pool_idle_measure() {
 	stop_proxy
 }
 
+# hold_measure, tlsc_report, hold_report: bench/tlsclient.sh
+source "$top/bench/tlsclient.sh"
+declare -A H	# H[name,metric]: the hold step
+
 # --- load ------------------------------------------------------------------
 start_time=$(date -u '+%Y-%m-%d %H:%M UTC')
 t_start=$(date +%s)
@@ -661,6 +773,12 @@ for rd in $(seq "$rounds"); do
 	for name in "${lat_names[@]}"; do
 		measure_lat "$name" "$rd"
 	done
+	[ "$tlsclient" = 1 ] || continue
+	note "round $rd of $rounds: TLS client side: implicit TLS from the clients, plaintext sink, both shapes"
+	for name in "${tlsc_names[@]}"; do
+		measure one "$name" "$n1" 1 "$rd"
+		measure many "$name" "$nm" "$mps" "$rd"
+	done
 done
 for rd in $(seq "$rounds"); do
 	note "round $rd of $rounds: idle sessions: $idle held open through each proxy"
@@ -670,7 +788,25 @@ for rd in $(seq "$rounds"); do
 	if [ "$has_pool" = 1 ]; then
 		pool_idle_measure "$rd"
 	fi
+	for name in "${tlsc_names[@]}"; do
+		idle_measure "$name" "" "$rd"
+	done
 done
+hold_names=()
+if [ "$hold" -gt 0 ]; then
+	hold_names=(hold-plain hold-tls hold-stunnel)
+	# stunnel holds two descriptors per session (client and sink): as
+	# many as the open-file limit allows
+	hst=$hold
+	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((2 * hold + 200)) ]; then
+		hst=$((($(ulimit -n) - 200) / 2))
+		note "hold: stunnel gets $hst sessions: $((2 * hold + 200)) descriptors needed, limit $(ulimit -n)"
+	fi
+	note "holding $hold client sessions open at once (ulimit -n $(ulimit -n))"
+	hold_measure hold-plain
+	hold_measure hold-tls
+	hold_measure hold-stunnel "$hst"
+fi
 end_load=$(cut -d' ' -f1-3 /proc/loadavg)
 t_end=$(date +%s)
 
@@ -708,6 +844,8 @@ label() {
 	plain) echo "plain floor (no TLS)" ;;
 	smtpgate-nopool-*) echo "smtpgate pool=no, ${1#smtpgate-nopool-}" ;;
 	stunnel-noresume) echo "stunnel noresume, implicit" ;;
+	tlsc-smtpgate) echo "smtpgate, tls = implicit" ;;
+	tlsc-stunnel) echo "stunnel, server mode" ;;
 	*) echo "${1%%-*}, ${1#*-}" ;;
 	esac
 }
@@ -840,3 +978,6 @@ for m in "${modes[@]}"; do
 done
 srow "idle client session, greeting only, kB" "< 10" "$(med idle smtpgate-implicit per)" le 9.999
 srow "idle pooled upstream connection, kB" "< 100" "$pool_kb" le 99.999
+
+tlsc_report
+hold_report

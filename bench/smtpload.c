@@ -9,18 +9,26 @@
  * per session the time from connect() to the final 250 of its last
  * message (what a program sending one message per connection waits).
  *
- *   smtpload -p PORT [-a ADDR] -n MESSAGES -c SESSIONS -m MSGS_PER_SESSION
- *            -s SIZE [-t SECONDS] [-l LABEL]
- *   smtpload -p PORT [-a ADDR] -I COUNT [-M] [-t SECONDS]
+ *   smtpload -p PORT [-a ADDR] [TLS] -n MESSAGES -c SESSIONS
+ *            -m MSGS_PER_SESSION -s SIZE [-t SECONDS] [-l LABEL]
+ *   smtpload -p PORT [-a ADDR] [TLS] -I COUNT [-M] [-t SECONDS]
+ *
+ * TLS: -T speaks implicit TLS (as on port 465: the handshake comes first,
+ * then the greeting), with wolfSSL, a full handshake per session (no
+ * resumption), TLS 1.2 or 1.3.  -C CAFILE verifies the server's chain
+ * against CAFILE and its name against -H NAME (default localhost);
+ * without -C the certificate is not checked.
  *
  * Load mode prints one line of key=value pairs: ok, failed, secs,
  * msg_per_s, mail_p50_ms, mail_p99_ms, sess_p50_ms, sess_p99_ms and
  * cpu_s (the CPU time smtpload itself used, to show that it was not the
- * bottleneck).  Idle mode (-I) opens COUNT sessions (at most 50 opening
- * at a time), reads each greeting (with -M also EHLO and MAIL, so that a
- * gateway that connects upstream only at MAIL has done so), prints
- * "held N" and keeps them open until standard input reaches end of file or
- * the time limit passes; then it closes them all.
+ * bottleneck); with -T also tls= (version/cipher/group of the first
+ * handshake).  Idle mode (-I) opens COUNT sessions (at most 50 opening
+ * at a time), does the TLS handshake with -T, reads each greeting (with -M
+ * also EHLO and MAIL, so that a gateway that connects upstream only at
+ * MAIL has done so), prints "held N secs=S" (S: the time to open them)
+ * and keeps them open until standard input reaches end of file or the time
+ * limit passes; then it closes them all.
  *
  * Every loop is bounded: by the message or session count and by the time
  * limit (-t, default 120 s), after which it stops and reports what it has.
@@ -31,8 +39,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,14 +54,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <wolfssl/options.h>	/* first: the library's build options */
+#include <wolfssl/ssl.h>
+
 enum st {
-	S_FREE, S_CONNECT, S_GREET, S_EHLO, S_MAIL, S_RCPT, S_DATA, S_BODY,
-	S_QUIT, S_HELD
+	S_FREE, S_CONNECT, S_HANDSHAKE, S_GREET, S_EHLO, S_MAIL, S_RCPT,
+	S_DATA, S_BODY, S_QUIT, S_HELD
 };
 
 struct sess {
 	int		fd;
 	enum st		st;
+	WOLFSSL	       *ssl;		/* NULL without -T */
 	char		in[4096];
 	size_t		inlen;
 	const char     *out;		/* what is left to send */
@@ -69,6 +83,10 @@ static size_t	bodylen;
 static double  *lat_mail, *lat_sess;
 static long	nlat_mail, nlat_sess;
 static long	sess_max;
+static WOLFSSL_CTX *tls_ctx;		/* -T */
+static const char *tls_name = "localhost";
+static char	tls_info[160];		/* the first handshake's parameters */
+static int	tls_errors;
 static const char *cmd_ehlo = "EHLO bench.test\r\n";
 static const char *cmd_mail = "MAIL FROM:<sender@bench.test>\r\n";
 static const char *cmd_rcpt = "RCPT TO:<rcpt@bench.test>\r\n";
@@ -87,15 +105,23 @@ now(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: smtpload -p PORT [-a ADDR] -n MESSAGES -c SESSIONS"
-	    " -m MSGS_PER_SESSION -s SIZE [-t SECONDS] [-l LABEL]\n"
-	    "       smtpload -p PORT [-a ADDR] -I COUNT [-M] [-t SECONDS]\n");
+	fprintf(stderr, "usage: smtpload -p PORT [-a ADDR] [TLS] -n MESSAGES"
+	    " -c SESSIONS -m MSGS_PER_SESSION -s SIZE [-t SECONDS] [-l LABEL]\n"
+	    "       smtpload -p PORT [-a ADDR] [TLS] -I COUNT [-M] [-t SECONDS]\n"
+	    "TLS:   -T [-C CAFILE [-H NAME]]\n");
 	exit(2);
 }
 
 static void
 sess_close(struct sess *s)
 {
+	if (s->ssl != NULL) {
+		/* one try at close_notify, so the server sees a clean end */
+		if (s->st != S_CONNECT && s->st != S_HANDSHAKE)
+			(void)wolfSSL_shutdown(s->ssl);
+		wolfSSL_free(s->ssl);
+		s->ssl = NULL;
+	}
 	if (s->fd >= 0) {
 		epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
 		close(s->fd);
@@ -123,22 +149,83 @@ want(struct sess *s, uint32_t ev)
 	epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &e);
 }
 
+/*
+ * Write up to N bytes, in plaintext or through TLS.  Returns the count
+ * written, 0 if the socket must become ready first (*ev: for what), -1 on
+ * error.  After 0 the caller retries with the same bytes, as wolfSSL
+ * requires.
+ */
+static ssize_t
+io_send(struct sess *s, const char *p, size_t n, uint32_t *ev)
+{
+	ssize_t r;
+	int e;
+
+	*ev = EPOLLOUT;
+	if (s->ssl == NULL) {
+		r = send(s->fd, p, n, MSG_NOSIGNAL);
+		if (r < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		return r;
+	}
+	r = wolfSSL_write(s->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+	if (r > 0)
+		return r;
+	e = wolfSSL_get_error(s->ssl, (int)r);
+	if (e == WOLFSSL_ERROR_WANT_READ)
+		*ev = EPOLLIN;
+	return e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE ?
+	    0 : -1;
+}
+
+/*
+ * Read into the session's input buffer.  Returns the count read, 0 if
+ * nothing is there yet (*ev: what to wait for), -1 on end of file or
+ * error.
+ */
+static ssize_t
+io_recv(struct sess *s, uint32_t *ev)
+{
+	size_t room = sizeof s->in - s->inlen;
+	ssize_t r;
+	int e;
+
+	*ev = EPOLLIN;
+	if (room == 0)
+		return -1;	/* a reply line longer than the buffer */
+	if (s->ssl == NULL) {
+		r = recv(s->fd, s->in + s->inlen, room, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return r > 0 ? r : -1;
+	}
+	r = wolfSSL_read(s->ssl, s->in + s->inlen, (int)room);
+	if (r > 0)
+		return r;
+	e = wolfSSL_get_error(s->ssl, (int)r);
+	if (e == WOLFSSL_ERROR_WANT_WRITE)
+		*ev = EPOLLIN | EPOLLOUT;
+	return e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE ?
+	    0 : -1;
+}
+
 /* send what is pending; returns -1 on error */
 static int
 flush(struct sess *s)
 {
-	while (s->outlen > 0) {
-		ssize_t n = send(s->fd, s->out, s->outlen, MSG_NOSIGNAL);
+	uint32_t ev = EPOLLIN;
 
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
+	while (s->outlen > 0) {
+		ssize_t n = io_send(s, s->out, s->outlen, &ev);
+
+		if (n < 0)
 			return -1;
-		}
+		if (n == 0)
+			break;
 		s->out += n;
 		s->outlen -= (size_t)n;
 	}
-	want(s, s->outlen > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	want(s, s->outlen > 0 ? EPOLLIN | ev : EPOLLIN);
 	return 0;
 }
 
@@ -311,61 +398,172 @@ pct(double *v, long n, double p)
 	return v[i] * 1000.0;
 }
 
+/* note the first handshake's parameters, for the report */
+static void
+tls_note(struct sess *s)
+{
+	const char *g;
+
+	if (tls_info[0] != '\0')
+		return;
+	g = wolfSSL_get_curve_name(s->ssl);
+	snprintf(tls_info, sizeof tls_info, "%s/%s/%s",
+	    wolfSSL_get_version(s->ssl), wolfSSL_get_cipher(s->ssl),
+	    g != NULL ? g : "-");
+}
+
+/* one step of the client handshake; -1 on failure */
+static int
+handshake(struct sess *s)
+{
+	int r = wolfSSL_connect(s->ssl), e;
+
+	if (r == WOLFSSL_SUCCESS) {
+		tls_note(s);
+		s->st = S_GREET;
+		want(s, EPOLLIN);
+		return 0;
+	}
+	e = wolfSSL_get_error(s->ssl, r);
+	if (e == WOLFSSL_ERROR_WANT_READ) {
+		want(s, EPOLLIN);
+		return 0;
+	}
+	if (e == WOLFSSL_ERROR_WANT_WRITE) {
+		want(s, EPOLLIN | EPOLLOUT);
+		return 0;
+	}
+	if (tls_errors++ < 5) {		/* a few, not one per session */
+		char buf[WOLFSSL_MAX_ERROR_SZ];
+
+		fprintf(stderr, "smtpload: TLS handshake: %d %s\n", e,
+		    wolfSSL_ERR_error_string((unsigned long)e, buf));
+	}
+	return -1;
+}
+
+/* the TCP connection is up: start TLS or wait for the greeting */
+static int
+connected(struct sess *s, uint32_t ev)
+{
+	int err = 0;
+	socklen_t el = sizeof err;
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
+	    err != 0 || (ev & (EPOLLERR | EPOLLHUP)))
+		return -1;
+	if (tls_ctx == NULL) {
+		s->st = S_GREET;
+		want(s, EPOLLIN);
+		return 0;
+	}
+	s->ssl = wolfSSL_new(tls_ctx);
+	if (s->ssl == NULL || wolfSSL_set_fd(s->ssl, s->fd) != WOLFSSL_SUCCESS)
+		return -1;
+	if (wolfSSL_check_domain_name(s->ssl, tls_name) != WOLFSSL_SUCCESS ||
+	    wolfSSL_UseSNI(s->ssl, WOLFSSL_SNI_HOST_NAME, tls_name,
+	    (unsigned short)strlen(tls_name)) != WOLFSSL_SUCCESS)
+		return -1;
+	s->st = S_HANDSHAKE;
+	return handshake(s);
+}
+
 static void
 handle(struct sess *s, uint32_t ev)
 {
 	if (s->st == S_CONNECT) {
-		int err = 0;
-		socklen_t el = sizeof err;
-
-		getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		if (err != 0 || (ev & (EPOLLERR | EPOLLHUP))) {
+		if (connected(s, ev) < 0)
+			sess_fail(s);
+		return;
+	}
+	if (s->st == S_HANDSHAKE) {
+		if (handshake(s) < 0) {
 			sess_fail(s);
 			return;
 		}
-		s->st = S_GREET;
-		want(s, EPOLLIN);
-		return;
+		if (s->st == S_HANDSHAKE)
+			return;
+		/* the greeting may already be inside wolfSSL: read on */
 	}
-	if (ev & EPOLLOUT) {
+	if (s->outlen > 0 && (ev & EPOLLOUT || s->ssl != NULL)) {
 		if (flush(s) < 0) {
 			sess_fail(s);
 			return;
 		}
 	}
-	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-		ssize_t n = recv(s->fd, s->in + s->inlen,
-		    sizeof s->in - s->inlen, 0);
+	if (s->ssl == NULL && !(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	/*
+	 * Read until nothing is left: records wolfSSL has already taken off
+	 * the socket do not make it readable again.  Bounded: each pass
+	 * consumes input, and 64 passes are plenty for one event.
+	 */
+	for (int pass = 0; pass < 64; pass++) {
+		uint32_t wev;
+		ssize_t n = io_recv(s, &wev);
 		int r;
 
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		if (n < 0) {
 			if (s->st == S_QUIT)	/* closed after QUIT: fine */
 				sess_close(s);
 			else
 				sess_fail(s);
 			return;
 		}
-		if (n < 0)
+		if (n == 0) {
+			if (wev & EPOLLOUT)
+				want(s, wev);
 			return;
+		}
 		s->inlen += (size_t)n;
 		r = on_input(s);
-		if (r < 0)
+		if (r < 0) {
 			sess_fail(s);
+			return;
+		}
+		if (r > 0 || s->st == S_FREE)
+			return;		/* closed after QUIT */
+		if (s->ssl == NULL)
+			return;		/* the socket stays readable if more */
 	}
+}
+
+/* the client context for -T; verification only with a CA file */
+static int
+tls_setup(const char *cafile)
+{
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS)
+		return -1;
+	tls_ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	if (tls_ctx == NULL ||
+	    wolfSSL_CTX_SetMinVersion(tls_ctx, WOLFSSL_TLSV1_2) !=
+	    WOLFSSL_SUCCESS)
+		return -1;
+	if (cafile == NULL) {
+		wolfSSL_CTX_set_verify(tls_ctx, WOLFSSL_VERIFY_NONE, NULL);
+		return 0;
+	}
+	if (wolfSSL_CTX_load_verify_locations(tls_ctx, cafile, NULL) !=
+	    WOLFSSL_SUCCESS) {
+		fprintf(stderr, "smtpload: cannot load CA file %s\n", cafile);
+		return -1;
+	}
+	wolfSSL_CTX_set_verify(tls_ctx, WOLFSSL_VERIFY_PEER, NULL);
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *addr = "127.0.0.1", *label = "load";
-	int port = 0, conc = 1, size = 1000, opt, i;
+	const char *addr = "127.0.0.1", *label = "load", *cafile = NULL;
+	int port = 0, conc = 1, size = 1000, opt, i, tls = 0;
 	double tlimit = 120, t0, t1;
 	struct sess *ss;
 	struct rlimit rl;
 	struct rusage ru;
 	struct epoll_event evs[256];
 
-	while ((opt = getopt(argc, argv, "a:p:n:c:m:s:t:l:I:M")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:n:c:m:s:t:l:I:MTC:H:")) != -1) {
 		switch (opt) {
 		case 'a': addr = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -377,14 +575,23 @@ main(int argc, char **argv)
 		case 'l': label = optarg; break;
 		case 'I': sess_max = atol(optarg); break;
 		case 'M': idle_mail = 1; break;
+		case 'T': tls = 1; break;
+		case 'C': cafile = optarg; break;
+		case 'H': tls_name = optarg; break;
 		default: usage();
 		}
 	}
 	if (port <= 0 || port > 65535 || conc < 1 || conc > 10000 ||
 	    per_sess < 1 || size < 0 || size > 64 * 1024 * 1024 ||
 	    tlimit <= 0 || (sess_max == 0 && (total < 1 || total > 10000000)) ||
-	    sess_max < 0 || sess_max > 100000)
+	    sess_max < 0 || sess_max > 100000 || (cafile != NULL && !tls) ||
+	    strlen(tls_name) == 0 || strlen(tls_name) > 253)
 		usage();
+	signal(SIGPIPE, SIG_IGN);	/* a peer gone: an error, not death */
+	if (tls && tls_setup(cafile) < 0) {
+		fprintf(stderr, "smtpload: TLS set-up failed\n");
+		return 2;
+	}
 	memset(&dst, 0, sizeof dst);
 	dst.sin_family = AF_INET;
 	dst.sin_port = htons((uint16_t)port);
@@ -455,7 +662,8 @@ main(int argc, char **argv)
 					bad++;
 			}
 		}
-		printf("held %ld\n", held);
+		printf("held %ld secs=%.2f%s%s\n", held, now() - t0,
+		    tls ? " tls=" : "", !tls ? "" : tls_info[0] ? tls_info : "-");
 		fflush(stdout);
 		/* hold until stdin closes, or the time limit */
 		{
@@ -529,11 +737,12 @@ main(int argc, char **argv)
 	qsort(lat_sess, (size_t)nlat_sess, sizeof(double), cmp);
 	printf("label=%s ok=%ld failed=%ld secs=%.3f msg_per_s=%.1f "
 	    "mail_p50_ms=%.2f mail_p99_ms=%.2f sess_p50_ms=%.2f "
-	    "sess_p99_ms=%.2f cpu_s=%.3f\n", label, done, total - done, t1 - t0,
+	    "sess_p99_ms=%.2f cpu_s=%.3f%s%s\n", label, done, total - done, t1 - t0,
 	    done / (t1 - t0), pct(lat_mail, nlat_mail, 0.50),
 	    pct(lat_mail, nlat_mail, 0.99), pct(lat_sess, nlat_sess, 0.50),
 	    pct(lat_sess, nlat_sess, 0.99),
 	    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+	    tls ? " tls=" : "", !tls ? "" : tls_info[0] ? tls_info : "-");
 	return done == total ? 0 : 1;
 }
