@@ -67,7 +67,7 @@ tlsc_report() {
 		case $k in
 		smtpgate-implicit) lb="smtpgate, plaintext client" ;;
 		tlsc-smtpgate) lb="smtpgate, TLS client" ;;
-		tlsc-stunnel) lb="stunnel, TLS client (+ sink conn)" ;;
+		tlsc-stunnel) lb="stunnel, TLS (+ sink conn)" ;;
 		esac
 		printf '%-30s %6s %12s %12s %10s %14s\n' "$lb" "$(med idle "$k" held)" \
 		    "$(med idle "$k" rss0)" "$(med idle "$k" rss1)" "$(med idle "$k" per)" \
