@@ -536,6 +536,7 @@ client_enter(struct smtp_client *c, enum client_state s)
 	case CS_BODY:
 		/* re-armed on every IO_LOWAT: an upstream that stops reading times out */
 		client_timer(c, c->up->command_timeout);
+		c->flags &= ~(CF_BODY_WAIT | CF_BODY_KICK);
 		smtp_stuff_init(&c->stuff);
 		c->bodyoff = c->bodylen = 0;
 		c->body_eof = 0;
@@ -1203,7 +1204,7 @@ on_conn(void *arg, enum upconn_event ev, enum gw_fail fcls, const char *text)
 		on_datain(c);
 		break;
 	case UPCONN_LOWAT:
-		if (c->state == CS_BODY) {
+		if (c->state == CS_BODY && !(c->flags & CF_BODY_WAIT)) {
 			client_timer(c, c->up->command_timeout);
 			client_body_pump(c);
 		}
@@ -1268,6 +1269,11 @@ on_defer(evutil_socket_t fd, short what, void *arg)
 		c->flags &= ~CF_FAIL_PENDING;
 		client_notify_failed(c);
 	}
+	if ((c->flags & CF_BODY_KICK) && !(c->flags & (CF_FAILED | CF_FREE))) {
+		c->flags &= ~CF_BODY_KICK;
+		if (c->state == CS_BODY && c->io != NULL)
+			client_body_pump(c);
+	}
 	client_idle_defer(c);
 	client_release(c);
 	/* c may be freed here */
@@ -1298,6 +1304,11 @@ client_body_pump(struct smtp_client *c)
 			/* the owner's body source may have freed us */
 			if (c->flags & (CF_FREE | CF_FAILED))
 				return;
+			if (n == SMTP_BODY_WAIT) {
+				/* streamed: smtp_client_body_more() resumes */
+				c->flags |= CF_BODY_WAIT;
+				return;
+			}
 			if (n < 0) {
 				/*
 				 * Without the final dot the upstream discards
@@ -1404,6 +1415,24 @@ void
 smtp_client_rcpt(struct smtp_client *c, const char *args)
 {
 	client_command(c, "RCPT", CS_RCPT, args);
+}
+
+/*
+ * smtp_client_body_more - resume a pump the body source paused.  Deferred
+ * to the loop: the source's owner is usually inside its own io callback,
+ * and what it adds in one turn then goes out as one write.  The upstream
+ * timer restarts: the wait was the client's, bounded by its own session.
+ */
+void
+smtp_client_body_more(struct smtp_client *c)
+{
+	if (c == NULL || c->state != CS_BODY || !(c->flags & CF_BODY_WAIT) ||
+	    (c->flags & CF_FAILED))
+		return;
+	c->flags &= ~CF_BODY_WAIT;
+	client_timer(c, c->up->command_timeout);
+	c->flags |= CF_BODY_KICK;
+	event_active(c->ev_defer, EV_TIMEOUT, 1);
 }
 
 /* smtp_client_rset - RSET */

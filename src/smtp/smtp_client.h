@@ -167,8 +167,12 @@ struct smtp_client_cb {
 /*
  * The body source for DATA: copy up to len bytes of the (unstuffed, CRLF)
  * message into buf; return the count, 0 at the end, -1 on an error (the
- * client then aborts the connection without sending the final dot).
+ * client then aborts the connection without sending the final dot), or
+ * SMTP_BODY_WAIT when nothing is there yet (a body streamed while the
+ * client sends it): the pump stops until smtp_client_body_more().  The
+ * first call comes after the upstream's 354.
  */
+#define SMTP_BODY_WAIT	(-2)
 typedef ssize_t (*smtp_body_fn)(void *arg, char *buf, size_t len);
 
 struct smtp_client *smtp_client_new(const struct smtp_client_params *,
@@ -179,6 +183,12 @@ void	smtp_client_mail(struct smtp_client *, const char *args);
 void	smtp_client_rcpt(struct smtp_client *, const char *args);
 /* smtp_client_data - DATA, then the body from fn, dot-stuffed, then "." */
 void	smtp_client_data(struct smtp_client *, smtp_body_fn, void *arg);
+/*
+ * smtp_client_body_more - the body source has more (or its end) after it
+ * said SMTP_BODY_WAIT; the pump runs again from the event loop.  No-op
+ * in any other state.
+ */
+void	smtp_client_body_more(struct smtp_client *);
 /* smtp_client_rset - RSET */
 void	smtp_client_rset(struct smtp_client *);
 /*

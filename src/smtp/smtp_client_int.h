@@ -71,6 +71,8 @@ enum client_state {
 #define CF_PARKING	0x4000	/* our own RSET (from detach) is in flight */
 #define CF_READY_PENDING 0x8000	/* ready() to a new owner waits on ev_defer */
 #define CF_TX_DIRTY	0x20000	/* a MAIL went out since ready or RSET's 250 */
+#define CF_BODY_WAIT	0x40000	/* the body source said SMTP_BODY_WAIT */
+#define CF_BODY_KICK	0x80000	/* smtp_client_body_more(): pump on ev_defer */
 
 struct smtp_client {
 	enum client_state	 state;

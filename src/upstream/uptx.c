@@ -219,6 +219,30 @@ uptx_discard(struct uptx *tx)
 	tx->state = UPTX_IDLE;
 }
 
+/*
+ * uptx_abort - a streamed body went wrong on the client's side: close the
+ * connection at once, with no final dot and no QUIT (a QUIT now would be
+ * read as body text).  Without its dot the upstream delivers nothing.
+ */
+void
+uptx_abort(struct uptx *tx)
+{
+	if (tx->cli == NULL)
+		return;
+	uptx_give_back(tx, UPTX_GIVE_DROP);
+	tx->ready = 0;
+	tx->open = 0;
+	tx->mailwait = 0;
+	tx->state = UPTX_IDLE;
+}
+
+void
+uptx_body_more(struct uptx *tx)
+{
+	if (tx->cli != NULL && tx->state == UPTX_DATA)
+		smtp_client_body_more(tx->cli);
+}
+
 int
 uptx_reused(const struct uptx *tx)
 {

@@ -138,6 +138,14 @@ int	uptx_open(struct uptx *, const struct uptx_conn *,
 void	uptx_close(struct uptx *);
 /* uptx_discard - give it back never to be used again (QUIT if in step) */
 void	uptx_discard(struct uptx *);
+/*
+ * uptx_abort - close the connection now, mid-body: no final dot, no QUIT,
+ * no callback; the upstream delivers nothing (a streamed body the client
+ * side refused or lost)
+ */
+void	uptx_abort(struct uptx *);
+/* uptx_body_more - the body source of uptx_data has more after a WAIT */
+void	uptx_body_more(struct uptx *);
 /* uptx_begin - a new transaction: forget the last one's failure */
 void	uptx_begin(struct uptx *);
 /*
@@ -147,7 +155,12 @@ void	uptx_begin(struct uptx *);
 int	uptx_mail(struct uptx *, const struct smtp_path *from);
 /* uptx_rcpt - RCPT; NULL, or why the arguments could not be built */
 const char *uptx_rcpt(struct uptx *, const struct smtp_path *to);
-/* uptx_data - DATA, the body from fn, the final dot */
+/*
+ * uptx_data - DATA, the body from fn, the final dot.  fn is first called
+ * after the upstream's 354 and may return SMTP_BODY_WAIT (smtp_client.h)
+ * until uptx_body_more(); a refused DATA is reply(UPTX_DATA) without any
+ * call of fn.
+ */
 void	uptx_data(struct uptx *, ssize_t (*fn)(void *, char *, size_t),
 	    void *arg);
 /* uptx_rset - RSET if a transaction is open upstream: 0, else -1 */
