@@ -42,6 +42,7 @@ static const char *const smtp_strstates[] = {
 	"WAIT_RSET",
 	"BODY",
 	"WAIT_DATA",
+	"WAIT_354",
 	"AUTH_PLAIN",
 	"AUTH_LOGIN_USER",
 	"AUTH_LOGIN_PASS",
@@ -528,10 +529,12 @@ static int
 smtp_reading(const struct smtp_server *s)
 {
 	switch (s->state) {
+	case STATE_BODY:
+		/* the owner's buffer is full: it resumes us */
+		return !(s->flags & SF_BODYWAIT);
 	case STATE_CONNECTED:
 	case STATE_HELO:
 	case STATE_TX:
-	case STATE_BODY:
 	case STATE_AUTH_PLAIN:
 	case STATE_AUTH_LOGIN_USER:
 	case STATE_AUTH_LOGIN_PASS:
@@ -543,6 +546,7 @@ smtp_reading(const struct smtp_server *s)
 	case STATE_WAIT_RCPT:
 	case STATE_WAIT_RSET:
 	case STATE_WAIT_DATA:
+	case STATE_WAIT_354:
 	case STATE_QUIT:
 	case STATE_CLOSED:
 		return 0;

@@ -43,10 +43,17 @@ struct smtp_server_cb {
 	void	(*rset)(void *arg);
 	/*
 	 * data_begin: DATA accepted by the session (a recipient was accepted);
-	 * return 0 to have 354 sent, or -1 to refuse (451 4.3.0).
+	 * return 0 to have 354 sent, -1 to refuse (451 4.3.0), or 1 when
+	 * the owner answers with smtp_server_reply(): 354 starts the body
+	 * (a body streamed upstream: the upstream's 354 first), a 4xx or
+	 * 5xx refuses DATA and leaves the transaction open.
 	 */
 	int	(*data_begin)(void *arg);
-	/* data_write: unstuffed message bytes; -1 makes the message fail (452) */
+	/*
+	 * data_write: unstuffed message bytes; -1 makes the message fail
+	 * (452), 1 takes them and pauses reading until
+	 * smtp_server_body_resume() (the owner's buffer is full).
+	 */
 	int	(*data_write)(void *arg, const char *, size_t);
 	/* data_end: complete message, owner must smtp_server_reply() */
 	void	(*data_end)(void *arg);
@@ -89,6 +96,8 @@ void	smtp_server_reply(struct smtp_server *, int code, const char *enh,
  * (530 5.7.0) until an AUTH got 235.  Call right after smtp_server_new().
  */
 void	smtp_server_require_auth(struct smtp_server *);
+/* smtp_server_body_resume - read the body on after data_write() said 1 */
+void	smtp_server_body_resume(struct smtp_server *);
 /* smtp_server_drain - close after the current transaction (421 when idle) */
 void	smtp_server_drain(struct smtp_server *);
 void	smtp_server_free(struct smtp_server *);

@@ -23,6 +23,7 @@ static int	smtp_size_value(const char *, unsigned long long *);
 static int	smtp_check_mail_params(struct smtp_server *);
 static int	smtp_check_rcpt_params(struct smtp_server *, const char *);
 static void	smtp_body_end(struct smtp_server *);
+static void	smtp_body_pause(struct smtp_server *);
 static const char *smtp_strdataerr(enum smtp_data_err, int);
 
 int
@@ -421,21 +422,69 @@ smtp_proceed_data(struct smtp_server *s, const char *args)
 	/* s may be freed here */
 	if (s->flags & SF_FREE)
 		return;
+	if (r == 1) {
+		/* streamed: the upstream's 354 (or refusal) comes as a reply */
+		smtp_wait_owner(s, STATE_WAIT_354);
+		return;
+	}
 	if (r != 0) {
 		smtp_log_msg(s, "cannot-accept", s->nrcpt, 0, 451, "4.3.0",
 		    "Cannot accept the message now");
 		smtp_send(s, 451, "4.3.0", "Cannot accept the message now");
 		return;
 	}
+	smtp_body_start(s);
+	smtp_send(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+}
+
+/* smtp_body_start - the body is read from here; the 354 is the caller's */
+void
+smtp_body_start(struct smtp_server *s)
+{
 	smtp_data_init(&s->data, s->max_size, s->normalize);
 	if (s->long_lines != LONG_LINES_REFUSE)
 		smtp_data_linemax(&s->data, SMTP_DATA_LONG_LINE_MAX);
 	(void)clock_gettime(CLOCK_MONOTONIC, &s->data_t0);
 	s->data_in = 0;
-	s->flags &= ~SF_WFAIL;
+	s->flags &= ~(SF_WFAIL | SF_BODYWAIT);
 	s->flags |= SF_INBODY;
 	smtp_enter_state(s, STATE_BODY);
-	smtp_send(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+}
+
+/*
+ * smtp_server_body_resume - the owner took what data_write() gave it
+ * after a 1: read on.  The pause is the owner's (its upstream), so it is
+ * not counted against the client's min_data_rate.
+ */
+void
+smtp_server_body_resume(struct smtp_server *s)
+{
+	struct timespec	 now;
+
+	if (!(s->flags & SF_BODYWAIT) || s->state != STATE_BODY)
+		return;
+	s->flags &= ~SF_BODYWAIT;
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	s->data_t0.tv_sec += now.tv_sec - s->pause_t0.tv_sec;
+	s->data_t0.tv_nsec += now.tv_nsec - s->pause_t0.tv_nsec;
+	if (s->data_t0.tv_nsec < 0) {
+		s->data_t0.tv_nsec += 1000000000L;
+		s->data_t0.tv_sec--;
+	} else if (s->data_t0.tv_nsec >= 1000000000L) {
+		s->data_t0.tv_nsec -= 1000000000L;
+		s->data_t0.tv_sec++;
+	}
+	smtp_resume(s);
+}
+
+/* smtp_body_pause - data_write() said 1: no reading, no client timeout */
+static void
+smtp_body_pause(struct smtp_server *s)
+{
+	s->flags |= SF_BODYWAIT;
+	(void)clock_gettime(CLOCK_MONOTONIC, &s->pause_t0);
+	io_set_read(s->io, 0);
+	io_set_timeout(s->io, 0);
 }
 
 /*
@@ -449,7 +498,7 @@ smtp_body(struct smtp_server *s)
 	struct buf	*in = io_in(s->io);
 	char		 out[2 * SMTP_SRV_CHUNK + 2];
 	size_t		 inlen, used, outlen = 0;
-	int		 done = 0;
+	int		 done = 0, r;
 
 	if ((inlen = buf_len(in)) == 0)
 		return 0;
@@ -464,11 +513,14 @@ smtp_body(struct smtp_server *s)
 	s->data_in += used;
 
 	if (outlen > 0 && !(s->flags & SF_WFAIL)) {
-		if (s->cb->data_write(s->arg, out, outlen) == -1)
-			s->flags |= SF_WFAIL;
+		r = s->cb->data_write(s->arg, out, outlen);
 		/* s may be freed here */
 		if (s->flags & SF_FREE)
 			return 1;
+		if (r == -1)
+			s->flags |= SF_WFAIL;
+		else if (r == 1 && !done)
+			smtp_body_pause(s);
 	}
 	if (done)
 		smtp_body_end(s);

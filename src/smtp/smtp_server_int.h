@@ -54,6 +54,7 @@ enum smtp_state {
 	STATE_WAIT_RSET,	/* owner->rset(): RSET, or EHLO in a tx */
 	STATE_BODY,		/* reading the message after 354 */
 	STATE_WAIT_DATA,	/* owner->data_end() called, reply awaited */
+	STATE_WAIT_354,		/* data_begin() said 1: its 354 or refusal awaited */
 	STATE_AUTH_PLAIN,	/* 334 sent, the PLAIN response awaited */
 	STATE_AUTH_LOGIN_USER,	/* 334 Username: sent */
 	STATE_AUTH_LOGIN_PASS,	/* 334 Password: sent */
@@ -78,6 +79,7 @@ enum smtp_state {
 #define SF_AUTHED	0x0800	/* an AUTH got 235 */
 #define SF_SKIPDROP	0x1000	/* after SF_SKIPLINE, drop the input behind */
 #define SF_EXPIRED	0x4000	/* max_session_time passed while not reading */
+#define SF_BODYWAIT	0x8000	/* data_write() said 1: reading paused */
 
 /* command flags */
 #define CMD_LAST	0x01	/* must end a pipelined group (RFC 2920) */
@@ -122,6 +124,7 @@ struct smtp_server {
 	char				 from[SMTP_PATH_MAX];	/* for logs */
 	struct smtp_data		 data;
 	struct timespec			 data_t0;	/* when 354 was sent */
+	struct timespec			 pause_t0;	/* SF_BODYWAIT since */
 	unsigned long long		 data_in;	/* octets read since */
 
 	/* HELO/EHLO waiting for the owner's rset */
@@ -153,6 +156,7 @@ struct smtp_cmd {
 };
 
 int	smtp_body(struct smtp_server *);
+void	smtp_body_start(struct smtp_server *);
 int	smtp_check_auth(struct smtp_server *, const char *);
 int	smtp_check_data(struct smtp_server *, const char *);
 int	smtp_check_helo(struct smtp_server *, const char *);

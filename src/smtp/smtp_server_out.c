@@ -24,6 +24,20 @@ static void	smtp_vsend(struct smtp_server *, int, const char *,
 static void	smtp_trace_line(struct smtp_server *, char, const char *,
 		    size_t);
 
+/*
+ * Only a streamed DATA takes an intermediate reply, and only 354; it
+ * takes no 2xx (that would be a success for a message not yet sent).
+ */
+static int
+smtp_owner_code_bad(const struct smtp_server *s, int code)
+{
+	if (code < 200 || code > 599)
+		return 1;
+	if (s->state == STATE_WAIT_354)
+		return code < 400 && code != 354;
+	return code / 100 == 3;
+}
+
 /* smtp_server_reply - the owner's answer to the command in flight */
 void
 smtp_server_reply(struct smtp_server *s, int code, const char *enh,
@@ -41,7 +55,7 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 	}
 	if (s->state != STATE_WAIT_MAIL && s->state != STATE_WAIT_RCPT &&
 	    s->state != STATE_WAIT_RSET && s->state != STATE_WAIT_DATA &&
-	    s->state != STATE_WAIT_AUTH)
+	    s->state != STATE_WAIT_AUTH && s->state != STATE_WAIT_354)
 		fatalx("%016llx smtp_server_reply: no command in flight "
 		    "(state %s)", (unsigned long long)s->info.id,
 		    smtp_strstate(s->state));
@@ -51,7 +65,7 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 	 * outside 2xx-5xx would make the client's reading of our reply
 	 * ambiguous: say "local error" instead of passing it on.
 	 */
-	if (code < 200 || code > 599) {
+	if (smtp_owner_code_bad(s, code)) {
 		log_warnx("%016llx owner reply code=%d replaced",
 		    (unsigned long long)s->info.id, code);
 		code = 451;
@@ -88,6 +102,17 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 			smtp_emit(s, code, enh, text);
 		}
 		s->pending = SMTP_CMD_UNKNOWN;
+		break;
+	case STATE_WAIT_354:
+		if (code == 354) {
+			smtp_body_start(s);
+			smtp_emit(s, 354, NULL,
+			    "End data with <CR><LF>.<CR><LF>");
+			break;
+		}
+		/* DATA refused: MAIL and the recipients stand (RFC 5321) */
+		smtp_enter_state(s, STATE_TX);
+		smtp_emit(s, code, enh, text);
 		break;
 	case STATE_WAIT_DATA:
 		/* a message went through: the session makes progress */
