@@ -308,6 +308,8 @@ static const struct conf_key keytab[] = {
 	    0, 1000000000, LS(min_data_rate), NULL, 0 },
 	{ SEC_LISTENER, "received_header", KT_BOOL, "no", DERIVE_NONE, 0, 0,
 	    LS(received_header), NULL, 0 },
+	{ SEC_LISTENER, "stream_data", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
+	    LS(stream_data), NULL, 0 },
 	{ SEC_LISTENER, "dkim", KT_NAMES, "", DERIVE_NONE, 0, CONF_MAX_DKIM,
 	    LSL(dkim_names, ndkim), NULL, 1 },
 	{ SEC_LISTENER, "dkim_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,

@@ -280,6 +280,7 @@ struct conf_listener {
 	unsigned	 max_junk_commands;	/* default 100 */
 	unsigned	 min_data_rate;		/* octets/s, default 500, 0 off */
 	int		 received_header;	/* default 0 */
+	int		 stream_data;		/* default 1 */
 	char		 dkim_names[CONF_MAX_DKIM][CONF_NAME_MAX];
 	size_t		 ndkim;			/* default none: match by domain */
 	const struct conf_dkim *dkim[CONF_MAX_DKIM];	/* resolved by the cross-check */

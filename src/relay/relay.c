@@ -293,7 +293,8 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	t.proxy = smtp_server_info(r->srv)->proxy;
 	t.from = relay_from(r);
 	t.nrcpt = r->nrcpt;
-	t.size = r->spool != NULL ? spool_size(r->spool) : 0ULL;
+	t.size = r->spool != NULL ? spool_size(r->spool) :
+	    relay_stream_size(r);
 	t.host = r->up->host;
 	t.port = r->up->port;
 	/* kept from tx_ready: the client may be gone (a timeout at the dot) */
@@ -319,6 +320,7 @@ relay_tx_reply(struct relay *r, int code, const char *enh, const char *text)
 	relay_log_tx(r, code, enh, text);
 	spool_free(r->spool);
 	r->spool = NULL;
+	relay_stream_free(r);
 	relay_dkim_reset(r);
 	smtp_server_reply(r->srv, code, enh, text);
 }
@@ -679,6 +681,7 @@ srv_rset(void *arg)
 
 	spool_free(r->spool);
 	r->spool = NULL;
+	relay_stream_free(r);
 	relay_dkim_reset(r);
 	if (uptx_rset(r->tx) == 0) {
 		relay_enter(r, R_RSET);
@@ -687,12 +690,12 @@ srv_rset(void *arg)
 	smtp_server_reply(r->srv, 250, "2.0.0", "Ok");
 }
 
-/* relay_received - our trace header, when the listener asks for one */
+/* relay_received - our trace header into hdr (RECEIVED_MAX); its length or -1 */
 static int
-relay_received(struct relay *r)
+relay_received(struct relay *r, char *hdr)
 {
 	const struct smtp_server_info	*si = smtp_server_info(r->srv);
-	char				 hdr[RECEIVED_MAX], date[64], forp[SMTP_PATH_MAX + 16];
+	char				 date[64], forp[SMTP_PATH_MAX + 16];
 	struct tm			 tm;
 	time_t				 now = time(NULL);
 	int				 n;
@@ -703,15 +706,30 @@ relay_received(struct relay *r)
 	forp[0] = '\0';
 	if (r->nrcpt == 1)
 		(void)snprintf(forp, sizeof(forp), "\r\n\tfor <%s>", r->first_rcpt);
-	n = snprintf(hdr, sizeof(hdr),
+	n = snprintf(hdr, RECEIVED_MAX,
 	    "Received: from %s ([%s])\r\n\tby %s (smtpgate) with %s id %016" PRIx64
 	    "%s;\r\n\t%s\r\n",
 	    si->helo[0] ? si->helo : "unknown", si->peer, r->env->conf->hostname,
 	    si->esmtp ? "ESMTP" : "SMTP", r->id, forp, date);
-	if (n < 0 || (size_t)n >= sizeof(hdr))
+	if (n < 0 || n >= RECEIVED_MAX)
 		return -1;
-	r->recvlen = (size_t)n;
-	return spool_write(r->spool, hdr, (size_t)n);
+	return n;
+}
+
+/* relay_data_stream - DATA streamed upstream (relay_stream.c) */
+static int
+relay_data_stream(struct relay *r)
+{
+	char	 hdr[RECEIVED_MAX];
+	int	 n = 0;
+
+	spool_free(r->spool);
+	r->spool = NULL;
+	relay_dkim_reset(r);
+	r->recvlen = 0;
+	if (r->l->received_header && (n = relay_received(r, hdr)) == -1)
+		return -1;
+	return relay_stream_begin(r, hdr, (size_t)n);
 }
 
 static int
@@ -719,8 +737,13 @@ srv_data_begin(void *arg)
 {
 	struct relay	*r = arg;
 
+	char		 hdr[RECEIVED_MAX];
+	int		 n = 0;
+
 	if (!uptx_ready(r->tx))
 		return -1;
+	if (relay_stream_wanted(r))
+		return relay_data_stream(r);
 	spool_free(r->spool);
 	r->spool = spool_new(SPOOL_MEM_THRESHOLD,
 	    r->l->max_message_size + RECEIVED_MAX, NULL);
@@ -736,7 +759,12 @@ srv_data_begin(void *arg)
 		r->spool = NULL;
 		return -1;
 	}
-	if (r->l->received_header && relay_received(r) == -1) {
+	if (r->l->received_header && (n = relay_received(r, hdr)) != -1) {
+		r->recvlen = (size_t)n;
+		if (spool_write(r->spool, hdr, (size_t)n) == -1)
+			n = -1;
+	}
+	if (r->l->received_header && n == -1) {
 		spool_free(r->spool);
 		r->spool = NULL;
 		relay_dkim_reset(r);
@@ -750,6 +778,8 @@ srv_data_write(void *arg, const char *p, size_t len)
 {
 	struct relay	*r = arg;
 
+	if (r->stream != NULL)
+		return relay_stream_write(r, p, len);
 	if (spool_write(r->spool, p, len) == -1)
 		return -1;
 	/* too large a header block makes the message unsignable, not failed */
@@ -817,7 +847,14 @@ static void
 srv_data_end(void *arg)
 {
 	struct relay	*r = arg;
+	enum gw_fail	 cls;
 
+	if (r->stream != NULL) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &r->dot_start);
+		if ((cls = relay_stream_end(r)) != FAIL_NONE)
+			relay_fail_tx(r, cls);
+		return;
+	}
 	if (!uptx_ready(r->tx)) {
 		relay_fail_tx(r, uptx_lost(r->tx) != FAIL_NONE ?
 		    uptx_lost(r->tx) : FAIL_CLOSED);
@@ -851,7 +888,9 @@ srv_data_abort(void *arg)
 {
 	struct relay	*r = arg;
 
-	/* still open upstream: the next MAIL sends RSET there first */
+	/* streamed: the upstream connection goes, with no final dot */
+	relay_stream_abort(r);
+	/* spooled: still open upstream, the next MAIL sends RSET first */
 	spool_free(r->spool);
 	r->spool = NULL;
 	relay_dkim_reset(r);
@@ -868,6 +907,7 @@ srv_closed(void *arg, const char *reason)
 	pop3_client_free(r->pop);
 	r->pop = NULL;
 	uptx_free(r->tx);
+	relay_stream_free(r);
 	spool_free(r->spool);
 	relay_dkim_reset(r);
 	smtp_server_free(r->srv);
@@ -1025,6 +1065,9 @@ tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
 		relay_fail_rcpt(r, cls);
 		break;
 	case R_DATA:
+		/* mid-stream: the client is answered at its final dot */
+		if (relay_stream_failed(r, cls))
+			break;
 		relay_slow_reply(r, smtp_reply_fail_map(cls)->code);
 		relay_fail_tx(r, cls);
 		break;

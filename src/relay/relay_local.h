@@ -35,6 +35,7 @@ struct pop3_client;
 struct secret_fetch;
 struct signers;
 struct spool;
+struct relay_stream;
 struct dkim_msg;
 struct users;
 struct users_entry;
@@ -96,6 +97,7 @@ struct relay {
 	char			 first_rcpt[SMTP_PATH_MAX];
 	unsigned		 nrcpt;
 	struct spool		*spool;
+	struct relay_stream	*stream;	/* the body streamed (relay_stream.c) */
 	/* auth = map: the client's entry, alive as long as env is */
 	const struct users_entry *map;
 	/* map and passthrough: who is authenticating */
@@ -159,6 +161,16 @@ void	relay_auth_failed(struct relay *, enum gw_fail,
 /* relay_rate.c: rate limits; 1 if over, the command then answered */
 int	relay_rate_mail(struct relay *);
 int	relay_rate_rcpt(struct relay *);
+
+/* relay_stream.c: a body streamed upstream as it arrives */
+int	relay_stream_wanted(const struct relay *);
+int	relay_stream_begin(struct relay *, const char *, size_t);
+int	relay_stream_write(struct relay *, const char *, size_t);
+enum gw_fail relay_stream_end(struct relay *);
+int	relay_stream_failed(struct relay *, enum gw_fail);
+void	relay_stream_abort(struct relay *);
+void	relay_stream_free(struct relay *);
+unsigned long long relay_stream_size(const struct relay *);
 
 /* relay_dkim.c: DKIM of the session's message */
 void	relay_dkim_reset(struct relay *);
