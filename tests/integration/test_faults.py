@@ -43,7 +43,7 @@ def relay_ok(gw, message, what="next transaction"):
 
 
 def fault_case(fault, enh, cls, message=None, mode="starttls",
-               upstream_conf=None, at="MAIL", extra=()):
+               upstream_conf=None, at="MAIL", extra=(), listener=None):
     """Relay one message through a gateway whose upstream shows fault on
     its first connection.  The failure must be a 451 with enhanced code
     enh and "(cls)" in the text, at MAIL (the upstream connection is made
@@ -52,7 +52,7 @@ def fault_case(fault, enh, cls, message=None, mode="starttls",
     deliver through the same upstream, now behaving.  Returns
     (FaultUpstream, Gateway)."""
     up = FaultUpstream(fault, mode=mode, count=1, extra=extra)
-    gw = Gateway(up, upstream_conf=upstream_conf)
+    gw = Gateway(up, upstream_conf=upstream_conf, listener=listener)
     message = message or sample_message(fault)
     with gw.client() as c:
         c.start()
@@ -68,6 +68,11 @@ def fault_case(fault, enh, cls, message=None, mode="starttls",
         elif at == "RCPT":
             check(r is replies[1] and len(replies) == 2,
                   "want the failure at RCPT: %r", replies)
+        elif at == "DATA":
+            # streamed (stream_data = yes): DATA gets the upstream's
+            # answer, and no body is sent
+            check(r is replies[2] and len(replies) == 3,
+                  "want the failure at DATA: %r", replies)
         else:
             check(r is replies[-1] and len(replies) == 4,
                   "want the failure at the final dot: %r", replies)
@@ -221,9 +226,10 @@ def test_upstream_drips_reply():
 # (protocol), a log line that says what came instead, no transaction
 # logged with the upstream's 2xx/3xx, and the connection dropped.
 
-def wrong_reply_case(at, reply, client_at):
+def wrong_reply_case(at, reply, client_at, listener=None):
     up, gw = fault_case("wrong-reply", "4.5.0", "protocol", at=client_at,
-                        extra=["--at", at, "--reply", reply])
+                        extra=["--at", at, "--reply", reply],
+                        listener=listener)
     sent = up.events("sent", conn=1)
     check(sent and sent[0]["reply"] == reply, "faultup did not send the "
           "wrong reply: %r", up.events(conn=1))
@@ -244,11 +250,17 @@ def wrong_reply_case(at, reply, client_at):
 
 
 def test_data_answered_250_not_354():
-    wrong_reply_case("DATA", "250 2.0.0 OK", "dot")
+    wrong_reply_case("DATA", "250 2.0.0 OK", "DATA")
 
 
 def test_data_answered_3xx_not_354():
-    wrong_reply_case("DATA", "334 2.0.0 go on", "dot")
+    wrong_reply_case("DATA", "334 2.0.0 go on", "DATA")
+
+
+def test_data_answered_250_not_354_spooled():
+    # stream_data = no: DATA goes upstream after the client's dot
+    wrong_reply_case("DATA", "250 2.0.0 OK", "dot",
+                     listener={"stream_data": "no"})
 
 
 def test_mail_answered_3xx():

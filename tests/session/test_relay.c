@@ -1412,13 +1412,46 @@ test_pipelined(void **state)
 	t_free(t);
 }
 
+static void	wait_raw(struct t *, int, const char *);
+static void	wait_closed(struct t *, int);
+
 /*
- * The upstream refuses DATA itself: the client, which already sent its
- * body to the gateway, gets the upstream's refusal after the dot, never a
- * 250, and the upstream never sees the body.
+ * The upstream refuses DATA itself.  Streamed (the default): the refusal
+ * is the client's answer to DATA, and no body is sent at all.
  */
 static void
 test_data_refused(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "554 5.5.1 No valid recipients\r\n" },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd(t, "DATA\r\n", "554 5.5.1 No valid recipients\r\n");
+	assert_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/*
+ * stream_data = no: the client, which already sent its body to the
+ * gateway, gets the upstream's refusal of DATA after the dot, never a
+ * 250, and the upstream never sees the body.
+ */
+static void
+test_data_refused_spooled(void **state)
 {
 	static const struct step s[] = {
 		GREET, EHLO,
@@ -1432,12 +1465,15 @@ test_data_refused(void **state)
 
 	(void)state;
 	t = t_new(s, NULL);
-	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	assert_int_equal(t_conf(t, "stream_data = no\n", NULL), 0);
 	t_start(t);
 	ehlo(t);
 	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
 	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
 	cmd_prefix(t, "DATA\r\n", "354 ");
+	/* spooled: the upstream has not seen DATA yet */
+	assert_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n");
 	cl_send(t, MSG ".\r\n");
 	cl_reply(t, got, sizeof(got));
 	assert_string_equal(got, "554 5.5.1 No valid recipients\r\n");
@@ -1465,6 +1501,181 @@ test_data_refused_then_mail(void **state)
 		END
 	};
 	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd(t, "DATA\r\n", "554 5.5.1 No valid recipients\r\n");
+	/* the session's transaction stands too: MAIL needs RSET first */
+	cmd_prefix(t, "MAIL FROM:<c@src.test>\r\n", "503 ");
+	cmd(t, "RSET\r\n", "250 2.0.0 Ok\r\n");
+	cmd(t, "MAIL FROM:<c@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	assert_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    "RSET\r\nMAIL FROM:<c@src.test>\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/*
+ * Streamed DATA: the client's 354 waits for the upstream's, and the body
+ * reaches the upstream while the client still sends it (before its dot).
+ */
+static void
+test_stream_354_after_upstream(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", HOLD },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+	int		 i;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cl_send(t, "DATA\r\n");
+	if (!run_until(t, upstream_holds))
+		fail_msg("DATA never reached the upstream");
+	for (i = 0; i < 20; i++)
+		(void)event_base_loop(t->base, EVLOOP_NONBLOCK);
+	assert_int_equal(t->cinlen, 0);	/* no 354 of our own */
+	up_release(&t->up, 0, "354 go ahead\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "354 ", 4) == 0);
+	/* the first part of the body goes up before the client's dot */
+	cl_send(t, "Subject: one\r\n");
+	wait_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    "Subject: one\r\n");
+	cmd(t, "\r\n..dot\r\nbody\r\n.\r\n", CL_OK);
+	assert_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    "Subject: one\r\n\r\n..dot\r\nbody\r\n.\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/*
+ * A bare LF mid-stream under bare_newline = reject: the client gets the
+ * same 550 as when spooled, and the upstream connection is closed before
+ * any end of data (it got part of the body and no dot: nothing is
+ * delivered).  The next message opens a new connection.
+ */
+static void
+test_stream_bare_lf_aborts(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, s);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cl_send(t, "Subject: one\r\n\r\nfirst line\r\n");
+	wait_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    "Subject: one\r\n\r\nfirst line\r\n");
+	/* a bare LF, then the real end of data */
+	cl_send(t, "smuggled\n.\r\nMAIL FROM:<x@evil.test>\r\n.\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "550 5.6.0 Message contains bare CR or LF\r\n");
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 0);
+	assert_null(memmem(t->up.conns[0].raw, t->up.conns[0].rawlen,
+	    "\r\n.\r\n", 5));
+	assert_null(memmem(t->up.conns[0].raw, t->up.conns[0].rawlen,
+	    "evil", 4));
+	/* the session goes on; the next message on a new connection */
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cmd(t, MSG ".\r\n", CL_OK);
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/* the client disconnects mid-body: the upstream is closed with no dot */
+static void
+test_stream_client_gone(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cl_send(t, "Subject: one\r\n\r\nhalf a body\r\n");
+	wait_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    "Subject: one\r\n\r\nhalf a body\r\n");
+	event_free(t->cev);
+	t->cev = NULL;
+	close(t->cfd);
+	t->cfd = -1;
+	wait_closed(t, 0);
+	assert_int_equal(t->up.conns[0].quit, 0);
+	assert_null(memmem(t->up.conns[0].raw, t->up.conns[0].rawlen,
+	    "\r\n.\r\n", 5));
+	assert_true(run_until(t, all_gone));
+	t_free(t);
+}
+
+/*
+ * The upstream goes away after its 354 while the client still sends: the
+ * rest of the body is read and dropped, and the client's dot gets a 4xx
+ * (the client keeps the message), never a 250.
+ */
+static void
+test_stream_upstream_gone(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		THEN_CLOSE,
+		END
+	};
+	struct t	*t;
 	char		 got[1024];
 
 	(void)state;
@@ -1475,13 +1686,11 @@ test_data_refused_then_mail(void **state)
 	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
 	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
 	cmd_prefix(t, "DATA\r\n", "354 ");
-	cl_send(t, MSG ".\r\n");
+	wait_closed(t, 0);
+	cl_send(t, MSG);
+	cl_send(t, ".\r\n");
 	cl_reply(t, got, sizeof(got));
-	assert_string_equal(got, "554 5.5.1 No valid recipients\r\n");
-	cmd(t, "MAIL FROM:<c@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
-	assert_raw(t, 0, "EHLO gw.test\r\n"
-	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
-	    "RSET\r\nMAIL FROM:<c@src.test>\r\n");
+	assert_true(strncmp(got, "451 4.4.2 ", 10) == 0);
 	cmd_prefix(t, "QUIT\r\n", "221 ");
 	t_free(t);
 }
@@ -2708,6 +2917,11 @@ main(void)
 		cmocka_unit_test_teardown(test_drain_idle, teardown),
 		cmocka_unit_test_teardown(test_pipelined, teardown),
 		cmocka_unit_test_teardown(test_data_refused, teardown),
+		cmocka_unit_test_teardown(test_data_refused_spooled, teardown),
+		cmocka_unit_test_teardown(test_stream_354_after_upstream, teardown),
+		cmocka_unit_test_teardown(test_stream_bare_lf_aborts, teardown),
+		cmocka_unit_test_teardown(test_stream_client_gone, teardown),
+		cmocka_unit_test_teardown(test_stream_upstream_gone, teardown),
 		cmocka_unit_test_teardown(test_data_refused_then_mail, teardown),
 		cmocka_unit_test_teardown(test_received_first, teardown),
 		cmocka_unit_test_teardown(test_dkim_then_received, teardown),
