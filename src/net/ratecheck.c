@@ -19,6 +19,8 @@
 
 enum { KIND_CONN = 1, KIND_MSG, KIND_RCPT, KIND_USER };
 
+#define RATECHECK_USER_MAX	255	/* SMTP_SASL_ID_MAX */
+
 struct table {
 	char			 name[CONF_NAME_MAX];
 	struct ratelimit	*t;
@@ -101,11 +103,25 @@ ratecheck_mail(const struct conf_listener *l, const struct sockaddr *peer,
 	struct addr_key		 k;
 	uint64_t		 now = now_ms();
 	int			 byaddr, byuser;
+	char			 lc[RATECHECK_USER_MAX + 1];
+	size_t			 i;
 
 	if (!limited(l) || (t = table_of(l, now)) == NULL)
 		return NULL;
 	byaddr = addr_key(peer, &k) == 0;
 	byuser = user != NULL && *user != '\0';
+	/*
+	 * One budget per user, not per spelling: an upstream (passthrough)
+	 * may take "Alice" and "alice" for the same account.  A longer name
+	 * is cut; it still keys the same account whatever its case.
+	 */
+	if (byuser) {
+		for (i = 0; user[i] != '\0' && i < RATECHECK_USER_MAX; i++)
+			lc[i] = user[i] >= 'A' && user[i] <= 'Z' ?
+			    (char)(user[i] - 'A' + 'a') : user[i];
+		lc[i] = '\0';
+		user = lc;
+	}
 	if (byaddr && !ratelimit_ok(t, KIND_MSG, &k, sizeof(k), now,
 	    &l->rate_messages))
 		return "rate_messages";

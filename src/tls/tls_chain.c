@@ -111,14 +111,29 @@ tls_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
  * then fails "unable to get local issuer" (tested, both sides).  Its
  * signature and dates did check against a trust anchor (wolfSSL looks
  * for a CRL only after those), so add it as wolfSSL would have.
+ *
+ * Only a CA, as wolfSSL adds only those: the store takes what it is
+ * given as a trust anchor whatever its basicConstraints, and a leaf the
+ * root issued directly (whose CRL is missing just the same) would then
+ * sign certificates forged with its key, verified as good.
  */
 static void
 tio_learn_ca(struct tls_conn *tc, WOLFSSL *ssl, WOLFSSL_X509 *cert)
 {
 	const unsigned char	*der;
 	WOLFSSL_CTX		*ctx;
+	unsigned int		 ku;
 	int			 len = 0;
 
+	/* keyUsage absent reads 0 (or all bits): any use */
+	ku = wolfSSL_X509_get_keyUsage(cert);
+	if (wolfSSL_X509_get_isCA(cert) != 1 ||
+	    (ku != 0 && (ku & KEYUSE_KEY_CERT_SIGN) == 0)) {
+		log_trace(LOGF_TLS, "%016llx tls %s:%u: depth>0 certificate "
+		    "with no CRL is not a CA: not added to the trust store",
+		    (unsigned long long)tc->id, tc->host, tc->port);
+		return;
+	}
 	if ((der = wolfSSL_X509_get_der(cert, &len)) == NULL || len <= 0 ||
 	    (ctx = wolfSSL_get_SSL_CTX(ssl)) == NULL)
 		return;

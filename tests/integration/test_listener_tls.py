@@ -227,6 +227,72 @@ def test_client_cert_revoked_root_only_store():
     check(len(up.wait_messages(1)) == 1, "good client not delivered")
 
 
+def leaf_as_ca_pki():
+    """A non-CA leaf issued straight by the root (no keyUsage, as many
+    private CAs issue them), and a certificate forged with that leaf's
+    key: chain forged + leaf."""
+    p = pki()
+    d = gwtest.newdir("leafasca")
+    cnf = os.path.join(d, "ext.cnf")
+    with open(cnf, "w") as f:
+        f.write("[req]\ndistinguished_name = dn\n[dn]\n"
+                "[leaf]\nbasicConstraints = critical, CA:FALSE\n"
+                "extendedKeyUsage = clientAuth\n")
+
+    def run(*argv):
+        subprocess.run(["openssl"] + list(argv), check=True,
+                       capture_output=True, timeout=30)
+    for name, ca, cakey in (("direct", p["root-ca"], p["root-ca.key"]),
+                            ("forged", None, None)):
+        key = os.path.join(d, name + ".key")
+        run("genpkey", "-algorithm", "EC", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-out", key)
+        csr = os.path.join(d, name + ".csr")
+        run("req", "-new", "-key", key, "-subj",
+            "/O=smtpgate test/CN=%s client" % name, "-config", cnf,
+            "-out", csr)
+        if ca is None:
+            ca = os.path.join(d, "direct.pem")
+            cakey = os.path.join(d, "direct.key")
+        run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+            "-set_serial", "0x%x" % (1000 + len(name)), "-days", "30",
+            "-sha256", "-extfile", cnf, "-extensions", "leaf",
+            "-out", os.path.join(d, name + ".pem"))
+    chain = os.path.join(d, "forged-chain.pem")
+    with open(chain, "w") as f:
+        for n in ("forged", "direct"):
+            with open(os.path.join(d, n + ".pem")) as g:
+                f.write(g.read())
+    return chain, os.path.join(d, "forged.key")
+
+
+def test_client_cert_leaf_is_no_ca():
+    # The root issued a client certificate directly and there is no CRL
+    # from the root (crl_missing = ignore): that leaf's missing CRL is let
+    # through, but it must never become an issuer.  Learnt into the store
+    # as a CA, a certificate forged with its key would pass as verified.
+    up = Upstream("starttls")
+    p = pki()
+    gw = Gateway(up, listener=tls_listener(
+        "implicit", verify_client="required", client_ca_file=p["ca-bundle"],
+        crl_file=p["int-ca.crl"]))
+    chain, key = leaf_as_ca_pki()
+    ctx = ssl.create_default_context(cafile=p["ca-bundle"])
+    ctx.load_cert_chain(chain, key)
+    with Client(gw.port) as c:
+        try:
+            wrap(c, ctx)
+            r = c.greeting()
+            raise TestFailure("a certificate forged with a leaf's key "
+                              "was taken: %r" % (r,))
+        except (ssl.SSLError, OSError) as e:
+            pass
+    check(gw.wait_log(r"handshake failed class="),
+          "no handshake failure logged:\n%s", gw.log()[-1500:])
+    check(not re.search(r"forged client.*verify=verified", gw.log()),
+          "forged certificate verified:\n%s", gw.log()[-1500:])
+
+
 def test_client_cert_pins():
     up = Upstream("starttls")
     p = pki()
