@@ -818,12 +818,14 @@ for rd in $(seq "$rounds"); do
 	done
 	if [ "$pipe" = 1 ]; then
 		note "round $rd of $rounds: pipelining load (smtpload -P), implicit: many messages per session, then one per session"
+		t_sec=$SECONDS
 		for name in "${pipe_names[@]}"; do
 			measure manyP "$name" "$nm" "$mps" "$rd"
 		done
 		for name in "${pipe_names[@]}"; do
 			measure oneP "$name" "$n1" 1 "$rd"
 		done
+		note "round $rd pipelining rows: $((SECONDS - t_sec)) s"
 	fi
 	note "round $rd of $rounds: session latency at concurrency 1: $nlat sessions of one message"
 	for name in "${lat_names[@]}"; do
@@ -850,8 +852,10 @@ for rd in $(seq "$rounds"); do
 done
 if [ "$big" = 1 ]; then
 	note "big message: $bigmb MiB, $bigruns times through smtpgate, then stunnel (implicit TLS upstream)"
+	t_sec=$SECONDS
 	big_measure smtpgate-big-implicit
 	big_measure stunnel-implicit
+	note "big message row: $((SECONDS - t_sec)) s"
 fi
 hold_names=()
 if [ "$hold" -gt 0 ]; then

@@ -120,6 +120,8 @@ static pid_t	rss_pid;		/* -R */
 static long	rss_start, rss_max, rss_samples;
 static double	t_rss;
 
+static void	rss_tick(void);
+
 static double
 now(void)
 {
@@ -237,14 +239,20 @@ io_recv(struct sess *s, uint32_t *ev)
 	    0 : -1;
 }
 
-/* send what is pending; returns -1 on error */
+/*
+ * Send what is pending; returns -1 on error.  At most 1 MiB per call to
+ * io_send (a retry after "not now" asks for the same, as wolfSSL needs),
+ * so that -R samples while a big body goes out: on loopback the loop
+ * can run for the whole body without the socket ever filling up.
+ */
 static int
 flush(struct sess *s)
 {
 	uint32_t ev = EPOLLIN;
 
 	while (s->outlen > 0) {
-		ssize_t n = io_send(s, s->out, s->outlen, &ev);
+		size_t k = s->outlen < 1048576 ? s->outlen : 1048576;
+		ssize_t n = io_send(s, s->out, k, &ev);
 
 		if (n < 0)
 			return -1;
@@ -252,6 +260,7 @@ flush(struct sess *s)
 			break;
 		s->out += n;
 		s->outlen -= (size_t)n;
+		rss_tick();
 	}
 	want(s, s->outlen > 0 ? EPOLLIN | ev : EPOLLIN);
 	return 0;
