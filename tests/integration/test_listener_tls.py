@@ -468,6 +468,8 @@ def test_config_refusals():
         ({"tls_cert": p["good-chain"]}, r"tls_cert: set, but tls = none"),
         (tls_listener(verify_client="required"),
          r"verify_client: needs client_ca_file or client_cert_pins"),
+        (tls_listener(verify_client="required", client_ca_file="system"),
+         r"client_ca_file: \"system\": must be an absolute path"),
         (tls_listener(tls_cert="/nonexistent/cert.pem"),
          r"/nonexistent/cert.pem"),
         (tls_listener(tls_key=p["client.key"]),
