@@ -36,6 +36,7 @@ die() {
 tuned_flags=(--enable-aesni --enable-intelasm --enable-sp --enable-sp-asm)
 # What debian/rules passes (checked against the unpacked rules below).
 debian_flags=(--enable-distro --enable-pkcs11)
+# (--enable-distro turns shared back on; the .so is removed after install)
 common_flags=(--enable-static --disable-shared --with-pic
 	--disable-examples --disable-dependency-tracking)
 
@@ -49,14 +50,18 @@ else
 	sudo=(false)
 fi
 
-want=$(sha256sum "$0" | cut -c1-16)
+# The Debian version to build: the installed libwolfssl-dev's, so that
+# the tuned library carries the same Debian patches (security fixes) as
+# the package; a new package version, or a changed script, rebuilds.
+ver=$(dpkg-query -W -f='${Version}' libwolfssl-dev 2>/dev/null) || ver=
+want="$(sha256sum "$0" | cut -c1-16) ${ver:-newest}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
     [ -f "$prefix/lib/libwolfssl.a" ]; then
 	echo "build-wolfssl: $prefix is up to date"
 	exit 0
 fi
 
-# has_deb_src - 1 when apt already knows a deb-src for wolfssl
+# has_deb_src - true when apt already knows a deb-src for wolfssl
 has_deb_src() {
 	# grep without -q: an early exit would fail the pipe (pipefail)
 	apt-cache showsrc wolfssl 2>/dev/null | grep '^Package: wolfssl' >/dev/null
@@ -115,10 +120,10 @@ has_deb_src || add_deb_src
 has_deb_src || die "apt still has no source for wolfssl"
 
 # The source of the installed package's version, unpacked with Debian's
-# patches (dpkg-source -x); fetched once into BUILD_DIR/src.
-ver=$(dpkg-query -W -f='${Version}' libwolfssl-dev 2>/dev/null) || ver=
-mkdir -p "$dir/src"
-cd "$dir/src"
+# patches (dpkg-source -x); fetched once into BUILD_DIR/src/VERSION.
+: >"$log"
+mkdir -p "$dir/src/${ver:-newest}"
+cd "$dir/src/${ver:-newest}"
 srcdir=$(find . -maxdepth 1 -type d -name 'wolfssl-*' | head -n 1)
 if [ -z "$srcdir" ]; then
 	echo "build-wolfssl: apt-get source wolfssl${ver:+=$ver}"
@@ -128,7 +133,7 @@ if [ -z "$srcdir" ]; then
 	srcdir=$(find . -maxdepth 1 -type d -name 'wolfssl-*' | head -n 1)
 	[ -n "$srcdir" ] || die "no wolfssl-* folder after apt-get source"
 fi
-srcdir=$dir/src/${srcdir#./}
+srcdir=$dir/src/${ver:-newest}/${srcdir#./}
 
 # Debian's configure flags must still be what this script assumes.
 for f in "${debian_flags[@]}"; do
@@ -136,7 +141,8 @@ for f in "${debian_flags[@]}"; do
 	    die "debian/rules no longer passes $f: review debian_flags"
 done
 
-# Out of tree, so the unpacked source stays as Debian ships it.
+# The orig tarball has no configure script: autoreconf in the source
+# (once), then build out of tree, so a rebuild starts from a clean obj/.
 cd "$srcdir"
 if [ ! -x configure ]; then
 	echo "build-wolfssl: autoreconf"
@@ -168,14 +174,17 @@ rm -f "$prefix"/lib/libwolfssl.so* "$prefix"/lib/libwolfssl.la
 defs() {
 	grep -E '^#define [A-Za-z_0-9]+' "$1" | awk '{ print $2 }' | sort -u
 }
-if [ -f /usr/include/wolfssl/options.h ]; then
+for d in WOLFSSL_AESNI USE_INTEL_SPEEDUP WOLFSSL_SP_X86_64_ASM; do
+	grep -q "^#define $d" "$prefix/include/wolfssl/options.h" ||
+	    die "$d is not in the new options.h"
+done
+if [ ! -f /usr/include/wolfssl/options.h ]; then
+	echo "build-wolfssl: warning: libwolfssl-dev is not installed," \
+	    "options.h not compared with Debian's" >&2
+else
 	lost=$(comm -23 <(defs /usr/include/wolfssl/options.h) \
 	    <(defs "$prefix/include/wolfssl/options.h"))
 	[ -z "$lost" ] || die "defines of Debian's options.h missing: $lost"
-	for d in WOLFSSL_AESNI USE_INTEL_SPEEDUP; do
-		grep -q "^#define $d" "$prefix/include/wolfssl/options.h" ||
-		    die "$d is not in the new options.h"
-	done
 	echo "build-wolfssl: options.h keeps all of Debian's defines," \
 	    "adds: $(comm -13 <(defs /usr/include/wolfssl/options.h) \
 	    <(defs "$prefix/include/wolfssl/options.h") | tr '\n' ' ')"
