@@ -97,6 +97,8 @@ static void	client_send_secret(struct smtp_client *, const char *,
 		    const char *);
 static void	client_no_tls(struct smtp_client *, const char *);
 static void	client_body_pump(struct smtp_client *);
+static void	client_pipe_send(struct smtp_client *, enum client_state);
+static void	client_pipe_next(struct smtp_client *);
 static void	client_body_release(struct smtp_client *);
 static void	client_command(struct smtp_client *, const char *,
 		    enum client_state, const char *);
@@ -994,9 +996,11 @@ client_response(struct smtp_client *c)
 		else if (c->state == CS_RSET && cls == 2) {
 			if (c->tx == SMTP_TX_MAIL)
 				c->tx = SMTP_TX_NONE;
-			c->flags &= ~CF_TX_DIRTY;
+			/* a MAIL sent behind the RSET keeps it dirty */
+			if (c->npipe == 0)
+				c->flags &= ~CF_TX_DIRTY;
 		}
-		client_enter(c, CS_READY);
+		client_pipe_next(c);
 		if (!(c->flags & CF_QUIET))
 			c->cb.reply(c->arg, r);
 		/* c may be freed here */
@@ -1039,6 +1043,7 @@ on_datain(struct smtp_client *c)
 	const char	*line, *err;
 	char		 vis[SMTP_REPLY_LINE_MAX * 2];
 	size_t		 len;
+	int		 more;
 
 	/* (upconn holds input back while an OCSP answer is awaited) */
 	/* a failed session reads on only for the reply to its QUIT */
@@ -1091,18 +1096,23 @@ on_datain(struct smtp_client *c)
 		if (!c->reply.done)
 			continue;
 		/*
-		 * We never pipeline, so nothing may follow a complete reply.
-		 * Extra bytes are an attack or a broken server; after the 220
-		 * to STARTTLS they would be a plaintext injection.
+		 * Nothing may follow a complete reply unless more replies
+		 * are owed (pipelined commands).  Extra bytes are an attack
+		 * or a broken server; after the 220 to STARTTLS they would
+		 * be a plaintext injection.
 		 */
-		if (buf_len(in) != 0) {
+		if (buf_len(in) != 0 && c->npipe == 0) {
 			client_fail(c, FAIL_PROTOCOL,
 			    "upstream sent data after its reply (%zu bytes)",
 			    buf_len(in));
 			return;
 		}
+		more = c->npipe > 0;
 		client_response(c);
-		return;
+		/* the owner may have freed or failed us, or gone idle */
+		if (!more || (c->flags & (CF_FREE | CF_FAILED)) ||
+		    c->io == NULL || buf_len(io_in(c->io)) == 0)
+			return;
 	}
 }
 
@@ -1371,9 +1381,11 @@ client_command(struct smtp_client *c, const char *verb, enum client_state s,
 	/* a failure is being reported on its way: the command is moot */
 	if (c->flags & CF_FAILED)
 		goto out;
-	if (c->state != CS_READY)
+	if (c->state != CS_READY && !smtp_client_can_pipeline(c))
 		fatalx("smtp_client: %s in state %s", verb,
 		    client_strstate(c->state));
+	if (c->state != CS_READY && s == CS_RSET)
+		fatalx("smtp_client: RSET pipelined");
 	/* a detached client has no owner; a new one waits for ready() */
 	if (c->flags & (CF_DETACHED | CF_READY_PENDING))
 		fatalx("smtp_client: %s %s", verb, (c->flags & CF_DETACHED) ?
@@ -1397,10 +1409,73 @@ client_command(struct smtp_client *c, const char *verb, enum client_state s,
 			goto out;
 		}
 	}
-	client_enter(c, s);
+	if (c->state != CS_READY)
+		client_pipe_send(c, s);
+	else
+		client_enter(c, s);
 out:
 	c->api--;
 	client_release(c);
+}
+
+int
+smtp_client_can_pipeline(const struct smtp_client *c)
+{
+	if (!(c->ext.flags & SMTP_EXT_PIPELINING) || (c->flags &
+	    (CF_FAILED | CF_PARKING | CF_DETACHED | CF_READY_PENDING)))
+		return 0;
+	if (c->state != CS_MAIL && c->state != CS_RCPT && c->state != CS_RSET)
+		return 0;
+	if (c->npipe >= CLIENT_PIPE_MAX)
+		return 0;
+	return c->npipe == 0 || c->pipe[c->npipe - 1] != CS_DATA;
+}
+
+/*
+ * client_pipe_send - a command behind the ones awaited (RFC 2920): on
+ * the wire now, its state queued for when the replies before it are in.
+ */
+static void
+client_pipe_send(struct smtp_client *c, enum client_state s)
+{
+	c->pipe[c->npipe++] = s;
+	switch (s) {
+	case CS_MAIL:
+		c->tx = SMTP_TX_NONE;	/* a new transaction */
+		c->flags |= CF_TX_DIRTY;
+		client_send(c, "MAIL FROM:%s", c->cmdarg);
+		break;
+	case CS_RCPT:
+		client_send(c, "RCPT TO:%s", c->cmdarg);
+		break;
+	case CS_DATA:
+		client_send(c, "DATA");
+		break;
+	default:
+		fatalx("smtp_client: %s pipelined", client_strstate(s));
+	}
+}
+
+/*
+ * client_pipe_next - a reply to the command awaited is in: the next one
+ * sent behind it is awaited now (its line is already out), or none.
+ */
+static void
+client_pipe_next(struct smtp_client *c)
+{
+	enum client_state	 next;
+
+	if (c->npipe == 0) {
+		client_enter(c, CS_READY);
+		return;
+	}
+	next = c->pipe[0];
+	memmove(c->pipe, c->pipe + 1, --c->npipe * sizeof(c->pipe[0]));
+	log_trace(LOGF_PROTOCOL, "%016llx smtp-client %s -> %s (pipelined)",
+	    (unsigned long long)c->id, client_strstate(c->state),
+	    client_strstate(next));
+	c->state = next;
+	client_timer(c, c->up->command_timeout);
 }
 
 /* smtp_client_mail - MAIL FROM */
@@ -1448,7 +1523,8 @@ smtp_client_data(struct smtp_client *c, smtp_body_fn fn, void *arg)
 {
 	if (fn == NULL)
 		fatalx("smtp_client_data: no body source");
-	if (!(c->flags & CF_FAILED) && c->state == CS_READY) {
+	if (!(c->flags & CF_FAILED) && (c->state == CS_READY ||
+	    smtp_client_can_pipeline(c))) {
 		c->bodyfn = fn;
 		c->bodyarg = arg;
 		client_body_release(c);

@@ -177,6 +177,17 @@ typedef ssize_t (*smtp_body_fn)(void *arg, char *buf, size_t len);
 
 struct smtp_client *smtp_client_new(const struct smtp_client_params *,
 	    const struct smtp_client_cb *, void *arg);
+/*
+ * Pipelining (RFC 2920).  smtp_client_can_pipeline() says whether a MAIL,
+ * RCPT or DATA may be given now although a reply is still owed: the
+ * upstream offers PIPELINING, the command awaited is a MAIL, RCPT or
+ * RSET, no DATA was given behind it, and fewer than CLIENT_PIPE_MAX are
+ * queued.  Such a command is written at once; its reply comes by reply()
+ * after the replies of the commands before it, in order.  The DATA
+ * reply and the body work as in lockstep (DATA is always the last of a
+ * batch).  A failure fails the whole batch with one failed().
+ */
+int	smtp_client_can_pipeline(const struct smtp_client *);
 /* smtp_client_mail - "MAIL FROM:<args>": args is "<a@b> SIZE=1" (CR/LF/NUL refused) */
 void	smtp_client_mail(struct smtp_client *, const char *args);
 /* smtp_client_rcpt - "RCPT TO:<args>" */

@@ -29,6 +29,7 @@ struct gw_io;
 #define BODY_LOWAT		16384	/* resume filling at this much queued */
 #define QUIT_TIMEOUT		10	/* seconds to wait for the reply to QUIT */
 #define CLIENT_TEXT_MAX		512
+#define CLIENT_PIPE_MAX		64	/* commands sent behind the one awaited */
 
 enum client_state {
 	CS_NEW = 0,
@@ -96,6 +97,12 @@ struct smtp_client {
 	struct smtp_client_idle_cb icb;
 	void			*iarg;
 	enum smtp_client_tx	 tx;	/* the retry rule: see smtp_client.h */
+	/*
+	 * RFC 2920: the commands sent behind the one whose reply is awaited
+	 * (c->state), oldest first; each reply pops the next into c->state
+	 */
+	enum client_state	 pipe[CLIENT_PIPE_MAX];
+	unsigned		 npipe;
 	unsigned long		 messages;	/* final-dot replies received */
 	unsigned		 owners;	/* attach count, the first included */
 

@@ -476,7 +476,9 @@ enum op_kind {
 	OP_RSET,
 	OP_QUIT,
 	OP_FREE,
-	OP_DETACH	/* give the client to the scenario's holder */
+	OP_DETACH,	/* give the client to the scenario's holder */
+	OP_BATCH,	/* the ops up to OP_BATCH_END at once (pipelined) */
+	OP_BATCH_END
 };
 
 struct op {
@@ -517,6 +519,8 @@ struct owner {
 	enum smtp_client_tx	 tx[16];	/* smtp_client_tx_state per reply */
 	enum smtp_client_tx	 fail_tx;	/* ... in failed() */
 	unsigned long		 messages;	/* smtp_client_messages at QUIT */
+	int			 owed;	/* replies to batched commands still due */
+	int			 canpipe;	/* can_pipeline after a batch's first */
 };
 
 /* the pool's part: holds a detached client, then acts on it */
@@ -543,6 +547,7 @@ static struct holder	*cur_holder;	/* the running scenario's */
 static struct owner	 cur_owner2;	/* H_BOUNCE's short owner */
 static void	holder_dead(void *, struct smtp_client *, enum gw_fail,
 		    const char *);
+static void	owner_batch(struct owner *);
 static const struct smtp_client_idle_cb holder_cb = { holder_dead };
 static const struct smtp_client_cb owner_cb;
 
@@ -620,9 +625,46 @@ owner_next(struct owner *o)
 			smtp_client_quit(o->c);
 		}
 		break;
+	case OP_BATCH:
+		owner_batch(o);
+		break;
+	case OP_BATCH_END:
+		owner_next(o);	/* a batch run one by one ends here */
+		break;
 	case OP_NONE:
 		break;
 	}
+}
+
+/*
+ * owner_batch - MAIL, RCPT, DATA given at once while the upstream allows
+ * it; without PIPELINING the rest goes one per reply, as in lockstep.
+ */
+static void
+owner_batch(struct owner *o)
+{
+	const struct op	*op;
+	int		 first = 1;
+
+	for (op = &o->ops[o->opi]; op->kind != OP_BATCH_END; op = &o->ops[o->opi]) {
+		if (!first && !smtp_client_can_pipeline(o->c))
+			return;
+		o->opi++;
+		if (op->kind == OP_MAIL)
+			smtp_client_mail(o->c, op->arg);
+		else if (op->kind == OP_RCPT)
+			smtp_client_rcpt(o->c, op->arg);
+		else if (op->kind == OP_DATA)
+			smtp_client_data(o->c, body_fn, o->body);
+		else
+			fail_msg("op %d in a batch", (int)op->kind);
+		if (first)
+			o->canpipe = smtp_client_can_pipeline(o->c);
+		else
+			o->owed++;
+		first = 0;
+	}
+	o->opi++;	/* OP_BATCH_END */
 }
 
 static void
@@ -655,6 +697,11 @@ owner_reply(void *arg, const struct smtp_reply *r)
 		    r->text);
 		o->tx[o->nreplies] = smtp_client_tx_state(o->c);
 		o->nreplies++;
+	}
+	/* a reply to a command sent in a batch: nothing new to give */
+	if (o->owed > 0) {
+		o->owed--;
+		return;
 	}
 	owner_next(o);
 	/* the reply must stay readable after issuing the next command */
@@ -943,6 +990,129 @@ test_plain_transaction(void **state)
 	assert_memory_equal(sc.fake.body, "Subject: hi\r\n\r\n..leading dot\r\n"
 	    "...two\r\nend\r\n", sc.fake.bodylen);
 	assert_int_equal(sc.fake.pc, 14);	/* QUIT seen, closed */
+	sc_done(&sc);
+}
+
+
+/* RFC 2920: MAIL, RCPT, RCPT, DATA in one batch; replies in order */
+static const struct step script_pipelined[] = {
+	BANNER,
+	EXP("EHLO gw.test"),
+	SEND("250-mx.test hello\r\n250 PIPELINING\r\n"),
+	/* no reply before all four lines are in: lockstep would stall */
+	EXP("MAIL FROM:<a@example.org>"),
+	EXP("RCPT TO:<b@example.net>"),
+	EXP("RCPT TO:<x@example.net>"),
+	EXP("DATA"),
+	SEND("250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no x\r\n"
+	    "354 go ahead\r\n"),
+	{ ST_BODY, NULL },
+	SEND("250 2.0.0 queued as 43\r\n"),
+	EXP("QUIT"),
+	SEND("221 2.0.0 bye\r\n"),
+	{ ST_CLOSE, NULL },
+	END
+};
+
+static const struct op ops_pipelined[] = {
+	{ OP_BATCH, NULL },
+	{ OP_MAIL, "<a@example.org>" },
+	{ OP_RCPT, "<b@example.net>" },
+	{ OP_RCPT, "<x@example.net>" },
+	{ OP_DATA, NULL },
+	{ OP_BATCH_END, NULL },
+	{ OP_QUIT, NULL },
+	{ OP_NONE, NULL }
+};
+
+static void
+test_pipelined_batch(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "Subject: batch\r\n\r\nbody\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_pipelined, TLS_NONE);
+	sc_run(&sc, ops_pipelined, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.canpipe, 1);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 4);
+	assert_int_equal(sc.owner.replies[0], 250);
+	assert_int_equal(sc.owner.replies[1], 250);
+	assert_int_equal(sc.owner.replies[2], 550);
+	assert_string_equal(sc.owner.reply_text[2], "no x");
+	assert_int_equal(sc.owner.replies[3], 250);
+	assert_string_equal(sc.owner.reply_text[3], "queued as 43");
+	assert_int_equal(sc.owner.tx[0], SMTP_TX_MAIL);
+	assert_int_equal(sc.owner.tx[3], SMTP_TX_DOT);
+	assert_true(sc.fake.got_dot);
+	assert_int_equal(sc.fake.bodylen, strlen(msg));
+	sc_done(&sc);
+}
+
+/* no PIPELINING offered: the same ops run one command per reply */
+static const struct step script_no_pipelining[] = {
+	BANNER,
+	EXP("EHLO gw.test"),
+	SEND("250 mx.test hello\r\n"),
+	EXP("MAIL FROM:<a@example.org>"), SEND("250 ok\r\n"),
+	EXP("RCPT TO:<b@example.net>"), SEND("250 ok\r\n"),
+	EXP("RCPT TO:<x@example.net>"), SEND("550 no x\r\n"),
+	EXP("DATA"), SEND("354 go\r\n"),
+	{ ST_BODY, NULL },
+	SEND("250 queued\r\n"),
+	EXP("QUIT"), SEND("221 bye\r\n"), { ST_CLOSE, NULL },
+	END
+};
+
+static void
+test_pipelining_not_offered(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_no_pipelining, TLS_NONE);
+	sc_run(&sc, ops_pipelined, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.canpipe, 0);
+	assert_int_equal(sc.owner.failed, 0);
+	assert_int_equal(sc.owner.nreplies, 4);
+	assert_int_equal(sc.owner.replies[2], 550);
+	assert_int_equal(sc.owner.replies[3], 250);
+	sc_done(&sc);
+}
+
+/* a 421 in the middle of the replies to a batch: one failed(), no more */
+static const struct step script_pipelined_421[] = {
+	BANNER,
+	EXP("EHLO gw.test"),
+	SEND("250-mx.test hello\r\n250 PIPELINING\r\n"),
+	EXP("MAIL FROM:<a@example.org>"),
+	EXP("RCPT TO:<b@example.net>"),
+	EXP("RCPT TO:<x@example.net>"),
+	EXP("DATA"),
+	SEND("250 2.1.0 ok\r\n421 4.3.2 going down\r\n"),
+	{ ST_SILENT, NULL },
+	END
+};
+
+static void
+test_pipelined_421(void **state)
+{
+	struct scenario	 sc;
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+	struct body	 b = { msg, sizeof(msg) - 1, 0, 0, 0, 0, 0 };
+
+	sc_init(&sc, script_pipelined_421, TLS_NONE);
+	sc_run(&sc, ops_pipelined, &b);
+	assert_string_equal(sc.fake.mismatch, "");
+	assert_int_equal(sc.owner.nreplies, 1);
+	assert_int_equal(sc.owner.replies[0], 250);
+	assert_int_equal(sc.owner.failed, 1);
+	assert_int_equal(sc.owner.fail_class, FAIL_REJECTED);
+	assert_int_equal(b.calls, 0);	/* no body */
 	sc_done(&sc);
 }
 
@@ -2855,6 +3025,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_transaction),
+		cmocka_unit_test(test_pipelined_batch),
+		cmocka_unit_test(test_pipelining_not_offered),
+		cmocka_unit_test(test_pipelined_421),
 		cmocka_unit_test(test_body_without_final_crlf),
 		cmocka_unit_test(test_empty_body),
 		cmocka_unit_test(test_helo_fallback),
