@@ -74,7 +74,10 @@ struct uptx {
 	int			 open;	/* the upstream has MAIL accepted */
 	int			 mailwait;	/* MAIL waits for ready() */
 	int			 dsn_logged;	/* 1 MAIL, 2 RCPT: DSN drop logged */
-	enum uptx_state		 state;
+	enum uptx_state		 state;	/* the command whose reply is awaited */
+	/* RFC 2920: commands sent behind it, oldest first (uptx_can_pipeline) */
+	enum uptx_state		 pipe[UPTX_PIPE_MAX];
+	unsigned		 npipe;
 	enum gw_fail		 lost;	/* failed mid-transaction */
 	const struct smtp_path	*from;
 	int			 reused;	/* cli came idle from a pool */
@@ -205,6 +208,7 @@ uptx_close(struct uptx *tx)
 	tx->open = 0;
 	tx->mailwait = 0;
 	tx->state = UPTX_IDLE;
+	tx->npipe = 0;
 }
 
 void
@@ -217,6 +221,7 @@ uptx_discard(struct uptx *tx)
 	tx->open = 0;
 	tx->mailwait = 0;
 	tx->state = UPTX_IDLE;
+	tx->npipe = 0;
 }
 
 /*
@@ -234,6 +239,7 @@ uptx_abort(struct uptx *tx)
 	tx->open = 0;
 	tx->mailwait = 0;
 	tx->state = UPTX_IDLE;
+	tx->npipe = 0;
 }
 
 void
@@ -317,6 +323,48 @@ uptx_args(struct uptx *tx, const struct smtp_path *path, int rcpt,
 	return why;
 }
 
+/*
+ * uptx_can_pipeline - may RCPT or DATA be given now, with a reply still
+ * owed?  The connection is ready, no MAIL waits for it, the command
+ * awaited is MAIL or RCPT, and the client allows it (PIPELINING offered,
+ * no DATA given yet, room in its batch).
+ */
+int
+uptx_can_pipeline(const struct uptx *tx)
+{
+	if (tx->cli == NULL || !tx->ready || tx->mailwait ||
+	    (tx->state != UPTX_MAIL && tx->state != UPTX_RCPT) ||
+	    tx->npipe >= UPTX_PIPE_MAX)
+		return 0;
+	return smtp_client_can_pipeline(tx->cli);
+}
+
+/* uptx_push - the command s goes now: awaited, or behind those awaited */
+static void
+uptx_push(struct uptx *tx, enum uptx_state s)
+{
+	if (tx->state == UPTX_IDLE) {
+		tx->state = s;
+		return;
+	}
+	if (!uptx_can_pipeline(tx))
+		fatalx("uptx: %s while %s is awaited", uptx_strstate[s],
+		    uptx_strstate[tx->state]);
+	tx->pipe[tx->npipe++] = s;
+}
+
+/* uptx_pop - a reply came: the next command sent is awaited now, or none */
+static void
+uptx_pop(struct uptx *tx)
+{
+	if (tx->npipe == 0) {
+		tx->state = UPTX_IDLE;
+		return;
+	}
+	tx->state = tx->pipe[0];
+	memmove(tx->pipe, tx->pipe + 1, --tx->npipe * sizeof(tx->pipe[0]));
+}
+
 static void
 uptx_send_mail(struct uptx *tx)
 {
@@ -362,7 +410,7 @@ uptx_rcpt(struct uptx *tx, const struct smtp_path *to)
 
 	if ((why = uptx_args(tx, to, 1, args, sizeof(args))) != NULL)
 		return why;
-	tx->state = UPTX_RCPT;
+	uptx_push(tx, UPTX_RCPT);
 	smtp_client_rcpt(tx->cli, args);
 	return NULL;
 }
@@ -370,7 +418,7 @@ uptx_rcpt(struct uptx *tx, const struct smtp_path *to)
 void
 uptx_data(struct uptx *tx, ssize_t (*fn)(void *, char *, size_t), void *arg)
 {
-	tx->state = UPTX_DATA;
+	uptx_push(tx, UPTX_DATA);
 	smtp_client_data(tx->cli, fn, arg);
 }
 
@@ -405,7 +453,7 @@ uptx_cli_reply(void *arg, const struct smtp_reply *rep)
 	enum uptx_state	 s = tx->state;
 	int		 ok = rep->code >= 200 && rep->code < 300;
 
-	tx->state = UPTX_IDLE;
+	uptx_pop(tx);
 	switch (s) {
 	case UPTX_PRE_RSET:
 		tx->open = 0;
@@ -466,6 +514,7 @@ uptx_cli_failed(void *arg, enum gw_fail cls, const char *why)
 	tx->open = 0;
 	tx->mailwait = 0;
 	tx->state = UPTX_IDLE;
+	tx->npipe = 0;
 	tx->cb->failed(tx->arg, s, cls, why, authrep.code != 0 ? &authrep :
 	    NULL);
 }

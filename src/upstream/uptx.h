@@ -22,6 +22,8 @@
 			    (SMTP_PARAM_KW_MAX + SMTP_PARAM_VAL_MAX + 2))
 /* the longest identity a connection is kept under (pool.h's bound) */
 #define UPTX_IDENT_MAX	320
+/* commands sent behind the one awaited (pipelining) */
+#define UPTX_PIPE_MAX	64
 /* the DSN keywords left out, comma-separated */
 #define UPTX_DROPPED_MAX	(SMTP_PARAM_MAX * SMTP_PARAM_KW_MAX)
 
@@ -153,6 +155,16 @@ void	uptx_begin(struct uptx *);
  * or when the connection is ready; -1 if there is no connection.
  */
 int	uptx_mail(struct uptx *, const struct smtp_path *from);
+/*
+ * uptx_can_pipeline - 1 if uptx_rcpt() or uptx_data() may be called now
+ * although a reply is still owed (RFC 2920: the upstream offers
+ * PIPELINING, the connection is ready, MAIL or RCPT is awaited, no DATA
+ * was given).  Each such command still yields exactly one reply() (in
+ * the order given) unless the connection fails: then one failed() with
+ * the state of the oldest command unanswered ends them all; the driver
+ * answers every command still waiting.
+ */
+int	uptx_can_pipeline(const struct uptx *);
 /* uptx_rcpt - RCPT; NULL, or why the arguments could not be built */
 const char *uptx_rcpt(struct uptx *, const struct smtp_path *to);
 /*

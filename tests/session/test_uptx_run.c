@@ -204,7 +204,20 @@ drv_body(void *arg, char *buf, size_t len)
 static void
 drv_ready(void *arg)
 {
-	drv_log(arg, "READY", 0);
+	struct drv	*d = arg;
+
+	drv_log(d, "READY", 0);
+	if (d->scenario != 2)
+		return;
+	/* RFC 2920: MAIL, RCPT, RCPT, DATA before any reply */
+	assert_int_equal(uptx_mail(d->tx, &d->from), 0);
+	assert_int_equal(uptx_can_pipeline(d->tx), 1);
+	assert_null(uptx_rcpt(d->tx, &d->to[0]));
+	assert_null(uptx_rcpt(d->tx, &d->to[1]));
+	assert_int_equal(uptx_can_pipeline(d->tx), 1);
+	uptx_data(d->tx, drv_body, d);
+	/* nothing after DATA until its reply */
+	assert_int_equal(uptx_can_pipeline(d->tx), 0);
 }
 
 static void
@@ -220,6 +233,13 @@ drv_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 	struct drv	*d = arg;
 
 	drv_log(d, uptx_state_name(s), rep->code);
+	if (d->scenario == 2) {
+		if (s == UPTX_DATA) {
+			uptx_close(d->tx);	/* QUIT */
+			d->done = 1;
+		}
+		return;
+	}
 	switch (d->step++) {
 	case 0:	/* MAIL */
 		if (d->scenario == 1) {
@@ -313,7 +333,8 @@ run(struct drv *d, struct fake *f, const struct exch *script, int scenario)
 	assert_int_equal(uptx_mail(d->tx, &d->from), -1);	/* no connection */
 	assert_int_equal(uptx_open(d->tx, &uptx_conn_direct, &p, ""), 0);
 	/* MAIL before ready: it waits for the connection */
-	assert_int_equal(uptx_mail(d->tx, &d->from), 0);
+	if (scenario != 2)
+		assert_int_equal(uptx_mail(d->tx, &d->from), 0);
 	tev = event_new(base, -1, EV_PERSIST, tick, base);
 	event_add(tev, &tv);
 	for (i = 0; i < 1000 && !(d->done && f->closed && d->released); i++)
@@ -381,12 +402,42 @@ test_uptx_reset_and_421(void **state)
 	assert_int_equal(d.released, 1);
 }
 
+/*
+ * Pipelined (RFC 2920): the upstream answers nothing before DATA is in,
+ * so a lockstep uptx would stall here; the replies come back in order.
+ */
+static void
+test_uptx_pipelined(void **state)
+{
+	static const struct exch script[] = {
+		{ NULL, "220 fake ESMTP\r\n" },
+		{ "EHLO gw.test", "250-fake\r\n250 PIPELINING\r\n" },
+		{ "MAIL FROM:<a@example.org>", "" },
+		{ "RCPT TO:<b@example.org>", "" },
+		{ "RCPT TO:<c@example.org>", "" },
+		{ "DATA", "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		    "550 5.1.1 No such user\r\n354 go\r\n" },
+		{ ".", "250 2.0.0 queued as Y\r\n" },
+		{ "QUIT", "221 bye\r\n" },
+		{ NULL, NULL }
+	};
+	struct drv	d;
+	struct fake	f;
+
+	run(&d, &f, script, 2);
+	assert_string_equal(d.log,
+	    "READY 0\nMAIL 250\nRCPT 250\nRCPT 550\nDATA 250\n");
+	assert_string_equal(f.body, "Subject: t\r\n\r\nhello\r\n..dot\r\n");
+	assert_int_equal(d.released, 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uptx_transaction),
 		cmocka_unit_test(test_uptx_reset_and_421),
+		cmocka_unit_test(test_uptx_pipelined),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
