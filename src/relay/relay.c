@@ -86,6 +86,11 @@ static int	srv_data_write(void *, const char *, size_t);
 static void	srv_data_end(void *);
 static void	srv_data_abort(void *);
 static void	srv_closed(void *, const char *);
+static int	relay_ahead_ok(void *, enum smtp_verb,
+		    const struct smtp_path *);
+static void	relay_rq_push(struct relay *, const char *);
+static void	relay_rq_pop(struct relay *);
+static void	relay_fail_behind(struct relay *, enum gw_fail);
 
 static void	tx_ready(void *);
 static void	tx_reply(void *, enum uptx_state, const struct smtp_reply *);
@@ -149,6 +154,7 @@ relay_session_start(struct relay_env *env, const struct conf_listener *l,
 		free(r);
 		return -1;
 	}
+	smtp_server_lookahead(r->srv, relay_ahead_ok);
 	/* the modes that take the client's AUTH require it before MAIL */
 	if (r->up->auth == AUTH_PASSTHROUGH || r->up->auth == AUTH_MAP)
 		smtp_server_require_auth(r->srv);
@@ -363,6 +369,7 @@ srv_mail(void *arg, const struct smtp_path *from)
 	}
 	*r->from = *from;
 	r->nrcpt = 0;
+	r->rq_n = 0;
 	r->first_rcpt[0] = '\0';
 	r->retried = 0;
 	uptx_begin(r->tx);
@@ -671,7 +678,54 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 		log_warnx("%016" PRIx64 " relay RCPT arguments: %s", r->id,
 		    why);
 		relay_fail_rcpt(r, FAIL_INTERNAL);
+		return;
 	}
+	relay_rq_push(r, to->addr);
+}
+
+/* relay_rq_push - a RCPT went upstream: its address for its reply's log */
+static void
+relay_rq_push(struct relay *r, const char *addr)
+{
+	if (r->rq_n == RELAY_RQ_MAX)
+		fatalx("relay: more RCPTs in flight than relay_ahead_ok allows");
+	(void)str_copy(r->rq[(r->rq_off + r->rq_n++) % RELAY_RQ_MAX], addr,
+	    SMTP_PATH_MAX);
+}
+
+/* relay_rq_pop - the oldest RCPT in flight is answered now: r->rcpt */
+static void
+relay_rq_pop(struct relay *r)
+{
+	if (r->rq_n == 0)
+		return;
+	(void)str_copy(r->rcpt, r->rq[r->rq_off], sizeof(r->rcpt));
+	r->rq_off = (r->rq_off + 1) % RELAY_RQ_MAX;
+	r->rq_n--;
+}
+
+/*
+ * relay_ahead_ok - may the session hand on this RCPT or DATA while the
+ * upstream still owes replies (smtp_server_lookahead)?  Only when it goes
+ * upstream at once and nothing of ours could answer it first: uptx can
+ * pipeline, no recipient rate limit, arguments the upstream takes; a
+ * DATA only when its body streams (the spooled DATA is answered here).
+ */
+static int
+relay_ahead_ok(void *arg, enum smtp_verb verb, const struct smtp_path *to)
+{
+	struct relay	*r = arg;
+	char		 args[UPTX_ARGS_MAX], dropped[UPTX_DROPPED_MAX];
+
+	if (!uptx_can_pipeline(r->tx))
+		return 0;
+	if (verb == SMTP_CMD_RCPT)
+		return r->rq_n < RELAY_RQ_MAX && r->l->rate_recipients.count ==
+		    0 && uptx_path_args(smtp_client_ext(uptx_client(r->tx))->flags,
+		    to, 1, args, sizeof(args), dropped, sizeof(dropped)) == NULL;
+	if (verb == SMTP_CMD_DATA)
+		return relay_stream_wanted(r);
+	return 0;
 }
 
 static void
@@ -935,7 +989,12 @@ tx_ready(void *arg)
 	(void)str_copy(r->up_tls, smtp_client_tls(uptx_client(r->tx)),
 	    sizeof(r->up_tls));
 	r->up_resumed = smtp_client_tls_resumed(uptx_client(r->tx));
-	/* a MAIL waiting (R_CONNECT) is sent by uptx after this */
+	/*
+	 * a MAIL waiting (R_CONNECT) is sent by uptx after this; the
+	 * commands the client pipelined behind it may follow it then
+	 */
+	if (r->state == R_CONNECT)
+		smtp_server_kick(r->srv);
 	if (r->state == R_AUTH)
 		relay_auth_done(r);
 }
@@ -975,6 +1034,7 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 		relay_reply(r, SMTP_RC_MAIL, rep);
 		return;
 	case UPTX_RCPT:
+		relay_rq_pop(r);
 		if (ok && r->nrcpt++ == 0)
 			(void)str_copy(r->first_rcpt, r->rcpt,
 			    sizeof(r->first_rcpt));
@@ -1028,6 +1088,9 @@ relay_retry(struct relay *r, enum relay_state s, const char *why)
 	if (!uptx_retryable(r->tx) || r->retried || s == R_AUTH ||
 	    r->up->auth == AUTH_PASSTHROUGH || r->from == NULL)
 		return 0;
+	/* commands handed on behind MAIL went down with the connection */
+	if (smtp_server_waiting(r->srv) > 1)
+		return 0;
 	r->retried = 1;
 	(void)str_vis(vis, sizeof(vis), why, strlen(why));
 	log_info("%016" PRIx64 " relay retry upstream=%s:%u state=%s "
@@ -1062,6 +1125,7 @@ tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
 		relay_fail_reply(r, cls);
 		break;
 	case R_RCPT:
+		relay_rq_pop(r);	/* the oldest RCPT unanswered */
 		relay_fail_rcpt(r, cls);
 		break;
 	case R_DATA:
@@ -1078,6 +1142,36 @@ tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
 		relay_auth_failed(r, cls, authrep);
 		break;
 	case R_IDLE:
-		break;
+		return;
 	}
+	relay_fail_behind(r, cls);
+}
+
+/*
+ * relay_fail_behind - after the failure's reply to the oldest command,
+ * the commands the session handed on behind it (pipelining) get the
+ * same failure, each in its turn.
+ */
+static void
+relay_fail_behind(struct relay *r, enum gw_fail cls)
+{
+	unsigned	 n;
+
+	for (n = smtp_server_waiting(r->srv); n > 0; n--) {
+		switch (smtp_server_awaits(r->srv)) {
+		case SMTP_CMD_RCPT:
+			relay_rq_pop(r);
+			relay_fail_rcpt(r, cls);
+			break;
+		case SMTP_CMD_DATA:
+			relay_fail_tx(r, cls);
+			break;
+		case SMTP_CMD_MAIL:
+			relay_fail_reply(r, cls);
+			break;
+		default:
+			return;	/* not a command of the transaction */
+		}
+	}
+	r->rq_n = 0;
 }

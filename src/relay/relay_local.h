@@ -66,6 +66,8 @@ enum relay_dkim {
 };
 
 #define DKIM_LOG_MAX	512
+/* RCPTs in flight upstream at once (pipelining); more wait their turn */
+#define RELAY_RQ_MAX	4
 
 enum relay_state {
 	R_IDLE,		/* nothing asked of the upstream */
@@ -93,7 +95,10 @@ struct relay {
 	struct pop3_client	*pop;		/* POP-before-SMTP login running */
 	enum relay_state	 state;
 	struct smtp_path	*from;		/* allocated at the first MAIL */
-	char			 rcpt[SMTP_PATH_MAX];	/* the RCPT in flight */
+	char			 rcpt[SMTP_PATH_MAX];	/* the RCPT answered now */
+	/* the RCPTs sent upstream and not answered, oldest first */
+	char			 rq[RELAY_RQ_MAX][SMTP_PATH_MAX];
+	unsigned		 rq_off, rq_n;
 	char			 first_rcpt[SMTP_PATH_MAX];
 	unsigned		 nrcpt;
 	struct spool		*spool;

@@ -6,8 +6,9 @@
  * timeouts and the DATA stream.  It never touches the upstream: MAIL, RCPT,
  * RSET, the message and QUIT are handed to the owner through callbacks,
  * and the owner answers each of mail/rcpt/rset/data_end/auth exactly once with
- * smtp_server_reply(), possibly later.  While an answer is awaited no
- * further command is read.  closed() is the last callback; the owner
+ * smtp_server_reply(), possibly later, in order.  While an answer is
+ * awaited no further command is read, except the RCPT and DATA lines the
+ * owner lets through with smtp_server_lookahead().  closed() is the last callback; the owner
  * frees the server there or later with smtp_server_free().
  */
 #ifndef GW_SMTP_SERVER_H
@@ -96,6 +97,32 @@ void	smtp_server_reply(struct smtp_server *, int code, const char *enh,
  * (530 5.7.0) until an AUTH got 235.  Call right after smtp_server_new().
  */
 void	smtp_server_require_auth(struct smtp_server *);
+/*
+ * smtp_server_lookahead - pipelining towards the owner (RFC 2920).  While
+ * the owner works on a MAIL or RCPT, a complete RCPT or DATA line already
+ * read behind it is checked and, if ok(arg, verb, path) says 1, handed on
+ * at once (rcpt(), or data_begin(), which must then return 1); its reply
+ * waits its turn: replies go out in the order of the commands.  ok() says
+ * 1 only when the owner can answer that command after the ones before it
+ * (its upstream pipelines, nothing of its own could refuse it first);
+ * path is the RCPT's, NULL for DATA.  A line that fails a check, or any
+ * other command, waits until every reply is in, as without lookahead.
+ */
+void	smtp_server_lookahead(struct smtp_server *,
+	    int (*ok)(void *, enum smtp_verb, const struct smtp_path *));
+/*
+ * smtp_server_kick - the owner can take commands ahead now (its upstream
+ * became ready): look at the buffered input again, from the event loop
+ */
+void	smtp_server_kick(struct smtp_server *);
+/* smtp_server_waiting - commands handed to the owner and not answered */
+unsigned smtp_server_waiting(const struct smtp_server *);
+/*
+ * smtp_server_awaits - the command the next smtp_server_reply() answers:
+ * SMTP_CMD_MAIL, _RCPT, _DATA (its 354 or the final dot), _RSET (also an
+ * EHLO in a transaction), _AUTH; SMTP_CMD_UNKNOWN when none
+ */
+enum smtp_verb smtp_server_awaits(const struct smtp_server *);
 /* smtp_server_body_resume - read the body on after data_write() said 1 */
 void	smtp_server_body_resume(struct smtp_server *);
 /* smtp_server_drain - close after the current transaction (421 when idle) */

@@ -379,6 +379,7 @@ smtp_check_rcpt_params(struct smtp_server *s, const char *args)
 void
 smtp_proceed_rcpt(struct smtp_server *s, const char *args)
 {
+	s->after = STATE_TX;
 	smtp_wait_owner(s, STATE_WAIT_RCPT);
 	s->cb->rcpt(s->arg, s->path);
 	/* s may be freed here */
@@ -424,6 +425,7 @@ smtp_proceed_data(struct smtp_server *s, const char *args)
 		return;
 	if (r == 1) {
 		/* streamed: the upstream's 354 (or refusal) comes as a reply */
+		s->after = STATE_TX;
 		smtp_wait_owner(s, STATE_WAIT_354);
 		return;
 	}

@@ -39,6 +39,7 @@ struct gw_io;
 #define SMTP_SRV_LINGER		10	/* seconds to flush the last reply */
 #define SMTP_SRV_TEXT_MAX	1024	/* our own reply texts */
 #define SMTP_SRV_LOG_MAX	1024	/* escaped protocol line in a trace */
+#define SMTP_SRV_AHEAD_MAX	64	/* commands handed on behind the first */
 
 /* room a command needs in the output before it is processed */
 #define SMTP_SRV_REPLY_ROOM \
@@ -80,6 +81,7 @@ enum smtp_state {
 #define SF_SKIPDROP	0x1000	/* after SF_SKIPLINE, drop the input behind */
 #define SF_EXPIRED	0x4000	/* max_session_time passed while not reading */
 #define SF_BODYWAIT	0x8000	/* data_write() said 1: reading paused */
+#define SF_AHEADCALL	0x10000	/* inside the owner's call for a command ahead */
 
 /* command flags */
 #define CMD_LAST	0x01	/* must end a pipelined group (RFC 2920) */
@@ -127,6 +129,17 @@ struct smtp_server {
 	struct timespec			 pause_t0;	/* SF_BODYWAIT since */
 	unsigned long long		 data_in;	/* octets read since */
 
+	/*
+	 * Lookahead (smtp_server_lookahead): the WAIT states of the commands
+	 * handed on behind the one in flight (s->state), oldest first, and
+	 * the state the session settles in once all are answered.
+	 */
+	int				(*ahead_ok)(void *, enum smtp_verb,
+					    const struct smtp_path *);
+	enum smtp_state			 ahead[SMTP_SRV_AHEAD_MAX];
+	unsigned			 nahead;
+	enum smtp_state			 after;
+
 	/* HELO/EHLO waiting for the owner's rset */
 	enum smtp_verb			 pending;
 	char				 pending_helo[SMTP_DOMAIN_MAX + 1];
@@ -156,6 +169,8 @@ struct smtp_cmd {
 };
 
 int	smtp_body(struct smtp_server *);
+int	smtp_lookahead(struct smtp_server *);
+void	smtp_ahead_settle(struct smtp_server *, enum smtp_state);
 void	smtp_body_start(struct smtp_server *);
 int	smtp_check_auth(struct smtp_server *, const char *);
 int	smtp_check_data(struct smtp_server *, const char *);

@@ -45,6 +45,7 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 {
 	enum smtp_state	 next;
 	int		 ok;
+	unsigned	 i;
 	char		 uvis[SMTP_SASL_ID_MAX * 4 + 1];
 
 	if (s->state == STATE_QUIT || s->state == STATE_CLOSED) {
@@ -53,6 +54,10 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		    (unsigned long long)s->info.id, code);
 		return;
 	}
+	/* a reply for a command handed on ahead would jump the queue */
+	if (s->flags & SF_AHEADCALL)
+		fatalx("%016llx smtp_server_reply: the owner answered a command "
+		    "handed on ahead at once", (unsigned long long)s->info.id);
 	if (s->state != STATE_WAIT_MAIL && s->state != STATE_WAIT_RCPT &&
 	    s->state != STATE_WAIT_RSET && s->state != STATE_WAIT_DATA &&
 	    s->state != STATE_WAIT_AUTH && s->state != STATE_WAIT_354)
@@ -78,19 +83,23 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 	case STATE_WAIT_MAIL:
 		if (ok) {
 			s->nrcpt = 0;
+			/* the RCPTs handed on ahead were seen */
 			s->nrcpt_seen = 0;
+			for (i = 0; i < s->nahead; i++)
+				s->nrcpt_seen += s->ahead[i] == STATE_WAIT_RCPT;
 			next = STATE_TX;
 		} else {
 			s->tx_utf8 = 0;
 			next = STATE_HELO;
 		}
-		smtp_enter_state(s, next);
+		smtp_ahead_settle(s, next);
 		smtp_emit(s, code, enh, text);
 		break;
 	case STATE_WAIT_RCPT:
-		if (ok)
+		/* after a refused MAIL, RCPTs handed on get the upstream's 503 */
+		if (ok && s->after == STATE_TX)
 			s->nrcpt++;
-		smtp_enter_state(s, STATE_TX);
+		smtp_ahead_settle(s, s->after);
 		smtp_emit(s, code, enh, text);
 		break;
 	case STATE_WAIT_RSET:
@@ -104,14 +113,15 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		s->pending = SMTP_CMD_UNKNOWN;
 		break;
 	case STATE_WAIT_354:
-		if (code == 354) {
+		/* DATA is the last of a batch: nothing is ahead of it */
+		if (code == 354 && s->nahead == 0) {
 			smtp_body_start(s);
 			smtp_emit(s, 354, NULL,
 			    "End data with <CR><LF>.<CR><LF>");
 			break;
 		}
 		/* DATA refused: MAIL and the recipients stand (RFC 5321) */
-		smtp_enter_state(s, STATE_TX);
+		smtp_ahead_settle(s, s->after);
 		smtp_emit(s, code, enh, text);
 		break;
 	case STATE_WAIT_DATA:

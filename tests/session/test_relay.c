@@ -1415,6 +1415,161 @@ test_pipelined(void **state)
 static void	wait_raw(struct t *, int, const char *);
 static void	wait_closed(struct t *, int);
 
+
+/*
+ * RFC 2920 towards the upstream: the client's batch goes upstream as one
+ * batch.  The upstream answers nothing before DATA is in, so a relay
+ * that sent one command at a time would stall here; every reply the
+ * client gets is the upstream's, in order.
+ */
+static void
+test_pipelined_upstream_batch(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "" },
+		{ "RCPT TO:<b@dst.test>", "" },
+		{ "RCPT TO:<x@dst.test>", "" },
+		{ "DATA", "250 2.1.0 Sender ok\r\n250 2.1.5 b ok\r\n"
+		    "450 4.2.1 x is busy\r\n354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	/* RSET answered here: the upstream is opened by the MAIL below */
+	cmd(t, "RSET\r\n", "250 2.0.0 Ok\r\n");
+	cl_send(t, "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n"
+	    "RCPT TO:<x@dst.test>\r\nDATA\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "250 2.1.0 Sender ok\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "250 2.1.5 b ok\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "450 4.2.1 x is busy\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "354 ", 4) == 0);
+	cmd(t, MSG ".\r\n", CL_OK);
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/*
+ * RFC 2920's rules: a refused MAIL with RCPT and DATA behind it.  Both
+ * reached the upstream, which answers them 503; the client gets exactly
+ * those, and its session is back outside a transaction.
+ */
+static void
+test_pipelined_mail_refused(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "" },
+		{ "RCPT TO:<b@dst.test>", "" },
+		{ "DATA", "550 5.7.1 Sender refused\r\n"
+		    "503 5.5.1 Error: need MAIL command\r\n"
+		    "503 5.5.1 Error: need RCPT command\r\n" },
+		{ "MAIL FROM:<c@src.test>", "250 2.1.0 Sender ok\r\n" },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "RSET\r\n", "250 2.0.0 Ok\r\n");
+	cl_send(t, "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n"
+	    "DATA\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "550 5.7.1 Sender refused\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "503 5.5.1 Error: need MAIL command\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "503 5.5.1 Error: need RCPT command\r\n");
+	/* no transaction: a new MAIL is taken */
+	cmd(t, "MAIL FROM:<c@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/* a 5xx to DATA after pipelined RCPTs: the client's DATA gets it */
+static void
+test_pipelined_data_refused(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "" },
+		{ "RCPT TO:<b@dst.test>", "" },
+		{ "DATA", "250 2.1.0 Sender ok\r\n250 2.1.5 b ok\r\n"
+		    "554 5.7.1 No data today\r\n" },
+		{ "RSET", "250 2.0.0 Ok\r\n" },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "RSET\r\n", "250 2.0.0 Ok\r\n");
+	cl_send(t, "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n"
+	    "DATA\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "250 2.1.0 Sender ok\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "250 2.1.5 b ok\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "554 5.7.1 No data today\r\n");
+	cmd(t, "RSET\r\n", "250 2.0.0 Ok\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/* the upstream goes away under a batch: every command gets a 4xx */
+static void
+test_pipelined_upstream_lost(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "" },
+		{ "RCPT TO:<b@dst.test>", "" },
+		{ "DATA", NULL },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "RSET\r\n", "250 2.0.0 Ok\r\n");
+	cl_send(t, "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n"
+	    "DATA\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "451 4.4.2 ", 10) == 0);
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "451 4.4.2 ", 10) == 0);
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "451 4.4.2 ", 10) == 0);
+	/* the session goes on */
+	cmd(t, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
 /*
  * The upstream refuses DATA itself.  Streamed (the default): the refusal
  * is the client's answer to DATA, and no body is sent at all.
@@ -2916,6 +3071,10 @@ main(void)
 		cmocka_unit_test_teardown(test_drain_after_transaction, teardown),
 		cmocka_unit_test_teardown(test_drain_idle, teardown),
 		cmocka_unit_test_teardown(test_pipelined, teardown),
+		cmocka_unit_test_teardown(test_pipelined_upstream_batch, teardown),
+		cmocka_unit_test_teardown(test_pipelined_mail_refused, teardown),
+		cmocka_unit_test_teardown(test_pipelined_data_refused, teardown),
+		cmocka_unit_test_teardown(test_pipelined_upstream_lost, teardown),
 		cmocka_unit_test_teardown(test_data_refused, teardown),
 		cmocka_unit_test_teardown(test_data_refused_spooled, teardown),
 		cmocka_unit_test_teardown(test_stream_354_after_upstream, teardown),
