@@ -1,10 +1,12 @@
 /*
  * smtp_server - the client-facing SMTP session (the legacy program's side).
  *
- * One command is in flight at a time: commands that need the owner (MAIL,
- * RCPT, RSET, the end of DATA, EHLO inside a transaction) move the session
- * into a WAIT_* state, reading stops, and buffered input is left alone
- * until smtp_server_reply() arrives.  The owner may answer from inside the
+ * Commands that need the owner (MAIL, RCPT, RSET, the end of DATA, EHLO
+ * inside a transaction) move the session into a WAIT_* state, reading
+ * stops, and buffered input is left alone until smtp_server_reply()
+ * arrives; except that, with smtp_server_lookahead(), a checked RCPT or
+ * DATA line behind a MAIL or RCPT in flight is handed on at once, its
+ * WAIT state queued (ahead[]), and the replies settle them in order.  The owner may answer from inside the
  * callback (the loop notices the state change when the callback returns)
  * or later (the answer is queued and the loop is restarted from a deferred
  * event, never from the owner's stack).
