@@ -235,6 +235,30 @@ def test_pipelined_transaction():
     check_same_bytes(m[0].data, msg)
 
 
+def test_pipelined_refused_mail_real_server():
+    # RFC 2920: MAIL refused, RCPT and DATA pipelined behind it reach the
+    # upstream too (it offers PIPELINING), and the client gets the
+    # upstream's own answers to them, in order; nothing is delivered.
+    up = Upstream("starttls", extra=["--mail-reply", "550 5.7.1 Not you"])
+    gw = Gateway(up)
+    with gw.client() as c:
+        c.start()
+        c.send(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+               % (SENDER.encode(), RCPT.encode()))
+        r = c.replies(3)
+        check_reply(r[0], 550, "5.7.1", what="MAIL")
+        check(r[1].code == 503 and r[2].code == 503,
+              "want the upstream's 503 to RCPT and DATA: %r", r)
+        check_reply(c.cmd("NOOP"), 250, what="NOOP after the batch")
+        check_reply(c.cmd("QUIT"), 221)
+    # the 503 is the upstream's (aiosmtpd's own text), logged as such
+    check(gw.wait_log(r"relay rcpt refused by=upstream .*"
+                      r"to=<%s> reply=\"503 " % RCPT),
+          "the RCPT behind the refused MAIL was not answered by the "
+          "upstream:\n%s", gw.log()[-3000:])
+    check(not up.messages(), "delivered: %r", up.messages())
+
+
 def test_pipelined_whole_session_in_one_write():
     up = Upstream("starttls")
     gw = Gateway(up)
