@@ -1792,6 +1792,50 @@ test_stream_gone_before_354(void **state)
 	t_free(t);
 }
 
+/*
+ * SIGTERM (drain, and the pools shut) while the upstream's 354 is awaited
+ * and again mid-body: the streamed message still goes through, then 421.
+ */
+static void
+test_stream_drain_mid_body(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", HOLD },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, "pool = yes\n"), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cl_send(t, "DATA\r\n");
+	if (!run_until(t, upstream_holds))
+		fail_msg("DATA never reached the upstream");
+	relay_drain_all();
+	relay_env_shutdown(t->env);
+	run_for(t, 100);
+	up_release(&t->up, 0, "354 go ahead\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "354 ", 4) == 0);
+	cl_send(t, "Subject: one\r\n");
+	run_for(t, 100);
+	relay_drain_all();
+	cmd(t, "\r\nbody\r\n.\r\n", CL_OK);
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "421 4.3.2 Service shutting down\r\n");
+	assert_true(run_until(t, all_gone));
+	t_free(t);
+}
+
 /* the upstream answers DATA with 250: no message went, the client's 451 */
 static void
 test_stream_data_250(void **state)
@@ -3051,6 +3095,7 @@ main(void)
 		cmocka_unit_test_teardown(test_stream_client_pause, teardown),
 		cmocka_unit_test_teardown(test_stream_gone_before_354, teardown),
 		cmocka_unit_test_teardown(test_stream_data_250, teardown),
+		cmocka_unit_test_teardown(test_stream_drain_mid_body, teardown),
 		cmocka_unit_test_teardown(test_data_refused_then_mail, teardown),
 		cmocka_unit_test_teardown(test_received_first, teardown),
 		cmocka_unit_test_teardown(test_dkim_then_received, teardown),
