@@ -1836,6 +1836,47 @@ test_stream_drain_mid_body(void **state)
 	t_free(t);
 }
 
+/*
+ * A body the session refuses mid-stream (a bare LF under reject) while the
+ * client goes on sending: the upstream connection is closed at once, not
+ * held idle until the client's end of data (which a slow client may send
+ * much later).  The client still gets its 550 at the end.
+ */
+static void
+test_stream_refused_closes_early(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cl_send(t, "Subject: one\r\n\r\nbare\nmore body\r\n");
+	/* no end of data yet: the client is still sending */
+	wait_closed(t, 0);
+	assert_null(memmem(t->up.conns[0].raw, t->up.conns[0].rawlen,
+	    "\r\n.\r\n", 5));
+	assert_int_equal(t->cinlen, 0);
+	cl_send(t, "the rest\r\n.\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "550 5.6.0 Message contains bare CR or LF\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
 /* the upstream answers DATA with 250: no message went, the client's 451 */
 static void
 test_stream_data_250(void **state)
@@ -3096,6 +3137,7 @@ main(void)
 		cmocka_unit_test_teardown(test_stream_gone_before_354, teardown),
 		cmocka_unit_test_teardown(test_stream_data_250, teardown),
 		cmocka_unit_test_teardown(test_stream_drain_mid_body, teardown),
+		cmocka_unit_test_teardown(test_stream_refused_closes_early, teardown),
 		cmocka_unit_test_teardown(test_data_refused_then_mail, teardown),
 		cmocka_unit_test_teardown(test_received_first, teardown),
 		cmocka_unit_test_teardown(test_dkim_then_received, teardown),
