@@ -1877,6 +1877,44 @@ test_stream_refused_closes_early(void **state)
 	t_free(t);
 }
 
+/*
+ * A client that sends its body right behind DATA, not waiting for the 354
+ * (RFC 2920 forbids it), and the upstream refuses DATA: what follows is
+ * message text, never commands.  The refusal, then 421, and nothing of
+ * the text reaches the upstream.
+ */
+static void
+test_stream_refused_early_body(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "554 5.7.1 not from you\r\n" },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cl_send(t, "DATA\r\nRCPT TO:<victim@evil.test>\r\nDATA\r\n"
+	    "Subject: spam\r\n\r\nspam\r\n.\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "554 5.7.1 not from you\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "421 ", 4) == 0);
+	assert_true(run_until(t, all_gone));
+	assert_null(memmem(t->up.conns[0].raw, t->up.conns[0].rawlen,
+	    "evil", 4));
+	t_free(t);
+}
+
 /* the upstream answers DATA with 250: no message went, the client's 451 */
 static void
 test_stream_data_250(void **state)
@@ -3138,6 +3176,7 @@ main(void)
 		cmocka_unit_test_teardown(test_stream_data_250, teardown),
 		cmocka_unit_test_teardown(test_stream_drain_mid_body, teardown),
 		cmocka_unit_test_teardown(test_stream_refused_closes_early, teardown),
+		cmocka_unit_test_teardown(test_stream_refused_early_body, teardown),
 		cmocka_unit_test_teardown(test_data_refused_then_mail, teardown),
 		cmocka_unit_test_teardown(test_received_first, teardown),
 		cmocka_unit_test_teardown(test_dkim_then_received, teardown),
