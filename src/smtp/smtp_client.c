@@ -1315,8 +1315,16 @@ client_body_pump(struct smtp_client *c)
 			if (c->flags & (CF_FREE | CF_FAILED))
 				return;
 			if (n == SMTP_BODY_WAIT) {
-				/* streamed: smtp_client_body_more() resumes */
+				/*
+				 * streamed: smtp_client_body_more() resumes.
+				 * No upstream timer meanwhile: the wait is the
+				 * client's, bounded by its own session limits
+				 * (data_timeout, min_data_rate, which end it
+				 * with an abort); a client pausing longer than
+				 * command_timeout would lose the message.
+				 */
 				c->flags |= CF_BODY_WAIT;
+				(void)evtimer_del(c->ev_timer);
 				return;
 			}
 			if (n < 0) {

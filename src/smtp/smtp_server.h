@@ -58,7 +58,11 @@ struct smtp_server_cb {
 	int	(*data_write)(void *arg, const char *, size_t);
 	/* data_end: complete message, owner must smtp_server_reply() */
 	void	(*data_end)(void *arg);
-	/* data_abort: the message was refused by the session itself */
+	/*
+	 * data_abort: the message was refused by the session itself (called
+	 * as soon as it is known, possibly before the client's end of
+	 * data; no data_write follows), or the session ended mid-body
+	 */
 	void	(*data_abort)(void *arg);
 	/* closed: the session is over (QUIT, error, timeout, drain) */
 	void	(*closed)(void *arg, const char *reason);

@@ -500,7 +500,7 @@ smtp_body(struct smtp_server *s)
 	struct buf	*in = io_in(s->io);
 	char		 out[2 * SMTP_SRV_CHUNK + 2];
 	size_t		 inlen, used, outlen = 0;
-	int		 done = 0, r;
+	int		 done = 0, r = 0;
 
 	if ((inlen = buf_len(in)) == 0)
 		return 0;
@@ -521,9 +521,22 @@ smtp_body(struct smtp_server *s)
 			return 1;
 		if (r == -1)
 			s->flags |= SF_WFAIL;
-		else if (r == 1 && !done)
-			smtp_body_pause(s);
 	}
+	/*
+	 * Refused mid-body: the owner drops its partial message now, not
+	 * at the client's end of data (a streamed one would hold the
+	 * upstream connection idle meanwhile), and no pause: nothing more
+	 * goes to the owner.  The reply stays at the end.
+	 */
+	if ((s->data.err != SMTP_DATA_OK || (s->flags & SF_WFAIL)) &&
+	    (s->flags & SF_INBODY) && !done) {
+		s->flags &= ~SF_INBODY;
+		s->cb->data_abort(s->arg);
+		/* s may be freed here */
+		if (s->flags & SF_FREE)
+			return 1;
+	} else if (r == 1 && !done && !(s->flags & SF_WFAIL))
+		smtp_body_pause(s);
 	if (done)
 		smtp_body_end(s);
 	return 1;
@@ -534,6 +547,7 @@ smtp_body_end(struct smtp_server *s)
 {
 	enum smtp_data_err	 err = s->data.err;
 	int			 wfail = s->flags & SF_WFAIL;
+	int			 inbody = s->flags & SF_INBODY;
 	unsigned		 nrcpt = s->nrcpt;	/* for the log */
 
 	log_debug("%016llx message size=%llu result=%s",
@@ -554,10 +568,12 @@ smtp_body_end(struct smtp_server *s)
 
 	/* refused by the session itself: the owner drops what it has */
 	smtp_tx_close(s, STATE_HELO);
-	s->cb->data_abort(s->arg);
-	/* s may be freed here */
-	if (s->flags & SF_FREE)
-		return;
+	if (inbody) {
+		s->cb->data_abort(s->arg);
+		/* s may be freed here */
+		if (s->flags & SF_FREE)
+			return;
+	}
 	switch (err) {
 	case SMTP_DATA_OK:
 		smtp_log_msg(s, "spool-failure", nrcpt, s->data.size, 452,

@@ -123,6 +123,21 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		/* DATA refused: MAIL and the recipients stand (RFC 5321) */
 		smtp_ahead_settle(s, s->after);
 		smtp_emit(s, code, enh, text);
+		/*
+		 * Input behind DATA came before any answer to it (RFC 2920
+		 * forbids that): it is the client's message text, and read
+		 * as commands now it would run them (a RCPT, a DATA and a
+		 * body of its own).  Hang up instead.
+		 */
+		if (code != 421 && buf_len(io_in(s->io)) > 0) {
+			log_info("%016llx input behind a refused DATA: closing",
+			    (unsigned long long)s->info.id);
+			smtp_send(s, 421, "4.5.0", "%s Message text sent "
+			    "before the reply to DATA, closing connection",
+			    s->hostname);
+			smtp_quit(s, "input behind a refused DATA");
+			return;
+		}
 		break;
 	case STATE_WAIT_DATA:
 		/* a message went through: the session makes progress */

@@ -456,11 +456,13 @@ t_conf(struct t *t, const char *listener_extra, const char *upstream_extra)
 	    "tls = none\n"
 	    "helo_name = gw.test\n"
 	    "connect_timeout = 5\n"
-	    "command_timeout = 10\n"
+	    "%s"
 	    "%s"
 	    "%s"
 	    "%s",
 	    listener_extra ? listener_extra : "", t->up.port,
+	    upstream_extra != NULL && strstr(upstream_extra,
+	    "command_timeout") != NULL ? "" : "command_timeout = 10\n",
 	    /*
 	     * One upstream connection per session, ended by QUIT, unless a
 	     * test is about the pool: the scripts are per connection.
@@ -1850,6 +1852,253 @@ test_stream_upstream_gone(void **state)
 	t_free(t);
 }
 
+/* run_for - drive the loop for ms milliseconds (a client that pauses) */
+static int
+never(struct t *t)
+{
+	(void)t;
+	return 0;
+}
+
+static void
+run_for(struct t *t, long ms)
+{
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	t->timed_out = 0;
+	assert_int_equal(evtimer_add(t->timer, &tv), 0);
+	while (!never(t) && !t->timed_out)
+		(void)event_base_loop(t->base, EVLOOP_ONCE);
+	evtimer_del(t->timer);
+}
+
+/*
+ * A client that pauses mid-body for longer than the upstream's
+ * command_timeout (but well within its own data_timeout): the upstream
+ * connection is idle only because the client is, which the client's own
+ * limits bound.  The message goes through.
+ */
+static void
+test_stream_client_pause(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, "command_timeout = 1s\n"), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cl_send(t, "Subject: one\r\n");
+	wait_raw(t, 0, "EHLO gw.test\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n"
+	    "Subject: one\r\n");
+	run_for(t, 2500);
+	cmd(t, "\r\nbody\r\n.\r\n", CL_OK);
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/*
+ * The client hangs up while the upstream's answer to DATA is awaited;
+ * the 354 comes after the session is gone.  Nothing is left behind.
+ */
+static void
+test_stream_gone_before_354(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", HOLD },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cl_send(t, "DATA\r\n" MSG);
+	if (!run_until(t, upstream_holds))
+		fail_msg("DATA never reached the upstream");
+	/* half-closed: the body so far is buffered, no dot */
+	assert_int_equal(shutdown(t->cfd, SHUT_WR), 0);
+	run_for(t, 200);
+	up_release(&t->up, 0, "354 go ahead\r\n");
+	wait_closed(t, 0);
+	assert_null(memmem(t->up.conns[0].raw, t->up.conns[0].rawlen,
+	    "\r\n.\r\n", 5));
+	assert_true(run_until(t, all_gone));
+	t_free(t);
+}
+
+/*
+ * SIGTERM (drain, and the pools shut) while the upstream's 354 is awaited
+ * and again mid-body: the streamed message still goes through, then 421.
+ */
+static void
+test_stream_drain_mid_body(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", HOLD },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, "pool = yes\n"), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cl_send(t, "DATA\r\n");
+	if (!run_until(t, upstream_holds))
+		fail_msg("DATA never reached the upstream");
+	relay_drain_all();
+	relay_env_shutdown(t->env);
+	run_for(t, 100);
+	up_release(&t->up, 0, "354 go ahead\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "354 ", 4) == 0);
+	cl_send(t, "Subject: one\r\n");
+	run_for(t, 100);
+	relay_drain_all();
+	cmd(t, "\r\nbody\r\n.\r\n", CL_OK);
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "421 4.3.2 Service shutting down\r\n");
+	assert_true(run_until(t, all_gone));
+	t_free(t);
+}
+
+/*
+ * A body the session refuses mid-stream (a bare LF under reject) while the
+ * client goes on sending: the upstream connection is closed at once, not
+ * held idle until the client's end of data (which a slow client may send
+ * much later).  The client still gets its 550 at the end.
+ */
+static void
+test_stream_refused_closes_early(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "354 go ahead\r\n" },
+		{ ".", UP_OK },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cmd_prefix(t, "DATA\r\n", "354 ");
+	cl_send(t, "Subject: one\r\n\r\nbare\nmore body\r\n");
+	/* no end of data yet: the client is still sending */
+	wait_closed(t, 0);
+	assert_null(memmem(t->up.conns[0].raw, t->up.conns[0].rawlen,
+	    "\r\n.\r\n", 5));
+	assert_int_equal(t->cinlen, 0);
+	cl_send(t, "the rest\r\n.\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "550 5.6.0 Message contains bare CR or LF\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
+/*
+ * A client that sends its body right behind DATA, not waiting for the 354
+ * (RFC 2920 forbids it), and the upstream refuses DATA: what follows is
+ * message text, never commands.  The refusal, then 421, and nothing of
+ * the text reaches the upstream.
+ */
+static void
+test_stream_refused_early_body(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "554 5.7.1 not from you\r\n" },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cl_send(t, "DATA\r\nRCPT TO:<victim@evil.test>\r\nDATA\r\n"
+	    "Subject: spam\r\n\r\nspam\r\n.\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_string_equal(got, "554 5.7.1 not from you\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_true(strncmp(got, "421 ", 4) == 0);
+	assert_true(run_until(t, all_gone));
+	assert_null(memmem(t->up.conns[0].raw, t->up.conns[0].rawlen,
+	    "evil", 4));
+	t_free(t);
+}
+
+/* the upstream answers DATA with 250: no message went, the client's 451 */
+static void
+test_stream_data_250(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
+		{ "DATA", "250 2.0.0 sure\r\n" },
+		END
+	};
+	struct t	*t;
+	char		 got[1024];
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, NULL), 0);
+	t_start(t);
+	ehlo(t);
+	cmd(t, "MAIL FROM:<a@src.test>\r\n", "250 2.1.0 Sender ok\r\n");
+	cmd(t, "RCPT TO:<b@dst.test>\r\n", "250 2.1.5 Recipient ok\r\n");
+	cl_send(t, "DATA\r\n");
+	cl_reply(t, got, sizeof(got));
+	assert_true(got[0] == '4');
+	cmd(t, "RSET\r\n", "250 2.0.0 Ok\r\n");
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	t_free(t);
+}
+
 /* received_header = yes: our Received is the first line upstream */
 static void
 test_received_first(void **state)
@@ -3081,6 +3330,12 @@ main(void)
 		cmocka_unit_test_teardown(test_stream_bare_lf_aborts, teardown),
 		cmocka_unit_test_teardown(test_stream_client_gone, teardown),
 		cmocka_unit_test_teardown(test_stream_upstream_gone, teardown),
+		cmocka_unit_test_teardown(test_stream_client_pause, teardown),
+		cmocka_unit_test_teardown(test_stream_gone_before_354, teardown),
+		cmocka_unit_test_teardown(test_stream_data_250, teardown),
+		cmocka_unit_test_teardown(test_stream_drain_mid_body, teardown),
+		cmocka_unit_test_teardown(test_stream_refused_closes_early, teardown),
+		cmocka_unit_test_teardown(test_stream_refused_early_body, teardown),
 		cmocka_unit_test_teardown(test_data_refused_then_mail, teardown),
 		cmocka_unit_test_teardown(test_received_first, teardown),
 		cmocka_unit_test_teardown(test_dkim_then_received, teardown),
