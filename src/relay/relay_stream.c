@@ -1,7 +1,7 @@
 /*
  * relay_stream.c - a message streamed to the upstream as the client sends
  * it (stream_data = yes, no DKIM key for the listener, long lines not
- * re-encoded).
+ * re-encoded, not auth = passthrough).
  *
  * The order of events: the client's DATA sends the upstream DATA
  * (uptx_data with relay_stream_body as the body source); the upstream's
@@ -62,6 +62,13 @@ relay_stream_wanted(const struct relay *r)
 	if (!r->l->stream_data)
 		return 0;
 	if (r->l->long_lines == LONG_LINES_ENCODE)
+		return 0;
+	/*
+	 * passthrough: an abort closes the upstream connection, and without
+	 * the client's password no new one can be opened for the rest of
+	 * the session; spooled, a refused message leaves it in step
+	 */
+	if (r->up->auth == AUTH_PASSTHROUGH)
 		return 0;
 	return signers_body_canons(r->env->signers, r->l) == 0;
 }

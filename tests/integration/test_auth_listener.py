@@ -113,6 +113,25 @@ def test_passthrough_two_accounts():
           in log, "no auth log line for alice: %s", log[-3000:])
 
 
+def test_passthrough_refused_message_keeps_session():
+    # passthrough spools (no stream): a message the gateway refuses leaves
+    # the authenticated upstream connection in step for the next one
+    up = Upstream("starttls", auth={"users": ACCOUNTS})
+    gw = passthrough_gateway(up)
+    with gw.client() as c:
+        c.start()
+        check_reply(auth_plain(c, "alice@isp.test", ACCOUNTS[
+            "alice@isp.test"]), 235, what="alice AUTH PLAIN")
+        check_reply(c.cmd("MAIL FROM:<sender@example.test>"), 250)
+        check_reply(c.cmd("RCPT TO:<%s>" % RCPT), 250)
+        check_reply(c.cmd("DATA"), 354)
+        c.send(b"Subject: bad\r\n\r\nbare\nline\r\n.\r\n")
+        check_reply(c.reply(), 550, "5.6.0", what="bare LF")
+        send_one(c, "after the refusal")
+    msgs = by_subject(up, 1)
+    check(list(msgs) == ["after the refusal"], "stored: %r", list(msgs))
+
+
 def test_passthrough_wrong_password():
     # every mechanism offered, auth_fallback at its default (yes)
     up = Upstream("starttls", auth={"users": ACCOUNTS, "mechs": [
