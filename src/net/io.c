@@ -45,6 +45,7 @@
 #define IO_F_ERRPEND	0x2000	/* IO_ERROR recorded outside the loop */
 #define IO_F_WACTIVE	0x4000	/* wev activated by us: do not event_del */
 #define IO_F_WIPE	0x8000	/* a credential is queued: wipe what is sent */
+#define IO_F_CORK	0x10000	/* io_cork(): writes wait for the flush event */
 
 struct gw_io {
 	struct event_base		*base;
@@ -279,10 +280,30 @@ io_write(struct gw_io *io, const void *p, size_t len)
 	 * frame ends.  Sent one by one, a small last piece would wait for the
 	 * peer's delayed ACK (Nagle), 40 ms a message.
 	 */
-	if (io->held == 0 && buf_len(&io->out) == len)
+	if (io->held == 0 && buf_len(&io->out) == len &&
+	    !(io->flags & IO_F_CORK))
 		io_write_now(io);
 	io_reload(io);
 	return 0;
+}
+
+/*
+ * io_cork - what the owner writes until the end of this loop turn goes
+ * out in one send (one TLS record): a pipelined batch of commands given
+ * one by one from other callbacks.  The optimistic write is skipped and
+ * the write event is activated; it runs once the current callbacks are
+ * done, in the same turn of the loop.
+ */
+void
+io_cork(struct gw_io *io)
+{
+	if (io->flags & (IO_F_FREE | IO_F_ERROR))
+		return;
+	io->flags |= IO_F_CORK;
+	if (!(io->flags & IO_F_WACTIVE)) {
+		io->flags |= IO_F_WACTIVE;
+		event_active(io->wev, EV_WRITE, 0);
+	}
 }
 
 /* io_printf - formatted io_write; lines longer than 1 KiB are refused */
@@ -731,7 +752,7 @@ io_on_fd(evutil_socket_t fd, short what, void *arg)
 
 	io->held++;
 	if (what & EV_WRITE)
-		io->flags &= ~IO_F_WACTIVE;
+		io->flags &= ~(IO_F_WACTIVE | IO_F_CORK);
 	/*
 	 * The read event is left registered while paused (io_reload); a
 	 * handshake that waits to write must not spin on readable input.

@@ -88,6 +88,8 @@ int	io_write(struct gw_io *, const void *, size_t);
 int	io_write_secret(struct gw_io *, const void *, size_t);
 /* io_printf - formatted io_write */
 int	io_printf(struct gw_io *, const char *, ...) GW_PRINTF(2, 3);
+/* io_cork - writes until the end of this loop turn go out in one send */
+void	io_cork(struct gw_io *);
 /* io_trim - free the storage of empty buffers: an idle connection keeps none */
 void	io_trim(struct gw_io *);
 /* io_queued - output bytes not yet sent */

@@ -1417,6 +1417,12 @@ client_command(struct smtp_client *c, const char *verb, enum client_state s,
 			goto out;
 		}
 	}
+	/*
+	 * Towards a pipelining upstream the owner may give more commands
+	 * in this turn (a client's batch): they leave in one send.
+	 */
+	if ((c->ext.flags & SMTP_EXT_PIPELINING) && s != CS_RSET)
+		io_cork(c->io);
 	if (c->state != CS_READY)
 		client_pipe_send(c, s);
 	else

@@ -154,6 +154,42 @@ test_read_sizing_and_trim(void **state)
 	event_base_free(base);
 }
 
+/*
+ * io_cork: writes wait for the end of the loop turn and leave together;
+ * without it the first write goes out at once (the optimistic write)
+ */
+static void
+test_cork(void **state)
+{
+	struct event_base	*base = event_base_new();
+	struct probe		 p = { .base = base, .consume = 1 };
+	struct gw_io		*io;
+	char			 buf[64];
+	int			 sv[2];
+
+	pair(sv);
+	assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+	io = io_new(base, sv[0], 65536, 1024, probe_cb, &p);
+	assert_non_null(io);
+	/* not corked: on the wire before the loop runs */
+	assert_int_equal(io_write(io, "NOOP\r\n", 6), 0);
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 6);
+	io_cork(io);
+	assert_int_equal(io_write(io, "MAIL FROM:<a@b>\r\n", 17), 0);
+	assert_int_equal(io_write(io, "RCPT TO:<c@d>\r\n", 15), 0);
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), -1);	/* held */
+	assert_int_equal(errno, EAGAIN);
+	run_for(base, 200);
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 32);
+	assert_memory_equal(buf, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n", 32);
+	/* the cork is gone after its flush */
+	assert_int_equal(io_write(io, "DATA\r\n", 6), 0);
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 6);
+	io_free(io);
+	close(sv[1]);
+	event_base_free(base);
+}
+
 /* a full input buffer stops reading; consuming resumes it; nothing is lost */
 static void
 test_input_bound_backpressure(void **state)
@@ -511,6 +547,7 @@ main(void)
 		cmocka_unit_test(test_read_and_write),
 		cmocka_unit_test(test_input_bound_backpressure),
 		cmocka_unit_test(test_read_sizing_and_trim),
+		cmocka_unit_test(test_cork),
 		cmocka_unit_test(test_free_inside_callback),
 		cmocka_unit_test(test_timeout_and_eof),
 		cmocka_unit_test(test_output_bound_and_lowat),
