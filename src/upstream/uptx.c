@@ -195,6 +195,17 @@ uptx_give_back(struct uptx *tx, enum uptx_give how)
 	tx->conn->give_back(tx->conn->ctx, c, tx->identity, how);
 }
 
+/* uptx_reset - no connection held: nothing ready, open or in flight */
+static void
+uptx_reset(struct uptx *tx)
+{
+	tx->ready = 0;
+	tx->open = 0;
+	tx->mailwait = 0;
+	tx->state = UPTX_IDLE;
+	tx->npipe = 0;
+}
+
 void
 uptx_close(struct uptx *tx)
 {
@@ -204,11 +215,7 @@ uptx_close(struct uptx *tx)
 	uptx_give_back(tx, !tx->ready ? UPTX_GIVE_QUIT :
 	    tx->state != UPTX_IDLE || tx->identity[0] == '\0' ?
 	    UPTX_GIVE_QUIT : UPTX_GIVE_KEEP);
-	tx->ready = 0;
-	tx->open = 0;
-	tx->mailwait = 0;
-	tx->state = UPTX_IDLE;
-	tx->npipe = 0;
+	uptx_reset(tx);
 }
 
 void
@@ -217,11 +224,7 @@ uptx_discard(struct uptx *tx)
 	if (tx->cli == NULL)
 		return;
 	uptx_give_back(tx, UPTX_GIVE_QUIT);
-	tx->ready = 0;
-	tx->open = 0;
-	tx->mailwait = 0;
-	tx->state = UPTX_IDLE;
-	tx->npipe = 0;
+	uptx_reset(tx);
 }
 
 /*
@@ -235,11 +238,7 @@ uptx_abort(struct uptx *tx)
 	if (tx->cli == NULL)
 		return;
 	uptx_give_back(tx, UPTX_GIVE_DROP);
-	tx->ready = 0;
-	tx->open = 0;
-	tx->mailwait = 0;
-	tx->state = UPTX_IDLE;
-	tx->npipe = 0;
+	uptx_reset(tx);
 }
 
 void
@@ -510,11 +509,7 @@ uptx_cli_failed(void *arg, enum gw_fail cls, const char *why)
 	uptx_give_back(tx, UPTX_GIVE_DROP);
 	if (tx->open || s == UPTX_RCPT || s == UPTX_DATA)
 		tx->lost = cls;
-	tx->ready = 0;
-	tx->open = 0;
-	tx->mailwait = 0;
-	tx->state = UPTX_IDLE;
-	tx->npipe = 0;
+	uptx_reset(tx);
 	tx->cb->failed(tx->arg, s, cls, why, authrep.code != 0 ? &authrep :
 	    NULL);
 }
