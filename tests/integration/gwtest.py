@@ -117,6 +117,22 @@ class TestSkip(Exception):
     """The test does not apply in this run (reported as skip)."""
 
 
+def proc_status_kb(pid, field):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM), 0 if absent."""
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith(field + ":"):
+                return int(ln.split()[1])
+    return 0
+
+
+def sanitized(pid):
+    """True if process pid runs with AddressSanitizer (its memory figures
+    then mean nothing: freed memory stays in quarantine)."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def skip_under_valgrind(why="too slow under valgrind"):
     """Call first thing in a test that cannot run under valgrind in
     reasonable time: with SMTPGATE_VALGRIND=1 the test stops here and is

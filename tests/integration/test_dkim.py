@@ -345,14 +345,6 @@ def test_utf8_subject():
     check_verifies(data, recs, what="raw UTF-8 subject")
 
 
-def _vm(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith(field + ":"):
-                return int(ln.split()[1])
-    return 0
-
-
 @timeout(200)
 def test_20mb_body():
     gwtest.skip_under_valgrind()
@@ -366,9 +358,9 @@ def test_20mb_body():
     body = line * (20 * 1024 * 1024 // len(line))
     # send one small message first, so the baseline has the code paths
     relay(up, gw, message())
-    base = _vm(gw.proc.pid, "VmRSS")
+    base = gwtest.proc_status_kb(gw.proc.pid, "VmRSS")
     data = relay(up, gw, message(body=body), 2)
-    hwm = _vm(gw.proc.pid, "VmHWM")
+    hwm = gwtest.proc_status_kb(gw.proc.pid, "VmHWM")
     check(len(data) > 20 * 1000 * 1000, "stored %d bytes", len(data))
     recs = records_of(("rsa", "example.com", "rsa1"),
                       ("ed", "example.com", "ed1"))
@@ -378,10 +370,9 @@ def test_20mb_body():
     # the figure means nothing in a sanitizer build.
     print("# 20 MB message: VmRSS before %d KiB, VmHWM after %d KiB"
           % (base, hwm), flush=True)
-    with open("/proc/%d/maps" % gw.proc.pid) as f:
-        if "libasan" in f.read():
-            print("# sanitizer build: memory bound not checked", flush=True)
-            return
+    if gwtest.sanitized(gw.proc.pid):
+        print("# sanitizer build: memory bound not checked", flush=True)
+        return
     check(hwm - base < 12 * 1024, "memory grew by %d KiB for a 20 MB "
           "message (VmRSS before %d KiB, VmHWM %d KiB)", hwm - base, base,
           hwm)

@@ -23,19 +23,6 @@ RCPT = "rcpt@example.test"
 ABORT_LOG = r"message aborted mid-stream: connection closed before the final dot"
 
 
-def _vm(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith(field + ":"):
-                return int(ln.split()[1])
-    return 0
-
-
-def _sanitized(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
-
-
 def upstream_conns(gw, up):
     """The gateway's established TCP connections to the upstream."""
     out = subprocess.run(["ss", "-Htnp", "state", "established",
@@ -78,7 +65,7 @@ def test_50mb_streamed_byte_exact():
                  upstream_conf={"tls": "implicit"})
     # a small message first, so the baseline has the code paths
     relay_ok(gw, sample_message("warm-up"), "warm-up")
-    base = _vm(gw.proc.pid, "VmRSS")
+    base = gwtest.proc_status_kb(gw.proc.pid, "VmRSS")
     msg = big_message(50 * 1024 * 1024)
     t0 = time.monotonic()
     with gw.client(timeout=200) as c:
@@ -87,7 +74,7 @@ def test_50mb_streamed_byte_exact():
         check_reply(replies[-1], 250, what="end of DATA, 50 MB")
         check_reply(c.cmd("QUIT"), 221)
     secs = time.monotonic() - t0
-    hwm = _vm(gw.proc.pid, "VmHWM")
+    hwm = gwtest.proc_status_kb(gw.proc.pid, "VmHWM")
     m = up.wait_messages(2, timeout=60)
     check(len(m) == 2, "want 2 messages, got %d", len(m))
     check_same_bytes(m[1].data, msg, "50 MB streamed message")
@@ -95,7 +82,7 @@ def test_50mb_streamed_byte_exact():
           "with size=%d" % len(msg))
     print("# 50 MB streamed in %.1f s; VmRSS before %d KiB, VmHWM after "
           "%d KiB" % (secs, base, hwm), flush=True)
-    if _sanitized(gw.proc.pid):
+    if gwtest.sanitized(gw.proc.pid):
         print("# sanitizer build: memory bound not checked", flush=True)
         return
     # the body is never held whole: far below the message's size
