@@ -28,7 +28,6 @@
 #include <event2/event.h>
 
 #include "net/io.h"
-#include "smtp/smtp_dsn.h"
 #include "smtp/smtp_server_int.h"
 #include "util/addr.h"
 #include "util/buf.h"
@@ -750,9 +749,8 @@ smtp_ahead_rcpts(const struct smtp_server *s)
 static int
 smtp_rcpt_ahead(struct smtp_server *s, const char *args)
 {
-	const struct smtp_param	*p;
-	enum smtp_dsn_kw	 dsn;
-	size_t			 i;
+	const char	*enh;
+	int		 code;
 
 	if (s->nrcpt + smtp_ahead_rcpts(s) >= s->max_rcpt)
 		return -1;
@@ -761,15 +759,7 @@ smtp_rcpt_ahead(struct smtp_server *s, const char *args)
 	memset(s->path, 0, sizeof(*s->path));
 	if (smtp_parse_rcpt(args, s->tx_utf8, s->path) != NULL)
 		return -1;
-	if (s->path->nparams > 0 && !s->info.esmtp)
-		return -1;
-	for (i = 0; i < s->path->nparams; i++) {
-		p = &s->path->params[i];
-		if ((dsn = smtp_dsn_keyword(p->keyword, 1)) == SMTP_DSN_NONE ||
-		    smtp_check_dsn(dsn, p) != NULL)
-			return -1;
-	}
-	return 0;
+	return smtp_rcpt_params_why(s, &code, &enh) == NULL ? 0 : -1;
 }
 
 /*

@@ -343,37 +343,49 @@ smtp_check_rcpt(struct smtp_server *s, const char *args)
 	return smtp_check_rcpt_params(s, args);
 }
 
-/* RCPT takes the DSN parameters NOTIFY and ORCPT (RFC 3461), nothing else */
-static int
-smtp_check_rcpt_params(struct smtp_server *s, const char *args)
+/*
+ * smtp_rcpt_params_why - RCPT takes the DSN parameters NOTIFY and ORCPT
+ * (RFC 3461), nothing else: NULL if those in s->path are fine, else the
+ * reply text with *code and *enh.  Pure: the lookahead checks with it too.
+ */
+const char *
+smtp_rcpt_params_why(const struct smtp_server *s, int *code, const char **enh)
 {
 	const struct smtp_param	*p;
 	const char		*err;
 	enum smtp_dsn_kw	 dsn;
 	size_t			 i;
 
+	*enh = "5.5.4";
 	if (s->path->nparams > 0 && !s->info.esmtp) {
-		smtp_log_rcpt(s, args, 555, "5.5.4",
-		    "ESMTP parameters need EHLO");
-		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
-		return -1;
+		*code = 555;
+		return "ESMTP parameters need EHLO";
 	}
 	for (i = 0; i < s->path->nparams; i++) {
 		p = &s->path->params[i];
 		if ((dsn = smtp_dsn_keyword(p->keyword, 1)) == SMTP_DSN_NONE) {
-			smtp_log_rcpt(s, args, 555, "5.5.4",
-			    "Unsupported RCPT parameter");
-			smtp_error(s, 555, "5.5.4",
-			    "Unsupported RCPT parameter");
-			return -1;
+			*code = 555;
+			return "Unsupported RCPT parameter";
 		}
 		if ((err = smtp_check_dsn(dsn, p)) != NULL) {
-			smtp_log_rcpt(s, args, 501, "5.5.4", err);
-			smtp_error(s, 501, "5.5.4", "%s", err);
-			return -1;
+			*code = 501;
+			return err;
 		}
 	}
-	return 0;
+	return NULL;
+}
+
+static int
+smtp_check_rcpt_params(struct smtp_server *s, const char *args)
+{
+	const char	*why, *enh;
+	int		 code;
+
+	if ((why = smtp_rcpt_params_why(s, &code, &enh)) == NULL)
+		return 0;
+	smtp_log_rcpt(s, args, code, enh, why);
+	smtp_error(s, code, enh, "%s", why);
+	return -1;
 }
 
 void

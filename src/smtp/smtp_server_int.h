@@ -170,6 +170,8 @@ struct smtp_cmd {
 
 int	smtp_body(struct smtp_server *);
 int	smtp_lookahead(struct smtp_server *);
+const char *smtp_rcpt_params_why(const struct smtp_server *, int *,
+		    const char **);
 void	smtp_ahead_settle(struct smtp_server *, enum smtp_state);
 void	smtp_body_start(struct smtp_server *);
 int	smtp_check_auth(struct smtp_server *, const char *);
