@@ -10,6 +10,7 @@
  * smtp_server_auth.c AUTH and its SASL exchange
  * smtp_server_tls.c  STARTTLS and implicit TLS
  * smtp_server_out.c  replies (the owner's and our own), logs and traces
+ * smtp_server_pipe.c the lookahead of pipelined RCPT and DATA lines
  */
 #ifndef GW_SMTP_SERVER_INT_H
 #define GW_SMTP_SERVER_INT_H
