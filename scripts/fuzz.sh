@@ -12,8 +12,8 @@
 # and their paths printed.  Prints one summary line per target and
 # "N passed, N failed" at the end; exits non-zero if any target failed.
 #
-# Environment: FUZZ_SECONDS (per target, default 60), JOBS (parallel build
-# jobs), FUZZ_ARGS (extra libFuzzer flags, e.g. "-jobs=4 -workers=4"),
+# Environment: FUZZ_SECONDS (per target, default 60), JOBS (targets run at
+# once, and parallel build jobs), FUZZ_ARGS (extra libFuzzer flags, e.g. "-jobs=4 -workers=4"),
 # KEEP=1 to keep the temporary corpora (new inputs found by this run).
 # Needs Debian's clang and libclang-rt-14-dev (libFuzzer's runtime).
 set -euo pipefail
@@ -92,19 +92,13 @@ trap cleanup EXIT
 # Fail hard on the first report of any sanitizer; libFuzzer sets the rest.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-passed=0
-failed=0
-summary=()
-for t in "${targets[@]}"; do
-	name=${t%%:*}
-	maxlen=${t#*:}
-	corpus=$tmp/corpus-$name
-	log=$tmp/$name.log
+# fuzz_one NAME MAXLEN: one target; its summary lines in $tmp/NAME.sum,
+# "PASS" or "FAIL" first.
+fuzz_one() {
+	local name=$1 maxlen=$2 corpus=$tmp/corpus-$1 log=$tmp/$1.log
+	local rc=0 start=$SECONDS elapsed runs cov line repro r
 	mkdir -p "$corpus" "$artifacts/$name"
 	cp "$top/tests/fuzz/corpus/$name"/* "$corpus"/
-	echo "=== fuzz_$name: ${seconds}s, -max_len=$maxlen"
-	rc=0
-	start=$SECONDS
 	"$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" \
 	    -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix="$artifacts/$name/" \
@@ -117,19 +111,48 @@ for t in "${targets[@]}"; do
 	    sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\) corp: \([^ ]*\).*/cov \1, ft \2, corpus \3/p')
 	line="fuzz_$name: runs ${runs:-?}, ${cov:-cov ?}, ${elapsed}s"
 	if [ $rc -eq 0 ]; then
-		passed=$((passed + 1))
-		summary+=("PASS $line")
-	else
-		failed=$((failed + 1))
-		summary+=("FAIL $line (exit $rc)")
-		echo "--- fuzz_$name failed (exit $rc); end of its log:" >&2
-		tail -n 60 "$log" >&2
+		echo "PASS $line" >"$tmp/$name.sum"
+		echo "=== fuzz_$name: done"
+		return 0
+	fi
+	{
+		echo "FAIL $line (exit $rc)"
 		repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log")
 		for r in $repro; do
-			summary+=("     reproducer: $r")
-			summary+=("     replay: $build/tests/fuzz/fuzz_$name $r")
+			echo "     reproducer: $r"
+			echo "     replay: $build/tests/fuzz/fuzz_$name $r"
 		done
+	} >"$tmp/$name.sum"
+	echo "--- fuzz_$name failed (exit $rc); end of its log:" >&2
+	tail -n 60 "$log" >&2
+}
+
+# JOBS targets at a time: each fuzzer is one single-threaded process.
+running=0
+for t in "${targets[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n || true
+		running=$((running - 1))
 	fi
+	echo "=== fuzz_${t%%:*}: ${seconds}s, -max_len=${t#*:}"
+	fuzz_one "${t%%:*}" "${t#*:}" &
+	running=$((running + 1))
+done
+wait || true
+
+passed=0
+failed=0
+summary=()
+for t in "${targets[@]}"; do
+	name=${t%%:*}
+	if [ -f "$tmp/$name.sum" ] && head -n 1 "$tmp/$name.sum" | grep -q '^PASS'; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		[ -f "$tmp/$name.sum" ] || echo "FAIL fuzz_$name: no result" >"$tmp/$name.sum"
+	fi
+	mapfile -t lines <"$tmp/$name.sum"
+	summary+=("${lines[@]}")
 done
 
 echo "=== summary"

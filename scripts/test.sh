@@ -55,7 +55,7 @@ run_suite() {
 	echo "=== $dir: ctest"
 	# --timeout is a backstop; the integration tests carry their own.
 	local rc=0
-	SMTPGATE_TEST_RUN=$mark ctest --test-dir "$top/$dir" \
+	SMTPGATE_TEST_RUN=$mark ctest --test-dir "$top/$dir" -j "$jobs" \
 	    --output-on-failure --timeout 600 "${ctest_args[@]}" || rc=1
 	echo "=== $dir: processes left behind"
 	if ! bash "$top/scripts/leftovers.sh" "$mark"; then

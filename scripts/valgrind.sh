@@ -16,7 +16,8 @@
 # VALGRIND_FILES (space-separated test file names to run instead of all,
 # e.g. "test_relay.py test_faults.py"), SMTPGATE_TIME_SCALE (the harness's
 # wait multiplier, default 8 under valgrind), FILE_TIMEOUT (seconds for
-# one test file, default 2400).
+# one test file, default 2400), VALGRIND_JOBS (test files run at once,
+# default JOBS; each file's output is printed whole when all are done).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,33 +48,61 @@ else
 fi
 
 export SMTPGATE_VALGRIND=1 SMTPGATE_BIN=$bin SRCDIR=$top
-# Given to the tests only (not exported): see scripts/leftovers.sh.
 mark="valgrind.sh-$(hostname)-$$-$(date +%s%N)"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtpgate-valgrind.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# run_file FILE: one test file, its output in $tmp/NAME.out, its exit
+# status in $tmp/NAME.rc.  Each file has a marker of its own, so that the
+# leftovers check of one file does not see another file still running.
+run_file() {
+	local f=$1 name rc t0
+	name=$(basename "$f")
+	t0=$(date +%s)
+	rc=0
+	(cd "$top/tests/integration" &&
+	    SMTPGATE_TEST_RUN=$mark-$name timeout --kill-after=30 \
+	    "$file_timeout" /usr/bin/python3 "$f") >"$tmp/$name.out" 2>&1 || rc=$?
+	if ! bash "$top/scripts/leftovers.sh" "$mark-$name" \
+	    >>"$tmp/$name.out" 2>&1; then
+		echo "FAIL $name: left processes behind" >>"$tmp/$name.out"
+		echo left >"$tmp/$name.left"
+		[ "$rc" -ne 0 ] || rc=1
+	fi
+	echo "$rc $(( $(date +%s) - t0 ))" >"$tmp/$name.rc"
+	echo "=== $name: done, exit $rc"
+}
+
+# VALGRIND_JOBS files at a time (default: JOBS): memcheck is CPU-bound
+# and single-threaded, so one file per core.
+vjobs=${VALGRIND_JOBS:-$jobs}
 start=$(date +%s)
+running=0
+for f in "${files[@]}"; do
+	if [ "$running" -ge "$vjobs" ]; then
+		wait -n || true
+		running=$((running - 1))
+	fi
+	echo "=== $(basename "$f") (under valgrind)"
+	run_file "$f" &
+	running=$((running + 1))
+done
+wait || true
+
 passed=0 failed=0 skipped=0 bad_files=() skip_lines=()
 for f in "${files[@]}"; do
 	name=$(basename "$f")
-	echo "=== $name (under valgrind)"
-	t0=$(date +%s)
-	out=$(mktemp)
-	set +e
-	(cd "$top/tests/integration" &&
-	    SMTPGATE_TEST_RUN=$mark timeout --kill-after=30 "$file_timeout" \
-	    /usr/bin/python3 "$f") 2>&1 | tee "$out"
-	rc=${PIPESTATUS[0]}
-	set -e
-	if ! bash "$top/scripts/leftovers.sh" "$mark"; then
-		echo "FAIL $name: left processes behind"
-		failed=$((failed + 1))
-		[ "$rc" -ne 0 ] || rc=1
-	fi
+	out=$tmp/$name.out
+	echo "=== $name: output"
+	cat "$out" 2>/dev/null || true
+	read -r rc secs <"$tmp/$name.rc" 2>/dev/null || { rc=1; secs=?; }
+	[ -f "$tmp/$name.left" ] && failed=$((failed + 1))
 	# The harness's last line: "N passed, N failed, N skipped".
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1 || true)
 	# each skip, named again in the summary (not only in the scroll)
 	while IFS= read -r line; do
 		skip_lines+=("$name: ${line#skip }")
 	done < <(grep -E '^skip ' "$out" || true)
-	rm -f "$out"
 	if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)? ]]; then
 		passed=$((passed + BASH_REMATCH[1]))
 		failed=$((failed + BASH_REMATCH[2]))
@@ -85,7 +114,7 @@ for f in "${files[@]}"; do
 	if [ "$rc" -ne 0 ]; then
 		bad_files+=("$name")
 	fi
-	echo "=== $name: exit $rc, $(( $(date +%s) - t0 )) s"
+	echo "=== $name: exit $rc, $secs s"
 done
 
 elapsed=$(( $(date +%s) - start ))
