@@ -67,43 +67,12 @@ _Static_assert(sizeof(strstate) / sizeof(strstate[0]) == CS_MAX,
 static void	client_response(struct smtp_client *);
 static void	client_destroy(struct smtp_client *);
 static void	client_close(struct smtp_client *);
-static void	client_finish(struct smtp_client *);
 static void	client_notify_failed(struct smtp_client *);
-/* how a failure ends the connection (client_fail_v) */
-enum client_end {
-	END_CLOSE = 0,		/* close at once */
-	END_QUIT,		/* in step with the upstream: QUIT, then close */
-	END_CANCEL_QUIT		/* inside a SASL exchange: "*", QUIT, close */
-};
-
-static void	client_auth_fail(struct smtp_client *, enum client_end,
-		    const char *, ...) GW_PRINTF(3, 4);
 static void	client_fail_v(struct smtp_client *, enum gw_fail,
 		    enum client_end, const char *, va_list) GW_PRINTF(4, 0);
-static void	client_timer(struct smtp_client *, unsigned);
-static void	client_send(struct smtp_client *, const char *, ...) GW_PRINTF(2, 3);
 static void	client_after_hello(struct smtp_client *);
-static int	client_auth_copy(struct smtp_client *,
-		    const struct smtp_client_auth *);
-static void	client_auth_wipe(struct smtp_client *);
-static void	client_auth_or_ready(struct smtp_client *);
-static void	client_auth_choice(const struct smtp_client *,
-		    struct sasl_choice *);
-static void	client_auth_start(struct smtp_client *);
-static void	client_auth_response(struct smtp_client *, const char *);
-static void	client_auth_next(struct smtp_client *, const char *,
-		    const char *);
-static void	client_send_secret(struct smtp_client *, const char *,
-		    const char *);
 static void	client_no_tls(struct smtp_client *, const char *);
-static void	client_body_pump(struct smtp_client *);
-static void	client_pipe_send(struct smtp_client *, enum client_state);
-static void	client_pipe_next(struct smtp_client *);
-static void	client_body_release(struct smtp_client *);
-static void	client_command(struct smtp_client *, const char *,
-		    enum client_state, const char *);
 static void	client_reply_text(const struct smtp_reply *, char *, size_t);
-static int	client_text_ok(const char *);
 static void	on_conn(void *, enum upconn_event, enum gw_fail, const char *);
 static void	on_datain(struct smtp_client *);
 static void	on_ioerror(struct smtp_client *, enum upconn_event);
@@ -193,7 +162,7 @@ smtp_client_new(const struct smtp_client_params *p,
  * client_text_ok - no control characters: the text becomes part of a
  * command line, and CR/LF would let it carry a second command.
  */
-static int
+int
 client_text_ok(const char *s)
 {
 	const unsigned char	*u;
@@ -260,7 +229,7 @@ client_destroy(struct smtp_client *c)
  * frame's client_release(), never this function: freeing here would leave
  * the frame to decrement a freed counter.
  */
-static void
+void
 client_finish(struct smtp_client *c)
 {
 	if (c->held <= 0)
@@ -296,7 +265,7 @@ client_fail(struct smtp_client *c, enum gw_fail cls, const char *fmt, ...)
  * login fail and the connection dropped without QUIT may count it as one
  * more sign of an attack.
  */
-static void
+void
 client_auth_fail(struct smtp_client *c, enum client_end how,
     const char *fmt, ...)
 {
@@ -377,7 +346,7 @@ client_notify_failed(struct smtp_client *c)
 	/* c may be freed here */
 }
 
-static void
+void
 client_timer(struct smtp_client *c, unsigned seconds)
 {
 	struct timeval	 tv;
@@ -388,7 +357,7 @@ client_timer(struct smtp_client *c, unsigned seconds)
 }
 
 /* client_send - one command line, logged at the single choke point */
-static void
+void
 client_send(struct smtp_client *c, const char *fmt, ...)
 {
 	char	 line[SMTP_MAILRCPT_LINE_MAX + 16];
@@ -622,266 +591,6 @@ client_after_hello(struct smtp_client *c)
 		return;
 	}
 	client_enter(c, CS_STARTTLS);
-}
-
-/*
- * client_auth_copy - keep the owner's credentials for the one exchange.
- * Bounded here, so that every line sasl builds fits.
- */
-static int
-client_auth_copy(struct smtp_client *c, const struct smtp_client_auth *a)
-{
-	if (a == NULL)
-		return 0;
-	c->flags |= CF_AUTH_WANTED;
-	if (a->one_try)
-		c->flags |= CF_AUTH_ONE_TRY;
-	if ((c->auth_user = strndup(a->user != NULL ? a->user : "",
-	    SASL_USER_MAX + 1)) == NULL)
-		return -1;
-	if (a->secret != NULL && (c->auth_secret = strndup(a->secret,
-	    SASL_SECRET_MAX + 1)) == NULL)
-		return -1;
-	if (a->token != NULL && (c->auth_token = strndup(a->token,
-	    SASL_TOKEN_MAX + 1)) == NULL)
-		return -1;
-	return 0;
-}
-
-static void
-client_auth_free1(char **p)
-{
-	if (*p == NULL)
-		return;
-	explicit_bzero(*p, strlen(*p));
-	free(*p);
-	*p = NULL;
-}
-
-/* client_auth_wipe - the credentials are needed no longer (rule 14) */
-static void
-client_auth_wipe(struct smtp_client *c)
-{
-	client_auth_free1(&c->auth_user);
-	client_auth_free1(&c->auth_secret);
-	client_auth_free1(&c->auth_token);
-}
-
-/*
- * client_send_secret - a line of the SASL exchange.  It bypasses
- * client_send() so that the line (up to RFC 4954's 12288 octets) is
- * never formatted into a log: the log and the trace get shown instead.
- */
-static void
-client_send_secret(struct smtp_client *c, const char *line, const char *shown)
-{
-	size_t	 n = strlen(line);
-
-	log_trace(LOGF_PROTOCOL, "%016llx > %s", (unsigned long long)c->id,
-	    shown);
-	if (c->trace != NULL)
-		c->trace(c->trace_arg, 1, shown, strlen(shown));
-	if (io_write_secret(c->io, line, n) == -1 ||
-	    io_write(c->io, "\r\n", 2) == -1)
-		client_fail(c, FAIL_INTERNAL, "cannot queue a command");
-}
-
-/* client_auth_or_ready - after the last EHLO: AUTH if asked for */
-static void
-client_auth_or_ready(struct smtp_client *c)
-{
-	if (!(c->flags & CF_AUTH_WANTED)) {
-		client_enter(c, CS_READY);
-		return;
-	}
-	if (c->flags & CF_HELO) {
-		client_auth_fail(c, END_QUIT, "the upstream accepts only HELO, "
-		    "so it cannot do AUTH");
-		return;
-	}
-	client_enter(c, CS_AUTH);
-}
-
-/* client_auth_choice - what sasl_choose needs to know about this session */
-static void
-client_auth_choice(const struct smtp_client *c, struct sasl_choice *ch)
-{
-	memset(ch, 0, sizeof(*ch));
-	ch->offered = sasl_offered(c->ext.auth);
-	ch->allow = c->up->auth_mechs;
-	ch->nallow = c->up->nauth_mechs;
-	ch->have_token = c->auth_token != NULL;
-	ch->tls = (c->flags & CF_TLS) != 0;
-	ch->cleartext_ok = c->up->auth_allow_cleartext;
-	ch->tried = c->auth_tried;
-}
-
-/*
- * client_auth_start - choose the next mechanism and send its AUTH line.
- * Called on entering CS_AUTH, and again by the fallback.
- */
-static void
-client_auth_start(struct smtp_client *c)
-{
-	struct sasl_choice	 ch;
-	struct sasl_cred	 cr;
-	char			 line[SASL_LINE_MAX], shown[64], allowed[96];
-	char			 shown_user[SASL_USER_MAX * 4 + 8];
-	const char		*e;
-	size_t			 i, n;
-	int			 clear, m;
-
-	client_auth_choice(c, &ch);
-	if ((m = sasl_choose(&ch, &clear)) == AUTH_MECH_NONE) {
-		/* say what was offered and what we may use: the fix is one */
-		if (ch.nallow == 0)
-			(void)str_copy(allowed, "all", sizeof(allowed));
-		else
-			for (allowed[0] = '\0', i = 0; i < ch.nallow; i++) {
-				n = strlen(allowed);
-				(void)snprintf(allowed + n, sizeof(allowed) - n,
-				    "%s%s", i ? "," : "",
-				    auth_mech_name(ch.allow[i]));
-			}
-		client_auth_fail(c, END_QUIT, "no usable AUTH mechanism: upstream "
-		    "offers \"%s\", auth_mechanisms = %s, secret = %s%s",
-		    c->ext.auth, allowed, ch.have_token ? "token" : "password",
-		    ch.tls ? "" : ", no TLS (PLAIN, LOGIN, XOAUTH2 and "
-		    "OAUTHBEARER need TLS or auth_allow_cleartext = yes)");
-		return;
-	}
-	log_trace(LOGF_AUTH, "%016llx smtp-client auth choice=%s offered=\"%s\" "
-	    "secret=%s tls=%s tried=0x%x", (unsigned long long)c->id,
-	    auth_mech_name(m), c->ext.auth, ch.have_token ? "token" :
-	    "password", ch.tls ? "yes" : "no", ch.tried);
-	if (clear && !(c->flags & CF_AUTH_CLEAR)) {
-		c->flags |= CF_AUTH_CLEAR;
-		log_warnx("%016llx smtp-client upstream=%s:%u WARNING: AUTH %s "
-		    "in CLEARTEXT (auth_allow_cleartext = yes): the secret "
-		    "can be read by anyone on the path",
-		    (unsigned long long)c->id, c->up->host, c->up->port,
-		    auth_mech_name(m));
-	}
-	client_timer(c, c->up->command_timeout);
-	c->auth_mech = m;
-	c->auth_step = 0;
-	c->auth_tried |= SASL_BIT(m);
-	c->flags &= ~CF_AUTH_EXPECT_FAIL;
-	c->flags |= CF_AUTH_RAN;
-	cr.user = c->auth_user;
-	cr.password = c->auth_secret;
-	cr.token = c->auth_token;
-	cr.host = c->up->host;
-	cr.port = c->up->port;
-	if ((e = sasl_start(m, &cr, line, sizeof(line))) != NULL) {
-		explicit_bzero(line, sizeof(line));
-		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
-		return;
-	}
-	/* "AUTH PLAIN <redacted>": the mechanism is no secret, the rest is */
-	(void)snprintf(shown, sizeof(shown), "AUTH %s%s", auth_mech_name(m),
-	    strchr(line + 5, ' ') != NULL ? " <redacted>" : "");
-	log_info("%016llx smtp-client upstream=%s:%u auth mech=%s user=\"%s\"",
-	    (unsigned long long)c->id, c->up->host, c->up->port,
-	    auth_mech_name(m), str_vis(shown_user, sizeof(shown_user),
-	    c->auth_user, strlen(c->auth_user)));
-	client_send_secret(c, line, shown);
-	explicit_bzero(line, sizeof(line));
-}
-
-/* client_auth_response - a reply in CS_AUTH: 334, 235, or a failure */
-static void
-client_auth_response(struct smtp_client *c, const char *txt)
-{
-	struct smtp_reply	*r = &c->reply;
-	struct sasl_cred	 cr;
-	char			 line[SASL_LINE_MAX];
-	const char		*e = NULL, *mech = auth_mech_name(c->auth_mech);
-	int			 fail;
-
-	if (r->code == 334) {
-		cr.user = c->auth_user;
-		cr.password = c->auth_secret;
-		cr.token = c->auth_token;
-		cr.host = c->up->host;
-		cr.port = c->up->port;
-		/* the challenge is the upstream's text: sasl checks it */
-		if ((c->flags & CF_AUTH_EXPECT_FAIL) || r->nlines != 1 ||
-		    (e = sasl_step(c->auth_mech, c->auth_step++, &cr, r->text,
-		    r->textlen, line, sizeof(line), &fail)) != NULL) {
-			explicit_bzero(line, sizeof(line));
-			client_auth_fail(c, END_CANCEL_QUIT,
-			    "%s: bad 334 challenge: %s",
-			    mech, (c->flags & CF_AUTH_EXPECT_FAIL) ?
-			    "another after the error challenge" :
-			    r->nlines != 1 ? "more than one line" : e);
-			return;
-		}
-		if (fail)
-			c->flags |= CF_AUTH_EXPECT_FAIL;
-		client_timer(c, c->up->command_timeout);
-		client_send_secret(c, line, "<redacted>");
-		explicit_bzero(line, sizeof(line));
-		return;
-	}
-	/* without memory the owner just sees no reply (a temporary failure) */
-	if (c->auth_reply == NULL)
-		c->auth_reply = malloc(sizeof(*c->auth_reply));
-	if (c->auth_reply != NULL)
-		*c->auth_reply = *r;
-	if (r->code == 235 && !(c->flags & CF_AUTH_EXPECT_FAIL)) {
-		c->flags |= CF_AUTH_DONE;
-		client_auth_wipe(c);
-		log_info("%016llx smtp-client upstream=%s:%u auth mech=%s "
-		    "result=ok", (unsigned long long)c->id, c->up->host,
-		    c->up->port, mech);
-		client_enter(c, CS_READY);
-		return;
-	}
-	log_warnx("%016llx smtp-client upstream=%s:%u auth mech=%s "
-	    "result=failed reply=\"%s\"", (unsigned long long)c->id,
-	    c->up->host, c->up->port, mech, txt);
-	if (c->up->auth_fallback && !(c->flags & CF_AUTH_ONE_TRY))
-		client_auth_next(c, mech, txt);
-	else
-		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
-}
-
-/*
- * client_auth_next - auth_fallback after a failed mechanism: the next one
- * only when this one failed as a mechanism (sasl_fallback_ok: 504, 534,
- * 538, 432, 500 5.5.6).  After 535 the secret is wrong for every
- * mechanism, and each further try is one more failed login at the
- * provider: Dovecot's delay per failure, a lockout, a fail2ban ban.
- */
-static void
-client_auth_next(struct smtp_client *c, const char *mech, const char *txt)
-{
-	struct smtp_reply	*r = &c->reply;
-	struct sasl_choice	 ch;
-	int			 clear, next;
-
-	client_auth_choice(c, &ch);
-	next = sasl_choose(&ch, &clear);
-	if (next == AUTH_MECH_NONE) {
-		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
-		return;
-	}
-	if (!sasl_fallback_ok(r->code, r->enh)) {
-		log_info("%016llx smtp-client upstream=%s:%u auth mech=%s: no "
-		    "fallback to %s after %d%s%s: the upstream refused the "
-		    "credentials, not the mechanism", (unsigned long long)c->id,
-		    c->up->host, c->up->port, mech, auth_mech_name(next),
-		    r->code, r->enh[0] != '\0' ? " " : "", r->enh);
-		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
-		return;
-	}
-	log_info("%016llx smtp-client upstream=%s:%u auth mech=%s failed as a "
-	    "mechanism (%d%s%s): trying %s (auth_fallback = yes)",
-	    (unsigned long long)c->id, c->up->host, c->up->port, mech,
-	    r->code, r->enh[0] != '\0' ? " " : "", r->enh,
-	    auth_mech_name(next));
-	client_auth_start(c);
 }
 
 /*
@@ -1285,298 +994,6 @@ on_defer(evutil_socket_t fd, short what, void *arg)
 			client_body_pump(c);
 	}
 	client_idle_defer(c);
-	client_release(c);
-	/* c may be freed here */
-}
-
-static void
-client_body_release(struct smtp_client *c)
-{
-	free(c->bodybuf);
-	free(c->stuffbuf);
-	c->bodybuf = c->stuffbuf = NULL;
-}
-
-/*
- * client_body_pump - move body octets into the output while it has room;
- * IO_LOWAT brings us back.  At most one chunk of the message is held here.
- */
-static void
-client_body_pump(struct smtp_client *c)
-{
-	const char	*end;
-	size_t		 room, used, outlen, outmax;
-	ssize_t		 n;
-
-	for (;;) {
-		if (c->bodyoff == c->bodylen && !c->body_eof) {
-			n = c->bodyfn(c->bodyarg, c->bodybuf, BODY_CHUNK);
-			/* the owner's body source may have freed us */
-			if (c->flags & (CF_FREE | CF_FAILED))
-				return;
-			if (n == SMTP_BODY_WAIT) {
-				/*
-				 * streamed: smtp_client_body_more() resumes.
-				 * No upstream timer meanwhile: the wait is the
-				 * client's, bounded by its own session limits
-				 * (data_timeout, min_data_rate, which end it
-				 * with an abort); a client pausing longer than
-				 * command_timeout would lose the message.
-				 */
-				c->flags |= CF_BODY_WAIT;
-				(void)evtimer_del(c->ev_timer);
-				return;
-			}
-			if (n < 0) {
-				/*
-				 * Without the final dot the upstream discards
-				 * what it got: close now, never send ".".
-				 */
-				client_fail(c, FAIL_INTERNAL, "message body could "
-				    "not be read; aborted before the final dot");
-				return;
-			}
-			if ((size_t)n > BODY_CHUNK)
-				fatalx("smtp_client: body source returned %zd > %d",
-				    n, BODY_CHUNK);
-			if (n == 0)
-				c->body_eof = 1;
-			c->bodyoff = 0;
-			c->bodylen = (size_t)n;
-			c->body_octets += (unsigned long long)n;
-		}
-		room = io_outroom(c->io);
-		if (c->body_eof && c->bodyoff == c->bodylen) {
-			end = smtp_stuff_end(&c->stuff);
-			if (room < strlen(end))
-				return;	/* IO_LOWAT will call again */
-			if (io_write(c->io, end, strlen(end)) == -1) {
-				client_fail(c, FAIL_INTERNAL, "cannot queue the final dot");
-				return;
-			}
-			log_trace(LOGF_PROTOCOL, "%016llx > (%llu body octets) .",
-			    (unsigned long long)c->id, c->body_octets);
-			client_body_release(c);
-			client_enter(c, CS_DOT);
-			return;
-		}
-		if (room < BODY_ROOM_MIN)
-			return;	/* IO_LOWAT will call again */
-		outmax = room < BODY_STUFF_MAX ? room : BODY_STUFF_MAX;
-		used = smtp_stuff(&c->stuff, c->bodybuf + c->bodyoff,
-		    c->bodylen - c->bodyoff, c->stuffbuf, outmax, &outlen);
-		/* with at least BODY_ROOM_MIN of room, a step always moves */
-		if (used == 0)
-			fatalx("smtp_client: dot-stuffing made no progress");
-		if (io_write(c->io, c->stuffbuf, outlen) == -1) {
-			client_fail(c, FAIL_INTERNAL, "cannot queue message data");
-			return;
-		}
-		c->bodyoff += used;
-	}
-}
-
-/*
- * client_command - the common part of MAIL/RCPT/DATA/RSET: the state must
- * be READY (anything else is a bug in the owner), TLS as the mode demands.
- */
-static void
-client_command(struct smtp_client *c, const char *verb, enum client_state s,
-    const char *args)
-{
-	client_hold(c);
-	c->api++;
-	/* a failure is being reported on its way: the command is moot */
-	if (c->flags & CF_FAILED)
-		goto out;
-	if (c->state != CS_READY && !smtp_client_can_pipeline(c))
-		fatalx("smtp_client: %s in state %s", verb,
-		    client_strstate(c->state));
-	if (c->state != CS_READY && s == CS_RSET)
-		fatalx("smtp_client: RSET pipelined");
-	/* a detached client has no owner; a new one waits for ready() */
-	if (c->flags & (CF_DETACHED | CF_READY_PENDING))
-		fatalx("smtp_client: %s %s", verb, (c->flags & CF_DETACHED) ?
-		    "on a detached client" : "before ready()");
-	if (TLS_REQUIRED(c->up->tls) && !(c->flags & CF_TLS))
-		fatalx("smtp_client: %s in cleartext with tls=%s", verb,
-		    tls_mode_name(c->up->tls));
-	if (args != NULL) {
-		/*
-		 * The arguments come from our client through relay; a CR or
-		 * LF here would smuggle a second command upstream.  relay
-		 * should have refused them: fail this session, not the daemon.
-		 */
-		if (!client_text_ok(args)) {
-			client_fail(c, FAIL_INTERNAL, "%s arguments contain "
-			    "control characters", verb);
-			goto out;
-		}
-		if (str_copy(c->cmdarg, args, sizeof(c->cmdarg) - 16) == -1) {
-			client_fail(c, FAIL_INTERNAL, "%s arguments too long", verb);
-			goto out;
-		}
-	}
-	/*
-	 * Towards a pipelining upstream the owner may give more commands
-	 * in this turn (a client's batch): they leave in one send.
-	 */
-	if ((c->ext.flags & SMTP_EXT_PIPELINING) && s != CS_RSET)
-		io_cork(c->io);
-	if (c->state != CS_READY)
-		client_pipe_send(c, s);
-	else
-		client_enter(c, s);
-out:
-	c->api--;
-	client_release(c);
-}
-
-int
-smtp_client_can_pipeline(const struct smtp_client *c)
-{
-	if (!(c->ext.flags & SMTP_EXT_PIPELINING) || (c->flags &
-	    (CF_FAILED | CF_PARKING | CF_DETACHED | CF_READY_PENDING)))
-		return 0;
-	if (c->state != CS_MAIL && c->state != CS_RCPT && c->state != CS_RSET)
-		return 0;
-	if (c->npipe >= CLIENT_PIPE_MAX)
-		return 0;
-	return c->npipe == 0 || c->pipe[c->npipe - 1] != CS_DATA;
-}
-
-/*
- * client_pipe_send - a command behind the ones awaited (RFC 2920): on
- * the wire now, its state queued for when the replies before it are in.
- */
-static void
-client_pipe_send(struct smtp_client *c, enum client_state s)
-{
-	c->pipe[c->npipe++] = s;
-	switch (s) {
-	case CS_MAIL:
-		c->tx = SMTP_TX_NONE;	/* a new transaction */
-		c->flags |= CF_TX_DIRTY;
-		client_send(c, "MAIL FROM:%s", c->cmdarg);
-		break;
-	case CS_RCPT:
-		client_send(c, "RCPT TO:%s", c->cmdarg);
-		break;
-	case CS_DATA:
-		client_send(c, "DATA");
-		break;
-	default:
-		fatalx("smtp_client: %s pipelined", client_strstate(s));
-	}
-}
-
-/*
- * client_pipe_next - a reply to the command awaited is in: the next one
- * sent behind it is awaited now (its line is already out), or none.
- */
-static void
-client_pipe_next(struct smtp_client *c)
-{
-	enum client_state	 next;
-
-	if (c->npipe == 0) {
-		client_enter(c, CS_READY);
-		return;
-	}
-	next = c->pipe[0];
-	memmove(c->pipe, c->pipe + 1, --c->npipe * sizeof(c->pipe[0]));
-	log_trace(LOGF_PROTOCOL, "%016llx smtp-client %s -> %s (pipelined)",
-	    (unsigned long long)c->id, client_strstate(c->state),
-	    client_strstate(next));
-	c->state = next;
-	client_timer(c, c->up->command_timeout);
-}
-
-/* smtp_client_mail - MAIL FROM */
-void
-smtp_client_mail(struct smtp_client *c, const char *args)
-{
-	client_command(c, "MAIL", CS_MAIL, args);
-}
-
-/* smtp_client_rcpt - RCPT TO */
-void
-smtp_client_rcpt(struct smtp_client *c, const char *args)
-{
-	client_command(c, "RCPT", CS_RCPT, args);
-}
-
-/*
- * smtp_client_body_more - resume a pump the body source paused.  Deferred
- * to the loop: the source's owner is usually inside its own io callback,
- * and what it adds in one turn then goes out as one write.  The upstream
- * timer restarts: the wait was the client's, bounded by its own session.
- */
-void
-smtp_client_body_more(struct smtp_client *c)
-{
-	if (c == NULL || c->state != CS_BODY || !(c->flags & CF_BODY_WAIT) ||
-	    (c->flags & CF_FAILED))
-		return;
-	c->flags &= ~CF_BODY_WAIT;
-	client_timer(c, c->up->command_timeout);
-	c->flags |= CF_BODY_KICK;
-	event_active(c->ev_defer, EV_TIMEOUT, 1);
-}
-
-/* smtp_client_rset - RSET */
-void
-smtp_client_rset(struct smtp_client *c)
-{
-	client_command(c, "RSET", CS_RSET, NULL);
-}
-
-/* smtp_client_data - DATA, the body, the final dot */
-void
-smtp_client_data(struct smtp_client *c, smtp_body_fn fn, void *arg)
-{
-	if (fn == NULL)
-		fatalx("smtp_client_data: no body source");
-	if (!(c->flags & CF_FAILED) && (c->state == CS_READY ||
-	    smtp_client_can_pipeline(c))) {
-		c->bodyfn = fn;
-		c->bodyarg = arg;
-		client_body_release(c);
-		c->bodybuf = malloc(BODY_CHUNK);
-		c->stuffbuf = malloc(BODY_STUFF_MAX);
-		if (c->bodybuf == NULL || c->stuffbuf == NULL) {
-			client_hold(c);
-			c->api++;
-			client_fail(c, FAIL_INTERNAL, "out of memory for DATA");
-			c->api--;
-			client_release(c);
-			return;
-		}
-	}
-	client_command(c, "DATA", CS_DATA, NULL);
-}
-
-/* smtp_client_quit - QUIT if idle, then close; no more callbacks */
-void
-smtp_client_quit(struct smtp_client *c)
-{
-	if (c == NULL)
-		return;
-	c->flags |= CF_QUIET;
-	if (c->state == CS_QUIT)
-		return;
-	/* during detach's own RSET, QUIT follows it on the wire */
-	if ((c->state != CS_READY && !(c->flags & CF_PARKING)) ||
-	    c->io == NULL || (c->flags & CF_FAILED)) {
-		smtp_client_free(c);
-		return;
-	}
-	client_hold(c);
-	c->api++;
-	client_enter(c, CS_QUIT);
-	if (c->flags & CF_FAILED)
-		client_finish(c);	/* could not even queue QUIT */
-	c->api--;
 	client_release(c);
 	/* c may be freed here */
 }

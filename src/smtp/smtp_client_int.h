@@ -75,6 +75,13 @@ enum client_state {
 #define CF_BODY_WAIT	0x40000	/* the body source said SMTP_BODY_WAIT */
 #define CF_BODY_KICK	0x80000	/* smtp_client_body_more(): pump on ev_defer */
 
+/* how a failure ends the connection (client_fail_v) */
+enum client_end {
+	END_CLOSE = 0,		/* close at once */
+	END_QUIT,		/* in step with the upstream: QUIT, then close */
+	END_CANCEL_QUIT		/* inside a SASL exchange: "*", QUIT, close */
+};
+
 struct smtp_client {
 	enum client_state	 state;
 	unsigned		 flags;
@@ -153,6 +160,25 @@ void	client_release(struct smtp_client *);
 void	client_enter(struct smtp_client *, enum client_state);
 void	client_fail(struct smtp_client *, enum gw_fail, const char *, ...)
 	    GW_PRINTF(3, 4);
+void	client_send(struct smtp_client *, const char *, ...) GW_PRINTF(2, 3);
+void	client_auth_fail(struct smtp_client *, enum client_end,
+		    const char *, ...) GW_PRINTF(3, 4);
+void	client_finish(struct smtp_client *);
+void	client_timer(struct smtp_client *, unsigned);
+int	client_text_ok(const char *);
+
+/* smtp_client_auth.c: AUTH towards the upstream */
+int	client_auth_copy(struct smtp_client *,
+		    const struct smtp_client_auth *);
+void	client_auth_or_ready(struct smtp_client *);
+void	client_auth_response(struct smtp_client *, const char *);
+void	client_auth_start(struct smtp_client *);
+void	client_auth_wipe(struct smtp_client *);
+
+/* smtp_client_tx.c: MAIL, RCPT, DATA, the body, RSET, QUIT; pipelining */
+void	client_body_pump(struct smtp_client *);
+void	client_body_release(struct smtp_client *);
+void	client_pipe_next(struct smtp_client *);
 
 /* smtp_client_idle.c */
 void	client_idle_datain(struct smtp_client *);

@@ -1,0 +1,294 @@
+/*
+ * smtp_client_auth.c - AUTH towards the upstream: the strongest mechanism
+ * both sides have first (sasl_choose), fallback on a 5xx only where the
+ * configuration allows it, secrets wiped after use and never logged
+ * (client_send_secret logs the shown form).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "net/io.h"
+#include "smtp/smtp_client.h"
+#include "smtp/smtp_client_int.h"
+#include "smtp/smtp_data.h"
+#include "smtp/smtp_parse.h"
+#include "auth/sasl.h"
+#include "tls/tls.h"
+#include "tls/upconn.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/str.h"
+
+static void	client_auth_choice(const struct smtp_client *,
+		    struct sasl_choice *);
+static void	client_auth_next(struct smtp_client *, const char *,
+		    const char *);
+static void	client_send_secret(struct smtp_client *, const char *,
+		    const char *);
+
+/*
+ * client_auth_copy - keep the owner's credentials for the one exchange.
+ * Bounded here, so that every line sasl builds fits.
+ */
+int
+client_auth_copy(struct smtp_client *c, const struct smtp_client_auth *a)
+{
+	if (a == NULL)
+		return 0;
+	c->flags |= CF_AUTH_WANTED;
+	if (a->one_try)
+		c->flags |= CF_AUTH_ONE_TRY;
+	if ((c->auth_user = strndup(a->user != NULL ? a->user : "",
+	    SASL_USER_MAX + 1)) == NULL)
+		return -1;
+	if (a->secret != NULL && (c->auth_secret = strndup(a->secret,
+	    SASL_SECRET_MAX + 1)) == NULL)
+		return -1;
+	if (a->token != NULL && (c->auth_token = strndup(a->token,
+	    SASL_TOKEN_MAX + 1)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+client_auth_free1(char **p)
+{
+	if (*p == NULL)
+		return;
+	explicit_bzero(*p, strlen(*p));
+	free(*p);
+	*p = NULL;
+}
+
+/* client_auth_wipe - the credentials are needed no longer (rule 14) */
+void
+client_auth_wipe(struct smtp_client *c)
+{
+	client_auth_free1(&c->auth_user);
+	client_auth_free1(&c->auth_secret);
+	client_auth_free1(&c->auth_token);
+}
+
+/*
+ * client_send_secret - a line of the SASL exchange.  It bypasses
+ * client_send() so that the line (up to RFC 4954's 12288 octets) is
+ * never formatted into a log: the log and the trace get shown instead.
+ */
+static void
+client_send_secret(struct smtp_client *c, const char *line, const char *shown)
+{
+	size_t	 n = strlen(line);
+
+	log_trace(LOGF_PROTOCOL, "%016llx > %s", (unsigned long long)c->id,
+	    shown);
+	if (c->trace != NULL)
+		c->trace(c->trace_arg, 1, shown, strlen(shown));
+	if (io_write_secret(c->io, line, n) == -1 ||
+	    io_write(c->io, "\r\n", 2) == -1)
+		client_fail(c, FAIL_INTERNAL, "cannot queue a command");
+}
+
+/* client_auth_or_ready - after the last EHLO: AUTH if asked for */
+void
+client_auth_or_ready(struct smtp_client *c)
+{
+	if (!(c->flags & CF_AUTH_WANTED)) {
+		client_enter(c, CS_READY);
+		return;
+	}
+	if (c->flags & CF_HELO) {
+		client_auth_fail(c, END_QUIT, "the upstream accepts only HELO, "
+		    "so it cannot do AUTH");
+		return;
+	}
+	client_enter(c, CS_AUTH);
+}
+
+/* client_auth_choice - what sasl_choose needs to know about this session */
+static void
+client_auth_choice(const struct smtp_client *c, struct sasl_choice *ch)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->offered = sasl_offered(c->ext.auth);
+	ch->allow = c->up->auth_mechs;
+	ch->nallow = c->up->nauth_mechs;
+	ch->have_token = c->auth_token != NULL;
+	ch->tls = (c->flags & CF_TLS) != 0;
+	ch->cleartext_ok = c->up->auth_allow_cleartext;
+	ch->tried = c->auth_tried;
+}
+
+/*
+ * client_auth_start - choose the next mechanism and send its AUTH line.
+ * Called on entering CS_AUTH, and again by the fallback.
+ */
+void
+client_auth_start(struct smtp_client *c)
+{
+	struct sasl_choice	 ch;
+	struct sasl_cred	 cr;
+	char			 line[SASL_LINE_MAX], shown[64], allowed[96];
+	char			 shown_user[SASL_USER_MAX * 4 + 8];
+	const char		*e;
+	size_t			 i, n;
+	int			 clear, m;
+
+	client_auth_choice(c, &ch);
+	if ((m = sasl_choose(&ch, &clear)) == AUTH_MECH_NONE) {
+		/* say what was offered and what we may use: the fix is one */
+		if (ch.nallow == 0)
+			(void)str_copy(allowed, "all", sizeof(allowed));
+		else
+			for (allowed[0] = '\0', i = 0; i < ch.nallow; i++) {
+				n = strlen(allowed);
+				(void)snprintf(allowed + n, sizeof(allowed) - n,
+				    "%s%s", i ? "," : "",
+				    auth_mech_name(ch.allow[i]));
+			}
+		client_auth_fail(c, END_QUIT, "no usable AUTH mechanism: upstream "
+		    "offers \"%s\", auth_mechanisms = %s, secret = %s%s",
+		    c->ext.auth, allowed, ch.have_token ? "token" : "password",
+		    ch.tls ? "" : ", no TLS (PLAIN, LOGIN, XOAUTH2 and "
+		    "OAUTHBEARER need TLS or auth_allow_cleartext = yes)");
+		return;
+	}
+	log_trace(LOGF_AUTH, "%016llx smtp-client auth choice=%s offered=\"%s\" "
+	    "secret=%s tls=%s tried=0x%x", (unsigned long long)c->id,
+	    auth_mech_name(m), c->ext.auth, ch.have_token ? "token" :
+	    "password", ch.tls ? "yes" : "no", ch.tried);
+	if (clear && !(c->flags & CF_AUTH_CLEAR)) {
+		c->flags |= CF_AUTH_CLEAR;
+		log_warnx("%016llx smtp-client upstream=%s:%u WARNING: AUTH %s "
+		    "in CLEARTEXT (auth_allow_cleartext = yes): the secret "
+		    "can be read by anyone on the path",
+		    (unsigned long long)c->id, c->up->host, c->up->port,
+		    auth_mech_name(m));
+	}
+	client_timer(c, c->up->command_timeout);
+	c->auth_mech = m;
+	c->auth_step = 0;
+	c->auth_tried |= SASL_BIT(m);
+	c->flags &= ~CF_AUTH_EXPECT_FAIL;
+	c->flags |= CF_AUTH_RAN;
+	cr.user = c->auth_user;
+	cr.password = c->auth_secret;
+	cr.token = c->auth_token;
+	cr.host = c->up->host;
+	cr.port = c->up->port;
+	if ((e = sasl_start(m, &cr, line, sizeof(line))) != NULL) {
+		explicit_bzero(line, sizeof(line));
+		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
+		return;
+	}
+	/* "AUTH PLAIN <redacted>": the mechanism is no secret, the rest is */
+	(void)snprintf(shown, sizeof(shown), "AUTH %s%s", auth_mech_name(m),
+	    strchr(line + 5, ' ') != NULL ? " <redacted>" : "");
+	log_info("%016llx smtp-client upstream=%s:%u auth mech=%s user=\"%s\"",
+	    (unsigned long long)c->id, c->up->host, c->up->port,
+	    auth_mech_name(m), str_vis(shown_user, sizeof(shown_user),
+	    c->auth_user, strlen(c->auth_user)));
+	client_send_secret(c, line, shown);
+	explicit_bzero(line, sizeof(line));
+}
+
+/* client_auth_response - a reply in CS_AUTH: 334, 235, or a failure */
+void
+client_auth_response(struct smtp_client *c, const char *txt)
+{
+	struct smtp_reply	*r = &c->reply;
+	struct sasl_cred	 cr;
+	char			 line[SASL_LINE_MAX];
+	const char		*e = NULL, *mech = auth_mech_name(c->auth_mech);
+	int			 fail;
+
+	if (r->code == 334) {
+		cr.user = c->auth_user;
+		cr.password = c->auth_secret;
+		cr.token = c->auth_token;
+		cr.host = c->up->host;
+		cr.port = c->up->port;
+		/* the challenge is the upstream's text: sasl checks it */
+		if ((c->flags & CF_AUTH_EXPECT_FAIL) || r->nlines != 1 ||
+		    (e = sasl_step(c->auth_mech, c->auth_step++, &cr, r->text,
+		    r->textlen, line, sizeof(line), &fail)) != NULL) {
+			explicit_bzero(line, sizeof(line));
+			client_auth_fail(c, END_CANCEL_QUIT,
+			    "%s: bad 334 challenge: %s",
+			    mech, (c->flags & CF_AUTH_EXPECT_FAIL) ?
+			    "another after the error challenge" :
+			    r->nlines != 1 ? "more than one line" : e);
+			return;
+		}
+		if (fail)
+			c->flags |= CF_AUTH_EXPECT_FAIL;
+		client_timer(c, c->up->command_timeout);
+		client_send_secret(c, line, "<redacted>");
+		explicit_bzero(line, sizeof(line));
+		return;
+	}
+	/* without memory the owner just sees no reply (a temporary failure) */
+	if (c->auth_reply == NULL)
+		c->auth_reply = malloc(sizeof(*c->auth_reply));
+	if (c->auth_reply != NULL)
+		*c->auth_reply = *r;
+	if (r->code == 235 && !(c->flags & CF_AUTH_EXPECT_FAIL)) {
+		c->flags |= CF_AUTH_DONE;
+		client_auth_wipe(c);
+		log_info("%016llx smtp-client upstream=%s:%u auth mech=%s "
+		    "result=ok", (unsigned long long)c->id, c->up->host,
+		    c->up->port, mech);
+		client_enter(c, CS_READY);
+		return;
+	}
+	log_warnx("%016llx smtp-client upstream=%s:%u auth mech=%s "
+	    "result=failed reply=\"%s\"", (unsigned long long)c->id,
+	    c->up->host, c->up->port, mech, txt);
+	if (c->up->auth_fallback && !(c->flags & CF_AUTH_ONE_TRY))
+		client_auth_next(c, mech, txt);
+	else
+		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
+}
+
+/*
+ * client_auth_next - auth_fallback after a failed mechanism: the next one
+ * only when this one failed as a mechanism (sasl_fallback_ok: 504, 534,
+ * 538, 432, 500 5.5.6).  After 535 the secret is wrong for every
+ * mechanism, and each further try is one more failed login at the
+ * provider: Dovecot's delay per failure, a lockout, a fail2ban ban.
+ */
+static void
+client_auth_next(struct smtp_client *c, const char *mech, const char *txt)
+{
+	struct smtp_reply	*r = &c->reply;
+	struct sasl_choice	 ch;
+	int			 clear, next;
+
+	client_auth_choice(c, &ch);
+	next = sasl_choose(&ch, &clear);
+	if (next == AUTH_MECH_NONE) {
+		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
+		return;
+	}
+	if (!sasl_fallback_ok(r->code, r->enh)) {
+		log_info("%016llx smtp-client upstream=%s:%u auth mech=%s: no "
+		    "fallback to %s after %d%s%s: the upstream refused the "
+		    "credentials, not the mechanism", (unsigned long long)c->id,
+		    c->up->host, c->up->port, mech, auth_mech_name(next),
+		    r->code, r->enh[0] != '\0' ? " " : "", r->enh);
+		client_auth_fail(c, END_QUIT, "%s: %s", mech, txt);
+		return;
+	}
+	log_info("%016llx smtp-client upstream=%s:%u auth mech=%s failed as a "
+	    "mechanism (%d%s%s): trying %s (auth_fallback = yes)",
+	    (unsigned long long)c->id, c->up->host, c->up->port, mech,
+	    r->code, r->enh[0] != '\0' ? " " : "", r->enh,
+	    auth_mech_name(next));
+	client_auth_start(c);
+}
