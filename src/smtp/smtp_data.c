@@ -32,6 +32,9 @@
  */
 #include <stddef.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "smtp/smtp_data.h"
 
@@ -201,34 +204,85 @@ smtp_data_linemax(struct smtp_data *d, size_t n)
 }
 
 /*
- * text_run - how many octets from in the byte machine would copy in S_TEXT
- * one by one with nothing happening: no CR, LF or NUL, within the line
- * limit, the size limit and room (octets that may be written).  The hot
- * path copies such a run at once; everything else goes byte by byte.
+ * scan_special - the offset of the first CR, LF or NUL in p[0..n), or n.
+ * Sixteen octets a step with SSE2 (x86-64's baseline), so that a scan
+ * over many lines costs under an instruction an octet; the plain loop
+ * elsewhere.
  */
 static size_t
-text_run(const struct smtp_data *d, const char *in, size_t len, size_t room)
+scan_special(const char *p, size_t n)
 {
-	const char	*e;
-	size_t		 n = len < room ? len : room;
+	size_t	 i = 0;
 
-	if (d->linelen >= SMTP_DATA_LINE_MAX)
-		return 0;
-	if (n > SMTP_DATA_LINE_MAX - d->linelen)
-		n = SMTP_DATA_LINE_MAX - d->linelen;
+#if defined(__SSE2__)
+	const __m128i	 cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	const __m128i	 nul = _mm_setzero_si128();
+	__m128i		 v;
+	unsigned	 m;
+
+	for (; n - i >= 16; i += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)),
+		    _mm_cmpeq_epi8(v, nul)));
+		if (m != 0)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	for (; i < n; i++)
+		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+			return i;
+	return n;
+}
+
+/*
+ * plain_next_line - at p[0..n) a CR: is it CRLF followed by a line the
+ * fast paths may enter (its first octet there, and not a dot, CR, LF or
+ * NUL)?  The dot is the one octet whose meaning depends on the line start.
+ */
+static int
+plain_next_line(const char *p, size_t n)
+{
+	return n >= 3 && p[0] == '\r' && p[1] == '\n' && p[2] != '.' &&
+	    p[2] != '\r' && p[2] != '\n' && p[2] != '\0';
+}
+
+/*
+ * text_run - how many octets from in the byte machine would copy one by
+ * one with nothing happening but plain text and CRLF line ends: no bare
+ * CR or LF, no NUL, no line past 998, no dot at a line start, within the
+ * size limit and room (octets that may be written).  *linelen is the
+ * current line's length, updated for the run.  The run may cross many
+ * line ends, and always ends inside a line (in S_TEXT).  The hot path
+ * copies such a run at once; everything else goes byte by byte.
+ */
+static size_t
+text_run(const struct smtp_data *d, const char *in, size_t len, size_t room,
+    size_t *linelen)
+{
+	size_t	 n = len < room ? len : room, i = 0, lim, k;
+
 	if (d->max != 0) {
 		if (d->size >= d->max)
 			return 0;
 		if (n > d->max - d->size)
 			n = (size_t)(d->max - d->size);
 	}
-	if ((e = memchr(in, '\r', n)) != NULL)
-		n = (size_t)(e - in);
-	if ((e = memchr(in, '\n', n)) != NULL)
-		n = (size_t)(e - in);
-	if ((e = memchr(in, '\0', n)) != NULL)
-		n = (size_t)(e - in);
-	return n;
+	for (;;) {
+		if (*linelen >= SMTP_DATA_LINE_MAX)
+			return i;
+		lim = SMTP_DATA_LINE_MAX - *linelen;
+		if (lim > n - i)
+			lim = n - i;
+		k = scan_special(in + i, lim);
+		*linelen += k;
+		i += k;
+		if (k == lim || !plain_next_line(in + i, n - i))
+			return i;
+		/* CRLF and the first octet of the next line */
+		i += 3;
+		*linelen = 1;
+	}
 }
 
 /* one input octet through the machine (smtp_data_feed) */
@@ -295,7 +349,7 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t inlen, char *out,
     size_t outmax, size_t *outlen, int *done)
 {
 	struct sink	k;
-	size_t		i = 0, n;
+	size_t		i = 0, n, linelen;
 
 	*outlen = 0;
 	*done = d->state == S_DONE;
@@ -318,15 +372,20 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t inlen, char *out,
 		 * speed.  (Room: the byte loop writes one octet while at
 		 * least DATA_OUT_WORST are free.)
 		 */
-		if (d->state == S_TEXT && d->err == SMTP_DATA_OK &&
-		    (n = text_run(d, in + i, inlen - i,
-		    outmax - *outlen - (DATA_OUT_WORST - 1))) > 0) {
-			memcpy(out + *outlen, in + i, n);
-			*outlen += n;
-			d->size += n;
-			d->linelen += n;
-			i += n;
-			continue;
+		if (d->err == SMTP_DATA_OK && (d->state == S_TEXT ||
+		    (d->state == S_BOL && in[i] != '.'))) {
+			linelen = d->state == S_BOL ? 0 : d->linelen;
+			n = text_run(d, in + i, inlen - i,
+			    outmax - *outlen - (DATA_OUT_WORST - 1), &linelen);
+			if (n > 0) {
+				memcpy(out + *outlen, in + i, n);
+				*outlen += n;
+				d->size += n;
+				d->linelen = linelen;
+				d->state = S_TEXT;
+				i += n;
+				continue;
+			}
 		}
 		feed_byte(&k, in[i]);
 		i++;
@@ -359,23 +418,37 @@ smtp_stuff_init(struct smtp_stuff *st)
 #define STUFF_CR	2
 #define STUFF_LF	3
 
+/*
+ * stuff_run - how many octets of in[0..n) copy unchanged from inside a
+ * line: up to the next CR, LF or NUL (a NUL only to keep one scanner),
+ * crossing each CRLF whose next line starts with a plain octet.
+ */
+static size_t
+stuff_run(const char *in, size_t n)
+{
+	size_t	 i = 0;
+
+	for (;;) {
+		i += scan_special(in + i, n - i);
+		if (i == n || !plain_next_line(in + i, n - i))
+			return i;
+		i += 3;
+	}
+}
+
 /* smtp_stuff - copy, doubling a dot that begins a line */
 size_t
 smtp_stuff(struct smtp_stuff *st, const char *in, size_t inlen, char *out,
     size_t outmax, size_t *outlen)
 {
-	const char	*e;
 	size_t		 i = 0, n = 0, run;
 	char		 c;
 
 	while (i < inlen) {
 		/* inside a line, up to the next CR or LF: a plain copy */
 		if (st->bol == STUFF_MID) {
-			run = inlen - i < outmax - n ? inlen - i : outmax - n;
-			if ((e = memchr(in + i, '\r', run)) != NULL)
-				run = (size_t)(e - (in + i));
-			if ((e = memchr(in + i, '\n', run)) != NULL)
-				run = (size_t)(e - (in + i));
+			run = stuff_run(in + i, inlen - i < outmax - n ?
+			    inlen - i : outmax - n);
 			memcpy(out + n, in + i, run);
 			n += run;
 			i += run;

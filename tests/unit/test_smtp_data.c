@@ -863,6 +863,56 @@ test_random_vs_model(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/*
+ * The same against the model, with the shape of real mail: plain runs of
+ * up to 70 octets between CRLFs (so the 16-octet scan and the runs that
+ * cross line ends are exercised), and now and then a leading dot, an
+ * empty line, a bare CR or LF, or a NUL.
+ */
+static void
+test_random_lines_vs_model(void **state)
+{
+	static const char *const odd[] = {
+		".", "..", "\r\n", "\n", "\r", "\0", "\r\n.", "\r\n\r\n"
+	};
+	struct result		 r, want;
+	char			 in[4096], name[64];
+	unsigned		 seed = 20261205;
+	size_t			 n, k, iter, tok;
+	int			 bad = 0, norm;
+
+	(void)state;
+	for (iter = 0; iter < 1500 && bad == 0; iter++) {
+		n = 0;
+		for (tok = 1 + (size_t)rand_r(&seed) % 40; tok > 0; tok--) {
+			if (rand_r(&seed) % 8 == 0) {
+				const char *o = odd[rand_r(&seed) % 8];
+				/* "\0" is the one entry strlen cannot measure */
+				size_t ol = o[0] == '\0' ? 1 : strlen(o);
+
+				memcpy(in + n, o, ol);
+				n += ol;
+				continue;
+			}
+			for (k = (size_t)rand_r(&seed) % 71; k > 0; k--)
+				in[n++] = (char)('a' + rand_r(&seed) % 26);
+			in[n++] = '\r';
+			in[n++] = '\n';
+		}
+		memcpy(in + n, "\r\n.\r\n", 5);
+		n += 5;
+		for (norm = 0; norm <= 1; norm++) {
+			snprintf(name, sizeof(name), "lines %zu", iter);
+			bad += run_all(name, in, n, 0, norm, &r);
+			ref(in, n, norm, &want);
+			bad += same(name, in, n, &r, &want);
+			free(r.out);
+			free(want.out);
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
 /* ---- outbound: smtp_stuff ---- */
 
 /* stuff in pieces of at most chunk octets (0: whole), out exact-size */
@@ -1065,6 +1115,7 @@ main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_random_vs_model),
+		cmocka_unit_test(test_random_lines_vs_model),
 		cmocka_unit_test(test_stuff),
 		cmocka_unit_test(test_stuff_full),
 		cmocka_unit_test(test_round_trip),
