@@ -311,6 +311,183 @@ test_example(void **state)
 	free(text);
 }
 
+/*
+ * The key tables of the documents against the key table, both ways.
+ * Every problem is listed before the test fails, each naming the file,
+ * the section and the key, so that keys added on other branches show up
+ * as one list of lines to write.
+ */
+struct doc {
+	const char	*rel;		/* under SRCDIR */
+	int		 man;		/* mdoc, else Markdown */
+	const char	*heads[4];	/* the heading of each section kind */
+};
+
+static const struct doc docs[] = {
+	{ "docs/configuration.md", 0, { "## [gateway]", "## [listener NAME]",
+	    "## [upstream NAME]", "## [dkim NAME]" } },
+	{ "docs/man/smtpgate.ini.5", 1, { ".Sh GATEWAY SECTION",
+	    ".Sh LISTENER SECTIONS", ".Sh UPSTREAM SECTIONS",
+	    ".Sh DKIM SECTIONS" } },
+};
+
+static int	 nproblems;
+
+static void	 problem(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+problem(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	print_message("%s\n", msg);
+	nproblems++;
+}
+
+/* the table's row of (kind, name), or -1 */
+static int
+key_index(int kind, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf_nkeys; i++)
+		if ((int)conf_keys[i].sec == kind &&
+		    strcmp(conf_keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * The man page's default: ".It Cm KEY Ar TYPE Pq ..." ends in "required",
+ * "default empty", "default Ql VALUE" (VALUE maybe in quotes), or a
+ * derived one in words ("default: ...").
+ */
+static void
+man_default(const struct doc *d, int lineno, const struct conf_key *k,
+    const char *line)
+{
+	const char	*pq = strstr(line, " Pq ");
+	char		 want[512], got[512], *e;
+
+	if (k->def == NULL && k->derive == DERIVE_NONE)
+		(void)snprintf(want, sizeof(want), "required");
+	else if (k->derive != DERIVE_NONE)
+		(void)snprintf(want, sizeof(want), "\"default: ...\"");
+	else if (k->def[0] == '\0')
+		(void)snprintf(want, sizeof(want), "default empty");
+	else
+		(void)snprintf(want, sizeof(want), "default Ql %s", k->def);
+	(void)snprintf(got, sizeof(got), "%s", pq != NULL ? pq + 4 : "");
+	if ((e = strchr(got, '\n')) != NULL)
+		*e = '\0';
+	/* "default Ql "a, b"": the quotes are mdoc's, not the value's */
+	if (strncmp(got, "default Ql \"", 12) == 0 && (e = strrchr(got,
+	    '"')) > got + 11 && e[1] == '\0') {
+		memmove(got + 11, got + 12, strlen(got + 12) + 1);
+		got[strlen(got) - 1] = '\0';
+	}
+	if (k->derive != DERIVE_NONE && (strncmp(got, "\"default: ", 10) == 0 ||
+	    strncmp(got, "default: ", 9) == 0))
+		return;
+	if (strcmp(got, want) != 0)
+		problem("%s:%d: [%s] %s: the .It line ends in \"Pq %s\"; the "
+		    "key table (src/conf/conf.c) says \"Pq %s\"", d->rel, lineno,
+		    conf_sec_name(k->sec), k->name, got, want);
+}
+
+/* the key on a table line, in place; NULL if the line is not one */
+static char *
+doc_key(const struct doc *d, char *line)
+{
+	char	*k, *e;
+
+	if (d->man) {
+		if (strncmp(line, ".It Cm ", 7) != 0)
+			return NULL;
+		k = line + 7;
+		e = k + strcspn(k, " \n");
+	} else {
+		if (strncmp(line, "| `", 3) != 0)
+			return NULL;
+		k = line + 3;
+		if ((e = strchr(k, '`')) == NULL)
+			return NULL;
+	}
+	*e = '\0';
+	return k;
+}
+
+static void
+check_doc(const struct doc *d)
+{
+	char	 path[PATH_MAX], line[1024], copy[1024], *key;
+	int	*seen, sec = -1, fence = 0, lineno = 0, i;
+	size_t	 j;
+	FILE	*fp;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", getenv("SRCDIR") != NULL ?
+	    getenv("SRCDIR") : ".", d->rel);
+	if ((fp = fopen(path, "r")) == NULL)
+		fail_msg("%s: cannot open (SRCDIR?)", path);
+	assert_non_null(seen = calloc(conf_nkeys, sizeof(*seen)));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (!d->man && strncmp(line, "```", 3) == 0)
+			fence = !fence;
+		if (fence)
+			continue;
+		/* any heading ends a section's table ("### `tls` levels") */
+		if ((d->man && strncmp(line, ".Sh ", 4) == 0) ||
+		    (!d->man && line[0] == '#')) {
+			for (sec = -1, i = 0; i < 4; i++)
+				if (strncmp(line, d->heads[i],
+				    strlen(d->heads[i])) == 0)
+					sec = i;
+			continue;
+		}
+		(void)snprintf(copy, sizeof(copy), "%s", line);
+		if (sec < 0 || (key = doc_key(d, line)) == NULL)
+			continue;
+		if ((i = key_index(sec, key)) == -1) {
+			problem("%s:%d: [%s] %s: documented, but not in the key "
+			    "table (src/conf/conf.c)", d->rel, lineno,
+			    conf_sec_name(sec), key);
+			continue;
+		}
+		if (seen[i]++ != 0)
+			problem("%s:%d: [%s] %s: documented twice", d->rel,
+			    lineno, conf_sec_name(sec), key);
+		if (d->man)
+			man_default(d, lineno, &conf_keys[i], copy);
+	}
+	(void)fclose(fp);
+	for (j = 0; j < conf_nkeys; j++)
+		if (!seen[j])
+			problem("%s: [%s] %s: in the key table (src/conf/conf.c) "
+			    "but not documented: add it under \"%s\"", d->rel,
+			    conf_sec_name(conf_keys[j].sec), conf_keys[j].name,
+			    d->heads[conf_keys[j].sec]);
+	free(seen);
+}
+
+static void
+test_docs_keys(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	nproblems = 0;
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		check_doc(&docs[i]);
+	if (nproblems != 0)
+		fail_msg("%d key(s) out of step between the documents and the "
+		    "key table (listed above)", nproblems);
+}
+
 int
 main(void)
 {
@@ -319,6 +496,7 @@ main(void)
 		cmocka_unit_test_teardown(test_every_key, teardown),
 		cmocka_unit_test_teardown(test_long_line, teardown),
 		cmocka_unit_test_teardown(test_example, teardown),
+		cmocka_unit_test(test_docs_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
