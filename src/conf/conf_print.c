@@ -459,7 +459,7 @@ conf_print(const struct gw_conf *c, FILE *fp, char *why, size_t wlen)
 	}
 	/* no path or time: the same configuration prints the same text */
 	fprintf(fp, "; smtpgate -n: the effective configuration\n; \"%s\": "
-	    "the value is the built-in default\n\n", CONF_PRINT_MARK + 2);
+	    "the value is the built-in default\n\n", &CONF_PRINT_MARK[2]);
 	r = print_section(c, SEC_GATEWAY, NULL, c, scratch, fp, why, wlen);
 	for (i = 0; r == 0 && i < c->nlisteners; i++)
 		r = print_section(c, SEC_LISTENER, c->listeners[i].name,

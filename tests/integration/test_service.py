@@ -37,6 +37,21 @@ def run(argv, timeout=60, env=None):
     return r
 
 
+def smtpgate(*args):
+    """The binary with args; under SMTPGATE_VALGRIND=1 inside memcheck,
+    whose findings fail the test (exit status 99)."""
+    argv = [BIN] + list(args)
+    vglog = None
+    if gwtest.VALGRIND:
+        vglog = os.path.join(gwtest.newdir("vg"), "valgrind.log")
+        argv = ([gwtest.VALGRIND_BIN] + gwtest.VALGRIND_ARGS +
+                ["--log-file=" + vglog] + argv)
+    r = run(argv, timeout=60 * gwtest.TIME_SCALE)
+    if vglog:
+        check(r.returncode != 99, "valgrind: %s", gwtest._tail(vglog, 60))
+    return r
+
+
 def need(tool, package):
     """A checker the tests depend on: missing is a failure, not a skip
     (scripts/install-deps.sh installs it)."""
@@ -197,16 +212,16 @@ def test_notify_unusable_socket_is_a_warning():
 # ------------------------------------------------------------------ -n
 
 def test_print_example_loads_again():
-    r = run([BIN, "-n", "-c", EXAMPLE])
+    r = smtpgate("-n", "-c", EXAMPLE)
     check(r.returncode == 0, "-n on the example: exit %d: %s",
           r.returncode, r.err)
     path = os.path.join(gwtest.newdir("printed"), "printed.ini")
     with open(path, "w", encoding="utf-8") as f:
         f.write(r.out)
-    t = run([BIN, "-t", "-c", path])
+    t = smtpgate("-t", "-c", path)
     check(t.returncode == 0, "-t on the printed example: exit %d: %s",
           t.returncode, t.err)
-    again = run([BIN, "-n", "-c", path])
+    again = smtpgate("-n", "-c", path)
     check(again.returncode == 0 and again.out == r.out,
           "printed again, not the same:\n%s\n----\n%s", r.out, again.out)
     for line in ("[gateway]", "[listener local]", "[upstream provider]",
@@ -239,7 +254,7 @@ def test_print_never_shows_a_secret():
     path = os.path.join(d, "smtpgate.ini")
     with open(path, "w") as f:
         f.write(text)
-    r = run([BIN, "-n", "-c", path])
+    r = smtpgate("-n", "-c", path)
     check(r.returncode == 0, "-n: exit %d: %s", r.returncode, r.err)
     check(SECRET not in r.out + r.err, "a secret's contents were printed")
     for key, name in (("password_file", "provider.pass"),
@@ -250,7 +265,7 @@ def test_print_never_shows_a_secret():
 
 
 def test_print_and_check_together_is_a_usage_error():
-    r = run([BIN, "-n", "-t", "-c", EXAMPLE])
+    r = smtpgate("-n", "-t", "-c", EXAMPLE)
     check(r.returncode == 2 and "usage" in r.err,
           "-n -t: exit %d: %s", r.returncode, r.err)
 
