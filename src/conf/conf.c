@@ -181,7 +181,8 @@ static const struct conf_word words_bare_newline[] = {
 /*
  * The keys.  Bounds: UINT and SIZE in their unit, DURATION in seconds.
  * Keep docs/configuration.md in step: test_conf.c loads every default the
- * document shows and compares the result with the table's.
+ * document shows and compares the result with the table's; test_conf_print.c
+ * checks it and docs/man/smtpgate.ini.5 against this table, key by key.
  */
 static const struct conf_key keytab[] = {
 	/* sec, name, type, default, derive, min, max, field */
