@@ -196,6 +196,11 @@ reload_notified(void)
 	/* room for the whole reason; sdnotify cuts the STATUS to its size */
 	char	 why[600], status[768];
 
+	/* after STOPPING=1 the manager waits for the exit, not a READY=1 */
+	if (draining) {
+		(void)reload(why, sizeof(why));
+		return;
+	}
 	if (sdnotify_reloading() == -1)
 		log_warnx("%s: cannot notify the service manager: %s",
 		    SDNOTIFY_ENV, strerror(errno));
