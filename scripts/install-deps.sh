@@ -16,6 +16,10 @@
 # directories: the packages' own services are kept from starting while
 # they install (policy-rc.d) and left disabled.
 #
+# mandoc (mandoc -T lint of the man pages) and systemd (systemd-analyze
+# verify of deploy/systemd/smtpgate.service) are only used as checkers:
+# no systemd is started by the tests.
+#
 # Idempotent: when every package is already installed it changes nothing
 # and does not touch the network.  Runs non-interactively (CI has no
 # stdin); uses sudo when not root.
@@ -30,6 +34,7 @@ build_pkgs=(
 	libcrypt-dev
 	dovecot-core dovecot-pop3d haproxy
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
+	mandoc systemd
 )
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)

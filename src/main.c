@@ -21,13 +21,16 @@
 
 #include "conf/conf.h"
 #include "conf/conf_files.h"
+#include "conf/conf_print.h"
 #include "dkim/dkim.h"
 #include "net/listener.h"
 #include "relay/relay.h"
 #include "relay/signers.h"
 #include "smtp/smtp_probe.h"
 #include "tls/tls.h"
+#include "util/errfirst.h"
 #include "util/log.h"
+#include "util/sdnotify.h"
 #include "util/str.h"
 
 /* a TXT record's character-strings hold at most 255 bytes (RFC 1035) */
@@ -50,7 +53,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: smtpgate [-t] -c FILE\n"
+	    "usage: smtpgate [-n | -t] -c FILE\n"
 	    "       smtpgate probe -c FILE UPSTREAM\n"
 	    "       smtpgate dkim-keygen --algorithm rsa|ed25519 [--bits N]\n"
 	    "                --domain D --selector S --out FILE\n"
@@ -60,6 +63,9 @@ usage(FILE *f)
 	    "  -c FILE    configuration file (INI)\n"
 	    "  -t         check the configuration and exit: 0 if good, 1 with\n"
 	    "             every error as FILE:LINE: key: what is wrong\n"
+	    "  -n         print the effective configuration: every key with\n"
+	    "             its value, built-in defaults marked \"; default\",\n"
+	    "             secrets as their file names only\n"
 	    "  --version  print the version\n"
 	    "  --help     this text\n"
 	    "  probe      connect to [upstream UPSTREAM] as the relay would,\n"
@@ -114,36 +120,45 @@ on_accept(void *arg, const struct conf_listener *l, int fd,
 	}
 }
 
-/* reload - build everything new beside the old, swap only on success */
-static void
-reload(void)
+/*
+ * reload - build everything new beside the old, swap only on success.
+ * On failure, why holds the first error (for the service manager).
+ */
+static int
+reload(char *why, size_t wlen)
 {
 	struct gw_conf		*nconf = NULL;
 	struct relay_env	*nenv;
-	char			 err[512];
+	struct errfirst		 ef;
+	char			 err[512], first[512];
 	int			 nerr;
 
 	log_info("reload: reading %s", conf_path);
-	if ((nerr = conf_load(conf_path, &nconf, conf_err_log, NULL)) == 0 &&
+	/* every error logged, the first kept */
+	errfirst_init(&ef, first, sizeof(first), conf_err_log, NULL, 1);
+	if ((nerr = conf_load(conf_path, &nconf, errfirst_cb, &ef)) == 0 &&
 	    (nerr = conf_files_check(nconf, conf_self_name(err, sizeof(err)),
-	    conf_err_log, NULL)) != 0)
+	    errfirst_cb, &ef)) != 0)
 		conf_unref(nconf);
 	if (nerr != 0) {
 		log_error("reload: %d error(s); keeping the running configuration",
 		    nerr);
-		return;
+		(void)snprintf(why, wlen, "%s (%d error(s))", first, nerr);
+		return -1;
 	}
 	nenv = relay_env_new(base, dns, nconf, err, sizeof(err));
 	conf_unref(nconf);	/* the env holds its own reference */
 	if (nenv == NULL) {
 		log_error("reload: %s; keeping the running configuration", err);
-		return;
+		(void)snprintf(why, wlen, "%s", err);
+		return -1;
 	}
 	if (listeners_update(listeners, relay_env_conf(nenv), err,
 	    sizeof(err)) == -1) {
 		log_error("reload: %s; keeping the running configuration", err);
+		(void)snprintf(why, wlen, "%s", err);
 		relay_env_unref(nenv);
-		return;
+		return -1;
 	}
 	/* the old snapshot's idle connections go; none is handed out again */
 	relay_env_retire(env);
@@ -157,6 +172,61 @@ reload(void)
 	log_setlevel(relay_env_conf(env)->log_level,
 	    relay_env_conf(env)->log_facilities);
 	log_info("reload: new configuration in use for new sessions");
+	return 0;
+}
+
+/* notify - tell the service manager (sdnotify.h); failures only logged */
+static void
+notify(const char *fields, const char *status)
+{
+	if (sdnotify_send(fields, status) == -1)
+		log_warnx("%s: cannot notify the service manager: %s",
+		    SDNOTIFY_ENV, strerror(errno));
+}
+
+/*
+ * reload_notified - SIGHUP: RELOADING=1, the reload, then READY=1 with a
+ * STATUS saying how it went.  A failed reload keeps the old configuration
+ * serving, so the service stays up: the STATUS line ("systemctl status")
+ * is how the supervisor sees the failure, besides the log.
+ */
+static void
+reload_notified(void)
+{
+	/* room for the whole reason; sdnotify cuts the STATUS to its size */
+	char	 why[600], status[768];
+
+	/* after STOPPING=1 the manager waits for the exit, not a READY=1 */
+	if (draining) {
+		(void)reload(why, sizeof(why));
+		return;
+	}
+	if (sdnotify_reloading() == -1)
+		log_warnx("%s: cannot notify the service manager: %s",
+		    SDNOTIFY_ENV, strerror(errno));
+	if (reload(why, sizeof(why)) == 0)
+		(void)snprintf(status, sizeof(status), "ready; configuration "
+		    "reloaded");
+	else
+		(void)snprintf(status, sizeof(status), "reload failed: %s; "
+		    "running the previous configuration", why);
+	notify("READY=1", status);
+}
+
+/*
+ * print_conf - "-n": the effective configuration on stdout (conf_print.h).
+ * Consumes the reference on conf.
+ */
+static int
+print_conf(struct gw_conf *conf)
+{
+	char	 why[256];
+	int	 r = conf_print(conf, stdout, why, sizeof(why));
+
+	if (r == -1)
+		fprintf(stderr, "%s: cannot print: %s\n", conf_path, why);
+	conf_unref(conf);
+	return r == -1 ? 1 : 0;
 }
 
 static void
@@ -185,7 +255,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	switch (sig) {
 	case SIGHUP:
-		reload();
+		reload_notified();
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -195,6 +265,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			return;
 		}
 		draining = 1;
+		notify("STOPPING=1", "stopping: draining sessions");
 		log_info("signal %d: no new sessions; draining %u session(s)",
 		    (int)sig, relay_session_count());
 		listeners_stop(listeners);
@@ -241,6 +312,32 @@ drop_privileges(const struct gw_conf *conf)
 		    "user %s", conf_path, why, me);
 	else
 		(void)fclose(fp);
+}
+
+/*
+ * notify_open - take $NOTIFY_SOCKET at start, before anything can run a
+ * child that would inherit it
+ */
+static void
+notify_open(void)
+{
+	char	 why[256];
+
+	if (sdnotify_open(why, sizeof(why)) == -1)
+		log_warnx("%s; the service manager will not hear from us", why);
+	else if (sdnotify_enabled())
+		log_info("notifying the service manager (%s)", SDNOTIFY_ENV);
+}
+
+/* notify_ready - READY=1 once the listeners accept, as their user */
+static void
+notify_ready(const struct gw_conf *conf)
+{
+	char	 status[128];
+
+	(void)snprintf(status, sizeof(status), "ready: %zu listener(s), %zu "
+	    "upstream(s)", conf->nlisteners, conf->nupstreams);
+	notify("READY=1", status);
 }
 
 /*
@@ -435,7 +532,7 @@ main(int argc, char *argv[])
 	struct gw_conf	*conf = NULL;
 	struct event	*sig_hup, *sig_term, *sig_int;
 	char		 err[512];
-	int		 i, check_only = 0, nerr;
+	int		 i, check_only = 0, print_only = 0, nerr;
 
 	/*
 	 * SIGCHLD ignored by whoever started us survives exec, and then the
@@ -461,6 +558,8 @@ main(int argc, char *argv[])
 			return 0;
 		} else if (strcmp(argv[i], "-t") == 0)
 			check_only = 1;
+		else if (strcmp(argv[i], "-n") == 0)
+			print_only = 1;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf_path = argv[++i];
 		else {
@@ -468,7 +567,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	if (conf_path == NULL) {
+	if (conf_path == NULL || (check_only && print_only)) {
 		usage(stderr);
 		return 2;
 	}
@@ -478,6 +577,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
 		return 1;
 	}
+	if (print_only)
+		return print_conf(conf);
 	if (check_only) {
 		struct signers	*set = NULL;
 
@@ -501,6 +602,7 @@ main(int argc, char *argv[])
 	}
 	log_init(conf->log_syslog, conf->log_level, conf->log_facilities);
 	log_info("smtpgate %s starting, configuration %s", GW_VERSION, conf_path);
+	notify_open();
 
 	/* a peer reset during a write must not kill the gateway */
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -532,6 +634,7 @@ main(int argc, char *argv[])
 		fatalx("cannot set up signal events");
 	relay_env_warm(env);
 	log_info("ready");
+	notify_ready(conf);
 
 	(void)event_base_dispatch(base);
 
@@ -546,5 +649,6 @@ main(int argc, char *argv[])
 	evdns_base_free(dns, 0);
 	event_base_free(base);
 	tls_cleanup();
+	sdnotify_close();
 	return 0;
 }

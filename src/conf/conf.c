@@ -28,6 +28,7 @@
 #include "conf/conf.h"
 #include "conf/conf_files.h"
 #include "conf/conf_hint.h"
+#include "conf/conf_keys.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -35,12 +36,6 @@
 #ifndef nitems
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
-
-/*
- * "auto" is kept in the tls field until the whole section is read (the port
- * may come after it) and then resolved; it never leaves conf_load().
- */
-#define TLS_AUTO	((int)TLS_IMPLICIT + 1)
 
 /* enum fields are written as int: make sure that is their size */
 _Static_assert(sizeof(enum tls_mode) == sizeof(int), "enum tls_mode size");
@@ -55,75 +50,6 @@ _Static_assert(sizeof(enum ocsp_stapling) == sizeof(int),
     "enum ocsp_stapling size");
 _Static_assert(sizeof(enum pop_tls_mode) == sizeof(int),
     "enum pop_tls_mode size");
-
-enum sec_kind {
-	SEC_GATEWAY,
-	SEC_LISTENER,
-	SEC_UPSTREAM,
-	SEC_DKIM
-};
-
-enum key_type {
-	KT_BANNER,	/* printable ASCII: it goes on the wire */
-	KT_NAME,	/* [A-Za-z0-9_.-] */
-	KT_HOST,	/* DNS name or IP address */
-	KT_CAFILE,	/* "system" or an absolute path to a readable file */
-	KT_UINT,
-	KT_SIZE,
-	KT_DURATION,
-	KT_BOOL,
-	KT_NBOOL,	/* boolean stored inverted */
-	KT_ENUM,
-	KT_LOGLEVEL,
-	KT_LOGFAC,
-	KT_TLSVER,
-	KT_LISTEN,	/* list of numeric ADDR:PORT */
-	KT_CIDRS,	/* list of CIDR */
-	KT_FILE,	/* "" or an absolute path to a readable regular file */
-	KT_DIR,		/* "" or an absolute path to a directory */
-	KT_FLAGS,	/* list of words, OR-ed into an unsigned */
-	KT_PINS,	/* list of base64 SHA-256 digests */
-	KT_CIPHERS12,	/* ':'-separated TLS 1.2 cipher names */
-	KT_CIPHERS13,	/* ':'-separated TLS 1.3 suite names */
-	KT_CURVES,	/* list of curve names, in order */
-	KT_MECHS,	/* "all", or a list of SASL mechanisms, in order */
-	KT_SECRET,	/* KT_FILE, and no access for group or others */
-	KT_HOSTPORT,	/* "" or one HOST:PORT, the host a name or address */
-	KT_DOMAIN,	/* DNS name (no address), stored lowercase */
-	KT_CANON,	/* DKIM "header/body" canonicalisation: int[2] */
-	KT_HDRLIST,	/* list of header field names */
-	KT_NAMES,	/* list of section names */
-	KT_IDENTITY,	/* DKIM i=: "" or "[local]@domain" */
-	KT_RATE		/* "COUNT/PERIOD" or "off": struct rate */
-};
-
-/* defaults that come from other values, computed once those are known */
-enum key_derive {
-	DERIVE_NONE,
-	DERIVE_SYSHOST,		/* gethostname() */
-	DERIVE_GWHOST,		/* [gateway] hostname */
-	DERIVE_UPHOST,		/* host of the same [upstream] */
-	DERIVE_BANNER		/* "<hostname> ESMTP smtpgate" */
-};
-
-struct conf_word {
-	const char	*word;
-	int		 value;
-};
-
-struct conf_key {
-	enum sec_kind	 sec;
-	const char	*name;
-	enum key_type	 type;
-	const char	*def;		/* default as file text, or NULL */
-	enum key_derive	 derive;	/* DERIVE_NONE and def NULL: required */
-	unsigned long long min, max;
-	size_t		 off;		/* field in the section's struct */
-	size_t		 size;		/* sizeof the field */
-	size_t		 noff;		/* lists: the size_t item count */
-	const struct conf_word *words;	/* KT_ENUM, NULL-terminated */
-	int		 empty_ok;	/* "" is a meaningful value */
-};
 
 static const struct conf_word words_log_target[] = {
 	{ "stderr", 0 }, { "syslog", 1 }, { NULL, 0 }
@@ -255,7 +181,8 @@ static const struct conf_word words_bare_newline[] = {
 /*
  * The keys.  Bounds: UINT and SIZE in their unit, DURATION in seconds.
  * Keep docs/configuration.md in step: test_conf.c loads every default the
- * document shows and compares the result with the table's.
+ * document shows and compares the result with the table's; test_conf_print.c
+ * checks it and docs/man/smtpgate.ini.5 against this table, key by key.
  */
 static const struct conf_key keytab[] = {
 	/* sec, name, type, default, derive, min, max, field */
@@ -496,6 +423,8 @@ static const struct conf_key keytab[] = {
 };
 
 #define NKEYS		nitems(keytab)
+const struct conf_key *const conf_keys = keytab;
+const size_t conf_nkeys = NKEYS;
 #define NSECS		(1 + CONF_MAX_LISTENERS + CONF_MAX_UPSTREAMS + \
 			    CONF_MAX_DKIM)
 #define TITLE_MAX	(16 + CONF_NAME_MAX)
@@ -1492,6 +1421,14 @@ bad:
 	return -1;
 }
 
+/* conf_key_parse - see conf_keys.h */
+int
+conf_key_parse(const struct conf_key *k, void *base, const char *val,
+    char *why, size_t wlen)
+{
+	return key_parse(k, base, val, why, wlen);
+}
+
 static const struct conf_key *
 key_find(enum sec_kind kind, const char *name, size_t *idx)
 {
@@ -1735,9 +1672,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	if ((k = key_find(p->cur->kind, name, &i)) == NULL) {
-		const char	*hint = conf_key_hint(p->cur->kind ==
-		    SEC_UPSTREAM ? "upstream" : p->cur->kind == SEC_LISTENER ?
-		    "listener" : p->cur->kind == SEC_DKIM ? "dkim" : "gateway",
+		const char	*hint = conf_key_hint(conf_sec_name(p->cur->kind),
 		    name);
 
 		perr(p, p->lineno, "%s: unknown key in %s%s%s",
@@ -1758,45 +1693,54 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-/*
- * Text of a default that depends on other values.  Returns -1 if a value
- * it depends on is missing (already reported).
- */
-static int
-derive_default(struct parse *p, struct sec *s, const struct conf_key *k,
-    char *buf, size_t len)
+/* conf_key_default - see conf_keys.h */
+int
+conf_key_default(const struct conf_key *k, const struct gw_conf *c,
+    const void *base, char *buf, size_t len)
 {
-	const struct conf_upstream *u = s->base;
-	const char	*src = NULL;
+	const char	*src = k->def;
 
 	switch (k->derive) {
 	case DERIVE_NONE:
-		src = k->def;
 		break;
 	case DERIVE_SYSHOST:
-		if (gethostname(buf, len) == -1) {
-			perr(p, s->line, "[gateway]: hostname: cannot get the "
-			    "system host name (%s); set hostname",
-			    strerror(errno));
+		if (gethostname(buf, len) == -1)
 			return -1;
-		}
 		buf[len - 1] = '\0';
-		return 0;
+		return 1;
 	case DERIVE_GWHOST:
 	case DERIVE_BANNER:
-		src = p->conf->hostname;
+		src = c->hostname;
 		break;
 	case DERIVE_UPHOST:
-		src = u->host;
+		src = ((const struct conf_upstream *)base)->host;
 		break;
 	}
-	if (src == NULL || (k->derive != DERIVE_NONE && *src == '\0'))
+	if (src == NULL)
+		return 0;
+	if (k->derive != DERIVE_NONE && *src == '\0')
 		return -1;
 	if (k->derive == DERIVE_BANNER)
 		(void)snprintf(buf, len, "%s ESMTP smtpgate", src);
 	else
 		(void)snprintf(buf, len, "%s", src);
-	return 0;
+	return 1;
+}
+
+/*
+ * Text of a default, derived ones included.  Returns -1 if a value it
+ * depends on is missing (already reported).
+ */
+static int
+derive_default(struct parse *p, struct sec *s, const struct conf_key *k,
+    char *buf, size_t len)
+{
+	int	 r = conf_key_default(k, p->conf, s->base, buf, len);
+
+	if (r == -1 && k->derive == DERIVE_SYSHOST)
+		perr(p, s->line, "[gateway]: hostname: cannot get the system "
+		    "host name (%s); set hostname", strerror(errno));
+	return r == 1 ? 0 : -1;
 }
 
 /* defaults for keys not set, required keys, values that need the section */
@@ -1830,7 +1774,7 @@ section_finish(struct parse *p, struct sec *s)
 	u = s->base;
 	memcpy(&tls, &u->tls, sizeof(tls));
 	if (tls == TLS_AUTO)
-		u->tls = u->port == 465 ? TLS_IMPLICIT : TLS_STARTTLS;
+		u->tls = TLS_AUTO_MODE(u->port);
 }
 
 /*
@@ -2036,4 +1980,15 @@ tls_mode_name(enum tls_mode m)
 		return "implicit";
 	}
 	return "unknown";
+}
+
+/* conf_sec_name - see conf_keys.h */
+const char *
+conf_sec_name(enum sec_kind k)
+{
+	static const char *const names[] = {
+		"gateway", "listener", "upstream", "dkim"
+	};
+
+	return (size_t)k < nitems(names) ? names[k] : "?";
 }

@@ -13,6 +13,9 @@
  * upstream of the same snapshot with the name it asked for; every path in
  * paths[] points into the snapshot at a non-empty value.
  *
+ * An accepted snapshot goes through conf_print() ("smtpgate -n"): it
+ * prints, the text loads again without an error, and prints the same.
+ *
  * The same input, as one command line, goes to conf_command_word()
  * (token_command's program): NULL or a non-empty error; a word found is
  * terminated, a substring of the input, and free of blanks and shell
@@ -28,6 +31,7 @@
 
 #include "conf/conf.h"
 #include "conf/conf_files.h"
+#include "conf/conf_print.h"
 #include "fuzz.h"
 
 #define ERR_MSG_MAX	(PATH_MAX + 1024)	/* a generous bound */
@@ -41,6 +45,8 @@ static void	on_error(void *, const char *);
 static void	check_str(const char *, size_t, const char *);
 static void	check_conf(const struct gw_conf *);
 static void	check_command_word(const uint8_t *, size_t);
+static void	check_print(const struct gw_conf *);
+static void	memfd_put(int *, char *, size_t, const void *, size_t);
 
 /* the error callback: count and check one message */
 static void
@@ -141,6 +147,82 @@ check_command_word(const uint8_t *data, size_t size)
 	    "bad word \"%s\" from \"%s\"", word, cmd);
 }
 
+/* data into the memfd *fd (made on first use), known as path */
+static void
+memfd_put(int *fd, char *path, size_t plen, const void *data, size_t size)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	if (*fd == -1) {
+		if ((*fd = memfd_create("fuzz_conf", MFD_CLOEXEC)) == -1) {
+			perror("memfd_create");
+			abort();
+		}
+		/* a memfd is created 0777; conf_load refuses group-writable */
+		if (fchmod(*fd, 0600) == -1) {
+			perror("fchmod");
+			abort();
+		}
+		(void)snprintf(path, plen, "/proc/self/fd/%d", *fd);
+	}
+	if (ftruncate(*fd, 0) == -1) {
+		perror("ftruncate");
+		abort();
+	}
+	while (off < size) {
+		if ((n = pwrite(*fd, (const char *)data + off, size - off,
+		    (off_t)off)) <= 0) {
+			perror("pwrite");
+			abort();
+		}
+		off += (size_t)n;
+	}
+}
+
+/* conf_print into a new string */
+static char *
+print_conf(const struct gw_conf *c)
+{
+	char	*text = NULL, why[256];
+	size_t	 len = 0;
+	FILE	*fp;
+	int	 r;
+
+	if ((fp = open_memstream(&text, &len)) == NULL) {
+		perror("open_memstream");
+		abort();
+	}
+	r = conf_print(c, fp, why, sizeof(why));
+	(void)fclose(fp);
+	FUZZ_CHECK(r == 0, "conf_print: %s", why);
+	return text;
+}
+
+/* "smtpgate -n" of an accepted snapshot loads again and prints the same */
+static void
+check_print(const struct gw_conf *c)
+{
+	static int	 fd = -1;
+	static char	 path[64];
+	struct gw_conf	*c2 = NULL;
+	struct errs	 e;
+	char		*one, *two;
+
+	one = print_conf(c);
+	memfd_put(&fd, path, sizeof(path), one, strlen(one));
+	e.path = path;
+	e.n = 0;
+	FUZZ_CHECK(conf_load(path, &c2, on_error, &e) == 0 && c2 != NULL,
+	    "the printed configuration does not load:\n%s", one);
+	two = print_conf(c2);
+	FUZZ_CHECK(strcmp(one, two) == 0, "printed twice, not the same:\n%s"
+	    "\n----\n%s", one, two);
+	conf_unref(c2);
+	free(one);
+	free(two);
+}
+
 /* LLVMFuzzerTestOneInput - the input as an INI file */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -149,35 +231,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char	 path[64];
 	struct gw_conf	*c = NULL;
 	struct errs	 e;
-	size_t		 off = 0;
-	ssize_t		 n;
 	size_t		 i;
 	int		 r;
 
-	if (fd == -1) {
-		if ((fd = memfd_create("fuzz_conf", MFD_CLOEXEC)) == -1) {
-			perror("memfd_create");
-			abort();
-		}
-		/* a memfd is created 0777; conf_load refuses group-writable */
-		if (fchmod(fd, 0600) == -1) {
-			perror("fchmod");
-			abort();
-		}
-		(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	}
-	if (ftruncate(fd, 0) == -1) {
-		perror("ftruncate");
-		abort();
-	}
-	while (off < size) {
-		if ((n = pwrite(fd, data + off, size - off, (off_t)off)) <= 0) {
-			perror("pwrite");
-			abort();
-		}
-		off += (size_t)n;
-	}
-
+	memfd_put(&fd, path, sizeof(path), data, size);
 	e.path = path;
 	e.n = 0;
 	r = conf_load(path, &c, on_error, &e);
@@ -191,6 +248,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    c->paths[i].value < (const char *)(c + 1) &&
 			    c->paths[i].value[0] != '\0' &&
 			    c->paths[i].key != NULL, "paths[%zu]", i);
+		check_print(c);
 		FUZZ_CHECK(conf_ref(c) == c && c->refcnt == 2, "conf_ref");
 		conf_unref(c);
 		conf_unref(c);
