@@ -331,4 +331,24 @@ def test_reload():
     check(get(hport2, "/healthz")[0] == 200, "the running http_listen")
 
 
+def test_bad_values():
+    """-t names file:line:key for a bad http_listen or ready_window."""
+    for key, value, why in (
+            ("http_listen", "localhost:9425", "not a numeric"),
+            ("http_listen", "127.0.0.1:9425, 127.0.0.1:9426", "more than 1"),
+            ("ready_window", "1s", "between 2s and 1h")):
+        text = gwtest.config_text(gwtest.free_port(), gwtest.free_port(),
+                                  gateway={key: value})
+        path = os.path.join(gwtest.newdir("conf"), "smtpgate.ini")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        r = subprocess.run([gwtest.BIN, "-t", "-c", path],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=30)
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        check(r.returncode == 1 and re.search(
+            r"smtpgate\.ini:\d+: %s: .*%s" % (key, why), out),
+            "%s = %s: rc %d, %s", key, value, r.returncode, out)
+
+
 gwtest.main(globals())
