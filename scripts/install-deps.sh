@@ -11,8 +11,9 @@
 # installed as "No configuration", and no Postfix mail system is left
 # running or enabled) and stunnel4 (the TLS peer to compare against).
 #
-# Dovecot (POP-before-SMTP tests) and HAProxy (PROXY protocol tests) are
-# only ever run by the tests, as private instances from temporary
+# Dovecot (POP-before-SMTP tests), HAProxy (PROXY protocol tests) and
+# Prometheus (promtool, and one private scrape in test_metrics) are only
+# ever run by the tests, as private instances from temporary
 # directories: the packages' own services are kept from starting while
 # they install (policy-rc.d) and left disabled.
 #
@@ -35,6 +36,7 @@ build_pkgs=(
 	dovecot-core dovecot-pop3d haproxy
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 	mandoc systemd
+	prometheus
 )
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)
@@ -98,10 +100,13 @@ no_test_services() {
 	[ -d /run/systemd/system ] && now=(--now)
 	if command -v systemctl >/dev/null; then
 		"${sudo[@]}" systemctl disable "${now[@]}" dovecot.service \
-		    dovecot.socket haproxy.service >/dev/null 2>&1 || true
+		    dovecot.socket haproxy.service prometheus.service \
+		    >/dev/null 2>&1 || true
 	elif command -v update-rc.d >/dev/null; then
 		"${sudo[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d haproxy disable >/dev/null 2>&1 || true
+		"${sudo[@]}" update-rc.d prometheus disable >/dev/null 2>&1 ||
+		    true
 	fi
 }
 

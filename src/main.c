@@ -24,6 +24,7 @@
 #include "conf/conf_print.h"
 #include "dkim/dkim.h"
 #include "net/listener.h"
+#include "obs/httpd.h"
 #include "relay/relay.h"
 #include "relay/signers.h"
 #include "smtp/smtp_probe.h"
@@ -48,6 +49,7 @@ static const char		*conf_path;
 static struct event		*drain_ev;
 static struct timeval		 drain_deadline;
 static int			 draining;
+static struct httpd		*httpd;		/* http_listen, or NULL */
 
 static void
 usage(FILE *f)
@@ -120,6 +122,48 @@ on_accept(void *arg, const struct conf_listener *l, int fd,
 	}
 }
 
+/* /metrics: the gauges are read from the running snapshot */
+static void
+http_refresh(void *arg)
+{
+	relay_env_gauges(env);
+}
+
+/* /readyz: listeners open (not draining), every upstream reached */
+static int
+http_ready(void *arg, char *why, size_t len)
+{
+	if (draining || listeners == NULL) {
+		(void)snprintf(why, len, "draining: no new sessions");
+		return 0;
+	}
+	return relay_env_ready(env, why, len);
+}
+
+static const struct httpd_cb http_cb = { http_refresh, http_ready, NULL };
+
+/*
+ * reload_http - http_listen after SIGHUP into *nh: the same address
+ * keeps its socket (and its connections); a changed one is bound now,
+ * as the running user, beside the old, so that a failure (a port under
+ * 1024 after the privilege drop, an address in use) refuses the reload
+ * and keeps everything running as it was.
+ */
+static int
+reload_http(const struct gw_conf *nconf, struct httpd **nh, char *err,
+    size_t errlen)
+{
+	*nh = NULL;
+	if (nconf->nhttp_listen == 0)
+		return 0;
+	if (httpd_bound(httpd, &nconf->http_listen[0])) {
+		*nh = httpd;
+		return 0;
+	}
+	*nh = httpd_new(base, &nconf->http_listen[0], &http_cb, err, errlen);
+	return *nh == NULL ? -1 : 0;
+}
+
 /*
  * reload - build everything new beside the old, swap only on success.
  * On failure, why holds the first error (for the service manager).
@@ -130,6 +174,7 @@ reload(char *why, size_t wlen)
 	struct gw_conf		*nconf = NULL;
 	struct relay_env	*nenv;
 	struct errfirst		 ef;
+	struct httpd		*nh;
 	char			 err[512], first[512];
 	int			 nerr;
 
@@ -153,12 +198,26 @@ reload(char *why, size_t wlen)
 		(void)snprintf(why, wlen, "%s", err);
 		return -1;
 	}
-	if (listeners_update(listeners, relay_env_conf(nenv), err,
-	    sizeof(err)) == -1) {
+	if (reload_http(relay_env_conf(nenv), &nh, err, sizeof(err)) == -1) {
 		log_error("reload: %s; keeping the running configuration", err);
 		(void)snprintf(why, wlen, "%s", err);
 		relay_env_unref(nenv);
 		return -1;
+	}
+	if (listeners_update(listeners, relay_env_conf(nenv), err,
+	    sizeof(err)) == -1) {
+		log_error("reload: %s; keeping the running configuration", err);
+		(void)snprintf(why, wlen, "%s", err);
+		if (nh != httpd)
+			httpd_free(nh);
+		relay_env_unref(nenv);
+		return -1;
+	}
+	if (nh != httpd) {
+		if (httpd != NULL)
+			log_info("http: stopped serving the old http_listen");
+		httpd_free(httpd);
+		httpd = nh;
 	}
 	/* the old snapshot's idle connections go; none is handed out again */
 	relay_env_retire(env);
@@ -620,6 +679,10 @@ main(int argc, char *argv[])
 	conf = relay_env_conf(env);
 	if ((listeners = listeners_open(conf, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	/* bound like the listeners, before the privilege drop */
+	if (conf->nhttp_listen > 0 && (httpd = httpd_new(base,
+	    &conf->http_listen[0], &http_cb, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	drop_privileges(conf);
 
 	if (listeners_start(listeners, base, on_accept, NULL) == -1)
@@ -639,6 +702,8 @@ main(int argc, char *argv[])
 	(void)event_base_dispatch(base);
 
 	log_info("exiting");
+	httpd_free(httpd);
+	httpd = NULL;
 	listeners_free(listeners);
 	listeners = NULL;
 	event_free(sig_hup);

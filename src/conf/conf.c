@@ -165,6 +165,7 @@ static const struct conf_word words_bare_newline[] = {
 /* a key of the TLS-settings block, inside [upstream] */
 #define UT(m)		UP(tlsset.m)
 #define UTL(m, n)	UPL(tlsset.m, tlsset.n)
+#define GWL(m, n)	F(gw_conf, m), offsetof(struct gw_conf, n)
 #define LSL(m, n)	F(conf_listener, m), offsetof(struct conf_listener, n)
 /* a key of the listener's TLS-settings block */
 #define LT(m)		LS(tlsset.m)
@@ -204,6 +205,10 @@ static const struct conf_key keytab[] = {
 	    1, 86400, GW(auth_fail_window), NULL, 0 },
 	{ SEC_GATEWAY, "auth_fail_delay_max", KT_DURATION, "8s", DERIVE_NONE,
 	    0, 60, GW(auth_fail_delay_max), NULL, 0 },
+	{ SEC_GATEWAY, "http_listen", KT_LISTEN, "", DERIVE_NONE,
+	    0, 1, GWL(http_listen, nhttp_listen), NULL, 0 },
+	{ SEC_GATEWAY, "ready_window", KT_DURATION, "60s", DERIVE_NONE,
+	    2, 3600, GW(ready_window), NULL, 0 },
 
 	{ SEC_LISTENER, "listen", KT_LISTEN, NULL, DERIVE_NONE,
 	    1, CONF_MAX_LISTEN, LSL(listen, nlisten), NULL, 0 },

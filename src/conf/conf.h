@@ -348,6 +348,11 @@ struct gw_conf {
 	unsigned	 auth_fail_limit;	/* lockout after; 0 none, dflt 10 */
 	unsigned	 auth_fail_window;	/* seconds, default 900 */
 	unsigned	 auth_fail_delay_max;	/* seconds, 0 none, default 8 */
+	/* /metrics, /healthz, /readyz (obs/httpd.c); none by default */
+	struct hostport	 http_listen[1];
+	size_t		 nhttp_listen;
+	/* /readyz: an upstream reached within this many seconds is ready */
+	unsigned	 ready_window;		/* default 60 */
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	size_t		 nlisteners;
 	struct conf_upstream upstreams[CONF_MAX_UPSTREAMS];

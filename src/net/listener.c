@@ -23,6 +23,7 @@
 #include "net/proxyproto.h"
 #include "net/proxywait.h"
 #include "net/ratecheck.h"
+#include "obs/metrics.h"
 #include "util/addr.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -244,8 +245,9 @@ listeners_update(struct listener_set *set, const struct gw_conf *conf,
 
 static void
 refuse(int fd, const char *reply, const char *peer, const char *proxy,
-    const char *why)
+    const char *why, enum mx_refuse mx)
 {
+	metrics_refused(mx);
 	/* best effort: the socket is fresh, the reply fits its buffer */
 	(void)send(fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
@@ -286,25 +288,26 @@ admit(struct lsock *s, int fd, const struct sockaddr *sa, socklen_t sl,
 		pr = addr_ntop(proxy, pbuf, sizeof(pbuf));
 	if (!in_cidrs(s->l->allow, s->l->nallow, sa)) {
 		refuse(fd, "554 5.7.1 Relaying not allowed from your address\r\n",
-		    peer, pr, "not-allowed");
+		    peer, pr, "not-allowed", MX_REF_NOT_ALLOWED);
 		return;
 	}
 	if (set->total >= set->conf->max_sessions) {
 		refuse(fd, "421 4.3.2 Too many sessions, try again later\r\n",
-		    peer, pr, "max-sessions");
+		    peer, pr, "max-sessions", MX_REF_MAX_SESSIONS);
 		return;
 	}
 	cc = client_find(set, sa);
 	if (cc != NULL && cc->n >= s->l->max_sessions_per_client) {
 		refuse(fd, "421 4.7.0 Too many sessions from your address\r\n",
-		    peer, pr, "max-sessions-per-client");
+		    peer, pr, "max-sessions-per-client",
+		    MX_REF_PER_CLIENT);
 		return;
 	}
 	/* last: only a connection let in counts toward the rate */
 	if (!ratecheck_connection(s->l, sa)) {
 		refuse(fd, "421 4.7.0 Too many connections from your "
 		    "address, try again later\r\n", peer, pr,
-		    "rate-connections");
+		    "rate-connections", MX_REF_RATE);
 		return;
 	}
 	if (cc == NULL) {
@@ -314,7 +317,7 @@ admit(struct lsock *s, int fd, const struct sockaddr *sa, socklen_t sl,
 			ncl = reallocarray(set->clients, ncap, sizeof(*ncl));
 			if (ncl == NULL) {
 				refuse(fd, "421 4.3.0 Out of memory\r\n",
-				    peer, pr, "enomem");
+				    peer, pr, "enomem", MX_REF_ENOMEM);
 				return;
 			}
 			set->clients = ncl;
@@ -327,6 +330,7 @@ admit(struct lsock *s, int fd, const struct sockaddr *sa, socklen_t sl,
 	cc->n++;
 	set->total++;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	metrics_accepted();
 	set->fn(set->arg, s->l, fd, sa, sl, proxy);
 }
 
@@ -345,18 +349,19 @@ proxy_start(struct lsock *s, int fd, const struct sockaddr *sa, socklen_t sl)
 	if (!in_cidrs(s->l->proxy_from, s->l->nproxy_from, sa)) {
 		/* not a balancer: no reply, it does not speak for a client */
 		close(fd);
+		metrics_refused(MX_REF_PROXY_NOT_TRUSTED);
 		log_info("refused client=%s reason=proxy-not-trusted", peer);
 		return;
 	}
 	if (set->total + proxywait_count(set->pw) >= set->conf->max_sessions) {
 		refuse(fd, "421 4.3.2 Too many sessions, try again later\r\n",
-		    peer, NULL, "max-sessions");
+		    peer, NULL, "max-sessions", MX_REF_MAX_SESSIONS);
 		return;
 	}
 	if (proxywait_add(set->pw, fd, sa, sl, (int)s->l->proxy_protocol,
 	    s->l->proxy_timeout, s) == -1)
 		refuse(fd, "421 4.3.0 Out of memory\r\n", peer, NULL,
-		    "enomem");
+		    "enomem", MX_REF_ENOMEM);
 }
 
 /* the header is in: admit the client it names (LOCAL, UNKNOWN: the peer) */

@@ -21,6 +21,7 @@
 
 #include "net/proxyproto.h"
 #include "net/proxywait.h"
+#include "obs/metrics.h"
 #include "util/addr.h"
 #include "util/log.h"
 
@@ -75,6 +76,7 @@ pw_fail(struct pwait *pw, const char *reason, const char *detail)
 {
 	char	 peer[64];
 
+	metrics_refused(MX_REF_PROXY_HEADER);
 	(void)addr_ntop((struct sockaddr *)&pw->peer, peer, sizeof(peer));
 	log_info("refused proxy=%s reason=%s detail=\"%s\" octets=%zu", peer,
 	    reason, detail, pw->nhave);

@@ -26,6 +26,7 @@
 #include "conf/conf.h"
 #include "pop/pop3_client.h"
 #include "dkim/dkim.h"
+#include "obs/metrics.h"
 #include "relay/relay.h"
 #include "relay/relay_local.h"
 #include "relay/relay_qp.h"
@@ -65,7 +66,7 @@ static void	relay_fail_rcpt(struct relay *, enum gw_fail);
 static const char *relay_from(const struct relay *);
 static void	relay_fail_tx(struct relay *, enum gw_fail);
 static void	relay_tx_reply(struct relay *, int, const char *,
-		    const char *);
+		    const char *, int);
 static void	relay_slow_reply(struct relay *, int);
 static void	relay_auth_secret(void *, const struct secret_cred *,
 		    const char *);
@@ -134,6 +135,7 @@ relay_session_start(struct relay_env *env, const struct conf_listener *l,
 	env->refcnt++;
 	r->l = l;
 	r->up = l->upstream;
+	r->mx = relay_uprt(r)->mx;
 	r->done = done;
 	r->done_arg = done_arg;
 	if (peerlen <= sizeof(r->peer))
@@ -181,6 +183,13 @@ unsigned
 relay_session_count(void)
 {
 	return nrelays + relay_env_nupstreams();
+}
+
+/* relay_sessions_active - client sessions open */
+unsigned
+relay_sessions_active(void)
+{
+	return nrelays;
 }
 
 void
@@ -242,6 +251,7 @@ relay_fail_rcpt(struct relay *r, enum gw_fail cls)
 	char				 text[256];
 
 	m = relay_fail_text(cls, text, sizeof(text));
+	metrics_rcpt_refused(0);
 	txlog_refused(r->id, "rcpt", "gateway", smtp_server_info(r->srv)->peer,
 	    smtp_server_info(r->srv)->proxy, relay_from(r), r->rcpt, m->code,
 	    m->enh, text);
@@ -256,7 +266,7 @@ relay_fail_tx(struct relay *r, enum gw_fail cls)
 	char				 text[256];
 
 	m = relay_fail_text(cls, text, sizeof(text));
-	relay_tx_reply(r, m->code, m->enh, text);
+	relay_tx_reply(r, m->code, m->enh, text, (int)cls);
 }
 
 /*
@@ -286,9 +296,13 @@ relay_from(const struct relay *r)
 	return r->from != NULL ? r->from->addr : "";
 }
 
-/* relay_log_tx - the one info line per transaction */
+/*
+ * relay_log_tx - the one info line per transaction, and its count: cls
+ * is the failure class (a gw_fail or an mx_class) of a 4xx or 5xx.
+ */
 static void
-relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
+relay_log_tx(struct relay *r, int code, const char *enh, const char *text,
+    int cls)
 {
 	struct txlog_tx	 t;
 
@@ -314,6 +328,10 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
 	t.enh = enh;
 	t.text = text;
 	txlog_tx(&t);
+	metrics_tx(code < 300 ? MX_TX_RELAYED : code < 500 ? MX_TX_TEMPFAIL :
+	    MX_TX_REFUSED, code < 300 ? FAIL_NONE : cls, t.duration);
+	if (code >= 200 && code < 300)
+		metrics_relayed(r->mx, t.size);
 }
 
 /*
@@ -321,9 +339,10 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text)
  * and the reply carry the same code, enhanced code and text.
  */
 static void
-relay_tx_reply(struct relay *r, int code, const char *enh, const char *text)
+relay_tx_reply(struct relay *r, int code, const char *enh, const char *text,
+    int cls)
 {
-	relay_log_tx(r, code, enh, text);
+	relay_log_tx(r, code, enh, text, cls);
 	spool_free(r->spool);
 	r->spool = NULL;
 	relay_stream_free(r);
@@ -551,6 +570,7 @@ relay_auth_secret(void *arg, const struct secret_cred *cred, const char *why)
 
 	r->sf = NULL;
 	if (cred == NULL) {
+		metrics_auth(MX_AUTH_UP_NOCRED);
 		log_warnx("%016" PRIx64 " relay upstream=%s:%u auth "
 		    "credentials unavailable: %s", r->id, r->up->host,
 		    r->up->port, why);
@@ -612,12 +632,14 @@ relay_open_upstream(struct relay *r, const struct upcred_facts *f)
 	relay_env_hold(r->env);
 	r->up_tls[0] = '\0';
 	r->up_resumed = 0;
+	(void)clock_gettime(CLOCK_MONOTONIC, &r->up_start);
 	if (uptx_open(r->tx, uppool_conn(u->pool), &p, c.identity) == -1) {
 		relay_env_release(r->env);
 		relay_enter(r, R_IDLE);
 		relay_fail_reply(r, FAIL_INTERNAL);
 		return;
 	}
+	metrics_up_opened(u->mx);
 	relay_enter(r, R_CONNECT);
 }
 
@@ -643,6 +665,7 @@ relay_open_idle(struct relay *r, struct upcred_facts *f, char *id,
 	r->up_resumed = 0;
 	if (uptx_open(r->tx, uppool_conn(relay_uprt(r)->pool), NULL, id) == -1)
 		return 0;
+	metrics_up_reused(r->mx);
 	relay_enter(r, R_CONNECT);
 	return 1;
 }
@@ -894,7 +917,7 @@ static void
 relay_dkim_refuse(struct relay *r, int code, const char *enh,
     const char *text)
 {
-	relay_tx_reply(r, code, enh, text);
+	relay_tx_reply(r, code, enh, text, MX_CLASS_DKIM);
 }
 
 static void
@@ -915,10 +938,14 @@ srv_data_end(void *arg)
 		return;
 	}
 	if (spool_rewind(r->spool) == -1 || relay_long_lines(r) == -1) {
-		relay_tx_reply(r, 451, "4.3.0", "Temporary spool failure");
+		relay_tx_reply(r, 451, "4.3.0", "Temporary spool failure",
+		    MX_CLASS_SPOOL);
 		return;
 	}
 	relay_dkim_sign(r);
+	if (r->dkim != RD_OFF)
+		metrics_dkim(r->dkim == RD_SIGNED ? MX_DKIM_SIGNED :
+		    r->dkim == RD_ERROR ? MX_DKIM_FAILED : MX_DKIM_UNSIGNED);
 	/*
 	 * The transaction stays open upstream on a refusal: the next MAIL
 	 * resets it first (uptx_mail), as after an aborted DATA.
@@ -989,6 +1016,9 @@ tx_ready(void *arg)
 	(void)str_copy(r->up_tls, smtp_client_tls(uptx_client(r->tx)),
 	    sizeof(r->up_tls));
 	r->up_resumed = smtp_client_tls_resumed(uptx_client(r->tx));
+	/* a reused one was set up before: reached, but no set-up time */
+	metrics_up_ready(r->mx, uptx_reused(r->tx) ? -1 :
+	    elapsed(&r->up_start), r->up_resumed);
 	/*
 	 * a MAIL waiting (R_CONNECT) is sent by uptx after this; the
 	 * commands the client pipelined behind it may follow it then
@@ -1039,6 +1069,8 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 			(void)str_copy(r->first_rcpt, r->rcpt,
 			    sizeof(r->first_rcpt));
 		if (!ok)
+			metrics_rcpt_refused(1);
+		if (!ok)
 			txlog_refused(r->id, "rcpt", "upstream",
 			    smtp_server_info(r->srv)->peer,
 			    smtp_server_info(r->srv)->proxy, relay_from(r),
@@ -1049,7 +1081,8 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 	case UPTX_DATA:
 		relay_slow_reply(r, rep->code);
 		relay_tx_reply(r, rep->code,
-		    smtp_reply_enh(SMTP_RC_DOT, rep->code, rep->enh), rep->text);
+		    smtp_reply_enh(SMTP_RC_DOT, rep->code, rep->enh), rep->text,
+		    MX_CLASS_UPSTREAM);
 		return;
 	case UPTX_RSET:
 		/* refused: uptx closed the connection; the client's is done */
@@ -1109,6 +1142,9 @@ tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
 	struct relay		*r = arg;
 	enum relay_state	 s = tx_state(r, us);
 
+	/* a new connection's set-up failed: TLS, AUTH, reachability */
+	if (us == UPTX_CONNECT && !uptx_reused(r->tx))
+		metrics_up_failed(r->mx, cls);
 	if (relay_retry(r, s, why))
 		return;
 	log_warnx("%016" PRIx64 " relay upstream=%s:%u failed class=%s "

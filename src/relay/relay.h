@@ -37,6 +37,14 @@ void	relay_env_retire(struct relay_env *);
 /* relay_env_shutdown - SIGTERM: the same, before draining */
 void	relay_env_shutdown(struct relay_env *);
 struct gw_conf *relay_env_conf(const struct relay_env *);
+/*
+ * relay_env_ready - /readyz: 1 when every upstream of env was reached
+ * within ready_window and not failed since (relay_probe.c); else 0 with
+ * the first one that is not, in why
+ */
+int	relay_env_ready(struct relay_env *, char *why, size_t len);
+/* relay_env_gauges - set the metrics' gauges (sessions, idle) from env */
+void	relay_env_gauges(struct relay_env *);
 
 /*
  * relay_check_conf - load what relay_env_new() loads beyond the conf
@@ -62,5 +70,7 @@ int	relay_session_start(struct relay_env *, const struct conf_listener *,
 void	relay_drain_all(void);
 /* relay_session_count - client sessions alive plus upstream sessions still closing */
 unsigned relay_session_count(void);
+/* relay_sessions_active - client sessions open (no upstreams counted) */
+unsigned relay_sessions_active(void);
 
 #endif

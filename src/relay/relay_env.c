@@ -191,6 +191,8 @@ relay_env_unref(struct relay_env *env)
 	if (env == NULL || --env->refcnt > 0)
 		return;
 	hashpool_free(env->hpool);
+	if (env->probe_ev != NULL)
+		event_free(env->probe_ev);
 	for (i = 0; i < env->nuprt; i++)
 		uprt_free(env->uprt[i]);
 	for (i = 0; i < CONF_MAX_LISTENERS; i++)
@@ -301,12 +303,14 @@ void
 relay_env_warm(struct relay_env *env)
 {
 	env_pools(env, uppool_warm);
+	relay_probe_start(env);
 }
 
 /* relay_env_retire - SIGHUP: env's idle connections go, none are kept */
 void
 relay_env_retire(struct relay_env *env)
 {
+	relay_probe_stop(env);
 	env_pools(env, uppool_retire);
 }
 
@@ -314,6 +318,7 @@ relay_env_retire(struct relay_env *env)
 void
 relay_env_shutdown(struct relay_env *env)
 {
+	relay_probe_stop(env);
 	env_pools(env, uppool_shutdown);
 }
 

@@ -20,6 +20,7 @@
 #include "auth/hashpool.h"
 #include "auth/users.h"
 #include "conf/conf.h"
+#include "obs/metrics.h"
 #include "relay/authguard.h"
 #include "relay/relay_local.h"
 #include "smtp/smtp_client.h"
@@ -57,6 +58,7 @@ relay_srv_auth(void *arg, const char *mech, const char *user,
 	if (authguard_begin(r->env->conf, (struct sockaddr *)&r->peer,
 	    r->id)) {
 		relay_auth_log(r, user, "locked", 0);
+		metrics_auth(MX_AUTH_LS_LOCKED);
 		smtp_server_reply(r->srv, 454, "4.7.0", "Too many failed "
 		    "logins from your address, try again later");
 		return;
@@ -68,6 +70,7 @@ relay_srv_auth(void *arg, const char *mech, const char *user,
 		(void)str_copy(r->auth_user, user, sizeof(r->auth_user));
 		if (relay_hash_start(r, user, pass) == -1) {
 			relay_auth_log(r, user, "failed", 0);
+			metrics_auth(MX_AUTH_LS_TEMP);
 			smtp_server_reply(r->srv, 454, "4.7.0",
 			    "Temporary authentication failure");
 		}
@@ -150,9 +153,11 @@ relay_hash_done(uint64_t id, int ok, void *arg)
 	if (r->map != NULL)
 		smtp_server_reply(r->srv, 235, "2.7.0",
 		    "Authentication successful");
-	else
+	else {
+		metrics_auth(MX_AUTH_LS_INVALID);
 		relay_auth_reject(r, 535, "5.7.8",
 		    "Authentication credentials invalid");
+	}
 }
 
 /*
@@ -273,6 +278,8 @@ relay_auth_failed(struct relay *r, enum gw_fail cls,
 	if (cls == FAIL_AUTH && rep != NULL && rep->code >= 400 &&
 	    rep->code < 600) {
 		relay_auth_log(r, r->auth_user, "failed", rep->code);
+		metrics_auth(rep->code >= 500 ? MX_AUTH_LS_INVALID :
+		    MX_AUTH_LS_TEMP);
 		/* a permanent refusal of the credentials counts, and waits */
 		if (rep->code >= 500)
 			relay_auth_reject(r, rep->code,
@@ -283,6 +290,7 @@ relay_auth_failed(struct relay *r, enum gw_fail cls,
 		return;
 	}
 	relay_auth_log(r, r->auth_user, "failed", 0);
+	metrics_auth(MX_AUTH_LS_TEMP);
 	(void)snprintf(text, sizeof(text),
 	    "Temporary authentication failure (%s)", fail_name(cls));
 	smtp_server_reply(r->srv, 454, "4.7.0", text);

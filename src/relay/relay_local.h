@@ -42,6 +42,8 @@ struct users_entry;
 struct uprt;
 struct uptx;
 struct upcred_facts;
+struct mx_up;
+struct relay_probe;
 
 struct relay_env {
 	struct event_base	*base;
@@ -54,6 +56,9 @@ struct relay_env {
 	struct tls_server_ctx	*lstls[CONF_MAX_LISTENERS];
 	struct hashpool		*hpool;		/* auth = map hashes, on first use */
 	struct signers		*signers;	/* the [dkim] keys */
+	/* readiness probes (relay_probe.c): the timer, one per upstream */
+	struct event		*probe_ev;
+	struct relay_probe	*probing[CONF_MAX_UPSTREAMS];
 	int			 refcnt;
 };
 
@@ -89,6 +94,7 @@ struct relay {
 	struct relay_env	*env;
 	const struct conf_listener *l;
 	const struct conf_upstream *up;
+	struct mx_up		*mx;		/* up's counters (obs/metrics.h) */
 	struct smtp_server	*srv;
 	struct uptx		*tx;		/* the upstream side (uptx.h) */
 	struct secret_fetch	*sf;		/* auth = inject, fetching */
@@ -123,6 +129,7 @@ struct relay {
 	size_t			 siglen, sigoff;
 	struct timespec		 tx_start;
 	struct timespec		 dot_start;	/* the client's final dot */
+	struct timespec		 up_start;	/* a new upstream connection */
 	/* the upstream's TLS, kept past the client's free for the log */
 	char			 up_tls[96];
 	int			 up_resumed;	/* its TLS session was resumed */
@@ -180,6 +187,10 @@ unsigned long long relay_stream_size(const struct relay *);
 /* relay_dkim.c: DKIM of the session's message */
 void	relay_dkim_reset(struct relay *);
 void	relay_dkim_sign(struct relay *);
+
+/* relay_probe.c: readiness probes, with http_listen only */
+void	relay_probe_start(struct relay_env *);
+void	relay_probe_stop(struct relay_env *);
 
 /* relay_env_listener_tls - listener l's TLS context (relay_env.c), or NULL */
 struct tls_server_ctx *relay_env_listener_tls(const struct relay_env *,

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "net/io.h"
+#include "obs/metrics.h"
 #include "smtp/smtp_server_int.h"
 #include "util/addr.h"
 #include "util/buf.h"
@@ -508,6 +509,8 @@ smtp_io_event(struct smtp_server *s, enum io_event ev)
 		break;
 	case IO_ERROR:
 		log_debug("%016llx io error=%s", id, io_error(s->io));
+		if (s->state == STATE_TLS)
+			metrics_tls_listener();
 		smtp_finish(s, s->state == STATE_QUIT ? s->reason :
 		    s->state == STATE_TLS ? "tls handshake failed" :
 		    "io error");

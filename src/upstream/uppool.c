@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "auth/secret.h"
 #include "conf/conf.h"
+#include "obs/metrics.h"
 #include "smtp/smtp_client.h"
 #include "upstream/pool.h"
 #include "upstream/upcred.h"
@@ -27,6 +30,7 @@ struct uppool {
 	struct uppool_hooks		 hooks;
 	struct pool			*pool;
 	struct uptx_conn		 conn;
+	struct mx_up			*mx;	/* the upstream's counters */
 };
 
 /* one pre-warm connection on its way into the pool */
@@ -35,6 +39,7 @@ struct uppool_warm {
 	struct smtp_client_params	 p;
 	struct secret_fetch		*sf;
 	struct smtp_client		*cli;
+	struct timespec			 t0;	/* set-up started */
 	char				 identity[UPTX_IDENT_MAX];
 };
 
@@ -69,6 +74,7 @@ uppool_new(struct event_base *base, const struct conf_upstream *up,
 	if ((upp = calloc(1, sizeof(*upp))) == NULL)
 		return NULL;
 	upp->up = up;
+	upp->mx = metrics_up(up->name);
 	upp->base = base;
 	upp->hooks = *hooks;
 	memset(&lim, 0, sizeof(lim));
@@ -103,6 +109,13 @@ const struct uptx_conn *
 uppool_conn(struct uppool *upp)
 {
 	return &upp->conn;
+}
+
+/* uppool_nidle - idle connections now (the metrics' gauge) */
+size_t
+uppool_nidle(const struct uppool *upp)
+{
+	return pool_nidle(upp->pool);
 }
 
 void
@@ -273,11 +286,14 @@ warm_connect(struct uppool_warm *w, const struct secret_cred *cred)
 	}
 	w->p.auth = upcred_auth(&c);
 	/* smtp_client_new() copies the credentials */
+	(void)clock_gettime(CLOCK_MONOTONIC, &w->t0);
 	w->cli = smtp_client_new(&w->p, &warm_cb, w);
 	w->p.auth = NULL;
 	explicit_bzero(&c, sizeof(c));
 	if (w->cli == NULL)
 		warm_fail(w, "out of memory");
+	else
+		metrics_up_opened(w->upp->mx);
 }
 
 static void
@@ -328,7 +344,12 @@ warm_ready(void *arg)
 	struct uppool_warm	*w = arg;
 	struct pool		*pool = w->upp->pool;
 	struct smtp_client	*c = w->cli;
+	struct timespec		 t1;
 
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_up_ready(w->upp->mx, (double)(t1.tv_sec - w->t0.tv_sec) +
+	    (double)(t1.tv_nsec - w->t0.tv_nsec) / 1e9,
+	    smtp_client_tls_resumed(c));
 	if (smtp_client_detach(c, &upp_idle_cb, w->upp) == -1) {
 		smtp_client_free(c);
 		warm_free(w);
@@ -354,6 +375,7 @@ warm_failed(void *arg, enum gw_fail cls, const char *why)
 
 	log_warnx("pool upstream=%s pre-warm failed class=%s reason=\"%s\"",
 	    w->upp->up->name, fail_name(cls), why);
+	metrics_up_failed(w->upp->mx, cls);
 	/* the client releases what params() took */
 	smtp_client_free(w->cli);
 	warm_free(w);

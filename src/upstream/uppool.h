@@ -17,6 +17,8 @@
 #ifndef GW_UPPOOL_H
 #define GW_UPPOOL_H
 
+#include <stddef.h>
+
 struct event_base;
 struct conf_upstream;
 struct smtp_client_params;
@@ -44,6 +46,8 @@ struct uppool	*uppool_new(struct event_base *, const struct conf_upstream *,
 void		 uppool_free(struct uppool *);
 /* uppool_conn - the seam for uptx_open(): idle ones first, see uptx.h */
 const struct uptx_conn *uppool_conn(struct uppool *);
+/* uppool_nidle - idle connections now */
+size_t		 uppool_nidle(const struct uppool *);
 /* uppool_warm - start pre-warming (pool_min_idle), once the loop runs */
 void		 uppool_warm(struct uppool *);
 /* uppool_retire - SIGHUP: QUIT the idle ones, close the rest when back */

@@ -14,6 +14,7 @@
 #include "conf/conf.h"
 #include "tls/tls.h"
 #include "upstream/uppool.h"
+#include "obs/metrics.h"
 #include "upstream/uprt.h"
 #include "util/errfirst.h"
 #include "util/str.h"
@@ -119,6 +120,7 @@ uprt_new(const struct conf_upstream *up, uprt_error_fn err, void *arg,
 		return NULL;
 	}
 	u->up = up;
+	u->mx = metrics_up(up->name);
 	if ((u->keepkey = uprt_keepkey(up)) == NULL) {
 		(void)snprintf(why, whylen, "out of memory");
 		goto fail;

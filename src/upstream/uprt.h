@@ -18,6 +18,7 @@ struct conf_upstream;
 struct tls_client_ctx;
 struct users;
 struct uppool;
+struct mx_up;
 
 struct uprt {
 	/* the section in the snapshot this was built from */
@@ -37,6 +38,8 @@ struct uprt {
 	 * TLS sessions to resume are in tls's own cache (tls_sess.c).
 	 */
 	struct uppool		*pool;
+	/* its counters (obs/metrics.h), kept by name across snapshots */
+	struct mx_up		*mx;
 	/* what the POP-before-SMTP login vouches for, uprt_pop_ok()'s key */
 	char			*keepkey;
 };
