@@ -8,8 +8,9 @@
 # --runtime: only the shared libraries the binary needs (for the Docker
 # image's runtime stage).
 # --container: what tests/container/run.sh needs to make a base image
-# (debootstrap) and build and run the image (docker.io; its daemon is not
-# started here, the test starts a private one when none runs).
+# (debootstrap) and build and run the image (docker.io, docker-compose to
+# check deploy/compose.yaml; the Docker daemon is not started here, the
+# test starts a private one when none runs).
 # --bench: everything of the default set, plus what bench/run.sh needs:
 # Postfix (for smtp-sink and smtp-source, and a private smtpd instance the
 # bench runs from its temporary directory as its STARTTLS upstream;
@@ -40,7 +41,7 @@ build_only_pkgs=(build-essential cmake pkg-config
 	libwolfssl-dev libevent-dev libinih-dev libcrypt-dev)
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)
-container_pkgs=(docker.io debootstrap iproute2 util-linux)
+container_pkgs=(docker.io docker-compose debootstrap iproute2 util-linux)
 
 usage() {
 	echo "usage: $0 [--build-only | --runtime | --bench | --container]" >&2
