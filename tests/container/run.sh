@@ -158,7 +158,9 @@ if ! timeout 1800 docker build --network host -t "$image" "$src" \
 fi
 echo "# $(grep -c 'Using cache' "$log") of $(grep -c '^Step ' "$log") build steps from the cache"
 rm -f "$log"
-docker image prune -f >/dev/null 2>&1 || true
+# Old dangling images only: the build stage's images are dangling too, and
+# they are the next build's cache.
+docker image prune -f --filter until=24h >/dev/null 2>&1 || true
 
 step "run and relay (tests/container/relay.py)"
 CONTAINER_ENGINE=docker timeout 300 /usr/bin/python3 "$here/relay.py" \
