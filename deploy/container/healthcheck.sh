@@ -11,10 +11,11 @@ host=${target%:*}
 port=${target##*:}
 # Bounded: bash cannot time out a connect, so the whole probe runs under
 # timeout (from coreutils, in every Debian image).
+# shellcheck disable=SC2016  # $1 and $2 are the inner script's own
 exec timeout 5 bash -c '
 	exec 3<>"/dev/tcp/$1/$2" || exit 1
 	printf "GET /healthz HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3
-	read -r version status rest <&3 || exit 1
-	status=${status%$'"'"'\r'"'"'}
+	# The status line ends in CR LF: CR is a separator too.
+	IFS=" $(printf "\t\r")" read -r version status rest <&3 || exit 1
 	[ "$status" = 200 ] || { echo "healthz: ${status:-no reply}" >&2; exit 1; }
 ' healthcheck "$host" "$port"

@@ -55,7 +55,7 @@ command -v debootstrap >/dev/null ||
     skip "no debootstrap (scripts/install-deps.sh --container)"
 
 export DOCKER_BUILDKIT=0	# the classic builder: docker.io has no buildx
-priv_pid= priv_exec= made_bridge=
+priv_pid='' priv_exec='' made_bridge=''
 
 stop_private() {
 	[ -n "$priv_pid" ] || return 0
@@ -74,7 +74,7 @@ stop_private() {
 		[ -n "$pids" ] || break
 		sleep 0.25
 	done
-	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 	[ -z "$made_bridge" ] || ip link delete docker0 2>/dev/null
 	# dockerd leaves its namespace mount (nsfs) behind.
 	awk -v d="$priv_exec/" 'index($2, d) == 1 { print $2 }' /proc/mounts |
