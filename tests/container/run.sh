@@ -20,9 +20,10 @@
 # Needs root, docker.io, docker-compose and debootstrap
 # (scripts/install-deps.sh --container; without them: skipped),
 # python3-aiosmtpd (the upstream), a Debian mirror, about 1.5 GB in
-# /var/cache/smtpgate.  Time on a loaded 2-core machine: first run about
-# 5 minutes (debootstrap, then apt and the compile in the build), later
-# runs 1 to 4 (the build cache is kept; a changed tree compiles again).
+# /var/cache/smtpgate.  Time on a 2-core machine: the base once, about 3
+# minutes; a build without cache 2.5 (quiet) to 9 minutes (loaded); with
+# the build cache and an unchanged tree the whole run takes 40 s (a
+# changed tree compiles again).
 #
 # Exit status: 0 passed, 1 failed, 77 skipped: this machine cannot run
 # containers (the line "skip container: REASON" says what failed).
