@@ -1,10 +1,16 @@
 #!/bin/bash
-# install-deps.sh [--runtime | --bench] - install what smtpgate needs from
-# Debian 12.
+# install-deps.sh [--build-only | --runtime | --bench | --container] -
+# install what smtpgate needs from Debian 12.
 #
 # Without arguments: everything to build, test and run the demo.
+# --build-only: only what compiling the binary needs, no test or bench
+# tools (the container image's build stage).
 # --runtime: only the shared libraries the binary needs (for the Docker
 # image's runtime stage).
+# --container: what tests/container/run.sh needs to make a base image
+# (debootstrap) and build and run the image (docker.io, docker-compose to
+# check deploy/compose.yaml; the Docker daemon is not started here, the
+# test starts a private one when none runs).
 # --bench: everything of the default set, plus what bench/run.sh needs:
 # Postfix (for smtp-sink and smtp-source, and a private smtpd instance the
 # bench runs from its temporary directory as its STARTTLS upstream;
@@ -38,11 +44,14 @@ build_pkgs=(
 	mandoc systemd
 	prometheus
 )
+build_only_pkgs=(build-essential cmake pkg-config
+	libwolfssl-dev libevent-dev libinih-dev libcrypt-dev)
 runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)
+container_pkgs=(docker.io docker-compose debootstrap iproute2 util-linux)
 
 usage() {
-	echo "usage: $0 [--runtime | --bench]" >&2
+	echo "usage: $0 [--build-only | --runtime | --bench | --container]" >&2
 	exit 2
 }
 
@@ -51,7 +60,9 @@ bench=0
 case $# in
 0) ;;
 1) case $1 in
+	--build-only) pkgs=("${build_only_pkgs[@]}") ;;
 	--runtime) pkgs=("${runtime_pkgs[@]}") ;;
+	--container) pkgs=("${container_pkgs[@]}") ;;
 	--bench) pkgs+=("${bench_pkgs[@]}"); bench=1 ;;
 	*) usage ;;
 	esac ;;
