@@ -12,8 +12,10 @@
 # scripts/install-deps.sh; the README's test command is
 #   scripts/install-deps.sh && scripts/test.sh
 #
-# Then the fuzz targets for FUZZ_SECONDS each (scripts/fuzz.sh) and the
-# integration suite under valgrind (scripts/valgrind.sh).
+# Then the fuzz targets for FUZZ_SECONDS each (scripts/fuzz.sh), the
+# integration suite under valgrind (scripts/valgrind.sh), and the container
+# image built and run (tests/container/run.sh; a machine that cannot run
+# containers reports it skipped).
 #
 # Every process a test starts carries SMTPGATE_TEST_RUN, a marker unique to
 # this run; after each suite scripts/leftovers.sh fails the run, naming
@@ -21,7 +23,7 @@
 #
 # Environment: JOBS (parallel build jobs, default: number of CPUs),
 # SKIP_ASAN=1 to run only the normal build, SKIP_RELEASE=1, SKIP_FUZZ=1,
-# SKIP_VALGRIND=1,
+# SKIP_VALGRIND=1, SKIP_CONTAINER=1,
 # FUZZ_SECONDS (default 60), CTEST_ARGS (extra arguments to ctest, e.g.
 # "-L unit" or "-R relay").
 set -euo pipefail
@@ -129,6 +131,25 @@ if [ "${SKIP_VALGRIND:-0}" != "1" ]; then
 		echo "=== valgrind: FAILED" >&2
 		status=1
 	fi
+fi
+
+# The container image (tests/container/run.sh): built from the
+# Dockerfile on a base made with debootstrap, run, one message relayed
+# through it, its health check.  Exit 77 is "this machine cannot run
+# containers": reported as a skip, with the reason, not as a pass.
+if [ "${SKIP_CONTAINER:-0}" != "1" ]; then
+	echo "=== container: install the engine, build the image, relay"
+	crc=0
+	bash "$top/scripts/install-deps.sh" --container </dev/null &&
+	    bash "$top/tests/container/run.sh" </dev/null || crc=$?
+	case $crc in
+	0) skips+="=== container: 0 test(s) skipped"$'\n' ;;
+	77) skips+="=== container: skipped (see \"skip container:\" above)"$'\n' ;;
+	*)
+		echo "=== container: FAILED (exit $crc)" >&2
+		status=1
+		;;
+	esac
 fi
 
 # the skips of every suite, named, at the end where a CI log is read
