@@ -188,6 +188,9 @@ jw_field(struct jw *w, const struct log_field *f)
 		    isfinite(f->d) && f->d >= 0 ? f->d : 0.0);
 		break;
 	case LOGT_BOOL:
+	case LOGT_FLAG:
+		if ((f->type & ~LOGT_VIS) == LOGT_FLAG && !f->u)
+			return;
 		n = snprintf(num, sizeof(num), "%s", f->u ? "true" : "false");
 		break;
 	default:
@@ -339,6 +342,12 @@ tw_field(struct tw *w, const struct log_field *f)
 	case LOGT_BOOL:
 		(void)snprintf(v, sizeof(v), "%s", f->u ? "yes" : "no");
 		break;
+	case LOGT_FLAG:
+		if (f->u) {
+			tw_put(w, " ", 1);
+			tw_put(w, f->key, strlen(f->key));
+		}
+		return;
 	default:
 		if (f->s == NULL)
 			return;

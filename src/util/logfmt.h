@@ -24,6 +24,7 @@ enum logt {
 	LOGT_UINT,		/* key=N; JSON number */
 	LOGT_SECS,		/* key=N.NNNs; JSON seconds as a number */
 	LOGT_BOOL,		/* key=yes|no; JSON true|false */
+	LOGT_FLAG,		/* key alone; JSON true; left out when false */
 };
 
 /* the value is escaped already (str_vis): the text form writes it as is */
@@ -43,6 +44,12 @@ struct log_field {
 #define LOGK_UINT(k, v)	((struct log_field){ (k), LOGT_UINT, "", (v), 0 })
 #define LOGK_SECS(k, v)	((struct log_field){ (k), LOGT_SECS, "", 0, (v) })
 #define LOGK_BOOL(k, v)	((struct log_field){ (k), LOGT_BOOL, "", !!(v), 0 })
+#define LOGK_FLAG(k, v)	((struct log_field){ (k), LOGT_FLAG, "", !!(v), 0 })
+/* the same with LOGT_VIS: a value escaped already */
+#define LOGK_WORDV(k, v) ((struct log_field){ (k), LOGT_WORD | LOGT_VIS, \
+			    (v), 0, 0 })
+#define LOGK_STRV(k, v)	((struct log_field){ (k), LOGT_QUOTED | LOGT_VIS, \
+			    (v), 0, 0 })
 
 /* what every JSON line starts with */
 struct logfmt_head {
