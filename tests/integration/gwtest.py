@@ -1050,13 +1050,17 @@ class Gateway:
         """The lines of a JSON log that are not log lines (a list)."""
         if not getattr(self, "json", False):
             return []
-        bad = []
+        bad, good = [], 0
         for n, ln in enumerate(self.log_raw().splitlines(), 1):
             _, why = json_log_line(ln)
             if why:
                 bad.append("%s:%d: %s: %r" % (self.logpath, n, why,
                                                ln[:300]))
-        return bad
+            else:
+                good += 1
+        # a file that does not load is reported before log_format is
+        # known, in plain text (docs/operations.md): not a log line
+        return bad if good else []
 
     def wait_log(self, pattern, timeout=5.0, start=0):
         """Wait for a regex in the log (from offset start); return the
