@@ -16,8 +16,8 @@
 #include "conf/conf.h"
 #include "net/ratecheck.h"
 #include "relay/relay_local.h"
-#include "smtp/smtp_server.h"
 #include "relay/txlog.h"
+#include "smtp/smtp_server.h"
 #include "util/log.h"
 #include "util/str.h"
 
