@@ -254,7 +254,7 @@ def _text_value(obj, k, v):
     if isinstance(v, float):
         return "%.3fs" % v
     vis = v if k in _VIS_KEYS else _vis(v)
-    if k in _ADDR_KEYS:
+    if k in _ADDR_KEYS and obj.get("event") != "connect":
         return "<%s>" % vis
     quoted = k in _QUOTED_KEYS or (k in ("subject", "issuer") and
                                    "listener_tls" in obj)
