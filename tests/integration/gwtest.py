@@ -487,7 +487,7 @@ def pki():
         env = dict(os.environ, MKPKI_OCSP_URL="http://127.0.0.1:%d/"
                    % ocsp_aia_port())
         r = subprocess.run(["bash", MKPKI, d], capture_output=True,
-                           text=True, timeout=60, env=env)
+                           text=True, timeout=60 * TIME_SCALE, env=env)
         if r.returncode != 0:
             raise TestFailure("mkpki.sh failed: %s" % r.stderr.strip())
         _pki = {}
