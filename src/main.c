@@ -474,8 +474,21 @@ main(int argc, char *argv[])
 		return 2;
 	}
 
-	log_init(0, GW_LOG_INFO, LOGF_ALL);
-	if ((nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL)) != 0) {
+	/*
+	 * The file's warnings are logged as it loads, before log_format is
+	 * known: a start (not -t) reads it quietly first, then again in the
+	 * format it names, so that a JSON log holds no text line.
+	 */
+	log_init(0, check_only ? GW_LOG_INFO : GW_LOG_ERROR, LOGF_ALL);
+	if ((nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL)) == 0 &&
+	    !check_only) {
+		log_setformat(conf->log_json);
+		log_setlevel(GW_LOG_INFO, LOGF_ALL);
+		conf_unref(conf);
+		conf = NULL;
+		nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL);
+	}
+	if (nerr != 0) {
 		fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
 		return 1;
 	}
