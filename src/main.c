@@ -228,6 +228,7 @@ reload(char *why, size_t wlen)
 		relay_env_shutdown(env);
 	else
 		relay_env_warm(env);
+	log_setformat(relay_env_conf(env)->log_json);
 	log_setlevel(relay_env_conf(env)->log_level,
 	    relay_env_conf(env)->log_facilities);
 	log_info("reload: new configuration in use for new sessions");
@@ -631,8 +632,21 @@ main(int argc, char *argv[])
 		return 2;
 	}
 
-	log_init(0, GW_LOG_INFO, LOGF_ALL);
-	if ((nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL)) != 0) {
+	/*
+	 * The file's warnings are logged as it loads, before log_format is
+	 * known: a start (not -t) reads it quietly first, then again in the
+	 * format it names, so that a JSON log holds no text line.
+	 */
+	log_init(0, check_only ? GW_LOG_INFO : GW_LOG_ERROR, LOGF_ALL);
+	if ((nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL)) == 0 &&
+	    !check_only) {
+		log_setformat(conf->log_json);
+		log_setlevel(GW_LOG_INFO, LOGF_ALL);
+		conf_unref(conf);
+		conf = NULL;
+		nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL);
+	}
+	if (nerr != 0) {
 		fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
 		return 1;
 	}
@@ -651,6 +665,10 @@ main(int argc, char *argv[])
 		nerr += relay_check_conf(conf, conf_err_stderr, NULL);
 		/* as start-up after its privilege drop: as [gateway] user */
 		nerr += conf_files_check_as(conf, conf_err_stderr, NULL);
+		/* not an error: start-up falls back to stderr (log_init) */
+		if (conf->log_syslog && !log_syslog_usable(err, sizeof(err)))
+			fprintf(stderr, "%s: warning: log_target = syslog, but "
+			    "%s: smtpgate would log to stderr\n", conf_path, err);
 		conf_unref(conf);
 		if (nerr != 0) {
 			fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
@@ -659,6 +677,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: configuration OK\n", conf_path);
 		return 0;
 	}
+	log_setformat(conf->log_json);
 	log_init(conf->log_syslog, conf->log_level, conf->log_facilities);
 	log_info("smtpgate %s starting, configuration %s", GW_VERSION, conf_path);
 	notify_open();

@@ -54,6 +54,9 @@ _Static_assert(sizeof(enum pop_tls_mode) == sizeof(int),
 static const struct conf_word words_log_target[] = {
 	{ "stderr", 0 }, { "syslog", 1 }, { NULL, 0 }
 };
+static const struct conf_word words_log_format[] = {
+	{ "text", 0 }, { "json", 1 }, { NULL, 0 }
+};
 static const struct conf_word words_tls[] = {
 	{ "auto", TLS_AUTO },
 	{ "none", TLS_NONE },
@@ -197,6 +200,8 @@ static const struct conf_key keytab[] = {
 	    GW(log_facilities), NULL, 0 },
 	{ SEC_GATEWAY, "log_target", KT_ENUM, "stderr", DERIVE_NONE, 0, 0,
 	    GW(log_syslog), words_log_target, 0 },
+	{ SEC_GATEWAY, "log_format", KT_ENUM, "text", DERIVE_NONE, 0, 0,
+	    GW(log_json), words_log_format, 0 },
 	{ SEC_GATEWAY, "max_sessions", KT_UINT, "1000", DERIVE_NONE,
 	    1, 100000, GW(max_sessions), NULL, 0 },
 	{ SEC_GATEWAY, "auth_fail_limit", KT_UINT, "10", DERIVE_NONE,

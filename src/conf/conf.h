@@ -343,6 +343,7 @@ struct gw_conf {
 	int		 log_level;		/* enum gw_loglevel, default info */
 	unsigned	 log_facilities;	/* LOGF_*, default LOGF_ALL */
 	int		 log_syslog;		/* log_target: stderr(0)|syslog(1) */
+	int		 log_json;		/* log_format: text(0)|json(1) */
 	unsigned	 max_sessions;		/* default 1000 */
 	/* listener AUTH failures per client address (docs/auth.md) */
 	unsigned	 auth_fail_limit;	/* lockout after; 0 none, dflt 10 */

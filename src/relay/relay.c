@@ -92,6 +92,8 @@ static int	relay_ahead_ok(void *, enum smtp_verb,
 static void	relay_rq_push(struct relay *, const char *);
 static void	relay_rq_pop(struct relay *);
 static void	relay_fail_behind(struct relay *, enum gw_fail);
+static void	relay_log_failed(struct relay *, enum relay_state, enum gw_fail,
+		    const char *);
 
 static void	tx_ready(void *);
 static void	tx_reply(void *, enum uptx_state, const struct smtp_reply *);
@@ -240,6 +242,12 @@ relay_fail_reply(struct relay *r, enum gw_fail cls)
 	char				 text[256];
 
 	m = relay_fail_text(cls, text, sizeof(text));
+	/* a MAIL refused for want of an upstream: a sender refused */
+	if (smtp_server_awaits(r->srv) == SMTP_CMD_MAIL)
+		txlog_refused(r->id, "mail", "gateway",
+		    smtp_server_info(r->srv)->peer,
+		    smtp_server_info(r->srv)->proxy, relay_from(r), NULL,
+		    m->code, m->enh, text);
 	smtp_server_reply(r->srv, m->code, m->enh, text);
 }
 
@@ -378,7 +386,7 @@ srv_mail(void *arg, const struct smtp_path *from)
 {
 	struct relay			*r = arg;
 
-	if (relay_rate_mail(r))
+	if (relay_rate_mail(r, from->addr))
 		return;
 	/* over 4 KiB with the DSN parameters: not held by idle sessions */
 	if (r->from == NULL && (r->from = malloc(sizeof(*r->from))) == NULL) {
@@ -1135,6 +1143,21 @@ relay_retry(struct relay *r, enum relay_state s, const char *why)
 	return 1;
 }
 
+/* relay_log_failed - the warning of an upstream failure, with its class */
+static void
+relay_log_failed(struct relay *r, enum relay_state s, enum gw_fail cls,
+    const char *why)
+{
+	char	 up[300];
+
+	(void)snprintf(up, sizeof(up), "%s:%u", r->up->host, r->up->port);
+	log_kv(GW_LOG_WARNING, r->id, "relay", (struct log_field[]){
+	    LOGK_WORD("upstream", up), LOGK_FLAG("failed", 1),
+	    LOGK_WORD("class", fail_name(cls)),
+	    LOGK_WORD("state", relay_strstate[s]),
+	    LOGK_STR("reason", why) }, 5);
+}
+
 static void
 tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
     const struct smtp_reply *authrep)
@@ -1147,9 +1170,7 @@ tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
 		metrics_up_failed(r->mx, cls);
 	if (relay_retry(r, s, why))
 		return;
-	log_warnx("%016" PRIx64 " relay upstream=%s:%u failed class=%s "
-	    "state=%s reason=\"%s\"", r->id, r->up->host, r->up->port,
-	    fail_name(cls), relay_strstate[s], why);
+	relay_log_failed(r, s, cls, why);
 	relay_enter(r, R_IDLE);
 	switch (s) {
 	case R_SECRET:

@@ -171,7 +171,7 @@ void	relay_auth_failed(struct relay *, enum gw_fail,
 	    const struct smtp_reply *);
 
 /* relay_rate.c: rate limits; 1 if over, the command then answered */
-int	relay_rate_mail(struct relay *);
+int	relay_rate_mail(struct relay *, const char *);
 int	relay_rate_rcpt(struct relay *);
 
 /* relay_stream.c: a body streamed upstream as it arrives */

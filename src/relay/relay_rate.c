@@ -16,16 +16,21 @@
 #include "conf/conf.h"
 #include "net/ratecheck.h"
 #include "relay/relay_local.h"
+#include "relay/txlog.h"
 #include "smtp/smtp_server.h"
 #include "util/log.h"
 #include "util/str.h"
 
-static void	refuse(struct relay *, const char *, const char *, const char *);
+static void	refuse(struct relay *, const char *, const char *, const char *,
+		    const char *);
 
-/* the line, then the reply */
+/*
+ * The lines, then the reply: the limit that was hit, and the refusal
+ * line every refused sender or recipient gets (txlog_refused).
+ */
 static void
 refuse(struct relay *r, const char *limit, const char *user,
-    const char *text)
+    const char *from, const char *text)
 {
 	char	 rate[RATELIMIT_TEXT_MAX], uvis[SMTP_SASL_ID_MAX * 4 + 1];
 	const char *cmd = strcmp(limit, "rate_recipients") == 0 ?
@@ -42,12 +47,15 @@ refuse(struct relay *r, const char *limit, const char *user,
 		log_info("%016" PRIx64 " rate limit client=%s limit=%s "
 		    "rate=%s cmd=%s", r->id, smtp_server_info(r->srv)->peer,
 		    limit, rate, cmd);
+	txlog_refused(r->id, *cmd == 'R' ? "rcpt" : "mail", "gateway",
+	    smtp_server_info(r->srv)->peer, smtp_server_info(r->srv)->proxy,
+	    from, *cmd == 'R' ? r->rcpt : NULL, 450, "4.7.1", text);
 	smtp_server_reply(r->srv, 450, "4.7.1", text);
 }
 
 /* relay_rate_mail - 1 if MAIL was over a limit and has been answered */
 int
-relay_rate_mail(struct relay *r)
+relay_rate_mail(struct relay *r, const char *from)
 {
 	const char	*user = NULL, *limit;
 
@@ -57,7 +65,7 @@ relay_rate_mail(struct relay *r)
 	if ((limit = ratecheck_mail(r->l, (struct sockaddr *)&r->peer,
 	    user)) == NULL)
 		return 0;
-	refuse(r, limit, user, strcmp(limit, "rate_user_messages") == 0 ?
+	refuse(r, limit, user, from, strcmp(limit, "rate_user_messages") == 0 ?
 	    "Too many messages from this user, try again later" :
 	    "Too many messages from your address, try again later");
 	return 1;
@@ -74,7 +82,7 @@ relay_rate_rcpt(struct relay *r)
 		return 0;
 	if (r->up->auth == AUTH_PASSTHROUGH || r->up->auth == AUTH_MAP)
 		user = smtp_server_info(r->srv)->auth_user;
-	refuse(r, limit, user,
+	refuse(r, limit, user, r->from != NULL ? r->from->addr : "",
 	    "Too many recipients from your address, try again later");
 	return 1;
 }

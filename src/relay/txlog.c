@@ -12,8 +12,39 @@
 #include "util/log.h"
 #include "util/str.h"
 
-/* an address escaped: up to four octets of log per octet of address */
-#define ADDR_LOG_MAX	(256 * 4 + 1)
+/*
+ * txlog_reply_raw - the client's reply as it read it, not yet escaped:
+ * smtp_server sends each line with its control and non-ASCII bytes (TAB,
+ * UTF-8 from an SMTPUTF8 upstream) as '?', so that is what is logged,
+ * not the upstream's bytes; '\n' separates the lines.
+ */
+char *
+txlog_reply_raw(char *buf, size_t len, int code, const char *enh,
+    const char *text)
+{
+	size_t		 i;
+	int		 n;
+	unsigned char	 c;
+
+	if (len == 0)
+		return buf;
+	if (enh == NULL)
+		enh = "";
+	if (text == NULL)
+		text = "";
+	/* smtp_server writes "NNN text" without an enhanced code */
+	n = snprintf(buf, len, "%d%s%s%s", code, *enh ? " " : "", enh,
+	    *text ? " " : "");
+	if (n < 0 || (size_t)n >= len)
+		return buf;
+	for (i = 0; text[i] != '\0' && (size_t)n + i < len - 1; i++) {
+		c = (unsigned char)text[i];
+		buf[n + i] = c == '\n' || (c >= 0x20 && c < 0x7f) ? (char)c :
+		    '?';
+	}
+	buf[n + i] = '\0';
+	return buf;
+}
 
 /* txlog_reply - the client's reply, escaped for a log field */
 char *
@@ -31,7 +62,6 @@ txlog_reply(char *buf, size_t len, int code, const char *enh,
 		enh = "";
 	if (text == NULL)
 		text = "";
-	/* smtp_server writes "NNN text" without an enhanced code */
 	n = snprintf(head, sizeof(head), "%d%s%s%s", code, *enh ? " " : "",
 	    enh, *text ? " " : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
@@ -39,11 +69,7 @@ txlog_reply(char *buf, size_t len, int code, const char *enh,
 	n = snprintf(buf, len, "%s", head);
 	if (n < 0 || (size_t)n >= len)
 		return buf;
-	/*
-	 * smtp_server sends each line with its control and non-ASCII bytes
-	 * (TAB, UTF-8 from an SMTPUTF8 upstream) as '?': log that, not the
-	 * upstream's bytes.  '\n' separates the lines (escaped below).
-	 */
+	/* as txlog_reply_raw, then escaped ('\n' as \x0a) */
 	for (i = 0; text[i] != '\0' && i < sizeof(seen) - 1; i++) {
 		c = (unsigned char)text[i];
 		seen[i] = c == '\n' || (c >= 0x20 && c < 0x7f) ? (char)c : '?';
@@ -53,47 +79,70 @@ txlog_reply(char *buf, size_t len, int code, const char *enh,
 	return buf;
 }
 
-/*
- * The client side's TLS on the transaction line: version, and the
- * client certificate's subject (escaped when it was read) and SHA-256
- * fingerprint when one was presented.  Nothing in plaintext.
- */
-static void
-txlog_client_tls(char *buf, size_t len, const struct tls_info *ti)
+/* the "relay" line's fields before the reply; returns the count */
+static size_t
+txlog_tx_fields(struct log_field *f, const struct txlog_tx *t, char *up,
+    size_t uplen)
 {
-	buf[0] = '\0';
-	if (ti == NULL)
-		return;
-	if (strcmp(ti->fingerprint, "-") == 0)
-		(void)snprintf(buf, len, " client_tls=%s", ti->version);
-	else
-		(void)snprintf(buf, len, " client_tls=%s client_cert=\"%s\" "
-		    "client_cert_sha256=%s", ti->version, ti->subject,
-		    ti->fingerprint);
+	const struct tls_info	*ti = t->ctls;
+	size_t			 n = 0;
+
+	f[n++] = LOGK_WORD("client", t->client);
+	/* behind a balancer, the balancer's address */
+	if (t->proxy != NULL && t->proxy[0] != '\0')
+		f[n++] = LOGK_WORD("proxy", t->proxy);
+	/*
+	 * The client side's TLS: version, and the client certificate's
+	 * subject (escaped when it was read) and SHA-256 fingerprint when
+	 * one was presented.  Nothing in plaintext.
+	 */
+	if (ti != NULL) {
+		f[n++] = LOGK_WORD("client_tls", ti->version);
+		if (strcmp(ti->fingerprint, "-") != 0) {
+			f[n++] = LOGK_STRV("client_cert", ti->subject);
+			f[n++] = LOGK_WORD("client_cert_sha256",
+			    ti->fingerprint);
+		}
+	}
+	f[n++] = LOGK_ADDR("from", t->from);
+	f[n++] = LOGK_UINT("rcpts", t->nrcpt);
+	f[n++] = LOGK_UINT("size", t->size);
+	(void)snprintf(up, uplen, "%s:%u", t->host, t->port);
+	f[n++] = LOGK_WORD("upstream", up);
+	f[n++] = LOGK_STR("tls", t->tls);
+	f[n++] = LOGK_BOOL("resumed", t->resumed);
+	f[n++] = LOGK_WORD("conn", t->reused ? "reused" : "new");
+	f[n++] = LOGK_UINT("carried", t->carried);
+	if (t->dkim != NULL)
+		f[n++] = LOGK_STRV("dkim", t->dkim);
+	return n;
 }
 
 /* txlog_tx - the one info line of a transaction */
 void
 txlog_tx(const struct txlog_tx *t)
 {
-	char	 from[ADDR_LOG_MAX], reply[TXLOG_REPLY_MAX], dkim[600];
-	char	 ctls[512], proxy[80];
+	struct log_field	 f[20];
+	char			 reply[TXLOG_REPLY_MAX], up[300];
+	size_t			 n;
 
-	(void)str_vis(from, sizeof(from), t->from, strlen(t->from));
-	txlog_client_tls(ctls, sizeof(ctls), t->ctls);
-	(void)txlog_reply(reply, sizeof(reply), t->code, t->enh, t->text);
-	dkim[0] = '\0';
-	if (t->dkim != NULL)
-		(void)snprintf(dkim, sizeof(dkim), " dkim=\"%s\"", t->dkim);
-	proxy[0] = '\0';
-	if (t->proxy != NULL && t->proxy[0] != '\0')
-		(void)snprintf(proxy, sizeof(proxy), " proxy=%s", t->proxy);
-	log_info("%016" PRIx64 " relay client=%s%s%s from=<%s> rcpts=%u "
-	    "size=%llu upstream=%s:%u tls=\"%s\" resumed=%s conn=%s "
-	    "carried=%u%s reply=\"%s\" duration=%.3fs", t->id, t->client,
-	    proxy, ctls, from, t->nrcpt, t->size, t->host, t->port, t->tls,
-	    t->resumed ? "yes" : "no", t->reused ? "reused" : "new",
-	    t->carried, dkim, reply, t->duration);
+	n = txlog_tx_fields(f, t, up, sizeof(up));
+	f[n++] = LOGK_STR("reply", txlog_reply_raw(reply, sizeof(reply),
+	    t->code, t->enh, t->text));
+	f[n++] = LOGK_WORD("status", txlog_status(t->code));
+	f[n++] = LOGK_SECS("duration", t->duration);
+	log_kv(GW_LOG_INFO, t->id, "relay", f, n);
+}
+
+/* txlog_status - what became of the mail, as Postfix's status= says */
+const char *
+txlog_status(int code)
+{
+	if (code >= 200 && code < 300)
+		return "sent";
+	if (code >= 400 && code < 500)
+		return "deferred";
+	return "refused";
 }
 
 /* txlog_refused - one info line per refused MAIL or RCPT */
@@ -102,24 +151,23 @@ txlog_refused(uint64_t id, const char *what, const char *by,
     const char *client, const char *proxy, const char *from, const char *to,
     int code, const char *enh, const char *text)
 {
-	char	 f[ADDR_LOG_MAX], r[ADDR_LOG_MAX], reply[TXLOG_REPLY_MAX];
-	char	 px[80] = "";
+	struct log_field	 f[8];
+	char			 reply[TXLOG_REPLY_MAX], ev[32];
+	size_t			 n = 0;
 
+	(void)snprintf(ev, sizeof(ev), "relay %s refused", what);
+	f[n++] = LOGK_WORD("by", by);
+	f[n++] = LOGK_WORD("client", client);
 	/* behind a balancer, the balancer's address too (as on txlog_tx) */
 	if (proxy != NULL && proxy[0] != '\0')
-		(void)snprintf(px, sizeof(px), " proxy=%s", proxy);
-	(void)str_vis(f, sizeof(f), from, strlen(from));
-	(void)txlog_reply(reply, sizeof(reply), code, enh, text);
-	if (to == NULL) {
-		log_info("%016" PRIx64 " relay %s refused by=%s client=%s%s "
-		    "from=<%s> reply=\"%s\"", id, what, by, client, px, f,
-		    reply);
-		return;
-	}
-	(void)str_vis(r, sizeof(r), to, strlen(to));
-	log_info("%016" PRIx64 " relay %s refused by=%s client=%s%s "
-	    "from=<%s> to=<%s> reply=\"%s\"", id, what, by, client, px, f, r,
-	    reply);
+		f[n++] = LOGK_WORD("proxy", proxy);
+	f[n++] = LOGK_ADDR("from", from);
+	/* to NULL: a MAIL, no to= */
+	f[n++] = LOGK_ADDR("to", to);
+	f[n++] = LOGK_STR("reply", txlog_reply_raw(reply, sizeof(reply), code,
+	    enh, text));
+	f[n++] = LOGK_WORD("status", txlog_status(code));
+	log_kv(GW_LOG_INFO, id, ev, f, n);
 }
 
 /*

@@ -63,5 +63,10 @@ void	txlog_slow_reply(uint64_t id, const char *host, unsigned port,
  */
 char	*txlog_reply(char *buf, size_t len, int code, const char *enh,
 	    const char *text);
+/* txlog_reply_raw - the same, not escaped (log_kv escapes); returns buf */
+char	*txlog_reply_raw(char *buf, size_t len, int code, const char *enh,
+	    const char *text);
+/* txlog_status - "sent" (2xx), "deferred" (4xx), "refused" (5xx) */
+const char *txlog_status(int code);
 
 #endif

@@ -220,8 +220,9 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 	if (s->io == NULL)
 		goto fail;
 
-	log_info("%016llx connect from=%s%s%s", (unsigned long long)id,
-	    s->info.peer, s->info.proxy[0] ? " proxy=" : "", s->info.proxy);
+	log_kv(GW_LOG_INFO, id, "connect", (struct log_field[]){
+	    LOGK_WORD("from", s->info.peer),
+	    LOGK_WORD("proxy", s->info.proxy[0] ? s->info.proxy : NULL) }, 2);
 	/* implicit TLS: the handshake first, the greeting over it */
 	if (s->tls_mode == LISTEN_TLS_IMPLICIT) {
 		smtp_tls_begin(s);
@@ -942,9 +943,9 @@ smtp_finish(struct smtp_server *s, const char *reason)
 	if (s->state == STATE_CLOSED)
 		return;
 	smtp_enter_state(s, STATE_CLOSED);
-	log_info("%016llx disconnect reason=\"%s\" commands=%llu%s%s",
-	    (unsigned long long)s->info.id, reason, s->ncommands,
-	    s->info.proxy[0] ? " proxy=" : "", s->info.proxy);
+	log_kv(GW_LOG_INFO, s->info.id, "disconnect", (struct log_field[]){
+	    LOGK_STR("reason", reason), LOGK_UINT("commands", s->ncommands),
+	    LOGK_WORD("proxy", s->info.proxy[0] ? s->info.proxy : NULL) }, 3);
 	(void)event_del(s->ev_resume);
 	(void)evtimer_del(s->ev_linger);
 	(void)evtimer_del(s->ev_cmd);

@@ -92,7 +92,7 @@ smtp_check_auth1(struct smtp_server *s, const char *args)
 		smtp_error(s, 503, "5.5.1", "Error: send EHLO first");
 		return -1;
 	}
-	if (smtp_tls_needed(s))
+	if (smtp_tls_needed(s, NULL))
 		return -1;
 	if (s->flags & SF_AUTHED) {
 		smtp_error(s, 503, "5.5.1", "Error: already authenticated");

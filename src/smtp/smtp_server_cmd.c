@@ -20,7 +20,9 @@ static int	smtp_path_reset(struct smtp_server *);
 static int	smtp_bad_address(const char *, int, int);
 static int	smtp_nonascii(const char *);
 static int	smtp_size_value(const char *, unsigned long long *);
-static int	smtp_check_mail_params(struct smtp_server *);
+static int	smtp_check_mail_params(struct smtp_server *, const char *);
+static void	smtp_mail_refuse(struct smtp_server *, const char *, int,
+		    const char *, const char *);
 static int	smtp_check_rcpt_params(struct smtp_server *, const char *);
 static void	smtp_body_end(struct smtp_server *);
 static void	smtp_body_pause(struct smtp_server *);
@@ -149,6 +151,15 @@ smtp_nonascii(const char *p)
 	return 0;
 }
 
+/* a MAIL refused by the session: the info line, then the error reply */
+static void
+smtp_mail_refuse(struct smtp_server *s, const char *args, int code,
+    const char *enh, const char *text)
+{
+	smtp_log_mail(s, args, code, enh, text);
+	smtp_error(s, code, enh, "%s", text);
+}
+
 int
 smtp_check_mail(struct smtp_server *s, const char *args)
 {
@@ -162,11 +173,12 @@ smtp_check_mail(struct smtp_server *s, const char *args)
 		smtp_error(s, 503, "5.5.1", "Error: nested MAIL command");
 		return -1;
 	}
-	if (smtp_tls_needed(s))
+	if (smtp_tls_needed(s, args))
 		return -1;
 	/* the modes that offer AUTH must not relay for anonymous clients */
 	if ((s->flags & SF_AUTHON) && !(s->flags & SF_AUTHED)) {
-		smtp_error(s, 530, "5.7.0", "Authentication required");
+		smtp_mail_refuse(s, args, 530, "5.7.0",
+		    "Authentication required");
 		return -1;
 	}
 
@@ -183,22 +195,22 @@ smtp_check_mail(struct smtp_server *s, const char *args)
 		err = smtp_parse_mail(args, 1, s->path);
 		if (err == NULL &&
 		    smtp_find_param(s->path, "SMTPUTF8") == NULL) {
-			smtp_error(s, 553, "5.6.7",
+			smtp_mail_refuse(s, args, 553, "5.6.7",
 			    "SMTPUTF8 required for a non-ASCII address");
 			return -1;
 		}
 	}
 	if (err != NULL) {
 		if (str_iprefix(args, "FROM:") == NULL)
-			smtp_error(s, 501, "5.5.4",
+			smtp_mail_refuse(s, args, 501, "5.5.4",
 			    "Syntax: MAIL FROM:<address>");
 		else if (smtp_bad_address(args, 0, 1))
-			smtp_error(s, 501, "5.1.7", "%s", err);
+			smtp_mail_refuse(s, args, 501, "5.1.7", err);
 		else
-			smtp_error(s, 501, "5.5.4", "%s", err);
+			smtp_mail_refuse(s, args, 501, "5.5.4", err);
 		return -1;
 	}
-	return smtp_check_mail_params(s);
+	return smtp_check_mail_params(s, args);
 }
 
 /* SIZE=<digits>; values too large to represent are simply too large */
@@ -227,7 +239,7 @@ smtp_size_value(const char *v, unsigned long long *out)
  * Parameters end up in the upstream MAIL, so only known ones pass.
  */
 static int
-smtp_check_mail_params(struct smtp_server *s)
+smtp_check_mail_params(struct smtp_server *s, const char *args)
 {
 	const struct smtp_param	*p;
 	const char		*err;
@@ -236,7 +248,8 @@ smtp_check_mail_params(struct smtp_server *s)
 	size_t			 i;
 
 	if (s->path->nparams > 0 && !s->info.esmtp) {
-		smtp_error(s, 555, "5.5.4", "ESMTP parameters need EHLO");
+		smtp_mail_refuse(s, args, 555, "5.5.4",
+		    "ESMTP parameters need EHLO");
 		return -1;
 	}
 	for (i = 0; i < s->path->nparams; i++) {
@@ -245,7 +258,7 @@ smtp_check_mail_params(struct smtp_server *s)
 		if (str_ieq(p->keyword, "SIZE")) {
 			if (!p->has_value ||
 			    smtp_size_value(p->value, &size) == -1) {
-				smtp_error(s, 501, "5.5.4",
+				smtp_mail_refuse(s, args, 501, "5.5.4",
 				    "Bad SIZE parameter");
 				return -1;
 			}
@@ -262,24 +275,24 @@ smtp_check_mail_params(struct smtp_server *s)
 		} else if (str_ieq(p->keyword, "BODY")) {
 			if (!p->has_value || (!str_ieq(p->value, "7BIT") &&
 			    !str_ieq(p->value, "8BITMIME"))) {
-				smtp_error(s, 501, "5.5.4",
+				smtp_mail_refuse(s, args, 501, "5.5.4",
 				    "Bad BODY parameter");
 				return -1;
 			}
 		} else if (str_ieq(p->keyword, "SMTPUTF8")) {
 			if (p->has_value) {
-				smtp_error(s, 501, "5.5.4",
+				smtp_mail_refuse(s, args, 501, "5.5.4",
 				    "SMTPUTF8 takes no value");
 				return -1;
 			}
 		} else if ((dsn = smtp_dsn_keyword(p->keyword, 0)) !=
 		    SMTP_DSN_NONE) {
 			if ((err = smtp_check_dsn(dsn, p)) != NULL) {
-				smtp_error(s, 501, "5.5.4", "%s", err);
+				smtp_mail_refuse(s, args, 501, "5.5.4", err);
 				return -1;
 			}
 		} else {
-			smtp_error(s, 555, "5.5.4",
+			smtp_mail_refuse(s, args, 555, "5.5.4",
 			    "Unsupported MAIL parameter");
 			return -1;
 		}
@@ -608,6 +621,8 @@ smtp_body_end(struct smtp_server *s)
 		smtp_send(s, 550, "5.6.0", "Message line too long");
 		break;
 	case SMTP_DATA_NUL:
+		smtp_log_msg(s, "nul", nrcpt, s->data.size, 550,
+		    "5.6.0", "Message contains NUL octet");
 		smtp_send(s, 550, "5.6.0", "Message contains NUL octet");
 		break;
 	default:

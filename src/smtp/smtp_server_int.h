@@ -191,6 +191,8 @@ void	smtp_helo_done(struct smtp_server *, enum smtp_verb,
 int	smtp_in_sasl(const struct smtp_server *);
 void	smtp_log_msg(struct smtp_server *, const char *, unsigned,
 		    unsigned long long, int, const char *, const char *);
+void	smtp_log_mail(struct smtp_server *, const char *, int,
+	    const char *, const char *);
 void	smtp_log_rcpt(struct smtp_server *, const char *, int,
 		    const char *, const char *);
 void	smtp_proceed_auth(struct smtp_server *, const char *);
@@ -217,7 +219,7 @@ void	smtp_send(struct smtp_server *, int, const char *,
 int	smtp_skip_line(struct smtp_server *);
 const char *smtp_strstate(enum smtp_state);
 void	smtp_tls_begin(struct smtp_server *);
-int	smtp_tls_needed(struct smtp_server *);
+int	smtp_tls_needed(struct smtp_server *, const char *);
 void	smtp_tls_ready(struct smtp_server *);
 void	smtp_trace_in(struct smtp_server *, const char *, size_t);
 void	smtp_tx_close(struct smtp_server *, enum smtp_state);

@@ -318,45 +318,90 @@ smtp_error(struct smtp_server *s, int code, const char *enh, const char *fmt,
 /*
  * Refusals by the session itself, one info line each, in the style of
  * the relay's transaction line (the owner logs the upstream's refusals):
- * who sent, to whom, and the reply exactly as the client gets it.  A
- * recipient is logged as written (escaped): it may not have parsed.
+ * who sent, to whom, and the reply exactly as the client gets it.  An
+ * address is logged as written (log_kv escapes it): it may not have
+ * parsed.
  */
+static void
+smtp_log_refused(struct smtp_server *s, const char *ev, const char *to,
+    const char *reason, const unsigned *nrcpt, const unsigned long long *size,
+    int code, const char *enh, const char *text)
+{
+	struct log_field	 f[10];
+	char			 reply[SMTP_SRV_TEXT_MAX + 32];
+	size_t			 n = 0;
+
+	(void)snprintf(reply, sizeof(reply), "%d %s %s", code, enh, text);
+	f[n++] = LOGK_WORD("by", "gateway");
+	f[n++] = LOGK_WORD("client", s->info.peer);
+	f[n++] = LOGK_WORD("proxy", s->info.proxy[0] ? s->info.proxy : NULL);
+	f[n++] = LOGK_ADDR("from", s->from);
+	f[n++] = LOGK_ADDR("to", to);
+	if (nrcpt != NULL)
+		f[n++] = LOGK_UINT("rcpts", *nrcpt);
+	if (size != NULL)
+		f[n++] = LOGK_UINT("size", *size);
+	f[n++] = LOGK_WORD("reason", reason);
+	f[n++] = LOGK_STR("reply", reply);
+	f[n++] = LOGK_WORD("status", code >= 500 ? "refused" : "deferred");
+	log_kv(GW_LOG_INFO, s->info.id, ev, f, n);
+}
+
+/* the address in "TO:<x@y> PARAMS" (or FROM:), else the whole argument */
+static void
+smtp_log_path(char *buf, size_t len, const char *args, const char *prefix)
+{
+	const char	*a, *e;
+	size_t		 n;
+
+	if ((a = str_iprefix(args, prefix)) == NULL)
+		a = args;
+	if (*a == '<' && (e = strchr(a, '>')) != NULL) {
+		n = (size_t)(e - a - 1);
+		a++;
+	} else
+		n = strlen(a);
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, a, n);
+	buf[n] = '\0';
+}
+
 void
 smtp_log_rcpt(struct smtp_server *s, const char *args, int code,
     const char *enh, const char *text)
 {
-	char		 from[SMTP_PATH_MAX * 4], to[SMTP_PATH_MAX * 4];
-	char		 t[SMTP_SRV_TEXT_MAX * 2];
-	const char	*a, *e;
+	char	 to[SMTP_PATH_MAX + 1];
 
-	/* "TO:<x@y> PARAMS" -> x@y; anything else as it came */
-	if ((a = str_iprefix(args, "TO:")) == NULL)
-		a = args;
-	if (*a == '<' && (e = strchr(a, '>')) != NULL)
-		(void)str_vis(to, sizeof(to), a + 1, (size_t)(e - a - 1));
-	else
-		(void)str_vis(to, sizeof(to), a, strlen(a));
-	log_info("%016llx smtp rcpt refused by=gateway client=%s%s%s "
-	    "from=<%s> to=<%s> reply=\"%d %s %s\"",
-	    (unsigned long long)s->info.id, s->info.peer,
-	    s->info.proxy[0] ? " proxy=" : "", s->info.proxy,
-	    str_vis(from, sizeof(from), s->from,
-	    strlen(s->from)), to, code, enh,
-	    str_vis(t, sizeof(t), text, strlen(text)));
+	smtp_log_path(to, sizeof(to), args, "TO:");
+	smtp_log_refused(s, "smtp rcpt refused", to, NULL, NULL, NULL, code,
+	    enh, text);
+}
+
+/*
+ * smtp_log_mail - a MAIL the session refused (a policy, a parameter, an
+ * address): the sender as written, the reply.  Not for a MAIL out of
+ * sequence, which names no message.
+ */
+void
+smtp_log_mail(struct smtp_server *s, const char *args, int code,
+    const char *enh, const char *text)
+{
+	char	 from[SMTP_PATH_MAX + 1];
+
+	smtp_log_path(from, sizeof(from), args, "FROM:");
+	/* the sender of the refused MAIL, not of an earlier transaction */
+	(void)str_copy(s->from, from, sizeof(s->from));
+	smtp_log_refused(s, "smtp mail refused", NULL, NULL, NULL, NULL, code,
+	    enh, text);
 }
 
 void
 smtp_log_msg(struct smtp_server *s, const char *reason, unsigned nrcpt,
     unsigned long long size, int code, const char *enh, const char *text)
 {
-	char	 from[SMTP_PATH_MAX * 4];
-
-	log_info("%016llx smtp message refused by=gateway client=%s%s%s "
-	    "from=<%s> rcpts=%u size=%llu reason=%s reply=\"%d %s %s\"",
-	    (unsigned long long)s->info.id, s->info.peer,
-	    s->info.proxy[0] ? " proxy=" : "", s->info.proxy,
-	    str_vis(from, sizeof(from), s->from, strlen(s->from)), nrcpt,
-	    size, reason, code, enh, text);
+	smtp_log_refused(s, "smtp message refused", NULL, reason, &nrcpt,
+	    &size, code, enh, text);
 }
 
 /*

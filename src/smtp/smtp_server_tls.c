@@ -16,13 +16,17 @@
  * smtp_tls_needed - MAIL or AUTH before TLS where TLS is due: on a
  * listener with tls_required, or one whose clients log in from networks
  * that are not loopback (auth_after_tls).  530 5.7.0, as Postfix says it.
+ * mail: MAIL's arguments, for the refusal's log line; NULL for AUTH.
  */
 int
-smtp_tls_needed(struct smtp_server *s)
+smtp_tls_needed(struct smtp_server *s, const char *mail)
 {
 	if (s->info.tls || !(s->tls_required ||
 	    ((s->flags & SF_AUTHON) && s->auth_after_tls)))
 		return 0;
+	if (mail != NULL)
+		smtp_log_mail(s, mail, 530, "5.7.0",
+		    "Must issue a STARTTLS command first");
 	smtp_error(s, 530, "5.7.0", "Must issue a STARTTLS command first");
 	return 1;
 }

@@ -43,6 +43,7 @@ static const char *tio_ocsp_name(int);
 static void	tio_store_session(struct tls_conn *);
 static int	tio_ticket_cb(WOLFSSL *, const unsigned char *, int, void *);
 static int	tio_not_after(struct tls_conn *, time_t *);
+static void	tio_log_done(const struct tls_conn *);
 
 static const struct io_transport tls_transport = {
 	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
@@ -431,15 +432,7 @@ tio_handshake(void *arg)
 		tc->done = 1;
 		if (tc->probe)
 			tio_probe_chain(tc);
-		log_info("%016llx tls upstream=%s:%u version=%s cipher=%s "
-		    "group=%s resumed=%s subject=%s issuer=%s serial=%s "
-		    "sha256=%s not_after=%s verify=%s pin=%s revocation=%s",
-		    (unsigned long long)tc->id, tc->host, tc->port,
-		    tc->info.version, tc->info.cipher, tc->info.group,
-		    tc->info.resumed ? "yes" : "no", tc->info.subject,
-		    tc->info.issuer, tc->info.serial, tc->info.fingerprint,
-		    tc->info.not_after, tc->info.verify, tc->info.pin,
-		    tc->info.revocation);
+		tio_log_done(tc);
 		if (tc->warn_no_chain)
 			log_warnx("%016llx tls upstream=%s:%u verify_chain=no "
 			    "without pin_sha256: the upstream's identity was "
@@ -921,4 +914,28 @@ tls_report_check(struct tls_conn *tc, int depth, int err, int accepted)
 	rp->checks[rp->nchecks].err = err;
 	rp->checks[rp->nchecks].accepted = accepted;
 	rp->nchecks++;
+}
+
+/*
+ * tio_log_done - the info line of a finished upstream handshake: what
+ * was negotiated and how the upstream's identity was checked.  Subject
+ * and issuer were escaped when they were read.
+ */
+static void
+tio_log_done(const struct tls_conn *tc)
+{
+	const struct tls_info	*ti = &tc->info;
+	char			 up[300];
+
+	(void)snprintf(up, sizeof(up), "%s:%u", tc->host, tc->port);
+	log_kv(GW_LOG_INFO, tc->id, "tls", (struct log_field[]){
+	    LOGK_WORD("upstream", up), LOGK_WORD("version", ti->version),
+	    LOGK_WORD("cipher", ti->cipher), LOGK_WORD("group", ti->group),
+	    LOGK_BOOL("resumed", ti->resumed),
+	    LOGK_WORDV("subject", ti->subject),
+	    LOGK_WORDV("issuer", ti->issuer), LOGK_WORD("serial", ti->serial),
+	    LOGK_WORD("sha256", ti->fingerprint),
+	    LOGK_WORD("not_after", ti->not_after),
+	    LOGK_WORD("verify", ti->verify), LOGK_WORD("pin", ti->pin),
+	    LOGK_WORD("revocation", ti->revocation) }, 13);
 }

@@ -273,13 +273,15 @@ tsrv_handshake(void *arg)
 		return IO_T_ERROR;
 	}
 	tc->done = 1;
-	log_info("%016llx tls client=%s listener_tls version=%s cipher=%s "
-	    "group=%s resumed=%s client_cert=%s subject=\"%s\" "
-	    "issuer=\"%s\" sha256=%s verify=%s pin=%s revocation=%s",
-	    (unsigned long long)tc->id, tc->host, ti->version, ti->cipher,
-	    ti->group, ti->resumed ? "yes" : "no", cert ? "yes" : "no",
-	    ti->subject, ti->issuer, ti->fingerprint, ti->verify, ti->pin,
-	    cert ? ti->revocation : "-");
+	log_kv(GW_LOG_INFO, tc->id, "tls", (struct log_field[]){
+	    LOGK_WORD("client", tc->host), LOGK_FLAG("listener_tls", 1),
+	    LOGK_WORD("version", ti->version), LOGK_WORD("cipher", ti->cipher),
+	    LOGK_WORD("group", ti->group), LOGK_BOOL("resumed", ti->resumed),
+	    LOGK_BOOL("client_cert", cert), LOGK_STRV("subject", ti->subject),
+	    LOGK_STRV("issuer", ti->issuer), LOGK_WORD("sha256",
+	    ti->fingerprint), LOGK_WORD("verify", ti->verify),
+	    LOGK_WORD("pin", ti->pin), LOGK_WORD("revocation", cert ?
+	    ti->revocation : "-") }, 13);
 	return 0;
 }
 
@@ -316,7 +318,8 @@ tsrv_failed(struct tls_conn *tc, int err)
 			io_set_error(tc->io, FAIL_TLS_PROTOCOL,
 			    "TLS handshake failed: %s (%d)", wtext, err);
 	}
-	log_info("%016llx tls client=%s handshake failed class=%s: %s",
-	    (unsigned long long)tc->id, tc->host,
-	    fail_name(io_error_class(tc->io)), io_error(tc->io));
+	log_kv(GW_LOG_INFO, tc->id, "tls handshake failed", (struct log_field[]){
+	    LOGK_WORD("class", fail_name(io_error_class(tc->io))),
+	    LOGK_WORD("client", tc->host),
+	    LOGK_STR("reason", io_error(tc->io)) }, 3);
 }

@@ -6,6 +6,8 @@
  * defence, so that hostile text a caller forgot to str_vis() cannot
  * forge a second log line.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +17,18 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/logfmt.h"
 #include "util/str.h"
 
 /* longest formatted message kept; longer ones end in "..." */
 #define LOG_MSG_MAX	4096
+/* one JSON line: a whole message with every octet escaped (\u00NN) */
+#define LOG_JSON_MAX	(LOG_MSG_MAX * 6 + 512)
+/* the socket syslog(3) writes to */
+#define LOG_SYSLOG_PATH	"/dev/log"
 
 static int	 log_syslog;			/* 0 stderr, 1 syslog */
+static int	 log_json;			/* log_format = json */
 static int	 log_level = GW_LOG_INFO;
 static unsigned	 log_facilities = LOGF_ALL;
 
@@ -47,14 +55,67 @@ static void	log_vemit(int, const char *, const char *, va_list)
 		    GW_PRINTF(3, 0);
 static int	log_word_eq(const char *, size_t, const char *);
 
-/* log_init - choose the target (0 stderr, 1 syslog), level and facilities */
+/*
+ * log_syslog_usable - can a datagram or stream socket reach syslog's
+ * socket?  glibc's syslog(3) says nothing when it cannot: without this
+ * check a machine (or container) with no syslog daemon loses every line.
+ */
+int
+log_syslog_usable(char *why, size_t len)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, types[] = { SOCK_DGRAM, SOCK_STREAM };
+	size_t			 i;
+	int			 err = 0;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	(void)gw_strlcpy(sun.sun_path, LOG_SYSLOG_PATH, sizeof(sun.sun_path));
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if ((fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0)) == -1) {
+			err = errno;
+			continue;
+		}
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			(void)close(fd);
+			return 1;
+		}
+		err = errno;
+		(void)close(fd);
+	}
+	(void)snprintf(why, len, "%s: %s", LOG_SYSLOG_PATH, strerror(err));
+	return 0;
+}
+
+/* log_setformat - text (0) or one JSON object per line (1) */
+void
+log_setformat(int json)
+{
+	log_json = json != 0;
+}
+
+/*
+ * log_init - choose the target (0 stderr, 1 syslog), level and facilities.
+ * Syslog without a reachable socket falls back to stderr, and says so
+ * there: lines on stderr are better than none.
+ */
 void
 log_init(int to_syslog, int level, unsigned facilities)
 {
+	char	 why[256];
+	int	 fallback = 0;
+
 	if (log_syslog && !to_syslog)
 		closelog();
+	if (to_syslog && !log_syslog_usable(why, sizeof(why))) {
+		to_syslog = 0;
+		fallback = 1;
+	}
 	log_syslog = to_syslog != 0;
 	log_setlevel(level, facilities);
+	if (fallback)
+		log_warnx("log_target = syslog, but %s: logging to stderr "
+		    "instead", why);
 	/*
 	 * LOG_NDELAY opens the socket now, while /dev/log is still
 	 * reachable: after a chroot or privilege drop it may not be.
@@ -248,15 +309,113 @@ log_emit(int pri, const char *label, const char *msg)
 	(void)fflush(stderr);
 }
 
+/* log_line - one finished line (JSON) to the target */
+static void
+log_line(int pri, char *line, size_t n, size_t len)
+{
+	if (log_syslog) {
+		/* the JSON object is the message */
+		syslog(pri, "%s", line);
+		return;
+	}
+	/* logfmt leaves room: its buffers are one larger than they say */
+	if (n + 1 < len) {
+		line[n++] = '\n';
+		line[n] = '\0';
+	}
+	(void)fwrite(line, 1, n, stderr);
+	(void)fflush(stderr);
+}
+
+/*
+ * log_head - the time (milliseconds, UTC), pid, level and facility of a
+ * JSON line; label is "info", "debug/protocol" ...
+ */
+static void
+log_head(struct logfmt_head *h, char *ts, size_t tslen, char *lv,
+    size_t lvlen, const char *label)
+{
+	struct timespec	 now;
+	struct tm	 tm;
+	const char	*slash;
+	char		 sec[32];
+
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	if (gmtime_r(&now.tv_sec, &tm) == NULL ||
+	    strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		(void)gw_strlcpy(sec, "-", sizeof(sec));
+	(void)snprintf(ts, tslen, "%s.%03ldZ", sec, now.tv_nsec / 1000000);
+	(void)gw_strlcpy(lv, label, lvlen);
+	h->facility = NULL;
+	if ((slash = strchr(label, '/')) != NULL &&
+	    (size_t)(slash - label) < lvlen) {
+		lv[slash - label] = '\0';
+		h->facility = slash + 1;
+	}
+	h->time = ts;
+	h->level = lv;
+	h->pid = (long)getpid();
+}
+
 /* log_put - escape and emit one formatted event; errno is preserved */
 static void
 log_put(int pri, const char *label, const char *msg)
 {
-	char	 esc[LOG_MSG_MAX * 4];
-	int	 saved = errno;
+	static char		 line[LOG_JSON_MAX + 2];
+	char			 esc[LOG_MSG_MAX * 4], ts[48], lv[16];
+	struct logfmt_head	 h;
+	size_t			 n;
+	int			 saved = errno;
 
+	if (log_json) {
+		/* the JSON escaper handles any octet; no \x escaping first */
+		log_head(&h, ts, sizeof(ts), lv, sizeof(lv), label);
+		n = logfmt_json_msg(line, LOG_JSON_MAX, &h, msg, strlen(msg));
+		log_line(pri, line, n, sizeof(line));
+		errno = saved;
+		return;
+	}
 	log_escape(esc, sizeof(esc), msg);
 	log_emit(pri, label, esc);
+	errno = saved;
+}
+
+/*
+ * log_kv - one event with typed fields: "ID event key=value ..." in
+ * the text form, one JSON object in the other.  Values are raw: each
+ * form escapes them its own way.
+ */
+void
+log_kv(int level, uint64_t id, const char *event, const struct log_field *f,
+    size_t n)
+{
+	static const struct {
+		int		 pri;
+		const char	*label;
+	} lv[] = {
+		[GW_LOG_ERROR] = { LOG_ERR, "error" },
+		[GW_LOG_WARNING] = { LOG_WARNING, "warning" },
+		[GW_LOG_INFO] = { LOG_INFO, "info" },
+		[GW_LOG_DEBUG] = { LOG_DEBUG, "debug" },
+	};
+	static char		 line[LOG_JSON_MAX + 2];
+	char			 msg[LOG_MSG_MAX], ts[48], lvs[16];
+	struct logfmt_head	 h;
+	size_t			 len;
+	int			 saved = errno;
+
+	if (level < GW_LOG_ERROR || level > GW_LOG_DEBUG)
+		level = GW_LOG_ERROR;
+	if (!log_would(level))
+		return;
+	if (log_json) {
+		log_head(&h, ts, sizeof(ts), lvs, sizeof(lvs), lv[level].label);
+		len = logfmt_json(line, LOG_JSON_MAX, &h, id, event, f, n);
+		log_line(lv[level].pri, line, len, sizeof(line));
+	} else {
+		(void)logfmt_text(msg, sizeof(msg), id, event, f, n);
+		log_put(lv[level].pri, lv[level].label, msg);
+	}
 	errno = saved;
 }
 

@@ -2,7 +2,10 @@
  * log - levelled, facility-filtered logging to stderr or syslog.
  *
  * Contract: one event per line; callers put the session id first
- * ("%016" PRIx64) and key=value pairs after.  Nothing here formats a
+ * ("%016" PRIx64) and key=value pairs after, or hand log_kv() typed
+ * fields.  log_format = json writes each event as one JSON object
+ * (logfmt.h): log_kv()'s fields as fields, other lines as "msg" (and
+ * "session" when they start with an id).  Nothing here formats a
  * secret: redaction is the caller's choke point (smtp_client/smtp_server
  * log protocol lines by state).  fatal() appends strerror(errno) and exits 1;
  * fatalx() is for broken invariants (bugs) and exits 1.
@@ -11,6 +14,10 @@
 #define GW_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/logfmt.h"
 
 enum gw_loglevel {
 	GW_LOG_ERROR = 0,
@@ -30,8 +37,15 @@ enum gw_loglevel {
 #define GW_PRINTF(a, b)	__attribute__((format(printf, a, b)))
 #define GW_DEAD		__attribute__((noreturn))
 
-/* log_init - choose the target (0 stderr, 1 syslog), level and facilities */
+/*
+ * log_init - choose the target (0 stderr, 1 syslog), level and facilities;
+ * syslog without a reachable /dev/log falls back to stderr, with a warning
+ */
 void	log_init(int to_syslog, int level, unsigned facilities);
+/* log_setformat - text (0) or JSON (1) lines; before log_init */
+void	log_setformat(int json);
+/* log_syslog_usable - 1 if /dev/log takes a connection; else 0 and why */
+int	log_syslog_usable(char *why, size_t len);
 /* log_setlevel - change level and facilities (reload) */
 void	log_setlevel(int level, unsigned facilities);
 /* log_level_parse - "error|warning|info|debug"; NULL or static error */
@@ -43,6 +57,13 @@ int	log_would(int level);
 /* log_trace_enabled - debug level on and facility selected */
 int	log_trace_enabled(unsigned facility);
 
+/*
+ * log_kv - one event at level (GW_LOG_*): session id (0: none), event
+ * words ("relay rcpt refused"), typed fields (logfmt.h: LOGK_*), raw
+ * values.  The lines an operator or a log pipeline reads use this.
+ */
+void	log_kv(int level, uint64_t id, const char *event,
+	    const struct log_field *f, size_t n);
 void	log_error(const char *, ...) GW_PRINTF(1, 2);
 void	log_warnx(const char *, ...) GW_PRINTF(1, 2);
 void	log_info(const char *, ...) GW_PRINTF(1, 2);

@@ -32,6 +32,14 @@ budgets, wait_for, Client.closed) are multiplied by TIME_SCALE
 cannot run under valgrind in reasonable time calls skip_under_valgrind();
 it is reported as "skip" and counted in "N passed, N failed, N skipped".
 
+SMTPGATE_TEST_LOG_FORMAT=json adds "log_format = json" to the [gateway]
+section of every configuration a Gateway writes (unless it names a
+log_format itself), checks at stop that every line that gateway wrote is
+one JSON object with the fields every line has (a line that is not fails
+the test), and gives tests the log as text lines rebuilt from the JSON
+(Gateway.log(), wait_log()), so that the suite's checks of text lines
+hold in both forms: this checks that the JSON carries what the text does.
+
 Only the Python standard library is used here; upstream.py needs Debian's
 python3-aiosmtpd and is run with /usr/bin/python3.
 """
@@ -86,6 +94,10 @@ REPLY_TIMEOUT = 15 * TIME_SCALE
 STOP_TIMEOUT = 10 * TIME_SCALE
 MAX_REPLY_LINES = 200
 MAX_LINE = 8192
+
+# SMTPGATE_TEST_LOG_FORMAT=json: every gateway logs JSON (see docstring)
+LOG_FORMAT = os.environ.get("SMTPGATE_TEST_LOG_FORMAT", "")
+_LOG_FORMAT_RE = re.compile(r"^\s*log_format\s*=\s*(\S+)", re.M)
 
 SANITIZER_RE = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
@@ -205,6 +217,92 @@ def reply_as_logged(reply):
     """A client's Reply as smtpgate's log writes it: "451 4.4.2 text"
     (one-line replies)."""
     return "%d %s" % (reply.code, reply.text)
+
+
+def _vis(v, quote=True):
+    r"""smtpgate's str_vis on a value: \\, \", \xNN outside printable
+    ASCII (on the UTF-8 octets); quote=False: log_escape, which leaves
+    backslashes and quotes alone."""
+    out = []
+    for b in v.encode("utf-8", "surrogateescape"):
+        c = chr(b)
+        if quote and c in '\\"':
+            out.append("\\" + c)
+        elif 0x20 <= b < 0x7f:
+            out.append(c)
+        else:
+            out.append("\\x%02x" % b)
+    return "".join(out)
+
+
+# How a log_kv field is written in the text form, where its JSON type does
+# not say (src/util/logfmt.h: LOGT_*): addresses in <>, quoted strings,
+# values escaped by the caller (LOGT_VIS), bare flags.
+_ADDR_KEYS = {"from", "to"}
+_QUOTED_KEYS = {"tls", "reply", "reason", "client_cert", "dkim"}
+_VIS_KEYS = {"subject", "issuer", "client_cert", "dkim"}
+_FLAG_KEYS = {"listener_tls", "failed"}
+_HEAD_KEYS = ("time", "level", "pid", "facility", "session", "event",
+              "msg", "truncated")
+
+
+def _text_value(obj, k, v):
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "%.3fs" % v
+    vis = v if k in _VIS_KEYS else _vis(v)
+    if k in _ADDR_KEYS and obj.get("event") != "connect":
+        return "<%s>" % vis
+    quoted = k in _QUOTED_KEYS or (k in ("subject", "issuer") and
+                                   "listener_tls" in obj)
+    if k == "reason" and obj.get("event") == "smtp message refused":
+        quoted = False
+    return '"%s"' % vis if quoted else vis
+
+
+def json_log_line(line):
+    """One JSON log line -> (dict, None) or (None, why it is not one)."""
+    try:
+        obj = json.loads(line)
+    except ValueError as e:
+        return None, "not JSON (%s)" % e
+    if not isinstance(obj, dict):
+        return None, "not a JSON object"
+    for k, t in (("time", str), ("level", str), ("pid", int)):
+        if not isinstance(obj.get(k), t):
+            return None, "no %s" % k
+    if not isinstance(obj.get("msg", obj.get("event")), str):
+        return None, "neither msg nor event"
+    if obj["level"] not in ("error", "warning", "info", "debug", "fatal"):
+        return None, "level %r" % obj["level"]
+    if "session" in obj and not re.fullmatch(r"[0-9a-f]{16}",
+                                             str(obj["session"])):
+        return None, "session %r" % obj["session"]
+    return obj, None
+
+
+def json_log_text(obj):
+    """The text line smtpgate would have written for a JSON line."""
+    label = obj["level"]
+    if obj.get("facility"):
+        label += "/" + obj["facility"]
+    head = "%s smtpgate[%d]: %s: " % (re.sub(r"\.\d+Z$", "Z", obj["time"]),
+                                      obj["pid"], label)
+    sid = obj["session"] + " " if "session" in obj else ""
+    if "msg" in obj:
+        return head + sid + _vis(obj["msg"], quote=False)
+    out = [obj["event"]]
+    for k, v in obj.items():
+        if k in _HEAD_KEYS:
+            continue
+        if k in _FLAG_KEYS and v is True:
+            out.append(k)
+        else:
+            out.append("%s=%s" % (k, _text_value(obj, k, v)))
+    return head + sid + " ".join(out)
 
 
 def wait_for(pred, timeout=5.0, interval=0.05):
@@ -389,7 +487,7 @@ def pki():
         env = dict(os.environ, MKPKI_OCSP_URL="http://127.0.0.1:%d/"
                    % ocsp_aia_port())
         r = subprocess.run(["bash", MKPKI, d], capture_output=True,
-                           text=True, timeout=60, env=env)
+                           text=True, timeout=60 * TIME_SCALE, env=env)
         if r.returncode != 0:
             raise TestFailure("mkpki.sh failed: %s" % r.stderr.strip())
         _pki = {}
@@ -774,6 +872,22 @@ def config_text(listen_port, upstream_port, gateway=None, listener=None,
     return ini([("gateway", g), ("listener test", lst), ("upstream up", up)])
 
 
+def _with_log_format(text, fmt):
+    """text with "log_format = fmt" as the last key of [gateway] (a new
+    [gateway] section at the end if there is none)."""
+    lines = text.split("\n")
+    for i, ln in enumerate(lines):
+        if ln.strip().lower() == "[gateway]":
+            j = i + 1
+            while j < len(lines) and not lines[j].lstrip().startswith("["):
+                j += 1
+            while j > i + 1 and not lines[j - 1].strip():
+                j -= 1
+            lines.insert(j, "log_format = %s" % fmt)
+            return "\n".join(lines)
+    return text + "\n[gateway]\nlog_format = %s\n" % fmt
+
+
 class Gateway:
     """The smtpgate binary, started with -c on a written configuration.
 
@@ -804,7 +918,13 @@ class Gateway:
         self.write_config(text)
 
     def write_config(self, text):
-        """(Re)write the configuration file."""
+        """(Re)write the configuration file; SMTPGATE_TEST_LOG_FORMAT
+        goes into its [gateway] section (at the section's end, so that
+        only the lines of the sections after it move)."""
+        if LOG_FORMAT and not _LOG_FORMAT_RE.search(text):
+            text = _with_log_format(text, LOG_FORMAT)
+        m = _LOG_FORMAT_RE.search(text)
+        self.json = bool(m) and m.group(1).lower() == "json"
         self.config = text
         with open(self.path + ".tmp", "w", encoding="utf-8") as f:
             f.write(text)
@@ -905,12 +1025,42 @@ class Gateway:
         """A Client connected to this gateway's listener."""
         return Client(self.port, host=self.host, **kw)
 
-    def log(self):
+    def log_raw(self):
+        """The log file as it is."""
         try:
             with open(self.logpath, "rb") as f:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def log(self):
+        """The log as text lines: as written, or rebuilt from JSON lines
+        (log_format = json; a line that is not JSON is kept as it is, and
+        stop() reports it)."""
+        raw = self.log_raw()
+        if not getattr(self, "json", False):
+            return raw
+        out = []
+        for ln in raw.splitlines(True):
+            obj, _ = json_log_line(ln)
+            out.append(json_log_text(obj) + "\n" if obj else ln)
+        return "".join(out)
+
+    def json_problems(self):
+        """The lines of a JSON log that are not log lines (a list)."""
+        if not getattr(self, "json", False):
+            return []
+        bad, good = [], 0
+        for n, ln in enumerate(self.log_raw().splitlines(), 1):
+            _, why = json_log_line(ln)
+            if why:
+                bad.append("%s:%d: %s: %r" % (self.logpath, n, why,
+                                               ln[:300]))
+            else:
+                good += 1
+        # a file that does not load is reported before log_format is
+        # known, in plain text (docs/operations.md): not a log line
+        return bad if good else []
 
     def wait_log(self, pattern, timeout=5.0, start=0):
         """Wait for a regex in the log (from offset start); return the
@@ -950,6 +1100,11 @@ class Gateway:
                             % self.log()[m.start():m.start() + 2000])
         if not killed:
             problems += self.valgrind_problems(rc)
+        bad = self.json_problems()
+        if bad:
+            problems.append("%d line(s) of a log_format = json log are not "
+                            "JSON log lines: %s" % (len(bad),
+                                                    "; ".join(bad[:5])))
         self.proc = None
         return problems
 

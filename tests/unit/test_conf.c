@@ -533,6 +533,8 @@ static const struct errcase errcases[] = {
 	    "starttls-optional, implicit" } },
 	{ "log_target", "log_target = file", NULL, NULL,
 	    { "2: log_target: \"file\": must be one of stderr, syslog" } },
+	{ "log_format", "log_format = xml", NULL, NULL,
+	    { "2: log_format: \"xml\": must be one of text, json" } },
 	{ "log_level", "log_level = verbose", NULL, NULL,
 	    { "2: log_level: \"verbose\": must be one of error, warning, "
 	    "info, debug" } },
@@ -1219,7 +1221,7 @@ test_example(void **state)
  */
 static const char *const all_keys[4][64] = {
 	{ "hostname", "user", "log_level", "log_facilities", "log_target",
-	  "max_sessions", "auth_fail_limit", "auth_fail_window",
+	  "log_format", "max_sessions", "auth_fail_limit", "auth_fail_window",
 	  "auth_fail_delay_max", "http_listen", "ready_window", NULL },
 	{ "listen", "allow", "upstream", "max_message_size", "max_recipients",
 	  "banner", "command_timeout", "data_timeout",
@@ -1426,7 +1428,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 75);
+	assert_int_equal(nlit, 76);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);
