@@ -12,6 +12,13 @@
  * uncounts it) or, over the limit, closed.  Our reference keeps the
  * bufferevent valid if evhttp dropped it meanwhile (its callbacks are
  * then cleared, which is how we know).
+ *
+ * evhttp's own timeout is an idle one, started again by every octet: a
+ * client sending a header byte every few seconds would hold its slot for
+ * hours, and HTTPD_MAX_CONN of them would shut /healthz out (a liveness
+ * probe then restarts a working gateway).  So each counted connection has
+ * a deadline of its own: HTTPD_TIMEOUT seconds from accept, and again
+ * from each request served, to send a whole request.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -43,6 +50,13 @@ struct fresh {
 	struct fresh		*next;
 };
 
+/* a counted connection and its deadline (evcon NULL: the slot is free) */
+struct hconn {
+	struct httpd			*h;
+	struct evhttp_connection	*evcon;
+	struct event			*deadline;
+};
+
 struct httpd {
 	struct event_base	*base;
 	struct evhttp		*http;
@@ -51,6 +65,7 @@ struct httpd {
 	struct event		*track_ev;
 	struct fresh		*fresh;		/* oldest first */
 	struct fresh		**fresh_tail;
+	struct hconn		 conns[HTTPD_MAX_CONN];
 	unsigned		 nconn;
 	int			 fd;
 };
@@ -94,13 +109,57 @@ httpd_bind(const struct hostport *hp, char *err, size_t errlen)
 	return fd;
 }
 
+/* the slot of a counted connection, or NULL */
+static struct hconn *
+conn_find(struct httpd *h, const struct evhttp_connection *evcon)
+{
+	size_t	i;
+
+	for (i = 0; i < HTTPD_MAX_CONN; i++)
+		if (h->conns[i].evcon == evcon)
+			return &h->conns[i];
+	return NULL;
+}
+
+/* the deadline for a whole request, from now */
+static void
+conn_arm(struct hconn *hc)
+{
+	struct timeval	tv = { HTTPD_TIMEOUT, 0 };
+
+	(void)evtimer_add(hc->deadline, &tv);
+}
+
+static void
+conn_release(struct hconn *hc)
+{
+	(void)evtimer_del(hc->deadline);
+	hc->evcon = NULL;
+	if (hc->h->nconn > 0)
+		hc->h->nconn--;
+}
+
 static void
 httpd_closed(struct evhttp_connection *evcon, void *arg)
 {
-	struct httpd	*h = arg;
+	conn_release(arg);
+}
 
-	if (h->nconn > 0)
-		h->nconn--;
+/* no whole request within HTTPD_TIMEOUT: closed, the slot free again */
+static void
+conn_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct hconn			*hc = arg;
+	struct evhttp_connection	*evcon = hc->evcon;
+
+	if (evcon == NULL)
+		return;
+	log_info("http: no whole request in %d s: connection closed",
+	    HTTPD_TIMEOUT);
+	/* uncounted here, once: the close callback must not do it again */
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	conn_release(hc);
+	evhttp_connection_free(evcon);
 }
 
 /* the end of the turn: count each new connection, or close it */
@@ -110,6 +169,7 @@ httpd_track(evutil_socket_t fd, short what, void *arg)
 	struct httpd			*h = arg;
 	struct fresh			*f;
 	struct evhttp_connection	*evcon;
+	struct hconn			*hc;
 	void				*cbarg = NULL;
 
 	while ((f = h->fresh) != NULL) {
@@ -121,14 +181,16 @@ httpd_track(evutil_socket_t fd, short what, void *arg)
 		free(f);
 		if (evcon == NULL)
 			continue;	/* evhttp let it go already */
-		if (h->nconn >= HTTPD_MAX_CONN) {
+		if ((hc = conn_find(h, NULL)) == NULL) {
 			log_info("http: %u connections open: one more closed",
 			    h->nconn);
 			evhttp_connection_free(evcon);
 			continue;
 		}
 		h->nconn++;
-		evhttp_connection_set_closecb(evcon, httpd_closed, h);
+		hc->evcon = evcon;
+		conn_arm(hc);
+		evhttp_connection_set_closecb(evcon, httpd_closed, hc);
 	}
 }
 
@@ -212,7 +274,11 @@ httpd_request(struct evhttp_request *req, void *arg)
 	const char		*path = uri != NULL ?
 				    evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+	struct hconn		*hc;
 
+	/* served: the next request on this connection has its own time */
+	if ((hc = conn_find(h, evhttp_request_get_connection(req))) != NULL)
+		conn_arm(hc);
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		(void)evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Allow", "GET, HEAD");
@@ -238,6 +304,7 @@ httpd_new(struct event_base *base, const struct hostport *hp,
     const struct httpd_cb *cb, char *err, size_t errlen)
 {
 	struct httpd	*h;
+	size_t		 i;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
@@ -247,8 +314,18 @@ httpd_new(struct event_base *base, const struct hostport *hp,
 	h->hp = *hp;
 	h->cb = *cb;
 	h->fresh_tail = &h->fresh;
+	h->fd = -1;
+	for (i = 0; i < HTTPD_MAX_CONN; i++) {
+		h->conns[i].h = h;
+		if ((h->conns[i].deadline = evtimer_new(base, conn_expired,
+		    &h->conns[i])) == NULL) {
+			(void)snprintf(err, errlen, "http_listen: out of memory");
+			httpd_free(h);
+			return NULL;
+		}
+	}
 	if ((h->fd = httpd_bind(hp, err, errlen)) == -1) {
-		free(h);
+		httpd_free(h);
 		return NULL;
 	}
 	if ((h->http = evhttp_new(base)) == NULL ||
@@ -285,11 +362,16 @@ void
 httpd_free(struct httpd *h)
 {
 	struct fresh	*f;
+	size_t		 i;
 
 	if (h == NULL)
 		return;
+	/* the connections' close callbacks still find their slots */
 	if (h->http != NULL)
 		evhttp_free(h->http);
+	for (i = 0; i < HTTPD_MAX_CONN; i++)
+		if (h->conns[i].deadline != NULL)
+			event_free(h->conns[i].deadline);
 	while ((f = h->fresh) != NULL) {
 		h->fresh = f->next;
 		(void)bufferevent_decref(f->bev);

@@ -7,7 +7,8 @@
  * the gauges), /healthz (200 while the loop serves), /readyz (200 when
  * cb->ready says so, else 503 with its reason as text); any other path
  * 404.  Bounded: HTTPD_MAX_CONN connections at once (more are closed as
- * they come), request headers and body, and an idle/read timeout.  The
+ * they come), request headers and body, and the time to send a whole
+ * request (HTTPD_TIMEOUT from accept and from each reply).  The
  * socket is bound by httpd_new(), before privileges are dropped.
  */
 #ifndef GW_HTTPD_H
@@ -24,7 +25,7 @@ struct httpd;
 /* a scraper's request: its headers, and no body worth reading */
 #define HTTPD_MAX_HEADERS	8192
 #define HTTPD_MAX_BODY		1024
-/* seconds a connection may sit idle or take to send its request */
+/* seconds a connection may sit idle or take to send a whole request */
 #define HTTPD_TIMEOUT		10
 /* the exposition text's bound */
 #define HTTPD_METRICS_MAX	(1024 * 1024)

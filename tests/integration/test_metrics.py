@@ -296,6 +296,39 @@ def test_bounds():
           "/healthz after the bound test")
 
 
+@gwtest.timeout(90)
+def test_slow_requests_do_not_hold_the_endpoint():
+    """Regression: evhttp's timeout is an idle one, so MAX_CONN clients
+    sending a header octet every 2 s kept /healthz shut out for as long
+    as they liked.  Each connection has HTTP_TIMEOUT for a whole
+    request."""
+    up = Upstream("starttls")
+    hport = gwtest.free_port()
+    Gateway(upstream=up, gateway={"http_listen": "127.0.0.1:%d" % hport})
+    socks = [socket.create_connection(("127.0.0.1", hport), timeout=5)
+             for _ in range(MAX_CONN)]
+    t0 = time.monotonic()
+    closed_after = None
+    try:
+        for s in socks:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+        while time.monotonic() - t0 < (HTTP_TIMEOUT + 10) * S:
+            time.sleep(2 * S)
+            try:
+                for s in socks:
+                    s.sendall(b"a")
+            except OSError:
+                closed_after = time.monotonic() - t0
+                break
+    finally:
+        for s in socks:
+            s.close()
+    check(closed_after is not None, "%d slow connections still open after "
+          "%ds", MAX_CONN, HTTP_TIMEOUT + 10)
+    check(wait_for(lambda: get(hport, "/healthz")[0] == 200, 5 * S),
+          "/healthz after the slow clients")
+
+
 def test_reload():
     up = Upstream("starttls")
     hport, hport2 = gwtest.free_port(), gwtest.free_port()
