@@ -131,6 +131,13 @@ metrics_tx(enum mx_tx t, int cls, double seconds)
 }
 
 void
+metrics_tx_nomail(enum mx_tx t, int cls)
+{
+	if ((unsigned)t < MX_TX_MAX && cls >= 0 && cls < MX_CLASS_MAX)
+		gw_metrics.tx[t][cls]++;
+}
+
+void
 metrics_rcpt_refused(int by_upstream)
 {
 	if (by_upstream)

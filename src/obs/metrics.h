@@ -129,6 +129,11 @@ void	metrics_accepted(void);
 void	metrics_refused(enum mx_refuse);
 /* cls: a gw_fail or an mx_class; seconds from MAIL */
 void	metrics_tx(enum mx_tx, int cls, double seconds);
+/*
+ * metrics_tx_nomail - a transaction that ended at MAIL for want of an
+ * upstream (connect, DNS, TLS checks): counted, with no time observed
+ */
+void	metrics_tx_nomail(enum mx_tx, int cls);
 void	metrics_rcpt_refused(int by_upstream);
 void	metrics_relayed(struct mx_up *, unsigned long long bytes);
 void	metrics_up_opened(struct mx_up *);

@@ -242,12 +242,19 @@ relay_fail_reply(struct relay *r, enum gw_fail cls)
 	char				 text[256];
 
 	m = relay_fail_text(cls, text, sizeof(text));
-	/* a MAIL refused for want of an upstream: a sender refused */
-	if (smtp_server_awaits(r->srv) == SMTP_CMD_MAIL)
+	/*
+	 * A MAIL refused for want of an upstream: a sender refused, and a
+	 * transaction failed (the alert on tempfail by class must see an
+	 * upstream outage)
+	 */
+	if (smtp_server_awaits(r->srv) == SMTP_CMD_MAIL) {
 		txlog_refused(r->id, "mail", "gateway",
 		    smtp_server_info(r->srv)->peer,
 		    smtp_server_info(r->srv)->proxy, relay_from(r), NULL,
 		    m->code, m->enh, text);
+		metrics_tx_nomail(m->code < 500 ? MX_TX_TEMPFAIL :
+		    MX_TX_REFUSED, cls);
+	}
 	smtp_server_reply(r->srv, m->code, m->enh, text);
 }
 

@@ -153,9 +153,12 @@ def test_known_traffic():
         'class="cert-untrusted"}': 0,
         'smtpgate_auth_failures_total{side="upstream",class="refused"}': 0,
     })
-    # no temporary failure was counted: the TLS one ended at MAIL
-    check(not [k for k in got if "result=\"tempfail\"" in k],
-          "tempfail counted: %r", [k for k in got if "tempfail" in k])
+    # the TLS failure ended the transaction at MAIL: one tempfail of its
+    # class, and no other
+    tf = dict((k, v) for k, v in got.items() if 'result="tempfail"' in k)
+    check(tf == {'smtpgate_transactions_total{result="tempfail",'
+                 'class="cert-name-mismatch"}': 1},
+          "tempfail series: %r", tf)
     check(size > 1000, "size %s from the log", size)
     promtool(text)
 
