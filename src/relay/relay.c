@@ -343,6 +343,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text,
 	t.enh = enh;
 	t.text = text;
 	txlog_tx(&t);
+	txlog_rcpts_log(r->id, &r->accepted, code);
 	metrics_tx(code < 300 ? MX_TX_RELAYED : code < 500 ? MX_TX_TEMPFAIL :
 	    MX_TX_REFUSED, code < 300 ? FAIL_NONE : cls, t.duration);
 	if (code >= 200 && code < 300)
@@ -403,6 +404,7 @@ srv_mail(void *arg, const struct smtp_path *from)
 	}
 	*r->from = *from;
 	r->nrcpt = 0;
+	txlog_rcpts_clear(&r->accepted);
 	r->rq_n = 0;
 	r->first_rcpt[0] = '\0';
 	r->retried = 0;
@@ -1013,6 +1015,7 @@ srv_closed(void *arg, const char *reason)
 		event_free(r->ev_authdelay);
 	free(r->from);
 	free(r->auth_text);
+	txlog_rcpts_free(&r->accepted);
 	LIST_REMOVE(r, entry);
 	nrelays--;
 	if (r->done != NULL)
@@ -1083,6 +1086,9 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 		if (ok && r->nrcpt++ == 0)
 			(void)str_copy(r->first_rcpt, r->rcpt,
 			    sizeof(r->first_rcpt));
+		if (ok && txlog_rcpts_add(&r->accepted, r->rcpt) == -1)
+			log_warnx("%016" PRIx64 " relay out of memory: no "
+			    "result line for <%s>", r->id, r->rcpt);
 		if (!ok)
 			metrics_rcpt_refused(1);
 		if (!ok)

@@ -28,6 +28,7 @@
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
 #include "smtp/smtp_server.h"
+#include "relay/txlog.h"
 #include "util/fail.h"
 
 struct hashpool;
@@ -107,6 +108,7 @@ struct relay {
 	unsigned		 rq_off, rq_n;
 	char			 first_rcpt[SMTP_PATH_MAX];
 	unsigned		 nrcpt;
+	struct txlog_rcpts	 accepted;	/* for the per-rcpt lines */
 	struct spool		*spool;
 	struct relay_stream	*stream;	/* the body streamed (relay_stream.c) */
 	/* auth = map: the client's entry, alive as long as env is */

@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "relay/txlog.h"
@@ -143,6 +144,59 @@ txlog_status(int code)
 	if (code >= 400 && code < 500)
 		return "deferred";
 	return "refused";
+}
+
+int
+txlog_rcpts_add(struct txlog_rcpts *rc, const char *addr)
+{
+	char		**na, *copy;
+	unsigned	  ncap;
+
+	if (rc->n == rc->cap) {
+		ncap = rc->cap > 0 ? rc->cap * 2 : 8;
+		if ((na = reallocarray(rc->addr, ncap, sizeof(*na))) == NULL)
+			return -1;
+		rc->addr = na;
+		rc->cap = ncap;
+	}
+	if ((copy = strdup(addr)) == NULL)
+		return -1;
+	rc->addr[rc->n++] = copy;
+	return 0;
+}
+
+void
+txlog_rcpts_clear(struct txlog_rcpts *rc)
+{
+	unsigned	 i;
+
+	for (i = 0; i < rc->n; i++)
+		free(rc->addr[i]);
+	rc->n = 0;
+}
+
+void
+txlog_rcpts_free(struct txlog_rcpts *rc)
+{
+	txlog_rcpts_clear(rc);
+	free(rc->addr);
+	rc->addr = NULL;
+	rc->cap = 0;
+}
+
+void
+txlog_rcpts_log(uint64_t id, const struct txlog_rcpts *rc, int code)
+{
+	struct log_field	 f[2];
+	unsigned		 i;
+
+	if (!log_would(GW_LOG_INFO))
+		return;
+	for (i = 0; i < rc->n; i++) {
+		f[0] = LOGK_ADDR("to", rc->addr[i]);
+		f[1] = LOGK_WORD("status", txlog_status(code));
+		log_kv(GW_LOG_INFO, id, "relay rcpt done", f, 2);
+	}
 }
 
 /* txlog_refused - one info line per refused MAIL or RCPT */

@@ -40,6 +40,27 @@ struct txlog_tx {
 	const char		*text;
 };
 
+/*
+ * The recipients the upstream accepted in one transaction, so that its
+ * end can log one line for each with its result, as Postfix's
+ * "to=<...> status=" lines: "ID relay rcpt done to=<ADDR> status=sent".
+ * Bounded by the listener's max_recipients (the RCPTs accepted).
+ */
+struct txlog_rcpts {
+	char		**addr;
+	unsigned	  n;
+	unsigned	  cap;
+};
+
+/* txlog_rcpts_add - keep a copy; -1 on ENOMEM (the line is then lost) */
+int	txlog_rcpts_add(struct txlog_rcpts *, const char *addr);
+/* txlog_rcpts_clear - forget them all (a new transaction); keeps storage */
+void	txlog_rcpts_clear(struct txlog_rcpts *);
+/* txlog_rcpts_free - the storage too */
+void	txlog_rcpts_free(struct txlog_rcpts *);
+/* txlog_rcpts_log - one info line each, with the transaction's result */
+void	txlog_rcpts_log(uint64_t id, const struct txlog_rcpts *, int code);
+
 /* txlog_tx - the one info line of a transaction */
 void	txlog_tx(const struct txlog_tx *);
 /*

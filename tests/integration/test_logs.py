@@ -118,6 +118,11 @@ def test_json_fields():
           rr["from"] == SENDER and rr["status"] == "refused" and
           rr["reply"] == "550 5.1.1 No such user" and rr["level"] == "info",
           "refused recipient line: %r", rr)
+    # each recipient the upstream took, with the transaction's result
+    d = one(lines, "recipient result", event="relay rcpt done",
+            status="sent")
+    check(d["session"] == sid and d["to"] == RCPT and d["level"] == "info",
+          "recipient result line: %r", d)
     bl = one(lines, "bare LF", event="smtp message refused",
              reason="bare-newline")
     check(bl["session"] == sid and bl["by"] == "gateway" and
@@ -180,7 +185,9 @@ def test_text_refusals():
             r"client=127\.0\.0\.1 from=<%s> reply=\"555 5\.5\.4 "
             r"Unsupported MAIL parameter\" status=refused$" % SENDER,
             r"info: [0-9a-f]{16} relay client=127\.0\.0\.1 from=<%s> "
-            r"rcpts=1 .* reply=\"250 .*\" status=sent duration=" % SENDER):
+            r"rcpts=1 .* reply=\"250 .*\" status=sent duration=" % SENDER,
+            r"info: [0-9a-f]{16} relay rcpt done to=<%s> status=sent$"
+            % RCPT):
         check(re.search(rx, log, re.M), "no line matching %s in:\n%s", rx,
               log)
     check("{" not in log, "a JSON line in a text log")
