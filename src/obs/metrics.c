@@ -249,6 +249,12 @@ metrics_tls_listener(void)
 }
 
 void
+metrics_tls_listener_timeout(void)
+{
+	gw_metrics.tls_listener_timeout++;
+}
+
+void
 metrics_auth(enum mx_auth a)
 {
 	if ((unsigned)a < MX_AUTH_MAX)
@@ -513,7 +519,10 @@ fmt_failures(const struct metrics *m, struct buf *b)
 			return -1;
 	}
 	if (sample(b, "smtpgate_tls_failures_total",
-	    "side=\"listener\",class=\"handshake\"", m->tls_listener) == -1)
+	    "side=\"listener\",class=\"handshake\"", m->tls_listener) == -1 ||
+	    sample(b, "smtpgate_tls_failures_total",
+	    "side=\"listener\",class=\"timeout\"",
+	    m->tls_listener_timeout) == -1)
 		return -1;
 	if (head(b, "smtpgate_auth_failures_total", "counter",
 	    "AUTH failures, by side and class.") == -1)

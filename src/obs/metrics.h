@@ -107,6 +107,7 @@ struct metrics {
 	uint64_t	 rcpt_refused_upstream, rcpt_refused_gateway;
 	uint64_t	 tls_up[FAIL_MAX];	/* upstream TLS by class */
 	uint64_t	 tls_listener;		/* listener handshakes */
+	uint64_t	 tls_listener_timeout;	/* ... not done in time */
 	uint64_t	 auth[MX_AUTH_MAX];
 	uint64_t	 dkim[MX_DKIM_MAX];
 	uint64_t	 sessions;		/* gauge, set before a format */
@@ -144,6 +145,7 @@ void	metrics_up_ready(struct mx_up *, double setup, int resumed);
 void	metrics_up_failed(struct mx_up *, enum gw_fail);
 void	metrics_up_probe(struct mx_up *, enum gw_fail);
 void	metrics_tls_listener(void);
+void	metrics_tls_listener_timeout(void);
 void	metrics_auth(enum mx_auth);
 void	metrics_dkim(enum mx_dkim);
 

@@ -348,6 +348,7 @@ smtp_timeout(struct smtp_server *s, const char *kind)
 	if (s->state == STATE_TLS) {
 		log_info("%016llx timeout kind=tls-handshake client=%s",
 		    (unsigned long long)s->info.id, s->info.peer);
+		metrics_tls_listener_timeout();
 		smtp_finish(s, "tls handshake timeout");
 		return;
 	}

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -209,6 +210,43 @@ def test_prometheus_scrape():
     finally:
         gwtest._reap(p, timeout=10)
         logf.close()
+
+
+def test_listener_tls_failures():
+    """A client that refuses the listener's certificate (its alert fails
+    the handshake), and one that says nothing until
+    tls_handshake_timeout: one each of the listener's two TLS failure
+    classes."""
+    up = Upstream("starttls")
+    hport = gwtest.free_port()
+    p = gwtest.pki()
+    gw = Gateway(upstream=up, gateway={"http_listen": "127.0.0.1:%d" % hport},
+                 listener={"tls": "implicit", "tls_cert": p["good-chain"],
+                           "tls_key": p["good.key"],
+                           "tls_handshake_timeout": "1s"})
+    key = 'smtpgate_tls_failures_total{side="listener",class="%s"}'
+    # the harness's own start-up connection may still be running into
+    # the timeout: count from when it is gone
+    check(wait_for(lambda: samples(scrape(hport)).get(
+        "smtpgate_sessions_active") == 0, 10 * S), "sessions still active")
+    t0 = samples(scrape(hport)).get(key % "timeout")
+    h0 = samples(scrape(hport)).get(key % "handshake")
+    with gwtest.Client(gw.port) as silent:
+        # the system's CAs do not know the test root: the client aborts
+        ctx = ssl.create_default_context()
+        with socket.create_connection(("127.0.0.1", gw.port), 5 * S) as s:
+            try:
+                ctx.wrap_socket(s, server_hostname="localhost").close()
+                check(False, "the handshake with an untrusted root worked")
+            except ssl.SSLError:
+                pass
+        check(silent.closed(5), "silent client not closed")
+    check(wait_for(lambda: samples(scrape(hport)).get(key % "timeout") ==
+                   t0 + 1, 5 * S), "timeouts: %r, before %r",
+          samples(scrape(hport)).get(key % "timeout"), t0)
+    got = samples(scrape(hport))
+    check(got.get(key % "handshake") == h0 + 1, "handshake failures: %r, "
+          "before %r", got.get(key % "handshake"), h0)
 
 
 def test_health():
