@@ -25,6 +25,7 @@
 #include "dkim/dkim.h"
 #include "net/listener.h"
 #include "obs/httpd.h"
+#include "obs/metrics.h"
 #include "relay/relay.h"
 #include "relay/signers.h"
 #include "smtp/smtp_probe.h"
@@ -255,16 +256,19 @@ reload_notified(void)
 {
 	/* room for the whole reason; sdnotify cuts the STATUS to its size */
 	char	 why[600], status[768];
+	int	 ok;
 
 	/* after STOPPING=1 the manager waits for the exit, not a READY=1 */
 	if (draining) {
-		(void)reload(why, sizeof(why));
+		metrics_reload(reload(why, sizeof(why)) == 0);
 		return;
 	}
 	if (sdnotify_reloading() == -1)
 		log_warnx("%s: cannot notify the service manager: %s",
 		    SDNOTIFY_ENV, strerror(errno));
-	if (reload(why, sizeof(why)) == 0)
+	ok = reload(why, sizeof(why)) == 0;
+	metrics_reload(ok);
+	if (ok)
 		(void)snprintf(status, sizeof(status), "ready; configuration "
 		    "reloaded");
 	else

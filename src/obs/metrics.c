@@ -249,6 +249,16 @@ metrics_tls_listener(void)
 }
 
 void
+metrics_reload(int ok)
+{
+	if (ok)
+		gw_metrics.reloads_ok++;
+	else
+		gw_metrics.reloads_failed++;
+	gw_metrics.last_reload_failed = !ok;
+}
+
+void
 metrics_tls_listener_timeout(void)
 {
 	gw_metrics.tls_listener_timeout++;
@@ -383,6 +393,19 @@ fmt_sessions(const struct metrics *m, struct buf *b)
 	if (head(b, "smtpgate_sessions_active", "gauge",
 	    "Client sessions open now.") == -1 ||
 	    sample(b, "smtpgate_sessions_active", "", m->sessions) == -1)
+		return -1;
+	/* a reload that failed keeps the old configuration: alert on it */
+	if (head(b, "smtpgate_reloads_total", "counter",
+	    "SIGHUP reloads, by result.") == -1 ||
+	    sample(b, "smtpgate_reloads_total", "result=\"ok\"",
+	    m->reloads_ok) == -1 ||
+	    sample(b, "smtpgate_reloads_total", "result=\"failed\"",
+	    m->reloads_failed) == -1 ||
+	    head(b, "smtpgate_last_reload_failed", "gauge",
+	    "1 when the last reload failed and the previous configuration "
+	    "runs.") == -1 ||
+	    sample(b, "smtpgate_last_reload_failed", "",
+	    (uint64_t)m->last_reload_failed) == -1)
 		return -1;
 	return 0;
 }

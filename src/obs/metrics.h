@@ -111,6 +111,8 @@ struct metrics {
 	uint64_t	 auth[MX_AUTH_MAX];
 	uint64_t	 dkim[MX_DKIM_MAX];
 	uint64_t	 sessions;		/* gauge, set before a format */
+	uint64_t	 reloads_ok, reloads_failed;
+	int		 last_reload_failed;	/* the last SIGHUP kept the old */
 	struct mx_hist	 txtime;		/* MAIL to final reply, seconds */
 	struct mx_up	 up[MX_UP_MAX];
 	size_t		 nup;
@@ -146,6 +148,8 @@ void	metrics_up_failed(struct mx_up *, enum gw_fail);
 void	metrics_up_probe(struct mx_up *, enum gw_fail);
 void	metrics_tls_listener(void);
 void	metrics_tls_listener_timeout(void);
+/* metrics_reload - a SIGHUP's outcome (ok: the new configuration is used) */
+void	metrics_reload(int ok);
 void	metrics_auth(enum mx_auth);
 void	metrics_dkim(enum mx_dkim);
 

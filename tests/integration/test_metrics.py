@@ -386,8 +386,13 @@ def test_reload():
     gw.signal(signal.SIGHUP)
     check(gw.wait_log(r"reload: new configuration in use", start=mark),
           "no reload")
-    check(samples(scrape(hport2))["smtpgate_sessions_accepted_total"] == n,
+    got = samples(scrape(hport2))
+    check(got["smtpgate_sessions_accepted_total"] == n,
           "counters after SIGHUP")
+    check(got['smtpgate_reloads_total{result="ok"}'] == 1 and
+          got['smtpgate_reloads_total{result="failed"}'] == 0 and
+          got["smtpgate_last_reload_failed"] == 0, "reload counters: %r",
+          [(k, v) for k, v in got.items() if "reload" in k])
     try:
         get(hport, "/healthz")
         check(False, "the old http_listen still answers")
@@ -402,6 +407,10 @@ def test_reload():
                       r"the running configuration", start=mark),
           "no refusal logged: %s", gw.log()[mark:])
     check(get(hport2, "/healthz")[0] == 200, "the running http_listen")
+    got = samples(scrape(hport2))
+    check(got['smtpgate_reloads_total{result="failed"}'] == 1 and
+          got["smtpgate_last_reload_failed"] == 1, "failed reload not "
+          "counted: %r", [(k, v) for k, v in got.items() if "reload" in k])
 
 
 def test_bad_values():
