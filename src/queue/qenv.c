@@ -567,7 +567,8 @@ int
 qenv_parse(const char *text, size_t len, struct qenv *e, char *why,
     size_t whylen)
 {
-	char		 line[QENV_LINE_MAX + 1], *tok[TOKENS_MAX];
+	/* tok: only the ntok split() filled are read; zeroed for -O3's sake */
+	char		 line[QENV_LINE_MAX + 1], *tok[TOKENS_MAX] = { NULL };
 	const char	*p = text, *nl, *what = "";
 	size_t		 ll, lineno = 0;
 	unsigned	 seen = 0;
