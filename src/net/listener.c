@@ -26,6 +26,7 @@
 #include "obs/metrics.h"
 #include "util/addr.h"
 #include "util/log.h"
+#include "util/sockbind.h"
 #include "util/str.h"
 
 #define LISTEN_BACKLOG		128
@@ -92,45 +93,6 @@ client_find(struct listener_set *set, const struct sockaddr *sa)
 	return NULL;
 }
 
-static int
-bind_one(const struct hostport *hp, char *err, size_t errlen)
-{
-	struct addrinfo	 hints, *res, *ai;
-	char		 port[8];
-	int		 fd = -1, on = 1, rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	/* listen addresses are literals: never a DNS lookup at start-up */
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	(void)snprintf(port, sizeof(port), "%u", hp->port);
-	if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0) {
-		(void)snprintf(err, errlen, "listen %s:%u: %s", hp->host,
-		    hp->port, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1)
-			continue;
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		if (ai->ai_family == AF_INET6)
-			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-			    sizeof(on));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, LISTEN_BACKLOG) == 0)
-			break;
-		(void)snprintf(err, errlen, "listen %s:%u: %s", hp->host,
-		    hp->port, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 /* listeners_open - bind every configured address */
 struct listener_set *
 listeners_open(const struct gw_conf *conf, char *err, size_t errlen)
@@ -153,7 +115,9 @@ listeners_open(const struct gw_conf *conf, char *err, size_t errlen)
 			s->l = l;
 			s->hp = l->listen[j];
 			(void)str_copy(s->name, l->name, sizeof(s->name));
-			if ((s->fd = bind_one(&l->listen[j], err, errlen)) == -1) {
+			if ((s->fd = sock_bind_listen(l->listen[j].host,
+			    l->listen[j].port, LISTEN_BACKLOG, "listen", err,
+			    errlen)) == -1) {
 				listeners_free(set);
 				return NULL;
 			}

@@ -40,6 +40,7 @@
 #include "util/addr.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/sockbind.h"
 #include "util/str.h"
 
 #define HTTPD_BACKLOG	16
@@ -69,45 +70,6 @@ struct httpd {
 	unsigned		 nconn;
 	int			 fd;
 };
-
-static int
-httpd_bind(const struct hostport *hp, char *err, size_t errlen)
-{
-	struct addrinfo	 hints, *res, *ai;
-	char		 port[8];
-	int		 fd = -1, on = 1, rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	/* a numeric address (conf checks it): no DNS at start-up */
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	(void)snprintf(port, sizeof(port), "%u", hp->port);
-	if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0) {
-		(void)snprintf(err, errlen, "http_listen %s:%u: %s", hp->host,
-		    hp->port, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1)
-			continue;
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		if (ai->ai_family == AF_INET6)
-			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-			    sizeof(on));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, HTTPD_BACKLOG) == 0)
-			break;
-		(void)snprintf(err, errlen, "http_listen %s:%u: %s", hp->host,
-		    hp->port, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
 
 /* the slot of a counted connection, or NULL */
 static struct hconn *
@@ -324,7 +286,8 @@ httpd_new(struct event_base *base, const struct hostport *hp,
 			return NULL;
 		}
 	}
-	if ((h->fd = httpd_bind(hp, err, errlen)) == -1) {
+	if ((h->fd = sock_bind_listen(hp->host, hp->port, HTTPD_BACKLOG,
+	    "http_listen", err, errlen)) == -1) {
 		httpd_free(h);
 		return NULL;
 	}

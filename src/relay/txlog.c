@@ -127,6 +127,9 @@ txlog_tx(const struct txlog_tx *t)
 	char			 reply[TXLOG_REPLY_MAX], up[300];
 	size_t			 n;
 
+	/* per message: nothing is formatted when the level is off */
+	if (!log_would(GW_LOG_INFO))
+		return;
 	n = txlog_tx_fields(f, t, up, sizeof(up));
 	f[n++] = LOGK_STR("reply", txlog_reply_raw(reply, sizeof(reply),
 	    t->code, t->enh, t->text));
@@ -209,6 +212,8 @@ txlog_refused(uint64_t id, const char *what, const char *by,
 	char			 reply[TXLOG_REPLY_MAX], ev[32];
 	size_t			 n = 0;
 
+	if (!log_would(GW_LOG_INFO))
+		return;
 	(void)snprintf(ev, sizeof(ev), "relay %s refused", what);
 	f[n++] = LOGK_WORD("by", by);
 	f[n++] = LOGK_WORD("client", client);
