@@ -30,6 +30,10 @@
 #define CONF_MAX_DKIM		16	/* [dkim NAME] sections */
 #define CONF_DKIM_HEADERS	32	/* names in headers / oversign */
 #define CONF_HDR_NAME_MAX	64	/* one header field name */
+#define CONF_MAX_UPLIST		4	/* upstreams in one ordered list */
+#define CONF_MAX_ROUTES		32	/* [route NAME] sections */
+#define CONF_ROUTE_SENDERS	32	/* sender patterns in one route */
+#define CONF_ADDR_MAX		320	/* one sender pattern (RFC 5321 bounds) */
 
 /*
  * TLS levels towards the upstream.  Ordered: only TLS_NONE and
@@ -253,6 +257,36 @@ enum listen_tls {
 	LISTEN_TLS_IMPLICIT		/* TLS before the greeting (465) */
 };
 
+/* delivery on a listener: relay in step, or store and forward */
+enum delivery {
+	DELIVERY_LOCKSTEP = 0,		/* 250 only after the upstream's (default) */
+	DELIVERY_QUEUE			/* 250 once on disk; queue runner delivers */
+};
+
+/*
+ * An ordered upstream list: "upstream = a, b" on a listener or a route.
+ * The first is tried first; a failure to reach one (refused, timed out,
+ * failed TLS checks) moves on to the next (docs/queue.md).
+ */
+struct conf_uplist {
+	char		 names[CONF_MAX_UPLIST][CONF_NAME_MAX];
+	const struct conf_upstream *up[CONF_MAX_UPLIST];	/* cross-check */
+	size_t		 n;
+};
+
+/*
+ * One [route NAME] section: mail whose sender matches one of senders
+ * (relay/route.h patterns) leaves through upstreams instead of the
+ * listener's own list, on every listener.
+ */
+struct conf_route {
+	char		 name[CONF_NAME_MAX];
+	char		 senders[CONF_ROUTE_SENDERS][CONF_ADDR_MAX];	/* required */
+	size_t		 nsenders;
+	struct conf_uplist upstreams;			/* required */
+	int		 line;
+};
+
 /* verify_client: client certificates on a TLS listener */
 enum verify_client {
 	VERIFY_CLIENT_NONE = 0,		/* not asked for (default) */
@@ -266,8 +300,11 @@ struct conf_listener {
 	size_t		 nlisten;
 	struct cidr	 allow[CONF_MAX_ALLOW];	/* default 127.0.0.0/8, ::1/128 */
 	size_t		 nallow;
-	char		 upstream_name[CONF_NAME_MAX];	/* required */
+	/* upstream = a, b: required; upstream_name and upstream are the first */
+	struct conf_uplist upstreams;
+	char		 upstream_name[CONF_NAME_MAX];
 	const struct conf_upstream *upstream;	/* resolved by the cross-check */
+	enum delivery	 delivery;		/* default lockstep */
 	unsigned long long max_message_size;	/* default 50 MiB */
 	unsigned	 max_recipients;	/* default 100 */
 	char		 banner[CONF_TEXT_MAX];	/* default "<hostname> ESMTP smtpgate" */
@@ -354,12 +391,31 @@ struct gw_conf {
 	size_t		 nhttp_listen;
 	/* /readyz: an upstream reached within this many seconds is ready */
 	unsigned	 ready_window;		/* default 60 */
+	/*
+	 * failover (docs/queue.md): an upstream not reached is down for
+	 * upstream_down_time, doubled per failure in a row up to
+	 * upstream_down_time_max; a lockstep client waits at most
+	 * failover_timeout for the whole list before its 451.
+	 */
+	unsigned	 upstream_down_time;	/* seconds, default 30 */
+	unsigned	 upstream_down_time_max; /* seconds, default 600 */
+	unsigned	 failover_timeout;	/* seconds, default 120 */
+	/* store and forward (docs/queue.md), with delivery = queue */
+	char		 queue_dir[PATH_MAX];	/* default "": required then */
+	unsigned	 queue_max_messages;	/* default 10000 */
+	unsigned long long queue_max_size;	/* octets, default 1 GiB */
+	unsigned	 queue_lifetime;	/* seconds, default 5 days */
+	unsigned	 queue_retry;		/* seconds, default 5 min */
+	unsigned	 queue_retry_max;	/* seconds, default 1 hour */
+	unsigned	 queue_parallel;	/* per upstream, default 4 */
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	size_t		 nlisteners;
 	struct conf_upstream upstreams[CONF_MAX_UPSTREAMS];
 	size_t		 nupstreams;
 	struct conf_dkim dkims[CONF_MAX_DKIM];
 	size_t		 ndkims;
+	struct conf_route routes[CONF_MAX_ROUTES];
+	size_t		 nroutes;
 	struct conf_path paths[CONF_MAX_PATHS];	/* files used after start */
 	size_t		 npaths;
 	int		 refcnt;

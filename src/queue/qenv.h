@@ -79,6 +79,8 @@ struct qenv {
 	unsigned long long	 size;		/* octets of ID.msg */
 	char			*listener;	/* the listener that took it */
 	char			*client;	/* client address, for logs */
+	/* the client's login on the listener (auth = map picks the account) */
+	char			*user;
 	char			*sender;	/* without <>; "" is the null sender */
 	char			*mail_params;	/* ESMTP MAIL params sent on, or NULL */
 	char			*envid;		/* RFC 3461 ENVID (xtext), or NULL */

@@ -1,0 +1,99 @@
+/*
+ * qstore - the queue directory on disk: the crash-safe writes of
+ * docs/queue.md ("Acceptance", "Delivery") and the recovery at start.
+ *
+ * Layout: DIR/ID.msg (the message as sent, never changed), DIR/ID.env
+ * (its envelope, qenv.h), DIR/incoming/ (files being written), DIR/control
+ * (the control socket, qctl.h; not qstore's).  ID is 16 lowercase hex
+ * digits.  Every change is a new file in incoming/, fsync'd, renamed
+ * into DIR, and DIR fsync'd; the commit point of a new message is the
+ * rename of its ID.env.
+ *
+ * Synchronous, blocking file I/O (the event loop waits for the fsyncs);
+ * no events, no configuration: the caller passes what it needs.  Every
+ * function returns 0 or -1 with why set (the file and the system's
+ * reason), and never leaves a half-written file under its final name.
+ */
+#ifndef GW_QSTORE_H
+#define GW_QSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "queue/qenv.h"
+
+#define QSTORE_WHY_MAX	256
+
+struct qstore;
+struct qstore_msg;
+
+/*
+ * qstore_open - the queue directory dir: created (mode 0700) if missing
+ * with incoming/; refused if it is not a directory, not owned by this
+ * user, or open to group or others.  Recovery: everything in incoming/
+ * is removed, and so is an ID.msg without its ID.env (neither was ever
+ * acknowledged); the count of each is logged by the caller from *removed
+ * (may be NULL).
+ */
+struct qstore	*qstore_open(const char *dir, unsigned *removed, char *why,
+		    size_t whylen);
+void		 qstore_close(struct qstore *);
+const char	*qstore_dir(const struct qstore *);
+
+/*
+ * qstore_scan - every committed envelope, parsed, to fn (which may keep
+ * nothing of e past the call: it is freed after).  An envelope that does
+ * not parse is moved aside to DIR/corrupt/ID.env (with its ID.msg) and
+ * reported to bad (why), never deleted.  fn returning -1 stops the scan.
+ * Returns the number of envelopes given to fn, or -1.
+ */
+int	qstore_scan(struct qstore *,
+	    int (*fn)(void *arg, const struct qenv *e, unsigned long long
+	    msgsize),
+	    void (*bad)(void *arg, uint64_t id, const char *why), void *arg,
+	    char *why, size_t whylen);
+
+/* qstore_new_id - a fresh id: random, not in use in the directory */
+uint64_t qstore_new_id(struct qstore *);
+
+/*
+ * Writing a new message: qstore_msg_begin() creates incoming/ID.msg;
+ * qstore_msg_write() appends (buffered); qstore_msg_commit() fsyncs it,
+ * renames it to ID.msg, writes ID.env from e (e->id must be id and
+ * e->size is set from what was written), fsyncs, renames, fsyncs the
+ * directory: only on 0 may the client be told 250.  On -1 nothing of
+ * the message is left.  qstore_msg_abort() drops it.  Commit and abort
+ * free m.
+ */
+struct qstore_msg *qstore_msg_begin(struct qstore *, uint64_t id, char *why,
+		    size_t whylen);
+int	qstore_msg_write(struct qstore_msg *, const void *, size_t, char *why,
+	    size_t whylen);
+unsigned long long qstore_msg_size(const struct qstore_msg *);
+int	qstore_msg_commit(struct qstore_msg *, struct qenv *e, char *why,
+	    size_t whylen);
+void	qstore_msg_abort(struct qstore_msg *);
+
+/*
+ * qstore_env_save - rewrite ID.env whole from e (new file, fsync,
+ * rename, directory fsync).
+ */
+int	qstore_env_save(struct qstore *, const struct qenv *e, char *why,
+	    size_t whylen);
+/* qstore_env_load - read and parse ID.env into *e (qenv_free it) */
+int	qstore_env_load(struct qstore *, uint64_t id, struct qenv *e,
+	    char *why, size_t whylen);
+/*
+ * qstore_remove - the message is done: ID.env first (so that a crash
+ * between leaves an orphan .msg, removed at the next start), then
+ * ID.msg, then a directory fsync.
+ */
+int	qstore_remove(struct qstore *, uint64_t id, char *why, size_t whylen);
+/* qstore_msg_fd - ID.msg open for reading (O_CLOEXEC), or -1 */
+int	qstore_msg_fd(struct qstore *, uint64_t id, char *why, size_t whylen);
+
+/* qstore_id_parse - "3f2a9c0d11e84b27" to *id: 0, or -1 if not 16 hex */
+int	qstore_id_parse(const char *s, uint64_t *id);
+
+#endif
