@@ -192,6 +192,12 @@ reload(char *why, size_t wlen)
 		(void)snprintf(why, wlen, "%s (%d error(s))", first, nerr);
 		return -1;
 	}
+	if (relay_queue_check(nconf, err, sizeof(err)) == -1) {
+		log_error("reload: %s; keeping the running configuration", err);
+		(void)snprintf(why, wlen, "%s", err);
+		conf_unref(nconf);
+		return -1;
+	}
 	nenv = relay_env_new(base, dns, nconf, err, sizeof(err));
 	conf_unref(nconf);	/* the env holds its own reference */
 	if (nenv == NULL) {
@@ -224,6 +230,7 @@ reload(char *why, size_t wlen)
 	relay_env_retire(env);
 	relay_env_unref(env);
 	env = nenv;
+	relay_queue_use(env);
 	/* after SIGTERM nothing new may open: the drain waits for it all */
 	if (draining)
 		relay_env_shutdown(env);
@@ -334,6 +341,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		    (int)sig, relay_session_count());
 		listeners_stop(listeners);
 		relay_drain_all();
+		relay_queue_drain();
 		/* idle upstream connections say QUIT; in use ones when back */
 		relay_env_shutdown(env);
 		(void)gettimeofday(&drain_deadline, NULL);
@@ -718,6 +726,8 @@ main(int argc, char *argv[])
 	    drain_ev == NULL || event_add(sig_hup, NULL) == -1 ||
 	    event_add(sig_term, NULL) == -1 || event_add(sig_int, NULL) == -1)
 		fatalx("cannot set up signal events");
+	if (relay_queue_start(env, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	relay_env_warm(env);
 	log_info("ready");
 	notify_ready(conf);
@@ -729,6 +739,7 @@ main(int argc, char *argv[])
 	httpd = NULL;
 	listeners_free(listeners);
 	listeners = NULL;
+	relay_queue_stop();
 	event_free(sig_hup);
 	event_free(sig_term);
 	event_free(sig_int);

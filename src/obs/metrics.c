@@ -569,11 +569,32 @@ fmt_failures(const struct metrics *m, struct buf *b)
 	return 0;
 }
 
+/* fmt_queue - the store-and-forward queue, when there is one */
+static int
+fmt_queue(const struct metrics *m, struct buf *b)
+{
+	if (!m->queue)
+		return 0;
+	if (head(b, "smtpgate_queue_messages", "gauge",
+	    "Messages in the queue (queue_dir).") == -1 ||
+	    sample(b, "smtpgate_queue_messages", "", m->queue_messages) == -1 ||
+	    head(b, "smtpgate_queue_bytes", "gauge",
+	    "Octets of the messages in the queue.") == -1 ||
+	    sample(b, "smtpgate_queue_bytes", "", m->queue_bytes) == -1 ||
+	    head(b, "smtpgate_queue_oldest_age_seconds", "gauge",
+	    "Age of the oldest message waiting in the queue (0: empty).") ==
+	    -1 || sample(b, "smtpgate_queue_oldest_age_seconds", "",
+	    m->queue_oldest_age) == -1)
+		return -1;
+	return 0;
+}
+
 /* metrics_format - the whole exposition */
 int
 metrics_format(const struct metrics *m, struct buf *out)
 {
-	if (fmt_sessions(m, out) == -1 || fmt_tx(m, out) == -1 ||
+	if (fmt_sessions(m, out) == -1 || fmt_queue(m, out) == -1 ||
+	    fmt_tx(m, out) == -1 ||
 	    fmt_upstreams(m, out) == -1 || fmt_failures(m, out) == -1)
 		return -1;
 	return 0;

@@ -111,6 +111,10 @@ struct metrics {
 	uint64_t	 auth[MX_AUTH_MAX];
 	uint64_t	 dkim[MX_DKIM_MAX];
 	uint64_t	 sessions;		/* gauge, set before a format */
+	/* delivery = queue: gauges set before a format; queue 0: none */
+	int		 queue;
+	uint64_t	 queue_messages, queue_bytes;
+	uint64_t	 queue_oldest_age;	/* seconds */
 	uint64_t	 reloads_ok, reloads_failed;
 	int		 last_reload_failed;	/* the last SIGHUP kept the old */
 	struct mx_hist	 txtime;		/* MAIL to final reply, seconds */

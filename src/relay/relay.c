@@ -29,6 +29,7 @@
 #include "obs/metrics.h"
 #include "relay/relay.h"
 #include "relay/relay_local.h"
+#include "relay/relay_queue.h"
 #include "relay/relay_qp.h"
 #include "relay/signers.h"
 #include "relay/spool.h"
@@ -65,8 +66,6 @@ static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_fail_rcpt(struct relay *, enum gw_fail);
 static const char *relay_from(const struct relay *);
 static void	relay_fail_tx(struct relay *, enum gw_fail);
-static void	relay_tx_reply(struct relay *, int, const char *,
-		    const char *, int);
 static void	relay_slow_reply(struct relay *, int);
 static void	relay_auth_secret(void *, const struct secret_cred *,
 		    const char *);
@@ -184,7 +183,7 @@ relay_drain_all(void)
 unsigned
 relay_session_count(void)
 {
-	return nrelays + relay_env_nupstreams();
+	return nrelays + relay_env_nupstreams() + relay_queue_active();
 }
 
 /* relay_sessions_active - client sessions open */
@@ -330,8 +329,9 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text,
 	t.nrcpt = r->nrcpt;
 	t.size = r->spool != NULL ? spool_size(r->spool) :
 	    relay_stream_size(r);
-	t.host = r->up->host;
-	t.port = r->up->port;
+	/* delivery = queue: the upstream comes later (relay_qjob.c) */
+	t.host = r->l->delivery == DELIVERY_QUEUE ? "queue" : r->up->host;
+	t.port = r->l->delivery == DELIVERY_QUEUE ? 0 : r->up->port;
 	/* kept from tx_ready: the client may be gone (a timeout at the dot) */
 	t.tls = r->up_tls[0] != '\0' ? r->up_tls : "none";
 	t.resumed = r->up_resumed;
@@ -354,7 +354,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text,
  * relay_tx_reply - end the transaction towards the client: the log line
  * and the reply carry the same code, enhanced code and text.
  */
-static void
+void
 relay_tx_reply(struct relay *r, int code, const char *enh, const char *text,
     int cls)
 {
@@ -410,6 +410,10 @@ srv_mail(void *arg, const struct smtp_path *from)
 	r->retried = 0;
 	uptx_begin(r->tx);
 	(void)clock_gettime(CLOCK_MONOTONIC, &r->tx_start);
+	if (r->l->delivery == DELIVERY_QUEUE) {
+		relay_q_mail(r);
+		return;
+	}
 	/*
 	 * pool_max_messages holds within one client session too: a
 	 * connection that carried that many says QUIT and the session
@@ -706,6 +710,10 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
 	if (relay_rate_rcpt(r))
 		return;
+	if (r->l->delivery == DELIVERY_QUEUE) {
+		relay_q_rcpt(r, to);
+		return;
+	}
 	if (!uptx_ready(r->tx)) {
 		relay_fail_rcpt(r, uptx_lost(r->tx) != FAIL_NONE ?
 		    uptx_lost(r->tx) : FAIL_CLOSED);
@@ -777,6 +785,7 @@ srv_rset(void *arg)
 	r->spool = NULL;
 	relay_stream_free(r);
 	relay_dkim_reset(r);
+	relay_q_rset(r);
 	if (uptx_rset(r->tx) == 0) {
 		relay_enter(r, R_RSET);
 		return;
@@ -834,7 +843,7 @@ srv_data_begin(void *arg)
 	char		 hdr[RECEIVED_MAX];
 	int		 n = 0;
 
-	if (!uptx_ready(r->tx))
+	if (r->l->delivery != DELIVERY_QUEUE && !uptx_ready(r->tx))
 		return -1;
 	if (relay_stream_wanted(r))
 		return relay_data_stream(r);
@@ -949,7 +958,7 @@ srv_data_end(void *arg)
 			relay_fail_tx(r, cls);
 		return;
 	}
-	if (!uptx_ready(r->tx)) {
+	if (r->l->delivery != DELIVERY_QUEUE && !uptx_ready(r->tx)) {
 		relay_fail_tx(r, uptx_lost(r->tx) != FAIL_NONE ?
 		    uptx_lost(r->tx) : FAIL_CLOSED);
 		return;
@@ -974,6 +983,10 @@ srv_data_end(void *arg)
 	}
 	if (r->dkim == RD_UNSIGNED && r->l->dkim_required) {
 		relay_dkim_refuse(r, 550, "5.7.1", DKIM_TEXT_REQUIRED);
+		return;
+	}
+	if (r->l->delivery == DELIVERY_QUEUE) {
+		relay_q_commit(r);
 		return;
 	}
 	relay_enter(r, R_DATA);
@@ -1013,6 +1026,7 @@ srv_closed(void *arg, const char *reason)
 	relay_auth_settle(r);
 	if (r->ev_authdelay != NULL)
 		event_free(r->ev_authdelay);
+	relay_q_free(r);
 	free(r->from);
 	free(r->auth_text);
 	txlog_rcpts_free(&r->accepted);

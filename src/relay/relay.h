@@ -51,6 +51,25 @@ void	relay_env_gauges(struct relay_env *);
  * (users_file), for -t: every error to err as "FILE:LINE: why".  Returns
  * the number of files that failed.
  */
+/*
+ * Store and forward (docs/queue.md; relay_qrun.c).  relay_queue_start -
+ * open queue_dir (if set) and start delivering, after the privilege
+ * drop; relay_queue_check - -1 if a reload to nc cannot keep the queue
+ * (queue_dir changed); relay_queue_use - deliveries start under env
+ * from now on; relay_queue_drain - none starts any more;
+ * relay_queue_active - deliveries running; relay_queue_gauges - depth,
+ * octets, the oldest's arrival (unix seconds, 0 if empty);
+ * relay_queue_stop - at exit.
+ */
+int	relay_queue_start(struct relay_env *, char *err, size_t errlen);
+int	relay_queue_check(const struct gw_conf *nc, char *err, size_t errlen);
+void	relay_queue_use(struct relay_env *);
+void	relay_queue_drain(void);
+unsigned relay_queue_active(void);
+void	relay_queue_gauges(unsigned *count, unsigned long long *bytes,
+	    int64_t *oldest);
+void	relay_queue_stop(void);
+
 int	relay_check_conf(const struct gw_conf *, void (*err)(void *,
 	    const char *), void *arg);
 

@@ -45,6 +45,7 @@ struct uptx;
 struct upcred_facts;
 struct mx_up;
 struct relay_probe;
+struct qenv;
 
 struct relay_env {
 	struct event_base	*base;
@@ -122,6 +123,7 @@ struct relay {
 	int			 auth_code;
 	char			 auth_enh[16];
 	char			*auth_text;
+	struct qenv		*qe;		/* delivery = queue: the envelope */
 	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
 	int			 dmsg_full;	/* unsignable: stop feeding it */
 	size_t			 recvlen;	/* our Received header, spooled first */
@@ -159,6 +161,9 @@ struct relay *relay_find(uint64_t);
 void	relay_reply(struct relay *, enum smtp_reply_cmd,
 	    const struct smtp_reply *);
 void	relay_close_upstream(struct relay *);
+/* relay_tx_reply - the transaction's end: its log line, then the reply */
+void	relay_tx_reply(struct relay *, int code, const char *enh,
+	    const char *text, int cls);
 /* relay_cred_facts - upcred's facts for r, before inject or passthrough's */
 void	relay_cred_facts(struct relay *, struct upcred_facts *);
 void	relay_open_upstream(struct relay *, const struct upcred_facts *);

@@ -205,9 +205,20 @@ relay_env_ready(struct relay_env *env, char *why, size_t len)
 void
 relay_env_gauges(struct relay_env *env)
 {
-	size_t	 i;
+	size_t			 i;
+	unsigned		 qn;
+	unsigned long long	 qb;
+	int64_t			 qold, now = (int64_t)time(NULL);
 
 	gw_metrics.sessions = relay_sessions_active();
+	gw_metrics.queue = env->conf->queue_dir[0] != '\0';
+	if (gw_metrics.queue) {
+		relay_queue_gauges(&qn, &qb, &qold);
+		gw_metrics.queue_messages = qn;
+		gw_metrics.queue_bytes = qb;
+		gw_metrics.queue_oldest_age = qold > 0 && qold < now ?
+		    (uint64_t)(now - qold) : 0;
+	}
 	for (i = 0; i < gw_metrics.nup; i++)
 		gw_metrics.up[i].idle = 0;
 	for (i = 0; i < env->nuprt; i++)

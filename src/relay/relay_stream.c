@@ -59,7 +59,8 @@ struct relay_stream {
 int
 relay_stream_wanted(const struct relay *r)
 {
-	if (!r->l->stream_data)
+	/* delivery = queue: the whole message goes to the store first */
+	if (!r->l->stream_data || r->l->delivery == DELIVERY_QUEUE)
 		return 0;
 	if (r->l->long_lines == LONG_LINES_ENCODE)
 		return 0;

@@ -108,7 +108,10 @@ txlog_tx_fields(struct log_field *f, const struct txlog_tx *t, char *up,
 	f[n++] = LOGK_ADDR("from", t->from);
 	f[n++] = LOGK_UINT("rcpts", t->nrcpt);
 	f[n++] = LOGK_UINT("size", t->size);
-	(void)snprintf(up, uplen, "%s:%u", t->host, t->port);
+	if (t->port == 0)	/* delivery = queue: "queue" */
+		(void)snprintf(up, uplen, "%s", t->host);
+	else
+		(void)snprintf(up, uplen, "%s:%u", t->host, t->port);
 	f[n++] = LOGK_WORD("upstream", up);
 	f[n++] = LOGK_STR("tls", t->tls);
 	f[n++] = LOGK_BOOL("resumed", t->resumed);
