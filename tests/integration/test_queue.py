@@ -1,0 +1,311 @@
+#!/usr/bin/python3
+"""Store and forward (issue 15, section 1): delivery = queue on a listener,
+against upstream.py (aiosmtpd) on loopback.
+
+The client's 250 comes from the store, the upstream gets the message later;
+what the upstream stored, the queue directory's files and the gateway's
+log lines are the evidence.  Bounces are parsed with Python's email
+package, as a mail client would read them."""
+
+import email
+import email.policy
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True	# keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import (Gateway, Upstream, check, check_reply,  # noqa: E402
+                    free_port, newdir, sample_message, transaction,
+                    wait_for)
+
+SENDER = "sender@example.test"
+
+
+def queue_conf(qdir, **extra):
+    g = {"queue_dir": qdir, "queue_retry": "1s", "queue_retry_max": "2s"}
+    g.update(extra)
+    return g
+
+
+def queued_files(qdir):
+    return sorted(f for f in os.listdir(qdir)
+                  if re.fullmatch(r"[0-9a-f]{16}\.(msg|env)", f))
+
+
+def message(subject, mid):
+    return (("From: <%s>\r\nTo: <rcpt@example.test>\r\nSubject: %s\r\n"
+             "Message-ID: <%s@example.test>\r\n\r\nbody of %s\r\n.dot "
+             "line\r\n") % (SENDER, subject, mid, mid)).encode()
+
+
+def send(gw, rcpts, msg, sender=SENDER):
+    with gw.client() as c:
+        c.start()
+        out = transaction(c, sender, rcpts, msg)
+        c.cmd("QUIT")
+    return out
+
+
+def queue_cmd(gw, *args):
+    """smtpgate queue -c FILE args...: (exit status, stdout, stderr)."""
+    p = subprocess.run([gwtest.BIN, "queue", "-c", gw.path] + list(args),
+                       capture_output=True, text=True,
+                       timeout=20 * gwtest.TIME_SCALE)
+    return p.returncode, p.stdout, p.stderr
+
+
+# ---------------------------------------------------------------- tests
+
+def test_queued_then_delivered():
+    """250 "queued as ID" from the store; the upstream then gets the
+    message byte for byte after our Received line; the files go."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    msg = sample_message("queued")
+    out = send(gw, ["a@example.test", "b@example.test"], msg)
+    check_reply(out[-1], 250, "2.0.0", "final dot")
+    m = re.search(r"queued as ([0-9a-f]{16})", out[-1].text)
+    check(m is not None, "no queue id in %r", out[-1].text)
+    got = up.wait_messages(1, timeout=10)
+    check(len(got) == 1, "want 1 message upstream, got %d", len(got))
+    check(got[0].data.endswith(msg), "the message changed on its way")
+    check(sorted(got[0].rcpt_tos) == ["a@example.test", "b@example.test"],
+          "recipients %r", got[0].rcpt_tos)
+    check(got[0].mail_from == SENDER, "sender %r", got[0].mail_from)
+    wait_for(lambda: not queued_files(qdir), 5)
+    check(oct(os.stat(qdir).st_mode & 0o777) == "0o700",
+          "queue_dir mode %o", os.stat(qdir).st_mode & 0o777)
+    log = gw.log()
+    check(re.search(r"rcpt=done to=a@example.test status=sent", log) or
+          re.search(r"queue .*to=\"?a@example.test\"? status=sent", log),
+          "no delivery line for a@ in the log")
+
+
+def test_retry_until_up():
+    """The upstream down: every message is queued (250), the attempts back
+    off (the log shows them), and all arrive once it is up."""
+    port = free_port()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(gateway=queue_conf(qdir), listener={"delivery": "queue"},
+                 upstream_conf={"port": str(port), "connect_timeout": "2"})
+    for i in range(3):
+        out = send(gw, ["r%d@example.test" % i], message("retry %d" % i,
+                   "retry%d" % i))
+        check_reply(out[-1], 250, "2.0.0", "final dot %d" % i)
+    gw.wait_log(r"deferred=yes attempt=2", timeout=15)
+    check(len(queued_files(qdir)) == 6, "want 3 messages queued: %r",
+          queued_files(qdir))
+    up = Upstream(extra=["--port", str(port)])
+    got = up.wait_messages(3, timeout=20)
+    check(len(got) == 3, "want 3 delivered, got %d", len(got))
+    check(len({m.rcpt_tos[0] for m in got}) == 3, "duplicates: %r",
+          [m.rcpt_tos for m in got])
+    wait_for(lambda: not queued_files(qdir), 5)
+    # the backoff: a next_in for each deferral, growing up to the maximum
+    nexts = [int(n) for n in re.findall(r"deferred=yes attempt=\d+ "
+                                        r"next_in=(\d+)", gw.log())]
+    check(nexts and max(nexts) <= 3 and min(nexts) >= 1,
+          "backoff outside 1..2 s +- jitter: %r", nexts)
+
+
+def parse_dsn(data):
+    return email.message_from_bytes(data, policy=email.policy.default)
+
+
+def test_bounce_one_of_two():
+    """A 550 for one recipient of two: the other is delivered, and one DSN
+    goes to the sender, naming only the failed one; a null-sender message
+    that fails gets none."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    msg = message("bounce me", "bounce1")
+    out = send(gw, ["good@example.test", "reject-me@example.test"], msg)
+    check_reply(out[-1], 250, "2.0.0", "final dot")
+    got = up.wait_messages(2, timeout=15)
+    orig = [m for m in got if m.mail_from == SENDER]
+    dsns = [m for m in got if m.mail_from == ""]
+    check(len(orig) == 1 and orig[0].rcpt_tos == ["good@example.test"],
+          "original: %r", got)
+    check(len(dsns) == 1 and dsns[0].rcpt_tos == [SENDER],
+          "want one DSN to the sender: %r", got)
+    d = parse_dsn(dsns[0].data)
+    check(d.get_content_type() == "multipart/report", "type %s",
+          d.get_content_type())
+    check(d.get_param("report-type") == "delivery-status",
+          "report-type %r", d.get_param("report-type"))
+    parts = list(d.iter_parts())
+    check(len(parts) == 3, "want 3 parts, got %d", len(parts))
+    status = parts[1]
+    check(status.get_content_type() == "message/delivery-status",
+          "second part %s", status.get_content_type())
+    text = status.as_string()
+    check("reject-me@example.test" in text, "failed rcpt not reported")
+    check("good@example.test" not in text, "the delivered one reported")
+    check(re.search(r"Action: failed", text) and
+          re.search(r"Status: 5\.1\.1", text), "fields: %r", text)
+    check(b"Subject: bounce me" in parts[2].as_bytes(),
+          "the original's headers are not returned")
+    wait_for(lambda: not queued_files(qdir), 5)
+    # the null sender: no DSN
+    n = len(up.messages())
+    out = send(gw, ["reject-again@example.test"],
+               message("null", "null1"), sender="")
+    check_reply(out[-1], 250, "2.0.0", "null sender's dot")
+    gw.wait_log(r"no bounce for 1 failed recipient\(s\): null sender",
+                timeout=10)
+    time.sleep(1.5)
+    check(len(up.messages()) == n, "something was sent for <>: %r",
+          up.messages()[n:])
+
+
+def test_queue_full():
+    """queue_max_messages reached: MAIL gets 452 4.3.1; nothing is lost
+    (the queued ones are delivered once the upstream is up)."""
+    port = free_port()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(gateway=queue_conf(qdir, queue_max_messages="2"),
+                 listener={"delivery": "queue"},
+                 upstream_conf={"port": str(port), "connect_timeout": "2"})
+    for i in range(2):
+        out = send(gw, ["f%d@example.test" % i], message("full", "f%d" % i))
+        check_reply(out[-1], 250, "2.0.0", "dot %d" % i)
+    with gw.client() as c:
+        c.start()
+        r = c.cmd("MAIL FROM:<%s>" % SENDER)
+        check_reply(r, 452, "4.3.1", "MAIL past queue_max_messages")
+        c.cmd("QUIT")
+    up = Upstream(extra=["--port", str(port)])
+    check(len(up.wait_messages(2, timeout=20)) == 2, "not all delivered")
+
+
+def test_unwritable_store():
+    """The store cannot be written (incoming/ replaced by a file): the
+    final dot gets 452 4.3.1, the client keeps the message; once it is
+    back, the next message is queued and delivered."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    inc = os.path.join(qdir, "incoming")
+    os.rename(inc, inc + ".away")
+    with open(inc, "w") as f:
+        f.write("not a directory\n")
+    out = send(gw, ["w@example.test"], message("unwritable", "w1"))
+    check_reply(out[-1], 452, "4.3.1", "dot with the store broken")
+    os.unlink(inc)
+    os.rename(inc + ".away", inc)
+    out = send(gw, ["w@example.test"], message("writable", "w2"))
+    check_reply(out[-1], 250, "2.0.0", "dot with the store back")
+    got = up.wait_messages(1, timeout=10)
+    check(len(got) == 1 and b"writable" in got[0].data, "got %r", got)
+
+
+def test_restart_keeps_queue():
+    """Messages queued while the upstream is down survive a restart of
+    the gateway (SIGTERM, start again) and are delivered after it."""
+    port = free_port()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(gateway=queue_conf(qdir, queue_retry="30s",
+                                    queue_retry_max="60s"),
+                 listener={"delivery": "queue"},
+                 upstream_conf={"port": str(port), "connect_timeout": "2"})
+    for i in range(2):
+        out = send(gw, ["k%d@example.test" % i], message("keep", "k%d" % i))
+        check_reply(out[-1], 250, "2.0.0", "dot %d" % i)
+    gw.wait_log(r"deferred=yes attempt=1", timeout=10)
+    gw.stop()
+    check(len(queued_files(qdir)) == 4, "files %r", queued_files(qdir))
+    up = Upstream(extra=["--port", str(port)])
+    gw.start()
+    gw.wait_log(r"queue: .* holds 2 message", timeout=10)
+    # deferred for 30 s: flush them now through the control socket
+    rc, outp, err = queue_cmd(gw, "flush")
+    check(rc == 0, "flush: %d %s %s", rc, outp, err)
+    check(len(up.wait_messages(2, timeout=15)) == 2, "not delivered")
+
+
+def test_control_commands():
+    """smtpgate queue: list, show, hold, release, flush, delete."""
+    port = free_port()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(gateway=queue_conf(qdir, queue_retry="60s",
+                                    queue_retry_max="120s"),
+                 listener={"delivery": "queue"},
+                 upstream_conf={"port": str(port), "connect_timeout": "1"})
+    ids = []
+    for i in range(2):
+        out = send(gw, ["c%d@example.test" % i], message("ctl", "c%d" % i))
+        ids.append(re.search(r"queued as ([0-9a-f]{16})",
+                             out[-1].text).group(1))
+    gw.wait_log(r"deferred=yes attempt=1 .*\n(.|\n)*deferred=yes "
+                r"attempt=1", timeout=10)
+    rc, outp, err = queue_cmd(gw, "list")
+    check(rc == 0 and all(i in outp for i in ids), "list: %d %r %r", rc,
+          outp, err)
+    rc, outp, err = queue_cmd(gw, "show", ids[0])
+    check(rc == 0 and "c0@example.test" in outp, "show: %r %r", outp, err)
+    check(oct(os.stat(os.path.join(qdir, "control")).st_mode & 0o777) ==
+          "0o600", "control socket mode")
+    rc, outp, err = queue_cmd(gw, "hold", ids[0])
+    check(rc == 0, "hold: %r", err)
+    rc, outp, err = queue_cmd(gw, "list")
+    check(re.search(ids[0] + r" hold", outp), "not held: %r", outp)
+    rc, outp, err = queue_cmd(gw, "delete", ids[1])
+    check(rc == 0, "delete: %r", err)
+    check(not os.path.exists(os.path.join(qdir, ids[1] + ".env")),
+          "deleted message still on disk")
+    rc, outp, err = queue_cmd(gw, "show", "0123456789abcdef")
+    check(rc == 1 and "error" in err + outp, "unknown id: %d %r %r", rc,
+          outp, err)
+    rc, outp, err = queue_cmd(gw, "bogus")
+    check(rc == 2, "bad command: %d %r %r", rc, outp, err)
+    up = Upstream(extra=["--port", str(port)])
+    rc, outp, err = queue_cmd(gw, "flush", ids[0])
+    check(rc == 1, "flush of a held message should fail: %r", outp)
+    rc, outp, err = queue_cmd(gw, "release", ids[0])
+    check(rc == 0, "release: %r", err)
+    got = up.wait_messages(1, timeout=15)
+    check(len(got) == 1 and got[0].rcpt_tos == ["c0@example.test"],
+          "after release: %r", got)
+    time.sleep(1)
+    check(len(up.messages()) == 1, "the deleted one was delivered")
+
+
+def test_failover_in_queue():
+    """upstream = a, b with a refusing connections: the runner delivers
+    through b, and the log names the failover."""
+    b = Upstream()
+    dead = free_port()
+    qdir = os.path.join(newdir("queue"), "q")
+    p = gwtest.pki()
+    text = gwtest.ini([
+        ("gateway", {"hostname": "gw.test", "log_level": "debug",
+                     "queue_dir": qdir, "queue_retry": "1s",
+                     "queue_retry_max": "2s"}),
+        ("listener test", {"listen": "127.0.0.1:%d" % free_port(),
+                           "upstream": "a, b", "delivery": "queue"}),
+        ("upstream a", {"host": "127.0.0.1", "port": str(dead),
+                        "tls": "starttls", "ca_file": p["ca-bundle"],
+                        "tls_name": "localhost", "connect_timeout": "2"}),
+        ("upstream b", {"host": "127.0.0.1", "port": str(b.port),
+                        "tls": "starttls", "ca_file": p["ca-bundle"],
+                        "tls_name": "localhost", "connect_timeout": "2"}),
+    ])
+    port = int(re.search(r"listen = 127.0.0.1:(\d+)", text).group(1))
+    gw = Gateway(text=text, port=port)
+    out = send(gw, ["fo@example.test"], message("failover", "fo1"))
+    check_reply(out[-1], 250, "2.0.0", "final dot")
+    check(len(b.wait_messages(1, timeout=10)) == 1, "not delivered by b")
+    gw.wait_log(r"failover upstream=a class=connect next=b", timeout=5)
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
