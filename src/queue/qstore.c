@@ -8,7 +8,10 @@
  * fsync'd: the rename is atomic, so a crash leaves the old file or the
  * new one under the final name, never half of one.  incoming/ itself is
  * not fsync'd: whatever is left there (even a name that a crash kept in
- * both directories) is removed at the next start.
+ * both directories) is removed at the next start.  A new message's two
+ * renames share one directory fsync: a crash before it (no 250 yet) may
+ * leave either name or both, and the next start removes an ID.msg alone
+ * and moves an ID.env alone to corrupt/.
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -60,6 +63,8 @@ static int	write_env(struct qstore *, const char *, const char *, size_t,
 		    char *, size_t);
 static int	read_env(struct qstore *, const char *, char **, size_t *,
 		    int *);
+static int	msg_flush(struct qstore_msg *);
+static const char *msg_finish(struct qstore_msg *);
 static int	move_aside(struct qstore *, uint64_t, char *, size_t);
 static int	scan_one(struct qstore *, uint64_t, struct qenv *,
 		    unsigned long long *, int *, char *, size_t);
@@ -427,6 +432,26 @@ msg_flush(struct qstore_msg *m)
 	return m->err == 0 ? 0 : -1;
 }
 
+/*
+ * msg_finish - the rest of the buffer written, the file fsync'd and
+ * closed: NULL, or the step that failed (errno set).
+ */
+static const char *
+msg_finish(struct qstore_msg *m)
+{
+	int	r;
+
+	if (msg_flush(m) == -1) {
+		errno = m->err;
+		return "write";
+	}
+	if (fsync(m->fd) == -1)
+		return "fsync";
+	r = close(m->fd);
+	m->fd = -1;
+	return r == -1 ? "close" : NULL;
+}
+
 /* qstore_msg_write - append; buffered, as the relay writes in pieces */
 int
 qstore_msg_write(struct qstore_msg *m, const void *p, size_t len,
@@ -521,9 +546,9 @@ qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
 {
 	struct qstore	*qs = m->qs;
 	char		 env[QSTORE_NAME], *text = NULL, ewhy[QSTORE_WHY_MAX];
-	const char	*op = "write";
+	const char	*op;
 	size_t		 len;
-	int		 err, renamed = 0;
+	int		 renamed = 0;
 
 	id_name(env, m->id, ".env");
 	if (e->id != m->id) {
@@ -536,12 +561,10 @@ qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
 		qs_why(qs, why, whylen, 0, "%s: %s", env, ewhy);
 		goto fail;
 	}
-	if (msg_flush(m) == -1 || (op = "fsync", fsync(m->fd)) == -1 ||
-	    (op = "close", err = close(m->fd), m->fd = -1, err) == -1 ||
-	    (op = "rename", renameat(qs->ifd, m->name, qs->dfd, m->name)) ==
-	    -1) {
-		qs_why(qs, why, whylen, m->err != 0 ? m->err : errno,
-		    "incoming/%s: %s", m->name, op);
+	if ((op = msg_finish(m)) != NULL ||
+	    renameat(qs->ifd, m->name, qs->dfd, m->name) == -1) {
+		qs_why(qs, why, whylen, errno, "incoming/%s: %s", m->name,
+		    op != NULL ? op : "rename");
 		goto fail;
 	}
 	renamed = 1;
