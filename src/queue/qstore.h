@@ -44,9 +44,11 @@ const char	*qstore_dir(const struct qstore *);
 /*
  * qstore_scan - every committed envelope, parsed, to fn (which may keep
  * nothing of e past the call: it is freed after).  An envelope that does
- * not parse is moved aside to DIR/corrupt/ID.env (with its ID.msg) and
- * reported to bad (why), never deleted.  fn returning -1 stops the scan.
- * Returns the number of envelopes given to fn, or -1.
+ * not parse, names another id or has no ID.msg is moved aside to
+ * DIR/corrupt/ID.env (with its ID.msg) and reported to bad (why), never
+ * deleted.  fn returning -1 stops the scan, and qstore_scan returns -1
+ * (the scan is not complete).  Returns the number of envelopes given to
+ * fn, or -1.
  */
 int	qstore_scan(struct qstore *,
 	    int (*fn)(void *arg, const struct qenv *e, unsigned long long
@@ -54,7 +56,10 @@ int	qstore_scan(struct qstore *,
 	    void (*bad)(void *arg, uint64_t id, const char *why), void *arg,
 	    char *why, size_t whylen);
 
-/* qstore_new_id - a fresh id: random, not in use in the directory */
+/*
+ * qstore_new_id - a fresh id: random, not in use in the directory; 0
+ * (refused by qstore_msg_begin) if none was found in a few tries
+ */
 uint64_t qstore_new_id(struct qstore *);
 
 /*

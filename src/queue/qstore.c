@@ -1,0 +1,899 @@
+/*
+ * qstore.c - the queue directory on disk (qstore.h).
+ *
+ * All file access goes through two directory fds held from qstore_open
+ * (DIR and DIR/incoming), so a rename of the queue directory's parent
+ * cannot redirect a write, and every name is one component.  Every new
+ * file is written in incoming/, fsync'd, renamed into DIR and DIR
+ * fsync'd: the rename is atomic, so a crash leaves the old file or the
+ * new one under the final name, never half of one.  incoming/ itself is
+ * not fsync'd: whatever is left there (even a name that a crash kept in
+ * both directories) is removed at the next start.  A new message's two
+ * renames share one directory fsync: a crash before it (no 250 yet) may
+ * leave either name or both, and the next start removes an ID.msg alone
+ * and moves an ID.env alone to corrupt/.
+ */
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue/qstore.h"
+#include "util/str.h"
+
+#define QSTORE_BUF	(64u * 1024)	/* qstore_msg_write's buffer */
+#define QSTORE_NAME	32		/* "0123456789abcdef.msg" and NUL */
+#define QSTORE_ID_TRIES	16		/* qstore_new_id's bound */
+
+struct qstore {
+	int	 dfd;		/* DIR */
+	int	 ifd;		/* DIR/incoming */
+	char	 dir[PATH_MAX];
+};
+
+struct qstore_msg {
+	struct qstore		*qs;
+	uint64_t		 id;
+	int			 fd;		/* incoming/ID.msg */
+	int			 err;		/* sticky errno of a write */
+	unsigned long long	 size;
+	size_t			 buflen;
+	char			 name[QSTORE_NAME];
+	char			 buf[QSTORE_BUF];
+};
+
+static void	qs_why(const struct qstore *, char *, size_t, int,
+		    const char *, ...) __attribute__((format(printf, 5, 6)));
+static int	write_all(int, const void *, size_t);
+static void	id_name(char *, uint64_t, const char *);
+static int	name_id(const char *, const char *, uint64_t *);
+static int	dir_check(int, const char *, char *, size_t);
+static int	sub_open(int, const char *, const char *, char *, size_t);
+static int	recover(struct qstore *, unsigned *, char *, size_t);
+static int	write_env(struct qstore *, const char *, const char *, size_t,
+		    char *, size_t);
+static int	read_env(struct qstore *, const char *, char **, size_t *,
+		    int *);
+static int	msg_flush(struct qstore_msg *);
+static const char *msg_finish(struct qstore_msg *);
+static int	move_aside(struct qstore *, uint64_t, char *, size_t);
+static int	scan_one(struct qstore *, uint64_t, struct qenv *,
+		    unsigned long long *, int *, char *, size_t);
+
+/*
+ * qs_why - "DIR/what: strerror(err)" into why, or "DIR/what" for err 0.
+ * A long DIR cuts the end off: the reason is still readable in logs.
+ */
+static void
+qs_why(const struct qstore *qs, char *why, size_t whylen, int err,
+    const char *fmt, ...)
+{
+	char	what[QSTORE_WHY_MAX + 64];
+	va_list	ap;
+	int	n;
+
+	if (why == NULL || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (err != 0)
+		n = snprintf(why, whylen, "%s/%s: %s", qs->dir, what,
+		    strerror(err));
+	else
+		n = snprintf(why, whylen, "%s/%s", qs->dir, what);
+	(void)n;
+}
+
+static int
+write_all(int fd, const void *p, size_t len)
+{
+	const char	*c = p;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, c, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+id_name(char *name, uint64_t id, const char *ext)
+{
+	(void)snprintf(name, QSTORE_NAME, "%016" PRIx64 "%s", id, ext);
+}
+
+/* name_id - "ID.ext" (16 hex digits) to *id: 0, or -1 */
+static int
+name_id(const char *name, const char *ext, uint64_t *id)
+{
+	char	hex[17];
+
+	if (strlen(name) != 16 + strlen(ext) || strcmp(name + 16, ext) != 0)
+		return -1;
+	memcpy(hex, name, 16);
+	hex[16] = '\0';
+	return qstore_id_parse(hex, id);
+}
+
+/* qstore_id_parse - 16 lowercase hex digits (the file names' form) */
+int
+qstore_id_parse(const char *s, uint64_t *id)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < 16; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			v = v << 4 | (uint64_t)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			v = v << 4 | (uint64_t)(s[i] - 'a' + 10);
+		else
+			return -1;
+	}
+	if (s[16] != '\0')
+		return -1;
+	*id = v;
+	return 0;
+}
+
+/*
+ * dir_check - fd is a directory of ours that nobody else can read: the
+ * messages are other people's mail, and a group-writable queue would let
+ * another user plant an envelope that we then deliver.
+ */
+static int
+dir_check(int fd, const char *path, char *why, size_t whylen)
+{
+	struct stat	st;
+
+	if (fstat(fd, &st) == -1) {
+		(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		(void)snprintf(why, whylen, "%s: not a directory", path);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		(void)snprintf(why, whylen, "%s: owned by uid %lu, not by "
+		    "this user (uid %lu)", path, (unsigned long)st.st_uid,
+		    (unsigned long)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		(void)snprintf(why, whylen, "%s: mode %04o, open to group or "
+		    "others (want 0700)", path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* sub_open - DIR/name (path for messages), created 0700, checked like DIR */
+static int
+sub_open(int dfd, const char *name, const char *path, char *why,
+    size_t whylen)
+{
+	int	fd;
+
+	if (mkdirat(dfd, name, 0700) == -1 && errno != EEXIST) {
+		(void)snprintf(why, whylen, "%s: mkdir: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	/* O_NOFOLLOW: a symlink here would move our files elsewhere */
+	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1) {
+		(void)snprintf(why, whylen, "%s: %s", path, errno == ENOTDIR ||
+		    errno == ELOOP ? "not a directory" : strerror(errno));
+		return -1;
+	}
+	if (dir_check(fd, path, why, whylen) == -1) {
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* qstore_open - the queue directory, checked and recovered */
+struct qstore *
+qstore_open(const char *dir, unsigned *removed, char *why, size_t whylen)
+{
+	struct qstore	*qs;
+	char		 path[PATH_MAX + 16];
+
+	if (removed != NULL)
+		*removed = 0;
+	if ((qs = calloc(1, sizeof(*qs))) == NULL) {
+		(void)snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	qs->dfd = qs->ifd = -1;
+	if (str_copy(qs->dir, dir, sizeof(qs->dir)) == -1) {
+		(void)snprintf(why, whylen, "queue directory name too long");
+		goto fail;
+	}
+	/* only the last component: a missing parent is a typo to report */
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		(void)snprintf(why, whylen, "%s: mkdir: %s", dir,
+		    strerror(errno));
+		goto fail;
+	}
+	/* DIR itself may be a symlink (an operator's choice): checked after */
+	if ((qs->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		(void)snprintf(why, whylen, "%s: %s", dir, errno == ENOTDIR ?
+		    "not a directory" : strerror(errno));
+		goto fail;
+	}
+	if (dir_check(qs->dfd, dir, why, whylen) == -1)
+		goto fail;
+	(void)snprintf(path, sizeof(path), "%s/incoming", dir);
+	if ((qs->ifd = sub_open(qs->dfd, "incoming", path, why,
+	    whylen)) == -1)
+		goto fail;
+	if (recover(qs, removed, why, whylen) == -1)
+		goto fail;
+	return qs;
+fail:
+	qstore_close(qs);
+	return NULL;
+}
+
+/* qstore_close - the fds; nothing on disk changes */
+void
+qstore_close(struct qstore *qs)
+{
+	if (qs == NULL)
+		return;
+	if (qs->ifd != -1)
+		(void)close(qs->ifd);
+	if (qs->dfd != -1)
+		(void)close(qs->dfd);
+	free(qs);
+}
+
+/* qstore_dir - the directory's name as given to qstore_open */
+const char *
+qstore_dir(const struct qstore *qs)
+{
+	return qs->dir;
+}
+
+/*
+ * recover - remove what was never acknowledged: everything in incoming/,
+ * then every ID.msg without its ID.env.  (An ID.env without its ID.msg is
+ * not removed here: qstore_scan moves it aside for the operator.)
+ */
+static int
+recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	char		 env[QSTORE_NAME];
+	uint64_t	 id;
+	unsigned	 n = 0;
+	int		 pass, fd, dfd, err = 0;
+
+	for (pass = 0; pass < 2 && err == 0; pass++) {
+		dfd = pass == 0 ? qs->ifd : qs->dfd;
+		/* a new open file description: dfd's own offset stays put */
+		if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+			err = errno;
+			if (fd != -1)
+				(void)close(fd);
+			qs_why(qs, why, whylen, err, "%s", pass == 0 ?
+			    "incoming" : ".");
+			return -1;
+		}
+		while (err == 0 && (errno = 0, de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			if (pass == 1) {
+				if (name_id(de->d_name, ".msg", &id) == -1)
+					continue;
+				id_name(env, id, ".env");
+				if (fstatat(dfd, env, &st,
+				    AT_SYMLINK_NOFOLLOW) == 0)
+					continue;
+				if (errno != ENOENT) {
+					err = errno;
+					qs_why(qs, why, whylen, err, "%s", env);
+					break;
+				}
+			}
+			if (unlinkat(dfd, de->d_name, 0) == -1) {
+				err = errno;
+				qs_why(qs, why, whylen, err, "%s%s: unlink",
+				    pass == 0 ? "incoming/" : "", de->d_name);
+				break;
+			}
+			n++;
+		}
+		if (de == NULL && errno != 0 && err == 0) {
+			err = errno;
+			qs_why(qs, why, whylen, err, "readdir");
+		}
+		(void)closedir(d);
+	}
+	if (err == 0 && n > 0 && fsync(qs->dfd) == -1) {
+		err = errno;
+		qs_why(qs, why, whylen, err, ".: fsync");
+	}
+	if (removed != NULL)
+		*removed = n;
+	return err == 0 ? 0 : -1;
+}
+
+/*
+ * qstore_new_id - random, so that ids do not repeat across restarts or
+ * hosts sharing a log; checked against every place the id could be.
+ */
+uint64_t
+qstore_new_id(struct qstore *qs)
+{
+	static const char *const where[][2] = { { "", ".msg" },
+	    { "", ".env" }, { "incoming/", ".msg" }, { "corrupt/", ".msg" },
+	    { "corrupt/", ".env" } };
+	struct stat	 st;
+	char		 hex[QSTORE_NAME], path[64];
+	uint64_t	 id;
+	size_t		 i;
+	int		 t;
+
+	for (t = 0; t < QSTORE_ID_TRIES; t++) {
+		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id) ||
+		    id == 0)
+			continue;
+		id_name(hex, id, "");
+		for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+			(void)snprintf(path, sizeof(path), "%s%s%s",
+			    where[i][0], hex, where[i][1]);
+			if (fstatat(qs->dfd, path, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+				break;
+		}
+		if (i == sizeof(where) / sizeof(where[0]))
+			return id;
+	}
+	/* qstore_msg_begin refuses 0 with a reason */
+	return 0;
+}
+
+/* qstore_msg_begin - incoming/ID.msg, new */
+struct qstore_msg *
+qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
+{
+	struct qstore_msg	*m;
+	struct stat		 st;
+	char			 name[QSTORE_NAME];
+	int			 i;
+
+	id_name(name, id, ".msg");
+	if (id == 0) {
+		qs_why(qs, why, whylen, EINVAL, "no id (qstore_new_id)");
+		return NULL;
+	}
+	/* the commit's rename would replace a message of the same id */
+	for (i = 0; i < 2; i++) {
+		id_name(name, id, i == 0 ? ".msg" : ".env");
+		if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    errno != ENOENT) {
+			qs_why(qs, why, whylen, errno == ENOENT ? EEXIST :
+			    errno, "%s", name);
+			return NULL;
+		}
+	}
+	id_name(name, id, ".msg");
+	if ((m = malloc(sizeof(*m))) == NULL) {
+		qs_why(qs, why, whylen, errno, "incoming/%s", name);
+		return NULL;
+	}
+	m->qs = qs;
+	m->id = id;
+	m->err = 0;
+	m->size = 0;
+	m->buflen = 0;
+	memcpy(m->name, name, sizeof(m->name));
+	/* O_EXCL: another message being written under this id */
+	if ((m->fd = openat(qs->ifd, name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+		qs_why(qs, why, whylen, errno, "incoming/%s", name);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* msg_flush - the buffer to the file; the first error sticks */
+static int
+msg_flush(struct qstore_msg *m)
+{
+	if (m->err == 0 && write_all(m->fd, m->buf, m->buflen) == -1)
+		m->err = errno;
+	m->buflen = 0;
+	return m->err == 0 ? 0 : -1;
+}
+
+/*
+ * msg_finish - the rest of the buffer written, the file fsync'd and
+ * closed: NULL, or the step that failed (errno set).
+ */
+static const char *
+msg_finish(struct qstore_msg *m)
+{
+	int	r;
+
+	if (msg_flush(m) == -1) {
+		errno = m->err;
+		return "write";
+	}
+	if (fsync(m->fd) == -1)
+		return "fsync";
+	r = close(m->fd);
+	m->fd = -1;
+	return r == -1 ? "close" : NULL;
+}
+
+/* qstore_msg_write - append; buffered, as the relay writes in pieces */
+int
+qstore_msg_write(struct qstore_msg *m, const void *p, size_t len,
+    char *why, size_t whylen)
+{
+	const char	*c = p;
+	size_t		 n;
+
+	while (m->err == 0 && len > 0) {
+		if (m->buflen == sizeof(m->buf) && msg_flush(m) == -1)
+			break;
+		n = sizeof(m->buf) - m->buflen;
+		if (n > len)
+			n = len;
+		memcpy(m->buf + m->buflen, c, n);
+		m->buflen += n;
+		m->size += n;
+		c += n;
+		len -= n;
+	}
+	if (m->err != 0) {
+		qs_why(m->qs, why, whylen, m->err, "incoming/%s: write",
+		    m->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* qstore_msg_size - octets written so far */
+unsigned long long
+qstore_msg_size(const struct qstore_msg *m)
+{
+	return m->size;
+}
+
+/* qstore_msg_abort - drop the message being written */
+void
+qstore_msg_abort(struct qstore_msg *m)
+{
+	if (m == NULL)
+		return;
+	if (m->fd != -1)
+		(void)close(m->fd);
+	(void)unlinkat(m->qs->ifd, m->name, 0);
+	free(m);
+}
+
+/*
+ * write_env - incoming/name from text, fsync'd, renamed to DIR/name.  On
+ * -1 incoming/name is gone and DIR/name was not touched.
+ */
+static int
+write_env(struct qstore *qs, const char *name, const char *text, size_t len,
+    char *why, size_t whylen)
+{
+	const char	*op = "open";
+	int		 fd, err;
+
+	/* O_TRUNC, not O_EXCL: a leftover of a failed unlink is ours */
+	if ((fd = openat(qs->ifd, name, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		goto fail;
+	if ((op = "write", write_all(fd, text, len)) == -1 ||
+	    (op = "fsync", fsync(fd)) == -1) {
+		err = errno;
+		(void)close(fd);
+		errno = err;
+		goto fail;
+	}
+	if ((op = "close", close(fd)) == -1 ||
+	    (op = "rename", renameat(qs->ifd, name, qs->dfd, name)) == -1)
+		goto fail;
+	return 0;
+fail:
+	err = errno;
+	if (fd != -1)
+		(void)unlinkat(qs->ifd, name, 0);
+	qs_why(qs, why, whylen, err, "incoming/%s: %s", name, op);
+	return -1;
+}
+
+/*
+ * qstore_msg_commit - the order of docs/queue.md "Acceptance".  The
+ * envelope is formatted first, so that a value it refuses fails the
+ * commit before anything reaches DIR; a failure after a rename takes the
+ * renamed files back out, so that -1 (a 4xx to the client) never leaves
+ * a message that would be delivered as well.
+ */
+int
+qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
+    size_t whylen)
+{
+	struct qstore	*qs = m->qs;
+	char		 env[QSTORE_NAME], *text = NULL, ewhy[QSTORE_WHY_MAX];
+	const char	*op;
+	size_t		 len;
+	int		 renamed = 0;
+
+	id_name(env, m->id, ".env");
+	if (e->id != m->id) {
+		qs_why(qs, why, whylen, EINVAL, "%s: the envelope's id is "
+		    "%016" PRIx64, env, e->id);
+		goto fail;
+	}
+	e->size = m->size;
+	if (qenv_format(e, &text, &len, ewhy, sizeof(ewhy)) == -1) {
+		qs_why(qs, why, whylen, 0, "%s: %s", env, ewhy);
+		goto fail;
+	}
+	if ((op = msg_finish(m)) != NULL ||
+	    renameat(qs->ifd, m->name, qs->dfd, m->name) == -1) {
+		qs_why(qs, why, whylen, errno, "incoming/%s: %s", m->name,
+		    op != NULL ? op : "rename");
+		goto fail;
+	}
+	renamed = 1;
+	if (write_env(qs, env, text, len, why, whylen) == -1)
+		goto fail;
+	renamed = 2;
+	if (fsync(qs->dfd) == -1) {
+		qs_why(qs, why, whylen, errno, ".: fsync");
+		goto fail;
+	}
+	free(text);
+	free(m);
+	return 0;
+fail:
+	/* the commit point is ID.env: take it out first */
+	if (renamed == 2)
+		(void)unlinkat(qs->dfd, env, 0);
+	if (renamed >= 1) {
+		(void)unlinkat(qs->dfd, m->name, 0);
+		(void)fsync(qs->dfd);
+	}
+	free(text);
+	if (renamed >= 1) {
+		free(m);
+		return -1;
+	}
+	qstore_msg_abort(m);
+	return -1;
+}
+
+/* qstore_env_save - ID.env rewritten whole */
+int
+qstore_env_save(struct qstore *qs, const struct qenv *e, char *why,
+    size_t whylen)
+{
+	struct stat	 st;
+	char		 name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
+	size_t		 len;
+	int		 r;
+
+	/* an envelope without its message would be moved aside as corrupt */
+	id_name(name, e->id, ".msg");
+	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		qs_why(qs, why, whylen, errno, "%s", name);
+		return -1;
+	}
+	id_name(name, e->id, ".env");
+	if (qenv_format(e, &text, &len, ewhy, sizeof(ewhy)) == -1) {
+		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
+		return -1;
+	}
+	r = write_env(qs, name, text, len, why, whylen);
+	free(text);
+	if (r == 0 && fsync(qs->dfd) == -1) {
+		qs_why(qs, why, whylen, errno, ".: fsync");
+		r = -1;
+	}
+	return r;
+}
+
+/*
+ * read_env - DIR/name whole into a new buffer.  *bad is set when the
+ * file cannot be an envelope (over QENV_FILE_MAX, not a regular file):
+ * that is the file's fault, not the disk's.  -1 with errno.
+ */
+static int
+read_env(struct qstore *qs, const char *name, char **out, size_t *outlen,
+    int *bad)
+{
+	struct stat	 st;
+	char		*text;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, err;
+
+	*bad = 0;
+	if ((fd = openat(qs->dfd, name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1) {
+		*bad = errno == ELOOP;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)QENV_FILE_MAX) {
+		*bad = 1;
+		errno = !S_ISREG(st.st_mode) ? EINVAL : EFBIG;
+		goto fail;
+	}
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL)
+		goto fail;
+	/* to the size fstat gave; a longer file is cut short and refused */
+	while (len < (size_t)st.st_size) {
+		if ((n = read(fd, text + len, (size_t)st.st_size - len)) ==
+		    -1) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			free(text);
+			errno = err;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	text[len] = '\0';
+	(void)close(fd);
+	*out = text;
+	*outlen = len;
+	return 0;
+fail:
+	err = errno;
+	(void)close(fd);
+	errno = err;
+	return -1;
+}
+
+/* qstore_env_load - ID.env parsed; its id must be its name's */
+int
+qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
+    size_t whylen)
+{
+	char	name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
+	size_t	len;
+	int	bad, r;
+
+	memset(e, 0, sizeof(*e));
+	id_name(name, id, ".env");
+	if (read_env(qs, name, &text, &len, &bad) == -1) {
+		qs_why(qs, why, whylen, errno, "%s", name);
+		return -1;
+	}
+	r = qenv_parse(text, len, e, ewhy, sizeof(ewhy));
+	free(text);
+	if (r == 0 && e->id != id) {
+		(void)snprintf(ewhy, sizeof(ewhy), "the id record is %016"
+		    PRIx64, e->id);
+		r = -1;
+	}
+	if (r == -1)
+		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
+	return r;
+}
+
+/* qstore_remove - ID.env, then ID.msg, then the directory */
+int
+qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
+{
+	char	name[QSTORE_NAME];
+	int	i, gone = 0;
+
+	for (i = 0; i < 2; i++) {
+		id_name(name, id, i == 0 ? ".env" : ".msg");
+		if (unlinkat(qs->dfd, name, 0) == 0)
+			continue;
+		/* half done by an earlier call that failed: finish it */
+		if (errno != ENOENT) {
+			qs_why(qs, why, whylen, errno, "%s: unlink", name);
+			return -1;
+		}
+		gone++;
+	}
+	if (gone == 2) {
+		qs_why(qs, why, whylen, ENOENT, "%016" PRIx64, id);
+		return -1;
+	}
+	if (fsync(qs->dfd) == -1) {
+		qs_why(qs, why, whylen, errno, ".: fsync");
+		return -1;
+	}
+	return 0;
+}
+
+/* qstore_msg_fd - ID.msg for reading */
+int
+qstore_msg_fd(struct qstore *qs, uint64_t id, char *why, size_t whylen)
+{
+	char	name[QSTORE_NAME];
+	int	fd;
+
+	id_name(name, id, ".msg");
+	if ((fd = openat(qs->dfd, name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		qs_why(qs, why, whylen, errno, "%s", name);
+	return fd;
+}
+
+/*
+ * move_aside - ID.msg, then ID.env, into DIR/corrupt/ for the operator:
+ * never deleted, since it may be the only copy of someone's mail.  The
+ * .msg goes first: a crash between leaves an .env without .msg, which
+ * the next scan moves aside too (the other order would leave an orphan
+ * .msg that the next start deletes).  A name already in corrupt/ is not
+ * replaced; the file then stays where it is, skipped and reported.
+ */
+static int
+move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
+{
+	struct stat	 st;
+	char		 name[QSTORE_NAME], to[QSTORE_NAME + 16];
+	char		 path[PATH_MAX + 16];
+	int		 i, fd;
+
+	(void)snprintf(path, sizeof(path), "%s/corrupt", qs->dir);
+	if ((fd = sub_open(qs->dfd, "corrupt", path, why, whylen)) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		id_name(name, id, i == 0 ? ".msg" : ".env");
+		(void)snprintf(to, sizeof(to), "corrupt/%s", name);
+		if (fstatat(qs->dfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			qs_why(qs, why, whylen, EEXIST, "%s", to);
+			(void)close(fd);
+			return -1;
+		}
+		if (renameat(qs->dfd, name, fd, name) == -1 &&
+		    (errno != ENOENT || i == 1)) {
+			qs_why(qs, why, whylen, errno, "%s: rename to %s",
+			    name, to);
+			(void)close(fd);
+			return -1;
+		}
+	}
+	(void)fsync(fd);
+	(void)close(fd);
+	(void)fsync(qs->dfd);
+	return 0;
+}
+
+/*
+ * scan_one - ID.env into *e and its ID.msg's size.  *corrupt set (and
+ * why) when the envelope is unusable as it is: it does not parse, names
+ * another id, or has no message.  -1 without *corrupt: the disk failed.
+ */
+static int
+scan_one(struct qstore *qs, uint64_t id, struct qenv *e,
+    unsigned long long *msgsize, int *corrupt, char *why, size_t whylen)
+{
+	struct stat	 st;
+	char		 name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
+	size_t		 len;
+	int		 r;
+
+	*corrupt = 0;
+	memset(e, 0, sizeof(*e));
+	id_name(name, id, ".msg");
+	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		*corrupt = errno == ENOENT;
+		qs_why(qs, why, whylen, errno, "%s", name);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*corrupt = 1;
+		qs_why(qs, why, whylen, EINVAL, "%s: not a file", name);
+		return -1;
+	}
+	*msgsize = (unsigned long long)st.st_size;
+	id_name(name, id, ".env");
+	if (read_env(qs, name, &text, &len, corrupt) == -1) {
+		qs_why(qs, why, whylen, errno, "%s", name);
+		return -1;
+	}
+	r = qenv_parse(text, len, e, ewhy, sizeof(ewhy));
+	free(text);
+	if (r == 0 && e->id != id) {
+		(void)snprintf(ewhy, sizeof(ewhy), "the id record is %016"
+		    PRIx64, e->id);
+		r = -1;
+	}
+	if (r == -1) {
+		*corrupt = 1;
+		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
+	}
+	return r;
+}
+
+/* qstore_scan - every committed envelope; the corrupt ones moved aside */
+int
+qstore_scan(struct qstore *qs,
+    int (*fn)(void *arg, const struct qenv *e, unsigned long long msgsize),
+    void (*bad)(void *arg, uint64_t id, const char *why), void *arg,
+    char *why, size_t whylen)
+{
+	DIR			*d;
+	struct dirent		*de;
+	struct qenv		 e;
+	char			 bwhy[QSTORE_WHY_MAX + 64], mwhy[QSTORE_WHY_MAX];
+	unsigned long long	 msgsize = 0;
+	uint64_t		 id;
+	int			 fd, n = 0, corrupt, r = 0;
+
+	if ((fd = openat(qs->dfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		qs_why(qs, why, whylen, errno, ".");
+		if (fd != -1)
+			(void)close(fd);
+		return -1;
+	}
+	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		if (name_id(de->d_name, ".env", &id) == -1)
+			continue;
+		if (scan_one(qs, id, &e, &msgsize, &corrupt, bwhy,
+		    sizeof(bwhy)) == 0) {
+			r = fn(arg, &e, msgsize);
+			if (r == 0)
+				n++;
+			else
+				(void)snprintf(why, whylen, "scan stopped at "
+				    "%016" PRIx64, id);
+		} else if (!corrupt) {
+			(void)snprintf(why, whylen, "%s", bwhy);
+			r = -1;
+		} else {
+			if (move_aside(qs, id, mwhy, sizeof(mwhy)) == 0)
+				gw_strlcat(bwhy, " (moved to corrupt/)",
+				    sizeof(bwhy));
+			else {
+				gw_strlcat(bwhy, "; not moved aside: ",
+				    sizeof(bwhy));
+				gw_strlcat(bwhy, mwhy, sizeof(bwhy));
+			}
+			if (bad != NULL)
+				bad(arg, id, bwhy);
+		}
+		qenv_free(&e);
+	}
+	if (r == 0 && de == NULL && errno != 0) {
+		qs_why(qs, why, whylen, errno, "readdir");
+		r = -1;
+	}
+	(void)closedir(d);
+	return r == 0 ? n : -1;
+}

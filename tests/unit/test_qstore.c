@@ -1,0 +1,622 @@
+/*
+ * test_qstore - the queue directory on a real file system: the round
+ * trip, recovery at start (leftovers, orphans, corrupt envelopes moved
+ * aside), the permission checks, and the failure paths (a write that
+ * fails with EFBIG under RLIMIT_FSIZE, an envelope qenv_format refuses):
+ * each leaves nothing of the message and a store that still works.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "queue/qstore.h"
+
+struct fix {
+	char	top[64];	/* the mkdtemp folder */
+	char	dir[96];	/* top/q: the queue directory */
+};
+
+struct seen {
+	unsigned		 n;
+	uint64_t		 ids[8];
+	unsigned long long	 sizes[8];
+	unsigned		 nbad;
+	uint64_t		 bad[8];
+	char			 badwhy[256];
+};
+
+static int
+rm_one(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)type;
+	(void)f;
+	return remove(p);
+}
+
+static int
+setup(void **state)
+{
+	struct fix	*fx;
+
+	if ((fx = calloc(1, sizeof(*fx))) == NULL)
+		return -1;
+	snprintf(fx->top, sizeof(fx->top), "/tmp/test_qstore.XXXXXX");
+	if (mkdtemp(fx->top) == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/q", fx->top);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fix	*fx = *state;
+
+	(void)nftw(fx->top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* names in dir (sorted by strcmp: the C locale's alphasort) into out */
+static const char *
+ls(const char *dir, char *out, size_t outlen)
+{
+	struct dirent	**de;
+	int		  n, i;
+
+	out[0] = '\0';
+	n = scandir(dir, &de, NULL, alphasort);
+	assert_true(n >= 0);
+	for (i = 0; i < n; i++) {
+		if (de[i]->d_name[0] != '.') {
+			if (out[0] != '\0')
+				strncat(out, " ", outlen - strlen(out) - 1);
+			strncat(out, de[i]->d_name, outlen - strlen(out) - 1);
+		}
+		free(de[i]);
+	}
+	free(de);
+	return out;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the names in s (space-separated) sorted as ls() sorts them */
+static char *
+sorted(char *s)
+{
+	char	*w[16], copy[512], *p;
+	size_t	 n = 0, i;
+
+	snprintf(copy, sizeof(copy), "%s", s);
+	for (p = strtok(copy, " "); p != NULL && n < 16; p = strtok(NULL, " "))
+		w[n++] = p;
+	qsort(w, n, sizeof(w[0]), cmp_str);
+	s[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, w[i]);
+	}
+	return s;
+}
+
+static void
+put_file(const char *dir, const char *name, const char *text)
+{
+	char	path[256];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+sample(struct qenv *e, uint64_t id)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = id;
+	e->arrival = 1733430000;
+	e->next = 1733430000;
+	assert_int_equal(qenv_set(&e->listener, "local"), 0);
+	assert_int_equal(qenv_set(&e->client, "[192.0.2.1]:4711"), 0);
+	assert_int_equal(qenv_set(&e->sender, "billing@example.com"), 0);
+	assert_int_equal(qenv_add_rcpt(e, "a@example.net", 0, NULL), 0);
+	assert_int_equal(qenv_add_rcpt(e, "b@example.net", 0, NULL), 0);
+}
+
+/* a message of len octets written in pieces of 100; returns its id */
+static uint64_t
+put_msg(struct qstore *qs, size_t len)
+{
+	struct qstore_msg	*m;
+	struct qenv		 e;
+	char			 piece[100], why[QSTORE_WHY_MAX];
+	uint64_t		 id;
+	size_t			 off, n;
+
+	assert_true((id = qstore_new_id(qs)) != 0);
+	m = qstore_msg_begin(qs, id, why, sizeof(why));
+	assert_non_null(m);
+	for (off = 0; off < len; off += n) {
+		n = len - off < sizeof(piece) ? len - off : sizeof(piece);
+		memset(piece, 'a' + (int)(off / 100 % 26), n);
+		assert_int_equal(qstore_msg_write(m, piece, n, why,
+		    sizeof(why)), 0);
+	}
+	assert_int_equal(qstore_msg_size(m), len);
+	sample(&e, id);
+	if (qstore_msg_commit(m, &e, why, sizeof(why)) != 0)
+		fail_msg("commit: %s", why);
+	assert_int_equal(e.size, len);
+	qenv_free(&e);
+	return id;
+}
+
+static int
+seen_fn(void *arg, const struct qenv *e, unsigned long long msgsize)
+{
+	struct seen	*s = arg;
+
+	assert_true(s->n < 8);
+	s->ids[s->n] = e->id;
+	s->sizes[s->n++] = msgsize;
+	return 0;
+}
+
+static void
+seen_bad(void *arg, uint64_t id, const char *why)
+{
+	struct seen	*s = arg;
+
+	assert_true(s->nbad < 8);
+	s->bad[s->nbad++] = id;
+	snprintf(s->badwhy, sizeof(s->badwhy), "%s", why);
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	struct qenv	 e;
+	struct seen	 s = { 0 };
+	char		 why[QSTORE_WHY_MAX], names[512], want[64], inc[128];
+	char		 buf[4096];
+	uint64_t	 id;
+	unsigned	 removed = 99;
+	ssize_t		 n;
+	size_t		 total = 0;
+	int		 fd;
+	struct stat	 st;
+
+	qs = qstore_open(fx->dir, &removed, why, sizeof(why));
+	if (qs == NULL)
+		fail_msg("open: %s", why);
+	assert_int_equal(removed, 0);
+	assert_string_equal(qstore_dir(qs), fx->dir);
+	assert_int_equal(stat(fx->dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	/* 150,000 octets: the 64 KiB buffer flushed twice, then the rest */
+	id = put_msg(qs, 150000);
+	snprintf(want, sizeof(want), "%016llx.env %016llx.msg incoming",
+	    (unsigned long long)id, (unsigned long long)id);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), want);
+	snprintf(inc, sizeof(inc), "%s/incoming", fx->dir);
+	assert_string_equal(ls(inc, names, sizeof(names)), "");
+	snprintf(buf, sizeof(buf), "%s/%016llx.env", fx->dir,
+	    (unsigned long long)id);
+	assert_int_equal(stat(buf, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
+	    sizeof(why)), 1);
+	assert_int_equal(s.ids[0], id);
+	assert_int_equal(s.sizes[0], 150000);
+	assert_int_equal(s.nbad, 0);
+
+	/* the message reads back as written */
+	assert_true((fd = qstore_msg_fd(qs, id, why, sizeof(why))) >= 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		assert_int_equal((unsigned char)buf[0],
+		    'a' + total / 100 % 26);
+		total += (size_t)n;
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 150000);
+	close(fd);
+
+	/* a recipient's new state: rewritten, loaded back */
+	assert_int_equal(qstore_env_load(qs, id, &e, why, sizeof(why)), 0);
+	assert_int_equal(e.size, 150000);
+	assert_string_equal(e.sender, "billing@example.com");
+	e.rcpt[0].state = QR_DELIVERED;
+	e.attempts = 1;
+	assert_int_equal(qstore_env_save(qs, &e, why, sizeof(why)), 0);
+	qenv_free(&e);
+	assert_int_equal(qstore_env_load(qs, id, &e, why, sizeof(why)), 0);
+	assert_int_equal(e.rcpt[0].state, QR_DELIVERED);
+	assert_int_equal(e.attempts, 1);
+	assert_int_equal(qenv_pending(&e), 1);
+	qenv_free(&e);
+	assert_string_equal(ls(inc, names, sizeof(names)), "");
+
+	/* done: both files gone; a second remove says so */
+	assert_int_equal(qstore_remove(qs, id, why, sizeof(why)), 0);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_int_equal(qstore_remove(qs, id, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "No such file"));
+	assert_int_equal(qstore_env_load(qs, id, &e, why, sizeof(why)), -1);
+	qenv_free(&e);
+	/* a rewrite of a removed message would make an orphan envelope */
+	sample(&e, id);
+	assert_int_equal(qstore_env_save(qs, &e, why, sizeof(why)), -1);
+	qenv_free(&e);
+	assert_int_equal(qstore_msg_fd(qs, id, why, sizeof(why)), -1);
+	s.n = 0;
+	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
+	    sizeof(why)), 0);
+	qstore_close(qs);
+}
+
+static void
+test_abort_and_ids(void **state)
+{
+	struct fix		*fx = *state;
+	struct qstore		*qs;
+	struct qstore_msg	*m;
+	struct qenv		 e;
+	char			 why[QSTORE_WHY_MAX], names[256];
+	uint64_t		 id, id2;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	id = qstore_new_id(qs);
+	id2 = qstore_new_id(qs);
+	assert_true(id != 0 && id2 != 0 && id != id2);
+	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
+	/* the same id twice at once: refused */
+	assert_null(qstore_msg_begin(qs, id, why, sizeof(why)));
+	assert_int_equal(qstore_msg_write(m, "x\r\n", 3, why, sizeof(why)), 0);
+	qstore_msg_abort(m);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_null(qstore_msg_begin(qs, 0, why, sizeof(why)));
+
+	/* an envelope of another id: refused, nothing left */
+	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
+	sample(&e, id2);
+	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
+	qenv_free(&e);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+
+	/* the id in use is not handed out, and begin refuses it */
+	id = put_msg(qs, 10);
+	assert_null(qstore_msg_begin(qs, id, why, sizeof(why)));
+	assert_non_null(strstr(why, "File exists"));
+	qstore_close(qs);
+}
+
+static void
+test_id_parse(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 r;
+		uint64_t	 id;
+	} t[] = {
+		{ "3f2a9c0d11e84b27", 0, 0x3f2a9c0d11e84b27ull },
+		{ "ffffffffffffffff", 0, UINT64_MAX },
+		{ "0000000000000001", 0, 1 },
+		{ "3F2A9C0D11E84B27", -1, 0 },	/* file names are lowercase */
+		{ "3f2a9c0d11e84b2", -1, 0 },
+		{ "3f2a9c0d11e84b270", -1, 0 },
+		{ "3f2a9c0d11e84b2g", -1, 0 },
+		{ "", -1, 0 },
+		{ "3f2a9c0d11e84b27.env", -1, 0 },
+	};
+	uint64_t	id;
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		id = 0;
+		if (qstore_id_parse(t[i].s, &id) != t[i].r ||
+		    (t[i].r == 0 && id != t[i].id))
+			fail_msg("\"%s\": got %d %llx", t[i].s,
+			    qstore_id_parse(t[i].s, &id),
+			    (unsigned long long)id);
+	}
+}
+
+static void
+test_recovery(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	struct seen	 s = { 0 };
+	char		 why[QSTORE_WHY_MAX], names[512], want[512], sub[128];
+	char		 a[32], b[32], c[32], d[32];
+	uint64_t	 ida, idd;
+	unsigned	 removed;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	ida = put_msg(qs, 1000);
+	idd = put_msg(qs, 10);
+	qstore_close(qs);
+	snprintf(a, sizeof(a), "%016llx", (unsigned long long)ida);
+	snprintf(d, sizeof(d), "%016llx", (unsigned long long)idd);
+	snprintf(b, sizeof(b), "00000000000000b1");
+	snprintf(c, sizeof(c), "00000000000000c1");
+
+	/* a crash mid-write: files in incoming/ */
+	put_file(fx->dir, "incoming/00000000000000f1.msg", "half a mess");
+	put_file(fx->dir, "incoming/00000000000000f1.env", "smtpgate-q");
+	/* a crash between the two renames, or mid-remove: an orphan .msg */
+	put_file(fx->dir, "00000000000000e1.msg", "Subject: x\r\n\r\nx\r\n");
+	/* an envelope without its message; an envelope that does not parse */
+	put_file(fx->dir, "00000000000000b1.env", "smtpgate-queue 1\nend\n");
+	put_file(fx->dir, "00000000000000c1.env", "smtpgate-queue 1\nid 00");
+	put_file(fx->dir, "00000000000000c1.msg", "Subject: c\r\n\r\nc\r\n");
+	/* an operator's file, not ours: left alone */
+	put_file(fx->dir, "README", "hands off");
+
+	qs = qstore_open(fx->dir, &removed, why, sizeof(why));
+	if (qs == NULL)
+		fail_msg("open: %s", why);
+	assert_int_equal(removed, 3);
+	snprintf(sub, sizeof(sub), "%s/incoming", fx->dir);
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
+
+	/* d's envelope made to name a's id: corrupt as well */
+	snprintf(names, sizeof(names), "%s/%s.env", fx->dir, a);
+	snprintf(want, sizeof(want), "%s/%s.env", fx->dir, d);
+	assert_int_equal(unlink(want), 0);
+	assert_int_equal(link(names, want), 0);
+
+	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
+	    sizeof(why)), 1);
+	assert_int_equal(s.ids[0], ida);
+	assert_int_equal(s.sizes[0], 1000);
+	assert_int_equal(s.nbad, 3);
+	snprintf(want, sizeof(want), "%s.env %s.msg README corrupt incoming",
+	    a, a);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), sorted(want));
+	snprintf(sub, sizeof(sub), "%s/corrupt", fx->dir);
+	snprintf(want, sizeof(want), "%s.env %s.env %s.msg %s.env %s.msg",
+	    b, c, c, d, d);
+	assert_string_equal(ls(sub, names, sizeof(names)), sorted(want));
+
+	/* the second scan finds them gone, and a's envelope still good */
+	s.n = s.nbad = 0;
+	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
+	    sizeof(why)), 1);
+	assert_int_equal(s.nbad, 0);
+	qstore_close(qs);
+	assert_non_null(qs = qstore_open(fx->dir, &removed, why, sizeof(why)));
+	assert_int_equal(removed, 0);
+	qstore_close(qs);
+}
+
+static void
+test_permissions(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	char		 why[QSTORE_WHY_MAX], path[160];
+
+	/* open to others */
+	assert_int_equal(mkdir(fx->dir, 0700), 0);
+	assert_int_equal(chmod(fx->dir, 0755), 0);
+	assert_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "mode 0755"));
+	assert_int_equal(chmod(fx->dir, 0700), 0);
+	/* another user's (root can give it away to check) */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(fx->dir, 1, 1), 0);
+		assert_null(qstore_open(fx->dir, NULL, why, sizeof(why)));
+		assert_non_null(strstr(why, "owned by uid 1"));
+		assert_int_equal(chown(fx->dir, 0, 0), 0);
+	}
+	/* a file in place of incoming/ */
+	put_file(fx->dir, "incoming", "");
+	assert_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "incoming: not a directory"));
+	snprintf(path, sizeof(path), "%s/incoming", fx->dir);
+	assert_int_equal(unlink(path), 0);
+	/* an incoming/ open to others */
+	assert_int_equal(mkdir(path, 0777), 0);
+	assert_int_equal(chmod(path, 0777), 0);
+	assert_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "mode 0777"));
+	assert_int_equal(rmdir(path), 0);
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	qstore_close(qs);
+
+	/* a file in place of the directory */
+	snprintf(path, sizeof(path), "%s/file", fx->top);
+	put_file(fx->top, "file", "");
+	assert_null(qs = qstore_open(path, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "not a directory"));
+	/* only the last component is created */
+	snprintf(path, sizeof(path), "%s/no/q", fx->top);
+	assert_null(qs = qstore_open(path, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "No such file"));
+}
+
+/* RLIMIT_FSIZE at limit with SIGXFSZ ignored: a write past it is EFBIG */
+static void
+fsize_limit(struct rlimit *old, rlim_t limit)
+{
+	struct rlimit	rl;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
+	rl = *old;
+	rl.rlim_cur = limit;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static void
+test_write_fails(void **state)
+{
+	struct fix		*fx = *state;
+	struct qstore		*qs;
+	struct qstore_msg	*m;
+	struct qenv		 e;
+	struct rlimit		 old;
+	struct seen		 s = { 0 };
+	char			 why[QSTORE_WHY_MAX], names[256], sub[128];
+	char			 piece[1000], addr[64];
+	uint64_t		 id;
+	int			 i, r = 0;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	snprintf(sub, sizeof(sub), "%s/incoming", fx->dir);
+	signal(SIGXFSZ, SIG_IGN);
+
+	/* the message's write fails mid-way (at a buffer flush) */
+	fsize_limit(&old, 100000);
+	id = qstore_new_id(qs);
+	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
+	memset(piece, 'x', sizeof(piece));
+	for (i = 0; i < 300 && r == 0; i++)
+		r = qstore_msg_write(m, piece, sizeof(piece), why,
+		    sizeof(why));
+	assert_int_equal(r, -1);
+	assert_non_null(strstr(why, "incoming/"));
+	assert_non_null(strstr(why, ".msg: write: File too large"));
+	/* the error sticks, and the commit says so and removes the file */
+	assert_int_equal(qstore_msg_write(m, "x", 1, why, sizeof(why)), -1);
+	sample(&e, id);
+	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "File too large"));
+	qenv_free(&e);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
+
+	/* under 64 KiB: the failure comes at the commit's flush */
+	id = qstore_new_id(qs);
+	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
+	for (i = 0; i < 60; i++)
+		assert_int_equal(qstore_msg_write(m, piece, sizeof(piece),
+		    why, sizeof(why)), 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	fsize_limit(&old, 30000);
+	sample(&e, id);
+	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
+	qenv_free(&e);
+	assert_non_null(strstr(why, "File too large"));
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+
+	/*
+	 * the message fits, its envelope (many recipients) does not: the
+	 * ID.msg already renamed into the queue is taken out again
+	 */
+	id = qstore_new_id(qs);
+	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
+	assert_int_equal(qstore_msg_write(m, piece, 100, why, sizeof(why)),
+	    0);
+	sample(&e, id);
+	for (i = 0; i < 2000; i++) {
+		snprintf(addr, sizeof(addr), "recipient-%04d@example.net", i);
+		assert_int_equal(qenv_add_rcpt(&e, addr, 0, NULL), 0);
+	}
+	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, ".env: write: File too large"));
+	qenv_free(&e);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
+
+	/* a rewrite that fails keeps the old envelope */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	id = put_msg(qs, 100);
+	fsize_limit(&old, 30000);
+	assert_int_equal(qstore_env_load(qs, id, &e, why, sizeof(why)), 0);
+	for (i = 0; i < 2000; i++) {
+		snprintf(addr, sizeof(addr), "recipient-%04d@example.net", i);
+		assert_int_equal(qenv_add_rcpt(&e, addr, 0, NULL), 0);
+	}
+	assert_int_equal(qstore_env_save(qs, &e, why, sizeof(why)), -1);
+	qenv_free(&e);
+	assert_int_equal(qstore_env_load(qs, id, &e, why, sizeof(why)), 0);
+	assert_int_equal(e.nrcpt, 2);
+	qenv_free(&e);
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
+
+	/* and the store still works */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	put_msg(qs, 200000);
+	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
+	    sizeof(why)), 2);
+	qstore_close(qs);
+}
+
+static void
+test_format_fails(void **state)
+{
+	struct fix		*fx = *state;
+	struct qstore		*qs;
+	struct qstore_msg	*m;
+	struct qenv		 e;
+	char			 why[QSTORE_WHY_MAX], names[256], sub[128];
+	char			 big[QENV_TEXT_MAX + 100];
+	uint64_t		 id;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	id = qstore_new_id(qs);
+	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
+	assert_int_equal(qstore_msg_write(m, "x\r\n", 3, why, sizeof(why)), 0);
+	sample(&e, id);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(qenv_set(&e.sender, big), 0);
+	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, ".env: "));
+	qenv_free(&e);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	snprintf(sub, sizeof(sub), "%s/incoming", fx->dir);
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
+	qstore_close(qs);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abort_and_ids, setup,
+		    teardown),
+		cmocka_unit_test(test_id_parse),
+		cmocka_unit_test_setup_teardown(test_recovery, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_permissions, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_write_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_format_fails, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
