@@ -26,6 +26,7 @@
 #include "net/listener.h"
 #include "obs/httpd.h"
 #include "obs/metrics.h"
+#include "queue/qcli.h"
 #include "relay/relay.h"
 #include "relay/signers.h"
 #include "smtp/smtp_probe.h"
@@ -58,6 +59,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: smtpgate [-n | -t] -c FILE\n"
 	    "       smtpgate probe -c FILE UPSTREAM\n"
+	    "       smtpgate queue -c FILE list | show ID | flush [ID] |\n"
+	    "                delete ID | hold ID | release ID\n"
 	    "       smtpgate dkim-keygen --algorithm rsa|ed25519 [--bits N]\n"
 	    "                --domain D --selector S --out FILE\n"
 	    "       smtpgate dkim-record FILE [--domain D --selector S]\n"
@@ -74,6 +77,8 @@ usage(FILE *f)
 	    "  probe      connect to [upstream UPSTREAM] as the relay would,\n"
 	    "             show the dialogue, TLS, certificates and every check;\n"
 	    "             exit 0 only if a relay would go ahead (no mail sent)\n"
+	    "  queue      the running gateway's queue (queue_dir/control):\n"
+	    "             list, show, flush, delete, hold, release a message\n"
 	    "  dkim-keygen  write a new DKIM key (mode 0600, never overwrites;\n"
 	    "             RSA bits 1024..4096, default 2048) and print the DNS\n"
 	    "             TXT record to publish for it\n"
@@ -614,6 +619,8 @@ main(int argc, char *argv[])
 	(void)signal(SIGCHLD, SIG_DFL);
 	if (argc > 1 && strcmp(argv[1], "probe") == 0)
 		return probe_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "queue") == 0)
+		return qcli_main(argc, argv);
 	if (argc > 1 && (strcmp(argv[1], "dkim-keygen") == 0 ||
 	    strcmp(argv[1], "dkim-record") == 0))
 		return dkim_main(argc, argv);
