@@ -62,7 +62,6 @@ static LIST_HEAD(, relay) relays = LIST_HEAD_INITIALIZER(relays);
 static unsigned nrelays;
 static uint64_t next_id;
 
-static void	relay_fail_reply(struct relay *, enum gw_fail);
 static void	relay_fail_rcpt(struct relay *, enum gw_fail);
 static const char *relay_from(const struct relay *);
 static void	relay_fail_tx(struct relay *, enum gw_fail);
@@ -88,8 +87,6 @@ static void	srv_data_abort(void *);
 static void	srv_closed(void *, const char *);
 static int	relay_ahead_ok(void *, enum smtp_verb,
 		    const struct smtp_path *);
-static void	relay_rq_push(struct relay *, const char *);
-static void	relay_rq_pop(struct relay *);
 static void	relay_fail_behind(struct relay *, enum gw_fail);
 static void	relay_log_failed(struct relay *, enum relay_state, enum gw_fail,
 		    const char *);
@@ -234,7 +231,7 @@ relay_fail_text(enum gw_fail cls, char *text, size_t len)
 }
 
 /* relay_fail_reply - the 4xx for an upstream failure, to the waiting command */
-static void
+void
 relay_fail_reply(struct relay *r, enum gw_fail cls)
 {
 	const struct smtp_reply_map	*m;
@@ -414,6 +411,8 @@ srv_mail(void *arg, const struct smtp_path *from)
 		relay_q_mail(r);
 		return;
 	}
+	/* the upstream for this one: by sender, not marked down */
+	relay_fo_mail(r);
 	/*
 	 * pool_max_messages holds within one client session too: a
 	 * connection that carried that many says QUIT and the session
@@ -439,7 +438,13 @@ srv_mail(void *arg, const struct smtp_path *from)
 		relay_fail_reply(r, FAIL_CLOSED);
 		return;
 	}
-	/* POP-before-SMTP: the login first, the SMTP session after it */
+	relay_mail_open(r);
+}
+
+/* relay_mail_open - POP-before-SMTP's login first, if any, then connect */
+void
+relay_mail_open(struct relay *r)
+{
 	if (r->up->pop_server.host[0] != '\0' && relay_pop_start(r) == 0)
 		return;
 	relay_connect(r);
@@ -731,27 +736,6 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 	relay_rq_push(r, to->addr);
 }
 
-/* relay_rq_push - a RCPT went upstream: its address for its reply's log */
-static void
-relay_rq_push(struct relay *r, const char *addr)
-{
-	if (r->rq_n == RELAY_RQ_MAX)
-		fatalx("relay: more RCPTs in flight than relay_ahead_ok allows");
-	(void)str_copy(r->rq[(r->rq_off + r->rq_n++) % RELAY_RQ_MAX], addr,
-	    SMTP_PATH_MAX);
-}
-
-/* relay_rq_pop - the oldest RCPT in flight is answered now: r->rcpt */
-static void
-relay_rq_pop(struct relay *r)
-{
-	if (r->rq_n == 0)
-		return;
-	(void)str_copy(r->rcpt, r->rq[r->rq_off], sizeof(r->rcpt));
-	r->rq_off = (r->rq_off + 1) % RELAY_RQ_MAX;
-	r->rq_n--;
-}
-
 /*
  * relay_ahead_ok - may the session hand on this RCPT or DATA while the
  * upstream still owes replies (smtp_server_lookahead)?  Only when it goes
@@ -1017,6 +1001,7 @@ srv_closed(void *arg, const char *reason)
 	r->sf = NULL;
 	pop3_client_free(r->pop);
 	r->pop = NULL;
+	relay_fo_free(r);
 	uptx_free(r->tx);
 	relay_stream_free(r);
 	spool_free(r->spool);
@@ -1055,6 +1040,7 @@ tx_ready(void *arg)
 	 * a MAIL waiting (R_CONNECT) is sent by uptx after this; the
 	 * commands the client pipelined behind it may follow it then
 	 */
+	relay_fo_ready(r);
 	if (r->state == R_CONNECT)
 		smtp_server_kick(r->srv);
 	if (r->state == R_AUTH)
@@ -1196,6 +1182,9 @@ tx_failed(void *arg, enum uptx_state us, enum gw_fail cls, const char *why,
 	if (us == UPTX_CONNECT && !uptx_reused(r->tx))
 		metrics_up_failed(r->mx, cls);
 	if (relay_retry(r, s, why))
+		return;
+	/* could not be reached: marked down, the MAIL to the next one */
+	if (relay_fo_failed(r, s, cls, why))
 		return;
 	relay_log_failed(r, s, cls, why);
 	relay_enter(r, R_IDLE);

@@ -138,6 +138,12 @@ struct relay {
 	char			 up_tls[96];
 	int			 up_resumed;	/* its TLS session was resumed */
 	int			 retried;	/* this transaction's one retry */
+	/* failover (relay_failover.c): the transaction's list, entry, tried */
+	const struct conf_uplist *uplist;	/* NULL: not moved */
+	int			 upidx;
+	unsigned		 tried;		/* bit i: uplist entry i */
+	int64_t			 fo_start;	/* the MAIL (upsel_now) */
+	struct event		*ev_failover;	/* failover_timeout */
 	struct sockaddr_storage	 peer;
 	relay_done_fn		 done;
 	void			*done_arg;
@@ -164,11 +170,26 @@ void	relay_close_upstream(struct relay *);
 /* relay_tx_reply - the transaction's end: its log line, then the reply */
 void	relay_tx_reply(struct relay *, int code, const char *enh,
 	    const char *text, int cls);
+/* relay_fail_reply - the 4xx for an upstream failure, to the command */
+void	relay_fail_reply(struct relay *, enum gw_fail);
+/* relay_mail_open - open the upstream for the MAIL waiting (POP first) */
+void	relay_mail_open(struct relay *);
 /* relay_cred_facts - upcred's facts for r, before inject or passthrough's */
 void	relay_cred_facts(struct relay *, struct upcred_facts *);
 void	relay_open_upstream(struct relay *, const struct upcred_facts *);
 int	relay_open_idle(struct relay *, struct upcred_facts *, char *,
 	    size_t);
+
+/* relay_failover.c: the transaction's upstream, failover */
+void	relay_fo_mail(struct relay *);
+int	relay_fo_failed(struct relay *, enum relay_state, enum gw_fail,
+	    const char *);
+void	relay_fo_ready(struct relay *);
+void	relay_fo_free(struct relay *);
+
+/* relay_rq.c: the RCPTs in flight upstream, for their replies' logs */
+void	relay_rq_push(struct relay *, const char *);
+void	relay_rq_pop(struct relay *);
 
 /* relay_lauth.c: the listener's AUTH */
 void	relay_srv_auth(void *, const char *, const char *, const char *);

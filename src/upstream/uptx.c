@@ -145,6 +145,14 @@ uptx_new(uint64_t id, const struct conf_upstream *up, const struct uptx_cb *cb,
 }
 
 void
+uptx_set_upstream(struct uptx *tx, const struct conf_upstream *up)
+{
+	if (tx->cli != NULL)
+		fatalx("uptx: upstream changed with a connection held");
+	tx->up = up;
+}
+
+void
 uptx_free(struct uptx *tx)
 {
 	if (tx == NULL)

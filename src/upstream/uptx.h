@@ -128,6 +128,12 @@ extern const struct uptx_conn uptx_conn_direct;
 /* uptx_new - an idle transaction object; id and up name its log lines */
 struct uptx *uptx_new(uint64_t id, const struct conf_upstream *,
 		    const struct uptx_cb *, void *arg);
+/*
+ * uptx_set_upstream - the upstream the next uptx_open() goes to (failover
+ * and routing move a driver's transactions between upstreams); only
+ * while no connection is held
+ */
+void	uptx_set_upstream(struct uptx *, const struct conf_upstream *);
 /* uptx_free - close the connection (uptx_close) and free */
 void	uptx_free(struct uptx *);
 /*
