@@ -31,6 +31,7 @@
 #include "conf/conf_hint.h"
 #include "conf/conf_keys.h"
 #include "conf/conf_table.h"
+#include "relay/route.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -54,7 +55,7 @@ _Static_assert(sizeof(enum pop_tls_mode) == sizeof(int),
     "enum pop_tls_mode size");
 
 #define NSECS		(1 + CONF_MAX_LISTENERS + CONF_MAX_UPSTREAMS + \
-			    CONF_MAX_DKIM)
+			    CONF_MAX_DKIM + CONF_MAX_ROUTES)
 #define TITLE_MAX	(16 + CONF_NAME_MAX)
 #define WHY_MAX		(CONF_TEXT_MAX + PATH_MAX + 256)
 #define LINE_BUF	1024		/* longer lines are errors anyway */
@@ -123,12 +124,16 @@ static int	 parse_identity(const char *, char *, size_t);
 static int	 key_parse(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static const struct conf_key *key_find(enum sec_kind, const char *, size_t *);
+static struct sec *section_new(struct parse *, enum sec_kind, const char *,
+		    const char *);
 static void	 section_begin(struct parse *, char *);
 static int	 read_line(struct parse *, size_t *, int *);
 static char	*reader(char *, int, void *);
 static int	 handler(void *, const char *, const char *, const char *);
 static int	 derive_default(struct parse *, struct sec *,
 		    const struct conf_key *, char *, size_t);
+static int	 key_line(const struct sec *, const char *);
+static void	 gateway_finish(struct parse *, struct sec *);
 static void	 section_finish(struct parse *, struct sec *);
 static void	 paths_add(struct parse *, struct sec *);
 
@@ -222,7 +227,9 @@ host_check(const char *s)
 static void
 fmt_size(char *buf, size_t len, unsigned long long v)
 {
-	if (v != 0 && v % GB == 0)
+	if (v != 0 && v % (GB * KB) == 0)
+		(void)snprintf(buf, len, "%lluT", v / (GB * KB));
+	else if (v != 0 && v % GB == 0)
 		(void)snprintf(buf, len, "%lluG", v / GB);
 	else if (v != 0 && v % (1024 * KB) == 0)
 		(void)snprintf(buf, len, "%lluM", v / (1024 * KB));
@@ -235,7 +242,9 @@ fmt_size(char *buf, size_t len, unsigned long long v)
 static void
 fmt_duration(char *buf, size_t len, unsigned long long v)
 {
-	if (v != 0 && v % 3600 == 0)
+	if (v != 0 && v % 86400 == 0)
+		(void)snprintf(buf, len, "%llud", v / 86400);
+	else if (v != 0 && v % 3600 == 0)
 		(void)snprintf(buf, len, "%lluh", v / 3600);
 	else if (v != 0 && v % 60 == 0)
 		(void)snprintf(buf, len, "%llum", v / 60);
@@ -279,6 +288,9 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 	if (e == NULL && k->type == KT_CAFILE && strcmp(val, "system") != 0 &&
 	    strcmp(val, "none") != 0 && parse_cafile(val, why, wlen) == -1)
 		return -1;
+	/* queue_dir: the gateway makes it, so it need not exist yet */
+	if (e == NULL && k->type == KT_PATH && *val != '\0' && *val != '/')
+		e = "must be an absolute path";
 	if (e == NULL && (k->type == KT_FILE || k->type == KT_DIR ||
 	    k->type == KT_SECRET) && *val != '\0' &&
 	    parse_path(val, k->type == KT_DIR, strcmp(k->name, "crl_file") ==
@@ -395,18 +407,32 @@ bad:
 	return -1;
 }
 
+/* conf_names_width - see conf_keys.h */
+size_t
+conf_names_width(enum key_type t)
+{
+	if (t == KT_NAMES)
+		return CONF_NAME_MAX;
+	if (t == KT_SENDERS)
+		return CONF_ADDR_MAX;
+	return CONF_HDR_NAME_MAX;
+}
+
 /*
- * headers, oversign (header field names) and a listener's dkim (section
- * names): comma lists of distinct names into a char[][] and its count.
+ * headers, oversign (header field names), a listener's dkim and upstream
+ * (section names) and a route's sender (patterns): comma lists of
+ * distinct items into a char[][] and its count.
  */
 static int
 parse_names(const struct conf_key *k, void *base, const char *val, char *why,
     size_t wlen)
 {
-	char		 copy[LINE_BUF], q[64], *items[CONF_DKIM_HEADERS + 1];
-	const char	*c;
-	size_t		 n, width = k->type == KT_NAMES ? CONF_NAME_MAX :
-			    CONF_HDR_NAME_MAX;
+	/* the longest of the lists this parses */
+	enum { LIST_MAX = CONF_DKIM_HEADERS > CONF_ROUTE_SENDERS ?
+	    CONF_DKIM_HEADERS : CONF_ROUTE_SENDERS };
+	char		 copy[LINE_BUF], q[64], *items[LIST_MAX + 1];
+	const char	*c, *e;
+	size_t		 n, width = conf_names_width(k->type);
 	char		*dst = (char *)base + k->off;
 	int		 i, j, count;
 
@@ -426,6 +452,18 @@ parse_names(const struct conf_key *k, void *base, const char *val, char *why,
 		if (k->type == KT_NAMES && !name_ok(items[i])) {
 			(void)snprintf(why, wlen, "\"%s\": not a section name",
 			    q);
+			return -1;
+		}
+		/* an address as it comes in MAIL FROM: printable ASCII */
+		for (c = items[i]; k->type == KT_SENDERS && *c != '\0'; c++)
+			if (*c < 33 || *c > 126) {
+				(void)snprintf(why, wlen, "\"%s\": only "
+				    "printable ASCII without blanks", q);
+				return -1;
+			}
+		if (k->type == KT_SENDERS &&
+		    (e = route_pattern_ok(items[i])) != NULL) {
+			(void)snprintf(why, wlen, "\"%s\": %s", q, e);
 			return -1;
 		}
 		/* RFC 5322 2.2: printable ASCII but ':' */
@@ -909,6 +947,7 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 	case KT_DIR:
 	case KT_DOMAIN:
 	case KT_IDENTITY:
+	case KT_PATH:
 		if (store_text(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
@@ -918,6 +957,7 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 		goto bad;
 	case KT_HDRLIST:
 	case KT_NAMES:
+	case KT_SENDERS:
 		if (parse_names(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
@@ -1072,6 +1112,75 @@ key_find(enum sec_kind kind, const char *name, size_t *idx)
 }
 
 /*
+ * A new named section of kind k: its struct in the snapshot and its
+ * struct sec, or NULL (reported) when there are too many of its kind.
+ */
+static struct sec *
+section_new(struct parse *p, enum sec_kind k, const char *name,
+    const char *title)
+{
+	struct gw_conf	*c = p->conf;
+	struct sec	*s;
+	size_t		*count, max;
+	const char	*what;
+	char		*sname;
+	int		*line;
+	void		*base;
+
+	switch (k) {
+	case SEC_LISTENER:
+		count = &c->nlisteners, max = CONF_MAX_LISTENERS;
+		what = "listeners";
+		break;
+	case SEC_UPSTREAM:
+		count = &c->nupstreams, max = CONF_MAX_UPSTREAMS;
+		what = "upstreams";
+		break;
+	case SEC_DKIM:
+		count = &c->ndkims, max = CONF_MAX_DKIM;
+		what = "dkim sections";
+		break;
+	case SEC_ROUTE:
+		count = &c->nroutes, max = CONF_MAX_ROUTES;
+		what = "routes";
+		break;
+	default:
+		fatalx("section_new: kind %d", (int)k);
+	}
+	if (*count == max) {
+		perr(p, p->lineno, "%s: too many %s (at most %zu)", title,
+		    what, max);
+		return NULL;
+	}
+	if (k == SEC_LISTENER) {
+		base = &c->listeners[*count];
+		sname = c->listeners[*count].name;
+		line = &c->listeners[*count].line;
+	} else if (k == SEC_UPSTREAM) {
+		base = &c->upstreams[*count];
+		sname = c->upstreams[*count].name;
+		line = &c->upstreams[*count].line;
+	} else if (k == SEC_DKIM) {
+		base = &c->dkims[*count];
+		sname = c->dkims[*count].name;
+		line = &c->dkims[*count].line;
+	} else {
+		base = &c->routes[*count];
+		sname = c->routes[*count].name;
+		line = &c->routes[*count].line;
+	}
+	(*count)++;
+	(void)str_copy(sname, name, CONF_NAME_MAX);
+	*line = p->lineno;
+	s = &p->secs[p->nsecs++];
+	s->kind = k;
+	s->line = p->lineno;
+	s->base = base;
+	(void)snprintf(s->title, sizeof(s->title), "%s", title);
+	return s;
+}
+
+/*
  * Open the section named by a header's inside ("listener local").  On any
  * problem the section's keys are ignored: they cannot be attributed, and one
  * error for the header says it all.
@@ -1081,9 +1190,8 @@ section_begin(struct parse *p, char *inside)
 {
 	/* indexed by enum sec_kind */
 	static const char *const kinds[] = {
-		"gateway", "listener", "upstream", "dkim"
+		"gateway", "listener", "upstream", "dkim", "route"
 	};
-	struct gw_conf	*c = p->conf;
 	struct sec	*s;
 	char		 q[TITLE_MAX], title[TITLE_MAX], *kind, *name;
 	size_t		 i;
@@ -1102,7 +1210,8 @@ section_begin(struct parse *p, char *inside)
 			break;
 	if (k == (int)nitems(kinds)) {
 		perr(p, p->lineno, "[%s]: unknown section (expected [gateway], "
-		    "[listener NAME], [upstream NAME] or [dkim NAME])", q);
+		    "[listener NAME], [upstream NAME], [dkim NAME] or "
+		    "[route NAME])", q);
 		return;
 	}
 	if (k == SEC_GATEWAY) {
@@ -1137,44 +1246,8 @@ section_begin(struct parse *p, char *inside)
 			    "(first on line %d)", title, p->secs[i].line);
 			return;
 		}
-	if (k == SEC_LISTENER && c->nlisteners == CONF_MAX_LISTENERS) {
-		perr(p, p->lineno, "%s: too many listeners (at most %d)",
-		    title, CONF_MAX_LISTENERS);
+	if ((s = section_new(p, (enum sec_kind)k, name, title)) == NULL)
 		return;
-	}
-	if (k == SEC_UPSTREAM && c->nupstreams == CONF_MAX_UPSTREAMS) {
-		perr(p, p->lineno, "%s: too many upstreams (at most %d)",
-		    title, CONF_MAX_UPSTREAMS);
-		return;
-	}
-	if (k == SEC_DKIM && c->ndkims == CONF_MAX_DKIM) {
-		perr(p, p->lineno, "%s: too many dkim sections (at most %d)",
-		    title, CONF_MAX_DKIM);
-		return;
-	}
-	s = &p->secs[p->nsecs++];
-	s->kind = (enum sec_kind)k;
-	s->line = p->lineno;
-	memcpy(s->title, title, sizeof(s->title));
-	if (k == SEC_LISTENER) {
-		struct conf_listener *l = &c->listeners[c->nlisteners++];
-
-		(void)str_copy(l->name, name, sizeof(l->name));
-		l->line = p->lineno;
-		s->base = l;
-	} else if (k == SEC_DKIM) {
-		struct conf_dkim *d = &c->dkims[c->ndkims++];
-
-		(void)str_copy(d->name, name, sizeof(d->name));
-		d->line = p->lineno;
-		s->base = d;
-	} else {
-		struct conf_upstream *u = &c->upstreams[c->nupstreams++];
-
-		(void)str_copy(u->name, name, sizeof(u->name));
-		u->line = p->lineno;
-		s->base = u;
-	}
 	p->cur = s;
 	p->skip = 0;
 }
@@ -1371,12 +1444,47 @@ derive_default(struct parse *p, struct sec *s, const struct conf_key *k,
 	return r == 1 ? 0 : -1;
 }
 
+/* the line of key name in section s, or the section's own */
+static int
+key_line(const struct sec *s, const char *name)
+{
+	size_t	 i;
+
+	return key_find(s->kind, name, &i) != NULL && s->seen[i] != 0 ?
+	    s->seen[i] : s->line;
+}
+
+/*
+ * [gateway]: a maximum below the value it doubles from.  Each bound is at
+ * least 1s: a 0 is a value refused already, not to be reported twice.
+ */
+static void
+gateway_finish(struct parse *p, struct sec *s)
+{
+	const struct gw_conf	*c = p->conf;
+	char			 a[32], b[32];
+
+	fmt_duration(a, sizeof(a), c->upstream_down_time_max);
+	fmt_duration(b, sizeof(b), c->upstream_down_time);
+	if (c->upstream_down_time_max != 0 &&
+	    c->upstream_down_time_max < c->upstream_down_time)
+		perr(p, key_line(s, "upstream_down_time_max"), "[gateway]: "
+		    "upstream_down_time_max: %s is less than "
+		    "upstream_down_time %s", a, b);
+	fmt_duration(a, sizeof(a), c->queue_retry_max);
+	fmt_duration(b, sizeof(b), c->queue_retry);
+	if (c->queue_retry_max != 0 && c->queue_retry_max < c->queue_retry)
+		perr(p, key_line(s, "queue_retry_max"), "[gateway]: "
+		    "queue_retry_max: %s is less than queue_retry %s", a, b);
+}
+
 /* defaults for keys not set, required keys, values that need the section */
 static void
 section_finish(struct parse *p, struct sec *s)
 {
 	const struct conf_key	*k;
 	struct conf_upstream	*u;
+	struct conf_listener	*l;
 	char			 def[CONF_TEXT_MAX * 2], why[WHY_MAX];
 	const char		*title = s->title;
 	size_t			 i;
@@ -1396,6 +1504,15 @@ section_finish(struct parse *p, struct sec *s)
 		if (key_parse(k, s->base, def, why, sizeof(why)) == -1)
 			perr(p, s->line, "%s: %s: default %s; set %s",
 			    title, k->name, why, k->name);
+	}
+	if (s->kind == SEC_GATEWAY)
+		gateway_finish(p, s);
+	/* the first of the list is the listener's upstream for older code */
+	if (s->kind == SEC_LISTENER) {
+		l = s->base;
+		if (l->upstreams.n > 0)
+			(void)str_copy(l->upstream_name, l->upstreams.names[0],
+			    sizeof(l->upstream_name));
 	}
 	if (s->kind != SEC_UPSTREAM)
 		return;

@@ -121,6 +121,11 @@ static const struct conf_word words_proxy_protocol[] = {
 	{ "any", PROXY_PROTOCOL_ANY },
 	{ NULL, 0 }
 };
+static const struct conf_word words_delivery[] = {
+	{ "lockstep", DELIVERY_LOCKSTEP },
+	{ "queue", DELIVERY_QUEUE },
+	{ NULL, 0 }
+};
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
 	{ "normalize", BARE_NEWLINE_NORMALIZE },
@@ -142,6 +147,7 @@ static const struct conf_word words_bare_newline[] = {
 #define LTL(m, n)	LSL(tlsset.m, tlsset.n)
 #define DK(m)		F(conf_dkim, m), 0
 #define DKL(m, n)	F(conf_dkim, m), offsetof(struct conf_dkim, n)
+#define RTL(m, n)	F(conf_route, m), offsetof(struct conf_route, n)
 /* the list; RFC 6376 5.4.1's advice without the trace headers */
 #define DKIM_DEFAULT_HEADERS	"From, To, Cc, Subject, Date, Message-ID, " \
 	"Reply-To, In-Reply-To, References, MIME-Version, Content-Type, " \
@@ -179,13 +185,37 @@ static const struct conf_key keytab[] = {
 	    0, 1, GWL(http_listen, nhttp_listen), NULL, 0 },
 	{ SEC_GATEWAY, "ready_window", KT_DURATION, "60s", DERIVE_NONE,
 	    2, 3600, GW(ready_window), NULL, 0 },
+	/* failover and store and forward (docs/queue.md) */
+	{ SEC_GATEWAY, "upstream_down_time", KT_DURATION, "30s", DERIVE_NONE,
+	    1, 3600, GW(upstream_down_time), NULL, 0 },
+	{ SEC_GATEWAY, "upstream_down_time_max", KT_DURATION, "10m",
+	    DERIVE_NONE, 1, 86400, GW(upstream_down_time_max), NULL, 0 },
+	{ SEC_GATEWAY, "failover_timeout", KT_DURATION, "2m", DERIVE_NONE,
+	    1, 3600, GW(failover_timeout), NULL, 0 },
+	{ SEC_GATEWAY, "queue_dir", KT_PATH, "", DERIVE_NONE, 0, 0,
+	    GW(queue_dir), NULL, 1 },
+	{ SEC_GATEWAY, "queue_max_messages", KT_UINT, "10000", DERIVE_NONE,
+	    1, 10000000, GW(queue_max_messages), NULL, 0 },
+	{ SEC_GATEWAY, "queue_max_size", KT_SIZE, "1G", DERIVE_NONE,
+	    1024 * KB, 1024 * GB, GW(queue_max_size), NULL, 0 },
+	{ SEC_GATEWAY, "queue_lifetime", KT_DURATION, "5d", DERIVE_NONE,
+	    1, 60 * 86400, GW(queue_lifetime), NULL, 0 },
+	{ SEC_GATEWAY, "queue_retry", KT_DURATION, "5m", DERIVE_NONE,
+	    1, 86400, GW(queue_retry), NULL, 0 },
+	{ SEC_GATEWAY, "queue_retry_max", KT_DURATION, "1h", DERIVE_NONE,
+	    1, 86400, GW(queue_retry_max), NULL, 0 },
+	{ SEC_GATEWAY, "queue_parallel", KT_UINT, "4", DERIVE_NONE,
+	    1, 100, GW(queue_parallel), NULL, 0 },
 
 	{ SEC_LISTENER, "listen", KT_LISTEN, NULL, DERIVE_NONE,
 	    1, CONF_MAX_LISTEN, LSL(listen, nlisten), NULL, 0 },
 	{ SEC_LISTENER, "allow", KT_CIDRS, "127.0.0.0/8, ::1/128",
 	    DERIVE_NONE, 1, CONF_MAX_ALLOW, LSL(allow, nallow), NULL, 0 },
-	{ SEC_LISTENER, "upstream", KT_NAME, NULL, DERIVE_NONE, 0, 0,
-	    LS(upstream_name), NULL, 0 },
+	/* an ordered list: the first, then the next when one is unreachable */
+	{ SEC_LISTENER, "upstream", KT_NAMES, NULL, DERIVE_NONE,
+	    1, CONF_MAX_UPLIST, LSL(upstreams.names, upstreams.n), NULL, 0 },
+	{ SEC_LISTENER, "delivery", KT_ENUM, "lockstep", DERIVE_NONE, 0, 0,
+	    LS(delivery), words_delivery, 0 },
 	{ SEC_LISTENER, "max_message_size", KT_SIZE, "50M", DERIVE_NONE,
 	    1 * KB, 2 * GB, LS(max_message_size), NULL, 0 },
 	{ SEC_LISTENER, "max_recipients", KT_UINT, "100", DERIVE_NONE,
@@ -395,6 +425,11 @@ static const struct conf_key keytab[] = {
 	    DK(identity), NULL, 1 },
 	{ SEC_DKIM, "subdomains", KT_BOOL, "no", DERIVE_NONE, 0, 0,
 	    DK(subdomains), NULL, 0 },
+
+	{ SEC_ROUTE, "sender", KT_SENDERS, NULL, DERIVE_NONE,
+	    1, CONF_ROUTE_SENDERS, RTL(senders, nsenders), NULL, 0 },
+	{ SEC_ROUTE, "upstream", KT_NAMES, NULL, DERIVE_NONE,
+	    1, CONF_MAX_UPLIST, RTL(upstreams.names, upstreams.n), NULL, 0 },
 };
 
 _Static_assert(nitems(keytab) <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");
@@ -430,7 +465,7 @@ const char *
 conf_sec_name(enum sec_kind k)
 {
 	static const char *const names[] = {
-		"gateway", "listener", "upstream", "dkim"
+		"gateway", "listener", "upstream", "dkim", "route"
 	};
 
 	return (size_t)k < nitems(names) ? names[k] : "?";
