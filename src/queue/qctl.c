@@ -259,7 +259,7 @@ conn_run(struct qconn *c, size_t len)
 	struct qctl	*q = c->q;
 	struct qctl_req	 req;
 	const char	*e;
-	char		 why[QCTL_TAIL_MAX - 16];
+	char		 why[QCTL_TAIL_MAX - 16], id[20];
 
 	if ((e = qctl_parse(c->line, len, &req)) != NULL) {
 		conn_fail(c, e);
@@ -269,9 +269,15 @@ conn_run(struct qconn *c, size_t len)
 	if (req.cmd == QCTL_LIST || req.cmd == QCTL_SHOW)
 		log_debug("queue control: %s by uid %ld", qctl_cmd_name(req.cmd),
 		    c->uid);
-	else
-		log_info("queue control: %s %016llx by uid %ld",
-		    qctl_cmd_name(req.cmd), (unsigned long long)req.id, c->uid);
+	else {
+		if (req.id == 0)
+			(void)snprintf(id, sizeof(id), "all");
+		else
+			(void)snprintf(id, sizeof(id), "%016llx",
+			    (unsigned long long)req.id);
+		log_info("queue control: %s %s by uid %ld",
+		    qctl_cmd_name(req.cmd), id, c->uid);
+	}
 	why[0] = '\0';
 	if (q->ops.run(q->ops.arg, &req, &c->out, why, sizeof(why)) == -1) {
 		conn_fail(c, why[0] != '\0' ? why : "failed");
