@@ -77,7 +77,7 @@ def test_refused_connection_goes_to_b():
     f = failovers(gw)
     check(f == [("a", "connect", "b")],
           "want one failover a -> b class connect, got %r", f)
-    check(re.search(r"relay tx .*upstream=127\.0\.0\.1:%d" % b.port,
+    check(re.search(r"relay client=.* upstream=127\.0\.0\.1:%d" % b.port,
                     gw.log()), "the transaction line does not name b")
 
 
@@ -168,6 +168,8 @@ def test_marked_down_then_tried_again():
     check(len(b.wait_messages(2)) == 2, "b did not get the second message")
     check(len(a.events("connect")) == 1, "a was tried while marked down")
     check(len(failovers(gw)) == 1, "failed over again: %r", failovers(gw))
+    check(re.search(r"relay upstream down upstream=a next=b", gw.log()),
+          "no log line for the skipped upstream")
     # after upstream_down_time, a (which answers now) is tried again
     time.sleep(2.5)
     delivered(gw)
