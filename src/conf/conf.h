@@ -277,7 +277,11 @@ struct conf_uplist {
 /*
  * One [route NAME] section: mail whose sender matches one of senders
  * (relay/route.h patterns) leaves through upstreams instead of the
- * listener's own list, on every listener.
+ * listener's own list, on every listener but one rule: a listener whose
+ * first upstream uses auth = map or passthrough is never routed (the
+ * client's login belongs to that upstream's accounts), and the selection
+ * skips the routes for it.  A route's upstreams all have auth none or
+ * inject, and one sender pattern is in one route only (conf_check).
  */
 struct conf_route {
 	char		 name[CONF_NAME_MAX];
