@@ -156,9 +156,11 @@ def test_routing_by_sender():
 def test_marked_down_then_tried_again():
     a = FaultUpstream("421-at-connect", count=1)
     b = Upstream()
+    # long enough for the second transaction (valgrind is slow)
+    down = int(2 * gwtest.TIME_SCALE)
     gw = gateway({"a": a.port, "b": b.port}, "a, b",
-                 gw={"upstream_down_time": "2",
-                     "upstream_down_time_max": "4"})
+                 gw={"upstream_down_time": str(down),
+                     "upstream_down_time_max": str(2 * down)})
     delivered(gw)
     check(len(failovers(gw)) == 1, "no failover: %r", failovers(gw))
     n = len(a.events("connect"))
@@ -171,7 +173,7 @@ def test_marked_down_then_tried_again():
     check(re.search(r"relay upstream down upstream=a next=b", gw.log()),
           "no log line for the skipped upstream")
     # after upstream_down_time, a (which answers now) is tried again
-    time.sleep(2.5)
+    time.sleep(down + 0.5)
     delivered(gw)
     check(len(a.wait_messages(1)) == 1, "a was not tried again")
     check(len(b.messages()) == 2, "b got the third message")
