@@ -32,6 +32,7 @@
 #include "util/log.h"
 
 static void	relay_fo_use(struct relay *, int);
+static void	relay_fo_skipped(struct relay *, int);
 static void	relay_fo_expired(evutil_socket_t, short, void *);
 
 /*
@@ -57,7 +58,22 @@ relay_fo_mail(struct relay *r)
 	    list->up[i] == NULL)
 		return;
 	r->uplist = list;
+	relay_fo_skipped(r, i);
 	relay_fo_use(r, i);
+}
+
+/* relay_fo_skipped - say which upstreams before entry i were down */
+static void
+relay_fo_skipped(struct relay *r, int i)
+{
+	int	 j;
+
+	for (j = 0; j < i; j++)
+		if (upsel_is_down(r->uplist->names[j], r->fo_start))
+			log_kv(GW_LOG_INFO, r->id, "relay upstream down",
+			    (struct log_field[]){
+			    LOGK_WORD("upstream", r->uplist->names[j]),
+			    LOGK_WORD("next", r->uplist->names[i]) }, 2);
 }
 
 /* relay_fo_use - list entry i is the transaction's upstream now */
