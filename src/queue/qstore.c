@@ -758,7 +758,7 @@ qstore_msg_fd(struct qstore *qs, uint64_t id, char *why, size_t whylen)
  * .msg goes first: a crash between leaves an .env without .msg, which
  * the next scan moves aside too (the other order would leave an orphan
  * .msg that the next start deletes).  A name already in corrupt/ is not
- * replaced; the file then stays where it is, skipped and reported.
+ * replaced; the files then stay where they are, skipped and reported.
  */
 static int
 move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
@@ -771,6 +771,7 @@ move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	(void)snprintf(path, sizeof(path), "%s/corrupt", qs->dir);
 	if ((fd = sub_open(qs->dfd, "corrupt", path, why, whylen)) == -1)
 		return -1;
+	/* both checked first: a half move would be reported every start */
 	for (i = 0; i < 2; i++) {
 		id_name(name, id, i == 0 ? ".msg" : ".env");
 		(void)snprintf(to, sizeof(to), "corrupt/%s", name);
@@ -779,6 +780,10 @@ move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 			(void)close(fd);
 			return -1;
 		}
+	}
+	for (i = 0; i < 2; i++) {
+		id_name(name, id, i == 0 ? ".msg" : ".env");
+		(void)snprintf(to, sizeof(to), "corrupt/%s", name);
 		if (renameat(qs->dfd, name, fd, name) == -1 &&
 		    (errno != ENOENT || i == 1)) {
 			qs_why(qs, why, whylen, errno, "%s: rename to %s",

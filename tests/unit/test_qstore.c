@@ -411,6 +411,19 @@ test_recovery(void **state)
 	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
 	    sizeof(why)), 1);
 	assert_int_equal(s.nbad, 0);
+
+	/* a name already in corrupt/ is not replaced: left, reported */
+	put_file(fx->dir, "00000000000000b1.env", "smtpgate-queue 1\nend\n");
+	s.n = s.nbad = 0;
+	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
+	    sizeof(why)), 1);
+	assert_int_equal(s.nbad, 1);
+	assert_int_equal(s.bad[0], 0xb1);
+	assert_non_null(strstr(s.badwhy, "not moved aside"));
+	assert_non_null(strstr(s.badwhy, "corrupt/00000000000000b1.env: "
+	    "File exists"));
+	snprintf(sub, sizeof(sub), "%s/00000000000000b1.env", fx->dir);
+	assert_int_equal(unlink(sub), 0);
 	qstore_close(qs);
 	assert_non_null(qs = qstore_open(fx->dir, &removed, why, sizeof(why)));
 	assert_int_equal(removed, 0);
