@@ -563,7 +563,7 @@ static void
 job_end(struct qjob *j)
 {
 	const struct gw_conf	*c = j->env->conf;
-	struct qjob_result	 res = { 0, 0 };
+	struct qjob_result	 res = { 0, 0, 0 };
 	struct qstore		*qs = qrun_store();
 	char			 why[QSTORE_WHY_MAX];
 	uint32_t		 rnd = 0;
@@ -574,6 +574,7 @@ job_end(struct qjob *j)
 	if (j->loadfail) {
 		/* never removed for want of reading it: tried again later */
 		res.next = (int64_t)time(NULL) + (int64_t)c->queue_retry;
+		res.pending = 1;	/* not known: not 0 */
 		j->done(j->done_arg, j->id, &res);
 		job_free(j);
 		return;
@@ -606,6 +607,7 @@ job_end(struct qjob *j)
 		    LOGK_UINT("pending", left),
 		    LOGK_STR("reason", j->error) }, 5);
 		res.next = j->e.next;
+		res.pending = left;
 	}
 	j->done(j->done_arg, j->id, &res);
 	job_free(j);

@@ -70,6 +70,7 @@ static struct {
 } qr;
 
 static void	qrun_kick(void);
+static void	qent_wait(struct qent *);
 
 struct qstore *
 qrun_store(void)
@@ -126,11 +127,19 @@ qent_new(const struct qenv *e, unsigned long long size)
 	q->size = size;
 	q->flags = e->flags;
 	q->attempts = e->attempts;
-	q->pending = e->nrcpt;
-	TAILQ_INSERT_TAIL(&qr.waiting, q, entry);
+	q->pending = qenv_pending(e);
+	qent_wait(q);
 	qr.count++;
 	qr.bytes += size;
 	return q;
+}
+
+/* qent_wait - onto the ready list if it is due now, else the waiting one */
+static void
+qent_wait(struct qent *q)
+{
+	q->ready = !(q->flags & QF_HOLD) && q->next <= (int64_t)time(NULL);
+	TAILQ_INSERT_TAIL(q->ready ? &qr.ready : &qr.waiting, q, entry);
 }
 
 /* qent_unlist - off whichever list it is on */
@@ -215,8 +224,9 @@ job_done(void *arg, uint64_t id, const struct qjob_result *res)
 		qent_free(q);
 	} else {
 		q->next = res->next;
+		q->pending = res->pending;
 		q->attempts++;
-		TAILQ_INSERT_TAIL(&qr.waiting, q, entry);
+		qent_wait(q);
 	}
 	qrun_kick();
 }

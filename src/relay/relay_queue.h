@@ -50,6 +50,7 @@ struct qjob;
 struct qjob_result {
 	int	 removed;	/* the message is done and gone */
 	int64_t	 next;		/* else: its next attempt (unix seconds) */
+	size_t	 pending;	/* recipients still to deliver */
 };
 typedef void	(*qjob_done_fn)(void *arg, uint64_t id,
 		    const struct qjob_result *);
