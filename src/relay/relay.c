@@ -339,11 +339,13 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text,
 	t.code = code;
 	t.enh = enh;
 	t.text = text;
+	t.queued = r->l->delivery == DELIVERY_QUEUE;
 	txlog_tx(&t);
-	txlog_rcpts_log(r->id, &r->accepted, code);
+	txlog_rcpts_log(r->id, &r->accepted, code, t.queued);
 	metrics_tx(code < 300 ? MX_TX_RELAYED : code < 500 ? MX_TX_TEMPFAIL :
 	    MX_TX_REFUSED, code < 300 ? FAIL_NONE : cls, t.duration);
-	if (code >= 200 && code < 300)
+	/* queued: counted for its upstream when it is delivered */
+	if (code >= 200 && code < 300 && !t.queued)
 		metrics_relayed(r->mx, t.size);
 }
 

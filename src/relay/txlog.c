@@ -136,7 +136,8 @@ txlog_tx(const struct txlog_tx *t)
 	n = txlog_tx_fields(f, t, up, sizeof(up));
 	f[n++] = LOGK_STR("reply", txlog_reply_raw(reply, sizeof(reply),
 	    t->code, t->enh, t->text));
-	f[n++] = LOGK_WORD("status", txlog_status(t->code));
+	f[n++] = LOGK_WORD("status", t->queued && t->code < 300 ? "queued" :
+	    txlog_status(t->code));
 	f[n++] = LOGK_SECS("duration", t->duration);
 	log_kv(GW_LOG_INFO, t->id, "relay", f, n);
 }
@@ -191,7 +192,8 @@ txlog_rcpts_free(struct txlog_rcpts *rc)
 }
 
 void
-txlog_rcpts_log(uint64_t id, const struct txlog_rcpts *rc, int code)
+txlog_rcpts_log(uint64_t id, const struct txlog_rcpts *rc, int code,
+    int queued)
 {
 	struct log_field	 f[2];
 	unsigned		 i;
@@ -200,7 +202,8 @@ txlog_rcpts_log(uint64_t id, const struct txlog_rcpts *rc, int code)
 		return;
 	for (i = 0; i < rc->n; i++) {
 		f[0] = LOGK_ADDR("to", rc->addr[i]);
-		f[1] = LOGK_WORD("status", txlog_status(code));
+		f[1] = LOGK_WORD("status", queued && code < 300 ? "queued" :
+		    txlog_status(code));
 		log_kv(GW_LOG_INFO, id, "relay rcpt done", f, 2);
 	}
 }

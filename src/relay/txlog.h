@@ -36,6 +36,7 @@ struct txlog_tx {
 	const char		*dkim;		/* NULL: no dkim= field */
 	double			 duration;	/* seconds since MAIL */
 	int			 code;		/* the reply the client got */
+	int			 queued;	/* delivery = queue: 2xx is "queued" */
 	const char		*enh;		/* NULL or "" when none */
 	const char		*text;
 };
@@ -58,8 +59,12 @@ int	txlog_rcpts_add(struct txlog_rcpts *, const char *addr);
 void	txlog_rcpts_clear(struct txlog_rcpts *);
 /* txlog_rcpts_free - the storage too */
 void	txlog_rcpts_free(struct txlog_rcpts *);
-/* txlog_rcpts_log - one info line each, with the transaction's result */
-void	txlog_rcpts_log(uint64_t id, const struct txlog_rcpts *, int code);
+/*
+ * txlog_rcpts_log - one info line each, with the transaction's result
+ * (queued: delivery = queue, a 2xx is "queued", not "sent")
+ */
+void	txlog_rcpts_log(uint64_t id, const struct txlog_rcpts *, int code,
+	    int queued);
 
 /* txlog_tx - the one info line of a transaction */
 void	txlog_tx(const struct txlog_tx *);
