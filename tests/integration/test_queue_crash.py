@@ -8,8 +8,9 @@ window SMTP cannot close (the upstream accepted it and the gateway died
 before recording that): those duplicates are counted, reported, and must
 be no more than the deliveries that were running at the kills.
 
-The upstream answers the end of DATA after a short delay, so that kills
-often land while deliveries are in flight."""
+The upstream stores each message, then answers the end of DATA after a
+short delay (upstream.py --store-delay), so that kills
+often land inside the window and the duplicates it allows are seen."""
 
 import os
 import random
@@ -86,7 +87,7 @@ class Sender(threading.Thread):
 
 
 def test_kill9_loses_nothing():
-    up = Upstream(extra=["--delay-at", "DATA=0.2"])
+    up = Upstream(extra=["--store-delay", "0.2"])
     qdir = os.path.join(newdir("queue"), "q")
     port = free_port()
     gw = Gateway(upstream=up, port=port,

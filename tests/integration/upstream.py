@@ -203,6 +203,7 @@ class Handler:
         self.pop_window = 60
         self.dsn = False		# --dsn: advertise and accept DSN
         self.bare = False		# --bare-replies: no enhanced codes
+        self.store_delay = 0		# --store-delay: stored, answered late
         self.idle_close_reply = None	# --idle-close-reply
         self.mail_reply_reused = None	# --mail-reply-reused
         self.reused_only = False	# --reused-only
@@ -452,6 +453,10 @@ class Handler:
         # messages this connection carried (on the protocol object: the
         # session is made anew at STARTTLS)
         server.carried = getattr(server, "carried", 0) + 1
+        if self.store_delay:
+            # stored, answered late: a client that dies meanwhile has the
+            # message delivered without knowing it (the queue's window)
+            await asyncio.sleep(self.store_delay)
         if self.bare:
             return "250 OK"
         return "250 2.0.0 Ok: queued as %s" % os.path.basename(base)
@@ -483,6 +488,10 @@ def parse_args(argv):
                         "RCPT or the end of DATA (nothing is stored)")
     p.add_argument("--drop-count", type=int, default=-1,
                    help="drop only this many times (default: always)")
+    p.add_argument("--store-delay", type=float, default=0,
+                   metavar="SECONDS",
+                   help="store the message at the end of DATA, then wait "
+                   "this long before the 250")
     p.add_argument("--delay-at", action="append", default=[],
                    metavar="EVENT=SECONDS",
                    help="wait before answering MAIL, RCPT, end of DATA, "
@@ -723,6 +732,7 @@ async def serve(args):
     handler.pop_window = args.pop_window
     handler.dsn = args.dsn
     handler.bare = args.bare_replies
+    handler.store_delay = args.store_delay
     handler.idle_close_reply = args.idle_close_reply
     handler.mail_reply_reused = args.mail_reply_reused
     handler.reused_only = args.reused_only
