@@ -49,6 +49,9 @@ class Sender(threading.Thread):
         self.ok = set()		# got 250
         self.unknown = set()	# connection lost after the dot: may be in
         self.stop = False
+        # the killer's cues: a 354 came (mid-DATA), a 250 came (after it)
+        self.ev_data = threading.Event()
+        self.ev_ok = threading.Event()
         self.deadline = time.monotonic() + 120 * gwtest.TIME_SCALE
 
     def one(self, n):
@@ -62,7 +65,11 @@ class Sender(threading.Thread):
                     return False
                 if c.cmd("DATA").code != 354:
                     return False
-                c.send_message(message(n))
+                data = message(n)
+                c.send(data[:len(data) // 2])
+                self.ev_data.set()
+                time.sleep(0.02)
+                c.send(gwtest.dot_stuff(data[len(data) // 2:]) + b".\r\n")
                 try:
                     r = c.reply(timeout=10 * gwtest.TIME_SCALE)
                 except Exception:
@@ -70,6 +77,7 @@ class Sender(threading.Thread):
                     raise
                 if r.code == 250:
                     self.ok.add(n)
+                    self.ev_ok.set()
                     return True
                 return False
         except Exception:
@@ -100,10 +108,20 @@ def test_kill9_loses_nothing():
     s.start()
     rnd = random.Random(int(os.environ.get("GWTEST_SEED", "0")) or None)
     running_at_kill = 0
+    phases = []
     for k in range(KILLS):
+        # in turn: at a random instant, in the middle of a DATA, right
+        # after a 250 (deliveries run at all three)
+        phase = ("random", "mid-data", "after-250")[k % 3]
         time.sleep(rnd.uniform(0.1, 0.8) * gwtest.TIME_SCALE)
+        if phase != "random":
+            ev = s.ev_data if phase == "mid-data" else s.ev_ok
+            ev.clear()
+            if not ev.wait(10 * gwtest.TIME_SCALE):
+                phase = "random"
         if not s.is_alive():
             break
+        phases.append(phase)
         # deliveries in flight: what the upstream has taken and not yet
         # answered can come again (the documented window)
         running_at_kill += PARALLEL
@@ -130,10 +148,10 @@ def test_kill9_loses_nothing():
     lost = sorted(s.ok - set(got))
     dups = sorted({n for n in got if got.count(n) > 1})
     extra = sum(got.count(n) - 1 for n in dups)
-    print("# crash test: %d messages, %d kills, %d delivered, %d "
+    print("# crash test: %d messages, %d kills (%s), %d delivered, %d "
           "duplicate(s) from the window (%r), %d unknown at the client"
-          % (MESSAGES, KILLS, len(got), extra, dups, len(s.unknown)),
-          flush=True)
+          % (MESSAGES, len(phases), ",".join(phases), len(got), extra, dups,
+             len(s.unknown)), flush=True)
     check(not lost, "messages that got 250 and never arrived: %r", lost)
     # a client that lost its connection after the dot sends again: its
     # duplicate is its own, not the gateway's
