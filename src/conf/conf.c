@@ -454,6 +454,13 @@ parse_names(const struct conf_key *k, void *base, const char *val, char *why,
 			    q);
 			return -1;
 		}
+		/* an address as it comes in MAIL FROM: printable ASCII */
+		for (c = items[i]; k->type == KT_SENDERS && *c != '\0'; c++)
+			if (*c < 33 || *c > 126) {
+				(void)snprintf(why, wlen, "\"%s\": only "
+				    "printable ASCII without blanks", q);
+				return -1;
+			}
 		if (k->type == KT_SENDERS &&
 		    (e = route_pattern_ok(items[i])) != NULL) {
 			(void)snprintf(why, wlen, "\"%s\": %s", q, e);
@@ -1447,7 +1454,10 @@ key_line(const struct sec *s, const char *name)
 	    s->seen[i] : s->line;
 }
 
-/* [gateway]: a maximum below the value it doubles from */
+/*
+ * [gateway]: a maximum below the value it doubles from.  Each bound is at
+ * least 1s: a 0 is a value refused already, not to be reported twice.
+ */
 static void
 gateway_finish(struct parse *p, struct sec *s)
 {
@@ -1456,13 +1466,14 @@ gateway_finish(struct parse *p, struct sec *s)
 
 	fmt_duration(a, sizeof(a), c->upstream_down_time_max);
 	fmt_duration(b, sizeof(b), c->upstream_down_time);
-	if (c->upstream_down_time_max < c->upstream_down_time)
+	if (c->upstream_down_time_max != 0 &&
+	    c->upstream_down_time_max < c->upstream_down_time)
 		perr(p, key_line(s, "upstream_down_time_max"), "[gateway]: "
 		    "upstream_down_time_max: %s is less than "
 		    "upstream_down_time %s", a, b);
 	fmt_duration(a, sizeof(a), c->queue_retry_max);
 	fmt_duration(b, sizeof(b), c->queue_retry);
-	if (c->queue_retry_max < c->queue_retry)
+	if (c->queue_retry_max != 0 && c->queue_retry_max < c->queue_retry)
 		perr(p, key_line(s, "queue_retry_max"), "[gateway]: "
 		    "queue_retry_max: %s is less than queue_retry %s", a, b);
 }

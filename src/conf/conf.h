@@ -434,8 +434,9 @@ typedef void (*conf_error_fn)(void *arg, const char *msg);
 int	conf_load(const char *path, struct gw_conf **out, conf_error_fn err, void *arg);
 /*
  * conf_check - the cross-checks run by conf_load() after parsing (listeners
- * and upstreams refer to each other, listen addresses do not collide); sets
- * each listener's upstream pointer.  Returns the number of errors.
+ * and routes refer to upstreams, listen addresses do not collide); sets
+ * the up[] of every upstream list and each listener's upstream pointer.
+ * Returns the number of errors.
  */
 int	conf_check(struct gw_conf *, conf_error_fn err, void *arg);
 /* conf_ref / conf_unref - reference counting; the last unref frees */
