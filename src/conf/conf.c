@@ -2,8 +2,9 @@
  * conf.c - read the INI file into a struct gw_conf through one typed key
  * table.
  *
- * Every key is a row of keytab[]: section kind, name, type, default (as the
- * text a user would write), bounds and the offset of its field.  The same
+ * Every key is a row of the key table (conf_table.c): section kind, name,
+ * type, default (as the text a user would write), bounds and the offset of
+ * its field.  The same
  * parser handles a value from the file and a default, so a default can never
  * be something the file could not say, and docs/configuration.md can be
  * checked against the table (tests/unit/test_conf.c does).
@@ -29,6 +30,8 @@
 #include "conf/conf_files.h"
 #include "conf/conf_hint.h"
 #include "conf/conf_keys.h"
+#include "conf/conf_table.h"
+#include "relay/route.h"
 #include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -51,392 +54,8 @@ _Static_assert(sizeof(enum ocsp_stapling) == sizeof(int),
 _Static_assert(sizeof(enum pop_tls_mode) == sizeof(int),
     "enum pop_tls_mode size");
 
-static const struct conf_word words_log_target[] = {
-	{ "stderr", 0 }, { "syslog", 1 }, { NULL, 0 }
-};
-static const struct conf_word words_log_format[] = {
-	{ "text", 0 }, { "json", 1 }, { NULL, 0 }
-};
-static const struct conf_word words_tls[] = {
-	{ "auto", TLS_AUTO },
-	{ "none", TLS_NONE },
-	{ "starttls", TLS_STARTTLS },
-	{ "starttls-optional", TLS_STARTTLS_OPTIONAL },
-	{ "implicit", TLS_IMPLICIT },
-	{ NULL, 0 }
-};
-static const struct conf_word words_listen_tls[] = {
-	{ "none", LISTEN_TLS_NONE },
-	{ "starttls", LISTEN_TLS_STARTTLS },
-	{ "implicit", LISTEN_TLS_IMPLICIT },
-	{ NULL, 0 }
-};
-static const struct conf_word words_verify_client[] = {
-	{ "none", VERIFY_CLIENT_NONE },
-	{ "optional", VERIFY_CLIENT_OPTIONAL },
-	{ "required", VERIFY_CLIENT_REQUIRED },
-	{ NULL, 0 }
-};
-static const struct conf_word words_accept[] = {
-	{ "self-signed", CONF_ACCEPT_SELF_SIGNED },
-	{ "untrusted-root", CONF_ACCEPT_UNTRUSTED_ROOT },
-	{ "expired", CONF_ACCEPT_EXPIRED },
-	{ "not-yet-valid", CONF_ACCEPT_NOT_YET_VALID },
-	{ "name-mismatch", CONF_ACCEPT_NAME_MISMATCH },
-	{ "weak-rsa-key", CONF_ACCEPT_WEAK_RSA_KEY },
-	{ "sha1-signature", CONF_ACCEPT_SHA1_SIGNATURE },
-	{ NULL, 0 }
-};
-/* the first spelling of each is the one error messages list */
-static const struct conf_word words_curves[] = {
-	{ "X25519", CONF_CURVE_X25519 },
-	{ "P-256", CONF_CURVE_P256 },
-	{ "P-384", CONF_CURVE_P384 },
-	{ "P-521", CONF_CURVE_P521 },
-	{ "X448", CONF_CURVE_X448 },
-	{ "secp256r1", CONF_CURVE_P256 },
-	{ "prime256v1", CONF_CURVE_P256 },
-	{ "secp384r1", CONF_CURVE_P384 },
-	{ "secp521r1", CONF_CURVE_P521 },
-	{ NULL, 0 }
-};
-static const struct conf_word words_crl_check[] = {
-	{ "chain", CRL_CHECK_CHAIN },
-	{ "leaf", CRL_CHECK_LEAF },
-	{ "chain-except-root", CRL_CHECK_CHAIN_EXCEPT_ROOT },
-	{ NULL, 0 }
-};
-static const struct conf_word words_crl_missing[] = {
-	{ "ignore", 0 }, { "fail", 1 }, { NULL, 0 }
-};
-static const struct conf_word words_ocsp[] = {
-	{ "off", OCSP_OFF }, { "soft", OCSP_SOFT }, { "hard", OCSP_HARD },
-	{ NULL, 0 }
-};
-static const struct conf_word words_ocsp_check[] = {
-	{ "leaf", 0 }, { "chain", 1 }, { NULL, 0 }
-};
-static const struct conf_word words_ocsp_stapling[] = {
-	{ "off", STAPLING_OFF }, { "request", STAPLING_REQUEST },
-	{ "require", STAPLING_REQUIRE }, { NULL, 0 }
-};
-static const struct conf_word words_auth[] = {
-	{ "none", AUTH_NONE },
-	{ "inject", AUTH_INJECT },
-	{ "passthrough", AUTH_PASSTHROUGH },
-	{ "map", AUTH_MAP },
-	{ NULL, 0 }
-};
-static const struct conf_word words_pop_tls[] = {
-	{ "implicit", POP_TLS_IMPLICIT },
-	{ "stls", POP_TLS_STLS },
-	{ "none", POP_TLS_NONE },
-	{ NULL, 0 }
-};
-static const struct conf_word words_mechs[] = {
-	{ "PLAIN", AUTH_MECH_PLAIN },
-	{ "LOGIN", AUTH_MECH_LOGIN },
-	{ "CRAM-MD5", AUTH_MECH_CRAM_MD5 },
-	{ "XOAUTH2", AUTH_MECH_XOAUTH2 },
-	{ "OAUTHBEARER", AUTH_MECH_OAUTHBEARER },
-	{ NULL, 0 }
-};
-static const struct conf_word words_long_lines[] = {
-	{ "refuse", LONG_LINES_REFUSE },
-	{ "pass", LONG_LINES_PASS },
-	{ "encode", LONG_LINES_ENCODE },
-	{ NULL, 0 }
-};
-static const struct conf_word words_proxy_protocol[] = {
-	{ "no", PROXY_PROTOCOL_NO },
-	{ "v1", PROXY_PROTOCOL_V1 },
-	{ "v2", PROXY_PROTOCOL_V2 },
-	{ "any", PROXY_PROTOCOL_ANY },
-	{ NULL, 0 }
-};
-static const struct conf_word words_bare_newline[] = {
-	{ "reject", BARE_NEWLINE_REJECT },
-	{ "normalize", BARE_NEWLINE_NORMALIZE },
-	{ NULL, 0 }
-};
-
-#define F(type, m)	offsetof(struct type, m), sizeof(((struct type *)0)->m)
-#define GW(m)		F(gw_conf, m), 0
-#define LS(m)		F(conf_listener, m), 0
-#define UP(m)		F(conf_upstream, m), 0
-#define UPL(m, n)	F(conf_upstream, m), offsetof(struct conf_upstream, n)
-/* a key of the TLS-settings block, inside [upstream] */
-#define UT(m)		UP(tlsset.m)
-#define UTL(m, n)	UPL(tlsset.m, tlsset.n)
-#define GWL(m, n)	F(gw_conf, m), offsetof(struct gw_conf, n)
-#define LSL(m, n)	F(conf_listener, m), offsetof(struct conf_listener, n)
-/* a key of the listener's TLS-settings block */
-#define LT(m)		LS(tlsset.m)
-#define LTL(m, n)	LSL(tlsset.m, tlsset.n)
-#define DK(m)		F(conf_dkim, m), 0
-#define DKL(m, n)	F(conf_dkim, m), offsetof(struct conf_dkim, n)
-/* the list; RFC 6376 5.4.1's advice without the trace headers */
-#define DKIM_DEFAULT_HEADERS	"From, To, Cc, Subject, Date, Message-ID, " \
-	"Reply-To, In-Reply-To, References, MIME-Version, Content-Type, " \
-	"Content-Transfer-Encoding"
-#define KB		1024ULL
-#define GB		(1024ULL * 1024 * 1024)
-
-/*
- * The keys.  Bounds: UINT and SIZE in their unit, DURATION in seconds.
- * Keep docs/configuration.md in step: test_conf.c loads every default the
- * document shows and compares the result with the table's; test_conf_print.c
- * checks it and docs/man/smtpgate.ini.5 against this table, key by key.
- */
-static const struct conf_key keytab[] = {
-	/* sec, name, type, default, derive, min, max, field */
-	{ SEC_GATEWAY, "hostname", KT_HOST, NULL, DERIVE_SYSHOST, 0, 0,
-	    GW(hostname), NULL, 0 },
-	{ SEC_GATEWAY, "user", KT_NAME, "", DERIVE_NONE, 0, 0,
-	    GW(user), NULL, 1 },
-	{ SEC_GATEWAY, "log_level", KT_LOGLEVEL, "info", DERIVE_NONE, 0, 0,
-	    GW(log_level), NULL, 0 },
-	{ SEC_GATEWAY, "log_facilities", KT_LOGFAC, "all", DERIVE_NONE, 0, 0,
-	    GW(log_facilities), NULL, 0 },
-	{ SEC_GATEWAY, "log_target", KT_ENUM, "stderr", DERIVE_NONE, 0, 0,
-	    GW(log_syslog), words_log_target, 0 },
-	{ SEC_GATEWAY, "log_format", KT_ENUM, "text", DERIVE_NONE, 0, 0,
-	    GW(log_json), words_log_format, 0 },
-	{ SEC_GATEWAY, "max_sessions", KT_UINT, "1000", DERIVE_NONE,
-	    1, 100000, GW(max_sessions), NULL, 0 },
-	{ SEC_GATEWAY, "auth_fail_limit", KT_UINT, "10", DERIVE_NONE,
-	    0, 1000, GW(auth_fail_limit), NULL, 0 },
-	{ SEC_GATEWAY, "auth_fail_window", KT_DURATION, "15m", DERIVE_NONE,
-	    1, 86400, GW(auth_fail_window), NULL, 0 },
-	{ SEC_GATEWAY, "auth_fail_delay_max", KT_DURATION, "8s", DERIVE_NONE,
-	    0, 60, GW(auth_fail_delay_max), NULL, 0 },
-	{ SEC_GATEWAY, "http_listen", KT_LISTEN, "", DERIVE_NONE,
-	    0, 1, GWL(http_listen, nhttp_listen), NULL, 0 },
-	{ SEC_GATEWAY, "ready_window", KT_DURATION, "60s", DERIVE_NONE,
-	    2, 3600, GW(ready_window), NULL, 0 },
-
-	{ SEC_LISTENER, "listen", KT_LISTEN, NULL, DERIVE_NONE,
-	    1, CONF_MAX_LISTEN, LSL(listen, nlisten), NULL, 0 },
-	{ SEC_LISTENER, "allow", KT_CIDRS, "127.0.0.0/8, ::1/128",
-	    DERIVE_NONE, 1, CONF_MAX_ALLOW, LSL(allow, nallow), NULL, 0 },
-	{ SEC_LISTENER, "upstream", KT_NAME, NULL, DERIVE_NONE, 0, 0,
-	    LS(upstream_name), NULL, 0 },
-	{ SEC_LISTENER, "max_message_size", KT_SIZE, "50M", DERIVE_NONE,
-	    1 * KB, 2 * GB, LS(max_message_size), NULL, 0 },
-	{ SEC_LISTENER, "max_recipients", KT_UINT, "100", DERIVE_NONE,
-	    1, 10000, LS(max_recipients), NULL, 0 },
-	{ SEC_LISTENER, "banner", KT_BANNER, NULL, DERIVE_BANNER, 0, 0,
-	    LS(banner), NULL, 0 },
-	{ SEC_LISTENER, "command_timeout", KT_DURATION, "5m", DERIVE_NONE,
-	    1, 3600, LS(command_timeout), NULL, 0 },
-	{ SEC_LISTENER, "data_timeout", KT_DURATION, "10m", DERIVE_NONE,
-	    1, 3600, LS(data_timeout), NULL, 0 },
-	{ SEC_LISTENER, "max_sessions_per_client", KT_UINT, "50", DERIVE_NONE,
-	    1, 100000, LS(max_sessions_per_client), NULL, 0 },
-	{ SEC_LISTENER, "bare_newline", KT_ENUM, "reject", DERIVE_NONE, 0, 0,
-	    LS(bare_newline), words_bare_newline, 0 },
-	{ SEC_LISTENER, "long_lines", KT_ENUM, "pass", DERIVE_NONE, 0, 0,
-	    LS(long_lines), words_long_lines, 0 },
-	{ SEC_LISTENER, "max_session_time", KT_DURATION, "1h", DERIVE_NONE,
-	    1, 86400, LS(max_session_time), NULL, 0 },
-	{ SEC_LISTENER, "max_junk_commands", KT_UINT, "100", DERIVE_NONE,
-	    1, 100000, LS(max_junk_commands), NULL, 0 },
-	{ SEC_LISTENER, "min_data_rate", KT_UINT, "500", DERIVE_NONE,
-	    0, 1000000000, LS(min_data_rate), NULL, 0 },
-	{ SEC_LISTENER, "received_header", KT_BOOL, "no", DERIVE_NONE, 0, 0,
-	    LS(received_header), NULL, 0 },
-	{ SEC_LISTENER, "stream_data", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
-	    LS(stream_data), NULL, 0 },
-	{ SEC_LISTENER, "dkim", KT_NAMES, "", DERIVE_NONE, 0, CONF_MAX_DKIM,
-	    LSL(dkim_names, ndkim), NULL, 1 },
-	{ SEC_LISTENER, "dkim_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,
-	    LS(dkim_required), NULL, 0 },
-	{ SEC_LISTENER, "tls", KT_ENUM, "none", DERIVE_NONE, 0, 0,
-	    LS(tls), words_listen_tls, 0 },
-	{ SEC_LISTENER, "tls_cert", KT_FILE, "", DERIVE_NONE, 0, 0,
-	    LS(tls_cert), NULL, 1 },
-	{ SEC_LISTENER, "tls_key", KT_SECRET, "", DERIVE_NONE, 0, 0,
-	    LS(tls_key), NULL, 1 },
-	{ SEC_LISTENER, "tls_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,
-	    LS(tls_required), NULL, 0 },
-	{ SEC_LISTENER, "tls_handshake_timeout", KT_DURATION, "10s",
-	    DERIVE_NONE, 1, 300, LS(tls_handshake_timeout), NULL, 0 },
-	{ SEC_LISTENER, "tls_min_version", KT_TLSVER, "1.2", DERIVE_NONE, 0, 0,
-	    LT(tls_min_version), NULL, 0 },
-	{ SEC_LISTENER, "tls_max_version", KT_TLSVER, "1.3", DERIVE_NONE, 0, 0,
-	    LT(tls_max_version), NULL, 0 },
-	{ SEC_LISTENER, "ciphers", KT_CIPHERS12, "", DERIVE_NONE, 0, 0,
-	    LT(ciphers), NULL, 1 },
-	{ SEC_LISTENER, "ciphersuites", KT_CIPHERS13, "", DERIVE_NONE, 0, 0,
-	    LT(ciphersuites), NULL, 1 },
-	{ SEC_LISTENER, "curves", KT_CURVES, "", DERIVE_NONE,
-	    0, CONF_MAX_CURVES, LTL(curves, ncurves), words_curves, 1 },
-	{ SEC_LISTENER, "verify_client", KT_ENUM, "none", DERIVE_NONE, 0, 0,
-	    LS(verify_client), words_verify_client, 0 },
-	{ SEC_LISTENER, "client_ca_file", KT_FILE, "", DERIVE_NONE, 0, 0,
-	    LT(ca_file), NULL, 1 },
-	{ SEC_LISTENER, "client_cert_pins", KT_PINS, "", DERIVE_NONE,
-	    0, CONF_MAX_PINS, LTL(pins, npins), NULL, 1 },
-	{ SEC_LISTENER, "crl_file", KT_FILE, "", DERIVE_NONE, 0, 0,
-	    LT(crl_file), NULL, 1 },
-	{ SEC_LISTENER, "crl_path", KT_DIR, "", DERIVE_NONE, 0, 0,
-	    LT(crl_path), NULL, 1 },
-	{ SEC_LISTENER, "crl_check", KT_ENUM, "chain", DERIVE_NONE, 0, 0,
-	    LT(crl_check), words_crl_check, 0 },
-	{ SEC_LISTENER, "crl_missing", KT_ENUM, "ignore", DERIVE_NONE, 0, 0,
-	    LT(crl_missing_fail), words_crl_missing, 0 },
-	{ SEC_LISTENER, "auth_allow_cleartext", KT_BOOL, "no", DERIVE_NONE,
-	    0, 0, LS(auth_allow_cleartext), NULL, 0 },
-	{ SEC_LISTENER, "rate_connections", KT_RATE, "off", DERIVE_NONE,
-	    0, 0, LS(rate_connections), NULL, 0 },
-	{ SEC_LISTENER, "rate_messages", KT_RATE, "off", DERIVE_NONE,
-	    0, 0, LS(rate_messages), NULL, 0 },
-	{ SEC_LISTENER, "rate_recipients", KT_RATE, "off", DERIVE_NONE,
-	    0, 0, LS(rate_recipients), NULL, 0 },
-	{ SEC_LISTENER, "rate_user_messages", KT_RATE, "off", DERIVE_NONE,
-	    0, 0, LS(rate_user_messages), NULL, 0 },
-	{ SEC_LISTENER, "proxy_protocol", KT_ENUM, "no", DERIVE_NONE, 0, 0,
-	    LS(proxy_protocol), words_proxy_protocol, 0 },
-	{ SEC_LISTENER, "proxy_from", KT_CIDRS, "", DERIVE_NONE,
-	    0, CONF_MAX_ALLOW, LSL(proxy_from, nproxy_from), NULL, 0 },
-	{ SEC_LISTENER, "proxy_timeout", KT_DURATION, "10s", DERIVE_NONE,
-	    1, 300, LS(proxy_timeout), NULL, 0 },
-
-	{ SEC_UPSTREAM, "host", KT_HOST, NULL, DERIVE_NONE, 0, 0,
-	    UP(host), NULL, 0 },
-	{ SEC_UPSTREAM, "port", KT_UINT, "587", DERIVE_NONE, 1, 65535,
-	    UP(port), NULL, 0 },
-	{ SEC_UPSTREAM, "tls", KT_ENUM, "auto", DERIVE_NONE, 0, 0,
-	    UP(tls), words_tls, 0 },
-	{ SEC_UPSTREAM, "ca_file", KT_CAFILE, "system", DERIVE_NONE, 0, 0,
-	    UT(ca_file), NULL, 0 },
-	{ SEC_UPSTREAM, "verify_hostname", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
-	    UT(verify_hostname), NULL, 0 },
-	{ SEC_UPSTREAM, "tls_name", KT_HOST, NULL, DERIVE_UPHOST, 0, 0,
-	    UT(tls_name), NULL, 0 },
-	{ SEC_UPSTREAM, "tls_min_version", KT_TLSVER, "1.2", DERIVE_NONE, 0, 0,
-	    UT(tls_min_version), NULL, 0 },
-	{ SEC_UPSTREAM, "tls_max_version", KT_TLSVER, "1.3", DERIVE_NONE, 0, 0,
-	    UT(tls_max_version), NULL, 0 },
-	{ SEC_UPSTREAM, "ca_path", KT_DIR, "", DERIVE_NONE, 0, 0,
-	    UT(ca_path), NULL, 1 },
-	{ SEC_UPSTREAM, "verify_chain", KT_NBOOL, "yes", DERIVE_NONE, 0, 0,
-	    UT(no_verify_chain), NULL, 0 },
-	{ SEC_UPSTREAM, "accept", KT_FLAGS, "", DERIVE_NONE, 0, 0,
-	    UT(accept), words_accept, 1 },
-	{ SEC_UPSTREAM, "pin_sha256", KT_PINS, "", DERIVE_NONE,
-	    0, CONF_MAX_PINS, UTL(pins, npins), NULL, 1 },
-	{ SEC_UPSTREAM, "ciphers", KT_CIPHERS12, "", DERIVE_NONE, 0, 0,
-	    UT(ciphers), NULL, 1 },
-	{ SEC_UPSTREAM, "ciphersuites", KT_CIPHERS13, "", DERIVE_NONE, 0, 0,
-	    UT(ciphersuites), NULL, 1 },
-	{ SEC_UPSTREAM, "curves", KT_CURVES, "", DERIVE_NONE,
-	    0, CONF_MAX_CURVES, UTL(curves, ncurves), words_curves, 1 },
-	{ SEC_UPSTREAM, "client_cert", KT_FILE, "", DERIVE_NONE, 0, 0,
-	    UT(client_cert), NULL, 1 },
-	{ SEC_UPSTREAM, "client_key", KT_FILE, "", DERIVE_NONE, 0, 0,
-	    UT(client_key), NULL, 1 },
-	{ SEC_UPSTREAM, "client_key_password_file", KT_FILE, "", DERIVE_NONE,
-	    0, 0, UT(client_key_password_file), NULL, 1 },
-	{ SEC_UPSTREAM, "crl_file", KT_FILE, "", DERIVE_NONE, 0, 0,
-	    UT(crl_file), NULL, 1 },
-	{ SEC_UPSTREAM, "crl_path", KT_DIR, "", DERIVE_NONE, 0, 0,
-	    UT(crl_path), NULL, 1 },
-	{ SEC_UPSTREAM, "crl_check", KT_ENUM, "chain", DERIVE_NONE, 0, 0,
-	    UT(crl_check), words_crl_check, 0 },
-	{ SEC_UPSTREAM, "crl_missing", KT_ENUM, "ignore", DERIVE_NONE, 0, 0,
-	    UT(crl_missing_fail), words_crl_missing, 0 },
-	{ SEC_UPSTREAM, "ocsp", KT_ENUM, "off", DERIVE_NONE, 0, 0,
-	    UT(ocsp), words_ocsp, 0 },
-	{ SEC_UPSTREAM, "ocsp_url", KT_BANNER, "", DERIVE_NONE, 0, 0,
-	    UT(ocsp_url), NULL, 1 },
-	{ SEC_UPSTREAM, "ocsp_nonce", KT_BOOL, "no", DERIVE_NONE, 0, 0,
-	    UT(ocsp_nonce), NULL, 0 },
-	{ SEC_UPSTREAM, "ocsp_check", KT_ENUM, "leaf", DERIVE_NONE, 0, 0,
-	    UT(ocsp_chain), words_ocsp_check, 0 },
-	{ SEC_UPSTREAM, "ocsp_timeout", KT_DURATION, "10s", DERIVE_NONE,
-	    1, 300, UT(ocsp_timeout), NULL, 0 },
-	{ SEC_UPSTREAM, "ocsp_stapling", KT_ENUM, "off", DERIVE_NONE, 0, 0,
-	    UT(ocsp_stapling), words_ocsp_stapling, 0 },
-	{ SEC_UPSTREAM, "tls_resume", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
-	    UT(tls_resume), NULL, 0 },
-	{ SEC_UPSTREAM, "helo_name", KT_HOST, NULL, DERIVE_GWHOST, 0, 0,
-	    UP(helo_name), NULL, 0 },
-	{ SEC_UPSTREAM, "connect_timeout", KT_DURATION, "30s", DERIVE_NONE,
-	    1, 3600, UP(connect_timeout), NULL, 0 },
-	{ SEC_UPSTREAM, "command_timeout", KT_DURATION, "5m", DERIVE_NONE,
-	    1, 3600, UP(command_timeout), NULL, 0 },
-	{ SEC_UPSTREAM, "slow_reply_warning", KT_DURATION, "25s", DERIVE_NONE,
-	    0, 3600, UP(slow_reply_warning), NULL, 0 },
-	{ SEC_UPSTREAM, "pool", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
-	    UP(pool), NULL, 0 },
-	{ SEC_UPSTREAM, "pool_max_idle", KT_UINT, "4", DERIVE_NONE,
-	    0, 1000, UP(pool_max_idle), NULL, 0 },
-	{ SEC_UPSTREAM, "pool_idle_timeout", KT_DURATION, "60s", DERIVE_NONE,
-	    1, 3600, UP(pool_idle_timeout), NULL, 0 },
-	{ SEC_UPSTREAM, "pool_max_messages", KT_UINT, "100", DERIVE_NONE,
-	    1, 100000, UP(pool_max_messages), NULL, 0 },
-	{ SEC_UPSTREAM, "pool_min_idle", KT_UINT, "0", DERIVE_NONE,
-	    0, 1000, UP(pool_min_idle), NULL, 0 },
-	{ SEC_UPSTREAM, "auth", KT_ENUM, "none", DERIVE_NONE, 0, 0,
-	    UP(auth), words_auth, 0 },
-	{ SEC_UPSTREAM, "username", KT_BANNER, "", DERIVE_NONE, 0, 0,
-	    UP(username), NULL, 1 },
-	{ SEC_UPSTREAM, "password_file", KT_SECRET, "", DERIVE_NONE, 0, 0,
-	    UP(password_file), NULL, 1 },
-	{ SEC_UPSTREAM, "token_file", KT_SECRET, "", DERIVE_NONE, 0, 0,
-	    UP(token_file), NULL, 1 },
-	{ SEC_UPSTREAM, "token_command", KT_BANNER, "", DERIVE_NONE, 0, 0,
-	    UP(token_command), NULL, 1 },
-	{ SEC_UPSTREAM, "token_timeout", KT_DURATION, "10s", DERIVE_NONE,
-	    1, 300, UP(token_timeout), NULL, 0 },
-	{ SEC_UPSTREAM, "users_file", KT_SECRET, "", DERIVE_NONE, 0, 0,
-	    UP(users_file), NULL, 1 },
-	{ SEC_UPSTREAM, "auth_mechanisms", KT_MECHS, "all", DERIVE_NONE,
-	    0, CONF_MAX_MECHS, UPL(auth_mechs, nauth_mechs), words_mechs, 0 },
-	{ SEC_UPSTREAM, "auth_fallback", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
-	    UP(auth_fallback), NULL, 0 },
-	{ SEC_UPSTREAM, "auth_allow_cleartext", KT_BOOL, "no", DERIVE_NONE,
-	    0, 0, UP(auth_allow_cleartext), NULL, 0 },
-	{ SEC_UPSTREAM, "pop_before_smtp", KT_HOSTPORT, "", DERIVE_NONE, 0, 0,
-	    UP(pop_server), NULL, 1 },
-	{ SEC_UPSTREAM, "pop_tls", KT_ENUM, "implicit", DERIVE_NONE, 0, 0,
-	    UP(pop_tls), words_pop_tls, 0 },
-	{ SEC_UPSTREAM, "pop_timeout", KT_DURATION, "30s", DERIVE_NONE,
-	    1, 300, UP(pop_timeout), NULL, 0 },
-	{ SEC_UPSTREAM, "pop_interval", KT_DURATION, "0s", DERIVE_NONE,
-	    0, 3600, UP(pop_interval), NULL, 0 },
-
-	{ SEC_DKIM, "domain", KT_DOMAIN, NULL, DERIVE_NONE, 0, 0,
-	    DK(domain), NULL, 0 },
-	{ SEC_DKIM, "selector", KT_DOMAIN, NULL, DERIVE_NONE, 0, 0,
-	    DK(selector), NULL, 0 },
-	{ SEC_DKIM, "key_file", KT_FILE, NULL, DERIVE_NONE, 0, 0,
-	    DK(key_file), NULL, 0 },
-	{ SEC_DKIM, "canonicalization", KT_CANON, "relaxed/relaxed",
-	    DERIVE_NONE, 0, 0, DK(canon), NULL, 0 },
-	{ SEC_DKIM, "headers", KT_HDRLIST, DKIM_DEFAULT_HEADERS, DERIVE_NONE,
-	    1, CONF_DKIM_HEADERS, DKL(headers, nheaders), NULL, 0 },
-	{ SEC_DKIM, "oversign", KT_HDRLIST, "From", DERIVE_NONE,
-	    0, CONF_DKIM_HEADERS, DKL(oversign, noversign), NULL, 1 },
-	{ SEC_DKIM, "sign_date", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
-	    DK(sign_date), NULL, 0 },
-	{ SEC_DKIM, "sign_message_id", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
-	    DK(sign_message_id), NULL, 0 },
-	/* 0 = no x=; else at most a year: a longer x= is as good as none */
-	{ SEC_DKIM, "expire", KT_DURATION, "0", DERIVE_NONE, 0, 366 * 86400,
-	    DK(expire), NULL, 0 },
-	{ SEC_DKIM, "identity", KT_IDENTITY, "", DERIVE_NONE, 0, 0,
-	    DK(identity), NULL, 1 },
-	{ SEC_DKIM, "subdomains", KT_BOOL, "no", DERIVE_NONE, 0, 0,
-	    DK(subdomains), NULL, 0 },
-};
-
-#define NKEYS		nitems(keytab)
-const struct conf_key *const conf_keys = keytab;
-const size_t conf_nkeys = NKEYS;
 #define NSECS		(1 + CONF_MAX_LISTENERS + CONF_MAX_UPSTREAMS + \
-			    CONF_MAX_DKIM)
+			    CONF_MAX_DKIM + CONF_MAX_ROUTES)
 #define TITLE_MAX	(16 + CONF_NAME_MAX)
 #define WHY_MAX		(CONF_TEXT_MAX + PATH_MAX + 256)
 #define LINE_BUF	1024		/* longer lines are errors anyway */
@@ -448,7 +67,7 @@ struct sec {
 	void		*base;		/* the struct its keys go into */
 	int		 line;		/* of the header; 0 if absent */
 	char		 title[TITLE_MAX];	/* "[upstream provider]" */
-	int		 seen[NKEYS];	/* line each key was set on, or 0 */
+	int		 seen[CONF_KEYS_MAX];	/* line each key was set on, or 0 */
 };
 
 struct parse {
@@ -505,12 +124,16 @@ static int	 parse_identity(const char *, char *, size_t);
 static int	 key_parse(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static const struct conf_key *key_find(enum sec_kind, const char *, size_t *);
+static struct sec *section_new(struct parse *, enum sec_kind, const char *,
+		    const char *);
 static void	 section_begin(struct parse *, char *);
 static int	 read_line(struct parse *, size_t *, int *);
 static char	*reader(char *, int, void *);
 static int	 handler(void *, const char *, const char *, const char *);
 static int	 derive_default(struct parse *, struct sec *,
 		    const struct conf_key *, char *, size_t);
+static int	 key_line(const struct sec *, const char *);
+static void	 gateway_finish(struct parse *, struct sec *);
 static void	 section_finish(struct parse *, struct sec *);
 static void	 paths_add(struct parse *, struct sec *);
 
@@ -604,7 +227,9 @@ host_check(const char *s)
 static void
 fmt_size(char *buf, size_t len, unsigned long long v)
 {
-	if (v != 0 && v % GB == 0)
+	if (v != 0 && v % (GB * KB) == 0)
+		(void)snprintf(buf, len, "%lluT", v / (GB * KB));
+	else if (v != 0 && v % GB == 0)
 		(void)snprintf(buf, len, "%lluG", v / GB);
 	else if (v != 0 && v % (1024 * KB) == 0)
 		(void)snprintf(buf, len, "%lluM", v / (1024 * KB));
@@ -617,7 +242,9 @@ fmt_size(char *buf, size_t len, unsigned long long v)
 static void
 fmt_duration(char *buf, size_t len, unsigned long long v)
 {
-	if (v != 0 && v % 3600 == 0)
+	if (v != 0 && v % 86400 == 0)
+		(void)snprintf(buf, len, "%llud", v / 86400);
+	else if (v != 0 && v % 3600 == 0)
 		(void)snprintf(buf, len, "%lluh", v / 3600);
 	else if (v != 0 && v % 60 == 0)
 		(void)snprintf(buf, len, "%llum", v / 60);
@@ -661,6 +288,9 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 	if (e == NULL && k->type == KT_CAFILE && strcmp(val, "system") != 0 &&
 	    strcmp(val, "none") != 0 && parse_cafile(val, why, wlen) == -1)
 		return -1;
+	/* queue_dir: the gateway makes it, so it need not exist yet */
+	if (e == NULL && k->type == KT_PATH && *val != '\0' && *val != '/')
+		e = "must be an absolute path";
 	if (e == NULL && (k->type == KT_FILE || k->type == KT_DIR ||
 	    k->type == KT_SECRET) && *val != '\0' &&
 	    parse_path(val, k->type == KT_DIR, strcmp(k->name, "crl_file") ==
@@ -777,18 +407,32 @@ bad:
 	return -1;
 }
 
+/* conf_names_width - see conf_keys.h */
+size_t
+conf_names_width(enum key_type t)
+{
+	if (t == KT_NAMES)
+		return CONF_NAME_MAX;
+	if (t == KT_SENDERS)
+		return CONF_ADDR_MAX;
+	return CONF_HDR_NAME_MAX;
+}
+
 /*
- * headers, oversign (header field names) and a listener's dkim (section
- * names): comma lists of distinct names into a char[][] and its count.
+ * headers, oversign (header field names), a listener's dkim and upstream
+ * (section names) and a route's sender (patterns): comma lists of
+ * distinct items into a char[][] and its count.
  */
 static int
 parse_names(const struct conf_key *k, void *base, const char *val, char *why,
     size_t wlen)
 {
-	char		 copy[LINE_BUF], q[64], *items[CONF_DKIM_HEADERS + 1];
-	const char	*c;
-	size_t		 n, width = k->type == KT_NAMES ? CONF_NAME_MAX :
-			    CONF_HDR_NAME_MAX;
+	/* the longest of the lists this parses */
+	enum { LIST_MAX = CONF_DKIM_HEADERS > CONF_ROUTE_SENDERS ?
+	    CONF_DKIM_HEADERS : CONF_ROUTE_SENDERS };
+	char		 copy[LINE_BUF], q[64], *items[LIST_MAX + 1];
+	const char	*c, *e;
+	size_t		 n, width = conf_names_width(k->type);
 	char		*dst = (char *)base + k->off;
 	int		 i, j, count;
 
@@ -808,6 +452,18 @@ parse_names(const struct conf_key *k, void *base, const char *val, char *why,
 		if (k->type == KT_NAMES && !name_ok(items[i])) {
 			(void)snprintf(why, wlen, "\"%s\": not a section name",
 			    q);
+			return -1;
+		}
+		/* an address as it comes in MAIL FROM: printable ASCII */
+		for (c = items[i]; k->type == KT_SENDERS && *c != '\0'; c++)
+			if (*c < 33 || *c > 126) {
+				(void)snprintf(why, wlen, "\"%s\": only "
+				    "printable ASCII without blanks", q);
+				return -1;
+			}
+		if (k->type == KT_SENDERS &&
+		    (e = route_pattern_ok(items[i])) != NULL) {
+			(void)snprintf(why, wlen, "\"%s\": %s", q, e);
 			return -1;
 		}
 		/* RFC 5322 2.2: printable ASCII but ':' */
@@ -1291,6 +947,7 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 	case KT_DIR:
 	case KT_DOMAIN:
 	case KT_IDENTITY:
+	case KT_PATH:
 		if (store_text(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
@@ -1300,6 +957,7 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 		goto bad;
 	case KT_HDRLIST:
 	case KT_NAMES:
+	case KT_SENDERS:
 		if (parse_names(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
@@ -1444,13 +1102,82 @@ key_find(enum sec_kind kind, const char *name, size_t *idx)
 {
 	size_t	 i;
 
-	for (i = 0; i < NKEYS; i++)
-		if (keytab[i].sec == kind &&
-		    strcmp(keytab[i].name, name) == 0) {
+	for (i = 0; i < conf_nkeys; i++)
+		if (conf_keys[i].sec == kind &&
+		    strcmp(conf_keys[i].name, name) == 0) {
 			*idx = i;
-			return &keytab[i];
+			return &conf_keys[i];
 		}
 	return NULL;
+}
+
+/*
+ * A new named section of kind k: its struct in the snapshot and its
+ * struct sec, or NULL (reported) when there are too many of its kind.
+ */
+static struct sec *
+section_new(struct parse *p, enum sec_kind k, const char *name,
+    const char *title)
+{
+	struct gw_conf	*c = p->conf;
+	struct sec	*s;
+	size_t		*count, max;
+	const char	*what;
+	char		*sname;
+	int		*line;
+	void		*base;
+
+	switch (k) {
+	case SEC_LISTENER:
+		count = &c->nlisteners, max = CONF_MAX_LISTENERS;
+		what = "listeners";
+		break;
+	case SEC_UPSTREAM:
+		count = &c->nupstreams, max = CONF_MAX_UPSTREAMS;
+		what = "upstreams";
+		break;
+	case SEC_DKIM:
+		count = &c->ndkims, max = CONF_MAX_DKIM;
+		what = "dkim sections";
+		break;
+	case SEC_ROUTE:
+		count = &c->nroutes, max = CONF_MAX_ROUTES;
+		what = "routes";
+		break;
+	default:
+		fatalx("section_new: kind %d", (int)k);
+	}
+	if (*count == max) {
+		perr(p, p->lineno, "%s: too many %s (at most %zu)", title,
+		    what, max);
+		return NULL;
+	}
+	if (k == SEC_LISTENER) {
+		base = &c->listeners[*count];
+		sname = c->listeners[*count].name;
+		line = &c->listeners[*count].line;
+	} else if (k == SEC_UPSTREAM) {
+		base = &c->upstreams[*count];
+		sname = c->upstreams[*count].name;
+		line = &c->upstreams[*count].line;
+	} else if (k == SEC_DKIM) {
+		base = &c->dkims[*count];
+		sname = c->dkims[*count].name;
+		line = &c->dkims[*count].line;
+	} else {
+		base = &c->routes[*count];
+		sname = c->routes[*count].name;
+		line = &c->routes[*count].line;
+	}
+	(*count)++;
+	(void)str_copy(sname, name, CONF_NAME_MAX);
+	*line = p->lineno;
+	s = &p->secs[p->nsecs++];
+	s->kind = k;
+	s->line = p->lineno;
+	s->base = base;
+	(void)snprintf(s->title, sizeof(s->title), "%s", title);
+	return s;
 }
 
 /*
@@ -1463,9 +1190,8 @@ section_begin(struct parse *p, char *inside)
 {
 	/* indexed by enum sec_kind */
 	static const char *const kinds[] = {
-		"gateway", "listener", "upstream", "dkim"
+		"gateway", "listener", "upstream", "dkim", "route"
 	};
-	struct gw_conf	*c = p->conf;
 	struct sec	*s;
 	char		 q[TITLE_MAX], title[TITLE_MAX], *kind, *name;
 	size_t		 i;
@@ -1484,7 +1210,8 @@ section_begin(struct parse *p, char *inside)
 			break;
 	if (k == (int)nitems(kinds)) {
 		perr(p, p->lineno, "[%s]: unknown section (expected [gateway], "
-		    "[listener NAME], [upstream NAME] or [dkim NAME])", q);
+		    "[listener NAME], [upstream NAME], [dkim NAME] or "
+		    "[route NAME])", q);
 		return;
 	}
 	if (k == SEC_GATEWAY) {
@@ -1519,44 +1246,8 @@ section_begin(struct parse *p, char *inside)
 			    "(first on line %d)", title, p->secs[i].line);
 			return;
 		}
-	if (k == SEC_LISTENER && c->nlisteners == CONF_MAX_LISTENERS) {
-		perr(p, p->lineno, "%s: too many listeners (at most %d)",
-		    title, CONF_MAX_LISTENERS);
+	if ((s = section_new(p, (enum sec_kind)k, name, title)) == NULL)
 		return;
-	}
-	if (k == SEC_UPSTREAM && c->nupstreams == CONF_MAX_UPSTREAMS) {
-		perr(p, p->lineno, "%s: too many upstreams (at most %d)",
-		    title, CONF_MAX_UPSTREAMS);
-		return;
-	}
-	if (k == SEC_DKIM && c->ndkims == CONF_MAX_DKIM) {
-		perr(p, p->lineno, "%s: too many dkim sections (at most %d)",
-		    title, CONF_MAX_DKIM);
-		return;
-	}
-	s = &p->secs[p->nsecs++];
-	s->kind = (enum sec_kind)k;
-	s->line = p->lineno;
-	memcpy(s->title, title, sizeof(s->title));
-	if (k == SEC_LISTENER) {
-		struct conf_listener *l = &c->listeners[c->nlisteners++];
-
-		(void)str_copy(l->name, name, sizeof(l->name));
-		l->line = p->lineno;
-		s->base = l;
-	} else if (k == SEC_DKIM) {
-		struct conf_dkim *d = &c->dkims[c->ndkims++];
-
-		(void)str_copy(d->name, name, sizeof(d->name));
-		d->line = p->lineno;
-		s->base = d;
-	} else {
-		struct conf_upstream *u = &c->upstreams[c->nupstreams++];
-
-		(void)str_copy(u->name, name, sizeof(u->name));
-		u->line = p->lineno;
-		s->base = u;
-	}
 	p->cur = s;
 	p->skip = 0;
 }
@@ -1753,19 +1444,54 @@ derive_default(struct parse *p, struct sec *s, const struct conf_key *k,
 	return r == 1 ? 0 : -1;
 }
 
+/* the line of key name in section s, or the section's own */
+static int
+key_line(const struct sec *s, const char *name)
+{
+	size_t	 i;
+
+	return key_find(s->kind, name, &i) != NULL && s->seen[i] != 0 ?
+	    s->seen[i] : s->line;
+}
+
+/*
+ * [gateway]: a maximum below the value it doubles from.  Each bound is at
+ * least 1s: a 0 is a value refused already, not to be reported twice.
+ */
+static void
+gateway_finish(struct parse *p, struct sec *s)
+{
+	const struct gw_conf	*c = p->conf;
+	char			 a[32], b[32];
+
+	fmt_duration(a, sizeof(a), c->upstream_down_time_max);
+	fmt_duration(b, sizeof(b), c->upstream_down_time);
+	if (c->upstream_down_time_max != 0 &&
+	    c->upstream_down_time_max < c->upstream_down_time)
+		perr(p, key_line(s, "upstream_down_time_max"), "[gateway]: "
+		    "upstream_down_time_max: %s is less than "
+		    "upstream_down_time %s", a, b);
+	fmt_duration(a, sizeof(a), c->queue_retry_max);
+	fmt_duration(b, sizeof(b), c->queue_retry);
+	if (c->queue_retry_max != 0 && c->queue_retry_max < c->queue_retry)
+		perr(p, key_line(s, "queue_retry_max"), "[gateway]: "
+		    "queue_retry_max: %s is less than queue_retry %s", a, b);
+}
+
 /* defaults for keys not set, required keys, values that need the section */
 static void
 section_finish(struct parse *p, struct sec *s)
 {
 	const struct conf_key	*k;
 	struct conf_upstream	*u;
+	struct conf_listener	*l;
 	char			 def[CONF_TEXT_MAX * 2], why[WHY_MAX];
 	const char		*title = s->title;
 	size_t			 i;
 	int			 tls;
 
-	for (i = 0; i < NKEYS; i++) {
-		k = &keytab[i];
+	for (i = 0; i < conf_nkeys; i++) {
+		k = &conf_keys[i];
 		if (k->sec != s->kind || s->seen[i] != 0)
 			continue;
 		if (k->def == NULL && k->derive == DERIVE_NONE) {
@@ -1778,6 +1504,15 @@ section_finish(struct parse *p, struct sec *s)
 		if (key_parse(k, s->base, def, why, sizeof(why)) == -1)
 			perr(p, s->line, "%s: %s: default %s; set %s",
 			    title, k->name, why, k->name);
+	}
+	if (s->kind == SEC_GATEWAY)
+		gateway_finish(p, s);
+	/* the first of the list is the listener's upstream for older code */
+	if (s->kind == SEC_LISTENER) {
+		l = s->base;
+		if (l->upstreams.n > 0)
+			(void)str_copy(l->upstream_name, l->upstreams.names[0],
+			    sizeof(l->upstream_name));
 	}
 	if (s->kind != SEC_UPSTREAM)
 		return;
@@ -1801,8 +1536,8 @@ paths_add(struct parse *p, struct sec *s)
 	size_t			 i;
 	int			 kind;
 
-	for (i = 0; i < NKEYS; i++) {
-		k = &keytab[i];
+	for (i = 0; i < conf_nkeys; i++) {
+		k = &conf_keys[i];
 		if (k->sec != s->kind || s->seen[i] == 0)
 			continue;
 		if (k->sec == SEC_GATEWAY && strcmp(k->name, "user") == 0)
@@ -1926,29 +1661,7 @@ conf_find_upstream(const struct gw_conf *c, const char *name)
 	return NULL;
 }
 
-/* auth_mech_name - the name a mechanism has in EHLO and in the file */
-const char *
-auth_mech_name(int m)
-{
-	const struct conf_word	*w;
 
-	for (w = words_mechs; w->word != NULL; w++)
-		if (w->value == m)
-			return w->word;
-	return "none";
-}
-
-/* auth_mode_name - the word the file uses */
-const char *
-auth_mode_name(enum auth_mode m)
-{
-	const struct conf_word	*w;
-
-	for (w = words_auth; w->word != NULL; w++)
-		if (w->value == (int)m)
-			return w->word;
-	return "unknown";
-}
 
 /* conf_find_dkim - the [dkim NAME] section, or NULL */
 const struct conf_dkim *
@@ -1990,15 +1703,4 @@ tls_mode_name(enum tls_mode m)
 		return "implicit";
 	}
 	return "unknown";
-}
-
-/* conf_sec_name - see conf_keys.h */
-const char *
-conf_sec_name(enum sec_kind k)
-{
-	static const char *const names[] = {
-		"gateway", "listener", "upstream", "dkim"
-	};
-
-	return (size_t)k < nitems(names) ? names[k] : "?";
 }

@@ -277,7 +277,11 @@ struct conf_uplist {
 /*
  * One [route NAME] section: mail whose sender matches one of senders
  * (relay/route.h patterns) leaves through upstreams instead of the
- * listener's own list, on every listener.
+ * listener's own list, on every listener but one rule: a listener whose
+ * first upstream uses auth = map or passthrough is never routed (the
+ * client's login belongs to that upstream's accounts), and the selection
+ * skips the routes for it.  A route's upstreams all have auth none or
+ * inject, and one sender pattern is in one route only (conf_check).
  */
 struct conf_route {
 	char		 name[CONF_NAME_MAX];
@@ -430,8 +434,9 @@ typedef void (*conf_error_fn)(void *arg, const char *msg);
 int	conf_load(const char *path, struct gw_conf **out, conf_error_fn err, void *arg);
 /*
  * conf_check - the cross-checks run by conf_load() after parsing (listeners
- * and upstreams refer to each other, listen addresses do not collide); sets
- * each listener's upstream pointer.  Returns the number of errors.
+ * and routes refer to upstreams, listen addresses do not collide); sets
+ * the up[] of every upstream list and each listener's upstream pointer.
+ * Returns the number of errors.
  */
 int	conf_check(struct gw_conf *, conf_error_fn err, void *arg);
 /* conf_ref / conf_unref - reference counting; the last unref frees */

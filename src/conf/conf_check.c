@@ -11,15 +11,9 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "conf/conf_check.h"
 #include "util/log.h"
 #include "util/str.h"
-
-struct check {
-	const struct gw_conf	*conf;
-	conf_error_fn		 err;
-	void			*arg;
-	int			 nerr;
-};
 
 /* a listen address in binary, to compare "::1" with "0:0::1" */
 struct bindaddr {
@@ -28,8 +22,6 @@ struct bindaddr {
 	unsigned short	 port;
 };
 
-static void	cerr(struct check *, int, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static int	bindaddr_get(const struct hostport *, struct bindaddr *);
 static int	bindaddr_clash(const struct bindaddr *,
 		    const struct bindaddr *);
@@ -51,9 +43,9 @@ static void	check_listener_tls(struct check *, const struct conf_listener *);
 static void	check_listener_auth(struct check *, struct conf_listener *);
 static int	cidr_loopback(const struct cidr *);
 
-/* report one error as "FILE:LINE: text", like conf.c */
-static void
-cerr(struct check *ck, int line, const char *fmt, ...)
+/* conf_cerr - see conf_check.h */
+void
+conf_cerr(struct check *ck, int line, const char *fmt, ...)
 {
 	char	 text[512], msg[PATH_MAX + 600];
 	va_list	 ap;
@@ -117,7 +109,7 @@ check_listen(struct check *ck, const struct conf_listener *l, size_t li)
 				if (bindaddr_get(&o->listen[k], &b) == -1 ||
 				    !bindaddr_clash(&a, &b))
 					continue;
-				cerr(ck, l->line, "[listener %s]: listen: "
+				conf_cerr(ck, l->line, "[listener %s]: listen: "
 				    "%s%s%s:%u clashes with %s%s%s:%u of "
 				    "[listener %s]", l->name,
 				    a.family == AF_INET6 ? "[" : "",
@@ -146,17 +138,17 @@ check_tls(struct check *ck, const struct conf_tls *t, int line,
 	/* 0: a bad value, reported by conf.c already */
 	if (t->tls_min_version != 0 && t->tls_max_version != 0 &&
 	    t->tls_min_version > t->tls_max_version)
-		cerr(ck, line, "[%s %s]: tls_max_version: %d.%d is "
+		conf_cerr(ck, line, "[%s %s]: tls_max_version: %d.%d is "
 		    "older than tls_min_version %d.%d", kind, name,
 		    t->tls_max_version / 10, t->tls_max_version % 10,
 		    t->tls_min_version / 10, t->tls_min_version % 10);
 	if ((t->client_cert[0] == '\0') != (t->client_key[0] == '\0'))
-		cerr(ck, line, "[%s %s]: %s: required with %s",
+		conf_cerr(ck, line, "[%s %s]: %s: required with %s",
 		    kind, name, t->client_cert[0] == '\0' ? "client_cert" :
 		    "client_key", t->client_cert[0] == '\0' ? "client_key" :
 		    "client_cert");
 	if (t->client_key_password_file[0] != '\0' && t->client_key[0] == '\0')
-		cerr(ck, line, "[%s %s]: client_key_password_file: "
+		conf_cerr(ck, line, "[%s %s]: client_key_password_file: "
 		    "set without client_key", kind, name);
 	/*
 	 * OCSP answers are fetched once and cached until their nextUpdate;
@@ -164,7 +156,7 @@ check_tls(struct check *ck, const struct conf_tls *t, int line,
 	 * useless (and wolfSSL would reject every cached answer).
 	 */
 	if (t->ocsp_nonce)
-		cerr(ck, line, "[%s %s]: ocsp_nonce: \"yes\" is not "
+		conf_cerr(ck, line, "[%s %s]: ocsp_nonce: \"yes\" is not "
 		    "supported: OCSP answers are cached until their "
 		    "nextUpdate, which a nonce forbids", kind, name);
 	/*
@@ -173,19 +165,19 @@ check_tls(struct check *ck, const struct conf_tls *t, int line,
 	 * mode that promises a lookup.  One source per upstream.
 	 */
 	if (t->ocsp_stapling != STAPLING_OFF && t->ocsp != OCSP_OFF)
-		cerr(ck, line, "[%s %s]: ocsp_stapling: cannot be "
+		conf_cerr(ck, line, "[%s %s]: ocsp_stapling: cannot be "
 		    "combined with ocsp = %s (the TLS library makes no "
 		    "responder lookup once it asked for a staple); use one of "
 		    "them", kind, name, t->ocsp == OCSP_SOFT ? "soft" : "hard");
 	if (t->ocsp_url[0] != '\0' &&
 	    (strncmp(t->ocsp_url, "http://", 7) != 0 ||
 	    t->ocsp_url[7] == '\0' || strchr(t->ocsp_url, ' ') != NULL))
-		cerr(ck, line, "[%s %s]: ocsp_url: \"%s\" is not an "
+		conf_cerr(ck, line, "[%s %s]: ocsp_url: \"%s\" is not an "
 		    "http:// URL", kind, name, t->ocsp_url);
 	/* nothing to verify against would fail every handshake */
 	if (strcmp(t->ca_file, "none") == 0 && t->ca_path[0] == '\0' &&
 	    !t->no_verify_chain)
-		cerr(ck, line, "[%s %s]: ca_file: \"none\" needs "
+		conf_cerr(ck, line, "[%s %s]: ca_file: \"none\" needs "
 		    "ca_path (or verify_chain = no with pin_sha256)", kind,
 		    name);
 }
@@ -203,12 +195,12 @@ check_pool(struct check *ck, const struct conf_upstream *u)
 	if (!u->pool)
 		return;
 	if (u->pool_min_idle > u->pool_max_idle)
-		cerr(ck, u->line, "[upstream %s]: pool_min_idle: %u is more "
+		conf_cerr(ck, u->line, "[upstream %s]: pool_min_idle: %u is more "
 		    "than pool_max_idle %u", u->name, u->pool_min_idle,
 		    u->pool_max_idle);
 	if (u->pool_min_idle > 0 &&
 	    (u->auth == AUTH_PASSTHROUGH || u->auth == AUTH_MAP))
-		cerr(ck, u->line, "[upstream %s]: pool_min_idle: needs auth "
+		conf_cerr(ck, u->line, "[upstream %s]: pool_min_idle: needs auth "
 		    "= none or inject (with %s the account is the client's, "
 		    "unknown before it connects)", u->name,
 		    u->auth == AUTH_MAP ? "map" : "passthrough");
@@ -241,10 +233,10 @@ check_auth(struct check *ck, const struct conf_upstream *u)
 	if (u->auth != AUTH_INJECT)
 		return;
 	if (u->username[0] == '\0')
-		cerr(ck, u->line, "[upstream %s]: username: required with "
+		conf_cerr(ck, u->line, "[upstream %s]: username: required with "
 		    "auth = inject", u->name);
 	if (nsrc != 1) {
-		cerr(ck, u->line, "[upstream %s]: auth: inject needs exactly "
+		conf_cerr(ck, u->line, "[upstream %s]: auth: inject needs exactly "
 		    "one of password_file, token_file and token_command (%d "
 		    "set)", u->name, nsrc);
 		return;
@@ -253,7 +245,7 @@ check_auth(struct check *ck, const struct conf_upstream *u)
 		m = u->auth_mechs[i];
 		if (m == AUTH_MECH_XOAUTH2 || m == AUTH_MECH_OAUTHBEARER) {
 			if (!token)
-				cerr(ck, u->line, "[upstream %s]: "
+				conf_cerr(ck, u->line, "[upstream %s]: "
 				    "auth_mechanisms: %s needs token_file or "
 				    "token_command", u->name,
 				    auth_mech_name(m));
@@ -263,7 +255,7 @@ check_auth(struct check *ck, const struct conf_upstream *u)
 			usable = 1;
 	}
 	if (u->nauth_mechs != 0 && !usable && token)
-		cerr(ck, u->line, "[upstream %s]: auth_mechanisms: a token "
+		conf_cerr(ck, u->line, "[upstream %s]: auth_mechanisms: a token "
 		    "needs XOAUTH2 or OAUTHBEARER in the list", u->name);
 }
 
@@ -275,10 +267,10 @@ static void
 check_auth_map(struct check *ck, const struct conf_upstream *u)
 {
 	if (u->auth == AUTH_MAP && u->users_file[0] == '\0')
-		cerr(ck, u->line, "[upstream %s]: users_file: required with "
+		conf_cerr(ck, u->line, "[upstream %s]: users_file: required with "
 		    "auth = map", u->name);
 	if (u->auth != AUTH_MAP && u->users_file[0] != '\0')
-		cerr(ck, u->line, "[upstream %s]: users_file: only used with "
+		conf_cerr(ck, u->line, "[upstream %s]: users_file: only used with "
 		    "auth = map", u->name);
 }
 
@@ -300,7 +292,7 @@ check_auth_password_mechs(struct check *ck, const struct conf_upstream *u)
 		if (m != AUTH_MECH_XOAUTH2 && m != AUTH_MECH_OAUTHBEARER)
 			return;
 	}
-	cerr(ck, u->line, "[upstream %s]: auth_mechanisms: auth = %s logs in "
+	conf_cerr(ck, u->line, "[upstream %s]: auth_mechanisms: auth = %s logs in "
 	    "with a password and needs PLAIN, LOGIN or CRAM-MD5 in the list",
 	    u->name, auth_mode_name(u->auth));
 }
@@ -317,13 +309,13 @@ check_pop(struct check *ck, const struct conf_upstream *u)
 		return;
 	/* passthrough opens the upstream at the client's AUTH, not at MAIL */
 	if (u->auth == AUTH_PASSTHROUGH)
-		cerr(ck, u->line, "[upstream %s]: pop_before_smtp: not "
+		conf_cerr(ck, u->line, "[upstream %s]: pop_before_smtp: not "
 		    "supported with auth = passthrough", u->name);
 	if (u->username[0] == '\0')
-		cerr(ck, u->line, "[upstream %s]: username: required with "
+		conf_cerr(ck, u->line, "[upstream %s]: username: required with "
 		    "pop_before_smtp", u->name);
 	if (u->password_file[0] == '\0')
-		cerr(ck, u->line, "[upstream %s]: password_file: required with "
+		conf_cerr(ck, u->line, "[upstream %s]: password_file: required with "
 		    "pop_before_smtp", u->name);
 }
 
@@ -347,19 +339,19 @@ check_dkim(struct check *ck, const struct conf_dkim *d)
 
 	/* RFC 6376 5.4: From MUST be signed; a signature without it is void */
 	if (d->nheaders > 0 && !hdr_listed(d->headers, d->nheaders, "From"))
-		cerr(ck, d->line, "[dkim %s]: headers: must include From",
+		conf_cerr(ck, d->line, "[dkim %s]: headers: must include From",
 		    d->name);
 	/* oversigning a header that is not signed would sign nothing */
 	for (i = 0; i < d->noversign; i++)
 		if (d->nheaders > 0 &&
 		    !hdr_listed(d->headers, d->nheaders, d->oversign[i]))
-			cerr(ck, d->line, "[dkim %s]: oversign: %s is not in "
+			conf_cerr(ck, d->line, "[dkim %s]: oversign: %s is not in "
 			    "headers", d->name, d->oversign[i]);
 	/* RFC 6376 3.5: i= must be in d= or a subdomain of it */
 	if (d->identity[0] != '\0' && d->domain[0] != '\0' &&
 	    (at = strrchr(d->identity, '@')) != NULL &&
 	    !conf_domain_within(at + 1, d->domain))
-		cerr(ck, d->line, "[dkim %s]: identity: %s is not in the "
+		conf_cerr(ck, d->line, "[dkim %s]: identity: %s is not in the "
 		    "domain %s or a subdomain of it", d->name, d->identity,
 		    d->domain);
 }
@@ -373,10 +365,10 @@ check_listener_dkim(struct check *ck, struct conf_listener *l)
 	for (i = 0; i < l->ndkim; i++)
 		if ((l->dkim[i] = conf_find_dkim(ck->conf, l->dkim_names[i]))
 		    == NULL)
-			cerr(ck, l->line, "[listener %s]: dkim: no [dkim %s] "
+			conf_cerr(ck, l->line, "[listener %s]: dkim: no [dkim %s] "
 			    "section", l->name, l->dkim_names[i]);
 	if (l->dkim_required && ck->conf->ndkims == 0)
-		cerr(ck, l->line, "[listener %s]: dkim_required: no [dkim "
+		conf_cerr(ck, l->line, "[listener %s]: dkim_required: no [dkim "
 		    "NAME] section to sign with", l->name);
 }
 
@@ -391,7 +383,7 @@ check_listener_proxy(struct check *ck, const struct conf_listener *l)
 	size_t	 i;
 
 	if (l->proxy_protocol != PROXY_PROTOCOL_NO && l->nproxy_from == 0)
-		cerr(ck, l->line, "[listener %s]: proxy_from: required when "
+		conf_cerr(ck, l->line, "[listener %s]: proxy_from: required when "
 		    "proxy_protocol is not no (the balancers' addresses)",
 		    l->name);
 	/* like an open allow list: a warning, the port may be firewalled */
@@ -440,27 +432,19 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 {
 	struct check		 ck = { c, err, arg, 0 };
 	struct conf_listener	*l;
-	size_t			 i, j;
-	int			 used;
+	size_t			 i;
 
 	/* a gateway with nothing to listen on is a mistake, not a config */
 	if (c->nlisteners == 0)
-		cerr(&ck, 0, "[listener]: no [listener NAME] section; "
+		conf_cerr(&ck, 0, "[listener]: no [listener NAME] section; "
 		    "at least one is required");
 	for (i = 0; i < c->nlisteners; i++) {
 		l = &c->listeners[i];
 		check_listen(&ck, l, i);
 		check_listener_dkim(&ck, l);
 		check_listener_proxy(&ck, l);
-		/* an empty name was reported as a missing key */
-		if (l->upstream_name[0] == '\0')
-			continue;
-		if ((l->upstream = conf_find_upstream(c, l->upstream_name))
-		    == NULL)
-			cerr(&ck, l->line, "[listener %s]: upstream: no "
-			    "[upstream %s] section", l->name,
-			    l->upstream_name);
 	}
+	conf_check_lists(&ck, c);
 	for (i = 0; i < c->nlisteners; i++) {
 		warn_open_relay(&ck, &c->listeners[i]);
 		check_listener_tls(&ck, &c->listeners[i]);
@@ -476,13 +460,10 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 		check_auth_map(&ck, &c->upstreams[i]);
 		check_auth_password_mechs(&ck, &c->upstreams[i]);
 		check_pop(&ck, &c->upstreams[i]);
-		used = 0;
-		for (j = 0; j < c->nlisteners && !used; j++)
-			used = strcmp(c->listeners[j].upstream_name,
-			    c->upstreams[i].name) == 0;
-		if (!used)
-			cerr(&ck, c->upstreams[i].line, "[upstream %s]: not "
-			    "used by any listener", c->upstreams[i].name);
+		if (!conf_upstream_listed(c, c->upstreams[i].name))
+			conf_cerr(&ck, c->upstreams[i].line, "[upstream %s]: "
+			    "not used by any listener or route",
+			    c->upstreams[i].name);
 	}
 	for (i = 0; i < c->ndkims; i++)
 		check_dkim(&ck, &c->dkims[i]);
@@ -510,18 +491,18 @@ check_listener_tls(struct check *ck, const struct conf_listener *l)
 		else if (l->verify_client != VERIFY_CLIENT_NONE)
 			stray = "verify_client";
 		if (stray != NULL)
-			cerr(ck, l->line, "[listener %s]: %s: set, but tls = "
+			conf_cerr(ck, l->line, "[listener %s]: %s: set, but tls = "
 			    "none (set tls = starttls or implicit)", l->name,
 			    stray);
 		return;
 	}
 	if (l->tls_cert[0] == '\0' || l->tls_key[0] == '\0')
-		cerr(ck, l->line, "[listener %s]: %s: required with tls = %s",
+		conf_cerr(ck, l->line, "[listener %s]: %s: required with tls = %s",
 		    l->name, l->tls_cert[0] == '\0' ? "tls_cert" : "tls_key",
 		    l->tls == LISTEN_TLS_STARTTLS ? "starttls" : "implicit");
 	if (t->tls_min_version != 0 && t->tls_max_version != 0 &&
 	    t->tls_min_version > t->tls_max_version)
-		cerr(ck, l->line, "[listener %s]: tls_max_version: %d.%d is "
+		conf_cerr(ck, l->line, "[listener %s]: tls_max_version: %d.%d is "
 		    "older than tls_min_version %d.%d", l->name,
 		    t->tls_max_version / 10, t->tls_max_version % 10,
 		    t->tls_min_version / 10, t->tls_min_version % 10);
@@ -534,17 +515,17 @@ check_listener_tls(struct check *ck, const struct conf_listener *l)
 			stray = t->crl_file[0] != '\0' ? "crl_file" :
 			    "crl_path";
 		if (stray != NULL)
-			cerr(ck, l->line, "[listener %s]: %s: set, but "
+			conf_cerr(ck, l->line, "[listener %s]: %s: set, but "
 			    "verify_client = none", l->name, stray);
 		return;
 	}
 	/* pins alone: a few known devices with self-signed certificates */
 	if (t->ca_file[0] == '\0' && t->npins == 0)
-		cerr(ck, l->line, "[listener %s]: verify_client: needs "
+		conf_cerr(ck, l->line, "[listener %s]: verify_client: needs "
 		    "client_ca_file or client_cert_pins", l->name);
 	if (t->ca_file[0] == '\0' &&
 	    (t->crl_file[0] != '\0' || t->crl_path[0] != '\0'))
-		cerr(ck, l->line, "[listener %s]: %s: needs client_ca_file",
+		conf_cerr(ck, l->line, "[listener %s]: %s: needs client_ca_file",
 		    l->name, t->crl_file[0] != '\0' ? "crl_file" : "crl_path");
 }
 
@@ -587,7 +568,7 @@ check_listener_auth(struct check *ck, struct conf_listener *l)
 		return;
 	}
 	if (l->tls == LISTEN_TLS_NONE)
-		cerr(ck, l->line, "[listener %s]: tls: clients log in (upstream "
+		conf_cerr(ck, l->line, "[listener %s]: tls: clients log in (upstream "
 		    "%s has auth = %s) from non-loopback networks, and AUTH is "
 		    "offered only after TLS: set tls = starttls or implicit "
 		    "(or auth_allow_cleartext = yes on a trusted network)",

@@ -28,7 +28,8 @@ enum sec_kind {
 	SEC_GATEWAY,
 	SEC_LISTENER,
 	SEC_UPSTREAM,
-	SEC_DKIM
+	SEC_DKIM,
+	SEC_ROUTE
 };
 
 enum key_type {
@@ -62,7 +63,9 @@ enum key_type {
 	KT_HDRLIST,	/* list of header field names */
 	KT_NAMES,	/* list of section names */
 	KT_IDENTITY,	/* DKIM i=: "" or "[local]@domain" */
-	KT_RATE		/* "COUNT/PERIOD" or "off": struct rate */
+	KT_RATE,	/* "COUNT/PERIOD" or "off": struct rate */
+	KT_SENDERS,	/* list of sender patterns (relay/route.h) */
+	KT_PATH		/* "" or an absolute path, not looked at here */
 };
 
 /* defaults that come from other values, computed once those are known */
@@ -110,7 +113,12 @@ int	conf_key_parse(const struct conf_key *k, void *base, const char *val,
  */
 int	conf_key_default(const struct conf_key *k, const struct gw_conf *c,
 	    const void *base, char *buf, size_t len);
-/* conf_sec_name - "gateway", "listener", "upstream", "dkim" */
+/*
+ * conf_names_width - the width of one item of a KT_NAMES, KT_HDRLIST or
+ * KT_SENDERS list field (a char[][width])
+ */
+size_t	conf_names_width(enum key_type);
+/* conf_sec_name - "gateway", "listener", "upstream", "dkim", "route" */
 const char *conf_sec_name(enum sec_kind);
 
 #endif

@@ -110,11 +110,11 @@ word_of(const struct conf_key *k, int value)
 static void
 put_size(struct out *o, unsigned long long v)
 {
-	static const char units[] = "GMK";
-	unsigned long long u = KB * KB * KB;
+	static const char units[] = "TGMK";
+	unsigned long long u = KB * KB * KB * KB;
 	int	 i;
 
-	for (i = 0; i < 3; i++, u /= KB)
+	for (i = 0; i < 4; i++, u /= KB)
 		if (v != 0 && v % u == 0) {
 			put(o, "%llu%c", v / u, units[i]);
 			return;
@@ -125,7 +125,9 @@ put_size(struct out *o, unsigned long long v)
 static void
 put_duration(struct out *o, unsigned v)
 {
-	if (v != 0 && v % 3600 == 0)
+	if (v != 0 && v % 86400 == 0)
+		put(o, "%ud", v / 86400);
+	else if (v != 0 && v % 3600 == 0)
 		put(o, "%uh", v / 3600);
 	else if (v != 0 && v % 60 == 0)
 		put(o, "%um", v / 60);
@@ -239,8 +241,7 @@ put_list(const struct conf_key *k, const void *base, struct out *o)
 	char			 b64[64];
 	size_t			 i, n = count(k, base), width;
 
-	/* parse_names' widths: section names or header field names */
-	width = k->type == KT_NAMES ? CONF_NAME_MAX : CONF_HDR_NAME_MAX;
+	width = conf_names_width(k->type);
 	if (k->type == KT_MECHS && n == 0) {
 		put(o, "all");
 		return 0;
@@ -293,6 +294,7 @@ fmt_value(const struct conf_key *k, const void *base, struct out *o)
 	case KT_SECRET:		/* a path: the secret is never read here */
 	case KT_DOMAIN:
 	case KT_IDENTITY:
+	case KT_PATH:
 	case KT_CIPHERS12:
 	case KT_CIPHERS13:
 		put(o, "%.*s", (int)k->size, (const char *)field(k, base));
@@ -334,6 +336,7 @@ fmt_value(const struct conf_key *k, const void *base, struct out *o)
 	case KT_MECHS:
 	case KT_HDRLIST:
 	case KT_NAMES:
+	case KT_SENDERS:
 		return put_list(k, base, o);
 	case KT_HOSTPORT:
 		hp = field(k, base);
@@ -470,6 +473,9 @@ conf_print(const struct gw_conf *c, FILE *fp, char *why, size_t wlen)
 	for (i = 0; r == 0 && i < c->ndkims; i++)
 		r = print_section(c, SEC_DKIM, c->dkims[i].name, &c->dkims[i],
 		    scratch, fp, why, wlen);
+	for (i = 0; r == 0 && i < c->nroutes; i++)
+		r = print_section(c, SEC_ROUTE, c->routes[i].name,
+		    &c->routes[i], scratch, fp, why, wlen);
 	free(scratch);
 	if (r == 0 && (fflush(fp) == EOF || ferror(fp))) {
 		(void)snprintf(why, wlen, "write error");

@@ -153,7 +153,7 @@ str_tonum(const char *s, long long min, long long max, long long *out)
 	return NULL;
 }
 
-/* str_parse_size - "1048576", "512K", "10M", "1g" (powers of 1024) */
+/* str_parse_size - "1048576", "512K", "10M", "1g", "1T" (powers of 1024) */
 const char *
 str_parse_size(const char *s, unsigned long long max, unsigned long long *out)
 {
@@ -179,8 +179,12 @@ str_parse_size(const char *s, unsigned long long max, unsigned long long *out)
 		mult = 1024ULL * 1024 * 1024;
 		s++;
 		break;
+	case 't':
+		mult = 1024ULL * 1024 * 1024 * 1024;
+		s++;
+		break;
 	default:
-		return "bad size suffix (use K, M or G)";
+		return "bad size suffix (use K, M, G or T)";
 	}
 	if (*s != '\0')
 		return "trailing garbage after size";
@@ -193,7 +197,7 @@ str_parse_size(const char *s, unsigned long long max, unsigned long long *out)
 	return NULL;
 }
 
-/* str_parse_duration - "30", "30s", "5m", "1h" into seconds */
+/* str_parse_duration - "30", "30s", "5m", "1h", "5d" into seconds */
 const char *
 str_parse_duration(const char *s, unsigned max, unsigned *out)
 {
@@ -218,8 +222,12 @@ str_parse_duration(const char *s, unsigned max, unsigned *out)
 		mult = 3600;
 		s++;
 		break;
+	case 'd':
+		mult = 86400;
+		s++;
+		break;
 	default:
-		return "bad duration suffix (use s, m or h)";
+		return "bad duration suffix (use s, m, h or d)";
 	}
 	if (*s != '\0')
 		return "trailing garbage after duration";

@@ -18,9 +18,9 @@ int	str_copy(char *dst, const char *src, size_t size);
 
 /* str_tonum - decimal integer within [min,max], whole string, no sign games */
 const char *str_tonum(const char *s, long long min, long long max, long long *out);
-/* str_parse_size - bytes, or with K/M/G suffix (powers of 1024), <= max */
+/* str_parse_size - bytes, or with K/M/G/T suffix (powers of 1024), <= max */
 const char *str_parse_size(const char *s, unsigned long long max, unsigned long long *out);
-/* str_parse_duration - seconds, or with s/m/h suffix, <= max seconds */
+/* str_parse_duration - seconds, or with s/m/h/d suffix, <= max seconds */
 const char *str_parse_duration(const char *s, unsigned max, unsigned *out);
 /* str_parse_bool - yes/no/true/false/on/off (any case) -> 1/0 */
 const char *str_parse_bool(const char *s, int *out);

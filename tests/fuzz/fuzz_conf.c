@@ -75,6 +75,24 @@ check_str(const char *s, size_t size, const char *what)
 	FUZZ_CHECK(memchr(s, '\0', size) != NULL, "%s not terminated", what);
 }
 
+/* an upstream list: 1..CONF_MAX_UPLIST names, each resolved to itself */
+static void
+check_uplist(const struct gw_conf *c, const struct conf_uplist *ul,
+    const char *owner)
+{
+	size_t	 i;
+
+	FUZZ_CHECK(ul->n >= 1 && ul->n <= CONF_MAX_UPLIST, "%s: %zu "
+	    "upstreams in the list", owner, ul->n);
+	for (i = 0; i < ul->n; i++) {
+		check_str(ul->names[i], sizeof(ul->names[i]), "list name");
+		FUZZ_CHECK(ul->up[i] != NULL && ul->up[i] >= c->upstreams &&
+		    ul->up[i] < c->upstreams + c->nupstreams &&
+		    strcmp(ul->up[i]->name, ul->names[i]) == 0,
+		    "%s: upstream %zu not resolved", owner, i);
+	}
+}
+
 static void
 check_conf(const struct gw_conf *c)
 {
@@ -120,6 +138,20 @@ check_conf(const struct gw_conf *c)
 		FUZZ_CHECK(l->bare_newline == BARE_NEWLINE_REJECT ||
 		    l->bare_newline == BARE_NEWLINE_NORMALIZE,
 		    "bare_newline %d", (int)l->bare_newline);
+		check_uplist(c, &l->upstreams, l->name);
+		FUZZ_CHECK(l->upstream == l->upstreams.up[0],
+		    "listener %s: upstream is not the list's first", l->name);
+		FUZZ_CHECK(l->delivery != DELIVERY_QUEUE ||
+		    c->queue_dir[0] == '/', "listener %s: queue without "
+		    "queue_dir", l->name);
+	}
+	FUZZ_CHECK(c->nroutes <= CONF_MAX_ROUTES, "%zu routes", c->nroutes);
+	for (i = 0; i < c->nroutes; i++) {
+		check_uplist(c, &c->routes[i].upstreams, c->routes[i].name);
+		FUZZ_CHECK(c->routes[i].nsenders >= 1 &&
+		    c->routes[i].nsenders <= CONF_ROUTE_SENDERS,
+		    "route %s: %zu senders", c->routes[i].name,
+		    c->routes[i].nsenders);
 	}
 }
 

@@ -112,6 +112,32 @@ def test_check_unknown_upstream_name():
           "the error does not name the file and the upstream: %r", r.out)
 
 
+def test_check_queue_and_routes():
+    """-t reads the issue-15 keys: a good file with a list, a route and a
+    queue listener passes; each broken rule is named by file, line, key."""
+    good = good_config().replace("upstream = up", "upstream = up, up2")
+    good += ("\n[upstream up2]\nhost = 127.0.0.1\nport = %d\ntls = none\n"
+             "[route bills]\nsender = @bills.example\nupstream = up2\n"
+             "[listener q]\nlisten = 127.0.0.1:%d\nupstream = up\n"
+             "delivery = queue\n" % (gwtest.free_port(), gwtest.free_port()))
+    r = run("-t", "-c", write(good.replace("[gateway]\n", "[gateway]\n"
+                                           "queue_dir = /tmp/q-made-later\n")))
+    check(r.returncode == 0, "-t on a good file: exit %d: %s",
+          r.returncode, r.out)
+    bad = good + ("[route dup]\nsender = @BILLS.example\nupstream = up\n")
+    lines = bad.split("\n")
+    path = write(bad)
+    r = run("-t", "-c", path)
+    check(r.returncode == 1, "want exit 1, got %d: %s", r.returncode, r.out)
+    for section, key in (("[listener q]", "delivery: queue needs [gateway] "
+                          "queue_dir"), ("[route dup]", "sender: "
+                                         "\"@BILLS.example\" is also in "
+                                         "[route bills]")):
+        want = "%s:%d: %s: %s" % (path, lines.index(section) + 1, section,
+                                  key)
+        check(want in r.out, "want %r in the output, got %r", want, r.out)
+
+
 def test_check_missing_file():
     path = os.path.join(gwtest.tmpdir(), "does-not-exist.ini")
     r = run("-t", "-c", path)

@@ -505,8 +505,8 @@ static const struct errcase errcases[] = {
 	    { "6: max_message_size: \"3G\": must be between 1K and 2G" } },
 	{ "size suffix", NULL, "max_message_size = 5X", NULL,
 	    { "6: max_message_size: \"5X\": bad size suffix" } },
-	{ "duration suffix", NULL, "command_timeout = 2d", NULL,
-	    { "6: command_timeout: \"2d\": bad duration suffix" } },
+	{ "duration suffix", NULL, "command_timeout = 2w", NULL,
+	    { "6: command_timeout: \"2w\": bad duration suffix" } },
 	{ "duration zero", NULL, NULL, "connect_timeout = 0",
 	    { "9: connect_timeout: \"0\": must be between 1s and 1h" } },
 	{ "duration too long", NULL, "data_timeout = 2h", NULL,
@@ -1222,8 +1222,13 @@ test_example(void **state)
 static const char *const all_keys[4][64] = {
 	{ "hostname", "user", "log_level", "log_facilities", "log_target",
 	  "log_format", "max_sessions", "auth_fail_limit", "auth_fail_window",
-	  "auth_fail_delay_max", "http_listen", "ready_window", NULL },
-	{ "listen", "allow", "upstream", "max_message_size", "max_recipients",
+	  "auth_fail_delay_max", "http_listen", "ready_window",
+	  "upstream_down_time", "upstream_down_time_max", "failover_timeout",
+	  "queue_dir", "queue_max_messages", "queue_max_size",
+	  "queue_lifetime", "queue_retry", "queue_retry_max",
+	  "queue_parallel", NULL },
+	{ "listen", "allow", "upstream", "delivery", "max_message_size",
+	  "max_recipients",
 	  "banner", "command_timeout", "data_timeout",
 	  "max_sessions_per_client", "bare_newline", "long_lines",
 	  "max_session_time", "max_junk_commands", "min_data_rate",
@@ -1271,6 +1276,17 @@ compare_conf(const struct gw_conf *a, const struct gw_conf *b)
 	assert_int_equal(a->log_facilities, b->log_facilities);
 	assert_int_equal(a->log_syslog, b->log_syslog);
 	assert_int_equal(a->max_sessions, b->max_sessions);
+	assert_int_equal(a->upstream_down_time, b->upstream_down_time);
+	assert_int_equal(a->upstream_down_time_max, b->upstream_down_time_max);
+	assert_int_equal(a->failover_timeout, b->failover_timeout);
+	assert_string_equal(a->queue_dir, b->queue_dir);
+	assert_int_equal(a->queue_max_messages, b->queue_max_messages);
+	assert_int_equal(a->queue_max_size, b->queue_max_size);
+	assert_int_equal(a->queue_lifetime, b->queue_lifetime);
+	assert_int_equal(a->queue_retry, b->queue_retry);
+	assert_int_equal(a->queue_retry_max, b->queue_retry_max);
+	assert_int_equal(a->queue_parallel, b->queue_parallel);
+	assert_int_equal(la->delivery, lb->delivery);
 	assert_int_equal(la->nallow, lb->nallow);
 	for (i = 0; i < la->nallow; i++) {
 		assert_int_equal(la->allow[i].family, lb->allow[i].family);
@@ -1428,7 +1444,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 76);
+	assert_int_equal(nlit, 86);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);
@@ -1683,7 +1699,7 @@ test_dkim(void **state)
 	assert_err(2, path, "12: headers: \"Subject, Bad:Name\": \"Bad:Name\": "
 	    "not a header field name");
 	assert_err(3, path, "13: oversign: \"To, to\": \"to\": listed twice");
-	assert_err(4, path, "14: expire: \"9000h\": must be between 0s and 8784h");
+	assert_err(4, path, "14: expire: \"9000h\": must be between 0s and 366d");
 	assert_err(5, path, "15: identity: \"nobody\": must be "
 	    "[local-part]@domain");
 	assert_err(6, path, "23: [dkim c]: domain: required key missing");

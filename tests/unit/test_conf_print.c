@@ -193,7 +193,7 @@ test_every_type(void **state)
 	want_line(out, "canonicalization = relaxed/simple");
 	want_line(out, "headers = From, Subject");
 	want_line(out, "oversign =");
-	want_line(out, "expire = 168h");
+	want_line(out, "expire = 7d");
 	want_line(out, "identity = @example.test");
 	(void)snprintf(text, sizeof(text), "password_file = %s", pw);
 	want_line(out, text);
@@ -219,21 +219,22 @@ static void
 test_every_key(void **state)
 {
 	const struct conf_key	*k;
-	char			 text[1024], *out, *sec[4], *p, *end;
+	char			 text[1024], *out, *sec[5], *p, *end;
 	char			 want[128];
 	size_t			 i;
 	int			 s, n;
 
 	(void)state;
 	(void)snprintf(text, sizeof(text), "%s[dkim d]\ndomain = example.test"
-	    "\nselector = s\nkey_file = %s\n", MINIMAL,
-	    write_tmp("key", 0600));
+	    "\nselector = s\nkey_file = %s\n[route r]\nsender = @example.test"
+	    "\nupstream = u\n", MINIMAL, write_tmp("key", 0600));
 	out = round_trip(text);
+	sec[SEC_ROUTE] = strstr(out, "\n[route r]\n");
 	sec[SEC_GATEWAY] = strstr(out, "\n[gateway]\n");
 	sec[SEC_LISTENER] = strstr(out, "\n[listener l]\n");
 	sec[SEC_UPSTREAM] = strstr(out, "\n[upstream u]\n");
 	sec[SEC_DKIM] = strstr(out, "\n[dkim d]\n");
-	for (s = 0; s < 4; s++)
+	for (s = 0; s < 5; s++)
 		assert_non_null(sec[s]);
 	for (i = 0; i < conf_nkeys; i++) {
 		k = &conf_keys[i];
@@ -320,15 +321,15 @@ test_example(void **state)
 struct doc {
 	const char	*rel;		/* under SRCDIR */
 	int		 man;		/* mdoc, else Markdown */
-	const char	*heads[4];	/* the heading of each section kind */
+	const char	*heads[5];	/* the heading of each section kind */
 };
 
 static const struct doc docs[] = {
 	{ "docs/configuration.md", 0, { "## [gateway]", "## [listener NAME]",
-	    "## [upstream NAME]", "## [dkim NAME]" } },
+	    "## [upstream NAME]", "## [dkim NAME]", "## [route NAME]" } },
 	{ "docs/man/smtpgate.ini.5", 1, { ".Sh GATEWAY SECTION",
 	    ".Sh LISTENER SECTIONS", ".Sh UPSTREAM SECTIONS",
-	    ".Sh DKIM SECTIONS" } },
+	    ".Sh DKIM SECTIONS", ".Sh ROUTE SECTIONS" } },
 };
 
 static int	 nproblems;
@@ -395,7 +396,7 @@ man_default(const struct doc *d, int lineno, const struct conf_key *k,
 		return;
 	if (strcmp(got, want) != 0)
 		problem("%s:%d: [%s] %s: the .It line ends in \"Pq %s\"; the "
-		    "key table (src/conf/conf.c) says \"Pq %s\"", d->rel, lineno,
+		    "key table (src/conf/conf_table.c) says \"Pq %s\"", d->rel, lineno,
 		    conf_sec_name(k->sec), k->name, got, want);
 }
 
@@ -443,7 +444,7 @@ check_doc(const struct doc *d)
 		/* any heading ends a section's table ("### `tls` levels") */
 		if ((d->man && strncmp(line, ".Sh ", 4) == 0) ||
 		    (!d->man && line[0] == '#')) {
-			for (sec = -1, i = 0; i < 4; i++)
+			for (sec = -1, i = 0; i < 5; i++)
 				if (strncmp(line, d->heads[i],
 				    strlen(d->heads[i])) == 0)
 					sec = i;
@@ -454,7 +455,7 @@ check_doc(const struct doc *d)
 			continue;
 		if ((i = key_index(sec, key)) == -1) {
 			problem("%s:%d: [%s] %s: documented, but not in the key "
-			    "table (src/conf/conf.c)", d->rel, lineno,
+			    "table (src/conf/conf_table.c)", d->rel, lineno,
 			    conf_sec_name(sec), key);
 			continue;
 		}
@@ -467,7 +468,7 @@ check_doc(const struct doc *d)
 	(void)fclose(fp);
 	for (j = 0; j < conf_nkeys; j++)
 		if (!seen[j])
-			problem("%s: [%s] %s: in the key table (src/conf/conf.c) "
+			problem("%s: [%s] %s: in the key table (src/conf/conf_table.c) "
 			    "but not documented: add it under \"%s\"", d->rel,
 			    conf_sec_name(conf_keys[j].sec), conf_keys[j].name,
 			    d->heads[conf_keys[j].sec]);
