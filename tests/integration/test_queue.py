@@ -166,6 +166,68 @@ def test_bounce_one_of_two():
           up.messages()[n:])
 
 
+def test_bounce_dsn_parameters():
+    """The original's DSN parameters are honoured: ENVID and ORCPT come
+    back in the report, RET=FULL returns the whole message, NOTIFY=NEVER
+    (or one without FAILURE) gets no report."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("MAIL FROM:<%s> RET=FULL ENVID=env+2Dq1" % SENDER),
+                    250, None, "MAIL")
+        check_reply(c.cmd("RCPT TO:<reject-x@example.test> NOTIFY=FAILURE "
+                          "ORCPT=rfc822;orig-x@example.test"), 250, None,
+                    "RCPT x")
+        check_reply(c.cmd("RCPT TO:<reject-y@example.test> NOTIFY=NEVER"),
+                    250, None, "RCPT y")
+        check_reply(c.cmd("RCPT TO:<reject-z@example.test> NOTIFY=DELAY"),
+                    250, None, "RCPT z")
+        check_reply(c.cmd("DATA"), 354, None, "DATA")
+        c.send_message(message("params", "p1"))
+        check_reply(c.reply(), 250, "2.0.0", "final dot")
+        c.cmd("QUIT")
+    got = up.wait_messages(1, timeout=15)
+    dsns = [m for m in got if m.mail_from in ("", "<>")]
+    check(len(dsns) == 1, "want one DSN: %r", got)
+    d = parse_dsn(dsns[0].data)
+    parts = list(d.iter_parts())
+    text = parts[1].as_string()
+    check("Original-Envelope-Id: env+2Dq1" in text, "ENVID: %r", text)
+    check(re.search(r"Original-Recipient: rfc822;\s*orig-x@example.test",
+                    text), "ORCPT: %r", text)
+    check("reject-y@" not in text and "reject-z@" not in text,
+          "NOTIFY=NEVER or DELAY reported: %r", text)
+    check(parts[2].get_content_type() == "message/rfc822",
+          "RET=FULL: %s", parts[2].get_content_type())
+    check(b"body of p1" in parts[2].as_bytes(), "the body not returned")
+    wait_for(lambda: not queued_files(qdir), 5)
+
+
+def test_lifetime_expires():
+    """queue_lifetime over with the upstream down: the pending recipient
+    fails with 4.4.7 and is bounced; the original is never sent."""
+    port = free_port()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(gateway=queue_conf(qdir, queue_lifetime="2s"),
+                 listener={"delivery": "queue"},
+                 upstream_conf={"port": str(port), "connect_timeout": "1"})
+    out = send(gw, ["late@example.test"], message("too late", "late1"))
+    check_reply(out[-1], 250, "2.0.0", "final dot")
+    gw.wait_log(r"expired after 2s in the queue", timeout=15)
+    up = Upstream(extra=["--port", str(port)])
+    got = up.wait_messages(1, timeout=15)
+    check(len(got) == 1 and got[0].mail_from in ("", "<>") and
+          got[0].rcpt_tos == [SENDER], "want only the DSN: %r", got)
+    text = list(parse_dsn(got[0].data).iter_parts())[1].as_string()
+    check("late@example.test" in text and "Status: 4.4.7" in text,
+          "report: %r", text)
+    time.sleep(1)
+    check(len(up.messages()) == 1, "the expired original was sent")
+
+
 def test_queue_full():
     """queue_max_messages reached: MAIL gets 452 4.3.1; nothing is lost
     (the queued ones are delivered once the upstream is up)."""
