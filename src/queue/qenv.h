@@ -34,7 +34,11 @@
 
 #define QENV_VERSION		1
 #define QENV_FILE_MAX		(4u << 20)	/* bytes of an envelope file */
-#define QENV_LINE_MAX		4096		/* bytes of one record */
+/*
+ * bytes of one record: the longest qenv_format can write, a recipient
+ * with three values of QENV_TEXT_MAX octets each written as %XX
+ */
+#define QENV_LINE_MAX		(3 * 3 * QENV_TEXT_MAX + 256)
 #define QENV_RCPT_MAX		10000
 #define QENV_TEXT_MAX		1024		/* one decoded value */
 

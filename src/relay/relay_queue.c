@@ -32,7 +32,10 @@ q_refuse(struct relay *r, const char *what, const char *why)
 	txlog_refused(r->id, what, "gateway", smtp_server_info(r->srv)->peer,
 	    smtp_server_info(r->srv)->proxy, r->from != NULL ? r->from->addr :
 	    "", NULL, 452, "4.3.1", why);
-	metrics_tx_nomail(MX_TX_TEMPFAIL, FAIL_INTERNAL);
+	if (strcmp(what, "mail") == 0)
+		metrics_tx_nomail(MX_TX_TEMPFAIL, FAIL_INTERNAL);
+	else
+		metrics_rcpt_refused(0);
 	smtp_server_reply(r->srv, 452, "4.3.1", Q_TEXT_FULL);
 }
 

@@ -177,6 +177,33 @@ test_limits(void **state)
 	qenv_free(&e);
 }
 
+/* the longest record qenv_format writes is one qenv_parse reads back */
+static void
+test_worst_line(void **state)
+{
+	struct qenv	 e, back;
+	char		*t, why[256], big[QENV_TEXT_MAX + 1];
+	size_t		 n;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	memset(&back, 0, sizeof(back));
+	memset(big, ' ', sizeof(big) - 1);	/* each written as %20 */
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(qenv_set(&e.sender, "s@example.com"), 0);
+	assert_int_equal(qenv_add_rcpt(&e, big, QN_FAILURE | QN_DELAY, big),
+	    0);
+	assert_int_equal(qenv_set(&e.rcpt[0].reply, big), 0);
+	assert_int_equal(qenv_format(&e, &t, &n, why, sizeof(why)), 0);
+	assert_int_equal(qenv_parse(t, n, &back, why, sizeof(why)), 0);
+	assert_string_equal(back.rcpt[0].addr, big);
+	assert_string_equal(back.rcpt[0].orcpt, big);
+	assert_string_equal(back.rcpt[0].reply, big);
+	free(t);
+	qenv_free(&e);
+	qenv_free(&back);
+}
+
 int
 main(void)
 {
@@ -185,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_null_sender),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_worst_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
