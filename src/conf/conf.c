@@ -14,6 +14,7 @@
  * the line syntax and opens sections itself, because Debian's libinih gives
  * the handler neither a line number nor a call for a section without keys.
  */
+#include <sys/un.h>
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
@@ -291,6 +292,10 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 	/* queue_dir: the gateway makes it, so it need not exist yet */
 	if (e == NULL && k->type == KT_PATH && *val != '\0' && *val != '/')
 		e = "must be an absolute path";
+	/* its control socket, DIR/control, must fit a Unix socket's name */
+	if (e == NULL && k->type == KT_PATH && strlen(val) +
+	    sizeof("/control") > sizeof(((struct sockaddr_un *)0)->sun_path))
+		e = "too long: DIR/control must fit a socket's 107 octets";
 	if (e == NULL && (k->type == KT_FILE || k->type == KT_DIR ||
 	    k->type == KT_SECRET) && *val != '\0' &&
 	    parse_path(val, k->type == KT_DIR, strcmp(k->name, "crl_file") ==

@@ -16,12 +16,13 @@
 /* the single-valued records, each at most once */
 enum {
 	K_ID = 0, K_ARRIVAL, K_NEXT, K_ATTEMPTS, K_FLAGS, K_SIZE, K_LISTENER,
-	K_CLIENT, K_SENDER, K_PARAMS, K_ENVID, K_RET, K_ERROR, K_USER, K_MAX
+	K_CLIENT, K_SENDER, K_PARAMS, K_ENVID, K_RET, K_ERROR, K_USER, K_ROUTE,
+	K_MAX
 };
 static const char *const keys[K_MAX] = {
 	"id", "arrival", "next", "attempts", "flags", "size", "listener",
 	"client", "sender", "mail-params", "envid", "ret", "last-error",
-	"user"
+	"user", "route"
 };
 
 static const char *const states[] = {
@@ -87,6 +88,7 @@ qenv_free(struct qenv *e)
 	free(e->listener);
 	free(e->client);
 	free(e->user);
+	free(e->route);
 	free(e->sender);
 	free(e->mail_params);
 	free(e->envid);
@@ -275,6 +277,8 @@ qenv_format(const struct qenv *e, char **out, size_t *outlen, char *why,
 	out_token(&o, e->client);
 	out_raw(&o, "\nuser", 5);
 	out_token(&o, e->user);
+	out_raw(&o, "\nroute", 6);
+	out_token(&o, e->route);
 	out_raw(&o, "\nsender", 7);
 	out_token(&o, e->sender);
 	out_raw(&o, "\nmail-params", 12);
@@ -480,6 +484,7 @@ parse_single(struct qenv *e, int k, const char *t, const char **what)
 	case K_PARAMS: e->mail_params = s; break;
 	case K_ENVID: e->envid = s; break;
 	case K_USER: e->user = s; break;
+	case K_ROUTE: e->route = s; break;
 	default: e->last_error = s; break;
 	}
 	return 0;

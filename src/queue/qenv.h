@@ -85,6 +85,11 @@ struct qenv {
 	char			*client;	/* client address, for logs */
 	/* the client's login on the listener (auth = map picks the account) */
 	char			*user;
+	/*
+	 * the sender whose route it follows, when not its own: a bounce
+	 * (null sender) leaves as the original did
+	 */
+	char			*route;
 	char			*sender;	/* without <>; "" is the null sender */
 	char			*mail_params;	/* ESMTP MAIL params sent on, or NULL */
 	char			*envid;		/* RFC 3461 ENVID (xtext), or NULL */

@@ -14,6 +14,7 @@
  * and moves an ID.env alone to corrupt/.
  */
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -238,6 +239,16 @@ qstore_open(const char *dir, unsigned *removed, char *why, size_t whylen)
 	if ((qs->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		(void)snprintf(why, whylen, "%s: %s", dir, errno == ENOTDIR ?
 		    "not a directory" : strerror(errno));
+		goto fail;
+	}
+	/*
+	 * one gateway per queue: a second one's recovery would remove the
+	 * first one's files in the middle of a commit
+	 */
+	if (flock(qs->dfd, LOCK_EX | LOCK_NB) == -1) {
+		(void)snprintf(why, whylen, "%s: %s", dir, errno ==
+		    EWOULDBLOCK ? "in use by another smtpgate (locked)" :
+		    strerror(errno));
 		goto fail;
 	}
 	if (dir_check(qs->dfd, dir, why, whylen) == -1)

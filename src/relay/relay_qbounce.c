@@ -3,7 +3,12 @@
  * "Bounces"): one RFC 3464 report (dsn_build) for the recipients that
  * failed for good, queued as a message of its own from the null sender
  * to the original sender, marked QF_BOUNCE so that it is never bounced
- * in turn.  It leaves through the same listener's upstreams.
+ * in turn.  It leaves through the upstreams the original's sender is
+ * routed to (qenv route), on the same listener.
+ *
+ * The bounce is committed before the original's envelope records its
+ * recipients as done: a crash between the two sends the bounce twice
+ * (as the window of docs/queue.md), never not at all.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 #include "relay/relay_local.h"
 #include "relay/relay_queue.h"
 #include "util/log.h"
+#include "util/str.h"
 
 /*
  * read_original - the first DSN_FULL_MAX + 1 octets of ID.msg: enough
@@ -65,6 +71,9 @@ store(const struct qenv *orig, const char *text, size_t len, uint64_t *bid)
 	    qenv_set(&b.listener, orig->listener) == -1 ||
 	    qenv_set(&b.client, "bounce") == -1 ||
 	    qenv_set(&b.user, orig->user) == -1 ||
+	    /* routed as the original: through the same upstreams */
+	    qenv_set(&b.route, orig->route != NULL ? orig->route :
+	    orig->sender) == -1 ||
 	    qenv_add_rcpt(&b, orig->sender, 0, NULL) == -1) {
 		(void)snprintf(why, sizeof(why), "out of memory");
 		goto out;
@@ -114,9 +123,13 @@ qjob_bounce(struct relay_env *env, struct qenv *e, int msgfd)
 		return -1;
 	}
 	free(text);
-	if (n > 0)
+	if (n > 0) {
+		char	 vis[QENV_TEXT_MAX * 4 + 1];
+
+		(void)str_vis(vis, sizeof(vis), e->sender, strlen(e->sender));
 		log_info("queue %016" PRIx64 " bounce %016" PRIx64 " queued "
-		    "to <%s> for %d recipient(s)", e->id, bid, e->sender, n);
+		    "to <%s> for %d recipient(s)", e->id, bid, vis, n);
+	}
 	else
 		log_info("queue %016" PRIx64 " no bounce: NOTIFY leaves out "
 		    "FAILURE", e->id);

@@ -84,7 +84,11 @@ static const struct uptx_cb job_cb = {
 	tx_ready, tx_reply, tx_refused, tx_failed
 };
 
-/* job_listener - the listener that took it, or the first queue one */
+/*
+ * job_listener - the listener that took it, or NULL: renamed or gone in
+ * a reload, its mail waits (another listener's upstreams and users_file
+ * could hand it to another account) until it is back or expires
+ */
 static const struct conf_listener *
 job_listener(const struct gw_conf *c, const char *name)
 {
@@ -93,11 +97,7 @@ job_listener(const struct gw_conf *c, const char *name)
 	for (i = 0; i < c->nlisteners; i++)
 		if (strcmp(c->listeners[i].name, name) == 0)
 			return &c->listeners[i];
-	/* renamed or gone in a reload: its mail still has to go */
-	for (i = 0; i < c->nlisteners; i++)
-		if (c->listeners[i].delivery == DELIVERY_QUEUE)
-			return &c->listeners[i];
-	return c->nlisteners > 0 ? &c->listeners[0] : NULL;
+	return NULL;
 }
 
 const char *
@@ -359,7 +359,8 @@ tx_failed(void *arg, enum uptx_state s, enum gw_fail cls, const char *why,
 		job_defer(j);
 		return;
 	}
-	if (s == UPTX_CONNECT && upsel_failover(cls)) {
+	/* a pooled connection that died says nothing of reachability */
+	if (s == UPTX_CONNECT && !uptx_reused(j->tx) && upsel_failover(cls)) {
 		upsel_down(j->env->conf, j->up->name, upsel_now());
 		j->tried |= 1u << j->cur;
 		next = upsel_next(j->list, j->tried, upsel_now());
@@ -491,7 +492,8 @@ job_log_rcpts(const struct qjob *j, const enum qrcpt_state *before)
 		log_kv(GW_LOG_INFO, j->id, "queue", (struct log_field[]){
 		    LOGK_WORD("rcpt", "done"), LOGK_STR("to", vis),
 		    LOGK_WORD("status", j->e.rcpt[i].state == QR_DELIVERED ?
-		    "sent" : "bounced"),
+		    "sent" : j->e.rcpt[i].state == QR_PENDING ? "deferred" :
+		    "failed"),
 		    LOGK_WORD("upstream", j->up != NULL ? j->up->name : "-"),
 		    LOGK_STR("reply", j->e.rcpt[i].reply != NULL ?
 		    j->e.rcpt[i].reply : "") }, 5);
@@ -504,13 +506,16 @@ job_expire(struct qjob *j)
 {
 	const struct gw_conf	*c = j->env->conf;
 
+	size_t			 n;
+
 	if (!qsched_expired(j->e.arrival, (int64_t)time(NULL),
 	    c->queue_lifetime))
 		return 0;
+	n = qenv_pending(&j->e);
 	pending_set(j, QR_FAILED, "421 4.4.7 Message expired: not delivered "
 	    "within queue_lifetime", 0);
 	log_info("queue %016" PRIx64 " expired after %us in the queue: %zu "
-	    "recipient(s) failed", j->id, c->queue_lifetime, j->e.nrcpt);
+	    "recipient(s) failed", j->id, c->queue_lifetime, n);
 	return 1;
 }
 
@@ -620,10 +625,17 @@ job_end_logged(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	if (j->state == J_END) {
-		job_log_rcpts(j, j->before);
+		if (!j->loadfail && j->before != NULL)
+			job_log_rcpts(j, j->before);
 		job_end(j);
 	} else
 		job_open(j);
+}
+
+void
+qjob_cancel(struct qjob *j)
+{
+	job_free(j);
 }
 
 struct qjob *
@@ -661,13 +673,15 @@ qjob_start(struct relay_env *env, uint64_t id, qjob_done_fn done, void *arg)
 		j->before[i] = j->e.rcpt[i].state;
 	j->l = job_listener(env->conf, j->e.listener != NULL ? j->e.listener :
 	    "");
-	j->list = j->l != NULL ? upsel_list(env->conf, j->l, j->e.sender) :
-	    NULL;
+	j->list = j->l != NULL ? upsel_list(env->conf, j->l, j->e.route !=
+	    NULL ? j->e.route : j->e.sender) : NULL;
 	if (job_expire(j) || j->list == NULL ||
 	    (j->cur = upsel_next(j->list, 0, now)) < 0) {
 		if (!j->error[0])
-			(void)str_copy(j->error, "no upstream to deliver to",
-			    sizeof(j->error));
+			(void)snprintf(j->error, sizeof(j->error), "%s",
+			    j->l == NULL ? "its listener is not in the "
+			    "configuration (renamed or removed?)" :
+			    "no upstream to deliver to");
 		j->state = J_END;
 	} else
 		j->state = J_OPEN;

@@ -1,16 +1,17 @@
 /*
  * relay_qrun.c - the queue runner (docs/queue.md, "Delivery"): an index
  * in memory of every queued message (built from the store at start,
- * grown by relay_queue.c at each commit), a ready list in arrival order
- * and a waiting list, a tick that moves what is due from one to the
- * other, and a pump that starts deliveries (relay_qjob.c), at most
- * queue_parallel at a time per upstream.  The store on disk is the
- * truth; the index only says what to try when.
+ * grown by relay_queue.c at each commit) and the deliveries it starts
+ * (relay_qjob.c), at most queue_parallel at a time per upstream.  The
+ * store on disk is the truth; the index only says what to try when.
  *
- * The control socket's commands (qctl.h) are answered here.
+ * Each message is on one list: waiting (not due, or held), the ready
+ * list of the upstream its delivery would start with (a slot, in arrival
+ * order), or busy (a delivery runs).  A one-second tick moves what has
+ * come due from waiting to its slot; the pump starts deliveries from
+ * every slot that has room, so that one upstream's backlog never holds
+ * up another's mail.  The control socket's commands are relay_qctl.c.
  */
-#include <sys/queue.h>
-
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,52 +26,38 @@
 #include "queue/qstore.h"
 #include "relay/relay_local.h"
 #include "relay/relay_queue.h"
-#include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
 
-/* how often waiting messages are looked at (and the runner's clock) */
+/* how often waiting messages are looked at */
 #define QRUN_TICK_SECONDS	1
+/* slots: every upstream, and "" for messages with no upstream to try */
+#define QRUN_SLOTS		(CONF_MAX_UPSTREAMS + 1)
 
-struct qent {
-	TAILQ_ENTRY(qent)	 entry;
-	uint64_t		 id;
-	int64_t			 arrival;
-	int64_t			 next;
-	unsigned long long	 size;
-	unsigned		 flags;		/* QF_* */
-	unsigned		 attempts;
-	size_t			 pending;	/* recipients not done */
-	int			 busy;		/* a delivery runs (on no list) */
-	int			 ready;		/* on the ready list */
-	char			*listener;
-	char			*sender;
-	char			 upname[CONF_NAME_MAX];	/* counted against */
-};
 TAILQ_HEAD(qlist, qent);
 
-/* deliveries running per upstream name */
+/* one upstream's ready messages and deliveries running */
 struct qslot {
 	char		 name[CONF_NAME_MAX];
-	unsigned	 n;
+	unsigned	 n;		/* deliveries running */
+	struct qlist	 ready;
+	int		 used;
 };
 
 static struct {
 	struct qstore		*qs;
 	struct relay_env	*env;
-	struct event_base	*base;
-	struct qlist		 ready, waiting;
+	struct qlist		 waiting, busy;
+	struct qslot		 slots[QRUN_SLOTS];
 	struct event		*ev_tick, *ev_pump;
 	struct qctl		*ctl;
 	unsigned		 count;
 	unsigned long long	 bytes;
 	unsigned		 njobs;
-	struct qslot		 slots[CONF_MAX_UPSTREAMS + 1];
 	int			 draining;
 } qr;
 
 static void	qrun_kick(void);
-static void	qent_wait(struct qent *);
 
 struct qstore *
 qrun_store(void)
@@ -82,6 +69,12 @@ struct relay_env *
 qrun_env(void)
 {
 	return qr.env;
+}
+
+unsigned
+qrun_njobs(void)
+{
+	return qr.njobs;
 }
 
 const char *
@@ -99,15 +92,87 @@ qrun_room(unsigned long long size)
 	return NULL;
 }
 
+/* slot - the slot of upstream name, made if new; NULL if all are used */
+static struct qslot *
+slot(const char *name)
+{
+	struct qslot	*s, *fresh = NULL;
+	size_t		 i;
+
+	for (i = 0; i < QRUN_SLOTS; i++) {
+		s = &qr.slots[i];
+		if (s->used && strcmp(s->name, name) == 0)
+			return s;
+		if (!s->used && fresh == NULL)
+			fresh = s;
+	}
+	if (fresh != NULL) {
+		(void)str_copy(fresh->name, name, sizeof(fresh->name));
+		TAILQ_INIT(&fresh->ready);
+		fresh->n = 0;
+		fresh->used = 1;
+	}
+	return fresh;
+}
+
+/* slot_tidy - a slot with nothing ready and nothing running is free */
+static void
+slot_tidy(struct qslot *s)
+{
+	if (s->n == 0 && TAILQ_EMPTY(&s->ready))
+		s->used = 0;
+}
+
 static void
 qent_free(struct qent *q)
 {
 	free(q->listener);
 	free(q->sender);
+	free(q->route);
 	free(q);
 }
 
-/* qent_new - the index entry of e, on the waiting or the ready list */
+/* qent_unlist - off whichever list it is on (not busy) */
+static void
+qent_unlist(struct qent *q)
+{
+	switch (q->where) {
+	case QE_READY:
+		TAILQ_REMOVE(&q->slot->ready, q, entry);
+		slot_tidy(q->slot);
+		q->slot = NULL;
+		break;
+	case QE_WAITING:
+		TAILQ_REMOVE(&qr.waiting, q, entry);
+		break;
+	case QE_BUSY:
+		fatalx("queue: a busy message taken off its list");
+	}
+}
+
+/*
+ * qent_place - onto the ready list of its upstream if it is due now (the
+ * upstream chosen under the configuration in use now), else waiting
+ */
+static void
+qent_place(struct qent *q)
+{
+	const char	*up;
+
+	if (!(q->flags & QF_HOLD) && q->next <= (int64_t)time(NULL)) {
+		up = qjob_first_upstream(qr.env, q->listener, q->route != NULL ?
+		    q->route : q->sender);
+		if ((q->slot = slot(up != NULL ? up : "")) != NULL) {
+			q->where = QE_READY;
+			TAILQ_INSERT_TAIL(&q->slot->ready, q, entry);
+			return;
+		}
+	}
+	q->where = QE_WAITING;
+	TAILQ_INSERT_TAIL(&qr.waiting, q, entry);
+}
+
+/* qent_new - the index entry of e */
 static struct qent *
 qent_new(const struct qenv *e, unsigned long long size)
 {
@@ -116,7 +181,8 @@ qent_new(const struct qenv *e, unsigned long long size)
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
 	    (q->listener = strdup(e->listener != NULL ? e->listener : "")) ==
 	    NULL || (q->sender = strdup(e->sender != NULL ? e->sender : "")) ==
-	    NULL) {
+	    NULL || (e->route != NULL && (q->route = strdup(e->route)) ==
+	    NULL)) {
 		if (q != NULL)
 			qent_free(q);
 		return NULL;
@@ -128,47 +194,39 @@ qent_new(const struct qenv *e, unsigned long long size)
 	q->flags = e->flags;
 	q->attempts = e->attempts;
 	q->pending = qenv_pending(e);
-	qent_wait(q);
+	qent_place(q);
 	qr.count++;
 	qr.bytes += size;
 	return q;
 }
 
-/* qent_wait - onto the ready list if it is due now, else the waiting one */
-static void
-qent_wait(struct qent *q)
-{
-	q->ready = !(q->flags & QF_HOLD) && q->next <= (int64_t)time(NULL);
-	TAILQ_INSERT_TAIL(q->ready ? &qr.ready : &qr.waiting, q, entry);
-}
-
-/* qent_unlist - off whichever list it is on */
-static void
-qent_unlist(struct qent *q)
-{
-	if (q->busy)
-		return;
-	TAILQ_REMOVE(q->ready ? &qr.ready : &qr.waiting, q, entry);
-	q->ready = 0;
-}
-
-static void
-qent_remove(struct qent *q)
-{
-	qent_unlist(q);
-	qr.count--;
-	qr.bytes -= q->size;
-	qent_free(q);
-}
-
-static struct qent *
-qent_find(uint64_t id)
+void
+qrun_each(void (*fn)(void *, const struct qent *), void *arg)
 {
 	struct qent	*q;
+	size_t		 i;
 
-	TAILQ_FOREACH(q, &qr.ready, entry)
-		if (q->id == id)
-			return q;
+	TAILQ_FOREACH(q, &qr.busy, entry)
+		fn(arg, q);
+	for (i = 0; i < QRUN_SLOTS; i++)
+		if (qr.slots[i].used)
+			TAILQ_FOREACH(q, &qr.slots[i].ready, entry)
+				fn(arg, q);
+	TAILQ_FOREACH(q, &qr.waiting, entry)
+		fn(arg, q);
+}
+
+struct qent *
+qrun_find(uint64_t id)
+{
+	struct qent	*q;
+	size_t		 i;
+
+	for (i = 0; i < QRUN_SLOTS; i++)
+		if (qr.slots[i].used)
+			TAILQ_FOREACH(q, &qr.slots[i].ready, entry)
+				if (q->id == id)
+					return q;
 	TAILQ_FOREACH(q, &qr.waiting, entry)
 		if (q->id == id)
 			return q;
@@ -176,11 +234,41 @@ qent_find(uint64_t id)
 }
 
 void
+qrun_requeue(struct qent *q)
+{
+	qent_unlist(q);
+	qent_place(q);
+	qrun_kick();
+}
+
+void
+qrun_forget(struct qent *q)
+{
+	qent_unlist(q);
+	qr.count--;
+	qr.bytes -= q->size;
+	qent_free(q);
+}
+
+void
+qrun_flush(void)
+{
+	struct qent	*q, *next;
+	int64_t		 now = (int64_t)time(NULL);
+
+	for (q = TAILQ_FIRST(&qr.waiting); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, entry);
+		if (q->flags & QF_HOLD)
+			continue;
+		q->next = now;
+		qrun_requeue(q);
+	}
+}
+
+void
 qrun_add(const struct qenv *e)
 {
-	struct qent	*q;
-
-	if ((q = qent_new(e, e->size)) == NULL) {
+	if (qent_new(e, e->size) == NULL) {
 		/* on disk all the same: the next start picks it up */
 		log_warnx("queue %016" PRIx64 ": out of memory, delivered "
 		    "after the next restart", e->id);
@@ -189,35 +277,19 @@ qrun_add(const struct qenv *e)
 	qrun_kick();
 }
 
-/* slot - the running count of upstream name (a spare slot for "") */
-static struct qslot *
-slot(const char *name)
-{
-	size_t	 i, n = sizeof(qr.slots) / sizeof(qr.slots[0]);
-
-	for (i = 0; i < n; i++)
-		if (qr.slots[i].n > 0 && strcmp(qr.slots[i].name, name) == 0)
-			return &qr.slots[i];
-	for (i = 0; i < n; i++)
-		if (qr.slots[i].n == 0) {
-			(void)str_copy(qr.slots[i].name, name,
-			    sizeof(qr.slots[i].name));
-			return &qr.slots[i];
-		}
-	return NULL;
-}
-
 static void
 job_done(void *arg, uint64_t id, const struct qjob_result *res)
 {
 	struct qent	*q = arg;
-	struct qslot	*s = slot(q->upname);
+	struct qslot	*s = q->slot;
 
 	(void)id;
-	if (s != NULL && s->n > 0)
-		s->n--;
+	TAILQ_REMOVE(&qr.busy, q, entry);
+	q->job = NULL;
+	q->slot = NULL;
+	s->n--;
+	slot_tidy(s);
 	qr.njobs--;
-	q->busy = 0;
 	if (res->removed) {
 		qr.count--;
 		qr.bytes -= q->size;
@@ -226,46 +298,39 @@ job_done(void *arg, uint64_t id, const struct qjob_result *res)
 		q->next = res->next;
 		q->pending = res->pending;
 		q->attempts++;
-		qent_wait(q);
+		qent_place(q);
 	}
 	qrun_kick();
 }
 
-/* start - a delivery of q, counted against its first upstream */
-static int
-start(struct qent *q)
+/* start - a delivery of q, the head of slot s's ready list */
+static void
+start(struct qslot *s, struct qent *q)
 {
-	const char	*up;
-	struct qslot	*s;
-
-	up = qjob_first_upstream(qr.env, q->listener, q->sender);
-	if ((s = slot(up != NULL ? up : "")) == NULL ||
-	    s->n >= qr.env->conf->queue_parallel)
-		return 0;
-	TAILQ_REMOVE(&qr.ready, q, entry);
-	q->ready = 0;
-	q->busy = 1;
-	(void)str_copy(q->upname, s->name, sizeof(q->upname));
+	TAILQ_REMOVE(&s->ready, q, entry);
+	q->where = QE_BUSY;
+	TAILQ_INSERT_TAIL(&qr.busy, q, entry);
 	s->n++;
 	qr.njobs++;
-	(void)qjob_start(qr.env, q->id, job_done, q);
-	return 1;
+	q->job = qjob_start(qr.env, q->id, job_done, q);
 }
 
-/* pump - start what is ready, in arrival order, while there is room */
+/* pump - from every slot with room, its oldest ready messages */
 static void
 pump(evutil_socket_t fd, short what, void *arg)
 {
-	struct qent	*q, *next;
-	unsigned	 full = 0;
+	struct qslot	*s;
+	struct qent	*q;
+	size_t		 i;
 
 	(void)fd; (void)what; (void)arg;
 	if (qr.draining || qr.env == NULL)
 		return;
-	for (q = TAILQ_FIRST(&qr.ready); q != NULL; q = next) {
-		next = TAILQ_NEXT(q, entry);
-		if (!start(q) && ++full > 2 * CONF_MAX_UPSTREAMS)
-			break;	/* every upstream is busy: stop looking */
+	for (i = 0; i < QRUN_SLOTS; i++) {
+		s = &qr.slots[i];
+		while (s->used && s->n < qr.env->conf->queue_parallel &&
+		    (q = TAILQ_FIRST(&s->ready)) != NULL)
+			start(s, q);
 	}
 }
 
@@ -278,13 +343,12 @@ qrun_kick(void)
 		event_add(qr.ev_pump, &now);
 }
 
-/* tick - what has come due moves to the ready list */
+/* tick - what has come due moves to its upstream's ready list */
 static void
 tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct qent	*q, *next;
 	int64_t		 now = (int64_t)time(NULL);
-	int		 moved = 0;
 
 	(void)fd; (void)what; (void)arg;
 	for (q = TAILQ_FIRST(&qr.waiting); q != NULL; q = next) {
@@ -292,12 +356,9 @@ tick(evutil_socket_t fd, short what, void *arg)
 		if ((q->flags & QF_HOLD) || q->next > now)
 			continue;
 		TAILQ_REMOVE(&qr.waiting, q, entry);
-		TAILQ_INSERT_TAIL(&qr.ready, q, entry);
-		q->ready = 1;
-		moved = 1;
+		qent_place(q);
 	}
-	if (moved || !TAILQ_EMPTY(&qr.ready))
-		pump(-1, 0, NULL);
+	pump(-1, 0, NULL);
 }
 
 /* the store's envelopes at start, into the index */
@@ -317,187 +378,6 @@ scan_bad(void *arg, uint64_t id, const char *why)
 	log_warnx("queue %016" PRIx64 ": moved aside to corrupt/: %s", id, why);
 }
 
-/* qrun_status - what q is doing now, for list */
-static const char *
-qrun_status(const struct qent *q, int64_t now)
-{
-	if (q->busy)
-		return "active";
-	if (q->flags & QF_HOLD)
-		return "hold";
-	return q->next <= now ? "ready" : "deferred";
-}
-
-static int
-ctl_list_one(struct buf *out, const struct qent *q, int64_t now)
-{
-	char	 line[1024], vis[SMTP_PATH_MAX * 4 + 1];
-	int	 n;
-
-	(void)str_vis(vis, sizeof(vis), q->sender, strlen(q->sender));
-	n = snprintf(line, sizeof(line), "%016" PRIx64 " %-8s size=%llu "
-	    "age=%llds attempts=%u next=%llds rcpts=%zu from=<%s>%s\n", q->id,
-	    qrun_status(q, now), q->size, (long long)(now - q->arrival),
-	    q->attempts, (long long)(q->next > now ? q->next - now : 0),
-	    q->pending, vis, (q->flags & QF_BOUNCE) ? " bounce" : "");
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return 0;
-	return buf_append(out, line, (size_t)n);
-}
-
-/* the busy ones are on no list: the jobs' entries are found through ids */
-static int
-ctl_list(struct buf *out, char *why, size_t whylen)
-{
-	struct qent	*q;
-	int64_t		 now = (int64_t)time(NULL);
-
-	TAILQ_FOREACH(q, &qr.ready, entry)
-		if (ctl_list_one(out, q, now) == -1)
-			goto full;
-	TAILQ_FOREACH(q, &qr.waiting, entry)
-		if (ctl_list_one(out, q, now) == -1)
-			goto full;
-	if (qr.njobs > 0) {
-		char	 line[64];
-		int	 n = snprintf(line, sizeof(line), "(%u being "
-		    "delivered now)\n", qr.njobs);
-
-		if (buf_append(out, line, (size_t)n) == -1)
-			goto full;
-	}
-	return 0;
-full:
-	(void)snprintf(why, whylen, "answer too long");
-	return -1;
-}
-
-static int
-ctl_show(uint64_t id, struct buf *out, char *why, size_t whylen)
-{
-	struct qenv	 e;
-	char		*text = NULL, w[QSTORE_WHY_MAX];
-	size_t		 len;
-	int		 rc;
-
-	memset(&e, 0, sizeof(e));
-	if (qstore_env_load(qr.qs, id, &e, w, sizeof(w)) == -1) {
-		qenv_free(&e);
-		(void)snprintf(why, whylen, "%s", w);
-		return -1;
-	}
-	rc = qenv_format(&e, &text, &len, w, sizeof(w));
-	qenv_free(&e);
-	if (rc == -1) {
-		(void)snprintf(why, whylen, "%s", w);
-		return -1;
-	}
-	rc = buf_append(out, text, len);
-	free(text);
-	if (rc == -1)
-		(void)snprintf(why, whylen, "answer too long");
-	return rc;
-}
-
-/* ctl_mark - hold or release: the flag on disk first, then the index */
-static int
-ctl_mark(struct qent *q, int hold, char *why, size_t whylen)
-{
-	struct qenv	 e;
-	char		 w[QSTORE_WHY_MAX];
-	int		 rc = 0;
-
-	memset(&e, 0, sizeof(e));
-	if (qstore_env_load(qr.qs, q->id, &e, w, sizeof(w)) == -1)
-		rc = -1;
-	if (rc == 0) {
-		e.flags = hold ? (e.flags | QF_HOLD) : (e.flags & ~QF_HOLD);
-		if (!hold)
-			e.next = (int64_t)time(NULL);
-		rc = qstore_env_save(qr.qs, &e, w, sizeof(w));
-	}
-	qenv_free(&e);
-	if (rc == -1) {
-		(void)snprintf(why, whylen, "%s", w);
-		return -1;
-	}
-	q->flags = hold ? (q->flags | QF_HOLD) : (q->flags & ~QF_HOLD);
-	if (!hold)
-		q->next = (int64_t)time(NULL);
-	if (hold && q->ready) {
-		TAILQ_REMOVE(&qr.ready, q, entry);
-		TAILQ_INSERT_TAIL(&qr.waiting, q, entry);
-		q->ready = 0;
-	}
-	log_info("queue %016" PRIx64 " %s by the operator", q->id,
-	    hold ? "held" : "released");
-	return 0;
-}
-
-static int
-ctl_flush(uint64_t id, char *why, size_t whylen)
-{
-	struct qent	*q;
-	int64_t		 now = (int64_t)time(NULL);
-
-	if (id != 0) {
-		if ((q = qent_find(id)) == NULL) {
-			(void)snprintf(why, whylen, "no such message, or it "
-			    "is being delivered");
-			return -1;
-		}
-		if (q->flags & QF_HOLD) {
-			(void)snprintf(why, whylen, "message is held: release "
-			    "it");
-			return -1;
-		}
-		q->next = now;
-	} else
-		TAILQ_FOREACH(q, &qr.waiting, entry)
-			q->next = now;
-	log_info("queue flush %s by the operator", id ? "one" : "all");
-	tick(-1, 0, NULL);
-	return 0;
-}
-
-/* the commands of "smtpgate queue" (qctl.h) */
-static int
-ctl_run(void *arg, const struct qctl_req *req, struct buf *out, char *why,
-    size_t whylen)
-{
-	struct qent	*q = NULL;
-	char		 w[QSTORE_WHY_MAX];
-
-	(void)arg;
-	switch (req->cmd) {
-	case QCTL_LIST:
-		return ctl_list(out, why, whylen);
-	case QCTL_SHOW:
-		return ctl_show(req->id, out, why, whylen);
-	case QCTL_FLUSH:
-		return ctl_flush(req->id, why, whylen);
-	default:
-		break;
-	}
-	if ((q = qent_find(req->id)) == NULL) {
-		(void)snprintf(why, whylen, "no such message, or it is being "
-		    "delivered (try again)");
-		return -1;
-	}
-	if (req->cmd == QCTL_HOLD || req->cmd == QCTL_RELEASE)
-		return ctl_mark(q, req->cmd == QCTL_HOLD, why, whylen);
-	/* QCTL_DELETE: no bounce, the operator decided */
-	if (qstore_remove(qr.qs, q->id, w, sizeof(w)) == -1) {
-		(void)snprintf(why, whylen, "%s", w);
-		return -1;
-	}
-	log_info("queue %016" PRIx64 " deleted by the operator", q->id);
-	qent_remove(q);
-	return 0;
-}
-
-static const struct qctl_ops ctl_ops = { ctl_run, NULL };
-
 /*
  * relay_queue_start - open the store of env's queue_dir (if set), index
  * it, serve the control socket, start the tick.  After the privilege
@@ -514,9 +394,10 @@ relay_queue_start(struct relay_env *env, char *err, size_t errlen)
 
 	if (c->queue_dir[0] == '\0')
 		return 0;
-	TAILQ_INIT(&qr.ready);
 	TAILQ_INIT(&qr.waiting);
-	qr.base = env->base;
+	TAILQ_INIT(&qr.busy);
+	qr.env = env;
+	env->refcnt++;
 	if ((qr.qs = qstore_open(c->queue_dir, &removed, why,
 	    sizeof(why))) == NULL) {
 		(void)snprintf(err, errlen, "queue_dir %s: %s", c->queue_dir,
@@ -532,14 +413,12 @@ relay_queue_start(struct relay_env *env, char *err, size_t errlen)
 		    why);
 		return -1;
 	}
-	qr.env = env;
-	env->refcnt++;
 	if ((size_t)snprintf(path, sizeof(path), "%s/control", c->queue_dir) >=
 	    sizeof(path)) {
 		(void)snprintf(err, errlen, "queue_dir: too long a path");
 		return -1;
 	}
-	if ((qr.ctl = qctl_listen(env->base, path, &ctl_ops, why,
+	if ((qr.ctl = qctl_listen(env->base, path, &qrun_ctl_ops, why,
 	    sizeof(why))) == NULL) {
 		(void)snprintf(err, errlen, "queue control socket %s: %s",
 		    path, why);
@@ -554,7 +433,7 @@ relay_queue_start(struct relay_env *env, char *err, size_t errlen)
 	}
 	log_info("queue: %s holds %d message(s), %llu octets", c->queue_dir,
 	    n, qr.bytes);
-	tick(-1, 0, NULL);
+	qrun_kick();
 	return 0;
 }
 
@@ -575,16 +454,29 @@ relay_queue_check(const struct gw_conf *nc, char *err, size_t errlen)
 	return -1;
 }
 
-/* relay_queue_use - new deliveries start under env (a reload) */
+/*
+ * relay_queue_use - new deliveries start under env (a reload): the ready
+ * lists are made again, since routes and upstreams may have changed
+ */
 void
 relay_queue_use(struct relay_env *env)
 {
+	struct qent	*q;
+	size_t		 i;
+
 	if (qr.qs == NULL)
 		return;
 	env->refcnt++;
 	relay_env_unref(qr.env);
 	qr.env = env;
-	qrun_kick();
+	for (i = 0; i < QRUN_SLOTS; i++)
+		while (qr.slots[i].used &&
+		    (q = TAILQ_FIRST(&qr.slots[i].ready)) != NULL) {
+			qent_unlist(q);
+			q->where = QE_WAITING;
+			TAILQ_INSERT_TAIL(&qr.waiting, q, entry);
+		}
+	tick(-1, 0, NULL);
 }
 
 /* relay_queue_drain - no new delivery starts; those running finish */
@@ -600,30 +492,36 @@ relay_queue_active(void)
 	return qr.njobs;
 }
 
+static void
+oldest(void *arg, const struct qent *q)
+{
+	int64_t	*o = arg;
+
+	if (*o == 0 || q->arrival < *o)
+		*o = q->arrival;
+}
+
 /* relay_queue_gauges - depth, octets and the oldest's age for /metrics */
 void
 relay_queue_gauges(unsigned *count, unsigned long long *bytes,
-    int64_t *oldest)
+    int64_t *o)
 {
-	struct qent	*q;
-	int64_t		 o = 0;
-
-	TAILQ_FOREACH(q, &qr.ready, entry)
-		if (o == 0 || q->arrival < o)
-			o = q->arrival;
-	TAILQ_FOREACH(q, &qr.waiting, entry)
-		if (o == 0 || q->arrival < o)
-			o = q->arrival;
+	*o = 0;
+	qrun_each(oldest, o);
 	*count = qr.count;
 	*bytes = qr.bytes;
-	*oldest = o;
 }
 
-/* relay_queue_stop - at exit: the index and the store closed */
+/*
+ * relay_queue_stop - at exit: deliveries still running (the drain's time
+ * ran out) are cut, as by a crash (tried again after the restart), the
+ * index freed and the store closed
+ */
 void
 relay_queue_stop(void)
 {
 	struct qent	*q;
+	size_t		 i;
 
 	if (qr.qs == NULL)
 		return;
@@ -632,10 +530,18 @@ relay_queue_stop(void)
 		event_free(qr.ev_tick);
 	if (qr.ev_pump != NULL)
 		event_free(qr.ev_pump);
-	while ((q = TAILQ_FIRST(&qr.ready)) != NULL)
-		qent_remove(q);
+	while ((q = TAILQ_FIRST(&qr.busy)) != NULL) {
+		TAILQ_REMOVE(&qr.busy, q, entry);
+		if (q->job != NULL)
+			qjob_cancel(q->job);
+		qent_free(q);
+	}
+	for (i = 0; i < QRUN_SLOTS; i++)
+		while (qr.slots[i].used &&
+		    (q = TAILQ_FIRST(&qr.slots[i].ready)) != NULL)
+			qrun_forget(q);
 	while ((q = TAILQ_FIRST(&qr.waiting)) != NULL)
-		qent_remove(q);
+		qrun_forget(q);
 	qstore_close(qr.qs);
 	relay_env_unref(qr.env);
 	memset(&qr, 0, sizeof(qr));

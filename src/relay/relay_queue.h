@@ -35,7 +35,27 @@ void	relay_q_rset(struct relay *);
 void	relay_q_commit(struct relay *);
 void	relay_q_free(struct relay *);
 
-/* relay_qrun.c: the runner */
+/* relay_qrun.c: the runner and its index of queued messages */
+#include <sys/queue.h>
+
+struct qslot;
+struct qent {
+	TAILQ_ENTRY(qent)	 entry;
+	uint64_t		 id;
+	int64_t			 arrival;
+	int64_t			 next;
+	unsigned long long	 size;
+	unsigned		 flags;		/* QF_* */
+	unsigned		 attempts;
+	size_t			 pending;	/* recipients not done */
+	enum { QE_WAITING, QE_READY, QE_BUSY } where;
+	struct qslot		*slot;		/* READY and BUSY: its upstream */
+	struct qjob		*job;		/* BUSY */
+	char			*listener;
+	char			*sender;
+	char			*route;		/* the sender it is routed as */
+};
+
 struct qstore	*qrun_store(void);
 /* qrun_room - NULL, or why a new message (of size octets) does not fit */
 const char	*qrun_room(unsigned long long size);
@@ -43,6 +63,22 @@ const char	*qrun_room(unsigned long long size);
 void		 qrun_add(const struct qenv *);
 /* qrun_env - the snapshot deliveries start under now */
 struct relay_env *qrun_env(void);
+/* qrun_each - every message of the index, those being delivered too */
+void		 qrun_each(void (*fn)(void *, const struct qent *), void *arg);
+/* qrun_find - the message id if it is not being delivered, or NULL */
+struct qent	*qrun_find(uint64_t id);
+/* qrun_requeue - q's flags or next changed: onto the right list */
+void		 qrun_requeue(struct qent *q);
+/* qrun_forget - q was removed from the store: out of the index */
+void		 qrun_forget(struct qent *q);
+/* qrun_flush - every waiting message that is not held is due now */
+void		 qrun_flush(void);
+/* qrun_njobs - deliveries running */
+unsigned	 qrun_njobs(void);
+
+/* relay_qctl.c: the control socket's commands (qctl.h) */
+struct qctl_ops;
+extern const struct qctl_ops qrun_ctl_ops;
 
 /* relay_qjob.c: one delivery, started by the runner */
 struct qjob;
@@ -60,7 +96,12 @@ typedef void	(*qjob_done_fn)(void *arg, uint64_t id,
  */
 struct qjob	*qjob_start(struct relay_env *, uint64_t id,
 		    qjob_done_fn done, void *arg);
-/* qjob_upstream - the upstream name a delivery of e would start with */
+/* qjob_cancel - at exit: stop a delivery, done is not called */
+void		 qjob_cancel(struct qjob *);
+/*
+ * qjob_first_upstream - the upstream name a delivery of a message from
+ * listener, routed as sender, would start with (NULL: none)
+ */
 const char	*qjob_first_upstream(struct relay_env *, const char *listener,
 		    const char *sender);
 /*

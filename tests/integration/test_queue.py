@@ -341,6 +341,60 @@ def test_control_commands():
     check(len(up.messages()) == 1, "the deleted one was delivered")
 
 
+def test_missing_message_file():
+    """An ID.msg gone from under a queued message (an operator, a bad
+    disk): the delivery fails and is tried later, the gateway lives on."""
+    port = free_port()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(gateway=queue_conf(qdir), listener={"delivery": "queue"},
+                 upstream_conf={"port": str(port), "connect_timeout": "1"})
+    out = send(gw, ["m@example.test"], message("missing", "m1"))
+    qid = re.search(r"queued as ([0-9a-f]{16})", out[-1].text).group(1)
+    gw.wait_log(r"deferred=yes attempt=1", timeout=10)
+    os.unlink(os.path.join(qdir, qid + ".msg"))
+    gw.wait_log(qid + r": .*" + qid + r"\.msg", timeout=10)
+    time.sleep(1.5)
+    check(gw.alive(), "the gateway died on a missing message file")
+    out = send(gw, ["m2@example.test"], message("still here", "m2"))
+    check_reply(out[-1], 250, "2.0.0", "a message after it")
+
+
+def test_upstreams_do_not_wait_for_each_other():
+    """queue_parallel = 1 and a slow upstream a with a backlog: a message
+    routed to b is delivered at once, not after a's backlog."""
+    a = Upstream(extra=["--store-delay", "0.5"])
+    b = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    p = gwtest.pki()
+    lport = free_port()
+
+    def up(port):
+        return {"host": "127.0.0.1", "port": str(port), "tls": "starttls",
+                "ca_file": p["ca-bundle"], "tls_name": "localhost"}
+    text = gwtest.ini([
+        ("gateway", {"hostname": "gw.test", "log_level": "info",
+                     "queue_dir": qdir, "queue_parallel": "1"}),
+        ("listener test", {"listen": "127.0.0.1:%d" % lport,
+                           "upstream": "a", "delivery": "queue"}),
+        ("route billing", {"sender": "billing@example.test",
+                           "upstream": "b"}),
+        ("upstream a", up(a.port)),
+        ("upstream b", up(b.port)),
+    ])
+    gw = Gateway(text=text, port=lport)
+    for i in range(12):
+        send(gw, ["slow%d@example.test" % i], message("slow", "s%d" % i))
+    out = send(gw, ["fast@example.test"], message("fast", "fast"),
+               sender="billing@example.test")
+    check_reply(out[-1], 250, "2.0.0", "the routed one")
+    t0 = time.monotonic()
+    got = b.wait_messages(1, timeout=10)
+    took = time.monotonic() - t0
+    check(len(got) == 1 and took < 3, "b's message took %.1f s (a has a "
+          "backlog of %d)", took, 12 - len(a.messages()))
+    check(len(a.messages()) < 12, "a's backlog was done first")
+
+
 def test_failover_in_queue():
     """upstream = a, b with a refusing connections: the runner delivers
     through b, and the log names the failover."""

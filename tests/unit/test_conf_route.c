@@ -278,6 +278,9 @@ static const struct errcase errcases[] = {
 	    { "2: failover_timeout: \"61m\": must be between 1s and 1h" } },
 	{ "queue_dir relative", "queue_dir = var/spool", NULL, NULL, NULL,
 	    NULL, { "2: queue_dir: \"var/spool\": must be an absolute path" } },
+	{ "queue_dir too long", "queue_dir = /qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", NULL, NULL, NULL,
+	    NULL, { "2: queue_dir: \"/qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq...\": too long: DIR/control must fit a "
+	    "socket's 107 octets" } },
 	{ "queue_max_messages 0", "queue_max_messages = 0", NULL, NULL, NULL,
 	    NULL, { "2: queue_max_messages: \"0\": must be between 1 and "
 	    "10000000" } },

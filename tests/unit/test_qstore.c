@@ -195,6 +195,22 @@ seen_bad(void *arg, uint64_t id, const char *why)
 	snprintf(s->badwhy, sizeof(s->badwhy), "%s", why);
 }
 
+/* one gateway per queue directory: a second open is refused */
+static void
+test_locked(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs, *qs2;
+	char		 why[QSTORE_WHY_MAX];
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	assert_null(qs2 = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "in use by another smtpgate"));
+	qstore_close(qs);
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	qstore_close(qs);
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -616,6 +632,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_abort_and_ids, setup,
