@@ -27,6 +27,16 @@ dsn_wanted(const struct qrcpt *r)
 	return r->notify == 0 || (r->notify & QN_FAILURE) != 0;
 }
 
+/*
+ * want - does recipient i go into this report?  relayed NULL: a failure
+ * report (dsn_wanted); else the recipients relayed[i] marks.
+ */
+static int
+want(const struct qenv *e, const unsigned char *relayed, size_t i)
+{
+	return relayed == NULL ? dsn_wanted(&e->rcpt[i]) : relayed[i] != 0;
+}
+
 /* append s; *err sticks on the first failure (the bound, or ENOMEM) */
 static void
 put(struct buf *b, int *err, const char *s)
@@ -122,19 +132,22 @@ boundary_free(const char *s, size_t len, const char *boundary)
 
 /* the human part: who failed and why, in plain words */
 static void
-put_text(struct buf *b, int *err, const struct qenv *e, const char *mta,
-    int full)
+put_text(struct buf *b, int *err, const struct qenv *e,
+    const unsigned char *relayed, const char *mta, int full)
 {
 	size_t	 i;
 
 	put(b, err, "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
 	    "This is the mail gateway at ");
 	put_clean(b, err, mta, 255);
-	put(b, err, ".\r\n\r\nYour message could not be delivered to the "
-	    "recipients below.\r\nThe reason the receiving server gave "
-	    "follows each address.\r\n\r\n");
+	put(b, err, relayed == NULL ? ".\r\n\r\nYour message could not be "
+	    "delivered to the recipients below.\r\nThe reason the receiving "
+	    "server gave follows each address.\r\n\r\n" :
+	    ".\r\n\r\nYour message was handed on for the recipients below "
+	    "to a server\r\nthat does not send delivery notifications: this "
+	    "is the last one\r\nyou will get for them.\r\n\r\n");
 	for (i = 0; i < e->nrcpt; i++) {
-		if (!dsn_wanted(&e->rcpt[i]))
+		if (!want(e, relayed, i))
 			continue;
 		put(b, err, "<");
 		put_clean(b, err, e->rcpt[i].addr, QENV_TEXT_MAX);
@@ -150,7 +163,8 @@ put_text(struct buf *b, int *err, const struct qenv *e, const char *mta,
 
 /* the machine part (RFC 3464 2.2, 2.3) */
 static void
-put_status(struct buf *b, int *err, const struct qenv *e, const char *mta)
+put_status(struct buf *b, int *err, const struct qenv *e,
+    const unsigned char *relayed, const char *mta)
 {
 	char	 st[16];
 	size_t	 i;
@@ -170,7 +184,7 @@ put_status(struct buf *b, int *err, const struct qenv *e, const char *mta)
 	for (i = 0; i < e->nrcpt; i++) {
 		const struct qrcpt *r = &e->rcpt[i];
 
-		if (!dsn_wanted(r))
+		if (!want(e, relayed, i))
 			continue;
 		put(b, err, "\r\n");
 		if (r->orcpt != NULL) {
@@ -180,8 +194,12 @@ put_status(struct buf *b, int *err, const struct qenv *e, const char *mta)
 		}
 		put(b, err, "Final-Recipient: rfc822; ");
 		put_clean(b, err, r->addr, QENV_TEXT_MAX);
-		status_of(r->reply, st, sizeof(st));
-		put(b, err, "\r\nAction: failed\r\nStatus: ");
+		if (relayed != NULL)
+			snprintf(st, sizeof(st), "2.0.0");
+		else
+			status_of(r->reply, st, sizeof(st));
+		put(b, err, relayed != NULL ? "\r\nAction: relayed\r\n"
+		    "Status: " : "\r\nAction: failed\r\nStatus: ");
 		put(b, err, st);
 		put(b, err, "\r\n");
 		if (r->reply != NULL) {
@@ -192,9 +210,9 @@ put_status(struct buf *b, int *err, const struct qenv *e, const char *mta)
 	}
 }
 
-int
-dsn_build(const struct qenv *e, const char *mta, int64_t now,
-    const char *msg, size_t msglen, char **out, size_t *outlen)
+static int
+build(const struct qenv *e, const unsigned char *relayed, const char *mta,
+    int64_t now, const char *msg, size_t msglen, char **out, size_t *outlen)
 {
 	struct buf	 b;
 	char		 bnd[80], *p;
@@ -204,10 +222,11 @@ dsn_build(const struct qenv *e, const char *mta, int64_t now,
 	*out = NULL;
 	*outlen = 0;
 	for (i = 0; i < e->nrcpt; i++)
-		n += dsn_wanted(&e->rcpt[i]) != 0;
+		n += want(e, relayed, i) != 0;
 	if (n == 0)
 		return 0;
-	full = e->ret == QRET_FULL && msglen <= DSN_FULL_MAX;
+	/* RET=FULL is for failures; a relayed report returns the header */
+	full = relayed == NULL && e->ret == QRET_FULL && msglen <= DSN_FULL_MAX;
 	keep = full ? msglen : header_block(msg, msglen);
 	if (keep > DSN_FULL_MAX)
 		keep = DSN_FULL_MAX;
@@ -226,8 +245,9 @@ dsn_build(const struct qenv *e, const char *mta, int64_t now,
 	put_clean(&b, &err, mta, 255);
 	put(&b, &err, ">\r\nTo: <");
 	put_clean(&b, &err, e->sender, QENV_TEXT_MAX);
-	put(&b, &err, ">\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-	    "Date: ");
+	put(&b, &err, relayed == NULL ? ">\r\nSubject: Undelivered Mail "
+	    "Returned to Sender\r\nDate: " : ">\r\nSubject: Delivery Status "
+	    "Notification (Relayed)\r\nDate: ");
 	put_date(&b, &err, now);
 	put(&b, &err, "\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0"
 	    "\r\nContent-Type: multipart/report; report-type=delivery-status;"
@@ -236,11 +256,11 @@ dsn_build(const struct qenv *e, const char *mta, int64_t now,
 	put(&b, &err, "\"\r\n\r\nThis is a MIME-encapsulated message.\r\n\r\n--");
 	put(&b, &err, bnd);
 	put(&b, &err, "\r\n");
-	put_text(&b, &err, e, mta, full);
+	put_text(&b, &err, e, relayed, mta, full);
 	put(&b, &err, "\r\n--");
 	put(&b, &err, bnd);
 	put(&b, &err, "\r\n");
-	put_status(&b, &err, e, mta);
+	put_status(&b, &err, e, relayed, mta);
 	put(&b, &err, "\r\n--");
 	put(&b, &err, bnd);
 	put(&b, &err, full ? "\r\nContent-Type: message/rfc822\r\n\r\n" :
@@ -262,4 +282,19 @@ dsn_build(const struct qenv *e, const char *mta, int64_t now,
 	*outlen = buf_len(&b);
 	buf_release(&b);
 	return (int)n;
+}
+
+int
+dsn_build(const struct qenv *e, const char *mta, int64_t now,
+    const char *msg, size_t msglen, char **out, size_t *outlen)
+{
+	return build(e, NULL, mta, now, msg, msglen, out, outlen);
+}
+
+int
+dsn_build_relayed(const struct qenv *e, const unsigned char *relayed,
+    const char *mta, int64_t now, const char *msg, size_t msglen, char **out,
+    size_t *outlen)
+{
+	return build(e, relayed, mta, now, msg, msglen, out, outlen);
 }

@@ -42,4 +42,16 @@ int	dsn_wanted(const struct qrcpt *r);
 int	dsn_build(const struct qenv *e, const char *mta, int64_t now,
 	    const char *msg, size_t msglen, char **out, size_t *outlen);
 
+/*
+ * dsn_build_relayed - the "relayed" report (RFC 3461 4.1, 6.2.2): the
+ * recipients relayed[i] marks (they asked NOTIFY=SUCCESS and the message
+ * went on to a server that does not offer DSN, so no later report will
+ * come), Action: relayed, Status: 2.0.0, the upstream's reply as the
+ * Diagnostic-Code, the original's header block.  Same return as
+ * dsn_build.
+ */
+int	dsn_build_relayed(const struct qenv *e, const unsigned char *relayed,
+	    const char *mta, int64_t now, const char *msg, size_t msglen,
+	    char **out, size_t *outlen);
+
 #endif

@@ -97,6 +97,38 @@ out:
 	return rc;
 }
 
+/*
+ * qjob_relayed - the "relayed" report for the recipients relayed marks
+ * (NOTIFY=SUCCESS, handed on to a server without DSN); best effort: a
+ * failure is logged, the delivery stands
+ */
+void
+qjob_relayed(struct relay_env *env, const struct qenv *e, int msgfd,
+    const unsigned char *relayed)
+{
+	char		*orig, *text = NULL;
+	size_t		 olen = 0, tlen = 0;
+	uint64_t	 bid = 0;
+	int		 n;
+
+	if ((orig = read_original(msgfd, &olen)) == NULL) {
+		log_warnx("queue %016" PRIx64 ": cannot read it for its "
+		    "relayed report", e->id);
+		return;
+	}
+	n = dsn_build_relayed(e, relayed, env->conf->hostname,
+	    (int64_t)time(NULL), orig, olen, &text, &tlen);
+	free(orig);
+	if (n > 0 && store(e, text, tlen, &bid) == 0)
+		log_info("queue %016" PRIx64 " relayed report %016" PRIx64
+		    " queued for %d recipient(s) (NOTIFY=SUCCESS, the "
+		    "upstream has no DSN)", e->id, bid, n);
+	else if (n != 0)
+		log_warnx("queue %016" PRIx64 ": no relayed report (out of "
+		    "memory or the queue)", e->id);
+	free(text);
+}
+
 int
 qjob_bounce(struct relay_env *env, struct qenv *e, int msgfd)
 {

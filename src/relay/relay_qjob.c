@@ -63,6 +63,9 @@ struct qjob {
 	size_t			 rcpt;		/* the RCPT answered next */
 	unsigned char		*acc;		/* accepted at RCPT, per rcpt */
 	enum qrcpt_state	*before;	/* at the start, for the log */
+	/* NOTIFY=SUCCESS handed to an upstream without DSN: to report */
+	unsigned char		*relayed;
+	size_t			 nrelayed;
 	int			 loadfail;	/* the envelope could not be read */
 	size_t			 nacc;
 	int			 retried;
@@ -267,6 +270,26 @@ tx_ready(void *arg)
 	    smtp_client_tls_resumed(uptx_client(j->tx)));
 }
 
+/*
+ * job_mark_relayed - after the upstream's 250 to the dot: the accepted
+ * recipients that asked NOTIFY=SUCCESS get a "relayed" report when the
+ * upstream does not offer DSN (it will send none; RFC 3461 4.1)
+ */
+static void
+job_mark_relayed(struct qjob *j)
+{
+	size_t	 i;
+
+	if (smtp_client_ext(uptx_client(j->tx))->flags & SMTP_EXT_DSN)
+		return;
+	for (i = 0; i < j->e.nrcpt; i++)
+		if (j->acc[i] && j->e.rcpt[i].state == QR_PENDING &&
+		    (j->e.rcpt[i].notify & QN_SUCCESS)) {
+			j->relayed[i] = 1;
+			j->nrelayed++;
+		}
+}
+
 static void
 tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 {
@@ -307,6 +330,7 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 		reply_text(rep, SMTP_RC_DOT, text, sizeof(text));
 		if (ok) {
 			metrics_relayed(j->u->mx, j->e.size);
+			job_mark_relayed(j);
 			pending_set(j, QR_DELIVERED, text, 1);
 		} else {
 			pending_set(j, rep->code >= 500 ? QR_FAILED :
@@ -527,6 +551,9 @@ job_settle(struct qjob *j)
 
 	for (i = 0; i < j->e.nrcpt; i++)
 		nfailed += j->e.rcpt[i].state == QR_FAILED;
+	if (j->e.sender[0] != '\0' && !(j->e.flags & QF_BOUNCE) &&
+	    j->nrelayed > 0)
+		qjob_relayed(j->env, &j->e, j->fd, j->relayed);
 	if (nfailed == 0)
 		return;
 	if (j->e.sender[0] != '\0' && !(j->e.flags & QF_BOUNCE) &&
@@ -556,6 +583,7 @@ job_free(struct qjob *j)
 	qenv_free(&j->e);
 	free(j->acc);
 	free(j->before);
+	free(j->relayed);
 	relay_env_unref(j->env);
 	free(j);
 }
@@ -667,6 +695,7 @@ qjob_start(struct relay_env *env, uint64_t id, qjob_done_fn done, void *arg)
 		return j;
 	}
 	if ((j->acc = calloc(j->e.nrcpt + 1, 1)) == NULL ||
+	    (j->relayed = calloc(j->e.nrcpt + 1, 1)) == NULL ||
 	    (j->before = calloc(j->e.nrcpt + 1, sizeof(*j->before))) == NULL)
 		fatalx("queue: out of memory");
 	for (i = 0; i < j->e.nrcpt; i++)

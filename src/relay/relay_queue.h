@@ -110,5 +110,11 @@ const char	*qjob_first_upstream(struct relay_env *, const char *listener,
  * next attempt).
  */
 int		 qjob_bounce(struct relay_env *, struct qenv *e, int msgfd);
+/*
+ * qjob_relayed - queue the "relayed" DSN (RFC 3461 6.2.2) for the
+ * recipients relayed[i] marks; best effort
+ */
+void		 qjob_relayed(struct relay_env *, const struct qenv *e,
+		    int msgfd, const unsigned char *relayed);
 
 #endif

@@ -206,6 +206,56 @@ def test_bounce_dsn_parameters():
     wait_for(lambda: not queued_files(qdir), 5)
 
 
+def test_relayed_report():
+    """NOTIFY=SUCCESS to an upstream without DSN: the gateway sends the
+    "relayed" report itself (RFC 3461 4.1), for that recipient only; an
+    upstream that offers DSN gets the parameter and sends its own."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    with gw.client() as c:
+        c.start()
+        check_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 250, None, "MAIL")
+        check_reply(c.cmd("RCPT TO:<s1@example.test> NOTIFY=SUCCESS,"
+                          "FAILURE"), 250, None, "RCPT 1")
+        check_reply(c.cmd("RCPT TO:<s2@example.test>"), 250, None, "RCPT 2")
+        check_reply(c.cmd("DATA"), 354, None, "DATA")
+        c.send_message(message("relayed", "rel1"))
+        check_reply(c.reply(), 250, "2.0.0", "final dot")
+        c.cmd("QUIT")
+    got = up.wait_messages(2, timeout=15)
+    reps = [m for m in got if m.mail_from in ("", "<>")]
+    check(len(reps) == 1 and reps[0].rcpt_tos == [SENDER],
+          "want one report: %r", got)
+    d = parse_dsn(reps[0].data)
+    text = list(d.iter_parts())[1].as_string()
+    check("Action: relayed" in text and "s1@example.test" in text and
+          "s2@example.test" not in text, "report: %r", text)
+    # an upstream with DSN: the parameter goes on, no report from us
+    up2 = Upstream(extra=["--dsn"])
+    qdir2 = os.path.join(newdir("queue"), "q")
+    gw2 = Gateway(upstream=up2, gateway=queue_conf(qdir2),
+                  listener={"delivery": "queue"})
+    with gw2.client() as c:
+        c.start()
+        c.cmd("MAIL FROM:<%s>" % SENDER)
+        c.cmd("RCPT TO:<s1@example.test> NOTIFY=SUCCESS")
+        c.cmd("DATA")
+        c.send_message(message("relayed2", "rel2"))
+        check_reply(c.reply(), 250, "2.0.0", "final dot (DSN upstream)")
+        c.cmd("QUIT")
+    got = up2.wait_messages(1, timeout=15)
+    time.sleep(1)
+    got = up2.messages()
+    check(len(got) == 1, "a report was sent although the upstream has "
+          "DSN: %r", got)
+    check("NOTIFY=SUCCESS" in " ".join(got[0].meta.get("rcpt_params") or
+                                       []) or "SUCCESS" in
+          str(got[0].meta.get("rcpt_params")), "NOTIFY not passed on: %r",
+          got[0].meta)
+
+
 def test_lifetime_expires():
     """queue_lifetime over with the upstream down: the pending recipient
     fails with 4.4.7 and is bounced; the original is never sent."""

@@ -70,6 +70,39 @@ test_one_failed(void **state)
 	qenv_free(&e);
 }
 
+/* the "relayed" report: only the marked recipients, 2.0.0, headers */
+static void
+test_relayed(void **state)
+{
+	struct qenv		 e;
+	unsigned char		 relayed[2] = { 0, 1 };
+	char			*d;
+	size_t			 n;
+
+	(void)state;
+	envelope(&e);
+	e.ret = QRET_FULL;	/* for failures only: headers here */
+	assert_int_equal(qenv_set(&e.rcpt[1].reply, "250 2.0.0 Ok: queued"),
+	    0);
+	assert_int_equal(dsn_build_relayed(&e, relayed, "gw.example.lan",
+	    1733430600, msg, sizeof(msg) - 1, &d, &n), 1);
+	assert_non_null(strstr(d, "Subject: Delivery Status Notification "
+	    "(Relayed)\r\n"));
+	assert_non_null(strstr(d, "Final-Recipient: rfc822; b@example.net\r\n"
+	    "Action: relayed\r\nStatus: 2.0.0\r\nDiagnostic-Code: smtp; 250 "
+	    "2.0.0 Ok: queued\r\n"));
+	assert_null(strstr(d, "a@example.net>: no such user"));
+	assert_null(strstr(d, "Action: failed"));
+	assert_non_null(strstr(d, "Content-Type: text/rfc822-headers\r\n"));
+	assert_null(strstr(d, "body line one"));
+	free(d);
+	relayed[1] = 0;
+	assert_int_equal(dsn_build_relayed(&e, relayed, "gw.example.lan",
+	    1733430600, msg, sizeof(msg) - 1, &d, &n), 0);
+	assert_null(d);
+	qenv_free(&e);
+}
+
 static void
 test_ret_full(void **state)
 {
@@ -154,6 +187,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_failed),
 		cmocka_unit_test(test_ret_full),
+		cmocka_unit_test(test_relayed),
 		cmocka_unit_test(test_not_wanted),
 		cmocka_unit_test(test_status_and_boundary),
 	};
