@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.dont_write_bytecode = True	# keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,6 +49,29 @@ def send(gw, rcpts, msg, sender=SENDER):
         out = transaction(c, sender, rcpts, msg)
         c.cmd("QUIT")
     return out
+
+
+def scrape(hport):
+    """/metrics as {'name{labels}': value}, and its text."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % hport,
+                                timeout=5 * gwtest.TIME_SCALE) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out, text
+
+
+def promtool(text):
+    if not os.access("/usr/bin/promtool", os.X_OK):
+        raise gwtest.TestSkip("promtool missing (apt-get install "
+                              "prometheus)")
+    p = subprocess.run(["/usr/bin/promtool", "check", "metrics"],
+                       input=text, capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode == 0, "promtool: %s %s", p.stdout, p.stderr)
 
 
 def queue_cmd(gw, *args):
@@ -443,6 +467,35 @@ def test_upstreams_do_not_wait_for_each_other():
     check(len(got) == 1 and took < 3, "b's message took %.1f s (a has a "
           "backlog of %d)", took, 12 - len(a.messages()))
     check(len(a.messages()) < 12, "a's backlog was done first")
+
+
+def test_queue_metrics():
+    """/metrics: the queue's depth, octets and oldest age, checked by
+    promtool like the rest of the exposition."""
+    port = free_port()
+    hport = free_port()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(gateway=queue_conf(qdir, queue_retry="60s",
+                                    queue_retry_max="120s",
+                                    http_listen="127.0.0.1:%d" % hport),
+                 listener={"delivery": "queue"},
+                 upstream_conf={"port": str(port), "connect_timeout": "1"})
+    s0, _ = scrape(hport)
+    check(s0.get("smtpgate_queue_messages") == 0, "empty: %r",
+          s0.get("smtpgate_queue_messages"))
+    for i in range(2):
+        send(gw, ["q%d@example.test" % i], message("metrics", "qm%d" % i))
+    time.sleep(2.2)
+    s1, text = scrape(hport)
+    promtool(text)
+    check(s1.get("smtpgate_queue_messages") == 2, "depth %r",
+          s1.get("smtpgate_queue_messages"))
+    size = sum(os.path.getsize(os.path.join(qdir, f))
+               for f in queued_files(qdir) if f.endswith(".msg"))
+    check(s1.get("smtpgate_queue_bytes") == size, "bytes %r, files %d",
+          s1.get("smtpgate_queue_bytes"), size)
+    check(s1.get("smtpgate_queue_oldest_age_seconds", 0) >= 2,
+          "age %r", s1.get("smtpgate_queue_oldest_age_seconds"))
 
 
 def test_failover_in_queue():
