@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fdutil.h"
 #include "queue/qstore.h"
 #include "util/str.h"
 
@@ -54,7 +55,6 @@ struct qstore_msg {
 
 static void	qs_why(const struct qstore *, char *, size_t, int,
 		    const char *, ...) __attribute__((format(printf, 5, 6)));
-static int	write_all(int, const void *, size_t);
 static void	id_name(char *, uint64_t, const char *);
 static int	name_id(const char *, const char *, uint64_t *);
 static int	dir_check(int, const char *, char *, size_t);
@@ -93,24 +93,6 @@ qs_why(const struct qstore *qs, char *why, size_t whylen, int err,
 	else
 		n = snprintf(why, whylen, "%s/%s", qs->dir, what);
 	(void)n;
-}
-
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	const char	*c = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, c, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static void
@@ -437,7 +419,7 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 static int
 msg_flush(struct qstore_msg *m)
 {
-	if (m->err == 0 && write_all(m->fd, m->buf, m->buflen) == -1)
+	if (m->err == 0 && fd_write_all(m->fd, m->buf, m->buflen) == -1)
 		m->err = errno;
 	m->buflen = 0;
 	return m->err == 0 ? 0 : -1;
@@ -525,7 +507,7 @@ write_env(struct qstore *qs, const char *name, const char *text, size_t len,
 	if ((fd = openat(qs->ifd, name, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
 		goto fail;
-	if ((op = "write", write_all(fd, text, len)) == -1 ||
+	if ((op = "write", fd_write_all(fd, text, len)) == -1 ||
 	    (op = "fsync", fsync(fd)) == -1) {
 		err = errno;
 		(void)close(fd);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fdutil.h"
 #include "relay/spool.h"
 #include "util/str.h"
 
@@ -64,24 +65,6 @@ spool_free(struct spool *sp)
 	free(sp);
 }
 
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	const char	*c = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, c, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* spool_to_disk - move the in-memory part into an unlinked temp file */
 static int
 spool_to_disk(struct spool *sp)
@@ -97,7 +80,7 @@ spool_to_disk(struct spool *sp)
 	if ((fd = mkostemp(path, O_CLOEXEC)) == -1)
 		return -1;
 	(void)unlink(path);
-	if (write_all(fd, sp->mem, sp->memlen) == -1) {
+	if (fd_write_all(fd, sp->mem, sp->memlen) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -133,7 +116,7 @@ spool_write(struct spool *sp, const void *p, size_t len)
 		return -1;
 	}
 	if (sp->fd != -1) {
-		if (write_all(sp->fd, p, len) == -1) {
+		if (fd_write_all(sp->fd, p, len) == -1) {
 			sp->failed = 1;
 			return -1;
 		}
