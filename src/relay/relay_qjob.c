@@ -506,15 +506,12 @@ static void
 job_log_rcpts(const struct qjob *j, const enum qrcpt_state *before)
 {
 	size_t	 i;
-	char	 vis[SMTP_PATH_MAX * 4 + 1];
 
 	for (i = 0; i < j->e.nrcpt; i++) {
 		if (before[i] == j->e.rcpt[i].state)
 			continue;
-		(void)str_vis(vis, sizeof(vis), j->e.rcpt[i].addr,
-		    strlen(j->e.rcpt[i].addr));
 		log_kv(GW_LOG_INFO, j->id, "queue", (struct log_field[]){
-		    LOGK_WORD("rcpt", "done"), LOGK_STR("to", vis),
+		    LOGK_WORD("rcpt", "done"), LOGK_ADDR("to", j->e.rcpt[i].addr),
 		    LOGK_WORD("status", j->e.rcpt[i].state == QR_DELIVERED ?
 		    "sent" : j->e.rcpt[i].state == QR_PENDING ? "deferred" :
 		    "failed"),
