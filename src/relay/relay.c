@@ -325,7 +325,7 @@ relay_log_tx(struct relay *r, int code, const char *enh, const char *text,
 	t.from = relay_from(r);
 	t.nrcpt = r->nrcpt;
 	t.size = r->spool != NULL ? spool_size(r->spool) :
-	    relay_stream_size(r);
+	    r->l->delivery == DELIVERY_QUEUE ? r->qsize : relay_stream_size(r);
 	/* delivery = queue: the upstream comes later (relay_qjob.c) */
 	t.host = r->l->delivery == DELIVERY_QUEUE ? "queue" : r->up->host;
 	t.port = r->l->delivery == DELIVERY_QUEUE ? 0 : r->up->port;

@@ -31,6 +31,7 @@
 #include "obs/metrics.h"
 #include "queue/qsched.h"
 #include "queue/qstore.h"
+#include "queue/qwork.h"
 #include "relay/relay_local.h"
 #include "relay/relay_queue.h"
 #include "smtp/smtp_client.h"
@@ -67,6 +68,8 @@ struct qjob {
 	unsigned char		*relayed;
 	size_t			 nrelayed;
 	int			 loadfail;	/* the envelope could not be read */
+	struct qjob_result	 res;		/* what job_end decided */
+	char			 why[QSTORE_WHY_MAX];	/* ... its failure */
 	size_t			 nacc;
 	int			 retried;
 	char			 error[256];	/* the temporary failure */
@@ -297,6 +300,9 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 	char		 text[600];
 	int		 ok = rep->code >= 200 && rep->code < 300;
 
+	/* decided already: what the upstream says now changes nothing */
+	if (j->state == J_END)
+		return;
 	switch (s) {
 	case UPTX_MAIL:
 		if (ok) {
@@ -357,6 +363,9 @@ tx_refused(void *arg, const char *why)
 	struct qjob	*j = arg;
 	char		 text[300];
 
+	/* decided already: what the upstream says now changes nothing */
+	if (j->state == J_END)
+		return;
 	(void)snprintf(text, sizeof(text), "555 5.6.7 %s", why);
 	pending_set(j, QR_FAILED, text, 0);
 	j->state = J_END;
@@ -370,6 +379,9 @@ tx_failed(void *arg, enum uptx_state s, enum gw_fail cls, const char *why,
 	struct qjob	*j = arg;
 	int		 next;
 
+	/* decided already: what the upstream says now changes nothing */
+	if (j->state == J_END)
+		return;
 	(void)authrep;
 	if (s == UPTX_CONNECT && !uptx_reused(j->tx))
 		metrics_up_failed(j->u->mx, cls);
@@ -586,16 +598,45 @@ job_free(struct qjob *j)
 }
 
 /*
- * job_end - the attempt is over: the envelope saved (or the message
- * removed when nothing is left to do), the runner told.
+ * The record of an attempt (the envelope rewritten, or the message
+ * removed) runs on the queue's worker threads; the job keeps its
+ * connection until it is on disk, so that nothing else is sent on it
+ * before (the crash test relies on that order).
+ */
+static int
+job_record_run(void *arg)
+{
+	struct qjob	*j = arg;
+
+	if (j->res.removed)
+		return qstore_remove(qrun_store(), j->id, j->why,
+		    sizeof(j->why));
+	return qstore_env_save(qrun_store(), &j->e, j->why, sizeof(j->why));
+}
+
+static void
+job_record_done(void *arg, int rc)
+{
+	struct qjob	*j = arg;
+
+	if (rc == -1)
+		log_warnx("queue %016" PRIx64 ": %s", j->id, j->why);
+	else if (j->res.removed)
+		log_info("queue %016" PRIx64 " removed: every recipient done",
+		    j->id);
+	j->done(j->done_arg, j->id, &j->res);
+	job_free(j);
+}
+
+/*
+ * job_end - the attempt is over: the bounce queued, the envelope saved
+ * (or the message removed when nothing is left to do), the runner told.
  */
 static void
 job_end(struct qjob *j)
 {
 	const struct gw_conf	*c = j->env->conf;
-	struct qjob_result	 res = { 0, 0, 0 };
-	struct qstore		*qs = qrun_store();
-	char			 why[QSTORE_WHY_MAX];
+	struct qwork_job	 w;
 	uint32_t		 rnd = 0;
 	uint64_t		 delay;
 	size_t			 i, left = 0;
@@ -603,9 +644,9 @@ job_end(struct qjob *j)
 	j->state = J_END;
 	if (j->loadfail) {
 		/* never removed for want of reading it: tried again later */
-		res.next = (int64_t)time(NULL) + (int64_t)c->queue_retry;
-		res.pending = 1;	/* not known: not 0 */
-		j->done(j->done_arg, j->id, &res);
+		j->res.next = (int64_t)time(NULL) + (int64_t)c->queue_retry;
+		j->res.pending = 1;	/* not known: not 0 */
+		j->done(j->done_arg, j->id, &j->res);
 		job_free(j);
 		return;
 	}
@@ -613,14 +654,9 @@ job_end(struct qjob *j)
 	for (i = 0; i < j->e.nrcpt; i++)
 		left += j->e.rcpt[i].state == QR_PENDING ||
 		    j->e.rcpt[i].state == QR_FAILED;
-	if (left == 0) {
-		if (qstore_remove(qs, j->id, why, sizeof(why)) == -1)
-			log_warnx("queue %016" PRIx64 ": %s", j->id, why);
-		else
-			log_info("queue %016" PRIx64 " removed: every "
-			    "recipient done", j->id);
-		res.removed = 1;
-	} else {
+	if (left == 0)
+		j->res.removed = 1;
+	else {
 		j->e.attempts++;
 		(void)getrandom(&rnd, sizeof(rnd), 0);
 		delay = qsched_delay(j->e.attempts, c->queue_retry,
@@ -628,19 +664,22 @@ job_end(struct qjob *j)
 		j->e.next = (int64_t)time(NULL) + (int64_t)delay;
 		(void)qenv_set(&j->e.last_error, j->error[0] ? j->error :
 		    NULL);
-		if (qstore_env_save(qs, &j->e, why, sizeof(why)) == -1)
-			log_warnx("queue %016" PRIx64 ": %s", j->id, why);
 		log_kv(GW_LOG_INFO, j->id, "queue", (struct log_field[]){
 		    LOGK_WORD("deferred", "yes"),
 		    LOGK_UINT("attempt", j->e.attempts),
 		    LOGK_UINT("next_in", delay),
 		    LOGK_UINT("pending", left),
 		    LOGK_STR("reason", j->error) }, 5);
-		res.next = j->e.next;
-		res.pending = left;
+		j->res.next = j->e.next;
+		j->res.pending = left;
 	}
-	j->done(j->done_arg, j->id, &res);
-	job_free(j);
+	w.run = job_record_run;
+	w.done = job_record_done;
+	w.arg = j;
+	if (qrun_submit(&w) == -1) {
+		/* no room on the workers: done here, on the loop */
+		job_record_done(j, job_record_run(j));
+	}
 }
 
 static void

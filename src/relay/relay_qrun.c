@@ -12,6 +12,7 @@
  * every slot that has room, so that one upstream's backlog never holds
  * up another's mail.  The control socket's commands are relay_qctl.c.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "queue/qctl.h"
 #include "queue/qenv.h"
 #include "queue/qstore.h"
+#include "queue/qwork.h"
 #include "relay/relay_local.h"
 #include "relay/relay_queue.h"
 #include "util/log.h"
@@ -31,6 +33,12 @@
 
 /* how often waiting messages are looked at */
 #define QRUN_TICK_SECONDS	1
+/*
+ * commits at once on worker threads: fsyncs of different messages
+ * overlap on the disk, and the loop serves everyone meanwhile
+ */
+#define QRUN_COMMIT_THREADS	4
+#define QRUN_COMMIT_MAX		1024
 /* slots: every upstream, and "" for messages with no upstream to try */
 #define QRUN_SLOTS		(CONF_MAX_UPSTREAMS + 1)
 
@@ -51,10 +59,12 @@ static struct {
 	struct qslot		 slots[QRUN_SLOTS];
 	struct event		*ev_tick, *ev_pump;
 	struct qctl		*ctl;
+	struct qwork		*work;		/* commits */
 	unsigned		 count;
 	unsigned long long	 bytes;
 	unsigned		 njobs;
 	int			 draining;
+	int			 stopping;	/* relay_queue_stop */
 } qr;
 
 static void	qrun_kick(void);
@@ -69,6 +79,14 @@ struct relay_env *
 qrun_env(void)
 {
 	return qr.env;
+}
+
+int
+qrun_submit(const struct qwork_job *job)
+{
+	if (qr.work == NULL || qr.stopping)
+		return -1;
+	return qwork_submit(qr.work, job);
 }
 
 unsigned
@@ -424,6 +442,12 @@ relay_queue_start(struct relay_env *env, char *err, size_t errlen)
 		    path, why);
 		return -1;
 	}
+	if ((qr.work = qwork_new(env->base, QRUN_COMMIT_THREADS,
+	    QRUN_COMMIT_MAX)) == NULL) {
+		(void)snprintf(err, errlen, "queue: cannot start its threads: "
+		    "%s", strerror(errno));
+		return -1;
+	}
 	qr.ev_pump = evtimer_new(env->base, pump, NULL);
 	qr.ev_tick = event_new(env->base, -1, EV_PERSIST, tick, NULL);
 	if (qr.ev_pump == NULL || qr.ev_tick == NULL ||
@@ -486,10 +510,11 @@ relay_queue_drain(void)
 	qr.draining = 1;
 }
 
+/* deliveries running and messages being stored */
 unsigned
 relay_queue_active(void)
 {
-	return qr.njobs;
+	return qr.njobs + (qr.work != NULL ? qwork_inflight(qr.work) : 0);
 }
 
 static void
@@ -526,6 +551,10 @@ relay_queue_stop(void)
 	if (qr.qs == NULL)
 		return;
 	qctl_free(qr.ctl);
+	/* the disk work still running finishes first, and is told */
+	qr.stopping = 1;
+	qwork_free(qr.work);
+	qr.work = NULL;
 	if (qr.ev_tick != NULL)
 		event_free(qr.ev_tick);
 	if (qr.ev_pump != NULL)

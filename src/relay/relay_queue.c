@@ -20,6 +20,7 @@
 #include "relay/relay_queue.h"
 #include "relay/spool.h"
 #include "smtp/smtp_server.h"
+#include "queue/qwork.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -172,75 +173,155 @@ relay_q_rcpt(struct relay *r, const struct smtp_path *to)
 	smtp_server_reply(r->srv, 250, "2.1.5", "Ok");
 }
 
+/*
+ * A commit runs on the queue's worker threads (qwork.h): the message's
+ * pieces (envelope, spool, signatures) belong to the job until its end,
+ * since the session may be gone by then (looked up by id).
+ */
+struct qcommit {
+	uint64_t		 rid;		/* the session */
+	struct qenv		*qe;
+	struct spool		*spool;
+	char			*sigs;
+	size_t			 siglen;
+	char			 why[QSTORE_WHY_MAX];
+};
+
+static void
+qcommit_free(void *arg)
+{
+	struct qcommit	*c = arg;
+
+	if (c->qe != NULL) {
+		qenv_free(c->qe);
+		free(c->qe);
+	}
+	spool_free(c->spool);
+	free(c->sigs);
+	free(c);
+}
+
 /* q_write - our signatures, then the spool (Received first), to m */
 static int
-q_write(struct relay *r, struct qstore_msg *m, char *why, size_t whylen)
+q_write(struct qcommit *c, struct qstore_msg *m)
 {
 	char	 buf[16384];
 	ssize_t	 n;
 
-	if (r->siglen > 0 && qstore_msg_write(m, r->sigs, r->siglen, why,
-	    whylen) == -1)
+	if (c->siglen > 0 && qstore_msg_write(m, c->sigs, c->siglen, c->why,
+	    sizeof(c->why)) == -1)
 		return -1;
-	if (spool_rewind(r->spool) == -1) {
-		(void)snprintf(why, whylen, "spool rewind failed");
+	if (spool_rewind(c->spool) == -1) {
+		(void)snprintf(c->why, sizeof(c->why), "spool rewind failed");
 		return -1;
 	}
-	while ((n = spool_read(r->spool, buf, sizeof(buf))) > 0)
-		if (qstore_msg_write(m, buf, (size_t)n, why, whylen) == -1)
+	while ((n = spool_read(c->spool, buf, sizeof(buf))) > 0)
+		if (qstore_msg_write(m, buf, (size_t)n, c->why,
+		    sizeof(c->why)) == -1)
 			return -1;
 	if (n < 0) {
-		(void)snprintf(why, whylen, "spool read failed");
+		(void)snprintf(c->why, sizeof(c->why), "spool read failed");
 		return -1;
 	}
 	return 0;
 }
 
+/* on a worker: the files written and fsync'd, or nothing left of them */
+static int
+qcommit_run(void *arg)
+{
+	struct qcommit		*c = arg;
+	struct qstore_msg	*m;
+
+	if ((m = qstore_msg_begin(qrun_store(), c->qe->id, c->why,
+	    sizeof(c->why))) == NULL)
+		return -1;
+	if (q_write(c, m) == -1) {
+		qstore_msg_abort(m);
+		return -1;
+	}
+	return qstore_msg_commit(m, c->qe, c->why, sizeof(c->why));
+}
+
+/* on the loop: index it, and the client's 250 (or 452) */
+static void
+qcommit_done(void *arg, int rc)
+{
+	struct qcommit	*c = arg;
+	struct relay	*r = relay_find(c->rid);
+	char		 text[64];
+
+	if (rc == 0) {
+		qrun_add(c->qe);
+		log_info("%016" PRIx64 " queue %016" PRIx64 " queued size=%llu "
+		    "rcpts=%zu%s", c->rid, c->qe->id, c->qe->size,
+		    c->qe->nrcpt, r == NULL ? " (the client left before its "
+		    "250: it will send it again)" : "");
+	} else
+		log_warnx("%016" PRIx64 " queue: cannot store the message: %s",
+		    c->rid, c->why);
+	if (r != NULL) {
+		r->committing = 0;
+		if (rc == 0) {
+			(void)snprintf(text, sizeof(text), "Ok: queued as "
+			    "%016" PRIx64, c->qe->id);
+			relay_tx_reply(r, 250, "2.0.0", text, 0);
+		} else
+			relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL,
+			    MX_CLASS_SPOOL);
+	}
+	qcommit_free(c);
+}
+
 /*
  * relay_q_commit - the final dot of a checked and signed message: into
- * the store, then 250 with the queue id, or 452 4.3.1.
+ * the store on a worker thread, then 250 with the queue id, or 452 4.3.1.
  */
 void
 relay_q_commit(struct relay *r)
 {
-	struct qstore		*qs = qrun_store();
-	struct qstore_msg	*m;
+	struct qcommit		*c;
+	struct qwork_job	 job;
 	const char		*full;
-	char			 why[QSTORE_WHY_MAX], text[64];
-	unsigned long long	 size;
 	uint64_t		 id;
 
-	size = spool_size(r->spool) + r->siglen;
-	if (qs == NULL || r->qe == NULL) {
+	r->qsize = spool_size(r->spool) + r->siglen;
+	if (qrun_store() == NULL || r->qe == NULL) {
 		relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL, MX_CLASS_SPOOL);
 		return;
 	}
-	if ((full = qrun_room(size)) != NULL) {
+	if ((full = qrun_room(r->qsize)) != NULL) {
 		log_warnx("%016" PRIx64 " queue: %s", r->id, full);
 		relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL, MX_CLASS_SPOOL);
 		return;
 	}
-	id = qstore_new_id(qs);
+	if ((id = qstore_new_id(qrun_store())) == 0 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL, MX_CLASS_SPOOL);
+		return;
+	}
 	r->qe->id = id;
 	r->qe->arrival = (int64_t)time(NULL);
 	r->qe->next = r->qe->arrival;
-	if ((m = qstore_msg_begin(qs, id, why, sizeof(why))) == NULL)
-		goto fail;
-	if (q_write(r, m, why, sizeof(why)) == -1) {
-		qstore_msg_abort(m);
-		goto fail;
+	/* the job's from here: the session may close before it ends */
+	c->rid = r->id;
+	c->qe = r->qe;
+	c->spool = r->spool;
+	c->sigs = r->sigs;
+	c->siglen = r->siglen;
+	r->qe = NULL;
+	r->spool = NULL;
+	r->sigs = NULL;
+	r->siglen = 0;
+	job.run = qcommit_run;
+	job.done = qcommit_done;
+	job.arg = c;
+	if (qrun_submit(&job) == -1) {
+		log_warnx("%016" PRIx64 " queue: too many messages being "
+		    "stored at once", r->id);
+		qcommit_free(c);
+		relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL, MX_CLASS_SPOOL);
+		return;
 	}
-	if (qstore_msg_commit(m, r->qe, why, sizeof(why)) == -1)
-		goto fail;
-	qrun_add(r->qe);
-	log_info("%016" PRIx64 " queue %016" PRIx64 " queued size=%llu "
-	    "rcpts=%zu", r->id, id, r->qe->size, r->qe->nrcpt);
-	relay_q_free(r);
-	(void)snprintf(text, sizeof(text), "Ok: queued as %016" PRIx64, id);
-	relay_tx_reply(r, 250, "2.0.0", text, 0);
-	return;
-fail:
-	log_warnx("%016" PRIx64 " queue: cannot store the message: %s", r->id,
-	    why);
-	relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL, MX_CLASS_SPOOL);
+	r->committing = 1;
 }

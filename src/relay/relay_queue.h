@@ -73,6 +73,9 @@ void		 qrun_requeue(struct qent *q);
 void		 qrun_forget(struct qent *q);
 /* qrun_flush - every waiting message that is not held is due now */
 void		 qrun_flush(void);
+/* qrun_submit - a commit for the queue's worker threads (qwork.h) */
+struct qwork_job;
+int		 qrun_submit(const struct qwork_job *);
 /* qrun_njobs - deliveries running */
 unsigned	 qrun_njobs(void);
 
