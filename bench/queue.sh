@@ -50,6 +50,9 @@
 #   BENCH_BACKLOG=N     messages in the backlog (10000; quick: 2000)
 #   BENCH_QPAR="4 8"    queue_parallel values for the backlog (quick: "4")
 #   BENCH_TMPFS=0       leave out the queue-tmpfs row (default 1)
+#   BENCH_QDIR=DIR      make the queue directories below DIR (an existing
+#                       directory on the file system to measure; default:
+#                       the temporary directory in /tmp)
 #   BENCH_GW_EXTRA=TEXT lines appended to smtpgate's [upstream] section
 #   SMTPGATE_BIN=PATH   the binary (default build/smtpgate)
 #   KEEP=1              keep the temporary directory (configurations, logs)
@@ -118,6 +121,7 @@ done
 
 tmp=$(mktemp -d /tmp/smtpgate-qbench.XXXXXX)
 shm=
+qpar_dir=$tmp		# where the disk's queue directories go
 sink_pid=
 stsrv_pid=
 proxy_pid=
@@ -130,6 +134,7 @@ cleanup() {
 		wait_gone "$p"
 	done
 	[ -z "$shm" ] || rm -rf "$shm"
+	[ "$qpar_dir" = "$tmp" ] || rm -rf "$qpar_dir"
 	if [ "${KEEP:-0}" = 1 ]; then
 		note "files kept in $tmp"
 	else
@@ -150,6 +155,23 @@ if [ "$tmpfs" = 1 ]; then
 	    die "/dev/shm is not tmpfs: set BENCH_TMPFS=0"
 	shm=$(mktemp -d /dev/shm/smtpgate-qbench.XXXXXX)
 fi
+if [ -n "${BENCH_QDIR:-}" ]; then
+	[ -d "$BENCH_QDIR" ] || die "BENCH_QDIR $BENCH_QDIR is not a directory"
+	qpar_dir=$(mktemp -d "$BENCH_QDIR/smtpgate-qbench.XXXXXX")
+fi
+# qfs DIR: the file system of DIR, its device, and for ext4 whether it has
+# a journal (a jbd2 entry in /proc; without one, fsync writes the blocks
+# itself and a new inode is checked against recently deleted ones)
+qfs() {
+	local t d j=
+	t=$(stat -f -c %T "$1"); d=$(findmnt -n -o SOURCE -T "$1" | head -1)
+	if [ "$t" = ext2/ext3 ]; then
+		t=ext4
+		j=", no journal"
+		ls -d "/proc/fs/jbd2/${d##*/}-"* >/dev/null 2>&1 && j=", journal"
+	fi
+	echo "$t on $d$j ($(findmnt -n -o OPTIONS -T "$1" | head -1))"
+}
 
 # --- the upstream: smtp-sink behind stunnel in server mode (as run.sh) ----
 sink_user=()
@@ -213,7 +235,7 @@ EOF
 # qdir_of NAME: queue_dir of a step 1 proxy (empty: not a queue)
 qdir_of() {
 	case $1 in
-	queue) echo "$tmp/queue" ;;
+	queue) echo "$qpar_dir/queue" ;;
 	queue-tmpfs) echo "$shm/queue" ;;
 	esac
 }
@@ -234,10 +256,11 @@ wait_empty() {
 # removed LOG: messages the runner delivered and removed so far
 removed() { grep -c 'removed: every recipient done' "$1" 2>/dev/null || true; }
 
-# metric NAME: a sample from smtpgate's /metrics
+# metric NAME: a sample from smtpgate's /metrics (labels: the sum)
 metric() {
 	curl -s -m 5 "http://127.0.0.1:$P_HTTP/metrics" 2>/dev/null |
-	    awk -v m="$1" '$1 == m { print $2; exit }'
+	    awk -v m="$1" '$1 == m || index($1, m "{") == 1 { t += $2; n++ }
+		END { if (n) print t }'
 }
 
 # readies LOG: how many times smtpgate said "ready" in LOG
@@ -354,7 +377,11 @@ measure() {
 		[ "${R[$shape,$name,dlv,$rd]}" = "$(kv "$out" ok)" ] ||
 		    note "$shape $name: ${R[$shape,$name,dlv,$rd]} removed after delivery, $(kv "$out" ok) accepted"
 	fi
-	note "round $rd $shape $name: $out cpu_ms=${R[$shape,$name,cpu,$rd]} left_at_end=${R[$shape,$name,left,$rd]} drain_s=${R[$shape,$name,drain,$rd]:--} cpu_all_ms=${R[$shape,$name,cpuall,$rd]:--} other_cpu=${R[$shape,$name,other,$rd]}% load=$(load)"
+	if [ "$name" != stunnel ]; then
+		R[$shape,$name,opened,$rd]=$(metric smtpgate_upstream_connections_opened_total)
+		R[$shape,$name,reused,$rd]=$(metric smtpgate_upstream_connections_reused_total)
+	fi
+	note "round $rd $shape $name: $out cpu_ms=${R[$shape,$name,cpu,$rd]} left_at_end=${R[$shape,$name,left,$rd]} drain_s=${R[$shape,$name,drain,$rd]:--} cpu_all_ms=${R[$shape,$name,cpuall,$rd]:--} other_cpu=${R[$shape,$name,other,$rd]}% upstream_conns_opened=${R[$shape,$name,opened,$rd]:--} reused=${R[$shape,$name,reused,$rd]:--} load=$(load)"
 	stop_proxy
 }
 
@@ -376,7 +403,7 @@ declare -A BL	# BL[qpar,metric]
 # backlog QPAR: fill the queue with the upstream unreachable, restart with
 # it reachable, flush, time until empty
 backlog() {
-	local qp=$1 qd=$tmp/backlog-$qp conf=$tmp/backlog-$qp.ini log=$tmp/backlog-$qp.log
+	local qp=$1 qd=$qpar_dir/backlog-$qp conf=$tmp/backlog-$qp.ini log=$tmp/backlog-$qp.log
 	local out t0 t1 ts tu c0 c1 i d=0 left
 	rm -rf "$qd"
 	gw_conf "$conf" queue "$P_DEAD" "$qd" "$qp" 1h
@@ -414,6 +441,8 @@ backlog() {
 	t1=$(date +%s.%N); c1=$(cpu_ticks "$proxy_pid")
 	BL[$qp,metric]=$(metric smtpgate_queue_messages)
 	BL[$qp,removed]=$(removed "$log")
+	BL[$qp,opened]=$(metric smtpgate_upstream_connections_opened_total)
+	BL[$qp,reused]=$(metric smtpgate_upstream_connections_reused_total)
 	BL[$qp,start]=$(awk -v a="$ts" -v b="$tu" 'BEGIN { printf "%.2f", b - a }')
 	BL[$qp,scanned]=$(sed -n 's/.* holds \([0-9]*\) message(s).*/\1/p' "$log" | tail -1)
 	BL[$qp,secs]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
@@ -421,7 +450,7 @@ backlog() {
 	BL[$qp,rate0]=$(awk -v a="$ts" -v b="$t1" -v n="$left" 'BEGIN { printf "%.1f", n / (b - a) }')
 	BL[$qp,cpu]=$(awk -v a="$c0" -v b="$c1" -v n="$left" -v hz="$hz" \
 	    'BEGIN { printf "%.3f", (b - a) * 1000 / hz / n }')
-	note "backlog $qp: $left delivered in ${BL[$qp,secs]} s after the flush (${BL[$qp,rate]}/s), start ${BL[$qp,start]} s (${BL[$qp,scanned]:-?} found at start), ${BL[$qp,removed]} removed lines, smtpgate_queue_messages ${BL[$qp,metric]:-?}, load=$(load)"
+	note "backlog $qp: $left delivered in ${BL[$qp,secs]} s after the flush (${BL[$qp,rate]}/s), start ${BL[$qp,start]} s (${BL[$qp,scanned]:-?} found at start), ${BL[$qp,removed]} removed lines, upstream connections ${BL[$qp,opened]:-?} opened ${BL[$qp,reused]:-?} reused, smtpgate_queue_messages ${BL[$qp,metric]:-?}, load=$(load)"
 	stop_proxy
 	rm -rf "$qd"
 }
@@ -461,21 +490,23 @@ echo "uptime before: $uptime_before"
 echo "uptime after:  $uptime_after"
 echo "binary: $bin, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC'); $("$bin" --version 2>&1 | head -1); pool $([ "$has_pool" = 1 ] && echo "on (default settings${gw_extra:+; BENCH_GW_EXTRA: $(paste -sd';' - <<<"$gw_extra")})" || echo "not in this binary")"
 echo "upstream: smtp-sink behind stunnel server (implicit TLS, verified); $(stunnel4 -version 2>&1 | grep -m1 '^stunnel')"
-echo "queue_dir: $tmp/queue on $(df -T "$tmp" | awk 'NR == 2 { print $2 " " $1 }') (disk$(findmnt -n -o OPTIONS -T "$tmp" | grep -o 'discard' | sed 's/^/, /')); queue-tmpfs: ${shm:-not run}"
+echo "queue_dir: $qpar_dir: $(qfs "$qpar_dir")"
+echo "queue-tmpfs: ${shm:+$shm: $(qfs "$shm")}${shm:-not run}"
 echo "message size $size bytes, $conc parallel sessions; queue rows: queue_parallel 4; figures are medians over the rounds"
-echo "cpu ms/msg: smtpgate's utime+stime while the load runs; with delivery: until the queue is empty again"
+echo "cpu ms/msg: smtpgate's utime+stime while the load runs; with delivery: until the queue is empty again;"
+echo "upconns opened: smtpgate_upstream_connections_opened_total at the end of the row (the warm-up included)"
 echo
-fmt='%-26s %8s %8s %8s %8s %8s %8s %9s %7s %6s %6s\n'
+fmt='%-20s %8s %8s %8s %8s %8s %8s %8s %6s %6s %6s %7s\n'
 hdr() {
-	printf "$fmt" "$1" "msg/s" "msg p50" "msg p99" "ses p50" "ses p99" "cpu ms" "cpu ms" "drain" "ok" "other"
-	printf "$fmt" "$2" "client" "ms" "ms" "ms" "ms" "per msg" "+deliv." "s" "msgs" "CPU %"
+	printf "$fmt" "$1" "msg/s" "msg p50" "msg p99" "ses p50" "ses p99" "cpu ms" "cpu ms" "drain" "ok" "other" "upconns"
+	printf "$fmt" "$2" "client" "ms" "ms" "ms" "ms" "per msg" "+deliv." "s" "msgs" "CPU %" "opened"
 }
 row() {
 	printf "$fmt" "$2" "$(med "$1" "$2" msg_per_s)" "$(med "$1" "$2" mail_p50_ms)" \
 	    "$(med "$1" "$2" mail_p99_ms)" "$(med "$1" "$2" sess_p50_ms)" \
 	    "$(med "$1" "$2" sess_p99_ms)" "$(med "$1" "$2" cpu)" \
 	    "$(med "$1" "$2" cpuall)" "$(med "$1" "$2" drain)" "$(med "$1" "$2" ok)" \
-	    "$(med "$1" "$2" other)"
+	    "$(med "$1" "$2" other)" "$(med "$1" "$2" opened)"
 }
 hdr "one message/session" "($n1 msgs)"
 for name in "${names[@]}"; do row one "$name"; done
@@ -483,15 +514,16 @@ echo
 hdr "many messages/session" "($nm msgs)"
 for name in "${names[@]}"; do row many "$name"; done
 echo
-bfmt='%-16s %8s %10s %9s %10s %10s %11s %9s %8s\n'
+bfmt='%-15s %7s %10s %8s %10s %11s %12s %7s %8s %8s %7s\n'
 echo "backlog: $nback messages queued with the upstream unreachable, gateway restarted with it reachable, then flush"
-printf "$bfmt" "queue_parallel" "queued" "fill msg/s" "ready s" "empty in s" "deliv msg/s" "from start/s" "cpu ms" "removed"
+printf "$bfmt" "queue_parallel" "queued" "fill msg/s" "ready s" "empty in s" "deliv msg/s" "from start/s" "cpu ms" "removed" "upconns" "reused"
 for qp in $qpars; do
 	printf "$bfmt" "$qp" "${BL[$qp,queued]:-}" "${BL[$qp,fill]:-}" "${BL[$qp,start]:-}" \
 	    "${BL[$qp,secs]:-}" "${BL[$qp,rate]:-}" "${BL[$qp,rate0]:-}" \
-	    "${BL[$qp,cpu]:-}" "${BL[$qp,removed]:-}"
+	    "${BL[$qp,cpu]:-}" "${BL[$qp,removed]:-}" "${BL[$qp,opened]:--}" "${BL[$qp,reused]:--}"
 done
-echo "(ready s: from the restart to \"ready\", the queue scanned; deliv msg/s: from the flush to the last envelope removed; from start: from the restart)"
+echo "(ready s: from the restart to \"ready\", the queue scanned; deliv msg/s: from the flush to the last envelope removed; from start: from the restart;"
+echo " upconns: upstream connections opened, reused: deliveries on a pooled one, smtpgate_upstream_connections_*_total at the end)"
 echo "(smtpgate_queue_messages at the end: $(for qp in $qpars; do printf '%s ' "${BL[$qp,metric]:-?}"; done))"
 
 echo
