@@ -253,6 +253,20 @@ wait_empty() {
 	return 1
 }
 
+# sync_ms DIR (next to queue_dir, on its file system): the disk's
+# synchronous write latency right now: 200 writes of 4 KiB with O_DSYNC in
+# DIR (dd), ms per write.  The queue rows depend
+# on it, and it moves with whatever else uses the disk.
+sync_ms() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	dd if=/dev/zero of="$1/sync-probe" bs=4k count=200 oflag=dsync 2>/dev/null ||
+	    { echo -; return 0; }
+	t1=$(date +%s.%N)
+	rm -f "$1/sync-probe"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) * 1000 / 200 }'
+}
+
 # removed LOG: messages the runner delivered and removed so far
 removed() { grep -c 'removed: every recipient done' "$1" 2>/dev/null || true; }
 
@@ -345,6 +359,7 @@ measure() {
 	qd=$(qdir_of "$name")
 	start_proxy "$name"
 	[ "$name" = stunnel ] || { log=$tmp/$name.log; r0=$(removed "$log"); }
+	[ -z "$qd" ] || R[$shape,$name,sync,$rd]=$(sync_ms "${qd%/*}")
 	c0=$(cpu_ticks "$proxy_pid")
 	s0=$(cpu_ticks "$sink_pid"); k0=$(cpu_ticks "$stsrv_pid")
 	b0=$(sys_busy); t0=$(date +%s.%N)
@@ -381,7 +396,7 @@ measure() {
 		R[$shape,$name,opened,$rd]=$(metric smtpgate_upstream_connections_opened_total)
 		R[$shape,$name,reused,$rd]=$(metric smtpgate_upstream_connections_reused_total)
 	fi
-	note "round $rd $shape $name: $out cpu_ms=${R[$shape,$name,cpu,$rd]} left_at_end=${R[$shape,$name,left,$rd]} drain_s=${R[$shape,$name,drain,$rd]:--} cpu_all_ms=${R[$shape,$name,cpuall,$rd]:--} other_cpu=${R[$shape,$name,other,$rd]}% upstream_conns_opened=${R[$shape,$name,opened,$rd]:--} reused=${R[$shape,$name,reused,$rd]:--} load=$(load)"
+	note "round $rd $shape $name: $out cpu_ms=${R[$shape,$name,cpu,$rd]} left_at_end=${R[$shape,$name,left,$rd]} drain_s=${R[$shape,$name,drain,$rd]:--} cpu_all_ms=${R[$shape,$name,cpuall,$rd]:--} other_cpu=${R[$shape,$name,other,$rd]}% sync_ms=${R[$shape,$name,sync,$rd]:--} upstream_conns_opened=${R[$shape,$name,opened,$rd]:--} reused=${R[$shape,$name,reused,$rd]:--} load=$(load)"
 	stop_proxy
 }
 
@@ -427,6 +442,7 @@ backlog() {
 	note "backlog $qp: $out; $d deferred; $left in $qd after the stop"
 	[ "$left" = "${BL[$qp,n]}" ] || note "backlog $qp: $left queued, ${BL[$qp,n]} accepted"
 	BL[$qp,queued]=$left
+	BL[$qp,sync]=$(sync_ms "${qd%/*}")
 	gw_conf "$conf" queue "$P_TLS" "$qd" "$qp" 1h
 	ts=$(date +%s.%N)
 	gw_start "$conf" "$log"
@@ -491,36 +507,37 @@ echo "uptime after:  $uptime_after"
 echo "binary: $bin, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC'); $("$bin" --version 2>&1 | head -1); pool $([ "$has_pool" = 1 ] && echo "on (default settings${gw_extra:+; BENCH_GW_EXTRA: $(paste -sd';' - <<<"$gw_extra")})" || echo "not in this binary")"
 echo "upstream: smtp-sink behind stunnel server (implicit TLS, verified); $(stunnel4 -version 2>&1 | grep -m1 '^stunnel')"
 echo "queue_dir: $qpar_dir: $(qfs "$qpar_dir")"
-echo "queue-tmpfs: ${shm:+$shm: $(qfs "$shm")}${shm:-not run}"
+if [ -n "$shm" ]; then echo "queue-tmpfs: $shm: $(qfs "$shm")"; else echo "queue-tmpfs: not run"; fi
 echo "message size $size bytes, $conc parallel sessions; queue rows: queue_parallel 4; figures are medians over the rounds"
 echo "cpu ms/msg: smtpgate's utime+stime while the load runs; with delivery: until the queue is empty again;"
-echo "upconns opened: smtpgate_upstream_connections_opened_total at the end of the row (the warm-up included)"
+echo "upconns opened: smtpgate_upstream_connections_opened_total at the end of the row (the warm-up included);"
+echo "dsync ms: one 4 KiB O_DSYNC write in queue_dir just before the row (dd, 200 writes): the disk's state then"
 echo
-fmt='%-20s %8s %8s %8s %8s %8s %8s %8s %6s %6s %6s %7s\n'
+fmt='%-14s %8s %8s %8s %8s %8s %8s %8s %6s %6s %6s %7s %6s\n'
 hdr() {
-	printf "$fmt" "$1" "msg/s" "msg p50" "msg p99" "ses p50" "ses p99" "cpu ms" "cpu ms" "drain" "ok" "other" "upconns"
-	printf "$fmt" "$2" "client" "ms" "ms" "ms" "ms" "per msg" "+deliv." "s" "msgs" "CPU %" "opened"
+	printf "$fmt" "$1" "msg/s" "msg p50" "msg p99" "ses p50" "ses p99" "cpu ms" "cpu ms" "drain" "ok" "other" "upconns" "dsync"
+	printf "$fmt" "$2" "client" "ms" "ms" "ms" "ms" "per msg" "+deliv." "s" "msgs" "CPU %" "opened" "ms"
 }
 row() {
 	printf "$fmt" "$2" "$(med "$1" "$2" msg_per_s)" "$(med "$1" "$2" mail_p50_ms)" \
 	    "$(med "$1" "$2" mail_p99_ms)" "$(med "$1" "$2" sess_p50_ms)" \
 	    "$(med "$1" "$2" sess_p99_ms)" "$(med "$1" "$2" cpu)" \
 	    "$(med "$1" "$2" cpuall)" "$(med "$1" "$2" drain)" "$(med "$1" "$2" ok)" \
-	    "$(med "$1" "$2" other)" "$(med "$1" "$2" opened)"
+	    "$(med "$1" "$2" other)" "$(med "$1" "$2" opened)" "$(med "$1" "$2" sync)"
 }
-hdr "one message/session" "($n1 msgs)"
+hdr "one msg/session" "($n1 msgs)"
 for name in "${names[@]}"; do row one "$name"; done
 echo
-hdr "many messages/session" "($nm msgs)"
+hdr "many msgs/sess" "($nm msgs)"
 for name in "${names[@]}"; do row many "$name"; done
 echo
-bfmt='%-15s %7s %10s %8s %10s %11s %12s %7s %8s %8s %7s\n'
+bfmt='%-15s %7s %10s %8s %10s %11s %12s %7s %8s %8s %7s %8s\n'
 echo "backlog: $nback messages queued with the upstream unreachable, gateway restarted with it reachable, then flush"
-printf "$bfmt" "queue_parallel" "queued" "fill msg/s" "ready s" "empty in s" "deliv msg/s" "from start/s" "cpu ms" "removed" "upconns" "reused"
+printf "$bfmt" "queue_parallel" "queued" "fill msg/s" "ready s" "empty in s" "deliv msg/s" "from start/s" "cpu ms" "removed" "upconns" "reused" "dsync ms"
 for qp in $qpars; do
 	printf "$bfmt" "$qp" "${BL[$qp,queued]:-}" "${BL[$qp,fill]:-}" "${BL[$qp,start]:-}" \
 	    "${BL[$qp,secs]:-}" "${BL[$qp,rate]:-}" "${BL[$qp,rate0]:-}" \
-	    "${BL[$qp,cpu]:-}" "${BL[$qp,removed]:-}" "${BL[$qp,opened]:--}" "${BL[$qp,reused]:--}"
+	    "${BL[$qp,cpu]:-}" "${BL[$qp,removed]:-}" "${BL[$qp,opened]:--}" "${BL[$qp,reused]:--}" "${BL[$qp,sync]:--}"
 done
 echo "(ready s: from the restart to \"ready\", the queue scanned; deliv msg/s: from the flush to the last envelope removed; from start: from the restart;"
 echo " upconns: upstream connections opened, reused: deliveries on a pooled one, smtpgate_upstream_connections_*_total at the end)"
