@@ -127,8 +127,8 @@ gw_extra=$(printf '%b' "${BENCH_GW_EXTRA:-}")
 warm=20			# messages through a fresh proxy before measuring
 tlimit=120		# seconds: upper bound for any one load run
 
-die() { echo "bench: $*" >&2; exit 1; }
-note() { echo "bench: $*" >&2; }
+# die, note, wait_port, wait_gone, cpu_ticks, kv, ratio, verdict ...
+source "$top/bench/lib.sh"
 
 for v in base size conc n1 nm idle rounds nlat poolidle; do
 	[[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer"
@@ -213,39 +213,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# wait_port PORT: until something listens there (at most 10 s)
-wait_port() {
-	for _ in $(seq 100); do
-		ss -Hltn "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# wait_gone PID: until it exited (at most 10 s), then reap it
-wait_gone() {
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-load() { cut -d' ' -f1 /proc/loadavg; }
-# cpu_ticks PID: utime + stime, in clock ticks (all threads, also exited ones)
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-# group_ticks PGID: utime + stime of a process group, with its reaped children
-group_ticks() {
-	local p files=()
-	for p in $(pgrep -g "$1" 2>/dev/null); do
-		files+=("/proc/$p/stat")
-	done
-	awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }' \
-	    "${files[@]}" /dev/null 2>/dev/null || echo 0
-}
-# status_kb PID FIELD: VmHWM, VmRSS ... in kB
-status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -551,13 +518,7 @@ is_gw() {
 # port_of NAME: where the load goes
 port_of() { if [ "$1" = plain ]; then echo "$P_SINK"; else echo "$P_PROXY"; fi; }
 
-# kv LINE KEY: the value of KEY=... in LINE
-kv() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<" $1"; }
-
 declare -A R	# R[shape,name,metric,round]
-
-# sys_busy: user + nice + system ticks of all CPUs, from /proc/stat
-sys_busy() { awk '$1 == "cpu" { print $2 + $3 + $4; exit }' /proc/stat; }
 
 # measure SHAPE NAME N PER_SESSION ROUND
 measure() {
@@ -980,8 +941,6 @@ else
 fi
 echo "(median over the rounds; VmRSS in kB)"
 
-# ratio A B: A / B to two decimals
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 != 0) printf "%.2f", a / b; else print "-" }'; }
 echo
 echo "ratios smtpgate / stunnel, same run (msg/s: above 1 = smtpgate faster; the others: above 1 = smtpgate slower or bigger)"
 rfmt='%-40s %8s %8s %8s %8s %8s %8s %8s\n'
@@ -1035,13 +994,6 @@ if [ "$pipe" = 1 ]; then
 	done
 fi
 
-# verdict VALUE OP TARGET: met / not met / n/a (OP: ge or le)
-verdict() {
-	awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
-		if (v !~ /^-?[0-9.]+$/) { print "n/a"; exit }
-		ok = (op == "ge") ? (v + 0 >= t + 0) : (v + 0 <= t + 0)
-		print ok ? "met" : "NOT met" }'
-}
 sfmt='%-58s %-8s %-14s %s\n'
 srow() {	# label target value op threshold [note]
 	printf "$sfmt" "$1" "$2" "$3" "$(verdict "$3" "$4" "$5")${6:+ ($6)}"
