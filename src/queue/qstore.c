@@ -387,10 +387,12 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	/* the commit's rename would replace a message of the same id */
 	for (i = 0; i < 2; i++) {
 		id_name(name, id, i == 0 ? ".msg" : ".env");
-		if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-		    errno != ENOENT) {
-			qs_why(qs, why, whylen, errno == ENOENT ? EEXIST :
-			    errno, "%s", name);
+		if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			qs_why(qs, why, whylen, EEXIST, "%s", name);
+			return NULL;
+		}
+		if (errno != ENOENT) {
+			qs_why(qs, why, whylen, errno, "%s", name);
 			return NULL;
 		}
 	}

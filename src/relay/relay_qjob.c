@@ -69,6 +69,7 @@ struct qjob {
 	size_t			 nrelayed;
 	int			 loadfail;	/* the envelope could not be read */
 	struct qjob_result	 res;		/* what job_end decided */
+	uint64_t		 delay;		/* ... the wait to the next */
 	char			 why[QSTORE_WHY_MAX];	/* ... its failure */
 	size_t			 nacc;
 	int			 retried;
@@ -624,6 +625,14 @@ job_record_done(void *arg, int rc)
 	else if (j->res.removed)
 		log_info("queue %016" PRIx64 " removed: every recipient done",
 		    j->id);
+	/* once recorded: the message is back in the runner's hands */
+	if (!j->res.removed)
+		log_kv(GW_LOG_INFO, j->id, "queue", (struct log_field[]){
+		    LOGK_WORD("deferred", "yes"),
+		    LOGK_UINT("attempt", j->e.attempts),
+		    LOGK_UINT("next_in", j->delay),
+		    LOGK_UINT("pending", j->res.pending),
+		    LOGK_STR("reason", j->error) }, 5);
 	j->done(j->done_arg, j->id, &j->res);
 	job_free(j);
 }
@@ -664,12 +673,7 @@ job_end(struct qjob *j)
 		j->e.next = (int64_t)time(NULL) + (int64_t)delay;
 		(void)qenv_set(&j->e.last_error, j->error[0] ? j->error :
 		    NULL);
-		log_kv(GW_LOG_INFO, j->id, "queue", (struct log_field[]){
-		    LOGK_WORD("deferred", "yes"),
-		    LOGK_UINT("attempt", j->e.attempts),
-		    LOGK_UINT("next_in", delay),
-		    LOGK_UINT("pending", left),
-		    LOGK_STR("reason", j->error) }, 5);
+		j->delay = delay;
 		j->res.next = j->e.next;
 		j->res.pending = left;
 	}
