@@ -140,6 +140,9 @@ qstore_id_parse(const char *s, uint64_t *id)
  * messages are other people's mail, and a group-writable queue would let
  * another user plant an envelope that we then deliver.
  */
+static int	st_check(const struct stat *, uid_t, const char *, char *,
+		    size_t);
+
 static int
 dir_check(int fd, const char *path, char *why, size_t whylen)
 {
@@ -149,14 +152,24 @@ dir_check(int fd, const char *path, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	return st_check(&st, geteuid(), path, why, whylen);
+}
+
+/* st_check - a directory of uid's, closed to group and others */
+static int
+st_check(const struct stat *sp, uid_t uid, const char *path, char *why,
+    size_t whylen)
+{
+	const struct stat	st = *sp;
+
 	if (!S_ISDIR(st.st_mode)) {
 		(void)snprintf(why, whylen, "%s: not a directory", path);
 		return -1;
 	}
-	if (st.st_uid != geteuid()) {
+	if (st.st_uid != uid) {
 		(void)snprintf(why, whylen, "%s: owned by uid %lu, not by "
-		    "this user (uid %lu)", path, (unsigned long)st.st_uid,
-		    (unsigned long)geteuid());
+		    "the gateway's user (uid %lu)", path,
+		    (unsigned long)st.st_uid, (unsigned long)uid);
 		return -1;
 	}
 	if ((st.st_mode & 077) != 0) {
@@ -896,4 +909,41 @@ qstore_scan(struct qstore *qs,
 	}
 	(void)closedir(d);
 	return r == 0 ? n : -1;
+}
+
+int
+qstore_check(const char *dir, uid_t uid, char *why, size_t whylen)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX + 16], *slash;
+
+	if (stat(dir, &st) == -1) {
+		if (errno != ENOENT) {
+			(void)snprintf(why, whylen, "%s: %s", dir,
+			    strerror(errno));
+			return -1;
+		}
+		/* made at start: only its last component */
+		(void)snprintf(path, sizeof(path), "%s", dir);
+		if ((slash = strrchr(path, '/')) != NULL && slash != path)
+			*slash = '\0';
+		else
+			(void)snprintf(path, sizeof(path), "/");
+		if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			(void)snprintf(why, whylen, "%s: its parent %s is not "
+			    "a directory", dir, path);
+			return -1;
+		}
+		return 0;
+	}
+	if (st_check(&st, uid, dir, why, whylen) == -1)
+		return -1;
+	(void)snprintf(path, sizeof(path), "%s/incoming", dir);
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return st_check(&st, uid, path, why, whylen);
 }

@@ -39,6 +39,14 @@ struct qstore_msg;
 struct qstore	*qstore_open(const char *dir, unsigned *removed, char *why,
 		    size_t whylen);
 void		 qstore_close(struct qstore *);
+/*
+ * qstore_check - for -t: what qstore_open() would refuse about dir when
+ * the gateway runs as uid (not a directory, another owner, open to group
+ * or others, the same of incoming/, no parent to make it in); nothing
+ * is made or changed.  0, or -1 with why.
+ */
+int		 qstore_check(const char *dir, uid_t uid, char *why,
+		    size_t whylen);
 const char	*qstore_dir(const struct qstore *);
 
 /*

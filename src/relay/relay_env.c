@@ -6,14 +6,17 @@
  * a connection still open (closing, or idle in a pool).
  */
 #include <sys/types.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "auth/hashpool.h"
 #include "conf/conf.h"
+#include "queue/qstore.h"
 #include "relay/relay.h"
 #include "relay/relay_local.h"
 #include "relay/signers.h"
@@ -163,6 +166,29 @@ env_check_listener_tls(const struct gw_conf *conf,
 	return 1;
 }
 
+/*
+ * env_check_queue - what the start's qstore_open() would refuse about
+ * queue_dir, as the gateway's user ([gateway] user, else this one)
+ */
+static int
+env_check_queue(const struct gw_conf *conf, void (*err)(void *,
+    const char *), void *arg)
+{
+	const struct passwd	*pw;
+	uid_t			 uid = geteuid();
+	char			 why[QSTORE_WHY_MAX], msg[QSTORE_WHY_MAX + 32];
+
+	if (conf->queue_dir[0] == '\0')
+		return 0;
+	if (conf->user[0] != '\0' && (pw = getpwnam(conf->user)) != NULL)
+		uid = pw->pw_uid;
+	if (qstore_check(conf->queue_dir, uid, why, sizeof(why)) == 0)
+		return 0;
+	(void)snprintf(msg, sizeof(msg), "queue_dir: %s", why);
+	err(arg, msg);
+	return 1;
+}
+
 /* relay_check_conf - what relay_env_new() would refuse, for -t */
 int
 relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
@@ -179,6 +205,7 @@ relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
 	for (i = 0; i < conf->nlisteners; i++)
 		nerr += env_check_listener_tls(conf, &conf->listeners[i], err,
 		    arg);
+	nerr += env_check_queue(conf, err, arg);
 	return nerr;
 }
 

@@ -498,6 +498,31 @@ def test_queue_metrics():
           "age %r", s1.get("smtpgate_queue_oldest_age_seconds"))
 
 
+def test_check_refuses_what_start_refuses():
+    """A queue_dir open to others: the start refuses it, and so does -t."""
+    qdir = os.path.join(newdir("queue"), "q")
+    os.mkdir(qdir, 0o755)
+    os.chmod(qdir, 0o755)
+    gw = Gateway(gateway=queue_conf(qdir), listener={"delivery": "queue"},
+                 start=False)
+    gw.write_config(gwtest.config_text(free_port(), free_port(),
+                                       queue_conf(qdir),
+                                       {"delivery": "queue"}))
+    p = subprocess.run([gwtest.BIN, "-t", "-c", gw.path],
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode != 0 and "queue_dir" in p.stderr and
+          "open to group or others" in p.stderr, "-t: %d %r", p.returncode,
+          p.stderr)
+    p = subprocess.run([gwtest.BIN, "-c", gw.path], capture_output=True,
+                       text=True, timeout=30)
+    check(p.returncode != 0 and "open to group or others" in p.stdout +
+          p.stderr, "start: %d %r", p.returncode, p.stderr)
+    os.chmod(qdir, 0o700)
+    p = subprocess.run([gwtest.BIN, "-t", "-c", gw.path],
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "-t with 0700: %d %r", p.returncode, p.stderr)
+
+
 def test_failover_in_queue():
     """upstream = a, b with a refusing connections: the runner delivers
     through b, and the log names the failover."""
