@@ -771,7 +771,7 @@ srv_rset(void *arg)
 	r->spool = NULL;
 	relay_stream_free(r);
 	relay_dkim_reset(r);
-	relay_q_rset(r);
+	relay_q_free(r);
 	if (uptx_rset(r->tx) == 0) {
 		relay_enter(r, R_RSET);
 		return;

@@ -125,7 +125,6 @@ struct relay {
 	char			*auth_text;
 	struct qenv		*qe;		/* delivery = queue: the envelope */
 	unsigned long long	 qsize;		/* ... the message stored */
-	int			 committing;	/* ... being stored (qwork) */
 	struct dkim_msg		*dmsg;		/* headers kept, body hashed */
 	int			 dmsg_full;	/* unsignable: stop feeding it */
 	size_t			 recvlen;	/* our Received header, spooled first */

@@ -23,7 +23,7 @@
 
 #define BUSY_TEXT	"no such message, or it is being delivered (try again)"
 
-/* qrun_status - what q is doing now, for list */
+/* qe_status - what q is doing now, for list */
 static const char *
 qe_status(const struct qent *q, int64_t now)
 {

@@ -75,12 +75,6 @@ qrun_store(void)
 	return qr.qs;
 }
 
-struct relay_env *
-qrun_env(void)
-{
-	return qr.env;
-}
-
 int
 qrun_submit(const struct qwork_job *job)
 {

@@ -50,12 +50,6 @@ relay_q_free(struct relay *r)
 	}
 }
 
-void
-relay_q_rset(struct relay *r)
-{
-	relay_q_free(r);
-}
-
 /* param - the value of the parameter kw of p, or NULL */
 static const char *
 param(const struct smtp_path *p, const char *kw)
@@ -261,7 +255,6 @@ qcommit_done(void *arg, int rc)
 		log_warnx("%016" PRIx64 " queue: cannot store the message: %s",
 		    c->rid, c->why);
 	if (r != NULL) {
-		r->committing = 0;
 		if (rc == 0) {
 			(void)snprintf(text, sizeof(text), "Ok: queued as "
 			    "%016" PRIx64, c->qe->id);
@@ -323,5 +316,4 @@ relay_q_commit(struct relay *r)
 		relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL, MX_CLASS_SPOOL);
 		return;
 	}
-	r->committing = 1;
 }

@@ -31,7 +31,6 @@ struct qstore_msg;
 /* relay_queue.c: the client session's side */
 void	relay_q_mail(struct relay *);
 void	relay_q_rcpt(struct relay *, const struct smtp_path *);
-void	relay_q_rset(struct relay *);
 void	relay_q_commit(struct relay *);
 void	relay_q_free(struct relay *);
 
@@ -61,8 +60,6 @@ struct qstore	*qrun_store(void);
 const char	*qrun_room(unsigned long long size);
 /* qrun_add - a message was committed: index it and wake the runner */
 void		 qrun_add(const struct qenv *);
-/* qrun_env - the snapshot deliveries start under now */
-struct relay_env *qrun_env(void);
 /* qrun_each - every message of the index, those being delivered too */
 void		 qrun_each(void (*fn)(void *, const struct qent *), void *arg);
 /* qrun_find - the message id if it is not being delivered, or NULL */

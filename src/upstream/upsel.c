@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "obs/metrics.h"
 #include "relay/route.h"
 #include "upstream/updown.h"
 #include "upstream/upsel.h"
@@ -86,28 +87,21 @@ upsel_next(const struct conf_uplist *list, unsigned tried, int64_t now)
 int
 upsel_failover(enum gw_fail cls)
 {
+	/* the TLS checks: the same classes the metrics count as TLS */
+	if (metrics_tls_class(cls))
+		return 1;
 	switch (cls) {
 	case FAIL_DNS:
 	case FAIL_CONNECT:
 	case FAIL_TIMEOUT:
 	case FAIL_CLOSED:
-	case FAIL_TLS_PROTOCOL:
-	case FAIL_CERT_UNTRUSTED:
-	case FAIL_CERT_EXPIRED:
-	case FAIL_CERT_NOT_YET_VALID:
-	case FAIL_CERT_NAME_MISMATCH:
-	case FAIL_CERT_REVOKED:
-	case FAIL_REVOCATION_UNKNOWN:
-	case FAIL_PIN_MISMATCH:
-	case FAIL_STARTTLS_UNAVAILABLE:
-	case FAIL_CLIENT_CERT_REJECTED:
 	case FAIL_REJECTED:
 		return 1;
 	case FAIL_NONE:
 	case FAIL_AUTH:		/* our credentials: the same on a retry */
 	case FAIL_PROTOCOL:	/* it answered: not an outage */
 	case FAIL_INTERNAL:	/* ours, not the upstream's */
-	case FAIL_MAX:
+	default:
 		break;
 	}
 	return 0;
