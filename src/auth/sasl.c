@@ -118,6 +118,20 @@ esc_saslname(const char *s, char *out, size_t outlen)
 	return NULL;
 }
 
+/* sasl_state_clear - see sasl.h */
+void
+sasl_state_clear(struct sasl_state *st)
+{
+	explicit_bzero(st, sizeof(*st));
+}
+
+/* sasl_final_ok - see sasl.h */
+int
+sasl_final_ok(const struct sasl_state *st)
+{
+	return !st->need_proof || st->proved;
+}
+
 /* sasl_offered - bits of the mechanisms in an EHLO AUTH parameter list */
 unsigned
 sasl_offered(const char *list)
@@ -231,13 +245,15 @@ sasl_fallback_ok(int code, const char *enh)
 
 /* sasl_start - the AUTH command line; see sasl.h */
 const char *
-sasl_start(int mech, const struct sasl_cred *cr, char *out, size_t outlen)
+sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
+    char *out, size_t outlen)
 {
 	unsigned char	 raw[SASL_LINE_MAX];
 	char		 user[SASL_USER_MAX * 3 + 1];
 	const char	*e;
 	int		 n;
 
+	(void)st;	/* no mechanism here needs it yet */
 	if ((e = cred_check(cr->user, SASL_USER_MAX, "empty user name"))
 	    != NULL)
 		return e;
@@ -347,14 +363,15 @@ sasl_cram_md5(const char *user, const char *password,
 /* sasl_step - the answer to a 334 challenge; see sasl.h */
 const char *
 sasl_step(int mech, int step, const struct sasl_cred *cr,
-    const char *challenge, size_t len, char *out, size_t outlen,
-    int *expect_fail)
+    struct sasl_state *st, const char *challenge, size_t len, char *out,
+    size_t outlen, int *expect_fail)
 {
 	unsigned char	 dec[CHALLENGE_MAX];
 	char		 resp[SASL_USER_MAX + 64];
 	const char	*e = NULL, *piece;
 	ssize_t		 dlen;
 
+	(void)st;	/* no mechanism here needs it yet */
 	*expect_fail = 0;
 	/* the challenge is the upstream's: check it before anything else */
 	dlen = base64_decode(challenge, len, dec, sizeof(dec));

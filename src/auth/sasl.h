@@ -1,9 +1,13 @@
 /*
  * sasl - the client side of the SASL mechanisms smtpgate speaks to an
- * upstream (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER), and the choice
- * of mechanism.
+ * upstream (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1,
+ * SCRAM-SHA-256, DIGEST-MD5, NTLM, GSSAPI), and the choice of mechanism.
  *
- * Contract: pure functions, no I/O, no logging, no allocation.  The caller
+ * Contract: pure functions, no I/O, no logging, no allocation (GSSAPI
+ * excepted: it calls the system's GSS-API library, see sasl_gssapi).
+ * What an exchange must remember between its lines (nonces, the SCRAM
+ * auth message, the server signature to expect) lives in a struct
+ * sasl_state the caller owns, seeds and clears.  The caller
  * (smtp_client) sends the lines these build and feeds back the upstream's
  * 334 challenges.  Inputs holding CR, LF or NUL are refused (they would
  * end up on the wire or split a SASL field).  Output buffers are filled
@@ -13,6 +17,7 @@
 #define GW_SASL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf/conf.h"		/* enum auth_mech */
 
@@ -32,6 +37,48 @@ struct sasl_cred {
 	const char	*host;		/* OAUTHBEARER host=, may be NULL */
 	unsigned	 port;		/* OAUTHBEARER port=, 0 = none */
 };
+
+/*
+ * The state of one exchange, from sasl_start to the final reply.  The
+ * caller zeroes it, fills rnd (random bytes: nonces, NTLMv2's client
+ * challenge) and now (seconds since the epoch: NTLMv2's timestamp)
+ * before sasl_start; tests fill them with fixed values to check
+ * published vectors.  sasl_state_clear() wipes it on every path.
+ */
+#define SASL_RAND_LEN		32
+#define SASL_SCRAM_MSG_MAX	2048	/* client-first-bare + server-first + ... */
+struct sasl_state {
+	unsigned char	 rnd[SASL_RAND_LEN];
+	int64_t		 now;
+	/*
+	 * need_proof: set by sasl_start for a mechanism in which the server
+	 * proves it knows the secret (SCRAM's v=, DIGEST-MD5's rspauth,
+	 * GSSAPI's mutual authentication); proved: set by sasl_step once
+	 * that proof checked out.  A 235 while need_proof && !proved is
+	 * refused (sasl_final_ok): a server that cannot prove it knows the
+	 * password may be an impostor.
+	 */
+	int		 need_proof;
+	int		 proved;
+	/* SCRAM (sasl_scram.c): the auth message so far, the proof to expect */
+	char		 scram_msg[SASL_SCRAM_MSG_MAX];
+	size_t		 scram_msglen;
+	size_t		 scram_barelen;	/* client-first-message-bare's length */
+	unsigned char	 scram_server_sig[64];
+	size_t		 scram_siglen;
+	/* DIGEST-MD5 (sasl_digest.c): the rspauth value to expect */
+	char		 digest_rspauth[33];
+	/* GSSAPI (sasl_gssapi.c): its context, freed by sasl_state_clear */
+	void		*gss;
+};
+
+/* sasl_state_clear - wipe the state (and free what GSSAPI holds) */
+void		sasl_state_clear(struct sasl_state *);
+/*
+ * sasl_final_ok - may a 235 end this exchange?  No when the mechanism
+ * has the server prove itself and it has not (see need_proof above).
+ */
+int		sasl_final_ok(const struct sasl_state *);
 
 /* the facts the mechanism choice depends on */
 struct sasl_choice {
@@ -69,8 +116,8 @@ unsigned	sasl_usable(int have_token, int tls, int cleartext_ok);
  * sasl_start - the AUTH command line for mech (no CRLF), with the initial
  * response for PLAIN, XOAUTH2 and OAUTHBEARER.  NULL or an error string.
  */
-const char	*sasl_start(int mech, const struct sasl_cred *, char *out,
-		    size_t outlen);
+const char	*sasl_start(int mech, const struct sasl_cred *,
+		    struct sasl_state *, char *out, size_t outlen);
 /*
  * sasl_step - the answer to the step-th 334 challenge (step from 0):
  * challenge is the base64 text after "334 ".  *expect_fail is set when
@@ -79,8 +126,8 @@ const char	*sasl_start(int mech, const struct sasl_cred *, char *out,
  * not expect, bad base64, an input too long).
  */
 const char	*sasl_step(int mech, int step, const struct sasl_cred *,
-		    const char *challenge, size_t len, char *out,
-		    size_t outlen, int *expect_fail);
+		    struct sasl_state *, const char *challenge, size_t len,
+		    char *out, size_t outlen, int *expect_fail);
 /*
  * sasl_cram_md5 - "user hexdigest" for the decoded challenge (RFC 2195),
  * NUL-terminated in out.  NULL or an error string.

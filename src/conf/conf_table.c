@@ -106,6 +106,11 @@ static const struct conf_word words_mechs[] = {
 	{ "CRAM-MD5", AUTH_MECH_CRAM_MD5 },
 	{ "XOAUTH2", AUTH_MECH_XOAUTH2 },
 	{ "OAUTHBEARER", AUTH_MECH_OAUTHBEARER },
+	{ "SCRAM-SHA-1", AUTH_MECH_SCRAM_SHA_1 },
+	{ "SCRAM-SHA-256", AUTH_MECH_SCRAM_SHA_256 },
+	{ "DIGEST-MD5", AUTH_MECH_DIGEST_MD5 },
+	{ "NTLM", AUTH_MECH_NTLM },
+	{ "GSSAPI", AUTH_MECH_GSSAPI },
 	{ NULL, 0 }
 };
 static const struct conf_word words_long_lines[] = {

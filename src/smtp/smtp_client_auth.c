@@ -5,11 +5,13 @@
  * (client_send_secret logs the shown form).
  */
 #include <sys/types.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -67,6 +69,34 @@ client_auth_free1(char **p)
 	*p = NULL;
 }
 
+/* client_auth_state_free - the exchange's state: nonces, keys, proofs */
+static void
+client_auth_state_free(struct smtp_client *c)
+{
+	if (c->auth_st == NULL)
+		return;
+	sasl_state_clear(c->auth_st);
+	free(c->auth_st);
+	c->auth_st = NULL;
+}
+
+/*
+ * client_auth_state_new - a fresh state for the next mechanism, seeded
+ * with random bytes (nonces) and the time.  NULL on failure.
+ */
+static const char *
+client_auth_state_new(struct smtp_client *c)
+{
+	client_auth_state_free(c);
+	if ((c->auth_st = calloc(1, sizeof(*c->auth_st))) == NULL)
+		return "out of memory";
+	if (getrandom(c->auth_st->rnd, sizeof(c->auth_st->rnd), 0) !=
+	    (ssize_t)sizeof(c->auth_st->rnd))
+		return "no random bytes for the nonce";
+	c->auth_st->now = (int64_t)time(NULL);
+	return NULL;
+}
+
 /* client_auth_wipe - the credentials are needed no longer (rule 14) */
 void
 client_auth_wipe(struct smtp_client *c)
@@ -74,6 +104,7 @@ client_auth_wipe(struct smtp_client *c)
 	client_auth_free1(&c->auth_user);
 	client_auth_free1(&c->auth_secret);
 	client_auth_free1(&c->auth_token);
+	client_auth_state_free(c);
 }
 
 /*
@@ -182,7 +213,8 @@ client_auth_start(struct smtp_client *c)
 	cr.token = c->auth_token;
 	cr.host = c->up->host;
 	cr.port = c->up->port;
-	if ((e = sasl_start(m, &cr, line, sizeof(line))) != NULL) {
+	if ((e = client_auth_state_new(c)) != NULL ||
+	    (e = sasl_start(m, &cr, c->auth_st, line, sizeof(line))) != NULL) {
 		explicit_bzero(line, sizeof(line));
 		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
 		return;
@@ -216,8 +248,9 @@ client_auth_response(struct smtp_client *c, const char *txt)
 		cr.port = c->up->port;
 		/* the challenge is the upstream's text: sasl checks it */
 		if ((c->flags & CF_AUTH_EXPECT_FAIL) || r->nlines != 1 ||
-		    (e = sasl_step(c->auth_mech, c->auth_step++, &cr, r->text,
-		    r->textlen, line, sizeof(line), &fail)) != NULL) {
+		    (e = sasl_step(c->auth_mech, c->auth_step++, &cr,
+		    c->auth_st, r->text, r->textlen, line, sizeof(line),
+		    &fail)) != NULL) {
 			explicit_bzero(line, sizeof(line));
 			client_auth_fail(c, END_CANCEL_QUIT,
 			    "%s: bad 334 challenge: %s",
@@ -238,6 +271,20 @@ client_auth_response(struct smtp_client *c, const char *txt)
 		c->auth_reply = malloc(sizeof(*c->auth_reply));
 	if (c->auth_reply != NULL)
 		*c->auth_reply = *r;
+	/*
+	 * A 235 before the server proved it knows the secret (SCRAM, DIGEST-
+	 * MD5, GSSAPI): the session may be with an impostor.  No fallback.
+	 */
+	if (r->code == 235 && !(c->flags & CF_AUTH_EXPECT_FAIL) &&
+	    c->auth_st != NULL && !sasl_final_ok(c->auth_st)) {
+		log_warnx("%016llx smtp-client upstream=%s:%u auth mech=%s "
+		    "result=failed: 235 without the server's proof that it "
+		    "knows the password", (unsigned long long)c->id,
+		    c->up->host, c->up->port, mech);
+		client_auth_fail(c, END_QUIT, "%s: the upstream accepted the "
+		    "login without proving it knows the password", mech);
+		return;
+	}
 	if (r->code == 235 && !(c->flags & CF_AUTH_EXPECT_FAIL)) {
 		c->flags |= CF_AUTH_DONE;
 		client_auth_wipe(c);

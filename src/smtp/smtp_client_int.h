@@ -147,6 +147,7 @@ struct smtp_client {
 	char			*auth_token;
 	int			 auth_mech;	/* enum auth_mech running/last */
 	int			 auth_step;	/* 334 challenges answered */
+	struct sasl_state	*auth_st;	/* the running exchange's */
 	unsigned		 auth_tried;	/* SASL_BIT()s */
 	/* last reply to AUTH; allocated at the first, so that sessions
 	 * without AUTH do not carry 4 KiB for it */

@@ -39,6 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sasl_cred	 cr = { "user@example.com", "pass word",
 	    "tok.en-_~+/=", "smtp.example.com", 587 };
 	struct sasl_choice	 ch;
+	struct sasl_state	 st;
 	char			*list;
 	const char		*e;
 	unsigned		 usable;
@@ -48,9 +49,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	mech = data[0] % (AUTH_MECH_MAX + 1);
 	step = (data[0] >> 4) % 4;
+	/* the stateful mechanisms answer a challenge only after their start */
+	memset(&st, 0, sizeof(st));
+	memset(st.rnd, data[1], sizeof(st.rnd));
+	st.now = 1700000000;
+	(void)sasl_start(mech, &cr, &st, out, sizeof(out));
 	memset(out, 0x5a, sizeof(out));
-	e = sasl_step(mech, step, &cr, (const char *)data + 2, size - 2, out,
-	    sizeof(out), &fail);
+	e = sasl_step(mech, step, &cr, &st, (const char *)data + 2, size - 2,
+	    out, sizeof(out), &fail);
+	sasl_state_clear(&st);
 	if (e == NULL) {
 		check_line(out, sizeof(out));
 		FUZZ_CHECK(fail == 0 || fail == 1, "expect_fail %d", fail);

@@ -1584,9 +1584,10 @@ test_auth_keys(void **state)
 	assert_non_null(strstr(errs.msg[0], "needs XOAUTH2 or OAUTHBEARER"));
 
 	/* unknown mechanism, unknown mode */
-	(void)load_text(MINIMAL "auth_mechanisms = PLAIN, NTLM\n", &c, &path);
+	(void)load_text(MINIMAL "auth_mechanisms = PLAIN, X-NTLM\n", &c, &path);
 	assert_int_equal(errs.n, 1);
-	assert_non_null(strstr(errs.msg[0], "auth_mechanisms: \"PLAIN, NTLM\""));
+	assert_non_null(strstr(errs.msg[0],
+	    "auth_mechanisms: \"PLAIN, X-NTLM\""));
 	(void)load_text(MINIMAL "auth = kerberos\n", &c, &path);
 	assert_int_equal(errs.n, 1);
 

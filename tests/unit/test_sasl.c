@@ -22,6 +22,7 @@
 			    B(OAUTHBEARER))
 
 static char	 out[SASL_LINE_MAX];
+static struct sasl_state st;	/* no test here needs it between calls */
 
 /* decode the base64 after prefix in line; returns the length */
 static size_t
@@ -52,19 +53,19 @@ test_cram_md5_rfc2195(void **state)
 	    (const unsigned char *)"<1896.697170952@postoffice.reston.mci.net>",
 	    42, r, sizeof(r)));
 	assert_string_equal(r, "tim b913a602c7eda7a495b4e6e7334d3890");
-	assert_null(sasl_start(AUTH_MECH_CRAM_MD5, &cr, out, sizeof(out)));
+	assert_null(sasl_start(AUTH_MECH_CRAM_MD5, &cr, &st, out, sizeof(out)));
 	assert_string_equal(out, "AUTH CRAM-MD5");
-	assert_null(sasl_step(AUTH_MECH_CRAM_MD5, 0, &cr, chal, strlen(chal),
+	assert_null(sasl_step(AUTH_MECH_CRAM_MD5, 0, &cr, &st, chal, strlen(chal),
 	    out, sizeof(out), &fail));
 	assert_string_equal(out,
 	    "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
 	assert_int_equal(fail, 0);
 	/* a second challenge, an empty one, junk: refused */
-	assert_non_null(sasl_step(AUTH_MECH_CRAM_MD5, 1, &cr, chal,
+	assert_non_null(sasl_step(AUTH_MECH_CRAM_MD5, 1, &cr, &st, chal,
 	    strlen(chal), out, sizeof(out), &fail));
-	assert_non_null(sasl_step(AUTH_MECH_CRAM_MD5, 0, &cr, "", 0, out,
+	assert_non_null(sasl_step(AUTH_MECH_CRAM_MD5, 0, &cr, &st, "", 0, out,
 	    sizeof(out), &fail));
-	assert_non_null(sasl_step(AUTH_MECH_CRAM_MD5, 0, &cr, "!!!!", 4, out,
+	assert_non_null(sasl_step(AUTH_MECH_CRAM_MD5, 0, &cr, &st, "!!!!", 4, out,
 	    sizeof(out), &fail));
 	/* output too small: an error, not a truncated digest */
 	assert_non_null(sasl_cram_md5("tim", "x", (const unsigned char *)"c",
@@ -80,20 +81,20 @@ test_plain(void **state)
 	int		 fail;
 
 	(void)state;
-	assert_null(sasl_start(AUTH_MECH_PLAIN, &cr, out, sizeof(out)));
+	assert_null(sasl_start(AUTH_MECH_PLAIN, &cr, &st, out, sizeof(out)));
 	n = decode_after(out, "AUTH PLAIN ", raw, sizeof(raw));
 	assert_int_equal(n, 1 + 15 + 1 + 7);
 	assert_memory_equal(raw, "\0joe@example.com\0s3cr et", n);
 	/* RFC 4616's example encoding */
 	cr.user = "tim";
 	cr.password = "tanstaaftanstaaf";
-	assert_null(sasl_start(AUTH_MECH_PLAIN, &cr, out, sizeof(out)));
+	assert_null(sasl_start(AUTH_MECH_PLAIN, &cr, &st, out, sizeof(out)));
 	assert_string_equal(out, "AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
 	/* nothing is owed after the initial response */
-	assert_non_null(sasl_step(AUTH_MECH_PLAIN, 0, &cr, "", 0, out,
+	assert_non_null(sasl_step(AUTH_MECH_PLAIN, 0, &cr, &st, "", 0, out,
 	    sizeof(out), &fail));
 	/* too small an output buffer */
-	assert_non_null(sasl_start(AUTH_MECH_PLAIN, &cr, out, 20));
+	assert_non_null(sasl_start(AUTH_MECH_PLAIN, &cr, &st, out, 20));
 }
 
 static void
@@ -103,15 +104,15 @@ test_login(void **state)
 	int		 fail;
 
 	(void)state;
-	assert_null(sasl_start(AUTH_MECH_LOGIN, &cr, out, sizeof(out)));
+	assert_null(sasl_start(AUTH_MECH_LOGIN, &cr, &st, out, sizeof(out)));
 	assert_string_equal(out, "AUTH LOGIN");
-	assert_null(sasl_step(AUTH_MECH_LOGIN, 0, &cr, "VXNlcm5hbWU6", 12, out,
+	assert_null(sasl_step(AUTH_MECH_LOGIN, 0, &cr, &st, "VXNlcm5hbWU6", 12, out,
 	    sizeof(out), &fail));
 	assert_string_equal(out, "am9l");
-	assert_null(sasl_step(AUTH_MECH_LOGIN, 1, &cr, "UGFzc3dvcmQ6", 12, out,
+	assert_null(sasl_step(AUTH_MECH_LOGIN, 1, &cr, &st, "UGFzc3dvcmQ6", 12, out,
 	    sizeof(out), &fail));
 	assert_string_equal(out, "cHc=");
-	assert_non_null(sasl_step(AUTH_MECH_LOGIN, 2, &cr, "", 0, out,
+	assert_non_null(sasl_step(AUTH_MECH_LOGIN, 2, &cr, &st, "", 0, out,
 	    sizeof(out), &fail));
 }
 
@@ -125,7 +126,7 @@ test_xoauth2(void **state)
 	int		 fail;
 
 	(void)state;
-	assert_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, out, sizeof(out)));
+	assert_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, &st, out, sizeof(out)));
 	/* Google's documented example */
 	assert_string_equal(out, "AUTH XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLm"
 	    "NvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJo"
@@ -135,19 +136,19 @@ test_xoauth2(void **state)
 	    37);
 	assert_memory_equal(raw + n - 2, "\001\001", 2);
 	/* an error challenge: empty answer, then the 5xx */
-	assert_null(sasl_step(AUTH_MECH_XOAUTH2, 0, &cr,
+	assert_null(sasl_step(AUTH_MECH_XOAUTH2, 0, &cr, &st,
 	    "eyJzdGF0dXMiOiI0MDEifQ==", 24, out, sizeof(out), &fail));
 	assert_string_equal(out, "");
 	assert_int_equal(fail, 1);
 	/* a token that could forge a field separator is refused */
 	cr.token = "abc\001user=evil";
-	assert_non_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, out, sizeof(out)));
+	assert_non_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, &st, out, sizeof(out)));
 	cr.token = "";
-	assert_non_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, out, sizeof(out)));
+	assert_non_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, &st, out, sizeof(out)));
 	cr.token = "abc==";
-	assert_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, out, sizeof(out)));
+	assert_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, &st, out, sizeof(out)));
 	cr.token = "ab=c";
-	assert_non_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, out, sizeof(out)));
+	assert_non_null(sasl_start(AUTH_MECH_XOAUTH2, &cr, &st, out, sizeof(out)));
 }
 
 static void
@@ -165,18 +166,18 @@ test_oauthbearer(void **state)
 	int		 fail;
 
 	(void)state;
-	assert_null(sasl_start(AUTH_MECH_OAUTHBEARER, &cr, out, sizeof(out)));
+	assert_null(sasl_start(AUTH_MECH_OAUTHBEARER, &cr, &st, out, sizeof(out)));
 	n = decode_after(out, "AUTH OAUTHBEARER ", raw, sizeof(raw));
 	assert_int_equal(n, sizeof(want) - 1);
 	assert_memory_equal(raw, want, n);
-	assert_null(sasl_step(AUTH_MECH_OAUTHBEARER, 0, &cr, "", 0, out,
+	assert_null(sasl_step(AUTH_MECH_OAUTHBEARER, 0, &cr, &st, "", 0, out,
 	    sizeof(out), &fail));
 	assert_string_equal(out, "AQ==");
 	assert_int_equal(fail, 1);
 	/* ',' and '=' in the user name are escaped (RFC 5801 saslname) */
 	cr.user = "a,b=c";
 	cr.host = NULL;
-	assert_null(sasl_start(AUTH_MECH_OAUTHBEARER, &cr, out, sizeof(out)));
+	assert_null(sasl_start(AUTH_MECH_OAUTHBEARER, &cr, &st, out, sizeof(out)));
 	n = decode_after(out, "AUTH OAUTHBEARER ", raw, sizeof(raw));
 	assert_true(n > 16);
 	assert_memory_equal(raw, "n,a=a=2Cb=3Dc,\001auth=Bearer ", 27);
@@ -190,18 +191,18 @@ test_refused_inputs(void **state)
 	int		 fail;
 
 	(void)state;
-	assert_non_null(sasl_start(AUTH_MECH_PLAIN, &cr, out, sizeof(out)));
+	assert_non_null(sasl_start(AUTH_MECH_PLAIN, &cr, &st, out, sizeof(out)));
 	cr.password = "pw";
 	cr.user = "jo\ne";
-	assert_non_null(sasl_start(AUTH_MECH_PLAIN, &cr, out, sizeof(out)));
+	assert_non_null(sasl_start(AUTH_MECH_PLAIN, &cr, &st, out, sizeof(out)));
 	cr.user = "";
-	assert_non_null(sasl_start(AUTH_MECH_LOGIN, &cr, out, sizeof(out)));
+	assert_non_null(sasl_start(AUTH_MECH_LOGIN, &cr, &st, out, sizeof(out)));
 	cr.user = "joe";
 	cr.password = NULL;
-	assert_non_null(sasl_start(AUTH_MECH_CRAM_MD5, &cr, out, sizeof(out)));
-	assert_non_null(sasl_start(AUTH_MECH_NONE, &cr, out, sizeof(out)));
-	assert_non_null(sasl_start(AUTH_MECH_MAX, &cr, out, sizeof(out)));
-	assert_non_null(sasl_step(AUTH_MECH_NONE, 0, &cr, "", 0, out,
+	assert_non_null(sasl_start(AUTH_MECH_CRAM_MD5, &cr, &st, out, sizeof(out)));
+	assert_non_null(sasl_start(AUTH_MECH_NONE, &cr, &st, out, sizeof(out)));
+	assert_non_null(sasl_start(AUTH_MECH_MAX, &cr, &st, out, sizeof(out)));
+	assert_non_null(sasl_step(AUTH_MECH_NONE, 0, &cr, &st, "", 0, out,
 	    sizeof(out), &fail));
 }
 
@@ -211,8 +212,8 @@ test_offered(void **state)
 	(void)state;
 	assert_int_equal(sasl_offered(""), 0);
 	assert_int_equal(sasl_offered("PLAIN"), B(PLAIN));
-	assert_int_equal(sasl_offered("login  cram-md5 GSSAPI NTLM"),
-	    B(LOGIN) | B(CRAM_MD5));
+	assert_int_equal(sasl_offered("login  cram-md5 GSSAPI NTLM X-FOO"),
+	    B(LOGIN) | B(CRAM_MD5) | B(GSSAPI) | B(NTLM));
 	assert_int_equal(sasl_offered("CRAM-MD5 LOGIN OAUTHBEARER PLAIN "
 	    "XOAUTH2"), ALL);
 	assert_int_equal(sasl_offered("PLAINX XOAUTH"), 0);
