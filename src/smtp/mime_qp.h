@@ -22,6 +22,11 @@
 /* what mime_qp_headers() adds at most to the header block */
 #define MIME_QP_HDR_EXTRA	64
 
+/* mime_qp_headers() flags */
+#define MIME_HDR_TOP		0x01	/* the message's own header block */
+#define MIME_HDR_SIGNED_OK	0x02	/* its DKIM-Signature does not stop it */
+#define MIME_HDR_BASE64		0x04	/* the body becomes base64 instead */
+
 /*
  * mime_header_end - the length of the header block, its empty line
  * included, in p[0..len); 0 if no empty line is there yet.  A message that
@@ -33,13 +38,15 @@ size_t	mime_header_end(const char *p, size_t len);
  * mime_qp_headers - the header block hdr[0..hlen) (as mime_header_end()
  * measured it) rewritten for a quoted-printable body: every
  * Content-Transfer-Encoding field dropped, and "MIME-Version: 1.0" (if
- * missing, and top is set) and "Content-Transfer-Encoding:
- * quoted-printable" added before the empty line.  top: the message's own
- * header block (else one of a part of a multipart, see mime_walk).  out
- * needs hlen + MIME_QP_HDR_EXTRA octets.  Returns NULL, or why the
- * entity is left as it is (then out is not valid).
+ * missing, and MIME_HDR_TOP is set) and "Content-Transfer-Encoding:
+ * quoted-printable" (base64 with MIME_HDR_BASE64) added before the empty
+ * line.  MIME_HDR_TOP: the message's own header block (else one of a
+ * part of a multipart, see mime_walk); a DKIM-Signature there refuses
+ * it unless MIME_HDR_SIGNED_OK.  out needs hlen + MIME_QP_HDR_EXTRA
+ * octets.  Returns NULL, or why the entity is left as it is (then out is
+ * not valid).
  */
-const char *mime_qp_headers(const char *hdr, size_t hlen, int top,
+const char *mime_qp_headers(const char *hdr, size_t hlen, unsigned flags,
 	    char *out, size_t outmax, size_t *outlen);
 
 struct mime_qp {

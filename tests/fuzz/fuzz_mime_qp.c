@@ -161,7 +161,8 @@ check_headers(const char *hdr, size_t hlen)
 	size_t		 n, n2, cte = 0;
 
 	out = xmalloc(hlen + MIME_QP_HDR_EXTRA);
-	why = mime_qp_headers(hdr, hlen, 1, out, hlen + MIME_QP_HDR_EXTRA, &n);
+	why = mime_qp_headers(hdr, hlen, MIME_HDR_TOP, out,
+	    hlen + MIME_QP_HDR_EXTRA, &n);
 	if (why != NULL) {
 		free(out);
 		return;
@@ -176,7 +177,8 @@ check_headers(const char *hdr, size_t hlen)
 	FUZZ_CHECK(cte >= 1, "no Content-Transfer-Encoding added");
 	/* our own output reads as encoded: never encoded twice */
 	again = xmalloc(n + MIME_QP_HDR_EXTRA);
-	why = mime_qp_headers(out, n, 1, again, n + MIME_QP_HDR_EXTRA, &n2);
+	why = mime_qp_headers(out, n, MIME_HDR_TOP, again,
+	    n + MIME_QP_HDR_EXTRA, &n2);
 	FUZZ_CHECK(why != NULL && strcmp(why, "body already encoded") == 0,
 	    "second rewrite: %s", why != NULL ? why : "accepted");
 	free(again);

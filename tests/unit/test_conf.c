@@ -1231,6 +1231,7 @@ static const char *const all_keys[4][64] = {
 	  "max_recipients",
 	  "banner", "command_timeout", "data_timeout",
 	  "max_sessions_per_client", "bare_newline", "long_lines",
+	  "eight_bit",
 	  "max_session_time", "max_junk_commands", "min_data_rate",
 	  "received_header",
 	  "dkim", "dkim_required", "tls", "tls_cert", "tls_key",
