@@ -45,9 +45,13 @@ mime_8bit_choose(const struct mime_stats *st)
 
 	if (st->high == 0)
 		return MIME_CTE_NONE;
-	/* QP: octets + 2 per escape; base64: 4/3 of the octets */
+	/*
+	 * QP: the octets + 2 per escape; base64: 4/3 of them.  Past one
+	 * escape in six base64 is smaller; QP is kept up to one in four, as
+	 * it leaves the ASCII around the escapes readable
+	 */
 	esc = st->high + st->ctl;
-	if (3 * (st->octets + 2 * esc) > 4 * st->octets)
+	if (4 * esc > st->octets)
 		return MIME_CTE_BASE64;
 	return MIME_CTE_QP;
 }

@@ -34,9 +34,9 @@ struct mime_stats {
 void	mime_stats_add(struct mime_stats *, const char *p, size_t n);
 /*
  * mime_8bit_choose - the encoding for a body with these counts: none
- * without an 8-bit octet; else quoted-printable, unless it would escape
- * so many octets (as "=XX", three for one) that base64 (four for three)
- * is smaller: mostly non-ASCII text or binary data.
+ * without an 8-bit octet; else quoted-printable, unless more than a
+ * quarter of the octets would be escaped (as "=XX", three for one, where
+ * base64 writes four for three): mostly non-ASCII text or binary data.
  */
 enum mime_cte mime_8bit_choose(const struct mime_stats *);
 
