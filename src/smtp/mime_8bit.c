@@ -30,9 +30,10 @@ mime_stats_add(struct mime_stats *st, const char *p, size_t n)
 	st->octets += n;
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)p[i];
-		if (c > 126)
+		if (c > 127)
 			st->high++;
-		else if (c < 32 && c != '\t' && c != '\r' && c != '\n')
+		else if ((c < 32 && c != '\t' && c != '\r' && c != '\n') ||
+		    c == 127)
 			st->ctl++;
 	}
 }

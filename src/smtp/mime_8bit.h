@@ -27,8 +27,8 @@ enum mime_cte {
 /* what a body holds, counted as it streams past */
 struct mime_stats {
 	unsigned long long	 octets;	/* all, CRLFs included */
-	unsigned long long	 high;		/* over 126 */
-	unsigned long long	 ctl;		/* controls but tab, CR, LF; NUL */
+	unsigned long long	 high;		/* over 127: 8-bit */
+	unsigned long long	 ctl;		/* controls but tab, CR, LF; DEL */
 };
 
 void	mime_stats_add(struct mime_stats *, const char *p, size_t n);
