@@ -1,6 +1,8 @@
 /*
  * mime_qp - re-encode a message body as quoted-printable, for a message
- * with lines over 998 octets (long_lines = encode).
+ * with lines over 998 octets (long_lines = encode) or with 8-bit octets
+ * (eight_bit = convert; the header block then may say base64 instead,
+ * see mime_8bit).
  *
  * Contract: pure (no I/O, no allocation), streaming for the body.  The
  * caller finds the header block with mime_header_end(), asks
@@ -8,9 +10,10 @@
  * header block, then passes the body through mime_qp_body() and ends with
  * mime_qp_body_end().  Decoding the result as RFC 2045 6.7 says gives the
  * original body octets back; every output line is at most 76 octets.
- * A multipart or message type, a body already encoded, or (top) a
- * message with a DKIM-Signature of its own is left alone (the reason is
- * returned); the parts of a multipart are found with mime_walk.
+ * A multipart or message type, a body already encoded, or (top, unless
+ * MIME_HDR_SIGNED_OK) a message with a DKIM-Signature of its own is left
+ * alone (the reason is returned); the parts of a multipart are found
+ * with mime_walk.
  */
 #ifndef GW_MIME_QP_H
 #define GW_MIME_QP_H
