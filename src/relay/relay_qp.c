@@ -91,6 +91,8 @@ static int	mp_rewrite(struct spool *, size_t, struct qp_scan *,
 		    struct qp_out *);
 static int	multipart(struct spool *, size_t, enum qp_mode,
 		    struct qp_out *, const char **);
+static int	out_commit(struct qp_out *, struct spool **,
+		    struct dkim_msg **, int *);
 static int	convert(struct spool **, size_t, size_t, struct dkim_msg **,
 		    unsigned, int *, enum qp_mode, const char **);
 
@@ -498,6 +500,25 @@ leaf_cte(struct spool *sp, size_t skip, enum qp_mode mode, char *buf,
 	return 0;
 }
 
+/* the new spool and DKIM state replace the old ones: 1, or -1 */
+static int
+out_commit(struct qp_out *o, struct spool **spp, struct dkim_msg **dmsgp,
+    int *dmsg_full)
+{
+	if (spool_rewind(o->spool) == -1)
+		return -1;
+	spool_free(*spp);
+	*spp = o->spool;
+	o->spool = NULL;
+	if (*dmsgp != NULL || o->dmsg != NULL) {
+		dkim_msg_free(*dmsgp);
+		*dmsgp = o->dmsg;
+		o->dmsg = NULL;
+		*dmsg_full = *o->dmsg_full;
+	}
+	return 1;
+}
+
 /* the rewrite for both jobs: see relay_qp_encode and relay_qp_8bit */
 static int
 convert(struct spool **spp, size_t skip, size_t memthresh,
@@ -565,18 +586,7 @@ convert(struct spool **spp, size_t skip, size_t memthresh,
 	    encode_body(*spp, buf + skip + hlen, have - skip - hlen, cte,
 	    &o) == -1)
 		goto done;
-	if (spool_rewind(o.spool) == -1)
-		goto done;
-	spool_free(*spp);
-	*spp = o.spool;
-	o.spool = NULL;
-	if (*dmsgp != NULL || o.dmsg != NULL) {
-		dkim_msg_free(*dmsgp);
-		*dmsgp = o.dmsg;
-		o.dmsg = NULL;
-		*dmsg_full = full;
-	}
-	rc = 1;
+	rc = out_commit(&o, spp, dmsgp, dmsg_full);
 done:
 	if (rc != 1 && spool_rewind(*spp) == -1)
 		rc = -1;
