@@ -18,13 +18,18 @@
  *   RFC 2046 forbids encoding the first, and the second would decode to
  *   its encoded form.
  *
- * Where the upstream is not known when the message is taken
- * (delivery = queue: the signature is made at acceptance), an 8-bit
- * message is converted at acceptance, whatever upstream delivers it: the
- * result is valid for every upstream and the signature stays good.
+ * delivery = queue: the upstream is known only at delivery, and the
+ * DKIM signature is made at acceptance.  A message a [dkim] key may sign
+ * is converted at acceptance, whatever upstream delivers it, so that the
+ * signature covers what any upstream gets; any other one is stored as
+ * it came and converted at delivery if that upstream lacks 8BITMIME
+ * (relay_8bit_file).  What the first conversion left 8-bit cannot be
+ * converted, so the second never touches a signed message.
  */
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #include "conf/conf.h"
 #include "relay/relay_local.h"
@@ -37,11 +42,23 @@
 #include "util/log.h"
 
 static int	spool_8bit(struct spool *, size_t);
+static int	convert_logged(uint64_t, struct spool **, size_t,
+		    struct dkim_msg **, unsigned, int *);
+static int	upstream_8bit(const struct smtp_client *);
+static struct spool *file_spool(int);
+
+/* the upstream announced 8BITMIME */
+static int
+upstream_8bit(const struct smtp_client *c)
+{
+	return (smtp_client_ext(c)->flags & SMTP_EXT_8BITMIME) != 0;
+}
 
 /*
  * relay_8bit_may - might this session's message have to be converted?
  * Not under eight_bit = pass, nor for an upstream that announced
- * 8BITMIME; yes when the upstream is not known yet (queue).
+ * 8BITMIME; queued, when a key may sign it (r->dmsg: the signature is
+ * made now, the upstream known later).
  */
 int
 relay_8bit_may(const struct relay *r)
@@ -50,10 +67,11 @@ relay_8bit_may(const struct relay *r)
 
 	if (r->l->eight_bit != EIGHT_BIT_CONVERT)
 		return 0;
-	if (r->l->delivery == DELIVERY_QUEUE || r->tx == NULL ||
-	    (c = uptx_client(r->tx)) == NULL)
+	if (r->l->delivery == DELIVERY_QUEUE)
+		return r->dmsg != NULL;
+	if (r->tx == NULL || (c = uptx_client(r->tx)) == NULL)
 		return 1;
-	return !(smtp_client_ext(c)->flags & SMTP_EXT_8BITMIME);
+	return !upstream_8bit(c);
 }
 
 /* an octet over 127 after the first skip octets; -1 on a read error */
@@ -81,6 +99,27 @@ spool_8bit(struct spool *sp, size_t skip)
 	return found;
 }
 
+/* relay_qp_8bit and its log line: 1 converted, 0 not, -1 error */
+static int
+convert_logged(uint64_t id, struct spool **spp, size_t skip,
+    struct dkim_msg **dmsgp, unsigned canons, int *dmsg_full)
+{
+	const char	*why;
+	int		 rc;
+
+	rc = relay_qp_8bit(spp, skip, SPOOL_MEM_THRESHOLD, dmsgp, canons,
+	    dmsg_full, &why);
+	if (rc == 1)
+		log_info("%016" PRIx64 " 8-bit body converted to 7 bits "
+		    "(the upstream lacks 8BITMIME or is not known yet)", id);
+	else if (rc == 0)
+		log_info("%016" PRIx64 " 8-bit octets passed as they are "
+		    "(not converted: %s)", id, why);
+	else
+		log_warnx("%016" PRIx64 " 8-bit conversion: spool failure", id);
+	return rc;
+}
+
 /*
  * relay_8bit - at the end of DATA, with the message spooled: converted
  * when it has to be.  A message that cannot be converted goes on as it
@@ -89,24 +128,68 @@ spool_8bit(struct spool *sp, size_t skip)
 int
 relay_8bit(struct relay *r)
 {
-	const char	*why;
-	int		 rc;
+	int	 rc;
 
 	if (!relay_8bit_may(r))
 		return 0;
 	if ((rc = spool_8bit(r->spool, r->recvlen)) != 1)
 		return rc;
-	rc = relay_qp_8bit(&r->spool, r->recvlen, SPOOL_MEM_THRESHOLD,
-	    &r->dmsg, r->dmsg != NULL ? signers_body_canons(r->env->signers,
-	    r->l) : 0, &r->dmsg_full, &why);
-	if (rc == 1)
-		log_info("%016" PRIx64 " 8-bit body converted to 7 bits "
-		    "(the upstream lacks 8BITMIME or is not known yet)", r->id);
-	else if (rc == 0)
-		log_info("%016" PRIx64 " 8-bit octets passed as they are "
-		    "(not converted: %s)", r->id, why);
-	else
-		log_warnx("%016" PRIx64 " 8-bit conversion: spool failure",
-		    r->id);
+	rc = convert_logged(r->id, &r->spool, r->recvlen, &r->dmsg,
+	    r->dmsg != NULL ? signers_body_canons(r->env->signers, r->l) : 0,
+	    &r->dmsg_full);
 	return rc == -1 ? -1 : 0;
+}
+
+/* the stored message copied into a spool (the queue's file, on the loop) */
+static struct spool *
+file_spool(int fd)
+{
+	struct spool	*sp;
+	struct stat	 st;
+	char		 buf[8192];
+	ssize_t		 n;
+
+	if (fstat(fd, &st) == -1 || lseek(fd, 0, SEEK_SET) == -1 ||
+	    (sp = spool_new(SPOOL_MEM_THRESHOLD,
+	    (unsigned long long)st.st_size + 1, NULL)) == NULL)
+		return NULL;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (spool_write(sp, buf, (size_t)n) == -1)
+			break;
+	if (n != 0 || spool_rewind(sp) == -1) {
+		spool_free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+/*
+ * relay_8bit_file - a queued message (fd, read from its start) about to
+ * go to upstream c for listener l: *out the converted message when it
+ * has to be, else NULL (send the file; fd is back at its start).  0, or
+ * -1 on a read or spool failure (the delivery is deferred).
+ */
+int
+relay_8bit_file(uint64_t id, int fd, const struct conf_listener *l,
+    const struct smtp_client *c, struct spool **out)
+{
+	struct dkim_msg	*dmsg = NULL;
+	struct spool	*sp;
+	int		 full = 0, rc;
+
+	*out = NULL;
+	if (l == NULL || l->eight_bit != EIGHT_BIT_CONVERT ||
+	    upstream_8bit(c))
+		return 0;
+	if ((sp = file_spool(fd)) == NULL)
+		return -1;
+	if ((rc = spool_8bit(sp, 0)) == 1 &&
+	    (rc = convert_logged(id, &sp, 0, &dmsg, 0, &full)) == 1) {
+		*out = sp;
+		return 0;
+	}
+	spool_free(sp);
+	if (rc == -1 || lseek(fd, 0, SEEK_SET) == -1)
+		return -1;
+	return 0;
 }

@@ -8,7 +8,9 @@ Python's email package decodes every part to the very text sent.  With
 DKIM the signature, made after the conversion, verifies with dkimpy and
 Mail::DKIM.  An upstream that offers 8BITMIME gets the message as it
 was; so does any upstream under eight_bit = pass.  Under delivery =
-queue the message is converted when it is taken."""
+queue a message a DKIM key signs is converted when it is taken (the
+upstream is not known yet), any other one at delivery, for an upstream
+without 8BITMIME only."""
 
 import email
 import email.policy
@@ -201,10 +203,11 @@ def test_pass_and_seven_bit_untouched():
 
 
 @gwtest.timeout(120)
-def test_queue_converted_at_acceptance():
+def test_queue_signed_converted_at_acceptance():
     """delivery = queue: the upstream is not known when the message is
-    taken and signed, so an 8-bit message is converted then; an upstream
-    with 8BITMIME gets the converted message, signature good."""
+    taken and signed, so an 8-bit message a key signs is converted then;
+    an upstream with 8BITMIME gets the converted message, signature
+    good."""
     key("rsa-8b")
     qdir = os.path.join(newdir("queue"), "q")
     up = Upstream("starttls")
@@ -218,6 +221,29 @@ def test_queue_converted_at_acceptance():
     check_part(parse(data), parse(msg), "quoted-printable", "queued")
     check_verifies(data, records_of(("s1", "example.com", "rsa-8b")),
                    what="queued message")
+
+
+
+@gwtest.timeout(120)
+def test_queue_unsigned_converted_at_delivery():
+    """delivery = queue without DKIM: stored as it came; converted at
+    delivery for an upstream without 8BITMIME only."""
+    msg = plain(RUSSIAN)
+    for extra, converted in ((NO8, True), ([], False)):
+        qdir = os.path.join(newdir("queue"), "q")
+        up = Upstream("starttls", extra=extra)
+        gw = Gateway(up, gateway={"queue_dir": qdir, "queue_retry": "1s"},
+                     listener={"delivery": "queue"})
+        send(gw, msg)
+        data = up.wait_messages(1, timeout=15)[0].data
+        if not converted:
+            check_same_bytes(data, msg, "to an upstream with 8BITMIME")
+            continue
+        check_7bit(data, "converted at delivery")
+        check_part(parse(data), parse(msg), "base64", "at delivery")
+        check_no_body_param(up)
+        check(gw.wait_log(r"8-bit body converted to 7 bits"),
+              "no log line for the conversion at delivery")
 
 
 if __name__ == "__main__":
