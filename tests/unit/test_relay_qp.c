@@ -258,6 +258,52 @@ test_8bit_left_alone(void **state)
 	    "multipart, no part that can be re-encoded");
 }
 
+/*
+ * Both steps as srv_data_end runs them: long lines first (that part
+ * becomes quoted-printable), then 8-bit (the part left 8-bit becomes
+ * base64; the one already encoded is not touched again).
+ */
+static void
+test_long_then_8bit(void **state)
+{
+	struct spool	*sp;
+	struct dkim_msg	*dmsg = NULL;
+	const char	*why;
+	char		 msg[4096], want[8192], *got;
+	size_t		 len;
+	int		 full = 0;
+
+	(void)state;
+	snprintf(msg, sizeof(msg),
+	    "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+	    "--o\r\nContent-Type: text/html\r\n\r\n%s\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n\r\n"
+	    "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "
+	    "\xd0\xbc\xd0\xb8\xd1\x80\r\n--o--\r\n", longline);
+	snprintf(want, sizeof(want),
+	    "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+	    "--o\r\nContent-Type: text/html\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	qp_longline(want, sizeof(want));
+	strcat(want, "--o\r\nContent-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "0J/RgNC40LLQtdGCINC80LjRgA==\r\n--o--\r\n");
+	sp = spooled("", msg, 1 << 20);
+	assert_int_equal(relay_qp_encode(&sp, 0, 1 << 20, &dmsg, 0, &full,
+	    &why), 1);
+	assert_int_equal(relay_qp_8bit(&sp, 0, 1 << 20, &dmsg, 0, &full,
+	    &why), 1);
+	got = contents(sp, &len);
+	if (strcmp(got, want) != 0)
+		fail_msg("got\n%s\nwant\n%s", got, want);
+	free(got);
+	/* nothing 8-bit is left: a third pass changes nothing */
+	assert_int_equal(relay_qp_8bit(&sp, 0, 1 << 20, &dmsg, 0, &full,
+	    &why), 0);
+	assert_string_equal(why, "multipart, no part that can be re-encoded");
+	spool_free(sp);
+}
+
 int
 main(void)
 {
@@ -269,6 +315,7 @@ main(void)
 		cmocka_unit_test(test_8bit_base64),
 		cmocka_unit_test(test_8bit_multipart),
 		cmocka_unit_test(test_8bit_left_alone),
+		cmocka_unit_test(test_long_then_8bit),
 	};
 
 	memset(longline, 'a', sizeof(longline) - 1);
