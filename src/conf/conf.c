@@ -47,6 +47,7 @@ _Static_assert(sizeof(enum bare_newline) == sizeof(int),
     "enum bare_newline size");
 _Static_assert(sizeof(enum long_lines) == sizeof(int),
     "enum long_lines size");
+_Static_assert(sizeof(enum eight_bit) == sizeof(int), "enum eight_bit size");
 _Static_assert(sizeof(enum crl_check) == sizeof(int), "enum crl_check size");
 _Static_assert(sizeof(enum ocsp_mode) == sizeof(int), "enum ocsp_mode size");
 _Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode size");

@@ -56,6 +56,12 @@ enum long_lines {
 	LONG_LINES_ENCODE		/* body re-encoded quoted-printable */
 };
 
+/* 8-bit body octets for an upstream without 8BITMIME (RFC 6152) */
+enum eight_bit {
+	EIGHT_BIT_CONVERT = 0,		/* 8-bit parts re-encoded (default) */
+	EIGHT_BIT_PASS			/* sent as they are */
+};
+
 enum bare_newline {
 	BARE_NEWLINE_REJECT = 0,	/* 550 5.6.0, message refused (default) */
 	BARE_NEWLINE_NORMALIZE		/* bare CR or LF becomes CRLF */
@@ -322,6 +328,7 @@ struct conf_listener {
 	unsigned	 max_sessions_per_client; /* default 50 */
 	enum bare_newline bare_newline;		/* default reject */
 	enum long_lines	 long_lines;		/* default pass */
+	enum eight_bit	 eight_bit;		/* default convert */
 	unsigned	 max_session_time;	/* seconds, default 3600 */
 	unsigned	 max_junk_commands;	/* default 100 */
 	unsigned	 min_data_rate;		/* octets/s, default 500, 0 off */

@@ -119,6 +119,11 @@ static const struct conf_word words_long_lines[] = {
 	{ "encode", LONG_LINES_ENCODE },
 	{ NULL, 0 }
 };
+static const struct conf_word words_eight_bit[] = {
+	{ "convert", EIGHT_BIT_CONVERT },
+	{ "pass", EIGHT_BIT_PASS },
+	{ NULL, 0 }
+};
 static const struct conf_word words_proxy_protocol[] = {
 	{ "no", PROXY_PROTOCOL_NO },
 	{ "v1", PROXY_PROTOCOL_V1 },
@@ -237,6 +242,8 @@ static const struct conf_key keytab[] = {
 	    LS(bare_newline), words_bare_newline, 0 },
 	{ SEC_LISTENER, "long_lines", KT_ENUM, "pass", DERIVE_NONE, 0, 0,
 	    LS(long_lines), words_long_lines, 0 },
+	{ SEC_LISTENER, "eight_bit", KT_ENUM, "convert", DERIVE_NONE, 0, 0,
+	    LS(eight_bit), words_eight_bit, 0 },
 	{ SEC_LISTENER, "max_session_time", KT_DURATION, "1h", DERIVE_NONE,
 	    1, 86400, LS(max_session_time), NULL, 0 },
 	{ SEC_LISTENER, "max_junk_commands", KT_UINT, "100", DERIVE_NONE,

@@ -45,8 +45,6 @@
 #include "util/log.h"
 #include "util/str.h"
 
-/* messages up to this size stay in memory while they wait */
-#define SPOOL_MEM_THRESHOLD	(256 * 1024)
 /* room for our Received: line beyond max_message_size */
 #define RECEIVED_MAX		1024
 /* docs/replies.md lists these */
@@ -949,7 +947,8 @@ srv_data_end(void *arg)
 		    uptx_lost(r->tx) : FAIL_CLOSED);
 		return;
 	}
-	if (spool_rewind(r->spool) == -1 || relay_long_lines(r) == -1) {
+	if (spool_rewind(r->spool) == -1 || relay_long_lines(r) == -1 ||
+	    relay_8bit(r) == -1) {
 		relay_tx_reply(r, 451, "4.3.0", "Temporary spool failure",
 		    MX_CLASS_SPOOL);
 		return;

@@ -42,7 +42,7 @@ uptx_path_args(unsigned flags, const struct smtp_path *path, int rcpt,
 		p = &path->params[i];
 		if (str_ieq(p->keyword, "SIZE") && !(flags & SMTP_EXT_SIZE))
 			continue;
-		/* 8BITMIME bodies are passed through unchanged: no downgrade */
+		/* never to an upstream without 8BITMIME (relay_8bit converts) */
 		if (str_ieq(p->keyword, "BODY") && !(flags & SMTP_EXT_8BITMIME))
 			continue;
 		if (str_ieq(p->keyword, "SMTPUTF8") &&

@@ -90,6 +90,10 @@ reply to its QUIT is delayed is a "QUIT_CUT" event.
 fault after the first message, where the gateway must not retry).
 Count connections as the distinct "peer" values of the EHLO events.
 
+--no-8bitmime leaves 8BITMIME out of the EHLO reply, as old servers do
+(aiosmtpd announces it with decode_data off); the stored message shows
+whether the client sent 8-bit octets anyway.
+
 --bare-replies answers as aiosmtpd and Exim do, without enhanced status
 codes: "250 OK" to MAIL, RCPT and the end of DATA (use --reject with a
 reply such as "550 no such user here" for refusals).
@@ -202,6 +206,7 @@ class Handler:
         self.pop_user = None
         self.pop_window = 60
         self.dsn = False		# --dsn: advertise and accept DSN
+        self.no_8bitmime = False	# --no-8bitmime: not announced
         self.bare = False		# --bare-replies: no enhanced codes
         self.store_delay = 0		# --store-delay: stored, answered late
         self.idle_close_reply = None	# --idle-close-reply
@@ -357,6 +362,8 @@ class Handler:
             server.command_size_limits["MAIL"] += 100
             server.command_size_limits["RCPT"] = (server.command_size_limit
                                                   + 500)
+        if self.no_8bitmime:
+            responses = [r for r in responses if r[4:] != "8BITMIME"]
         return responses[:-1] + extra + responses[-1:]
 
     async def handle_HELO(self, server, session, envelope, hostname):
@@ -541,6 +548,8 @@ def parse_args(argv):
     p.add_argument("--pop-user", default="", help="the login to look for")
     p.add_argument("--pop-window", type=int, default=60,
                    help="seconds a POP3 login allows relaying")
+    p.add_argument("--no-8bitmime", action="store_true",
+                   help="leave 8BITMIME out of the EHLO reply")
     p.add_argument("--dsn", action="store_true",
                    help="advertise DSN, accept and record RET, ENVID, "
                         "NOTIFY and ORCPT")
@@ -731,6 +740,7 @@ async def serve(args):
     handler.pop_user = args.pop_user
     handler.pop_window = args.pop_window
     handler.dsn = args.dsn
+    handler.no_8bitmime = args.no_8bitmime
     handler.bare = args.bare_replies
     handler.store_delay = args.store_delay
     handler.idle_close_reply = args.idle_close_reply
