@@ -421,7 +421,9 @@ http_line(struct proxyhs *h, const char *l, size_t n, enum gw_fail *cls,
 		h->state = PHS_HTTP_HEADERS;
 		return PROXYHS_MORE;
 	}
-	return phs_fail(h, cls, h->status == 407 ? FAIL_PROXY_AUTH :
+	/* tinyproxy answers wrong Basic credentials with 401, not 407 */
+	return phs_fail(h, cls, h->status == 407 || h->status == 401 ?
+	    FAIL_PROXY_AUTH :
 	    FAIL_PROXY_REFUSED, why, wlen, "HTTP proxy answered CONNECT %s%s%s:%u "
 	    "with %d%s%s", strchr(h->host, ':') ? "[" : "", h->host,
 	    strchr(h->host, ':') ? "]" : "", h->port, h->status,

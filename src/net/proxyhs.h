@@ -13,7 +13,7 @@
  *   PROXYHS_DONE  the tunnel is open; the first *used octets were the
  *                 proxy's, anything after them is the destination's;
  *   PROXYHS_FAIL  *cls and why say why: FAIL_PROXY_AUTH (no acceptable
- *                 method, login refused, HTTP 407), FAIL_PROXY_REFUSED
+ *                 method, login refused, HTTP 407 or 401), FAIL_PROXY_REFUSED
  *                 (SOCKS reply code other than 0, HTTP status other than
  *                 2xx), FAIL_PROTOCOL (not the protocol at all).
  * Every reply is bounded: SOCKS5 by its own lengths, HTTP by

@@ -277,6 +277,7 @@ test_http_failures(void **state)
 		{ "HTTP/1.0 403 Access violation\r\n", FAIL_PROXY_REFUSED,
 		    "CONNECT h:25 with 403 Access violation" },
 		{ "HTTP/1.1 502\r\n", FAIL_PROXY_REFUSED, "with 502" },
+		{ "HTTP/1.1 401 Unauthorized\r\n", FAIL_PROXY_AUTH, "401" },
 		{ "HTTP/1.1 101 Switching\r\n", FAIL_PROXY_REFUSED, "101" },
 		{ "SSH-2.0-OpenSSH\r\n", FAIL_PROTOCOL, "status line" },
 		{ "HTTP/1.1 2000 OK\r\n", FAIL_PROTOCOL, "status line" },
