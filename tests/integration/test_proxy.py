@@ -164,6 +164,31 @@ def test_proxy_unreachable():
                       % port), "no reason in the log")
 
 
+def test_proxy_failure_fails_over():
+    """A proxy failure is an outage of that path: the next upstream of
+    the list gets the message (here b, reached directly)."""
+    from test_failover import failovers, up_conf
+    a = Upstream("starttls")
+    b = Upstream("starttls")
+    px = TinyProxy([gwtest.free_port()])	# refuses a's port: 403
+    port = gwtest.free_port()
+    conf_a = up_conf(a.port)
+    conf_a["proxy"] = px.url()
+    gw = Gateway(text=gwtest.ini([
+        ("gateway", {"hostname": "gw.test", "log_level": "debug"}),
+        ("listener test", {"listen": "127.0.0.1:%d" % port,
+                           "allow": "127.0.0.0/8", "upstream": "a, b"}),
+        ("upstream a", conf_a), ("upstream b", up_conf(b.port))]),
+        port=port)
+    replies = send_one(gw, "failover")
+    check_reply(replies[-1], 250, what="end of DATA")
+    check(len(b.wait_messages(1)) == 1 and not a.messages(),
+          "want the message at b only")
+    f = failovers(gw)
+    check(f == [("a", "proxy-refused", "b")],
+          "want one failover a -> b class proxy-refused, got %r", f)
+
+
 def test_config_refused():
     """Bad proxy values name file:line:key; -t refuses them."""
     up = Upstream("starttls")
