@@ -49,6 +49,8 @@ static int	field_ok(const char *, size_t);
 static enum proxyhs_result s5_input(struct proxyhs *, const unsigned char *,
 		    size_t, size_t *, struct proxyhs_out *, enum gw_fail *,
 		    char *, size_t);
+static enum proxyhs_result s5_reply(struct proxyhs *, const unsigned char *,
+		    size_t, size_t *, enum gw_fail *, char *, size_t);
 static enum proxyhs_result http_input(struct proxyhs *, const unsigned char *,
 		    size_t, size_t *, enum gw_fail *, char *, size_t);
 static enum proxyhs_result http_line(struct proxyhs *, const char *, size_t,
@@ -267,8 +269,6 @@ static enum proxyhs_result
 s5_input(struct proxyhs *h, const unsigned char *in, size_t len, size_t *used,
     struct proxyhs_out *out, enum gw_fail *cls, char *why, size_t wlen)
 {
-	size_t	 need;
-
 	if (len < 2)
 		return PROXYHS_MORE;
 	switch (h->state) {
@@ -311,9 +311,17 @@ s5_input(struct proxyhs *h, const unsigned char *in, size_t len, size_t *used,
 		(void)s5_connect(h, out);
 		return PROXYHS_MORE;
 	default:
-		break;
+		return s5_reply(h, in, len, used, cls, why, wlen);
 	}
-	/* VER REP RSV ATYP BND.ADDR BND.PORT */
+}
+
+/* the CONNECT reply: VER REP RSV ATYP BND.ADDR BND.PORT */
+static enum proxyhs_result
+s5_reply(struct proxyhs *h, const unsigned char *in, size_t len, size_t *used,
+    enum gw_fail *cls, char *why, size_t wlen)
+{
+	size_t	 need;
+
 	if (in[0] != S5_VER)
 		return phs_fail(h, cls, FAIL_PROTOCOL, why, wlen,
 		    "bad SOCKS5 reply (version %u)", in[0]);
