@@ -33,13 +33,13 @@ def secret_file(secret):
     return path
 
 
-def proxy_gateway(up, url, secret=None, **more):
+def proxy_gateway(up, url, secret=None, start=True, **more):
     """A gateway whose upstream "up" is the name localhost (resolved by
     the proxy, checked against the certificate) reached through url."""
     conf = {"host": "localhost", "tls_name": None, "proxy": url,
             "proxy_password_file": secret_file(secret) if secret else None}
     conf.update(more)
-    return Gateway(up, upstream_conf=conf)
+    return Gateway(up, upstream_conf=conf, start=start)
 
 
 def send_one(gw, subject="via proxy"):
@@ -162,6 +162,53 @@ def test_proxy_unreachable():
     check_failed(gw, "proxy-connect", "4.4.1", up)
     check(gw.wait_log(r"cannot connect to proxy socks5://127\.0\.0\.1:%d"
                       % port), "no reason in the log")
+
+
+def test_socks5_implicit_tls():
+    # implicit TLS: the handshake starts right after the tunnel opens
+    up = Upstream("implicit")
+    px = Dante([up.port])
+    gw = proxy_gateway(up, px.url(), tls="implicit")
+    check_delivered(up, gw, px)
+
+
+def test_handshake_timeout():
+    """A proxy that takes the connection and never answers: the handshake
+    is bounded by connect_timeout (timeout), the client gets its 451."""
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)		# the kernel accepts; nobody answers
+    try:
+        up = Upstream("starttls")
+        gw = proxy_gateway(up, "http://127.0.0.1:%d"
+                           % silent.getsockname()[1],
+                           connect_timeout="2s")
+        check_failed(gw, "timeout", "4.4.2", up)
+        check(gw.wait_log(r"no tunnel to localhost:%d from proxy "
+                          r"http://127\.0\.0\.1:%d within 2s"
+                          % (up.port, silent.getsockname()[1])),
+              "no reason in the log")
+    finally:
+        silent.close()
+
+
+def test_probe_through_proxy():
+    """smtpgate probe opens its connection the same way."""
+    up = Upstream("starttls")
+    px = TinyProxy([up.port])
+    gw = proxy_gateway(up, px.url(), start=False)
+    gw._write(gwtest.free_port())
+    r = gwtest.subprocess.run([gwtest.BIN, "probe", "-c", gw.path, "up"],
+                              capture_output=True, text=True, timeout=60,
+                              stdin=gwtest.subprocess.DEVNULL)
+    check(r.returncode == 0, "probe exit %d:\n%s%s", r.returncode, r.stdout,
+          r.stderr)
+    check("via=%s" % px.url() in r.stdout + r.stderr,
+          "the probe does not say it used the proxy:\n%s%s", r.stdout,
+          r.stderr)
+    check(re.search(r"CONNECT localhost:%d" % up.port, px.log()),
+          "tinyproxy saw no CONNECT:\n%s", px.log())
 
 
 def test_proxy_failure_fails_over():
