@@ -17,7 +17,8 @@
 # installed as "No configuration", and no Postfix mail system is left
 # running or enabled) and stunnel4 (the TLS peer to compare against).
 #
-# Dovecot (POP-before-SMTP tests), HAProxy (PROXY protocol tests) and
+# Dovecot (POP-before-SMTP tests), HAProxy (PROXY protocol tests),
+# dante-server and tinyproxy (SOCKS5 and HTTP CONNECT proxy tests) and
 # Prometheus (promtool, and one private scrape in test_metrics) are only
 # ever run by the tests, as private instances from temporary
 # directories: the packages' own services are kept from starting while
@@ -39,7 +40,7 @@ build_pkgs=(
 	ca-certificates
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
-	dovecot-core dovecot-pop3d haproxy
+	dovecot-core dovecot-pop3d haproxy dante-server tinyproxy
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 	mandoc systemd
 	prometheus
@@ -104,19 +105,22 @@ no_mail_service() {
 	fi
 }
 
-# no_test_services - after installing: the system Dovecot and HAProxy
-# stay disabled
+# no_test_services - after installing: the system Dovecot, HAProxy,
+# danted and tinyproxy stay disabled
 no_test_services() {
 	local now=()
 	[ -d /run/systemd/system ] && now=(--now)
 	if command -v systemctl >/dev/null; then
 		"${sudo[@]}" systemctl disable "${now[@]}" dovecot.service \
 		    dovecot.socket haproxy.service prometheus.service \
-		    >/dev/null 2>&1 || true
+		    danted.service tinyproxy.service >/dev/null 2>&1 || true
 	elif command -v update-rc.d >/dev/null; then
 		"${sudo[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d haproxy disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d prometheus disable >/dev/null 2>&1 ||
+		    true
+		"${sudo[@]}" update-rc.d danted disable >/dev/null 2>&1 || true
+		"${sudo[@]}" update-rc.d tinyproxy disable >/dev/null 2>&1 ||
 		    true
 	fi
 }

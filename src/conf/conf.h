@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include "util/addr.h"
+#include "util/proxyurl.h"
 #include "util/ratelimit.h"
 
 #define CONF_NAME_MAX		64
@@ -229,6 +230,8 @@ struct conf_upstream {
 	enum pop_tls_mode pop_tls;		/* default implicit */
 	unsigned	 pop_timeout;		/* seconds, default 30 */
 	unsigned	 pop_interval;		/* seconds, default 0: every time */
+	struct proxy_url proxy;			/* default none (util/proxyurl.h) */
+	char		 proxy_password_file[PATH_MAX];	/* with a proxy user */
 	int		 line;			/* line of the section header */
 };
 
@@ -382,10 +385,10 @@ struct conf_path {
 	enum conf_path_kind kind;
 };
 /*
- * per upstream: 7 TLS files and directories, 3 secret files, a command;
+ * per upstream: 7 TLS files and directories, 4 secret files, a command;
  * per listener: certificate, key, client CA file, CRL file and directory
  */
-#define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 11 + CONF_MAX_LISTENERS * 5 + \
+#define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 12 + CONF_MAX_LISTENERS * 5 + \
 			    CONF_MAX_DKIM)
 
 struct gw_conf {

@@ -413,6 +413,10 @@ static const struct conf_key keytab[] = {
 	    1, 300, UP(pop_timeout), NULL, 0 },
 	{ SEC_UPSTREAM, "pop_interval", KT_DURATION, "0s", DERIVE_NONE,
 	    0, 3600, UP(pop_interval), NULL, 0 },
+	{ SEC_UPSTREAM, "proxy", KT_PROXY, "", DERIVE_NONE, 0, 0,
+	    UP(proxy), NULL, 1 },
+	{ SEC_UPSTREAM, "proxy_password_file", KT_SECRET, "", DERIVE_NONE,
+	    0, 0, UP(proxy_password_file), NULL, 1 },
 
 	{ SEC_DKIM, "domain", KT_DOMAIN, NULL, DERIVE_NONE, 0, 0,
 	    DK(domain), NULL, 0 },

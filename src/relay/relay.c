@@ -26,6 +26,7 @@
 #include "conf/conf.h"
 #include "pop/pop3_client.h"
 #include "dkim/dkim.h"
+#include "net/proxyhs.h"
 #include "obs/metrics.h"
 #include "relay/relay.h"
 #include "relay/relay_local.h"
@@ -508,6 +509,7 @@ relay_pop_start(struct relay *r)
 	struct timespec			 now, last;
 	struct uprt			*u = relay_uprt(r);
 	char				 secret[POP3_SECRET_MAX + 1], why[256];
+	char				 ppass[PROXYHS_SECRET_MAX];
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	/* kept across reloads (uprt.c says why) */
@@ -531,7 +533,23 @@ relay_pop_start(struct relay *r)
 		relay_pop_fail(r, FAIL_INTERNAL);
 		return 0;
 	}
+	/* the POP server is reached through the upstream's proxy too */
+	ppass[0] = '\0';
+	if (r->up->proxy_password_file[0] != '\0' &&
+	    secret_read_file(r->up->proxy_password_file, ppass, sizeof(ppass),
+	    why, sizeof(why)) == -1) {
+		explicit_bzero(secret, sizeof(secret));
+		explicit_bzero(ppass, sizeof(ppass));
+		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+		    "failed class=%s: proxy_password_file: %s", r->id,
+		    r->up->pop_server.host, r->up->pop_server.port,
+		    fail_name(FAIL_INTERNAL), why);
+		relay_pop_fail(r, FAIL_INTERNAL);
+		return 0;
+	}
 	memset(&p, 0, sizeof(p));
+	p.proxy = &r->up->proxy;
+	p.proxy_password = ppass;
 	p.base = r->env->base;
 	p.dns = r->env->dns;
 	p.host = r->up->pop_server.host;
@@ -547,6 +565,7 @@ relay_pop_start(struct relay *r)
 	    r->id, p.host, p.port, pop3_tls_name(p.tls));
 	r->pop = pop3_client_new(&p, relay_pop_done, r);
 	explicit_bzero(secret, sizeof(secret));
+	explicit_bzero(ppass, sizeof(ppass));
 	if (r->pop == NULL) {
 		/* ENOMEM, or a user name or password unfit for a command line */
 		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
