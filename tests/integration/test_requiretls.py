@@ -21,6 +21,7 @@ on a TLS listener and over plaintext.
 import email
 import email.policy
 import os
+import smtplib
 import ssl
 import sys
 import time
@@ -110,6 +111,53 @@ def test_upstream_without_requiretls_refused():
           "want only the plain message stored: %r", m)
     check(gw.wait_log(r"mail refused by=gateway .*5\.7\.30"),
           "no refusal line:\n%s" % gw.log())
+
+
+def test_pipelined_and_smtplib():
+    """A pipelined batch behind a refused MAIL REQUIRETLS is refused in
+    order and sends nothing; Python's smtplib (a real client) over
+    STARTTLS with mail_options=["REQUIRETLS"] gets the refusal as an
+    exception, and delivers when the upstream offers it."""
+    up = Upstream("starttls", extra=["--dsn"])	# no REQUIRETLS
+    gw = Gateway(up, listener=tls_listener())
+    with gw.client() as c:
+        c.start()
+        starttls(c)
+        # connection opened first, so the batch meets a ready upstream
+        check_reply(c.cmd("NOOP"), 250, what="NOOP")
+        c.send(("MAIL FROM:<%s> REQUIRETLS\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                % (SENDER, RCPT)).encode())
+        r = c.replies(3)
+        check_reply(r[0], 550, "5.7.30", what="pipelined MAIL")
+        check(r[1].code // 100 == 5 and r[2].code // 100 == 5,
+              "RCPT and DATA behind a refused MAIL: %r", r)
+        c.cmd("QUIT")
+    check(mail_args(up) == [], "a MAIL reached the upstream: %r",
+          mail_args(up))
+    ctx = ssl.create_default_context(cafile=pki()["ca-bundle"])
+
+    def smtplib_send(gw, subject):
+        with smtplib.SMTP("127.0.0.1", gw.port, local_hostname="client.test",
+                          timeout=gwtest.REPLY_TIMEOUT) as s:
+            s.starttls(context=ctx)
+            s.ehlo()
+            check(s.has_extn("requiretls"), "smtplib: not offered: %r",
+                  s.esmtp_features)
+            s.sendmail(SENDER, [RCPT], sample_message(subject),
+                       mail_options=["REQUIRETLS"])
+    try:
+        smtplib_send(gw, "smtplib refused")
+        check(False, "smtplib: no refusal")
+    except smtplib.SMTPSenderRefused as e:
+        check(e.smtp_code == 550 and e.smtp_error.startswith(b"5.7.30"),
+              "smtplib: %r", e)
+    gw.stop()
+    up2 = Upstream("starttls", extra=["--requiretls"])
+    gw = Gateway(up2, listener=tls_listener())
+    smtplib_send(gw, "smtplib ok")
+    m = up2.wait_messages(1)
+    check("REQUIRETLS" in m[0].meta["mail_params"].split(),
+          "upstream MAIL params %r", m[0].meta["mail_params"])
 
 
 def test_unverified_tls_refused():
