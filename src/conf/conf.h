@@ -257,7 +257,6 @@ enum listen_tls {
 	LISTEN_TLS_IMPLICIT		/* TLS before the greeting (465) */
 };
 
-/* delivery on a listener: relay in step, or store and forward */
 /* requiretls: where a listener offers REQUIRETLS (RFC 8689) */
 enum requiretls_mode {
 	REQUIRETLS_TLS = 0,		/* on TLS sessions only (default) */
@@ -265,6 +264,7 @@ enum requiretls_mode {
 	REQUIRETLS_NO			/* never offered */
 };
 
+/* delivery on a listener: relay in step, or store and forward */
 enum delivery {
 	DELIVERY_LOCKSTEP = 0,		/* 250 only after the upstream's (default) */
 	DELIVERY_QUEUE			/* 250 once on disk; queue runner delivers */

@@ -250,7 +250,7 @@ build(const struct qenv *e, const unsigned char *relayed, const char *mta,
 		msg = "";
 		msglen = 0;
 	}
-	keep = full == 1 ? msglen : header_block(msg, msglen);
+	keep = full == 1 ? msglen : header_block(msg, msglen);	/* 0 redacted */
 	if (keep > DSN_FULL_MAX)
 		keep = DSN_FULL_MAX;
 	/* a boundary that the returned text does not contain */

@@ -1048,7 +1048,7 @@ smtp_client_tls(const struct smtp_client *c)
 	return c->tlsdesc;
 }
 
-/* smtp_client_tls_up - TLS is up on the connection (its checks passed) */
+/* smtp_client_tls_up - TLS is up (ready() comes only after its checks) */
 int
 smtp_client_tls_up(const struct smtp_client *c)
 {

@@ -60,7 +60,7 @@ int	uptx_tls_verified(const struct conf_tls *);
 
 /*
  * uptx_refusal - the reply for a refusal of uptx_path_args: 550 with
- * 5.7.10 or 5.7.30 for REQUIRETLS (RFC 8689 4.2.1), else 555 5.6.7
+ * 5.7.10 or 5.7.30 for REQUIRETLS (RFC 8689's codes), else 555 5.6.7
  */
 int	uptx_refusal(const char *why, const char **enh);
 
