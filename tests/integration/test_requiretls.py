@@ -14,9 +14,12 @@ on a TLS listener and over plaintext.
   always offers it in plaintext (a loopback listener);
 - TLS-Required: No relaxes nothing of the operator's TLS policy and is
   passed on unchanged;
-- delivery = queue: the recipients fail for good with 5.7.30 and the
-  bounce is redacted (RFC 8689 5): no part of the original, sent without
-  REQUIRETLS."""
+- delivery = queue: the flag is kept in the envelope and goes on at
+  delivery; an upstream without it fails the recipients for good with
+  5.7.30 and the bounce is redacted (RFC 8689 5): no part of the
+  original, sent without REQUIRETLS.
+- a pipelined batch behind the refusal, and Python's smtplib as a real
+  client."""
 
 import email
 import email.policy
@@ -233,6 +236,28 @@ def test_tls_required_no_header():
         c.cmd("QUIT")
     m = up.wait_messages(1)
     check(m[0].data == msg, "header or message changed")
+    check(m[0].meta["tls_version"] is not None, "not over TLS")
+
+
+def test_queue_delivered_with_requiretls():
+    """The flag kept in the envelope (its mail-params record) goes on at
+    delivery to an upstream that meets the rule."""
+    up = Upstream("starttls", extra=["--requiretls"])
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(up, gateway={"queue_dir": qdir, "queue_retry": "1s",
+                              "queue_retry_max": "2s"},
+                 listener={"delivery": "queue", "requiretls": "always"})
+    with gw.client() as c:
+        c.start()
+        out = send(c, "FROM:<%s> REQUIRETLS" % SENDER,
+                   sample_message("queued rtls"))
+        check_reply(out[-1], 250, "2.0.0", what="queued")
+        c.cmd("QUIT")
+    m = up.wait_messages(1, timeout=15)
+    check(m[0].mail_from == SENDER and
+          "REQUIRETLS" in m[0].meta["mail_params"].split(),
+          "upstream MAIL %r params %r", m[0].mail_from,
+          m[0].meta["mail_params"])
     check(m[0].meta["tls_version"] is not None, "not over TLS")
 
 
