@@ -271,6 +271,13 @@ enum listen_tls {
 	LISTEN_TLS_IMPLICIT		/* TLS before the greeting (465) */
 };
 
+/* requiretls: where a listener offers REQUIRETLS (RFC 8689) */
+enum requiretls_mode {
+	REQUIRETLS_TLS = 0,		/* on TLS sessions only (default) */
+	REQUIRETLS_ALWAYS,		/* also in plaintext (loopback hop) */
+	REQUIRETLS_NO			/* never offered */
+};
+
 /* delivery on a listener: relay in step, or store and forward */
 enum delivery {
 	DELIVERY_LOCKSTEP = 0,		/* 250 only after the upstream's (default) */
@@ -345,6 +352,7 @@ struct conf_listener {
 	char		 tls_cert[PATH_MAX];	/* leaf, then intermediates */
 	char		 tls_key[PATH_MAX];	/* no access for group/others */
 	int		 tls_required;		/* starttls: 530 before TLS */
+	enum requiretls_mode requiretls;	/* default tls */
 	unsigned	 tls_handshake_timeout;	/* seconds, default 10 */
 	enum verify_client verify_client;	/* default none */
 	/*

@@ -136,6 +136,12 @@ static const struct conf_word words_delivery[] = {
 	{ "queue", DELIVERY_QUEUE },
 	{ NULL, 0 }
 };
+static const struct conf_word words_requiretls[] = {
+	{ "tls", REQUIRETLS_TLS },
+	{ "always", REQUIRETLS_ALWAYS },
+	{ "no", REQUIRETLS_NO },
+	{ NULL, 0 }
+};
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
 	{ "normalize", BARE_NEWLINE_NORMALIZE },
@@ -266,6 +272,8 @@ static const struct conf_key keytab[] = {
 	    LS(tls_key), NULL, 1 },
 	{ SEC_LISTENER, "tls_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,
 	    LS(tls_required), NULL, 0 },
+	{ SEC_LISTENER, "requiretls", KT_ENUM, "tls", DERIVE_NONE, 0, 0,
+	    LS(requiretls), words_requiretls, 0 },
 	{ SEC_LISTENER, "tls_handshake_timeout", KT_DURATION, "10s",
 	    DERIVE_NONE, 1, 300, LS(tls_handshake_timeout), NULL, 0 },
 	{ SEC_LISTENER, "tls_min_version", KT_TLSVER, "1.2", DERIVE_NONE, 0, 0,

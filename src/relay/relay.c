@@ -1067,17 +1067,19 @@ tx_ready(void *arg)
 		relay_auth_done(r);
 }
 
-/* tx_refused - MAIL's arguments do not fit the upstream: 555, not sent */
+/* tx_refused - MAIL's arguments do not fit the upstream: not sent */
 static void
 tx_refused(void *arg, const char *why)
 {
 	struct relay	*r = arg;
+	const char	*enh;
+	int		 code = uptx_refusal(why, &enh);
 
 	relay_enter(r, R_IDLE);
 	txlog_refused(r->id, "mail", "gateway", smtp_server_info(r->srv)->peer,
-	    smtp_server_info(r->srv)->proxy, relay_from(r), NULL, 555, "5.6.7",
+	    smtp_server_info(r->srv)->proxy, relay_from(r), NULL, code, enh,
 	    why);
-	smtp_server_reply(r->srv, 555, "5.6.7", why);
+	smtp_server_reply(r->srv, code, enh, why);
 }
 
 static void

@@ -372,11 +372,13 @@ tx_refused(void *arg, const char *why)
 {
 	struct qjob	*j = arg;
 	char		 text[300];
+	const char	*enh;
+	int		 code = uptx_refusal(why, &enh);
 
 	/* decided already: what the upstream says now changes nothing */
 	if (j->state == J_END)
 		return;
-	(void)snprintf(text, sizeof(text), "555 5.6.7 %s", why);
+	(void)snprintf(text, sizeof(text), "%d %s %s", code, enh, why);
 	pending_set(j, QR_FAILED, text, 0);
 	j->state = J_END;
 	job_defer(j);

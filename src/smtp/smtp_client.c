@@ -1067,6 +1067,13 @@ smtp_client_tls(const struct smtp_client *c)
 	return c->tlsdesc;
 }
 
+/* smtp_client_tls_up - TLS is up (ready() comes only after its checks) */
+int
+smtp_client_tls_up(const struct smtp_client *c)
+{
+	return (c->flags & CF_TLS) != 0;
+}
+
 /* smtp_client_tls_resumed - the TLS session resumed an earlier one */
 int
 smtp_client_tls_resumed(const struct smtp_client *c)
