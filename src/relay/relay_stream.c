@@ -54,7 +54,8 @@ struct relay_stream {
 /*
  * relay_stream_wanted - may this message be streamed?  Not when it has
  * to be whole first: a DKIM key that may sign for the listener (the From
- * domain is known only at the end), or long lines re-encoded.
+ * domain is known only at the end), long lines re-encoded, or an [smime]
+ * section for the sender (signing and encryption need the whole message).
  */
 int
 relay_stream_wanted(const struct relay *r)
@@ -62,7 +63,7 @@ relay_stream_wanted(const struct relay *r)
 	/* delivery = queue: the whole message goes to the store first */
 	if (!r->l->stream_data || r->l->delivery == DELIVERY_QUEUE)
 		return 0;
-	if (r->l->long_lines == LONG_LINES_ENCODE)
+	if (r->l->long_lines == LONG_LINES_ENCODE || relay_smime_applies(r))
 		return 0;
 	/*
 	 * passthrough: an abort closes the upstream connection, and without
