@@ -351,6 +351,52 @@ def test_dkim_over_smime():
     cms_verify(cms_decrypt(data, "alice"))
 
 
+def test_queue_mode():
+    """delivery = queue goes through the same end of DATA: the stored and
+    delivered message is the S/MIME one."""
+    p = pki()
+    up = Upstream("starttls")
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = SmimeGateway(up, [smime_section(encrypt="yes",
+                                         recipient_certs=p["recipients"])],
+                      gateway={"queue_dir": qdir, "queue_retry": "1s"},
+                      listener={"delivery": "queue"})
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [R1], message())
+        c.cmd("QUIT")
+    check_reply(replies[-1], 250, what="end of DATA (queued)")
+    check("queued" in replies[-1].text, "not queued: %r", replies[-1].text)
+    msgs = up.wait_messages(1, timeout=20 * gwtest.TIME_SCALE)
+    check(len(msgs) == 1, "want 1 message upstream, got %r", msgs)
+    check(b"4711" not in msgs[0].data, "queued message in clear")
+    cms_verify(cms_decrypt(msgs[0].data, "alice"))
+
+
+def test_reload_reads_new_certificate():
+    """A certificate put into recipient_certs is used after SIGHUP."""
+    import signal
+    p = pki()
+    rdir = newdir("rcerts")
+    with open(p["alice.crt"], "rb") as f, \
+            open(os.path.join(rdir, R1 + ".pem"), "wb") as g:
+        g.write(f.read())
+    up = Upstream("starttls")
+    gw = SmimeGateway(up, [smime_section(encrypt="yes",
+                                         recipient_certs=rdir)])
+    data = relay(up, gw, message(), [R2])
+    check_signed_structure(data, "before reload")
+    with open(p["bob.crt"], "rb") as f, \
+            open(os.path.join(rdir, R2.lower() + ".pem"), "wb") as g:
+        g.write(f.read())
+    mark = len(gw.log())
+    gw.signal(signal.SIGHUP)
+    check(gw.wait_log(r"reload: new configuration in use", 10 *
+                      gwtest.TIME_SCALE, start=mark), "no reload in the log")
+    data = relay(up, gw, message(), [R2], n=2)
+    cms_verify(cms_decrypt(data, "bob"))
+
+
 def check_t(text, want_rc):
     d = newdir("conf-t")
     path = os.path.join(d, "smtpgate.ini")
