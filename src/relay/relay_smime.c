@@ -228,8 +228,9 @@ sm_build(struct smjob *j, const char *msg, size_t len, struct buf *out)
 		j->encrypted = 1;
 	}
 	buf_init(out, smime_message_max(buf_len(&outer), buf_len(&ent)));
-	e = smime_message(buf_data(&outer), buf_len(&outer), buf_data(&ent),
-	    buf_len(&ent), out);
+	/* no outer field at all: buf_data() of a buffer never filled is NULL */
+	e = smime_message(buf_len(&outer) > 0 ? buf_data(&outer) : "",
+	    buf_len(&outer), buf_data(&ent), buf_len(&ent), out);
 done:
 	buf_release(&outer);
 	buf_release(&inner);

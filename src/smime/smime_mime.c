@@ -85,7 +85,7 @@ const char *
 smime_split(const char *m, size_t len, struct buf *outer, struct buf *inner)
 {
 	const char	*colon;
-	size_t		 off = 0, end, name;
+	size_t		 off = 0, end, name, i;
 	int		 ct = 0, mv;
 
 	/* the fields, up to the empty line (or the end: no body) */
@@ -103,6 +103,10 @@ smime_split(const char *m, size_t len, struct buf *outer, struct buf *inner)
 			name--;
 		if (name == 0)
 			return "a header field without a name";
+		for (i = 0; i < name; i++)
+			if (m[off + i] < 33 || m[off + i] > 126)
+				return "a header field name with a character "
+				    "outside RFC 5322's";
 		if (end == len && (end - off < 2 || m[end - 1] != '\n'))
 			return "the message ends inside a header field";
 		mv = name == 12 && strncasecmp(m + off, "MIME-Version", 12) == 0;

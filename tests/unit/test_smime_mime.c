@@ -72,6 +72,10 @@ static const struct split_case split_cases[] = {
 	  NULL, "a header line without a colon" },
 	{ "an empty name", ": x\r\n\r\nb\r\n", NULL,
 	  "a header field without a name" },
+	{ "a blank inside the name", "Content Type: x\r\n\r\nb\r\n", NULL,
+	  "a header field name with a character outside RFC 5322's" },
+	{ "Content- alone stays outside", "Content-: x\r\n\r\nb\r\n",
+	  "Content-: x\r\n", CTD "\r\nb\r\n" },
 	{ "cut inside a field", "From: a\r\nSubject: x", NULL,
 	  "the message ends inside a header field" },
 };
