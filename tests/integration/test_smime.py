@@ -248,8 +248,12 @@ def test_sign_and_encrypt():
     p = pki()
     up = Upstream("starttls")
     gw = SmimeGateway(up, [smime_section(encrypt="yes",
-                                         recipient_certs=p["recipients"])])
+                                         recipient_certs=p["recipients"])],
+                      listener={"received_header": "yes"})
     data = relay(up, gw, message(), [R1, R2])
+    # our trace field stays first, outside
+    check(data.startswith(b"Received: from "), "Received not first: %r",
+          data[:200])
     m = email.message_from_bytes(data, policy=email.policy.default)
     check(m.get_content_type() == "application/pkcs7-mime" and
           m.get_param("smime-type") == "enveloped-data" and
