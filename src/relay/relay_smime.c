@@ -88,6 +88,7 @@ relay_smime_rcpt(struct relay *r, const char *addr)
 	(void)str_vis(v, sizeof(v), addr, strlen(addr));
 	(void)snprintf(text, sizeof(text), "No S/MIME certificate for <%s>: "
 	    "mail from this sender is sent encrypted only", v);
+	metrics_rcpt_refused(0);
 	txlog_refused(r->id, "rcpt", "gateway", smtp_server_info(r->srv)->peer,
 	    smtp_server_info(r->srv)->proxy, r->from->addr, addr, 550, "5.7.1",
 	    text);
