@@ -57,7 +57,7 @@ _Static_assert(sizeof(enum pop_tls_mode) == sizeof(int),
     "enum pop_tls_mode size");
 
 #define NSECS		(1 + CONF_MAX_LISTENERS + CONF_MAX_UPSTREAMS + \
-			    CONF_MAX_DKIM + CONF_MAX_ROUTES)
+			    CONF_MAX_DKIM + CONF_MAX_ROUTES + CONF_MAX_SMIME)
 #define TITLE_MAX	(16 + CONF_NAME_MAX)
 #define WHY_MAX		(CONF_TEXT_MAX + PATH_MAX + 256)
 #define LINE_BUF	1024		/* longer lines are errors anyway */
@@ -1174,6 +1174,10 @@ section_new(struct parse *p, enum sec_kind k, const char *name,
 		count = &c->nroutes, max = CONF_MAX_ROUTES;
 		what = "routes";
 		break;
+	case SEC_SMIME:
+		count = &c->nsmimes, max = CONF_MAX_SMIME;
+		what = "smime sections";
+		break;
 	default:
 		fatalx("section_new: kind %d", (int)k);
 	}
@@ -1194,10 +1198,14 @@ section_new(struct parse *p, enum sec_kind k, const char *name,
 		base = &c->dkims[*count];
 		sname = c->dkims[*count].name;
 		line = &c->dkims[*count].line;
-	} else {
+	} else if (k == SEC_ROUTE) {
 		base = &c->routes[*count];
 		sname = c->routes[*count].name;
 		line = &c->routes[*count].line;
+	} else {
+		base = &c->smimes[*count];
+		sname = c->smimes[*count].name;
+		line = &c->smimes[*count].line;
 	}
 	(*count)++;
 	(void)str_copy(sname, name, CONF_NAME_MAX);
@@ -1220,7 +1228,7 @@ section_begin(struct parse *p, char *inside)
 {
 	/* indexed by enum sec_kind */
 	static const char *const kinds[] = {
-		"gateway", "listener", "upstream", "dkim", "route"
+		"gateway", "listener", "upstream", "dkim", "route", "smime"
 	};
 	struct sec	*s;
 	char		 q[TITLE_MAX], title[TITLE_MAX], *kind, *name;
@@ -1240,8 +1248,8 @@ section_begin(struct parse *p, char *inside)
 			break;
 	if (k == (int)nitems(kinds)) {
 		perr(p, p->lineno, "[%s]: unknown section (expected [gateway], "
-		    "[listener NAME], [upstream NAME], [dkim NAME] or "
-		    "[route NAME])", q);
+		    "[listener NAME], [upstream NAME], [dkim NAME], "
+		    "[route NAME] or [smime NAME])", q);
 		return;
 	}
 	if (k == SEC_GATEWAY) {
@@ -1702,6 +1710,18 @@ conf_find_dkim(const struct gw_conf *c, const char *name)
 	for (i = 0; i < c->ndkims; i++)
 		if (strcmp(c->dkims[i].name, name) == 0)
 			return &c->dkims[i];
+	return NULL;
+}
+
+/* conf_find_smime - the [smime NAME] section, or NULL */
+const struct conf_smime *
+conf_find_smime(const struct gw_conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nsmimes; i++)
+		if (strcmp(c->smimes[i].name, name) == 0)
+			return &c->smimes[i];
 	return NULL;
 }
 

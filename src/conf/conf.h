@@ -35,6 +35,7 @@
 #define CONF_MAX_ROUTES		32	/* [route NAME] sections */
 #define CONF_ROUTE_SENDERS	32	/* sender patterns in one route */
 #define CONF_ADDR_MAX		320	/* one sender pattern (RFC 5321 bounds) */
+#define CONF_MAX_SMIME		16	/* [smime NAME] sections */
 
 /*
  * TLS levels towards the upstream.  Ordered: only TLS_NONE and
@@ -264,6 +265,39 @@ struct conf_dkim {
 	int		 line;
 };
 
+/* missing_recipient_cert of an [smime] section */
+enum smime_missing {
+	SMIME_MISSING_SIGN_ONLY = 0,	/* signed, not encrypted (default) */
+	SMIME_MISSING_REFUSE		/* 550 5.7.1 to that RCPT */
+};
+
+/* cipher of an [smime] section: the content encryption */
+enum smime_cipher {
+	SMIME_AES256_CBC = 0,		/* default */
+	SMIME_AES128_CBC
+};
+
+/*
+ * One [smime NAME] section (docs/smime.md): for mail whose sender matches
+ * senders (relay/route.h patterns), sign with cert_file/key_file and
+ * encrypt to the recipients' certificates in recipient_certs.  Files only
+ * named here; relay_smime loads them (start, SIGHUP, -t).
+ */
+struct conf_smime {
+	char		 name[CONF_NAME_MAX];
+	char		 senders[CONF_ROUTE_SENDERS][CONF_ADDR_MAX];	/* required */
+	size_t		 nsenders;
+	int		 sign;			/* default 1 */
+	char		 cert_file[PATH_MAX];	/* sign = yes: required */
+	char		 key_file[PATH_MAX];	/* sign = yes: required */
+	char		 chain_file[PATH_MAX];	/* default "": none */
+	int		 encrypt;		/* default 0 */
+	char		 recipient_certs[PATH_MAX];	/* encrypt = yes: required */
+	enum smime_missing missing;		/* default sign-only */
+	enum smime_cipher cipher;		/* default aes256-cbc */
+	int		 line;
+};
+
 /* tls on a listener: how clients reach the gateway */
 enum listen_tls {
 	LISTEN_TLS_NONE = 0,		/* plaintext only (default) */
@@ -348,6 +382,9 @@ struct conf_listener {
 	size_t		 ndkim;			/* default none: match by domain */
 	const struct conf_dkim *dkim[CONF_MAX_DKIM];	/* resolved by the cross-check */
 	int		 dkim_required;		/* default 0 */
+	char		 smime_names[CONF_MAX_SMIME][CONF_NAME_MAX];
+	size_t		 nsmime;		/* default none: every [smime] */
+	const struct conf_smime *smime[CONF_MAX_SMIME];	/* by the cross-check */
 	enum listen_tls	 tls;			/* default none */
 	char		 tls_cert[PATH_MAX];	/* leaf, then intermediates */
 	char		 tls_key[PATH_MAX];	/* no access for group/others */
@@ -394,10 +431,11 @@ struct conf_path {
 };
 /*
  * per upstream: 7 TLS files and directories, 4 secret files, a command;
- * per listener: certificate, key, client CA file, CRL file and directory
+ * per listener: certificate, key, client CA file, CRL file and directory;
+ * per [smime]: certificate, key, chain, recipients' directory
  */
 #define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 12 + CONF_MAX_LISTENERS * 5 + \
-			    CONF_MAX_DKIM)
+			    CONF_MAX_DKIM + CONF_MAX_SMIME * 4)
 
 struct gw_conf {
 	char		 path[PATH_MAX];
@@ -443,6 +481,8 @@ struct gw_conf {
 	size_t		 ndkims;
 	struct conf_route routes[CONF_MAX_ROUTES];
 	size_t		 nroutes;
+	struct conf_smime smimes[CONF_MAX_SMIME];
+	size_t		 nsmimes;
 	struct conf_path paths[CONF_MAX_PATHS];	/* files used after start */
 	size_t		 npaths;
 	int		 refcnt;
@@ -473,6 +513,8 @@ const char *auth_mech_name(int);
 const char *auth_mode_name(enum auth_mode);
 /* conf_find_dkim - by name, or NULL */
 const struct conf_dkim *conf_find_dkim(const struct gw_conf *, const char *name);
+/* conf_find_smime - by name, or NULL */
+const struct conf_smime *conf_find_smime(const struct gw_conf *, const char *name);
 /*
  * conf_domain_within - 1 if domain is parent or a subdomain of it (any
  * case); parent "example.com" holds "a.example.com" but not "badexample.com"

@@ -492,6 +492,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 	}
 	for (i = 0; i < c->ndkims; i++)
 		check_dkim(&ck, &c->dkims[i]);
+	conf_check_smime(&ck, c);
 	return ck.nerr;
 }
 

@@ -26,6 +26,12 @@ void	conf_cerr(struct check *, int, const char *, ...)
  */
 void	conf_check_lists(struct check *, struct gw_conf *);
 
+/*
+ * conf_check_smime - resolve the listeners' smime lists and check the
+ * [smime] sections (conf_smime_check.c)
+ */
+void	conf_check_smime(struct check *, struct gw_conf *);
+
 /* conf_upstream_listed - 1 if a listener or a route lists upstream u */
 int	conf_upstream_listed(const struct gw_conf *, const char *u);
 

@@ -29,7 +29,8 @@ enum sec_kind {
 	SEC_LISTENER,
 	SEC_UPSTREAM,
 	SEC_DKIM,
-	SEC_ROUTE
+	SEC_ROUTE,
+	SEC_SMIME
 };
 
 enum key_type {
@@ -119,7 +120,7 @@ int	conf_key_default(const struct conf_key *k, const struct gw_conf *c,
  * KT_SENDERS list field (a char[][width])
  */
 size_t	conf_names_width(enum key_type);
-/* conf_sec_name - "gateway", "listener", "upstream", "dkim", "route" */
+/* conf_sec_name - "gateway", "listener", "upstream", "dkim", "route", "smime" */
 const char *conf_sec_name(enum sec_kind);
 
 #endif

@@ -481,6 +481,9 @@ conf_print(const struct gw_conf *c, FILE *fp, char *why, size_t wlen)
 	for (i = 0; r == 0 && i < c->nroutes; i++)
 		r = print_section(c, SEC_ROUTE, c->routes[i].name,
 		    &c->routes[i], scratch, fp, why, wlen);
+	for (i = 0; r == 0 && i < c->nsmimes; i++)
+		r = print_section(c, SEC_SMIME, c->smimes[i].name,
+		    &c->smimes[i], scratch, fp, why, wlen);
 	free(scratch);
 	if (r == 0 && (fflush(fp) == EOF || ferror(fp))) {
 		(void)snprintf(why, wlen, "write error");

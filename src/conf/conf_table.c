@@ -142,6 +142,16 @@ static const struct conf_word words_requiretls[] = {
 	{ "no", REQUIRETLS_NO },
 	{ NULL, 0 }
 };
+static const struct conf_word words_smime_missing[] = {
+	{ "sign-only", SMIME_MISSING_SIGN_ONLY },
+	{ "refuse", SMIME_MISSING_REFUSE },
+	{ NULL, 0 }
+};
+static const struct conf_word words_smime_cipher[] = {
+	{ "aes256-cbc", SMIME_AES256_CBC },
+	{ "aes128-cbc", SMIME_AES128_CBC },
+	{ NULL, 0 }
+};
 static const struct conf_word words_bare_newline[] = {
 	{ "reject", BARE_NEWLINE_REJECT },
 	{ "normalize", BARE_NEWLINE_NORMALIZE },
@@ -164,6 +174,8 @@ static const struct conf_word words_bare_newline[] = {
 #define DK(m)		F(conf_dkim, m), 0
 #define DKL(m, n)	F(conf_dkim, m), offsetof(struct conf_dkim, n)
 #define RTL(m, n)	F(conf_route, m), offsetof(struct conf_route, n)
+#define SM(m)		F(conf_smime, m), 0
+#define SML(m, n)	F(conf_smime, m), offsetof(struct conf_smime, n)
 /* the list; RFC 6376 5.4.1's advice without the trace headers */
 #define DKIM_DEFAULT_HEADERS	"From, To, Cc, Subject, Date, Message-ID, " \
 	"Reply-To, In-Reply-To, References, MIME-Version, Content-Type, " \
@@ -264,6 +276,8 @@ static const struct conf_key keytab[] = {
 	    LSL(dkim_names, ndkim), NULL, 1 },
 	{ SEC_LISTENER, "dkim_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,
 	    LS(dkim_required), NULL, 0 },
+	{ SEC_LISTENER, "smime", KT_NAMES, "", DERIVE_NONE, 0, CONF_MAX_SMIME,
+	    LSL(smime_names, nsmime), NULL, 1 },
 	{ SEC_LISTENER, "tls", KT_ENUM, "none", DERIVE_NONE, 0, 0,
 	    LS(tls), words_listen_tls, 0 },
 	{ SEC_LISTENER, "tls_cert", KT_FILE, "", DERIVE_NONE, 0, 0,
@@ -454,6 +468,26 @@ static const struct conf_key keytab[] = {
 	    1, CONF_ROUTE_SENDERS, RTL(senders, nsenders), NULL, 0 },
 	{ SEC_ROUTE, "upstream", KT_NAMES, NULL, DERIVE_NONE,
 	    1, CONF_MAX_UPLIST, RTL(upstreams.names, upstreams.n), NULL, 0 },
+
+	/* S/MIME (docs/smime.md) */
+	{ SEC_SMIME, "senders", KT_SENDERS, NULL, DERIVE_NONE,
+	    1, CONF_ROUTE_SENDERS, SML(senders, nsenders), NULL, 0 },
+	{ SEC_SMIME, "sign", KT_BOOL, "yes", DERIVE_NONE, 0, 0,
+	    SM(sign), NULL, 0 },
+	{ SEC_SMIME, "cert_file", KT_FILE, "", DERIVE_NONE, 0, 0,
+	    SM(cert_file), NULL, 1 },
+	{ SEC_SMIME, "key_file", KT_SECRET, "", DERIVE_NONE, 0, 0,
+	    SM(key_file), NULL, 1 },
+	{ SEC_SMIME, "chain_file", KT_FILE, "", DERIVE_NONE, 0, 0,
+	    SM(chain_file), NULL, 1 },
+	{ SEC_SMIME, "encrypt", KT_BOOL, "no", DERIVE_NONE, 0, 0,
+	    SM(encrypt), NULL, 0 },
+	{ SEC_SMIME, "recipient_certs", KT_DIR, "", DERIVE_NONE, 0, 0,
+	    SM(recipient_certs), NULL, 1 },
+	{ SEC_SMIME, "missing_recipient_cert", KT_ENUM, "sign-only",
+	    DERIVE_NONE, 0, 0, SM(missing), words_smime_missing, 0 },
+	{ SEC_SMIME, "cipher", KT_ENUM, "aes256-cbc", DERIVE_NONE, 0, 0,
+	    SM(cipher), words_smime_cipher, 0 },
 };
 
 _Static_assert(nitems(keytab) <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");
@@ -489,7 +523,7 @@ const char *
 conf_sec_name(enum sec_kind k)
 {
 	static const char *const names[] = {
-		"gateway", "listener", "upstream", "dkim", "route"
+		"gateway", "listener", "upstream", "dkim", "route", "smime"
 	};
 
 	return (size_t)k < nitems(names) ? names[k] : "?";

@@ -369,7 +369,7 @@ class_name(int cls)
 	if (cls < FAIL_MAX)
 		return fail_name((enum gw_fail)cls);
 	return cls == MX_CLASS_UPSTREAM ? "upstream" : cls == MX_CLASS_SPOOL ?
-	    "spool" : "dkim";
+	    "spool" : cls == MX_CLASS_SMIME ? "smime" : "dkim";
 }
 
 static int

@@ -56,6 +56,7 @@ enum mx_class {
 	MX_CLASS_UPSTREAM = FAIL_MAX,	/* "upstream": its own reply */
 	MX_CLASS_SPOOL,			/* "spool": our spool failed */
 	MX_CLASS_DKIM,			/* "dkim": signing failed or required */
+	MX_CLASS_SMIME,			/* "smime": S/MIME failed or refused */
 	MX_CLASS_MAX
 };
 

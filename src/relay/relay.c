@@ -732,7 +732,7 @@ srv_rcpt(void *arg, const struct smtp_path *to)
 	const char	*why;
 
 	(void)str_copy(r->rcpt, to->addr, sizeof(r->rcpt));
-	if (relay_rate_rcpt(r))
+	if (relay_rate_rcpt(r) || relay_smime_rcpt(r, to->addr))
 		return;
 	if (r->l->delivery == DELIVERY_QUEUE) {
 		relay_q_rcpt(r, to);
@@ -770,9 +770,10 @@ relay_ahead_ok(void *arg, enum smtp_verb verb, const struct smtp_path *to)
 
 	if (!uptx_can_pipeline(r->tx))
 		return 0;
+	/* an [smime] section may refuse the RCPT here (no certificate) */
 	if (verb == SMTP_CMD_RCPT)
 		return r->rq_n < RELAY_RQ_MAX && r->l->rate_recipients.count ==
-		    0 && uptx_path_args(smtp_client_ext(uptx_client(r->tx))->flags,
+		    0 && !relay_smime_applies(r) && uptx_path_args(smtp_client_ext(uptx_client(r->tx))->flags,
 		    to, 1, args, sizeof(args), dropped, sizeof(dropped)) == NULL;
 	if (verb == SMTP_CMD_DATA)
 		return relay_stream_wanted(r);
@@ -972,6 +973,9 @@ srv_data_end(void *arg)
 		    MX_CLASS_SPOOL);
 		return;
 	}
+	/* S/MIME first, then the DKIM signature over the result */
+	if (relay_smime(r) == -1)
+		return;
 	relay_dkim_sign(r);
 	if (r->dkim != RD_OFF)
 		metrics_dkim(r->dkim == RD_SIGNED ? MX_DKIM_SIGNED :

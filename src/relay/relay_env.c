@@ -20,6 +20,7 @@
 #include "relay/relay.h"
 #include "relay/relay_local.h"
 #include "relay/signers.h"
+#include "relay/smime_keys.h"
 #include "smtp/smtp_client.h"
 #include "tls/tls.h"
 #include "upstream/uppool.h"
@@ -142,6 +143,11 @@ relay_env_new(struct event_base *base, struct evdns_base *dns,
 		relay_env_unref(env);
 		return NULL;
 	}
+	/* the S/MIME keys and recipients' certificates, the same way */
+	if (smime_keys_load(conf, &env->smime, errfirst_cb, &e) != 0) {
+		relay_env_unref(env);
+		return NULL;
+	}
 	return env;
 }
 
@@ -194,11 +200,14 @@ int
 relay_check_conf(const struct gw_conf *conf, void (*err)(void *,
     const char *), void *arg)
 {
+	struct smime_keys *sk = NULL;
 	size_t		 i;
 	int		 nerr = 0;
 
 	for (i = 0; i < conf->nupstreams; i++)
 		nerr += uprt_check_users(&conf->upstreams[i], err, arg);
+	nerr += smime_keys_load(conf, &sk, err, arg);
+	smime_keys_free(sk);
 	tls_init();
 	for (i = 0; i < conf->nupstreams; i++)
 		nerr += uprt_check_tls(&conf->upstreams[i], err, arg);
@@ -225,6 +234,7 @@ relay_env_unref(struct relay_env *env)
 	for (i = 0; i < CONF_MAX_LISTENERS; i++)
 		tls_server_ctx_free(env->lstls[i]);
 	signers_free(env->signers);
+	smime_keys_free(env->smime);
 	conf_unref(env->conf);
 	free(env);
 }

@@ -35,6 +35,7 @@ struct hashpool;
 struct pop3_client;
 struct secret_fetch;
 struct signers;
+struct smime_keys;
 struct spool;
 struct relay_stream;
 struct dkim_msg;
@@ -58,6 +59,7 @@ struct relay_env {
 	struct tls_server_ctx	*lstls[CONF_MAX_LISTENERS];
 	struct hashpool		*hpool;		/* auth = map hashes, on first use */
 	struct signers		*signers;	/* the [dkim] keys */
+	struct smime_keys	*smime;		/* the [smime] keys (smime_keys.h) */
 	/* readiness probes (relay_probe.c): the timer, one per upstream */
 	struct event		*probe_ev;
 	struct relay_probe	*probing[CONF_MAX_UPSTREAMS];
@@ -224,6 +226,20 @@ int	relay_8bit_file(uint64_t, int, const struct conf_listener *,
 /* relay_dkim.c: DKIM of the session's message */
 void	relay_dkim_reset(struct relay *);
 void	relay_dkim_sign(struct relay *);
+
+/*
+ * relay_smime.c: S/MIME of the session's message (docs/smime.md).
+ * relay_smime_applies - an [smime] section applies to r's sender: the
+ * message must be whole (spooled), and a RCPT may be refused here.
+ * relay_smime_rcpt - 1 if RCPT to addr was refused (answered): no
+ * certificate under missing_recipient_cert = refuse.
+ * relay_smime - at the end of DATA, before DKIM: the spool replaced by the
+ * signed and/or encrypted message, the DKIM state rebuilt over it; -1
+ * when the transaction was answered (refused or failed).
+ */
+int	relay_smime_applies(const struct relay *);
+int	relay_smime_rcpt(struct relay *, const char *addr);
+int	relay_smime(struct relay *);
 
 /* relay_probe.c: readiness probes, with http_listen only */
 void	relay_probe_start(struct relay_env *);

@@ -55,8 +55,9 @@ struct relay_stream {
 /*
  * relay_stream_wanted - may this message be streamed?  Not when it has
  * to be whole first: a DKIM key that may sign for the listener (the From
- * domain is known only at the end), long lines re-encoded, or 8-bit
- * octets converted for an upstream without 8BITMIME.
+ * domain is known only at the end), long lines re-encoded, 8-bit octets
+ * converted for an upstream without 8BITMIME, or an [smime] section for
+ * the sender (signing and encryption need the whole message).
  */
 int
 relay_stream_wanted(const struct relay *r)
@@ -64,7 +65,7 @@ relay_stream_wanted(const struct relay *r)
 	/* delivery = queue: the whole message goes to the store first */
 	if (!r->l->stream_data || r->l->delivery == DELIVERY_QUEUE)
 		return 0;
-	if (r->l->long_lines == LONG_LINES_ENCODE)
+	if (r->l->long_lines == LONG_LINES_ENCODE || relay_smime_applies(r))
 		return 0;
 	/*
 	 * an upstream without 8BITMIME: the message may have to be

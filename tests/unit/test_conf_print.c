@@ -219,7 +219,7 @@ static void
 test_every_key(void **state)
 {
 	const struct conf_key	*k;
-	char			 text[1024], *out, *sec[5], *p, *end;
+	char			 text[1024], *out, *sec[6], *p, *end;
 	char			 want[128];
 	size_t			 i;
 	int			 s, n;
@@ -227,14 +227,16 @@ test_every_key(void **state)
 	(void)state;
 	(void)snprintf(text, sizeof(text), "%s[dkim d]\ndomain = example.test"
 	    "\nselector = s\nkey_file = %s\n[route r]\nsender = @example.test"
-	    "\nupstream = u\n", MINIMAL, write_tmp("key", 0600));
+	    "\nupstream = u\n[smime m]\nsenders = @example.test\n", MINIMAL,
+	    write_tmp("key", 0600));
 	out = round_trip(text);
+	sec[SEC_SMIME] = strstr(out, "\n[smime m]\n");
 	sec[SEC_ROUTE] = strstr(out, "\n[route r]\n");
 	sec[SEC_GATEWAY] = strstr(out, "\n[gateway]\n");
 	sec[SEC_LISTENER] = strstr(out, "\n[listener l]\n");
 	sec[SEC_UPSTREAM] = strstr(out, "\n[upstream u]\n");
 	sec[SEC_DKIM] = strstr(out, "\n[dkim d]\n");
-	for (s = 0; s < 5; s++)
+	for (s = 0; s < 6; s++)
 		assert_non_null(sec[s]);
 	for (i = 0; i < conf_nkeys; i++) {
 		k = &conf_keys[i];
@@ -321,15 +323,17 @@ test_example(void **state)
 struct doc {
 	const char	*rel;		/* under SRCDIR */
 	int		 man;		/* mdoc, else Markdown */
-	const char	*heads[5];	/* the heading of each section kind */
+	const char	*heads[6];	/* the heading of each section kind */
 };
 
 static const struct doc docs[] = {
 	{ "docs/configuration.md", 0, { "## [gateway]", "## [listener NAME]",
-	    "## [upstream NAME]", "## [dkim NAME]", "## [route NAME]" } },
+	    "## [upstream NAME]", "## [dkim NAME]", "## [route NAME]",
+	    "## [smime NAME]" } },
 	{ "docs/man/smtpgate.ini.5", 1, { ".Sh GATEWAY SECTION",
 	    ".Sh LISTENER SECTIONS", ".Sh UPSTREAM SECTIONS",
-	    ".Sh DKIM SECTIONS", ".Sh ROUTE SECTIONS" } },
+	    ".Sh DKIM SECTIONS", ".Sh ROUTE SECTIONS",
+	    ".Sh SMIME SECTIONS" } },
 };
 
 static int	 nproblems;
@@ -444,7 +448,7 @@ check_doc(const struct doc *d)
 		/* any heading ends a section's table ("### `tls` levels") */
 		if ((d->man && strncmp(line, ".Sh ", 4) == 0) ||
 		    (!d->man && line[0] == '#')) {
-			for (sec = -1, i = 0; i < 5; i++)
+			for (sec = -1, i = 0; i < 6; i++)
 				if (strncmp(line, d->heads[i],
 				    strlen(d->heads[i])) == 0)
 					sec = i;
