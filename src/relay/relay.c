@@ -772,8 +772,10 @@ relay_ahead_ok(void *arg, enum smtp_verb verb, const struct smtp_path *to)
 		return 0;
 	/* an [smime] section may refuse the RCPT here (no certificate) */
 	if (verb == SMTP_CMD_RCPT)
-		return r->rq_n < RELAY_RQ_MAX && r->l->rate_recipients.count ==
-		    0 && !relay_smime_applies(r) && uptx_path_args(smtp_client_ext(uptx_client(r->tx))->flags,
+		return r->rq_n < RELAY_RQ_MAX &&
+		    r->l->rate_recipients.count == 0 &&
+		    !relay_smime_applies(r) &&
+		    uptx_path_args(smtp_client_ext(uptx_client(r->tx))->flags,
 		    to, 1, args, sizeof(args), dropped, sizeof(dropped)) == NULL;
 	if (verb == SMTP_CMD_DATA)
 		return relay_stream_wanted(r);
