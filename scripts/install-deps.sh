@@ -39,7 +39,7 @@ build_pkgs=(
 	ca-certificates
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
-	dovecot-core dovecot-pop3d haproxy
+	dovecot-core dovecot-pop3d dovecot-submissiond haproxy
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 	mandoc systemd
 	prometheus
