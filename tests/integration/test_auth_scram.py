@@ -130,6 +130,30 @@ def test_all_picks_scram_sha256():
     expect_delivered(relay, dv, gw, "SCRAM-SHA-256")
 
 
+def test_all_without_tls_picks_scram_sha256():
+    """No TLS to the upstream (tls = none): SCRAM keeps the password off
+    the wire, so "all" still logs in, without auth_allow_cleartext."""
+    relay, dv = setup()
+    gw = Gateway(dv, upstream_conf=dict(inject(), tls="none"))
+    expect_delivered(relay, dv, gw, "SCRAM-SHA-256")
+    check(not gw.wait_log(r"CLEARTEXT", timeout=0.5), "cleartext warning")
+
+
+def test_non_ascii_password_skips_scram():
+    """SASLprep is not implemented: a non-ASCII password is not sent with
+    SCRAM (no failed login), the next candidate (PLAIN under TLS) is."""
+    pw = "p\u00e4ssw\u00f6rd-\u20ac"
+    relay = Upstream("plain")
+    dv = DovecotSubmission({USER: pw}, MECHS, relay.port)
+    gw = Gateway(dv, upstream_conf=inject(password=pw))
+    expect_delivered(relay, dv, gw, "PLAIN")
+    want_log(gw, r"auth mech=SCRAM-SHA-256 not tried: SCRAM: the password "
+             r"is not printable ASCII")
+    check("SCRAM" not in " ".join(dv.logins(USER)) and
+          "auth failed" not in dv.text(), "SCRAM tried: %s",
+          dv.text()[-2000:])
+
+
 def test_all_never_digest_md5():
     """DIGEST-MD5 only when named: a server offering nothing else gets no
     AUTH from "all"."""
