@@ -208,10 +208,12 @@ ntlm_parse_type2(const unsigned char *m, size_t len,
 	memcpy(c->server_chal, m + 24, 8);
 	if (!(c->flags & NTLM_UNICODE))
 		return "NTLM: the server does not speak Unicode";
-	/* the target info is optional in old servers' short messages */
+	/*
+	 * Old servers (Cyrus SASL's ntlm plugin) send no target info: the
+	 * NTLMv2 blob then carries none, which MS-NLMP allows.
+	 */
 	if (len < 48 || !(c->flags & NTLM_TARGET_INFO))
-		return "NTLM: no target info in the challenge (NTLMv2 needs "
-		    "it)";
+		return NULL;
 	tlen = le16(m + 40);
 	toff = le32(m + 44);
 	if (toff > len || tlen > len - toff)

@@ -259,6 +259,11 @@ test_ntlm_exchange(void **state)
 	assert_non_null(ntlm_parse_type2(m, len, &c));
 	len = type2(m, 0x00890204, ti, sizeof(ti));
 	assert_non_null(ntlm_parse_type2(m, len, &c));
+	/* no target info at all (Cyrus SASL's server): an empty one */
+	len = type2(m, 0x00090205, ti, 0);
+	assert_null(ntlm_parse_type2(m, len, &c));
+	assert_int_equal(c.tinfolen, 0);
+	assert_false(c.have_time);
 	len = type2(m, 0x00890205, ti, sizeof(ti));
 	m[8] = 3;
 	assert_non_null(ntlm_parse_type2(m, len, &c));
