@@ -260,8 +260,9 @@ digest_format(const struct digest_chal *c, const struct sasl_cred *cr,
 		bad |= o >= outlen || digest_quote(out, outlen, &o, c->nonce);
 	}
 	if (!bad) {
-		n = snprintf(out + o, outlen - o, "\",nc=00000001,cnonce=\"%s\","
-		    "digest-uri=\"%s\",response=%s,qop=auth", cnonce, uri, resp);
+		n = snprintf(out + o, outlen - o, "\",nc=00000001,"
+		    "cnonce=\"%s\",digest-uri=\"%s\",response=%s,qop=auth",
+		    cnonce, uri, resp);
 		bad |= n < 0 || (size_t)n >= outlen - o;
 	}
 	return bad ? "response too long" : NULL;

@@ -55,7 +55,10 @@ struct ntlm_challenge {
 /* ntlm_parse_type2 - check and take apart a type 2 (CHALLENGE) message */
 const char	*ntlm_parse_type2(const unsigned char *, size_t,
 		    struct ntlm_challenge *);
-/* ntlm_ntowfv2 - HMAC_MD5(MD4(UTF-16LE(password)), UTF-16LE(UPPER(user) + dom)) */
+/*
+ * ntlm_ntowfv2 - HMAC_MD5(MD4(UTF-16LE(password)),
+ * UTF-16LE(UPPER(user) + domain)), MS-NLMP 3.3.2
+ */
 const char	*ntlm_ntowfv2(const char *password, const char *user,
 		    const char *domain, unsigned char key[16]);
 /*

@@ -318,8 +318,9 @@ ntlm_type3(const struct sasl_cred *cr, struct sasl_state *st,
     const unsigned char *msg, size_t len, char *out, size_t outlen)
 {
 	struct ntlm_challenge	 c;
-	unsigned char		 m[NTLM_T3_HDR + 2 * 2 * NTLM_NAME_MAX + 24 +
-	    48 + NTLM_TINFO_MAX], key[16], tb[8];
+	/* header, domain and user in UTF-16, LM, NTProofStr + blob */
+	unsigned char		 m[NTLM_T3_HDR + 4 * NTLM_NAME_MAX + 24 + 48 +
+	    NTLM_TINFO_MAX], key[16], tb[8];
 	char			 user[NTLM_NAME_MAX], dom[NTLM_NAME_MAX];
 	const char		*e;
 	ssize_t			 dl, ul;
