@@ -11,7 +11,9 @@ a scripted server (faultup.py).
 NTLM: Debian 12's Dovecot (2.3.19) is built without its NTLM mechanism
 ("Unknown authentication mechanism 'NTLM'"), so NTLM is tested against
 Postfix's smtpd with Cyrus SASL's ntlm plugin (postfix_sasl.py), which
-checks NTLMv2 responses (the gateway sends no other kind)."""
+checks NTLMv2 responses (the gateway sends no other kind).  The same
+Postfix checks SCRAM and DIGEST-MD5 against a second server
+implementation (Cyrus SASL's)."""
 
 import os
 import sys
@@ -211,6 +213,28 @@ def test_235_without_scram_proof_refused():
 
 def test_wrong_scram_server_signature_refused():
     _impostor("scram-bad-proof", r"the server signature is wrong")
+
+
+def test_cyrus_sasl_interop():
+    """A second implementation of the server side: SCRAM-SHA-256,
+    SCRAM-SHA-1 and DIGEST-MD5 against Postfix with Cyrus SASL (its
+    server-final and rspauth come the same way, as a 334)."""
+    relay = Upstream("plain")
+    pf = PostfixSasl({"relay": PASSWORD}, ["SCRAM-SHA-256", "SCRAM-SHA-1",
+                                           "DIGEST-MD5"], relay.port)
+    for n, mech in enumerate(["SCRAM-SHA-256", "SCRAM-SHA-1",
+                              "DIGEST-MD5"]):
+        gw = Gateway(pf, upstream_conf=inject([mech], user="relay"))
+        replies = deliver(gw, mech)
+        check(all(r.code < 400 for r in replies), "%s: transaction "
+              "failed: %r", mech, replies)
+        want_log(gw, r"auth mech=%s result=ok" % mech)
+        check(len(relay.wait_messages(n + 1, timeout=10)) == n + 1,
+              "%s: not relayed", mech)
+        check(wait_for(lambda: ("%s" % mech, "relay@EXAMPLE") in
+                       pf.logins(), 5), "Postfix logged no %s login: %s",
+              mech, pf.text()[-2000:])
+        gw.stop()
 
 
 def _ntlm(users, login, password=PASSWORD):
