@@ -19,7 +19,8 @@
 #
 # Postfix with Cyrus SASL (sasl2-bin: saslpasswd2) is a private NTLM
 # server in the SASL tests; Dovecot (POP-before-SMTP tests, and its
-# submission service for SCRAM and DIGEST-MD5), HAProxy (PROXY protocol tests) and
+# submission service for SCRAM and DIGEST-MD5), HAProxy (PROXY protocol
+# tests), dante-server and tinyproxy (SOCKS5 and HTTP CONNECT proxy tests) and
 # Prometheus (promtool, and one private scrape in test_metrics) are only
 # ever run by the tests, as private instances from temporary
 # directories: the packages' own services are kept from starting while
@@ -41,8 +42,8 @@ build_pkgs=(
 	ca-certificates
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
-	dovecot-core dovecot-pop3d dovecot-submissiond haproxy
-	postfix sasl2-bin libsasl2-modules
+	dovecot-core dovecot-pop3d dovecot-submissiond haproxy dante-server
+	tinyproxy postfix sasl2-bin libsasl2-modules
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 	mandoc systemd
 	prometheus
@@ -107,22 +108,25 @@ no_mail_service() {
 	fi
 }
 
-# no_test_services - after installing: the system Dovecot and HAProxy
-# stay disabled
+# no_test_services - after installing: the system Dovecot, HAProxy,
+# danted and tinyproxy stay disabled
 no_test_services() {
 	local now=()
 	[ -d /run/systemd/system ] && now=(--now)
 	if command -v systemctl >/dev/null; then
 		"${sudo[@]}" systemctl disable "${now[@]}" dovecot.service \
 		    dovecot.socket haproxy.service prometheus.service \
-		    saslauthd.service \
+		    danted.service tinyproxy.service saslauthd.service \
 		    >/dev/null 2>&1 || true
 	elif command -v update-rc.d >/dev/null; then
 		"${sudo[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d haproxy disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d prometheus disable >/dev/null 2>&1 ||
 		    true
+		"${sudo[@]}" update-rc.d danted disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d saslauthd disable >/dev/null 2>&1 ||
+		    true
+		"${sudo[@]}" update-rc.d tinyproxy disable >/dev/null 2>&1 ||
 		    true
 	fi
 }

@@ -47,6 +47,7 @@ _Static_assert(sizeof(enum bare_newline) == sizeof(int),
     "enum bare_newline size");
 _Static_assert(sizeof(enum long_lines) == sizeof(int),
     "enum long_lines size");
+_Static_assert(sizeof(enum eight_bit) == sizeof(int), "enum eight_bit size");
 _Static_assert(sizeof(enum crl_check) == sizeof(int), "enum crl_check size");
 _Static_assert(sizeof(enum ocsp_mode) == sizeof(int), "enum ocsp_mode size");
 _Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode size");
@@ -95,6 +96,8 @@ static const char *host_check(const char *);
 static void	 fmt_size(char *, size_t, unsigned long long);
 static void	 fmt_duration(char *, size_t, unsigned long long);
 static int	 store_text(const struct conf_key *, void *, const char *,
+		    char *, size_t);
+static int	 parse_proxy(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_hostport(const struct conf_key *, void *, const char *,
 		    char *, size_t);
@@ -926,6 +929,24 @@ parse_hostport(const struct conf_key *k, void *base, const char *val,
 	return 0;
 }
 
+/* proxy: "" (none) or socks5:// or http://[user@]host:port */
+static int
+parse_proxy(const struct conf_key *k, void *base, const char *val,
+    char *why, size_t wlen)
+{
+	struct proxy_url	 p;
+	const char		*e;
+
+	if ((e = proxyurl_parse(val, &p)) == NULL && p.kind != PROXY_NONE)
+		e = host_check(p.host);
+	if (e != NULL) {
+		(void)snprintf(why, wlen, "%s", e);
+		return -1;
+	}
+	memcpy((char *)base + k->off, &p, sizeof(p));
+	return 0;
+}
+
 /*
  * key_parse - the one path from text to field, for file values and
  * defaults alike.  On error, why holds the text after "key: ".
@@ -1003,6 +1024,10 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 		return parse_list(k, base, val, why, wlen);
 	case KT_HOSTPORT:
 		if (parse_hostport(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
+	case KT_PROXY:
+		if (parse_proxy(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
 	case KT_UINT:

@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include "util/addr.h"
+#include "util/proxyurl.h"
 #include "util/ratelimit.h"
 
 #define CONF_NAME_MAX		64
@@ -54,6 +55,12 @@ enum long_lines {
 	LONG_LINES_REFUSE = 0,		/* 550 5.6.0 over 998 octets */
 	LONG_LINES_PASS,		/* relayed as they are (default) */
 	LONG_LINES_ENCODE		/* body re-encoded quoted-printable */
+};
+
+/* 8-bit body octets for an upstream without 8BITMIME (RFC 6152) */
+enum eight_bit {
+	EIGHT_BIT_CONVERT = 0,		/* 8-bit parts re-encoded (default) */
+	EIGHT_BIT_PASS			/* sent as they are */
 };
 
 enum bare_newline {
@@ -223,6 +230,8 @@ struct conf_upstream {
 	enum pop_tls_mode pop_tls;		/* default implicit */
 	unsigned	 pop_timeout;		/* seconds, default 30 */
 	unsigned	 pop_interval;		/* seconds, default 0: every time */
+	struct proxy_url proxy;			/* default none (util/proxyurl.h) */
+	char		 proxy_password_file[PATH_MAX];	/* with a proxy user */
 	int		 line;			/* line of the section header */
 };
 
@@ -260,6 +269,13 @@ enum listen_tls {
 	LISTEN_TLS_NONE = 0,		/* plaintext only (default) */
 	LISTEN_TLS_STARTTLS,		/* RFC 3207, offered in EHLO */
 	LISTEN_TLS_IMPLICIT		/* TLS before the greeting (465) */
+};
+
+/* requiretls: where a listener offers REQUIRETLS (RFC 8689) */
+enum requiretls_mode {
+	REQUIRETLS_TLS = 0,		/* on TLS sessions only (default) */
+	REQUIRETLS_ALWAYS,		/* also in plaintext (loopback hop) */
+	REQUIRETLS_NO			/* never offered */
 };
 
 /* delivery on a listener: relay in step, or store and forward */
@@ -322,6 +338,7 @@ struct conf_listener {
 	unsigned	 max_sessions_per_client; /* default 50 */
 	enum bare_newline bare_newline;		/* default reject */
 	enum long_lines	 long_lines;		/* default pass */
+	enum eight_bit	 eight_bit;		/* default convert */
 	unsigned	 max_session_time;	/* seconds, default 3600 */
 	unsigned	 max_junk_commands;	/* default 100 */
 	unsigned	 min_data_rate;		/* octets/s, default 500, 0 off */
@@ -335,6 +352,7 @@ struct conf_listener {
 	char		 tls_cert[PATH_MAX];	/* leaf, then intermediates */
 	char		 tls_key[PATH_MAX];	/* no access for group/others */
 	int		 tls_required;		/* starttls: 530 before TLS */
+	enum requiretls_mode requiretls;	/* default tls */
 	unsigned	 tls_handshake_timeout;	/* seconds, default 10 */
 	enum verify_client verify_client;	/* default none */
 	/*
@@ -375,10 +393,10 @@ struct conf_path {
 	enum conf_path_kind kind;
 };
 /*
- * per upstream: 7 TLS files and directories, 3 secret files, a command;
+ * per upstream: 7 TLS files and directories, 4 secret files, a command;
  * per listener: certificate, key, client CA file, CRL file and directory
  */
-#define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 11 + CONF_MAX_LISTENERS * 5 + \
+#define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 12 + CONF_MAX_LISTENERS * 5 + \
 			    CONF_MAX_DKIM)
 
 struct gw_conf {

@@ -34,6 +34,7 @@ static void	check_auth_map(struct check *, const struct conf_upstream *);
 static void	check_auth_password_mechs(struct check *,
 		    const struct conf_upstream *);
 static void	check_pop(struct check *, const struct conf_upstream *);
+static void	check_proxy(struct check *, const struct conf_upstream *);
 static int	hdr_listed(const char (*)[CONF_HDR_NAME_MAX], size_t,
 		    const char *);
 static void	check_dkim(struct check *, const struct conf_dkim *);
@@ -319,6 +320,29 @@ check_pop(struct check *ck, const struct conf_upstream *u)
 		    "pop_before_smtp", u->name);
 }
 
+/*
+ * A proxy login needs both halves: a user without a password would be
+ * refused at every connection, a password without a user never sent.
+ */
+static void
+check_proxy(struct check *ck, const struct conf_upstream *u)
+{
+	int	 user = u->proxy.kind != PROXY_NONE && u->proxy.user[0] != '\0';
+	int	 pass = u->proxy_password_file[0] != '\0';
+
+	if (user && !pass)
+		conf_cerr(ck, u->line, "[upstream %s]: proxy_password_file: "
+		    "required when proxy names a user (%s@...)", u->name,
+		    u->proxy.user);
+	else if (pass && u->proxy.kind == PROXY_NONE)
+		conf_cerr(ck, u->line, "[upstream %s]: proxy_password_file: "
+		    "set without proxy", u->name);
+	else if (pass && !user)
+		conf_cerr(ck, u->line, "[upstream %s]: proxy_password_file: "
+		    "set but proxy names no user (%s://USER@host:port)",
+		    u->name, proxyurl_scheme(u->proxy.kind));
+}
+
 static int
 hdr_listed(const char (*list)[CONF_HDR_NAME_MAX], size_t n, const char *name)
 {
@@ -460,6 +484,7 @@ conf_check(struct gw_conf *c, conf_error_fn err, void *arg)
 		check_auth_map(&ck, &c->upstreams[i]);
 		check_auth_password_mechs(&ck, &c->upstreams[i]);
 		check_pop(&ck, &c->upstreams[i]);
+		check_proxy(&ck, &c->upstreams[i]);
 		if (!conf_upstream_listed(c, c->upstreams[i].name))
 			conf_cerr(&ck, c->upstreams[i].line, "[upstream %s]: "
 			    "not used by any listener or route",

@@ -65,7 +65,8 @@ enum key_type {
 	KT_IDENTITY,	/* DKIM i=: "" or "[local]@domain" */
 	KT_RATE,	/* "COUNT/PERIOD" or "off": struct rate */
 	KT_SENDERS,	/* list of sender patterns (relay/route.h) */
-	KT_PATH		/* "" or an absolute path, not looked at here */
+	KT_PATH,	/* "" or an absolute path, not looked at here */
+	KT_PROXY	/* "" or socks5:// / http://[user@]host:port */
 };
 
 /* defaults that come from other values, computed once those are known */

@@ -282,7 +282,7 @@ fmt_value(const struct conf_key *k, const void *base, struct out *o)
 	const int		*canon;
 	unsigned long long	 ull;
 	const char		*w;
-	char			 rate[64];
+	char			 rate[64], url[PROXY_USER_MAX + PROXY_HOST_MAX + 32];
 
 	switch (k->type) {
 	case KT_BANNER:
@@ -342,6 +342,11 @@ fmt_value(const struct conf_key *k, const void *base, struct out *o)
 		hp = field(k, base);
 		if (hp->host[0] != '\0')
 			put_hostport(o, hp);
+		return 0;
+	case KT_PROXY:
+		if (proxyurl_format(field(k, base), url, sizeof(url)) == -1)
+			return -1;
+		put(o, "%s", url);
 		return 0;
 	case KT_CANON:
 		canon = field(k, base);

@@ -119,6 +119,11 @@ static const struct conf_word words_long_lines[] = {
 	{ "encode", LONG_LINES_ENCODE },
 	{ NULL, 0 }
 };
+static const struct conf_word words_eight_bit[] = {
+	{ "convert", EIGHT_BIT_CONVERT },
+	{ "pass", EIGHT_BIT_PASS },
+	{ NULL, 0 }
+};
 static const struct conf_word words_proxy_protocol[] = {
 	{ "no", PROXY_PROTOCOL_NO },
 	{ "v1", PROXY_PROTOCOL_V1 },
@@ -129,6 +134,12 @@ static const struct conf_word words_proxy_protocol[] = {
 static const struct conf_word words_delivery[] = {
 	{ "lockstep", DELIVERY_LOCKSTEP },
 	{ "queue", DELIVERY_QUEUE },
+	{ NULL, 0 }
+};
+static const struct conf_word words_requiretls[] = {
+	{ "tls", REQUIRETLS_TLS },
+	{ "always", REQUIRETLS_ALWAYS },
+	{ "no", REQUIRETLS_NO },
 	{ NULL, 0 }
 };
 static const struct conf_word words_bare_newline[] = {
@@ -237,6 +248,8 @@ static const struct conf_key keytab[] = {
 	    LS(bare_newline), words_bare_newline, 0 },
 	{ SEC_LISTENER, "long_lines", KT_ENUM, "pass", DERIVE_NONE, 0, 0,
 	    LS(long_lines), words_long_lines, 0 },
+	{ SEC_LISTENER, "eight_bit", KT_ENUM, "convert", DERIVE_NONE, 0, 0,
+	    LS(eight_bit), words_eight_bit, 0 },
 	{ SEC_LISTENER, "max_session_time", KT_DURATION, "1h", DERIVE_NONE,
 	    1, 86400, LS(max_session_time), NULL, 0 },
 	{ SEC_LISTENER, "max_junk_commands", KT_UINT, "100", DERIVE_NONE,
@@ -259,6 +272,8 @@ static const struct conf_key keytab[] = {
 	    LS(tls_key), NULL, 1 },
 	{ SEC_LISTENER, "tls_required", KT_BOOL, "no", DERIVE_NONE, 0, 0,
 	    LS(tls_required), NULL, 0 },
+	{ SEC_LISTENER, "requiretls", KT_ENUM, "tls", DERIVE_NONE, 0, 0,
+	    LS(requiretls), words_requiretls, 0 },
 	{ SEC_LISTENER, "tls_handshake_timeout", KT_DURATION, "10s",
 	    DERIVE_NONE, 1, 300, LS(tls_handshake_timeout), NULL, 0 },
 	{ SEC_LISTENER, "tls_min_version", KT_TLSVER, "1.2", DERIVE_NONE, 0, 0,
@@ -406,6 +421,10 @@ static const struct conf_key keytab[] = {
 	    1, 300, UP(pop_timeout), NULL, 0 },
 	{ SEC_UPSTREAM, "pop_interval", KT_DURATION, "0s", DERIVE_NONE,
 	    0, 3600, UP(pop_interval), NULL, 0 },
+	{ SEC_UPSTREAM, "proxy", KT_PROXY, "", DERIVE_NONE, 0, 0,
+	    UP(proxy), NULL, 1 },
+	{ SEC_UPSTREAM, "proxy_password_file", KT_SECRET, "", DERIVE_NONE,
+	    0, 0, UP(proxy_password_file), NULL, 1 },
 
 	{ SEC_DKIM, "domain", KT_DOMAIN, NULL, DERIVE_NONE, 0, 0,
 	    DK(domain), NULL, 0 },

@@ -102,6 +102,8 @@ struct pop3_client {
 	struct upconn		*conn;	/* lookup, connect, TLS, OCSP */
 	char			 peer[64];
 	struct gw_io		*io;	/* conn's, once connected */
+	const struct proxy_url	*proxy;	/* the caller's, until upconn_new */
+	const char		*proxy_password;
 	char			 tlsdesc[96];
 };
 
@@ -192,7 +194,12 @@ pop3_client_new(const struct pop3_client_params *p, pop3_done_fn done,
 	tv.tv_sec = c->timeout;
 	tv.tv_usec = 0;
 	evtimer_add(c->ev_timer, &tv);
+	c->proxy = p->proxy;
+	c->proxy_password = p->proxy_password;
 	pop_enter(c, PS_RESOLVING);
+	/* upconn copied both */
+	c->proxy = NULL;
+	c->proxy_password = NULL;
 	if (c->conn == NULL) {
 		pop_destroy(c);
 		return NULL;
@@ -353,6 +360,8 @@ pop_enter(struct pop3_client *c, enum pop_state s)
 		up.connect_timeout = 0;
 		up.tag = "pop3 server";
 		up.id = c->id;
+		up.proxy = c->proxy;
+		up.proxy_password = c->proxy_password;
 		c->conn = upconn_new(&up, on_conn, c);
 		break;
 	case PS_CONNECTING:
@@ -611,8 +620,10 @@ on_conn(void *arg, enum upconn_event ev, enum gw_fail fcls, const char *text)
 	case UPCONN_CONNECTED:
 		c->io = upconn_io(c->conn);
 		(void)str_copy(c->peer, text, sizeof(c->peer));
-		log_debug("%016llx pop3 server=%s:%u connected peer=%s",
-		    (unsigned long long)c->id, c->host, c->port, c->peer);
+		log_debug("%016llx pop3 server=%s:%u connected peer=%s%s%s",
+		    (unsigned long long)c->id, c->host, c->port, c->peer,
+		    upconn_via(c->conn) != NULL ? " via=" : "",
+		    upconn_via(c->conn) != NULL ? upconn_via(c->conn) : "");
 		pop_enter(c, c->tls == POP_TLS_IMPLICIT ? PS_TLS_IMPLICIT :
 		    PS_GREETING);
 		break;

@@ -44,6 +44,9 @@ struct pop3_client_params {
 	const char		*secret;	/* copied; the caller wipes its own */
 	int			 allow_cleartext;	/* USER/PASS without TLS */
 	unsigned		 timeout;	/* seconds for the whole login */
+	/* the upstream's proxy (tls/upconn.h): NULL or kind none, direct */
+	const struct proxy_url	*proxy;
+	const char		*proxy_password;	/* copied */
 	uint64_t		 id;		/* session id for logs */
 };
 

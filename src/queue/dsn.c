@@ -11,6 +11,7 @@
 #include "util/buf.h"
 
 #define DSN_SLACK	(64u * 1024)	/* the DSN's own text, all recipients */
+#define DSN_REDACTED	2	/* "full": nothing of the original returned */
 
 static void	put(struct buf *, int *, const char *);
 static void	put_clean(struct buf *, int *, const char *, size_t);
@@ -157,7 +158,9 @@ put_text(struct buf *b, int *err, const struct qenv *e,
 		    "without being accepted", DSN_DIAG_MAX);
 		put(b, err, "\r\n");
 	}
-	put(b, err, full ? "\r\nThe message follows.\r\n" :
+	put(b, err, full == DSN_REDACTED ? "\r\nThe message was sent with "
+	    "REQUIRETLS (RFC 8689): neither it nor its\r\nheader is "
+	    "returned.\r\n" : full ? "\r\nThe message follows.\r\n" :
 	    "\r\nThe header of the message follows.\r\n");
 }
 
@@ -210,6 +213,21 @@ put_status(struct buf *b, int *err, const struct qenv *e,
 	}
 }
 
+/* the third part: the original, or its header block */
+static void
+put_original(struct buf *b, int *err, const char *bnd, int full,
+    const char *msg, size_t keep)
+{
+	put(b, err, "\r\n--");
+	put(b, err, bnd);
+	put(b, err, full ? "\r\nContent-Type: message/rfc822\r\n\r\n" :
+	    "\r\nContent-Type: text/rfc822-headers\r\n\r\n");
+	if (*err == 0 && buf_append(b, msg, keep) < 0)
+		*err = 1;
+	if (keep < 2 || memcmp(msg + keep - 2, "\r\n", 2) != 0)
+		put(b, err, "\r\n");
+}
+
 static int
 build(const struct qenv *e, const unsigned char *relayed, const char *mta,
     int64_t now, const char *msg, size_t msglen, char **out, size_t *outlen)
@@ -227,7 +245,12 @@ build(const struct qenv *e, const unsigned char *relayed, const char *mta,
 		return 0;
 	/* RET=FULL is for failures; a relayed report returns the header */
 	full = relayed == NULL && e->ret == QRET_FULL && msglen <= DSN_FULL_MAX;
-	keep = full ? msglen : header_block(msg, msglen);
+	if (msg == NULL) {
+		full = DSN_REDACTED;
+		msg = "";
+		msglen = 0;
+	}
+	keep = full == 1 ? msglen : header_block(msg, msglen);	/* 0 redacted */
 	if (keep > DSN_FULL_MAX)
 		keep = DSN_FULL_MAX;
 	/* a boundary that the returned text does not contain */
@@ -261,14 +284,8 @@ build(const struct qenv *e, const unsigned char *relayed, const char *mta,
 	put(&b, &err, bnd);
 	put(&b, &err, "\r\n");
 	put_status(&b, &err, e, relayed, mta);
-	put(&b, &err, "\r\n--");
-	put(&b, &err, bnd);
-	put(&b, &err, full ? "\r\nContent-Type: message/rfc822\r\n\r\n" :
-	    "\r\nContent-Type: text/rfc822-headers\r\n\r\n");
-	if (err == 0 && buf_append(&b, msg, keep) < 0)
-		err = 1;
-	if (keep < 2 || memcmp(msg + keep - 2, "\r\n", 2) != 0)
-		put(&b, &err, "\r\n");
+	if (full != DSN_REDACTED)
+		put_original(&b, &err, bnd, full, msg, keep);
 	put(&b, &err, "\r\n--");
 	put(&b, &err, bnd);
 	put(&b, &err, "--\r\n");

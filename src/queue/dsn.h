@@ -35,8 +35,10 @@ int	dsn_wanted(const struct qrcpt *r);
 /*
  * dsn_build - the DSN for envelope e, from reporting host mta, at now
  * (unix seconds), about the original message msg[0..msglen) (CRLF
- * lines).  Returns the number of recipients reported; 0 means none is
- * wanted and *out is NULL.  -1 on ENOMEM.  *out is malloc'd, CRLF lines,
+ * lines); msg NULL: redacted (RFC 8689 5, a REQUIRETLS message's report
+ * sent without REQUIRETLS): two parts, nothing of the original.  Returns
+ * the number of recipients reported; 0 means none is wanted and *out is
+ * NULL.  -1 on ENOMEM.  *out is malloc'd, CRLF lines,
  * NUL-terminated, ready to be sent as a message body (not dot-stuffed).
  */
 int	dsn_build(const struct qenv *e, const char *mta, int64_t now,

@@ -26,6 +26,7 @@
 #include "conf/conf.h"
 #include "pop/pop3_client.h"
 #include "dkim/dkim.h"
+#include "net/proxyhs.h"
 #include "obs/metrics.h"
 #include "relay/relay.h"
 #include "relay/relay_local.h"
@@ -45,8 +46,6 @@
 #include "util/log.h"
 #include "util/str.h"
 
-/* messages up to this size stay in memory while they wait */
-#define SPOOL_MEM_THRESHOLD	(256 * 1024)
 /* room for our Received: line beyond max_message_size */
 #define RECEIVED_MAX		1024
 /* docs/replies.md lists these */
@@ -510,6 +509,7 @@ relay_pop_start(struct relay *r)
 	struct timespec			 now, last;
 	struct uprt			*u = relay_uprt(r);
 	char				 secret[POP3_SECRET_MAX + 1], why[256];
+	char				 ppass[PROXYHS_SECRET_MAX];
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	/* kept across reloads (uprt.c says why) */
@@ -533,7 +533,23 @@ relay_pop_start(struct relay *r)
 		relay_pop_fail(r, FAIL_INTERNAL);
 		return 0;
 	}
+	/* the POP server is reached through the upstream's proxy too */
+	ppass[0] = '\0';
+	if (r->up->proxy_password_file[0] != '\0' &&
+	    secret_read_file(r->up->proxy_password_file, ppass, sizeof(ppass),
+	    why, sizeof(why)) == -1) {
+		explicit_bzero(secret, sizeof(secret));
+		explicit_bzero(ppass, sizeof(ppass));
+		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+		    "failed class=%s: proxy_password_file: %s", r->id,
+		    r->up->pop_server.host, r->up->pop_server.port,
+		    fail_name(FAIL_INTERNAL), why);
+		relay_pop_fail(r, FAIL_INTERNAL);
+		return 0;
+	}
 	memset(&p, 0, sizeof(p));
+	p.proxy = &r->up->proxy;
+	p.proxy_password = ppass;
 	p.base = r->env->base;
 	p.dns = r->env->dns;
 	p.host = r->up->pop_server.host;
@@ -549,6 +565,7 @@ relay_pop_start(struct relay *r)
 	    r->id, p.host, p.port, pop3_tls_name(p.tls));
 	r->pop = pop3_client_new(&p, relay_pop_done, r);
 	explicit_bzero(secret, sizeof(secret));
+	explicit_bzero(ppass, sizeof(ppass));
 	if (r->pop == NULL) {
 		/* ENOMEM, or a user name or password unfit for a command line */
 		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
@@ -949,7 +966,8 @@ srv_data_end(void *arg)
 		    uptx_lost(r->tx) : FAIL_CLOSED);
 		return;
 	}
-	if (spool_rewind(r->spool) == -1 || relay_long_lines(r) == -1) {
+	if (spool_rewind(r->spool) == -1 || relay_long_lines(r) == -1 ||
+	    relay_8bit(r) == -1) {
 		relay_tx_reply(r, 451, "4.3.0", "Temporary spool failure",
 		    MX_CLASS_SPOOL);
 		return;
@@ -1049,17 +1067,19 @@ tx_ready(void *arg)
 		relay_auth_done(r);
 }
 
-/* tx_refused - MAIL's arguments do not fit the upstream: 555, not sent */
+/* tx_refused - MAIL's arguments do not fit the upstream: not sent */
 static void
 tx_refused(void *arg, const char *why)
 {
 	struct relay	*r = arg;
+	const char	*enh;
+	int		 code = uptx_refusal(why, &enh);
 
 	relay_enter(r, R_IDLE);
 	txlog_refused(r->id, "mail", "gateway", smtp_server_info(r->srv)->peer,
-	    smtp_server_info(r->srv)->proxy, relay_from(r), NULL, 555, "5.6.7",
+	    smtp_server_info(r->srv)->proxy, relay_from(r), NULL, code, enh,
 	    why);
-	smtp_server_reply(r->srv, 555, "5.6.7", why);
+	smtp_server_reply(r->srv, code, enh, why);
 }
 
 static void

@@ -73,6 +73,8 @@ enum relay_dkim {
 };
 
 #define DKIM_LOG_MAX	512
+/* messages up to this size stay in memory while they wait */
+#define SPOOL_MEM_THRESHOLD	(256 * 1024)
 /* RCPTs in flight upstream at once (pipelining); more wait their turn */
 #define RELAY_RQ_MAX	4
 
@@ -212,6 +214,12 @@ int	relay_stream_failed(struct relay *, enum gw_fail);
 void	relay_stream_abort(struct relay *);
 void	relay_stream_free(struct relay *);
 unsigned long long relay_stream_size(const struct relay *);
+
+/* relay_8bit.c: eight_bit = convert, at the end of DATA */
+int	relay_8bit_may(const struct relay *);
+int	relay_8bit(struct relay *);
+int	relay_8bit_file(uint64_t, int, const struct conf_listener *,
+	    const struct smtp_client *, struct spool **);
 
 /* relay_dkim.c: DKIM of the session's message */
 void	relay_dkim_reset(struct relay *);

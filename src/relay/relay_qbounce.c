@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,27 @@ read_original(int fd, size_t *len)
 	}
 	*len = off;
 	return buf;
+}
+
+/*
+ * requiretls - was the message sent with REQUIRETLS?  Its reports are then
+ * redacted (RFC 8689 5): they leave without REQUIRETLS, so they carry
+ * nothing of the original that the sender asked to keep off plaintext.
+ */
+static int
+requiretls(const struct qenv *e)
+{
+	const char	*p = e->mail_params;
+	size_t		 n;
+
+	while (p != NULL && *p != '\0') {
+		n = strcspn(p, " ");
+		if (n == 10 && strncasecmp(p, "REQUIRETLS", 10) == 0)
+			return 1;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return 0;
 }
 
 /* store - the report as a new queued message to sender */
@@ -117,7 +139,8 @@ qjob_relayed(struct relay_env *env, const struct qenv *e, int msgfd,
 		return;
 	}
 	n = dsn_build_relayed(e, relayed, env->conf->hostname,
-	    (int64_t)time(NULL), orig, olen, &text, &tlen);
+	    (int64_t)time(NULL), requiretls(e) ? NULL : orig, olen, &text,
+	    &tlen);
 	free(orig);
 	if (n > 0 && store(e, text, tlen, &bid) == 0)
 		log_info("queue %016" PRIx64 " relayed report %016" PRIx64
@@ -142,8 +165,8 @@ qjob_bounce(struct relay_env *env, struct qenv *e, int msgfd)
 		    "bounce", e->id);
 		return -1;
 	}
-	n = dsn_build(e, env->conf->hostname, (int64_t)time(NULL), orig, olen,
-	    &text, &tlen);
+	n = dsn_build(e, env->conf->hostname, (int64_t)time(NULL),
+	    requiretls(e) ? NULL : orig, olen, &text, &tlen);
 	free(orig);
 	if (n == -1) {
 		log_warnx("queue %016" PRIx64 ": out of memory for its bounce",

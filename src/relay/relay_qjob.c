@@ -34,6 +34,7 @@
 #include "queue/qwork.h"
 #include "relay/relay_local.h"
 #include "relay/relay_queue.h"
+#include "relay/spool.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_reply.h"
 #include "upstream/upcred.h"
@@ -51,6 +52,7 @@ struct qjob {
 	struct relay_env	*env;
 	struct qenv		 e;
 	int			 fd;		/* ID.msg */
+	struct spool		*conv;		/* ... converted (relay_8bit) */
 	enum jstate		 state;
 	const struct conf_listener *l;
 	const struct conf_uplist *list;
@@ -246,8 +248,12 @@ job_next_rcpt(struct qjob *j)
 		job_defer(j);
 		return;
 	}
-	if (lseek(j->fd, 0, SEEK_SET) == -1) {
-		(void)snprintf(j->error, sizeof(j->error), "ID.msg: seek");
+	spool_free(j->conv);
+	j->conv = NULL;
+	if (lseek(j->fd, 0, SEEK_SET) == -1 || relay_8bit_file(j->id, j->fd,
+	    j->l, uptx_client(j->tx), &j->conv) == -1) {
+		(void)snprintf(j->error, sizeof(j->error), "ID.msg: seek, or "
+		    "8-bit conversion");
 		j->state = J_END;
 		job_defer(j);
 		return;
@@ -261,6 +267,9 @@ job_body(void *arg, char *buf, size_t len)
 {
 	struct qjob	*j = arg;
 
+	/* 8-bit octets for an upstream without 8BITMIME: converted */
+	if (j->conv != NULL)
+		return spool_read(j->conv, buf, len);
 	return read(j->fd, buf, len);
 }
 
@@ -363,11 +372,13 @@ tx_refused(void *arg, const char *why)
 {
 	struct qjob	*j = arg;
 	char		 text[300];
+	const char	*enh;
+	int		 code = uptx_refusal(why, &enh);
 
 	/* decided already: what the upstream says now changes nothing */
 	if (j->state == J_END)
 		return;
-	(void)snprintf(text, sizeof(text), "555 5.6.7 %s", why);
+	(void)snprintf(text, sizeof(text), "%d %s %s", code, enh, why);
 	pending_set(j, QR_FAILED, text, 0);
 	j->state = J_END;
 	job_defer(j);
@@ -588,6 +599,7 @@ job_free(struct qjob *j)
 	}
 	if (j->fd != -1)
 		(void)close(j->fd);
+	spool_free(j->conv);
 	if (j->ev_next != NULL)
 		event_free(j->ev_next);
 	qenv_free(&j->e);

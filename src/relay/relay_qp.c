@@ -1,6 +1,7 @@
 /*
  * relay_qp - re-encode a spooled message as quoted-printable
- * (long_lines = encode); see relay_qp.h.
+ * (long_lines = encode), or its 8-bit bodies as quoted-printable or
+ * base64 (eight_bit = convert); see relay_qp.h.
  *
  * The whole message is spooled before the decision, because the header
  * block comes first and the long line may be anywhere after it.  The
@@ -8,6 +9,12 @@
  * and rewritten by mime_qp_headers(), and the body is streamed through
  * the encoder into a new spool.  DKIM sees the new message only, so the
  * signature covers what is sent.
+ *
+ * The two jobs differ only in which leaf entities are re-encoded and
+ * how: a body with a line over 998 octets as quoted-printable; a body
+ * with an 8-bit octet as mime_8bit_choose() says, and then in spite of a
+ * DKIM-Signature of the sender's (an upstream without 8BITMIME must not
+ * get 8-bit octets, RFC 6152 3: a broken signature is the lesser harm).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +22,7 @@
 #include "dkim/dkim.h"
 #include "relay/relay_qp.h"
 #include "relay/spool.h"
+#include "smtp/mime_8bit.h"
 #include "smtp/mime_qp.h"
 #include "smtp/mime_walk.h"
 #include "smtp/smtp_data.h"
@@ -34,10 +42,18 @@ struct qp_lines {
 	int		 eof;
 };
 
+enum qp_mode {
+	QM_LONG,	/* long_lines = encode */
+	QM_8BIT		/* eight_bit = convert */
+};
+
 /* what the first pass over a multipart message found, per part */
 struct qp_scan {
+	enum qp_mode	 mode;
 	unsigned char	 ok[QP_PARTS];		/* its header block allows it */
 	unsigned char	 longl[QP_PARTS];	/* a body line over 998 */
+	struct mime_stats st[QP_PARTS];		/* its body's octets */
+	unsigned char	 enc[QP_PARTS];		/* enum mime_cte: re-encode */
 	char		*hbuf, *tmp;		/* a part's header block */
 	size_t		 hlen;
 	int		 hover;			/* it did not fit */
@@ -49,10 +65,23 @@ struct qp_out {
 	int			*dmsg_full;
 };
 
+/* one body's encoder: quoted-printable or base64 */
+struct qp_enc {
+	enum mime_cte		 cte;
+	struct mime_qp		 q;
+	struct mime_b64		 b;
+};
+
 static int	out_write(struct qp_out *, const char *, size_t, int);
-static int	read_headers(struct spool *, size_t, char *, size_t *, size_t *);
-static int	encode_body(struct spool *, const char *, size_t,
+static void	enc_init(struct qp_enc *, enum mime_cte);
+static int	enc_write(struct qp_enc *, const char *, size_t,
 		    struct qp_out *);
+static int	enc_end(struct qp_enc *, struct qp_out *);
+static int	read_headers(struct spool *, size_t, char *, size_t *, size_t *);
+static int	body_stats(struct spool *, const char *, size_t,
+		    struct mime_stats *);
+static int	encode_body(struct spool *, const char *, size_t,
+		    enum mime_cte, struct qp_out *);
 static ssize_t	line_next(struct qp_lines *, const char **);
 static void	hdr_add(struct qp_scan *, const char *, size_t);
 static int	mp_scan(struct spool *, size_t, struct qp_scan *,
@@ -60,8 +89,12 @@ static int	mp_scan(struct spool *, size_t, struct qp_scan *,
 static int	mp_copy_skip(struct spool *, size_t, struct qp_out *);
 static int	mp_rewrite(struct spool *, size_t, struct qp_scan *,
 		    struct qp_out *);
-static int	multipart(struct spool *, size_t, struct qp_out *,
-		    const char **);
+static int	multipart(struct spool *, size_t, enum qp_mode,
+		    struct qp_out *, const char **);
+static int	out_commit(struct qp_out *, struct spool **,
+		    struct dkim_msg **, int *);
+static int	convert(struct spool **, size_t, size_t, struct dkim_msg **,
+		    unsigned, int *, enum qp_mode, const char **);
 
 /* to the new spool, and (unless ours) to the new DKIM state */
 static int
@@ -76,6 +109,46 @@ out_write(struct qp_out *o, const char *p, size_t n, int ours)
 	    dkim_msg_write(o->dmsg, p, n) == -1)
 		*o->dmsg_full = 1;
 	return 0;
+}
+
+static void
+enc_init(struct qp_enc *e, enum mime_cte cte)
+{
+	e->cte = cte;
+	mime_qp_init(&e->q);
+	mime_b64_init(&e->b);
+}
+
+/* body octets through the encoder */
+static int
+enc_write(struct qp_enc *e, const char *p, size_t len, struct qp_out *o)
+{
+	char	 out[QP_CHUNK * 3];
+	size_t	 used, w;
+
+	while (len > 0) {
+		used = e->cte == MIME_CTE_BASE64 ?
+		    mime_b64_body(&e->b, p, len, out, sizeof(out), &w) :
+		    mime_qp_body(&e->q, p, len, out, sizeof(out), &w);
+		if (out_write(o, out, w, 0) == -1)
+			return -1;
+		p += used;
+		len -= used;
+	}
+	return 0;
+}
+
+/* the end of a body: what the encoder holds */
+static int
+enc_end(struct qp_enc *e, struct qp_out *o)
+{
+	char	 out[64];
+	size_t	 w;
+
+	w = e->cte == MIME_CTE_BASE64 ?
+	    mime_b64_body_end(&e->b, out, sizeof(out)) :
+	    mime_qp_body_end(&e->q, out, sizeof(out));
+	return out_write(o, out, w, 0);
 }
 
 /*
@@ -106,35 +179,38 @@ read_headers(struct spool *sp, size_t skip, char *buf, size_t *have,
 	}
 }
 
+/* the counts of the body: what was read past the header block, the rest */
+static int
+body_stats(struct spool *sp, const char *pre, size_t prelen,
+    struct mime_stats *st)
+{
+	char	 in[QP_CHUNK];
+	ssize_t	 n;
+
+	mime_stats_add(st, pre, prelen);
+	while ((n = spool_read(sp, in, sizeof(in))) > 0)
+		mime_stats_add(st, in, (size_t)n);
+	return n == -1 ? -1 : 0;
+}
+
 /* the body: what was read past the header block, then the rest */
 static int
 encode_body(struct spool *sp, const char *pre, size_t prelen,
-    struct qp_out *o)
+    enum mime_cte cte, struct qp_out *o)
 {
-	struct mime_qp	 q;
-	char		 in[QP_CHUNK], out[QP_CHUNK * 3];
-	const char	*p = pre;
-	size_t		 len = prelen, used, w;
+	struct qp_enc	 e;
+	char		 in[QP_CHUNK];
 	ssize_t		 n;
 
-	mime_qp_init(&q);
-	for (;;) {
-		while (len > 0) {
-			used = mime_qp_body(&q, p, len, out, sizeof(out), &w);
-			if (out_write(o, out, w, 0) == -1)
-				return -1;
-			p += used;
-			len -= used;
-		}
-		if ((n = spool_read(sp, in, sizeof(in))) == -1)
+	enc_init(&e, cte);
+	if (enc_write(&e, pre, prelen, o) == -1)
+		return -1;
+	while ((n = spool_read(sp, in, sizeof(in))) > 0)
+		if (enc_write(&e, in, (size_t)n, o) == -1)
 			return -1;
-		if (n == 0)
-			break;
-		p = in;
-		len = (size_t)n;
-	}
-	w = mime_qp_body_end(&q, out, sizeof(out));
-	return out_write(o, out, w, 0);
+	if (n == -1)
+		return -1;
+	return enc_end(&e, o);
 }
 
 /*
@@ -185,7 +261,8 @@ hdr_add(struct qp_scan *sc, const char *p, size_t n)
 
 /*
  * Pass 1: which parts may be re-encoded (their header block allows it)
- * and need it (a body line over 998 octets).  0, or -1 on a read error.
+ * and need it (a body line over 998 octets, or an 8-bit octet), and how
+ * (sc->enc).  0, or -1 on a read error.
  */
 static int
 mp_scan(struct spool *sp, size_t skip, struct qp_scan *sc, const char **why)
@@ -226,8 +303,11 @@ mp_scan(struct spool *sp, size_t skip, struct qp_scan *sc, const char **why)
 			sc->hover = 0;
 			break;
 		case ML_BODY:
-			if (blen > SMTP_DATA_LINE_MAX && part < QP_PARTS)
+			if (part >= QP_PARTS)
+				break;
+			if (blen > SMTP_DATA_LINE_MAX)
 				sc->longl[part] = 1;
+			mime_stats_add(&sc->st[part], line, (size_t)n);
 			break;
 		case ML_OTHER:
 			break;
@@ -235,10 +315,17 @@ mp_scan(struct spool *sp, size_t skip, struct qp_scan *sc, const char **why)
 	}
 	if (n == -1)
 		goto done;
-	for (i = 0; i < QP_PARTS; i++)
-		if (sc->ok[i] && sc->longl[i])
+	for (i = 0; i < QP_PARTS; i++) {
+		if (!sc->ok[i])
+			continue;
+		if (sc->mode == QM_8BIT)
+			sc->enc[i] = (unsigned char)mime_8bit_choose(&sc->st[i]);
+		else if (sc->longl[i])
+			sc->enc[i] = MIME_CTE_QP;
+		if (sc->enc[i] != MIME_CTE_NONE)
 			any = 1;
-	if (w.signed_top)
+	}
+	if (w.signed_top && sc->mode == QM_LONG)
 		*why = "signed by the sender";
 	else if (!any)
 		*why = "multipart, no part that can be re-encoded";
@@ -266,21 +353,26 @@ mp_copy_skip(struct spool *sp, size_t skip, struct qp_out *o)
 	return 0;
 }
 
-/* Pass 2: the parts found in pass 1 re-encoded, the rest as it is */
+/*
+ * Pass 2: the parts found in pass 1 re-encoded, the rest as it is.  A
+ * part's last CRLF belongs to the delimiter after it (RFC 2046 5.1.1):
+ * quoted-printable keeps it as a line break, which decodes the same, but
+ * base64 would make it data, so it is held back (held) and the
+ * encoder's own last CRLF takes its place.
+ */
 static int
 mp_rewrite(struct spool *sp, size_t skip, struct qp_scan *sc,
     struct qp_out *o)
 {
 	struct qp_lines		 l;
 	struct mime_walk	 w;
-	struct mime_qp		 q;
-	const char		*line, *p;
-	char			 out[QP_CHUNK * 3];
+	struct qp_enc		 e;
+	const char		*line;
 	ssize_t			 n;
-	size_t			 blen, len, used, wr, tl;
+	size_t			 blen, tl;
 	unsigned		 part, cur = 0;
 	enum mime_line		 cls;
-	int			 enc = 0, flagged, rc = -1;
+	int			 enc = 0, flagged, held = 0, rc = -1;
 
 	memset(&l, 0, sizeof(l));
 	l.sp = sp;
@@ -288,17 +380,16 @@ mp_rewrite(struct spool *sp, size_t skip, struct qp_scan *sc,
 	    (l.buf = malloc(QP_LINE_BUF)) == NULL)
 		return -1;
 	mime_walk_init(&w);
-	mime_qp_init(&q);
+	enc_init(&e, MIME_CTE_QP);
 	while ((n = line_next(&l, &line)) > 0) {
 		blen = (size_t)n;
 		if (blen >= 2 && line[blen - 2] == '\r' && line[blen - 1] == '\n')
 			blen -= 2;
 		cls = mime_walk_line(&w, line, blen, &part);
-		flagged = part != 0 && part < QP_PARTS && sc->ok[part] &&
-		    sc->longl[part];
+		flagged = part != 0 && part < QP_PARTS &&
+		    sc->enc[part] != MIME_CTE_NONE;
 		if (enc && (cls != ML_BODY || part != cur)) {
-			wr = mime_qp_body_end(&q, out, sizeof(out));
-			if (out_write(o, out, wr, 0) == -1)
+			if (enc_end(&e, o) == -1)
 				goto done;
 			enc = 0;
 		}
@@ -309,24 +400,28 @@ mp_rewrite(struct spool *sp, size_t skip, struct qp_scan *sc,
 		if (flagged && cls == ML_HEADER_END) {
 			hdr_add(sc, "\r\n", 2);
 			/* pass 1 accepted this very block */
-			if (sc->hover || mime_qp_headers(sc->hbuf, sc->hlen, 0,
-			    sc->tmp, QP_PART_HDR_MAX + MIME_QP_HDR_EXTRA,
+			if (sc->hover || mime_qp_headers(sc->hbuf, sc->hlen,
+			    sc->enc[part] == MIME_CTE_BASE64 ? MIME_HDR_BASE64 :
+			    0, sc->tmp, QP_PART_HDR_MAX + MIME_QP_HDR_EXTRA,
 			    &tl) != NULL || out_write(o, sc->tmp, tl, 0) == -1)
 				goto done;
 			sc->hlen = 0;
-			mime_qp_init(&q);
+			enc_init(&e, (enum mime_cte)sc->enc[part]);
 			enc = 1;
+			held = 0;
 			cur = part;
 			continue;
 		}
+		if (enc && e.cte == MIME_CTE_BASE64) {
+			if ((held && enc_write(&e, "\r\n", 2, o) == -1) ||
+			    enc_write(&e, line, blen, o) == -1)
+				goto done;
+			held = blen < (size_t)n;
+			continue;
+		}
 		if (enc) {
-			for (p = line, len = (size_t)n; len > 0;
-			    p += used, len -= used) {
-				used = mime_qp_body(&q, p, len, out,
-				    sizeof(out), &wr);
-				if (out_write(o, out, wr, 0) == -1)
-					goto done;
-			}
+			if (enc_write(&e, line, (size_t)n, o) == -1)
+				goto done;
 			continue;
 		}
 		if (out_write(o, line, (size_t)n, 0) == -1)
@@ -334,11 +429,10 @@ mp_rewrite(struct spool *sp, size_t skip, struct qp_scan *sc,
 	}
 	if (n == -1)
 		goto done;
-	if (enc) {
-		wr = mime_qp_body_end(&q, out, sizeof(out));
-		if (out_write(o, out, wr, 0) == -1)
-			goto done;
-	}
+	/* a part open at the end: no delimiter follows, its CRLF is data */
+	if (enc && ((held && enc_write(&e, "\r\n", 2, o) == -1) ||
+	    enc_end(&e, o) == -1))
+		goto done;
 	rc = 0;
 done:
 	free(l.buf);
@@ -351,13 +445,15 @@ done:
  * Returns 1 rewritten into o, 0 not (*why set), -1 error.
  */
 static int
-multipart(struct spool *sp, size_t skip, struct qp_out *o, const char **why)
+multipart(struct spool *sp, size_t skip, enum qp_mode mode, struct qp_out *o,
+    const char **why)
 {
 	struct qp_scan	*sc;
 	int		 rc = -1;
 
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
 		return -1;
+	sc->mode = mode;
 	sc->hbuf = malloc(QP_PART_HDR_MAX);
 	sc->tmp = malloc(QP_PART_HDR_MAX + MIME_QP_HDR_EXTRA);
 	if (sc->hbuf == NULL || sc->tmp == NULL)
@@ -379,19 +475,67 @@ done:
 	return rc;
 }
 
-/* relay_qp_encode - the spooled message with a quoted-printable body */
-int
-relay_qp_encode(struct spool **spp, size_t skip, size_t memthresh,
+/*
+ * The encoding of a single-part message's body: quoted-printable for
+ * long lines; for 8-bit octets, what they call for (a pass over the
+ * spool, then the header block read again).  MIME_CTE_NONE: nothing to
+ * do.  0, or -1 on a read error.
+ */
+static int
+leaf_cte(struct spool *sp, size_t skip, enum qp_mode mode, char *buf,
+    size_t *have, size_t hlen, enum mime_cte *cte)
+{
+	struct mime_stats	 st;
+	size_t			 again;
+
+	*cte = MIME_CTE_QP;
+	if (mode == QM_LONG)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	if (body_stats(sp, buf + skip + hlen, *have - skip - hlen, &st) == -1 ||
+	    spool_rewind(sp) == -1 ||
+	    read_headers(sp, skip, buf, have, &again) == -1 || again != hlen)
+		return -1;
+	*cte = mime_8bit_choose(&st);
+	return 0;
+}
+
+/* the new spool and DKIM state replace the old ones: 1, or -1 */
+static int
+out_commit(struct qp_out *o, struct spool **spp, struct dkim_msg **dmsgp,
+    int *dmsg_full)
+{
+	if (spool_rewind(o->spool) == -1)
+		return -1;
+	spool_free(*spp);
+	*spp = o->spool;
+	o->spool = NULL;
+	if (*dmsgp != NULL || o->dmsg != NULL) {
+		dkim_msg_free(*dmsgp);
+		*dmsgp = o->dmsg;
+		o->dmsg = NULL;
+		*dmsg_full = *o->dmsg_full;
+	}
+	return 1;
+}
+
+/* the rewrite for both jobs: see relay_qp_encode and relay_qp_8bit */
+static int
+convert(struct spool **spp, size_t skip, size_t memthresh,
     struct dkim_msg **dmsgp, unsigned canons, int *dmsg_full,
-    const char **why)
+    enum qp_mode mode, const char **why)
 {
 	struct qp_out	 o;
 	char		*buf, *hdr = NULL;
 	size_t		 have, hlen, newlen;
 	unsigned long long max;
+	enum mime_cte	 cte = MIME_CTE_QP;
+	unsigned	 hf = MIME_HDR_TOP;
 	int		 full = 0, rc = -1;
 
 	*why = NULL;
+	if (mode == QM_8BIT)
+		hf |= MIME_HDR_SIGNED_OK;
 	if (spool_rewind(*spp) == -1)
 		return -1;
 	if ((buf = malloc(skip + QP_HDR_MAX)) == NULL)
@@ -407,11 +551,24 @@ relay_qp_encode(struct spool **spp, size_t skip, size_t memthresh,
 	}
 	if ((hdr = malloc(hlen + MIME_QP_HDR_EXTRA)) == NULL)
 		goto done;
-	*why = mime_qp_headers(buf + skip, hlen, 1, hdr,
+	*why = mime_qp_headers(buf + skip, hlen, hf, hdr,
 	    hlen + MIME_QP_HDR_EXTRA, &newlen);
 	if (*why != NULL && strcmp(*why, "multipart") != 0) {
 		rc = 0;
 		goto done;
+	}
+	if (*why == NULL) {
+		if (leaf_cte(*spp, skip, mode, buf, &have, hlen, &cte) == -1)
+			goto done;
+		if (cte == MIME_CTE_NONE) {
+			*why = "no 8-bit octet in the body";
+			rc = 0;
+			goto done;
+		}
+		if (cte == MIME_CTE_BASE64)
+			(void)mime_qp_headers(buf + skip, hlen,
+			    hf | MIME_HDR_BASE64, hdr, hlen + MIME_QP_HDR_EXTRA,
+			    &newlen);
 	}
 	/* quoted-printable at most triples the body, plus soft breaks */
 	max = 4 * spool_size(*spp) + 4 * QP_PARTS * MIME_QP_HDR_EXTRA + 4096;
@@ -420,26 +577,16 @@ relay_qp_encode(struct spool **spp, size_t skip, size_t memthresh,
 	if (canons != 0 && (o.dmsg = dkim_msg_new_canons(canons)) == NULL)
 		goto done;
 	if (*why != NULL) {
-		/* the parts with long lines, each re-encoded on its own */
-		if ((rc = multipart(*spp, skip, &o, why)) != 1)
+		/* the parts that need it, each re-encoded on its own */
+		if ((rc = multipart(*spp, skip, mode, &o, why)) != 1)
 			goto done;
 		rc = -1;
 	} else if (out_write(&o, buf, skip, 1) == -1 ||
 	    out_write(&o, hdr, newlen, 0) == -1 ||
-	    encode_body(*spp, buf + skip + hlen, have - skip - hlen, &o) == -1)
+	    encode_body(*spp, buf + skip + hlen, have - skip - hlen, cte,
+	    &o) == -1)
 		goto done;
-	if (spool_rewind(o.spool) == -1)
-		goto done;
-	spool_free(*spp);
-	*spp = o.spool;
-	o.spool = NULL;
-	if (*dmsgp != NULL || o.dmsg != NULL) {
-		dkim_msg_free(*dmsgp);
-		*dmsgp = o.dmsg;
-		o.dmsg = NULL;
-		*dmsg_full = full;
-	}
-	rc = 1;
+	rc = out_commit(&o, spp, dmsgp, dmsg_full);
 done:
 	if (rc != 1 && spool_rewind(*spp) == -1)
 		rc = -1;
@@ -448,4 +595,24 @@ done:
 	free(hdr);
 	free(buf);
 	return rc;
+}
+
+/* relay_qp_encode - the spooled message with a quoted-printable body */
+int
+relay_qp_encode(struct spool **spp, size_t skip, size_t memthresh,
+    struct dkim_msg **dmsgp, unsigned canons, int *dmsg_full,
+    const char **why)
+{
+	return convert(spp, skip, memthresh, dmsgp, canons, dmsg_full,
+	    QM_LONG, why);
+}
+
+/* relay_qp_8bit - the spooled message with its 8-bit bodies encoded */
+int
+relay_qp_8bit(struct spool **spp, size_t skip, size_t memthresh,
+    struct dkim_msg **dmsgp, unsigned canons, int *dmsg_full,
+    const char **why)
+{
+	return convert(spp, skip, memthresh, dmsgp, canons, dmsg_full,
+	    QM_8BIT, why);
 }

@@ -10,6 +10,13 @@
  * rewound; when the message is not re-encoded (*why says why: already
  * encoded, signed by the sender, ...) nothing changes but the spool is
  * rewound; -1 is a spool failure.
+ *
+ * relay_qp_8bit is the same for a message with 8-bit octets, before it
+ * goes to an upstream without 8BITMIME (eight_bit = convert, relay_8bit):
+ * the body of each leaf entity that holds one becomes quoted-printable or
+ * base64 (mime_8bit_choose), even under a DKIM-Signature of the sender.
+ * 8-bit octets in header fields, and inside a message/rfc822 part or one
+ * already encoded, stay as they are.
  */
 #ifndef GW_RELAY_QP_H
 #define GW_RELAY_QP_H
@@ -27,6 +34,10 @@ struct dkim_msg;
  * Returns 1 re-encoded, 0 left as it is, -1 error.
  */
 int	relay_qp_encode(struct spool **, size_t skip, size_t memthresh,
+	    struct dkim_msg **, unsigned canons, int *dmsg_full,
+	    const char **why);
+/* relay_qp_8bit - the same arguments; 1 converted, 0 not (why), -1 error */
+int	relay_qp_8bit(struct spool **, size_t skip, size_t memthresh,
 	    struct dkim_msg **, unsigned canons, int *dmsg_full,
 	    const char **why);
 

@@ -1,7 +1,8 @@
 /*
  * relay_stream.c - a message streamed to the upstream as the client sends
  * it (stream_data = yes, no DKIM key for the listener, long lines not
- * re-encoded, not auth = passthrough).
+ * re-encoded, an upstream with 8BITMIME or eight_bit = pass, not
+ * auth = passthrough).
  *
  * The order of events: the client's DATA sends the upstream DATA
  * (uptx_data with relay_stream_body as the body source); the upstream's
@@ -54,7 +55,8 @@ struct relay_stream {
 /*
  * relay_stream_wanted - may this message be streamed?  Not when it has
  * to be whole first: a DKIM key that may sign for the listener (the From
- * domain is known only at the end), or long lines re-encoded.
+ * domain is known only at the end), long lines re-encoded, or 8-bit
+ * octets converted for an upstream without 8BITMIME.
  */
 int
 relay_stream_wanted(const struct relay *r)
@@ -63,6 +65,12 @@ relay_stream_wanted(const struct relay *r)
 	if (!r->l->stream_data || r->l->delivery == DELIVERY_QUEUE)
 		return 0;
 	if (r->l->long_lines == LONG_LINES_ENCODE)
+		return 0;
+	/*
+	 * an upstream without 8BITMIME: the message may have to be
+	 * converted, and 8-bit octets can be anywhere, BODY=8BITMIME or not
+	 */
+	if (relay_8bit_may(r))
 		return 0;
 	/*
 	 * passthrough: an abort closes the upstream connection, and without

@@ -35,6 +35,7 @@ static const char	 hexdig[] = "0123456789ABCDEF";
 static const char	 add_mime[] = "MIME-Version: 1.0\r\n";
 static const char	 add_cte[] =
     "Content-Transfer-Encoding: quoted-printable\r\n";
+static const char	 add_b64[] = "Content-Transfer-Encoding: base64\r\n";
 
 _Static_assert(sizeof(add_mime) - 1 + sizeof(add_cte) - 1 <=
     MIME_QP_HDR_EXTRA, "MIME_QP_HDR_EXTRA");
@@ -157,13 +158,13 @@ value_token(const char *v, char *tok, size_t tmax)
 
 /* mime_qp_headers - the header block for a quoted-printable body */
 const char *
-mime_qp_headers(const char *hdr, size_t hlen, int top, char *out,
+mime_qp_headers(const char *hdr, size_t hlen, unsigned flags, char *out,
     size_t outmax, size_t *outlen)
 {
 	char		 v[HDR_VALUE_MAX], tok[32];
-	const char	*f, *e;
-	size_t		 off = 0, flen, n = 0;
-	int		 mime = 0;
+	const char	*f, *e, *cte;
+	size_t		 off = 0, flen, n = 0, ctelen;
+	int		 mime = 0, top = (flags & MIME_HDR_TOP) != 0;
 
 	*outlen = 0;
 	if (hlen < 2 || hdr[hlen - 2] != '\r' || hdr[hlen - 1] != '\n' ||
@@ -199,7 +200,8 @@ mime_qp_headers(const char *hdr, size_t hlen, int top, char *out,
 		if (field_is(f, flen, "mime-version"))
 			mime = 1;
 		/* re-encoding would break the sender's own signature */
-		if (top && field_is(f, flen, "dkim-signature"))
+		if (top && !(flags & MIME_HDR_SIGNED_OK) &&
+		    field_is(f, flen, "dkim-signature"))
 			return "signed by the sender";
 		if (field_is(f, flen, "content-transfer-encoding")) {
 			(void)field_value(f, flen, 25, v, sizeof(v));
@@ -218,8 +220,11 @@ mime_qp_headers(const char *hdr, size_t hlen, int top, char *out,
 		memcpy(out + n, add_mime, sizeof(add_mime) - 1);
 		n += sizeof(add_mime) - 1;
 	}
-	memcpy(out + n, add_cte, sizeof(add_cte) - 1);
-	n += sizeof(add_cte) - 1;
+	cte = flags & MIME_HDR_BASE64 ? add_b64 : add_cte;
+	ctelen = flags & MIME_HDR_BASE64 ? sizeof(add_b64) - 1 :
+	    sizeof(add_cte) - 1;
+	memcpy(out + n, cte, ctelen);
+	n += ctelen;
 	memcpy(out + n, "\r\n", 2);
 	n += 2;
 	*outlen = n;

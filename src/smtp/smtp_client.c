@@ -27,11 +27,13 @@
 
 #include "conf/conf.h"
 #include "net/io.h"
+#include "net/proxyhs.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_client_int.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "auth/sasl.h"
+#include "auth/secret.h"
 #include "tls/tls.h"
 #include "tls/upconn.h"
 #include "util/buf.h"
@@ -144,7 +146,8 @@ smtp_client_new(const struct smtp_client_params *p,
 		client_fail(c, FAIL_INTERNAL, "unusable HELO name");
 	} else {
 		client_enter(c, CS_RESOLVING);
-		if (c->state == CS_RESOLVING && c->conn == NULL) {
+		if (c->state == CS_RESOLVING && c->conn == NULL &&
+		    !(c->flags & CF_FAILED)) {
 			/* upconn_new() failed: ENOMEM, reported as NULL */
 			c->api--;
 			c->held--;
@@ -395,6 +398,7 @@ client_enter(struct smtp_client *c, enum client_state s)
 	struct upconn_params	 up;
 	const char		*err;
 	enum gw_fail		 cls;
+	char			 ppass[PROXYHS_SECRET_MAX], why[256];
 
 	if ((unsigned)s >= CS_MAX)
 		fatalx("smtp_client: impossible state %d", (int)s);
@@ -421,7 +425,20 @@ client_enter(struct smtp_client *c, enum client_state s)
 		    c->up->connect_timeout : 1;
 		up.tag = "smtp-client upstream";
 		up.id = c->id;
+		up.proxy = &c->up->proxy;
+		/* read at each connection, so that a new password is taken */
+		ppass[0] = '\0';
+		if (c->up->proxy_password_file[0] != '\0' &&
+		    secret_read_file(c->up->proxy_password_file, ppass,
+		    sizeof(ppass), why, sizeof(why)) == -1) {
+			explicit_bzero(ppass, sizeof(ppass));
+			client_fail(c, FAIL_INTERNAL, "proxy_password_file: %s",
+			    why);
+			return;
+		}
+		up.proxy_password = ppass;
 		c->conn = upconn_new(&up, on_conn, c);
+		explicit_bzero(ppass, sizeof(ppass));
 		break;
 	case CS_CONNECTING:
 		break;	/* upconn tries each address */
@@ -833,8 +850,10 @@ on_connected(struct smtp_client *c, const char *peer)
 		    client_strstate(c->state));
 	c->io = upconn_io(c->conn);
 	(void)str_copy(c->peer, peer, sizeof(c->peer));
-	log_info("%016llx smtp-client upstream=%s:%u connected peer=%s",
-	    (unsigned long long)c->id, c->up->host, c->up->port, c->peer);
+	log_info("%016llx smtp-client upstream=%s:%u connected peer=%s%s%s",
+	    (unsigned long long)c->id, c->up->host, c->up->port, c->peer,
+	    upconn_via(c->conn) != NULL ? " via=" : "",
+	    upconn_via(c->conn) != NULL ? upconn_via(c->conn) : "");
 	if (c->up->tls == TLS_IMPLICIT)
 		client_enter(c, CS_TLS_IMPLICIT);
 	else
@@ -1046,6 +1065,13 @@ const char *
 smtp_client_tls(const struct smtp_client *c)
 {
 	return c->tlsdesc;
+}
+
+/* smtp_client_tls_up - TLS is up (ready() comes only after its checks) */
+int
+smtp_client_tls_up(const struct smtp_client *c)
+{
+	return (c->flags & CF_TLS) != 0;
 }
 
 /* smtp_client_tls_resumed - the TLS session resumed an earlier one */

@@ -227,6 +227,11 @@ const struct smtp_reply *smtp_client_auth_reply(const struct smtp_client *);
 const char *smtp_client_auth_mech(const struct smtp_client *);
 /* smtp_client_tls - "TLSv1.3 TLS13-AES128-GCM-SHA256" or "none" */
 const char *smtp_client_tls(const struct smtp_client *);
+/*
+ * smtp_client_tls_up - 1 once TLS is up (the session reaches ready() only
+ * after the certificate checks of its upstream's policy), else 0
+ */
+int	smtp_client_tls_up(const struct smtp_client *);
 /* smtp_client_tls_resumed - 1 if the TLS session was resumed, else 0 */
 int	smtp_client_tls_resumed(const struct smtp_client *);
 

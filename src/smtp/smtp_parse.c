@@ -81,6 +81,7 @@ static const struct {
 	{ "ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCEDSTATUSCODES },
 	{ "DSN", SMTP_EXT_DSN },
 	{ "CHUNKING", SMTP_EXT_CHUNKING },
+	{ "REQUIRETLS", SMTP_EXT_REQUIRETLS },
 };
 
 /* ASCII only: the C locale must not decide what a letter is */

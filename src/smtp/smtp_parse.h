@@ -109,6 +109,7 @@ const char *smtp_reply_feed(struct smtp_reply *, const char *line, size_t len);
 #define SMTP_EXT_AUTH		0x0040u
 #define SMTP_EXT_DSN		0x0080u
 #define SMTP_EXT_CHUNKING	0x0100u
+#define SMTP_EXT_REQUIRETLS	0x0200u	/* RFC 8689 */
 
 struct smtp_ext {
 	unsigned		flags;

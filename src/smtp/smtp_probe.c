@@ -497,6 +497,7 @@ smtp_probe(struct event_base *base, struct evdns_base *dns,
 	struct smtp_client_params	 prm;
 	struct probe			 p;
 	int				 rc;
+	char				 via[PROXY_USER_MAX + PROXY_HOST_MAX + 32];
 
 	memset(&p, 0, sizeof(p));
 	p.base = base;
@@ -517,6 +518,10 @@ smtp_probe(struct event_base *base, struct evdns_base *dns,
 	prm.trace_arg = &p;
 	(void)fprintf(out, "probe upstream %s: %s port %u tls %s\n", up->name,
 	    up->host, up->port, tls_mode_name(up->tls));
+	if (up->proxy.kind != PROXY_NONE &&
+	    proxyurl_format(&up->proxy, via, sizeof(via)) == 0)
+		(void)fprintf(out, "proxy          via=%s (it resolves %s)\n",
+		    via, up->host);
 	if ((p.c = smtp_client_new(&prm, &probe_cb, &p)) == NULL) {
 		(void)fprintf(out, "verdict        REFUSED (internal): cannot "
 		    "start the client\n");

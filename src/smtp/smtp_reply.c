@@ -44,6 +44,10 @@ static const struct smtp_reply_map fail_map[] = {
 	[FAIL_PROTOCOL] = { 451, "4.5.0", "Upstream protocol error" },
 	[FAIL_REJECTED] = { 451, "4.4.0", "Upstream refused the session" },
 	[FAIL_INTERNAL] = { 451, "4.3.0", "Local error in processing" },
+	[FAIL_PROXY_CONNECT] = { 451, "4.4.1", "Proxy to the upstream unreachable" },
+	[FAIL_PROXY_REFUSED] = { 451, "4.4.0",
+	    "Proxy refused to reach the upstream" },
+	[FAIL_PROXY_AUTH] = { 451, "4.7.0", "Proxy authentication failed" },
 };
 
 _Static_assert(sizeof(fail_map) / sizeof(fail_map[0]) == FAIL_MAX,

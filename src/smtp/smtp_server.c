@@ -174,6 +174,7 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 	s->tls = conf->tls != LISTEN_TLS_NONE ? tls : NULL;
 	s->tls_mode = conf->tls;
 	s->tls_required = conf->tls_required;
+	s->requiretls = conf->requiretls;
 	s->auth_after_tls = conf->auth_after_tls;
 	s->hs_timeout = conf->tls_handshake_timeout;
 

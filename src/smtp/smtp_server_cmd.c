@@ -21,6 +21,9 @@ static int	smtp_bad_address(const char *, int, int);
 static int	smtp_nonascii(const char *);
 static int	smtp_size_value(const char *, unsigned long long *);
 static int	smtp_check_mail_params(struct smtp_server *, const char *);
+static int	smtp_requiretls_offered(const struct smtp_server *);
+static int	smtp_check_requiretls(struct smtp_server *, const char *,
+		    const struct smtp_param *);
 static void	smtp_mail_refuse(struct smtp_server *, const char *, int,
 		    const char *, const char *);
 static int	smtp_check_rcpt_params(struct smtp_server *, const char *);
@@ -88,13 +91,28 @@ smtp_helo_done(struct smtp_server *s, enum smtp_verb verb, const char *name)
 	    "ENHANCEDSTATUSCODES\n"
 	    "8BITMIME\n"
 	    "DSN\n"
-	    "%s%s"
+	    "%s%s%s"
 	    "SMTPUTF8",
 	    s->hostname, s->info.helo, s->info.peer, s->max_size,
 	    s->tls_mode == LISTEN_TLS_STARTTLS && !s->info.tls ?
 	    "STARTTLS\n" : "",
 	    (s->flags & SF_AUTHON) && (s->info.tls || !s->auth_after_tls) ?
-	    "AUTH PLAIN LOGIN\n" : "");
+	    "AUTH PLAIN LOGIN\n" : "",
+	    smtp_requiretls_offered(s) ? "REQUIRETLS\n" : "");
+}
+
+/*
+ * smtp_requiretls_offered - is REQUIRETLS (RFC 8689) offered on this
+ * session?  The RFC lets a client give it only on a TLS-protected hop,
+ * so by default only after STARTTLS or on implicit TLS; "always" is the
+ * operator's word that a plaintext hop (loopback) is protected enough.
+ */
+static int
+smtp_requiretls_offered(const struct smtp_server *s)
+{
+	if (s->requiretls == REQUIRETLS_NO)
+		return 0;
+	return s->info.tls || s->requiretls == REQUIRETLS_ALWAYS;
 }
 
 /*
@@ -213,6 +231,28 @@ smtp_check_mail(struct smtp_server *s, const char *args)
 	return smtp_check_mail_params(s, args);
 }
 
+/*
+ * REQUIRETLS takes no value (RFC 8689).  Given on a session where it is
+ * not offered (plaintext, mode "tls") the hop it came over is already
+ * unprotected: 530 5.7.10 "Encryption needed", the RFC's code for it.
+ */
+static int
+smtp_check_requiretls(struct smtp_server *s, const char *args,
+    const struct smtp_param *p)
+{
+	if (p->has_value) {
+		smtp_mail_refuse(s, args, 501, "5.5.4",
+		    "REQUIRETLS takes no value");
+		return -1;
+	}
+	if (!smtp_requiretls_offered(s)) {
+		smtp_mail_refuse(s, args, 530, "5.7.10",
+		    "REQUIRETLS needs a TLS session");
+		return -1;
+	}
+	return 0;
+}
+
 /* SIZE=<digits>; values too large to represent are simply too large */
 static int
 smtp_size_value(const char *v, unsigned long long *out)
@@ -285,6 +325,10 @@ smtp_check_mail_params(struct smtp_server *s, const char *args)
 				    "SMTPUTF8 takes no value");
 				return -1;
 			}
+		} else if (str_ieq(p->keyword, "REQUIRETLS") &&
+		    s->requiretls != REQUIRETLS_NO) {
+			if (smtp_check_requiretls(s, args, p) == -1)
+				return -1;
 		} else if ((dsn = smtp_dsn_keyword(p->keyword, 0)) !=
 		    SMTP_DSN_NONE) {
 			if ((err = smtp_check_dsn(dsn, p)) != NULL) {

@@ -155,6 +155,7 @@ struct smtp_server {
 	struct tls_server_ctx		*tls;		/* NULL: tls = none */
 	enum listen_tls			 tls_mode;
 	int				 tls_required;	/* 530 before TLS */
+	enum requiretls_mode		 requiretls;	/* where offered */
 	int				 auth_after_tls; /* no AUTH in clear */
 	unsigned			 hs_timeout;	/* seconds */
 	struct tls_info			*tlsinfo;	/* after the handshake */

@@ -20,12 +20,14 @@
 #include <event2/event.h>
 
 #include "net/io.h"
+#include "net/proxyhs.h"
 #include "net/resolve.h"
 #include "tls/tls.h"
 #include "tls/upconn.h"
 #include "util/addr.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/proxyurl.h"
 #include "util/str.h"
 
 #define UPCONN_HOST_MAX		256
@@ -34,6 +36,7 @@
 enum uc_state {
 	UC_RESOLVING = 0,
 	UC_CONNECTING,
+	UC_PROXY,		/* connected to the proxy, handshake running */
 	UC_OPEN,		/* connected; plaintext or verified TLS */
 	UC_TLS,			/* handshake running */
 	UC_OCSP,		/* handshake done, OCSP answer awaited */
@@ -44,6 +47,7 @@ enum uc_state {
 static const char *const strstate[] = {
 	[UC_RESOLVING] = "RESOLVING",
 	[UC_CONNECTING] = "CONNECTING",
+	[UC_PROXY] = "PROXY",
 	[UC_OPEN] = "OPEN",
 	[UC_TLS] = "TLS",
 	[UC_OCSP] = "OCSP",
@@ -64,6 +68,10 @@ struct upconn {
 	struct evdns_base	*dns;
 	char			 host[UPCONN_HOST_MAX];
 	unsigned		 port;
+	const char		*chost;		/* connected to: host or proxy */
+	unsigned		 cport;
+	struct proxyhs		*phs;		/* NULL: direct */
+	char			 via[PROXY_USER_MAX + PROXY_HOST_MAX + 32];
 	struct tls_client_ctx	*tlsctx;
 	size_t			 inmax;
 	size_t			 outmax;
@@ -104,6 +112,12 @@ static void	on_tlsready(struct upconn *);
 static void	on_ocsp(void *, enum gw_fail, const char *);
 static void	on_resolved(const struct resolve_result *, void *);
 static void	on_timer(evutil_socket_t, short, void *);
+static int	uc_proxy_init(struct upconn *, const struct upconn_params *);
+static void	uc_proxy_send(struct upconn *, const struct proxyhs_out *);
+static void	uc_proxy_start(struct upconn *);
+static void	uc_proxy_input(struct upconn *);
+static void	uc_proxy_lost(struct upconn *, enum io_event);
+static void	uc_open(struct upconn *);
 
 static const char *
 uc_strstate(enum uc_state s)
@@ -139,15 +153,21 @@ upconn_new(const struct upconn_params *p, upconn_fn fn, void *arg)
 	u->fn = fn;
 	u->arg = arg;
 	u->state = UC_RESOLVING;
+	u->chost = u->host;
+	u->cport = u->port;
 	(void)str_copy(u->peer, "-", sizeof(u->peer));
+	if (uc_proxy_init(u, p) == -1) {
+		uc_destroy(u);
+		return NULL;
+	}
 	if ((u->ev_timer = evtimer_new(u->base, on_timer, u)) == NULL) {
 		uc_destroy(u);
 		return NULL;
 	}
 	/* a resolver that never answers must not hold the session */
 	uc_timer(u);
-	u->rreq = resolve_start(u->base, u->dns, u->host, u->port, on_resolved,
-	    u);
+	u->rreq = resolve_start(u->base, u->dns, u->chost, u->cport,
+	    on_resolved, u);
 	if (u->rreq == NULL) {
 		uc_destroy(u);
 		return NULL;
@@ -159,8 +179,8 @@ upconn_new(const struct upconn_params *p, upconn_fn fn, void *arg)
 struct gw_io *
 upconn_io(const struct upconn *u)
 {
-	return u->state == UC_RESOLVING || u->state == UC_CONNECTING ?
-	    NULL : u->io;
+	return u->state == UC_RESOLVING || u->state == UC_CONNECTING ||
+	    u->state == UC_PROXY ? NULL : u->io;
 }
 
 /* upconn_free - stop at once; no callback */
@@ -221,6 +241,10 @@ static void
 uc_destroy(struct upconn *u)
 {
 	uc_close(u);
+	if (u->phs != NULL) {
+		proxyhs_wipe(u->phs);
+		free(u->phs);
+	}
 	if (u->ev_timer != NULL)
 		event_free(u->ev_timer);
 	free(u);
@@ -361,9 +385,20 @@ on_io(struct gw_io *io, enum io_event ev, void *arg)
 	if (io != u->io || u->state == UC_FAILED)
 		return;
 	uc_hold(u);
-	if (u->state == UC_CONNECTING) {
+	if (u->state == UC_PROXY) {
+		if (ev == IO_DATAIN)
+			uc_proxy_input(u);
+		else if (ev == IO_CLOSED || ev == IO_ERROR)
+			uc_proxy_lost(u, ev);
+		/* LOWAT: the request is out; TIMEOUT: ours runs instead */
+	} else if (u->state == UC_CONNECTING) {
 		switch (ev) {
 		case IO_CONNECTED:
+			if (u->phs != NULL) {
+				/* the timer runs on over the handshake */
+				uc_proxy_start(u);
+				break;
+			}
 			evtimer_del(u->ev_timer);
 			u->state = UC_OPEN;
 			uc_report(u, UPCONN_CONNECTED, FAIL_NONE, u->peer);
@@ -422,8 +457,9 @@ on_resolved(const struct resolve_result *res, void *arg)
 	u->rreq = NULL;
 	evtimer_del(u->ev_timer);
 	if (res->error != 0 || res->naddrs == 0) {
-		uc_fail(u, FAIL_DNS, "cannot resolve %s: %s", u->host,
-		    res->errstr != NULL ? res->errstr : "no address");
+		uc_fail(u, u->phs != NULL ? FAIL_PROXY_CONNECT : FAIL_DNS,
+		    "cannot resolve %s%s: %s", u->phs != NULL ? "proxy " : "",
+		    u->chost, res->errstr != NULL ? res->errstr : "no address");
 	} else {
 		u->addrs = *res;
 		u->addri = 0;
@@ -443,8 +479,9 @@ on_resolved(const struct resolve_result *res, void *arg)
 static void
 uc_connect_failed(struct upconn *u)
 {
-	log_info("%016llx %s=%s:%u connect failed: %s",
-	    (unsigned long long)u->id, u->tag, u->host, u->port, u->conn_err);
+	log_info("%016llx %s=%s:%u connect failed: %s%s%s",
+	    (unsigned long long)u->id, u->tag, u->host, u->port, u->conn_err,
+	    u->phs != NULL ? " via=" : "", u->phs != NULL ? u->via : "");
 	io_free(u->io);
 	u->io = NULL;
 	uc_connect_next(u);
@@ -477,9 +514,16 @@ uc_connect_next(struct upconn *u)
 		}
 		u->io = io;
 		uc_timer(u);
-		log_trace(LOGF_PROTOCOL, "%016llx %s=%s:%u connecting to %s",
+		log_trace(LOGF_PROTOCOL, "%016llx %s=%s:%u connecting to %s%s",
 		    (unsigned long long)u->id, u->tag, u->host, u->port,
-		    u->peer);
+		    u->peer, u->phs != NULL ? " (proxy)" : "");
+		return;
+	}
+	if (u->phs != NULL && u->conn_class != FAIL_INTERNAL) {
+		/* a proxy that cannot be reached says nothing of the upstream */
+		uc_fail(u, FAIL_PROXY_CONNECT, "cannot connect to proxy %s "
+		    "(%zu address%s tried): %s", u->via, u->addrs.naddrs,
+		    u->addrs.naddrs == 1 ? "" : "es", u->conn_err);
 		return;
 	}
 	uc_fail(u, u->conn_class == FAIL_TIMEOUT ? FAIL_TIMEOUT :
@@ -499,7 +543,14 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	uc_hold(u);
 	switch (u->state) {
 	case UC_RESOLVING:
-		uc_fail(u, FAIL_DNS, "resolving %s timed out", u->host);
+		uc_fail(u, u->phs != NULL ? FAIL_PROXY_CONNECT : FAIL_DNS,
+		    "resolving %s%s timed out", u->phs != NULL ? "proxy " : "",
+		    u->chost);
+		break;
+	case UC_PROXY:
+		uc_fail(u, FAIL_TIMEOUT, "no tunnel to %s:%u from proxy %s "
+		    "within %us", u->host, u->port, u->via,
+		    u->connect_timeout);
 		break;
 	case UC_CONNECTING:
 		u->conn_class = FAIL_TIMEOUT;
@@ -514,4 +565,120 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	uc_release(u);
 	/* u may be freed here */
+}
+
+/* upconn_via - the proxy as a URL without secrets, or NULL */
+const char *
+upconn_via(const struct upconn *u)
+{
+	return u->phs != NULL ? u->via : NULL;
+}
+
+/* uc_proxy_init - with a proxy: its handshake set up, its host resolved */
+static int
+uc_proxy_init(struct upconn *u, const struct upconn_params *p)
+{
+	const char	*e;
+
+	if (p->proxy == NULL || p->proxy->kind == PROXY_NONE)
+		return 0;
+	if ((u->phs = calloc(1, sizeof(*u->phs))) == NULL)
+		return -1;
+	if ((e = proxyhs_init(u->phs, p->proxy->kind, p->proxy->user,
+	    p->proxy_password, u->host, u->port)) != NULL) {
+		/* conf checked these: a bug or a password file gone odd */
+		log_warnx("%016llx %s=%s:%u proxy: %s", (unsigned long long)u->id,
+		    u->tag, u->host, u->port, e);
+		return -1;
+	}
+	if (proxyurl_format(p->proxy, u->via, sizeof(u->via)) == -1)
+		return -1;
+	u->chost = p->proxy->host;
+	u->cport = p->proxy->port;
+	return 0;
+}
+
+/* uc_proxy_send - one request to the proxy; a login's bytes are wiped */
+static void
+uc_proxy_send(struct upconn *u, const struct proxyhs_out *out)
+{
+	int	 rc;
+
+	if (out->len == 0)
+		return;
+	rc = out->secret ? io_write_secret(u->io, out->buf, out->len) :
+	    io_write(u->io, out->buf, out->len);
+	if (rc == -1)
+		uc_fail(u, FAIL_INTERNAL, "cannot queue a request to proxy %s",
+		    u->via);
+}
+
+/* uc_proxy_start - TCP to the proxy is up: ask for the tunnel */
+static void
+uc_proxy_start(struct upconn *u)
+{
+	struct proxyhs_out	 out;
+
+	u->state = UC_PROXY;
+	log_trace(LOGF_PROTOCOL, "%016llx %s=%s:%u proxy %s at %s: asking "
+	    "for a tunnel", (unsigned long long)u->id, u->tag, u->host,
+	    u->port, u->via, u->peer);
+	if (proxyhs_start(u->phs, &out) == -1) {
+		explicit_bzero(&out, sizeof(out));
+		uc_fail(u, FAIL_INTERNAL, "proxy request to %s does not fit",
+		    u->via);
+		return;
+	}
+	uc_proxy_send(u, &out);
+	explicit_bzero(&out, sizeof(out));
+}
+
+/* uc_proxy_input - the proxy's reply, a part of it, or the tunnel open */
+static void
+uc_proxy_input(struct upconn *u)
+{
+	struct proxyhs_out	 out;
+	struct buf		*in = io_in(u->io);
+	enum proxyhs_result	 r;
+	enum gw_fail		 cls;
+	char			 why[UPCONN_TEXT_MAX];
+	size_t			 used;
+
+	r = proxyhs_input(u->phs, (const unsigned char *)buf_data(in),
+	    buf_len(in), &used, &out, &cls, why, sizeof(why));
+	if (r == PROXYHS_FAIL) {
+		uc_fail(u, cls, "%s (via=%s)", why, u->via);
+		return;
+	}
+	buf_consume(in, used);
+	uc_proxy_send(u, &out);
+	explicit_bzero(&out, sizeof(out));
+	if (r == PROXYHS_DONE && u->state == UC_PROXY)
+		uc_open(u);
+}
+
+/* uc_open - the tunnel is open: the owner's connection from here */
+static void
+uc_open(struct upconn *u)
+{
+	evtimer_del(u->ev_timer);
+	proxyhs_wipe(u->phs);
+	u->state = UC_OPEN;
+	log_trace(LOGF_PROTOCOL, "%016llx %s=%s:%u tunnel open via=%s",
+	    (unsigned long long)u->id, u->tag, u->host, u->port, u->via);
+	uc_report(u, UPCONN_CONNECTED, FAIL_NONE, u->peer);
+	/* the destination may have spoken already (an SMTP banner) */
+	if (!(u->flags & UF_FREE) && u->state == UC_OPEN && u->io != NULL &&
+	    buf_len(io_in(u->io)) != 0)
+		uc_report(u, UPCONN_DATAIN, FAIL_NONE, NULL);
+}
+
+/* uc_proxy_lost - closed or failed before the tunnel was open */
+static void
+uc_proxy_lost(struct upconn *u, enum io_event ev)
+{
+	/* most proxies just hang up on a destination they will not reach */
+	uc_fail(u, FAIL_PROXY_REFUSED, "proxy %s %s during the handshake",
+	    u->via, ev == IO_CLOSED ? "closed the connection" :
+	    io_error(u->io));
 }

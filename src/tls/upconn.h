@@ -29,6 +29,19 @@
  * inside it, and no callback is made after that.
  * Logs: "<tag>=host:port connect failed: <peer>: <why>" for each address
  * that fails (tag is the owner's, e.g. "smtp-client upstream").
+ *
+ * Through a proxy (params.proxy): the proxy's host is resolved and
+ * connected to instead, and the handshake (net/proxyhs.h) asks it for a
+ * tunnel to host:port, which the proxy resolves; UPCONN_CONNECTED (text:
+ * the proxy's address) comes when the tunnel is open, and input the
+ * destination sent behind the proxy's reply follows as UPCONN_DATAIN.
+ * connect_timeout bounds each connection to the proxy together with its
+ * handshake.  Failures: proxy-connect (lookup of the proxy or every
+ * address of it failed), proxy-auth, proxy-refused (also: the proxy
+ * closed during the handshake), timeout (the handshake), protocol (not
+ * the proxy protocol).  The TLS name check is unchanged: the context
+ * checks the configured name.  The password is copied and wiped once
+ * sent and on free; upconn_via() never shows it.
  */
 #ifndef GW_UPCONN_H
 #define GW_UPCONN_H
@@ -42,6 +55,7 @@ struct gw_io;
 struct evdns_base;
 struct tls_client_ctx;
 struct upconn;
+struct proxy_url;
 
 enum upconn_event {
 	UPCONN_RESOLVED,
@@ -70,6 +84,8 @@ struct upconn_params {
 	size_t			 inmax;		/* the io's buffer bounds */
 	size_t			 outmax;
 	unsigned		 connect_timeout; /* seconds; 0: no bound here */
+	const struct proxy_url	*proxy;		/* NULL or kind none: direct */
+	const char		*proxy_password; /* with a proxy user; copied */
 	const char		*tag;		/* log prefix, static */
 	uint64_t		 id;		/* session id for logs */
 };
@@ -85,6 +101,8 @@ struct gw_io *upconn_io(const struct upconn *);
  * (a STARTTLS injection), else internal.
  */
 const char *upconn_tls_start(struct upconn *, enum gw_fail *cls);
+/* upconn_via - "socks5://user@host:port" of the proxy in use, or NULL */
+const char *upconn_via(const struct upconn *);
 /* upconn_free - close the connection and stop every wait; no callback after */
 void	upconn_free(struct upconn *);
 

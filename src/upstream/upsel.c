@@ -96,6 +96,10 @@ upsel_failover(enum gw_fail cls)
 	case FAIL_TIMEOUT:
 	case FAIL_CLOSED:
 	case FAIL_REJECTED:
+	/* the next upstream may have another proxy, or none */
+	case FAIL_PROXY_CONNECT:
+	case FAIL_PROXY_REFUSED:
+	case FAIL_PROXY_AUTH:
 		return 1;
 	case FAIL_NONE:
 	case FAIL_AUTH:		/* our credentials: the same on a retry */

@@ -26,6 +26,32 @@ uptx_dropped(char *dropped, size_t len, const char *keyword)
 	(void)gw_strlcat(dropped, keyword, len);
 }
 
+const char UPTX_WHY_TLS[] =
+    "REQUIRETLS: the upstream connection is not fully verified TLS";
+const char UPTX_WHY_REQUIRETLS[] =
+    "REQUIRETLS support required: the upstream does not offer it";
+
+int
+uptx_tls_verified(const struct conf_tls *t)
+{
+	return !t->no_verify_chain && t->verify_hostname && t->accept == 0;
+}
+
+int
+uptx_refusal(const char *why, const char **enh)
+{
+	if (strcmp(why, UPTX_WHY_TLS) == 0) {
+		*enh = "5.7.10";
+		return 550;
+	}
+	if (strcmp(why, UPTX_WHY_REQUIRETLS) == 0) {
+		*enh = "5.7.30";
+		return 550;
+	}
+	*enh = "5.6.7";
+	return 555;
+}
+
 const char *
 uptx_path_args(unsigned flags, const struct smtp_path *path, int rcpt,
     char *buf, size_t len, char *dropped, size_t droppedlen)
@@ -42,12 +68,18 @@ uptx_path_args(unsigned flags, const struct smtp_path *path, int rcpt,
 		p = &path->params[i];
 		if (str_ieq(p->keyword, "SIZE") && !(flags & SMTP_EXT_SIZE))
 			continue;
-		/* 8BITMIME bodies are passed through unchanged: no downgrade */
+		/* never to an upstream without 8BITMIME (relay_8bit converts) */
 		if (str_ieq(p->keyword, "BODY") && !(flags & SMTP_EXT_8BITMIME))
 			continue;
 		if (str_ieq(p->keyword, "SMTPUTF8") &&
 		    !(flags & SMTP_EXT_SMTPUTF8))
 			return "upstream does not support SMTPUTF8";
+		/* an unverified hop's EHLO may be forged: TLS first */
+		if (!rcpt && str_ieq(p->keyword, "REQUIRETLS") &&
+		    (!(flags & UPTX_TLS_VERIFIED) ||
+		    !(flags & SMTP_EXT_REQUIRETLS)))
+			return (flags & UPTX_TLS_VERIFIED) ?
+			    UPTX_WHY_REQUIRETLS : UPTX_WHY_TLS;
 		if (smtp_dsn_keyword(p->keyword, rcpt) != SMTP_DSN_NONE &&
 		    !(flags & SMTP_EXT_DSN)) {
 			uptx_dropped(dropped, droppedlen, p->keyword);
@@ -316,9 +348,13 @@ uptx_args(struct uptx *tx, const struct smtp_path *path, int rcpt,
 {
 	char		 dropped[UPTX_DROPPED_MAX];
 	const char	*why;
+	unsigned	 flags = smtp_client_ext(tx->cli)->flags;
 
-	why = uptx_path_args(smtp_client_ext(tx->cli)->flags, path, rcpt, buf,
-	    len, dropped, sizeof(dropped));
+	/* RFC 8689: REQUIRETLS only over TLS verified by chain and name */
+	if (smtp_client_tls_up(tx->cli) && uptx_tls_verified(&tx->up->tlsset))
+		flags |= UPTX_TLS_VERIFIED;
+	why = uptx_path_args(flags, path, rcpt, buf, len, dropped,
+	    sizeof(dropped));
 	if (why == NULL && dropped[0] != '\0' &&
 	    !(tx->dsn_logged & (rcpt ? 2 : 1))) {
 		tx->dsn_logged |= rcpt ? 2 : 1;

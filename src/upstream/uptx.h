@@ -36,12 +36,33 @@
  * ones (RFC 3461) go to an upstream without DSN as RFC 3461 4 says a
  * relay to a non-DSN server does: the command goes without them, and
  * their keywords are put in dropped ("" if none) for the caller to log.
+ * REQUIRETLS (RFC 8689) goes on only when ext_flags has UPTX_TLS_VERIFIED
+ * (uptx_tls_verified) and SMTP_EXT_REQUIRETLS; else the MAIL is refused
+ * with UPTX_WHY_TLS or UPTX_WHY_REQUIRETLS.
  * Returns NULL, or the reason to refuse (SMTPUTF8 to an upstream without
- * it, a buffer too small).
+ * it, REQUIRETLS unmet, a buffer too small): uptx_refusal() gives its
+ * reply code.
  */
+#define UPTX_TLS_VERIFIED	0x80000000u	/* not an EHLO keyword */
+extern const char UPTX_WHY_TLS[], UPTX_WHY_REQUIRETLS[];
 const char *uptx_path_args(unsigned ext_flags, const struct smtp_path *,
 		    int rcpt, char *buf, size_t len, char *dropped,
 		    size_t droppedlen);
+
+/*
+ * uptx_tls_verified - does this TLS policy verify the upstream fully, as
+ * RFC 8689 asks of a REQUIRETLS hop (RFC 6125: chain and name)?  Not with
+ * verify_chain = no (pins alone), verify_hostname = no, or any accept
+ * exception.  Whether TLS is up is the connection's to say.
+ */
+struct conf_tls;
+int	uptx_tls_verified(const struct conf_tls *);
+
+/*
+ * uptx_refusal - the reply for a refusal of uptx_path_args: 550 with
+ * 5.7.10 or 5.7.30 for REQUIRETLS (RFC 8689's codes), else 555 5.6.7
+ */
+int	uptx_refusal(const char *why, const char **enh);
 
 /*
  * The transaction object.  One struct uptx per driver (a client session

@@ -26,6 +26,9 @@ static const char *const fail_names[] = {
 	[FAIL_PROTOCOL] = "protocol",
 	[FAIL_REJECTED] = "rejected",
 	[FAIL_INTERNAL] = "internal",
+	[FAIL_PROXY_CONNECT] = "proxy-connect",
+	[FAIL_PROXY_REFUSED] = "proxy-refused",
+	[FAIL_PROXY_AUTH] = "proxy-auth",
 };
 
 _Static_assert(sizeof(fail_names) / sizeof(fail_names[0]) == FAIL_MAX,

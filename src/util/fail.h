@@ -28,6 +28,9 @@ enum gw_fail {
 	FAIL_PROTOCOL,			/* "protocol": upstream broke SMTP */
 	FAIL_REJECTED,			/* "rejected": banner/EHLO refused */
 	FAIL_INTERNAL,			/* "internal": our resources */
+	FAIL_PROXY_CONNECT,		/* "proxy-connect": proxy unreachable */
+	FAIL_PROXY_REFUSED,		/* "proxy-refused": it would not connect */
+	FAIL_PROXY_AUTH,		/* "proxy-auth": our proxy login refused */
 	FAIL_MAX
 };
 

@@ -16,6 +16,10 @@
  * space, and every "=" starts a soft break or an upper-case hex escape;
  * decoded, it is the input body, octet for octet.
  *
+ * eight_bit = convert: the choice is "none" exactly when the body has no
+ * octet over 127; base64 in chunks with tight room writes CRLF-ended
+ * lines of at most 76 octets that decode to the body.
+ *
  * mime_walk over the input's CRLF lines (the structure relay_qp rewrites
  * multipart messages by, in two passes): a second walk classifies every
  * line the same; entities are numbered in order; an entity's header lines
@@ -26,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtp/mime_8bit.h"
 #include "smtp/mime_qp.h"
+#include "util/base64.h"
 #include "smtp/mime_walk.h"
 #include "fuzz.h"
 
@@ -35,6 +41,7 @@ static char	*encode(const char *, size_t, uint32_t *, size_t *);
 static void	 check_decode(const char *, size_t, const char *, size_t);
 static void	 check_headers(const char *, size_t);
 static void	 check_walk(const char *, size_t);
+static void	 check_8bit(const char *, size_t, uint32_t *);
 
 static void *
 xmalloc(size_t n)
@@ -161,7 +168,8 @@ check_headers(const char *hdr, size_t hlen)
 	size_t		 n, n2, cte = 0;
 
 	out = xmalloc(hlen + MIME_QP_HDR_EXTRA);
-	why = mime_qp_headers(hdr, hlen, 1, out, hlen + MIME_QP_HDR_EXTRA, &n);
+	why = mime_qp_headers(hdr, hlen, MIME_HDR_TOP, out,
+	    hlen + MIME_QP_HDR_EXTRA, &n);
 	if (why != NULL) {
 		free(out);
 		return;
@@ -176,7 +184,8 @@ check_headers(const char *hdr, size_t hlen)
 	FUZZ_CHECK(cte >= 1, "no Content-Transfer-Encoding added");
 	/* our own output reads as encoded: never encoded twice */
 	again = xmalloc(n + MIME_QP_HDR_EXTRA);
-	why = mime_qp_headers(out, n, 1, again, n + MIME_QP_HDR_EXTRA, &n2);
+	why = mime_qp_headers(out, n, MIME_HDR_TOP, again,
+	    n + MIME_QP_HDR_EXTRA, &n2);
 	FUZZ_CHECK(why != NULL && strcmp(why, "body already encoded") == 0,
 	    "second rewrite: %s", why != NULL ? why : "accepted");
 	free(again);
@@ -222,6 +231,60 @@ check_walk(const char *in, size_t len)
 	}
 }
 
+/* the choice, and base64 in chunks with tight room, decoded back */
+static void
+check_8bit(const char *in, size_t len, uint32_t *rng)
+{
+	struct mime_stats	 st;
+	struct mime_b64		 b;
+	char			*out, *flat, *dec, room[MIME_B64_OUT_ROOM + 64];
+	size_t			 cap = 2 * len + 16, n = 0, fn = 0, pos = 0;
+	size_t			 chunk, r, used, w, i, col = 0;
+	ssize_t			 d;
+
+	memset(&st, 0, sizeof(st));
+	mime_stats_add(&st, in, len);
+	FUZZ_CHECK((mime_8bit_choose(&st) == MIME_CTE_NONE) ==
+	    (st.high == 0), "choice and 8-bit octets disagree");
+	out = xmalloc(cap);
+	mime_b64_init(&b);
+	while (pos < len) {
+		chunk = 1 + rng_next(rng) % 64;
+		if (chunk > len - pos)
+			chunk = len - pos;
+		r = MIME_B64_OUT_ROOM + rng_next(rng) % 64;
+		used = mime_b64_body(&b, in + pos, chunk, room, r, &w);
+		FUZZ_CHECK(used > 0 && w <= r && n + w <= cap, "b64 step");
+		memcpy(out + n, room, w);
+		n += w;
+		pos += used;
+	}
+	w = mime_b64_body_end(&b, room, MIME_B64_OUT_ROOM);
+	FUZZ_CHECK(n + w <= cap, "b64 end");
+	memcpy(out + n, room, w);
+	n += w;
+	flat = xmalloc(n);
+	for (i = 0; i < n; i++) {
+		if (out[i] == '\r') {
+			FUZZ_CHECK(i + 1 < n && out[i + 1] == '\n' && col > 0 &&
+			    col <= MIME_B64_LINE, "b64 line of %zu", col);
+			i++;
+			col = 0;
+			continue;
+		}
+		flat[fn++] = out[i];
+		col++;
+	}
+	FUZZ_CHECK(col == 0, "b64 output does not end in CRLF");
+	dec = xmalloc(len);
+	d = base64_decode(flat, fn, dec, len);
+	FUZZ_CHECK(d == (ssize_t)len && memcmp(dec, in, len) == 0,
+	    "b64 decodes to something else");
+	free(dec);
+	free(flat);
+	free(out);
+}
+
 /* LLVMFuzzerTestOneInput - the input as a message */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -242,6 +305,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(alen == blen && memcmp(a, b, alen) == 0,
 	    "split changed the encoding: %zu vs %zu octets", alen, blen);
 	check_decode(a, alen, in + hlen, size - hlen);
+	check_8bit(in + hlen, size - hlen, &rng);
 	free(a);
 	free(b);
 	return 0;

@@ -76,6 +76,11 @@ of its MAIL ("mail_params") and of each accepted RCPT ("rcpt_params").
 Without --dsn, the stored lists are empty of DSN parameters by
 construction: aiosmtpd would have refused the command.
 
+REQUIRETLS (RFC 8689): --requiretls advertises REQUIRETLS in the EHLO
+reply of a TLS session only (after STARTTLS, or on an implicit-TLS
+listener), and accepts the REQUIRETLS parameter on MAIL (aiosmtpd alone
+answers 555); MAIL_ARGS events and "mail_params" record it as with --dsn.
+
 Connection reuse (the gateway's pool): --idle-close SECONDS closes a
 connection (a plain close, no reply) when no command arrived for that
 long, as real servers drop idle clients; --idle-close-reply REPLY sends
@@ -89,6 +94,10 @@ reply to its QUIT is delayed is a "QUIT_CUT" event.
 --reused-only limits --drop-at and --delay-at to such connections (a
 fault after the first message, where the gateway must not retry).
 Count connections as the distinct "peer" values of the EHLO events.
+
+--no-8bitmime leaves 8BITMIME out of the EHLO reply, as old servers do
+(aiosmtpd announces it with decode_data off); the stored message shows
+whether the client sent 8-bit octets anyway.
 
 --bare-replies answers as aiosmtpd and Exim do, without enhanced status
 codes: "250 OK" to MAIL, RCPT and the end of DATA (use --reject with a
@@ -202,6 +211,8 @@ class Handler:
         self.pop_user = None
         self.pop_window = 60
         self.dsn = False		# --dsn: advertise and accept DSN
+        self.no_8bitmime = False	# --no-8bitmime: not announced
+        self.requiretls = False		# --requiretls: the same for RFC 8689
         self.bare = False		# --bare-replies: no enhanced codes
         self.store_delay = 0		# --store-delay: stored, answered late
         self.idle_close_reply = None	# --idle-close-reply
@@ -351,12 +362,16 @@ class Handler:
         # aiosmtpd answers pipelined commands in order; say so, as real
         # submission servers do.
         extra = ["250-PIPELINING"]
+        if self.requiretls and tls_info(server)[0] is not None:
+            extra.append("250-REQUIRETLS")
         if self.dsn:
             extra.append("250-DSN")
             # RFC 3461 4: MAIL may grow by 100 octets, RCPT by 500
             server.command_size_limits["MAIL"] += 100
             server.command_size_limits["RCPT"] = (server.command_size_limit
                                                   + 500)
+        if self.no_8bitmime:
+            responses = [r for r in responses if r[4:] != "8BITMIME"]
         return responses[:-1] + extra + responses[-1:]
 
     async def handle_HELO(self, server, session, envelope, hostname):
@@ -541,6 +556,10 @@ def parse_args(argv):
     p.add_argument("--pop-user", default="", help="the login to look for")
     p.add_argument("--pop-window", type=int, default=60,
                    help="seconds a POP3 login allows relaying")
+    p.add_argument("--no-8bitmime", action="store_true",
+                   help="leave 8BITMIME out of the EHLO reply")
+    p.add_argument("--requiretls", action="store_true",
+                   help="advertise REQUIRETLS after TLS, accept it on MAIL")
     p.add_argument("--dsn", action="store_true",
                    help="advertise DSN, accept and record RET, ENVID, "
                         "NOTIFY and ORCPT")
@@ -652,9 +671,13 @@ class DSNMixin:
 
     def _getparams(self, params):
         result = super()._getparams(params)
+        h = self.event_handler
         if result is not None:
-            for k in DSN_PARAMS:
+            for k in DSN_PARAMS if h.dsn else ():
                 result.pop(k, None)
+            # RFC 8689: only where it was offered (a TLS session)
+            if h.requiretls and tls_info(self)[0] is not None:
+                result.pop("REQUIRETLS", None)
         return result
 
     async def smtp_MAIL(self, arg):
@@ -731,6 +754,9 @@ async def serve(args):
     handler.pop_user = args.pop_user
     handler.pop_window = args.pop_window
     handler.dsn = args.dsn
+    handler.no_8bitmime = args.no_8bitmime
+    handler.requiretls = args.requiretls
+    params = args.dsn or args.requiretls	# the parameter-taking classes
     handler.bare = args.bare_replies
     handler.store_delay = args.store_delay
     handler.idle_close_reply = args.idle_close_reply
@@ -771,7 +797,7 @@ async def serve(args):
             # LOGIN and PLAIN, not the handler's mechanisms
             kw["auth_exclude_mechanism"] = ["CRAM-MD5", "XOAUTH2",
                                             "OAUTHBEARER"]
-            return cls(DSNSMTP if args.dsn else SMTP)(handler, **kw)
+            return cls(DSNSMTP if params else SMTP)(handler, **kw)
         kw["authenticator"] = handler.authenticator
         kw["auth_required"] = args.auth_require
         # aiosmtpd counts only STARTTLS as TLS: on an implicit-TLS
@@ -780,7 +806,7 @@ async def serve(args):
                                   args.mode != "implicit")
         kw["auth_exclude_mechanism"] = [m for m in ALL_MECHS
                                         if m not in args.mechs]
-        return cls(DSNAuthSMTP if args.dsn else AuthSMTP)(handler, **kw)
+        return cls(DSNAuthSMTP if params else AuthSMTP)(handler, **kw)
 
     server = await loop.create_server(
         factory, host=args.host, port=args.port,

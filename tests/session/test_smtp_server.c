@@ -55,6 +55,7 @@ struct owner {
 
 	/* what the session did */
 	int			 nmail, nrcpt, nrset, nbegin, nwrite;
+	int			 requiretls;	/* the last MAIL had it */
 	int			 nend, nabort, nclosed, nauth;
 	char			 auth_mech[16];
 	char			 auth_user[300];
@@ -128,6 +129,7 @@ cb_mail(void *arg, const struct smtp_path *from)
 	o->nmail++;
 	note(o, "M");
 	snprintf(o->from, sizeof(o->from), "%s", from->addr);
+	o->requiretls = smtp_find_param(from, "REQUIRETLS") != NULL;
 	if (strncmp(from->addr, "reject", 6) == 0)
 		answer(o, 550, "5.7.1", "Sender rejected");
 	else if (strncmp(from->addr, "shutdown", 8) == 0)
@@ -773,6 +775,58 @@ test_mail_params(void **state)
 	client_send(o, "RCPT TO:<c@d.test> FOO=BAR\r\n");
 	expect_prefix(o, "555 5.5.4 ");
 	assert_int_equal(o->nrcpt, 0);
+}
+
+/*
+ * RFC 8689: REQUIRETLS offered on TLS sessions only by default, so a
+ * plaintext session neither sees it nor may use it (530 5.7.10);
+ * "always" offers it in plaintext too, "no" never
+ */
+static void
+test_requiretls(void **state)
+{
+	struct owner	*o = *state;
+
+	start(o);
+	expect(o, "220 " HOST " ESMTP smtpgate");
+	client_send(o, "EHLO client.test\r\n");
+	assert_null(strstr(take_reply(o), "REQUIRETLS"));
+	client_send(o, "MAIL FROM:<a@b.test> REQUIRETLS\r\n");
+	expect(o, "530 5.7.10 REQUIRETLS needs a TLS session");
+	assert_int_equal(o->nmail, 0);
+}
+
+static void
+test_requiretls_no(void **state)
+{
+	struct owner	*o = *state;
+
+	o->conf.requiretls = REQUIRETLS_NO;
+	greet(o);
+	client_send(o, "MAIL FROM:<a@b.test> REQUIRETLS\r\n");
+	expect_prefix(o, "555 5.5.4 ");
+	assert_int_equal(o->nmail, 0);
+}
+
+static void
+test_requiretls_always(void **state)
+{
+	struct owner	*o = *state;
+
+	o->conf.requiretls = REQUIRETLS_ALWAYS;
+	start(o);
+	expect(o, "220 " HOST " ESMTP smtpgate");
+	client_send(o, "EHLO client.test\r\n");
+	assert_non_null(strstr(take_reply(o), "\r\n250-REQUIRETLS\r\n"));
+	client_send(o, "MAIL FROM:<a@b.test> REQUIRETLS=yes\r\n");
+	expect(o, "501 5.5.4 REQUIRETLS takes no value");
+	client_send(o, "MAIL FROM:<a@b.test> requiretls BODY=8BITMIME\r\n");
+	expect(o, "250 2.1.0 Ok");
+	assert_int_equal(o->nmail, 1);
+	assert_int_equal(o->requiretls, 1);
+	/* RCPT knows no REQUIRETLS */
+	client_send(o, "RCPT TO:<c@d.test> REQUIRETLS\r\n");
+	expect_prefix(o, "555 5.5.4 ");
 }
 
 /* RFC 3461: RET and ENVID on MAIL, NOTIFY and ORCPT on RCPT */
@@ -2019,6 +2073,9 @@ main(void)
 		BOTH(test_owner_421),
 		ONE(test_mail_params),
 		ONE(test_dsn_params),
+		ONE(test_requiretls),
+		ONE(test_requiretls_always),
+		ONE(test_requiretls_no),
 		ONE(test_params_after_helo),
 		ONE(test_bad_addresses),
 		BOTH(test_too_many_recipients),

@@ -1231,10 +1231,12 @@ static const char *const all_keys[4][64] = {
 	  "max_recipients",
 	  "banner", "command_timeout", "data_timeout",
 	  "max_sessions_per_client", "bare_newline", "long_lines",
+	  "eight_bit",
 	  "max_session_time", "max_junk_commands", "min_data_rate",
 	  "received_header",
 	  "dkim", "dkim_required", "tls", "tls_cert", "tls_key",
-	  "tls_required", "tls_handshake_timeout", "tls_min_version",
+	  "tls_required", "requiretls",
+	  "tls_handshake_timeout", "tls_min_version",
 	  "tls_max_version", "ciphers", "ciphersuites", "curves",
 	  "verify_client", "client_ca_file", "client_cert_pins", "crl_file",
 	  "crl_path", "crl_check", "crl_missing", "auth_allow_cleartext",
@@ -1255,7 +1257,8 @@ static const char *const all_keys[4][64] = {
 	  "username", "password_file", "token_file", "token_command",
 	  "token_timeout", "users_file", "auth_mechanisms", "auth_fallback",
 	  "auth_allow_cleartext", "pop_before_smtp", "pop_tls",
-	  "pop_timeout", "pop_interval", NULL },
+	  "pop_timeout", "pop_interval", "proxy", "proxy_password_file",
+	  NULL },
 	{ "domain", "selector", "key_file", "canonicalization", "headers",
 	  "oversign", "sign_date", "sign_message_id", "expire", "identity",
 	  "subdomains", NULL },
@@ -1444,7 +1447,7 @@ test_docs_defaults(void **state)
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
 	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 86);
+	assert_int_equal(nlit, 87);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);
@@ -1521,6 +1524,46 @@ test_pop_keys(void **state)
 	    "pop_before_smtp"));
 	assert_non_null(strstr(errs.msg[1], "password_file: required with "
 	    "pop_before_smtp"));
+}
+
+/* proxy keys: the URL forms and the login's cross-check */
+static void
+test_proxy_keys(void **state)
+{
+	struct gw_conf	*c;
+	const char	*path, *pw;
+	char		 text[8192], pwpath[256];
+
+	(void)state;
+	pw = write_tmp("secret\n", 7);
+	(void)snprintf(pwpath, sizeof(pwpath), "%s", pw);
+	assert_int_equal(chmod(pwpath, 0600), 0);
+	(void)snprintf(text, sizeof(text), MINIMAL "proxy = socks5://gw@"
+	    "[::1]:1080\nproxy_password_file = %s\n", pwpath);
+	assert_no_errors(load_text(text, &c, &path));
+	assert_int_equal(c->upstreams[0].proxy.kind, PROXY_SOCKS5);
+	assert_string_equal(c->upstreams[0].proxy.user, "gw");
+	assert_string_equal(c->upstreams[0].proxy.host, "::1");
+	assert_int_equal(c->upstreams[0].proxy.port, 1080);
+	conf_unref(c);
+	assert_no_errors(load_text(MINIMAL "proxy = http://proxy.example:3128"
+	    "\n", &c, &path));
+	assert_int_equal(c->upstreams[0].proxy.kind, PROXY_HTTP);
+	conf_unref(c);
+
+	(void)load_text(MINIMAL "proxy = socks4://h:1080\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "proxy:"));
+	(void)load_text(MINIMAL "proxy = http://bad_host:1\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	(void)load_text(MINIMAL "proxy = http://u@h.example:1\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "proxy_password_file: required"));
+	(void)snprintf(text, sizeof(text), MINIMAL "proxy_password_file = "
+	    "%s\n", pwpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "set without proxy"));
 }
 
 /* auth keys: values, the secret-file mode rule and the inject checks */
@@ -1795,6 +1838,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_auth_keys, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pop_keys, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_keys, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_dkim, setup, teardown),
 	};

@@ -131,6 +131,34 @@ test_ret_full(void **state)
 	qenv_free(&e);
 }
 
+/* RFC 8689 5: a REQUIRETLS message's report, redacted (msg NULL) */
+static void
+test_redacted(void **state)
+{
+	struct qenv	 e;
+	char		*d;
+	size_t		 n;
+
+	(void)state;
+	envelope(&e);
+	e.ret = QRET_FULL;
+	assert_int_equal(qenv_set(&e.rcpt[0].reply, "550 5.7.30 REQUIRETLS "
+	    "support required: the upstream does not offer it"), 0);
+	assert_int_equal(dsn_build(&e, "gw", 0, NULL, 0, &d, &n), 1);
+	assert_int_equal(strlen(d), n);
+	assert_non_null(strstr(d, "Status: 5.7.30\r\n"));
+	assert_non_null(strstr(d, "sent with REQUIRETLS"));
+	assert_null(strstr(d, "message/rfc822"));
+	assert_null(strstr(d, "text/rfc822-headers"));
+	assert_null(strstr(d, "Subject: hello"));
+	/* two parts, then the closing boundary */
+	assert_non_null(strstr(d, "Diagnostic-Code: smtp; 550 5.7.30 "
+	    "REQUIRETLS support required: the upstream does not offer it\r\n"
+	    "\r\n--=_smtpgate_abcdef0123456789_0--\r\n"));
+	free(d);
+	qenv_free(&e);
+}
+
 static void
 test_not_wanted(void **state)
 {
@@ -189,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_ret_full),
 		cmocka_unit_test(test_relayed),
 		cmocka_unit_test(test_not_wanted),
+		cmocka_unit_test(test_redacted),
 		cmocka_unit_test(test_status_and_boundary),
 	};
 

@@ -271,8 +271,8 @@ test_headers(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(headers); i++) {
-		why = mime_qp_headers(headers[i].in, headers[i].inlen, 1, out,
-		    headers[i].inlen + MIME_QP_HDR_EXTRA, &n);
+		why = mime_qp_headers(headers[i].in, headers[i].inlen,
+		    MIME_HDR_TOP, out, headers[i].inlen + MIME_QP_HDR_EXTRA, &n);
 		if (headers[i].out == NULL) {
 			if (why == NULL || strcmp(why, headers[i].why) != 0) {
 				print_error("%s: got %s, want %s\n",
@@ -290,7 +290,8 @@ test_headers(void **state)
 		}
 	}
 	/* too small an output buffer is refused, not overrun */
-	assert_non_null(mime_qp_headers(L("A: b\r\n\r\n"), 1, out, 8, &n));
+	assert_non_null(mime_qp_headers(L("A: b\r\n\r\n"), MIME_HDR_TOP, out,
+	    8, &n));
 	assert_int_equal(bad, 0);
 }
 

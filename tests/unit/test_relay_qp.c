@@ -1,7 +1,9 @@
 /*
- * test_relay_qp - long_lines = encode over a real spool: single-part and
- * multipart messages rewritten exactly as expected, our Received header
- * kept in front, and the cases left alone with their reason.
+ * test_relay_qp - long_lines = encode and eight_bit = convert over a
+ * real spool: single-part and multipart messages rewritten exactly as
+ * expected (quoted-printable, or base64 for mostly 8-bit bodies), our
+ * Received header kept in front, and the cases left alone with their
+ * reason.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,9 +67,29 @@ contents(struct spool *sp, size_t *len)
 	return out;
 }
 
+typedef int (*convert_fn)(struct spool **, size_t, size_t,
+    struct dkim_msg **, unsigned, int *, const char **);
+
+static void	expect_fn(convert_fn, const char *, const char *, int,
+		    const char *, const char *);
+
 static void
 expect(const char *pre, const char *msg, int want_rc, const char *want,
     const char *want_why)
+{
+	expect_fn(relay_qp_encode, pre, msg, want_rc, want, want_why);
+}
+
+static void
+expect8(const char *pre, const char *msg, int want_rc, const char *want,
+    const char *want_why)
+{
+	expect_fn(relay_qp_8bit, pre, msg, want_rc, want, want_why);
+}
+
+static void
+expect_fn(convert_fn fn, const char *pre, const char *msg, int want_rc,
+    const char *want, const char *want_why)
 {
 	struct spool	*sp;
 	struct dkim_msg	*dmsg = NULL;
@@ -78,8 +100,7 @@ expect(const char *pre, const char *msg, int want_rc, const char *want,
 
 	for (th = 64; th <= 1 << 20; th <<= 14) {
 		sp = spooled(pre, msg, th);
-		rc = relay_qp_encode(&sp, strlen(pre), th, &dmsg, 0, &full,
-		    &why);
+		rc = fn(&sp, strlen(pre), th, &dmsg, 0, &full, &why);
 		assert_int_equal(rc, want_rc);
 		got = contents(sp, &len);
 		if (rc == 1) {
@@ -164,6 +185,125 @@ test_left_alone(void **state)
 	    "header block not found or too large");
 }
 
+/* eight_bit: a few accented letters are quoted-printable */
+static void
+test_8bit_qp(void **state)
+{
+	(void)state;
+	expect8(RECEIVED, "Subject: x\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+	    "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln \r\n=end\r\n", 1,
+	    RECEIVED "Subject: x\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nMIME-Version: 1.0\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	    "Gr=C3=BC=C3=9Fe aus K=C3=B6ln=20\r\n=3Dend\r\n", NULL);
+}
+
+/* mostly 8-bit (Cyrillic): base64, the sender's signature no obstacle */
+static void
+test_8bit_base64(void **state)
+{
+	(void)state;
+	expect8("", "DKIM-Signature: v=1\r\nMIME-Version: 1.0\r\n\r\n"
+	    "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "
+	    "\xd0\xbc\xd0\xb8\xd1\x80\r\n", 1,
+	    "DKIM-Signature: v=1\r\nMIME-Version: 1.0\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "0J/RgNC40LLQtdGCINC80LjRgA0K\r\n", NULL);
+}
+
+/*
+ * A multipart: only the 8-bit parts change; a base64 part's last CRLF
+ * stays the delimiter's, so it decodes to the part as it was.
+ */
+static void
+test_8bit_multipart(void **state)
+{
+	(void)state;
+	expect8("", "Content-Type: multipart/mixed; boundary=o\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n\r\nascii\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n\r\nViele Gr\xc3\xbc\xc3\x9f"
+	    "e aus K\xc3\xb6ln\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n\r\n"
+	    "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "
+	    "\xd0\xbc\xd0\xb8\xd1\x80\r\n"
+	    "--o\r\nContent-Transfer-Encoding: base64\r\n\r\n\xff\r\n"
+	    "--o--\r\n", 1,
+	    "Content-Type: multipart/mixed; boundary=o\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n\r\nascii\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	    "Viele Gr=C3=BC=C3=9Fe aus K=C3=B6ln\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "0J/RgNC40LLQtdGCINC80LjRgA==\r\n"
+	    "--o\r\nContent-Transfer-Encoding: base64\r\n\r\n\xff\r\n"
+	    "--o--\r\n", NULL);
+}
+
+static void
+test_8bit_left_alone(void **state)
+{
+	(void)state;
+	expect8(RECEIVED, "Subject: \xc3\xa4\r\n\r\nascii\r\n", 0, NULL,
+	    "no 8-bit octet in the body");
+	expect8("", "Content-Type: message/rfc822\r\n\r\nSubject: x\r\n"
+	    "\r\n\xc3\xa4\r\n", 0, NULL, "message type");
+	expect8("", "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n"
+	    "\r\n\xc3\xa4\r\n--b--\r\n", 0, NULL,
+	    "multipart, no part that can be re-encoded");
+}
+
+/*
+ * Both steps as srv_data_end runs them: long lines first (that part
+ * becomes quoted-printable), then 8-bit (the part left 8-bit becomes
+ * base64; the one already encoded is not touched again).
+ */
+static void
+test_long_then_8bit(void **state)
+{
+	struct spool	*sp;
+	struct dkim_msg	*dmsg = NULL;
+	const char	*why;
+	char		 msg[4096], want[8192], *got;
+	size_t		 len;
+	int		 full = 0;
+
+	(void)state;
+	snprintf(msg, sizeof(msg),
+	    "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+	    "--o\r\nContent-Type: text/html\r\n\r\n%s\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n\r\n"
+	    "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "
+	    "\xd0\xbc\xd0\xb8\xd1\x80\r\n--o--\r\n", longline);
+	snprintf(want, sizeof(want),
+	    "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+	    "--o\r\nContent-Type: text/html\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	qp_longline(want, sizeof(want));
+	strcat(want, "--o\r\nContent-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "0J/RgNC40LLQtdGCINC80LjRgA==\r\n--o--\r\n");
+	sp = spooled("", msg, 1 << 20);
+	assert_int_equal(relay_qp_encode(&sp, 0, 1 << 20, &dmsg, 0, &full,
+	    &why), 1);
+	assert_int_equal(relay_qp_8bit(&sp, 0, 1 << 20, &dmsg, 0, &full,
+	    &why), 1);
+	got = contents(sp, &len);
+	if (strcmp(got, want) != 0)
+		fail_msg("got\n%s\nwant\n%s", got, want);
+	free(got);
+	/* nothing 8-bit is left: a third pass changes nothing */
+	assert_int_equal(relay_qp_8bit(&sp, 0, 1 << 20, &dmsg, 0, &full,
+	    &why), 0);
+	assert_string_equal(why, "multipart, no part that can be re-encoded");
+	spool_free(sp);
+}
+
 int
 main(void)
 {
@@ -171,6 +311,11 @@ main(void)
 		cmocka_unit_test(test_single_part),
 		cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_left_alone),
+		cmocka_unit_test(test_8bit_qp),
+		cmocka_unit_test(test_8bit_base64),
+		cmocka_unit_test(test_8bit_multipart),
+		cmocka_unit_test(test_8bit_left_alone),
+		cmocka_unit_test(test_long_then_8bit),
 	};
 
 	memset(longline, 'a', sizeof(longline) - 1);

@@ -1164,6 +1164,9 @@ test_ehlo(void **state)
 		    SMTP_EXT_STARTTLS | SMTP_EXT_SIZE, 0, "" },
 		{ { "250-x", "250-SIZE", "250 Pipelining" },
 		    SMTP_EXT_SIZE | SMTP_EXT_PIPELINING, 0, "" },
+		/* RFC 8689; a keyword only with a word boundary */
+		{ { "250-x", "250-requiretls", "250 REQUIRETLSX" },
+		    SMTP_EXT_REQUIRETLS, 0, "" },
 		{ { "250-x", "250 SIZE 0" }, SMTP_EXT_SIZE, 0, "" },
 		{ { "250-x", "250 SIZE abc" }, SMTP_EXT_SIZE, 0, "" },
 		{ { "250-x", "250 SIZE 12x" }, SMTP_EXT_SIZE, 0, "" },

@@ -65,6 +65,12 @@ static const struct {
 	    "451 4.4.0 Upstream refused the session (rejected)" },
 	{ FAIL_INTERNAL, "4.3.0",
 	    "451 4.3.0 Local error in processing (internal)" },
+	{ FAIL_PROXY_CONNECT, "4.4.1",
+	    "451 4.4.1 Proxy to the upstream unreachable (proxy-connect)" },
+	{ FAIL_PROXY_REFUSED, "4.4.0",
+	    "451 4.4.0 Proxy refused to reach the upstream (proxy-refused)" },
+	{ FAIL_PROXY_AUTH, "4.7.0",
+	    "451 4.7.0 Proxy authentication failed (proxy-auth)" },
 };
 
 static void

@@ -192,6 +192,9 @@ test_failover(void **state)
 		{ FAIL_PROTOCOL, 0 },
 		{ FAIL_REJECTED, 1 },
 		{ FAIL_INTERNAL, 0 },
+		{ FAIL_PROXY_CONNECT, 1 },
+		{ FAIL_PROXY_REFUSED, 1 },
+		{ FAIL_PROXY_AUTH, 1 },
 	};
 	size_t	 i;
 

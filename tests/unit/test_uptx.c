@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "upstream/uptx.h"
 
 #define ALL	(SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 | \
 		    SMTP_EXT_DSN)
+#define RTLS	(ALL | SMTP_EXT_REQUIRETLS)
 
 struct args_case {
 	const char	*name;
@@ -51,6 +53,21 @@ static const struct args_case cases[] = {
 	{ "RCPT: DSN ones passed with DSN", SMTP_EXT_DSN, 1, "r@b.test",
 	    { { "NOTIFY", "SUCCESS,FAILURE" } },
 	    "<r@b.test> NOTIFY=SUCCESS,FAILURE", "", NULL },
+	{ "REQUIRETLS over verified TLS to an upstream offering it",
+	    RTLS | UPTX_TLS_VERIFIED, 0, "a@b.test",
+	    { { "requiretls", NULL }, { "BODY", "8BITMIME" } },
+	    "<a@b.test> requiretls BODY=8BITMIME", "", NULL },
+	{ "REQUIRETLS to an upstream not offering it: 5.7.30",
+	    ALL | UPTX_TLS_VERIFIED, 0, "a@b.test",
+	    { { "REQUIRETLS", NULL } }, NULL, "", UPTX_WHY_REQUIRETLS },
+	{ "REQUIRETLS offered, TLS not verified: 5.7.10, the offer not trusted",
+	    RTLS, 0, "a@b.test", { { "REQUIRETLS", NULL } }, NULL, "",
+	    UPTX_WHY_TLS },
+	{ "REQUIRETLS, neither: the TLS reason first", ALL, 0, "a@b.test",
+	    { { "SIZE", "1" }, { "REQUIRETLS", NULL } }, NULL, "",
+	    UPTX_WHY_TLS },
+	{ "no REQUIRETLS asked: unverified TLS is no matter", ALL, 0,
+	    "a@b.test", { { "SIZE", "1" } }, "<a@b.test> SIZE=1", "", NULL },
 };
 
 static void
@@ -141,6 +158,44 @@ test_largest_fits(void **state)
 	    sizeof(dropped)));
 }
 
+/* RFC 8689's "verified": chain and name, no exception (conf_tls zeroed
+ * fails closed: chain checked; verify_hostname must be set) */
+static void
+test_tls_verified(void **state)
+{
+	struct conf_tls	 t;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	t.verify_hostname = 1;
+	assert_int_equal(uptx_tls_verified(&t), 1);
+	t.npins = 1;			/* a pin on top of the chain: still */
+	assert_int_equal(uptx_tls_verified(&t), 1);
+	t.no_verify_chain = 1;		/* pins alone are not RFC 6125 */
+	assert_int_equal(uptx_tls_verified(&t), 0);
+	t.no_verify_chain = 0;
+	t.verify_hostname = 0;
+	assert_int_equal(uptx_tls_verified(&t), 0);
+	t.verify_hostname = 1;
+	t.accept = CONF_ACCEPT_UNTRUSTED_ROOT;
+	assert_int_equal(uptx_tls_verified(&t), 0);
+}
+
+static void
+test_refusal(void **state)
+{
+	const char	*enh;
+
+	(void)state;
+	assert_int_equal(uptx_refusal(UPTX_WHY_REQUIRETLS, &enh), 550);
+	assert_string_equal(enh, "5.7.30");
+	assert_int_equal(uptx_refusal(UPTX_WHY_TLS, &enh), 550);
+	assert_string_equal(enh, "5.7.10");
+	assert_int_equal(uptx_refusal("upstream does not support SMTPUTF8",
+	    &enh), 555);
+	assert_string_equal(enh, "5.6.7");
+}
+
 int
 main(void)
 {
@@ -148,6 +203,8 @@ main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_largest_fits),
+		cmocka_unit_test(test_tls_verified),
+		cmocka_unit_test(test_refusal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
