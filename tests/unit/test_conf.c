@@ -1446,8 +1446,9 @@ test_docs_defaults(void **state)
 			if (!documented[i][k])
 				fail_msg("%s %s is not documented", heads[i],
 				    all_keys[i][k]);
-	/* every key but the required, derived and empty ones */
-	assert_int_equal(nlit, 87);
+	/* every key but the required, derived and empty ones (a floor: the
+	 * parse of the table must not silently lose rows) */
+	assert_true(nlit >= 88);
 
 	/* conf only names the key file: any readable file will do here */
 	(void)snprintf(self, sizeof(self), "%s", path);
