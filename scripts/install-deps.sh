@@ -17,8 +17,10 @@
 # installed as "No configuration", and no Postfix mail system is left
 # running or enabled) and stunnel4 (the TLS peer to compare against).
 #
-# Dovecot (POP-before-SMTP tests), HAProxy (PROXY protocol tests),
-# dante-server and tinyproxy (SOCKS5 and HTTP CONNECT proxy tests) and
+# Postfix with Cyrus SASL (sasl2-bin: saslpasswd2) is a private NTLM
+# server in the SASL tests; Dovecot (POP-before-SMTP tests, and its
+# submission service for SCRAM and DIGEST-MD5), HAProxy (PROXY protocol
+# tests), dante-server and tinyproxy (SOCKS5 and HTTP CONNECT proxy tests) and
 # Prometheus (promtool, and one private scrape in test_metrics) are only
 # ever run by the tests, as private instances from temporary
 # directories: the packages' own services are kept from starting while
@@ -40,7 +42,8 @@ build_pkgs=(
 	ca-certificates
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
-	dovecot-core dovecot-pop3d haproxy dante-server tinyproxy
+	dovecot-core dovecot-pop3d dovecot-submissiond haproxy dante-server
+	tinyproxy postfix sasl2-bin libsasl2-modules
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 	mandoc systemd
 	prometheus
@@ -113,13 +116,16 @@ no_test_services() {
 	if command -v systemctl >/dev/null; then
 		"${sudo[@]}" systemctl disable "${now[@]}" dovecot.service \
 		    dovecot.socket haproxy.service prometheus.service \
-		    danted.service tinyproxy.service >/dev/null 2>&1 || true
+		    danted.service tinyproxy.service saslauthd.service \
+		    >/dev/null 2>&1 || true
 	elif command -v update-rc.d >/dev/null; then
 		"${sudo[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d haproxy disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d prometheus disable >/dev/null 2>&1 ||
 		    true
 		"${sudo[@]}" update-rc.d danted disable >/dev/null 2>&1 || true
+		"${sudo[@]}" update-rc.d saslauthd disable >/dev/null 2>&1 ||
+		    true
 		"${sudo[@]}" update-rc.d tinyproxy disable >/dev/null 2>&1 ||
 		    true
 	fi
@@ -132,7 +138,7 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: all ${#pkgs[@]} packages already installed"
-	[ "$bench" = 0 ] || no_mail_service
+	no_mail_service
 	exit 0
 fi
 
@@ -145,9 +151,10 @@ if [ ! -e "$policy" ]; then
 	trap '"${sudo[@]}" rm -f "$policy"' EXIT
 fi
 
-if [ "$bench" = 1 ]; then
-	# Postfix is wanted only for its smtp-sink and smtp-source tools:
-	# "No configuration" makes the package set up no mail system.
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+	# Postfix is wanted only for its smtp-sink and smtp-source tools and
+	# private test instances (Cyrus SASL's NTLM): "No configuration"
+	# makes the package set up no mail system.
 	echo "postfix postfix/main_mailer_type select No configuration" |
 	    "${sudo[@]}" debconf-set-selections
 fi
@@ -162,7 +169,7 @@ for try in 1 2 3; do
 	    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
 	    apt-get install "${apt_opts[@]}" --no-install-recommends \
 	    "${missing[@]}" </dev/null; then
-		[ "$bench" = 0 ] || no_mail_service
+		no_mail_service
 		no_test_services
 		echo "install-deps: done"
 		exit 0

@@ -1,6 +1,8 @@
 /*
  * sasl.c - the client side of PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195),
- * XOAUTH2 (Google's) and OAUTHBEARER (RFC 7628), and the mechanism choice.
+ * XOAUTH2 (Google's) and OAUTHBEARER (RFC 7628), and the mechanism choice;
+ * the dispatch to SCRAM (sasl_scram.c), NTLM (sasl_ntlm.c) and DIGEST-MD5
+ * (sasl_digest.c), which keep state between their lines.
  *
  * Every function is pure: lines are built into the caller's buffers and
  * the caller sends them.  Intermediate buffers that held a secret are
@@ -12,10 +14,13 @@
 #include <wolfssl/wolfcrypt/hmac.h>
 
 #include "auth/sasl.h"
+#include "auth/sasl_mech.h"
 #include "util/base64.h"
 #include "util/str.h"
 
-#define CHALLENGE_MAX	1024	/* decoded 334 text; RFC 2195 ones are short */
+/* decoded 334 text: RFC 2195 ones are short, NTLM type 2 and DIGEST-MD5
+ * challenges carry names (an AD domain's target info can pass 1 KiB) */
+#define CHALLENGE_MAX	4096
 
 static const char *cred_check(const char *, size_t, const char *);
 static const char *token_check(const char *);
@@ -27,12 +32,20 @@ static const char *esc_saslname(const char *, char *, size_t);
 static const int order_token[] = {
 	AUTH_MECH_XOAUTH2, AUTH_MECH_OAUTHBEARER
 };
+/*
+ * SCRAM first: the server proves it knows the password, and it never
+ * holds the password itself.  NTLM last under TLS (LOGIN is what Exchange
+ * offers next to it, and works everywhere).  DIGEST-MD5 is in neither:
+ * only when auth_mechanisms names it.
+ */
 static const int order_tls[] = {
-	AUTH_MECH_PLAIN, AUTH_MECH_LOGIN, AUTH_MECH_CRAM_MD5
+	AUTH_MECH_SCRAM_SHA_256, AUTH_MECH_SCRAM_SHA_1,
+	AUTH_MECH_PLAIN, AUTH_MECH_LOGIN, AUTH_MECH_CRAM_MD5, AUTH_MECH_NTLM
 };
-/* before TLS, only CRAM-MD5 keeps the password off the wire */
+/* before TLS, SCRAM, CRAM-MD5 and NTLM keep the password off the wire */
 static const int order_clear[] = {
-	AUTH_MECH_CRAM_MD5, AUTH_MECH_PLAIN, AUTH_MECH_LOGIN
+	AUTH_MECH_SCRAM_SHA_256, AUTH_MECH_SCRAM_SHA_1, AUTH_MECH_CRAM_MD5,
+	AUTH_MECH_NTLM, AUTH_MECH_PLAIN, AUTH_MECH_LOGIN
 };
 
 /*
@@ -118,6 +131,21 @@ esc_saslname(const char *s, char *out, size_t outlen)
 	return NULL;
 }
 
+/* sasl_b64_line - b64_line for the mechanism files (sasl_mech.h) */
+const char *
+sasl_b64_line(const char *prefix, const unsigned char *raw, size_t len,
+    char *out, size_t outlen)
+{
+	return b64_line(prefix, raw, len, out, outlen);
+}
+
+/* sasl_esc_saslname - esc_saslname for the mechanism files */
+const char *
+sasl_esc_saslname(const char *s, char *out, size_t outlen)
+{
+	return esc_saslname(s, out, outlen);
+}
+
 /* sasl_state_clear - see sasl.h */
 void
 sasl_state_clear(struct sasl_state *st)
@@ -175,8 +203,12 @@ sasl_usable(int have_token, int tls, int cleartext_ok)
 		bits = SASL_BIT(AUTH_MECH_PLAIN) | SASL_BIT(AUTH_MECH_LOGIN);
 	if (!tls && !cleartext_ok)
 		bits = 0;
+	/* these keep the password off the wire */
 	if (!have_token)
-		bits |= SASL_BIT(AUTH_MECH_CRAM_MD5);
+		bits |= SASL_BIT(AUTH_MECH_CRAM_MD5) |
+		    SASL_BIT(AUTH_MECH_SCRAM_SHA_1) |
+		    SASL_BIT(AUTH_MECH_SCRAM_SHA_256) |
+		    SASL_BIT(AUTH_MECH_DIGEST_MD5) | SASL_BIT(AUTH_MECH_NTLM);
 	return bits;
 }
 
@@ -211,7 +243,8 @@ sasl_choose(const struct sasl_choice *ch, int *cleartext)
 			m = order[i];
 			break;
 		}
-	if (m != AUTH_MECH_NONE && m != AUTH_MECH_CRAM_MD5 && !ch->tls)
+	if (!ch->tls && (m == AUTH_MECH_PLAIN || m == AUTH_MECH_LOGIN ||
+	    m == AUTH_MECH_XOAUTH2 || m == AUTH_MECH_OAUTHBEARER))
 		*cleartext = 1;
 	return m;
 }
@@ -253,7 +286,6 @@ sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
 	const char	*e;
 	int		 n;
 
-	(void)st;	/* no mechanism here needs it yet */
 	if ((e = cred_check(cr->user, SASL_USER_MAX, "empty user name"))
 	    != NULL)
 		return e;
@@ -261,6 +293,10 @@ sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
 	case AUTH_MECH_PLAIN:
 	case AUTH_MECH_LOGIN:
 	case AUTH_MECH_CRAM_MD5:
+	case AUTH_MECH_SCRAM_SHA_1:
+	case AUTH_MECH_SCRAM_SHA_256:
+	case AUTH_MECH_DIGEST_MD5:
+	case AUTH_MECH_NTLM:
 		if ((e = cred_check(cr->password, SASL_SECRET_MAX,
 		    "no password")) != NULL)
 			return e;
@@ -318,6 +354,17 @@ sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
 			e = b64_line("AUTH OAUTHBEARER ", raw, (size_t)n, out,
 			    outlen);
 		break;
+	case AUTH_MECH_SCRAM_SHA_1:
+	case AUTH_MECH_SCRAM_SHA_256:
+		scram_cnonce(st, user);
+		e = scram_start(mech, cr, user, st, out, outlen);
+		break;
+	case AUTH_MECH_DIGEST_MD5:
+		e = digest_start(cr, st, out, outlen);
+		break;
+	case AUTH_MECH_NTLM:
+		e = ntlm_start(cr, st, out, outlen);
+		break;
 	}
 	explicit_bzero(raw, sizeof(raw));
 	return e;
@@ -371,7 +418,6 @@ sasl_step(int mech, int step, const struct sasl_cred *cr,
 	const char	*e = NULL, *piece;
 	ssize_t		 dlen;
 
-	(void)st;	/* no mechanism here needs it yet */
 	*expect_fail = 0;
 	/* the challenge is the upstream's: check it before anything else */
 	dlen = base64_decode(challenge, len, dec, sizeof(dec));
@@ -418,6 +464,17 @@ sasl_step(int mech, int step, const struct sasl_cred *cr,
 		(void)str_copy(out, mech == AUTH_MECH_XOAUTH2 ? "" : "AQ==",
 		    outlen);
 		*expect_fail = 1;
+		break;
+	case AUTH_MECH_SCRAM_SHA_1:
+	case AUTH_MECH_SCRAM_SHA_256:
+		e = scram_step(mech, step, cr, st, dec, (size_t)dlen, out,
+		    outlen);
+		break;
+	case AUTH_MECH_DIGEST_MD5:
+		e = digest_step(step, cr, st, dec, (size_t)dlen, out, outlen);
+		break;
+	case AUTH_MECH_NTLM:
+		e = ntlm_step(step, cr, st, dec, (size_t)dlen, out, outlen);
 		break;
 	case AUTH_MECH_PLAIN:
 		/* the initial response went with AUTH: nothing is owed */

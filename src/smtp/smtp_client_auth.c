@@ -213,10 +213,22 @@ client_auth_start(struct smtp_client *c)
 	cr.token = c->auth_token;
 	cr.host = c->up->host;
 	cr.port = c->up->port;
-	if ((e = client_auth_state_new(c)) != NULL ||
-	    (e = sasl_start(m, &cr, c->auth_st, line, sizeof(line))) != NULL) {
-		explicit_bzero(line, sizeof(line));
+	if ((e = client_auth_state_new(c)) != NULL) {
 		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
+		return;
+	}
+	if ((e = sasl_start(m, &cr, c->auth_st, line, sizeof(line))) != NULL) {
+		/*
+		 * This secret does not fit the mechanism (SCRAM without
+		 * SASLprep and a non-ASCII password, say).  Nothing was sent,
+		 * so no failed login: the next candidate may take it.  Bounded:
+		 * each round marks one more mechanism tried.
+		 */
+		explicit_bzero(line, sizeof(line));
+		log_info("%016llx smtp-client upstream=%s:%u auth mech=%s not "
+		    "tried: %s", (unsigned long long)c->id, c->up->host,
+		    c->up->port, auth_mech_name(m), e);
+		client_auth_start(c);
 		return;
 	}
 	/* "AUTH PLAIN <redacted>": the mechanism is no secret, the rest is */

@@ -39,6 +39,12 @@ Faults (what the upstream does to the gateway's connection):
                             354 (then no body is read: the server thinks
                             the transaction is over) or the final dot with
                             a 3xx (the body is read, nothing is stored)
+    scram-no-proof          offer AUTH SCRAM-SHA-256, answer the
+                            client-first message with a server-first one
+                            and the client-final with 235 at once: no v=,
+                            the server never proves it knows the password
+    scram-bad-proof         the same, but a 334 v= with a wrong server
+                            signature before the 235
 
 --count N applies the fault to the first N connections only; later ones
 behave (fault "none"), so a test can show that the gateway recovers and
@@ -63,6 +69,7 @@ file with --stdin-watch.
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -77,7 +84,8 @@ import time
 
 FAULTS = ("none", "close-mid-data", "stall-after-greeting", "421-at-connect",
           "tls-reset", "garbage-after-starttls", "starttls-extra-reply",
-          "implicit-tls-reset", "drip-reply", "wrong-reply")
+          "implicit-tls-reset", "drip-reply", "wrong-reply",
+          "scram-no-proof", "scram-bad-proof")
 WRONG_AT = ("MAIL", "RCPT", "DATA", "DOT", "RSET")
 
 IDLE_TIMEOUT = 30.0		# seconds a connection may sit silent
@@ -261,6 +269,8 @@ class Session:
                        b"SIZE 67108864"]
                 if offer_tls and not self.tls:
                     ext.append(b"STARTTLS")
+                if self.fault.startswith("scram-"):
+                    ext.append(b"AUTH SCRAM-SHA-256")
                 if verb == "HELO":
                     ext = ext[:1]
                 out = b"".join(b"250-" + e + b"\r\n" for e in ext[:-1])
@@ -296,12 +306,43 @@ class Session:
                 if verb == "RSET":
                     in_mail = rcpts = 0
                 self.send(b"250 2.0.0 OK\r\n")
+            elif verb == "AUTH" and self.fault.startswith("scram-"):
+                self.scram(text)
             elif verb == "QUIT":
                 self.send(b"221 2.0.0 Bye\r\n")
                 raise Closed("quit")
             else:
                 self.send(b"502 5.5.2 Command not implemented\r\n")
         raise Closed("too many commands")
+
+    def scram(self, text):
+        """scram-no-proof / scram-bad-proof: a SCRAM-SHA-256 exchange
+        whose server never proves it knows the password (the password
+        is not even looked at)."""
+        parts = text.split(" ")
+        if len(parts) != 3:
+            self.send(b"501 5.5.2 initial response expected\r\n")
+            return
+        first = base64.b64decode(parts[2]).decode("latin-1")
+        cnonce = first.split(",r=", 1)[1]
+        sf = "r=%sfaultup,s=%s,i=4096" % (
+            cnonce, base64.b64encode(b"salt-salt").decode())
+        self.send(b"334 " + base64.b64encode(sf.encode()) + b"\r\n")
+        final = self.readline().decode("latin-1")
+        self.ev("auth", what="client-final", line=final)
+        if final == "*":
+            self.send(b"501 5.0.0 cancelled\r\n")
+            return
+        if self.fault == "scram-bad-proof":
+            bad = base64.b64encode(b"v=" + base64.b64encode(b"x" * 32))
+            self.send(b"334 " + bad + b"\r\n")
+            line = self.readline().decode("latin-1")
+            self.ev("auth", what="after v=", line=line)
+            if line == "*":
+                self.send(b"501 5.0.0 cancelled\r\n")
+                return
+        self.ev("sent", what="235 without a valid proof")
+        self.send(b"235 2.7.0 Authentication successful\r\n")
 
     def wrong(self, verb):
         """wrong-reply: answer verb with --reply if --at names it; True

@@ -20,6 +20,8 @@
 #define B(m)		SASL_BIT(AUTH_MECH_##m)
 #define ALL		(B(PLAIN) | B(LOGIN) | B(CRAM_MD5) | B(XOAUTH2) | \
 			    B(OAUTHBEARER))
+#define PW		(B(PLAIN) | B(LOGIN) | B(CRAM_MD5) | B(SCRAM_SHA_1) | \
+			    B(SCRAM_SHA_256) | B(DIGEST_MD5) | B(NTLM))
 
 static char	 out[SASL_LINE_MAX];
 static struct sasl_state st;	/* no test here needs it between calls */
@@ -227,6 +229,7 @@ test_choose(void **state)
 	static const int list_lp[] = { AUTH_MECH_LOGIN, AUTH_MECH_PLAIN };
 	static const int list_ox[] = { AUTH_MECH_OAUTHBEARER,
 	    AUTH_MECH_XOAUTH2 };
+	static const int list_d[] = { AUTH_MECH_DIGEST_MD5 };
 	static const struct {
 		const char	*name;
 		unsigned	 offered;
@@ -284,6 +287,28 @@ test_choose(void **state)
 		    AUTH_MECH_OAUTHBEARER, 0 },
 		{ "nothing offered", 0, NULL, 0, 0, 1, 1, 0, AUTH_MECH_NONE,
 		    0 },
+		{ "tls: SCRAM-SHA-256 first", PW, NULL, 0, 0, 1, 0, 0,
+		    AUTH_MECH_SCRAM_SHA_256, 0 },
+		{ "tls: SCRAM-SHA-1 next", PW, NULL, 0, 0, 1, 0,
+		    B(SCRAM_SHA_256), AUTH_MECH_SCRAM_SHA_1, 0 },
+		{ "tls: then PLAIN", PW, NULL, 0, 0, 1, 0,
+		    B(SCRAM_SHA_256) | B(SCRAM_SHA_1), AUTH_MECH_PLAIN, 0 },
+		{ "tls: NTLM after CRAM-MD5", PW, NULL, 0, 0, 1, 0,
+		    B(SCRAM_SHA_256) | B(SCRAM_SHA_1) | B(PLAIN) | B(LOGIN) |
+		    B(CRAM_MD5), AUTH_MECH_NTLM, 0 },
+		{ "all: DIGEST-MD5 only when named", B(DIGEST_MD5), NULL, 0,
+		    0, 1, 1, 0, AUTH_MECH_NONE, 0 },
+		{ "list: DIGEST-MD5 named", B(DIGEST_MD5), list_d, 1, 0, 0, 0,
+		    0, AUTH_MECH_DIGEST_MD5, 0 },
+		{ "cleartext: SCRAM first", PW, NULL, 0, 0, 0, 0, 0,
+		    AUTH_MECH_SCRAM_SHA_256, 0 },
+		{ "cleartext: NTLM after CRAM-MD5", PW, NULL, 0, 0, 0, 0,
+		    B(SCRAM_SHA_256) | B(SCRAM_SHA_1) | B(CRAM_MD5),
+		    AUTH_MECH_NTLM, 0 },
+		{ "cleartext: NTLM not flagged", B(NTLM) | B(LOGIN), NULL, 0,
+		    0, 0, 0, 0, AUTH_MECH_NTLM, 0 },
+		{ "token: never SCRAM", B(SCRAM_SHA_256) | B(NTLM), NULL, 0,
+		    1, 1, 1, 0, AUTH_MECH_NONE, 0 },
 	};
 	struct sasl_choice ch;
 	size_t		 i;
