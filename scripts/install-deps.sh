@@ -17,7 +17,9 @@
 # installed as "No configuration", and no Postfix mail system is left
 # running or enabled) and stunnel4 (the TLS peer to compare against).
 #
-# Dovecot (POP-before-SMTP tests), HAProxy (PROXY protocol tests) and
+# Dovecot (POP-before-SMTP tests; its submission service with GSSAPI),
+# the MIT Kerberos KDC (krb5kdc, kdb5_util, kadmin.local: a private realm
+# on loopback for the GSSAPI tests), HAProxy (PROXY protocol tests) and
 # Prometheus (promtool, and one private scrape in test_metrics) are only
 # ever run by the tests, as private instances from temporary
 # directories: the packages' own services are kept from starting while
@@ -40,13 +42,16 @@ build_pkgs=(
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
 	dovecot-core dovecot-pop3d haproxy
+	libkrb5-dev krb5-kdc krb5-admin-server krb5-user
+	dovecot-submissiond dovecot-gssapi
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 	mandoc systemd
 	prometheus
 )
 build_only_pkgs=(build-essential cmake pkg-config
-	libwolfssl-dev libevent-dev libinih-dev libcrypt-dev)
-runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
+	libwolfssl-dev libevent-dev libinih-dev libcrypt-dev libkrb5-dev)
+runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 libgssapi-krb5-2
+	ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)
 container_pkgs=(docker.io docker-compose debootstrap iproute2 util-linux)
 
@@ -104,20 +109,25 @@ no_mail_service() {
 	fi
 }
 
-# no_test_services - after installing: the system Dovecot and HAProxy
-# stay disabled
+# no_test_services - after installing: the system Dovecot, HAProxy, KDC
+# and kadmind stay disabled
 no_test_services() {
 	local now=()
 	[ -d /run/systemd/system ] && now=(--now)
 	if command -v systemctl >/dev/null; then
 		"${sudo[@]}" systemctl disable "${now[@]}" dovecot.service \
 		    dovecot.socket haproxy.service prometheus.service \
+		    krb5-kdc.service krb5-admin-server.service \
 		    >/dev/null 2>&1 || true
 	elif command -v update-rc.d >/dev/null; then
 		"${sudo[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d haproxy disable >/dev/null 2>&1 || true
 		"${sudo[@]}" update-rc.d prometheus disable >/dev/null 2>&1 ||
 		    true
+		"${sudo[@]}" update-rc.d krb5-kdc disable >/dev/null 2>&1 ||
+		    true
+		"${sudo[@]}" update-rc.d krb5-admin-server disable \
+		    >/dev/null 2>&1 || true
 	fi
 }
 

@@ -414,6 +414,8 @@ probe_secret(void *arg, const struct secret_cred *cred, const char *why)
 	a.user = cred->user;
 	a.secret = cred->password;
 	a.token = cred->token;
+	a.keytab = cred->keytab;
+	a.principal = cred->principal;
 	memset(&prm, 0, sizeof(prm));
 	prm.base = p->base;
 	prm.dns = p->dns;

@@ -44,7 +44,8 @@ test_cram_md5_rfc2195(void **state)
 {
 	static const char chal[] =
 	    "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+";
-	struct sasl_cred cr = { "tim", "tanstaaftanstaaf", NULL, NULL, 0 };
+	struct sasl_cred cr = { .user = "tim",
+	    .password = "tanstaaftanstaaf" };
 	char		 r[128];
 	int		 fail;
 
@@ -75,7 +76,8 @@ test_cram_md5_rfc2195(void **state)
 static void
 test_plain(void **state)
 {
-	struct sasl_cred cr = { "joe@example.com", "s3cr et", NULL, NULL, 0 };
+	struct sasl_cred cr = { .user = "joe@example.com",
+	    .password = "s3cr et" };
 	unsigned char	 raw[256];
 	size_t		 n;
 	int		 fail;
@@ -100,7 +102,7 @@ test_plain(void **state)
 static void
 test_login(void **state)
 {
-	struct sasl_cred cr = { "joe", "pw", NULL, NULL, 0 };
+	struct sasl_cred cr = { .user = "joe", .password = "pw" };
 	int		 fail;
 
 	(void)state;
@@ -119,8 +121,8 @@ test_login(void **state)
 static void
 test_xoauth2(void **state)
 {
-	struct sasl_cred cr = { "someuser@example.com", NULL,
-	    "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg", NULL, 0 };
+	struct sasl_cred cr = { .user = "someuser@example.com",
+	    .token = "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg" };
 	unsigned char	 raw[256];
 	size_t		 n;
 	int		 fail;
@@ -155,9 +157,9 @@ static void
 test_oauthbearer(void **state)
 {
 	/* RFC 7628 section 4.1, with the host and port of its example */
-	struct sasl_cred cr = { "user@example.com", NULL,
-	    "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com",
-	    143 };
+	struct sasl_cred cr = { .user = "user@example.com",
+	    .token = "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
+	    .host = "server.example.com", .port = 143 };
 	static const char want[] = "n,a=user@example.com,\001"
 	    "host=server.example.com\001port=143\001auth=Bearer "
 	    "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\001\001";
@@ -187,7 +189,8 @@ test_oauthbearer(void **state)
 static void
 test_refused_inputs(void **state)
 {
-	struct sasl_cred cr = { "joe", "pw\r\nMAIL FROM:<x>", NULL, NULL, 0 };
+	struct sasl_cred cr = { .user = "joe",
+	    .password = "pw\r\nMAIL FROM:<x>" };
 	int		 fail;
 
 	(void)state;

