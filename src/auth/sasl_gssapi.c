@@ -9,7 +9,7 @@
  * security layer offer, answered "no security layer" with the
  * authorization identity (gsslayer.c), wrapped.
  *
- * Credentials: gss_acquire_cred_from() with the cred store keys
+ * Credentials: gss_add_cred_from() with the cred store keys
  * "client_keytab" (the keytab, read by the library) and "ccache" (a
  * MEMORY: cache private to the process), so that no environment
  * variable is changed and no ticket is written to disk.  The cache keeps
@@ -73,7 +73,7 @@ gss_status_text(OM_uint32 code, int type, char *buf, size_t len)
 
 	/* bounded: a library in a loop must not hang us */
 	for (i = 0; i < 8; i++) {
-		maj = gss_display_status(&min, code, type, GSS_C_NO_OID, &more,
+		maj = gss_display_status(&min, code, type, gss_mech_krb5, &more,
 		    &msg);
 		if (GSS_ERROR(maj))
 			break;
@@ -96,12 +96,17 @@ static const char *
 gss_fail(const char *what, OM_uint32 maj, OM_uint32 min)
 {
 	char	 txt[sizeof(gss_err) - 64];
-	size_t	 i;
+	size_t	 i, n;
 
 	txt[0] = '\0';
 	gss_status_text(maj, GSS_C_GSS_CODE, txt, sizeof(txt));
-	if (min != 0)
+	if (min != 0) {
+		n = strlen(txt);
 		gss_status_text(min, GSS_C_MECH_CODE, txt, sizeof(txt));
+		if (strlen(txt) == n)
+			(void)snprintf(txt + n, sizeof(txt) - n,
+			    " (minor status %u)", (unsigned)min);
+	}
 	for (i = 0; txt[i] != '\0'; i++)
 		if ((unsigned char)txt[i] < 0x20 || txt[i] == 0x7f)
 			txt[i] = '?';
@@ -115,10 +120,9 @@ gss_creds(struct gss *g, const struct sasl_cred *cr)
 {
 	gss_key_value_element_desc	 kv[2];
 	gss_key_value_set_desc		 store;
-	gss_OID_set_desc		 mechs;
 	gss_buffer_desc			 nb;
 	gss_name_t			 name = GSS_C_NO_NAME;
-	OM_uint32			 maj, min;
+	OM_uint32			 maj, min, rmin;
 	char				 ccache[GSS_NAME_MAX + 32];
 	int				 n;
 
@@ -137,11 +141,15 @@ gss_creds(struct gss *g, const struct sasl_cred *cr)
 	kv[1].value = ccache;
 	store.count = 2;
 	store.elements = kv;
-	mechs.count = 1;
-	mechs.elements = gss_mech_krb5;
-	maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE, &mechs,
-	    GSS_C_INITIATE, &store, &g->cred, NULL, NULL);
-	(void)gss_release_name(&min, &name);
+	/*
+	 * gss_add_cred_from, not gss_acquire_cred_from: the latter (MIT
+	 * 1.20's mechglue) drops the Kerberos minor status of a failed AS
+	 * exchange, and "Preauthentication failed" is the operator's clue.
+	 */
+	maj = gss_add_cred_from(&min, GSS_C_NO_CREDENTIAL, name, gss_mech_krb5,
+	    GSS_C_INITIATE, GSS_C_INDEFINITE, GSS_C_INDEFINITE, &store,
+	    &g->cred, NULL, NULL, NULL);
+	(void)gss_release_name(&rmin, &name);	/* min is kept for the text */
 	if (GSS_ERROR(maj))
 		return gss_fail("cannot use the keytab", maj, min);
 	return NULL;
@@ -243,7 +251,7 @@ gss_ctx_step(struct gss *g, const unsigned char *in, size_t inlen,
     gss_buffer_t tok)
 {
 	gss_buffer_desc	 ib;
-	OM_uint32	 maj, min, flags = 0;
+	OM_uint32	 maj, min, rmin, flags = 0;
 
 	ib.value = (void *)(uintptr_t)in;
 	ib.length = inlen;
@@ -252,7 +260,7 @@ gss_ctx_step(struct gss *g, const unsigned char *in, size_t inlen,
 	    GSS_C_NO_CHANNEL_BINDINGS, in != NULL ? &ib : GSS_C_NO_BUFFER,
 	    NULL, tok, &flags, NULL);
 	if (GSS_ERROR(maj)) {
-		(void)gss_release_buffer(&min, tok);
+		(void)gss_release_buffer(&rmin, tok);
 		return gss_fail("gss_init_sec_context", maj, min);
 	}
 	if (maj & GSS_S_CONTINUE_NEEDED)

@@ -6,9 +6,12 @@ with the failure class auth and the Kerberos reason; a server that
 answers 235 without mutual authentication is refused; a keytab open to
 others is refused by -t; the event loop's wait on the KDC is measured."""
 
+import glob
 import os
 import re
+import socket
 import sys
+import threading
 
 sys.dont_write_bytecode = True	# keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -79,6 +82,7 @@ def test_second_login_uses_cached_tickets():
     """The memory cache keeps the TGT and the service ticket: the second
     connection's login asks the KDC for nothing."""
     kdc, final, sub = setup()
+    before = set(glob.glob("/tmp/krb5cc*"))
     gw = gateway(sub, kdc.keytab, pool="no")
     for i in range(2):
         replies = deliver(gw, "cache %d" % i)
@@ -86,8 +90,9 @@ def test_second_login_uses_cached_tickets():
     reqs = re.findall(r"(AS_REQ|TGS_REQ) .*smtpgate@GW\.TEST", kdc.text())
     check(reqs.count("TGS_REQ") == 1, "want one TGS request for two "
           "logins, KDC log: %s", kdc.text())
-    check(not os.path.exists("/tmp/krb5cc_%d" % os.geteuid()) or
-          "krb5cc" not in gw.log(), "a file credential cache was used")
+    check(set(glob.glob("/tmp/krb5cc*")) <= before, "a credential cache "
+          "file appeared in /tmp: %r", set(glob.glob("/tmp/krb5cc*")) -
+          before)
 
 
 def test_stale_key_fails_as_auth():
@@ -107,6 +112,94 @@ def test_stale_key_fails_as_auth():
           "no clear Kerberos reason in the log: %s", log)
     check(final.messages() == [], "a message went through")
     check(sub.logins() == [], "Dovecot logged a login: %r", sub.logins())
+
+
+class Impostor:
+    """A scripted SMTP server without the service key: it offers GSSAPI
+    and answers the AUTH line with 235 at once, skipping the AP-REP with
+    which a real server proves itself (mutual authentication).  One
+    connection at a time, each line answered from a fixed table; it
+    records the commands it saw.  Bounded: each read times out."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.seen = []
+        self.done = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        deadline = gwtest.time.monotonic() + gwtest.TEST_TIMEOUT
+        while not self.done and gwtest.time.monotonic() < deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                self._serve(conn)
+
+    def _serve(self, conn):
+        conn.settimeout(5)
+        f = conn.makefile("rwb")
+        f.write(b"220 impostor ESMTP\r\n")
+        f.flush()
+        for _ in range(20):
+            try:
+                line = f.readline(4096).decode(errors="replace").strip()
+            except OSError:
+                return
+            if not line:
+                return
+            verb = line.split(" ")[0].upper()
+            self.seen.append(verb)
+            if verb == "EHLO":
+                f.write(b"250-impostor\r\n250 AUTH GSSAPI\r\n")
+            elif verb == "AUTH":
+                f.write(b"235 2.7.0 Authentication successful\r\n")
+            elif verb == "QUIT":
+                f.write(b"221 2.0.0 Bye\r\n")
+                f.flush()
+                return
+            else:
+                f.write(b"250 2.0.0 Ok\r\n")
+            f.flush()
+
+    def stop(self):
+        self.done = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_mutual_authentication_required():
+    """A 235 before the server proved it holds the service key is
+    refused (the KDC still issues the ticket: the impostor just cannot
+    read it), and GSSAPI runs without TLS (tls = none) with no
+    cleartext warning: the key never crosses the wire."""
+    kdc = Kdc()
+    imp = Impostor()
+    try:
+        gw = Gateway(upstream=imp, upstream_conf=gss_conf(
+            kdc.keytab, tls="none"))
+        with gw.client() as c:
+            c.start()
+            r = c.cmd("MAIL FROM:<%s>" % SENDER)
+            c.cmd("QUIT")
+        check(r.code == 451, "want 451 after a 235 without mutual "
+              "authentication, got %r", r)
+        log = gw.log()
+        check(re.search(r"auth mech=GSSAPI result=failed: 235 without "
+                        r"the server's proof", log),
+              "the refused 235 is not logged: %s", log)
+        check("MAIL" not in imp.seen, "MAIL went to the impostor: %r",
+              imp.seen)
+        check("CLEARTEXT" not in log, "a cleartext warning for GSSAPI: %s",
+              log)
+    finally:
+        imp.stop()
 
 
 def test_keytab_mode_refused():
