@@ -42,7 +42,7 @@ build_pkgs=(
 	clang libclang-rt-14-dev valgrind iproute2
 	libcrypt-dev
 	dovecot-core dovecot-pop3d haproxy
-	libkrb5-dev krb5-kdc krb5-admin-server krb5-user
+	libkrb5-dev krb5-kdc krb5-admin-server
 	dovecot-submissiond dovecot-gssapi
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 	mandoc systemd
