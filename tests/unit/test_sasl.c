@@ -311,6 +311,54 @@ test_choose(void **state)
 }
 
 /*
+ * A keytab serves GSSAPI only, with or without TLS (its key never
+ * crosses the wire: no cleartext flag), in "all" or a list that names
+ * it; and sasl_start/sasl_step refuse GSSAPI without a keytab or a
+ * running exchange before the GSS-API library is called at all.
+ */
+static void
+test_choose_keytab(void **state)
+{
+	static const int list_pg[] = { AUTH_MECH_PLAIN, AUTH_MECH_GSSAPI };
+	struct sasl_choice	 ch;
+	struct sasl_cred	 cr = { .user = "", .principal = "gw@EX.COM" };
+	struct sasl_state	 gs;
+	int			 clear, fail;
+
+	(void)state;
+	memset(&ch, 0, sizeof(ch));
+	ch.have_keytab = 1;
+	ch.offered = ALL | B(GSSAPI);
+	ch.tls = 1;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_GSSAPI);
+	ch.tls = 0;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_GSSAPI);
+	assert_int_equal(clear, 0);
+	ch.allow = list_pg;
+	ch.nallow = 2;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_GSSAPI);
+	ch.tried = B(GSSAPI);
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_NONE);
+	ch.tried = 0;
+	ch.offered = ALL;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_NONE);
+	/* without a keytab, GSSAPI is never chosen */
+	ch.have_keytab = 0;
+	ch.offered = B(GSSAPI);
+	ch.nallow = 0;
+	ch.tls = 1;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_NONE);
+
+	memset(&gs, 0, sizeof(gs));
+	assert_non_null(sasl_start(AUTH_MECH_GSSAPI, &cr, &gs, out,
+	    sizeof(out)));
+	assert_null(gs.gss);
+	assert_non_null(sasl_step(AUTH_MECH_GSSAPI, 0, &cr, &gs, "", 0, out,
+	    sizeof(out), &fail));
+	sasl_state_clear(&gs);
+}
+
+/*
  * issue 10, section 5: fall back only when the mechanism failed; a
  * rejected password tried again under another mechanism is one more
  * failed login at the provider.
@@ -371,6 +419,7 @@ main(void)
 		cmocka_unit_test(test_refused_inputs),
 		cmocka_unit_test(test_offered),
 		cmocka_unit_test(test_choose),
+		cmocka_unit_test(test_choose_keytab),
 		cmocka_unit_test(test_fallback_ok),
 	};
 
