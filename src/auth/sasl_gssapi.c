@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
@@ -49,6 +50,24 @@ struct gss {
 
 static char	gss_err[1024];	/* the last error text (one loop, one user) */
 
+/*
+ * The back-off after a KDC that did not answer.  MIT krb5 1.20 waits for
+ * an unanswering KDC synchronously, 18 to 27 s measured (UDP and TCP
+ * retries), and the whole event loop with it.  A failed first step that
+ * took GSS_SLOW_FAIL_MS or more is remembered per principal, and the
+ * logins of the next GSS_BACKOFF_SEC fail at once instead of stalling
+ * every session again; a success forgets it.
+ */
+#define GSS_SLOW_FAIL_MS	1000
+#define GSS_BACKOFF_SEC		60
+#define GSS_BACKOFF_SLOTS	8
+static struct gss_backoff {
+	char		 principal[256];
+	struct timespec	 at;		/* CLOCK_MONOTONIC of the failure */
+	long		 ms;		/* how long it stalled */
+	char		 why[512];
+} backoff[GSS_BACKOFF_SLOTS];
+
 static const char *gss_fail(const char *, OM_uint32, OM_uint32);
 static void	gss_status_text(OM_uint32, int, char *, size_t);
 static const char *gss_creds(struct gss *, const struct sasl_cred *);
@@ -61,6 +80,9 @@ static const char *gss_layer(struct gss *, struct sasl_state *,
 static const char *gss_b64(const char *, const void *, size_t, char *,
 		    size_t);
 static void	gss_names(struct gss *);
+static const char *gss_backoff_check(const char *);
+static void	gss_backoff_note(const char *, const struct timespec *,
+		    const char *);
 
 /* the library's words for one status code kind, appended to buf */
 static void
@@ -197,12 +219,84 @@ gss_b64(const char *prefix, const void *raw, size_t len, char *out,
 	return NULL;
 }
 
+static long
+gss_ms_since(const struct timespec *t0)
+{
+	struct timespec	 t1;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* gss_backoff_check - an error while principal's back-off runs, or NULL */
+static const char *
+gss_backoff_check(const char *principal)
+{
+	struct gss_backoff	*b;
+	long			 ago;
+	size_t			 i;
+
+	for (i = 0; i < GSS_BACKOFF_SLOTS; i++) {
+		b = &backoff[i];
+		if (b->principal[0] == '\0' ||
+		    strcmp(b->principal, principal) != 0)
+			continue;
+		ago = gss_ms_since(&b->at) / 1000;
+		if (ago >= GSS_BACKOFF_SEC)
+			return NULL;
+		(void)snprintf(gss_err, sizeof(gss_err), "the KDC was not "
+		    "asked: the last attempt, %lds ago, stalled %ld ms and "
+		    "failed (%s); next try in %lds", ago, b->ms, b->why,
+		    GSS_BACKOFF_SEC - ago);
+		return gss_err;
+	}
+	return NULL;
+}
+
+/*
+ * gss_backoff_note - after the first step: a slow failure starts the
+ * principal's back-off (in its slot, a free or the oldest one), a
+ * success (why NULL) ends it.
+ */
+static void
+gss_backoff_note(const char *principal, const struct timespec *t0,
+    const char *why)
+{
+	struct gss_backoff	*b, *slot = &backoff[0];
+	long			 ms = gss_ms_since(t0);
+	size_t			 i;
+
+	for (i = 0; i < GSS_BACKOFF_SLOTS; i++) {
+		b = &backoff[i];
+		if (strcmp(b->principal, principal) == 0) {
+			slot = b;
+			break;
+		}
+		if (b->principal[0] == '\0' || b->at.tv_sec < slot->at.tv_sec)
+			slot = b;
+	}
+	if (why == NULL || ms < GSS_SLOW_FAIL_MS) {
+		if (strcmp(slot->principal, principal) == 0)
+			memset(slot, 0, sizeof(*slot));
+		return;
+	}
+	if (strlen(principal) >= sizeof(slot->principal))
+		return;
+	(void)snprintf(slot->principal, sizeof(slot->principal), "%s",
+	    principal);
+	(void)clock_gettime(CLOCK_MONOTONIC, &slot->at);
+	slot->ms = ms;
+	(void)snprintf(slot->why, sizeof(slot->why), "%s", why);
+}
+
 /* sasl_gssapi_start - see sasl_gssapi.h */
 const char *
 sasl_gssapi_start(const struct sasl_cred *cr, struct sasl_state *st,
     char *out, size_t outlen)
 {
 	struct gss	*g;
+	struct timespec	 t0;
 	const char	*e;
 	gss_buffer_desc	 tok = GSS_C_EMPTY_BUFFER;
 	OM_uint32	 min;
@@ -213,6 +307,8 @@ sasl_gssapi_start(const struct sasl_cred *cr, struct sasl_state *st,
 		return "GSSAPI needs gssapi_principal";
 	if (st->gss != NULL)
 		return "GSSAPI exchange already running";
+	if ((e = gss_backoff_check(cr->principal)) != NULL)
+		return e;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return "out of memory";
 	g->cred = GSS_C_NO_CREDENTIAL;
@@ -221,8 +317,12 @@ sasl_gssapi_start(const struct sasl_cred *cr, struct sasl_state *st,
 	st->gss = g;
 	/* the server must prove it holds the service key (AP-REP) */
 	st->need_proof = 1;
-	if ((e = gss_creds(g, cr)) != NULL || (e = gss_target(g, cr)) != NULL ||
-	    (e = gss_ctx_step(g, NULL, 0, &tok)) != NULL)
+	/* the step that may ask the KDC (AS and TGS exchanges) */
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((e = gss_creds(g, cr)) == NULL && (e = gss_target(g, cr)) == NULL)
+		e = gss_ctx_step(g, NULL, 0, &tok);
+	gss_backoff_note(cr->principal, &t0, e);
+	if (e != NULL)
 		return e;
 	if (tok.length == 0)
 		e = "GSSAPI produced no first token";

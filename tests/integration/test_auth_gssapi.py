@@ -222,6 +222,51 @@ def test_mutual_authentication_required():
         imp.stop()
 
 
+def test_unanswering_kdc_backs_off():
+    """A KDC address that swallows UDP (and refuses TCP) stalls MIT's
+    library, and the event loop, for many seconds: the first login says
+    so in a warning, and the logins of the next minute fail at once
+    instead of stalling every session again."""
+    kdc = Kdc()
+    kdc.stop()
+    hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    hole.bind(("127.0.0.1", 0))
+    conf = os.path.join(kdc.dir, "blackhole.conf")
+    with open(conf, "w") as f:
+        f.write(open(kdc.krb5conf).read().replace(
+            "127.0.0.1:%d" % kdc.port, "127.0.0.1:%d" % hole.getsockname()[1]))
+    os.environ["KRB5_CONFIG"] = conf
+    imp = Impostor()
+    try:
+        gw = Gateway(upstream=imp, upstream_conf=gss_conf(
+            kdc.keytab, tls="none"))
+        replies = []
+        for _ in range(2):
+            t0 = gwtest.time.monotonic()
+            with gw.client() as c:
+                c.start()
+                replies.append((c.cmd("MAIL FROM:<%s>" % SENDER,
+                                      timeout=gwtest.REPLY_TIMEOUT * 6),
+                                gwtest.time.monotonic() - t0))
+                c.cmd("QUIT")
+        print("gssapi: unanswering KDC: first login %.1f s, second %.1f s" %
+              (replies[0][1], replies[1][1]))
+        check(all(r.code == 451 for r, _ in replies), "want 451 twice: %r",
+              replies)
+        log = gw.log()
+        check(re.search(r"auth mech=GSSAPI step=0 blocked the event loop "
+                        r"for \d+ ms", log), "no stall warning: %s", log)
+        check("Cannot contact any KDC" in log, "no KDC reason: %s", log)
+        check(re.search(r"the KDC was not asked: the last attempt, \d+s "
+                        r"ago, stalled \d+ ms and failed", log),
+              "the second login was not backed off: %s", log)
+        check(replies[1][1] < 5 * gwtest.TIME_SCALE, "the second login "
+              "stalled too: %.1f s", replies[1][1])
+    finally:
+        imp.stop()
+        hole.close()
+
+
 def test_keytab_mode_refused():
     kdc = Kdc()
     os.chmod(kdc.keytab, 0o640)
