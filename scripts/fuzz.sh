@@ -39,7 +39,7 @@ artifacts=$build/fuzz-artifacts
 # (and past a proxy reply line's 1 KiB bound, for proxyhs); a
 # queue envelope of a few recipients fits 16 KiB; a control command is at
 # most 127 octets, 256 reaches past it.
-all_targets=(command:2048 reply:8192 data:8192 conf:4096 users:4096 smtp_sasl:16384 sasl:16384 scram:4096 ntlm:4096 pop3:4096 dkim:16384 cert:8192 tlsname:4096 mime_qp:16384 rate:64 proxyproto:2048 proxyhs:2048 qenv:16384 qctl:256 logjson:16384 smime_mime:16384)
+all_targets=(command:2048 reply:8192 data:8192 conf:4096 users:4096 smtp_sasl:16384 sasl:16384 scram:4096 ntlm:4096 gsslayer:512 pop3:4096 dkim:16384 cert:8192 tlsname:4096 mime_qp:16384 rate:64 proxyproto:2048 proxyhs:2048 qenv:16384 qctl:256 logjson:16384 smime_mime:16384)
 
 case $seconds in
 '' | *[!0-9]* | 0)

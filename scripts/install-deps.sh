@@ -19,8 +19,10 @@
 #
 # Postfix with Cyrus SASL (sasl2-bin: saslpasswd2) is a private NTLM
 # server in the SASL tests; Dovecot (POP-before-SMTP tests, and its
-# submission service for SCRAM and DIGEST-MD5), HAProxy (PROXY protocol
-# tests), dante-server and tinyproxy (SOCKS5 and HTTP CONNECT proxy tests) and
+# submission service for SCRAM, DIGEST-MD5 and GSSAPI), the MIT Kerberos
+# KDC (krb5kdc, kdb5_util, kadmin.local: a private realm on loopback for
+# the GSSAPI tests), HAProxy (PROXY protocol tests), dante-server and
+# tinyproxy (SOCKS5 and HTTP CONNECT proxy tests) and
 # Prometheus (promtool, and one private scrape in test_metrics) are only
 # ever run by the tests, as private instances from temporary
 # directories: the packages' own services are kept from starting while
@@ -44,13 +46,15 @@ build_pkgs=(
 	libcrypt-dev
 	dovecot-core dovecot-pop3d dovecot-submissiond haproxy dante-server
 	tinyproxy postfix sasl2-bin libsasl2-modules
+	libkrb5-dev krb5-kdc krb5-admin-server dovecot-gssapi
 	python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 	mandoc systemd
 	prometheus
 )
 build_only_pkgs=(build-essential cmake pkg-config
-	libwolfssl-dev libevent-dev libinih-dev libcrypt-dev)
-runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 ca-certificates)
+	libwolfssl-dev libevent-dev libinih-dev libcrypt-dev libkrb5-dev)
+runtime_pkgs=(libwolfssl35 libevent-2.1-7 libinih1 libcrypt1 libgssapi-krb5-2
+	ca-certificates)
 bench_pkgs=(postfix stunnel4 procps iproute2)
 container_pkgs=(docker.io docker-compose debootstrap iproute2 util-linux)
 
@@ -109,7 +113,7 @@ no_mail_service() {
 }
 
 # no_test_services - after installing: the system Dovecot, HAProxy,
-# danted and tinyproxy stay disabled
+# danted, tinyproxy, saslauthd, the KDC and kadmind stay disabled
 no_test_services() {
 	local now=()
 	[ -d /run/systemd/system ] && now=(--now)
@@ -117,6 +121,7 @@ no_test_services() {
 		"${sudo[@]}" systemctl disable "${now[@]}" dovecot.service \
 		    dovecot.socket haproxy.service prometheus.service \
 		    danted.service tinyproxy.service saslauthd.service \
+		    krb5-kdc.service krb5-admin-server.service \
 		    >/dev/null 2>&1 || true
 	elif command -v update-rc.d >/dev/null; then
 		"${sudo[@]}" update-rc.d dovecot disable >/dev/null 2>&1 || true
@@ -128,6 +133,10 @@ no_test_services() {
 		    true
 		"${sudo[@]}" update-rc.d tinyproxy disable >/dev/null 2>&1 ||
 		    true
+		"${sudo[@]}" update-rc.d krb5-kdc disable >/dev/null 2>&1 ||
+		    true
+		"${sudo[@]}" update-rc.d krb5-admin-server disable \
+		    >/dev/null 2>&1 || true
 	fi
 }
 

@@ -15,6 +15,7 @@
 
 #include "auth/sasl.h"
 #include "auth/sasl_mech.h"
+#include "auth/sasl_gssapi.h"
 #include "util/base64.h"
 #include "util/str.h"
 
@@ -150,6 +151,7 @@ sasl_esc_saslname(const char *s, char *out, size_t outlen)
 void
 sasl_state_clear(struct sasl_state *st)
 {
+	sasl_gssapi_free(st);
 	explicit_bzero(st, sizeof(*st));
 }
 
@@ -224,6 +226,11 @@ sasl_choose(const struct sasl_choice *ch, int *cleartext)
 	*cleartext = 0;
 	cand = ch->offered & ~ch->tried &
 	    sasl_usable(ch->have_token, ch->tls, ch->cleartext_ok);
+	/* a keytab serves GSSAPI only; its key never crosses the wire */
+	if (ch->have_keytab)
+		cand = ch->offered & ~ch->tried & SASL_BIT(AUTH_MECH_GSSAPI);
+	if (ch->have_keytab && ch->nallow == 0)
+		return cand != 0 ? AUTH_MECH_GSSAPI : AUTH_MECH_NONE;
 	if (ch->nallow > 0) {
 		order = ch->allow;
 		n = ch->nallow;
@@ -286,6 +293,9 @@ sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
 	const char	*e;
 	int		 n;
 
+	/* GSSAPI: the principal authenticates, the user name is optional */
+	if (mech == AUTH_MECH_GSSAPI)
+		return sasl_gssapi_start(cr, st, out, outlen);
 	if ((e = cred_check(cr->user, SASL_USER_MAX, "empty user name"))
 	    != NULL)
 		return e;
@@ -419,6 +429,10 @@ sasl_step(int mech, int step, const struct sasl_cred *cr,
 	ssize_t		 dlen;
 
 	*expect_fail = 0;
+	/* GSSAPI's tokens are larger than CHALLENGE_MAX: it decodes its own */
+	if (mech == AUTH_MECH_GSSAPI)
+		return sasl_gssapi_step(step, cr, st, challenge, len, out,
+		    outlen);
 	/* the challenge is the upstream's: check it before anything else */
 	dlen = base64_decode(challenge, len, dec, sizeof(dec));
 	if (dlen < 0)

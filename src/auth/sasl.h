@@ -36,6 +36,10 @@ struct sasl_cred {
 	const char	*token;		/* OAuth bearer token, or NULL */
 	const char	*host;		/* OAUTHBEARER host=, may be NULL */
 	unsigned	 port;		/* OAUTHBEARER port=, 0 = none */
+	/* GSSAPI: user is then the authorization identity, may be "" */
+	const char	*keytab;	/* client keytab path, or NULL */
+	const char	*principal;	/* client principal, with keytab */
+	const char	*service;	/* "service@host"; NULL: smtp@host */
 };
 
 /*
@@ -86,6 +90,7 @@ struct sasl_choice {
 	const int	*allow;		/* auth_mechanisms, in order */
 	size_t		 nallow;	/* 0: "all", strongest first */
 	int		 have_token;	/* token (1) or password (0) */
+	int		 have_keytab;	/* a keytab: GSSAPI only */
 	int		 tls;		/* TLS is up */
 	int		 cleartext_ok;	/* auth_allow_cleartext */
 	unsigned	 tried;		/* SASL_BIT()s already tried */

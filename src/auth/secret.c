@@ -54,6 +54,8 @@ struct secret_fetch {
 	uint64_t		 id;
 	char			 user[CONF_TEXT_MAX];
 	int			 is_token;
+	char			 keytab[PATH_MAX];	/* "": none */
+	char			 principal[CONF_TEXT_MAX];
 	int			 ok;
 	char			 why[PATH_MAX + 128];
 	char			 buf[SECRET_FILE_MAX + 1];
@@ -161,6 +163,31 @@ fail:
 	return -1;
 }
 
+/* secret_check_keytab - see secret.h; checked on the open file */
+int
+secret_check_keytab(const char *path, char *why, size_t wlen)
+{
+	struct stat	 st;
+	int		 fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		(void)snprintf(why, wlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		(void)snprintf(why, wlen, "%s: not a regular file", path);
+	else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		(void)snprintf(why, wlen, "%s is accessible by group or others; "
+		    "chmod 600 %s", path, path);
+	else if (st.st_size == 0)
+		(void)snprintf(why, wlen, "%s: empty keytab", path);
+	else
+		rc = 0;
+	(void)close(fd);
+	return rc;
+}
+
 /* secret_fetch - start fetching up's inject credentials; see secret.h */
 struct secret_fetch *
 secret_fetch(struct event_base *base, const struct conf_upstream *up,
@@ -185,7 +212,13 @@ secret_fetch(struct event_base *base, const struct conf_upstream *up,
 		free(f);
 		return NULL;
 	}
-	if (up->token_command[0] != '\0') {
+	if (up->gssapi_keytab[0] != '\0') {
+		(void)str_copy(f->keytab, up->gssapi_keytab, sizeof(f->keytab));
+		(void)str_copy(f->principal, up->gssapi_principal,
+		    sizeof(f->principal));
+		f->ok = secret_check_keytab(f->keytab, f->why,
+		    sizeof(f->why)) == 0;
+	} else if (up->token_command[0] != '\0') {
 		if (cmd_start(f, up->token_command) == 0)
 			return f;
 		/* cmd_start set the failure; answer it from the loop */
@@ -267,9 +300,15 @@ fetch_deliver(evutil_socket_t fd, short what, void *arg)
 		fetch_free(f);
 		return;
 	}
+	memset(&cred, 0, sizeof(cred));
 	cred.user = f->user;
-	cred.password = f->is_token ? NULL : f->buf;
-	cred.token = f->is_token ? f->buf : NULL;
+	if (f->keytab[0] != '\0') {
+		cred.keytab = f->keytab;
+		cred.principal = f->principal;
+	} else if (f->is_token)
+		cred.token = f->buf;
+	else
+		cred.password = f->buf;
 	f->cb(f->arg, &cred, NULL);
 	fetch_free(f);		/* wipes buf */
 }

@@ -23,11 +23,17 @@ struct secret_fetch;
 
 #define SECRET_CMD_OUT_MAX	16384
 
-/* what a fetch yields: user plus exactly one of password and token */
+/*
+ * what a fetch yields: user plus exactly one of password, token and
+ * keytab (gssapi_keytab: the path, checked, never read here; principal
+ * then names the client, and user may be "")
+ */
 struct secret_cred {
 	const char	*user;
-	const char	*password;	/* NULL for a token */
-	const char	*token;		/* NULL for a password */
+	const char	*password;	/* NULL for a token or keytab */
+	const char	*token;		/* NULL for a password or keytab */
+	const char	*keytab;	/* NULL unless gssapi_keytab */
+	const char	*principal;	/* gssapi_principal with a keytab */
 };
 
 /* cred is NULL on failure; why then says what failed (no secret in it) */
@@ -43,6 +49,12 @@ struct secret_fetch *secret_fetch(struct event_base *,
 		    secret_fn cb, void *arg);
 /* secret_fetch_cancel - no callback after this; kills a running command */
 void		secret_fetch_cancel(struct secret_fetch *);
+/*
+ * secret_check_keytab - path is a regular file only its owner may access
+ * (the keytab is as good as a password); the GSS-API library reads it.
+ * 0, or -1 with why set.
+ */
+int		secret_check_keytab(const char *path, char *why, size_t wlen);
 /*
  * secret_read_file - the first line of path into buf (NUL-terminated, the
  * newline stripped); refuses a file group or others may access, an empty

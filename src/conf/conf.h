@@ -218,6 +218,10 @@ struct conf_upstream {
 	char		 token_file[PATH_MAX];		/* read at each AUTH */
 	char		 token_command[CONF_CMD_MAX];	/* run via /bin/sh -c */
 	unsigned	 token_timeout;		/* seconds, default 10 */
+	/* GSSAPI (Kerberos 5) from a client keytab: no password stored */
+	char		 gssapi_keytab[PATH_MAX];	/* mode 0600 or stricter */
+	char		 gssapi_principal[CONF_TEXT_MAX];	/* the client's */
+	char		 gssapi_service[CONF_TEXT_MAX];	/* "" = smtp@host */
 	char		 users_file[PATH_MAX];	/* auth = map */
 	/*
 	 * auth_mechanisms in the order given; none (the default "all")
@@ -430,9 +434,9 @@ struct conf_path {
 	enum conf_path_kind kind;
 };
 /*
- * per upstream: 7 TLS files and directories, 4 secret files, a command;
- * per listener: certificate, key, client CA file, CRL file and directory;
- * per [smime]: certificate, key, chain, recipients' directory
+ * per upstream: 7 TLS files and directories, 3 secret files, a keytab,
+ * a command; per listener: certificate, key, client CA file, CRL file and
+ * directory; per [smime]: certificate, key, chain, recipients' directory
  */
 #define CONF_MAX_PATHS	(CONF_MAX_UPSTREAMS * 12 + CONF_MAX_LISTENERS * 5 + \
 			    CONF_MAX_DKIM + CONF_MAX_SMIME * 4)

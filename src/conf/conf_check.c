@@ -31,6 +31,7 @@ static void	check_upstream(struct check *, const struct conf_upstream *);
 static void	check_auth(struct check *, const struct conf_upstream *);
 static void	check_pool(struct check *, const struct conf_upstream *);
 static void	check_auth_map(struct check *, const struct conf_upstream *);
+static void	check_gssapi(struct check *, const struct conf_upstream *);
 static void	check_auth_password_mechs(struct check *,
 		    const struct conf_upstream *);
 static void	check_pop(struct check *, const struct conf_upstream *);
@@ -220,31 +221,41 @@ check_upstream(struct check *ck, const struct conf_upstream *u)
  * auth = inject: one identity and exactly one source of its secret, and
  * an allow-list that can use that kind of secret.  Found at -t, a missing
  * secret is a message; found at the first AUTH, it is mail held back.
+ * A keytab is the third kind of secret: its identity is the principal
+ * (username, if set, is only the authorization identity sent).
  */
 static void
 check_auth(struct check *ck, const struct conf_upstream *u)
 {
-	int	 nsrc, token, m, usable = 0;
+	int	 nsrc, token, keytab, m, usable = 0;
 	size_t	 i;
 
+	keytab = u->gssapi_keytab[0] != '\0';
 	nsrc = (u->password_file[0] != '\0') + (u->token_file[0] != '\0') +
-	    (u->token_command[0] != '\0');
+	    (u->token_command[0] != '\0') + keytab;
 	token = u->token_file[0] != '\0' || u->token_command[0] != '\0';
+	check_gssapi(ck, u);
 	/* none may still use them: pop_before_smtp logs in with them */
 	if (u->auth != AUTH_INJECT)
 		return;
-	if (u->username[0] == '\0')
+	if (u->username[0] == '\0' && !keytab)
 		conf_cerr(ck, u->line, "[upstream %s]: username: required with "
 		    "auth = inject", u->name);
 	if (nsrc != 1) {
 		conf_cerr(ck, u->line, "[upstream %s]: auth: inject needs exactly "
-		    "one of password_file, token_file and token_command (%d "
-		    "set)", u->name, nsrc);
+		    "one of password_file, token_file, token_command and "
+		    "gssapi_keytab (%d set)", u->name, nsrc);
 		return;
 	}
+	if (keytab)
+		return;		/* check_gssapi said what a keytab needs */
 	for (i = 0; i < u->nauth_mechs; i++) {
 		m = u->auth_mechs[i];
-		if (m == AUTH_MECH_XOAUTH2 || m == AUTH_MECH_OAUTHBEARER) {
+		if (m == AUTH_MECH_GSSAPI)
+			conf_cerr(ck, u->line, "[upstream %s]: "
+			    "auth_mechanisms: GSSAPI needs gssapi_keytab",
+			    u->name);
+		else if (m == AUTH_MECH_XOAUTH2 || m == AUTH_MECH_OAUTHBEARER) {
 			if (!token)
 				conf_cerr(ck, u->line, "[upstream %s]: "
 				    "auth_mechanisms: %s needs token_file or "
@@ -258,6 +269,51 @@ check_auth(struct check *ck, const struct conf_upstream *u)
 	if (u->nauth_mechs != 0 && !usable && token)
 		conf_cerr(ck, u->line, "[upstream %s]: auth_mechanisms: a token "
 		    "needs XOAUTH2 or OAUTHBEARER in the list", u->name);
+}
+
+/*
+ * GSSAPI's keys: the keytab only with auth = inject (map and passthrough
+ * log in with passwords), and then with its principal and GSSAPI in
+ * auth_mechanisms, the only mechanism a keytab can serve; the principal
+ * and the service are nothing without a keytab.  The service is a host-
+ * based name, "service@host" (RFC 2743 4.1).
+ */
+static void
+check_gssapi(struct check *ck, const struct conf_upstream *u)
+{
+	const char	*at;
+	size_t		 i;
+	int		 listed = u->nauth_mechs == 0;
+
+	if (u->gssapi_keytab[0] == '\0') {
+		if (u->gssapi_principal[0] != '\0')
+			conf_cerr(ck, u->line, "[upstream %s]: gssapi_principal: "
+			    "only used with gssapi_keytab", u->name);
+		if (u->gssapi_service[0] != '\0')
+			conf_cerr(ck, u->line, "[upstream %s]: gssapi_service: "
+			    "only used with gssapi_keytab", u->name);
+		return;
+	}
+	if (u->auth != AUTH_INJECT) {
+		conf_cerr(ck, u->line, "[upstream %s]: gssapi_keytab: only used "
+		    "with auth = inject", u->name);
+		return;
+	}
+	if (u->gssapi_principal[0] == '\0')
+		conf_cerr(ck, u->line, "[upstream %s]: gssapi_principal: "
+		    "required with gssapi_keytab", u->name);
+	at = strchr(u->gssapi_service, '@');
+	if (u->gssapi_service[0] != '\0' && (at == NULL ||
+	    at == u->gssapi_service || at[1] == '\0' ||
+	    strchr(u->gssapi_service, ' ') != NULL))
+		conf_cerr(ck, u->line, "[upstream %s]: gssapi_service: \"%s\" "
+		    "is not service@host", u->name, u->gssapi_service);
+	for (i = 0; i < u->nauth_mechs; i++)
+		if (u->auth_mechs[i] == AUTH_MECH_GSSAPI)
+			listed = 1;
+	if (!listed)
+		conf_cerr(ck, u->line, "[upstream %s]: auth_mechanisms: a keytab "
+		    "needs GSSAPI in the list", u->name);
 }
 
 /*
@@ -290,7 +346,8 @@ check_auth_password_mechs(struct check *ck, const struct conf_upstream *u)
 		return;
 	for (i = 0; i < u->nauth_mechs; i++) {
 		m = u->auth_mechs[i];
-		if (m != AUTH_MECH_XOAUTH2 && m != AUTH_MECH_OAUTHBEARER)
+		if (m != AUTH_MECH_XOAUTH2 && m != AUTH_MECH_OAUTHBEARER &&
+		    m != AUTH_MECH_GSSAPI)
 			return;
 	}
 	conf_cerr(ck, u->line, "[upstream %s]: auth_mechanisms: auth = %s logs in "

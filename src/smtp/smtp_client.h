@@ -126,6 +126,8 @@ struct smtp_client_auth {
 	 * more failed login at the provider (account lockout).
 	 */
 	int		 one_try;
+	const char	*keytab;	/* GSSAPI's client keytab, or NULL */
+	const char	*principal;	/* its client principal, with keytab */
 };
 
 struct smtp_client_params {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "auth/sasl.h"
+#include "auth/sasl_gssapi.h"
 #include "tls/tls.h"
 #include "tls/upconn.h"
 #include "util/buf.h"
@@ -34,6 +36,11 @@ static void	client_auth_next(struct smtp_client *, const char *,
 		    const char *);
 static void	client_send_secret(struct smtp_client *, const char *,
 		    const char *);
+static void	client_auth_cred(const struct smtp_client *,
+		    struct sasl_cred *);
+static const char *client_auth_timed(struct smtp_client *, int,
+		    const struct sasl_cred *, const char *, size_t, char *,
+		    size_t, int *);
 
 /*
  * client_auth_copy - keep the owner's credentials for the one exchange.
@@ -55,6 +62,10 @@ client_auth_copy(struct smtp_client *c, const struct smtp_client_auth *a)
 		return -1;
 	if (a->token != NULL && (c->auth_token = strndup(a->token,
 	    SASL_TOKEN_MAX + 1)) == NULL)
+		return -1;
+	if (a->keytab != NULL && ((c->auth_keytab = strndup(a->keytab,
+	    PATH_MAX)) == NULL || (c->auth_principal = strndup(a->principal !=
+	    NULL ? a->principal : "", SASL_USER_MAX + 1)) == NULL))
 		return -1;
 	return 0;
 }
@@ -104,6 +115,8 @@ client_auth_wipe(struct smtp_client *c)
 	client_auth_free1(&c->auth_user);
 	client_auth_free1(&c->auth_secret);
 	client_auth_free1(&c->auth_token);
+	client_auth_free1(&c->auth_keytab);
+	client_auth_free1(&c->auth_principal);
 	client_auth_state_free(c);
 }
 
@@ -124,6 +137,58 @@ client_send_secret(struct smtp_client *c, const char *line, const char *shown)
 	if (io_write_secret(c->io, line, n) == -1 ||
 	    io_write(c->io, "\r\n", 2) == -1)
 		client_fail(c, FAIL_INTERNAL, "cannot queue a command");
+}
+
+/* client_auth_cred - what sasl needs of this session's credentials */
+static void
+client_auth_cred(const struct smtp_client *c, struct sasl_cred *cr)
+{
+	memset(cr, 0, sizeof(*cr));
+	cr->user = c->auth_user;
+	cr->password = c->auth_secret;
+	cr->token = c->auth_token;
+	cr->host = c->up->host;
+	cr->port = c->up->port;
+	cr->keytab = c->auth_keytab;
+	cr->principal = c->auth_principal;
+	cr->service = c->up->gssapi_service;
+}
+
+/*
+ * client_auth_timed - sasl_start (step -1) or sasl_step.  GSSAPI's calls
+ * may block on the KDC (an AS and a TGS exchange when the memory cache
+ * has no valid ticket): how long is logged, loudly past GSS_SLOW_MS,
+ * since the whole event loop waited (docs/auth.md).
+ */
+#define GSS_SLOW_MS	500
+static const char *
+client_auth_timed(struct smtp_client *c, int step, const struct sasl_cred *cr,
+    const char *txt, size_t len, char *line, size_t linelen, int *fail)
+{
+	struct timespec	 t0, t1;
+	const char	*e;
+	long		 ms;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (step < 0)
+		e = sasl_start(c->auth_mech, cr, c->auth_st, line, linelen);
+	else
+		e = sasl_step(c->auth_mech, step, cr, c->auth_st, txt, len,
+		    line, linelen, fail);
+	if (c->auth_mech != AUTH_MECH_GSSAPI)
+		return e;
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (ms >= GSS_SLOW_MS)
+		log_warnx("%016llx smtp-client upstream=%s:%u auth mech=GSSAPI "
+		    "step=%d blocked the event loop for %ld ms (KDC slow or "
+		    "unreachable?)", (unsigned long long)c->id, c->up->host,
+		    c->up->port, step + 1, ms);
+	else
+		log_debug("%016llx smtp-client auth mech=GSSAPI step=%d "
+		    "took %ld ms", (unsigned long long)c->id, step + 1, ms);
+	return e;
 }
 
 /* client_auth_or_ready - after the last EHLO: AUTH if asked for */
@@ -151,6 +216,7 @@ client_auth_choice(const struct smtp_client *c, struct sasl_choice *ch)
 	ch->allow = c->up->auth_mechs;
 	ch->nallow = c->up->nauth_mechs;
 	ch->have_token = c->auth_token != NULL;
+	ch->have_keytab = c->auth_keytab != NULL;
 	ch->tls = (c->flags & CF_TLS) != 0;
 	ch->cleartext_ok = c->up->auth_allow_cleartext;
 	ch->tried = c->auth_tried;
@@ -167,6 +233,7 @@ client_auth_start(struct smtp_client *c)
 	struct sasl_cred	 cr;
 	char			 line[SASL_LINE_MAX], shown[64], allowed[96];
 	char			 shown_user[SASL_USER_MAX * 4 + 8];
+	char			 shown_princ[SASL_USER_MAX * 4 + 8];
 	const char		*e;
 	size_t			 i, n;
 	int			 clear, m;
@@ -185,15 +252,17 @@ client_auth_start(struct smtp_client *c)
 			}
 		client_auth_fail(c, END_QUIT, "no usable AUTH mechanism: upstream "
 		    "offers \"%s\", auth_mechanisms = %s, secret = %s%s",
-		    c->ext.auth, allowed, ch.have_token ? "token" : "password",
-		    ch.tls ? "" : ", no TLS (PLAIN, LOGIN, XOAUTH2 and "
+		    c->ext.auth, allowed, ch.have_keytab ? "keytab (GSSAPI "
+		    "only)" : ch.have_token ? "token" : "password",
+		    ch.tls || ch.have_keytab ? "" : ", no TLS (PLAIN, LOGIN, XOAUTH2 and "
 		    "OAUTHBEARER need TLS or auth_allow_cleartext = yes)");
 		return;
 	}
 	log_trace(LOGF_AUTH, "%016llx smtp-client auth choice=%s offered=\"%s\" "
 	    "secret=%s tls=%s tried=0x%x", (unsigned long long)c->id,
-	    auth_mech_name(m), c->ext.auth, ch.have_token ? "token" :
-	    "password", ch.tls ? "yes" : "no", ch.tried);
+	    auth_mech_name(m), c->ext.auth, ch.have_keytab ? "keytab" :
+	    ch.have_token ? "token" : "password", ch.tls ? "yes" : "no",
+	    ch.tried);
 	if (clear && !(c->flags & CF_AUTH_CLEAR)) {
 		c->flags |= CF_AUTH_CLEAR;
 		log_warnx("%016llx smtp-client upstream=%s:%u WARNING: AUTH %s "
@@ -208,16 +277,19 @@ client_auth_start(struct smtp_client *c)
 	c->auth_tried |= SASL_BIT(m);
 	c->flags &= ~CF_AUTH_EXPECT_FAIL;
 	c->flags |= CF_AUTH_RAN;
-	cr.user = c->auth_user;
-	cr.password = c->auth_secret;
-	cr.token = c->auth_token;
-	cr.host = c->up->host;
-	cr.port = c->up->port;
+	client_auth_cred(c, &cr);
 	if ((e = client_auth_state_new(c)) != NULL) {
 		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
 		return;
 	}
-	if ((e = sasl_start(m, &cr, c->auth_st, line, sizeof(line))) != NULL) {
+	if ((e = client_auth_timed(c, -1, &cr, NULL, 0, line, sizeof(line),
+	    NULL)) != NULL && m == AUTH_MECH_GSSAPI) {
+		/* the Kerberos reason is the answer: no other mechanism */
+		explicit_bzero(line, sizeof(line));
+		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
+		return;
+	}
+	if (e != NULL) {
 		/*
 		 * This secret does not fit the mechanism (SCRAM without
 		 * SASLprep and a non-ASCII password, say).  Nothing was sent,
@@ -234,10 +306,14 @@ client_auth_start(struct smtp_client *c)
 	/* "AUTH PLAIN <redacted>": the mechanism is no secret, the rest is */
 	(void)snprintf(shown, sizeof(shown), "AUTH %s%s", auth_mech_name(m),
 	    strchr(line + 5, ' ') != NULL ? " <redacted>" : "");
-	log_info("%016llx smtp-client upstream=%s:%u auth mech=%s user=\"%s\"",
+	log_info("%016llx smtp-client upstream=%s:%u auth mech=%s user=\"%s\"%s%s%s",
 	    (unsigned long long)c->id, c->up->host, c->up->port,
 	    auth_mech_name(m), str_vis(shown_user, sizeof(shown_user),
-	    c->auth_user, strlen(c->auth_user)));
+	    c->auth_user, strlen(c->auth_user)),
+	    m == AUTH_MECH_GSSAPI ? " principal=\"" : "",
+	    m == AUTH_MECH_GSSAPI ? str_vis(shown_princ, sizeof(shown_princ),
+	    c->auth_principal, strlen(c->auth_principal)) : "",
+	    m == AUTH_MECH_GSSAPI ? "\"" : "");
 	client_send_secret(c, line, shown);
 	explicit_bzero(line, sizeof(line));
 }
@@ -248,21 +324,17 @@ client_auth_response(struct smtp_client *c, const char *txt)
 {
 	struct smtp_reply	*r = &c->reply;
 	struct sasl_cred	 cr;
-	char			 line[SASL_LINE_MAX];
+	char			 line[SASL_LINE_MAX], shown[2048 * 4];
 	const char		*e = NULL, *mech = auth_mech_name(c->auth_mech);
+	const char		*peer;
 	int			 fail;
 
 	if (r->code == 334) {
-		cr.user = c->auth_user;
-		cr.password = c->auth_secret;
-		cr.token = c->auth_token;
-		cr.host = c->up->host;
-		cr.port = c->up->port;
+		client_auth_cred(c, &cr);
 		/* the challenge is the upstream's text: sasl checks it */
 		if ((c->flags & CF_AUTH_EXPECT_FAIL) || r->nlines != 1 ||
-		    (e = sasl_step(c->auth_mech, c->auth_step++, &cr,
-		    c->auth_st, r->text, r->textlen, line, sizeof(line),
-		    &fail)) != NULL) {
+		    (e = client_auth_timed(c, c->auth_step++, &cr, r->text,
+		    r->textlen, line, sizeof(line), &fail)) != NULL) {
 			explicit_bzero(line, sizeof(line));
 			client_auth_fail(c, END_CANCEL_QUIT,
 			    "%s: bad 334 challenge: %s",
@@ -299,10 +371,14 @@ client_auth_response(struct smtp_client *c, const char *txt)
 	}
 	if (r->code == 235 && !(c->flags & CF_AUTH_EXPECT_FAIL)) {
 		c->flags |= CF_AUTH_DONE;
-		client_auth_wipe(c);
+		/* GSSAPI: who logged in where, as Kerberos names them */
+		peer = c->auth_st != NULL ? sasl_gssapi_peer(c->auth_st) : NULL;
 		log_info("%016llx smtp-client upstream=%s:%u auth mech=%s "
-		    "result=ok", (unsigned long long)c->id, c->up->host,
-		    c->up->port, mech);
+		    "result=ok%s%s%s", (unsigned long long)c->id, c->up->host,
+		    c->up->port, mech, peer != NULL ? " kerberos=\"" : "",
+		    peer != NULL ? str_vis(shown, sizeof(shown), peer,
+		    strlen(peer)) : "", peer != NULL ? "\"" : "");
+		client_auth_wipe(c);
 		client_enter(c, CS_READY);
 		return;
 	}

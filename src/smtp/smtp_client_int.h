@@ -145,6 +145,8 @@ struct smtp_client {
 	char			*auth_user;
 	char			*auth_secret;
 	char			*auth_token;
+	char			*auth_keytab;	/* GSSAPI: paths and names, */
+	char			*auth_principal; /* not secrets */
 	int			 auth_mech;	/* enum auth_mech running/last */
 	int			 auth_step;	/* 334 challenges answered */
 	struct sasl_state	*auth_st;	/* the running exchange's */

@@ -252,14 +252,15 @@ probe_auth_choice(struct probe *p)
 	ch.offered = sasl_offered(p->ext.auth);
 	ch.allow = p->up->auth_mechs;
 	ch.nallow = p->up->nauth_mechs;
-	ch.have_token = p->up->password_file[0] == '\0';
+	ch.have_keytab = p->up->gssapi_keytab[0] != '\0';
+	ch.have_token = !ch.have_keytab && p->up->password_file[0] == '\0';
 	ch.tls = p->have_rep;
 	ch.cleartext_ok = p->up->auth_allow_cleartext;
 	if ((m = sasl_choose(&ch, &clear)) == AUTH_MECH_NONE)
 		(void)fprintf(p->out, "auth choice    NONE usable with a %s "
 		    "(auth = inject; see auth_mechanisms, "
-		    "auth_allow_cleartext)\n", ch.have_token ? "token" :
-		    "password");
+		    "auth_allow_cleartext)\n", ch.have_keytab ? "keytab" :
+		    ch.have_token ? "token" : "password");
 	else
 		(void)fprintf(p->out, "auth choice    would use %s%s first\n",
 		    auth_mech_name(m), clear ? " in CLEARTEXT" : "");
@@ -414,6 +415,8 @@ probe_secret(void *arg, const struct secret_cred *cred, const char *why)
 	a.user = cred->user;
 	a.secret = cred->password;
 	a.token = cred->token;
+	a.keytab = cred->keytab;
+	a.principal = cred->principal;
 	memset(&prm, 0, sizeof(prm));
 	prm.base = p->base;
 	prm.dns = p->dns;

@@ -118,6 +118,8 @@ upcred_inject(const struct upcred_facts *f, struct upcred *c,
 	c->auth.user = f->inject->user;
 	c->auth.secret = f->inject->password;
 	c->auth.token = f->inject->token;
+	c->auth.keytab = f->inject->keytab;
+	c->auth.principal = f->inject->principal;
 	c->has_auth = 1;
 	return upcred_id(c, "inject", f->inject->user, why);
 }

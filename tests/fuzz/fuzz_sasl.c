@@ -36,8 +36,9 @@ check_line(const char *s, size_t max)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sasl_cred	 cr = { "user@example.com", "pass word",
-	    "tok.en-_~+/=", "smtp.example.com", 587 };
+	struct sasl_cred	 cr = { .user = "user@example.com",
+	    .password = "pass word", .token = "tok.en-_~+/=",
+	    .host = "smtp.example.com", .port = 587 };
 	struct sasl_choice	 ch;
 	struct sasl_state	 st;
 	char			*list;

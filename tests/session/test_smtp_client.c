@@ -2435,7 +2435,8 @@ group_teardown(void **state)
 /* ------------------------------------------------------------------ */
 /* AUTH (cleartext here: the TLS side is covered by the integration tests) */
 
-static const struct smtp_client_auth auth_joe = { "joe", "pw", NULL, 0 };
+static const struct smtp_client_auth auth_joe = { .user = "joe",
+    .secret = "pw" };
 
 #define EHLO_AUTH(m)	EXP("EHLO gw.test"), \
 			SEND("250-mx.test\r\n250 AUTH " m "\r\n")

@@ -1567,6 +1567,75 @@ test_proxy_keys(void **state)
 	assert_non_null(strstr(errs.msg[0], "set without proxy"));
 }
 
+/*
+ * GSSAPI: a keytab is inject's third kind of secret; its principal is
+ * required, username optional (the authorization identity), GSSAPI the
+ * only mechanism it serves; the keys are nothing without a keytab.
+ */
+static void
+test_gssapi_keys(void **state)
+{
+	struct gw_conf	*c;
+	const char	*path, *kt;
+	char		 text[8192], ktpath[256];
+
+	(void)state;
+	kt = write_tmp("\x05\x02keytab", 8);
+	(void)snprintf(ktpath, sizeof(ktpath), "%s", kt);
+	assert_int_equal(chmod(ktpath, 0600), 0);
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = inject\n"
+	    "gssapi_keytab = %s\ngssapi_principal = gw@EXAMPLE.COM\n"
+	    "gssapi_service = SMTP@exch.example.com\n", ktpath);
+	assert_no_errors(load_text(text, &c, &path));
+	assert_string_equal(c->upstreams[0].gssapi_keytab, ktpath);
+	assert_string_equal(c->upstreams[0].gssapi_principal, "gw@EXAMPLE.COM");
+	assert_string_equal(c->upstreams[0].gssapi_service,
+	    "SMTP@exch.example.com");
+	conf_unref(c);
+
+	/* no principal; a list without GSSAPI; a bad service name */
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = inject\n"
+	    "gssapi_keytab = %s\nauth_mechanisms = PLAIN\n"
+	    "gssapi_service = smtp\n", ktpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 3);
+	assert_non_null(strstr(errs.msg[0], "gssapi_principal: required"));
+	assert_non_null(strstr(errs.msg[1], "is not service@host"));
+	assert_non_null(strstr(errs.msg[2], "a keytab needs GSSAPI"));
+
+	/* a keytab and a password; GSSAPI without a keytab */
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = inject\n"
+	    "username = u\ngssapi_keytab = %s\ngssapi_principal = p\n"
+	    "password_file = %s\n", ktpath, ktpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "(2 set)"));
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = inject\n"
+	    "username = u\npassword_file = %s\nauth_mechanisms = GSSAPI\n",
+	    ktpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "GSSAPI needs gssapi_keytab"));
+
+	/* outside inject, and the principal alone */
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = map\n"
+	    "users_file = %s\ngssapi_keytab = %s\n", ktpath, ktpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "only used with auth = inject"));
+	(void)load_text(MINIMAL "gssapi_principal = p\n", &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "only used with gssapi_keytab"));
+
+	/* the keytab's mode, like password_file's */
+	assert_int_equal(chmod(ktpath, 0644), 0);
+	(void)snprintf(text, sizeof(text), MINIMAL "auth = inject\n"
+	    "gssapi_keytab = %s\ngssapi_principal = p\n", ktpath);
+	(void)load_text(text, &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "chmod 600"));
+}
+
 /* auth keys: values, the secret-file mode rule and the inject checks */
 static void
 test_auth_keys(void **state)
@@ -1835,6 +1904,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docs_defaults, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_gssapi_keys, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_auth_keys, setup,
 		    teardown),

@@ -46,7 +46,8 @@ test_cram_md5_rfc2195(void **state)
 {
 	static const char chal[] =
 	    "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+";
-	struct sasl_cred cr = { "tim", "tanstaaftanstaaf", NULL, NULL, 0 };
+	struct sasl_cred cr = { .user = "tim",
+	    .password = "tanstaaftanstaaf" };
 	char		 r[128];
 	int		 fail;
 
@@ -77,7 +78,8 @@ test_cram_md5_rfc2195(void **state)
 static void
 test_plain(void **state)
 {
-	struct sasl_cred cr = { "joe@example.com", "s3cr et", NULL, NULL, 0 };
+	struct sasl_cred cr = { .user = "joe@example.com",
+	    .password = "s3cr et" };
 	unsigned char	 raw[256];
 	size_t		 n;
 	int		 fail;
@@ -102,7 +104,7 @@ test_plain(void **state)
 static void
 test_login(void **state)
 {
-	struct sasl_cred cr = { "joe", "pw", NULL, NULL, 0 };
+	struct sasl_cred cr = { .user = "joe", .password = "pw" };
 	int		 fail;
 
 	(void)state;
@@ -121,8 +123,8 @@ test_login(void **state)
 static void
 test_xoauth2(void **state)
 {
-	struct sasl_cred cr = { "someuser@example.com", NULL,
-	    "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg", NULL, 0 };
+	struct sasl_cred cr = { .user = "someuser@example.com",
+	    .token = "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg" };
 	unsigned char	 raw[256];
 	size_t		 n;
 	int		 fail;
@@ -157,9 +159,9 @@ static void
 test_oauthbearer(void **state)
 {
 	/* RFC 7628 section 4.1, with the host and port of its example */
-	struct sasl_cred cr = { "user@example.com", NULL,
-	    "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com",
-	    143 };
+	struct sasl_cred cr = { .user = "user@example.com",
+	    .token = "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
+	    .host = "server.example.com", .port = 143 };
 	static const char want[] = "n,a=user@example.com,\001"
 	    "host=server.example.com\001port=143\001auth=Bearer "
 	    "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\001\001";
@@ -189,7 +191,8 @@ test_oauthbearer(void **state)
 static void
 test_refused_inputs(void **state)
 {
-	struct sasl_cred cr = { "joe", "pw\r\nMAIL FROM:<x>", NULL, NULL, 0 };
+	struct sasl_cred cr = { .user = "joe",
+	    .password = "pw\r\nMAIL FROM:<x>" };
 	int		 fail;
 
 	(void)state;
@@ -333,6 +336,54 @@ test_choose(void **state)
 }
 
 /*
+ * A keytab serves GSSAPI only, with or without TLS (its key never
+ * crosses the wire: no cleartext flag), in "all" or a list that names
+ * it; and sasl_start/sasl_step refuse GSSAPI without a keytab or a
+ * running exchange before the GSS-API library is called at all.
+ */
+static void
+test_choose_keytab(void **state)
+{
+	static const int list_pg[] = { AUTH_MECH_PLAIN, AUTH_MECH_GSSAPI };
+	struct sasl_choice	 ch;
+	struct sasl_cred	 cr = { .user = "", .principal = "gw@EX.COM" };
+	struct sasl_state	 gs;
+	int			 clear, fail;
+
+	(void)state;
+	memset(&ch, 0, sizeof(ch));
+	ch.have_keytab = 1;
+	ch.offered = ALL | B(GSSAPI);
+	ch.tls = 1;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_GSSAPI);
+	ch.tls = 0;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_GSSAPI);
+	assert_int_equal(clear, 0);
+	ch.allow = list_pg;
+	ch.nallow = 2;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_GSSAPI);
+	ch.tried = B(GSSAPI);
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_NONE);
+	ch.tried = 0;
+	ch.offered = ALL;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_NONE);
+	/* without a keytab, GSSAPI is never chosen */
+	ch.have_keytab = 0;
+	ch.offered = B(GSSAPI);
+	ch.nallow = 0;
+	ch.tls = 1;
+	assert_int_equal(sasl_choose(&ch, &clear), AUTH_MECH_NONE);
+
+	memset(&gs, 0, sizeof(gs));
+	assert_non_null(sasl_start(AUTH_MECH_GSSAPI, &cr, &gs, out,
+	    sizeof(out)));
+	assert_null(gs.gss);
+	assert_non_null(sasl_step(AUTH_MECH_GSSAPI, 0, &cr, &gs, "", 0, out,
+	    sizeof(out), &fail));
+	sasl_state_clear(&gs);
+}
+
+/*
  * issue 10, section 5: fall back only when the mechanism failed; a
  * rejected password tried again under another mechanism is one more
  * failed login at the provider.
@@ -393,6 +444,7 @@ main(void)
 		cmocka_unit_test(test_refused_inputs),
 		cmocka_unit_test(test_offered),
 		cmocka_unit_test(test_choose),
+		cmocka_unit_test(test_choose_keytab),
 		cmocka_unit_test(test_fallback_ok),
 	};
 

@@ -15,10 +15,11 @@
 #include "auth/users.h"
 #include "upstream/upcred.h"
 
-static const struct secret_cred inject_pw = { "relay@isp.test", "pw-1", NULL };
-static const struct secret_cred inject_tok = { "relay@isp.test", NULL,
-    "tok-1" };
-static const struct secret_cred inject_nouser = { NULL, "pw-1", NULL };
+static const struct secret_cred inject_pw = { .user = "relay@isp.test",
+    .password = "pw-1" };
+static const struct secret_cred inject_tok = { .user = "relay@isp.test",
+    .token = "tok-1" };
+static const struct secret_cred inject_nouser = { .password = "pw-1" };
 static struct users_entry map_alice = { "app1", "$y$x", "alice@isp.test",
     "alice-secret" };
 
@@ -177,7 +178,7 @@ static void
 test_modes_distinct(void **state)
 {
 	struct users_entry	 e = { "x", "h", "same", "s" };
-	const struct secret_cred cred = { "same", "s", NULL };
+	const struct secret_cred cred = { .user = "same", .password = "s" };
 	struct upcred_facts	 f;
 	struct upcred		 c[4];
 	const char		*why;

@@ -1,0 +1,286 @@
+#!/usr/bin/python3
+"""auth = inject with GSSAPI (RFC 4752): the gateway logs in to a real
+Dovecot submission server with Kerberos 5 from a client keytab, against
+a private MIT KDC on loopback (kdc.py); a keytab with a stale key fails
+with the failure class auth and the Kerberos reason; a server that
+answers 235 without mutual authentication is refused; a keytab open to
+others is refused by -t; the event loop's wait on the KDC is measured."""
+
+import glob
+import os
+import re
+import socket
+import sys
+import threading
+
+sys.dont_write_bytecode = True	# keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import (Gateway, Upstream, check, check_reply,  # noqa: E402
+                    sample_message, transaction)
+from kdc import CLIENT, Kdc, Submission  # noqa: E402
+
+SENDER = "sender@example.test"
+RCPT = "rcpt@example.test"
+
+
+def setup():
+    """KDC, the final upstream (aiosmtpd, plain) and Dovecot before it."""
+    kdc = Kdc()
+    final = Upstream("plain")
+    sub = Submission(kdc, final.port)
+    return kdc, final, sub
+
+
+def gss_conf(keytab, **extra):
+    conf = {"host": "localhost", "auth": "inject",
+            "gssapi_keytab": keytab, "gssapi_principal": CLIENT,
+            "auth_mechanisms": "GSSAPI"}
+    conf.update(extra)
+    return conf
+
+
+def gateway(sub, keytab, **extra):
+    return Gateway(upstream=sub, upstream_conf=gss_conf(keytab, **extra))
+
+
+def deliver(gw, subject="gssapi"):
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [RCPT], sample_message(subject))
+        c.cmd("QUIT")
+    return replies
+
+
+def test_relay_with_gssapi():
+    kdc, final, sub = setup()
+    gw = gateway(sub, kdc.keytab)
+    replies = deliver(gw)
+    check(all(r.code < 400 for r in replies), "transaction failed: %r\n%s"
+          "\n%s", replies, gw.log(), sub.text())
+    msgs = final.wait_messages(1)
+    check(len(msgs) == 1, "want one message at the final upstream, got %r",
+          msgs)
+    check((CLIENT.lower(), "GSSAPI") in sub.logins(), "Dovecot logged no GSSAPI "
+          "login of %s: %r\n%s", CLIENT, sub.logins(), sub.text())
+    log = gw.log()
+    check(re.search(r'auth mech=GSSAPI user="" principal="%s"' %
+                    re.escape(CLIENT), log), "the start is not logged: %s",
+          log)
+    check(re.search(r'auth mech=GSSAPI result=ok kerberos="%s -> '
+                    r'smtp/localhost@GW\.TEST"' % re.escape(CLIENT), log),
+          "the principal that authenticated is not logged: %s", log)
+    # debug level, or a warning from 500 ms on (valgrind is that slow)
+    m = re.findall(r"auth mech=GSSAPI step=(\d+) (?:took|blocked the "
+                   r"event loop for) (\d+) ms", log)
+    check(m and m[0][0] == "0", "the KDC wait is not logged: %s", log)
+    print("gssapi: event loop blocked per step (ms): %s" %
+          ", ".join("%s:%s" % s for s in m))
+    check(kdc.keytab not in log or "gssapi_keytab" in log,
+          "unexpected keytab mention")
+
+
+def test_second_login_uses_cached_tickets():
+    """The memory cache keeps the TGT and the service ticket: the second
+    connection's login asks the KDC for nothing."""
+    kdc, final, sub = setup()
+    before = set(glob.glob("/tmp/krb5cc*"))
+    gw = gateway(sub, kdc.keytab, pool="no")
+    for i in range(2):
+        replies = deliver(gw, "cache %d" % i)
+        check_reply(replies[-1], 250, what="message %d" % i)
+    reqs = re.findall(r"(AS_REQ|TGS_REQ) .*smtpgate@GW\.TEST", kdc.text())
+    check(reqs.count("TGS_REQ") == 1, "want one TGS request for two "
+          "logins, KDC log: %s", kdc.text())
+    check(set(glob.glob("/tmp/krb5cc*")) <= before, "a credential cache "
+          "file appeared in /tmp: %r", set(glob.glob("/tmp/krb5cc*")) -
+          before)
+
+
+def test_probe_logs_in_with_gssapi():
+    """smtpgate probe names GSSAPI as the choice and logs in with it."""
+    kdc, final, sub = setup()
+    path = os.path.join(gwtest.newdir("probe"), "smtpgate.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(gwtest.config_text(gwtest.free_port(), sub.port,
+                                   upstream=gss_conf(kdc.keytab)))
+    r = gwtest.subprocess.run([gwtest.BIN, "probe", "-c", path, "up"],
+                              capture_output=True, timeout=60,
+                              stdin=gwtest.subprocess.DEVNULL)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    check(r.returncode == 0, "probe exit %d:\n%s", r.returncode, out)
+    check("would use GSSAPI" in out, "probe does not name GSSAPI: %s", out)
+    check(re.search(r"^auth login +ok: .*GSSAPI", out, re.M),
+          "no GSSAPI login verdict: %s", out)
+    check(final.messages() == [], "the probe sent mail")
+
+
+def test_stale_key_fails_as_auth():
+    kdc, final, sub = setup()
+    gw = gateway(sub, kdc.stale_keytab)
+    with gw.client() as c:
+        c.start()
+        r = c.cmd("MAIL FROM:<%s>" % SENDER)
+        if r.code == 250:
+            r = c.cmd("RCPT TO:<%s>" % RCPT)
+    check(r.code == 451, "want 451 for a stale key, got %r", r)
+    check("auth" in r.text.lower(), "451 without the auth class: %r", r)
+    log = gw.log()
+    check(re.search(r"fail(ure)?[ =_a-z]*auth", log) and
+          re.search(r"(Preauthentication failed|Decrypt integrity|"
+                    r"Password incorrect|Key version)", log),
+          "no clear Kerberos reason in the log: %s", log)
+    check(final.messages() == [], "a message went through")
+    check(sub.logins() == [], "Dovecot logged a login: %r", sub.logins())
+
+
+class Impostor:
+    """A scripted SMTP server without the service key: it offers GSSAPI
+    and answers the AUTH line with 235 at once, skipping the AP-REP with
+    which a real server proves itself (mutual authentication).  One
+    connection at a time, each line answered from a fixed table; it
+    records the commands it saw.  Bounded: each read times out."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.seen = []
+        self.done = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        deadline = gwtest.time.monotonic() + gwtest.TEST_TIMEOUT
+        while not self.done and gwtest.time.monotonic() < deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                self._serve(conn)
+
+    def _serve(self, conn):
+        conn.settimeout(gwtest.REPLY_TIMEOUT)
+        f = conn.makefile("rwb")
+        f.write(b"220 impostor ESMTP\r\n")
+        f.flush()
+        for _ in range(20):
+            try:
+                line = f.readline(4096).decode(errors="replace").strip()
+            except OSError:
+                return
+            if not line:
+                return
+            verb = line.split(" ")[0].upper()
+            self.seen.append(verb)
+            if verb == "EHLO":
+                f.write(b"250-impostor\r\n250 AUTH GSSAPI\r\n")
+            elif verb == "AUTH":
+                f.write(b"235 2.7.0 Authentication successful\r\n")
+            elif verb == "QUIT":
+                f.write(b"221 2.0.0 Bye\r\n")
+                f.flush()
+                return
+            else:
+                f.write(b"250 2.0.0 Ok\r\n")
+            f.flush()
+
+    def stop(self):
+        self.done = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_mutual_authentication_required():
+    """A 235 before the server proved it holds the service key is
+    refused (the KDC still issues the ticket: the impostor just cannot
+    read it), and GSSAPI runs without TLS (tls = none) with no
+    cleartext warning: the key never crosses the wire."""
+    kdc = Kdc()
+    imp = Impostor()
+    try:
+        gw = Gateway(upstream=imp, upstream_conf=gss_conf(
+            kdc.keytab, tls="none"))
+        with gw.client() as c:
+            c.start()
+            r = c.cmd("MAIL FROM:<%s>" % SENDER)
+            c.cmd("QUIT")
+        check(r.code == 451, "want 451 after a 235 without mutual "
+              "authentication, got %r", r)
+        log = gw.log()
+        check(re.search(r"auth mech=GSSAPI result=failed: 235 without "
+                        r"the server's proof", log),
+              "the refused 235 is not logged: %s", log)
+        check("MAIL" not in imp.seen, "MAIL went to the impostor: %r",
+              imp.seen)
+        check("CLEARTEXT" not in log, "a cleartext warning for GSSAPI: %s",
+              log)
+    finally:
+        imp.stop()
+
+
+def test_unanswering_kdc_backs_off():
+    """A KDC address that swallows UDP (and refuses TCP) stalls MIT's
+    library, and the event loop, for many seconds: the first login says
+    so in a warning, and the logins of the next minute fail at once
+    instead of stalling every session again."""
+    kdc = Kdc()
+    kdc.stop()
+    hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    hole.bind(("127.0.0.1", 0))
+    conf = os.path.join(kdc.dir, "blackhole.conf")
+    with open(conf, "w") as f:
+        f.write(open(kdc.krb5conf).read().replace(
+            "127.0.0.1:%d" % kdc.port, "127.0.0.1:%d" % hole.getsockname()[1]))
+    os.environ["KRB5_CONFIG"] = conf
+    imp = Impostor()
+    try:
+        gw = Gateway(upstream=imp, upstream_conf=gss_conf(
+            kdc.keytab, tls="none"))
+        replies = []
+        for _ in range(2):
+            t0 = gwtest.time.monotonic()
+            with gw.client() as c:
+                c.start()
+                replies.append((c.cmd("MAIL FROM:<%s>" % SENDER,
+                                      timeout=gwtest.REPLY_TIMEOUT * 6),
+                                gwtest.time.monotonic() - t0))
+                c.cmd("QUIT")
+        print("gssapi: unanswering KDC: first login %.1f s, second %.1f s" %
+              (replies[0][1], replies[1][1]))
+        check(all(r.code == 451 for r, _ in replies), "want 451 twice: %r",
+              replies)
+        log = gw.log()
+        check(re.search(r"auth mech=GSSAPI step=0 blocked the event loop "
+                        r"for \d+ ms", log), "no stall warning: %s", log)
+        check("Cannot contact any KDC" in log, "no KDC reason: %s", log)
+        check(re.search(r"the KDC was not asked: the last attempt, \d+s "
+                        r"ago, stalled \d+ ms and failed", log),
+              "the second login was not backed off: %s", log)
+        check(replies[1][1] < 5 * gwtest.TIME_SCALE, "the second login "
+              "stalled too: %.1f s", replies[1][1])
+    finally:
+        imp.stop()
+        hole.close()
+
+
+def test_keytab_mode_refused():
+    kdc = Kdc()
+    os.chmod(kdc.keytab, 0o640)
+    up = Upstream("plain")
+    gw = Gateway(upstream=up, upstream_conf=gss_conf(kdc.keytab),
+                 start=False)
+    gw._write(gwtest.free_port())
+    r = gwtest.subprocess.run([gwtest.BIN, "-t", "-c", gw.path],
+                              capture_output=True, timeout=30)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    check(r.returncode != 0 and "gssapi_keytab" in out and
+          "chmod 600" in out, "-t took a keytab others can read: %d %s",
+          r.returncode, out)
+
+
+if __name__ == "__main__":
+    gwtest.main(globals())
