@@ -24,8 +24,8 @@ static unsigned char	 dec[SASL_LINE_MAX];
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sasl_cred	 cr = { "DOM\\user", "pass w\xc3\xb6rd", NULL,
-	    "h", 25 };
+	struct sasl_cred	 cr = { .user = "DOM\\user", .password = "pass w\xc3\xb6rd",
+	    .host = "h", .port = 25 };
 	struct ntlm_challenge	 c;
 	struct sasl_state	 st;
 	const char		*e, *e2;

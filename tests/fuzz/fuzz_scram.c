@@ -56,7 +56,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char sf[] = "r=fuzznonceSERVER,s=c2FsdHNhbHQ=,i=2";
-	struct sasl_cred	 cr = { "user", "pencil", NULL, "h", 25 };
+	struct sasl_cred	 cr = { .user = "user", .password = "pencil",
+	    .host = "h", .port = 25 };
 	struct sasl_state	 st;
 	const char		*e;
 	int			 mech, final;

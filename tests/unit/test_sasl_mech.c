@@ -62,7 +62,8 @@ step(int mech, int n, const struct sasl_cred *cr, const char *text)
 static void
 test_scram_sha1_rfc5802(void **state)
 {
-	struct sasl_cred cr = { "user", "pencil", NULL, "h", 25 };
+	struct sasl_cred cr = { .user = "user", .password = "pencil",
+	    .host = "h", .port = 25 };
 	static const char sf[] = "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,"
 	    "s=QSXCR+Q6sek8bf92,i=4096";
 
@@ -91,7 +92,8 @@ test_scram_sha1_rfc5802(void **state)
 static void
 test_scram_sha256_rfc7677(void **state)
 {
-	struct sasl_cred cr = { "user", "pencil", NULL, "h", 25 };
+	struct sasl_cred cr = { .user = "user", .password = "pencil",
+	    .host = "h", .port = 25 };
 	static const char sf[] = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)"
 	    "hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 	static const char good[] =
@@ -125,8 +127,10 @@ test_scram_sha256_rfc7677(void **state)
 static void
 test_scram_refused(void **state)
 {
-	struct sasl_cred cr = { "user", "pencil", NULL, "h", 25 };
-	struct sasl_cred utf = { "user", "p\xc3\xa9ncil", NULL, "h", 25 };
+	struct sasl_cred cr = { .user = "user", .password = "pencil",
+	    .host = "h", .port = 25 };
+	struct sasl_cred utf = { .user = "user", .password = "p\xc3\xa9ncil",
+	    .host = "h", .port = 25 };
 	static const char *const bad[] = {
 		"r=OTHERNONCE,s=QSXCR+Q6sek8bf92,i=4096",
 		"r=abc,s=QSXCR+Q6sek8bf92,i=4096",	/* not extended */
@@ -238,7 +242,8 @@ test_ntlm_exchange(void **state)
 {
 	static const unsigned char ti[] = { 0x07, 0x00, 0x08, 0x00, 1, 2, 3,
 	    4, 5, 6, 7, 8, 0x00, 0x00, 0x00, 0x00 };
-	struct sasl_cred cr = { "Domain\\User", "Password", NULL, "h", 25 };
+	struct sasl_cred cr = { .user = "Domain\\User", .password = "Password",
+	    .host = "h", .port = 25 };
 	struct ntlm_challenge c;
 	unsigned char	 m[256], d[1024];
 	char		 u[64], dom[64], line[1024];
@@ -314,8 +319,9 @@ test_ntlm_exchange(void **state)
 static void
 test_digest_rfc2831(void **state)
 {
-	struct sasl_cred cr = { "chris", "secret", NULL, "elwood.innosoft.com",
-	    143 };
+	struct sasl_cred cr = { .user = "chris", .password = "secret",
+	    .host = "elwood.innosoft.com",
+	    .port = 143 };
 	static const char chal[] = "realm=\"elwood.innosoft.com\",nonce=\""
 	    "OA6MG9tEQGm2hh\",qop=\"auth\",algorithm=md5-sess,charset=utf-8";
 	char		 raw[1024];
