@@ -71,6 +71,15 @@ relay_smime_applies(const struct relay *r)
 	return sm_pick(r) >= 0;
 }
 
+int
+relay_smime_signs(const struct relay *r)
+{
+	int	 idx;
+
+	return (idx = sm_pick(r)) >= 0 &&
+	    smime_keys_signer(r->env->smime, idx) != NULL;
+}
+
 /* relay_smime_rcpt - see relay_local.h */
 int
 relay_smime_rcpt(struct relay *r, const char *addr)
