@@ -142,6 +142,13 @@ sm_certs(struct relay *r, int idx, struct smjob *j)
 	j->missing = NULL;
 	if (!j->conf->encrypt)
 		return 0;
+	/*
+	 * The list is the transaction log's, which a failed allocation may
+	 * have left short: a recipient missing from it would get a message
+	 * it cannot read, or (refuse) the message would go unencrypted.
+	 */
+	if (r->accepted.n != r->nrcpt)
+		return -1;
 	if (r->accepted.n == 0) {
 		j->missing = "(no recipient)";
 		return 0;
@@ -320,10 +327,18 @@ relay_smime(struct relay *r)
 	buf_init(&out, 0);
 	j.conf = smime_keys_conf(r->env->smime, idx);
 	j.signer = smime_keys_signer(r->env->smime, idx);
-	if (sm_certs(r, idx, &j) == -1)
+	if (sm_certs(r, idx, &j) == -1) {
+		free(j.certs);
 		return sm_fail(r, &j, "out of memory");
+	}
 	if (j.missing != NULL) {
 		(void)str_vis(v, sizeof(v), j.missing, strlen(j.missing));
+		/* the RCPT was refused for this; never send it unencrypted */
+		if (j.conf->missing == SMIME_MISSING_REFUSE) {
+			free(j.certs);
+			return sm_fail(r, &j, "a recipient without a "
+			    "certificate (missing_recipient_cert = refuse)");
+		}
 		log_info("%016" PRIx64 " relay smime [smime %s] not encrypted: "
 		    "no certificate for %s", r->id, j.conf->name, v);
 	}
