@@ -227,7 +227,8 @@ sm_build(struct smjob *j, const char *msg, size_t len, struct buf *out)
 	buf_init(&inner, smime_split_max(len));
 	buf_init(&ent, 0);
 	if ((e = smime_split(msg, len, &outer, &inner)) != NULL) {
-		j->msgfault = 1;
+		/* "out of room" is memory (the sizes are computed): 451 */
+		j->msgfault = strcmp(e, "out of room") != 0;
 		goto done;
 	}
 	if (j->signer != NULL) {
