@@ -1029,6 +1029,9 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 	case KT_PROXY:
 		if (parse_proxy(k, base, val, why, wlen) == 0)
 			return 0;
+		/* "user:password@": a password must not reach the log */
+		if (strchr(val, '@') != NULL)
+			return -1;
 		goto bad;
 	case KT_UINT:
 		if ((e = str_tonum(val, 0, LLONG_MAX, &ll)) != NULL)

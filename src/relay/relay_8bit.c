@@ -19,10 +19,11 @@
  *   its encoded form.
  *
  * delivery = queue: the upstream is known only at delivery, and the
- * DKIM signature is made at acceptance.  A message a [dkim] key may sign
- * is converted at acceptance, whatever upstream delivers it, so that the
- * signature covers what any upstream gets; any other one is stored as
- * it came and converted at delivery if that upstream lacks 8BITMIME
+ * DKIM and S/MIME signatures are made at acceptance.  A message a [dkim]
+ * or [smime] key may sign is converted at acceptance, whatever upstream
+ * delivers it, so that the signature covers what any upstream gets; any
+ * other one is stored as it came and converted at delivery if that
+ * upstream lacks 8BITMIME
  * (relay_8bit_file).  What the first conversion left 8-bit cannot be
  * converted, so the second never touches a signed message.
  */
@@ -57,8 +58,9 @@ upstream_8bit(const struct smtp_client *c)
 /*
  * relay_8bit_may - might this session's message have to be converted?
  * Not under eight_bit = pass, nor for an upstream that announced
- * 8BITMIME; queued, when a key may sign it (r->dmsg: the signature is
- * made now, the upstream known later).
+ * 8BITMIME; queued, when a key may sign it (r->dmsg, or an [smime]
+ * section's key: the signature is made now, the upstream known later,
+ * and a conversion at delivery would break it).
  */
 int
 relay_8bit_may(const struct relay *r)
@@ -68,7 +70,7 @@ relay_8bit_may(const struct relay *r)
 	if (r->l->eight_bit != EIGHT_BIT_CONVERT)
 		return 0;
 	if (r->l->delivery == DELIVERY_QUEUE)
-		return r->dmsg != NULL;
+		return r->dmsg != NULL || relay_smime_signs(r);
 	if (r->tx == NULL || (c = uptx_client(r->tx)) == NULL)
 		return 1;
 	return !upstream_8bit(c);

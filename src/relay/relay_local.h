@@ -231,6 +231,8 @@ void	relay_dkim_sign(struct relay *);
  * relay_smime.c: S/MIME of the session's message (docs/smime.md).
  * relay_smime_applies - an [smime] section applies to r's sender: the
  * message must be whole (spooled), and a RCPT may be refused here.
+ * relay_smime_signs - ... and its key signs the message (made at the end
+ * of DATA, so an 8-bit conversion must come before it).
  * relay_smime_rcpt - 1 if RCPT to addr was refused (answered): no
  * certificate under missing_recipient_cert = refuse.
  * relay_smime - at the end of DATA, before DKIM: the spool replaced by the
@@ -238,6 +240,7 @@ void	relay_dkim_sign(struct relay *);
  * when the transaction was answered (refused or failed).
  */
 int	relay_smime_applies(const struct relay *);
+int	relay_smime_signs(const struct relay *);
 int	relay_smime_rcpt(struct relay *, const char *addr);
 int	relay_smime(struct relay *);
 

@@ -71,6 +71,15 @@ relay_smime_applies(const struct relay *r)
 	return sm_pick(r) >= 0;
 }
 
+int
+relay_smime_signs(const struct relay *r)
+{
+	int	 idx;
+
+	return (idx = sm_pick(r)) >= 0 &&
+	    smime_keys_signer(r->env->smime, idx) != NULL;
+}
+
 /* relay_smime_rcpt - see relay_local.h */
 int
 relay_smime_rcpt(struct relay *r, const char *addr)
@@ -133,6 +142,13 @@ sm_certs(struct relay *r, int idx, struct smjob *j)
 	j->missing = NULL;
 	if (!j->conf->encrypt)
 		return 0;
+	/*
+	 * The list is the transaction log's, which a failed allocation may
+	 * have left short: a recipient missing from it would get a message
+	 * it cannot read, or (refuse) the message would go unencrypted.
+	 */
+	if (r->accepted.n != r->nrcpt)
+		return -1;
 	if (r->accepted.n == 0) {
 		j->missing = "(no recipient)";
 		return 0;
@@ -211,7 +227,8 @@ sm_build(struct smjob *j, const char *msg, size_t len, struct buf *out)
 	buf_init(&inner, smime_split_max(len));
 	buf_init(&ent, 0);
 	if ((e = smime_split(msg, len, &outer, &inner)) != NULL) {
-		j->msgfault = 1;
+		/* "out of room" is memory (the sizes are computed): 451 */
+		j->msgfault = strcmp(e, "out of room") != 0;
 		goto done;
 	}
 	if (j->signer != NULL) {
@@ -311,10 +328,18 @@ relay_smime(struct relay *r)
 	buf_init(&out, 0);
 	j.conf = smime_keys_conf(r->env->smime, idx);
 	j.signer = smime_keys_signer(r->env->smime, idx);
-	if (sm_certs(r, idx, &j) == -1)
+	if (sm_certs(r, idx, &j) == -1) {
+		free(j.certs);
 		return sm_fail(r, &j, "out of memory");
+	}
 	if (j.missing != NULL) {
 		(void)str_vis(v, sizeof(v), j.missing, strlen(j.missing));
+		/* the RCPT was refused for this; never send it unencrypted */
+		if (j.conf->missing == SMIME_MISSING_REFUSE) {
+			free(j.certs);
+			return sm_fail(r, &j, "a recipient without a "
+			    "certificate (missing_recipient_cert = refuse)");
+		}
 		log_info("%016" PRIx64 " relay smime [smime %s] not encrypted: "
 		    "no certificate for %s", r->id, j.conf->name, v);
 	}

@@ -88,6 +88,7 @@ file_read(const char *path, size_t max, unsigned char **out, size_t *lenp,
 		(void)snprintf(why, wlen, "%s: %s", path, ferror(fp) ?
 		    "read error" : "too large");
 		(void)fclose(fp);
+		explicit_bzero(buf, n);		/* it may be a key file */
 		free(buf);
 		return -1;
 	}
@@ -178,6 +179,8 @@ key_load(const char *path, struct smime_signer *s, char *why, size_t wlen)
 	explicit_bzero(buf, len);
 	free(buf);
 	if (n <= 0) {
+		/* what a failed conversion left there is wiped too */
+		explicit_bzero(s->key.p, len + 1);
 		(void)snprintf(why, wlen, "not a PEM private key (an "
 		    "encrypted key is not supported)");
 		return -1;

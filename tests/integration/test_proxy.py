@@ -116,6 +116,23 @@ def test_socks5_wrong_password():
         px.stop()
 
 
+def test_password_file_gone():
+    """proxy_password_file is read at each connection: gone after the
+    start, MAIL gets 451 (internal), the log says why, nothing is sent
+    to the proxy."""
+    up = Upstream("starttls")
+    px = Dante([up.port], user=new_user())
+    try:
+        gw = proxy_gateway(up, px.url(), secret=PASSWORD)
+        with open(gw.path) as f:
+            os.unlink(re.search(r"proxy_password_file\s*=\s*(\S+)",
+                                f.read()).group(1))
+        check_failed(gw, "internal", "4.3.0", up)
+        check(gw.wait_log(r"proxy_password_file"), "no reason in the log")
+    finally:
+        px.stop()
+
+
 def test_socks5_refused_destination():
     up = Upstream("starttls")
     px = Dante([gwtest.free_port()])	# the upstream's port is not passed

@@ -377,6 +377,36 @@ def test_queue_mode():
     cms_verify(cms_decrypt(msgs[0].data, "alice"))
 
 
+def test_queue_8bit_signed_then_not_reencoded():
+    """delivery = queue, sign = yes, no DKIM key, an 8-bit body and an
+    upstream without 8BITMIME: converted before it is signed (at
+    acceptance), so the conversion at delivery does not break the
+    S/MIME signature."""
+    up = Upstream("starttls", extra=["--no-8bitmime"])
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = SmimeGateway(up, [smime_section()],
+                      gateway={"queue_dir": qdir, "queue_retry": "1s"},
+                      listener={"delivery": "queue"})
+    msg = message(ctype=b"Content-Type: text/plain; charset=utf-8\r\n"
+                  b"Content-Transfer-Encoding: 8bit\r\n").replace(
+        b"Hello Alice,", "Grüße, Alice,".encode())
+    with gw.client() as c:
+        c.start()
+        replies = transaction(c, SENDER, [R1], msg)
+        c.cmd("QUIT")
+    check_reply(replies[-1], 250, what="end of DATA (queued)")
+    msgs = up.wait_messages(1, timeout=20 * gwtest.TIME_SCALE)
+    check(len(msgs) == 1, "want 1 message upstream, got %r", msgs)
+    data = msgs[0].data
+    check(all(b < 128 for b in data), "8-bit octets upstream: %r",
+          data[:600])
+    check_signed_structure(data, "queued 8-bit")
+    content = cms_verify(data)
+    m = email.message_from_bytes(content, policy=email.policy.default)
+    check(m.get_content().startswith("Grüße, Alice,"),
+          "signed content decodes to %r", m.get_content()[:80])
+
+
 def test_reload_reads_new_certificate():
     """A certificate put into recipient_certs is used after SIGHUP."""
     import signal

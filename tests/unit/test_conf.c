@@ -1565,6 +1565,12 @@ test_proxy_keys(void **state)
 	(void)load_text(text, &c, &path);
 	assert_int_equal(errs.n, 1);
 	assert_non_null(strstr(errs.msg[0], "set without proxy"));
+	/* a password put in the URL by mistake is not echoed back */
+	(void)load_text(MINIMAL "proxy = socks5://gw:Pw-in-url@h.example:1\n",
+	    &c, &path);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msg[0], "proxy_password_file"));
+	assert_null(strstr(errs.msg[0], "Pw-in-url"));
 }
 
 /*
