@@ -43,10 +43,16 @@ static const int order_tls[] = {
 	AUTH_MECH_SCRAM_SHA_256, AUTH_MECH_SCRAM_SHA_1,
 	AUTH_MECH_PLAIN, AUTH_MECH_LOGIN, AUTH_MECH_CRAM_MD5, AUTH_MECH_NTLM
 };
-/* before TLS, SCRAM, CRAM-MD5 and NTLM keep the password off the wire */
+/*
+ * Before TLS, SCRAM and CRAM-MD5 keep the password off the wire.  NTLM
+ * does too, but without TLS (and with no MIC or channel binding) anyone
+ * on the path can pose as the server and relay the domain account's
+ * login to another NTLM service: before TLS it is used only when
+ * auth_mechanisms names it.
+ */
 static const int order_clear[] = {
 	AUTH_MECH_SCRAM_SHA_256, AUTH_MECH_SCRAM_SHA_1, AUTH_MECH_CRAM_MD5,
-	AUTH_MECH_NTLM, AUTH_MECH_PLAIN, AUTH_MECH_LOGIN
+	AUTH_MECH_PLAIN, AUTH_MECH_LOGIN
 };
 
 /*

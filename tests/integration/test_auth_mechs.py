@@ -274,13 +274,22 @@ def test_ntlm_wrong_password():
           "want one failed login at Postfix: %s", pf.text()[-2000:])
 
 
-def test_all_picks_ntlm_when_alone():
-    """"all" with NTLM the only offer: NTLM, without TLS too (it keeps
-    the password off the wire)."""
+def test_ntlm_without_tls_only_when_named():
+    """Without TLS, "all" never picks NTLM (anyone on the path could relay
+    the login); named in auth_mechanisms, it is used."""
     relay = Upstream("plain")
     pf = PostfixSasl({"relay": PASSWORD}, ["NTLM"], relay.port)
     gw = Gateway(pf, upstream_conf=dict(inject(user="EXAMPLE\\relay"),
                                         tls="none"))
+    replies = deliver(gw, "NTLM")
+    check(any(r.code >= 400 for r in replies), "relayed with all: %r",
+          replies)
+    want_log(gw, r"no usable AUTH mechanism")
+    check(len(pf.failures()) == 0, "a login was tried: %s",
+          pf.text()[-2000:])
+    gw.stop()
+    gw = Gateway(pf, upstream_conf=dict(
+        inject(["NTLM"], user="EXAMPLE\\relay"), tls="none"))
     replies = deliver(gw, "NTLM")
     check(all(r.code < 400 for r in replies), "transaction failed: %r",
           replies)

@@ -233,6 +233,7 @@ test_choose(void **state)
 	static const int list_ox[] = { AUTH_MECH_OAUTHBEARER,
 	    AUTH_MECH_XOAUTH2 };
 	static const int list_d[] = { AUTH_MECH_DIGEST_MD5 };
+	static const int list_n[] = { AUTH_MECH_NTLM };
 	static const struct {
 		const char	*name;
 		unsigned	 offered;
@@ -305,11 +306,11 @@ test_choose(void **state)
 		    0, AUTH_MECH_DIGEST_MD5, 0 },
 		{ "cleartext: SCRAM first", PW, NULL, 0, 0, 0, 0, 0,
 		    AUTH_MECH_SCRAM_SHA_256, 0 },
-		{ "cleartext: NTLM after CRAM-MD5", PW, NULL, 0, 0, 0, 0,
+		{ "cleartext: all never picks NTLM", PW, NULL, 0, 0, 0, 0,
 		    B(SCRAM_SHA_256) | B(SCRAM_SHA_1) | B(CRAM_MD5),
-		    AUTH_MECH_NTLM, 0 },
-		{ "cleartext: NTLM not flagged", B(NTLM) | B(LOGIN), NULL, 0,
-		    0, 0, 0, 0, AUTH_MECH_NTLM, 0 },
+		    AUTH_MECH_NONE, 0 },
+		{ "cleartext: NTLM named, not flagged", B(NTLM) | B(LOGIN),
+		    list_n, 1, 0, 0, 0, 0, AUTH_MECH_NTLM, 0 },
 		{ "token: never SCRAM", B(SCRAM_SHA_256) | B(NTLM), NULL, 0,
 		    1, 1, 1, 0, AUTH_MECH_NONE, 0 },
 	};
