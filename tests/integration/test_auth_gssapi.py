@@ -358,6 +358,38 @@ def test_unanswering_kdc_stalls_no_other_session():
         hole.close()
 
 
+def test_stop_while_waiting_on_kdc():
+    """SIGTERM while a login waits on a dead KDC: the signal is taken at
+    once (the loop is free) and the drain waits for that session; a
+    second SIGTERM exits at once, cleanly, the thread left behind."""
+    kdc, hole = blackhole_kdc()
+    imp = Impostor()
+    try:
+        gw = Gateway(upstream=imp, upstream_conf=gss_conf(
+            kdc.keytab, tls="none"))
+        c = gw.client()
+        c.start()
+        c.send(b"MAIL FROM:<%s>\r\n" % SENDER.encode())
+        check(gw.wait_log(r"auth mech=GSSAPI step=0 on a thread",
+                          timeout=10 * gwtest.TIME_SCALE),
+              "the login's thread did not start: %s", gw.log())
+        gw.signal(gwtest.signal.SIGTERM)
+        check(gw.wait_log(r"draining \d+ session", timeout=2 *
+                          gwtest.TIME_SCALE), "SIGTERM not taken while the "
+              "login waits on the KDC: %s", gw.log())
+        check(gw.alive(), "exited before the session was drained")
+        gw.signal(gwtest.signal.SIGTERM)
+        t0 = gwtest.time.monotonic()
+        problems = gw.stop()
+        check(not problems, "stop: %s", "; ".join(problems))
+        check(gwtest.time.monotonic() - t0 < 5 * gwtest.TIME_SCALE,
+              "the second SIGTERM waited for the KDC")
+        c.close()
+    finally:
+        imp.stop()
+        hole.close()
+
+
 def test_keytab_mode_refused():
     kdc = Kdc()
     os.chmod(kdc.keytab, 0o640)
