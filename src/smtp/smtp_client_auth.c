@@ -360,6 +360,8 @@ client_gss_done(void *arg, struct sasl_state *st, const char *line,
 		client_auth_fail(c, END_QUIT, "GSSAPI: %s", err);
 	else {
 		client_enter(c, CS_AUTH);
+		/* the reply to AUTH gets its whole command_timeout */
+		client_timer(c, c->up->command_timeout);
 		client_auth_send(c, line);
 	}
 	client_release(c);
