@@ -270,11 +270,11 @@ def blackhole_kdc():
 def test_unanswering_kdc_stalls_no_other_session():
     """A KDC address that swallows UDP (and refuses TCP) stalls MIT's
     library for many seconds, on the login's own thread: meanwhile
-    /healthz and a new SMTP session are served at once, and a client
-    that hangs up while its login waits leaves the job to finish (and
-    free itself) alone.  The first login says so in a warning, and the
-    logins of the next minute fail at once (the back-off) instead of
-    piling up threads against the dead KDC."""
+    /healthz and new SMTP sessions are served at once, and a second
+    login (whose client hangs up) waits on a thread of its own behind
+    the first.  The first login says so in a warning, and the logins of
+    the next minute fail at once (the back-off) instead of piling up
+    threads against the dead KDC."""
     kdc, hole = blackhole_kdc()
     imp = Impostor()
     hport = gwtest.free_port()
@@ -300,7 +300,8 @@ def test_unanswering_kdc_stalls_no_other_session():
         t.start()
         check(gw.wait_log(waiting, timeout=10),
               "the first login's thread did not start: %s", gw.log())
-        # a client that hangs up while its login waits (behind the first)
+        # a second login, behind the first; its client hangs up (the
+        # relay notices when the upstream side is done)
         with gw.client() as c:
             c.start()
             c.send(b"MAIL FROM:<%s>\r\n" % SENDER.encode())
@@ -353,6 +354,50 @@ def test_unanswering_kdc_stalls_no_other_session():
         alive = re.findall(waiting, log)
         check(alive[:2] == ["1", "2"] and alive[-1] == "1",
               "unexpected job counts %r: %s", alive, log)
+    finally:
+        imp.stop()
+        hole.close()
+
+
+def test_timeout_while_waiting_on_kdc():
+    """command_timeout ends a login that waits on a dead KDC (state
+    AUTH_KDC): the client gets its 451 on time, and the thread, left
+    alone, frees the context and its copies when the KDC step ends
+    (valgrind: no leak, no use after free); its back-off note still
+    counts, and the job count goes back to the one login running."""
+    kdc, hole = blackhole_kdc()
+    imp = Impostor()
+    try:
+        # under the 18 s stall even under valgrind (not TIME_SCALEd)
+        gw = Gateway(upstream=imp, upstream_conf=gss_conf(
+            kdc.keytab, tls="none", command_timeout="6"))
+        t0 = gwtest.time.monotonic()
+        with gw.client() as c:
+            c.start()
+            r = c.cmd("MAIL FROM:<%s>" % SENDER, timeout=30)
+        check(r.code == 451, "want 451 after the timeout, got %r", r)
+        check(re.search(r"failed class=timeout state=AUTH_KDC", gw.log()),
+              "no timeout in AUTH_KDC: %s", gw.log())
+        print("gssapi: timed out in AUTH_KDC after %.1f s" %
+              (gwtest.time.monotonic() - t0))
+        # logins queue behind the abandoned step (and may time out too)
+        # until it ends and sets the back-off: bounded, 6 x 6 s
+        backed = r"the KDC was not asked: the last attempt"
+        for _ in range(6):
+            with gw.client() as c:
+                c.start()
+                c.cmd("MAIL FROM:<%s>" % SENDER, timeout=30)
+            if re.search(backed, gw.log()):
+                break
+        check(re.search(backed, gw.log()), "no back-off after the "
+              "abandoned step: %s", gw.log())
+        with gw.client() as c:
+            c.start()
+            r = c.cmd("MAIL FROM:<%s>" % SENDER)
+        alive = re.findall(r"step=0 on a thread \((\d+) alive\)",
+                           gw.log())
+        check(r.code == 451 and alive[-1] == "1", "want 451 and the "
+              "abandoned jobs gone (%r): %r %s", alive, r, gw.log())
     finally:
         imp.stop()
         hole.close()
