@@ -58,10 +58,11 @@ static _Thread_local char gss_err[1024];
 /*
  * The back-off after a KDC that did not answer.  MIT krb5 1.20 waits for
  * an unanswering KDC synchronously, 18 to 27 s measured (UDP and TCP
- * retries), and the whole event loop with it.  A failed first step that
- * took GSS_SLOW_FAIL_MS or more is remembered per principal, and the
- * logins of the next GSS_BACKOFF_SEC fail at once instead of stalling
- * every session again; a success forgets it.
+ * retries): on gssjob's thread, but each such login waits that long
+ * and holds a thread.  A failed first step that took GSS_SLOW_FAIL_MS or
+ * more (the lock wait not counted) is remembered per principal, and the
+ * logins of the next GSS_BACKOFF_SEC fail at once instead of waiting
+ * again; a success forgets it.
  *
  * first_mtx serialises the first steps (gssjob runs them on threads):
  * it guards the table, and one principal's memory cache is never filled
