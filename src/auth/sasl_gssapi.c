@@ -16,6 +16,7 @@
  * the TGT and the service ticket: later logins reach the KDC only when
  * they expire.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,15 +49,26 @@ struct gss {
 	char			 peer[2 * GSS_NAME_MAX + 8];
 };
 
-static char	gss_err[1024];	/* the last error text (one loop, one user) */
+/*
+ * The last error text, per thread: the first step runs on gssjob's
+ * threads (which copy it before they end), the later ones on the loop.
+ */
+static _Thread_local char gss_err[1024];
 
 /*
  * The back-off after a KDC that did not answer.  MIT krb5 1.20 waits for
  * an unanswering KDC synchronously, 18 to 27 s measured (UDP and TCP
- * retries), and the whole event loop with it.  A failed first step that
- * took GSS_SLOW_FAIL_MS or more is remembered per principal, and the
- * logins of the next GSS_BACKOFF_SEC fail at once instead of stalling
- * every session again; a success forgets it.
+ * retries): on gssjob's thread, but each such login waits that long
+ * and holds a thread.  A failed first step that took GSS_SLOW_FAIL_MS or
+ * more (the lock wait not counted) is remembered per principal, and the
+ * logins of the next GSS_BACKOFF_SEC fail at once instead of waiting
+ * again; a success forgets it.
+ *
+ * first_mtx serialises the first steps (gssjob runs them on threads):
+ * it guards the table, and one principal's memory cache is never filled
+ * by two AS exchanges at once (one thread's cache initialisation could
+ * drop the other's fresh TGT).  While one step waits on a dead KDC the
+ * others wait here, off the loop, and then find the back-off set.
  */
 #define GSS_SLOW_FAIL_MS	1000
 #define GSS_BACKOFF_SEC		60
@@ -67,6 +79,7 @@ static struct gss_backoff {
 	long		 ms;		/* how long it stalled */
 	char		 why[512];
 } backoff[GSS_BACKOFF_SLOTS];
+static pthread_mutex_t	first_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *gss_fail(const char *, OM_uint32, OM_uint32);
 static void	gss_status_text(OM_uint32, int, char *, size_t);
@@ -307,8 +320,6 @@ sasl_gssapi_start(const struct sasl_cred *cr, struct sasl_state *st,
 		return "GSSAPI needs gssapi_principal";
 	if (st->gss != NULL)
 		return "GSSAPI exchange already running";
-	if ((e = gss_backoff_check(cr->principal)) != NULL)
-		return e;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return "out of memory";
 	g->cred = GSS_C_NO_CREDENTIAL;
@@ -318,10 +329,15 @@ sasl_gssapi_start(const struct sasl_cred *cr, struct sasl_state *st,
 	/* the server must prove it holds the service key (AP-REP) */
 	st->need_proof = 1;
 	/* the step that may ask the KDC (AS and TGS exchanges) */
-	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((e = gss_creds(g, cr)) == NULL && (e = gss_target(g, cr)) == NULL)
-		e = gss_ctx_step(g, NULL, 0, &tok);
-	gss_backoff_note(cr->principal, &t0, e);
+	(void)pthread_mutex_lock(&first_mtx);
+	if ((e = gss_backoff_check(cr->principal)) == NULL) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+		if ((e = gss_creds(g, cr)) == NULL &&
+		    (e = gss_target(g, cr)) == NULL)
+			e = gss_ctx_step(g, NULL, 0, &tok);
+		gss_backoff_note(cr->principal, &t0, e);
+	}
+	(void)pthread_mutex_unlock(&first_mtx);
 	if (e != NULL)
 		return e;
 	if (tok.length == 0)

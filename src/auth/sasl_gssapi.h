@@ -7,10 +7,10 @@
  * credential cache ("MEMORY:smtpgate/<principal>", one per principal
  * and process: nothing is written to /tmp) and may contact the KDC
  * synchronously (an AS and a TGS exchange when the cache has no valid
- * ticket): see docs/auth.md on how long that blocks the event loop.
+ * ticket): smtp_client runs that first step on a thread (gssjob).
  * No logging here; errors are returned as text with the library's own
- * words (gss_display_status), in a static buffer valid until the next
- * call.  The context lives in st->gss and is freed by
+ * words (gss_display_status), in a per-thread buffer valid until the next
+ * call on that thread.  The context lives in st->gss and is freed by
  * sasl_gssapi_free() (called by sasl_state_clear()).
  *
  * Mutual authentication is required: sasl_start sets st->need_proof,

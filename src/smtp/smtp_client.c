@@ -52,6 +52,7 @@ static const char *const strstate[] = {
 	[CS_TLS_STARTTLS] = "TLS_STARTTLS",
 	[CS_EHLO_TLS] = "EHLO_TLS",
 	[CS_AUTH] = "AUTH",
+	[CS_AUTH_KDC] = "AUTH_KDC",
 	[CS_READY] = "READY",
 	[CS_MAIL] = "MAIL",
 	[CS_RCPT] = "RCPT",
@@ -479,8 +480,12 @@ client_enter(struct smtp_client *c, enum client_state s)
 		client_send(c, "STARTTLS");
 		break;
 	case CS_AUTH:
-		client_auth_start(c);
+		/* from AUTH_KDC: the thread's AUTH line goes out next */
+		if (old != CS_AUTH_KDC)
+			client_auth_start(c);
 		break;
+	case CS_AUTH_KDC:
+		break;	/* command_timeout runs on (client_auth_start) */
 	case CS_READY:
 		evtimer_del(c->ev_timer);
 		/*

@@ -22,6 +22,7 @@
 #include "smtp/smtp_client_int.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
+#include "auth/gssjob.h"
 #include "auth/sasl.h"
 #include "auth/sasl_gssapi.h"
 #include "tls/tls.h"
@@ -41,6 +42,11 @@ static void	client_auth_cred(const struct smtp_client *,
 static const char *client_auth_timed(struct smtp_client *, int,
 		    const struct sasl_cred *, const char *, size_t, char *,
 		    size_t, int *);
+static void	client_auth_send(struct smtp_client *, const char *);
+static void	client_gss_submit(struct smtp_client *,
+		    const struct sasl_cred *);
+static void	client_gss_done(void *, struct sasl_state *, const char *,
+		    const char *, long);
 
 /*
  * client_auth_copy - keep the owner's credentials for the one exchange.
@@ -112,6 +118,9 @@ client_auth_state_new(struct smtp_client *c)
 void
 client_auth_wipe(struct smtp_client *c)
 {
+	/* a GSSAPI thread still running keeps (and frees) its own copies */
+	gssjob_cancel(c->auth_job);
+	c->auth_job = NULL;
 	client_auth_free1(&c->auth_user);
 	client_auth_free1(&c->auth_secret);
 	client_auth_free1(&c->auth_token);
@@ -155,10 +164,11 @@ client_auth_cred(const struct smtp_client *c, struct sasl_cred *cr)
 }
 
 /*
- * client_auth_timed - sasl_start (step -1) or sasl_step.  GSSAPI's calls
- * may block on the KDC (an AS and a TGS exchange when the memory cache
- * has no valid ticket): how long is logged, loudly past GSS_SLOW_MS,
- * since the whole event loop waited (docs/auth.md).
+ * client_auth_timed - sasl_start (step -1) or sasl_step.  GSSAPI's later
+ * steps are local (the server's tokens, unwrap, wrap): how long they
+ * held the event loop is logged all the same, loudly past GSS_SLOW_MS.
+ * Its first step, the one that may ask the KDC, runs on a thread
+ * (client_gss_submit).
  */
 #define GSS_SLOW_MS	500
 static const char *
@@ -231,9 +241,7 @@ client_auth_start(struct smtp_client *c)
 {
 	struct sasl_choice	 ch;
 	struct sasl_cred	 cr;
-	char			 line[SASL_LINE_MAX], shown[64], allowed[96];
-	char			 shown_user[SASL_USER_MAX * 4 + 8];
-	char			 shown_princ[SASL_USER_MAX * 4 + 8];
+	char			 line[SASL_LINE_MAX], allowed[96];
 	const char		*e;
 	size_t			 i, n;
 	int			 clear, m;
@@ -282,14 +290,12 @@ client_auth_start(struct smtp_client *c)
 		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
 		return;
 	}
-	if ((e = client_auth_timed(c, -1, &cr, NULL, 0, line, sizeof(line),
-	    NULL)) != NULL && m == AUTH_MECH_GSSAPI) {
-		/* the Kerberos reason is the answer: no other mechanism */
-		explicit_bzero(line, sizeof(line));
-		client_auth_fail(c, END_QUIT, "%s: %s", auth_mech_name(m), e);
+	if (m == AUTH_MECH_GSSAPI) {
+		client_gss_submit(c, &cr);
 		return;
 	}
-	if (e != NULL) {
+	if ((e = client_auth_timed(c, -1, &cr, NULL, 0, line, sizeof(line),
+	    NULL)) != NULL) {
 		/*
 		 * This secret does not fit the mechanism (SCRAM without
 		 * SASLprep and a non-ASCII password, say).  Nothing was sent,
@@ -303,6 +309,74 @@ client_auth_start(struct smtp_client *c)
 		client_auth_start(c);
 		return;
 	}
+	client_auth_send(c, line);
+	explicit_bzero(line, sizeof(line));
+}
+
+/*
+ * client_gss_submit - GSSAPI's first step (credentials, perhaps the AS
+ * and TGS exchanges, the first token) on a thread: the session waits in
+ * AUTH_KDC, command_timeout running, and every other session runs on.
+ * The thread holds the exchange's state until client_gss_done.
+ */
+static void
+client_gss_submit(struct smtp_client *c, const struct sasl_cred *cr)
+{
+	const char	*why;
+
+	c->auth_job = gssjob_start(c->base, cr, c->auth_st, client_gss_done,
+	    c, &why);
+	if (c->auth_job == NULL) {
+		client_auth_fail(c, END_QUIT, "GSSAPI: %s", why);
+		return;
+	}
+	c->auth_st = NULL;
+	log_debug("%016llx smtp-client auth mech=GSSAPI step=0 on a thread "
+	    "(%u alive)", (unsigned long long)c->id, gssjob_alive());
+	client_enter(c, CS_AUTH_KDC);
+}
+
+/* client_gss_done - on the loop: the first step's AUTH line, or why not */
+#define GSS_SLOW_KDC_MS	500
+static void
+client_gss_done(void *arg, struct sasl_state *st, const char *line,
+    const char *err, long ms)
+{
+	struct smtp_client	*c = arg;
+
+	client_hold(c);
+	c->auth_job = NULL;
+	c->auth_st = st;
+	if (ms >= GSS_SLOW_KDC_MS)
+		log_warnx("%016llx smtp-client upstream=%s:%u auth mech=GSSAPI "
+		    "step=0 waited %ld ms for the KDC on a thread (KDC slow "
+		    "or unreachable?); other sessions ran on",
+		    (unsigned long long)c->id, c->up->host, c->up->port, ms);
+	else
+		log_debug("%016llx smtp-client auth mech=GSSAPI step=0 took "
+		    "%ld ms (on a thread)", (unsigned long long)c->id, ms);
+	if (err != NULL)
+		/* the Kerberos reason is the answer: no other mechanism */
+		client_auth_fail(c, END_QUIT, "GSSAPI: %s", err);
+	else {
+		client_enter(c, CS_AUTH);
+		/* the reply to AUTH gets its whole command_timeout */
+		client_timer(c, c->up->command_timeout);
+		client_auth_send(c, line);
+	}
+	client_release(c);
+	/* c may be freed here */
+}
+
+/* client_auth_send - log and send the AUTH line sasl_start built */
+static void
+client_auth_send(struct smtp_client *c, const char *line)
+{
+	char		 shown[64];
+	char		 shown_user[SASL_USER_MAX * 4 + 8];
+	char		 shown_princ[SASL_USER_MAX * 4 + 8];
+	int		 m = c->auth_mech;
+
 	/* "AUTH PLAIN <redacted>": the mechanism is no secret, the rest is */
 	(void)snprintf(shown, sizeof(shown), "AUTH %s%s", auth_mech_name(m),
 	    strchr(line + 5, ' ') != NULL ? " <redacted>" : "");
@@ -315,7 +389,6 @@ client_auth_start(struct smtp_client *c)
 	    c->auth_principal, strlen(c->auth_principal)) : "",
 	    m == AUTH_MECH_GSSAPI ? "\"" : "");
 	client_send_secret(c, line, shown);
-	explicit_bzero(line, sizeof(line));
 }
 
 /* client_auth_response - a reply in CS_AUTH: 334, 235, or a failure */

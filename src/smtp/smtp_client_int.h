@@ -20,6 +20,7 @@
 struct event;
 struct upconn;
 struct gw_io;
+struct gssjob;
 
 #define CLIENT_IN_MAX		16384	/* reply lines are consumed as they come */
 #define CLIENT_OUT_MAX		65536
@@ -43,6 +44,7 @@ enum client_state {
 	CS_TLS_STARTTLS,
 	CS_EHLO_TLS,
 	CS_AUTH,
+	CS_AUTH_KDC,		/* GSSAPI's first step runs on a thread (gssjob) */
 	CS_READY,
 	CS_MAIL,
 	CS_RCPT,
@@ -150,6 +152,7 @@ struct smtp_client {
 	int			 auth_mech;	/* enum auth_mech running/last */
 	int			 auth_step;	/* 334 challenges answered */
 	struct sasl_state	*auth_st;	/* the running exchange's */
+	struct gssjob		*auth_job;	/* CS_AUTH_KDC: holds auth_st */
 	unsigned		 auth_tried;	/* SASL_BIT()s */
 	/* last reply to AUTH; allocated at the first, so that sessions
 	 * without AUTH do not carry 4 KiB for it */
