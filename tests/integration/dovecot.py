@@ -19,7 +19,6 @@ starts with its epoch second).
 import os
 import pwd
 import re
-import time
 
 import gwtest
 from gwtest import TestFailure, TestSkip
@@ -126,22 +125,10 @@ class Dovecot:
             gwtest._tail(self.log, 20)))
 
     def _wait_ready(self):
-        deadline = time.monotonic() + gwtest.START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            if (gwtest.tcp_listening(self.port) and
-                    gwtest.tcp_listening(self.port_tls)):
-                return True
-            time.sleep(0.1)
-        return False
+        return gwtest.wait_serving(self.proc, self.port, self.port_tls)
 
     def text(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return gwtest.read_text(self.log)
 
     def logins(self, user):
         """Epoch seconds of the successful logins of user from 127.0.0.1."""

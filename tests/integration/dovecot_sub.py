@@ -23,7 +23,6 @@ auth process logged for user (auth_verbose, auth_debug off).
 import os
 import pwd
 import re
-import time
 
 import gwtest
 from gwtest import TestFailure, TestSkip
@@ -134,21 +133,10 @@ class DovecotSubmission:
             gwtest._tail(self.log, 20)))
 
     def _wait_ready(self):
-        deadline = time.monotonic() + gwtest.START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            if gwtest.tcp_listening(self.port):
-                return True
-            time.sleep(0.1)
-        return False
+        return gwtest.wait_serving(self.proc, self.port)
 
     def text(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return gwtest.read_text(self.log)
 
     def logins(self, user):
         """Mechanisms of the successful submission logins of user."""

@@ -332,6 +332,28 @@ def tcp_listening(port, pid="self"):
     return False
 
 
+def wait_serving(proc, *ports):
+    """True once every port listens; False when proc exits first or
+    START_TIMEOUT passes (the start of a test peer)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if all(tcp_listening(p) for p in ports):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def read_text(path):
+    """A peer's log file as text; "" while it does not exist yet."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 # ------------------------------------------------------------- processes
 
 def _pdeathsig():

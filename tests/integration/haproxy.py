@@ -14,7 +14,6 @@ group, gone with the test).
 """
 
 import os
-import time
 
 import gwtest
 from gwtest import TestFailure, TestSkip
@@ -87,14 +86,7 @@ class HAProxy:
                           % gwtest._tail(self.errlog, 20))
 
     def _wait_ready(self):
-        deadline = time.monotonic() + gwtest.START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            if gwtest.tcp_listening(self.port):
-                return True
-            time.sleep(0.05)
-        return False
+        return gwtest.wait_serving(self.proc, self.port)
 
     def client(self, source=None):
         """A gwtest.Client connected through HAProxy."""

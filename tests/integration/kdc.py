@@ -25,7 +25,6 @@ import os
 import pwd
 import re
 import subprocess
-import time
 
 import gwtest
 from gwtest import TestFailure, TestSkip
@@ -200,21 +199,10 @@ class Kdc:
         return path
 
     def _wait_ready(self):
-        deadline = time.monotonic() + gwtest.START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            if gwtest.tcp_listening(self.port):
-                return True
-            time.sleep(0.1)
-        return False
+        return gwtest.wait_serving(self.proc, self.port)
 
     def text(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return gwtest.read_text(self.log)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -265,21 +253,10 @@ class Submission:
             gwtest._tail(self.log, 20)))
 
     def _wait_ready(self):
-        deadline = time.monotonic() + gwtest.START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            if gwtest.tcp_listening(self.port):
-                return True
-            time.sleep(0.1)
-        return False
+        return gwtest.wait_serving(self.proc, self.port)
 
     def text(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return gwtest.read_text(self.log)
 
     def logins(self):
         """(user, method) of each successful login in the log."""
