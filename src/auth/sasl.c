@@ -25,9 +25,6 @@
 
 static const char *cred_check(const char *, size_t, const char *);
 static const char *token_check(const char *);
-static const char *b64_line(const char *, const unsigned char *, size_t,
-		    char *, size_t);
-static const char *esc_saslname(const char *, char *, size_t);
 
 /* strongest first, per secret kind and TLS state (see docs/auth.md) */
 static const int order_token[] = {
@@ -99,10 +96,10 @@ token_check(const char *t)
 	return NULL;
 }
 
-/* prefix followed by the base64 of raw, whole into out or an error */
-static const char *
-b64_line(const char *prefix, const unsigned char *raw, size_t len, char *out,
-    size_t outlen)
+/* sasl_b64_line - prefix and the base64 of raw, whole into out or an error */
+const char *
+sasl_b64_line(const char *prefix, const unsigned char *raw, size_t len,
+    char *out, size_t outlen)
 {
 	size_t	 plen = strlen(prefix);
 
@@ -116,9 +113,9 @@ b64_line(const char *prefix, const unsigned char *raw, size_t len, char *out,
 	return NULL;
 }
 
-/* RFC 5801 saslname: ',' and '=' would end the gs2 field */
-static const char *
-esc_saslname(const char *s, char *out, size_t outlen)
+/* sasl_esc_saslname - RFC 5801 saslname: ',' and '=' would end gs2's field */
+const char *
+sasl_esc_saslname(const char *s, char *out, size_t outlen)
 {
 	size_t	 o = 0;
 
@@ -136,21 +133,6 @@ esc_saslname(const char *s, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return NULL;
-}
-
-/* sasl_b64_line - b64_line for the mechanism files (sasl_mech.h) */
-const char *
-sasl_b64_line(const char *prefix, const unsigned char *raw, size_t len,
-    char *out, size_t outlen)
-{
-	return b64_line(prefix, raw, len, out, outlen);
-}
-
-/* sasl_esc_saslname - esc_saslname for the mechanism files */
-const char *
-sasl_esc_saslname(const char *s, char *out, size_t outlen)
-{
-	return esc_saslname(s, out, outlen);
 }
 
 /* sasl_state_clear - see sasl.h */
@@ -337,7 +319,7 @@ sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
 		if (n < 0 || (size_t)n >= sizeof(raw))
 			e = "credentials too long";
 		else
-			e = b64_line("AUTH PLAIN ", raw, (size_t)n, out,
+			e = sasl_b64_line("AUTH PLAIN ", raw, (size_t)n, out,
 			    outlen);
 		break;
 	case AUTH_MECH_LOGIN:
@@ -351,11 +333,12 @@ sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
 		if (n < 0 || (size_t)n >= sizeof(raw))
 			e = "credentials too long";
 		else
-			e = b64_line("AUTH XOAUTH2 ", raw, (size_t)n, out,
+			e = sasl_b64_line("AUTH XOAUTH2 ", raw, (size_t)n, out,
 			    outlen);
 		break;
 	case AUTH_MECH_OAUTHBEARER:
-		if ((e = esc_saslname(cr->user, user, sizeof(user))) != NULL)
+		if ((e = sasl_esc_saslname(cr->user, user, sizeof(user))) !=
+		    NULL)
 			break;
 		if (cr->host != NULL && cr->port != 0)
 			n = snprintf((char *)raw, sizeof(raw), "n,a=%s,\001"
@@ -367,8 +350,8 @@ sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
 		if (n < 0 || (size_t)n >= sizeof(raw))
 			e = "credentials too long";
 		else
-			e = b64_line("AUTH OAUTHBEARER ", raw, (size_t)n, out,
-			    outlen);
+			e = sasl_b64_line("AUTH OAUTHBEARER ", raw, (size_t)n,
+			    out, outlen);
 		break;
 	case AUTH_MECH_SCRAM_SHA_1:
 	case AUTH_MECH_SCRAM_SHA_256:
@@ -452,8 +435,8 @@ sasl_step(int mech, int step, const struct sasl_cred *cr,
 		piece = step == 0 ? cr->user : cr->password;
 		if (piece == NULL)
 			return "no credential for the 334 challenge";
-		e = b64_line("", (const unsigned char *)piece, strlen(piece),
-		    out, outlen);
+		e = sasl_b64_line("", (const unsigned char *)piece,
+		    strlen(piece), out, outlen);
 		break;
 	case AUTH_MECH_CRAM_MD5:
 		if (step > 0)
@@ -465,8 +448,8 @@ sasl_step(int mech, int step, const struct sasl_cred *cr,
 		e = sasl_cram_md5(cr->user, cr->password, dec, (size_t)dlen,
 		    resp, sizeof(resp));
 		if (e == NULL)
-			e = b64_line("", (unsigned char *)resp, strlen(resp),
-			    out, outlen);
+			e = sasl_b64_line("", (unsigned char *)resp,
+			    strlen(resp), out, outlen);
 		explicit_bzero(resp, sizeof(resp));
 		break;
 	case AUTH_MECH_XOAUTH2:
