@@ -231,6 +231,12 @@ io_set_read(struct gw_io *io, int on)
 
 /* io_set_lowat - low-water mark for IO_LOWAT */
 void
+io_read_bulk(struct gw_io *io)
+{
+	io->rdchunk = IO_READ_CHUNK;
+}
+
+void
 io_set_lowat(struct gw_io *io, size_t lowat)
 {
 	io->lowat = lowat;
@@ -304,6 +310,27 @@ io_cork(struct gw_io *io)
 		io->flags |= IO_F_WACTIVE;
 		event_active(io->wev, EV_WRITE, 0);
 	}
+}
+
+void
+io_batch_begin(struct gw_io *io)
+{
+	io->held++;
+}
+
+int
+io_batch_end(struct gw_io *io)
+{
+	io->held--;
+	if (io->flags & IO_F_FREE) {
+		if (io->held == 0)
+			io_destroy(io);
+		return -1;
+	}
+	if (io->held == 0)
+		io_write_now(io);
+	io_reload(io);
+	return 0;
 }
 
 /* io_printf - formatted io_write; lines longer than 1 KiB are refused */
@@ -493,7 +520,14 @@ io_reload(struct gw_io *io)
 		    buf_room(&io->in) > 0 && io->t != NULL &&
 		    io->t->pending(io->tctx) > 0)
 			event_active(io->rev, EV_READ, 0);
-		if (buf_len(&io->out) > 0 || (io->flags & IO_F_R_WWRITE))
+		/*
+		 * Output queued inside a frame goes out when the frame ends
+		 * (io_write_now): the write event would cost two epoll_ctl
+		 * calls for a reply that almost always leaves at once.
+		 */
+		if ((buf_len(&io->out) > 0 && (io->held == 0 || (io->flags &
+		    (IO_F_TSTART | IO_F_W_WREAD | IO_F_CORK)))) ||
+		    (io->flags & IO_F_R_WWRITE))
 			want_w = 1;
 	}
 	want_r = io_wants_read(io);
@@ -753,6 +787,8 @@ io_on_fd(evutil_socket_t fd, short what, void *arg)
 	io->held++;
 	if (what & EV_WRITE)
 		io->flags &= ~(IO_F_WACTIVE | IO_F_CORK);
+	if ((what & EV_READ) && io->t != NULL && io->t->readable != NULL)
+		io->t->readable(io->tctx);
 	/*
 	 * The read event is left registered while paused (io_reload); a
 	 * handshake that waits to write must not spin on readable input.

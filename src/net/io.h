@@ -47,7 +47,8 @@ typedef void (*io_callback)(struct gw_io *, enum io_event, void *arg);
  * I/O).  handshake returns 0 when done, or one of IO_T_*; read returns >0
  * bytes, 0 on a clean close, or IO_T_*; write returns >0 bytes or IO_T_*;
  * on IO_T_WANT_WRITE after a write the io calls write again with the same
- * bytes.  pending: decrypted bytes held inside the transport.  On
+ * bytes.  pending: bytes held inside the transport (decrypted, or read
+ * ahead from the socket) that a read would return without the fd.  On
  * IO_T_ERROR the transport has already called io_set_error().
  */
 struct io_transport {
@@ -57,6 +58,8 @@ struct io_transport {
 	int	(*pending)(void *ctx);
 	void	(*shutdown)(void *ctx);	/* best effort, non-blocking */
 	void	(*free)(void *ctx);
+	/* optional: the loop saw the fd readable (a read-ahead may recv) */
+	void	(*readable)(void *ctx);
 };
 
 /* io_new - wrap a connected (or -1 for io_connect) fd; NULL on ENOMEM */
@@ -70,6 +73,8 @@ void	io_free(struct gw_io *);
 void	io_set_timeout(struct gw_io *, unsigned ms);
 /* io_set_read - pause (0) or resume (1) reading, for backpressure (default on) */
 void	io_set_read(struct gw_io *, int on);
+/* io_read_bulk - a message body follows: read it in the largest chunks */
+void	io_read_bulk(struct gw_io *);
 /* io_set_lowat - IO_LOWAT when queued output drops to <= this */
 void	io_set_lowat(struct gw_io *, size_t);
 /* io_in - the input buffer (consume with buf_consume) */
@@ -88,6 +93,14 @@ int	io_write(struct gw_io *, const void *, size_t);
 int	io_write_secret(struct gw_io *, const void *, size_t);
 /* io_printf - formatted io_write */
 int	io_printf(struct gw_io *, const char *, ...) GW_PRINTF(2, 3);
+/*
+ * io_batch_begin/io_batch_end - what is written between the two goes out
+ * in one send at the end (a body chunk and the final dot), as inside the
+ * io's own callback.  io_batch_end returns -1 if the io was freed
+ * meanwhile (it is gone then).
+ */
+void	io_batch_begin(struct gw_io *);
+int	io_batch_end(struct gw_io *);
 /* io_cork - writes until the end of this loop turn go out in one send */
 void	io_cork(struct gw_io *);
 /* io_trim - free the storage of empty buffers: an idle connection keeps none */

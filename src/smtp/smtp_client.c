@@ -722,6 +722,10 @@ client_response(struct smtp_client *c)
 			    client_strstate(c->state), txt);
 			return;
 		}
+		if (c->state == CS_RSET && (c->flags & CF_RSET_OWN)) {
+			client_own_rset_reply(c, txt);
+			return;
+		}
 		if (c->state == CS_MAIL && cls == 2)
 			c->tx = SMTP_TX_MAIL;
 		else if (c->state == CS_RSET && cls == 2) {
@@ -1006,6 +1010,7 @@ static void
 on_defer(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_client	*c = arg;
+	struct gw_io		*io;
 
 	client_hold(c);
 	if ((c->flags & CF_FAIL_PENDING) && !(c->flags & CF_QUIET)) {
@@ -1014,8 +1019,12 @@ on_defer(evutil_socket_t fd, short what, void *arg)
 	}
 	if ((c->flags & CF_BODY_KICK) && !(c->flags & (CF_FAILED | CF_FREE))) {
 		c->flags &= ~CF_BODY_KICK;
-		if (c->state == CS_BODY && c->io != NULL)
+		if (c->state == CS_BODY && (io = c->io) != NULL) {
+			/* the last chunk and the final dot in one record */
+			io_batch_begin(io);
 			client_body_pump(c);
+			(void)io_batch_end(io);
+		}
 	}
 	client_idle_defer(c);
 	client_release(c);

@@ -59,11 +59,21 @@ smtp_client_detach(struct smtp_client *c, const struct smtp_client_idle_cb *icb,
 	    c->up->port, c->messages, (c->flags & CF_TX_DIRTY) ?
 	    ", RSET first" : "");
 	/* an RSET already in flight goes on: idle at its 250 */
-	if (!(c->flags & CF_PARKING) && (c->flags & CF_TX_DIRTY)) {
+	/*
+	 * Towards a pipelining upstream the RSET waits and leads the next
+	 * MAIL in the same write (RFC 2920): a round trip less per reused
+	 * message.  A connection that died meanwhile then fails before
+	 * anything of that transaction was accepted, and is retried.
+	 */
+	if (!(c->flags & CF_PARKING) && (c->flags & CF_TX_DIRTY) &&
+	    !(c->ext.flags & SMTP_EXT_PIPELINING)) {
 		c->flags |= CF_PARKING;
 		client_enter(c, CS_RSET);
-	} else if (!(c->flags & CF_PARKING))
+	} else if (!(c->flags & CF_PARKING)) {
+		if (c->flags & CF_TX_DIRTY)
+			c->flags |= CF_RSET_DUE;
 		io_trim(c->io);		/* idle now */
+	}
 	c->api--;
 	client_release(c);
 	return 0;
@@ -162,6 +172,23 @@ client_park_reply(struct smtp_client *c, const char *txt)
 	if (!(c->flags & (CF_DETACHED | CF_QUIET)))
 		c->cb.ready(c->arg);
 	/* c may be freed here */
+}
+
+/*
+ * client_own_rset_reply - the reply to detach's RSET that led a MAIL: on
+ * 250 the MAIL's reply is awaited next; else the connection is unusable,
+ * with nothing of the owner's transaction accepted (so it is retried).
+ */
+void
+client_own_rset_reply(struct smtp_client *c, const char *txt)
+{
+	c->flags &= ~CF_RSET_OWN;
+	if (c->reply.code / 100 != 2) {
+		client_fail(c, c->reply.code / 100 == 3 ? FAIL_PROTOCOL :
+		    FAIL_REJECTED, "RSET before reuse answered %s", txt);
+		return;
+	}
+	client_pipe_next(c);
 }
 
 /* client_idle_defer - from on_defer: ready() to the owner that attached */

@@ -76,6 +76,8 @@ enum client_state {
 #define CF_TX_DIRTY	0x20000	/* a MAIL went out since ready or RSET's 250 */
 #define CF_BODY_WAIT	0x40000	/* the body source said SMTP_BODY_WAIT */
 #define CF_BODY_KICK	0x80000	/* smtp_client_body_more(): pump on ev_defer */
+#define CF_RSET_DUE	0x100000 /* detach's RSET waits to lead the next MAIL */
+#define CF_RSET_OWN	0x200000 /* that RSET is out: its reply is not the owner's */
 
 /* how a failure ends the connection (client_fail_v) */
 enum client_end {
@@ -189,6 +191,7 @@ void	client_pipe_next(struct smtp_client *);
 /* smtp_client_idle.c */
 void	client_idle_datain(struct smtp_client *);
 void	client_park_reply(struct smtp_client *, const char *txt);
+void	client_own_rset_reply(struct smtp_client *, const char *txt);
 void	client_idle_defer(struct smtp_client *);
 
 #endif

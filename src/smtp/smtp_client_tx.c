@@ -164,6 +164,17 @@ client_command(struct smtp_client *c, const char *verb, enum client_state s,
 	 */
 	if ((c->ext.flags & SMTP_EXT_PIPELINING) && s != CS_RSET)
 		io_cork(c->io);
+	if ((c->flags & CF_RSET_DUE) && c->state == CS_READY &&
+	    (s == CS_MAIL || s == CS_RSET)) {
+		c->flags &= ~CF_RSET_DUE;
+		if (s == CS_MAIL) {
+			/* detach's RSET, then this MAIL, in one write */
+			c->flags |= CF_RSET_OWN;
+			client_enter(c, CS_RSET);
+			client_pipe_send(c, s);
+			goto out;
+		}
+	}
 	if (c->state != CS_READY)
 		client_pipe_send(c, s);
 	else

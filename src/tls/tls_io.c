@@ -46,7 +46,8 @@ static int	tio_not_after(struct tls_conn *, time_t *);
 static void	tio_log_done(const struct tls_conn *);
 
 static const struct io_transport tls_transport = {
-	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free
+	tio_handshake, tio_read, tio_write, tio_pending, tio_shutdown, tio_free,
+	tio_readable
 };
 
 /* tls_cert_cb - the server asked for our certificate: remember it */
@@ -111,12 +112,10 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 		io_set_error(io, FAIL_INTERNAL, "wolfSSL_new failed");
 		goto fail;
 	}
-	if (wolfSSL_set_fd(tc->ssl, io_fileno(io)) != WOLFSSL_SUCCESS) {
+	if (tio_attach_fd(tc, io_fileno(io)) == -1) {
 		io_set_error(io, FAIL_INTERNAL, "wolfSSL_set_fd failed");
 		goto fail;
 	}
-	/* a peer reset during a write must not raise SIGPIPE */
-	wolfSSL_SetIOWriteFlags(tc->ssl, MSG_NOSIGNAL);
 	if (ctx->stapling != STAPLING_OFF && wolfSSL_UseOCSPStapling(tc->ssl,
 	    WOLFSSL_CSR_OCSP, 0) != WOLFSSL_SUCCESS) {
 		io_set_error(io, FAIL_INTERNAL, "cannot ask for an OCSP staple");
@@ -589,12 +588,39 @@ tio_write(void *arg, const void *buf, size_t len)
 	}
 }
 
+/*
+ * tio_attach_fd - wolfSSL writes to fd itself and reads through the
+ * read-ahead (tls_rbuf.h)
+ */
+int
+tio_attach_fd(struct tls_conn *tc, int fd)
+{
+	if (wolfSSL_set_fd(tc->ssl, fd) != WOLFSSL_SUCCESS)
+		return -1;
+	tls_rbuf_init(&tc->rb, fd);
+	wolfSSL_SSLSetIORecv(tc->ssl, tls_rbuf_recv);
+	wolfSSL_SetIOReadCtx(tc->ssl, &tc->rb);
+	/* a peer reset during a write must not raise SIGPIPE */
+	wolfSSL_SetIOWriteFlags(tc->ssl, MSG_NOSIGNAL);
+	return 0;
+}
+
+/* tio_pending - decrypted octets, and raw ones read ahead */
 int
 tio_pending(void *arg)
 {
 	struct tls_conn	*tc = arg;
+	size_t		 held = tls_rbuf_held(&tc->rb);
 
-	return wolfSSL_pending(tc->ssl);
+	return wolfSSL_pending(tc->ssl) + (held > 0);
+}
+
+void
+tio_readable(void *arg)
+{
+	struct tls_conn	*tc = arg;
+
+	tls_rbuf_readable(&tc->rb);
 }
 
 void

@@ -10,6 +10,7 @@
 
 #include "conf/conf.h"
 #include "tls/tls.h"
+#include "tls/tls_rbuf.h"
 
 struct tls_crlset;
 struct tls_sesscache;
@@ -181,6 +182,7 @@ struct tls_conn {
 	int		 new_ticket;	/* a NewSessionTicket came on this one */
 	int		 ocsp_chain;	/* ocsp_check = chain */
 	int		 srv;		/* our side is the server (tls_srv.c) */
+	struct tls_rbuf	 rb;		/* wolfSSL reads through it */
 };
 
 /*
@@ -190,6 +192,8 @@ struct tls_conn {
 ssize_t	tio_read(void *, void *, size_t);
 ssize_t	tio_write(void *, const void *, size_t);
 int	tio_pending(void *);
+void	tio_readable(void *);
+int	tio_attach_fd(struct tls_conn *, int);
 void	tio_shutdown(void *);
 void	tio_free(void *);
 void	tio_collect(struct tls_conn *);

@@ -34,7 +34,7 @@ static void	tsrv_failed(struct tls_conn *, int);
 
 static const struct io_transport tsrv_transport = {
 	tsrv_handshake, tio_read, tio_write, tio_pending, tio_shutdown,
-	tio_free
+	tio_free, tio_readable
 };
 
 /* the listener's certificate (leaf, then intermediates) and its key */
@@ -201,14 +201,12 @@ tls_server_start(struct gw_io *io, struct tls_server_ctx *sc, uint64_t id,
 		io_set_error(io, FAIL_INTERNAL, "wolfSSL_new failed");
 		goto fail;
 	}
-	if (wolfSSL_set_fd(tc->ssl, io_fileno(io)) != WOLFSSL_SUCCESS ||
+	if (tio_attach_fd(tc, io_fileno(io)) == -1 ||
 	    wolfSSL_set_ex_data(tc->ssl, tls_ex_index(), tc) !=
 	    WOLFSSL_SUCCESS) {
 		io_set_error(io, FAIL_INTERNAL, "cannot set up the TLS session");
 		goto fail;
 	}
-	/* a client reset during a write must not raise SIGPIPE */
-	wolfSSL_SetIOWriteFlags(tc->ssl, MSG_NOSIGNAL);
 	if (io_start_transport(io, &tsrv_transport, tc) == -1)
 		goto fail;	/* the io recorded why */
 	return 0;

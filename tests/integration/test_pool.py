@@ -379,14 +379,15 @@ def test_sigterm_quits_idle_connections():
 
 def test_sigterm_while_give_back_rset_in_flight():
     """SIGTERM while a connection's give-back RSET waits for its reply
-    (the upstream answers RSET, and then QUIT, after half a second each):
-    QUIT follows the RSET, the gateway waits for QUIT's own reply (it
-    once closed at the RSET's 250, so a server could miss the QUIT), and
-    smtpgate exits 0."""
+    (the upstream answers RSET, and then QUIT, after half a second each;
+    it does not pipeline, so the RSET goes at give-back): QUIT follows
+    the RSET, the gateway waits for QUIT's own reply (it once closed at
+    the RSET's 250, so a server could miss the QUIT), and smtpgate exits
+    0."""
     delay = 0.5 * gwtest.TIME_SCALE
     up = Upstream("starttls", extra=["--delay-at", "RSET=%g" % delay,
                                      "--delay-at", "QUIT=%g" % delay,
-                                     "--reused-only"])
+                                     "--reused-only", "--no-pipelining"])
     gw = Gateway(up)
     deliver(gw, "before term")
     check(wait_for(lambda: up.events("RSET"), 5),
@@ -538,28 +539,51 @@ def test_reused_connection_lost_after_dot_not_retried():
 
 
 def test_connection_whose_rset_fails_not_reused():
-    """The upstream answers the RSET of a connection given back with an
-    error: that connection is not kept; the next session opens a new
-    one and delivers."""
+    """The upstream (pipelining) answers the RSET that leads the next
+    MAIL on a reused connection with an error: that connection is
+    dropped before anything of the transaction was accepted, the
+    message goes out on a new connection, and the client sees only its
+    250."""
     up = gwtest.FaultUpstream("wrong-reply", count=1,
                               extra=["--at", "RSET", "--reply",
                                      "554 5.5.1 Not today"])
     gw = Gateway(up)
     m1 = deliver(gw, "first")
-    check(wait_for(lambda: up.events("cmd", conn=1) and any(
-        e["line"].upper().startswith("RSET")
-        for e in up.events("cmd", conn=1)), 5),
-          "no RSET on the given-back connection: %r", up.events(conn=1))
+    time.sleep(0.3 * gwtest.TIME_SCALE)
+    cmds = [e["line"].upper() for e in up.events("cmd", conn=1)]
+    check(not any(x.startswith("RSET") for x in cmds),
+          "RSET at give-back towards a pipelining upstream: %r", cmds)
     m2 = deliver(gw, "second")
     got = up.messages()
     check(len(got) == 2, "want 2 messages, got %d", len(got))
     check_same_bytes(got[0], m1, "first")
     check_same_bytes(got[1], m2, "second")
-    mails = [e for e in up.events("cmd", conn=1)
-             if e["line"].upper().startswith("MAIL")]
-    check(len(mails) == 1, "MAIL on the connection whose RSET failed: %r",
-          up.events("cmd", conn=1))
+    cmds = [e["line"].upper() for e in up.events("cmd", conn=1)]
+    check([x[:4] for x in cmds[-2:]] == ["RSET", "MAIL"],
+          "want RSET leading the reused MAIL on connection 1: %r", cmds)
+    check(sum(x.startswith("DATA") for x in cmds) == 1,
+          "DATA on the connection whose RSET failed: %r", cmds)
     check(up.events("connect", conn=2), "no new connection")
+
+
+def test_rset_leads_next_mail_when_pipelining():
+    """Towards a pipelining upstream a given-back connection sends no RSET
+    at once: the RSET goes with the next MAIL, in one write, and that
+    message is delivered on the same connection."""
+    up = Upstream("starttls")
+    gw = Gateway(up)
+    deliver(gw, "first")
+    time.sleep(0.3 * gwtest.TIME_SCALE)
+    check(not up.events("RSET"), "RSET at give-back: %r", up.events("RSET"))
+    deliver(gw, "second")
+    check(len(up.wait_messages(2)) == 2, "want 2 messages")
+    check(len(connections(up)) == 1, "want one connection, got %r",
+          connections(up))
+    check(len(up.events("RSET")) == 1, "want one RSET: %r",
+          up.events("RSET"))
+    lines = wait_tx(gw, 2)
+    check(conn_carried(lines) == [("new", 0), ("reused", 1)],
+          "conn/carried %r", conn_carried(lines))
 
 
 if __name__ == "__main__":

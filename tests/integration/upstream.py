@@ -212,6 +212,7 @@ class Handler:
         self.pop_window = 60
         self.dsn = False		# --dsn: advertise and accept DSN
         self.no_8bitmime = False	# --no-8bitmime: not announced
+        self.no_pipelining = False	# --no-pipelining: not announced
         self.requiretls = False		# --requiretls: the same for RFC 8689
         self.bare = False		# --bare-replies: no enhanced codes
         self.store_delay = 0		# --store-delay: stored, answered late
@@ -361,7 +362,7 @@ class Handler:
         self.spool.event(server, "EHLO", arg=hostname)
         # aiosmtpd answers pipelined commands in order; say so, as real
         # submission servers do.
-        extra = ["250-PIPELINING"]
+        extra = [] if self.no_pipelining else ["250-PIPELINING"]
         if self.requiretls and tls_info(server)[0] is not None:
             extra.append("250-REQUIRETLS")
         if self.dsn:
@@ -558,6 +559,8 @@ def parse_args(argv):
                    help="seconds a POP3 login allows relaying")
     p.add_argument("--no-8bitmime", action="store_true",
                    help="leave 8BITMIME out of the EHLO reply")
+    p.add_argument("--no-pipelining", action="store_true",
+                   help="do not announce PIPELINING (one command at a time)")
     p.add_argument("--requiretls", action="store_true",
                    help="advertise REQUIRETLS after TLS, accept it on MAIL")
     p.add_argument("--dsn", action="store_true",
@@ -755,6 +758,7 @@ async def serve(args):
     handler.pop_window = args.pop_window
     handler.dsn = args.dsn
     handler.no_8bitmime = args.no_8bitmime
+    handler.no_pipelining = args.no_pipelining
     handler.requiretls = args.requiretls
     params = args.dsn or args.requiretls	# the parameter-taking classes
     handler.bare = args.bare_replies

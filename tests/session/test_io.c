@@ -468,7 +468,8 @@ toy_free(void *ctx)
 }
 
 static const struct io_transport toy_ops = {
-	toy_handshake, toy_read, toy_write, toy_pending, toy_shutdown, toy_free
+	toy_handshake, toy_read, toy_write, toy_pending, toy_shutdown, toy_free,
+	NULL
 };
 
 static void

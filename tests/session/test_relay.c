@@ -834,6 +834,9 @@ assert_raw(struct t *t, int i, const char *want)
 #define GREET	{ NULL, "220 up.test ESMTP scripted\r\n" }
 #define EHLO	{ "EHLO gw.test", "250-up.test\r\n250-PIPELINING\r\n" \
 		    "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n" }
+/* the pool's give-back RSET goes at once only without PIPELINING */
+#define EHLO_NP	{ "EHLO gw.test", "250-up.test\r\n" \
+		    "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n" }
 #define EHLO_DSN { "EHLO gw.test", "250-up.test\r\n250-SIZE 1000000\r\n" \
 		    "250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n" }
 
@@ -2497,7 +2500,7 @@ static void
 test_pool_two_sessions(void **state)
 {
 	static const struct step s[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), RSET_OK,
 		TX("250 2.0.0 second\r\n"), RSET_OK,
 		END
@@ -2545,6 +2548,83 @@ test_pool_two_sessions(void **state)
 }
 
 /*
+ * Towards a pipelining upstream the give-back sends nothing: the RSET
+ * leads the next MAIL in the same write, and its reply stays ours.
+ */
+static void
+test_pool_rset_leads_mail(void **state)
+{
+	static const struct step s[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"), RSET_OK,
+		TX("250 2.0.0 second\r\n"),
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s, NULL);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_count(t, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n" TX_UP);
+	t_end(t);
+	wait_count(t, 1);
+	t_free(t);
+}
+
+/*
+ * That RSET refused: the connection is dropped with nothing of the
+ * transaction accepted, the MAIL runs again on a new connection, and
+ * the client sees only its 250.
+ */
+static void
+test_pool_rset_refused_retried(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"),
+		{ "RSET", "554 5.5.1 Not today\r\n" },
+		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"),
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_count(t, 1);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n"
+	    "MAIL FROM:<a@src.test>\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	t_free(t);
+}
+
+/*
  * A reused connection answers MAIL with 421 and closes: the MAIL runs
  * again, once, on a new connection, and the client sees only its 250.
  */
@@ -2552,14 +2632,14 @@ static void
 test_pool_retry_421_mail(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), RSET_OK,
 		{ "MAIL FROM:<a@src.test>", "421 4.3.2 shutting down\r\n" },
 		THEN_CLOSE,
 		END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 second\r\n"), RSET_OK,
 		END
 	};
@@ -2609,13 +2689,13 @@ static void
 test_pool_idle_closed(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), RSET_OK,
 		THEN_CLOSE,
 		END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 second\r\n"), RSET_OK,
 		END
 	};
@@ -2652,12 +2732,12 @@ static void
 test_pool_idle_421(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), RSET_OK,
 		END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 second\r\n"), RSET_OK,
 		END
 	};
@@ -2696,12 +2776,12 @@ static void
 test_pool_idle_closed_at_mail(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), RSET_OK,
 		END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 second\r\n"), RSET_OK,
 		END
 	};
@@ -2809,13 +2889,13 @@ static void
 test_pool_retry_closed_at_mail(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), RSET_OK,
 		{ "MAIL FROM:<a@src.test>", NULL },
 		END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 second\r\n"), RSET_OK,
 		END
 	};
@@ -2847,21 +2927,21 @@ static void
 test_pool_retry_once(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), RSET_OK,
 		{ "MAIL FROM:<a@src.test>", "421 4.3.2 shutting down\r\n" },
 		THEN_CLOSE,
 		END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		{ "MAIL FROM:<a@src.test>",
 		    "421 4.3.2 still shutting down\r\n" },
 		THEN_CLOSE,
 		END
 	};
 	static const struct step s2[] = {
-		GREET, EHLO, TX("250 2.0.0 third\r\n"), END
+		GREET, EHLO_NP, TX("250 2.0.0 third\r\n"), END
 	};
 	struct t	*t;
 
@@ -2892,7 +2972,7 @@ static void
 test_pool_no_retry_after_mail(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), RSET_OK,
 		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
 		{ "RCPT TO:<b@dst.test>", "421 4.3.2 shutting down\r\n" },
@@ -2900,7 +2980,7 @@ test_pool_no_retry_after_mail(void **state)
 		END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+		GREET, EHLO_NP, TX("250 2.0.0 second\r\n"), END
 	};
 	struct t	*t;
 
@@ -2930,7 +3010,7 @@ static void
 test_pool_idle_timeout(void **state)
 {
 	static const struct step s[] = {
-		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+		GREET, EHLO_NP, TX("250 2.0.0 first\r\n"), RSET_OK, END
 	};
 	struct t	*t;
 
@@ -2960,7 +3040,7 @@ static void
 test_pool_client_leaves_mid_tx(void **state)
 {
 	static const struct step s[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" },
 		{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" },
 		RSET_OK,
@@ -3070,7 +3150,7 @@ static void
 test_pool_shutdown(void **state)
 {
 	static const struct step s[] = {
-		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+		GREET, EHLO_NP, TX("250 2.0.0 first\r\n"), RSET_OK, END
 	};
 	struct t	*t;
 
@@ -3100,10 +3180,10 @@ static void
 test_pool_retire(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO, TX("250 2.0.0 first\r\n"), RSET_OK, END
+		GREET, EHLO_NP, TX("250 2.0.0 first\r\n"), RSET_OK, END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO, TX("250 2.0.0 second\r\n"), END
+		GREET, EHLO_NP, TX("250 2.0.0 second\r\n"), END
 	};
 	struct t	*t;
 
@@ -3165,12 +3245,12 @@ static void
 test_pool_rset_refused(void **state)
 {
 	static const struct step s0[] = {
-		GREET, EHLO, TX("250 2.0.0 first\r\n"),
+		GREET, EHLO_NP, TX("250 2.0.0 first\r\n"),
 		{ "RSET", "500 5.5.1 no RSET here\r\n" },
 		END
 	};
 	static const struct step s1[] = {
-		GREET, EHLO, TX("250 2.0.0 second\r\n"), RSET_OK, END
+		GREET, EHLO_NP, TX("250 2.0.0 second\r\n"), RSET_OK, END
 	};
 	struct t	*t;
 
@@ -3210,7 +3290,7 @@ static void
 test_pool_mail_during_rset(void **state)
 {
 	static const struct step s[] = {
-		GREET, EHLO,
+		GREET, EHLO_NP,
 		TX("250 2.0.0 first\r\n"), { "RSET", HOLD },
 		TX("250 2.0.0 second\r\n"), RSET_OK,
 		END
@@ -3345,6 +3425,9 @@ main(void)
 		cmocka_unit_test_teardown(test_auth_map_wrong_password, teardown),
 		cmocka_unit_test_teardown(test_auth_passthrough, teardown),
 		cmocka_unit_test_teardown(test_pool_two_sessions, teardown),
+		cmocka_unit_test_teardown(test_pool_rset_leads_mail, teardown),
+		cmocka_unit_test_teardown(test_pool_rset_refused_retried,
+		    teardown),
 		cmocka_unit_test_teardown(test_pool_retry_421_mail, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_closed, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_421, teardown),
