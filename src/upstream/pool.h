@@ -37,11 +37,12 @@ struct pool_limits {
 	unsigned	 min_idle;	/* pre-warmed, 0 off */
 	unsigned	 backoff_min;	/* seconds, pre-warm retry after a failure; 0: 1 */
 	unsigned	 backoff_max;	/* seconds, doubling up to this; 0: 60 */
+	unsigned	 surplus_ms;	/* past max_idle, kept this long; 0: 2000 */
 };
 
 enum pool_close {
 	POOL_CLOSE_MAXMSG,	/* pool_max_messages reached */
-	POOL_CLOSE_FULL,	/* pool_max_idle reached, oldest QUIT */
+	POOL_CLOSE_FULL,	/* over pool_max_idle after the grace, oldest QUIT */
 	POOL_CLOSE_TIMEOUT,	/* pool_idle_timeout */
 	POOL_CLOSE_DEAD,	/* pool_remove: idle watcher saw it die */
 	POOL_CLOSE_RETIRED,	/* reload */

@@ -18,6 +18,7 @@ struct buf {
 	size_t	 len;		/* bytes of unread data */
 	size_t	 cap;		/* allocated size of data */
 	size_t	 max;		/* hard bound on len */
+	size_t	 used;		/* bytes of data ever written: a free wipes these */
 };
 
 enum buf_line {

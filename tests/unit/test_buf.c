@@ -413,6 +413,39 @@ test_compact_wipes(void **state)
 	buf_release(&b);
 }
 
+/*
+ * The extent a free wipes is what was ever written into the block, not
+ * the whole block: appends, direct reads and a regrow (which copies the
+ * unread data only) move it; consuming does not shrink it.
+ */
+static void
+test_used_extent(void **state)
+{
+	struct buf	 b;
+	char		*p;
+	size_t		 got;
+
+	(void)state;
+	buf_init(&b, 65536);
+	assert_int_equal(b.used, 0);
+	assert_int_equal(buf_append(&b, "0123456789", 10), 0);
+	assert_true(b.cap >= 1024);
+	assert_int_equal(b.used, 10);
+	buf_consume(&b, 4);
+	assert_int_equal(b.used, 10);
+	assert_non_null(p = buf_reserve(&b, 100, &got));
+	memset(p, 'x', 30);
+	buf_commit(&b, 30);
+	assert_int_equal(b.used, 40);
+	/* a regrow keeps only the unread 36 bytes */
+	assert_non_null(p = buf_reserve(&b, 4096, &got));
+	assert_int_equal(b.used, 36);
+	buf_commit(&b, 0);
+	buf_release(&b);
+	assert_int_equal(b.used, 0);
+	assert_null(b.data);
+}
+
 int
 main(void)
 {
@@ -428,6 +461,7 @@ main(void)
 		cmocka_unit_test(test_growth_bounded),
 		cmocka_unit_test(test_consume_wipe),
 		cmocka_unit_test(test_compact_wipes),
+		cmocka_unit_test(test_used_extent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

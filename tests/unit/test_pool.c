@@ -58,7 +58,8 @@ static struct pool *
 mkpool(unsigned max_idle, unsigned timeout, unsigned maxmsg, unsigned min,
     const struct pool_ops *o)
 {
-	struct pool_limits lim = { 1, max_idle, timeout, maxmsg, min, 1, 4 };
+	struct pool_limits lim = { 1, max_idle, timeout, maxmsg, min, 1, 4,
+	    100 };
 
 	nquit = ndrop = nopen = open_fails = 0;
 	return pool_new(base, &lim, o, NULL);
@@ -86,6 +87,19 @@ run_until(int *counter, int want)
 	int i;
 
 	for (i = 0; i < 100 && *counter < want; i++) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+/* the loop for about ms milliseconds */
+static void
+run_for(int ms)
+{
+	struct timeval tv = { 0, 50000 };
+	int i;
+
+	for (i = 0; i < ms / 50; i++) {
 		event_base_loopexit(base, &tv);
 		event_base_dispatch(base);
 	}
@@ -120,13 +134,48 @@ test_max_idle(void **state)
 	pool_put(p, a, "none", 1);
 	pool_put(p, b, "none", 1);
 	pool_put(p, c, "none", 1);
+	/* a, the oldest, goes after the grace (100 ms here), not at once */
+	assert_int_equal(pool_nidle(p), 3);
+	assert_int_equal(nquit, 0);
+	run_until(&nquit, 1);
 	assert_int_equal(pool_nidle(p), 2);
-	assert_int_equal(nquit, 1);	/* a, the oldest */
+	assert_int_equal(nquit, 1);
 	assert_int_equal(pool_stats(p)->closed[POOL_CLOSE_FULL], 1);
 	assert_ptr_equal(pool_get(p, "none", NULL), c);	/* newest first */
 	assert_ptr_equal(pool_get(p, "none", NULL), b);
 	free(b);
 	free(c);
+	pool_free(p);
+}
+
+/*
+ * A burst: the surplus connection is taken again within the grace, so
+ * nothing is closed; one taken from under max_idle lets the marked one
+ * live its whole idle time.
+ */
+static void
+test_surplus_grace(void **state)
+{
+	struct pool *p = mkpool(2, 60, 100, 0, &ops);
+	struct fake *a = mk(1), *b = mk(2), *c = mk(3);
+	int never = 0;
+
+	pool_put(p, a, "none", 1);
+	pool_put(p, b, "none", 1);
+	pool_put(p, c, "none", 1);	/* a marked */
+	assert_ptr_equal(pool_get(p, "none", NULL), c);
+	run_for(500);			/* well past the grace */
+	assert_int_equal(nquit, 0);
+	assert_int_equal(pool_nidle(p), 2);
+	assert_int_equal(pool_stats(p)->closed[POOL_CLOSE_FULL], 0);
+	/* the hard bound: max_idle + 64 idle, then the oldest at once */
+	pool_free(p);
+	free(c);
+	p = mkpool(1, 60, 100, 0, &ops);
+	for (never = 0; never < 70; never++)
+		pool_put(p, mk(10 + never), "none", 1);
+	assert_int_equal(pool_nidle(p), 65);
+	assert_int_equal(nquit, 5);
 	pool_free(p);
 }
 
@@ -285,6 +334,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_max_idle),
+		cmocka_unit_test(test_surplus_grace),
 		cmocka_unit_test(test_max_messages),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_remove),
