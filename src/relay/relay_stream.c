@@ -147,6 +147,7 @@ relay_stream_begin(struct relay *r, const char *hdr, size_t hdrlen)
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return -1;
 	buf_init(&st->buf, STREAM_MAX);
+	buf_plain(&st->buf);	/* the message, not a credential */
 	if (hdrlen > 0 && buf_append(&st->buf, hdr, hdrlen) == -1) {
 		buf_release(&st->buf);
 		free(st);

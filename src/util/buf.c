@@ -30,6 +30,13 @@ buf_init(struct buf *b, size_t max)
 	b->cap = 0;
 	b->max = max;
 	b->used = 0;
+	b->plain = 0;
+}
+
+void
+buf_plain(struct buf *b)
+{
+	b->plain = 1;
 }
 
 /* buf_release - free the storage; the buffer stays usable */
@@ -41,7 +48,7 @@ buf_release(struct buf *b)
 	 * what was ever written needs it (a 16 kB read buffer that saw a
 	 * 10 kB message: zeroing the whole block cost 5 % of the CPU)
 	 */
-	if (b->data != NULL)
+	if (b->data != NULL && !b->plain)
 		explicit_bzero(b->data, b->used);
 	free(b->data);
 	b->data = NULL;
@@ -109,7 +116,7 @@ buf_make_room(struct buf *b, size_t n)
 	}
 	if (b->len > 0)
 		memcpy(p, b->data + b->off, b->len);
-	if (b->data != NULL)
+	if (b->data != NULL && !b->plain)
 		explicit_bzero(b->data, b->used);
 	free(b->data);
 	b->data = p;

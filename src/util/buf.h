@@ -19,6 +19,7 @@ struct buf {
 	size_t	 cap;		/* allocated size of data */
 	size_t	 max;		/* hard bound on len */
 	size_t	 used;		/* bytes of data ever written: a free wipes these */
+	int	 plain;		/* never holds a credential: no wipe (buf_plain) */
 };
 
 enum buf_line {
@@ -30,6 +31,11 @@ enum buf_line {
 
 /* buf_init - empty buffer that will hold at most max bytes */
 void	 buf_init(struct buf *, size_t max);
+/*
+ * buf_plain - this buffer carries message data, never a credential: its
+ * storage is freed without being zeroed first (the default wipes)
+ */
+void	buf_plain(struct buf *);
 /* buf_release - free the storage; the buffer is empty and reusable */
 void	 buf_release(struct buf *);
 /* buf_append - copy in; -1 (ENOBUFS over max, ENOMEM) and no change */
