@@ -49,22 +49,14 @@
 #include "util/fdutil.h"
 #include "queue/qspare.h"
 #include "queue/qstore.h"
+#include "queue/qstore_int.h"
 #include "util/str.h"
 
 #define QSTORE_BUF	(64u * 1024)	/* qstore_msg_write's buffer */
-#define QSTORE_NAME	32		/* "0123456789abcdef.msg" and NUL */
 #define QSTORE_ID_TRIES	16		/* qstore_new_id's bound */
 #define QSTORE_SPARES	128		/* spare files kept, of each kind */
 /* a larger message is not kept as a spare: spares hold disk space */
 #define QSTORE_SPARE_SIZE (256ull * 1024)
-
-struct qstore {
-	int		 dfd;		/* DIR */
-	int		 ifd;		/* DIR/incoming */
-	int		 sfd;		/* DIR/spare */
-	struct qspare	*sp;
-	char		 dir[PATH_MAX];
-};
 
 struct qstore_msg {
 	struct qstore		*qs;
@@ -79,33 +71,22 @@ struct qstore_msg {
 	char			 buf[QSTORE_BUF];
 };
 
-static void	qs_why(const struct qstore *, char *, size_t, int,
-		    const char *, ...) __attribute__((format(printf, 5, 6)));
-static void	id_name(char *, uint64_t, const char *);
-static int	name_id(const char *, const char *, uint64_t *);
 static int	dir_check(int, const char *, char *, size_t);
-static int	sub_open(int, const char *, const char *, char *, size_t);
 static int	recover(struct qstore *, unsigned *, char *, size_t);
 static int	spare_clear(struct qstore *, char *, size_t);
 static void	spare_name(char *, enum qspare_kind, uint64_t);
 static int	spare_open(struct qstore *, enum qspare_kind, char *);
 static int	spare_keep(struct qstore *, enum qspare_kind, const char *);
-static int	dir_sync(struct qstore *);
 static int	write_env(struct qstore *, const char *, const char *, size_t,
 		    int, char *, size_t);
-static int	read_env(struct qstore *, const char *, char **, size_t *,
-		    int *);
 static int	msg_flush(struct qstore_msg *);
 static const char *msg_finish(struct qstore_msg *);
-static int	move_aside(struct qstore *, uint64_t, char *, size_t);
-static int	scan_one(struct qstore *, uint64_t, struct qenv *,
-		    unsigned long long *, int *, char *, size_t);
 
 /*
  * qs_why - "DIR/what: strerror(err)" into why, or "DIR/what" for err 0.
  * A long DIR cuts the end off: the reason is still readable in logs.
  */
-static void
+void
 qs_why(const struct qstore *qs, char *why, size_t whylen, int err,
     const char *fmt, ...)
 {
@@ -126,15 +107,15 @@ qs_why(const struct qstore *qs, char *why, size_t whylen, int err,
 	(void)n;
 }
 
-static void
-id_name(char *name, uint64_t id, const char *ext)
+void
+qs_id_name(char *name, uint64_t id, const char *ext)
 {
 	(void)snprintf(name, QSTORE_NAME, "%016" PRIx64 "%s", id, ext);
 }
 
-/* name_id - "ID.ext" (16 hex digits) to *id: 0, or -1 */
-static int
-name_id(const char *name, const char *ext, uint64_t *id)
+/* qs_name_id - "ID.ext" (16 hex digits) to *id: 0, or -1 */
+int
+qs_name_id(const char *name, const char *ext, uint64_t *id)
 {
 	char	hex[17];
 
@@ -171,8 +152,6 @@ qstore_id_parse(const char *s, uint64_t *id)
  * messages are other people's mail, and a group-writable queue would let
  * another user plant an envelope that we then deliver.
  */
-static int	st_check(const struct stat *, uid_t, const char *, char *,
-		    size_t);
 
 static int
 dir_check(int fd, const char *path, char *why, size_t whylen)
@@ -183,12 +162,12 @@ dir_check(int fd, const char *path, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	return st_check(&st, geteuid(), path, why, whylen);
+	return qs_st_check(&st, geteuid(), path, why, whylen);
 }
 
-/* st_check - a directory of uid's, closed to group and others */
-static int
-st_check(const struct stat *sp, uid_t uid, const char *path, char *why,
+/* qs_st_check - a directory of uid's, closed to group and others */
+int
+qs_st_check(const struct stat *sp, uid_t uid, const char *path, char *why,
     size_t whylen)
 {
 	const struct stat	st = *sp;
@@ -211,9 +190,9 @@ st_check(const struct stat *sp, uid_t uid, const char *path, char *why,
 	return 0;
 }
 
-/* sub_open - DIR/name (path for messages), created 0700, checked like DIR */
-static int
-sub_open(int dfd, const char *name, const char *path, char *why,
+/* qs_sub_open - DIR/name (path for messages), created 0700, checked like DIR */
+int
+qs_sub_open(int dfd, const char *name, const char *path, char *why,
     size_t whylen)
 {
 	int	fd;
@@ -284,11 +263,11 @@ qstore_open(const char *dir, unsigned *removed, char *why, size_t whylen)
 	if (dir_check(qs->dfd, dir, why, whylen) == -1)
 		goto fail;
 	(void)snprintf(path, sizeof(path), "%s/incoming", dir);
-	if ((qs->ifd = sub_open(qs->dfd, "incoming", path, why,
+	if ((qs->ifd = qs_sub_open(qs->dfd, "incoming", path, why,
 	    whylen)) == -1)
 		goto fail;
 	(void)snprintf(path, sizeof(path), "%s/spare", dir);
-	if ((qs->sfd = sub_open(qs->dfd, "spare", path, why, whylen)) == -1)
+	if ((qs->sfd = qs_sub_open(qs->dfd, "spare", path, why, whylen)) == -1)
 		goto fail;
 	if (spare_clear(qs, why, whylen) == -1 ||
 	    recover(qs, removed, why, whylen) == -1)
@@ -369,9 +348,9 @@ recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
 			    strcmp(de->d_name, "..") == 0)
 				continue;
 			if (pass == 1) {
-				if (name_id(de->d_name, ".msg", &id) == -1)
+				if (qs_name_id(de->d_name, ".msg", &id) == -1)
 					continue;
-				id_name(env, id, ".env");
+				qs_id_name(env, id, ".env");
 				if (fstatat(dfd, env, &st,
 				    AT_SYMLINK_NOFOLLOW) == 0)
 					continue;
@@ -395,7 +374,7 @@ recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
 		}
 		(void)closedir(d);
 	}
-	if (err == 0 && n > 0 && dir_sync(qs) == -1) {
+	if (err == 0 && n > 0 && qs_dir_sync(qs) == -1) {
 		err = errno;
 		qs_why(qs, why, whylen, err, ".: fsync");
 	}
@@ -495,9 +474,9 @@ spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
 	return 0;
 }
 
-/* dir_sync - fsync DIR; the spares it made safe become reusable */
-static int
-dir_sync(struct qstore *qs)
+/* qs_dir_sync - fsync DIR; the spares it made safe become reusable */
+int
+qs_dir_sync(struct qstore *qs)
 {
 	uint64_t	t;
 
@@ -507,7 +486,6 @@ dir_sync(struct qstore *qs)
 	qspare_sync_end(qs->sp, t);
 	return 0;
 }
-
 /*
  * qstore_new_id - random, so that ids do not repeat across restarts or
  * hosts sharing a log; checked against every place the id could be.
@@ -528,7 +506,7 @@ qstore_new_id(struct qstore *qs)
 		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id) ||
 		    id == 0)
 			continue;
-		id_name(hex, id, "");
+		qs_id_name(hex, id, "");
 		for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
 			(void)snprintf(path, sizeof(path), "%s%s%s",
 			    where[i][0], hex, where[i][1]);
@@ -552,14 +530,14 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	char			 name[QSTORE_NAME];
 	int			 i;
 
-	id_name(name, id, ".msg");
+	qs_id_name(name, id, ".msg");
 	if (id == 0) {
 		qs_why(qs, why, whylen, EINVAL, "no id (qstore_new_id)");
 		return NULL;
 	}
 	/* the commit's rename would replace a message of the same id */
 	for (i = 0; i < 2; i++) {
-		id_name(name, id, i == 0 ? ".msg" : ".env");
+		qs_id_name(name, id, i == 0 ? ".msg" : ".env");
 		if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			qs_why(qs, why, whylen, EEXIST, "%s", name);
 			return NULL;
@@ -569,7 +547,7 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 			return NULL;
 		}
 	}
-	id_name(name, id, ".msg");
+	qs_id_name(name, id, ".msg");
 	if ((m = malloc(sizeof(*m))) == NULL) {
 		qs_why(qs, why, whylen, errno, "incoming/%s", name);
 		return NULL;
@@ -766,7 +744,7 @@ qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
 	size_t		 len;
 	int		 renamed = 0;
 
-	id_name(env, m->id, ".env");
+	qs_id_name(env, m->id, ".env");
 	if (e->id != m->id) {
 		qs_why(qs, why, whylen, EINVAL, "%s: the envelope's id is "
 		    "%016" PRIx64, env, e->id);
@@ -787,7 +765,7 @@ qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
 	if (write_env(qs, env, text, len, 0, why, whylen) == -1)
 		goto fail;
 	renamed = 2;
-	if (dir_sync(qs) == -1) {
+	if (qs_dir_sync(qs) == -1) {
 		qs_why(qs, why, whylen, errno, ".: fsync");
 		goto fail;
 	}
@@ -800,7 +778,7 @@ fail:
 		(void)unlinkat(qs->dfd, env, 0);
 	if (renamed >= 1) {
 		(void)unlinkat(qs->dfd, m->name, 0);
-		(void)dir_sync(qs);
+		(void)qs_dir_sync(qs);
 	}
 	free(text);
 	if (renamed >= 1) {
@@ -822,19 +800,19 @@ qstore_env_save(struct qstore *qs, const struct qenv *e, char *why,
 	int		 r;
 
 	/* an envelope without its message would be moved aside as corrupt */
-	id_name(name, e->id, ".msg");
+	qs_id_name(name, e->id, ".msg");
 	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		qs_why(qs, why, whylen, errno, "%s", name);
 		return -1;
 	}
-	id_name(name, e->id, ".env");
+	qs_id_name(name, e->id, ".env");
 	if (qenv_format(e, &text, &len, ewhy, sizeof(ewhy)) == -1) {
 		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
 		return -1;
 	}
 	r = write_env(qs, name, text, len, 1, why, whylen);
 	free(text);
-	if (r == 0 && dir_sync(qs) == -1) {
+	if (r == 0 && qs_dir_sync(qs) == -1) {
 		qs_why(qs, why, whylen, errno, ".: fsync");
 		r = -1;
 	}
@@ -842,12 +820,12 @@ qstore_env_save(struct qstore *qs, const struct qenv *e, char *why,
 }
 
 /*
- * read_env - DIR/name whole into a new buffer.  *bad is set when the
+ * qs_read_env - DIR/name whole into a new buffer.  *bad is set when the
  * file cannot be an envelope (over QENV_FILE_MAX, not a regular file):
  * that is the file's fault, not the disk's.  -1 with errno.
  */
-static int
-read_env(struct qstore *qs, const char *name, char **out, size_t *outlen,
+int
+qs_read_env(struct qstore *qs, const char *name, char **out, size_t *outlen,
     int *bad)
 {
 	struct stat	 st;
@@ -908,8 +886,8 @@ qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
 	int	bad, r;
 
 	memset(e, 0, sizeof(*e));
-	id_name(name, id, ".env");
-	if (read_env(qs, name, &text, &len, &bad) == -1) {
+	qs_id_name(name, id, ".env");
+	if (qs_read_env(qs, name, &text, &len, &bad) == -1) {
 		qs_why(qs, why, whylen, errno, "%s", name);
 		return -1;
 	}
@@ -936,7 +914,7 @@ qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	int	i, gone = 0;
 
 	for (i = 0; i < 2; i++) {
-		id_name(name, id, i == 0 ? ".env" : ".msg");
+		qs_id_name(name, id, i == 0 ? ".env" : ".msg");
 		if (spare_keep(qs, i == 0 ? QSPARE_ENV : QSPARE_MSG,
 		    name) == 0)
 			continue;
@@ -951,7 +929,7 @@ qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 		qs_why(qs, why, whylen, ENOENT, "%016" PRIx64, id);
 		return -1;
 	}
-	if (dir_sync(qs) == -1) {
+	if (qs_dir_sync(qs) == -1) {
 		qs_why(qs, why, whylen, errno, ".: fsync");
 		return -1;
 	}
@@ -965,204 +943,9 @@ qstore_msg_fd(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	char	name[QSTORE_NAME];
 	int	fd;
 
-	id_name(name, id, ".msg");
+	qs_id_name(name, id, ".msg");
 	if ((fd = openat(qs->dfd, name, O_RDONLY | O_CLOEXEC |
 	    O_NOFOLLOW)) == -1)
 		qs_why(qs, why, whylen, errno, "%s", name);
 	return fd;
-}
-
-/*
- * move_aside - ID.msg, then ID.env, into DIR/corrupt/ for the operator:
- * never deleted, since it may be the only copy of someone's mail.  The
- * .msg goes first: a crash between leaves an .env without .msg, which
- * the next scan moves aside too (the other order would leave an orphan
- * .msg that the next start deletes).  A name already in corrupt/ is not
- * replaced; the files then stay where they are, skipped and reported.
- */
-static int
-move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
-{
-	struct stat	 st;
-	char		 name[QSTORE_NAME], to[QSTORE_NAME + 16];
-	char		 path[PATH_MAX + 16];
-	int		 i, fd;
-
-	(void)snprintf(path, sizeof(path), "%s/corrupt", qs->dir);
-	if ((fd = sub_open(qs->dfd, "corrupt", path, why, whylen)) == -1)
-		return -1;
-	/* both checked first: a half move would be reported every start */
-	for (i = 0; i < 2; i++) {
-		id_name(name, id, i == 0 ? ".msg" : ".env");
-		(void)snprintf(to, sizeof(to), "corrupt/%s", name);
-		if (fstatat(qs->dfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			qs_why(qs, why, whylen, EEXIST, "%s", to);
-			(void)close(fd);
-			return -1;
-		}
-	}
-	for (i = 0; i < 2; i++) {
-		id_name(name, id, i == 0 ? ".msg" : ".env");
-		(void)snprintf(to, sizeof(to), "corrupt/%s", name);
-		if (renameat(qs->dfd, name, fd, name) == -1 &&
-		    (errno != ENOENT || i == 1)) {
-			qs_why(qs, why, whylen, errno, "%s: rename to %s",
-			    name, to);
-			(void)close(fd);
-			return -1;
-		}
-	}
-	(void)fsync(fd);
-	(void)close(fd);
-	(void)dir_sync(qs);
-	return 0;
-}
-
-/*
- * scan_one - ID.env into *e and its ID.msg's size.  *corrupt set (and
- * why) when the envelope is unusable as it is: it does not parse, names
- * another id, or has no message.  -1 without *corrupt: the disk failed.
- */
-static int
-scan_one(struct qstore *qs, uint64_t id, struct qenv *e,
-    unsigned long long *msgsize, int *corrupt, char *why, size_t whylen)
-{
-	struct stat	 st;
-	char		 name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
-	size_t		 len;
-	int		 r;
-
-	*corrupt = 0;
-	memset(e, 0, sizeof(*e));
-	id_name(name, id, ".msg");
-	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		*corrupt = errno == ENOENT;
-		qs_why(qs, why, whylen, errno, "%s", name);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*corrupt = 1;
-		qs_why(qs, why, whylen, EINVAL, "%s: not a file", name);
-		return -1;
-	}
-	*msgsize = (unsigned long long)st.st_size;
-	id_name(name, id, ".env");
-	if (read_env(qs, name, &text, &len, corrupt) == -1) {
-		qs_why(qs, why, whylen, errno, "%s", name);
-		return -1;
-	}
-	r = qenv_parse(text, len, e, ewhy, sizeof(ewhy));
-	free(text);
-	if (r == 0 && e->id != id) {
-		(void)snprintf(ewhy, sizeof(ewhy), "the id record is %016"
-		    PRIx64, e->id);
-		r = -1;
-	}
-	if (r == -1) {
-		*corrupt = 1;
-		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
-	}
-	return r;
-}
-
-/* qstore_scan - every committed envelope; the corrupt ones moved aside */
-int
-qstore_scan(struct qstore *qs,
-    int (*fn)(void *arg, const struct qenv *e, unsigned long long msgsize),
-    void (*bad)(void *arg, uint64_t id, const char *why), void *arg,
-    char *why, size_t whylen)
-{
-	DIR			*d;
-	struct dirent		*de;
-	struct qenv		 e;
-	char			 bwhy[QSTORE_WHY_MAX + 64], mwhy[QSTORE_WHY_MAX];
-	unsigned long long	 msgsize = 0;
-	uint64_t		 id;
-	int			 fd, n = 0, corrupt, r = 0;
-
-	if ((fd = openat(qs->dfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
-		qs_why(qs, why, whylen, errno, ".");
-		if (fd != -1)
-			(void)close(fd);
-		return -1;
-	}
-	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
-		if (name_id(de->d_name, ".env", &id) == -1)
-			continue;
-		if (scan_one(qs, id, &e, &msgsize, &corrupt, bwhy,
-		    sizeof(bwhy)) == 0) {
-			r = fn(arg, &e, msgsize);
-			if (r == 0)
-				n++;
-			else
-				(void)snprintf(why, whylen, "scan stopped at "
-				    "%016" PRIx64, id);
-		} else if (!corrupt) {
-			(void)snprintf(why, whylen, "%s", bwhy);
-			r = -1;
-		} else {
-			if (move_aside(qs, id, mwhy, sizeof(mwhy)) == 0)
-				gw_strlcat(bwhy, " (moved to corrupt/)",
-				    sizeof(bwhy));
-			else {
-				gw_strlcat(bwhy, "; not moved aside: ",
-				    sizeof(bwhy));
-				gw_strlcat(bwhy, mwhy, sizeof(bwhy));
-			}
-			if (bad != NULL)
-				bad(arg, id, bwhy);
-		}
-		qenv_free(&e);
-	}
-	if (r == 0 && de == NULL && errno != 0) {
-		qs_why(qs, why, whylen, errno, "readdir");
-		r = -1;
-	}
-	(void)closedir(d);
-	return r == 0 ? n : -1;
-}
-
-int
-qstore_check(const char *dir, uid_t uid, char *why, size_t whylen)
-{
-	struct stat	 st;
-	char		 path[PATH_MAX + 16], *slash;
-	int		 i;
-
-	if (stat(dir, &st) == -1) {
-		if (errno != ENOENT) {
-			(void)snprintf(why, whylen, "%s: %s", dir,
-			    strerror(errno));
-			return -1;
-		}
-		/* made at start: only its last component */
-		(void)snprintf(path, sizeof(path), "%s", dir);
-		if ((slash = strrchr(path, '/')) != NULL && slash != path)
-			*slash = '\0';
-		else
-			(void)snprintf(path, sizeof(path), "/");
-		if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
-			(void)snprintf(why, whylen, "%s: its parent %s is not "
-			    "a directory", dir, path);
-			return -1;
-		}
-		return 0;
-	}
-	if (st_check(&st, uid, dir, why, whylen) == -1)
-		return -1;
-	for (i = 0; i < 2; i++) {
-		(void)snprintf(path, sizeof(path), "%s/%s", dir, i == 0 ?
-		    "incoming" : "spare");
-		if (lstat(path, &st) == -1) {
-			if (errno == ENOENT)
-				continue;
-			(void)snprintf(why, whylen, "%s: %s", path,
-			    strerror(errno));
-			return -1;
-		}
-		if (st_check(&st, uid, path, why, whylen) == -1)
-			return -1;
-	}
-	return 0;
 }
