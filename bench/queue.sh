@@ -278,7 +278,12 @@ metric() {
 }
 
 # readies LOG: how many times smtpgate said "ready" in LOG
-readies() { [ -f "$1" ] && grep -c 'info: ready$' "$1" || echo 0; }
+# (grep -c prints 0 and fails on a log without one: one number either way)
+readies() {
+	local n
+	n=$(grep -c 'info: ready$' "$1" 2>/dev/null) || true
+	echo "${n:-0}"
+}
 
 # gw_start CONF LOG: check and start smtpgate, set proxy_pid; returns once
 # it logged "ready" (the listeners are bound earlier, but the queue is

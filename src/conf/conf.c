@@ -1690,6 +1690,15 @@ conf_unref(struct gw_conf *c)
 		free(c);
 }
 
+/* conf_pool_max_idle - see conf.h */
+unsigned
+conf_pool_max_idle(const struct conf_upstream *u)
+{
+	if (u->pool_max_idle == 0 || u->pool_queue_idle <= u->pool_max_idle)
+		return u->pool_max_idle;
+	return u->pool_queue_idle;
+}
+
 /* conf_find_upstream - the [upstream NAME] section, or NULL */
 const struct conf_upstream *
 conf_find_upstream(const struct gw_conf *c, const char *name)

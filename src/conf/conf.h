@@ -209,6 +209,12 @@ struct conf_upstream {
 	unsigned	 slow_reply_warning;	/* seconds, default 25; 0 off */
 	int		 pool;			/* default 1: reuse connections */
 	unsigned	 pool_max_idle;		/* default 4 */
+	/*
+	 * derived by conf_check, no key: queue_parallel when queue
+	 * deliveries may use this upstream (the pool then keeps at least
+	 * that many idle: conf_pool_max_idle), else 0
+	 */
+	unsigned	 pool_queue_idle;
 	unsigned	 pool_idle_timeout;	/* seconds, default 60 */
 	unsigned	 pool_max_messages;	/* default 100 */
 	unsigned	 pool_min_idle;		/* default 0: no pre-warm */
@@ -509,6 +515,12 @@ int	conf_check(struct gw_conf *, conf_error_fn err, void *arg);
 /* conf_ref / conf_unref - reference counting; the last unref frees */
 struct gw_conf *conf_ref(struct gw_conf *);
 void	conf_unref(struct gw_conf *);
+/*
+ * conf_pool_max_idle - the idle connections u's pool keeps:
+ * pool_max_idle, raised to queue_parallel on an upstream queue
+ * deliveries use (pool_queue_idle), unless pool_max_idle is 0 (off)
+ */
+unsigned conf_pool_max_idle(const struct conf_upstream *u);
 /* conf_find_upstream - by name, or NULL */
 const struct conf_upstream *conf_find_upstream(const struct gw_conf *, const char *name);
 /* auth_mech_name - "PLAIN", "CRAM-MD5", ...; "none" for 0 */

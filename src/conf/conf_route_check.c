@@ -31,6 +31,8 @@ static void	check_multi(struct check *, const struct conf_uplist *,
 		    const char *, const char *, int);
 static const char *queue_refusal(const struct conf_upstream *);
 static void	check_queue(struct check *, const struct conf_listener *);
+static void	queue_pools(struct gw_conf *);
+static void	queue_pool_list(struct gw_conf *, const struct conf_uplist *);
 static void	check_senders(struct check *, const struct conf_route *,
 		    size_t);
 
@@ -173,6 +175,48 @@ conf_check_lists(struct check *ck, struct gw_conf *c)
 	}
 	for (i = 0; i < c->nlisteners; i++)
 		check_queue(ck, &c->listeners[i]);
+	queue_pools(c);
+}
+
+/* queue_pool_list - every upstream of ul may get queue_parallel at once */
+static void
+queue_pool_list(struct gw_conf *c, const struct conf_uplist *ul)
+{
+	size_t	 i, k;
+
+	for (i = 0; i < ul->n; i++) {
+		if (ul->up[i] == NULL)
+			continue;
+		k = (size_t)(ul->up[i] - c->upstreams);
+		c->upstreams[k].pool_queue_idle = c->queue_parallel;
+	}
+}
+
+/*
+ * queue_pools - the upstreams queue deliveries may use (a queue
+ * listener's list, and the routes where they apply to it) keep at least
+ * queue_parallel idle connections (conf_pool_max_idle): the runner
+ * gives back up to queue_parallel at once, and a pool that kept fewer
+ * would close the rest only to open them again for the next deliveries.
+ */
+static void
+queue_pools(struct gw_conf *c)
+{
+	const struct conf_listener	*l;
+	size_t				 i, j;
+
+	for (i = 0; i < c->nupstreams; i++)
+		c->upstreams[i].pool_queue_idle = 0;
+	for (i = 0; i < c->nlisteners; i++) {
+		l = &c->listeners[i];
+		if (l->delivery != DELIVERY_QUEUE)
+			continue;
+		queue_pool_list(c, &l->upstreams);
+		if (l->upstream == NULL || shared_auth(l->upstream) != NULL)
+			continue;
+		for (j = 0; j < c->nroutes; j++)
+			queue_pool_list(c, &c->routes[j].upstreams);
+	}
 }
 
 /* conf_upstream_listed - see conf_check.h */

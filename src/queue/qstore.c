@@ -12,6 +12,24 @@
  * renames share one directory fsync: a crash before it (no 250 yet) may
  * leave either name or both, and the next start removes an ID.msg alone
  * and moves an ID.env alone to corrupt/.
+ *
+ * Spare files (DIR/spare/, qspare.h).  A removed message's ID.env and
+ * ID.msg are renamed into spare/ instead of unlinked, and a new file
+ * is written over a spare (then cut to its length, fsync'd) and renamed
+ * from spare/ into DIR; without a spare ready, incoming/ as above.  An
+ * unjournaled ext4 pays a scan of recently freed inodes for every new
+ * one.  Why it is safe: a spare is overwritten only after a fsync of
+ * DIR that began after its rename out of DIR (qspare's tickets), so
+ * once its bytes change, no crash can bring its old name back to point
+ * at them: the old ID.msg or ID.env is gone for good, and a new
+ * message's bytes are never delivered to an old one's recipients.
+ * Before that fsync the spare keeps its old bytes, and a crash that
+ * undoes the removal leaves the old message whole (delivered again:
+ * the window of any removal).  An ID.env rewritten over a spare swaps
+ * names with the old one (RENAME_EXCHANGE), which becomes the spare,
+ * under the same rule.  At start, spare/ is emptied like incoming/ (a
+ * crash may have left a name there that DIR holds too, as in incoming/;
+ * a file system left inconsistent by a crash is fsck's first).
  */
 #include <sys/types.h>
 #include <sys/file.h>
@@ -29,52 +47,47 @@
 #include <unistd.h>
 
 #include "util/fdutil.h"
+#include "queue/qspare.h"
 #include "queue/qstore.h"
+#include "queue/qstore_int.h"
 #include "util/str.h"
 
 #define QSTORE_BUF	(64u * 1024)	/* qstore_msg_write's buffer */
-#define QSTORE_NAME	32		/* "0123456789abcdef.msg" and NUL */
 #define QSTORE_ID_TRIES	16		/* qstore_new_id's bound */
-
-struct qstore {
-	int	 dfd;		/* DIR */
-	int	 ifd;		/* DIR/incoming */
-	char	 dir[PATH_MAX];
-};
+#define QSTORE_SPARES	128		/* spare files kept, of each kind */
+/* a larger message is not kept as a spare: spares hold disk space */
+#define QSTORE_SPARE_SIZE (256ull * 1024)
 
 struct qstore_msg {
 	struct qstore		*qs;
 	uint64_t		 id;
-	int			 fd;		/* incoming/ID.msg */
+	int			 fd;		/* the file being written */
+	int			 tfd;		/* its directory: ifd or sfd */
 	int			 err;		/* sticky errno of a write */
 	unsigned long long	 size;
 	size_t			 buflen;
-	char			 name[QSTORE_NAME];
+	char			 name[QSTORE_NAME];	/* ID.msg */
+	char			 tmp[QSTORE_NAME];	/* its name in tfd */
 	char			 buf[QSTORE_BUF];
 };
 
-static void	qs_why(const struct qstore *, char *, size_t, int,
-		    const char *, ...) __attribute__((format(printf, 5, 6)));
-static void	id_name(char *, uint64_t, const char *);
-static int	name_id(const char *, const char *, uint64_t *);
 static int	dir_check(int, const char *, char *, size_t);
-static int	sub_open(int, const char *, const char *, char *, size_t);
 static int	recover(struct qstore *, unsigned *, char *, size_t);
+static int	spare_clear(struct qstore *, char *, size_t);
+static void	spare_name(char *, enum qspare_kind, uint64_t);
+static int	spare_open(struct qstore *, enum qspare_kind, char *);
+static int	spare_keep(struct qstore *, enum qspare_kind, const char *);
+static int	dir_fsync(void *);
 static int	write_env(struct qstore *, const char *, const char *, size_t,
-		    char *, size_t);
-static int	read_env(struct qstore *, const char *, char **, size_t *,
-		    int *);
+		    int, char *, size_t);
 static int	msg_flush(struct qstore_msg *);
 static const char *msg_finish(struct qstore_msg *);
-static int	move_aside(struct qstore *, uint64_t, char *, size_t);
-static int	scan_one(struct qstore *, uint64_t, struct qenv *,
-		    unsigned long long *, int *, char *, size_t);
 
 /*
  * qs_why - "DIR/what: strerror(err)" into why, or "DIR/what" for err 0.
  * A long DIR cuts the end off: the reason is still readable in logs.
  */
-static void
+void
 qs_why(const struct qstore *qs, char *why, size_t whylen, int err,
     const char *fmt, ...)
 {
@@ -95,15 +108,15 @@ qs_why(const struct qstore *qs, char *why, size_t whylen, int err,
 	(void)n;
 }
 
-static void
-id_name(char *name, uint64_t id, const char *ext)
+void
+qs_id_name(char *name, uint64_t id, const char *ext)
 {
 	(void)snprintf(name, QSTORE_NAME, "%016" PRIx64 "%s", id, ext);
 }
 
-/* name_id - "ID.ext" (16 hex digits) to *id: 0, or -1 */
-static int
-name_id(const char *name, const char *ext, uint64_t *id)
+/* qs_name_id - "ID.ext" (16 hex digits) to *id: 0, or -1 */
+int
+qs_name_id(const char *name, const char *ext, uint64_t *id)
 {
 	char	hex[17];
 
@@ -140,8 +153,6 @@ qstore_id_parse(const char *s, uint64_t *id)
  * messages are other people's mail, and a group-writable queue would let
  * another user plant an envelope that we then deliver.
  */
-static int	st_check(const struct stat *, uid_t, const char *, char *,
-		    size_t);
 
 static int
 dir_check(int fd, const char *path, char *why, size_t whylen)
@@ -152,12 +163,12 @@ dir_check(int fd, const char *path, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	return st_check(&st, geteuid(), path, why, whylen);
+	return qs_st_check(&st, geteuid(), path, why, whylen);
 }
 
-/* st_check - a directory of uid's, closed to group and others */
-static int
-st_check(const struct stat *sp, uid_t uid, const char *path, char *why,
+/* qs_st_check - a directory of uid's, closed to group and others */
+int
+qs_st_check(const struct stat *sp, uid_t uid, const char *path, char *why,
     size_t whylen)
 {
 	const struct stat	st = *sp;
@@ -180,9 +191,9 @@ st_check(const struct stat *sp, uid_t uid, const char *path, char *why,
 	return 0;
 }
 
-/* sub_open - DIR/name (path for messages), created 0700, checked like DIR */
-static int
-sub_open(int dfd, const char *name, const char *path, char *why,
+/* qs_sub_open - DIR/name (path for messages), created 0700, checked like DIR */
+int
+qs_sub_open(int dfd, const char *name, const char *path, char *why,
     size_t whylen)
 {
 	int	fd;
@@ -219,7 +230,11 @@ qstore_open(const char *dir, unsigned *removed, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "%s: %s", dir, strerror(errno));
 		return NULL;
 	}
-	qs->dfd = qs->ifd = -1;
+	qs->dfd = qs->ifd = qs->sfd = -1;
+	if ((qs->sp = qspare_new(QSTORE_SPARES)) == NULL) {
+		(void)snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
 	if (str_copy(qs->dir, dir, sizeof(qs->dir)) == -1) {
 		(void)snprintf(why, whylen, "queue directory name too long");
 		goto fail;
@@ -249,10 +264,14 @@ qstore_open(const char *dir, unsigned *removed, char *why, size_t whylen)
 	if (dir_check(qs->dfd, dir, why, whylen) == -1)
 		goto fail;
 	(void)snprintf(path, sizeof(path), "%s/incoming", dir);
-	if ((qs->ifd = sub_open(qs->dfd, "incoming", path, why,
+	if ((qs->ifd = qs_sub_open(qs->dfd, "incoming", path, why,
 	    whylen)) == -1)
 		goto fail;
-	if (recover(qs, removed, why, whylen) == -1)
+	(void)snprintf(path, sizeof(path), "%s/spare", dir);
+	if ((qs->sfd = qs_sub_open(qs->dfd, "spare", path, why, whylen)) == -1)
+		goto fail;
+	if (spare_clear(qs, why, whylen) == -1 ||
+	    recover(qs, removed, why, whylen) == -1)
 		goto fail;
 	return qs;
 fail:
@@ -268,9 +287,26 @@ qstore_close(struct qstore *qs)
 		return;
 	if (qs->ifd != -1)
 		(void)close(qs->ifd);
+	if (qs->sfd != -1)
+		(void)close(qs->sfd);
 	if (qs->dfd != -1)
 		(void)close(qs->dfd);
+	qspare_free(qs->sp);
 	free(qs);
+}
+
+/* qstore_spares - keep at most max spares of each kind (tests) */
+void
+qstore_spares(struct qstore *qs, unsigned max)
+{
+	qspare_set_max(qs->sp, max);
+}
+
+/* qstore_spare_count - spares of ID.msg (msg) or ID.env, *ready reusable */
+unsigned
+qstore_spare_count(struct qstore *qs, int msg, unsigned *ready)
+{
+	return qspare_count(qs->sp, msg ? QSPARE_MSG : QSPARE_ENV, ready);
 }
 
 /* qstore_dir - the directory's name as given to qstore_open */
@@ -313,9 +349,9 @@ recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
 			    strcmp(de->d_name, "..") == 0)
 				continue;
 			if (pass == 1) {
-				if (name_id(de->d_name, ".msg", &id) == -1)
+				if (qs_name_id(de->d_name, ".msg", &id) == -1)
 					continue;
-				id_name(env, id, ".env");
+				qs_id_name(env, id, ".env");
 				if (fstatat(dfd, env, &st,
 				    AT_SYMLINK_NOFOLLOW) == 0)
 					continue;
@@ -339,13 +375,123 @@ recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
 		}
 		(void)closedir(d);
 	}
-	if (err == 0 && n > 0 && fsync(qs->dfd) == -1) {
+	if (err == 0 && n > 0 && qs_dir_sync(qs) == -1) {
 		err = errno;
 		qs_why(qs, why, whylen, err, ".: fsync");
 	}
 	if (removed != NULL)
 		*removed = n;
 	return err == 0 ? 0 : -1;
+}
+
+/*
+ * spare_clear - everything in spare/ removed: a spare left by the last
+ * run is not known to be out of DIR for good (qstore.c, at the top)
+ */
+static int
+spare_clear(struct qstore *qs, char *why, size_t whylen)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 fd, err = 0;
+
+	if ((fd = openat(qs->sfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		err = errno;
+		if (fd != -1)
+			(void)close(fd);
+		qs_why(qs, why, whylen, err, "spare");
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(qs->sfd, de->d_name, 0) == -1) {
+			err = errno;
+			qs_why(qs, why, whylen, err, "spare/%s: unlink",
+			    de->d_name);
+			break;
+		}
+	}
+	if (de == NULL && errno != 0 && err == 0) {
+		err = errno;
+		qs_why(qs, why, whylen, err, "spare: readdir");
+	}
+	(void)closedir(d);
+	return err == 0 ? 0 : -1;
+}
+
+static void
+spare_name(char *name, enum qspare_kind k, uint64_t seq)
+{
+	(void)snprintf(name, QSTORE_NAME, "%c%016" PRIx64, k == QSPARE_MSG ?
+	    'm' : 'e', seq);
+}
+
+/*
+ * spare_open - a reusable spare of kind k open for writing (at offset
+ * 0; the caller cuts it to length), its name in spare/ into name; -1 if
+ * none is ready or it cannot be opened (then it is dropped)
+ */
+static int
+spare_open(struct qstore *qs, enum qspare_kind k, char *name)
+{
+	uint64_t	seq;
+	int		fd;
+
+	if (qspare_take(qs->sp, k, &seq) == -1)
+		return -1;
+	spare_name(name, k, seq);
+	if ((fd = openat(qs->sfd, name, O_WRONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		(void)unlinkat(qs->sfd, name, 0);
+	return fd;
+}
+
+/*
+ * spare_keep - DIR/name (done with) out of DIR: renamed into spare/ if
+ * there is room and it is small enough to be worth its space, else
+ * unlinked.  0, or -1 with errno (ENOENT: it was not there).
+ */
+static int
+spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
+{
+	struct stat	 st;
+	char		 to[QSTORE_NAME];
+	uint64_t	 seq;
+
+	if ((seq = qspare_seq(qs->sp, k)) == 0 || (k == QSPARE_MSG &&
+	    fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size >
+	    QSTORE_SPARE_SIZE)))
+		return unlinkat(qs->dfd, name, 0);
+	spare_name(to, k, seq);
+	if (renameat(qs->dfd, name, qs->sfd, to) == -1)
+		return -1;
+	/* full meanwhile: dropped; the name is out of DIR either way */
+	if (qspare_put(qs->sp, k, seq) == -1)
+		(void)unlinkat(qs->sfd, to, 0);
+	return 0;
+}
+
+static int
+dir_fsync(void *arg)
+{
+	struct qstore	*qs = arg;
+
+	return fsync(qs->dfd);
+}
+
+/*
+ * qs_dir_sync - a fsync of DIR that covers what the caller did before, the
+ * same one for the threads that get here while one runs (qspare_sync);
+ * the spares it made safe become reusable
+ */
+int
+qs_dir_sync(struct qstore *qs)
+{
+	return qspare_sync(qs->sp, dir_fsync, qs);
 }
 
 /*
@@ -368,7 +514,7 @@ qstore_new_id(struct qstore *qs)
 		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id) ||
 		    id == 0)
 			continue;
-		id_name(hex, id, "");
+		qs_id_name(hex, id, "");
 		for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
 			(void)snprintf(path, sizeof(path), "%s%s%s",
 			    where[i][0], hex, where[i][1]);
@@ -392,14 +538,14 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	char			 name[QSTORE_NAME];
 	int			 i;
 
-	id_name(name, id, ".msg");
+	qs_id_name(name, id, ".msg");
 	if (id == 0) {
 		qs_why(qs, why, whylen, EINVAL, "no id (qstore_new_id)");
 		return NULL;
 	}
 	/* the commit's rename would replace a message of the same id */
 	for (i = 0; i < 2; i++) {
-		id_name(name, id, i == 0 ? ".msg" : ".env");
+		qs_id_name(name, id, i == 0 ? ".msg" : ".env");
 		if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			qs_why(qs, why, whylen, EEXIST, "%s", name);
 			return NULL;
@@ -409,7 +555,7 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 			return NULL;
 		}
 	}
-	id_name(name, id, ".msg");
+	qs_id_name(name, id, ".msg");
 	if ((m = malloc(sizeof(*m))) == NULL) {
 		qs_why(qs, why, whylen, errno, "incoming/%s", name);
 		return NULL;
@@ -420,6 +566,12 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	m->size = 0;
 	m->buflen = 0;
 	memcpy(m->name, name, sizeof(m->name));
+	memcpy(m->tmp, name, sizeof(m->tmp));
+	m->tfd = qs->sfd;
+	if ((m->fd = spare_open(qs, QSPARE_MSG, m->tmp)) != -1)
+		return m;
+	memcpy(m->tmp, name, sizeof(m->tmp));
+	m->tfd = qs->ifd;
 	/* O_EXCL: another message being written under this id */
 	if ((m->fd = openat(qs->ifd, name, O_WRONLY | O_CREAT | O_EXCL |
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
@@ -428,6 +580,13 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 		return NULL;
 	}
 	return m;
+}
+
+/* msg_where - "incoming/" or "spare/": where m is being written */
+static const char *
+msg_where(const struct qstore_msg *m)
+{
+	return m->tfd == m->qs->sfd ? "spare/" : "incoming/";
 }
 
 /* msg_flush - the buffer to the file; the first error sticks */
@@ -453,6 +612,9 @@ msg_finish(struct qstore_msg *m)
 		errno = m->err;
 		return "write";
 	}
+	/* a spare may be longer than what it holds now */
+	if (m->tfd == m->qs->sfd && ftruncate(m->fd, (off_t)m->size) == -1)
+		return "ftruncate";
 	if (fsync(m->fd) == -1)
 		return "fsync";
 	r = close(m->fd);
@@ -481,8 +643,8 @@ qstore_msg_write(struct qstore_msg *m, const void *p, size_t len,
 		len -= n;
 	}
 	if (m->err != 0) {
-		qs_why(m->qs, why, whylen, m->err, "incoming/%s: write",
-		    m->name);
+		qs_why(m->qs, why, whylen, m->err, "%s%s: write",
+		    msg_where(m), m->tmp);
 		return -1;
 	}
 	return 0;
@@ -503,41 +665,73 @@ qstore_msg_abort(struct qstore_msg *m)
 		return;
 	if (m->fd != -1)
 		(void)close(m->fd);
-	(void)unlinkat(m->qs->ifd, m->name, 0);
+	(void)unlinkat(m->tfd, m->tmp, 0);
 	free(m);
 }
 
 /*
- * write_env - incoming/name from text, fsync'd, renamed to DIR/name.  On
- * -1 incoming/name is gone and DIR/name was not touched.
+ * env_swap - spare/tmp and DIR/name exchanged: the old envelope is the
+ * spare now, reusable after the caller's directory fsync.  0, or -1
+ * with nothing changed (no DIR/name, or no RENAME_EXCHANGE here).
+ */
+static int
+env_swap(struct qstore *qs, const char *tmp, const char *name)
+{
+	uint64_t	seq;
+
+	if (qstore_id_parse(tmp + 1, &seq) == -1 ||
+	    renameat2(qs->sfd, tmp, qs->dfd, name, RENAME_EXCHANGE) == -1)
+		return -1;
+	if (qspare_put(qs->sp, QSPARE_ENV, seq) == -1)
+		(void)unlinkat(qs->sfd, tmp, 0);
+	return 0;
+}
+
+/*
+ * write_env - DIR/name from text: written over a spare (cut to length)
+ * or as a new file in incoming/, fsync'd, renamed to DIR/name.  swap
+ * (a rewrite): the old DIR/name becomes the spare (env_swap).  On -1
+ * the new file is gone and DIR/name was not touched.
  */
 static int
 write_env(struct qstore *qs, const char *name, const char *text, size_t len,
-    char *why, size_t whylen)
+    int swap, char *why, size_t whylen)
 {
 	const char	*op = "open";
-	int		 fd, err;
+	char		 tmp[QSTORE_NAME];
+	int		 fd, tfd = qs->sfd, err;
 
-	/* O_TRUNC, not O_EXCL: a leftover of a failed unlink is ours */
-	if ((fd = openat(qs->ifd, name, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
-		goto fail;
+	if ((fd = spare_open(qs, QSPARE_ENV, tmp)) == -1) {
+		tfd = qs->ifd;
+		(void)snprintf(tmp, sizeof(tmp), "%s", name);
+		/* O_TRUNC, not O_EXCL: a leftover of a failed unlink is ours */
+		if ((fd = openat(qs->ifd, name, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+			goto fail;
+	}
 	if ((op = "write", fd_write_all(fd, text, len)) == -1 ||
+	    (op = "ftruncate", tfd == qs->sfd &&
+	    ftruncate(fd, (off_t)len) == -1) ||
 	    (op = "fsync", fsync(fd)) == -1) {
 		err = errno;
 		(void)close(fd);
 		errno = err;
 		goto fail;
 	}
-	if ((op = "close", close(fd)) == -1 ||
-	    (op = "rename", renameat(qs->ifd, name, qs->dfd, name)) == -1)
+	if ((op = "close", close(fd)) == -1)
+		goto fail;
+	op = "rename";
+	if (swap && tfd == qs->sfd && env_swap(qs, tmp, name) == 0)
+		return 0;
+	if (renameat(tfd, tmp, qs->dfd, name) == -1)
 		goto fail;
 	return 0;
 fail:
 	err = errno;
 	if (fd != -1)
-		(void)unlinkat(qs->ifd, name, 0);
-	qs_why(qs, why, whylen, err, "incoming/%s: %s", name, op);
+		(void)unlinkat(tfd, tmp, 0);
+	qs_why(qs, why, whylen, err, "%s%s: %s", tfd == qs->sfd ? "spare/" :
+	    "incoming/", tmp, op);
 	return -1;
 }
 
@@ -558,7 +752,7 @@ qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
 	size_t		 len;
 	int		 renamed = 0;
 
-	id_name(env, m->id, ".env");
+	qs_id_name(env, m->id, ".env");
 	if (e->id != m->id) {
 		qs_why(qs, why, whylen, EINVAL, "%s: the envelope's id is "
 		    "%016" PRIx64, env, e->id);
@@ -570,16 +764,16 @@ qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
 		goto fail;
 	}
 	if ((op = msg_finish(m)) != NULL ||
-	    renameat(qs->ifd, m->name, qs->dfd, m->name) == -1) {
-		qs_why(qs, why, whylen, errno, "incoming/%s: %s", m->name,
-		    op != NULL ? op : "rename");
+	    renameat(m->tfd, m->tmp, qs->dfd, m->name) == -1) {
+		qs_why(qs, why, whylen, errno, "%s%s: %s", msg_where(m),
+		    m->tmp, op != NULL ? op : "rename");
 		goto fail;
 	}
 	renamed = 1;
-	if (write_env(qs, env, text, len, why, whylen) == -1)
+	if (write_env(qs, env, text, len, 0, why, whylen) == -1)
 		goto fail;
 	renamed = 2;
-	if (fsync(qs->dfd) == -1) {
+	if (qs_dir_sync(qs) == -1) {
 		qs_why(qs, why, whylen, errno, ".: fsync");
 		goto fail;
 	}
@@ -592,7 +786,7 @@ fail:
 		(void)unlinkat(qs->dfd, env, 0);
 	if (renamed >= 1) {
 		(void)unlinkat(qs->dfd, m->name, 0);
-		(void)fsync(qs->dfd);
+		(void)qs_dir_sync(qs);
 	}
 	free(text);
 	if (renamed >= 1) {
@@ -614,19 +808,19 @@ qstore_env_save(struct qstore *qs, const struct qenv *e, char *why,
 	int		 r;
 
 	/* an envelope without its message would be moved aside as corrupt */
-	id_name(name, e->id, ".msg");
+	qs_id_name(name, e->id, ".msg");
 	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		qs_why(qs, why, whylen, errno, "%s", name);
 		return -1;
 	}
-	id_name(name, e->id, ".env");
+	qs_id_name(name, e->id, ".env");
 	if (qenv_format(e, &text, &len, ewhy, sizeof(ewhy)) == -1) {
 		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
 		return -1;
 	}
-	r = write_env(qs, name, text, len, why, whylen);
+	r = write_env(qs, name, text, len, 1, why, whylen);
 	free(text);
-	if (r == 0 && fsync(qs->dfd) == -1) {
+	if (r == 0 && qs_dir_sync(qs) == -1) {
 		qs_why(qs, why, whylen, errno, ".: fsync");
 		r = -1;
 	}
@@ -634,12 +828,12 @@ qstore_env_save(struct qstore *qs, const struct qenv *e, char *why,
 }
 
 /*
- * read_env - DIR/name whole into a new buffer.  *bad is set when the
+ * qs_read_env - DIR/name whole into a new buffer.  *bad is set when the
  * file cannot be an envelope (over QENV_FILE_MAX, not a regular file):
  * that is the file's fault, not the disk's.  -1 with errno.
  */
-static int
-read_env(struct qstore *qs, const char *name, char **out, size_t *outlen,
+int
+qs_read_env(struct qstore *qs, const char *name, char **out, size_t *outlen,
     int *bad)
 {
 	struct stat	 st;
@@ -700,8 +894,8 @@ qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
 	int	bad, r;
 
 	memset(e, 0, sizeof(*e));
-	id_name(name, id, ".env");
-	if (read_env(qs, name, &text, &len, &bad) == -1) {
+	qs_id_name(name, id, ".env");
+	if (qs_read_env(qs, name, &text, &len, &bad) == -1) {
 		qs_why(qs, why, whylen, errno, "%s", name);
 		return -1;
 	}
@@ -717,7 +911,10 @@ qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
 	return r;
 }
 
-/* qstore_remove - ID.env, then ID.msg, then the directory */
+/*
+ * qstore_remove - ID.env, then ID.msg, out of DIR (into spare/ or
+ * unlinked), then the directory fsync that makes both spares reusable
+ */
 int
 qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 {
@@ -725,12 +922,13 @@ qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	int	i, gone = 0;
 
 	for (i = 0; i < 2; i++) {
-		id_name(name, id, i == 0 ? ".env" : ".msg");
-		if (unlinkat(qs->dfd, name, 0) == 0)
+		qs_id_name(name, id, i == 0 ? ".env" : ".msg");
+		if (spare_keep(qs, i == 0 ? QSPARE_ENV : QSPARE_MSG,
+		    name) == 0)
 			continue;
 		/* half done by an earlier call that failed: finish it */
 		if (errno != ENOENT) {
-			qs_why(qs, why, whylen, errno, "%s: unlink", name);
+			qs_why(qs, why, whylen, errno, "%s: remove", name);
 			return -1;
 		}
 		gone++;
@@ -739,7 +937,7 @@ qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 		qs_why(qs, why, whylen, ENOENT, "%016" PRIx64, id);
 		return -1;
 	}
-	if (fsync(qs->dfd) == -1) {
+	if (qs_dir_sync(qs) == -1) {
 		qs_why(qs, why, whylen, errno, ".: fsync");
 		return -1;
 	}
@@ -753,197 +951,9 @@ qstore_msg_fd(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 	char	name[QSTORE_NAME];
 	int	fd;
 
-	id_name(name, id, ".msg");
+	qs_id_name(name, id, ".msg");
 	if ((fd = openat(qs->dfd, name, O_RDONLY | O_CLOEXEC |
 	    O_NOFOLLOW)) == -1)
 		qs_why(qs, why, whylen, errno, "%s", name);
 	return fd;
-}
-
-/*
- * move_aside - ID.msg, then ID.env, into DIR/corrupt/ for the operator:
- * never deleted, since it may be the only copy of someone's mail.  The
- * .msg goes first: a crash between leaves an .env without .msg, which
- * the next scan moves aside too (the other order would leave an orphan
- * .msg that the next start deletes).  A name already in corrupt/ is not
- * replaced; the files then stay where they are, skipped and reported.
- */
-static int
-move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
-{
-	struct stat	 st;
-	char		 name[QSTORE_NAME], to[QSTORE_NAME + 16];
-	char		 path[PATH_MAX + 16];
-	int		 i, fd;
-
-	(void)snprintf(path, sizeof(path), "%s/corrupt", qs->dir);
-	if ((fd = sub_open(qs->dfd, "corrupt", path, why, whylen)) == -1)
-		return -1;
-	/* both checked first: a half move would be reported every start */
-	for (i = 0; i < 2; i++) {
-		id_name(name, id, i == 0 ? ".msg" : ".env");
-		(void)snprintf(to, sizeof(to), "corrupt/%s", name);
-		if (fstatat(qs->dfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			qs_why(qs, why, whylen, EEXIST, "%s", to);
-			(void)close(fd);
-			return -1;
-		}
-	}
-	for (i = 0; i < 2; i++) {
-		id_name(name, id, i == 0 ? ".msg" : ".env");
-		(void)snprintf(to, sizeof(to), "corrupt/%s", name);
-		if (renameat(qs->dfd, name, fd, name) == -1 &&
-		    (errno != ENOENT || i == 1)) {
-			qs_why(qs, why, whylen, errno, "%s: rename to %s",
-			    name, to);
-			(void)close(fd);
-			return -1;
-		}
-	}
-	(void)fsync(fd);
-	(void)close(fd);
-	(void)fsync(qs->dfd);
-	return 0;
-}
-
-/*
- * scan_one - ID.env into *e and its ID.msg's size.  *corrupt set (and
- * why) when the envelope is unusable as it is: it does not parse, names
- * another id, or has no message.  -1 without *corrupt: the disk failed.
- */
-static int
-scan_one(struct qstore *qs, uint64_t id, struct qenv *e,
-    unsigned long long *msgsize, int *corrupt, char *why, size_t whylen)
-{
-	struct stat	 st;
-	char		 name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
-	size_t		 len;
-	int		 r;
-
-	*corrupt = 0;
-	memset(e, 0, sizeof(*e));
-	id_name(name, id, ".msg");
-	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		*corrupt = errno == ENOENT;
-		qs_why(qs, why, whylen, errno, "%s", name);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*corrupt = 1;
-		qs_why(qs, why, whylen, EINVAL, "%s: not a file", name);
-		return -1;
-	}
-	*msgsize = (unsigned long long)st.st_size;
-	id_name(name, id, ".env");
-	if (read_env(qs, name, &text, &len, corrupt) == -1) {
-		qs_why(qs, why, whylen, errno, "%s", name);
-		return -1;
-	}
-	r = qenv_parse(text, len, e, ewhy, sizeof(ewhy));
-	free(text);
-	if (r == 0 && e->id != id) {
-		(void)snprintf(ewhy, sizeof(ewhy), "the id record is %016"
-		    PRIx64, e->id);
-		r = -1;
-	}
-	if (r == -1) {
-		*corrupt = 1;
-		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
-	}
-	return r;
-}
-
-/* qstore_scan - every committed envelope; the corrupt ones moved aside */
-int
-qstore_scan(struct qstore *qs,
-    int (*fn)(void *arg, const struct qenv *e, unsigned long long msgsize),
-    void (*bad)(void *arg, uint64_t id, const char *why), void *arg,
-    char *why, size_t whylen)
-{
-	DIR			*d;
-	struct dirent		*de;
-	struct qenv		 e;
-	char			 bwhy[QSTORE_WHY_MAX + 64], mwhy[QSTORE_WHY_MAX];
-	unsigned long long	 msgsize = 0;
-	uint64_t		 id;
-	int			 fd, n = 0, corrupt, r = 0;
-
-	if ((fd = openat(qs->dfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
-		qs_why(qs, why, whylen, errno, ".");
-		if (fd != -1)
-			(void)close(fd);
-		return -1;
-	}
-	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
-		if (name_id(de->d_name, ".env", &id) == -1)
-			continue;
-		if (scan_one(qs, id, &e, &msgsize, &corrupt, bwhy,
-		    sizeof(bwhy)) == 0) {
-			r = fn(arg, &e, msgsize);
-			if (r == 0)
-				n++;
-			else
-				(void)snprintf(why, whylen, "scan stopped at "
-				    "%016" PRIx64, id);
-		} else if (!corrupt) {
-			(void)snprintf(why, whylen, "%s", bwhy);
-			r = -1;
-		} else {
-			if (move_aside(qs, id, mwhy, sizeof(mwhy)) == 0)
-				gw_strlcat(bwhy, " (moved to corrupt/)",
-				    sizeof(bwhy));
-			else {
-				gw_strlcat(bwhy, "; not moved aside: ",
-				    sizeof(bwhy));
-				gw_strlcat(bwhy, mwhy, sizeof(bwhy));
-			}
-			if (bad != NULL)
-				bad(arg, id, bwhy);
-		}
-		qenv_free(&e);
-	}
-	if (r == 0 && de == NULL && errno != 0) {
-		qs_why(qs, why, whylen, errno, "readdir");
-		r = -1;
-	}
-	(void)closedir(d);
-	return r == 0 ? n : -1;
-}
-
-int
-qstore_check(const char *dir, uid_t uid, char *why, size_t whylen)
-{
-	struct stat	 st;
-	char		 path[PATH_MAX + 16], *slash;
-
-	if (stat(dir, &st) == -1) {
-		if (errno != ENOENT) {
-			(void)snprintf(why, whylen, "%s: %s", dir,
-			    strerror(errno));
-			return -1;
-		}
-		/* made at start: only its last component */
-		(void)snprintf(path, sizeof(path), "%s", dir);
-		if ((slash = strrchr(path, '/')) != NULL && slash != path)
-			*slash = '\0';
-		else
-			(void)snprintf(path, sizeof(path), "/");
-		if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
-			(void)snprintf(why, whylen, "%s: its parent %s is not "
-			    "a directory", dir, path);
-			return -1;
-		}
-		return 0;
-	}
-	if (st_check(&st, uid, dir, why, whylen) == -1)
-		return -1;
-	(void)snprintf(path, sizeof(path), "%s/incoming", dir);
-	if (lstat(path, &st) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return st_check(&st, uid, path, why, whylen);
 }

@@ -3,13 +3,15 @@
  * docs/queue.md ("Acceptance", "Delivery") and the recovery at start.
  *
  * Layout: DIR/ID.msg (the message as sent, never changed), DIR/ID.env
- * (its envelope, qenv.h), DIR/incoming/ (files being written), DIR/control
+ * (its envelope, qenv.h), DIR/incoming/ (files being written), DIR/spare/
+ * (files of removed messages, to be written over), DIR/control
  * (the control socket, qctl.h; not qstore's).  ID is 16 lowercase hex
- * digits.  Every change is a new file in incoming/, fsync'd, renamed
- * into DIR, and DIR fsync'd; the commit point of a new message is the
- * rename of its ID.env.
+ * digits.  Every change is a new file in incoming/ (or a spare
+ * overwritten), fsync'd, renamed into DIR, and DIR fsync'd; the commit
+ * point of a new message is the rename of its ID.env.
  *
- * Synchronous, blocking file I/O (the event loop waits for the fsyncs);
+ * Synchronous, blocking file I/O (the caller runs it on qwork's threads
+ * or the loop; the spare list is the only state shared, under a mutex);
  * no events, no configuration: the caller passes what it needs.  Every
  * function returns 0 or -1 with why set (the file and the system's
  * reason), and never leaves a half-written file under its final name.
@@ -30,11 +32,11 @@ struct qstore_msg;
 
 /*
  * qstore_open - the queue directory dir: created (mode 0700) if missing
- * with incoming/; refused if it is not a directory, not owned by this
- * user, or open to group or others.  Recovery: everything in incoming/
- * is removed, and so is an ID.msg without its ID.env (neither was ever
- * acknowledged); the count of each is logged by the caller from *removed
- * (may be NULL).
+ * with incoming/ and spare/; refused if it is not a directory, not owned
+ * by this user, or open to group or others.  Recovery: everything in
+ * incoming/ and spare/ is removed, and so is an ID.msg without its
+ * ID.env (neither was ever acknowledged); the count (spares not
+ * counted) is logged by the caller from *removed (may be NULL).
  */
 struct qstore	*qstore_open(const char *dir, unsigned *removed, char *why,
 		    size_t whylen);
@@ -42,8 +44,8 @@ void		 qstore_close(struct qstore *);
 /*
  * qstore_check - for -t: what qstore_open() would refuse about dir when
  * the gateway runs as uid (not a directory, another owner, open to group
- * or others, the same of incoming/, no parent to make it in); nothing
- * is made or changed.  0, or -1 with why.
+ * or others, the same of incoming/ and spare/, no parent to make it
+ * in); nothing is made or changed.  0, or -1 with why.
  */
 int		 qstore_check(const char *dir, uid_t uid, char *why,
 		    size_t whylen);
@@ -71,7 +73,8 @@ int	qstore_scan(struct qstore *,
 uint64_t qstore_new_id(struct qstore *);
 
 /*
- * Writing a new message: qstore_msg_begin() creates incoming/ID.msg;
+ * Writing a new message: qstore_msg_begin() takes a spare or creates
+ * incoming/ID.msg;
  * qstore_msg_write() appends (buffered); qstore_msg_commit() fsyncs it,
  * renames it to ID.msg, writes ID.env from e (e->id must be id and
  * e->size is set from what was written), fsyncs, renames, fsyncs the
@@ -100,11 +103,18 @@ int	qstore_env_load(struct qstore *, uint64_t id, struct qenv *e,
 /*
  * qstore_remove - the message is done: ID.env first (so that a crash
  * between leaves an orphan .msg, removed at the next start), then
- * ID.msg, then a directory fsync.
+ * ID.msg, then a directory fsync.  Both are renamed into DIR/spare/ to
+ * be overwritten by later messages (bounded; else unlinked), only
+ * after that fsync (qstore.c).
  */
 int	qstore_remove(struct qstore *, uint64_t id, char *why, size_t whylen);
 /* qstore_msg_fd - ID.msg open for reading (O_CLOEXEC), or -1 */
 int	qstore_msg_fd(struct qstore *, uint64_t id, char *why, size_t whylen);
+
+/* qstore_spares - keep at most max spare files of each kind (tests) */
+void	qstore_spares(struct qstore *, unsigned max);
+/* qstore_spare_count - spares of ID.msg (msg 1) or ID.env, *ready usable */
+unsigned qstore_spare_count(struct qstore *, int msg, unsigned *ready);
 
 /* qstore_id_parse - "3f2a9c0d11e84b27" to *id: 0, or -1 if not 16 hex */
 int	qstore_id_parse(const char *s, uint64_t *id);

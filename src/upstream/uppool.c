@@ -79,7 +79,8 @@ uppool_new(struct event_base *base, const struct conf_upstream *up,
 	upp->hooks = *hooks;
 	memset(&lim, 0, sizeof(lim));
 	lim.enabled = up->pool;
-	lim.max_idle = up->pool_max_idle;
+	/* at least queue_parallel where queue deliveries use up */
+	lim.max_idle = conf_pool_max_idle(up);
 	lim.idle_timeout = up->pool_idle_timeout;
 	lim.max_messages = up->pool_max_messages;
 	lim.min_idle = up->pool_min_idle;

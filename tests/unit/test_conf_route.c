@@ -483,6 +483,36 @@ test_limits(void **state)
 	assert_non_null(strstr(errs.msg[0], ": more than 32 items"));
 }
 
+/*
+ * the pools of the upstreams queue deliveries use (a queue listener's,
+ * and the routes') keep at least queue_parallel idle; a lockstep
+ * listener's keep pool_max_idle, and 0 stays off
+ */
+static void
+test_queue_pools(void **state)
+{
+	struct gw_conf	*c;
+
+	(void)state;
+	assert_no_errors(load_text("[gateway]\nqueue_dir = /var/spool/q\n"
+	    "queue_parallel = 8\n"
+	    "[listener l]\nlisten = 127.0.0.1:2525\nupstream = u\n"
+	    "[listener q]\nlisten = 127.0.0.1:2526\nupstream = v\n"
+	    "delivery = queue\n"
+	    "[upstream u]\nhost = u.example.com\n"
+	    "[upstream v]\nhost = v.example.com\npool_max_idle = 2\n"
+	    "[upstream w]\nhost = w.example.com\npool_max_idle = 0\n"
+	    "[upstream x]\nhost = x.example.com\npool_max_idle = 10\n"
+	    "[route r]\nsender = @example.com\nupstream = w, x\n",
+	    &c, NULL));
+	assert_int_equal(conf_pool_max_idle(&c->upstreams[0]), 4);
+	assert_int_equal(conf_pool_max_idle(&c->upstreams[1]), 8);
+	assert_int_equal(c->upstreams[1].pool_max_idle, 2);
+	assert_int_equal(conf_pool_max_idle(&c->upstreams[2]), 0);
+	assert_int_equal(conf_pool_max_idle(&c->upstreams[3]), 10);
+	conf_unref(c);
+}
+
 int
 main(void)
 {
@@ -492,6 +522,7 @@ main(void)
 		cmocka_unit_test_teardown(test_errors, teardown),
 		cmocka_unit_test_teardown(test_allowed, teardown),
 		cmocka_unit_test_teardown(test_limits, teardown),
+		cmocka_unit_test_teardown(test_queue_pools, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "queue/qspare.h"
 #include "queue/qstore.h"
 
 struct fix {
@@ -236,7 +238,7 @@ test_round_trip(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	/* 150,000 octets: the 64 KiB buffer flushed twice, then the rest */
 	id = put_msg(qs, 150000);
-	snprintf(want, sizeof(want), "%016llx.env %016llx.msg incoming",
+	snprintf(want, sizeof(want), "%016llx.env %016llx.msg incoming spare",
 	    (unsigned long long)id, (unsigned long long)id);
 	assert_string_equal(ls(fx->dir, names, sizeof(names)), want);
 	snprintf(inc, sizeof(inc), "%s/incoming", fx->dir);
@@ -280,7 +282,8 @@ test_round_trip(void **state)
 
 	/* done: both files gone; a second remove says so */
 	assert_int_equal(qstore_remove(qs, id, why, sizeof(why)), 0);
-	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(fx->dir, names, sizeof(names)),
+	    "incoming spare");
 	assert_int_equal(qstore_remove(qs, id, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "No such file"));
 	assert_int_equal(qstore_env_load(qs, id, &e, why, sizeof(why)), -1);
@@ -315,7 +318,8 @@ test_abort_and_ids(void **state)
 	assert_null(qstore_msg_begin(qs, id, why, sizeof(why)));
 	assert_int_equal(qstore_msg_write(m, "x\r\n", 3, why, sizeof(why)), 0);
 	qstore_msg_abort(m);
-	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(fx->dir, names, sizeof(names)),
+	    "incoming spare");
 	assert_null(qstore_msg_begin(qs, 0, why, sizeof(why)));
 
 	/* an envelope of another id: refused, nothing left */
@@ -323,7 +327,8 @@ test_abort_and_ids(void **state)
 	sample(&e, id2);
 	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
 	qenv_free(&e);
-	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(fx->dir, names, sizeof(names)),
+	    "incoming spare");
 
 	/* the id in use is not handed out, and begin refuses it */
 	id = put_msg(qs, 10);
@@ -414,7 +419,8 @@ test_recovery(void **state)
 	assert_int_equal(s.ids[0], ida);
 	assert_int_equal(s.sizes[0], 1000);
 	assert_int_equal(s.nbad, 3);
-	snprintf(want, sizeof(want), "%s.env %s.msg README corrupt incoming",
+	snprintf(want, sizeof(want),
+	    "%s.env %s.msg README corrupt incoming spare",
 	    a, a);
 	assert_string_equal(ls(fx->dir, names, sizeof(names)), sorted(want));
 	snprintf(sub, sizeof(sub), "%s/corrupt", fx->dir);
@@ -539,7 +545,8 @@ test_write_fails(void **state)
 	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "File too large"));
 	qenv_free(&e);
-	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(fx->dir, names, sizeof(names)),
+	    "incoming spare");
 	assert_string_equal(ls(sub, names, sizeof(names)), "");
 
 	/* under 64 KiB: the failure comes at the commit's flush */
@@ -554,7 +561,8 @@ test_write_fails(void **state)
 	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
 	qenv_free(&e);
 	assert_non_null(strstr(why, "File too large"));
-	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(fx->dir, names, sizeof(names)),
+	    "incoming spare");
 
 	/*
 	 * the message fits, its envelope (many recipients) does not: the
@@ -572,7 +580,8 @@ test_write_fails(void **state)
 	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, ".env: write: File too large"));
 	qenv_free(&e);
-	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(fx->dir, names, sizeof(names)),
+	    "incoming spare");
 	assert_string_equal(ls(sub, names, sizeof(names)), "");
 
 	/* a rewrite that fails keeps the old envelope */
@@ -622,10 +631,327 @@ test_format_fails(void **state)
 	assert_int_equal(qstore_msg_commit(m, &e, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, ".env: "));
 	qenv_free(&e);
-	assert_string_equal(ls(fx->dir, names, sizeof(names)), "incoming");
+	assert_string_equal(ls(fx->dir, names, sizeof(names)),
+	    "incoming spare");
 	snprintf(sub, sizeof(sub), "%s/incoming", fx->dir);
 	assert_string_equal(ls(sub, names, sizeof(names)), "");
 	qstore_close(qs);
+}
+
+static ino_t
+ino_of(const struct fix *fx, uint64_t id, const char *ext)
+{
+	struct stat	st;
+	char		path[160];
+
+	snprintf(path, sizeof(path), "%s/%016llx%s", fx->dir,
+	    (unsigned long long)id, ext);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+/* the message reads back as put_msg wrote it, len octets */
+static void
+check_msg(struct qstore *qs, uint64_t id, size_t len)
+{
+	char	buf[100], why[QSTORE_WHY_MAX];
+	size_t	total = 0;
+	ssize_t	n;
+	int	fd;
+
+	assert_true((fd = qstore_msg_fd(qs, id, why, sizeof(why))) >= 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		assert_int_equal((unsigned char)buf[0],
+		    'a' + total / 100 % 26);
+		total += (size_t)n;
+	}
+	close(fd);
+	assert_int_equal(total, len);
+}
+
+/*
+ * a removed message's files become spares, and the next message is
+ * written over them (shorter: cut to length); a rewritten envelope
+ * leaves its old file as a spare
+ */
+static void
+test_spare_reuse(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	struct qenv	 e;
+	char		 why[QSTORE_WHY_MAX], names[256], sub[128];
+	uint64_t	 a, b;
+	ino_t		 amsg, aenv;
+	unsigned	 ready;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	snprintf(sub, sizeof(sub), "%s/spare", fx->dir);
+	a = put_msg(qs, 5000);
+	amsg = ino_of(fx, a, ".msg");
+	aenv = ino_of(fx, a, ".env");
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 0);
+	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
+	assert_int_equal(ready, 1);
+	assert_int_equal(qstore_spare_count(qs, 0, &ready), 1);
+	assert_int_equal(ready, 1);
+	assert_string_equal(ls(sub, names, sizeof(names)),
+	    "e0000000000000001 m0000000000000002");
+
+	b = put_msg(qs, 1000);
+	assert_int_equal(ino_of(fx, b, ".msg"), amsg);
+	assert_int_equal(ino_of(fx, b, ".env"), aenv);
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 0);
+	check_msg(qs, b, 1000);
+
+	/* the rewrite: no spare ready, a new file; then the swap */
+	assert_int_equal(qstore_env_load(qs, b, &e, why, sizeof(why)), 0);
+	e.attempts = 1;
+	assert_int_equal(qstore_env_save(qs, &e, why, sizeof(why)), 0);
+	assert_true(ino_of(fx, b, ".env") != aenv);
+	assert_int_equal(qstore_spare_count(qs, 0, &ready), 0);
+	/* the first envelope's file is gone: give the store a spare */
+	a = put_msg(qs, 10);
+	aenv = ino_of(fx, a, ".env");
+	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	assert_int_equal(qstore_spare_count(qs, 0, &ready), 1);
+	e.attempts = 2;
+	assert_int_equal(qstore_env_save(qs, &e, why, sizeof(why)), 0);
+	assert_int_equal(ino_of(fx, b, ".env"), aenv);
+	/* the old envelope took the spare's place, reusable after the fsync */
+	assert_int_equal(qstore_spare_count(qs, 0, &ready), 1);
+	assert_int_equal(ready, 1);
+	qenv_free(&e);
+	assert_int_equal(qstore_env_load(qs, b, &e, why, sizeof(why)), 0);
+	assert_int_equal(e.attempts, 2);
+	assert_int_equal(e.size, 1000);
+	qenv_free(&e);
+	check_msg(qs, b, 1000);
+	qstore_close(qs);
+}
+
+/*
+ * the rule: a spare is handed out only after a directory fsync that
+ * began after it was put; one that began before does not count
+ */
+static void
+test_spare_rule(void **state)
+{
+	struct qspare	*sp;
+	uint64_t	 seq, t1, t2;
+	unsigned	 ready;
+
+	(void)state;
+	assert_non_null(sp = qspare_new(2));
+	t1 = qspare_sync_begin(sp);		/* began before the put */
+	assert_true((seq = qspare_seq(sp, QSPARE_MSG)) != 0);
+	assert_int_equal(qspare_put(sp, QSPARE_MSG, seq), 0);
+	assert_int_equal(qspare_take(sp, QSPARE_MSG, &seq), -1);
+	qspare_sync_end(sp, t1);
+	assert_int_equal(qspare_count(sp, QSPARE_MSG, &ready), 1);
+	assert_int_equal(ready, 0);
+	assert_int_equal(qspare_take(sp, QSPARE_MSG, &seq), -1);
+	t2 = qspare_sync_begin(sp);		/* after: it covers the put */
+	assert_int_equal(qspare_take(sp, QSPARE_MSG, &seq), -1);
+	qspare_sync_end(sp, t2);
+	assert_int_equal(qspare_take(sp, QSPARE_ENV, &seq), -1);
+	assert_int_equal(qspare_take(sp, QSPARE_MSG, &seq), 0);
+	assert_int_equal(seq, 1);
+	assert_int_equal(qspare_take(sp, QSPARE_MSG, &seq), -1);
+
+	/* bounded; fsyncs ending out of order: the later one counts */
+	assert_int_equal(qspare_put(sp, QSPARE_ENV, 7), 0);
+	assert_int_equal(qspare_put(sp, QSPARE_ENV, 8), 0);
+	assert_int_equal(qspare_seq(sp, QSPARE_ENV), 0);
+	assert_int_equal(qspare_put(sp, QSPARE_ENV, 9), -1);
+	t1 = qspare_sync_begin(sp);
+	t2 = qspare_sync_begin(sp);
+	qspare_sync_end(sp, t2);
+	qspare_sync_end(sp, t1);
+	assert_int_equal(qspare_take(sp, QSPARE_ENV, &seq), 0);
+	assert_int_equal(seq, 7);
+	assert_int_equal(qspare_take(sp, QSPARE_ENV, &seq), 0);
+	assert_int_equal(seq, 8);
+	qspare_free(sp);
+}
+
+/* a fake directory fsync for qspare_sync: counts, may fail, may hold */
+struct fake_sync {
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cond;
+	int		 calls, fail, hold;
+	int		 rc[3];
+	struct qspare	*sp;
+};
+
+static int
+fake_sync(void *arg)
+{
+	struct fake_sync	*f = arg;
+
+	pthread_mutex_lock(&f->mtx);
+	f->calls++;
+	while (f->hold)
+		pthread_cond_wait(&f->cond, &f->mtx);
+	pthread_mutex_unlock(&f->mtx);
+	if (f->fail) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+sync_thread(void *arg)
+{
+	struct fake_sync	*f = arg;
+	int			 rc;
+
+	rc = qspare_sync(f->sp, fake_sync, f);
+	pthread_mutex_lock(&f->mtx);
+	f->rc[0] += rc == 0;
+	pthread_mutex_unlock(&f->mtx);
+	return NULL;
+}
+
+/*
+ * qspare_sync: a failed fsync makes nothing reusable; threads that ask
+ * while one runs share the next one (three callers, two fsyncs)
+ */
+static void
+test_spare_sync(void **state)
+{
+	struct fake_sync	 f;
+	pthread_t		 t[4];
+	uint64_t		 seq;
+	int			 i;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	pthread_mutex_init(&f.mtx, NULL);
+	pthread_cond_init(&f.cond, NULL);
+	assert_non_null(f.sp = qspare_new(4));
+	assert_int_equal(qspare_put(f.sp, QSPARE_ENV, 1), 0);
+	f.fail = 1;
+	assert_int_equal(qspare_sync(f.sp, fake_sync, &f), -1);
+	assert_int_equal(errno, EIO);
+	assert_int_equal(qspare_take(f.sp, QSPARE_ENV, &seq), -1);
+	f.fail = 0;
+	assert_int_equal(qspare_sync(f.sp, fake_sync, &f), 0);
+	assert_int_equal(f.calls, 2);
+	assert_int_equal(qspare_take(f.sp, QSPARE_ENV, &seq), 0);
+
+	f.calls = 0;
+	f.hold = 1;
+	assert_int_equal(pthread_create(&t[0], NULL, sync_thread, &f), 0);
+	for (i = 0; i < 200; i++) {	/* the first one is in its fsync */
+		pthread_mutex_lock(&f.mtx);
+		if (f.calls == 1)
+			i = 1000;
+		pthread_mutex_unlock(&f.mtx);
+		if (i < 1000)
+			usleep(10000);
+	}
+	assert_int_equal(qspare_put(f.sp, QSPARE_MSG, 2), 0);
+	for (i = 1; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, sync_thread,
+		    &f), 0);
+	usleep(300000);		/* the three wait for it to end */
+	assert_int_equal(qspare_take(f.sp, QSPARE_MSG, &seq), -1);
+	pthread_mutex_lock(&f.mtx);
+	f.hold = 0;
+	pthread_cond_broadcast(&f.cond);
+	pthread_mutex_unlock(&f.mtx);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(f.rc[0], 4);
+	assert_int_equal(f.calls, 2);
+	assert_int_equal(qspare_take(f.sp, QSPARE_MSG, &seq), 0);
+	qspare_free(f.sp);
+	pthread_cond_destroy(&f.cond);
+	pthread_mutex_destroy(&f.mtx);
+}
+
+/* at most qstore_spares() of each kind, and no large message kept */
+static void
+test_spare_bound(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	char		 why[QSTORE_WHY_MAX], names[256], sub[128];
+	uint64_t	 id[4], big;
+	unsigned	 ready, i;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	qstore_spares(qs, 2);
+	snprintf(sub, sizeof(sub), "%s/spare", fx->dir);
+	big = put_msg(qs, 300000);
+	assert_int_equal(qstore_remove(qs, big, why, sizeof(why)), 0);
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 0);
+	assert_int_equal(qstore_spare_count(qs, 0, &ready), 1);
+	for (i = 0; i < 4; i++)
+		id[i] = put_msg(qs, 100);
+	assert_int_equal(qstore_spare_count(qs, 0, &ready), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(qstore_remove(qs, id[i], why, sizeof(why)),
+		    0);
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 2);
+	assert_int_equal(qstore_spare_count(qs, 0, &ready), 2);
+	assert_int_equal(ready, 2);
+	ls(sub, names, sizeof(names));
+	assert_int_equal(strlen(names), 4 * 17 + 3);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)),
+	    "incoming spare");
+	qstore_close(qs);
+}
+
+/*
+ * at start, spare/ is emptied (a spare of the last run may not be out
+ * of DIR for good), the queue left as it was, and spares come again
+ */
+static void
+test_spare_recover(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	struct seen	 s = { 0 };
+	char		 why[QSTORE_WHY_MAX], names[256], sub[128];
+	uint64_t	 a, b;
+	unsigned	 removed = 99, ready;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	a = put_msg(qs, 200);
+	b = put_msg(qs, 300);
+	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	qstore_close(qs);
+	snprintf(sub, sizeof(sub), "%s/spare", fx->dir);
+	assert_string_equal(ls(sub, names, sizeof(names)),
+	    "e0000000000000001 m0000000000000002");
+	put_file(sub, "m00000000000000ff", "a leftover");
+
+	assert_non_null(qs = qstore_open(fx->dir, &removed, why,
+	    sizeof(why)));
+	assert_int_equal(removed, 0);
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 0);
+	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
+	    sizeof(why)), 1);
+	assert_int_equal(s.ids[0], b);
+	check_msg(qs, b, 300);
+	assert_int_equal(qstore_remove(qs, b, why, sizeof(why)), 0);
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
+	assert_int_equal(ready, 1);
+	qstore_close(qs);
+
+	/* spare/ open to others is refused, as incoming/ */
+	assert_int_equal(chmod(sub, 0755), 0);
+	assert_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "spare: mode 0755"));
+	assert_int_equal(qstore_check(fx->dir, geteuid(), why, sizeof(why)),
+	    -1);
+	assert_int_equal(chmod(sub, 0700), 0);
 }
 
 int
@@ -645,6 +971,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_fails, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_format_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_spare_reuse, setup,
+		    teardown),
+		cmocka_unit_test(test_spare_rule),
+		cmocka_unit_test(test_spare_sync),
+		cmocka_unit_test_setup_teardown(test_spare_bound, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_spare_recover, setup,
 		    teardown),
 	};
 

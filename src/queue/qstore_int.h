@@ -1,0 +1,52 @@
+/*
+ * qstore_int - what the two files of qstore share (internal to
+ * src/queue): qstore.c writes and removes, qstore_scan.c reads the
+ * queue at start (qstore_scan) and checks it for -t (qstore_check).
+ */
+#ifndef GW_QSTORE_INT_H
+#define GW_QSTORE_INT_H
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue/qspare.h"
+
+#define QSTORE_NAME	32		/* "0123456789abcdef.msg" and NUL */
+
+struct qstore {
+	int		 dfd;		/* DIR */
+	int		 ifd;		/* DIR/incoming */
+	int		 sfd;		/* DIR/spare */
+	struct qspare	*sp;
+	char		 dir[PATH_MAX];
+};
+
+/* qs_why - "DIR/what: strerror(err)" into why, or "DIR/what" for err 0 */
+void	qs_why(const struct qstore *, char *, size_t, int, const char *, ...)
+	    __attribute__((format(printf, 5, 6)));
+/* qs_id_name - "ID" followed by ext into name (QSTORE_NAME) */
+void	qs_id_name(char *name, uint64_t id, const char *ext);
+/* qs_name_id - "ID.ext" (16 hex digits) to *id: 0, or -1 */
+int	qs_name_id(const char *name, const char *ext, uint64_t *id);
+/* qs_st_check - a directory of uid's, closed to group and others */
+int	qs_st_check(const struct stat *, uid_t, const char *path, char *why,
+	    size_t whylen);
+/* qs_sub_open - DIR/name made (0700) if missing, opened, checked */
+int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
+	    size_t whylen);
+/*
+ * qs_read_env - DIR/name whole into a new buffer; *bad when the file
+ * cannot be an envelope (too large, not a regular file); -1 with errno
+ */
+int	qs_read_env(struct qstore *, const char *name, char **out,
+	    size_t *outlen, int *bad);
+/*
+ * qs_dir_sync - a fsync of DIR covering what the caller did before it,
+ * shared by the threads that ask together; 0, or -1 with errno
+ */
+int	qs_dir_sync(struct qstore *);
+
+#endif
