@@ -23,8 +23,6 @@ struct ring {
 
 struct qspare {
 	pthread_mutex_t	 mtx;
-	pthread_cond_t	 synced;	/* a qspare_sync fsync ended */
-	int		 running;	/* one is running */
 	struct ring	 ring[QSPARE_KINDS];
 	uint64_t	 next;		/* the last seq handed out */
 	uint64_t	 begun, durable;
@@ -43,12 +41,6 @@ qspare_new(unsigned max)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (pthread_cond_init(&sp->synced, NULL) != 0) {
-		(void)pthread_mutex_destroy(&sp->mtx);
-		free(sp);
-		errno = ENOMEM;
-		return NULL;
-	}
 	sp->max = max > QSPARE_MAX ? QSPARE_MAX : max;
 	return sp;
 }
@@ -58,7 +50,6 @@ qspare_free(struct qspare *sp)
 {
 	if (sp == NULL)
 		return;
-	(void)pthread_cond_destroy(&sp->synced);
 	(void)pthread_mutex_destroy(&sp->mtx);
 	free(sp);
 }
@@ -137,46 +128,6 @@ qspare_sync_end(struct qspare *sp, uint64_t ticket)
 	if (ticket > sp->durable)
 		sp->durable = ticket;
 	(void)pthread_mutex_unlock(&sp->mtx);
-}
-
-/*
- * qspare_sync - one fsync at a time; a caller that finds one running
- * waits for it, then for one begun after its own call (the first to
- * find none running starts it): threads that finish their renames
- * together share one fsync.
- */
-int
-qspare_sync(struct qspare *sp, int (*sync)(void *), void *arg)
-{
-	uint64_t	need, t;
-	int		rc, err;
-
-	(void)pthread_mutex_lock(&sp->mtx);
-	need = sp->begun + 1;
-	while (sp->durable < need) {
-		if (sp->running) {
-			(void)pthread_cond_wait(&sp->synced, &sp->mtx);
-			continue;
-		}
-		t = ++sp->begun;
-		sp->running = 1;
-		(void)pthread_mutex_unlock(&sp->mtx);
-		rc = sync(arg);
-		err = errno;
-		(void)pthread_mutex_lock(&sp->mtx);
-		sp->running = 0;
-		if (rc == 0 && t > sp->durable)
-			sp->durable = t;
-		(void)pthread_cond_broadcast(&sp->synced);
-		if (rc == -1) {
-			/* the waiters try their own */
-			(void)pthread_mutex_unlock(&sp->mtx);
-			errno = err;
-			return -1;
-		}
-	}
-	(void)pthread_mutex_unlock(&sp->mtx);
-	return 0;
 }
 
 unsigned

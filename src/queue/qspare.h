@@ -8,9 +8,8 @@
  * The rule it keeps (the crash safety, qstore.c): a spare is handed out
  * only after a directory fsync that began after the spare was put, that
  * is after the fsync that made the removal of its old name durable.
- * The caller runs each fsync of DIR through qspare_sync() (or numbers it
- * itself: qspare_sync_begin() before it, qspare_sync_end() after it
- * succeeded).  A spare is named by a number
+ * The caller numbers each fsync of DIR: qspare_sync_begin() before it,
+ * qspare_sync_end() after it succeeded.  A spare is named by a number
  * (qspare_seq), unique while the store is open; its file's name is the
  * caller's business.  Thread-safe (one mutex); no I/O.
  */
@@ -44,13 +43,6 @@ int		 qspare_take(struct qspare *, enum qspare_kind, uint64_t *seq);
 uint64_t	 qspare_sync_begin(struct qspare *);
 /* qspare_sync_end - that fsync succeeded: what it covers is reusable */
 void		 qspare_sync_end(struct qspare *, uint64_t ticket);
-/*
- * qspare_sync - the directory fsync, sync(arg), shared: returns once a
- * fsync begun after the call has succeeded (0), or the one this call ran
- * failed (-1, errno).  Threads that ask while one runs share the next.
- * The tickets as above: what it covers becomes reusable.
- */
-int		 qspare_sync(struct qspare *, int (*sync)(void *), void *arg);
 /* qspare_count - spares of kind, *ready of them reusable now (tests) */
 unsigned	 qspare_count(struct qspare *, enum qspare_kind,
 		    unsigned *ready);

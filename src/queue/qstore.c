@@ -77,7 +77,6 @@ static int	spare_clear(struct qstore *, char *, size_t);
 static void	spare_name(char *, enum qspare_kind, uint64_t);
 static int	spare_open(struct qstore *, enum qspare_kind, char *);
 static int	spare_keep(struct qstore *, enum qspare_kind, const char *);
-static int	dir_fsync(void *);
 static int	write_env(struct qstore *, const char *, const char *, size_t,
 		    int, char *, size_t);
 static int	msg_flush(struct qstore_msg *);
@@ -475,25 +474,18 @@ spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
 	return 0;
 }
 
-static int
-dir_fsync(void *arg)
-{
-	struct qstore	*qs = arg;
-
-	return fsync(qs->dfd);
-}
-
-/*
- * qs_dir_sync - a fsync of DIR that covers what the caller did before, the
- * same one for the threads that get here while one runs (qspare_sync);
- * the spares it made safe become reusable
- */
+/* qs_dir_sync - fsync DIR; the spares it made safe become reusable */
 int
 qs_dir_sync(struct qstore *qs)
 {
-	return qspare_sync(qs->sp, dir_fsync, qs);
-}
+	uint64_t	t;
 
+	t = qspare_sync_begin(qs->sp);
+	if (fsync(qs->dfd) == -1)
+		return -1;
+	qspare_sync_end(qs->sp, t);
+	return 0;
+}
 /*
  * qstore_new_id - random, so that ids do not repeat across restarts or
  * hosts sharing a log; checked against every place the id could be.

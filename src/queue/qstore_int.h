@@ -43,10 +43,7 @@ int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
  */
 int	qs_read_env(struct qstore *, const char *name, char **out,
 	    size_t *outlen, int *bad);
-/*
- * qs_dir_sync - a fsync of DIR covering what the caller did before it,
- * shared by the threads that ask together; 0, or -1 with errno
- */
+/* qs_dir_sync - fsync DIR; what it covers becomes reusable (qspare) */
 int	qs_dir_sync(struct qstore *);
 
 #endif

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -777,103 +776,6 @@ test_spare_rule(void **state)
 	qspare_free(sp);
 }
 
-/* a fake directory fsync for qspare_sync: counts, may fail, may hold */
-struct fake_sync {
-	pthread_mutex_t	 mtx;
-	pthread_cond_t	 cond;
-	int		 calls, fail, hold;
-	int		 rc[3];
-	struct qspare	*sp;
-};
-
-static int
-fake_sync(void *arg)
-{
-	struct fake_sync	*f = arg;
-
-	pthread_mutex_lock(&f->mtx);
-	f->calls++;
-	while (f->hold)
-		pthread_cond_wait(&f->cond, &f->mtx);
-	pthread_mutex_unlock(&f->mtx);
-	if (f->fail) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-static void *
-sync_thread(void *arg)
-{
-	struct fake_sync	*f = arg;
-	int			 rc;
-
-	rc = qspare_sync(f->sp, fake_sync, f);
-	pthread_mutex_lock(&f->mtx);
-	f->rc[0] += rc == 0;
-	pthread_mutex_unlock(&f->mtx);
-	return NULL;
-}
-
-/*
- * qspare_sync: a failed fsync makes nothing reusable; threads that ask
- * while one runs share the next one (three callers, two fsyncs)
- */
-static void
-test_spare_sync(void **state)
-{
-	struct fake_sync	 f;
-	pthread_t		 t[4];
-	uint64_t		 seq;
-	int			 i;
-
-	(void)state;
-	memset(&f, 0, sizeof(f));
-	pthread_mutex_init(&f.mtx, NULL);
-	pthread_cond_init(&f.cond, NULL);
-	assert_non_null(f.sp = qspare_new(4));
-	assert_int_equal(qspare_put(f.sp, QSPARE_ENV, 1), 0);
-	f.fail = 1;
-	assert_int_equal(qspare_sync(f.sp, fake_sync, &f), -1);
-	assert_int_equal(errno, EIO);
-	assert_int_equal(qspare_take(f.sp, QSPARE_ENV, &seq), -1);
-	f.fail = 0;
-	assert_int_equal(qspare_sync(f.sp, fake_sync, &f), 0);
-	assert_int_equal(f.calls, 2);
-	assert_int_equal(qspare_take(f.sp, QSPARE_ENV, &seq), 0);
-
-	f.calls = 0;
-	f.hold = 1;
-	assert_int_equal(pthread_create(&t[0], NULL, sync_thread, &f), 0);
-	for (i = 0; i < 200; i++) {	/* the first one is in its fsync */
-		pthread_mutex_lock(&f.mtx);
-		if (f.calls == 1)
-			i = 1000;
-		pthread_mutex_unlock(&f.mtx);
-		if (i < 1000)
-			usleep(10000);
-	}
-	assert_int_equal(qspare_put(f.sp, QSPARE_MSG, 2), 0);
-	for (i = 1; i < 4; i++)
-		assert_int_equal(pthread_create(&t[i], NULL, sync_thread,
-		    &f), 0);
-	usleep(300000);		/* the three wait for it to end */
-	assert_int_equal(qspare_take(f.sp, QSPARE_MSG, &seq), -1);
-	pthread_mutex_lock(&f.mtx);
-	f.hold = 0;
-	pthread_cond_broadcast(&f.cond);
-	pthread_mutex_unlock(&f.mtx);
-	for (i = 0; i < 4; i++)
-		pthread_join(t[i], NULL);
-	assert_int_equal(f.rc[0], 4);
-	assert_int_equal(f.calls, 2);
-	assert_int_equal(qspare_take(f.sp, QSPARE_MSG, &seq), 0);
-	qspare_free(f.sp);
-	pthread_cond_destroy(&f.cond);
-	pthread_mutex_destroy(&f.mtx);
-}
-
 /* at most qstore_spares() of each kind, and no large message kept */
 static void
 test_spare_bound(void **state)
@@ -975,7 +877,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spare_reuse, setup,
 		    teardown),
 		cmocka_unit_test(test_spare_rule),
-		cmocka_unit_test(test_spare_sync),
 		cmocka_unit_test_setup_teardown(test_spare_bound, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spare_recover, setup,
