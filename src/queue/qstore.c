@@ -876,18 +876,22 @@ fail:
 	return -1;
 }
 
-/* qstore_env_load - ID.env parsed; its id must be its name's */
+/*
+ * qs_env_get - ID.env read and parsed into *e; its id must be its name's.
+ * On -1 *bad says whether the file is at fault (unfit, unparsable, another
+ * id) rather than the disk.
+ */
 int
-qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
-    size_t whylen)
+qs_env_get(struct qstore *qs, uint64_t id, struct qenv *e, int *bad,
+    char *why, size_t whylen)
 {
 	char	name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
 	size_t	len;
-	int	bad, r;
+	int	r;
 
 	memset(e, 0, sizeof(*e));
 	qs_id_name(name, id, ".env");
-	if (qs_read_env(qs, name, &text, &len, &bad) == -1) {
+	if (qs_read_env(qs, name, &text, &len, bad) == -1) {
 		qs_why(qs, why, whylen, errno, "%s", name);
 		return -1;
 	}
@@ -898,9 +902,21 @@ qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
 		    PRIx64, e->id);
 		r = -1;
 	}
-	if (r == -1)
+	if (r == -1) {
+		*bad = 1;
 		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
+	}
 	return r;
+}
+
+/* qstore_env_load - ID.env parsed; its id must be its name's */
+int
+qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
+    size_t whylen)
+{
+	int	bad;
+
+	return qs_env_get(qs, id, e, &bad, why, whylen);
 }
 
 /*

@@ -41,6 +41,9 @@ int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
  * qs_read_env - DIR/name whole into a new buffer; *bad when the file
  * cannot be an envelope (too large, not a regular file); -1 with errno
  */
+/* qs_env_get - ID.env read and parsed; *bad: the file's fault, not the disk's */
+int	qs_env_get(struct qstore *, uint64_t, struct qenv *, int *bad,
+	    char *why, size_t whylen);
 int	qs_read_env(struct qstore *, const char *name, char **out,
 	    size_t *outlen, int *bad);
 /* qs_dir_sync - fsync DIR; what it covers becomes reusable (qspare) */

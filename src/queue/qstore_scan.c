@@ -79,9 +79,7 @@ scan_one(struct qstore *qs, uint64_t id, struct qenv *e,
     unsigned long long *msgsize, int *corrupt, char *why, size_t whylen)
 {
 	struct stat	 st;
-	char		 name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
-	size_t		 len;
-	int		 r;
+	char		 name[QSTORE_NAME];
 
 	*corrupt = 0;
 	memset(e, 0, sizeof(*e));
@@ -97,23 +95,7 @@ scan_one(struct qstore *qs, uint64_t id, struct qenv *e,
 		return -1;
 	}
 	*msgsize = (unsigned long long)st.st_size;
-	qs_id_name(name, id, ".env");
-	if (qs_read_env(qs, name, &text, &len, corrupt) == -1) {
-		qs_why(qs, why, whylen, errno, "%s", name);
-		return -1;
-	}
-	r = qenv_parse(text, len, e, ewhy, sizeof(ewhy));
-	free(text);
-	if (r == 0 && e->id != id) {
-		(void)snprintf(ewhy, sizeof(ewhy), "the id record is %016"
-		    PRIx64, e->id);
-		r = -1;
-	}
-	if (r == -1) {
-		*corrupt = 1;
-		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
-	}
-	return r;
+	return qs_env_get(qs, id, e, corrupt, why, whylen);
 }
 
 /* qstore_scan - every committed envelope; the corrupt ones moved aside */
