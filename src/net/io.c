@@ -229,13 +229,14 @@ io_set_read(struct gw_io *io, int on)
 	io_reload(io);
 }
 
-/* io_set_lowat - low-water mark for IO_LOWAT */
+/* io_read_bulk - a body follows: read in IO_READ_CHUNK from the start */
 void
 io_read_bulk(struct gw_io *io)
 {
 	io->rdchunk = IO_READ_CHUNK;
 }
 
+/* io_set_lowat - low-water mark for IO_LOWAT */
 void
 io_set_lowat(struct gw_io *io, size_t lowat)
 {

@@ -55,14 +55,18 @@
  * - smtp_client_detach() lets the owner go when the client is idle (after
  *   ready() or a reply(), no command outstanding; or after attach and
  *   before its ready(), giving back a client it never used).  If a MAIL
- *   went out since ready() or the last 250 to RSET, the client sends RSET
- *   itself first: the 250 proves the connection alive and in step, off the next
- *   message's path (Postfix checks with RSET when it takes a connection
- *   back; done here at return, the next message does not wait for it).
- *   From then on only the holder's dead() can come, once: the upstream
- *   closed or reset the connection, sent a TLS alert or close_notify, a
- *   421 or any other text (nothing was asked: any byte means the
- *   connection is out of step), or the RSET was refused or timed out.
+ *   went out since ready() or the last 250 to RSET, the connection is
+ *   reset: towards an upstream without PIPELINING the client sends RSET
+ *   itself at once, and the 250 proves the connection alive and in step,
+ *   off the next message's path (Postfix checks with RSET when it takes
+ *   a connection back); towards one with PIPELINING nothing is sent now
+ *   (CF_RSET_DUE): the RSET leads the next owner's MAIL in the same
+ *   write, its reply is the client's own, and a refusal is failed() to
+ *   that owner with SMTP_TX_NONE (the retry rule below).  From then on
+ *   only the holder's dead() can come, once: the upstream closed or
+ *   reset the connection, sent a TLS alert or close_notify, a 421 or
+ *   any other text (nothing was asked: any byte means the connection is
+ *   out of step), or the RSET sent at once was refused or timed out.
  *   The socket keeps being read while idle, and records wolfSSL already
  *   holds are read on (io pokes itself), so nothing waits unseen.
  *   dead() is the last callback; the holder then frees the client
@@ -252,8 +256,9 @@ struct smtp_client_idle_cb {
 };
 
 /*
- * smtp_client_detach - the owner lets go of an idle client (RSET first
- * if a transaction ran); only icb->dead(arg, ...) can follow.  -1 if the
+ * smtp_client_detach - the owner lets go of an idle client (reset if a
+ * transaction ran: RSET now, or in front of the next MAIL towards a
+ * pipelining upstream); only icb->dead(arg, ...) can follow.  -1 if the
  * client is failing (failed() may still come to the owner, who keeps it
  * and frees it): nothing changed.  Never calls back from inside.
  */
