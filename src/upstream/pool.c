@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "upstream/pool.h"
 
@@ -27,7 +28,7 @@ struct pool_ent {
 	void		*conn;
 	unsigned	 messages;
 	struct event	*timer;
-	struct timeval	 deadline;	/* end of its idle life */
+	struct timeval	 deadline;	/* end of its idle life (monotonic) */
 	int		 surplus;	/* its timer is the grace */
 	char		 identity[POOL_IDENT_MAX];
 };
@@ -56,6 +57,7 @@ static void	pool_ent_close(struct pool *, struct pool_ent *,
 static void	pool_prewarm(struct pool *);
 static void	pool_backoff(struct pool *);
 static void	pool_make_room(struct pool *);
+static void	pool_now(struct timeval *);
 
 static void
 pool_unlink(struct pool *p, struct pool_ent *e)
@@ -87,7 +89,7 @@ pool_idle_cb(evutil_socket_t fd, short what, void *arg)
 			pool_ent_close(p, e, POOL_CLOSE_FULL, 1);
 			return;
 		}
-		(void)event_base_gettimeofday_cached(p->base, &now);
+		pool_now(&now);
 		if (timercmp(&now, &e->deadline, <)) {
 			timersub(&e->deadline, &now, &left);
 			evtimer_add(e->timer, &left);
@@ -99,6 +101,17 @@ pool_idle_cb(evutil_socket_t fd, short what, void *arg)
 	/* it lived its whole idle life: the upstream keeps what we open */
 	p->backoff = 0;
 	pool_prewarm(p);
+}
+
+/* pool_now - monotonic, as libevent's timers are: a clock step moves neither */
+static void
+pool_now(struct timeval *tv)
+{
+	struct timespec	ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = ts.tv_nsec / 1000;
 }
 
 static void
@@ -235,7 +248,7 @@ pool_keep(struct pool *p, void *conn, const char *identity,
 	p->nidle++;
 	tv.tv_sec = p->lim.idle_timeout;
 	tv.tv_usec = 0;
-	(void)event_base_gettimeofday_cached(p->base, &now);
+	pool_now(&now);
 	timeradd(&now, &tv, &e->deadline);
 	evtimer_add(e->timer, &tv);
 	return 1;
@@ -267,7 +280,7 @@ pool_make_room(struct pool *p)
 	ms = p->lim.surplus_ms != 0 ? p->lim.surplus_ms : POOL_SURPLUS_MS;
 	grace.tv_sec = ms / 1000;
 	grace.tv_usec = (ms % 1000) * 1000;
-	(void)event_base_gettimeofday_cached(p->base, &now);
+	pool_now(&now);
 	timersub(&old->deadline, &now, &left);
 	/* a deadline sooner than the grace stays as it is */
 	if (timercmp(&left, &grace, <))
