@@ -202,6 +202,32 @@ sasl_usable(int have_token, int tls, int cleartext_ok)
 	return bits;
 }
 
+/* order_bits - the SASL_BIT()s of an order list */
+static unsigned
+order_bits(const int *order, size_t n)
+{
+	unsigned	bits = 0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		bits |= SASL_BIT(order[i]);
+	return bits;
+}
+
+/* sasl_default_set - what `all` may pick (DIGEST-MD5, NTLM before TLS: never) */
+unsigned
+sasl_default_set(int have_token, int tls)
+{
+	if (have_token)
+		return order_bits(order_token, sizeof(order_token) /
+		    sizeof(order_token[0]));
+	if (tls)
+		return order_bits(order_tls, sizeof(order_tls) /
+		    sizeof(order_tls[0]));
+	return order_bits(order_clear, sizeof(order_clear) /
+	    sizeof(order_clear[0]));
+}
+
 /* sasl_choose - the next mechanism to try; see sasl.h */
 int
 sasl_choose(const struct sasl_choice *ch, int *cleartext)

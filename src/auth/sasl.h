@@ -118,6 +118,12 @@ int		sasl_fallback_ok(int code, const char *enh);
 /* sasl_usable - SASL_BIT()s the secret kind and TLS state allow at all */
 unsigned	sasl_usable(int have_token, int tls, int cleartext_ok);
 /*
+ * sasl_default_set - the SASL_BIT()s the built-in order may choose
+ * without an allow list (auth_mechanisms = all): DIGEST-MD5 and, before
+ * TLS, NTLM only when named
+ */
+unsigned	sasl_default_set(int have_token, int tls);
+/*
  * sasl_start - the AUTH command line for mech (no CRLF), with the initial
  * response for PLAIN, XOAUTH2 and OAUTHBEARER.  NULL or an error string.
  */

@@ -78,7 +78,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ch.cleartext_ok = (data[1] >> 2) & 1;
 	ch.tried = (unsigned)(data[1] >> 3) << 1;
 	m = sasl_choose(&ch, &clear);
-	usable = sasl_usable(ch.have_token, ch.tls, ch.cleartext_ok);
+	/* no allow list here: only what the built-in order may pick */
+	usable = sasl_usable(ch.have_token, ch.tls, ch.cleartext_ok) &
+	    sasl_default_set(ch.have_token, ch.tls);
 	if (m != AUTH_MECH_NONE)
 		FUZZ_CHECK((ch.offered & usable & ~ch.tried & SASL_BIT(m)) != 0,
 		    "chose %d from offered 0x%x tried 0x%x", m, ch.offered,
