@@ -202,30 +202,34 @@ sasl_usable(int have_token, int tls, int cleartext_ok)
 	return bits;
 }
 
-/* order_bits - the SASL_BIT()s of an order list */
-static unsigned
-order_bits(const int *order, size_t n)
+/* default_order - the built-in order for the secret kind and TLS state */
+static const int *
+default_order(int have_token, int tls, size_t *n)
 {
-	unsigned	bits = 0;
-	size_t		i;
-
-	for (i = 0; i < n; i++)
-		bits |= SASL_BIT(order[i]);
-	return bits;
+	if (have_token) {
+		*n = sizeof(order_token) / sizeof(order_token[0]);
+		return order_token;
+	}
+	if (tls) {
+		*n = sizeof(order_tls) / sizeof(order_tls[0]);
+		return order_tls;
+	}
+	*n = sizeof(order_clear) / sizeof(order_clear[0]);
+	return order_clear;
 }
 
 /* sasl_default_set - what `all` may pick (DIGEST-MD5, NTLM before TLS: never) */
 unsigned
 sasl_default_set(int have_token, int tls)
 {
-	if (have_token)
-		return order_bits(order_token, sizeof(order_token) /
-		    sizeof(order_token[0]));
-	if (tls)
-		return order_bits(order_tls, sizeof(order_tls) /
-		    sizeof(order_tls[0]));
-	return order_bits(order_clear, sizeof(order_clear) /
-	    sizeof(order_clear[0]));
+	const int	*order;
+	unsigned	 bits = 0;
+	size_t		 i, n;
+
+	order = default_order(have_token, tls, &n);
+	for (i = 0; i < n; i++)
+		bits |= SASL_BIT(order[i]);
+	return bits;
 }
 
 /* sasl_choose - the next mechanism to try; see sasl.h */
@@ -248,16 +252,8 @@ sasl_choose(const struct sasl_choice *ch, int *cleartext)
 	if (ch->nallow > 0) {
 		order = ch->allow;
 		n = ch->nallow;
-	} else if (ch->have_token) {
-		order = order_token;
-		n = sizeof(order_token) / sizeof(order_token[0]);
-	} else if (ch->tls) {
-		order = order_tls;
-		n = sizeof(order_tls) / sizeof(order_tls[0]);
-	} else {
-		order = order_clear;
-		n = sizeof(order_clear) / sizeof(order_clear[0]);
-	}
+	} else
+		order = default_order(ch->have_token, ch->tls, &n);
 	for (i = 0; i < n; i++)
 		if (order[i] > AUTH_MECH_NONE && order[i] < AUTH_MECH_MAX &&
 		    (cand & SASL_BIT(order[i])) != 0) {

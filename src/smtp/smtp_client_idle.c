@@ -30,6 +30,7 @@
 #define IDLE_SHOW_MAX	80	/* octets of unsolicited text shown */
 
 static const char *client_idle_probe(struct smtp_client *, char *, size_t);
+static int	client_rset_refused(struct smtp_client *, const char *);
 
 /* smtp_client_detach - the owner lets go of an idle client */
 int
@@ -154,6 +155,20 @@ smtp_client_attach(struct smtp_client *c, const struct smtp_client_cb *cb,
 }
 
 /*
+ * client_rset_refused - a reply other than 2xx to our own RSET: the
+ * connection is unusable, failed here (1); 0 for a 2xx
+ */
+static int
+client_rset_refused(struct smtp_client *c, const char *txt)
+{
+	if (c->reply.code / 100 == 2)
+		return 0;
+	client_fail(c, c->reply.code / 100 == 3 ? FAIL_PROTOCOL :
+	    FAIL_REJECTED, "RSET before reuse answered %s", txt);
+	return 1;
+}
+
+/*
  * client_park_reply - the reply to detach's own RSET: idle on 250, else
  * the connection is unusable (dead(), or failed() to an owner that
  * attached meanwhile, with nothing of its transaction sent).
@@ -162,11 +177,8 @@ void
 client_park_reply(struct smtp_client *c, const char *txt)
 {
 	c->flags &= ~CF_PARKING;
-	if (c->reply.code / 100 != 2) {
-		client_fail(c, c->reply.code / 100 == 3 ? FAIL_PROTOCOL :
-		    FAIL_REJECTED, "RSET before reuse answered %s", txt);
+	if (client_rset_refused(c, txt))
 		return;
-	}
 	c->flags &= ~CF_TX_DIRTY;
 	client_enter(c, CS_READY);
 	if (!(c->flags & (CF_DETACHED | CF_QUIET)))
@@ -183,11 +195,8 @@ void
 client_own_rset_reply(struct smtp_client *c, const char *txt)
 {
 	c->flags &= ~CF_RSET_OWN;
-	if (c->reply.code / 100 != 2) {
-		client_fail(c, c->reply.code / 100 == 3 ? FAIL_PROTOCOL :
-		    FAIL_REJECTED, "RSET before reuse answered %s", txt);
+	if (client_rset_refused(c, txt))
 		return;
-	}
 	client_pipe_next(c);
 }
 

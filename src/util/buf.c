@@ -19,6 +19,7 @@
 static int	buf_make_room(struct buf *, size_t);
 static void	buf_compact(struct buf *);
 static void	buf_mark(struct buf *);
+static void	buf_free_block(struct buf *);
 
 /* buf_init - empty buffer that will hold at most max bytes */
 void
@@ -48,14 +49,21 @@ buf_release(struct buf *b)
 	 * what was ever written needs it (a 16 kB read buffer that saw a
 	 * 10 kB message: zeroing the whole block cost 5 % of the CPU)
 	 */
-	if (b->data != NULL && !b->plain)
-		explicit_bzero(b->data, b->used);
-	free(b->data);
+	buf_free_block(b);
 	b->data = NULL;
 	b->off = 0;
 	b->len = 0;
 	b->cap = 0;
 	b->used = 0;
+}
+
+/* buf_free_block - the storage freed, what was written wiped first */
+static void
+buf_free_block(struct buf *b)
+{
+	if (b->data != NULL && !b->plain)
+		explicit_bzero(b->data, b->used);
+	free(b->data);
 }
 
 /* buf_mark - the data now ends at off + len: the extent a free wipes */
@@ -116,9 +124,7 @@ buf_make_room(struct buf *b, size_t n)
 	}
 	if (b->len > 0)
 		memcpy(p, b->data + b->off, b->len);
-	if (b->data != NULL && !b->plain)
-		explicit_bzero(b->data, b->used);
-	free(b->data);
+	buf_free_block(b);
 	b->data = p;
 	b->off = 0;
 	b->cap = ncap;

@@ -275,21 +275,17 @@ static long
 log_getpid(void)
 {
 	static int	registered;
+	long		pid;
 
-	if (log_pid == -1) {
-		if (!registered && pthread_atfork(NULL, NULL,
-		    log_atfork_child) == 0)
-			registered = 1;
-		log_pid = (long)getpid();
-		/* without the handler, stay correct: read it every time */
-		if (!registered) {
-			long	pid = log_pid;
-
-			log_pid = -1;
-			return pid;
-		}
-	}
-	return log_pid;
+	if (log_pid != -1)
+		return log_pid;
+	pid = (long)getpid();
+	if (!registered)
+		registered = pthread_atfork(NULL, NULL, log_atfork_child) == 0;
+	/* cached only with the handler: a child must not show our id */
+	if (registered)
+		log_pid = pid;
+	return pid;
 }
 
 /*
