@@ -11,6 +11,13 @@
  * truncated, past its bound.  A transport is started only on an empty input
  * buffer, so plaintext received before TLS can never be read as if it had
  * come over TLS (STARTTLS injection).
+ *
+ * Output and log lines are sent when the loop callback ends, not at once:
+ * what the owner writes to its own io, or to another io from any io's
+ * callback, goes out in one send per io as the callback returns (before
+ * control goes back to the loop), and log lines below warning in one
+ * write just before.  Outside io callbacks a write is sent at once.  An
+ * io freed with output still waiting sends it first.
  */
 #ifndef GW_IO_H
 #define GW_IO_H

@@ -49,6 +49,18 @@ static const struct {
 
 static long	 log_pid = -1;			/* getpid(), cached */
 
+/*
+ * Lines at notice level and below written while a loop callback runs
+ * (log_hold) wait here and go out in one write when it ends: a relayed
+ * message logs two or three lines at once.  At most PIPE_BUF, so that a
+ * pipe (journald's stdout stream) still takes the write whole.  Warnings
+ * and errors flush first and are written at once.
+ */
+#define LOG_PEND_MAX	4096
+static __thread int	 log_held;
+static __thread size_t	 log_pendlen;
+static __thread char	 log_pend[LOG_PEND_MAX];
+
 static long	log_getpid(void);
 static void	log_atfork_child(void);
 static void	log_escape(char *, size_t, const char *);
@@ -265,6 +277,48 @@ static void
 log_atfork_child(void)
 {
 	log_pid = -1;
+	log_pendlen = 0;	/* the parent writes these */
+	log_held = 0;
+}
+
+static void
+log_pend_flush(void)
+{
+	if (log_pendlen == 0)
+		return;
+	(void)fwrite(log_pend, 1, log_pendlen, stderr);
+	(void)fflush(stderr);
+	log_pendlen = 0;
+}
+
+/* log_out - one finished line (with its newline) to stderr */
+static void
+log_out(int pri, const char *line, size_t n)
+{
+	if (log_held > 0 && pri >= LOG_NOTICE && n <= LOG_PEND_MAX) {
+		if (log_pendlen + n > LOG_PEND_MAX)
+			log_pend_flush();
+		memcpy(log_pend + log_pendlen, line, n);
+		log_pendlen += n;
+		return;
+	}
+	log_pend_flush();
+	/* one write per event, so concurrent writers do not interleave */
+	(void)fwrite(line, 1, n, stderr);
+	(void)fflush(stderr);
+}
+
+void
+log_hold(void)
+{
+	log_held++;
+}
+
+void
+log_release(void)
+{
+	if (log_held > 0 && --log_held == 0)
+		log_pend_flush();
 }
 
 /*
@@ -334,9 +388,7 @@ log_emit(int pri, const char *label, const char *msg)
 		n = (int)sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	/* one write per event, so concurrent writers do not interleave */
-	(void)fwrite(line, 1, (size_t)n, stderr);
-	(void)fflush(stderr);
+	log_out(pri, line, (size_t)n);
 }
 
 /* log_line - one finished line (JSON) to the target */
@@ -353,8 +405,7 @@ log_line(int pri, char *line, size_t n, size_t len)
 		line[n++] = '\n';
 		line[n] = '\0';
 	}
-	(void)fwrite(line, 1, n, stderr);
-	(void)fflush(stderr);
+	log_out(pri, line, n);
 }
 
 /*

@@ -84,6 +84,13 @@ void	log_trace_(unsigned facility, const char *, ...) GW_PRINTF(2, 3);
 		if (log_trace_enabled(fac))				\
 			log_trace_((fac), __VA_ARGS__);			\
 	} while (0)
+/*
+ * log_hold/log_release - lines below warning wait until the outermost
+ * release and go out in one write (stderr only; the io's loop callbacks
+ * hold).  Per thread.
+ */
+void	log_hold(void);
+void	log_release(void);
 void	fatal(const char *, ...) GW_PRINTF(1, 2) GW_DEAD;
 void	fatalx(const char *, ...) GW_PRINTF(1, 2) GW_DEAD;
 
