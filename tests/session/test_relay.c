@@ -2679,6 +2679,96 @@ test_pool_rset_421_retried(void **state)
 }
 
 /*
+ * The upstream closes at the RSET that leads the next MAIL (sent in one
+ * write with it): nothing of the transaction was accepted, so it runs
+ * again on a new connection and the client sees only its 250.
+ */
+static void
+test_pool_rset_closed_retried(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"),
+		{ "RSET", NULL },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"),
+		END
+	};
+	struct t	*t;
+	char		 log[8192], want[64];
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_count(t, 1);
+
+	t_session(t);
+	ehlo(t);
+	log_capture(t->dir);
+	one_message(t, "250 2.0.0 second\r\n");
+	log_collect(t->dir, log, sizeof(log));
+	(void)snprintf(want, sizeof(want),
+	    " relay retry upstream=127.0.0.1:%u ", t->up.port);
+	if (!log_has(log, want, NULL) ||
+	    !log_has(log, "reply=\"250 2.0.0 second\"", " conn=new carried=0 "))
+		fail_msg("retry not logged as expected:\n%s", log);
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_count(t, 1);
+	t_free(t);
+}
+
+/*
+ * The upstream never answers the RSET that leads the next MAIL: after
+ * command_timeout the transaction runs on a new connection (nothing was
+ * accepted on the silent one), and the client still gets its 250.
+ */
+static void
+test_pool_rset_timeout_retried(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"),
+		{ "RSET", HOLD },
+		END
+	};
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"),
+		END
+	};
+	struct t	*t;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON "command_timeout = 1s\n"), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_count(t, 1);
+
+	t_session(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 second\r\n");
+	assert_int_equal(t->up.accepts, 2);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n"
+	    "MAIL FROM:<a@src.test>\r\n");
+	assert_raw(t, 1, "EHLO gw.test\r\n" TX_UP);
+	t_end(t);
+	wait_count(t, 1);
+	t_free(t);
+}
+
+/*
  * A reused connection answers MAIL with 421 and closes: the MAIL runs
  * again, once, on a new connection, and the client sees only its 250.
  */
@@ -3483,6 +3573,8 @@ main(void)
 		cmocka_unit_test_teardown(test_pool_rset_refused_retried,
 		    teardown),
 		cmocka_unit_test_teardown(test_pool_rset_421_retried, teardown),
+		cmocka_unit_test_teardown(test_pool_rset_closed_retried, teardown),
+		cmocka_unit_test_teardown(test_pool_rset_timeout_retried, teardown),
 		cmocka_unit_test_teardown(test_pool_retry_421_mail, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_closed, teardown),
 		cmocka_unit_test_teardown(test_pool_idle_421, teardown),
