@@ -209,6 +209,7 @@ io_destroy(struct gw_io *io)
 	if (io->flags & IO_F_LATER) {
 		io_later_del(io);
 		io->flags &= ~IO_F_FREE;
+		log_flush();	/* the lines first, as at the end of a frame */
 		io_write_now(io);
 	}
 	if (io->t != NULL) {
@@ -373,7 +374,9 @@ io_frame_leave(void)
 		return;
 	while ((io = io_later) != NULL) {
 		io_later_del(io);
-		io_write_now(io);
+		/* corked since: the write event sends it with what follows */
+		if (!(io->flags & IO_F_CORK))
+			io_write_now(io);
 		io_reload(io);
 	}
 }

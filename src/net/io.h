@@ -17,7 +17,8 @@
  * callback, goes out in one send per io as the callback returns (before
  * control goes back to the loop), and log lines below warning in one
  * write just before.  Outside io callbacks a write is sent at once.  An
- * io freed with output still waiting sends it first.
+ * io freed with output still waiting sends it first.  The state is per
+ * thread; a forked child must exec or exit, not run a loop.
  */
 #ifndef GW_IO_H
 #define GW_IO_H

@@ -281,8 +281,8 @@ log_atfork_child(void)
 	log_held = 0;
 }
 
-static void
-log_pend_flush(void)
+void
+log_flush(void)
 {
 	if (log_pendlen == 0)
 		return;
@@ -295,14 +295,16 @@ log_pend_flush(void)
 static void
 log_out(int pri, const char *line, size_t n)
 {
-	if (log_held > 0 && pri >= LOG_NOTICE && n <= LOG_PEND_MAX) {
+	/* at debug level lines are not held: a crash would take them along */
+	if (log_held > 0 && pri >= LOG_NOTICE && n <= LOG_PEND_MAX &&
+	    log_level < GW_LOG_DEBUG) {
 		if (log_pendlen + n > LOG_PEND_MAX)
-			log_pend_flush();
+			log_flush();
 		memcpy(log_pend + log_pendlen, line, n);
 		log_pendlen += n;
 		return;
 	}
-	log_pend_flush();
+	log_flush();
 	/* one write per event, so concurrent writers do not interleave */
 	(void)fwrite(line, 1, n, stderr);
 	(void)fflush(stderr);
@@ -318,7 +320,7 @@ void
 log_release(void)
 {
 	if (log_held > 0 && --log_held == 0)
-		log_pend_flush();
+		log_flush();
 }
 
 /*

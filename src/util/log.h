@@ -86,11 +86,12 @@ void	log_trace_(unsigned facility, const char *, ...) GW_PRINTF(2, 3);
 	} while (0)
 /*
  * log_hold/log_release - lines below warning wait until the outermost
- * release and go out in one write (stderr only; the io's loop callbacks
- * hold).  Per thread.
+ * release and go out in one write (stderr only, not at debug level; the
+ * io's loop callbacks hold).  Per thread.  log_flush writes what waits.
  */
 void	log_hold(void);
 void	log_release(void);
+void	log_flush(void);
 void	fatal(const char *, ...) GW_PRINTF(1, 2) GW_DEAD;
 void	fatalx(const char *, ...) GW_PRINTF(1, 2) GW_DEAD;
 

@@ -4,8 +4,9 @@
  * when the callback ends (SOCK_SEQPACKET keeps each send a packet of its
  * own, so a count of packets is a count of sends); an io freed with such
  * output still sends it; outside callbacks a write leaves at once; log
- * lines written inside a callback leave in one write before it returns,
- * and a warning flushes them first.
+ * lines written inside a callback leave in one write before it returns
+ * and before the reply (also from an io freed there), a warning flushes
+ * them first, and at debug level nothing is held.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +36,7 @@ struct rig {
 	int			 log_lines;	/* A's callback logs */
 	int			 warn;		/* ... then warns */
 	ssize_t			 seen_inside;	/* B's peer, inside A's callback */
+	int			 wrote;		/* io_write's results, summed */
 	int			 calls;
 };
 
@@ -48,16 +50,17 @@ on_a(struct gw_io *io, enum io_event ev, void *arg)
 		return;
 	r->calls++;
 	buf_consume(io_in(io), buf_len(io_in(io)));
-	assert_int_equal(io_write(r->iob, "250 one\r\n", 9), 0);
-	assert_int_equal(io_write(r->iob, "250 two\r\n", 9), 0);
-	assert_int_equal(io_write(r->iob, "354 go\r\n", 8), 0);
-	r->seen_inside = recv(r->b[1], &c, 1, MSG_DONTWAIT | MSG_PEEK);
+	/* no assert in here: a failure would leave the loop mid-frame */
 	if (r->log_lines) {
 		log_info("line one");
 		log_info("line two");
 		if (r->warn)
 			log_warnx("a warning");
 	}
+	r->wrote += io_write(r->iob, "250 one\r\n", 9);
+	r->wrote += io_write(r->iob, "250 two\r\n", 9);
+	r->wrote += io_write(r->iob, "354 go\r\n", 8);
+	r->seen_inside = recv(r->b[1], &c, 1, MSG_DONTWAIT | MSG_PEEK);
 	if (r->free_b) {
 		io_free(r->iob);
 		r->iob = NULL;
@@ -105,6 +108,7 @@ rig_kick(struct rig *r)
 	for (i = 0; i < 100 && r->calls == 0; i++)
 		assert_int_not_equal(event_base_loop(r->base, EVLOOP_ONCE), -1);
 	assert_int_equal(r->calls, 1);
+	assert_int_equal(r->wrote, 0);
 }
 
 static void
@@ -155,6 +159,9 @@ test_outside_callback_at_once(void **state)
 	assert_int_equal(io_write(r.iob, "250 a\r\n", 7), 0);
 	assert_int_equal(io_write(r.iob, "250 b\r\n", 7), 0);
 	assert_int_equal(recv(r.b[1], pkt, sizeof(pkt), MSG_DONTWAIT), 7);
+	assert_memory_equal(pkt, "250 a\r\n", 7);
+	assert_int_equal(recv(r.b[1], pkt, sizeof(pkt), MSG_DONTWAIT), 7);
+	assert_memory_equal(pkt, "250 b\r\n", 7);
 	rig_close(&r);
 }
 
@@ -235,6 +242,76 @@ test_log_warning_flushes_first(void **state)
 	stderr_restore(saved, peer);
 }
 
+/*
+ * The log lines before the reply they speak of, also when the io is
+ * freed inside the callback: stderr is B's own socket here, so its peer
+ * sees both in the order they were written.
+ */
+static void
+log_then_reply(int free_b)
+{
+	struct rig	 r;
+	char		 pkt[1024];
+	ssize_t		 n;
+	int		 saved;
+
+	log_init(0, GW_LOG_INFO, 0);
+	rig_open(&r);
+	assert_int_not_equal(saved = dup(2), -1);
+	assert_int_equal(dup2(r.b[0], 2), 2);
+	r.log_lines = 1;
+	r.free_b = free_b;
+	rig_kick(&r);
+	assert_int_equal(dup2(saved, 2), 2);
+	(void)close(saved);
+	n = recv(r.b[1], pkt, sizeof(pkt) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	pkt[n] = '\0';
+	assert_non_null(strstr(pkt, "line two\n"));
+	assert_int_equal(recv(r.b[1], pkt, sizeof(pkt), MSG_DONTWAIT), 26);
+	assert_memory_equal(pkt, "250 one\r\n", 9);
+	rig_close(&r);
+}
+
+static void
+test_log_before_reply(void **state)
+{
+	(void)state;
+	log_then_reply(0);
+}
+
+static void
+test_log_before_reply_freed(void **state)
+{
+	(void)state;
+	log_then_reply(1);
+}
+
+/* at debug level nothing is held: each line is its own write */
+static void
+test_log_debug_not_held(void **state)
+{
+	struct rig	 r;
+	char		 pkt[1024];
+	ssize_t		 n;
+	int		 saved, peer;
+
+	(void)state;
+	log_init(0, GW_LOG_DEBUG, 0);
+	peer = stderr_capture(&saved);
+	rig_open(&r);
+	r.log_lines = 1;
+	rig_kick(&r);
+	n = recv(peer, pkt, sizeof(pkt) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	pkt[n] = '\0';
+	assert_non_null(strstr(pkt, "line one\n"));
+	assert_null(strstr(pkt, "line two"));
+	rig_close(&r);
+	stderr_restore(saved, peer);
+	log_init(0, GW_LOG_INFO, 0);
+}
+
 int
 main(void)
 {
@@ -244,6 +321,9 @@ main(void)
 		cmocka_unit_test(test_outside_callback_at_once),
 		cmocka_unit_test(test_log_lines_one_write),
 		cmocka_unit_test(test_log_warning_flushes_first),
+		cmocka_unit_test(test_log_before_reply),
+		cmocka_unit_test(test_log_before_reply_freed),
+		cmocka_unit_test(test_log_debug_not_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
