@@ -165,81 +165,76 @@ test_outside_callback_at_once(void **state)
 	rig_close(&r);
 }
 
-/* stderr on a SEQPACKET socket: each write() of the logger is a packet */
+/*
+ * A callback that logs, with stderr on a SEQPACKET socket (each write()
+ * of the logger is a packet): the packets, each as a string, in pkts.
+ */
 static int
-stderr_capture(int *saved)
+logged(int level, int warn, char pkts[][1024], int max)
 {
-	int	sp[2];
+	struct rig	 r;
+	ssize_t		 n;
+	int		 sp[2], saved, i;
 
+	log_init(0, level, 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
-	assert_int_not_equal(*saved = dup(2), -1);
+	assert_int_not_equal(saved = dup(2), -1);
 	assert_int_equal(dup2(sp[0], 2), 2);
 	(void)close(sp[0]);
-	assert_int_not_equal(fcntl(sp[1], F_SETFL, O_NONBLOCK), -1);
-	return sp[1];
-}
-
-static void
-stderr_restore(int saved, int peer)
-{
+	rig_open(&r);
+	r.log_lines = 1;
+	r.warn = warn;
+	rig_kick(&r);
+	/* outside a callback: at once */
+	log_info("line three");
 	assert_int_equal(dup2(saved, 2), 2);
 	(void)close(saved);
-	(void)close(peer);
+	for (i = 0; i < max; i++) {
+		n = recv(sp[1], pkts[i], 1023, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		pkts[i][n] = '\0';
+	}
+	(void)close(sp[1]);
+	rig_close(&r);
+	log_init(0, GW_LOG_INFO, 0);
+	return i;
 }
 
 static void
 test_log_lines_one_write(void **state)
 {
-	struct rig	 r;
-	char		 pkt[1024];
-	ssize_t		 n;
-	int		 saved, peer;
+	char	pkts[4][1024];
 
 	(void)state;
-	log_init(0, GW_LOG_INFO, 0);
-	peer = stderr_capture(&saved);
-	rig_open(&r);
-	r.log_lines = 1;
-	rig_kick(&r);
-	n = recv(peer, pkt, sizeof(pkt) - 1, MSG_DONTWAIT);
-	assert_true(n > 0);
-	pkt[n] = '\0';
-	assert_non_null(strstr(pkt, "line one\n"));
-	assert_non_null(strstr(pkt, "line two\n"));
-	assert_int_equal(recv(peer, pkt, sizeof(pkt), MSG_DONTWAIT), -1);
-	/* outside a callback: one write per line, at once */
-	log_info("line three");
-	assert_true(recv(peer, pkt, sizeof(pkt), MSG_DONTWAIT) > 0);
-	rig_close(&r);
-	stderr_restore(saved, peer);
+	assert_int_equal(logged(GW_LOG_INFO, 0, pkts, 4), 2);
+	assert_non_null(strstr(pkts[0], "line one\n"));
+	assert_non_null(strstr(pkts[0], "line two\n"));
+	assert_non_null(strstr(pkts[1], "line three\n"));
 }
 
 static void
 test_log_warning_flushes_first(void **state)
 {
-	struct rig	 r;
-	char		 pkt[1024];
-	ssize_t		 n;
-	int		 saved, peer;
+	char	pkts[4][1024];
 
 	(void)state;
-	log_init(0, GW_LOG_INFO, 0);
-	peer = stderr_capture(&saved);
-	rig_open(&r);
-	r.log_lines = 1;
-	r.warn = 1;
-	rig_kick(&r);
-	n = recv(peer, pkt, sizeof(pkt) - 1, MSG_DONTWAIT);
-	assert_true(n > 0);
-	pkt[n] = '\0';
-	assert_non_null(strstr(pkt, "line two\n"));
-	assert_null(strstr(pkt, "a warning"));
-	n = recv(peer, pkt, sizeof(pkt) - 1, MSG_DONTWAIT);
-	assert_true(n > 0);
-	pkt[n] = '\0';
-	assert_non_null(strstr(pkt, "a warning\n"));
-	rig_close(&r);
-	stderr_restore(saved, peer);
+	assert_int_equal(logged(GW_LOG_INFO, 1, pkts, 4), 3);
+	assert_non_null(strstr(pkts[0], "line two\n"));
+	assert_null(strstr(pkts[0], "a warning"));
+	assert_non_null(strstr(pkts[1], "a warning\n"));
+}
+
+/* at debug level nothing is held: each line is its own write */
+static void
+test_log_debug_not_held(void **state)
+{
+	char	pkts[4][1024];
+
+	(void)state;
+	assert_int_equal(logged(GW_LOG_DEBUG, 0, pkts, 4), 3);
+	assert_non_null(strstr(pkts[0], "line one\n"));
+	assert_null(strstr(pkts[0], "line two"));
 }
 
 /*
@@ -285,31 +280,6 @@ test_log_before_reply_freed(void **state)
 {
 	(void)state;
 	log_then_reply(1);
-}
-
-/* at debug level nothing is held: each line is its own write */
-static void
-test_log_debug_not_held(void **state)
-{
-	struct rig	 r;
-	char		 pkt[1024];
-	ssize_t		 n;
-	int		 saved, peer;
-
-	(void)state;
-	log_init(0, GW_LOG_DEBUG, 0);
-	peer = stderr_capture(&saved);
-	rig_open(&r);
-	r.log_lines = 1;
-	rig_kick(&r);
-	n = recv(peer, pkt, sizeof(pkt) - 1, MSG_DONTWAIT);
-	assert_true(n > 0);
-	pkt[n] = '\0';
-	assert_non_null(strstr(pkt, "line one\n"));
-	assert_null(strstr(pkt, "line two"));
-	rig_close(&r);
-	stderr_restore(saved, peer);
-	log_init(0, GW_LOG_INFO, 0);
 }
 
 int
