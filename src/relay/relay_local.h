@@ -165,6 +165,7 @@ void	relay_client_params(struct relay_env *, struct uprt *, uint64_t,
 /* relay.c: the session's states and its upstream */
 uint64_t relay_new_id(void);
 void	relay_enter(struct relay *, enum relay_state);
+const char *relay_state_name(enum relay_state);
 /* relay_uprt - the runtime of r's upstream in r's snapshot */
 struct uprt *relay_uprt(struct relay *);
 /* relay_find - the live session with this id, or NULL */
@@ -177,8 +178,11 @@ void	relay_tx_reply(struct relay *, int code, const char *enh,
 	    const char *text, int cls);
 /* relay_fail_reply - the 4xx for an upstream failure, to the command */
 void	relay_fail_reply(struct relay *, enum gw_fail);
+/* relay_open.c: the upstream connection for the MAIL */
 /* relay_mail_open - open the upstream for the MAIL waiting (POP first) */
 void	relay_mail_open(struct relay *);
+/* relay_connect - the same without the POP login (a retry) */
+void	relay_connect(struct relay *);
 /* relay_cred_facts - upcred's facts for r, before inject or passthrough's */
 void	relay_cred_facts(struct relay *, struct upcred_facts *);
 void	relay_open_upstream(struct relay *, const struct upcred_facts *);
