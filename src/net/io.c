@@ -98,6 +98,7 @@ static void	io_frame_enter(void);
 static void	io_frame_logs(void);
 static void	io_frame_leave(void);
 static void	io_later_del(struct gw_io *);
+static int	io_unhold(struct gw_io *);
 
 static const char *io_event_names[] = {
 	"IO_CONNECTED", "IO_TLSREADY", "IO_DATAIN", "IO_LOWAT", "IO_TIMEOUT",
@@ -408,6 +409,16 @@ io_batch_begin(struct gw_io *io)
 
 int
 io_batch_end(struct gw_io *io)
+{
+	return io_unhold(io);
+}
+
+/*
+ * io_unhold - a frame of io ends: the outermost destroys an io freed in
+ * it, or sends what was written in it.  -1 if the io is gone.
+ */
+static int
+io_unhold(struct gw_io *io)
 {
 	io->held--;
 	if (io->flags & IO_F_FREE) {
@@ -915,16 +926,8 @@ io_on_fd(evutil_socket_t fd, short what, void *arg)
 		(void)io_do_read(io);
 out:
 	io_frame_logs();
-	io->held--;
-	if (io->flags & IO_F_FREE) {
-		if (io->held == 0)
-			io_destroy(io);
-	} else {
-		/* what the owner wrote during the callback goes out in one send */
-		if (io->held == 0)
-			io_write_now(io);
-		io_reload(io);
-	}
+	/* what the owner wrote during the callback goes out in one send */
+	(void)io_unhold(io);
 	io_frame_leave();
 }
 
@@ -938,17 +941,10 @@ io_on_timer(evutil_socket_t fd, short what, void *arg)
 	io_set_error(io, FAIL_TIMEOUT, "no progress for %u ms", io->timeout_ms);
 	(void)io_deliver(io, IO_TIMEOUT);
 	io_frame_logs();
-	io->held--;
-	if (io->flags & IO_F_FREE) {
-		if (io->held == 0)
-			io_destroy(io);
-	} else {
-		/* the owner chose to carry on: the timeout is not an error */
-		if (io->errclass == FAIL_TIMEOUT && !(io->flags & IO_F_ERROR))
-			io->errclass = FAIL_NONE;
-		if (io->held == 0)
-			io_write_now(io);
-		io_reload(io);
-	}
+	/* the owner chose to carry on: the recorded timeout is not an error */
+	if (!(io->flags & (IO_F_FREE | IO_F_ERROR)) &&
+	    io->errclass == FAIL_TIMEOUT)
+		io->errclass = FAIL_NONE;
+	(void)io_unhold(io);
 	io_frame_leave();
 }

@@ -33,6 +33,7 @@ static void	relay_auth_secret(void *, const struct secret_cred *,
 static void	relay_open_mail(struct relay *, const struct upcred_facts *);
 static int	relay_pop_start(struct relay *);
 static void	relay_pop_fail(struct relay *, enum gw_fail);
+static int	relay_pop_nofile(struct relay *, const char *, const char *);
 static void	relay_pop_done(void *, enum gw_fail, const char *);
 
 /* relay_mail_open - POP-before-SMTP's login first, if any, then connect */
@@ -90,6 +91,17 @@ relay_pop_fail(struct relay *r, enum gw_fail cls)
 	smtp_server_reply(r->srv, 451, "4.7.0", text);
 }
 
+/* relay_pop_nofile - a secret file of the login unreadable: 451; 0 */
+static int
+relay_pop_nofile(struct relay *r, const char *key, const char *why)
+{
+	log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
+	    "failed class=%s: %s: %s", r->id, r->up->pop_server.host,
+	    r->up->pop_server.port, fail_name(FAIL_INTERNAL), key, why);
+	relay_pop_fail(r, FAIL_INTERNAL);
+	return 0;
+}
+
 /*
  * relay_pop_start - run the POP3 login before the SMTP session.  Returns
  * 0 when MAIL now waits for it (or was answered with a 451), 1 when a
@@ -119,12 +131,7 @@ relay_pop_start(struct relay *r)
 	if (secret_read_file(r->up->password_file, secret, sizeof(secret),
 	    why, sizeof(why)) == -1) {
 		explicit_bzero(secret, sizeof(secret));
-		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
-		    "failed class=%s: password_file: %s", r->id,
-		    r->up->pop_server.host, r->up->pop_server.port,
-		    fail_name(FAIL_INTERNAL), why);
-		relay_pop_fail(r, FAIL_INTERNAL);
-		return 0;
+		return relay_pop_nofile(r, "password_file", why);
 	}
 	/* the POP server is reached through the upstream's proxy too */
 	ppass[0] = '\0';
@@ -133,12 +140,7 @@ relay_pop_start(struct relay *r)
 	    why, sizeof(why)) == -1) {
 		explicit_bzero(secret, sizeof(secret));
 		explicit_bzero(ppass, sizeof(ppass));
-		log_warnx("%016" PRIx64 " relay pop-before-smtp server=%s:%u "
-		    "failed class=%s: proxy_password_file: %s", r->id,
-		    r->up->pop_server.host, r->up->pop_server.port,
-		    fail_name(FAIL_INTERNAL), why);
-		relay_pop_fail(r, FAIL_INTERNAL);
-		return 0;
+		return relay_pop_nofile(r, "proxy_password_file", why);
 	}
 	memset(&p, 0, sizeof(p));
 	p.proxy = &r->up->proxy;
