@@ -26,6 +26,7 @@ struct qspare {
 	struct ring	 ring[QSPARE_KINDS];
 	uint64_t	 next;		/* the last seq handed out */
 	uint64_t	 begun, durable;
+	uint64_t	 dirty;		/* the fsync that covers the removals */
 	unsigned	 max;
 };
 
@@ -128,6 +129,25 @@ qspare_sync_end(struct qspare *sp, uint64_t ticket)
 	if (ticket > sp->durable)
 		sp->durable = ticket;
 	(void)pthread_mutex_unlock(&sp->mtx);
+}
+
+void
+qspare_dirty(struct qspare *sp)
+{
+	(void)pthread_mutex_lock(&sp->mtx);
+	sp->dirty = sp->begun + 1;
+	(void)pthread_mutex_unlock(&sp->mtx);
+}
+
+int
+qspare_unsynced(struct qspare *sp)
+{
+	int	rc;
+
+	(void)pthread_mutex_lock(&sp->mtx);
+	rc = sp->dirty > sp->durable;
+	(void)pthread_mutex_unlock(&sp->mtx);
+	return rc;
 }
 
 unsigned

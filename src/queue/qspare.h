@@ -9,7 +9,8 @@
  * only after a directory fsync that began after the spare was put, that
  * is after the fsync that made the removal of its old name durable.
  * The caller numbers each fsync of DIR: qspare_sync_begin() before it,
- * qspare_sync_end() after it succeeded.  A spare is named by a number
+ * qspare_sync_end() after it succeeded.  The same numbers tell whether
+ * a removal is durable yet (qspare_dirty, qspare_unsynced).  A spare is named by a number
  * (qspare_seq), unique while the store is open; its file's name is the
  * caller's business.  Thread-safe (one mutex); no I/O.
  */
@@ -43,6 +44,13 @@ int		 qspare_take(struct qspare *, enum qspare_kind, uint64_t *seq);
 uint64_t	 qspare_sync_begin(struct qspare *);
 /* qspare_sync_end - that fsync succeeded: what it covers is reusable */
 void		 qspare_sync_end(struct qspare *, uint64_t ticket);
+/*
+ * qspare_dirty - a name just left DIR (a removal) without an fsync: the
+ * next one to begin covers it
+ */
+void		 qspare_dirty(struct qspare *);
+/* qspare_unsynced - 1 if a name left DIR that no finished fsync covers */
+int		 qspare_unsynced(struct qspare *);
 /* qspare_count - spares of kind, *ready of them reusable now (tests) */
 unsigned	 qspare_count(struct qspare *, enum qspare_kind,
 		    unsigned *ready);

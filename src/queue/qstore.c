@@ -13,6 +13,13 @@
  * leave either name or both, and the next start removes an ID.msg alone
  * and moves an ID.env alone to corrupt/.
  *
+ * A removal is not fsync'd by itself: a process crash cannot undo a
+ * rename, and the next directory fsync (a commit's, or the caller's
+ * qstore_sync a moment later) makes it durable against a power loss,
+ * for many removals at once.  Until then a power loss may bring a
+ * delivered message back (delivered again: the window of any removal,
+ * as long as the caller waits before qstore_sync).
+ *
  * Spare files (DIR/spare/, qspare.h).  A removed message's ID.env and
  * ID.msg are renamed into spare/ instead of unlinked, and a new file
  * is written over a spare (then cut to its length, fsync'd) and renamed
@@ -921,7 +928,8 @@ qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
 
 /*
  * qstore_remove - ID.env, then ID.msg, out of DIR (into spare/ or
- * unlinked), then the directory fsync that makes both spares reusable
+ * unlinked).  No fsync here: the next directory fsync (a commit's, or
+ * qstore_sync) makes the removal durable and both spares reusable.
  */
 int
 qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
@@ -945,11 +953,28 @@ qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 		qs_why(qs, why, whylen, ENOENT, "%016" PRIx64, id);
 		return -1;
 	}
+	qspare_dirty(qs->sp);
+	return 0;
+}
+
+/* qstore_unsynced - 1 if a removal is not durable yet */
+int
+qstore_unsynced(struct qstore *qs)
+{
+	return qspare_unsynced(qs->sp);
+}
+
+/* qstore_sync - the removals made durable: one directory fsync, if any */
+int
+qstore_sync(struct qstore *qs, char *why, size_t whylen)
+{
+	if (!qspare_unsynced(qs->sp))
+		return 0;
 	if (qs_dir_sync(qs) == -1) {
 		qs_why(qs, why, whylen, errno, ".: fsync");
 		return -1;
 	}
-	return 0;
+	return 1;
 }
 
 /* qstore_msg_fd - ID.msg for reading */

@@ -103,11 +103,19 @@ int	qstore_env_load(struct qstore *, uint64_t id, struct qenv *e,
 /*
  * qstore_remove - the message is done: ID.env first (so that a crash
  * between leaves an orphan .msg, removed at the next start), then
- * ID.msg, then a directory fsync.  Both are renamed into DIR/spare/ to
- * be overwritten by later messages (bounded; else unlinked), only
- * after that fsync (qstore.c).
+ * ID.msg.  Both are renamed into DIR/spare/ to be overwritten by later
+ * messages (bounded; else unlinked).  No fsync: a process crash cannot
+ * undo a rename, a power loss can until the next directory fsync (a
+ * commit's, or qstore_sync), which the spares wait for (qstore.c).
  */
 int	qstore_remove(struct qstore *, uint64_t id, char *why, size_t whylen);
+/* qstore_unsynced - 1 if a removal is not durable yet */
+int	qstore_unsynced(struct qstore *);
+/*
+ * qstore_sync - the removals made durable: 1 after a directory fsync, 0
+ * if none was needed (a commit's covered them), -1 with why
+ */
+int	qstore_sync(struct qstore *, char *why, size_t whylen);
 /* qstore_msg_fd - ID.msg open for reading (O_CLOEXEC), or -1 */
 int	qstore_msg_fd(struct qstore *, uint64_t id, char *why, size_t whylen);
 

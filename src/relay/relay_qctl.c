@@ -187,6 +187,7 @@ ctl_run(void *arg, const struct qctl_req *req, struct buf *out, char *why,
 		return -1;
 	}
 	log_info("queue %016" PRIx64 " deleted by the operator", q->id);
+	qrun_removed();
 	qrun_forget(q);
 	return 0;
 }

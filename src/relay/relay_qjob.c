@@ -613,8 +613,10 @@ job_free(struct qjob *j)
 /*
  * The record of an attempt (the envelope rewritten, or the message
  * removed) runs on the queue's worker threads; the job keeps its
- * connection until it is on disk, so that nothing else is sent on it
- * before (the crash test relies on that order).
+ * connection until it is done, so that nothing else is sent on it
+ * before (the crash test relies on that order).  A rewrite is durable
+ * then; a removal is a rename, which no process crash undoes, and its
+ * directory fsync follows within QRUN_SYNC_MSEC (qrun_removed).
  */
 static int
 job_record_run(void *arg)
@@ -634,9 +636,11 @@ job_record_done(void *arg, int rc)
 
 	if (rc == -1)
 		log_warnx("queue %016" PRIx64 ": %s", j->id, j->why);
-	else if (j->res.removed)
+	else if (j->res.removed) {
 		log_info("queue %016" PRIx64 " removed: every recipient done",
 		    j->id);
+		qrun_removed();
+	}
 	/* once recorded: the message is back in the runner's hands */
 	if (!j->res.removed)
 		log_kv(GW_LOG_INFO, j->id, "queue", (struct log_field[]){

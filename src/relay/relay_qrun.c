@@ -39,6 +39,12 @@
  */
 #define QRUN_COMMIT_THREADS	4
 #define QRUN_COMMIT_MAX		1024
+/*
+ * how long a removal may wait for the directory fsync that makes it
+ * durable: the removals of that time share one fsync, and a power loss
+ * within it may deliver those messages again (docs/queue.md)
+ */
+#define QRUN_SYNC_MSEC		100
 /* slots: every upstream, and "" for messages with no upstream to try */
 #define QRUN_SLOTS		(CONF_MAX_UPSTREAMS + 1)
 
@@ -58,6 +64,7 @@ static struct {
 	struct qlist		 waiting, busy;
 	struct qslot		 slots[QRUN_SLOTS];
 	struct event		*ev_tick, *ev_pump;
+	struct event		*ev_sync;	/* removals to make durable */
 	struct qctl		*ctl;
 	struct qwork		*work;		/* commits */
 	unsigned		 count;
@@ -65,9 +72,12 @@ static struct {
 	unsigned		 njobs;
 	int			 draining;
 	int			 stopping;	/* relay_queue_stop */
+	int			 syncing;	/* sync_run on a worker */
+	unsigned		 nremoved;	/* since the last sync began */
 } qr;
 
 static void	qrun_kick(void);
+static void	sync_done(void *, int);
 
 struct qstore *
 qrun_store(void)
@@ -87,6 +97,93 @@ unsigned
 qrun_njobs(void)
 {
 	return qr.njobs;
+}
+
+/* a removals' fsync on a worker: how many it covers, why it failed */
+struct qsync {
+	unsigned	n;
+	char		why[QSTORE_WHY_MAX];
+};
+
+/* sync_run - on a worker: the removals so far made durable */
+static int
+sync_run(void *arg)
+{
+	struct qsync	*y = arg;
+
+	return qstore_sync(qr.qs, y->why, sizeof(y->why));
+}
+
+/* sync_log - what a removals' fsync did (rc of qstore_sync) */
+static void
+sync_log(unsigned n, int rc, const char *why)
+{
+	if (rc == -1)
+		log_warnx("queue: %u removal(s) not made durable: %s", n, why);
+	else if (n > 0)
+		log_debug("queue: %u removal(s) %s", n, rc == 1 ?
+		    "made durable (one directory fsync)" :
+		    "already durable (a commit's directory fsync)");
+}
+
+/* sync_arm - the removals' fsync within QRUN_SYNC_MSEC, unless planned */
+static void
+sync_arm(void)
+{
+	const struct timeval	tv = { 0, QRUN_SYNC_MSEC * 1000 };
+
+	if (qr.ev_sync == NULL || qr.stopping || qr.syncing ||
+	    evtimer_pending(qr.ev_sync, NULL))
+		return;
+	if (evtimer_add(qr.ev_sync, &tv) == -1)
+		log_warnx("queue: cannot schedule the removals' fsync");
+}
+
+/* sync_fire - QRUN_SYNC_MSEC after a removal: its fsync, off the loop */
+static void
+sync_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct qwork_job	 w;
+	struct qsync		*y;
+
+	(void)fd; (void)what; (void)arg;
+	if (qr.syncing || qr.stopping)
+		return;
+	if ((y = calloc(1, sizeof(*y))) == NULL)
+		fatalx("queue: out of memory");
+	y->n = qr.nremoved;
+	qr.nremoved = 0;
+	w.run = sync_run;
+	w.done = sync_done;
+	w.arg = y;
+	qr.syncing = 1;
+	if (qrun_submit(&w) == -1)
+		sync_done(y, sync_run(y));	/* no room: here */
+}
+
+static void
+sync_done(void *arg, int rc)
+{
+	struct qsync	*y = arg;
+
+	qr.syncing = 0;
+	sync_log(y->n, rc, y->why);
+	if (rc == -1)
+		qr.nremoved += y->n;
+	free(y);
+	/* still not durable after a failure: the tick tries again */
+	if (rc == -1)
+		return;
+	/* removals made while it ran: their own fsync */
+	if (qstore_unsynced(qr.qs))
+		sync_arm();
+}
+
+void
+qrun_removed(void)
+{
+	qr.nremoved++;
+	sync_arm();
 }
 
 const char *
@@ -370,6 +467,8 @@ tick(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&qr.waiting, q, entry);
 		qent_place(q);
 	}
+	if (qstore_unsynced(qr.qs))
+		sync_arm();
 	pump(-1, 0, NULL);
 }
 
@@ -443,8 +542,9 @@ relay_queue_start(struct relay_env *env, char *err, size_t errlen)
 		return -1;
 	}
 	qr.ev_pump = evtimer_new(env->base, pump, NULL);
+	qr.ev_sync = evtimer_new(env->base, sync_fire, NULL);
 	qr.ev_tick = event_new(env->base, -1, EV_PERSIST, tick, NULL);
-	if (qr.ev_pump == NULL || qr.ev_tick == NULL ||
+	if (qr.ev_pump == NULL || qr.ev_sync == NULL || qr.ev_tick == NULL ||
 	    event_add(qr.ev_tick, &tv) == -1) {
 		(void)snprintf(err, errlen, "queue: cannot set up its events");
 		return -1;
@@ -540,6 +640,7 @@ void
 relay_queue_stop(void)
 {
 	struct qent	*q;
+	char		 why[QSTORE_WHY_MAX];
 	size_t		 i;
 
 	if (qr.qs == NULL)
@@ -549,10 +650,14 @@ relay_queue_stop(void)
 	qr.stopping = 1;
 	qwork_free(qr.work);
 	qr.work = NULL;
+	/* and the last removals are made durable before the exit */
+	sync_log(qr.nremoved, qstore_sync(qr.qs, why, sizeof(why)), why);
 	if (qr.ev_tick != NULL)
 		event_free(qr.ev_tick);
 	if (qr.ev_pump != NULL)
 		event_free(qr.ev_pump);
+	if (qr.ev_sync != NULL)
+		event_free(qr.ev_sync);
 	while ((q = TAILQ_FIRST(&qr.busy)) != NULL) {
 		TAILQ_REMOVE(&qr.busy, q, entry);
 		if (q->job != NULL)

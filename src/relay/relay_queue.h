@@ -73,6 +73,11 @@ void		 qrun_flush(void);
 /* qrun_submit - a commit for the queue's worker threads (qwork.h) */
 struct qwork_job;
 int		 qrun_submit(const struct qwork_job *);
+/*
+ * qrun_removed - a message was removed from the store: its directory
+ * fsync follows within QRUN_SYNC_MSEC, shared with the removals meanwhile
+ */
+void		 qrun_removed(void);
 /* qrun_njobs - deliveries running */
 unsigned	 qrun_njobs(void);
 

@@ -343,6 +343,44 @@ def test_unwritable_store():
     check(len(got) == 1 and b"writable" in got[0].data, "got %r", got)
 
 
+def durable_counts(log):
+    """The removals the runner's fsync lines say it made durable."""
+    return sum(int(n) for n in re.findall(
+        r"queue: (\d+) removal\(s\) (?:made|already) durable", log))
+
+
+def test_removals_made_durable():
+    """A delivered message's removal is not fsync'd by itself: one
+    directory fsync follows within 100 ms for the removals of that time,
+    and at SIGTERM the rest; every removal is covered exactly once."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir, log_level="debug"),
+                 listener={"delivery": "queue"})
+    for i in range(3):
+        out = send(gw, ["d%d@example.test" % i], message("durable %d" % i,
+                   "durable%d" % i))
+        check_reply(out[-1], 250, "2.0.0", "dot %d" % i)
+    check(len(up.wait_messages(3, timeout=10)) == 3, "not delivered")
+    wait_for(lambda: not queued_files(qdir), 5)
+    check(gw.wait_log(r"queue: \d+ removal\(s\) made durable \(one "
+                      r"directory fsync\)", timeout=5) is not None,
+          "no directory fsync after the removals")
+    wait_for(lambda: durable_counts(gw.log()) == 3, 5)
+    check(durable_counts(gw.log()) == 3, "removals covered: %d, want 3",
+          durable_counts(gw.log()))
+    # the last one, then SIGTERM at once: the stop makes it durable
+    out = send(gw, ["d3@example.test"], message("durable 3", "durable3"))
+    check_reply(out[-1], 250, "2.0.0", "dot 3")
+    wait_for(lambda: not queued_files(qdir), 5)
+    gw.stop()
+    log = gw.log()
+    check(len(re.findall(r"removed: every recipient done", log)) == 4,
+          "want 4 removals in the log")
+    check(durable_counts(log) == 4, "removals covered: %d, want 4",
+          durable_counts(log))
+
+
 def test_restart_keeps_queue():
     """Messages queued while the upstream is down survive a restart of
     the gateway (SIGTERM, start again) and are delivered after it."""

@@ -690,7 +690,15 @@ test_spare_reuse(void **state)
 	amsg = ino_of(fx, a, ".msg");
 	aenv = ino_of(fx, a, ".env");
 	assert_int_equal(qstore_spare_count(qs, 1, &ready), 0);
+	assert_int_equal(qstore_unsynced(qs), 0);
 	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	/* the removal waits for a directory fsync; so do its spares */
+	assert_int_equal(qstore_unsynced(qs), 1);
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
+	assert_int_equal(ready, 0);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
+	assert_int_equal(qstore_unsynced(qs), 0);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 0);
 	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
 	assert_int_equal(ready, 1);
 	assert_int_equal(qstore_spare_count(qs, 0, &ready), 1);
@@ -715,6 +723,7 @@ test_spare_reuse(void **state)
 	a = put_msg(qs, 10);
 	aenv = ino_of(fx, a, ".env");
 	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
 	assert_int_equal(qstore_spare_count(qs, 0, &ready), 1);
 	e.attempts = 2;
 	assert_int_equal(qstore_env_save(qs, &e, why, sizeof(why)), 0);
@@ -773,7 +782,44 @@ test_spare_rule(void **state)
 	assert_int_equal(seq, 7);
 	assert_int_equal(qspare_take(sp, QSPARE_ENV, &seq), 0);
 	assert_int_equal(seq, 8);
+
+	/* a removal: covered by an fsync that began after it, not before */
+	assert_int_equal(qspare_unsynced(sp), 0);
+	t1 = qspare_sync_begin(sp);
+	qspare_dirty(sp);
+	qspare_sync_end(sp, t1);
+	assert_int_equal(qspare_unsynced(sp), 1);
+	t2 = qspare_sync_begin(sp);
+	assert_int_equal(qspare_unsynced(sp), 1);
+	qspare_sync_end(sp, t2);
+	assert_int_equal(qspare_unsynced(sp), 0);
 	qspare_free(sp);
+}
+
+/*
+ * a commit's directory fsync makes the removals before it durable too:
+ * no qstore_sync needed after it, and their spares are ready
+ */
+static void
+test_removal_covered_by_commit(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	char		 why[QSTORE_WHY_MAX];
+	uint64_t	 a, b;
+	unsigned	 ready;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	a = put_msg(qs, 100);
+	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	assert_int_equal(qstore_unsynced(qs), 1);
+	b = put_msg(qs, 100);		/* no spare ready: a new file */
+	assert_int_equal(qstore_unsynced(qs), 0);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 0);
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
+	assert_int_equal(ready, 1);
+	check_msg(qs, b, 100);
+	qstore_close(qs);
 }
 
 /* at most qstore_spares() of each kind, and no large message kept */
@@ -799,6 +845,7 @@ test_spare_bound(void **state)
 	for (i = 0; i < 4; i++)
 		assert_int_equal(qstore_remove(qs, id[i], why, sizeof(why)),
 		    0);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
 	assert_int_equal(qstore_spare_count(qs, 1, &ready), 2);
 	assert_int_equal(qstore_spare_count(qs, 0, &ready), 2);
 	assert_int_equal(ready, 2);
@@ -844,6 +891,9 @@ test_spare_recover(void **state)
 	check_msg(qs, b, 300);
 	assert_int_equal(qstore_remove(qs, b, why, sizeof(why)), 0);
 	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
+	assert_int_equal(ready, 0);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
 	assert_int_equal(ready, 1);
 	qstore_close(qs);
 
@@ -874,6 +924,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_format_fails, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_removal_covered_by_commit,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spare_reuse, setup,
 		    teardown),
 		cmocka_unit_test(test_spare_rule),
