@@ -6,8 +6,14 @@
  *	J_OPEN	  the list chosen (upsel.h), a connection leased or opened
  *	J_SECRET  auth = inject: the secret being fetched
  *	J_MAIL	  MAIL sent (uptx sends it when the connection is ready)
- *	J_RCPT	  one RCPT at a time, each pending recipient
+ *	J_RCPT	  an RCPT for each pending recipient
  *	J_DATA	  the body from ID.msg, the final reply awaited
+ *
+ * Towards an upstream that offers PIPELINING (RFC 2920) the RCPTs and
+ * DATA go behind MAIL without waiting for its reply, as Postfix's smtp
+ * client sends them: one write, two round trips per message (the
+ * commands, then the body); the replies still come one per command, in
+ * order, and each recipient gets its own.  Otherwise one at a time.
  *	J_END	  the outcome written (envelope saved, or the message
  *		  removed), the runner told
  *
@@ -62,8 +68,13 @@ struct qjob {
 	struct uprt		*u;
 	struct uptx		*tx;
 	struct secret_fetch	*sf;
-	struct smtp_path	 path;		/* MAIL, then each RCPT */
-	size_t			 rcpt;		/* the RCPT answered next */
+	struct smtp_path	 path;		/* MAIL's */
+	struct smtp_path	 rpath;		/* the RCPT being sent */
+	size_t			 rcpt;		/* the next to send RCPT for */
+	size_t			*sent;		/* recipients of RCPTs sent */
+	size_t			 nsent, nrep;	/* RCPTs sent, answered */
+	int			 data_sent;
+	int			 mailready;	/* MAIL waits for tx_ready */
 	unsigned char		*acc;		/* accepted at RCPT, per rcpt */
 	enum qrcpt_state	*before;	/* at the start, for the log */
 	/* NOTIFY=SUCCESS handed to an upstream without DSN: to report */
@@ -213,53 +224,108 @@ job_rcpt_path(struct qjob *j, size_t i)
 	(void)snprintf(args, sizeof(args), "TO:<%s>%s%s%s", r->addr, notify,
 	    r->orcpt != NULL ? " ORCPT=" : "", r->orcpt != NULL ? r->orcpt :
 	    "");
-	why = smtp_parse_rcpt(args, 1, &j->path);
+	why = smtp_parse_rcpt(args, 1, &j->rpath);
 	return why == NULL ? 0 : -1;
 }
 
-/* job_next_rcpt - the next pending recipient's RCPT, else DATA or end */
-static ssize_t	job_body(void *, char *, size_t);
-
+/* job_stop - the attempt ends here (j->error says why, if temporary) */
 static void
-job_next_rcpt(struct qjob *j)
+job_stop(struct qjob *j)
 {
-	const char	*why;
+	j->state = J_END;
+	job_defer(j);
+}
 
+/* job_rcpt_next - from j->rcpt, the next pending recipient's path: 1 */
+static int
+job_rcpt_next(struct qjob *j)
+{
 	for (; j->rcpt < j->e.nrcpt; j->rcpt++) {
 		if (j->e.rcpt[j->rcpt].state != QR_PENDING)
 			continue;
-		if (job_rcpt_path(j, j->rcpt) == -1) {
-			j->e.rcpt[j->rcpt].state = QR_FAILED;
-			(void)qenv_set(&j->e.rcpt[j->rcpt].reply,
-			    "553 5.1.3 stored recipient does not parse");
-			continue;
-		}
-		j->state = J_RCPT;
-		if ((why = uptx_rcpt(j->tx, &j->path)) != NULL) {
-			(void)snprintf(j->error, sizeof(j->error), "RCPT: %s",
-			    why);
-			j->state = J_END;
-			job_defer(j);
-		}
-		return;
+		if (job_rcpt_path(j, j->rcpt) == 0)
+			return 1;
+		j->e.rcpt[j->rcpt].state = QR_FAILED;
+		(void)qenv_set(&j->e.rcpt[j->rcpt].reply,
+		    "553 5.1.3 stored recipient does not parse");
 	}
-	if (j->nacc == 0) {
-		j->state = J_END;
-		job_defer(j);
-		return;
-	}
+	return 0;
+}
+
+static ssize_t	job_body(void *, char *, size_t);
+
+/* job_data - DATA, the body from ID.msg (converted if it must be) */
+static void
+job_data(struct qjob *j)
+{
 	spool_free(j->conv);
 	j->conv = NULL;
 	if (lseek(j->fd, 0, SEEK_SET) == -1 || relay_8bit_file(j->id, j->fd,
 	    j->l, uptx_client(j->tx), &j->conv) == -1) {
 		(void)snprintf(j->error, sizeof(j->error), "ID.msg: seek, or "
 		    "8-bit conversion");
-		j->state = J_END;
-		job_defer(j);
+		job_stop(j);
 		return;
 	}
 	j->state = J_DATA;
+	j->data_sent = 1;
 	uptx_data(j->tx, job_body, j);
+}
+
+/*
+ * job_send - the RCPTs, then DATA, as far as they may go now: the next
+ * when no reply is owed (mail_owed: MAIL's is), and behind the replies
+ * owed while the upstream pipelines.  DATA goes behind unanswered RCPTs
+ * only; with every reply in, only if one RCPT was accepted.
+ */
+static void
+job_send(struct qjob *j, int mail_owed)
+{
+	const char	*why;
+	int		 owed;
+
+	if (j->state == J_END || j->data_sent)
+		return;
+	for (;;) {
+		owed = mail_owed || j->nrep < j->nsent;
+		if (owed && !uptx_can_pipeline(j->tx))
+			return;		/* the next goes after a reply */
+		if (!job_rcpt_next(j))
+			break;
+		j->state = J_RCPT;
+		if ((why = uptx_rcpt(j->tx, &j->rpath)) != NULL) {
+			(void)snprintf(j->error, sizeof(j->error), "RCPT: %s",
+			    why);
+			job_stop(j);
+			return;
+		}
+		j->sent[j->nsent++] = j->rcpt++;
+	}
+	if (owed ? j->nrep == j->nsent : j->nacc == 0) {
+		if (!owed)
+			job_stop(j);	/* nobody accepted: no DATA */
+		return;			/* MAIL's reply first */
+	}
+	job_data(j);
+}
+
+/*
+ * job_mail - MAIL, and behind it what the upstream lets pipeline; on a
+ * connection not ready yet, from tx_ready (the whole batch in one write)
+ */
+static void
+job_mail(struct qjob *j)
+{
+	j->state = J_MAIL;
+	j->rcpt = j->nsent = j->nrep = 0;
+	j->data_sent = 0;
+	j->mailready = 0;
+	if (!uptx_ready(j->tx)) {
+		j->mailready = 1;
+		return;
+	}
+	(void)uptx_mail(j->tx, &j->path);
+	job_send(j, 1);
 }
 
 static ssize_t
@@ -267,6 +333,13 @@ job_body(void *arg, char *buf, size_t len)
 {
 	struct qjob	*j = arg;
 
+	if (j->nacc == 0) {
+		/* a 354 to a pipelined DATA, every RCPT refused: no body */
+		(void)str_copy(j->error, "the upstream answered DATA with 354 "
+		    "but accepted no recipient", sizeof(j->error));
+		job_stop(j);
+		return -1;	/* the connection is dropped, no dot */
+	}
 	/* 8-bit octets for an upstream without 8BITMIME: converted */
 	if (j->conv != NULL)
 		return spool_read(j->conv, buf, len);
@@ -281,6 +354,10 @@ tx_ready(void *arg)
 	upsel_up(j->up->name);
 	metrics_up_ready(j->u->mx, uptx_reused(j->tx) ? -1 : 0,
 	    smtp_client_tls_resumed(uptx_client(j->tx)));
+	if (j->mailready && j->state == J_MAIL) {
+		j->mailready = 0;
+		job_mail(j);
+	}
 }
 
 /*
@@ -308,6 +385,7 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 {
 	struct qjob	*j = arg;
 	char		 text[600];
+	size_t		 i;
 	int		 ok = rep->code >= 200 && rep->code < 300;
 
 	/* decided already: what the upstream says now changes nothing */
@@ -316,8 +394,7 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 	switch (s) {
 	case UPTX_MAIL:
 		if (ok) {
-			j->rcpt = 0;
-			job_next_rcpt(j);
+			job_send(j, 0);
 			return;
 		}
 		reply_text(rep, SMTP_RC_MAIL, text, sizeof(text));
@@ -327,20 +404,22 @@ tx_reply(void *arg, enum uptx_state s, const struct smtp_reply *rep)
 			(void)str_copy(j->error, text, sizeof(j->error));
 		break;
 	case UPTX_RCPT:
+		if (j->nrep >= j->nsent)
+			fatalx("queue: an RCPT reply with no RCPT sent");
+		i = j->sent[j->nrep++];
 		if (ok) {
-			j->acc[j->rcpt] = 1;
+			j->acc[i] = 1;
 			j->nacc++;
 		} else {
 			reply_text(rep, SMTP_RC_RCPT, text, sizeof(text));
 			if (rep->code >= 500)
-				j->e.rcpt[j->rcpt].state = QR_FAILED;
-			(void)qenv_set(&j->e.rcpt[j->rcpt].reply, text);
+				j->e.rcpt[i].state = QR_FAILED;
+			(void)qenv_set(&j->e.rcpt[i].reply, text);
 			if (rep->code < 500)
 				(void)str_copy(j->error, text,
 				    sizeof(j->error));
 		}
-		j->rcpt++;
-		job_next_rcpt(j);
+		job_send(j, 0);
 		return;
 	case UPTX_DATA:
 		reply_text(rep, SMTP_RC_DOT, text, sizeof(text));
@@ -447,8 +526,7 @@ job_connect(struct qjob *j, struct upcred_facts *f)
 		return;
 	}
 	metrics_up_opened(j->u->mx);
-	j->state = J_MAIL;
-	(void)uptx_mail(j->tx, &j->path);
+	job_mail(j);
 }
 
 static void
@@ -511,8 +589,7 @@ job_open(struct qjob *j)
 	    upcred_identity(&f, id, sizeof(id), &why) == 0 &&
 	    uptx_open(j->tx, uppool_conn(j->u->pool), NULL, id) == 0) {
 		metrics_up_reused(j->u->mx);
-		j->state = J_MAIL;
-		(void)uptx_mail(j->tx, &j->path);
+		job_mail(j);
 		return;
 	}
 	if (j->up->auth == AUTH_INJECT) {
@@ -604,6 +681,7 @@ job_free(struct qjob *j)
 		event_free(j->ev_next);
 	qenv_free(&j->e);
 	free(j->acc);
+	free(j->sent);
 	free(j->before);
 	free(j->relayed);
 	relay_env_unref(j->env);
@@ -752,6 +830,7 @@ qjob_start(struct relay_env *env, uint64_t id, qjob_done_fn done, void *arg)
 	}
 	if ((j->acc = calloc(j->e.nrcpt + 1, 1)) == NULL ||
 	    (j->relayed = calloc(j->e.nrcpt + 1, 1)) == NULL ||
+	    (j->sent = calloc(j->e.nrcpt + 1, sizeof(*j->sent))) == NULL ||
 	    (j->before = calloc(j->e.nrcpt + 1, sizeof(*j->before))) == NULL)
 		fatalx("queue: out of memory");
 	for (i = 0; i < j->e.nrcpt; i++)

@@ -1026,7 +1026,13 @@ on_defer(evutil_socket_t fd, short what, void *arg)
 			(void)io_batch_end(io);
 		}
 	}
-	client_idle_defer(c);
+	/* what the new owner's ready() writes (RSET, MAIL, ...): one send */
+	if ((io = c->io) != NULL && (c->flags & CF_READY_PENDING)) {
+		io_batch_begin(io);
+		client_idle_defer(c);
+		(void)io_batch_end(io);
+	} else
+		client_idle_defer(c);
 	client_release(c);
 	/* c may be freed here */
 }

@@ -189,6 +189,123 @@ def test_bounce_one_of_two():
           up.messages()[n:])
 
 
+def test_delivery_pipelined():
+    """Towards an upstream that offers PIPELINING, RCPT and DATA go behind
+    MAIL without waiting for its reply (the upstream holds them when it
+    reads MAIL), and each recipient still gets its own reply: a 250, a
+    451 (pending, tried again) and a 550 (bounced) in one batch."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir, queue_retry="30s",
+                                                 queue_retry_max="60s"),
+                 listener={"delivery": "queue"})
+    # the first opens the connection; the second reuses it, MAIL and
+    # all in one write
+    send(gw, ["first@example.test"], message("first", "pl0"))
+    check(len(up.wait_messages(1, timeout=10)) == 1, "first not delivered")
+    wait_for(lambda: not queued_files(qdir), 5)
+    out = send(gw, ["good@example.test", "tempfail-t@example.test",
+                    "reject-r@example.test", "good2@example.test"],
+               message("batch", "pl1"))
+    check_reply(out[-1], 250, "2.0.0", "final dot")
+    got = up.wait_messages(3, timeout=15)	# first, batch, the DSN
+    batch = [m for m in got if b"Message-ID: <pl1@" in m.data and
+             m.mail_from == SENDER]
+    check(len(batch) == 1 and batch[0].rcpt_tos == ["good@example.test",
+          "good2@example.test"], "batch delivered to %r",
+          [m.rcpt_tos for m in batch])
+    mails = [e for e in up.events("MAIL") if e["arg"] == SENDER]
+    check(len(mails) >= 2 and mails[1]["ahead"] > 0,
+          "RCPT and DATA did not come behind MAIL: %r", mails)
+    dsns = [m for m in got if m.mail_from in ("", "<>")]
+    check(len(dsns) == 1 and b"reject-r@example.test" in dsns[0].data and
+          b"tempfail-t@" not in dsns[0].data.split(b"\r\n\r\n", 1)[1],
+          "want one DSN for reject-r only: %r", dsns)
+    log = gw.wait_log(r"deferred=yes attempt=1 .*pending=1", timeout=10)
+    check(log is not None, "tempfail-t not left pending")
+    check(re.search(r"rcpt=done to=<reject-r@example.test> status=failed",
+                    gw.log()), "reject-r not failed")
+    check(len(queued_files(qdir)) == 2, "want the message kept for "
+          "tempfail-t: %r", queued_files(qdir))
+
+
+def test_delivery_pipelined_refusals():
+    """RFC 2920's refusals with RCPT and DATA pipelined: every RCPT refused
+    (the DATA behind them refused too, nothing stored), and MAIL refused
+    (the RCPTs behind it refused; the message bounced)."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    send(gw, ["first@example.test"], message("first", "pr0"))
+    check(len(up.wait_messages(1, timeout=10)) == 1, "first not delivered")
+    wait_for(lambda: not queued_files(qdir), 5)
+    out = send(gw, ["reject-a@example.test", "reject-b@example.test"],
+               message("all refused", "pr1"))
+    check_reply(out[-1], 250, "2.0.0", "final dot")
+    got = up.wait_messages(2, timeout=15)
+    check(not [m for m in got if b"<pr1@" in m.data and
+               m.mail_from == SENDER], "stored with every RCPT refused")
+    mails = [e for e in up.events("MAIL") if e["arg"] == SENDER]
+    check(len(mails) >= 2 and mails[1]["ahead"] > 0,
+          "not pipelined: %r", mails)
+    wait_for(lambda: not queued_files(qdir), 10)
+    log = gw.log()
+    for r in ("reject-a", "reject-b"):
+        check(re.search(r"rcpt=done to=<%s@example.test> status=failed" % r,
+                        log), "%s not failed", r)
+    dsns = [m for m in up.messages() if m.mail_from in ("", "<>")]
+    check(len(dsns) == 1 and b"reject-a@" in dsns[0].data and
+          b"reject-b@" in dsns[0].data, "want one DSN for both: %r", dsns)
+    check(not re.search(r"354 but accepted no recipient", log),
+          "the upstream's DATA refusal was not seen")
+
+
+def test_delivery_pipelined_mail_refused():
+    """MAIL refused (550) with RCPT and DATA behind it: each recipient
+    fails with MAIL's reply, one DSN; the connection is not reused."""
+    up = Upstream(extra=["--mail-reply", "550 5.7.1 Sender refused"])
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    out = send(gw, ["x@example.test", "y@example.test"],
+               message("mail refused", "pm1"))
+    check_reply(out[-1], 250, "2.0.0", "final dot")
+    wait_for(lambda: re.search(r"no bounce for|removed: every", gw.log()),
+             10)
+    wait_for(lambda: not queued_files(qdir), 10)
+    log = gw.log()
+    for r in ("x", "y"):
+        check(re.search(r"rcpt=done to=<%s@example.test> status=failed "
+                        r"upstream=up reply=\"550 5.7.1" % r, log),
+              "%s@ not failed with MAIL's reply: %s", r, log[-2000:])
+    check(not up.messages() or all(m.mail_from in ("", "<>")
+                                   for m in up.messages()),
+          "the message was stored: %r", up.messages())
+
+
+def test_delivery_without_pipelining():
+    """An upstream without PIPELINING: one command at a time (nothing
+    ahead of MAIL), the recipients' replies as before."""
+    up = Upstream(extra=["--no-pipelining"])
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    for i in range(2):
+        out = send(gw, ["a%d@example.test" % i, "reject-%d@example.test" % i,
+                        "b%d@example.test" % i], message("np", "np%d" % i))
+        check_reply(out[-1], 250, "2.0.0", "dot %d" % i)
+    got = up.wait_messages(4, timeout=15)
+    orig = sorted(m.rcpt_tos for m in got if m.mail_from == SENDER)
+    check(orig == [["a0@example.test", "b0@example.test"],
+                   ["a1@example.test", "b1@example.test"]],
+          "delivered to %r", orig)
+    mails = [e for e in up.events("MAIL") if e["arg"] == SENDER]
+    check(mails and all(e["ahead"] == 0 for e in mails),
+          "commands sent ahead of MAIL's reply: %r", mails)
+    wait_for(lambda: not queued_files(qdir), 10)
+
+
 def test_bounce_dsn_parameters():
     """The original's DSN parameters are honoured: ENVID and ORCPT come
     back in the report, RET=FULL returns the whole message, NOTIFY=NEVER

@@ -381,7 +381,11 @@ class Handler:
         return "250 {}".format(server.hostname)
 
     async def handle_MAIL(self, server, session, envelope, address, options):
-        self.spool.event(server, "MAIL", arg=address, options=options)
+        # ahead: octets already received behind this MAIL, that is
+        # commands the client sent without waiting for its reply (RFC 2920)
+        reader = getattr(server, "_reader", None)
+        self.spool.event(server, "MAIL", arg=address, options=options,
+                         ahead=len(getattr(reader, "_buffer", b"")))
         if await self.misbehave(server, "MAIL"):
             return "421 4.4.2 dropped"
         if self.mail_reply:
