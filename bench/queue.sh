@@ -251,7 +251,8 @@ qcount() { find "$1" -maxdepth 1 -name '*.env' -printf . 2>/dev/null | wc -c; }
 qgauge() {
 	local fd line
 	QLEFT=
-	exec {fd}<>"/dev/tcp/127.0.0.1/$P_HTTP" 2>/dev/null || return 0
+	# (braces: a bare exec's 2>/dev/null would stay for the whole script)
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$P_HTTP"; } 2>/dev/null || return 0
 	printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd"
 	while IFS= read -r -t 5 line <&"$fd"; do
 		case $line in

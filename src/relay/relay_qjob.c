@@ -333,6 +333,9 @@ job_body(void *arg, char *buf, size_t len)
 {
 	struct qjob	*j = arg;
 
+	/* ended already (MAIL refused): whatever comes now gets no body */
+	if (j->state == J_END)
+		return -1;
 	if (j->nacc == 0) {
 		/* a 354 to a pipelined DATA, every RCPT refused: no body */
 		(void)str_copy(j->error, "the upstream answered DATA with 354 "
@@ -694,7 +697,7 @@ job_free(struct qjob *j)
  * connection until it is done, so that nothing else is sent on it
  * before (the crash test relies on that order).  A rewrite is durable
  * then; a removal is a rename, which no process crash undoes, and its
- * directory fsync follows within QRUN_SYNC_MSEC (qrun_removed).
+ * directory fsync follows about QRUN_SYNC_MSEC later (qrun_removed).
  */
 static int
 job_record_run(void *arg)

@@ -174,8 +174,8 @@ sync_done(void *arg, int rc)
 	/* still not durable after a failure: the tick tries again */
 	if (rc == -1)
 		return;
-	/* removals made while it ran: their own fsync */
-	if (qstore_unsynced(qr.qs))
+	/* removals made, or counted, while it ran: their own fsync */
+	if (qstore_unsynced(qr.qs) || qr.nremoved > 0)
 		sync_arm();
 }
 

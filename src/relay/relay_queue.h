@@ -75,7 +75,8 @@ struct qwork_job;
 int		 qrun_submit(const struct qwork_job *);
 /*
  * qrun_removed - a message was removed from the store: its directory
- * fsync follows within QRUN_SYNC_MSEC, shared with the removals meanwhile
+ * fsync follows about QRUN_SYNC_MSEC later, shared with the removals
+ * made meanwhile
  */
 void		 qrun_removed(void);
 /* qrun_njobs - deliveries running */

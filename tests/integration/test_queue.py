@@ -225,6 +225,8 @@ def test_delivery_pipelined():
     check(log is not None, "tempfail-t not left pending")
     check(re.search(r"rcpt=done to=<reject-r@example.test> status=failed",
                     gw.log()), "reject-r not failed")
+    # the DSN's files go a moment after the upstream stored it
+    wait_for(lambda: len(queued_files(qdir)) == 2, 5)
     check(len(queued_files(qdir)) == 2, "want the message kept for "
           "tempfail-t: %r", queued_files(qdir))
 
@@ -257,8 +259,6 @@ def test_delivery_pipelined_refusals():
     dsns = [m for m in up.messages() if m.mail_from in ("", "<>")]
     check(len(dsns) == 1 and b"reject-a@" in dsns[0].data and
           b"reject-b@" in dsns[0].data, "want one DSN for both: %r", dsns)
-    check(not re.search(r"354 but accepted no recipient", log),
-          "the upstream's DATA refusal was not seen")
 
 
 def test_delivery_pipelined_mail_refused():
