@@ -272,10 +272,10 @@ wait_empty() {
 	exec {sfd}<>"$tmp/tick"
 	for ((i = 0; i < dlimit * 10; i++)); do
 		qgauge
-		if [ "$QLEFT" = 0 ] || { [ -z "$QLEFT" ] &&
-		    [ "$(qcount "$1")" = 0 ]; }; then
-			[ "$(qcount "$1")" = 0 ] && break
-		fi
+		# the gauge at 0, or not answering: the directory decides
+		case $QLEFT in
+		0 | "") [ "$(qcount "$1")" = 0 ] && break ;;
+		esac
 		read -r -t 0.1 -u "$sfd" x || true
 	done
 	exec {sfd}<&-

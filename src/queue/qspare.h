@@ -10,9 +10,9 @@
  * is after the fsync that made the removal of its old name durable.
  * The caller numbers each fsync of DIR: qspare_sync_begin() before it,
  * qspare_sync_end() after it succeeded.  The same numbers tell whether
- * a removal is durable yet (qspare_dirty, qspare_unsynced).  A spare is named by a number
- * (qspare_seq), unique while the store is open; its file's name is the
- * caller's business.  Thread-safe (one mutex); no I/O.
+ * a removal is durable yet (qspare_dirty, qspare_unsynced).  A spare is
+ * named by a number (qspare_seq), unique while the store is open; its
+ * file's name is the caller's business.  Thread-safe (one mutex); no I/O.
  */
 #ifndef GW_QSPARE_H
 #define GW_QSPARE_H

@@ -8,14 +8,14 @@
  *	J_MAIL	  MAIL sent (uptx sends it when the connection is ready)
  *	J_RCPT	  an RCPT for each pending recipient
  *	J_DATA	  the body from ID.msg, the final reply awaited
+ *	J_END	  the outcome written (envelope saved, or the message
+ *		  removed), the runner told
  *
  * Towards an upstream that offers PIPELINING (RFC 2920) the RCPTs and
  * DATA go behind MAIL without waiting for its reply, as Postfix's smtp
  * client sends them: one write, two round trips per message (the
  * commands, then the body); the replies still come one per command, in
  * order, and each recipient gets its own.  Otherwise one at a time.
- *	J_END	  the outcome written (envelope saved, or the message
- *		  removed), the runner told
  *
  * A failure to reach an upstream moves on to the next of the list; any
  * other failure leaves the recipients pending for the next attempt.  A
@@ -73,7 +73,6 @@ struct qjob {
 	size_t			 rcpt;		/* the next to send RCPT for */
 	size_t			*sent;		/* recipients of RCPTs sent */
 	size_t			 nsent, nrep;	/* RCPTs sent, answered */
-	int			 data_sent;
 	int			 mailready;	/* MAIL waits for tx_ready */
 	unsigned char		*acc;		/* accepted at RCPT, per rcpt */
 	enum qrcpt_state	*before;	/* at the start, for the log */
@@ -268,7 +267,6 @@ job_data(struct qjob *j)
 		return;
 	}
 	j->state = J_DATA;
-	j->data_sent = 1;
 	uptx_data(j->tx, job_body, j);
 }
 
@@ -284,7 +282,7 @@ job_send(struct qjob *j, int mail_owed)
 	const char	*why;
 	int		 owed;
 
-	if (j->state == J_END || j->data_sent)
+	if (j->state == J_END || j->state == J_DATA)
 		return;
 	for (;;) {
 		owed = mail_owed || j->nrep < j->nsent;
@@ -318,7 +316,6 @@ job_mail(struct qjob *j)
 {
 	j->state = J_MAIL;
 	j->rcpt = j->nsent = j->nrep = 0;
-	j->data_sent = 0;
 	j->mailready = 0;
 	if (!uptx_ready(j->tx)) {
 		j->mailready = 1;

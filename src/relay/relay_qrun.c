@@ -169,13 +169,10 @@ sync_done(void *arg, int rc)
 	qr.syncing = 0;
 	sync_log(y->n, rc, y->why);
 	if (rc == -1)
-		qr.nremoved += y->n;
+		qr.nremoved += y->n;	/* the tick tries again */
 	free(y);
-	/* still not durable after a failure: the tick tries again */
-	if (rc == -1)
-		return;
 	/* removals made, or counted, while it ran: their own fsync */
-	if (qstore_unsynced(qr.qs) || qr.nremoved > 0)
+	if (rc != -1 && (qstore_unsynced(qr.qs) || qr.nremoved > 0))
 		sync_arm();
 }
 
