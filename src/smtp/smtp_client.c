@@ -2,11 +2,12 @@
  * smtp_client.c - the upstream-facing SMTP session (see smtp_client.h).
  *
  * One explicit state machine: client_enter() moves to a state, logs the
- * move and sends the state's command; client_response() reacts to the
- * complete reply.  We never pipeline, so exactly one reply is outstanding
- * at a time, and any byte left in the input after a complete reply is an
- * attack or a broken server (after the 220 to STARTTLS it is the classic
- * plaintext injection).
+ * move and sends the state's command; client_response()
+ * (smtp_client_reply.c) reacts to the complete reply.  Only MAIL, RCPT
+ * and DATA are ever pipelined (smtp_client_tx.c); during the session's
+ * set-up exactly one reply is outstanding, and any byte left in the input
+ * after a complete reply is an attack or a broken server (after the 220
+ * to STARTTLS it is the classic plaintext injection).
  *
  * Lifetime: every entry from the event loop and every public call holds
  * the client (held > 0).  smtp_client_free() or the end of QUIT inside
@@ -67,15 +68,11 @@ static const char *const strstate[] = {
 _Static_assert(sizeof(strstate) / sizeof(strstate[0]) == CS_MAX,
     "strstate[] must name every client state");
 
-static void	client_response(struct smtp_client *);
 static void	client_destroy(struct smtp_client *);
 static void	client_close(struct smtp_client *);
 static void	client_notify_failed(struct smtp_client *);
 static void	client_fail_v(struct smtp_client *, enum gw_fail,
 		    enum client_end, const char *, va_list) GW_PRINTF(4, 0);
-static void	client_after_hello(struct smtp_client *);
-static void	client_no_tls(struct smtp_client *, const char *);
-static void	client_reply_text(const struct smtp_reply *, char *, size_t);
 static void	on_conn(void *, enum upconn_event, enum gw_fail, const char *);
 static void	on_datain(struct smtp_client *);
 static void	on_ioerror(struct smtp_client *, enum upconn_event);
@@ -388,6 +385,70 @@ client_send(struct smtp_client *c, const char *fmt, ...)
 }
 
 /*
+ * client_connect - RESOLVING: upconn resolves, connects (through the
+ * proxy if one is set) and bounds the lookup and each attempt by
+ * connect_timeout
+ */
+static void
+client_connect(struct smtp_client *c)
+{
+	struct upconn_params	 up;
+	char			 ppass[PROXYHS_SECRET_MAX], why[256];
+
+	memset(&up, 0, sizeof(up));
+	up.base = c->base;
+	up.dns = c->dns;
+	up.host = c->up->host;
+	up.port = c->up->port;
+	up.tlsctx = c->tls;
+	up.inmax = CLIENT_IN_MAX;
+	up.outmax = CLIENT_OUT_MAX;
+	up.connect_timeout = c->up->connect_timeout > 0 ?
+	    c->up->connect_timeout : 1;
+	up.tag = "smtp-client upstream";
+	up.id = c->id;
+	up.proxy = &c->up->proxy;
+	/* read at each connection, so that a new password is taken */
+	ppass[0] = '\0';
+	if (c->up->proxy_password_file[0] != '\0' &&
+	    secret_read_file(c->up->proxy_password_file, ppass,
+	    sizeof(ppass), why, sizeof(why)) == -1) {
+		explicit_bzero(ppass, sizeof(ppass));
+		client_fail(c, FAIL_INTERNAL, "proxy_password_file: %s", why);
+		return;
+	}
+	up.proxy_password = ppass;
+	c->conn = upconn_new(&up, on_conn, c);
+	explicit_bzero(ppass, sizeof(ppass));
+}
+
+/*
+ * client_ready - READY: the one place a session becomes usable, so the
+ * place to refuse one that lacks the TLS or the AUTH its mode needs
+ */
+static void
+client_ready(struct smtp_client *c)
+{
+	evtimer_del(c->ev_timer);
+	if (TLS_REQUIRED(c->up->tls) && !(c->flags & CF_TLS))
+		fatalx("smtp_client: READY in cleartext with tls=%s",
+		    tls_mode_name(c->up->tls));
+	if ((c->flags & CF_AUTH_WANTED) && !(c->flags & CF_AUTH_DONE))
+		fatalx("smtp_client: READY without the AUTH asked for");
+	if (c->flags & CF_READY_SENT)
+		return;
+	c->flags |= CF_READY_SENT;
+	log_info("%016llx smtp-client upstream=%s:%u peer=%s ready tls=\"%s\" "
+	    "helo=%s auth=%s", (unsigned long long)c->id, c->up->host,
+	    c->up->port, c->peer, c->tlsdesc, (c->flags & CF_HELO) ? "yes" :
+	    "no", (c->flags & CF_AUTH_DONE) ? auth_mech_name(c->auth_mech) :
+	    "none");
+	if (!(c->flags & CF_QUIET))
+		c->cb.ready(c->arg);
+	/* c may be freed here */
+}
+
+/*
  * client_enter - move to a state and do what the state starts with.  The
  * caller returns right after: the state's action may fail the session and
  * free the connection.
@@ -396,10 +457,8 @@ void
 client_enter(struct smtp_client *c, enum client_state s)
 {
 	enum client_state	 old = c->state;
-	struct upconn_params	 up;
 	const char		*err;
 	enum gw_fail		 cls;
-	char			 ppass[PROXYHS_SECRET_MAX], why[256];
 
 	if ((unsigned)s >= CS_MAX)
 		fatalx("smtp_client: impossible state %d", (int)s);
@@ -413,33 +472,7 @@ client_enter(struct smtp_client *c, enum client_state s)
 	case CS_NEW:
 		fatalx("smtp_client: cannot re-enter NEW");
 	case CS_RESOLVING:
-		/* upconn bounds the lookup and each attempt by connect_timeout */
-		memset(&up, 0, sizeof(up));
-		up.base = c->base;
-		up.dns = c->dns;
-		up.host = c->up->host;
-		up.port = c->up->port;
-		up.tlsctx = c->tls;
-		up.inmax = CLIENT_IN_MAX;
-		up.outmax = CLIENT_OUT_MAX;
-		up.connect_timeout = c->up->connect_timeout > 0 ?
-		    c->up->connect_timeout : 1;
-		up.tag = "smtp-client upstream";
-		up.id = c->id;
-		up.proxy = &c->up->proxy;
-		/* read at each connection, so that a new password is taken */
-		ppass[0] = '\0';
-		if (c->up->proxy_password_file[0] != '\0' &&
-		    secret_read_file(c->up->proxy_password_file, ppass,
-		    sizeof(ppass), why, sizeof(why)) == -1) {
-			explicit_bzero(ppass, sizeof(ppass));
-			client_fail(c, FAIL_INTERNAL, "proxy_password_file: %s",
-			    why);
-			return;
-		}
-		up.proxy_password = ppass;
-		c->conn = upconn_new(&up, on_conn, c);
-		explicit_bzero(ppass, sizeof(ppass));
+		client_connect(c);
 		break;
 	case CS_CONNECTING:
 		break;	/* upconn tries each address */
@@ -487,30 +520,8 @@ client_enter(struct smtp_client *c, enum client_state s)
 	case CS_AUTH_KDC:
 		break;	/* command_timeout runs on (client_auth_start) */
 	case CS_READY:
-		evtimer_del(c->ev_timer);
-		/*
-		 * The one place a session becomes usable: a mode that needs
-		 * TLS must never get here in cleartext.
-		 */
-		if (TLS_REQUIRED(c->up->tls) && !(c->flags & CF_TLS))
-			fatalx("smtp_client: READY in cleartext with tls=%s",
-			    tls_mode_name(c->up->tls));
-		/* and one that needs AUTH never without it */
-		if ((c->flags & CF_AUTH_WANTED) && !(c->flags & CF_AUTH_DONE))
-			fatalx("smtp_client: READY without the AUTH asked for");
-		if (!(c->flags & CF_READY_SENT)) {
-			c->flags |= CF_READY_SENT;
-			log_info("%016llx smtp-client upstream=%s:%u peer=%s "
-			    "ready tls=\"%s\" helo=%s auth=%s",
-			    (unsigned long long)c->id, c->up->host, c->up->port,
-			    c->peer, c->tlsdesc,
-			    (c->flags & CF_HELO) ? "yes" : "no",
-			    (c->flags & CF_AUTH_DONE) ?
-			    auth_mech_name(c->auth_mech) : "none");
-			if (!(c->flags & CF_QUIET))
-				c->cb.ready(c->arg);
-			/* c may be freed here */
-		}
+		client_ready(c);
+		/* c may be freed here */
 		break;
 	case CS_MAIL:
 		c->tx = SMTP_TX_NONE;	/* a new transaction */
@@ -555,196 +566,6 @@ client_enter(struct smtp_client *c, enum client_state s)
 		break;
 	case CS_MAX:
 		fatalx("smtp_client: impossible state %d", (int)s);
-	}
-}
-
-/* client_reply_text - "550 5.1.1 text" for logs and failed(), escaped */
-static void
-client_reply_text(const struct smtp_reply *r, char *out, size_t outlen)
-{
-	char	 flat[SMTP_REPLY_TEXT_MAX], vis[CLIENT_TEXT_MAX];
-	size_t	 i, n;
-	int	 w;
-
-	n = r->textlen < sizeof(flat) - 1 ? r->textlen : sizeof(flat) - 1;
-	for (i = 0; i < n; i++)
-		flat[i] = r->text[i] == '\n' ? ' ' : r->text[i];
-	(void)str_vis(vis, sizeof(vis), flat, n);
-	w = snprintf(out, outlen, "%d%s%s %s", r->code,
-	    r->enh[0] != '\0' ? " " : "", r->enh, vis);
-	/* a log text may be cut, but visibly */
-	if ((w < 0 || (size_t)w >= outlen) && outlen > 4)
-		memcpy(out + outlen - 4, "...", 4);
-}
-
-/* client_no_tls - STARTTLS impossible: fail or carry on as the mode says */
-static void
-client_no_tls(struct smtp_client *c, const char *why)
-{
-	/* only starttls-optional may ever carry mail in cleartext (pitfall 3) */
-	if (c->up->tls != TLS_STARTTLS_OPTIONAL) {
-		client_fail(c, FAIL_STARTTLS_UNAVAILABLE, "%s; tls=%s requires TLS",
-		    why, tls_mode_name(c->up->tls));
-		return;
-	}
-	log_warnx("%016llx smtp-client upstream=%s:%u continuing without TLS "
-	    "(tls=starttls-optional): %s", (unsigned long long)c->id,
-	    c->up->host, c->up->port, why);
-	client_auth_or_ready(c);
-}
-
-/* client_after_hello - the greeting was accepted: TLS next, or ready */
-static void
-client_after_hello(struct smtp_client *c)
-{
-	if ((c->flags & CF_TLS) || c->up->tls == TLS_NONE) {
-		client_auth_or_ready(c);
-		return;
-	}
-	if (!TLS_USES_STARTTLS(c->up->tls))
-		fatalx("smtp_client: tls=%s without TLS after the greeting",
-		    tls_mode_name(c->up->tls));
-	if (c->flags & CF_HELO) {
-		client_no_tls(c, "EHLO refused, HELO cannot negotiate STARTTLS");
-		return;
-	}
-	if (!(c->ext.flags & SMTP_EXT_STARTTLS)) {
-		client_no_tls(c, "STARTTLS not offered");
-		return;
-	}
-	client_enter(c, CS_STARTTLS);
-}
-
-/*
- * client_response - react to one complete reply in the current state.
- */
-static void
-client_response(struct smtp_client *c)
-{
-	struct smtp_reply	*r = &c->reply;
-	char			 txt[CLIENT_TEXT_MAX];
-	int			 cls = r->code / 100;
-
-	client_reply_text(r, txt, sizeof(txt));
-	if (c->state == CS_DOT)
-		c->messages++;	/* carried, whatever the answer */
-	if (c->state == CS_QUIT) {
-		client_finish(c);
-		return;
-	}
-	/*
-	 * 421: the upstream is closing the connection.  Even in the middle of
-	 * a transaction this is reported as failed(), never as a reply: the
-	 * connection is gone and the owner must not issue another command.
-	 */
-	if (r->code == 421) {
-		client_fail(c, FAIL_REJECTED, "upstream is closing in %s: %s",
-		    client_strstate(c->state), txt);
-		return;
-	}
-	if (c->flags & CF_PARKING) {
-		client_park_reply(c, txt);
-		return;
-	}
-
-	switch (c->state) {
-	case CS_BANNER:
-		if (r->code != 220) {
-			client_fail(c, FAIL_REJECTED, "banner: %s", txt);
-			return;
-		}
-		client_enter(c, CS_EHLO);
-		break;
-	case CS_EHLO:
-	case CS_EHLO_TLS:
-		if (cls == 2) {
-			smtp_parse_ehlo(r, &c->ext);
-			client_after_hello(c);
-		} else if (cls == 5)
-			client_enter(c, CS_HELO);
-		else
-			client_fail(c, FAIL_REJECTED, "EHLO: %s", txt);
-		break;
-	case CS_HELO:
-		if (cls != 2) {
-			client_fail(c, FAIL_REJECTED, "HELO: %s", txt);
-			return;
-		}
-		client_after_hello(c);
-		break;
-	case CS_AUTH:
-		client_auth_response(c, txt);
-		break;
-	case CS_STARTTLS:
-		if (r->code != 220) {
-			client_no_tls(c, "STARTTLS refused");
-			return;
-		}
-		/*
-		 * client_datain() already refused bytes after this reply; the
-		 * check is repeated where it matters, next to the switch.
-		 */
-		if (buf_len(io_in(c->io)) != 0) {
-			client_fail(c, FAIL_PROTOCOL, "data after the 220 to STARTTLS");
-			return;
-		}
-		client_enter(c, CS_TLS_STARTTLS);
-		break;
-	case CS_DATA:
-		if (r->code == 354) {
-			client_enter(c, CS_BODY);
-			break;
-		}
-		/*
-		 * Only 354 lets the body go.  A 2xx here means the upstream
-		 * took no message (a broken server, or someone on the path
-		 * under tls = none): passed on, it would be a 250 for a
-		 * message never sent.  Refusals (4xx, 5xx) are replies.
-		 */
-		if (cls != 4 && cls != 5) {
-			client_fail(c, FAIL_PROTOCOL, "DATA answered with %s "
-			    "instead of 354: no message was sent", txt);
-			return;
-		}
-		/* FALLTHROUGH */
-	case CS_MAIL:
-	case CS_RCPT:
-	case CS_RSET:
-	case CS_DOT:
-		/*
-		 * RFC 5321 4.3.2: no 3xx answers these.  The upstream and we
-		 * no longer agree on where the transaction is, so neither
-		 * its 3xx nor a guess goes to the owner.
-		 */
-		if (cls == 3) {
-			client_fail(c, FAIL_PROTOCOL, "%s answered with %s",
-			    c->state == CS_DOT ? "final dot" :
-			    client_strstate(c->state), txt);
-			return;
-		}
-		if (c->state == CS_RSET && (c->flags & CF_RSET_OWN)) {
-			client_own_rset_reply(c, txt);
-			return;
-		}
-		if (c->state == CS_MAIL && cls == 2)
-			c->tx = SMTP_TX_MAIL;
-		else if (c->state == CS_RSET && cls == 2) {
-			if (c->tx == SMTP_TX_MAIL)
-				c->tx = SMTP_TX_NONE;
-			/* a MAIL sent behind the RSET keeps it dirty */
-			if (c->npipe == 0)
-				c->flags &= ~CF_TX_DIRTY;
-		}
-		client_pipe_next(c);
-		if (!(c->flags & CF_QUIET))
-			c->cb.reply(c->arg, r);
-		/* c may be freed here */
-		break;
-	default:
-		/* nothing was asked: a reply now means the peer is confused */
-		client_fail(c, FAIL_PROTOCOL, "unexpected reply in state %s: %s",
-		    client_strstate(c->state), txt);
-		break;
 	}
 }
 

@@ -188,6 +188,9 @@ void	client_body_pump(struct smtp_client *);
 void	client_body_release(struct smtp_client *);
 void	client_pipe_next(struct smtp_client *);
 
+/* smtp_client_reply.c: each complete reply, by state */
+void	client_response(struct smtp_client *);
+
 /* smtp_client_idle.c */
 void	client_idle_datain(struct smtp_client *);
 void	client_park_reply(struct smtp_client *, const char *txt);
