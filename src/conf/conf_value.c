@@ -24,6 +24,7 @@
 #include "conf/conf_keys.h"
 #include "conf/conf_table.h"
 #include "conf/conf_value.h"
+#include "conf/conf_value_int.h"
 #include "relay/route.h"
 #include "util/base64.h"
 #include "util/log.h"
@@ -61,28 +62,21 @@ static int	 parse_hostport(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_list(const struct conf_key *, void *, const char *,
 		    char *, size_t);
-static int	 parse_tlsver(const char *, int *, char *, size_t);
-static int	 parse_cafile(const char *, char *, size_t);
 static int	 parse_path(const char *, int, const char *, char *, size_t);
-static int	 unreadable(char *, size_t);
 static int	 port_in_host(const struct conf_key *, const char *, char *,
 		    size_t);
 static int	 secret_mode_ok(const char *, char *, size_t);
 static const struct conf_word *word_find(const struct conf_key *,
 		    const char *);
-static int	 split_value(const char *, char *, size_t, char **, int,
-		    char *, size_t);
 static int	 parse_words(const struct conf_key *, void *, const char *,
-		    char *, size_t);
-static int	 parse_pins(const struct conf_key *, void *, const char *,
-		    char *, size_t);
-static int	 parse_ciphers(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_canon(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_names(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_identity(const char *, char *, size_t);
+static int	 parse_scalar(const struct conf_key *, void *, const char *,
+		    char *, size_t);
 static int	 key_parse(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 
@@ -219,7 +213,7 @@ store_text(const struct conf_key *k, void *base, const char *val, char *why,
 	    parse_identity(val, why, wlen) == -1)
 		return -1;
 	if (e == NULL && k->type == KT_CAFILE && strcmp(val, "system") != 0 &&
-	    strcmp(val, "none") != 0 && parse_cafile(val, why, wlen) == -1)
+	    strcmp(val, "none") != 0 && cval_cafile(val, why, wlen) == -1)
 		return -1;
 	/* queue_dir: the gateway makes it, so it need not exist yet */
 	if (e == NULL && k->type == KT_PATH && *val != '\0' && *val != '/')
@@ -373,7 +367,7 @@ parse_names(const struct conf_key *k, void *base, const char *val, char *why,
 	char		*dst = (char *)base + k->off;
 	int		 i, j, count;
 
-	if ((count = split_value(val, copy, sizeof(copy), items,
+	if ((count = cval_split(val, copy, sizeof(copy), items,
 	    (int)nitems(items), why, wlen)) == -1)
 		return -1;
 	if ((unsigned long long)count > k->max) {
@@ -430,47 +424,11 @@ parse_names(const struct conf_key *k, void *base, const char *val, char *why,
 }
 
 /*
- * The CA bundle is only named here (tls_ctx loads it), but a typo found at
- * load time is an error message; found at the first connection it is mail
- * that cannot be delivered.
- */
-static int
-parse_cafile(const char *val, char *why, size_t wlen)
-{
-	struct stat	 st;
-
-	/* the daemon may change directory; a relative path would move */
-	if (val[0] != '/') {
-		(void)snprintf(why, wlen,
-		    "must be \"system\", \"none\" or an absolute path");
-		return -1;
-	}
-	if (stat(val, &st) == -1) {
-		(void)snprintf(why, wlen, "%s", strerror(errno));
-		return -1;
-	}
-	/* OpenSSL's CAfile/CApath split: a directory is ca_path's job */
-	if (S_ISDIR(st.st_mode)) {
-		(void)snprintf(why, wlen, "a directory; ca_file takes one PEM "
-		    "bundle: use ca_path = %s for a directory of hashed "
-		    "certificates", val);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		(void)snprintf(why, wlen, "not a regular file");
-		return -1;
-	}
-	if (access(val, R_OK) == -1)
-		return unreadable(why, wlen);
-	return 0;
-}
-
-/*
  * access(2) failed: on SIGHUP we run as [gateway] user, so name the user,
  * as conf_files_check() does at start and for -t.
  */
-static int
-unreadable(char *why, size_t wlen)
+int
+cval_unreadable(char *why, size_t wlen)
 {
 	char	 me[64];
 	int	 e = errno;
@@ -512,7 +470,7 @@ parse_path(const char *val, int dir, const char *dirkey, char *why,
 		return -1;
 	}
 	if (access(val, R_OK | (dir ? X_OK : 0)) == -1)
-		return unreadable(why, wlen);
+		return cval_unreadable(why, wlen);
 	return 0;
 }
 
@@ -544,11 +502,11 @@ secret_mode_ok(const char *val, char *why, size_t wlen)
 }
 
 /*
- * split_value - a comma list into items, held in copy; "" is no items.
+ * cval_split - a comma list into items, held in copy; "" is no items.
  * Returns the count, or -1 with why set.
  */
-static int
-split_value(const char *val, char *copy, size_t copylen, char **items,
+int
+cval_split(const char *val, char *copy, size_t copylen, char **items,
     int max, char *why, size_t wlen)
 {
 	int	 count;
@@ -593,7 +551,7 @@ parse_words(const struct conf_key *k, void *base, const char *val, char *why,
 	int			 i, j, count, vals[16];
 	size_t			 n;
 
-	if ((count = split_value(val, copy, sizeof(copy), items,
+	if ((count = cval_split(val, copy, sizeof(copy), items,
 	    (int)nitems(items), why, wlen)) == -1)
 		return -1;
 	for (i = 0; i < count; i++) {
@@ -634,150 +592,6 @@ parse_words(const struct conf_key *k, void *base, const char *val, char *why,
 	n = (size_t)count;
 	memcpy((char *)base + k->noff, &n, sizeof(n));
 	return 0;
-}
-
-/* pin_sha256: each item the base64 of a 32-byte SHA-256 digest */
-static int
-parse_pins(const struct conf_key *k, void *base, const char *val, char *why,
-    size_t wlen)
-{
-	unsigned char	 pins[CONF_MAX_PINS][CONF_PIN_LEN], d[48];
-	char		 copy[CONF_TEXT_MAX], q[64], *items[16];
-	ssize_t		 len;
-	int		 i, count;
-	size_t		 n;
-
-	if ((count = split_value(val, copy, sizeof(copy), items,
-	    (int)nitems(items), why, wlen)) == -1)
-		return -1;
-	if ((unsigned long long)count > k->max) {
-		(void)snprintf(why, wlen, "more than %llu pins", k->max);
-		return -1;
-	}
-	for (i = 0; i < count; i++) {
-		len = base64_decode(items[i], strlen(items[i]), d, sizeof(d));
-		/* a hex fingerprint or a SHA-1 pin is a different thing */
-		if (len != CONF_PIN_LEN) {
-			(void)snprintf(why, wlen, "\"%s\": not the base64 of "
-			    "a SHA-256 digest (44 characters)",
-			    conf_quote(q, sizeof(q), items[i]));
-			return -1;
-		}
-		memcpy(pins[i], d, CONF_PIN_LEN);
-	}
-	if (count > 0)
-		memcpy((char *)base + k->off, pins,
-		    (size_t)count * CONF_PIN_LEN);
-	n = (size_t)count;
-	memcpy((char *)base + k->noff, &n, sizeof(n));
-	return 0;
-}
-
-/*
- * ciphers (TLS 1.2) and ciphersuites (TLS 1.3): ':'-separated names.  The
- * library checks that it knows them; here, that each list holds only its
- * own kind, that no OpenSSL-style keyword ("ALL", "!aNULL", "@SECLEVEL")
- * slips in, and that nothing known to be broken is asked for: this build
- * has RC4, NULL, anonymous and DES suites compiled in.
- */
-static int
-parse_ciphers(const struct conf_key *k, void *base, const char *val,
-    char *why, size_t wlen)
-{
-	static const char *const weak[] = {
-		"NULL", "RC4", "DES", "EXP", "ANON", "ADH", "AECDH", "MD5",
-		NULL
-	};
-	char		 copy[CONF_TEXT_MAX], item[CONF_TEXT_MAX], q[64];
-	char		*p, *colon;
-	size_t		 i, j;
-	int		 tls13;
-
-	if (*val == '\0')
-		goto store;
-	if (str_copy(copy, val, sizeof(copy)) == -1) {
-		(void)snprintf(why, wlen, "list too long");
-		return -1;
-	}
-	for (p = copy;; p = colon + 1) {
-		if ((colon = strchr(p, ':')) != NULL)
-			*colon = '\0';
-		if (*p == '\0') {
-			(void)snprintf(why, wlen, "empty item in list");
-			return -1;
-		}
-		(void)conf_quote(q, sizeof(q), p);
-		if (strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-		    "wxyz0123456789-_") != strlen(p) ||
-		    strpbrk(p, "-_") == NULL) {
-			(void)snprintf(why, wlen, "\"%s\": not a cipher "
-			    "name (keywords and operators are not supported)", q);
-			return -1;
-		}
-		tls13 = strncmp(p, "TLS13-", 6) == 0 || strncmp(p, "TLS_", 4) == 0;
-		if (k->type == KT_CIPHERS12 && tls13) {
-			(void)snprintf(why, wlen, "\"%s\": a TLS 1.3 suite; "
-			    "list it in ciphersuites", q);
-			return -1;
-		}
-		if (k->type == KT_CIPHERS13 && !tls13) {
-			(void)snprintf(why, wlen, "\"%s\": not a TLS 1.3 suite "
-			    "(TLS13-... or TLS_...); TLS 1.2 ciphers go in "
-			    "ciphers", q);
-			return -1;
-		}
-		for (i = 0; p[i] != '\0'; i++)
-			item[i] = (char)((p[i] >= 'a' && p[i] <= 'z') ?
-			    p[i] - 'a' + 'A' : p[i]);
-		item[i] = '\0';
-		for (j = 0; weak[j] != NULL; j++)
-			if (strstr(item, weak[j]) != NULL) {
-				(void)snprintf(why, wlen, "\"%s\": weak or "
-				    "unauthenticated ciphers are not allowed",
-				    q);
-				return -1;
-			}
-		if (colon == NULL)
-			break;
-	}
-store:
-	if (str_copy((char *)base + k->off, val, k->size) == -1) {
-		(void)snprintf(why, wlen, "longer than %zu characters",
-		    k->size - 1);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * tls_min_version: only "1.2" and "1.3".  Older names get their own message
- * so that nobody reads "must be 1.2 or 1.3" as a typo to work around.
- */
-static int
-parse_tlsver(const char *val, int *out, char *why, size_t wlen)
-{
-	static const char *const old[] = {
-		"1", "1.0", "1.1", "tls1", "tls1.0", "tls1.1", "tlsv1",
-		"tlsv1.0", "tlsv1.1", "ssl2", "ssl3", "sslv2", "sslv3", NULL
-	};
-	size_t	 i;
-
-	if (strcmp(val, "1.2") == 0) {
-		*out = CONF_TLS_V12;
-		return 0;
-	}
-	if (strcmp(val, "1.3") == 0) {
-		*out = CONF_TLS_V13;
-		return 0;
-	}
-	for (i = 0; old[i] != NULL; i++)
-		if (str_ieq(val, old[i])) {
-			(void)snprintf(why, wlen,
-			    "TLS versions before 1.2 are not supported");
-			return -1;
-		}
-	(void)snprintf(why, wlen, "must be 1.2 or 1.3");
-	return -1;
 }
 
 /* listen and allow: comma lists into a fixed array and its count */
@@ -880,18 +694,117 @@ parse_proxy(const struct conf_key *k, void *base, const char *val,
  * key_parse - the one path from text to field, for file values and
  * defaults alike.  On error, why holds the text after "key: ".
  */
+/*
+ * parse_scalar - the numbers, durations, sizes, rates, booleans and the
+ * enumerated words: the value into the int, unsigned or unsigned long
+ * long at k->off
+ */
 static int
-key_parse(const struct conf_key *k, void *base, const char *val, char *why,
-    size_t wlen)
+parse_scalar(const struct conf_key *k, void *base, const char *val,
+    char *why, size_t wlen)
 {
 	const struct conf_word	*w;
 	unsigned long long	 ull = 0;
 	long long		 ll;
 	unsigned		 u = 0;
 	struct rate		 rate;
-	char			 reason[WHY_MAX - 128], v[64], lo[32], hi[32];
+	char			 lo[32], hi[32];
 	const char		*e = NULL;
 	int			 iv = 0, len;
+
+	switch (k->type) {
+	case KT_UINT:
+		if ((e = str_tonum(val, 0, LLONG_MAX, &ll)) != NULL)
+			break;
+		if ((unsigned long long)ll < k->min ||
+		    (unsigned long long)ll > k->max) {
+			(void)snprintf(why, wlen,
+			    "must be between %llu and %llu", k->min, k->max);
+			return -1;
+		}
+		u = (unsigned)ll;
+		memcpy((char *)base + k->off, &u, sizeof(u));
+		return 0;
+	case KT_SIZE:
+		if ((e = str_parse_size(val, ULLONG_MAX, &ull)) != NULL)
+			break;
+		if (ull < k->min || ull > k->max) {
+			fmt_size(lo, sizeof(lo), k->min);
+			fmt_size(hi, sizeof(hi), k->max);
+			(void)snprintf(why, wlen, "must be between %s and %s",
+			    lo, hi);
+			return -1;
+		}
+		memcpy((char *)base + k->off, &ull, sizeof(ull));
+		return 0;
+	case KT_DURATION:
+		if ((e = str_parse_duration(val, UINT_MAX, &u)) != NULL)
+			break;
+		if (u < k->min || u > k->max) {
+			conf_fmt_duration(lo, sizeof(lo), k->min);
+			conf_fmt_duration(hi, sizeof(hi), k->max);
+			(void)snprintf(why, wlen, "must be between %s and %s",
+			    lo, hi);
+			return -1;
+		}
+		memcpy((char *)base + k->off, &u, sizeof(u));
+		return 0;
+	case KT_RATE:
+		if ((e = ratelimit_parse(val, &rate)) != NULL)
+			break;
+		memcpy((char *)base + k->off, &rate, sizeof(rate));
+		return 0;
+	case KT_LOGFAC:
+		if ((e = log_facilities_parse(val, &u)) != NULL)
+			break;
+		memcpy((char *)base + k->off, &u, sizeof(u));
+		return 0;
+	case KT_BOOL:
+	case KT_NBOOL:
+		e = str_parse_bool(val, &iv);
+		if (e == NULL && k->type == KT_NBOOL)
+			iv = !iv;
+		goto store_int;
+	case KT_LOGLEVEL:
+		if (log_level_parse(val, &iv) != NULL)
+			e = "must be one of error, warning, info, debug";
+		goto store_int;
+	case KT_TLSVER:
+		if (cval_tlsver(val, &iv, why, wlen) == -1)
+			return -1;
+		goto store_int;
+	case KT_ENUM:
+		for (w = k->words; w->word != NULL; w++)
+			if (str_ieq(val, w->word))
+				break;
+		if (w->word == NULL) {
+			len = snprintf(why, wlen, "must be one of");
+			for (w = k->words; w->word != NULL && len > 0 &&
+			    (size_t)len < wlen; w++)
+				len += snprintf(why + len, wlen - (size_t)len,
+				    "%s %s", w == k->words ? "" : ",", w->word);
+			return -1;
+		}
+		iv = w->value;
+	store_int:
+		if (e != NULL)
+			break;
+		memcpy((char *)base + k->off, &iv, sizeof(iv));
+		return 0;
+	default:
+		fatalx("conf: key %s: type %d is not a scalar", k->name,
+		    (int)k->type);
+	}
+	(void)snprintf(why, wlen, "%s", e);
+	return -1;
+}
+
+/* key_parse - by type; a failure's why gets the value in front */
+static int
+key_parse(const struct conf_key *k, void *base, const char *val, char *why,
+    size_t wlen)
+{
+	char	 reason[WHY_MAX - 128], v[64];
 
 	switch (k->type) {
 	case KT_BANNER:
@@ -940,12 +853,12 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 			return 0;
 		goto bad;
 	case KT_PINS:
-		if (parse_pins(k, base, val, why, wlen) == 0)
+		if (cval_pins(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
 	case KT_CIPHERS12:
 	case KT_CIPHERS13:
-		if (parse_ciphers(k, base, val, why, wlen) == 0)
+		if (cval_ciphers(k, base, val, why, wlen) == 0)
 			return 0;
 		goto bad;
 	case KT_LISTEN:
@@ -963,86 +876,19 @@ key_parse(const struct conf_key *k, void *base, const char *val, char *why,
 			return -1;
 		goto bad;
 	case KT_UINT:
-		if ((e = str_tonum(val, 0, LLONG_MAX, &ll)) != NULL)
-			break;
-		if ((unsigned long long)ll < k->min ||
-		    (unsigned long long)ll > k->max) {
-			(void)snprintf(why, wlen,
-			    "must be between %llu and %llu", k->min, k->max);
-			goto bad;
-		}
-		u = (unsigned)ll;
-		memcpy((char *)base + k->off, &u, sizeof(u));
-		return 0;
 	case KT_SIZE:
-		if ((e = str_parse_size(val, ULLONG_MAX, &ull)) != NULL)
-			break;
-		if (ull < k->min || ull > k->max) {
-			fmt_size(lo, sizeof(lo), k->min);
-			fmt_size(hi, sizeof(hi), k->max);
-			(void)snprintf(why, wlen, "must be between %s and %s",
-			    lo, hi);
-			goto bad;
-		}
-		memcpy((char *)base + k->off, &ull, sizeof(ull));
-		return 0;
 	case KT_DURATION:
-		if ((e = str_parse_duration(val, UINT_MAX, &u)) != NULL)
-			break;
-		if (u < k->min || u > k->max) {
-			conf_fmt_duration(lo, sizeof(lo), k->min);
-			conf_fmt_duration(hi, sizeof(hi), k->max);
-			(void)snprintf(why, wlen, "must be between %s and %s",
-			    lo, hi);
-			goto bad;
-		}
-		memcpy((char *)base + k->off, &u, sizeof(u));
-		return 0;
 	case KT_RATE:
-		if ((e = ratelimit_parse(val, &rate)) != NULL)
-			break;
-		memcpy((char *)base + k->off, &rate, sizeof(rate));
-		return 0;
 	case KT_LOGFAC:
-		if ((e = log_facilities_parse(val, &u)) != NULL)
-			break;
-		memcpy((char *)base + k->off, &u, sizeof(u));
-		return 0;
 	case KT_BOOL:
 	case KT_NBOOL:
-		e = str_parse_bool(val, &iv);
-		if (e == NULL && k->type == KT_NBOOL)
-			iv = !iv;
-		goto store_int;
 	case KT_LOGLEVEL:
-		if (log_level_parse(val, &iv) != NULL)
-			e = "must be one of error, warning, info, debug";
-		goto store_int;
 	case KT_TLSVER:
-		if (parse_tlsver(val, &iv, why, wlen) == -1)
-			goto bad;
-		goto store_int;
 	case KT_ENUM:
-		for (w = k->words; w->word != NULL; w++)
-			if (str_ieq(val, w->word))
-				break;
-		if (w->word == NULL) {
-			len = snprintf(why, wlen, "must be one of");
-			for (w = k->words; w->word != NULL && len > 0 &&
-			    (size_t)len < wlen; w++)
-				len += snprintf(why + len, wlen - (size_t)len,
-				    "%s %s", w == k->words ? "" : ",", w->word);
-			goto bad;
-		}
-		iv = w->value;
-	store_int:
-		if (e != NULL)
-			break;
-		memcpy((char *)base + k->off, &iv, sizeof(iv));
-		return 0;
+		if (parse_scalar(k, base, val, why, wlen) == 0)
+			return 0;
+		goto bad;
 	}
-	if (e != NULL)
-		(void)snprintf(why, wlen, "%s", e);
 bad:
 	/* "key: "value": why" reads best; prefix the value here */
 	(void)snprintf(reason, sizeof(reason), "%s", why);
