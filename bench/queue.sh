@@ -258,21 +258,29 @@ qcount() { find "$1" -maxdepth 1 -name '*.env' -printf . 2>/dev/null | wc -c; }
 # answer), read with bash's own /dev/tcp: no process per poll.  (A find
 # over a queue_dir of 20,000 names and the processes around it, 10 times
 # a second, took a fifth of the CPU of the 2-core machine the backlog
-# is measured on.)  Only the first octet is read with a timeout: bash's
-# read -t blocks and unblocks signals around every octet it reads from a
-# socket, 9 kB of page ten times a second, which cost another seventh of
-# that machine.  Once the gateway answers, it writes the page and
-# closes, so the bulk read without -t ends at its EOF.
+# is measured on.)  The head is read with a timeout; the body, 9 kB, is
+# not: bash's read -t blocks and unblocks signals around every octet it
+# takes from a socket, which cost another seventh of that machine.  The
+# body left with the head (HTTP/1.1, so that libevent sends its
+# Content-Length), so exactly that many octets are there to read: no
+# wait for a close that a wedged gateway might never make.
 qgauge() {
-	local fd c page
+	local fd line len= page
 	QLEFT=
 	# (braces: a bare exec's 2>/dev/null would stay for the whole script)
 	{ exec {fd}<>"/dev/tcp/127.0.0.1/$P_HTTP"; } 2>/dev/null || return 0
-	printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd"
-	if IFS= read -r -t 5 -N 1 c <&"$fd"; then
-		IFS= read -r -N 1048576 page <&"$fd" || true
-		[[ $page =~ $'\n'smtpgate_queue_messages\ ([0-9]+) ]] &&
-		    QLEFT=${BASH_REMATCH[1]}
+	printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&"$fd"
+	while IFS= read -r -t 5 line <&"$fd"; do
+		line=${line%$'\r'}
+		[ -n "$line" ] || break
+		case ${line,,} in
+		content-length:*) len=${line#*:}; len=${len// /} ;;
+		esac
+	done
+	if [[ $len =~ ^[0-9]+$ ]] && [ "$len" -gt 0 ] && [ "$len" -le 1048576 ]; then
+		LC_ALL=C IFS= read -r -N "$len" page <&"$fd" || true
+		[[ $page =~ (^|$'\n')smtpgate_queue_messages\ ([0-9]+) ]] &&
+		    QLEFT=${BASH_REMATCH[2]}
 	fi
 	exec {fd}<&-
 }

@@ -1,9 +1,9 @@
 /*
  * conf_value.c - one key's value, from text into its field: the typed
  * parsers behind conf_key_parse() (sizes, durations, words, lists, host
- * and port, paths, pins, cipher lists, names), for a value from the file
- * and for a default alike.  No file or section state: conf.c reads the
- * file and calls in here per key.
+ * and port, paths, names; the TLS values in conf_value_tls.c), for a
+ * value from the file and for a default alike.  No file or section
+ * state: conf.c reads the file and calls in here per key.
  */
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -691,13 +691,9 @@ parse_proxy(const struct conf_key *k, void *base, const char *val,
 }
 
 /*
- * key_parse - the one path from text to field, for file values and
- * defaults alike.  On error, why holds the text after "key: ".
- */
-/*
  * parse_scalar - the numbers, durations, sizes, rates, booleans and the
- * enumerated words: the value into the int, unsigned or unsigned long
- * long at k->off
+ * enumerated words: the value into its field at k->off (int, unsigned,
+ * unsigned long long or struct rate, by type)
  */
 static int
 parse_scalar(const struct conf_key *k, void *base, const char *val,
@@ -799,7 +795,10 @@ parse_scalar(const struct conf_key *k, void *base, const char *val,
 	return -1;
 }
 
-/* key_parse - by type; a failure's why gets the value in front */
+/*
+ * key_parse - the one path from text to field, for file values and
+ * defaults alike, by type.  On error, why holds the text after "key: ".
+ */
 static int
 key_parse(const struct conf_key *k, void *base, const char *val, char *why,
     size_t wlen)

@@ -3,11 +3,13 @@
  *
  * One explicit state machine: client_enter() moves to a state, logs the
  * move and sends the state's command; client_response()
- * (smtp_client_reply.c) reacts to the complete reply.  Only MAIL, RCPT
- * and DATA are ever pipelined (smtp_client_tx.c); during the session's
- * set-up exactly one reply is outstanding, and any byte left in the input
- * after a complete reply is an attack or a broken server (after the 220
- * to STARTTLS it is the classic plaintext injection).
+ * (smtp_client_reply.c) reacts to the complete reply.  Towards a
+ * pipelining upstream MAIL, RCPT and DATA go behind the commands awaited,
+ * and a reused connection's RSET leads the next MAIL in the same write
+ * (smtp_client_tx.c); during the session's set-up exactly one reply is
+ * outstanding, and any byte left in the input after a complete reply is
+ * an attack or a broken server (after the 220 to STARTTLS it is the
+ * classic plaintext injection).
  *
  * Lifetime: every entry from the event loop and every public call holds
  * the client (held > 0).  smtp_client_free() or the end of QUIT inside
