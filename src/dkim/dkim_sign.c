@@ -134,20 +134,16 @@ hash_canon(wc_Sha256 *sha, enum dkim_canon c, const char *p, size_t n,
 	return rc;
 }
 
-int
-dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
-    time_t now, char *out, size_t outlen, char *err, size_t errlen)
+/*
+ * sign_check - the message is complete and signable, and the signer's
+ * values are safe to put into the header as they are; 0, or the error
+ * dkim_msg_sign returns with err set
+ */
+static int
+sign_check(const struct dkim_msg *m, const struct dkim_signer *s, char *err,
+    size_t errlen)
 {
-	const char *hlist[HLIST_MAX];
-	size_t nh = 0, i, j;
-	int hash_err = 0;
-	struct hbuf h = { out, 0, outlen, 0, 0 };
-	/* sig and b64 hold an RSA-8192 signature, the largest key loaded */
-	char tok[512], b64[1400];
-	unsigned char digest[WC_SHA256_DIGEST_SIZE], sig[1024];
-	wc_Sha256 sha;
-	ssize_t b64len;
-	int siglen;
+	size_t i;
 
 	if (m->state != DKIM_MSG_DONE || m->from_why != NULL) {
 		snprintf(err, errlen, "message not signable: %s",
@@ -200,74 +196,93 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 			snprintf(err, errlen, "bad header name");
 			return -1;
 		}
+	return 0;
+}
 
-	/*
-	 * h=: From always (RFC 6376 §5.4 requires it), then the configured
-	 * names present in the message, each once per instance, plus once
-	 * more when oversigned; oversigned names not configured come last.
-	 */
-	{
-		const char *names[2 * DKIM_MAX_HEADERS + 1];
-		size_t nn = 0, k;
+/*
+ * sign_hlist - h=: From always (RFC 6376 §5.4 requires it), then the
+ * configured names present in the message, each once per instance, plus
+ * once more when oversigned; oversigned names not configured come last.
+ * The count into *nh; 0, or DKIM_ERR_MESSAGE with err set.
+ */
+static int
+sign_hlist(const struct dkim_msg *m, const struct dkim_signer *s,
+    const char **hlist, size_t *nh, char *err, size_t errlen)
+{
+	const char *names[2 * DKIM_MAX_HEADERS + 1];
+	size_t nn = 0, k, cnt, t;
 
-		if (!listed(s->headers, s->nheaders, "From"))
-			names[nn++] = "From";
-		for (k = 0; k < s->nheaders; k++)
-			names[nn++] = s->headers[k];
-		for (k = 0; k < s->noversign; k++)
-			if (!listed(names, nn, s->oversign[k]))
-				names[nn++] = s->oversign[k];
-		for (k = 0; k < nn; k++) {
-			size_t cnt, t;
-
-			if (!s->sign_date && strcasecmp(names[k], "Date") == 0)
-				continue;
-			if (!s->sign_message_id &&
-			    strcasecmp(names[k], "Message-ID") == 0)
-				continue;
-			if (listed(names, k, names[k]))
-				continue;	/* listed twice in config */
-			cnt = count_fields(m, names[k]);
-			if (listed(s->oversign, s->noversign, names[k]))
-				cnt++;
-			for (t = 0; t < cnt; t++) {
-				if (nh == HLIST_MAX) {
-					snprintf(err, errlen,
-					    "too many header fields to sign");
-					return DKIM_ERR_MESSAGE;
-				}
-				hlist[nh++] = names[k];
+	*nh = 0;
+	if (!listed(s->headers, s->nheaders, "From"))
+		names[nn++] = "From";
+	for (k = 0; k < s->nheaders; k++)
+		names[nn++] = s->headers[k];
+	for (k = 0; k < s->noversign; k++)
+		if (!listed(names, nn, s->oversign[k]))
+			names[nn++] = s->oversign[k];
+	for (k = 0; k < nn; k++) {
+		if (!s->sign_date && strcasecmp(names[k], "Date") == 0)
+			continue;
+		if (!s->sign_message_id &&
+		    strcasecmp(names[k], "Message-ID") == 0)
+			continue;
+		if (listed(names, k, names[k]))
+			continue;	/* listed twice in config */
+		cnt = count_fields(m, names[k]);
+		if (listed(s->oversign, s->noversign, names[k]))
+			cnt++;
+		for (t = 0; t < cnt; t++) {
+			if (*nh == HLIST_MAX) {
+				snprintf(err, errlen,
+				    "too many header fields to sign");
+				return DKIM_ERR_MESSAGE;
 			}
+			hlist[(*nh)++] = names[k];
 		}
 	}
+	return 0;
+}
 
-	/* the header up to "b=", folded */
-	hb_raw(&h, "DKIM-Signature:", 15);
+/*
+ * sign_head - the header up to "b=", folded, into h; 0, or the error
+ * dkim_msg_sign returns with err set
+ */
+static int
+sign_head(struct hbuf *h, const struct dkim_msg *m,
+    const struct dkim_signer *s, time_t now, const char *const *hlist,
+    size_t nh, char *err, size_t errlen)
+{
+	/* tok holds the longest value tag_safe lets through (TAG_VALUE_MAX) */
+	char tok[512], b64[64];
+	ssize_t b64len;
+	size_t i;
+
+	hb_raw(h, "DKIM-Signature:", 15);
 	snprintf(tok, sizeof tok, "v=1; a=%s;", dkim_alg_name(s->key->alg));
-	hb_token(&h, tok, 1);
+	hb_token(h, tok, 1);
 	snprintf(tok, sizeof tok, "c=%s/%s;", dkim_canon_name(s->hcanon),
 	    dkim_canon_name(s->bcanon));
-	hb_token(&h, tok, 1);
+	hb_token(h, tok, 1);
 	snprintf(tok, sizeof tok, "d=%s;", s->domain);
-	hb_token(&h, tok, 1);
+	hb_token(h, tok, 1);
 	snprintf(tok, sizeof tok, "s=%s;", s->selector);
-	hb_token(&h, tok, 1);
+	hb_token(h, tok, 1);
 	snprintf(tok, sizeof tok, "t=%lld;", (long long)now);
-	hb_token(&h, tok, 1);
+	hb_token(h, tok, 1);
 	if (s->expire > 0) {
 		snprintf(tok, sizeof tok, "x=%lld;",
 		    (long long)now + (long long)s->expire);
-		hb_token(&h, tok, 1);
+		hb_token(h, tok, 1);
 	}
 	if (s->identity != NULL && s->identity[0] != '\0') {
 		snprintf(tok, sizeof tok, "i=%s;", s->identity);
-		hb_token(&h, tok, 1);
+		hb_token(h, tok, 1);
 	}
 	for (i = 0; i < nh; i++) {
 		/* FWS is allowed around the colons of h= */
 		snprintf(tok, sizeof tok, "%s%s%s", i == 0 ? "h=" : "",
 		    hlist[i], i + 1 == nh ? ";" : ":");
-		hb_token(&h, tok, i == 0);
+		hb_token(h, tok, i == 0);
 	}
 	if ((b64len = base64_encode(m->bh[s->bcanon], WC_SHA256_DIGEST_SIZE,
 	    b64, sizeof b64)) == -1) {
@@ -275,25 +290,40 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		return -1;
 	}
 	snprintf(tok, sizeof tok, "bh=%.*s;", (int)b64len, b64);
-	hb_token(&h, tok, 1);
+	hb_token(h, tok, 1);
 	/* some of b='s value stays on its line: verifiers blank it there */
-	if (h.col + 1 + 2 + 8 > FOLD_COL)
-		hb_raw(&h, "\r\n\tb=", 5);
+	if (h->col + 1 + 2 + 8 > FOLD_COL)
+		hb_raw(h, "\r\n\tb=", 5);
 	else
-		hb_token(&h, "b=", 1);
-	if (h.overflow) {
+		hb_token(h, "b=", 1);
+	if (h->overflow) {
 		snprintf(err, errlen, "signature header too long");
 		return DKIM_ERR_MESSAGE;
 	}
+	return 0;
+}
 
-	/* header hash: the selected fields bottom-up, then this header */
+/*
+ * sign_hash - the header hash: the selected fields bottom-up, then the
+ * signature's own header up to "b=" (without its CR LF); 0, or -1 with
+ * err set
+ */
+static int
+sign_hash(const struct dkim_msg *m, const struct dkim_signer *s,
+    const char *const *hlist, size_t nh, const struct hbuf *h,
+    unsigned char *digest, char *err, size_t errlen)
+{
+	wc_Sha256 sha;
+	size_t i, j, skip, len;
+	int hash_err = 0;
+
 	if (wc_InitSha256(&sha) != 0) {
 		snprintf(err, errlen, "hash init failure");
 		return -1;
 	}
 	for (i = 0; i < nh; i++) {
-		size_t skip = 0, len = strlen(hlist[i]);
-
+		skip = 0;
+		len = strlen(hlist[i]);
 		/* the n-th time a name appears, the n-th instance from below */
 		for (j = 0; j < i; j++)
 			if (strcasecmp(hlist[j], hlist[i]) == 0)
@@ -313,7 +343,7 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		}
 		/* none left: a non-existent field hashes as nothing */
 	}
-	if (hash_canon(&sha, s->hcanon, h.p, h.len, 1) == -1)
+	if (hash_canon(&sha, s->hcanon, h->p, h->len, 1) == -1)
 		hash_err = 1;
 	if (hash_err || wc_Sha256Final(&sha, digest) != 0) {
 		wc_Sha256Free(&sha);
@@ -321,7 +351,48 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		return -1;
 	}
 	wc_Sha256Free(&sha);
+	return 0;
+}
 
+/* sign_b - the signature, base64, folded into b= to fill each line */
+static void
+sign_b(struct hbuf *h, const char *b64, size_t b64len)
+{
+	size_t i, room;
+
+	for (i = 0; i < b64len; ) {
+		room = h->col < FOLD_COL ? FOLD_COL - h->col : 0;
+		if (room == 0) {
+			hb_raw(h, "\r\n\t", 3);
+			continue;
+		}
+		if (room > b64len - i)
+			room = b64len - i;
+		hb_raw(h, b64 + i, room);
+		i += room;
+	}
+	hb_raw(h, "\r\n", 2);
+}
+
+int
+dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
+    time_t now, char *out, size_t outlen, char *err, size_t errlen)
+{
+	const char *hlist[HLIST_MAX];
+	size_t nh;
+	struct hbuf h = { out, 0, outlen, 0, 0 };
+	/* sig and b64 hold an RSA-8192 signature, the largest key loaded */
+	char b64[1400];
+	unsigned char digest[WC_SHA256_DIGEST_SIZE], sig[1024];
+	ssize_t b64len;
+	int siglen, rc;
+
+	if ((rc = sign_check(m, s, err, errlen)) != 0 ||
+	    (rc = sign_hlist(m, s, hlist, &nh, err, errlen)) != 0 ||
+	    (rc = sign_head(&h, m, s, now, hlist, nh, err, errlen)) != 0)
+		return rc;
+	if (sign_hash(m, s, hlist, nh, &h, digest, err, errlen) == -1)
+		return -1;
 	if ((siglen = dkim_key_sign(s->key, digest, sig, sizeof sig)) < 0) {
 		snprintf(err, errlen, "signing failed");
 		return -1;
@@ -331,20 +402,7 @@ dkim_msg_sign(const struct dkim_msg *m, const struct dkim_signer *s,
 		snprintf(err, errlen, "base64 failure");
 		return -1;
 	}
-	/* b= in pieces that fill each line; FWS inside b= is allowed */
-	for (i = 0; i < (size_t)b64len; ) {
-		size_t room = h.col < FOLD_COL ? FOLD_COL - h.col : 0;
-
-		if (room == 0) {
-			hb_raw(&h, "\r\n\t", 3);
-			continue;
-		}
-		if (room > (size_t)b64len - i)
-			room = (size_t)b64len - i;
-		hb_raw(&h, b64 + i, room);
-		i += room;
-	}
-	hb_raw(&h, "\r\n", 2);
+	sign_b(&h, b64, (size_t)b64len);
 	if (h.overflow) {
 		snprintf(err, errlen, "signature header too long");
 		return DKIM_ERR_MESSAGE;
