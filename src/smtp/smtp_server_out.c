@@ -38,21 +38,19 @@ smtp_owner_code_bad(const struct smtp_server *s, int code)
 	return code / 100 == 3;
 }
 
-/* smtp_server_reply - the owner's answer to the command in flight */
-void
-smtp_server_reply(struct smtp_server *s, int code, const char *enh,
-    const char *text)
+/*
+ * reply_expected - a command is in flight for the owner to answer: 0; -1
+ * if the session ended meanwhile (the reply is dropped).  Anything else is
+ * the owner's bug.
+ */
+static int
+reply_expected(struct smtp_server *s, int code)
 {
-	enum smtp_state	 next;
-	int		 ok;
-	unsigned	 i;
-	char		 uvis[SMTP_SASL_ID_MAX * 4 + 1];
-
 	if (s->state == STATE_QUIT || s->state == STATE_CLOSED) {
 		/* the session ended while the owner worked: nobody to tell */
 		log_debug("%016llx late reply code=%d ignored",
 		    (unsigned long long)s->info.id, code);
-		return;
+		return -1;
 	}
 	/* a reply for a command handed on ahead would jump the queue */
 	if (s->flags & SF_AHEADCALL)
@@ -64,7 +62,89 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		fatalx("%016llx smtp_server_reply: no command in flight "
 		    "(state %s)", (unsigned long long)s->info.id,
 		    smtp_strstate(s->state));
+	return 0;
+}
 
+/*
+ * reply_data - the owner's answer to DATA: 354 starts the body; a refusal
+ * leaves MAIL and the recipients standing (RFC 5321).  -1 if the session
+ * was closed here.
+ */
+static int
+reply_data(struct smtp_server *s, int code, const char *enh, const char *text)
+{
+	/* DATA is the last of a batch: nothing is ahead of it */
+	if (code == 354 && s->nahead == 0) {
+		smtp_body_start(s);
+		smtp_emit(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+		return 0;
+	}
+	smtp_ahead_settle(s, s->after);
+	smtp_emit(s, code, enh, text);
+	/*
+	 * Input behind DATA came before any answer to it (RFC 2920 forbids
+	 * that): it is the client's message text, and read as commands now
+	 * it would run them (a RCPT, a DATA and a body of its own).  Hang
+	 * up instead.
+	 */
+	if (code != 421 && buf_len(io_in(s->io)) > 0) {
+		log_info("%016llx input behind a refused DATA: closing",
+		    (unsigned long long)s->info.id);
+		smtp_send(s, 421, "4.5.0", "%s Message text sent before the "
+		    "reply to DATA, closing connection", s->hostname);
+		smtp_quit(s, "input behind a refused DATA");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * reply_auth - the owner's verdict on AUTH: logged (never the secret),
+ * the credentials wiped either way.  -1 if the session was closed here.
+ */
+static int
+reply_auth(struct smtp_server *s, int code, const char *enh, const char *text)
+{
+	char	 uvis[SMTP_SASL_ID_MAX * 4 + 1];
+	int	 ok = code / 100 == 2;
+
+	if (ok) {
+		s->flags |= SF_AUTHED;
+		(void)gw_strlcpy(s->info.auth_user, s->creds.user,
+		    sizeof(s->info.auth_user));
+	}
+	log_info("%016llx auth mech=%s user=\"%s\" result=%s code=%d",
+	    (unsigned long long)s->info.id, s->auth_mech,
+	    str_vis(uvis, sizeof(uvis), s->creds.user,
+	    strlen(s->creds.user)), ok ? "ok" : "failed", code);
+	smtp_sasl_wipe(&s->creds);
+	smtp_enter_state(s, STATE_HELO);
+	if (!ok)
+		smtp_drop_input(s, "failed AUTH");
+	smtp_emit(s, code, enh, text);
+	/*
+	 * A failed AUTH counts as a client error: the error limit also
+	 * bounds password guessing on one connection.
+	 */
+	if (!ok && code != 421 && ++s->nerrors >= SMTP_SRV_MAXERR) {
+		smtp_send(s, 421, "4.7.0", "%s Too many errors", s->hostname);
+		smtp_quit(s, "too many errors");
+		return -1;
+	}
+	return 0;
+}
+
+/* smtp_server_reply - the owner's answer to the command in flight */
+void
+smtp_server_reply(struct smtp_server *s, int code, const char *enh,
+    const char *text)
+{
+	enum smtp_state	 next;
+	int		 ok;
+	unsigned	 i;
+
+	if (reply_expected(s, code) == -1)
+		return;
 	/*
 	 * The owner relays upstream replies, already validated, but a code
 	 * outside 2xx-5xx would make the client's reading of our reply
@@ -113,31 +193,8 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		s->pending = SMTP_CMD_UNKNOWN;
 		break;
 	case STATE_WAIT_354:
-		/* DATA is the last of a batch: nothing is ahead of it */
-		if (code == 354 && s->nahead == 0) {
-			smtp_body_start(s);
-			smtp_emit(s, 354, NULL,
-			    "End data with <CR><LF>.<CR><LF>");
-			break;
-		}
-		/* DATA refused: MAIL and the recipients stand (RFC 5321) */
-		smtp_ahead_settle(s, s->after);
-		smtp_emit(s, code, enh, text);
-		/*
-		 * Input behind DATA came before any answer to it (RFC 2920
-		 * forbids that): it is the client's message text, and read
-		 * as commands now it would run them (a RCPT, a DATA and a
-		 * body of its own).  Hang up instead.
-		 */
-		if (code != 421 && buf_len(io_in(s->io)) > 0) {
-			log_info("%016llx input behind a refused DATA: closing",
-			    (unsigned long long)s->info.id);
-			smtp_send(s, 421, "4.5.0", "%s Message text sent "
-			    "before the reply to DATA, closing connection",
-			    s->hostname);
-			smtp_quit(s, "input behind a refused DATA");
-			return;
-		}
+		if (reply_data(s, code, enh, text) == -1)
+			return;		/* closed */
 		break;
 	case STATE_WAIT_DATA:
 		/* a message went through: the session makes progress */
@@ -147,30 +204,8 @@ smtp_server_reply(struct smtp_server *s, int code, const char *enh,
 		smtp_emit(s, code, enh, text);
 		break;
 	case STATE_WAIT_AUTH:
-		if (ok) {
-			s->flags |= SF_AUTHED;
-			(void)gw_strlcpy(s->info.auth_user, s->creds.user,
-			    sizeof(s->info.auth_user));
-		}
-		log_info("%016llx auth mech=%s user=\"%s\" result=%s code=%d",
-		    (unsigned long long)s->info.id, s->auth_mech,
-		    str_vis(uvis, sizeof(uvis), s->creds.user,
-		    strlen(s->creds.user)), ok ? "ok" : "failed", code);
-		smtp_sasl_wipe(&s->creds);
-		smtp_enter_state(s, STATE_HELO);
-		if (!ok)
-			smtp_drop_input(s, "failed AUTH");
-		smtp_emit(s, code, enh, text);
-		/*
-		 * A failed AUTH counts as a client error: the error limit
-		 * also bounds password guessing on one connection.
-		 */
-		if (!ok && code != 421 && ++s->nerrors >= SMTP_SRV_MAXERR) {
-			smtp_send(s, 421, "4.7.0", "%s Too many errors",
-			    s->hostname);
-			smtp_quit(s, "too many errors");
-			return;
-		}
+		if (reply_auth(s, code, enh, text) == -1)
+			return;		/* closed */
 		break;
 	default:
 		fatalx("smtp_server_reply: state %s", smtp_strstate(s->state));
