@@ -206,7 +206,6 @@ stsrv_start() {
 	stsrv_pid=$!
 	wait_port "$P_TLS" || die "the sink's stunnel did not come up on port $P_TLS"
 }
-stsrv_start
 
 # --- configurations -------------------------------------------------------
 # gw_conf FILE DELIVERY UPSTREAM_PORT QUEUE_DIR QUEUE_PARALLEL QUEUE_RETRY
