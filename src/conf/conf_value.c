@@ -26,7 +26,6 @@
 #include "conf/conf_value.h"
 #include "conf/conf_value_int.h"
 #include "relay/route.h"
-#include "util/base64.h"
 #include "util/log.h"
 #include "util/str.h"
 
