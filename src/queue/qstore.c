@@ -495,37 +495,48 @@ qs_dir_sync(struct qstore *qs)
 }
 /*
  * qstore_new_id - random, so that ids do not repeat across restarts or
- * hosts sharing a log; checked against every place the id could be.
+ * hosts sharing a log.  Not probed here (this runs on the loop, once per
+ * message): qstore_msg_begin refuses an id in use, O_EXCL one being
+ * written, and the commit's renames never replace (qs_rename_new).
  */
 uint64_t
 qstore_new_id(struct qstore *qs)
 {
-	static const char *const where[][2] = { { "", ".msg" },
-	    { "", ".env" }, { "incoming/", ".msg" }, { "corrupt/", ".msg" },
-	    { "corrupt/", ".env" } };
-	struct stat	 st;
-	char		 hex[QSTORE_NAME], path[64];
 	uint64_t	 id;
-	size_t		 i;
 	int		 t;
 
-	for (t = 0; t < QSTORE_ID_TRIES; t++) {
-		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id) ||
-		    id == 0)
-			continue;
-		qs_id_name(hex, id, "");
-		for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
-			(void)snprintf(path, sizeof(path), "%s%s%s",
-			    where[i][0], hex, where[i][1]);
-			if (fstatat(qs->dfd, path, &st,
-			    AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
-				break;
-		}
-		if (i == sizeof(where) / sizeof(where[0]))
+	(void)qs;
+	for (t = 0; t < QSTORE_ID_TRIES; t++)
+		if (getrandom(&id, sizeof(id), 0) == (ssize_t)sizeof(id) &&
+		    id != 0)
 			return id;
-	}
 	/* qstore_msg_begin refuses 0 with a reason */
 	return 0;
+}
+
+/*
+ * qs_rename_new - from renamed to DIR/to, which must not exist (EEXIST):
+ * two messages given the same id never replace one another.  A file
+ * system without RENAME_NOREPLACE gets a check first; the race it leaves
+ * needs two writers of one random 64-bit id at the same instant.
+ */
+static int
+qs_rename_new(struct qstore *qs, int fromfd, const char *from,
+    const char *to)
+{
+	struct stat	st;
+
+	if (renameat2(fromfd, from, qs->dfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (fstatat(qs->dfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (errno != ENOENT)
+		return -1;
+	return renameat(fromfd, from, qs->dfd, to);
 }
 
 /* qstore_msg_begin - incoming/ID.msg, new */
@@ -689,7 +700,8 @@ env_swap(struct qstore *qs, const char *tmp, const char *name)
 /*
  * write_env - DIR/name from text: written over a spare (cut to length)
  * or as a new file in incoming/, fsync'd, renamed to DIR/name.  swap
- * (a rewrite): the old DIR/name becomes the spare (env_swap).  On -1
+ * (a rewrite): the old DIR/name is replaced, and becomes the spare
+ * (env_swap) if it can; else DIR/name must not exist (EEXIST).  On -1
  * the new file is gone and DIR/name was not touched.
  */
 static int
@@ -722,7 +734,8 @@ write_env(struct qstore *qs, const char *name, const char *text, size_t len,
 	op = "rename";
 	if (swap && tfd == qs->sfd && env_swap(qs, tmp, name) == 0)
 		return 0;
-	if (renameat(tfd, tmp, qs->dfd, name) == -1)
+	if ((swap ? renameat(tfd, tmp, qs->dfd, name) :
+	    qs_rename_new(qs, tfd, tmp, name)) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -763,7 +776,7 @@ qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
 		goto fail;
 	}
 	if ((op = msg_finish(m)) != NULL ||
-	    renameat(m->tfd, m->tmp, qs->dfd, m->name) == -1) {
+	    qs_rename_new(qs, m->tfd, m->tmp, m->name) == -1) {
 		qs_why(qs, why, whylen, errno, "%s%s: %s", msg_where(m),
 		    m->tmp, op != NULL ? op : "rename");
 		goto fail;

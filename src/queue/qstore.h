@@ -67,8 +67,9 @@ int	qstore_scan(struct qstore *,
 	    char *why, size_t whylen);
 
 /*
- * qstore_new_id - a fresh id: random, not in use in the directory; 0
- * (refused by qstore_msg_begin) if none was found in a few tries
+ * qstore_new_id - a fresh random id, not probed (qstore_msg_begin and
+ * the commit refuse one in use); 0 (refused by qstore_msg_begin) if the
+ * random source failed
  */
 uint64_t qstore_new_id(struct qstore *);
 
@@ -78,8 +79,10 @@ uint64_t qstore_new_id(struct qstore *);
  * qstore_msg_write() appends (buffered); qstore_msg_commit() fsyncs it,
  * renames it to ID.msg, writes ID.env from e (e->id must be id and
  * e->size is set from what was written), fsyncs, renames, fsyncs the
- * directory: only on 0 may the client be told 250.  On -1 nothing of
- * the message is left.  qstore_msg_abort() drops it.  Commit and abort
+ * directory: only on 0 may the client be told 250.  Neither rename
+ * replaces a file: an id that came into use meanwhile fails the commit
+ * (EEXIST).  On -1 nothing of the message is left, and nothing that was
+ * there is touched.  qstore_msg_abort() drops it.  Commit and abort
  * free m.
  */
 struct qstore_msg *qstore_msg_begin(struct qstore *, uint64_t id, char *why,

@@ -741,6 +741,60 @@ test_spare_reuse(void **state)
 }
 
 /*
+ * one id written twice at once, once over a spare and once new in
+ * incoming/ (O_EXCL cannot see the spare): the first commit wins, the
+ * second is refused (EEXIST) and replaces nothing, of either file
+ */
+static void
+test_same_id_commit(void **state)
+{
+	struct fix		*fx = *state;
+	struct qstore		*qs;
+	struct qstore_msg	*m1, *m2;
+	struct qenv		 e, got;
+	char			 why[QSTORE_WHY_MAX], names[256];
+	char			 want[256];
+	uint64_t		 a, id;
+	ino_t			 ino;
+	unsigned		 ready;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	a = put_msg(qs, 10);
+	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
+	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
+	assert_int_equal(ready, 1);
+
+	assert_true((id = qstore_new_id(qs)) != 0);
+	assert_non_null(m1 = qstore_msg_begin(qs, id, why, sizeof(why)));
+	assert_non_null(m2 = qstore_msg_begin(qs, id, why, sizeof(why)));
+	assert_int_equal(qstore_msg_write(m1, "aaaa", 4, why, sizeof(why)),
+	    0);
+	assert_int_equal(qstore_msg_write(m2, "bbbbbbbb", 8, why,
+	    sizeof(why)), 0);
+	sample(&e, id);
+	if (qstore_msg_commit(m1, &e, why, sizeof(why)) != 0)
+		fail_msg("commit: %s", why);
+	ino = ino_of(fx, id, ".msg");
+	assert_int_equal(qstore_msg_commit(m2, &e, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "File exists"));
+	qenv_free(&e);
+
+	/* the first message whole; the second's file gone from incoming/ */
+	assert_int_equal(ino_of(fx, id, ".msg"), ino);
+	check_msg(qs, id, 4);
+	assert_int_equal(qstore_env_load(qs, id, &got, why, sizeof(why)), 0);
+	assert_int_equal(got.size, 4);
+	qenv_free(&got);
+	snprintf(want, sizeof(want), "%016llx.env %016llx.msg incoming spare",
+	    (unsigned long long)id, (unsigned long long)id);
+	assert_string_equal(ls(fx->dir, names, sizeof(names)), want);
+	snprintf(want, sizeof(want), "%s/incoming", fx->dir);
+	assert_string_equal(ls(want, names, sizeof(names)), "");
+	qstore_close(qs);
+}
+
+/*
  * the rule: a spare is handed out only after a directory fsync that
  * began after it was put; one that began before does not count
  */
@@ -927,6 +981,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_removal_covered_by_commit,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spare_reuse, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_same_id_commit, setup,
 		    teardown),
 		cmocka_unit_test(test_spare_rule),
 		cmocka_unit_test_setup_teardown(test_spare_bound, setup,
