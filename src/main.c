@@ -703,6 +703,8 @@ main(int argc, char *argv[])
 
 	/* a peer reset during a write must not kill the gateway */
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* nor a file size limit: the queue's write fails (EFBIG), a 452 */
+	(void)signal(SIGXFSZ, SIG_IGN);
 	tls_init();
 	log_info("tls: default cipher order %s", tls_preference());
 	if ((base = event_base_new()) == NULL)

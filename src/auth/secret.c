@@ -345,6 +345,7 @@ cmd_start(struct secret_fetch *f, const char *cmd)
 		/* child: its own group, so the timeout kills grandchildren */
 		(void)setpgid(0, 0);
 		(void)signal(SIGPIPE, SIG_DFL);
+		(void)signal(SIGXFSZ, SIG_DFL);
 		devnull = open("/dev/null", O_RDWR);
 		if (devnull == -1 || dup2(devnull, 0) == -1 ||
 		    dup2(p[1], 1) == -1 || dup2(e[1], 2) == -1)

@@ -9,8 +9,11 @@ package, as a mail client would read them."""
 
 import email
 import email.policy
+import fcntl
 import os
 import re
+import resource
+import struct
 import subprocess
 import sys
 import time
@@ -438,26 +441,81 @@ def test_queue_full():
     check(len(up.wait_messages(2, timeout=20)) == 2, "not all delivered")
 
 
+FS_IOC_GETFLAGS = 0x80086601
+FS_IOC_SETFLAGS = 0x40086602
+FS_IMMUTABLE_FL = 0x10
+
+
+def set_immutable(path, on):
+    """chattr +i / -i without e2fsprogs: even root cannot create a name
+    in an immutable directory (EPERM)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS,
+                                               struct.pack("i", 0)))[0]
+        flags = flags | FS_IMMUTABLE_FL if on else flags & ~FS_IMMUTABLE_FL
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags))
+    finally:
+        os.close(fd)
+
+
 def test_unwritable_store():
-    """The store cannot be written (incoming/ replaced by a file): the
-    final dot gets 452 4.3.1, the client keeps the message; once it is
-    back, the next message is queued and delivered."""
+    """The store cannot be written (incoming/ made immutable: no file can
+    be created there, and no spare exists yet): the final dot gets 452
+    4.3.1, the client keeps the message; once it is writable again, the
+    next message is queued and delivered."""
     up = Upstream()
     qdir = os.path.join(newdir("queue"), "q")
     gw = Gateway(upstream=up, gateway=queue_conf(qdir),
                  listener={"delivery": "queue"})
     inc = os.path.join(qdir, "incoming")
-    os.rename(inc, inc + ".away")
-    with open(inc, "w") as f:
-        f.write("not a directory\n")
-    out = send(gw, ["w@example.test"], message("unwritable", "w1"))
+    try:
+        set_immutable(inc, True)
+    except OSError as e:
+        raise gwtest.TestSkip("no immutable flag on this file system "
+                              "(%s)" % e)
+    try:
+        out = send(gw, ["w@example.test"], message("unwritable", "w1"))
+    finally:
+        set_immutable(inc, False)
     check_reply(out[-1], 452, "4.3.1", "dot with the store broken")
-    os.unlink(inc)
-    os.rename(inc + ".away", inc)
+    check(gw.wait_log(r"incoming/[0-9a-f]{16}\.msg: Operation not "
+                      r"permitted", timeout=5) is not None,
+          "the log does not say what failed")
+    check(queued_files(qdir) == [], "files left: %r", queued_files(qdir))
     out = send(gw, ["w@example.test"], message("writable", "w2"))
     check_reply(out[-1], 250, "2.0.0", "dot with the store back")
     got = up.wait_messages(1, timeout=10)
     check(len(got) == 1 and b"writable" in got[0].data, "got %r", got)
+
+
+def test_file_size_limit():
+    """A file size limit (RLIMIT_FSIZE) lowered under the running gateway:
+    the write fails with EFBIG and a 452, and SIGXFSZ does not kill the
+    gateway; with the limit back, the message is queued and delivered."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir),
+                 listener={"delivery": "queue"})
+    # a spare too: the delivered message's files are written over next
+    out = send(gw, ["f@example.test"], message("first", "f1"))
+    check_reply(out[-1], 250, "2.0.0", "dot before the limit")
+    check(len(up.wait_messages(1, timeout=10)) == 1, "not delivered")
+    wait_for(lambda: not queued_files(qdir), 5)
+    old = resource.prlimit(gw.proc.pid, resource.RLIMIT_FSIZE)
+    # the log file is longer than this already: its lines are lost meanwhile
+    resource.prlimit(gw.proc.pid, resource.RLIMIT_FSIZE, (64, old[1]))
+    try:
+        out = send(gw, ["f@example.test"], message("too big", "f2"))
+    finally:
+        resource.prlimit(gw.proc.pid, resource.RLIMIT_FSIZE, old)
+    check_reply(out[-1], 452, "4.3.1", "dot over the file size limit")
+    check(gw.proc.poll() is None, "the gateway died: %r", gw.proc.poll())
+    check(queued_files(qdir) == [], "files left: %r", queued_files(qdir))
+    out = send(gw, ["f@example.test"], message("fits again", "f3"))
+    check_reply(out[-1], 250, "2.0.0", "dot with the limit back")
+    got = up.wait_messages(2, timeout=10)
+    check(len(got) == 2 and b"fits again" in got[1].data, "got %r", got)
 
 
 def durable_counts(log):
