@@ -34,7 +34,7 @@
 #    until no envelope is left in queue_dir (checked by counting ID.env
 #    files, and by the log's "removed" lines and smtpgate_queue_messages
 #    at the end), delivered msg/s, against the lockstep rates of step 1.
-#    For each queue_parallel of BENCH_QPAR.
+#    For each queue_parallel of BENCH_QPAR, in every round after step 1.
 #
 # 3. Where queue_dir is: its file system and device are printed (the disk,
 #    not tmpfs, except the queue-tmpfs row).
@@ -46,7 +46,7 @@
 #   BENCH_CONC=N        parallel sessions (10)
 #   BENCH_N1=N          messages, one per session (2000; quick: 400)
 #   BENCH_NM=N          messages, many per session (10000; quick: 3000)
-#   BENCH_ROUNDS=N      rounds of step 1; figures are medians (3; quick: 1)
+#   BENCH_ROUNDS=N      rounds of steps 1 and 2; figures are medians (3; quick: 1)
 #   BENCH_BACKLOG=N     messages in the backlog (10000; quick: 2000)
 #   BENCH_QPAR="4 8"    queue_parallel values for the backlog (quick: "4")
 #   BENCH_TMPFS=0       leave out the queue-tmpfs row (default 1)
@@ -457,25 +457,46 @@ measure() {
 	stop_proxy
 }
 
-# med SHAPE NAME METRIC: the median over the rounds
-med() {
-	local rd vals=()
-	for rd in $(seq "$rounds"); do
-		vals+=("${R[$1,$2,$3,$rd]:-}")
-	done
-	printf '%s\n' "${vals[@]}" | { grep -E '^[0-9.]+$' || true; } | sort -g | awk -v m="$3" '
+# medv METRIC: the median of the numbers on stdin ("-" if none; the
+# least for "ok": the round that lost messages shows)
+medv() {
+	{ grep -E '^[0-9.]+$' || true; } | sort -g | awk -v m="$1" '
 	    { v[NR] = $1 }
 	    END { if (NR == 0) print "-"; else if (m == "ok") print v[1];
 		  else if (NR % 2) print v[(NR + 1) / 2];
 		  else printf "%.*f\n", (v[1] ~ /\./ ? 2 : 0), (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-declare -A BL	# BL[qpar,metric]
+# med SHAPE NAME METRIC: the median over the rounds
+med() {
+	local rd
+	for rd in $(seq "$rounds"); do
+		printf '%s\n' "${R[$1,$2,$3,$rd]:-}"
+	done | medv "$3"
+}
 
-# backlog QPAR: fill the queue with the upstream unreachable, restart with
+declare -A BL	# BL[qpar,metric,round]
+
+# bmed QPAR METRIC: the backlog's median over the rounds
+bmed() {
+	local rd
+	for rd in $(seq "$rounds"); do
+		printf '%s\n' "${BL[$1,$2,$rd]:-}"
+	done | medv "$2"
+}
+
+# blist QPAR METRIC: each round's value, in order
+blist() {
+	local rd
+	for rd in $(seq "$rounds"); do
+		printf '%s ' "${BL[$1,$2,$rd]:--}"
+	done
+}
+
+# backlog QPAR ROUND: fill the queue with the upstream unreachable, restart with
 # it reachable, flush, time until empty
 backlog() {
-	local qp=$1 qd=$qpar_dir/backlog-$qp conf=$tmp/backlog-$qp.ini log=$tmp/backlog-$qp.log
+	local qp=$1 rd=$2 qd=$qpar_dir/backlog-$qp conf=$tmp/backlog-$qp.ini log=$tmp/backlog-$qp-$rd.log
 	local out t0 t1 ts tu c0 c1 i d=0 left
 	rm -rf "$qd"
 	gw_conf "$conf" queue "$P_DEAD" "$qd" "$qp" 1h
@@ -483,23 +504,23 @@ backlog() {
 	t0=$(date +%s.%N)
 	out=$("$tmp/smtpload" -p "$P_PROXY" -n "$nback" -c "$conc" -m "$bps" \
 	    -s "$size" -t $((dlimit)) -l "backlog-$qp") ||
-	    note "backlog $qp: some messages failed while filling: $out"
+	    note "round $rd backlog $qp: some messages failed while filling: $out"
 	t1=$(date +%s.%N)
-	BL[$qp,fill]=$(kv "$out" msg_per_s)
-	BL[$qp,n]=$(kv "$out" ok)
+	BL[$qp,fill,$rd]=$(kv "$out" msg_per_s)
+	BL[$qp,n,$rd]=$(kv "$out" ok)
 	# every message tried once (connection refused) and deferred for an
 	# hour: nothing is being delivered when the gateway stops
 	for i in $(seq 1200); do
 		d=$(grep -c 'queue deferred=yes' "$log" || true)
-		[ "$d" -lt "${BL[$qp,n]}" ] || break
+		[ "$d" -lt "${BL[$qp,n,$rd]}" ] || break
 		sleep 0.1
 	done
 	stop_proxy
 	left=$(qcount "$qd")
-	note "backlog $qp: $out; $d deferred; $left in $qd after the stop"
-	[ "$left" = "${BL[$qp,n]}" ] || note "backlog $qp: $left queued, ${BL[$qp,n]} accepted"
-	BL[$qp,queued]=$left
-	BL[$qp,sync]=$(sync_ms "${qd%/*}")
+	note "round $rd backlog $qp: $out; $d deferred; $left in $qd after the stop"
+	[ "$left" = "${BL[$qp,n,$rd]}" ] || note "round $rd backlog $qp: $left queued, ${BL[$qp,n,$rd]} accepted"
+	BL[$qp,queued,$rd]=$left
+	BL[$qp,sync,$rd]=$(sync_ms "${qd%/*}")
 	gw_conf "$conf" queue "$P_TLS" "$qd" "$qp" 1h
 	stsrv_start
 	ts=$(date +%s.%N)
@@ -508,23 +529,23 @@ backlog() {
 	c0=$(cpu_ticks "$proxy_pid"); t0=$(date +%s.%N)
 	# (a flush that fails leaves everything deferred for an hour: no wait)
 	if "$bin" queue -c "$conf" flush >"$tmp/flush.out" 2>&1; then
-		wait_empty "$qd" || note "backlog $qp: not empty after $dlimit s"
+		wait_empty "$qd" || note "round $rd backlog $qp: not empty after $dlimit s"
 	else
-		note "backlog $qp: flush failed: $(cat "$tmp/flush.out")"
+		note "round $rd backlog $qp: flush failed: $(cat "$tmp/flush.out")"
 	fi
 	t1=$(date +%s.%N); c1=$(cpu_ticks "$proxy_pid")
-	BL[$qp,metric]=$(metric smtpgate_queue_messages)
-	BL[$qp,removed]=$(removed "$log")
-	BL[$qp,opened]=$(metric smtpgate_upstream_connections_opened_total)
-	BL[$qp,reused]=$(metric smtpgate_upstream_connections_reused_total)
-	BL[$qp,start]=$(awk -v a="$ts" -v b="$tu" 'BEGIN { printf "%.2f", b - a }')
-	BL[$qp,scanned]=$(sed -n 's/.* holds \([0-9]*\) message(s).*/\1/p' "$log" | tail -1)
-	BL[$qp,secs]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-	BL[$qp,rate]=$(awk -v a="$t0" -v b="$t1" -v n="$left" 'BEGIN { printf "%.1f", n / (b - a) }')
-	BL[$qp,rate0]=$(awk -v a="$ts" -v b="$t1" -v n="$left" 'BEGIN { printf "%.1f", n / (b - a) }')
-	BL[$qp,cpu]=$(awk -v a="$c0" -v b="$c1" -v n="$left" -v hz="$hz" \
+	BL[$qp,metric,$rd]=$(metric smtpgate_queue_messages)
+	BL[$qp,removed,$rd]=$(removed "$log")
+	BL[$qp,opened,$rd]=$(metric smtpgate_upstream_connections_opened_total)
+	BL[$qp,reused,$rd]=$(metric smtpgate_upstream_connections_reused_total)
+	BL[$qp,start,$rd]=$(awk -v a="$ts" -v b="$tu" 'BEGIN { printf "%.2f", b - a }')
+	BL[$qp,scanned,$rd]=$(sed -n 's/.* holds \([0-9]*\) message(s).*/\1/p' "$log" | tail -1)
+	BL[$qp,secs,$rd]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	BL[$qp,rate,$rd]=$(awk -v a="$t0" -v b="$t1" -v n="$left" 'BEGIN { printf "%.1f", n / (b - a) }')
+	BL[$qp,rate0,$rd]=$(awk -v a="$ts" -v b="$t1" -v n="$left" 'BEGIN { printf "%.1f", n / (b - a) }')
+	BL[$qp,cpu,$rd]=$(awk -v a="$c0" -v b="$c1" -v n="$left" -v hz="$hz" \
 	    'BEGIN { printf "%.3f", (b - a) * 1000 / hz / n }')
-	note "backlog $qp: $left delivered in ${BL[$qp,secs]} s after the flush (${BL[$qp,rate]}/s), start ${BL[$qp,start]} s (${BL[$qp,scanned]:-?} found at start), ${BL[$qp,removed]} removed lines, upstream connections ${BL[$qp,opened]:-?} opened ${BL[$qp,reused]:-?} reused, smtpgate_queue_messages ${BL[$qp,metric]:-?}, load=$(load)"
+	note "round $rd backlog $qp: $left delivered in ${BL[$qp,secs,$rd]} s after the flush (${BL[$qp,rate,$rd]}/s), start ${BL[$qp,start,$rd]} s (${BL[$qp,scanned,$rd]:-?} found at start), ${BL[$qp,removed,$rd]} removed lines, upstream connections ${BL[$qp,opened,$rd]:-?} opened ${BL[$qp,reused,$rd]:-?} reused, smtpgate_queue_messages ${BL[$qp,metric,$rd]:-?}, load=$(load)"
 	stop_proxy
 	rm -rf "$qd"
 }
@@ -536,6 +557,7 @@ has_pool=0
 "$bin" --version 2>&1 | grep -qw upstream-pool && has_pool=1
 start_time=$(date -u '+%Y-%m-%d %H:%M UTC')
 t_start=$(date +%s)
+t_back=0
 for rd in $(seq "$rounds"); do
 	note "round $rd of $rounds: one message per session, $n1 messages of $size bytes, $conc at once"
 	for name in "${names[@]}"; do
@@ -545,13 +567,15 @@ for rd in $(seq "$rounds"); do
 	for name in "${names[@]}"; do
 		measure many "$name" "$nm" "$mps" "$rd"
 	done
+	# in every round, next to the lockstep rows it is compared with: a
+	# single backlog moved by a third between runs of the same binary
+	t_sec=$SECONDS
+	for qp in $qpars; do
+		note "round $rd of $rounds: backlog of $nback messages, upstream unreachable, then restart and flush, queue_parallel $qp"
+		backlog "$qp" "$rd"
+	done
+	t_back=$((t_back + SECONDS - t_sec))
 done
-t_sec=$SECONDS
-for qp in $qpars; do
-	note "backlog: $nback messages, upstream unreachable, then restart and flush, queue_parallel $qp"
-	backlog "$qp"
-done
-t_back=$((SECONDS - t_sec))
 t_end=$(date +%s)
 uptime_after=$(uptime)
 
@@ -593,13 +617,16 @@ bfmt='%-15s %7s %10s %8s %10s %11s %12s %7s %8s %8s %7s %8s\n'
 echo "backlog: $nback messages queued with the upstream unreachable, gateway restarted with it reachable, then flush"
 printf "$bfmt" "queue_parallel" "queued" "fill msg/s" "ready s" "empty in s" "deliv msg/s" "from start/s" "cpu ms" "removed" "upconns" "reused" "dsync ms"
 for qp in $qpars; do
-	printf "$bfmt" "$qp" "${BL[$qp,queued]:-}" "${BL[$qp,fill]:-}" "${BL[$qp,start]:-}" \
-	    "${BL[$qp,secs]:-}" "${BL[$qp,rate]:-}" "${BL[$qp,rate0]:-}" \
-	    "${BL[$qp,cpu]:-}" "${BL[$qp,removed]:-}" "${BL[$qp,opened]:--}" "${BL[$qp,reused]:--}" "${BL[$qp,sync]:--}"
+	printf "$bfmt" "$qp" "$(bmed "$qp" queued)" "$(bmed "$qp" fill)" "$(bmed "$qp" start)" \
+	    "$(bmed "$qp" secs)" "$(bmed "$qp" rate)" "$(bmed "$qp" rate0)" \
+	    "$(bmed "$qp" cpu)" "$(bmed "$qp" removed)" "$(bmed "$qp" opened)" "$(bmed "$qp" reused)" "$(bmed "$qp" sync)"
+done
+for qp in $qpars; do
+	echo "queue_parallel $qp, each round: deliv msg/s $(blist "$qp" rate); cpu ms $(blist "$qp" cpu)"
 done
 echo "(ready s: from the restart to \"ready\", the queue scanned; deliv msg/s: from the flush to the last envelope removed; from start: from the restart;"
 echo " upconns: upstream connections opened, reused: deliveries on a pooled one, smtpgate_upstream_connections_*_total at the end)"
-echo "(smtpgate_queue_messages at the end: $(for qp in $qpars; do printf '%s ' "${BL[$qp,metric]:-?}"; done))"
+echo "(medians over the rounds; smtpgate_queue_messages at the end of each: $(for qp in $qpars; do printf '%s' "$(blist "$qp" metric)"; done))"
 
 echo
 rfmt='%-42s %9s %9s %9s %9s\n'
@@ -621,8 +648,8 @@ lock_one=$(med one lockstep msg_per_s)
 lock_many=$(med many lockstep msg_per_s)
 lock_best=$(awk -v a="$lock_one" -v b="$lock_many" 'BEGIN { print (a + 0 > b + 0) ? a : b }')
 for qp in $qpars; do
-	printf "$rfmt" "backlog qp=$qp / lockstep one" "$(ratio "${BL[$qp,rate]:-}" "$lock_one")"
-	printf "$rfmt" "backlog qp=$qp / lockstep many" "$(ratio "${BL[$qp,rate]:-}" "$lock_many")"
+	printf "$rfmt" "backlog qp=$qp / lockstep one" "$(ratio "$(bmed "$qp" rate)" "$lock_one")"
+	printf "$rfmt" "backlog qp=$qp / lockstep many" "$(ratio "$(bmed "$qp" rate)" "$lock_many")"
 done
 
 sfmt='%-58s %-8s %-10s %s\n'
@@ -636,5 +663,5 @@ srow "many msgs/session: msg/s queue / lockstep (pool)" ">= 1" \
     "$(ratio "$(med many queue msg_per_s)" "$lock_many")" 1
 for qp in $qpars; do
 	srow "backlog, queue_parallel $qp: msg/s / best lockstep row" ">= 1" \
-	    "$(ratio "${BL[$qp,rate]:-}" "$lock_best")" 1
+	    "$(ratio "$(bmed "$qp" rate)" "$lock_best")" 1
 done
