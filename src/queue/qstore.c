@@ -13,6 +13,9 @@
  * leave either name or both, and the next start removes an ID.msg alone
  * and moves an ID.env alone to corrupt/.
  *
+ * Neither rename of a new message into DIR replaces a file (RENAME_NOREPLACE):
+ * an id that came into use meanwhile fails the commit.
+ *
  * A removal is not fsync'd by itself: a process crash cannot undo a
  * rename, and the next directory fsync (a commit's, or the caller's
  * qstore_sync a moment later) makes it durable against a power loss,
@@ -553,7 +556,7 @@ qstore_msg_begin(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 		qs_why(qs, why, whylen, EINVAL, "no id (qstore_new_id)");
 		return NULL;
 	}
-	/* the commit's rename would replace a message of the same id */
+	/* refused early: the commit would fail (EEXIST) after the writes */
 	for (i = 0; i < 2; i++) {
 		qs_id_name(name, id, i == 0 ? ".msg" : ".env");
 		if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
