@@ -603,27 +603,15 @@ dkim_main(int argc, char *argv[])
 	return print_record(out, domain, selector);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * parse_args - the gateway's own options: -1 to go on, else the exit
+ * status (--version, --help, a usage error)
+ */
+static int
+parse_args(int argc, char *argv[], int *check_only, int *print_only)
 {
-	struct gw_conf	*conf = NULL;
-	struct event	*sig_hup, *sig_term, *sig_int;
-	char		 err[512];
-	int		 i, check_only = 0, print_only = 0, nerr;
+	int	i;
 
-	/*
-	 * SIGCHLD ignored by whoever started us survives exec, and then the
-	 * kernel reaps our children itself: token_command's exit status
-	 * (and the -t check's) would be lost, and every AUTH fail.
-	 */
-	(void)signal(SIGCHLD, SIG_DFL);
-	if (argc > 1 && strcmp(argv[1], "probe") == 0)
-		return probe_main(argc, argv);
-	if (argc > 1 && strcmp(argv[1], "queue") == 0)
-		return qcli_main(argc, argv);
-	if (argc > 1 && (strcmp(argv[1], "dkim-keygen") == 0 ||
-	    strcmp(argv[1], "dkim-record") == 0))
-		return dkim_main(argc, argv);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0 ||
 		    strcmp(argv[i], "-V") == 0) {
@@ -636,9 +624,9 @@ main(int argc, char *argv[])
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "-t") == 0)
-			check_only = 1;
+			*check_only = 1;
 		else if (strcmp(argv[i], "-n") == 0)
-			print_only = 1;
+			*print_only = 1;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf_path = argv[++i];
 		else {
@@ -646,56 +634,55 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	if (conf_path == NULL || (check_only && print_only)) {
+	if (conf_path == NULL || (*check_only && *print_only)) {
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
-	/*
-	 * The file's warnings are logged as it loads, before log_format is
-	 * known: a start (not -t) reads it quietly first, then again in the
-	 * format it names, so that a JSON log holds no text line.
-	 */
-	log_init(0, check_only ? GW_LOG_INFO : GW_LOG_ERROR, LOGF_ALL);
-	if ((nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL)) == 0 &&
-	    !check_only) {
-		log_setformat(conf->log_json);
-		log_setlevel(GW_LOG_INFO, LOGF_ALL);
-		conf_unref(conf);
-		conf = NULL;
-		nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL);
-	}
+/*
+ * check_conf - -t: what start-up would load beyond the file (DKIM keys,
+ * users_file, the files as the [gateway] user); the exit status.
+ * Consumes the reference on conf.
+ */
+static int
+check_conf(struct gw_conf *conf)
+{
+	struct signers	*set = NULL;
+	char		 err[512];
+	int		 nerr;
+
+	/* -t finds what it finds, and reports it all */
+	nerr = signers_load(conf, &set, conf_err_stderr, conf_err_stderr,
+	    NULL);
+	signers_free(set);
+	nerr += relay_check_conf(conf, conf_err_stderr, NULL);
+	/* as start-up after its privilege drop: as [gateway] user */
+	nerr += conf_files_check_as(conf, conf_err_stderr, NULL);
+	/* not an error: start-up falls back to stderr (log_init) */
+	if (conf->log_syslog && !log_syslog_usable(err, sizeof(err)))
+		fprintf(stderr, "%s: warning: log_target = syslog, but "
+		    "%s: smtpgate would log to stderr\n", conf_path, err);
+	conf_unref(conf);
 	if (nerr != 0) {
 		fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
 		return 1;
 	}
-	if (print_only)
-		return print_conf(conf);
-	if (check_only) {
-		struct signers	*set = NULL;
+	fprintf(stderr, "%s: configuration OK\n", conf_path);
+	return 0;
+}
 
-		/*
-		 * What start-up would load beyond the file: DKIM keys and
-		 * users_file.  -t finds what it finds.
-		 */
-		nerr = signers_load(conf, &set, conf_err_stderr, conf_err_stderr,
-		    NULL);
-		signers_free(set);
-		nerr += relay_check_conf(conf, conf_err_stderr, NULL);
-		/* as start-up after its privilege drop: as [gateway] user */
-		nerr += conf_files_check_as(conf, conf_err_stderr, NULL);
-		/* not an error: start-up falls back to stderr (log_init) */
-		if (conf->log_syslog && !log_syslog_usable(err, sizeof(err)))
-			fprintf(stderr, "%s: warning: log_target = syslog, but "
-			    "%s: smtpgate would log to stderr\n", conf_path, err);
-		conf_unref(conf);
-		if (nerr != 0) {
-			fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
-			return 1;
-		}
-		fprintf(stderr, "%s: configuration OK\n", conf_path);
-		return 0;
-	}
+/*
+ * run - the gateway: started, served until a stop, torn down.  Consumes
+ * the reference on conf.
+ */
+static int
+run(struct gw_conf *conf)
+{
+	struct event	*sig_hup, *sig_term, *sig_int;
+	char		 err[512];
+
 	log_setformat(conf->log_json);
 	log_init(conf->log_syslog, conf->log_level, conf->log_facilities);
 	log_info("smtpgate %s starting, configuration %s", GW_VERSION, conf_path);
@@ -703,7 +690,10 @@ main(int argc, char *argv[])
 
 	/* a peer reset during a write must not kill the gateway */
 	(void)signal(SIGPIPE, SIG_IGN);
-	/* nor a file size limit: the queue's write fails (EFBIG), a 452 */
+	/*
+	 * nor a file size limit: the loop's own writes (a log file, a spool
+	 * or a bounce on disk) fail with EFBIG, as the queue workers' do
+	 */
 	(void)signal(SIGXFSZ, SIG_IGN);
 	tls_init();
 	log_info("tls: default cipher order %s", tls_preference());
@@ -759,4 +749,51 @@ main(int argc, char *argv[])
 	tls_cleanup();
 	sdnotify_close();
 	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct gw_conf	*conf = NULL;
+	int		 check_only = 0, print_only = 0, nerr, r;
+
+	/*
+	 * SIGCHLD ignored by whoever started us survives exec, and then the
+	 * kernel reaps our children itself: token_command's exit status
+	 * (and the -t check's) would be lost, and every AUTH fail.
+	 */
+	(void)signal(SIGCHLD, SIG_DFL);
+	if (argc > 1 && strcmp(argv[1], "probe") == 0)
+		return probe_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "queue") == 0)
+		return qcli_main(argc, argv);
+	if (argc > 1 && (strcmp(argv[1], "dkim-keygen") == 0 ||
+	    strcmp(argv[1], "dkim-record") == 0))
+		return dkim_main(argc, argv);
+	if ((r = parse_args(argc, argv, &check_only, &print_only)) != -1)
+		return r;
+
+	/*
+	 * The file's warnings are logged as it loads, before log_format is
+	 * known: a start (not -t) reads it quietly first, then again in the
+	 * format it names, so that a JSON log holds no text line.
+	 */
+	log_init(0, check_only ? GW_LOG_INFO : GW_LOG_ERROR, LOGF_ALL);
+	if ((nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL)) == 0 &&
+	    !check_only) {
+		log_setformat(conf->log_json);
+		log_setlevel(GW_LOG_INFO, LOGF_ALL);
+		conf_unref(conf);
+		conf = NULL;
+		nerr = conf_load(conf_path, &conf, conf_err_stderr, NULL);
+	}
+	if (nerr != 0) {
+		fprintf(stderr, "%s: %d error(s)\n", conf_path, nerr);
+		return 1;
+	}
+	if (print_only)
+		return print_conf(conf);
+	if (check_only)
+		return check_conf(conf);
+	return run(conf);
 }
