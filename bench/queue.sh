@@ -458,11 +458,12 @@ measure() {
 }
 
 # medv METRIC: the median of the numbers on stdin ("-" if none; the
-# least for "ok": the round that lost messages shows)
+# least for the counts of messages: a round that lost some shows)
 medv() {
 	{ grep -E '^[0-9.]+$' || true; } | sort -g | awk -v m="$1" '
 	    { v[NR] = $1 }
-	    END { if (NR == 0) print "-"; else if (m == "ok") print v[1];
+	    END { if (NR == 0) print "-";
+		  else if (m == "ok" || m == "queued" || m == "removed") print v[1];
 		  else if (NR % 2) print v[(NR + 1) / 2];
 		  else printf "%.*f\n", (v[1] ~ /\./ ? 2 : 0), (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -487,10 +488,11 @@ bmed() {
 
 # blist QPAR METRIC: each round's value, in order
 blist() {
-	local rd
+	local rd out=
 	for rd in $(seq "$rounds"); do
-		printf '%s ' "${BL[$1,$2,$rd]:--}"
+		out+="${out:+ }${BL[$1,$2,$rd]:--}"
 	done
+	printf '%s' "$out"
 }
 
 # backlog QPAR ROUND: fill the queue with the upstream unreachable, restart with
@@ -544,7 +546,7 @@ backlog() {
 	BL[$qp,rate,$rd]=$(awk -v a="$t0" -v b="$t1" -v n="$left" 'BEGIN { printf "%.1f", n / (b - a) }')
 	BL[$qp,rate0,$rd]=$(awk -v a="$ts" -v b="$t1" -v n="$left" 'BEGIN { printf "%.1f", n / (b - a) }')
 	BL[$qp,cpu,$rd]=$(awk -v a="$c0" -v b="$c1" -v n="$left" -v hz="$hz" \
-	    'BEGIN { printf "%.3f", (b - a) * 1000 / hz / n }')
+	    'BEGIN { if (n > 0) printf "%.3f", (b - a) * 1000 / hz / n; else print "-" }')
 	note "round $rd backlog $qp: $left delivered in ${BL[$qp,secs,$rd]} s after the flush (${BL[$qp,rate,$rd]}/s), start ${BL[$qp,start,$rd]} s (${BL[$qp,scanned,$rd]:-?} found at start), ${BL[$qp,removed,$rd]} removed lines, upstream connections ${BL[$qp,opened,$rd]:-?} opened ${BL[$qp,reused,$rd]:-?} reused, smtpgate_queue_messages ${BL[$qp,metric,$rd]:-?}, load=$(load)"
 	stop_proxy
 	rm -rf "$qd"
@@ -626,7 +628,7 @@ for qp in $qpars; do
 done
 echo "(ready s: from the restart to \"ready\", the queue scanned; deliv msg/s: from the flush to the last envelope removed; from start: from the restart;"
 echo " upconns: upstream connections opened, reused: deliveries on a pooled one, smtpgate_upstream_connections_*_total at the end)"
-echo "(medians over the rounds; smtpgate_queue_messages at the end of each: $(for qp in $qpars; do printf '%s' "$(blist "$qp" metric)"; done))"
+echo "(medians over the rounds; smtpgate_queue_messages at the end of each:$(for qp in $qpars; do printf ' qp %s: %s;' "$qp" "$(blist "$qp" metric)"; done))"
 
 echo
 rfmt='%-42s %9s %9s %9s %9s\n'
