@@ -293,19 +293,15 @@ sasl_fallback_ok(int code, const char *enh)
 	}
 }
 
-/* sasl_start - the AUTH command line; see sasl.h */
-const char *
-sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
-    char *out, size_t outlen)
+/*
+ * start_check - cr has what mech needs (a user name, and a password or a
+ * token that fits), or why not
+ */
+static const char *
+start_check(int mech, const struct sasl_cred *cr)
 {
-	unsigned char	 raw[SASL_LINE_MAX];
-	char		 user[SASL_USER_MAX * 3 + 1];
 	const char	*e;
-	int		 n;
 
-	/* GSSAPI: the principal authenticates, the user name is optional */
-	if (mech == AUTH_MECH_GSSAPI)
-		return sasl_gssapi_start(cr, st, out, outlen);
 	if ((e = cred_check(cr->user, SASL_USER_MAX, "empty user name"))
 	    != NULL)
 		return e;
@@ -332,6 +328,24 @@ sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
 	default:
 		return "unknown mechanism";
 	}
+	return NULL;
+}
+
+/* sasl_start - the AUTH command line; see sasl.h */
+const char *
+sasl_start(int mech, const struct sasl_cred *cr, struct sasl_state *st,
+    char *out, size_t outlen)
+{
+	unsigned char	 raw[SASL_LINE_MAX];
+	char		 user[SASL_USER_MAX * 3 + 1];
+	const char	*e;
+	int		 n;
+
+	/* GSSAPI: the principal authenticates, the user name is optional */
+	if (mech == AUTH_MECH_GSSAPI)
+		return sasl_gssapi_start(cr, st, out, outlen);
+	if ((e = start_check(mech, cr)) != NULL)
+		return e;
 
 	switch (mech) {
 	case AUTH_MECH_PLAIN:

@@ -182,21 +182,16 @@ users_add(struct users *t, const struct users_entry *e)
 	return 0;
 }
 
-/* users_load - read and check a whole users_file */
-struct users *
-users_load(const char *path, users_error_fn err, void *arg)
+/*
+ * users_open - path opened for reading, if it is a regular file closed
+ * to group and others; NULL after reporting why
+ */
+static FILE *
+users_open(const char *path, users_error_fn err, void *arg)
 {
-	struct users		*t;
-	struct users_entry	 e;
-	struct stat		 st;
-	char			 line[USERS_LINE_MAX + 1];
-	/* stdio's own buffer would keep the secrets after fclose: ours */
-	static char		 iobuf[BUFSIZ];
-	const char		*why;
-	FILE			*fp;
-	size_t			 len, i;
-	unsigned		 lineno = 0, nerr = 0;
-	int			 fd, skip, c;
+	struct stat	 st;
+	FILE		*fp;
+	int		 fd;
 
 	/* O_NONBLOCK: a FIFO put there must not hang us in open(2) */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
@@ -226,6 +221,54 @@ users_load(const char *path, users_error_fn err, void *arg)
 		close(fd);
 		return NULL;
 	}
+	return fp;
+}
+
+/*
+ * users_take - e added to t: 0, or -1 and why not into why (a duplicate,
+ * over USERS_MAX, out of memory)
+ */
+static int
+users_take(struct users *t, const struct users_entry *e, char *why,
+    size_t whylen)
+{
+	size_t	i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].user, e->user) == 0) {
+			(void)snprintf(why, whylen, "duplicate user %s",
+			    e->user);
+			return -1;
+		}
+	if (t->n >= USERS_MAX) {
+		(void)snprintf(why, whylen, "more than %d users", USERS_MAX);
+		return -1;
+	}
+	if (users_add(t, e) == -1) {
+		(void)snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* users_load - read and check a whole users_file */
+struct users *
+users_load(const char *path, users_error_fn err, void *arg)
+{
+	struct users		*t;
+	struct users_entry	 e;
+	char			 line[USERS_LINE_MAX + 1];
+	char			 twhy[64 + USERS_NAME_MAX];
+	/* stdio's own buffer would keep the secrets after fclose: ours */
+	static char		 iobuf[BUFSIZ];
+	const char		*why;
+	FILE			*fp;
+	size_t			 len;
+	unsigned		 lineno = 0, nerr = 0;
+	int			 skip, c;
+
+	if ((fp = users_open(path, err, arg)) == NULL)
+		return NULL;
 	(void)setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		load_err(err, arg, path, 0, "out of memory");
@@ -257,19 +300,8 @@ users_load(const char *path, users_error_fn err, void *arg)
 			nerr++;
 			continue;
 		}
-		for (i = 0; i < t->n; i++)
-			if (strcmp(t->v[i].user, e.user) == 0)
-				break;
-		if (i < t->n) {
-			load_err(err, arg, path, lineno, "duplicate user %s",
-			    e.user);
-			nerr++;
-		} else if (t->n >= USERS_MAX) {
-			load_err(err, arg, path, lineno, "more than %d users",
-			    USERS_MAX);
-			nerr++;
-		} else if (users_add(t, &e) == -1) {
-			load_err(err, arg, path, lineno, "out of memory");
+		if (users_take(t, &e, twhy, sizeof(twhy)) == -1) {
+			load_err(err, arg, path, lineno, "%s", twhy);
 			nerr++;
 		}
 		explicit_bzero(&e, sizeof(e));

@@ -451,6 +451,83 @@ client_ready(struct smtp_client *c)
 }
 
 /*
+ * client_send_command - a state that sends one command and waits for its
+ * reply, under command_timeout (QUIT's at most QUIT_TIMEOUT)
+ */
+static void
+client_send_command(struct smtp_client *c, enum client_state s)
+{
+	unsigned	timeout = c->up->command_timeout;
+
+	switch (s) {
+	case CS_EHLO_TLS:
+		/* forget everything the cleartext EHLO told us (pitfall 2) */
+		memset(&c->ext, 0, sizeof(c->ext));
+		c->flags &= ~CF_HELO;
+		break;
+	case CS_HELO:
+		memset(&c->ext, 0, sizeof(c->ext));
+		c->flags |= CF_HELO;
+		break;
+	case CS_MAIL:
+		c->tx = SMTP_TX_NONE;	/* a new transaction */
+		c->flags |= CF_TX_DIRTY;
+		break;
+	case CS_QUIT:
+		if (timeout > QUIT_TIMEOUT)
+			timeout = QUIT_TIMEOUT;
+		break;
+	default:
+		break;
+	}
+	client_timer(c, timeout);
+	switch (s) {
+	case CS_EHLO:
+	case CS_EHLO_TLS:
+		client_send(c, "EHLO %s", c->helo);
+		break;
+	case CS_HELO:
+		client_send(c, "HELO %s", c->helo);
+		break;
+	case CS_STARTTLS:
+		client_send(c, "STARTTLS");
+		break;
+	case CS_MAIL:
+		client_send(c, "MAIL FROM:%s", c->cmdarg);
+		break;
+	case CS_RCPT:
+		client_send(c, "RCPT TO:%s", c->cmdarg);
+		break;
+	case CS_DATA:
+		client_send(c, "DATA");
+		break;
+	case CS_RSET:
+		client_send(c, "RSET");
+		break;
+	case CS_QUIT:
+		client_send(c, "QUIT");
+		break;
+	default:
+		fatalx("smtp_client: %s sends no command", client_strstate(s));
+	}
+}
+
+/* client_body_begin - the message body starts going out (CS_BODY) */
+static void
+client_body_begin(struct smtp_client *c)
+{
+	/* re-armed on every IO_LOWAT: a stalled upstream times out */
+	client_timer(c, c->up->command_timeout);
+	c->flags &= ~(CF_BODY_WAIT | CF_BODY_KICK);
+	smtp_stuff_init(&c->stuff);
+	c->bodyoff = c->bodylen = 0;
+	c->body_eof = 0;
+	c->body_octets = 0;
+	io_set_lowat(c->io, BODY_LOWAT);
+	client_body_pump(c);
+}
+
+/*
  * client_enter - move to a state and do what the state starts with.  The
  * caller returns right after: the state's action may fail the session and
  * free the connection.
@@ -493,27 +570,6 @@ client_enter(struct smtp_client *c, enum client_state s)
 	case CS_BANNER:
 		client_timer(c, c->up->connect_timeout);
 		break;
-	case CS_EHLO:
-		client_timer(c, c->up->command_timeout);
-		client_send(c, "EHLO %s", c->helo);
-		break;
-	case CS_EHLO_TLS:
-		/* forget everything the cleartext EHLO told us (pitfall 2) */
-		memset(&c->ext, 0, sizeof(c->ext));
-		c->flags &= ~CF_HELO;
-		client_timer(c, c->up->command_timeout);
-		client_send(c, "EHLO %s", c->helo);
-		break;
-	case CS_HELO:
-		memset(&c->ext, 0, sizeof(c->ext));
-		c->flags |= CF_HELO;
-		client_timer(c, c->up->command_timeout);
-		client_send(c, "HELO %s", c->helo);
-		break;
-	case CS_STARTTLS:
-		client_timer(c, c->up->command_timeout);
-		client_send(c, "STARTTLS");
-		break;
 	case CS_AUTH:
 		/* from AUTH_KDC: the thread's AUTH line goes out next */
 		if (old != CS_AUTH_KDC)
@@ -525,44 +581,24 @@ client_enter(struct smtp_client *c, enum client_state s)
 		client_ready(c);
 		/* c may be freed here */
 		break;
-	case CS_MAIL:
-		c->tx = SMTP_TX_NONE;	/* a new transaction */
-		c->flags |= CF_TX_DIRTY;
-		client_timer(c, c->up->command_timeout);
-		client_send(c, "MAIL FROM:%s", c->cmdarg);
-		break;
-	case CS_RCPT:
-		client_timer(c, c->up->command_timeout);
-		client_send(c, "RCPT TO:%s", c->cmdarg);
-		break;
-	case CS_DATA:
-		client_timer(c, c->up->command_timeout);
-		client_send(c, "DATA");
-		break;
 	case CS_BODY:
-		/* re-armed on every IO_LOWAT: an upstream that stops reading times out */
-		client_timer(c, c->up->command_timeout);
-		c->flags &= ~(CF_BODY_WAIT | CF_BODY_KICK);
-		smtp_stuff_init(&c->stuff);
-		c->bodyoff = c->bodylen = 0;
-		c->body_eof = 0;
-		c->body_octets = 0;
-		io_set_lowat(c->io, BODY_LOWAT);
-		client_body_pump(c);
+		client_body_begin(c);
 		break;
 	case CS_DOT:
 		c->tx = SMTP_TX_DOT;	/* never retried from here on */
 		io_set_lowat(c->io, 0);
 		client_timer(c, c->up->command_timeout);
 		break;
+	case CS_EHLO:
+	case CS_EHLO_TLS:
+	case CS_HELO:
+	case CS_STARTTLS:
+	case CS_MAIL:
+	case CS_RCPT:
+	case CS_DATA:
 	case CS_RSET:
-		client_timer(c, c->up->command_timeout);
-		client_send(c, "RSET");
-		break;
 	case CS_QUIT:
-		client_timer(c, c->up->command_timeout < QUIT_TIMEOUT ?
-		    c->up->command_timeout : QUIT_TIMEOUT);
-		client_send(c, "QUIT");
+		client_send_command(c, s);
 		break;
 	case CS_CLOSED:
 		break;

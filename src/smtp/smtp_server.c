@@ -143,22 +143,11 @@ smtp_frame_leave(struct smtp_server *s)
 		smtp_destroy(s);
 }
 
-/* smtp_server_new - greet a newly accepted client on fd */
-struct smtp_server *
-smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
-    socklen_t peerlen, const struct sockaddr *proxy,
-    const struct conf_listener *conf, const char *hostname, uint64_t id,
-    struct tls_server_ctx *tls, const struct smtp_server_cb *cb, void *arg)
+/* server_settings - the listener's limits and TLS settings, copied */
+static void
+server_settings(struct smtp_server *s, const struct conf_listener *conf,
+    struct tls_server_ctx *tls)
 {
-	struct smtp_server	*s;
-
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return NULL;
-	s->base = base;
-	s->cb = cb;
-	s->arg = arg;
-	s->info.id = id;
-	s->state = STATE_NEW;
 	s->max_size = conf->max_message_size;
 	s->max_rcpt = conf->max_recipients;
 	s->cmd_timeout = conf->command_timeout;
@@ -177,24 +166,52 @@ smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
 	s->requiretls = conf->requiretls;
 	s->auth_after_tls = conf->auth_after_tls;
 	s->hs_timeout = conf->tls_handshake_timeout;
+}
 
+/* server_names - the hostname and the banner; -1 if either is too long */
+static int
+server_names(struct smtp_server *s, const char *hostname,
+    const struct conf_listener *conf)
+{
+	int	n;
+
+	if (str_copy(s->hostname, hostname, sizeof(s->hostname)) == -1)
+		return -1;
+	if (conf->banner[0] != '\0') {
+		if (str_copy(s->banner, conf->banner, sizeof(s->banner)) == -1)
+			return -1;
+	} else {
+		n = snprintf(s->banner, sizeof(s->banner), "%s ESMTP smtpgate",
+		    s->hostname);
+		if (n < 0 || (size_t)n >= sizeof(s->banner))
+			return -1;
+	}
+	return 0;
+}
+
+/* smtp_server_new - greet a newly accepted client on fd */
+struct smtp_server *
+smtp_server_new(struct event_base *base, int fd, const struct sockaddr *peer,
+    socklen_t peerlen, const struct sockaddr *proxy,
+    const struct conf_listener *conf, const char *hostname, uint64_t id,
+    struct tls_server_ctx *tls, const struct smtp_server_cb *cb, void *arg)
+{
+	struct smtp_server	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->base = base;
+	s->cb = cb;
+	s->arg = arg;
+	s->info.id = id;
+	s->state = STATE_NEW;
+	server_settings(s, conf, tls);
 	/*
 	 * The hostname and banner go into every greeting; a name that does
 	 * not fit is a configuration bug, not something to cut silently.
 	 */
-	if (str_copy(s->hostname, hostname, sizeof(s->hostname)) == -1)
+	if (server_names(s, hostname, conf) == -1)
 		goto toolong;
-	if (conf->banner[0] != '\0') {
-		if (str_copy(s->banner, conf->banner, sizeof(s->banner)) == -1)
-			goto toolong;
-	} else {
-		int	 n;
-
-		n = snprintf(s->banner, sizeof(s->banner), "%s ESMTP smtpgate",
-		    s->hostname);
-		if (n < 0 || (size_t)n >= sizeof(s->banner))
-			goto toolong;
-	}
 
 	if (peer != NULL && peerlen > 0)
 		(void)addr_ntop(peer, s->info.peer, sizeof(s->info.peer));

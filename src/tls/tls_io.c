@@ -63,6 +63,62 @@ tls_cert_cb(WOLFSSL *ssl, void *arg)
 	return 1;	/* go on with what the context has (or nothing) */
 }
 
+/* tio_conn_fill - a new connection's settings, from its context */
+static int
+tio_conn_fill(struct tls_conn *tc, const struct tls_client_ctx *ctx,
+    struct gw_io *io, uint64_t id)
+{
+	tc->magic = TLS_CONN_MAGIC;
+	tc->io = io;
+	tc->id = id;
+	tc->port = ctx->port;
+	(void)str_copy(tc->host, ctx->host, sizeof(tc->host));
+	tc->vp = ctx->vp;
+	memcpy(tc->pins, ctx->pins, sizeof(tc->pins));
+	tc->npins = ctx->npins;
+	tc->warn_no_chain = ctx->warn_no_chain;
+	tc->topdepth = -1;
+	tc->ocsp.mode = ctx->ocsp;
+	tc->ocsp.chain = ctx->ocsp_chain;
+	tc->ocsp.timeout = ctx->ocsp_timeout;
+	tc->ocsp.stapling = ctx->stapling;
+	if (ctx->probe) {
+		tc->probe = 1;
+		if ((tc->report = calloc(1, sizeof(*tc->report))) == NULL) {
+			io_set_error(io, FAIL_INTERNAL, "out of memory for TLS");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* tio_ssl_new - the wolfSSL object on io's socket, stapling and SNI asked */
+static int
+tio_ssl_new(struct tls_conn *tc, const struct tls_client_ctx *ctx)
+{
+	if ((tc->ssl = wolfSSL_new(ctx->ctx)) == NULL) {
+		io_set_error(tc->io, FAIL_INTERNAL, "wolfSSL_new failed");
+		return -1;
+	}
+	if (tio_attach_fd(tc, io_fileno(tc->io)) == -1) {
+		io_set_error(tc->io, FAIL_INTERNAL, "wolfSSL_set_fd failed");
+		return -1;
+	}
+	if (ctx->stapling != STAPLING_OFF && wolfSSL_UseOCSPStapling(tc->ssl,
+	    WOLFSSL_CSR_OCSP, 0) != WOLFSSL_SUCCESS) {
+		io_set_error(tc->io, FAIL_INTERNAL,
+		    "cannot ask for an OCSP staple");
+		return -1;
+	}
+	/* RFC 6066: SNI carries host names only, never address literals */
+	if (!ctx->name_is_ip && wolfSSL_UseSNI(tc->ssl, WOLFSSL_SNI_HOST_NAME,
+	    ctx->name, (unsigned short)strlen(ctx->name)) != WOLFSSL_SUCCESS) {
+		io_set_error(tc->io, FAIL_INTERNAL, "cannot set SNI");
+		return -1;
+	}
+	return 0;
+}
+
 /* tls_client_start - layer a new client session over io */
 int
 tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
@@ -87,46 +143,9 @@ tls_client_start(struct gw_io *io, struct tls_client_ctx *ctx, uint64_t id)
 		io_set_error(io, FAIL_INTERNAL, "out of memory for TLS");
 		return -1;
 	}
-	tc->magic = TLS_CONN_MAGIC;
-	tc->io = io;
-	tc->id = id;
-	tc->port = ctx->port;
-	(void)str_copy(tc->host, ctx->host, sizeof(tc->host));
-	tc->vp = ctx->vp;
-	memcpy(tc->pins, ctx->pins, sizeof(tc->pins));
-	tc->npins = ctx->npins;
-	tc->warn_no_chain = ctx->warn_no_chain;
-	tc->topdepth = -1;
-	tc->ocsp.mode = ctx->ocsp;
-	tc->ocsp.chain = ctx->ocsp_chain;
-	tc->ocsp.timeout = ctx->ocsp_timeout;
-	tc->ocsp.stapling = ctx->stapling;
-	if (ctx->probe) {
-		tc->probe = 1;
-		if ((tc->report = calloc(1, sizeof(*tc->report))) == NULL) {
-			io_set_error(io, FAIL_INTERNAL, "out of memory for TLS");
-			goto fail;
-		}
-	}
-	if ((tc->ssl = wolfSSL_new(ctx->ctx)) == NULL) {
-		io_set_error(io, FAIL_INTERNAL, "wolfSSL_new failed");
+	if (tio_conn_fill(tc, ctx, io, id) == -1 ||
+	    tio_ssl_new(tc, ctx) == -1)
 		goto fail;
-	}
-	if (tio_attach_fd(tc, io_fileno(io)) == -1) {
-		io_set_error(io, FAIL_INTERNAL, "wolfSSL_set_fd failed");
-		goto fail;
-	}
-	if (ctx->stapling != STAPLING_OFF && wolfSSL_UseOCSPStapling(tc->ssl,
-	    WOLFSSL_CSR_OCSP, 0) != WOLFSSL_SUCCESS) {
-		io_set_error(io, FAIL_INTERNAL, "cannot ask for an OCSP staple");
-		goto fail;
-	}
-	/* RFC 6066: SNI carries host names only, never address literals */
-	if (!ctx->name_is_ip && wolfSSL_UseSNI(tc->ssl, WOLFSSL_SNI_HOST_NAME,
-	    ctx->name, (unsigned short)strlen(ctx->name)) != WOLFSSL_SUCCESS) {
-		io_set_error(io, FAIL_INTERNAL, "cannot set SNI");
-		goto fail;
-	}
 	/*
 	 * The host name is ours to check (tls_name.c, RFC 6125), in the
 	 * verify callback on the leaf: wolfSSL's own check accepted "*.com"
@@ -400,50 +419,49 @@ tio_errstr(int err, char *buf, size_t len)
 	(void)str_copy(buf, tmp, len);
 }
 
+/*
+ * tio_handshake_done - a finished handshake held to what the verify
+ * callback cannot check (a leaf it never saw, the pins); 0 or IO_T_ERROR
+ */
 static int
-tio_handshake(void *arg)
+tio_handshake_done(struct tls_conn *tc)
 {
-	struct tls_conn	*tc = arg;
-	char		 wtext[WOLFSSL_MAX_ERROR_SZ];
-	int		 r, err, alert;
-
-	tls_ocsp_begin(&tc->ocsp);
-	r = wolfSSL_connect(tc->ssl);
-	tls_ocsp_end();
-	if (r == WOLFSSL_SUCCESS) {
-		/*
-		 * Our own checks run in the verify callback; a full handshake
-		 * in which it never saw the leaf must not pass unchecked.
-		 */
-		if (!tc->leaf_checked && !wolfSSL_session_reused(tc->ssl)) {
-			io_set_error(tc->io, FAIL_CERT_UNTRUSTED, "the server "
-			    "certificate was not checked (no verify callback "
-			    "for it)");
-			return IO_T_ERROR;
-		}
-		tio_collect(tc);
-		/*
-		 * Pins are checked on every handshake, resumed or not: the
-		 * verify callback does not run for a resumed session.
-		 */
-		if (tio_check_pins(tc) == -1 && !tc->probe)
-			return IO_T_ERROR;
-		tc->done = 1;
-		if (tc->probe)
-			tio_probe_chain(tc);
-		tio_log_done(tc);
-		if (tc->warn_no_chain)
-			log_warnx("%016llx tls upstream=%s:%u verify_chain=no "
-			    "without pin_sha256: the upstream's identity was "
-			    "not verified", (unsigned long long)tc->id,
-			    tc->host, tc->port);
-		return 0;
+	/*
+	 * Our own checks run in the verify callback; a full handshake
+	 * in which it never saw the leaf must not pass unchecked.
+	 */
+	if (!tc->leaf_checked && !wolfSSL_session_reused(tc->ssl)) {
+		io_set_error(tc->io, FAIL_CERT_UNTRUSTED, "the server "
+		    "certificate was not checked (no verify callback "
+		    "for it)");
+		return IO_T_ERROR;
 	}
-	err = wolfSSL_get_error(tc->ssl, r);
-	if (err == WOLFSSL_ERROR_WANT_READ)
-		return IO_T_WANT_READ;
-	if (err == WOLFSSL_ERROR_WANT_WRITE)
-		return IO_T_WANT_WRITE;
+	tio_collect(tc);
+	/*
+	 * Pins are checked on every handshake, resumed or not: the
+	 * verify callback does not run for a resumed session.
+	 */
+	if (tio_check_pins(tc) == -1 && !tc->probe)
+		return IO_T_ERROR;
+	tc->done = 1;
+	if (tc->probe)
+		tio_probe_chain(tc);
+	tio_log_done(tc);
+	if (tc->warn_no_chain)
+		log_warnx("%016llx tls upstream=%s:%u verify_chain=no "
+		    "without pin_sha256: the upstream's identity was "
+		    "not verified", (unsigned long long)tc->id,
+		    tc->host, tc->port);
+	return 0;
+}
+
+/* tio_handshake_failed - why, for the io's error, in the class it is */
+static void
+tio_handshake_failed(struct tls_conn *tc, int err)
+{
+	char	wtext[WOLFSSL_MAX_ERROR_SZ];
+	int	alert;
+
 	tio_errstr(err, wtext, sizeof(wtext));
 	if (tc->verr != 0) {
 		/*
@@ -489,6 +507,26 @@ tio_handshake(void *arg)
 	log_trace(LOGF_TLS, "%016llx tls upstream=%s:%u handshake failed "
 	    "class=%s: %s", (unsigned long long)tc->id, tc->host, tc->port,
 	    fail_name(io_error_class(tc->io)), io_error(tc->io));
+}
+
+/* tio_handshake - the io transport's handshake step */
+static int
+tio_handshake(void *arg)
+{
+	struct tls_conn	*tc = arg;
+	int		 r, err;
+
+	tls_ocsp_begin(&tc->ocsp);
+	r = wolfSSL_connect(tc->ssl);
+	tls_ocsp_end();
+	if (r == WOLFSSL_SUCCESS)
+		return tio_handshake_done(tc);
+	err = wolfSSL_get_error(tc->ssl, r);
+	if (err == WOLFSSL_ERROR_WANT_READ)
+		return IO_T_WANT_READ;
+	if (err == WOLFSSL_ERROR_WANT_WRITE)
+		return IO_T_WANT_WRITE;
+	tio_handshake_failed(tc, err);
 	return IO_T_ERROR;
 }
 
