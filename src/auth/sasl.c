@@ -295,7 +295,7 @@ sasl_fallback_ok(int code, const char *enh)
 
 /*
  * start_check - cr has what mech needs (a user name, and a password or a
- * token that fits), or why not
+ * token that fits), or why not (also an unknown mech, \x01 in the user)
  */
 static const char *
 start_check(int mech, const struct sasl_cred *cr)

@@ -455,12 +455,15 @@ tio_handshake_done(struct tls_conn *tc)
 	return 0;
 }
 
-/* tio_handshake_failed - why, for the io's error, in the class it is */
+/*
+ * tio_handshake_failed - why, for the io's error, in the class it is;
+ * the session offered forgotten, a trace line
+ */
 static void
 tio_handshake_failed(struct tls_conn *tc, int err)
 {
-	char	wtext[WOLFSSL_MAX_ERROR_SZ];
-	int	alert;
+	char	 wtext[WOLFSSL_MAX_ERROR_SZ];
+	int	 alert;
 
 	tio_errstr(err, wtext, sizeof(wtext));
 	if (tc->verr != 0) {
