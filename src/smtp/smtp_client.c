@@ -451,6 +451,46 @@ client_ready(struct smtp_client *c)
 }
 
 /*
+ * client_send_verb - the command of state s on its way (MAIL starts a new
+ * transaction); shared by the lockstep states and the pipelined batch
+ */
+void
+client_send_verb(struct smtp_client *c, enum client_state s)
+{
+	switch (s) {
+	case CS_EHLO:
+	case CS_EHLO_TLS:
+		client_send(c, "EHLO %s", c->helo);
+		break;
+	case CS_HELO:
+		client_send(c, "HELO %s", c->helo);
+		break;
+	case CS_STARTTLS:
+		client_send(c, "STARTTLS");
+		break;
+	case CS_MAIL:
+		c->tx = SMTP_TX_NONE;	/* a new transaction */
+		c->flags |= CF_TX_DIRTY;
+		client_send(c, "MAIL FROM:%s", c->cmdarg);
+		break;
+	case CS_RCPT:
+		client_send(c, "RCPT TO:%s", c->cmdarg);
+		break;
+	case CS_DATA:
+		client_send(c, "DATA");
+		break;
+	case CS_RSET:
+		client_send(c, "RSET");
+		break;
+	case CS_QUIT:
+		client_send(c, "QUIT");
+		break;
+	default:
+		fatalx("smtp_client: %s sends no command", client_strstate(s));
+	}
+}
+
+/*
  * client_send_command - a state that sends one command and waits for its
  * reply, under command_timeout (QUIT's at most QUIT_TIMEOUT)
  */
@@ -469,10 +509,6 @@ client_send_command(struct smtp_client *c, enum client_state s)
 		memset(&c->ext, 0, sizeof(c->ext));
 		c->flags |= CF_HELO;
 		break;
-	case CS_MAIL:
-		c->tx = SMTP_TX_NONE;	/* a new transaction */
-		c->flags |= CF_TX_DIRTY;
-		break;
 	case CS_QUIT:
 		if (timeout > QUIT_TIMEOUT)
 			timeout = QUIT_TIMEOUT;
@@ -481,35 +517,7 @@ client_send_command(struct smtp_client *c, enum client_state s)
 		break;
 	}
 	client_timer(c, timeout);
-	switch (s) {
-	case CS_EHLO:
-	case CS_EHLO_TLS:
-		client_send(c, "EHLO %s", c->helo);
-		break;
-	case CS_HELO:
-		client_send(c, "HELO %s", c->helo);
-		break;
-	case CS_STARTTLS:
-		client_send(c, "STARTTLS");
-		break;
-	case CS_MAIL:
-		client_send(c, "MAIL FROM:%s", c->cmdarg);
-		break;
-	case CS_RCPT:
-		client_send(c, "RCPT TO:%s", c->cmdarg);
-		break;
-	case CS_DATA:
-		client_send(c, "DATA");
-		break;
-	case CS_RSET:
-		client_send(c, "RSET");
-		break;
-	case CS_QUIT:
-		client_send(c, "QUIT");
-		break;
-	default:
-		fatalx("smtp_client: %s sends no command", client_strstate(s));
-	}
+	client_send_verb(c, s);
 }
 
 /* client_body_begin - the message body starts going out (CS_BODY) */

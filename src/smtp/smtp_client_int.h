@@ -169,6 +169,7 @@ void	client_enter(struct smtp_client *, enum client_state);
 void	client_fail(struct smtp_client *, enum gw_fail, const char *, ...)
 	    GW_PRINTF(3, 4);
 void	client_send(struct smtp_client *, const char *, ...) GW_PRINTF(2, 3);
+void	client_send_verb(struct smtp_client *, enum client_state);
 void	client_auth_fail(struct smtp_client *, enum client_end,
 		    const char *, ...) GW_PRINTF(3, 4);
 void	client_finish(struct smtp_client *);

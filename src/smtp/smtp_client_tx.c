@@ -204,22 +204,10 @@ smtp_client_can_pipeline(const struct smtp_client *c)
 static void
 client_pipe_send(struct smtp_client *c, enum client_state s)
 {
-	c->pipe[c->npipe++] = s;
-	switch (s) {
-	case CS_MAIL:
-		c->tx = SMTP_TX_NONE;	/* a new transaction */
-		c->flags |= CF_TX_DIRTY;
-		client_send(c, "MAIL FROM:%s", c->cmdarg);
-		break;
-	case CS_RCPT:
-		client_send(c, "RCPT TO:%s", c->cmdarg);
-		break;
-	case CS_DATA:
-		client_send(c, "DATA");
-		break;
-	default:
+	if (s != CS_MAIL && s != CS_RCPT && s != CS_DATA)
 		fatalx("smtp_client: %s pipelined", client_strstate(s));
-	}
+	c->pipe[c->npipe++] = s;
+	client_send_verb(c, s);
 }
 
 /*
