@@ -40,7 +40,7 @@ store(struct qstore *qs, unsigned size, uint64_t *id)
 	char			 why[QSTORE_WHY_MAX];
 	int			 rc;
 
-	if ((*id = qstore_new_id(qs)) == 0 ||
+	if ((*id = qstore_new_id()) == 0 ||
 	    (m = qstore_msg_begin(qs, *id, why, sizeof(why))) == NULL)
 		return -1;
 	if (qstore_msg_write(m, body, size, why, sizeof(why)) == -1) {

@@ -496,6 +496,7 @@ qs_dir_sync(struct qstore *qs)
 	qspare_sync_end(qs->sp, t);
 	return 0;
 }
+
 /*
  * qstore_new_id - random, so that ids do not repeat across restarts or
  * hosts sharing a log.  Not probed here (this runs on the loop, once per
@@ -503,12 +504,11 @@ qs_dir_sync(struct qstore *qs)
  * written, and the commit's renames never replace (qs_rename_new).
  */
 uint64_t
-qstore_new_id(struct qstore *qs)
+qstore_new_id(void)
 {
 	uint64_t	 id;
 	int		 t;
 
-	(void)qs;
 	for (t = 0; t < QSTORE_ID_TRIES; t++)
 		if (getrandom(&id, sizeof(id), 0) == (ssize_t)sizeof(id) &&
 		    id != 0)

@@ -71,7 +71,7 @@ int	qstore_scan(struct qstore *,
  * the commit refuse one in use); 0 (refused by qstore_msg_begin) if the
  * random source failed
  */
-uint64_t qstore_new_id(struct qstore *);
+uint64_t qstore_new_id(void);
 
 /*
  * Writing a new message: qstore_msg_begin() takes a spare or creates

@@ -85,7 +85,7 @@ store(const struct qenv *orig, const char *text, size_t len, uint64_t *bid)
 	int			 rc = -1;
 
 	memset(&b, 0, sizeof(b));
-	b.id = qstore_new_id(qs);
+	b.id = qstore_new_id();
 	b.arrival = b.next = (int64_t)time(NULL);
 	b.flags = QF_BOUNCE;
 	/* no NOTIFY: a bounce is never reported on (QF_BOUNCE) */

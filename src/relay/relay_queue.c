@@ -288,7 +288,7 @@ relay_q_commit(struct relay *r)
 		relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL, MX_CLASS_SPOOL);
 		return;
 	}
-	if ((id = qstore_new_id(qrun_store())) == 0 ||
+	if ((id = qstore_new_id()) == 0 ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		relay_tx_reply(r, 452, "4.3.1", Q_TEXT_FULL, MX_CLASS_SPOOL);
 		return;

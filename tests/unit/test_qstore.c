@@ -157,7 +157,7 @@ put_msg(struct qstore *qs, size_t len)
 	uint64_t		 id;
 	size_t			 off, n;
 
-	assert_true((id = qstore_new_id(qs)) != 0);
+	assert_true((id = qstore_new_id()) != 0);
 	m = qstore_msg_begin(qs, id, why, sizeof(why));
 	assert_non_null(m);
 	for (off = 0; off < len; off += n) {
@@ -309,8 +309,8 @@ test_abort_and_ids(void **state)
 	uint64_t		 id, id2;
 
 	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
-	id = qstore_new_id(qs);
-	id2 = qstore_new_id(qs);
+	id = qstore_new_id();
+	id2 = qstore_new_id();
 	assert_true(id != 0 && id2 != 0 && id != id2);
 	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
 	/* the same id twice at once: refused */
@@ -529,7 +529,7 @@ test_write_fails(void **state)
 
 	/* the message's write fails mid-way (at a buffer flush) */
 	fsize_limit(&old, 100000);
-	id = qstore_new_id(qs);
+	id = qstore_new_id();
 	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
 	memset(piece, 'x', sizeof(piece));
 	for (i = 0; i < 300 && r == 0; i++)
@@ -549,7 +549,7 @@ test_write_fails(void **state)
 	assert_string_equal(ls(sub, names, sizeof(names)), "");
 
 	/* under 64 KiB: the failure comes at the commit's flush */
-	id = qstore_new_id(qs);
+	id = qstore_new_id();
 	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
 	for (i = 0; i < 60; i++)
 		assert_int_equal(qstore_msg_write(m, piece, sizeof(piece),
@@ -567,7 +567,7 @@ test_write_fails(void **state)
 	 * the message fits, its envelope (many recipients) does not: the
 	 * ID.msg already renamed into the queue is taken out again
 	 */
-	id = qstore_new_id(qs);
+	id = qstore_new_id();
 	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
 	assert_int_equal(qstore_msg_write(m, piece, 100, why, sizeof(why)),
 	    0);
@@ -620,7 +620,7 @@ test_format_fails(void **state)
 	uint64_t		 id;
 
 	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
-	id = qstore_new_id(qs);
+	id = qstore_new_id();
 	assert_non_null(m = qstore_msg_begin(qs, id, why, sizeof(why)));
 	assert_int_equal(qstore_msg_write(m, "x\r\n", 3, why, sizeof(why)), 0);
 	sample(&e, id);
@@ -765,7 +765,7 @@ test_same_id_commit(void **state)
 	assert_int_equal(qstore_spare_count(qs, 1, &ready), 1);
 	assert_int_equal(ready, 1);
 
-	assert_true((id = qstore_new_id(qs)) != 0);
+	assert_true((id = qstore_new_id()) != 0);
 	assert_non_null(m1 = qstore_msg_begin(qs, id, why, sizeof(why)));
 	assert_non_null(m2 = qstore_msg_begin(qs, id, why, sizeof(why)));
 	assert_int_equal(qstore_msg_write(m1, "aaaa", 4, why, sizeof(why)),
