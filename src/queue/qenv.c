@@ -40,6 +40,43 @@ static const struct {
 	{ "failure", QN_FAILURE }, { "delay", QN_DELAY },
 };
 
+#define QENV_TAIL_TAG	"smtpgate-envelope "
+
+/* qenv_tail_format - see qenv.h */
+void
+qenv_tail_format(char out[QENV_TAIL_LEN + 1], size_t len)
+{
+	(void)snprintf(out, QENV_TAIL_LEN + 1, "%s%016llx\n", QENV_TAIL_TAG,
+	    (unsigned long long)len);
+}
+
+/* qenv_tail_parse - see qenv.h: the exact form only, lowercase hex */
+int
+qenv_tail_parse(const char *tail, size_t n, size_t *len)
+{
+	const size_t	 tag = sizeof(QENV_TAIL_TAG) - 1;
+	unsigned long long v = 0;
+	size_t		 i;
+	char		 c;
+
+	if (n != QENV_TAIL_LEN || memcmp(tail, QENV_TAIL_TAG, tag) != 0 ||
+	    tail[n - 1] != '\n')
+		return -1;
+	for (i = tag; i < n - 1; i++) {
+		c = tail[i];
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (unsigned)(c - 'a' + 10);
+		else
+			return -1;
+	}
+	if (v > QENV_FILE_MAX)
+		return -1;
+	*len = (size_t)v;
+	return 0;
+}
+
 /* the output under construction; the first error sticks */
 struct out {
 	char	*p;

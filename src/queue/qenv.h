@@ -1,12 +1,15 @@
 /*
  * qenv - the envelope of a queued message, and its file format.
  *
- * A queued message is two files in the queue directory: ID.msg, the
- * message as it will be sent (signed, immutable), and ID.env, this
- * envelope: who sent it, to whom, each recipient's state, and when to try
- * next.  The envelope is small and is rewritten whole (new file, fsync,
- * rename) whenever a recipient's state changes, so a crash leaves either
- * the old or the new one, never half of each.
+ * A queued message is one file in the queue directory, ID.msg: the
+ * message as it will be sent (signed, immutable), then this envelope (who
+ * sent it, to whom, each recipient's state, when to try next) as it was
+ * at acceptance, then a tail line giving the envelope's length
+ * (qenv_tail_format): one file to write and fsync per message.  When a
+ * recipient's state changes, the envelope is written whole to a second
+ * file, ID.env (new file, fsync, rename), which from then on stands for
+ * the one in ID.msg; so a crash leaves either the old or the new one,
+ * never half of each.
  *
  * The format is text, one record a line, "KEY VALUE...", so that an
  * operator can read it with cat (smtpgate queue show prints it decoded):
@@ -80,7 +83,7 @@ struct qenv {
 	int64_t			 next;		/* next attempt, unix seconds */
 	unsigned		 attempts;
 	unsigned		 flags;		/* QF_* */
-	unsigned long long	 size;		/* octets of ID.msg */
+	unsigned long long	 size;		/* octets of the message */
 	char			*listener;	/* the listener that took it */
 	char			*client;	/* client address, for logs */
 	/* the client's login on the listener (auth = map picks the account) */
@@ -130,6 +133,21 @@ int	qenv_format(const struct qenv *e, char **out, size_t *outlen,
  */
 int	qenv_parse(const char *text, size_t len, struct qenv *e, char *why,
 	    size_t whylen);
+
+/*
+ * The tail of ID.msg: "smtpgate-envelope " and the envelope's length in
+ * 16 lowercase hex digits, then LF; the envelope's text ends where the
+ * tail starts, and the message ends where the envelope starts.
+ */
+#define QENV_TAIL_LEN		35
+/* qenv_tail_format - the tail for an envelope of len octets, NUL-ended */
+void	qenv_tail_format(char out[QENV_TAIL_LEN + 1], size_t len);
+/*
+ * qenv_tail_parse - tail (n octets, the last of the file) to the
+ * envelope's length *len: 0, or -1 if it is not a tail or the length is
+ * over QENV_FILE_MAX
+ */
+int	qenv_tail_parse(const char *tail, size_t n, size_t *len);
 
 /* qenv_pending - recipients still PENDING */
 size_t	qenv_pending(const struct qenv *e);

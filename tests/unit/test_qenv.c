@@ -204,6 +204,46 @@ test_worst_line(void **state)
 	qenv_free(&back);
 }
 
+/* the tail of ID.msg: exact form, lowercase hex, bounded length */
+static void
+test_tail(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 r;
+		size_t		 len;
+	} t[] = {
+		{ "smtpgate-envelope 00000000000001b6\n", 0, 0x1b6 },
+		{ "smtpgate-envelope 0000000000000000\n", 0, 0 },
+		{ "smtpgate-envelope 0000000000400000\n", 0, QENV_FILE_MAX },
+		{ "smtpgate-envelope 0000000000400001\n", -1, 0 },
+		{ "smtpgate-envelope ffffffffffffffff\n", -1, 0 },
+		{ "smtpgate-envelope 00000000000001B6\n", -1, 0 },
+		{ "smtpgate-envelope 00000000000001b6\r", -1, 0 },
+		{ "smtpgate-envelope  0000000000001b6\n", -1, 0 },
+		{ "smtpgate-envelopf 00000000000001b6\n", -1, 0 },
+		{ "Subject: hello there, this is mail\n", -1, 0 },
+	};
+	char	out[QENV_TAIL_LEN + 1];
+	size_t	i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		len = 0;
+		assert_int_equal(strlen(t[i].s), QENV_TAIL_LEN);
+		if (qenv_tail_parse(t[i].s, QENV_TAIL_LEN, &len) != t[i].r ||
+		    (t[i].r == 0 && len != t[i].len))
+			fail_msg("\"%s\": wrong", t[i].s);
+	}
+	/* one octet short or long is not a tail */
+	assert_int_equal(qenv_tail_parse(t[0].s, QENV_TAIL_LEN - 1, &len), -1);
+	qenv_tail_format(out, 0x1b6);
+	assert_string_equal(out, t[0].s);
+	qenv_tail_format(out, QENV_FILE_MAX);
+	assert_int_equal(qenv_tail_parse(out, QENV_TAIL_LEN, &len), 0);
+	assert_int_equal(len, QENV_FILE_MAX);
+}
+
 int
 main(void)
 {
@@ -213,6 +253,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_worst_line),
+		cmocka_unit_test(test_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
