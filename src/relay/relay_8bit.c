@@ -46,7 +46,7 @@ static int	spool_8bit(struct spool *, size_t);
 static int	convert_logged(uint64_t, struct spool **, size_t,
 		    struct dkim_msg **, unsigned, int *);
 static int	upstream_8bit(const struct smtp_client *);
-static struct spool *file_spool(int);
+static struct spool *file_spool(int, unsigned long long);
 
 /* the upstream announced 8BITMIME */
 static int
@@ -142,23 +142,32 @@ relay_8bit(struct relay *r)
 	return rc == -1 ? -1 : 0;
 }
 
-/* the stored message copied into a spool (the queue's file, on the loop) */
+/*
+ * the stored message (its first size octets: its envelope follows)
+ * copied into a spool (the queue's file, on the loop)
+ */
 static struct spool *
-file_spool(int fd)
+file_spool(int fd, unsigned long long size)
 {
-	struct spool	*sp;
-	struct stat	 st;
-	char		 buf[8192];
-	ssize_t		 n;
+	struct spool		*sp;
+	char			 buf[8192];
+	unsigned long long	 left = size;
+	ssize_t			 n;
+	int			 err = 0;
 
-	if (fstat(fd, &st) == -1 || lseek(fd, 0, SEEK_SET) == -1 ||
-	    (sp = spool_new(SPOOL_MEM_THRESHOLD,
-	    (unsigned long long)st.st_size + 1, NULL)) == NULL)
+	if (lseek(fd, 0, SEEK_SET) == -1 ||
+	    (sp = spool_new(SPOOL_MEM_THRESHOLD, size + 1, NULL)) == NULL)
 		return NULL;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (spool_write(sp, buf, (size_t)n) == -1)
-			break;
-	if (n != 0 || spool_rewind(sp) == -1) {
+	while (err == 0 && left > 0) {
+		n = read(fd, buf, left < sizeof(buf) ? (size_t)left :
+		    sizeof(buf));
+		/* 0: the file is shorter than its envelope says */
+		if (n <= 0 || spool_write(sp, buf, (size_t)n) == -1)
+			err = 1;
+		else
+			left -= (unsigned long long)n;
+	}
+	if (err || spool_rewind(sp) == -1) {
 		spool_free(sp);
 		return NULL;
 	}
@@ -166,14 +175,15 @@ file_spool(int fd)
 }
 
 /*
- * relay_8bit_file - a queued message (fd, read from its start) about to
+ * relay_8bit_file - a queued message (fd, its first size octets) about to
  * go to upstream c for listener l: *out the converted message when it
  * has to be, else NULL (send the file; fd is back at its start).  0, or
  * -1 on a read or spool failure (the delivery is deferred).
  */
 int
-relay_8bit_file(uint64_t id, int fd, const struct conf_listener *l,
-    const struct smtp_client *c, struct spool **out)
+relay_8bit_file(uint64_t id, int fd, unsigned long long size,
+    const struct conf_listener *l, const struct smtp_client *c,
+    struct spool **out)
 {
 	struct dkim_msg	*dmsg = NULL;
 	struct spool	*sp;
@@ -183,7 +193,7 @@ relay_8bit_file(uint64_t id, int fd, const struct conf_listener *l,
 	if (l == NULL || l->eight_bit != EIGHT_BIT_CONVERT ||
 	    upstream_8bit(c))
 		return 0;
-	if ((sp = file_spool(fd)) == NULL)
+	if ((sp = file_spool(fd, size)) == NULL)
 		return -1;
 	if ((rc = spool_8bit(sp, 0)) == 1 &&
 	    (rc = convert_logged(id, &sp, 0, &dmsg, 0, &full)) == 1) {

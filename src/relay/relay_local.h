@@ -224,8 +224,9 @@ unsigned long long relay_stream_size(const struct relay *);
 /* relay_8bit.c: eight_bit = convert, at the end of DATA */
 int	relay_8bit_may(const struct relay *);
 int	relay_8bit(struct relay *);
-int	relay_8bit_file(uint64_t, int, const struct conf_listener *,
-	    const struct smtp_client *, struct spool **);
+int	relay_8bit_file(uint64_t, int, unsigned long long,
+	    const struct conf_listener *, const struct smtp_client *,
+	    struct spool **);
 
 /* relay_dkim.c: DKIM of the session's message */
 void	relay_dkim_reset(struct relay *);

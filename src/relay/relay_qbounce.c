@@ -27,17 +27,20 @@
 #include "util/str.h"
 
 /*
- * read_original - the first DSN_FULL_MAX + 1 octets of ID.msg: enough
- * for RET=FULL to see whether the whole fits, and for the header block
+ * read_original - the first DSN_FULL_MAX + 1 octets of ID.msg's message
+ * (of size octets, its envelope after them): enough for RET=FULL to see
+ * whether the whole fits, and for the header block
  */
 static char *
-read_original(int fd, size_t *len)
+read_original(int fd, unsigned long long size, size_t *len)
 {
 	size_t	 cap = DSN_FULL_MAX + 1, off = 0;
 	ssize_t	 n;
 	char	*buf;
 
-	if ((buf = malloc(cap)) == NULL)
+	if (size < cap)
+		cap = (size_t)size;
+	if ((buf = malloc(cap > 0 ? cap : 1)) == NULL)
 		return NULL;
 	while (off < cap) {
 		n = pread(fd, buf + off, cap - off, (off_t)off);
@@ -133,7 +136,7 @@ qjob_relayed(struct relay_env *env, const struct qenv *e, int msgfd,
 	uint64_t	 bid = 0;
 	int		 n;
 
-	if ((orig = read_original(msgfd, &olen)) == NULL) {
+	if ((orig = read_original(msgfd, e->size, &olen)) == NULL) {
 		log_warnx("queue %016" PRIx64 ": cannot read it for its "
 		    "relayed report", e->id);
 		return;
@@ -160,7 +163,7 @@ qjob_bounce(struct relay_env *env, struct qenv *e, int msgfd)
 	uint64_t	 bid = 0;
 	int		 n;
 
-	if ((orig = read_original(msgfd, &olen)) == NULL) {
+	if ((orig = read_original(msgfd, e->size, &olen)) == NULL) {
 		log_warnx("queue %016" PRIx64 ": cannot read it for its "
 		    "bounce", e->id);
 		return -1;

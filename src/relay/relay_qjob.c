@@ -58,6 +58,7 @@ struct qjob {
 	struct relay_env	*env;
 	struct qenv		 e;
 	int			 fd;		/* ID.msg */
+	unsigned long long	 left;		/* of its message, to send */
 	struct spool		*conv;		/* ... converted (relay_8bit) */
 	enum jstate		 state;
 	const struct conf_listener *l;
@@ -259,8 +260,9 @@ job_data(struct qjob *j)
 {
 	spool_free(j->conv);
 	j->conv = NULL;
+	j->left = j->e.size;	/* the envelope follows the message */
 	if (lseek(j->fd, 0, SEEK_SET) == -1 || relay_8bit_file(j->id, j->fd,
-	    j->l, uptx_client(j->tx), &j->conv) == -1) {
+	    j->e.size, j->l, uptx_client(j->tx), &j->conv) == -1) {
 		(void)snprintf(j->error, sizeof(j->error), "ID.msg: seek, or "
 		    "8-bit conversion");
 		job_stop(j);
@@ -329,6 +331,7 @@ static ssize_t
 job_body(void *arg, char *buf, size_t len)
 {
 	struct qjob	*j = arg;
+	ssize_t		 n;
 
 	/* ended already (MAIL refused): whatever comes now gets no body */
 	if (j->state == J_END)
@@ -343,7 +346,17 @@ job_body(void *arg, char *buf, size_t len)
 	/* 8-bit octets for an upstream without 8BITMIME: converted */
 	if (j->conv != NULL)
 		return spool_read(j->conv, buf, len);
-	return read(j->fd, buf, len);
+	if (len > j->left)
+		len = (size_t)j->left;
+	if (len == 0)
+		return 0;
+	if ((n = read(j->fd, buf, len)) == 0) {
+		errno = EIO;	/* shorter than its envelope says */
+		return -1;
+	}
+	if (n > 0)
+		j->left -= (unsigned long long)n;
+	return n;
 }
 
 static void
