@@ -31,7 +31,7 @@
 # 2. Backlog.  BENCH_BACKLOG messages queued while the upstream cannot be
 #    reached (a closed port, queue_retry = 1h), the gateway stopped, then
 #    started with the real upstream and `smtpgate queue flush`: the time
-#    until no envelope is left in queue_dir (checked by counting ID.env
+#    until no message is left in queue_dir (checked by counting ID.msg
 #    files, and by the log's "removed" lines and smtpgate_queue_messages
 #    at the end), delivered msg/s, against the lockstep rates of step 1.
 #    For each queue_parallel of BENCH_QPAR, in every round after step 1.
@@ -250,8 +250,9 @@ qdir_of() {
 	esac
 }
 
-# qcount DIR: committed messages (ID.env files) in DIR
-qcount() { find "$1" -maxdepth 1 -name '*.env' -printf . 2>/dev/null | wc -c; }
+# qcount DIR: committed messages (ID.msg files; an ID.env exists only
+# for a message whose envelope was rewritten) in DIR
+qcount() { find "$1" -maxdepth 1 -name '*.msg' -printf . 2>/dev/null | wc -c; }
 
 # qgauge: smtpgate_queue_messages into QLEFT ("" if /metrics did not
 # answer), read with bash's own /dev/tcp: no process per poll.  (A find
@@ -284,7 +285,7 @@ qgauge() {
 	exec {fd}<&-
 }
 
-# wait_empty DIR: until DIR holds no envelope (at most dlimit s); 1 if not.
+# wait_empty DIR: until DIR holds no message (at most dlimit s); 1 if not.
 # Polls the gateway's gauge (it falls when a delivered message's files
 # are gone) ten times a second, sleeping on a fifo's read timeout (no
 # process either), and checks DIR itself once at the end.
@@ -626,7 +627,7 @@ done
 for qp in $qpars; do
 	echo "queue_parallel $qp, each round: deliv msg/s $(blist "$qp" rate); cpu ms $(blist "$qp" cpu)"
 done
-echo "(ready s: from the restart to \"ready\", the queue scanned; deliv msg/s: from the flush to the last envelope removed; from start: from the restart;"
+echo "(ready s: from the restart to \"ready\", the queue scanned; deliv msg/s: from the flush to the last message removed; from start: from the restart;"
 echo " upconns: upstream connections opened, reused: deliveries on a pooled one, smtpgate_upstream_connections_*_total at the end)"
 echo "(medians over the rounds; smtpgate_queue_messages at the end of each:$(for qp in $qpars; do printf ' qp %s: %s;' "$qp" "$(blist "$qp" metric)"; done))"
 

@@ -8,23 +8,25 @@
  * fsync'd: the rename is atomic, so a crash leaves the old file or the
  * new one under the final name, never half of one.  incoming/ itself is
  * not fsync'd: whatever is left there (even a name that a crash kept in
- * both directories) is removed at the next start.  A new message's two
- * renames share one directory fsync: a crash before it (no 250 yet) may
- * leave either name or both, and the next start removes an ID.msg alone
- * and moves an ID.env alone to corrupt/.
- *
- * Neither rename of a new message into DIR replaces a file (RENAME_NOREPLACE):
- * an id that came into use meanwhile fails the commit.
+ * both directories) is removed at the next start.  A new message is one
+ * file, ID.msg: the message, its envelope and the envelope's length
+ * (qenv.h), so its commit is one file fsync'd, one rename and one
+ * directory fsync.  That rename does not replace a file
+ * (RENAME_NOREPLACE): an id that came into use meanwhile fails the
+ * commit.  ID.env exists only once the envelope has been rewritten, and
+ * then stands for the one in ID.msg: a removal takes ID.msg out first,
+ * and an ID.env without its ID.msg (a crash between) is removed at start.
  *
  * A removal is not fsync'd by itself: a process crash cannot undo a
  * rename, and the next directory fsync (a commit's, or the caller's
  * qstore_sync a moment later) makes it durable against a power loss,
  * for many removals at once.  Until then a power loss may bring a
  * delivered message back (delivered again: the window of any removal,
- * as long as the caller waits before qstore_sync).
+ * as long as the caller waits before qstore_sync).  A rewritten
+ * envelope (ID.env) is removed only after that fsync (qstore_remove).
  *
- * Spare files (DIR/spare/, qspare.h).  A removed message's ID.env and
- * ID.msg are renamed into spare/ instead of unlinked, and a new file
+ * Spare files (DIR/spare/, qspare.h).  A removed message's ID.msg (and
+ * ID.env, if any) are renamed into spare/ instead of unlinked, and a new file
  * is written over a spare (then cut to its length, fsync'd) and renamed
  * from spare/ into DIR; without a spare ready, incoming/ as above.  An
  * unjournaled ext4 pays a scan of recently freed inodes for every new
@@ -240,6 +242,11 @@ qstore_open(const char *dir, unsigned *removed, char *why, size_t whylen)
 		return NULL;
 	}
 	qs->dfd = qs->ifd = qs->sfd = -1;
+	if ((errno = pthread_mutex_init(&qs->mu, NULL)) != 0) {
+		(void)snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		free(qs);
+		return NULL;
+	}
 	if ((qs->sp = qspare_new(QSTORE_SPARES)) == NULL) {
 		(void)snprintf(why, whylen, "%s: %s", dir, strerror(errno));
 		goto fail;
@@ -301,6 +308,9 @@ qstore_close(struct qstore *qs)
 	if (qs->dfd != -1)
 		(void)close(qs->dfd);
 	qspare_free(qs->sp);
+	/* an ID.env still waiting is removed at the next start */
+	free(qs->envq);
+	(void)pthread_mutex_destroy(&qs->mu);
 	free(qs);
 }
 
@@ -326,9 +336,10 @@ qstore_dir(const struct qstore *qs)
 }
 
 /*
- * recover - remove what was never acknowledged: everything in incoming/,
- * then every ID.msg without its ID.env.  (An ID.env without its ID.msg is
- * not removed here: qstore_scan moves it aside for the operator.)
+ * recover - remove what was never acknowledged or is half removed:
+ * everything in incoming/, then every ID.env without its ID.msg (a
+ * removal takes ID.msg first).  An ID.msg that is not a whole message
+ * (no ID.env, and no envelope at its end) is qstore_scan's to move aside.
  */
 static int
 recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
@@ -336,7 +347,7 @@ recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
 	DIR		*d;
 	struct dirent	*de;
 	struct stat	 st;
-	char		 env[QSTORE_NAME];
+	char		 msg[QSTORE_NAME];
 	uint64_t	 id;
 	unsigned	 n = 0;
 	int		 pass, fd, dfd, err = 0;
@@ -358,15 +369,15 @@ recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
 			    strcmp(de->d_name, "..") == 0)
 				continue;
 			if (pass == 1) {
-				if (qs_name_id(de->d_name, ".msg", &id) == -1)
+				if (qs_name_id(de->d_name, ".env", &id) == -1)
 					continue;
-				qs_id_name(env, id, ".env");
-				if (fstatat(dfd, env, &st,
+				qs_id_name(msg, id, ".msg");
+				if (fstatat(dfd, msg, &st,
 				    AT_SYMLINK_NOFOLLOW) == 0)
 					continue;
 				if (errno != ENOENT) {
 					err = errno;
-					qs_why(qs, why, whylen, err, "%s", env);
+					qs_why(qs, why, whylen, err, "%s", msg);
 					break;
 				}
 			}
@@ -501,7 +512,7 @@ qs_dir_sync(struct qstore *qs)
  * qstore_new_id - random, so that ids do not repeat across restarts or
  * hosts sharing a log.  Not probed here (this runs on the loop, once per
  * message): qstore_msg_begin refuses an id in use, O_EXCL one being
- * written, and the commit's renames never replace (qs_rename_new).
+ * written, and the commit's rename never replaces (qs_rename_new).
  */
 uint64_t
 qstore_new_id(void)
@@ -751,63 +762,57 @@ fail:
 }
 
 /*
- * qstore_msg_commit - the order of docs/queue.md "Acceptance".  The
- * envelope is formatted first, so that a value it refuses fails the
- * commit before anything reaches DIR; a failure after a rename takes the
- * renamed files back out, so that -1 (a 4xx to the client) never leaves
- * a message that would be delivered as well.
+ * qstore_msg_commit - the order of docs/queue.md "Acceptance": the
+ * envelope and its tail appended to the message, the file fsync'd and
+ * renamed to ID.msg (the commit point), DIR fsync'd.  The envelope is
+ * formatted first, so that a value it refuses fails the commit before
+ * anything reaches DIR; a failure after the rename takes ID.msg back
+ * out, so that -1 (a 4xx to the client) never leaves a message that
+ * would be delivered as well.
  */
 int
 qstore_msg_commit(struct qstore_msg *m, struct qenv *e, char *why,
     size_t whylen)
 {
 	struct qstore	*qs = m->qs;
-	char		 env[QSTORE_NAME], *text = NULL, ewhy[QSTORE_WHY_MAX];
+	char		 tail[QENV_TAIL_LEN + 1], *text = NULL;
+	char		 ewhy[QSTORE_WHY_MAX];
 	const char	*op;
 	size_t		 len;
-	int		 renamed = 0;
 
-	qs_id_name(env, m->id, ".env");
 	if (e->id != m->id) {
 		qs_why(qs, why, whylen, EINVAL, "%s: the envelope's id is "
-		    "%016" PRIx64, env, e->id);
+		    "%016" PRIx64, m->name, e->id);
 		goto fail;
 	}
 	e->size = m->size;
 	if (qenv_format(e, &text, &len, ewhy, sizeof(ewhy)) == -1) {
-		qs_why(qs, why, whylen, 0, "%s: %s", env, ewhy);
+		qs_why(qs, why, whylen, 0, "%s: envelope: %s", m->name, ewhy);
 		goto fail;
 	}
+	qenv_tail_format(tail, len);
+	if (qstore_msg_write(m, text, len, why, whylen) == -1 ||
+	    qstore_msg_write(m, tail, QENV_TAIL_LEN, why, whylen) == -1)
+		goto fail;
 	if ((op = msg_finish(m)) != NULL ||
 	    qs_rename_new(qs, m->tfd, m->tmp, m->name) == -1) {
 		qs_why(qs, why, whylen, errno, "%s%s: %s", msg_where(m),
 		    m->tmp, op != NULL ? op : "rename");
 		goto fail;
 	}
-	renamed = 1;
-	if (write_env(qs, env, text, len, 0, why, whylen) == -1)
-		goto fail;
-	renamed = 2;
+	free(text);
+	text = NULL;
 	if (qs_dir_sync(qs) == -1) {
 		qs_why(qs, why, whylen, errno, ".: fsync");
-		goto fail;
-	}
-	free(text);
-	free(m);
-	return 0;
-fail:
-	/* the commit point is ID.env: take it out first */
-	if (renamed == 2)
-		(void)unlinkat(qs->dfd, env, 0);
-	if (renamed >= 1) {
 		(void)unlinkat(qs->dfd, m->name, 0);
 		(void)qs_dir_sync(qs);
-	}
-	free(text);
-	if (renamed >= 1) {
 		free(m);
 		return -1;
 	}
+	free(m);
+	return 0;
+fail:
+	free(text);
 	qstore_msg_abort(m);
 	return -1;
 }
@@ -822,7 +827,7 @@ qstore_env_save(struct qstore *qs, const struct qenv *e, char *why,
 	size_t		 len;
 	int		 r;
 
-	/* an envelope without its message would be moved aside as corrupt */
+	/* an envelope without its message would be removed at the next start */
 	qs_id_name(name, e->id, ".msg");
 	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		qs_why(qs, why, whylen, errno, "%s", name);
@@ -843,166 +848,153 @@ qstore_env_save(struct qstore *qs, const struct qenv *e, char *why,
 }
 
 /*
- * qs_read_env - DIR/name whole into a new buffer.  *bad is set when the
- * file cannot be an envelope (over QENV_FILE_MAX, not a regular file):
- * that is the file's fault, not the disk's.  -1 with errno.
+ * env_later - id's ID.env to be removed by the next qstore_sync, after
+ * the fsync that makes its ID.msg's removal durable.  -1 (ENOMEM): the
+ * caller removes it now.
  */
-int
-qs_read_env(struct qstore *qs, const char *name, char **out, size_t *outlen,
-    int *bad)
+static int
+env_later(struct qstore *qs, uint64_t id)
 {
-	struct stat	 st;
-	char		*text;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd, err;
+	uint64_t	*q;
+	size_t		 cap;
+	int		 r = 0;
 
-	*bad = 0;
-	if ((fd = openat(qs->dfd, name, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1) {
-		*bad = errno == ELOOP;
-		return -1;
-	}
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)QENV_FILE_MAX) {
-		*bad = 1;
-		errno = !S_ISREG(st.st_mode) ? EINVAL : EFBIG;
-		goto fail;
-	}
-	if ((text = malloc((size_t)st.st_size + 1)) == NULL)
-		goto fail;
-	/* to the size fstat gave; a longer file is cut short and refused */
-	while (len < (size_t)st.st_size) {
-		if ((n = read(fd, text + len, (size_t)st.st_size - len)) ==
-		    -1) {
-			if (errno == EINTR)
-				continue;
-			err = errno;
-			free(text);
-			errno = err;
-			goto fail;
+	(void)pthread_mutex_lock(&qs->mu);
+	if (qs->nenvq == qs->capenvq) {
+		cap = qs->capenvq == 0 ? 64 : qs->capenvq * 2;
+		if ((q = reallocarray(qs->envq, cap, sizeof(*q))) == NULL)
+			r = -1;
+		else {
+			qs->envq = q;
+			qs->capenvq = cap;
 		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
 	}
-	text[len] = '\0';
-	(void)close(fd);
-	*out = text;
-	*outlen = len;
-	return 0;
-fail:
-	err = errno;
-	(void)close(fd);
-	errno = err;
-	return -1;
-}
-
-/*
- * qs_env_get - ID.env read and parsed into *e; its id must be its name's.
- * On -1 *bad says whether the file is at fault (unfit, unparsable, another
- * id) rather than the disk.
- */
-int
-qs_env_get(struct qstore *qs, uint64_t id, struct qenv *e, int *bad,
-    char *why, size_t whylen)
-{
-	char	name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
-	size_t	len;
-	int	r;
-
-	memset(e, 0, sizeof(*e));
-	qs_id_name(name, id, ".env");
-	if (qs_read_env(qs, name, &text, &len, bad) == -1) {
-		qs_why(qs, why, whylen, errno, "%s", name);
-		return -1;
-	}
-	r = qenv_parse(text, len, e, ewhy, sizeof(ewhy));
-	free(text);
-	if (r == 0 && e->id != id) {
-		(void)snprintf(ewhy, sizeof(ewhy), "the id record is %016"
-		    PRIx64, e->id);
-		r = -1;
-	}
-	if (r == -1) {
-		*bad = 1;
-		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
-	}
+	if (r == 0)
+		qs->envq[qs->nenvq++] = id;
+	(void)pthread_mutex_unlock(&qs->mu);
 	return r;
 }
 
-/* qstore_env_load - ID.env parsed; its id must be its name's */
-int
-qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
-    size_t whylen)
-{
-	int	bad;
-
-	return qs_env_get(qs, id, e, &bad, why, whylen);
-}
-
 /*
- * qstore_remove - ID.env, then ID.msg, out of DIR (into spare/ or
- * unlinked).  No fsync here: the next directory fsync (a commit's, or
- * qstore_sync) makes the removal durable and both spares reusable.
+ * qstore_remove - ID.msg out of DIR (into spare/ or unlinked); its
+ * ID.env, if the envelope was rewritten, goes only after a fsync of DIR
+ * (qstore_sync): were the two renames made together, a power loss
+ * could keep the second and lose the first, and ID.msg would be back
+ * with the envelope it was accepted with (every recipient again).  An
+ * ID.env left alone by a crash is removed at the next start.  No fsync
+ * here: the next one (a commit's, or qstore_sync) makes the removal
+ * durable and the spares reusable.
  */
 int
 qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 {
-	char	name[QSTORE_NAME];
-	int	i, gone = 0;
+	struct stat	 st;
+	char		 msg[QSTORE_NAME], env[QSTORE_NAME];
+	int		 gone = 0;
 
-	for (i = 0; i < 2; i++) {
-		qs_id_name(name, id, i == 0 ? ".env" : ".msg");
-		if (spare_keep(qs, i == 0 ? QSPARE_ENV : QSPARE_MSG,
-		    name) == 0)
-			continue;
-		/* half done by an earlier call that failed: finish it */
+	qs_id_name(msg, id, ".msg");
+	qs_id_name(env, id, ".env");
+	if (spare_keep(qs, QSPARE_MSG, msg) == -1) {
 		if (errno != ENOENT) {
-			qs_why(qs, why, whylen, errno, "%s: remove", name);
+			qs_why(qs, why, whylen, errno, "%s: remove", msg);
 			return -1;
 		}
-		gone++;
+		gone = 1;	/* half done by an earlier call */
 	}
-	if (gone == 2) {
-		qs_why(qs, why, whylen, ENOENT, "%016" PRIx64, id);
+	if (fstatat(qs->dfd, env, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT) {
+			qs_why(qs, why, whylen, errno, "%s", env);
+			return -1;
+		}
+		if (gone) {
+			qs_why(qs, why, whylen, ENOENT, "%016" PRIx64, id);
+			return -1;
+		}
+		qspare_dirty(qs->sp);
+		return 0;
+	}
+	/*
+	 * dirty before queued: qstore_sync takes the queue, then looks.
+	 * (Also when ID.msg was gone already: its removal may not be
+	 * durable yet; an id queued twice finds its ID.env gone the second
+	 * time, which is fine.)
+	 */
+	qspare_dirty(qs->sp);
+	if (env_later(qs, id) == 0)
+		return 0;
+	/* no memory to wait: ID.env now */
+	if (spare_keep(qs, QSPARE_ENV, env) == -1 && errno != ENOENT) {
+		qs_why(qs, why, whylen, errno, "%s: remove", env);
 		return -1;
 	}
 	qspare_dirty(qs->sp);
 	return 0;
 }
 
-/* qstore_unsynced - 1 if a removal is not durable yet */
+/* qstore_unsynced - 1 if a removal is not durable (or not done) yet */
 int
 qstore_unsynced(struct qstore *qs)
 {
-	return qspare_unsynced(qs->sp);
+	size_t	n;
+
+	(void)pthread_mutex_lock(&qs->mu);
+	n = qs->nenvq;
+	(void)pthread_mutex_unlock(&qs->mu);
+	return n > 0 || qspare_unsynced(qs->sp);
 }
 
-/* qstore_sync - the removals made durable: one directory fsync, if any */
+/*
+ * qstore_sync - the removals made durable, and the ID.envs they left
+ * removed: a fsync of DIR unless a commit's covered them (the ID.msgs of
+ * the queued ids were renamed before qspare_dirty, and that before they
+ * were queued, so a clean store covers them), then the ID.envs out, and
+ * one more fsync for those.  1 after a fsync, 0 if none was needed, -1
+ * with why (the ids not done stay queued).
+ */
 int
 qstore_sync(struct qstore *qs, char *why, size_t whylen)
 {
-	if (!qspare_unsynced(qs->sp))
-		return 0;
-	if (qs_dir_sync(qs) == -1) {
-		qs_why(qs, why, whylen, errno, ".: fsync");
+	char		 env[QSTORE_NAME];
+	uint64_t	*q;
+	size_t		 n, i;
+	int		 r = 0;
+
+	(void)pthread_mutex_lock(&qs->mu);
+	q = qs->envq;
+	n = qs->nenvq;
+	qs->envq = NULL;
+	qs->nenvq = qs->capenvq = 0;
+	(void)pthread_mutex_unlock(&qs->mu);
+	if (qspare_unsynced(qs->sp)) {
+		if (qs_dir_sync(qs) == -1) {
+			qs_why(qs, why, whylen, errno, ".: fsync");
+			r = -1;
+		} else
+			r = 1;
+	}
+	for (i = 0; r != -1 && i < n; i++) {
+		qs_id_name(env, q[i], ".env");
+		if (spare_keep(qs, QSPARE_ENV, env) == -1 && errno != ENOENT) {
+			qs_why(qs, why, whylen, errno, "%s: remove", env);
+			r = -1;
+			break;
+		}
+		qspare_dirty(qs->sp);
+	}
+	if (r == -1) {
+		/* what is left goes back, for the next try */
+		while (i < n && env_later(qs, q[i]) == 0)
+			i++;
+		free(q);
 		return -1;
 	}
-	return 1;
-}
-
-/* qstore_msg_fd - ID.msg for reading */
-int
-qstore_msg_fd(struct qstore *qs, uint64_t id, char *why, size_t whylen)
-{
-	char	name[QSTORE_NAME];
-	int	fd;
-
-	qs_id_name(name, id, ".msg");
-	if ((fd = openat(qs->dfd, name, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1)
-		qs_why(qs, why, whylen, errno, "%s", name);
-	return fd;
+	free(q);
+	if (n > 0 && qspare_unsynced(qs->sp)) {
+		if (qs_dir_sync(qs) == -1) {
+			qs_why(qs, why, whylen, errno, ".: fsync");
+			return -1;
+		}
+		r = 1;
+	}
+	return r;
 }

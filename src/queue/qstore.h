@@ -2,13 +2,15 @@
  * qstore - the queue directory on disk: the crash-safe writes of
  * docs/queue.md ("Acceptance", "Delivery") and the recovery at start.
  *
- * Layout: DIR/ID.msg (the message as sent, never changed), DIR/ID.env
- * (its envelope, qenv.h), DIR/incoming/ (files being written), DIR/spare/
- * (files of removed messages, to be written over), DIR/control
- * (the control socket, qctl.h; not qstore's).  ID is 16 lowercase hex
- * digits.  Every change is a new file in incoming/ (or a spare
- * overwritten), fsync'd, renamed into DIR, and DIR fsync'd; the commit
- * point of a new message is the rename of its ID.env.
+ * Layout: DIR/ID.msg (the message as sent, then its envelope as
+ * accepted and a tail giving the envelope's length, qenv.h; never
+ * changed), DIR/ID.env (the envelope rewritten, once a recipient's state
+ * changed; it then stands for the one in ID.msg), DIR/incoming/ (files
+ * being written), DIR/spare/ (files of removed messages, to be written
+ * over), DIR/control (the control socket, qctl.h; not qstore's).  ID is
+ * 16 lowercase hex digits.  Every change is a new file in incoming/ (or
+ * a spare overwritten), fsync'd, renamed into DIR, and DIR fsync'd; the
+ * commit point of a new message is the rename of its ID.msg.
  *
  * Synchronous, blocking file I/O (the caller runs it on qwork's threads
  * or the loop; the spare list is the only state shared, under a mutex);
@@ -34,9 +36,9 @@ struct qstore_msg;
  * qstore_open - the queue directory dir: created (mode 0700) if missing
  * with incoming/ and spare/; refused if it is not a directory, not owned
  * by this user, or open to group or others.  Recovery: everything in
- * incoming/ and spare/ is removed, and so is an ID.msg without its
- * ID.env (neither was ever acknowledged); the count (spares not
- * counted) is logged by the caller from *removed (may be NULL).
+ * incoming/ and spare/ is removed (never acknowledged), and so is an
+ * ID.env without its ID.msg (a removal cut short); the count (spares
+ * not counted) is logged by the caller from *removed (may be NULL).
  */
 struct qstore	*qstore_open(const char *dir, unsigned *removed, char *why,
 		    size_t whylen);
@@ -52,11 +54,13 @@ int		 qstore_check(const char *dir, uid_t uid, char *why,
 const char	*qstore_dir(const struct qstore *);
 
 /*
- * qstore_scan - every committed envelope, parsed, to fn (which may keep
- * nothing of e past the call: it is freed after).  An envelope that does
- * not parse, names another id or has no ID.msg is moved aside to
- * DIR/corrupt/ID.env (with its ID.msg) and reported to bad (why), never
- * deleted.  fn returning -1 stops the scan, and qstore_scan returns -1
+ * qstore_scan - every committed message's envelope (ID.env, else the
+ * one in ID.msg), parsed, to fn with the message's length (fn may keep
+ * nothing of e past the call: it is freed after).  An ID.msg that is not
+ * a regular file, has no envelope (no ID.env, no tail), or whose
+ * envelope does not parse, names another id or (in ID.msg) another
+ * length is moved aside to DIR/corrupt/ (with its ID.env) and reported
+ * to bad (why), never deleted.  fn returning -1 stops the scan, and qstore_scan returns -1
  * (the scan is not complete).  Returns the number of envelopes given to
  * fn, or -1.
  */
@@ -76,12 +80,12 @@ uint64_t qstore_new_id(void);
 /*
  * Writing a new message: qstore_msg_begin() takes a spare or creates
  * incoming/ID.msg;
- * qstore_msg_write() appends (buffered); qstore_msg_commit() fsyncs it,
- * renames it to ID.msg, writes ID.env from e (e->id must be id and
- * e->size is set from what was written), fsyncs, renames, fsyncs the
- * directory: only on 0 may the client be told 250.  Neither rename
- * replaces a file: an id that came into use meanwhile fails the commit
- * (EEXIST).  On -1 nothing of the message is left, and nothing that was
+ * qstore_msg_write() appends (buffered); qstore_msg_commit() appends
+ * the envelope e (e->id must be id; e->size is set from what was
+ * written) and its tail, fsyncs the file, renames it to ID.msg and
+ * fsyncs the directory: only on 0 may the client be told 250.  The
+ * rename does not replace a file: an id that came into use meanwhile
+ * fails the commit (EEXIST).  On -1 nothing of the message is left, and nothing that was
  * there is touched.  qstore_msg_abort() drops it.  Commit and abort
  * free m.
  */
@@ -100,14 +104,17 @@ void	qstore_msg_abort(struct qstore_msg *);
  */
 int	qstore_env_save(struct qstore *, const struct qenv *e, char *why,
 	    size_t whylen);
-/* qstore_env_load - read and parse ID.env into *e (qenv_free it) */
+/*
+ * qstore_env_load - the envelope (ID.env, else the one in ID.msg) parsed
+ * into *e (qenv_free it)
+ */
 int	qstore_env_load(struct qstore *, uint64_t id, struct qenv *e,
 	    char *why, size_t whylen);
 /*
- * qstore_remove - the message is done: ID.env first (so that a crash
- * between leaves an orphan .msg, removed at the next start), then
- * ID.msg.  Both are renamed into DIR/spare/ to be overwritten by later
- * messages (bounded; else unlinked).  No fsync: a process crash cannot
+ * qstore_remove - the message is done: ID.msg first (so that a crash
+ * between leaves an ID.env alone, removed at the next start), then
+ * ID.env if there is one.  Both are renamed into DIR/spare/ to be
+ * overwritten by later messages (bounded; else unlinked).  No fsync: a process crash cannot
  * undo a rename, a power loss can until the next directory fsync (a
  * commit's, or qstore_sync), which the spares wait for (qstore.c).
  */
@@ -119,7 +126,10 @@ int	qstore_unsynced(struct qstore *);
  * if none was needed (a commit's covered them), -1 with why
  */
 int	qstore_sync(struct qstore *, char *why, size_t whylen);
-/* qstore_msg_fd - ID.msg open for reading (O_CLOEXEC), or -1 */
+/*
+ * qstore_msg_fd - ID.msg open for reading (O_CLOEXEC), or -1; the
+ * message is its first e->size octets (its envelope follows)
+ */
 int	qstore_msg_fd(struct qstore *, uint64_t id, char *why, size_t whylen);
 
 /* qstore_spares - keep at most max spare files of each kind (tests) */

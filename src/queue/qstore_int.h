@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,13 @@ struct qstore {
 	int		 ifd;		/* DIR/incoming */
 	int		 sfd;		/* DIR/spare */
 	struct qspare	*sp;
+	/*
+	 * ids whose ID.msg was removed and whose ID.env waits for a fsync
+	 * of DIR (qstore_remove, qstore_sync), under mu
+	 */
+	pthread_mutex_t	 mu;
+	uint64_t	*envq;
+	size_t		 nenvq, capenvq;
 	char		 dir[PATH_MAX];
 };
 
@@ -37,15 +45,6 @@ int	qs_st_check(const struct stat *, uid_t, const char *path, char *why,
 /* qs_sub_open - DIR/name made (0700) if missing, opened, checked */
 int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
 	    size_t whylen);
-/*
- * qs_read_env - DIR/name whole into a new buffer; *bad when the file
- * cannot be an envelope (too large, not a regular file); -1 with errno
- */
-/* qs_env_get - ID.env read and parsed; *bad: the file's fault, not the disk's */
-int	qs_env_get(struct qstore *, uint64_t, struct qenv *, int *bad,
-	    char *why, size_t whylen);
-int	qs_read_env(struct qstore *, const char *name, char **out,
-	    size_t *outlen, int *bad);
 /* qs_dir_sync - fsync DIR; what it covers becomes reusable (qspare) */
 int	qs_dir_sync(struct qstore *);
 

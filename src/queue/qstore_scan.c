@@ -1,7 +1,9 @@
 /*
- * qstore_scan.c - the queue read at start (qstore_scan: every envelope
- * to the caller, the unusable ones moved aside to corrupt/) and checked
- * for -t (qstore_check); the writes are qstore.c's (qstore.h).
+ * qstore_scan.c - qstore's reading side: a message's envelope (ID.env
+ * if it was rewritten, else the one at the end of ID.msg), the message
+ * itself, the queue read at start (qstore_scan: every envelope to the
+ * caller, the unusable ones moved aside to corrupt/) and checked for -t
+ * (qstore_check); the writes are qstore.c's (qstore.h).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -19,17 +21,232 @@
 #include "queue/qstore_int.h"
 #include "util/str.h"
 
+static int	read_at(int, off_t, size_t, char **, size_t *);
+static int	env_file(struct qstore *, const char *, char **, size_t *,
+		    int *);
+static int	env_tail(struct qstore *, const char *, char **, size_t *,
+		    unsigned long long *, int *);
+static int	env_get(struct qstore *, uint64_t, struct qenv *,
+		    unsigned long long *, int *, char *, size_t);
 static int	move_aside(struct qstore *, uint64_t, char *, size_t);
 static int	scan_one(struct qstore *, uint64_t, struct qenv *,
 		    unsigned long long *, int *, char *, size_t);
 
 /*
- * move_aside - ID.msg, then ID.env, into DIR/corrupt/ for the operator:
- * never deleted, since it may be the only copy of someone's mail.  The
- * .msg goes first: a crash between leaves an .env without .msg, which
- * the next scan moves aside too (the other order would leave an orphan
- * .msg that the next start deletes).  A name already in corrupt/ is not
- * replaced; the files then stay where they are, skipped and reported.
+ * read_at - len octets of fd from off into a new NUL-ended buffer; *got
+ * is less than len when the file ends first.  -1 with errno.
+ */
+static int
+read_at(int fd, off_t off, size_t len, char **out, size_t *got)
+{
+	char	*buf;
+	size_t	 n = 0;
+	ssize_t	 r;
+	int	 err;
+
+	if ((buf = malloc(len + 1)) == NULL)
+		return -1;
+	while (n < len) {
+		if ((r = pread(fd, buf + n, len - n, off + (off_t)n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			free(buf);
+			errno = err;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*got = n;
+	return 0;
+}
+
+/* open_reg - DIR/name for reading, a regular file (else *bad, EINVAL) */
+static int
+open_reg(struct qstore *qs, const char *name, struct stat *st, int *bad)
+{
+	int	fd, err;
+
+	*bad = 0;
+	if ((fd = openat(qs->dfd, name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1) {
+		*bad = errno == ELOOP;
+		return -1;
+	}
+	if (fstat(fd, st) == -1)
+		err = errno;
+	else if (!S_ISREG(st->st_mode)) {
+		err = EINVAL;
+		*bad = 1;
+	} else
+		return fd;
+	(void)close(fd);
+	errno = err;
+	return -1;
+}
+
+/*
+ * env_file - DIR/name (an ID.env) whole into a new buffer.  *bad when
+ * the file cannot be an envelope (over QENV_FILE_MAX, not a regular
+ * file): the file's fault, not the disk's.  A file that shrinks while
+ * read is cut short, and its parse refuses it.  -1 with errno.
+ */
+static int
+env_file(struct qstore *qs, const char *name, char **out, size_t *outlen,
+    int *bad)
+{
+	struct stat	 st;
+	int		 fd, r, err;
+
+	memset(&st, 0, sizeof(st));
+	if ((fd = open_reg(qs, name, &st, bad)) == -1)
+		return -1;
+	if (st.st_size > (off_t)QENV_FILE_MAX) {
+		(void)close(fd);
+		*bad = 1;
+		errno = EFBIG;
+		return -1;
+	}
+	r = read_at(fd, 0, (size_t)st.st_size, out, outlen);
+	err = errno;
+	(void)close(fd);
+	errno = err;
+	return r;
+}
+
+/*
+ * env_tail - the envelope at the end of DIR/name (an ID.msg, qenv.h's
+ * tail) into a new buffer, and the message's length before it.  *bad
+ * when the file has no whole envelope there.  -1 with errno.
+ */
+static int
+env_tail(struct qstore *qs, const char *name, char **out, size_t *outlen,
+    unsigned long long *msglen, int *bad)
+{
+	struct stat	 st;
+	char		*tail = NULL;
+	size_t		 got, len;
+	off_t		 at;
+	int		 fd, err = 0;
+
+	memset(&st, 0, sizeof(st));
+	if ((fd = open_reg(qs, name, &st, bad)) == -1)
+		return -1;
+	*out = NULL;
+	if (st.st_size < (off_t)QENV_TAIL_LEN)
+		err = EINVAL;
+	else if (read_at(fd, st.st_size - QENV_TAIL_LEN, QENV_TAIL_LEN,
+	    &tail, &got) == -1)
+		err = errno;
+	else if (qenv_tail_parse(tail, got, &len) == -1 ||
+	    (off_t)len > st.st_size - QENV_TAIL_LEN)
+		err = EINVAL;
+	else {
+		at = st.st_size - QENV_TAIL_LEN - (off_t)len;
+		if (read_at(fd, at, len, out, outlen) == -1)
+			err = errno;
+		else if (*outlen != len)
+			err = EINVAL;	/* cut short meanwhile */
+		*msglen = (unsigned long long)at;
+	}
+	free(tail);
+	(void)close(fd);
+	if (err == 0)
+		return 0;
+	*bad = err == EINVAL;
+	if (*out != NULL) {
+		free(*out);
+		*out = NULL;
+	}
+	errno = err;
+	return -1;
+}
+
+/*
+ * env_get - id's envelope: ID.env if there is one (a rewrite), else the
+ * one at the end of ID.msg, parsed into *e; its id must be its name's,
+ * and one from ID.msg must give the length its message has (*msglen).
+ * On -1 *bad says whether the file is at fault (unfit, unparsable,
+ * another id) rather than the disk.
+ */
+static int
+env_get(struct qstore *qs, uint64_t id, struct qenv *e,
+    unsigned long long *msglen, int *bad, char *why, size_t whylen)
+{
+	char	name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
+	size_t	len;
+	int	r, tail = 0;
+
+	memset(e, 0, sizeof(*e));
+	*msglen = 0;
+	qs_id_name(name, id, ".env");
+	if ((r = env_file(qs, name, &text, &len, bad)) == -1 &&
+	    errno == ENOENT) {
+		tail = 1;
+		qs_id_name(name, id, ".msg");
+		r = env_tail(qs, name, &text, &len, msglen, bad);
+	}
+	if (r == -1) {
+		qs_why(qs, why, whylen, errno, "%s%s", name, tail && *bad ?
+		    ": no envelope at its end" : "");
+		return -1;
+	}
+	r = qenv_parse(text, len, e, ewhy, sizeof(ewhy));
+	free(text);
+	if (r == 0 && e->id != id) {
+		(void)snprintf(ewhy, sizeof(ewhy), "the id record is %016"
+		    PRIx64, e->id);
+		r = -1;
+	} else if (r == 0 && tail && e->size != *msglen) {
+		(void)snprintf(ewhy, sizeof(ewhy), "the size record is %llu, "
+		    "the message %llu", e->size, *msglen);
+		r = -1;
+	}
+	if (r == -1) {
+		*bad = 1;
+		qs_why(qs, why, whylen, 0, "%s: %s", name, ewhy);
+	}
+	return r;
+}
+
+/* qstore_env_load - see qstore.h */
+int
+qstore_env_load(struct qstore *qs, uint64_t id, struct qenv *e, char *why,
+    size_t whylen)
+{
+	unsigned long long	msglen;
+	int			bad;
+
+	return env_get(qs, id, e, &msglen, &bad, why, whylen);
+}
+
+/* qstore_msg_fd - ID.msg for reading */
+int
+qstore_msg_fd(struct qstore *qs, uint64_t id, char *why, size_t whylen)
+{
+	char	name[QSTORE_NAME];
+	int	fd;
+
+	qs_id_name(name, id, ".msg");
+	if ((fd = openat(qs->dfd, name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		qs_why(qs, why, whylen, errno, "%s", name);
+	return fd;
+}
+
+/*
+ * move_aside - ID.msg, then ID.env if any, into DIR/corrupt/ for the
+ * operator: never deleted, since it may be the only copy of someone's
+ * mail.  The .msg goes first: the other order, and a crash between,
+ * would leave an ID.msg whose own envelope sends it again to every
+ * recipient; this one leaves an ID.env alone, removed at the next start
+ * (the message in corrupt/ keeps the envelope it was accepted with).
+ * A name already in corrupt/ is not replaced; the files then stay where
+ * they are, skipped and reported.
  */
 static int
 move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
@@ -56,7 +273,7 @@ move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 		qs_id_name(name, id, i == 0 ? ".msg" : ".env");
 		(void)snprintf(to, sizeof(to), "corrupt/%s", name);
 		if (renameat(qs->dfd, name, fd, name) == -1 &&
-		    (errno != ENOENT || i == 1)) {
+		    (errno != ENOENT || i == 0)) {
 			qs_why(qs, why, whylen, errno, "%s: rename to %s",
 			    name, to);
 			(void)close(fd);
@@ -70,19 +287,22 @@ move_aside(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 }
 
 /*
- * scan_one - ID.env into *e and its ID.msg's size.  *corrupt set (and
- * why) when the envelope is unusable as it is: it does not parse, names
- * another id, or has no message.  -1 without *corrupt: the disk failed.
+ * scan_one - id's envelope into *e and its message's length.  *corrupt
+ * set (and why) when it is unusable as it is: ID.msg is not a file, the
+ * envelope does not parse, names another id or (the one at the end of
+ * ID.msg) another length.  -1 without *corrupt: the disk failed.
  */
 static int
 scan_one(struct qstore *qs, uint64_t id, struct qenv *e,
     unsigned long long *msgsize, int *corrupt, char *why, size_t whylen)
 {
-	struct stat	 st;
-	char		 name[QSTORE_NAME];
+	struct stat		st;
+	char			name[QSTORE_NAME];
+	unsigned long long	msglen;
 
 	*corrupt = 0;
 	memset(e, 0, sizeof(*e));
+	/* env_get does not open ID.msg when there is an ID.env */
 	qs_id_name(name, id, ".msg");
 	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		*corrupt = errno == ENOENT;
@@ -94,8 +314,10 @@ scan_one(struct qstore *qs, uint64_t id, struct qenv *e,
 		qs_why(qs, why, whylen, EINVAL, "%s: not a file", name);
 		return -1;
 	}
-	*msgsize = (unsigned long long)st.st_size;
-	return qs_env_get(qs, id, e, corrupt, why, whylen);
+	if (env_get(qs, id, e, &msglen, corrupt, why, whylen) == -1)
+		return -1;
+	*msgsize = e->size;
+	return 0;
 }
 
 /* qstore_scan - every committed envelope; the corrupt ones moved aside */
@@ -121,7 +343,7 @@ qstore_scan(struct qstore *qs,
 		return -1;
 	}
 	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
-		if (qs_name_id(de->d_name, ".env", &id) == -1)
+		if (qs_name_id(de->d_name, ".msg", &id) == -1)
 			continue;
 		if (scan_one(qs, id, &e, &msgsize, &corrupt, bwhy,
 		    sizeof(bwhy)) == 0) {

@@ -41,6 +41,24 @@ def queued_files(qdir):
                   if re.fullmatch(r"[0-9a-f]{16}\.(msg|env)", f))
 
 
+def queued_msgs(qdir):
+    """One ID.msg per queued message (its ID.env only once rewritten)."""
+    return [f for f in queued_files(qdir) if f.endswith(".msg")]
+
+
+def message_size(path):
+    """The message's octets in an ID.msg: its envelope and the tail
+    ("smtpgate-envelope" and the envelope's length in hex) follow it."""
+    with open(path, "rb") as f:
+        data = f.read()
+    m = re.fullmatch(rb"smtpgate-envelope ([0-9a-f]{16})\n", data[-35:])
+    check(m is not None, "%s: no tail %r", path, data[-35:])
+    envlen = int(m.group(1), 16)
+    check(data[len(data) - 35 - envlen:].startswith(b"smtpgate-queue 1\n"),
+          "%s: the tail does not point at an envelope", path)
+    return len(data) - 35 - envlen
+
+
 def message(subject, mid):
     return (("From: <%s>\r\nTo: <rcpt@example.test>\r\nSubject: %s\r\n"
              "Message-ID: <%s@example.test>\r\n\r\nbody of %s\r\n.dot "
@@ -126,7 +144,7 @@ def test_retry_until_up():
                    "retry%d" % i))
         check_reply(out[-1], 250, "2.0.0", "final dot %d" % i)
     gw.wait_log(r"deferred=yes attempt=2", timeout=15)
-    check(len(queued_files(qdir)) == 6, "want 3 messages queued: %r",
+    check(len(queued_msgs(qdir)) == 3, "want 3 messages queued: %r",
           queued_files(qdir))
     up = Upstream(extra=["--port", str(port)])
     got = up.wait_messages(3, timeout=20)
@@ -230,8 +248,8 @@ def test_delivery_pipelined():
     check(re.search(r"rcpt=done to=<reject-r@example.test> status=failed",
                     gw.log()), "reject-r not failed")
     # the DSN's files go a moment after the upstream stored it
-    wait_for(lambda: len(queued_files(qdir)) == 2, 5)
-    check(len(queued_files(qdir)) == 2, "want the message kept for "
+    wait_for(lambda: len(queued_msgs(qdir)) == 1, 5)
+    check(len(queued_msgs(qdir)) == 1, "want the message kept for "
           "tempfail-t: %r", queued_files(qdir))
 
 
@@ -347,6 +365,9 @@ def test_bounce_dsn_parameters():
     check(parts[2].get_content_type() == "message/rfc822",
           "RET=FULL: %s", parts[2].get_content_type())
     check(b"body of p1" in parts[2].as_bytes(), "the body not returned")
+    check(b"smtpgate-queue" not in parts[2].as_bytes() and
+          b"smtpgate-envelope" not in parts[2].as_bytes(),
+          "the envelope stored after the message was returned with it")
     wait_for(lambda: not queued_files(qdir), 5)
 
 
@@ -592,7 +613,7 @@ def test_restart_keeps_queue():
         check_reply(out[-1], 250, "2.0.0", "dot %d" % i)
     gw.wait_log(r"deferred=yes attempt=1", timeout=10)
     gw.stop()
-    check(len(queued_files(qdir)) == 4, "files %r", queued_files(qdir))
+    check(len(queued_msgs(qdir)) == 2, "files %r", queued_files(qdir))
     up = Upstream(extra=["--port", str(port)])
     gw.start()
     gw.wait_log(r"queue: .* holds 2 message", timeout=10)
@@ -630,8 +651,13 @@ def test_control_commands():
     check(re.search(ids[0] + r" hold", outp), "not held: %r", outp)
     rc, outp, err = queue_cmd(gw, "delete", ids[1])
     check(rc == 0, "delete: %r", err)
-    check(not os.path.exists(os.path.join(qdir, ids[1] + ".env")),
+    check(ids[1] + ".msg" not in queued_files(qdir),
           "deleted message still on disk")
+    # its rewritten envelope follows after the removal's fsync (100 ms)
+    wait_for(lambda: not [f for f in queued_files(qdir)
+                          if f.startswith(ids[1])], 5)
+    check(not [f for f in queued_files(qdir) if f.startswith(ids[1])],
+          "deleted message's envelope still on disk")
     rc, outp, err = queue_cmd(gw, "show", "0123456789abcdef")
     check(rc == 1 and "error" in err + outp, "unknown id: %d %r %r", rc,
           outp, err)
@@ -725,7 +751,7 @@ def test_queue_metrics():
     promtool(text)
     check(s1.get("smtpgate_queue_messages") == 2, "depth %r",
           s1.get("smtpgate_queue_messages"))
-    size = sum(os.path.getsize(os.path.join(qdir, f))
+    size = sum(message_size(os.path.join(qdir, f))
                for f in queued_files(qdir) if f.endswith(".msg"))
     check(s1.get("smtpgate_queue_bytes") == size, "bytes %r, files %d",
           s1.get("smtpgate_queue_bytes"), size)

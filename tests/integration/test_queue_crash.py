@@ -177,7 +177,7 @@ def test_kill9_loses_nothing():
           "the window %r)", outside, [got.count(n) for n in outside],
           [in_window.get(n, 0) for n in outside])
     wait_for(lambda: not [f for f in os.listdir(qdir)
-                          if f.endswith(".env")], 20)
+                          if f.endswith(".msg")], 20)
 
 
 if __name__ == "__main__":

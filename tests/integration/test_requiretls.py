@@ -292,7 +292,7 @@ def test_queue_bounce_redacted():
           "the original's header was returned")
     check(b"REQUIRETLS" in parts[0].as_bytes(), "text does not say why")
     wait_for(lambda: not [f for f in os.listdir(qdir)
-                          if f.endswith(".env")], 10)
+                          if f.endswith(".msg")], 10)
 
 
 if __name__ == "__main__":
