@@ -338,8 +338,11 @@ qstore_dir(const struct qstore *qs)
 /*
  * recover - remove what was never acknowledged or is half removed:
  * everything in incoming/, then every ID.env without its ID.msg (a
- * removal takes ID.msg first).  An ID.msg that is not a whole message
- * (no ID.env, and no envelope at its end) is qstore_scan's to move aside.
+ * removal takes ID.msg first), after a fsync of DIR: the crash may have
+ * left that ID.msg's rename out of DIR not yet on disk, and the ID.env
+ * must not go first (qstore_remove).  An ID.msg that is not a whole
+ * message (no ID.env, and no envelope at its end) is qstore_scan's to
+ * move aside.
  */
 static int
 recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
@@ -350,7 +353,7 @@ recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
 	char		 msg[QSTORE_NAME];
 	uint64_t	 id;
 	unsigned	 n = 0;
-	int		 pass, fd, dfd, err = 0;
+	int		 pass, fd, dfd, err = 0, synced = 0;
 
 	for (pass = 0; pass < 2 && err == 0; pass++) {
 		dfd = pass == 0 ? qs->ifd : qs->dfd;
@@ -380,6 +383,12 @@ recover(struct qstore *qs, unsigned *removed, char *why, size_t whylen)
 					qs_why(qs, why, whylen, err, "%s", msg);
 					break;
 				}
+				if (!synced && qs_dir_sync(qs) == -1) {
+					err = errno;
+					qs_why(qs, why, whylen, err, ".: fsync");
+					break;
+				}
+				synced = 1;
 			}
 			if (unlinkat(dfd, de->d_name, 0) == -1) {
 				err = errno;
@@ -901,11 +910,8 @@ qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 		}
 		gone = 1;	/* half done by an earlier call */
 	}
-	if (fstatat(qs->dfd, env, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno != ENOENT) {
-			qs_why(qs, why, whylen, errno, "%s", env);
-			return -1;
-		}
+	if (fstatat(qs->dfd, env, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT) {
 		if (gone) {
 			qs_why(qs, why, whylen, ENOENT, "%016" PRIx64, id);
 			return -1;
@@ -914,15 +920,19 @@ qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
 		return 0;
 	}
 	/*
-	 * dirty before queued: qstore_sync takes the queue, then looks.
-	 * (Also when ID.msg was gone already: its removal may not be
-	 * durable yet; an id queued twice finds its ID.env gone the second
-	 * time, which is fine.)
+	 * An ID.env (or one that could not be looked at: qstore_sync takes
+	 * ENOENT).  Dirty before queued: qstore_sync takes the queue, then
+	 * looks.  Also when ID.msg was gone already: its removal may not be
+	 * durable yet.
 	 */
 	qspare_dirty(qs->sp);
 	if (env_later(qs, id) == 0)
 		return 0;
-	/* no memory to wait: ID.env now */
+	/* no memory to wait: the fsync now, then ID.env */
+	if (qs_dir_sync(qs) == -1) {
+		qs_why(qs, why, whylen, errno, ".: fsync");
+		return -1;	/* ID.env stays: removed at the next start */
+	}
 	if (spare_keep(qs, QSPARE_ENV, env) == -1 && errno != ENOENT) {
 		qs_why(qs, why, whylen, errno, "%s: remove", env);
 		return -1;
@@ -944,57 +954,91 @@ qstore_unsynced(struct qstore *qs)
 }
 
 /*
+ * env_requeue - ids (n of them, in q, which is taken) back into the
+ * queue, without allocating when the queue is empty; on ENOMEM they are
+ * left to the next start (recover), which removes them safely
+ */
+static void
+env_requeue(struct qstore *qs, uint64_t *q, size_t n, size_t cap)
+{
+	uint64_t	*m;
+
+	(void)pthread_mutex_lock(&qs->mu);
+	if (qs->nenvq == 0) {
+		free(qs->envq);
+		qs->envq = q;
+		qs->nenvq = n;
+		qs->capenvq = cap;
+		q = NULL;
+	} else if ((m = reallocarray(qs->envq, qs->nenvq + n,
+	    sizeof(*m))) != NULL) {
+		memcpy(m + qs->nenvq, q, n * sizeof(*m));
+		qs->envq = m;
+		qs->nenvq += n;
+		qs->capenvq = qs->nenvq;
+	}
+	(void)pthread_mutex_unlock(&qs->mu);
+	free(q);
+}
+
+/*
  * qstore_sync - the removals made durable, and the ID.envs they left
  * removed: a fsync of DIR unless a commit's covered them (the ID.msgs of
  * the queued ids were renamed before qspare_dirty, and that before they
  * were queued, so a clean store covers them), then the ID.envs out, and
  * one more fsync for those.  1 after a fsync, 0 if none was needed, -1
- * with why (the ids not done stay queued).
+ * with why: the ids not done stay queued for the next call.
  */
 int
 qstore_sync(struct qstore *qs, char *why, size_t whylen)
 {
 	char		 env[QSTORE_NAME];
 	uint64_t	*q;
-	size_t		 n, i;
-	int		 r = 0;
+	size_t		 n, cap, i, left = 0;
+	int		 r = 0, err = 0, moved = 0;
 
 	(void)pthread_mutex_lock(&qs->mu);
 	q = qs->envq;
 	n = qs->nenvq;
+	cap = qs->capenvq;
 	qs->envq = NULL;
 	qs->nenvq = qs->capenvq = 0;
 	(void)pthread_mutex_unlock(&qs->mu);
 	if (qspare_unsynced(qs->sp)) {
 		if (qs_dir_sync(qs) == -1) {
 			qs_why(qs, why, whylen, errno, ".: fsync");
-			r = -1;
-		} else
-			r = 1;
-	}
-	for (i = 0; r != -1 && i < n; i++) {
-		qs_id_name(env, q[i], ".env");
-		if (spare_keep(qs, QSPARE_ENV, env) == -1 && errno != ENOENT) {
-			qs_why(qs, why, whylen, errno, "%s: remove", env);
-			r = -1;
-			break;
-		}
-		qspare_dirty(qs->sp);
-	}
-	if (r == -1) {
-		/* what is left goes back, for the next try */
-		while (i < n && env_later(qs, q[i]) == 0)
-			i++;
-		free(q);
-		return -1;
-	}
-	free(q);
-	if (n > 0 && qspare_unsynced(qs->sp)) {
-		if (qs_dir_sync(qs) == -1) {
-			qs_why(qs, why, whylen, errno, ".: fsync");
+			if (n > 0)
+				env_requeue(qs, q, n, cap);
+			else
+				free(q);
 			return -1;
 		}
 		r = 1;
 	}
-	return r;
+	/* each ID.env out; one that fails stays queued, the rest go on */
+	for (i = 0; i < n; i++) {
+		qs_id_name(env, q[i], ".env");
+		if (spare_keep(qs, QSPARE_ENV, env) == 0)
+			moved = 1;
+		else if (errno != ENOENT) {
+			if (err == 0)
+				qs_why(qs, why, whylen, (err = errno),
+				    "%s: remove", env);
+			q[left++] = q[i];
+		}
+	}
+	if (moved) {
+		qspare_dirty(qs->sp);
+		if (qs_dir_sync(qs) == -1) {
+			if (err == 0)
+				qs_why(qs, why, whylen, (err = errno),
+				    ".: fsync");
+		} else
+			r = 1;
+	}
+	if (left > 0)
+		env_requeue(qs, q, left, cap);
+	else
+		free(q);
+	return err != 0 ? -1 : r;
 }

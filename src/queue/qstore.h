@@ -111,19 +111,22 @@ int	qstore_env_save(struct qstore *, const struct qenv *e, char *why,
 int	qstore_env_load(struct qstore *, uint64_t id, struct qenv *e,
 	    char *why, size_t whylen);
 /*
- * qstore_remove - the message is done: ID.msg first (so that a crash
- * between leaves an ID.env alone, removed at the next start), then
- * ID.env if there is one.  Both are renamed into DIR/spare/ to be
- * overwritten by later messages (bounded; else unlinked).  No fsync: a process crash cannot
- * undo a rename, a power loss can until the next directory fsync (a
- * commit's, or qstore_sync), which the spares wait for (qstore.c).
+ * qstore_remove - the message is done: ID.msg out now, its ID.env (if
+ * the envelope was rewritten) at the next qstore_sync, after the fsync
+ * that makes the first durable (a crash between leaves an ID.env alone,
+ * removed at the next start).  Both are renamed into DIR/spare/ to be
+ * overwritten by later messages (bounded; else unlinked).  No fsync: a
+ * process crash cannot undo a rename, a power loss can until the next
+ * directory fsync (a commit's, or qstore_sync), which the spares wait
+ * for (qstore.c).
  */
 int	qstore_remove(struct qstore *, uint64_t id, char *why, size_t whylen);
-/* qstore_unsynced - 1 if a removal is not durable yet */
+/* qstore_unsynced - 1 if a removal is not durable, or an ID.env waits */
 int	qstore_unsynced(struct qstore *);
 /*
- * qstore_sync - the removals made durable: 1 after a directory fsync, 0
- * if none was needed (a commit's covered them), -1 with why
+ * qstore_sync - the removals made durable and the waiting ID.envs
+ * removed: 1 after a directory fsync, 0 if none was needed (a commit's
+ * covered them), -1 with why (what is not done waits for the next call)
  */
 int	qstore_sync(struct qstore *, char *why, size_t whylen);
 /*

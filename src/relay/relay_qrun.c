@@ -514,7 +514,7 @@ relay_queue_start(struct relay_env *env, char *err, size_t errlen)
 	}
 	if (removed > 0)
 		log_info("queue: %u unfinished file(s) removed (never "
-		    "acknowledged)", removed);
+		    "acknowledged, or a removal cut short)", removed);
 	if ((n = qstore_scan(qr.qs, scan_one, scan_bad, NULL, why,
 	    sizeof(why))) == -1) {
 		(void)snprintf(err, errlen, "queue_dir %s: %s", c->queue_dir,

@@ -147,6 +147,75 @@ sample(struct qenv *e, uint64_t id)
 	assert_int_equal(qenv_add_rcpt(e, "b@example.net", 0, NULL), 0);
 }
 
+/*
+ * The store's fsyncs of its directory and its renameats, logged in order
+ * while oplog_on: "D" a directory fsync, "F" one made to fail
+ * (fail_dir_fsync), "R:NAME" a rename of NAME (the link wraps fsync and
+ * renameat: tests/CMakeLists.txt).  Commits rename with renameat2, not
+ * logged.
+ */
+int	__real_fsync(int);
+int	__real_renameat(int, const char *, int, const char *);
+int	__wrap_fsync(int);
+int	__wrap_renameat(int, const char *, int, const char *);
+
+static char	oplog[1024];
+static ino_t	oplog_dir;
+static int	oplog_on, fail_dir_fsync;
+
+static void
+oplog_add(const char *what)
+{
+	size_t	n = strlen(oplog);
+
+	snprintf(oplog + n, sizeof(oplog) - n, "%s%s", n > 0 ? " " : "",
+	    what);
+}
+
+int
+__wrap_fsync(int fd)
+{
+	struct stat	st;
+
+	if (oplog_on && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_ino == oplog_dir) {
+		if (fail_dir_fsync > 0) {
+			fail_dir_fsync--;
+			oplog_add("F");
+			errno = EIO;
+			return -1;
+		}
+		oplog_add("D");
+	}
+	return __real_fsync(fd);
+}
+
+int
+__wrap_renameat(int ofd, const char *from, int nfd, const char *to)
+{
+	char	what[64];
+	int	r;
+
+	r = __real_renameat(ofd, from, nfd, to);
+	if (oplog_on && r == 0) {
+		snprintf(what, sizeof(what), "R:%s", from);
+		oplog_add(what);
+	}
+	return r;
+}
+
+/* the log started afresh, for the directory of fx */
+static void
+oplog_start(const char *dir)
+{
+	struct stat	st;
+
+	assert_int_equal(stat(dir, &st), 0);
+	oplog_dir = st.st_ino;
+	oplog[0] = '\0';
+	oplog_on = 1;
+}
+
 /* a message of len octets written in pieces of 100; returns its id */
 static uint64_t
 put_msg(struct qstore *qs, size_t len)
@@ -614,6 +683,75 @@ test_remove_cut_short(void **state)
 	assert_int_equal(qstore_scan(qs, seen_fn, seen_bad, &s, why,
 	    sizeof(why)), 1);
 	assert_int_equal(s.ids[0], keep);
+	qstore_close(qs);
+}
+
+/* the envelope rewritten: ID.env then stands for the one in ID.msg */
+static void
+rewrite(struct qstore *qs, uint64_t id)
+{
+	struct qenv	e;
+	char		why[QSTORE_WHY_MAX];
+
+	assert_int_equal(qstore_env_load(qs, id, &e, why, sizeof(why)), 0);
+	e.attempts++;
+	assert_int_equal(qstore_env_save(qs, &e, why, sizeof(why)), 0);
+	qenv_free(&e);
+}
+
+/*
+ * a removal's ID.env goes only after a directory fsync that followed
+ * its ID.msg's rename out (a commit's counts); a failed fsync keeps it
+ * waiting, and the next qstore_sync does it
+ */
+static void
+test_env_after_fsync(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	char		 why[QSTORE_WHY_MAX], want[256], path[160];
+	uint64_t	 a, b, c;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	a = put_msg(qs, 100);
+	rewrite(qs, a);
+	oplog_start(fx->dir);
+	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
+	snprintf(want, sizeof(want), "R:%016llx.msg D R:%016llx.env D",
+	    (unsigned long long)a, (unsigned long long)a);
+	assert_string_equal(oplog, want);
+
+	/* a commit's fsync between: it covers the removal, one fsync less */
+	b = put_msg(qs, 100);
+	rewrite(qs, b);
+	oplog_start(fx->dir);
+	assert_int_equal(qstore_remove(qs, b, why, sizeof(why)), 0);
+	(void)put_msg(qs, 50);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
+	snprintf(want, sizeof(want), "R:%016llx.msg D R:%016llx.env D",
+	    (unsigned long long)b, (unsigned long long)b);
+	assert_string_equal(oplog, want);
+
+	/* the fsync fails: ID.env stays, and waits for the next try */
+	c = put_msg(qs, 100);
+	rewrite(qs, c);
+	oplog_start(fx->dir);
+	assert_int_equal(qstore_remove(qs, c, why, sizeof(why)), 0);
+	fail_dir_fsync = 1;
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, ".: fsync: Input/output error"));
+	snprintf(path, sizeof(path), "%s/%016llx.env", fx->dir,
+	    (unsigned long long)c);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(qstore_unsynced(qs), 1);
+	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(qstore_unsynced(qs), 0);
+	snprintf(want, sizeof(want), "R:%016llx.msg F D R:%016llx.env D",
+	    (unsigned long long)c, (unsigned long long)c);
+	assert_string_equal(oplog, want);
+	oplog_on = 0;
 	qstore_close(qs);
 }
 
@@ -1130,6 +1268,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_recovery, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_remove_cut_short, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_env_after_fsync, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_permissions, setup,
 		    teardown),
