@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "queue/qenv.h"
+#include "util/str.h"
 
 #define QENV_MAGIC	"smtpgate-queue"
 #define TOKENS_MAX	8	/* key and values of one record */
@@ -55,22 +56,12 @@ int
 qenv_tail_parse(const char *tail, size_t n, size_t *len)
 {
 	const size_t	 tag = sizeof(QENV_TAIL_TAG) - 1;
-	unsigned long long v = 0;
-	size_t		 i;
-	char		 c;
+	uint64_t	 v;
 
+	/* the tag, 16 digits, LF: QENV_TAIL_LEN */
 	if (n != QENV_TAIL_LEN || memcmp(tail, QENV_TAIL_TAG, tag) != 0 ||
-	    tail[n - 1] != '\n')
+	    tail[n - 1] != '\n' || str_hex16(tail + tag, &v) == -1)
 		return -1;
-	for (i = tag; i < n - 1; i++) {
-		c = tail[i];
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (unsigned)(c - 'a' + 10);
-		else
-			return -1;
-	}
 	if (v > QENV_FILE_MAX)
 		return -1;
 	*len = (size_t)v;

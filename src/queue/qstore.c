@@ -142,18 +142,9 @@ qs_name_id(const char *name, const char *ext, uint64_t *id)
 int
 qstore_id_parse(const char *s, uint64_t *id)
 {
-	uint64_t	v = 0;
-	int		i;
+	uint64_t	v;
 
-	for (i = 0; i < 16; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			v = v << 4 | (uint64_t)(s[i] - '0');
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			v = v << 4 | (uint64_t)(s[i] - 'a' + 10);
-		else
-			return -1;
-	}
-	if (s[16] != '\0')
+	if (str_hex16(s, &v) == -1 || s[16] != '\0')
 		return -1;
 	*id = v;
 	return 0;

@@ -272,21 +272,11 @@ logfmt_json(char *buf, size_t len, const struct logfmt_head *h, uint64_t id,
 static int
 msg_has_id(const char *msg, size_t len, uint64_t *id)
 {
-	unsigned long long	 v = 0;
-	size_t			 i;
-	char			 c;
+	uint64_t	v;
 
-	if (len < 16 || (len > 16 && msg[16] != ' '))
+	if (len < 16 || (len > 16 && msg[16] != ' ') ||
+	    str_hex16(msg, &v) == -1)
 		return 0;
-	for (i = 0; i < 16; i++) {
-		c = msg[i];
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (unsigned)(c - 'a' + 10);
-		else
-			return 0;
-	}
 	*id = v;
 	return v != 0;
 }

@@ -294,6 +294,25 @@ str_split_list(char *s, char **items, int max)
 	return n;
 }
 
+/* str_hex16 - see str.h; reads 16 octets at most, stops at the first bad */
+int
+str_hex16(const char *s, uint64_t *v)
+{
+	uint64_t	x = 0;
+	int		i;
+
+	for (i = 0; i < 16; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			x = x << 4 | (uint64_t)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			x = x << 4 | (uint64_t)(s[i] - 'a' + 10);
+		else
+			return -1;
+	}
+	*v = x;
+	return 0;
+}
+
 /* str_ieq - ASCII case-insensitive equality */
 int
 str_ieq(const char *a, const char *b)

@@ -9,6 +9,7 @@
 #define GW_STR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* gw_strlcpy/gw_strlcat - BSD semantics: return the length tried */
 size_t	gw_strlcpy(char *dst, const char *src, size_t size);
@@ -33,6 +34,11 @@ char	*str_trim(char *s);
  * is empty.
  */
 int	str_split_list(char *s, char **items, int max);
+/*
+ * str_hex16 - the 16 lowercase hex digits at s (ids, lengths; what
+ * follows them is the caller's) to *v: 0, or -1 if they are not
+ */
+int	str_hex16(const char *s, uint64_t *v);
 /* str_ieq - ASCII case-insensitive equality */
 int	str_ieq(const char *a, const char *b);
 /* str_iprefix - if s starts with prefix (any case), pointer past it, else NULL */

@@ -402,6 +402,38 @@ test_split_list(void **state)
 	}
 }
 
+/* str_hex16: exactly 16 lowercase hex digits; what follows is not read */
+static void
+test_hex16(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 r;
+		uint64_t	 v;
+	} t[] = {
+		{ "3f2a9c0d11e84b27", 0, 0x3f2a9c0d11e84b27ull },
+		{ "0000000000000000", 0, 0 },
+		{ "ffffffffffffffff", 0, UINT64_MAX },
+		{ "00000000000001b6\n", 0, 0x1b6 },
+		{ "00000000000001b6 rest", 0, 0x1b6 },
+		{ "3F2A9C0D11E84B27", -1, 0 },
+		{ "3f2a9c0d11e84b2", -1, 0 },
+		{ "3f2a9c0d11e84b2g", -1, 0 },
+		{ " 3f2a9c0d11e84b2", -1, 0 },
+		{ "", -1, 0 },
+	};
+	uint64_t	v;
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < NELEM(t); i++) {
+		v = 42;
+		if (str_hex16(t[i].s, &v) != t[i].r ||
+		    (t[i].r == 0 && v != t[i].v) || (t[i].r == -1 && v != 42))
+			fail_msg("hex16 case %zu \"%s\"", i, t[i].s);
+	}
+}
+
 static void
 test_ieq_iprefix(void **state)
 {
@@ -813,6 +845,7 @@ main(void)
 		cmocka_unit_test_setup(test_trim, setup),
 		cmocka_unit_test_setup(test_split_list, setup),
 		cmocka_unit_test_setup(test_ieq_iprefix, setup),
+		cmocka_unit_test_setup(test_hex16, setup),
 		cmocka_unit_test_setup(test_vis, setup),
 		cmocka_unit_test_setup(test_log_parse, setup),
 		cmocka_unit_test_setup(test_log_filter, setup),
