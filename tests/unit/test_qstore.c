@@ -699,6 +699,20 @@ rewrite(struct qstore *qs, uint64_t id)
 	qenv_free(&e);
 }
 
+/* a message with a rewritten envelope, removed with the log started */
+static uint64_t
+removed_rewritten(struct qstore *qs, const char *dir)
+{
+	char		why[QSTORE_WHY_MAX];
+	uint64_t	id;
+
+	id = put_msg(qs, 100);
+	rewrite(qs, id);
+	oplog_start(dir);
+	assert_int_equal(qstore_remove(qs, id, why, sizeof(why)), 0);
+	return id;
+}
+
 /*
  * a removal's ID.env goes only after a directory fsync that followed
  * its ID.msg's rename out (a commit's counts); a failed fsync keeps it
@@ -713,20 +727,14 @@ test_env_after_fsync(void **state)
 	uint64_t	 a, b, c;
 
 	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
-	a = put_msg(qs, 100);
-	rewrite(qs, a);
-	oplog_start(fx->dir);
-	assert_int_equal(qstore_remove(qs, a, why, sizeof(why)), 0);
+	a = removed_rewritten(qs, fx->dir);
 	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
 	snprintf(want, sizeof(want), "R:%016llx.msg D R:%016llx.env D",
 	    (unsigned long long)a, (unsigned long long)a);
 	assert_string_equal(oplog, want);
 
 	/* a commit's fsync between: it covers the removal, one fsync less */
-	b = put_msg(qs, 100);
-	rewrite(qs, b);
-	oplog_start(fx->dir);
-	assert_int_equal(qstore_remove(qs, b, why, sizeof(why)), 0);
+	b = removed_rewritten(qs, fx->dir);
 	(void)put_msg(qs, 50);
 	assert_int_equal(qstore_sync(qs, why, sizeof(why)), 1);
 	snprintf(want, sizeof(want), "R:%016llx.msg D R:%016llx.env D",
@@ -734,10 +742,7 @@ test_env_after_fsync(void **state)
 	assert_string_equal(oplog, want);
 
 	/* the fsync fails: ID.env stays, and waits for the next try */
-	c = put_msg(qs, 100);
-	rewrite(qs, c);
-	oplog_start(fx->dir);
-	assert_int_equal(qstore_remove(qs, c, why, sizeof(why)), 0);
+	c = removed_rewritten(qs, fx->dir);
 	fail_dir_fsync = 1;
 	assert_int_equal(qstore_sync(qs, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, ".: fsync: Input/output error"));
