@@ -17,12 +17,12 @@
  * then stands for the one in ID.msg: a removal takes ID.msg out first,
  * and an ID.env without its ID.msg (a crash between) is removed at start.
  *
- * A removal is not fsync'd by itself: a process crash cannot undo a
- * rename, and the next directory fsync (a commit's, or the caller's
- * qstore_sync a moment later) makes it durable against a power loss,
- * for many removals at once.  Until then a power loss may bring a
- * delivered message back (delivered again: the window of any removal,
- * as long as the caller waits before qstore_sync).  A rewritten
+ * A removal (qstore_remove.c) is not fsync'd by itself: a process
+ * crash cannot undo a rename, and the next directory fsync (a commit's,
+ * or the caller's qstore_sync a moment later) makes it durable against
+ * a power loss, for many removals at once.  Until then a power loss may
+ * bring a delivered message back (delivered again: the window of any
+ * removal, as long as the caller waits before qstore_sync).  A rewritten
  * envelope (ID.env) is removed only after that fsync (qstore_remove).
  *
  * Spare files (DIR/spare/, qspare.h).  A removed message's ID.msg (and
@@ -88,7 +88,6 @@ static int	recover(struct qstore *, unsigned *, char *, size_t);
 static int	spare_clear(struct qstore *, char *, size_t);
 static void	spare_name(char *, enum qspare_kind, uint64_t);
 static int	spare_open(struct qstore *, enum qspare_kind, char *);
-static int	spare_keep(struct qstore *, enum qspare_kind, const char *);
 static int	write_env(struct qstore *, const char *, const char *, size_t,
 		    int, char *, size_t);
 static int	msg_flush(struct qstore_msg *);
@@ -470,12 +469,12 @@ spare_open(struct qstore *qs, enum qspare_kind k, char *name)
 }
 
 /*
- * spare_keep - DIR/name (done with) out of DIR: renamed into spare/ if
+ * qs_spare_keep - DIR/name (done with) out of DIR: renamed into spare/ if
  * there is room and it is small enough to be worth its space, else
  * unlinked.  0, or -1 with errno (ENOENT: it was not there).
  */
-static int
-spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
+int
+qs_spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
 {
 	struct stat	 st;
 	char		 to[QSTORE_NAME];
@@ -845,191 +844,4 @@ qstore_env_save(struct qstore *qs, const struct qenv *e, char *why,
 		r = -1;
 	}
 	return r;
-}
-
-/*
- * env_later - id's ID.env to be removed by the next qstore_sync, after
- * the fsync that makes its ID.msg's removal durable.  -1 (ENOMEM): the
- * caller removes it now.
- */
-static int
-env_later(struct qstore *qs, uint64_t id)
-{
-	uint64_t	*q;
-	size_t		 cap;
-	int		 r = 0;
-
-	(void)pthread_mutex_lock(&qs->mu);
-	if (qs->nenvq == qs->capenvq) {
-		cap = qs->capenvq == 0 ? 64 : qs->capenvq * 2;
-		if ((q = reallocarray(qs->envq, cap, sizeof(*q))) == NULL)
-			r = -1;
-		else {
-			qs->envq = q;
-			qs->capenvq = cap;
-		}
-	}
-	if (r == 0)
-		qs->envq[qs->nenvq++] = id;
-	(void)pthread_mutex_unlock(&qs->mu);
-	return r;
-}
-
-/*
- * qstore_remove - ID.msg out of DIR (into spare/ or unlinked); its
- * ID.env, if the envelope was rewritten, goes only after a fsync of DIR
- * (qstore_sync): were the two renames made together, a power loss
- * could keep the second and lose the first, and ID.msg would be back
- * with the envelope it was accepted with (every recipient again).  An
- * ID.env left alone by a crash is removed at the next start.  No fsync
- * here: the next one (a commit's, or qstore_sync) makes the removal
- * durable and the spares reusable.
- */
-int
-qstore_remove(struct qstore *qs, uint64_t id, char *why, size_t whylen)
-{
-	struct stat	 st;
-	char		 msg[QSTORE_NAME], env[QSTORE_NAME];
-	int		 gone = 0;
-
-	qs_id_name(msg, id, ".msg");
-	qs_id_name(env, id, ".env");
-	if (spare_keep(qs, QSPARE_MSG, msg) == -1) {
-		if (errno != ENOENT) {
-			qs_why(qs, why, whylen, errno, "%s: remove", msg);
-			return -1;
-		}
-		gone = 1;	/* half done by an earlier call */
-	}
-	if (fstatat(qs->dfd, env, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
-	    errno == ENOENT) {
-		if (gone) {
-			qs_why(qs, why, whylen, ENOENT, "%016" PRIx64, id);
-			return -1;
-		}
-		qspare_dirty(qs->sp);
-		return 0;
-	}
-	/*
-	 * An ID.env (or one that could not be looked at: qstore_sync takes
-	 * ENOENT).  Dirty before queued: qstore_sync takes the queue, then
-	 * looks.  Also when ID.msg was gone already: its removal may not be
-	 * durable yet.
-	 */
-	qspare_dirty(qs->sp);
-	if (env_later(qs, id) == 0)
-		return 0;
-	/* no memory to wait: the fsync now, then ID.env */
-	if (qs_dir_sync(qs) == -1) {
-		qs_why(qs, why, whylen, errno, ".: fsync");
-		return -1;	/* ID.env stays: removed at the next start */
-	}
-	if (spare_keep(qs, QSPARE_ENV, env) == -1 && errno != ENOENT) {
-		qs_why(qs, why, whylen, errno, "%s: remove", env);
-		return -1;
-	}
-	qspare_dirty(qs->sp);
-	return 0;
-}
-
-/* qstore_unsynced - 1 if a removal is not durable (or not done) yet */
-int
-qstore_unsynced(struct qstore *qs)
-{
-	size_t	n;
-
-	(void)pthread_mutex_lock(&qs->mu);
-	n = qs->nenvq;
-	(void)pthread_mutex_unlock(&qs->mu);
-	return n > 0 || qspare_unsynced(qs->sp);
-}
-
-/*
- * env_requeue - ids (n of them, in q, which is taken) back into the
- * queue, without allocating when the queue is empty; on ENOMEM they are
- * left to the next start (recover), which removes them safely
- */
-static void
-env_requeue(struct qstore *qs, uint64_t *q, size_t n, size_t cap)
-{
-	uint64_t	*m;
-
-	(void)pthread_mutex_lock(&qs->mu);
-	if (qs->nenvq == 0) {
-		free(qs->envq);
-		qs->envq = q;
-		qs->nenvq = n;
-		qs->capenvq = cap;
-		q = NULL;
-	} else if ((m = reallocarray(qs->envq, qs->nenvq + n,
-	    sizeof(*m))) != NULL) {
-		memcpy(m + qs->nenvq, q, n * sizeof(*m));
-		qs->envq = m;
-		qs->nenvq += n;
-		qs->capenvq = qs->nenvq;
-	}
-	(void)pthread_mutex_unlock(&qs->mu);
-	free(q);
-}
-
-/*
- * qstore_sync - the removals made durable, and the ID.envs they left
- * removed: a fsync of DIR unless a commit's covered them (the ID.msgs of
- * the queued ids were renamed before qspare_dirty, and that before they
- * were queued, so a clean store covers them), then the ID.envs out, and
- * one more fsync for those.  1 after a fsync, 0 if none was needed, -1
- * with why: the ids not done stay queued for the next call.
- */
-int
-qstore_sync(struct qstore *qs, char *why, size_t whylen)
-{
-	char		 env[QSTORE_NAME];
-	uint64_t	*q;
-	size_t		 n, cap, i, left = 0;
-	int		 r = 0, err = 0, moved = 0;
-
-	(void)pthread_mutex_lock(&qs->mu);
-	q = qs->envq;
-	n = qs->nenvq;
-	cap = qs->capenvq;
-	qs->envq = NULL;
-	qs->nenvq = qs->capenvq = 0;
-	(void)pthread_mutex_unlock(&qs->mu);
-	if (qspare_unsynced(qs->sp)) {
-		if (qs_dir_sync(qs) == -1) {
-			qs_why(qs, why, whylen, errno, ".: fsync");
-			if (n > 0)
-				env_requeue(qs, q, n, cap);
-			else
-				free(q);
-			return -1;
-		}
-		r = 1;
-	}
-	/* each ID.env out; one that fails stays queued, the rest go on */
-	for (i = 0; i < n; i++) {
-		qs_id_name(env, q[i], ".env");
-		if (spare_keep(qs, QSPARE_ENV, env) == 0)
-			moved = 1;
-		else if (errno != ENOENT) {
-			if (err == 0)
-				qs_why(qs, why, whylen, (err = errno),
-				    "%s: remove", env);
-			q[left++] = q[i];
-		}
-	}
-	if (moved) {
-		qspare_dirty(qs->sp);
-		if (qs_dir_sync(qs) == -1) {
-			if (err == 0)
-				qs_why(qs, why, whylen, (err = errno),
-				    ".: fsync");
-		} else
-			r = 1;
-	}
-	if (left > 0)
-		env_requeue(qs, q, left, cap);
-	else
-		free(q);
-	return err != 0 ? -1 : r;
 }

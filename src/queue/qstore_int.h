@@ -1,6 +1,6 @@
 /*
- * qstore_int - what the two files of qstore share (internal to
- * src/queue): qstore.c writes and removes, qstore_scan.c reads the
+ * qstore_int - what the files of qstore share (internal to src/queue):
+ * qstore.c writes, qstore_remove.c removes, qstore_scan.c reads the
  * queue at start (qstore_scan) and checks it for -t (qstore_check).
  */
 #ifndef GW_QSTORE_INT_H
@@ -45,6 +45,11 @@ int	qs_st_check(const struct stat *, uid_t, const char *path, char *why,
 /* qs_sub_open - DIR/name made (0700) if missing, opened, checked */
 int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
 	    size_t whylen);
+/*
+ * qs_spare_keep - DIR/name (done with) out of DIR: into spare/ as a
+ * spare of kind k, or unlinked.  0, or -1 with errno (ENOENT: not there)
+ */
+int	qs_spare_keep(struct qstore *, enum qspare_kind, const char *name);
 /* qs_dir_sync - fsync DIR; what it covers becomes reusable (qspare) */
 int	qs_dir_sync(struct qstore *);
 
