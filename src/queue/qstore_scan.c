@@ -177,8 +177,8 @@ static int
 env_get(struct qstore *qs, uint64_t id, struct qenv *e,
     unsigned long long *msglen, int *bad, char *why, size_t whylen)
 {
-	char	name[QSTORE_NAME], *text, ewhy[QSTORE_WHY_MAX];
-	size_t	len;
+	char	name[QSTORE_NAME], *text = NULL, ewhy[QSTORE_WHY_MAX];
+	size_t	len = 0;
 	int	r, tail = 0;
 
 	memset(e, 0, sizeof(*e));
