@@ -116,15 +116,19 @@ qstore_unsynced(struct qstore *qs)
 }
 
 /*
- * env_requeue - ids (n of them, in q, which is taken) back into the
- * queue, without allocating when the queue is empty; on ENOMEM they are
- * left to the next start (recover), which removes them safely
+ * env_requeue - ids (n of them, maybe none, in q, which is taken) back
+ * into the queue, without allocating when the queue is empty; on ENOMEM
+ * they are left to the next start (recover), which removes them safely
  */
 static void
 env_requeue(struct qstore *qs, uint64_t *q, size_t n, size_t cap)
 {
 	uint64_t	*m;
 
+	if (n == 0) {
+		free(q);
+		return;
+	}
 	(void)pthread_mutex_lock(&qs->mu);
 	if (qs->nenvq == 0) {
 		free(qs->envq);
@@ -169,10 +173,7 @@ qstore_sync(struct qstore *qs, char *why, size_t whylen)
 	if (qspare_unsynced(qs->sp)) {
 		if (qs_dir_sync(qs) == -1) {
 			qs_why(qs, why, whylen, errno, ".: fsync");
-			if (n > 0)
-				env_requeue(qs, q, n, cap);
-			else
-				free(q);
+			env_requeue(qs, q, n, cap);
 			return -1;
 		}
 		r = 1;
@@ -198,9 +199,6 @@ qstore_sync(struct qstore *qs, char *why, size_t whylen)
 		} else
 			r = 1;
 	}
-	if (left > 0)
-		env_requeue(qs, q, left, cap);
-	else
-		free(q);
+	env_requeue(qs, q, left, cap);
 	return err != 0 ? -1 : r;
 }
