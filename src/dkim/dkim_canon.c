@@ -210,6 +210,41 @@ done:
 }
 
 /*
+ * from_domain - the domain of the From address (the n bytes of addr, its
+ * last '@' outside quotes at at - 1), checked and lower-cased
+ */
+static const char *
+from_domain(const char *addr, size_t n, size_t at, char *domain,
+    size_t domainlen)
+{
+	size_t	i, d;
+
+	if (n == 0)
+		return "no address in From";
+	if (at <= 1)
+		return "no domain in From address";
+	d = n - at;
+	if (d == 0 || d >= domainlen)
+		return "bad domain in From address";
+	for (i = 0; i < d; i++) {
+		char c = lower(addr[at + i]);
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || (unsigned char)c >= 0x80))
+			return "bad domain in From address";
+		domain[i] = c;
+	}
+	domain[d] = '\0';
+	if (domain[0] == '.' || strstr(domain, "..") != NULL)
+		return "bad domain in From address";
+	if (domain[d - 1] == '.')
+		domain[d - 1] = '\0';	/* a root dot: same domain */
+	if (domain[0] == '\0')
+		return "bad domain in From address";
+	return NULL;
+}
+
+/*
  * From: the value is reduced to its address outside comments; one mailbox,
  * either "addr-spec" or "[phrase] <addr-spec>".  Quoted strings are kept
  * (a quoted local part may hold '@'); the domain follows the last '@'
@@ -219,7 +254,7 @@ const char *
 dkim_from_parse(const char *v, size_t len, char *domain, size_t domainlen)
 {
 	char addr[512];
-	size_t i, n = 0, at = 0, d;
+	size_t i, n = 0, at = 0;
 	int depth = 0, quoted = 0, angle = 0, angles = 0, done = 0;
 	int gap = 0, spaced = 0;
 
@@ -293,27 +328,5 @@ dkim_from_parse(const char *v, size_t len, char *domain, size_t domainlen)
 		return "unparseable From address";
 	if (!angles && spaced)
 		return "unparseable From address";
-	if (n == 0)
-		return "no address in From";
-	if (at <= 1)
-		return "no domain in From address";
-	d = n - at;
-	if (d == 0 || d >= domainlen)
-		return "bad domain in From address";
-	for (i = 0; i < d; i++) {
-		char c = lower(addr[at + i]);
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || (unsigned char)c >= 0x80))
-			return "bad domain in From address";
-		domain[i] = c;
-	}
-	domain[d] = '\0';
-	if (domain[0] == '.' || strstr(domain, "..") != NULL)
-		return "bad domain in From address";
-	if (domain[d - 1] == '.')
-		domain[d - 1] = '\0';	/* a root dot: same domain */
-	if (domain[0] == '\0')
-		return "bad domain in From address";
-	return NULL;
+	return from_domain(addr, n, at, domain, domainlen);
 }
