@@ -270,35 +270,15 @@ put_list(const struct conf_key *k, const void *base, struct out *o)
 	return 0;
 }
 
-/*
- * fmt_value - k's value in base as the reader takes it.  0, or -1 for a
- * value or a type this printer cannot write (a new KT_ without a case
- * here fails the tests rather than printing something wrong).
- */
+/* fmt_scalar - a number, a word or a rate (the types parse_scalar reads) */
 static int
-fmt_value(const struct conf_key *k, const void *base, struct out *o)
+fmt_scalar(const struct conf_key *k, const void *base, struct out *o)
 {
-	const struct hostport	*hp;
-	const int		*canon;
 	unsigned long long	 ull;
 	const char		*w;
-	char			 rate[64], url[PROXY_USER_MAX + PROXY_HOST_MAX + 32];
+	char			 rate[64];
 
 	switch (k->type) {
-	case KT_BANNER:
-	case KT_NAME:
-	case KT_HOST:
-	case KT_CAFILE:
-	case KT_FILE:
-	case KT_DIR:
-	case KT_SECRET:		/* a path: the secret is never read here */
-	case KT_DOMAIN:
-	case KT_IDENTITY:
-	case KT_PATH:
-	case KT_CIPHERS12:
-	case KT_CIPHERS13:
-		put(o, "%.*s", (int)k->size, (const char *)field(k, base));
-		return 0;
 	case KT_UINT:
 		put(o, "%u", uval(k, base));
 		return 0;
@@ -326,6 +306,53 @@ fmt_value(const struct conf_key *k, const void *base, struct out *o)
 	case KT_TLSVER:
 		put(o, "1.%d", ival(k, base) - 10);
 		return 0;
+	case KT_RATE:
+		put(o, "%s", ratelimit_format(field(k, base), rate,
+		    sizeof(rate)));
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * fmt_value - k's value in base as the reader takes it.  0, or -1 for a
+ * value or a type this printer cannot write (a new KT_ without a case
+ * here fails the tests rather than printing something wrong).
+ */
+static int
+fmt_value(const struct conf_key *k, const void *base, struct out *o)
+{
+	const struct hostport	*hp;
+	const int		*canon;
+	char			 url[PROXY_USER_MAX + PROXY_HOST_MAX + 32];
+
+	switch (k->type) {
+	case KT_BANNER:
+	case KT_NAME:
+	case KT_HOST:
+	case KT_CAFILE:
+	case KT_FILE:
+	case KT_DIR:
+	case KT_SECRET:		/* a path: the secret is never read here */
+	case KT_DOMAIN:
+	case KT_IDENTITY:
+	case KT_PATH:
+	case KT_CIPHERS12:
+	case KT_CIPHERS13:
+		put(o, "%.*s", (int)k->size, (const char *)field(k, base));
+		return 0;
+	case KT_UINT:
+	case KT_SIZE:
+	case KT_DURATION:
+	case KT_BOOL:
+	case KT_NBOOL:
+	case KT_ENUM:
+	case KT_LOGLEVEL:
+	case KT_LOGFAC:
+	case KT_TLSVER:
+	case KT_RATE:
+		return fmt_scalar(k, base, o);
 	case KT_LISTEN:
 	case KT_CIDRS:
 		return put_addrs(k, base, o);
@@ -353,10 +380,6 @@ fmt_value(const struct conf_key *k, const void *base, struct out *o)
 		put(o, "%s/%s", canon[0] == CONF_CANON_SIMPLE ? "simple" :
 		    "relaxed", canon[1] == CONF_CANON_SIMPLE ? "simple" :
 		    "relaxed");
-		return 0;
-	case KT_RATE:
-		put(o, "%s", ratelimit_format(field(k, base), rate,
-		    sizeof(rate)));
 		return 0;
 	default:
 		return -1;

@@ -690,22 +690,18 @@ parse_proxy(const struct conf_key *k, void *base, const char *val,
 }
 
 /*
- * parse_scalar - the numbers, durations, sizes, rates, booleans and the
- * enumerated words: the value into its field at k->off (int, unsigned,
- * unsigned long long or struct rate, by type)
+ * parse_ranged - a number with a unit and a range (KT_UINT, KT_SIZE,
+ * KT_DURATION): the range is said in the key's own unit
  */
 static int
-parse_scalar(const struct conf_key *k, void *base, const char *val,
+parse_ranged(const struct conf_key *k, void *base, const char *val,
     char *why, size_t wlen)
 {
-	const struct conf_word	*w;
 	unsigned long long	 ull = 0;
 	long long		 ll;
 	unsigned		 u = 0;
-	struct rate		 rate;
 	char			 lo[32], hi[32];
 	const char		*e = NULL;
-	int			 iv = 0, len;
 
 	switch (k->type) {
 	case KT_UINT:
@@ -744,6 +740,34 @@ parse_scalar(const struct conf_key *k, void *base, const char *val,
 		}
 		memcpy((char *)base + k->off, &u, sizeof(u));
 		return 0;
+	default:
+		fatalx("conf: key %s: type %d has no range", k->name,
+		    (int)k->type);
+	}
+	(void)snprintf(why, wlen, "%s", e);
+	return -1;
+}
+
+/*
+ * parse_scalar - the numbers, durations, sizes, rates, booleans and the
+ * enumerated words: the value into its field at k->off (int, unsigned,
+ * unsigned long long or struct rate, by type)
+ */
+static int
+parse_scalar(const struct conf_key *k, void *base, const char *val,
+    char *why, size_t wlen)
+{
+	const struct conf_word	*w;
+	unsigned		 u = 0;
+	struct rate		 rate;
+	const char		*e = NULL;
+	int			 iv = 0, len;
+
+	switch (k->type) {
+	case KT_UINT:
+	case KT_SIZE:
+	case KT_DURATION:
+		return parse_ranged(k, base, val, why, wlen);
 	case KT_RATE:
 		if ((e = ratelimit_parse(val, &rate)) != NULL)
 			break;
