@@ -438,6 +438,52 @@ pop_login(struct pop3_client *c)
 	pop_enter(c, PS_USER);
 }
 
+/* pop_capa_line - one line of the CAPA reply (PS_CAPA) */
+static void
+pop_capa_line(struct pop3_client *c, const char *line, size_t len)
+{
+	const char	*err;
+
+	if ((err = pop3_capa_feed(&c->capa, line, len)) != NULL) {
+		pop_finish(c, FAIL_PROTOCOL, "CAPA: %s", err);
+		return;
+	}
+	if (!c->capa.done)
+		return;
+	/*
+	 * A server without CAPA (-ERR) may still know STLS: try it, its -ERR
+	 * then fails the login.  One whose CAPA lacks STLS does not offer it.
+	 */
+	if (!c->capa.refused && !(c->capa.flags & POP3_CAPA_STLS)) {
+		pop_finish(c, FAIL_STARTTLS_UNAVAILABLE,
+		    "STLS not offered (pop_tls=stls requires it)");
+		return;
+	}
+	pop_enter(c, PS_STLS);
+}
+
+/* pop_greeting - the server's greeting (PS_GREETING) */
+static void
+pop_greeting(struct pop3_client *c, const char *line, size_t len)
+{
+	struct pop3_status	 st;
+	char			 txt[POP_TEXT_MAX];
+	const char		*err;
+
+	/* a -ERR greeting is a refusal; anything else unparsable is not POP3 */
+	if ((err = pop3_parse_greeting(line, len, c->ts,
+	    sizeof(c->ts))) != NULL) {
+		(void)str_vis(txt, sizeof(txt), line, len);
+		pop_finish(c, pop3_parse_status(line, len, &st) == NULL ?
+		    FAIL_REJECTED : FAIL_PROTOCOL, "greeting: %s: %s", err, txt);
+		return;
+	}
+	if (c->tls == POP_TLS_STLS && !(c->flags & PF_TLS))
+		pop_enter(c, PS_CAPA);
+	else
+		pop_login(c);
+}
+
 /* pop_response - one complete reply (one status line, or a CAPA line) */
 static void
 pop_response(struct pop3_client *c, const char *line, size_t len)
@@ -447,39 +493,11 @@ pop_response(struct pop3_client *c, const char *line, size_t len)
 	const char		*err;
 
 	if (c->state == PS_CAPA) {
-		if ((err = pop3_capa_feed(&c->capa, line, len)) != NULL) {
-			pop_finish(c, FAIL_PROTOCOL, "CAPA: %s", err);
-			return;
-		}
-		if (!c->capa.done)
-			return;
-		/*
-		 * A server without CAPA (-ERR) may still know STLS: try it,
-		 * its -ERR then fails the login.  One whose CAPA lacks STLS
-		 * does not offer it.
-		 */
-		if (!c->capa.refused && !(c->capa.flags & POP3_CAPA_STLS)) {
-			pop_finish(c, FAIL_STARTTLS_UNAVAILABLE,
-			    "STLS not offered (pop_tls=stls requires it)");
-			return;
-		}
-		pop_enter(c, PS_STLS);
+		pop_capa_line(c, line, len);
 		return;
 	}
 	if (c->state == PS_GREETING) {
-		/* a -ERR greeting is a refusal; anything else unparsable is not POP3 */
-		if ((err = pop3_parse_greeting(line, len, c->ts,
-		    sizeof(c->ts))) != NULL) {
-			(void)str_vis(txt, sizeof(txt), line, len);
-			pop_finish(c, pop3_parse_status(line, len, &st) == NULL ?
-			    FAIL_REJECTED : FAIL_PROTOCOL, "greeting: %s: %s",
-			    err, txt);
-			return;
-		}
-		if (c->tls == POP_TLS_STLS && !(c->flags & PF_TLS))
-			pop_enter(c, PS_CAPA);
-		else
-			pop_login(c);
+		pop_greeting(c, line, len);
 		return;
 	}
 	if ((err = pop3_parse_status(line, len, &st)) != NULL) {
