@@ -130,36 +130,14 @@ client_tx_reply(struct smtp_client *c, const char *txt)
 }
 
 /*
- * client_response - react to one complete reply in the current state.
+ * client_setup_reply - a reply while the connection is being set up:
+ * banner, EHLO or HELO, STARTTLS
  */
-void
-client_response(struct smtp_client *c)
+static void
+client_setup_reply(struct smtp_client *c, const char *txt)
 {
 	struct smtp_reply	*r = &c->reply;
-	char			 txt[CLIENT_TEXT_MAX];
 	int			 cls = r->code / 100;
-
-	client_reply_text(r, txt, sizeof(txt));
-	if (c->state == CS_DOT)
-		c->messages++;	/* carried, whatever the answer */
-	if (c->state == CS_QUIT) {
-		client_finish(c);
-		return;
-	}
-	/*
-	 * 421: the upstream is closing the connection.  Even in the middle of
-	 * a transaction this is reported as failed(), never as a reply: the
-	 * connection is gone and the owner must not issue another command.
-	 */
-	if (r->code == 421) {
-		client_fail(c, FAIL_REJECTED, "upstream is closing in %s: %s",
-		    client_strstate(c->state), txt);
-		return;
-	}
-	if (c->flags & CF_PARKING) {
-		client_park_reply(c, txt);
-		return;
-	}
 
 	switch (c->state) {
 	case CS_BANNER:
@@ -186,9 +164,6 @@ client_response(struct smtp_client *c)
 		}
 		client_after_hello(c);
 		break;
-	case CS_AUTH:
-		client_auth_response(c, txt);
-		break;
 	case CS_STARTTLS:
 		if (r->code != 220) {
 			client_no_tls(c, "STARTTLS refused");
@@ -203,6 +178,56 @@ client_response(struct smtp_client *c)
 			return;
 		}
 		client_enter(c, CS_TLS_STARTTLS);
+		break;
+	default:
+		/* client_response calls it in the states above only */
+		client_fail(c, FAIL_PROTOCOL, "unexpected reply in state %s: %s",
+		    client_strstate(c->state), txt);
+		break;
+	}
+}
+
+/*
+ * client_response - react to one complete reply in the current state.
+ */
+void
+client_response(struct smtp_client *c)
+{
+	struct smtp_reply	*r = &c->reply;
+	char			 txt[CLIENT_TEXT_MAX];
+
+	client_reply_text(r, txt, sizeof(txt));
+	if (c->state == CS_DOT)
+		c->messages++;	/* carried, whatever the answer */
+	if (c->state == CS_QUIT) {
+		client_finish(c);
+		return;
+	}
+	/*
+	 * 421: the upstream is closing the connection.  Even in the middle of
+	 * a transaction this is reported as failed(), never as a reply: the
+	 * connection is gone and the owner must not issue another command.
+	 */
+	if (r->code == 421) {
+		client_fail(c, FAIL_REJECTED, "upstream is closing in %s: %s",
+		    client_strstate(c->state), txt);
+		return;
+	}
+	if (c->flags & CF_PARKING) {
+		client_park_reply(c, txt);
+		return;
+	}
+
+	switch (c->state) {
+	case CS_BANNER:
+	case CS_EHLO:
+	case CS_EHLO_TLS:
+	case CS_HELO:
+	case CS_STARTTLS:
+		client_setup_reply(c, txt);
+		break;
+	case CS_AUTH:
+		client_auth_response(c, txt);
 		break;
 	case CS_DATA:
 	case CS_MAIL:
