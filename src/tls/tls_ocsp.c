@@ -254,19 +254,72 @@ ocsp_parse_url(const char *url, char *host, size_t hostlen, unsigned *port,
 	return 0;
 }
 
+/*
+ * ocsp_sub_start - post item i's request to its responder.  An item whose
+ * request cannot be sent gets no answer: its status stays unknown.
+ */
+static void
+ocsp_sub_start(struct tls_ocsp_fetch *f, struct event_base *base,
+    struct evdns_base *dns, size_t i)
+{
+	struct tls_ocsp_item	*it = &f->st->items[i];
+	struct ocsp_sub		*s;
+	struct evkeyvalq	*hdr;
+	char			 host[CONF_HOST_MAX], len[16];
+	const char		*path;
+	unsigned		 port;
+
+	if (ocsp_parse_url(it->url, host, sizeof(host), &port, &path) == -1) {
+		log_warnx("%016llx tls ocsp: unusable responder URL \"%s\"",
+		    (unsigned long long)f->id, it->url);
+		return;
+	}
+	s = &f->sub[f->nsub];
+	s->f = f;
+	s->idx = i;
+	if ((s->conn = evhttp_connection_base_new(base, dns, host,
+	    (unsigned short)port)) == NULL)
+		return;
+	f->nsub++;
+	evhttp_connection_set_timeout(s->conn, (int)f->st->timeout);
+	evhttp_connection_set_retries(s->conn, 0);
+	evhttp_connection_set_max_body_size(s->conn, OCSP_RESP_MAX);
+	if ((s->req = evhttp_request_new(ocsp_http_done, s)) == NULL)
+		return;
+	hdr = evhttp_request_get_output_headers(s->req);
+	(void)snprintf(len, sizeof(len), "%d", it->reqlen);
+	if (evhttp_add_header(hdr, "Host", host) != 0 ||
+	    evhttp_add_header(hdr, "Content-Type",
+	    "application/ocsp-request") != 0 ||
+	    evhttp_add_header(hdr, "Content-Length", len) != 0 ||
+	    evbuffer_add(evhttp_request_get_output_buffer(s->req),
+	    it->req, it->reqlen) != 0) {
+		evhttp_request_free(s->req);
+		s->req = NULL;
+		return;
+	}
+	/*
+	 * Counted first: should evhttp report a failure through the callback
+	 * before it returns, the count must not wrap.
+	 */
+	f->running++;
+	if (evhttp_make_request(s->conn, s->req, EVHTTP_REQ_POST, path) != 0) {
+		if (s->req != NULL)	/* the callback did not run */
+			f->running--;
+		s->req = NULL;
+		return;
+	}
+	log_debug("%016llx tls ocsp request to %s (%d bytes)",
+	    (unsigned long long)f->id, it->url, it->reqlen);
+}
+
 /* tls_ocsp_fetch_start - fetch the answers a pending session needs */
 struct tls_ocsp_fetch *
 tls_ocsp_fetch_start(struct gw_io *io, struct event_base *base,
     struct evdns_base *dns, uint64_t id, tls_ocsp_done_fn *done, void *arg)
 {
 	struct tls_ocsp_fetch	*f;
-	struct ocsp_sub		*s;
-	struct tls_ocsp_item	*it;
-	struct evkeyvalq	*hdr;
-	char			 host[CONF_HOST_MAX], len[16];
-	const char		*path;
 	struct timeval		 tv;
-	unsigned		 port;
 	size_t			 i;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -293,53 +346,8 @@ tls_ocsp_fetch_start(struct gw_io *io, struct event_base *base,
 	f->id = id;
 	f->done = done;
 	f->arg = arg;
-	for (i = 0; i < f->st->nitems; i++) {
-		it = &f->st->items[i];
-		if (ocsp_parse_url(it->url, host, sizeof(host), &port,
-		    &path) == -1) {
-			log_warnx("%016llx tls ocsp: unusable responder URL "
-			    "\"%s\"", (unsigned long long)id, it->url);
-			continue;	/* no answer: unknown */
-		}
-		s = &f->sub[f->nsub];
-		s->f = f;
-		s->idx = i;
-		if ((s->conn = evhttp_connection_base_new(base, dns, host,
-		    (unsigned short)port)) == NULL)
-			continue;
-		f->nsub++;
-		evhttp_connection_set_timeout(s->conn, (int)f->st->timeout);
-		evhttp_connection_set_retries(s->conn, 0);
-		evhttp_connection_set_max_body_size(s->conn, OCSP_RESP_MAX);
-		if ((s->req = evhttp_request_new(ocsp_http_done, s)) == NULL)
-			continue;
-		hdr = evhttp_request_get_output_headers(s->req);
-		(void)snprintf(len, sizeof(len), "%d", it->reqlen);
-		if (evhttp_add_header(hdr, "Host", host) != 0 ||
-		    evhttp_add_header(hdr, "Content-Type",
-		    "application/ocsp-request") != 0 ||
-		    evhttp_add_header(hdr, "Content-Length", len) != 0 ||
-		    evbuffer_add(evhttp_request_get_output_buffer(s->req),
-		    it->req, it->reqlen) != 0) {
-			evhttp_request_free(s->req);
-			s->req = NULL;
-			continue;
-		}
-		/*
-		 * Counted first: should evhttp report a failure through the
-		 * callback before it returns, the count must not wrap.
-		 */
-		f->running++;
-		if (evhttp_make_request(s->conn, s->req, EVHTTP_REQ_POST,
-		    path) != 0) {
-			if (s->req != NULL)	/* the callback did not run */
-				f->running--;
-			s->req = NULL;
-			continue;
-		}
-		log_debug("%016llx tls ocsp request to %s (%d bytes)",
-		    (unsigned long long)id, it->url, it->reqlen);
-	}
+	for (i = 0; i < f->st->nitems; i++)
+		ocsp_sub_start(f, base, dns, i);
 	if (f->running == 0)
 		event_active(f->ev_done, EV_TIMEOUT, 0);
 	return f;
