@@ -74,6 +74,8 @@ static int	 parse_canon(const struct conf_key *, void *, const char *,
 static int	 parse_names(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 parse_identity(const char *, char *, size_t);
+static int	 parse_ranged(const struct conf_key *, void *, const char *,
+		    char *, size_t);
 static int	 parse_scalar(const struct conf_key *, void *, const char *,
 		    char *, size_t);
 static int	 key_parse(const struct conf_key *, void *, const char *,

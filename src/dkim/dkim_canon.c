@@ -12,6 +12,7 @@ static void	body_content(struct dkim_body *, char);
 static void	body_eol(struct dkim_body *);
 static int	is_wsp(char);
 static char	lower(char);
+static const char *from_domain(const char *, size_t, size_t, char *, size_t);
 
 static int
 is_wsp(char c)
