@@ -14,7 +14,8 @@
 # upstream, one at a time:
 #
 #   plain        the load generator straight to smtp-sink (no TLS at all)
-#   plain-pf     straight to the Postfix smtpd of the STARTTLS rows, in
+#   plain-pf     straight to the STARTTLS upstream (Postfix's smtpd, or
+#                the smtpgate front of BENCH_STLS=smtpgate), in
 #                plaintext: that upstream's own rate and latency, which
 #                cap the STARTTLS rows (one message per session, latency)
 #   smtpgate     plaintext listener, upstream = the sink's TLS port, chain
@@ -88,6 +89,11 @@
 #   BENCH_GW_EXTRA=TEXT lines appended to smtpgate's [upstream] section in
 #                       every smtpgate configuration ("\n" separates lines),
 #                       e.g. BENCH_GW_EXTRA='tls_resume = no'
+#   BENCH_STLS=smtpgate the STARTTLS upstream is a second smtpgate
+#                       (listener tls = starttls, plaintext pool to the
+#                       sink) instead of Postfix's smtpd, whose proxy
+#                       filter opens a sink connection per transaction
+#                       and caps those rows; default postfix
 #   BENCH_TLSCLIENT=0   skip the TLS client side row (default 1)
 #   BENCH_HOLD=N        also hold N plaintext, then N TLS client sessions
 #                       open through smtpgate (e.g. 10000; default 0: off)
@@ -120,6 +126,7 @@ else
 fi
 idle=${BENCH_IDLE:-1000}
 tlsclient=${BENCH_TLSCLIENT:-1}
+stls_want=${BENCH_STLS:-postfix}
 hold=${BENCH_HOLD:-0}
 pipe=${BENCH_PIPE:-1}
 big=${BENCH_BIG:-1}
@@ -139,6 +146,7 @@ done
 [ "$base" -ge 1024 ] && [ "$base" -le 65525 ] || die "BENCH_PORT must be 1024..65525"
 [[ $hold =~ ^[0-9]+$ ]] && [ "$hold" -le 100000 ] || die "BENCH_HOLD must be 0..100000"
 [[ $pipe =~ ^[01]$ ]] || die "BENCH_PIPE must be 0 or 1"
+case $stls_want in postfix | smtpgate) ;; *) die "BENCH_STLS must be postfix or smtpgate" ;; esac
 [[ $big =~ ^[01]$ ]] || die "BENCH_BIG must be 0 or 1"
 [[ $bigmb =~ ^[0-9]+$ ]] && [ "$bigmb" -ge 1 ] && [ "$bigmb" -le 1000 ] ||
     die "BENCH_BIG_MB must be 1..1000"
@@ -181,7 +189,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 P_SINK=$base			# smtp-sink, plaintext
 P_TLS=$((base + 1))		# stunnel server -> sink, implicit TLS
-P_STLS=$((base + 2))		# Postfix smtpd -> sink, STARTTLS
+P_STLS=$((base + 2))		# Postfix smtpd (or an smtpgate) -> sink, STARTTLS
 P_PROXY=$((base + 3))		# the proxy being measured
 for p in $(seq "$base" $((base + 3))); do
 	if ss -Hltn "sport = :$p" | grep -q .; then
@@ -260,8 +268,36 @@ EOF
 # is queued or delivered.  Postfix's master must start as root; without
 # root the old stunnel port is used, and one message per session over
 # STARTTLS is not measured.
-stls_sink=postfix
-if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/lib/postfix/sbin/master ] ||
+stls_sink=$stls_want
+if [ "$stls_sink" = smtpgate ]; then
+	# BENCH_STLS=smtpgate: the binary under test as the STARTTLS server,
+	# its own pool of plaintext connections to the sink; no warm-up of
+	# processes is needed (one process, one loop)
+	cat >"$tmp/stls-front.ini" <<EOF
+[gateway]
+hostname = sink.bench.test
+log_level = warning
+log_facilities = none
+log_target = stderr
+max_sessions = $((idle + 1000))
+[listener front]
+listen = 127.0.0.1:$P_STLS
+allow = 127.0.0.0/8
+upstream = sink
+max_sessions_per_client = $((idle + 1000))
+tls = starttls
+tls_cert = $pki/good-chain.pem
+tls_key = $pki/gw.key
+[upstream sink]
+host = 127.0.0.1
+port = $P_SINK
+tls = none
+EOF
+	"$bin" -t -c "$tmp/stls-front.ini" >"$tmp/check.out" 2>&1 ||
+	    die "the smtpgate STARTTLS upstream: configuration refused: $(cat "$tmp/check.out")"
+	setsid "$bin" -c "$tmp/stls-front.ini" >"$tmp/stls-front.log" 2>&1 &
+	pf_pid=$!
+elif [ "$(id -u)" -ne 0 ] || [ ! -x /usr/lib/postfix/sbin/master ] ||
     ! getent passwd postfix >/dev/null; then
 	stls_sink=stunnel
 	note "not root or no Postfix master: STARTTLS upstream is stunnel (protocol = smtp, 200 ms per connection); one message per session over STARTTLS is skipped"
@@ -460,7 +496,11 @@ EOF
 	esac
 }
 
-# pf_ticks: CPU ticks of the Postfix STARTTLS sink (0 without it)
+# the STARTTLS upstream in row labels
+stls_up="Postfix smtpd"
+[ "$stls_sink" != smtpgate ] || stls_up="smtpgate front"
+
+# pf_ticks: CPU ticks of the STARTTLS upstream, Postfix or smtpgate (0 without)
 pf_ticks() { if [ -n "$pf_pid" ]; then group_ticks "$pf_pid"; else echo 0; fi; }
 
 # gw_accepts LINE: smtpgate -t accepts LINE in its [upstream] section (a
@@ -684,10 +724,11 @@ pool_note="no pool in this binary: every session opens its own upstream connecti
 
 modes=(implicit starttls)
 one_modes=(implicit)
-[ "$stls_sink" != postfix ] || one_modes=(implicit starttls)
+[ "$stls_sink" = stunnel ] || one_modes=(implicit starttls)
 one_names=(plain)
-# the STARTTLS upstream's own rate: Postfix's smtpd in plaintext, no proxy
-[ "$stls_sink" != postfix ] || one_names+=(plain-pf)
+# the STARTTLS upstream's own rate: Postfix's smtpd (or the smtpgate
+# front) in plaintext, no proxy
+[ "$stls_sink" = stunnel ] || one_names+=(plain-pf)
 for m in "${one_modes[@]}"; do
 	one_names+=("smtpgate-$m" "stunnel-$m")
 	if [ "$has_pool" = 1 ]; then one_names+=("smtpgate-nopool-$m"); fi
@@ -696,7 +737,7 @@ one_names+=(stunnel-noresume)
 many_names=(plain smtpgate-implicit stunnel-implicit smtpgate-starttls stunnel-starttls)
 pipe_names=(plain smtpgate-implicit stunnel-implicit)
 lat_names=(plain)
-[ "$stls_sink" != postfix ] || lat_names+=(plain-pf)
+[ "$stls_sink" = stunnel ] || lat_names+=(plain-pf)
 for m in "${one_modes[@]}"; do
 	lat_names+=("smtpgate-$m" "stunnel-$m")
 done
@@ -870,7 +911,12 @@ echo "machine: $(nproc) CPUs, $cpu, kernel $(uname -r)"
 echo "load average (1/5/15 min): before the run $load_before; at the end $end_load (includes the bench itself)"
 echo "binary: $bin, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')"
 echo "smtpgate $("$bin" --version 2>&1 | head -1), $(stunnel4 -version 2>&1 | grep -m1 '^stunnel')"
-echo "sink: Postfix smtp-sink; implicit TLS: stunnel server in front; STARTTLS: $([ "$stls_sink" = postfix ] && echo "Postfix $(postconf -d -h mail_version 2>/dev/null) smtpd (smtpd_proxy_filter to the sink)" || echo "stunnel server, protocol = smtp (200 ms per connection)") (ECDSA P-256 certificate)"
+case $stls_sink in
+postfix) stls_desc="Postfix $(postconf -d -h mail_version 2>/dev/null) smtpd (smtpd_proxy_filter to the sink)" ;;
+smtpgate) stls_desc="smtpgate (the binary measured; listener tls = starttls, pooled plaintext to the sink; BENCH_STLS=smtpgate)" ;;
+*) stls_desc="stunnel server, protocol = smtp (200 ms per connection)" ;;
+esac
+echo "sink: Postfix smtp-sink; implicit TLS: stunnel server in front; STARTTLS: $stls_desc (ECDSA P-256 certificate)"
 echo "smtpgate: $pool_note; keys known: pool=$has_pool tls_resume=$has_resume${gw_extra:+; BENCH_GW_EXTRA: $(paste -sd';' - <<<"$gw_extra")}"
 echo "TLS: smtpgate ${gw_tls:-?}; stunnel ${st_tls:-?}"
 echo "message size $size bytes, $conc parallel sessions; latency: MAIL to final 250 (msg), connect to final 250 of the session's last message (ses)"
@@ -894,7 +940,7 @@ hdr() {
 label() {
 	case $1 in
 	plain) echo "plain floor (no TLS)" ;;
-	plain-pf) echo "plain, Postfix smtpd" ;;
+	plain-pf) echo "plain, $stls_up" ;;
 	smtpgate-nopool-*) echo "smtpgate pool=no, ${1#smtpgate-nopool-}" ;;
 	stunnel-noresume) echo "stunnel noresume, implicit" ;;
 	smtpgate-big-*) echo "smtpgate, ${1#smtpgate-big-}" ;;
@@ -907,7 +953,7 @@ hdr "one message/session" "($n1 msgs)"
 for name in "${one_names[@]}"; do
 	row one "$name" "$(label "$name")"
 done
-[ "$stls_sink" = postfix ] || echo "(one message per session over STARTTLS: not measured, no Postfix sink)"
+[ "$stls_sink" != stunnel ] || echo "(one message per session over STARTTLS: not measured, no Postfix sink)"
 echo
 hdr "many messages/session" "($nm msgs)"
 for name in "${many_names[@]}"; do
@@ -1030,9 +1076,9 @@ for m in "${one_modes[@]}"; do
 	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one "stunnel-$m" msg_per_s)")" ge 5
 	srow "one msg/session, $m: msg/s smtpgate / plain floor" ">= 0.5" \
 	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one plain msg_per_s)")" ge 0.5
-	[ "$m" = starttls ] && [ "$stls_sink" = postfix ] || continue
+	[ "$m" = starttls ] && [ "$stls_sink" != stunnel ] || continue
 	# not a target: how close the row comes to what its upstream can take
-	printf "$sfmt" "one msg/session, $m: smtpgate / Postfix in plaintext" "report" \
+	printf "$sfmt" "one msg/session, $m: smtpgate / $stls_up in plaintext" "report" \
 	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one plain-pf msg_per_s)")" \
 	    "(stunnel: $(ratio "$(med one "stunnel-$m" msg_per_s)" "$(med one plain-pf msg_per_s)"))"
 done
@@ -1048,7 +1094,7 @@ done
 for m in "${one_modes[@]}"; do
 	srow "session p50 at concurrency 1, $m, ms (warm pool)" "<= 1" \
 	    "$(med lat "smtpgate-$m" sess_p50_ms)" le 1 \
-	    "stunnel $(med lat "stunnel-$m" sess_p50_ms), floor $(med lat plain sess_p50_ms)$([ "$m" != starttls ] || [ "$stls_sink" != postfix ] || echo ", Postfix in plaintext $(med lat plain-pf sess_p50_ms)")"
+	    "stunnel $(med lat "stunnel-$m" sess_p50_ms), floor $(med lat plain sess_p50_ms)$([ "$m" != starttls ] || [ "$stls_sink" = stunnel ] || echo ", $stls_up in plaintext $(med lat plain-pf sess_p50_ms)")"
 done
 for m in "${one_modes[@]}"; do
 	srow "CPU/msg one msg/session, $m: smtpgate / stunnel" "<= 0.33" \
