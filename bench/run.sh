@@ -9,7 +9,8 @@
 # an ECDSA P-256 certificate from certs/mkpki.sh (implicit-TLS port), and
 # behind a private Postfix smtpd instance (STARTTLS port; smtpd offers
 # STARTTLS and hands each transaction to smtp-sink with smtpd_proxy_filter,
-# so nothing is queued).  stunnel's server side is not used for STARTTLS: with
+# so nothing is queued; BENCH_STLS=smtpgate puts a second smtpgate there
+# instead).  stunnel's server side is not used for STARTTLS: with
 # protocol = smtp it waits 200 ms on every new connection.  In front of the
 # upstream, one at a time:
 #
@@ -267,7 +268,7 @@ EOF
 # that hands each transaction to smtp-sink (smtpd_proxy_filter), so nothing
 # is queued or delivered.  Postfix's master must start as root; without
 # root the old stunnel port is used, and one message per session over
-# STARTTLS is not measured.
+# STARTTLS is not measured.  BENCH_STLS=smtpgate needs no root.
 stls_sink=$stls_want
 if [ "$stls_sink" = smtpgate ]; then
 	# BENCH_STLS=smtpgate: the binary under test as the STARTTLS server,
@@ -496,9 +497,9 @@ EOF
 	esac
 }
 
-# the STARTTLS upstream in row labels
-stls_up="Postfix smtpd"
-[ "$stls_sink" != smtpgate ] || stls_up="smtpgate front"
+# the STARTTLS upstream in row labels (short: in the targets table)
+stls_up="Postfix smtpd" stls_short=Postfix
+[ "$stls_sink" != smtpgate ] || stls_up="smtpgate front" stls_short=front
 
 # pf_ticks: CPU ticks of the STARTTLS upstream, Postfix or smtpgate (0 without)
 pf_ticks() { if [ -n "$pf_pid" ]; then group_ticks "$pf_pid"; else echo 0; fi; }
@@ -1078,7 +1079,7 @@ for m in "${one_modes[@]}"; do
 	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one plain msg_per_s)")" ge 0.5
 	[ "$m" = starttls ] && [ "$stls_sink" != stunnel ] || continue
 	# not a target: how close the row comes to what its upstream can take
-	printf "$sfmt" "one msg/session, $m: smtpgate / $stls_up in plaintext" "report" \
+	printf "$sfmt" "one msg/session, $m: smtpgate / $stls_short in plaintext" "report" \
 	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one plain-pf msg_per_s)")" \
 	    "(stunnel: $(ratio "$(med one "stunnel-$m" msg_per_s)" "$(med one plain-pf msg_per_s)"))"
 done
@@ -1094,7 +1095,7 @@ done
 for m in "${one_modes[@]}"; do
 	srow "session p50 at concurrency 1, $m, ms (warm pool)" "<= 1" \
 	    "$(med lat "smtpgate-$m" sess_p50_ms)" le 1 \
-	    "stunnel $(med lat "stunnel-$m" sess_p50_ms), floor $(med lat plain sess_p50_ms)$([ "$m" != starttls ] || [ "$stls_sink" = stunnel ] || echo ", $stls_up in plaintext $(med lat plain-pf sess_p50_ms)")"
+	    "stunnel $(med lat "stunnel-$m" sess_p50_ms), floor $(med lat plain sess_p50_ms)$([ "$m" != starttls ] || [ "$stls_sink" = stunnel ] || echo ", $stls_short in plaintext $(med lat plain-pf sess_p50_ms)")"
 done
 for m in "${one_modes[@]}"; do
 	srow "CPU/msg one msg/session, $m: smtpgate / stunnel" "<= 0.33" \
