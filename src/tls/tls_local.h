@@ -199,6 +199,11 @@ void	tio_free(void *);
 void	tio_collect(struct tls_conn *);
 void	tio_errstr(int, char *, size_t);
 int	tio_check_pins(struct tls_conn *);
+/* tls_peer.c: the peer's certificate, the chain into the probe's report */
+WOLFSSL_X509 *tio_peer_cert(struct tls_conn *);
+void	tio_probe_chain(struct tls_conn *);
+/* tls_io.c: the revocation= text with the OCSP result added */
+void	tio_revocation(struct tls_conn *);
 
 /*
  * The session cache of one upstream per snapshot (tls_sess.c): the last
