@@ -1,5 +1,5 @@
 /*
- * tls_local.h - what the three files of the tls module share; not part of
+ * tls_local.h - what the files of the tls module share; not part of
  * the module's public surface (include only from the tls_*.c files).
  */
 #ifndef GW_TLS_LOCAL_H
@@ -187,7 +187,8 @@ struct tls_conn {
 
 /*
  * The parts of a client session that a server session (tls_srv.c) shares:
- * the transport's I/O, the info line's facts, the pins.
+ * the transport's I/O (tls_io.c), the info line's facts and the pins
+ * (tio_collect, tio_check_pins: tls_peer.c).
  */
 ssize_t	tio_read(void *, void *, size_t);
 ssize_t	tio_write(void *, const void *, size_t);
@@ -199,10 +200,14 @@ void	tio_free(void *);
 void	tio_collect(struct tls_conn *);
 void	tio_errstr(int, char *, size_t);
 int	tio_check_pins(struct tls_conn *);
-/* tls_peer.c: the peer's certificate, the chain into the probe's report */
+
+/*
+ * Between tls_io.c and tls_peer.c only: the peer's certificate and the
+ * probe's chain report (tls_peer.c), the revocation= text with the OCSP
+ * result added (tls_io.c).
+ */
 WOLFSSL_X509 *tio_peer_cert(struct tls_conn *);
 void	tio_probe_chain(struct tls_conn *);
-/* tls_io.c: the revocation= text with the OCSP result added */
 void	tio_revocation(struct tls_conn *);
 
 /*
