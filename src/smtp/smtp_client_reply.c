@@ -130,8 +130,8 @@ client_tx_reply(struct smtp_client *c, const char *txt)
 }
 
 /*
- * client_setup_reply - a reply while the connection is being set up:
- * banner, EHLO or HELO, STARTTLS
+ * client_setup_reply - a reply while the connection is being set up
+ * (banner, EHLO or HELO, STARTTLS), or one in a state that asked nothing
  */
 static void
 client_setup_reply(struct smtp_client *c, const char *txt)
@@ -180,7 +180,7 @@ client_setup_reply(struct smtp_client *c, const char *txt)
 		client_enter(c, CS_TLS_STARTTLS);
 		break;
 	default:
-		/* client_response calls it in the states above only */
+		/* nothing was asked: a reply now means the peer is confused */
 		client_fail(c, FAIL_PROTOCOL, "unexpected reply in state %s: %s",
 		    client_strstate(c->state), txt);
 		break;
@@ -219,13 +219,6 @@ client_response(struct smtp_client *c)
 	}
 
 	switch (c->state) {
-	case CS_BANNER:
-	case CS_EHLO:
-	case CS_EHLO_TLS:
-	case CS_HELO:
-	case CS_STARTTLS:
-		client_setup_reply(c, txt);
-		break;
 	case CS_AUTH:
 		client_auth_response(c, txt);
 		break;
@@ -238,9 +231,7 @@ client_response(struct smtp_client *c)
 		/* c may be freed here */
 		break;
 	default:
-		/* nothing was asked: a reply now means the peer is confused */
-		client_fail(c, FAIL_PROTOCOL, "unexpected reply in state %s: %s",
-		    client_strstate(c->state), txt);
+		client_setup_reply(c, txt);
 		break;
 	}
 }
