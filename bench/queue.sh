@@ -41,7 +41,8 @@
 #
 # Environment (as bench/run.sh where the name is the same):
 #   BENCH_QUICK=1       smaller counts
-#   BENCH_PORT=N        first of 6 consecutive loopback ports (39260)
+#   BENCH_PORT=N        first of 5 consecutive loopback ports (29260;
+#                       below the kernel's ephemeral range, 32768 up)
 #   BENCH_SIZE=BYTES    message size (10000)
 #   BENCH_CONC=N        parallel sessions (10)
 #   BENCH_N1=N          messages, one per session (2000; quick: 400)
@@ -62,7 +63,7 @@ umask 022
 top=$(cd "$(dirname "$0")/.." && pwd)
 source "$top/bench/lib.sh"
 quick=${BENCH_QUICK:-0}
-base=${BENCH_PORT:-39260}
+base=${BENCH_PORT:-29260}
 size=${BENCH_SIZE:-10000}
 conc=${BENCH_CONC:-10}
 if [ "$quick" = 1 ]; then

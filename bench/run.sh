@@ -76,7 +76,8 @@
 # Environment:
 #   BENCH_QUICK=1       smaller counts (smoke run, about 2.5 minutes on a
 #                       busy 2-core machine; the issue 13 rows ~30-40 s)
-#   BENCH_PORT=N        first of 4 consecutive loopback ports (39250)
+#   BENCH_PORT=N        first of 4 consecutive loopback ports (29250;
+#                       below the kernel's ephemeral range, 32768 up)
 #   BENCH_SIZE=BYTES    message size (10000)
 #   BENCH_CONC=N        parallel sessions (10)
 #   BENCH_N1=N          messages, one per session (2000; quick: 400)
@@ -111,7 +112,7 @@ umask 022
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 quick=${BENCH_QUICK:-0}
-base=${BENCH_PORT:-39250}
+base=${BENCH_PORT:-29250}
 size=${BENCH_SIZE:-10000}
 conc=${BENCH_CONC:-10}
 if [ "$quick" = 1 ]; then
