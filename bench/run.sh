@@ -614,6 +614,15 @@ measure() {
 	    -v t1="$t1" -v hz="$hz" -v np="$(nproc)" 'BEGIN {
 		v = (b - o - l) * 100 / ((t1 - t0) * hz * np); if (v < 0) v = 0
 		printf "%.0f", v }')
+	# what the bench's other processes (sink, its TLS front, the
+	# STARTTLS upstream, the loader) cost per message, and the share of
+	# the machine all of the bench's processes used: "what this machine
+	# allows" in the report
+	R[$shape,$name,rest,$rd]=$(awk -v t=$((s1 - s0 + k1 - k0)) -v l="$own" \
+	    -v n="$n" -v hz="$hz" 'BEGIN { printf "%.4f", (t + l) * 1000 / hz / n }')
+	R[$shape,$name,busy,$rd]=$(awk -v t=$((c1 - c0 + s1 - s0 + k1 - k0)) \
+	    -v l="$own" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v np="$(nproc)" \
+	    'BEGIN { printf "%.3f", (t + l) / ((t1 - t0) * hz * np) }')
 	if [ -n "$proxy_pid" ]; then
 		R[$shape,$name,hwm,$rd]=$(status_kb "$proxy_pid" VmHWM)
 		R[$shape,$name,cpu,$rd]=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$hz" \
@@ -1065,6 +1074,53 @@ if [ "$pipe" = 1 ]; then
 		    "$(ratio "$(med $sh stunnel-implicit msg_per_s)" "$(med $sh plain msg_per_s)")"
 	done
 fi
+
+
+# allows SHAPE A B: per round, the highest msg/s ratio of row A to row B
+# that a proxy using no CPU at all could reach in A's place on this
+# machine: B's CPU per message (every process of the bench) over A's
+# without its proxy, with B's rate taken at the share of the machine B's
+# row used and A's at all of it.  The median over the rounds.
+allows() {
+	local rd
+	for rd in $(seq "$rounds"); do
+		R[$1,$2:$3,allows,$rd]=$(awk -v ra="${R[$1,$2,rest,$rd]:-}" \
+		    -v rb="${R[$1,$3,rest,$rd]:-}" -v cb="${R[$1,$3,cpu,$rd]:-0}" \
+		    -v ub="${R[$1,$3,busy,$rd]:-}" 'BEGIN {
+			if (ra == "" || rb == "" || ub == "" || ra <= 0 || ub <= 0) exit
+			printf "%.2f", (rb + cb) / (ub * ra) }')
+	done
+	med "$1" "$2:$3" allows
+}
+# share SHAPE A: the proxy's part of the CPU row A cost per message
+share() {
+	local rd
+	for rd in $(seq "$rounds"); do
+		R[$1,$2,share,$rd]=$(awk -v r="${R[$1,$2,rest,$rd]:-}" \
+		    -v c="${R[$1,$2,cpu,$rd]:-}" 'BEGIN {
+			if (r == "" || c == "" || r + c <= 0) exit
+			printf "%.2f", c / (r + c) }')
+	done
+	med "$1" "$2" share
+}
+echo
+echo "what this machine allows: the msg/s ratio of each row above, and the highest a proxy using no CPU could reach in smtpgate's place, from what the rest of the bench (loader, sink, TLS front, STARTTLS upstream) cost per message; busy: the bench's share of the machine (smtpgate's row; the other's)"
+afmt='%-40s %8s %8s %8s %12s\n'
+printf "$afmt" "" "ratio" "allows" "smtpgate" "busy %"
+printf "$afmt" "" "" "" "CPU share" ""
+busy_pct() { local b; b=$(med "$1" "$2" busy); [ "$b" = - ] && echo - || awk -v b="$b" 'BEGIN { printf "%.0f", b * 100 }'; }
+for pair in "${pairs[@]}"; do
+	read -r s a b lb <<<"$pair"
+	printf "$afmt" "$lb" "$(ratio "$(med "$s" "$a" msg_per_s)" "$(med "$s" "$b" msg_per_s)")" \
+	    "$(allows "$s" "$a" "$b")" "$(share "$s" "$a")" \
+	    "$(busy_pct "$s" "$a"); $(busy_pct "$s" "$b")"
+done
+for m in "${one_modes[@]}"; do
+	printf "$afmt" "one msg/session, $m, / plain floor" \
+	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one plain msg_per_s)")" \
+	    "$(allows one "smtpgate-$m" plain)" "$(share one "smtpgate-$m")" \
+	    "$(busy_pct one "smtpgate-$m"); $(busy_pct one plain)"
+done
 
 sfmt='%-58s %-8s %-14s %s\n'
 srow() {	# label target value op threshold [note]
