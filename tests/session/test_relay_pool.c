@@ -288,6 +288,65 @@ test_pool_rset_closed_retried(void **state)
 }
 
 /*
+ * The same lost connection, but the client pipelined: its RCPT and DATA
+ * went upstream behind the MAIL (and the RSET leading it) before the
+ * connection died.  Those commands went down with it, so there is no
+ * retry: each of the three gets a 4xx, and no second connection opens.
+ */
+static void
+test_pool_no_retry_behind_mail(void **state)
+{
+	static const struct step s0[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 first\r\n"),
+		{ "RSET", "" },
+		{ "MAIL FROM:<a@src.test>", "" },
+		{ "RCPT TO:<b@dst.test>", "" },
+		{ "DATA", NULL },
+		END
+	};
+	/* a retry would take this one, and the client would see 250s */
+	static const struct step s1[] = {
+		GREET, EHLO,
+		TX("250 2.0.0 second\r\n"),
+		END
+	};
+	struct t	*t;
+	char		 log[8192], got[1024];
+	int		 i;
+
+	(void)state;
+	t = t_new(s0, s1);
+	assert_int_equal(t_conf(t, NULL, POOL_ON), 0);
+	t_start(t);
+	ehlo(t);
+	one_message(t, "250 2.0.0 first\r\n");
+	t_end(t);
+	wait_count(t, 1);
+
+	t_session(t);
+	ehlo(t);
+	log_capture(t->dir);
+	cl_send(t, "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n"
+	    "DATA\r\n");
+	for (i = 0; i < 3; i++) {
+		cl_reply(t, got, sizeof(got));
+		if (strncmp(got, "451 4.4.2 ", 10) != 0)
+			fail_msg("reply %d to the batch: '%s'", i + 1, got);
+	}
+	cmd(t, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+	log_collect(t->dir, log, sizeof(log));
+	if (log_has(log, " relay retry ", NULL))
+		fail_msg("retried with commands behind MAIL:\n%s", log);
+	assert_int_equal(t->up.accepts, 1);
+	assert_raw(t, 0, "EHLO gw.test\r\n" TX_UP "RSET\r\n"
+	    "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\nDATA\r\n");
+	t_end(t);
+	wait_count(t, 0);
+	t_free(t);
+}
+
+/*
  * The upstream never answers the RSET that leads the next MAIL: after
  * command_timeout the transaction runs on a new connection (nothing was
  * accepted on the silent one), and the client still gets its 250.
@@ -1097,6 +1156,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pool_rset_421_retried, teardown),
 		cmocka_unit_test_teardown(test_pool_rset_closed_retried,
 		    teardown),
+		cmocka_unit_test_teardown(test_pool_no_retry_behind_mail, teardown),
 		cmocka_unit_test_teardown(test_pool_rset_timeout_retried,
 		    teardown),
 		cmocka_unit_test_teardown(test_pool_retry_421_mail, teardown),
