@@ -1,9 +1,10 @@
 /*
  * test_smtp_client_reuse.c - an upstream SMTP client that outlives its
  * transaction (issue 11) against the fake upstream
- * (smtp_client_fixture.h): detach and attach between owners, the idle
- * watch, QUIT while idle or right after a detach, the transaction state
- * a failure reports (the retry rule), and reuse over TLS.
+ * (smtp_client_fixture.h): detach and attach between owners (also to a
+ * connection dropped meanwhile, and a give-back before ready()), the
+ * idle watch, QUIT while idle or right after a detach, the transaction
+ * state a failure reports (the retry rule), and reuse over TLS.
  */
 #include "smtp_client_fixture.h"
 
