@@ -366,7 +366,7 @@ run_for(struct owner *o, int ms)
 }
 
 void
-client_write(struct owner *o, const char *p, size_t len)
+cl_write(struct owner *o, const char *p, size_t len)
 {
 	ssize_t	 n;
 
@@ -383,9 +383,9 @@ client_write(struct owner *o, const char *p, size_t len)
 }
 
 void
-client_send(struct owner *o, const char *s)
+cl_send(struct owner *o, const char *s)
 {
-	client_write(o, s, strlen(s));
+	cl_write(o, s, strlen(s));
 }
 
 /* the next complete reply, CRLF between lines, none at the end */
@@ -427,7 +427,7 @@ greet(struct owner *o)
 {
 	start(o);
 	expect(o, "220 " HOST " ESMTP smtpgate");
-	client_send(o, "EHLO client.test\r\n");
+	cl_send(o, "EHLO client.test\r\n");
 	expect_prefix(o, "250-" HOST " Hello client.test");
 }
 

@@ -92,8 +92,8 @@ void		 run_until(struct owner *, int (*)(struct owner *), int);
 void		 run_for(struct owner *, int);
 
 /* the client's end */
-void		 client_write(struct owner *, const char *, size_t);
-void		 client_send(struct owner *, const char *);
+void		 cl_write(struct owner *, const char *, size_t);
+void		 cl_send(struct owner *, const char *);
 const char	*take_reply(struct owner *);
 void		 expect(struct owner *, const char *);
 void		 expect_prefix(struct owner *, const char *);

@@ -39,7 +39,7 @@ test_ehlo_capabilities(void **state)
 
 	start(o);
 	expect_prefix(o, "220 ");
-	client_send(o, "EHLO client.test\r\n");
+	cl_send(o, "EHLO client.test\r\n");
 	expect(o, "250-" HOST " Hello client.test [127.0.0.1]\r\n"
 	    "250-PIPELINING\r\n"
 	    "250-SIZE 10240\r\n"
@@ -51,14 +51,14 @@ test_ehlo_capabilities(void **state)
 	assert_string_equal(info->helo, "client.test");
 	assert_int_equal(info->esmtp, 1);
 
-	client_send(o, "HELO other.test\r\n");
+	cl_send(o, "HELO other.test\r\n");
 	expect(o, "250 " HOST);
 	assert_string_equal(info->helo, "other.test");
 	assert_int_equal(info->esmtp, 0);
 
-	client_send(o, "EHLO\r\n");
+	cl_send(o, "EHLO\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "HELO bad..name\r\n");
+	cl_send(o, "HELO bad..name\r\n");
 	expect_prefix(o, "501 5.5.4 ");
 	assert_string_equal(info->helo, "other.test");
 }
@@ -70,11 +70,11 @@ test_mail_before_ehlo(void **state)
 
 	start(o);
 	expect_prefix(o, "220 ");
-	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\n");
 	expect_prefix(o, "503 5.5.1 ");
-	client_send(o, "RCPT TO:<c@d.test>\r\n");
+	cl_send(o, "RCPT TO:<c@d.test>\r\n");
 	expect_prefix(o, "503 5.5.1 ");
-	client_send(o, "DATA\r\n");
+	cl_send(o, "DATA\r\n");
 	expect_prefix(o, "503 5.5.1 ");
 	assert_int_equal(o->nmail, 0);
 	assert_int_equal(o->nrcpt, 0);
@@ -90,15 +90,15 @@ test_transaction(void **state)
 	    "Subject: t\r\n\r\n.leading dot\r\n..two\r\nend\r\n";
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME\r\n");
 	expect(o, "250 2.1.0 Ok");
 	assert_string_equal(o->from, "a@b.test");
-	client_send(o, "RCPT TO:<c@d.test>\r\n");
+	cl_send(o, "RCPT TO:<c@d.test>\r\n");
 	expect(o, "250 2.1.5 Ok");
-	client_send(o, "DATA\r\n");
+	cl_send(o, "DATA\r\n");
 	expect(o, "354 End data with <CR><LF>.<CR><LF>");
-	client_send(o, "Subject: t\r\n\r\n..leading dot\r\n...two\r\nend\r\n");
-	client_send(o, ".\r\n");
+	cl_send(o, "Subject: t\r\n\r\n..leading dot\r\n...two\r\nend\r\n");
+	cl_send(o, ".\r\n");
 	expect(o, "250 2.0.0 Ok: queued");
 	assert_int_equal(o->bodylen, strlen(want));
 	assert_memory_equal(o->body, want, strlen(want));
@@ -107,18 +107,18 @@ test_transaction(void **state)
 
 	/* a second transaction on the same session */
 	o->bodylen = 0;
-	client_send(o, "MAIL FROM:<>\r\n");
+	cl_send(o, "MAIL FROM:<>\r\n");
 	expect(o, "250 2.1.0 Ok");
 	assert_string_equal(o->from, "");
-	client_send(o, "RCPT TO:<Postmaster>\r\n");
+	cl_send(o, "RCPT TO:<Postmaster>\r\n");
 	expect(o, "250 2.1.5 Ok");
-	client_send(o, "DATA\r\n");
+	cl_send(o, "DATA\r\n");
 	expect_prefix(o, "354 ");
-	client_send(o, ".\r\n");
+	cl_send(o, ".\r\n");
 	expect(o, "250 2.0.0 Ok: queued");
 	assert_int_equal(o->bodylen, 0);
 
-	client_send(o, "QUIT\r\n");
+	cl_send(o, "QUIT\r\n");
 	expect(o, "221 2.0.0 Bye");
 	expect_closed(o, "quit");
 	assert_string_equal(o->calls, "MRBEMRBEC");
@@ -131,14 +131,14 @@ test_pipelined(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n"
+	cl_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n"
 	    "RCPT TO:<bad@d.test>\r\nRCPT TO:<e@d.test>\r\nDATA\r\n");
 	expect(o, "250 2.1.0 Ok");
 	expect(o, "250 2.1.5 Ok");
 	expect(o, "550 5.1.1 User unknown");
 	expect(o, "250 2.1.5 Ok");
 	expect_prefix(o, "354 ");
-	client_send(o, "hello\r\n.\r\n");
+	cl_send(o, "hello\r\n.\r\n");
 	expect(o, "250 2.0.0 Ok: queued");
 	assert_string_equal(o->calls, "MRRRBE");
 	assert_memory_equal(o->body, "hello\r\n", 7);
@@ -154,7 +154,7 @@ test_pipelined_with_body_and_eof(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n"
+	cl_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n"
 	    "DATA\r\nline 1\r\n.\r\nQUIT\r\n");
 	assert_int_equal(shutdown(o->cfd, SHUT_WR), 0);
 	expect(o, "250 2.1.0 Ok");
@@ -174,17 +174,17 @@ test_rcpt_rejected(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
-	client_send(o, "DATA\r\n");
+	cl_send(o, "DATA\r\n");
 	expect(o, "503 5.5.1 Error: need RCPT command");
-	client_send(o, "RCPT TO:<bad@d.test>\r\n");
+	cl_send(o, "RCPT TO:<bad@d.test>\r\n");
 	expect(o, "550 5.1.1 User unknown");
-	client_send(o, "DATA\r\n");
+	cl_send(o, "DATA\r\n");
 	expect(o, "554 5.5.1 No valid recipients");
 	assert_int_equal(o->nbegin, 0);
 	/* the owner's multi-line text is made safe for the client */
-	client_send(o, "RCPT TO:<multi@d.test>\r\n");
+	cl_send(o, "RCPT TO:<multi@d.test>\r\n");
 	expect(o, "550-5.1.1 first line\r\n550 5.1.1 second?line??");
 }
 
@@ -198,9 +198,9 @@ test_owner_reply_bounds(void **state)
 	int		 i;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
-	client_send(o, "RCPT TO:<huge@d.test>\r\n");
+	cl_send(o, "RCPT TO:<huge@d.test>\r\n");
 	/* a mismatched enhanced code is dropped; 510 octets per line */
 	memset(y, 'y', 506);
 	y[506] = '\0';
@@ -210,9 +210,9 @@ test_owner_reply_bounds(void **state)
 		    "\r\n550-line%d", i);
 	(void)snprintf(want + n, sizeof(want) - n, "\r\n550 line31");
 	expect(o, want);
-	client_send(o, "RCPT TO:<weird@d.test>\r\n");
+	cl_send(o, "RCPT TO:<weird@d.test>\r\n");
 	expect(o, "451 4.3.0 Local error in processing");
-	client_send(o, "NOOP\r\n");
+	cl_send(o, "NOOP\r\n");
 	expect(o, "250 2.0.0 Ok");
 }
 
@@ -223,13 +223,13 @@ test_mail_rejected(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<reject@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<reject@b.test>\r\n");
 	expect(o, "550 5.7.1 Sender rejected");
-	client_send(o, "RCPT TO:<c@d.test>\r\n");
+	cl_send(o, "RCPT TO:<c@d.test>\r\n");
 	expect_prefix(o, "503 5.5.1 ");
-	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
-	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\n");
 	expect(o, "503 5.5.1 Error: nested MAIL command");
 	assert_int_equal(o->nmail, 2);
 }
@@ -241,7 +241,7 @@ test_owner_421(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<shutdown@b.test>\r\nNOOP\r\n");
+	cl_send(o, "MAIL FROM:<shutdown@b.test>\r\nNOOP\r\n");
 	expect(o, "421 4.3.2 Upstream going away");
 	expect_closed(o, "owner closed");
 	assert_int_equal(o->inlen, 0);
@@ -253,23 +253,23 @@ test_mail_params(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test> SIZE=20000\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> SIZE=20000\r\n");
 	expect(o, "552 5.3.4 Message size exceeds fixed limit");
-	client_send(o, "MAIL FROM:<a@b.test> SIZE=99999999999999999999999\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> SIZE=99999999999999999999999\r\n");
 	expect(o, "552 5.3.4 Message size exceeds fixed limit");
-	client_send(o, "MAIL FROM:<a@b.test> SIZE=12x\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> SIZE=12x\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "MAIL FROM:<a@b.test> FOO=BAR\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> FOO=BAR\r\n");
 	expect_prefix(o, "555 5.5.4 ");
-	client_send(o, "MAIL FROM:<a@b.test> SMTPUTF8=1\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> SMTPUTF8=1\r\n");
 	expect_prefix(o, "501 5.5.4 ");
 	assert_int_equal(o->nmail, 0);
 
-	client_send(o, "MAIL FROM:<a@b.test> SIZE=10240 BODY=7bit\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> SIZE=10240 BODY=7bit\r\n");
 	expect(o, "250 2.1.0 Ok");
-	client_send(o, "RCPT TO:<c@d.test> FOO=BAR\r\n");
+	cl_send(o, "RCPT TO:<c@d.test> FOO=BAR\r\n");
 	expect_prefix(o, "555 5.5.4 ");
 	assert_int_equal(o->nrcpt, 0);
 }
@@ -286,9 +286,9 @@ test_requiretls(void **state)
 
 	start(o);
 	expect(o, "220 " HOST " ESMTP smtpgate");
-	client_send(o, "EHLO client.test\r\n");
+	cl_send(o, "EHLO client.test\r\n");
 	assert_null(strstr(take_reply(o), "REQUIRETLS"));
-	client_send(o, "MAIL FROM:<a@b.test> REQUIRETLS\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> REQUIRETLS\r\n");
 	expect(o, "530 5.7.10 REQUIRETLS needs a TLS session");
 	assert_int_equal(o->nmail, 0);
 }
@@ -300,7 +300,7 @@ test_requiretls_no(void **state)
 
 	o->conf.requiretls = REQUIRETLS_NO;
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test> REQUIRETLS\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> REQUIRETLS\r\n");
 	expect_prefix(o, "555 5.5.4 ");
 	assert_int_equal(o->nmail, 0);
 }
@@ -313,16 +313,16 @@ test_requiretls_always(void **state)
 	o->conf.requiretls = REQUIRETLS_ALWAYS;
 	start(o);
 	expect(o, "220 " HOST " ESMTP smtpgate");
-	client_send(o, "EHLO client.test\r\n");
+	cl_send(o, "EHLO client.test\r\n");
 	assert_non_null(strstr(take_reply(o), "\r\n250-REQUIRETLS\r\n"));
-	client_send(o, "MAIL FROM:<a@b.test> REQUIRETLS=yes\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> REQUIRETLS=yes\r\n");
 	expect(o, "501 5.5.4 REQUIRETLS takes no value");
-	client_send(o, "MAIL FROM:<a@b.test> requiretls BODY=8BITMIME\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> requiretls BODY=8BITMIME\r\n");
 	expect(o, "250 2.1.0 Ok");
 	assert_int_equal(o->nmail, 1);
 	assert_int_equal(o->requiretls, 1);
 	/* RCPT knows no REQUIRETLS */
-	client_send(o, "RCPT TO:<c@d.test> REQUIRETLS\r\n");
+	cl_send(o, "RCPT TO:<c@d.test> REQUIRETLS\r\n");
 	expect_prefix(o, "555 5.5.4 ");
 }
 
@@ -335,23 +335,23 @@ test_dsn_params(void **state)
 	size_t		 n;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test> RET=HEADERS\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> RET=HEADERS\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "MAIL FROM:<a@b.test> ENVID=x+0D+0Ay\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> ENVID=x+0D+0Ay\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "MAIL FROM:<a@b.test> NOTIFY=NEVER\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> NOTIFY=NEVER\r\n");
 	expect_prefix(o, "555 5.5.4 ");
 	assert_int_equal(o->nmail, 0);
-	client_send(o, "MAIL FROM:<a@b.test> RET=HDRS ENVID=QQ+2B1\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> RET=HDRS ENVID=QQ+2B1\r\n");
 	expect(o, "250 2.1.0 Ok");
-	client_send(o, "RCPT TO:<c@d.test> NOTIFY=NEVER,DELAY\r\n");
+	cl_send(o, "RCPT TO:<c@d.test> NOTIFY=NEVER,DELAY\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "RCPT TO:<c@d.test> ORCPT=c@d.test\r\n");
+	cl_send(o, "RCPT TO:<c@d.test> ORCPT=c@d.test\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "RCPT TO:<c@d.test> RET=FULL\r\n");
+	cl_send(o, "RCPT TO:<c@d.test> RET=FULL\r\n");
 	expect_prefix(o, "555 5.5.4 ");
 	assert_int_equal(o->nrcpt, 0);
-	client_send(o, "RCPT TO:<c@d.test> NOTIFY=SUCCESS,FAILURE "
+	cl_send(o, "RCPT TO:<c@d.test> NOTIFY=SUCCESS,FAILURE "
 	    "ORCPT=rfc822;c@d.test\r\n");
 	expect(o, "250 2.1.5 Ok");
 	assert_int_equal(o->nrcpt, 1);
@@ -362,29 +362,29 @@ test_dsn_params(void **state)
 	memset(line + n, 'o', SMTP_MAILRCPT_LINE_MAX - 2 - n - 4);
 	memcpy(line + SMTP_MAILRCPT_LINE_MAX - 2 - 4, "@d.t\r\n", 7);
 	assert_int_equal(strlen(line), SMTP_MAILRCPT_LINE_MAX);
-	client_send(o, line);
+	cl_send(o, line);
 	expect_prefix(o, "501 5.5.4 ");	/* ORCPT value over 500 octets */
 	n = (size_t)snprintf(line, sizeof(line), "RCPT TO:<e@d.test> "
 	    "ORCPT=rfc822;");
 	memset(line + n, 'o', 480);
 	memcpy(line + n + 480, "@d.test\r\n", 10);
 	assert_true(strlen(line) > SMTP_CMD_LINE_MAX);
-	client_send(o, line);
+	cl_send(o, line);
 	expect(o, "250 2.1.5 Ok");
 	assert_int_equal(o->nrcpt, 2);
 	/* one octet more than the bound: too long, whatever it holds */
 	n = (size_t)snprintf(line, sizeof(line), "RCPT TO:<e@d.test> X=");
 	memset(line + n, 'o', SMTP_MAILRCPT_LINE_MAX - 2 - n + 1);
 	memcpy(line + SMTP_MAILRCPT_LINE_MAX - 1, "\r\n", 3);
-	client_send(o, line);
+	cl_send(o, line);
 	expect(o, "500 5.5.2 Line too long");
 	/* other commands keep the 512 of RFC 5321 */
 	memcpy(line, "NOOP ", 5);
 	memset(line + 5, 'n', 600);
 	memcpy(line + 605, "\r\n", 3);
-	client_send(o, line);
+	cl_send(o, line);
 	expect(o, "500 5.5.2 Line too long");
-	client_send(o, "NOOP\r\n");
+	cl_send(o, "NOOP\r\n");
 	expect(o, "250 2.0.0 Ok");
 }
 
@@ -395,11 +395,11 @@ test_params_after_helo(void **state)
 
 	start(o);
 	expect_prefix(o, "220 ");
-	client_send(o, "HELO client.test\r\n");
+	cl_send(o, "HELO client.test\r\n");
 	expect(o, "250 " HOST);
-	client_send(o, "MAIL FROM:<a@b.test> SIZE=10\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> SIZE=10\r\n");
 	expect_prefix(o, "555 5.5.4 ");
-	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
 }
 
@@ -409,27 +409,27 @@ test_bad_addresses(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a b@c>\r\n");
+	cl_send(o, "MAIL FROM:<a b@c>\r\n");
 	expect_prefix(o, "501 5.1.7 ");
-	client_send(o, "MAIL TO:<a@b.test>\r\n");
+	cl_send(o, "MAIL TO:<a@b.test>\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "MAIL FROM:<a@b.test> =x\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test> =x\r\n");
 	expect_prefix(o, "501 5.5.4 ");
-	client_send(o, "MAIL FROM:<\xc3\xbc@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<\xc3\xbc@b.test>\r\n");
 	expect_prefix(o, "553 5.6.7 ");
-	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
-	client_send(o, "RCPT TO:<\xc3\xa9@d.test>\r\n");
+	cl_send(o, "RCPT TO:<\xc3\xa9@d.test>\r\n");
 	expect_prefix(o, "553 5.6.7 ");
-	client_send(o, "RSET\r\n");
+	cl_send(o, "RSET\r\n");
 	expect(o, "250 2.0.0 Ok");
-	client_send(o, "MAIL FROM:<\xc3\xbc@b.test> SMTPUTF8\r\n");
+	cl_send(o, "MAIL FROM:<\xc3\xbc@b.test> SMTPUTF8\r\n");
 	expect(o, "250 2.1.0 Ok");
-	client_send(o, "RCPT TO:<\xc3\xa9@d.test>\r\n");
+	cl_send(o, "RCPT TO:<\xc3\xa9@d.test>\r\n");
 	expect(o, "250 2.1.5 Ok");
-	client_send(o, "RCPT TO:<>\r\n");
+	cl_send(o, "RCPT TO:<>\r\n");
 	expect_prefix(o, "501 5.1.3 ");
-	client_send(o, "RCPT TO:<c@d.test\r\n");
+	cl_send(o, "RCPT TO:<c@d.test\r\n");
 	expect_prefix(o, "501 5.1.3 ");
 	assert_int_equal(o->nmail, 2);
 	assert_int_equal(o->nrcpt, 1);
@@ -442,7 +442,7 @@ test_too_many_recipients(void **state)
 
 	o->conf.max_recipients = 2;
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bad@d.test>\r\n"
+	cl_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bad@d.test>\r\n"
 	    "RCPT TO:<c1@d.test>\r\nRCPT TO:<c2@d.test>\r\n"
 	    "RCPT TO:<c3@d.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
@@ -454,30 +454,32 @@ test_too_many_recipients(void **state)
 	assert_int_equal(o->nrcpt, 3);
 }
 
+/* both: RSET always reaches the owner; EHLO inside a transaction too */
 static void
-test_body_too_big(void **state)
+test_rset_and_ehlo_reset(void **state)
 {
 	struct owner	*o = *state;
-	char		 line[101];
-	int		 i;
 
-	o->conf.max_message_size = 1024;
-	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	start(o);
+	expect_prefix(o, "220 ");
+	cl_send(o, "RSET\r\n");
+	expect(o, "250 2.0.0 Ok");
+	assert_int_equal(o->nrset, 1);
+	cl_send(o, "EHLO client.test\r\n");
+	expect_prefix(o, "250-");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
 	expect(o, "250 2.1.5 Ok");
-	client_send(o, "DATA\r\n");
-	expect_prefix(o, "354 ");
-	memset(line, 'x', 98);
-	memcpy(line + 98, "\r\n", 3);
-	for (i = 0; i < 30; i++)
-		client_send(o, line);
-	client_send(o, ".\r\nNOOP\r\n");
-	expect(o, "552 5.3.4 Message size exceeds fixed limit");
+	cl_send(o, "EHLO again.test\r\n");
+	expect_prefix(o, "250-" HOST " Hello again.test");
+	assert_int_equal(o->nrset, 2);
+	cl_send(o, "DATA\r\n");
+	expect_prefix(o, "503 5.5.1 ");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\nRSET\r\nDATA\r\n");
+	expect(o, "250 2.1.0 Ok");
 	expect(o, "250 2.0.0 Ok");
-	assert_int_equal(o->nabort, 1);
-	assert_int_equal(o->nend, 0);
-	assert_true(o->bodylen <= 1024);
+	expect_prefix(o, "503 5.5.1 ");
+	assert_string_equal(o->calls, "SMRSMS");
 }
 
 static void
@@ -488,10 +490,10 @@ test_too_many_errors(void **state)
 
 	greet(o);
 	for (i = 0; i < 9; i++)
-		client_send(o, "BOGUS\r\n");
+		cl_send(o, "BOGUS\r\n");
 	for (i = 0; i < 9; i++)
 		expect(o, "500 5.5.2 Command unrecognized");
-	client_send(o, "BOGUS\r\nNOOP\r\n");
+	cl_send(o, "BOGUS\r\nNOOP\r\n");
 	expect(o, "500 5.5.2 Command unrecognized");
 	expect(o, "421 4.7.0 " HOST " Too many errors");
 	expect_closed(o, "too many errors");
@@ -516,12 +518,12 @@ test_data_timeout(void **state)
 
 	o->conf.data_timeout = 1;
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
 	expect(o, "250 2.1.5 Ok");
-	client_send(o, "DATA\r\n");
+	cl_send(o, "DATA\r\n");
 	expect_prefix(o, "354 ");
-	client_send(o, "partial\r\n");
+	cl_send(o, "partial\r\n");
 	expect(o, "421 4.4.2 " HOST " Timeout, closing connection");
 	expect_closed(o, "timeout");
 	assert_int_equal(o->nabort, 1);
@@ -535,12 +537,12 @@ test_client_gone_in_body(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
 	expect(o, "250 2.1.5 Ok");
-	client_send(o, "DATA\r\n");
+	cl_send(o, "DATA\r\n");
 	expect_prefix(o, "354 ");
-	client_send(o, "partial\r\n");
+	cl_send(o, "partial\r\n");
 	assert_int_equal(shutdown(o->cfd, SHUT_WR), 0);
 	run_until(o, have_closed, 5);
 	assert_string_equal(o->reason, "client closed");
@@ -553,7 +555,7 @@ test_quit(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "QUIT\r\n");
+	cl_send(o, "QUIT\r\n");
 	expect(o, "221 2.0.0 Bye");
 	expect_closed(o, "quit");
 	assert_string_equal(o->calls, "C");
@@ -580,15 +582,15 @@ test_drain_in_transaction(void **state)
 	struct owner	*o = *state;
 
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
 	expect(o, "250 2.1.0 Ok");
 	expect(o, "250 2.1.5 Ok");
 	smtp_server_drain(o->srv);
 	run_for(o, 50);
 	assert_int_equal(o->inlen, 0);
-	client_send(o, "DATA\r\n");
+	cl_send(o, "DATA\r\n");
 	expect_prefix(o, "354 ");
-	client_send(o, "body\r\n.\r\nNOOP\r\n");
+	cl_send(o, "body\r\n.\r\nNOOP\r\n");
 	expect(o, "250 2.0.0 Ok: queued");
 	expect(o, "421 4.3.2 Service shutting down");
 	expect_closed(o, "drain");
@@ -605,7 +607,7 @@ test_many_pipelined(void **state)
 
 	greet(o);
 	for (i = 0; i < 300; i++)
-		client_send(o, i % 2 ? "NOOP\r\n" : "VRFY x\r\n");
+		cl_send(o, i % 2 ? "NOOP\r\n" : "VRFY x\r\n");
 	for (i = 0; i < 300; i++) {
 		snprintf(want, sizeof(want), "%s", i % 2 ? "250 2.0.0 Ok" :
 		    "252 2.5.2 Cannot VRFY user");
@@ -654,10 +656,10 @@ test_output_backpressure(void **state)
 	assert_true(ncmd * 14 > 64 * 1024);
 	assert_int_equal(event_add(o->rev, NULL), 0);
 	if (sent % 6 != 0)
-		client_write(o, flood + sent, 6 - sent % 6);
+		cl_write(o, flood + sent, 6 - sent % 6);
 	for (i = 0; i < ncmd; i++)
 		expect(o, "250 2.0.0 Ok");
-	client_send(o, "QUIT\r\n");
+	cl_send(o, "QUIT\r\n");
 	expect(o, "221 2.0.0 Bye");
 	expect_closed(o, "quit");
 }
@@ -670,7 +672,7 @@ test_free_while_waiting(void **state)
 
 	o->async = 1;
 	greet(o);
-	client_send(o, "MAIL FROM:<a@b.test>\r\n");
+	cl_send(o, "MAIL FROM:<a@b.test>\r\n");
 	run_until(o, have_pending, 5);
 	smtp_server_free(o->srv);
 	o->srv = NULL;
@@ -701,7 +703,7 @@ main(void)
 		ONE(test_params_after_helo),
 		ONE(test_bad_addresses),
 		BOTH(test_too_many_recipients),
-		BOTH(test_body_too_big),
+		BOTH(test_rset_and_ehlo_reset),
 		ONE(test_too_many_errors),
 		ONE(test_command_timeout),
 		BOTH(test_data_timeout),
