@@ -776,3 +776,34 @@ wait_closed(struct t *t, int i)
 	if (!run_until(t, conn_closed))
 		fail_msg("upstream conn %d still open", i);
 }
+
+static int
+sessions_ended(struct t *t)
+{
+	return t->done == t->nsessions;
+}
+
+/* t_end - the client says QUIT; wait until the relay is done with it */
+void
+t_end(struct t *t)
+{
+	cmd_prefix(t, "QUIT\r\n", "221 ");
+	if (!run_until(t, sessions_ended))
+		fail_msg("session %d did not end", t->nsessions);
+}
+
+static int
+only_idle(struct t *t)
+{
+	return relay_session_count() == t->base_count + t->widle;
+}
+
+/* wait_count - until the relay keeps n upstream connections, no session */
+void
+wait_count(struct t *t, unsigned n)
+{
+	t->widle = n;
+	if (!run_until(t, only_idle))
+		fail_msg("relay_session_count() is %u, want %u",
+		    relay_session_count(), t->base_count + n);
+}

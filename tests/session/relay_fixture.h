@@ -146,6 +146,17 @@ struct t {
 #define UP_OK	"250 2.0.0 Ok: queued as UP-4711\r\n"
 #define CL_OK	"250 2.0.0 Ok: queued as UP-4711\r\n"
 
+/* one transaction as the scripts and the upstream see it (the pool's cases) */
+#define TX(ok) \
+	{ "MAIL FROM:<a@src.test>", "250 2.1.0 Sender ok\r\n" }, \
+	{ "RCPT TO:<b@dst.test>", "250 2.1.5 Recipient ok\r\n" }, \
+	{ "DATA", "354 go ahead\r\n" }, \
+	{ ".", ok }
+#define TX_UP	"MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n" \
+		"DATA\r\n" MSG_UP ".\r\n"
+#define RSET_OK	{ "RSET", "250 2.0.0 Ok\r\n" }
+#define POOL_ON	"pool = yes\n"
+
 /* auth = map: a users_file line, "localuser:hash:upstream-user:secret" */
 #define USERS	"# test users\n" \
 		"scanner:$6$Zq3xK9tQ$DjTOBkAhf0a0onPwpCrM4dyLeyDv9OevP0wi1n9D3" \
@@ -173,6 +184,8 @@ int		 upstream_quit(struct t *);
 int		 upstream_holds(struct t *);
 void		 wait_raw(struct t *, int, const char *);
 void		 wait_closed(struct t *, int);
+void		 t_end(struct t *);
+void		 wait_count(struct t *, unsigned);
 
 /* the client's side, and what the upstream saw */
 void		 cl_send(struct t *, const char *);
