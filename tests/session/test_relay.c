@@ -11,7 +11,7 @@
  * upstream's failures, ESMTP parameters, RSET and drain.  The other
  * themes: test_relay_data.c (pipelining, DATA refused, streaming),
  * test_relay_auth.c (Received, DKIM, the AUTH modes), test_relay_pool.c
- * (the upstream connection pool).
+ * (the upstream connection pool), test_relay_retry.c (its one retry).
  */
 
 #include "relay_fixture.h"

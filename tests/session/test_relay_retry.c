@@ -1,7 +1,7 @@
 /*
- * test_relay_retry.c - a reused pooled connection that fails before the
- * upstream accepted anything of the transaction, end to end in process
- * over relay_fixture.h: the RSET leading MAIL refused, answered 421,
+ * test_relay_retry.c - a reused pooled connection that fails, end to end
+ * in process over relay_fixture.h.  Before the upstream accepted anything
+ * of the transaction, the RSET leading MAIL refused, answered 421,
  * closed or never answered, MAIL answered 421 or closed, each retried
  * once on a new connection unseen by the client; and no retry when the
  * new connection fails too, after MAIL's 250, or with the client's
