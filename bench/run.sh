@@ -1078,7 +1078,6 @@ if [ "$pipe" = 1 ]; then
 	done
 fi
 
-
 # allows SHAPE A B: per round, the highest msg/s ratio of row A to row B
 # that a proxy using no CPU at all could reach in A's place on this
 # machine: B's CPU per message (every process of the bench) over A's
