@@ -585,13 +585,14 @@ declare -A R	# R[shape,name,metric,round]
 # measure SHAPE NAME N PER_SESSION ROUND
 measure() {
 	local shape=$1 name=$2 n=$3 per=$4 rd=$5 port out t0 t1 k
-	local c0=0 c1=0 s0 s1 k0 k1 b0 b1 own lf=()
+	local c0=0 c1=0 s0 s1 k0 k1 f0 f1 u0 u1 b0 b1 own lf=()
 	# shapes ending in P: the pipelining load
 	case $shape in *P) lf=(-P) ;; esac
 	start_proxy "$name"
 	port=$(port_of "$name")
 	[ -n "$proxy_pid" ] && c0=$(cpu_ticks "$proxy_pid")
-	s0=$(cpu_ticks "$sink_pid"); k0=$(($(cpu_ticks "$stsrv_pid") + $(pf_ticks)))
+	s0=$(cpu_ticks "$sink_pid"); f0=$(cpu_ticks "$stsrv_pid"); u0=$(pf_ticks)
+	k0=$((f0 + u0))
 	# the machine's busy time right around the load run: reading the
 	# processes' times forks, and that must not count as other load
 	tlsf "$name"
@@ -601,7 +602,8 @@ measure() {
 	    note "$shape $name: some messages failed: $out"
 	t1=$(date +%s.%N); b1=$(sys_busy)
 	[ -n "$proxy_pid" ] && c1=$(cpu_ticks "$proxy_pid")
-	s1=$(cpu_ticks "$sink_pid"); k1=$(($(cpu_ticks "$stsrv_pid") + $(pf_ticks)))
+	s1=$(cpu_ticks "$sink_pid"); f1=$(cpu_ticks "$stsrv_pid"); u1=$(pf_ticks)
+	k1=$((f1 + u1))
 	for k in ok msg_per_s mail_p50_ms mail_p99_ms sess_p50_ms sess_p99_ms \
 	    lockstep; do
 		R[$shape,$name,$k,$rd]=$(kv "$out" $k)
@@ -625,6 +627,14 @@ measure() {
 		R[$shape,$name,busy,$rd]=$(awk -v t=$((c1 - c0 + s1 - s0 + k1 - k0)) \
 		    -v l="$own" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v np="$(nproc)" \
 		    'BEGIN { printf "%.3f", (t + l) / ((t1 - t0) * hz * np) }')
+		# each process's CPU in % of one core: one of the single-
+		# threaded ones (loader, sink, an smtpgate) at 100 % holds
+		# the row whatever the machine has left
+		R[$shape,$name,cores,$rd]=$(awk -v p=$((c1 - c0)) -v l="$own" \
+		    -v s=$((s1 - s0)) -v f=$((f1 - f0)) -v u=$((u1 - u0)) \
+		    -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN { w = (t1 - t0) * hz
+			printf "%.0f %.0f %.0f %.0f %.0f", p * 100 / w, l * 100 / w,
+			    s * 100 / w, f * 100 / w, u * 100 / w }')
 	fi
 	if [ -n "$proxy_pid" ]; then
 		R[$shape,$name,hwm,$rd]=$(status_kb "$proxy_pid" VmHWM)
@@ -1128,6 +1138,30 @@ for m in "${one_modes[@]}"; do
 	    "$(ratio "$(med one "smtpgate-$m" msg_per_s)" "$(med one plain msg_per_s)")" \
 	    "$(allows one "smtpgate-$m" plain)" "$(share one "smtpgate-$m")" \
 	    "$(busy_pct one "smtpgate-$m"); $(busy_pct one plain)"
+done
+# cores SHAPE NAME: the median over the rounds of each process's % of
+# one core (proxy, loader, sink, stunnel server front, STARTTLS upstream)
+cores() {
+	local i rd out=()
+	for i in 1 2 3 4 5; do
+		for rd in $(seq "$rounds"); do
+			R[$1,$2,core$i,$rd]=$(cut -d' ' -f"$i" <<<"${R[$1,$2,cores,$rd]:-}")
+		done
+		out+=("$(med "$1" "$2" "core$i")")
+	done
+	echo "${out[*]}"
+}
+echo
+echo "CPU of each bench process during the row, % of one core (median of the rounds); stunnel: the stunnel server in front of the sink (implicit TLS); stls-up: the STARTTLS upstream ($stls_up). A single-threaded one at 100 holds the row: the loader, smtp-sink and each smtpgate are; the stunnel server and Postfix are not"
+cfmt='%-38s %-28s %7s %7s %7s %7s %7s\n'
+printf "$cfmt" "" "row" "proxy" "loader" "sink" "stunnel" "stls-up"
+for pair in "${pairs[@]}"; do
+	read -r s a b lb <<<"$pair"
+	for x in "$a" "$b"; do
+		# shellcheck disable=SC2046
+		printf "$cfmt" "$lb" "$(label "$x")" $(cores "$s" "$x")
+		lb=
+	done
 done
 
 sfmt='%-58s %-8s %-14s %s\n'
