@@ -1152,7 +1152,12 @@ cores() {
 	echo "${out[*]}"
 }
 echo
-echo "CPU of each bench process during the row, % of one core (median of the rounds); stunnel: the stunnel server in front of the sink (implicit TLS); stls-up: the STARTTLS upstream ($stls_up). A single-threaded one at 100 holds the row: the loader, smtp-sink and each smtpgate are; the stunnel server and Postfix are not"
+if [ "$stls_sink" = stunnel ]; then
+	stls_cols="stunnel: the stunnel server in front of the sink (implicit TLS, and STARTTLS too: no Postfix here); stls-up: none"
+else
+	stls_cols="stunnel: the stunnel server in front of the sink (implicit TLS); stls-up: the STARTTLS upstream ($stls_up)"
+fi
+echo "CPU of each bench process during the row, % of one core (median of the rounds); $stls_cols. A single-threaded one at 100 holds the row: the loader, smtp-sink and each smtpgate are; the stunnel server and Postfix are not. One under 100 may still wait for a core"
 cfmt='%-38s %-28s %7s %7s %7s %7s %7s\n'
 printf "$cfmt" "" "row" "proxy" "loader" "sink" "stunnel" "stls-up"
 for pair in "${pairs[@]}"; do
