@@ -585,14 +585,13 @@ declare -A R	# R[shape,name,metric,round]
 # measure SHAPE NAME N PER_SESSION ROUND
 measure() {
 	local shape=$1 name=$2 n=$3 per=$4 rd=$5 port out t0 t1 k
-	local c0=0 c1=0 s0 s1 k0 k1 f0 f1 u0 u1 b0 b1 own lf=()
+	local c0=0 c1=0 s0 s1 f0 f1 u0 u1 b0 b1 dp ds df du own lf=()
 	# shapes ending in P: the pipelining load
 	case $shape in *P) lf=(-P) ;; esac
 	start_proxy "$name"
 	port=$(port_of "$name")
 	[ -n "$proxy_pid" ] && c0=$(cpu_ticks "$proxy_pid")
 	s0=$(cpu_ticks "$sink_pid"); f0=$(cpu_ticks "$stsrv_pid"); u0=$(pf_ticks)
-	k0=$((f0 + u0))
 	# the machine's busy time right around the load run: reading the
 	# processes' times forks, and that must not count as other load
 	tlsf "$name"
@@ -603,7 +602,8 @@ measure() {
 	t1=$(date +%s.%N); b1=$(sys_busy)
 	[ -n "$proxy_pid" ] && c1=$(cpu_ticks "$proxy_pid")
 	s1=$(cpu_ticks "$sink_pid"); f1=$(cpu_ticks "$stsrv_pid"); u1=$(pf_ticks)
-	k1=$((f1 + u1))
+	# ticks of the proxy, the sink, the stunnel server, the STARTTLS upstream
+	dp=$((c1 - c0)) ds=$((s1 - s0)) df=$((f1 - f0)) du=$((u1 - u0))
 	for k in ok msg_per_s mail_p50_ms mail_p99_ms sess_p50_ms sess_p99_ms \
 	    lockstep; do
 		R[$shape,$name,$k,$rd]=$(kv "$out" $k)
@@ -612,7 +612,7 @@ measure() {
 	# the machine: a sign that another job disturbed the measurement
 	own=$(awk -v c="$(kv "$out" cpu_s)" -v hz="$hz" 'BEGIN { print c * hz }')
 	R[$shape,$name,other,$rd]=$(awk -v b=$((b1 - b0)) \
-	    -v o=$((c1 - c0 + s1 - s0 + k1 - k0)) -v l="$own" -v t0="$t0" \
+	    -v o=$((dp + ds + df + du)) -v l="$own" -v t0="$t0" \
 	    -v t1="$t1" -v hz="$hz" -v np="$(nproc)" 'BEGIN {
 		v = (b - o - l) * 100 / ((t1 - t0) * hz * np); if (v < 0) v = 0
 		printf "%.0f", v }')
@@ -622,24 +622,24 @@ measure() {
 	# allows" in the report; only for a row whose every message went
 	# through and whose load generator reported its own CPU time
 	if [ -n "$(kv "$out" cpu_s)" ] && [ "${R[$shape,$name,ok,$rd]}" = "$n" ]; then
-		R[$shape,$name,rest,$rd]=$(awk -v t=$((s1 - s0 + k1 - k0)) -v l="$own" \
+		R[$shape,$name,rest,$rd]=$(awk -v t=$((ds + df + du)) -v l="$own" \
 		    -v n="$n" -v hz="$hz" 'BEGIN { printf "%.4f", (t + l) * 1000 / hz / n }')
-		R[$shape,$name,busy,$rd]=$(awk -v t=$((c1 - c0 + s1 - s0 + k1 - k0)) \
+		R[$shape,$name,busy,$rd]=$(awk -v t=$((dp + ds + df + du)) \
 		    -v l="$own" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v np="$(nproc)" \
 		    'BEGIN { printf "%.3f", (t + l) / ((t1 - t0) * hz * np) }')
 		# each process's CPU in % of one core: one of the single-
 		# threaded ones (loader, sink, an smtpgate) at 100 % holds
 		# the row whatever the machine has left
-		R[$shape,$name,cores,$rd]=$(awk -v p=$((c1 - c0)) -v l="$own" \
-		    -v s=$((s1 - s0)) -v f=$((f1 - f0)) -v u=$((u1 - u0)) \
+		R[$shape,$name,cores,$rd]=$(awk -v p="$dp" -v l="$own" \
+		    -v s="$ds" -v f="$df" -v u="$du" \
 		    -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN { w = (t1 - t0) * hz
 			printf "%.0f %.0f %.0f %.0f %.0f", p * 100 / w, l * 100 / w,
 			    s * 100 / w, f * 100 / w, u * 100 / w }')
 	fi
 	if [ -n "$proxy_pid" ]; then
 		R[$shape,$name,hwm,$rd]=$(status_kb "$proxy_pid" VmHWM)
-		R[$shape,$name,cpu,$rd]=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$hz" \
-		    'BEGIN { printf "%.3f", (b - a) * 1000 / hz / n }')
+		R[$shape,$name,cpu,$rd]=$(awk -v t="$dp" -v n="$n" -v hz="$hz" \
+		    'BEGIN { printf "%.3f", t * 1000 / hz / n }')
 	fi
 	# the load generator's own CPU per message (with TLS clients it
 	# does the dearer half of every handshake)
