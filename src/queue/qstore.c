@@ -298,8 +298,9 @@ qstore_close(struct qstore *qs)
 	if (qs->dfd != -1)
 		(void)close(qs->dfd);
 	qspare_free(qs->sp);
-	/* an ID.env still waiting is removed at the next start */
+	/* an ID.env still waiting, and the trash, go at the next start */
 	free(qs->envq);
+	free(qs->trashq);
 	(void)pthread_mutex_destroy(&qs->mu);
 	free(qs);
 }
@@ -470,8 +471,9 @@ spare_open(struct qstore *qs, enum qspare_kind k, char *name)
 
 /*
  * qs_spare_keep - DIR/name (done with) out of DIR: renamed into spare/ if
- * there is room and it is small enough to be worth its space, else
- * unlinked.  0, or -1 with errno (ENOENT: it was not there).
+ * there is room and it is small enough to be worth its space, else into
+ * spare/ as trash (qs_trash).  0, or -1 with errno (ENOENT: it was not
+ * there).
  */
 int
 qs_spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
@@ -484,13 +486,13 @@ qs_spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
 	    fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size >
 	    QSTORE_SPARE_SIZE)))
-		return unlinkat(qs->dfd, name, 0);
+		return qs_trash(qs, qs->dfd, name);
 	spare_name(to, k, seq);
 	if (renameat(qs->dfd, name, qs->sfd, to) == -1)
 		return -1;
 	/* full meanwhile: dropped; the name is out of DIR either way */
 	if (qspare_put(qs->sp, k, seq) == -1)
-		(void)unlinkat(qs->sfd, to, 0);
+		(void)qs_trash(qs, qs->sfd, to);
 	return 0;
 }
 
@@ -706,7 +708,7 @@ env_swap(struct qstore *qs, const char *tmp, const char *name)
 	    renameat2(qs->sfd, tmp, qs->dfd, name, RENAME_EXCHANGE) == -1)
 		return -1;
 	if (qspare_put(qs->sp, QSPARE_ENV, seq) == -1)
-		(void)unlinkat(qs->sfd, tmp, 0);
+		(void)qs_trash(qs, qs->sfd, tmp);
 	return 0;
 }
 

@@ -29,6 +29,13 @@ struct qstore {
 	pthread_mutex_t	 mu;
 	uint64_t	*envq;
 	size_t		 nenvq, capenvq;
+	/*
+	 * files put into spare/ as trash ("tN") instead of unlinked, for
+	 * qstore_trim to unlink off the caller's path, under mu
+	 */
+	uint64_t	*trashq;
+	size_t		 ntrash, captrash;
+	uint64_t	 trash_seq;
 	char		 dir[PATH_MAX];
 };
 
@@ -50,6 +57,12 @@ int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
  * spare of kind k, or unlinked.  0, or -1 with errno (ENOENT: not there)
  */
 int	qs_spare_keep(struct qstore *, enum qspare_kind, const char *name);
+/*
+ * qs_trash - fromfd/name (done with) into spare/ as trash, for
+ * qstore_trim to unlink; unlinked now if it cannot wait.  0, or -1 with
+ * errno (ENOENT: not there)
+ */
+int	qs_trash(struct qstore *, int fromfd, const char *name);
 /* qs_dir_sync - fsync DIR; what it covers becomes reusable (qspare) */
 int	qs_dir_sync(struct qstore *);
 

@@ -2,8 +2,9 @@
  * qstore_remove.c - qstore's removals (qstore.h): a delivered message's
  * ID.msg out of DIR at once, its ID.env (if the envelope was rewritten)
  * only after a directory fsync that makes the first durable, and that
- * fsync shared by the removals of a moment (qstore_sync); the writes are
- * qstore.c's, the reads qstore_scan.c's.
+ * fsync shared by the removals of a moment (qstore_sync); the files no
+ * spare can take put aside as trash and unlinked later (qstore_trim);
+ * the writes are qstore.c's, the reads qstore_scan.c's.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -11,8 +12,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "queue/qspare.h"
 #include "queue/qstore.h"
@@ -44,6 +47,91 @@ env_later(struct qstore *qs, uint64_t id)
 		qs->envq[qs->nenvq++] = id;
 	(void)pthread_mutex_unlock(&qs->mu);
 	return r;
+}
+
+/*
+ * qs_trash - the unlink of a file done with, moved off the caller's
+ * path: on a file system mounted with "discard" the last unlink of a
+ * file waits for the device to discard its blocks (0.1 to 1 ms here,
+ * docs/performance.md), and the caller is a worker whose delivery holds
+ * its connection meanwhile.  A rename into spare/ does not free the
+ * inode; qstore_trim unlinks the trash later, on a thread of its own.
+ * Nothing reads the trash, and spare/ is emptied at start.
+ */
+int
+qs_trash(struct qstore *qs, int fromfd, const char *name)
+{
+	char		 to[QSTORE_NAME];
+	uint64_t	*q, seq;
+	size_t		 cap;
+	int		 room = 1;
+
+	(void)pthread_mutex_lock(&qs->mu);
+	seq = ++qs->trash_seq;
+	(void)pthread_mutex_unlock(&qs->mu);
+	(void)snprintf(to, sizeof(to), "t%016" PRIx64, seq);
+	if (renameat(fromfd, name, qs->sfd, to) == -1)
+		return errno == ENOENT ? -1 : unlinkat(fromfd, name, 0);
+	(void)pthread_mutex_lock(&qs->mu);
+	if (qs->ntrash == qs->captrash) {
+		cap = qs->captrash == 0 ? 64 : qs->captrash * 2;
+		if ((q = reallocarray(qs->trashq, cap, sizeof(*q))) == NULL)
+			room = 0;
+		else {
+			qs->trashq = q;
+			qs->captrash = cap;
+		}
+	}
+	if (room)
+		qs->trashq[qs->ntrash++] = seq;
+	(void)pthread_mutex_unlock(&qs->mu);
+	/* no memory to remember it: unlinked now, as before the trash */
+	if (!room)
+		(void)unlinkat(qs->sfd, to, 0);
+	return 0;
+}
+
+/* qstore_trash - files waiting for qstore_trim */
+size_t
+qstore_trash(struct qstore *qs)
+{
+	size_t	n;
+
+	(void)pthread_mutex_lock(&qs->mu);
+	n = qs->ntrash;
+	(void)pthread_mutex_unlock(&qs->mu);
+	return n;
+}
+
+/*
+ * qstore_trim - at most max of the trash unlinked, the newest first (the
+ * order does not matter).  The count unlinked, or -1 with why (the
+ * first failure; a file that cannot be unlinked is left to the next
+ * start's emptying of spare/, and the rest go on).
+ */
+int
+qstore_trim(struct qstore *qs, size_t max, char *why, size_t whylen)
+{
+	char		 name[QSTORE_NAME];
+	uint64_t	 seq;
+	int		 n = 0, err = 0;
+
+	while (max-- > 0) {
+		(void)pthread_mutex_lock(&qs->mu);
+		if (qs->ntrash == 0) {
+			(void)pthread_mutex_unlock(&qs->mu);
+			break;
+		}
+		seq = qs->trashq[--qs->ntrash];
+		(void)pthread_mutex_unlock(&qs->mu);
+		(void)snprintf(name, sizeof(name), "t%016" PRIx64, seq);
+		if (unlinkat(qs->sfd, name, 0) == 0)
+			n++;
+		else if (errno != ENOENT && err == 0)
+			qs_why(qs, why, whylen, (err = errno),
+			    "spare/%s: unlink", name);
+	}
+	return err != 0 ? -1 : n;
 }
 
 /*

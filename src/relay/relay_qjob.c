@@ -784,6 +784,15 @@ job_end(struct qjob *j)
 		j->res.next = j->e.next;
 		j->res.pending = left;
 	}
+	/*
+	 * ID.msg is read no more (job_settle built any report from it):
+	 * closed here, so that the loop never holds the last reference to
+	 * a removed file, whose freeing can wait for the disk (qs_trash)
+	 */
+	if (j->fd != -1) {
+		(void)close(j->fd);
+		j->fd = -1;
+	}
 	w.run = job_record_run;
 	w.done = job_record_done;
 	w.arg = j;

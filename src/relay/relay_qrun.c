@@ -45,6 +45,11 @@
  * within it may deliver those messages again (docs/queue.md)
  */
 #define QRUN_SYNC_MSEC		100
+/*
+ * files no spare took, unlinked at most this many per job on the trash
+ * thread (qstore_trim), so that a stop waits for one job at most
+ */
+#define QRUN_TRIM_BATCH		256
 /* slots: every upstream, and "" for messages with no upstream to try */
 #define QRUN_SLOTS		(CONF_MAX_UPSTREAMS + 1)
 
@@ -67,17 +72,20 @@ static struct {
 	struct event		*ev_sync;	/* removals to make durable */
 	struct qctl		*ctl;
 	struct qwork		*work;		/* commits */
+	struct qwork		*trim;		/* the trash's unlinks */
 	unsigned		 count;
 	unsigned long long	 bytes;
 	unsigned		 njobs;
 	int			 draining;
 	int			 stopping;	/* relay_queue_stop */
 	int			 syncing;	/* sync_run on a worker */
+	int			 trimming;	/* trim_run on its thread */
 	unsigned		 nremoved;	/* since the last sync began */
 } qr;
 
 static void	qrun_kick(void);
 static void	sync_done(void *, int);
+static void	trim_kick(void);
 
 struct qstore *
 qrun_store(void)
@@ -174,6 +182,62 @@ sync_done(void *arg, int rc)
 	/* removals made, or counted, while it ran: their own fsync */
 	if (rc != -1 && (qstore_unsynced(qr.qs) || qr.nremoved > 0))
 		sync_arm();
+	trim_kick();
+}
+
+/* a trim on the trash thread: why it failed */
+struct qtrim {
+	char	why[QSTORE_WHY_MAX];
+};
+
+/* trim_run - on the trash thread: a batch of the trash unlinked */
+static int
+trim_run(void *arg)
+{
+	struct qtrim	*t = arg;
+
+	return qstore_trim(qr.qs, QRUN_TRIM_BATCH, t->why, sizeof(t->why));
+}
+
+static void
+trim_done(void *arg, int rc)
+{
+	struct qtrim	*t = arg;
+
+	qr.trimming = 0;
+	if (rc == -1)
+		log_warnx("queue: %s (removed at the next start)", t->why);
+	else if (rc > 0)
+		log_debug("queue: %d file(s) of the trash unlinked", rc);
+	free(t);
+	/* more came meanwhile, or the batch was full: again */
+	trim_kick();
+}
+
+/*
+ * trim_kick - the trash (files of removed messages no spare took) to be
+ * unlinked on a thread of its own: an unlink can wait for the disk
+ * (qstore_remove.c, qs_trash), and no delivery or commit should
+ */
+static void
+trim_kick(void)
+{
+	struct qwork_job	 w;
+	struct qtrim		*t;
+
+	if (qr.trim == NULL || qr.stopping || qr.trimming ||
+	    qstore_trash(qr.qs) == 0)
+		return;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatalx("queue: out of memory");
+	w.run = trim_run;
+	w.done = trim_done;
+	w.arg = t;
+	if (qwork_submit(qr.trim, &w) == -1) {
+		free(t);
+		return;
+	}
+	qr.trimming = 1;
 }
 
 void
@@ -181,6 +245,7 @@ qrun_removed(void)
 {
 	qr.nremoved++;
 	sync_arm();
+	trim_kick();
 }
 
 const char *
@@ -538,6 +603,11 @@ relay_queue_start(struct relay_env *env, char *err, size_t errlen)
 		    "%s", strerror(errno));
 		return -1;
 	}
+	if ((qr.trim = qwork_new(env->base, 1, 1)) == NULL) {
+		(void)snprintf(err, errlen, "queue: cannot start its trash "
+		    "thread: %s", strerror(errno));
+		return -1;
+	}
 	qr.ev_pump = evtimer_new(env->base, pump, NULL);
 	qr.ev_sync = evtimer_new(env->base, sync_fire, NULL);
 	qr.ev_tick = event_new(env->base, -1, EV_PERSIST, tick, NULL);
@@ -647,6 +717,9 @@ relay_queue_stop(void)
 	qr.stopping = 1;
 	qwork_free(qr.work);
 	qr.work = NULL;
+	/* a trim running finishes; the rest of the trash, at the next start */
+	qwork_free(qr.trim);
+	qr.trim = NULL;
 	/* and the last removals are made durable before the exit */
 	sync_log(qr.nremoved, qstore_sync(qr.qs, why, sizeof(why)), why);
 	if (qr.ev_tick != NULL)

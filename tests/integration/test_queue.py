@@ -599,6 +599,44 @@ def test_removals_made_durable():
           durable_counts(log))
 
 
+def spare_trash(qdir):
+    return [f for f in os.listdir(os.path.join(qdir, "spare"))
+            if f.startswith("t")]
+
+
+def test_big_message_trash():
+    """A delivered message over the spares' 256 KiB is not unlinked where
+    it is removed (on a file system mounted with discard, the unlink waits
+    for the disk, and the delivery would wait with it): it goes into
+    spare/ as trash, and the trash thread unlinks it soon after.  A small
+    one stays as a spare."""
+    up = Upstream()
+    qdir = os.path.join(newdir("queue"), "q")
+    gw = Gateway(upstream=up, gateway=queue_conf(qdir, log_level="debug"),
+                 listener={"delivery": "queue"})
+    line = b"x" * 76 + b"\r\n"
+    big = message("big", "big") + line * 4000
+    out = send(gw, ["big@example.test"], big)
+    check_reply(out[-1], 250, "2.0.0", "big message")
+    got = up.wait_messages(1, timeout=10)
+    check(len(got) == 1 and got[0].data.endswith(big),
+          "the big message did not arrive whole")
+    wait_for(lambda: not queued_files(qdir), 5)
+    check(gw.wait_log(r"queue: 1 file\(s\) of the trash unlinked",
+                      timeout=5) is not None, "no trash unlinked")
+    wait_for(lambda: not spare_trash(qdir), 5)
+    check(not spare_trash(qdir), "trash left: %r", spare_trash(qdir))
+    out = send(gw, ["small@example.test"], message("small", "small"))
+    check_reply(out[-1], 250, "2.0.0", "small message")
+    check(len(up.wait_messages(2, timeout=10)) == 2, "small not delivered")
+    wait_for(lambda: not queued_files(qdir), 5)
+    spares = os.listdir(os.path.join(qdir, "spare"))
+    check(len(spares) == 1 and spares[0].startswith("m"),
+          "spare/ holds %r, want the small message's spare", spares)
+    check(len(re.findall(r"of the trash unlinked", gw.log())) == 1,
+          "the small message went to the trash")
+
+
 def test_restart_keeps_queue():
     """Messages queued while the upstream is down survive a restart of
     the gateway (SIGTERM, start again) and are delivered after it."""

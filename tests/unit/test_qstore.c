@@ -95,6 +95,19 @@ ls(const char *dir, char *out, size_t outlen)
 	return out;
 }
 
+/* names in a list of ls() that start with c */
+static int
+count_prefix(const char *names, char c)
+{
+	const char	*p;
+	int		 n = 0;
+
+	for (p = names; *p != '\0'; p++)
+		if (*p == c && (p == names || p[-1] == ' '))
+			n++;
+	return n;
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -1203,10 +1216,33 @@ test_spare_bound(void **state)
 	assert_int_equal(qstore_spare_count(qs, 1, &ready), 2);
 	assert_int_equal(qstore_spare_count(qs, 0, &ready), 2);
 	assert_int_equal(ready, 2);
+	/*
+	 * the rest (the big one, two ID.msg, two ID.env) put aside as
+	 * trash, not unlinked on the way: qstore_trim unlinks them
+	 */
+	assert_int_equal(qstore_trash(qs), 5);
+	ls(sub, names, sizeof(names));
+	assert_int_equal(strlen(names), 9 * 17 + 8);
+	assert_int_equal(count_prefix(names, 't'), 5);
+	assert_int_equal(qstore_trim(qs, 2, why, sizeof(why)), 2);
+	assert_int_equal(qstore_trash(qs), 3);
+	assert_int_equal(qstore_trim(qs, 100, why, sizeof(why)), 3);
+	assert_int_equal(qstore_trim(qs, 100, why, sizeof(why)), 0);
+	assert_int_equal(qstore_trash(qs), 0);
 	ls(sub, names, sizeof(names));
 	assert_int_equal(strlen(names), 4 * 17 + 3);
+	assert_int_equal(count_prefix(names, 't'), 0);
 	assert_string_equal(ls(fx->dir, names, sizeof(names)),
 	    "incoming spare");
+
+	/* trash not trimmed before a stop goes at the next start */
+	id[0] = put_msg(qs, 300000);
+	assert_int_equal(qstore_remove(qs, id[0], why, sizeof(why)), 0);
+	assert_int_equal(qstore_trash(qs), 1);
+	qstore_close(qs);
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	assert_int_equal(qstore_trash(qs), 0);
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
 	qstore_close(qs);
 }
 
