@@ -36,7 +36,7 @@ void		 qspare_free(struct qspare *);
 void		 qspare_set_max(struct qspare *, unsigned max);
 /* qspare_seq - a new spare number, or 0 if kind is full (a hint only) */
 uint64_t	 qspare_seq(struct qspare *, enum qspare_kind);
-/* qspare_put - seq's file now a spare: 0, or -1 if full (unlink it) */
+/* qspare_put - seq's file now a spare: 0, or -1 if full (drop the file) */
 int		 qspare_put(struct qspare *, enum qspare_kind, uint64_t seq);
 /* qspare_take - the oldest reusable spare into *seq: 0, or -1 if none */
 int		 qspare_take(struct qspare *, enum qspare_kind, uint64_t *seq);

@@ -478,21 +478,26 @@ spare_open(struct qstore *qs, enum qspare_kind k, char *name)
 int
 qs_spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
 {
-	struct stat	 st;
-	char		 to[QSTORE_NAME];
-	uint64_t	 seq;
+	struct stat		 st;
+	char			 to[QSTORE_NAME];
+	uint64_t		 seq;
+	unsigned long long	 size = 0;
 
-	if ((seq = qspare_seq(qs->sp, k)) == 0 || (k == QSPARE_MSG &&
-	    fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size >
-	    QSTORE_SPARE_SIZE)))
-		return qs_trash(qs, qs->dfd, name);
+	if (k == QSPARE_MSG &&
+	    fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* not a file of ours: no spare, no trash */
+		if (!S_ISREG(st.st_mode))
+			return unlinkat(qs->dfd, name, 0);
+		size = (unsigned long long)st.st_size;
+	}
+	if ((seq = qspare_seq(qs->sp, k)) == 0 || size > QSTORE_SPARE_SIZE)
+		return qs_trash(qs, qs->dfd, name, size);
 	spare_name(to, k, seq);
 	if (renameat(qs->dfd, name, qs->sfd, to) == -1)
 		return -1;
 	/* full meanwhile: dropped; the name is out of DIR either way */
 	if (qspare_put(qs->sp, k, seq) == -1)
-		(void)qs_trash(qs, qs->sfd, to);
+		(void)qs_trash(qs, qs->sfd, to, size);
 	return 0;
 }
 
@@ -708,7 +713,7 @@ env_swap(struct qstore *qs, const char *tmp, const char *name)
 	    renameat2(qs->sfd, tmp, qs->dfd, name, RENAME_EXCHANGE) == -1)
 		return -1;
 	if (qspare_put(qs->sp, QSPARE_ENV, seq) == -1)
-		(void)qs_trash(qs, qs->sfd, tmp);
+		(void)qs_trash(qs, qs->sfd, tmp, 0);
 	return 0;
 }
 

@@ -115,18 +115,18 @@ int	qstore_env_load(struct qstore *, uint64_t id, struct qenv *e,
  * the envelope was rewritten) at the next qstore_sync, after the fsync
  * that makes the first durable (a crash between leaves an ID.env alone,
  * removed at the next start).  Both are renamed into DIR/spare/ to be
- * overwritten by later messages (bounded; else put there as trash, for
- * qstore_trim).  No fsync: a
- * process crash cannot undo a rename, a power loss can until the next
- * directory fsync (a commit's, or qstore_sync), which the spares wait
- * for (qstore.c).
+ * overwritten by later messages (bounded; else as trash, qstore_trim's
+ * to unlink).  No fsync: a process crash cannot undo a rename, a power
+ * loss can until the next directory fsync (a commit's, or qstore_sync),
+ * which the spares wait for (qstore.c).
  */
 int	qstore_remove(struct qstore *, uint64_t id, char *why, size_t whylen);
 /*
  * qstore_trash - files put aside in spare/ to be unlinked (a removal
  * with no spare to take it); qstore_trim - at most max of them
  * unlinked, on a thread where waiting for the disk holds up nothing:
- * how many, or -1 with why (the rest go at the next start)
+ * how many, or -1 with why (a file it could not unlink is left to the
+ * next start)
  */
 size_t	qstore_trash(struct qstore *);
 int	qstore_trim(struct qstore *, size_t max, char *why, size_t whylen);

@@ -16,6 +16,18 @@
 #include "queue/qspare.h"
 
 #define QSTORE_NAME	32		/* "0123456789abcdef.msg" and NUL */
+/*
+ * the trash's bound: past it a file is unlinked where it is removed, as
+ * when there was no trash, so that a trash thread that falls behind
+ * never holds more than this of delivered mail
+ */
+#define QSTORE_TRASH_MAX	4096
+#define QSTORE_TRASH_BYTES	(64ull * 1024 * 1024)
+
+struct qs_trash {
+	uint64_t		seq;
+	unsigned long long	size;
+};
 
 struct qstore {
 	int		 dfd;		/* DIR */
@@ -31,11 +43,13 @@ struct qstore {
 	size_t		 nenvq, capenvq;
 	/*
 	 * files put into spare/ as trash ("tN") instead of unlinked, for
-	 * qstore_trim to unlink off the caller's path, under mu
+	 * qstore_trim to unlink off the caller's path, and their octets,
+	 * under mu
 	 */
-	uint64_t	*trashq;
+	struct qs_trash	*trashq;
 	size_t		 ntrash, captrash;
 	uint64_t	 trash_seq;
+	unsigned long long trash_bytes;
 	char		 dir[PATH_MAX];
 };
 
@@ -54,15 +68,17 @@ int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
 	    size_t whylen);
 /*
  * qs_spare_keep - DIR/name (done with) out of DIR: into spare/ as a
- * spare of kind k, or unlinked.  0, or -1 with errno (ENOENT: not there)
+ * spare of kind k, or as trash (qs_trash).  0, or -1 with errno
+ * (ENOENT: not there)
  */
 int	qs_spare_keep(struct qstore *, enum qspare_kind, const char *name);
 /*
- * qs_trash - fromfd/name (done with) into spare/ as trash, for
- * qstore_trim to unlink; unlinked now if it cannot wait.  0, or -1 with
- * errno (ENOENT: not there)
+ * qs_trash - fromfd/name (done with, size octets if known, else 0) into
+ * spare/ as trash, for qstore_trim to unlink; unlinked now if the trash
+ * is full or the rename fails.  0, or -1 with errno (ENOENT: not there)
  */
-int	qs_trash(struct qstore *, int fromfd, const char *name);
+int	qs_trash(struct qstore *, int fromfd, const char *name,
+	    unsigned long long size);
 /* qs_dir_sync - fsync DIR; what it covers becomes reusable (qspare) */
 int	qs_dir_sync(struct qstore *);
 

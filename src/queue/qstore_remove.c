@@ -52,41 +52,49 @@ env_later(struct qstore *qs, uint64_t id)
 /*
  * qs_trash - the unlink of a file done with, moved off the caller's
  * path: on a file system mounted with "discard" the last unlink of a
- * file waits for the device to discard its blocks (0.1 to 1 ms here,
- * docs/performance.md), and the caller is a worker whose delivery holds
- * its connection meanwhile.  A rename into spare/ does not free the
- * inode; qstore_trim unlinks the trash later, on a thread of its own.
- * Nothing reads the trash, and spare/ is emptied at start.
+ * file waits for the device to discard its blocks (docs/performance.md,
+ * "The trash"), and the caller is a worker whose delivery holds its
+ * connection meanwhile.  A rename into spare/ does not free the inode;
+ * qstore_trim unlinks the trash later, on a thread of its own.  Nothing
+ * reads the trash, and spare/ is emptied at start.  Bounded
+ * (QSTORE_TRASH_MAX, QSTORE_TRASH_BYTES): past it, unlinked here.
  */
 int
-qs_trash(struct qstore *qs, int fromfd, const char *name)
+qs_trash(struct qstore *qs, int fromfd, const char *name,
+    unsigned long long size)
 {
 	char		 to[QSTORE_NAME];
-	uint64_t	*q, seq;
+	struct qs_trash	*q;
+	uint64_t	 seq = 0;
 	size_t		 cap;
-	int		 room = 1;
 
 	(void)pthread_mutex_lock(&qs->mu);
-	seq = ++qs->trash_seq;
+	if (qs->ntrash < QSTORE_TRASH_MAX &&
+	    qs->trash_bytes + size <= QSTORE_TRASH_BYTES)
+		seq = ++qs->trash_seq;
 	(void)pthread_mutex_unlock(&qs->mu);
+	if (seq == 0)
+		return unlinkat(fromfd, name, 0);
 	(void)snprintf(to, sizeof(to), "t%016" PRIx64, seq);
 	if (renameat(fromfd, name, qs->sfd, to) == -1)
 		return errno == ENOENT ? -1 : unlinkat(fromfd, name, 0);
 	(void)pthread_mutex_lock(&qs->mu);
 	if (qs->ntrash == qs->captrash) {
 		cap = qs->captrash == 0 ? 64 : qs->captrash * 2;
-		if ((q = reallocarray(qs->trashq, cap, sizeof(*q))) == NULL)
-			room = 0;
-		else {
+		if ((q = reallocarray(qs->trashq, cap, sizeof(*q))) != NULL) {
 			qs->trashq = q;
 			qs->captrash = cap;
 		}
 	}
-	if (room)
-		qs->trashq[qs->ntrash++] = seq;
+	if (qs->ntrash < qs->captrash) {
+		qs->trashq[qs->ntrash].seq = seq;
+		qs->trashq[qs->ntrash++].size = size;
+		qs->trash_bytes += size;
+		seq = 0;
+	}
 	(void)pthread_mutex_unlock(&qs->mu);
-	/* no memory to remember it: unlinked now, as before the trash */
-	if (!room)
+	/* no memory to remember it: unlinked now, as without the trash */
+	if (seq != 0)
 		(void)unlinkat(qs->sfd, to, 0);
 	return 0;
 }
@@ -107,13 +115,13 @@ qstore_trash(struct qstore *qs)
  * qstore_trim - at most max of the trash unlinked, the newest first (the
  * order does not matter).  The count unlinked, or -1 with why (the
  * first failure; a file that cannot be unlinked is left to the next
- * start's emptying of spare/, and the rest go on).
+ * start's emptying of spare/, and the others are still unlinked).
  */
 int
 qstore_trim(struct qstore *qs, size_t max, char *why, size_t whylen)
 {
 	char		 name[QSTORE_NAME];
-	uint64_t	 seq;
+	struct qs_trash	 t;
 	int		 n = 0, err = 0;
 
 	while (max-- > 0) {
@@ -122,9 +130,10 @@ qstore_trim(struct qstore *qs, size_t max, char *why, size_t whylen)
 			(void)pthread_mutex_unlock(&qs->mu);
 			break;
 		}
-		seq = qs->trashq[--qs->ntrash];
+		t = qs->trashq[--qs->ntrash];
+		qs->trash_bytes -= t.size;
 		(void)pthread_mutex_unlock(&qs->mu);
-		(void)snprintf(name, sizeof(name), "t%016" PRIx64, seq);
+		(void)snprintf(name, sizeof(name), "t%016" PRIx64, t.seq);
 		if (unlinkat(qs->sfd, name, 0) == 0)
 			n++;
 		else if (errno != ENOENT && err == 0)
@@ -135,7 +144,7 @@ qstore_trim(struct qstore *qs, size_t max, char *why, size_t whylen)
 }
 
 /*
- * qstore_remove - ID.msg out of DIR (into spare/ or unlinked); its
+ * qstore_remove - ID.msg out of DIR (into spare/, or its trash); its
  * ID.env, if the envelope was rewritten, goes only after a fsync of DIR
  * (qstore_sync): were the two renames made together, a power loss
  * could keep the second and lose the first, and ID.msg would be back

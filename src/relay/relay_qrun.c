@@ -47,9 +47,9 @@
 #define QRUN_SYNC_MSEC		100
 /*
  * files no spare took, unlinked at most this many per job on the trash
- * thread (qstore_trim), so that a stop waits for one job at most
+ * thread (qstore_trim): a stop waits for the job running
  */
-#define QRUN_TRIM_BATCH		256
+#define QRUN_TRIM_BATCH		64
 /* slots: every upstream, and "" for messages with no upstream to try */
 #define QRUN_SLOTS		(CONF_MAX_UPSTREAMS + 1)
 
@@ -210,8 +210,12 @@ trim_done(void *arg, int rc)
 	else if (rc > 0)
 		log_debug("queue: %d file(s) of the trash unlinked", rc);
 	free(t);
-	/* more came meanwhile, or the batch was full: again */
-	trim_kick();
+	/*
+	 * more came meanwhile, or the batch was full: again (after a
+	 * failure, at the next removal or tick)
+	 */
+	if (rc != -1)
+		trim_kick();
 }
 
 /*
@@ -531,6 +535,8 @@ tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (qstore_unsynced(qr.qs))
 		sync_arm();
+	/* trash a removal made without a kick (an envelope's rewrite) */
+	trim_kick();
 	pump(-1, 0, NULL);
 }
 

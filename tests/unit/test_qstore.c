@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1189,7 +1190,7 @@ test_spare_bound(void **state)
 {
 	struct fix	*fx = *state;
 	struct qstore	*qs;
-	char		 why[QSTORE_WHY_MAX], names[256], sub[128];
+	char		 why[QSTORE_WHY_MAX], names[256], sub[128], path[256];
 	struct qenv	 e;
 	uint64_t	 id[4], big;
 	unsigned	 ready, i;
@@ -1234,6 +1235,19 @@ test_spare_bound(void **state)
 	assert_int_equal(count_prefix(names, 't'), 0);
 	assert_string_equal(ls(fx->dir, names, sizeof(names)),
 	    "incoming spare");
+
+	/*
+	 * bounded: a file past the trash's 64 MiB is unlinked where it is
+	 * removed (sparse here: only its size counts)
+	 */
+	id[1] = put_msg(qs, 100);
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".msg", fx->dir, id[1]);
+	assert_int_equal(truncate(path, 65ll * 1024 * 1024), 0);
+	assert_int_equal(qstore_remove(qs, id[1], why, sizeof(why)), 0);
+	assert_int_equal(qstore_trash(qs), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	ls(sub, names, sizeof(names));
+	assert_int_equal(count_prefix(names, 't'), 0);
 
 	/* trash not trimmed before a stop goes at the next start */
 	id[0] = put_msg(qs, 300000);
