@@ -232,6 +232,7 @@ qstore_open(const char *dir, unsigned *removed, char *why, size_t whylen)
 		return NULL;
 	}
 	qs->dfd = qs->ifd = qs->sfd = -1;
+	qs->trash_max = QSTORE_TRASH_BYTES;
 	if ((errno = pthread_mutex_init(&qs->mu, NULL)) != 0) {
 		(void)snprintf(why, whylen, "%s: %s", dir, strerror(errno));
 		free(qs);
@@ -469,11 +470,22 @@ spare_open(struct qstore *qs, enum qspare_kind k, char *name)
 	return fd;
 }
 
+/* qs_size - dfd/name's size, 0 if it cannot be looked at */
+static unsigned long long
+qs_size(int dfd, const char *name)
+{
+	struct stat	st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	return (unsigned long long)st.st_size;
+}
+
 /*
  * qs_spare_keep - DIR/name (done with) out of DIR: renamed into spare/ if
  * there is room and it is small enough to be worth its space, else into
- * spare/ as trash (qs_trash).  0, or -1 with errno (ENOENT: it was not
- * there).
+ * spare/ as trash (qs_trash); a name that is not a regular file is
+ * unlinked.  0, or -1 with errno (ENOENT: it was not there).
  */
 int
 qs_spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
@@ -483,14 +495,14 @@ qs_spare_keep(struct qstore *qs, enum qspare_kind k, const char *name)
 	uint64_t		 seq;
 	unsigned long long	 size = 0;
 
-	if (k == QSPARE_MSG &&
-	    fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(qs->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		/* not a file of ours: no spare, no trash */
 		if (!S_ISREG(st.st_mode))
 			return unlinkat(qs->dfd, name, 0);
 		size = (unsigned long long)st.st_size;
 	}
-	if ((seq = qspare_seq(qs->sp, k)) == 0 || size > QSTORE_SPARE_SIZE)
+	if ((seq = qspare_seq(qs->sp, k)) == 0 || (k == QSPARE_MSG &&
+	    size > QSTORE_SPARE_SIZE))
 		return qs_trash(qs, qs->dfd, name, size);
 	spare_name(to, k, seq);
 	if (renameat(qs->dfd, name, qs->sfd, to) == -1)
@@ -713,7 +725,7 @@ env_swap(struct qstore *qs, const char *tmp, const char *name)
 	    renameat2(qs->sfd, tmp, qs->dfd, name, RENAME_EXCHANGE) == -1)
 		return -1;
 	if (qspare_put(qs->sp, QSPARE_ENV, seq) == -1)
-		(void)qs_trash(qs, qs->sfd, tmp, 0);
+		(void)qs_trash(qs, qs->sfd, tmp, qs_size(qs->sfd, tmp));
 	return 0;
 }
 

@@ -17,11 +17,12 @@
 
 #define QSTORE_NAME	32		/* "0123456789abcdef.msg" and NUL */
 /*
- * the trash's bound: past it a file is unlinked where it is removed, as
- * when there was no trash, so that a trash thread that falls behind
- * never holds more than this of delivered mail
+ * the trash's bounds (files, and octets unless qstore_trash_limit says
+ * otherwise): past them a file is unlinked where it is removed, as when
+ * there was no trash, so that a trash thread that falls behind never
+ * holds more than that of delivered mail
  */
-#define QSTORE_TRASH_MAX	4096
+#define QSTORE_TRASH_MAX	65536
 #define QSTORE_TRASH_BYTES	(64ull * 1024 * 1024)
 
 struct qs_trash {
@@ -43,13 +44,13 @@ struct qstore {
 	size_t		 nenvq, capenvq;
 	/*
 	 * files put into spare/ as trash ("tN") instead of unlinked, for
-	 * qstore_trim to unlink off the caller's path, and their octets,
-	 * under mu
+	 * qstore_trim to unlink off the caller's path (ntrash queued, nres
+	 * being renamed there), their octets and the bound, under mu
 	 */
 	struct qs_trash	*trashq;
-	size_t		 ntrash, captrash;
+	size_t		 ntrash, captrash, nres;
 	uint64_t	 trash_seq;
-	unsigned long long trash_bytes;
+	unsigned long long trash_bytes, trash_max;
 	char		 dir[PATH_MAX];
 };
 
@@ -73,9 +74,10 @@ int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
  */
 int	qs_spare_keep(struct qstore *, enum qspare_kind, const char *name);
 /*
- * qs_trash - fromfd/name (done with, size octets if known, else 0) into
- * spare/ as trash, for qstore_trim to unlink; unlinked now if the trash
- * is full or the rename fails.  0, or -1 with errno (ENOENT: not there)
+ * qs_trash - fromfd/name (done with, size octets) into spare/ as trash,
+ * for qstore_trim to unlink; unlinked now if the trash is full, the
+ * rename fails or there is no memory to remember it.  0, or -1 with
+ * errno (ENOENT: not there)
  */
 int	qs_trash(struct qstore *, int fromfd, const char *name,
 	    unsigned long long size);

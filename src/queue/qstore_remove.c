@@ -57,7 +57,8 @@ env_later(struct qstore *qs, uint64_t id)
  * connection meanwhile.  A rename into spare/ does not free the inode;
  * qstore_trim unlinks the trash later, on a thread of its own.  Nothing
  * reads the trash, and spare/ is emptied at start.  Bounded
- * (QSTORE_TRASH_MAX, QSTORE_TRASH_BYTES): past it, unlinked here.
+ * (QSTORE_TRASH_MAX files, qstore_trash_limit octets): past it, the
+ * file is unlinked here, and the caller waits as before.
  */
 int
 qs_trash(struct qstore *qs, int fromfd, const char *name,
@@ -67,18 +68,37 @@ qs_trash(struct qstore *qs, int fromfd, const char *name,
 	struct qs_trash	*q;
 	uint64_t	 seq = 0;
 	size_t		 cap;
+	int		 err;
 
+	/*
+	 * room taken before the rename, so that removers at once cannot
+	 * all pass the bound
+	 */
 	(void)pthread_mutex_lock(&qs->mu);
-	if (qs->ntrash < QSTORE_TRASH_MAX &&
-	    qs->trash_bytes + size <= QSTORE_TRASH_BYTES)
+	if (qs->ntrash + qs->nres < QSTORE_TRASH_MAX &&
+	    qs->trash_bytes + size <= qs->trash_max) {
 		seq = ++qs->trash_seq;
+		qs->nres++;
+		qs->trash_bytes += size;
+	}
 	(void)pthread_mutex_unlock(&qs->mu);
 	if (seq == 0)
 		return unlinkat(fromfd, name, 0);
 	(void)snprintf(to, sizeof(to), "t%016" PRIx64, seq);
-	if (renameat(fromfd, name, qs->sfd, to) == -1)
-		return errno == ENOENT ? -1 : unlinkat(fromfd, name, 0);
+	if (renameat(fromfd, name, qs->sfd, to) == -1) {
+		err = errno;
+		(void)pthread_mutex_lock(&qs->mu);
+		qs->nres--;
+		qs->trash_bytes -= size;
+		(void)pthread_mutex_unlock(&qs->mu);
+		if (err == ENOENT) {
+			errno = err;
+			return -1;
+		}
+		return unlinkat(fromfd, name, 0);
+	}
 	(void)pthread_mutex_lock(&qs->mu);
+	qs->nres--;
 	if (qs->ntrash == qs->captrash) {
 		cap = qs->captrash == 0 ? 64 : qs->captrash * 2;
 		if ((q = reallocarray(qs->trashq, cap, sizeof(*q))) != NULL) {
@@ -89,14 +109,23 @@ qs_trash(struct qstore *qs, int fromfd, const char *name,
 	if (qs->ntrash < qs->captrash) {
 		qs->trashq[qs->ntrash].seq = seq;
 		qs->trashq[qs->ntrash++].size = size;
-		qs->trash_bytes += size;
 		seq = 0;
-	}
+	} else
+		qs->trash_bytes -= size;
 	(void)pthread_mutex_unlock(&qs->mu);
 	/* no memory to remember it: unlinked now, as without the trash */
 	if (seq != 0)
 		(void)unlinkat(qs->sfd, to, 0);
 	return 0;
+}
+
+/* qstore_trash_limit - the trash's bound in octets (default 64 MiB) */
+void
+qstore_trash_limit(struct qstore *qs, unsigned long long bytes)
+{
+	(void)pthread_mutex_lock(&qs->mu);
+	qs->trash_max = bytes;
+	(void)pthread_mutex_unlock(&qs->mu);
 }
 
 /* qstore_trash - files waiting for qstore_trim */

@@ -50,6 +50,11 @@
  * thread (qstore_trim): a stop waits for the job running
  */
 #define QRUN_TRIM_BATCH		64
+/*
+ * the trash's octets at most: delivered mail still on the disk, on top
+ * of the queue's own queue_max_size
+ */
+#define QRUN_TRASH_SHARE(max)	((max) / 4)
 /* slots: every upstream, and "" for messages with no upstream to try */
 #define QRUN_SLOTS		(CONF_MAX_UPSTREAMS + 1)
 
@@ -586,6 +591,7 @@ relay_queue_start(struct relay_env *env, char *err, size_t errlen)
 	if (removed > 0)
 		log_info("queue: %u unfinished file(s) removed (never "
 		    "acknowledged, or a removal cut short)", removed);
+	qstore_trash_limit(qr.qs, QRUN_TRASH_SHARE(c->queue_max_size));
 	if ((n = qstore_scan(qr.qs, scan_one, scan_bad, NULL, why,
 	    sizeof(why))) == -1) {
 		(void)snprintf(err, errlen, "queue_dir %s: %s", c->queue_dir,
@@ -660,6 +666,7 @@ relay_queue_use(struct relay_env *env)
 	env->refcnt++;
 	relay_env_unref(qr.env);
 	qr.env = env;
+	qstore_trash_limit(qr.qs, QRUN_TRASH_SHARE(env->conf->queue_max_size));
 	for (i = 0; i < QRUN_SLOTS; i++)
 		while (qr.slots[i].used &&
 		    (q = TAILQ_FIRST(&qr.slots[i].ready)) != NULL) {

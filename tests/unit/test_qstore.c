@@ -1237,15 +1237,29 @@ test_spare_bound(void **state)
 	    "incoming spare");
 
 	/*
-	 * bounded: a file past the trash's 64 MiB is unlinked where it is
-	 * removed (sparse here: only its size counts)
+	 * bounded in octets (sparse files: only their size counts): two of
+	 * 40 MiB fit in 100 MiB, a third is unlinked where it is removed;
+	 * after a trim there is room again
 	 */
-	id[1] = put_msg(qs, 100);
-	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".msg", fx->dir, id[1]);
-	assert_int_equal(truncate(path, 65ll * 1024 * 1024), 0);
-	assert_int_equal(qstore_remove(qs, id[1], why, sizeof(why)), 0);
-	assert_int_equal(qstore_trash(qs), 0);
-	assert_int_equal(access(path, F_OK), -1);
+	qstore_trash_limit(qs, 100ull * 1024 * 1024);
+	for (i = 0; i < 4; i++) {
+		if (i == 3)
+			assert_int_equal(qstore_trim(qs, 100, why,
+			    sizeof(why)), 2);
+		id[i] = put_msg(qs, 100);
+		snprintf(path, sizeof(path), "%s/%016" PRIx64 ".msg",
+		    fx->dir, id[i]);
+		assert_int_equal(truncate(path, 40ll * 1024 * 1024), 0);
+		assert_int_equal(qstore_remove(qs, id[i], why, sizeof(why)),
+		    0);
+		assert_int_equal(access(path, F_OK), -1);
+		assert_int_equal(qstore_trash(qs), i == 2 ? 2 : i == 3 ? 1 :
+		    i + 1);
+		ls(sub, names, sizeof(names));
+		assert_int_equal(count_prefix(names, 't'),
+		    (int)qstore_trash(qs));
+	}
+	assert_int_equal(qstore_trim(qs, 100, why, sizeof(why)), 1);
 	ls(sub, names, sizeof(names));
 	assert_int_equal(count_prefix(names, 't'), 0);
 
