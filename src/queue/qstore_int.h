@@ -69,8 +69,8 @@ int	qs_sub_open(int dfd, const char *name, const char *path, char *why,
 	    size_t whylen);
 /*
  * qs_spare_keep - DIR/name (done with) out of DIR: into spare/ as a
- * spare of kind k, or as trash (qs_trash).  0, or -1 with errno
- * (ENOENT: not there)
+ * spare of kind k, or as trash (qs_trash); unlinked if it is not a
+ * regular file.  0, or -1 with errno (ENOENT: not there)
  */
 int	qs_spare_keep(struct qstore *, enum qspare_kind, const char *name);
 /*

@@ -176,6 +176,8 @@ int	__wrap_renameat(int, const char *, int, const char *);
 static char	oplog[1024];
 static ino_t	oplog_dir;
 static int	oplog_on, fail_dir_fsync;
+/* renames into the trash ("tN") made to fail with EIO, whatever oplog_on */
+static int	fail_trash_rename;
 
 static void
 oplog_add(const char *what)
@@ -210,6 +212,11 @@ __wrap_renameat(int ofd, const char *from, int nfd, const char *to)
 	char	what[64];
 	int	r;
 
+	if (fail_trash_rename > 0 && to[0] == 't') {
+		fail_trash_rename--;
+		errno = EIO;
+		return -1;
+	}
 	r = __real_renameat(ofd, from, nfd, to);
 	if (oplog_on && r == 0) {
 		snprintf(what, sizeof(what), "R:%s", from);
@@ -1262,6 +1269,24 @@ test_spare_bound(void **state)
 	assert_int_equal(qstore_trim(qs, 100, why, sizeof(why)), 1);
 	ls(sub, names, sizeof(names));
 	assert_int_equal(count_prefix(names, 't'), 0);
+
+	/*
+	 * a rename into the trash that fails: the file is unlinked in
+	 * place and its room given back, so two more still fit
+	 */
+	for (i = 0; i < 3; i++) {
+		fail_trash_rename = i == 0;
+		id[i] = put_msg(qs, 100);
+		snprintf(path, sizeof(path), "%s/%016" PRIx64 ".msg",
+		    fx->dir, id[i]);
+		assert_int_equal(truncate(path, 40ll * 1024 * 1024), 0);
+		assert_int_equal(qstore_remove(qs, id[i], why, sizeof(why)),
+		    0);
+		assert_int_equal(access(path, F_OK), -1);
+		assert_int_equal(qstore_trash(qs), i);
+	}
+	assert_int_equal(fail_trash_rename, 0);
+	assert_int_equal(qstore_trim(qs, 100, why, sizeof(why)), 2);
 
 	/* trash not trimmed before a stop goes at the next start */
 	id[0] = put_msg(qs, 300000);
