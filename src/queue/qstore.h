@@ -129,9 +129,9 @@ int	qstore_remove(struct qstore *, uint64_t id, char *why, size_t whylen);
  * next start)
  */
 size_t	qstore_trash(struct qstore *);
+int	qstore_trim(struct qstore *, size_t max, char *why, size_t whylen);
 /* qstore_trash_limit - the trash's octets at most (64 MiB until set) */
 void	qstore_trash_limit(struct qstore *, unsigned long long bytes);
-int	qstore_trim(struct qstore *, size_t max, char *why, size_t whylen);
 /* qstore_unsynced - 1 if a removal is not durable, or an ID.env waits */
 int	qstore_unsynced(struct qstore *);
 /*
