@@ -1197,7 +1197,7 @@ test_spare_bound(void **state)
 {
 	struct fix	*fx = *state;
 	struct qstore	*qs;
-	char		 why[QSTORE_WHY_MAX], names[256], sub[128], path[256];
+	char		 why[QSTORE_WHY_MAX], names[256], sub[128];
 	struct qenv	 e;
 	uint64_t	 id[4], big;
 	unsigned	 ready, i;
@@ -1243,23 +1243,55 @@ test_spare_bound(void **state)
 	assert_string_equal(ls(fx->dir, names, sizeof(names)),
 	    "incoming spare");
 
+	/* trash not trimmed before a stop goes at the next start */
+	id[0] = put_msg(qs, 300000);
+	assert_int_equal(qstore_remove(qs, id[0], why, sizeof(why)), 0);
+	assert_int_equal(qstore_trash(qs), 1);
+	qstore_close(qs);
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	assert_int_equal(qstore_trash(qs), 0);
+	assert_string_equal(ls(sub, names, sizeof(names)), "");
+	qstore_close(qs);
+}
+
+/*
+ * a queued message of 40 MiB (sparse: only its size counts) removed;
+ * it leaves DIR either way, into the trash or unlinked
+ */
+static void
+remove_sparse(struct fix *fx, struct qstore *qs)
+{
+	char		 why[QSTORE_WHY_MAX], path[256];
+	uint64_t	 id;
+
+	id = put_msg(qs, 100);
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".msg", fx->dir, id);
+	assert_int_equal(truncate(path, 40ll * 1024 * 1024), 0);
+	assert_int_equal(qstore_remove(qs, id, why, sizeof(why)), 0);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* the trash is bounded in octets, and a failed rename gives its room back */
+static void
+test_trash_bytes(void **state)
+{
+	struct fix	*fx = *state;
+	struct qstore	*qs;
+	char		 why[QSTORE_WHY_MAX], names[256], sub[128];
+	unsigned	 i;
+
+	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
+	snprintf(sub, sizeof(sub), "%s/spare", fx->dir);
 	/*
-	 * bounded in octets (sparse files: only their size counts): two of
-	 * 40 MiB fit in 100 MiB, a third is unlinked where it is removed;
-	 * after a trim there is room again
+	 * two of 40 MiB fit in 100 MiB, a third is unlinked where it is
+	 * removed; after a trim there is room again
 	 */
 	qstore_trash_limit(qs, 100ull * 1024 * 1024);
 	for (i = 0; i < 4; i++) {
 		if (i == 3)
 			assert_int_equal(qstore_trim(qs, 100, why,
 			    sizeof(why)), 2);
-		id[i] = put_msg(qs, 100);
-		snprintf(path, sizeof(path), "%s/%016" PRIx64 ".msg",
-		    fx->dir, id[i]);
-		assert_int_equal(truncate(path, 40ll * 1024 * 1024), 0);
-		assert_int_equal(qstore_remove(qs, id[i], why, sizeof(why)),
-		    0);
-		assert_int_equal(access(path, F_OK), -1);
+		remove_sparse(fx, qs);
 		assert_int_equal(qstore_trash(qs), i == 2 ? 2 : i == 3 ? 1 :
 		    i + 1);
 		ls(sub, names, sizeof(names));
@@ -1276,26 +1308,11 @@ test_spare_bound(void **state)
 	 */
 	for (i = 0; i < 3; i++) {
 		fail_trash_rename = i == 0;
-		id[i] = put_msg(qs, 100);
-		snprintf(path, sizeof(path), "%s/%016" PRIx64 ".msg",
-		    fx->dir, id[i]);
-		assert_int_equal(truncate(path, 40ll * 1024 * 1024), 0);
-		assert_int_equal(qstore_remove(qs, id[i], why, sizeof(why)),
-		    0);
-		assert_int_equal(access(path, F_OK), -1);
+		remove_sparse(fx, qs);
 		assert_int_equal(qstore_trash(qs), i);
 	}
 	assert_int_equal(fail_trash_rename, 0);
 	assert_int_equal(qstore_trim(qs, 100, why, sizeof(why)), 2);
-
-	/* trash not trimmed before a stop goes at the next start */
-	id[0] = put_msg(qs, 300000);
-	assert_int_equal(qstore_remove(qs, id[0], why, sizeof(why)), 0);
-	assert_int_equal(qstore_trash(qs), 1);
-	qstore_close(qs);
-	assert_non_null(qs = qstore_open(fx->dir, NULL, why, sizeof(why)));
-	assert_int_equal(qstore_trash(qs), 0);
-	assert_string_equal(ls(sub, names, sizeof(names)), "");
 	qstore_close(qs);
 }
 
@@ -1378,6 +1395,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_same_id_commit, setup,
 		    teardown),
 		cmocka_unit_test(test_spare_rule),
+		cmocka_unit_test_setup_teardown(test_trash_bytes, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_spare_bound, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spare_recover, setup,
